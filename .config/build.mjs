@@ -1,0 +1,27 @@
+// Production build: typecheck-free bundle of the `sluice` command into dist/sluice.mjs. Workspace
+// packages are bundled from source (the "source" export condition); third-party packages stay
+// external and load from node_modules (chdb is a native addon, pino and kafkajs prefer it too).
+import { build } from 'esbuild'
+import { readFileSync, readdirSync } from 'node:fs'
+
+const external = new Set()
+for (const dir of ['libs', 'services']) {
+  for (const name of readdirSync(dir)) {
+    const pkg = JSON.parse(readFileSync(`${dir}/${name}/package.json`, 'utf8'))
+    for (const dep of Object.keys(pkg.dependencies ?? {})) if (!dep.startsWith('@sluice/')) external.add(dep)
+  }
+}
+
+await build({
+  entryPoints: ['services/runner/src/main.ts'],
+  outfile: 'dist/sluice.mjs',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  conditions: ['source'],
+  external: [...external, 'chdb/connection'],
+  sourcemap: true,
+  banner: { js: '#!/usr/bin/env node' },
+  logLevel: 'info',
+})

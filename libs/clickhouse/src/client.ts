@@ -1,0 +1,52 @@
+// ClickHouse client factory: a ClickHouse server over HTTP when a URL is configured, otherwise
+// embedded ClickHouse (chdb) behind the same @clickhouse/client API — same code, same SQL.
+// chdb binds one data directory per process, so every service of a process shares this client.
+import { createClient } from '@clickhouse/client'
+import type { ClickHouseClient } from '@clickhouse/client'
+import { mkdirSync } from 'node:fs'
+import path from 'node:path'
+
+export type { ClickHouseClient }
+
+export interface ClickHouseOptions {
+  url?: string | undefined
+  username?: string
+  password?: string
+  dataDir: string
+  requestTimeoutMs?: number
+}
+
+export interface ClickHouseHandle {
+  client: ClickHouseClient
+  mode: 'server' | 'embedded'
+  /** Where the data is: the server URL, or the embedded data directory. */
+  location: string
+}
+
+export async function createClickHouse(opts: ClickHouseOptions): Promise<ClickHouseHandle> {
+  if (opts.url) {
+    const client = createClient({
+      url: opts.url,
+      username: opts.username ?? 'default',
+      password: opts.password ?? '',
+      request_timeout: opts.requestTimeoutMs ?? 60_000,
+      clickhouse_settings: { date_time_output_format: 'iso' },
+    })
+    return { client, mode: 'server', location: opts.url }
+  }
+  const dataDir = path.resolve(opts.dataDir)
+  mkdirSync(dataDir, { recursive: true })
+  // Loaded lazily: servers deployments never load the native library.
+  const { createChdbConnection } = await import('chdb/connection')
+  const client = createClient({
+    connection: createChdbConnection({ path: dataDir }),
+    clickhouse_settings: { date_time_output_format: 'iso' },
+  } as Parameters<typeof createClient>[0])
+  return { client, mode: 'embedded', location: dataDir }
+}
+
+/** Readiness probe: ClickHouse answers a trivial query. */
+export async function pingClickHouse(client: ClickHouseClient): Promise<void> {
+  const r = await client.ping()
+  if (!r.success) throw r.error
+}

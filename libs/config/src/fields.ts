@@ -1,0 +1,45 @@
+// Reusable env fields and blocks. Units live in the names (…_MS, …_BYTES, …_DAYS).
+import { z } from 'zod'
+
+export const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def)
+export const positiveInt = (def: number) => z.coerce.number().int().positive().default(def)
+export const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => ['true', '1', 'yes', 'on'].includes(v))
+const list = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .refine((a) => a.length > 0, 'must list at least one entry')
+
+export const commonEnv = z.object({
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HOST: z.string().default('0.0.0.0'),
+})
+
+export const kafkaEnv = z.object({
+  KAFKA_BROKERS: list('localhost:9092'),
+  KAFKA_CLIENT_ID: z.string().default('sluice'),
+  KAFKA_TOPIC_PARTITIONS: positiveInt(3),
+  KAFKA_REPLICATION_FACTOR: positiveInt(1),
+  KAFKA_PRODUCE_TIMEOUT_MS: positiveInt(15_000),
+  TOPIC_LOGS_RAW: z.string().default('logs.raw'),
+  TOPIC_LOGS_DLQ: z.string().default('logs.dlq'),
+})
+
+export const registryEnv = z.object({
+  SCHEMA_REGISTRY_URL: z.url().default('http://localhost:8081/apis/ccompat/v7'),
+})
+
+export const clickhouseEnv = z.object({
+  // Unset: embedded ClickHouse (chdb) in CLICKHOUSE_DATA_DIR. Set: a ClickHouse server over HTTP.
+  CLICKHOUSE_URL: z.url().optional(),
+  CLICKHOUSE_USER: z.string().default('default'),
+  CLICKHOUSE_PASSWORD: z.string().default(''),
+  CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a plain identifier').default('sluice'),
+  CLICKHOUSE_DATA_DIR: z.string().default('.local/clickhouse'),
+  CLICKHOUSE_TTL_DAYS: positiveInt(30),
+})

@@ -1,0 +1,10 @@
+// @sluice/core — the shared data model, input validation, normalisation and the error base.
+export { ERROR_CODES, SluiceError, isSluiceError, errorMessage } from './errors.js'
+export type { ErrorCode, SluiceErrorOptions } from './errors.js'
+export { LOG_SOURCES } from './model.js'
+export type { LogEvent, LogSource } from './model.js'
+export { SEVERITY_TEXTS, parseSeverity, severityFromNumber, severityFromSyslog } from './severity.js'
+export type { Severity, SeverityText } from './severity.js'
+export { nowNs, parseTimestampNs, formatNs } from './timestamp.js'
+export { validateLogInput, TENANT_PATTERN } from './input.js'
+export type { FieldError, InputDefaults, ValidationResult } from './input.js'

@@ -1,0 +1,130 @@
+// Validation of log records as clients send them (HTTP JSON / NDJSON, or JSON on Kafka), turning
+// each into a LogEvent. Lenient where the field is lenient (timestamp formats, level spellings,
+// common field aliases), precise in its errors: every issue names the field the client sent.
+import { v7 as uuidv7 } from 'uuid'
+import { z } from 'zod'
+import type { LogEvent, LogSource } from './model.js'
+import { parseSeverity, severityFromNumber } from './severity.js'
+import { nowNs, parseTimestampNs } from './timestamp.js'
+
+const MAX_ATTRIBUTES = 256
+
+const timestampField = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ns = parseTimestampNs(v)
+  if (ns === undefined) {
+    ctx.addIssue({ code: 'custom', message: `unparseable timestamp ${JSON.stringify(v)}: expected ISO-8601 or epoch seconds/ms/µs/ns` })
+    return z.NEVER
+  }
+  return ns
+})
+
+const levelField = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const severity = parseSeverity(v)
+  if (!severity) {
+    ctx.addIssue({ code: 'custom', message: `unknown level ${JSON.stringify(v)}: expected e.g. debug, info, warn, error, fatal or an OTel number 1-24` })
+    return z.NEVER
+  }
+  return severity
+})
+
+const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()])
+const stringMap = z
+  .record(z.string().min(1).max(256), z.union([scalar, z.array(z.unknown()), z.record(z.string(), z.unknown())]))
+  .refine((m) => Object.keys(m).length <= MAX_ATTRIBUTES, `at most ${MAX_ATTRIBUTES} entries`)
+
+const hexId = (bytes: number) =>
+  z.string().regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `expected ${bytes * 2} hex characters`).transform((s) => s.toLowerCase())
+
+export const TENANT_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/
+
+const recordSchema = z.looseObject({
+  id: z.string().min(1).max(128).optional(),
+  tenant: z.string().regex(TENANT_PATTERN, 'expected 1-64 characters of A-Z a-z 0-9 _ . -').optional(),
+  timestamp: timestampField.optional(),
+  ts: timestampField.optional(),
+  time: timestampField.optional(),
+  '@timestamp': timestampField.optional(),
+  level: levelField.optional(),
+  severity: levelField.optional(),
+  severity_text: levelField.optional(),
+  severity_number: z.number().int().min(1).max(24).optional(),
+  message: z.string().optional(),
+  msg: z.string().optional(),
+  body: z.string().optional(),
+  service: z.string().trim().min(1).max(256).optional(),
+  host: z.string().trim().max(256).optional(),
+  trace_id: hexId(16).optional(),
+  span_id: hexId(8).optional(),
+  attributes: stringMap.optional(),
+  resource: stringMap.optional(),
+})
+
+type ParsedRecord = z.infer<typeof recordSchema>
+
+const KNOWN_KEYS = new Set(Object.keys(recordSchema.shape))
+
+export interface FieldError {
+  index: number
+  field: string
+  message: string
+}
+
+export interface InputDefaults {
+  tenant: string
+  source: LogSource
+  observedNs?: bigint
+}
+
+export type ValidationResult = { ok: true; event: LogEvent } | { ok: false; errors: FieldError[] }
+
+function stringify(v: unknown): string {
+  return typeof v === 'string' ? v : v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v)
+}
+
+function toStringMap(m: Record<string, unknown> | undefined, into: Record<string, string> = {}): Record<string, string> {
+  if (m) for (const k in m) into[k] = stringify(m[k])
+  return into
+}
+
+function toEvent(r: ParsedRecord, d: InputDefaults): LogEvent {
+  const observed = d.observedNs ?? nowNs()
+  const severity = r.level ?? r.severity ?? r.severity_text ?? (r.severity_number ? severityFromNumber(r.severity_number) : severityFromNumber(9))
+  const attributes = toStringMap(r.attributes)
+  // Unknown top-level keys are kept as attributes rather than silently dropped.
+  for (const k in r) if (!KNOWN_KEYS.has(k)) attributes[k] = stringify(r[k])
+  return {
+    id: r.id ?? uuidv7(),
+    tenant: r.tenant ?? d.tenant,
+    timestamp: r.timestamp ?? r.ts ?? r.time ?? r['@timestamp'] ?? observed,
+    observed_timestamp: observed,
+    service: r.service ?? 'unknown',
+    host: r.host || null,
+    severity_text: severity.text,
+    severity_number: severity.number,
+    message: (r.message ?? r.msg ?? r.body) as string,
+    trace_id: r.trace_id ?? null,
+    span_id: r.span_id ?? null,
+    attributes,
+    resource: toStringMap(r.resource),
+    source: d.source,
+  }
+}
+
+/** Validates one client record (already JSON-parsed) at position `index` of its request. */
+export function validateLogInput(input: unknown, index: number, defaults: InputDefaults): ValidationResult {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return { ok: false, errors: [{ index, field: '', message: 'expected a JSON object' }] }
+  }
+  const parsed = recordSchema.safeParse(input)
+  if (!parsed.success) {
+    return {
+      ok: false,
+      errors: parsed.error.issues.map((i) => ({ index, field: i.path.map(String).join('.'), message: i.message })),
+    }
+  }
+  const r = parsed.data
+  if (r.message === undefined && r.msg === undefined && r.body === undefined) {
+    return { ok: false, errors: [{ index, field: 'message', message: 'required (also accepted as "msg" or "body")' }] }
+  }
+  return { ok: true, event: toEvent(r, defaults) }
+}

@@ -1,0 +1,12 @@
+// @sluice/kafka — client factory, coalescing producer, topic admin, DLQ and the batch consumer runner.
+export { createKafka, pingKafka } from './client.js'
+export type { KafkaClientOptions } from './client.js'
+export { BatchingProducer } from './producer.js'
+export type { BatchingProducerOptions } from './producer.js'
+export { ensureTopics } from './admin.js'
+export type { TopicSpec } from './admin.js'
+export { DeadLetterQueue, DLQ_HEADER } from './dlq.js'
+export type { DeadLetter } from './dlq.js'
+export { BatchConsumer } from './consumer.js'
+export type { BatchConsumerOptions, DecodeContext } from './consumer.js'
+export type { Kafka, KafkaMessage } from 'kafkajs'

@@ -1,0 +1,159 @@
+// A coalescing producer. kafkajs has no linger.ms: awaiting one send per request caps throughput
+// at a few thousand records/s (kafkajs #772). Here callers enqueue records and get a promise
+// that settles when *their* records are acknowledged; while one produce request is in flight
+// the next batch accumulates, and it is sent as one request as soon as the previous one returns
+// (or `lingerMs` passes). With an idempotent producer kafkajs needs one request in flight per
+// connection, so coalescing is what makes the throughput.
+import { Partitioners } from 'kafkajs'
+import type { Kafka, Message, Producer, TopicMessages } from 'kafkajs'
+import { SluiceError } from '@sluice/core'
+
+export interface BatchingProducerOptions {
+  /** Upper bound of one produce request, in bytes of key + value. */
+  maxBatchBytes?: number
+  /** How long a lone record may wait for company before it is sent. */
+  lingerMs?: number
+  /** A produce that has not been acknowledged by then fails with KAFKA_UNAVAILABLE. */
+  produceTimeoutMs?: number
+}
+
+interface Pending {
+  topic: string
+  messages: Message[]
+  bytes: number
+  /** Timed out before it was sent: skipped, so a 503 mostly means "not written". */
+  expired: boolean
+  resolve: () => void
+  reject: (err: Error) => void
+}
+
+function messageBytes(m: Message): number {
+  const v = m.value
+  const k = m.key
+  return (v ? (typeof v === 'string' ? Buffer.byteLength(v) : v.length) : 0) + (k ? (typeof k === 'string' ? k.length : k.length) : 0) + 64
+}
+
+export class BatchingProducer {
+  readonly #producer: Producer
+  readonly #maxBatchBytes: number
+  readonly #lingerMs: number
+  readonly #produceTimeoutMs: number
+  #queue: Pending[] = []
+  #queuedBytes = 0
+  #inFlight: Promise<void> | null = null
+  #timer: NodeJS.Timeout | null = null
+  #connected = false
+
+  constructor(kafka: Kafka, opts: BatchingProducerOptions = {}) {
+    this.#producer = kafka.producer({
+      idempotent: true,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 5 },
+    })
+    this.#maxBatchBytes = opts.maxBatchBytes ?? 4 * 1024 * 1024
+    this.#lingerMs = opts.lingerMs ?? 2
+    this.#produceTimeoutMs = opts.produceTimeoutMs ?? 15_000
+  }
+
+  async connect(): Promise<void> {
+    await this.#producer.connect()
+    this.#connected = true
+  }
+
+  get connected(): boolean {
+    return this.#connected
+  }
+
+  /** Resolves once every message is acknowledged by all in-sync replicas (acks=all). */
+  send(topic: string, messages: Message[]): Promise<void> {
+    if (messages.length === 0) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      let bytes = 0
+      for (const m of messages) bytes += messageBytes(m)
+      const timer = setTimeout(() => {
+        pending.expired = true
+        reject(new SluiceError('KAFKA_UNAVAILABLE', `Kafka did not acknowledge within ${this.#produceTimeoutMs} ms`, { canRetry: true }))
+      }, this.#produceTimeoutMs)
+      const pending: Pending = {
+        topic,
+        messages,
+        bytes,
+        expired: false,
+        resolve: () => {
+          clearTimeout(timer)
+          resolve()
+        },
+        reject: (err) => {
+          clearTimeout(timer)
+          reject(err)
+        },
+      }
+      this.#queue.push(pending)
+      this.#queuedBytes += bytes
+      this.#schedule()
+    })
+  }
+
+  #schedule(): void {
+    if (this.#inFlight) return
+    if (this.#queuedBytes >= this.#maxBatchBytes || this.#lingerMs === 0) {
+      this.#drain()
+    } else if (!this.#timer) {
+      this.#timer = setTimeout(() => this.#drain(), this.#lingerMs)
+    }
+  }
+
+  #drain(): void {
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = null
+    if (this.#inFlight || this.#queue.length === 0) return
+    const batch: Pending[] = []
+    let bytes = 0
+    while (this.#queue.length > 0 && (batch.length === 0 || bytes + this.#queue[0]!.bytes <= this.#maxBatchBytes)) {
+      const p = this.#queue.shift()!
+      bytes += p.bytes
+      if (!p.expired) batch.push(p)
+    }
+    this.#queuedBytes -= bytes
+    if (batch.length === 0) {
+      if (this.#queue.length > 0) this.#drain()
+      return
+    }
+    this.#inFlight = this.#produce(batch).finally(() => {
+      this.#inFlight = null
+      if (this.#queue.length > 0) this.#drain()
+    })
+  }
+
+  async #produce(batch: Pending[]): Promise<void> {
+    const byTopic = new Map<string, Message[]>()
+    for (const p of batch) {
+      const list = byTopic.get(p.topic)
+      if (list) for (const m of p.messages) list.push(m)
+      else byTopic.set(p.topic, p.messages.slice())
+    }
+    const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }))
+    try {
+      await this.#producer.sendBatch({ topicMessages, acks: -1 })
+      for (const p of batch) p.resolve()
+    } catch (err) {
+      const e = new SluiceError('KAFKA_UNAVAILABLE', `produce failed: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+        canRetry: true,
+      })
+      for (const p of batch) p.reject(e)
+    }
+  }
+
+  /** Sends what is queued, then disconnects. */
+  async close(): Promise<void> {
+    while (this.#inFlight || this.#queue.length > 0) {
+      this.#drain()
+      await this.#inFlight
+    }
+    this.#connected = false
+    await this.#producer.disconnect()
+  }
+}

@@ -1,0 +1,128 @@
+// Avro codecs over a Confluent-compatible schema registry (Confluent Schema Registry, Apicurio's
+// ccompat API, Karapace). Wire format of every record value (Confluent framing):
+//
+//   byte 0      magic byte 0x00
+//   bytes 1..4  schema id, big-endian int32 (the registry's global id)
+//   bytes 5..   Avro binary encoding of the value under that schema
+//
+// Encoding is synchronous on the hot path (the schema is registered once at start-up). Decoding
+// resolves the writer's schema by id (cached) against our reader schema, so records written
+// under an older compatible version still decode.
+import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry'
+import avro from 'avsc'
+import type { Type } from 'avsc'
+import { SluiceError } from '@sluice/core'
+
+const MAGIC = 0
+const HEADER_BYTES = 5
+
+// Avro `long` as a JS bigint: epoch nanoseconds do not fit a double exactly.
+const bigintLong = avro.types.LongType.__with({
+  fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
+  toBuffer: (n: bigint) => {
+    const buf = Buffer.alloc(8)
+    buf.writeBigInt64LE(BigInt(n))
+    return buf
+  },
+  fromJSON: (v: number | string | bigint) => BigInt(v),
+  toJSON: (n: bigint) => Number(n),
+  isValid: (n: unknown) => typeof n === 'bigint',
+  compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
+})
+
+// Every `long` — plain or with a logical type such as timestamp-nanos — decodes as a bigint.
+const bigintLongs = (schema: avro.Schema): avro.Type | undefined =>
+  schema === 'long' || (typeof schema === 'object' && (schema as { type?: unknown }).type === 'long') ? bigintLong : undefined
+const typeOptions = (): Partial<avro.ForSchemaOptions> => ({ typeHook: bigintLongs })
+
+export function createRegistryClient(url: string): SchemaRegistry {
+  return new SchemaRegistry({ host: url, retry: { retries: 2, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 2 } }, {
+    [SchemaType.AVRO]: typeOptions(),
+  })
+}
+
+/** Readiness probe: the registry answers. */
+export async function pingRegistry(url: string): Promise<void> {
+  const res = await fetch(`${url.replace(/\/$/, '')}/subjects`, { signal: AbortSignal.timeout(2000) })
+  if (!res.ok) throw new Error(`schema registry answered ${res.status}`)
+}
+
+/** Worth retrying: the registry was unreachable or overloaded, not a bad schema or a 4xx. */
+function isNetworkError(err: unknown): boolean {
+  if (err instanceof Error && err.name.startsWith('ConfluentSchemaRegistry')) return false
+  const status = (err as { status?: number }).status
+  if (typeof status === 'number') return status >= 500 || status === 429
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|socket|network|timed? ?out/i.test(err instanceof Error ? err.message : String(err))
+}
+
+export class AvroCodec<T> {
+  readonly subject: string
+  readonly id: number
+  readonly #type: Type
+  readonly #registry: SchemaRegistry
+  readonly #resolvers = new Map<number, ReturnType<Type['createResolver']>>()
+
+  private constructor(registry: SchemaRegistry, subject: string, id: number, type: Type) {
+    this.#registry = registry
+    this.subject = subject
+    this.id = id
+    this.#type = type
+  }
+
+  /** Registers `schema` under `subject` with BACKWARD compatibility and returns its codec. */
+  static async register<T>(registry: SchemaRegistry, subject: string, schema: object): Promise<AvroCodec<T>> {
+    try {
+      const { id } = await registry.register(
+        { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+        { subject, compatibility: COMPATIBILITY.BACKWARD },
+      )
+      return new AvroCodec<T>(registry, subject, id, avro.Type.forSchema(schema as avro.Schema, typeOptions()))
+    } catch (err) {
+      throw new SluiceError('REGISTRY_UNAVAILABLE', `registering ${subject} failed: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+        canRetry: isNetworkError(err),
+      })
+    }
+  }
+
+  encode(value: T): Buffer {
+    const body = this.#type.toBuffer(value)
+    const out = Buffer.allocUnsafe(HEADER_BYTES + body.length)
+    out.writeUInt8(MAGIC, 0)
+    out.writeInt32BE(this.id, 1)
+    body.copy(out, HEADER_BYTES)
+    return out
+  }
+
+  async decode(buf: Buffer | null): Promise<T> {
+    if (!buf || buf.length < HEADER_BYTES) throw new SluiceError('DECODE_FAILED', `record too short for the Confluent wire format (${buf?.length ?? 0} bytes)`)
+    if (buf[0] !== MAGIC) throw new SluiceError('DECODE_FAILED', `unknown magic byte ${buf[0]} (expected 0, Confluent wire format)`)
+    const id = buf.readInt32BE(1)
+    const body = buf.subarray(HEADER_BYTES)
+    try {
+      if (id === this.id) return this.#type.fromBuffer(body) as T
+      return this.#type.fromBuffer(body, await this.#resolver(id)) as T
+    } catch (err) {
+      if (err instanceof SluiceError) throw err
+      throw new SluiceError('DECODE_FAILED', `Avro decode under schema id ${id} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    }
+  }
+
+  async #resolver(id: number): Promise<ReturnType<Type['createResolver']>> {
+    const known = this.#resolvers.get(id)
+    if (known) return known
+    let writer: Type
+    try {
+      writer = (await this.#registry.getSchema(id)) as unknown as Type
+    } catch (err) {
+      const retry = isNetworkError(err)
+      throw new SluiceError(retry ? 'REGISTRY_UNAVAILABLE' : 'DECODE_FAILED', `schema id ${id}: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+        canRetry: retry,
+      })
+    }
+    const resolver = this.#type.createResolver(writer)
+    this.#resolvers.set(id, resolver)
+    return resolver
+  }
+}

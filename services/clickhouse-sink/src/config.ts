@@ -1,0 +1,30 @@
+// ClickHouse sink configuration (env → frozen config).
+import { z } from 'zod'
+import { clickhouseEnv, commonEnv, kafkaEnv, parseEnv, port, positiveInt, registryEnv } from '@sluice/config'
+import type { Env } from '@sluice/config'
+
+export const envSchema = z.object({
+  ...commonEnv.shape,
+  ...kafkaEnv.shape,
+  ...registryEnv.shape,
+  ...clickhouseEnv.shape,
+  SINK_PORT: port(9102),
+  SINK_GROUP_ID: z.string().default('sluice-clickhouse-sink'),
+  SINK_MAX_BATCH_RECORDS: positiveInt(10_000),
+  SINK_FLUSH_INTERVAL_MS: positiveInt(1000),
+})
+
+export function loadConfig(env?: Env) {
+  const e = parseEnv(envSchema, env)
+  return Object.freeze({
+    host: e.HOST,
+    port: e.SINK_PORT,
+    groupId: e.SINK_GROUP_ID,
+    topic: e.TOPIC_LOGS_RAW,
+    database: e.CLICKHOUSE_DATABASE,
+    maxBatchRecords: e.SINK_MAX_BATCH_RECORDS,
+    flushIntervalMs: e.SINK_FLUSH_INTERVAL_MS,
+  })
+}
+
+export type Config = ReturnType<typeof loadConfig>

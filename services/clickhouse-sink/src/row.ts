@@ -1,0 +1,39 @@
+// LogEvent → a row of <db>.logs (JSONEachRow). DateTime64(9) columns take the epoch-nanosecond
+// integer as a string (exact; a JSON number would lose precision).
+import type { LogEvent } from '@sluice/core'
+
+export interface LogRow {
+  id: string
+  tenant: string
+  Timestamp: string
+  ObservedTimestamp: string
+  ServiceName: string
+  HostName: string
+  SeverityText: string
+  SeverityNumber: number
+  Body: string
+  TraceId: string
+  SpanId: string
+  LogAttributes: Record<string, string>
+  ResourceAttributes: Record<string, string>
+  Source: string
+}
+
+export function toRow(e: LogEvent): LogRow {
+  return {
+    id: e.id,
+    tenant: e.tenant,
+    Timestamp: e.timestamp.toString(),
+    ObservedTimestamp: e.observed_timestamp.toString(),
+    ServiceName: e.service,
+    HostName: e.host ?? '',
+    SeverityText: e.severity_text,
+    SeverityNumber: e.severity_number,
+    Body: e.message,
+    TraceId: e.trace_id ?? '',
+    SpanId: e.span_id ?? '',
+    LogAttributes: e.attributes,
+    ResourceAttributes: e.resource,
+    Source: e.source,
+  }
+}

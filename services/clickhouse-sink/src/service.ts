@@ -1,0 +1,85 @@
+// ClickHouse sink: logs.raw → <db>.logs. Source (batch consumer) → transform (toRow) → sink
+// (one INSERT per flush). Offsets are committed only after ClickHouse acknowledged the insert;
+// while ClickHouse fails the runner retries with backoff and commits nothing.
+import type { Logger } from 'pino'
+import { SluiceError } from '@sluice/core'
+import type { LogEvent } from '@sluice/core'
+import { BatchConsumer } from '@sluice/kafka'
+import type { DeadLetterQueue, Kafka } from '@sluice/kafka'
+import type { AvroCodec } from '@sluice/registry'
+import type { ClickHouseClient } from '@sluice/clickhouse'
+import type { HealthCheck, Registry } from '@sluice/observability'
+import { LATENCY_BUCKETS_SECONDS, counter, createHttpApp, histogram, runHealthChecks } from '@sluice/observability'
+import type { Config } from './config.js'
+import { toRow } from './row.js'
+import type { LogRow } from './row.js'
+
+export { loadConfig, envSchema } from './config.js'
+export type { Config } from './config.js'
+export { toRow } from './row.js'
+
+export interface SinkDeps {
+  logger: Logger
+  registry: Registry
+  kafka: Kafka
+  codec: AvroCodec<LogEvent>
+  clickhouse: ClickHouseClient
+  dlq: DeadLetterQueue
+  checks: Record<string, HealthCheck>
+}
+
+export function createService(config: Config, deps: SinkDeps) {
+  const log = deps.logger.child({ service: 'clickhouse-sink' })
+  const insertSeconds = histogram(deps.registry, 'sluice_clickhouse_insert_seconds', 'Duration of one INSERT into ClickHouse.', LATENCY_BUCKETS_SECONDS, ['table'])
+  const insertedRows = counter(deps.registry, 'sluice_clickhouse_inserted_rows_total', 'Rows inserted into ClickHouse.', ['table'])
+  const table = `${config.database}.logs`
+
+  const insert = async (rows: LogRow[]): Promise<void> => {
+    const end = insertSeconds.startTimer({ table: 'logs' })
+    try {
+      await deps.clickhouse.insert({ table, values: rows, format: 'JSONEachRow' })
+    } catch (err) {
+      throw new SluiceError('CLICKHOUSE_INSERT_FAILED', `insert into ${table} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err, canRetry: true })
+    } finally {
+      end()
+    }
+    insertedRows.inc({ table: 'logs' }, rows.length)
+  }
+
+  const consumer = new BatchConsumer<LogRow>({
+    kafka: deps.kafka,
+    groupId: config.groupId,
+    topics: [config.topic],
+    stage: 'clickhouse-sink',
+    decode: async (message) => toRow(await deps.codec.decode(message.value)),
+    sink: insert,
+    dlq: deps.dlq,
+    logger: log,
+    registry: deps.registry,
+    maxBatchRecords: config.maxBatchRecords,
+    flushIntervalMs: config.flushIntervalMs,
+  })
+
+  const checks: Record<string, HealthCheck> = {
+    ...deps.checks,
+    consumer: async () => {
+      if (!consumer.running) throw new Error('consumer not running')
+    },
+  }
+  const app = createHttpApp({ logger: log, registry: deps.registry, checks })
+
+  return {
+    name: 'clickhouse-sink' as const,
+    app,
+    consumer,
+    async start(): Promise<string> {
+      await consumer.start()
+      return app.listen({ host: config.host, port: config.port })
+    },
+    async close(): Promise<void> {
+      await app.close()
+      await consumer.close()
+    },
+    health: () => runHealthChecks(checks),
+  }
+}

@@ -1,0 +1,28 @@
+// Gateway configuration (env → frozen config).
+import { z } from 'zod'
+import { commonEnv, kafkaEnv, parseEnv, port, positiveInt, registryEnv } from '@sluice/config'
+import type { Env } from '@sluice/config'
+
+export const envSchema = z.object({
+  ...commonEnv.shape,
+  ...kafkaEnv.shape,
+  ...registryEnv.shape,
+  GATEWAY_PORT: port(8080),
+  GATEWAY_MAX_BODY_BYTES: positiveInt(16 * 1024 * 1024),
+  GATEWAY_DEFAULT_TENANT: z.string().default('default'),
+  GATEWAY_MAX_ERRORS_REPORTED: positiveInt(100),
+})
+
+export function loadConfig(env?: Env) {
+  const e = parseEnv(envSchema, env)
+  return Object.freeze({
+    host: e.HOST,
+    port: e.GATEWAY_PORT,
+    maxBodyBytes: e.GATEWAY_MAX_BODY_BYTES,
+    defaultTenant: e.GATEWAY_DEFAULT_TENANT,
+    maxErrorsReported: e.GATEWAY_MAX_ERRORS_REPORTED,
+    topicRaw: e.TOPIC_LOGS_RAW,
+  })
+}
+
+export type Config = ReturnType<typeof loadConfig>

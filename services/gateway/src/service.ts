@@ -1,0 +1,125 @@
+// Gateway: the HTTP front door. POST /v1/logs validates every record, encodes the valid ones as
+// Avro (Confluent framing) and answers only once Kafka acknowledged them (idempotent producer,
+// acks=all). Status codes:
+//   200  every record accepted                 { accepted, rejected: 0 }
+//   207  some accepted, some rejected          { accepted, rejected, errors: [{ index, field, message }] }
+//   400  nothing accepted (all invalid, bad JSON, empty body)
+//   413  body over GATEWAY_MAX_BODY_BYTES (after gzip decompression)   { limitBytes }
+//   415  unsupported Content-Type or Content-Encoding
+//   503  Kafka unreachable or not acknowledging in time, with Retry-After — nothing was lost silently
+import compress from '@fastify/compress'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { SluiceError, TENANT_PATTERN, validateLogInput } from '@sluice/core'
+import type { FieldError, LogEvent } from '@sluice/core'
+import type { BatchingProducer } from '@sluice/kafka'
+import type { AvroCodec } from '@sluice/registry'
+import type { HealthCheck, Registry } from '@sluice/observability'
+import {
+  BATCH_SIZE_BUCKETS,
+  LATENCY_BUCKETS_SECONDS,
+  createHttpApp,
+  histogram,
+  runHealthChecks,
+  stageMetrics,
+} from '@sluice/observability'
+import { NDJSON_TYPES, UNPARSEABLE, fromJson, parseNdjson } from './body.js'
+import type { ParsedBody } from './body.js'
+import type { Config } from './config.js'
+
+export { loadConfig, envSchema } from './config.js'
+export type { Config } from './config.js'
+
+export interface GatewayDeps {
+  logger: Logger
+  registry: Registry
+  producer: BatchingProducer
+  codec: AvroCodec<LogEvent>
+  checks: Record<string, HealthCheck>
+}
+
+export function buildApp(config: Config, deps: GatewayDeps): FastifyInstance {
+  const app = createHttpApp({ logger: deps.logger.child({ service: 'gateway' }), registry: deps.registry, checks: deps.checks, bodyLimit: config.maxBodyBytes })
+  const stage = stageMetrics(deps.registry, 'gateway')
+  const produceSeconds = histogram(deps.registry, 'sluice_gateway_produce_seconds', 'Time from a request’s records handed to the producer until Kafka acknowledged them.', LATENCY_BUCKETS_SECONDS)
+  const recordsPerRequest = histogram(deps.registry, 'sluice_gateway_request_records', 'Records per POST /v1/logs request.', BATCH_SIZE_BUCKETS)
+
+  // Request decompression (gzip, deflate, br); the body limit applies to the decompressed body.
+  void app.register(compress, {
+    requestEncodings: ['gzip', 'deflate', 'br'],
+  })
+  app.addContentTypeParser([...NDJSON_TYPES], { parseAs: 'string' }, (_req, body, done) => done(null, parseNdjson(body as string)))
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, fromJson(JSON.parse(body as string)))
+    } catch (err) {
+      const e = new SluiceError('VALIDATION_FAILED', `invalid JSON body: ${err instanceof Error ? err.message : String(err)}`)
+      done(e, undefined)
+    }
+  })
+
+  // Registered as a plugin so it loads after @fastify/compress and gets its decompression hook.
+  void app.register(async (api) => api.post('/v1/logs', async (req, reply) => {
+    const parsed = req.body as ParsedBody | undefined
+    if (!parsed || parsed.records.length === 0) throw new SluiceError('VALIDATION_FAILED', 'empty body: send a JSON object, a JSON array or NDJSON lines')
+    const headerTenant = req.headers['x-sluice-tenant']
+    const tenant = typeof headerTenant === 'string' && headerTenant !== '' ? headerTenant : config.defaultTenant
+    if (!TENANT_PATTERN.test(tenant)) throw new SluiceError('VALIDATION_FAILED', 'header x-sluice-tenant: expected 1-64 characters of A-Z a-z 0-9 _ . -')
+
+    const errors: FieldError[] = parsed.errors.slice()
+    const events: LogEvent[] = []
+    const defaults = { tenant, source: 'http' as const }
+    const records = parsed.records
+    for (let i = 0; i < records.length; i++) {
+      if (records[i] === UNPARSEABLE) continue
+      const result = validateLogInput(records[i], i, defaults)
+      if (result.ok) events.push(result.event)
+      else for (const e of result.errors) errors.push(e)
+    }
+    const rejected = records.length - events.length
+    stage.received.inc(records.length)
+    recordsPerRequest.observe(records.length)
+    if (rejected > 0) stage.dropped.inc({ reason: 'invalid' }, rejected)
+
+    if (events.length > 0) {
+      const messages = events.map((e) => ({ key: `${e.tenant}/${e.service}`, value: deps.codec.encode(e) }))
+      const end = produceSeconds.startTimer()
+      try {
+        await deps.producer.send(config.topicRaw, messages)
+      } catch (err) {
+        stage.errors.inc({ code: err instanceof SluiceError ? err.code : 'KAFKA_PRODUCE_FAILED' })
+        throw err
+      } finally {
+        end()
+      }
+      stage.sent.inc(events.length)
+    }
+
+    errors.sort((a, b) => a.index - b.index)
+    const body = {
+      accepted: events.length,
+      rejected,
+      ...(errors.length > 0 && { errors: errors.slice(0, config.maxErrorsReported) }),
+      ...(errors.length > config.maxErrorsReported && { errorsTruncated: true }),
+    }
+    const status = rejected === 0 ? 200 : events.length === 0 ? 400 : 207
+    return reply.code(status).send(body)
+  }))
+
+  return app
+}
+
+export function createService(config: Config, deps: GatewayDeps) {
+  const app = buildApp(config, deps)
+  return {
+    name: 'gateway' as const,
+    app,
+    async start(): Promise<string> {
+      return app.listen({ host: config.host, port: config.port })
+    },
+    async close(): Promise<void> {
+      await app.close()
+    },
+    health: () => runHealthChecks(deps.checks),
+  }
+}

@@ -1,0 +1,126 @@
+// Query API: read access to stored logs for people and dashboards.
+//   GET /v1/logs?q=&service=&level=&from=&to=&limit=&tenant=   → { logs: [...newest first] }
+//   GET /v1/stats?service=&from=&to=&tenant=                     → counts by level and service
+// Reads use FINAL so re-delivered duplicates never show.
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { formatNs } from '@sluice/core'
+import type { ClickHouseClient } from '@sluice/clickhouse'
+import type { HealthCheck, Registry } from '@sluice/observability'
+import { LATENCY_BUCKETS_SECONDS, createHttpApp, histogram, runHealthChecks } from '@sluice/observability'
+import type { Config } from './config.js'
+import { containsPattern, filters, logsQuerySchema, parseQuery, statsQuerySchema, where } from './params.js'
+
+export { loadConfig, envSchema } from './config.js'
+export type { Config } from './config.js'
+
+export interface QueryDeps {
+  logger: Logger
+  registry: Registry
+  clickhouse: ClickHouseClient
+  checks: Record<string, HealthCheck>
+}
+
+interface StoredRow {
+  id: string
+  tenant: string
+  ts: string
+  observed: string
+  service: string
+  host: string
+  severity_text: string
+  severity_number: number
+  message: string
+  trace_id: string
+  span_id: string
+  attributes: Record<string, string>
+  resource: Record<string, string>
+  source: string
+}
+
+export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
+  const app = createHttpApp({ logger: deps.logger.child({ service: 'query-api' }), registry: deps.registry, checks: deps.checks })
+  const querySeconds = histogram(deps.registry, 'sluice_query_seconds', 'Query API ClickHouse query duration.', LATENCY_BUCKETS_SECONDS, ['endpoint'])
+  const table = `${config.database}.logs`
+  const logsSchema = logsQuerySchema(config.maxLimit)
+
+
+  const tenantOf = (header: unknown, param?: string) => param ?? (typeof header === 'string' && header !== '' ? header : undefined)
+
+  app.get('/v1/logs', async (req) => {
+    const p = parseQuery(logsSchema, req.query)
+    const f = filters({ ...p, tenant: tenantOf(req.headers['x-sluice-tenant'], p.tenant) })
+    if (p.q) {
+      f.clauses.push('Body LIKE {pattern:String}')
+      f.params.pattern = containsPattern(p.q)
+    }
+    if (p.level) {
+      f.clauses.push('SeverityText IN {levels:Array(String)}')
+      f.params.levels = p.level
+    }
+    const end = querySeconds.startTimer({ endpoint: 'logs' })
+    const rs = await deps.clickhouse.query({
+      query: `SELECT id, tenant, toString(toUnixTimestamp64Nano(Timestamp)) AS ts, toString(toUnixTimestamp64Nano(ObservedTimestamp)) AS observed,
+                ServiceName AS service, HostName AS host, SeverityText AS severity_text, SeverityNumber AS severity_number,
+                Body AS message, TraceId AS trace_id, SpanId AS span_id, LogAttributes AS attributes, ResourceAttributes AS resource, Source AS source
+              FROM ${table} FINAL ${where(f.clauses)}
+              ORDER BY Timestamp DESC, id DESC LIMIT {limit:UInt32}`,
+      query_params: { ...f.params, limit: p.limit },
+      format: 'JSONEachRow',
+    })
+    const rows = await rs.json<StoredRow>()
+    end()
+    return {
+      logs: rows.map(({ ts, observed, host, trace_id, span_id, ...r }) => ({
+        ...r,
+        timestamp: formatNs(BigInt(ts)),
+        observed_timestamp: formatNs(BigInt(observed)),
+        host: host || null,
+        trace_id: trace_id || null,
+        span_id: span_id || null,
+      })),
+    }
+  })
+
+  app.get('/v1/stats', async (req) => {
+    const p = parseQuery(statsQuerySchema, req.query)
+    const f = filters({ ...p, tenant: tenantOf(req.headers['x-sluice-tenant'], p.tenant) })
+    const end = querySeconds.startTimer({ endpoint: 'stats' })
+    const rs = await deps.clickhouse.query({
+      query: `SELECT ServiceName AS service, SeverityText AS level, count() AS count FROM ${table} FINAL ${where(f.clauses)} GROUP BY service, level ORDER BY service, level`,
+      query_params: f.params,
+      format: 'JSONEachRow',
+    })
+    const rows = await rs.json<{ service: string; level: string; count: string }>()
+    end()
+    const byLevel: Record<string, number> = {}
+    const byService: Record<string, { total: number; byLevel: Record<string, number> }> = {}
+    let total = 0
+    for (const r of rows) {
+      const n = Number(r.count)
+      total += n
+      byLevel[r.level] = (byLevel[r.level] ?? 0) + n
+      const s = (byService[r.service] ??= { total: 0, byLevel: {} })
+      s.total += n
+      s.byLevel[r.level] = n
+    }
+    return { total, byLevel, byService }
+  })
+
+  return app
+}
+
+export function createService(config: Config, deps: QueryDeps) {
+  const app = buildApp(config, deps)
+  return {
+    name: 'query-api' as const,
+    app,
+    async start(): Promise<string> {
+      return app.listen({ host: config.host, port: config.port })
+    },
+    async close(): Promise<void> {
+      await app.close()
+    },
+    health: () => runHealthChecks(deps.checks),
+  }
+}

@@ -1,0 +1,42 @@
+// Process-level configuration shared by every target run in one process.
+import { z } from 'zod'
+import { clickhouseEnv, commonEnv, kafkaEnv, parseEnv, positiveInt, registryEnv } from '@sluice/config'
+import type { Env } from '@sluice/config'
+
+export const envSchema = z.object({
+  ...commonEnv.shape,
+  ...kafkaEnv.shape,
+  ...registryEnv.shape,
+  ...clickhouseEnv.shape,
+  SLUICE_STARTUP_TIMEOUT_MS: positiveInt(120_000),
+  SLUICE_SHUTDOWN_TIMEOUT_MS: positiveInt(30_000),
+})
+
+export function loadConfig(env?: Env) {
+  const e = parseEnv(envSchema, env)
+  return Object.freeze({
+    logLevel: e.LOG_LEVEL,
+    kafka: {
+      brokers: e.KAFKA_BROKERS,
+      clientId: e.KAFKA_CLIENT_ID,
+      partitions: e.KAFKA_TOPIC_PARTITIONS,
+      replicationFactor: e.KAFKA_REPLICATION_FACTOR,
+      topicRaw: e.TOPIC_LOGS_RAW,
+      topicDlq: e.TOPIC_LOGS_DLQ,
+      produceTimeoutMs: e.KAFKA_PRODUCE_TIMEOUT_MS,
+    },
+    registryUrl: e.SCHEMA_REGISTRY_URL,
+    clickhouse: {
+      url: e.CLICKHOUSE_URL,
+      username: e.CLICKHOUSE_USER,
+      password: e.CLICKHOUSE_PASSWORD,
+      database: e.CLICKHOUSE_DATABASE,
+      dataDir: e.CLICKHOUSE_DATA_DIR,
+      ttlDays: e.CLICKHOUSE_TTL_DAYS,
+    },
+    startupTimeoutMs: e.SLUICE_STARTUP_TIMEOUT_MS,
+    shutdownTimeoutMs: e.SLUICE_SHUTDOWN_TIMEOUT_MS,
+  })
+}
+
+export type RuntimeConfig = ReturnType<typeof loadConfig>
