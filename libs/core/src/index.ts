@@ -7,4 +7,5 @@ export { SEVERITY_TEXTS, parseSeverity, severityFromNumber, severityFromSyslog }
 export type { Severity, SeverityText } from './severity.js'
 export { nowNs, parseTimestampNs, formatNs } from './timestamp.js'
 export { validateLogInput, TENANT_PATTERN } from './input.js'
+export { uuidv7 } from './ids.js'
 export type { FieldError, InputDefaults, ValidationResult } from './input.js'

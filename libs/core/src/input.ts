@@ -1,8 +1,8 @@
 // Validation of log records as clients send them (HTTP JSON / NDJSON, or JSON on Kafka), turning
 // each into a LogEvent. Lenient where the field is lenient (timestamp formats, level spellings,
 // common field aliases), precise in its errors: every issue names the field the client sent.
-import { v7 as uuidv7 } from 'uuid'
 import { z } from 'zod'
+import { uuidv7 } from './ids.js'
 import type { LogEvent, LogSource } from './model.js'
 import { parseSeverity, severityFromNumber } from './severity.js'
 import { nowNs, parseTimestampNs } from './timestamp.js'

@@ -10,7 +10,7 @@
 import compress from '@fastify/compress'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { SluiceError, TENANT_PATTERN, validateLogInput } from '@sluice/core'
+import { SluiceError, TENANT_PATTERN, nowNs, validateLogInput } from '@sluice/core'
 import type { FieldError, LogEvent } from '@sluice/core'
 import type { BatchingProducer } from '@sluice/kafka'
 import type { AvroCodec } from '@sluice/registry'
@@ -68,7 +68,8 @@ export function buildApp(config: Config, deps: GatewayDeps): FastifyInstance {
 
     const errors: FieldError[] = parsed.errors.slice()
     const events: LogEvent[] = []
-    const defaults = { tenant, source: 'http' as const }
+    // One observed time per request: records of a request arrive together.
+    const defaults = { tenant, source: 'http' as const, observedNs: nowNs() }
     const records = parsed.records
     for (let i = 0; i < records.length; i++) {
       if (records[i] === UNPARSEABLE) continue
