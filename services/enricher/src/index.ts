@@ -1,0 +1,22 @@
+// @sluice/enricher — the pure, Kafka-free parts of the enricher: normalisation, body parsers,
+// field extraction, PII redaction, Drain template mining, rules classification, and the
+// enrich() transform composing them.
+export { createEnricher } from './enrich.js'
+export type { Enricher, EnricherConfig } from './enrich.js'
+export { CATEGORIES, CLASSIFIERS, PARSED_FORMATS } from './model.js'
+export type { Category, Classifier, EnrichedLog, ParsedFormat } from './model.js'
+export { Drain, WILDCARD, TEMPLATE_CHANGES, patternIdOf } from './drain.js'
+export type { DrainOptions, DrainSnapshot, TemplateChange, TemplateCluster, TemplateMatch } from './drain.js'
+export { DEFAULT_MASKS, compileMasks } from './masking.js'
+export type { MaskRule, Masker } from './masking.js'
+export { compileRules, ruleSchema, rulesFileSchema } from './classify.js'
+export type { Classification, Classify, ClassifyInput, Rule, RulesFile } from './classify.js'
+export { DEFAULT_RULES } from './default-rules.js'
+export { createRedactor, luhnValid, DEFAULT_REDACT_OPTIONS, REDACTION_KINDS } from './redact.js'
+export type { RedactOptions, Redacted, RedactionKind, Redactor } from './redact.js'
+export { normalizeEvent, normalizeSeverity, normalizeTimestampNs, truncateUtf8, DEFAULT_NORMALIZE_OPTIONS } from './normalize.js'
+export type { NormalizeOptions, Normalized } from './normalize.js'
+export { extractFields, parseDurationMs } from './extract.js'
+export type { ExtractedFields } from './extract.js'
+export { parseBody, parseAccessLog, parseJsonMessage, parseLogfmt, parseSyslog, routeTemplate } from './parsers/index.js'
+export type { AccessLogEntry, ParsedBody, SyslogMessage } from './parsers/index.js'

@@ -1,0 +1,69 @@
+// Masking of variable parts (ids, numbers, addresses) before template mining, like drain3's
+// masking instructions: each rule is a regex and the placeholder that replaces its matches.
+// Rules run in order, so the specific ones (URL, UUID, IP) come before the generic number rule
+// that would otherwise eat their digits. Typed placeholders (<IP>, <NUM>) keep templates
+// readable; `<*>` is Drain's own wildcard and counts as a parameter when matching.
+
+export interface MaskRule {
+  /** Short label for docs and config; not used for matching. */
+  readonly name?: string
+  /** A RegExp, or its source text (compiled with the `g` flag). */
+  readonly pattern: RegExp | string
+  readonly replacement: string
+  /** A substring every match contains; text without it skips the regex (a cheap indexOf). */
+  readonly hint?: string
+}
+
+export type Masker = (text: string) => string
+
+const HEX = '[0-9a-fA-F]'
+const H4 = `${HEX}{1,4}`
+
+/** The production defaults. Order matters: the first rule to claim a span wins. */
+export const DEFAULT_MASKS: readonly MaskRule[] = [
+  { name: 'url', pattern: /\b[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s"'<>]+/g, replacement: '<URL>', hint: '://' },
+  // The look-behind starts a match only where a run of local-part characters starts: without it a
+  // long word before an '@' is rescanned from every position (quadratic).
+  { name: 'email', pattern: /(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g, replacement: '<EMAIL>', hint: '@' },
+  { name: 'uuid', pattern: new RegExp(`\\b${HEX}{8}-${HEX}{4}-${HEX}{4}-${HEX}{4}-${HEX}{12}\\b`, 'g'), replacement: '<UUID>', hint: '-' },
+  { name: 'timestamp', pattern: /\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?/g, replacement: '<TS>', hint: ':' },
+  { name: 'ipv4', pattern: /(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?![\w.])/g, replacement: '<IP>', hint: '.' },
+  {
+    name: 'ipv6',
+    // Full form, or a compressed form with `::` between at least two groups; the look-arounds
+    // keep C++/Rust paths (std::string) and times of day (12:30:45) out.
+    pattern: new RegExp(`(?<![\\w:.])(?:(?:${H4}:){7}${H4}|(?:${H4}:){1,6}:(?:${H4}:){0,5}${H4}|::1)(?![\\w:])`, 'g'),
+    replacement: '<IP>',
+    hint: ':',
+  },
+  { name: 'path', pattern: /(?<![\w/.~-])(?:\/[\w.@%+~-]+){2,}\/?/g, replacement: '<PATH>', hint: '/' },
+  { name: 'hex', pattern: new RegExp(`\\b0[xX]${HEX}+\\b|\\b(?=${HEX}*\\d)(?=${HEX}*[a-fA-F])${HEX}{8,}\\b`, 'g'), replacement: '<HEX>' },
+  {
+    name: 'number',
+    // A number standing alone (not inside a word like "user42" or a version like "1.2.3"), with
+    // an optional unit so "15ms" and "2.5MB" mask too; "blk_123" and "worker-7" mask their digits.
+    pattern: /(?<![A-Za-z0-9.])[-+]?\d+(?:\.\d+)?(?:ms|us|µs|ns|s|m|h|d|[KMGT]i?B|B|%)?(?![A-Za-z0-9]|\.\d)/g,
+    replacement: '<NUM>',
+  },
+]
+
+function toGlobal(pattern: RegExp | string): RegExp {
+  if (typeof pattern === 'string') return new RegExp(pattern, 'g')
+  return pattern.global ? new RegExp(pattern.source, pattern.flags) : new RegExp(pattern.source, `${pattern.flags}g`)
+}
+
+/**
+ * Compiles the rules once into one function. Regexes are copied (so a caller's `lastIndex` is
+ * never shared) and `$` in placeholders is escaped, since `String.replace` gives it meaning.
+ */
+export function compileMasks(rules: readonly MaskRule[]): Masker {
+  const compiled = rules.map((r) => ({ re: toGlobal(r.pattern), replacement: r.replacement.replaceAll('$', '$$$$'), hint: r.hint }))
+  if (compiled.length === 0) return (text) => text
+  return (text) => {
+    let out = text
+    for (const { re, replacement, hint } of compiled) {
+      if (hint === undefined || out.includes(hint)) out = out.replace(re, replacement)
+    }
+    return out
+  }
+}

@@ -1,0 +1,137 @@
+// Normalisation of a LogEvent before anything reads it: one severity scale (OTel number and
+// canonical text), one timestamp unit (epoch ns), bounded names, a bounded message and a bounded
+// string-only attribute map. Bounds protect every later stage (regexes, Drain, ClickHouse rows)
+// from one pathological record; a cut is reported through `truncated`, never silent.
+import { parseSeverity, parseTimestampNs, severityFromNumber } from '@sluice/core'
+import type { LogEvent, Severity } from '@sluice/core'
+
+export interface NormalizeOptions {
+  /** Longest service or host name kept, in characters. */
+  maxNameChars: number
+  /** Longest message kept, in UTF-8 bytes (cut on a character boundary). */
+  maxMessageBytes: number
+  maxAttributes: number
+  maxAttributeKeyChars: number
+  maxAttributeValueChars: number
+  /** Nesting flattened into dotted keys before the rest is kept as JSON text. */
+  maxFlattenDepth: number
+}
+
+export const DEFAULT_NORMALIZE_OPTIONS: Readonly<NormalizeOptions> = {
+  maxNameChars: 128,
+  maxMessageBytes: 32_768,
+  maxAttributes: 128,
+  maxAttributeKeyChars: 128,
+  maxAttributeValueChars: 4_096,
+  maxFlattenDepth: 4,
+}
+
+export interface Normalized {
+  event: LogEvent
+  severity: Severity
+  truncated: boolean
+}
+
+const INFO = severityFromNumber(9)
+// Epoch values below this cannot be nanoseconds of this century: a producer sent s, ms or µs.
+const MIN_PLAUSIBLE_NS = 100_000_000_000_000_000n
+
+/** The OTel number when valid (it is the authoritative field), else the text, else INFO. */
+export function normalizeSeverity(text: string, num: number): Severity {
+  if (Number.isInteger(num) && num >= 1 && num <= 24) return severityFromNumber(num)
+  return parseSeverity(text) ?? INFO
+}
+
+/** Epoch ns; smaller epoch values are rescaled by magnitude, missing ones take `observed`. */
+export function normalizeTimestampNs(ts: bigint, observed: bigint): bigint {
+  if (ts <= 0n) return observed
+  if (ts >= MIN_PLAUSIBLE_NS) return ts
+  return parseTimestampNs(Number(ts)) ?? observed
+}
+
+function boundName(name: string, max: number): string {
+  const t = name.trim()
+  return t.length > max ? t.slice(0, max) : t
+}
+
+const encoder = new TextEncoder()
+
+/** Cuts `s` to at most `maxBytes` UTF-8 bytes without splitting a character. */
+export function truncateUtf8(s: string, maxBytes: number): { text: string; truncated: boolean } {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short strings skip the byte count entirely.
+  if (s.length * 3 <= maxBytes || Buffer.byteLength(s, 'utf8') <= maxBytes) return { text: s, truncated: false }
+  // encodeInto writes whole characters only and reports how many UTF-16 units it consumed.
+  const { read } = encoder.encodeInto(s, new Uint8Array(maxBytes))
+  return { text: s.slice(0, read), truncated: true }
+}
+
+/** Stringifies a value for a string map: scalars as text, null as '', the rest as JSON. */
+export function stringifyValue(v: unknown): string {
+  if (typeof v === 'string') return v
+  if (v === null || v === undefined) return ''
+  if (typeof v === 'object') return JSON.stringify(v)
+  return String(v)
+}
+
+/**
+ * Flattens nested objects into dotted keys ({ http: { status: 500 } } → "http.status": "500"),
+ * arrays and objects deeper than `maxDepth` as JSON text. Existing keys in `into` win.
+ */
+export function flattenInto(into: Record<string, string>, value: Record<string, unknown>, maxDepth: number, prefix = ''): void {
+  for (const k in value) {
+    const key = prefix === '' ? k : `${prefix}.${k}`
+    const v = value[k]
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && maxDepth > 1) {
+      flattenInto(into, v as Record<string, unknown>, maxDepth - 1, key)
+    } else if (!(key in into)) {
+      into[key] = stringifyValue(v)
+    }
+  }
+}
+
+/** A copy of a string map within the caps: entry count, key length, value length. */
+export function capAttributes(attrs: Readonly<Record<string, string>>, o: NormalizeOptions): { attributes: Record<string, string>; truncated: boolean } {
+  const out: Record<string, string> = {}
+  let count = 0
+  let truncated = false
+  for (const k in attrs) {
+    if (count === o.maxAttributes) {
+      truncated = true
+      break
+    }
+    // Defensive: a JSON-fed producer may slip a non-string past the type.
+    const raw: unknown = attrs[k]
+    const v = typeof raw === 'string' ? raw : stringifyValue(raw)
+    const key = k.length > o.maxAttributeKeyChars ? k.slice(0, o.maxAttributeKeyChars) : k
+    if (v.length > o.maxAttributeValueChars) {
+      out[key] = v.slice(0, o.maxAttributeValueChars)
+      truncated = true
+    } else out[key] = v
+    count++
+  }
+  return { attributes: out, truncated }
+}
+
+/** Returns a normalised copy of `event`; the input is not modified. */
+export function normalizeEvent(event: LogEvent, o: NormalizeOptions = DEFAULT_NORMALIZE_OPTIONS): Normalized {
+  const severity = normalizeSeverity(event.severity_text, event.severity_number)
+  const message = truncateUtf8(event.message, o.maxMessageBytes)
+  const attributes = capAttributes(event.attributes, o)
+  const resource = capAttributes(event.resource, o)
+  const host = event.host === null ? null : boundName(event.host, o.maxNameChars) || null
+  return {
+    event: {
+      ...event,
+      timestamp: normalizeTimestampNs(event.timestamp, event.observed_timestamp),
+      service: boundName(event.service, o.maxNameChars) || 'unknown',
+      host,
+      severity_text: severity.text,
+      severity_number: severity.number,
+      message: message.text,
+      attributes: attributes.attributes,
+      resource: resource.attributes,
+    },
+    severity,
+    truncated: message.truncated || attributes.truncated || resource.truncated,
+  }
+}

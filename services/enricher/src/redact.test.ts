@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest'
+import { createRedactor, luhnValid } from './redact.js'
+
+const r = createRedactor()
+
+describe('luhnValid', () => {
+  it('accepts valid card numbers and rejects one digit off', () => {
+    expect(luhnValid('4111111111111111')).toBe(true)
+    expect(luhnValid('378282246310005')).toBe(true)
+    expect(luhnValid('4111111111111112')).toBe(false)
+  })
+})
+
+describe('redactor', () => {
+  it('redacts emails', () => {
+    expect(r.text('password reset sent to jane.doe+shop@example.co.uk')).toEqual({ text: 'password reset sent to [REDACTED_EMAIL]', redacted: true })
+  })
+
+  it('redacts Luhn-valid card numbers with spaces, dashes or none', () => {
+    expect(r.text('charge card 4111 1111 1111 1111 for 12.00').text).toBe('charge card [REDACTED_CARD] for 12.00')
+    expect(r.text('amex 3782-822463-10005 declined').text).toBe('amex [REDACTED_CARD] declined')
+    expect(r.text('mc=5555555555554444,').text).toBe('mc=[REDACTED_CARD],')
+  })
+
+  it('leaves digit runs that fail Luhn or do not look like cards', () => {
+    expect(r.text('order 4111111111111112 shipped')).toEqual({ text: 'order 4111111111111112 shipped', redacted: false })
+    // Luhn-valid, but an epoch-ms timestamp (starts with 1) and a 12-digit id are not cards.
+    expect(luhnValid('1763899200127')).toBe(true)
+    expect(r.text('ts=1763899200127 id=411111111111').redacted).toBe(false)
+    expect(r.text('trace 4bf92f3577b34da6a3ce929d0e0e4736').redacted).toBe(false)
+  })
+
+  it('redacts bearer tokens and key=value secrets, keeping the key', () => {
+    expect(r.text('Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U').text).toBe(
+      'Authorization: Bearer [REDACTED_SECRET]',
+    )
+    expect(r.text('GET /v1/data?api_key=abcd1234efgh5678&page=2').text).toBe('GET /v1/data?api_key=[REDACTED_SECRET]&page=2')
+    expect(r.text('{"user":"bob","password":"hunter2"}').text).toBe('{"user":"bob","password":"[REDACTED_SECRET]"}')
+    expect(r.text('db_password = s3cr3t! csrf_token:9f8e7d').text).toBe('db_password = [REDACTED_SECRET] csrf_token:[REDACTED_SECRET]')
+  })
+
+  it('redacts well-known key formats', () => {
+    for (const key of [
+      'sk_live_51H8xYzAbCdEfGhIjKlMnOpQr',
+      'AKIAIOSFODNN7EXAMPLE',
+      'ghp_1234567890abcdefghijklmnopqrstuvwxyz12',
+      'xoxb-123456789012-abcdefghijkl',
+      'sk-proj-abcdefghijklmnopqrstuvwx1234',
+    ]) {
+      expect(r.text(`using key ${key} now`).text).toBe('using key [REDACTED_SECRET] now')
+    }
+  })
+
+  it('does not redact prose about tokens and passwords', () => {
+    for (const s of ['invalid token: expired', 'Token validation failed for user', 'Failed password for root from 10.0.0.1 port 22 ssh2', 'max_tokens=500']) {
+      expect(r.text(s)).toEqual({ text: s, redacted: false })
+    }
+  })
+
+  it('redacts IP addresses only when asked', () => {
+    const msg = 'connect from 192.168.1.20 and 2001:db8::8a2e:370:7334'
+    expect(r.text(msg).redacted).toBe(false)
+    expect(createRedactor({ ipv4: true, ipv6: true }).text(msg).text).toBe('connect from [REDACTED_IP] and [REDACTED_IP]')
+  })
+
+  it('can turn kinds off', () => {
+    expect(createRedactor({ email: false }).text('mail a@example.com').redacted).toBe(false)
+  })
+
+  it('redacts attribute values and replaces secret-named attributes whole', () => {
+    expect(r.attributes({ 'http.request.header.authorization': 'Basic dXNlcjpwYXNz', email: 'a@example.com', path: '/x', api_key: '' })).toEqual({
+      attributes: { 'http.request.header.authorization': '[REDACTED_SECRET]', email: '[REDACTED_EMAIL]', path: '/x', api_key: '' },
+      redacted: true,
+    })
+    expect(r.attributes({ path: '/health' }).redacted).toBe(false)
+  })
+})

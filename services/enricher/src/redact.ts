@@ -1,0 +1,136 @@
+// PII and secret redaction, applied to the message and attribute values before anything is
+// stored or mined (so templates never hold PII either). Kinds: emails, payment card numbers,
+// secrets (bearer/basic credentials, key=value secrets, well-known key formats), and optionally
+// IP addresses. Each kind is a compiled regex chosen once at construction.
+//
+// Cards: 13–19 digits, optionally grouped by spaces or dashes, that pass the Luhn check and start
+// like a card (2–6, i.e. Mastercard 2-series, Amex/Diners/JCB, Visa, Mastercard, Discover/
+// UnionPay/Maestro). Luhn alone passes one random number in ten; the leading-digit test keeps
+// epoch timestamps (1…) and order numbers from being taken for cards.
+
+export const REDACTION_KINDS = ['email', 'card', 'secret', 'ipv4', 'ipv6'] as const
+export type RedactionKind = (typeof REDACTION_KINDS)[number]
+
+export type RedactOptions = Readonly<Record<RedactionKind, boolean>>
+
+export const DEFAULT_REDACT_OPTIONS: RedactOptions = { email: true, card: true, secret: true, ipv4: false, ipv6: false }
+
+export interface Redacted {
+  text: string
+  redacted: boolean
+}
+
+export interface Redactor {
+  text(s: string): Redacted
+  /** Redacts attribute values; values under secret-looking keys are replaced whole. */
+  attributes(attrs: Readonly<Record<string, string>>): { attributes: Record<string, string>; redacted: boolean }
+}
+
+const MASK = {
+  email: '[REDACTED_EMAIL]',
+  card: '[REDACTED_CARD]',
+  secret: '[REDACTED_SECRET]',
+  ip: '[REDACTED_IP]',
+} as const
+
+// Matches start only where a local part starts (look-behind), so long words stay linear.
+const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b/g
+const CARD_CANDIDATE = /(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])/g
+const CARD_PREFIX = /^(?:2[2-7]|3|4|5|6)/
+// Credentials after an auth scheme: `Authorization: Bearer eyJ…`, `Basic dXNlcjpwYXNz`. The
+// credential must hold a digit or symbol, so prose ("Token validation failed") stays.
+const AUTH_SCHEME = /\b(Bearer|Basic|Token)(\s+)(?=[A-Za-z0-9\-._~+/]*[0-9\-._~+/])[A-Za-z0-9\-._~+/]{8,}=*/gi
+// key=value, "key": "value" or key:value where the key names a secret (api_key, csrf_token,
+// client_secret, db_password …); the key and quotes stay.
+// A colon followed by a space counts only after a quoted key, so prose such as "invalid token:
+// expired" is left alone.
+const SECRET_PAIR =
+  /\b([\w-]*?(?:api[_-]?key|apikey|token|secret|secret[_-]?key|password|passwd)(?:"\s*:\s*"?|\s*=\s*"?|:"?(?=[^\s"])))([^\s"'&,;}]+)/gi
+// Well-known key formats: Stripe, AWS access key ids, GitHub, GitLab, Slack, Google, OpenAI/Groq, JWTs.
+const KNOWN_KEYS = new RegExp(
+  [
+    '\\b[sr]k_(?:live|test)_[0-9A-Za-z]{10,}',
+    '\\b(?:AKIA|ASIA)[0-9A-Z]{16}\\b',
+    '\\bgh[pousr]_[A-Za-z0-9]{30,}',
+    '\\bgithub_pat_[A-Za-z0-9_]{22,}',
+    '\\bglpat-[A-Za-z0-9_-]{20,}',
+    '\\bxox[abprs]-[A-Za-z0-9-]{10,}',
+    '\\bAIza[0-9A-Za-z_-]{35}',
+    '\\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}',
+    '\\bgsk_[A-Za-z0-9]{20,}',
+    '\\beyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}',
+  ].join('|'),
+  'g',
+)
+const IPV4 = /(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.])/g
+const IPV6 = /(?<![\w:.])(?:(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|(?:[0-9a-fA-F]{1,4}:){1,6}:(?:[0-9a-fA-F]{1,4}:){0,5}[0-9a-fA-F]{1,4}|::1)(?![\w:])/g
+// Prefilters: the words AUTH_SCHEME and SECRET_PAIR need; four digits in a row for a card.
+const SECRET_WORDS = /bearer|basic|token|key|secret|passw/i
+const DIGIT_RUN = /\d{4}/
+const SECRET_KEY = /(?:^|[._-])(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|authorization|cookie|set-cookie|credentials?|private[_-]?key)$/i
+
+/** The Luhn (mod 10) check over a string of digits. */
+export function luhnValid(digits: string): boolean {
+  let sum = 0
+  let double = false
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - 48
+    if (double) {
+      d *= 2
+      if (d > 9) d -= 9
+    }
+    sum += d
+    double = !double
+  }
+  return sum % 10 === 0
+}
+
+function redactCard(match: string): string {
+  const digits = match.replace(/[ -]/g, '')
+  return digits.length >= 13 && digits.length <= 19 && CARD_PREFIX.test(digits) && luhnValid(digits) ? MASK.card : match
+}
+
+type Step = (s: string) => string
+
+export function createRedactor(options: Partial<RedactOptions> = {}): Redactor {
+  const o = { ...DEFAULT_REDACT_OPTIONS, ...options }
+  // Secrets first: a JWT or key may contain an '@' or digit runs the later kinds would split.
+  const steps: Step[] = []
+  // Each step starts with a cheap test that rules most text out before its regex scans.
+  if (o.secret) {
+    steps.push((s) => (SECRET_WORDS.test(s) ? s.replace(AUTH_SCHEME, `$1$2${MASK.secret}`).replace(SECRET_PAIR, `$1${MASK.secret}`) : s))
+    steps.push((s) => s.replace(KNOWN_KEYS, MASK.secret))
+  }
+  if (o.email) steps.push((s) => (s.includes('@') ? s.replace(EMAIL, MASK.email) : s))
+  if (o.card) steps.push((s) => (DIGIT_RUN.test(s) ? s.replace(CARD_CANDIDATE, redactCard) : s))
+  if (o.ipv4) steps.push((s) => s.replace(IPV4, MASK.ip))
+  if (o.ipv6) steps.push((s) => (s.includes(':') ? s.replace(IPV6, MASK.ip) : s))
+
+  const text = (s: string): Redacted => {
+    // Nothing shorter than "a@b.cd" can hold an email, a card or a secret.
+    if (s.length < 6) return { text: s, redacted: false }
+    let out = s
+    for (const step of steps) out = step(out)
+    return { text: out, redacted: out !== s }
+  }
+
+  return {
+    text,
+    attributes(attrs) {
+      const out: Record<string, string> = {}
+      let redacted = false
+      for (const k in attrs) {
+        const v = attrs[k] ?? ''
+        if (o.secret && v !== '' && SECRET_KEY.test(k)) {
+          out[k] = MASK.secret
+          redacted = true
+          continue
+        }
+        const r = text(v)
+        out[k] = r.text
+        redacted ||= r.redacted
+      }
+      return { attributes: out, redacted }
+    },
+  }
+}
