@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest'
 import type { z } from 'zod'
 import { envNames } from '@sluice/config'
 import * as gateway from '@sluice/gateway'
+import * as enricher from '@sluice/enricher'
 import * as sink from '@sluice/clickhouse-sink'
 import * as queryApi from '@sluice/query-api'
 import { TARGETS } from '@sluice/runner'
@@ -24,6 +25,7 @@ const compose = parse(readFileSync(path.join(REPO_ROOT, 'docker-compose.yml'), '
 
 const sluiceServices: Record<string, { schema: z.ZodObject; portVar: string; defaultPort: number }> = {
   gateway: { schema: gateway.envSchema, portVar: 'GATEWAY_PORT', defaultPort: 8080 },
+  enricher: { schema: enricher.envSchema, portVar: 'ENRICHER_PORT', defaultPort: 9101 },
   'clickhouse-sink': { schema: sink.envSchema, portVar: 'SINK_PORT', defaultPort: 9102 },
   'query-api': { schema: queryApi.envSchema, portVar: 'QUERY_API_PORT', defaultPort: 8070 },
 }

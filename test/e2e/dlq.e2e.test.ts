@@ -12,7 +12,7 @@ import { isolation, startSluice, waitFor } from '../infra/sluice.js'
 describe('dead-letter queue', () => {
   it('moves undecodable records to the DLQ with reason and offset without blocking the partition', async () => {
     const iso = isolation({ KAFKA_TOPIC_PARTITIONS: '1' })
-    const rt = await startSluice(['clickhouse-sink', 'query-api'], iso)
+    const rt = await startSluice(['enricher', 'clickhouse-sink', 'query-api'], iso)
     const logger = createLogger({ level: 'warn' })
     const kafka = createKafka({ brokers: iso.env.KAFKA_BROKERS!.split(','), clientId: 'dlq-test', logger })
     const codec = await AvroCodec.register<LogEvent>(createRegistryClient(iso.env.SCHEMA_REGISTRY_URL!), `${iso.topicRaw}-value`, loadAvsc('log-event.avsc'))
@@ -59,7 +59,7 @@ describe('dead-letter queue', () => {
     expect(h(dead[0]!, DLQ_HEADER.reason)).toMatch(/magic byte 123/)
     expect(h(dead[1]!, DLQ_HEADER.code)).toBe('DECODE_FAILED')
     expect(h(dead[2]!, DLQ_HEADER.reason)).toMatch(/schema id/)
-    expect(h(dead[0]!, DLQ_HEADER.stage)).toBe('clickhouse-sink')
+    expect(h(dead[0]!, DLQ_HEADER.stage)).toBe('enricher')
     expect(dead[0]!.value?.toString()).toBe('{"message":"plain JSON, no framing"}')
   })
 })

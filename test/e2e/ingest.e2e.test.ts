@@ -1,4 +1,4 @@
-// Gateway → Kafka → ClickHouse sink → query API, all real: records posted over HTTP in every
+// Gateway → Kafka → enricher → Kafka → ClickHouse sink → query API, all real: records posted over HTTP in every
 // accepted format arrive in ClickHouse exactly once with the right fields.
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
@@ -39,7 +39,7 @@ function record(i: number) {
 describe('ingest end to end', () => {
   it('stores 10 000 logs posted as JSON, arrays, NDJSON and gzip NDJSON, each once with its fields', async () => {
     const iso = isolation()
-    const rt = await startSluice(['gateway', 'clickhouse-sink', 'query-api'], iso)
+    const rt = await startSluice(['gateway', 'enricher', 'clickhouse-sink', 'query-api'], iso)
     const gw = rt.addresses.gateway!
     const q = rt.addresses['query-api']!
 
@@ -101,7 +101,7 @@ describe('ingest end to end', () => {
 
   it('stores exactly the good records of a mixed request and names the bad ones', async () => {
     const iso = isolation()
-    const rt = await startSluice(['gateway', 'clickhouse-sink', 'query-api'], iso)
+    const rt = await startSluice(['gateway', 'enricher', 'clickhouse-sink', 'query-api'], iso)
     const body = [
       JSON.stringify({ id: 'good-0', message: 'ok 0', service: 'mixed' }),
       '{not json',

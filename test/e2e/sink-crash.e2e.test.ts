@@ -38,7 +38,7 @@ async function storedTotal(queryUrl: string): Promise<number> {
 describe('clickhouse-sink crash recovery', () => {
   it('loses nothing and stores no duplicates when killed mid-stream and restarted', async () => {
     const iso = isolation({ SINK_MAX_BATCH_RECORDS: '500', SINK_FLUSH_INTERVAL_MS: '300', LOG_LEVEL: 'warn' })
-    const gateway = await startSluice(['gateway'], iso)
+    const gateway = await startSluice(['gateway', 'enricher'], iso)
     const gw = gateway.addresses.gateway!
 
     let accepted = 0

@@ -12,6 +12,7 @@ import { createLogger } from '@sluice/observability'
 export interface Isolation {
   env: Record<string, string>
   topicRaw: string
+  topicEnriched: string
   topicDlq: string
   database: string
   dataDir: string
@@ -23,6 +24,7 @@ export function isolation(extra: Record<string, string> = {}): Isolation {
   const id = randomBytes(4).toString('hex')
   const dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-test-'))
   const topicRaw = `t${id}.logs.raw`
+  const topicEnriched = `t${id}.logs.enriched`
   const topicDlq = `t${id}.logs.dlq`
   const database = `t_${id}`
   const env: Record<string, string> = {
@@ -31,12 +33,15 @@ export function isolation(extra: Record<string, string> = {}): Isolation {
     KAFKA_BROKERS: infra.kafkaBrokers,
     SCHEMA_REGISTRY_URL: infra.registryUrl,
     TOPIC_LOGS_RAW: topicRaw,
+    TOPIC_LOGS_ENRICHED: topicEnriched,
     TOPIC_LOGS_DLQ: topicDlq,
     CLICKHOUSE_DATABASE: database,
     CLICKHOUSE_DATA_DIR: dataDir,
     GATEWAY_PORT: '0',
     QUERY_API_PORT: '0',
     SINK_PORT: '0',
+    ENRICHER_PORT: '0',
+    ENRICHER_GROUP_ID: `enricher-${id}`,
     SINK_GROUP_ID: `sink-${id}`,
     SINK_FLUSH_INTERVAL_MS: '200',
     SLUICE_STARTUP_TIMEOUT_MS: '60000',
@@ -44,7 +49,7 @@ export function isolation(extra: Record<string, string> = {}): Isolation {
     ...extra,
   }
   onTestFinished(() => rmSync(dataDir, { recursive: true, force: true }))
-  return { env, topicRaw, topicDlq, database, dataDir }
+  return { env, topicRaw, topicEnriched, topicDlq, database, dataDir }
 }
 
 export async function startSluice(targets: Target[], iso: Isolation): Promise<Runtime> {

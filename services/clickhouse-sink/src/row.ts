@@ -1,6 +1,6 @@
-// LogEvent → a row of <db>.logs (JSONEachRow). DateTime64(9) columns take the epoch-nanosecond
+// EnrichedLog → a row of <db>.logs (JSONEachRow). DateTime64(9) columns take the epoch-nanosecond
 // integer as a string (exact; a JSON number would lose precision).
-import type { LogEvent } from '@sluice/core'
+import type { EnrichedLog } from '@sluice/core'
 
 export interface LogRow {
   id: string
@@ -17,9 +17,22 @@ export interface LogRow {
   LogAttributes: Record<string, string>
   ResourceAttributes: Record<string, string>
   Source: string
+  Category: string
+  IsError: boolean
+  PatternId: string
+  Template: string
+  Classifier: string
+  HttpStatus: number | null
+  DurationMs: number | null
+  UserId: string
+  SessionId: string
+  ErrorCode: string
+  Redacted: boolean
+  Truncated: boolean
+  ParsedFormat: string
 }
 
-export function toRow(e: LogEvent): LogRow {
+export function toRow(e: EnrichedLog): LogRow {
   return {
     id: e.id,
     tenant: e.tenant,
@@ -35,5 +48,18 @@ export function toRow(e: LogEvent): LogRow {
     LogAttributes: e.attributes,
     ResourceAttributes: e.resource,
     Source: e.source,
+    Category: e.category,
+    IsError: e.is_error,
+    PatternId: e.pattern_id,
+    Template: e.template,
+    Classifier: e.classifier,
+    HttpStatus: e.http_status,
+    DurationMs: e.duration_ms,
+    UserId: e.user_id ?? '',
+    SessionId: e.session_id ?? '',
+    ErrorCode: e.error_code ?? '',
+    Redacted: e.redacted,
+    Truncated: e.truncated,
+    ParsedFormat: e.parsed_format ?? '',
   }
 }

@@ -1,9 +1,9 @@
-// ClickHouse sink: logs.raw → <db>.logs. Source (batch consumer) → transform (toRow) → sink
+// ClickHouse sink: logs.enriched → <db>.logs. Source (batch consumer) → transform (toRow) → sink
 // (one INSERT per flush). Offsets are committed only after ClickHouse acknowledged the insert;
 // while ClickHouse fails the runner retries with backoff and commits nothing.
 import type { Logger } from 'pino'
 import { SluiceError } from '@sluice/core'
-import type { LogEvent } from '@sluice/core'
+import type { EnrichedLog } from '@sluice/core'
 import { BatchConsumer } from '@sluice/kafka'
 import type { DeadLetterQueue, Kafka } from '@sluice/kafka'
 import type { AvroCodec } from '@sluice/registry'
@@ -22,7 +22,7 @@ export interface SinkDeps {
   logger: Logger
   registry: Registry
   kafka: Kafka
-  codec: AvroCodec<LogEvent>
+  codec: AvroCodec<EnrichedLog>
   clickhouse: ClickHouseClient
   dlq: DeadLetterQueue
   checks: Record<string, HealthCheck>

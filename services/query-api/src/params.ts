@@ -1,7 +1,7 @@
 // Query-string parameters of the read endpoints, validated with zod. Every error names the
 // parameter; values only ever reach SQL as bound parameters.
 import { z } from 'zod'
-import { SluiceError, TENANT_PATTERN, parseSeverity, parseTimestampNs } from '@sluice/core'
+import { CATEGORIES, SluiceError, TENANT_PATTERN, parseSeverity, parseTimestampNs } from '@sluice/core'
 
 const time = z.string().transform((v, ctx) => {
   const ns = parseTimestampNs(/^\d+(\.\d+)?$/.test(v) ? Number(v) : v)
@@ -37,6 +37,8 @@ export const logsQuerySchema = (maxLimit: number) =>
     ...common,
     q: z.string().min(1).max(1024).optional(),
     level: levels.optional(),
+    category: z.enum(CATEGORIES).optional(),
+    pattern_id: z.string().regex(/^[0-9a-f]{16}$/, 'expected 16 hex characters').optional(),
     limit: z.coerce.number().int().min(1).max(maxLimit).default(100),
   })
 

@@ -1,5 +1,5 @@
 // Query API: read access to stored logs for people and dashboards.
-//   GET /v1/logs?q=&service=&level=&from=&to=&limit=&tenant=   → { logs: [...newest first] }
+//   GET /v1/logs?q=&service=&level=&category=&pattern_id=&from=&to=&limit=&tenant= → { logs: [...newest first] }
 //   GET /v1/stats?service=&from=&to=&tenant=                     → counts by level and service
 // Reads use FINAL so re-delivered duplicates never show.
 import type { FastifyInstance } from 'fastify'
@@ -36,6 +36,16 @@ interface StoredRow {
   attributes: Record<string, string>
   resource: Record<string, string>
   source: string
+  category: string
+  is_error: boolean
+  pattern_id: string
+  template: string
+  classifier: string
+  http_status: number | null
+  duration_ms: number | null
+  user_id: string
+  session_id: string
+  error_code: string
 }
 
 export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
@@ -58,11 +68,21 @@ export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
       f.clauses.push('SeverityText IN {levels:Array(String)}')
       f.params.levels = p.level
     }
+    if (p.category) {
+      f.clauses.push('Category = {category:String}')
+      f.params.category = p.category
+    }
+    if (p.pattern_id) {
+      f.clauses.push('PatternId = {pattern_id:String}')
+      f.params.pattern_id = p.pattern_id
+    }
     const end = querySeconds.startTimer({ endpoint: 'logs' })
     const rs = await deps.clickhouse.query({
       query: `SELECT id, tenant, toString(toUnixTimestamp64Nano(Timestamp)) AS ts, toString(toUnixTimestamp64Nano(ObservedTimestamp)) AS observed,
                 ServiceName AS service, HostName AS host, SeverityText AS severity_text, SeverityNumber AS severity_number,
-                Body AS message, TraceId AS trace_id, SpanId AS span_id, LogAttributes AS attributes, ResourceAttributes AS resource, Source AS source
+                Body AS message, TraceId AS trace_id, SpanId AS span_id, LogAttributes AS attributes, ResourceAttributes AS resource, Source AS source,
+                Category AS category, IsError AS is_error, PatternId AS pattern_id, Template AS template, Classifier AS classifier,
+                HttpStatus AS http_status, DurationMs AS duration_ms, UserId AS user_id, SessionId AS session_id, ErrorCode AS error_code
               FROM ${table} FINAL ${where(f.clauses)}
               ORDER BY Timestamp DESC, id DESC LIMIT {limit:UInt32}`,
       query_params: { ...f.params, limit: p.limit },
@@ -71,13 +91,16 @@ export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
     const rows = await rs.json<StoredRow>()
     end()
     return {
-      logs: rows.map(({ ts, observed, host, trace_id, span_id, ...r }) => ({
+      logs: rows.map(({ ts, observed, host, trace_id, span_id, user_id, session_id, error_code, ...r }) => ({
         ...r,
         timestamp: formatNs(BigInt(ts)),
         observed_timestamp: formatNs(BigInt(observed)),
         host: host || null,
         trace_id: trace_id || null,
         span_id: span_id || null,
+        user_id: user_id || null,
+        session_id: session_id || null,
+        error_code: error_code || null,
       })),
     }
   })

@@ -8,6 +8,7 @@ export const envSchema = z.object({
   ...kafkaEnv.shape,
   ...registryEnv.shape,
   ...clickhouseEnv.shape,
+  TOPIC_LOGS_ENRICHED: z.string().default('logs.enriched'),
   SLUICE_STARTUP_TIMEOUT_MS: positiveInt(120_000),
   SLUICE_SHUTDOWN_TIMEOUT_MS: positiveInt(30_000),
 })
@@ -22,6 +23,7 @@ export function loadConfig(env?: Env) {
       partitions: e.KAFKA_TOPIC_PARTITIONS,
       replicationFactor: e.KAFKA_REPLICATION_FACTOR,
       topicRaw: e.TOPIC_LOGS_RAW,
+      topicEnriched: e.TOPIC_LOGS_ENRICHED,
       topicDlq: e.TOPIC_LOGS_DLQ,
       produceTimeoutMs: e.KAFKA_PRODUCE_TIMEOUT_MS,
     },

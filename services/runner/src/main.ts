@@ -5,12 +5,13 @@
 import { parseArgs } from 'node:util'
 import { ConfigError, envNames } from '@sluice/config'
 import * as gateway from '@sluice/gateway'
+import * as enricher from '@sluice/enricher'
 import * as sink from '@sluice/clickhouse-sink'
 import * as queryApi from '@sluice/query-api'
 import { envSchema as runtimeEnv } from './config.js'
 import { loadConfig, parseTargets, startRuntime } from './runtime.js'
 
-const USAGE = `usage: sluice run [--target all|gateway,clickhouse-sink,query-api]
+const USAGE = `usage: sluice run [--target all|gateway,enricher,clickhouse-sink,query-api]
        sluice env`
 
 async function run(targetSpec: string): Promise<void> {
@@ -53,6 +54,7 @@ function printEnv(): void {
   const groups: Record<string, string[]> = {
     process: envNames(runtimeEnv),
     gateway: envNames(gateway.envSchema),
+    enricher: envNames(enricher.envSchema),
     'clickhouse-sink': envNames(sink.envSchema),
     'query-api': envNames(queryApi.envSchema),
   }

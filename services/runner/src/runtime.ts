@@ -1,10 +1,10 @@
 // One runtime runs any set of targets in one process (Loki's -target model): shared clients are
 // created once, only for the targets that need them, and closed in reverse order on shutdown.
-//   all             gateway + clickhouse-sink + query-api, embedded ClickHouse
+//   all             gateway + enricher + clickhouse-sink + query-api, embedded ClickHouse
 //   gateway,...     any subset, e.g. one role per process in production
 import path from 'node:path'
 import type { Logger } from 'pino'
-import type { LogEvent } from '@sluice/core'
+import type { EnrichedLog, LogEvent } from '@sluice/core'
 import { errorMessage, isSluiceError } from '@sluice/core'
 import type { Env } from '@sluice/config'
 import { BatchingProducer, DeadLetterQueue, createKafka, ensureTopics, pingKafka } from '@sluice/kafka'
@@ -15,6 +15,7 @@ import type { ClickHouseHandle } from '@sluice/clickhouse'
 import { createLogger, createRegistry } from '@sluice/observability'
 import type { HealthCheck, HealthReport, Registry } from '@sluice/observability'
 import * as gateway from '@sluice/gateway'
+import * as enricher from '@sluice/enricher'
 import * as sink from '@sluice/clickhouse-sink'
 import * as queryApi from '@sluice/query-api'
 import { loadConfig } from './config.js'
@@ -23,7 +24,7 @@ import type { RuntimeConfig } from './config.js'
 export { loadConfig } from './config.js'
 export type { RuntimeConfig } from './config.js'
 
-export const TARGETS = ['gateway', 'clickhouse-sink', 'query-api'] as const
+export const TARGETS = ['gateway', 'enricher', 'clickhouse-sink', 'query-api'] as const
 export type Target = (typeof TARGETS)[number]
 
 export function parseTargets(spec: string): Target[] {
@@ -100,11 +101,12 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
   }
 
   try {
-    const needsKafka = targets.has('gateway') || targets.has('clickhouse-sink')
+    const needsKafka = targets.has('gateway') || targets.has('enricher') || targets.has('clickhouse-sink')
     const needsClickHouse = targets.has('clickhouse-sink') || targets.has('query-api')
     let kafka: Kafka | undefined
     let producer: BatchingProducer | undefined
     let codec: AvroCodec<LogEvent> | undefined
+    let enrichedCodec: AvroCodec<EnrichedLog> | undefined
     let clickhouse: ClickHouseHandle | undefined
 
     if (needsKafka) {
@@ -112,7 +114,7 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
       kafka = k
       checks.kafka = () => pingKafka(k)
       await untilReady('Kafka', deadline, logger, () =>
-        ensureTopics(k, [config.kafka.topicRaw, config.kafka.topicDlq].map((topic) => ({
+        ensureTopics(k, [config.kafka.topicRaw, config.kafka.topicEnriched, config.kafka.topicDlq].map((topic) => ({
           topic,
           numPartitions: config.kafka.partitions,
           replicationFactor: config.kafka.replicationFactor,
@@ -127,6 +129,9 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
       checks.registry = () => pingRegistry(config.registryUrl)
       codec = await untilReady('schema registry', deadline, logger, () =>
         AvroCodec.register<LogEvent>(schemaRegistry, `${config.kafka.topicRaw}-value`, loadAvsc('log-event.avsc')),
+      )
+      enrichedCodec = await untilReady('schema registry', deadline, logger, () =>
+        AvroCodec.register<EnrichedLog>(schemaRegistry, `${config.kafka.topicEnriched}-value`, loadAvsc('enriched-log.avsc')),
       )
     }
 
@@ -152,17 +157,31 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
     if (targets.has('query-api') && clickhouse) {
       await add(queryApi.createService(queryApi.loadConfig(env), { logger, registry, clickhouse: clickhouse.client, checks: { clickhouse: checks.clickhouse! } }))
     }
-    if (targets.has('clickhouse-sink') && kafka && producer && codec && clickhouse) {
+    if (targets.has('clickhouse-sink') && kafka && producer && enrichedCodec && clickhouse) {
       const sinkConfig = sink.loadConfig(env)
       await add(
         sink.createService(sinkConfig, {
           logger,
           registry,
           kafka,
-          codec,
+          codec: enrichedCodec,
           clickhouse: clickhouse.client,
           dlq: new DeadLetterQueue(producer, config.kafka.topicDlq, 'clickhouse-sink'),
           checks: { kafka: checks.kafka!, registry: checks.registry!, clickhouse: checks.clickhouse! },
+        }),
+      )
+    }
+    if (targets.has('enricher') && kafka && producer && codec && enrichedCodec) {
+      await add(
+        enricher.createService(enricher.loadConfig(env), {
+          logger,
+          registry,
+          kafka,
+          producer,
+          rawCodec: codec,
+          enrichedCodec,
+          dlq: new DeadLetterQueue(producer, config.kafka.topicDlq, 'enricher'),
+          checks: { kafka: checks.kafka!, registry: checks.registry! },
         }),
       )
     }

@@ -1,0 +1,70 @@
+// Enricher configuration (env → frozen config).
+import { readFileSync } from 'node:fs'
+import { z } from 'zod'
+import { bool, commonEnv, kafkaEnv, parseEnv, port, positiveInt, registryEnv } from '@sluice/config'
+import type { Env } from '@sluice/config'
+
+export const envSchema = z.object({
+  ...commonEnv.shape,
+  ...kafkaEnv.shape,
+  ...registryEnv.shape,
+  TOPIC_LOGS_ENRICHED: z.string().default('logs.enriched'),
+  ENRICHER_PORT: port(9101),
+  ENRICHER_GROUP_ID: z.string().default('sluice-enricher'),
+  ENRICHER_MAX_BATCH_RECORDS: positiveInt(5000),
+  ENRICHER_FLUSH_INTERVAL_MS: positiveInt(50),
+  /** JSON rules file ({"rules":[…]}); unset → the built-in rules. */
+  ENRICHER_RULES_FILE: z.string().optional(),
+  ENRICHER_MAX_MESSAGE_BYTES: positiveInt(32 * 1024),
+  ENRICHER_REDACT: bool(true),
+  ENRICHER_REDACT_IPS: bool(false),
+  ENRICHER_DRAIN_SIMILARITY: z.coerce.number().min(0).max(1).default(0.4),
+  ENRICHER_DRAIN_DEPTH: positiveInt(4),
+  ENRICHER_DRAIN_MAX_CLUSTERS: positiveInt(50_000),
+  /** Set to enable LLM classification of templates the rules leave unknown. */
+  GROQ_API_KEY: z.string().optional(),
+  GROQ_BASE_URL: z.url().optional(),
+  GROQ_MODEL: z.string().default('llama-3.1-8b-instant'),
+  LLM_MAX_CALLS_PER_MINUTE: positiveInt(30),
+  LLM_TIMEOUT_MS: positiveInt(5000),
+  LLM_CACHE_SIZE: positiveInt(10_000),
+})
+
+function readRules(file: string | undefined): unknown {
+  if (!file) return undefined
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'))
+  } catch (err) {
+    throw new Error(`ENRICHER_RULES_FILE ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+  }
+}
+
+export function loadConfig(env?: Env) {
+  const e = parseEnv(envSchema, env)
+  return Object.freeze({
+    host: e.HOST,
+    port: e.ENRICHER_PORT,
+    groupId: e.ENRICHER_GROUP_ID,
+    topicRaw: e.TOPIC_LOGS_RAW,
+    topicEnriched: e.TOPIC_LOGS_ENRICHED,
+    maxBatchRecords: e.ENRICHER_MAX_BATCH_RECORDS,
+    flushIntervalMs: e.ENRICHER_FLUSH_INTERVAL_MS,
+    rules: readRules(e.ENRICHER_RULES_FILE),
+    maxMessageBytes: e.ENRICHER_MAX_MESSAGE_BYTES,
+    redact: e.ENRICHER_REDACT,
+    redactIps: e.ENRICHER_REDACT_IPS,
+    drain: { similarityThreshold: e.ENRICHER_DRAIN_SIMILARITY, depth: e.ENRICHER_DRAIN_DEPTH, maxClusters: e.ENRICHER_DRAIN_MAX_CLUSTERS },
+    llm: e.GROQ_API_KEY
+      ? {
+          apiKey: e.GROQ_API_KEY,
+          baseUrl: e.GROQ_BASE_URL,
+          model: e.GROQ_MODEL,
+          maxCallsPerMinute: e.LLM_MAX_CALLS_PER_MINUTE,
+          timeoutMs: e.LLM_TIMEOUT_MS,
+          cacheSize: e.LLM_CACHE_SIZE,
+        }
+      : undefined,
+  })
+}
+
+export type Config = ReturnType<typeof loadConfig>
