@@ -1,8 +1,8 @@
 // @sluice/core — the shared data model, input validation, normalisation and the error base.
 export { ERROR_CODES, SluiceError, isSluiceError, errorMessage } from './errors.js'
 export type { ErrorCode, SluiceErrorOptions } from './errors.js'
-export { LOG_SOURCES, CATEGORIES, CLASSIFIERS, PARSED_FORMATS } from './model.js'
-export type { LogEvent, LogSource, EnrichedLog, Category, Classifier, ParsedFormat } from './model.js'
+export { LOG_SOURCES, CATEGORIES, CLASSIFIERS, PARSED_FORMATS, ALERT_RULE_KINDS, ALERT_SEVERITIES, ALERT_STATUSES } from './model.js'
+export type { LogEvent, LogSource, EnrichedLog, Category, Classifier, ParsedFormat, Alert, AlertRuleKind, AlertSeverity, AlertStatus } from './model.js'
 export { SEVERITY_TEXTS, parseSeverity, severityFromNumber, severityFromSyslog } from './severity.js'
 export type { Severity, SeverityText } from './severity.js'
 export { nowNs, parseTimestampNs, formatNs } from './timestamp.js'

@@ -68,3 +68,34 @@ export interface EnrichedLog extends LogEvent {
   truncated: boolean
   parsed_format: ParsedFormat | null
 }
+
+// An alert state change on the `alerts` topic (schemas/alert.avsc), keyed by `id` (fingerprint).
+export const ALERT_RULE_KINDS = ['error_rate', 'error_count', 'spike', 'absence', 'level', 'pattern', 'new_pattern'] as const
+export type AlertRuleKind = (typeof ALERT_RULE_KINDS)[number]
+export const ALERT_SEVERITIES = ['info', 'warning', 'critical'] as const
+export type AlertSeverity = (typeof ALERT_SEVERITIES)[number]
+export const ALERT_STATUSES = ['firing', 'acknowledged', 'resolved'] as const
+export type AlertStatus = (typeof ALERT_STATUSES)[number]
+
+export interface Alert {
+  id: string
+  tenant: string
+  rule_id: string
+  rule_name: string
+  rule_kind: AlertRuleKind
+  service: string
+  pattern_id: string | null
+  severity: AlertSeverity
+  status: AlertStatus
+  value: number
+  threshold: number
+  window_start: bigint
+  window_end: bigint
+  started_at: bigint
+  updated_at: bigint
+  resolved_at: bigint | null
+  acknowledged_by: string | null
+  summary: string
+  sample_log_ids: string[]
+  version: number
+}
