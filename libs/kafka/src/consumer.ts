@@ -45,6 +45,8 @@ interface PartitionBuffer<T> {
   topic: string
   partition: number
   items: T[]
+  /** Records consumed into this buffer, dead letters included. */
+  count: number
   nextOffset: string
 }
 
@@ -136,37 +138,40 @@ export class BatchConsumer<T> {
     this.#heartbeat = heartbeat
     const { topic, partition } = batch
     const ctx: DecodeContext = { topic, partition }
-    const items: T[] = []
-    const dead: DeadLetter[] = []
-    let last: KafkaMessage | undefined
+    const key = `${topic}\u0000${partition}`
+    let dead: DeadLetter[] = []
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break
       const item = await this.#decodeWithRetry(message, ctx, dead)
-      if (item !== undefined) items.push(item)
-      last = message
+      this.#metrics.stage.received.inc()
+      let buf = this.#buffers.get(key)
+      if (!buf) {
+        buf = { topic, partition, items: [], count: 0, nextOffset: '0' }
+        this.#buffers.set(key, buf)
+      }
+      if (item !== undefined) buf.items.push(item)
+      buf.nextOffset = (BigInt(message.offset) + 1n).toString()
+      if (this.#buffered === 0) this.#oldestAt = Date.now()
+      this.#buffered++
+      buf.count++
+      // Only what was decoded is resolved: an interrupted batch is fetched again from here.
+      resolveOffset(message.offset)
+      if (this.#buffered >= this.#o.maxBatchRecords) {
+        // Dead letters first: their offsets are about to be committed with the flush.
+        dead = await this.#sendDead(dead, ctx)
+        await this.flush()
+      }
     }
-    if (!last) return
-    this.#metrics.stage.received.inc(items.length + dead.length)
-    if (dead.length > 0) {
-      await this.#o.dlq.send(dead)
-      this.#metrics.stage.dropped.inc({ reason: 'dlq' }, dead.length)
-      this.#log.warn({ topic, partition, count: dead.length, first: dead[0]?.reason }, 'records sent to the DLQ')
-    }
-    const key = `${topic}\u0000${partition}`
-    let buf = this.#buffers.get(key)
-    if (!buf) {
-      buf = { topic, partition, items: [], nextOffset: '0' }
-      this.#buffers.set(key, buf)
-    }
-    for (const it of items) buf.items.push(it)
-    buf.nextOffset = (BigInt(last.offset) + 1n).toString()
-    // Only what was decoded is resolved: an interrupted batch is fetched again from here.
-    resolveOffset(last.offset)
-    if (this.#buffered === 0) this.#oldestAt = Date.now()
-    this.#buffered += Math.max(items.length, 1)
-    const lag = Number(batch.offsetLag())
-    this.#metrics.lag.set({ group: this.#o.groupId, topic, partition: String(partition) }, lag)
-    if (this.#buffered >= this.#o.maxBatchRecords) await this.flush()
+    await this.#sendDead(dead, ctx)
+    this.#metrics.lag.set({ group: this.#o.groupId, topic, partition: String(partition) }, Number(batch.offsetLag()))
+  }
+
+  async #sendDead(dead: DeadLetter[], ctx: DecodeContext): Promise<DeadLetter[]> {
+    if (dead.length === 0) return dead
+    await this.#o.dlq.send(dead)
+    this.#metrics.stage.dropped.inc({ reason: 'dlq' }, dead.length)
+    this.#log.warn({ topic: ctx.topic, partition: ctx.partition, count: dead.length, first: dead[0]?.reason }, 'records sent to the DLQ')
+    return []
   }
 
   async #decodeWithRetry(message: KafkaMessage, ctx: DecodeContext, dead: DeadLetter[]): Promise<T | undefined> {
@@ -235,7 +240,7 @@ export class BatchConsumer<T> {
   #onAssignment(assignment: Record<string, number[]>): void {
     for (const [key, buf] of this.#buffers) {
       if (!assignment[buf.topic]?.includes(buf.partition)) {
-        this.#buffered -= Math.max(buf.items.length, 1)
+        this.#buffered -= buf.count
         this.#buffers.delete(key)
       }
     }

@@ -9,7 +9,11 @@ import type { Kafka, Message, Producer, TopicMessages } from 'kafkajs'
 import { SluiceError } from '@sluice/core'
 
 export interface BatchingProducerOptions {
-  /** Upper bound of one produce request, in bytes of key + value. */
+  /**
+   * Upper bound of one produce request, in bytes of key + value (+64 per record for framing).
+   * Kept under the broker's default message.max.bytes (1 MiB), which bounds each partition's
+   * record batch: a larger request can be refused as MESSAGE_TOO_LARGE.
+   */
   maxBatchBytes?: number
   /** How long a lone record may wait for company before it is sent. */
   lingerMs?: number
@@ -52,7 +56,7 @@ export class BatchingProducer {
       allowAutoTopicCreation: false,
       retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 5 },
     })
-    this.#maxBatchBytes = opts.maxBatchBytes ?? 4 * 1024 * 1024
+    this.#maxBatchBytes = opts.maxBatchBytes ?? 1_000_000
     this.#lingerMs = opts.lingerMs ?? 2
     this.#produceTimeoutMs = opts.produceTimeoutMs ?? 15_000
   }
@@ -69,9 +73,27 @@ export class BatchingProducer {
   /** Resolves once every message is acknowledged by all in-sync replicas (acks=all). */
   send(topic: string, messages: Message[]): Promise<void> {
     if (messages.length === 0) return Promise.resolve()
+    // Larger than one request: queued as request-sized chunks that settle together.
+    const chunks: Array<{ messages: Message[]; bytes: number }> = []
+    let current: Message[] = []
+    let bytes = 0
+    for (const m of messages) {
+      const b = messageBytes(m)
+      if (current.length > 0 && bytes + b > this.#maxBatchBytes) {
+        chunks.push({ messages: current, bytes })
+        current = []
+        bytes = 0
+      }
+      current.push(m)
+      bytes += b
+    }
+    chunks.push({ messages: current, bytes })
+    if (chunks.length === 1) return this.#enqueue(topic, current, bytes)
+    return Promise.all(chunks.map((c) => this.#enqueue(topic, c.messages, c.bytes))).then(() => undefined)
+  }
+
+  #enqueue(topic: string, messages: Message[], bytes: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      let bytes = 0
-      for (const m of messages) bytes += messageBytes(m)
       const timer = setTimeout(() => {
         pending.expired = true
         reject(new SluiceError('KAFKA_UNAVAILABLE', `Kafka did not acknowledge within ${this.#produceTimeoutMs} ms`, { canRetry: true }))
