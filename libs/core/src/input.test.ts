@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { validateLogInput } from './input.js'
+import { fastParse, validateLogInput, zodParse } from './input.js'
 
 const defaults = { tenant: 'acme', source: 'http' as const, observedNs: 1_000_000_000_000_000_000n }
 
@@ -54,5 +54,52 @@ describe('validateLogInput', () => {
   it('rejects non-objects', () => {
     expect(validateLogInput('text', 0, defaults)).toMatchObject({ ok: false, errors: [{ field: '', message: 'expected a JSON object' }] })
     expect(validateLogInput([1], 0, defaults).ok).toBe(false)
+  })
+})
+
+describe('fast path', () => {
+  // A small deterministic PRNG so failures reproduce.
+  let seed = 42
+  const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31)
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!
+  const pools: Record<string, readonly unknown[]> = {
+    id: ['a', '', 'x'.repeat(128), 'x'.repeat(129), 7, null],
+    tenant: ['acme', 'bad tenant', '', 'a'.repeat(64), 'a'.repeat(65), 3],
+    timestamp: ['2026-11-23T12:00:00.123Z', '2026-11-23 12:00:00', 1_763_899_200, 1_763_899_200_123, '1763899200123456789', 'soon', -1, null, true],
+    level: ['info', 'WARNING', 'E', 17, 0, 25, 'loud', '', null],
+    message: ['hello', '', 'x'.repeat(5000), 5, null],
+    service: ['api', ' api ', '   ', '', 's'.repeat(256), 's'.repeat(257), ` ${'s'.repeat(256)} `, 1],
+    host: ['h', ' h ', '', 'h'.repeat(257), null],
+    trace_id: ['0123456789abcdef0123456789ABCDEF', '0123', 'zz23456789abcdef0123456789abcdef', 5],
+    span_id: ['0123456789ABCDEF', '012345', null],
+    attributes: [{ a: 'b' }, { n: 1, t: true, z: null }, { '': 'x' }, { nested: { a: 1 } }, { list: [1] }, [], null, 'x', Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`k${i}`, 'v']))],
+    resource: [{ 'service.version': '1.2' }, { k: { deep: true } }, 5],
+    msg: ['alias'],
+    extra: ['unknown key'],
+  }
+  const keys = Object.keys(pools)
+
+  it('accepts only what zod accepts, with the same parsed result', () => {
+    let fastAccepted = 0
+    for (let n = 0; n < 20_000; n++) {
+      const record: Record<string, unknown> = {}
+      for (const k of keys) if (rand() < (k === 'message' ? 0.9 : 0.35)) record[k] = pick(pools[k]!)
+      const fast = fastParse(record)
+      if (fast === undefined) continue
+      fastAccepted++
+      const slow = zodParse(record)
+      expect(slow.success, JSON.stringify(record)).toBe(true)
+      expect(fast).toEqual(slow.data)
+    }
+    // The generator must exercise the fast path, not just the fallback.
+    expect(fastAccepted).toBeGreaterThan(400)
+  })
+
+  it('gives the same events as the zod path for the common shape', () => {
+    const record = { id: 'r1', timestamp: '2026-11-23T12:00:00.5Z', level: 'warn', service: ' api ', host: 'h1', message: 'm', trace_id: 'ABCDEF0123456789ABCDEF0123456789', attributes: { a: 1, b: null } }
+    const viaFast = validateLogInput(record, 0, defaults)
+    const slow = zodParse(record)
+    expect(slow.success).toBe(true)
+    expect(viaFast).toMatchObject({ ok: true, event: { service: 'api', severity_text: 'WARN', trace_id: 'abcdef0123456789abcdef0123456789', attributes: { a: '1', b: '' } } })
   })
 })

@@ -1,4 +1,5 @@
 // kafkajs client factory: pino-backed logging and retry settings chosen once for every client.
+import './kafkajs-patches.js'
 import { Kafka, logLevel } from 'kafkajs'
 import type { ISocketFactory, LogEntry, logCreator } from 'kafkajs'
 import type { Logger } from 'pino'

@@ -5,7 +5,7 @@
 // (or `lingerMs` passes). With an idempotent producer kafkajs needs one request in flight per
 // connection, so coalescing is what makes the throughput.
 import { Partitioners } from 'kafkajs'
-import type { Kafka, Message, Producer, TopicMessages } from 'kafkajs'
+import type { ICustomPartitioner, Kafka, Message, Producer, TopicMessages } from 'kafkajs'
 import { SluiceError } from '@sluice/core'
 
 export interface BatchingProducerOptions {
@@ -31,6 +31,28 @@ interface Pending {
   reject: (err: Error) => void
 }
 
+/**
+ * kafkajs's default (murmur2) partitioner, memoised per topic, partition count and key: it hashes
+ * on emulated 64-bit integers for every message, and our keys (tenant/service) repeat constantly.
+ * Keyless messages keep the default behaviour.
+ */
+export const cachedDefaultPartitioner: ICustomPartitioner = () => {
+  const partition = Partitioners.DefaultPartitioner()
+  const cache = new Map<string, number>()
+  return (args) => {
+    const key = args.message.key
+    if (args.message.partition !== undefined || key === null || key === undefined) return partition(args)
+    const k = `${args.topic}\u0000${args.partitionMetadata.length}\u0000${key.toString()}`
+    let p = cache.get(k)
+    if (p === undefined) {
+      p = partition(args)
+      if (cache.size >= 100_000) cache.clear()
+      cache.set(k, p)
+    }
+    return p
+  }
+}
+
 function messageBytes(m: Message): number {
   const v = m.value
   const k = m.key
@@ -51,7 +73,7 @@ export class BatchingProducer {
   constructor(kafka: Kafka, opts: BatchingProducerOptions = {}) {
     this.#producer = kafka.producer({
       idempotent: true,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: cachedDefaultPartitioner,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 5 },

@@ -16,13 +16,14 @@ import { SluiceError } from '@sluice/core'
 const MAGIC = 0
 const HEADER_BYTES = 5
 
-// Avro `long` as a JS bigint: epoch nanoseconds do not fit a double exactly.
+// Avro `long` as a JS bigint: epoch nanoseconds do not fit a double exactly. avsc copies the
+// 8 bytes returned by toBuffer straight into its output, so one scratch buffer serves every call.
+const longScratch = Buffer.alloc(8)
 const bigintLong = avro.types.LongType.__with({
   fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
   toBuffer: (n: bigint) => {
-    const buf = Buffer.alloc(8)
-    buf.writeBigInt64LE(BigInt(n))
-    return buf
+    longScratch.writeBigInt64LE(BigInt(n))
+    return longScratch
   },
   fromJSON: (v: number | string | bigint) => BigInt(v),
   toJSON: (n: bigint) => Number(n),
@@ -61,12 +62,14 @@ export class AvroCodec<T> {
   readonly #type: Type
   readonly #registry: SchemaRegistry
   readonly #resolvers = new Map<number, ReturnType<Type['createResolver']>>()
+  #scratch: Buffer
 
   private constructor(registry: SchemaRegistry, subject: string, id: number, type: Type) {
     this.#registry = registry
     this.subject = subject
     this.id = id
     this.#type = type
+    this.#scratch = this.#newScratch(64 * 1024)
   }
 
   /** Registers `schema` under `subject` with BACKWARD compatibility and returns its codec. */
@@ -85,13 +88,22 @@ export class AvroCodec<T> {
     }
   }
 
+  /** Encodes into a scratch buffer that already holds the header, then copies out once. */
   encode(value: T): Buffer {
-    const body = this.#type.toBuffer(value)
-    const out = Buffer.allocUnsafe(HEADER_BYTES + body.length)
-    out.writeUInt8(MAGIC, 0)
-    out.writeInt32BE(this.id, 1)
-    body.copy(out, HEADER_BYTES)
-    return out
+    let end = this.#type.encode(value, this.#scratch, HEADER_BYTES)
+    if (end < 0) {
+      // avsc reports the missing space as a negative end: grow and encode again.
+      this.#scratch = this.#newScratch(Math.max(this.#scratch.length * 2, this.#scratch.length - end))
+      end = this.#type.encode(value, this.#scratch, HEADER_BYTES)
+    }
+    return Buffer.from(this.#scratch.subarray(0, end))
+  }
+
+  #newScratch(size: number): Buffer {
+    const buf = Buffer.allocUnsafe(size)
+    buf.writeUInt8(MAGIC, 0)
+    buf.writeInt32BE(this.id, 1)
+    return buf
   }
 
   async decode(buf: Buffer | null): Promise<T> {

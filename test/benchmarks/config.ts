@@ -1,0 +1,67 @@
+// Benchmark settings, read once from the environment. Units live in the names. Defaults keep the
+// whole `npm run bench` under about four minutes on the 2-core reference machine.
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import { REPO_ROOT } from '../infra/providers.js'
+
+function envNumber(name: string, def: number, min = 0): number {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return def
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n < min) throw new Error(`${name}=${JSON.stringify(raw)}: expected a number ≥ ${min}`)
+  return n
+}
+
+function envList(name: string, def: number[]): number[] {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return def
+  const list = raw.split(',').map((s) => Number(s.trim()))
+  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`${name}=${JSON.stringify(raw)}: expected positive integers, comma-separated`)
+  return list
+}
+
+export function loadBenchConfig() {
+  const outDir = path.join(REPO_ROOT, '.local', 'bench')
+  return Object.freeze({
+    /** Suffix of every topic, subject, database and group of this run, so runs never share state. */
+    runId: randomBytes(3).toString('hex'),
+    outDir,
+    resultsFile: path.join(outDir, 'results.json'),
+    /** Average size of one JSON record as posted (the generator pads messages towards it). */
+    recordBytes: envNumber('BENCH_RECORD_BYTES', 400, 100),
+    recordsPerRequest: envNumber('BENCH_RECORDS_PER_REQUEST', 1000, 1),
+    /** Distinct request bodies generated up front and cycled, so the load generator spends no CPU building them. */
+    bodyPool: envNumber('BENCH_BODY_POOL', 24, 1),
+    // Eight clients posting 1 000-record batches keep the gateway's one core busy and give its
+    // producer requests to coalesce while one is in flight; fewer leave it waiting on Kafka.
+    connections: envNumber('BENCH_CONNECTIONS', 8, 1),
+    warmupS: envNumber('BENCH_WARMUP_S', 3),
+    gatewayDurationS: envNumber('BENCH_DURATION_S', 20, 1),
+    /** Per sendBatch size. */
+    rawDurationS: envNumber('BENCH_RAW_DURATION_S', 8, 1),
+    // Record counts per sendBatch to measure (the best is the baseline). Kafka rejects a record
+    // batch over message.max.bytes (1 MiB by default) per partition, and kafkajs sends one batch
+    // per partition per request: 5 000 records of ~390 B over 3 partitions (the busiest gets
+    // ~38 % of the keys) stay near 750 KB.
+    rawBatchRecords: envList('BENCH_RAW_BATCH_RECORDS', [1000, 5000]),
+    /** Records pre-filled for the consumers-only drain. */
+    drainRecords: envNumber('BENCH_DRAIN_RECORDS', 300_000, 1),
+    e2eDurationS: envNumber('BENCH_E2E_DURATION_S', 60, 1),
+    /** End-to-end: give up waiting for ClickHouse when the stored count has not grown for this long. */
+    e2eSettleS: envNumber('BENCH_E2E_SETTLE_S', 20, 1),
+    e2eMaxWaitS: envNumber('BENCH_E2E_MAX_WAIT_S', 120, 1),
+    e2ePollMs: envNumber('BENCH_E2E_POLL_MS', 500, 50),
+    /** End-to-end in two processes (gateway | sink + query API) instead of one `--target all`. */
+    e2eSplit: process.env.BENCH_E2E_SPLIT === '1',
+    partitions: envNumber('BENCH_PARTITIONS', 3, 1),
+    childStartTimeoutMs: envNumber('BENCH_CHILD_START_TIMEOUT_MS', 120_000, 1000),
+    childStopTimeoutMs: envNumber('BENCH_CHILD_STOP_TIMEOUT_MS', 15_000, 100),
+    /** Extra node flags for the service children, e.g. "--cpu-prof --cpu-prof-dir=.local/bench/prof". */
+    childNodeArgs: (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+    /** Comma-separated section names to run (default: all). */
+    only: (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    keepData: process.env.BENCH_KEEP_DATA === '1',
+  })
+}
+
+export type BenchConfig = ReturnType<typeof loadBenchConfig>

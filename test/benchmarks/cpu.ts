@@ -1,0 +1,108 @@
+// CPU accounting during a measured window, from /proc (Linux): which process used how much of a
+// core, and how busy the whole machine was. On a 2-core box this tells at a glance whether the
+// service, the broker or the load generator is the one that ran out of CPU. Elsewhere: empty.
+import { readFileSync, readdirSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { REPO_ROOT } from '../infra/providers.js'
+
+const TICKS_PER_S = 100 // USER_HZ; 100 on every mainstream Linux build
+
+function processTicks(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after "(comm)": state is field 3, utime 14, stime 15, cutime 16, cstime 17.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return Number(fields[11]) + Number(fields[12])
+  } catch {
+    return undefined
+  }
+}
+
+/** pid → [command name, ticks] for every process visible in /proc. */
+function allProcessTicks(): Map<number, [string, number]> {
+  const out = new Map<number, [string, number]>()
+  let entries: string[] = []
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e))
+  } catch {
+    return out
+  }
+  for (const e of entries) {
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8')
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      out.set(Number(e), [name, Number(fields[11]) + Number(fields[12])])
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out
+}
+
+function machineTicks(): { busy: number; total: number } | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!
+    const n = line.trim().split(/\s+/).slice(1, 9).map(Number)
+    const total = n.reduce((s, x) => s + x, 0)
+    const idle = (n[3] ?? 0) + (n[4] ?? 0)
+    return { busy: total - idle, total }
+  } catch {
+    return undefined
+  }
+}
+
+/** The native stack's broker, when it runs here (other providers: not measured). */
+export function kafkaBrokerPid(): number | undefined {
+  try {
+    const pid = Number(readFileSync(path.join(REPO_ROOT, '.local/stack/run/kafka.pid'), 'utf8').trim())
+    return Number.isInteger(pid) && processTicks(pid) !== undefined ? pid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export interface CpuReport {
+  /** Label → percent of one core over the window (200 % = both cores of a 2-core box). */
+  processes: Record<string, number>
+  /** Percent of all cores busy over the window. */
+  machine?: number
+  /** Percent of one core used by processes not listed (other work sharing the machine skews a run). */
+  others?: number
+  /** The busiest unlisted processes, "name (pid)" → percent of one core. */
+  topOthers?: Record<string, number>
+}
+
+/** Starts a window; the returned function closes it and reports. */
+export function cpuWindow(pids: Record<string, number | undefined>, selfLabel = 'bench (load generator)'): () => CpuReport {
+  const t0 = performance.now()
+  const self0 = process.cpuUsage()
+  const m0 = machineTicks()
+  const all0 = allProcessTicks()
+  const p0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, pid === undefined ? undefined : processTicks(pid)]))
+  return () => {
+    const seconds = (performance.now() - t0) / 1000
+    const self = process.cpuUsage(self0)
+    const processes: Record<string, number> = { [selfLabel]: ((self.user + self.system) / 1e6 / seconds) * 100 }
+    for (const [label, pid] of Object.entries(pids)) {
+      const before = p0[label]
+      const after = pid === undefined ? undefined : processTicks(pid)
+      if (before !== undefined && after !== undefined) processes[label] = ((after - before) / TICKS_PER_S / seconds) * 100
+    }
+    const m1 = machineTicks()
+    const machine = m0 && m1 && m1.total > m0.total ? ((m1.busy - m0.busy) / (m1.total - m0.total)) * 100 : undefined
+    const listedPids = new Set([process.pid, ...Object.values(pids).filter((p): p is number => p !== undefined)])
+    const others: Array<[string, number]> = []
+    for (const [pid, [name, ticks]] of allProcessTicks()) {
+      if (listedPids.has(pid)) continue
+      const used = ticks - (all0.get(pid)?.[1] ?? 0)
+      if (used > 0) others.push([`${name} (${pid})`, (used / TICKS_PER_S / seconds) * 100])
+    }
+    others.sort((a, b) => b[1] - a[1])
+    const topOthers = Object.fromEntries(others.slice(0, 5))
+    if (machine === undefined) return { processes, topOthers }
+    const listed = Object.values(processes).reduce((sum, pct) => sum + pct, 0)
+    return { processes, machine, others: Math.max(0, machine * os.cpus().length - listed), topOthers }
+  }
+}

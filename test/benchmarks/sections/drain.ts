@@ -1,0 +1,110 @@
+// Consumers alone: a fresh raw topic is pre-filled with N records (as the gateway writes them,
+// each with its own UUIDv7 so ClickHouse's deduplication keeps them all), then every target but
+// the gateway (today enricher, clickhouse-sink, query-api) drains it into embedded ClickHouse in
+// one process. Rate = records stored / time, counted from the child being ready. It separates
+// the consumers' capacity from the gateway's in the end-to-end figure, where all share a process.
+import { rmSync } from 'node:fs'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Message } from 'kafkajs'
+import { TARGETS } from '@sluice/runner'
+import { GatewayEncoder } from '../avro.js'
+import { startChild } from '../child.js'
+import { cpuWindow, kafkaBrokerPid } from '../cpu.js'
+import { benchKafka, benchProducer, createTopic } from '../kafka.js'
+import { SINK_STAGE, histogramCount, histogramMean, pickSluice, scrape } from '../metrics.js'
+import { cpuRows } from '../section.js'
+import type { Section, SectionResult } from '../section.js'
+import type { Row } from '../table.js'
+import { isolatedEnv, storedTotal } from '../isolation.js'
+
+const SECTION = 'consumers drain'
+const PRODUCE_BATCH = 1000
+
+export const consumersDrain: Section = {
+  name: 'drain',
+  async run(ctx): Promise<SectionResult> {
+    const { config } = ctx
+    const dataDir = path.join(config.outDir, `drain-${config.runId}`)
+    const env = isolatedEnv(ctx, 'drain', dataDir)
+    const topic = env.TOPIC_LOGS_RAW
+    const consumers = TARGETS.filter((t) => t !== 'gateway')
+    const kafka = benchKafka(ctx.infra)
+    await createTopic(kafka, topic, config.partitions)
+
+    ctx.log(`drain: filling ${topic} with ${config.drainRecords.toLocaleString('en-US')} records`)
+    const encoder = await GatewayEncoder.create(ctx.infra.registryUrl, `${topic}-value`)
+    const inputs = ctx.bodies.flatMap((b) => b.inputs)
+    const producer = benchProducer(kafka)
+    await producer.connect()
+    try {
+      for (let sent = 0; sent < config.drainRecords; ) {
+        const n = Math.min(PRODUCE_BATCH, config.drainRecords - sent)
+        const messages: Message[] = []
+        for (let i = 0; i < n; i++) messages.push(encoder.message(inputs[(sent + i) % inputs.length]!, i))
+        await producer.sendBatch({ topicMessages: [{ topic, messages }], acks: -1 })
+        sent += n
+      }
+    } finally {
+      await producer.disconnect()
+    }
+
+    ctx.log(`drain: starting ${consumers.join(', ')}`)
+    const child = await startChild({
+      name: 'sluice (consumers)',
+      targets: consumers.join(','),
+      expect: consumers,
+      env,
+      nodeArgs: config.childNodeArgs,
+      startTimeoutMs: config.childStartTimeoutMs,
+      stopTimeoutMs: config.childStopTimeoutMs,
+    })
+    try {
+      const queryUrl = child.urls['query-api']!
+      const sinkUrl = child.urls['clickhouse-sink']!
+      // The consumer starts before the "listening" lines: whatever it stored by then is the
+      // baseline, so start-up time never counts as drain time.
+      const t0 = performance.now()
+      const before = await scrape(sinkUrl)
+      const stored0 = await storedTotal(queryUrl)
+      const endCpu = cpuWindow({ [child.name]: child.pid, 'kafka broker': kafkaBrokerPid() }, 'bench (idle)')
+      let stored = stored0
+      let storedAt = t0
+      let lastGrowthAt = performance.now()
+      const deadline = performance.now() + config.e2eMaxWaitS * 1000
+      while (stored < config.drainRecords) {
+        if (child.exit) throw new Error(`consumers exited (code ${child.exit.code})\n${child.tail()}`)
+        if (performance.now() - lastGrowthAt > config.e2eSettleS * 1000 || performance.now() > deadline) {
+          ctx.log(`drain: stored count stuck at ${stored}; giving up`)
+          break
+        }
+        await sleep(config.e2ePollMs)
+        const sentAt = performance.now()
+        const total = await storedTotal(queryUrl)
+        if (total > stored) {
+          stored = total
+          storedAt = sentAt
+          lastGrowthAt = performance.now()
+        }
+      }
+      const cpu = endCpu()
+      const after = await scrape(sinkUrl)
+      const seconds = (storedAt - t0) / 1000
+      const flushRecords = histogramMean(before, after, 'sluice_consumer_flush_records', SINK_STAGE)
+      const insertMs = histogramMean(before, after, 'sluice_clickhouse_insert_seconds')
+      const rows: Row[] = [
+        { section: SECTION, metric: `records/s (${consumers.join(' + ')})`, value: (stored - stored0) / seconds, unit: 'records/s' },
+        { section: SECTION, metric: 'missing (in topic − stored)', value: config.drainRecords - stored, unit: 'records', target: { op: '<=', value: 0 } },
+        { section: SECTION, metric: 'stored before timing started', value: stored0, unit: 'records' },
+        { section: SECTION, metric: 'sink flushes', value: histogramCount(before, after, 'sluice_consumer_flush_records', SINK_STAGE), unit: 'flushes' },
+        ...(flushRecords !== undefined ? [{ section: SECTION, metric: 'sink flush size (mean)', value: flushRecords, unit: 'records' }] : []),
+        ...(insertMs !== undefined ? [{ section: SECTION, metric: 'ClickHouse insert (mean)', value: insertMs * 1000, unit: 'ms', decimals: 0 }] : []),
+        ...cpuRows(SECTION, cpu),
+      ]
+      return { rows, detail: { topic, stored0, stored, seconds, cpu, metrics: { before: pickSluice(before), after: pickSluice(after) } } }
+    } finally {
+      await child.stop()
+      if (!config.keepData) rmSync(dataDir, { recursive: true, force: true })
+    }
+  },
+}

@@ -1,0 +1,131 @@
+// End to end: gateway → Kafka → enricher → Kafka → clickhouse-sink → embedded ClickHouse, all in
+// one child process (`--target all`, as `npm start` runs it; whatever targets the runner has),
+// on fresh topics, consumer groups, database and data directory. Posts at full speed for a fixed
+// time, then watches the query API's stored count (`GET /v1/stats`, which reads with FINAL, so
+// re-delivered duplicates do not inflate it) until it reaches what the gateway acknowledged or
+// stops growing. Rate = stored / (first post → last record stored); loss = acknowledged − stored.
+import { rmSync } from 'node:fs'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { TARGETS } from '@sluice/runner'
+import { startChild } from '../child.js'
+import type { SluiceChild } from '../child.js'
+import { cpuWindow, kafkaBrokerPid } from '../cpu.js'
+import { runLoad } from '../loadgen.js'
+import { SINK_STAGE, histogramCount, histogramMean, pickSluice, scrape } from '../metrics.js'
+import { cpuRows } from '../section.js'
+import type { Section, SectionResult } from '../section.js'
+import type { Row } from '../table.js'
+import { isolatedEnv, storedTotal } from '../isolation.js'
+
+const SECTION = 'end to end'
+export const E2E_TARGET_RECORDS_PER_S = 30_000
+
+export const endToEnd: Section = {
+  name: 'e2e',
+  async run(ctx): Promise<SectionResult> {
+    const { config } = ctx
+    const id = config.runId
+    const dataDir = path.join(config.outDir, `e2e-${id}`)
+    const env = isolatedEnv(ctx, 'e2e', dataDir)
+    const topic = env.TOPIC_LOGS_RAW
+    const common = { env, nodeArgs: config.childNodeArgs, startTimeoutMs: config.childStartTimeoutMs, stopTimeoutMs: config.childStopTimeoutMs }
+    // Default: one process, as `npm start` runs it. Split (BENCH_E2E_SPLIT=1): the gateway in one
+    // process, sink + query API in another, as production runs them — the comparison shows
+    // what sharing one event loop costs.
+    const consumers = TARGETS.filter((t) => t !== 'gateway')
+    const layout = config.e2eSplit ? `gateway | ${consumers.join(',')}` : 'all'
+    ctx.log(`e2e: starting ${layout} (embedded ClickHouse)`)
+    const children: SluiceChild[] = []
+    try {
+      if (config.e2eSplit) {
+        children.push(await startChild({ ...common, name: 'sluice (gateway)', targets: 'gateway', expect: ['gateway'] }))
+        children.push(await startChild({ ...common, name: 'sluice (consumers)', targets: consumers.join(','), expect: consumers }))
+      } else {
+        children.push(await startChild({ ...common, name: 'sluice (all)', targets: 'all', expect: TARGETS }))
+      }
+      const urls: Record<string, string> = Object.assign({}, ...children.map((c) => c.urls))
+      const gatewayUrl = urls.gateway!
+      const queryUrl = urls['query-api']!
+      const sinkUrl = urls['clickhouse-sink']!
+      const exited = () => children.find((c) => c.exit)
+      const before = await scrape(sinkUrl)
+      ctx.log(`e2e: posting for ${config.e2eDurationS} s over ${config.connections} connections`)
+      const endCpu = cpuWindow({ ...Object.fromEntries(children.map((c) => [c.name, c.pid])), 'kafka broker': kafkaBrokerPid() })
+      const r = await runLoad({ url: gatewayUrl, bodies: ctx.bodies, connections: config.connections, durationMs: config.e2eDurationS * 1000 })
+      if (r.ok === 0) throw new Error(`no request succeeded: ${r.firstError ?? 'unknown'}`)
+      ctx.log(`e2e: ${r.accepted.toLocaleString('en-US')} records acknowledged; waiting for ClickHouse`)
+
+      // The snapshot a query reads is taken when it starts, so the send time of the first poll
+      // that sees the final count bounds from above when the last record became visible.
+      let stored = 0
+      let storedAt = r.startedAt
+      let lastGrowthAt = performance.now()
+      let lastProgressLog = performance.now()
+      let pollErrors = 0
+      const pollMs: number[] = []
+      const waitDeadline = performance.now() + config.e2eMaxWaitS * 1000
+      for (;;) {
+        const sentAt = performance.now()
+        try {
+          const total = await storedTotal(queryUrl)
+          pollMs.push(performance.now() - sentAt)
+          if (total > stored) {
+            stored = total
+            storedAt = sentAt
+            lastGrowthAt = performance.now()
+          }
+        } catch (err) {
+          if (++pollErrors > 20) throw new Error(`query API keeps failing: ${err instanceof Error ? err.message : String(err)}`)
+        }
+        const gone = exited()
+        if (gone) throw new Error(`${gone.name} exited during the run (code ${gone.exit?.code})\n${gone.tail()}`)
+        if (stored >= r.accepted) break
+        if (performance.now() - lastGrowthAt > config.e2eSettleS * 1000) {
+          ctx.log(`e2e: stored count stuck at ${stored} for ${config.e2eSettleS} s; giving up`)
+          break
+        }
+        if (performance.now() > waitDeadline) {
+          ctx.log(`e2e: still ${r.accepted - stored} records missing after ${config.e2eMaxWaitS} s; giving up`)
+          break
+        }
+        if (performance.now() - lastProgressLog > 5000) {
+          ctx.log(`e2e: ${stored.toLocaleString('en-US')} / ${r.accepted.toLocaleString('en-US')} stored`)
+          lastProgressLog = performance.now()
+        }
+        await sleep(config.e2ePollMs)
+      }
+      const cpu = endCpu()
+      const after = await scrape(sinkUrl)
+
+      const toStoredS = (storedAt - r.startedAt) / 1000
+      const lost = r.accepted - stored
+      const flushRecords = histogramMean(before, after, 'sluice_consumer_flush_records', SINK_STAGE)
+      const insertMs = histogramMean(before, after, 'sluice_clickhouse_insert_seconds')
+      const rows: Row[] = [
+        { section: SECTION, metric: 'records/s (first post → last stored)', value: stored / toStoredS, unit: 'records/s', target: { op: '>=', value: E2E_TARGET_RECORDS_PER_S } },
+        { section: SECTION, metric: 'lost (acknowledged − stored)', value: lost, unit: 'records', target: { op: '<=', value: 0 } },
+        { section: SECTION, metric: 'process layout', value: layout },
+        { section: SECTION, metric: 'acknowledged by the gateway', value: r.accepted, unit: 'records' },
+        { section: SECTION, metric: 'stored in ClickHouse (FINAL)', value: stored, unit: 'records' },
+        { section: SECTION, metric: 'gateway records/s while posting', value: r.accepted / r.elapsedS, unit: 'records/s' },
+        { section: SECTION, metric: 'posting time', value: r.elapsedS, unit: 's', decimals: 1 },
+        { section: SECTION, metric: 'drain after the last post', value: (storedAt - r.endedAt) / 1000, unit: 's', decimals: 1 },
+        { section: SECTION, metric: 'request latency p50', value: r.latencyMs.p50, unit: 'ms', decimals: 1 },
+        { section: SECTION, metric: 'request latency p99', value: r.latencyMs.p99, unit: 'ms', decimals: 1 },
+        { section: SECTION, metric: 'non-2xx + network errors', value: r.non2xx + r.networkErrors, unit: 'requests' },
+        { section: SECTION, metric: 'sink flushes', value: histogramCount(before, after, 'sluice_consumer_flush_records', SINK_STAGE), unit: 'flushes' },
+        ...(flushRecords !== undefined ? [{ section: SECTION, metric: 'sink flush size (mean)', value: flushRecords, unit: 'records' }] : []),
+        ...(insertMs !== undefined ? [{ section: SECTION, metric: 'ClickHouse insert (mean)', value: insertMs * 1000, unit: 'ms', decimals: 0 }] : []),
+        ...cpuRows(SECTION, cpu),
+      ]
+      return {
+        rows,
+        detail: { layout, topic, dataDir, load: r, stored, storedAtS: toStoredS, lost, pollMs, pollErrors, cpu, metrics: { before: pickSluice(before), after: pickSluice(after) } },
+      }
+    } finally {
+      await Promise.all(children.map((c) => c.stop()))
+      if (!config.keepData) rmSync(dataDir, { recursive: true, force: true })
+    }
+  },
+}
