@@ -4,12 +4,12 @@
 import type { Logger } from 'pino'
 import { SluiceError } from '@sluice/core'
 import type { EnrichedLog } from '@sluice/core'
-import { BatchConsumer } from '@sluice/kafka'
+import { BatchConsumer, consumerWorker } from '@sluice/kafka'
 import type { DeadLetterQueue, Kafka } from '@sluice/kafka'
 import type { AvroCodec } from '@sluice/registry'
 import type { ClickHouseClient } from '@sluice/clickhouse'
 import type { HealthCheck, Registry } from '@sluice/observability'
-import { LATENCY_BUCKETS_SECONDS, counter, createHttpApp, histogram, runHealthChecks } from '@sluice/observability'
+import { LATENCY_BUCKETS_SECONDS, counter, histogram } from '@sluice/observability'
 import type { Config } from './config.js'
 import { toRow } from './row.js'
 import type { LogRow } from './row.js'
@@ -60,26 +60,6 @@ export function createService(config: Config, deps: SinkDeps) {
     flushIntervalMs: config.flushIntervalMs,
   })
 
-  const checks: Record<string, HealthCheck> = {
-    ...deps.checks,
-    consumer: async () => {
-      if (!consumer.running) throw new Error('consumer not running')
-    },
-  }
-  const app = createHttpApp({ logger: log, registry: deps.registry, checks })
-
-  return {
-    name: 'clickhouse-sink' as const,
-    app,
-    consumer,
-    async start(): Promise<string> {
-      await consumer.start()
-      return app.listen({ host: config.host, port: config.port })
-    },
-    async close(): Promise<void> {
-      await app.close()
-      await consumer.close()
-    },
-    health: () => runHealthChecks(checks),
-  }
+  const worker = consumerWorker({ name: 'clickhouse-sink' as const, consumer, logger: log, registry: deps.registry, checks: deps.checks, host: config.host, port: config.port })
+  return { ...worker, consumer }
 }

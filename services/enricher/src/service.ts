@@ -4,11 +4,11 @@
 // consumer group share the partitions; pattern ids agree across them (hash of the template text).
 import type { Logger } from 'pino'
 import type { LogEvent } from '@sluice/core'
-import { BatchConsumer } from '@sluice/kafka'
+import { BatchConsumer, consumerWorker } from '@sluice/kafka'
 import type { BatchingProducer, DeadLetterQueue, Kafka } from '@sluice/kafka'
 import type { AvroCodec } from '@sluice/registry'
 import type { HealthCheck, Registry } from '@sluice/observability'
-import { LATENCY_BUCKETS_SECONDS, counter, createHttpApp, gauge, histogram, runHealthChecks } from '@sluice/observability'
+import { LATENCY_BUCKETS_SECONDS, counter, gauge, histogram } from '@sluice/observability'
 import type { Config } from './config.js'
 import { createEnricher } from './enrich.js'
 import { LlmClassifier } from './llm.js'
@@ -89,26 +89,6 @@ export function createService(config: Config, deps: EnricherDeps) {
     flushIntervalMs: config.flushIntervalMs,
   })
 
-  const checks: Record<string, HealthCheck> = {
-    ...deps.checks,
-    consumer: async () => {
-      if (!consumer.running) throw new Error('consumer not running')
-    },
-  }
-  const app = createHttpApp({ logger: log, registry: r, checks })
-
-  return {
-    name: 'enricher' as const,
-    app,
-    enricher,
-    async start(): Promise<string> {
-      await consumer.start()
-      return app.listen({ host: config.host, port: config.port })
-    },
-    async close(): Promise<void> {
-      await app.close()
-      await consumer.close()
-    },
-    health: () => runHealthChecks(checks),
-  }
+  const worker = consumerWorker({ name: 'enricher' as const, consumer, logger: log, registry: r, checks: deps.checks, host: config.host, port: config.port })
+  return { ...worker, enricher }
 }
