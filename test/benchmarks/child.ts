@@ -15,6 +15,8 @@ export interface ChildOptions {
   /** Merged over this process's environment; `undefined` removes an inherited variable. */
   env: Record<string, string | undefined>
   nodeArgs?: readonly string[]
+  /** Another entry point than the sluice command, with its own arguments (e.g. a baseline). */
+  script?: readonly string[]
   startTimeoutMs: number
   stopTimeoutMs: number
 }
@@ -42,7 +44,8 @@ const TAIL_LINES = 40
 const READY = /^sluice (\S+) listening on (\S+)/
 
 export function startChild(opts: ChildOptions): Promise<SluiceChild> {
-  const args = ['--conditions=source', '--import', 'tsx', ...(opts.nodeArgs ?? []), 'services/runner/src/main.ts', 'run', '--target', opts.targets]
+  const entry = opts.script ?? ['services/runner/src/main.ts', 'run', '--target', opts.targets]
+  const args = ['--conditions=source', '--import', 'tsx', ...(opts.nodeArgs ?? []), ...entry]
   const env: NodeJS.ProcessEnv = { ...process.env }
   for (const [k, v] of Object.entries(opts.env)) {
     if (v === undefined) delete env[k]

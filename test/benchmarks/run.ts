@@ -15,6 +15,7 @@ import { ndjsonBodies } from './records.js'
 import type { BenchContext, Section, SectionResult } from './section.js'
 import { consumersDrain } from './sections/drain.js'
 import { endToEnd } from './sections/e2e.js'
+import { enricherSection } from './sections/enricher.js'
 import { gatewayIngest } from './sections/gateway.js'
 import { hotPaths } from './sections/hotpaths.js'
 import { rawProducer } from './sections/raw.js'
@@ -22,7 +23,7 @@ import { met, renderTable } from './table.js'
 import type { Row } from './table.js'
 
 // Order matters: the gateway section reads the raw baseline's figure.
-const SECTIONS: readonly Section[] = [hotPaths, rawProducer, gatewayIngest, consumersDrain, endToEnd]
+const SECTIONS: readonly Section[] = [hotPaths, rawProducer, gatewayIngest, enricherSection, consumersDrain, endToEnd]
 
 interface SectionReport extends Partial<SectionResult> {
   name: string

@@ -6,12 +6,10 @@
 import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Message } from 'kafkajs'
 import { TARGETS } from '@sluice/runner'
-import { GatewayEncoder } from '../avro.js'
 import { startChild } from '../child.js'
 import { cpuWindow, kafkaBrokerPid } from '../cpu.js'
-import { benchKafka, benchProducer, createTopic } from '../kafka.js'
+import { fillRawTopic } from '../fill.js'
 import { SINK_STAGE, histogramCount, histogramMean, pickSluice, scrape } from '../metrics.js'
 import { cpuRows } from '../section.js'
 import type { Section, SectionResult } from '../section.js'
@@ -19,7 +17,6 @@ import type { Row } from '../table.js'
 import { isolatedEnv, storedTotal } from '../isolation.js'
 
 const SECTION = 'consumers drain'
-const PRODUCE_BATCH = 1000
 
 export const consumersDrain: Section = {
   name: 'drain',
@@ -29,25 +26,7 @@ export const consumersDrain: Section = {
     const env = isolatedEnv(ctx, 'drain', dataDir)
     const topic = env.TOPIC_LOGS_RAW
     const consumers = TARGETS.filter((t) => t !== 'gateway')
-    const kafka = benchKafka(ctx.infra)
-    await createTopic(kafka, topic, config.partitions)
-
-    ctx.log(`drain: filling ${topic} with ${config.drainRecords.toLocaleString('en-US')} records`)
-    const encoder = await GatewayEncoder.create(ctx.infra.registryUrl, `${topic}-value`)
-    const inputs = ctx.bodies.flatMap((b) => b.inputs)
-    const producer = benchProducer(kafka)
-    await producer.connect()
-    try {
-      for (let sent = 0; sent < config.drainRecords; ) {
-        const n = Math.min(PRODUCE_BATCH, config.drainRecords - sent)
-        const messages: Message[] = []
-        for (let i = 0; i < n; i++) messages.push(encoder.message(inputs[(sent + i) % inputs.length]!, i))
-        await producer.sendBatch({ topicMessages: [{ topic, messages }], acks: -1 })
-        sent += n
-      }
-    } finally {
-      await producer.disconnect()
-    }
+    await fillRawTopic(ctx, topic, config.drainRecords)
 
     ctx.log(`drain: starting ${consumers.join(', ')}`)
     const child = await startChild({
