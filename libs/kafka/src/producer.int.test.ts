@@ -30,3 +30,34 @@ describe('BatchingProducer', () => {
     expect(Number(p0!.high)).toBe(5050)
   })
 })
+
+describe('BatchingProducer after a refused request', () => {
+  it('fails the sends of a request the broker refuses and keeps producing afterwards', async () => {
+    const id = randomBytes(4).toString('hex')
+    const topic = `t${id}.refused`
+    const kafka = createKafka({ brokers: inject('infra').kafkaBrokers.split(','), clientId: `r${id}`, logger: createLogger({ level: 'silent' }) })
+    await ensureTopics(kafka, [{ topic, numPartitions: 2, replicationFactor: 1 }])
+    const producer = new BatchingProducer(kafka, { maxBatchBytes: 4_000_000, produceTimeoutMs: 20_000 })
+    await producer.connect()
+    onTestFinished(() => producer.close())
+
+    await producer.send(topic, [{ key: 'a', value: Buffer.from('before') }])
+    // One record over the broker's message.max.bytes (1 MiB) in the same request as a good one for
+    // the other partition: the broker refuses one partition (MESSAGE_TOO_LARGE), writes the other.
+    const refused = producer.send(topic, [
+      { key: 'a', partition: 0, value: Buffer.alloc(1_500_000, 'x') },
+      { key: 'b', partition: 1, value: Buffer.from('written') },
+    ])
+    await expect(refused).rejects.toMatchObject({ code: 'KAFKA_UNAVAILABLE' })
+    await producer.send(topic, [
+      { key: 'a', partition: 0, value: Buffer.from('after') },
+      { key: 'b', partition: 1, value: Buffer.from('after') },
+    ])
+
+    const admin = kafka.admin()
+    await admin.connect()
+    onTestFinished(() => admin.disconnect())
+    const offsets = await admin.fetchTopicOffsets(topic)
+    expect(offsets.reduce((n, p) => n + Number(p.high), 0)).toBe(4)
+  })
+})

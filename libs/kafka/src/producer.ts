@@ -60,7 +60,10 @@ function messageBytes(m: Message): number {
 }
 
 export class BatchingProducer {
-  readonly #producer: Producer
+  readonly #newProducer: () => Producer
+  #producer: Producer
+  /** After a failed request kafkajs's idempotent sequence numbers may be out of step. */
+  #needsReset = false
   readonly #maxBatchBytes: number
   readonly #lingerMs: number
   readonly #produceTimeoutMs: number
@@ -71,13 +74,14 @@ export class BatchingProducer {
   #connected = false
 
   constructor(kafka: Kafka, opts: BatchingProducerOptions = {}) {
-    this.#producer = kafka.producer({
+    this.#newProducer = () => kafka.producer({
       idempotent: true,
       createPartitioner: cachedDefaultPartitioner,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 5 },
     })
+    this.#producer = this.#newProducer()
     this.#maxBatchBytes = opts.maxBatchBytes ?? 1_000_000
     this.#lingerMs = opts.lingerMs ?? 2
     this.#produceTimeoutMs = opts.produceTimeoutMs ?? 15_000
@@ -180,15 +184,28 @@ export class BatchingProducer {
     }
     const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }))
     try {
+      if (this.#needsReset) await this.#reset()
       await this.#producer.sendBatch({ topicMessages, acks: -1 })
       for (const p of batch) p.resolve()
     } catch (err) {
+      // kafkajs rolls back the sequence numbers of every partition of a failed request, also of
+      // those the broker wrote (a MESSAGE_TOO_LARGE on one partition then turns into
+      // OUT_OF_ORDER_SEQUENCE_NUMBER forever): a fresh producer id starts clean.
+      this.#needsReset = true
       const e = new SluiceError('KAFKA_UNAVAILABLE', `produce failed: ${err instanceof Error ? err.message : String(err)}`, {
         cause: err,
         canRetry: true,
       })
       for (const p of batch) p.reject(e)
     }
+  }
+
+  async #reset(): Promise<void> {
+    const old = this.#producer
+    this.#producer = this.#newProducer()
+    void old.disconnect().catch(() => undefined)
+    await this.#producer.connect()
+    this.#needsReset = false
   }
 
   /** Sends what is queued, then disconnects. */

@@ -10,6 +10,8 @@ export const envSchema = z.object({
   GATEWAY_PORT: port(8080),
   GATEWAY_MAX_BODY_BYTES: positiveInt(16 * 1024 * 1024),
   GATEWAY_DEFAULT_TENANT: z.string().default('default'),
+  /** Largest encoded record accepted; stays under the broker's message.max.bytes (1 MiB by default). */
+  GATEWAY_MAX_RECORD_BYTES: positiveInt(1_000_000),
   GATEWAY_MAX_ERRORS_REPORTED: positiveInt(100),
 })
 
@@ -20,6 +22,7 @@ export function loadConfig(env?: Env) {
     port: e.GATEWAY_PORT,
     maxBodyBytes: e.GATEWAY_MAX_BODY_BYTES,
     defaultTenant: e.GATEWAY_DEFAULT_TENANT,
+    maxRecordBytes: e.GATEWAY_MAX_RECORD_BYTES,
     maxErrorsReported: e.GATEWAY_MAX_ERRORS_REPORTED,
     topicRaw: e.TOPIC_LOGS_RAW,
   })

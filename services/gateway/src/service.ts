@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { SluiceError, TENANT_PATTERN, nowNs, validateLogInput } from '@sluice/core'
 import type { FieldError, LogEvent } from '@sluice/core'
+import type { Message } from 'kafkajs'
 import type { BatchingProducer } from '@sluice/kafka'
 import type { AvroCodec } from '@sluice/registry'
 import type { HealthCheck, Registry } from '@sluice/observability'
@@ -67,23 +68,33 @@ export function buildApp(config: Config, deps: GatewayDeps): FastifyInstance {
     if (!TENANT_PATTERN.test(tenant)) throw new SluiceError('VALIDATION_FAILED', 'header x-sluice-tenant: expected 1-64 characters of A-Z a-z 0-9 _ . -')
 
     const errors: FieldError[] = parsed.errors.slice()
-    const events: LogEvent[] = []
+    const messages: Message[] = []
     // One observed time per request: records of a request arrive together.
     const defaults = { tenant, source: 'http' as const, observedNs: nowNs() }
     const records = parsed.records
     for (let i = 0; i < records.length; i++) {
       if (records[i] === UNPARSEABLE) continue
       const result = validateLogInput(records[i], i, defaults)
-      if (result.ok) events.push(result.event)
-      else for (const e of result.errors) errors.push(e)
+      if (!result.ok) {
+        for (const e of result.errors) errors.push(e)
+        continue
+      }
+      const e = result.event
+      const message = { key: `${e.tenant}/${e.service}`, value: deps.codec.encode(e) }
+      // Kafka refuses a record batch over the broker's message.max.bytes; one such record would
+      // fail its whole produce request, so it is turned away here with the rest going through.
+      if (message.value.length + message.key.length > config.maxRecordBytes) {
+        errors.push({ index: i, field: '', message: `record is ${message.value.length + message.key.length} bytes encoded; the limit is ${config.maxRecordBytes}` })
+        continue
+      }
+      messages.push(message)
     }
-    const rejected = records.length - events.length
+    const rejected = records.length - messages.length
     stage.received.inc(records.length)
     recordsPerRequest.observe(records.length)
     if (rejected > 0) stage.dropped.inc({ reason: 'invalid' }, rejected)
 
-    if (events.length > 0) {
-      const messages = events.map((e) => ({ key: `${e.tenant}/${e.service}`, value: deps.codec.encode(e) }))
+    if (messages.length > 0) {
       const end = produceSeconds.startTimer()
       try {
         await deps.producer.send(config.topicRaw, messages)
@@ -93,17 +104,17 @@ export function buildApp(config: Config, deps: GatewayDeps): FastifyInstance {
       } finally {
         end()
       }
-      stage.sent.inc(events.length)
+      stage.sent.inc(messages.length)
     }
 
     errors.sort((a, b) => a.index - b.index)
     const body = {
-      accepted: events.length,
+      accepted: messages.length,
       rejected,
       ...(errors.length > 0 && { errors: errors.slice(0, config.maxErrorsReported) }),
       ...(errors.length > config.maxErrorsReported && { errorsTruncated: true }),
     }
-    const status = rejected === 0 ? 200 : events.length === 0 ? 400 : 207
+    const status = rejected === 0 ? 200 : messages.length === 0 ? 400 : 207
     return reply.code(status).send(body)
   }))
 
