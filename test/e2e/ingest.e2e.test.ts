@@ -129,6 +129,17 @@ describe('ingest end to end', () => {
     expect(logs.map((l) => l.id).sort()).toEqual(['good-0', 'good-3'])
   })
 
+  it('turns away a record too large for Kafka by index, accepts the rest, and keeps accepting', async () => {
+    const iso = isolation()
+    const rt = await startSluice(['gateway'], iso)
+    const gw = rt.addresses.gateway!
+    const body = [JSON.stringify({ message: 'fine' }), JSON.stringify({ message: 'x'.repeat(1_200_000) }), JSON.stringify({ message: 'also fine' })].join('\n')
+    const r = await post(gw, body, { 'content-type': 'application/x-ndjson' })
+    expect(r.status).toBe(207)
+    expect(r.body).toMatchObject({ accepted: 2, rejected: 1, errors: [{ index: 1, field: '', message: expect.stringContaining('the limit is 1000000') }] })
+    expect((await post(gw, JSON.stringify({ message: 'next' }), { 'content-type': 'application/json' })).status).toBe(200)
+  })
+
   it('answers 400 for an all-invalid request and 413 with the limit for an oversize body', async () => {
     const iso = isolation({ GATEWAY_MAX_BODY_BYTES: '1024' })
     const rt = await startSluice(['gateway'], iso)
