@@ -9,6 +9,7 @@ import type { z } from 'zod'
 import { envNames } from '@sluice/config'
 import * as gateway from '@sluice/gateway'
 import * as enricher from '@sluice/enricher'
+import * as wsFanout from '@sluice/ws-fanout'
 import * as sink from '@sluice/clickhouse-sink'
 import * as queryApi from '@sluice/query-api'
 import { TARGETS } from '@sluice/runner'
@@ -28,6 +29,7 @@ const sluiceServices: Record<string, { schema: z.ZodObject; portVar: string; def
   enricher: { schema: enricher.envSchema, portVar: 'ENRICHER_PORT', defaultPort: 9101 },
   'clickhouse-sink': { schema: sink.envSchema, portVar: 'SINK_PORT', defaultPort: 9102 },
   'query-api': { schema: queryApi.envSchema, portVar: 'QUERY_API_PORT', defaultPort: 8070 },
+  'ws-fanout': { schema: wsFanout.envSchema, portVar: 'WS_PORT', defaultPort: 8090 },
 }
 
 describe('docker-compose.yml', () => {

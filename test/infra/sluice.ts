@@ -41,6 +41,8 @@ export function isolation(extra: Record<string, string> = {}): Isolation {
     QUERY_API_PORT: '0',
     SINK_PORT: '0',
     ENRICHER_PORT: '0',
+    WS_PORT: '0',
+    TOPIC_ALERTS: `t${id}.alerts`,
     ENRICHER_GROUP_ID: `enricher-${id}`,
     SINK_GROUP_ID: `sink-${id}`,
     SINK_FLUSH_INTERVAL_MS: '200',

@@ -9,6 +9,7 @@ export const envSchema = z.object({
   ...registryEnv.shape,
   ...clickhouseEnv.shape,
   TOPIC_LOGS_ENRICHED: z.string().default('logs.enriched'),
+  TOPIC_ALERTS: z.string().default('alerts'),
   SLUICE_STARTUP_TIMEOUT_MS: positiveInt(120_000),
   SLUICE_SHUTDOWN_TIMEOUT_MS: positiveInt(30_000),
 })
@@ -24,6 +25,7 @@ export function loadConfig(env?: Env) {
       replicationFactor: e.KAFKA_REPLICATION_FACTOR,
       topicRaw: e.TOPIC_LOGS_RAW,
       topicEnriched: e.TOPIC_LOGS_ENRICHED,
+      topicAlerts: e.TOPIC_ALERTS,
       topicDlq: e.TOPIC_LOGS_DLQ,
       produceTimeoutMs: e.KAFKA_PRODUCE_TIMEOUT_MS,
     },

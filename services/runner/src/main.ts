@@ -6,12 +6,13 @@ import { parseArgs } from 'node:util'
 import { ConfigError, envNames } from '@sluice/config'
 import * as gateway from '@sluice/gateway'
 import * as enricher from '@sluice/enricher'
+import * as wsFanout from '@sluice/ws-fanout'
 import * as sink from '@sluice/clickhouse-sink'
 import * as queryApi from '@sluice/query-api'
 import { envSchema as runtimeEnv } from './config.js'
 import { loadConfig, parseTargets, startRuntime } from './runtime.js'
 
-const USAGE = `usage: sluice run [--target all|gateway,enricher,clickhouse-sink,query-api]
+const USAGE = `usage: sluice run [--target all|gateway,enricher,clickhouse-sink,query-api,ws-fanout]
        sluice env`
 
 async function run(targetSpec: string): Promise<void> {
@@ -57,6 +58,7 @@ function printEnv(): void {
     enricher: envNames(enricher.envSchema),
     'clickhouse-sink': envNames(sink.envSchema),
     'query-api': envNames(queryApi.envSchema),
+    'ws-fanout': envNames(wsFanout.envSchema),
   }
   for (const [name, vars] of Object.entries(groups)) process.stdout.write(`${name}: ${vars.join(' ')}\n`)
 }

@@ -1,10 +1,10 @@
 // One runtime runs any set of targets in one process (Loki's -target model): shared clients are
 // created once, only for the targets that need them, and closed in reverse order on shutdown.
-//   all             gateway + enricher + clickhouse-sink + query-api, embedded ClickHouse
+//   all             gateway + enricher + clickhouse-sink + query-api + ws-fanout, embedded ClickHouse
 //   gateway,...     any subset, e.g. one role per process in production
 import path from 'node:path'
 import type { Logger } from 'pino'
-import type { EnrichedLog, LogEvent } from '@sluice/core'
+import type { Alert, EnrichedLog, LogEvent } from '@sluice/core'
 import { errorMessage, isSluiceError } from '@sluice/core'
 import type { Env } from '@sluice/config'
 import { BatchingProducer, DeadLetterQueue, createKafka, ensureTopics, pingKafka } from '@sluice/kafka'
@@ -16,6 +16,7 @@ import { createLogger, createRegistry } from '@sluice/observability'
 import type { HealthCheck, HealthReport, Registry } from '@sluice/observability'
 import * as gateway from '@sluice/gateway'
 import * as enricher from '@sluice/enricher'
+import * as wsFanout from '@sluice/ws-fanout'
 import * as sink from '@sluice/clickhouse-sink'
 import * as queryApi from '@sluice/query-api'
 import { loadConfig } from './config.js'
@@ -24,7 +25,7 @@ import type { RuntimeConfig } from './config.js'
 export { loadConfig } from './config.js'
 export type { RuntimeConfig } from './config.js'
 
-export const TARGETS = ['gateway', 'enricher', 'clickhouse-sink', 'query-api'] as const
+export const TARGETS = ['gateway', 'enricher', 'clickhouse-sink', 'query-api', 'ws-fanout'] as const
 export type Target = (typeof TARGETS)[number]
 
 export function parseTargets(spec: string): Target[] {
@@ -101,24 +102,33 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
   }
 
   try {
-    const needsKafka = targets.has('gateway') || targets.has('enricher') || targets.has('clickhouse-sink')
+    const needsKafka = targets.has('gateway') || targets.has('enricher') || targets.has('clickhouse-sink') || targets.has('ws-fanout')
     const needsClickHouse = targets.has('clickhouse-sink') || targets.has('query-api')
     let kafka: Kafka | undefined
     let producer: BatchingProducer | undefined
     let codec: AvroCodec<LogEvent> | undefined
     let enrichedCodec: AvroCodec<EnrichedLog> | undefined
+    let alertCodec: AvroCodec<Alert> | undefined
     let clickhouse: ClickHouseHandle | undefined
 
     if (needsKafka) {
       const k = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, logger })
       kafka = k
       checks.kafka = () => pingKafka(k)
+      const topic = (name: string, configs?: Record<string, string>) => ({
+        topic: name,
+        numPartitions: config.kafka.partitions,
+        replicationFactor: config.kafka.replicationFactor,
+        ...(configs && { configs }),
+      })
       await untilReady('Kafka', deadline, logger, () =>
-        ensureTopics(k, [config.kafka.topicRaw, config.kafka.topicEnriched, config.kafka.topicDlq].map((topic) => ({
-          topic,
-          numPartitions: config.kafka.partitions,
-          replicationFactor: config.kafka.replicationFactor,
-        }))),
+        ensureTopics(k, [
+          topic(config.kafka.topicRaw),
+          topic(config.kafka.topicEnriched),
+          topic(config.kafka.topicDlq),
+          // Keyed by alert id: compaction keeps each alert's latest state.
+          topic(config.kafka.topicAlerts, { 'cleanup.policy': 'compact' }),
+        ]),
       )
       const p = new BatchingProducer(k, { produceTimeoutMs: config.kafka.produceTimeoutMs })
       producer = p
@@ -132,6 +142,9 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
       )
       enrichedCodec = await untilReady('schema registry', deadline, logger, () =>
         AvroCodec.register<EnrichedLog>(schemaRegistry, `${config.kafka.topicEnriched}-value`, loadAvsc('enriched-log.avsc')),
+      )
+      alertCodec = await untilReady('schema registry', deadline, logger, () =>
+        AvroCodec.register<Alert>(schemaRegistry, `${config.kafka.topicAlerts}-value`, loadAvsc('alert.avsc')),
       )
     }
 
@@ -184,6 +197,9 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
           checks: { kafka: checks.kafka!, registry: checks.registry! },
         }),
       )
+    }
+    if (targets.has('ws-fanout') && kafka && enrichedCodec && alertCodec) {
+      await add(wsFanout.createService(wsFanout.loadConfig(env), { logger, registry, kafka, enrichedCodec, alertCodec, checks: { kafka: checks.kafka!, registry: checks.registry! } }))
     }
     if (targets.has('gateway') && producer && codec) {
       await add(gateway.createService(gateway.loadConfig(env), { logger, registry, producer, codec, checks: { kafka: checks.kafka!, registry: checks.registry! } }))

@@ -1,0 +1,82 @@
+// One connected dashboard. Frames are queued per client and written only while the socket's own
+// buffer is small, so a slow reader never holds memory beyond its bounded queue: when the queue
+// is full the oldest frames are dropped and counted, and the client learns how many through a
+// `dropped` notice once it catches up. A client whose queue stays full for `stuckMs` is closed.
+import type { WebSocket } from 'ws'
+import type { Channel, FilterableLog } from './protocol.js'
+import { compileFilters } from './protocol.js'
+import type { Filters } from './protocol.js'
+
+/** Bytes the socket may buffer before we stop writing to it. */
+const HIGH_WATER_BYTES = 256 * 1024
+export const CLOSE_STUCK = 4008
+
+export interface ClientOptions {
+  queueMessages: number
+  stuckMs: number
+  onDropped?: (count: number) => void
+  onSent?: () => void
+}
+
+export class StreamClient {
+  readonly socket: WebSocket
+  readonly channels = new Set<Channel>()
+  paused = false
+  #match: (log: FilterableLog) => boolean = () => true
+  readonly #queue: string[] = []
+  #dropped = 0
+  #fullSince = 0
+  readonly #o: ClientOptions
+
+  constructor(socket: WebSocket, opts: ClientOptions) {
+    this.socket = socket
+    this.#o = opts
+  }
+
+  get queued(): number {
+    return this.#queue.length
+  }
+
+  setFilters(filters: Filters | undefined): void {
+    this.#match = compileFilters(filters)
+  }
+
+  wantsLog(log: FilterableLog): boolean {
+    return this.channels.has('logs') && this.#match(log)
+  }
+
+  /** Sends a control message right away (replies are small and rare). */
+  reply(frame: object): void {
+    this.socket.send(JSON.stringify(frame))
+  }
+
+  /** Queues a pre-serialised frame; the same string is shared by every client that wants it. */
+  offer(frame: string): void {
+    if (this.#queue.length >= this.#o.queueMessages) {
+      this.#queue.shift()
+      this.#dropped++
+      this.#o.onDropped?.(1)
+      if (this.#fullSince === 0) this.#fullSince = Date.now()
+      else if (Date.now() - this.#fullSince > this.#o.stuckMs) {
+        this.socket.close(CLOSE_STUCK, 'client too slow: queue full for too long')
+        return
+      }
+    } else {
+      this.#fullSince = 0
+    }
+    this.#queue.push(frame)
+    if (!this.paused) this.pump()
+  }
+
+  pump(): void {
+    if (this.paused || this.socket.readyState !== this.socket.OPEN) return
+    if (this.#dropped > 0 && this.socket.bufferedAmount < HIGH_WATER_BYTES) {
+      this.socket.send(JSON.stringify({ type: 'dropped', count: this.#dropped }))
+      this.#dropped = 0
+    }
+    while (this.#queue.length > 0 && this.socket.bufferedAmount < HIGH_WATER_BYTES) {
+      this.socket.send(this.#queue.shift()!)
+      this.#o.onSent?.()
+    }
+  }
+}

@@ -1,0 +1,40 @@
+// ws-fanout configuration (env → frozen config).
+import { z } from 'zod'
+import { commonEnv, kafkaEnv, parseEnv, port, positiveInt, registryEnv } from '@sluice/config'
+import type { Env } from '@sluice/config'
+
+export const envSchema = z.object({
+  ...commonEnv.shape,
+  ...kafkaEnv.shape,
+  ...registryEnv.shape,
+  TOPIC_LOGS_ENRICHED: z.string().default('logs.enriched'),
+  TOPIC_ALERTS: z.string().default('alerts'),
+  WS_PORT: port(8090),
+  /** Each instance reads everything from the latest offsets in a group of its own. */
+  WS_GROUP_PREFIX: z.string().default('sluice-ws-fanout'),
+  WS_MAX_CLIENTS: positiveInt(5000),
+  /** Messages queued per client before the oldest are dropped. */
+  WS_CLIENT_QUEUE_MESSAGES: positiveInt(1000),
+  /** A client whose queue stays full this long is disconnected. */
+  WS_CLIENT_STUCK_MS: positiveInt(30_000),
+  WS_HEARTBEAT_MS: positiveInt(30_000),
+  WS_STATS_INTERVAL_MS: positiveInt(1000),
+})
+
+export function loadConfig(env?: Env) {
+  const e = parseEnv(envSchema, env)
+  return Object.freeze({
+    host: e.HOST,
+    port: e.WS_PORT,
+    topicEnriched: e.TOPIC_LOGS_ENRICHED,
+    topicAlerts: e.TOPIC_ALERTS,
+    groupPrefix: e.WS_GROUP_PREFIX,
+    maxClients: e.WS_MAX_CLIENTS,
+    queueMessages: e.WS_CLIENT_QUEUE_MESSAGES,
+    stuckMs: e.WS_CLIENT_STUCK_MS,
+    heartbeatMs: e.WS_HEARTBEAT_MS,
+    statsIntervalMs: e.WS_STATS_INTERVAL_MS,
+  })
+}
+
+export type Config = ReturnType<typeof loadConfig>

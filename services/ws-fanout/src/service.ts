@@ -1,0 +1,176 @@
+// ws-fanout: logs.enriched and alerts → WebSocket clients, filtered server-side. Each instance
+// reads from the latest offsets in a consumer group of its own (instances scale horizontally
+// behind a load balancer); every record is serialised once and the same string goes to every
+// client that wants it.
+import { randomUUID } from 'node:crypto'
+import websocket from '@fastify/websocket'
+import type { Consumer, Kafka } from 'kafkajs'
+import type { Logger } from 'pino'
+import type { Alert, EnrichedLog } from '@sluice/core'
+import { formatNs } from '@sluice/core'
+import type { AvroCodec } from '@sluice/registry'
+import type { HealthCheck, Registry } from '@sluice/observability'
+import { BATCH_SIZE_BUCKETS, LATENCY_BUCKETS_SECONDS, counter, createHttpApp, gauge, histogram, runHealthChecks } from '@sluice/observability'
+import { StreamClient } from './client.js'
+import type { Config } from './config.js'
+import { parseClientMessage } from './protocol.js'
+
+export interface FanoutDeps {
+  logger: Logger
+  registry: Registry
+  kafka: Kafka
+  enrichedCodec: AvroCodec<EnrichedLog>
+  alertCodec: AvroCodec<Alert>
+  checks: Record<string, HealthCheck>
+}
+
+const CLOSE_TRY_AGAIN_LATER = 1013
+const PUMP_INTERVAL_MS = 50
+
+/** Wire shape of a record: bigint nanoseconds become RFC 3339 strings. */
+function toJson<T extends object>(record: T): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(record)) out[k] = typeof v === 'bigint' ? formatNs(v) : v
+  return out
+}
+
+export function createService(config: Config, deps: FanoutDeps) {
+  const log = deps.logger.child({ service: 'ws-fanout' })
+  const r = deps.registry
+  const m = {
+    clients: gauge(r, 'sluice_ws_clients', 'Connected WebSocket clients.'),
+    sent: counter(r, 'sluice_ws_messages_sent_total', 'Messages written to clients.'),
+    dropped: counter(r, 'sluice_ws_messages_dropped_total', 'Messages dropped for slow or paused clients.'),
+    queueDepth: histogram(r, 'sluice_ws_client_queue_messages', 'Per-client queue depth, sampled every second.', BATCH_SIZE_BUCKETS),
+    latency: histogram(r, 'sluice_ws_delivery_latency_seconds', 'From a record being observed by Sluice to its fan-out.', LATENCY_BUCKETS_SECONDS),
+  }
+  const clients = new Set<StreamClient>()
+  const stats = new Map<string, { total: number; errors: number }>()
+  const consumer: Consumer = deps.kafka.consumer({ groupId: `${config.groupPrefix}-${randomUUID()}`, maxWaitTimeInMs: 100 })
+  let running = false
+
+  const checks: Record<string, HealthCheck> = {
+    ...deps.checks,
+    consumer: async () => {
+      if (!running) throw new Error('consumer not running')
+    },
+  }
+  const app = createHttpApp({ logger: log, registry: r, checks })
+  void app.register(websocket, { options: { maxPayload: 64 * 1024 } })
+  void app.register(async (api) => {
+    api.get('/v1/stream', { websocket: true }, (socket) => {
+      if (clients.size >= config.maxClients) {
+        socket.close(CLOSE_TRY_AGAIN_LATER, `connection limit of ${config.maxClients} reached, retry later`)
+        return
+      }
+      const client = new StreamClient(socket, { queueMessages: config.queueMessages, stuckMs: config.stuckMs, onDropped: (n) => m.dropped.inc(n), onSent: () => m.sent.inc() })
+      clients.add(client)
+      m.clients.set(clients.size)
+      let alive = true
+      socket.on('pong', () => (alive = true))
+      const heartbeat = setInterval(() => {
+        if (!alive) return socket.terminate()
+        alive = false
+        socket.ping()
+      }, config.heartbeatMs)
+      socket.on('close', () => {
+        clearInterval(heartbeat)
+        clients.delete(client)
+        m.clients.set(clients.size)
+      })
+      socket.on('message', (data, isBinary) => {
+        if (isBinary) return client.reply({ type: 'error', message: 'binary frames are not accepted; send JSON text' })
+        const parsed = parseClientMessage(data.toString())
+        if (!parsed.ok) return client.reply({ type: 'error', message: parsed.error })
+        const msg = parsed.message
+        if (msg.type === 'subscribe') {
+          for (const c of msg.channels) client.channels.add(c)
+          client.setFilters(msg.filters)
+          client.reply({ type: 'subscribed', channels: [...client.channels] })
+        } else if (msg.type === 'unsubscribe') {
+          for (const c of msg.channels) client.channels.delete(c)
+          client.reply({ type: 'subscribed', channels: [...client.channels] })
+        } else if (msg.type === 'pause') {
+          client.paused = true
+          client.reply({ type: 'paused' })
+        } else {
+          client.paused = false
+          client.reply({ type: 'resumed' })
+          client.pump()
+        }
+      })
+    })
+  })
+
+  const onLog = (e: EnrichedLog) => {
+    const s = stats.get(e.service) ?? { total: 0, errors: 0 }
+    s.total++
+    if (e.is_error) s.errors++
+    stats.set(e.service, s)
+    let frame: string | undefined
+    for (const c of clients) {
+      if (!c.wantsLog(e)) continue
+      frame ??= JSON.stringify({ type: 'log', data: toJson(e) })
+      c.offer(frame)
+    }
+    if (frame) m.latency.observe(Date.now() / 1000 - Number(e.observed_timestamp / 1_000_000n) / 1000)
+  }
+  const onAlert = (a: Alert) => {
+    let frame: string | undefined
+    for (const c of clients) {
+      if (!c.channels.has('alerts')) continue
+      frame ??= JSON.stringify({ type: 'alert', data: toJson(a) })
+      c.offer(frame)
+    }
+  }
+
+  let pumpTimer: NodeJS.Timeout | undefined
+  let statsTimer: NodeJS.Timeout | undefined
+  const tickStats = () => {
+    const seconds = config.statsIntervalMs / 1000
+    const frames = [...stats].map(([service, s]) => JSON.stringify({ type: 'stats', data: { service, ratePerS: s.total / seconds, errorRatePerS: s.errors / seconds } }))
+    stats.clear()
+    for (const c of clients) {
+      m.queueDepth.observe(c.queued)
+      if (c.channels.has('stats')) for (const f of frames) c.offer(f)
+    }
+  }
+
+  return {
+    name: 'ws-fanout' as const,
+    app,
+    async start(): Promise<string> {
+      await consumer.connect()
+      await consumer.subscribe({ topics: [config.topicEnriched, config.topicAlerts], fromBeginning: false })
+      await consumer.run({
+        eachBatch: async ({ batch }) => {
+          const isAlert = batch.topic === config.topicAlerts
+          for (const message of batch.messages) {
+            try {
+              if (isAlert) onAlert(await deps.alertCodec.decode(message.value))
+              else onLog(await deps.enrichedCodec.decode(message.value))
+            } catch (err) {
+              // Live view only: an undecodable record is skipped (the enricher's DLQ keeps it).
+              log.warn({ err, topic: batch.topic, offset: message.offset }, 'skipping undecodable record')
+            }
+          }
+        },
+      })
+      running = true
+      pumpTimer = setInterval(() => {
+        for (const c of clients) c.pump()
+      }, PUMP_INTERVAL_MS)
+      statsTimer = setInterval(tickStats, config.statsIntervalMs)
+      return app.listen({ host: config.host, port: config.port })
+    },
+    async close(): Promise<void> {
+      clearInterval(pumpTimer)
+      clearInterval(statsTimer)
+      for (const c of clients) c.socket.close(1001, 'server shutting down')
+      await app.close()
+      await consumer.disconnect()
+      running = false
+    },
+    health: () => runHealthChecks(checks),
+  }
+}

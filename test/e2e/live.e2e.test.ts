@@ -1,0 +1,84 @@
+// Gateway → enricher → ws-fanout → a real WebSocket client: subscriptions, server-side filters,
+// pause/resume, bad messages, and bounded queues with `dropped` notices for a client that stalls.
+import { once } from 'node:events'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import WebSocket from 'ws'
+import { isolation, startSluice, waitFor } from '../infra/sluice.js'
+
+interface Frame {
+  type: string
+  data?: { id?: string; service?: string; message?: string }
+  count?: number
+  message?: string
+}
+
+async function connect(base: string) {
+  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/stream`)
+  const frames: Frame[] = []
+  ws.on('message', (d) => frames.push(JSON.parse(d.toString()) as Frame))
+  onTestFinished(() => ws.terminate())
+  await once(ws, 'open')
+  const send = (m: object) => ws.send(JSON.stringify(m))
+  const next = (type: string) => waitFor(`a ${type} frame`, async () => frames.find((f) => f.type === type), 20_000, 20)
+  return { ws, frames, send, next }
+}
+
+async function post(gw: string, records: object[]) {
+  const res = await fetch(`${gw}/v1/logs`, { method: 'POST', body: records.map((r) => JSON.stringify(r)).join('\n'), headers: { 'content-type': 'application/x-ndjson' } })
+  expect(res.status).toBe(200)
+}
+
+describe('live stream', () => {
+  it('delivers posted logs that match the subscription, and answers bad messages without closing', async () => {
+    const rt = await startSluice(['gateway', 'enricher', 'ws-fanout'], isolation({ ENRICHER_FLUSH_INTERVAL_MS: '20' }))
+    const gw = rt.addresses.gateway!
+    const c = await connect(rt.addresses['ws-fanout']!)
+
+    c.send({ type: 'subscribe', channels: ['tv'] })
+    expect((await c.next('error')).message).toMatch(/channels\.0/)
+    c.send({ type: 'subscribe', channels: ['logs', 'stats'], filters: { services: ['checkout'], minLevel: 'WARN' } })
+    await c.next('subscribed')
+
+    await post(gw, [
+      { id: 'skip-service', service: 'search', level: 'error', message: 'other service' },
+      { id: 'skip-level', service: 'checkout', level: 'info', message: 'too quiet' },
+      { id: 'want', service: 'checkout', level: 'error', message: 'payment declined for order 42' },
+    ])
+    const log = await c.next('log')
+    expect(log.data).toMatchObject({ id: 'want', service: 'checkout', message: 'payment declined for order 42' })
+    const stats = await c.next('stats')
+    expect(stats.data).toHaveProperty('ratePerS')
+    await new Promise((r) => setTimeout(r, 500))
+    expect(c.frames.filter((f) => f.type === 'log').map((f) => f.data?.id)).toEqual(['want'])
+
+    // Paused: nothing is written; resumed: what was queued meanwhile arrives.
+    c.send({ type: 'pause' })
+    await c.next('paused')
+    await post(gw, [{ id: 'while-paused', service: 'checkout', level: 'error', message: 'queued' }])
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(c.frames.some((f) => f.data?.id === 'while-paused')).toBe(false)
+    c.send({ type: 'resume' })
+    await waitFor('the queued log', async () => c.frames.find((f) => f.data?.id === 'while-paused'), 20_000, 20)
+    expect(c.ws.readyState).toBe(WebSocket.OPEN)
+  })
+
+  it('keeps a stalled client to its queue bound and tells it how many messages it missed', async () => {
+    const rt = await startSluice(['gateway', 'enricher', 'ws-fanout'], isolation({ WS_CLIENT_QUEUE_MESSAGES: '50', ENRICHER_FLUSH_INTERVAL_MS: '20' }))
+    const c = await connect(rt.addresses['ws-fanout']!)
+    c.send({ type: 'subscribe', channels: ['logs'] })
+    await c.next('subscribed')
+    c.send({ type: 'pause' })
+    await c.next('paused')
+    await post(rt.addresses.gateway!, Array.from({ length: 400 }, (_, i) => ({ id: `burst-${i}`, service: 'burst', message: `event ${i}` })))
+    await new Promise((r) => setTimeout(r, 2000))
+    const metrics = await (await fetch(`${rt.addresses['ws-fanout']}/metrics`)).text()
+    expect(Number(/sluice_ws_messages_dropped_total (\d+)/.exec(metrics)?.[1])).toBe(350)
+    c.send({ type: 'resume' })
+    const dropped = await c.next('dropped')
+    expect(dropped.count).toBe(350)
+    await waitFor('the 50 newest logs', async () => (c.frames.filter((f) => f.type === 'log').length >= 50 ? true : undefined), 20_000, 20)
+    const ids = c.frames.filter((f) => f.type === 'log').map((f) => f.data?.id)
+    expect(ids).toHaveLength(50)
+    expect(ids[49]).toBe('burst-399')
+  })
+})
