@@ -3,6 +3,7 @@
 import { once } from 'node:events'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import WebSocket from 'ws'
+import { mintToken } from '@sluice/ws-fanout'
 import { isolation, startSluice, waitFor } from '../infra/sluice.js'
 
 interface Frame {
@@ -12,8 +13,8 @@ interface Frame {
   message?: string
 }
 
-async function connect(base: string) {
-  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/stream`)
+async function connect(base: string, query = '') {
+  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/stream${query}`)
   const frames: Frame[] = []
   ws.on('message', (d) => frames.push(JSON.parse(d.toString()) as Frame))
   onTestFinished(() => ws.terminate())
@@ -23,8 +24,12 @@ async function connect(base: string) {
   return { ws, frames, send, next }
 }
 
-async function post(gw: string, records: object[]) {
-  const res = await fetch(`${gw}/v1/logs`, { method: 'POST', body: records.map((r) => JSON.stringify(r)).join('\n'), headers: { 'content-type': 'application/x-ndjson' } })
+async function post(gw: string, records: object[], tenant = 'default') {
+  const res = await fetch(`${gw}/v1/logs`, {
+    method: 'POST',
+    body: records.map((r) => JSON.stringify(r)).join('\n'),
+    headers: { 'content-type': 'application/x-ndjson', 'x-sluice-tenant': tenant },
+  })
   expect(res.status).toBe(200)
 }
 
@@ -80,5 +85,35 @@ describe('live stream', () => {
     const ids = c.frames.filter((f) => f.type === 'log').map((f) => f.data?.id)
     expect(ids).toHaveLength(50)
     expect(ids[49]).toBe('burst-399')
+  })
+
+  it('with auth on, needs a valid token and shows only the token tenant; refuses connections past the limit', async () => {
+    const secret = 'a-test-secret-of-32-characters!!'
+    const rt = await startSluice(['gateway', 'enricher', 'ws-fanout'], isolation({ WS_AUTH: 'true', WS_AUTH_SECRET: secret, WS_MAX_CLIENTS: '2', ENRICHER_FLUSH_INTERVAL_MS: '20' }))
+    const base = rt.addresses['ws-fanout']!
+
+    const anonymous = await connect(base)
+    anonymous.send({ type: 'subscribe', channels: ['logs'] })
+    expect((await anonymous.next('error')).message).toMatch(/authenticate first/)
+    anonymous.send({ type: 'auth', token: mintToken('wrong-secret-wrong-secret', 'acme') })
+    const [code] = (await once(anonymous.ws, 'close')) as [number]
+    expect(code).toBe(4001)
+
+    const acme = await connect(base, `?token=${mintToken(secret, 'acme')}`)
+    acme.send({ type: 'subscribe', channels: ['logs'] })
+    await acme.next('subscribed')
+    const viaMessage = await connect(base)
+    viaMessage.send({ type: 'auth', token: mintToken(secret, 'globex') })
+    expect(await viaMessage.next('authenticated')).toMatchObject({ tenant: 'globex' })
+
+    const third = await connect(base)
+    const [limitCode] = (await once(third.ws, 'close')) as [number]
+    expect(limitCode).toBe(1013)
+
+    await post(rt.addresses.gateway!, [{ id: 'other-tenant', service: 's', message: 'not for acme' }], 'globex')
+    await post(rt.addresses.gateway!, [{ id: 'acme-log', service: 's', message: 'for acme' }], 'acme')
+    expect((await acme.next('log')).data?.id).toBe('acme-log')
+    await new Promise((r) => setTimeout(r, 500))
+    expect(acme.frames.filter((f) => f.type === 'log').map((f) => f.data?.id)).toEqual(['acme-log'])
   })
 })

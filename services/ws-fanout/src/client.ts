@@ -22,14 +22,18 @@ export class StreamClient {
   readonly socket: WebSocket
   readonly channels = new Set<Channel>()
   paused = false
+  /** Set once authenticated when auth is on: the only tenant this client may see. */
+  tenant: string | undefined
+  authenticated: boolean
   #match: (log: FilterableLog) => boolean = () => true
   readonly #queue: string[] = []
   #dropped = 0
   #fullSince = 0
   readonly #o: ClientOptions
 
-  constructor(socket: WebSocket, opts: ClientOptions) {
+  constructor(socket: WebSocket, opts: ClientOptions & { authenticated: boolean }) {
     this.socket = socket
+    this.authenticated = opts.authenticated
     this.#o = opts
   }
 
@@ -41,8 +45,12 @@ export class StreamClient {
     this.#match = compileFilters(filters)
   }
 
-  wantsLog(log: FilterableLog): boolean {
-    return this.channels.has('logs') && this.#match(log)
+  wantsLog(log: FilterableLog & { tenant: string }): boolean {
+    return this.channels.has('logs') && (this.tenant === undefined || this.tenant === log.tenant) && this.#match(log)
+  }
+
+  wantsAlert(alert: { tenant: string }): boolean {
+    return this.channels.has('alerts') && (this.tenant === undefined || this.tenant === alert.tenant)
   }
 
   /** Sends a control message right away (replies are small and rare). */

@@ -1,6 +1,6 @@
 // ws-fanout configuration (env → frozen config).
 import { z } from 'zod'
-import { commonEnv, kafkaEnv, parseEnv, port, positiveInt, registryEnv } from '@sluice/config'
+import { bool, commonEnv, kafkaEnv, parseEnv, port, positiveInt, registryEnv } from '@sluice/config'
 import type { Env } from '@sluice/config'
 
 export const envSchema = z.object({
@@ -19,7 +19,10 @@ export const envSchema = z.object({
   WS_CLIENT_STUCK_MS: positiveInt(30_000),
   WS_HEARTBEAT_MS: positiveInt(30_000),
   WS_STATS_INTERVAL_MS: positiveInt(1000),
-})
+  /** Require a token (query `token` or a first {"type":"auth"} message); its tenant bounds what is seen. */
+  WS_AUTH: bool(false),
+  WS_AUTH_SECRET: z.string().min(16).optional(),
+}).refine((e) => !e.WS_AUTH || e.WS_AUTH_SECRET, { message: 'WS_AUTH=true needs WS_AUTH_SECRET (at least 16 characters)', path: ['WS_AUTH_SECRET'] })
 
 export function loadConfig(env?: Env) {
   const e = parseEnv(envSchema, env)
@@ -34,6 +37,7 @@ export function loadConfig(env?: Env) {
     stuckMs: e.WS_CLIENT_STUCK_MS,
     heartbeatMs: e.WS_HEARTBEAT_MS,
     statsIntervalMs: e.WS_STATS_INTERVAL_MS,
+    authSecret: e.WS_AUTH ? e.WS_AUTH_SECRET : undefined,
   })
 }
 

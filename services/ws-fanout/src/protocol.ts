@@ -1,6 +1,6 @@
 // The /v1/stream protocol. Client → server (JSON text frames, validated with zod):
 //   {"type":"subscribe","channels":["logs","alerts","stats"],"filters":{"services":[…],"minLevel":"WARN","category":…,"patternId":…,"q":"text"}}
-//   {"type":"unsubscribe","channels":[…]}   {"type":"pause"}   {"type":"resume"}
+//   {"type":"unsubscribe","channels":[…]}   {"type":"pause"}   {"type":"resume"}   {"type":"auth","token":…}
 // Server → client:
 //   {"type":"subscribed","channels":[…]}  {"type":"log","data":{…EnrichedLog}}  {"type":"alert","data":{…Alert}}
 //   {"type":"stats","data":{"service":…,"ratePerS":…,"errorRatePerS":…}}  {"type":"dropped","count":n}
@@ -25,6 +25,7 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('unsubscribe'), channels: z.array(z.enum(CHANNELS)).min(1) }),
   z.strictObject({ type: z.literal('pause') }),
   z.strictObject({ type: z.literal('resume') }),
+  z.strictObject({ type: z.literal('auth'), token: z.string().min(1).max(4096) }),
 ])
 export type ClientMessage = z.infer<typeof clientMessageSchema>
 

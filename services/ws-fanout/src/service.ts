@@ -13,6 +13,7 @@ import type { HealthCheck, Registry } from '@sluice/observability'
 import { BATCH_SIZE_BUCKETS, LATENCY_BUCKETS_SECONDS, counter, createHttpApp, gauge, histogram, runHealthChecks } from '@sluice/observability'
 import { StreamClient } from './client.js'
 import type { Config } from './config.js'
+import { verifyToken } from './auth.js'
 import { parseClientMessage } from './protocol.js'
 
 export interface FanoutDeps {
@@ -25,6 +26,7 @@ export interface FanoutDeps {
 }
 
 const CLOSE_TRY_AGAIN_LATER = 1013
+const CLOSE_UNAUTHORIZED = 4001
 const PUMP_INTERVAL_MS = 50
 
 /** Wire shape of a record: bigint nanoseconds become RFC 3339 strings. */
@@ -58,12 +60,32 @@ export function createService(config: Config, deps: FanoutDeps) {
   const app = createHttpApp({ logger: log, registry: r, checks })
   void app.register(websocket, { options: { maxPayload: 64 * 1024 } })
   void app.register(async (api) => {
-    api.get('/v1/stream', { websocket: true }, (socket) => {
+    api.get('/v1/stream', { websocket: true }, (socket, req) => {
       if (clients.size >= config.maxClients) {
         socket.close(CLOSE_TRY_AGAIN_LATER, `connection limit of ${config.maxClients} reached, retry later`)
         return
       }
-      const client = new StreamClient(socket, { queueMessages: config.queueMessages, stuckMs: config.stuckMs, onDropped: (n) => m.dropped.inc(n), onSent: () => m.sent.inc() })
+      const client = new StreamClient(socket, {
+        queueMessages: config.queueMessages,
+        stuckMs: config.stuckMs,
+        onDropped: (n) => m.dropped.inc(n),
+        onSent: () => m.sent.inc(),
+        authenticated: config.authSecret === undefined,
+      })
+      const authenticate = (token: string): boolean => {
+        const v = verifyToken(config.authSecret!, token)
+        if (!v.ok) {
+          socket.close(CLOSE_UNAUTHORIZED, v.error)
+          return false
+        }
+        client.tenant = v.payload.tenant
+        client.authenticated = true
+        return true
+      }
+      const queryToken = (req.query as { token?: unknown }).token
+      if (config.authSecret !== undefined && typeof queryToken === 'string' && !authenticate(queryToken)) return
+      const authTimer =
+        client.authenticated ? undefined : setTimeout(() => !client.authenticated && socket.close(CLOSE_UNAUTHORIZED, 'authenticate within 10 s: send {"type":"auth","token":…}'), 10_000)
       clients.add(client)
       m.clients.set(clients.size)
       let alive = true
@@ -75,6 +97,7 @@ export function createService(config: Config, deps: FanoutDeps) {
       }, config.heartbeatMs)
       socket.on('close', () => {
         clearInterval(heartbeat)
+        clearTimeout(authTimer)
         clients.delete(client)
         m.clients.set(clients.size)
       })
@@ -83,6 +106,12 @@ export function createService(config: Config, deps: FanoutDeps) {
         const parsed = parseClientMessage(data.toString())
         if (!parsed.ok) return client.reply({ type: 'error', message: parsed.error })
         const msg = parsed.message
+        if (msg.type === 'auth') {
+          if (config.authSecret === undefined) return client.reply({ type: 'error', message: 'auth is not enabled on this server' })
+          if (authenticate(msg.token)) client.reply({ type: 'authenticated', tenant: client.tenant })
+          return
+        }
+        if (!client.authenticated) return client.reply({ type: 'error', message: 'authenticate first: send {"type":"auth","token":…} or connect with ?token=' })
         if (msg.type === 'subscribe') {
           for (const c of msg.channels) client.channels.add(c)
           client.setFilters(msg.filters)
@@ -118,7 +147,7 @@ export function createService(config: Config, deps: FanoutDeps) {
   const onAlert = (a: Alert) => {
     let frame: string | undefined
     for (const c of clients) {
-      if (!c.channels.has('alerts')) continue
+      if (!c.wantsAlert(a)) continue
       frame ??= JSON.stringify({ type: 'alert', data: toJson(a) })
       c.offer(frame)
     }
