@@ -14,6 +14,7 @@ import { BATCH_SIZE_BUCKETS, LATENCY_BUCKETS_SECONDS, counter, createHttpApp, ga
 import { StreamClient } from './client.js'
 import type { Config } from './config.js'
 import { verifyToken } from './auth.js'
+import { buildPage } from './page.js'
 import { parseClientMessage } from './protocol.js'
 
 export interface FanoutDeps {
@@ -59,6 +60,9 @@ export function createService(config: Config, deps: FanoutDeps) {
   }
   const app = createHttpApp({ logger: log, registry: r, checks })
   void app.register(websocket, { options: { maxPayload: 64 * 1024 } })
+  const page = buildPage()
+  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send((await page).html))
+  app.get('/app.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').send((await page).js))
   void app.register(async (api) => {
     api.get('/v1/stream', { websocket: true }, (socket, req) => {
       if (clients.size >= config.maxClients) {

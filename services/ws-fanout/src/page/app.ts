@@ -1,0 +1,141 @@
+// The live-tail page: one WebSocket to /v1/stream, reconnecting with backoff; filters applied on
+// the server; newest rows first, capped; ERROR rows and alerts stand out; a sparkline per service.
+const MAX_ROWS = 500
+const SPARK_POINTS = 30
+
+interface LogData {
+  id: string
+  timestamp: string
+  service: string
+  severity_text: string
+  message: string
+  category?: string
+}
+interface AlertData {
+  id: string
+  rule_name: string
+  service: string
+  status: string
+  summary: string
+}
+type Frame =
+  | { type: 'log'; data: LogData }
+  | { type: 'alert'; data: AlertData }
+  | { type: 'stats'; data: { service: string; ratePerS: number; errorRatePerS: number } }
+  | { type: 'dropped'; count: number }
+  | { type: string }
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
+const badge = $('badge')
+const rows = $<HTMLTableSectionElement>('rows')
+const alerts = $('alerts')
+const rates = $('rates')
+const count = $('count')
+const pauseButton = $<HTMLButtonElement>('pause')
+
+let socket: WebSocket | undefined
+let paused = false
+let attempt = 0
+let received = 0
+let dropped = 0
+const series = new Map<string, number[]>()
+
+function setBadge(state: 'connecting' | 'live' | 'offline'): void {
+  badge.className = state
+  badge.textContent = state
+}
+
+function subscription(): object {
+  const services = $<HTMLInputElement>('service').value.split(',').map((s) => s.trim()).filter(Boolean)
+  const minLevel = $<HTMLSelectElement>('minLevel').value
+  const q = $<HTMLInputElement>('q').value
+  const filters: Record<string, unknown> = {}
+  if (services.length) filters.services = services
+  if (minLevel) filters.minLevel = minLevel
+  if (q) filters.q = q
+  return { type: 'subscribe', channels: ['logs', 'alerts', 'stats'], filters }
+}
+
+function cell(text: string, cls?: string): HTMLTableCellElement {
+  const td = document.createElement('td')
+  td.textContent = text
+  if (cls) td.className = cls
+  return td
+}
+
+function addLog(log: LogData): void {
+  const tr = document.createElement('tr')
+  tr.className = `new ${log.severity_text}`
+  tr.dataset.id = log.id
+  tr.append(cell(log.timestamp.slice(11, 23), 'muted'), cell(log.severity_text, 'level'), cell(log.service), cell(log.category ?? '', 'muted'), cell(log.message, 'msg'))
+  rows.prepend(tr)
+  while (rows.childElementCount > MAX_ROWS) rows.lastElementChild?.remove()
+  received++
+  count.textContent = `${received} received${dropped ? ` · ${dropped} dropped` : ''}`
+}
+
+function addAlert(a: AlertData): void {
+  const div = document.createElement('div')
+  div.textContent = `⚠ ${a.status.toUpperCase()} ${a.rule_name} · ${a.service}: ${a.summary}`
+  alerts.prepend(div)
+  while (alerts.childElementCount > 5) alerts.lastElementChild?.remove()
+}
+
+function addRate(service: string, ratePerS: number): void {
+  const points = series.get(service) ?? []
+  points.push(ratePerS)
+  if (points.length > SPARK_POINTS) points.shift()
+  series.set(service, points)
+  let el = document.getElementById(`rate-${service}`)
+  if (!el) {
+    el = document.createElement('div')
+    el.id = `rate-${service}`
+    el.className = 'rate'
+    el.innerHTML = '<span></span><svg viewBox="0 0 90 22"><polyline/></svg><span></span>'
+    rates.append(el)
+  }
+  const max = Math.max(1, ...points)
+  el.querySelector('polyline')!.setAttribute('points', points.map((p, i) => `${90 - ((points.length - 1 - i) * 90) / (SPARK_POINTS - 1)},${21 - (p / max) * 20}`).join(' '))
+  el.firstElementChild!.textContent = service
+  el.lastElementChild!.textContent = `${ratePerS.toFixed(1)}/s`
+}
+
+function onFrame(frame: Frame): void {
+  if (frame.type === 'log' && 'data' in frame) addLog(frame.data as LogData)
+  else if (frame.type === 'alert' && 'data' in frame) addAlert(frame.data as AlertData)
+  else if (frame.type === 'stats' && 'data' in frame) {
+    const d = frame.data as { service: string; ratePerS: number }
+    addRate(d.service, d.ratePerS)
+  } else if (frame.type === 'dropped' && 'count' in frame) dropped += frame.count
+}
+
+function connect(): void {
+  setBadge('connecting')
+  const url = new URL('/v1/stream', location.href)
+  url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:'
+  const token = new URLSearchParams(location.search).get('token')
+  if (token) url.searchParams.set('token', token)
+  const ws = new WebSocket(url)
+  socket = ws
+  ws.onopen = () => {
+    attempt = 0
+    setBadge('live')
+    ws.send(JSON.stringify(subscription()))
+    if (paused) ws.send(JSON.stringify({ type: 'pause' }))
+  }
+  ws.onmessage = (e) => onFrame(JSON.parse(String(e.data)) as Frame)
+  ws.onclose = () => {
+    setBadge('offline')
+    // Exponential backoff with jitter, capped at 30 s.
+    const delay = Math.min(30_000, 500 * 2 ** attempt++) * (0.5 + Math.random() / 2)
+    setTimeout(connect, delay)
+  }
+}
+
+$('apply').addEventListener('click', () => socket?.readyState === WebSocket.OPEN && socket.send(JSON.stringify(subscription())))
+pauseButton.addEventListener('click', () => {
+  paused = !paused
+  pauseButton.textContent = paused ? 'Resume' : 'Pause'
+  socket?.send(JSON.stringify({ type: paused ? 'pause' : 'resume' }))
+})
+connect()
