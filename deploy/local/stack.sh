@@ -88,6 +88,15 @@ require_tools() {
 # renamed when complete, so an interrupted download is redone instead of half-used.
 # ---------------------------------------------------------------------------------------------
 
+# Quiet on success; on failure Maven's own messages, minus the colour codes that Debian's
+# Maven 3.8 emits even in batch mode when the output is not a terminal.
+run_mvn() {
+  local out
+  out="$(mvn -q -B -Dstyle.color=never -f "$SCRIPT_DIR/pom.xml" "$@" 2>&1)" && return 0
+  printf '%s\n' "$out" | sed $'s/\x1b\\[[0-9;]*m//g' >&2
+  return 1
+}
+
 install_kafka() {
   [[ -f "$KAFKA_HOME/.complete" ]] && return 0
   require_mvn
@@ -95,8 +104,7 @@ install_kafka() {
   local tmp="$KAFKA_HOME.partial"
   rm -rf "$tmp"
   mkdir -p "$tmp/libs"
-  mvn -q -B -Dstyle.color=never -f "$SCRIPT_DIR/pom.xml" \
-    -Dkafka.version="$KAFKA_VERSION" -Dlog4j.version="$LOG4J_VERSION" \
+  run_mvn -Dkafka.version="$KAFKA_VERSION" -Dlog4j.version="$LOG4J_VERSION" \
     dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp/libs" ||
     die "kafka: Maven could not resolve the Kafka jars (see the Maven errors above)"
   ls "$tmp/libs"/kafka_2.13-*.jar >/dev/null 2>&1 || die "kafka: Maven finished but kafka_2.13 jar is missing in $tmp/libs"
@@ -112,7 +120,7 @@ install_registry() {
   local tmp="$REGISTRY_HOME.partial"
   rm -rf "$tmp"
   mkdir -p "$tmp/download"
-  mvn -q -B -Dstyle.color=never -f "$SCRIPT_DIR/pom.xml" "$COPY_PLUGIN" \
+  run_mvn "$COPY_PLUGIN" \
     -Dartifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all" \
     -DoutputDirectory="$tmp/download" ||
     die "registry: Maven could not resolve the Apicurio archive (see the Maven errors above)"
@@ -396,7 +404,10 @@ registry_up() {
   # start, so schemas and their ids survive restarts exactly as long as the Kafka data does.
   # Topic names start with "_" so that test helpers which clear "all non-internal topics" spare
   # them, and carry "sluice" so a shared external Kafka never mixes them with another registry's.
+  # "apicurio.kafkasql.topic.<kafka topic config>" is applied when Apicurio creates its topics;
+  # without it they get the broker's 7-day retention and the registry would forget old schemas.
   # Deletion is off by default in Apicurio 3; tests need DELETE /subjects/... to clean up.
+  # Every test and bench run registers its own subjects: the default cap of 1000 would be reached.
   # shellcheck disable=SC2086 # heap options are a word list on purpose
   spawn registry "$JAVA_BIN" $REGISTRY_HEAP_OPTS -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
     -Dquarkus.http.host=127.0.0.1 \
@@ -408,10 +419,14 @@ registry_up() {
     -Dapicurio.kafkasql.topic=_sluice-registry-journal \
     -Dapicurio.kafkasql.snapshots.topic=_sluice-registry-snapshots \
     -Dapicurio.events.kafka.topic=_sluice-registry-events \
+    -Dapicurio.kafkasql.topic.cleanup.policy=delete \
+    -Dapicurio.kafkasql.topic.retention.ms=-1 \
+    -Dapicurio.kafkasql.topic.retention.bytes=-1 \
     -Dapicurio.storage.snapshot.location="$data" \
     -Dapicurio.rest.deletion.group.enabled=true \
     -Dapicurio.rest.deletion.artifact.enabled=true \
     -Dapicurio.rest.deletion.artifact-version.enabled=true \
+    -Dapicurio.ccompat.max-subjects=100000 \
     -jar "$jar"
   wait_healthy registry local_registry_healthy
 }
@@ -425,7 +440,9 @@ take_lock() {
   mkdir -p "$STATE_DIR"
   command -v flock >/dev/null 2>&1 || return 0
   exec 9>"$STATE_DIR/.lock"
-  flock -w 600 9 || die "another stack.sh is still running (lock $STATE_DIR/.lock)"
+  flock -n 9 && return 0
+  say "waiting for another stack.sh up/down to finish (lock $STATE_DIR/.lock)..."
+  flock -w 600 9 || die "another stack.sh still holds $STATE_DIR/.lock after 600s"
 }
 
 cmd_up() {

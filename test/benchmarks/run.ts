@@ -19,11 +19,12 @@ import { enricherSection } from './sections/enricher.js'
 import { gatewayIngest } from './sections/gateway.js'
 import { hotPaths } from './sections/hotpaths.js'
 import { rawProducer } from './sections/raw.js'
+import { wsFanout } from './sections/ws.js'
 import { met, renderTable } from './table.js'
 import type { Row } from './table.js'
 
 // Order matters: the gateway section reads the raw baseline's figure.
-const SECTIONS: readonly Section[] = [hotPaths, rawProducer, gatewayIngest, enricherSection, consumersDrain, endToEnd]
+const SECTIONS: readonly Section[] = [hotPaths, rawProducer, gatewayIngest, enricherSection, consumersDrain, endToEnd, wsFanout]
 
 interface SectionReport extends Partial<SectionResult> {
   name: string
