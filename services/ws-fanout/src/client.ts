@@ -26,7 +26,9 @@ export class StreamClient {
   tenant: string | undefined
   authenticated: boolean
   #match: (log: FilterableLog) => boolean = () => true
-  readonly #queue: string[] = []
+  /** The services filter, for the fan-out's index (undefined: any service). */
+  services: readonly string[] | undefined
+  readonly #queue: Buffer[] = []
   #dropped = 0
   #fullSince = 0
   readonly #o: ClientOptions
@@ -43,6 +45,7 @@ export class StreamClient {
 
   setFilters(filters: Filters | undefined): void {
     this.#match = compileFilters(filters)
+    this.services = filters?.services
   }
 
   wantsLog(log: FilterableLog & { tenant: string }): boolean {
@@ -58,8 +61,8 @@ export class StreamClient {
     this.socket.send(JSON.stringify(frame))
   }
 
-  /** Queues a pre-serialised frame; the same string is shared by every client that wants it. */
-  offer(frame: string): void {
+  /** Queues a pre-encoded frame; the same bytes are shared by every client that wants them. */
+  offer(frame: Buffer): void {
     if (this.#queue.length >= this.#o.queueMessages) {
       this.#queue.shift()
       this.#dropped++
@@ -83,7 +86,7 @@ export class StreamClient {
       this.#dropped = 0
     }
     while (this.#queue.length > 0 && this.socket.bufferedAmount < HIGH_WATER_BYTES) {
-      this.socket.send(this.#queue.shift()!)
+      this.socket.send(this.#queue.shift()!, { binary: false })
       this.#o.onSent?.()
     }
   }

@@ -48,6 +48,19 @@ export function createService(config: Config, deps: FanoutDeps) {
     latency: histogram(r, 'sluice_ws_delivery_latency_seconds', 'From a record being observed by Sluice to its fan-out.', LATENCY_BUCKETS_SECONDS),
   }
   const clients = new Set<StreamClient>()
+  // Most dashboards follow a few services: clients are indexed by their services filter so a log
+  // is matched against its service's subscribers and the unfiltered ones, not every client.
+  const byService = new Map<string, Set<StreamClient>>()
+  const anyService = new Set<StreamClient>()
+  const unindex = (c: StreamClient) => {
+    anyService.delete(c)
+    for (const s of c.services ?? []) byService.get(s)?.delete(c)
+  }
+  const index = (c: StreamClient) => {
+    if (!c.channels.has('logs')) return
+    if (!c.services) anyService.add(c)
+    else for (const s of c.services) (byService.get(s) ?? byService.set(s, new Set()).get(s)!).add(c)
+  }
   const stats = new Map<string, { total: number; errors: number }>()
   const consumer: Consumer = deps.kafka.consumer({ groupId: `${config.groupPrefix}-${randomUUID()}`, maxWaitTimeInMs: 100 })
   let running = false
@@ -103,6 +116,7 @@ export function createService(config: Config, deps: FanoutDeps) {
         clearInterval(heartbeat)
         clearTimeout(authTimer)
         clients.delete(client)
+        unindex(client)
         m.clients.set(clients.size)
       })
       socket.on('message', (data, isBinary) => {
@@ -117,11 +131,15 @@ export function createService(config: Config, deps: FanoutDeps) {
         }
         if (!client.authenticated) return client.reply({ type: 'error', message: 'authenticate first: send {"type":"auth","token":…} or connect with ?token=' })
         if (msg.type === 'subscribe') {
+          unindex(client)
           for (const c of msg.channels) client.channels.add(c)
           client.setFilters(msg.filters)
+          index(client)
           client.reply({ type: 'subscribed', channels: [...client.channels] })
         } else if (msg.type === 'unsubscribe') {
+          unindex(client)
           for (const c of msg.channels) client.channels.delete(c)
+          index(client)
           client.reply({ type: 'subscribed', channels: [...client.channels] })
         } else if (msg.type === 'pause') {
           client.paused = true
@@ -140,19 +158,21 @@ export function createService(config: Config, deps: FanoutDeps) {
     s.total++
     if (e.is_error) s.errors++
     stats.set(e.service, s)
-    let frame: string | undefined
-    for (const c of clients) {
-      if (!c.wantsLog(e)) continue
-      frame ??= JSON.stringify({ type: 'log', data: toJson(e) })
+    let frame: Buffer | undefined
+    const deliver = (c: StreamClient) => {
+      if (!c.wantsLog(e)) return
+      frame ??= Buffer.from(JSON.stringify({ type: 'log', data: toJson(e) }))
       c.offer(frame)
     }
+    byService.get(e.service)?.forEach(deliver)
+    anyService.forEach(deliver)
     if (frame) m.latency.observe(Date.now() / 1000 - Number(e.observed_timestamp / 1_000_000n) / 1000)
   }
   const onAlert = (a: Alert) => {
-    let frame: string | undefined
+    let frame: Buffer | undefined
     for (const c of clients) {
       if (!c.wantsAlert(a)) continue
-      frame ??= JSON.stringify({ type: 'alert', data: toJson(a) })
+      frame ??= Buffer.from(JSON.stringify({ type: 'alert', data: toJson(a) }))
       c.offer(frame)
     }
   }
@@ -161,7 +181,7 @@ export function createService(config: Config, deps: FanoutDeps) {
   let statsTimer: NodeJS.Timeout | undefined
   const tickStats = () => {
     const seconds = config.statsIntervalMs / 1000
-    const frames = [...stats].map(([service, s]) => JSON.stringify({ type: 'stats', data: { service, ratePerS: s.total / seconds, errorRatePerS: s.errors / seconds } }))
+    const frames = [...stats].map(([service, s]) => Buffer.from(JSON.stringify({ type: 'stats', data: { service, ratePerS: s.total / seconds, errorRatePerS: s.errors / seconds } })))
     stats.clear()
     for (const c of clients) {
       m.queueDepth.observe(c.queued)
