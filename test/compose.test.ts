@@ -9,6 +9,7 @@ import type { z } from 'zod'
 import { envNames } from '@sluice/config'
 import * as gateway from '@sluice/gateway'
 import * as enricher from '@sluice/enricher'
+import * as alerter from '@sluice/alerter'
 import * as wsFanout from '@sluice/ws-fanout'
 import * as sink from '@sluice/clickhouse-sink'
 import * as queryApi from '@sluice/query-api'
@@ -27,6 +28,7 @@ const compose = parse(readFileSync(path.join(REPO_ROOT, 'docker-compose.yml'), '
 const sluiceServices: Record<string, { schema: z.ZodObject; portVar: string; defaultPort: number }> = {
   gateway: { schema: gateway.envSchema, portVar: 'GATEWAY_PORT', defaultPort: 8080 },
   enricher: { schema: enricher.envSchema, portVar: 'ENRICHER_PORT', defaultPort: 9101 },
+  alerter: { schema: alerter.envSchema, portVar: 'ALERTER_PORT', defaultPort: 9103 },
   'clickhouse-sink': { schema: sink.envSchema, portVar: 'SINK_PORT', defaultPort: 9102 },
   'query-api': { schema: queryApi.envSchema, portVar: 'QUERY_API_PORT', defaultPort: 8070 },
   'ws-fanout': { schema: wsFanout.envSchema, portVar: 'WS_PORT', defaultPort: 8090 },

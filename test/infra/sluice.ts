@@ -44,6 +44,8 @@ export function isolation(extra: Record<string, string> = {}): Isolation {
     WS_PORT: '0',
     TOPIC_ALERTS: `t${id}.alerts`,
     ENRICHER_GROUP_ID: `enricher-${id}`,
+    ALERTER_GROUP_ID: `alerter-${id}`,
+    ALERTER_PORT: '0',
     SINK_GROUP_ID: `sink-${id}`,
     SINK_FLUSH_INTERVAL_MS: '200',
     SLUICE_STARTUP_TIMEOUT_MS: '60000',

@@ -1,6 +1,7 @@
 // The shell every consuming service shares: its BatchConsumer plus an HTTP server for /healthz,
 // /readyz (dependencies and the consumer itself) and /metrics. Start consumes, then listens;
-// close stops listening, then drains the consumer (flush, commit, leave the group).
+// close stops listening, then drains the consumer (flush, commit, leave the group). A service
+// with several consumers hands the worker `allConsumers(...)`, which runs them as one.
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { HealthCheck, HealthReport, Registry } from '@sluice/observability'
@@ -11,6 +12,35 @@ export interface RunnableConsumer {
   readonly running: boolean
   start(): Promise<void>
   close(): Promise<void>
+}
+
+/**
+ * Several consumers as one: start starts each in turn (closing those already started if one
+ * fails), close drains all of them in parallel, and it is running only while every one is.
+ */
+export function allConsumers(consumers: readonly RunnableConsumer[]): RunnableConsumer {
+  const closeAll = async (list: readonly RunnableConsumer[]) => {
+    const failed = (await Promise.allSettled(list.map((c) => c.close()))).flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
+    if (failed.length > 0) throw new AggregateError(failed, `${failed.length} of ${list.length} consumer(s) failed to close`)
+  }
+  return {
+    get running() {
+      return consumers.every((c) => c.running)
+    },
+    async start() {
+      const started: RunnableConsumer[] = []
+      try {
+        for (const c of consumers) {
+          await c.start()
+          started.push(c)
+        }
+      } catch (err) {
+        await closeAll(started).catch(() => undefined)
+        throw err
+      }
+    },
+    close: () => closeAll(consumers),
+  }
 }
 
 export interface ConsumerWorkerOptions<N extends string> {

@@ -32,4 +32,19 @@ export class AbsenceTracker {
   get size(): number {
     return this.#lastSeenMs.size
   }
+
+  snapshot(): { lastSeenMs: Record<string, number>; absent: string[] } {
+    return { lastSeenMs: Object.fromEntries(this.#lastSeenMs), absent: [...this.#absent] }
+  }
+
+  /**
+   * Restores after a restart at `nowMs`. The time the alerter itself was down is not silence of the
+   * services: every known key gets a fresh grace period (at most one silentMs of extra delay).
+   */
+  restore(s: { lastSeenMs: Record<string, number>; absent: string[] }, nowMs: number): void {
+    this.#lastSeenMs.clear()
+    for (const [key, last] of Object.entries(s.lastSeenMs)) this.#lastSeenMs.set(key, Math.max(last, nowMs))
+    this.#absent.clear()
+    for (const key of s.absent) this.#absent.add(key)
+  }
 }

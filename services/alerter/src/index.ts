@@ -1,7 +1,10 @@
-// Public surface of @sluice/alerter. Only the event-time window engine has landed so far (issue 4, step 1, partial).
-export { WindowEngine, ADD_OUTCOMES } from './window.js'
-export type { WindowEngineOptions, WindowCounts, ClosedWindow, AddOutcome } from './window.js'
-export { DEFAULT_RULES, ruleSchema, rulesFileSchema, parseRules, evaluateErrorRate, evaluateErrorCount, evaluateLevel } from './rules.js'
-export type { Rule, RulesFile, Breach } from './rules.js'
-export { AbsenceTracker } from './absence.js'
-export { NewPatternTracker } from './new-pattern.js'
+// Public surface of @sluice/alerter: the service (runner) and its pure parts (tests, benchmark).
+export { createService } from './service.js'
+export type { AlerterDeps, AlerterService } from './service.js'
+export { loadConfig, envSchema } from './config.js'
+export type { Config } from './config.js'
+export { AlertEvaluator, toAlertInput } from './evaluator.js'
+export type { AlertInput } from './evaluator.js'
+export { DEFAULT_RULES, parseRules, ruleSchema } from './rules.js'
+export type { Rule, RulesFile } from './rules.js'
+export { fingerprint } from './lifecycle.js'

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { NewPatternTracker } from './new-pattern.js'
-import { evaluateLevel } from './rules.js'
+import { evaluateLevel, ruleSchema } from './rules.js'
 
 describe('NewPatternTracker', () => {
   it('flags an ERROR template only the first time it is seen for that service', () => {
@@ -19,8 +19,9 @@ describe('NewPatternTracker', () => {
 
 describe('level rule', () => {
   it('fires on FATAL by default and on ERROR only when configured', () => {
-    const fatal = { id: 'f', name: 'f', kind: 'level', severity: 'critical', level: 'FATAL' } as const
-    const error = { ...fatal, level: 'ERROR' } as const
+    const fatal = ruleSchema.parse({ id: 'f', name: 'f', kind: 'level' })
+    const error = ruleSchema.parse({ id: 'e', name: 'e', kind: 'level', level: 'ERROR' })
+    if (fatal.kind !== 'level' || error.kind !== 'level') throw new Error('expected level rules')
     expect(evaluateLevel(fatal, 'FATAL')).toBe(true)
     expect(evaluateLevel(fatal, 'ERROR')).toBe(false)
     expect(evaluateLevel(error, 'ERROR')).toBe(true)

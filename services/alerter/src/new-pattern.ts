@@ -16,4 +16,21 @@ export class NewPatternTracker {
     patterns.add(patternId)
     return level === 'ERROR' || level === 'FATAL'
   }
+
+  get size(): number {
+    let n = 0
+    for (const p of this.#seen.values()) n += p.size
+    return n
+  }
+
+  snapshot(): Record<string, string[]> {
+    const out: Record<string, string[]> = {}
+    for (const [key, patterns] of this.#seen) out[key] = [...patterns]
+    return out
+  }
+
+  restore(s: Record<string, string[]>): void {
+    this.#seen.clear()
+    for (const [key, patterns] of Object.entries(s)) this.#seen.set(key, new Set(patterns))
+  }
 }

@@ -9,6 +9,8 @@ export interface WindowEngineOptions {
   slideMs: number
   /** How far behind the newest event time a record may arrive and still be counted. */
   allowedLatenessMs: number
+  /** Also count the last `recentMs` of each window separately (spike: recent part vs the rest as baseline). */
+  recentMs?: number
 }
 
 export interface WindowCounts {
@@ -21,10 +23,36 @@ export interface ClosedWindow extends WindowCounts {
   key: string
   start: number
   end: number
+  /** Counts over [end − recentMs, end) when the engine has `recentMs`. */
+  recent?: WindowCounts
+}
+
+/** The engine's state as plain JSON, for the alerter's state changelog. */
+export interface WindowEngineSnapshot {
+  maxEventTime: number | null
+  late: number
+  /** key → [bucketStart, total, errors][] */
+  buckets: Record<string, Array<[number, number, number]>>
+  emittedUntil: Record<string, number>
 }
 
 export const ADD_OUTCOMES = ['accepted', 'late'] as const
 export type AddOutcome = (typeof ADD_OUTCOMES)[number]
+
+/**
+ * Event time shared by the engines of one input partition: every rule sees the same watermark,
+ * so a rule scoped to a quiet service still closes its windows while the partition moves on.
+ */
+export class EventClock {
+  maxEventTime = Number.NEGATIVE_INFINITY
+  constructor(readonly allowedLatenessMs: number) {}
+  observe(t: number): void {
+    if (t > this.maxEventTime) this.maxEventTime = t
+  }
+  get watermark(): number {
+    return this.maxEventTime - this.allowedLatenessMs
+  }
+}
 
 export class WindowEngine {
   readonly #opts: WindowEngineOptions
@@ -32,18 +60,25 @@ export class WindowEngine {
   readonly #buckets = new Map<string, Map<number, WindowCounts>>()
   // key → end of the last window already emitted, so each window is emitted once.
   readonly #emittedUntil = new Map<string, number>()
-  #maxEventTime = Number.NEGATIVE_INFINITY
+  readonly #clock: EventClock
+  // Keys created since the last advance; other keys only need a pass once a slide boundary passes.
+  readonly #fresh = new Set<string>()
+  #advancedTo = Number.NEGATIVE_INFINITY
   #late = 0
 
-  constructor(opts: WindowEngineOptions) {
+  constructor(opts: WindowEngineOptions, clock = new EventClock(opts.allowedLatenessMs)) {
     if (opts.slideMs <= 0 || opts.windowMs < opts.slideMs || opts.windowMs % opts.slideMs !== 0) {
       throw new RangeError('windowMs must be a positive multiple of slideMs')
     }
+    if (opts.recentMs !== undefined && (opts.recentMs <= 0 || opts.recentMs > opts.windowMs || opts.recentMs % opts.slideMs !== 0)) {
+      throw new RangeError('recentMs must be a positive multiple of slideMs, at most windowMs')
+    }
     this.#opts = { ...opts }
+    this.#clock = clock
   }
 
   get watermark(): number {
-    return this.#maxEventTime - this.#opts.allowedLatenessMs
+    return this.#clock.watermark
   }
 
   /** Records rejected for arriving behind the watermark (exported as sluice_alerter_late_records_total). */
@@ -64,11 +99,12 @@ export class WindowEngine {
       this.#late++
       return 'late'
     }
-    if (eventTime > this.#maxEventTime) this.#maxEventTime = eventTime
+    this.#clock.observe(eventTime)
     let byBucket = this.#buckets.get(key)
     if (byBucket === undefined) {
       byBucket = new Map()
       this.#buckets.set(key, byBucket)
+      this.#fresh.add(key)
     }
     const start = this.#bucketStart(eventTime)
     const counts = byBucket.get(start) ?? { total: 0, errors: 0 }
@@ -83,22 +119,35 @@ export class WindowEngine {
 
   /** Emits every window (per key, in end order) whose end is at or before the watermark, then evicts old buckets. */
   advance(): ClosedWindow[] {
-    const { windowMs, slideMs } = this.#opts
+    const { windowMs, slideMs, recentMs } = this.#opts
     const wm = this.watermark
     const out: ClosedWindow[] = []
-    for (const [key, byBucket] of this.#buckets) {
+    // Window ends are multiples of slideMs: until the watermark crosses the next one, only keys
+    // created since the last pass can have a window to close.
+    const boundary = Math.floor(wm / slideMs) * slideMs
+    const keys = boundary > this.#advancedTo ? this.#buckets.keys() : this.#fresh.values()
+    this.#advancedTo = Math.max(this.#advancedTo, boundary)
+    for (const key of [...keys]) {
+      const byBucket = this.#buckets.get(key)
+      if (byBucket === undefined) continue
       let end = (this.#emittedUntil.get(key) ?? 0) + slideMs
       for (; end <= wm; end += slideMs) {
         const start = end - windowMs
         const counts: WindowCounts = { total: 0, errors: 0 }
+        const recent: WindowCounts = { total: 0, errors: 0 }
+        const recentFrom = recentMs === undefined ? Number.POSITIVE_INFINITY : end - recentMs
         for (let b = start; b < end; b += slideMs) {
           const c = byBucket.get(b)
           if (c !== undefined) {
             counts.total += c.total
             counts.errors += c.errors
+            if (b >= recentFrom) {
+              recent.total += c.total
+              recent.errors += c.errors
+            }
           }
         }
-        out.push({ key, start, end, ...counts })
+        out.push(recentMs === undefined ? { key, start, end, ...counts } : { key, start, end, ...counts, recent })
         this.#emittedUntil.set(key, end)
       }
       // Buckets that no future window can contain are dropped to bound state.
@@ -109,7 +158,38 @@ export class WindowEngine {
         this.#emittedUntil.delete(key)
       }
     }
+    this.#fresh.clear()
     return out
+  }
+
+  get keyCount(): number {
+    return this.#buckets.size
+  }
+
+  hasKey(key: string): boolean {
+    return this.#buckets.has(key)
+  }
+
+  snapshot(): WindowEngineSnapshot {
+    const buckets: WindowEngineSnapshot['buckets'] = {}
+    for (const [key, byBucket] of this.#buckets) buckets[key] = [...byBucket].map(([b, c]) => [b, c.total, c.errors])
+    return {
+      maxEventTime: Number.isFinite(this.#clock.maxEventTime) ? this.#clock.maxEventTime : null,
+      late: this.#late,
+      buckets,
+      emittedUntil: Object.fromEntries(this.#emittedUntil),
+    }
+  }
+
+  restore(s: WindowEngineSnapshot): void {
+    if (s.maxEventTime !== null) this.#clock.observe(s.maxEventTime)
+    this.#advancedTo = Number.NEGATIVE_INFINITY
+    this.#late = s.late
+    this.#buckets.clear()
+    for (const [key, list] of Object.entries(s.buckets)) this.#buckets.set(key, new Map(list.map(([b, total, errors]) => [b, { total, errors }])))
+    this.#emittedUntil.clear()
+    for (const [key, end] of Object.entries(s.emittedUntil)) this.#emittedUntil.set(key, end)
+    for (const key of this.#buckets.keys()) this.#fresh.add(key)
   }
 
   #bucketStart(t: number): number {

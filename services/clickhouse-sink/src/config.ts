@@ -9,6 +9,7 @@ export const envSchema = z.object({
   ...registryEnv.shape,
   ...clickhouseEnv.shape,
   TOPIC_LOGS_ENRICHED: z.string().default('logs.enriched'),
+  TOPIC_ALERTS: z.string().default('alerts'),
   SINK_PORT: port(9102),
   SINK_GROUP_ID: z.string().default('sluice-clickhouse-sink'),
   SINK_MAX_BATCH_RECORDS: positiveInt(10_000),
@@ -22,6 +23,9 @@ export function loadConfig(env?: Env) {
     port: e.SINK_PORT,
     groupId: e.SINK_GROUP_ID,
     topic: e.TOPIC_LOGS_ENRICHED,
+    alertsTopic: e.TOPIC_ALERTS,
+    // Its own group: the alerts consumer commits, rebalances and lags independently of the logs one.
+    alertsGroupId: `${e.SINK_GROUP_ID}-alerts`,
     database: e.CLICKHOUSE_DATABASE,
     maxBatchRecords: e.SINK_MAX_BATCH_RECORDS,
     flushIntervalMs: e.SINK_FLUSH_INTERVAL_MS,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { containsPattern, filters, logsQuerySchema, parseQuery, where } from './params.js'
+import { alertFilters, alertsQuerySchema, containsPattern, filters, logsQuerySchema, parseQuery, where } from './params.js'
 
 const schema = logsQuerySchema(1000)
 
@@ -25,5 +25,37 @@ describe('query parameters', () => {
 
   it('escapes LIKE wildcards in text search', () => {
     expect(containsPattern('50%_off\\')).toBe('%50\\%\\_off\\\\%')
+  })
+})
+
+describe('alert query parameters', () => {
+  const alerts = alertsQuerySchema(1000)
+
+  it('parses the filters and defaults the limit', () => {
+    expect(parseQuery(alerts, {})).toEqual({ limit: 100 })
+    expect(parseQuery(alerts, { status: 'firing', service: 'checkout', tenant: 'acme', rule_kind: 'error_rate', limit: '20' })).toEqual({
+      status: 'firing',
+      service: 'checkout',
+      tenant: 'acme',
+      rule_kind: 'error_rate',
+      limit: 20,
+    })
+  })
+
+  it('names the bad parameter', () => {
+    expect(() => parseQuery(alerts, { status: 'open' })).toThrow(/parameter status/)
+    expect(() => parseQuery(alerts, { rule_kind: 'vibes' })).toThrow(/parameter rule_kind/)
+    expect(() => parseQuery(alerts, { tenant: 'no spaces allowed' })).toThrow(/parameter tenant/)
+    expect(() => parseQuery(alerts, { service: '' })).toThrow(/parameter service/)
+    expect(() => parseQuery(alerts, { limit: '1001' })).toThrow(/parameter limit/)
+    expect(() => parseQuery(alerts, { limit: 'ten' })).toThrow(/parameter limit/)
+    expect(() => parseQuery(alerts, { level: 'error' })).toThrow(/unknown parameter\(s\): level/)
+  })
+
+  it('binds alert filters as parameters over the alerts columns', () => {
+    const f = alertFilters({ tenant: 'acme', service: "x' OR 1=1 --", status: 'firing', rule_kind: 'spike' })
+    expect(where(f.clauses)).toBe('WHERE Tenant = {tenant:String} AND ServiceName = {service:String} AND Status = {status:String} AND RuleKind = {rule_kind:String}')
+    expect(f.params).toEqual({ tenant: 'acme', service: "x' OR 1=1 --", status: 'firing', rule_kind: 'spike' })
+    expect(alertFilters({})).toEqual({ clauses: [], params: {} })
   })
 })

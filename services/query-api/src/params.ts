@@ -1,7 +1,7 @@
 // Query-string parameters of the read endpoints, validated with zod. Every error names the
 // parameter; values only ever reach SQL as bound parameters.
 import { z } from 'zod'
-import { CATEGORIES, SluiceError, TENANT_PATTERN, parseSeverity, parseTimestampNs } from '@sluice/core'
+import { ALERT_RULE_KINDS, ALERT_STATUSES, CATEGORIES, SluiceError, TENANT_PATTERN, parseSeverity, parseTimestampNs } from '@sluice/core'
 
 const time = z.string().transform((v, ctx) => {
   const ns = parseTimestampNs(/^\d+(\.\d+)?$/.test(v) ? Number(v) : v)
@@ -44,6 +44,15 @@ export const logsQuerySchema = (maxLimit: number) =>
 
 export const statsQuerySchema = z.strictObject(common)
 
+export const alertsQuerySchema = (maxLimit: number) =>
+  z.strictObject({
+    tenant: common.tenant,
+    service: common.service,
+    status: z.enum(ALERT_STATUSES).optional(),
+    rule_kind: z.enum(ALERT_RULE_KINDS).optional(),
+    limit: z.coerce.number().int().min(1).max(maxLimit).default(100),
+  })
+
 export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
   const r = schema.safeParse(query)
   if (r.success) return r.data
@@ -76,6 +85,28 @@ export function filters(p: { tenant?: string | undefined; service?: string | und
   if (p.to !== undefined) {
     clauses.push('Timestamp < fromUnixTimestamp64Nano({to:Int64})')
     params.to = p.to.toString()
+  }
+  return { clauses, params }
+}
+
+/** WHERE clauses and bound parameters over the columns of <db>.alerts. */
+export function alertFilters(p: { tenant?: string | undefined; service?: string | undefined; status?: string | undefined; rule_kind?: string | undefined }): {
+  clauses: string[]
+  params: Record<string, unknown>
+} {
+  const clauses: string[] = []
+  const params: Record<string, unknown> = {}
+  const columns = [
+    ['tenant', 'Tenant'],
+    ['service', 'ServiceName'],
+    ['status', 'Status'],
+    ['rule_kind', 'RuleKind'],
+  ] as const
+  for (const [name, column] of columns) {
+    const v = p[name]
+    if (v === undefined || v === '') continue
+    clauses.push(`${column} = {${name}:String}`)
+    params[name] = v
   }
   return { clauses, params }
 }

@@ -1,7 +1,8 @@
 // Query API: read access to stored logs for people and dashboards.
 //   GET /v1/logs?q=&service=&level=&category=&pattern_id=&from=&to=&limit=&tenant= → { logs: [...newest first] }
 //   GET /v1/stats?service=&from=&to=&tenant=                     → counts by level and service
-// Reads use FINAL so re-delivered duplicates never show.
+//   GET /v1/alerts?status=&service=&rule_kind=&tenant=&limit=     → { alerts: [...latest state, newest update first] }
+// Reads use FINAL so re-delivered duplicates (and, for alerts, superseded versions) never show.
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { formatNs } from '@sluice/core'
@@ -9,7 +10,7 @@ import type { ClickHouseClient } from '@sluice/clickhouse'
 import type { HealthCheck, Registry } from '@sluice/observability'
 import { LATENCY_BUCKETS_SECONDS, createHttpApp, histogram, runHealthChecks } from '@sluice/observability'
 import type { Config } from './config.js'
-import { containsPattern, filters, logsQuerySchema, parseQuery, statsQuerySchema, where } from './params.js'
+import { alertFilters, alertsQuerySchema, containsPattern, filters, logsQuerySchema, parseQuery, statsQuerySchema, where } from './params.js'
 
 export { loadConfig, envSchema } from './config.js'
 export type { Config } from './config.js'
@@ -48,12 +49,35 @@ interface StoredRow {
   error_code: string
 }
 
+interface StoredAlert {
+  id: string
+  tenant: string
+  rule_id: string
+  rule_name: string
+  rule_kind: string
+  service: string
+  pattern_id: string
+  severity: string
+  status: string
+  value: number
+  threshold: number
+  window_start: string
+  window_end: string
+  started_at: string
+  updated_at: string
+  resolved_at: string | null
+  acknowledged_by: string
+  summary: string
+  sample_log_ids: string[]
+  version: number
+}
+
 export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
   const app = createHttpApp({ logger: deps.logger.child({ service: 'query-api' }), registry: deps.registry, checks: deps.checks })
   const querySeconds = histogram(deps.registry, 'sluice_query_seconds', 'Query API ClickHouse query duration.', LATENCY_BUCKETS_SECONDS, ['endpoint'])
   const table = `${config.database}.logs`
   const logsSchema = logsQuerySchema(config.maxLimit)
-
+  const alertsSchema = alertsQuerySchema(config.maxLimit)
 
   const tenantOf = (header: unknown, param?: string) => param ?? (typeof header === 'string' && header !== '' ? header : undefined)
 
@@ -128,6 +152,40 @@ export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
       s.byLevel[r.level] = n
     }
     return { total, byLevel, byService }
+  })
+
+  // FINAL applies WHERE after replacing, so a status filter sees only each alert's latest version
+  // (ClickHouse moves only sorting-key conditions to PREWHERE under FINAL).
+  app.get('/v1/alerts', async (req) => {
+    const p = parseQuery(alertsSchema, req.query)
+    const f = alertFilters({ ...p, tenant: tenantOf(req.headers['x-sluice-tenant'], p.tenant) })
+    const ns = (column: string, alias: string) => `toString(toUnixTimestamp64Nano(${column})) AS ${alias}`
+    const end = querySeconds.startTimer({ endpoint: 'alerts' })
+    const rs = await deps.clickhouse.query({
+      query: `SELECT Id AS id, Tenant AS tenant, RuleId AS rule_id, RuleName AS rule_name, RuleKind AS rule_kind, ServiceName AS service,
+                PatternId AS pattern_id, Severity AS severity, Status AS status, Value AS value, Threshold AS threshold,
+                ${ns('WindowStart', 'window_start')}, ${ns('WindowEnd', 'window_end')}, ${ns('StartedAt', 'started_at')},
+                ${ns('UpdatedAt', 'updated_at')}, ${ns('ResolvedAt', 'resolved_at')},
+                AcknowledgedBy AS acknowledged_by, Summary AS summary, SampleLogIds AS sample_log_ids, Version AS version
+              FROM ${config.database}.alerts FINAL ${where(f.clauses)}
+              ORDER BY UpdatedAt DESC, Id DESC LIMIT {limit:UInt32}`,
+      query_params: { ...f.params, limit: p.limit },
+      format: 'JSONEachRow',
+    })
+    const rows = await rs.json<StoredAlert>()
+    end()
+    return {
+      alerts: rows.map((r) => ({
+        ...r,
+        pattern_id: r.pattern_id || null,
+        window_start: formatNs(BigInt(r.window_start)),
+        window_end: formatNs(BigInt(r.window_end)),
+        started_at: formatNs(BigInt(r.started_at)),
+        updated_at: formatNs(BigInt(r.updated_at)),
+        resolved_at: r.resolved_at === null ? null : formatNs(BigInt(r.resolved_at)),
+        acknowledged_by: r.acknowledged_by || null,
+      })),
+    }
   })
 
   return app

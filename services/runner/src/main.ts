@@ -6,13 +6,14 @@ import { parseArgs } from 'node:util'
 import { ConfigError, envNames } from '@sluice/config'
 import * as gateway from '@sluice/gateway'
 import * as enricher from '@sluice/enricher'
+import * as alerter from '@sluice/alerter'
 import * as wsFanout from '@sluice/ws-fanout'
 import * as sink from '@sluice/clickhouse-sink'
 import * as queryApi from '@sluice/query-api'
 import { envSchema as runtimeEnv } from './config.js'
 import { loadConfig, parseTargets, startRuntime } from './runtime.js'
 
-const USAGE = `usage: sluice run [--target all|gateway,enricher,clickhouse-sink,query-api,ws-fanout]
+const USAGE = `usage: sluice run [--target all|gateway,enricher,alerter,clickhouse-sink,query-api,ws-fanout]
        sluice env`
 
 async function run(targetSpec: string): Promise<void> {
@@ -56,6 +57,7 @@ function printEnv(): void {
     process: envNames(runtimeEnv),
     gateway: envNames(gateway.envSchema),
     enricher: envNames(enricher.envSchema),
+    alerter: envNames(alerter.envSchema),
     'clickhouse-sink': envNames(sink.envSchema),
     'query-api': envNames(queryApi.envSchema),
     'ws-fanout': envNames(wsFanout.envSchema),

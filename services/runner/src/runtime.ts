@@ -1,6 +1,6 @@
 // One runtime runs any set of targets in one process (Loki's -target model): shared clients are
 // created once, only for the targets that need them, and closed in reverse order on shutdown.
-//   all             gateway + enricher + clickhouse-sink + query-api + ws-fanout, embedded ClickHouse
+//   all             gateway + enricher + alerter + clickhouse-sink + query-api + ws-fanout, embedded ClickHouse
 //   gateway,...     any subset, e.g. one role per process in production
 import path from 'node:path'
 import type { Logger } from 'pino'
@@ -16,6 +16,7 @@ import { createLogger, createRegistry } from '@sluice/observability'
 import type { HealthCheck, HealthReport, Registry } from '@sluice/observability'
 import * as gateway from '@sluice/gateway'
 import * as enricher from '@sluice/enricher'
+import * as alerter from '@sluice/alerter'
 import * as wsFanout from '@sluice/ws-fanout'
 import * as sink from '@sluice/clickhouse-sink'
 import * as queryApi from '@sluice/query-api'
@@ -25,7 +26,7 @@ import type { RuntimeConfig } from './config.js'
 export { loadConfig } from './config.js'
 export type { RuntimeConfig } from './config.js'
 
-export const TARGETS = ['gateway', 'enricher', 'clickhouse-sink', 'query-api', 'ws-fanout'] as const
+export const TARGETS = ['gateway', 'enricher', 'alerter', 'clickhouse-sink', 'query-api', 'ws-fanout'] as const
 export type Target = (typeof TARGETS)[number]
 
 export function parseTargets(spec: string): Target[] {
@@ -102,7 +103,8 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
   }
 
   try {
-    const needsKafka = targets.has('gateway') || targets.has('enricher') || targets.has('clickhouse-sink') || targets.has('ws-fanout')
+    const needsKafka = targets.has('gateway') || targets.has('enricher') || targets.has('alerter') || targets.has('clickhouse-sink') || targets.has('ws-fanout')
+    const alerterConfig = targets.has('alerter') ? alerter.loadConfig(env) : undefined
     const needsClickHouse = targets.has('clickhouse-sink') || targets.has('query-api')
     let kafka: Kafka | undefined
     let producer: BatchingProducer | undefined
@@ -128,6 +130,8 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
           topic(config.kafka.topicDlq),
           // Keyed by alert id: compaction keeps each alert's latest state.
           topic(config.kafka.topicAlerts, { 'cleanup.policy': 'compact' }),
+          // One record per input partition: the latest checkpoint of its alert state.
+          ...(alerterConfig ? [{ ...topic(alerterConfig.topicState, { 'cleanup.policy': 'compact' }), numPartitions: 1 }] : []),
         ]),
       )
       const p = new BatchingProducer(k, { produceTimeoutMs: config.kafka.produceTimeoutMs })
@@ -170,7 +174,7 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
     if (targets.has('query-api') && clickhouse) {
       await add(queryApi.createService(queryApi.loadConfig(env), { logger, registry, clickhouse: clickhouse.client, checks: { clickhouse: checks.clickhouse! } }))
     }
-    if (targets.has('clickhouse-sink') && kafka && producer && enrichedCodec && clickhouse) {
+    if (targets.has('clickhouse-sink') && kafka && producer && enrichedCodec && alertCodec && clickhouse) {
       const sinkConfig = sink.loadConfig(env)
       await add(
         sink.createService(sinkConfig, {
@@ -178,6 +182,7 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
           registry,
           kafka,
           codec: enrichedCodec,
+          alertCodec,
           clickhouse: clickhouse.client,
           dlq: new DeadLetterQueue(producer, config.kafka.topicDlq, 'clickhouse-sink'),
           checks: { kafka: checks.kafka!, registry: checks.registry!, clickhouse: checks.clickhouse! },
@@ -194,6 +199,20 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
           rawCodec: codec,
           enrichedCodec,
           dlq: new DeadLetterQueue(producer, config.kafka.topicDlq, 'enricher'),
+          checks: { kafka: checks.kafka!, registry: checks.registry! },
+        }),
+      )
+    }
+    if (alerterConfig && kafka && producer && enrichedCodec && alertCodec) {
+      await add(
+        alerter.createService(alerterConfig, {
+          logger,
+          registry,
+          kafka,
+          producer,
+          enrichedCodec,
+          alertCodec,
+          dlq: new DeadLetterQueue(producer, config.kafka.topicDlq, 'alerter'),
           checks: { kafka: checks.kafka!, registry: checks.registry! },
         }),
       )

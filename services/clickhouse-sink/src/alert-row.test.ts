@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest'
+import type { Alert } from '@sluice/core'
+import { toAlertRow } from './alert-row.js'
+
+const NS = 1_763_899_200_123_456_789n // 2025-11-23T12:00:00.123456789Z
+
+function alert(over: Partial<Alert> = {}): Alert {
+  return {
+    id: 'fp-1',
+    tenant: 'acme',
+    rule_id: 'checkout-errors',
+    rule_name: 'Checkout error rate',
+    rule_kind: 'error_rate',
+    service: 'checkout',
+    pattern_id: null,
+    severity: 'critical',
+    status: 'firing',
+    value: 0.25,
+    threshold: 0.1,
+    window_start: NS - 60_000_000_000n,
+    window_end: NS,
+    started_at: NS,
+    updated_at: NS + 1n,
+    resolved_at: null,
+    acknowledged_by: null,
+    summary: '25% of checkout logs are errors',
+    sample_log_ids: ['log-1', 'log-2'],
+    version: 1,
+    ...over,
+  }
+}
+
+describe('toAlertRow', () => {
+  it('maps every field to its column, nanosecond timestamps exact as strings', () => {
+    expect(toAlertRow(alert())).toEqual({
+      Id: 'fp-1',
+      Tenant: 'acme',
+      RuleId: 'checkout-errors',
+      RuleName: 'Checkout error rate',
+      RuleKind: 'error_rate',
+      ServiceName: 'checkout',
+      PatternId: '',
+      Severity: 'critical',
+      Status: 'firing',
+      Value: 0.25,
+      Threshold: 0.1,
+      WindowStart: '1763899140123456789',
+      WindowEnd: '1763899200123456789',
+      StartedAt: '1763899200123456789',
+      UpdatedAt: '1763899200123456790',
+      ResolvedAt: null,
+      AcknowledgedBy: '',
+      Summary: '25% of checkout logs are errors',
+      SampleLogIds: ['log-1', 'log-2'],
+      Version: 1,
+    })
+  })
+
+  it('keeps the optional fields of a resolved, acknowledged pattern alert', () => {
+    const row = toAlertRow(alert({ status: 'resolved', pattern_id: '0123456789abcdef', resolved_at: NS + 5n, acknowledged_by: 'oncall@acme', version: 3 }))
+    expect(row).toMatchObject({ Status: 'resolved', PatternId: '0123456789abcdef', ResolvedAt: '1763899200123456794', AcknowledgedBy: 'oncall@acme', Version: 3 })
+  })
+
+  it('rejects a version the UInt32 Version column cannot hold, naming the alert', () => {
+    expect(() => toAlertRow(alert({ version: -1 }))).toThrow(/alert fp-1: version -1/)
+  })
+
+  it('rejects timestamps that are not epoch nanoseconds, naming the field', () => {
+    expect(() => toAlertRow(alert({ window_start: 0n }))).toThrow(/alert fp-1: window_start 0 is before 2001/)
+    expect(() => toAlertRow(alert({ resolved_at: 1_763_899_200n }))).toThrow(/resolved_at 1763899200/)
+    expect(toAlertRow(alert({ started_at: 1_000_000_000_000_000_000n })).StartedAt).toBe('1000000000000000000')
+  })
+})
