@@ -1,6 +1,6 @@
 // The live page in headless Chromium (Debian's chromium driven by playwright-core): the badge
 // turns live, a log posted to the gateway appears, pause holds new rows back and resume lets them
-// in. A screenshot is kept in .local/test-artifacts/ for people to look at.
+// in, and the alert a FATAL log raises shows in the alert strip. A screenshot is kept in .local/test-artifacts/ for people to look at.
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { chromium } from 'playwright-core'
@@ -18,8 +18,8 @@ async function post(gw: string, records: object[]) {
 }
 
 describe('live page', () => {
-  it('goes live, shows posted logs newest first, pauses and resumes', async () => {
-    const rt = await startSluice(['gateway', 'enricher', 'ws-fanout'], isolation({ ENRICHER_FLUSH_INTERVAL_MS: '20' }))
+  it('goes live, shows posted logs newest first and the alerts they raise, pauses and resumes', async () => {
+    const rt = await startSluice(['gateway', 'enricher', 'alerter', 'ws-fanout'], isolation({ ENRICHER_FLUSH_INTERVAL_MS: '20' }))
     const gw = rt.addresses.gateway!
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
     onTestFinished(() => browser.close())
@@ -43,6 +43,12 @@ describe('live page', () => {
     await page.click('#pause')
     await page.locator('tr[data-id="p3"]').waitFor({ timeout: 15_000 })
     await page.locator('.rate').first().waitFor({ timeout: 5000 })
+
+    // A FATAL raises an alert (default rules): it shows in the alert strip, one line per alert id.
+    await post(gw, [{ id: 'p4', service: 'ledger', level: 'fatal', message: 'ledger corrupted at block 7' }])
+    const fatal = page.locator('#alerts div.firing', { hasText: 'FATAL log · ledger' })
+    await fatal.waitFor({ timeout: 15_000 })
+    expect(await fatal.textContent()).toContain('ledger corrupted at block 7')
 
     const dir = path.join(REPO_ROOT, '.local/test-artifacts')
     mkdirSync(dir, { recursive: true })

@@ -116,4 +116,33 @@ describe('live stream', () => {
     await new Promise((r) => setTimeout(r, 500))
     expect(acme.frames.filter((f) => f.type === 'log').map((f) => f.data?.id)).toEqual(['acme-log'])
   })
+
+  it('streams the alert a FATAL log raises, stores it for the query API, and closes connections that subscribe to nothing', async () => {
+    const rt = await startSluice(['gateway', 'enricher', 'alerter', 'clickhouse-sink', 'query-api', 'ws-fanout'], isolation({ ENRICHER_FLUSH_INTERVAL_MS: '20', WS_IDLE_TIMEOUT_MS: '1500' }))
+    const watcher = await connect(rt.addresses['ws-fanout']!)
+    watcher.send({ type: 'subscribe', channels: ['alerts'] })
+    await watcher.next('subscribed')
+    const idle = await connect(rt.addresses['ws-fanout']!)
+
+    await post(rt.addresses.gateway!, [{ id: 'fatal-1', service: 'ledger', level: 'fatal', message: 'ledger corrupted at block 7' }])
+    // The default rules: any FATAL, and a template never seen before at ERROR or above.
+    type AlertFrame = { id: string; rule_id: string; service: string; status: string; sample_log_ids: string[] }
+    const alerts = await waitFor('two alerts', async () => {
+      const got = watcher.frames.filter((f) => f.type === 'alert').map((f) => f.data as AlertFrame)
+      return got.length >= 2 ? got : undefined
+    })
+    expect(alerts.map((a) => a.rule_id).sort()).toEqual(['fatal', 'new-error-pattern'])
+    for (const a of alerts) expect(a).toMatchObject({ service: 'ledger', status: 'firing', sample_log_ids: ['fatal-1'] })
+
+    const stored = await waitFor('the alerts in ClickHouse', async () => {
+      const res = (await (await fetch(`${rt.addresses['query-api']!}/v1/alerts?service=ledger`)).json()) as { alerts: Array<{ id: string; status: string }> }
+      return res.alerts.length >= 2 ? res.alerts : undefined
+    })
+    expect(stored.map((a) => a.id).sort()).toEqual(alerts.map((a) => a.id).sort())
+
+    const [code, reason] = (await once(idle.ws, 'close')) as [number, Buffer]
+    expect(code).toBe(4002)
+    expect(reason.toString()).toMatch(/idle/)
+    expect(watcher.ws.readyState).toBe(WebSocket.OPEN)
+  })
 })

@@ -299,7 +299,9 @@ export function createService(config: Config, deps: AlerterDeps) {
       closing = true
       for (const t of timers) clearInterval(t)
       await app.close()
-      await consumer?.stop()
+      // Paused, not stopped: the group stays joined so the final checkpoint's offsets can be committed.
+      consumer?.pause([{ topic: config.topicEnriched }])
+      await exclusive(async () => undefined)
       await Promise.race([Promise.allSettled([...deliveries.values()]), new Promise((res) => setTimeout(res, 5000))])
       notifier.close()
       await checkpoint()

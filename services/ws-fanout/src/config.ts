@@ -18,6 +18,8 @@ export const envSchema = z.object({
   /** A client whose queue stays full this long is disconnected. */
   WS_CLIENT_STUCK_MS: positiveInt(30_000),
   WS_HEARTBEAT_MS: positiveInt(30_000),
+  /** A connection subscribed to nothing for this long is closed (4002): it only holds a slot. */
+  WS_IDLE_TIMEOUT_MS: positiveInt(300_000),
   WS_STATS_INTERVAL_MS: positiveInt(1000),
   /** Require a token (query `token` or a first {"type":"auth"} message); its tenant bounds what is seen. */
   WS_AUTH: bool(false),
@@ -36,6 +38,7 @@ export function loadConfig(env?: Env) {
     queueMessages: e.WS_CLIENT_QUEUE_MESSAGES,
     stuckMs: e.WS_CLIENT_STUCK_MS,
     heartbeatMs: e.WS_HEARTBEAT_MS,
+    idleTimeoutMs: e.WS_IDLE_TIMEOUT_MS,
     statsIntervalMs: e.WS_STATS_INTERVAL_MS,
     authSecret: e.WS_AUTH ? e.WS_AUTH_SECRET : undefined,
   })

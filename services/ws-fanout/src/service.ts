@@ -28,6 +28,7 @@ export interface FanoutDeps {
 
 const CLOSE_TRY_AGAIN_LATER = 1013
 const CLOSE_UNAUTHORIZED = 4001
+const CLOSE_IDLE = 4002
 const PUMP_INTERVAL_MS = 50
 
 /** Wire shape of a record: bigint nanoseconds become RFC 3339 strings. */
@@ -107,6 +108,16 @@ export function createService(config: Config, deps: FanoutDeps) {
       m.clients.set(clients.size)
       let alive = true
       socket.on('pong', () => (alive = true))
+      // Idle: connected but subscribed to nothing (never, or after unsubscribing everything).
+      let idleTimer: NodeJS.Timeout | undefined
+      const watchIdle = () => {
+        clearTimeout(idleTimer)
+        idleTimer =
+          client.channels.size > 0
+            ? undefined
+            : setTimeout(() => socket.close(CLOSE_IDLE, `idle: subscribed to nothing for ${config.idleTimeoutMs} ms`), config.idleTimeoutMs)
+      }
+      watchIdle()
       const heartbeat = setInterval(() => {
         if (!alive) return socket.terminate()
         alive = false
@@ -115,6 +126,7 @@ export function createService(config: Config, deps: FanoutDeps) {
       socket.on('close', () => {
         clearInterval(heartbeat)
         clearTimeout(authTimer)
+        clearTimeout(idleTimer)
         clients.delete(client)
         unindex(client)
         m.clients.set(clients.size)
@@ -135,11 +147,13 @@ export function createService(config: Config, deps: FanoutDeps) {
           for (const c of msg.channels) client.channels.add(c)
           client.setFilters(msg.filters)
           index(client)
+          watchIdle()
           client.reply({ type: 'subscribed', channels: [...client.channels] })
         } else if (msg.type === 'unsubscribe') {
           unindex(client)
           for (const c of msg.channels) client.channels.delete(c)
           index(client)
+          watchIdle()
           client.reply({ type: 'subscribed', channels: [...client.channels] })
         } else if (msg.type === 'pause') {
           client.paused = true

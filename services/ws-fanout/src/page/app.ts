@@ -74,9 +74,15 @@ function addLog(log: LogData): void {
   count.textContent = `${received} received${dropped ? ` · ${dropped} dropped` : ''}`
 }
 
+// One line per alert id, updated in place: an incident is one alert whatever its updates.
 function addAlert(a: AlertData): void {
-  const div = document.createElement('div')
-  div.textContent = `⚠ ${a.status.toUpperCase()} ${a.rule_name} · ${a.service}: ${a.summary}`
+  let div = alerts.querySelector<HTMLDivElement>(`div[data-alert-id="${CSS.escape(a.id)}"]`)
+  if (!div) {
+    div = document.createElement('div')
+    div.dataset.alertId = a.id
+  }
+  div.className = a.status
+  div.textContent = `${a.status === 'resolved' ? '✓' : '⚠'} ${a.status.toUpperCase()} ${a.rule_name} · ${a.service}: ${a.summary}`
   alerts.prepend(div)
   while (alerts.childElementCount > 5) alerts.lastElementChild?.remove()
 }
