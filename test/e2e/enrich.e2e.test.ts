@@ -35,6 +35,24 @@ async function stored(q: string, n: number, query = ''): Promise<Map<string, Sto
 }
 
 describe('enrichment end to end', () => {
+  it('keeps mined templates across a restart: a known message shape keeps its generalised pattern_id', async () => {
+    const iso = isolation()
+    const first = await startSluice(['gateway', 'enricher', 'clickhouse-sink', 'query-api'], iso)
+    await postNdjson(first.addresses.gateway!, [
+      { id: 't1', service: 'auth', message: 'session opened for alice via sso' },
+      { id: 't2', service: 'auth', message: 'session opened for bob via sso' },
+    ])
+    const before = await stored(first.addresses['query-api']!, 2)
+    expect(before.get('t2')?.template).toBe('session opened for <*> via sso')
+    await first.close()
+
+    const second = await startSluice(['gateway', 'enricher', 'clickhouse-sink', 'query-api'], iso)
+    await postNdjson(second.addresses.gateway!, [{ id: 't3', service: 'auth', message: 'session opened for carol via sso' }])
+    const after = await stored(second.addresses['query-api']!, 3)
+    // Without the restored cluster, carol's message would found a cluster of its own, with its name in the template.
+    expect(after.get('t3')).toMatchObject({ template: 'session opened for <*> via sso', pattern_id: before.get('t2')?.pattern_id })
+  })
+
   it('normalises, parses, redacts, mines templates and classifies every record', async () => {
     const iso = isolation()
     const rt = await startSluice(['gateway', 'enricher', 'clickhouse-sink', 'query-api'], iso)

@@ -21,6 +21,9 @@ export const envSchema = z.object({
   ENRICHER_DRAIN_SIMILARITY: z.coerce.number().min(0).max(1).default(0.4),
   ENRICHER_DRAIN_DEPTH: positiveInt(4),
   ENRICHER_DRAIN_MAX_CLUSTERS: positiveInt(50_000),
+  /** Compacted topic keeping the mined templates across restarts; default "<TOPIC_LOGS_ENRICHED>.templates". */
+  TOPIC_ENRICHER_TEMPLATES: z.string().optional(),
+  ENRICHER_TEMPLATES_CHECKPOINT_INTERVAL_MS: positiveInt(30_000),
   /** Set to enable LLM classification of templates the rules leave unknown. */
   GROQ_API_KEY: z.string().optional(),
   GROQ_BASE_URL: z.url().optional(),
@@ -47,6 +50,8 @@ export function loadConfig(env?: Env) {
     groupId: e.ENRICHER_GROUP_ID,
     topicRaw: e.TOPIC_LOGS_RAW,
     topicEnriched: e.TOPIC_LOGS_ENRICHED,
+    topicTemplates: e.TOPIC_ENRICHER_TEMPLATES ?? `${e.TOPIC_LOGS_ENRICHED}.templates`,
+    templatesCheckpointIntervalMs: e.ENRICHER_TEMPLATES_CHECKPOINT_INTERVAL_MS,
     maxBatchRecords: e.ENRICHER_MAX_BATCH_RECORDS,
     flushIntervalMs: e.ENRICHER_FLUSH_INTERVAL_MS,
     rules: readRules(e.ENRICHER_RULES_FILE),

@@ -113,6 +113,7 @@ export class Drain {
   readonly #root = new Map<number, TreeNode>()
   readonly #clusters = new Set<Cluster>()
   #clock = 0
+  #revision = 0
 
   constructor(options: DrainOptions = {}) {
     const depth = options.depth ?? 4
@@ -153,6 +154,7 @@ export class Drain {
     if (template === cluster.template) return this.#view(cluster, 'none')
     cluster.template = template
     cluster.patternId = patternIdOf(template)
+    this.#revision++
     return this.#view(cluster, 'generalized')
   }
 
@@ -162,9 +164,15 @@ export class Drain {
     return cluster && this.#view(cluster, 'none')
   }
 
-  /** Cluster state to persist; restore() rebuilds the tree from it. */
-  snapshot(): DrainSnapshot {
-    return { version: 1, clusters: [...this.#clusters].map((c) => ({ clusterId: c.clusterId, tokens: [...c.tokens], size: c.size })) }
+  /** Counts template changes (clusters created or generalised): unchanged means nothing new to persist. */
+  get revision(): number {
+    return this.#revision
+  }
+
+  /** Cluster state to persist, the most recently used first (at most `maxClusters`); restore() rebuilds the tree from it. */
+  snapshot(maxClusters = Number.POSITIVE_INFINITY): DrainSnapshot {
+    const clusters = [...this.#clusters].sort((a, b) => b.lastUsed - a.lastUsed).slice(0, maxClusters)
+    return { version: 1, clusters: clusters.map((c) => ({ clusterId: c.clusterId, tokens: [...c.tokens], size: c.size })) }
   }
 
   restore(snapshot: DrainSnapshot): void {
@@ -186,6 +194,7 @@ export class Drain {
     const cluster: Cluster = { tokens, template, patternId, clusterId: patternId, size, lastUsed: this.#clock, leaf: [] }
     this.#insert(cluster)
     this.#clusters.add(cluster)
+    this.#revision++
     if (this.#clusters.size > this.#maxClusters) this.#evict()
     return cluster
   }

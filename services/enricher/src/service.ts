@@ -12,6 +12,7 @@ import { LATENCY_BUCKETS_SECONDS, counter, gauge, histogram } from '@sluice/obse
 import type { Config } from './config.js'
 import { createEnricher } from './enrich.js'
 import { LlmClassifier } from './llm.js'
+import { TemplateCheckpoints } from './templates.js'
 import type { EnrichedLog } from './model.js'
 
 export interface EnricherDeps {
@@ -90,5 +91,24 @@ export function createService(config: Config, deps: EnricherDeps) {
   })
 
   const worker = consumerWorker({ name: 'enricher' as const, consumer, logger: log, registry: r, checks: deps.checks, host: config.host, port: config.port })
-  return { ...worker, enricher }
+  const checkpoints = new TemplateCheckpoints({ kafka: deps.kafka, producer: deps.producer, topic: config.topicTemplates, groupId: config.groupId, drain: enricher.drain, logger: log })
+  let timer: NodeJS.Timeout | undefined
+  const save = () => checkpoints.save().catch((err: unknown) => log.warn({ err }, 'template checkpoint failed'))
+  return {
+    ...worker,
+    enricher,
+    /** Restores the templates learnt before, then consumes; checkpoints them periodically. */
+    async start(): Promise<string> {
+      templates.set(await checkpoints.start())
+      timer = setInterval(() => void save(), config.templatesCheckpointIntervalMs)
+      return worker.start()
+    },
+    /** Drains the consumer, then writes a last template checkpoint. */
+    async close(): Promise<void> {
+      clearInterval(timer)
+      await worker.close()
+      await save()
+      await checkpoints.close()
+    },
+  }
 }

@@ -105,6 +105,7 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
   try {
     const needsKafka = targets.has('gateway') || targets.has('enricher') || targets.has('alerter') || targets.has('clickhouse-sink') || targets.has('ws-fanout')
     const alerterConfig = targets.has('alerter') ? alerter.loadConfig(env) : undefined
+    const enricherConfig = targets.has('enricher') ? enricher.loadConfig(env) : undefined
     const needsClickHouse = targets.has('clickhouse-sink') || targets.has('query-api')
     let kafka: Kafka | undefined
     let producer: BatchingProducer | undefined
@@ -132,6 +133,8 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
           topic(config.kafka.topicAlerts, { 'cleanup.policy': 'compact' }),
           // One record per input partition: the latest checkpoint of its alert state.
           ...(alerterConfig ? [{ ...topic(alerterConfig.topicState, { 'cleanup.policy': 'compact' }), numPartitions: 1 }] : []),
+          // One record per enricher group: its latest template checkpoint.
+          ...(enricherConfig ? [{ ...topic(enricherConfig.topicTemplates, { 'cleanup.policy': 'compact' }), numPartitions: 1 }] : []),
         ]),
       )
       const p = new BatchingProducer(k, { produceTimeoutMs: config.kafka.produceTimeoutMs })
@@ -189,9 +192,9 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
         }),
       )
     }
-    if (targets.has('enricher') && kafka && producer && codec && enrichedCodec) {
+    if (enricherConfig && kafka && producer && codec && enrichedCodec) {
       await add(
-        enricher.createService(enricher.loadConfig(env), {
+        enricher.createService(enricherConfig, {
           logger,
           registry,
           kafka,
