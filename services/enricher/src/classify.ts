@@ -75,7 +75,12 @@ export interface Classification {
   rule: string | null
 }
 
-type Predicate = (input: ClassifyInput) => boolean
+/** Per-record lowercase copies, made on first use: case-insensitive rules test these with case-sensitive regexes. */
+interface Lowered {
+  message: string | undefined
+  template: string | undefined
+}
+type Predicate = (input: ClassifyInput, lowered: Lowered) => boolean
 
 interface CompiledRule {
   id: string
@@ -125,13 +130,26 @@ function compileRule(r: z.output<typeof ruleSchema>): CompiledRule {
       return v !== undefined && re.test(v)
     })
   }
+  // V8 runs /i regexes markedly slower; a lowercase pattern (no upper-case letter, so no \D, \W,
+  // \S or \B either) tested against the lowercased text matches the same ASCII text without it.
+  const lowerable = (source: string) => flags === 'i' && !/[A-Z]/.test(source)
   if (r.template) {
-    const re = new RegExp(r.template, flags)
-    predicates.push((i) => re.test(i.template))
+    if (lowerable(r.template)) {
+      const re = new RegExp(r.template)
+      predicates.push((i, l) => re.test((l.template ??= i.template.toLowerCase())))
+    } else {
+      const re = new RegExp(r.template, flags)
+      predicates.push((i) => re.test(i.template))
+    }
   }
   if (r.message) {
-    const re = new RegExp(r.message, flags)
-    predicates.push((i) => re.test(i.message))
+    if (lowerable(r.message)) {
+      const re = new RegExp(r.message)
+      predicates.push((i, l) => re.test((l.message ??= i.message.toLowerCase())))
+    } else {
+      const re = new RegExp(r.message, flags)
+      predicates.push((i) => re.test(i.message))
+    }
   }
   return { id: r.id, category: r.category, isError: r.is_error, predicates }
 }
@@ -142,10 +160,11 @@ export type Classify = (input: ClassifyInput) => Classification
 export function compileRules(file: unknown): Classify {
   const rules = rulesFileSchema.parse(file).rules.map(compileRule)
   return (input) => {
+    const lowered: Lowered = { message: undefined, template: undefined }
     for (const rule of rules) {
       let ok = true
       for (const p of rule.predicates) {
-        if (!p(input)) {
+        if (!p(input, lowered)) {
           ok = false
           break
         }

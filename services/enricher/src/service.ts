@@ -88,6 +88,8 @@ export function createService(config: Config, deps: EnricherDeps) {
     registry: r,
     maxBatchRecords: config.maxBatchRecords,
     flushIntervalMs: config.flushIntervalMs,
+    // Live dashboards and alerts wait on this stage: a caught-up partition is flushed at once.
+    flushWhenCaughtUp: true,
   })
 
   const worker = consumerWorker({ name: 'enricher' as const, consumer, logger: log, registry: r, checks: deps.checks, host: config.host, port: config.port })

@@ -63,6 +63,21 @@ export function createService(config: Config, deps: FanoutDeps) {
     else for (const s of c.services) (byService.get(s) ?? byService.set(s, new Set()).get(s)!).add(c)
   }
   const stats = new Map<string, { total: number; errors: number }>()
+  // Clients with frames to write, pumped together once per turn of the event loop.
+  const pending = new Set<StreamClient>()
+  let pumpScheduled = false
+  const pumpPending = () => {
+    pumpScheduled = false
+    for (const c of pending) c.pump()
+    pending.clear()
+  }
+  const schedulePump = (c: StreamClient) => {
+    pending.add(c)
+    if (!pumpScheduled) {
+      pumpScheduled = true
+      setImmediate(pumpPending)
+    }
+  }
   const consumer: Consumer = deps.kafka.consumer({ groupId: `${config.groupPrefix}-${randomUUID()}`, maxWaitTimeInMs: 100 })
   let running = false
 
@@ -87,7 +102,8 @@ export function createService(config: Config, deps: FanoutDeps) {
         queueMessages: config.queueMessages,
         stuckMs: config.stuckMs,
         onDropped: (n) => m.dropped.inc(n),
-        onSent: () => m.sent.inc(),
+        onSent: (n) => m.sent.inc(n),
+        onPending: schedulePump,
         authenticated: config.authSecret === undefined,
       })
       const authenticate = (token: string): boolean => {
