@@ -53,6 +53,16 @@ export function loadBenchConfig() {
     e2ePollMs: envNumber('BENCH_E2E_POLL_MS', 500, 50),
     /** End-to-end in two processes (gateway | sink + query API) instead of one `--target all`. */
     e2eSplit: process.env.BENCH_E2E_SPLIT === '1',
+    // The alerter drains ~3× faster than the enricher: a larger backlog keeps its drain over a
+    // few checkpoint intervals (5 s), so checkpoints and window closes are part of the figure.
+    alerterRecords: envNumber('BENCH_ALERTER_RECORDS', 1_000_000, 1),
+    /** Alerter time to alert: background records/s on logs.enriched (0: none) while the FATAL probes are timed. */
+    alerterLoadRecordsPerS: envNumber('BENCH_ALERTER_LOAD_RECORDS_PER_S', 20_000),
+    /** FATAL probes, one every alerterProbeIntervalMs, each for a service that never logged one. */
+    alerterProbes: envNumber('BENCH_ALERTER_PROBES', 50, 1),
+    alerterProbeIntervalMs: envNumber('BENCH_ALERTER_PROBE_INTERVAL_MS', 200, 10),
+    /** How long a probe's alert may take before it counts as missing. */
+    alerterAlertTimeoutMs: envNumber('BENCH_ALERTER_ALERT_TIMEOUT_MS', 30_000, 100),
     partitions: envNumber('BENCH_PARTITIONS', 3, 1),
     childStartTimeoutMs: envNumber('BENCH_CHILD_START_TIMEOUT_MS', 120_000, 1000),
     childStopTimeoutMs: envNumber('BENCH_CHILD_STOP_TIMEOUT_MS', 15_000, 100),

@@ -15,18 +15,25 @@ export function isolatedEnv(ctx: BenchContext, section: string, dataDir: string)
     CLICKHOUSE_DATABASE: `bench_${ctx.config.runId}_${section}`,
     SINK_GROUP_ID: `${prefix}.sink`,
     ENRICHER_GROUP_ID: `${prefix}.enricher`,
+    ALERTER_GROUP_ID: `${prefix}.alerter`,
     HOST: '127.0.0.1',
     GATEWAY_PORT: '0',
     QUERY_API_PORT: '0',
     SINK_PORT: '0',
     ENRICHER_PORT: '0',
+    ALERTER_PORT: '0',
+    WS_PORT: '0',
     TOPIC_LOGS_RAW: `${prefix}.logs.raw`,
     TOPIC_LOGS_ENRICHED: `${prefix}.logs.enriched`,
     TOPIC_LOGS_DLQ: `${prefix}.logs.dlq`,
+    TOPIC_ENRICHER_TEMPLATES: `${prefix}.logs.enriched.templates`,
+    // Every runtime with Kafka creates the alerts topic, whichever its targets.
+    TOPIC_ALERTS: `${prefix}.alerts`,
+    TOPIC_ALERTER_STATE: `${prefix}.alerts.state`,
     KAFKA_TOPIC_PARTITIONS: String(ctx.config.partitions),
     LOG_LEVEL: 'warn',
   }
-  ctx.topics.add(env.TOPIC_LOGS_RAW).add(env.TOPIC_LOGS_ENRICHED).add(env.TOPIC_LOGS_DLQ)
+  for (const topic of [env.TOPIC_LOGS_RAW, env.TOPIC_LOGS_ENRICHED, env.TOPIC_LOGS_DLQ, env.TOPIC_ENRICHER_TEMPLATES, env.TOPIC_ALERTS, env.TOPIC_ALERTER_STATE]) ctx.topics.add(topic)
   return env
 }
 

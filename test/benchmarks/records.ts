@@ -4,7 +4,7 @@
 // compare. No `id` field: the gateway assigns UUIDv7s, which is what real clients rely on.
 
 /** mulberry32: tiny, fast, good enough to vary log lines. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0

@@ -13,6 +13,7 @@ import { loadBenchConfig } from './config.js'
 import { benchKafka, deleteTopics } from './kafka.js'
 import { ndjsonBodies } from './records.js'
 import type { BenchContext, Section, SectionResult } from './section.js'
+import { alerterSection } from './sections/alerter.js'
 import { consumersDrain } from './sections/drain.js'
 import { endToEnd } from './sections/e2e.js'
 import { enricherSection } from './sections/enricher.js'
@@ -24,7 +25,7 @@ import { met, renderTable } from './table.js'
 import type { Row } from './table.js'
 
 // Order matters: the gateway section reads the raw baseline's figure.
-const SECTIONS: readonly Section[] = [hotPaths, rawProducer, gatewayIngest, enricherSection, consumersDrain, endToEnd, wsFanout]
+const SECTIONS: readonly Section[] = [hotPaths, rawProducer, gatewayIngest, enricherSection, alerterSection, consumersDrain, endToEnd, wsFanout]
 
 interface SectionReport extends Partial<SectionResult> {
   name: string

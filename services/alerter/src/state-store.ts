@@ -3,10 +3,12 @@
 //
 // Record: key   "<consumer group>|<input topic>|<partition>"
 //         value gzip(JSON { v: 1, nextOffset: "<decimal>", state: EvaluatorSnapshot })
+// The JSON is made synchronously (the state must not change under it); gzip runs on the libuv pool.
 //
 // Whichever instance is assigned a partition (after a restart or a rebalance) restores its latest
 // checkpoint once the store's reader has caught up with the topic's end.
-import { gunzipSync, gzipSync } from 'node:zlib'
+import { promisify } from 'node:util'
+import { gunzipSync, gzip } from 'node:zlib'
 import type { Logger } from 'pino'
 import { CompactedStore } from '@sluice/kafka'
 import type { BatchingProducer, Kafka } from '@sluice/kafka'
@@ -23,9 +25,12 @@ interface Wire {
   state: EvaluatorSnapshot
 }
 
-export function encodeCheckpoint(c: Checkpoint): Buffer {
+const gzipAsync = promisify(gzip)
+
+/** The checkpoint's JSON text; StateStore.put compresses it. */
+export function encodeCheckpoint(c: Checkpoint): string {
   const wire: Wire = { v: 1, nextOffset: c.nextOffset.toString(), state: c.state }
-  return gzipSync(JSON.stringify(wire))
+  return JSON.stringify(wire)
 }
 
 export function decodeCheckpoint(bytes: Buffer): Checkpoint {
@@ -68,8 +73,9 @@ export class StateStore {
   }
 
   /** Writes checkpoints; resolves when the broker acknowledged them. Returns the bytes written. */
-  put(entries: Array<{ key: string; checkpoint: Checkpoint }>): Promise<number> {
-    return this.#store.put(entries.map((e) => ({ key: e.key, value: encodeCheckpoint(e.checkpoint) })))
+  async put(entries: Array<{ key: string; json: string }>): Promise<number> {
+    const values = await Promise.all(entries.map(async (e) => ({ key: e.key, value: await gzipAsync(e.json) })))
+    return this.#store.put(values)
   }
 
   close(): Promise<void> {
