@@ -20,8 +20,42 @@ export interface ClientOptions {
   onPending?: (client: StreamClient) => void
 }
 
-/** The socket under a `ws` WebSocket (not public API, stable across ws 7–8): corked around a burst of sends. */
-type Corkable = { _socket?: { cork(): void; uncork(): void } }
+/** The parts of a `ws` WebSocket used here that are not public API (stable across ws 7–8). */
+type WsInternals = {
+  _socket?: { cork(): void; uncork(): void; write(chunk: Buffer): boolean }
+  _extensions?: Record<string, unknown>
+}
+
+/**
+ * A complete unmasked WebSocket text frame (RFC 6455 §5.2), built once per message and written
+ * as is to every client that wants it, instead of being framed again per client:
+ *   byte 0      0x81 (FIN, opcode 1 = text)
+ *   byte 1      payload length < 126, or 126 then a 16-bit length, or 127 then a 64-bit length
+ *   then        the UTF-8 payload
+ */
+export function textFrame(json: string): Buffer {
+  const payload = Buffer.from(json)
+  const n = payload.length
+  const head = n < 126 ? 2 : n < 65_536 ? 4 : 10
+  const frame = Buffer.allocUnsafe(head + n)
+  frame[0] = 0x81
+  if (n < 126) frame[1] = n
+  else if (n < 65_536) {
+    frame[1] = 126
+    frame.writeUInt16BE(n, 2)
+  } else {
+    frame[1] = 127
+    frame.writeBigUInt64BE(BigInt(n), 2)
+  }
+  payload.copy(frame, head)
+  return frame
+}
+
+/** The payload of a frame made by textFrame. */
+export function framePayload(frame: Buffer): Buffer {
+  const len = frame[1]! & 0x7f
+  return frame.subarray(len < 126 ? 2 : len === 126 ? 4 : 10)
+}
 
 export class StreamClient {
   readonly socket: WebSocket
@@ -66,7 +100,7 @@ export class StreamClient {
     this.socket.send(JSON.stringify(frame))
   }
 
-  /** Queues a pre-encoded frame; the same bytes are shared by every client that wants them. */
+  /** Queues a frame made by textFrame; the same bytes are shared by every client that wants them. */
   offer(frame: Buffer): void {
     if (this.#queue.length >= this.#o.queueMessages) {
       this.#queue.shift()
@@ -93,7 +127,10 @@ export class StreamClient {
   pump(): void {
     if (this.paused || this.socket.readyState !== this.socket.OPEN) return
     if (this.#queue.length === 0 && this.#dropped === 0) return
-    const raw = (this.socket as unknown as Corkable)._socket
+    const internals = this.socket as unknown as WsInternals
+    const raw = internals._socket
+    // Pre-framed bytes can go straight to the socket unless an extension (compression) rewrites frames.
+    const direct = raw !== undefined && (internals._extensions === undefined || Object.keys(internals._extensions).length === 0)
     raw?.cork()
     try {
       if (this.#dropped > 0 && this.socket.bufferedAmount < HIGH_WATER_BYTES) {
@@ -102,7 +139,9 @@ export class StreamClient {
       }
       let sent = 0
       while (this.#queue.length > 0 && this.socket.bufferedAmount < HIGH_WATER_BYTES) {
-        this.socket.send(this.#queue.shift()!, { binary: false })
+        const frame = this.#queue.shift()!
+        if (direct) raw.write(frame)
+        else this.socket.send(framePayload(frame), { binary: false })
         sent++
       }
       if (sent > 0) this.#o.onSent?.(sent)

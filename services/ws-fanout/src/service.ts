@@ -11,7 +11,7 @@ import { formatNs } from '@sluice/core'
 import type { AvroCodec } from '@sluice/registry'
 import type { HealthCheck, Registry } from '@sluice/observability'
 import { BATCH_SIZE_BUCKETS, LATENCY_BUCKETS_SECONDS, counter, createHttpApp, gauge, histogram, runHealthChecks } from '@sluice/observability'
-import { StreamClient } from './client.js'
+import { StreamClient, textFrame } from './client.js'
 import type { Config } from './config.js'
 import { verifyToken } from './auth.js'
 import { buildPage } from './page.js'
@@ -191,7 +191,7 @@ export function createService(config: Config, deps: FanoutDeps) {
     let frame: Buffer | undefined
     const deliver = (c: StreamClient) => {
       if (!c.wantsLog(e)) return
-      frame ??= Buffer.from(JSON.stringify({ type: 'log', data: toJson(e) }))
+      frame ??= textFrame(JSON.stringify({ type: 'log', data: toJson(e) }))
       c.offer(frame)
     }
     byService.get(e.service)?.forEach(deliver)
@@ -202,7 +202,7 @@ export function createService(config: Config, deps: FanoutDeps) {
     let frame: Buffer | undefined
     for (const c of clients) {
       if (!c.wantsAlert(a)) continue
-      frame ??= Buffer.from(JSON.stringify({ type: 'alert', data: toJson(a) }))
+      frame ??= textFrame(JSON.stringify({ type: 'alert', data: toJson(a) }))
       c.offer(frame)
     }
   }
@@ -211,7 +211,7 @@ export function createService(config: Config, deps: FanoutDeps) {
   let statsTimer: NodeJS.Timeout | undefined
   const tickStats = () => {
     const seconds = config.statsIntervalMs / 1000
-    const frames = [...stats].map(([service, s]) => Buffer.from(JSON.stringify({ type: 'stats', data: { service, ratePerS: s.total / seconds, errorRatePerS: s.errors / seconds } })))
+    const frames = [...stats].map(([service, s]) => textFrame(JSON.stringify({ type: 'stats', data: { service, ratePerS: s.total / seconds, errorRatePerS: s.errors / seconds } })))
     stats.clear()
     for (const c of clients) {
       m.queueDepth.observe(c.queued)

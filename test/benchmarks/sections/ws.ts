@@ -2,7 +2,7 @@
 // logs/s flow through the gateway and the enricher. Reports delivered messages/s, drops, and the
 // latency from the gateway accepting a record (its observed_timestamp) to a client receiving it.
 import { setTimeout as sleep } from 'node:timers/promises'
-import WebSocket from 'ws'
+import { Worker } from 'node:worker_threads'
 import { startChild } from '../child.js'
 import { cpuWindow, kafkaBrokerPid } from '../cpu.js'
 import { isolatedEnv } from '../isolation.js'
@@ -19,7 +19,19 @@ const TICK_MS = 100
 // Latency is read from one message in SAMPLE_EVERY per client: parsing every frame would make
 // the bench process, not the service, the bottleneck.
 const SAMPLE_EVERY = 10
-const OBSERVED = /"observed_timestamp":"([^"]+)"/
+const CLIENT_THREADS = Number(process.env.BENCH_WS_CLIENT_THREADS ?? 2)
+
+/** ws-clients.mjs: its workerData and what it reports at 'stop'. */
+interface WsClientsInput {
+  url: string
+  filters: object[]
+  sampleEvery: number
+}
+interface WsClientsResult {
+  received: number
+  dropped: number
+  latencies: number[]
+}
 
 function filtersFor(i: number): object {
   const service = SERVICES[i % SERVICES.length]
@@ -33,50 +45,38 @@ export const wsFanout: Section = {
   async run(ctx): Promise<SectionResult> {
     const { config } = ctx
     const env = { ...isolatedEnv(ctx, 'ws', `${config.outDir}/ws-${config.runId}`), WS_PORT: '0', WS_MAX_CLIENTS: String(CLIENTS + 10), ENRICHER_FLUSH_INTERVAL_MS: '20' }
-    const child = await startChild({
-      name: 'sluice (gateway, enricher, ws-fanout)',
-      targets: 'gateway,enricher,ws-fanout',
-      expect: ['gateway', 'enricher', 'ws-fanout'],
-      env,
-      nodeArgs: config.childNodeArgs,
-      startTimeoutMs: config.childStartTimeoutMs,
-      stopTimeoutMs: config.childStopTimeoutMs,
-    })
-    const sockets: WebSocket[] = []
+    // One process per role, as deployed: the fan-out's event loop is not shared with enrichment.
+    const childOpts = { env, nodeArgs: config.childNodeArgs, startTimeoutMs: config.childStartTimeoutMs, stopTimeoutMs: config.childStopTimeoutMs }
+    const ingest = await startChild({ name: 'sluice (gateway, enricher)', targets: 'gateway,enricher', expect: ['gateway', 'enricher'], ...childOpts })
+    let child: Awaited<ReturnType<typeof startChild>>
+    try {
+      child = await startChild({ name: 'sluice (ws-fanout)', targets: 'ws-fanout', expect: ['ws-fanout'], ...childOpts })
+    } catch (err) {
+      await ingest.stop()
+      throw err
+    }
+    const workers: Worker[] = []
     try {
       const wsUrl = `${child.urls['ws-fanout']!.replace(/^http/, 'ws')}/v1/stream`
-      let received = 0
-      let dropped = 0
-      let counting = false
-      const latencies: number[] = []
-      ctx.log(`ws: connecting ${CLIENTS} clients`)
-      for (let i = 0; i < CLIENTS; i++) {
-        const ws = new WebSocket(wsUrl)
-        sockets.push(ws)
-        let n = 0
-        ws.on('message', (data) => {
-          const text = data.toString()
-          if (!counting) return
-          if (text.startsWith('{"type":"log"')) {
-            received++
-            if (n++ % SAMPLE_EVERY === 0) {
-              const m = OBSERVED.exec(text)
-              if (m?.[1]) latencies.push(Date.now() - Date.parse(`${m[1].slice(0, 23)}Z`))
-            }
-          } else if (text.startsWith('{"type":"dropped"')) {
-            dropped += (JSON.parse(text) as { count: number }).count
-          }
-        })
+      ctx.log(`ws: connecting ${CLIENTS} clients from ${CLIENT_THREADS} threads`)
+      for (let t = 0; t < CLIENT_THREADS; t++) {
+        const filters: object[] = []
+        for (let i = t; i < CLIENTS; i += CLIENT_THREADS) filters.push(filtersFor(i))
+        const input: WsClientsInput = { url: wsUrl, filters, sampleEvery: SAMPLE_EVERY }
+        const w = new Worker(new URL('../ws-clients.mjs', import.meta.url), { workerData: input })
+        workers.push(w)
         await new Promise<void>((resolve, reject) => {
-          ws.once('open', () => resolve())
-          ws.once('error', reject)
+          w.once('message', () => resolve())
+          w.once('error', reject)
         })
-        ws.send(JSON.stringify({ type: 'subscribe', channels: ['logs'], filters: filtersFor(i) }))
+      }
+      const broadcast = (m: string) => {
+        for (const w of workers) w.postMessage(m)
       }
 
       const perTick = Math.round((LOGS_PER_S * TICK_MS) / 1000)
       const bodies = ndjsonBodies(20, perTick, config.recordBytes)
-      const gw = `${child.urls.gateway!}/v1/logs`
+      const gw = `${ingest.urls.gateway!}/v1/logs`
       const postOne = async (k: number) => {
         const res = await fetch(gw, { method: 'POST', body: bodies[k % bodies.length]!.body, headers: { 'content-type': 'application/x-ndjson' } })
         if (res.status !== 200) throw new Error(`gateway answered ${res.status}`)
@@ -86,8 +86,8 @@ export const wsFanout: Section = {
       await sleep(2000)
 
       ctx.log(`ws: ${LOGS_PER_S} logs/s for ${config.gatewayDurationS} s`)
-      counting = true
-      const endCpu = cpuWindow({ [child.name]: child.pid, 'kafka broker': kafkaBrokerPid() })
+      broadcast('start')
+      const endCpu = cpuWindow({ [ingest.name]: ingest.pid, [child.name]: child.pid, 'kafka broker': kafkaBrokerPid() })
       const t0 = performance.now()
       const ticks = Math.round((config.gatewayDurationS * 1000) / TICK_MS)
       const inFlight: Promise<void>[] = []
@@ -98,7 +98,15 @@ export const wsFanout: Section = {
       }
       await Promise.all(inFlight)
       await sleep(1000)
-      counting = false
+      const results = await Promise.all(
+        workers.map((w) => new Promise<WsClientsResult>((resolve) => {
+          w.once('message', (r: WsClientsResult) => resolve(r))
+          w.postMessage('stop')
+        })),
+      )
+      const received = results.reduce((n, r) => n + r.received, 0)
+      const dropped = results.reduce((n, r) => n + r.dropped, 0)
+      const latencies = results.flatMap((r) => r.latencies)
       const seconds = (performance.now() - t0) / 1000
       const cpu = endCpu()
       latencies.sort((a, b) => a - b)
@@ -113,8 +121,9 @@ export const wsFanout: Section = {
       ]
       return { rows, detail: { received, dropped, samples: latencies.length } }
     } finally {
-      for (const s of sockets) s.terminate()
+      await Promise.all(workers.map((w) => w.terminate()))
       await child.stop()
+      await ingest.stop()
     }
   },
 }
