@@ -2,7 +2,7 @@
 // packages are bundled from source (the "source" export condition); third-party packages stay
 // external and load from node_modules (chdb is a native addon, pino and kafkajs prefer it too).
 import { build } from 'esbuild'
-import { readFileSync, readdirSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readFileSync, readdirSync } from 'node:fs'
 
 const external = new Set()
 for (const dir of ['libs', 'services']) {
@@ -25,3 +25,8 @@ await build({
   banner: { js: '#!/usr/bin/env node' },
   logLevel: 'info',
 })
+
+// The live page served by ws-fanout: resolved next to the bundle (dist/page/), prebuilt here.
+mkdirSync('dist/page', { recursive: true })
+copyFileSync('services/ws-fanout/src/page/index.html', 'dist/page/index.html')
+await build({ entryPoints: ['services/ws-fanout/src/page/app.ts'], outfile: 'dist/page/app.js', bundle: true, format: 'esm', target: 'es2022', minify: true, platform: 'browser', logLevel: 'info' })

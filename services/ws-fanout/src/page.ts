@@ -1,6 +1,7 @@
 // The live page's assets: index.html as is, app.ts bundled for the browser with esbuild once per
-// process (in memory, so a fresh checkout needs no separate build step).
-import { readFileSync } from 'node:fs'
+// process (in memory, so a fresh checkout needs no separate build step). The production bundle
+// (dist/sluice.mjs) ships them prebuilt in dist/page/ (.config/build.mjs), where app.js is used as is.
+import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -13,6 +14,9 @@ export interface PageAssets {
 }
 
 export async function buildPage(): Promise<PageAssets> {
+  const html = readFileSync(path.join(dir, 'index.html'), 'utf8')
+  const prebuilt = path.join(dir, 'app.js')
+  if (existsSync(prebuilt)) return { html, js: readFileSync(prebuilt, 'utf8') }
   const out = await build({ entryPoints: [path.join(dir, 'app.ts')], bundle: true, write: false, format: 'esm', target: 'es2022', minify: true, platform: 'browser' })
-  return { html: readFileSync(path.join(dir, 'index.html'), 'utf8'), js: out.outputFiles[0]!.text }
+  return { html, js: out.outputFiles[0]!.text }
 }

@@ -90,6 +90,8 @@ export function createService(config: Config, deps: FanoutDeps) {
   const app = createHttpApp({ logger: log, registry: r, checks })
   void app.register(websocket, { options: { maxPayload: 64 * 1024 } })
   const page = buildPage()
+  // Handled here so a missing asset is a logged 500 on `/`, not an unhandled rejection.
+  page.catch((err: unknown) => log.error({ err }, 'live page assets unavailable'))
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send((await page).html))
   app.get('/app.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').send((await page).js))
   void app.register(async (api) => {
