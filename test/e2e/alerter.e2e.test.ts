@@ -1,20 +1,17 @@
 // The alerter against the real stack: records with known event times on logs.enriched, alerts on
 // the compacted alerts topic, notifications to local webhook receivers. Restarts — graceful and
 // SIGKILL — in the middle of a firing alert neither lose it nor fire it twice.
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createKafka } from '@sluice/kafka'
 import { createLogger } from '@sluice/observability'
-import { REPO_ROOT } from '../infra/providers.js'
 import { enrichedLog, enrichedWriter, errorLog } from '../infra/enriched.js'
 import type { EnrichedWriter } from '../infra/enriched.js'
 import { startReceiver } from '../infra/receiver.js'
 import type { Receiver } from '../infra/receiver.js'
-import { isolation, startSluice, waitFor } from '../infra/sluice.js'
+import { isolation, startSluice, startSluiceProcess, waitFor } from '../infra/sluice.js'
 import type { Isolation } from '../infra/sluice.js'
 
 const S = 1000
@@ -69,28 +66,6 @@ async function quietUntilResolved(w: EnrichedWriter): Promise<void> {
   await w.send(Array.from({ length: 7 }, (_, i) => enrichedLog({ atMs: T0 + (70 + i * 10) * S })))
 }
 
-function startAlerterProcess(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', path.join(REPO_ROOT, 'services/runner/src/main.ts'), 'run', '--target', 'alerter'], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  onTestFinished(() => {
-    if (child.exitCode === null) child.kill('SIGKILL')
-  })
-  let stderr = ''
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
-  return new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /alerter listening on (\S+)/.exec(out)
-      if (m?.[1]) resolve({ child, url: m[1] })
-    })
-    child.on('exit', (code) => reject(new Error(`alerter process exited with ${code}: ${stderr.slice(-2000)}`)))
-  })
-}
-
 async function metric(url: string, name: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text()
   const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
@@ -135,7 +110,7 @@ describe('alerter', () => {
     // A short session, so the group hands the killed member's partitions on quickly.
     const iso = alerterIsolation([errorCount], receiver, { ALERTER_SESSION_TIMEOUT_MS: '6000' })
     const w = await enrichedWriter(iso)
-    const first = await startAlerterProcess(iso.env)
+    const first = await startSluiceProcess('alerter', 'alerter', iso.env)
     await breachFirstMinute(w)
     await waitFor('the firing notification', async () => (receiver.requests.length >= 1 ? true : undefined))
     // Let a checkpoint record the delivery, then kill without any shutdown.
@@ -145,7 +120,7 @@ describe('alerter', () => {
     await once(first.child, 'exit')
 
     await quietUntilResolved(w)
-    await startAlerterProcess(iso.env)
+    await startSluiceProcess('alerter', 'alerter', iso.env)
     await waitFor('the resolved notification', async () => (receiver.requests.length >= 2 ? true : undefined))
     await new Promise((r) => setTimeout(r, 1000))
     expect(brief(receiver)).toEqual(['errors:checkout:firing:v1', 'errors:checkout:resolved:v2'])

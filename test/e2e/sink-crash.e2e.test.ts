@@ -1,34 +1,8 @@
 // At-least-once with deduplication: the sink process is SIGKILLed mid-stream (no flush, no commit)
 // and restarted on the same data; every accepted record is stored, none twice.
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import path from 'node:path'
-import { describe, expect, it, onTestFinished } from 'vitest'
-import { REPO_ROOT } from '../infra/providers.js'
-import { isolation, startSluice, waitFor } from '../infra/sluice.js'
-
-function startSinkProcess(env: Record<string, string>): Promise<{ child: ChildProcess; queryUrl: string }> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', path.join(REPO_ROOT, 'services/runner/src/main.ts'), 'run', '--target', 'clickhouse-sink,query-api'], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  onTestFinished(() => {
-    if (child.exitCode === null) child.kill('SIGKILL')
-  })
-  let stderr = ''
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
-  return new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /query-api listening on (\S+)/.exec(out)
-      if (m?.[1]) resolve({ child, queryUrl: m[1] })
-    })
-    child.on('exit', (code) => reject(new Error(`sink process exited with ${code}: ${stderr.slice(-2000)}`)))
-  })
-}
+import { describe, expect, it } from 'vitest'
+import { isolation, startSluice, startSluiceProcess, waitFor } from '../infra/sluice.js'
 
 async function storedTotal(queryUrl: string): Promise<number> {
   const res = await fetch(`${queryUrl}/v1/stats`)
@@ -50,19 +24,19 @@ describe('clickhouse-sink crash recovery', () => {
       accepted += ((await res.json()) as { accepted: number }).accepted
     }
 
-    const first = await startSinkProcess(iso.env)
+    const first = await startSluiceProcess('clickhouse-sink,query-api', 'query-api', iso.env)
     // Stream while the sink is consuming, then kill it without warning mid-stream.
     for (let n = 0; n < 15; n++) await postBatch()
-    await waitFor('some rows stored', async () => ((await storedTotal(first.queryUrl)) > 0 ? true : undefined))
+    await waitFor('some rows stored', async () => ((await storedTotal(first.url)) > 0 ? true : undefined))
     for (let n = 0; n < 10; n++) await postBatch()
     first.child.kill('SIGKILL')
     await once(first.child, 'exit')
     // Records keep arriving while no sink runs.
     for (let n = 0; n < 15; n++) await postBatch()
 
-    const second = await startSinkProcess(iso.env)
+    const second = await startSluiceProcess('clickhouse-sink,query-api', 'query-api', iso.env)
     const total = await waitFor('all accepted rows stored', async () => {
-      const t = await storedTotal(second.queryUrl)
+      const t = await storedTotal(second.url)
       return t >= accepted ? t : undefined
     })
     expect(accepted).toBe(40 * 200)

@@ -1,5 +1,7 @@
 // Test factories: a Sluice runtime (any targets) isolated per test — its own topics, consumer
 // group, ClickHouse database and data directory, ports chosen by the OS — with cleanup registered.
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -8,6 +10,7 @@ import { inject, onTestFinished } from 'vitest'
 import { startRuntime } from '@sluice/runner'
 import type { Runtime, Target } from '@sluice/runner'
 import { createLogger } from '@sluice/observability'
+import { REPO_ROOT } from './providers.js'
 
 export interface Isolation {
   env: Record<string, string>
@@ -75,4 +78,35 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`)
     await new Promise((r) => setTimeout(r, everyMs))
   }
+}
+
+export interface SluiceProcess {
+  child: ChildProcess
+  /** The address `wait` listens on. */
+  url: string
+}
+
+/**
+ * Runs `sluice run --target <targets>` as a child process (from source, or the production bundle
+ * with `bundle`), so a test can SIGKILL it; resolves with the address of target `wait` once it
+ * listens. Killed when the test finishes.
+ */
+export function startSluiceProcess(targets: string, wait: Target, env: Record<string, string>, opts: { bundle?: boolean } = {}): Promise<SluiceProcess> {
+  const entry = opts.bundle ? [path.join(REPO_ROOT, 'dist/sluice.mjs')] : ['--conditions=source', '--import', 'tsx', path.join(REPO_ROOT, 'services/runner/src/main.ts')]
+  const child = spawn(process.execPath, [...entry, 'run', '--target', targets], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  onTestFinished(() => {
+    if (child.exitCode === null) child.kill('SIGKILL')
+  })
+  let stderr = ''
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
+  const listening = new RegExp(`${wait} listening on (\\S+)`)
+  return new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = listening.exec(out)
+      if (m?.[1]) resolve({ child, url: m[1] })
+    })
+    child.on('exit', (code) => reject(new Error(`sluice ${targets} exited with ${code}: ${stderr.slice(-2000)}`)))
+  })
 }
