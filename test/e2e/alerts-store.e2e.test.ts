@@ -6,32 +6,12 @@ import { createKafka } from '@sluice/kafka'
 import { AvroCodec, createRegistryClient, loadAvsc } from '@sluice/registry'
 import type { Alert } from '@sluice/core'
 import { createLogger } from '@sluice/observability'
+import { ALERT_T, SECOND_NS, alertFixture } from '../infra/alerts.js'
 import { isolation, startSluice, waitFor } from '../infra/sluice.js'
 
-const T = 1_763_899_200_123_456_789n // 2025-11-23T12:00:00.123456789Z
-const S = 1_000_000_000n
-
-function alert(over: Partial<Alert> & Pick<Alert, 'id' | 'status' | 'updated_at' | 'version'>): Alert {
-  return {
-    tenant: 'default',
-    rule_id: 'checkout-errors',
-    rule_name: 'Checkout error rate',
-    rule_kind: 'error_rate',
-    service: 'checkout',
-    pattern_id: null,
-    severity: 'critical',
-    value: 0.25,
-    threshold: 0.1,
-    window_start: T - 60n * S,
-    window_end: T,
-    started_at: T,
-    resolved_at: null,
-    acknowledged_by: null,
-    summary: '25% of checkout logs are errors',
-    sample_log_ids: ['log-1', 'log-2'],
-    ...over,
-  }
-}
+const T = ALERT_T
+const S = SECOND_NS
+const alert = (over: Partial<Alert> & Pick<Alert, 'id' | 'status' | 'updated_at' | 'version'>): Alert => alertFixture({ tenant: 'default', ...over })
 
 interface Listed {
   id: string

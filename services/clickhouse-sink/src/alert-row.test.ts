@@ -1,34 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import type { Alert } from '@sluice/core'
+import { ALERT_T, alertFixture } from '../../../test/infra/alerts.js'
 import { toAlertRow } from './alert-row.js'
 
-const NS = 1_763_899_200_123_456_789n // 2025-11-23T12:00:00.123456789Z
-
-function alert(over: Partial<Alert> = {}): Alert {
-  return {
-    id: 'fp-1',
-    tenant: 'acme',
-    rule_id: 'checkout-errors',
-    rule_name: 'Checkout error rate',
-    rule_kind: 'error_rate',
-    service: 'checkout',
-    pattern_id: null,
-    severity: 'critical',
-    status: 'firing',
-    value: 0.25,
-    threshold: 0.1,
-    window_start: NS - 60_000_000_000n,
-    window_end: NS,
-    started_at: NS,
-    updated_at: NS + 1n,
-    resolved_at: null,
-    acknowledged_by: null,
-    summary: '25% of checkout logs are errors',
-    sample_log_ids: ['log-1', 'log-2'],
-    version: 1,
-    ...over,
-  }
-}
+const NS = ALERT_T
+const alert = alertFixture
 
 describe('toAlertRow', () => {
   it('maps every field to its column, nanosecond timestamps exact as strings', () => {
