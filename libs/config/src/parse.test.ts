@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { ConfigError, parseEnv } from './parse.js'
+import { ConfigError, parseEnv, readConfigFile } from './parse.js'
 import { bool, kafkaEnv, port } from './fields.js'
 
 const schema = z.object({ ...kafkaEnv.shape, PORT: port(8080), DEBUG: bool(false) })
@@ -29,5 +32,18 @@ describe('parseEnv', () => {
       expect(issues[0]).toMatch(/^PORT: /)
       expect(issues[1]).toMatch(/^DEBUG: /)
     }
+  })
+})
+
+describe('readConfigFile', () => {
+  it('names the variable and the file when the file is missing or its content is refused', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sluice-config-'))
+    const file = path.join(dir, 'rules.json')
+    expect(() => readConfigFile('X_RULES_FILE', file, JSON.parse)).toThrow(`X_RULES_FILE ${file}: ENOENT`)
+    writeFileSync(file, '{"rules": [')
+    expect(() => readConfigFile('X_RULES_FILE', file, JSON.parse)).toThrow(new RegExp(`^X_RULES_FILE ${file}: .*JSON`))
+    writeFileSync(file, '{"rules": []}')
+    expect(readConfigFile('X_RULES_FILE', file, (t) => (JSON.parse(t) as { rules: unknown[] }).rules)).toEqual([])
+    rmSync(dir, { recursive: true })
   })
 })

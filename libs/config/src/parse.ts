@@ -1,5 +1,6 @@
 // Config is parsed once at boot from the environment: every bad value is reported together, in
 // env-var terms, and the result is frozen.
+import { readFileSync } from 'node:fs'
 import type { z } from 'zod'
 
 export class ConfigError extends Error {
@@ -32,4 +33,16 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: Env = process.en
 /** Names of every env var a schema reads (for docs, compose checks and `--help`). */
 export function envNames(schema: z.ZodObject): string[] {
   return Object.keys(schema.shape)
+}
+
+/**
+ * Reads a file an env var names (rules files and the like) and parses its text; any failure —
+ * missing file, bad JSON, invalid content — is reported as `<ENV_NAME> <file>: <reason>`.
+ */
+export function readConfigFile<T>(envName: string, file: string, parse: (text: string) => T): T {
+  try {
+    return parse(readFileSync(file, 'utf8'))
+  } catch (err) {
+    throw new Error(`${envName} ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+  }
 }

@@ -1,10 +1,8 @@
 // Alerter configuration (env → frozen config).
-import { readFileSync } from 'node:fs'
 import { z } from 'zod'
-import { commonEnv, kafkaEnv, parseEnv, port, positiveInt, registryEnv } from '@sluice/config'
+import { commonEnv, kafkaEnv, parseEnv, readConfigFile, port, positiveInt, registryEnv } from '@sluice/config'
 import type { Env } from '@sluice/config'
 import { DEFAULT_RULES, parseRules } from './rules.js'
-import type { RulesFile } from './rules.js'
 
 const urls = z
   .string()
@@ -41,21 +39,6 @@ export const envSchema = z.object({
   ALERTER_NOTIFY_TIMEOUT_MS: positiveInt(5000),
 })
 
-function readRules(file: string | undefined): RulesFile {
-  if (!file) return DEFAULT_RULES
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new Error(`ALERTER_RULES_FILE ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
-  }
-  try {
-    return parseRules(text)
-  } catch (err) {
-    throw new Error(`ALERTER_RULES_FILE ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
-  }
-}
-
 export function loadConfig(env?: Env) {
   const e = parseEnv(envSchema, env)
   return Object.freeze({
@@ -65,7 +48,7 @@ export function loadConfig(env?: Env) {
     topicEnriched: e.TOPIC_LOGS_ENRICHED,
     topicAlerts: e.TOPIC_ALERTS,
     topicState: e.TOPIC_ALERTER_STATE ?? `${e.TOPIC_ALERTS}.state`,
-    rules: readRules(e.ALERTER_RULES_FILE).rules,
+    rules: (e.ALERTER_RULES_FILE ? readConfigFile('ALERTER_RULES_FILE', e.ALERTER_RULES_FILE, parseRules) : DEFAULT_RULES).rules,
     allowedLatenessMs: e.ALERTER_ALLOWED_LATENESS_MS,
     checkpointIntervalMs: e.ALERTER_CHECKPOINT_INTERVAL_MS,
     sessionTimeoutMs: e.ALERTER_SESSION_TIMEOUT_MS,

@@ -1,7 +1,6 @@
 // Enricher configuration (env → frozen config).
-import { readFileSync } from 'node:fs'
 import { z } from 'zod'
-import { bool, commonEnv, kafkaEnv, parseEnv, port, positiveInt, registryEnv } from '@sluice/config'
+import { bool, commonEnv, readConfigFile, kafkaEnv, parseEnv, port, positiveInt, registryEnv } from '@sluice/config'
 import type { Env } from '@sluice/config'
 
 export const envSchema = z.object({
@@ -33,15 +32,6 @@ export const envSchema = z.object({
   LLM_CACHE_SIZE: positiveInt(10_000),
 })
 
-function readRules(file: string | undefined): unknown {
-  if (!file) return undefined
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'))
-  } catch (err) {
-    throw new Error(`ENRICHER_RULES_FILE ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
-  }
-}
-
 export function loadConfig(env?: Env) {
   const e = parseEnv(envSchema, env)
   return Object.freeze({
@@ -54,7 +44,7 @@ export function loadConfig(env?: Env) {
     templatesCheckpointIntervalMs: e.ENRICHER_TEMPLATES_CHECKPOINT_INTERVAL_MS,
     maxBatchRecords: e.ENRICHER_MAX_BATCH_RECORDS,
     flushIntervalMs: e.ENRICHER_FLUSH_INTERVAL_MS,
-    rules: readRules(e.ENRICHER_RULES_FILE),
+    rules: e.ENRICHER_RULES_FILE ? readConfigFile('ENRICHER_RULES_FILE', e.ENRICHER_RULES_FILE, (text) => JSON.parse(text) as unknown) : undefined,
     maxMessageBytes: e.ENRICHER_MAX_MESSAGE_BYTES,
     redact: e.ENRICHER_REDACT,
     redactIps: e.ENRICHER_REDACT_IPS,
