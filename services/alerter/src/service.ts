@@ -101,8 +101,11 @@ export function createService(config: Config, deps: AlerterDeps) {
     const next = previous.then(async () => {
       const results = await notifier.notify(alert)
       if (closing && results.some((x) => !x.delivered)) return // not marked: re-sent after the restart
-      for (const p of parts.values()) p.evaluator.book.markNotified(alert.id, alert.version)
-      for (const p of parts.values()) if (p.evaluator.book.get(alert.id)) p.dirty = true
+      for (const p of parts.values()) {
+        if (p.evaluator.book.get(alert.id) === undefined) continue
+        p.evaluator.book.markNotified(alert.id, alert.version)
+        p.dirty = true
+      }
     })
     deliveries.set(alert.id, next)
     void next.finally(() => {
