@@ -28,6 +28,8 @@ export const kafkaEnv = z.object({
   KAFKA_PRODUCE_TIMEOUT_MS: positiveInt(15_000),
   TOPIC_LOGS_RAW: z.string().default('logs.raw'),
   TOPIC_LOGS_DLQ: z.string().default('logs.dlq'),
+  TOPIC_LOGS_ENRICHED: z.string().default('logs.enriched'),
+  TOPIC_ALERTS: z.string().default('alerts'),
 })
 
 export const registryEnv = z.object({

@@ -14,8 +14,6 @@ export const envSchema = z.object({
   ...commonEnv.shape,
   ...kafkaEnv.shape,
   ...registryEnv.shape,
-  TOPIC_LOGS_ENRICHED: z.string().default('logs.enriched'),
-  TOPIC_ALERTS: z.string().default('alerts'),
   /** Compacted changelog of the alerter's window and alert state; default "<TOPIC_ALERTS>.state". */
   TOPIC_ALERTER_STATE: z.string().optional(),
   ALERTER_PORT: port(9103),

@@ -10,6 +10,7 @@ import { createLogger, createRegistry } from '@sluice/observability'
 import type { Logger } from '@sluice/observability'
 import { Notifier, parseChannels } from './notify.js'
 import type { ChannelConfig, NotifierOptions } from './notify.js'
+import { alertFixture } from '../../../test/infra/alerts.js'
 
 interface Reply {
   status: number
@@ -80,30 +81,20 @@ function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] }
 
 const ns = (iso: string): bigint => parseTimestampNs(iso)!
 
+// The fixture with the values the expected bodies below spell out.
 function alert(over: Partial<Alert> = {}): Alert {
-  return {
+  return alertFixture({
     id: 'f3a9c1d2e4b50617',
-    tenant: 'acme',
-    rule_id: 'checkout-errors',
-    rule_name: 'Checkout error rate',
-    rule_kind: 'error_rate',
-    service: 'checkout',
-    pattern_id: null,
-    severity: 'critical',
-    status: 'firing',
     value: 0.125,
     threshold: 0.05,
     window_start: ns('2026-11-23T12:00:00.123456789Z'),
     window_end: ns('2026-11-23T12:05:00.123456789Z'),
     started_at: ns('2026-11-23T12:05:01Z'),
     updated_at: ns('2026-11-23T12:05:02.5Z'),
-    resolved_at: null,
-    acknowledged_by: null,
     summary: 'error rate 12.5% over 5 min (25 of 200 records): payment took <*> ms',
-    sample_log_ids: ['log-1', 'log-2'],
     version: 3,
     ...over,
-  }
+  })
 }
 
 describe('Notifier', () => {

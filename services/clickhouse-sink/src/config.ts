@@ -8,8 +8,6 @@ export const envSchema = z.object({
   ...kafkaEnv.shape,
   ...registryEnv.shape,
   ...clickhouseEnv.shape,
-  TOPIC_LOGS_ENRICHED: z.string().default('logs.enriched'),
-  TOPIC_ALERTS: z.string().default('alerts'),
   SINK_PORT: port(9102),
   SINK_GROUP_ID: z.string().default('sluice-clickhouse-sink'),
   SINK_MAX_BATCH_RECORDS: positiveInt(10_000),

@@ -7,7 +7,6 @@ export const envSchema = z.object({
   ...commonEnv.shape,
   ...kafkaEnv.shape,
   ...registryEnv.shape,
-  TOPIC_LOGS_ENRICHED: z.string().default('logs.enriched'),
   ENRICHER_PORT: port(9101),
   ENRICHER_GROUP_ID: z.string().default('sluice-enricher'),
   ENRICHER_MAX_BATCH_RECORDS: positiveInt(5000),

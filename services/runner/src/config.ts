@@ -8,8 +8,6 @@ export const envSchema = z.object({
   ...kafkaEnv.shape,
   ...registryEnv.shape,
   ...clickhouseEnv.shape,
-  TOPIC_LOGS_ENRICHED: z.string().default('logs.enriched'),
-  TOPIC_ALERTS: z.string().default('alerts'),
   SLUICE_STARTUP_TIMEOUT_MS: positiveInt(120_000),
   SLUICE_SHUTDOWN_TIMEOUT_MS: positiveInt(30_000),
 })

@@ -7,8 +7,6 @@ export const envSchema = z.object({
   ...commonEnv.shape,
   ...kafkaEnv.shape,
   ...registryEnv.shape,
-  TOPIC_LOGS_ENRICHED: z.string().default('logs.enriched'),
-  TOPIC_ALERTS: z.string().default('alerts'),
   WS_PORT: port(8090),
   /** Each instance reads everything from the latest offsets in a group of its own. */
   WS_GROUP_PREFIX: z.string().default('sluice-ws-fanout'),
