@@ -1,4 +1,5 @@
-// Production build: typecheck-free bundle of the `sluice` command into dist/sluice.mjs. Workspace
+// Production build: typecheck-free bundle of the `sluice` command into dist/sluice.mjs (and its
+// enricher transform thread into dist/enricher-transform.mjs). Workspace
 // packages are bundled from source (the "source" export condition); third-party packages stay
 // external and load from node_modules (chdb is a native addon, pino and kafkajs prefer it too).
 import { build } from 'esbuild'
@@ -12,9 +13,7 @@ for (const dir of ['libs', 'services']) {
   }
 }
 
-await build({
-  entryPoints: ['services/runner/src/main.ts'],
-  outfile: 'dist/sluice.mjs',
+const node = {
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -22,9 +21,11 @@ await build({
   conditions: ['source'],
   external: [...external, 'chdb/connection'],
   sourcemap: true,
-  banner: { js: '#!/usr/bin/env node' },
   logLevel: 'info',
-})
+}
+await build({ ...node, entryPoints: ['services/runner/src/main.ts'], outfile: 'dist/sluice.mjs', banner: { js: '#!/usr/bin/env node' } })
+// The enricher's transform thread, resolved next to the bundle.
+await build({ ...node, entryPoints: ['services/enricher/src/transform-worker.ts'], outfile: 'dist/enricher-transform.mjs' })
 
 // The live page served by ws-fanout: resolved next to the bundle (dist/page/), prebuilt here.
 mkdirSync('dist/page', { recursive: true })

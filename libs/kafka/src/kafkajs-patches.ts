@@ -1,9 +1,12 @@
-// kafkajs groups a produce request's messages by partition with an array spread per message,
-// O(n²) in the batch size (tulios/kafkajs#1576, merged upstream only in a fork, never released):
-// at 6 000 records per request it halves producer throughput. The same function in linear time
-// is put in Node's module cache before kafkajs first loads it. Imported for its side effect by
-// client.ts, ahead of kafkajs itself.
+// Two kafkajs internals replaced through Node's module cache before kafkajs first loads them.
+// Imported for its side effect by client.ts, ahead of kafkajs itself.
+// - groupMessagesPerPartition spreads an array per message, O(n²) in the batch size
+//   (tulios/kafkajs#1576, merged upstream only in a fork, never released): at 6 000 records per
+//   request it halves producer throughput. Here: the same function in linear time.
+// - The record-batch CRC-32C is a byte-at-a-time JavaScript loop over every produced byte. Here:
+//   @node-rs/crc32 (hardware CRC-32C, same result; the broker checks it on every batch).
 import Module, { createRequire } from 'node:module'
+import { crc32c } from '@node-rs/crc32'
 
 interface GroupArgs<M> {
   topic: string
@@ -23,11 +26,16 @@ function groupMessagesPerPartition<M>({ topic, partitionMetadata, messages, part
 }
 
 const require = createRequire(import.meta.url)
-const file = require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js')
-if (!require.cache[file]) {
+
+function replace(request: string, exports: unknown): void {
+  const file = require.resolve(request)
+  if (require.cache[file]) return
   const m = new Module(file)
   m.filename = file
   m.loaded = true
-  m.exports = groupMessagesPerPartition
+  m.exports = exports
   require.cache[file] = m
 }
+
+replace('kafkajs/src/producer/groupMessagesPerPartition.js', groupMessagesPerPartition)
+replace('kafkajs/src/protocol/recordBatch/crc32C/index.js', (buffer: Buffer): number => crc32c(buffer))

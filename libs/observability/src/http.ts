@@ -1,13 +1,14 @@
 // Health and metrics routes shared by every service's HTTP server:
 //   GET /healthz — liveness: the process answers.
 //   GET /readyz  — readiness: every dependency check passes (503 with the failing ones otherwise).
-//   GET /metrics — the process registry in the Prometheus text format.
+//   GET /metrics — the process registry (and its sources on other threads) in the Prometheus text format.
 import Fastify, { LogController } from 'fastify'
 import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { isSluiceError } from '@sluice/core'
 import type { ErrorCode, SluiceError } from '@sluice/core'
 import type { Registry } from 'prom-client'
+import { metricsText } from './metrics.js'
 
 export type HealthCheck = () => Promise<void>
 
@@ -46,7 +47,7 @@ export function registerOpsRoutes(app: FastifyInstance, opts: { registry: Regist
     return reply.code(report.ok ? 200 : 503).send({ status: report.ok ? 'ready' : 'not ready', checks: report.checks })
   })
   app.get('/metrics', async (_req, reply) => {
-    return reply.type(opts.registry.contentType).send(await opts.registry.metrics())
+    return reply.type(opts.registry.contentType).send(await metricsText(opts.registry))
   })
 }
 

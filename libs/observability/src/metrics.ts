@@ -1,6 +1,7 @@
 // Prometheus metrics. Each process owns one Registry and passes it to libs and services; helpers
 // here get-or-create so a service built twice on one registry (tests, restarts) does not throw.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { MetricObjectWithValues, MetricValue } from 'prom-client'
 
 export { Registry }
 export type { Counter, Gauge, Histogram }
@@ -61,4 +62,31 @@ export function stageMetrics(registry: Registry, stage: string): StageMetrics {
     dropped: counter(registry, `${p}_dropped_total`, `Events the ${stage} stage dropped or rejected, by reason.`, ['reason']),
     errors: counter(registry, `${p}_errors_total`, `Errors in the ${stage} stage, by code.`, ['code']),
   }
+}
+
+/** Metrics kept elsewhere (another thread's registry), as `registry.getMetricsAsJSON()` gives them. */
+export type MetricsSource = () => Promise<MetricObjectWithValues<MetricValue<string>>[]>
+
+const sources = new WeakMap<Registry, MetricsSource[]>()
+
+/** Adds `source` to what `registry` exposes; returns the function that removes it again. */
+export function addMetricsSource(registry: Registry, source: MetricsSource): () => void {
+  const list = sources.get(registry) ?? []
+  list.push(source)
+  sources.set(registry, list)
+  return () => {
+    const i = list.indexOf(source)
+    if (i >= 0) list.splice(i, 1)
+  }
+}
+
+/**
+ * The registry in the Prometheus text format, with its sources merged in (prom-client's
+ * aggregation: counters and histograms summed, gauges by their `aggregator`).
+ */
+export async function metricsText(registry: Registry): Promise<string> {
+  const extra = sources.get(registry) ?? []
+  if (extra.length === 0) return registry.metrics()
+  const all = await Promise.all([registry.getMetricsAsJSON(), ...extra.map((s) => s())])
+  return AggregatorRegistry.aggregate(all).metrics()
 }

@@ -59,15 +59,18 @@ function isNetworkError(err: unknown): boolean {
 export class AvroCodec<T> {
   readonly subject: string
   readonly id: number
+  /** The schema as registered (JSON), e.g. to build the same codec on another thread. */
+  readonly schema: object
   readonly #type: Type
   readonly #registry: SchemaRegistry
   readonly #resolvers = new Map<number, ReturnType<Type['createResolver']>>()
   #scratch: Buffer
 
-  private constructor(registry: SchemaRegistry, subject: string, id: number, type: Type) {
+  private constructor(registry: SchemaRegistry, subject: string, id: number, schema: object, type: Type) {
     this.#registry = registry
     this.subject = subject
     this.id = id
+    this.schema = schema
     this.#type = type
     this.#scratch = this.#newScratch(64 * 1024)
   }
@@ -79,7 +82,7 @@ export class AvroCodec<T> {
         { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
         { subject, compatibility: COMPATIBILITY.BACKWARD },
       )
-      return new AvroCodec<T>(registry, subject, id, avro.Type.forSchema(schema as avro.Schema, typeOptions()))
+      return new AvroCodec<T>(registry, subject, id, schema, avro.Type.forSchema(schema as avro.Schema, typeOptions()))
     } catch (err) {
       throw new SluiceError('REGISTRY_UNAVAILABLE', `registering ${subject} failed: ${err instanceof Error ? err.message : String(err)}`, {
         cause: err,
@@ -99,6 +102,18 @@ export class AvroCodec<T> {
     return Buffer.from(this.#scratch.subarray(0, end))
   }
 
+  /**
+   * Encodes (header included) into `target` at `offset`: the end offset, or a negative number
+   * when `target` is too small (its size is about the bytes missing), leaving `target` unusable
+   * past `offset`.
+   */
+  encodeInto(value: T, target: Buffer, offset: number): number {
+    if (target.length < offset + HEADER_BYTES) return target.length - offset - HEADER_BYTES - 1
+    target[offset] = MAGIC
+    target.writeInt32BE(this.id, offset + 1)
+    return this.#type.encode(value, target, offset + HEADER_BYTES)
+  }
+
   #newScratch(size: number): Buffer {
     const buf = Buffer.allocUnsafe(size)
     buf.writeUInt8(MAGIC, 0)
@@ -107,15 +122,29 @@ export class AvroCodec<T> {
   }
 
   async decode(buf: Buffer | null): Promise<T> {
+    const known = this.decodeSync(buf)
+    if (known !== undefined) return known
+    const id = buf!.readInt32BE(1)
+    return this.#read(buf!, id, await this.#resolver(id))
+  }
+
+  /**
+   * decode() without a promise when the writer's schema is known (ours, or one resolved before):
+   * undefined when it first needs fetching from the registry (call decode then).
+   */
+  decodeSync(buf: Buffer | null): T | undefined {
     if (!buf || buf.length < HEADER_BYTES) throw new SluiceError('DECODE_FAILED', `record too short for the Confluent wire format (${buf?.length ?? 0} bytes)`)
     if (buf[0] !== MAGIC) throw new SluiceError('DECODE_FAILED', `unknown magic byte ${buf[0]} (expected 0, Confluent wire format)`)
     const id = buf.readInt32BE(1)
-    const body = buf.subarray(HEADER_BYTES)
+    if (id === this.id) return this.#read(buf, id, undefined)
+    const resolver = this.#resolvers.get(id)
+    return resolver && this.#read(buf, id, resolver)
+  }
+
+  #read(buf: Buffer, id: number, resolver: ReturnType<Type['createResolver']> | undefined): T {
     try {
-      if (id === this.id) return this.#type.fromBuffer(body) as T
-      return this.#type.fromBuffer(body, await this.#resolver(id)) as T
+      return this.#type.fromBuffer(buf.subarray(HEADER_BYTES), resolver) as T
     } catch (err) {
-      if (err instanceof SluiceError) throw err
       throw new SluiceError('DECODE_FAILED', `Avro decode under schema id ${id} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
     }
   }

@@ -79,6 +79,8 @@ export interface Classification {
 interface Lowered {
   message: string | undefined
   template: string | undefined
+  /** Whether any rule's (lowercase) message regex matches: most records match none, found in one scan. */
+  anyMessage: boolean | undefined
 }
 type Predicate = (input: ClassifyInput, lowered: Lowered) => boolean
 
@@ -110,7 +112,11 @@ function attributeReader(key: string): (i: ClassifyInput) => string | undefined 
 }
 
 // Cheap conditions first, regexes last, so most rules are rejected without scanning text.
-function compileRule(r: z.output<typeof ruleSchema>): CompiledRule {
+const lowerable = (r: z.output<typeof ruleSchema>, source: string) => !r.case_sensitive && !/[A-Z]/.test(source)
+// Backreferences and named groups would change meaning (or not compile) inside a larger regex.
+const combinable = (source: string) => !/\\[1-9k]|\(\?</.test(source.replace(/\(\?<[=!]/g, ''))
+
+function compileRule(r: z.output<typeof ruleSchema>, anyMessage: RegExp | undefined): CompiledRule {
   const flags = r.case_sensitive ? '' : 'i'
   const predicates: Predicate[] = []
   if (r.levels) {
@@ -132,9 +138,8 @@ function compileRule(r: z.output<typeof ruleSchema>): CompiledRule {
   }
   // V8 runs /i regexes markedly slower; a lowercase pattern (no upper-case letter, so no \D, \W,
   // \S or \B either) tested against the lowercased text matches the same ASCII text without it.
-  const lowerable = (source: string) => flags === 'i' && !/[A-Z]/.test(source)
   if (r.template) {
-    if (lowerable(r.template)) {
+    if (lowerable(r, r.template)) {
       const re = new RegExp(r.template)
       predicates.push((i, l) => re.test((l.template ??= i.template.toLowerCase())))
     } else {
@@ -143,9 +148,11 @@ function compileRule(r: z.output<typeof ruleSchema>): CompiledRule {
     }
   }
   if (r.message) {
-    if (lowerable(r.message)) {
+    if (lowerable(r, r.message)) {
       const re = new RegExp(r.message)
-      predicates.push((i, l) => re.test((l.message ??= i.message.toLowerCase())))
+      const lower = (i: ClassifyInput, l: Lowered) => (l.message ??= i.message.toLowerCase())
+      if (anyMessage && combinable(r.message)) predicates.push((i, l) => (l.anyMessage ??= anyMessage.test(lower(i, l))) && re.test(lower(i, l)))
+      else predicates.push((i, l) => re.test(lower(i, l)))
     } else {
       const re = new RegExp(r.message, flags)
       predicates.push((i) => re.test(i.message))
@@ -158,9 +165,12 @@ export type Classify = (input: ClassifyInput) => Classification
 
 /** Validates `file` (throws a ZodError listing every issue) and compiles it. */
 export function compileRules(file: unknown): Classify {
-  const rules = rulesFileSchema.parse(file).rules.map(compileRule)
+  const parsed = rulesFileSchema.parse(file).rules
+  const sources = parsed.flatMap((r) => (r.message !== undefined && lowerable(r, r.message) && combinable(r.message) ? [`(?:${r.message})`] : []))
+  const anyMessage = sources.length > 1 ? new RegExp(sources.join('|')) : undefined
+  const rules = parsed.map((r) => compileRule(r, anyMessage))
   return (input) => {
-    const lowered: Lowered = { message: undefined, template: undefined }
+    const lowered: Lowered = { message: undefined, template: undefined, anyMessage: undefined }
     for (const rule of rules) {
       let ok = true
       for (const p of rule.predicates) {

@@ -11,6 +11,8 @@ export const envSchema = z.object({
   ENRICHER_GROUP_ID: z.string().default('sluice-enricher'),
   ENRICHER_MAX_BATCH_RECORDS: positiveInt(5000),
   ENRICHER_FLUSH_INTERVAL_MS: positiveInt(50),
+  /** Worker threads that decode, enrich and encode beside the Kafka I/O; 0: on the event loop. */
+  ENRICHER_TRANSFORM_THREADS: z.coerce.number().int().min(0).max(64).default(2),
   /** JSON rules file ({"rules":[…]}); unset → the built-in rules. */
   ENRICHER_RULES_FILE: z.string().optional(),
   ENRICHER_MAX_MESSAGE_BYTES: positiveInt(32 * 1024),
@@ -43,6 +45,8 @@ export function loadConfig(env?: Env) {
     templatesCheckpointIntervalMs: e.ENRICHER_TEMPLATES_CHECKPOINT_INTERVAL_MS,
     maxBatchRecords: e.ENRICHER_MAX_BATCH_RECORDS,
     flushIntervalMs: e.ENRICHER_FLUSH_INTERVAL_MS,
+    transformThreads: e.ENRICHER_TRANSFORM_THREADS,
+    registryUrl: e.SCHEMA_REGISTRY_URL,
     rules: e.ENRICHER_RULES_FILE ? readConfigFile('ENRICHER_RULES_FILE', e.ENRICHER_RULES_FILE, (text) => JSON.parse(text) as unknown) : undefined,
     maxMessageBytes: e.ENRICHER_MAX_MESSAGE_BYTES,
     redact: e.ENRICHER_REDACT,

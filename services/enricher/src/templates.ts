@@ -9,27 +9,67 @@ import { gunzipSync, gzipSync } from 'node:zlib'
 import type { Logger } from 'pino'
 import { CompactedStore } from '@sluice/kafka'
 import type { BatchingProducer, Kafka } from '@sluice/kafka'
-import type { Drain, DrainSnapshot } from './drain.js'
+import type { DrainSnapshot } from './drain.js'
+
+/** A template checkpoint: gzip JSON of the miners' clusters, at a revision of the miners. */
+export interface TemplateState {
+  bytes: Uint8Array
+  revision: number
+  /** Clusters in the checkpoint, and known in all (the checkpoint keeps the most recently used). */
+  clusters: number
+  total: number
+}
+
+/** Where the template miners are (one per transform thread). */
+export interface TemplateSource {
+  /** Restores a checkpoint into the (fresh) miners; returns the clusters restored. */
+  restoreTemplates(bytes: Uint8Array): Promise<number>
+  /** The templates as a checkpoint of at most maxBytes, or undefined if unchanged since `sinceRevision`. */
+  templates(sinceRevision: number, maxBytes: number): Promise<TemplateState | undefined>
+}
 
 export interface TemplateCheckpointsOptions {
   kafka: Kafka
   producer: BatchingProducer
   topic: string
   groupId: string
-  drain: Drain
+  /** Holds the template miners (on this thread or others). */
+  transform: TemplateSource
   logger: Logger
   maxBytes?: number
 }
 
-/** The snapshot's gzip bytes, dropping the least recently used clusters until it fits. */
-export function encodeTemplates(drain: Drain, maxBytes: number): { bytes: Buffer; clusters: number } {
-  let limit = drain.clusterCount
+/** A snapshot's gzip bytes (its clusters most recently used first), dropping the least recently used until it fits. */
+export function encodeTemplates(snapshot: DrainSnapshot, maxBytes: number): { bytes: Buffer; clusters: number } {
+  let limit = snapshot.clusters.length
   for (;;) {
-    const snapshot = drain.snapshot(limit)
-    const bytes = gzipSync(JSON.stringify(snapshot))
-    if (bytes.length <= maxBytes || limit <= 1) return { bytes, clusters: snapshot.clusters.length }
+    const clusters = snapshot.clusters.slice(0, limit)
+    const bytes = gzipSync(JSON.stringify({ version: snapshot.version, clusters }))
+    if (bytes.length <= maxBytes || limit <= 1) return { bytes, clusters: clusters.length }
     limit = Math.floor(limit * Math.min(0.9, maxBytes / bytes.length))
   }
+}
+
+/**
+ * Several miners' snapshots as one: taken in turns (so each one's most recently used come
+ * first), a template already taken from another miner left out.
+ */
+export function mergeSnapshots(snapshots: readonly DrainSnapshot[]): DrainSnapshot {
+  if (snapshots.length === 1) return snapshots[0]!
+  const seen = new Set<string>()
+  const clusters: DrainSnapshot['clusters'] = []
+  const longest = Math.max(0, ...snapshots.map((s) => s.clusters.length))
+  for (let i = 0; i < longest; i++) {
+    for (const s of snapshots) {
+      const c = s.clusters[i]
+      if (!c) continue
+      const text = c.tokens.join(' ')
+      if (seen.has(text)) continue
+      seen.add(text)
+      clusters.push(c)
+    }
+  }
+  return { version: 1, clusters }
 }
 
 export function decodeTemplates(bytes: Buffer): DrainSnapshot {
@@ -52,18 +92,16 @@ export class TemplateCheckpoints {
     this.#store = new CompactedStore({ kafka: opts.kafka, producer: opts.producer, topic: opts.topic, readerGroupPrefix: `${opts.groupId}.templates`, logger: opts.logger })
   }
 
-  /** Restores the latest checkpoint into the (empty) Drain; returns the clusters restored. */
+  /** Restores the latest checkpoint into the (empty) miner; returns the clusters restored. */
   async start(timeoutMs = 30_000): Promise<number> {
     await this.#store.start()
     await this.#store.caughtUp(timeoutMs)
     const bytes = this.#store.get(this.#key)
     if (bytes === undefined) return 0
     try {
-      const snapshot = decodeTemplates(bytes)
-      this.#o.drain.restore(snapshot)
-      this.#savedRevision = this.#o.drain.revision
-      this.#log.info({ clusters: snapshot.clusters.length }, 'templates restored')
-      return snapshot.clusters.length
+      const clusters = await this.#o.transform.restoreTemplates(bytes)
+      this.#log.info({ clusters }, 'templates restored')
+      return clusters
     } catch (err) {
       this.#log.error({ err }, 'unreadable template checkpoint ignored; mining starts empty')
       return 0
@@ -72,12 +110,11 @@ export class TemplateCheckpoints {
 
   /** Writes a checkpoint when templates changed since the last one. */
   async save(): Promise<void> {
-    const revision = this.#o.drain.revision
-    if (revision === this.#savedRevision) return
-    const { bytes, clusters } = encodeTemplates(this.#o.drain, this.#o.maxBytes)
-    await this.#store.put([{ key: this.#key, value: bytes }])
-    this.#savedRevision = revision
-    if (clusters < this.#o.drain.clusterCount) this.#log.warn({ kept: clusters, total: this.#o.drain.clusterCount }, 'template checkpoint cut to its size limit (least recently used left out)')
+    const state = await this.#o.transform.templates(this.#savedRevision, this.#o.maxBytes)
+    if (!state) return
+    await this.#store.put([{ key: this.#key, value: Buffer.from(state.bytes.buffer, state.bytes.byteOffset, state.bytes.byteLength) }])
+    this.#savedRevision = state.revision
+    if (state.clusters < state.total) this.#log.warn({ kept: state.clusters, total: state.total }, 'template checkpoint cut to its size limit (least recently used left out)')
   }
 
   close(): Promise<void> {
