@@ -84,6 +84,8 @@ export interface SluiceProcess {
   child: ChildProcess
   /** The address `wait` listens on. */
   url: string
+  /** Every target's address printed so far (by the time `wait` listens, those started before it). */
+  urls: Record<string, string>
 }
 
 /**
@@ -105,7 +107,7 @@ export function startSluiceProcess(targets: string, wait: Target, env: Record<st
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString()
       const m = listening.exec(out)
-      if (m?.[1]) resolve({ child, url: m[1] })
+      if (m?.[1]) resolve({ child, url: m[1], urls: Object.fromEntries([...out.matchAll(/sluice (\S+) listening on (\S+)/g)].map((l) => [l[1]!, l[2]!])) })
     })
     child.on('exit', (code) => reject(new Error(`sluice ${targets} exited with ${code}: ${stderr.slice(-2000)}`)))
   })

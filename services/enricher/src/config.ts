@@ -13,6 +13,8 @@ export const envSchema = z.object({
   ENRICHER_FLUSH_INTERVAL_MS: positiveInt(50),
   /** Worker threads that decode, enrich and encode beside the Kafka I/O; 0: on the event loop. */
   ENRICHER_TRANSFORM_THREADS: z.coerce.number().int().min(0).max(64).default(2),
+  /** Heap limit of each transform thread; one that outgrows it is ended and replaced. Unset: Node's default. */
+  ENRICHER_TRANSFORM_THREAD_HEAP_MB: z.coerce.number().int().positive().optional(),
   /** JSON rules file ({"rules":[…]}); unset → the built-in rules. */
   ENRICHER_RULES_FILE: z.string().optional(),
   ENRICHER_MAX_MESSAGE_BYTES: positiveInt(32 * 1024),
@@ -46,6 +48,7 @@ export function loadConfig(env?: Env) {
     maxBatchRecords: e.ENRICHER_MAX_BATCH_RECORDS,
     flushIntervalMs: e.ENRICHER_FLUSH_INTERVAL_MS,
     transformThreads: e.ENRICHER_TRANSFORM_THREADS,
+    transformThreadHeapMb: e.ENRICHER_TRANSFORM_THREAD_HEAP_MB,
     registryUrl: e.SCHEMA_REGISTRY_URL,
     rules: e.ENRICHER_RULES_FILE ? readConfigFile('ENRICHER_RULES_FILE', e.ENRICHER_RULES_FILE, (text) => JSON.parse(text) as unknown) : undefined,
     maxMessageBytes: e.ENRICHER_MAX_MESSAGE_BYTES,

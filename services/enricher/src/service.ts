@@ -46,7 +46,7 @@ async function startTransforms(config: Config, deps: EnricherDeps, log: Logger):
   if (config.transformThreads === 0) return new TransformPool([createTransform({ enricher, llm: config.llm, rawCodec: deps.rawCodec, enrichedCodec: deps.enrichedCodec, registry: deps.registry })])
   const codec = (c: AvroCodec<unknown>) => ({ subject: c.subject, schema: c.schema })
   const init = { enricher, llm: config.llm, registryUrl: config.registryUrl, raw: codec(deps.rawCodec), enriched: codec(deps.enrichedCodec) }
-  const started = await Promise.allSettled(Array.from({ length: config.transformThreads }, () => TransformThread.start(init, { logger: log, registry: deps.registry })))
+  const started = await Promise.allSettled(Array.from({ length: config.transformThreads }, () => TransformThread.start(init, { logger: log, registry: deps.registry, maxHeapMb: config.transformThreadHeapMb })))
   const threads = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []))
   const failed = started.find((s) => s.status === 'rejected')
   if (failed) {

@@ -59,6 +59,7 @@ interface Pending {
 export class TransformThread implements Transform {
   readonly #init: ThreadInit
   readonly #log: Logger
+  readonly #maxHeapMb: number | undefined
   #removeMetrics = () => {}
   readonly #pending = new Map<number, Pending>()
   #worker: Promise<Worker> | undefined
@@ -67,18 +68,19 @@ export class TransformThread implements Transform {
   /** The latest template snapshot restored or taken: what a replacement thread starts from. */
   #latest: DrainSnapshot | undefined
 
-  private constructor(init: ThreadInit, logger: Logger) {
+  private constructor(init: ThreadInit, logger: Logger, maxHeapMb: number | undefined) {
     this.#init = init
     this.#log = logger.child({ component: 'transform-thread' })
+    this.#maxHeapMb = maxHeapMb
   }
 
   /**
    * Starts the thread; rejects with the worker's reason if it cannot start (bad rules file,
    * registry down). The thread's metrics (stage timings, categories, templates, LLM) are served
-   * with `registry`'s.
+   * with `registry`'s. A thread whose heap outgrows `maxHeapMb` is ended and replaced.
    */
-  static async start(init: ThreadInit, o: { logger: Logger; registry: Registry }): Promise<TransformThread> {
-    const t = new TransformThread(init, o.logger)
+  static async start(init: ThreadInit, o: { logger: Logger; registry: Registry; maxHeapMb?: number | undefined }): Promise<TransformThread> {
+    const t = new TransformThread(init, o.logger, o.maxHeapMb)
     await t.#ensure()
     t.#removeMetrics = addMetricsSource(o.registry, () => t.#metrics())
     return t
@@ -137,6 +139,7 @@ export class TransformThread implements Transform {
       workerData: { entry: WORKER_ENTRY, init: this.#init },
       // Workspace packages resolve to their TypeScript sources when running from source.
       execArgv: FROM_SOURCE ? [...process.execArgv, '--conditions=source'] : process.execArgv,
+      ...(this.#maxHeapMb !== undefined && { resourceLimits: { maxOldGenerationSizeMb: this.#maxHeapMb } }),
     })
     await new Promise<void>((resolve, reject) => {
       const fail = (err: Error) => {

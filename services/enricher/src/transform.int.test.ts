@@ -1,0 +1,118 @@
+// The enricher's transform threads (real worker threads, started from source as in production
+// from the bundle) with real codecs over the schema registry: outcomes come back in the chunk's
+// order whichever thread a record went to, a bad record fails alone, the threads' metrics are
+// served with the process's, and templates checkpoint from all threads and restore into any.
+import { randomBytes } from 'node:crypto'
+import { describe, expect, inject, it, onTestFinished } from 'vitest'
+import type { LogEvent } from '@sluice/core'
+import { validateLogInput } from '@sluice/core'
+import { createLogger, createRegistry, metricsText } from '@sluice/observability'
+import { AvroCodec, createRegistryClient, loadAvsc } from '@sluice/registry'
+import type { EnrichedLog } from './model.js'
+import { TransformPool } from './transform-pool.js'
+import { TransformThread } from './transform-thread.js'
+import { createTransform } from './transform.js'
+
+const SERVICES = ['checkout', 'billing', 'search', 'auth', 'cart', 'ledger', 'mailer']
+
+async function setup() {
+  const url = inject('infra').registryUrl
+  const id = randomBytes(4).toString('hex')
+  const registry = createRegistryClient(url)
+  const raw = await AvroCodec.register<LogEvent>(registry, `t${id}.raw-value`, loadAvsc('log-event.avsc'))
+  const enriched = await AvroCodec.register<EnrichedLog>(registry, `t${id}.enriched-value`, loadAvsc('enriched-log.avsc'))
+  const record = (i: number) => {
+    const result = validateLogInput({ service: SERVICES[i % SERVICES.length], level: i % 10 === 0 ? 'error' : 'info', message: `user u-${i} paid order ${1000 + i} in ${i % 90} ms` }, i, { tenant: 'acme', source: 'http' })
+    if (!result.ok) throw new Error('invalid fixture')
+    return { key: Buffer.from(`acme/${result.event.service}`), value: raw.encode(result.event), event: result.event }
+  }
+  const threads = (n: number, metrics = createRegistry({ defaultMetrics: false })) =>
+    Promise.all(
+      Array.from({ length: n }, () =>
+        TransformThread.start({ enricher: {}, registryUrl: url, raw: { subject: raw.subject, schema: raw.schema }, enriched: { subject: enriched.subject, schema: enriched.schema } }, { logger: createLogger({ level: 'silent' }), registry: metrics }),
+      ),
+    )
+  return { raw, enriched, record, threads }
+}
+
+describe('enricher transform threads', () => {
+  it('returns every outcome in its record’s place, a bad record failing alone, and serves the threads’ metrics', async () => {
+    const { enriched, record, threads } = await setup()
+    const metrics = createRegistry({ defaultMetrics: false })
+    const pool = new TransformPool(await threads(2, metrics))
+    onTestFinished(() => pool.close())
+
+    const records = Array.from({ length: 2000 }, (_, i) => record(i))
+    const input = records.map((r, i) => (i === 1234 ? { key: r.key, value: Buffer.from('not avro at all') } : r))
+    const out = await pool.run(input)
+    expect(out).toHaveLength(2000)
+    const failed = out.flatMap((o, i) => ('error' in o ? [i] : []))
+    expect(failed).toEqual([1234])
+    expect(String(out[1234] && 'error' in out[1234] ? out[1234].error : '')).toMatch(/magic byte/)
+    for (const [i, o] of out.entries()) {
+      if (!('item' in o)) continue
+      const e = await enriched.decode(o.item.value)
+      expect(e.id).toBe(records[i]!.event.id)
+      expect(o.item.key).toBe(`acme/${e.service}`)
+      expect(e.severity_text).toBe(i % 10 === 0 ? 'ERROR' : 'INFO')
+    }
+    // One template for the message shape, whichever thread mined it.
+    const templates = new Set<string>()
+    for (const o of out) if ('item' in o) templates.add((await enriched.decode(o.item.value)).template)
+    expect([...templates]).toEqual(['user u-<NUM> paid order <NUM> in <NUM> ms'])
+
+    const text = await metricsText(metrics)
+    const total = [...text.matchAll(/^sluice_enricher_records_total\{[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0)
+    expect(total).toBe(1999)
+  })
+
+  it('checkpoints templates from every thread and restores them into a fresh transform', async () => {
+    const { raw, enriched, record, threads } = await setup()
+    const pool = new TransformPool(await threads(2))
+    onTestFinished(() => pool.close())
+    // Each service gets its own message shape; after a few records the shape generalises.
+    const shaped = (i: number) => {
+      const r = record(i)
+      const event = { ...r.event, message: `${r.event.service} step ${['alpha', 'beta', 'gamma'][i % 3]} finished` }
+      return { key: r.key, value: raw.encode(event) }
+    }
+    await pool.run(Array.from({ length: 200 }, (_, i) => shaped(i)))
+    const checkpoint = await pool.templates(-1, 1_000_000)
+    expect(checkpoint?.clusters).toBe(SERVICES.length)
+    expect(await pool.templates(checkpoint!.revision, 1_000_000)).toBeUndefined()
+
+    const fresh = new TransformPool([createTransform({ enricher: {}, rawCodec: raw, enrichedCodec: enriched, registry: createRegistry({ defaultMetrics: false }) })])
+    expect(await fresh.restoreTemplates(checkpoint!.bytes)).toBe(SERVICES.length)
+    const [again] = await fresh.run([shaped(3)])
+    expect(again && 'item' in again && (await enriched.decode(again.item.value)).template).toBe(`${SERVICES[3]} step <*> finished`)
+  })
+
+  it('fails to start with the worker’s reason when the rules are invalid', async () => {
+    const { raw, enriched } = await setup()
+    const started = TransformThread.start(
+      { enricher: { rules: { rules: [{ id: 'x', category: 'nonsense' }] } }, registryUrl: inject('infra').registryUrl, raw: { subject: raw.subject, schema: raw.schema }, enriched: { subject: enriched.subject, schema: enriched.schema } },
+      { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }) },
+    )
+    await expect(started).rejects.toThrow(/failed to start.*category/s)
+  })
+
+  it('replaces a thread that died (here: out of its heap), failing only the request in flight as retryable', async () => {
+    const { raw, enriched, record } = await setup()
+    const thread = await TransformThread.start(
+      { enricher: {}, registryUrl: inject('infra').registryUrl, raw: { subject: raw.subject, schema: raw.schema }, enriched: { subject: enriched.subject, schema: enriched.schema } },
+      { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), maxHeapMb: 24 },
+    )
+    onTestFinished(() => thread.close())
+    const pool = new TransformPool([thread])
+    const known = { version: 1 as const, clusters: [{ clusterId: 'c1', tokens: ['user', '<*>', 'paid', 'order', '<NUM>', 'in', '<NUM>', 'ms'], size: 5 }] }
+    await thread.restore(known)
+    const huge = { version: 1 as const, clusters: Array.from({ length: 300_000 }, (_, i) => ({ clusterId: `c${i}`, tokens: Array.from({ length: 12 }, (_, j) => `token-${i}-${j}`), size: 1 })) }
+    const died = await thread.restore(huge).catch((err: unknown) => err)
+    expect(died).toMatchObject({ code: 'TRANSFORM_FAILED', canRetry: true })
+    // The replacement starts from the last snapshot it was given, and works.
+    const [out] = await pool.run([record(7)])
+    expect(out && 'item' in out && (await enriched.decode(out.item.value)).template).toBe('user <*> paid order <NUM> in <NUM> ms')
+    const checkpoint = await pool.templates(-1, 1_000_000)
+    expect(checkpoint?.clusters).toBe(1)
+  })
+})
