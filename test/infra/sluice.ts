@@ -93,8 +93,8 @@ export interface SluiceProcess {
  * with `bundle`), so a test can SIGKILL it; resolves with the address of target `wait` once it
  * listens. Killed when the test finishes.
  */
-export function startSluiceProcess(targets: string, wait: Target, env: Record<string, string>, opts: { bundle?: boolean } = {}): Promise<SluiceProcess> {
-  const entry = opts.bundle ? [path.join(REPO_ROOT, 'dist/sluice.mjs')] : ['--conditions=source', '--import', 'tsx', path.join(REPO_ROOT, 'services/runner/src/main.ts')]
+export function startSluiceProcess(targets: string, wait: Target, env: Record<string, string>, opts: { bundle?: boolean; nodeArgs?: readonly string[] } = {}): Promise<SluiceProcess> {
+  const entry = [...(opts.nodeArgs ?? []), ...(opts.bundle ? [path.join(REPO_ROOT, 'dist/sluice.mjs')] : ['--conditions=source', '--import', 'tsx', path.join(REPO_ROOT, 'services/runner/src/main.ts')])]
   const child = spawn(process.execPath, [...entry, 'run', '--target', targets], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   onTestFinished(() => {
     if (child.exitCode === null) child.kill('SIGKILL')

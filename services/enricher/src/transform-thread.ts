@@ -51,6 +51,12 @@ const FROM_SOURCE = import.meta.url.endsWith('.ts')
 const WORKER_URL = FROM_SOURCE ? new URL('./worker-boot.mjs', import.meta.url) : new URL('./enricher-transform.mjs', import.meta.url)
 const WORKER_ENTRY = FROM_SOURCE ? new URL('./transform-worker.ts', import.meta.url).href : undefined
 
+// Workers refuse V8 and process-wide flags (`--max-old-space-size` given to the process would make
+// every thread fail to start; V8 flags reach the threads anyway): only these are passed on. From
+// source, workspace packages resolve to their TypeScript.
+const PASSED_ON = /^--(cpu-prof|heap-prof|enable-source-maps|conditions|diagnostic-dir)/
+const WORKER_EXEC_ARGV = [...process.execArgv.filter((a) => PASSED_ON.test(a)), ...(FROM_SOURCE ? ['--conditions=source'] : [])]
+
 interface Pending {
   resolve: (value: unknown) => void
   reject: (err: Error) => void
@@ -137,8 +143,7 @@ export class TransformThread implements Transform {
   async #spawn(): Promise<Worker> {
     const worker = new Worker(WORKER_URL, {
       workerData: { entry: WORKER_ENTRY, init: this.#init },
-      // Workspace packages resolve to their TypeScript sources when running from source.
-      execArgv: FROM_SOURCE ? [...process.execArgv, '--conditions=source'] : process.execArgv,
+      execArgv: WORKER_EXEC_ARGV,
       ...(this.#maxHeapMb !== undefined && { resourceLimits: { maxOldGenerationSizeMb: this.#maxHeapMb } }),
     })
     await new Promise<void>((resolve, reject) => {
