@@ -21,17 +21,22 @@ const until = async (what: string, cond: () => boolean | Promise<boolean>, timeo
   }
 }
 
+/** A fresh topic (and its DLQ) with `partitions` partitions, a client and a connected producer. */
+async function setup(name: string, partitions: number) {
+  const id = randomBytes(4).toString('hex')
+  const topic = `t${id}.${name}`
+  const logger = createLogger({ level: 'silent' })
+  const kafka = createKafka({ brokers: inject('infra').kafkaBrokers.split(','), clientId: `c${id}`, logger })
+  await ensureTopics(kafka, [topic, `${topic}.dlq`].map((t) => ({ topic: t, numPartitions: partitions, replicationFactor: 1 })))
+  const producer = new BatchingProducer(kafka)
+  await producer.connect()
+  onTestFinished(() => producer.close())
+  return { id, topic, logger, kafka, producer }
+}
+
 describe('BatchConsumer', () => {
   it('retries a failing sink with backoff, commits only after it succeeds, and loses nothing', async () => {
-    const infra = inject('infra')
-    const id = randomBytes(4).toString('hex')
-    const topic = `t${id}.consumer`
-    const logger = createLogger({ level: 'silent' })
-    const kafka = createKafka({ brokers: infra.kafkaBrokers.split(','), clientId: `c${id}`, logger })
-    await ensureTopics(kafka, [topic, `${topic}.dlq`].map((t) => ({ topic: t, numPartitions: 2, replicationFactor: 1 })))
-    const producer = new BatchingProducer(kafka)
-    await producer.connect()
-    onTestFinished(() => producer.close())
+    const { id, topic, logger, kafka, producer } = await setup('consumer', 2)
     await producer.send(topic, Array.from({ length: 100 }, (_, i) => ({ key: `k${i % 5}`, value: String(i) })))
 
     const admin = kafka.admin()
@@ -76,15 +81,7 @@ describe('BatchConsumer', () => {
   })
 
   it('decodes chunks ahead and across batches: bad records to the DLQ, failed chunks and retryable records retried, the rest once and in order', async () => {
-    const infra = inject('infra')
-    const id = randomBytes(4).toString('hex')
-    const topic = `t${id}.chunks`
-    const logger = createLogger({ level: 'silent' })
-    const kafka = createKafka({ brokers: infra.kafkaBrokers.split(','), clientId: `c${id}`, logger })
-    await ensureTopics(kafka, [topic, `${topic}.dlq`].map((t) => ({ topic: t, numPartitions: 1, replicationFactor: 1 })))
-    const producer = new BatchingProducer(kafka)
-    await producer.connect()
-    onTestFinished(() => producer.close())
+    const { id, topic, logger, kafka, producer } = await setup('chunks', 1)
     const total = 3000
     const bad = new Set([5, 999, 1000, 2500])
     // Two sends: the second lands while the first is being consumed, so there are several batches.

@@ -122,7 +122,10 @@ export class TransformThread implements Transform {
 
   async #call(req: { op: Request['op'] } & Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<unknown> {
     if (this.#closed) throw new SluiceError('SHUTTING_DOWN', 'the transform thread is closed')
-    const worker = await this.#ensure()
+    return this.#send(await this.#ensure(), req, transfer)
+  }
+
+  #send(worker: Worker, req: { op: Request['op'] } & Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<unknown> {
     const id = ++this.#seq
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
@@ -185,12 +188,7 @@ export class TransformThread implements Transform {
     })
     if (this.#latest) {
       // A replacement thread: pick the templates up where the last snapshot left them.
-      const snapshot = this.#latest
-      await new Promise((resolve, reject) => {
-        const id = ++this.#seq
-        this.#pending.set(id, { resolve, reject })
-        worker.postMessage({ op: 'restore', snapshot, id } satisfies Request)
-      }).catch((err: unknown) => this.#log.warn({ err }, 'restoring templates into the new transform thread failed'))
+      await this.#send(worker, { op: 'restore', snapshot: this.#latest }).catch((err: unknown) => this.#log.warn({ err }, 'restoring templates into the new transform thread failed'))
     }
     return worker
   }
