@@ -52,10 +52,21 @@ const WORKER_URL = FROM_SOURCE ? new URL('./worker-boot.mjs', import.meta.url) :
 const WORKER_ENTRY = FROM_SOURCE ? new URL('./transform-worker.ts', import.meta.url).href : undefined
 
 // Workers refuse V8 and process-wide flags (`--max-old-space-size` given to the process would make
-// every thread fail to start; V8 flags reach the threads anyway): only these are passed on. From
-// source, workspace packages resolve to their TypeScript.
-const PASSED_ON = /^--(cpu-prof|heap-prof|enable-source-maps|conditions|diagnostic-dir)/
-const WORKER_EXEC_ARGV = [...process.execArgv.filter((a) => PASSED_ON.test(a)), ...(FROM_SOURCE ? ['--conditions=source'] : [])]
+// every thread fail to start; V8 flags reach the threads anyway): only profiling and diagnostics
+// flags are passed on, with their values. From source, workspace packages resolve to TypeScript.
+const PASSED_ON = /^--(cpu-prof|heap-prof|enable-source-maps|diagnostic-dir)/
+const TAKES_VALUE = /^--(cpu-prof-(dir|name|interval)|heap-prof-(dir|name|interval)|diagnostic-dir)$/
+function workerExecArgv(parent: readonly string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < parent.length; i++) {
+    const arg = parent[i]!
+    if (!PASSED_ON.test(arg)) continue
+    out.push(arg)
+    if (TAKES_VALUE.test(arg) && parent[i + 1] !== undefined) out.push(parent[++i]!)
+  }
+  return FROM_SOURCE ? [...out, '--conditions=source'] : out
+}
+const WORKER_EXEC_ARGV = workerExecArgv(process.execArgv)
 
 interface Pending {
   resolve: (value: unknown) => void
