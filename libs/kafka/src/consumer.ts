@@ -42,7 +42,7 @@ export interface BatchConsumerOptions<T> {
   decodeBatch?: (messages: KafkaMessage[], ctx: DecodeContext) => Promise<Decoded<T>[]>
   /** Records per decodeBatch call. Default 1000. */
   decodeChunkRecords?: number
-  /** decodeBatch calls in flight at once, so a decoder on another thread never waits for work. Default 4. */
+  /** decodeBatch calls in flight at once, so a decoder on another thread never waits for work (kafkajs fetching and parsing the next batch included). Default 16. */
   decodeAheadChunks?: number
   /** Makes the items durable; resolves only when they are. */
   sink: (items: T[]) => Promise<void>
@@ -108,7 +108,7 @@ export class BatchConsumer<T> {
       sessionTimeoutMs: 30_000,
       flushWhenCaughtUp: false,
       decodeChunkRecords: 1000,
-      decodeAheadChunks: 4,
+      decodeAheadChunks: 16,
       ...opts,
     }
     const { decode, decodeBatch } = opts

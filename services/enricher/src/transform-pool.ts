@@ -1,7 +1,9 @@
-// Several transforms (one per thread) as one. A record goes to the transform its Kafka key
-// (tenant/service) hashes to, so a service's records keep their order and meet one template
-// miner, whichever partitions this instance owns. A chunk is split by transform, the parts run
-// at once, and the outcomes are put back in the chunk's order.
+// Several transforms (one per thread) as one. Each Kafka key (tenant/service) is pinned to one
+// transform, so a service's records keep their order and meet one template miner, whichever
+// partitions this instance owns. A key seen for the first time is pinned to the transform that
+// has had the fewest records lately: a static hash of ~50 keys onto 2 threads splits them 31/19
+// and leaves one thread waiting on the other. A chunk is split by transform, the parts run at
+// once, and the outcomes are put back in the chunk's order.
 //
 // Templates: a checkpoint is restored into every miner (each then knows every template), and a
 // checkpoint is taken from all of them, merged (templates.ts).
@@ -23,23 +25,50 @@ export interface OutputRecord {
   value: Buffer
 }
 
-/** FNV-1a of the key bytes: cheap, and the same key always lands on the same transform. */
-function slot(key: Buffer | null, n: number): number {
-  if (n === 1 || !key) return 0
+/** FNV-1a of the key bytes: the pin table's key, without making a string per record. */
+function hashKey(key: Buffer): number {
   let h = 0x811c9dc5
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i]!, 0x01000193)
-  return (h >>> 0) % n
+  return h >>> 0
 }
+
+/** Keys pinned at most; past it the longest-pinned is forgotten (and pinned afresh if it comes back). */
+const MAX_PINS = 100_000
+/** Load counts are halved past this many records, so "lately" means roughly the last million. */
+const LOAD_WINDOW = 1_000_000
 
 export class TransformPool implements TemplateSource {
   readonly #parts: readonly Transform[]
   /** Revision of each part at the last checkpoint taken. */
   #revisions: number[]
+  /** Key hash → the part it is pinned to. */
+  readonly #pins = new Map<number, number>()
+  /** Records routed to each part lately. */
+  readonly #load: number[]
 
   constructor(parts: readonly Transform[]) {
     if (parts.length === 0) throw new Error('a transform pool needs at least one transform')
     this.#parts = parts
     this.#revisions = parts.map(() => -1)
+    this.#load = parts.map(() => 0)
+  }
+
+  /** The part a record goes to: its key's pin, or for a new key (or none) the least loaded part. */
+  #partOf(key: Buffer | null): number {
+    const load = this.#load
+    let part = 0
+    const h = key ? hashKey(key) : undefined
+    const pinned = h === undefined ? undefined : this.#pins.get(h)
+    if (pinned !== undefined) part = pinned
+    else {
+      for (let i = 1; i < load.length; i++) if (load[i]! < load[part]!) part = i
+      if (h !== undefined) {
+        if (this.#pins.size >= MAX_PINS) this.#pins.delete(this.#pins.keys().next().value!)
+        this.#pins.set(h, part)
+      }
+    }
+    if (++load[part]! > LOAD_WINDOW) for (let i = 0; i < load.length; i++) load[i]! /= 2
+    return part
   }
 
   get size(): number {
@@ -47,9 +76,9 @@ export class TransformPool implements TemplateSource {
   }
 
   async run(records: readonly InputRecord[]): Promise<Decoded<OutputRecord>[]> {
-    const n = this.#parts.length
     const groups: number[][] = this.#parts.map(() => [])
-    for (let i = 0; i < records.length; i++) groups[slot(records[i]!.key, n)]!.push(i)
+    if (groups.length === 1) groups[0] = records.map((_, i) => i)
+    else for (let i = 0; i < records.length; i++) groups[this.#partOf(records[i]!.key)]!.push(i)
     const out = new Array<Decoded<OutputRecord>>(records.length)
     await Promise.all(
       groups.map(async (indexes, t) => {
