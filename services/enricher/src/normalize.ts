@@ -89,8 +89,19 @@ export function flattenInto(into: Record<string, string>, value: Record<string, 
   }
 }
 
-/** A copy of a string map within the caps: entry count, key length, value length. */
-export function capAttributes(attrs: Readonly<Record<string, string>>, o: NormalizeOptions): { attributes: Record<string, string>; truncated: boolean } {
+/** Whether a string map is within the caps already (the common case: then it is used as it is). */
+function withinCaps(attrs: Readonly<Record<string, string>>, o: NormalizeOptions): boolean {
+  let count = 0
+  for (const k in attrs) {
+    const v: unknown = attrs[k]
+    if (++count > o.maxAttributes || k.length > o.maxAttributeKeyChars || typeof v !== 'string' || v.length > o.maxAttributeValueChars) return false
+  }
+  return true
+}
+
+/** The string map within the caps (entry count, key length, value length): itself if it is, else a capped copy. */
+export function capAttributes(attrs: Readonly<Record<string, string>>, o: NormalizeOptions): { attributes: Readonly<Record<string, string>>; truncated: boolean } {
+  if (withinCaps(attrs, o)) return { attributes: attrs, truncated: false }
   const out: Record<string, string> = {}
   let count = 0
   let truncated = false

@@ -23,7 +23,7 @@ export interface Redacted {
 export interface Redactor {
   text(s: string): Redacted
   /** Redacts attribute values; values under secret-looking keys are replaced whole. */
-  attributes(attrs: Readonly<Record<string, string>>): { attributes: Record<string, string>; redacted: boolean }
+  attributes(attrs: Readonly<Record<string, string>>): { attributes: Readonly<Record<string, string>>; redacted: boolean }
 }
 
 const MASK = {
@@ -117,20 +117,16 @@ export function createRedactor(options: Partial<RedactOptions> = {}): Redactor {
   return {
     text,
     attributes(attrs) {
-      const out: Record<string, string> = {}
-      let redacted = false
+      // Copied only once a value changes: most maps have nothing to redact.
+      let out: Record<string, string> | undefined
       for (const k in attrs) {
         const v = attrs[k] ?? ''
-        if (o.secret && v !== '' && SECRET_KEY.test(k)) {
-          out[k] = MASK.secret
-          redacted = true
-          continue
-        }
-        const r = text(v)
-        out[k] = r.text
-        redacted ||= r.redacted
+        const next = o.secret && v !== '' && SECRET_KEY.test(k) ? MASK.secret : text(v).text
+        if (next === v) continue
+        out ??= { ...attrs }
+        out[k] = next
       }
-      return { attributes: out, redacted }
+      return { attributes: out ?? attrs, redacted: out !== undefined }
     },
   }
 }
