@@ -1,4 +1,5 @@
 // Enricher configuration (env → frozen config).
+import { availableParallelism } from 'node:os'
 import { z } from 'zod'
 import { bool, commonEnv, readConfigFile, kafkaEnv, parseEnv, port, positiveInt, registryEnv } from '@sluice/config'
 import type { Env } from '@sluice/config'
@@ -11,8 +12,8 @@ export const envSchema = z.object({
   ENRICHER_GROUP_ID: z.string().default('sluice-enricher'),
   ENRICHER_MAX_BATCH_RECORDS: positiveInt(5000),
   ENRICHER_FLUSH_INTERVAL_MS: positiveInt(50),
-  /** Worker threads that decode, enrich and encode beside the Kafka I/O; 0: on the event loop. */
-  ENRICHER_TRANSFORM_THREADS: z.coerce.number().int().min(0).max(64).default(2),
+  /** Worker threads that decode, enrich and encode beside the Kafka I/O; 0: on the event loop. Default: one core left to the event loop. */
+  ENRICHER_TRANSFORM_THREADS: z.coerce.number().int().min(0).max(64).default(() => Math.max(1, availableParallelism() - 1)),
   /** Heap limit of each transform thread; one that outgrows it is ended and replaced. Unset: Node's default. */
   ENRICHER_TRANSFORM_THREAD_HEAP_MB: z.coerce.number().int().positive().optional(),
   /** JSON rules file ({"rules":[…]}); unset → the built-in rules. */
