@@ -80,7 +80,7 @@ describe('BatchConsumer', () => {
     expect([...stored].sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i))
   })
 
-  it('decodes chunks ahead and across batches: bad records to the DLQ, failed chunks and retryable records retried, the rest once and in order', async () => {
+  it('decodes chunks ahead and across batches: bad records to the DLQ, failed chunks, retryable records and a refused DLQ send retried, the rest once and in order', async () => {
     const { id, topic, logger, kafka, producer } = await setup('chunks', 1)
     const total = 3000
     const bad = new Set([5, 999, 1000, 2500])
@@ -90,6 +90,14 @@ describe('BatchConsumer', () => {
 
     let chunkFailures = 0
     let retryableFailures = 0
+    // The DLQ refuses the first dead letters: that chunk is fetched again, nothing after it is committed first.
+    let dlqFailures = 1
+    const dlq = new (class extends DeadLetterQueue {
+      override async send(letters: Parameters<DeadLetterQueue['send']>[0]): Promise<void> {
+        if (dlqFailures-- > 0) throw new Error('the DLQ topic is unavailable')
+        return super.send(letters)
+      }
+    })(producer, `${topic}.dlq`, 'chunks')
     const stored: number[] = []
     const registry = createRegistry({ defaultMetrics: false })
     const consumer = new BatchConsumer<number>({
@@ -114,7 +122,7 @@ describe('BatchConsumer', () => {
         await sleep(5)
         stored.push(...items)
       },
-      dlq: new DeadLetterQueue(producer, `${topic}.dlq`, 'chunks'),
+      dlq,
       logger,
       registry,
       maxBatchRecords: 400,
@@ -136,6 +144,7 @@ describe('BatchConsumer', () => {
     expect(stored).toEqual(expected)
     expect(chunkFailures).toBeGreaterThanOrEqual(2)
     expect(retryableFailures).toBe(3)
+    expect(dlqFailures).toBeLessThan(0)
     const metrics = await registry.metrics()
     expect(metrics).toContain(`sluice_chunks_events_dropped_total{reason="dlq"} ${bad.size}`)
     expect(metrics).toContain(`sluice_chunks_events_received_total ${total}`)
