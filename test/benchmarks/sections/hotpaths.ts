@@ -1,10 +1,13 @@
 // Hot paths of ingest, measured in this process without sockets or Kafka: what one record costs
 // in each step the gateway runs (NDJSON parse, validation including minting a UUIDv7, Avro
 // encoding), what decoding costs each consumer, and the whole POST /v1/logs handler (fastify
-// inject, a producer that acknowledges at once). µs per record translate directly into a
+// inject, a producer that acknowledges at once), and the enricher's per-record work (decode →
+// enrich → encode, what each transform thread does). µs per record translate directly into a
 // one-core ceiling, which is what the gateway, a single-threaded process, is held to.
 import { uuidv7, validateLogInput } from '@sluice/core'
 import type { LogEvent } from '@sluice/core'
+import { createTransform, pack } from '@sluice/enricher'
+import type { EnrichedLog } from '@sluice/enricher'
 import { buildApp, loadConfig } from '@sluice/gateway'
 import type { BatchingProducer } from '@sluice/kafka'
 import { createLogger, createRegistry } from '@sluice/observability'
@@ -73,6 +76,10 @@ export const hotPaths: Section = {
       for (const b of encoded) await codec.decode(b)
     })
 
+    const enrichedCodec = await AvroCodec.register<EnrichedLog>(createRegistryClient(ctx.infra.registryUrl), `bench-${ctx.config.runId}.hotpaths-enriched-value`, loadAvsc('enriched-log.avsc'))
+    const transform = createTransform({ enricher: {}, rawCodec: codec, enrichedCodec, registry: createRegistry({ defaultMetrics: false }) })
+    const transformUs = await perItemUs(n, () => transform.run(pack(encoded)))
+
     const app = buildApp(loadConfig({ LOG_LEVEL: 'warn' }), {
       logger: createLogger({ level: 'warn' }),
       registry: createRegistry({ defaultMetrics: false }),
@@ -98,8 +105,10 @@ export const hotPaths: Section = {
       { section: SECTION, metric: 'Avro decode (what consumers pay)', value: decodeUs, unit: 'µs/record', decimals: 2 },
       { section: SECTION, metric: 'POST /v1/logs handler, Kafka excluded', value: handlerUs, unit: 'µs/record', decimals: 2 },
       { section: SECTION, metric: '  = one-core ceiling without Kafka', value: ceiling(handlerUs), unit: 'records/s' },
+      { section: SECTION, metric: 'enricher transform (decode → enrich → encode)', value: transformUs, unit: 'µs/record', decimals: 2 },
+      { section: SECTION, metric: '  = one-thread ceiling without Kafka', value: ceiling(transformUs), unit: 'records/s' },
     ]
     ctx.figures.set('hotpaths.handlerUs', handlerUs)
-    return { rows, detail: { recordsPerCall: n, parseUs, validateUs, uuidUs, encodeUs, decodeUs, handlerUs } }
+    return { rows, detail: { recordsPerCall: n, parseUs, validateUs, uuidUs, encodeUs, decodeUs, handlerUs, transformUs } }
   },
 }
