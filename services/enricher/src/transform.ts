@@ -91,7 +91,7 @@ export function createTransform(o: TransformOptions): Transform {
   const llm = o.llm && new LlmClassifier({ ...o.llm, registry: o.registry })
   const r = o.registry
   const stageSeconds = histogram(r, 'sluice_enricher_stage_seconds', 'Per-record time in each enricher stage (sampled 1 in 64).', LATENCY_BUCKETS_SECONDS.map((b) => b / 100), ['stage'])
-  const templateCount = gauge(r, 'sluice_enricher_templates', 'Log templates currently known to this instance.')
+  const templateCount = gauge(r, 'sluice_enricher_templates', 'Log templates held by this instance, summed over its transform threads (a restored checkpoint counts once per thread).')
   const categories = counter(r, 'sluice_enricher_records_total', 'Enriched records, by category and classifier.', ['category', 'classifier'])
   let n = 0
   // Sized from the last chunk, so a chunk's output rarely needs to grow its buffer.
