@@ -71,10 +71,6 @@ export class TransformPool implements TemplateSource {
     return part
   }
 
-  get size(): number {
-    return this.#parts.length
-  }
-
   async run(records: readonly InputRecord[]): Promise<Decoded<OutputRecord>[]> {
     const groups: number[][] = this.#parts.map(() => [])
     if (groups.length === 1) groups[0] = records.map((_, i) => i)

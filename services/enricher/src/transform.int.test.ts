@@ -7,7 +7,9 @@ import { describe, expect, inject, it, onTestFinished } from 'vitest'
 import type { LogEvent } from '@sluice/core'
 import { validateLogInput } from '@sluice/core'
 import { createLogger, createRegistry, metricsText } from '@sluice/observability'
+import type { Registry } from '@sluice/observability'
 import { AvroCodec, createRegistryClient, loadAvsc } from '@sluice/registry'
+import type { EnricherConfig } from './enrich.js'
 import type { EnrichedLog } from './model.js'
 import { TransformPool } from './transform-pool.js'
 import { TransformThread } from './transform-thread.js'
@@ -26,13 +28,14 @@ async function setup() {
     if (!result.ok) throw new Error('invalid fixture')
     return { key: Buffer.from(`acme/${result.event.service}`), value: raw.encode(result.event), event: result.event }
   }
-  const threads = (n: number, metrics = createRegistry({ defaultMetrics: false })) =>
-    Promise.all(
-      Array.from({ length: n }, () =>
-        TransformThread.start({ enricher: {}, registryUrl: url, raw: { subject: raw.subject, schema: raw.schema }, enriched: { subject: enriched.subject, schema: enriched.schema } }, { logger: createLogger({ level: 'silent' }), registry: metrics }),
-      ),
+  /** One transform thread over these codecs. */
+  const thread = (o: { enricher?: EnricherConfig; metrics?: Registry; maxHeapMb?: number } = {}) =>
+    TransformThread.start(
+      { enricher: o.enricher ?? {}, registryUrl: url, raw: { subject: raw.subject, schema: raw.schema }, enriched: { subject: enriched.subject, schema: enriched.schema } },
+      { logger: createLogger({ level: 'silent' }), registry: o.metrics ?? createRegistry({ defaultMetrics: false }), maxHeapMb: o.maxHeapMb },
     )
-  return { raw, enriched, record, threads }
+  const threads = (n: number, metrics = createRegistry({ defaultMetrics: false })) => Promise.all(Array.from({ length: n }, () => thread({ metrics })))
+  return { raw, enriched, record, thread, threads }
 }
 
 describe('enricher transform threads', () => {
@@ -88,20 +91,14 @@ describe('enricher transform threads', () => {
   })
 
   it('fails to start with the worker’s reason when the rules are invalid', async () => {
-    const { raw, enriched } = await setup()
-    const started = TransformThread.start(
-      { enricher: { rules: { rules: [{ id: 'x', category: 'nonsense' }] } }, registryUrl: inject('infra').registryUrl, raw: { subject: raw.subject, schema: raw.schema }, enriched: { subject: enriched.subject, schema: enriched.schema } },
-      { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }) },
-    )
+    const { thread } = await setup()
+    const started = thread({ enricher: { rules: { rules: [{ id: 'x', category: 'nonsense' }] } } })
     await expect(started).rejects.toThrow(/failed to start.*category/s)
   })
 
   it('replaces a thread that died (here: out of its heap), failing only the request in flight as retryable', async () => {
-    const { raw, enriched, record } = await setup()
-    const thread = await TransformThread.start(
-      { enricher: {}, registryUrl: inject('infra').registryUrl, raw: { subject: raw.subject, schema: raw.schema }, enriched: { subject: enriched.subject, schema: enriched.schema } },
-      { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), maxHeapMb: 24 },
-    )
+    const { enriched, record, thread: startThread } = await setup()
+    const thread = await startThread({ maxHeapMb: 24 })
     onTestFinished(() => thread.close())
     const pool = new TransformPool([thread])
     const known = { version: 1 as const, clusters: [{ clusterId: 'c1', tokens: ['user', '<*>', 'paid', 'order', '<NUM>', 'in', '<NUM>', 'ms'], size: 5 }] }
