@@ -8,6 +8,7 @@
 //                  "attributes": { "db.system": "^postgres" } } ] }
 import { SEVERITY_TEXTS } from '@sluice/core'
 import { z } from 'zod'
+import { LiteralScanner, requiredLiterals } from './literals.js'
 import { CATEGORIES } from './model.js'
 import type { Category } from './model.js'
 
@@ -79,8 +80,8 @@ export interface Classification {
 interface Lowered {
   message: string | undefined
   template: string | undefined
-  /** Whether any rule's (lowercase) message regex matches: most records match none, found in one scan. */
-  anyMessage: boolean | undefined
+  /** Whether the literal scanner has run over the lowercased message (one pass for every rule). */
+  scanned: boolean
 }
 type Predicate = (input: ClassifyInput, lowered: Lowered) => boolean
 
@@ -113,10 +114,13 @@ function attributeReader(key: string): (i: ClassifyInput) => string | undefined 
 
 // Cheap conditions first, regexes last, so most rules are rejected without scanning text.
 const lowerable = (r: z.output<typeof ruleSchema>, source: string) => !r.case_sensitive && !/[A-Z]/.test(source)
-// Backreferences and named groups would change meaning (or not compile) inside a larger regex.
-const combinable = (source: string) => !/\\[1-9k]|\(\?</.test(source.replace(/\(\?<[=!]/g, ''))
+/** The lowercase message regexes' required literals, one group per rule (see literals.ts). */
+interface MessagePrefilter {
+  scanner: LiteralScanner
+  groupOf: ReadonlyMap<z.output<typeof ruleSchema>, number>
+}
 
-function compileRule(r: z.output<typeof ruleSchema>, anyMessage: RegExp | undefined): CompiledRule {
+function compileRule(r: z.output<typeof ruleSchema>, prefilter: MessagePrefilter): CompiledRule {
   const flags = r.case_sensitive ? '' : 'i'
   const predicates: Predicate[] = []
   if (r.levels) {
@@ -151,8 +155,17 @@ function compileRule(r: z.output<typeof ruleSchema>, anyMessage: RegExp | undefi
     if (lowerable(r, r.message)) {
       const re = new RegExp(r.message)
       const lower = (i: ClassifyInput, l: Lowered) => (l.message ??= i.message.toLowerCase())
-      if (anyMessage && combinable(r.message)) predicates.push((i, l) => (l.anyMessage ??= anyMessage.test(lower(i, l))) && re.test(lower(i, l)))
-      else predicates.push((i, l) => re.test(lower(i, l)))
+      const group = prefilter.groupOf.get(r)
+      const { scanner } = prefilter
+      if (group === undefined) predicates.push((i, l) => re.test(lower(i, l)))
+      else
+        predicates.push((i, l) => {
+          if (!l.scanned) {
+            scanner.scan(lower(i, l))
+            l.scanned = true
+          }
+          return scanner.found(group) && re.test(lower(i, l))
+        })
     } else {
       const re = new RegExp(r.message, flags)
       predicates.push((i) => re.test(i.message))
@@ -166,11 +179,19 @@ export type Classify = (input: ClassifyInput) => Classification
 /** Validates `file` (throws a ZodError listing every issue) and compiles it. */
 export function compileRules(file: unknown): Classify {
   const parsed = rulesFileSchema.parse(file).rules
-  const sources = parsed.flatMap((r) => (r.message !== undefined && lowerable(r, r.message) && combinable(r.message) ? [`(?:${r.message})`] : []))
-  const anyMessage = sources.length > 1 ? new RegExp(sources.join('|')) : undefined
-  const rules = parsed.map((r) => compileRule(r, anyMessage))
+  // Most records match no message regex: one scan for every rule's literals rules most of them out.
+  const groups: string[][] = []
+  const groupOf = new Map<z.output<typeof ruleSchema>, number>()
+  for (const r of parsed) {
+    const literals = r.message !== undefined && lowerable(r, r.message) ? requiredLiterals(r.message) : undefined
+    if (literals === undefined) continue
+    groupOf.set(r, groups.length)
+    groups.push(literals)
+  }
+  const prefilter = { scanner: new LiteralScanner(groups), groupOf }
+  const rules = parsed.map((r) => compileRule(r, prefilter))
   return (input) => {
-    const lowered: Lowered = { message: undefined, template: undefined, anyMessage: undefined }
+    const lowered: Lowered = { message: undefined, template: undefined, scanned: false }
     for (const rule of rules) {
       let ok = true
       for (const p of rule.predicates) {
