@@ -143,6 +143,7 @@ export class LiteralScanner {
   readonly #classOf = new Map<number, number>()
   readonly #ascii: Uint16Array
   readonly #classes: number
+  /** Per state and character class: the next state's row, negated when that state reports groups. */
   readonly #next: Int32Array
   /** Groups each state reports: out[state] … as offsets into #outGroups. */
   readonly #outStart: Int32Array
@@ -176,29 +177,32 @@ export class LiteralScanner {
         outs[s]!.add(g)
       }
     })
+    // Entries are the target state's row offset (state × classes), bitwise-negated when the
+    // target reports groups: the scan then needs one lookup a character and no multiplication.
     const n = edges.length
-    const next = new Int32Array(n * this.#classes)
+    const classes = this.#classes
+    const target = new Int32Array(n * classes)
     const fail = new Int32Array(n)
     const queue: number[] = []
-    for (let k = 0; k < this.#classes; k++) {
+    for (let k = 0; k < classes; k++) {
       const t = edges[0]!.get(k) ?? 0
-      next[k] = t
+      target[k] = t
       if (t !== 0) queue.push(t)
     }
     for (let q = 0; q < queue.length; q++) {
       const s = queue[q]!
       for (const g of outs[fail[s]!]!) outs[s]!.add(g)
-      for (let k = 0; k < this.#classes; k++) {
+      for (let k = 0; k < classes; k++) {
         const t = edges[s]!.get(k)
-        if (t === undefined) next[s * this.#classes + k] = next[fail[s]! * this.#classes + k]!
+        if (t === undefined) target[s * classes + k] = target[fail[s]! * classes + k]!
         else {
-          next[s * this.#classes + k] = t
-          fail[t] = next[fail[s]! * this.#classes + k]!
+          target[s * classes + k] = t
+          fail[t] = target[fail[s]! * classes + k]!
           queue.push(t)
         }
       }
     }
-    this.#next = next
+    this.#next = target.map((t) => (outs[t]!.size > 0 ? ~(t * classes) : t * classes))
     this.#outStart = new Int32Array(n + 1)
     const flat: number[] = []
     for (let s = 0; s < n; s++) {
@@ -216,20 +220,23 @@ export class LiteralScanner {
       this.#marks.fill(0)
       this.#stamp = 1
     }
-    const stamp = this.#stamp
     const ascii = this.#ascii
     const classOf = this.#classOf
     const next = this.#next
-    const classes = this.#classes
-    const outStart = this.#outStart
-    let s = 0
+    let row = 0
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i)
-      s = next[s * classes + (c < 128 ? ascii[c]! : (classOf.get(c) ?? 0))]!
-      const from = outStart[s]!
-      const to = outStart[s + 1]!
-      for (let o = from; o < to; o++) this.#marks[this.#outGroups[o]!] = stamp
+      const t = next[row + (c < 128 ? ascii[c]! : (classOf.get(c) ?? 0))]!
+      if (t >= 0) row = t
+      else {
+        row = ~t
+        this.#mark(row / this.#classes)
+      }
     }
+  }
+
+  #mark(state: number): void {
+    for (let o = this.#outStart[state]!; o < this.#outStart[state + 1]!; o++) this.#marks[this.#outGroups[o]!] = this.#stamp
   }
 
   /** Whether group `g` had a literal in the last scanned text. */
