@@ -14,6 +14,7 @@ import type { Type } from 'avsc'
 import { SluiceError } from '@sluice/core'
 
 const MAGIC = 0
+const EMPTY = Buffer.alloc(0)
 const HEADER_BYTES = 5
 
 // Avro `long` as a JS bigint: epoch nanoseconds do not fit a double exactly. avsc copies the
@@ -125,7 +126,7 @@ export class AvroCodec<T> {
     const known = this.decodeSync(buf)
     if (known !== undefined) return known
     const id = buf!.readInt32BE(1)
-    return this.#read(buf!, id, await this.#resolver(id))
+    return this.#read(buf!, 0, buf!.length, id, await this.#resolver(id))
   }
 
   /**
@@ -133,20 +134,33 @@ export class AvroCodec<T> {
    * undefined when it first needs fetching from the registry (call decode then).
    */
   decodeSync(buf: Buffer | null): T | undefined {
-    if (!buf || buf.length < HEADER_BYTES) throw new SluiceError('DECODE_FAILED', `record too short for the Confluent wire format (${buf?.length ?? 0} bytes)`)
-    if (buf[0] !== MAGIC) throw new SluiceError('DECODE_FAILED', `unknown magic byte ${buf[0]} (expected 0, Confluent wire format)`)
-    const id = buf.readInt32BE(1)
-    if (id === this.id) return this.#read(buf, id, undefined)
-    const resolver = this.#resolvers.get(id)
-    return resolver && this.#read(buf, id, resolver)
+    return buf ? this.decodeSyncAt(buf, 0, buf.length) : this.decodeSyncAt(EMPTY, 0, 0)
   }
 
-  #read(buf: Buffer, id: number, resolver: ReturnType<Type['createResolver']> | undefined): T {
+  /** decodeSync() of the record in `buf[start, end)`, without a Buffer view of it. */
+  decodeSyncAt(buf: Buffer, start: number, end: number): T | undefined {
+    if (end - start < HEADER_BYTES) throw new SluiceError('DECODE_FAILED', `record too short for the Confluent wire format (${end - start} bytes)`)
+    if (buf[start] !== MAGIC) throw new SluiceError('DECODE_FAILED', `unknown magic byte ${buf[start]} (expected 0, Confluent wire format)`)
+    const id = buf.readInt32BE(start + 1)
+    if (id === this.id) return this.#read(buf, start, end, id, undefined)
+    const resolver = this.#resolvers.get(id)
+    return resolver && this.#read(buf, start, end, id, resolver)
+  }
+
+  #read(buf: Buffer, start: number, end: number, id: number, resolver: ReturnType<Type['createResolver']> | undefined): T {
+    let decoded: { value: unknown; offset: number }
     try {
-      return this.#type.fromBuffer(buf.subarray(HEADER_BYTES), resolver) as T
+      decoded = this.#type.decode(buf, start + HEADER_BYTES, resolver)
     } catch (err) {
       throw new SluiceError('DECODE_FAILED', `Avro decode under schema id ${id} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
     }
+    // avsc reports a record cut short as offset -1; one that ends early, or runs into the bytes
+    // after `end`, does not fill [start, end) exactly.
+    if (decoded.offset !== end) {
+      const why = decoded.offset < 0 || decoded.offset > end ? 'truncated buffer' : 'trailing data'
+      throw new SluiceError('DECODE_FAILED', `Avro decode under schema id ${id} failed: ${why}`)
+    }
+    return decoded.value as T
   }
 
   async #resolver(id: number): Promise<ReturnType<Type['createResolver']>> {

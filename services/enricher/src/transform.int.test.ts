@@ -13,7 +13,7 @@ import type { EnricherConfig } from './enrich.js'
 import type { EnrichedLog } from './model.js'
 import { TransformPool } from './transform-pool.js'
 import { TransformThread } from './transform-thread.js'
-import { createTransform } from './transform.js'
+import { createTransform, pack, unpack } from './transform.js'
 
 const SERVICES = ['checkout', 'billing', 'search', 'auth', 'cart', 'ledger', 'mailer']
 
@@ -67,6 +67,24 @@ describe('enricher transform threads', () => {
     const text = await metricsText(metrics)
     const total = [...text.matchAll(/^sluice_enricher_records_total\{[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0)
     expect(total).toBe(1999)
+  })
+
+  it('decodes records in place from the packed chunk: one cut short or with bytes after it fails alone', async () => {
+    const { raw, enriched, record } = await setup()
+    const transform = createTransform({ enricher: {}, rawCodec: raw, enrichedCodec: enriched, registry: createRegistry({ defaultMetrics: false }) })
+    const values = Array.from({ length: 5 }, (_, i) => record(i).value)
+    // Record 1 loses its last byte (its decoder would run into record 2's bytes); record 3 gains one.
+    values[1] = values[1]!.subarray(0, values[1]!.length - 1)
+    values[3] = Buffer.concat([values[3]!, Buffer.from([0])])
+    const result = await transform.run(pack(values))
+    expect(result.failures.map((f) => [f.index, f.code, f.canRetry])).toEqual([
+      [1, 'DECODE_FAILED', false],
+      [3, 'DECODE_FAILED', false],
+    ])
+    expect(result.failures.map((f) => f.message)).toEqual([expect.stringMatching(/truncated/), expect.stringMatching(/trailing data/)])
+    const out = unpack(result)
+    expect(out.map((b) => b.length > 0)).toEqual([true, false, true, false, true])
+    for (const i of [0, 2, 4]) expect((await enriched.decode(out[i]!)).id).toBe((await raw.decode(values[i]!)).id)
   })
 
   it('checkpoints templates from every thread and restores them into a fresh transform', async () => {

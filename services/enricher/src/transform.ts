@@ -98,9 +98,9 @@ export function createTransform(o: TransformOptions): Transform {
   let outBytes = 64 * 1024
 
   // Synchronous unless the writer's schema must be fetched or the LLM is asked: no promise per record.
-  function enrichOne(value: Buffer): EnrichedLog | Promise<EnrichedLog> {
-    const event = o.rawCodec.decodeSync(value)
-    if (event === undefined) return o.rawCodec.decode(value).then(afterDecode)
+  function enrichOne(bytes: Buffer, start: number, end: number): EnrichedLog | Promise<EnrichedLog> {
+    const event = o.rawCodec.decodeSyncAt(bytes, start, end)
+    if (event === undefined) return o.rawCodec.decode(bytes.subarray(start, end)).then(afterDecode)
     return afterDecode(event)
   }
 
@@ -124,12 +124,13 @@ export function createTransform(o: TransformOptions): Transform {
 
   return {
     async run(chunk) {
-      const values = unpack(chunk)
+      const bytes = Buffer.from(chunk.bytes.buffer, chunk.bytes.byteOffset, chunk.bytes.byteLength)
+      const count = chunk.ends.length
       // A fresh buffer per chunk: the previous one now belongs to the producer (or another thread).
       let out = Buffer.allocUnsafeSlow(outBytes)
       let pos = 0
-      const ends = new Int32Array(values.length)
-      const keys = new Array<string>(values.length)
+      const ends = new Int32Array(count)
+      const keys = new Array<string>(count)
       const failures: TransformFailure[] = []
       const encodeAt = (record: EnrichedLog) => {
         for (;;) {
@@ -142,10 +143,11 @@ export function createTransform(o: TransformOptions): Transform {
       }
       // Category counts are added up per chunk: one labelled increment per record costs more.
       const counts = new Map<string, number>()
-      for (let i = 0; i < values.length; i++) {
+      for (let i = 0; i < count; i++) {
+        const start = i === 0 ? 0 : chunk.ends[i - 1]!
         try {
           const timed = n++ % SAMPLE_EVERY === 0
-          const done = timed ? enrichTimed(values[i]!) : enrichOne(values[i]!)
+          const done = timed ? enrichTimed(bytes.subarray(start, chunk.ends[i])) : enrichOne(bytes, start, chunk.ends[i]!)
           const record = done instanceof Promise ? await done : done
           const t0 = timed ? performance.now() : 0
           encodeAt(record)
