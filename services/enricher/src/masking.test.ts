@@ -12,6 +12,7 @@ describe('default masks', () => {
     ['sha 3f786850e387550fdab836ed7e6dc881de23001b ok', 'sha <HEX> ok'],
     ['word deadbeef stays, user42 stays, 2.5MB masks, 100% masks', 'word deadbeef stays, user42 stays, <NUM> masks, <NUM> masks'],
     ['GET /api/v1/users HTTP/1.1 from /health', 'GET <PATH> HTTP/<NUM> from /health'],
+    ['req 123e4567-e89b-12d3-a456-426614174000 on worker-7-a', 'req <UUID> on worker-<NUM>-a'],
   ])('%s', (input, expected) => {
     expect(mask(input)).toBe(expected)
   })
@@ -25,5 +26,10 @@ describe('default masks', () => {
     const m = compileMasks([{ pattern: /x+/g, replacement: '<X>', hint: 'x' }])
     expect(m('abc')).toBe('abc')
     expect(m('axxb')).toBe('a<X>b')
+  })
+
+  it('tests a regex hint afresh on every text, even one compiled with the g flag', () => {
+    const m = compileMasks([{ pattern: /x+/g, replacement: '<X>', hint: /x/g }])
+    expect([m('axb'), m('axb'), m('ab')]).toEqual(['a<X>b', 'a<X>b', 'ab'])
   })
 })
