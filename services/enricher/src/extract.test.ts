@@ -44,6 +44,14 @@ describe('extractFields', () => {
     expect(extractFields({ trace_id: 'not-hex' }).trace_id).toBeNull()
   })
 
+  it('prefers names in their documented order, whatever order the record lists them in', () => {
+    expect(extractFields({ status_code: '404', http_status: '500' }).http_status).toBe(500)
+    expect(extractFields({ username: 'b', user_id: 'a', uid: 'c' }).user_id).toBe('a')
+    expect(extractFields({ duration: '5s', duration_ms: 'soon', latency_ms: '7' }).duration_ms).toBe(7)
+    expect(extractFields({ sid: 's-2', session_id: '-', sessionId: 's-1' }).session_id).toBe('s-1')
+    expect(extractFields({ err_code: 'E2', errorCode: 'E1' }).error_code).toBe('E1')
+  })
+
   it('returns all nulls for an empty map', () => {
     expect(extractFields({})).toEqual({ http_status: null, duration_ms: null, user_id: null, session_id: null, error_code: null, trace_id: null, span_id: null })
   })

@@ -43,14 +43,6 @@ const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/i
 // A `code` is an error code only when it looks like one, not a 2xx status or a country code.
 const ERRORISH_CODE = /^(?:E[A-Z0-9_]{2,}|[A-Z][A-Z0-9]*_[A-Z0-9_]+|[a-z]+_[a-z_]+|[A-Z]+-?\d{3,}|[45]\d\d)$/
 
-function first(fields: Fields, keys: readonly string[]): string | undefined {
-  for (const k of keys) {
-    const v = fields[k]
-    if (v !== undefined && v !== '' && v !== '-') return v
-  }
-  return undefined
-}
-
 /** Milliseconds of a duration value; `factor` converts a bare number. */
 export function parseDurationMs(value: string, factor: number | null): number | null {
   const v = value.trim()
@@ -66,56 +58,87 @@ export function parseDurationMs(value: string, factor: number | null): number | 
 
 const round3 = (n: number): number => Math.round(n * 1000) / 1000
 
-// Loops rather than first(): `status` is often a word ("ok") while `status_code` holds the number.
-function httpStatus(fields: Fields): number | null {
-  for (const k of STATUS_KEYS) {
-    const v = fields[k]
-    if (v === undefined || !STATUS.test(v)) continue
-    return Number(v)
-  }
-  return null
-}
+type Field = 'status' | 'duration' | 'user' | 'session' | 'errorCode' | 'trace' | 'span'
 
-function durationMs(fields: Fields): number | null {
-  for (const [key, factor] of DURATION_KEYS) {
-    const v = fields[key]
-    if (v === undefined || v === '' || v === '-') continue
-    const ms = parseDurationMs(v, factor)
-    if (ms !== null) return ms
-  }
-  return null
-}
+/** Each known key → the fields it may fill, with its rank among that field's names (0 = preferred). */
+const KEY_INDEX = new Map<string, { field: Field; rank: number; factor: number | null }[]>()
+const index = (field: Field, keys: readonly string[], factors: readonly (number | null)[] = []) =>
+  keys.forEach((key, rank) => {
+    const list = KEY_INDEX.get(key) ?? []
+    list.push({ field, rank, factor: factors[rank] ?? null })
+    KEY_INDEX.set(key, list)
+  })
+index('status', STATUS_KEYS)
+index('duration', DURATION_KEYS.map(([k]) => k), DURATION_KEYS.map(([, f]) => f))
+index('user', USER_KEYS)
+index('session', SESSION_KEYS)
+index('errorCode', ERROR_CODE_KEYS)
+index('trace', TRACE_KEYS)
+index('span', SPAN_KEYS)
 
-function errorCode(fields: Fields, isErrorLevel: boolean): string | null {
-  const named = first(fields, ERROR_CODE_KEYS)
+const present = (v: string) => v !== '' && v !== '-'
+
+function errorCode(named: string | undefined, code: string | undefined, isErrorLevel: boolean): string | null {
   if (named !== undefined) return named
-  const code = fields.code
   if (code === undefined || code === '') return null
   if (/^[123]\d\d$/.test(code)) return null
   return isErrorLevel || ERRORISH_CODE.test(code) ? code : null
 }
 
-function traceIds(fields: Fields): { trace_id: string | null; span_id: string | null } {
-  const trace = first(fields, TRACE_KEYS)
-  const span = first(fields, SPAN_KEYS)
-  const parent = fields.traceparent === undefined ? null : TRACEPARENT.exec(fields.traceparent)
-  return {
-    trace_id: trace !== undefined && HEX32.test(trace) ? trace.toLowerCase() : (parent?.[1]?.toLowerCase() ?? null),
-    span_id: span !== undefined && HEX16.test(span) ? span.toLowerCase() : (parent?.[2]?.toLowerCase() ?? null),
-  }
-}
-
 /**
  * Extracts the common fields from `fields`. `isErrorLevel` (WARN or worse) lets a bare `code`
  * count as an error code even when its value does not look like one.
+ *
+ * One pass over the record's keys (a handful) rather than a lookup per known name (sixty): each
+ * field keeps the usable value under its most preferred name. Usable: a 1xx–5xx number for the
+ * status (`status` is often a word while `status_code` holds the number), a parseable duration,
+ * anything present (not empty, not "-") for the rest.
  */
 export function extractFields(fields: Fields, isErrorLevel = false): ExtractedFields {
+  let status: number | null = null
+  let duration: number | null = null
+  let user: string | undefined
+  let session: string | undefined
+  let named: string | undefined
+  let trace: string | undefined
+  let span: string | undefined
+  const rank = { status: 99, duration: 99, user: 99, session: 99, errorCode: 99, trace: 99, span: 99 }
+  for (const key in fields) {
+    const uses = KEY_INDEX.get(key)
+    if (uses === undefined) continue
+    const v = fields[key]!
+    for (const u of uses) {
+      if (u.rank >= rank[u.field]) continue
+      switch (u.field) {
+        case 'status':
+          if (!STATUS.test(v)) continue
+          status = Number(v)
+          break
+        case 'duration': {
+          const ms = present(v) ? parseDurationMs(v, u.factor) : null
+          if (ms === null) continue
+          duration = ms
+          break
+        }
+        default:
+          if (!present(v)) continue
+          if (u.field === 'user') user = v
+          else if (u.field === 'session') session = v
+          else if (u.field === 'errorCode') named = v
+          else if (u.field === 'trace') trace = v
+          else span = v
+      }
+      rank[u.field] = u.rank
+    }
+  }
+  const parent = fields.traceparent === undefined ? null : TRACEPARENT.exec(fields.traceparent)
   return {
-    http_status: httpStatus(fields),
-    duration_ms: durationMs(fields),
-    user_id: first(fields, USER_KEYS) ?? null,
-    session_id: first(fields, SESSION_KEYS) ?? null,
-    error_code: errorCode(fields, isErrorLevel),
-    ...traceIds(fields),
+    http_status: status,
+    duration_ms: duration,
+    user_id: user ?? null,
+    session_id: session ?? null,
+    error_code: errorCode(named, fields.code, isErrorLevel),
+    trace_id: trace !== undefined && HEX32.test(trace) ? trace.toLowerCase() : (parent?.[1]?.toLowerCase() ?? null),
+    span_id: span !== undefined && HEX16.test(span) ? span.toLowerCase() : (parent?.[2]?.toLowerCase() ?? null),
   }
 }
