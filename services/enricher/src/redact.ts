@@ -106,22 +106,25 @@ export function createRedactor(options: Partial<RedactOptions> = {}): Redactor {
   if (o.ipv4) steps.push((s) => s.replace(IPV4, MASK.ip))
   if (o.ipv6) steps.push((s) => (s.includes(':') ? s.replace(IPV6, MASK.ip) : s))
 
-  const text = (s: string): Redacted => {
+  const redact = (s: string): string => {
     // Nothing shorter than "a@b.cd" can hold an email, a card or a secret.
-    if (s.length < 6) return { text: s, redacted: false }
+    if (s.length < 6) return s
     let out = s
     for (const step of steps) out = step(out)
-    return { text: out, redacted: out !== s }
+    return out
   }
 
   return {
-    text,
+    text(s) {
+      const out = redact(s)
+      return { text: out, redacted: out !== s }
+    },
     attributes(attrs) {
       // Copied only once a value changes: most maps have nothing to redact.
       let out: Record<string, string> | undefined
       for (const k in attrs) {
         const v = attrs[k] ?? ''
-        const next = o.secret && v !== '' && SECRET_KEY.test(k) ? MASK.secret : text(v).text
+        const next = o.secret && v !== '' && SECRET_KEY.test(k) ? MASK.secret : redact(v)
         if (next === v) continue
         out ??= { ...attrs }
         out[k] = next
