@@ -46,6 +46,12 @@ export function loadBenchConfig() {
     rawBatchRecords: envList('BENCH_RAW_BATCH_RECORDS', [1000, 5000]),
     /** Records pre-filled for the consumers-only drain. */
     drainRecords: envNumber('BENCH_DRAIN_RECORDS', 300_000, 1),
+    /**
+     * Enricher: rounds of (pass-through, enricher) over the same backlog, alternating so both see
+     * the same machine; each side's best round is its figure. A run of either lasts seconds, and
+     * on a shared machine one round swings by ±10 %.
+     */
+    enricherRounds: envNumber('BENCH_ENRICHER_ROUNDS', 2, 1),
     e2eDurationS: envNumber('BENCH_E2E_DURATION_S', 60, 1),
     /** End-to-end: give up waiting for ClickHouse when the stored count has not grown for this long. */
     e2eSettleS: envNumber('BENCH_E2E_SETTLE_S', 20, 1),
