@@ -53,4 +53,23 @@ describe('transform pool', () => {
     const owner = parts.find((p) => p.seen.includes(`${keys[7]}:7`))!
     expect(owner.seen.at(-1)).toBe(`${keys[7]}:1000`)
   })
+
+  it('packs values lying in order in one buffer as one span, anything else value by value', () => {
+    // As in a fetch response: each value after a few bytes of record framing.
+    const words = ['first-value', 'second-value', 'third-value']
+    const response = Buffer.from(`..${words.join('..')}.`)
+    const views = words.map((w) => response.subarray(response.indexOf(w), response.indexOf(w) + w.length))
+    const spanned = pack(views)
+    expect(spanned.starts).toBeDefined()
+    expect(spanned.bytes.length).toBe(38)
+    expect(unpack(spanned).map(String)).toEqual(words)
+
+    // Out of order, from two buffers, a null, or mostly gaps: copied one by one, back to back.
+    const other = Buffer.from('delta')
+    for (const values of [[views[1]!, views[0]!], [views[0]!, other], [views[0]!, null], [response.subarray(0, 1), response.subarray(21, 22)]]) {
+      const packed = pack(values)
+      expect(packed.starts).toBeUndefined()
+      expect(unpack(packed).map(String)).toEqual(values.map((v) => (v ? String(v) : '')))
+    }
+  })
 })

@@ -104,7 +104,7 @@ export class TransformThread implements Transform {
   }
 
   run(chunk: Packed): Promise<TransformResult> {
-    return this.#call({ op: 'run', chunk }, [chunk.bytes.buffer, chunk.ends.buffer]) as Promise<TransformResult>
+    return this.#call({ op: 'run', chunk }, [chunk.bytes.buffer, chunk.ends.buffer, ...(chunk.starts ? [chunk.starts.buffer] : [])]) as Promise<TransformResult>
   }
 
   async restore(snapshot: DrainSnapshot): Promise<number> {

@@ -17,11 +17,21 @@ import type { LlmOptions } from './llm.js'
 import type { EnrichedLog } from './model.js'
 import type { DrainSnapshot } from './drain.js'
 
-/** Byte strings back to back: string i is bytes[ends[i - 1] ?? 0, ends[i]). */
+/**
+ * Byte strings in one array: string i is bytes[starts[i], ends[i]), or without `starts` (back to
+ * back) bytes[ends[i - 1] ?? 0, ends[i]).
+ */
 export interface Packed {
   bytes: Uint8Array<ArrayBuffer>
   ends: Int32Array<ArrayBuffer>
+  starts?: Int32Array<ArrayBuffer>
 }
+
+/** Where string i of a packed array starts. */
+export const startOf = (p: Packed, i: number): number => p.starts?.[i] ?? (i === 0 ? 0 : p.ends[i - 1]!)
+
+/** At most this share of a span copied whole may be bytes between the strings. */
+const MAX_GAP_SHARE = 0.25
 
 export interface TransformFailure {
   index: number
@@ -54,8 +64,25 @@ export interface TransformOptions {
   registry: Registry
 }
 
-/** Packs byte strings (null as empty) into one fresh, transferable byte array. */
+/**
+ * Packs byte strings (null as empty) into one fresh, transferable byte array. Values read from
+ * one fetch response lie in order in one buffer, a few bytes of record framing apart: such a run
+ * is copied as one span (one copy instead of one per value), `starts` saying where each begins.
+ */
 export function pack(values: readonly (Uint8Array | null)[]): Packed {
+  const span = spanOf(values)
+  if (span) {
+    const bytes = new Uint8Array(span.length)
+    bytes.set(new Uint8Array(span.buffer, span.first, span.length))
+    const starts = new Int32Array(values.length)
+    const ends = new Int32Array(values.length)
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!
+      starts[i] = v.byteOffset - span.first
+      ends[i] = starts[i]! + v.length
+    }
+    return { bytes, ends, starts }
+  }
   let total = 0
   for (const v of values) total += v?.length ?? 0
   const bytes = new Uint8Array(total)
@@ -72,13 +99,27 @@ export function pack(values: readonly (Uint8Array | null)[]): Packed {
   return { bytes, ends }
 }
 
+/** The span covering `values` when they lie in order in one buffer with little between them. */
+function spanOf(values: readonly (Uint8Array | null)[]): { buffer: ArrayBufferLike; first: number; length: number } | undefined {
+  const head = values[0]
+  if (!head || values.length < 2) return undefined
+  let total = 0
+  let end = head.byteOffset
+  for (const v of values) {
+    if (!v || v.buffer !== head.buffer || v.byteOffset < end) return undefined
+    end = v.byteOffset + v.length
+    total += v.length
+  }
+  const length = end - head.byteOffset
+  return length - total <= total * MAX_GAP_SHARE ? { buffer: head.buffer, first: head.byteOffset, length } : undefined
+}
+
 /** Buffer views (no copies) of each packed byte string. */
-export function unpack({ bytes, ends }: Packed): Buffer[] {
-  const out = new Array<Buffer>(ends.length)
-  let start = 0
-  for (let i = 0; i < ends.length; i++) {
-    out[i] = Buffer.from(bytes.buffer, bytes.byteOffset + start, ends[i]! - start)
-    start = ends[i]!
+export function unpack(p: Packed): Buffer[] {
+  const out = new Array<Buffer>(p.ends.length)
+  for (let i = 0; i < p.ends.length; i++) {
+    const start = startOf(p, i)
+    out[i] = Buffer.from(p.bytes.buffer, p.bytes.byteOffset + start, p.ends[i]! - start)
   }
   return out
 }
@@ -144,7 +185,7 @@ export function createTransform(o: TransformOptions): Transform {
       // Category counts are added up per chunk: one labelled increment per record costs more.
       const counts = new Map<string, number>()
       for (let i = 0; i < count; i++) {
-        const start = i === 0 ? 0 : chunk.ends[i - 1]!
+        const start = startOf(chunk, i)
         try {
           const timed = n++ % SAMPLE_EVERY === 0
           const done = timed ? enrichTimed(bytes.subarray(start, chunk.ends[i])) : enrichOne(bytes, start, chunk.ends[i]!)
