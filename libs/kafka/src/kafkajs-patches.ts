@@ -74,7 +74,8 @@ function record({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} 
   let sizeOfHeaders = Encoder.sizeOfVarInt(headersArray.length)
   for (const h of headersArray) {
     const keySize = Buffer.byteLength(h.key)
-    sizeOfHeaders += Encoder.sizeOfVarInt(keySize) + keySize + (h.value === null ? Encoder.sizeOfVarInt(-1) : Encoder.sizeOfVarInt(Buffer.byteLength(h.value)) + Buffer.byteLength(h.value))
+    const valueSize = h.value === null ? -1 : Buffer.byteLength(h.value)
+    sizeOfHeaders += Encoder.sizeOfVarInt(keySize) + keySize + Encoder.sizeOfVarInt(valueSize) + Math.max(0, valueSize)
   }
   const sizeOfBody = 1 + Encoder.sizeOfVarLong(timestampDelta) + Encoder.sizeOfVarInt(offsetDelta) + Encoder.sizeOfVarIntBytes(key) + Encoder.sizeOfVarIntBytes(value) + sizeOfHeaders
   return new Encoder(Encoder.sizeOfVarInt(sizeOfBody) + sizeOfBody)
