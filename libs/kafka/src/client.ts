@@ -1,8 +1,8 @@
 // kafkajs client factory: pino-backed logging and retry settings chosen once for every client.
-import './kafkajs-patches.js'
 import { Kafka, logLevel } from 'kafkajs'
 import type { ISocketFactory, LogEntry, logCreator } from 'kafkajs'
 import type { Logger } from 'pino'
+import { assertKafkajsCompat } from './kafkajs-compat.js'
 
 export interface KafkaClientOptions {
   brokers: readonly string[]
@@ -26,6 +26,8 @@ function pinoLogCreator(logger: Logger): logCreator {
 }
 
 export function createKafka(opts: KafkaClientOptions): Kafka {
+  // kafkajs must be the pinned version with deploy/patches applied; throws saying what to run.
+  assertKafkajsCompat()
   return new Kafka({
     clientId: opts.clientId,
     brokers: [...opts.brokers],

@@ -9,118 +9,27 @@
 // resolves the writer's schema by id (cached) against our reader schema, so records written
 // under an older compatible version still decode.
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry'
-import { endianness } from 'node:os'
 import avro from 'avsc'
 import type { Type } from 'avsc'
 import { SluiceError } from '@sluice/core'
+import { avscTypeOptions } from './avsc-compat.js'
 
 const MAGIC = 0
 const EMPTY = Buffer.alloc(0)
 const HEADER_BYTES = 5
 
-// Avro `long` as a JS bigint: epoch nanoseconds do not fit a double exactly. avsc's hook for a
-// custom long (`LongType.__with`) goes through an 8-byte Buffer per value, one allocation per
-// read and write; the zig-zag varint is read and written here directly instead, through the
-// type's `_read`/`_write` (what avsc's generated record readers and writers call), with the
-// 64-bit value held as two uint32 halves and converted by one shared 8-byte view.
-const long64 = new BigInt64Array(1)
-const halves = new Uint32Array(long64.buffer)
-const [LO, HI] = endianness() === 'LE' ? [0, 1] : [1, 0]
-const MIN_LONG = -(2n ** 63n)
-const MAX_LONG = 2n ** 63n - 1n
-
-interface AvscTap {
-  buf: Buffer
-  pos: number
-}
-
-/** Reads a zig-zag varint of up to 10 bytes; past the buffer's end, `tap.pos` says so (avsc's validity check). */
-function readBigLong(tap: AvscTap): bigint {
-  const buf = tap.buf
-  let lo = 0
-  let hi = 0
-  let b: number
-  let shift = 0
-  // Bits 0–27 from four bytes, bits 28–31 and 32–34 from the fifth, then the high half.
-  do {
-    b = buf[tap.pos++]!
-    lo |= (b & 0x7f) << shift
-    shift += 7
-  } while (b & 0x80 && shift < 28)
-  if (b & 0x80) {
-    b = buf[tap.pos++]!
-    lo |= (b & 0x0f) << 28
-    hi = (b & 0x7f) >>> 4
-    shift = 3
-    while (b & 0x80 && shift < 32) {
-      b = buf[tap.pos++]!
-      hi |= (b & 0x7f) << shift
-      shift += 7
-    }
-  }
-  // Zig-zag: (v >>> 1) ^ -(v & 1), over both halves.
-  const sign = -(lo & 1)
-  halves[LO] = ((lo >>> 1) | (hi << 31)) ^ sign
-  halves[HI] = (hi >>> 1) ^ sign
-  return long64[0]!
-}
-
-function writeBigLong(tap: AvscTap, n: bigint): void {
-  long64[0] = n
-  const lo0 = halves[LO]!
-  const hi0 = halves[HI]!
-  // Zig-zag: (v << 1) ^ (v >> 63).
-  const sign = hi0 >> 31
-  let lo = ((lo0 << 1) ^ sign) >>> 0
-  let hi = (((hi0 << 1) | (lo0 >>> 31)) ^ sign) >>> 0
-  const buf = tap.buf
-  while (hi !== 0 || lo > 0x7f) {
-    buf[tap.pos++] = (lo & 0x7f) | 0x80
-    lo = ((lo >>> 7) | (hi << 25)) >>> 0
-    hi >>>= 7
-  }
-  buf[tap.pos++] = lo
-}
-
-// avsc freezes its types: the varint reader and writer go on an object inheriting from the custom
-// long, which stays the hook's fallback for everything else (JSON, comparison, validity).
-const bigintLong: avro.Type = Object.create(
-  avro.types.LongType.__with({
-    fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
-    toBuffer: (n: bigint) => {
-      const buf = Buffer.alloc(8)
-      buf.writeBigInt64LE(BigInt(n))
-      return buf
-    },
-    fromJSON: (v: number | string | bigint) => BigInt(v),
-    toJSON: (n: bigint) => Number(n),
-    isValid: (n: unknown) => typeof n === 'bigint',
-    compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
-  }),
-  {
-    _read: { value: readBigLong },
-    _write: {
-      value(tap: AvscTap, n: unknown) {
-        if (typeof n !== 'bigint' || n < MIN_LONG || n > MAX_LONG) throw new Error(`invalid "long": ${String(n)}`)
-        writeBigLong(tap, n)
-      },
-    },
-  },
-) as avro.Type
-
-// Every `long` — plain or with a logical type such as timestamp-nanos — decodes as a bigint.
-const bigintLongs = (schema: avro.Schema): avro.Type | undefined =>
-  schema === 'long' || (typeof schema === 'object' && (schema as { type?: unknown }).type === 'long') ? bigintLong : undefined
-const typeOptions = (): Partial<avro.ForSchemaOptions> => ({ typeHook: bigintLongs })
-
-/** The avsc type of `schema` as every codec here reads and writes it (longs as bigints). */
+/**
+ * The avsc type of `schema` as every codec here reads and writes it: every `long` (plain or with
+ * a logical type such as timestamp-nanos) as a bigint, see avsc-compat.ts. The first call checks
+ * avsc and throws if the bigint long cannot work.
+ */
 export function avroType(schema: unknown): avro.Type {
-  return avro.Type.forSchema(schema as avro.Schema, typeOptions())
+  return avro.Type.forSchema(schema as avro.Schema, avscTypeOptions())
 }
 
 export function createRegistryClient(url: string): SchemaRegistry {
   return new SchemaRegistry({ host: url, retry: { retries: 2, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 2 } }, {
-    [SchemaType.AVRO]: typeOptions(),
+    [SchemaType.AVRO]: avscTypeOptions(),
   })
 }
 
