@@ -5,6 +5,7 @@ import { createClient } from '@clickhouse/client'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
+import { SluiceError } from '@sluice/core'
 
 export type { ClickHouseClient }
 
@@ -19,7 +20,7 @@ export interface ClickHouseOptions {
 export interface ClickHouseHandle {
   client: ClickHouseClient
   mode: 'server' | 'embedded'
-  /** Where the data is: the server URL, or the embedded data directory. */
+  /** Where the data is: the server URL, or the embedded data directory (absolute). */
   location: string
 }
 
@@ -35,6 +36,12 @@ export async function createClickHouse(opts: ClickHouseOptions): Promise<ClickHo
     return { client, mode: 'server', location: opts.url }
   }
   const dataDir = path.resolve(opts.dataDir)
+  // RowBinary inserts (insert.ts) hand ClickHouse's file() a path inside the data directory, and
+  // file() reads `*`, `?` and `{` as globs with no way to escape them: refuse such a directory at
+  // boot rather than fail (or read the wrong files) at the first insert.
+  if (/[*?{]/.test(dataDir)) {
+    throw new SluiceError('CONFIG_INVALID', `ClickHouse data directory ${dataDir} contains *, ? or {, which ClickHouse's file() reads as a glob`)
+  }
   mkdirSync(dataDir, { recursive: true })
   // Loaded lazily: servers deployments never load the native library.
   const { createChdbConnection } = await import('chdb/connection')
