@@ -1,5 +1,5 @@
-// Production build: typecheck-free bundle of the `sluice` command into dist/sluice.mjs (and its
-// enricher transform thread into dist/enricher-transform.mjs). Workspace
+// Production build: typecheck-free bundle of the `sluice` command into dist/sluice.mjs (and the
+// enricher's transform thread module into dist/enricher-thread.mjs). Workspace
 // packages are bundled from source (the "source" export condition); third-party packages stay
 // external and load from node_modules (chdb is a native addon, pino and kafkajs prefer it too).
 import { build } from 'esbuild'
@@ -24,8 +24,8 @@ const node = {
   logLevel: 'info',
 }
 await build({ ...node, entryPoints: ['services/runner/src/main.ts'], outfile: 'dist/sluice.mjs', banner: { js: '#!/usr/bin/env node' } })
-// The enricher's transform thread, resolved next to the bundle.
-await build({ ...node, entryPoints: ['services/enricher/src/transform-worker.ts'], outfile: 'dist/enricher-transform.mjs' })
+// The enricher's transform thread module, resolved next to the bundle.
+await build({ ...node, entryPoints: ['services/enricher/src/thread.ts'], outfile: 'dist/enricher-thread.mjs' })
 
 // The live page served by ws-fanout: resolved next to the bundle (dist/page/), prebuilt here.
 mkdirSync('dist/page', { recursive: true })

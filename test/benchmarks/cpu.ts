@@ -64,6 +64,8 @@ export function kafkaBrokerPid(): number | undefined {
 }
 
 export interface CpuReport {
+  /** Length of the window. */
+  seconds: number
   /** Label → percent of one core over the window (200 % = both cores of a 2-core box). */
   processes: Record<string, number>
   /** Percent of all cores busy over the window. */
@@ -72,6 +74,12 @@ export interface CpuReport {
   others?: number
   /** The busiest unlisted processes, "name (pid)" → percent of one core. */
   topOthers?: Record<string, number>
+}
+
+/** CPU time (µs) the given processes used over the window, per `count` (records, say). */
+export function cpuMicrosPer(cpu: CpuReport, labels: readonly string[], count: number): number {
+  const pct = labels.reduce((sum, l) => sum + (cpu.processes[l] ?? 0), 0)
+  return ((pct / 100) * cpu.seconds * 1e6) / count
 }
 
 /** Starts a window; the returned function closes it and reports. */
@@ -101,8 +109,8 @@ export function cpuWindow(pids: Record<string, number | undefined>, selfLabel = 
     }
     others.sort((a, b) => b[1] - a[1])
     const topOthers = Object.fromEntries(others.slice(0, 5))
-    if (machine === undefined) return { processes, topOthers }
+    if (machine === undefined) return { seconds, processes, topOthers }
     const listed = Object.values(processes).reduce((sum, pct) => sum + pct, 0)
-    return { processes, machine, others: Math.max(0, machine * os.cpus().length - listed), topOthers }
+    return { seconds, processes, machine, others: Math.max(0, machine * os.cpus().length - listed), topOthers }
   }
 }

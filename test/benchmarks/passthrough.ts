@@ -2,7 +2,8 @@
 // records from one topic to another untouched (no Avro decode, no enrichment, no encode). The
 // enricher-to-pass-through ratio is then the cost of the enrichment itself.
 // Env: KAFKA_BROKERS, PASSTHROUGH_FROM, PASSTHROUGH_TO, PASSTHROUGH_GROUP.
-import { BatchConsumer, BatchingProducer, DeadLetterQueue, createKafka } from '@sluice/kafka'
+import { BatchingProducer, ConsumerRunner, DeadLetterQueue, createKafka } from '@sluice/kafka'
+import type { Message, Stage } from '@sluice/kafka'
 import { createLogger, createRegistry } from '@sluice/observability'
 
 const env = (name: string): string => {
@@ -16,24 +17,27 @@ const kafka = createKafka({ brokers: env('KAFKA_BROKERS').split(','), clientId: 
 const producer = new BatchingProducer(kafka)
 await producer.connect()
 const to = env('PASSTHROUGH_TO')
-const consumer = new BatchConsumer<{ key: Buffer | null; value: Buffer | null }>({
+const stage: Stage<Buffer | null, Message> = {
+  name: 'passthrough',
+  // The enricher's defaults, so only the per-record work differs.
+  flush: { maxRecords: 5000, intervalMs: 50, whenCaughtUp: true },
+  transform: (batch) => ({ outputs: batch.records.map((m) => ({ key: m.key, value: m.value })) }),
+  sink: (items) => producer.send(to, items),
+}
+const runner = new ConsumerRunner({
   kafka,
+  name: 'passthrough',
   groupId: env('PASSTHROUGH_GROUP'),
   topics: [env('PASSTHROUGH_FROM')],
-  stage: 'passthrough',
-  decode: (m) => ({ key: m.key, value: m.value }),
-  sink: (items) => producer.send(to, items),
-  dlq: new DeadLetterQueue(producer, `${to}.dlq`, 'passthrough'),
+  stages: [stage],
+  dlq: new DeadLetterQueue(producer, `${to}.dlq`),
   logger,
   registry: createRegistry({ defaultMetrics: false }),
-  // The enricher's defaults, so only the per-record work differs.
-  maxBatchRecords: 5000,
-  flushIntervalMs: 50,
 })
-await consumer.start()
+await runner.start()
 process.stdout.write('sluice passthrough listening on -\n')
 process.on('SIGTERM', () => {
-  void consumer
+  void runner
     .close()
     .then(() => producer.close())
     .finally(() => process.exit(0))

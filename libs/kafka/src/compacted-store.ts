@@ -8,13 +8,13 @@
 import { randomUUID } from 'node:crypto'
 import type { Consumer, Kafka } from 'kafkajs'
 import type { Logger } from 'pino'
-import type { BatchingProducer } from './producer.js'
+import type { MessageProducer } from './producer.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export interface CompactedStoreOptions {
   kafka: Kafka
-  producer: BatchingProducer
+  producer: MessageProducer
   topic: string
   /** Prefix of the reader's own consumer group. */
   readerGroupPrefix: string
@@ -23,7 +23,7 @@ export interface CompactedStoreOptions {
 
 export class CompactedStore {
   readonly #kafka: Kafka
-  readonly #producer: BatchingProducer
+  readonly #producer: MessageProducer
   readonly #topic: string
   readonly #groupId: string
   readonly #log: Logger

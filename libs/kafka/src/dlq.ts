@@ -3,13 +3,15 @@
 // Wire format (value = the original bytes, key = the original key), headers:
 //   sluice.dlq.reason            human-readable cause
 //   sluice.dlq.code              closed error code (DECODE_FAILED, …)
-//   sluice.dlq.stage             the consumer that gave up (clickhouse-sink, enricher, …)
+//   sluice.dlq.stage             the stage that gave up (clickhouse-sink, enricher, …)
 //   sluice.dlq.source.topic / .partition / .offset / .timestamp
 // plus the original record's headers.
 import type { IHeaders, KafkaMessage, Message } from 'kafkajs'
-import type { BatchingProducer } from './producer.js'
+import type { MessageProducer } from './producer.js'
 
 export interface DeadLetter {
+  /** The stage (or the source, for records no stage could decode) that gave up. */
+  stage: string
   topic: string
   partition: number
   message: KafkaMessage
@@ -27,34 +29,34 @@ export const DLQ_HEADER = {
   timestamp: 'sluice.dlq.source.timestamp',
 } as const
 
-export class DeadLetterQueue {
-  readonly #producer: BatchingProducer
-  readonly #topic: string
-  readonly #stage: string
+/** Where dead letters go; resolves once they are durable. */
+export interface DeadLetterSink {
+  send(letters: readonly DeadLetter[]): Promise<void>
+}
 
-  constructor(producer: BatchingProducer, topic: string, stage: string) {
+export function deadLetterMessage(letter: DeadLetter): Message {
+  const headers: IHeaders = { ...letter.message.headers }
+  headers[DLQ_HEADER.reason] = letter.reason.slice(0, 2000)
+  headers[DLQ_HEADER.code] = letter.code
+  headers[DLQ_HEADER.stage] = letter.stage
+  headers[DLQ_HEADER.topic] = letter.topic
+  headers[DLQ_HEADER.partition] = String(letter.partition)
+  headers[DLQ_HEADER.offset] = letter.message.offset
+  headers[DLQ_HEADER.timestamp] = letter.message.timestamp
+  return { key: letter.message.key, value: letter.message.value, headers }
+}
+
+/** The DLQ topic, written through a producer (acks=all): `send` resolves when the broker acknowledged. */
+export class DeadLetterQueue implements DeadLetterSink {
+  readonly #producer: MessageProducer
+  readonly #topic: string
+
+  constructor(producer: MessageProducer, topic: string) {
     this.#producer = producer
     this.#topic = topic
-    this.#stage = stage
   }
 
-  static toMessage(letter: DeadLetter, stage: string): Message {
-    const headers: IHeaders = { ...letter.message.headers }
-    headers[DLQ_HEADER.reason] = letter.reason.slice(0, 2000)
-    headers[DLQ_HEADER.code] = letter.code
-    headers[DLQ_HEADER.stage] = stage
-    headers[DLQ_HEADER.topic] = letter.topic
-    headers[DLQ_HEADER.partition] = String(letter.partition)
-    headers[DLQ_HEADER.offset] = letter.message.offset
-    headers[DLQ_HEADER.timestamp] = letter.message.timestamp
-    return { key: letter.message.key, value: letter.message.value, headers }
-  }
-
-  /** Resolves when the DLQ records are acknowledged. */
   send(letters: readonly DeadLetter[]): Promise<void> {
-    return this.#producer.send(
-      this.#topic,
-      letters.map((l) => DeadLetterQueue.toMessage(l, this.#stage)),
-    )
+    return this.#producer.send(this.#topic, letters.map(deadLetterMessage))
   }
 }

@@ -8,6 +8,11 @@ import { Partitioners } from 'kafkajs'
 import type { ICustomPartitioner, Kafka, Message, Producer, TopicMessages } from 'kafkajs'
 import { SluiceError } from '@sluice/core'
 
+/** What services need of a producer: send records, resolved once Kafka acknowledged them. */
+export interface MessageProducer {
+  send(topic: string, messages: Message[]): Promise<void>
+}
+
 export interface BatchingProducerOptions {
   /**
    * Upper bound of one produce request, in bytes of key + value (+64 per record for framing).
@@ -59,7 +64,7 @@ function messageBytes(m: Message): number {
   return (v ? (typeof v === 'string' ? Buffer.byteLength(v) : v.length) : 0) + (k ? (typeof k === 'string' ? k.length : k.length) : 0) + 64
 }
 
-export class BatchingProducer {
+export class BatchingProducer implements MessageProducer {
   readonly #newProducer: () => Producer
   #producer: Producer
   /** After a failed request kafkajs's idempotent sequence numbers may be out of step. */

@@ -1,6 +1,7 @@
-// Public surface of @sluice/alerter: the service (runner) and its pure parts (tests, benchmark).
+// Public surface of @sluice/alerter: the service and its pure parts (tests, benchmark).
+export { alerter } from './module.js'
 export { createService } from './service.js'
-export type { AlerterDeps, AlerterService } from './service.js'
+export type { AlerterDeps, AlerterParts, AlerterService } from './service.js'
 export { loadConfig, envSchema } from './config.js'
 export type { Config } from './config.js'
 export { AlertEvaluator, toAlertInput } from './evaluator.js'
@@ -8,3 +9,4 @@ export type { AlertInput } from './evaluator.js'
 export { DEFAULT_RULES, parseRules, ruleSchema } from './rules.js'
 export type { Rule, RulesFile } from './rules.js'
 export { fingerprint } from './lifecycle.js'
+export type { CheckpointStore } from './state-store.js'

@@ -11,7 +11,7 @@ import { promisify } from 'node:util'
 import { gunzipSync, gzip } from 'node:zlib'
 import type { Logger } from 'pino'
 import { CompactedStore } from '@sluice/kafka'
-import type { BatchingProducer, Kafka } from '@sluice/kafka'
+import type { Kafka, MessageProducer } from '@sluice/kafka'
 import type { EvaluatorSnapshot } from './evaluator.js'
 
 export interface Checkpoint {
@@ -39,11 +39,22 @@ export function decodeCheckpoint(bytes: Buffer): Checkpoint {
   return { nextOffset: BigInt(wire.nextOffset), state: wire.state }
 }
 
-export class StateStore {
+/** Where the alerter keeps its checkpoints (StateStore; tests use an in-memory one). */
+export interface CheckpointStore {
+  start(): Promise<void>
+  /** Resolves once everything written before the call can be read. */
+  caughtUp(timeoutMs: number): Promise<void>
+  get(key: string): Checkpoint | undefined
+  /** Writes checkpoints; resolves when they are durable, with the bytes written. */
+  put(entries: Array<{ key: string; json: string }>): Promise<number>
+  close(): Promise<void>
+}
+
+export class StateStore implements CheckpointStore {
   readonly #store: CompactedStore
   readonly #log: Logger
 
-  constructor(opts: { kafka: Kafka; producer: BatchingProducer; topic: string; groupId: string; logger: Logger }) {
+  constructor(opts: { kafka: Kafka; producer: MessageProducer; topic: string; groupId: string; logger: Logger }) {
     this.#log = opts.logger.child({ component: 'state-store' })
     this.#store = new CompactedStore({ kafka: opts.kafka, producer: opts.producer, topic: opts.topic, readerGroupPrefix: `${opts.groupId}.state`, logger: opts.logger })
   }

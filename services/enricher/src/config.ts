@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os'
 import { z } from 'zod'
 import { bool, commonEnv, readConfigFile, kafkaEnv, parseEnv, port, positiveInt, registryEnv } from '@sluice/config'
 import type { Env } from '@sluice/config'
+import { rulesFileSchema } from './classify.js'
 
 export const envSchema = z.object({
   ...commonEnv.shape,
@@ -36,6 +37,14 @@ export const envSchema = z.object({
   LLM_CACHE_SIZE: positiveInt(10_000),
 })
 
+/** The rules file's JSON, once it passed validation (every issue named, by path). */
+function checkRules(text: string): unknown {
+  const json = JSON.parse(text) as unknown
+  const result = rulesFileSchema.safeParse(json)
+  if (!result.success) throw new Error(`invalid rules: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+  return json
+}
+
 export function loadConfig(env?: Env) {
   const e = parseEnv(envSchema, env)
   return Object.freeze({
@@ -51,7 +60,8 @@ export function loadConfig(env?: Env) {
     transformThreads: e.ENRICHER_TRANSFORM_THREADS,
     transformThreadHeapMb: e.ENRICHER_TRANSFORM_THREAD_HEAP_MB,
     registryUrl: e.SCHEMA_REGISTRY_URL,
-    rules: e.ENRICHER_RULES_FILE ? readConfigFile('ENRICHER_RULES_FILE', e.ENRICHER_RULES_FILE, (text) => JSON.parse(text) as unknown) : undefined,
+    // Checked here, with the rest of the configuration, not first on the transform threads.
+    rules: e.ENRICHER_RULES_FILE ? readConfigFile('ENRICHER_RULES_FILE', e.ENRICHER_RULES_FILE, checkRules) : undefined,
     maxMessageBytes: e.ENRICHER_MAX_MESSAGE_BYTES,
     redact: e.ENRICHER_REDACT,
     redactIps: e.ENRICHER_REDACT_IPS,

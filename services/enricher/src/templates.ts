@@ -5,11 +5,15 @@
 //
 // Record: key "<consumer group>|drain", value gzip(JSON DrainSnapshot), the most recently used
 // clusters first, cut to fit under maxBytes (Kafka's default message.max.bytes is 1 MiB).
-import { gunzipSync, gzipSync } from 'node:zlib'
+// Compression runs on libuv's pool, off the event loop that does the Kafka I/O.
+import { promisify } from 'node:util'
+import { gunzipSync, gzip } from 'node:zlib'
 import type { Logger } from 'pino'
 import { CompactedStore } from '@sluice/kafka'
-import type { BatchingProducer, Kafka } from '@sluice/kafka'
+import type { Kafka, MessageProducer, TransformThreads } from '@sluice/kafka'
 import type { DrainSnapshot } from './drain.js'
+
+const gzipAsync = promisify(gzip)
 
 /** A template checkpoint: gzip JSON of the miners' clusters, at a revision of the miners. */
 export interface TemplateState {
@@ -30,7 +34,7 @@ export interface TemplateSource {
 
 export interface TemplateCheckpointsOptions {
   kafka: Kafka
-  producer: BatchingProducer
+  producer: MessageProducer
   topic: string
   groupId: string
   /** Holds the template miners (on this thread or others). */
@@ -40,11 +44,11 @@ export interface TemplateCheckpointsOptions {
 }
 
 /** A snapshot's gzip bytes (its clusters most recently used first), dropping the least recently used until it fits. */
-export function encodeTemplates(snapshot: DrainSnapshot, maxBytes: number): { bytes: Buffer; clusters: number } {
+export async function encodeTemplates(snapshot: DrainSnapshot, maxBytes: number): Promise<{ bytes: Buffer; clusters: number }> {
   let limit = snapshot.clusters.length
   for (;;) {
     const clusters = snapshot.clusters.slice(0, limit)
-    const bytes = gzipSync(JSON.stringify({ version: snapshot.version, clusters }))
+    const bytes = await gzipAsync(JSON.stringify({ version: snapshot.version, clusters }))
     if (bytes.length <= maxBytes || limit <= 1) return { bytes, clusters: clusters.length }
     limit = Math.floor(limit * Math.min(0.9, maxBytes / bytes.length))
   }
@@ -76,6 +80,35 @@ export function decodeTemplates(bytes: Buffer): DrainSnapshot {
   const s = JSON.parse(gunzipSync(bytes).toString('utf8')) as DrainSnapshot
   if (s.version !== 1 || !Array.isArray(s.clusters)) throw new Error(`unsupported template snapshot version ${String(s.version)}`)
   return s
+}
+
+/**
+ * The templates of a transform on threads (one miner per thread): a checkpoint is restored into
+ * every miner (each then knows every template), and taken from all of them, merged.
+ */
+export function threadTemplates(threads: TransformThreads): TemplateSource {
+  /** Revision of each thread's miner at the last checkpoint taken. */
+  let revisions = Array.from({ length: threads.size }, () => -1)
+  return {
+    async restoreTemplates(bytes) {
+      return threads.restore(decodeTemplates(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)))
+    },
+    async templates(sinceRevision, maxBytes) {
+      // After a checkpoint that was not saved (sinceRevision is older), every thread is asked afresh.
+      const known = sinceRevision === revisions.reduce((a, b) => a + b, 0) ? revisions : revisions.map(() => -1)
+      const taken = await Promise.all(known.map((rev, i) => threads.snapshot(i, rev)))
+      // One number for "changed since": the sum of the threads' revisions, each only ever growing.
+      const now = taken.map((t, i) => t?.revision ?? known[i]!)
+      const revision = now.reduce((a, b) => a + b, 0)
+      if (revision === sinceRevision || taken.every((t) => t === undefined)) return undefined
+      // A thread unchanged since the last checkpoint still has its templates: ask for them again.
+      const snapshots = await Promise.all(taken.map(async (t, i) => (t ?? (await threads.snapshot(i, -1))!).snapshot as DrainSnapshot))
+      const merged = mergeSnapshots(snapshots)
+      const { bytes, clusters } = await encodeTemplates(merged, maxBytes)
+      revisions = now
+      return { bytes, revision, clusters, total: merged.clusters.length }
+    },
+  }
 }
 
 export class TemplateCheckpoints {

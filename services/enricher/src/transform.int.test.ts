@@ -1,19 +1,35 @@
-// The enricher's transform threads (real worker threads, started from source as in production
-// from the bundle) with real codecs over the schema registry: outcomes come back in the chunk's
-// order whichever thread a record went to, a bad record fails alone, the threads' metrics are
-// served with the process's, and templates checkpoint from all threads and restore into any.
+// The enricher's transform on real worker threads (started from source as in production from the
+// bundle) with real codecs over the schema registry: outputs come back in the chunk's order
+// whichever thread a record went to, a bad record fails alone, the threads' metrics are served
+// with the process's, templates checkpoint from all threads and restore into any, and a thread
+// that dies is replaced.
 import { randomBytes } from 'node:crypto'
+import type { KafkaMessage } from 'kafkajs'
 import { describe, expect, inject, it, onTestFinished } from 'vitest'
 import type { LogEvent } from '@sluice/core'
 import { validateLogInput } from '@sluice/core'
+import { TransformThread, TransformThreads, pack, unpack } from '@sluice/kafka'
+import type { KeyedRecord, Transformed } from '@sluice/kafka'
 import { createLogger, createRegistry, metricsText } from '@sluice/observability'
 import type { Registry } from '@sluice/observability'
 import { AvroCodec, createRegistryClient, loadAvsc } from '@sluice/registry'
 import type { EnricherConfig } from './enrich.js'
 import type { EnrichedLog } from './model.js'
-import { TransformPool } from './transform-pool.js'
-import { TransformThread } from './transform-thread.js'
-import { createTransform, pack, unpack } from './transform.js'
+import { threadTemplates } from './templates.js'
+import { ENRICHER_THREAD_MODULE, createEnricherTransform } from './thread.js'
+import type { EnricherThreadInit } from './thread.js'
+import { createTransform } from './transform.js'
+
+interface Input {
+  key: Buffer
+  value: Buffer
+}
+
+/** Runs records (key, value) through a transform as one chunk of partition 0. */
+function run(t: TransformThreads, input: readonly Input[]): Promise<Transformed<KeyedRecord>> {
+  const records: KafkaMessage[] = input.map((r, i) => ({ key: r.key, value: r.value, offset: String(i), timestamp: '0', attributes: 0, headers: {} }))
+  return t.transform({ topic: 'raw', partition: 0, records, values: records.map((r) => r.value) })
+}
 
 const SERVICES = ['checkout', 'billing', 'search', 'auth', 'cart', 'ledger', 'mailer']
 
@@ -28,13 +44,16 @@ async function setup() {
     if (!result.ok) throw new Error('invalid fixture')
     return { key: Buffer.from(`acme/${result.event.service}`), value: raw.encode(result.event), event: result.event }
   }
+  const init = (enricher: EnricherConfig = {}): EnricherThreadInit => ({ enricher, registryUrl: url, raw: { subject: raw.subject, schema: raw.schema }, enriched: { subject: enriched.subject, schema: enriched.schema } })
   /** One transform thread over these codecs. */
   const thread = (o: { enricher?: EnricherConfig; metrics?: Registry; maxHeapMb?: number } = {}) =>
-    TransformThread.start(
-      { enricher: o.enricher ?? {}, registryUrl: url, raw: { subject: raw.subject, schema: raw.schema }, enriched: { subject: enriched.subject, schema: enriched.schema } },
-      { logger: createLogger({ level: 'silent' }), registry: o.metrics ?? createRegistry({ defaultMetrics: false }), maxHeapMb: o.maxHeapMb },
-    )
-  const threads = (n: number, metrics = createRegistry({ defaultMetrics: false })) => Promise.all(Array.from({ length: n }, () => thread({ metrics })))
+    TransformThread.start({ module: ENRICHER_THREAD_MODULE, init: init(o.enricher), logger: createLogger({ level: 'silent' }), registry: o.metrics ?? createRegistry({ defaultMetrics: false }), maxHeapMb: o.maxHeapMb })
+  /** `n` threads as the enricher starts them. */
+  const threads = async (n: number, metrics = createRegistry({ defaultMetrics: false })) => {
+    const t = await TransformThreads.start({ module: ENRICHER_THREAD_MODULE, factory: createEnricherTransform, init: init(), threads: n, logger: createLogger({ level: 'silent' }), registry: metrics })
+    onTestFinished(() => t.close())
+    return t
+  }
   return { raw, enriched, record, thread, threads }
 }
 
@@ -42,26 +61,24 @@ describe('enricher transform threads', () => {
   it('returns every outcome in its record’s place, a bad record failing alone, and serves the threads’ metrics', async () => {
     const { enriched, record, threads } = await setup()
     const metrics = createRegistry({ defaultMetrics: false })
-    const pool = new TransformPool(await threads(2, metrics))
-    onTestFinished(() => pool.close())
+    const pool = await threads(2, metrics)
 
     const records = Array.from({ length: 2000 }, (_, i) => record(i))
     const input = records.map((r, i) => (i === 1234 ? { key: r.key, value: Buffer.from('not avro at all') } : r))
-    const out = await pool.run(input)
-    expect(out).toHaveLength(2000)
-    const failed = out.flatMap((o, i) => ('error' in o ? [i] : []))
-    expect(failed).toEqual([1234])
-    expect(String(out[1234] && 'error' in out[1234] ? out[1234].error : '')).toMatch(/magic byte/)
-    for (const [i, o] of out.entries()) {
-      if (!('item' in o)) continue
-      const e = await enriched.decode(o.item.value)
-      expect(e.id).toBe(records[i]!.event.id)
-      expect(o.item.key).toBe(`acme/${e.service}`)
-      expect(e.severity_text).toBe(i % 10 === 0 ? 'ERROR' : 'INFO')
+    const out = await run(pool, input)
+    expect(out.outputs).toHaveLength(1999)
+    expect(out.failed?.map((f) => f.index)).toEqual([1234])
+    expect(String(out.failed?.[0]?.error)).toMatch(/magic byte/)
+    const kept = records.filter((_, i) => i !== 1234)
+    for (const [i, o] of out.outputs.entries()) {
+      const e = await enriched.decode(o.value)
+      expect(e.id).toBe(kept[i]!.event.id)
+      expect(o.key).toBe(`acme/${e.service}`)
+      expect(e.severity_text).toBe(kept[i]!.event.severity_text)
     }
     // One template for the message shape, whichever thread mined it.
     const templates = new Set<string>()
-    for (const o of out) if ('item' in o) templates.add((await enriched.decode(o.item.value)).template)
+    for (const o of out.outputs) templates.add((await enriched.decode(o.value)).template)
     expect([...templates]).toEqual(['user u-<NUM> paid order <NUM> in <NUM> ms'])
 
     const text = await metricsText(metrics)
@@ -89,23 +106,23 @@ describe('enricher transform threads', () => {
 
   it('checkpoints templates from every thread and restores them into a fresh transform', async () => {
     const { raw, enriched, record, threads } = await setup()
-    const pool = new TransformPool(await threads(2))
-    onTestFinished(() => pool.close())
+    const pool = await threads(2)
+    const templates = threadTemplates(pool)
     // Each service gets its own message shape; after a few records the shape generalises.
     const shaped = (i: number) => {
       const r = record(i)
       const event = { ...r.event, message: `${r.event.service} step ${['alpha', 'beta', 'gamma'][i % 3]} finished` }
       return { key: r.key, value: raw.encode(event) }
     }
-    await pool.run(Array.from({ length: 200 }, (_, i) => shaped(i)))
-    const checkpoint = await pool.templates(-1, 1_000_000)
+    await run(pool, Array.from({ length: 200 }, (_, i) => shaped(i)))
+    const checkpoint = await templates.templates(-1, 1_000_000)
     expect(checkpoint?.clusters).toBe(SERVICES.length)
-    expect(await pool.templates(checkpoint!.revision, 1_000_000)).toBeUndefined()
+    expect(await templates.templates(checkpoint!.revision, 1_000_000)).toBeUndefined()
 
-    const fresh = new TransformPool([createTransform({ enricher: {}, rawCodec: raw, enrichedCodec: enriched, registry: createRegistry({ defaultMetrics: false }) })])
-    expect(await fresh.restoreTemplates(checkpoint!.bytes)).toBe(SERVICES.length)
-    const [again] = await fresh.run([shaped(3)])
-    expect(again && 'item' in again && (await enriched.decode(again.item.value)).template).toBe(`${SERVICES[3]} step <*> finished`)
+    const fresh = new TransformThreads([createTransform({ enricher: {}, rawCodec: raw, enrichedCodec: enriched, registry: createRegistry({ defaultMetrics: false }) })])
+    expect(await threadTemplates(fresh).restoreTemplates(checkpoint!.bytes)).toBe(SERVICES.length)
+    const again = await run(fresh, [shaped(3)])
+    expect((await enriched.decode(again.outputs[0]!.value)).template).toBe(`${SERVICES[3]} step <*> finished`)
   })
 
   it('fails to start with the worker’s reason when the rules are invalid', async () => {
@@ -118,16 +135,16 @@ describe('enricher transform threads', () => {
     const { enriched, record, thread: startThread } = await setup()
     const thread = await startThread({ maxHeapMb: 24 })
     onTestFinished(() => thread.close())
-    const pool = new TransformPool([thread])
+    const pool = new TransformThreads([thread])
     const known = { version: 1 as const, clusters: [{ clusterId: 'c1', tokens: ['user', '<*>', 'paid', 'order', '<NUM>', 'in', '<NUM>', 'ms'], size: 5 }] }
     await thread.restore(known)
     const huge = { version: 1 as const, clusters: Array.from({ length: 300_000 }, (_, i) => ({ clusterId: `c${i}`, tokens: Array.from({ length: 12 }, (_, j) => `token-${i}-${j}`), size: 1 })) }
     const died = await thread.restore(huge).catch((err: unknown) => err)
     expect(died).toMatchObject({ code: 'TRANSFORM_FAILED', canRetry: true })
     // The replacement starts from the last snapshot it was given, and works.
-    const [out] = await pool.run([record(7)])
-    expect(out && 'item' in out && (await enriched.decode(out.item.value)).template).toBe('user <*> paid order <NUM> in <NUM> ms')
-    const checkpoint = await pool.templates(-1, 1_000_000)
+    const out = await run(pool, [record(7)])
+    expect((await enriched.decode(out.outputs[0]!.value)).template).toBe('user <*> paid order <NUM> in <NUM> ms')
+    const checkpoint = await threadTemplates(pool).templates(-1, 1_000_000)
     expect(checkpoint?.clusters).toBe(1)
   })
 })

@@ -1,12 +1,15 @@
 // The enricher's per-record work on a chunk of records: decode (Avro) → enrich → LLM for unknown
-// templates (when configured) → encode (Avro). Chunks travel packed, so they can cross to a
-// worker thread by transfer rather than by copy (see transform-thread.ts):
-//   in   the raw values back to back in one byte array; value i ends at ends[i]
-//   out  the encoded enriched values the same way, a Kafka key per record, and a failure (with the
+// templates (when configured) → encode (Avro), as a record transform the consumer runner runs on
+// worker threads (thread.ts) or on its own thread. Chunks travel packed (@sluice/kafka's packed
+// format), so they cross to a thread by transfer rather than by copy:
+//   in   the raw values, packed; value i is bytes[startOf(i), ends[i])
+//   out  the encoded enriched values back to back, a Kafka key per record, and a failure (with the
 //        index of its record) for each record that could not be decoded or encoded
 // The template miner lives here: checkpoints (templates.ts) are taken from and restored into it.
-import type { ErrorCode, LogEvent } from '@sluice/core'
+import type { LogEvent } from '@sluice/core'
 import { errorMessage, isSluiceError } from '@sluice/core'
+import { startOf } from '@sluice/kafka/thread'
+import type { RecordTransform, ThreadFailure } from '@sluice/kafka/thread'
 import type { AvroCodec } from '@sluice/registry'
 import type { Registry } from '@sluice/observability'
 import { LATENCY_BUCKETS_SECONDS, counter, gauge, histogram } from '@sluice/observability'
@@ -17,44 +20,6 @@ import type { LlmOptions } from './llm.js'
 import type { EnrichedLog } from './model.js'
 import type { DrainSnapshot } from './drain.js'
 
-/**
- * Byte strings in one array: string i is bytes[starts[i], ends[i]), or without `starts` (back to
- * back) bytes[ends[i - 1] ?? 0, ends[i]).
- */
-export interface Packed {
-  bytes: Uint8Array<ArrayBuffer>
-  ends: Int32Array<ArrayBuffer>
-  starts?: Int32Array<ArrayBuffer>
-}
-
-/** Where string i of a packed array starts. */
-export const startOf = (p: Packed, i: number): number => p.starts?.[i] ?? (i === 0 ? 0 : p.ends[i - 1]!)
-
-/** At most this share of a span copied whole may be bytes between the strings. */
-const MAX_GAP_SHARE = 0.25
-
-export interface TransformFailure {
-  index: number
-  code: ErrorCode
-  message: string
-  canRetry: boolean
-}
-
-export interface TransformResult extends Packed {
-  /** The Kafka key of each output record ("<tenant>/<service>"; empty for failures). */
-  keys: string[]
-  failures: TransformFailure[]
-}
-
-export interface Transform {
-  run(chunk: Packed): Promise<TransformResult>
-  /** Adds a checkpoint's clusters to the template miner; returns how many. */
-  restore(snapshot: DrainSnapshot): Promise<number>
-  /** The miner's clusters, most recently used first; undefined if unchanged since `sinceRevision`. */
-  snapshot(sinceRevision: number): Promise<{ snapshot: DrainSnapshot; revision: number } | undefined>
-  close(): Promise<void>
-}
-
 export interface TransformOptions {
   enricher: EnricherConfig
   llm?: Omit<LlmOptions, 'registry'> | undefined
@@ -64,70 +29,10 @@ export interface TransformOptions {
   registry: Registry
 }
 
-/**
- * Packs byte strings (null as empty) into one fresh, transferable byte array. Values read from
- * one fetch response lie in order in one buffer, a few bytes of record framing apart: such a run
- * is copied as one span (one copy instead of one per value), `starts` saying where each begins.
- */
-export function pack(values: readonly (Uint8Array | null)[]): Packed {
-  const span = spanOf(values)
-  if (span) {
-    const bytes = new Uint8Array(span.length)
-    bytes.set(new Uint8Array(span.buffer, span.first, span.length))
-    const starts = new Int32Array(values.length)
-    const ends = new Int32Array(values.length)
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i]!
-      starts[i] = v.byteOffset - span.first
-      ends[i] = starts[i]! + v.length
-    }
-    return { bytes, ends, starts }
-  }
-  let total = 0
-  for (const v of values) total += v?.length ?? 0
-  const bytes = new Uint8Array(total)
-  const ends = new Int32Array(values.length)
-  let pos = 0
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]
-    if (v) {
-      bytes.set(v, pos)
-      pos += v.length
-    }
-    ends[i] = pos
-  }
-  return { bytes, ends }
-}
-
-/** The span covering `values` when they lie in order in one buffer with little between them. */
-function spanOf(values: readonly (Uint8Array | null)[]): { buffer: ArrayBufferLike; first: number; length: number } | undefined {
-  const head = values[0]
-  if (!head || values.length < 2) return undefined
-  let total = 0
-  let end = head.byteOffset
-  for (const v of values) {
-    if (!v || v.buffer !== head.buffer || v.byteOffset < end) return undefined
-    end = v.byteOffset + v.length
-    total += v.length
-  }
-  const length = end - head.byteOffset
-  return length - total <= total * MAX_GAP_SHARE ? { buffer: head.buffer, first: head.byteOffset, length } : undefined
-}
-
-/** Buffer views (no copies) of each packed byte string. */
-export function unpack(p: Packed): Buffer[] {
-  const out = new Array<Buffer>(p.ends.length)
-  for (let i = 0; i < p.ends.length; i++) {
-    const start = startOf(p, i)
-    out[i] = Buffer.from(p.bytes.buffer, p.bytes.byteOffset + start, p.ends[i]! - start)
-  }
-  return out
-}
-
 // Stage timings are sampled: timing every record would cost more than some of the stages.
 const SAMPLE_EVERY = 64
 
-export function createTransform(o: TransformOptions): Transform {
+export function createTransform(o: TransformOptions): RecordTransform {
   const enricher = createEnricher(o.enricher)
   const llm = o.llm && new LlmClassifier({ ...o.llm, registry: o.registry })
   const r = o.registry
@@ -172,7 +77,7 @@ export function createTransform(o: TransformOptions): Transform {
       let pos = 0
       const ends = new Int32Array(count)
       const keys = new Array<string>(count)
-      const failures: TransformFailure[] = []
+      const failures: ThreadFailure[] = []
       const encodeAt = (record: EnrichedLog) => {
         for (;;) {
           const end = o.enrichedCodec.encodeInto(record, out, pos)
@@ -210,9 +115,10 @@ export function createTransform(o: TransformOptions): Transform {
       return { bytes: out.subarray(0, pos), ends, keys, failures }
     },
     async restore(snapshot) {
-      enricher.drain.restore(snapshot)
+      const s = snapshot as DrainSnapshot
+      enricher.drain.restore(s)
       templateCount.set(enricher.drain.clusterCount)
-      return snapshot.clusters.length
+      return s.clusters.length
     },
     async snapshot(sinceRevision) {
       const revision = enricher.drain.revision

@@ -9,34 +9,19 @@
 //   503  Kafka unreachable or not acknowledging in time, with Retry-After — nothing was lost silently
 import compress from '@fastify/compress'
 import type { FastifyInstance } from 'fastify'
-import type { Logger } from 'pino'
 import { SluiceError, TENANT_PATTERN, nowNs, validateLogInput } from '@sluice/core'
 import type { FieldError, LogEvent } from '@sluice/core'
-import type { Message } from 'kafkajs'
-import type { BatchingProducer } from '@sluice/kafka'
-import type { AvroCodec } from '@sluice/registry'
-import type { HealthCheck, Registry } from '@sluice/observability'
-import {
-  BATCH_SIZE_BUCKETS,
-  LATENCY_BUCKETS_SECONDS,
-  createHttpApp,
-  histogram,
-  runHealthChecks,
-  stageMetrics,
-} from '@sluice/observability'
+import type { Message, MessageProducer } from '@sluice/kafka'
+import { BATCH_SIZE_BUCKETS, LATENCY_BUCKETS_SECONDS, createHttpApp, histogram, stageMetrics } from '@sluice/observability'
+import type { BaseDeps, Codec, DepsFor, ServiceInstance } from '@sluice/service'
 import { NDJSON_TYPES, UNPARSEABLE, fromJson, parseNdjson } from './body.js'
 import type { ParsedBody } from './body.js'
 import type { Config } from './config.js'
 
-export { loadConfig, envSchema } from './config.js'
-export type { Config } from './config.js'
-
-export interface GatewayDeps {
-  logger: Logger
-  registry: Registry
-  producer: BatchingProducer
-  codec: AvroCodec<LogEvent>
-  checks: Record<string, HealthCheck>
+/** What the HTTP handler needs: a producer and the raw-log encoder (fakes in unit tests). */
+export interface GatewayDeps extends Pick<BaseDeps, 'logger' | 'registry' | 'checks'> {
+  producer: MessageProducer
+  codec: Pick<Codec<LogEvent>, 'encode'>
 }
 
 export function buildApp(config: Config, deps: GatewayDeps): FastifyInstance {
@@ -121,17 +106,6 @@ export function buildApp(config: Config, deps: GatewayDeps): FastifyInstance {
   return app
 }
 
-export function createService(config: Config, deps: GatewayDeps) {
-  const app = buildApp(config, deps)
-  return {
-    name: 'gateway' as const,
-    app,
-    async start(): Promise<string> {
-      return app.listen({ host: config.host, port: config.port })
-    },
-    async close(): Promise<void> {
-      await app.close()
-    },
-    health: () => runHealthChecks(deps.checks),
-  }
+export function createService(config: Config, deps: DepsFor<{ kafka: true; registry: true }>): ServiceInstance {
+  return { app: buildApp(config, { ...deps, codec: deps.codecs.raw }), listen: { host: config.host, port: config.port } }
 }

@@ -4,22 +4,15 @@
 //   GET /v1/alerts?status=&service=&rule_kind=&tenant=&limit=     → { alerts: [...latest state, newest update first] }
 // Reads use FINAL so re-delivered duplicates (and, for alerts, superseded versions) never show.
 import type { FastifyInstance } from 'fastify'
-import type { Logger } from 'pino'
 import { formatNs } from '@sluice/core'
 import type { ClickHouseClient } from '@sluice/clickhouse'
-import type { HealthCheck, Registry } from '@sluice/observability'
-import { LATENCY_BUCKETS_SECONDS, createHttpApp, histogram, runHealthChecks } from '@sluice/observability'
+import { LATENCY_BUCKETS_SECONDS, createHttpApp, histogram } from '@sluice/observability'
+import type { BaseDeps, DepsFor, ServiceInstance } from '@sluice/service'
 import type { Config } from './config.js'
 import { alertFilters, alertsQuerySchema, containsPattern, filters, logsQuerySchema, parseQuery, statsQuerySchema, where } from './params.js'
 
-export { loadConfig, envSchema } from './config.js'
-export type { Config } from './config.js'
-
-export interface QueryDeps {
-  logger: Logger
-  registry: Registry
-  clickhouse: ClickHouseClient
-  checks: Record<string, HealthCheck>
+export interface QueryDeps extends Pick<BaseDeps, 'logger' | 'registry' | 'checks'> {
+  clickhouse: Pick<ClickHouseClient, 'query'>
 }
 
 interface StoredRow {
@@ -191,17 +184,6 @@ export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
   return app
 }
 
-export function createService(config: Config, deps: QueryDeps) {
-  const app = buildApp(config, deps)
-  return {
-    name: 'query-api' as const,
-    app,
-    async start(): Promise<string> {
-      return app.listen({ host: config.host, port: config.port })
-    },
-    async close(): Promise<void> {
-      await app.close()
-    },
-    health: () => runHealthChecks(deps.checks),
-  }
+export function createService(config: Config, deps: DepsFor<{ clickhouse: true }>): ServiceInstance {
+  return { app: buildApp(config, { ...deps, clickhouse: deps.clickhouse.client }), listen: { host: config.host, port: config.port } }
 }

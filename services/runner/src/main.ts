@@ -3,17 +3,11 @@
 //   sluice env            every environment variable, by target
 // SIGTERM / SIGINT drain: stop accepting, flush batches, commit, disconnect, exit 0.
 import { parseArgs } from 'node:util'
-import { ConfigError, envNames } from '@sluice/config'
-import * as gateway from '@sluice/gateway'
-import * as enricher from '@sluice/enricher'
-import * as alerter from '@sluice/alerter'
-import * as wsFanout from '@sluice/ws-fanout'
-import * as sink from '@sluice/clickhouse-sink'
-import * as queryApi from '@sluice/query-api'
+import { envNames } from '@sluice/config'
 import { envSchema as runtimeEnv } from './config.js'
-import { loadConfig, parseTargets, startRuntime } from './runtime.js'
+import { MODULES, TARGETS, loadConfig, parseTargets, startRuntime } from './runtime.js'
 
-const USAGE = `usage: sluice run [--target all|gateway,enricher,alerter,clickhouse-sink,query-api,ws-fanout]
+const USAGE = `usage: sluice run [--target all|${TARGETS.join(',')}]
        sluice env`
 
 async function run(targetSpec: string): Promise<void> {
@@ -53,16 +47,8 @@ async function run(targetSpec: string): Promise<void> {
 }
 
 function printEnv(): void {
-  const groups: Record<string, string[]> = {
-    process: envNames(runtimeEnv),
-    gateway: envNames(gateway.envSchema),
-    enricher: envNames(enricher.envSchema),
-    alerter: envNames(alerter.envSchema),
-    'clickhouse-sink': envNames(sink.envSchema),
-    'query-api': envNames(queryApi.envSchema),
-    'ws-fanout': envNames(wsFanout.envSchema),
-  }
-  for (const [name, vars] of Object.entries(groups)) process.stdout.write(`${name}: ${vars.join(' ')}\n`)
+  process.stdout.write(`process: ${envNames(runtimeEnv).join(' ')}\n`)
+  for (const m of MODULES) process.stdout.write(`${m.name}: ${envNames(m.envSchema).join(' ')}\n`)
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -79,6 +65,6 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   // Configuration and start-up failures are for people: a readable message, no stack trace.
-  process.stderr.write(`sluice: ${err instanceof ConfigError || err instanceof Error ? err.message : String(err)}\n`)
+  process.stderr.write(`sluice: ${err instanceof Error ? err.message : String(err)}\n`)
   process.exit(1)
 })

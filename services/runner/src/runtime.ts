@@ -1,55 +1,37 @@
-// One runtime runs any set of targets in one process (Loki's -target model): shared clients are
-// created once, only for the targets that need them, and closed in reverse order on shutdown.
-//   all             gateway + enricher + alerter + clickhouse-sink + query-api + ws-fanout, embedded ClickHouse
+// One runtime runs any set of targets in one process (Loki's -target model). It iterates the
+// service descriptors (modules.ts): every chosen service's configuration is parsed and reported
+// at once before anything connects; shared clients are created once, only for the services that
+// need them; stages of co-located services reading the same topics share one consumer runner; and
+// everything is closed in reverse order on shutdown.
+//   all             every service, embedded ClickHouse
 //   gateway,...     any subset, e.g. one role per process in production
 import path from 'node:path'
 import type { Logger } from 'pino'
 import type { Alert, EnrichedLog, LogEvent } from '@sluice/core'
 import { errorMessage, isSluiceError } from '@sluice/core'
+import { ConfigError } from '@sluice/config'
 import type { Env } from '@sluice/config'
-import { BatchingProducer, DeadLetterQueue, createKafka, ensureTopics, pingKafka } from '@sluice/kafka'
-import type { Kafka } from '@sluice/kafka'
+import { BatchingProducer, ConsumerRunner, DeadLetterQueue, createKafka, ensureTopics, pingKafka, planRunners } from '@sluice/kafka'
+import type { Kafka, StageConsumer, TopicSpec } from '@sluice/kafka'
 import { AvroCodec, createRegistryClient, loadAvsc, pingRegistry, schemasDir } from '@sluice/registry'
 import { createClickHouse, migrate, pingClickHouse } from '@sluice/clickhouse'
 import type { ClickHouseHandle } from '@sluice/clickhouse'
 import { createLogger, createRegistry } from '@sluice/observability'
-import type { HealthCheck, HealthReport, Registry } from '@sluice/observability'
-import * as gateway from '@sluice/gateway'
-import * as enricher from '@sluice/enricher'
-import * as alerter from '@sluice/alerter'
-import * as wsFanout from '@sluice/ws-fanout'
-import * as sink from '@sluice/clickhouse-sink'
-import * as queryApi from '@sluice/query-api'
+import type { HealthCheck, Registry } from '@sluice/observability'
+import type { AnyServiceModule, Codecs, DepsFor, ServiceInstance, ServiceNeeds } from '@sluice/service'
 import { loadConfig } from './config.js'
 import type { RuntimeConfig } from './config.js'
+import { MODULES, TARGETS, parseTargets } from './modules.js'
+import type { Target } from './modules.js'
 
 export { loadConfig } from './config.js'
 export type { RuntimeConfig } from './config.js'
-
-export const TARGETS = ['gateway', 'enricher', 'alerter', 'clickhouse-sink', 'query-api', 'ws-fanout'] as const
-export type Target = (typeof TARGETS)[number]
-
-export function parseTargets(spec: string): Target[] {
-  const parts = spec.split(',').map((s) => s.trim()).filter(Boolean)
-  if (parts.includes('all')) return [...TARGETS]
-  const unknown = parts.filter((p) => !(TARGETS as readonly string[]).includes(p))
-  if (unknown.length > 0 || parts.length === 0) {
-    throw new Error(`unknown target(s) ${unknown.join(', ') || '(none)'}: choose from all, ${TARGETS.join(', ')}`)
-  }
-  return [...new Set(parts)] as Target[]
-}
-
-interface RunningService {
-  name: Target
-  start(): Promise<string>
-  close(): Promise<void>
-  health(): Promise<HealthReport>
-}
+export { MODULES, TARGETS, parseTargets }
+export type { Target }
 
 export interface Runtime {
   logger: Logger
   registry: Registry
-  services: RunningService[]
   /** Addresses the services listen on, by target. */
   addresses: Partial<Record<Target, string>>
   clickhouse?: ClickHouseHandle
@@ -72,6 +54,34 @@ async function untilReady<T>(what: string, deadline: number, log: Logger, fn: ()
   }
 }
 
+interface Chosen {
+  module: AnyServiceModule
+  config: unknown
+}
+
+/** Parses the process's and every chosen service's configuration; all issues in one ConfigError. */
+export function loadConfigs(targets: readonly Target[], env: Env): { runtime: RuntimeConfig; services: Chosen[] } {
+  const issues: string[] = []
+  const attempt = <T>(load: () => T): T | undefined => {
+    try {
+      return load()
+    } catch (err) {
+      if (err instanceof ConfigError) issues.push(...err.issues)
+      else issues.push(errorMessage(err))
+      return undefined
+    }
+  }
+  const runtime = attempt(() => loadConfig(env))
+  const services: Chosen[] = []
+  for (const module of MODULES as readonly AnyServiceModule[]) {
+    if (!targets.includes(module.name as Target)) continue
+    const config = attempt(() => module.loadConfig(env))
+    if (config !== undefined) services.push({ module, config })
+  }
+  if (issues.length > 0 || !runtime) throw new ConfigError([...new Set(issues)])
+  return { runtime, services }
+}
+
 export interface StartOptions {
   targets: Target[]
   env?: Env
@@ -81,15 +91,13 @@ export interface StartOptions {
 
 export async function startRuntime(opts: StartOptions): Promise<Runtime> {
   const env = opts.env ?? process.env
-  const config: RuntimeConfig = loadConfig(env)
+  const { runtime: config, services } = loadConfigs(opts.targets, env)
   const logger = opts.logger ?? createLogger({ level: config.logLevel })
   const registry = opts.registry ?? createRegistry()
-  const targets = new Set(opts.targets)
   const deadline = Date.now() + config.startupTimeoutMs
   const closers: Array<() => Promise<void>> = []
-  const services: RunningService[] = []
   const addresses: Partial<Record<Target, string>> = {}
-  const checks: Record<string, HealthCheck> = {}
+  const needs = (need: keyof ServiceNeeds) => services.some((s) => s.module.needs[need])
 
   const close = async () => {
     for (const c of closers.reverse()) {
@@ -103,130 +111,105 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
   }
 
   try {
-    const needsKafka = targets.has('gateway') || targets.has('enricher') || targets.has('alerter') || targets.has('clickhouse-sink') || targets.has('ws-fanout')
-    const alerterConfig = targets.has('alerter') ? alerter.loadConfig(env) : undefined
-    const enricherConfig = targets.has('enricher') ? enricher.loadConfig(env) : undefined
-    const needsClickHouse = targets.has('clickhouse-sink') || targets.has('query-api')
+    const infra: Record<string, HealthCheck> = {}
     let kafka: Kafka | undefined
     let producer: BatchingProducer | undefined
-    let codec: AvroCodec<LogEvent> | undefined
-    let enrichedCodec: AvroCodec<EnrichedLog> | undefined
-    let alertCodec: AvroCodec<Alert> | undefined
+    let codecs: Codecs | undefined
     let clickhouse: ClickHouseHandle | undefined
 
-    if (needsKafka) {
+    if (needs('kafka') || needs('registry')) {
       const k = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, logger })
       kafka = k
-      checks.kafka = () => pingKafka(k)
-      const topic = (name: string, configs?: Record<string, string>) => ({
+      infra.kafka = () => pingKafka(k)
+      const topic = (name: string, extra: { compacted?: boolean; partitions?: number } = {}): TopicSpec => ({
         topic: name,
-        numPartitions: config.kafka.partitions,
+        numPartitions: extra.partitions ?? config.kafka.partitions,
         replicationFactor: config.kafka.replicationFactor,
-        ...(configs && { configs }),
+        ...(extra.compacted && { configs: { 'cleanup.policy': 'compact' } }),
       })
-      await untilReady('Kafka', deadline, logger, () =>
-        ensureTopics(k, [
-          topic(config.kafka.topicRaw),
-          topic(config.kafka.topicEnriched),
-          topic(config.kafka.topicDlq),
-          // Keyed by alert id: compaction keeps each alert's latest state.
-          topic(config.kafka.topicAlerts, { 'cleanup.policy': 'compact' }),
-          // One record per input partition: the latest checkpoint of its alert state.
-          ...(alerterConfig ? [{ ...topic(alerterConfig.topicState, { 'cleanup.policy': 'compact' }), numPartitions: 1 }] : []),
-          // One record per enricher group: its latest template checkpoint.
-          ...(enricherConfig ? [{ ...topic(enricherConfig.topicTemplates, { 'cleanup.policy': 'compact' }), numPartitions: 1 }] : []),
-        ]),
-      )
+      const topics = [
+        topic(config.kafka.topicRaw),
+        topic(config.kafka.topicEnriched),
+        topic(config.kafka.topicDlq),
+        // Keyed by alert id: compaction keeps each alert's latest state.
+        topic(config.kafka.topicAlerts, { compacted: true }),
+        ...services.flatMap((s) => s.module.topics?.(s.config) ?? []).map((t) => topic(t.topic, t)),
+      ]
+      await untilReady('Kafka', deadline, logger, () => ensureTopics(k, topics))
       const p = new BatchingProducer(k, { produceTimeoutMs: config.kafka.produceTimeoutMs })
       producer = p
       await untilReady('Kafka producer', deadline, logger, () => p.connect())
       closers.push(() => p.close())
 
       const schemaRegistry = createRegistryClient(config.registryUrl)
-      checks.registry = () => pingRegistry(config.registryUrl)
-      codec = await untilReady('schema registry', deadline, logger, () =>
-        AvroCodec.register<LogEvent>(schemaRegistry, `${config.kafka.topicRaw}-value`, loadAvsc('log-event.avsc')),
-      )
-      enrichedCodec = await untilReady('schema registry', deadline, logger, () =>
-        AvroCodec.register<EnrichedLog>(schemaRegistry, `${config.kafka.topicEnriched}-value`, loadAvsc('enriched-log.avsc')),
-      )
-      alertCodec = await untilReady('schema registry', deadline, logger, () =>
-        AvroCodec.register<Alert>(schemaRegistry, `${config.kafka.topicAlerts}-value`, loadAvsc('alert.avsc')),
-      )
+      infra.registry = () => pingRegistry(config.registryUrl)
+      const register = <T>(subject: string, file: string) => untilReady('schema registry', deadline, logger, () => AvroCodec.register<T>(schemaRegistry, subject, loadAvsc(file)))
+      codecs = {
+        raw: await register<LogEvent>(`${config.kafka.topicRaw}-value`, 'log-event.avsc'),
+        enriched: await register<EnrichedLog>(`${config.kafka.topicEnriched}-value`, 'enriched-log.avsc'),
+        alert: await register<Alert>(`${config.kafka.topicAlerts}-value`, 'alert.avsc'),
+      }
     }
 
-    if (needsClickHouse) {
+    if (needs('clickhouse')) {
       const ch = await createClickHouse({ ...config.clickhouse })
       clickhouse = ch
       closers.push(() => ch.client.close())
-      checks.clickhouse = () => pingClickHouse(ch.client)
+      infra.clickhouse = () => pingClickHouse(ch.client)
       const applied = await untilReady('ClickHouse', deadline, logger, () =>
         migrate(ch.client, { database: config.clickhouse.database, ttlDays: config.clickhouse.ttlDays, dir: path.join(schemasDir(), 'clickhouse') }),
       )
       logger.info({ clickhouse: ch.mode, location: ch.location, applied }, 'ClickHouse ready')
     }
 
-    const add = async (svc: RunningService) => {
-      addresses[svc.name] = await svc.start()
-      closers.push(() => svc.close())
-      services.push(svc)
-      logger.info({ target: svc.name, address: addresses[svc.name] }, 'started')
+    // Each service: its dependencies' checks, plus `consumer` once its stages run (added below;
+    // the app reads the checks object on every request).
+    const runners: Array<{ runner: ConsumerRunner; stages: readonly unknown[] }> = []
+    const created: Array<{ name: Target; instance: ServiceInstance; checks: Record<string, HealthCheck> }> = []
+    for (const { module, config: serviceConfig } of services) {
+      const checks: Record<string, HealthCheck> = {}
+      if (module.needs.kafka) checks.kafka = infra.kafka!
+      if (module.needs.registry) checks.registry = infra.registry!
+      if (module.needs.clickhouse) checks.clickhouse = infra.clickhouse!
+      const deps = { logger, registry, checks, clock: Date.now, kafka, producer, codecs, registryUrl: config.registryUrl, clickhouse } as DepsFor<Required<ServiceNeeds>>
+      created.push({ name: module.name as Target, instance: module.create(serviceConfig, deps), checks })
+    }
+
+    for (const { name, instance } of created) {
+      if (!instance.start) continue
+      await instance.start()
+      logger.debug({ target: name }, 'service started')
+    }
+    for (const { instance } of created.slice().reverse()) if (instance.close) closers.push(() => instance.close!())
+
+    // Consumers: co-located stages reading the same topics share a runner (plan.ts).
+    const consumers: Array<StageConsumer & { owner: Target }> = created.flatMap((c) => (c.instance.consumers ?? []).map((s) => ({ ...s, owner: c.name })))
+    if (consumers.length > 0) {
+      const dlq = new DeadLetterQueue(producer!, config.kafka.topicDlq)
+      for (const plan of planRunners(consumers)) {
+        const runner = new ConsumerRunner({ kafka: kafka!, dlq, logger, registry, ...plan })
+        runners.push({ runner, stages: plan.stages })
+        await runner.start()
+        closers.push(() => runner.close())
+        logger.info({ runner: plan.name, group: plan.groupId, topics: plan.topics }, 'consumer running')
+      }
+      for (const c of created) {
+        const mine = runners.filter((r) => c.instance.consumers?.some((s) => r.stages.includes(s.stage))).map((r) => r.runner)
+        if (mine.length === 0) continue
+        c.checks.consumer = async () => {
+          const stopped = mine.filter((r) => !r.running)
+          if (stopped.length > 0) throw new Error(`consumer ${stopped.map((r) => r.name).join(', ')} not running`)
+        }
+      }
     }
 
     // Consumers first, the gateway last: by the time it accepts records, everything else runs.
-    if (targets.has('query-api') && clickhouse) {
-      await add(queryApi.createService(queryApi.loadConfig(env), { logger, registry, clickhouse: clickhouse.client, checks: { clickhouse: checks.clickhouse! } }))
+    for (const { name, instance } of created) {
+      addresses[name] = await instance.app.listen(instance.listen)
+      closers.push(() => instance.app.close())
+      logger.info({ target: name, address: addresses[name] }, 'started')
     }
-    if (targets.has('clickhouse-sink') && kafka && producer && enrichedCodec && alertCodec && clickhouse) {
-      const sinkConfig = sink.loadConfig(env)
-      await add(
-        sink.createService(sinkConfig, {
-          logger,
-          registry,
-          kafka,
-          codec: enrichedCodec,
-          alertCodec,
-          clickhouse: clickhouse.client,
-          dlq: new DeadLetterQueue(producer, config.kafka.topicDlq, 'clickhouse-sink'),
-          checks: { kafka: checks.kafka!, registry: checks.registry!, clickhouse: checks.clickhouse! },
-        }),
-      )
-    }
-    if (enricherConfig && kafka && producer && codec && enrichedCodec) {
-      await add(
-        enricher.createService(enricherConfig, {
-          logger,
-          registry,
-          kafka,
-          producer,
-          rawCodec: codec,
-          enrichedCodec,
-          dlq: new DeadLetterQueue(producer, config.kafka.topicDlq, 'enricher'),
-          checks: { kafka: checks.kafka!, registry: checks.registry! },
-        }),
-      )
-    }
-    if (alerterConfig && kafka && producer && enrichedCodec && alertCodec) {
-      await add(
-        alerter.createService(alerterConfig, {
-          logger,
-          registry,
-          kafka,
-          producer,
-          enrichedCodec,
-          alertCodec,
-          dlq: new DeadLetterQueue(producer, config.kafka.topicDlq, 'alerter'),
-          checks: { kafka: checks.kafka!, registry: checks.registry! },
-        }),
-      )
-    }
-    if (targets.has('ws-fanout') && kafka && enrichedCodec && alertCodec) {
-      await add(wsFanout.createService(wsFanout.loadConfig(env), { logger, registry, kafka, enrichedCodec, alertCodec, checks: { kafka: checks.kafka!, registry: checks.registry! } }))
-    }
-    if (targets.has('gateway') && producer && codec) {
-      await add(gateway.createService(gateway.loadConfig(env), { logger, registry, producer, codec, checks: { kafka: checks.kafka!, registry: checks.registry! } }))
-    }
-    return { logger, registry, services, addresses, ...(clickhouse && { clickhouse }), close }
+    return { logger, registry, addresses, ...(clickhouse && { clickhouse }), close }
   } catch (err) {
     await close()
     throw err

@@ -4,6 +4,7 @@
 // `dropped` notice once it catches up. A client whose queue stays full for `stuckMs` is closed.
 import type { WebSocket } from 'ws'
 import type { Channel, FilterableLog } from './protocol.js'
+import { parseSeverity } from '@sluice/core'
 import { compileFilters } from './protocol.js'
 import type { Filters } from './protocol.js'
 
@@ -67,6 +68,8 @@ export class StreamClient {
   #match: (log: FilterableLog) => boolean = () => true
   /** The services filter, for the fan-out's index (undefined: any service). */
   services: readonly string[] | undefined
+  /** The minLevel filter as a severity number, for the fan-out's index (0: any level). */
+  minSeverity = 0
   readonly #queue: Buffer[] = []
   #dropped = 0
   #fullSince = 0
@@ -85,6 +88,7 @@ export class StreamClient {
   setFilters(filters: Filters | undefined): void {
     this.#match = compileFilters(filters)
     this.services = filters?.services
+    this.minSeverity = filters?.minLevel ? parseSeverity(filters.minLevel)!.number : 0
   }
 
   wantsLog(log: FilterableLog & { tenant: string }): boolean {

@@ -1,6 +1,9 @@
 // @sluice/ws-fanout — live WebSocket fan-out of enriched logs, alerts and per-service stats.
+export { wsFanout } from './module.js'
 export { createService } from './service.js'
 export type { FanoutDeps } from './service.js'
+export { Fanout } from './fanout.js'
+export type { Delivery, Subscriber } from './fanout.js'
 export { loadConfig, envSchema } from './config.js'
 export type { Config } from './config.js'
 export { parseClientMessage, compileFilters, CHANNELS } from './protocol.js'

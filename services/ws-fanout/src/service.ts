@@ -1,44 +1,46 @@
-// ws-fanout: logs.enriched and alerts → WebSocket clients, filtered server-side. Each instance
-// reads from the latest offsets in a consumer group of its own (instances scale horizontally
-// behind a load balancer); every record is serialised once and the same string goes to every
-// client that wants it.
+// ws-fanout: logs.enriched and alerts → WebSocket clients, filtered server-side. One live stage on
+// the consumer runner: each instance reads from the latest offsets in a consumer group of its own
+// (instances scale horizontally behind a load balancer, each seeing every partition), commits
+// nothing, and skips what it cannot decode (the enricher's DLQ keeps it). Transform: decode and
+// match against the subscribers (fanout.ts) — nothing is decoded while nobody is connected; sink:
+// queue each frame on the clients that want it, written once per turn of the event loop.
 import { randomUUID } from 'node:crypto'
 import websocket from '@fastify/websocket'
-import type { Consumer, Kafka } from 'kafkajs'
-import type { Logger } from 'pino'
 import type { Alert, EnrichedLog } from '@sluice/core'
-import { formatNs } from '@sluice/core'
-import type { AvroCodec } from '@sluice/registry'
-import type { HealthCheck, Registry } from '@sluice/observability'
-import { BATCH_SIZE_BUCKETS, LATENCY_BUCKETS_SECONDS, counter, createHttpApp, gauge, histogram, runHealthChecks } from '@sluice/observability'
-import { StreamClient, textFrame } from './client.js'
+import type { Batch, RecordFailure, Stage, Transformed } from '@sluice/kafka'
+import { BATCH_SIZE_BUCKETS, LATENCY_BUCKETS_SECONDS, counter, createHttpApp, gauge, histogram } from '@sluice/observability'
+import type { Codec, DepsFor, ServiceInstance } from '@sluice/service'
+import { StreamClient } from './client.js'
 import type { Config } from './config.js'
 import { verifyToken } from './auth.js'
+import { Fanout } from './fanout.js'
+import type { Delivery } from './fanout.js'
 import { buildPage } from './page.js'
 import { parseClientMessage } from './protocol.js'
 
-export interface FanoutDeps {
-  logger: Logger
-  registry: Registry
-  kafka: Kafka
-  enrichedCodec: AvroCodec<EnrichedLog>
-  alertCodec: AvroCodec<Alert>
-  checks: Record<string, HealthCheck>
-}
+export type FanoutDeps = DepsFor<{ kafka: true; registry: true }>
 
 const CLOSE_TRY_AGAIN_LATER = 1013
 const CLOSE_UNAUTHORIZED = 4001
 const CLOSE_IDLE = 4002
 const PUMP_INTERVAL_MS = 50
 
-/** Wire shape of a record: bigint nanoseconds become RFC 3339 strings. */
-function toJson<T extends object>(record: T): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(record)) out[k] = typeof v === 'bigint' ? formatNs(v) : v
-  return out
+/** Decodes a batch's values; what cannot be decoded is reported as failed (the runner skips it). */
+async function decodeAll<T>(codec: Codec<T>, batch: Batch<Buffer | null>): Promise<{ values: Array<T | undefined>; failed: RecordFailure[] }> {
+  const values: Array<T | undefined> = []
+  const failed: RecordFailure[] = []
+  for (const [index, bytes] of batch.values.entries()) {
+    try {
+      values.push(codec.decodeSync(bytes) ?? (await codec.decode(bytes)))
+    } catch (error) {
+      values.push(undefined)
+      failed.push({ index, error })
+    }
+  }
+  return { values, failed }
 }
 
-export function createService(config: Config, deps: FanoutDeps) {
+export function createService(config: Config, deps: FanoutDeps): ServiceInstance & { fanout: Fanout } {
   const log = deps.logger.child({ service: 'ws-fanout' })
   const r = deps.registry
   const m = {
@@ -48,21 +50,8 @@ export function createService(config: Config, deps: FanoutDeps) {
     queueDepth: histogram(r, 'sluice_ws_client_queue_messages', 'Per-client queue depth, sampled every second.', BATCH_SIZE_BUCKETS),
     latency: histogram(r, 'sluice_ws_delivery_latency_seconds', 'From a record being observed by Sluice to its fan-out.', LATENCY_BUCKETS_SECONDS),
   }
+  const fanout = new Fanout()
   const clients = new Set<StreamClient>()
-  // Most dashboards follow a few services: clients are indexed by their services filter so a log
-  // is matched against its service's subscribers and the unfiltered ones, not every client.
-  const byService = new Map<string, Set<StreamClient>>()
-  const anyService = new Set<StreamClient>()
-  const unindex = (c: StreamClient) => {
-    anyService.delete(c)
-    for (const s of c.services ?? []) byService.get(s)?.delete(c)
-  }
-  const index = (c: StreamClient) => {
-    if (!c.channels.has('logs')) return
-    if (!c.services) anyService.add(c)
-    else for (const s of c.services) (byService.get(s) ?? byService.set(s, new Set()).get(s)!).add(c)
-  }
-  const stats = new Map<string, { total: number; errors: number }>()
   // Clients with frames to write, pumped together once per turn of the event loop.
   const pending = new Set<StreamClient>()
   let pumpScheduled = false
@@ -78,16 +67,8 @@ export function createService(config: Config, deps: FanoutDeps) {
       setImmediate(pumpPending)
     }
   }
-  const consumer: Consumer = deps.kafka.consumer({ groupId: `${config.groupPrefix}-${randomUUID()}`, maxWaitTimeInMs: 100 })
-  let running = false
 
-  const checks: Record<string, HealthCheck> = {
-    ...deps.checks,
-    consumer: async () => {
-      if (!running) throw new Error('consumer not running')
-    },
-  }
-  const app = createHttpApp({ logger: log, registry: r, checks })
+  const app = createHttpApp({ logger: log, registry: r, checks: deps.checks })
   void app.register(websocket, { options: { maxPayload: 64 * 1024 } })
   const page = buildPage()
   // Handled here so a missing asset is a logged 500 on `/`, not an unhandled rejection.
@@ -123,6 +104,7 @@ export function createService(config: Config, deps: FanoutDeps) {
       const authTimer =
         client.authenticated ? undefined : setTimeout(() => !client.authenticated && socket.close(CLOSE_UNAUTHORIZED, 'authenticate within 10 s: send {"type":"auth","token":…}'), 10_000)
       clients.add(client)
+      fanout.add(client)
       m.clients.set(clients.size)
       let alive = true
       socket.on('pong', () => (alive = true))
@@ -146,7 +128,7 @@ export function createService(config: Config, deps: FanoutDeps) {
         clearTimeout(authTimer)
         clearTimeout(idleTimer)
         clients.delete(client)
-        unindex(client)
+        fanout.remove(client)
         m.clients.set(clients.size)
       })
       socket.on('message', (data, isBinary) => {
@@ -161,16 +143,16 @@ export function createService(config: Config, deps: FanoutDeps) {
         }
         if (!client.authenticated) return client.reply({ type: 'error', message: 'authenticate first: send {"type":"auth","token":…} or connect with ?token=' })
         if (msg.type === 'subscribe') {
-          unindex(client)
-          for (const c of msg.channels) client.channels.add(c)
-          client.setFilters(msg.filters)
-          index(client)
+          fanout.update(client, () => {
+            for (const c of msg.channels) client.channels.add(c)
+            client.setFilters(msg.filters)
+          })
           watchIdle()
           client.reply({ type: 'subscribed', channels: [...client.channels] })
         } else if (msg.type === 'unsubscribe') {
-          unindex(client)
-          for (const c of msg.channels) client.channels.delete(c)
-          index(client)
+          fanout.update(client, () => {
+            for (const c of msg.channels) client.channels.delete(c)
+          })
           watchIdle()
           client.reply({ type: 'subscribed', channels: [...client.channels] })
         } else if (msg.type === 'pause') {
@@ -185,77 +167,57 @@ export function createService(config: Config, deps: FanoutDeps) {
     })
   })
 
-  const onLog = (e: EnrichedLog) => {
-    const s = stats.get(e.service) ?? { total: 0, errors: 0 }
-    s.total++
-    if (e.is_error) s.errors++
-    stats.set(e.service, s)
-    let frame: Buffer | undefined
-    const deliver = (c: StreamClient) => {
-      if (!c.wantsLog(e)) return
-      frame ??= textFrame(JSON.stringify({ type: 'log', data: toJson(e) }))
-      c.offer(frame)
-    }
-    byService.get(e.service)?.forEach(deliver)
-    anyService.forEach(deliver)
-    if (frame) m.latency.observe(Date.now() / 1000 - Number(e.observed_timestamp / 1_000_000n) / 1000)
+  const deliver = (d: Delivery) => {
+    for (const c of d.to) c.offer(d.frame)
+    if (d.observedMs !== undefined) m.latency.observe((Date.now() - d.observedMs) / 1000)
   }
-  const onAlert = (a: Alert) => {
-    let frame: Buffer | undefined
-    for (const c of clients) {
-      if (!c.wantsAlert(a)) continue
-      frame ??= textFrame(JSON.stringify({ type: 'alert', data: toJson(a) }))
-      c.offer(frame)
-    }
+
+  const stage: Stage<Buffer | null, Delivery> = {
+    name: 'ws-fanout',
+    // Live: each batch goes out as soon as it is transformed.
+    flush: { maxRecords: 1, intervalMs: 50 },
+    async transform(batch): Promise<Transformed<Delivery>> {
+      // Nobody watching: nothing to decode or match.
+      if (fanout.size === 0) return { outputs: [] }
+      const outputs: Delivery[] = []
+      if (batch.topic === config.topicAlerts) {
+        const { values, failed } = await decodeAll<Alert>(deps.codecs.alert, batch)
+        for (const a of values) {
+          const d = a && fanout.alert(a)
+          if (d) outputs.push(d)
+        }
+        return { outputs, failed }
+      }
+      const { values, failed } = await decodeAll<EnrichedLog>(deps.codecs.enriched, batch)
+      for (const e of values) {
+        const d = e && fanout.log(e)
+        if (d) outputs.push(d)
+      }
+      return { outputs, failed }
+    },
+    sink: async (deliveries) => deliveries.forEach(deliver),
   }
 
   let pumpTimer: NodeJS.Timeout | undefined
   let statsTimer: NodeJS.Timeout | undefined
-  const tickStats = () => {
-    const seconds = config.statsIntervalMs / 1000
-    const frames = [...stats].map(([service, s]) => textFrame(JSON.stringify({ type: 'stats', data: { service, ratePerS: s.total / seconds, errorRatePerS: s.errors / seconds } })))
-    stats.clear()
-    for (const c of clients) {
-      m.queueDepth.observe(c.queued)
-      if (c.channels.has('stats')) for (const f of frames) c.offer(f)
-    }
-  }
-
   return {
-    name: 'ws-fanout' as const,
     app,
-    async start(): Promise<string> {
-      await consumer.connect()
-      await consumer.subscribe({ topics: [config.topicEnriched, config.topicAlerts], fromBeginning: false })
-      await consumer.run({
-        eachBatch: async ({ batch }) => {
-          const isAlert = batch.topic === config.topicAlerts
-          for (const message of batch.messages) {
-            try {
-              if (isAlert) onAlert(await deps.alertCodec.decode(message.value))
-              else onLog(await deps.enrichedCodec.decode(message.value))
-            } catch (err) {
-              // Live view only: an undecodable record is skipped (the enricher's DLQ keeps it).
-              log.warn({ err, topic: batch.topic, offset: message.offset }, 'skipping undecodable record')
-            }
-          }
-        },
-      })
-      running = true
+    fanout,
+    listen: { host: config.host, port: config.port },
+    consumers: [{ stage, groupId: `${config.groupPrefix}-${randomUUID()}`, topics: [config.topicEnriched, config.topicAlerts], live: true }],
+    async start() {
       pumpTimer = setInterval(() => {
         for (const c of clients) c.pump()
       }, PUMP_INTERVAL_MS)
-      statsTimer = setInterval(tickStats, config.statsIntervalMs)
-      return app.listen({ host: config.host, port: config.port })
+      statsTimer = setInterval(() => {
+        for (const c of clients) m.queueDepth.observe(c.queued)
+        fanout.stats(config.statsIntervalMs).forEach(deliver)
+      }, config.statsIntervalMs)
     },
-    async close(): Promise<void> {
+    async close() {
       clearInterval(pumpTimer)
       clearInterval(statsTimer)
       for (const c of clients) c.socket.close(1001, 'server shutting down')
-      await app.close()
-      await consumer.disconnect()
-      running = false
     },
-    health: () => runHealthChecks(checks),
   }
 }

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { TARGETS } from '@sluice/runner'
 import { startChild } from '../child.js'
 import type { SluiceChild } from '../child.js'
-import { cpuWindow, kafkaBrokerPid } from '../cpu.js'
+import { cpuMicrosPer, cpuWindow, kafkaBrokerPid } from '../cpu.js'
 import { runLoad } from '../loadgen.js'
 import { SINK_STAGE, histogramCount, histogramMean, pickSluice, scrape } from '../metrics.js'
 import { cpuRows } from '../section.js'
@@ -105,6 +105,10 @@ export const endToEnd: Section = {
       const rows: Row[] = [
         { section: SECTION, metric: 'records/s (first post → last stored)', value: stored / toStoredS, unit: 'records/s', target: { op: '>=', value: E2E_TARGET_RECORDS_PER_S } },
         { section: SECTION, metric: 'lost (acknowledged − stored)', value: lost, unit: 'records', target: { op: '<=', value: 0 } },
+        // Every process of the pipeline: Sluice and the broker (the load generator excluded).
+        { section: SECTION, metric: 'CPU µs per record, end to end (Sluice + broker)', value: cpuMicrosPer(cpu, [...children.map((c) => c.name), 'kafka broker'], stored), unit: 'µs/record', decimals: 1 },
+        ...children.map((c) => ({ section: SECTION, metric: `  of which ${c.name}`, value: cpuMicrosPer(cpu, [c.name], stored), unit: 'µs/record', decimals: 1 })),
+        { section: SECTION, metric: '  of which kafka broker', value: cpuMicrosPer(cpu, ['kafka broker'], stored), unit: 'µs/record', decimals: 1 },
         { section: SECTION, metric: 'process layout', value: layout },
         { section: SECTION, metric: 'acknowledged by the gateway', value: r.accepted, unit: 'records' },
         { section: SECTION, metric: 'stored in ClickHouse (FINAL)', value: stored, unit: 'records' },

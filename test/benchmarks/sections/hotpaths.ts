@@ -6,7 +6,8 @@
 // one-core ceiling, which is what the gateway, a single-threaded process, is held to.
 import { uuidv7, validateLogInput } from '@sluice/core'
 import type { LogEvent } from '@sluice/core'
-import { createTransform, pack } from '@sluice/enricher'
+import { createTransform } from '@sluice/enricher'
+import { pack } from '@sluice/kafka'
 import type { EnrichedLog } from '@sluice/enricher'
 import { buildApp, loadConfig } from '@sluice/gateway'
 import type { BatchingProducer } from '@sluice/kafka'

@@ -1,18 +1,20 @@
-// Routing of the transform pool: keys pinned to one transform (order kept), new keys to the least
-// loaded one, outcomes back in the chunk's order. The parts here echo what they get (the real
-// threads are covered in transform.int.test.ts).
+// Routing of a transform over several parts: keys pinned to one part (order kept), new keys to the
+// least loaded one, outputs back in the chunk's order with failures by record index. The parts
+// here echo what they get (real threads are covered by the enricher's transform.int.test.ts).
+import type { KafkaMessage } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import { SluiceError } from '@sluice/core'
-import { TransformPool } from './transform-pool.js'
-import { pack, unpack } from './transform.js'
-import type { Packed, Transform, TransformResult } from './transform.js'
+import { TransformThreads } from './pool.js'
+import { pack, unpack } from './packed.js'
+import type { Packed } from './packed.js'
+import type { RecordTransform, ThreadResult } from './protocol.js'
 
 /** A part that echoes each value (failing those starting with "bad") and remembers what it saw. */
-function echo(): Transform & { seen: string[] } {
+function echo(): RecordTransform & { seen: string[] } {
   const seen: string[] = []
   return {
     seen,
-    async run(chunk: Packed): Promise<TransformResult> {
+    async run(chunk: Packed): Promise<ThreadResult> {
       const values = unpack(chunk).map((b) => b.toString())
       seen.push(...values)
       const out = pack(values.map((v) => (v.startsWith('bad') ? null : Buffer.from(v))))
@@ -24,20 +26,23 @@ function echo(): Transform & { seen: string[] } {
   }
 }
 
-describe('transform pool', () => {
-  it('pins each key to one part, spreads new keys evenly, and returns outcomes in order', async () => {
+const message = (key: string, value: string, offset: number): KafkaMessage => ({ key: Buffer.from(key), value: Buffer.from(value), offset: String(offset), timestamp: '0', attributes: 0, headers: {} })
+
+describe('transform threads', () => {
+  it('pins each key to one part, spreads new keys evenly, and returns outputs in order with failures by index', async () => {
     const parts = [echo(), echo()]
-    const pool = new TransformPool(parts)
+    const threads = new TransformThreads(parts)
     const keys = Array.from({ length: 50 }, (_, i) => `default/service-${i}`)
     const records = Array.from({ length: 1000 }, (_, i) => {
       const key = keys[i % keys.length]!
-      const value = i === 500 ? `bad:${i}` : `${key}:${i}`
-      return { key: Buffer.from(key), value: Buffer.from(value) }
+      return message(key, i === 500 ? `bad:${i}` : `${key}:${i}`, i)
     })
-    const out = await pool.run(records)
+    const out = await threads.transform({ topic: 't', partition: 0, records, values: records.map((r) => r.value) })
 
-    expect(out.map((o) => ('item' in o ? o.item.value.toString() : 'failed'))).toEqual(records.map((r, i) => (i === 500 ? 'failed' : r.value.toString())))
-    expect(out[500] && 'error' in out[500] && out[500].error).toBeInstanceOf(SluiceError)
+    expect(out.outputs.map((o) => o.value.toString())).toEqual(records.filter((_, i) => i !== 500).map((r) => r.value!.toString()))
+    expect(out.outputs[0]!.key).toBe(keys[0])
+    expect(out.failed?.map((f) => f.index)).toEqual([500])
+    expect(out.failed?.[0]?.error).toBeInstanceOf(SluiceError)
     const keysOf = (p: ReturnType<typeof echo>) => new Set(p.seen.map((v) => v.slice(0, v.lastIndexOf(':'))).filter((k) => k !== 'bad'))
     const [a, b] = [keysOf(parts[0]!), keysOf(parts[1]!)]
     expect(a.size).toBe(25)
@@ -49,7 +54,8 @@ describe('transform pool', () => {
       expect(seqs).toEqual([...seqs].sort((x, y) => x - y))
     }
     // A later chunk keeps the pins.
-    await pool.run([{ key: Buffer.from(keys[7]!), value: Buffer.from(`${keys[7]}:1000`) }])
+    const later = message(keys[7]!, `${keys[7]}:1000`, 1000)
+    await threads.transform({ topic: 't', partition: 0, records: [later], values: [later.value] })
     const owner = parts.find((p) => p.seen.includes(`${keys[7]}:7`))!
     expect(owner.seen.at(-1)).toBe(`${keys[7]}:1000`)
   })

@@ -1,0 +1,269 @@
+// The consumer runner against the real broker: offsets are committed only once every stage has its
+// outputs durable (a failing sink is retried without committing or losing records), chunks in
+// flight on an asynchronous transform still arrive once each and in order with bad records
+// dead-lettered, a stateful stage's offsets follow its checkpoints and it resumes from them, and a
+// live runner reads from the end without committing.
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { KafkaMessage } from 'kafkajs'
+import { describe, expect, inject, it, onTestFinished } from 'vitest'
+import { SluiceError } from '@sluice/core'
+import { createLogger, createRegistry } from '@sluice/observability'
+import { createKafka } from './client.js'
+import { ensureTopics } from './admin.js'
+import { BatchingProducer } from './producer.js'
+import { DLQ_HEADER, DeadLetterQueue } from './dlq.js'
+import type { DeadLetter } from './dlq.js'
+import { ConsumerRunner } from './runner.js'
+import type { RunnerOptions } from './runner.js'
+import type { Batch, RecordDecoder, Stage, StageState, TopicPartitionOffset } from './stage.js'
+
+const until = async (what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000) => {
+  const deadline = Date.now() + timeoutMs
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(100)
+  }
+}
+
+/** A fresh topic (and its DLQ) with `partitions` partitions, a client, a connected producer and offset readers. */
+async function setup(name: string, partitions: number) {
+  const id = randomBytes(4).toString('hex')
+  const topic = `t${id}.${name}`
+  const logger = createLogger({ level: 'silent' })
+  const kafka = createKafka({ brokers: inject('infra').kafkaBrokers.split(','), clientId: `c${id}`, logger })
+  await ensureTopics(kafka, [topic, `${topic}.dlq`].map((t) => ({ topic: t, numPartitions: partitions, replicationFactor: 1 })))
+  const producer = new BatchingProducer(kafka)
+  await producer.connect()
+  onTestFinished(() => producer.close())
+  const admin = kafka.admin()
+  await admin.connect()
+  onTestFinished(() => admin.disconnect())
+  /** Sum of the committed offsets of `group` on the topic. */
+  const committed = async (group = `g${id}`) => {
+    const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] })
+    return offsets!.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0)
+  }
+  const runner = (o: Omit<RunnerOptions, 'kafka' | 'logger' | 'registry' | 'groupId' | 'topics' | 'name'> & Partial<Pick<RunnerOptions, 'registry' | 'groupId' | 'name'>>) => {
+    const r = new ConsumerRunner({ kafka, logger, registry: createRegistry({ defaultMetrics: false }), groupId: `g${id}`, topics: [topic], name: o.stages.map((s) => s.name).join('+'), retryInitialMs: 20, retryMaxMs: 100, ...o })
+    onTestFinished(() => r.close())
+    return r
+  }
+  return { id, topic, kafka, producer, committed, runner, dlq: new DeadLetterQueue(producer, `${topic}.dlq`) }
+}
+
+const numbers: RecordDecoder<number> = {
+  decodeSync: (v) => {
+    const s = v!.toString()
+    if (s.startsWith('bad-')) throw new SluiceError('DECODE_FAILED', `not a number: ${s}`)
+    return Number(s)
+  },
+  decode: async (v) => numbers.decodeSync(v)!,
+}
+
+/** A stateless stage keeping what its sink made durable. */
+function collecting(name: string, o: { maxRecords?: number; sink?: (items: number[]) => Promise<void> } = {}): Stage<number, number> & { stored: number[] } {
+  const stored: number[] = []
+  return {
+    name,
+    stored,
+    flush: { maxRecords: o.maxRecords ?? 1000, intervalMs: 100 },
+    transform: (batch: Batch<number>) => ({ outputs: [...batch.values] }),
+    sink: async (items) => {
+      await o.sink?.(items)
+      stored.push(...items)
+    },
+  }
+}
+
+describe('ConsumerRunner', () => {
+  it('retries a failing sink with backoff, commits only after it succeeds, and loses nothing', async () => {
+    const { topic, producer, committed, runner, dlq } = await setup('sink', 2)
+    await producer.send(topic, Array.from({ length: 100 }, (_, i) => ({ key: `k${i % 5}`, value: String(i) })))
+    let attempts = 0
+    let failing = true
+    const stage = collecting('test', {
+      sink: async () => {
+        attempts++
+        if (failing) throw new Error('ClickHouse is down')
+      },
+    })
+    await runner({ stages: [stage], decoders: { [topic]: numbers }, dlq }).start()
+
+    await until('three failed attempts', () => attempts >= 3)
+    expect(await committed()).toBe(0)
+    failing = false
+    await until('records stored', () => stage.stored.length >= 100)
+    await until('offsets committed', async () => (await committed()) === 100)
+    expect([...stage.stored].sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i))
+  })
+
+  it('transforms chunks in flight across batches: bad records to the DLQ, failed chunks, retryable records and a refused DLQ send retried, the rest once and in order', async () => {
+    const { id, kafka, topic, producer, committed, runner } = await setup('chunks', 1)
+    const total = 3000
+    const undecodable = new Set([5, 999, 1000, 2500])
+    const refused = new Set([42, 1777])
+    const value = (i: number) => (undecodable.has(i) ? `bad-${i}` : String(i))
+    // Two sends: the second lands while the first is being consumed, so there are several batches.
+    await producer.send(topic, Array.from({ length: 1500 }, (_, i) => ({ key: 'k', value: value(i) })))
+
+    let chunkFailures = 0
+    let retryableFailures = 0
+    let decoderRetries = 0
+    // The DLQ refuses the first dead letters: that chunk is fetched again, nothing after it is committed first.
+    let dlqFailures = 1
+    const letters: DeadLetter[] = []
+    const dlq = {
+      send: async (l: readonly DeadLetter[]) => {
+        if (dlqFailures-- > 0) throw new Error('the DLQ topic is unavailable')
+        letters.push(...l)
+        await new DeadLetterQueue(producer, `${topic}.dlq`).send(l)
+      },
+    }
+    const decoder: RecordDecoder<number> = {
+      decodeSync: (v) => {
+        if (v!.toString() === '2222' && decoderRetries++ < 2) throw new SluiceError('REGISTRY_UNAVAILABLE', 'registry down', { canRetry: true })
+        return numbers.decodeSync(v)
+      },
+      decode: async (v) => decoder.decodeSync(v)!,
+    }
+    const stored: number[] = []
+    const registry = createRegistry({ defaultMetrics: false })
+    const stage: Stage<number, number> = {
+      name: 'chunks',
+      flush: { maxRecords: 400, intervalMs: 100 },
+      // As if on another thread: each chunk takes a while, and chunks overlap.
+      async transform(batch) {
+        await sleep(Math.floor(Math.random() * 5))
+        if (batch.values.includes(1234) && chunkFailures++ < 2) throw new Error('the transform thread died')
+        const outputs: number[] = []
+        const failed = []
+        for (const [index, v] of batch.values.entries()) {
+          if (refused.has(v)) failed.push({ index, error: new SluiceError('VALIDATION_FAILED', `refusing ${v}`) })
+          else if (v === 777 && retryableFailures++ < 2) failed.push({ index, error: new SluiceError('REGISTRY_UNAVAILABLE', 'registry down', { canRetry: true }) })
+          else outputs.push(v)
+        }
+        return { outputs, failed }
+      },
+      async sink(items) {
+        await sleep(5)
+        stored.push(...items)
+      },
+    }
+    await runner({ stages: [stage], decoders: { [topic]: decoder }, dlq, registry, chunkRecords: 100, chunksInFlight: 4 }).start()
+    await until('the first records', () => stored.length > 0)
+    await producer.send(topic, Array.from({ length: total - 1500 }, (_, i) => ({ key: 'k', value: value(1500 + i) })))
+
+    const expected = Array.from({ length: total }, (_, i) => i).filter((i) => !undecodable.has(i) && !refused.has(i))
+    await until('every good record', () => stored.length >= expected.length)
+    await until('offsets committed', async () => (await committed()) === total)
+    // In order, except the record retried on its own, which follows its chunk.
+    expect(stored.filter((v) => v !== 777)).toEqual(expected.filter((v) => v !== 777))
+    expect(stored.filter((v) => v === 777)).toEqual([777])
+    expect(stored.indexOf(777)).toBeGreaterThan(stored.indexOf(799))
+    expect(chunkFailures).toBeGreaterThanOrEqual(2)
+    expect(retryableFailures).toBe(3)
+    expect(decoderRetries).toBe(3)
+    expect(dlqFailures).toBeLessThan(0)
+    expect(letters.map((l) => [l.stage, l.code, Number(l.message.offset)]).sort((a, b) => Number(a[2]) - Number(b[2]))).toEqual(
+      [...undecodable, ...refused].sort((a, b) => a - b).map((i) => [undecodable.has(i) ? 'chunks' : 'chunks', undecodable.has(i) ? 'DECODE_FAILED' : 'VALIDATION_FAILED', i]),
+    )
+    const metrics = await registry.metrics()
+    expect(metrics).toContain(`sluice_chunks_events_dropped_total{reason="dlq"} ${undecodable.size + refused.size}`)
+    expect(metrics).toContain(`sluice_chunks_events_received_total ${total}`)
+
+    // The DLQ records carry the reason and where they came from.
+    const reader = kafka.consumer({ groupId: `dlq-${id}` })
+    await reader.connect()
+    onTestFinished(() => reader.disconnect())
+    await reader.subscribe({ topic: `${topic}.dlq`, fromBeginning: true })
+    const dead: KafkaMessage[] = []
+    await reader.run({ eachMessage: async ({ message }) => void dead.push(message) })
+    await until('the dead letters', () => dead.length >= undecodable.size + refused.size)
+    const refusedLetter = dead.find((m) => m.value?.toString() === '42')!
+    expect(refusedLetter.headers?.[DLQ_HEADER.reason]?.toString()).toBe('refusing 42')
+    expect(refusedLetter.headers?.[DLQ_HEADER.offset]?.toString()).toBe('42')
+    expect(refusedLetter.headers?.[DLQ_HEADER.stage]?.toString()).toBe('chunks')
+  })
+
+  it('shares one consumer between stages, commits what all of them have durable, and resumes a stateful stage from its checkpoint', async () => {
+    const { topic, producer, committed, runner, dlq } = await setup('shared', 2)
+    await producer.send(topic, Array.from({ length: 200 }, (_, i) => ({ key: `k${i % 4}`, value: String(i) })))
+
+    // A stateful stage summing what it saw per partition; its checkpoints go to `saved`.
+    const saved = new Map<number, { sum: number; next: string }>()
+    let allowCheckpoints = false
+    const summing = () => {
+      const sums = new Map<number, { sum: number; next: string }>()
+      const state: StageState = {
+        checkpointIntervalMs: 100,
+        open: async (_t, partition) => {
+          const s = saved.get(partition)
+          sums.set(partition, { sum: s?.sum ?? 0, next: s?.next ?? '0' })
+          return s?.next
+        },
+        close: (_t, partition) => void sums.delete(partition),
+        capture: async () => {
+          if (!allowCheckpoints) return undefined
+          const taken = [...sums].map(([p, s]) => [p, { ...s }] as const)
+          return async (): Promise<TopicPartitionOffset[]> => {
+            for (const [p, s] of taken) saved.set(p, s)
+            return taken.map(([p, s]) => ({ topic, partition: p, offset: s.next }))
+          }
+        },
+      }
+      const stage: Stage<number, never> & { sums: typeof sums } = {
+        name: 'summing',
+        sums,
+        flush: { maxRecords: 1000, intervalMs: 50 },
+        state,
+        transform(batch) {
+          const s = sums.get(batch.partition)!
+          for (const [i, v] of batch.values.entries()) {
+            s.sum += v
+            s.next = String(Number(batch.records[i]!.offset) + 1)
+          }
+          return { outputs: [] }
+        },
+        sink: async () => undefined,
+      }
+      return stage
+    }
+
+    const first = summing()
+    const sink = collecting('collecting')
+    const r1 = runner({ stages: [sink, first], decoders: { [topic]: numbers }, dlq })
+    await r1.start()
+    await until('the sink has everything', () => sink.stored.length === 200)
+    await sleep(500)
+    // The sink has it all durable, but no checkpoint yet: nothing is committed.
+    expect(await committed()).toBe(0)
+    allowCheckpoints = true
+    await until('offsets committed after the checkpoint', async () => (await committed()) === 200)
+    await r1.close()
+    expect([...saved.values()].reduce((n, s) => n + s.sum, 0)).toBe((199 * 200) / 2)
+
+    // More records, then a new member: the state is restored and only the new records are added.
+    await producer.send(topic, Array.from({ length: 100 }, (_, i) => ({ key: `k${i % 4}`, value: String(200 + i) })))
+    const second = summing()
+    const sink2 = collecting('collecting')
+    const r2 = runner({ stages: [sink2, second], decoders: { [topic]: numbers }, dlq })
+    await r2.start()
+    await until('the new records', () => sink2.stored.length === 100)
+    await until('committed', async () => (await committed()) === 300)
+    expect([...second.sums.values()].reduce((n, s) => n + s.sum, 0)).toBe((299 * 300) / 2)
+  })
+
+  it('reads a live topic from its end and never commits', async () => {
+    const { id, topic, producer, committed, runner } = await setup('live', 1)
+    await producer.send(topic, [{ key: 'k', value: '1' }])
+    const stage = collecting('live')
+    await runner({ stages: [stage], decoders: { [topic]: numbers }, live: true, groupId: `live-${id}` }).start()
+    await sleep(1500)
+    await producer.send(topic, [{ key: 'k', value: '2' }, { key: 'k', value: 'bad-3' }, { key: 'k', value: '4' }])
+    await until('the new records', () => stage.stored.length >= 2)
+    expect(stage.stored).toEqual([2, 4])
+    await sleep(300)
+    expect(await committed(`live-${id}`)).toBe(0)
+  })
+})

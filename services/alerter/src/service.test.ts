@@ -1,0 +1,141 @@
+// The alerter service without a broker: its stage driven directly (open → transform → sink →
+// capture), a fake producer and encoder, an in-memory checkpoint store and a fixed clock; its
+// HTTP routes through app.inject().
+import type { KafkaMessage } from 'kafkajs'
+import { describe, expect, it } from 'vitest'
+import type { Alert, EnrichedLog } from '@sluice/core'
+import type { Kafka, Message } from '@sluice/kafka'
+import { createLogger, createRegistry } from '@sluice/observability'
+import type { Codecs } from '@sluice/service'
+import { enrichedLog } from '../../../test/infra/enriched.js'
+import { loadConfig } from './config.js'
+import { createService } from './service.js'
+import type { Checkpoint, CheckpointStore } from './state-store.js'
+import { decodeCheckpoint } from './state-store.js'
+import { gzipSync } from 'node:zlib'
+
+const TOPIC = 'enriched'
+const T0 = Date.UTC(2026, 10, 30, 12, 0, 0)
+
+/** Checkpoints kept in a map, as the compacted topic would keep the latest per key. */
+function memoryStore(): CheckpointStore & { saved: Map<string, Checkpoint>; puts: number } {
+  const saved = new Map<string, Checkpoint>()
+  return {
+    saved,
+    puts: 0,
+    start: async () => undefined,
+    caughtUp: async () => undefined,
+    get: (key) => saved.get(key),
+    async put(entries) {
+      this.puts++
+      for (const e of entries) saved.set(e.key, decodeCheckpoint(gzipSync(e.json)))
+      return entries.reduce((n, e) => n + e.json.length, 0)
+    },
+    close: async () => undefined,
+  }
+}
+
+function setup(store = memoryStore()) {
+  const produced: Message[] = []
+  const alerts = (): Alert[] => produced.map((m) => JSON.parse(String(m.value)) as Alert)
+  const config = loadConfig({ TOPIC_LOGS_ENRICHED: TOPIC, TOPIC_ALERTS: 'alerts', ALERTER_GROUP_ID: 'g' })
+  let now = T0
+  const codecs = { alert: { encode: (a: Alert) => Buffer.from(JSON.stringify(a, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) } } as unknown as Codecs
+  const service = createService(
+    config,
+    {
+      logger: createLogger({ level: 'silent' }),
+      registry: createRegistry({ defaultMetrics: false }),
+      checks: {},
+      clock: () => now,
+      kafka: undefined as unknown as Kafka,
+      producer: { send: async (_topic, messages) => void produced.push(...messages) },
+      codecs,
+      registryUrl: 'http://registry.invalid',
+    },
+    { store },
+  )
+  const state = service.stage.state!
+  let offset = 0
+  /** Runs records through the stage as the runner would: transform, then sink. */
+  const feed = async (partition: number, logs: EnrichedLog[]) => {
+    const records = logs.map(() => ({ key: null, value: null, offset: String(offset++), timestamp: '0', attributes: 0, headers: {} }) as KafkaMessage)
+    const out = await service.stage.transform({ topic: TOPIC, partition, records, values: logs })
+    await service.stage.sink(out.outputs)
+    return out.outputs
+  }
+  return { service, state, store, feed, produced, alerts, tick: (ms: number) => (now += ms) }
+}
+
+const fatal = (service: string, atMs = T0) => enrichedLog({ service, atMs, level: 'FATAL', severity_text: 'FATAL', severity_number: 21, is_error: true, message: 'ledger corrupted' })
+
+describe('alerter stage', () => {
+  it('fires on a FATAL record, produces the alert keyed by its id, and checkpoints the state with the offset it covers', async () => {
+    const { state, store, feed, produced, alerts } = setup()
+    expect(await state.open(TOPIC, 0)).toBeUndefined()
+    await feed(0, [enrichedLog({ atMs: T0 }), fatal('payments')])
+    // The built-in rules: any FATAL, and a new error pattern.
+    expect(alerts().map((a) => [a.rule_kind, a.service, a.status, a.version]).sort()).toEqual([
+      ['level', 'payments', 'firing', 1],
+      ['new_pattern', 'payments', 'firing', 1],
+    ])
+    expect(produced.map((m) => m.key)).toEqual(alerts().map((a) => a.id))
+
+    const write = await state.capture(false)
+    expect(await write!()).toEqual([{ topic: TOPIC, partition: 0, offset: '2' }])
+    expect(store.saved.get(`g|${TOPIC}|0`)?.nextOffset).toBe(2n)
+    // Unchanged since: nothing to write.
+    expect(await state.capture(false)).toBeUndefined()
+  })
+
+  it('restores a partition from its checkpoint: the same incident is not fired again', async () => {
+    const store = memoryStore()
+    const first = setup(store)
+    await first.state.open(TOPIC, 0)
+    await first.feed(0, [fatal('payments')])
+    await (await first.state.capture(false))!()
+
+    const second = setup(store)
+    expect(await second.state.open(TOPIC, 0)).toBe('1')
+    // The same FATAL again: the incident is open already (an update at most, never a second fire).
+    await second.feed(0, [fatal('payments', T0 + 1000)])
+    expect(second.alerts().filter((a) => a.version === 1)).toEqual([])
+  })
+})
+
+describe('alerter HTTP API', () => {
+  it('lists open alerts, acknowledges a firing one (produced as version 2), and answers 409, 404 and 400 where it should', async () => {
+    const { service, state, feed, alerts } = setup()
+    await state.open(TOPIC, 0)
+    await feed(0, [fatal('payments')])
+    const app = service.app
+    const listed = await app.inject({ url: '/v1/alerts' })
+    expect(listed.json().alerts.map((a: Alert) => [a.rule_kind, a.status]).sort()).toEqual([
+      ['level', 'firing'],
+      ['new_pattern', 'firing'],
+    ])
+    const id = alerts().find((a) => a.rule_kind === 'level')!.id
+
+    const ack = await app.inject({ method: 'POST', url: `/v1/alerts/${id}/ack`, payload: { by: 'oncall@example.com' } })
+    expect(ack.statusCode).toBe(200)
+    expect(ack.json().alert).toMatchObject({ status: 'acknowledged', acknowledged_by: 'oncall@example.com', version: 2 })
+    expect(alerts().filter((a) => a.id === id).map((a) => [a.status, a.version])).toEqual([
+      ['firing', 1],
+      ['acknowledged', 2],
+    ])
+    expect((await app.inject({ method: 'POST', url: `/v1/alerts/${id}/ack` })).statusCode).toBe(409)
+    expect((await app.inject({ method: 'POST', url: '/v1/alerts/0000000000000000/ack' })).statusCode).toBe(404)
+    expect((await app.inject({ method: 'POST', url: `/v1/alerts/${id}/ack`, payload: { by: '' } })).statusCode).toBe(400)
+    expect((await app.inject({ url: '/v1/alerts?status=sleeping' })).statusCode).toBe(400)
+    expect((await app.inject({ url: '/v1/alerts?status=acknowledged' })).json().alerts).toHaveLength(1)
+    expect((await app.inject({ url: '/v1/alert-rules' })).json().rules.map((r: { id: string }) => r.id)).toContain('fatal')
+  })
+
+  it('forgets a revoked partition: its alerts are no longer listed here', async () => {
+    const { service, state, feed } = setup()
+    await state.open(TOPIC, 0)
+    await feed(0, [fatal('payments')])
+    state.close(TOPIC, 0)
+    expect((await service.app.inject({ url: '/v1/alerts' })).json().alerts).toEqual([])
+  })
+})

@@ -1,0 +1,10 @@
+// @sluice/clickhouse-sink — logs.enriched and alerts into ClickHouse.
+export { clickhouseSink } from './module.js'
+export { createService } from './service.js'
+export type { SinkDeps } from './service.js'
+export { loadConfig, envSchema } from './config.js'
+export type { Config } from './config.js'
+export { toRow } from './row.js'
+export type { LogRow } from './row.js'
+export { toAlertRow } from './alert-row.js'
+export type { AlertRow } from './alert-row.js'

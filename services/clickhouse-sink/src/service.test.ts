@@ -1,0 +1,68 @@
+// The sink's stages without Kafka or ClickHouse: records of a chunk become RowBinary rows, a record
+// the table cannot take is refused alone (the runner dead-letters it), one insert per flush carries
+// every chunk's rows, and an alert row the table cannot take is refused alone too.
+import type { KafkaMessage } from 'kafkajs'
+import { describe, expect, it } from 'vitest'
+import type { Alert, EnrichedLog } from '@sluice/core'
+import type { Kafka, Stage } from '@sluice/kafka'
+import type { ClickHouseHandle } from '@sluice/clickhouse'
+import { createLogger, createRegistry } from '@sluice/observability'
+import type { Codecs } from '@sluice/service'
+import { alertFixture } from '../../../test/infra/alerts.js'
+import { enrichedLog } from '../../../test/infra/enriched.js'
+import type { AlertRow } from './alert-row.js'
+import { loadConfig } from './config.js'
+import { LogRowBinaryEncoder } from './row-binary.js'
+import { createService } from './service.js'
+import type { SinkWriter } from './service.js'
+
+function setup() {
+  const written: { logs: Array<{ bytes: Buffer; count: number }>; alerts: AlertRow[][] } = { logs: [], alerts: [] }
+  const writer: SinkWriter = {
+    logs: async (bytes, count) => void written.logs.push({ bytes, count }),
+    alerts: async (rows) => void written.alerts.push(rows),
+  }
+  const codecs = { enriched: {}, alert: {} } as unknown as Codecs
+  const service = createService(
+    loadConfig({}),
+    { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), checks: {}, clock: Date.now, kafka: {} as Kafka, producer: { send: async () => undefined }, codecs, registryUrl: '', clickhouse: {} as ClickHouseHandle },
+    { writer },
+  )
+  const [logs, alerts] = service.consumers!.map((c) => c.stage) as [Stage<EnrichedLog, unknown>, Stage<Alert, unknown>]
+  return { service, logs, alerts, written }
+}
+
+const batch = <T>(values: T[]) => ({ topic: 't', partition: 0, records: values.map((_, i) => ({ offset: String(i) }) as KafkaMessage), values })
+
+describe('clickhouse-sink stages', () => {
+  it('encodes a chunk as RowBinary rows, refusing a record the table cannot take alone', async () => {
+    const { logs, written } = setup()
+    const good = [enrichedLog({ message: 'one' }), enrichedLog({ message: 'two' })]
+    const bad = { ...enrichedLog(), timestamp: 12 as unknown as bigint }
+    const out = await logs.transform(batch([good[0]!, bad, good[1]!]))
+    expect(out.failed?.map((f) => [f.index, String(f.error)])).toEqual([[1, expect.stringMatching(/timestamp/)]])
+    const again = await logs.transform(batch([enrichedLog({ message: 'three' })]))
+    await logs.sink([...out.outputs, ...again.outputs])
+    // One insert for both chunks: the same bytes the encoder gives for the three good records.
+    expect(written.logs).toHaveLength(1)
+    expect(written.logs[0]!.count).toBe(3)
+    const expected = new LogRowBinaryEncoder().encodeBatch([good[0]!, good[1]!])
+    expect(written.logs[0]!.bytes.subarray(0, expected.bytes.length)).toEqual(expected.bytes)
+  })
+
+  it('writes alert rows, refusing one whose version the table cannot hold', async () => {
+    const { alerts, written } = setup()
+    const out = await alerts.transform(batch([alertFixture(), alertFixture({ id: 'fp-2', version: -1 })]))
+    expect(out.failed?.map((f) => f.index)).toEqual([1])
+    await alerts.sink(out.outputs)
+    expect(written.alerts).toEqual([[expect.objectContaining({ Id: 'fp-1', Status: 'firing', Version: 1 })]])
+  })
+
+  it('consumes logs.enriched and alerts in groups of their own', () => {
+    const { service } = setup()
+    expect(service.consumers!.map((c) => [c.stage.name, c.groupId, c.topics])).toEqual([
+      ['clickhouse-sink', 'sluice-clickhouse-sink', ['logs.enriched']],
+      ['clickhouse-sink-alerts', 'sluice-clickhouse-sink-alerts', ['alerts']],
+    ])
+  })
+})

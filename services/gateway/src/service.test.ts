@@ -1,0 +1,120 @@
+// The gateway's HTTP handler without a broker: app.inject() against a fake producer and encoder.
+// What reaches the producer, the status codes of every outcome, and that nothing of a rejected
+// record is produced.
+import { gzipSync } from 'node:zlib'
+import { describe, expect, it } from 'vitest'
+import { SluiceError } from '@sluice/core'
+import type { LogEvent } from '@sluice/core'
+import type { Message, MessageProducer } from '@sluice/kafka'
+import { createLogger, createRegistry } from '@sluice/observability'
+import { loadConfig } from './config.js'
+import { buildApp } from './service.js'
+
+/** Records what would be produced; `fail` makes the next sends reject as Kafka being down. */
+function fakeProducer(): MessageProducer & { sent: Array<{ topic: string; messages: Message[] }>; fail: boolean } {
+  const p = {
+    sent: [] as Array<{ topic: string; messages: Message[] }>,
+    fail: false,
+    async send(topic: string, messages: Message[]) {
+      if (p.fail) throw new SluiceError('KAFKA_UNAVAILABLE', 'Kafka did not acknowledge within 15000 ms', { canRetry: true })
+      p.sent.push({ topic, messages })
+    },
+  }
+  return p
+}
+
+/** JSON instead of Avro: the handler only needs bytes of the event back. */
+const jsonCodec = { encode: (e: LogEvent) => Buffer.from(JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) }
+const decoded = (m: Message) => JSON.parse(String(m.value)) as Record<string, unknown>
+
+function app(env: Record<string, string> = {}, checks = {}) {
+  const producer = fakeProducer()
+  const config = loadConfig({ TOPIC_LOGS_RAW: 'raw', GATEWAY_MAX_RECORD_BYTES: '2000', GATEWAY_MAX_BODY_BYTES: '100000', ...env })
+  const a = buildApp(config, { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), checks, producer, codec: jsonCodec })
+  return { app: a, producer }
+}
+
+const post = (a: ReturnType<typeof app>['app'], payload: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+  a.inject({ method: 'POST', url: '/v1/logs', payload, headers })
+
+describe('gateway POST /v1/logs', () => {
+  it('produces every valid record keyed tenant/service and answers 200 once the producer resolved', async () => {
+    const { app: a, producer } = app()
+    const res = await post(a, JSON.stringify([{ service: 'checkout', level: 'warn', message: 'slow' }, { service: 'cart', message: 'ok', tenant: 'acme' }]), { 'content-type': 'application/json', 'x-sluice-tenant': 'shop' })
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toEqual({ accepted: 2, rejected: 0 })
+    expect(producer.sent).toHaveLength(1)
+    expect(producer.sent[0]!.topic).toBe('raw')
+    const [first, second] = producer.sent[0]!.messages
+    expect(first!.key).toBe('shop/checkout')
+    expect(decoded(first!)).toMatchObject({ tenant: 'shop', service: 'checkout', severity_text: 'WARN', severity_number: 13, message: 'slow', source: 'http' })
+    expect(second!.key).toBe('acme/cart')
+  })
+
+  it('answers 207 naming each rejected record by index and field, producing only the valid ones', async () => {
+    const { app: a, producer } = app()
+    const body = ['{"service":"a","message":"one"}', '{"service":"a","level":"loud","message":"two"}', 'not json', '{"service":"a","message":"four"}'].join('\n')
+    const res = await post(a, body, { 'content-type': 'application/x-ndjson' })
+    expect(res.statusCode).toBe(207)
+    const json = res.json<{ accepted: number; rejected: number; errors: Array<{ index: number; field: string; message: string }> }>()
+    expect(json).toMatchObject({ accepted: 2, rejected: 2 })
+    expect(json.errors.map((e) => [e.index, e.field])).toEqual([
+      [1, 'level'],
+      [2, ''],
+    ])
+    expect(json.errors[0]!.message).toMatch(/unknown level "loud"/)
+    expect(producer.sent[0]!.messages.map((m) => decoded(m).message)).toEqual(['one', 'four'])
+  })
+
+  it('answers 400 and produces nothing when no record is valid, the body is empty or not JSON', async () => {
+    const { app: a, producer } = app()
+    expect((await post(a, '[{"service":"a"}]')).statusCode).toBe(400)
+    const bad = await post(a, '{"service":')
+    expect(bad.statusCode).toBe(400)
+    expect(bad.json()).toMatchObject({ error: 'VALIDATION_FAILED', message: expect.stringMatching(/invalid JSON body/) })
+    expect((await post(a, '[]')).json()).toMatchObject({ error: 'VALIDATION_FAILED', message: expect.stringMatching(/empty body/) })
+    expect((await post(a, '{"message":"x"}', { 'content-type': 'application/json', 'x-sluice-tenant': 'bad tenant!' })).statusCode).toBe(400)
+    expect(producer.sent).toEqual([])
+  })
+
+  it('turns away a record over the size limit by index while the rest goes through', async () => {
+    const { app: a, producer } = app()
+    const res = await post(a, JSON.stringify([{ message: 'small' }, { message: 'x'.repeat(3000) }]))
+    expect(res.statusCode).toBe(207)
+    expect(res.json().errors).toEqual([{ index: 1, field: '', message: expect.stringMatching(/bytes encoded; the limit is 2000/) }])
+    expect(producer.sent[0]!.messages).toHaveLength(1)
+  })
+
+  it('answers 503 with Retry-After when Kafka does not acknowledge, never 2xx', async () => {
+    const { app: a, producer } = app()
+    producer.fail = true
+    const res = await post(a, '{"message":"x"}')
+    expect(res.statusCode).toBe(503)
+    expect(res.headers['retry-after']).toBe('5')
+    expect(res.json()).toMatchObject({ error: 'KAFKA_UNAVAILABLE' })
+  })
+
+  it('accepts gzip bodies, limits the decompressed size with 413, and refuses unknown media types with 415', async () => {
+    const { app: a, producer } = app()
+    const zipped = await a.inject({ method: 'POST', url: '/v1/logs', payload: gzipSync('{"message":"zipped"}'), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } })
+    expect(zipped.statusCode).toBe(200)
+    expect(decoded(producer.sent[0]!.messages[0]!).message).toBe('zipped')
+    const big = await post(a, JSON.stringify({ message: 'y'.repeat(200_000) }))
+    expect(big.statusCode).toBe(413)
+    expect(big.json()).toMatchObject({ error: 'PAYLOAD_TOO_LARGE', limitBytes: 100_000 })
+    expect((await post(a, 'message=x', { 'content-type': 'application/x-www-form-urlencoded' })).statusCode).toBe(415)
+  })
+
+  it('serves healthz, and readyz from its dependency checks', async () => {
+    let kafkaUp = true
+    const { app: a } = app({}, { kafka: async () => {
+      if (!kafkaUp) throw new Error('no broker')
+    } })
+    expect((await a.inject({ url: '/healthz' })).statusCode).toBe(200)
+    expect((await a.inject({ url: '/readyz' })).json()).toEqual({ status: 'ready', checks: { kafka: 'ok' } })
+    kafkaUp = false
+    const down = await a.inject({ url: '/readyz' })
+    expect(down.statusCode).toBe(503)
+    expect(down.json()).toEqual({ status: 'not ready', checks: { kafka: 'no broker' } })
+  })
+})

@@ -1,0 +1,90 @@
+// Who gets which record: the fan-out's index and filters with fake subscribers (the WebSocket side
+// is covered by the live e2e tests). One frame per record, shared by everyone who wants it.
+import { describe, expect, it } from 'vitest'
+import type { Alert } from '@sluice/core'
+import { alertFixture } from '../../../test/infra/alerts.js'
+import { enrichedLog } from '../../../test/infra/enriched.js'
+import { framePayload } from './client.js'
+import { Fanout } from './fanout.js'
+import type { Subscriber } from './fanout.js'
+import { compileFilters } from './protocol.js'
+import type { Channel, Filters } from './protocol.js'
+
+/** A subscriber as StreamClient would be for these channels, filters and tenant. */
+function fake(channels: Channel[], filters?: Filters, tenant?: string): Subscriber & { got: unknown[] } {
+  const match = compileFilters(filters)
+  const got: unknown[] = []
+  return {
+    got,
+    channels: new Set(channels),
+    services: filters?.services,
+    minSeverity: filters?.minLevel ? { TRACE: 1, DEBUG: 5, INFO: 9, WARN: 13, ERROR: 17, FATAL: 21 }[filters.minLevel] : 0,
+    wantsLog: (e) => channels.includes('logs') && (tenant === undefined || tenant === e.tenant) && match(e),
+    wantsAlert: (a: Alert) => channels.includes('alerts') && (tenant === undefined || tenant === a.tenant),
+    offer: (frame) => void got.push(JSON.parse(String(framePayload(frame)))),
+  }
+}
+
+const deliver = (f: Fanout, d: ReturnType<Fanout['log']>) => d?.to.forEach((s) => s.offer(d.frame))
+
+describe('fan-out', () => {
+  it('sends a log to the subscribers whose filters and tenant it matches, one shared frame', () => {
+    const f = new Fanout()
+    const all = fake(['logs'])
+    const checkout = fake(['logs'], { services: ['checkout'] })
+    const errorsOnly = fake(['logs'], { minLevel: 'ERROR' })
+    const otherTenant = fake(['logs'], undefined, 'globex')
+    const alertsOnly = fake(['alerts'])
+    for (const s of [all, checkout, errorsOnly, otherTenant, alertsOnly]) f.add(s)
+
+    const info = f.log(enrichedLog({ service: 'checkout', message: 'paid' }))!
+    expect(info.to).toEqual([checkout, all])
+    deliver(f, info)
+    expect(checkout.got).toMatchObject([{ type: 'log', data: { service: 'checkout', message: 'paid', timestamp: expect.stringMatching(/Z$/) } }])
+    const error = f.log(enrichedLog({ service: 'cart', severity_text: 'ERROR', severity_number: 17, is_error: true }))!
+    expect(error.to).toEqual([all, errorsOnly])
+    // An INFO log is not even matched against the errors-only client.
+    let asked = 0
+    const counting = { ...errorsOnly, wantsLog: (e: Parameters<Subscriber['wantsLog']>[0]) => (asked++, errorsOnly.wantsLog(e)) }
+    f.add(counting)
+    f.log(enrichedLog({ service: 'cart' }))
+    expect(asked).toBe(0)
+    f.remove(counting)
+    expect(f.log(enrichedLog({ tenant: 'initech', service: 'cart' }))!.to).toEqual([all])
+  })
+
+  it('builds no frame when nobody wants the record, and keeps its index right as subscriptions change', () => {
+    const f = new Fanout()
+    const s = fake(['logs'], { services: ['search'] })
+    f.add(s)
+    expect(f.log(enrichedLog({ service: 'checkout' }))).toBeUndefined()
+    f.update(s, () => {
+      ;(s as { services: readonly string[] | undefined }).services = ['checkout']
+      ;(s as { wantsLog: Subscriber['wantsLog'] }).wantsLog = (e) => e.service === 'checkout'
+    })
+    expect(f.log(enrichedLog({ service: 'checkout' }))?.to).toEqual([s])
+    f.remove(s)
+    expect(f.log(enrichedLog({ service: 'checkout' }))).toBeUndefined()
+    expect(f.size).toBe(0)
+  })
+
+  it('sends alerts to alert subscribers of the tenant, and per-service rates to stats subscribers', () => {
+    const f = new Fanout()
+    const alerts = fake(['alerts'])
+    const acmeAlerts = fake(['alerts'], undefined, 'acme')
+    const stats = fake(['stats'])
+    for (const s of [alerts, acmeAlerts, stats]) f.add(s)
+    expect(f.alert(alertFixture({ tenant: 'acme' }))!.to).toEqual([alerts, acmeAlerts])
+    expect(f.alert(alertFixture({ tenant: 'globex' }))!.to).toEqual([alerts])
+
+    for (let i = 0; i < 4; i++) f.log(enrichedLog({ service: 'checkout', is_error: i === 0 }))
+    f.log(enrichedLog({ service: 'cart' }))
+    for (const d of f.stats(2000)) d.to.forEach((s) => s.offer(d.frame))
+    expect(stats.got).toEqual([
+      { type: 'stats', data: { service: 'checkout', ratePerS: 2, errorRatePerS: 0.5 } },
+      { type: 'stats', data: { service: 'cart', ratePerS: 0.5, errorRatePerS: 0 } },
+    ])
+    // Counts start over after each interval.
+    expect(f.stats(2000)).toEqual([])
+  })
+})

@@ -1,0 +1,117 @@
+// Who gets what: the live fan-out's subscribers and, per record, the one frame and the clients
+// that want it. Subscribers are indexed by their filters, so a log is matched only against those
+// it could concern: most dashboards follow a few services (indexed by service), and most others
+// watch only errors (the rest indexed by minimum severity: an INFO log never meets an errors-only
+// client). Each frame is serialised once and the same bytes go to every client that wants it.
+import type { Alert, EnrichedLog } from '@sluice/core'
+import { formatNs } from '@sluice/core'
+import { textFrame } from './client.js'
+import type { Channel } from './protocol.js'
+
+/** A connected client as the fan-out sees it (StreamClient is one; tests use fakes). */
+export interface Subscriber {
+  readonly channels: ReadonlySet<Channel>
+  /** Its services filter (undefined: every service). */
+  readonly services: readonly string[] | undefined
+  /** The lowest severity number it wants (0: every level). */
+  readonly minSeverity: number
+  wantsLog(log: EnrichedLog): boolean
+  wantsAlert(alert: Alert): boolean
+  offer(frame: Buffer): void
+}
+
+/** A frame and the subscribers it goes to. */
+export interface Delivery {
+  frame: Buffer
+  to: Subscriber[]
+  /** When Sluice first saw the record (ms), for the delivery latency metric; alerts have none. */
+  observedMs?: number
+}
+
+/** Wire shape of a record: bigint nanoseconds become RFC 3339 strings. */
+export function toJson<T extends object>(record: T): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(record)) out[k] = typeof v === 'bigint' ? formatNs(v) : v
+  return out
+}
+
+export class Fanout {
+  readonly #all = new Set<Subscriber>()
+  readonly #byService = new Map<string, Set<Subscriber>>()
+  /** Subscribers to every service, by their minimum severity (0–24). */
+  readonly #anyService: Array<Set<Subscriber>> = Array.from({ length: 25 }, () => new Set())
+  readonly #stats = new Map<string, { total: number; errors: number }>()
+
+  get size(): number {
+    return this.#all.size
+  }
+
+  get subscribers(): ReadonlySet<Subscriber> {
+    return this.#all
+  }
+
+  add(s: Subscriber): void {
+    this.#all.add(s)
+    this.#index(s)
+  }
+
+  remove(s: Subscriber): void {
+    this.#all.delete(s)
+    this.#unindex(s)
+  }
+
+  /** Wraps a change of the subscriber's channels or filters, keeping the index right. */
+  update(s: Subscriber, change: () => void): void {
+    this.#unindex(s)
+    change()
+    if (this.#all.has(s)) this.#index(s)
+  }
+
+  #index(s: Subscriber): void {
+    if (!s.channels.has('logs')) return
+    if (!s.services) this.#anyService[Math.min(24, Math.max(0, s.minSeverity))]!.add(s)
+    else for (const svc of s.services) (this.#byService.get(svc) ?? this.#byService.set(svc, new Set()).get(svc)!).add(s)
+  }
+
+  #unindex(s: Subscriber): void {
+    for (const level of this.#anyService) level.delete(s)
+    for (const svc of s.services ?? []) this.#byService.get(svc)?.delete(s)
+  }
+
+  /** The log's frame and who wants it; undefined when nobody does (no frame is built). */
+  log(e: EnrichedLog): Delivery | undefined {
+    const s = this.#stats.get(e.service)
+    if (s) {
+      s.total++
+      if (e.is_error) s.errors++
+    } else this.#stats.set(e.service, { total: 1, errors: e.is_error ? 1 : 0 })
+    const to: Subscriber[] = []
+    const consider = (c: Subscriber) => {
+      if (c.wantsLog(e)) to.push(c)
+    }
+    this.#byService.get(e.service)?.forEach(consider)
+    const top = Math.min(24, e.severity_number)
+    for (let level = 0; level <= top; level++) {
+      const set = this.#anyService[level]!
+      if (set.size > 0) set.forEach(consider)
+    }
+    if (to.length === 0) return undefined
+    return { frame: textFrame(JSON.stringify({ type: 'log', data: toJson(e) })), to, observedMs: Number(e.observed_timestamp / 1_000_000n) }
+  }
+
+  alert(a: Alert): Delivery | undefined {
+    const to: Subscriber[] = []
+    for (const c of this.#all) if (c.wantsAlert(a)) to.push(c)
+    if (to.length === 0) return undefined
+    return { frame: textFrame(JSON.stringify({ type: 'alert', data: toJson(a) })), to }
+  }
+
+  /** Per-service rates since the last call, as frames for the stats channel; the counts start over. */
+  stats(intervalMs: number): Delivery[] {
+    const seconds = intervalMs / 1000
+    const to = [...this.#all].filter((c) => c.channels.has('stats'))
+    const out = to.length === 0 ? [] : [...this.#stats].map(([service, s]) => ({ frame: textFrame(JSON.stringify({ type: 'stats', data: { service, ratePerS: s.total / seconds, errorRatePerS: s.errors / seconds } })), to }))
+    this.#stats.clear()
+    return out
+  }
+}
