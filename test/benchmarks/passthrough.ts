@@ -29,7 +29,7 @@ const runner = new ConsumerRunner({
   name: 'passthrough',
   groupId: env('PASSTHROUGH_GROUP'),
   topics: [env('PASSTHROUGH_FROM')],
-  stages: [stage],
+  stages: [{ stage }],
   dlq: new DeadLetterQueue(producer, `${to}.dlq`),
   logger,
   registry: createRegistry({ defaultMetrics: false }),

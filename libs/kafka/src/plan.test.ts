@@ -7,7 +7,7 @@ const stage = (name: string): Stage<unknown, unknown> => ({ name, flush: { maxRe
 const decoder = (): RecordDecoder<unknown> => ({ decodeSync: () => 1, decode: async () => 1 })
 
 describe('planRunners', () => {
-  it('puts stages reading the same topics with the same decoders on one runner, in the first one’s group', () => {
+  it('puts stages reading the same topics on one runner, in the first one’s group, each keeping its decoders', () => {
     const enriched = decoder()
     const plans = planRunners([
       { stage: stage('clickhouse-sink'), groupId: 'sink', topics: ['logs.enriched'], decoders: { 'logs.enriched': enriched }, sessionTimeoutMs: 30_000 },
@@ -18,12 +18,14 @@ describe('planRunners', () => {
       { stage: stage('other'), groupId: 'other', topics: ['logs.enriched'], decoders: { 'logs.enriched': decoder() } },
     ])
     expect(plans.map((p) => [p.name, p.groupId, p.live, p.sessionTimeoutMs, p.chunksInFlight])).toEqual([
-      ['clickhouse-sink+alerter', 'sink', false, 10_000, undefined],
+      ['clickhouse-sink+alerter+other', 'sink', false, 10_000, undefined],
       ['clickhouse-sink-alerts', 'sink-alerts', false, undefined, undefined],
       ['enricher', 'enricher', false, undefined, 16],
       ['ws-fanout', 'ws-1', true, undefined, undefined],
-      ['other', 'other', false, undefined, undefined],
     ])
+    expect(plans[0]!.stages.map((s) => s.decoders?.['logs.enriched'])).toEqual([enriched, enriched, expect.anything()])
+    expect(plans[0]!.stages[2]!.decoders?.['logs.enriched']).not.toBe(enriched)
+    expect(plans[2]!.stages[0]!.decoders).toBeUndefined()
   })
 
   it('never shares a live stage, even with another live one on the same topics', () => {

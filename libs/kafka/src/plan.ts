@@ -1,7 +1,7 @@
-// Which stages share a runner. Stages of one process that read the same topics with the same
-// decoders (the ClickHouse sink and the alerter, both on logs.enriched) share one consumer: each
-// record is fetched and decoded once, and a partition's offset is committed when every one of
-// them has it durable. The shared consumer joins the group of the first of them (services are
+// Which stages share a runner. Stages of one process that read the same topics (the ClickHouse
+// sink and the alerter, both on logs.enriched) share one consumer: each record is fetched once
+// (and decoded once per distinct decoder), and a partition's offset is committed when every one
+// of them has it durable. The shared consumer joins the group of the first of them (services are
 // listed sink first), and a stateful stage resumes from its own checkpoint whatever the group, so
 // splitting them into processes of their own later loses nothing. Live stages (ws-fanout) never
 // share: each instance must see every partition.
@@ -26,19 +26,17 @@ export interface RunnerPlan {
   name: string
   groupId: string
   topics: readonly string[]
-  decoders: Readonly<Record<string, RecordDecoder<unknown>>>
   live: boolean
   sessionTimeoutMs?: number
   chunksInFlight?: number
-  stages: Array<Stage<unknown, unknown>>
+  stages: Array<{ stage: Stage<unknown, unknown>; decoders?: Readonly<Record<string, RecordDecoder<unknown>>> }>
 }
 
 function sameSource(a: StageConsumer, b: StageConsumer): boolean {
   if (a.live || b.live) return false
   const ta = [...a.topics].sort()
   const tb = [...b.topics].sort()
-  if (ta.length !== tb.length || ta.some((t, i) => t !== tb[i])) return false
-  return ta.every((t) => a.decoders?.[t] === b.decoders?.[t])
+  return ta.length === tb.length && ta.every((t, i) => t === tb[i])
 }
 
 export function planRunners(consumers: readonly StageConsumer[]): RunnerPlan[] {
@@ -56,11 +54,10 @@ export function planRunners(consumers: readonly StageConsumer[]): RunnerPlan[] {
       name: g.map((c) => c.stage.name).join('+'),
       groupId: first.groupId,
       topics: first.topics,
-      decoders: first.decoders ?? {},
       live: first.live ?? false,
       ...(timeouts.length > 0 && { sessionTimeoutMs: Math.min(...timeouts) }),
       ...(inFlight.length > 0 && { chunksInFlight: Math.max(...inFlight) }),
-      stages: g.map((c) => c.stage),
+      stages: g.map((c) => ({ stage: c.stage, ...(c.decoders && { decoders: c.decoders }) })),
     }
   })
 }

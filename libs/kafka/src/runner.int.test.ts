@@ -44,8 +44,12 @@ async function setup(name: string, partitions: number) {
     const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] })
     return offsets!.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0)
   }
-  const runner = (o: Omit<RunnerOptions, 'kafka' | 'logger' | 'registry' | 'groupId' | 'topics' | 'name'> & Partial<Pick<RunnerOptions, 'registry' | 'groupId' | 'name'>>) => {
-    const r = new ConsumerRunner({ kafka, logger, registry: createRegistry({ defaultMetrics: false }), groupId: `g${id}`, topics: [topic], name: o.stages.map((s) => s.name).join('+'), retryInitialMs: 20, retryMaxMs: 100, ...o })
+  /** A runner on the topic; every stage gets `decoders` unless given as { stage, decoders }. */
+  type StageArg = Stage<never, unknown> | { stage: Stage<never, unknown>; decoders?: Record<string, RecordDecoder<unknown>> }
+  const runner = (o: Omit<RunnerOptions, 'kafka' | 'logger' | 'registry' | 'groupId' | 'topics' | 'name' | 'stages'> & Partial<Pick<RunnerOptions, 'registry' | 'groupId' | 'name'>> & { stages: StageArg[]; decoders?: Record<string, RecordDecoder<unknown>> }) => {
+    const { decoders, ...rest } = o
+    const stages = o.stages.map((s) => ('stage' in s ? s : { stage: s, ...(decoders && { decoders }) })) as RunnerOptions['stages']
+    const r = new ConsumerRunner({ kafka, logger, registry: createRegistry({ defaultMetrics: false }), groupId: `g${id}`, topics: [topic], retryInitialMs: 20, retryMaxMs: 100, ...rest, name: stages.map((s) => s.stage.name).join('+'), stages })
     onTestFinished(() => r.close())
     return r
   }
@@ -254,6 +258,35 @@ describe('ConsumerRunner', () => {
     expect([...second.sums.values()].reduce((n, s) => n + s.sum, 0)).toBe((299 * 300) / 2)
   })
 
+  it('decodes each record once per distinct decoder for the stages sharing a consumer, dead-lettering per stage', async () => {
+    const { topic, producer, runner, dlq } = await setup('decoders', 1)
+    await producer.send(topic, ['1', '2', 'bad-3', '4'].map((value) => ({ key: 'k', value })))
+    let calls = 0
+    const counting: RecordDecoder<number> = { decodeSync: (v) => (calls++, numbers.decodeSync(v)), decode: async (v) => numbers.decodeSync(v)! }
+    // Reads only the length: never fails.
+    const lengths: RecordDecoder<number> = { decodeSync: (v) => v!.length, decode: async (v) => v!.length }
+    const a = collecting('a')
+    const b = collecting('b')
+    const c = collecting('c')
+    const letters: DeadLetter[] = []
+    const r = runner({ stages: [{ stage: a, decoders: { [topic]: counting } }, { stage: b, decoders: { [topic]: counting } }, { stage: c, decoders: { [topic]: lengths } }], dlq: {
+        send: async (l) => {
+          letters.push(...l)
+          await dlq.send(l)
+        },
+      },
+    })
+    await r.start()
+    await until('every stage has its records', () => a.stored.length === 3 && b.stored.length === 3 && c.stored.length === 4)
+    expect(calls).toBe(4)
+    expect(a.stored).toEqual([1, 2, 4])
+    expect(c.stored).toEqual([1, 1, 5, 1])
+    expect(letters.map((l) => [l.stage, l.code, l.message.offset]).sort()).toEqual([
+      ['a', 'DECODE_FAILED', '2'],
+      ['b', 'DECODE_FAILED', '2'],
+    ])
+  })
+
   it('reads a live topic from its end and never commits', async () => {
     const { id, topic, producer, committed, runner } = await setup('live', 1)
     await producer.send(topic, [{ key: 'k', value: '1' }])
@@ -265,5 +298,22 @@ describe('ConsumerRunner', () => {
     expect(stage.stored).toEqual([2, 4])
     await sleep(300)
     expect(await committed(`live-${id}`)).toBe(0)
+  })
+
+  it('stops fetching while its stage is idle, and on waking carries on from the latest offsets', async () => {
+    const { id, topic, producer, runner } = await setup('idle', 2)
+    let watching = false
+    const stage = { ...collecting('idle'), idle: () => !watching }
+    await runner({ stages: [stage], decoders: { [topic]: numbers }, live: true, groupId: `idle-${id}` }).start()
+    await sleep(1500)
+    await producer.send(topic, Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: String(i) })))
+    await sleep(1000)
+    expect(stage.stored).toEqual([])
+    watching = true
+    await sleep(1000)
+    await producer.send(topic, Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: String(100 + i) })))
+    await until('the records sent after waking', () => stage.stored.length >= 10)
+    await sleep(300)
+    expect([...stage.stored].sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, i) => 100 + i))
   })
 })

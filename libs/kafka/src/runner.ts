@@ -27,13 +27,15 @@ import { StageTelemetry, codeOf } from './telemetry.js'
 
 export interface RunnerOptions {
   kafka: Kafka
-  /** Label of the source in logs and dead letters it writes itself (its stages' names). */
+  /** Label of the runner in its logs and commit metrics (its stages' names). */
   name: string
   groupId: string
   topics: readonly string[]
-  /** A decoder per topic; a topic without one hands its stages the value bytes. */
-  decoders?: Readonly<Record<string, RecordDecoder<unknown>>>
-  stages: ReadonlyArray<Stage<unknown, unknown>>
+  /**
+   * The stages, each with a decoder per topic (a topic without one hands the stage the value
+   * bytes). Each distinct decoder decodes a chunk once, for every stage that uses it.
+   */
+  stages: ReadonlyArray<{ stage: Stage<unknown, unknown>; decoders?: Readonly<Record<string, RecordDecoder<unknown>>> }>
   /** Where undecodable and refused records go. Required unless live. */
   dlq?: DeadLetterSink
   /** A live view: starts at the latest offsets, never commits, skips undecodable records. */
@@ -63,6 +65,7 @@ interface PartitionBuffer {
 /** A stage inside the runner: its buffers, positions and telemetry. */
 interface StageRun {
   stage: Stage<unknown, unknown>
+  decoders: Readonly<Record<string, RecordDecoder<unknown>>>
   tel: StageTelemetry
   buffers: Map<string, PartitionBuffer>
   buffered: number
@@ -78,9 +81,14 @@ interface StageRun {
   writes: Promise<void>
 }
 
-interface Started {
+interface Decoded {
   records: KafkaMessage[]
   values: unknown[]
+  /** What could not be decoded (stage not yet set). */
+  dead: Array<Omit<DeadLetter, 'stage'>>
+}
+
+interface Started {
   dead: DeadLetter[]
   /** One per stage, in order: its batch and what its transform gave (or is computing). */
   results: Array<{ batch: Batch<unknown>; out: Transformed<unknown> | Promise<Transformed<unknown>> }>
@@ -93,8 +101,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`
 
 export class ConsumerRunner {
-  readonly #o: Required<Omit<RunnerOptions, 'decoders' | 'dlq' | 'live' | 'fromBeginning'>> & { live: boolean; fromBeginning: boolean }
-  readonly #decoders: Readonly<Record<string, RecordDecoder<unknown>>>
+  readonly #o: Required<Omit<RunnerOptions, 'dlq' | 'live' | 'fromBeginning'>> & { live: boolean; fromBeginning: boolean }
   readonly #dlq: DeadLetterSink | undefined
   readonly #stages: StageRun[]
   readonly #consumer: Consumer
@@ -114,6 +121,11 @@ export class ConsumerRunner {
   readonly #slotFreed: Array<() => void> = []
   readonly #committed = new Map<string, bigint>()
   #commits: Promise<void> = Promise.resolve()
+  /** The partitions assigned to this member. */
+  #assigned: Array<{ topic: string; partition: number }> = []
+  /** A live runner whose stages are all idle: fetching nothing. */
+  #idle = false
+  #waking = false
 
   constructor(opts: RunnerOptions) {
     const live = opts.live ?? false
@@ -129,11 +141,11 @@ export class ConsumerRunner {
       live,
       fromBeginning: opts.fromBeginning ?? !live,
     }
-    this.#decoders = opts.decoders ?? {}
     this.#dlq = opts.dlq
     this.#log = opts.logger.child({ component: 'consumer', group: opts.groupId })
-    this.#stages = opts.stages.map((stage) => ({
+    this.#stages = opts.stages.map(({ stage, decoders }) => ({
       stage,
+      decoders: decoders ?? {},
       tel: new StageTelemetry(opts.registry, opts.logger.child({ component: 'consumer', group: opts.groupId }), stage.name),
       buffers: new Map(),
       buffered: 0,
@@ -146,7 +158,7 @@ export class ConsumerRunner {
       checkpointing: false,
       writes: Promise.resolve(),
     }))
-    const minInterval = Math.min(...opts.stages.map((s) => s.flush.intervalMs))
+    const minInterval = Math.min(...opts.stages.map((s) => s.stage.flush.intervalMs))
     this.#consumer = opts.kafka.consumer({
       groupId: opts.groupId,
       sessionTimeout: this.#o.sessionTimeoutMs,
@@ -213,6 +225,7 @@ export class ConsumerRunner {
   }
 
   #tick(): void {
+    if (this.#o.live) this.#idleOrNot()
     const now = Date.now()
     for (const s of this.#stages) {
       if (s.buffered > 0 && now - s.oldestAt >= s.stage.flush.intervalMs) void this.#flush(s)
@@ -224,6 +237,53 @@ export class ConsumerRunner {
           s.lastCheckpointAt = Date.now()
         })
       }
+    }
+  }
+
+  /**
+   * A live runner stops fetching while every stage is idle (nobody watching), and when one no
+   * longer is, skips what arrived meanwhile: a live view starts from now, not from a backlog.
+   */
+  #idleOrNot(): void {
+    if (this.#waking || this.#closing) return
+    const idle = this.#stages.every((s) => s.stage.idle?.() ?? false)
+    if (idle === this.#idle) return
+    const topics = this.#o.topics.map((topic) => ({ topic }))
+    if (idle) {
+      this.#idle = true
+      this.#consumer.pause(topics)
+      this.#log.debug('idle: fetching paused')
+      return
+    }
+    this.#waking = true
+    void this.#latestOffsets()
+      .then((latest) => {
+        for (const { topic, partition } of this.#assigned) {
+          const offset = latest.get(keyOf(topic, partition))
+          if (offset === undefined) continue
+          // Chunks fetched before are dropped; reading goes on from the latest offset.
+          const key = keyOf(topic, partition)
+          this.#epochs.set(key, (this.#epochs.get(key) ?? 0) + 1)
+          this.#consumer.seek({ topic, partition, offset })
+        }
+        this.#idle = false
+        this.#consumer.resume(topics)
+        this.#log.debug('active: fetching from the latest offsets')
+      })
+      .catch((err: unknown) => this.#log.warn({ err: errorMessage(err) }, 'could not find the latest offsets; staying idle until the next check'))
+      .finally(() => (this.#waking = false))
+  }
+
+  /** The high watermark of every partition of the runner's topics. */
+  async #latestOffsets(): Promise<Map<string, string>> {
+    const admin = this.#o.kafka.admin()
+    await admin.connect()
+    try {
+      const out = new Map<string, string>()
+      for (const topic of this.#o.topics) for (const p of await admin.fetchTopicOffsets(topic)) out.set(keyOf(topic, p.partition), p.high)
+      return out
+    } finally {
+      await admin.disconnect().catch(() => undefined)
     }
   }
 
@@ -290,13 +350,27 @@ export class ConsumerRunner {
     const key = keyOf(topic, partition)
     const next = this.#starting.then(async (): Promise<Started | typeof STALE> => {
       if (this.#stale(key, generation, epoch) || this.#closing) return STALE
-      const decoded = await this.#decode(topic, partition, chunk)
-      if (decoded === STALE) return STALE
+      // Each distinct decoder once, shared by the stages that use it.
+      const byDecoder = new Map<RecordDecoder<unknown> | undefined, Decoded>()
+      const dead: DeadLetter[] = []
+      for (const s of this.#stages) {
+        const decoder = s.decoders[topic]
+        let decoded = byDecoder.get(decoder)
+        if (!decoded) {
+          const d = await this.#decode(topic, partition, chunk, decoder)
+          if (d === STALE) return STALE
+          byDecoder.set(decoder, (decoded = d))
+        }
+        for (const d of decoded.dead) {
+          dead.push({ ...d, stage: s.stage.name })
+          s.tel.counted(d.code)
+        }
+      }
       const results: Started['results'] = []
       for (const s of this.#stages) {
         if (s.stage.state && !s.opened.has(key)) await this.#open(s, topic, partition)
         if (this.#stale(key, generation, epoch)) return STALE
-        let { records, values } = decoded
+        let { records, values } = byDecoder.get(s.decoders[topic])!
         const skip = s.skipBelow.get(key)
         if (skip !== undefined) {
           const first = records.length > 0 ? BigInt(records[0]!.offset) : skip
@@ -322,19 +396,18 @@ export class ConsumerRunner {
         if (out instanceof Promise) out.catch(() => undefined)
         results.push({ batch, out })
       }
-      return { ...decoded, results }
+      return { dead, results }
     })
     this.#starting = next.catch(() => undefined)
     return next
   }
 
-  /** Decodes each record with the topic's decoder: failures dead-lettered, retryable ones retried. */
-  async #decode(topic: string, partition: number, chunk: KafkaMessage[]): Promise<Omit<Started, 'results'> | typeof STALE> {
-    const decoder = this.#decoders[topic]
+  /** Decodes each record with `decoder`: failures to be dead-lettered, retryable ones retried. */
+  async #decode(topic: string, partition: number, chunk: KafkaMessage[], decoder: RecordDecoder<unknown> | undefined): Promise<Decoded | typeof STALE> {
     if (!decoder) return { records: chunk, values: chunk.map((m) => m.value), dead: [] }
     const records: KafkaMessage[] = []
     const values: unknown[] = []
-    const dead: DeadLetter[] = []
+    const dead: Decoded['dead'] = []
     for (const message of chunk) {
       let value: unknown
       for (let attempt = 0; ; attempt++) {
@@ -345,18 +418,12 @@ export class ConsumerRunner {
         } catch (err) {
           if (isSluiceError(err) && err.canRetry) {
             if (this.#closing) return STALE
-            for (const s of this.#stages) s.tel.retrying(err, 'DECODE_FAILED', { topic, partition, offset: message.offset, attempt }, 'retryable decode failure, retrying')
+            this.#log.warn({ topic, partition, offset: message.offset, attempt, err: errorMessage(err) }, 'retryable decode failure, retrying')
             await this.#backoff(attempt)
             continue
           }
           value = undefined
-          const code = codeOf(err, 'DECODE_FAILED')
-          for (const s of this.#stages) s.tel.failed(err, 'DECODE_FAILED')
-          if (this.#o.live) {
-            for (const s of this.#stages) s.tel.dropped('undecodable', 1, { topic, partition, offset: message.offset, reason: errorMessage(err) }, 'skipping an undecodable record')
-          } else {
-            dead.push({ stage: this.#o.name, topic, partition, message, code, reason: errorMessage(err) })
-          }
+          dead.push({ topic, partition, message, code: codeOf(err, 'DECODE_FAILED'), reason: errorMessage(err) })
           break
         }
       }
@@ -398,13 +465,12 @@ export class ConsumerRunner {
           dead.push({ stage: run.stage.name, topic, partition, message, code: run.tel.failed(f.error, 'TRANSFORM_FAILED'), reason: errorMessage(f.error) })
         }
       }
-      // Dead letters are acked before their offsets can reach a flush (and so a commit). Records
-      // no stage could decode count as dropped in every stage.
+      // Dead letters are acked before their offsets can reach a flush (and so a commit).
       if (dead.length > 0) {
         if (this.#dlq) await this.#dlq.send(dead)
         const reason = this.#dlq ? 'dlq' : 'undecodable'
         for (const run of this.#stages) {
-          const n = dead.filter((d) => d.stage === run.stage.name || (d.stage === this.#o.name && run.stage.name !== this.#o.name)).length
+          const n = dead.filter((d) => d.stage === run.stage.name).length
           run.tel.dropped(reason, n, { topic, partition, first: dead[0]!.reason }, this.#dlq ? 'records sent to the DLQ' : 'records skipped')
         }
       }
@@ -616,7 +682,8 @@ export class ConsumerRunner {
   #onAssignment(assignment: Record<string, number[]>): void {
     this.#generation++
     const assigned = new Set<string>()
-    for (const [topic, partitions] of Object.entries(assignment)) for (const p of partitions) assigned.add(keyOf(topic, p))
+    this.#assigned = Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })))
+    for (const { topic, partition } of this.#assigned) assigned.add(keyOf(topic, partition))
     for (const key of [...this.#committed.keys()]) if (!assigned.has(key)) this.#committed.delete(key)
     for (const s of this.#stages) {
       for (const [key, buf] of s.buffers) {

@@ -81,6 +81,11 @@ export interface Stage<T, O> {
   readonly state?: StageState
   /** Events an output carries (default 1): a block of encoded rows counts as its rows in `sent`. */
   size?(output: O): number
+  /**
+   * Live stages only: nothing to do now (nobody is watching). A live runner stops fetching while
+   * all its stages are idle and, once one is not, carries on from the latest offsets.
+   */
+  idle?(): boolean
 }
 
 /**

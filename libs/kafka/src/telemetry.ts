@@ -54,6 +54,11 @@ export class StageTelemetry {
     return code
   }
 
+  /** A failure already reduced to its code (a dead letter's). */
+  counted(code: string): void {
+    this.#m.errors.inc({ code })
+  }
+
   /** A failure the stage does not recover from here. */
   error(err: unknown, fallback: ErrorCode, fields: Record<string, unknown>, message: string): void {
     this.#m.errors.inc({ code: codeOf(err, fallback) })

@@ -1,6 +1,7 @@
 import avro from 'avsc'
 import { describe, expect, it } from 'vitest'
-import { avroType, loadAvsc } from './index.js'
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry'
+import { AvroCodec, avroType, loadAvsc } from './index.js'
 
 // avsc's own long (a JS number, exact below 2^53) and its 8-byte custom-long path are
 // independent encoders of the same zig-zag varint: the bigint long must agree with both.
@@ -51,5 +52,43 @@ describe('bigint longs', () => {
   it('report a varint cut short as a truncated buffer', () => {
     const bytes = long.toBuffer(1_763_899_200_123_456_789n)
     expect(() => long.fromBuffer(bytes.subarray(0, bytes.length - 1))).toThrow(/truncated/)
+  })
+})
+
+describe('AvroCodec projections', () => {
+  // A registry that hands out ids and serves schemas back by id, as a Confluent registry does.
+  const fakeRegistry = () => {
+    const schemas = new Map<number, object>()
+    return {
+      register: async (s: { schema: string }) => {
+        const id = schemas.size + 1
+        schemas.set(id, JSON.parse(s.schema) as object)
+        return { id }
+      },
+      getSchema: async (id: number) => avroType(schemas.get(id)),
+    } as unknown as SchemaRegistry
+  }
+  const full = loadAvsc('enriched-log.avsc') as { fields: Array<{ name: string }> }
+  const reader = { ...full, fields: full.fields.filter((f) => ['id', 'service', 'timestamp', 'message'].includes(f.name)) }
+
+  it('read only the projected fields of records written under the full schema, and of an older writer schema', async () => {
+    const registry = fakeRegistry()
+    const type = avroType(full)
+    const record = type.fromBuffer(type.toBuffer(type.random())) as Record<string, unknown>
+    const codec = await AvroCodec.register<Record<string, unknown>>(registry, 'enriched-value', full)
+    const projected = codec.projection<Record<string, unknown>>(reader)
+    const decoded = projected.decodeSync(codec.encode(record))!
+    expect(Object.keys(decoded).sort()).toEqual(['id', 'message', 'service', 'timestamp'])
+    expect(decoded).toEqual({ id: record.id, service: record.service, timestamp: record.timestamp, message: record.message })
+
+    // An older writer, without the last field: resolved through the registry by its id.
+    const older = { ...full, fields: full.fields.filter((f) => f.name !== 'parsed_format') }
+    const olderCodec = await AvroCodec.register<Record<string, unknown>>(registry, 'enriched-value', older)
+    const { parsed_format: _, ...olderRecord } = record
+    const bytes = olderCodec.encode(olderRecord)
+    expect(projected.decodeSync(bytes)).toBeUndefined()
+    expect(await projected.decode(bytes)).toEqual({ id: record.id, service: record.service, timestamp: record.timestamp, message: record.message })
+    // Cut short: refused, not misread.
+    expect(() => projected.decodeSync(codec.encode(record).subarray(0, 20))).toThrow(/truncated/)
   })
 })

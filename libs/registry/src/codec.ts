@@ -55,15 +55,30 @@ export class AvroCodec<T> {
   readonly #type: Type
   readonly #registry: SchemaRegistry
   readonly #resolvers = new Map<number, ReturnType<Type['createResolver']>>()
+  /** Reads another schema than `schema` (a projection): even our own records go through a resolver. */
+  readonly #projected: boolean
   #scratch: Buffer
 
-  private constructor(registry: SchemaRegistry, subject: string, id: number, schema: object, type: Type) {
+  private constructor(registry: SchemaRegistry, subject: string, id: number, schema: object, type: Type, projected = false) {
     this.#registry = registry
     this.subject = subject
     this.id = id
     this.schema = schema
     this.#type = type
+    this.#projected = projected
     this.#scratch = this.#newScratch(64 * 1024)
+  }
+
+  /**
+   * A decoder of this subject's records that reads only `readerSchema`'s fields — a record of the
+   * same name with some of this schema's fields: Avro schema resolution skips the others (no
+   * strings, maps or objects built for them). Records of every writer schema id decode, as with
+   * the codec itself. Decoding only.
+   */
+  projection<P>(readerSchema: object): AvroCodec<P> {
+    const p = new AvroCodec<P>(this.#registry, this.subject, this.id, this.schema, avroType(readerSchema), true)
+    p.#resolvers.set(this.id, p.#type.createResolver(this.#type))
+    return p
   }
 
   /** Registers `schema` under `subject` with BACKWARD compatibility and returns its codec. */
@@ -132,7 +147,7 @@ export class AvroCodec<T> {
     if (end - start < HEADER_BYTES) throw new SluiceError('DECODE_FAILED', `record too short for the Confluent wire format (${end - start} bytes)`)
     if (buf[start] !== MAGIC) throw new SluiceError('DECODE_FAILED', `unknown magic byte ${buf[start]} (expected 0, Confluent wire format)`)
     const id = buf.readInt32BE(start + 1)
-    if (id === this.id) return this.#read(buf, start, end, id, undefined)
+    if (id === this.id && !this.#projected) return this.#read(buf, start, end, id, undefined)
     const resolver = this.#resolvers.get(id)
     return resolver && this.#read(buf, start, end, id, resolver)
   }

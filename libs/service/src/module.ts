@@ -22,10 +22,13 @@ export interface ServiceNeeds {
 
 /** An Avro codec as services use it (AvroCodec is one; tests give fakes). */
 export interface Codec<T> extends RecordDecoder<T> {
-  /** Registry subject and schema: enough to build the same codec on another thread. */
+  /** Registry subject, schema and its id: enough to build the same codec on another thread. */
   readonly subject: string
+  readonly id: number
   readonly schema: object
   encode(value: T): Buffer
+  /** A decoder reading only some fields (`readerSchema`: the same record with fewer fields). */
+  projection<P>(readerSchema: object): RecordDecoder<P>
 }
 
 export interface Codecs {

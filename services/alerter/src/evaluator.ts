@@ -26,7 +26,17 @@ export interface AlertInput {
   message: string
 }
 
-export function toAlertInput(e: EnrichedLog): AlertInput {
+/** The fields of an enriched log the alerter reads: it decodes only these (an Avro projection). */
+export const ALERT_FIELDS = ['id', 'tenant', 'service', 'timestamp', 'level', 'is_error', 'category', 'pattern_id', 'template', 'message'] as const
+export type AlertFields = Pick<EnrichedLog, (typeof ALERT_FIELDS)[number]>
+
+/** The enriched-log schema cut to ALERT_FIELDS: the reader schema of the alerter's projection. */
+export function alertFieldsSchema(enrichedSchema: object): object {
+  const s = enrichedSchema as { fields: Array<{ name: string }> }
+  return { ...s, fields: s.fields.filter((f) => (ALERT_FIELDS as readonly string[]).includes(f.name)) }
+}
+
+export function toAlertInput(e: AlertFields): AlertInput {
   return {
     id: e.id,
     tenant: e.tenant,

@@ -40,7 +40,10 @@ function setup(store = memoryStore()) {
   const alerts = (): Alert[] => produced.map((m) => JSON.parse(String(m.value)) as Alert)
   const config = loadConfig({ TOPIC_LOGS_ENRICHED: TOPIC, TOPIC_ALERTS: 'alerts', ALERTER_GROUP_ID: 'g' })
   let now = T0
-  const codecs = { alert: { encode: (a: Alert) => Buffer.from(JSON.stringify(a, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) } } as unknown as Codecs
+  const codecs = {
+    alert: { encode: (a: Alert) => Buffer.from(JSON.stringify(a, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) },
+    enriched: { schema: { fields: [] }, projection: () => ({}) },
+  } as unknown as Codecs
   const service = createService(
     config,
     {

@@ -11,12 +11,13 @@
 // (ReplacingMergeTree on version) and the notifiers' delivered-version bookkeeping absorb. All
 // state changes — records, acknowledgements, absence checks, checkpoints — run one at a time.
 import { z } from 'zod'
-import type { Alert, EnrichedLog } from '@sluice/core'
+import type { Alert } from '@sluice/core'
 import type { Batch, Stage, StageState, TopicPartitionOffset } from '@sluice/kafka'
 import { LATENCY_BUCKETS_SECONDS, counter, createHttpApp, gauge, histogram } from '@sluice/observability'
 import type { DepsFor, ServiceInstance } from '@sluice/service'
 import type { Config } from './config.js'
-import { AlertEvaluator, toAlertInput } from './evaluator.js'
+import { AlertEvaluator, alertFieldsSchema, toAlertInput } from './evaluator.js'
+import type { AlertFields } from './evaluator.js'
 import type { Transition } from './lifecycle.js'
 import { Notifier, alertToJson, parseChannels } from './notify.js'
 import { StateStore, encodeCheckpoint } from './state-store.js'
@@ -169,12 +170,12 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
       }),
   }
 
-  const stage: Stage<EnrichedLog, Transition> = {
+  const stage: Stage<AlertFields, Transition> = {
     name: 'alerter',
     // Alerts go out as soon as a caught-up batch is evaluated.
     flush: { maxRecords: 10_000, intervalMs: 100, whenCaughtUp: true },
     state,
-    transform: (batch: Batch<EnrichedLog>) =>
+    transform: (batch: Batch<AlertFields>) =>
       exclusive(() => {
         const part = partitions.get(batch.partition)
         if (!part) throw new Error(`partition ${batch.partition} of ${batch.topic} is not open`)
@@ -250,7 +251,8 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
   return {
     app,
     listen: { host: config.host, port: config.port },
-    consumers: [{ stage, groupId: config.groupId, topics: [config.topicEnriched], decoders: { [config.topicEnriched]: deps.codecs.enriched }, sessionTimeoutMs: config.sessionTimeoutMs }],
+    // Only the fields the rules read are decoded (an Avro projection: the rest is skipped).
+    consumers: [{ stage, groupId: config.groupId, topics: [config.topicEnriched], decoders: { [config.topicEnriched]: deps.codecs.enriched.projection<AlertFields>(alertFieldsSchema(deps.codecs.enriched.schema)) }, sessionTimeoutMs: config.sessionTimeoutMs }],
     /** The stage (tests drive it directly) and the evaluators by input partition (tests and the benchmark read their state). */
     stage,
     partitions,

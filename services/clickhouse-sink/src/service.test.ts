@@ -12,6 +12,7 @@ import { alertFixture } from '../../../test/infra/alerts.js'
 import { enrichedLog } from '../../../test/infra/enriched.js'
 import type { AlertRow } from './alert-row.js'
 import { loadConfig } from './config.js'
+import { avroType, loadAvsc } from '@sluice/registry'
 import { LogRowBinaryEncoder } from './row-binary.js'
 import { createService } from './service.js'
 import type { SinkWriter } from './service.js'
@@ -22,31 +23,40 @@ function setup() {
     logs: async (bytes, count) => void written.logs.push({ bytes, count }),
     alerts: async (rows) => void written.alerts.push(rows),
   }
-  const codecs = { enriched: {}, alert: {} } as unknown as Codecs
+  // The registered enriched-log schema as id 7; records of other ids decode as if resolved.
+  const schema = loadAvsc('enriched-log.avsc')
+  const type = avroType(schema)
+  const frame = (e: EnrichedLog, id = 7) => Buffer.concat([Buffer.from([0, 0, 0, 0, id]), type.toBuffer(e)])
+  const decode = (v: Buffer | null) => type.fromBuffer(v!.subarray(5)) as EnrichedLog
+  const codecs = { enriched: { id: 7, schema, decodeSync: (v: Buffer | null) => (v![4] === 7 ? decode(v) : undefined), decode: async (v: Buffer | null) => decode(v) }, alert: {} } as unknown as Codecs
   const service = createService(
     loadConfig({}),
     { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), checks: {}, clock: Date.now, kafka: {} as Kafka, producer: { send: async () => undefined }, codecs, registryUrl: '', clickhouse: {} as ClickHouseHandle },
     { writer },
   )
-  const [logs, alerts] = service.consumers!.map((c) => c.stage) as [Stage<EnrichedLog, unknown>, Stage<Alert, unknown>]
-  return { service, logs, alerts, written }
+  const [logs, alerts] = service.consumers!.map((c) => c.stage) as [Stage<Buffer | null, unknown>, Stage<Alert, unknown>]
+  return { service, logs, alerts, written, frame }
 }
 
 const batch = <T>(values: T[]) => ({ topic: 't', partition: 0, records: values.map((_, i) => ({ offset: String(i) }) as KafkaMessage), values })
 
 describe('clickhouse-sink stages', () => {
-  it('encodes a chunk as RowBinary rows, refusing a record the table cannot take alone', async () => {
-    const { logs, written } = setup()
+  it('transcodes a chunk to RowBinary rows, refusing a record the table cannot take alone, and encodes records of another schema version after decoding them', async () => {
+    const { logs, written, frame } = setup()
     const good = [enrichedLog({ message: 'one' }), enrichedLog({ message: 'two' })]
-    const bad = { ...enrichedLog(), timestamp: 12 as unknown as bigint }
-    const out = await logs.transform(batch([good[0]!, bad, good[1]!]))
-    expect(out.failed?.map((f) => [f.index, String(f.error)])).toEqual([[1, expect.stringMatching(/timestamp/)]])
-    const again = await logs.transform(batch([enrichedLog({ message: 'three' })]))
+    const older = enrichedLog({ message: 'written under schema id 8' })
+    const tooEarly = enrichedLog({ timestamp: -(2n ** 62n) })
+    const out = await logs.transform(batch([frame(good[0]!), frame(tooEarly), frame(older, 8), Buffer.from('not avro'), frame(good[1]!)]))
+    expect(out.failed?.map((f) => [f.index, String(f.error)])).toEqual([
+      [1, expect.stringMatching(/timestamp/)],
+      [3, expect.stringMatching(/DECODE_FAILED|magic byte|too short/)],
+    ])
+    const again = await logs.transform(batch([frame(enrichedLog({ message: 'three' }))]))
     await logs.sink([...out.outputs, ...again.outputs])
-    // One insert for both chunks: the same bytes the encoder gives for the three good records.
+    // One insert for both chunks: the rows the encoder gives for the same records.
     expect(written.logs).toHaveLength(1)
-    expect(written.logs[0]!.count).toBe(3)
-    const expected = new LogRowBinaryEncoder().encodeBatch([good[0]!, good[1]!])
+    expect(written.logs[0]!.count).toBe(4)
+    const expected = new LogRowBinaryEncoder().encodeBatch([good[0]!, good[1]!, older])
     expect(written.logs[0]!.bytes.subarray(0, expected.bytes.length)).toEqual(expected.bytes)
   })
 

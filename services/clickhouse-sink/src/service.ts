@@ -1,18 +1,20 @@
 // ClickHouse sink: logs.enriched → <db>.logs and alerts → <db>.alerts, two stages on the consumer
-// runner. Logs: transform = each chunk's records encoded as RowBinary rows (row-binary.ts; a record
-// the table cannot take is refused alone and dead-lettered), sink = one RowBinary INSERT per flush,
-// the chunks' bytes back to back — ClickHouse reads them without parsing text. Alerts (a handful
-// per incident): toAlertRow, one JSONEachRow INSERT per flush. Offsets are committed only after
-// ClickHouse acknowledged the insert; while ClickHouse fails the runner retries with backoff and
-// commits nothing.
+// runner. Logs: transform = each chunk's records as RowBinary rows of the logs table, transcoded
+// straight from their Avro bytes (transcode.ts: no objects, no strings; records written under
+// another schema version are decoded with schema resolution and encoded by row-binary.ts
+// instead), a record the table cannot take refused alone and dead-lettered; sink = one RowBinary
+// INSERT per flush, the chunks' rows back to back. Alerts (a handful per incident): toAlertRow,
+// one JSONEachRow INSERT per flush. Offsets are committed only after ClickHouse acknowledged the
+// insert; while ClickHouse fails the runner retries with backoff and commits nothing.
 import { SluiceError, errorMessage } from '@sluice/core'
-import type { Alert, EnrichedLog } from '@sluice/core'
+import type { Alert } from '@sluice/core'
 import { insertRowBinary } from '@sluice/clickhouse'
-import type { RecordFailure, Stage } from '@sluice/kafka'
+import type { Batch, RecordFailure, Stage, Transformed } from '@sluice/kafka'
 import { LATENCY_BUCKETS_SECONDS, counter, createHttpApp, histogram } from '@sluice/observability'
 import type { DepsFor, ServiceInstance } from '@sluice/service'
 import type { Config } from './config.js'
 import { LOG_COLUMN_NAMES, LogRowBinaryEncoder } from './row-binary.js'
+import { LogTranscoder, transcoderMismatch } from './transcode.js'
 import { toAlertRow } from './alert-row.js'
 import type { AlertRow } from './alert-row.js'
 
@@ -51,7 +53,10 @@ export function createService(config: Config, deps: SinkDeps, parts: { writer?: 
   const insertSeconds = histogram(deps.registry, 'sluice_clickhouse_insert_seconds', 'Duration of one INSERT into ClickHouse.', LATENCY_BUCKETS_SECONDS, ['table'])
   const insertedRows = counter(deps.registry, 'sluice_clickhouse_inserted_rows_total', 'Rows inserted into ClickHouse.', ['table'])
   const flush = { maxRecords: config.maxBatchRecords, intervalMs: config.flushIntervalMs }
+  const codec = deps.codecs.enriched
   const encoder = new LogRowBinaryEncoder()
+  const transcoder = LogTranscoder.for(codec.id, codec.schema)
+  if (!transcoder) log.warn({ why: transcoderMismatch(codec.schema) }, 'the enriched-log schema is not the layout the transcoder reads: decoding every record instead')
 
   const timed = async (table: 'logs' | 'alerts', rows: number, insert: () => Promise<void>) => {
     const end = insertSeconds.startTimer({ table })
@@ -63,13 +68,46 @@ export function createService(config: Config, deps: SinkDeps, parts: { writer?: 
     insertedRows.inc({ table }, rows)
   }
 
-  const logs: Stage<EnrichedLog, RowBlock> = {
+  /** Rows of the records the transcoder cannot read (another schema version): decoded, then encoded. */
+  const encodeDecoded = async (batch: Batch<Buffer | null>, indexes: number[], failed: RecordFailure[]): Promise<RowBlock | undefined> => {
+    for (const index of indexes) {
+      try {
+        const value = batch.values[index]!
+        encoder.append(codec.decodeSync(value) ?? (await codec.decode(value)))
+      } catch (error) {
+        failed.push({ index, error })
+      }
+    }
+    const count = encoder.rowCount
+    return count > 0 ? { bytes: encoder.finish(), count } : undefined
+  }
+
+  const logs: Stage<Buffer | null, RowBlock> = {
     name: 'clickhouse-sink',
     flush,
     size: (block) => block.count,
-    transform(batch) {
-      const { bytes, rowCount, rejected } = encoder.encodeBatch(batch.values)
-      return { outputs: rowCount > 0 ? [{ bytes, count: rowCount }] : [], failed: rejected }
+    transform(batch): Transformed<RowBlock> | Promise<Transformed<RowBlock>> {
+      const failed: RecordFailure[] = []
+      const foreign: number[] = []
+      const outputs: RowBlock[] = []
+      if (transcoder) {
+        for (let i = 0; i < batch.values.length; i++) {
+          try {
+            if (transcoder.append(batch.values[i]!) === 'foreign') foreign.push(i)
+          } catch (error) {
+            failed.push({ index: i, error })
+          }
+        }
+        const { bytes, rowCount } = transcoder.finish()
+        if (rowCount > 0) outputs.push({ bytes, count: rowCount })
+      } else {
+        for (let i = 0; i < batch.values.length; i++) foreign.push(i)
+      }
+      if (foreign.length === 0) return { outputs, failed }
+      return encodeDecoded(batch, foreign, failed).then((block) => {
+        if (block) outputs.push(block)
+        return { outputs, failed }
+      })
     },
     async sink(blocks) {
       let count = 0
@@ -99,7 +137,8 @@ export function createService(config: Config, deps: SinkDeps, parts: { writer?: 
     app: createHttpApp({ logger: log, registry: deps.registry, checks: deps.checks }),
     listen: { host: config.host, port: config.port },
     consumers: [
-      { stage: logs, groupId: config.groupId, topics: [config.topic], decoders: { [config.topic]: deps.codecs.enriched } },
+      // No decoder: the logs stage reads the Avro bytes itself.
+      { stage: logs, groupId: config.groupId, topics: [config.topic] },
       // Its own group: the alerts commit, rebalance and lag independently of the logs.
       { stage: alerts, groupId: config.alertsGroupId, topics: [config.alertsTopic], decoders: { [config.alertsTopic]: deps.codecs.alert } },
     ],

@@ -50,6 +50,12 @@ export class Fanout {
     return this.#all
   }
 
+  /** Someone is subscribed to something: records are worth reading. */
+  get listening(): boolean {
+    for (const s of this.#all) if (s.channels.size > 0) return true
+    return false
+  }
+
   add(s: Subscriber): void {
     this.#all.add(s)
     this.#index(s)

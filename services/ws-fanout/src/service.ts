@@ -1,9 +1,10 @@
 // ws-fanout: logs.enriched and alerts → WebSocket clients, filtered server-side. One live stage on
 // the consumer runner: each instance reads from the latest offsets in a consumer group of its own
 // (instances scale horizontally behind a load balancer, each seeing every partition), commits
-// nothing, and skips what it cannot decode (the enricher's DLQ keeps it). Transform: decode and
-// match against the subscribers (fanout.ts) — nothing is decoded while nobody is connected; sink:
-// queue each frame on the clients that want it, written once per turn of the event loop.
+// nothing, and skips what it cannot decode (the enricher's DLQ keeps it). While nobody is
+// subscribed the stage is idle and nothing is fetched; the first subscription resumes from the
+// latest offsets. Transform: decode and match against the subscribers (fanout.ts); sink: queue
+// each frame on the clients that want it, written once per turn of the event loop.
 import { randomUUID } from 'node:crypto'
 import websocket from '@fastify/websocket'
 import type { Alert, EnrichedLog } from '@sluice/core'
@@ -176,9 +177,10 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
     name: 'ws-fanout',
     // Live: each batch goes out as soon as it is transformed.
     flush: { maxRecords: 1, intervalMs: 50 },
+    idle: () => !fanout.listening,
     async transform(batch): Promise<Transformed<Delivery>> {
-      // Nobody watching: nothing to decode or match.
-      if (fanout.size === 0) return { outputs: [] }
+      // Nobody watching (the runner is about to pause): nothing to decode or match.
+      if (!fanout.listening) return { outputs: [] }
       const outputs: Delivery[] = []
       if (batch.topic === config.topicAlerts) {
         const { values, failed } = await decodeAll<Alert>(deps.codecs.alert, batch)
