@@ -43,6 +43,34 @@ export function histogramCount(before: Samples, after: Samples, name: string, la
   return (after[`${name}_count${labels}`] ?? 0) - (before[`${name}_count${labels}`] ?? 0)
 }
 
+/**
+ * Quantile `q` (0–1) of a histogram over the window between two scrapes, from its cumulative
+ * buckets (linear within the bucket it falls in, as Prometheus's histogram_quantile does).
+ */
+export function histogramQuantile(before: Samples, after: Samples, name: string, q: number): number | undefined {
+  const bounds: Array<[number, number]> = []
+  for (const key of Object.keys(after)) {
+    const m = new RegExp(`^${name}_bucket\\{le="([^"]+)"\\}$`).exec(key)
+    if (!m) continue
+    bounds.push([m[1] === '+Inf' ? Infinity : Number(m[1]), after[key]! - (before[key] ?? 0)])
+  }
+  bounds.sort((a, b) => a[0] - b[0])
+  const total = bounds.at(-1)?.[1] ?? 0
+  if (total === 0) return undefined
+  const rank = q * total
+  let prevBound = 0
+  let prevCount = 0
+  for (const [le, count] of bounds) {
+    if (count >= rank) {
+      if (le === Infinity) return prevBound
+      return prevBound + ((le - prevBound) * (rank - prevCount)) / Math.max(1, count - prevCount)
+    }
+    prevBound = le
+    prevCount = count
+  }
+  return prevBound
+}
+
 /** Label set of the sink's consumer-runner metrics (the enricher's share the metric names). */
 export const SINK_STAGE = '{stage="clickhouse-sink"}'
 

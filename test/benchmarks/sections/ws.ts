@@ -10,6 +10,7 @@ import { ndjsonBodies, SERVICES } from '../records.js'
 import { cpuRows } from '../section.js'
 import type { Section, SectionResult } from '../section.js'
 import { percentile } from '../table.js'
+import { histogramQuantile, scrape } from '../metrics.js'
 import type { Row } from '../table.js'
 
 const SECTION = 'ws fan-out'
@@ -86,6 +87,7 @@ export const wsFanout: Section = {
       await sleep(2000)
 
       ctx.log(`ws: ${LOGS_PER_S} logs/s for ${config.gatewayDurationS} s`)
+      const before = await scrape(child.urls['ws-fanout']!)
       broadcast('start')
       const endCpu = cpuWindow({ [ingest.name]: ingest.pid, [child.name]: child.pid, 'kafka broker': kafkaBrokerPid() })
       const t0 = performance.now()
@@ -109,6 +111,9 @@ export const wsFanout: Section = {
       const latencies = results.flatMap((r) => r.latencies)
       const seconds = (performance.now() - t0) / 1000
       const cpu = endCpu()
+      const after = await scrape(child.urls['ws-fanout']!)
+      // Inside ws-fanout: from the gateway's observed time to the frame queued on the clients.
+      const queued = (q: number) => (histogramQuantile(before, after, 'sluice_ws_delivery_latency_seconds', q) ?? NaN) * 1000
       latencies.sort((a, b) => a - b)
       const rows: Row[] = [
         { section: SECTION, metric: 'clients (mixed filters)', value: CLIENTS, unit: 'clients' },
@@ -117,6 +122,8 @@ export const wsFanout: Section = {
         { section: SECTION, metric: 'dropped (notified to clients)', value: dropped, unit: 'msgs' },
         { section: SECTION, metric: 'gateway accept → client receive p50', value: percentile(latencies, 50), unit: 'ms' },
         { section: SECTION, metric: 'gateway accept → client receive p99', value: percentile(latencies, 99), unit: 'ms', target: { op: '<=', value: 100 } },
+        { section: SECTION, metric: '  gateway accept → queued in ws-fanout p50 (buckets)', value: queued(0.5), unit: 'ms' },
+        { section: SECTION, metric: '  gateway accept → queued in ws-fanout p99 (buckets)', value: queued(0.99), unit: 'ms' },
         ...cpuRows(SECTION, cpu),
       ]
       return { rows, detail: { received, dropped, samples: latencies.length } }
