@@ -11,6 +11,9 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'
 
 let lastMs = -1
 let counter = 0
+/** "tttttttt-tttt-7" of the millisecond last formatted: a request's ids share it. */
+let prefixMs = -1
+let prefix = ''
 
 export function uuidv7(nowMs: number = Date.now()): string {
   if (poolOffset >= pool.length) {
@@ -31,9 +34,13 @@ export function uuidv7(nowMs: number = Date.now()): string {
       counter = 0
     }
   }
-  const t = ms.toString(16).padStart(12, '0')
+  if (ms !== prefixMs) {
+    const t = ms.toString(16).padStart(12, '0')
+    prefix = `${t.slice(0, 8)}-${t.slice(8, 12)}-7`
+    prefixMs = ms
+  }
   return (
-    `${t.slice(0, 8)}-${t.slice(8, 12)}-7${HEX[counter >> 8]!.slice(1)}${HEX[counter & 0xff]}-` +
+    `${prefix}${HEX[counter >> 8]!.slice(1)}${HEX[counter & 0xff]}-` +
     `${HEX[0x80 | (pool[r + 1]! & 0x3f)]}${HEX[pool[r + 2]!]}-` +
     `${HEX[pool[r + 3]!]}${HEX[pool[r + 4]!]}${HEX[pool[r + 5]!]}${HEX[pool[r + 6]!]}${HEX[pool[r + 7]!]}${HEX[pool[r + 8]!]}`
   )

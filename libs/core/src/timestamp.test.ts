@@ -27,6 +27,25 @@ describe('parseTimestampNs', () => {
     expect(parseTimestampNs(-5)).toBeUndefined()
   })
 
+  it('reads the common UTC shape the same way as the general parser, and leaves everything else to it', () => {
+    // The general parser alone: a zone offset of +00:00 takes it, with the same instant.
+    const general = (s: string) => parseTimestampNs(s.replace(/[zZ]$/, '+00:00'))
+    let seed = 7
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n)
+    const pad = (v: number, w: number) => String(v).padStart(w, '0')
+    for (let i = 0; i < 20_000; i++) {
+      const year = 1960 + rand(100)
+      const parts = [pad(year, 4), '-', pad(rand(14), 2), '-', pad(rand(33), 2), ['T', 't', ' '][rand(3)], pad(rand(26), 2), ':', pad(rand(61), 2), ':', pad(rand(61), 2)]
+      const frac = rand(4) === 0 ? '' : `${['.', ','][rand(2)]}${String(rand(10 ** 9)).padStart(rand(12) + 1, '0')}`
+      const s = `${parts.join('')}${frac}${['Z', 'z'][rand(2)]}`
+      expect(parseTimestampNs(s), s).toBe(general(s))
+    }
+    for (const s of ['2024-02-29T00:00:00Z', '2023-02-29T00:00:00Z', '2000-02-29T23:59:59.999999999Z', '1900-02-29T00:00:00Z', '2025-11-23T12:00:00.Z', '2025-11-23T12:00:00.1234567891234Z', '2025-11-23T12:00:00.12a4Z']) {
+      expect(parseTimestampNs(s), s).toBe(general(s))
+    }
+    expect(parseTimestampNs('2025-11-23T12:00:00.123456789Z')).toBe(NS)
+  })
+
   it('formats nanoseconds as RFC 3339 without losing digits', () => {
     expect(formatNs(NS)).toBe('2025-11-23T12:00:00.123456789Z')
   })

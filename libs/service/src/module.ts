@@ -27,6 +27,8 @@ export interface Codec<T> extends RecordDecoder<T> {
   readonly id: number
   readonly schema: object
   encode(value: T): Buffer
+  /** Encodes into `target` at `offset`: the end offset, or a negative number when `target` is too small. */
+  encodeInto(value: T, target: Buffer, offset: number): number
   /** A decoder reading only some fields (`readerSchema`: the same record with fewer fields). */
   projection<P>(readerSchema: object): RecordDecoder<P>
 }

@@ -10,7 +10,9 @@ export const envSchema = z.object({
   ...clickhouseEnv.shape,
   SINK_PORT: port(9102),
   SINK_GROUP_ID: z.string().default('sluice-clickhouse-sink'),
-  SINK_MAX_BATCH_RECORDS: positiveInt(10_000),
+  // ClickHouse wants large, infrequent inserts (10 000–100 000 rows, about one a second): the
+  // interval bounds how often, this bounds the size under a backlog.
+  SINK_MAX_BATCH_RECORDS: positiveInt(100_000),
   SINK_FLUSH_INTERVAL_MS: positiveInt(1000),
 })
 

@@ -24,7 +24,14 @@ function fakeProducer(): MessageProducer & { sent: Array<{ topic: string; messag
 }
 
 /** JSON instead of Avro: the handler only needs bytes of the event back. */
-const jsonCodec = { encode: (e: LogEvent) => Buffer.from(JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) }
+const jsonCodec = {
+  encodeInto(e: LogEvent, target: Buffer, offset: number): number {
+    const bytes = Buffer.from(JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))
+    if (offset + bytes.length > target.length) return target.length - offset - bytes.length
+    bytes.copy(target, offset)
+    return offset + bytes.length
+  },
+}
 const decoded = (m: Message) => JSON.parse(String(m.value)) as Record<string, unknown>
 
 function app(env: Record<string, string> = {}, checks = {}) {
@@ -38,6 +45,14 @@ const post = (a: ReturnType<typeof app>['app'], payload: string | Buffer, header
   a.inject({ method: 'POST', url: '/v1/logs', payload, headers })
 
 describe('gateway POST /v1/logs', () => {
+  it('encodes a request too large for one buffer into several, every record intact', async () => {
+    const { app: a, producer } = app({ GATEWAY_MAX_RECORD_BYTES: '1000000', GATEWAY_MAX_BODY_BYTES: '16000000' })
+    const messages = Array.from({ length: 3000 }, (_, i) => ({ service: 'bulk', message: `${i} ${'x'.repeat(600)}` }))
+    const res = await post(a, JSON.stringify(messages))
+    expect(res.json()).toEqual({ accepted: 3000, rejected: 0 })
+    expect(producer.sent[0]!.messages.map((m) => Number(String(decoded(m).message).split(' ')[0]))).toEqual(messages.map((_, i) => i))
+  })
+
   it('produces every valid record keyed tenant/service and answers 200 once the producer resolved', async () => {
     const { app: a, producer } = app()
     const res = await post(a, JSON.stringify([{ service: 'checkout', level: 'warn', message: 'slow' }, { service: 'cart', message: 'ok', tenant: 'acme' }]), { 'content-type': 'application/json', 'x-sluice-tenant': 'shop' })
