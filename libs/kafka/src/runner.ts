@@ -508,6 +508,12 @@ export class ConsumerRunner {
       await run.flushing
       void this.#flush(run)
     }
+    // Nothing else fetched and waiting (this chunk is the last in flight): a stage that wants low
+    // latency flushes now rather than at its interval — under load chunks queue up and batches
+    // fill, when traffic is light each one goes out at once.
+    if (this.#inFlight <= 1) {
+      for (const run of this.#stages) if (run.stage.flush.whenCaughtUp && run.buffered > 0 && !full.includes(run)) void this.#flush(run)
+    }
   }
 
   /**

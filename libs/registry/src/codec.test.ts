@@ -92,3 +92,15 @@ describe('AvroCodec projections', () => {
     expect(() => projected.decodeSync(codec.encode(record).subarray(0, 20))).toThrow(/truncated/)
   })
 })
+
+describe('AvroCodec.register', () => {
+  it('calls a collision with another process registering the same subject retryable, a refused schema not', async () => {
+    const failing = (err: Error) => ({ register: async () => Promise.reject(err) }) as unknown as SchemaRegistry
+    const race = Object.assign(new Error("Confluent_Schema_Registry - A rule named 'COMPATIBILITY' already exists."), { name: 'ConfluentSchemaRegistryResponseError', status: 409 })
+    await expect(AvroCodec.register(failing(race), 's-value', { type: 'string' })).rejects.toMatchObject({ code: 'REGISTRY_UNAVAILABLE', canRetry: true })
+    const unset = Object.assign(new Error('Compatibility does not match the configuration (BACKWARD != NONE)'), { name: 'ConfluentSchemaRegistryCompatibilityError' })
+    await expect(AvroCodec.register(failing(unset), 's-value', { type: 'string' })).rejects.toMatchObject({ canRetry: true })
+    const incompatible = Object.assign(new Error('Schema being registered is incompatible with an earlier schema'), { name: 'ConfluentSchemaRegistryResponseError', status: 422 })
+    await expect(AvroCodec.register(failing(incompatible), 's-value', { type: 'string' })).rejects.toMatchObject({ code: 'REGISTRY_UNAVAILABLE', canRetry: false })
+  })
+})

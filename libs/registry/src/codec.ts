@@ -39,6 +39,18 @@ export async function pingRegistry(url: string): Promise<void> {
   if (!res.ok) throw new Error(`schema registry answered ${res.status}`)
 }
 
+/**
+ * Two processes registering the same subject at once (every service of a stack starting
+ * together) can collide on the subject's compatibility setting: the second is told the rule
+ * already exists, or reads the subject's default (NONE) before the first set BACKWARD.
+ * Registering again then succeeds; a subject configured otherwise for good keeps failing, and
+ * start-up gives up at its deadline with this message.
+ */
+function isRegistrationRace(err: unknown): boolean {
+  const status = (err as { status?: number }).status
+  return status === 409 || /already exists|Compatibility does not match the configuration/i.test(err instanceof Error ? err.message : String(err))
+}
+
 /** Worth retrying: the registry was unreachable or overloaded, not a bad schema or a 4xx. */
 function isNetworkError(err: unknown): boolean {
   if (err instanceof Error && err.name.startsWith('ConfluentSchemaRegistry')) return false
@@ -92,7 +104,7 @@ export class AvroCodec<T> {
     } catch (err) {
       throw new SluiceError('REGISTRY_UNAVAILABLE', `registering ${subject} failed: ${err instanceof Error ? err.message : String(err)}`, {
         cause: err,
-        canRetry: isNetworkError(err),
+        canRetry: isNetworkError(err) || isRegistrationRace(err),
       })
     }
   }

@@ -142,11 +142,18 @@ export class StreamClient {
         this.#dropped = 0
       }
       let sent = 0
-      while (this.#queue.length > 0 && this.socket.bufferedAmount < HIGH_WATER_BYTES) {
-        const frame = this.#queue.shift()!
-        if (direct) raw.write(frame)
-        else this.socket.send(framePayload(frame), { binary: false })
-        sent++
+      if (direct) {
+        // The frames that fit, concatenated: one write (and one system call) for the lot.
+        let room = HIGH_WATER_BYTES - this.socket.bufferedAmount
+        while (sent < this.#queue.length && room > 0) room -= this.#queue[sent++]!.length
+        if (sent === 1) raw.write(this.#queue[0]!)
+        else if (sent > 1) raw.write(Buffer.concat(this.#queue.slice(0, sent)))
+        this.#queue.splice(0, sent)
+      } else {
+        while (this.#queue.length > 0 && this.socket.bufferedAmount < HIGH_WATER_BYTES) {
+          this.socket.send(framePayload(this.#queue.shift()!), { binary: false })
+          sent++
+        }
       }
       if (sent > 0) this.#o.onSent?.(sent)
     } finally {

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto'
 import websocket from '@fastify/websocket'
 import type { Alert, EnrichedLog } from '@sluice/core'
 import type { Batch, RecordFailure, Stage, Transformed } from '@sluice/kafka'
-import { BATCH_SIZE_BUCKETS, LATENCY_BUCKETS_SECONDS, counter, createHttpApp, gauge, histogram } from '@sluice/observability'
+import { BATCH_SIZE_BUCKETS, counter, createHttpApp, gauge, histogram } from '@sluice/observability'
 import type { Codec, DepsFor, ServiceInstance } from '@sluice/service'
 import { StreamClient } from './client.js'
 import type { Config } from './config.js'
@@ -24,6 +24,8 @@ export type FanoutDeps = DepsFor<{ kafka: true; registry: true }>
 const CLOSE_TRY_AGAIN_LATER = 1013
 const CLOSE_UNAUTHORIZED = 4001
 const CLOSE_IDLE = 4002
+/** Finer than the shared latency buckets where a live view's latency lives (10–250 ms). */
+const DELIVERY_BUCKETS_SECONDS = [0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.125, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10]
 const PUMP_INTERVAL_MS = 50
 const PUMP_COALESCE_MS = 3
 
@@ -50,7 +52,7 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
     sent: counter(r, 'sluice_ws_messages_sent_total', 'Messages written to clients.'),
     dropped: counter(r, 'sluice_ws_messages_dropped_total', 'Messages dropped for slow or paused clients.'),
     queueDepth: histogram(r, 'sluice_ws_client_queue_messages', 'Per-client queue depth, sampled every second.', BATCH_SIZE_BUCKETS),
-    latency: histogram(r, 'sluice_ws_delivery_latency_seconds', 'From a record being observed by Sluice to its fan-out.', LATENCY_BUCKETS_SECONDS),
+    latency: histogram(r, 'sluice_ws_delivery_latency_seconds', 'From a record being observed by Sluice to its fan-out.', DELIVERY_BUCKETS_SECONDS),
   }
   const fanout = new Fanout()
   const clients = new Set<StreamClient>()
