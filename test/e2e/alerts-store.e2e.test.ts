@@ -27,7 +27,10 @@ describe('alerts store', () => {
     const rt = await startSluice(['clickhouse-sink', 'query-api'], iso)
     const q = rt.addresses['query-api']!
     const sinkAddress = rt.addresses['clickhouse-sink']!
-    expect((await fetch(`${sinkAddress}/readyz`)).status).toBe(200)
+    const ready = await fetch(`${sinkAddress}/readyz`)
+    expect(ready.status).toBe(200)
+    // Its consumers running is part of being ready.
+    expect(((await ready.json()) as { checks: Record<string, string> }).checks).toEqual({ kafka: 'ok', registry: 'ok', clickhouse: 'ok', consumer: 'ok' })
 
     const logger = createLogger({ level: 'warn' })
     const kafka = createKafka({ brokers: iso.env.KAFKA_BROKERS!.split(','), clientId: 'alerts-store-test', logger })

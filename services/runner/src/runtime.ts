@@ -164,7 +164,7 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
 
     // Each service: its dependencies' checks, plus `consumer` once its stages run (added below;
     // the app reads the checks object on every request).
-    const runners: Array<{ runner: ConsumerRunner; stages: readonly unknown[] }> = []
+    const runners: Array<{ runner: ConsumerRunner; stages: ReadonlyArray<{ stage: unknown }> }> = []
     const created: Array<{ name: Target; instance: ServiceInstance; checks: Record<string, HealthCheck> }> = []
     for (const { module, config: serviceConfig } of services) {
       const checks: Record<string, HealthCheck> = {}
@@ -194,7 +194,7 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
         logger.info({ runner: plan.name, group: plan.groupId, topics: plan.topics }, 'consumer running')
       }
       for (const c of created) {
-        const mine = runners.filter((r) => c.instance.consumers?.some((s) => r.stages.includes(s.stage))).map((r) => r.runner)
+        const mine = runners.filter((r) => c.instance.consumers?.some((s) => r.stages.some((x) => x.stage === s.stage))).map((r) => r.runner)
         if (mine.length === 0) continue
         c.checks.consumer = async () => {
           const stopped = mine.filter((r) => !r.running)
