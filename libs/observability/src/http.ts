@@ -56,6 +56,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   VALIDATION_FAILED: 400,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  OVERLOADED: 429,
   KAFKA_UNAVAILABLE: 503,
   KAFKA_PRODUCE_FAILED: 503,
   REGISTRY_UNAVAILABLE: 503,
@@ -63,7 +64,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   SHUTTING_DOWN: 503,
 }
 
-/** Retry-After for 503s, in seconds. */
+/** Retry-After for 503s and 429s, in seconds. */
 export const RETRY_AFTER_SECONDS = 5
 
 /**
@@ -75,7 +76,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | SluiceError, req, reply) => {
     if (isSluiceError(err)) {
       const status = STATUS[err.code] ?? 500
-      if (status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS))
+      if (status === 503 || status === 429) reply.header('retry-after', String(RETRY_AFTER_SECONDS))
       if (status >= 500) req.log.warn({ err }, 'request failed')
       return reply.code(status).send({ error: err.code, message: err.message })
     }

@@ -100,6 +100,28 @@ describe('gateway POST /v1/logs', () => {
     expect(producer.sent[0]!.messages).toHaveLength(1)
   })
 
+  it('answers 429 with Retry-After once too much waits for Kafka, and accepts again when it drained', async () => {
+    const { app: a, producer } = app({ GATEWAY_MAX_IN_FLIGHT_BYTES: '1000' })
+    let release = () => {}
+    const acked = new Promise<void>((r) => (release = r))
+    const send = producer.send
+    producer.send = async (topic, messages) => {
+      await acked
+      return send(topic, messages)
+    }
+    // The first request alone exceeds the budget on an idle gateway, and goes.
+    const first = post(a, JSON.stringify(Array.from({ length: 20 }, (_, i) => ({ message: `first ${i}` }))))
+    await new Promise((r) => setTimeout(r, 50))
+    const refused = await post(a, '{"message":"second"}')
+    expect(refused.statusCode).toBe(429)
+    expect(refused.headers['retry-after']).toBe('5')
+    expect(refused.json()).toMatchObject({ error: 'OVERLOADED' })
+    release()
+    expect((await first).statusCode).toBe(200)
+    expect((await post(a, '{"message":"third"}')).statusCode).toBe(200)
+    expect(producer.sent.flatMap((s) => s.messages.map((m) => decoded(m).message))).not.toContain('second')
+  })
+
   it('answers 503 with Retry-After when Kafka does not acknowledge, never 2xx', async () => {
     const { app: a, producer } = app()
     producer.fail = true

@@ -1,0 +1,129 @@
+// The one way records enter Sluice, whatever protocol brought them: each record (an object in
+// Sluice's JSON shape — protocols map theirs to it) is validated into a LogEvent, encoded as Avro
+// (Confluent framing) and produced to logs.raw; the promise resolves only once Kafka acknowledged
+// every accepted record (idempotent producer, acks=all). A bad record is reported by index and
+// field, and the rest go through.
+//
+// Backpressure: the bytes waiting for Kafka are bounded (GATEWAY_MAX_IN_FLIGHT_BYTES). A request
+// that would exceed the budget is refused as a whole with OVERLOADED (429 + Retry-After, or the
+// protocol's equivalent) instead of queueing without bound; Kafka not acknowledging in time is
+// KAFKA_UNAVAILABLE (503). Neither writes anything the client is told was refused.
+import { SluiceError, validateLogInput } from '@sluice/core'
+import type { FieldError, LogEvent, LogSource } from '@sluice/core'
+import type { Message, MessageProducer } from '@sluice/kafka'
+import { BATCH_SIZE_BUCKETS, LATENCY_BUCKETS_SECONDS, histogram, stageMetrics } from '@sluice/observability'
+import type { Registry } from '@sluice/observability'
+import type { Codec } from '@sluice/service'
+import type { Config } from './config.js'
+
+/** A record a protocol could not even read (bad JSON line, bad frame): its error is in `known`. */
+export const SKIP: unique symbol = Symbol('skip')
+
+export interface IngestDefaults {
+  /** Tenant of records that name none. */
+  tenant: string
+  source: LogSource
+  /** When Sluice saw the request (one time per request: its records arrive together). */
+  observedNs: bigint
+}
+
+export interface Ingested {
+  accepted: number
+  rejected: number
+  /** Every record error, by index (at most GATEWAY_MAX_ERRORS_REPORTED are worth reporting). */
+  errors: FieldError[]
+}
+
+export interface Ingest {
+  /**
+   * Validates, encodes and produces `records`; resolves once Kafka acknowledged the accepted ones.
+   * Throws SluiceError OVERLOADED (retry later, nothing written) or KAFKA_UNAVAILABLE (retry;
+   * nothing of this request was acknowledged).
+   */
+  records(records: readonly unknown[], defaults: IngestDefaults, known?: readonly FieldError[]): Promise<Ingested>
+}
+
+export interface IngestDeps {
+  producer: MessageProducer
+  codec: Pick<Codec<LogEvent>, 'encodeInto'>
+  registry: Registry
+}
+
+/** First size of a request's encode buffer: a 1 000-record request of ~400-byte records fits twice. */
+const ENCODE_BUFFER_BYTES = 1 << 20
+
+export function createIngest(config: Config, deps: IngestDeps): Ingest {
+  const stage = stageMetrics(deps.registry, 'gateway')
+  const produceSeconds = histogram(deps.registry, 'sluice_gateway_produce_seconds', 'Time from a request’s records handed to the producer until Kafka acknowledged them.', LATENCY_BUCKETS_SECONDS)
+  const recordsPerRequest = histogram(deps.registry, 'sluice_gateway_request_records', 'Records per request, any protocol.', BATCH_SIZE_BUCKETS)
+  let inFlightBytes = 0
+
+  return {
+    async records(records, defaults, known = []) {
+      const errors: FieldError[] = known.slice()
+      const messages: Message[] = []
+      // The request's records are encoded back to back into one buffer, each message's value a
+      // view of it (no buffer per record); a full buffer is replaced by a larger one, and the
+      // views already taken keep the old one alive until Kafka acknowledged them.
+      let out = Buffer.allocUnsafe(ENCODE_BUFFER_BYTES)
+      let pos = 0
+      let bytes = 0
+      const encode = (e: LogEvent): Buffer => {
+        let end = deps.codec.encodeInto(e, out, pos)
+        if (end < 0) {
+          out = Buffer.allocUnsafe(Math.max(out.length * 2, ENCODE_BUFFER_BYTES - end))
+          pos = 0
+          end = deps.codec.encodeInto(e, out, 0)
+        }
+        const value = out.subarray(pos, end)
+        pos = end
+        return value
+      }
+      for (let i = 0; i < records.length; i++) {
+        if (records[i] === SKIP) continue
+        const result = validateLogInput(records[i], i, defaults)
+        if (!result.ok) {
+          for (const e of result.errors) errors.push(e)
+          continue
+        }
+        const e = result.event
+        const message = { key: `${e.tenant}/${e.service}`, value: encode(e) }
+        // Kafka refuses a record batch over the broker's message.max.bytes; one such record would
+        // fail its whole produce request, so it is turned away here with the rest going through.
+        const size = message.value.length + message.key.length
+        if (size > config.maxRecordBytes) {
+          errors.push({ index: i, field: '', message: `record is ${size} bytes encoded; the limit is ${config.maxRecordBytes}` })
+          continue
+        }
+        bytes += size
+        messages.push(message)
+      }
+      const rejected = records.length - messages.length
+      stage.received.inc(records.length)
+      recordsPerRequest.observe(records.length)
+      if (rejected > 0) stage.dropped.inc({ reason: 'invalid' }, rejected)
+
+      if (messages.length > 0) {
+        // One request alone may exceed the budget (a large body on an idle gateway): it goes.
+        if (inFlightBytes > 0 && inFlightBytes + bytes > config.maxInFlightBytes) {
+          stage.dropped.inc({ reason: 'overloaded' }, messages.length)
+          throw new SluiceError('OVERLOADED', `the gateway is waiting on Kafka for ${inFlightBytes} bytes already (limit ${config.maxInFlightBytes}); retry later`, { canRetry: true })
+        }
+        inFlightBytes += bytes
+        const end = produceSeconds.startTimer()
+        try {
+          await deps.producer.send(config.topicRaw, messages)
+        } catch (err) {
+          stage.errors.inc({ code: err instanceof SluiceError ? err.code : 'KAFKA_PRODUCE_FAILED' })
+          throw err
+        } finally {
+          inFlightBytes -= bytes
+          end()
+        }
+        stage.sent.inc(messages.length)
+      }
+      errors.sort((a, b) => a.index - b.index)
+      return { accepted: messages.length, rejected, errors }
+    },
+  }
+}

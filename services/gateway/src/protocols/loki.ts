@@ -1,0 +1,5 @@
+// loki ingest (stub: replaced by its implementation).
+import type { FastifyInstance } from 'fastify'
+import type { ProtocolContext } from '../protocol.js'
+
+export function registerLoki(_api: FastifyInstance, _ctx: ProtocolContext): void {}
