@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { fastParse, validateLogInput, zodParse } from './input.js'
+import type { InputDefaults } from './input.js'
+import type { LogEvent } from './model.js'
 
 const defaults = { tenant: 'acme', source: 'http' as const, observedNs: 1_000_000_000_000_000_000n }
 
@@ -28,10 +30,10 @@ describe('validateLogInput', () => {
     expect(r.ok && r.event).toMatchObject({ message: 'x', severity_text: 'WARN', timestamp: 1_763_899_200_000_000_000n, service: 'api' })
   })
 
-  it('keeps a client id and folds unknown top-level keys into string attributes', () => {
-    const r = validateLogInput({ id: 'abc', message: 'm', user: { id: 7 }, retry: 3, attributes: { ok: true } }, 0, defaults)
+  it('keeps a client id and folds unknown top-level keys into string attributes, nested ones dotted', () => {
+    const r = validateLogInput({ id: 'abc', message: 'm', user: { id: 7, roles: ['a'] }, retry: 3, attributes: { ok: true, http: { status: 502 } } }, 0, defaults)
     expect(r.ok && r.event.id).toBe('abc')
-    expect(r.ok && r.event.attributes).toEqual({ ok: 'true', user: '{"id":7}', retry: '3' })
+    expect(r.ok && r.event.attributes).toEqual({ ok: 'true', 'http.status': '502', 'user.id': '7', 'user.roles': '["a"]', retry: '3' })
   })
 
   it('names the field and the record index of every error', () => {
@@ -54,6 +56,94 @@ describe('validateLogInput', () => {
   it('rejects non-objects', () => {
     expect(validateLogInput('text', 0, defaults)).toMatchObject({ ok: false, errors: [{ field: '', message: 'expected a JSON object' }] })
     expect(validateLogInput([1], 0, defaults).ok).toBe(false)
+  })
+})
+
+describe('logger-native records', () => {
+  const ok = (input: unknown, d: Partial<InputDefaults> = {}): LogEvent => {
+    const r = validateLogInput(input, 0, { ...defaults, ...d })
+    if (!r.ok) throw new Error(JSON.stringify(r.errors))
+    return r.event
+  }
+
+  it('reads pino output: numeric level, epoch-ms time, msg, hostname, pid, name', () => {
+    const e = ok({ level: 30, time: 1_763_899_200_123, pid: 4242, hostname: 'web-1', name: 'checkout', msg: 'order paid', orderId: 'o-1' })
+    expect(e).toMatchObject({ severity_text: 'INFO', severity_number: 9, timestamp: 1_763_899_200_123_000_000n, host: 'web-1', service: 'checkout', message: 'order paid' })
+    expect(e.resource).toEqual({ 'process.pid': '4242' })
+    expect(e.attributes).toEqual({ orderId: 'o-1', 'log.level': '30' })
+  })
+
+  it.each([
+    [10, 'TRACE'], [20, 'DEBUG'], [30, 'INFO'], [35, 'INFO'], [40, 'WARN'], [50, 'ERROR'], [60, 'FATAL'],
+  ])('maps pino/bunyan level %i to %s', (level, text) => {
+    expect(ok({ level, msg: 'm' }).severity_text).toBe(text)
+  })
+
+  it('reads 1-24 as OTel numbers outside a pino record, and larger numbers on the pino scale', () => {
+    expect(ok({ level: 10, message: 'm' })).toMatchObject({ severity_text: 'INFO', severity_number: 10 })
+    expect(ok({ level: 20, message: 'm' })).toMatchObject({ severity_text: 'ERROR', severity_number: 20 })
+    expect(ok({ level: 50, message: 'm' }).severity_text).toBe('ERROR')
+    expect(ok({ level: '40', message: 'm' }).severity_text).toBe('WARN')
+    // 0 is OTel's UNSPECIFIED: the default level, the value kept.
+    expect(ok({ level: 0, message: 'm' })).toMatchObject({ severity_text: 'INFO', attributes: { 'log.level': '0' } })
+  })
+
+  it('reads bunyan output, whose time is ISO and whose name is the service', () => {
+    const e = ok({ name: 'myapp', hostname: 'h', pid: 1, level: 50, msg: 'boom', time: '2025-11-23T12:00:00.114Z', v: 0 })
+    expect(e).toMatchObject({ service: 'myapp', host: 'h', severity_text: 'ERROR', timestamp: 1_763_899_200_114_000_000n, attributes: { v: '0', 'log.level': '50' } })
+  })
+
+  it('keeps `name` as an attribute outside a pino record', () => {
+    expect(ok({ name: 'Ada', message: 'signed up' })).toMatchObject({ service: 'unknown', attributes: { name: 'Ada' } })
+  })
+
+  it('reads winston and logstash JSON, keeping non-canonical level spellings', () => {
+    expect(ok({ level: 'warn', message: 'slow', timestamp: '2025-11-23T12:00:00Z', service: 'api' })).toMatchObject({ severity_text: 'WARN', service: 'api', attributes: {} })
+    expect(ok({ level: 'http', message: 'GET /' })).toMatchObject({ severity_text: 'DEBUG', attributes: { 'log.level': 'http' } })
+    expect(ok({ level: 'silly', message: 'x' }).severity_text).toBe('TRACE')
+    const logstash = ok({ '@timestamp': '2025-11-23T12:00:00.000Z', '@version': '1', message: 'm', logger_name: 'com.acme.Api', level: 'WARNING', HOSTNAME: 'h' })
+    expect(logstash).toMatchObject({ severity_text: 'WARN', timestamp: 1_763_899_200_000_000_000n, attributes: { '@version': '1', logger_name: 'com.acme.Api', HOSTNAME: 'h', 'log.level': 'WARNING' } })
+  })
+
+  it('reads ECS, dotted or nested', () => {
+    const trace = '0af7651916cd43dd8448eb211c80319c'
+    const nested = ok({ '@timestamp': '2025-11-23T12:00:00Z', 'log.level': 'error', message: 'm', 'ecs.version': '8.10.0', service: { name: 'checkout', version: '1.2' }, host: { hostname: 'h1' }, trace: { id: trace }, log: { logger: 'app' } })
+    expect(nested).toMatchObject({ severity_text: 'ERROR', service: 'checkout', host: 'h1', trace_id: trace })
+    expect(nested.attributes).toEqual({ 'ecs.version': '8.10.0', 'service.version': '1.2', 'log.logger': 'app' })
+    const dotted = ok({ '@timestamp': '2025-11-23T12:00:00Z', 'log.level': 'error', message: 'm', 'service.name': 'checkout', 'host.name': 'h1', 'trace.id': trace })
+    expect(dotted).toMatchObject({ severity_text: 'ERROR', service: 'checkout', host: 'h1', trace_id: trace, attributes: {} })
+  })
+
+  it('names a nested field by its dotted path', () => {
+    const r = validateLogInput({ message: 'm', service: { name: '' }, log: { level: 'loud' } }, 1, defaults)
+    expect(r.ok).toBe(false)
+    expect(!r.ok && r.errors.map((e) => e.field).sort()).toEqual(['log.level', 'service.name'])
+  })
+
+  it('refuses pathological nesting and field counts with an error instead of throwing', () => {
+    let deep: unknown = 'leaf'
+    for (let i = 0; i < 100; i++) deep = { d: deep }
+    expect(validateLogInput({ message: 'm', deep }, 0, defaults)).toMatchObject({ ok: false, errors: [{ field: expect.stringMatching(/^deep(\.d)+$/), message: expect.stringContaining('nested too deeply') }] })
+    const arrays = JSON.parse(`${'['.repeat(200_000)}${']'.repeat(200_000)}`)
+    expect(validateLogInput({ message: 'm', arrays }, 0, defaults)).toMatchObject({ ok: false, errors: [{ field: 'arrays' }] })
+    const wide = Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`k${i}`, i]))
+    expect(validateLogInput({ message: 'm', wide }, 0, defaults)).toMatchObject({ ok: false, errors: [{ message: expect.stringContaining('more than 1000 fields') }] })
+  })
+})
+
+describe('field mapping', () => {
+  const fields = { timestamp: ['date'], message: ['log', 'text'], level: ['lvl'], service: ['kubernetes.container_name', 'app'] }
+
+  it('takes each role from the named field, the first one set, reaching into nested objects', () => {
+    const r = validateLogInput({ date: 1_763_899_200.5, log: 'hello', message: 'shadowed', lvl: 'E', kubernetes: { container_name: 'web', pod: 'p-1' } }, 0, { ...defaults, fields })
+    expect(r.ok && r.event).toMatchObject({ timestamp: 1_763_899_200_500_000_000n, message: 'hello', severity_text: 'ERROR', service: 'web', attributes: { message: 'shadowed', 'kubernetes.pod': 'p-1', 'log.level': 'E' } })
+    const fallback = validateLogInput({ text: 'second choice', app: 'api' }, 0, { ...defaults, fields })
+    expect(fallback.ok && fallback.event).toMatchObject({ message: 'second choice', service: 'api' })
+  })
+
+  it('names the client field in errors', () => {
+    expect(validateLogInput({ date: 'someday', log: 'x' }, 5, { ...defaults, fields })).toMatchObject({ ok: false, errors: [{ index: 5, field: 'date', message: expect.stringContaining('unparseable timestamp') }] })
+    expect(validateLogInput({ other: 'x' }, 0, { ...defaults, fields })).toMatchObject({ ok: false, errors: [{ field: 'log', message: 'required: none of log, text is set' }] })
   })
 })
 

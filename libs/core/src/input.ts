@@ -1,13 +1,33 @@
 // Validation of log records as clients send them (HTTP JSON / NDJSON, or JSON on Kafka), turning
 // each into a LogEvent. Lenient where the field is lenient (timestamp formats, level spellings,
-// common field aliases), precise in its errors: every issue names the field the client sent.
+// the field names common loggers write), precise in its errors: every issue names the field the
+// client sent.
+//
+// Field names read, first present wins (everything else becomes an attribute):
+//   timestamp  timestamp, ts, time, @timestamp         ISO-8601 or epoch s/ms/µs/ns
+//   level      level, severity, severity_text, log.level   names, OTel numbers, pino numbers
+//   message    message, msg, body                      required
+//   service    service, service.name; pino/bunyan `name`
+//   host       host, hostname, host.name, host.hostname
+//   trace_id   trace_id, trace.id;  span_id  span_id, span.id
+// Nested objects are flattened into dotted keys first (ECS `{"service":{"name":…}}` is
+// `service.name`), so nested and dotted spellings mean the same. pino and bunyan records (a
+// numeric level beside `msg`) read the level on their scale — 10 trace, 20 debug, 30 info,
+// 40 warn, 50 error, 60 fatal; elsewhere 1–24 are OTel SeverityNumbers and larger numbers the
+// pino scale. A level given in any other spelling than the canonical name is kept as the
+// attribute `log.level`; `pid` becomes the resource attribute `process.pid`. A caller may name
+// other fields per request (FieldMapping: VictoriaLogs' `_msg_field` and `_time_field`).
 import { z } from 'zod'
 import { uuidv7 } from './ids.js'
 import type { LogEvent, LogSource } from './model.js'
-import { parseSeverity, severityFromNumber } from './severity.js'
+import { parseLevel, severityFromNumber, severityFromPino } from './severity.js'
+import type { Severity } from './severity.js'
 import { nowNs, parseTimestampNs } from './timestamp.js'
 
 const MAX_ATTRIBUTES = 256
+/** Fields of one record after flattening, and how deep its objects may nest. */
+const MAX_FIELDS = 1000
+const MAX_DEPTH = 32
 
 const timestampField = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ns = parseTimestampNs(v)
@@ -18,13 +38,25 @@ const timestampField = z.union([z.string(), z.number()]).transform((v, ctx) => {
   return ns
 })
 
+/** A level as sent (kept as the attribute `log.level` unless it is the canonical name) and what it means. */
+export interface Level {
+  raw: string | number
+  /** null: OTel's UNSPECIFIED (0), as if no level were sent. */
+  severity: Severity | null
+}
+
+function level(raw: string | number): Level | undefined {
+  const severity = parseLevel(raw)
+  return severity === undefined ? undefined : { raw, severity }
+}
+
 const levelField = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const severity = parseSeverity(v)
-  if (!severity) {
-    ctx.addIssue({ code: 'custom', message: `unknown level ${JSON.stringify(v)}: expected e.g. debug, info, warn, error, fatal or an OTel number 1-24` })
+  const parsed = level(v)
+  if (!parsed) {
+    ctx.addIssue({ code: 'custom', message: `unknown level ${JSON.stringify(v)}: expected e.g. debug, info, warn, error, fatal, an OTel number 1-24 or a pino number 10-60` })
     return z.NEVER
   }
-  return severity
+  return parsed
 })
 
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()])
@@ -34,6 +66,8 @@ const stringMap = z
 
 const hexId = (bytes: number) =>
   z.string().regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `expected ${bytes * 2} hex characters`).transform((s) => s.toLowerCase())
+const serviceField = z.string().trim().min(1).max(256)
+const hostField = z.string().trim().max(256)
 
 export const TENANT_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/
 
@@ -47,14 +81,21 @@ const recordSchema = z.looseObject({
   level: levelField.optional(),
   severity: levelField.optional(),
   severity_text: levelField.optional(),
+  'log.level': levelField.optional(),
   severity_number: z.number().int().min(1).max(24).optional(),
   message: z.string().optional(),
   msg: z.string().optional(),
   body: z.string().optional(),
-  service: z.string().trim().min(1).max(256).optional(),
-  host: z.string().trim().max(256).optional(),
+  service: serviceField.optional(),
+  'service.name': serviceField.optional(),
+  host: hostField.optional(),
+  hostname: hostField.optional(),
+  'host.name': hostField.optional(),
+  'host.hostname': hostField.optional(),
   trace_id: hexId(16).optional(),
+  'trace.id': hexId(16).optional(),
   span_id: hexId(8).optional(),
+  'span.id': hexId(8).optional(),
   attributes: stringMap.optional(),
   resource: stringMap.optional(),
 })
@@ -62,6 +103,24 @@ const recordSchema = z.looseObject({
 export type ParsedRecord = z.infer<typeof recordSchema>
 
 const KNOWN_KEYS = new Set(Object.keys(recordSchema.shape))
+
+/** The fields each LogEvent role is read from, in order; a FieldMapping overrides them per request. */
+const ROLES = {
+  timestamp: ['timestamp', 'ts', 'time', '@timestamp'],
+  level: ['level', 'severity', 'severity_text', 'log.level'],
+  message: ['message', 'msg', 'body'],
+  service: ['service', 'service.name'],
+  host: ['host', 'hostname', 'host.name', 'host.hostname'],
+} as const
+
+export type FieldRole = keyof typeof ROLES
+
+/**
+ * Per request: which of the client's fields holds the time, level, message, service or host —
+ * each a list, the first that is set wins (dotted names reach into nested objects). The chosen
+ * field takes the role; the fields that would otherwise have had it stay, as attributes.
+ */
+export type FieldMapping = Partial<Record<FieldRole, readonly string[]>>
 
 export interface FieldError {
   index: number
@@ -73,39 +132,135 @@ export interface InputDefaults {
   tenant: string
   source: LogSource
   observedNs?: bigint
+  fields?: FieldMapping
 }
 
 export type ValidationResult = { ok: true; event: LogEvent } | { ok: false; errors: FieldError[] }
 
-function stringify(v: unknown): string {
-  return typeof v === 'string' ? v : v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v)
+const INFO = severityFromNumber(9)
+
+/** Thrown (and turned into the record's error) when a value cannot be written as a string. */
+class NestingError extends Error {
+  constructor(readonly field: string) {
+    super(`nested too deeply (more than ${MAX_DEPTH} levels)`)
+  }
 }
 
-function toStringMap(m: Record<string, unknown> | undefined, into: Record<string, string> = {}): Record<string, string> {
-  if (m) for (const k in m) into[k] = stringify(m[k])
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function stringify(v: unknown, field: string): string {
+  if (typeof v === 'string') return v
+  if (v === null) return ''
+  if (typeof v !== 'object') return String(v)
+  try {
+    return JSON.stringify(v)
+  } catch {
+    throw new NestingError(field) // JSON.parse takes any depth; JSON.stringify runs out of stack
+  }
+}
+
+/** Writes `value` into `into` under `key`, objects as one dotted key per leaf. */
+function flattenInto(into: Record<string, unknown>, key: string, value: unknown, depth: number): void {
+  if (!isPlainObject(value)) {
+    into[key] = value
+    return
+  }
+  if (depth >= MAX_DEPTH) throw new NestingError(key)
+  for (const k in value) flattenInto(into, `${key}.${k}`, value[k], depth + 1)
+}
+
+function toStringMap(m: Record<string, unknown> | undefined, field: string, into: Record<string, string> = {}): Record<string, string> {
+  if (!m) return into
+  for (const k in m) {
+    const v = m[k]
+    if (!isPlainObject(v)) {
+      into[k] = stringify(v, `${field}.${k}`)
+      continue
+    }
+    const flat: Record<string, unknown> = {}
+    flattenInto(flat, k, v, 1)
+    for (const f in flat) into[f] = stringify(flat[f], `${field}.${f}`)
+  }
   return into
+}
+
+/** The record with its nested objects (but `attributes` and `resource`) as dotted keys. */
+function flattenRecord(o: Record<string, unknown>): Record<string, unknown> {
+  let nested = false
+  for (const k in o) if (k !== 'attributes' && k !== 'resource' && isPlainObject(o[k])) nested = true
+  if (!nested) return o
+  const flat: Record<string, unknown> = {}
+  for (const k in o) {
+    if (k === 'attributes' || k === 'resource') flat[k] = o[k]
+    else flattenInto(flat, k, o[k], 1)
+  }
+  return flat
+}
+
+function isSet(v: unknown): boolean {
+  return v !== undefined && v !== null && v !== ''
+}
+
+/** Applies a FieldMapping; `renamed` tells which client field each role now comes from. */
+function mapFields(o: Record<string, unknown>, mapping: FieldMapping): { record: Record<string, unknown>; renamed: Record<string, string> } {
+  const record = { ...o }
+  const renamed: Record<string, string> = {}
+  for (const role of Object.keys(mapping) as FieldRole[]) {
+    const from = mapping[role]?.find((name) => isSet(record[name]))
+    if (from === undefined || from === role) continue
+    const value = record[from]
+    delete record[from]
+    // The role's usual fields give way: they stay, as attributes of their own name.
+    for (const alias of ROLES[role]) {
+      if (!(alias in record) || !isPlainObject(record.attributes ?? {})) continue
+      record.attributes = { ...(record.attributes as Record<string, unknown> | undefined), [alias]: record[alias] }
+      delete record[alias]
+    }
+    record[role] = value
+    renamed[role] = from
+  }
+  return { record, renamed }
+}
+
+/** `raw` is `text` in any case ("warn" for WARN): nothing worth keeping beside severity_text. */
+function isCanonicalName(raw: string | number, text: string): boolean {
+  return typeof raw === 'string' && raw.length === text.length && (raw === text || raw.toUpperCase() === text)
 }
 
 function toEvent(r: ParsedRecord, d: InputDefaults): LogEvent {
   const observed = d.observedNs ?? nowNs()
-  const severity = r.level ?? r.severity ?? r.severity_text ?? (r.severity_number ? severityFromNumber(r.severity_number) : severityFromNumber(9))
-  const attributes = toStringMap(r.attributes)
+  const lv = r.level ?? r.severity ?? r.severity_text ?? r['log.level']
+  // pino and bunyan: a numeric level beside `msg`, whose 10 and 20 are trace and debug.
+  const pino = typeof lv?.raw === 'number' && r.msg !== undefined
+  const severity = (pino ? severityFromPino(lv.raw as number) : lv?.severity) ?? (r.severity_number ? severityFromNumber(r.severity_number) : INFO)
+  const attributes = toStringMap(r.attributes, 'attributes')
+  const resource = toStringMap(r.resource, 'resource')
+  let service = r.service ?? r['service.name']
   // Unknown top-level keys are kept as attributes rather than silently dropped.
-  for (const k in r) if (!KNOWN_KEYS.has(k)) attributes[k] = stringify(r[k])
+  for (const k in r) {
+    if (KNOWN_KEYS.has(k)) continue
+    const v = r[k]
+    if (k === 'pid' && (typeof v === 'number' || typeof v === 'string')) resource['process.pid'] = String(v)
+    else if (k === 'name' && pino && service === undefined && typeof v === 'string' && v.trim().length > 0 && v.trim().length <= 256) service = v.trim()
+    else attributes[k] = stringify(v, k)
+  }
+  if (lv && !isCanonicalName(lv.raw, severity.text)) attributes['log.level'] = String(lv.raw)
   return {
     id: r.id ?? uuidv7(),
     tenant: r.tenant ?? d.tenant,
     timestamp: r.timestamp ?? r.ts ?? r.time ?? r['@timestamp'] ?? observed,
     observed_timestamp: observed,
-    service: r.service ?? 'unknown',
-    host: r.host || null,
+    service: service ?? 'unknown',
+    host: r.host || r.hostname || r['host.name'] || r['host.hostname'] || null,
     severity_text: severity.text,
     severity_number: severity.number,
     message: (r.message ?? r.msg ?? r.body) as string,
-    trace_id: r.trace_id ?? null,
-    span_id: r.span_id ?? null,
+    trace_id: r.trace_id ?? r['trace.id'] ?? null,
+    span_id: r.span_id ?? r['span.id'] ?? null,
     attributes,
-    resource: toStringMap(r.resource),
+    resource,
     source: d.source,
   }
 }
@@ -149,9 +304,9 @@ export function fastParse(o: Record<string, unknown>): ParsedRecord | undefined 
         break
       }
       case 'level': {
-        const severity = typeof v === 'string' || typeof v === 'number' ? parseSeverity(v) : undefined
-        if (!severity) return undefined
-        r.level = severity
+        const parsed = typeof v === 'string' || typeof v === 'number' ? level(v) : undefined
+        if (!parsed) return undefined
+        r.level = parsed
         break
       }
       case 'message':
@@ -200,21 +355,39 @@ export function zodParse(input: unknown): ReturnType<typeof recordSchema.safePar
 
 /** Validates one client record (already JSON-parsed) at position `index` of its request. */
 export function validateLogInput(input: unknown, index: number, defaults: InputDefaults): ValidationResult {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    return { ok: false, errors: [{ index, field: '', message: 'expected a JSON object' }] }
+  if (!isPlainObject(input)) return { ok: false, errors: [{ index, field: '', message: 'expected a JSON object' }] }
+  try {
+    return validate(input, index, defaults)
+  } catch (err) {
+    if (err instanceof NestingError) return { ok: false, errors: [{ index, field: err.field, message: err.message }] }
+    throw err
   }
-  const fast = fastParse(input as Record<string, unknown>)
+}
+
+function validate(input: Record<string, unknown>, index: number, defaults: InputDefaults): ValidationResult {
+  let o = input
+  let renamed: Record<string, string> = {}
+  if (defaults.fields) ({ record: o, renamed } = mapFields(flattenRecord(o), defaults.fields))
+  const fast = fastParse(o)
   if (fast?.message !== undefined) return { ok: true, event: toEvent(fast, defaults) }
-  const parsed = recordSchema.safeParse(input)
+  o = flattenRecord(o)
+  let fields = 0
+  for (const _ in o) if (++fields > MAX_FIELDS) return { ok: false, errors: [{ index, field: '', message: `more than ${MAX_FIELDS} fields (nested ones counted one per leaf)` }] }
+  const parsed = recordSchema.safeParse(o)
   if (!parsed.success) {
     return {
       ok: false,
-      errors: parsed.error.issues.map((i) => ({ index, field: i.path.map(String).join('.'), message: i.message })),
+      errors: parsed.error.issues.map((i) => {
+        const [head, ...rest] = i.path.map(String)
+        return { index, field: [renamed[head ?? ''] ?? head, ...rest].join('.'), message: i.message }
+      }),
     }
   }
   const r = parsed.data
   if (r.message === undefined && r.msg === undefined && r.body === undefined) {
-    return { ok: false, errors: [{ index, field: 'message', message: 'required (also accepted as "msg" or "body")' }] }
+    const named = defaults.fields?.message
+    const message = named ? `required: none of ${named.join(', ')} is set` : 'required (also accepted as "msg" or "body")'
+    return { ok: false, errors: [{ index, field: named?.[0] ?? 'message', message }] }
   }
   return { ok: true, event: toEvent(r, defaults) }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { parseSeverity, severityFromSyslog } from './severity.js'
+import { parseLevel, parseSeverity, severityFromPino, severityFromSyslog } from './severity.js'
 
 describe('parseSeverity', () => {
   it.each([
@@ -37,5 +37,25 @@ describe('parseSeverity', () => {
     expect(severityFromSyslog(4)?.text).toBe('WARN')
     expect(severityFromSyslog(7)?.text).toBe('DEBUG')
     expect(severityFromSyslog(8)).toBeUndefined()
+  })
+
+  it('maps pino/bunyan numbers, custom levels rounding down', () => {
+    expect([10, 20, 30, 40, 50, 60, 45, 70].map((n) => severityFromPino(n).text)).toEqual(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL', 'WARN', 'FATAL'])
+  })
+})
+
+describe('parseLevel', () => {
+  it('reads 1-24 as OTel, larger numbers on the pino scale, 0 as unspecified', () => {
+    expect(parseLevel(17)).toEqual({ text: 'ERROR', number: 17 })
+    expect(parseLevel(30)).toEqual({ text: 'INFO', number: 9 })
+    expect(parseLevel('50')).toEqual({ text: 'ERROR', number: 17 })
+    expect(parseLevel(0)).toBeNull()
+    expect(parseLevel('warning')).toEqual({ text: 'WARN', number: 13 })
+  })
+
+  it('rejects negative, fractional and unknown values', () => {
+    expect(parseLevel(-1)).toBeUndefined()
+    expect(parseLevel(30.5)).toBeUndefined()
+    expect(parseLevel('loud')).toBeUndefined()
   })
 })

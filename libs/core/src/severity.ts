@@ -12,7 +12,7 @@ export interface Severity {
 const BY_NAME: Record<string, number> = {
   trace: 1, trc: 1, finest: 1, finer: 2, verbose: 3,
   debug: 5, dbg: 5, fine: 5, config: 7,
-  info: 9, information: 9, informational: 9, inf: 9, notice: 10, log: 9,
+  info: 9, information: 9, informational: 9, inf: 9, notice: 10, log: 9, http: 8, silly: 1,
   warn: 13, warning: 13, wrn: 13,
   error: 17, err: 17, eror: 17, severe: 17, fail: 17, failure: 17,
   critical: 21, crit: 21, alert: 22, emerg: 23, emergency: 23, fatal: 21, panic: 23,
@@ -29,6 +29,28 @@ export function severityFromNumber(n: number): Severity {
 export function severityFromSyslog(code: number): Severity | undefined {
   const n = SYSLOG[code]
   return n === undefined ? undefined : severityFromNumber(n)
+}
+
+/** pino and bunyan: 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal; custom levels round down. */
+export function severityFromPino(n: number): Severity {
+  const step = Math.min(5, Math.max(0, Math.floor(n / 10) - 1))
+  return severityFromNumber(step * 4 + 1)
+}
+
+/**
+ * A record's level as loggers write it: a name (see parseSeverity), an OTel SeverityNumber 1–24,
+ * or a number above 24 on the pino/bunyan scale (severityFromPino) — numeric strings alike. 0 is
+ * OTel's SEVERITY_NUMBER_UNSPECIFIED: null, as if no level were given. Unknown → undefined.
+ * (pino's 10 and 20 are OTel numbers too; a caller that knows the record is pino's decides.)
+ */
+export function parseLevel(input: string | number): Severity | null | undefined {
+  const c = typeof input === 'string' ? input.charCodeAt(0) : 0
+  const numeric = typeof input === 'number' || ((c === 32 || (c >= 48 && c <= 57)) && /^\s*\d+\s*$/.test(input))
+  const n = numeric ? Number(input) : undefined
+  if (n === undefined) return parseSeverity(input)
+  if (!Number.isInteger(n) || n < 0) return undefined
+  if (n === 0) return null
+  return n <= 24 ? severityFromNumber(n) : severityFromPino(n)
 }
 
 /**

@@ -9,7 +9,7 @@
 // protocol's equivalent) instead of queueing without bound; Kafka not acknowledging in time is
 // KAFKA_UNAVAILABLE (503). Neither writes anything the client is told was refused.
 import { SluiceError, validateLogInput } from '@sluice/core'
-import type { FieldError, LogEvent, LogSource } from '@sluice/core'
+import type { FieldError, FieldMapping, LogEvent, LogSource } from '@sluice/core'
 import type { Message, MessageProducer } from '@sluice/kafka'
 import { BATCH_SIZE_BUCKETS, LATENCY_BUCKETS_SECONDS, histogram, stageMetrics } from '@sluice/observability'
 import type { Registry } from '@sluice/observability'
@@ -25,6 +25,8 @@ export interface IngestDefaults {
   source: LogSource
   /** When Sluice saw the request (one time per request: its records arrive together). */
   observedNs: bigint
+  /** Which of the records' fields hold the message, time, level, service, host (fields.ts). */
+  fields?: FieldMapping
 }
 
 export interface Ingested {

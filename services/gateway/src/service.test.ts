@@ -131,6 +131,25 @@ describe('gateway POST /v1/logs', () => {
     expect(res.json()).toMatchObject({ error: 'KAFKA_UNAVAILABLE' })
   })
 
+  it('maps fields named per request by query parameter or header, and names a bad parameter', async () => {
+    const { app: a, producer } = app()
+    const line = JSON.stringify({ log: 'disk full', date: 1_763_899_200.25, lvl: 'E', kubernetes: { container_name: 'db', pod: 'db-0' } })
+    const ndjson = { 'content-type': 'application/x-ndjson' }
+    const q = await a.inject({ method: 'POST', url: '/v1/logs?_msg_field=log&_time_field=date&_level_field=lvl&_service_field=kubernetes.container_name', payload: line, headers: ndjson })
+    expect(q.json()).toEqual({ accepted: 1, rejected: 0 })
+    expect(decoded(producer.sent[0]!.messages[0]!)).toMatchObject({ message: 'disk full', timestamp: '1763899200250000000', severity_text: 'ERROR', service: 'db', attributes: { 'kubernetes.pod': 'db-0', 'log.level': 'E' } })
+    const h = await a.inject({ method: 'POST', url: '/v1/logs', payload: line, headers: { ...ndjson, 'x-sluice-msg-field': 'message,log', 'x-sluice-service-field': 'kubernetes.container_name' } })
+    expect(h.json()).toEqual({ accepted: 1, rejected: 0 })
+    expect(decoded(producer.sent[1]!.messages[0]!)).toMatchObject({ message: 'disk full', service: 'db' })
+    const missing = await a.inject({ method: 'POST', url: '/v1/logs?_msg_field=text', payload: line, headers: ndjson })
+    expect(missing.statusCode).toBe(400)
+    expect(missing.json().errors).toEqual([{ index: 0, field: 'text', message: 'required: none of text is set' }])
+    const bad = await a.inject({ method: 'POST', url: '/v1/logs?_time_field=a,,b', payload: line, headers: ndjson })
+    expect(bad.statusCode).toBe(400)
+    expect(bad.json().message).toContain('_time_field')
+    expect(producer.sent).toHaveLength(2)
+  })
+
   it('accepts gzip bodies, limits the decompressed size with 413, and refuses unknown media types with 415', async () => {
     const { app: a, producer } = app()
     const zipped = await a.inject({ method: 'POST', url: '/v1/logs', payload: gzipSync('{"message":"zipped"}'), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } })

@@ -1,7 +1,7 @@
 // Message-body parsing: recognises the body's format from its first characters (so plain text,
 // the common case, costs a few comparisons) and returns its fields in one shape — string
 // fields to merge into attributes, the inner message worth mining, and any level it states.
-import { parseSeverity, parseTimestampNs, severityFromSyslog } from '@sluice/core'
+import { parseSeverity, parseTimestampNs, severityFromPino, severityFromSyslog } from '@sluice/core'
 import type { Severity } from '@sluice/core'
 import type { ParsedFormat } from '../model.js'
 import { parseAccessLog, routeTemplate } from './access-log.js'
@@ -51,7 +51,7 @@ function firstOf(fields: Readonly<Record<string, string>>, keys: readonly string
 function levelOf(fields: Readonly<Record<string, string>>): Severity | undefined {
   const raw = firstOf(fields, LEVEL_KEYS)
   if (raw === undefined) return undefined
-  if (/^[1-6]0$/.test(raw)) return parseSeverity(['trace', 'debug', 'info', 'warn', 'error', 'fatal'][Number(raw) / 10 - 1])
+  if (/^[1-6]0$/.test(raw)) return severityFromPino(Number(raw))
   return parseSeverity(raw)
 }
 

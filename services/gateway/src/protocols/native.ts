@@ -1,6 +1,7 @@
 // Sluice's own format at POST /v1/logs: one JSON object, a JSON array of objects, or NDJSON (one
 // object per line). The same path takes OTLP/HTTP (protobuf by content type, JSON by its
-// top-level `resourceLogs`), handed to otlp.ts. Status codes:
+// top-level `resourceLogs`), handed to otlp.ts. Field names other than Sluice's are mapped per
+// request with `_msg_field`, `_time_field`, … (fields.ts). Status codes:
 //   200  every record accepted                 { accepted, rejected: 0 }
 //   207  some accepted, some rejected          { accepted, rejected, errors: [{ index, field, message }] }
 //   400  nothing accepted (all invalid, bad JSON, empty body)
@@ -12,6 +13,7 @@ import type { FastifyInstance } from 'fastify'
 import { SluiceError, nowNs } from '@sluice/core'
 import { NDJSON_TYPES, fromJson, parseNdjson } from '../body.js'
 import type { ParsedBody } from '../body.js'
+import { fieldMapping } from '../fields.js'
 import type { ProtocolContext } from '../protocol.js'
 import { handleOtlpJson, handleOtlpProtobuf } from './otlp.js'
 
@@ -31,7 +33,8 @@ export function registerNative(api: FastifyInstance, ctx: ProtocolContext): void
     if (parsed?.otlp) return handleOtlpJson(parsed.otlp, req, reply, ctx)
     if (!parsed || parsed.records.length === 0) throw new SluiceError('VALIDATION_FAILED', 'empty body: send a JSON object, a JSON array or NDJSON lines')
     const tenant = ctx.tenantOf(req)
-    const result = await ctx.ingest.records(parsed.records, { tenant, source: 'http', observedNs: nowNs() }, parsed.errors)
+    const fields = fieldMapping(req)
+    const result = await ctx.ingest.records(parsed.records, { tenant, source: 'http', observedNs: nowNs(), ...(fields && { fields }) }, parsed.errors)
     const max = ctx.config.maxErrorsReported
     const body = {
       accepted: result.accepted,
