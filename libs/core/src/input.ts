@@ -32,7 +32,7 @@ const MAX_DEPTH = 32
 const timestampField = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ns = parseTimestampNs(v)
   if (ns === undefined) {
-    ctx.addIssue({ code: 'custom', message: `unparseable timestamp ${JSON.stringify(v)}: expected ISO-8601 or epoch seconds/ms/µs/ns` })
+    ctx.addIssue({ code: 'custom', message: `unparseable timestamp ${JSON.stringify(v)}: expected ISO-8601 or epoch seconds/ms/µs/ns, between 1970 and 2262` })
     return z.NEVER
   }
   return ns

@@ -49,4 +49,12 @@ describe('parseTimestampNs', () => {
   it('formats nanoseconds as RFC 3339 without losing digits', () => {
     expect(formatNs(NS)).toBe('2025-11-23T12:00:00.123456789Z')
   })
+
+  it('refuses times a LogEvent cannot hold (past 2262 or before 1970)', () => {
+    expect(parseTimestampNs('99999999999999999999')).toBeUndefined()
+    expect(parseTimestampNs('9223372036854775807')).toBe(9_223_372_036_854_775_807n)
+    expect(parseTimestampNs('9999-01-01T00:00:00Z')).toBeUndefined()
+    expect(parseTimestampNs(1e30)).toBeUndefined()
+    expect(parseTimestampNs(-5n)).toBeUndefined()
+  })
 })

@@ -81,17 +81,24 @@ function fromIso(s: string): bigint | undefined {
   return BigInt(ms) * NS_PER_MS + BigInt(frac.padEnd(9, '0'))
 }
 
-/** Parses a timestamp; undefined when it cannot be understood. */
+/** The latest time a LogEvent holds: epoch ns in a signed 64-bit long (Avro), 2262-04-11. */
+export const MAX_TIMESTAMP_NS = 2n ** 63n - 1n
+
+function inRange(ns: bigint | undefined): bigint | undefined {
+  return ns === undefined || ns < 0n || ns > MAX_TIMESTAMP_NS ? undefined : ns
+}
+
+/** Parses a timestamp; undefined when it cannot be understood or lies outside 1970–2262. */
 export function parseTimestampNs(input: string | number | bigint): bigint | undefined {
-  if (typeof input === 'bigint') return input >= 0n ? input : undefined
-  if (typeof input === 'number') return fromEpochNumber(input)
+  if (typeof input === 'bigint') return inRange(input)
+  if (typeof input === 'number') return inRange(fromEpochNumber(input))
   const s = input.trim()
   if (/^\d+$/.test(s)) {
     // Integer strings keep full precision for nanoseconds.
-    return s.length >= 18 ? BigInt(s) : fromEpochNumber(Number(s))
+    return inRange(s.length >= 18 ? BigInt(s) : fromEpochNumber(Number(s)))
   }
-  if (/^\d+\.\d+$/.test(s)) return fromEpochNumber(Number(s))
-  return fromIso(s)
+  if (/^\d+\.\d+$/.test(s)) return inRange(fromEpochNumber(Number(s)))
+  return inRange(fromIso(s))
 }
 
 /** RFC 3339 with nanoseconds, e.g. 2026-11-23T12:00:00.123456789Z. */
