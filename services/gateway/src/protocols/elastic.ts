@@ -1,5 +1,140 @@
-// elastic ingest (stub: replaced by its implementation).
-import type { FastifyInstance } from 'fastify'
+// The Elasticsearch bulk API, so that shippers with an Elasticsearch output (Filebeat, Logstash,
+// Fluent Bit, Vector, the official clients, pino-elasticsearch …) send to Sluice unchanged:
+//   POST|PUT /_bulk, /{index}/_bulk   NDJSON action/source pairs (elastic-bulk.ts), each source
+//                                      document mapped to a record (elastic-map.ts)
+//   GET / and the handshake shippers make before sending (elastic-handshake.ts)
+// Tenant: header x-sluice-tenant. Answers the way Elasticsearch does, which is what the clients read:
+//   200  {"took":ms,"errors":bool,"items":[{"create":{"_index","_id","status":201,"result":"created",…}}
+//        or {"index":{"_index","_id","status":400,"error":{"type":"mapper_parsing_exception","reason":…}}}]}
+//        once Kafka acknowledged every stored item; a bad item is refused in its place only.
+//   400  nothing to do (no action in the body), a bad path index or tenant header
+//   413  body over GATEWAY_MAX_BODY_BYTES after decompression (Beats split the batch and retry)
+//   415  a content type other than JSON or NDJSON (also the vendor types of the 8 and 9 clients)
+//   429  the gateway waits on Kafka for too much already: the whole request, nothing written,
+//        Retry-After. Elasticsearch answers its indexing-pressure limit the same way; items
+//        rejected with 429 one by one would be dropped by shippers that retry only whole requests
+//        (Vector by default), and nothing of the request was written anyway.
+//   503  Kafka did not acknowledge: the whole request, Retry-After (the clients retry 503 themselves)
+// Error bodies have Elasticsearch's shape {"error":{"type","reason",…},"status"}: the shared error
+// handler picks the status (libs/observability/src/http.ts) and a preSerialization hook here
+// rewrites its body; every answer carries `X-Elastic-Product: Elasticsearch`, which the official
+// clients check.
+//
+// Body parsing: native.ts registers parsers for application/json and NDJSON in the scope all
+// protocols share, and they read JSON records, not bulk bodies (a multi-line body sent as
+// application/json — Logstash and Beats do — is not one JSON value). These routes live in their own
+// encapsulated plugin, which starts from no parsers and takes its bodies as strings; fastify keeps
+// parsers per plugin, so neither module sees the other's, and the body limit and request
+// decompression (@fastify/compress, registered above) apply unchanged.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { nowNs, uuidv7 } from '@sluice/core'
+import type { FieldError } from '@sluice/core'
+import { SKIP } from '../ingest.js'
 import type { ProtocolContext } from '../protocol.js'
+import { indexNameProblem, isPlainObject, parseBulk } from './elastic-bulk.js'
+import type { BulkItem, ItemError } from './elastic-bulk.js'
+import { esError, registerHandshake } from './elastic-handshake.js'
+import { documentField, toRecord } from './elastic-map.js'
 
-export function registerElastic(_api: FastifyInstance, _ctx: ProtocolContext): void {}
+/** What Elasticsearch and its clients send: JSON and NDJSON, plain or as the 8/9 clients' vendor types. */
+export const ES_CONTENT_TYPES = ['application/json', 'application/x-ndjson', 'application/vnd.elasticsearch+json', 'application/vnd.elasticsearch+x-ndjson'] as const
+
+/** Exception type of an error answered for the whole request, by status. */
+const TYPE_BY_STATUS: Readonly<Record<number, string>> = {
+  400: 'illegal_argument_exception',
+  413: 'content_too_long_exception',
+  415: 'media_type_header_exception',
+  429: 'es_rejected_execution_exception',
+  503: 'unavailable_shards_exception',
+}
+
+const SHARDS = { total: 1, successful: 1, failed: 0 } as const
+
+/** The shared error handler's `{ error: CODE, message }` as Elasticsearch's error body. */
+function asEsError(req: FastifyRequest, reply: FastifyReply, payload: unknown): unknown {
+  if (reply.statusCode < 400 || !isPlainObject(payload) || typeof payload.error !== 'string' || typeof payload.message !== 'string') return payload
+  const { error: code, message, ...extra } = payload
+  const reason = reply.statusCode === 415 ? `Content-Type header [${req.headers['content-type'] ?? ''}] is not supported: send ${ES_CONTENT_TYPES.join(', ')}` : message
+  return esError(reply.statusCode, TYPE_BY_STATUS[reply.statusCode] ?? 'exception', reason, { sluice_error: code, ...extra })
+}
+
+export function registerElastic(api: FastifyInstance, ctx: ProtocolContext): void {
+  void api.register(async (es) => {
+    es.removeAllContentTypeParsers()
+    es.addContentTypeParser([...ES_CONTENT_TYPES], { parseAs: 'string' }, (_req, body, done) => done(null, body))
+    es.addHook('onRequest', async (_req, reply) => {
+      reply.header('x-elastic-product', 'Elasticsearch')
+    })
+    es.addHook('preSerialization', async (req, reply, payload) => asEsError(req, reply, payload))
+    registerBulk(es, ctx)
+    registerHandshake(es)
+  })
+}
+
+function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
+  let seqNo = 0
+
+  const bulk = async (req: FastifyRequest<{ Params: { index?: string } }>, reply: FastifyReply) => {
+    const started = performance.now()
+    const pathIndex = req.params.index
+    const problem = pathIndex === undefined ? undefined : indexNameProblem(pathIndex)
+    if (problem) return reply.code(400).send(esError(400, 'invalid_index_name_exception', `Invalid index name [${pathIndex}], ${problem}`, { index: pathIndex }))
+    const tenant = ctx.tenantOf(req)
+    const items = parseBulk(typeof req.body === 'string' ? req.body : '', pathIndex)
+    if (items.length === 0) return reply.code(400).send(esError(400, 'action_request_validation_exception', 'Validation Failed: 1: no requests added;'))
+
+    const records: unknown[] = []
+    const known: FieldError[] = []
+    const errors: Array<ItemError | undefined> = []
+    const from: Array<Record<string, string> | undefined> = []
+    const ids: Array<string | null> = []
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!
+      let error = item.error
+      let id = item.id
+      if (item.doc && !error) {
+        // An id of our own when the action names none, so that the answer names the stored record.
+        id ??= uuidv7()
+        const mapped = toRecord(item.doc, id, item.index!) // an item without error has an index
+        if (mapped.ok) {
+          records.push(mapped.doc.record)
+          from[i] = mapped.doc.from
+          ids.push(id)
+          continue
+        }
+        error = { status: 400, type: 'mapper_parsing_exception', reason: mapped.reason }
+      }
+      error ??= { status: 400, type: 'illegal_argument_exception', reason: 'no document' } // parseBulk sets one of the two
+      ids.push(id)
+      errors[i] = error
+      records.push(SKIP)
+      known.push({ index: i, field: '', message: error.reason })
+    }
+
+    const result = await ctx.ingest.records(records, { tenant, source: 'http', observedNs: nowNs() }, known)
+    // What Sluice's validation refused, in the document's field names; one reason per field.
+    const reasons = new Map<number, string[]>()
+    for (const e of result.errors) {
+      if (errors[e.index]) continue // refused before validation, with its own error
+      const field = documentField(e.field, from[e.index] ?? {})
+      const reason = field === '' ? e.message : `failed to parse field [${field}]: ${e.message}`
+      reasons.set(e.index, [...(reasons.get(e.index) ?? []), reason])
+    }
+    for (const [i, r] of reasons) errors[i] = { status: 400, type: 'mapper_parsing_exception', reason: r.join('; ') }
+    return reply.send({
+      took: Math.round(performance.now() - started),
+      errors: result.rejected > 0,
+      items: items.map((item, i) => answer(item, ids[i] ?? null, errors[i])),
+    })
+  }
+
+  function answer(item: BulkItem, id: string | null, error: ItemError | undefined) {
+    if (error) return { [item.op]: { _index: item.index, _id: id, status: error.status, error: { type: error.type, reason: error.reason, ...(item.index !== null && { index: item.index }) } } }
+    return { [item.op]: { _index: item.index, _id: id, _version: 1, result: 'created', _shards: SHARDS, _seq_no: seqNo++, _primary_term: 1, status: 201 } }
+  }
+
+  for (const url of ['/_bulk', '/:index/_bulk']) {
+    es.post(url, bulk)
+    es.put(url, bulk)
+  }
+}

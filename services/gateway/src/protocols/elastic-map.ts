@@ -1,0 +1,141 @@
+// An Elasticsearch source document as a record of Sluice's JSON shape. Shippers write ECS
+// (Filebeat, Elastic Agent, Logstash with ecs_compatibility, ecs-pino-format …) or their own flat
+// fields (Fluent Bit's `log`, pino-elasticsearch's `msg`, syslog-ng's default template with
+// MESSAGE, PRIORITY, PROGRAM, HOST), nested or dotted; the document is flattened to dotted keys
+// first, so `{"log":{"level":"warn"}}` and `{"log.level":"warn"}` read the same. First field set wins:
+//   timestamp  @timestamp, timestamp, time
+//   message    message, log, msg, MESSAGE                         (required, as by Sluice)
+//   level      log.level, level, PRIORITY   a level Sluice does not know stays an attribute and
+//                                           the record is INFO — Elasticsearch would not refuse it
+//   service    service.name, service, app, kubernetes.container.name, container.name, PROGRAM
+//   host       host.name, host.hostname, hostname, host, HOST
+//   trace_id   trace.id, trace_id;    span_id  span.id, span_id
+// The field a role is read from is not stored twice, except the service fallbacks from `app` and
+// the container, which say more than the service and stay attributes too. Every other field is an
+// attribute (arrays as JSON, nulls dropped as Elasticsearch drops them); the index the document
+// was sent to is the resource attribute `elasticsearch.index`.
+//
+// Bounded like an Elasticsearch index with default settings: objects nest at most 20 deep, a
+// document has at most 1000 fields — and at most 256 attributes, Sluice's own limit.
+import { parseLevel } from '@sluice/core'
+import { isPlainObject } from './elastic-bulk.js'
+
+export const MAX_DEPTH = 20
+export const MAX_FIELDS = 1000
+const MAX_ATTRIBUTES = 256
+const MAX_KEY_LENGTH = 256
+
+export interface MappedDoc {
+  record: Record<string, unknown>
+  /** The document field each of the record's fields came from, to name the client's field in errors. */
+  from: Record<string, string>
+}
+
+export type MapResult = { ok: true; doc: MappedDoc } | { ok: false; reason: string }
+
+const ROLES = {
+  timestamp: ['@timestamp', 'timestamp', 'time'],
+  message: ['message', 'log', 'msg', 'MESSAGE'],
+  level: ['log.level', 'level', 'PRIORITY'],
+  service: ['service.name', 'service', 'app', 'kubernetes.container.name', 'container.name', 'PROGRAM'],
+  host: ['host.name', 'host.hostname', 'hostname', 'host', 'HOST'],
+  trace_id: ['trace.id', 'trace_id'],
+  span_id: ['span.id', 'span_id'],
+} as const
+
+type Role = keyof typeof ROLES
+
+const KEPT_AS_ATTRIBUTE = new Set<string>(['app', 'kubernetes.container.name', 'container.name'])
+
+class DocumentError extends Error {}
+
+/** Whether `v` nests deeper than MAX_DEPTH (JSON.stringify of it would recurse that far). */
+function tooDeep(v: unknown, depth: number): boolean {
+  if (typeof v !== 'object' || v === null) return false
+  if (depth > MAX_DEPTH) return true
+  for (const k in v) if (tooDeep((v as Record<string, unknown>)[k], depth + 1)) return true
+  return false
+}
+
+function flatten(o: Record<string, unknown>, into: Map<string, unknown>, prefix: string, depth: number): void {
+  for (const k in o) {
+    const v = o[k]
+    if (k === '') throw new DocumentError(`field name cannot be an empty string${prefix && ` (in [${prefix}])`}`)
+    const key = prefix === '' ? k : `${prefix}.${k}`
+    if (v === null) continue
+    if (isPlainObject(v)) {
+      if (depth >= MAX_DEPTH) throw new DocumentError(`Limit of mapping depth [${MAX_DEPTH}] has been exceeded due to object field [${key}]`)
+      flatten(v, into, key, depth + 1)
+      continue
+    }
+    if (Array.isArray(v) && tooDeep(v, depth + 1)) throw new DocumentError(`Limit of mapping depth [${MAX_DEPTH}] has been exceeded due to array field [${key}]`)
+    if (into.size >= MAX_FIELDS && !into.has(key)) throw new DocumentError(`Limit of total fields [${MAX_FIELDS}] has been exceeded`)
+    into.set(key, v)
+  }
+}
+
+const isScalar = (v: unknown): boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
+const isName = (v: unknown): boolean => typeof v === 'string' && v.trim() !== ''
+const isLevel = (v: unknown): boolean => (typeof v === 'string' || typeof v === 'number') && parseLevel(v) !== undefined
+const isString = (v: unknown): boolean => typeof v === 'string'
+/** For the roles Sluice's validation checks itself, naming the field when a value is wrong. */
+const isSet = (): boolean => true
+
+const text = (v: unknown): string => (typeof v === 'string' ? v : Array.isArray(v) ? JSON.stringify(v) : String(v))
+
+/** The document `doc` sent to `index`, stored under `id`, as a Sluice record. */
+export function toRecord(doc: Record<string, unknown>, id: string, index: string): MapResult {
+  const flat = new Map<string, unknown>()
+  try {
+    flatten(doc, flat, '', 1)
+  } catch (err) {
+    if (err instanceof DocumentError) return { ok: false, reason: err.message }
+    throw err
+  }
+  const record: Record<string, unknown> = { id }
+  const from: Record<string, string> = { id: '_id' }
+  const take = (role: Role, accepts: (v: unknown) => boolean): boolean => {
+    for (const name of ROLES[role]) {
+      const v = flat.get(name)
+      if (v === undefined || !accepts(v)) continue
+      record[role] = v
+      from[role] = name
+      if (!KEPT_AS_ATTRIBUTE.has(name)) flat.delete(name)
+      return true
+    }
+    return false
+  }
+  if (!take('message', isScalar)) return { ok: false, reason: 'the document has no [message] field (Sluice also reads [log], [msg] or [MESSAGE]): a log needs one' }
+  record.message = text(record.message)
+  // pino-elasticsearch sends pino's own records: kept under `msg`, their numeric level is read on
+  // pino's scale (10 trace, 20 debug) rather than as an OTel number (input.ts).
+  if (from.message === 'msg') {
+    record.msg = record.message
+    from.msg = 'msg'
+    delete record.message
+  }
+  take('timestamp', isSet)
+  take('level', isLevel)
+  take('service', isName)
+  take('host', isString)
+  take('trace_id', isSet)
+  take('span_id', isSet)
+
+  if (flat.size > MAX_ATTRIBUTES) return { ok: false, reason: `Limit of total fields [${MAX_ATTRIBUTES}] has been exceeded: Sluice stores at most ${MAX_ATTRIBUTES} attributes per record, this document has ${flat.size} besides its message, time, level, service, host and trace` }
+  const attributes: Array<[string, string]> = []
+  for (const [k, v] of flat) {
+    if (k.length > MAX_KEY_LENGTH) return { ok: false, reason: `field name [${k.slice(0, 64)}…] is longer than ${MAX_KEY_LENGTH} characters` }
+    attributes.push([k, text(v)])
+  }
+  // fromEntries: a field named `__proto__` stays a field rather than setting a prototype.
+  record.attributes = Object.fromEntries(attributes)
+  record.resource = { 'elasticsearch.index': index }
+  return { ok: true, doc: { record, from } }
+}
+
+/** The document field behind a field Sluice's validation named (`attributes.x` is `x`). */
+export function documentField(field: string, from: Record<string, string>): string {
+  if (field.startsWith('attributes.')) return field.slice('attributes.'.length)
+  const [head = '', ...rest] = field.split('.')
+  return [from[head] ?? head, ...rest].join('.')
+}

@@ -1,0 +1,234 @@
+// OTLP log records as Sluice records (the JSON shape `validateLogInput` reads): the mapping both
+// OTLP encodings share. otlp-protobuf.ts and otlp-json.ts read their wire format into the types
+// here; everything about what an OTLP field becomes in Sluice is decided in this module:
+//
+//   Resource attributes     service.name → service, host.name → host, the others → resource
+//   InstrumentationScope    name, version → attributes otel.scope.name, otel.scope.version;
+//                           its attributes → attributes otel.scope.attributes.<key>
+//   LogRecord
+//     timeUnixNano          → timestamp, exact to the ns; unset: observedTimeUnixNano; unset: arrival
+//     severityNumber 1–24   → the severity, number kept exactly (INFO2 stays 10)
+//                   0/unset → severityText read as a level name ("warning", "ERR"…), else INFO
+//     severityText          → attribute log.level (where Sluice keeps a level's own spelling) unless
+//                             it is just the OTel short name of the severity (INFO, WARN2; any case)
+//     body                  string → message; any other AnyValue → message as JSON; unset → ""
+//     attributes            → attributes
+//     traceId, spanId       → trace_id, span_id as lowercase hex; empty or all zero → none
+//     eventName             → attribute event.name
+//     droppedAttributesCount, flags, schemaUrl: ignored
+//
+// Attribute values are strings: a kvlist is flattened into dotted keys (`http: {method: GET}` →
+// `http.method`), an array is written as JSON, ints exactly (int64), doubles as JS prints them
+// (NaN, Infinity by name), bools as true/false, bytes as base64, an empty AnyValue as "". Nesting
+// is bounded (MAX_DEPTH) by the readers, so every walk here is too.
+import { MAX_TIMESTAMP_NS, SEVERITY_TEXTS, errorMessage, formatNs, parseSeverity } from '@sluice/core'
+import type { FieldError } from '@sluice/core'
+import { SKIP } from '../ingest.js'
+
+/** An AnyValue read from either encoding; int64 as bigint (exact), double as number. */
+export type AnyValue = string | boolean | number | bigint | Uint8Array | null | readonly AnyValue[] | KvList
+export type KeyValue = readonly [key: string, value: AnyValue]
+
+/** A kvlistValue (an AnyValue[] is an arrayValue). */
+export class KvList {
+  constructor(readonly entries: readonly KeyValue[]) {}
+}
+
+/** One LogRecord as read, before mapping. Ids are lowercase hex, '' when absent. */
+export interface OtlpLogRecord {
+  timeUnixNano: bigint
+  observedTimeUnixNano: bigint
+  severityNumber: number
+  severityText: string
+  body: AnyValue | undefined
+  attributes: readonly KeyValue[]
+  traceId: string
+  spanId: string
+  eventName: string
+}
+
+/** Arrays and kvlists inside a value at most this deep; deeper ones reject their record. */
+export const MAX_DEPTH = 16
+
+/** Field names in error messages are cut to this many characters (keys are the client's). */
+const MAX_FIELD_CHARS = 200
+
+/** What is wrong with one record (or with the resource or scope all of its records share). */
+export class FieldProblem extends Error {
+  readonly field: string
+  constructor(field: string, message: string) {
+    super(message)
+    this.field = field.length > MAX_FIELD_CHARS ? `${field.slice(0, MAX_FIELD_CHARS)}…` : field
+  }
+}
+
+export function tooDeep(field: string): FieldProblem {
+  return new FieldProblem(field, `nested deeper than ${MAX_DEPTH} levels of arrays and kvlists`)
+}
+
+export function problemOf(err: unknown, field = ''): FieldProblem {
+  return err instanceof FieldProblem ? err : new FieldProblem(field, errorMessage(err))
+}
+
+export const join = (path: string, key: string): string => (path === '' ? key : `${path}.${key}`)
+
+/**
+ * The request's records in order, as `ctx.ingest.records` takes them: a record the reader could
+ * not map is SKIP with its error, so indexes (counted across the whole request) stay aligned.
+ */
+export class Batch {
+  readonly records: unknown[] = []
+  readonly errors: FieldError[] = []
+
+  add(record: Record<string, unknown>): void {
+    this.records.push(record)
+  }
+
+  reject(problem: FieldProblem): void {
+    this.errors.push({ index: this.records.length, field: problem.field, message: problem.message })
+    this.records.push(SKIP)
+  }
+
+  /** The records of one scope, each read by `read` — or all rejected for a fault in their resource or scope. */
+  addScope<T>(records: readonly T[], resource: ResourceContext | FieldProblem, scope: Record<string, string> | FieldProblem, read: (record: T) => OtlpLogRecord): void {
+    for (const r of records) {
+      if (resource instanceof FieldProblem) this.reject(resource)
+      else if (scope instanceof FieldProblem) this.reject(scope)
+      else {
+        try {
+          this.add(toSluiceRecord(read(r), resource, scope))
+        } catch (err) {
+          this.reject(problemOf(err))
+        }
+      }
+    }
+  }
+}
+
+/** `fn()`, or what went wrong in it. */
+export function attempt<T>(fn: () => T): T | FieldProblem {
+  try {
+    return fn()
+  } catch (err) {
+    return problemOf(err)
+  }
+}
+
+const base64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')
+
+/** `v` as JSON text; ints keep every digit (JSON numbers have no size limit, only JS's parser has). */
+export function toJson(v: AnyValue): string {
+  if (typeof v === 'string') return JSON.stringify(v)
+  if (v === null) return 'null'
+  if (typeof v === 'bigint' || typeof v === 'boolean') return String(v)
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : JSON.stringify(String(v))
+  if (v instanceof Uint8Array) return JSON.stringify(base64(v))
+  if (v instanceof KvList) return `{${v.entries.map(([k, x]) => `${JSON.stringify(k)}:${toJson(x)}`).join(',')}}`
+  return `[${v.map(toJson).join(',')}]`
+}
+
+function text(v: AnyValue): string {
+  if (typeof v === 'string') return v
+  if (v === null) return ''
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v)
+  if (v instanceof Uint8Array) return base64(v)
+  return toJson(v)
+}
+
+/** Writes `v` into `into` under `key`: a kvlist as one dotted key per leaf, anything else as text. */
+function flattenInto(into: Record<string, string>, key: string, v: AnyValue): void {
+  if (!(v instanceof KvList)) {
+    into[key] = text(v)
+    return
+  }
+  // An empty kvlist still says the key was sent.
+  if (v.entries.length === 0) into[key] = '{}'
+  for (const [k, x] of v.entries) flattenInto(into, `${key}.${k}`, x)
+}
+
+function flatten(attributes: readonly KeyValue[], prefix = '', into: Record<string, string> = {}): Record<string, string> {
+  for (const [k, v] of attributes) flattenInto(into, prefix + k, v)
+  return into
+}
+
+/** What every record of one Resource shares. */
+export interface ResourceContext {
+  service?: string
+  host?: string
+  resource: Record<string, string>
+}
+
+function take(m: Record<string, string>, key: string): string | undefined {
+  const v = m[key]
+  delete m[key]
+  const t = v?.trim()
+  return t === undefined || t === '' ? undefined : t
+}
+
+export function resourceContext(attributes: readonly KeyValue[]): ResourceContext {
+  const resource = flatten(attributes)
+  const service = take(resource, 'service.name')
+  const host = take(resource, 'host.name')
+  return { ...(service !== undefined && { service }), ...(host !== undefined && { host }), resource }
+}
+
+/** The attributes every record of one InstrumentationScope starts with. */
+export function scopeAttributes(name: string, version: string, attributes: readonly KeyValue[]): Record<string, string> {
+  const out = flatten(attributes, 'otel.scope.attributes.')
+  if (name !== '') out['otel.scope.name'] = name
+  if (version !== '') out['otel.scope.version'] = version
+  return out
+}
+
+/** OTel's short name of a SeverityNumber 1–24: INFO for 9, INFO2 for 10. */
+export function severityName(n: number): string {
+  const step = (n - 1) % 4
+  return `${SEVERITY_TEXTS[(n - 1) >> 2]}${step === 0 ? '' : step + 1}`
+}
+
+function isShortName(text: string, n: number): boolean {
+  const t = text.toUpperCase()
+  return t === SEVERITY_TEXTS[(n - 1) >> 2] || t === severityName(n)
+}
+
+function severityOf(n: number, text: string): { number: number; keepText: boolean } {
+  if (!Number.isInteger(n) || n < 0 || n > 24) throw new FieldProblem('severityNumber', `expected 0-24, got ${n}`)
+  if (n > 0) return { number: n, keepText: text !== '' && !isShortName(text, n) }
+  const parsed = text === '' ? undefined : parseSeverity(text)
+  if (!parsed) return { number: 9, keepText: text !== '' }
+  return { number: parsed.number, keepText: !isShortName(text, parsed.number) }
+}
+
+/** 18 digits and more: a decimal string the validator reads as epoch nanoseconds exactly. */
+const DECIMAL_NS_FROM = 10n ** 17n
+
+export function toSluiceRecord(r: OtlpLogRecord, res: ResourceContext, scope: Readonly<Record<string, string>>): Record<string, unknown> {
+  const attributes = flatten(r.attributes, '', { ...scope })
+  if (r.eventName !== '') attributes['event.name'] = r.eventName
+  const severity = severityOf(r.severityNumber, r.severityText)
+  if (severity.keepText) attributes['log.level'] = r.severityText
+  const body = r.body ?? null
+  const out: Record<string, unknown> = { message: typeof body === 'string' ? body : body === null ? '' : toJson(body), attributes, resource: res.resource }
+  // The validator takes a bare number as a level too, but keeps any spelling but the canonical
+  // name as the attribute log.level; the canonical names (INFO = 9) are the common case and take
+  // its fast path, the numbers between (INFO2 = 10) have only severity_number to go to.
+  if (severity.number % 4 === 1) out.level = severityName(severity.number)
+  else out.severity_number = severity.number
+  const field = r.timeUnixNano > 0n ? 'timeUnixNano' : 'observedTimeUnixNano'
+  const ns = r.timeUnixNano > 0n ? r.timeUnixNano : r.observedTimeUnixNano
+  if (ns > MAX_TIMESTAMP_NS) throw new FieldProblem(field, `${ns} is after 2262-04-11, past 64-bit epoch nanoseconds`)
+  if (ns > 0n) out.timestamp = ns >= DECIMAL_NS_FROM ? ns.toString() : formatNs(ns)
+  if (res.service !== undefined) out.service = res.service
+  if (res.host !== undefined) out.host = res.host
+  if (r.traceId !== '') out.trace_id = r.traceId
+  if (r.spanId !== '') out.span_id = r.spanId
+  return out
+}
+
+/** An id's bytes as lowercase hex; '' for none or all zero (OTel's "invalid id"). */
+export function hexId(b: Uint8Array, field: string, bytes: number): string {
+  if (b.length === 0) return ''
+  if (b.length !== bytes) throw new FieldProblem(field, `expected ${bytes} bytes, got ${b.length}`)
+  const hex = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
+  return /^0+$/.test(hex) ? '' : hex
+}

@@ -1,0 +1,449 @@
+// OTLP/HTTP through the gateway's HTTP handler, without a broker (app.inject() against a fake
+// producer and encoder): what each OTLP field becomes, that protobuf and JSON (camelCase or
+// snake_case) mean the same, the responses (partial success, Status bodies, retryable codes), and
+// bad input — truncated protobuf, wrong wire types, invalid UTF-8, deep nesting — costing only
+// what it touches.
+import { gzipSync } from 'node:zlib'
+import type { LightMyRequestResponse } from 'fastify'
+import type { Type } from 'protobufjs'
+import { describe, expect, it } from 'vitest'
+import { SluiceError } from '@sluice/core'
+import type { LogEvent } from '@sluice/core'
+import type { Message, MessageProducer } from '@sluice/kafka'
+import { createLogger, createRegistry } from '@sluice/observability'
+import { loadConfig } from '../config.js'
+import { buildApp } from '../service.js'
+import { MAX_DEPTH } from './otlp-map.js'
+import { spec } from './otlp-proto.js'
+
+function fakeProducer(): MessageProducer & { sent: Message[]; fail: boolean } {
+  const p = {
+    sent: [] as Message[],
+    fail: false,
+    async send(_topic: string, messages: Message[]) {
+      if (p.fail) throw new SluiceError('KAFKA_UNAVAILABLE', 'Kafka did not acknowledge within 15000 ms', { canRetry: true })
+      p.sent.push(...messages)
+    },
+  }
+  return p
+}
+
+/** JSON instead of Avro: the events as the gateway made them. */
+const jsonCodec = {
+  encodeInto(e: LogEvent, target: Buffer, offset: number): number {
+    const bytes = Buffer.from(JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))
+    if (offset + bytes.length > target.length) return target.length - offset - bytes.length
+    bytes.copy(target, offset)
+    return offset + bytes.length
+  },
+}
+type Stored = Record<string, unknown> & { attributes: Record<string, string>; resource: Record<string, string> }
+const decoded = (m: Message) => JSON.parse(String(m.value)) as Stored
+
+function app(env: Record<string, string> = {}) {
+  const producer = fakeProducer()
+  const config = loadConfig({ TOPIC_LOGS_RAW: 'raw', GATEWAY_MAX_RECORD_BYTES: '2000', GATEWAY_MAX_BODY_BYTES: '200000', ...env })
+  const a = buildApp(config, { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), checks: {}, producer, codec: jsonCodec })
+  return { app: a, producer, events: () => producer.sent.map(decoded) }
+}
+type App = ReturnType<typeof app>['app']
+
+const PROTOBUF = { 'content-type': 'application/x-protobuf' }
+const JSON_TYPE = { 'content-type': 'application/json' }
+
+const postProto = (a: App, payload: Buffer, url = '/v1/logs', headers: Record<string, string> = {}) => a.inject({ method: 'POST', url, payload, headers: { ...PROTOBUF, ...headers } })
+const postJson = (a: App, body: unknown, url = '/v1/logs', headers: Record<string, string> = {}) =>
+  a.inject({ method: 'POST', url, payload: typeof body === 'string' ? body : JSON.stringify(body), headers: { ...JSON_TYPE, ...headers } })
+
+const encode = (type: Type, o: object): Buffer => Buffer.from(type.encode(type.fromObject(o)).finish())
+const exportResponse = (res: LightMyRequestResponse) => spec.ExportLogsServiceResponse.toObject(spec.ExportLogsServiceResponse.decode(res.rawPayload), { longs: String })
+const rpcStatus = (res: LightMyRequestResponse) => spec.Status.toObject(spec.Status.decode(res.rawPayload))
+
+// Raw protobuf, for what no encoder writes: wrong wire types, invalid UTF-8, framing.
+function varint(n: number): Buffer {
+  const out: number[] = []
+  for (; n > 0x7f; n >>>= 7) out.push((n & 0x7f) | 0x80)
+  out.push(n)
+  return Buffer.from(out)
+}
+const tag = (field: number, wireType: number) => varint((field << 3) | wireType)
+/** A length-delimited field. */
+const ld = (field: number, ...parts: Buffer[]) => {
+  const body = Buffer.concat(parts)
+  return Buffer.concat([tag(field, 2), varint(body.length), body])
+}
+/** An ExportLogsServiceRequest of one ResourceLogs (raw Resource bytes) and one ScopeLogs around raw LogRecords. */
+const rawRequest = (records: Buffer[], resource?: Buffer) => ld(1, resource ? ld(1, resource) : Buffer.alloc(0), ld(2, ...records.map((r) => ld(2, r))))
+const logRecord = (o: object) => encode(spec.LogRecord, o)
+/** A KeyValue with a string value given as raw bytes. */
+const rawStringKv = (key: Buffer, value: Buffer) => Buffer.concat([ld(1, key), ld(2, ld(1, value))])
+
+const kv = (key: string, value: object) => ({ key, value })
+const TRACE = '5b8efff798038103d269b633813fc60c'
+const SPAN = 'eee19b7ec3c1b174'
+const T0 = '1763899200123456789'
+
+/** An OTLP JSON request using every field; `protobufOf` turns it into the same request in protobuf. */
+const REQUEST = {
+  resourceLogs: [
+    {
+      resource: {
+        attributes: [
+          kv('service.name', { stringValue: 'checkout' }),
+          kv('host.name', { stringValue: 'web-1' }),
+          kv('deployment.environment', { stringValue: 'prod' }),
+          kv('k8s', { kvlistValue: { values: [kv('pod', { kvlistValue: { values: [kv('name', { stringValue: 'checkout-7d9' })] } })] } }),
+        ],
+        droppedAttributesCount: 0,
+      },
+      scopeLogs: [
+        {
+          scope: { name: 'app.payments', version: '1.4.0' },
+          logRecords: [
+            {
+              timeUnixNano: T0,
+              observedTimeUnixNano: '1763899201000000000',
+              severityNumber: 13,
+              severityText: 'WARN',
+              body: { stringValue: 'payment slow' },
+              attributes: [
+                kv('http', { kvlistValue: { values: [kv('method', { stringValue: 'GET' }), kv('status', { intValue: 502 })] } }),
+                kv('big', { intValue: '9007199254740993' }),
+                kv('ratio', { doubleValue: 0.25 }),
+                kv('retry', { boolValue: true }),
+                kv('raw', { bytesValue: 'aGk=' }),
+                kv('tags', { arrayValue: { values: [{ intValue: 1 }, { stringValue: 'a' }, { kvlistValue: { values: [kv('k', { boolValue: false })] } }] } }),
+                kv('empty', {}),
+              ],
+              traceId: TRACE,
+              spanId: SPAN,
+              eventName: 'payment.slow',
+              flags: 1,
+              droppedAttributesCount: 3,
+            },
+            {
+              observedTimeUnixNano: '1763899201000000001',
+              severityNumber: 10,
+              severityText: 'notice',
+              body: { kvlistValue: { values: [kv('order', { intValue: 42 }), kv('items', { arrayValue: { values: [{ stringValue: 'a' }] } })] } },
+              traceId: '00000000000000000000000000000000',
+              spanId: '0000000000000000',
+            },
+            { severityText: 'warning', body: { doubleValue: 1.5 } },
+            { severityText: 'audit' },
+            { severityNumber: 20, severityText: 'error4', body: { stringValue: 'lost' } },
+          ],
+        },
+      ],
+    },
+  ],
+}
+
+type Json = Record<string, unknown>
+/** OTLP JSON → the spec's protobuf: ids are hex in JSON, bytes in protobuf (base64 bytesValue protobufjs reads itself). */
+function protobufOf(request: object): Buffer {
+  const ids = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(ids)
+    if (typeof v !== 'object' || v === null) return v
+    return Object.fromEntries(Object.entries(v as Json).map(([k, x]) => [k, (k === 'traceId' || k === 'spanId') && typeof x === 'string' ? Buffer.from(x, 'hex') : ids(x)]))
+  }
+  return encode(spec.ExportLogsServiceRequest, ids(request) as object)
+}
+
+function snakeCase(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(snakeCase)
+  if (typeof v !== 'object' || v === null) return v
+  return Object.fromEntries(Object.entries(v as Json).map(([k, x]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), snakeCase(x)]))
+}
+
+/** A stored event without what differs per request: its id and arrival time. */
+const comparable = ({ id: _id, observed_timestamp, timestamp, ...rest }: Stored) => ({ ...rest, timestamp: timestamp === observed_timestamp ? 'arrival' : timestamp })
+
+const SCOPE = { 'otel.scope.name': 'app.payments', 'otel.scope.version': '1.4.0' }
+
+describe('OTLP/HTTP logs', () => {
+  it('maps every field of a protobuf request and answers an empty ExportLogsServiceResponse', async () => {
+    const { app: a, producer, events } = app()
+    const before = BigInt(Date.now()) * 1_000_000n
+    const res = await postProto(a, protobufOf(REQUEST), '/v1/logs', { 'x-sluice-tenant': 'shop' })
+    expect(res.statusCode).toBe(200)
+    expect(res.headers['content-type']).toBe('application/x-protobuf')
+    expect(res.rawPayload).toHaveLength(0)
+    expect(producer.sent.map((m) => m.key)).toEqual(Array(5).fill('shop/checkout'))
+    const [first, second, third, fourth, fifth] = events()
+    const shared = { tenant: 'shop', service: 'checkout', host: 'web-1', source: 'otlp', resource: { 'deployment.environment': 'prod', 'k8s.pod.name': 'checkout-7d9' } }
+    expect(first).toMatchObject({ ...shared, timestamp: T0, severity_text: 'WARN', severity_number: 13, message: 'payment slow', trace_id: TRACE, span_id: SPAN })
+    expect(first!.attributes).toEqual({
+      ...SCOPE,
+      'http.method': 'GET',
+      'http.status': '502',
+      big: '9007199254740993',
+      ratio: '0.25',
+      retry: 'true',
+      raw: 'aGk=',
+      tags: '[1,"a",{"k":false}]',
+      empty: '',
+      'event.name': 'payment.slow',
+    })
+    // No time: the observed time. INFO2 stays 10; the text that says more than it is kept.
+    expect(second).toMatchObject({ ...shared, timestamp: '1763899201000000001', severity_text: 'INFO', severity_number: 10, message: '{"order":42,"items":["a"]}', trace_id: null, span_id: null })
+    expect(second!.attributes).toEqual({ ...SCOPE, 'log.level': 'notice' })
+    // Neither time: arrival. No number: the text read as a level, else INFO; no body: "".
+    expect(third).toMatchObject({ severity_text: 'WARN', severity_number: 13, message: '1.5', attributes: { 'log.level': 'warning' } })
+    expect(BigInt(third!.timestamp as string)).toBeGreaterThanOrEqual(before)
+    expect(third!.timestamp).toBe(third!.observed_timestamp)
+    expect(fourth).toMatchObject({ severity_text: 'INFO', severity_number: 9, message: '', attributes: { 'log.level': 'audit' } })
+    expect(fifth).toMatchObject({ severity_text: 'ERROR', severity_number: 20, message: 'lost' })
+    expect(fifth!.attributes).toEqual(SCOPE)
+  })
+
+  it('reads OTLP JSON at /v1/logs, and camelCase or snake_case at /otlp/v1/logs, exactly as the protobuf', async () => {
+    const proto = app()
+    await postProto(proto.app, protobufOf(REQUEST))
+    const json = app()
+    const res = await postJson(json.app, REQUEST)
+    expect(res.statusCode).toBe(200)
+    expect(res.headers['content-type']).toMatch(/^application\/json/)
+    expect(res.json()).toEqual({})
+    await postJson(json.app, REQUEST, '/otlp/v1/logs')
+    const snake = await postJson(json.app, snakeCase(REQUEST), '/otlp/v1/logs')
+    expect(snake.statusCode).toBe(200)
+    const expected = proto.events().map(comparable)
+    expect(expected).toHaveLength(5)
+    expect(json.events().map(comparable)).toEqual([...expected, ...expected, ...expected])
+  })
+
+  it('takes protobuf at /otlp/v1/logs, gzip-compressed too', async () => {
+    const { app: a, events } = app()
+    const res = await postProto(a, gzipSync(protobufOf(REQUEST)), '/otlp/v1/logs', { 'content-encoding': 'gzip' })
+    expect(res.statusCode).toBe(200)
+    expect(events().map((e) => e.message)).toEqual(['payment slow', '{"order":42,"items":["a"]}', '1.5', '', 'lost'])
+  })
+
+  it('keeps every SeverityNumber exactly (INFO2 stays 10), adding no attribute for it', async () => {
+    const { app: a, events } = app()
+    const records = Array.from({ length: 24 }, (_, i) => ({ severityNumber: i + 1, body: { stringValue: `n${i + 1}` } }))
+    const res = await postProto(a, protobufOf({ resourceLogs: [{ scopeLogs: [{ logRecords: records }] }] }))
+    expect(res.statusCode).toBe(200)
+    const stored = events()
+    expect(stored.map((e) => e.severity_number)).toEqual(records.map((r) => r.severityNumber))
+    expect(stored.map((e) => e.severity_text)).toEqual(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'].flatMap((t) => [t, t, t, t]))
+    expect(stored.every((e) => Object.keys(e.attributes).length === 0 && e.service === 'unknown')).toBe(true)
+  })
+
+  it('reads JSON int64 as strings or numbers, enums by name, ids in base64; ns times before 1973 exactly', async () => {
+    const { app: a, events } = app()
+    const records = [
+      { timeUnixNano: 1_000_000_001, severityNumber: 'SEVERITY_NUMBER_WARN2', traceId: Buffer.from(TRACE, 'hex').toString('base64'), spanId: Buffer.from(SPAN, 'hex').toString('base64'), body: { intValue: '-9223372036854775808' } },
+      { time_unix_nano: '1763899200000000000', severity_number: 17, body: { double_value: 'NaN' }, attributes: [{ key: 'inf', value: { double_value: '-Infinity' } }] },
+    ]
+    const res = await postJson(a, { resourceLogs: [{ scopeLogs: [{ logRecords: records }] }] })
+    expect(res.json()).toEqual({})
+    const [first, second] = events()
+    expect(first).toMatchObject({ timestamp: '1000000001', severity_number: 14, trace_id: TRACE, span_id: SPAN, message: '-9223372036854775808' })
+    expect(second).toMatchObject({ timestamp: '1763899200000000000', severity_text: 'ERROR', message: '"NaN"', attributes: { inf: '-Infinity' } })
+  })
+
+  it('reports records the validator or the reader refused in partial_success, storing the others', async () => {
+    const records = [
+      { body: { stringValue: 'kept 0' } },
+      { body: { stringValue: 'x'.repeat(3000) } },
+      { severityNumber: 30, body: { stringValue: 'bad severity' } },
+      { timeUnixNano: '18446744073709551615', body: { stringValue: 'too late' } },
+      { body: { stringValue: 'kept 4' } },
+    ]
+    const long = { resource: { attributes: [kv('service.name', { stringValue: 's'.repeat(300) })] }, scopeLogs: [{ logRecords: [{ body: { stringValue: 'long service' } }] }] }
+    const request = { resourceLogs: [{ scopeLogs: [{ logRecords: records }] }, long] }
+
+    const proto = app()
+    const res = await postProto(proto.app, protobufOf(request))
+    expect(res.statusCode).toBe(200)
+    const partial = exportResponse(res).partialSuccess as { rejectedLogRecords: string; errorMessage: string }
+    expect(partial.rejectedLogRecords).toBe('4')
+    expect(partial.errorMessage).toMatch(
+      /^1: record is \d+ bytes encoded; the limit is 2000; 2: severityNumber expected 0-24, got 30; 3: timeUnixNano 18446744073709551615 is after 2262-04-11, past 64-bit epoch nanoseconds; 5: resource\.attributes\.service\.name \S.*$/,
+    )
+    expect(proto.events().map((e) => e.message)).toEqual(['kept 0', 'kept 4'])
+
+    const json = app()
+    const jsonRes = await postJson(json.app, request)
+    expect(jsonRes.statusCode).toBe(200)
+    expect(jsonRes.json()).toEqual({ partialSuccess: { rejectedLogRecords: '4', errorMessage: partial.errorMessage } })
+    expect(json.events().map((e) => e.message)).toEqual(['kept 0', 'kept 4'])
+  })
+
+  it('reports at most GATEWAY_MAX_ERRORS_REPORTED errors, and answers 200 even when every record was refused', async () => {
+    const { app: a, producer } = app({ GATEWAY_MAX_ERRORS_REPORTED: '2' })
+    const records = Array.from({ length: 5 }, () => ({ severityNumber: 99 }))
+    const res = await postJson(a, { resourceLogs: [{ scopeLogs: [{ logRecords: records }] }] }, '/otlp/v1/logs')
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toEqual({ partialSuccess: { rejectedLogRecords: '5', errorMessage: '0: severityNumber expected 0-24, got 99; 1: severityNumber expected 0-24, got 99; and 3 more' } })
+    expect(producer.sent).toEqual([])
+  })
+
+  it('answers an unreadable request 400 with a google.rpc.Status in its encoding, storing nothing', async () => {
+    const { app: a, producer } = app()
+    const whole = protobufOf(REQUEST)
+    for (const url of ['/v1/logs', '/otlp/v1/logs']) {
+      const truncated = await postProto(a, whole.subarray(0, whole.length - 7), url)
+      expect(truncated.statusCode).toBe(400)
+      expect(truncated.headers['content-type']).toBe('application/x-protobuf')
+      expect(rpcStatus(truncated)).toEqual({ code: 3, message: expect.stringMatching(/^invalid OTLP protobuf: .*index out of range/) })
+    }
+    const badJson = await postJson(a, '{"resourceLogs": [', '/otlp/v1/logs')
+    expect(badJson.statusCode).toBe(400)
+    expect(badJson.json()).toEqual({ code: 3, message: expect.stringMatching(/invalid JSON body/) })
+    const notArray = await postJson(a, { resourceLogs: [{ scopeLogs: { logRecords: [] } }] })
+    expect(notArray.json()).toEqual({ code: 3, message: 'invalid OTLP JSON: resourceLogs[0].scopeLogs: expected an array, got an object' })
+    const notOtlp = await postJson(a, { message: 'a Sluice record' }, '/otlp/v1/logs')
+    expect(notOtlp.statusCode).toBe(400)
+    expect(notOtlp.json().message).toMatch(/expected an ExportLogsServiceRequest/)
+    const tenant = await postProto(a, whole, '/otlp/v1/logs', { 'x-sluice-tenant': 'no spaces!' })
+    expect(tenant.statusCode).toBe(400)
+    expect(rpcStatus(tenant).message).toMatch(/x-sluice-tenant/)
+    expect(producer.sent).toEqual([])
+  })
+
+  it('answers 413 and 415 with a Status too, and empty requests with an empty success', async () => {
+    const { app: a, producer } = app({ GATEWAY_MAX_BODY_BYTES: '1000' })
+    const big = await postProto(a, logRecord({ body: { stringValue: 'x'.repeat(2000) } }), '/otlp/v1/logs')
+    expect(big.statusCode).toBe(413)
+    expect(rpcStatus(big)).toEqual({ code: 3, message: expect.stringMatching(/exceeds the limit of 1000 bytes/) })
+    const text = await a.inject({ method: 'POST', url: '/otlp/v1/logs', payload: 'hello', headers: { 'content-type': 'text/plain' } })
+    expect(text.statusCode).toBe(415)
+    expect(text.json()).toMatchObject({ code: 3 })
+    const ndjson = await a.inject({ method: 'POST', url: '/otlp/v1/logs', payload: '{}', headers: { 'content-type': 'application/x-ndjson' } })
+    expect(ndjson.statusCode).toBe(415)
+    expect(ndjson.json().message).toMatch(/OTLP\/HTTP takes application\/x-protobuf or application\/json/)
+
+    const emptyProto = await postProto(a, Buffer.alloc(0), '/otlp/v1/logs')
+    expect(emptyProto.statusCode).toBe(200)
+    expect(emptyProto.rawPayload).toHaveLength(0)
+    expect((await postJson(a, {}, '/otlp/v1/logs')).json()).toEqual({})
+    expect((await postJson(a, { resourceLogs: [] })).json()).toEqual({})
+    expect(producer.sent).toEqual([])
+  })
+
+  it('answers 429 and 503 with Retry-After and a Status, storing nothing of the refused request', async () => {
+    const { app: a, producer } = app({ GATEWAY_MAX_IN_FLIGHT_BYTES: '1000' })
+    let release = () => {}
+    const acked = new Promise<void>((r) => (release = r))
+    const send = producer.send
+    producer.send = async (topic, messages) => {
+      await acked
+      return send(topic, messages)
+    }
+    const first = postProto(a, protobufOf(REQUEST))
+    await new Promise((r) => setTimeout(r, 50))
+    const refused = await postProto(a, protobufOf(REQUEST), '/otlp/v1/logs')
+    expect(refused.statusCode).toBe(429)
+    expect(refused.headers['retry-after']).toBe('5')
+    expect(rpcStatus(refused)).toEqual({ code: 8, message: expect.stringMatching(/waiting on Kafka/) })
+    release()
+    expect((await first).statusCode).toBe(200)
+    expect(producer.sent).toHaveLength(5)
+
+    producer.fail = true
+    const down = await postJson(a, REQUEST)
+    expect(down.statusCode).toBe(503)
+    expect(down.headers['retry-after']).toBe('5')
+    expect(down.json()).toEqual({ code: 14, message: 'Kafka did not acknowledge within 15000 ms' })
+    expect(producer.sent).toHaveLength(5)
+  })
+})
+
+describe('OTLP bad input', () => {
+  const good = logRecord({ body: { stringValue: 'good' } })
+
+  it('rejects a record with a known field in another wire type, naming it, and keeps the rest', async () => {
+    const { app: a, events } = app()
+    const bodyAsVarint = Buffer.concat([tag(5, 0), varint(7)])
+    const nestedStringAsVarint = ld(6, ld(1, Buffer.from('a')), ld(2, ld(6, ld(1, ld(1, Buffer.from('b')), ld(2, Buffer.concat([tag(1, 0), varint(1)]))))))
+    const res = await postProto(a, rawRequest([good, bodyAsVarint, nestedStringAsVarint, good]))
+    expect(res.statusCode).toBe(200)
+    expect(exportResponse(res).partialSuccess).toEqual({
+      rejectedLogRecords: '2',
+      errorMessage: '1: body sent as varint, expected length-delimited; 2: attributes.a.b.stringValue sent as varint, expected length-delimited',
+    })
+    expect(events().map((e) => e.message)).toEqual(['good', 'good'])
+    // In the framing around the records nothing can be counted: the request is unreadable.
+    const framing = await postProto(a, Buffer.concat([tag(1, 0), varint(1)]))
+    expect(framing.statusCode).toBe(400)
+    expect(rpcStatus(framing).message).toBe('invalid OTLP protobuf: resourceLogs: sent as varint, expected length-delimited')
+  })
+
+  it('rejects a record with invalid UTF-8 in a string, and every record under a resource that has it', async () => {
+    const { app: a, events } = app()
+    const invalid = Buffer.from([0x61, 0xff, 0xfe])
+    const badBody = ld(5, ld(1, invalid))
+    const badKey = ld(6, rawStringKv(invalid, Buffer.from('v')))
+    const badSeverityText = ld(3, invalid)
+    const res = await postProto(a, Buffer.concat([rawRequest([good, badBody, badKey, badSeverityText]), rawRequest([good, good], ld(1, rawStringKv(Buffer.from('service.name'), invalid)))]))
+    expect(res.statusCode).toBe(200)
+    expect(exportResponse(res).partialSuccess).toEqual({
+      rejectedLogRecords: '5',
+      errorMessage: '1: body invalid UTF-8; 2: attributes[0].key invalid UTF-8; 3: severityText invalid UTF-8; 4: resource.attributes.service.name invalid UTF-8; 5: resource.attributes.service.name invalid UTF-8',
+    })
+    expect(events().map((e) => e.message)).toEqual(['good'])
+  })
+
+  it(`takes values nested ${MAX_DEPTH} levels deep and rejects deeper ones by record, in protobuf and JSON`, async () => {
+    const nestedProto = (levels: number) => {
+      let v = ld(1, Buffer.from('leaf')) // AnyValue{string_value}
+      for (let i = 0; i < levels; i++) v = ld(5, ld(1, v)) // AnyValue{array_value: ArrayValue{values: [v]}}
+      return ld(5, v) // LogRecord.body
+    }
+    const proto = app()
+    const res = await postProto(proto.app, rawRequest([nestedProto(MAX_DEPTH), nestedProto(MAX_DEPTH + 1), nestedProto(5000), good]))
+    expect(exportResponse(res).partialSuccess).toEqual({
+      rejectedLogRecords: '2',
+      errorMessage: `1: body nested deeper than ${MAX_DEPTH} levels of arrays and kvlists; 2: body nested deeper than ${MAX_DEPTH} levels of arrays and kvlists`,
+    })
+    expect(proto.events().map((e) => e.message)).toEqual([`${'['.repeat(MAX_DEPTH)}"leaf"${']'.repeat(MAX_DEPTH)}`, 'good'])
+
+    // 100 000 levels of kvlists in an attribute: the JSON parser copes, the reader stops at the limit.
+    const levels = 100_000
+    const nestedJson = `${'{"kvlistValue":{"values":[{"key":"a","value":'.repeat(levels)}{"stringValue":"leaf"}${'}]}}'.repeat(levels)}`
+    const body = `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"attributes":[{"key":"deep","value":${nestedJson}}]},{"body":{"stringValue":"good"}}]}]}]}`
+    const json = app({ GATEWAY_MAX_BODY_BYTES: String(body.length + 1) })
+    const jsonRes = await postJson(json.app, body)
+    expect(jsonRes.statusCode).toBe(200)
+    const partial = jsonRes.json<{ partialSuccess: { rejectedLogRecords: string; errorMessage: string } }>().partialSuccess
+    expect(partial.rejectedLogRecords).toBe('1')
+    expect(partial.errorMessage).toBe(`0: attributes.deep${'.a'.repeat(MAX_DEPTH)} nested deeper than ${MAX_DEPTH} levels of arrays and kvlists`)
+    expect(json.events().map((e) => e.message)).toEqual(['good'])
+  })
+
+  it('rejects by record what the JSON reader cannot take, naming the field', async () => {
+    const { app: a, events } = app()
+    const records = [
+      { body: { stringValue: 'good' } },
+      { traceId: 'not-hex', body: { stringValue: 'x' } },
+      { spanId: 'abcd', body: { stringValue: 'x' } },
+      { body: { stringValue: 42 } },
+      { body: 'plain' },
+      { attributes: { a: 1 } },
+      { timeUnixNano: '-1' },
+      { severityNumber: 'LOUD' },
+      { attributes: [{ key: 'n', value: { intValue: '99999999999999999999' } }] },
+      'not a record',
+    ]
+    const res = await postJson(a, { resourceLogs: [{ scopeLogs: [{ logRecords: records }] }, { resource: [], scopeLogs: [{ logRecords: [{}] }] }] })
+    expect(res.statusCode).toBe(200)
+    const errors = res.json<{ partialSuccess: { errorMessage: string } }>().partialSuccess.errorMessage.split('; ')
+    expect(errors.map((e) => e.split(' ').slice(0, 2).join(' '))).toEqual([
+      '1: traceId',
+      '2: spanId',
+      '3: body',
+      '4: body',
+      '5: attributes',
+      '6: timeUnixNano',
+      '7: severityNumber',
+      '8: attributes.n',
+      '9: expected',
+      '10: resource',
+    ])
+    expect(errors[2]).toBe('3: body stringValue: expected a string, got number 42')
+    expect(events().map((e) => e.message)).toEqual(['good'])
+  })
+})
