@@ -116,8 +116,8 @@ function target(meta: Record<string, unknown>, pathIndex: string | undefined): P
 }
 
 /** The non-blank lines of `body` with their 1-based line numbers (as Elasticsearch counts them). */
-function lines(body: string): Array<{ no: number; text: string }> {
-  const out: Array<{ no: number; text: string }> = []
+function lines(body: string, invalidUtf8: ReadonlySet<number> | undefined): Array<{ no: number; text: string; badUtf8?: true }> {
+  const out: Array<{ no: number; text: string; badUtf8?: true }> = []
   let no = 0
   for (let start = 0; start <= body.length; ) {
     let end = body.indexOf('\n', start)
@@ -125,16 +125,20 @@ function lines(body: string): Array<{ no: number; text: string }> {
     no++
     const text = body.slice(start, end).trim()
     start = end + 1
-    if (text !== '') out.push({ no, text })
+    if (text !== '') out.push(invalidUtf8?.has(no) ? { no, text, badUtf8: true } : { no, text })
   }
   return out
 }
 
-/** The items of a bulk body; `pathIndex` is the index named by the path, if any. */
-export function parseBulk(body: string, pathIndex?: string): BulkItem[] {
-  const ls = lines(body)
+/**
+ * The items of a bulk body; `pathIndex` is the index named by the path, if any. Lines numbered in
+ * `invalidUtf8` (body.ts invalidUtf8Lines) are read as unparseable, as Elasticsearch's parser
+ * refuses them.
+ */
+export function parseBulk(body: string, pathIndex?: string, invalidUtf8?: ReadonlySet<number>): BulkItem[] {
+  const ls = lines(body, invalidUtf8)
   const parsed: Array<Parsed | undefined> = []
-  const parse = (i: number): Parsed => (parsed[i] ??= parseJson(ls[i]!.text))
+  const parse = (i: number): Parsed => (parsed[i] ??= ls[i]!.badUtf8 ? { ok: false, message: 'Invalid UTF-8' } : parseJson(ls[i]!.text))
   const isAction = (i: number) => i < ls.length && actionOf(parse(i)) !== undefined
   const items: BulkItem[] = []
   let i = 0

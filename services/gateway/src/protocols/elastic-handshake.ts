@@ -71,7 +71,7 @@ function named<T>() {
 
 /** The JSON object a PUT carries, or an Elasticsearch error body saying why there is none. */
 function objectBody(req: FastifyRequest): { ok: true; body: Record<string, unknown> } | { ok: false; error: ReturnType<typeof esError> } {
-  const raw = typeof req.body === 'string' ? req.body.trim() : ''
+  const raw = Buffer.isBuffer(req.body) ? req.body.toString().trim() : typeof req.body === 'string' ? req.body.trim() : ''
   if (raw === '') return { ok: false, error: esError(400, 'parse_exception', 'request body is required') }
   try {
     const body: unknown = JSON.parse(raw)

@@ -29,6 +29,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { nowNs, uuidv7 } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
+import { invalidUtf8Lines } from '../body.js'
 import { SKIP } from '../ingest.js'
 import type { ProtocolContext } from '../protocol.js'
 import { indexNameProblem, isPlainObject, parseBulk } from './elastic-bulk.js'
@@ -54,14 +55,14 @@ const SHARDS = { total: 1, successful: 1, failed: 0 } as const
 function asEsError(req: FastifyRequest, reply: FastifyReply, payload: unknown): unknown {
   if (reply.statusCode < 400 || !isPlainObject(payload) || typeof payload.error !== 'string' || typeof payload.message !== 'string') return payload
   const { error: code, message, ...extra } = payload
-  const reason = reply.statusCode === 415 ? `Content-Type header [${req.headers['content-type'] ?? ''}] is not supported: send ${ES_CONTENT_TYPES.join(', ')}` : message
+  const reason = reply.statusCode === 415 && !code.includes('ENCODING') ? `Content-Type header [${req.headers['content-type'] ?? ''}] is not supported: send ${ES_CONTENT_TYPES.join(', ')}` : message
   return esError(reply.statusCode, TYPE_BY_STATUS[reply.statusCode] ?? 'exception', reason, { sluice_error: code, ...extra })
 }
 
 export function registerElastic(api: FastifyInstance, ctx: ProtocolContext): void {
   void api.register(async (es) => {
     es.removeAllContentTypeParsers()
-    es.addContentTypeParser([...ES_CONTENT_TYPES], { parseAs: 'string' }, (_req, body, done) => done(null, body))
+    es.addContentTypeParser([...ES_CONTENT_TYPES], { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
     es.addHook('onRequest', async (_req, reply) => {
       reply.header('x-elastic-product', 'Elasticsearch')
     })
@@ -80,7 +81,8 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
     const problem = pathIndex === undefined ? undefined : indexNameProblem(pathIndex)
     if (problem) return reply.code(400).send(esError(400, 'invalid_index_name_exception', `Invalid index name [${pathIndex}], ${problem}`, { index: pathIndex }))
     const tenant = ctx.tenantOf(req)
-    const items = parseBulk(typeof req.body === 'string' ? req.body : '', pathIndex)
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
+    const items = parseBulk(body.toString(), pathIndex, invalidUtf8Lines(body))
     if (items.length === 0) return reply.code(400).send(esError(400, 'action_request_validation_exception', 'Validation Failed: 1: no requests added;'))
 
     const records: unknown[] = []

@@ -4,6 +4,7 @@
 import protobuf from 'protobufjs'
 import { uncompress } from 'snappy'
 import { SluiceError, errorMessage } from '@sluice/core'
+import { utf8Problem } from '../body.js'
 import { MAX_NS } from './loki-batch.js'
 import type { PushBatch } from './loki-batch.js'
 import { formatLabels, labelsFromObject, parseLabelSet, shown } from './loki-labels.js'
@@ -44,6 +45,8 @@ function preview(v: unknown): string {
 }
 
 export function readJsonPush(body: Buffer, batch: PushBatch): void {
+  const problem = utf8Problem(body)
+  if (problem) throw unreadable(`the JSON body is ${problem}`)
   let push: unknown
   try {
     push = JSON.parse(body.toString('utf8'))

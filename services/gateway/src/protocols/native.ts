@@ -11,17 +11,22 @@
 //   503  Kafka unreachable or not acknowledging in time, with Retry-After — nothing was lost silently
 import type { FastifyInstance } from 'fastify'
 import { SluiceError, nowNs } from '@sluice/core'
-import { NDJSON_TYPES, fromJson, parseNdjson } from '../body.js'
+import { NDJSON_TYPES, fromJson, invalidUtf8Lines, parseNdjson, utf8Problem } from '../body.js'
 import type { ParsedBody } from '../body.js'
 import { fieldMapping } from '../fields.js'
 import type { ProtocolContext } from '../protocol.js'
 import { handleOtlpJson, handleOtlpProtobuf } from './otlp.js'
 
 export function registerNative(api: FastifyInstance, ctx: ProtocolContext): void {
-  api.addContentTypeParser([...NDJSON_TYPES], { parseAs: 'string' }, (_req, body, done) => done(null, parseNdjson(body as string)))
-  api.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+  api.addContentTypeParser([...NDJSON_TYPES], { parseAs: 'buffer' }, (_req, body, done) => {
+    const buf = body as Buffer
+    done(null, parseNdjson(buf.toString(), invalidUtf8Lines(buf)))
+  })
+  api.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+    const problem = utf8Problem(body as Buffer)
+    if (problem) return done(new SluiceError('VALIDATION_FAILED', `invalid JSON body: ${problem}`), undefined)
     try {
-      done(null, fromJson(JSON.parse(body as string)))
+      done(null, fromJson(JSON.parse((body as Buffer).toString())))
     } catch (err) {
       done(new SluiceError('VALIDATION_FAILED', `invalid JSON body: ${err instanceof Error ? err.message : String(err)}`), undefined)
     }
@@ -29,6 +34,8 @@ export function registerNative(api: FastifyInstance, ctx: ProtocolContext): void
 
   api.post('/v1/logs', async (req, reply) => {
     if (Buffer.isBuffer(req.body)) return handleOtlpProtobuf(req.body, req, reply, ctx)
+    // fastify's own text/plain parser hands over a string: a content type none of ours took.
+    if (typeof req.body === 'string') throw new SluiceError('UNSUPPORTED_MEDIA_TYPE', `POST /v1/logs takes application/json, ${NDJSON_TYPES.join(', ')} or application/x-protobuf (OTLP), not ${req.headers['content-type'] ?? 'a body without Content-Type'}`)
     const parsed = req.body as ParsedBody | undefined
     if (parsed?.otlp) return handleOtlpJson(parsed.otlp, req, reply, ctx)
     if (!parsed || parsed.records.length === 0) throw new SluiceError('VALIDATION_FAILED', 'empty body: send a JSON object, a JSON array or NDJSON lines')
