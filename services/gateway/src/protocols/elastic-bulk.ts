@@ -138,7 +138,17 @@ function lines(body: string, invalidUtf8: ReadonlySet<number> | undefined): Arra
 export function parseBulk(body: string, pathIndex?: string, invalidUtf8?: ReadonlySet<number>): BulkItem[] {
   const ls = lines(body, invalidUtf8)
   const parsed: Array<Parsed | undefined> = []
-  const parse = (i: number): Parsed => (parsed[i] ??= ls[i]!.badUtf8 ? { ok: false, message: 'Invalid UTF-8' } : parseJson(ls[i]!.text))
+  // Shippers repeat one action line ({"create":{"_index":"logs"}}) before every document: it is
+  // parsed once (the parsed action is only read). Comparing with the last one costs a length check
+  // for a document line.
+  let lastAction: { text: string; parsed: Parsed } | undefined
+  const parseLine = (text: string): Parsed => {
+    if (lastAction?.text === text) return lastAction.parsed
+    const p = parseJson(text)
+    if (actionOf(p)) lastAction = { text, parsed: p }
+    return p
+  }
+  const parse = (i: number): Parsed => (parsed[i] ??= ls[i]!.badUtf8 ? { ok: false, message: 'Invalid UTF-8' } : parseLine(ls[i]!.text))
   const isAction = (i: number) => i < ls.length && actionOf(parse(i)) !== undefined
   const items: BulkItem[] = []
   let i = 0

@@ -33,7 +33,7 @@ import { invalidUtf8Lines } from '../body.js'
 import { SKIP } from '../ingest.js'
 import type { ProtocolContext } from '../protocol.js'
 import { indexNameProblem, isPlainObject, parseBulk } from './elastic-bulk.js'
-import type { BulkItem, ItemError } from './elastic-bulk.js'
+import type { ItemError } from './elastic-bulk.js'
 import { esError, registerHandshake } from './elastic-handshake.js'
 import { documentField, toRecord } from './elastic-map.js'
 
@@ -49,7 +49,7 @@ const TYPE_BY_STATUS: Readonly<Record<number, string>> = {
   503: 'unavailable_shards_exception',
 }
 
-const SHARDS = { total: 1, successful: 1, failed: 0 } as const
+const SHARDS = '{"total":1,"successful":1,"failed":0}'
 
 /** The shared error handler's `{ error: CODE, message }` as Elasticsearch's error body. */
 function asEsError(req: FastifyRequest, reply: FastifyReply, payload: unknown): unknown {
@@ -123,16 +123,17 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
       reasons.set(e.index, [...(reasons.get(e.index) ?? []), reason])
     }
     for (const [i, r] of reasons) errors[i] = { status: 400, type: 'mapper_parsing_exception', reason: r.join('; ') }
-    return reply.send({
-      took: Math.round(performance.now() - started),
-      errors: result.rejected > 0,
-      items: items.map((item, i) => answer(item, ids[i] ?? null, errors[i])),
+    // The answer is one item per document: written as text, the few fields of a created item
+    // around its index, id and sequence number, rather than a thousand objects to stringify.
+    const quoted = new Map<string | null, string>()
+    const q = (v: string | null) => quoted.get(v) ?? (quoted.set(v, JSON.stringify(v)), quoted.get(v)!)
+    const answers = items.map((item, i) => {
+      const error = errors[i]
+      const id = ids[i] ?? null
+      if (error) return JSON.stringify({ [item.op]: { _index: item.index, _id: id, status: error.status, error: { type: error.type, reason: error.reason, ...(item.index !== null && { index: item.index }) } } })
+      return `{"${item.op}":{"_index":${q(item.index)},"_id":${JSON.stringify(id)},"_version":1,"result":"created","_shards":${SHARDS},"_seq_no":${seqNo++},"_primary_term":1,"status":201}}`
     })
-  }
-
-  function answer(item: BulkItem, id: string | null, error: ItemError | undefined) {
-    if (error) return { [item.op]: { _index: item.index, _id: id, status: error.status, error: { type: error.type, reason: error.reason, ...(item.index !== null && { index: item.index }) } } }
-    return { [item.op]: { _index: item.index, _id: id, _version: 1, result: 'created', _shards: SHARDS, _seq_no: seqNo++, _primary_term: 1, status: 201 } }
+    return reply.type('application/json; charset=utf-8').send(`{"took":${Math.round(performance.now() - started)},"errors":${result.rejected > 0},"items":[${answers.join(',')}]}`)
   }
 
   for (const url of ['/_bulk', '/:index/_bulk']) {
