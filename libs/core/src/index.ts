@@ -9,3 +9,4 @@ export { MAX_TIMESTAMP_NS, nowNs, parseTimestampNs, formatNs } from './timestamp
 export { validateLogInput, TENANT_PATTERN } from './input.js'
 export { uuidv7 } from './ids.js'
 export type { FieldError, FieldMapping, FieldRole, InputDefaults, ValidationResult } from './input.js'
+export { SYSLOG_FACILITIES, parseSyslog, parseSyslogPri, type SyslogMessage, type SyslogPri } from './syslog.js'

@@ -1,12 +1,245 @@
-// Syslog listeners (stub: replaced by the syslog implementation).
+// Syslog listeners: the devices, daemons and relays (rsyslog, syslog-ng, logger, network gear)
+// that speak only syslog send to the gateway as to a syslog server, over TCP (SYSLOG_TCP_PORT) and
+// UDP (SYSLOG_UDP_PORT), both on HOST; 0 switches a listener off. Each message — a TCP frame
+// (syslog-framing.ts) or a UDP datagram — becomes a record (syslog-record.ts) and takes the accept
+// path every protocol takes (ingest.ts), with source "syslog" and the tenant GATEWAY_DEFAULT_TENANT
+// (syslog carries no tenant; run a gateway per tenant to separate them).
+//
+// TCP keeps a connection's records in order and pushes back instead of buffering: what arrived in
+// one turn of the event loop is one batch, and the socket is paused while that batch waits for
+// Kafka, so a sender faster than Kafka is slowed by TCP flow control. Kafka refusing for now
+// (OVERLOADED, KAFKA_UNAVAILABLE) is retried with the socket still paused. UDP cannot push back:
+// datagrams queue while a batch is out, up to GATEWAY_MAX_BODY_BYTES, and past that are dropped.
+// Memory per connection is bounded by one frame (GATEWAY_MAX_RECORD_BYTES; a larger one is
+// skipped) and one batch (GATEWAY_MAX_BODY_BYTES), connections by MAX_CONNECTIONS.
+//
+// Nothing is answered on the wire, so every drop is logged with its reason (syslog-report.ts).
+// On close the listeners stop reading, deliver what they had read, then close the connections.
+import { once } from 'node:events'
+import dgram from 'node:dgram'
+import net from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
+import { SluiceError, errorMessage, nowNs, uuidv7 } from '@sluice/core'
 import type { ProtocolContext } from './protocol.js'
+import { SyslogFramer } from './syslog-framing.js'
+import { SYSLOG_SERVICE, frameText, syslogRecord } from './syslog-record.js'
+import type { SyslogRecord } from './syslog-record.js'
+import { SyslogReport } from './syslog-report.js'
+import type { SyslogCounts, SyslogTransport } from './syslog-report.js'
 
 export interface SyslogListeners {
   /** Where each listener listens (host:port), for logs and tests. */
   addresses: { tcp?: string; udp?: string }
+  /** Frames and datagrams received, records accepted, drops by reason, since start. */
+  counts(): SyslogCounts
   close(): Promise<void>
 }
 
-export async function startSyslog(_ctx: ProtocolContext): Promise<SyslogListeners> {
-  return { addresses: {}, close: async () => undefined }
+/** TCP connections at once; more are closed unread (and logged). */
+const MAX_CONNECTIONS = 1024
+/** How often repeated drops are summed up in the log, one line per reason. */
+const REPORT_INTERVAL_MS = 10_000
+/** Kafka refusing for now: the batch is retried after 100 ms, doubling up to this. */
+const MAX_RETRY_DELAY_MS = 2_000
+/** Characters of an unparsed message quoted in the log. */
+const QUOTE_CHARS = 120
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+function formatAddress(a: AddressInfo | string | null): string {
+  if (a === null || typeof a === 'string') return String(a)
+  return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`
+}
+
+export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners> {
+  const { config } = ctx
+  const log = ctx.log.child({ component: 'syslog' })
+  const report = new SyslogReport(log, REPORT_INTERVAL_MS)
+  let closing = false
+  /** Batches on their way to Kafka (close waits for them). */
+  const inFlight = new Set<Promise<void>>()
+
+  /**
+   * Hands `records` to the accept path until Kafka took them or retrying cannot help. A retry
+   * sends the same ids and observed time: what a timed-out attempt did write is absorbed as a
+   * duplicate (README "Data guarantees").
+   */
+  async function deliver(records: unknown[], from: string): Promise<void> {
+    const observedNs = nowNs()
+    for (let delayMs = 100; ; delayMs = Math.min(delayMs * 2, MAX_RETRY_DELAY_MS)) {
+      try {
+        const r = await ctx.ingest.records(records, { tenant: config.defaultTenant, source: 'syslog', observedNs })
+        report.accepted(r.accepted)
+        const first = r.errors[0]
+        if (r.rejected > 0) report.dropped('invalid', r.rejected, `from ${from}: ${first ? `${first.field || 'record'}: ${first.message}` : 'rejected'}`)
+        return
+      } catch (err) {
+        const retry = err instanceof SluiceError && err.canRetry
+        if (!retry) return report.dropped('kafka_failed', records.length, `from ${from}: ${errorMessage(err)}`)
+        if (closing) return report.dropped('shutdown', records.length, `from ${from}: ${errorMessage(err)}`)
+        report.retrying(records.length, `from ${from}: ${errorMessage(err)}`)
+        await sleep(delayMs)
+      }
+    }
+  }
+
+  /** A frame or datagram as a record, counted; unparsed ones are noted. */
+  function toRecord(bytes: Uint8Array, transport: SyslogTransport, from: string, nowMs: number): unknown {
+    report.received(transport)
+    const line = frameText(bytes)
+    const quote = () => JSON.stringify(line.slice(0, QUOTE_CHARS))
+    let r: SyslogRecord
+    try {
+      r = syslogRecord(line, nowMs)
+    } catch (err) {
+      // A parser bug must not take the gateway down from inside a socket's data handler.
+      log.error({ err, from }, `syslog: could not read ${quote()}; stored unparsed`)
+      r = { record: { message: line, service: SYSLOG_SERVICE, attributes: { 'syslog.format': 'unparsed' } }, parsed: false }
+    }
+    if (!r.parsed) report.unparsed(`from ${from}: ${quote()}`)
+    r.record.id = uuidv7()
+    return r.record
+  }
+
+  function track(p: Promise<void>): Promise<void> {
+    inFlight.add(p)
+    void p.finally(() => inFlight.delete(p))
+    return p
+  }
+
+  // TCP ----------------------------------------------------------------------------------------
+  const sockets = new Set<Socket>()
+
+  function serve(socket: Socket): void {
+    const from = `tcp ${socket.remoteAddress}:${socket.remotePort}`
+    let queue: unknown[] = []
+    let queuedBytes = 0
+    let draining = false
+    let ended = false
+    const framer = new SyslogFramer(config.maxRecordBytes, {
+      frame: (bytes) => {
+        queue.push(toRecord(bytes, 'tcp', from, Date.now()))
+        queuedBytes += bytes.length
+      },
+      refused: (reason, detail) => report.dropped(reason, 1, `from ${from}: ${detail}`),
+    })
+    // One batch at a time, in arrival order; the socket reads again once Kafka took it.
+    const drain = async () => {
+      await nextTurn()
+      socket.pause()
+      while (queue.length > 0) {
+        const batch = queue
+        queue = []
+        queuedBytes = 0
+        await deliver(batch, from)
+      }
+      draining = false
+      if (!ended && !closing) socket.resume()
+    }
+    const kick = () => {
+      if (draining || queue.length === 0) return
+      draining = true
+      void track(drain())
+    }
+    sockets.add(socket)
+    socket.on('data', (chunk: Buffer) => {
+      framer.push(chunk)
+      if (queuedBytes >= config.maxBodyBytes) socket.pause()
+      kick()
+    })
+    socket.on('end', () => {
+      ended = true
+      framer.end()
+      kick()
+    })
+    // A reset or timeout from the peer: what was read is still delivered.
+    socket.on('error', (err) => log.debug({ err, from }, 'syslog connection error'))
+    socket.on('close', () => sockets.delete(socket))
+  }
+
+  async function listenTcp(port: number): Promise<net.Server> {
+    const server = net.createServer(serve)
+    server.maxConnections = MAX_CONNECTIONS
+    server.on('drop', (d) => report.dropped('too_many_connections', 1, `from tcp ${d?.remoteAddress}:${d?.remotePort}: ${MAX_CONNECTIONS} connections open`))
+    server.listen(port, config.host)
+    await once(server, 'listening')
+    server.on('error', (err) => log.error({ err }, 'syslog TCP listener error'))
+    return server
+  }
+
+  // UDP ----------------------------------------------------------------------------------------
+  let udpQueue: unknown[] = []
+  let udpQueuedBytes = 0
+  let udpDraining = false
+  const drainUdp = async () => {
+    await nextTurn()
+    while (udpQueue.length > 0) {
+      const batch = udpQueue
+      udpQueue = []
+      udpQueuedBytes = 0
+      await deliver(batch, 'udp')
+    }
+    udpDraining = false
+  }
+
+  async function listenUdp(socket: dgram.Socket, port: number): Promise<void> {
+    socket.on('message', (msg, rinfo) => {
+      if (closing) return
+      const from = `udp ${rinfo.address}:${rinfo.port}`
+      if (udpQueuedBytes + msg.length > config.maxBodyBytes) {
+        report.received('udp')
+        report.dropped('queue_full', 1, `from ${from}: ${udpQueuedBytes} bytes already waiting for Kafka`)
+        return
+      }
+      udpQueue.push(toRecord(msg, 'udp', from, Date.now()))
+      udpQueuedBytes += msg.length
+      if (udpDraining) return
+      udpDraining = true
+      void track(drainUdp())
+    })
+    socket.bind(port, config.host)
+    await once(socket, 'listening')
+    socket.on('error', (err) => log.error({ err }, 'syslog UDP listener error'))
+  }
+
+  let tcp: net.Server | undefined
+  let udp: dgram.Socket | undefined
+  try {
+    if (config.syslogTcpPort !== 0) tcp = await listenTcp(config.syslogTcpPort)
+    if (config.syslogUdpPort !== 0) {
+      udp = dgram.createSocket(net.isIPv6(config.host) ? 'udp6' : 'udp4')
+      await listenUdp(udp, config.syslogUdpPort)
+    }
+  } catch (err) {
+    // A port in use fails the gateway's start, with nothing left listening.
+    tcp?.close()
+    udp?.close()
+    report.close()
+    throw err
+  }
+
+  const addresses = {
+    ...(tcp && { tcp: formatAddress(tcp.address()) }),
+    ...(udp && { udp: formatAddress(udp.address()) }),
+  }
+  if (tcp || udp) log.info({ addresses }, `syslog listening on ${[addresses.tcp && `tcp ${addresses.tcp}`, addresses.udp && `udp ${addresses.udp}`].filter(Boolean).join(', ')}`)
+
+  async function close(): Promise<void> {
+    closing = true
+    const stopped = new Promise<void>((resolve) => (tcp ? tcp.close(() => resolve()) : resolve()))
+    for (const s of sockets) s.pause()
+    udp?.close()
+    // What was read is delivered (retries give up now: a retryable failure is a 'shutdown' drop).
+    while (inFlight.size > 0) await Promise.all(inFlight)
+    for (const s of sockets) s.destroy()
+    await stopped
+    report.close()
+  }
+  let closed: Promise<void> | undefined
+  return {
+    addresses,
+    counts: () => report.counts(),
+    close: () => (closed ??= close()),
+  }
 }

@@ -1,0 +1,93 @@
+// One syslog message (a TCP frame or a UDP datagram) as a record of Sluice's JSON shape, for the
+// accept path (ingest.ts). The message is parsed by the parser the enricher uses too (@sluice/core,
+// which describes both wire formats); this module only decides where each part goes:
+//
+//   PRI severity   → severity_number via severityFromSyslog (0 emerg … 7 debug → FATAL … DEBUG)
+//   PRI facility   → attribute syslog.facility (its name: local3, daemon, …)
+//   TIMESTAMP      → timestamp, exact to the nanosecond; RFC 3164 has no zone and no year: UTC,
+//                    the year that puts it at most a day ahead of the gateway's clock
+//   HOSTNAME       → host
+//   APP-NAME / TAG → service ("syslog" when the message names none)
+//   PROCID / PID   → attribute syslog.procid;  MSGID → attribute syslog.msgid
+//   [id k="v"]     → attribute id.k (RFC 5424 structured data; the first MAX_SD_PARAMS of them,
+//                    the rest dropped and counted in syslog.sd_dropped, since a record holds at
+//                    most 256 attributes)
+//   MSG            → message, without the BOM and the trailing CR/LF/NUL some senders append
+//   TIMESTAMP unreadable → the time the gateway received it, the text kept as syslog.timestamp
+//
+// A message that is neither RFC 5424 nor RFC 3164 is not dropped: it is stored as the message
+// (without its PRI when it has a valid one, whose level it then gets; INFO otherwise), with service
+// "syslog" and the attribute syslog.format = "unparsed" to find such senders by. RFC 3164 §4.3.3
+// asks the same of a relay, and a syslog sender has no way to hear about a refusal.
+import { parseSyslog, parseSyslogPri, severityFromSyslog } from '@sluice/core'
+import type { SyslogMessage } from '@sluice/core'
+
+/** The fields the validator bounds (input.ts): longer values would reject the whole record. */
+const MAX_NAME_CHARS = 256
+/** Structured-data parameters kept: with the syslog.* ones, under the validator's 256 attributes. */
+export const MAX_SD_PARAMS = 240
+/** Service of messages that name no APP-NAME / TAG. */
+export const SYSLOG_SERVICE = 'syslog'
+
+export interface SyslogRecord {
+  record: Record<string, unknown>
+  /** False when the message was neither RFC 5424 nor RFC 3164 (stored whole). */
+  parsed: boolean
+}
+
+const decoder = new TextDecoder('utf-8')
+
+/** The text of a frame or datagram, without the trailer a sender may have counted into it. */
+export function frameText(bytes: Uint8Array): string {
+  let end = bytes.length
+  while (end > 0 && (bytes[end - 1] === 0x0a || bytes[end - 1] === 0x0d || bytes[end - 1] === 0x00)) end--
+  return decoder.decode(bytes.subarray(0, end))
+}
+
+const bounded = (s: string) => (s.length > MAX_NAME_CHARS ? s.slice(0, MAX_NAME_CHARS) : s)
+
+/** PRI's severity as the level, its facility as an attribute. */
+function applyPri(record: Record<string, unknown>, attributes: Record<string, string>, severity: number | null, facilityName: string | null): void {
+  const s = severity === null ? undefined : severityFromSyslog(severity)
+  if (s) record.severity_number = s.number
+  if (facilityName !== null) attributes['syslog.facility'] = facilityName
+}
+
+function fromParsed(m: SyslogMessage): Record<string, unknown> {
+  const attributes: Record<string, string> = {}
+  const record: Record<string, unknown> = { message: m.message, service: m.appName?.trim() ? bounded(m.appName) : SYSLOG_SERVICE, attributes }
+  applyPri(record, attributes, m.severity, m.facilityName)
+  if (m.hostname !== null) record.host = bounded(m.hostname)
+  // Epoch nanoseconds as a decimal string of 18+ digits: read exactly, without a second parse.
+  if (m.timestampNs !== undefined && m.timestampNs >= 0n) record.timestamp = String(m.timestampNs).padStart(18, '0')
+  else if (m.timestamp !== null) attributes['syslog.timestamp'] = m.timestamp
+  if (m.procId !== null) attributes['syslog.procid'] = m.procId
+  if (m.msgId !== null) attributes['syslog.msgid'] = m.msgId
+  let kept = 0
+  let dropped = 0
+  for (const id in m.structuredData) {
+    const params = m.structuredData[id]!
+    for (const k in params) {
+      if (kept < MAX_SD_PARAMS) {
+        attributes[`${id}.${k}`] = params[k]!
+        kept++
+      } else dropped++
+    }
+  }
+  if (dropped > 0) attributes['syslog.sd_dropped'] = String(dropped)
+  return record
+}
+
+/** `line`'s record; `referenceMs` is now, for the year of RFC 3164 timestamps. */
+export function syslogRecord(line: string, referenceMs: number): SyslogRecord {
+  const m = parseSyslog(line, referenceMs)
+  if (m) return { record: fromParsed(m), parsed: true }
+  const attributes: Record<string, string> = { 'syslog.format': 'unparsed' }
+  const record: Record<string, unknown> = { message: line, service: SYSLOG_SERVICE, attributes }
+  const pri = parseSyslogPri(line)
+  if (pri) {
+    applyPri(record, attributes, pri.pri.severity, pri.pri.facilityName)
+    record.message = line.slice(pri.length)
+  }
+  return { record, parsed: false }
+}

@@ -1,0 +1,111 @@
+// What the syslog listeners tell the operator. Syslog has no reply channel, so a refused frame or
+// record is only known from the gateway's log — and a flood of bad frames must not become a flood
+// of log lines: the first drop of each reason is logged at once with its detail, later ones of the
+// same reason are counted and summed up in one line per reason per interval. The counts (also
+// what the tests read) are totals since start.
+import type { Logger } from 'pino'
+import { FRAME_REFUSALS } from './syslog-framing.js'
+
+export const SYSLOG_DROP_REASONS = [
+  ...FRAME_REFUSALS,
+  /** The accept path refused the record (validation, size): its first error is the detail. */
+  'invalid',
+  /** UDP: more datagrams waiting for Kafka than GATEWAY_MAX_BODY_BYTES. */
+  'queue_full',
+  /** Kafka failed in a way retrying does not help. */
+  'kafka_failed',
+  /** Kafka was still not taking records when the gateway shut down. */
+  'shutdown',
+  /** A TCP connection over the listener's limit, closed unread. */
+  'too_many_connections',
+] as const
+export type SyslogDropReason = (typeof SYSLOG_DROP_REASONS)[number]
+
+export type SyslogTransport = 'tcp' | 'udp'
+
+export interface SyslogCounts {
+  /** Frames (TCP) and datagrams (UDP) read. */
+  received: Record<SyslogTransport, number>
+  /** Records Kafka acknowledged. */
+  accepted: number
+  /** Stored whole because they were neither RFC 5424 nor RFC 3164. */
+  unparsed: number
+  dropped: Record<SyslogDropReason, number>
+}
+
+type Topic = SyslogDropReason | 'unparsed' | 'retrying'
+
+export class SyslogReport {
+  readonly #log: Logger
+  readonly #counts: SyslogCounts = {
+    received: { tcp: 0, udp: 0 },
+    accepted: 0,
+    unparsed: 0,
+    dropped: Object.fromEntries(SYSLOG_DROP_REASONS.map((r) => [r, 0])) as Record<SyslogDropReason, number>,
+  }
+  /** This interval's topics already logged once: how many more since, and the latest detail. */
+  readonly #window = new Map<Topic, { count: number; detail: string }>()
+  readonly #timer: NodeJS.Timeout
+
+  constructor(log: Logger, intervalMs: number) {
+    this.#log = log
+    this.#timer = setInterval(() => this.flush(), intervalMs).unref()
+  }
+
+  received(transport: SyslogTransport, n = 1): void {
+    this.#counts.received[transport] += n
+  }
+
+  accepted(n: number): void {
+    this.#counts.accepted += n
+  }
+
+  unparsed(detail: string): void {
+    this.#counts.unparsed++
+    this.#note('unparsed', 1, detail)
+  }
+
+  dropped(reason: SyslogDropReason, n: number, detail: string): void {
+    this.#counts.dropped[reason] += n
+    this.#note(reason, n, detail)
+  }
+
+  /** Kafka refused a batch for now (OVERLOADED, KAFKA_UNAVAILABLE); it is being retried. */
+  retrying(n: number, detail: string): void {
+    this.#note('retrying', n, detail)
+  }
+
+  counts(): SyslogCounts {
+    return structuredClone(this.#counts)
+  }
+
+  /** Logs one line per topic seen again since it was first logged; the next occurrence logs at once. */
+  flush(): void {
+    for (const [topic, { count, detail }] of this.#window) if (count > 0) this.#line(topic, count, detail, true)
+    this.#window.clear()
+  }
+
+  close(): void {
+    clearInterval(this.#timer)
+    this.flush()
+  }
+
+  #note(topic: Topic, n: number, detail: string): void {
+    const seen = this.#window.get(topic)
+    if (seen) {
+      seen.count += n
+      seen.detail = detail
+      return
+    }
+    this.#window.set(topic, { count: 0, detail })
+    this.#line(topic, n, detail, false)
+  }
+
+  #line(topic: Topic, count: number, detail: string, summary: boolean): void {
+    const what = topic === 'unparsed' ? 'stored unparsed (neither RFC 5424 nor RFC 3164)' : topic === 'retrying' ? 'records waiting for Kafka, retrying' : `dropped (${topic})`
+    const fields = { reason: topic, count, detail }
+    const msg = summary ? `syslog: ${count} more ${what} since the first was logged; latest: ${detail}` : `syslog: ${count} ${what}: ${detail}`
+    if (topic === 'unparsed') this.#log.info(fields, msg)
+    else this.#log.warn(fields, msg)
+  }
+}
