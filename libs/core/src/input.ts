@@ -313,6 +313,10 @@ export function fastParse(o: Record<string, unknown>): ParsedRecord | undefined 
         if (typeof v !== 'string') return undefined
         r.message = v
         break
+      case 'severity_number':
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 24) return undefined
+        r.severity_number = v
+        break
       case 'service': {
         const t = typeof v === 'string' ? v.trim() : ''
         if (t.length < 1 || t.length > 256) return undefined
