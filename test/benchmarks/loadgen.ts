@@ -1,17 +1,30 @@
-// HTTP load generator: N keep-alive connections, each posting pre-built NDJSON bodies back to
-// back (closed loop: a connection sends its next request when the previous one answered), for a
+// HTTP load generator: N keep-alive connections, each posting pre-built bodies (NDJSON, or any
+// protocol's) back to back (closed loop: a connection sends its next request when the previous one answered), for a
 // fixed duration. Bodies are built before the clock starts and only cycled here, so the load
 // generator costs little CPU on a machine it shares with the system under test.
 import http from 'node:http'
-import type { NdjsonBody } from './records.js'
 import { percentile } from './table.js'
+
+/** One pre-built request body and how many records it carries. */
+export interface RequestBody {
+  body: Buffer
+  records: number
+}
 
 export interface LoadOptions {
   url: string
-  bodies: readonly NdjsonBody[]
+  /** Default /v1/logs. */
+  path?: string
+  bodies: readonly RequestBody[]
   connections: number
   durationMs: number
+  /** Over the default `content-type: application/x-ndjson`. */
   headers?: Record<string, string>
+  /**
+   * How a 2xx answer counts its accepted records: `response` reads Sluice's `{ accepted }`;
+   * `records` counts the body's records (protocols whose success answer carries no count).
+   */
+  accepted?: 'response' | 'records'
   /** Failing requests (network errors) tolerated before the run is aborted. */
   maxNetworkErrors?: number
 }
@@ -24,7 +37,7 @@ export interface LoadResult {
   statuses: Record<string, number>
   networkErrors: number
   firstError?: string
-  /** Sum of `accepted` over 2xx answers. */
+  /** Sum of `accepted` over 2xx answers (see LoadOptions.accepted). */
   accepted: number
   /** Request body bytes of 2xx answers. */
   okBytes: number
@@ -67,7 +80,8 @@ function acceptedOf(text: string): number {
 }
 
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
-  const url = new URL('/v1/logs', opts.url)
+  const url = new URL(opts.path ?? '/v1/logs', opts.url)
+  const countRecords = opts.accepted === 'records'
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.connections })
   const headers = opts.headers ?? {}
   const maxNetworkErrors = opts.maxNetworkErrors ?? 20
@@ -97,7 +111,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         if (answer.status >= 200 && answer.status < 300) {
           r.ok++
           r.okBytes += body.body.length
-          r.accepted += acceptedOf(answer.text)
+          r.accepted += countRecords ? body.records : acceptedOf(answer.text)
         } else {
           r.non2xx++
           r.statuses[answer.status] = (r.statuses[answer.status] ?? 0) + 1

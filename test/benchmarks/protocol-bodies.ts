@@ -1,0 +1,111 @@
+// The benchmark's records (records.ts) encoded the way each protocol's clients send them, so the
+// protocol section compares wire formats over the same content:
+//   OTLP protobuf / JSON  the OpenTelemetry JS SDK's own serializers (@opentelemetry/otlp-transformer),
+//                         one resource per service (service.name, host.name) as an SDK or
+//                         Collector groups them, attributes as log attributes;
+//   Loki                  a PushRequest, snappy-compressed protobuf as Promtail and Alloy send it,
+//                         one stream per service and level, attributes as structured metadata;
+//   Elasticsearch _bulk   `create` actions with ECS documents, as Filebeat and Fluent Bit write;
+//   syslog                RFC 5424 with octet-counting framing (RFC 6587), attributes as
+//                         structured data, as rsyslog forwards over TCP.
+import { ProtobufLogsSerializer, JsonLogsSerializer } from '@opentelemetry/otlp-transformer'
+import { resourceFromAttributes } from '@opentelemetry/resources'
+import type { Resource } from '@opentelemetry/resources'
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs'
+import protobuf from 'protobufjs'
+import snappy from 'snappy'
+import type { RequestBody } from './loadgen.js'
+import type { InputRecord, NdjsonBody } from './records.js'
+
+const OTEL_SEVERITY: Record<string, number> = { trace: 1, debug: 5, info: 9, warn: 13, error: 17, fatal: 21 }
+const SYSLOG_SEVERITY: Record<string, number> = { trace: 7, debug: 7, info: 6, warn: 4, error: 3, fatal: 2 }
+
+const msToHr = (ms: number): [number, number] => [Math.floor(ms / 1000), (ms % 1000) * 1_000_000]
+
+function otlpRecords(inputs: readonly InputRecord[]): ReadableLogRecord[] {
+  // The serializers group records by resource and scope object identity, as the SDK hands them.
+  const resources = new Map<string, Resource>()
+  const scope = { name: 'bench', version: '1.0.0' }
+  return inputs.map((r) => {
+    let resource = resources.get(r.service)
+    if (!resource) resources.set(r.service, (resource = resourceFromAttributes({ 'service.name': r.service, 'host.name': r.host })))
+    const time = msToHr(Date.parse(r.timestamp))
+    return {
+      hrTime: time,
+      hrTimeObserved: time,
+      severityNumber: OTEL_SEVERITY[r.level],
+      severityText: r.level.toUpperCase(),
+      body: r.message,
+      resource,
+      instrumentationScope: scope,
+      attributes: r.attributes,
+      droppedAttributesCount: 0,
+      ...(r.trace_id && r.span_id && { spanContext: { traceId: r.trace_id, spanId: r.span_id, traceFlags: 1 } }),
+    }
+  })
+}
+
+export function otlpProtobufBodies(bodies: readonly NdjsonBody[]): RequestBody[] {
+  return bodies.map((b) => ({ body: Buffer.from(ProtobufLogsSerializer.serializeRequest(otlpRecords(b.inputs))!), records: b.records }))
+}
+
+export function otlpJsonBodies(bodies: readonly NdjsonBody[]): RequestBody[] {
+  return bodies.map((b) => ({ body: Buffer.from(JsonLogsSerializer.serializeRequest(otlpRecords(b.inputs))!), records: b.records }))
+}
+
+// Loki's push.proto (pkg/push), the fields a client sets.
+const LOKI_PROTO = `
+syntax = "proto3";
+package logproto;
+message PushRequest { repeated StreamAdapter streams = 1; }
+message StreamAdapter { string labels = 1; repeated EntryAdapter entries = 2; uint64 hash = 3; }
+message EntryAdapter { Timestamp timestamp = 1; string line = 2; repeated LabelPairAdapter structuredMetadata = 3; }
+message LabelPairAdapter { string name = 1; string value = 2; }
+message Timestamp { int64 seconds = 1; int32 nanos = 2; }
+`
+const PushRequest = protobuf.parse(LOKI_PROTO).root.lookupType('logproto.PushRequest')
+
+export function lokiProtobufBodies(bodies: readonly NdjsonBody[]): RequestBody[] {
+  return bodies.map((b) => {
+    const streams = new Map<string, { labels: string; entries: object[] }>()
+    for (const r of b.inputs) {
+      const labels = `{service_name="${r.service}", level="${r.level}"}`
+      let stream = streams.get(labels)
+      if (!stream) streams.set(labels, (stream = { labels, entries: [] }))
+      const ms = Date.parse(r.timestamp)
+      const metadata = Object.entries({ ...r.attributes, host: r.host, ...(r.trace_id && { trace_id: r.trace_id }) }).map(([name, value]) => ({ name, value }))
+      stream.entries.push({ timestamp: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 }, line: r.message, structuredMetadata: metadata })
+    }
+    const encoded = PushRequest.encode(PushRequest.fromObject({ streams: [...streams.values()] })).finish()
+    return { body: snappy.compressSync(Buffer.from(encoded)), records: b.records }
+  })
+}
+
+export function esBulkBodies(bodies: readonly NdjsonBody[]): RequestBody[] {
+  const action = JSON.stringify({ create: { _index: 'logs-bench' } })
+  return bodies.map((b) => {
+    const lines: string[] = []
+    for (const r of b.inputs) {
+      const doc = { '@timestamp': r.timestamp, message: r.message, 'log.level': r.level, 'service.name': r.service, 'host.name': r.host, ...(r.trace_id && { 'trace.id': r.trace_id, 'span.id': r.span_id }), ...r.attributes }
+      lines.push(action, JSON.stringify(doc))
+    }
+    return { body: Buffer.from(lines.join('\n') + '\n'), records: b.records }
+  })
+}
+
+const sdValue = (v: string) => v.replace(/["\\\]]/g, (c) => `\\${c}`)
+
+/** One buffer of octet-counted RFC 5424 frames per body. */
+export function syslogChunks(bodies: readonly NdjsonBody[]): RequestBody[] {
+  return bodies.map((b) => {
+    const frames = b.inputs.map((r) => {
+      const pri = 8 + SYSLOG_SEVERITY[r.level]! // facility user
+      const sd = `[meta@32473 ${Object.entries(r.attributes)
+        .map(([k, v]) => `${k.replace(/[= \]"]/g, '_')}="${sdValue(v)}"`)
+        .join(' ')}]`
+      const frame = Buffer.from(`<${pri}>1 ${r.timestamp} ${r.host} ${r.service} - - ${sd} ${r.message}`)
+      return Buffer.concat([Buffer.from(`${frame.length} `), frame])
+    })
+    return { body: Buffer.concat(frames), records: b.records }
+  })
+}
