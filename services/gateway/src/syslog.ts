@@ -5,13 +5,13 @@
 // path every protocol takes (ingest.ts), with source "syslog" and the tenant GATEWAY_DEFAULT_TENANT
 // (syslog carries no tenant; run a gateway per tenant to separate them).
 //
-// TCP keeps a connection's records in order and pushes back instead of buffering: what arrived in
-// one turn of the event loop is one batch, and the socket is paused while that batch waits for
-// Kafka, so a sender faster than Kafka is slowed by TCP flow control. Kafka refusing for now
+// TCP keeps a connection's records in order and pushes back instead of buffering without bound:
+// one batch at a time goes to Kafka, the next is what arrived meanwhile, and the socket is paused
+// once MAX_QUEUED_BYTES wait, so a sender faster than Kafka is slowed by TCP flow control. Kafka refusing for now
 // (OVERLOADED, KAFKA_UNAVAILABLE) is retried with the socket still paused. UDP cannot push back:
 // datagrams queue while a batch is out, up to GATEWAY_MAX_BODY_BYTES, and past that are dropped.
 // Memory per connection is bounded by one frame (GATEWAY_MAX_RECORD_BYTES; a larger one is
-// skipped) and one batch (GATEWAY_MAX_BODY_BYTES), connections by MAX_CONNECTIONS.
+// skipped) and two batches of about MAX_QUEUED_BYTES, connections by MAX_CONNECTIONS.
 //
 // Nothing is answered on the wire, so every drop is logged with its reason (syslog-report.ts).
 // On close the listeners stop reading, deliver what they had read, then close the connections.
@@ -35,6 +35,12 @@ export interface SyslogListeners {
   close(): Promise<void>
 }
 
+/**
+ * Bytes of frames a TCP connection reads ahead while its previous batch waits for Kafka; past
+ * this it is paused. Bounds a connection's memory at about twice this (the batch out and the
+ * next one), whatever the sender does.
+ */
+export const MAX_QUEUED_BYTES = 512 * 1024
 /** TCP connections at once; more are closed unread (and logged). */
 const MAX_CONNECTIONS = 1024
 /** How often repeated drops are summed up in the log, one line per reason. */
@@ -124,18 +130,19 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
       },
       refused: (reason, detail) => report.dropped(reason, 1, `from ${from}: ${detail}`),
     })
-    // One batch at a time, in arrival order; the socket reads again once Kafka took it.
+    // One batch at a time, in arrival order. The socket reads on while a batch is with Kafka, so
+    // the next batch is what arrived meanwhile (as a producer's linger batches), and pauses once
+    // MAX_QUEUED_BYTES wait behind it: a sender faster than Kafka is held by TCP flow control.
     const drain = async () => {
       await nextTurn()
-      socket.pause()
       while (queue.length > 0) {
         const batch = queue
         queue = []
         queuedBytes = 0
+        if (socket.isPaused() && !ended && !closing) socket.resume()
         await deliver(batch, from)
       }
       draining = false
-      if (!ended && !closing) socket.resume()
     }
     const kick = () => {
       if (draining || queue.length === 0) return
@@ -145,7 +152,7 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
     sockets.add(socket)
     socket.on('data', (chunk: Buffer) => {
       framer.push(chunk)
-      if (queuedBytes >= config.maxBodyBytes) socket.pause()
+      if (queuedBytes >= MAX_QUEUED_BYTES) socket.pause()
       kick()
     })
     socket.on('end', () => {
