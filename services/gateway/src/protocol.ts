@@ -4,6 +4,7 @@
 // encoding, producing, backpressure and the telemetry contract are the same for all of them.
 import type { FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
+import type { Registry } from '@sluice/observability'
 import { SluiceError, TENANT_PATTERN } from '@sluice/core'
 import type { Config } from './config.js'
 import type { Ingest } from './ingest.js'
@@ -12,6 +13,8 @@ export interface ProtocolContext {
   config: Config
   ingest: Ingest
   log: Logger
+  /** The gateway's metrics (a protocol without replies, syslog, counts its drops here). */
+  registry: Registry
   /**
    * The request's tenant: the first of `headers` that is set (default: `x-sluice-tenant`), else
    * GATEWAY_DEFAULT_TENANT. Throws VALIDATION_FAILED naming the header when the value is not a

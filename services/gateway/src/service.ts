@@ -29,7 +29,7 @@ export interface GatewayDeps extends Pick<BaseDeps, 'logger' | 'registry' | 'che
 /** The protocols' shared context: config, the accept path, the tenant rule. */
 export function protocolContext(config: Config, deps: GatewayDeps): ProtocolContext {
   const log = deps.logger.child({ service: 'gateway' })
-  return { config, ingest: createIngest(config, deps), log, tenantOf: tenantRule(config) }
+  return { config, ingest: createIngest(config, deps), log, registry: deps.registry, tenantOf: tenantRule(config) }
 }
 
 export function buildApp(config: Config, deps: GatewayDeps, ctx = protocolContext(config, deps)): FastifyInstance {

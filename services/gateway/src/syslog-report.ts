@@ -4,6 +4,8 @@
 // same reason are counted and summed up in one line per reason per interval. The counts (also
 // what the tests read) are totals since start.
 import type { Logger } from 'pino'
+import { counter } from '@sluice/observability'
+import type { Counter, Registry } from '@sluice/observability'
 import { FRAME_REFUSALS } from './syslog-framing.js'
 
 export const SYSLOG_DROP_REASONS = [
@@ -46,14 +48,21 @@ export class SyslogReport {
   /** This interval's topics already logged once: how many more since, and the latest detail. */
   readonly #window = new Map<Topic, { count: number; detail: string }>()
   readonly #timer: NodeJS.Timeout
+  readonly #metrics: { received: Counter<'transport'>; unparsed: Counter<never>; dropped: Counter<'reason'> }
 
-  constructor(log: Logger, intervalMs: number) {
+  constructor(log: Logger, intervalMs: number, registry: Registry) {
     this.#log = log
     this.#timer = setInterval(() => this.flush(), intervalMs).unref()
+    this.#metrics = {
+      received: counter(registry, 'sluice_gateway_syslog_messages_received_total', 'Syslog messages read: TCP frames and UDP datagrams.', ['transport']),
+      unparsed: counter(registry, 'sluice_gateway_syslog_messages_unparsed_total', 'Syslog messages stored whole, being neither RFC 5424 nor RFC 3164.'),
+      dropped: counter(registry, 'sluice_gateway_syslog_messages_dropped_total', 'Syslog frames, datagrams and records dropped, by reason (the gateway log says why).', ['reason']),
+    }
   }
 
   received(transport: SyslogTransport, n = 1): void {
     this.#counts.received[transport] += n
+    this.#metrics.received.inc({ transport }, n)
   }
 
   accepted(n: number): void {
@@ -62,11 +71,13 @@ export class SyslogReport {
 
   unparsed(detail: string): void {
     this.#counts.unparsed++
+    this.#metrics.unparsed.inc()
     this.#note('unparsed', 1, detail)
   }
 
   dropped(reason: SyslogDropReason, n: number, detail: string): void {
     this.#counts.dropped[reason] += n
+    this.#metrics.dropped.inc({ reason }, n)
     this.#note(reason, n, detail)
   }
 

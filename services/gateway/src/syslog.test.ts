@@ -308,9 +308,10 @@ async function listeners(ingest: Ingest, env: Record<string, string> = {}) {
   const port = await freePort()
   const config = loadConfig({ TOPIC_LOGS_RAW: 'raw', HOST: '127.0.0.1', SYSLOG_TCP_PORT: String(port), SYSLOG_UDP_PORT: String(port), ...env })
   const { log, lines } = captureLog()
-  const l = await startSyslog({ config, ingest, log, tenantOf: tenantRule(config) })
+  const registry = createRegistry({ defaultMetrics: false })
+  const l = await startSyslog({ config, ingest, log, registry, tenantOf: tenantRule(config) })
   onTestFinished(() => l.close())
-  return { l, port, lines }
+  return { l, port, lines, registry }
 }
 
 async function connect(port: number): Promise<net.Socket> {
@@ -411,7 +412,7 @@ describe('syslog listeners', () => {
 
   it('skips garbage and oversized frames on a connection, logs why, and stores the rest', async () => {
     const fake = fakeIngest()
-    const { l, port, lines } = await listeners(fake.ingest, { GATEWAY_MAX_RECORD_BYTES: '1000' })
+    const { l, port, lines, registry } = await listeners(fake.ingest, { GATEWAY_MAX_RECORD_BYTES: '1000' })
     const socket = await connect(port)
     socket.write(frame(1))
     socket.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 0x00, 0x0a]))
@@ -426,6 +427,11 @@ describe('syslog listeners', () => {
     expect(lines.filter((x) => x.reason === 'oversized')).toEqual([expect.objectContaining({ count: 1, detail: expect.stringMatching(/octet-counted frame of 5020 bytes; the limit is 1000/) })])
     expect(lines.filter((x) => x.reason === 'garbage')).toEqual([expect.objectContaining({ detail: expect.stringContaining('0x16') })])
     expect(lines.filter((x) => x.reason === 'unparsed')).toEqual([expect.objectContaining({ detail: expect.stringContaining('"no syslog here"') })])
+    const metrics = await registry.metrics()
+    expect(metrics).toContain('sluice_gateway_syslog_messages_received_total{transport="tcp"} 3')
+    expect(metrics).toContain('sluice_gateway_syslog_messages_unparsed_total 1')
+    expect(metrics).toContain('sluice_gateway_syslog_messages_dropped_total{reason="oversized"} 2')
+    expect(metrics).toContain('sluice_gateway_syslog_messages_dropped_total{reason="garbage"} 1')
   })
 
   it('reads each UDP datagram as one message', async () => {
@@ -487,7 +493,7 @@ describe('syslog listeners', () => {
     await once(taken, 'listening')
     onTestFinished(() => void taken.close())
     const config = loadConfig({ TOPIC_LOGS_RAW: 'raw', HOST: '127.0.0.1', SYSLOG_TCP_PORT: String(port), SYSLOG_UDP_PORT: String(port) })
-    await expect(startSyslog({ config, ingest: fakeIngest().ingest, log: captureLog().log, tenantOf: tenantRule(config) })).rejects.toThrow(/EADDRINUSE/)
+    await expect(startSyslog({ config, ingest: fakeIngest().ingest, log: captureLog().log, registry: createRegistry({ defaultMetrics: false }), tenantOf: tenantRule(config) })).rejects.toThrow(/EADDRINUSE/)
     const tcp = net.createServer().listen(port, '127.0.0.1')
     await once(tcp, 'listening')
     tcp.close()
@@ -495,7 +501,7 @@ describe('syslog listeners', () => {
 
   it('listens on nothing when both ports are 0', async () => {
     const config = loadConfig({ TOPIC_LOGS_RAW: 'raw', SYSLOG_TCP_PORT: '0', SYSLOG_UDP_PORT: '0' })
-    const l = await startSyslog({ config, ingest: fakeIngest().ingest, log: captureLog().log, tenantOf: tenantRule(config) })
+    const l = await startSyslog({ config, ingest: fakeIngest().ingest, log: captureLog().log, registry: createRegistry({ defaultMetrics: false }), tenantOf: tenantRule(config) })
     expect(l.addresses).toEqual({})
     await l.close()
   })
@@ -504,7 +510,7 @@ describe('syslog listeners', () => {
 describe('syslog drop report', () => {
   it('logs the first drop of a reason at once and the rest as one line per reason', () => {
     const { log, lines } = captureLog()
-    const report = new SyslogReport(log, 60_000)
+    const report = new SyslogReport(log, 60_000, createRegistry({ defaultMetrics: false }))
     onTestFinished(() => report.close())
     for (let i = 0; i < 1000; i++) report.dropped('garbage', 1, `frame ${i}`)
     report.dropped('oversized', 3, 'big')

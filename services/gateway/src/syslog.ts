@@ -61,7 +61,7 @@ function formatAddress(a: AddressInfo | string | null): string {
 export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners> {
   const { config } = ctx
   const log = ctx.log.child({ component: 'syslog' })
-  const report = new SyslogReport(log, REPORT_INTERVAL_MS)
+  const report = new SyslogReport(log, REPORT_INTERVAL_MS, ctx.registry)
   let closing = false
   /** Batches on their way to Kafka (close waits for them). */
   const inFlight = new Set<Promise<void>>()
