@@ -1,6 +1,7 @@
 // The two bodies of Loki's POST /loki/api/v1/push, read into a PushBatch (loki-batch.ts). A body
 // that cannot be read at all is refused whole (VALIDATION_FAILED, "couldn't parse push request:
 // …"); a bad stream or entry inside a readable body is refused alone and the rest goes on.
+import { isUtf8 } from 'node:buffer'
 import protobuf from 'protobufjs'
 import { uncompress } from 'snappy'
 import { SluiceError, errorMessage } from '@sluice/core'
@@ -84,7 +85,7 @@ function readJsonEntry(v: unknown, j: number, batch: PushBatch): void {
   let metadata: Record<string, string> | undefined
   if (meta !== undefined && meta !== null) {
     if (!isObject(meta)) return batch.badEntry(j, 'structured metadata', `expected an object of strings, got ${preview(meta)}`)
-    metadata = {}
+    metadata = Object.create(null) as Record<string, string> // a `__proto__` key is a key
     for (const k of Object.keys(meta)) {
       const value = meta[k]
       if (typeof value === 'string') metadata[k] = value
@@ -130,15 +131,79 @@ message Timestamp {
 
 /** logproto.PushRequest (exported for tests that build bodies). */
 export const PushRequest = protobuf.parse(LOGPROTO, { keepCase: true }).root.lookupType('logproto.PushRequest')
+/**
+ * The same message read with its strings as bytes. Reading a string, protobufjs uses Node's UTF-8
+ * decoder, which refuses bytes that are not UTF-8 (some Node versions replace them with U+FFFD
+ * silently instead); either way such a request is read again this way, each string checked, so
+ * that a bad one refuses only its stream or entry.
+ */
+const PushRequestBytes = protobuf.parse(LOGPROTO.replace(/\bstring\b/g, 'bytes'), { keepCase: true }).root.lookupType('logproto.PushRequest')
 
 /** The decoded message as protobufjs builds it (absent fields read their defaults). */
-interface WirePush {
-  streams: Array<{ labels: string; entries: WireEntry[] }>
+interface WirePush<S = string> {
+  streams: Array<{ labels: S; entries: Array<WireEntry<S>> }>
 }
-interface WireEntry {
+interface WireEntry<S = string> {
   timestamp: { seconds: number | { toString(): string }; nanos: number } | null
-  line: string
-  structuredMetadata: Array<{ name: string; value: string }>
+  line: S
+  structuredMetadata: Array<{ name: S; value: S }>
+}
+
+/** Where a request's strings are not UTF-8: streams by their labels, entries by `stream:entry`. */
+interface InvalidUtf8 {
+  streams: Set<number>
+  lines: Set<string>
+  metadata: Set<string>
+}
+
+const REPLACEMENT = '\uFFFD'
+
+function hasReplacement(push: WirePush): boolean {
+  for (const s of push.streams) {
+    if (s.labels.includes(REPLACEMENT)) return true
+    for (const e of s.entries) {
+      if (e.line.includes(REPLACEMENT)) return true
+      for (const p of e.structuredMetadata) if (p.name.includes(REPLACEMENT) || p.value.includes(REPLACEMENT)) return true
+    }
+  }
+  return false
+}
+
+/** The request read with its strings checked one by one; a bad one is read as '' and listed. */
+function readCheckingUtf8(raw: Buffer): { push: WirePush; bad: InvalidUtf8 } {
+  const bytes = PushRequestBytes.decode(raw) as unknown as WirePush<Uint8Array>
+  const bad: InvalidUtf8 = { streams: new Set(), lines: new Set(), metadata: new Set() }
+  const text = (b: Uint8Array, onBad: () => void): string => {
+    const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+    if (isUtf8(buf)) return buf.toString('utf8')
+    onBad()
+    return ''
+  }
+  const push: WirePush = {
+    streams: bytes.streams.map((s, i) => ({
+      labels: text(s.labels, () => bad.streams.add(i)),
+      entries: s.entries.map((e, j) => {
+        const markMetadata = () => bad.metadata.add(`${i}:${j}`)
+        return {
+          timestamp: e.timestamp,
+          line: text(e.line, () => bad.lines.add(`${i}:${j}`)),
+          structuredMetadata: e.structuredMetadata.map((m) => ({ name: text(m.name, markMetadata), value: text(m.value, markMetadata) })),
+        }
+      }),
+    })),
+  }
+  return { push, bad }
+}
+
+/** The decoded request, and where its strings are not UTF-8 (undefined: nowhere). */
+function readPush(raw: Buffer): { push: WirePush; bad?: InvalidUtf8 } {
+  try {
+    const push = PushRequest.decode(raw) as unknown as WirePush
+    return hasReplacement(push) ? readCheckingUtf8(raw) : { push }
+  } catch (err) {
+    if (!/utf-?8/i.test(errorMessage(err))) throw err
+    return readCheckingUtf8(raw)
+  }
 }
 
 /** The uncompressed length a snappy block announces, or undefined if the varint is malformed. */
@@ -171,18 +236,19 @@ export async function readProtobufPush(body: Buffer, maxBytes: number, batch: Pu
   } catch (err) {
     throw unreadable(`snappy: ${errorMessage(err)} (the body must be snappy-compressed protobuf; for JSON send Content-Type: application/json)`)
   }
-  let push: WirePush
+  let read: ReturnType<typeof readPush>
   try {
-    push = PushRequest.decode(raw) as unknown as WirePush
+    read = readPush(raw)
   } catch (err) {
     throw unreadable(`invalid protobuf: ${errorMessage(err)}`)
   }
+  const { push, bad } = read
   for (let i = 0; i < push.streams.length; i++) {
     const s = push.streams[i]!
     if (s.entries.length === 0) continue
     let labels: Labels | Error
     try {
-      labels = parseLabelSet(s.labels)
+      labels = bad?.streams.has(i) ? new Error('the labels are not valid UTF-8') : parseLabelSet(s.labels)
     } catch (err) {
       labels = asError(err)
     }
@@ -194,9 +260,17 @@ export async function readProtobufPush(body: Buffer, maxBytes: number, batch: Pu
         batch.badEntry(j, 'timestamp', `${String(e.timestamp.seconds)} s ${e.timestamp.nanos} ns is outside 1970-01-01 … 2262-04-11`)
         continue
       }
+      if (bad?.lines.has(`${i}:${j}`)) {
+        batch.badEntry(j, 'line', 'not valid UTF-8')
+        continue
+      }
+      if (bad?.metadata.has(`${i}:${j}`)) {
+        batch.badEntry(j, 'structured metadata', 'not valid UTF-8')
+        continue
+      }
       let metadata: Record<string, string> | undefined
       if (e.structuredMetadata.length > 0) {
-        metadata = {}
+        metadata = Object.create(null) as Record<string, string>
         for (const pair of e.structuredMetadata) metadata[pair.name] = pair.value
       }
       batch.entry(j, ns, e.line, metadata)

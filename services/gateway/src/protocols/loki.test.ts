@@ -212,6 +212,36 @@ describe('gateway POST /loki/api/v1/push', () => {
     expect(events(producer).map((e) => e.message)).toEqual(['kept'])
   })
 
+  it('refuses protobuf strings that are not UTF-8 by entry or stream, never storing replaced bytes', async () => {
+    const { app: a, producer } = app()
+    const raw = Buffer.from(
+      PushRequest.encode(
+        PushRequest.fromObject({
+          streams: [
+            { labels: '{app="~LBL~"}', entries: [{ timestamp: { seconds: 1_700_000_000, nanos: 0 }, line: 'under bad labels' }] },
+            {
+              labels: '{app="fine"}',
+              entries: [
+                { timestamp: { seconds: 1_700_000_000, nanos: 0 }, line: 'bad ~LIN~' },
+                { timestamp: { seconds: 1_700_000_000, nanos: 1 }, line: 'meta', structuredMetadata: [{ name: 'k', value: '~MET~' }] },
+                { timestamp: { seconds: 1_700_000_000, nanos: 2 }, line: 'kept' },
+                { timestamp: { seconds: 1_700_000_000, nanos: 3 }, line: 'a U+FFFD sent as such: \uFFFD' },
+              ],
+            },
+          ],
+        }),
+      ).finish(),
+    )
+    // Each marker becomes 5 bytes that are not UTF-8 (a lead byte followed by ASCII).
+    for (const marker of ['~LBL~', '~LIN~', '~MET~']) Buffer.from([0xc3, 0x28, 0x41, 0x41, 0x41]).copy(raw, raw.indexOf(marker))
+    const res = await pushProto(a, compressSync(raw))
+    expect(res.statusCode).toBe(400)
+    expect(res.body).toContain('stream 0: the labels are not valid UTF-8 (1 entry refused)')
+    expect(res.body).toContain('stream 1 {app="fine"}, entry 0: line: not valid UTF-8')
+    expect(res.body).toContain('stream 1 {app="fine"}, entry 1: structured metadata: not valid UTF-8')
+    expect(events(producer).map((e) => e.message)).toEqual(['kept', 'a U+FFFD sent as such: \uFFFD'])
+  })
+
   it('reads a body without Content-Type as snappy protobuf, as Loki does', async () => {
     const { app: a, producer } = app()
     const res = await a.inject({ method: 'POST', url: '/loki/api/v1/push', payload: protoBody([{ labels: '{app="bare"}', entries: [{ line: 'no content type' }] }]) })
