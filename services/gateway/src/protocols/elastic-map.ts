@@ -57,7 +57,9 @@ function tooDeep(v: unknown, depth: number): boolean {
   return false
 }
 
-function flatten(o: Record<string, unknown>, into: Map<string, unknown>, prefix: string, depth: number): void {
+type Flat = Record<string, unknown>
+
+function flatten(o: Record<string, unknown>, into: Flat, prefix: string, depth: number, count: { n: number }): void {
   for (const k in o) {
     const v = o[k]
     if (k === '') throw new DocumentError(`field name cannot be an empty string${prefix && ` (in [${prefix}])`}`)
@@ -65,13 +67,33 @@ function flatten(o: Record<string, unknown>, into: Map<string, unknown>, prefix:
     if (v === null) continue
     if (isPlainObject(v)) {
       if (depth >= MAX_DEPTH) throw new DocumentError(`Limit of mapping depth [${MAX_DEPTH}] has been exceeded due to object field [${key}]`)
-      flatten(v, into, key, depth + 1)
+      flatten(v, into, key, depth + 1, count)
       continue
     }
     if (Array.isArray(v) && tooDeep(v, depth + 1)) throw new DocumentError(`Limit of mapping depth [${MAX_DEPTH}] has been exceeded due to array field [${key}]`)
-    if (into.size >= MAX_FIELDS && !into.has(key)) throw new DocumentError(`Limit of total fields [${MAX_FIELDS}] has been exceeded`)
-    into.set(key, v)
+    if (!Object.hasOwn(into, key)) {
+      if (count.n >= MAX_FIELDS) throw new DocumentError(`Limit of total fields [${MAX_FIELDS}] has been exceeded`)
+      count.n++
+    }
+    into[key] = v
   }
+}
+
+/**
+ * The document as dotted keys → values, nulls left out. Most documents are flat already (Filebeat
+ * and Fluent Bit write dotted ECS names): those are read as they are, without a copy.
+ */
+function flat(doc: Record<string, unknown>): Flat {
+  let n = 0
+  for (const k in doc) {
+    const v = doc[k]
+    if (k === '' || isPlainObject(v) || Array.isArray(v) || ++n > MAX_FIELDS) {
+      const into = Object.create(null) as Flat // a `__proto__` field is a field
+      flatten(doc, into, '', 1, { n: 0 })
+      return into
+    }
+  }
+  return doc
 }
 
 const isScalar = (v: unknown): boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
@@ -83,29 +105,41 @@ const isSet = (): boolean => true
 
 const text = (v: unknown): string => (typeof v === 'string' ? v : Array.isArray(v) ? JSON.stringify(v) : String(v))
 
+interface Mapping {
+  fields: Flat
+  record: Record<string, unknown>
+  from: Record<string, string>
+  taken: string[]
+}
+
+/** Gives `role` the first of its fields set to a value it `accepts`; false when none is. */
+function take(m: Mapping, role: Role, accepts: (v: unknown) => boolean): boolean {
+  for (const name of ROLES[role]) {
+    const v = Object.hasOwn(m.fields, name) ? m.fields[name] : undefined
+    if (v === undefined || v === null || !accepts(v)) continue
+    m.record[role] = v
+    m.from[role] = name
+    if (!KEPT_AS_ATTRIBUTE.has(name)) m.taken.push(name)
+    return true
+  }
+  return false
+}
+
 /** The document `doc` sent to `index`, stored under `id`, as a Sluice record. */
 export function toRecord(doc: Record<string, unknown>, id: string, index: string): MapResult {
-  const flat = new Map<string, unknown>()
+  let fields: Flat
   try {
-    flatten(doc, flat, '', 1)
+    fields = flat(doc)
   } catch (err) {
     if (err instanceof DocumentError) return { ok: false, reason: err.message }
     throw err
   }
   const record: Record<string, unknown> = { id }
   const from: Record<string, string> = { id: '_id' }
-  const take = (role: Role, accepts: (v: unknown) => boolean): boolean => {
-    for (const name of ROLES[role]) {
-      const v = flat.get(name)
-      if (v === undefined || !accepts(v)) continue
-      record[role] = v
-      from[role] = name
-      if (!KEPT_AS_ATTRIBUTE.has(name)) flat.delete(name)
-      return true
-    }
-    return false
-  }
-  if (!take('message', isScalar)) return { ok: false, reason: 'the document has no [message] field (Sluice also reads [log], [msg] or [MESSAGE]): a log needs one' }
+  /** Fields a role took: not attributes too. */
+  const taken: string[] = []
+  const m = { fields, record, from, taken }
+  if (!take(m, 'message', isScalar)) return { ok: false, reason: 'the document has no [message] field (Sluice also reads [log], [msg] or [MESSAGE]): a log needs one' }
   record.message = text(record.message)
   // pino-elasticsearch sends pino's own records: kept under `msg`, their numeric level is read on
   // pino's scale (10 trace, 20 debug) rather than as an OTel number (input.ts).
@@ -114,21 +148,26 @@ export function toRecord(doc: Record<string, unknown>, id: string, index: string
     from.msg = 'msg'
     delete record.message
   }
-  take('timestamp', isSet)
-  take('level', isLevel)
-  take('service', isName)
-  take('host', isString)
-  take('trace_id', isSet)
-  take('span_id', isSet)
+  take(m, 'timestamp', isSet)
+  take(m, 'level', isLevel)
+  take(m, 'service', isName)
+  take(m, 'host', isString)
+  take(m, 'trace_id', isSet)
+  take(m, 'span_id', isSet)
 
-  if (flat.size > MAX_ATTRIBUTES) return { ok: false, reason: `Limit of total fields [${MAX_ATTRIBUTES}] has been exceeded: Sluice stores at most ${MAX_ATTRIBUTES} attributes per record, this document has ${flat.size} besides its message, time, level, service, host and trace` }
-  const attributes: Array<[string, string]> = []
-  for (const [k, v] of flat) {
+  const attributes: Record<string, string> = {}
+  let count = 0
+  for (const k in fields) {
+    const v = fields[k]
+    if (v === null || taken.includes(k)) continue
     if (k.length > MAX_KEY_LENGTH) return { ok: false, reason: `field name [${k.slice(0, 64)}…] is longer than ${MAX_KEY_LENGTH} characters` }
-    attributes.push([k, text(v)])
+    // A field named `__proto__` stays a field rather than setting a prototype.
+    if (k === '__proto__') Object.defineProperty(attributes, k, { value: text(v), enumerable: true, writable: true, configurable: true })
+    else attributes[k] = text(v)
+    count++
   }
-  // fromEntries: a field named `__proto__` stays a field rather than setting a prototype.
-  record.attributes = Object.fromEntries(attributes)
+  if (count > MAX_ATTRIBUTES) return { ok: false, reason: `Limit of total fields [${MAX_ATTRIBUTES}] has been exceeded: Sluice stores at most ${MAX_ATTRIBUTES} attributes per record, this document has ${count} besides its message, time, level, service, host and trace` }
+  record.attributes = attributes
   record.resource = { 'elasticsearch.index': index }
   return { ok: true, doc: { record, from } }
 }

@@ -340,6 +340,12 @@ describe('elastic bulk body and document mapping', () => {
     expect(toRecord({ message: 'm', '': 1 }, 'i', 'x')).toMatchObject({ ok: false, reason: expect.stringMatching(/empty string/) })
     const proto = toRecord(JSON.parse('{"message":"m","__proto__":{"polluted":1}}') as Record<string, unknown>, 'i', 'x')
     expect(proto).toMatchObject({ ok: true, doc: { record: { attributes: { '__proto__.polluted': '1' } } } })
+    // A flat document is read in place: the same rules (a `__proto__` field is a field, nulls dropped).
+    const flatDoc = toRecord(JSON.parse('{"message":"m","__proto__":"x","gone":null,"log.level":"warn","host.name":null}') as Record<string, unknown>, 'i', 'x')
+    expect(flatDoc.ok && flatDoc.doc.record).toMatchObject({ message: 'm', level: 'warn' })
+    expect(flatDoc.ok && Object.getOwnPropertyDescriptor(flatDoc.doc.record.attributes as object, '__proto__')?.value).toBe('x')
+    expect(flatDoc.ok && Object.keys(flatDoc.doc.record.attributes as object)).toEqual(['__proto__'])
+    expect(flatDoc.ok && 'host' in flatDoc.doc.record).toBe(false)
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
   })
 
