@@ -187,6 +187,22 @@ describe('POST /_bulk', () => {
     expect(producer.sent).toHaveLength(1)
   })
 
+  it('answers with only what filter_path keeps, as Beats and Logstash ask (errors,items.*.error,items.*.status)', async () => {
+    const { app: a, events } = app()
+    const payload = ndjson({ create: {} }, { message: 'stored' }, { create: {} }, { level: 'info' })
+    const res = await a.inject({ method: 'POST', url: '/logs/_bulk?filter_path=errors,items.*.error,items.*.status', payload, headers: NDJSON })
+    expect(res.json()).toEqual({
+      errors: true,
+      items: [{ create: { status: 201 } }, { create: { status: 400, error: { type: 'mapper_parsing_exception', reason: expect.stringContaining('no [message] field'), index: 'logs' } } }],
+    })
+    expect(events().map((e) => e.message)).toEqual(['stored'])
+    const ids = await a.inject({ method: 'POST', url: '/logs/_bulk?filter_path=items.*._id,took', payload: ndjson({ create: { _id: 'k1' } }, { message: 'x' }), headers: NDJSON })
+    expect(Object.keys(ids.json<object>())).toEqual(['took', 'items'])
+    expect(ids.json<{ items: unknown[] }>().items).toEqual([{ create: { _id: 'k1' } }])
+    const all = await a.inject({ method: 'POST', url: '/logs/_bulk?filter_path=items', payload: ndjson({ create: { _id: 'k2' } }, { message: 'y' }), headers: NDJSON })
+    expect(all.json()).toEqual({ items: [{ create: expect.objectContaining({ _id: 'k2', status: 201, result: 'created', _seq_no: expect.any(Number) }) }] })
+  })
+
   it('reads the content types of every client, gzip bodies, and refuses others and empty bodies in Elasticsearch’s error shape', async () => {
     const { app: a, events } = app()
     const body = ndjson({ create: { _index: 'logs' } }, { message: 'hello' }, { create: { _index: 'logs' } }, { message: 'again' })

@@ -49,7 +49,45 @@ const TYPE_BY_STATUS: Readonly<Record<number, string>> = {
   503: 'unavailable_shards_exception',
 }
 
-const SHARDS = '{"total":1,"successful":1,"failed":0}'
+const SHARDS_OBJECT = { total: 1, successful: 1, failed: 0 } as const
+const SHARDS = JSON.stringify(SHARDS_OBJECT)
+
+/**
+ * What a bulk answer keeps under `filter_path`, as Beats and Logstash send it
+ * (`filter_path=errors,items.*.error,items.*.status`) to keep answers small: the top-level keys
+ * named, and of each item the fields named after `items.*.` (a deeper path keeps its whole first
+ * field). Undefined: everything. Exclusions (`-path`) are not supported and ignored.
+ */
+export interface BulkFilter {
+  top: ReadonlySet<string>
+  item: ReadonlySet<string> | 'all'
+}
+
+export function bulkFilter(param: unknown): BulkFilter | undefined {
+  if (typeof param !== 'string' || param.trim() === '') return undefined
+  const top = new Set<string>()
+  let item: Set<string> | 'all' | undefined
+  for (const raw of param.split(',')) {
+    const path = raw.trim()
+    if (path === '' || path.startsWith('-')) continue
+    const [head = '', , field] = path.split('.')
+    if (head === '*' || head === '**') return undefined
+    top.add(head)
+    if (head !== 'items') continue
+    if (field === undefined || field === '*' || field === '**') item = 'all'
+    else if (item === undefined) item = new Set([field])
+    else if (item !== 'all') item.add(field)
+  }
+  return { top, item: item ?? 'all' }
+}
+
+/** One item of the answer, `{"<op>": fields}`, with only the fields `filter` keeps. */
+function itemJson(op: string, fields: Record<string, unknown>, filter: BulkFilter | undefined): string {
+  if (!filter || filter.item === 'all') return JSON.stringify({ [op]: fields })
+  const kept: Record<string, unknown> = {}
+  for (const k of Object.keys(fields)) if (filter.item.has(k)) kept[k] = fields[k]
+  return JSON.stringify({ [op]: kept })
+}
 
 /** The shared error handler's `{ error: CODE, message }` as Elasticsearch's error body. */
 function asEsError(req: FastifyRequest, reply: FastifyReply, payload: unknown): unknown {
@@ -125,15 +163,22 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
     for (const [i, r] of reasons) errors[i] = { status: 400, type: 'mapper_parsing_exception', reason: r.join('; ') }
     // The answer is one item per document: written as text, the few fields of a created item
     // around its index, id and sequence number, rather than a thousand objects to stringify.
+    const filter = bulkFilter((req.query as Record<string, unknown>).filter_path)
     const quoted = new Map<string | null, string>()
     const q = (v: string | null) => quoted.get(v) ?? (quoted.set(v, JSON.stringify(v)), quoted.get(v)!)
     const answers = items.map((item, i) => {
       const error = errors[i]
       const id = ids[i] ?? null
-      if (error) return JSON.stringify({ [item.op]: { _index: item.index, _id: id, status: error.status, error: { type: error.type, reason: error.reason, ...(item.index !== null && { index: item.index }) } } })
-      return `{"${item.op}":{"_index":${q(item.index)},"_id":${JSON.stringify(id)},"_version":1,"result":"created","_shards":${SHARDS},"_seq_no":${seqNo++},"_primary_term":1,"status":201}}`
+      if (error) return itemJson(item.op, { _index: item.index, _id: id, status: error.status, error: { type: error.type, reason: error.reason, ...(item.index !== null && { index: item.index }) } }, filter)
+      const seq = seqNo++
+      if (filter && filter.item !== 'all') return itemJson(item.op, { _index: item.index, _id: id, _version: 1, result: 'created', _shards: SHARDS_OBJECT, _seq_no: seq, _primary_term: 1, status: 201 }, filter)
+      return `{"${item.op}":{"_index":${q(item.index)},"_id":${JSON.stringify(id)},"_version":1,"result":"created","_shards":${SHARDS},"_seq_no":${seq},"_primary_term":1,"status":201}}`
     })
-    return reply.type('application/json; charset=utf-8').send(`{"took":${Math.round(performance.now() - started)},"errors":${result.rejected > 0},"items":[${answers.join(',')}]}`)
+    const parts: string[] = []
+    if (!filter || filter.top.has('took')) parts.push(`"took":${Math.round(performance.now() - started)}`)
+    if (!filter || filter.top.has('errors')) parts.push(`"errors":${result.rejected > 0}`)
+    if (!filter || filter.top.has('items')) parts.push(`"items":[${answers.join(',')}]`)
+    return reply.type('application/json; charset=utf-8').send(`{${parts.join(',')}}`)
   }
 
   for (const url of ['/_bulk', '/:index/_bulk']) {
