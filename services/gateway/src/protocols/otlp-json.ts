@@ -19,30 +19,19 @@
 // objects) make the request unreadable (400); a fault in a resource or scope rejects the records
 // under it, one in a record (or its values, MAX_DEPTH deep at most) rejects that record.
 import { SluiceError } from '@sluice/core'
-import { Batch, FieldProblem, KvList, MAX_DEPTH, attempt, hexId, join, resourceContext, scopeAttributes, severityName, tooDeep } from './otlp-map.js'
-import type { AnyValue, KeyValue, OtlpLogRecord, ResourceContext } from './otlp-map.js'
+import { Batch, FieldProblem, KvList, MAX_DEPTH, addAttribute, attempt, hexId, idOfHex, join, resourceContext, scopeAttributes, severityName, tooDeep } from './otlp-map.js'
+import type { AnyValue, KeyValue, Nanos, OtlpLogRecord, ResourceContext } from './otlp-map.js'
 
 type Json = Record<string, unknown>
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
 
-const snakeCase = new Map<string, string>()
+// Every field is read as `o.camelCase ?? o.snake_case`, spelled out where it is read: a property
+// named in the code is a cheap lookup on objects of one shape (a parsed request's records mostly
+// share theirs), a name held in a variable is not. null counts as absent, as in proto3 JSON.
 
-/** Field `name` of `o` (or its snake_case spelling); null counts as absent. */
-function get(o: Json, name: string): unknown {
-  const v = o[name]
-  if (v !== undefined && v !== null) return v
-  let snake = snakeCase.get(name)
-  if (snake === undefined) {
-    snake = name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
-    snakeCase.set(name, snake)
-  }
-  return o[snake] ?? undefined
-}
-
-function str(o: Json, name: string, field: string): string {
-  const v = get(o, name)
-  if (v === undefined) return ''
+function str(v: unknown, field: string): string {
+  if (v === undefined || v === null) return ''
   if (typeof v !== 'string') throw new FieldProblem(field, `expected a string, got ${kind(v)}`)
   return v
 }
@@ -54,26 +43,31 @@ function kind(v: unknown): string {
 const U64_MAX = 2n ** 64n - 1n
 const I64_MIN = -(2n ** 63n)
 const I64_MAX = 2n ** 63n - 1n
+const INTEGER = /^-?\d{1,20}$/
 
 function int64(v: unknown, field: string, min: bigint, max: bigint): bigint {
   let n: bigint | undefined
-  if (typeof v === 'string' && /^-?\d{1,20}$/.test(v)) n = BigInt(v)
+  if (typeof v === 'string' && INTEGER.test(v)) n = BigInt(v)
   else if (typeof v === 'number' && Number.isInteger(v)) n = BigInt(v)
   if (n === undefined || n < min || n > max) throw new FieldProblem(field, `expected an integer from ${min} to ${max} (a decimal string or a number), got ${kind(v)}`)
   return n
 }
 
-function nanos(o: Json, name: string): bigint {
-  const v = get(o, name)
-  return v === undefined ? 0n : int64(v, name, 0n, U64_MAX)
+const DIGITS = /^(?:0|[1-9]\d{0,19})$/
+const U64_MAX_DIGITS = U64_MAX.toString()
+
+function nanos(v: unknown, field: string): Nanos {
+  if (v === undefined || v === null) return 0n
+  // Plain digits stay text (see Nanos); anything else is read as a number.
+  if (typeof v === 'string' && DIGITS.test(v) && (v.length < U64_MAX_DIGITS.length || v <= U64_MAX_DIGITS)) return v
+  return int64(v, field, 0n, U64_MAX)
 }
 
 const SEVERITY_NUMBERS = new Map<string, number>([['SEVERITY_NUMBER_UNSPECIFIED', 0]])
 for (let n = 1; n <= 24; n++) SEVERITY_NUMBERS.set(`SEVERITY_NUMBER_${severityName(n)}`, n)
 
-function severityNumber(o: Json): number {
-  const v = get(o, 'severityNumber')
-  if (v === undefined) return 0
+function severityNumber(v: unknown): number {
+  if (v === undefined || v === null) return 0
   if (typeof v === 'number') return v // its range is checked by the mapping
   const n = typeof v === 'string' ? SEVERITY_NUMBERS.get(v) : undefined
   if (n === undefined) throw new FieldProblem('severityNumber', `expected a number 0-24 or a SEVERITY_NUMBER_* name, got ${kind(v)}`)
@@ -82,22 +76,34 @@ function severityNumber(o: Json): number {
 
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/
 
+function isHex(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0x30 && c <= 0x39) continue
+    const lower = c | 0x20 // A-F as a-f
+    if (lower < 0x61 || lower > 0x66) return false
+  }
+  return true
+}
+
 function base64(v: unknown, field: string): Buffer {
   if (typeof v !== 'string' || !BASE64.test(v)) throw new FieldProblem(field, `expected base64, got ${kind(v)}`)
   return Buffer.from(v, 'base64')
 }
 
-function id(o: Json, name: string, bytes: number): string {
-  const v = get(o, name)
-  if (v === undefined || v === '') return ''
-  if (typeof v === 'string' && v.length === bytes * 2 && /^[0-9a-fA-F]+$/.test(v)) return hexId(Buffer.from(v, 'hex'), name, bytes)
+function id(v: unknown, name: string, bytes: number): string {
+  if (v === undefined || v === null || v === '') return ''
+  if (typeof v === 'string' && v.length === bytes * 2 && isHex(v)) return idOfHex(v)
   // base64 of `bytes` bytes is never as long as their hex, so the two cannot be confused.
-  if (typeof v === 'string' && v.length === Math.ceil(bytes / 3) * 4 && BASE64.test(v)) return hexId(Buffer.from(v, 'base64'), name, bytes)
+  if (typeof v === 'string' && v.length === Math.ceil(bytes / 3) * 4 && BASE64.test(v)) {
+    const b = Buffer.from(v, 'base64')
+    return hexId(b, 0, b.length, name, bytes)
+  }
   throw new FieldProblem(name, `expected ${bytes * 2} hex characters, got ${kind(v)}`)
 }
 
-function list(v: unknown, field: string): unknown[] {
-  if (v === undefined) return []
+function array(v: unknown, field: string): unknown[] {
+  if (v === undefined || v === null) return []
   if (!Array.isArray(v)) throw new FieldProblem(field, `expected an array, got ${kind(v)}`)
   return v
 }
@@ -106,74 +112,97 @@ function anyValue(v: unknown, path: string, depth: number): AnyValue {
   if (v === undefined || v === null) return null
   if (!isObject(v)) throw new FieldProblem(path, `expected an AnyValue ({"stringValue": …}, {"intValue": …}, …), got ${kind(v)}`)
   let x: unknown
-  if ((x = get(v, 'stringValue')) !== undefined) {
+  if ((x = v.stringValue ?? v.string_value) != null) {
     if (typeof x !== 'string') throw new FieldProblem(path, `stringValue: expected a string, got ${kind(x)}`)
     return x
   }
-  if ((x = get(v, 'boolValue')) !== undefined) {
+  if ((x = v.boolValue ?? v.bool_value) != null) {
     if (typeof x !== 'boolean') throw new FieldProblem(path, `boolValue: expected true or false, got ${kind(x)}`)
     return x
   }
-  if ((x = get(v, 'intValue')) !== undefined) return int64(x, path, I64_MIN, I64_MAX)
-  if ((x = get(v, 'doubleValue')) !== undefined) {
+  if ((x = v.intValue ?? v.int_value) != null) return int64(x, path, I64_MIN, I64_MAX)
+  if ((x = v.doubleValue ?? v.double_value) != null) {
     const n = typeof x === 'number' ? x : typeof x === 'string' && x.trim() !== '' ? Number(x) : NaN
     if (Number.isNaN(n) && x !== 'NaN') throw new FieldProblem(path, `doubleValue: expected a number, got ${kind(x)}`)
     return n
   }
-  if ((x = get(v, 'bytesValue')) !== undefined) return base64(x, path)
-  if ((x = get(v, 'arrayValue')) !== undefined) {
+  if ((x = v.bytesValue ?? v.bytes_value) != null) return base64(x, path)
+  if ((x = v.arrayValue ?? v.array_value) != null) {
     if (depth >= MAX_DEPTH) throw tooDeep(path)
     if (!isObject(x)) throw new FieldProblem(path, `arrayValue: expected {"values": […]}, got ${kind(x)}`)
-    return list(get(x, 'values'), path).map((e) => anyValue(e, path, depth + 1))
+    return array(x.values, path).map((e) => anyValue(e, path, depth + 1))
   }
-  if ((x = get(v, 'kvlistValue')) !== undefined) {
+  if ((x = v.kvlistValue ?? v.kvlist_value) != null) {
     if (depth >= MAX_DEPTH) throw tooDeep(path)
     if (!isObject(x)) throw new FieldProblem(path, `kvlistValue: expected {"values": […]}, got ${kind(x)}`)
-    return new KvList(keyValues(get(x, 'values'), path, depth + 1))
+    const entries: KeyValue[] = []
+    keyValues(x.values, path, depth + 1, entries)
+    return new KvList(entries)
   }
   return null
 }
 
-function keyValues(v: unknown, path: string, depth: number): KeyValue[] {
-  return list(v, path).map((kv, i) => {
+/** The KeyValues at `path`: pushed to a list, or written as attributes. */
+function keyValues(v: unknown, path: string, depth: number, into: KeyValue[] | Record<string, string>): void {
+  const kvs = array(v, path)
+  for (let i = 0; i < kvs.length; i++) {
+    const kv = kvs[i]
     if (!isObject(kv)) throw new FieldProblem(`${path}[${i}]`, `expected {"key": …, "value": …}, got ${kind(kv)}`)
-    const key = str(kv, 'key', `${path}[${i}].key`)
-    return [key, anyValue(get(kv, 'value'), join(path, key), depth)] as const
-  })
+    // Most keys and values are strings: read without naming the path to them, which only an
+    // error needs.
+    const k = kv.key
+    const key = typeof k === 'string' ? k : str(k, `${path}[${i}].key`)
+    const v = kv.value
+    const s = isObject(v) ? (v.stringValue ?? v.string_value) : undefined
+    const value = typeof s === 'string' ? s : anyValue(v, join(path, key), depth)
+    if (Array.isArray(into)) into.push([key, value])
+    else addAttribute(into, key, value)
+  }
 }
 
 function readResource(v: unknown): ResourceContext {
-  if (v !== undefined && !isObject(v)) throw new FieldProblem('resource', `expected an object, got ${kind(v)}`)
-  return resourceContext(keyValues(v && get(v, 'attributes'), 'resource.attributes', 0))
+  if (v === undefined || v === null) return resourceContext([])
+  if (!isObject(v)) throw new FieldProblem('resource', `expected an object, got ${kind(v)}`)
+  const attributes: KeyValue[] = []
+  keyValues(v.attributes, 'resource.attributes', 0, attributes)
+  return resourceContext(attributes)
 }
 
 function readScope(v: unknown): Record<string, string> {
-  if (v === undefined) return {}
+  if (v === undefined || v === null) return {}
   if (!isObject(v)) throw new FieldProblem('scope', `expected an object, got ${kind(v)}`)
-  return scopeAttributes(str(v, 'name', 'scope.name'), str(v, 'version', 'scope.version'), keyValues(get(v, 'attributes'), 'scope.attributes', 0))
+  const attributes: KeyValue[] = []
+  const name = str(v.name, 'scope.name')
+  const version = str(v.version, 'scope.version')
+  keyValues(v.attributes, 'scope.attributes', 0, attributes)
+  return scopeAttributes(name, version, attributes)
 }
 
-function readLogRecord(v: unknown): OtlpLogRecord {
+function readLogRecord(v: unknown, attributes: Record<string, string>): OtlpLogRecord {
   if (!isObject(v)) throw new FieldProblem('', `expected a LogRecord object, got ${kind(v)}`)
-  const body = get(v, 'body')
+  const timeUnixNano = nanos(v.timeUnixNano ?? v.time_unix_nano, 'timeUnixNano')
+  const observedTimeUnixNano = nanos(v.observedTimeUnixNano ?? v.observed_time_unix_nano, 'observedTimeUnixNano')
+  const severity = severityNumber(v.severityNumber ?? v.severity_number)
+  const severityText = str(v.severityText ?? v.severity_text, 'severityText')
+  const body = v.body ?? undefined
+  const bodyValue = body === undefined ? undefined : anyValue(body, 'body', 0)
+  keyValues(v.attributes, 'attributes', 0, attributes)
   return {
-    timeUnixNano: nanos(v, 'timeUnixNano'),
-    observedTimeUnixNano: nanos(v, 'observedTimeUnixNano'),
-    severityNumber: severityNumber(v),
-    severityText: str(v, 'severityText', 'severityText'),
-    body: body === undefined ? undefined : anyValue(body, 'body', 0),
-    attributes: keyValues(get(v, 'attributes'), 'attributes', 0),
-    traceId: id(v, 'traceId', 16),
-    spanId: id(v, 'spanId', 8),
-    eventName: str(v, 'eventName', 'eventName'),
+    timeUnixNano,
+    observedTimeUnixNano,
+    severityNumber: severity,
+    severityText,
+    body: bodyValue,
+    attributes,
+    traceId: id(v.traceId ?? v.trace_id, 'traceId', 16),
+    spanId: id(v.spanId ?? v.span_id, 'spanId', 8),
+    eventName: str(v.eventName ?? v.event_name, 'eventName'),
   }
 }
 
 /** An array of objects around the records, or the request is unreadable. */
-function objects(o: Json, name: string, path: string): Json[] {
-  const v = get(o, name)
-  const field = join(path, name)
-  if (v === undefined) return []
+function objects(v: unknown, field: string): Json[] {
+  if (v === undefined || v === null) return []
   if (!Array.isArray(v)) throw unreadable(`${field}: expected an array, got ${kind(v)}`)
   v.forEach((e, i) => {
     if (!isObject(e)) throw unreadable(`${field}[${i}]: expected an object, got ${kind(e)}`)
@@ -193,12 +222,13 @@ export function readOtlpJson(request: Json): Batch {
     throw unreadable(`expected an ExportLogsServiceRequest ({"resourceLogs": […]}), got the fields ${Object.keys(request).slice(0, 5).map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}`)
   }
   const batch = new Batch()
-  objects(request, 'resourceLogs', '').forEach((rl, i) => {
-    const resource = attempt(() => readResource(get(rl, 'resource')))
-    objects(rl, 'scopeLogs', `resourceLogs[${i}]`).forEach((sl, j) => {
-      const records = get(sl, 'logRecords') ?? []
+  objects(request.resourceLogs ?? request.resource_logs, 'resourceLogs').forEach((rl, i) => {
+    const resource = attempt(() => readResource(rl.resource))
+    objects(rl.scopeLogs ?? rl.scope_logs, `resourceLogs[${i}].scopeLogs`).forEach((sl, j) => {
+      const records = sl.logRecords ?? sl.log_records ?? []
       if (!Array.isArray(records)) throw unreadable(`resourceLogs[${i}].scopeLogs[${j}].logRecords: expected an array, got ${kind(records)}`)
-      batch.addScope(records, resource, attempt(() => readScope(get(sl, 'scope'))), readLogRecord)
+      const scope = attempt(() => readScope(sl.scope))
+      for (const record of records) batch.addRecord(resource, scope, (attributes) => readLogRecord(record, attributes))
     })
   })
   return batch

@@ -1,20 +1,7 @@
 // OTLP's protobuf messages for logs (opentelemetry-proto v1: common, resource, logs and
 // collector/logs) and google.rpc.Status, written out from the spec's field numbers and parsed once
-// with protobufjs.
-//
-// Two views of one wire format. `spec` holds the messages as the spec defines them: the gateway
-// encodes its responses with them, and tests build requests with them. `read` is what requests are
-// decoded with — the same field numbers and wire types, but
-//   - a container keeps its children as undecoded byte ranges (`repeated bytes`), so every level
-//     is decoded on its own: a broken LogRecord costs that record only, and how deep AnyValues
-//     nest is bounded by the reader (otlp-protobuf.ts), not by the decoder's recursion;
-//   - strings are `bytes`, checked as UTF-8 by the reader so that it can name the field that is not;
-//   - AnyValue's oneof is a set of `optional` fields (the same bytes on the wire): protobufjs
-//     keeps a oneof by deleting the other members' properties on every value, which costs a third
-//     of the decoding time; a message that sets two of them (last one wins in a oneof) is read
-//     in field order instead;
-//   - the fields Sluice ignores (schema_url, dropped_attributes_count, flags, entity_refs) are left
-//     out, so the decoder skips them.
+// with protobufjs: the gateway encodes its responses with them, and tests build requests with
+// them. Requests are not decoded with them: otlp-protobuf.ts reads those straight from the wire.
 import protobuf from 'protobufjs'
 import type { Type } from 'protobufjs'
 
@@ -123,52 +110,8 @@ package google.protobuf;
 message Any { string type_url = 1; bytes value = 2; }
 `
 
-const READ = `
-syntax = "proto3";
-package sluice.otlp.read;
-
-message ExportLogsServiceRequest { repeated bytes resource_logs = 1; }
-message ResourceLogs {
-  bytes resource = 1;
-  repeated bytes scope_logs = 2;
-}
-message ScopeLogs {
-  bytes scope = 1;
-  repeated bytes log_records = 2;
-}
-message Resource { repeated KeyValue attributes = 1; }
-message InstrumentationScope {
-  bytes name = 1;
-  bytes version = 2;
-  repeated KeyValue attributes = 3;
-}
-message LogRecord {
-  fixed64 time_unix_nano = 1;
-  fixed64 observed_time_unix_nano = 11;
-  int32 severity_number = 2;
-  bytes severity_text = 3;
-  AnyValue body = 5;
-  repeated KeyValue attributes = 6;
-  bytes trace_id = 9;
-  bytes span_id = 10;
-  bytes event_name = 12;
-}
-message KeyValue { bytes key = 1; AnyValue value = 2; }
-message AnyValue {
-  optional bytes string_value = 1;
-  optional bool bool_value = 2;
-  optional int64 int_value = 3;
-  optional double double_value = 4;
-  optional bytes array_value = 5;
-  optional bytes kvlist_value = 6;
-  optional bytes bytes_value = 7;
-}
-message ArrayValue { repeated AnyValue values = 1; }
-message KeyValueList { repeated KeyValue values = 1; }
-`
-
 const root = new protobuf.Root()
-for (const text of [COMMON, RESOURCE, LOGS, COLLECTOR, ANY, RPC, READ]) protobuf.parse(text, root)
+for (const text of [COMMON, RESOURCE, LOGS, COLLECTOR, ANY, RPC]) protobuf.parse(text, root)
 root.resolveAll()
 
 const type = (name: string): Type => root.lookupType(name)
@@ -180,20 +123,6 @@ export const spec = {
   AnyValue: type('opentelemetry.proto.common.v1.AnyValue'),
   ExportLogsServiceResponse: type('opentelemetry.proto.collector.logs.v1.ExportLogsServiceResponse'),
   Status: type('google.rpc.Status'),
-} as const
-
-/** The reading view (see the header). */
-export const read = {
-  ExportLogsServiceRequest: type('sluice.otlp.read.ExportLogsServiceRequest'),
-  ResourceLogs: type('sluice.otlp.read.ResourceLogs'),
-  ScopeLogs: type('sluice.otlp.read.ScopeLogs'),
-  Resource: type('sluice.otlp.read.Resource'),
-  InstrumentationScope: type('sluice.otlp.read.InstrumentationScope'),
-  LogRecord: type('sluice.otlp.read.LogRecord'),
-  KeyValue: type('sluice.otlp.read.KeyValue'),
-  AnyValue: type('sluice.otlp.read.AnyValue'),
-  ArrayValue: type('sluice.otlp.read.ArrayValue'),
-  KeyValueList: type('sluice.otlp.read.KeyValueList'),
 } as const
 
 function bytes(u: Uint8Array): Buffer {

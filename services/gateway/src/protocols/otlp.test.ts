@@ -447,3 +447,204 @@ describe('OTLP bad input', () => {
     expect(events().map((e) => e.message)).toEqual(['good'])
   })
 })
+
+describe('OTLP protobuf read from the wire', () => {
+  const fixed64 = (field: number, n: bigint) => {
+    const b = Buffer.alloc(8)
+    b.writeBigUInt64LE(n)
+    return Buffer.concat([tag(field, 1), b])
+  }
+  const text = (field: number, s: string | Buffer) => ld(field, Buffer.from(s))
+  /** A field of each wire type no message of OTLP's has: varint, 64-bit, bytes, a group holding a group, 32-bit. */
+  const unknowns = Buffer.concat([
+    tag(90, 0),
+    varint(300),
+    tag(91, 1),
+    Buffer.alloc(8),
+    text(92, 'x'),
+    tag(93, 3),
+    tag(1, 0),
+    varint(1),
+    tag(94, 3),
+    tag(94, 4),
+    tag(93, 4),
+    tag(95, 5),
+    Buffer.alloc(4),
+  ])
+  const partial = (res: LightMyRequestResponse) => exportResponse(res).partialSuccess as { rejectedLogRecords: string; errorMessage: string } | undefined
+
+  it('skips unknown fields of every wire type at every level, and takes fields in any order', async () => {
+    const { app: a, events } = app()
+    const keyValue = Buffer.concat([unknowns, ld(2, unknowns, text(1, 'v')), text(1, 'k')]) // the value before its key
+    const record = Buffer.concat([unknowns, ld(6, keyValue), ld(5, unknowns, text(1, 'hello')), fixed64(1, BigInt(T0)), tag(2, 0), varint(13), unknowns])
+    const scopeLogs = Buffer.concat([ld(2, record), unknowns, ld(1, text(1, 'lib'), unknowns)]) // the scope after its records
+    const resource = Buffer.concat([unknowns, ld(1, rawStringKv(Buffer.from('service.name'), Buffer.from('api')))])
+    const resourceLogs = Buffer.concat([ld(2, scopeLogs), unknowns, ld(1, resource)]) // the resource after its scopes
+    const res = await postProto(a, Buffer.concat([unknowns, ld(1, resourceLogs), unknowns]))
+    expect(res.statusCode).toBe(200)
+    expect(res.rawPayload).toHaveLength(0)
+    const [event] = events()
+    expect(event).toMatchObject({ service: 'api', message: 'hello', timestamp: T0, severity_text: 'WARN', severity_number: 13, attributes: { 'otel.scope.name': 'lib', k: 'v' } })
+  })
+
+  it('rejects only the record a wire fault is in, keeping indexes aligned', async () => {
+    const { app: a, events } = app()
+    const good = logRecord({ body: { stringValue: 'good' } })
+    const records = [
+      good,
+      Buffer.concat([tag(6, 2), varint(50), Buffer.from('ab')]), // an attribute longer than its record
+      ld(6, Buffer.concat([tag(1, 2), varint(9), Buffer.from('k')])), // a key longer than its KeyValue
+      good,
+      Buffer.from([0x0f]), // wire type 7
+      Buffer.from([0x00, 0x00]), // field number 0
+      Buffer.from([0x80, 0x80, 0x80, 0x80, 0x7f]), // a tag past 32 bits
+      Buffer.concat([tag(2, 0), Buffer.alloc(10, 0xff), Buffer.from([0x01])]), // an 11-byte varint
+      ld(5, Buffer.concat([tag(4, 1), Buffer.alloc(3)])), // a double cut short inside the body
+      good,
+    ]
+    const res = await postProto(a, rawRequest(records))
+    expect(res.statusCode).toBe(200)
+    const errors = partial(res)!.errorMessage.split('; ')
+    expect(errors).toEqual([
+      expect.stringMatching(/^1: invalid LogRecord: index out of range: \d+ \+ 50 > \d+$/),
+      expect.stringMatching(/^2: attributes\[0\] invalid KeyValue: index out of range: \d+ \+ 9 > \d+$/),
+      expect.stringMatching(/^4: invalid LogRecord: invalid wire type 7 at offset \d+$/),
+      '5: invalid LogRecord: illegal tag: field number 0',
+      '6: invalid LogRecord: invalid tag encoding',
+      '7: invalid LogRecord: invalid varint encoding',
+      expect.stringMatching(/^8: body invalid AnyValue: index out of range: \d+ \+ 8 > \d+$/),
+    ])
+    expect(events().map((e) => e.message)).toEqual(['good', 'good', 'good'])
+  })
+
+  it('answers 400 for a fault in the framing around the records, naming where it is', async () => {
+    const { app: a, producer } = app()
+    const good = ld(2, logRecord({ body: { stringValue: 'good' } }))
+    const cases: [Buffer, string | RegExp][] = [
+      // a record longer than its ScopeLogs, a resource of another wire type, a length cut short,
+      // a wire type that is none, a group closed by another
+      [ld(1, ld(2, good, Buffer.concat([tag(2, 2), varint(100), Buffer.from('x')]))), /^invalid OTLP protobuf: resourceLogs\[0\]\.scopeLogs\[0\]: invalid ScopeLogs: index out of range: \d+ \+ 100 > \d+$/],
+      [ld(1, ld(2, good), Buffer.concat([tag(1, 0), varint(1)])), 'invalid OTLP protobuf: resourceLogs[0].resource: sent as varint, expected length-delimited'],
+      [Buffer.concat([ld(1, ld(2, good)), ld(1, Buffer.from([0x12, 0x80]))]), /^invalid OTLP protobuf: resourceLogs\[1\]: invalid ResourceLogs: index out of range: \d+ \+ 1 > \d+$/],
+      [Buffer.from([0x0f]), 'invalid OTLP protobuf: invalid ExportLogsServiceRequest: invalid wire type 7 at offset 0'],
+      [Buffer.concat([tag(93, 3), tag(94, 4)]), 'invalid OTLP protobuf: invalid ExportLogsServiceRequest: invalid end group tag'],
+    ]
+    for (const [body, message] of cases) {
+      const res = await postProto(a, body)
+      expect(res.statusCode).toBe(400)
+      if (typeof message === 'string') expect(rpcStatus(res).message).toBe(message)
+      else expect(rpcStatus(res).message).toMatch(message)
+    }
+    expect(producer.sent).toEqual([])
+  })
+
+  it('rejects the records under a broken resource or scope, and only those', async () => {
+    const { app: a, events } = app()
+    const good = ld(2, logRecord({ body: { stringValue: 'good' } }))
+    const brokenResource = ld(1, ld(1, Buffer.concat([tag(1, 2), varint(40)])), ld(2, good, good))
+    const brokenScope = ld(1, ld(2, ld(1, Buffer.concat([tag(1, 0), varint(1)])), good), ld(2, good))
+    const res = await postProto(a, Buffer.concat([brokenResource, brokenScope]))
+    expect(res.statusCode).toBe(200)
+    expect(partial(res)!.errorMessage.split('; ')).toEqual([
+      expect.stringMatching(/^0: resource invalid Resource: index out of range: \d+ \+ 40 > \d+$/),
+      expect.stringMatching(/^1: resource invalid Resource: index out of range/),
+      '2: scope.name sent as varint, expected length-delimited',
+    ])
+    expect(events().map((e) => e.message)).toEqual(['good'])
+  })
+
+  it('checks ids and UTF-8 in strings of any length, and keeps what is valid as sent', async () => {
+    const { app: a, events } = app({ GATEWAY_MAX_RECORD_BYTES: '10000' })
+    const long = 'x'.repeat(200)
+    const values = {
+      'clé': 'naïve ✓', // non-ASCII key and value
+      ['k'.repeat(60)]: 'a key longer than the short ones',
+      short: 'v'.repeat(127),
+      longer: 'v'.repeat(128), // a length of two bytes
+      replacement: 'sent as \uFFFD itself',
+      emoji: '🙂',
+    }
+    const records = [
+      logRecord({ body: { stringValue: `${long} 🙂` }, attributes: Object.entries(values).map(([k, v]) => kv(k, { stringValue: v })) }),
+      ld(5, ld(1, Buffer.concat([Buffer.from(long), Buffer.from([0xc3])]))), // a long string cut in a character
+      ld(6, rawStringKv(Buffer.from('k'), Buffer.from([0xed, 0xa0, 0x80]))), // a surrogate: not UTF-8
+      ld(6, rawStringKv(Buffer.from('k'.repeat(60) + '\xff', 'latin1'), Buffer.from('v'))),
+      logRecord({ traceId: Buffer.from('abc'), spanId: Buffer.from(SPAN, 'hex') }),
+      logRecord({ spanId: Buffer.alloc(9, 1) }),
+    ]
+    const res = await postProto(a, rawRequest(records))
+    expect(partial(res)!.errorMessage.split('; ')).toEqual([
+      '1: body invalid UTF-8',
+      '2: attributes.k invalid UTF-8',
+      '3: attributes[0].key invalid UTF-8',
+      '4: traceId expected 16 bytes, got 3',
+      '5: spanId expected 8 bytes, got 9',
+    ])
+    const [event] = events()
+    expect(event!.message).toBe(`${long} 🙂`)
+    expect(event!.attributes).toEqual(values)
+  })
+
+  it('reads every kind of AnyValue, int64 to its limits, and the last member of a oneof sent twice', async () => {
+    const { app: a, events } = app()
+    const attributes = [
+      kv('neg', { intValue: -1 }),
+      kv('min', { intValue: '-9223372036854775808' }),
+      kv('max', { intValue: '9223372036854775807' }),
+      kv('yes', { boolValue: true }),
+      kv('half', { doubleValue: -0.5 }),
+      kv('bytes', { bytesValue: Buffer.from([1, 2, 3]) }),
+      kv('list', { arrayValue: { values: [{ stringValue: 'a' }, { boolValue: false }, {}] } }),
+      kv('map', { kvlistValue: { values: [kv('x', { intValue: 1 }), kv('y', { kvlistValue: { values: [] } })] } }),
+    ]
+    const twice = ld(6, Buffer.concat([ld(1, Buffer.from('twice')), ld(2, Buffer.concat([text(1, 'a'), tag(3, 0), varint(5)]))]))
+    const boolTwo = ld(6, Buffer.concat([ld(1, Buffer.from('bool')), ld(2, Buffer.concat([tag(2, 0), varint(2)]))]))
+    const res = await postProto(a, rawRequest([Buffer.concat([logRecord({ attributes }), twice, boolTwo])]))
+    expect(res.statusCode).toBe(200)
+    expect(events()[0]!.attributes).toEqual({
+      neg: '-1',
+      min: '-9223372036854775808',
+      max: '9223372036854775807',
+      yes: 'true',
+      half: '-0.5',
+      bytes: 'AQID',
+      list: '["a",false,null]',
+      'map.x': '1',
+      'map.y': '{}',
+      twice: '5',
+      bool: 'true',
+    })
+  })
+
+  it('names attribute keys right however many distinct ones pass through', async () => {
+    const { app: a, events } = app({ GATEWAY_MAX_RECORD_BYTES: '10000', GATEWAY_MAX_BODY_BYTES: '2000000' })
+    const keys = Array.from({ length: 3000 }, (_, i) => `key.${i}`)
+    const request = (order: string[]) => {
+      const records = []
+      for (let i = 0; i < order.length; i += 50) records.push({ attributes: order.slice(i, i + 50).map((k) => kv(k, { stringValue: k })) })
+      return protobufOf({ resourceLogs: [{ scopeLogs: [{ logRecords: records }] }] })
+    }
+    await postProto(a, request(keys))
+    await postProto(a, request([...keys].reverse()))
+    const stored = events().flatMap((e) => Object.entries(e.attributes))
+    expect(stored).toHaveLength(6000)
+    expect(stored.every(([k, v]) => k === v)).toBe(true)
+  })
+})
+
+describe('OTLP JSON times', () => {
+  it('reads uint64 nanoseconds as decimal text of any length, exactly, refusing the out-of-range', async () => {
+    const { app: a, events } = app()
+    const records = ['1000000001', '99999999999999999', '1763899200123456789', '0', '9223372036854775808', '18446744073709551616', '01763899200123456789'].map((t, i) => ({
+      timeUnixNano: t,
+      body: { stringValue: String(i) },
+    }))
+    const res = await postJson(a, { resourceLogs: [{ scopeLogs: [{ logRecords: records }] }] })
+    expect(res.json().partialSuccess.errorMessage.split('; ')).toEqual([
+      '4: timeUnixNano 9223372036854775808 is after 2262-04-11, past 64-bit epoch nanoseconds',
+      expect.stringMatching(/^5: timeUnixNano expected an integer from 0 to 18446744073709551615/),
+    ])
+    const stored = events()
+    expect(stored.map((e) => e.timestamp)).toEqual(['1000000001', '99999999999999999', '1763899200123456789', stored[3]!.observed_timestamp, '1763899200123456789'])
+  })
+})
