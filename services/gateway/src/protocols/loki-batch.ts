@@ -80,11 +80,6 @@ function pick(labels: Labels, names: readonly string[], accept: (v: string) => b
 
 const isLevel = (v: string) => parseSeverity(v) !== undefined
 
-function isEmpty(o: object): boolean {
-  for (const _ in o) return false
-  return true
-}
-
 export class PushBatch {
   /** Sluice records (or SKIP), one per entry of the request, in request order. */
   readonly records: unknown[] = []
@@ -128,8 +123,13 @@ export class PushBatch {
     this.openStream(index, new Error(message), text, 0)
   }
 
-  /** Adds an entry of the open stream; `ns` undefined means none was sent (arrival time is used). */
-  entry(entry: number, ns: bigint | undefined, line: string, metadata: Record<string, string> | undefined): void {
+  /**
+   * Adds an entry of the open stream; `ns` undefined means none was sent (arrival time is used).
+   * `metadata` is the entry's structured metadata as sent, name/value pairs (a later pair of a
+   * name replaces an earlier one): a valid `trace_id`/`span_id` becomes the record's, a level the
+   * stream's labels did not give becomes its level, the rest its attributes.
+   */
+  entry(entry: number, ns: bigint | undefined, line: string, metadata: ReadonlyArray<readonly [string, string]> | undefined): void {
     const f = this.#fields
     const r: Record<string, unknown> = { message: line }
     if (ns !== undefined) r.timestamp = ns >= SHORT_NS ? ns.toString() : formatNs(ns)
@@ -137,28 +137,37 @@ export class PushBatch {
     if (f.host !== undefined) r.host = f.host
     if (f.level !== undefined) r.level = f.level
     if (f.resource !== undefined) r.resource = f.resource
-    if (metadata !== undefined) {
-      const traceId = metadata.trace_id
-      if (traceId !== undefined && TRACE_ID.test(traceId)) {
-        r.trace_id = traceId
-        delete metadata.trace_id
+    if (metadata !== undefined && metadata.length > 0) {
+      const valueOf = (name: string): string | undefined => {
+        for (let i = metadata.length - 1; i >= 0; i--) if (metadata[i]![0] === name) return metadata[i]![1]
+        return undefined
       }
-      const spanId = metadata.span_id
-      if (spanId !== undefined && SPAN_ID.test(spanId)) {
-        r.span_id = spanId
-        delete metadata.span_id
-      }
+      const traceId = valueOf('trace_id')
+      if (traceId !== undefined && TRACE_ID.test(traceId)) r.trace_id = traceId
+      const spanId = valueOf('span_id')
+      if (spanId !== undefined && SPAN_ID.test(spanId)) r.span_id = spanId
+      let levelKey: string | undefined
       if (f.level === undefined) {
         for (const key of LEVEL_KEYS) {
-          const v = metadata[key]
+          const v = valueOf(key)
           if (v !== undefined && isLevel(v)) {
             r.level = v
-            delete metadata[key]
+            levelKey = key
             break
           }
         }
       }
-      if (!isEmpty(metadata)) r.attributes = metadata
+      // Built without the names taken (deleting them would leave an object slow to read).
+      const attributes: Record<string, string> = {}
+      let any = false
+      for (const [name, value] of metadata) {
+        if (name === levelKey || (name === 'trace_id' && r.trace_id !== undefined) || (name === 'span_id' && r.span_id !== undefined)) continue
+        // A name `__proto__` stays a name rather than setting a prototype.
+        if (name === '__proto__') Object.defineProperty(attributes, name, { value, enumerable: true, writable: true, configurable: true })
+        else attributes[name] = value
+        any = true
+      }
+      if (any) r.attributes = attributes
     }
     this.#slot(r, entry)
   }

@@ -82,14 +82,14 @@ function readJsonEntry(v: unknown, j: number, batch: PushBatch): void {
   const ns = typeof ts === 'string' ? nsFromString(ts) : undefined
   if (ns === undefined) return batch.badEntry(j, 'timestamp', `expected a string of Unix epoch nanoseconds up to ${MAX_NS}, got ${preview(ts)}`)
   if (typeof line !== 'string') return batch.badEntry(j, 'line', `expected a string, got ${preview(line)}`)
-  let metadata: Record<string, string> | undefined
+  let metadata: Array<[string, string]> | undefined
   if (meta !== undefined && meta !== null) {
     if (!isObject(meta)) return batch.badEntry(j, 'structured metadata', `expected an object of strings, got ${preview(meta)}`)
-    metadata = Object.create(null) as Record<string, string> // a `__proto__` key is a key
+    metadata = []
     for (const k of Object.keys(meta)) {
       const value = meta[k]
-      if (typeof value === 'string') metadata[k] = value
-      else if (typeof value === 'number' || typeof value === 'boolean') metadata[k] = String(value)
+      if (typeof value === 'string') metadata.push([k, value])
+      else if (typeof value === 'number' || typeof value === 'boolean') metadata.push([k, String(value)])
       else return batch.badEntry(j, 'structured metadata', `${JSON.stringify(shown(k))}: expected a string, got ${preview(value)}`)
     }
   }
@@ -144,7 +144,7 @@ interface WirePush<S = string> {
   streams: Array<{ labels: S; entries: Array<WireEntry<S>> }>
 }
 interface WireEntry<S = string> {
-  timestamp: { seconds: number | { toString(): string }; nanos: number } | null
+  timestamp: { seconds: number | { low: number; high: number }; nanos: number } | null
   line: S
   structuredMetadata: Array<{ name: S; value: S }>
 }
@@ -218,8 +218,13 @@ export function snappyLength(b: Uint8Array): number | undefined {
 }
 
 function timestampNs(t: NonNullable<WireEntry['timestamp']>): bigint | undefined {
-  const ns = BigInt(String(t.seconds)) * 1_000_000_000n + BigInt(t.nanos)
-  return t.nanos >= 0 && t.nanos < 1e9 && ns >= 0n && ns <= MAX_NS ? ns : undefined
+  // protobufjs reads an int64 as a Long (low and high 32 bits); seconds within ±2^53 are exact as
+  // a number, and every valid time is far inside that.
+  const s = t.seconds
+  const seconds = typeof s === 'number' ? s : s.high * 2 ** 32 + (s.low >>> 0)
+  if (!Number.isSafeInteger(seconds) || seconds < 0 || !(t.nanos >= 0 && t.nanos < 1e9)) return undefined
+  const ns = BigInt(seconds) * 1_000_000_000n + BigInt(t.nanos)
+  return ns <= MAX_NS ? ns : undefined
 }
 
 /** Reads a snappy-compressed protobuf push; `maxBytes` bounds its uncompressed size (413 beyond). */
@@ -268,11 +273,7 @@ export async function readProtobufPush(body: Buffer, maxBytes: number, batch: Pu
         batch.badEntry(j, 'structured metadata', 'not valid UTF-8')
         continue
       }
-      let metadata: Record<string, string> | undefined
-      if (e.structuredMetadata.length > 0) {
-        metadata = Object.create(null) as Record<string, string>
-        for (const pair of e.structuredMetadata) metadata[pair.name] = pair.value
-      }
+      const metadata = e.structuredMetadata.length > 0 ? e.structuredMetadata.map((p) => [p.name, p.value] as const) : undefined
       batch.entry(j, ns, e.line, metadata)
     }
   }
