@@ -83,36 +83,54 @@ function sdNameEnd(s: string, i: number): number {
   return j === i || j - i > SD_NAME_MAX ? -1 : j
 }
 
-/** An object without a prototype: SD-IDs and PARAM-NAMEs are the sender's ("__proto__" too). */
-const dict = <T>(): Record<string, T> => Object.create(null) as Record<string, T>
+/**
+ * Sets an own property: SD-IDs and PARAM-NAMEs are the sender's, and `__proto__` must stay a name
+ * rather than set a prototype. (Plain objects rather than prototype-less ones: V8 keeps those in
+ * slow dictionary mode, which every later reader of the record pays for.)
+ */
+function setOwn<T>(o: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true })
+  else o[key] = value
+}
 
 /** Parses `[id k="v" …][id2 …]` from `i`; returns the elements and the index after them. */
 function structuredData(s: string, i: number): { sd: Record<string, Record<string, string>>; end: number } | undefined {
-  const sd = dict<Record<string, string>>()
+  const sd: Record<string, Record<string, string>> = {}
   while (s[i] === '[') {
     const idEnd = sdNameEnd(s, i + 1)
     if (idEnd < 0) return undefined
     // A repeated SD-ID (allowed by neither RFC, sent by some) adds to the first one's parameters.
     const id = s.slice(i + 1, idEnd)
-    const params = sd[id] ?? dict<string>()
-    sd[id] = params
+    let params = Object.hasOwn(sd, id) ? sd[id] : undefined
+    if (params === undefined) setOwn(sd, id, (params = {}))
     i = idEnd
     while (s[i] === ' ') {
       const nameEnd = sdNameEnd(s, i + 1)
       if (nameEnd < 0 || s[nameEnd] !== '=' || s[nameEnd + 1] !== '"') return undefined
       const name = s.slice(i + 1, nameEnd)
       // PARAM-VALUE escapes exactly `"`, `\` and `]` with a backslash; any other backslash is kept.
+      const from = nameEnd + 2
+      const close = s.indexOf('"', from)
+      if (close < 0) return undefined
+      const backslash = s.indexOf('\\', from)
+      if (backslash < 0 || backslash > close) {
+        // No escapes (the common case): the value is the text up to the quote.
+        setOwn(params, name, s.slice(from, close))
+        i = close + 1
+        continue
+      }
       let value = ''
-      let from = nameEnd + 2
+      let start = from
       let j = from
-      for (; j < s.length && s[j] !== '"'; j++) {
-        if (s[j] === '\\' && '"\\]'.includes(s[j + 1] ?? '')) {
-          value += s.slice(from, j)
-          from = ++j
+      for (; j < s.length && s.charCodeAt(j) !== 34; j++) {
+        const next = s.charCodeAt(j + 1)
+        if (s.charCodeAt(j) === 92 && (next === 34 || next === 92 || next === 93)) {
+          value += s.slice(start, j)
+          start = ++j
         }
       }
       if (j >= s.length) return undefined
-      params[name] = value + s.slice(from, j)
+      setOwn(params, name, value + s.slice(start, j))
       i = j + 1
     }
     if (s[i] !== ']') return undefined
@@ -127,7 +145,7 @@ function parse5424(line: string): SyslogMessage | undefined {
   const p = decodePri(h[1])
   if (!p) return undefined
   let rest = line.slice(h[0].length)
-  let sd = dict<Record<string, string>>()
+  let sd: Record<string, Record<string, string>> = {}
   if (rest.startsWith('-')) rest = rest.slice(1)
   else if (rest.startsWith('[')) {
     const parsed = structuredData(rest, 0)
@@ -136,9 +154,14 @@ function parse5424(line: string): SyslogMessage | undefined {
     rest = rest.slice(parsed.end)
   } else return undefined
   const timestamp = nil(h[3])
+  // MSG after its separating space, without the BOM a UTF-8 MSG may start with.
+  let at = rest.charCodeAt(0) === 32 ? 1 : 0
+  if (rest.charCodeAt(at) === 0xfeff) at++
   return {
     protocol: 'rfc5424',
-    ...p,
+    facility: p.facility,
+    facilityName: p.facilityName,
+    severity: p.severity,
     timestamp,
     timestampNs: timestamp === null ? undefined : parseTimestampNs(timestamp),
     hostname: nil(h[4]),
@@ -146,7 +169,7 @@ function parse5424(line: string): SyslogMessage | undefined {
     procId: nil(h[6]),
     msgId: nil(h[7]),
     structuredData: sd,
-    message: rest.replace(/^ ?\uFEFF?/, ''),
+    message: at === 0 ? rest : rest.slice(at),
   }
 }
 

@@ -69,7 +69,7 @@ function fromParsed(m: SyslogMessage): Record<string, unknown> {
     const params = m.structuredData[id]!
     for (const k in params) {
       if (kept < MAX_SD_PARAMS) {
-        attributes[`${id}.${k}`] = params[k]!
+        attributes[`${id}.${k}`] = params[k]! // never the key `__proto__`: it has a dot
         kept++
       } else dropped++
     }

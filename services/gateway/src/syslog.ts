@@ -50,6 +50,8 @@ const MAX_RETRY_DELAY_MS = 2_000
 /** Characters of an unparsed message quoted in the log. */
 const QUOTE_CHARS = 120
 
+/** The start of a message, for a log line. */
+const quote = (line: string): string => JSON.stringify(line.slice(0, QUOTE_CHARS))
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
@@ -94,16 +96,15 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
   function toRecord(bytes: Uint8Array, transport: SyslogTransport, from: string, nowMs: number): unknown {
     report.received(transport)
     const line = frameText(bytes)
-    const quote = () => JSON.stringify(line.slice(0, QUOTE_CHARS))
     let r: SyslogRecord
     try {
       r = syslogRecord(line, nowMs)
     } catch (err) {
       // A parser bug must not take the gateway down from inside a socket's data handler.
-      log.error({ err, from }, `syslog: could not read ${quote()}; stored unparsed`)
+      log.error({ err, from }, `syslog: could not read ${quote(line)}; stored unparsed`)
       r = { record: { message: line, service: SYSLOG_SERVICE, attributes: { 'syslog.format': 'unparsed' } }, parsed: false }
     }
-    if (!r.parsed) report.unparsed(`from ${from}: ${quote()}`)
+    if (!r.parsed) report.unparsed(`from ${from}: ${quote(line)}`)
     r.record.id = uuidv7()
     return r.record
   }
