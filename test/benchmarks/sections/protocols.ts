@@ -92,7 +92,8 @@ export const ingestProtocols: Section = {
       { name: 'OTLP protobuf', path: '/v1/logs', contentType: 'application/x-protobuf', bodies: otlpProtobufBodies(ctx.bodies) },
       { name: 'OTLP JSON', path: '/v1/logs', contentType: 'application/json', bodies: otlpJsonBodies(ctx.bodies) },
       { name: 'Loki protobuf', path: '/loki/api/v1/push', contentType: 'application/x-protobuf', bodies: lokiProtobufBodies(ctx.bodies) },
-      { name: 'Elasticsearch _bulk', path: '/_bulk', contentType: 'application/x-ndjson', bodies: esBulkBodies(ctx.bodies) },
+      // As Filebeat and Logstash ask: only each item's status (and error) in the answer.
+      { name: 'Elasticsearch _bulk', path: '/_bulk?filter_path=errors,items.*.error,items.*.status', contentType: 'application/x-ndjson', bodies: esBulkBodies(ctx.bodies) },
     ]
     const syslog = syslogChunks(ctx.bodies)
     const durationMs = config.protocolDurationS * 1000

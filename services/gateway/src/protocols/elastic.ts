@@ -49,8 +49,13 @@ const TYPE_BY_STATUS: Readonly<Record<number, string>> = {
   503: 'unavailable_shards_exception',
 }
 
-const SHARDS_OBJECT = { total: 1, successful: 1, failed: 0 } as const
-const SHARDS = JSON.stringify(SHARDS_OBJECT)
+const SHARDS = '{"total":1,"successful":1,"failed":0}'
+/** A created item's fields between its id and its sequence number, as filter_path may keep them. */
+const CREATED_CONSTANTS: ReadonlyArray<readonly [string, string]> = [
+  ['_version', '"_version":1'],
+  ['result', '"result":"created"'],
+  ['_shards', `"_shards":${SHARDS}`],
+]
 
 /**
  * What a bulk answer keeps under `filter_path`, as Beats and Logstash send it
@@ -171,7 +176,17 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
       const id = ids[i] ?? null
       if (error) return itemJson(item.op, { _index: item.index, _id: id, status: error.status, error: { type: error.type, reason: error.reason, ...(item.index !== null && { index: item.index }) } }, filter)
       const seq = seqNo++
-      if (filter && filter.item !== 'all') return itemJson(item.op, { _index: item.index, _id: id, _version: 1, result: 'created', _shards: SHARDS_OBJECT, _seq_no: seq, _primary_term: 1, status: 201 }, filter)
+      if (filter && filter.item !== 'all') {
+        const kept = filter.item
+        const fields: string[] = []
+        if (kept.has('_index')) fields.push(`"_index":${q(item.index)}`)
+        if (kept.has('_id')) fields.push(`"_id":${JSON.stringify(id)}`)
+        for (const [name, text] of CREATED_CONSTANTS) if (kept.has(name)) fields.push(text)
+        if (kept.has('_seq_no')) fields.push(`"_seq_no":${seq}`)
+        if (kept.has('_primary_term')) fields.push('"_primary_term":1')
+        if (kept.has('status')) fields.push('"status":201')
+        return `{"${item.op}":{${fields.join(',')}}}`
+      }
       return `{"${item.op}":{"_index":${q(item.index)},"_id":${JSON.stringify(id)},"_version":1,"result":"created","_shards":${SHARDS},"_seq_no":${seq},"_primary_term":1,"status":201}}`
     })
     const parts: string[] = []
