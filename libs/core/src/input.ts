@@ -205,7 +205,7 @@ function isSet(v: unknown): boolean {
 
 /** Applies a FieldMapping; `renamed` tells which client field each role now comes from. */
 function mapFields(o: Record<string, unknown>, mapping: FieldMapping): { record: Record<string, unknown>; renamed: Record<string, string> } {
-  const record = { ...o }
+  const record = Object.assign({}, o) // not a spread: adding keys to a spread copy is slow in V8
   const renamed: Record<string, string> = {}
   for (const role of Object.keys(mapping) as FieldRole[]) {
     const from = mapping[role]?.find((name) => isSet(record[name]))
