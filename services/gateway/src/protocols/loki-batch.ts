@@ -16,11 +16,14 @@
 //             / severity / lvl key that reads as one does (Loki's own level detection looks there too)
 //
 // Every entry takes one record slot, also a refused one (SKIP), so the accept path counts it and
-// the error index finds its stream and entry again.
+// the error index finds its stream and entry again: a stream's slots follow each other, one per
+// entry in order (a refused stream's all the same), so a slot's entry is its distance from the
+// stream's first slot.
 import { MAX_TIMESTAMP_NS, formatNs, parseSeverity } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
 import type { Ingested } from '../ingest.js'
 import { SKIP } from '../ingest.js'
+import { parseLabelSet } from './loki-labels.js'
 import type { Labels } from './loki-labels.js'
 
 export const SERVICE_LABELS = ['service_name', 'service', 'app', 'application', 'job', 'container', 'container_name'] as const
@@ -39,12 +42,15 @@ const SHORT_NS = 10n ** 17n
 const TRACE_ID = /^[0-9a-fA-F]{32}$/
 const SPAN_ID = /^[0-9a-fA-F]{16}$/
 
-/** What a stream's labels give every record of it. */
-interface StreamFields {
-  service?: string
-  host?: string
-  level?: string
-  resource?: Record<string, string>
+/**
+ * What a stream's labels give every record of it. One object is shared by the stream's records,
+ * and by later requests' through the label cache: never changed once made.
+ */
+export interface StreamFields {
+  readonly service?: string
+  readonly host?: string
+  readonly level?: string
+  readonly resource?: Readonly<Record<string, string>>
 }
 
 interface StreamInfo {
@@ -53,6 +59,8 @@ interface StreamInfo {
   /** The labels as the client sent them (cut to a readable length). */
   text: string
   entries: number
+  /** Its first record slot; the others follow, one per entry. */
+  first: number
   /** Why every entry of the stream was refused, if it was. */
   error?: string
 }
@@ -67,18 +75,122 @@ function fieldName(field: string): string {
   return name === undefined ? field : dot === -1 ? name : `${name}${field.slice(dot)}`
 }
 
-function pick(labels: Labels, names: readonly string[], accept: (v: string) => boolean = (v) => v.trim() !== ''): string | undefined {
+const isLevel = (v: string) => parseSeverity(v) !== undefined
+const nonBlank = (v: string) => v.trim() !== ''
+
+/** The first of `names` that `labels` has with a value `accept`ed. */
+function pick(labels: Labels, names: readonly string[], accept: (v: string) => boolean): string | undefined {
   for (const name of names) {
     const v = labels.get(name)
-    if (v !== undefined && accept(v)) {
-      labels.delete(name)
-      return v
-    }
+    if (v !== undefined && accept(v)) return name
   }
   return undefined
 }
 
-const isLevel = (v: string) => parseSeverity(v) !== undefined
+/** `into[name] = value`, where a name `__proto__` stays a name rather than setting a prototype. */
+function setOwn(into: Record<string, string>, name: string, value: string): void {
+  if (name === '__proto__') Object.defineProperty(into, name, { value, enumerable: true, writable: true, configurable: true })
+  else into[name] = value
+}
+
+/** What a stream's labels (or why they could not be read) give its records; an Error refuses the stream. */
+export function streamFields(labels: Labels | Error): StreamFields | Error {
+  if (labels instanceof Error) return labels
+  if (labels.size === 0) return new Error(MISSING_LABELS)
+  const service = pick(labels, SERVICE_LABELS, nonBlank)
+  const host = pick(labels, HOST_LABELS, nonBlank)
+  const level = pick(labels, LEVEL_KEYS, isLevel)
+  let resource: Record<string, string> | undefined
+  for (const [name, value] of labels) if (name !== service && name !== host && name !== level) setOwn((resource ??= {}), name, value)
+  return {
+    ...(service !== undefined && { service: labels.get(service) }),
+    ...(host !== undefined && { host: labels.get(host) }),
+    ...(level !== undefined && { level: labels.get(level) }),
+    ...(resource !== undefined && { resource }),
+  }
+}
+
+// The protobuf push sends a stream's labels as text, parsed per stream; clients push the same
+// streams over and over (Promtail and Alloy one per file and label set, loggers one per level),
+// and parsing a label set costs more than a few entries do. So what a text gives is kept, for at
+// most CACHED_TEXTS texts of at most CACHED_CHARS characters (emptied when full: a client sending
+// ever new label sets costs a parse per stream, as without the cache).
+const CACHED_TEXTS = 1024
+const CACHED_CHARS = 1024
+const FIELDS_BY_TEXT = new Map<string, StreamFields | Error>()
+
+/**
+ * streamFields of the label set `text`. `copy()` gives the same text as a string of its own, which
+ * is what is kept: `text` may be a slice of a whole request's text, which it would keep alive.
+ */
+export function streamFieldsOfText(text: string, copy: () => string): StreamFields | Error {
+  const cached = FIELDS_BY_TEXT.get(text)
+  if (cached !== undefined) return cached
+  if (text.length > CACHED_CHARS) return streamFields(labelsOf(text))
+  const own = copy()
+  const fields = streamFields(labelsOf(own))
+  if (FIELDS_BY_TEXT.size >= CACHED_TEXTS) FIELDS_BY_TEXT.clear()
+  FIELDS_BY_TEXT.set(own, fields)
+  return fields
+}
+
+function labelsOf(text: string): Labels | Error {
+  try {
+    return parseLabelSet(text)
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err))
+  }
+}
+
+/** `ns` as a record's timestamp: decimal digits when there are 18 or more, else RFC 3339. */
+export function timestampText(ns: bigint): string {
+  return ns >= SHORT_NS ? ns.toString() : formatNs(ns)
+}
+
+// The names structured metadata can give a record more than an attribute by, as kinds: the
+// level keys in LEVEL_KEYS' order (the first one that reads as a level counts).
+const NONE = 0
+const TRACE = 1
+const SPAN = 2
+const FIRST_LEVEL = 3
+const KINDS = new Map<string, number>([
+  ['trace_id', TRACE],
+  ['span_id', SPAN],
+  ...LEVEL_KEYS.map((key, i) => [key, FIRST_LEVEL + i] as const),
+])
+
+/**
+ * An entry's structured metadata as sent: name/value pairs in order, where a later pair of a name
+ * replaces an earlier one. One is filled per entry by a reader (clear, then add) and handed to
+ * PushBatch.entry: reused, so that an entry's metadata costs no arrays of its own.
+ */
+export class Metadata {
+  readonly names: string[] = []
+  readonly values: string[] = []
+  /** Each pair's kind (KINDS), and where each kind last occurs (-1: nowhere). */
+  readonly kinds: number[] = []
+  readonly last = new Int32Array(FIRST_LEVEL + LEVEL_KEYS.length).fill(-1)
+  length = 0
+  #special = false
+
+  clear(): void {
+    if (this.#special) this.last.fill(-1)
+    this.#special = false
+    this.length = 0
+  }
+
+  add(name: string, value: string): void {
+    const kind = KINDS.get(name) ?? NONE
+    const i = this.length++
+    this.names[i] = name
+    this.values[i] = value
+    this.kinds[i] = kind
+    if (kind !== NONE) {
+      this.last[kind] = i
+      this.#special = true
+    }
+  }
+}
 
 export class PushBatch {
   /** Sluice records (or SKIP), one per entry of the request, in request order. */
@@ -86,35 +198,25 @@ export class PushBatch {
   /** Errors of entries refused before validation, by record index. */
   readonly known: FieldError[] = []
   readonly #streams: StreamInfo[] = []
-  readonly #streamOf: number[] = []
-  readonly #entryOf: number[] = []
   #fields: StreamFields = {}
 
   /**
-   * Opens stream `index` of the request with its labels (or why they could not be read) and the
-   * number of entries it holds. False when the stream is refused as a whole: its entries are then
-   * counted as refused and must not be added.
+   * Opens stream `index` of the request with what its labels give (streamFields; an Error when
+   * they could not be read) and the number of entries it holds. False when the stream is refused
+   * as a whole: its entries are then counted as refused and must not be added. Otherwise each of
+   * its entries must be added next, in order, once (entry or badEntry).
    */
-  openStream(index: number, labels: Labels | Error, text: string, entries: number): boolean {
-    const info: StreamInfo = { index, text, entries }
+  openStream(index: number, fields: StreamFields | Error, text: string, entries: number): boolean {
+    const info: StreamInfo = { index, text, entries, first: this.records.length }
     this.#streams.push(info)
-    if (labels instanceof Error || labels.size === 0) {
-      info.error = labels instanceof Error ? labels.message : MISSING_LABELS
+    if (fields instanceof Error) {
+      info.error = fields.message
       // One error for the stream; its other slots are refused without repeating it.
       this.known.push({ index: this.records.length, field: 'labels', message: info.error })
-      for (let j = 0; j < Math.max(entries, 1); j++) this.#slot(SKIP, j)
+      for (let j = 0; j < Math.max(entries, 1); j++) this.records.push(SKIP)
       return false
     }
-    const rest = new Map(labels)
-    const service = pick(rest, SERVICE_LABELS)
-    const host = pick(rest, HOST_LABELS)
-    const level = pick(rest, LEVEL_KEYS, isLevel)
-    this.#fields = {
-      ...(service !== undefined && { service }),
-      ...(host !== undefined && { host }),
-      ...(level !== undefined && { level }),
-      ...(rest.size > 0 && { resource: Object.fromEntries(rest) }),
-    }
+    this.#fields = fields
     return true
   }
 
@@ -124,64 +226,41 @@ export class PushBatch {
   }
 
   /**
-   * Adds an entry of the open stream; `ns` undefined means none was sent (arrival time is used).
-   * `metadata` is the entry's structured metadata as sent, name/value pairs (a later pair of a
-   * name replaces an earlier one): a valid `trace_id`/`span_id` becomes the record's, a level the
-   * stream's labels did not give becomes its level, the rest its attributes.
+   * Adds the next entry of the open stream: `timestamp` as the record takes it (timestampText;
+   * undefined when none was sent: the arrival time is used), `metadata` its structured metadata.
+   * A valid `trace_id`/`span_id` becomes the record's, a level the stream's labels did not give
+   * becomes its level, the rest its attributes.
    */
-  entry(entry: number, ns: bigint | undefined, line: string, metadata: ReadonlyArray<readonly [string, string]> | undefined): void {
+  entry(timestamp: string | undefined, line: string, metadata: Metadata | undefined): void {
     const f = this.#fields
     const r: Record<string, unknown> = { message: line }
-    if (ns !== undefined) r.timestamp = ns >= SHORT_NS ? ns.toString() : formatNs(ns)
+    if (timestamp !== undefined) r.timestamp = timestamp
     if (f.service !== undefined) r.service = f.service
     if (f.host !== undefined) r.host = f.host
     if (f.level !== undefined) r.level = f.level
     if (f.resource !== undefined) r.resource = f.resource
-    if (metadata !== undefined && metadata.length > 0) {
-      const valueOf = (name: string): string | undefined => {
-        for (let i = metadata.length - 1; i >= 0; i--) if (metadata[i]![0] === name) return metadata[i]![1]
-        return undefined
-      }
-      const traceId = valueOf('trace_id')
-      if (traceId !== undefined && TRACE_ID.test(traceId)) r.trace_id = traceId
-      const spanId = valueOf('span_id')
-      if (spanId !== undefined && SPAN_ID.test(spanId)) r.span_id = spanId
-      let levelKey: string | undefined
-      if (f.level === undefined) {
-        for (const key of LEVEL_KEYS) {
-          const v = valueOf(key)
-          if (v !== undefined && isLevel(v)) {
-            r.level = v
-            levelKey = key
-            break
-          }
-        }
-      }
-      // Built without the names taken (deleting them would leave an object slow to read).
-      const attributes: Record<string, string> = {}
-      let any = false
-      for (const [name, value] of metadata) {
-        if (name === levelKey || (name === 'trace_id' && r.trace_id !== undefined) || (name === 'span_id' && r.span_id !== undefined)) continue
-        // A name `__proto__` stays a name rather than setting a prototype.
-        if (name === '__proto__') Object.defineProperty(attributes, name, { value, enumerable: true, writable: true, configurable: true })
-        else attributes[name] = value
-        any = true
-      }
-      if (any) r.attributes = attributes
-    }
-    this.#slot(r, entry)
+    if (metadata !== undefined && metadata.length > 0) addMetadata(r, metadata, f.level === undefined)
+    this.records.push(r)
   }
 
-  /** Refuses an entry of the open stream that could not be read. */
-  badEntry(entry: number, field: string, message: string): void {
+  /** Refuses the next entry of the open stream, which could not be read. */
+  badEntry(field: string, message: string): void {
     this.known.push({ index: this.records.length, field, message })
-    this.#slot(SKIP, entry)
+    this.records.push(SKIP)
   }
 
-  #slot(record: unknown, entry: number): void {
-    this.records.push(record)
-    this.#streamOf.push(this.#streams.length - 1)
-    this.#entryOf.push(entry)
+  /** The stream record slot `index` belongs to. */
+  #streamOf(index: number): StreamInfo | undefined {
+    const streams = this.#streams
+    let lo = 0
+    let hi = streams.length - 1
+    if (hi < 0 || index < 0 || index >= this.records.length) return undefined
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (streams[mid]!.first <= index) lo = mid
+      else hi = mid - 1
+    }
+    return streams[lo]
   }
 
   /**
@@ -195,7 +274,7 @@ export class PushBatch {
         lines.push(`… and ${result.errors.length - max} more errors`)
         break
       }
-      const info = this.#streams[this.#streamOf[e.index] ?? -1]
+      const info = this.#streamOf(e.index)
       if (info === undefined) {
         lines.push(e.message)
         continue
@@ -204,10 +283,41 @@ export class PushBatch {
       if (info.error !== undefined) {
         lines.push(`${stream}: ${e.message}${info.entries > 0 ? ` (${info.entries} ${info.entries === 1 ? 'entry' : 'entries'} refused)` : ''}`)
       } else {
-        lines.push(`${stream}, entry ${this.#entryOf[e.index] ?? 0}: ${e.field === '' ? '' : `${fieldName(e.field)}: `}${e.message}`)
+        lines.push(`${stream}, entry ${e.index - info.first}: ${e.field === '' ? '' : `${fieldName(e.field)}: `}${e.message}`)
       }
     }
     lines.push(`${result.rejected} of ${this.records.length} entries refused; ${result.accepted} stored`)
     return `${lines.join('\n')}\n`
   }
+}
+
+/** Writes an entry's structured metadata into its record `r` (see PushBatch.entry). */
+function addMetadata(r: Record<string, unknown>, m: Metadata, wantLevel: boolean): void {
+  const { names, values, kinds, last } = m
+  // Kinds whose pairs are taken, not attributes (a bit each; NONE's is never set).
+  let taken = 0
+  const trace = last[TRACE]!
+  if (trace !== -1 && TRACE_ID.test(values[trace]!)) {
+    r.trace_id = values[trace]
+    taken |= 1 << TRACE
+  }
+  const span = last[SPAN]!
+  if (span !== -1 && SPAN_ID.test(values[span]!)) {
+    r.span_id = values[span]
+    taken |= 1 << SPAN
+  }
+  if (wantLevel) {
+    for (let kind = FIRST_LEVEL; kind < last.length; kind++) {
+      const at = last[kind]!
+      if (at !== -1 && isLevel(values[at]!)) {
+        r.level = values[at]
+        taken |= 1 << kind
+        break
+      }
+    }
+  }
+  // Built without the names taken (deleting them would leave an object slow to read).
+  let attributes: Record<string, string> | undefined
+  for (let i = 0; i < m.length; i++) if (((taken >> kinds[i]!) & 1) === 0) setOwn((attributes ??= {}), names[i]!, values[i]!)
+  if (attributes !== undefined) r.attributes = attributes
 }

@@ -1,7 +1,9 @@
 // Loki push at POST /loki/api/v1/push without a broker: app.inject() against a fake producer and a
 // JSON encoder. Bodies are built as Loki clients build them (JSON, and snappy-compressed protobuf
-// from our own message definitions); asserted is what reaches the producer and what the client reads.
+// encoded by protobufjs from Loki's message definitions, so the gateway's own reader is checked
+// against another implementation); asserted is what reaches the producer and what the client reads.
 import { gzipSync } from 'node:zlib'
+import protobuf from 'protobufjs'
 import { compressSync } from 'snappy'
 import { describe, expect, it } from 'vitest'
 import { SluiceError } from '@sluice/core'
@@ -11,7 +13,20 @@ import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from '../config.js'
 import { buildApp } from '../service.js'
 import { LabelSetError, parseLabelSet } from './loki-labels.js'
-import { PushRequest } from './loki-wire.js'
+
+// Loki's pkg/push/push.proto, as loki-protobuf.ts reads it.
+const PushRequest = protobuf
+  .parse(
+    `syntax = "proto3";
+    package logproto;
+    message PushRequest { repeated StreamAdapter streams = 1; }
+    message StreamAdapter { string labels = 1; repeated EntryAdapter entries = 2; uint64 hash = 3; }
+    message EntryAdapter { Timestamp timestamp = 1; string line = 2; repeated LabelPairAdapter structuredMetadata = 3; }
+    message LabelPairAdapter { string name = 1; string value = 2; }
+    message Timestamp { int64 seconds = 1; int32 nanos = 2; }`,
+    { keepCase: true },
+  )
+  .root.lookupType('logproto.PushRequest')
 
 function fakeProducer(): MessageProducer & { sent: Message[]; fail: 'no' | 'down' | 'overloaded' } {
   const p = {
@@ -52,6 +67,31 @@ interface ProtoStream {
 }
 const protoBody = (streams: ProtoStream[]) => compressSync(Buffer.from(PushRequest.encode(PushRequest.fromObject({ streams })).finish()))
 const pushProto = (a: App, body: Buffer, headers: Record<string, string> = {}) => push(a, body, { 'content-type': 'application/x-protobuf', ...headers })
+
+// Protobuf written by hand, for bodies protobufjs would not write (unknown fields, other wire
+// types, fields out of order or twice, truncations).
+function varint(n: number | bigint): number[] {
+  let v = BigInt.asUintN(64, BigInt(n))
+  const out: number[] = []
+  while (v > 0x7fn) {
+    out.push(Number(v & 0x7fn) | 0x80)
+    v >>= 7n
+  }
+  out.push(Number(v))
+  return out
+}
+type Part = Buffer | string
+const bytesOf = (parts: Part[]) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)))
+/** A length-delimited field: a string, or an embedded message of `parts`. */
+const len = (field: number, ...parts: Part[]) => {
+  const body = bytesOf(parts)
+  return Buffer.from([...varint((field << 3) | 2), ...varint(body.length), ...body])
+}
+const num = (field: number, v: number | bigint) => Buffer.from([...varint(field << 3), ...varint(v)])
+const fixed64 = (field: number) => Buffer.from([...varint((field << 3) | 1), 1, 2, 3, 4, 5, 6, 7, 8])
+const fixed32 = (field: number) => Buffer.from([...varint((field << 3) | 5), 1, 2, 3, 4])
+const group = (field: number, ...parts: Part[]) => Buffer.concat([Buffer.from(varint((field << 3) | 3)), bytesOf(parts), Buffer.from(varint((field << 3) | 4))])
+const handBody = (...streams: Part[]) => compressSync(bytesOf(streams))
 
 describe('Loki label sets', () => {
   it('reads names and quoted values with Go escapes, raw strings, spaces and a trailing comma', () => {
@@ -240,6 +280,93 @@ describe('gateway POST /loki/api/v1/push', () => {
     expect(res.body).toContain('stream 1 {app="fine"}, entry 0: line: not valid UTF-8')
     expect(res.body).toContain('stream 1 {app="fine"}, entry 1: structured metadata: not valid UTF-8')
     expect(events(producer).map((e) => e.message)).toEqual(['kept', 'a U+FFFD sent as such: \uFFFD'])
+  })
+
+  it('skips unknown fields of any wire type and hash, reads labels sent after the entries, lets the last of a field sent twice count and merges a Timestamp sent twice', async () => {
+    const { app: a, producer } = app()
+    const entry = (...parts: Part[]) => len(2, ...parts)
+    const body = handBody(
+      fixed32(7),
+      len(
+        1,
+        num(3, 12345), // hash
+        entry(
+          len(1, num(1, 1_700_000_000)),
+          len(1, num(2, 7)),
+          len(2, 'first line'),
+          num(9, 42),
+          fixed64(10),
+          group(11, num(1, 1), len(2, 'inside a group')),
+          len(2, 'second line'),
+          len(3, len(1, 'k'), len(2, 'v1')),
+          len(3, len(2, 'ignored'), len(1, 'k'), len(4, 'unknown'), len(2, 'v2')),
+        ),
+        len(9, 'an unknown string'),
+        entry(len(2, 'no time'), fixed32(15)),
+        len(1, '{app="first"}'),
+        len(1, '{app="last", region="eu"}'),
+      ),
+      len(1, num(3, 1), len(1, '{app="empty"}')), // no entries: nothing to store
+    )
+    const before = BigInt(Date.now()) * 1_000_000n
+    const res = await pushProto(a, body)
+    expect(res.statusCode).toBe(204)
+    const [first, second, ...rest] = events(producer)
+    expect(rest).toEqual([])
+    expect(first).toMatchObject({ service: 'last', message: 'second line', timestamp: '1700000000000000007', resource: { region: 'eu' }, attributes: { k: 'v2' } })
+    expect(second).toMatchObject({ service: 'last', message: 'no time', attributes: {} })
+    expect(BigInt(second!.timestamp as string)).toBeGreaterThanOrEqual(before)
+  })
+
+  it.each([
+    ['a truncated entry', len(1, len(1, '{app="x"}'), len(2, len(2, 'fine')), len(2, Buffer.from([0x12, 0x50]), 'cut')), /^couldn't parse push request: invalid protobuf: streams\[1\]\.entries\[1\]: index out of range: \d+ \+ 80 > \d+$/],
+    ['a truncated entry of a stream refused for its labels', len(1, len(1, '{bad'), len(2, Buffer.from([0x12, 0x50]), 'cut')), /^couldn't parse push request: invalid protobuf: streams\[1\]\.entries\[0\]: index out of range: \d+ \+ 80 > \d+$/],
+    ['an entry running past its stream', Buffer.concat([Buffer.from([0x0a, 0x0f]), len(1, '{app="x"}'), Buffer.from([0x12, 0x40, 0x12, 0x01])]), /^couldn't parse push request: invalid protobuf: streams\[1\]: index out of range: \d+ \+ 64 > \d+$/],
+    ['a line sent as a varint', len(1, len(1, '{app="x"}'), len(2, num(2, 5))), /^couldn't parse push request: invalid protobuf: streams\[1\]\.entries\[0\]\.line: sent as varint, expected length-delimited$/],
+    ['labels sent as a varint', len(1, num(1, 5), len(2, len(2, 'x'))), /^couldn't parse push request: invalid protobuf: streams\[1\]\.labels: sent as varint, expected length-delimited$/],
+    ['seconds sent as a string', len(1, len(1, '{app="x"}'), len(2, len(1, len(1, '17')), len(2, 'x'))), /^couldn't parse push request: invalid protobuf: streams\[1\]\.entries\[0\]\.timestamp\.seconds: sent as length-delimited, expected varint$/],
+    ['a metadata name sent as 64 bits', len(1, len(1, '{app="x"}'), len(2, len(2, 'x'), len(3, len(1, 'a'), len(2, 'b')), len(3, fixed64(1)))), /^couldn't parse push request: invalid protobuf: streams\[1\]\.entries\[0\]\.structuredMetadata\[1\]\.name: sent as 64-bit, expected length-delimited$/],
+    ['streams sent as 32 bits', fixed32(1), /^couldn't parse push request: invalid protobuf: streams: sent as 32-bit, expected length-delimited$/],
+    ['a varint of 11 bytes', len(1, len(1, '{app="x"}'), len(2, len(1, Buffer.from([0x08, ...Array<number>(10).fill(0xff), 0x01])), len(2, 'x'))), /^couldn't parse push request: invalid protobuf: streams\[1\]\.entries\[0\]\.timestamp: invalid varint encoding$/],
+  ])('refuses the whole push for %s, naming where, and stores nothing of it', async (_name, raw, message) => {
+    const { app: a, producer } = app()
+    const good = len(1, len(1, '{app="good"}'), len(2, len(2, 'would be stored')))
+    const res = await pushProto(a, handBody(good, raw))
+    expect(res.statusCode).toBe(400)
+    expect(res.body.trimEnd()).toMatch(message)
+    expect(producer.sent).toEqual([])
+  })
+
+  it('reads timestamps up to 2262-04-11 exactly and refuses those beyond, also ones past 2^53 s', async () => {
+    const { app: a, producer } = app()
+    const at = (seconds: number | bigint, nanos: number, line: string) => len(2, len(1, num(1, seconds), num(2, nanos)), len(2, line))
+    const res = await pushProto(a, handBody(len(1, len(1, '{app="t"}'), at(9_223_372_036, 854_775_807, 'last ns'), at(9_223_372_036, 854_775_808, 'one past'), at(2n ** 62n, 0, 'far'), at(99_999_999, 999_999_999, 'short'), at(-1, 0, 'negative'), at(1, -1, 'negative nanos'))))
+    expect(res.statusCode).toBe(400)
+    expect(res.body.split('\n')).toEqual([
+      'stream 0 {app="t"}, entry 1: timestamp: 9223372036 s 854775808 ns is outside 1970-01-01 … 2262-04-11',
+      'stream 0 {app="t"}, entry 2: timestamp: 4611686018427387904 s 0 ns is outside 1970-01-01 … 2262-04-11',
+      'stream 0 {app="t"}, entry 4: timestamp: -1 s 0 ns is outside 1970-01-01 … 2262-04-11',
+      'stream 0 {app="t"}, entry 5: timestamp: 1 s -1 ns is outside 1970-01-01 … 2262-04-11',
+      '4 of 6 entries refused; 2 stored',
+      '',
+    ])
+    expect(events(producer).map((e) => [e.message, e.timestamp])).toEqual([
+      ['last ns', '9223372036854775807'],
+      ['short', '99999999999999999'],
+    ])
+  })
+
+  it('reads UTF-8 beyond ASCII in labels, lines and metadata, short and long, and the same label set alike in every push', async () => {
+    const { app: a, producer } = app()
+    const long = `é${'x'.repeat(60)}😀`
+    const stream = { labels: `{app="café", note="${long}", host="日本"}`, entries: [{ timestamp: { seconds: 1_700_000_000, nanos: 0 }, line: 'naïve', structuredMetadata: [{ name: 'ключ', value: 'значение' }, { name: 'long', value: long }] }] }
+    for (let i = 0; i < 2; i++) expect((await pushProto(a, protoBody([stream]))).statusCode).toBe(204)
+    const bad = protoBody([{ labels: '{app="x", app="y"}', entries: [{ line: 'dup' }] }])
+    const refused = [await pushProto(a, bad), await pushProto(a, bad)]
+    expect(refused.map((r) => r.body)).toEqual(Array(2).fill(`stream 0 {app="x", app="y"}: error parsing labels '{app="x", app="y"}' with error: duplicate label name "app" (1 entry refused)\n1 of 1 entries refused; 0 stored\n`))
+    const stored = events(producer)
+    expect(stored).toHaveLength(2)
+    for (const e of stored) expect(e).toMatchObject({ service: 'café', host: '日本', message: 'naïve', resource: { note: long }, attributes: { ключ: 'значение', long } })
   })
 
   it('reads a body without Content-Type as snappy protobuf, as Loki does', async () => {

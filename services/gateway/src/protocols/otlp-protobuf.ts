@@ -1,5 +1,5 @@
 // OTLP/HTTP protobuf bodies (an ExportLogsServiceRequest) read into Sluice records in one walk
-// over the body's bytes (otlp-wire.ts): strings are decoded where they lie, a record's attributes
+// over the body's bytes (protobuf-wire.ts): strings are decoded where they lie, a record's attributes
 // written straight into the record (otlp-map.ts's addAttribute), nothing decoded that is not kept.
 // What goes wrong costs what it is in:
 //
@@ -44,7 +44,7 @@
 import { SluiceError } from '@sluice/core'
 import { Batch, FieldProblem, KvList, MAX_DEPTH, addAttribute, attempt, hexId, join, problemOf, resourceContext, scopeAttributes, tooDeep } from './otlp-map.js'
 import type { AnyValue, KeyValue, OtlpLogRecord, ResourceContext } from './otlp-map.js'
-import { WIRE, WireError, WireReader, wireName } from './otlp-wire.js'
+import { WIRE, WireError, WireReader, wireName } from './protobuf-wire.js'
 
 const { VARINT, I64, LEN } = WIRE
 const tag = (field: number, wire: number): number => (field << 3) | wire

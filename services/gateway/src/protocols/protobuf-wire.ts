@@ -1,7 +1,8 @@
-// Protocol Buffers' wire format, read by hand straight from a request body: what otlp-protobuf.ts
-// walks OTLP's messages with. A generic decoder (protobufjs) builds an object per message, a Long
-// per 64-bit field and a Buffer per string before anything is mapped; reading offsets in place
-// lets the OTLP reader go from bytes to a Sluice record with nothing in between.
+// Protocol Buffers' wire format, read by hand straight from a request body: what the OTLP reader
+// (otlp-protobuf.ts) and the Loki push reader (loki-protobuf.ts) walk their messages with. A
+// generic decoder (protobufjs) builds an object per message, a Long per 64-bit field and a string
+// per string field before anything is mapped, and checks UTF-8 in JS; reading offsets in place lets
+// a reader go from bytes to a Sluice record with nothing in between, and decode only what it keeps.
 //
 //   message     (tag value)*            fields in any order; any of them may repeat
 //   tag         varint                  field_number << 3 | wire_type, at most 32 bits; number ≥ 1
@@ -15,7 +16,8 @@
 //
 // Every read is bounded by `end`, the end of the message being read, so a length that runs past
 // its message is caught where it is written. The faults are WireError, named as protobufjs names
-// them ("index out of range: …"), turned into a field's fault by the message reader.
+// them ("index out of range: …"), turned into a field's fault by the message reader. What the
+// fields mean (which wire type a field must have, what a fault costs) is the message reader's.
 import { isUtf8 } from 'node:buffer'
 
 export const WIRE = { VARINT: 0, I64: 1, LEN: 2, GROUP_START: 3, GROUP_END: 4, I32: 5 } as const
@@ -30,8 +32,12 @@ const MAX_GROUP_DEPTH = 100
 /** Strings up to this long are looked at byte by byte first (see WireReader.utf8). */
 const SHORT_BYTES = 48
 
-/** Attribute keys seen lately, by a hash of their bytes (at most this many, each SHORT_BYTES). */
-const KEYS = new Array<string | undefined>(1024)
+/** Keys (attribute keys, metadata names) seen lately, by a hash of their bytes: 2^KEY_SLOT_BITS, each of SHORT_BYTES at most. */
+const KEY_SLOT_BITS = 10
+const KEYS = new Array<string | undefined>(1 << KEY_SLOT_BITS)
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+const MIN_SAFE = -MAX_SAFE
 
 /** The bytes at the reader's position are not protobuf. */
 export class WireError extends Error {}
@@ -145,6 +151,30 @@ export class WireReader {
     throw new WireError('invalid varint encoding')
   }
 
+  /**
+   * int64() as a number when it is a safe integer (seconds, counts: nearly always), so that no
+   * BigInt is made for it; a bigint otherwise.
+   */
+  int64Number(end: number): number | bigint {
+    const buf = this.buf
+    let pos = this.pos
+    let value = 0
+    let scale = 1
+    // Up to 7 groups (49 bits) add up exactly in a double; a longer varint is read as a BigInt.
+    for (let i = 0; i < 7; i++) {
+      if (pos >= end) throw this.#outOfRange(1, end)
+      const b = buf[pos++]!
+      value += (b & 0x7f) * scale
+      if (b < 0x80) {
+        this.pos = pos
+        return value
+      }
+      scale *= 128
+    }
+    const v = this.int64(end)
+    return v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v
+  }
+
   /** A varint as a bool: any bit set is true. */
   bool(end: number): boolean {
     const buf = this.buf
@@ -197,7 +227,7 @@ export class WireReader {
     return s.includes('\uFFFD') && !isUtf8(this.buf.subarray(start, end)) ? undefined : s
   }
 
-  /** The strings read next are in bytes `start`–`end` (a LogRecord, a Resource): see utf8. */
+  /** The strings read next are in bytes `start`–`end` (a LogRecord, a Resource, a Loki stream): see utf8. */
   within(start: number, end: number): void {
     this.#textStart = start
     this.#textEnd = end
@@ -205,28 +235,26 @@ export class WireReader {
   }
 
   /**
-   * utf8(start, end) for a string that recurs across records and requests, an attribute key: the
+   * utf8(start, end) for a string that recurs across records and requests, a key: the
    * same string each time, from a small cache (KEYS) checked byte by byte. Object keys are
    * interned by V8 (looked up in its string table) when first stored; one already interned makes
-   * writing an attribute several times cheaper.
+   * writing an attribute several times cheaper. Its slot is chosen by the length and three of the
+   * bytes, so that a hit costs one pass over the bytes (the comparison, which also finds them
+   * ASCII); keys that share a slot take turns in it.
    */
   key(start: number, end: number): string | undefined {
     const length = end - start
-    if (length > SHORT_BYTES) return this.utf8(start, end)
+    if (length > SHORT_BYTES || length === 0) return this.utf8(start, end)
     const buf = this.buf
-    let hash = length
-    for (let i = start; i < end; i++) {
-      const b = buf[i]!
-      if (b >= 0x80) return this.utf8(start, end)
-      hash = Math.imul(hash ^ b, 0x01000193)
-    }
-    const slot = (hash ^ (hash >>> 16)) & (KEYS.length - 1)
+    const hash = Math.imul(length ^ (buf[start]! << 8) ^ (buf[start + (length >> 1)]! << 16) ^ (buf[end - 1]! << 24), 0x9e3779b1)
+    const slot = hash >>> (32 - KEY_SLOT_BITS)
     const cached = KEYS[slot]
     if (cached !== undefined && cached.length === length) {
       let i = 0
       while (i < length && cached.charCodeAt(i) === buf[start + i]) i++
       if (i === length) return cached
     }
+    for (let i = start; i < end; i++) if (buf[i]! >= 0x80) return this.utf8(start, end)
     // A copy: a slice would keep the whole body it was cut from alive in the cache.
     return (KEYS[slot] = buf.toString('latin1', start, end))
   }
