@@ -78,12 +78,29 @@ function parseJson(text: string): Parsed {
 }
 
 /** The operation and metadata of a well-formed action line ({"<op>":{…}}), else undefined. */
-function actionOf(p: Parsed): { op: BulkOp; meta: Record<string, unknown> } | undefined {
+type Action = { op: BulkOp; meta: Record<string, unknown> }
+
+/** The parsed actions, by the object they were read from (an action line is parsed once, see parseBulk). */
+const ACTIONS = new WeakMap<object, Action>()
+
+function actionOf(p: Parsed): Action | undefined {
   if (!p.ok || !isPlainObject(p.value)) return undefined
-  const keys = Object.keys(p.value)
-  const op = keys[0] as BulkOp
-  const meta = p.value[op]
-  return keys.length === 1 && BULK_OPS.includes(op) && isPlainObject(meta) ? { op, meta } : undefined
+  const v = p.value
+  const known = ACTIONS.get(v)
+  if (known) return known
+  // One key, an operation: a document's first key is almost never one, so it is told apart
+  // without listing all its keys.
+  let op: BulkOp | undefined
+  for (const k in v) {
+    if (op !== undefined || !BULK_OPS.includes(k as BulkOp)) return undefined
+    op = k as BulkOp
+  }
+  if (op === undefined) return undefined
+  const meta = v[op]
+  if (!isPlainObject(meta)) return undefined
+  const action = { op, meta }
+  ACTIONS.set(v, action)
+  return action
 }
 
 const invalid = (type: string, reason: string): ItemError => ({ status: 400, type, reason })
@@ -162,7 +179,9 @@ export function parseBulk(body: string, pathIndex?: string, invalidUtf8?: Readon
       continue
     }
     const { op } = action
-    const item: BulkItem = { op, ...target(action.meta, pathIndex) }
+    const t = target(action.meta, pathIndex)
+    const item: BulkItem = { op, index: t.index, id: t.id }
+    if (t.error) item.error = t.error
     items.push(item)
     if (op === 'delete') {
       item.error = invalid('illegal_argument_exception', 'delete is not supported: Sluice stores logs append-only')
