@@ -132,9 +132,14 @@ function target(meta: Record<string, unknown>, pathIndex: string | undefined): P
   return { index, id }
 }
 
-/** The non-blank lines of `body` with their 1-based line numbers (as Elasticsearch counts them). */
-function lines(body: string, invalidUtf8: ReadonlySet<number> | undefined): Array<{ no: number; text: string; badUtf8?: true }> {
-  const out: Array<{ no: number; text: string; badUtf8?: true }> = []
+/** The non-blank lines of a body: their text and 1-based line numbers (as Elasticsearch counts them). */
+interface Lines {
+  texts: string[]
+  nos: number[]
+}
+
+function lines(body: string): Lines {
+  const out: Lines = { texts: [], nos: [] }
   let no = 0
   for (let start = 0; start <= body.length; ) {
     let end = body.indexOf('\n', start)
@@ -142,7 +147,10 @@ function lines(body: string, invalidUtf8: ReadonlySet<number> | undefined): Arra
     no++
     const text = body.slice(start, end).trim()
     start = end + 1
-    if (text !== '') out.push(invalidUtf8?.has(no) ? { no, text, badUtf8: true } : { no, text })
+    if (text !== '') {
+      out.texts.push(text)
+      out.nos.push(no)
+    }
   }
   return out
 }
@@ -153,7 +161,8 @@ function lines(body: string, invalidUtf8: ReadonlySet<number> | undefined): Arra
  * refuses them.
  */
 export function parseBulk(body: string, pathIndex?: string, invalidUtf8?: ReadonlySet<number>): BulkItem[] {
-  const ls = lines(body, invalidUtf8)
+  const { texts, nos } = lines(body)
+  const count = texts.length
   const parsed: Array<Parsed | undefined> = []
   // Shippers repeat one action line ({"create":{"_index":"logs"}}) before every document: it is
   // parsed once (the parsed action is only read). Comparing with the last one costs a length check
@@ -165,17 +174,17 @@ export function parseBulk(body: string, pathIndex?: string, invalidUtf8?: Readon
     if (actionOf(p)) lastAction = { text, parsed: p }
     return p
   }
-  const parse = (i: number): Parsed => (parsed[i] ??= ls[i]!.badUtf8 ? { ok: false, message: 'Invalid UTF-8' } : parseLine(ls[i]!.text))
-  const isAction = (i: number) => i < ls.length && actionOf(parse(i)) !== undefined
+  const parse = (i: number): Parsed => (parsed[i] ??= invalidUtf8?.has(nos[i]!) ? { ok: false, message: 'Invalid UTF-8' } : parseLine(texts[i]!))
+  const isAction = (i: number) => i < count && actionOf(parse(i)) !== undefined
   const items: BulkItem[] = []
   let i = 0
-  while (i < ls.length) {
-    const lineNo = ls[i]!.no
+  while (i < count) {
+    const lineNo = nos[i]!
     const line = parse(i++)
     const action = actionOf(line)
     if (action === undefined) {
       items.push({ op: 'index', index: pathIndex ?? null, id: null, error: malformed(line, lineNo) })
-      if (i < ls.length && !isAction(i)) i++ // its source line, most likely
+      if (i < count && !isAction(i)) i++ // its source line, most likely
       continue
     }
     const { op } = action
@@ -187,11 +196,11 @@ export function parseBulk(body: string, pathIndex?: string, invalidUtf8?: Readon
       item.error = invalid('illegal_argument_exception', 'delete is not supported: Sluice stores logs append-only')
       continue
     }
-    if (i >= ls.length || isAction(i)) {
+    if (i >= count || isAction(i)) {
       item.error = invalid('action_request_validation_exception', `Validation Failed: 1: the ${op} action on line [${lineNo}] has no source line;`)
       continue
     }
-    const sourceNo = ls[i]!.no
+    const sourceNo = nos[i]!
     const source = parse(i++)
     if (item.error) continue
     if (op === 'update') item.error = invalid('illegal_argument_exception', 'update is not supported: Sluice stores logs append-only; send index or create')

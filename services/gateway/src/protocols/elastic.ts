@@ -170,6 +170,7 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
     // around its index, id and sequence number, rather than a thousand objects to stringify.
     const filter = bulkFilter((req.query as Record<string, unknown>).filter_path)
     const quoted = new Map<string | null, string>()
+    const sameAnswers = new Map<string, string>()
     const q = (v: string | null) => quoted.get(v) ?? (quoted.set(v, JSON.stringify(v)), quoted.get(v)!)
     const answers = items.map((item, i) => {
       const error = errors[i]
@@ -178,6 +179,11 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
       const seq = seqNo++
       if (filter && filter.item !== 'all') {
         const kept = filter.item
+        // Without index, id or sequence number (Beats' and Logstash's filter) the answer is the
+        // same for every created item of an operation.
+        const constant = !kept.has('_index') && !kept.has('_id') && !kept.has('_seq_no')
+        const cached = constant ? sameAnswers.get(item.op) : undefined
+        if (cached !== undefined) return cached
         const fields: string[] = []
         if (kept.has('_index')) fields.push(`"_index":${q(item.index)}`)
         if (kept.has('_id')) fields.push(`"_id":${JSON.stringify(id)}`)
@@ -185,7 +191,9 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
         if (kept.has('_seq_no')) fields.push(`"_seq_no":${seq}`)
         if (kept.has('_primary_term')) fields.push('"_primary_term":1')
         if (kept.has('status')) fields.push('"status":201')
-        return `{"${item.op}":{${fields.join(',')}}}`
+        const answer = `{"${item.op}":{${fields.join(',')}}}`
+        if (constant) sameAnswers.set(item.op, answer)
+        return answer
       }
       return `{"${item.op}":{"_index":${q(item.index)},"_id":${JSON.stringify(id)},"_version":1,"result":"created","_shards":${SHARDS},"_seq_no":${seq},"_primary_term":1,"status":201}}`
     })
