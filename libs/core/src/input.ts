@@ -22,17 +22,23 @@ import { uuidv7 } from './ids.js'
 import type { LogEvent, LogSource } from './model.js'
 import { parseLevel, severityFromNumber, severityFromPino } from './severity.js'
 import type { Severity } from './severity.js'
-import { nowNs, parseTimestampNs } from './timestamp.js'
+import { MAX_TIMESTAMP_NS, nowNs, parseTimestampNs } from './timestamp.js'
 
 const MAX_ATTRIBUTES = 256
 /** Fields of one record after flattening, and how deep its objects may nest. */
 const MAX_FIELDS = 1000
 const MAX_DEPTH = 32
 
-const timestampField = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ns = parseTimestampNs(v)
+/**
+ * Epoch nanoseconds a protocol reader already holds exactly (OTLP's fixed64, a syslog time) as a
+ * bigint; no JSON body can carry one. Undefined outside 1970–2262.
+ */
+const nsInRange = (v: bigint): bigint | undefined => (v >= 0n && v <= MAX_TIMESTAMP_NS ? v : undefined)
+
+const timestampField = z.union([z.string(), z.number(), z.bigint()]).transform((v, ctx) => {
+  const ns = typeof v === 'bigint' ? nsInRange(v) : parseTimestampNs(v)
   if (ns === undefined) {
-    ctx.addIssue({ code: 'custom', message: `unparseable timestamp ${JSON.stringify(v)}: expected ISO-8601 or epoch seconds/ms/µs/ns, between 1970 and 2262` })
+    ctx.addIssue({ code: 'custom', message: `unparseable timestamp ${typeof v === 'bigint' ? String(v) : JSON.stringify(v)}: expected ISO-8601 or epoch seconds/ms/µs/ns, between 1970 and 2262` })
     return z.NEVER
   }
   return ns
@@ -298,7 +304,7 @@ export function fastParse(o: Record<string, unknown>): ParsedRecord | undefined 
         r.tenant = v
         break
       case 'timestamp': {
-        const ns = typeof v === 'string' || typeof v === 'number' ? parseTimestampNs(v) : undefined
+        const ns = typeof v === 'string' || typeof v === 'number' ? parseTimestampNs(v) : typeof v === 'bigint' ? nsInRange(v) : undefined
         if (ns === undefined) return undefined
         r.timestamp = ns
         break

@@ -58,8 +58,8 @@ function fromParsed(m: SyslogMessage): Record<string, unknown> {
   const record: Record<string, unknown> = { message: m.message, service: m.appName?.trim() ? bounded(m.appName) : SYSLOG_SERVICE, attributes }
   applyPri(record, attributes, m.severity, m.facilityName)
   if (m.hostname !== null) record.host = bounded(m.hostname)
-  // Epoch nanoseconds as a decimal string of 18+ digits: read exactly, without a second parse.
-  if (m.timestampNs !== undefined && m.timestampNs >= 0n) record.timestamp = String(m.timestampNs).padStart(18, '0')
+  // Epoch nanoseconds as the bigint they are: taken exactly, without a second parse.
+  if (m.timestampNs !== undefined && m.timestampNs >= 0n) record.timestamp = m.timestampNs
   else if (m.timestamp !== null) attributes['syslog.timestamp'] = m.timestamp
   if (m.procId !== null) attributes['syslog.procid'] = m.procId
   if (m.msgId !== null) attributes['syslog.msgid'] = m.msgId

@@ -213,8 +213,6 @@ function severityOf(n: number, text: string): { number: number; keepText: boolea
   return { number: parsed.number, keepText: !isShortName(text, parsed.number) }
 }
 
-/** 18 digits and more: a decimal string the validator reads as epoch nanoseconds exactly. */
-const DECIMAL_NS_FROM = 10n ** 17n
 const MAX_TIMESTAMP_DIGITS = MAX_TIMESTAMP_NS.toString()
 
 const isZero = (ns: Nanos): boolean => ns === 0n || ns === '0'
@@ -224,9 +222,13 @@ function pastMax(ns: Nanos): boolean {
   return ns.length > MAX_TIMESTAMP_DIGITS.length || (ns.length === MAX_TIMESTAMP_DIGITS.length && ns > MAX_TIMESTAMP_DIGITS)
 }
 
-function timestampText(ns: Nanos): string {
+/**
+ * The record's timestamp: a bigint as it is (the validator takes it exactly); digits as text when
+ * there are 18 or more (the validator reads those as epoch nanoseconds exactly), else formatted.
+ */
+function timestampValue(ns: Nanos): bigint | string {
   if (typeof ns === 'string') return ns.length >= 18 ? ns : formatNs(BigInt(ns))
-  return ns >= DECIMAL_NS_FROM ? ns.toString() : formatNs(ns)
+  return ns
 }
 
 function toSluiceRecord(r: OtlpLogRecord, res: ResourceContext): Record<string, unknown> {
@@ -244,7 +246,7 @@ function toSluiceRecord(r: OtlpLogRecord, res: ResourceContext): Record<string, 
   const field = isZero(r.timeUnixNano) ? 'observedTimeUnixNano' : 'timeUnixNano'
   const ns = isZero(r.timeUnixNano) ? r.observedTimeUnixNano : r.timeUnixNano
   if (pastMax(ns)) throw new FieldProblem(field, `${ns} is after 2262-04-11, past 64-bit epoch nanoseconds`)
-  if (!isZero(ns)) out.timestamp = timestampText(ns)
+  if (!isZero(ns)) out.timestamp = timestampValue(ns)
   if (res.service !== undefined) out.service = res.service
   if (res.host !== undefined) out.host = res.host
   if (r.traceId !== '') out.trace_id = r.traceId
