@@ -31,6 +31,7 @@ import { nowNs, uuidv7 } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
 import { invalidUtf8Lines } from '../body.js'
 import { SKIP } from '../ingest.js'
+import { releaseBody } from '../protocol.js'
 import type { ProtocolContext } from '../protocol.js'
 import { indexNameProblem, isPlainObject, parseBulk } from './elastic-bulk.js'
 import type { ItemError } from './elastic-bulk.js'
@@ -156,7 +157,12 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
       known.push({ index: i, field: '', message: error.reason })
     }
 
-    const result = await ctx.ingest.records(records, { tenant, source: 'http', observedNs: nowNs() }, known)
+    const accepting = ctx.ingest.records(records, { tenant, source: 'http', observedNs: nowNs() }, known)
+    // The documents and records are encoded now: let them go before the wait for Kafka (see releaseBody).
+    for (const item of items) item.doc = undefined
+    records.length = 0
+    releaseBody(req)
+    const result = await accepting
     // What Sluice's validation refused, in the document's field names; one reason per field.
     const reasons = new Map<number, string[]>()
     for (const e of result.errors) {

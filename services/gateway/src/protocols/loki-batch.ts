@@ -195,6 +195,21 @@ export class Metadata {
 export class PushBatch {
   /** Sluice records (or SKIP), one per entry of the request, in request order. */
   readonly records: unknown[] = []
+  /** records.length, also after releaseRecords. */
+  #released: number | undefined
+
+  get #total(): number {
+    return this.#released ?? this.records.length
+  }
+
+  /**
+   * Lets go of the records once `ctx.ingest.records` has read them, so that they do not live
+   * through the wait for Kafka (see releaseBody); describe() still works.
+   */
+  releaseRecords(): void {
+    this.#released = this.records.length
+    this.records.length = 0
+  }
   /** Errors of entries refused before validation, by record index. */
   readonly known: FieldError[] = []
   readonly #streams: StreamInfo[] = []
@@ -254,7 +269,7 @@ export class PushBatch {
     const streams = this.#streams
     let lo = 0
     let hi = streams.length - 1
-    if (hi < 0 || index < 0 || index >= this.records.length) return undefined
+    if (hi < 0 || index < 0 || index >= this.#total) return undefined
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1
       if (streams[mid]!.first <= index) lo = mid
@@ -286,7 +301,7 @@ export class PushBatch {
         lines.push(`${stream}, entry ${e.index - info.first}: ${e.field === '' ? '' : `${fieldName(e.field)}: `}${e.message}`)
       }
     }
-    lines.push(`${result.rejected} of ${this.records.length} entries refused; ${result.accepted} stored`)
+    lines.push(`${result.rejected} of ${this.#total} entries refused; ${result.accepted} stored`)
     return `${lines.join('\n')}\n`
   }
 }

@@ -13,6 +13,7 @@
 //   503  Kafka unreachable or not acknowledging in time, with Retry-After — Loki clients retry
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { SluiceError, nowNs } from '@sluice/core'
+import { releaseBody } from '../protocol.js'
 import type { ProtocolContext } from '../protocol.js'
 import { PushBatch } from './loki-batch.js'
 import { readJsonPush, readProtobufPush } from './loki-wire.js'
@@ -64,7 +65,10 @@ export function registerLoki(api: FastifyInstance, ctx: ProtocolContext): void {
       if (isJson(req.headers['content-type'])) readJsonPush(body, batch)
       else await readProtobufPush(body, ctx.config.maxBodyBytes, batch)
       if (batch.records.length === 0) return reply.code(204).send()
-      const result = await ctx.ingest.records(batch.records, { tenant, source: 'http', observedNs }, batch.known)
+      const accepting = ctx.ingest.records(batch.records, { tenant, source: 'http', observedNs }, batch.known)
+      batch.releaseRecords()
+      releaseBody(req)
+      const result = await accepting
       if (result.errors.length === 0) return reply.code(204).send()
       return reply.code(400).type('text/plain; charset=utf-8').send(batch.describe(result, ctx.config.maxErrorsReported))
     })

@@ -14,6 +14,7 @@ import { SluiceError, nowNs } from '@sluice/core'
 import { NDJSON_TYPES, fromJson, invalidUtf8Lines, parseNdjson, utf8Problem } from '../body.js'
 import type { ParsedBody } from '../body.js'
 import { fieldMapping } from '../fields.js'
+import { releaseBody } from '../protocol.js'
 import type { ProtocolContext } from '../protocol.js'
 import { handleOtlpJson, handleOtlpProtobuf } from './otlp.js'
 
@@ -41,7 +42,9 @@ export function registerNative(api: FastifyInstance, ctx: ProtocolContext): void
     if (!parsed || parsed.records.length === 0) throw new SluiceError('VALIDATION_FAILED', 'empty body: send a JSON object, a JSON array or NDJSON lines')
     const tenant = ctx.tenantOf(req)
     const fields = fieldMapping(req)
-    const result = await ctx.ingest.records(parsed.records, { tenant, source: 'http', observedNs: nowNs(), ...(fields && { fields }) }, parsed.errors)
+    const accepting = ctx.ingest.records(parsed.records, { tenant, source: 'http', observedNs: nowNs(), ...(fields && { fields }) }, parsed.errors)
+    releaseBody(req)
+    const result = await accepting
     const max = ctx.config.maxErrorsReported
     const body = {
       accepted: result.accepted,

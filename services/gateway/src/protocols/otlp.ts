@@ -23,6 +23,7 @@ import { SluiceError, nowNs } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
 import type { ParsedBody } from '../body.js'
 import type { Ingested } from '../ingest.js'
+import { releaseBody } from '../protocol.js'
 import type { ProtocolContext } from '../protocol.js'
 import { readOtlpJson } from './otlp-json.js'
 import type { Batch } from './otlp-map.js'
@@ -85,8 +86,16 @@ const NOTHING: Ingested = { accepted: 0, rejected: 0, errors: [] }
 
 async function respond(batch: Batch, encoding: Encoding, req: FastifyRequest, reply: FastifyReply, ctx: ProtocolContext): Promise<FastifyReply> {
   const tenant = ctx.tenantOf(req)
-  const result = batch.records.length === 0 ? NOTHING : await ctx.ingest.records(batch.records, { tenant, source: 'otlp', observedNs: nowNs() }, batch.errors)
-  const message = describe(result.errors, new Set(batch.errors.map((e) => e.index)), ctx.config.maxErrorsReported)
+  const readerErrors = new Set(batch.errors.map((e) => e.index))
+  let result = NOTHING
+  if (batch.records.length > 0) {
+    const accepting = ctx.ingest.records(batch.records, { tenant, source: 'otlp', observedNs: nowNs() }, batch.errors)
+    // Nothing of the batch is needed once its records are encoded (see releaseBody).
+    batch.records.length = 0
+    releaseBody(req)
+    result = await accepting
+  }
+  const message = describe(result.errors, readerErrors, ctx.config.maxErrorsReported)
   if (encoding === 'protobuf') return reply.code(200).type(PROTOBUF).send(encodeResponse(result.rejected, message))
   // int64 in proto3 JSON is a decimal string.
   return reply.code(200).type(JSON_TYPE).send(result.rejected > 0 ? { partialSuccess: { rejectedLogRecords: String(result.rejected), errorMessage: message } } : {})
