@@ -4,20 +4,12 @@
 // content type, bytes that are not UTF-8, nesting deeper than any log, a body over the limit.
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import type { LogEvent } from '@sluice/core'
 import type { Message } from '@sluice/kafka'
 import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from './config.js'
 import { buildApp } from './service.js'
+import { jsonCodec } from './test-fakes.js'
 
-const jsonCodec = {
-  encodeInto(e: LogEvent, target: Buffer, offset: number): number {
-    const bytes = Buffer.from(JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))
-    if (offset + bytes.length > target.length) return target.length - offset - bytes.length
-    bytes.copy(target, offset)
-    return offset + bytes.length
-  },
-}
 
 function gateway() {
   const produced: string[] = []

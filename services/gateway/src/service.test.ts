@@ -3,36 +3,13 @@
 // record is produced.
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { SluiceError } from '@sluice/core'
-import type { LogEvent } from '@sluice/core'
-import type { Message, MessageProducer } from '@sluice/kafka'
 import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from './config.js'
 import { buildApp } from './service.js'
+import { decoded, fakeProducer, jsonCodec } from './test-fakes.js'
 
-/** Records what would be produced; `fail` makes the next sends reject as Kafka being down. */
-function fakeProducer(): MessageProducer & { sent: Array<{ topic: string; messages: Message[] }>; fail: boolean } {
-  const p = {
-    sent: [] as Array<{ topic: string; messages: Message[] }>,
-    fail: false,
-    async send(topic: string, messages: Message[]) {
-      if (p.fail) throw new SluiceError('KAFKA_UNAVAILABLE', 'Kafka did not acknowledge within 15000 ms', { canRetry: true })
-      p.sent.push({ topic, messages })
-    },
-  }
-  return p
-}
 
-/** JSON instead of Avro: the handler only needs bytes of the event back. */
-const jsonCodec = {
-  encodeInto(e: LogEvent, target: Buffer, offset: number): number {
-    const bytes = Buffer.from(JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))
-    if (offset + bytes.length > target.length) return target.length - offset - bytes.length
-    bytes.copy(target, offset)
-    return offset + bytes.length
-  },
-}
-const decoded = (m: Message) => JSON.parse(String(m.value)) as Record<string, unknown>
+
 
 function app(env: Record<string, string> = {}, checks = {}) {
   const producer = fakeProducer()

@@ -7,12 +7,12 @@ import protobuf from 'protobufjs'
 import { compressSync } from 'snappy'
 import { describe, expect, it } from 'vitest'
 import { SluiceError } from '@sluice/core'
-import type { LogEvent } from '@sluice/core'
 import type { Message, MessageProducer } from '@sluice/kafka'
 import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from '../config.js'
 import { buildApp } from '../service.js'
 import { LabelSetError, parseLabelSet } from './loki-labels.js'
+import { jsonCodec } from '../test-fakes.js'
 
 // Loki's pkg/push/push.proto, as loki-protobuf.ts reads it.
 const PushRequest = protobuf
@@ -40,14 +40,6 @@ function fakeProducer(): MessageProducer & { sent: Message[]; fail: 'no' | 'down
   return p
 }
 
-const jsonCodec = {
-  encodeInto(e: LogEvent, target: Buffer, offset: number): number {
-    const bytes = Buffer.from(JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))
-    if (offset + bytes.length > target.length) return target.length - offset - bytes.length
-    bytes.copy(target, offset)
-    return offset + bytes.length
-  },
-}
 const events = (p: { sent: Message[] }): Array<Record<string, unknown>> => p.sent.map((m) => ({ key: m.key, ...(JSON.parse(String(m.value)) as Record<string, unknown>) }))
 
 function app(env: Record<string, string> = {}) {

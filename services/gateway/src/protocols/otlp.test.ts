@@ -8,13 +8,13 @@ import type { LightMyRequestResponse } from 'fastify'
 import type { Type } from 'protobufjs'
 import { describe, expect, it } from 'vitest'
 import { SluiceError } from '@sluice/core'
-import type { LogEvent } from '@sluice/core'
 import type { Message, MessageProducer } from '@sluice/kafka'
 import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from '../config.js'
 import { buildApp } from '../service.js'
 import { MAX_DEPTH } from './otlp-map.js'
 import { spec } from './otlp-proto.js'
+import { jsonCodec } from '../test-fakes.js'
 
 function fakeProducer(): MessageProducer & { sent: Message[]; fail: boolean } {
   const p = {
@@ -29,14 +29,6 @@ function fakeProducer(): MessageProducer & { sent: Message[]; fail: boolean } {
 }
 
 /** JSON instead of Avro: the events as the gateway made them. */
-const jsonCodec = {
-  encodeInto(e: LogEvent, target: Buffer, offset: number): number {
-    const bytes = Buffer.from(JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))
-    if (offset + bytes.length > target.length) return target.length - offset - bytes.length
-    bytes.copy(target, offset)
-    return offset + bytes.length
-  },
-}
 type Stored = Record<string, unknown> & { attributes: Record<string, string>; resource: Record<string, string> }
 const decoded = (m: Message) => JSON.parse(String(m.value)) as Stored
 
