@@ -25,6 +25,8 @@ import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs'
 import { stringify } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest'
+import { queryLogs } from '../infra/logs.js'
+import type { StoredLog } from '../infra/logs.js'
 import { isolation, startSluice, waitFor } from '../infra/sluice.js'
 import { REPO_ROOT } from '../infra/providers.js'
 
@@ -32,26 +34,7 @@ type ExportResult = Parameters<Parameters<LogRecordExporter['export']>[1]>[0]
 /** ExportResultCode.SUCCESS (@opentelemetry/core). */
 const SUCCESS = 0
 
-interface StoredLog {
-  timestamp: string
-  service: string
-  host: string | null
-  severity_text: string
-  severity_number: number
-  message: string
-  trace_id: string | null
-  span_id: string | null
-  attributes: Record<string, string>
-  resource: Record<string, string>
-  tenant: string
-  source: string
-}
-
-async function logsOf(queryApi: string, service: string, tenant: string): Promise<StoredLog[]> {
-  const res = await fetch(`${queryApi}/v1/logs?service=${encodeURIComponent(service)}&tenant=${tenant}&limit=100`)
-  if (!res.ok) throw new Error(`query-api answered ${res.status}: ${await res.text()}`)
-  return ((await res.json()) as { logs: StoredLog[] }).logs
-}
+const logsOf = (queryApi: string, service: string, tenant: string): Promise<StoredLog[]> => queryLogs(queryApi, { service, tenant, limit: '100' })
 
 /** The Collector's console log line for a message at level error (zap's console encoding). */
 const ERROR_LINE = /^\S+\terror\t.*$/m

@@ -12,21 +12,8 @@ import path from 'node:path'
 import { Client } from '@elastic/elasticsearch'
 import type { estypes } from '@elastic/elasticsearch'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import type { StoredLog } from '../infra/logs.js'
 import { isolation, startSluice, waitFor } from '../infra/sluice.js'
-
-interface StoredLog {
-  id: string
-  tenant: string
-  timestamp: string
-  service: string
-  host: string | null
-  severity_text: string
-  message: string
-  trace_id: string | null
-  attributes: Record<string, string>
-  resource: Record<string, string>
-  source: string
-}
 
 async function logs(queryApi: string, params: Record<string, string>): Promise<StoredLog[]> {
   const res = await fetch(`${queryApi}/v1/logs?${new URLSearchParams({ tenant: 'es', limit: '1000', ...params })}`)

@@ -6,17 +6,8 @@ import { createRequire } from 'node:module'
 import pino from 'pino'
 import winston from 'winston'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import type { StoredLog } from '../infra/logs.js'
 import { isolation, startSluice, waitFor } from '../infra/sluice.js'
-
-interface StoredLog {
-  service: string
-  host: string | null
-  severity_text: string
-  timestamp: string
-  message: string
-  attributes: Record<string, string>
-  resource: Record<string, string>
-}
 
 async function logsOf(queryApi: string, service: string, count: number): Promise<StoredLog[]> {
   return waitFor(`${count} logs of ${service}`, async () => {

@@ -7,20 +7,8 @@ import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import winston from 'winston'
 import LokiTransport from 'winston-loki'
+import type { StoredLog } from '../infra/logs.js'
 import { isolation, startSluice, waitFor } from '../infra/sluice.js'
-
-interface StoredLog {
-  tenant: string
-  timestamp: string
-  service: string
-  host: string | null
-  severity_text: string
-  message: string
-  trace_id: string | null
-  attributes: Record<string, string>
-  resource: Record<string, string>
-  source: string
-}
 
 /** The tenant's stored logs of `service`, oldest first, once there are `n` of them. */
 function stored(q: string, tenant: string, service: string, n: number): Promise<StoredLog[]> {

@@ -13,26 +13,13 @@ import { resourceFromAttributes } from '@opentelemetry/resources'
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs'
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { queryLogs } from '../infra/logs.js'
+import type { StoredLog } from '../infra/logs.js'
 import { isolation, startSluice, waitFor } from '../infra/sluice.js'
 
 type ExportResult = Parameters<Parameters<LogRecordExporter['export']>[1]>[0]
 /** ExportResultCode.SUCCESS (@opentelemetry/core). */
 const SUCCESS = 0
-
-interface StoredLog {
-  timestamp: string
-  service: string
-  host: string | null
-  severity_text: string
-  severity_number: number
-  message: string
-  trace_id: string | null
-  span_id: string | null
-  attributes: Record<string, string>
-  resource: Record<string, string>
-  tenant: string
-  source: string
-}
 
 /** The exporter as the SDK uses it, keeping what each export reported back. */
 function recording(exporter: LogRecordExporter, results: ExportResult[]): LogRecordExporter {
@@ -57,11 +44,7 @@ function diagWarnings(): string[] {
   return warnings
 }
 
-async function logsOf(queryApi: string, service: string, tenant: string): Promise<StoredLog[]> {
-  const res = await fetch(`${queryApi}/v1/logs?service=${encodeURIComponent(service)}&tenant=${tenant}&limit=100`)
-  if (!res.ok) throw new Error(`query-api answered ${res.status}: ${await res.text()}`)
-  return ((await res.json()) as { logs: StoredLog[] }).logs
-}
+const logsOf = (queryApi: string, service: string, tenant: string): Promise<StoredLog[]> => queryLogs(queryApi, { service, tenant, limit: '100' })
 
 // A recent event time (older ones would fall outside the table's TTL), with nanoseconds a
 // millisecond clock could not have produced.

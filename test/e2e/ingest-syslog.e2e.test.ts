@@ -15,19 +15,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import type { StoredLog } from '../infra/logs.js'
 import { isolation, startSluice, waitFor } from '../infra/sluice.js'
-
-interface StoredLog {
-  tenant: string
-  timestamp: string
-  service: string
-  host: string | null
-  severity_text: string
-  severity_number: number
-  message: string
-  attributes: Record<string, string>
-  source: string
-}
 
 /** The default tenant's stored logs of `service`, oldest first, once there are `n` of them. */
 function stored(q: string, service: string, n: number, sender: () => string = () => ''): Promise<StoredLog[]> {
