@@ -175,6 +175,7 @@ export class EnrichedGenerator {
       category: t.category,
       is_error: isError,
       pattern_id: t.patternId,
+      pattern_aliases: [],
       template: t.template,
       classifier: 'rules',
       http_status: t.httpStatus,

@@ -31,6 +31,7 @@ export function enrichedLog(over: Partial<EnrichedLog> & { atMs?: number } = {})
     category: 'unknown',
     is_error: false,
     pattern_id: '00000000000000aa',
+    pattern_aliases: [],
     template: 'request served',
     classifier: 'rules',
     http_status: null,

@@ -52,9 +52,17 @@ export interface EnrichedLog extends LogEvent {
   level: SeverityText
   category: Category
   is_error: boolean
-  /** 16 hex chars identifying `template` (a hash of its text). */
+  /**
+   * 16 hex chars naming the message's event (its template group) for the group's life: the same
+   * on every instance and across restarts, unchanged when the template gains a wildcard.
+   */
   pattern_id: string
-  /** The Drain template of the message, variable parts as <*>, <NUM>, <IP>, … */
+  /**
+   * Set on the record whose arrival merged other groups into this one: their ids, which from now
+   * on name `pattern_id` (a query by pattern_id expands them). Usually empty.
+   */
+  pattern_aliases: string[]
+  /** The message's template as its group stands now, variable parts as <*>, <NUM>, <IP>, … */
   template: string
   classifier: Classifier
   http_status: number | null

@@ -26,6 +26,7 @@ function log(over: Partial<EnrichedLog> = {}): EnrichedLog {
     category: 'database',
     is_error: true,
     pattern_id: '0123456789abcdef',
+    pattern_aliases: [],
     template: 'x <*>',
     classifier: 'rules',
     http_status: 503,
@@ -79,6 +80,8 @@ function columns(row: Buffer): Record<string, Buffer> {
         skipString()
         skipString()
       }
+    } else if (type === 'Array(String)') {
+      for (let n = varint(); n > 0; n--) skipString()
     } else throw new Error(`no rule for ${type}`)
     out[name] = row.subarray(start, pos)
   }
@@ -127,8 +130,11 @@ describe('LogRowBinaryEncoder', () => {
       hex('00'), // Redacted
       hex('01'), // Truncated
       str('access'), // ParsedFormat
+      hex('00'), // PatternAliases []
     ])
     expect(encode(log()).toString('hex')).toBe(expected.toString('hex'))
+    const merged = encode(log({ pattern_aliases: ['aaaa', 'bb'] }))
+    expect(merged.subarray(merged.length - 9).toString('hex')).toBe(Buffer.concat([hex('02'), str('aaaa'), str('bb')]).toString('hex'))
   })
 
   it('writes lengths and entry counts of 128 and more as multi-byte varints', () => {
@@ -189,9 +195,11 @@ describe('LogRowBinaryEncoder', () => {
   })
 
   it('writes null or absent maps and optional strings as empty ones', () => {
-    const row = columns(encode(log({ resource: null as unknown as Record<string, string>, parsed_format: undefined as unknown as null })))
+    const row = columns(encode(log({ resource: null as unknown as Record<string, string>, parsed_format: undefined as unknown as null, pattern_aliases: undefined as unknown as string[] })))
     expect(row.ResourceAttributes!.toString('hex')).toBe('00')
     expect(row.ParsedFormat!.toString('hex')).toBe('00')
+    expect(row.PatternAliases!.toString('hex')).toBe('00')
+    expect(() => encode(log({ pattern_aliases: ['a', 7 as unknown as string] }))).toThrow('log r1: pattern_aliases[1] is number, not a string')
   })
 
   it('leaves nothing of a rejected record behind: the rows around it are intact', () => {

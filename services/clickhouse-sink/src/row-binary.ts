@@ -67,6 +67,7 @@ export const LOG_COLUMNS = [
   ['Redacted', 'Bool'],
   ['Truncated', 'Bool'],
   ['ParsedFormat', 'LowCardinality(String)'],
+  ['PatternAliases', 'Array(String)'],
 ] as const
 
 export const LOG_COLUMN_NAMES: readonly string[] = LOG_COLUMNS.map(([name]) => name)
@@ -219,6 +220,7 @@ export class LogRowBinaryEncoder {
     this.#bool(e, 'redacted', e.redacted)
     this.#bool(e, 'truncated', e.truncated)
     this.#optionalString(e, 'parsed_format', e.parsed_format)
+    this.#stringArray(e, 'pattern_aliases', e.pattern_aliases)
   }
 
   #allocate(bytes: number): void {
@@ -343,6 +345,22 @@ export class LogRowBinaryEncoder {
     // + 0 turns -0 into 0.
     this.#view.setFloat64(this.#pos + 1, n + 0, true)
     this.#pos += 9
+  }
+
+  // Records from before the field existed have none: an empty array.
+  #stringArray(e: EnrichedLog, field: string, a: readonly string[] | undefined): void {
+    if (a === null || a === undefined) {
+      this.#ensure(1)
+      this.#buf[this.#pos++] = 0
+      return
+    }
+    if (!Array.isArray(a)) reject(e, field, `is ${typeof a}, not an array`)
+    this.#varint(a.length)
+    for (let i = 0; i < a.length; i++) {
+      const v: unknown = a[i]
+      if (typeof v !== 'string') reject(e, `${field}[${i}]`, `is ${typeof v}, not a string`)
+      this.#utf8(v)
+    }
   }
 
   // The entry count comes first but is known only after walking the map: one byte is reserved

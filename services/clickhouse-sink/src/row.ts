@@ -30,6 +30,7 @@ export interface LogRow {
   Redacted: boolean
   Truncated: boolean
   ParsedFormat: string
+  PatternAliases: string[]
 }
 
 export function toRow(e: EnrichedLog): LogRow {
@@ -61,5 +62,6 @@ export function toRow(e: EnrichedLog): LogRow {
     Redacted: e.redacted,
     Truncated: e.truncated,
     ParsedFormat: e.parsed_format ?? '',
+    PatternAliases: e.pattern_aliases ?? [],
   }
 }

@@ -40,6 +40,7 @@ function log(over: Partial<EnrichedLog> = {}): EnrichedLog {
     category: 'database',
     is_error: true,
     pattern_id: '0123456789abcdef',
+    pattern_aliases: [],
     template: 'x <*>',
     classifier: 'rules',
     http_status: 503,
@@ -105,6 +106,18 @@ function mapBytes(entries: Entries, blocks: Blocks, pad: number, blockSize: (byt
   return Buffer.concat(parts)
 }
 
+function arrayBytes(items: readonly Raw[], blocks: Blocks, pad: number, blockSize: (bytes: number) => number = (n) => n): Buffer {
+  const parts: Buffer[] = []
+  let at = 0
+  for (const { size, negative } of blocks(items.length)) {
+    const body = Buffer.concat(items.slice(at, at + size).map((item) => str(item, pad)))
+    at += size
+    parts.push(negative ? Buffer.concat([zz(-size, pad), zz(blockSize(body.length), pad), body]) : Buffer.concat([zz(size, pad), body]))
+  }
+  parts.push(zz(0, pad))
+  return Buffer.concat(parts)
+}
+
 interface Hand {
   /** Every varint written with at least this many bytes. */
   pad?: number
@@ -115,6 +128,8 @@ interface Hand {
   blockSize?: (bytes: number) => number
   /** Map entries as written (repeats, any bytes), instead of the record's object. */
   entries?: { attributes?: Entries; resource?: Entries }
+  /** pattern_aliases as written (any bytes), instead of the record's. */
+  aliases?: readonly Raw[]
   /** String fields as these bytes. */
   raw?: Partial<Record<keyof EnrichedLog, Buffer>>
   /** Fields' whole encodings, as given. */
@@ -162,6 +177,7 @@ function handAvro(r: EnrichedLog, h: Hand = {}): Buffer {
       bool(r.redacted),
       bool(r.truncated),
       opt('parsed_format'),
+      arrayBytes(h.aliases ?? r.pattern_aliases, blocks, pad, h.blockSize),
   ]
   const names = (schema as { fields: { name: keyof EnrichedLog }[] }).fields.map((f) => f.name)
   return frame(Buffer.concat(written.map((bytes, i) => h.fields?.[names[i]!] ?? bytes)))
@@ -376,6 +392,19 @@ describe('LogTranscoder', () => {
     }
     // The hand-written writer writes what avsc writes when it writes one block.
     expect(handAvro(record).equals(avro(record))).toBe(true)
+  })
+
+  it('reads pattern_aliases in any blocks, and 200 of them with a two-byte count', () => {
+    for (const aliases of [[], ['0123456789abcdef'], Array.from({ length: 200 }, (_, i) => `alias-${i}`)]) {
+      const record = log({ pattern_aliases: aliases })
+      const expected = encode(record)
+      for (const blocks of [oneBlock, blocksOf(1, false), blocksOf(7, true)]) {
+        const value = handAvro(record, { blocks })
+        expect(agree([value])).toEqual(['ok'])
+        expect(fastPath([value]).bytes.equals(expected)).toBe(true)
+      }
+      expect(fastPath([avro(record)]).bytes.equals(expected)).toBe(true)
+    }
   })
 
   it('skips a negative block’s byte size without checking it, as avsc does', () => {

@@ -49,6 +49,8 @@
 //     (null|string)
 //   redacted, truncated (boolean)        Redacted, Truncated
 //   parsed_format (null|string)          ParsedFormat: null → ''
+//   pattern_aliases (array<string>)      PatternAliases: Array(String), LEB128 count (the total
+//                                          of the blocks), then each string
 //
 // Strings are copied as bytes, their zig-zag length re-encoded as LEB128. That equals the
 // decode–encode path only while the bytes are well-formed UTF-8; avsc turns any other sequence
@@ -98,6 +100,7 @@ export const TRANSCODED_FIELDS = [
   ['redacted', 'boolean'],
   ['truncated', 'boolean'],
   ['parsed_format', '[null,string]'],
+  ['pattern_aliases', 'array<string>'],
 ] as const
 
 /** The columns `#row` writes, in order, as row-binary.ts declares them: if those change, the fast path is off. */
@@ -129,6 +132,7 @@ const WRITTEN_COLUMNS: readonly (readonly [string, string])[] = [
   ['Redacted', 'Bool'],
   ['Truncated', 'Bool'],
   ['ParsedFormat', 'LowCardinality(String)'],
+  ['PatternAliases', 'Array(String)'],
 ]
 
 const PRIMITIVES = new Set(['null', 'boolean', 'int', 'long', 'float', 'double', 'bytes', 'string'])
@@ -146,10 +150,10 @@ export function typeShape(type: unknown): string | undefined {
     return branches.every((b) => b !== undefined) ? `[${branches.join(',')}]` : undefined
   }
   if (typeof type !== 'object' || type === null) return undefined
-  const t = type as { type?: unknown; logicalType?: unknown; values?: unknown }
-  if (t.type === 'map') {
-    const values = typeShape(t.values)
-    return values === undefined || t.logicalType !== undefined ? undefined : `map<${values}>`
+  const t = type as { type?: unknown; logicalType?: unknown; values?: unknown; items?: unknown }
+  if (t.type === 'map' || t.type === 'array') {
+    const inner = typeShape(t.type === 'map' ? t.values : t.items)
+    return inner === undefined || t.logicalType !== undefined ? undefined : `${t.type}<${inner}>`
   }
   if (typeof t.type !== 'string' || !PRIMITIVES.has(t.type)) return undefined
   if (t.logicalType === undefined) return t.type
@@ -402,6 +406,7 @@ export class LogTranscoder {
     this.#bool() // redacted
     this.#bool() // truncated
     this.#optionalString() // parsed_format
+    this.#stringArray()
   }
 
   #decodeError(why: string): SluiceError {
@@ -689,18 +694,46 @@ export class LogTranscoder {
     this.#o = o + 8
   }
 
-  /** A map block's entry count as avsc reads it: a negative count's byte size is skipped unchecked. 0 (or NaN, which avsc takes for 0) ends the map. */
-  #blockCount(): number {
+  /** A map or array block's entry count as avsc reads it: a negative count's byte size is skipped unchecked. 0 (or NaN, which avsc takes for 0) ends it. */
+  #blockCount(minEntryBytes = 2): number {
     let n = this.#number()
     if (n !== n) return 0
     if (n < 0) {
       n = -n
       this.#skipVarint()
     }
-    // Every entry takes at least 2 bytes (two lengths). avsc would read on past the end — for a
-    // huge count, for a very long time — and report a truncated buffer.
-    if (n > (this.#end - this.#pos) / 2) throw this.#decodeError(`truncated buffer (map block of ${n} entries)`)
+    // Every entry takes at least 2 bytes (a map's two lengths) or 1 (an array's string). avsc would
+    // read on past the end — for a huge count, for a very long time — and report a truncated buffer.
+    if (n > (this.#end - this.#pos) / minEntryBytes) throw this.#decodeError(`truncated buffer (${minEntryBytes === 2 ? 'map' : 'array'} block of ${n} entries)`)
     return n
+  }
+
+  // An array of strings: the count is reserved as for a map, each string copied.
+  #stringArray(): void {
+    const countAt = this.#o
+    this.#o = countAt + 1
+    let count = 0
+    for (let n = this.#blockCount(1); n !== 0; n = this.#blockCount(1)) {
+      for (let i = 0; i < n; i++) this.#string()
+      count += n
+    }
+    this.#placeCount(countAt, count)
+  }
+
+  /** Writes `count` at `countAt`, where one byte was reserved, moving what follows if it takes more. */
+  #placeCount(countAt: number, count: number): void {
+    const prefix = varintBytes(count)
+    if (prefix > 1) {
+      // Room is there: append() reserved three times the value's length.
+      const out = this.#out
+      const end = this.#o + prefix - 1
+      out.copyWithin(countAt + prefix, countAt + 1, this.#o)
+      this.#o = countAt
+      this.#varint(count)
+      this.#o = end
+    } else {
+      this.#out[countAt] = count
+    }
   }
 
   // The entry count comes first in RowBinary but is known only after the last block: one byte is
@@ -716,17 +749,7 @@ export class LogTranscoder {
       this.#objectMap(field)
       return
     }
-    const out = this.#out
-    const prefix = varintBytes(count)
-    if (prefix > 1) {
-      const end = this.#o + prefix - 1
-      out.copyWithin(countAt + prefix, countAt + 1, this.#o)
-      this.#o = countAt
-      this.#varint(count)
-      this.#o = end
-    } else {
-      out[countAt] = count
-    }
+    this.#placeCount(countAt, count)
   }
 
   /** Copies the entries and returns their count, or -1 when the map must be built as an object (see the header). */

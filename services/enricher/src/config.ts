@@ -22,9 +22,10 @@ export const envSchema = z.object({
   ENRICHER_MAX_MESSAGE_BYTES: positiveInt(32 * 1024),
   ENRICHER_REDACT: bool(true),
   ENRICHER_REDACT_IPS: bool(false),
-  ENRICHER_DRAIN_SIMILARITY: z.coerce.number().min(0).max(1).default(0.4),
-  ENRICHER_DRAIN_DEPTH: positiveInt(4),
+  /** Template groups kept per transform thread (least recently used evicted beyond it). */
   ENRICHER_DRAIN_MAX_CLUSTERS: positiveInt(50_000),
+  /** Distinct words at one place in otherwise equal messages that make it a parameter (≥ 2). */
+  ENRICHER_TEMPLATE_MIN_DISTINCT: z.coerce.number().int().min(2).default(3),
   /** Compacted topic keeping the mined templates across restarts; default "<TOPIC_LOGS_ENRICHED>.templates". */
   TOPIC_ENRICHER_TEMPLATES: z.string().optional(),
   ENRICHER_TEMPLATES_CHECKPOINT_INTERVAL_MS: positiveInt(30_000),
@@ -65,7 +66,7 @@ export function loadConfig(env?: Env) {
     maxMessageBytes: e.ENRICHER_MAX_MESSAGE_BYTES,
     redact: e.ENRICHER_REDACT,
     redactIps: e.ENRICHER_REDACT_IPS,
-    drain: { similarityThreshold: e.ENRICHER_DRAIN_SIMILARITY, depth: e.ENRICHER_DRAIN_DEPTH, maxClusters: e.ENRICHER_DRAIN_MAX_CLUSTERS },
+    templates: { maxClusters: e.ENRICHER_DRAIN_MAX_CLUSTERS, minDistinctValues: e.ENRICHER_TEMPLATE_MIN_DISTINCT },
     llm: e.GROQ_API_KEY
       ? {
           apiKey: e.GROQ_API_KEY,

@@ -123,21 +123,3 @@ describe('Drain', () => {
     expect(() => new Drain({ depth: 2 })).toThrow(RangeError)
   })
 })
-
-describe('template checkpoints', () => {
-  it('cuts the snapshot to its byte limit, keeping the most recently used clusters', async () => {
-    const { encodeTemplates, decodeTemplates } = await import('./templates.js')
-    const word = (n: number) => n.toString(26).replace(/./g, (c) => String.fromCharCode(97 + parseInt(c, 26)))
-    const d = new Drain({ similarityThreshold: 0.9 })
-    for (let i = 0; i < 2000; i++) d.add(`start ${word(i)} then ${word(i + 7)} done`)
-    d.add(`start ${word(0)} then ${word(7)} done`)
-    const whole = await encodeTemplates(d.snapshot(), 10_000_000)
-    expect(whole.clusters).toBe(d.clusterCount)
-    const cut = await encodeTemplates(d.snapshot(), 4_000)
-    expect(cut.bytes.length).toBeLessThanOrEqual(4_000)
-    expect(cut.clusters).toBeGreaterThan(0)
-    expect(cut.clusters).toBeLessThan(d.clusterCount)
-    // the last message used was the first cluster's: it is kept first
-    expect(decodeTemplates(cut.bytes).clusters[0]?.tokens.join(' ')).toBe(`start ${word(0)} then ${word(7)} done`)
-  })
-})

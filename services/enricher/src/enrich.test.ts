@@ -61,11 +61,11 @@ describe('enrich', () => {
   })
 
   it('mines plain text into a shared template as messages arrive', () => {
-    const { enrich, drain } = createEnricher()
+    const { enrich, miner } = createEnricher()
     enrich(event('Connection reset by peer while reading from 10.0.0.12:6379 (attempt 1)'))
     const out = enrich(event('Connection reset by peer while reading from 10.0.0.13:6379 (attempt 2)'))
     expect(out).toMatchObject({ template: 'Connection reset by peer while reading from <IP> (attempt <NUM>)', category: 'network', is_error: true, parsed_format: null })
-    expect(drain.clusterCount).toBe(1)
+    expect(miner.clusterCount).toBe(1)
   })
 
   it('truncates a huge message, and bounds names', () => {
@@ -113,7 +113,7 @@ describe('enriched-log.avsc', () => {
 
   it('types every value the way Avro will encode it', () => {
     const avroType = (t: unknown): string => (Array.isArray(t) ? avroType(t[1]) : typeof t === 'object' && t !== null ? String((t as { type: string }).type) : String(t))
-    const jsType: Record<string, string> = { string: 'string', int: 'number', double: 'number', long: 'bigint', boolean: 'boolean', map: 'object' }
+    const jsType: Record<string, string> = { string: 'string', int: 'number', double: 'number', long: 'bigint', boolean: 'boolean', map: 'object', array: 'object' }
     for (const f of schema.fields) {
       const v: unknown = sample[f.name as keyof EnrichedLog]
       if (v !== null) expect([f.name, typeof v]).toEqual([f.name, jsType[avroType(f.type)]])

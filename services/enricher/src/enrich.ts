@@ -6,14 +6,14 @@
 //               host and service (when missing)
 //   redact      message and attribute values, before anything below sees them
 //   extract     http_status, duration_ms, user/session ids, error_code, trace context
-//   mine        Drain template + pattern_id of the inner message (access lines: route shape)
+//   mine        template + pattern_id of the inner message (miner.ts; access lines: route shape)
 //   classify    rules → category, is_error
 // Everything is built once in createEnricher, so enrich() only runs compiled code.
 import type { LogEvent, Severity } from '@sluice/core'
 import { compileRules } from './classify.js'
 import { DEFAULT_RULES } from './default-rules.js'
-import { Drain, patternIdOf } from './drain.js'
-import type { DrainOptions } from './drain.js'
+import { patternIdOf, TemplateMiner } from './miner.js'
+import type { MinerOptions } from './miner.js'
 import { extractFields } from './extract.js'
 import type { EnrichedLog } from './model.js'
 import { capAttributes, DEFAULT_NORMALIZE_OPTIONS, normalizeEvent } from './normalize.js'
@@ -24,7 +24,7 @@ import type { RedactOptions } from './redact.js'
 
 export interface EnricherConfig {
   normalize?: Partial<NormalizeOptions>
-  drain?: DrainOptions
+  templates?: MinerOptions
   /** A rules file (validated here; throws a ZodError naming every issue). Default: DEFAULT_RULES. */
   rules?: unknown
   redact?: Partial<RedactOptions>
@@ -35,10 +35,11 @@ export interface EnricherConfig {
 export interface Enricher {
   enrich(event: LogEvent): EnrichedLog
   /** The template miner, for its cluster count and snapshots. */
-  readonly drain: Drain
+  readonly miner: TemplateMiner
 }
 
 const INFO_DEFAULT = 9
+const NO_ALIASES: readonly string[] = []
 const WARN = 13
 
 // The record's own level wins, except INFO: that is also what the gateway assigns when a client
@@ -47,7 +48,7 @@ const pickSeverity = (own: Severity, body: Severity | undefined): Severity => (b
 
 export function createEnricher(config: EnricherConfig = {}): Enricher {
   const limits: NormalizeOptions = { ...DEFAULT_NORMALIZE_OPTIONS, ...config.normalize }
-  const drain = new Drain(config.drain)
+  const miner = new TemplateMiner(config.templates)
   const classify = compileRules(config.rules ?? DEFAULT_RULES)
   const redactor = createRedactor(config.redact)
   const parseBodies = config.parseBodies ?? true
@@ -73,14 +74,16 @@ export function createEnricher(config: EnricherConfig = {}): Enricher {
     const extracted = extractFields(attrs.attributes, severity.number >= WARN)
     let template: string
     let patternId: string
+    let aliases: readonly string[] = NO_ALIASES
     if (parsed?.template !== undefined) {
       template = redactor.text(parsed.template).text
       patternId = patternIdOf(template)
     } else {
       const inner = parsed?.message === undefined ? message.text : redactor.text(parsed.message).text
-      const match = drain.add(inner)
+      const match = miner.add(inner)
       template = match.template
       patternId = match.patternId
+      aliases = match.merged
     }
     const service = ev.service === 'unknown' && parsed?.app ? parsed.app.slice(0, limits.maxNameChars) : ev.service
     const verdict = classify({
@@ -122,8 +125,9 @@ export function createEnricher(config: EnricherConfig = {}): Enricher {
       redacted: message.redacted || attrs.redacted,
       truncated,
       parsed_format: parsed?.format ?? null,
+      pattern_aliases: aliases as string[],
     }
   }
 
-  return { enrich, drain }
+  return { enrich, miner }
 }

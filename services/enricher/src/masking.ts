@@ -33,6 +33,9 @@ export const DEFAULT_MASKS: readonly MaskRule[] = [
   { name: 'uuid', pattern: new RegExp(`\\b${HEX}{8}-${HEX}{4}-${HEX}{4}-${HEX}{4}-${HEX}{12}\\b`, 'g'), replacement: '<UUID>', hint: new RegExp(`-${HEX}{4}-`) },
   { name: 'timestamp', pattern: /\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?/g, replacement: '<TS>', hint: ':' },
   { name: 'ipv4', pattern: /(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?![\w.])/g, replacement: '<IP>', hint: '.' },
+  // Host names: three or more lower-case labels (ns1.example.com, proxy.cs.example.edu:5070).
+  // Mixed case (Java classes, Config.Keys) and two-label words (index.html) stay words.
+  { name: 'host', pattern: /(?<![\w.@/-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.){2,}[a-z]{2,63}(?::\d{1,5})?(?![\w.@/-])/g, replacement: '<HOST>', hint: '.' },
   {
     name: 'ipv6',
     // Full form, or a compressed form with `::` between at least two groups; the look-arounds
@@ -46,8 +49,9 @@ export const DEFAULT_MASKS: readonly MaskRule[] = [
   {
     name: 'number',
     // A number standing alone (not inside a word like "user42" or a version like "1.2.3"), with
-    // an optional unit so "15ms" and "2.5MB" mask too; "blk_123" and "worker-7" mask their digits.
-    pattern: /(?<![A-Za-z0-9.])[-+]?\d+(?:\.\d+)?(?:ms|us|µs|ns|s|m|h|d|[KMGT]i?B|B|%)?(?![A-Za-z0-9]|\.\d)/g,
+    // an optional unit so "15ms" and "2.5MB" mask too, and a size or time unit after a space
+    // ("2.5 MB", "3 sec") is part of the quantity; "blk_123" and "worker-7" mask their digits.
+    pattern: /(?<![A-Za-z0-9.])[-+]?\d+(?:\.\d+)?(?:ms|us|µs|ns|s|m|h|d|[KMGT]i?B|B|%| (?:[KMGTP]?i?B|ms|sec|secs)(?![A-Za-z0-9]))?(?![A-Za-z0-9]|\.\d)/g,
     replacement: '<NUM>',
   },
 ]

@@ -19,7 +19,7 @@ export type EnricherDeps = DepsFor<{ kafka: true; registry: true }>
 export function enricherConfigOf(config: Config): EnricherConfig {
   return {
     ...(config.rules !== undefined && { rules: config.rules }),
-    drain: config.drain,
+    templates: config.templates,
     normalize: { maxMessageBytes: config.maxMessageBytes },
     redact: config.redact ? { ipv4: config.redactIps, ipv6: config.redactIps } : { email: false, card: false, secret: false, ipv4: false, ipv6: false },
   }

@@ -1,9 +1,9 @@
-// Template state across restarts: the enricher's Drain clusters are checkpointed to a compacted
-// topic and restored at start, so a message shape keeps the template (and pattern_id) it had
-// before a restart instead of founding a new, less general cluster. All instances of a consumer
+// Template state across restarts: the enricher's template groups are checkpointed to a compacted
+// topic and restored at start, so a message shape keeps the template, pattern_id and aliases it
+// had before a restart instead of founding a new, less general group. All instances of a consumer
 // group share one record: each restores the latest at start and writes its own periodically.
 //
-// Record: key "<consumer group>|drain", value gzip(JSON DrainSnapshot), the most recently used
+// Record: key "<consumer group>|drain", value gzip(JSON MinerSnapshot), the most recently used
 // clusters first, cut to fit under maxBytes (Kafka's default message.max.bytes is 1 MiB).
 // Compression runs on libuv's pool, off the event loop that does the Kafka I/O.
 import { promisify } from 'node:util'
@@ -11,7 +11,7 @@ import { gunzipSync, gzip } from 'node:zlib'
 import type { Logger } from 'pino'
 import { CompactedStore } from '@sluice/kafka'
 import type { Kafka, MessageProducer, TransformThreads } from '@sluice/kafka'
-import type { DrainSnapshot } from './drain.js'
+import type { MinerSnapshot } from './miner.js'
 
 const gzipAsync = promisify(gzip)
 
@@ -44,7 +44,7 @@ export interface TemplateCheckpointsOptions {
 }
 
 /** A snapshot's gzip bytes (its clusters most recently used first), dropping the least recently used until it fits. */
-export async function encodeTemplates(snapshot: DrainSnapshot, maxBytes: number): Promise<{ bytes: Buffer; clusters: number }> {
+export async function encodeTemplates(snapshot: MinerSnapshot, maxBytes: number): Promise<{ bytes: Buffer; clusters: number }> {
   let limit = snapshot.clusters.length
   for (;;) {
     const clusters = snapshot.clusters.slice(0, limit)
@@ -56,29 +56,32 @@ export async function encodeTemplates(snapshot: DrainSnapshot, maxBytes: number)
 
 /**
  * Several miners' snapshots as one: taken in turns (so each one's most recently used come
- * first), a template already taken from another miner left out.
+ * first); a group another miner also holds (the same words) is kept once, with both's aliases.
  */
-export function mergeSnapshots(snapshots: readonly DrainSnapshot[]): DrainSnapshot {
+export function mergeSnapshots(snapshots: readonly MinerSnapshot[]): MinerSnapshot {
   if (snapshots.length === 1) return snapshots[0]!
-  const seen = new Set<string>()
-  const clusters: DrainSnapshot['clusters'] = []
+  const byWords = new Map<string, MinerSnapshot['clusters'][number]>()
   const longest = Math.max(0, ...snapshots.map((s) => s.clusters.length))
   for (let i = 0; i < longest; i++) {
     for (const s of snapshots) {
       const c = s.clusters[i]
       if (!c) continue
-      const text = c.tokens.join(' ')
-      if (seen.has(text)) continue
-      seen.add(text)
-      clusters.push(c)
+      const words = c.tokens.join(' ')
+      const kept = byWords.get(words)
+      if (!kept) {
+        byWords.set(words, { ...c, aliases: [...c.aliases] })
+        continue
+      }
+      for (const a of [c.id, ...c.aliases]) if (a !== kept.id && !kept.aliases.includes(a)) kept.aliases.push(a)
     }
   }
-  return { version: 1, clusters }
+  return { version: 2, clusters: [...byWords.values()] }
 }
 
-export function decodeTemplates(bytes: Buffer): DrainSnapshot {
-  const s = JSON.parse(gunzipSync(bytes).toString('utf8')) as DrainSnapshot
-  if (s.version !== 1 || !Array.isArray(s.clusters)) throw new Error(`unsupported template snapshot version ${String(s.version)}`)
+export function decodeTemplates(bytes: Buffer): MinerSnapshot {
+  const s = JSON.parse(gunzipSync(bytes).toString('utf8')) as MinerSnapshot
+  // Version 1 held Drain clusters, whose ids named templates, not groups: nothing to carry over.
+  if (s.version !== 2 || !Array.isArray(s.clusters)) throw new Error(`unsupported template snapshot version ${String(s.version)}`)
   return s
 }
 
@@ -102,7 +105,7 @@ export function threadTemplates(threads: TransformThreads): TemplateSource {
       const revision = now.reduce((a, b) => a + b, 0)
       if (revision === sinceRevision || taken.every((t) => t === undefined)) return undefined
       // A thread unchanged since the last checkpoint still has its templates: ask for them again.
-      const snapshots = await Promise.all(taken.map(async (t, i) => (t ?? (await threads.snapshot(i, -1))!).snapshot as DrainSnapshot))
+      const snapshots = await Promise.all(taken.map(async (t, i) => (t ?? (await threads.snapshot(i, -1))!).snapshot as MinerSnapshot))
       const merged = mergeSnapshots(snapshots)
       const { bytes, clusters } = await encodeTemplates(merged, maxBytes)
       revisions = now

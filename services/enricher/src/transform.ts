@@ -18,7 +18,7 @@ import type { EnricherConfig } from './enrich.js'
 import { LlmClassifier } from './llm.js'
 import type { LlmOptions } from './llm.js'
 import type { EnrichedLog } from './model.js'
-import type { DrainSnapshot } from './drain.js'
+import type { MinerSnapshot } from './miner.js'
 
 export interface TransformOptions {
   enricher: EnricherConfig
@@ -64,7 +64,7 @@ export function createTransform(o: TransformOptions): RecordTransform {
     const enriched = await afterDecode(event)
     stageSeconds.observe({ stage: 'decode' }, (t1 - t0) / 1000)
     stageSeconds.observe({ stage: 'enrich' }, (performance.now() - t1) / 1000)
-    templateCount.set(enricher.drain.clusterCount)
+    templateCount.set(enricher.miner.clusterCount)
     return enriched
   }
 
@@ -115,14 +115,13 @@ export function createTransform(o: TransformOptions): RecordTransform {
       return { bytes: out.subarray(0, pos), ends, keys, failures }
     },
     async restore(snapshot) {
-      const s = snapshot as DrainSnapshot
-      enricher.drain.restore(s)
-      templateCount.set(enricher.drain.clusterCount)
-      return s.clusters.length
+      const restored = enricher.miner.restore(snapshot as MinerSnapshot)
+      templateCount.set(enricher.miner.clusterCount)
+      return restored
     },
     async snapshot(sinceRevision) {
-      const revision = enricher.drain.revision
-      return revision === sinceRevision ? undefined : { snapshot: enricher.drain.snapshot(), revision }
+      const revision = enricher.miner.revision
+      return revision === sinceRevision ? undefined : { snapshot: enricher.miner.snapshot(), revision }
     },
     async close() {},
   }

@@ -1,0 +1,168 @@
+import { describe, expect, it } from 'vitest'
+import { TemplateMiner, patternIdOf, templateText } from './miner.js'
+import type { MinerSnapshot } from './miner.js'
+
+describe('TemplateMiner', () => {
+  it('groups messages by their words; numbers, addresses and ids are parameters', () => {
+    const m = new TemplateMiner()
+    const a = m.add('Accepted password for root from 10.0.0.1 port 22 ssh2')
+    const b = m.add('Accepted password for root from 10.0.0.2 port 2222 ssh2')
+    expect(a.change).toBe('created')
+    expect(b.change).toBe('none')
+    expect(b.patternId).toBe(a.patternId)
+    expect(b.template).toBe('Accepted password for root from <IP> port <NUM> ssh2')
+    expect(m.clusterCount).toBe(1)
+  })
+
+  it('keeps a key and masks its value: uid=0 and uid=1000 are one word, uid=<*>', () => {
+    const m = new TemplateMiner()
+    m.add('session opened uid=0 tty=ssh')
+    const r = m.add('session opened uid=1000 tty=pts')
+    expect(r.change).toBe('none')
+    expect(r.template).toBe('session opened uid=<*> tty=<*>')
+  })
+
+  it('keeps two or three values of a word apart, and turns a place with many into a parameter', () => {
+    const m = new TemplateMiner()
+    const view = m.add('Changing view acls to: yarn')
+    const modify = m.add('Changing modify acls to: yarn')
+    expect(modify.patternId).not.toBe(view.patternId)
+    const users = ['alice', 'bob', 'carol', 'dave'].map((u) => m.add(`Invalid user ${u} from 10.0.0.7`))
+    expect(users[0]!.change).toBe('created')
+    expect(users[1]!.patternId).not.toBe(users[0]!.patternId)
+    // The third distinct user makes the place a parameter: the groups merge, and their ids are aliases.
+    expect(users[2]).toMatchObject({ change: 'merged', template: 'Invalid user <*> from <IP>' })
+    expect(users[2]!.merged).toEqual(expect.arrayContaining([users[0]!.patternId, users[1]!.patternId]))
+    expect(users[3]).toMatchObject({ change: 'none', patternId: users[2]!.patternId })
+    expect(users[2]!.cluster.aliases).toEqual(expect.arrayContaining([users[0]!.patternId, users[1]!.patternId]))
+  })
+
+  it('needs minDistinctValues words to make a parameter', () => {
+    const m = new TemplateMiner({ minDistinctValues: 4 })
+    for (const method of ['GET', 'POST', 'PUT']) m.add(`request ${method} served`)
+    expect(m.clusterCount).toBe(3)
+    expect(m.add('request DELETE served').change).toBe('merged')
+    expect(m.clusterCount).toBe(1)
+  })
+
+  it('keeps one group when optional or list-valued parameters change the length', () => {
+    const m = new TemplateMiner()
+    const a = m.add('conn close, 0 bytes sent, 0 bytes received, lifetime 00:01')
+    const b = m.add('conn close, 1190 bytes (1.16 KB) sent, 1671 bytes (1.63 KB) received, lifetime <1 sec')
+    const c = m.add('ask 10.0.0.1 to delete blk_1 blk_2 blk_3')
+    const d = m.add('ask 10.0.0.2 to delete blk_4')
+    expect(b.patternId).toBe(a.patternId)
+    expect(b.template).toBe('conn close, <NUM> bytes (<NUM>) sent, <NUM> bytes (<NUM>) received, lifetime <*>')
+    expect(d.patternId).toBe(c.patternId)
+  })
+
+  it('puts a parameter with digits into a slot learnt from words', () => {
+    const m = new TemplateMiner()
+    for (const u of ['alice', 'bob', 'carol']) m.add(`Invalid user ${u} from 10.0.0.7`)
+    const numeric = m.add('Invalid user 1234 from 10.0.0.7')
+    expect(numeric).toMatchObject({ change: 'none', template: 'Invalid user <*> from <IP>' })
+  })
+
+  it('names a group by its words: the same id on another instance, whatever came first', () => {
+    const lines = ['disk sda1 at 91% on host-1', 'disk sdb2 at 40% on host-22', 'disk nvme0 at 12% on host-3']
+    const one = new TemplateMiner()
+    const two = new TemplateMiner()
+    const a = lines.map((l) => one.add(l))
+    const b = [...lines].reverse().map((l) => two.add(l))
+    expect(new Set([...a, ...b].map((r) => r.patternId)).size).toBe(1)
+    expect(a[0]!.patternId).toBe(patternIdOf('disk at on'))
+    expect(a[0]!.patternId).toMatch(/^[0-9a-f]{16}$/)
+  })
+
+  it('keeps the id when the template gains a parameter', () => {
+    const m = new TemplateMiner()
+    const first = m.add('worker started')
+    const second = m.add('worker started 15ms')
+    expect(second.change).toBe('generalized')
+    expect(second.patternId).toBe(first.patternId)
+    expect(second.template).toBe('worker started <NUM>')
+  })
+
+  it('restores groups, ids and aliases from a snapshot, as after a restart', () => {
+    const m = new TemplateMiner()
+    const merged = ['alice', 'bob', 'carol'].map((u) => m.add(`login failed for ${u}`))[2]!
+    const snapshot = JSON.parse(JSON.stringify(m.snapshot())) as MinerSnapshot
+    expect(snapshot.version).toBe(2)
+    const restored = new TemplateMiner()
+    expect(restored.restore(snapshot)).toBe(1)
+    const again = restored.add('login failed for mallory')
+    expect(again).toMatchObject({ change: 'none', patternId: merged.patternId })
+    expect(again.cluster.aliases).toEqual(merged.cluster.aliases)
+    // A second restore of the same snapshot adds nothing.
+    expect(restored.restore(snapshot)).toBe(0)
+    expect(restored.clusterCount).toBe(1)
+  })
+
+  it('sends a skeleton already merged away to the group it was merged into', () => {
+    const m = new TemplateMiner()
+    const alice = m.add('login failed for alice')
+    m.add('login failed for bob')
+    const merged = m.add('login failed for carol')
+    expect(m.add('login failed for alice').patternId).toBe(merged.patternId)
+    expect(merged.merged).toContain(alice.patternId)
+  })
+
+  it('finds a group with match() without learning', () => {
+    const m = new TemplateMiner()
+    m.add('cache miss for key 17')
+    expect(m.match('cache miss for key 18')?.template).toBe('cache miss for key <NUM>')
+    expect(m.match('something else entirely')).toBeUndefined()
+    expect(m.clusterCount).toBe(1)
+  })
+
+  it('handles empty, blank and parameter-only messages', () => {
+    const m = new TemplateMiner()
+    expect(m.add('').template).toBe('')
+    expect(m.add('   ').change).toBe('none')
+    expect(m.add('12345').template).toBe('<NUM>')
+    expect(m.add('42').change).toBe('none')
+  })
+
+  it('evicts the least recently used groups beyond maxClusters', () => {
+    const m = new TemplateMiner({ maxClusters: 10 })
+    const keep = m.add('keep this template alive please')
+    const word = (n: number) => String.fromCharCode(97 + (n % 26)).repeat(1 + Math.floor(n / 26))
+    for (let i = 0; i < 30; i++) {
+      m.add(`${word(i)} distinct shape ${word(i)} here ${word(i + 3)}`)
+      m.add('keep this template alive please')
+    }
+    expect(m.clusterCount).toBeLessThanOrEqual(10)
+    expect(m.match('keep this template alive please')?.patternId).toBe(keep.patternId)
+  })
+
+  it('writes templates with one <*> for adjacent parameters', () => {
+    expect(templateText(['a', '\u0000', 'b'], ['<NUM>', '<*>', null, null])).toBe('<NUM> a <*> b')
+  })
+})
+
+describe('template checkpoints', () => {
+  it('cuts the snapshot to its byte limit, keeping the most recently used groups', async () => {
+    const { encodeTemplates, decodeTemplates } = await import('./templates.js')
+    const word = (n: number) => n.toString(26).replace(/./g, (c) => String.fromCharCode(97 + parseInt(c, 26)))
+    const m = new TemplateMiner({ minDistinctValues: 1_000_000 })
+    for (let i = 0; i < 2000; i++) m.add(`start ${word(i)} then ${word(i + 7)} done`)
+    m.add(`start ${word(0)} then ${word(7)} done`)
+    const whole = await encodeTemplates(m.snapshot(), 10_000_000)
+    expect(whole.clusters).toBe(m.clusterCount)
+    const cut = await encodeTemplates(m.snapshot(), 4_000)
+    expect(cut.bytes.length).toBeLessThanOrEqual(4_000)
+    expect(cut.clusters).toBeGreaterThan(0)
+    expect(cut.clusters).toBeLessThan(m.clusterCount)
+    expect(decodeTemplates(cut.bytes).clusters[0]?.tokens.join(' ')).toBe(`start ${word(0)} then ${word(7)} done`)
+  })
+
+  it('merges miners’ snapshots, one group per skeleton with every miner’s aliases', async () => {
+    const { mergeSnapshots } = await import('./templates.js')
+    const a: MinerSnapshot = { version: 2, clusters: [{ id: 'x', tokens: ['a', '\u0000'], gaps: [null, null, null], size: 3, aliases: ['p'] }] }
+    const b: MinerSnapshot = { version: 2, clusters: [{ id: 'x', tokens: ['a', '\u0000'], gaps: [null, null, null], size: 5, aliases: ['q'] }, { id: 'y', tokens: ['b'], gaps: [null, null], size: 1, aliases: [] }] }
+    const merged = mergeSnapshots([a, b])
+    expect(merged.clusters.map((c) => c.id)).toEqual(['x', 'y'])
+    expect(merged.clusters[0]!.aliases).toEqual(['p', 'q'])
+    expect(a.clusters[0]!.aliases).toEqual(['p'])
+  })
+})

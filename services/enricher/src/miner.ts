@@ -1,0 +1,506 @@
+// The production template miner: one configuration for every log, streaming, deterministic.
+//
+// Drain (drain.ts) decides by similarity: a message joins a cluster when enough of its tokens
+// are equal, and the positions that differ become wildcards. One threshold cannot fit every log:
+// "Changing view acls" and "Changing modify acls" are two events, "Invalid user alice" and
+// "Invalid user bob" are one. This miner decides by evidence instead:
+//
+//   typing      Masks first (numbers, IPs, URLs, paths, …). A token with a digit or a mask in it
+//               is a parameter; `key=value` keeps its key (`uid=<*>`). Everything else is a word.
+//   skeleton    A message's words in order; runs of parameters between them are gaps (shown as
+//               their masked text, "<NUM> ssh2", while every message agrees on it). Messages
+//               with the same skeleton are one event, whatever the parameters and however many
+//               there are (so optional and list-valued parts do not split an event).
+//   slots       Words that are really parameters (user names, host names) are found by
+//               cardinality: when `minDistinctValues` clusters agree on every word but one
+//               position, that position becomes a slot (`<*>`) and the clusters merge. Two or
+//               three values of a word at one place (GET/POST, view/modify) stay apart.
+//
+// Pattern ids. A cluster's id is the hash of its skeleton (its words and slots), so every
+// instance and every restart names the same event the same way, and it does not change when the
+// template gains a gap. When clusters merge into a slot, the merged cluster's id is the hash of
+// the new skeleton and the merged clusters' ids become its aliases: a match reports them once
+// (`change: 'merged'`), snapshots keep them, and a query by id expands them.
+import { createHash } from 'node:crypto'
+import { compileMasks, DEFAULT_MASKS } from './masking.js'
+import type { MaskRule, Masker } from './masking.js'
+
+export const WILDCARD = '<*>'
+
+/** Marks a word position that turned out to be a parameter. */
+const SLOT = '\u0000'
+
+export interface MinerOptions {
+  /** Bound on clusters kept; the least recently used tenth is evicted when it is exceeded. */
+  maxClusters?: number
+  masks?: readonly MaskRule[]
+  /** Distinct words at one position (all else equal) that make that position a parameter. ≥ 2. */
+  minDistinctValues?: number
+}
+
+export const TEMPLATE_CHANGES = ['created', 'generalized', 'merged', 'none'] as const
+export type TemplateChange = (typeof TEMPLATE_CHANGES)[number]
+
+/** A cluster as callers see it. Live: its template follows later generalisation. */
+export interface TemplateCluster {
+  readonly patternId: string
+  readonly template: string
+  /** Messages the cluster has absorbed so far. */
+  readonly size: number
+  /** Ids of clusters merged into this one (they name the same event). */
+  readonly aliases: readonly string[]
+}
+
+/** The outcome of one message. */
+export interface TemplateMatch {
+  patternId: string
+  template: string
+  change: TemplateChange
+  /** On 'merged': the ids that now name this cluster. Empty otherwise. */
+  merged: readonly string[]
+  cluster: TemplateCluster
+}
+
+export interface MinerSnapshot {
+  version: 2
+  /** Words with '\u0000' for slots, and each gap's text (null: none), as the miner holds them. */
+  clusters: { id: string; tokens: string[]; gaps: (string | null)[]; size: number; aliases: string[] }[]
+}
+
+interface Cluster extends TemplateCluster {
+  patternId: string
+  template: string
+  size: number
+  aliases: string[]
+  tokens: string[]
+  gaps: (string | null)[]
+  lastUsed: number
+  /** Set once the cluster is merged into another or evicted. */
+  dead: boolean
+  mergedInto: Cluster | undefined
+  /** Visit mark for candidate scans. */
+  seen: number
+}
+
+/** A message as the miner sees it: its words, and the gap text before each word and after the last. */
+interface Typed {
+  words: string[]
+  gaps: (string | null)[]
+}
+
+/** 16 hex chars of the SHA-1 of a text. */
+export function patternIdOf(text: string): string {
+  return createHash('sha1').update(text).digest('hex').slice(0, 16)
+}
+
+const WHITESPACE = /\s+/
+const KEY_VALUE = /^([A-Za-z_][\w.-]*=)(.+)$/
+
+/** A token with a digit or a mask placeholder (`<NUM>`) in it is a parameter. */
+function isParameter(token: string): boolean {
+  for (let i = 0; i < token.length; i++) {
+    const c = token.charCodeAt(i)
+    if (c >= 48 && c <= 57) return true
+    if (c === 60 /* < */) {
+      const end = token.indexOf('>', i + 2)
+      if (end > 0 && /^[A-Z]+$/.test(token.slice(i + 1, end))) return true
+    }
+  }
+  return false
+}
+
+const skeletonText = (tokens: readonly string[]): string => tokens.map((t) => (t === SLOT ? WILDCARD : t)).join(' ')
+
+export class TemplateMiner {
+  readonly #maxClusters: number
+  readonly #minDistinct: number
+  readonly #mask: Masker
+  readonly #clusters = new Set<Cluster>()
+  /** Clusters by word count and first word, and by word count and last word (slots as SLOT). */
+  readonly #byEdge = new Map<string, Set<Cluster>>()
+  /** Skeleton text of messages seen → the cluster they went to (a memo; bounded). */
+  readonly #memo = new Map<string, Cluster>()
+  /** Every live id and alias → the cluster it names. */
+  readonly #owners = new Map<string, Cluster>()
+  #clock = 0
+  #scan = 0
+  #revision = 0
+
+  constructor(options: MinerOptions = {}) {
+    this.#maxClusters = Math.max(1, options.maxClusters ?? 50_000)
+    this.#minDistinct = Math.max(2, options.minDistinctValues ?? 3)
+    this.#mask = compileMasks(options.masks ?? DEFAULT_MASKS)
+  }
+
+  get clusterCount(): number {
+    return this.#clusters.size
+  }
+
+  /** Counts template changes (clusters created, generalised or merged): unchanged means nothing new to persist. */
+  get revision(): number {
+    return this.#revision
+  }
+
+  /** Masked tokens of a message. */
+  tokenize(message: string): string[] {
+    const s = this.#mask(message).trim()
+    return s === '' ? [] : s.split(WHITESPACE)
+  }
+
+  /** Words and gaps of a message. */
+  type(message: string): Typed {
+    const words: string[] = []
+    const gaps: (string | null)[] = [null]
+    for (const token of this.tokenize(message)) {
+      if (!isParameter(token)) {
+        const kv = token.indexOf('=') > 0 ? KEY_VALUE.exec(token) : null
+        words.push(kv ? `${kv[1]}${WILDCARD}` : token)
+        gaps.push(null)
+        continue
+      }
+      const kv = KEY_VALUE.exec(token)
+      if (kv) {
+        words.push(`${kv[1]}${WILDCARD}`)
+        gaps.push(null)
+        continue
+      }
+      // A gap shows its masked text ("<NUM> ssh2") until another message has other text there.
+      const at = words.length
+      const before = gaps[at]
+      gaps[at] = before === null || before === undefined ? token : `${before} ${token}`
+    }
+    return { words, gaps }
+  }
+
+  /** Learns from `message` and returns its cluster's id and template. */
+  add(message: string): TemplateMatch {
+    const typed = this.type(message)
+    this.#clock++
+    const key = typed.words.join(' ')
+    let cluster = this.#memo.get(key)
+    while (cluster?.mergedInto) cluster = cluster.mergedInto
+    if (cluster?.dead) cluster = undefined
+    if (cluster && !this.#fits(cluster, typed)) cluster = undefined
+    cluster ??= this.#find(typed)
+    if (cluster) {
+      this.#remember(key, cluster)
+      cluster.size++
+      cluster.lastUsed = this.#clock
+      return this.#view(cluster, this.#absorbGaps(cluster, typed) ? 'generalized' : 'none', [])
+    }
+    const merged = this.#generalize(typed)
+    if (merged) {
+      this.#remember(key, merged.cluster)
+      return this.#view(merged.cluster, 'merged', merged.ids)
+    }
+    // An event once merged stays merged: a skeleton whose id is already an alias goes to its owner.
+    const owner = this.#owners.get(patternIdOf(skeletonText(typed.words)))
+    if (owner) {
+      this.#remember(key, owner)
+      owner.size++
+      owner.lastUsed = this.#clock
+      return this.#view(owner, 'none', [])
+    }
+    const created = this.#create(typed.words, typed.gaps, 1, [])
+    this.#remember(key, created)
+    return this.#view(created, 'created', [])
+  }
+
+  /** Finds the cluster `message` would join, without learning. */
+  match(message: string): TemplateMatch | undefined {
+    const c = this.#find(this.type(message))
+    return c && this.#view(c, 'none', [])
+  }
+
+  /** Cluster state to persist, the most recently used first (at most `maxClusters`). */
+  snapshot(maxClusters = Number.POSITIVE_INFINITY): MinerSnapshot {
+    const clusters = [...this.#clusters].sort((a, b) => b.lastUsed - a.lastUsed).slice(0, maxClusters)
+    return { version: 2, clusters: clusters.map((c) => ({ id: c.patternId, tokens: [...c.tokens], gaps: [...c.gaps], size: c.size, aliases: [...c.aliases] })) }
+  }
+
+  /** Adds a snapshot's clusters; a cluster whose skeleton is already known only adds its aliases and gaps. */
+  restore(snapshot: MinerSnapshot): number {
+    let restored = 0
+    for (const s of snapshot.clusters) {
+      const known = this.#exact(s.tokens)
+      if (known) {
+        this.#absorbGaps(known, { words: s.tokens, gaps: s.gaps })
+        for (const a of [s.id, ...s.aliases]) {
+          if (a === known.patternId || known.aliases.includes(a)) continue
+          known.aliases.push(a)
+          this.#owners.set(a, known)
+        }
+        continue
+      }
+      this.#create([...s.tokens], [...s.gaps], s.size, [...s.aliases])
+      restored++
+    }
+    return restored
+  }
+
+  #view(c: Cluster, change: TemplateChange, merged: readonly string[]): TemplateMatch {
+    return { patternId: c.patternId, template: c.template, change, merged, cluster: c }
+  }
+
+  #remember(key: string, cluster: Cluster): void {
+    if (this.#memo.size >= this.#maxClusters * 4) {
+      let drop = this.#memo.size >> 3
+      for (const k of this.#memo.keys()) {
+        this.#memo.delete(k)
+        if (--drop <= 0) break
+      }
+    }
+    this.#memo.set(key, cluster)
+  }
+
+  /** The cluster with exactly these tokens (slots included), if any. */
+  #exact(tokens: readonly string[]): Cluster | undefined {
+    const n = tokens.length
+    for (const c of this.#byEdge.get(`${n}|<${tokens[0] ?? ''}`) ?? []) {
+      if (c.tokens.every((t, i) => t === tokens[i])) return c
+    }
+    return undefined
+  }
+
+  // Candidates: clusters with the message's word count (a slot taking one word) or one more (a
+  // slot taking a gap, i.e. a parameter that happened to have a digit), sharing the first or the
+  // last word with it or having a slot there.
+  *#candidates(n: number, words: readonly string[]): Generator<Cluster> {
+    const mark = ++this.#scan
+    const first = words[0] ?? ''
+    const last = words[n - 1] ?? ''
+    for (const len of [n, n + 1]) {
+      for (const key of [`${len}|<${first}`, `${len}|<${SLOT}`, `${len}|>${last}`, `${len}|>${SLOT}`]) {
+        const set = this.#byEdge.get(key)
+        if (!set) continue
+        for (const c of set) {
+          if (c.seen === mark) continue
+          c.seen = mark
+          yield c
+        }
+      }
+    }
+  }
+
+  /** The best cluster the message fits as it is: the fewest slots used (most specific), then the largest. */
+  #find(typed: Typed): Cluster | undefined {
+    let best: Cluster | undefined
+    let bestSlots = Number.POSITIVE_INFINITY
+    for (const c of this.#candidates(typed.words.length, typed.words)) {
+      if (!this.#fits(c, typed)) continue
+      let slots = 0
+      for (const t of c.tokens) if (t === SLOT) slots++
+      if (slots < bestSlots || (slots === bestSlots && best && c.size > best.size)) {
+        best = c
+        bestSlots = slots
+      }
+    }
+    return best
+  }
+
+  /**
+   * Whether the message fits the cluster: its words equal the cluster's, a slot taking one word
+   * or (when the message has one word fewer) the parameter gap at that place.
+   */
+  #fits(c: Cluster, typed: Typed): boolean {
+    const t = c.tokens
+    const w = typed.words
+    let spare = t.length - w.length
+    if (spare !== 0 && spare !== 1) return false
+    let j = 0
+    for (let i = 0; i < t.length; i++) {
+      const token = t[i]
+      if (token === SLOT) {
+        if (spare > 0 && typed.gaps[j] !== null) {
+          spare--
+          continue
+        }
+        if (j >= w.length) return false
+        j++
+        continue
+      }
+      if (w[j] !== token) return false
+      j++
+    }
+    return j === w.length && spare === 0
+  }
+
+  /** Adds the message's gaps to the cluster's (same word count only); true when the template changed. */
+  #absorbGaps(c: Cluster, typed: Typed): boolean {
+    if (typed.words.length !== c.tokens.length) return false
+    let changed = false
+    for (let i = 0; i < typed.gaps.length; i++) {
+      const g = typed.gaps[i]
+      if (g === null || g === undefined) continue
+      const had = c.gaps[i]
+      if (had === g || had === WILDCARD) continue
+      c.gaps[i] = had === null || had === undefined ? g : WILDCARD
+      changed = true
+    }
+    if (changed) this.#retemplate(c)
+    return changed
+  }
+
+  #retemplate(c: Cluster): void {
+    const template = templateText(c.tokens, c.gaps)
+    if (template === c.template) return
+    c.template = template
+    this.#revision++
+  }
+
+  // Clusters agreeing with the message on every word but one position, that position static in
+  // all of them: with the message, enough distinct words there make it a slot.
+  #generalize(typed: Typed): { cluster: Cluster; ids: string[] } | undefined {
+    const w = typed.words
+    const n = w.length
+    const byPosition = new Map<number, Cluster[]>()
+    for (const c of this.#candidates(n, w)) {
+      if (c.tokens.length !== n) continue
+      let diff = -1
+      for (let i = 0; i < n; i++) {
+        const t = c.tokens[i]
+        if (t === w[i] || t === SLOT) continue
+        if (diff >= 0) {
+          diff = -2
+          break
+        }
+        diff = i
+      }
+      if (diff < 0) continue
+      const list = byPosition.get(diff)
+      if (list) list.push(c)
+      else byPosition.set(diff, [c])
+    }
+    let pick: { position: number; clusters: Cluster[] } | undefined
+    for (const [position, clusters] of byPosition) {
+      if (clusters.length + 1 < this.#minDistinct) continue
+      if (!pick || clusters.length > pick.clusters.length || (clusters.length === pick.clusters.length && position < pick.position)) pick = { position, clusters }
+    }
+    if (!pick) return undefined
+    const tokens = w.slice()
+    tokens[pick.position] = SLOT
+    return this.#merge(tokens, typed, pick.clusters)
+  }
+
+  /** Merges clusters into one with `tokens`; their ids (and aliases) become the new cluster's aliases. */
+  #merge(tokens: string[], typed: Typed, candidates: readonly Cluster[]): { cluster: Cluster; ids: string[] } {
+    const gaps = typed.gaps.slice()
+    let size = 1
+    const ids: string[] = []
+    // The new skeleton may be known already, or its id already merged into one of the candidates.
+    const existing = this.#exact(tokens) ?? this.#owners.get(patternIdOf(skeletonText(tokens)))
+    const parts = candidates.filter((c) => c !== existing)
+    for (const p of parts) {
+      mergeGaps(gaps, p.gaps)
+      size += p.size
+      ids.push(p.patternId, ...p.aliases)
+    }
+    // Clusters one word shorter whose parameter gap sits where the slot is are the same event.
+    const shorter = this.#gapTwins(tokens).filter((c) => c !== existing)
+    for (const p of shorter) {
+      size += p.size
+      ids.push(p.patternId, ...p.aliases)
+    }
+    const target = existing ?? this.#create(tokens, gaps, 0, [])
+    if (existing) mergeGaps(existing.gaps, gaps)
+    target.size += size
+    target.lastUsed = this.#clock
+    for (const p of [...parts, ...shorter]) this.#remove(p, target)
+    const fresh = ids.filter((id) => id !== target.patternId && !target.aliases.includes(id))
+    target.aliases.push(...fresh)
+    for (const id of fresh) this.#owners.set(id, target)
+    this.#retemplate(target)
+    this.#revision++
+    return { cluster: target, ids: fresh }
+  }
+
+  #gapTwins(tokens: readonly string[]): Cluster[] {
+    const probe: Cluster = { tokens: tokens as string[] } as Cluster
+    const out: Cluster[] = []
+    const n = tokens.length - 1
+    if (n < 0) return out
+    const words = tokens.filter((t) => t !== SLOT)
+    for (const c of this.#candidates(n, words.length === n ? words : tokens)) {
+      if (c.tokens.length !== n || c.tokens.includes(SLOT)) continue
+      if (this.#fits(probe, { words: c.tokens, gaps: c.gaps })) out.push(c)
+    }
+    return out
+  }
+
+  #create(tokens: string[], gaps: (string | null)[], size: number, aliases: string[]): Cluster {
+    const cluster: Cluster = {
+      patternId: patternIdOf(skeletonText(tokens)),
+      template: templateText(tokens, gaps),
+      size,
+      aliases,
+      tokens,
+      gaps,
+      lastUsed: this.#clock,
+      dead: false,
+      mergedInto: undefined,
+      seen: 0,
+    }
+    this.#clusters.add(cluster)
+    for (const id of [cluster.patternId, ...aliases]) this.#owners.set(id, cluster)
+    for (const key of edgeKeys(tokens)) {
+      const set = this.#byEdge.get(key)
+      if (set) set.add(cluster)
+      else this.#byEdge.set(key, new Set([cluster]))
+    }
+    this.#revision++
+    if (this.#clusters.size > this.#maxClusters) this.#evict()
+    return cluster
+  }
+
+  #remove(c: Cluster, into?: Cluster): void {
+    c.dead = true
+    c.mergedInto = into
+    this.#clusters.delete(c)
+    if (!into) for (const id of [c.patternId, ...c.aliases]) if (this.#owners.get(id) === c) this.#owners.delete(id)
+    for (const key of edgeKeys(c.tokens)) {
+      const set = this.#byEdge.get(key)
+      set?.delete(c)
+      if (set?.size === 0) this.#byEdge.delete(key)
+    }
+  }
+
+  // Eviction drops the least recently used tenth at once, so the hot path only bumps a counter.
+  #evict(): void {
+    const byAge = [...this.#clusters].sort((a, b) => a.lastUsed - b.lastUsed)
+    const count = Math.max(1, Math.floor(this.#maxClusters / 10))
+    for (const c of byAge.slice(0, count)) this.#remove(c)
+  }
+}
+
+function edgeKeys(tokens: readonly string[]): string[] {
+  const n = tokens.length
+  return [`${n}|<${tokens[0] ?? ''}`, `${n}|>${tokens[n - 1] ?? ''}`]
+}
+
+function mergeGaps(into: (string | null)[], from: readonly (string | null)[]): void {
+  if (into.length !== from.length) return
+  for (let i = 0; i < from.length; i++) {
+    const g = from[i] ?? null
+    const had = into[i] ?? null
+    if (g === null || had === g) continue
+    into[i] = had === null ? g : WILDCARD
+  }
+}
+
+/** The template: words, `<*>` for slots, each gap's text; adjacent wildcards written once. */
+export function templateText(tokens: readonly string[], gaps: readonly (string | null)[]): string {
+  const out: string[] = []
+  const push = (s: string): void => {
+    if (s === WILDCARD && out[out.length - 1] === WILDCARD) return
+    out.push(s)
+  }
+  for (let i = 0; i < tokens.length; i++) {
+    const g = gaps[i]
+    if (g !== null && g !== undefined) push(g)
+    const t = tokens[i]!
+    push(t === SLOT ? WILDCARD : t)
+  }
+  const tail = gaps[tokens.length]
+  if (tail !== null && tail !== undefined) push(tail)
+  return out.join(' ')
+}
