@@ -44,7 +44,7 @@ export const CLASSIFIERS = ['rules', 'llm', 'cache'] as const
 export type Classifier = (typeof CLASSIFIERS)[number]
 
 /** The message-body format the enricher recognised. */
-export const PARSED_FORMATS = ['json', 'logfmt', 'access', 'syslog'] as const
+export const PARSED_FORMATS = ['json', 'logfmt', 'access', 'syslog', 'header'] as const
 export type ParsedFormat = (typeof PARSED_FORMATS)[number]
 
 export interface EnrichedLog extends LogEvent {

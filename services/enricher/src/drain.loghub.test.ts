@@ -1,9 +1,10 @@
-// Grouping accuracy of the Drain miner on the eight labelled Loghub-2k datasets, against floors
-// set 0.005 (ten lines in 2 000) below the figures measured when the miner was written. Data:
+// Fidelity of the reference Drain (drain.ts) to the published Drain: the logpai benchmark's
+// per-dataset tuned settings on the eight labelled Loghub-2k datasets, against floors set 0.005
+// (ten lines in 2 000) below the figures measured when it was written. This is not what users get:
+// the enricher runs the template miner (miner.ts), scored in miner.loghub.test.ts. Data:
 // $LOGHUB_DIR or ../shared/data/loghub beside the repository (see loghub.ts).
 import { describe, expect, it } from 'vitest'
-import { Drain } from './drain.js'
-import { LOGHUB_DATASETS, evaluateDataset, groupingAccuracy, loadLoghub, mineThroughput } from './loghub.js'
+import { LOGHUB_DATASETS, evaluateDataset, groupingAccuracy } from './loghub.js'
 import type { LoghubDataset } from './loghub.js'
 
 // Measured: HDFS 1.0, BGL 0.9625, Apache 1.0, OpenSSH 0.7875, Zookeeper 0.9665, Spark 0.92,
@@ -29,7 +30,7 @@ describe('groupingAccuracy', () => {
   })
 })
 
-describe('Drain on Loghub-2k', () => {
+describe('reference Drain with logpai’s per-dataset settings (fidelity, not production)', () => {
   const results = LOGHUB_DATASETS.map((d) => evaluateDataset(d))
 
   it('prints the accuracy table', () => {
@@ -46,12 +47,5 @@ describe('Drain on Loghub-2k', () => {
     const r = results.find((x) => x.dataset === dataset)
     expect(r?.lines).toBe(2000)
     expect(r?.accuracy).toBeGreaterThanOrEqual(FLOORS[dataset])
-  })
-
-  it('mines all 16 000 lines with the default masks and reports lines/s', () => {
-    const lines = LOGHUB_DATASETS.flatMap((d) => loadLoghub(d).content)
-    const rate = mineThroughput(lines, 3, () => new Drain())
-    console.log(`Drain throughput (default masks, ${lines.length} Loghub lines): ${Math.round(rate)} lines/s`)
-    expect(rate).toBeGreaterThan(0)
   })
 })

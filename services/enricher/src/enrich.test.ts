@@ -55,6 +55,20 @@ describe('enrich', () => {
     })
   })
 
+  it('reads a logger header (time, level, thread, component) and mines only the message after it', () => {
+    const { enrich } = createEnricher()
+    const line = (n: number, ms: number) => `2015-10-18 18:01:4${n},978 WARN [main] org.example.Allocator: Reduce slow start threshold not met. completedMapsForReduceSlowstart ${ms}`
+    const a = enrich(event(line(7, 2), { severity_text: 'INFO', severity_number: 9 }))
+    const b = enrich(event(line(8, 3)))
+    expect(a).toMatchObject({
+      parsed_format: 'header', level: 'WARN', timestamp: 1445191307978000000n,
+      attributes: { component: 'org.example.Allocator', thread: 'main' },
+      template: 'Reduce slow start threshold not met. completedMapsForReduceSlowstart <NUM>',
+    })
+    expect(b.pattern_id).toBe(a.pattern_id)
+    expect(a.message).toBe(line(7, 2))
+  })
+
   it('keeps the record’s own non-default level over the body’s', () => {
     const { enrich } = createEnricher()
     expect(enrich(event('level=error msg="retrying" attempt=2', { severity_text: 'WARN', severity_number: 13 })).level).toBe('WARN')

@@ -1,7 +1,7 @@
 // The enricher's transform: LogEvent in, EnrichedLog out, pure apart from the template miner's
 // learning state. Stages, in order:
 //   normalise   severity, timestamp unit, bounded names / message / attributes
-//   parse       JSON, syslog, access-log or logfmt body → attributes (the record's own win),
+//   parse       JSON, syslog, access-log, logger-header or logfmt body → attributes (the record's own win),
 //               level (when the record only has the INFO default), time (when it has none),
 //               host and service (when missing)
 //   redact      message and attribute values, before anything below sees them

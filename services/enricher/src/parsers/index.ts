@@ -5,6 +5,8 @@ import { parseSeverity, parseTimestampNs, severityFromPino, severityFromSyslog }
 import type { Severity } from '@sluice/core'
 import type { ParsedFormat } from '../model.js'
 import { parseAccessLog, routeTemplate } from './access-log.js'
+import { parseHeader } from './header.js'
+import type { LogHeader } from './header.js'
 import type { AccessLogEntry } from './access-log.js'
 import { parseJsonMessage } from './json.js'
 import { parseLogfmt } from './logfmt.js'
@@ -13,6 +15,8 @@ import type { SyslogMessage } from './syslog.js'
 
 export { parseAccessLog, parseClfTime, routeTemplate } from './access-log.js'
 export type { AccessLogEntry } from './access-log.js'
+export { parseHeader } from './header.js'
+export type { LogHeader } from './header.js'
 export { parseJsonMessage } from './json.js'
 export { parseLogfmt } from './logfmt.js'
 export { parseSyslog, SYSLOG_FACILITIES } from './syslog.js'
@@ -106,6 +110,14 @@ function fromSyslog(s: SyslogMessage): ParsedBody {
   return { format: 'syslog', fields, message: s.message, template: undefined, level, timestampNs: s.timestampNs, host: s.hostname ?? undefined, app: s.appName ?? undefined }
 }
 
+function fromHeader(h: LogHeader): ParsedBody {
+  const fields: Record<string, string> = {}
+  put(fields, 'component', h.component)
+  put(fields, 'thread', h.thread)
+  put(fields, 'pid', h.pid)
+  return { format: 'header', fields, message: h.content, template: undefined, level: h.level, timestampNs: h.timestampNs, host: undefined, app: undefined }
+}
+
 /** Recognises and parses a message body; undefined for plain text. */
 export function parseBody(message: string, referenceMs?: number): ParsedBody | undefined {
   const c = message.charCodeAt(0)
@@ -121,6 +133,9 @@ export function parseBody(message: string, referenceMs?: number): ParsedBody | u
     const a = parseAccessLog(message)
     if (a) return fromAccess(a)
   }
+  // A line with a logger's header (time, level, thread, component): only the rest is the message.
+  const header = parseHeader(message, referenceMs)
+  if (header) return fromHeader(header)
   if (message.includes('=')) {
     const fields = parseLogfmt(message)
     if (fields) return fromFields('logfmt', fields)
