@@ -41,16 +41,25 @@ describe('enrichment end to end', () => {
     await postNdjson(first.addresses.gateway!, [
       { id: 't1', service: 'auth', message: 'session opened for alice via sso' },
       { id: 't2', service: 'auth', message: 'session opened for bob via sso' },
+      { id: 't3', service: 'auth', message: 'session opened for carol via sso' },
     ])
-    const before = await stored(first.addresses['query-api']!, 2)
-    expect(before.get('t2')?.template).toBe('session opened for <*> via sso')
+    const before = await stored(first.addresses['query-api']!, 3)
+    // Three names at one place make it a parameter: alice's and bob's groups merged into carol's.
+    expect(before.get('t3')?.template).toBe('session opened for <*> via sso')
+    expect(before.get('t1')?.pattern_id).not.toBe(before.get('t3')?.pattern_id)
     await first.close()
 
     const second = await startSluice(['gateway', 'enricher', 'clickhouse-sink', 'query-api'], iso)
-    await postNdjson(second.addresses.gateway!, [{ id: 't3', service: 'auth', message: 'session opened for carol via sso' }])
-    const after = await stored(second.addresses['query-api']!, 3)
-    // Without the restored cluster, carol's message would found a cluster of its own, with its name in the template.
-    expect(after.get('t3')).toMatchObject({ template: 'session opened for <*> via sso', pattern_id: before.get('t2')?.pattern_id })
+    await postNdjson(second.addresses.gateway!, [{ id: 't4', service: 'auth', message: 'session opened for dave via sso' }])
+    const after = await stored(second.addresses['query-api']!, 4)
+    // Without the restored group, dave's message would found a group of its own, with his name in the template.
+    expect(after.get('t4')).toMatchObject({ template: 'session opened for <*> via sso', pattern_id: before.get('t3')?.pattern_id })
+    // A query by the group's id finds the records stored under the ids merged into it, and by an old id too.
+    const q = second.addresses['query-api']!
+    for (const id of [before.get('t3')!.pattern_id, before.get('t1')!.pattern_id]) {
+      const byPattern = (await (await fetch(`${q}/v1/logs?pattern_id=${id}`)).json()) as { logs: StoredLog[] }
+      expect(byPattern.logs.map((l) => l.id).sort()).toEqual(['t1', 't2', 't3', 't4'])
+    }
   })
 
   it('normalises, parses, redacts, mines templates and classifies every record', async () => {

@@ -136,6 +136,15 @@ describe('insertRowBinary, embedded', () => {
     expect(await select(`${db}.events`)).toEqual(EXPECTED)
   })
 
+  it('writes a batch spanning more partitions than one insert block may create by default (old files replayed)', async () => {
+    const db = await database()
+    await ch.client.command({ query: `CREATE TABLE ${db}.daily (id String, day Date) ENGINE = MergeTree PARTITION BY day ORDER BY id` })
+    // 150 days, one row each: Date is a UInt16 of days since 1970-01-01.
+    const bytes = Buffer.concat(Array.from({ length: 150 }, (_, i) => Buffer.concat([str(`r${i}`), Buffer.from([(12_000 + i) & 0xff, (12_000 + i) >> 8])])))
+    await insertRowBinary(ch, { table: `${db}.daily`, columns: ['id', 'day'], bytes })
+    expect(await ch.client.query({ query: `SELECT toUInt32(uniqExact(day)) AS d FROM ${db}.daily`, format: 'JSONEachRow' }).then((r) => r.json())).toEqual([{ d: 150 }])
+  })
+
   it('does nothing for no bytes', async () => {
     const db = await database()
     await insertRowBinary(ch, { table: `${db}.events`, columns: COLUMNS, bytes: Buffer.alloc(0) })
@@ -174,7 +183,7 @@ describe('insertRowBinary, server', () => {
     await insertRowBinary(handle, { table: `${db}.events`, columns: COLUMNS, bytes })
     expect(requests).toHaveLength(1)
     const [request] = requests
-    expect(request!.url.searchParams.get('query')).toBe(`INSERT INTO \`${db}\`.\`events\` (\`tag\`, \`id\`, \`n\`, \`attrs\`) SETTINGS optimize_on_insert = 0 FORMAT RowBinary`)
+    expect(request!.url.searchParams.get('query')).toBe(`INSERT INTO \`${db}\`.\`events\` (\`tag\`, \`id\`, \`n\`, \`attrs\`) SETTINGS optimize_on_insert = 0, throw_on_max_partitions_per_insert_block = 0 FORMAT RowBinary`)
     expect(request!.body.equals(bytes)).toBe(true)
     // What the server would have read: through the embedded path (a file read by file()).
     await insertRowBinary(ch, { table: `${db}.events`, columns: COLUMNS, bytes: request!.body })

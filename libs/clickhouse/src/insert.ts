@@ -8,13 +8,17 @@
 //   once per table from system.columns (or given by the caller).
 // `optimize_on_insert = 0`: ReplacingMergeTree then skips collapsing duplicates inside the insert
 // block (a sort per insert); duplicates still collapse at merges and under FINAL, which is what
-// readers rely on anyway.
+// readers rely on anyway. `throw_on_max_partitions_per_insert_block = 0`: a batch whose records
+// span more than 100 days (old files replayed, clocks far off) is written, with a warning in the
+// server log, instead of failing on every retry and holding up the partition behind it.
 import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { SluiceError } from '@sluice/core'
 import type { ClickHouseHandle } from './client.js'
+
+const INSERT_SETTINGS = 'optimize_on_insert = 0, throw_on_max_partitions_per_insert_block = 0'
 
 export interface RowBinaryInsert {
   /** `database.table`, or `table` in the client's default database. */
@@ -45,7 +49,7 @@ export async function insertRowBinary(handle: ClickHouseHandle, insert: RowBinar
 
 async function insertOverHttp(handle: ClickHouseHandle, target: string, bytes: Uint8Array): Promise<void> {
   const result = await handle.client.exec({
-    query: `INSERT INTO ${target} SETTINGS optimize_on_insert = 0 FORMAT RowBinary`,
+    query: `INSERT INTO ${target} SETTINGS ${INSERT_SETTINGS} FORMAT RowBinary`,
     values: Readable.from([bytes], { objectMode: false }),
   })
   // The (empty) response must be read to the end for the socket to go back to the pool.
@@ -58,7 +62,7 @@ async function insertFromFile(handle: ClickHouseHandle, target: string, insert: 
   try {
     await writeFile(file, insert.bytes, { flag: 'wx' })
     await handle.client.command({
-      query: `INSERT INTO ${target} SETTINGS optimize_on_insert = 0 SELECT * FROM file(${quoteString(file)}, 'RowBinary', ${quoteString(structure)})`,
+      query: `INSERT INTO ${target} SETTINGS ${INSERT_SETTINGS} SELECT * FROM file(${quoteString(file)}, 'RowBinary', ${quoteString(structure)})`,
     })
   } catch (err) {
     // A table changed under a cached structure is read again on the retry.

@@ -53,10 +53,12 @@ export async function migrate(client: ClickHouseClient, opts: MigrationOptions):
       done.push(m.name)
     }
     // Retention follows configuration on every start; metadata only, existing parts are not rewritten.
-    await client.command({
-      query: `ALTER TABLE ${db}.logs MODIFY TTL TimestampTime + toIntervalDay(${vars.ttl_days})`,
-      clickhouse_settings: { materialize_ttl_after_modify: 0 },
-    })
+    for (const [table, column] of [['logs', 'TimestampTime'], ['patterns', 'Bucket']] as const) {
+      await client.command({
+        query: `ALTER TABLE ${db}.${table} MODIFY TTL ${column} + toIntervalDay(${vars.ttl_days})`,
+        clickhouse_settings: { materialize_ttl_after_modify: 0 },
+      })
+    }
     return done
   } catch (err) {
     throw new SluiceError('MIGRATION_FAILED', `ClickHouse migration failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err, canRetry: true })

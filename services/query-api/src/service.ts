@@ -1,5 +1,6 @@
 // Query API: read access to stored logs for people and dashboards.
 //   GET /v1/logs?q=&service=&level=&category=&pattern_id=&from=&to=&limit=&tenant= → { logs: [...newest first] }
+//       pattern_id also matches the ids of template groups merged into it (pattern_aliases)
 //   GET /v1/stats?service=&from=&to=&tenant=                     → counts by level and service
 //   GET /v1/alerts?status=&service=&rule_kind=&tenant=&limit=     → { alerts: [...latest state, newest update first] }
 // Reads use FINAL so re-delivered duplicates (and, for alerts, superseded versions) never show.
@@ -90,7 +91,13 @@ export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
       f.params.category = p.category
     }
     if (p.pattern_id) {
-      f.clauses.push('PatternId = {pattern_id:String}')
+      // A group keeps its id, but groups merged into it keep theirs on records stored before the
+      // merge: the id, the group it was merged into (when it is an alias), and every alias of either.
+      const scope = f.params.tenant === undefined ? '' : 'tenant = {tenant:String} AND '
+      const canonical = `SELECT PatternId FROM ${config.database}.pattern_aliases WHERE ${scope}Alias = {pattern_id:String}`
+      f.clauses.push(
+        `PatternId IN (SELECT {pattern_id:String} UNION ALL ${canonical} UNION ALL SELECT Alias FROM ${config.database}.pattern_aliases WHERE ${scope}(PatternId = {pattern_id:String} OR PatternId IN (${canonical})))`,
+      )
       f.params.pattern_id = p.pattern_id
     }
     const end = querySeconds.startTimer({ endpoint: 'logs' })
