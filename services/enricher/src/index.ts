@@ -1,12 +1,16 @@
 // @sluice/enricher — the pure, Kafka-free parts of the enricher: normalisation, body parsers,
-// field extraction, PII redaction, Drain template mining, rules classification, and the
+// field extraction, PII redaction, template mining (miner.ts; drain.ts is the reference Drain), rules classification, and the
 // enrich() transform composing them.
 export { createEnricher } from './enrich.js'
 export type { Enricher, EnricherConfig } from './enrich.js'
 export { CATEGORIES, CLASSIFIERS, PARSED_FORMATS } from './model.js'
 export type { Category, Classifier, EnrichedLog, ParsedFormat } from './model.js'
-export { Drain, WILDCARD, TEMPLATE_CHANGES, patternIdOf } from './drain.js'
-export type { DrainOptions, DrainSnapshot, TemplateChange, TemplateCluster, TemplateMatch } from './drain.js'
+export { TemplateMiner, WILDCARD, TEMPLATE_CHANGES, patternIdOf, templateText } from './miner.js'
+export type { MinerOptions, MinerSnapshot, TemplateChange, TemplateCluster, TemplateMatch } from './miner.js'
+export { Drain } from './drain.js'
+export type { DrainOptions, DrainSnapshot } from './drain.js'
+export { LOGHUB_DATASETS, loadLoghub, loadRawLoghub, evaluateProduction, groupingAccuracy, resolveAliases } from './loghub.js'
+export type { LoghubDataset, ProductionResult } from './loghub.js'
 export { DEFAULT_MASKS, compileMasks } from './masking.js'
 export type { MaskRule, Masker } from './masking.js'
 export { compileRules, ruleSchema, rulesFileSchema } from './classify.js'

@@ -33,19 +33,17 @@ export const DEFAULT_MASKS: readonly MaskRule[] = [
   { name: 'uuid', pattern: new RegExp(`\\b${HEX}{8}-${HEX}{4}-${HEX}{4}-${HEX}{4}-${HEX}{12}\\b`, 'g'), replacement: '<UUID>', hint: new RegExp(`-${HEX}{4}-`) },
   { name: 'timestamp', pattern: /\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?/g, replacement: '<TS>', hint: ':' },
   { name: 'ipv4', pattern: /(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?![\w.])/g, replacement: '<IP>', hint: '.' },
-  // Host names: three or more lower-case labels (ns1.example.com, proxy.cs.example.edu:5070).
-  // Mixed case (Java classes, Config.Keys) and two-label words (index.html) stay words.
-  { name: 'host', pattern: /(?<![\w.@/-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.){2,}[a-z]{2,63}(?::\d{1,5})?(?![\w.@/-])/g, replacement: '<HOST>', hint: '.' },
   {
     name: 'ipv6',
     // Full form, or a compressed form with `::` between at least two groups; the look-arounds
     // keep C++/Rust paths (std::string) and times of day (12:30:45) out.
     pattern: new RegExp(`(?<![\\w:.])(?:(?:${H4}:){7}${H4}|(?:${H4}:){1,6}:(?:${H4}:){0,5}${H4}|::1)(?![\\w:])`, 'g'),
     replacement: '<IP>',
-    hint: ':',
+    // Every match holds '::' or three groups with colons; times of day (12:30:45) hold neither.
+    hint: new RegExp(`::|(?:${H4}:){3}`),
   },
   { name: 'path', pattern: /(?<![\w/.~-])(?:\/[\w.@%+~-]+){2,}\/?/g, replacement: '<PATH>', hint: '/' },
-  { name: 'hex', pattern: new RegExp(`\\b0[xX]${HEX}+\\b|\\b(?=${HEX}*\\d)(?=${HEX}*[a-fA-F])${HEX}{8,}\\b`, 'g'), replacement: '<HEX>' },
+  { name: 'hex', pattern: new RegExp(`\\b0[xX]${HEX}+\\b|\\b(?=${HEX}*\\d)(?=${HEX}*[a-fA-F])${HEX}{8,}\\b`, 'g'), replacement: '<HEX>', hint: new RegExp(`0[xX]|${HEX}{8}`) },
   {
     name: 'number',
     // A number standing alone (not inside a word like "user42" or a version like "1.2.3"), with

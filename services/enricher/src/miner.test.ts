@@ -166,3 +166,21 @@ describe('template checkpoints', () => {
     expect(a.clusters[0]!.aliases).toEqual(['p'])
   })
 })
+
+describe('TemplateMiner event types', () => {
+  it('keeps a few common words at one place apart (GET/POST/DELETE), and merges once there are many values', () => {
+    const m = new TemplateMiner()
+    const line = (method: string, i: number) => `request "${method} /v2/servers/${i} HTTP/1.1" status: 200 len: 1893`
+    for (let i = 0; i < 50; i++) m.add(line('GET', i))
+    for (let i = 0; i < 20; i++) m.add(line('POST', i))
+    const del = m.add(line('DELETE', 1))
+    expect(del.change).toBe('created')
+    expect(m.clusterCount).toBe(3)
+    // Rare values are parameters: three of them merge, the common ones with them.
+    for (const user of ['alice', 'bob']) m.add(`login by ${user} ok`)
+    expect(m.add('login by carol ok').change).toBe('merged')
+    // Five values make a parameter even when each is common.
+    for (const word of ['PUT', 'PATCH']) for (let i = 0; i < 20; i++) m.add(line(word, i))
+    expect(m.match(line('GET', 1))?.template).toBe('request <*> <PATH> HTTP/<NUM>" status: <NUM> len: <NUM>')
+  })
+})

@@ -5,16 +5,18 @@
 // "Changing view acls" and "Changing modify acls" are two events, "Invalid user alice" and
 // "Invalid user bob" are one. This miner decides by evidence instead:
 //
-//   typing      Masks first (numbers, IPs, URLs, paths, …). A token with a digit or a mask in it
-//               is a parameter; `key=value` keeps its key (`uid=<*>`). Everything else is a word.
+//   typing      Masks first (numbers, IPs, URLs, paths, …). A token with a digit or a mask in it,
+//               or a host name, is a parameter; `key=value` keeps its key (`uid=<*>`). Everything
+//               else is a word.
 //   skeleton    A message's words in order; runs of parameters between them are gaps (shown as
 //               their masked text, "<NUM> ssh2", while every message agrees on it). Messages
 //               with the same skeleton are one event, whatever the parameters and however many
 //               there are (so optional and list-valued parts do not split an event).
 //   slots       Words that are really parameters (user names, host names) are found by
 //               cardinality: when `minDistinctValues` clusters agree on every word but one
-//               position, that position becomes a slot (`<*>`) and the clusters merge. Two or
-//               three values of a word at one place (GET/POST, view/modify) stay apart.
+//               position, that position becomes a slot (`<*>`) and the clusters merge. Two
+//               values of a word at one place (view/modify) stay apart, and so do a few values
+//               that are each common (GET/POST/DELETE: event types, not parameters).
 //
 // Pattern ids. A cluster's id is the hash of its skeleton (its words and slots), so every
 // instance and every restart names the same event the same way, and it does not change when the
@@ -26,6 +28,9 @@ import { compileMasks, DEFAULT_MASKS } from './masking.js'
 import type { MaskRule, Masker } from './masking.js'
 
 export const WILDCARD = '<*>'
+
+/** A word on more lines than this, at a place where others vary, looks like an event type. */
+const FREQUENT_LINES = 10
 
 /** Marks a word position that turned out to be a parameter. */
 const SLOT = '\u0000'
@@ -80,6 +85,8 @@ interface Cluster extends TemplateCluster {
   mergedInto: Cluster | undefined
   /** Visit mark for candidate scans. */
   seen: number
+  /** The match returned while nothing changes (reset when the template does). */
+  unchanged: TemplateMatch | undefined
 }
 
 /** A message as the miner sees it: its words, and the gap text before each word and after the last. */
@@ -96,14 +103,22 @@ export function patternIdOf(text: string): string {
 const WHITESPACE = /\s+/
 const KEY_VALUE = /^([A-Za-z_][\w.-]*=)(.+)$/
 
-/** A token with a digit or a mask placeholder (`<NUM>`) in it is a parameter. */
+// Host names: three or more lower-case labels, perhaps a port (ns1.example.com,
+// proxy.cs.example.edu:5070). Mixed case (Java classes, Config.Keys) and two labels (index.html) are words.
+const HOST_NAME = /^[[(<"']?(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.){2,}[a-z]{2,63}(?::\d{1,5})?[\])>"',;:.]*$/
+
+/** A token with a digit or a mask placeholder (`<NUM>`) in it, or a host name, is a parameter. */
 function isParameter(token: string): boolean {
+  const dot = token.indexOf('.')
+  if (dot > 0 && token.indexOf('.', dot + 1) > 0 && HOST_NAME.test(token)) return true
   for (let i = 0; i < token.length; i++) {
     const c = token.charCodeAt(i)
     if (c >= 48 && c <= 57) return true
     if (c === 60 /* < */) {
-      const end = token.indexOf('>', i + 2)
-      if (end > 0 && /^[A-Z]+$/.test(token.slice(i + 1, end))) return true
+      // A mask placeholder: '<', capitals, '>'.
+      let j = i + 1
+      while (j < token.length && token.charCodeAt(j) >= 65 && token.charCodeAt(j) <= 90) j++
+      if (j > i + 1 && token.charCodeAt(j) === 62) return true
     }
   }
   return false
@@ -158,7 +173,7 @@ export class TemplateMiner {
         gaps.push(null)
         continue
       }
-      const kv = KEY_VALUE.exec(token)
+      const kv = token.indexOf('=') > 0 ? KEY_VALUE.exec(token) : null
       if (kv) {
         words.push(`${kv[1]}${WILDCARD}`)
         gaps.push(null)
@@ -180,13 +195,16 @@ export class TemplateMiner {
     let cluster = this.#memo.get(key)
     while (cluster?.mergedInto) cluster = cluster.mergedInto
     if (cluster?.dead) cluster = undefined
-    if (cluster && !this.#fits(cluster, typed)) cluster = undefined
+    // A cluster's words never change, so the same words fit again; only a slot taking a gap
+    // (one word fewer) depends on where the message's gaps are.
+    if (cluster && cluster.tokens.length !== typed.words.length && !this.#fits(cluster, typed)) cluster = undefined
     cluster ??= this.#find(typed)
     if (cluster) {
       this.#remember(key, cluster)
       cluster.size++
       cluster.lastUsed = this.#clock
-      return this.#view(cluster, this.#absorbGaps(cluster, typed) ? 'generalized' : 'none', [])
+      if (this.#absorbGaps(cluster, typed)) return this.#view(cluster, 'generalized', [])
+      return (cluster.unchanged ??= this.#view(cluster, 'none', []))
     }
     const merged = this.#generalize(typed)
     if (merged) {
@@ -345,6 +363,7 @@ export class TemplateMiner {
     const template = templateText(c.tokens, c.gaps)
     if (template === c.template) return
     c.template = template
+    c.unchanged = undefined
     this.#revision++
   }
 
@@ -373,13 +392,25 @@ export class TemplateMiner {
     }
     let pick: { position: number; clusters: Cluster[] } | undefined
     for (const [position, clusters] of byPosition) {
-      if (clusters.length + 1 < this.#minDistinct) continue
+      if (!this.#isParameter(clusters)) continue
       if (!pick || clusters.length > pick.clusters.length || (clusters.length === pick.clusters.length && position < pick.position)) pick = { position, clusters }
     }
     if (!pick) return undefined
     const tokens = w.slice()
     tokens[pick.position] = SLOT
     return this.#merge(tokens, typed, pick.clusters)
+  }
+
+  // Words at one place, each with its cluster, and the message's (one line so far). A parameter
+  // takes many values, most of them rare (user names); an event type takes few, each common (GET,
+  // POST, DELETE): values seen on more than FREQUENT_LINES lines count only once twice as many
+  // values as needed are known.
+  #isParameter(clusters: readonly Cluster[]): boolean {
+    const values = clusters.length + 1
+    if (values < this.#minDistinct) return false
+    let rare = 1
+    for (const c of clusters) if (c.size <= FREQUENT_LINES) rare++
+    return rare >= this.#minDistinct || values >= 2 * this.#minDistinct - 1
   }
 
   /** Merges clusters into one with `tokens`; their ids (and aliases) become the new cluster's aliases. */
@@ -439,6 +470,7 @@ export class TemplateMiner {
       dead: false,
       mergedInto: undefined,
       seen: 0,
+      unchanged: undefined,
     }
     this.#clusters.add(cluster)
     for (const id of [cluster.patternId, ...aliases]) this.#owners.set(id, cluster)

@@ -125,6 +125,12 @@ export function parseHeader(line: string, referenceMs: number = Date.now()): Log
   const c = line.charCodeAt(0)
   // Headers start with a digit, a bracket, a dash or a capital letter: anything else is text.
   if (!((c >= 48 && c <= 57) || c === 91 || c === 45 || (c >= 65 && c <= 90))) return undefined
+  // Most text starts with a word: decided from the first token, before splitting the line.
+  if (c !== 91) {
+    const space = line.indexOf(' ')
+    const first = space < 0 ? line : line.slice(0, space)
+    if (first !== '-' && first !== '|' && levelWord(first) === undefined && timePart(first, 0) === undefined && !/^[A-Z][A-Z0-9_]{1,23}$/.test(first)) return undefined
+  }
   const tokens = tokenize(line, MAX_HEADER_TOKENS)
   const time: string[] = []
   let strongTime = false
