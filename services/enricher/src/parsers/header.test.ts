@@ -70,6 +70,11 @@ describe('parseHeader', () => {
       '2009/11/10 23:00:00 listening on :8080',
       { time: '2009-11-10T23:00:00Z', content: 'listening on :8080' },
     ],
+    [
+      'Android logcat: MM-DD time, pid, tid, one-letter level, tag',
+      '03-17 16:13:38.811  1702  2395 W WindowManager: Unable to start animation, surface is null',
+      { time: '2026-03-17T16:13:38.811Z', level: 'WARN', component: 'WindowManager', pid: '1702', content: 'Unable to start animation, surface is null' },
+    ],
     ['a level word opening the line', 'ERROR: disk full on /var', { level: 'ERROR', content: 'disk full on /var' }],
   ])('%s', (_name, line, expected) => {
     expect(view(line)).toMatchObject(expected)

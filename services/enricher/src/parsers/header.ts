@@ -49,7 +49,9 @@ const MAX_HEADER_TOKENS = 16
 const TIME_OF_DAY = /^\d{1,2}:\d{2}(?::\d{2}(?:[.,:]\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?,?$/
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T-]\d{2}[:.]\d{2}[:.]\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?)?,?$/
 const SLASH_DATE = /^\d{2,4}[/.]\d{1,2}[/.]\d{2,4}$/
-const MONTH_DAY = /^\d{2}[.]\d{2}$/
+const MONTH_DAY = /^\d{2}[.-]\d{2}$/
+/** One-letter levels (Android logcat, glog-style), read only right after a time and ids. */
+const LETTER_LEVELS: Readonly<Record<string, string>> = { V: 'TRACE', D: 'DEBUG', I: 'INFO', W: 'WARN', E: 'ERROR', F: 'FATAL' }
 const COMPACT = /^\d{6}$|^\d{8}$/
 const EPOCH = /^\d{10}(?:\d{3})?(?:\.\d+)?$/
 const COMPONENT = /^[A-Za-z_$][\w.$@#/[\]-]*:$/
@@ -96,14 +98,15 @@ const monthIndex = (t: string): number => MONTHS.indexOf(t.slice(0, 3).toLowerCa
 type TimeKind = 'strong' | 'weak' | undefined
 
 /** Whether a token is a time part: 'strong' when it alone says "timestamp", 'weak' when only beside one. */
-function timePart(t: string, index: number): TimeKind {
+function timePart(t: string, index: number, afterMonth = true): TimeKind {
   if (TIME_OF_DAY.test(t) || ISO_DATE.test(t)) return 'strong'
   if (SLASH_DATE.test(t)) return 'strong'
   if (EPOCH.test(t) && index <= 1) return 'strong'
   if (COMPACT.test(t) && index <= 1) return 'weak'
   const word = t.replace(/,$/, '')
   if (word.length === 3 && (monthIndex(word) >= 0 || WEEKDAYS.has(word.toLowerCase())) && /^[A-Z]/.test(word)) return 'weak'
-  if (/^\d{1,2}$/.test(word) || /^\d{4}$/.test(word)) return 'weak'
+  // A day of the month or a year only beside a month name ("Dec 04 … 2005"), not ids after a time.
+  if (afterMonth && (/^\d{1,2}$/.test(word) || /^\d{4}$/.test(word))) return 'weak'
   if (MONTH_DAY.test(t)) return 'weak'
   return undefined
 }
@@ -141,7 +144,7 @@ export function parseHeader(line: string, referenceMs: number = Date.now()): Log
   for (; i < tokens.length; i++) {
     const t = tokens[i]!.text
     if (t === '-' || t === '|') continue
-    const lw = levelWord(t)
+    const lw = levelWord(t) ?? (strongTime && t.length === 1 ? LETTER_LEVELS[t] : undefined)
     if (lw !== undefined) {
       level = lw
       i++
@@ -155,7 +158,7 @@ export function parseHeader(line: string, referenceMs: number = Date.now()): Log
       afterTime = i + 1
       continue
     }
-    const k = between.length === 0 ? timePart(t, i) : undefined
+    const k = between.length === 0 ? timePart(t, i, time.some((p) => monthIndex(p) >= 0 && /^[A-Z][a-z]{2}$/.test(p))) : undefined
     if (k) {
       // yymmdd hhmmss: two compact parts make a timestamp together.
       if (k === 'strong' || (COMPACT.test(t) && time.length === 1 && COMPACT.test(time[0]!))) strongTime = true
@@ -284,8 +287,8 @@ function timestampOf(parts: readonly string[], referenceMs: number): bigint | un
     const y = words.slice(monthAt + 3).find((w) => /^\d{4}$/.test(w))
     if (t) return utc(y ? Number(y) : year, monthIndex(words[monthAt]!) + 1, day, Number(t[1]), Number(t[2]), Number(t[3]), t[4] ?? '')
   }
-  m = /^(\d{2})\.(\d{2}) (\d{1,2}):(\d{2}):(\d{2})$/.exec(text)
-  if (m) return utc(year, Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), '')
+  m = /^(\d{2})[.-](\d{2}) (\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?$/.exec(text)
+  if (m) return utc(year, Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), m[6] ?? '')
   // Epoch seconds, and a later full timestamp when there is one (BGL: epoch, date, …, timestamp).
   const iso = parts.find((p) => ISO_DATE.test(p) && p.length > 10)
   if (iso) return timestampOf([iso.replace(/^(\d{4}-\d{2}-\d{2})-/, '$1 ')], referenceMs)
