@@ -3,7 +3,8 @@
 // score the grouping accuracy of the miner's final groups (the same code run offline), ± 0.01.
 // The patterns table counts every group's records.
 import { describe, expect, it } from 'vitest'
-import { LOGHUB_DATASETS, evaluateProduction, groupingAccuracy, loadLoghub, loadRawLoghub, resolveAliases } from '../../services/enricher/src/loghub.js'
+import { LOGHUB_DATASETS, evaluateProduction, groupingAccuracy, loadLoghub, loadRawLoghub } from '../../services/enricher/src/loghub.js'
+import { resolveAliases } from '../../services/enricher/src/miner.js'
 import { isolation, startSluice, waitFor } from '../infra/sluice.js'
 
 const DATASETS = LOGHUB_DATASETS

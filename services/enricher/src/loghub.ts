@@ -14,6 +14,7 @@ import type { LogEvent } from '@sluice/core'
 import { parseCsvObjects } from './csv.js'
 import { Drain } from './drain.js'
 import { createEnricher } from './enrich.js'
+import { resolveAliases } from './miner.js'
 import type { MaskRule } from './masking.js'
 
 export const LOGHUB_DATASETS = ['HDFS', 'BGL', 'Apache', 'OpenSSH', 'Zookeeper', 'Spark', 'Hadoop', 'Proxifier'] as const
@@ -226,17 +227,6 @@ export function loghubEvent(message: string, i: number): LogEvent {
     id: `loghub-${i}`, tenant: 'eval', timestamp: EVAL_NS, observed_timestamp: EVAL_NS, service: 'unknown', host: null,
     severity_text: 'INFO', severity_number: 9, message, trace_id: null, span_id: null, attributes: {}, resource: {}, source: 'http',
   }
-}
-
-/** Follows alias → id chains to the id that names the group now. */
-export function resolveAliases(aliases: ReadonlyMap<string, string>, id: string): string {
-  let at = id
-  for (let hops = 0; hops < 64; hops++) {
-    const next = aliases.get(at)
-    if (next === undefined || next === at) return at
-    at = next
-  }
-  return at
 }
 
 /** Runs the production enricher over one dataset and scores its pattern ids and templates. */

@@ -16,7 +16,9 @@
 //               cardinality: when `minDistinctValues` clusters agree on every word but one
 //               position, that position becomes a slot (`<*>`) and the clusters merge. Two
 //               values of a word at one place (view/modify) stay apart, and so do a few values
-//               that are each common (GET/POST/DELETE: event types, not parameters).
+//               that are each common (GET/POST/DELETE: event types, not parameters). Where words
+//               vary freely (dozens of groups with one word count and first word), similarity
+//               takes over, as in Drain.
 //
 // Pattern ids. A cluster's id is the hash of its skeleton (its words and slots), so every
 // instance and every restart names the same event the same way, and it does not change when the
@@ -31,6 +33,14 @@ export const WILDCARD = '<*>'
 
 /** A word on more lines than this, at a place where others vary, looks like an event type. */
 const FREQUENT_LINES = 10
+
+/**
+ * Groups with one word count and first word beyond which the words are free text: a new message
+ * there joins the most similar group (half its words or more equal), the differing places
+ * becoming parameters, as Drain's similarity does.
+ */
+const FLOOD_GROUPS = 16
+const FLOOD_SIMILARITY = 0.5
 
 /** Marks a word position that turned out to be a parameter. */
 const SLOT = '\u0000'
@@ -93,6 +103,17 @@ interface Cluster extends TemplateCluster {
 interface Typed {
   words: string[]
   gaps: (string | null)[]
+}
+
+/** Follows alias → id chains (as `merged` reports them) to the id that names the group now. */
+export function resolveAliases(aliases: ReadonlyMap<string, string>, id: string): string {
+  let at = id
+  for (let hops = 0; hops < 64; hops++) {
+    const next = aliases.get(at)
+    if (next === undefined || next === at) return at
+    at = next
+  }
+  return at
 }
 
 /** 16 hex chars of the SHA-1 of a text. */
@@ -206,7 +227,7 @@ export class TemplateMiner {
       if (this.#absorbGaps(cluster, typed)) return this.#view(cluster, 'generalized', [])
       return (cluster.unchanged ??= this.#view(cluster, 'none', []))
     }
-    const merged = this.#generalize(typed)
+    const merged = this.#flooded(typed) ?? this.#generalize(typed)
     if (merged) {
       this.#remember(key, merged.cluster)
       return this.#view(merged.cluster, 'merged', merged.ids)
@@ -411,6 +432,28 @@ export class TemplateMiner {
     let rare = 1
     for (const c of clusters) if (c.size <= FREQUENT_LINES) rare++
     return rare >= this.#minDistinct || values >= 2 * this.#minDistinct - 1
+  }
+
+  // Too many groups share the message's word count and first word: the words vary freely (text,
+  // not an event type), so similarity decides, as in Drain.
+  #flooded(typed: Typed): { cluster: Cluster; ids: string[] } | undefined {
+    const w = typed.words
+    const n = w.length
+    const bucket = this.#byEdge.get(`${n}|<${w[0] ?? ''}`)
+    if (!bucket || bucket.size < FLOOD_GROUPS) return undefined
+    let best: Cluster | undefined
+    let bestSame = -1
+    for (const c of bucket) {
+      let same = 0
+      for (let i = 0; i < n; i++) if (c.tokens[i] === w[i] || c.tokens[i] === SLOT) same++
+      if (same > bestSame || (same === bestSame && best && c.size > best.size)) {
+        best = c
+        bestSame = same
+      }
+    }
+    if (!best || bestSame < FLOOD_SIMILARITY * n) return undefined
+    const tokens = best.tokens.map((t, i) => (t === w[i] ? t : SLOT))
+    return this.#merge(tokens, typed, [best])
   }
 
   /** Merges clusters into one with `tokens`; their ids (and aliases) become the new cluster's aliases. */
