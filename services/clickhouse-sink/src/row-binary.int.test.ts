@@ -156,7 +156,7 @@ describe('RowBinary logs insert', () => {
     await insertRows(viaHttp, viaServerBody, all)
     expect(bodies).toHaveLength(Math.ceil(all.length / BATCH))
     const [database] = viaServerBody.split('.')
-    expect(new Set(queries)).toEqual(new Set([`INSERT INTO \`${database}\`.\`logs\` (${LOG_COLUMN_NAMES.map((c) => `\`${c}\``).join(', ')}) SETTINGS optimize_on_insert = 0 FORMAT RowBinary`]))
+    expect(new Set(queries)).toEqual(new Set([`INSERT INTO \`${database}\`.\`logs\` (${LOG_COLUMN_NAMES.map((c) => `\`${c}\``).join(', ')}) SETTINGS optimize_on_insert = 0, throw_on_max_partitions_per_insert_block = 0 FORMAT RowBinary`]))
     // What the server would have stored: each body through the embedded path (a file read by file()).
     for (const bytes of bodies) await insertRowBinary(ch, { table: viaServerBody, columns: LOG_COLUMN_NAMES, bytes })
     expectSameRows(await rowsOf(viaServerBody), await rowsOf(viaJson))
