@@ -39,11 +39,10 @@ export const DEFAULT_MASKS: readonly MaskRule[] = [
     // keep C++/Rust paths (std::string) and times of day (12:30:45) out.
     pattern: new RegExp(`(?<![\\w:.])(?:(?:${H4}:){7}${H4}|(?:${H4}:){1,6}:(?:${H4}:){0,5}${H4}|::1)(?![\\w:])`, 'g'),
     replacement: '<IP>',
-    // Every match holds '::' or three groups with colons; times of day (12:30:45) hold neither.
-    hint: new RegExp(`::|(?:${H4}:){3}`),
+    hint: ':',
   },
   { name: 'path', pattern: /(?<![\w/.~-])(?:\/[\w.@%+~-]+){2,}\/?/g, replacement: '<PATH>', hint: '/' },
-  { name: 'hex', pattern: new RegExp(`\\b0[xX]${HEX}+\\b|\\b(?=${HEX}*\\d)(?=${HEX}*[a-fA-F])${HEX}{8,}\\b`, 'g'), replacement: '<HEX>', hint: new RegExp(`0[xX]|${HEX}{8}`) },
+  { name: 'hex', pattern: new RegExp(`\\b0[xX]${HEX}+\\b|\\b(?=${HEX}*\\d)(?=${HEX}*[a-fA-F])${HEX}{8,}\\b`, 'g'), replacement: '<HEX>' },
   {
     name: 'number',
     // A number standing alone (not inside a word like "user42" or a version like "1.2.3"), with
