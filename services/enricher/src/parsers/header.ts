@@ -132,7 +132,12 @@ export function parseHeader(line: string, referenceMs: number = Date.now()): Log
   if (c !== 91) {
     const space = line.indexOf(' ')
     const first = space < 0 ? line : line.slice(0, space)
-    if (first !== '-' && first !== '|' && levelWord(first) === undefined && timePart(first, 0) === undefined && !/^[A-Z][A-Z0-9_]{1,23}$/.test(first)) return undefined
+    if (first !== '-' && first !== '|' && levelWord(first) === undefined && timePart(first, 0) === undefined) {
+      // Only a tag in capitals followed by a time ("APPREAD 1117869872 …") goes on; "GET /x" does not.
+      if (!/^[A-Z][A-Z0-9_]{1,23}$/.test(first)) return undefined
+      const next = line.slice(space + 1, line.indexOf(' ', space + 1) >>> 0)
+      if (timePart(next, 1) === undefined) return undefined
+    }
   }
   const tokens = tokenize(line, MAX_HEADER_TOKENS)
   const time: string[] = []
