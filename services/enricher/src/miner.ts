@@ -22,7 +22,7 @@
 //
 // Pattern ids. A cluster's id is the hash of its skeleton (its words and slots), so every
 // instance and every restart names the same event the same way, and it does not change when the
-// template gains a gap. When clusters merge into a slot, the merged cluster's id is the hash of
+// template gains a gap, nor when free text (the similarity fallback) widens it with slots. When clusters merge into a slot, the merged cluster's id is the hash of
 // the new skeleton and the merged clusters' ids become its aliases: a match reports them once
 // (`change: 'merged'`), snapshots keep them, and a query by id expands them.
 import { createHash } from 'node:crypto'
@@ -216,7 +216,7 @@ export class TemplateMiner {
     let cluster = this.#memo.get(key)
     while (cluster?.mergedInto) cluster = cluster.mergedInto
     if (cluster?.dead) cluster = undefined
-    // A cluster's words never change, so the same words fit again; only a slot taking a gap
+    // A cluster's words only ever turn into slots, so the same words fit again; only a slot taking a gap
     // (one word fewer) depends on where the message's gaps are.
     if (cluster && cluster.tokens.length !== typed.words.length && !this.#fits(cluster, typed)) cluster = undefined
     cluster ??= this.#find(typed)
@@ -230,7 +230,7 @@ export class TemplateMiner {
     const merged = this.#flooded(typed) ?? this.#generalize(typed)
     if (merged) {
       this.#remember(key, merged.cluster)
-      return this.#view(merged.cluster, 'merged', merged.ids)
+      return this.#view(merged.cluster, merged.ids.length > 0 ? 'merged' : 'generalized', merged.ids)
     }
     // An event once merged stays merged: a skeleton whose id is already an alias goes to its owner.
     const owner = this.#owners.get(patternIdOf(skeletonText(typed.words)))
@@ -452,8 +452,19 @@ export class TemplateMiner {
       }
     }
     if (!best || bestSame < FLOOD_SIMILARITY * n) return undefined
+    // The group keeps its id and gains slots: free text would otherwise found a new id (and
+    // re-list every older one as an alias) at each message that widens it.
     const tokens = best.tokens.map((t, i) => (t === w[i] ? t : SLOT))
-    return this.#merge(tokens, typed, [best])
+    this.#unindex(best)
+    best.tokens = tokens
+    this.#index(best)
+    mergeGaps(best.gaps, typed.gaps)
+    best.size++
+    best.lastUsed = this.#clock
+    best.unchanged = undefined
+    this.#retemplate(best)
+    this.#revision++
+    return { cluster: best, ids: [] }
   }
 
   /** Merges clusters into one with `tokens`; their ids (and aliases) become the new cluster's aliases. */
@@ -517,11 +528,7 @@ export class TemplateMiner {
     }
     this.#clusters.add(cluster)
     for (const id of [cluster.patternId, ...aliases]) this.#owners.set(id, cluster)
-    for (const key of edgeKeys(tokens)) {
-      const set = this.#byEdge.get(key)
-      if (set) set.add(cluster)
-      else this.#byEdge.set(key, new Set([cluster]))
-    }
+    this.#index(cluster)
     this.#revision++
     if (this.#clusters.size > this.#maxClusters) this.#evict()
     return cluster
@@ -532,6 +539,18 @@ export class TemplateMiner {
     c.mergedInto = into
     this.#clusters.delete(c)
     if (!into) for (const id of [c.patternId, ...c.aliases]) if (this.#owners.get(id) === c) this.#owners.delete(id)
+    this.#unindex(c)
+  }
+
+  #index(c: Cluster): void {
+    for (const key of edgeKeys(c.tokens)) {
+      const set = this.#byEdge.get(key)
+      if (set) set.add(c)
+      else this.#byEdge.set(key, new Set([c]))
+    }
+  }
+
+  #unindex(c: Cluster): void {
     for (const key of edgeKeys(c.tokens)) {
       const set = this.#byEdge.get(key)
       set?.delete(c)
