@@ -192,13 +192,13 @@ export function evaluateDataset(dataset: LoghubDataset, dir = loghubDir()): Data
   }
 }
 
-/** Drain throughput (lines/s) over `lines`, repeated `rounds` times on fresh miners. */
+/** Mining throughput (lines/s) over `lines`, repeated `rounds` times on fresh miners. */
 export function mineThroughput(lines: readonly string[], rounds = 5, makeMiner: () => { add(line: string): unknown } = () => new Drain()): number {
   let best = 0
   for (let r = 0; r < rounds; r++) {
-    const drain = makeMiner()
+    const miner = makeMiner()
     const start = process.hrtime.bigint()
-    for (const line of lines) drain.add(line)
+    for (const line of lines) miner.add(line)
     const seconds = Number(process.hrtime.bigint() - start) / 1e9
     best = Math.max(best, lines.length / seconds)
   }

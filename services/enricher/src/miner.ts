@@ -188,15 +188,10 @@ export class TemplateMiner {
     const words: string[] = []
     const gaps: (string | null)[] = [null]
     for (const token of this.tokenize(message)) {
-      if (!isParameter(token)) {
-        const kv = token.indexOf('=') > 0 ? KEY_VALUE.exec(token) : null
-        words.push(kv ? `${kv[1]}${WILDCARD}` : token)
-        gaps.push(null)
-        continue
-      }
+      // `key=value` is a word whatever its value: the key, the value a parameter.
       const kv = token.indexOf('=') > 0 ? KEY_VALUE.exec(token) : null
-      if (kv) {
-        words.push(`${kv[1]}${WILDCARD}`)
+      if (kv || !isParameter(token)) {
+        words.push(kv ? `${kv[1]}${WILDCARD}` : token)
         gaps.push(null)
         continue
       }
@@ -218,7 +213,7 @@ export class TemplateMiner {
     if (cluster?.dead) cluster = undefined
     // A cluster's words only ever turn into slots, so the same words fit again; only a slot taking a gap
     // (one word fewer) depends on where the message's gaps are.
-    if (cluster && cluster.tokens.length !== typed.words.length && !this.#fits(cluster, typed)) cluster = undefined
+    if (cluster && cluster.tokens.length !== typed.words.length && !fits(cluster.tokens, typed)) cluster = undefined
     cluster ??= this.#find(typed)
     if (cluster) {
       this.#remember(key, cluster)
@@ -326,7 +321,7 @@ export class TemplateMiner {
     let best: Cluster | undefined
     let bestSlots = Number.POSITIVE_INFINITY
     for (const c of this.#candidates(typed.words.length, typed.words)) {
-      if (!this.#fits(c, typed)) continue
+      if (!fits(c.tokens, typed)) continue
       let slots = 0
       for (const t of c.tokens) if (t === SLOT) slots++
       if (slots < bestSlots || (slots === bestSlots && best && c.size > best.size)) {
@@ -335,33 +330,6 @@ export class TemplateMiner {
       }
     }
     return best
-  }
-
-  /**
-   * Whether the message fits the cluster: its words equal the cluster's, a slot taking one word
-   * or (when the message has one word fewer) the parameter gap at that place.
-   */
-  #fits(c: Cluster, typed: Typed): boolean {
-    const t = c.tokens
-    const w = typed.words
-    let spare = t.length - w.length
-    if (spare !== 0 && spare !== 1) return false
-    let j = 0
-    for (let i = 0; i < t.length; i++) {
-      const token = t[i]
-      if (token === SLOT) {
-        if (spare > 0 && typed.gaps[j] !== null) {
-          spare--
-          continue
-        }
-        if (j >= w.length) return false
-        j++
-        continue
-      }
-      if (w[j] !== token) return false
-      j++
-    }
-    return j === w.length && spare === 0
   }
 
   /** Adds the message's gaps to the cluster's (same word count only); true when the template changed. */
@@ -500,14 +468,13 @@ export class TemplateMiner {
   }
 
   #gapTwins(tokens: readonly string[]): Cluster[] {
-    const probe: Cluster = { tokens: tokens as string[] } as Cluster
     const out: Cluster[] = []
     const n = tokens.length - 1
     if (n < 0) return out
     const words = tokens.filter((t) => t !== SLOT)
     for (const c of this.#candidates(n, words.length === n ? words : tokens)) {
       if (c.tokens.length !== n || c.tokens.includes(SLOT)) continue
-      if (this.#fits(probe, { words: c.tokens, gaps: c.gaps })) out.push(c)
+      if (fits(tokens, { words: c.tokens, gaps: c.gaps })) out.push(c)
     }
     return out
   }
@@ -564,6 +531,32 @@ export class TemplateMiner {
     const count = Math.max(1, Math.floor(this.#maxClusters / 10))
     for (const c of byAge.slice(0, count)) this.#remove(c)
   }
+}
+
+/**
+ * Whether the message fits a cluster's tokens: its words equal the cluster's, a slot taking one word
+ * or (when the message has one word fewer) the parameter gap at that place.
+ */
+function fits(t: readonly string[], typed: Typed): boolean {
+  const w = typed.words
+  let spare = t.length - w.length
+  if (spare !== 0 && spare !== 1) return false
+  let j = 0
+  for (let i = 0; i < t.length; i++) {
+    const token = t[i]
+    if (token === SLOT) {
+      if (spare > 0 && typed.gaps[j] !== null) {
+        spare--
+        continue
+      }
+      if (j >= w.length) return false
+      j++
+      continue
+    }
+    if (w[j] !== token) return false
+    j++
+  }
+  return j === w.length && spare === 0
 }
 
 function edgeKeys(tokens: readonly string[]): string[] {
