@@ -8,11 +8,35 @@ export const envSchema = z.object({
   ...clickhouseEnv.shape,
   QUERY_API_PORT: port(8070),
   QUERY_MAX_LIMIT: positiveInt(1000),
+  QUERY_TIMEOUT_MS: positiveInt(30_000),
+  QUERY_MAX_RANGE_HOURS: positiveInt(721),
+  QUERY_MAX_SERIES: positiveInt(500),
+  QUERY_MAX_LINES: positiveInt(5000),
+  QUERY_MAX_ROWS_READ: z.coerce.number().int().min(0).default(0),
+  QUERY_MAX_BYTES_READ: z.coerce.number().int().min(0).default(0),
+  QUERY_TAIL_MAX_CONNECTIONS: positiveInt(10),
+  QUERY_TAIL_POLL_MS: positiveInt(1000),
 })
 
 export function loadConfig(env?: Env) {
   const e = parseEnv(envSchema, env)
-  return Object.freeze({ host: e.HOST, port: e.QUERY_API_PORT, database: e.CLICKHOUSE_DATABASE, maxLimit: e.QUERY_MAX_LIMIT })
+  return Object.freeze({
+    host: e.HOST,
+    port: e.QUERY_API_PORT,
+    database: e.CLICKHOUSE_DATABASE,
+    maxLimit: e.QUERY_MAX_LIMIT,
+    loki: Object.freeze({
+      database: e.CLICKHOUSE_DATABASE,
+      timeoutMs: e.QUERY_TIMEOUT_MS,
+      maxRangeHours: e.QUERY_MAX_RANGE_HOURS,
+      maxSeries: e.QUERY_MAX_SERIES,
+      maxLines: e.QUERY_MAX_LINES,
+      maxRowsRead: e.QUERY_MAX_ROWS_READ,
+      maxBytesRead: e.QUERY_MAX_BYTES_READ,
+      tailMaxConnections: e.QUERY_TAIL_MAX_CONNECTIONS,
+      tailPollMs: e.QUERY_TAIL_POLL_MS,
+    }),
+  })
 }
 
 export type Config = ReturnType<typeof loadConfig>

@@ -5,11 +5,13 @@
 //   GET /v1/alerts?status=&service=&rule_kind=&tenant=&limit=     → { alerts: [...latest state, newest update first] }
 // Reads use FINAL so re-delivered duplicates (and, for alerts, superseded versions) never show.
 import type { FastifyInstance } from 'fastify'
+import websocket from '@fastify/websocket'
 import { formatNs } from '@sluice/core'
 import type { ClickHouseClient } from '@sluice/clickhouse'
 import { LATENCY_BUCKETS_SECONDS, createHttpApp, histogram } from '@sluice/observability'
 import type { BaseDeps, DepsFor, ServiceInstance } from '@sluice/service'
 import type { Config } from './config.js'
+import { registerLoki } from './loki/routes.js'
 import { alertFilters, alertsQuerySchema, containsPattern, filters, logsQuerySchema, parseQuery, statsQuerySchema, where } from './params.js'
 
 export interface QueryDeps extends Pick<BaseDeps, 'logger' | 'registry' | 'checks'> {
@@ -72,6 +74,9 @@ export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
   const table = `${config.database}.logs`
   const logsSchema = logsQuerySchema(config.maxLimit)
   const alertsSchema = alertsQuerySchema(config.maxLimit)
+
+  void app.register(websocket, { options: { maxPayload: 64 * 1024 } })
+  registerLoki(app, config.loki, { clickhouse: deps.clickhouse, querySeconds })
 
   const tenantOf = (header: unknown, param?: string) => param ?? (typeof header === 'string' && header !== '' ? header : undefined)
 

@@ -1,0 +1,298 @@
+// Metric queries: range aggregations run in ClickHouse (compile.ts); what sits on top of them —
+// vector aggregations, binary operations, literals, label_replace — works on their few series
+// here, step by step, with Prometheus' semantics. A `sum by (…)` over an additive range
+// aggregation is pushed down into the SQL, so the series that leave ClickHouse are already grouped.
+import { SluiceError } from '@sluice/core'
+import type { BinaryOperation, Grouping, MetricExpr, VectorAggregation } from '../logql/ast.js'
+import { ADDITIVE, compileRange, stepCount, unsupported } from './compile.js'
+import type { LogStatement, Scope, Steps } from './compile.js'
+
+export interface Series {
+  metric: Record<string, string>
+  /** step index → value */
+  points: Map<number, number>
+}
+
+export type Value = { kind: 'vector'; series: Series[] } | { kind: 'scalar'; value: number }
+
+export interface EvalContext {
+  scope: Scope
+  steps: Steps
+  maxSeries: number
+  run(statement: LogStatement): Promise<{ labels: Record<string, string>; i: number | string; v: number | string }[]>
+}
+
+export async function evaluate(expr: MetricExpr, ctx: EvalContext): Promise<Value> {
+  switch (expr.kind) {
+    case 'number':
+      return { kind: 'scalar', value: expr.value }
+    case 'vector_literal':
+      return { kind: 'vector', series: [{ metric: {}, points: new Map(Array.from({ length: stepCount(ctx.steps) }, (_, i) => [i, expr.value])) }] }
+    case 'range':
+      return { kind: 'vector', series: await range(expr, ctx, undefined) }
+    case 'vector':
+      return vector(expr, ctx)
+    case 'binary':
+      return binary(expr, ctx)
+    case 'label_replace': {
+      const inner = await evaluate(expr.inner, ctx)
+      if (inner.kind === 'scalar') throw new SluiceError('VALIDATION_FAILED', 'label_replace needs a vector, not a scalar')
+      let re: RegExp
+      try {
+        re = new RegExp(`^(?:${expr.regex.replace(/\(\?P</g, '(?<')})$`)
+      } catch (err) {
+        throw new SluiceError('VALIDATION_FAILED', `label_replace: invalid regular expression ${JSON.stringify(expr.regex)}: ${(err as Error).message}`)
+      }
+      const replacement = expr.replacement.replace(/\$\{?(\w+)\}?/g, (_, g: string) => (/^\d+$/.test(g) ? `$${g}` : `$<${g}>`))
+      const series = inner.series.map((s) => {
+        const src = s.metric[expr.src] ?? ''
+        if (!re.test(src)) return s
+        const value = src.replace(re, replacement)
+        const metric = { ...s.metric }
+        if (value === '') delete metric[expr.dst]
+        else metric[expr.dst] = value
+        return { ...s, metric }
+      })
+      return { kind: 'vector', series: merge(series, ctx) }
+    }
+  }
+}
+
+async function range(expr: Extract<MetricExpr, { kind: 'range' }>, ctx: EvalContext, pushdown: Grouping | undefined): Promise<Series[]> {
+  const rows = await ctx.run(compileRange(ctx.scope, expr, ctx.steps, pushdown))
+  const byKey = new Map<string, Series>()
+  for (const r of rows) {
+    const key = labelKey(r.labels)
+    let s = byKey.get(key)
+    if (!s) {
+      if (byKey.size >= ctx.maxSeries) throw tooManySeries(ctx.maxSeries)
+      byKey.set(key, (s = { metric: r.labels, points: new Map() }))
+    }
+    const v = Number(r.v)
+    if (!Number.isNaN(v) || r.v === 'nan') s.points.set(Number(r.i), v)
+  }
+  return [...byKey.values()]
+}
+
+const tooManySeries = (max: number) =>
+  new SluiceError('VALIDATION_FAILED', `maximum number of series (${max}) reached for a single query; aggregate with sum by (…) or narrow the selector (QUERY_MAX_SERIES)`)
+
+export const labelKey = (labels: Record<string, string>) =>
+  JSON.stringify(
+    Object.keys(labels)
+      .sort()
+      .map((k) => [k, labels[k]]),
+  )
+
+function merge(series: Series[], ctx: EvalContext): Series[] {
+  const byKey = new Map<string, Series>()
+  for (const s of series) {
+    const key = labelKey(s.metric)
+    const have = byKey.get(key)
+    if (!have) {
+      if (byKey.size >= ctx.maxSeries) throw tooManySeries(ctx.maxSeries)
+      byKey.set(key, { metric: s.metric, points: new Map(s.points) })
+      continue
+    }
+    for (const [i, v] of s.points) {
+      if (have.points.has(i)) throw new SluiceError('VALIDATION_FAILED', `vector cannot contain metrics with the same labelset ${key}`)
+      have.points.set(i, v)
+    }
+  }
+  return [...byKey.values()]
+}
+
+function project(metric: Record<string, string>, g: Grouping | undefined): Record<string, string> {
+  if (!g) return {}
+  const out: Record<string, string> = {}
+  if (g.mode === 'by') {
+    for (const l of g.labels) if (metric[l] !== undefined && metric[l] !== '') out[l] = metric[l]
+  } else {
+    for (const [k, v] of Object.entries(metric)) if (!g.labels.includes(k)) out[k] = v
+  }
+  return out
+}
+
+async function vector(expr: VectorAggregation, ctx: EvalContext): Promise<Value> {
+  const inner = expr.inner
+  const pushdown = expr.op === 'sum' && inner.kind === 'range' && ADDITIVE.has(inner.op) && !inner.grouping
+  const value = pushdown ? { kind: 'vector' as const, series: await range(inner, ctx, expr.grouping ?? { mode: 'by', labels: [] }) } : await evaluate(inner, ctx)
+  if (value.kind === 'scalar') throw new SluiceError('VALIDATION_FAILED', `${expr.op}: expected a vector, got a scalar`)
+  const n = stepCount(ctx.steps)
+  if (expr.op === 'topk' || expr.op === 'bottomk') {
+    const k = expr.param ?? NaN
+    if (!Number.isInteger(k) || k < 1) throw new SluiceError('VALIDATION_FAILED', `${expr.op}: k must be a positive integer, got ${expr.param}`)
+    const out = value.series.map((s) => ({ metric: s.metric, points: new Map<number, number>() }))
+    for (let i = 0; i < n; i++) {
+      const groups = new Map<string, { idx: number; v: number }[]>()
+      value.series.forEach((s, idx) => {
+        const v = s.points.get(i)
+        if (v === undefined) return
+        const key = labelKey(project(s.metric, expr.grouping))
+        let g = groups.get(key)
+        if (!g) groups.set(key, (g = []))
+        g.push({ idx, v })
+      })
+      for (const g of groups.values()) {
+        g.sort((a, b) => (expr.op === 'topk' ? b.v - a.v : a.v - b.v))
+        for (const { idx, v } of g.slice(0, k)) out[idx]!.points.set(i, v)
+      }
+    }
+    return { kind: 'vector', series: out.filter((s) => s.points.size > 0) }
+  }
+  if (expr.op === 'sort' || expr.op === 'sort_desc') return value
+  const groups = new Map<string, { metric: Record<string, string>; members: Series[] }>()
+  for (const s of value.series) {
+    const metric = project(s.metric, expr.grouping)
+    const key = labelKey(metric)
+    let g = groups.get(key)
+    if (!g) groups.set(key, (g = { metric, members: [] }))
+    g.members.push(s)
+  }
+  const out: Series[] = []
+  for (const g of groups.values()) {
+    const points = new Map<number, number>()
+    for (let i = 0; i < n; i++) {
+      const vs = g.members.map((s) => s.points.get(i)).filter((v): v is number => v !== undefined)
+      if (vs.length === 0) continue
+      points.set(i, reduce(expr.op, vs))
+    }
+    if (points.size) out.push({ metric: g.metric, points })
+  }
+  return { kind: 'vector', series: out }
+}
+
+function reduce(op: VectorAggregation['op'], vs: number[]): number {
+  const sum = vs.reduce((a, b) => a + b, 0)
+  const mean = sum / vs.length
+  switch (op) {
+    case 'sum':
+      return sum
+    case 'avg':
+      return mean
+    case 'min':
+      return Math.min(...vs)
+    case 'max':
+      return Math.max(...vs)
+    case 'count':
+      return vs.length
+    case 'stddev':
+      return Math.sqrt(vs.reduce((a, v) => a + (v - mean) ** 2, 0) / vs.length)
+    case 'stdvar':
+      return vs.reduce((a, v) => a + (v - mean) ** 2, 0) / vs.length
+    default:
+      throw unsupported(op)
+  }
+}
+
+const COMPARISONS = new Set(['==', '!=', '>', '>=', '<', '<='])
+
+function arith(op: BinaryOperation['op'], a: number, b: number): number {
+  switch (op) {
+    case '+':
+      return a + b
+    case '-':
+      return a - b
+    case '*':
+      return a * b
+    case '/':
+      return a / b
+    case '%':
+      return a % b
+    case '^':
+      return a ** b
+    case '==':
+      return a === b ? 1 : 0
+    case '!=':
+      return a !== b ? 1 : 0
+    case '>':
+      return a > b ? 1 : 0
+    case '>=':
+      return a >= b ? 1 : 0
+    case '<':
+      return a < b ? 1 : 0
+    case '<=':
+      return a <= b ? 1 : 0
+    default:
+      throw unsupported(`${op} between numbers`)
+  }
+}
+
+async function binary(expr: BinaryOperation, ctx: EvalContext): Promise<Value> {
+  if (expr.matching?.group) throw unsupported(`group_${expr.matching.group}`)
+  const [l, r] = await Promise.all([evaluate(expr.left, ctx), evaluate(expr.right, ctx)])
+  const cmp = COMPARISONS.has(expr.op)
+  if (l.kind === 'scalar' && r.kind === 'scalar') {
+    if (cmp && !expr.bool) throw new SluiceError('VALIDATION_FAILED', 'comparisons between scalars must use the bool modifier')
+    return { kind: 'scalar', value: arith(expr.op, l.value, r.value) }
+  }
+  if (['and', 'or', 'unless'].includes(expr.op)) {
+    if (l.kind === 'scalar' || r.kind === 'scalar') throw new SluiceError('VALIDATION_FAILED', `set operator "${expr.op}" not allowed in binary scalar expression`)
+    return { kind: 'vector', series: setOp(expr, l.series, r.series) }
+  }
+  // A series value v paired with the other side's w: arithmetic, or a comparison that filters (or gives 0/1 with bool).
+  const apply = (v: number, w: number, keepLeft: boolean): number | undefined => {
+    const x = arith(expr.op, v, w)
+    if (!cmp || expr.bool) return x
+    return x === 1 ? (keepLeft ? v : w) : undefined
+  }
+  const dropLabels = !cmp || expr.bool
+  if (l.kind === 'scalar' || r.kind === 'scalar') {
+    const [vec, scalar, left] = l.kind === 'vector' ? [l, (r as { value: number }).value, true] : [r as Extract<Value, { kind: 'vector' }>, l.value, false]
+    const series = vec.series.map((s) => {
+      const points = new Map<number, number>()
+      for (const [i, v] of s.points) {
+        const x = left ? apply(v, scalar, true) : apply(scalar, v, false)
+        if (x !== undefined) points.set(i, x)
+      }
+      return { metric: s.metric, points }
+    })
+    return { kind: 'vector', series: series.filter((s) => s.points.size > 0) }
+  }
+  const sig = (m: Record<string, string>) => labelKey(expr.matching ? project(m, { mode: expr.matching.mode === 'on' ? 'by' : 'without', labels: expr.matching.labels }) : m)
+  const right = new Map<string, Series>()
+  for (const s of r.series) {
+    const k = sig(s.metric)
+    if (right.has(k)) throw new SluiceError('VALIDATION_FAILED', `found duplicate series for the match group ${k} on the right hand-side of the operation; many-to-many matching not allowed`)
+    right.set(k, s)
+  }
+  const out: Series[] = []
+  for (const s of l.series) {
+    const o = right.get(sig(s.metric))
+    if (!o) continue
+    const points = new Map<number, number>()
+    for (const [i, v] of s.points) {
+      const w = o.points.get(i)
+      if (w === undefined) continue
+      const x = apply(v, w, true)
+      if (x !== undefined) points.set(i, x)
+    }
+    const metric = dropLabels && expr.matching?.mode === 'on' ? project(s.metric, { mode: 'by', labels: expr.matching.labels }) : s.metric
+    if (points.size) out.push({ metric, points })
+  }
+  return { kind: 'vector', series: out }
+}
+
+function setOp(expr: BinaryOperation, l: Series[], r: Series[]): Series[] {
+  const sig = (m: Record<string, string>) => labelKey(expr.matching ? project(m, { mode: expr.matching.mode === 'on' ? 'by' : 'without', labels: expr.matching.labels }) : m)
+  const present = (side: Series[]) => {
+    const at = new Map<string, Set<number>>()
+    for (const s of side) {
+      const k = sig(s.metric)
+      const set = at.get(k) ?? new Set<number>()
+      for (const i of s.points.keys()) set.add(i)
+      at.set(k, set)
+    }
+    return at
+  }
+  if (expr.op === 'or') {
+    const left = present(l)
+    const extra = r.map((s) => ({ metric: s.metric, points: new Map([...s.points].filter(([i]) => !left.get(sig(s.metric))?.has(i))) }))
+    return [...l, ...extra.filter((s) => s.points.size > 0)]
+  }
+  const right = present(r)
+  const keep = expr.op === 'and'
+  return l
+    .map((s) => ({ metric: s.metric, points: new Map([...s.points].filter(([i]) => (right.get(sig(s.metric))?.has(i) ?? false) === keep)) }))
+    .filter((s) => s.points.size > 0)
+}

@@ -1,0 +1,586 @@
+// The Loki HTTP API over Sluice's ClickHouse tables, so Grafana's Loki data source, Explore, live
+// tail, the log-volume histogram and Logs Drilldown work pointed at query-api. Shapes, status
+// codes and error bodies follow the Loki HTTP API reference: JSON `{status, data}` answers, and
+// plain-text 400s (`parse error at line 1, col 5: …`) for anything the client sent wrong.
+//
+//   GET|POST /loki/api/v1/query_range  query_range (log → streams, metric → matrix)
+//   GET|POST /loki/api/v1/query        instant metric query (vector or scalar)
+//   GET|POST /loki/api/v1/labels, /label/{name}/values, /series
+//   GET      /loki/api/v1/index/stats, /index/volume, /index/volume_range
+//   GET      /loki/api/v1/patterns, /detected_labels, /detected_fields, /detected_field/{name}/values
+//   GET      /loki/api/v1/tail (WebSocket), /format_query, /status/buildinfo;  GET /ready
+// Tenant: X-Scope-OrgID (default `default`). Guard rails: QUERY_TIMEOUT_MS (ClickHouse
+// max_execution_time, and the query is cancelled when the client goes away), QUERY_MAX_RANGE_HOURS,
+// QUERY_MAX_SERIES, QUERY_MAX_LINES, QUERY_MAX_ROWS_READ, QUERY_MAX_BYTES_READ.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { SluiceError, isSluiceError } from '@sluice/core'
+import type { ClickHouseClient } from '@sluice/clickhouse'
+import type { Histogram } from 'prom-client'
+import type { Expr, LogExpr, Matcher } from '../logql/ast.js'
+import { LogQLParseError } from '../logql/ast.js'
+import { formatLogQL } from '../logql/format.js'
+import { parseLogQL } from '../logql/parse.js'
+import { META_LABELS, Params, STREAM_MAP, compileLogQuery, compileSelect, stepCount } from './compile.js'
+import type { LogStatement, Scope, Steps } from './compile.js'
+import { detectFields } from './detect.js'
+import { evaluate, labelKey } from './evaluate.js'
+import type { Series } from './evaluate.js'
+import { all, defaultStepNs, direction, durationNs, int, step, str, tenant, time } from './params.js'
+import type { Query } from './params.js'
+import { registerTail } from './tail.js'
+
+export interface LokiOptions {
+  database: string
+  timeoutMs: number
+  maxRangeHours: number
+  maxSeries: number
+  maxLines: number
+  maxRowsRead: number
+  maxBytesRead: number
+  tailMaxConnections: number
+  tailPollMs: number
+}
+
+export interface LokiDeps {
+  clickhouse: Pick<ClickHouseClient, 'query'>
+  querySeconds: Histogram<'endpoint'>
+}
+
+const HOUR_NS = 3_600_000_000_000n
+const MAX_POINTS = 11_000
+/** The Loki HTTP API version whose shapes Sluice answers with (status/buildinfo). */
+export const LOKI_API_VERSION = '3.4.0'
+
+interface LogRow {
+  ts: string
+  line: string
+  stream: Record<string, string>
+  meta: Record<string, string>
+  parsed: Record<string, string>
+}
+
+export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: LokiDeps): void {
+  const db = opts.database
+  const nowNs = () => BigInt(Date.now()) * 1_000_000n
+
+  app.get('/ready', async (_req, reply) => reply.type('text/plain').send('ready'))
+
+  void app.register(
+    async (api) => {
+      // Loki accepts POSTed forms for its query endpoints.
+      api.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+        const out: Query = {}
+        for (const [k, v] of new URLSearchParams(body as string)) {
+          const have = out[k]
+          out[k] = have === undefined ? v : Array.isArray(have) ? [...have, v] : [have, v]
+        }
+        done(null, out)
+      })
+      api.setErrorHandler((err, req, reply) => {
+        if (err instanceof LogQLParseError || (isSluiceError(err) && err.code === 'VALIDATION_FAILED')) return reply.code(400).type('text/plain').send(err.message)
+        const ch = clickhouseError(err, opts)
+        if (ch) return reply.code(400).type('text/plain').send(ch)
+        if ((err as { statusCode?: number }).statusCode === 400) return reply.code(400).type('text/plain').send((err as Error).message)
+        req.log.error({ err }, 'loki api request failed')
+        return reply.code(500).type('text/plain').send('internal error')
+      })
+
+      const params = (req: FastifyRequest): Query => ({ ...(req.query as Query), ...(req.body && typeof req.body === 'object' ? (req.body as Query) : {}) })
+      const scopeOf = (req: FastifyRequest): Scope => ({ db, tenant: tenant(req.headers['x-scope-orgid']) })
+
+      /** Runs a statement with the guard rails; cancelled when the client disconnects. */
+      const run = async <T>(reply: FastifyReply, endpoint: string, st: LogStatement): Promise<T[]> => {
+        const abort = new AbortController()
+        const onClose = () => {
+          if (!reply.raw.writableFinished) abort.abort()
+        }
+        reply.raw.once('close', onClose)
+        const end = deps.querySeconds.startTimer({ endpoint })
+        try {
+          const rs = await deps.clickhouse.query({
+            query: st.query,
+            query_params: st.params,
+            format: 'JSONEachRow',
+            abort_signal: abort.signal,
+            clickhouse_settings: {
+              max_execution_time: Math.max(1, Math.ceil(opts.timeoutMs / 1000)),
+              ...(opts.maxRowsRead > 0 && { max_rows_to_read: String(opts.maxRowsRead) }),
+              ...(opts.maxBytesRead > 0 && { max_bytes_to_read: String(opts.maxBytesRead) }),
+            },
+          })
+          return await rs.json<T>()
+        } finally {
+          end()
+          reply.raw.off('close', onClose)
+        }
+      }
+
+      const parse = (q: Query): Expr => {
+        const text = str(q, 'query')
+        if (text === undefined || text.trim() === '') throw new SluiceError('VALIDATION_FAILED', 'query must be supplied')
+        return parseLogQL(text)
+      }
+      const selector = (q: Query, name = 'query'): LogExpr => {
+        const text = str(q, name)
+        if (text === undefined || text.trim() === '') throw new SluiceError('VALIDATION_FAILED', `${name} must be supplied`)
+        const e = parseLogQL(text)
+        if (e.kind !== 'log') throw new SluiceError('VALIDATION_FAILED', `${name} must be a log selector like {service_name="api"}, not a metric query`)
+        return e
+      }
+      /** start/end with Loki's defaults (the last `since`, one hour unless given) and the range limit. */
+      const window = (q: Query, defaultNs = HOUR_NS) => {
+        const endNs = time(q, 'end', nowNs())
+        const since = str(q, 'since')
+        const sinceNs = since ? durationNs(since) : defaultNs
+        if (sinceNs === undefined) throw new SluiceError('VALIDATION_FAILED', `invalid parameter since: ${JSON.stringify(since)} is not a duration`)
+        const startNs = time(q, 'start', endNs - sinceNs)
+        if (endNs < startNs) throw new SluiceError('VALIDATION_FAILED', 'end timestamp must not be before or equal to start time')
+        if (endNs - startNs > BigInt(opts.maxRangeHours) * HOUR_NS)
+          throw new SluiceError('VALIDATION_FAILED', `the query time range exceeds the limit (query length: ${hours(endNs - startNs)}h, limit: ${opts.maxRangeHours}h, QUERY_MAX_RANGE_HOURS)`)
+        return { startNs, endNs }
+      }
+      const stepsOf = (q: Query, startNs: bigint, endNs: bigint, name = 'step'): Steps => {
+        const stepNs = step(q, name) ?? defaultStepNs(startNs, endNs)
+        if (stepNs <= 0n) throw new SluiceError('VALIDATION_FAILED', 'zero or negative query resolution step widths are not accepted. Try a positive integer')
+        const steps = { startNs, endNs, stepNs }
+        if (stepCount(steps) > MAX_POINTS) throw new SluiceError('VALIDATION_FAILED', `exceeded maximum resolution of ${MAX_POINTS} points per timeseries. Try decreasing the query resolution (?step=XX)`)
+        return steps
+      }
+
+      const logs = async (req: FastifyRequest, reply: FastifyReply, e: LogExpr, q: Query, startNs: bigint, endNs: bigint) => {
+        const limit = int(q, 'limit', 100, opts.maxLines)
+        const dir = direction(q)
+        const t0 = performance.now()
+        const rows = await run<LogRow>(reply, 'loki_logs', compileLogQuery(scopeOf(req), e, { fromNs: startNs, toNs: endNs + 1n, limit, direction: dir }))
+        const categorize = String(req.headers['x-loki-response-encoding-flags'] ?? '').split(',').includes('categorize-labels')
+        return {
+          status: 'success',
+          data: {
+            resultType: 'streams',
+            result: streams(rows, categorize),
+            stats: stats(rows.length, rows.reduce((n, r) => n + r.line.length, 0), performance.now() - t0),
+            ...(categorize && { encodingFlags: ['categorize-labels'] }),
+          },
+        }
+      }
+
+      const metric = async (req: FastifyRequest, reply: FastifyReply, e: Exclude<Expr, LogExpr>, steps: Steps) =>
+        evaluate(e, {
+          scope: scopeOf(req),
+          steps,
+          maxSeries: opts.maxSeries,
+          run: (st) => run(reply, 'loki_metric', st),
+        })
+
+      const queryRange = async (req: FastifyRequest, reply: FastifyReply) => {
+        const q = params(req)
+        const e = parse(q)
+        const { startNs, endNs } = window(q)
+        if (e.kind === 'log') return logs(req, reply, e, q, startNs, endNs)
+        const steps = stepsOf(q, startNs, endNs)
+        const t0 = performance.now()
+        const v = await metric(req, reply, e, steps)
+        const series: Series[] = v.kind === 'scalar' ? [{ metric: {}, points: new Map(Array.from({ length: stepCount(steps) }, (_, i) => [i, v.value])) }] : v.series
+        return { status: 'success', data: { resultType: 'matrix', result: matrix(series, steps), stats: stats(0, 0, performance.now() - t0) } }
+      }
+      api.get('/query_range', queryRange)
+      api.post('/query_range', queryRange)
+
+      const instant = async (req: FastifyRequest, reply: FastifyReply) => {
+        const q = params(req)
+        const e = parse(q)
+        if (e.kind === 'log') throw new SluiceError('VALIDATION_FAILED', 'log queries are not supported as an instant query type, please change your query to a range query type')
+        const t = time(q, 'time', nowNs())
+        const steps = { startNs: t, endNs: t, stepNs: 1_000_000_000n }
+        const t0 = performance.now()
+        const v = await metric(req, reply, e, steps)
+        const at = seconds(t)
+        if (v.kind === 'scalar') return { status: 'success', data: { resultType: 'scalar', result: [at, num(v.value)], stats: stats(0, 0, performance.now() - t0) } }
+        const result = v.series.flatMap((s) => (s.points.has(0) ? [{ metric: s.metric, value: [at, num(s.points.get(0)!)] }] : []))
+        if (isSort(e)) result.sort((a, b) => (Number(a.value[1]) - Number(b.value[1])) * (e.kind === 'vector' && e.op === 'sort_desc' ? -1 : 1))
+        return { status: 'success', data: { resultType: 'vector', result, stats: stats(0, 0, performance.now() - t0) } }
+      }
+      api.get('/query', instant)
+      api.post('/query', instant)
+
+      // ---- label browser ---------------------------------------------------------------------
+
+      const labels = async (req: FastifyRequest, reply: FastifyReply) => {
+        const q = params(req)
+        const { startNs, endNs } = window(q, 6n * HOUR_NS)
+        const sel = str(q, 'query')
+        if (sel) {
+          const rows = await run<{ name: string }>(
+            reply,
+            'loki_labels',
+            compileSelect(scopeOf(req), selector(q), startNs, endNs + 1n, () => `DISTINCT arrayJoin(mapKeys(${STREAM_MAP})) AS name`, () => 'ORDER BY name'),
+          )
+          return { status: 'success', data: rows.map((r) => r.name) }
+        }
+        const p = new Params()
+        const rows = await run<{ name: string }>(reply, 'loki_labels', {
+          query: `SELECT DISTINCT Name AS name FROM ${db}.label_values WHERE ${hourScope(p, scopeOf(req).tenant, startNs, endNs)} ORDER BY name`,
+          params: p.values,
+        })
+        return { status: 'success', data: rows.map((r) => r.name) }
+      }
+      api.get('/labels', labels)
+      api.post('/labels', labels)
+
+      api.get('/label/:name/values', async (req, reply) => {
+        const q = params(req)
+        const name = (req.params as { name: string }).name
+        const { startNs, endNs } = window(q, 6n * HOUR_NS)
+        const sel = str(q, 'query')
+        if (sel || META_LABELS.includes(name)) {
+          const e = sel ? selector(q) : ({ kind: 'log', matchers: [{ name, op: '=~', value: '.+' }], pipeline: [] } satisfies LogExpr)
+          const rows = await run<{ v: string }>(
+            reply,
+            'loki_label_values',
+            compileSelect(scopeOf(req), e, startNs, endNs + 1n, (pipe) => `DISTINCT ${pipe.lookup(name).val} AS v`, () => `HAVING v != '' ORDER BY v LIMIT 10000`),
+          )
+          return { status: 'success', data: rows.map((r) => r.v) }
+        }
+        const p = new Params()
+        const rows = await run<{ v: string }>(reply, 'loki_label_values', {
+          query: `SELECT DISTINCT Value AS v FROM ${db}.label_values WHERE ${hourScope(p, scopeOf(req).tenant, startNs, endNs)} AND Name = ${p.bind(name)} ORDER BY v LIMIT 10000`,
+          params: p.values,
+        })
+        return { status: 'success', data: rows.map((r) => r.v) }
+      })
+
+      const series = async (req: FastifyRequest, reply: FastifyReply) => {
+        const q = params(req)
+        const { startNs, endNs } = window(q, 6n * HOUR_NS)
+        const matches = [...all(q, 'match[]'), ...all(q, 'match')]
+        if (matches.length === 0) throw new SluiceError('VALIDATION_FAILED', 'at least one match[] selector must be supplied')
+        const seen = new Map<string, Record<string, string>>()
+        for (const m of matches) {
+          const e = parseLogQL(m)
+          if (e.kind !== 'log') throw new SluiceError('VALIDATION_FAILED', `match[] must be a log selector, got ${JSON.stringify(m)}`)
+          const rows = await run<{ s: Record<string, string> }>(
+            reply,
+            'loki_series',
+            compileSelect(scopeOf(req), e, startNs, endNs + 1n, () => `DISTINCT ${STREAM_MAP} AS s`, (p) => `LIMIT ${p.bind(opts.maxSeries + 1, 'UInt32')}`),
+          )
+          for (const r of rows) seen.set(labelKey(r.s), r.s)
+          if (seen.size > opts.maxSeries) throw new SluiceError('VALIDATION_FAILED', `maximum number of series (${opts.maxSeries}) reached for a single query (QUERY_MAX_SERIES)`)
+        }
+        return { status: 'success', data: [...seen.values()] }
+      }
+      api.get('/series', series)
+      api.post('/series', series)
+
+      // ---- index: stats and volume -------------------------------------------------------------
+
+      api.get('/index/stats', async (req, reply) => {
+        const q = params(req)
+        const e = selector(q)
+        const { startNs, endNs } = window(q)
+        const only = { ...e, pipeline: [] }
+        const fast = onVolumeTable(e.matchers, [])
+        const rows = fast
+          ? await run<{ streams: string; entries: string; bytes: string }>(reply, 'loki_index_stats', volumeStatement(scopeOf(req).tenant, e.matchers, startNs, endNs, 'uniqExact(ServiceName, Level) AS streams, sum(Count) AS entries, sum(Bytes) AS bytes'))
+          : await run<{ streams: string; entries: string; bytes: string }>(
+              reply,
+              'loki_index_stats',
+              compileSelect(scopeOf(req), only, startNs, endNs + 1n, () => `uniqExact(${STREAM_MAP}) AS streams, count() AS entries, sum(length(Body)) AS bytes`),
+            )
+        const r = rows[0] ?? { streams: '0', entries: '0', bytes: '0' }
+        // Sluice keeps no chunks; a stream's rows in a time range stand in for one.
+        return { streams: Number(r.streams), chunks: Number(r.streams), entries: Number(r.entries), bytes: Number(r.bytes) }
+      })
+
+      const volume = async (req: FastifyRequest, reply: FastifyReply, ranged: boolean) => {
+        const q = params(req)
+        const e = selector(q)
+        const { startNs, endNs } = window(q)
+        const limit = int(q, 'limit', 100, 10_000)
+        const aggregateBy = str(q, 'aggregateBy') ?? 'series'
+        if (aggregateBy !== 'series' && aggregateBy !== 'labels') throw new SluiceError('VALIDATION_FAILED', `invalid parameter aggregateBy: expected series or labels, got ${JSON.stringify(aggregateBy)}`)
+        const targets = (str(q, 'targetLabels') ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+        const by = targets.length ? targets : [...new Set(e.matchers.map((m) => m.name))]
+        const steps = ranged ? stepsOf(q, startNs, endNs) : { startNs, endNs, stepNs: endNs - startNs + 1n }
+        const fast = onVolumeTable(e.matchers, by)
+        const st = fast ? volumeRange(scopeOf(req).tenant, e.matchers, by, steps, aggregateBy) : logsVolumeRange(scopeOf(req), e, by, steps, aggregateBy)
+        const rows = await run<{ labels: Record<string, string>; i: string; v: string }>(reply, ranged ? 'loki_volume_range' : 'loki_volume', st)
+        const bySeries = new Map<string, Series>()
+        for (const r of rows) {
+          const key = labelKey(r.labels)
+          let s = bySeries.get(key)
+          if (!s) bySeries.set(key, (s = { metric: r.labels, points: new Map() }))
+          s.points.set(ranged ? Number(r.i) : 0, Number(r.v))
+        }
+        const total = (s: Series) => [...s.points.values()].reduce((a, b) => a + b, 0)
+        const top = [...bySeries.values()].sort((a, b) => total(b) - total(a)).slice(0, limit)
+        if (ranged) return { status: 'success', data: { resultType: 'matrix', result: matrix(top, steps), stats: stats(0, 0, 0) } }
+        const at = seconds(endNs)
+        return { status: 'success', data: { resultType: 'vector', result: top.map((s) => ({ metric: s.metric, value: [at, num(total(s))] })), stats: stats(0, 0, 0) } }
+      }
+      api.get('/index/volume', (req, reply) => volume(req, reply, false))
+      api.get('/index/volume_range', (req, reply) => volume(req, reply, true))
+
+      // ---- Drilldown -----------------------------------------------------------------------------
+
+      api.get('/patterns', async (req, reply) => {
+        const q = params(req)
+        const e = selector(q)
+        const { startNs, endNs } = window(q)
+        const steps = stepsOf(q, startNs, endNs)
+        const scope = scopeOf(req)
+        const counts = await run<{ id: string; level: string; i: string; c: string }>(
+          reply,
+          'loki_patterns',
+          compileSelect(
+            scope,
+            e,
+            startNs,
+            endNs + 1n,
+            (_pipe, p) => `PatternId AS id, lower(SeverityText) AS level, intDiv(toUnixTimestamp64Nano(Timestamp) - ${p.bind(startNs.toString(), 'Int64')}, ${p.bind(steps.stepNs.toString(), 'Int64')}) AS i, count() AS c`,
+            () => 'GROUP BY id, level, i',
+            () => ["PatternId != ''"],
+          ),
+        )
+        const ids = [...new Set(counts.map((r) => r.id))]
+        const p = new Params()
+        const templates = ids.length
+          ? await run<{ id: string; template: string }>(reply, 'loki_patterns', {
+              query: `SELECT PatternId AS id, argMaxMerge(Template) AS template FROM ${db}.patterns WHERE tenant = ${p.bind(scope.tenant)} AND PatternId IN ${p.bind(ids, 'Array(String)')} GROUP BY id`,
+              params: p.values,
+            })
+          : []
+        const text = new Map(templates.map((t) => [t.id, t.template.replaceAll('<*>', '<_>')]))
+        const out = new Map<string, { pattern: string; level: string; samples: Map<number, number>; total: number }>()
+        for (const r of counts) {
+          const pattern = text.get(r.id)
+          if (!pattern) continue
+          const key = `${r.id}\u0000${r.level}`
+          let o = out.get(key)
+          if (!o) out.set(key, (o = { pattern, level: r.level, samples: new Map(), total: 0 }))
+          const i = Number(r.i)
+          o.samples.set(i, (o.samples.get(i) ?? 0) + Number(r.c))
+          o.total += Number(r.c)
+        }
+        const data = [...out.values()]
+          .sort((a, b) => b.total - a.total)
+          .slice(0, 1000)
+          .map((o) => ({
+            pattern: o.pattern,
+            level: o.level,
+            samples: [...o.samples].sort((a, b) => a[0] - b[0]).map(([i, c]) => [seconds(startNs + BigInt(i) * steps.stepNs), c]),
+          }))
+        return { status: 'success', data }
+      })
+
+      api.get('/detected_labels', async (req, reply) => {
+        const q = params(req)
+        const { startNs, endNs } = window(q)
+        const sel = str(q, 'query')
+        const scope = scopeOf(req)
+        if (sel && sel.trim() !== '{}') {
+          const rows = await run<{ label: string; cardinality: string }>(
+            reply,
+            'loki_detected_labels',
+            detectedLabelsStatement(scope, selector(q), startNs, endNs),
+          )
+          return { detectedLabels: rows.map((r) => ({ label: r.label, cardinality: Number(r.cardinality) })) }
+        }
+        const p = new Params()
+        const rows = await run<{ label: string; cardinality: string }>(reply, 'loki_detected_labels', {
+          query: `SELECT Name AS label, uniqExact(Value) AS cardinality FROM ${db}.label_values WHERE ${hourScope(p, scope.tenant, startNs, endNs)} GROUP BY label ORDER BY label`,
+          params: p.values,
+        })
+        return { detectedLabels: rows.map((r) => ({ label: r.label, cardinality: Number(r.cardinality) })) }
+      })
+
+      const sample = async (req: FastifyRequest, reply: FastifyReply, q: Query) => {
+        const e = selector(q)
+        const { startNs, endNs } = window(q)
+        const limit = int(q, 'line_limit', 1000, opts.maxLines)
+        return run<LogRow>(reply, 'loki_detected_fields', compileLogQuery(scopeOf(req), e, { fromNs: startNs, toNs: endNs + 1n, limit, direction: 'backward' }))
+      }
+      api.get('/detected_fields', async (req, reply) => {
+        const q = params(req)
+        const limit = int(q, 'limit', 1000, 100_000)
+        const fields = detectFields(await sample(req, reply, q))
+        return { fields: fields.slice(0, limit).map(({ values: _values, ...f }) => f), limit }
+      })
+      api.get('/detected_field/:name/values', async (req, reply) => {
+        const q = params(req)
+        const name = (req.params as { name: string }).name
+        const limit = int(q, 'limit', 1000, 100_000)
+        const field = detectFields(await sample(req, reply, q)).find((f) => f.label === name)
+        return { values: field ? [...field.values].slice(0, limit) : [] }
+      })
+
+      // ---- the rest ----------------------------------------------------------------------------
+
+      api.get('/format_query', async (req) => {
+        const q = params(req)
+        return { status: 'success', data: formatLogQL(parse(q)) }
+      })
+      api.get('/status/buildinfo', async () => ({ version: LOKI_API_VERSION, revision: 'sluice', branch: 'sluice', buildUser: 'sluice', buildDate: '', goVersion: '' }))
+
+      registerTail(api, {
+        maxConnections: opts.tailMaxConnections,
+        pollMs: opts.tailPollMs,
+        maxLines: opts.maxLines,
+        parse: (q) => selector(q),
+        scopeOf,
+        query: async (st) => {
+          const rs = await deps.clickhouse.query({ query: st.query, query_params: st.params, format: 'JSONEachRow', clickhouse_settings: { max_execution_time: Math.max(1, Math.ceil(opts.timeoutMs / 1000)) } })
+          return rs.json()
+        },
+        stream: (rows) => streams(rows, false),
+      })
+    },
+    { prefix: '/loki/api/v1' },
+  )
+
+  function hourScope(p: Params, t: string, startNs: bigint, endNs: bigint): string {
+    return `tenant = ${p.bind(t)} AND Hour >= toStartOfHour(toDateTime(${p.bind(Number(startNs / 1_000_000_000n), 'Int64')})) AND Hour <= toDateTime(${p.bind(Number(endNs / 1_000_000_000n), 'Int64')})`
+  }
+
+  /** Label names the volume table has as columns. */
+  function onVolumeTable(matchers: readonly Matcher[], by: readonly string[]): boolean {
+    const ok = (n: string) => n === 'service_name' || n === 'level'
+    return matchers.every((m) => ok(m.name)) && by.every(ok)
+  }
+
+  function volumeWhere(p: Params, t: string, matchers: readonly Matcher[], startNs: bigint, endNs: bigint): string {
+    const col = (n: string) => (n === 'service_name' ? 'ServiceName' : 'Level')
+    const clauses = [
+      `tenant = ${p.bind(t)}`,
+      `Minute >= toStartOfMinute(toDateTime(${p.bind(Number(startNs / 1_000_000_000n), 'Int64')}))`,
+      `Minute <= toDateTime(${p.bind(Number(endNs / 1_000_000_000n), 'Int64')})`,
+    ]
+    for (const m of matchers) {
+      const c = col(m.name)
+      const v = p.bind(m.op === '=~' || m.op === '!~' ? `^(?:${m.value})$` : m.value)
+      clauses.push(m.op === '=' ? `${c} = ${v}` : m.op === '!=' ? `${c} != ${v}` : m.op === '=~' ? `match(${c}, ${v})` : `NOT match(${c}, ${v})`)
+    }
+    return clauses.join(' AND ')
+  }
+
+  function volumeStatement(t: string, matchers: readonly Matcher[], startNs: bigint, endNs: bigint, columns: string): LogStatement {
+    const p = new Params()
+    return { query: `SELECT ${columns} FROM ${db}.volume WHERE ${volumeWhere(p, t, matchers, startNs, endNs)}`, params: p.values }
+  }
+
+  /** Bytes per series (and step) from the per-minute volume table; steps end at t, as Loki's do. */
+  function volumeRange(t: string, matchers: readonly Matcher[], by: readonly string[], steps: Steps, aggregateBy: string): LogStatement {
+    const p = new Params()
+    const labels = volumeLabels(by, aggregateBy, (n) => (n === 'service_name' ? 'toString(ServiceName)' : 'toString(Level)'), p)
+    const i = `greatest(0, intDiv(toInt64(toUnixTimestamp(Minute)) * 1000000000 - ${p.bind(steps.startNs.toString(), 'Int64')} + ${p.bind((steps.stepNs - 1n).toString(), 'Int64')}, ${p.bind(steps.stepNs.toString(), 'Int64')}))`
+    return {
+      query: `SELECT ${labels} AS labels, ${i} AS i, sum(Bytes) AS v FROM ${db}.volume WHERE ${volumeWhere(p, t, matchers, steps.startNs, steps.endNs)} GROUP BY labels, i`,
+      params: p.values,
+    }
+  }
+
+  function logsVolumeRange(scope: Scope, e: LogExpr, by: readonly string[], steps: Steps, aggregateBy: string): LogStatement {
+    return compileSelect(
+      scope,
+      { ...e, pipeline: [] },
+      steps.startNs,
+      steps.endNs + 1n,
+      (pipe, p) => {
+        const labels = volumeLabels(by, aggregateBy, (n) => pipe.lookup(n).val, p)
+        const i = `greatest(0, intDiv(toUnixTimestamp64Nano(Timestamp) - ${p.bind(steps.startNs.toString(), 'Int64')} + ${p.bind((steps.stepNs - 1n).toString(), 'Int64')}, ${p.bind(steps.stepNs.toString(), 'Int64')}))`
+        return `${labels} AS labels, ${i} AS i, sum(length(Body)) AS v`
+      },
+      () => 'GROUP BY labels, i',
+    )
+  }
+
+  function detectedLabelsStatement(scope: Scope, e: LogExpr, startNs: bigint, endNs: bigint): LogStatement {
+    return compileSelect(
+      scope,
+      { ...e, pipeline: [] },
+      startNs,
+      endNs + 1n,
+      () => `(arrayJoin(arrayZip(mapKeys(${STREAM_MAP}), mapValues(${STREAM_MAP}))) AS kv).1 AS label, uniqExact(kv.2) AS cardinality`,
+      () => 'GROUP BY label ORDER BY label',
+    )
+  }
+}
+
+/** Volume's series labels: the `by` labels and their values, or (aggregateBy=labels) one series per label name present. */
+function volumeLabels(by: readonly string[], aggregateBy: string, value: (name: string) => string, p: Params): string {
+  if (aggregateBy === 'labels') {
+    // One series per label name the stream carries, as Loki's aggregateBy=labels: {name: ""}… summed per name.
+    throw new SluiceError('VALIDATION_FAILED', 'unsupported: aggregateBy=labels (use targetLabels with aggregateBy=series)')
+  }
+  return `mapFilter((k, v) -> v != '', CAST(map(${by.flatMap((n) => [p.bind(n), value(n)]).join(', ') || "'', ''"}), 'Map(String, String)'))`
+}
+
+function clickhouseError(err: unknown, opts: LokiOptions): string | undefined {
+  const type = (err as { type?: string }).type ?? ''
+  const message = err instanceof Error ? err.message : String(err)
+  const has = (name: string) => type === name || message.includes(`(${name})`)
+  if (has('TIMEOUT_EXCEEDED')) return `query timed out after ${opts.timeoutMs} ms (QUERY_TIMEOUT_MS); narrow the time range or the selector`
+  if (has('TOO_MANY_ROWS') || has('TOO_MANY_ROWS_OR_BYTES')) return `the query would read more than ${opts.maxRowsRead} rows (QUERY_MAX_ROWS_READ); narrow the time range or the selector`
+  if (has('TOO_MANY_BYTES')) return `the query would read more than ${opts.maxBytesRead} bytes (QUERY_MAX_BYTES_READ); narrow the time range or the selector`
+  if (has('CANNOT_COMPILE_REGEXP')) return `invalid regular expression: ${message.split('\n')[0]}`
+  return undefined
+}
+
+const hours = (ns: bigint) => (Number(ns) / 3.6e12).toFixed(1)
+const seconds = (ns: bigint) => Number(ns) / 1e9
+const isSort = (e: Expr) => e.kind === 'vector' && (e.op === 'sort' || e.op === 'sort_desc')
+
+/** A sample value as Prometheus prints it. */
+function num(v: number): string {
+  if (Number.isNaN(v)) return 'NaN'
+  if (v === Infinity) return '+Inf'
+  if (v === -Infinity) return '-Inf'
+  return String(v)
+}
+
+function matrix(series: Series[], steps: Steps) {
+  return series.map((s) => ({
+    metric: s.metric,
+    values: [...s.points].sort((a, b) => a[0] - b[0]).map(([i, v]) => [seconds(steps.startNs + BigInt(i) * steps.stepNs), num(v)]),
+  }))
+}
+
+function stats(lines: number, bytes: number, ms: number) {
+  const execTime = ms / 1000
+  return {
+    summary: {
+      bytesProcessedPerSecond: execTime > 0 ? Math.round(bytes / execTime) : 0,
+      linesProcessedPerSecond: execTime > 0 ? Math.round(lines / execTime) : 0,
+      totalBytesProcessed: bytes,
+      totalLinesProcessed: lines,
+      execTime,
+      queueTime: 0,
+      subqueries: 0,
+      totalEntriesReturned: lines,
+      splits: 0,
+      shards: 0,
+      totalPostFilterLines: lines,
+      totalStructuredMetadataBytesProcessed: 0,
+    },
+  }
+}
+
+/** Rows as Loki streams: with categorize-labels, metadata and parsed labels ride on each entry. */
+export function streams(rows: readonly LogRow[], categorize: boolean) {
+  const out = new Map<string, { stream: Record<string, string>; values: unknown[][] }>()
+  for (const r of rows) {
+    const parsed: Record<string, string> = {}
+    for (const [k, v] of Object.entries(r.parsed)) parsed[k in r.stream || k in r.meta ? `${k}_extracted` : k] = v
+    const labels = categorize ? r.stream : { ...r.stream, ...r.meta, ...parsed }
+    const key = labelKey(labels)
+    let s = out.get(key)
+    if (!s) out.set(key, (s = { stream: labels, values: [] }))
+    if (!categorize) s.values.push([r.ts, r.line])
+    else {
+      const extra: Record<string, Record<string, string>> = {}
+      if (Object.keys(r.meta).length) extra.structuredMetadata = r.meta
+      if (Object.keys(parsed).length) extra.parsed = parsed
+      s.values.push([r.ts, r.line, extra])
+    }
+  }
+  return [...out.values()]
+}

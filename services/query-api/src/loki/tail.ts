@@ -1,0 +1,126 @@
+// Live tail (`/loki/api/v1/tail`, WebSocket), as Loki serves it: first the newest `limit` lines
+// since `start` (default one hour ago), oldest first, then every line stored after the client
+// connected, in frames `{"streams":[…],"dropped_entries":null}`.
+//
+// New lines are found by when Sluice received them (ObservedTimestamp), not by their own time, so
+// a late or back-dated line still shows. Each poll looks back LAG_NS past its cursor, because a
+// record observed at t reaches ClickHouse a sink flush later; ids already sent in that window are
+// skipped. At most QUERY_TAIL_MAX_CONNECTIONS tails run at once, one poll each at a time.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { WebSocket } from 'ws'
+import type { LogExpr } from '../logql/ast.js'
+import { compileSelect, logColumns } from './compile.js'
+import type { LogStatement, Scope } from './compile.js'
+import { int, str, time } from './params.js'
+import type { Query } from './params.js'
+
+interface TailRow {
+  ts: string
+  line: string
+  stream: Record<string, string>
+  meta: Record<string, string>
+  parsed: Record<string, string>
+  id?: string
+  obs?: string
+}
+
+export interface TailOptions {
+  maxConnections: number
+  pollMs: number
+  maxLines: number
+  parse(q: Query): LogExpr
+  scopeOf(req: FastifyRequest): Scope
+  query(st: LogStatement): Promise<TailRow[]>
+  stream(rows: TailRow[]): unknown
+}
+
+const LAG_NS = 10_000_000_000n
+const DAY_NS = 86_400_000_000_000n
+/** WebSocket close code "try again later" (RFC 6455 registry). */
+const TRY_AGAIN_LATER = 1013
+const INVALID_REQUEST = 1008
+
+export function registerTail(api: FastifyInstance, opts: TailOptions): void {
+  let open = 0
+  api.get('/tail', { websocket: true }, (socket: WebSocket, req) => {
+    if (open >= opts.maxConnections) {
+      socket.close(TRY_AGAIN_LATER, `max concurrent tail requests limit exceeded (${opts.maxConnections}, QUERY_TAIL_MAX_CONNECTIONS)`)
+      return
+    }
+    let expr: LogExpr
+    let scope: Scope
+    let startNs: bigint
+    let limit: number
+    const q = req.query as Query
+    try {
+      expr = opts.parse(q)
+      scope = opts.scopeOf(req)
+      const now = BigInt(Date.now()) * 1_000_000n
+      startNs = time(q, 'start', now - 3_600_000_000_000n)
+      limit = int(q, 'limit', 100, opts.maxLines)
+      const delay = str(q, 'delay_for')
+      if (delay !== undefined && !(Number(delay) >= 0 && Number(delay) <= 5)) throw new Error('delay_for must be between 0 and 5 seconds')
+    } catch (err) {
+      socket.close(INVALID_REQUEST, (err as Error).message.slice(0, 120))
+      return
+    }
+    open++
+    let cursor = BigInt(Date.now()) * 1_000_000n
+    const sent = new Map<string, bigint>()
+    let busy = false
+    let closed = false
+    const send = (rows: TailRow[]) => {
+      if (rows.length && !closed) socket.send(JSON.stringify({ streams: opts.stream(rows), dropped_entries: null }))
+    }
+    const withIds = (pipe: Parameters<typeof logColumns>[0]) => `${logColumns(pipe)}, id, toString(toUnixTimestamp64Nano(ObservedTimestamp)) AS obs`
+    const poll = async () => {
+      if (busy || closed) return
+      busy = true
+      try {
+        const now = BigInt(Date.now()) * 1_000_000n
+        const since = cursor - LAG_NS
+        const st = compileSelect(
+          scope,
+          expr,
+          startNs,
+          now + DAY_NS,
+          withIds,
+          (p) => `ORDER BY ObservedTimestamp, Timestamp LIMIT ${p.bind(opts.maxLines, 'UInt32')}`,
+          (p) => [`ObservedTimestamp > fromUnixTimestamp64Nano(${p.bind(since.toString(), 'Int64')})`],
+        )
+        const rows = (await opts.query(st)).filter((r) => !sent.has(r.id!))
+        for (const r of rows) {
+          const obs = BigInt(r.obs!)
+          sent.set(r.id!, obs)
+          if (obs > cursor) cursor = obs
+        }
+        for (const [id, obs] of sent) if (obs < cursor - LAG_NS) sent.delete(id)
+        send(rows)
+      } catch (err) {
+        req.log.warn({ err }, 'tail poll failed')
+        socket.close(1011, 'tail query failed')
+      } finally {
+        busy = false
+      }
+    }
+    let timer: NodeJS.Timeout | undefined
+    socket.on('close', () => {
+      closed = true
+      open--
+      clearInterval(timer)
+    })
+    // The backlog: newest `limit` lines since start, sent oldest first; then the polls.
+    const backlog = compileSelect(scope, expr, startNs, cursor + 1n, withIds, (p) => `ORDER BY TimestampTime DESC, Timestamp DESC LIMIT ${p.bind(limit, 'UInt32')}`)
+    void opts
+      .query(backlog)
+      .then((rows) => {
+        for (const r of rows) sent.set(r.id!, BigInt(r.obs!))
+        send(rows.reverse())
+        if (!closed) timer = setInterval(() => void poll(), opts.pollMs)
+      })
+      .catch((err: unknown) => {
+        req.log.warn({ err }, 'tail backlog query failed')
+        socket.close(1011, 'tail query failed')
+      })
+  })
+}
