@@ -1,0 +1,114 @@
+// Metric evaluation above the range aggregations, with a stand-in for ClickHouse that answers
+// each range aggregation with fixed (labels, step, value) rows: vector aggregations, topk,
+// binary operations, the sum-by push-down and the series limit.
+import { describe, expect, it } from 'vitest'
+import { parseLogQL } from '../logql/parse.js'
+import type { MetricExpr } from '../logql/ast.js'
+import type { LogStatement } from './compile.js'
+import { evaluate } from './evaluate.js'
+import type { EvalContext, Value } from './evaluate.js'
+
+const S = 1_000_000_000n
+type Row = { labels: Record<string, string>; i: number; v: number }
+
+function ctx(rows: Row[], maxSeries = 100) {
+  const asked: LogStatement[] = []
+  const c: EvalContext = {
+    scope: { db: 'db', tenant: 't' },
+    steps: { startNs: 100n * S, endNs: 102n * S, stepNs: S },
+    maxSeries,
+    run: async (st) => {
+      asked.push(st)
+      return rows
+    },
+  }
+  return { c, asked }
+}
+
+const run = async (q: string, rows: Row[], maxSeries?: number) => {
+  const { c, asked } = ctx(rows, maxSeries)
+  return { value: await evaluate(parseLogQL(q) as MetricExpr, c), asked }
+}
+
+/** series as { labels-json: [values by step] } for compact assertions */
+function table(v: Value): Record<string, (number | undefined)[]> {
+  if (v.kind === 'scalar') throw new Error('scalar')
+  return Object.fromEntries(v.series.map((s) => [JSON.stringify(s.metric), [0, 1, 2].map((i) => s.points.get(i))]))
+}
+
+const rows: Row[] = [
+  { labels: { app: 'a', level: 'info' }, i: 0, v: 1 },
+  { labels: { app: 'a', level: 'info' }, i: 1, v: 2 },
+  { labels: { app: 'a', level: 'error' }, i: 1, v: 5 },
+  { labels: { app: 'b', level: 'info' }, i: 0, v: 4 },
+  { labels: { app: 'b', level: 'info' }, i: 2, v: 8 },
+]
+
+describe('metric evaluation', () => {
+  it('pushes sum by (…) of a count into the SQL and keeps its series as ClickHouse grouped them', async () => {
+    const { value, asked } = await run('sum by (level) (count_over_time({app=~".+"}[1s]))', [
+      { labels: { level: 'info' }, i: 0, v: 5 },
+      { labels: { level: 'error' }, i: 1, v: 5 },
+    ])
+    expect(asked).toHaveLength(1)
+    expect(asked[0]!.query).toMatch(/map\(\{p\d+:String\}, lower\(SeverityText\)\)/)
+    expect(table(value)).toEqual({ '{"level":"info"}': [5, undefined, undefined], '{"level":"error"}': [undefined, 5, undefined] })
+  })
+
+  it('aggregates per step with avg, max and count, grouping by or without labels', async () => {
+    expect(table((await run('avg by (app) (count_over_time({app=~".+"}[1s]))', rows)).value)).toEqual({
+      '{"app":"a"}': [1, 3.5, undefined],
+      '{"app":"b"}': [4, undefined, 8],
+    })
+    expect(table((await run('max without (app) (count_over_time({app=~".+"}[1s]))', rows)).value)).toEqual({
+      '{"level":"info"}': [4, 2, 8],
+      '{"level":"error"}': [undefined, 5, undefined],
+    })
+    expect(table((await run('count(count_over_time({app=~".+"}[1s]))', rows)).value)).toEqual({ '{}': [2, 2, 1] })
+  })
+
+  it('keeps the k largest series at each step with topk, grouped', async () => {
+    expect(table((await run('topk(1, count_over_time({app=~".+"}[1s]))', rows)).value)).toEqual({
+      '{"app":"a","level":"error"}': [undefined, 5, undefined],
+      '{"app":"b","level":"info"}': [4, undefined, 8],
+    })
+    expect(table((await run('bottomk(1, count_over_time({app=~".+"}[1s])) by (app)', rows)).value)).toEqual({
+      '{"app":"a","level":"info"}': [1, 2, undefined],
+      '{"app":"b","level":"info"}': [4, undefined, 8],
+    })
+  })
+
+  it('applies arithmetic with scalars, filters with comparisons, and gives 0/1 with bool', async () => {
+    const r = [{ labels: { app: 'a' }, i: 0, v: 2 }, { labels: { app: 'a' }, i: 1, v: 6 }]
+    expect(table((await run('count_over_time({app="a"}[1s]) * 10 + 1', r)).value)).toEqual({ '{"app":"a"}': [21, 61, undefined] })
+    expect(table((await run('count_over_time({app="a"}[1s]) > 3', r)).value)).toEqual({ '{"app":"a"}': [undefined, 6, undefined] })
+    expect(table((await run('count_over_time({app="a"}[1s]) > bool 3', r)).value)).toEqual({ '{"app":"a"}': [0, 1, undefined] })
+    expect(await run('2 * 3 + 1', [])).toMatchObject({ value: { kind: 'scalar', value: 7 } })
+    expect(table((await run('vector(3)', [])).value)).toEqual({ '{}': [3, 3, 3] })
+  })
+
+  it('matches series one-to-one between two vectors, on (…) when asked', async () => {
+    const { c } = ctx([])
+    let call = 0
+    c.run = async () =>
+      call++ === 0
+        ? [
+            { labels: { app: 'a', level: 'error' }, i: 0, v: 3 },
+            { labels: { app: 'b', level: 'error' }, i: 0, v: 1 },
+          ]
+        : [
+            { labels: { app: 'a' }, i: 0, v: 6 },
+            { labels: { app: 'c' }, i: 0, v: 2 },
+          ]
+    const v = await evaluate(parseLogQL('sum by (app, level) (count_over_time({level="error"}[1s])) / on (app) sum by (app) (count_over_time({app=~".+"}[1s]))') as MetricExpr, c)
+    expect(table(v)).toEqual({ '{"app":"a"}': [0.5, undefined, undefined] })
+  })
+
+  it('answers 400 when a query would return more series than allowed', async () => {
+    await expect(run('count_over_time({app=~".+"}[1s])', rows, 2)).rejects.toThrow(/maximum number of series \(2\)/)
+  })
+
+  it('refuses group_left by name', async () => {
+    await expect(run('count_over_time({a="b"}[1s]) / on (a) group_left count_over_time({a="b"}[1s])', rows)).rejects.toThrow(/unsupported LogQL: group_left/)
+  })
+})
