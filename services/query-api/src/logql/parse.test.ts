@@ -179,6 +179,12 @@ describe('label filters', () => {
     expectTree('{a="b"} | x="1" and (y="2" and z="3")', log([m('a', 'b')], lf(and(cmp('x', '=', str('1')), and(cmp('y', '=', str('2')), cmp('z', '=', str('3')))))))
   })
 
+  it('needs no space after the pipe or around the operator', () => {
+    const tree = log([m('a', 'b')], lf(cmp('level', '=', str('error'))))
+    expectTree('{a="b"} |level = "error"', tree)
+    expectTree('{a="b"}|level="error"', tree)
+  })
+
   it('reads ip() comparisons', () => {
     expectTree(
       '{job_name="myapp"} | logfmt | addr = ip("192.168.4.0/24") or addr != ip("10.10.15.0/24")',
@@ -595,6 +601,8 @@ describe('errors', () => {
     expectError('{a="😀"} | x', 1, 12, /expecting a comparison operator/)
     expectError('', 1, 1, /unexpected end of input/)
     expectError('foo(1)', 1, 1, /unexpected IDENTIFIER foo/)
+    expectError('{a="b"} |= "x" or', 1, 18, /unexpected end of input, expecting STRING/)
+    expectError('{a="b"}[5m]', 1, 8, /unexpected "\[", expecting "\|", a line filter or end of input/)
   })
 
   it('cap nesting and operator counts instead of exhausting the stack', () => {

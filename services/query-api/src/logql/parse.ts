@@ -303,6 +303,12 @@ function describe(t: Token): string {
   }
 }
 
+/** `[5m]` and its optional `offset 1h`. */
+interface Range {
+  ns: bigint
+  offset?: bigint
+}
+
 class Parser {
   readonly #lexer: Lexer
   readonly #ahead: Token[] = []
@@ -536,13 +542,15 @@ class Parser {
     this.#expectOp('(')
     const start = this.#peek()
     const inner = this.#metric(start, this.#binary(1))
-    const args: string[] = []
-    for (let i = 0; i < 4; i++) {
+    const arg = () => {
       this.#expectOp(',')
-      args.push(this.#expectString())
+      return this.#expectString()
     }
+    const dst = arg()
+    const replacement = arg()
+    const src = arg()
+    const regex = arg()
     this.#expectOp(')')
-    const [dst = '', replacement = '', src = '', regex = ''] = args
     return { kind: 'label_replace', inner, dst, replacement, src, regex }
   }
 
@@ -557,22 +565,7 @@ class Parser {
       param = this.#expectNumber()
       this.#expectOp(',')
     }
-    let log: LogExpr
-    let unwrap: Unwrap | undefined
-    let range: { ns: bigint; offset?: bigint } | undefined
-    if (this.#isOp('(')) {
-      this.#enter(this.#next())
-      ;({ log, unwrap } = this.#logWithPipeline(true))
-      this.#expectOp(')')
-      this.#depth--
-    } else {
-      const matchers = this.#selector()
-      if (this.#isOp('[')) range = this.#range()
-      const pipeline = this.#pipeline(true)
-      log = { kind: 'log', matchers, pipeline: pipeline.stages }
-      unwrap = pipeline.unwrap
-    }
-    range ??= this.#range()
+    const { log, unwrap, range } = this.#logRange()
     this.#expectOp(')')
     const grouping = this.#grouping()
 
@@ -588,7 +581,21 @@ class Parser {
     return node
   }
 
-  #range(): { ns: bigint; offset?: bigint } {
+  #logRange(): { log: LogExpr; unwrap?: Unwrap; range: Range } {
+    if (this.#isOp('(')) {
+      this.#enter(this.#next())
+      const inner = this.#logWithPipeline(true)
+      this.#expectOp(')')
+      this.#depth--
+      return { ...inner, range: this.#range() }
+    }
+    const matchers = this.#selector()
+    const early = this.#isOp('[') ? this.#range() : undefined
+    const { stages, unwrap } = this.#pipeline(true)
+    return { log: { kind: 'log', matchers, pipeline: stages }, ...(unwrap && { unwrap }), range: early ?? this.#range() }
+  }
+
+  #range(): Range {
     this.#expectOp('[')
     const ns = this.#expectDuration()
     this.#expectOp(']')

@@ -566,13 +566,23 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
   const step = p.bind(steps.stepNs.toString(), 'Int64')
   const lo = `greatest(toInt64(0), intDiv(${rel} + ${step} - 1, ${step}) - ${p.bind(k.toString(), 'Int64')})`
   const hi = `least(toInt64(${p.bind(stepCount(steps) - 1, 'Int64')}), intDiv(${rel} + ${p.bind((r.rangeNs - 1n).toString(), 'Int64')}, ${step}) - ${p.bind(k.toString(), 'Int64')})`
-  const query = `SELECT labels, i, ${agg} AS v FROM (
-  SELECT ${pipe.seriesMap(grouping ?? r.grouping)} AS labels, ${t} AS t, ${value} AS x, length(${pipe.line}) AS b, ${lo} AS lo, ${hi} AS hi
+  // `by` labels are grouped on as plain columns and put into a map once per group; a window no
+  // longer than the step holds each row at most once, so no row is repeated per step.
+  const g = grouping ?? r.grouping
+  const byCols = g?.mode === 'by' ? g.labels.map((l, j) => `${pipe.lookup(l).val} AS g${j}`) : undefined
+  const series = byCols ? byCols.join(', ') : `${pipe.seriesMap(g)} AS labels`
+  const labels = byCols
+    ? `mapFilter((k, v) -> v != '', CAST(map(${g!.labels.flatMap((l, j) => [p.bind(l), `g${j}`]).join(', ') || "'', ''"}), 'Map(String, String)'))`
+    : 'labels'
+  const keys = byCols ? byCols.map((_, j) => `g${j}`) : ['labels']
+  const single = r.rangeNs <= steps.stepNs
+  const query = `SELECT ${labels} AS labels, i, ${agg} AS v FROM (
+  SELECT ${series ? `${series}, ` : ''}${t} AS t, ${value} AS x, length(${pipe.line}) AS b, ${lo} AS lo, ${hi} AS hi
   FROM ${scope.db}.logs
   WHERE ${[...where, ...pipe.where].join('\n    AND ')}
 )
-ARRAY JOIN range(lo, hi + 1) AS i
-GROUP BY labels, i`
+${single ? 'WHERE lo <= hi' : 'ARRAY JOIN range(lo, hi + 1) AS i'}
+GROUP BY ${[...keys, single ? 'lo AS i' : 'i'].join(', ')}`
   return { query, params: p.values }
 }
 

@@ -526,7 +526,8 @@ function clickhouseError(err: unknown, opts: LokiOptions): string | undefined {
 }
 
 const hours = (ns: bigint) => (Number(ns) / 3.6e12).toFixed(1)
-const seconds = (ns: bigint) => Number(ns) / 1e9
+/** Unix seconds with millisecond precision, as Loki prints sample times. */
+const seconds = (ns: bigint) => Number(ns / 1_000_000n) / 1000
 const isSort = (e: Expr) => e.kind === 'vector' && (e.op === 'sort' || e.op === 'sort_desc')
 
 /** A sample value as Prometheus prints it. */
