@@ -51,7 +51,8 @@ describe('metric evaluation', () => {
       { labels: { level: 'error' }, i: 1, v: 5 },
     ])
     expect(asked).toHaveLength(1)
-    expect(asked[0]!.query).toMatch(/map\(\{p\d+:String\}, lower\(SeverityText\)\)/)
+    expect(asked[0]!.query).toMatch(/lower\(SeverityText\) AS g0/)
+    expect(asked[0]!.query).toMatch(/GROUP BY g0, lo AS i/)
     expect(table(value)).toEqual({ '{"level":"info"}': [5, undefined, undefined], '{"level":"error"}': [undefined, 5, undefined] })
   })
 
