@@ -49,7 +49,7 @@ describe('Loki push → Loki query end to end', () => {
     const byLevel = Object.fromEntries(cart.data.result.map((s) => [s.stream.level, s]))
     expect(Object.keys(byLevel).sort()).toEqual(['error', 'info'])
     expect(byLevel.error!.stream).toEqual({ service_name: 'cart', level: 'error', env: 'prod' })
-    expect(byLevel.error!.values.map((v) => v[1])).toEqual([...pushed[0]!.lines].reverse()) // newest first; a stream's later lines are newer
+    expect(byLevel.error!.values.map((v: [string, string, unknown?]) => v[1])).toEqual([...pushed[0]!.lines].reverse()) // newest first; a stream's later lines are newer
     expect(byLevel.error!.values[0]![2]!.structuredMetadata).toMatchObject({ trace_id: '01'.padStart(32, 'a'), detected_level: 'error' })
     expect(cart.data.result.flatMap((s) => s.values.map((v) => v[1]))).not.toContain('another tenant')
 

@@ -84,9 +84,9 @@ export function durationSeconds(v: string): string {
 
 /** Sizes (`10KB`, `1.5 MiB`, `512`) as bytes, the units humanize reads; NULL when `v` is not one. */
 export function bytesValue(v: string): string {
-  const m = `extract(${v}, '^\\\\s*[0-9.]+\\\\s*([a-zA-Z]*)\\\\s*$')`
-  const factor = `multiIf(u IN ('', 'b'), 1, u IN ('kb', 'k'), 1e3, u IN ('mb', 'm'), 1e6, u IN ('gb', 'g'), 1e9, u IN ('tb', 't'), 1e12, u IN ('pb', 'p'), 1e15, u IN ('kib', 'ki'), 1024, u IN ('mib', 'mi'), 1048576, u IN ('gib', 'gi'), 1073741824, u IN ('tib', 'ti'), 1099511627776, u IN ('pib', 'pi'), 1125899906842624, NaN)`
-  return `if(match(${v}, '^\\\\s*[0-9]+(\\\\.[0-9]*)?\\\\s*[a-zA-Z]*\\\\s*$'), nullIf(toFloat64OrZero(extract(${v}, '[0-9.]+')) * ((u) -> ${factor})(lower(${m})), nan), NULL)`
+  const u = `lower(extract(${v}, '^\\s*[0-9.]+\\s*([a-zA-Z]*)\\s*$'))`
+  const factor = `transform(${u}, ['', 'b', 'kb', 'k', 'mb', 'm', 'gb', 'g', 'tb', 't', 'pb', 'p', 'kib', 'ki', 'mib', 'mi', 'gib', 'gi', 'tib', 'ti', 'pib', 'pi'], arrayMap(x -> toFloat64(x), [1, 1, 1e3, 1e3, 1e6, 1e6, 1e9, 1e9, 1e12, 1e12, 1e15, 1e15, 1024, 1024, 1048576, 1048576, 1073741824, 1073741824, 1099511627776, 1099511627776, 1125899906842624, 1125899906842624]), nan)`
+  return `if(match(${v}, '^\\s*[0-9]+(\\.[0-9]*)?\\s*[a-zA-Z]*\\s*$'), nullIf(toFloat64OrZero(extract(${v}, '[0-9.]+')) * ${factor}, nan), NULL)`
 }
 
 interface Lookup {
@@ -211,13 +211,13 @@ export class Pipeline {
 
   #lineFilter(op: string, values: string[], ip?: boolean): void {
     if (ip) throw unsupported('ip() line filters')
-    if (op === '|>' || op === '!>') throw unsupported(`the ${op} pattern line filter`)
     const one = (v: string) => {
+      if (op === '|>' || op === '!>') return `match(${this.line}, ${this.#p.bind(patternFilterRegex(v))})`
       if (op === '|=' || op === '!=') return this.line === 'Body' ? `Body LIKE ${this.#p.bind(likePattern(v))}` : `position(${this.line}, ${this.#p.bind(v)}) > 0`
       return `match(${this.line}, ${this.#p.bind(v)})`
     }
     const any = values.length === 1 ? one(values[0]!) : `(${values.map(one).join(' OR ')})`
-    this.where.push(op === '!=' || op === '!~' ? `NOT ${any}` : any)
+    this.where.push(op === '!=' || op === '!~' || op === '!>' ? `NOT ${any}` : any)
   }
 
   #parser(stage: Extract<Stage, { kind: 'parser' }>): void {
@@ -308,7 +308,7 @@ export class Pipeline {
       switch (f.kind) {
         case 'json':
           if (f.extract) return `map(${[...f.extract.keys()].flatMap((k) => [this.#p.bind(k), this.#frameLookup(f, k).val]).join(', ')})`
-          return `CAST(arrayMap(kv -> (replaceRegexpAll(kv.1, '[^a-zA-Z0-9_]', '_'), if(startsWith(kv.2, '"'), JSONExtractString(kv.2), kv.2)), JSONExtractKeysAndValuesRaw(${f.line})), 'Map(String, String)')`
+          return `CAST(${jsonFlat(f.line)}, 'Map(String, String)')`
         case 'logfmt':
           if (f.extract) return `map(${[...f.extract.keys()].flatMap((k) => [this.#p.bind(k), this.#frameLookup(f, k).val]).join(', ')})`
           return logfmtMap(f.line)
@@ -340,16 +340,29 @@ export class Pipeline {
     return this.#visible(META_MAP)
   }
 
-  /** The labels of a metric series: stream labels over parsed ones (structured metadata only when grouped by). */
+  /** The labels of a metric series, as Loki gives them: stream labels over structured metadata over parsed labels. */
   seriesMap(grouping?: Grouping): string {
     if (grouping?.mode === 'by') {
       if (grouping.labels.length === 0) return `CAST(map(), 'Map(String, String)')`
       return nonEmpty(`CAST(map(${grouping.labels.flatMap((l) => [this.#p.bind(l), this.lookup(l).val]).join(', ')}), 'Map(String, String)')`)
     }
-    const full = `mapUpdate(${this.parsedMap()}, ${this.streamMap()})`
+    const full = `mapUpdate(mapUpdate(${this.parsedMap()}, ${this.metaMap()}), ${this.streamMap()})`
     if (grouping?.mode === 'without') return `mapFilter((k, v) -> k NOT IN ${this.#p.bind(grouping.labels, 'Array(String)')}, ${full})`
     return full
   }
+}
+
+/**
+ * A JSON object's fields as (name, value) pairs, nested objects flattened into `a_b` names as
+ * Loki's json parser does (three levels deep; deeper objects stay JSON text), strings unquoted,
+ * names sanitised.
+ */
+function jsonFlat(line: string, depth = 1): string {
+  const kv = `kv${depth}`
+  const name = depth === 1 ? `${kv}.1` : `concat(prefix${depth - 1}, '_', ${kv}.1)`
+  const leaf = `[(replaceRegexpAll(${name}, '[^a-zA-Z0-9_]', '_'), if(startsWith(${kv}.2, '"'), JSONExtractString(${kv}.2), ${kv}.2))]`
+  const nested = depth < 3 ? `if(startsWith(${kv}.2, '{'), ${jsonFlat(`${kv}.2`, depth + 1).replaceAll(`prefix${depth}`, name)}, ${leaf})` : leaf
+  return `arrayFlatten(arrayMap(${kv} -> ${nested}, JSONExtractKeysAndValuesRaw(${line})))`
 }
 
 const logfmtMap = (line: string) => `extractKeyValuePairs(${line}, '=', ' ', '"')`
@@ -434,6 +447,12 @@ export function patternRegex(pattern: string): { re: string; names: string[] } {
   })
   if (names.length === 0) throw new SluiceError('VALIDATION_FAILED', 'the pattern parser needs at least one named capture <name>')
   return { re: `^${re}`, names }
+}
+
+/** A `|>` pattern filter as a regular expression over the whole line: `<_>` and `<name>` match anything. */
+export function patternFilterRegex(pattern: string): string {
+  const parts = pattern.split(/<[A-Za-z_][A-Za-z0-9_]*>/)
+  return `^${parts.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`
 }
 
 // ---- statements ------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ export function detectFields(rows: readonly SampleRow[]): DetectedField[] {
     f.values.add(value)
   }
   for (const r of rows) {
-    for (const [k, v] of Object.entries(r.meta)) if (k !== 'detected_level') add(k, v, null)
+    for (const [k, v] of Object.entries(r.meta)) add(k, v, null)
     const line = r.line.trim()
     if (line.startsWith('{')) {
       let obj: unknown

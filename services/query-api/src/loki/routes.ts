@@ -151,7 +151,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         const limit = int(q, 'limit', 100, opts.maxLines)
         const dir = direction(q)
         const t0 = performance.now()
-        const rows = await run<LogRow>(reply, 'loki_logs', compileLogQuery(scopeOf(req), e, { fromNs: startNs, toNs: endNs + 1n, limit, direction: dir }))
+        const rows = await run<LogRow>(reply, 'loki_logs', compileLogQuery(scopeOf(req), e, { fromNs: startNs, toNs: endNs, limit, direction: dir }))
         const categorize = String(req.headers['x-loki-response-encoding-flags'] ?? '').split(',').includes('categorize-labels')
         return {
           status: 'success',
@@ -278,15 +278,18 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         const e = selector(q)
         const { startNs, endNs } = window(q)
         const only = { ...e, pipeline: [] }
-        const fast = onVolumeTable(e.matchers, [])
-        const rows = fast
-          ? await run<{ streams: string; entries: string; bytes: string }>(reply, 'loki_index_stats', volumeStatement(scopeOf(req).tenant, e.matchers, startNs, endNs, 'uniqExact(ServiceName, Level) AS streams, sum(Count) AS entries, sum(Bytes) AS bytes'))
-          : await run<{ streams: string; entries: string; bytes: string }>(
-              reply,
-              'loki_index_stats',
-              compileSelect(scopeOf(req), only, startNs, endNs + 1n, () => `uniqExact(${STREAM_MAP}) AS streams, count() AS entries, sum(length(Body)) AS bytes`),
-            )
-        const r = rows[0] ?? { streams: '0', entries: '0', bytes: '0' }
+        const scope = scopeOf(req)
+        const streamsOf = compileSelect(scope, only, startNs, endNs + 1n, () => 'uniqExact(ServiceName, SeverityText, HostName, mapFilter((k, v) -> k != \'service.name\', ResourceAttributes)) AS streams, count() AS entries')
+        type Stats = { streams?: string; entries: string; bytes?: string }
+        const rows: Stats[] = onVolumeTable(e.matchers, [])
+          ? [
+              {
+                ...(await run<Stats>(reply, 'loki_index_stats', volumeStatement(scope.tenant, e.matchers, startNs, endNs, 'sum(Count) AS entries, sum(Bytes) AS bytes')))[0]!,
+                streams: (await run<Stats>(reply, 'loki_index_stats', streamsOf))[0]?.streams ?? '0',
+              },
+            ]
+          : await run<Stats>(reply, 'loki_index_stats', compileSelect(scope, only, startNs, endNs + 1n, () => `uniqExact(ServiceName, SeverityText, HostName, mapFilter((k, v) -> k != 'service.name', ResourceAttributes)) AS streams, count() AS entries, sum(length(Body)) AS bytes`))
+        const r = { streams: '0', entries: '0', bytes: '0', ...rows[0] }
         // Sluice keeps no chunks; a stream's rows in a time range stand in for one.
         return { streams: Number(r.streams), chunks: Number(r.streams), entries: Number(r.entries), bytes: Number(r.bytes) }
       })
@@ -309,7 +312,8 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
           const key = labelKey(r.labels)
           let s = bySeries.get(key)
           if (!s) bySeries.set(key, (s = { metric: r.labels, points: new Map() }))
-          s.points.set(ranged ? Number(r.i) : 0, Number(r.v))
+          const i = ranged ? Number(r.i) : 0
+          s.points.set(i, (s.points.get(i) ?? 0) + Number(r.v))
         }
         const total = (s: Series) => [...s.points.values()].reduce((a, b) => a + b, 0)
         const top = [...bySeries.values()].sort((a, b) => total(b) - total(a)).slice(0, limit)
@@ -505,11 +509,12 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
   }
 }
 
-/** Volume's series labels: the `by` labels and their values, or (aggregateBy=labels) one series per label name present. */
+/** Volume's series labels: the `by` labels and their values, or (aggregateBy=labels) the label's name alone, valued "". */
 function volumeLabels(by: readonly string[], aggregateBy: string, value: (name: string) => string, p: Params): string {
   if (aggregateBy === 'labels') {
-    // One series per label name the stream carries, as Loki's aggregateBy=labels: {name: ""}… summed per name.
-    throw new SluiceError('VALIDATION_FAILED', 'unsupported: aggregateBy=labels (use targetLabels with aggregateBy=series)')
+    // One series per label name, over the rows that carry it.
+    const names = by.map((n) => `if(${value(n)} != '', ${p.bind(n)}, '')`)
+    return `CAST(map(arrayJoin(arrayFilter(n -> n != '', [${names.join(', ')}])), ''), 'Map(String, String)')`
   }
   return `mapFilter((k, v) -> v != '', CAST(map(${by.flatMap((n) => [p.bind(n), value(n)]).join(', ') || "'', ''"}), 'Map(String, String)'))`
 }
