@@ -20,13 +20,14 @@ import { enricherSection } from './sections/enricher.js'
 import { gatewayIngest } from './sections/gateway.js'
 import { hotPaths } from './sections/hotpaths.js'
 import { ingestProtocols } from './sections/protocols.js'
+import { querySection } from './sections/query.js'
 import { rawProducer } from './sections/raw.js'
 import { wsFanout } from './sections/ws.js'
 import { met, renderTable } from './table.js'
 import type { Row } from './table.js'
 
 // Order matters: the gateway section reads the raw baseline's figure.
-const SECTIONS: readonly Section[] = [hotPaths, rawProducer, gatewayIngest, ingestProtocols, enricherSection, alerterSection, consumersDrain, endToEnd, wsFanout]
+const SECTIONS: readonly Section[] = [hotPaths, rawProducer, gatewayIngest, ingestProtocols, enricherSection, alerterSection, consumersDrain, endToEnd, wsFanout, querySection]
 
 interface SectionReport extends Partial<SectionResult> {
   name: string
