@@ -15,10 +15,9 @@
 // replaces it), the parsers seen so far (a label's value is the latest parser's that has it;
 // labels that exist before parsing win, as Loki renames a colliding parsed label to
 // `<name>_extracted`), the `__error__` expression, and the labels dropped or kept.
-// Where Sluice differs from Loki (stated in the README's LogQL table):
-//   - `| json` does not flatten nested objects into `a_b` labels for output; `a_b` is still
-//     found as the path a → b when filtered on;
-//   - an unwrapped value that does not convert is skipped instead of failing the query.
+// Where Sluice differs from Loki (stated in the README's LogQL table): `| json` flattens nested
+// objects three levels deep; an unwrapped value that does not convert is skipped instead of
+// failing the query.
 import { SluiceError } from '@sluice/core'
 import type { Grouping, LabelFilterExpr, LabelValue, LogExpr, Matcher, RangeAggregation, Stage } from '../logql/ast.js'
 
