@@ -965,6 +965,42 @@ describe('refused requests', () => {
   })
 })
 
+describe('guard rails', () => {
+  it('answers a query over a limit with 400 naming the setting: rows read, series, lines, range', async () => {
+    const strict = buildApp(
+      loadConfig({ CLICKHOUSE_DATABASE: DATABASE, QUERY_MAX_ROWS_READ: '10', QUERY_MAX_SERIES: '2', QUERY_MAX_LINES: '50', QUERY_MAX_RANGE_HOURS: '1' }),
+      { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), checks: {}, clickhouse: ch.client },
+    )
+    onTestFinished(() => strict.close())
+    const ask = async (url: string, params: Params) => {
+      const res = await strict.inject({ url: `${url}?${encode(params)}` })
+      return { status: res.statusCode, text: res.body }
+    }
+    const rowsRead = await ask('/loki/api/v1/query_range', { query: '{service_name=~".+"}', ...RANGE })
+    expect(rowsRead.status).toBe(400)
+    expect(rowsRead.text).toMatch(/QUERY_MAX_ROWS_READ/)
+    // The same query within the limits of the default configuration is answered.
+    expect((await get('/loki/api/v1/query_range', { query: '{service_name=~".+"}', ...RANGE })).status).toBe(200)
+
+    const roomy = buildApp(loadConfig({ CLICKHOUSE_DATABASE: DATABASE, QUERY_MAX_SERIES: '2', QUERY_MAX_LINES: '50', QUERY_MAX_RANGE_HOURS: '1' }), {
+      logger: createLogger({ level: 'silent' }),
+      registry: createRegistry({ defaultMetrics: false }),
+      checks: {},
+      clickhouse: ch.client,
+    })
+    onTestFinished(() => roomy.close())
+    const series = await roomy.inject({ url: `/loki/api/v1/query_range?${encode({ query: 'count_over_time({service_name=~".+"}[5m])', ...RANGE, step: '300' })}` })
+    expect(series.statusCode).toBe(400)
+    expect(series.body).toMatch(/maximum number of series \(2\).*QUERY_MAX_SERIES/)
+    const lines = await roomy.inject({ url: `/loki/api/v1/query_range?${encode({ query: '{service_name=~".+"}', ...RANGE, limit: '51' })}` })
+    expect(lines.statusCode).toBe(400)
+    expect(lines.body).toMatch(/limit/)
+    const range = await roomy.inject({ url: `/loki/api/v1/query_range?${encode({ query: '{service_name=~".+"}', since: '2h' })}` })
+    expect(range.statusCode).toBe(400)
+    expect(range.body).toMatch(/QUERY_MAX_RANGE_HOURS/)
+  })
+})
+
 describe('live tail: /loki/api/v1/tail over WebSocket', () => {
   // Last in the file: it inserts rows stamped "now", which later default-range queries would see.
   it('pushes the matching lines since start, then lines inserted after connecting, of its tenant only', async () => {

@@ -88,6 +88,15 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
       const params = (req: FastifyRequest): Query => ({ ...(req.query as Query), ...(req.body && typeof req.body === 'object' ? (req.body as Query) : {}) })
       const scopeOf = (req: FastifyRequest): Scope => ({ db, tenant: tenant(req.headers['x-scope-orgid']) })
 
+      // The guard rails as the statement's own SETTINGS clause: embedded ClickHouse applies
+      // `clickhouse_settings` with a session-wide SET, which would outlive the query and bind every
+      // other statement of the process (the sink's inserts too).
+      const limits = `SETTINGS ${[
+        `max_execution_time = ${Math.max(1, Math.ceil(opts.timeoutMs / 1000))}`,
+        ...(opts.maxRowsRead > 0 ? [`max_rows_to_read = ${opts.maxRowsRead}`] : []),
+        ...(opts.maxBytesRead > 0 ? [`max_bytes_to_read = ${opts.maxBytesRead}`] : []),
+      ].join(', ')}`
+
       /** Runs a statement with the guard rails; cancelled when the client disconnects. */
       const run = async <T>(reply: FastifyReply, endpoint: string, st: LogStatement): Promise<T[]> => {
         const abort = new AbortController()
@@ -97,17 +106,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         reply.raw.once('close', onClose)
         const end = deps.querySeconds.startTimer({ endpoint })
         try {
-          const rs = await deps.clickhouse.query({
-            query: st.query,
-            query_params: st.params,
-            format: 'JSONEachRow',
-            abort_signal: abort.signal,
-            clickhouse_settings: {
-              max_execution_time: Math.max(1, Math.ceil(opts.timeoutMs / 1000)),
-              ...(opts.maxRowsRead > 0 && { max_rows_to_read: String(opts.maxRowsRead) }),
-              ...(opts.maxBytesRead > 0 && { max_bytes_to_read: String(opts.maxBytesRead) }),
-            },
-          })
+          const rs = await deps.clickhouse.query({ query: `${st.query}\n${limits}`, query_params: st.params, format: 'JSONEachRow', abort_signal: abort.signal })
           return await rs.json<T>()
         } finally {
           end()
@@ -432,7 +431,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         parse: (q) => selector(q),
         scopeOf,
         query: async (st) => {
-          const rs = await deps.clickhouse.query({ query: st.query, query_params: st.params, format: 'JSONEachRow', clickhouse_settings: { max_execution_time: Math.max(1, Math.ceil(opts.timeoutMs / 1000)) } })
+          const rs = await deps.clickhouse.query({ query: `${st.query}\n${limits}`, query_params: st.params, format: 'JSONEachRow' })
           return rs.json()
         },
         stream: (rows) => streams(rows, false),
