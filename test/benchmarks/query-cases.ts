@@ -1,0 +1,149 @@
+// The six questions of the query benchmark, each asked twice: as a Loki API request, and as the
+// SQL a ClickHouse expert would write against <db>.logs for the same answer. The SQL restricts
+// TimestampTime as well as Timestamp, because TimestampTime is what the sorting key and the
+// partition key hold (ORDER BY (tenant, ServiceName, TimestampTime, …)); without it ClickHouse
+// reads the whole day of the service; and the newest lines are sorted by both, so that after
+// tenant and service ClickHouse can read the key in order and stop early. It reads no FINAL: the
+// dataset holds no duplicates, and this is the lower bound the API is measured against.
+//
+// Each side's answer is reduced to one comparable figure (lines, or the total of the counts), so
+// the table says whether the API answered the same question, not only how fast.
+import { JSON_SERVICE, QUERY_SERVICE, RARE_TERM, TENANT } from './query-data.js'
+import type { DatasetFacts } from './query-dataset.js'
+
+export interface QueryCase {
+  id: string
+  title: string
+  /** Path and query string of the GET request. */
+  request: string
+  sql: string
+  /** One figure of the API's JSON answer: lines, or the total of the counts. */
+  apiFigure(body: unknown): number
+  sqlFigure(rows: ReadonlyArray<Record<string, unknown>>): number
+  /** What the figure counts ("lines", "records counted", "bytes"). */
+  unit: string
+  /**
+   * Relative difference still counted as the same answer: 0 for lines; 1 % for counts and bytes,
+   * since Loki's windows ((t − 1m, t] at each step) and the API's minute buckets do not fall on
+   * the SQL's boundaries.
+   */
+  tolerance: number
+}
+
+const HOUR_NS = 3_600_000_000_000n
+
+const url = (path: string, params: Record<string, string>) => `${path}?${new URLSearchParams(params).toString()}`
+
+const sqlStr = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
+
+/** The time restriction an expert writes: the key column (seconds) and the exact one (ns). */
+function timeRange(startNs: bigint, endNs: bigint): string {
+  const s = startNs / 1_000_000_000n
+  const e = (endNs + 999_999_999n) / 1_000_000_000n
+  return `TimestampTime >= toDateTime(${s}) AND TimestampTime <= toDateTime(${e}) AND Timestamp >= fromUnixTimestamp64Nano(${startNs}) AND Timestamp < fromUnixTimestamp64Nano(${endNs})`
+}
+
+// ---- reading Loki answers ---------------------------------------------------------------------
+// Shapes from the Loki HTTP API documentation: streams carry [ns, line] pairs, a matrix
+// [seconds, "value"] pairs, a vector one [seconds, "value"], patterns [seconds, count] samples.
+
+function data(body: unknown): unknown {
+  return typeof body === 'object' && body !== null && 'data' in body ? body.data : undefined
+}
+
+function results(body: unknown): unknown[] {
+  const d = data(body)
+  const r = typeof d === 'object' && d !== null && 'result' in d ? d.result : undefined
+  return Array.isArray(r) ? r : []
+}
+
+const field = (o: unknown, key: string): unknown => (typeof o === 'object' && o !== null && key in o ? (o as Record<string, unknown>)[key] : undefined)
+const pairs = (o: unknown, key: string): unknown[][] => {
+  const v = field(o, key)
+  return Array.isArray(v) ? v.filter(Array.isArray) : []
+}
+
+const streamLines = (body: unknown) => results(body).reduce<number>((n, s) => n + pairs(s, 'values').length, 0)
+const matrixTotal = (body: unknown) => results(body).reduce<number>((n, s) => n + pairs(s, 'values').reduce((m, p) => m + Number(p[1]), 0), 0)
+const vectorTotal = (body: unknown) => results(body).reduce<number>((n, s) => {
+  const v = field(s, 'value')
+  return n + (Array.isArray(v) ? Number(v[1]) : NaN)
+}, 0)
+function patternsTotal(body: unknown): number {
+  const d = data(body)
+  return Array.isArray(d) ? d.reduce<number>((n, p) => n + pairs(p, 'samples').reduce((m, s) => m + Number(s[1]), 0), 0) : NaN
+}
+const sumOf = (key: string) => (rows: ReadonlyArray<Record<string, unknown>>) => rows.reduce((n, r) => n + Number(r[key]), 0)
+
+export function queryCases(f: Pick<DatasetFacts, 'database' | 'startNs' | 'endNs'>): QueryCase[] {
+  const end = BigInt(f.endNs)
+  const dayStart = BigInt(f.startNs)
+  const hourStart = end - HOUR_NS
+  const logs = `${f.database}.logs`
+  const tenant = `tenant = ${sqlStr(TENANT)}`
+  const lines = `SELECT toString(toUnixTimestamp64Nano(Timestamp)) AS ts, ServiceName, SeverityText, Body FROM ${logs}`
+  const range = (start: bigint, extra: Record<string, string> = {}) => ({ start: String(start), end: String(end), ...extra })
+  return [
+    {
+      id: 'a',
+      title: `newest 100 lines of ${QUERY_SERVICE}, 1 h`,
+      request: url('/loki/api/v1/query_range', { query: `{service_name="${QUERY_SERVICE}"}`, ...range(hourStart), limit: '100', direction: 'backward' }),
+      sql: `${lines} WHERE ${tenant} AND ServiceName = ${sqlStr(QUERY_SERVICE)} AND ${timeRange(hourStart, end)} ORDER BY TimestampTime DESC, Timestamp DESC LIMIT 100`,
+      apiFigure: streamLines,
+      sqlFigure: (rows) => rows.length,
+      unit: 'lines',
+      tolerance: 0,
+    },
+    {
+      id: 'b',
+      title: 'rare term, all services, 24 h',
+      request: url('/loki/api/v1/query_range', { query: `{service_name=~".+"} |= "${RARE_TERM}"`, ...range(dayStart), limit: '100', direction: 'backward' }),
+      sql: `${lines} WHERE ${tenant} AND ${timeRange(dayStart, end)} AND Body LIKE ${sqlStr(`%${RARE_TERM}%`)} ORDER BY TimestampTime DESC, Timestamp DESC LIMIT 100`,
+      apiFigure: streamLines,
+      sqlFigure: (rows) => rows.length,
+      unit: 'lines',
+      tolerance: 0,
+    },
+    {
+      id: 'c',
+      title: `count by level per minute of ${QUERY_SERVICE}, 24 h`,
+      request: url('/loki/api/v1/query_range', { query: `sum by (level) (count_over_time({service_name="${QUERY_SERVICE}"}[1m]))`, ...range(dayStart), step: '60s' }),
+      sql: `SELECT SeverityText AS level, toStartOfMinute(Timestamp) AS minute, count() AS n FROM ${logs} WHERE ${tenant} AND ServiceName = ${sqlStr(QUERY_SERVICE)} AND ${timeRange(dayStart, end)} GROUP BY level, minute ORDER BY level, minute`,
+      apiFigure: matrixTotal,
+      sqlFigure: sumOf('n'),
+      unit: 'records counted',
+      tolerance: 0.01,
+    },
+    {
+      id: 'd',
+      title: 'volume by service, 24 h',
+      request: url('/loki/api/v1/index/volume', { query: '{service_name=~".+"}', ...range(dayStart) }),
+      // Loki's volume is bytes of log lines, not a count: the SQL sums both.
+      sql: `SELECT ServiceName, count() AS n, sum(length(Body)) AS bytes FROM ${logs} WHERE ${tenant} AND ${timeRange(dayStart, end)} GROUP BY ServiceName ORDER BY bytes DESC`,
+      apiFigure: vectorTotal,
+      sqlFigure: sumOf('bytes'),
+      unit: 'bytes',
+      tolerance: 0.01,
+    },
+    {
+      id: 'e',
+      title: `patterns of ${QUERY_SERVICE}, 24 h by hour`,
+      request: url('/loki/api/v1/patterns', { query: `{service_name="${QUERY_SERVICE}"}`, ...range(dayStart), step: '3600s' }),
+      sql: `SELECT PatternId, any(Template) AS template, toStartOfHour(Timestamp) AS hour, count() AS n FROM ${logs} WHERE ${tenant} AND ServiceName = ${sqlStr(QUERY_SERVICE)} AND ${timeRange(dayStart, end)} GROUP BY PatternId, hour ORDER BY PatternId, hour`,
+      apiFigure: patternsTotal,
+      sqlFigure: sumOf('n'),
+      unit: 'records counted',
+      tolerance: 0.01,
+    },
+    {
+      id: 'f',
+      title: `${JSON_SERVICE} | json | duration > 1s, 1 h`,
+      request: url('/loki/api/v1/query_range', { query: `{service_name="${JSON_SERVICE}"} | json | duration > 1s`, ...range(hourStart), limit: '100', direction: 'backward' }),
+      sql: `${lines} WHERE ${tenant} AND ServiceName = ${sqlStr(JSON_SERVICE)} AND ${timeRange(hourStart, end)} AND (JSONExtractString(Body, 'duration') AS duration) != '' AND parseTimeDelta(duration) > 1 ORDER BY TimestampTime DESC, Timestamp DESC LIMIT 100`,
+      apiFigure: streamLines,
+      sqlFigure: (rows) => rows.length,
+      unit: 'lines',
+      tolerance: 0,
+    },
+  ]
+}
