@@ -20,6 +20,11 @@
 // failing the query.
 import { SluiceError } from '@sluice/core'
 import type { Grouping, LabelFilterExpr, LabelValue, LogExpr, Matcher, RangeAggregation, Stage } from '../logql/ast.js'
+import { flattenJson, nonEmptySanitised, visible } from './output.js'
+import type { Labels, Visibility } from './output.js'
+
+/** A row of the columns `Pipeline.output()` selects. */
+export type OutputRow = Record<string, unknown> & { ts: string; line: string; _res?: Record<string, string>; _attrs?: Record<string, string>; _error?: string }
 
 /** A request Sluice refuses: LogQL it does not implement, or a limit exceeded (HTTP 400, plain text). */
 export function unsupported(what: string): SluiceError {
@@ -76,9 +81,10 @@ export const META_MAP = nonEmpty(`mapUpdate(${sanitised('LogAttributes')}, ${bui
 
 /** Go durations (`1h2m3.5s`, `250ms`, `-1.5µs`) as seconds; NULL when `v` is not one. */
 export function durationSeconds(v: string): string {
-  const unit = `multiIf(endsWith(x, 'ns'), 1e-9, endsWith(x, 'us') OR endsWith(x, 'µs'), 1e-6, endsWith(x, 'ms'), 1e-3, endsWith(x, 's'), 1, endsWith(x, 'm'), 60, 3600)`
-  const total = `arraySum(arrayMap(x -> toFloat64(extract(x, '^[0-9.]+')) * ${unit}, extractAll(${v}, '[0-9.]+(?:ns|us|µs|ms|s|m|h)')))`
-  return `if(match(${v}, '^[-+]?([0-9]+(\\\\.[0-9]*)?(ns|us|µs|ms|s|m|h))+$'), if(startsWith(${v}, '-'), -1, 1) * ${total}, NULL)`
+  // ClickHouse's parseTimeDelta reads Go's units but throws on anything else: the pattern guards
+  // it, and statements run with short_circuit_function_evaluation = 'force_enable', so it only
+  // ever sees values the pattern passed.
+  return `if(match(${v}, '^[-+]?([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$'), if(startsWith(${v}, '-'), -1, 1) * parseTimeDelta(replaceRegexpOne(${v}, '^[-+]', '')), NULL)`
 }
 
 /** Sizes (`10KB`, `1.5 MiB`, `512`) as bytes, the units humanize reads; NULL when `v` is not one. */
@@ -110,13 +116,43 @@ export class Pipeline {
   readonly #dropMatchers: Matcher[] = []
   #kept: Set<string> | undefined
   readonly #p: Params
+  // Every derived value is defined once in the statement's WITH clause and referred to by name:
+  // a label is read in several places (filters, the error label, the output), and ClickHouse's
+  // analyser pays for every copy of an expression written out, before it merges them.
+  readonly #defs: string[] = []
+  readonly #memo = new Map<string, Lookup>()
+  #stage = 0
 
   constructor(params: Params) {
     this.#p = params
   }
 
+  /** Names `expr` in the WITH clause; returns the name. */
+  alias(expr: string): string {
+    if (/^(__a\d+|'[^']*'|\d+|\w+)$/.test(expr)) return expr
+    const name = `__a${this.#defs.length}`
+    this.#defs.push(`${expr} AS ${name}`)
+    return name
+  }
+
+  /** The WITH clause of a statement over this pipeline (empty when nothing was named). */
+  get with(): string {
+    return this.#defs.length ? `WITH ${this.#defs.join(',\n  ')}\n` : ''
+  }
+
   /** A label's value as the query sees it at this point of the pipeline. */
   lookup(name: string): Lookup {
+    const key = `${this.#stage}\u0000${name}`
+    let l = this.#memo.get(key)
+    if (!l) {
+      l = this.#lookup(name)
+      if (l !== ABSENT && !builtin(name)) l = { has: this.alias(l.has), val: this.alias(l.val) }
+      this.#memo.set(key, l)
+    }
+    return l
+  }
+
+  #lookup(name: string): Lookup {
     if (name === '__error__') return this.#dropped.has(name) ? ABSENT : { has: `(${this.error} != '')`, val: this.error }
     if (this.#dropped.has(name) || (this.#kept && !this.#kept.has(name))) return ABSENT
     const b = builtin(name)
@@ -148,7 +184,9 @@ export class Pipeline {
         if (paths.length === 0) return ABSENT
         const one = (path: string[]): Lookup => {
           const args = [f.line, ...path.map((s) => (/^\d+$/.test(s) ? String(Number(s) + 1) : this.#p.bind(s)))].join(', ')
-          return { has: `JSONHas(${args})`, val: `if(JSONType(${args}) = 'String', JSONExtractString(${args}), JSONExtractRaw(${args}))` }
+          // One parse of the document per label: the raw value, unquoted when it is a string.
+          const raw = this.alias(`JSONExtractRaw(${args})`)
+          return { has: `(${raw} != '')`, val: `if(startsWith(${raw}, '"'), JSONExtractString(${raw}), ${raw})` }
         }
         return paths.map(one).reduce((a, b) => ({ has: `(${a.has} OR ${b.has})`, val: `if(${a.has}, ${a.val}, ${b.val})` }))
       }
@@ -156,13 +194,13 @@ export class Pipeline {
         const key = f.extract ? f.extract.get(name) : name
         if (key === undefined) return ABSENT
         const k = this.#p.bind(key)
-        const kv = logfmtMap(f.line)
+        const kv = this.alias(logfmtMap(f.line))
         return { has: `mapContains(${kv}, ${k})`, val: `${kv}[${k}]` }
       }
       case 'regexp': {
         const i = f.names.indexOf(name)
         if (i < 0) return ABSENT
-        return { has: `match(${f.line}, ${f.re})`, val: `extractGroups(${f.line}, ${f.re})[${i + 1}]` }
+        return { has: this.alias(`match(${f.line}, ${f.re})`), val: `${this.alias(`extractGroups(${f.line}, ${f.re})`)}[${i + 1}]` }
       }
       case 'set':
         return f.label === name ? f.value : ABSENT
@@ -170,6 +208,7 @@ export class Pipeline {
   }
 
   apply(stage: Stage): void {
+    this.#stage++
     switch (stage.kind) {
       case 'line_filter':
         return this.#lineFilter(stage.op, stage.values, stage.ip)
@@ -179,7 +218,7 @@ export class Pipeline {
         this.where.push(this.#labelFilter(stage.expr))
         return
       case 'line_format':
-        this.line = this.template(stage.template)
+        this.line = this.alias(this.template(stage.template))
         return
       case 'label_format':
         for (const op of stage.ops) {
@@ -203,7 +242,7 @@ export class Pipeline {
         this.#kept = new Set(stage.labels.map((l) => l.name))
         return
       case 'decolorize':
-        this.line = `replaceRegexpAll(${this.line}, '\\x1b\\\\[[0-9;]*m', '')`
+        this.line = this.alias(`replaceRegexpAll(${this.line}, '\\x1b\\\\[[0-9;]*m', '')`)
         return
     }
   }
@@ -225,7 +264,7 @@ export class Pipeline {
       case 'json': {
         const extract = stage.extract?.length ? new Map(stage.extract.map((e) => [e.label, jsonPath(e.expr)])) : undefined
         this.#frames.push(extract ? { kind: 'json', line, extract } : { kind: 'json', line })
-        this.error = `multiIf(${this.error} != '', ${this.error}, NOT isValidJSON(${line}), 'JSONParserErr', '')`
+        this.error = this.alias(`multiIf(${this.error} != '', ${this.error}, NOT isValidJSON(${line}), 'JSONParserErr', '')`)
         return
       }
       case 'logfmt': {
@@ -271,10 +310,10 @@ export class Pipeline {
       }
     }
     if (e.op === '=~' || e.op === '!~') throw new SluiceError('VALIDATION_FAILED', `label filter ${e.label} ${e.op}: a regular expression must be a string`)
-    const conv = convert(l.val, v)
+    const conv = this.alias(convert(l.val, v))
     const op = e.op === '==' ? '=' : e.op
     // Loki keeps a line whose label does not convert, marked with __error__=LabelFilterErr.
-    this.error = `multiIf(${this.error} != '', ${this.error}, ${l.has} AND isNull(${conv}), 'LabelFilterErr', '')`
+    this.error = this.alias(`multiIf(${this.error} != '', ${this.error}, ${l.has} AND isNull(${conv}), 'LabelFilterErr', '')`)
     return `if(NOT ${l.has}, 0, if(isNull(${conv}), 1, ${conv} ${op} ${this.#p.bind(numeric(v), 'Float64')}))`
   }
 
@@ -317,9 +356,69 @@ export class Pipeline {
           return `map(${this.#p.bind(f.label)}, ${f.value.val})`
       }
     })
-    const merged = maps.length === 0 ? 'CAST(map(), \'Map(String, String)\')' : maps.reduce((a, b) => `mapUpdate(${a}, CAST(${b}, 'Map(String, String)'))`, `CAST(map(), 'Map(String, String)')`)
+    const merged = this.alias(maps.length === 0 ? 'CAST(map(), \'Map(String, String)\')' : maps.reduce((a, b) => `mapUpdate(${a}, CAST(${b}, 'Map(String, String)'))`, `CAST(map(), 'Map(String, String)')`))
     const withError = `if(${this.error} = '', ${merged}, mapUpdate(${merged}, map('__error__', ${this.error})))`
     return this.#visible(nonEmpty(this.error === "''" ? merged : withError))
+  }
+
+  /**
+   * The answer's columns for log lines, and how a row of them becomes Loki's line: the raw label
+   * columns, the error label and one column per parser (the line it read, or what it extracted),
+   * assembled into stream labels, structured metadata and parsed labels by `shape`.
+   */
+  output(): { columns: string; shape(row: OutputRow): { stream: Labels; meta: Labels; parsed: Labels } } {
+    const frames = this.#frames.map((f, i) => {
+      const col = `_f${i}`
+      switch (f.kind) {
+        case 'json':
+          if (f.extract) return { kind: 'map' as const, col, sql: `map(${[...f.extract.keys()].flatMap((k) => [this.#p.bind(k), this.#frameLookup(f, k).val]).join(', ')})` }
+          return { kind: 'json' as const, col, sql: f.line }
+        case 'logfmt':
+          if (f.extract) return { kind: 'map' as const, col, sql: `map(${[...f.extract.keys()].flatMap((k) => [this.#p.bind(k), this.#frameLookup(f, k).val]).join(', ')})` }
+          return { kind: 'map' as const, col, sql: logfmtMap(f.line) }
+        case 'regexp':
+          return { kind: 'groups' as const, col, names: f.names, sql: `if(match(${f.line}, ${f.re}), extractGroups(${f.line}, ${f.re}), [])` }
+        case 'set':
+          return { kind: 'set' as const, col, label: f.label, sql: f.value.val }
+      }
+    })
+    const columns = [
+      `toString(toUnixTimestamp64Nano(Timestamp)) AS ts`,
+      `${this.line} AS line`,
+      `ResourceAttributes AS _res`,
+      `LogAttributes AS _attrs`,
+      ...Object.entries(STREAM).map(([k, b]) => `${b.str} AS _s_${k}`),
+      ...Object.entries(META).map(([k, b]) => `${b.str} AS _m_${k}`),
+      `${this.error} AS _error`,
+      ...frames.map((f) => `${f.sql} AS ${f.col}`),
+    ].join(', ')
+    const vis: Visibility = {
+      dropped: new Set(this.#dropped),
+      kept: this.#kept && new Set([...this.#kept]),
+      dropMatchers: this.#dropMatchers.map((m) => {
+        const re = m.op === '=~' || m.op === '!~' ? new RegExp(anchored(m.value.replace(/\(\?P</g, '(?<'))) : undefined
+        const hit = (v: string) => (re ? re.test(v) : v === m.value)
+        return { name: m.name, test: m.op === '=' || m.op === '=~' ? hit : (v: string) => !hit(v) }
+      }),
+    }
+    const shape = (row: OutputRow) => {
+      const stream = nonEmptySanitised(row._res, 'service.name')
+      for (const k of STREAM_LABELS) if (row[`_s_${k}`]) stream[k] = row[`_s_${k}`] as string
+      const meta = nonEmptySanitised(row._attrs)
+      for (const k of META_LABELS) if (row[`_m_${k}`]) meta[k] = row[`_m_${k}`] as string
+      let parsed: Labels = {}
+      for (const f of frames) {
+        const v = row[f.col]
+        if (f.kind === 'json') parsed = { ...parsed, ...flattenJson(v as string) }
+        else if (f.kind === 'map') parsed = { ...parsed, ...(v as Labels) }
+        else if (f.kind === 'groups') (v as string[]).forEach((g, i) => f.names[i] && (parsed[f.names[i]] = g))
+        else parsed[f.label] = v as string
+      }
+      for (const k of Object.keys(parsed)) if (parsed[k] === '') delete parsed[k]
+      if (row._error) parsed.__error__ = row._error as string
+      return { stream: visible(stream, vis), meta: visible(meta, vis), parsed: visible(parsed, vis) }
+    }
+    return { columns, shape }
   }
 
   /** A map with the drop/keep stages applied. */
@@ -514,34 +613,67 @@ export function compileSelect(
   select: (pipe: Pipeline, p: Params) => string,
   tail: (p: Params) => string = () => '',
   more: (p: Params) => string[] = () => [],
+  filter = true,
 ): LogStatement {
   const p = new Params()
   const pipe = new Pipeline(p)
   const where = base(scope, expr.matchers, fromNs, toNs, p, pipe)
   for (const s of expr.pipeline) pipe.apply(s)
   const columns = select(pipe, p)
-  const query = `SELECT ${columns}
+  const conditions = [...where, ...more(p), ...(filter ? pipe.where : [])].join('\n  AND ')
+  const query = `${pipe.with}SELECT ${columns}
 FROM ${scope.db}.logs
-WHERE ${[...where, ...more(p), ...pipe.where].join('\n  AND ')}
+WHERE ${conditions}
 ${tail(p)}`
   return { query, params: p.values }
 }
 
-/** What a log line is answered with: its time, line, stream labels, metadata and parsed labels. */
-export const logColumns = (pipe: Pipeline) =>
-  `toString(toUnixTimestamp64Nano(Timestamp)) AS ts, ${pipe.line} AS line, ${pipe.streamMap()} AS stream, ${pipe.metaMap()} AS meta, ${pipe.parsedMap()} AS parsed`
+/** A log line as answered: its time, line, stream labels, structured metadata and parsed labels. */
+export interface LogLine {
+  ts: string
+  line: string
+  stream: Labels
+  meta: Labels
+  parsed: Labels
+}
 
-/** Newest (backward) or oldest (forward) `limit` lines of a log query in [fromNs, toNs). */
-export function compileLogQuery(scope: Scope, expr: LogExpr, range: { fromNs: bigint; toNs: bigint; limit: number; direction: 'backward' | 'forward' }): LogStatement {
-  const dir = range.direction === 'forward' ? 'ASC' : 'DESC'
-  return compileSelect(
+/** A statement answering log lines, and how each of its rows becomes one. */
+export interface LinesStatement extends LogStatement {
+  shape(row: OutputRow): LogLine
+}
+
+/** compileSelect for log lines: the output columns (plus `extra`), and the row shaper to match. */
+export function compileLines(scope: Scope, expr: LogExpr, opts: { fromNs: bigint; toNs: bigint; extra?: string; tail?: (p: Params) => string; more?: (p: Params) => string[]; filter?: boolean }): LinesStatement {
+  let shape: ((row: OutputRow) => { stream: Labels; meta: Labels; parsed: Labels }) | undefined
+  const st = compileSelect(
     scope,
     expr,
-    range.fromNs,
-    range.toNs,
-    logColumns,
-    (p) => `ORDER BY TimestampTime ${dir}, Timestamp ${dir}\nLIMIT ${p.bind(range.limit, 'UInt32')}`,
+    opts.fromNs,
+    opts.toNs,
+    (pipe) => {
+      const o = pipe.output()
+      shape = o.shape
+      return opts.extra ? `${o.columns}, ${opts.extra}` : o.columns
+    },
+    opts.tail,
+    opts.more,
+    opts.filter,
   )
+  return { ...st, shape: (row) => ({ ts: row.ts, line: row.line, ...shape!(row) }) }
+}
+
+/**
+ * Newest (backward) or oldest (forward) `limit` lines of a log query in [fromNs, toNs). The label
+ * columns are read raw and assembled per returned line (output.ts), so nothing per-row beyond the
+ * filters runs in ClickHouse.
+ */
+export function compileLogQuery(scope: Scope, expr: LogExpr, range: { fromNs: bigint; toNs: bigint; limit: number; direction: 'backward' | 'forward' }): LinesStatement {
+  const dir = range.direction === 'forward' ? 'ASC' : 'DESC'
+  return compileLines(scope, expr, {
+    fromNs: range.fromNs,
+    toNs: range.toNs,
+    tail: (p) => `ORDER BY TimestampTime ${dir}, Timestamp ${dir}\nLIMIT ${p.bind(range.limit, 'UInt32')}`,
+  })
 }
 
 export interface Steps {
@@ -570,7 +702,7 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
   if (r.unwrap) {
     const l = pipe.lookup(r.unwrap.label)
     const kind = r.unwrap.conversion === 'bytes' ? 'bytes' : r.unwrap.conversion ? 'duration' : 'number'
-    value = kind === 'bytes' ? bytesValue(l.val) : kind === 'duration' ? durationSeconds(l.val) : `toFloat64OrNull(${l.val})`
+    value = pipe.alias(kind === 'bytes' ? bytesValue(l.val) : kind === 'duration' ? durationSeconds(l.val) : `toFloat64OrNull(${l.val})`)
     for (const f of r.unwrap.post) pipe.apply(f)
     where.push(`${value} IS NOT NULL`)
   } else if (UNWRAPPED.has(r.op)) {
@@ -594,10 +726,11 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
     : 'labels'
   const keys = byCols ? byCols.map((_, j) => `g${j}`) : ['labels']
   const single = r.rangeNs <= steps.stepNs
+  const conditions = [...where, ...pipe.where].join('\n    AND ')
   const query = `SELECT ${labels} AS labels, i, ${agg} AS v FROM (
-  SELECT ${series ? `${series}, ` : ''}${t} AS t, ${value} AS x, length(${pipe.line}) AS b, ${lo} AS lo, ${hi} AS hi
+  ${pipe.with}SELECT ${series ? `${series}, ` : ''}${t} AS t, ${value} AS x, length(${pipe.line}) AS b, ${lo} AS lo, ${hi} AS hi
   FROM ${scope.db}.logs
-  WHERE ${[...where, ...pipe.where].join('\n    AND ')}
+  WHERE ${conditions}
 )
 ${single ? 'WHERE lo <= hi' : 'ARRAY JOIN range(lo, hi + 1) AS i'}
 GROUP BY ${[...keys, single ? 'lo AS i' : 'i'].join(', ')}`

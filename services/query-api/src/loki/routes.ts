@@ -21,7 +21,7 @@ import { LogQLParseError } from '../logql/ast.js'
 import { formatLogQL } from '../logql/format.js'
 import { parseLogQL } from '../logql/parse.js'
 import { META_LABELS, Params, STREAM_MAP, compileLogQuery, compileSelect, stepCount } from './compile.js'
-import type { LogStatement, Scope, Steps } from './compile.js'
+import type { LinesStatement, LogLine, LogStatement, OutputRow, Scope, Steps } from './compile.js'
 import { detectFields } from './detect.js'
 import { evaluate, labelKey } from './evaluate.js'
 import type { Series } from './evaluate.js'
@@ -51,13 +51,6 @@ const MAX_POINTS = 11_000
 /** The Loki HTTP API version whose shapes Sluice answers with (status/buildinfo). */
 export const LOKI_API_VERSION = '3.4.0'
 
-interface LogRow {
-  ts: string
-  line: string
-  stream: Record<string, string>
-  meta: Record<string, string>
-  parsed: Record<string, string>
-}
 
 export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: LokiDeps): void {
   const db = opts.database
@@ -93,6 +86,9 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
       // other statement of the process (the sink's inserts too).
       const limits = `SETTINGS ${[
         `max_execution_time = ${Math.max(1, Math.ceil(opts.timeoutMs / 1000))}`,
+        // Branches of if/multiIf are evaluated only for the rows that take them (compile.ts relies
+        // on it to guard functions that throw on bad values).
+        `short_circuit_function_evaluation = 'force_enable'`,
         ...(opts.maxRowsRead > 0 ? [`max_rows_to_read = ${opts.maxRowsRead}`] : []),
         ...(opts.maxBytesRead > 0 ? [`max_bytes_to_read = ${opts.maxBytesRead}`] : []),
       ].join(', ')}`
@@ -113,6 +109,8 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
           reply.raw.off('close', onClose)
         }
       }
+
+      const lines = async (reply: FastifyReply, endpoint: string, st: LinesStatement): Promise<LogLine[]> => (await run<OutputRow>(reply, endpoint, st)).map(st.shape)
 
       const parse = (q: Query): Expr => {
         const text = str(q, 'query')
@@ -150,7 +148,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         const limit = int(q, 'limit', 100, opts.maxLines)
         const dir = direction(q)
         const t0 = performance.now()
-        const rows = await run<LogRow>(reply, 'loki_logs', compileLogQuery(scopeOf(req), e, { fromNs: startNs, toNs: endNs, limit, direction: dir }))
+        const rows = await lines(reply, 'loki_logs', compileLogQuery(scopeOf(req), e, { fromNs: startNs, toNs: endNs, limit, direction: dir }))
         const categorize = String(req.headers['x-loki-response-encoding-flags'] ?? '').split(',').includes('categorize-labels')
         return {
           status: 'success',
@@ -400,7 +398,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         const e = selector(q)
         const { startNs, endNs } = window(q)
         const limit = int(q, 'line_limit', 1000, opts.maxLines)
-        return run<LogRow>(reply, 'loki_detected_fields', compileLogQuery(scopeOf(req), e, { fromNs: startNs, toNs: endNs + 1n, limit, direction: 'backward' }))
+        return lines(reply, 'loki_detected_fields', compileLogQuery(scopeOf(req), e, { fromNs: startNs, toNs: endNs + 1n, limit, direction: 'backward' }))
       }
       api.get('/detected_fields', async (req, reply) => {
         const q = params(req)
@@ -570,7 +568,7 @@ function stats(lines: number, bytes: number, ms: number) {
 }
 
 /** Rows as Loki streams: with categorize-labels, metadata and parsed labels ride on each entry. */
-export function streams(rows: readonly LogRow[], categorize: boolean) {
+export function streams(rows: readonly LogLine[], categorize: boolean) {
   const out = new Map<string, { stream: Record<string, string>; values: unknown[][] }>()
   for (const r of rows) {
     const parsed: Record<string, string> = {}

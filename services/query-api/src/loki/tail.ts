@@ -9,20 +9,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { LogExpr } from '../logql/ast.js'
-import { compileSelect, logColumns } from './compile.js'
-import type { LogStatement, Scope } from './compile.js'
+import { compileLines } from './compile.js'
+import type { LinesStatement, LogLine, OutputRow, Scope } from './compile.js'
 import { int, str, time } from './params.js'
 import type { Query } from './params.js'
 
-interface TailRow {
-  ts: string
-  line: string
-  stream: Record<string, string>
-  meta: Record<string, string>
-  parsed: Record<string, string>
-  id?: string
-  obs?: string
-}
+type TailRow = OutputRow & { id: string; obs: string }
 
 export interface TailOptions {
   maxConnections: number
@@ -30,8 +22,8 @@ export interface TailOptions {
   maxLines: number
   parse(q: Query): LogExpr
   scopeOf(req: FastifyRequest): Scope
-  query(st: LogStatement): Promise<TailRow[]>
-  stream(rows: TailRow[]): unknown
+  query(st: LinesStatement): Promise<OutputRow[]>
+  stream(lines: LogLine[]): unknown
 }
 
 const LAG_NS = 10_000_000_000n
@@ -69,33 +61,31 @@ export function registerTail(api: FastifyInstance, opts: TailOptions): void {
     const sent = new Map<string, bigint>()
     let busy = false
     let closed = false
-    const send = (rows: TailRow[]) => {
-      if (rows.length && !closed) socket.send(JSON.stringify({ streams: opts.stream(rows), dropped_entries: null }))
+    const send = (rows: TailRow[], st: LinesStatement) => {
+      if (rows.length && !closed) socket.send(JSON.stringify({ streams: opts.stream(rows.map(st.shape)), dropped_entries: null }))
     }
-    const withIds = (pipe: Parameters<typeof logColumns>[0]) => `${logColumns(pipe)}, id, toString(toUnixTimestamp64Nano(ObservedTimestamp)) AS obs`
+    const extra = 'id, toString(toUnixTimestamp64Nano(ObservedTimestamp)) AS obs'
     const poll = async () => {
       if (busy || closed) return
       busy = true
       try {
         const now = BigInt(Date.now()) * 1_000_000n
         const since = cursor - LAG_NS
-        const st = compileSelect(
-          scope,
-          expr,
-          startNs,
-          now + DAY_NS,
-          withIds,
-          (p) => `ORDER BY ObservedTimestamp, Timestamp LIMIT ${p.bind(opts.maxLines, 'UInt32')}`,
-          (p) => [`ObservedTimestamp > fromUnixTimestamp64Nano(${p.bind(since.toString(), 'Int64')})`],
-        )
-        const rows = (await opts.query(st)).filter((r) => !sent.has(r.id!))
+        const st = compileLines(scope, expr, {
+          fromNs: startNs,
+          toNs: now + DAY_NS,
+          extra,
+          tail: (p) => `ORDER BY ObservedTimestamp, Timestamp LIMIT ${p.bind(opts.maxLines, 'UInt32')}`,
+          more: (p) => [`ObservedTimestamp > fromUnixTimestamp64Nano(${p.bind(since.toString(), 'Int64')})`],
+        })
+        const rows = ((await opts.query(st)) as TailRow[]).filter((r) => !sent.has(r.id))
         for (const r of rows) {
-          const obs = BigInt(r.obs!)
-          sent.set(r.id!, obs)
+          const obs = BigInt(r.obs)
+          sent.set(r.id, obs)
           if (obs > cursor) cursor = obs
         }
         for (const [id, obs] of sent) if (obs < cursor - LAG_NS) sent.delete(id)
-        send(rows)
+        send(rows, st)
       } catch (err) {
         req.log.warn({ err }, 'tail poll failed')
         socket.close(1011, 'tail query failed')
@@ -110,12 +100,13 @@ export function registerTail(api: FastifyInstance, opts: TailOptions): void {
       clearInterval(timer)
     })
     // The backlog: newest `limit` lines since start, sent oldest first; then the polls.
-    const backlog = compileSelect(scope, expr, startNs, cursor + 1n, withIds, (p) => `ORDER BY TimestampTime DESC, Timestamp DESC LIMIT ${p.bind(limit, 'UInt32')}`)
+    const backlog = compileLines(scope, expr, { fromNs: startNs, toNs: cursor + 1n, extra, tail: (p) => `ORDER BY TimestampTime DESC, Timestamp DESC LIMIT ${p.bind(limit, 'UInt32')}` })
     void opts
       .query(backlog)
-      .then((rows) => {
-        for (const r of rows) sent.set(r.id!, BigInt(r.obs!))
-        send(rows.reverse())
+      .then((found) => {
+        const rows = found as TailRow[]
+        for (const r of rows) sent.set(r.id, BigInt(r.obs))
+        send(rows.reverse(), backlog)
         if (!closed) timer = setInterval(() => void poll(), opts.pollMs)
       })
       .catch((err: unknown) => {
