@@ -728,7 +728,7 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
   const single = r.rangeNs <= steps.stepNs
   const conditions = [...where, ...pipe.where].join('\n    AND ')
   const query = `SELECT ${labels} AS labels, i, ${agg} AS v FROM (
-  ${pipe.with}SELECT ${series ? `${series}, ` : ''}${t} AS t, ${value} AS x, length(${pipe.line}) AS b, ${lo} AS lo, ${hi} AS hi
+  ${pipe.with}SELECT ${[series, `${t} AS t`, r.unwrap ? `${value} AS x` : '', r.op.startsWith('bytes') ? `length(${pipe.line}) AS b` : '', `${lo} AS lo`, `${hi} AS hi`].filter(Boolean).join(', ')}
   FROM ${scope.db}.logs
   WHERE ${conditions}
 )

@@ -118,6 +118,8 @@ async function vector(expr: VectorAggregation, ctx: EvalContext): Promise<Value>
   const pushdown = expr.op === 'sum' && inner.kind === 'range' && ADDITIVE.has(inner.op) && !inner.grouping
   const value = pushdown ? { kind: 'vector' as const, series: await range(inner, ctx, expr.grouping ?? { mode: 'by', labels: [] }) } : await evaluate(inner, ctx)
   if (value.kind === 'scalar') throw new SluiceError('VALIDATION_FAILED', `${expr.op}: expected a vector, got a scalar`)
+  // ClickHouse grouped and summed already.
+  if (pushdown) return value
   const n = stepCount(ctx.steps)
   if (expr.op === 'topk' || expr.op === 'bottomk') {
     const k = expr.param ?? NaN

@@ -102,8 +102,9 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         reply.raw.once('close', onClose)
         const end = deps.querySeconds.startTimer({ endpoint })
         try {
-          const rs = await deps.clickhouse.query({ query: `${st.query}\n${limits}`, query_params: st.params, format: 'JSONEachRow', abort_signal: abort.signal })
-          return await rs.json<T>()
+          // One JSON document, parsed at once: much cheaper than a row object per line of JSONEachRow.
+          const rs = await deps.clickhouse.query({ query: `${st.query}\n${limits}`, query_params: st.params, format: 'JSON', abort_signal: abort.signal })
+          return (await rs.json<T>()).data
         } finally {
           end()
           reply.raw.off('close', onClose)
@@ -429,8 +430,8 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         parse: (q) => selector(q),
         scopeOf,
         query: async (st) => {
-          const rs = await deps.clickhouse.query({ query: `${st.query}\n${limits}`, query_params: st.params, format: 'JSONEachRow' })
-          return rs.json()
+          const rs = await deps.clickhouse.query({ query: `${st.query}\n${limits}`, query_params: st.params, format: 'JSON' })
+          return (await rs.json<OutputRow>()).data
         },
         stream: (rows) => streams(rows, false),
       })
@@ -541,9 +542,11 @@ function num(v: number): string {
 }
 
 function matrix(series: Series[], steps: Steps) {
+  const startMs = Number(steps.startNs / 1_000_000n)
+  const stepMs = Number(steps.stepNs / 1_000_000n)
   return series.map((s) => ({
     metric: s.metric,
-    values: [...s.points].sort((a, b) => a[0] - b[0]).map(([i, v]) => [seconds(steps.startNs + BigInt(i) * steps.stepNs), num(v)]),
+    values: [...s.points].sort((a, b) => a[0] - b[0]).map(([i, v]) => [(startMs + i * stepMs) / 1000, num(v)]),
   }))
 }
 
