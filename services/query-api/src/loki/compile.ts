@@ -123,8 +123,13 @@ export class Pipeline {
   readonly #memo = new Map<string, Lookup>()
   #stage = 0
 
-  constructor(params: Params) {
+  readonly #attributes: ReadonlyMap<string, boolean> | undefined
+  /** Every label looked up as a possible attribute: what a probe may settle (see Scope.attributes). */
+  readonly attributeNames = new Set<string>()
+
+  constructor(params: Params, attributes?: ReadonlyMap<string, boolean>) {
     this.#p = params
+    this.#attributes = attributes
   }
 
   /** Names `expr` in the WITH clause; returns the name. */
@@ -171,6 +176,10 @@ export class Pipeline {
   }
 
   #attribute(name: string): Lookup {
+    this.attributeNames.add(name)
+    // Known to be no attribute's name: the label comes from the parsers alone, and the attribute
+    // maps need not be read at all.
+    if (this.#attributes?.get(name) === false) return ABSENT
     const keys = [...new Set([name, name.replace(/_/g, '.')])].map((k) => this.#p.bind(k))
     const pairs = keys.flatMap((k) => [`mapContains(ResourceAttributes, ${k})`, `ResourceAttributes[${k}]`, `mapContains(LogAttributes, ${k})`, `LogAttributes[${k}]`])
     const has = pairs.filter((_, i) => i % 2 === 0)
@@ -558,6 +567,13 @@ export function patternFilterRegex(pattern: string): string {
 export interface Scope {
   db: string
   tenant: string
+  /**
+   * Which label names exist as attribute keys of the tenant (false: none does). A label a parser
+   * extracts must defer to an attribute of the same name, as Loki's do to structured metadata;
+   * knowing there is none spares reading both attribute maps for every row. Unknown names are
+   * looked up in the maps.
+   */
+  attributes?: ReadonlyMap<string, boolean>
 }
 
 /** WHERE clauses every statement starts with: tenant, time (on the sorting key too), selector. */
@@ -597,6 +613,8 @@ function matchesEmpty(m: Matcher): boolean {
 }
 
 export interface LogStatement {
+  /** Labels the statement looked up as possible attributes (a probe can settle them; see Scope.attributes). */
+  attributes?: string[]
   query: string
   params: Record<string, unknown>
 }
@@ -616,7 +634,7 @@ export function compileSelect(
   filter = true,
 ): LogStatement {
   const p = new Params()
-  const pipe = new Pipeline(p)
+  const pipe = new Pipeline(p, scope.attributes)
   const where = base(scope, expr.matchers, fromNs, toNs, p, pipe)
   for (const s of expr.pipeline) pipe.apply(s)
   const columns = select(pipe, p)
@@ -625,7 +643,7 @@ export function compileSelect(
 FROM ${scope.db}.logs
 WHERE ${conditions}
 ${tail(p)}`
-  return { query, params: p.values }
+  return { query, params: p.values, attributes: [...pipe.attributeNames] }
 }
 
 /** A log line as answered: its time, line, stream labels, structured metadata and parsed labels. */
@@ -692,7 +710,7 @@ export const stepCount = (s: Steps) => Number((s.endNs - s.startNs) / s.stepNs) 
  */
 export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, grouping: Grouping | undefined): LogStatement {
   const p = new Params()
-  const pipe = new Pipeline(p)
+  const pipe = new Pipeline(p, scope.attributes)
   const offset = r.offsetNs ?? 0n
   const fromNs = steps.startNs - offset - r.rangeNs + 1n
   const toNs = steps.endNs - offset + 1n
@@ -734,7 +752,7 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
 )
 ${single ? 'WHERE lo <= hi' : 'ARRAY JOIN range(lo, hi + 1) AS i'}
 GROUP BY ${[...keys, single ? 'lo AS i' : 'i'].join(', ')}`
-  return { query, params: p.values }
+  return { query, params: p.values, attributes: [...pipe.attributeNames] }
 }
 
 const UNWRAPPED = new Set(['sum_over_time', 'avg_over_time', 'min_over_time', 'max_over_time', 'stddev_over_time', 'stdvar_over_time', 'quantile_over_time', 'first_over_time', 'last_over_time'])

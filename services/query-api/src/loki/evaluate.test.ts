@@ -21,6 +21,7 @@ function ctx(rows: Row[], maxSeries = 100) {
       asked.push(st)
       return rows
     },
+    prepare: async (build) => build({ db: 'db', tenant: 't' }),
   }
   return { c, asked }
 }

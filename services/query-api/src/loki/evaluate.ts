@@ -20,6 +20,8 @@ export interface EvalContext {
   steps: Steps
   maxSeries: number
   run(statement: LogStatement): Promise<{ labels: Record<string, string>; i: number | string; v: number | string }[]>
+  /** Builds a statement for the scope, settling which of its labels are attributes first (routes.ts). */
+  prepare(build: (scope: Scope) => LogStatement): Promise<LogStatement>
 }
 
 export async function evaluate(expr: MetricExpr, ctx: EvalContext): Promise<Value> {
@@ -59,7 +61,7 @@ export async function evaluate(expr: MetricExpr, ctx: EvalContext): Promise<Valu
 }
 
 async function range(expr: Extract<MetricExpr, { kind: 'range' }>, ctx: EvalContext, pushdown: Grouping | undefined): Promise<Series[]> {
-  const rows = await ctx.run(compileRange(ctx.scope, expr, ctx.steps, pushdown))
+  const rows = await ctx.run(await ctx.prepare((scope) => compileRange(scope, expr, ctx.steps, pushdown)))
   const byKey = new Map<string, Series>()
   for (const r of rows) {
     const key = labelKey(r.labels)

@@ -47,6 +47,8 @@ export interface LokiDeps {
 }
 
 const HOUR_NS = 3_600_000_000_000n
+/** How long a probe's answer (a label name is or is not an attribute key of a tenant) is trusted. */
+const ATTRIBUTE_PROBE_TTL_MS = 30_000
 const MAX_POINTS = 11_000
 /** The Loki HTTP API version whose shapes Sluice answers with (status/buildinfo). */
 export const LOKI_API_VERSION = '3.4.0'
@@ -55,6 +57,7 @@ export const LOKI_API_VERSION = '3.4.0'
 export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: LokiDeps): void {
   const db = opts.database
   const nowNs = () => BigInt(Date.now()) * 1_000_000n
+  const attributeProbes = new Map<string, { exists: boolean; at: number }>()
 
   app.get('/ready', async (_req, reply) => reply.type('text/plain').send('ready'))
 
@@ -113,6 +116,35 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
 
       const lines = async (reply: FastifyReply, endpoint: string, st: LinesStatement): Promise<LogLine[]> => (await run<OutputRow>(reply, endpoint, st)).map(st.shape)
 
+      /**
+       * Builds a statement, first settling which labels it looked up as possible attributes exist
+       * as attribute keys of the tenant at all: one LIMIT 1 probe per name, served by the bloom-filter
+       * indexes on the attribute keys, remembered for ATTRIBUTE_PROBE_TTL_MS.
+       */
+      const prepare = async <S extends LogStatement>(reply: FastifyReply, scope: Scope, build: (scope: Scope) => S): Promise<S> => {
+        const first = build(scope)
+        if (!first.attributes?.length) return first
+        const known = new Map<string, boolean>()
+        for (const name of first.attributes) {
+          const key = `${scope.tenant}\u0000${name}`
+          const cached = attributeProbes.get(key)
+          if (cached && Date.now() - cached.at < ATTRIBUTE_PROBE_TTL_MS) {
+            known.set(name, cached.exists)
+            continue
+          }
+          const p = new Params()
+          const keys = p.bind([...new Set([name, name.replace(/_/g, '.')])], 'Array(String)')
+          const rows = await run<{ x: number }>(reply, 'loki_attribute_probe', {
+            query: `SELECT 1 AS x FROM ${db}.logs WHERE tenant = ${p.bind(scope.tenant)} AND (hasAny(mapKeys(LogAttributes), ${keys}) OR hasAny(mapKeys(ResourceAttributes), ${keys})) LIMIT 1`,
+            params: p.values,
+          })
+          if (attributeProbes.size > 10_000) attributeProbes.clear()
+          attributeProbes.set(key, { exists: rows.length > 0, at: Date.now() })
+          known.set(name, rows.length > 0)
+        }
+        return build({ ...scope, attributes: known })
+      }
+
       const parse = (q: Query): Expr => {
         const text = str(q, 'query')
         if (text === undefined || text.trim() === '') throw new SluiceError('VALIDATION_FAILED', 'query must be supplied')
@@ -149,7 +181,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         const limit = int(q, 'limit', 100, opts.maxLines)
         const dir = direction(q)
         const t0 = performance.now()
-        const rows = await lines(reply, 'loki_logs', compileLogQuery(scopeOf(req), e, { fromNs: startNs, toNs: endNs, limit, direction: dir }))
+        const rows = await lines(reply, 'loki_logs', await prepare(reply, scopeOf(req), (scope) => compileLogQuery(scope, e, { fromNs: startNs, toNs: endNs, limit, direction: dir })))
         const categorize = String(req.headers['x-loki-response-encoding-flags'] ?? '').split(',').includes('categorize-labels')
         return {
           status: 'success',
@@ -168,6 +200,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
           steps,
           maxSeries: opts.maxSeries,
           run: (st) => run(reply, 'loki_metric', st),
+          prepare: (build) => prepare(reply, scopeOf(req), build),
         })
 
       const queryRange = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -399,7 +432,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         const e = selector(q)
         const { startNs, endNs } = window(q)
         const limit = int(q, 'line_limit', 1000, opts.maxLines)
-        return lines(reply, 'loki_detected_fields', compileLogQuery(scopeOf(req), e, { fromNs: startNs, toNs: endNs + 1n, limit, direction: 'backward' }))
+        return lines(reply, 'loki_detected_fields', await prepare(reply, scopeOf(req), (scope) => compileLogQuery(scope, e, { fromNs: startNs, toNs: endNs + 1n, limit, direction: 'backward' })))
       }
       api.get('/detected_fields', async (req, reply) => {
         const q = params(req)
