@@ -704,7 +704,7 @@ export const stepCount = (s: Steps) => Number((s.endNs - s.startNs) / s.stepNs) 
 
 /**
  * A range aggregation evaluated at every step t = start + i·step in [start, end]: the samples in
- * (t − offset − range, t − offset] of each series. Rows are (labels, i, value). `grouping` is the
+ * (t − offset − range, t − offset] of each series. Rows are (labels, [i…], [value…]). `grouping` is the
  * series' labels: the aggregation's own `by`/`without`, or one pushed down from an enclosing
  * `sum by (…)` where summing first gives the same answer.
  */
@@ -745,13 +745,17 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
   const keys = byCols ? byCols.map((_, j) => `g${j}`) : ['labels']
   const single = r.rangeNs <= steps.stepNs
   const conditions = [...where, ...pipe.where].join('\n    AND ')
-  const query = `SELECT ${labels} AS labels, i, ${agg} AS v FROM (
+  // One row per series, its steps and values as arrays: a few rows to hand to JavaScript, not one per point.
+  const query = `SELECT labels, groupArray(toUInt32(i)) AS i, groupArray(v) AS v FROM (
+SELECT ${labels} AS labels, i, ${agg} AS v FROM (
   ${pipe.with}SELECT ${[series, `${t} AS t`, r.unwrap ? `${value} AS x` : '', r.op.startsWith('bytes') ? `length(${pipe.line}) AS b` : '', `${lo} AS lo`, `${hi} AS hi`].filter(Boolean).join(', ')}
   FROM ${scope.db}.logs
   WHERE ${conditions}
 )
 ${single ? 'WHERE lo <= hi' : 'ARRAY JOIN range(lo, hi + 1) AS i'}
-GROUP BY ${[...keys, single ? 'lo AS i' : 'i'].join(', ')}`
+GROUP BY ${[...keys, single ? 'lo AS i' : 'i'].join(', ')}
+)
+GROUP BY labels`
   return { query, params: p.values, attributes: [...pipe.attributeNames] }
 }
 

@@ -11,6 +11,19 @@ import type { EvalContext, Value } from './evaluate.js'
 const S = 1_000_000_000n
 type Row = { labels: Record<string, string>; i: number; v: number }
 
+/** Points as ClickHouse answers a range aggregation: one row per series, steps and values in arrays. */
+function bySeries(rows: Row[]) {
+  const out = new Map<string, { labels: Record<string, string>; i: number[]; v: number[] }>()
+  for (const r of rows) {
+    const key = JSON.stringify(r.labels)
+    const s = out.get(key) ?? { labels: r.labels, i: [], v: [] }
+    s.i.push(r.i)
+    s.v.push(r.v)
+    out.set(key, s)
+  }
+  return [...out.values()]
+}
+
 function ctx(rows: Row[], maxSeries = 100) {
   const asked: LogStatement[] = []
   const c: EvalContext = {
@@ -19,7 +32,7 @@ function ctx(rows: Row[], maxSeries = 100) {
     maxSeries,
     run: async (st) => {
       asked.push(st)
-      return rows
+      return bySeries(rows)
     },
     prepare: async (build) => build({ db: 'db', tenant: 't' }),
   }
@@ -93,7 +106,7 @@ describe('metric evaluation', () => {
     const { c } = ctx([])
     let call = 0
     c.run = async () =>
-      call++ === 0
+      bySeries(call++ === 0
         ? [
             { labels: { app: 'a', level: 'error' }, i: 0, v: 3 },
             { labels: { app: 'b', level: 'error' }, i: 0, v: 1 },
@@ -101,7 +114,7 @@ describe('metric evaluation', () => {
         : [
             { labels: { app: 'a' }, i: 0, v: 6 },
             { labels: { app: 'c' }, i: 0, v: 2 },
-          ]
+          ])
     const v = await evaluate(parseLogQL('sum by (app, level) (count_over_time({level="error"}[1s])) / on (app) sum by (app) (count_over_time({app=~".+"}[1s]))') as MetricExpr, c)
     expect(table(v)).toEqual({ '{"app":"a"}': [0.5, undefined, undefined] })
   })

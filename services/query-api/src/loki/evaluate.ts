@@ -19,7 +19,8 @@ export interface EvalContext {
   scope: Scope
   steps: Steps
   maxSeries: number
-  run(statement: LogStatement): Promise<{ labels: Record<string, string>; i: number | string; v: number | string }[]>
+  /** Rows of a range aggregation: one per series, its step indexes and values. */
+  run(statement: LogStatement): Promise<{ labels: Record<string, string>; i: number[]; v: (number | null)[] }[]>
   /** Builds a statement for the scope, settling which of its labels are attributes first (routes.ts). */
   prepare(build: (scope: Scope) => LogStatement): Promise<LogStatement>
 }
@@ -62,18 +63,13 @@ export async function evaluate(expr: MetricExpr, ctx: EvalContext): Promise<Valu
 
 async function range(expr: Extract<MetricExpr, { kind: 'range' }>, ctx: EvalContext, pushdown: Grouping | undefined): Promise<Series[]> {
   const rows = await ctx.run(await ctx.prepare((scope) => compileRange(scope, expr, ctx.steps, pushdown)))
-  const byKey = new Map<string, Series>()
-  for (const r of rows) {
-    const key = labelKey(r.labels)
-    let s = byKey.get(key)
-    if (!s) {
-      if (byKey.size >= ctx.maxSeries) throw tooManySeries(ctx.maxSeries)
-      byKey.set(key, (s = { metric: r.labels, points: new Map() }))
-    }
-    const v = Number(r.v)
-    if (!Number.isNaN(v) || r.v === 'nan') s.points.set(Number(r.i), v)
-  }
-  return [...byKey.values()]
+  if (rows.length > ctx.maxSeries) throw tooManySeries(ctx.maxSeries)
+  return rows.map((r) => {
+    const points = new Map<number, number>()
+    // null: a value JSON cannot hold (NaN); Prometheus leaves such a point out.
+    r.i.forEach((i, k) => r.v[k] !== null && points.set(i, r.v[k]!))
+    return { metric: r.labels, points }
+  })
 }
 
 const tooManySeries = (max: number) =>
