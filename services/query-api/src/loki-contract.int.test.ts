@@ -461,6 +461,16 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
     expectLines(await logQuery(`{service_name="worker"} !> "${pattern}"`, { limit: 1000 }), rowsOf('default', service('worker'), (f) => !re.test(f.row.Body)))
   })
 
+  it("includes a structured line by the pattern /patterns gave for it (Sluice's templates are mined from its message)", async () => {
+    const checkout = rowsOf('default', service('checkout'), (f) => f.row.Template !== '')
+    const template = checkout[0]!.row.Template
+    const pattern = lokiPattern(template)
+    const re = patternRegExp(pattern)
+    const expected = rowsOf('default', service('checkout'), (f) => f.row.Template === template || re.test(f.row.Body))
+    expect(expected.some((f) => !re.test(f.row.Body))).toBe(true) // lines the pattern does not spell out in full
+    expectLines(await logQuery(`{service_name="checkout"} |> "${pattern.replace(/["\\]/g, (c) => `\\${c}`)}"`, { limit: 1000 }), expected)
+  })
+
   it('compares numbers and durations in label filters after | json', async () => {
     const checkout = (...p: Pred[]) => rowsOf('default', service('checkout'), ...p)
     const labels = (f: FixtureRow) => ({ ...lineLabels(f.row), ...f.fields })

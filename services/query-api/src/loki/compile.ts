@@ -259,7 +259,13 @@ export class Pipeline {
   #lineFilter(op: string, values: string[], ip?: boolean): void {
     if (ip) throw unsupported('ip() line filters')
     const one = (v: string) => {
-      if (op === '|>' || op === '!>') return `match(${this.line}, ${this.#p.bind(patternFilterRegex(v))})`
+      if (op === '|>' || op === '!>') {
+        const re = `match(${this.line}, ${this.#p.bind(patternFilterRegex(v))})`
+        // The patterns endpoint answers Sluice's templates, mined from a structured line's message
+        // (its `msg`, the text after a syslog header): a pattern taken from there matches the
+        // lines of that template, though not their whole text.
+        return this.line === 'Body' ? `(${re} OR Template = ${this.#p.bind(v.replaceAll('<_>', '<*>'))})` : re
+      }
       if (op === '|=' || op === '!=') return this.line === 'Body' ? `Body LIKE ${this.#p.bind(likePattern(v))}` : `position(${this.line}, ${this.#p.bind(v)}) > 0`
       return `match(${this.line}, ${this.#p.bind(v)})`
     }
