@@ -329,7 +329,7 @@ export class Pipeline {
     const op = e.op === '==' ? '=' : e.op
     // Loki keeps a line whose label does not convert, marked with __error__=LabelFilterErr.
     this.error = this.alias(`multiIf(${this.error} != '', ${this.error}, ${l.has} AND isNull(${conv}), 'LabelFilterErr', '')`)
-    return `if(NOT ${l.has}, 0, if(isNull(${conv}), 1, ${conv} ${op} ${this.#p.bind(numeric(v), 'Float64')}))`
+    return `(${l.has} AND (isNull(${conv}) OR ${conv} ${op} ${this.#p.bind(numeric(v), 'Float64')}))`
   }
 
   /** A Go text/template of `{{.label}}`s, `{{__line__}}` and text, as a String expression. */
