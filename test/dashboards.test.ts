@@ -47,4 +47,14 @@ describe('dashboards and alerting rules', () => {
     const compose = readFileSync(path.join(REPO_ROOT, 'docker-compose.yml'), 'utf8')
     expect(compose).toContain('./deploy/grafana/dashboards:/var/lib/grafana/dashboards')
   })
+
+  it("provision Sluice's logs as a Loki data source on the query API's compose address", () => {
+    const file = parse(readFileSync(path.join(REPO_ROOT, 'deploy/grafana/provisioning/datasources/sluice-logs.yml'), 'utf8')) as { datasources: { type: string; url: string }[] }
+    const compose = parse(readFileSync(path.join(REPO_ROOT, 'docker-compose.yml'), 'utf8')) as { services: Record<string, { environment?: Record<string, unknown> }> }
+    const [ds] = file.datasources
+    expect(ds!.type).toBe('loki')
+    const url = new URL(ds!.url)
+    expect(compose.services[url.hostname]).toBeDefined()
+    expect(url.port).toBe(String(compose.services[url.hostname]!.environment!.QUERY_API_PORT))
+  })
 })
