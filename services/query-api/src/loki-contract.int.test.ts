@@ -493,6 +493,17 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
     expect(others.result.flatMap((r) => r.values.map((v) => v[1]))).toEqual([rows[2]!.Body])
   })
 
+  it('answers a record stored twice (re-delivered after a crash, not yet merged) as one line', async () => {
+    const tenant = 'redelivered'
+    const at = (START_NS + 5n * NS).toString()
+    const record = { id: 'dup-1', tenant, Timestamp: at, ObservedTimestamp: at, ServiceName: 'orders', SeverityText: 'INFO', SeverityNumber: 9, Body: 'order 42 shipped' }
+    // Two inserts, as two flushes of the sink would write them.
+    await ch.client.insert({ table: `${DATABASE}.logs`, values: [record], format: 'JSONEachRow' })
+    await ch.client.insert({ table: `${DATABASE}.logs`, values: [record, { ...record, id: 'dup-2', Body: 'order 43 shipped' }], format: 'JSONEachRow' })
+    const found = await logQuery('{service_name="orders"}', {}, { 'X-Scope-OrgID': tenant })
+    expect(found.result.flatMap((r) => r.values.map((v) => v[1])).sort()).toEqual(['order 42 shipped', 'order 43 shipped'])
+  })
+
   it('compares numbers and durations in label filters after | json', async () => {
     const checkout = (...p: Pred[]) => rowsOf('default', service('checkout'), ...p)
     const labels = (f: FixtureRow) => ({ ...lineLabels(f.row), ...f.fields })

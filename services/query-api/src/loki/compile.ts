@@ -696,7 +696,8 @@ export function compileLogQuery(scope: Scope, expr: LogExpr, range: { fromNs: bi
   return compileLines(scope, expr, {
     fromNs: range.fromNs,
     toNs: range.toNs,
-    tail: (p) => `ORDER BY TimestampTime ${dir}, Timestamp ${dir}\nLIMIT ${p.bind(range.limit, 'UInt32')}`,
+    // A record re-delivered after a crash is stored twice until ClickHouse merges the copies: one line per id.
+    tail: (p) => `ORDER BY TimestampTime ${dir}, Timestamp ${dir}\nLIMIT 1 BY id\nLIMIT ${p.bind(range.limit, 'UInt32')}`,
   })
 }
 
