@@ -937,6 +937,14 @@ describe('label browser and index endpoints', () => {
     expect(matrixView((await matrixQuery(formatted)).result, 'exact')).toEqual(matrixView((await matrixQuery(query)).result, 'exact'))
   })
 
+  it("tells Logs Drilldown through /drilldown-limits that volume and patterns are served, with the query limits", async () => {
+    const reply = await get('/loki/api/v1/drilldown-limits')
+    expect(reply.status).toBe(200)
+    const body = JSON.parse(reply.text) as { limits: Record<string, unknown>; pattern_ingester_enabled: boolean }
+    expect(body.limits).toMatchObject({ volume_enabled: true, discover_log_levels: true, max_entries_limit_per_query: 5000, max_query_series: 500 })
+    expect(body.pattern_ingester_enabled).toBe(true)
+  })
+
   it('reports a Loki 3 build on /status/buildinfo and readiness on /ready', async () => {
     const info = parse(await get('/loki/api/v1/status/buildinfo'), z.object({ version: z.string(), revision: z.string(), branch: z.string(), goVersion: z.string() }))
     expect(info.version).toMatch(/^v?(\d+)\.\d+\.\d+/)

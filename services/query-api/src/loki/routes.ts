@@ -8,7 +8,7 @@
 //   GET|POST /loki/api/v1/labels, /label/{name}/values, /series
 //   GET      /loki/api/v1/index/stats, /index/volume, /index/volume_range
 //   GET      /loki/api/v1/patterns, /detected_labels, /detected_fields, /detected_field/{name}/values
-//   GET      /loki/api/v1/tail (WebSocket), /format_query, /status/buildinfo;  GET /ready
+//   GET      /loki/api/v1/tail (WebSocket), /format_query, /status/buildinfo, /drilldown-limits;  GET /ready
 // Tenant: X-Scope-OrgID (default `default`). Guard rails: QUERY_TIMEOUT_MS (ClickHouse
 // max_execution_time, and the query is cancelled when the client goes away), QUERY_MAX_RANGE_HOURS,
 // QUERY_MAX_SERIES, QUERY_MAX_LINES, QUERY_MAX_ROWS_READ, QUERY_MAX_BYTES_READ.
@@ -454,6 +454,21 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         const q = params(req)
         return { status: 'success', data: formatLogQL(parse(q)) }
       })
+      // What Logs Drilldown reads to decide which of its views to offer (Loki's tenant limits
+      // endpoint): volume and patterns are served, levels detected, and the query limits as set.
+      api.get('/drilldown-limits', async () => ({
+        limits: {
+          volume_enabled: true,
+          discover_log_levels: true,
+          pattern_persistence_enabled: true,
+          max_entries_limit_per_query: opts.maxLines,
+          max_query_series: opts.maxSeries,
+          max_query_length: `${opts.maxRangeHours}h`,
+          query_timeout: `${Math.ceil(opts.timeoutMs / 1000)}s`,
+        },
+        pattern_ingester_enabled: true,
+        version: LOKI_API_VERSION,
+      }))
       api.get('/status/buildinfo', async () => ({ version: LOKI_API_VERSION, revision: 'sluice', branch: 'sluice', buildUser: 'sluice', buildDate: '', goVersion: '' }))
 
       registerTail(api, {
