@@ -4,7 +4,8 @@
 // aggregation is pushed down into the SQL, so the series that leave ClickHouse are already grouped.
 import { SluiceError } from '@sluice/core'
 import type { BinaryOperation, Grouping, MetricExpr, VectorAggregation } from '../logql/ast.js'
-import { ADDITIVE, compileRange, stepCount, unsupported } from './compile.js'
+import { ADDITIVE, compileRange, stepCount } from './compile.js'
+import { unsupported } from './sql.js'
 import type { LogStatement, Scope, Steps } from './compile.js'
 
 export interface Series {

@@ -9,6 +9,8 @@
 //   GET      /loki/api/v1/index/stats, /index/volume, /index/volume_range
 //   GET      /loki/api/v1/patterns, /detected_labels, /detected_fields, /detected_field/{name}/values
 //   GET      /loki/api/v1/tail (WebSocket), /format_query, /status/buildinfo, /drilldown-limits;  GET /ready
+// This module holds the queries, the label browser, the error handling and the guard rails;
+// index-routes.ts and drilldown.ts the rest, on the helpers it shares with them (context.ts).
 // Tenant: X-Scope-OrgID (default `default`). Guard rails: QUERY_TIMEOUT_MS (ClickHouse
 // max_execution_time, and the query is cancelled when the client goes away), QUERY_MAX_RANGE_HOURS,
 // QUERY_MAX_SERIES, QUERY_MAX_LINES, QUERY_MAX_ROWS_READ, QUERY_MAX_BYTES_READ.
@@ -16,42 +18,34 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { SluiceError, isSluiceError } from '@sluice/core'
 import type { ClickHouseClient } from '@sluice/clickhouse'
 import type { Histogram } from 'prom-client'
-import type { Expr, LogExpr, Matcher } from '../logql/ast.js'
+import type { Expr, LogExpr } from '../logql/ast.js'
 import { LogQLParseError } from '../logql/ast.js'
 import { formatLogQL } from '../logql/format.js'
 import { parseLogQL } from '../logql/parse.js'
-import { META_LABELS, Params, STREAM_MAP, compileLogQuery, compileSelect, stepCount } from './compile.js'
-import type { LinesStatement, LogLine, LogStatement, OutputRow, Scope, Steps } from './compile.js'
-import { detectFields } from './detect.js'
+import { matrix, num, seconds, stats, streams } from './answer.js'
+import { compileLogQuery, compileSelect, stepCount } from './compile.js'
+import type { LinesStatement, LogLine, LogStatement, Scope, Steps } from './compile.js'
+import { HOUR_NS, LOKI_API_VERSION } from './context.js'
+import type { LokiContext, LokiOptions } from './context.js'
+import { registerDrilldown } from './drilldown.js'
 import { evaluate, labelKey } from './evaluate.js'
 import type { Series } from './evaluate.js'
+import { registerIndex } from './index-routes.js'
 import { all, defaultStepNs, direction, durationNs, int, step, str, tenant, time } from './params.js'
 import type { Query } from './params.js'
+import type { OutputRow } from './pipeline.js'
+import { META_LABELS, Params, STREAM_MAP, hourScope } from './sql.js'
 import { registerTail } from './tail.js'
 
-export interface LokiOptions {
-  database: string
-  timeoutMs: number
-  maxRangeHours: number
-  maxSeries: number
-  maxLines: number
-  maxRowsRead: number
-  maxBytesRead: number
-  tailMaxConnections: number
-  tailPollMs: number
-}
 
 export interface LokiDeps {
   clickhouse: Pick<ClickHouseClient, 'query'>
   querySeconds: Histogram<'endpoint'>
 }
 
-const HOUR_NS = 3_600_000_000_000n
 /** How long a probe's answer (a label name is or is not an attribute key of a tenant) is trusted. */
 const ATTRIBUTE_PROBE_TTL_MS = 30_000
 const MAX_POINTS = 11_000
-/** The Loki HTTP API version whose shapes Sluice answers with (status/buildinfo). */
-export const LOKI_API_VERSION = '3.4.0'
 
 
 export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: LokiDeps): void {
@@ -302,151 +296,9 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
       api.get('/series', series)
       api.post('/series', series)
 
-      // ---- index: stats and volume -------------------------------------------------------------
-
-      api.get('/index/stats', async (req, reply) => {
-        const q = params(req)
-        const e = selector(q)
-        const { startNs, endNs } = window(q)
-        const only = { ...e, pipeline: [] }
-        const scope = scopeOf(req)
-        const streamsOf = compileSelect(scope, only, startNs, endNs + 1n, () => 'uniqExact(ServiceName, SeverityText, HostName, mapFilter((k, v) -> k != \'service.name\', ResourceAttributes)) AS streams, count() AS entries')
-        type Stats = { streams?: string; entries: string; bytes?: string }
-        const rows: Stats[] = onVolumeTable(e.matchers, [])
-          ? [
-              {
-                ...(await run<Stats>(reply, 'loki_index_stats', volumeStatement(scope.tenant, e.matchers, startNs, endNs, 'sum(Count) AS entries, sum(Bytes) AS bytes')))[0]!,
-                streams: (await run<Stats>(reply, 'loki_index_stats', streamsOf))[0]?.streams ?? '0',
-              },
-            ]
-          : await run<Stats>(reply, 'loki_index_stats', compileSelect(scope, only, startNs, endNs + 1n, () => `uniqExact(ServiceName, SeverityText, HostName, mapFilter((k, v) -> k != 'service.name', ResourceAttributes)) AS streams, count() AS entries, sum(length(Body)) AS bytes`))
-        const r = { streams: '0', entries: '0', bytes: '0', ...rows[0] }
-        // Sluice keeps no chunks; a stream's rows in a time range stand in for one.
-        return { streams: Number(r.streams), chunks: Number(r.streams), entries: Number(r.entries), bytes: Number(r.bytes) }
-      })
-
-      const volume = async (req: FastifyRequest, reply: FastifyReply, ranged: boolean) => {
-        const q = params(req)
-        const e = selector(q)
-        const { startNs, endNs } = window(q)
-        const limit = int(q, 'limit', 100, 10_000)
-        const aggregateBy = str(q, 'aggregateBy') ?? 'series'
-        if (aggregateBy !== 'series' && aggregateBy !== 'labels') throw new SluiceError('VALIDATION_FAILED', `invalid parameter aggregateBy: expected series or labels, got ${JSON.stringify(aggregateBy)}`)
-        const targets = (str(q, 'targetLabels') ?? '').split(',').map((s) => s.trim()).filter(Boolean)
-        const by = targets.length ? targets : [...new Set(e.matchers.map((m) => m.name))]
-        const steps = ranged ? stepsOf(q, startNs, endNs) : { startNs, endNs, stepNs: endNs - startNs + 1n }
-        const fast = onVolumeTable(e.matchers, by)
-        const st = fast ? volumeRange(scopeOf(req).tenant, e.matchers, by, steps, aggregateBy) : logsVolumeRange(scopeOf(req), e, by, steps, aggregateBy)
-        const rows = await run<{ labels: Record<string, string>; i: string; v: string }>(reply, ranged ? 'loki_volume_range' : 'loki_volume', st)
-        const bySeries = new Map<string, Series>()
-        for (const r of rows) {
-          const key = labelKey(r.labels)
-          let s = bySeries.get(key)
-          if (!s) bySeries.set(key, (s = { metric: r.labels, points: new Map() }))
-          const i = ranged ? Number(r.i) : 0
-          s.points.set(i, (s.points.get(i) ?? 0) + Number(r.v))
-        }
-        const total = (s: Series) => [...s.points.values()].reduce((a, b) => a + b, 0)
-        const top = [...bySeries.values()].sort((a, b) => total(b) - total(a)).slice(0, limit)
-        if (ranged) return { status: 'success', data: { resultType: 'matrix', result: matrix(top, steps), stats: stats(0, 0, 0) } }
-        const at = seconds(endNs)
-        return { status: 'success', data: { resultType: 'vector', result: top.map((s) => ({ metric: s.metric, value: [at, num(total(s))] })), stats: stats(0, 0, 0) } }
-      }
-      api.get('/index/volume', (req, reply) => volume(req, reply, false))
-      api.get('/index/volume_range', (req, reply) => volume(req, reply, true))
-
-      // ---- Drilldown -----------------------------------------------------------------------------
-
-      api.get('/patterns', async (req, reply) => {
-        const q = params(req)
-        const e = selector(q)
-        const { startNs, endNs } = window(q)
-        const steps = stepsOf(q, startNs, endNs)
-        const scope = scopeOf(req)
-        const counts = await run<{ id: string; level: string; i: string; c: string }>(
-          reply,
-          'loki_patterns',
-          compileSelect(
-            scope,
-            e,
-            startNs,
-            endNs + 1n,
-            (_pipe, p) => `PatternId AS id, lower(SeverityText) AS level, intDiv(toUnixTimestamp64Nano(Timestamp) - ${p.bind(startNs.toString(), 'Int64')}, ${p.bind(steps.stepNs.toString(), 'Int64')}) AS i, count() AS c`,
-            () => 'GROUP BY id, level, i',
-            () => ["PatternId != ''"],
-          ),
-        )
-        const ids = [...new Set(counts.map((r) => r.id))]
-        const p = new Params()
-        const templates = ids.length
-          ? await run<{ id: string; template: string }>(reply, 'loki_patterns', {
-              query: `SELECT PatternId AS id, argMaxMerge(Template) AS template FROM ${db}.patterns WHERE tenant = ${p.bind(scope.tenant)} AND PatternId IN ${p.bind(ids, 'Array(String)')} GROUP BY id`,
-              params: p.values,
-            })
-          : []
-        const text = new Map(templates.map((t) => [t.id, t.template.replaceAll('<*>', '<_>')]))
-        const out = new Map<string, { pattern: string; level: string; samples: Map<number, number>; total: number }>()
-        for (const r of counts) {
-          const pattern = text.get(r.id)
-          if (!pattern) continue
-          const key = `${r.id}\u0000${r.level}`
-          let o = out.get(key)
-          if (!o) out.set(key, (o = { pattern, level: r.level, samples: new Map(), total: 0 }))
-          const i = Number(r.i)
-          o.samples.set(i, (o.samples.get(i) ?? 0) + Number(r.c))
-          o.total += Number(r.c)
-        }
-        const data = [...out.values()]
-          .sort((a, b) => b.total - a.total)
-          .slice(0, 1000)
-          .map((o) => ({
-            pattern: o.pattern,
-            level: o.level,
-            samples: [...o.samples].sort((a, b) => a[0] - b[0]).map(([i, c]) => [seconds(startNs + BigInt(i) * steps.stepNs), c]),
-          }))
-        return { status: 'success', data }
-      })
-
-      api.get('/detected_labels', async (req, reply) => {
-        const q = params(req)
-        const { startNs, endNs } = window(q)
-        const sel = str(q, 'query')
-        const scope = scopeOf(req)
-        if (sel && sel.trim() !== '{}') {
-          const rows = await run<{ label: string; cardinality: string }>(
-            reply,
-            'loki_detected_labels',
-            detectedLabelsStatement(scope, selector(q), startNs, endNs),
-          )
-          return { detectedLabels: rows.map((r) => ({ label: r.label, cardinality: Number(r.cardinality) })) }
-        }
-        const p = new Params()
-        const rows = await run<{ label: string; cardinality: string }>(reply, 'loki_detected_labels', {
-          query: `SELECT Name AS label, uniqExact(Value) AS cardinality FROM ${db}.label_values WHERE ${hourScope(p, scope.tenant, startNs, endNs)} GROUP BY label ORDER BY label`,
-          params: p.values,
-        })
-        return { detectedLabels: rows.map((r) => ({ label: r.label, cardinality: Number(r.cardinality) })) }
-      })
-
-      const sample = async (req: FastifyRequest, reply: FastifyReply, q: Query) => {
-        const e = selector(q)
-        const { startNs, endNs } = window(q)
-        const limit = int(q, 'line_limit', 1000, opts.maxLines)
-        return lines(reply, 'loki_detected_fields', await prepare(reply, scopeOf(req), (scope) => compileLogQuery(scope, e, { fromNs: startNs, toNs: endNs + 1n, limit, direction: 'backward' })))
-      }
-      api.get('/detected_fields', async (req, reply) => {
-        const q = params(req)
-        const limit = int(q, 'limit', 1000, 100_000)
-        const fields = detectFields(await sample(req, reply, q))
-        return { fields: fields.slice(0, limit).map(({ values: _values, ...f }) => f), limit }
-      })
-      api.get('/detected_field/:name/values', async (req, reply) => {
-        const q = params(req)
-        const name = (req.params as { name: string }).name
-        const limit = int(q, 'limit', 1000, 100_000)
-        const field = detectFields(await sample(req, reply, q)).find((f) => f.label === name)
-        return { values: field ? [...field.values].slice(0, limit) : [] }
-      })
+      const ctx: LokiContext = { opts, params, scopeOf, run, lines, prepare, selector, window, stepsOf }
+      registerIndex(api, ctx)
+      registerDrilldown(api, ctx)
 
       // ---- the rest ----------------------------------------------------------------------------
 
@@ -454,21 +306,6 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         const q = params(req)
         return { status: 'success', data: formatLogQL(parse(q)) }
       })
-      // What Logs Drilldown reads to decide which of its views to offer (Loki's tenant limits
-      // endpoint): volume and patterns are served, levels detected, and the query limits as set.
-      api.get('/drilldown-limits', async () => ({
-        limits: {
-          volume_enabled: true,
-          discover_log_levels: true,
-          pattern_persistence_enabled: true,
-          max_entries_limit_per_query: opts.maxLines,
-          max_query_series: opts.maxSeries,
-          max_query_length: `${opts.maxRangeHours}h`,
-          query_timeout: `${Math.ceil(opts.timeoutMs / 1000)}s`,
-        },
-        pattern_ingester_enabled: true,
-        version: LOKI_API_VERSION,
-      }))
       api.get('/status/buildinfo', async () => ({ version: LOKI_API_VERSION, revision: 'sluice', branch: 'sluice', buildUser: 'sluice', buildDate: '', goVersion: '' }))
 
       registerTail(api, {
@@ -487,82 +324,6 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
     { prefix: '/loki/api/v1' },
   )
 
-  function hourScope(p: Params, t: string, startNs: bigint, endNs: bigint): string {
-    return `tenant = ${p.bind(t)} AND Hour >= toStartOfHour(toDateTime(${p.bind(Number(startNs / 1_000_000_000n), 'Int64')})) AND Hour <= toDateTime(${p.bind(Number(endNs / 1_000_000_000n), 'Int64')})`
-  }
-
-  /** Label names the volume table has as columns. */
-  function onVolumeTable(matchers: readonly Matcher[], by: readonly string[]): boolean {
-    const ok = (n: string) => n === 'service_name' || n === 'level'
-    return matchers.every((m) => ok(m.name)) && by.every(ok)
-  }
-
-  function volumeWhere(p: Params, t: string, matchers: readonly Matcher[], startNs: bigint, endNs: bigint): string {
-    const col = (n: string) => (n === 'service_name' ? 'ServiceName' : 'Level')
-    const clauses = [
-      `tenant = ${p.bind(t)}`,
-      `Minute >= toStartOfMinute(toDateTime(${p.bind(Number(startNs / 1_000_000_000n), 'Int64')}))`,
-      `Minute <= toDateTime(${p.bind(Number(endNs / 1_000_000_000n), 'Int64')})`,
-    ]
-    for (const m of matchers) {
-      const c = col(m.name)
-      const v = p.bind(m.op === '=~' || m.op === '!~' ? `^(?:${m.value})$` : m.value)
-      clauses.push(m.op === '=' ? `${c} = ${v}` : m.op === '!=' ? `${c} != ${v}` : m.op === '=~' ? `match(${c}, ${v})` : `NOT match(${c}, ${v})`)
-    }
-    return clauses.join(' AND ')
-  }
-
-  function volumeStatement(t: string, matchers: readonly Matcher[], startNs: bigint, endNs: bigint, columns: string): LogStatement {
-    const p = new Params()
-    return { query: `SELECT ${columns} FROM ${db}.volume WHERE ${volumeWhere(p, t, matchers, startNs, endNs)}`, params: p.values }
-  }
-
-  /** Bytes per series (and step) from the per-minute volume table; steps end at t, as Loki's do. */
-  function volumeRange(t: string, matchers: readonly Matcher[], by: readonly string[], steps: Steps, aggregateBy: string): LogStatement {
-    const p = new Params()
-    const labels = volumeLabels(by, aggregateBy, (n) => (n === 'service_name' ? 'toString(ServiceName)' : 'toString(Level)'), p)
-    const i = `greatest(0, intDiv(toInt64(toUnixTimestamp(Minute)) * 1000000000 - ${p.bind(steps.startNs.toString(), 'Int64')} + ${p.bind((steps.stepNs - 1n).toString(), 'Int64')}, ${p.bind(steps.stepNs.toString(), 'Int64')}))`
-    return {
-      query: `SELECT ${labels} AS labels, ${i} AS i, sum(Bytes) AS v FROM ${db}.volume WHERE ${volumeWhere(p, t, matchers, steps.startNs, steps.endNs)} GROUP BY labels, i`,
-      params: p.values,
-    }
-  }
-
-  function logsVolumeRange(scope: Scope, e: LogExpr, by: readonly string[], steps: Steps, aggregateBy: string): LogStatement {
-    return compileSelect(
-      scope,
-      { ...e, pipeline: [] },
-      steps.startNs,
-      steps.endNs + 1n,
-      (pipe, p) => {
-        const labels = volumeLabels(by, aggregateBy, (n) => pipe.lookup(n).val, p)
-        const i = `greatest(0, intDiv(toUnixTimestamp64Nano(Timestamp) - ${p.bind(steps.startNs.toString(), 'Int64')} + ${p.bind((steps.stepNs - 1n).toString(), 'Int64')}, ${p.bind(steps.stepNs.toString(), 'Int64')}))`
-        return `${labels} AS labels, ${i} AS i, sum(length(Body)) AS v`
-      },
-      () => 'GROUP BY labels, i',
-    )
-  }
-
-  function detectedLabelsStatement(scope: Scope, e: LogExpr, startNs: bigint, endNs: bigint): LogStatement {
-    return compileSelect(
-      scope,
-      { ...e, pipeline: [] },
-      startNs,
-      endNs + 1n,
-      () => `(arrayJoin(arrayZip(mapKeys(${STREAM_MAP}), mapValues(${STREAM_MAP}))) AS kv).1 AS label, uniqExact(kv.2) AS cardinality`,
-      () => 'GROUP BY label ORDER BY label',
-    )
-  }
-}
-
-/** Volume's series labels: the `by` labels and their values, or (aggregateBy=labels) the label's name alone, valued "". */
-function volumeLabels(by: readonly string[], aggregateBy: string, value: (name: string) => string, p: Params): string {
-  if (aggregateBy === 'labels') {
-    // One series per label name, over the rows that carry it.
-    const names = by.map((n) => `if(${value(n)} != '', ${p.bind(n)}, '')`)
-    return `CAST(map(arrayJoin(arrayFilter(n -> n != '', [${names.join(', ')}])), ''), 'Map(String, String)')`
-  }
-  return `mapFilter((k, v) -> v != '', CAST(map(${by.flatMap((n) => [p.bind(n), value(n)]).join(', ') || "'', ''"}), 'Map(String, String)'))`
 }
 
 function clickhouseError(err: unknown, opts: LokiOptions): string | undefined {
@@ -577,64 +338,4 @@ function clickhouseError(err: unknown, opts: LokiOptions): string | undefined {
 }
 
 const hours = (ns: bigint) => (Number(ns) / 3.6e12).toFixed(1)
-/** Unix seconds with millisecond precision, as Loki prints sample times. */
-const seconds = (ns: bigint) => Number(ns / 1_000_000n) / 1000
 const isSort = (e: Expr) => e.kind === 'vector' && (e.op === 'sort' || e.op === 'sort_desc')
-
-/** A sample value as Prometheus prints it. */
-function num(v: number): string {
-  if (Number.isNaN(v)) return 'NaN'
-  if (v === Infinity) return '+Inf'
-  if (v === -Infinity) return '-Inf'
-  return String(v)
-}
-
-function matrix(series: Series[], steps: Steps) {
-  const startMs = Number(steps.startNs / 1_000_000n)
-  const stepMs = Number(steps.stepNs / 1_000_000n)
-  return series.map((s) => ({
-    metric: s.metric,
-    values: [...s.points].sort((a, b) => a[0] - b[0]).map(([i, v]) => [(startMs + i * stepMs) / 1000, num(v)]),
-  }))
-}
-
-function stats(lines: number, bytes: number, ms: number) {
-  const execTime = ms / 1000
-  return {
-    summary: {
-      bytesProcessedPerSecond: execTime > 0 ? Math.round(bytes / execTime) : 0,
-      linesProcessedPerSecond: execTime > 0 ? Math.round(lines / execTime) : 0,
-      totalBytesProcessed: bytes,
-      totalLinesProcessed: lines,
-      execTime,
-      queueTime: 0,
-      subqueries: 0,
-      totalEntriesReturned: lines,
-      splits: 0,
-      shards: 0,
-      totalPostFilterLines: lines,
-      totalStructuredMetadataBytesProcessed: 0,
-    },
-  }
-}
-
-/** Rows as Loki streams: with categorize-labels, metadata and parsed labels ride on each entry. */
-export function streams(rows: readonly LogLine[], categorize: boolean) {
-  const out = new Map<string, { stream: Record<string, string>; values: unknown[][] }>()
-  for (const r of rows) {
-    const parsed: Record<string, string> = {}
-    for (const [k, v] of Object.entries(r.parsed)) parsed[k in r.stream || k in r.meta ? `${k}_extracted` : k] = v
-    const labels = categorize ? r.stream : { ...r.stream, ...r.meta, ...parsed }
-    const key = labelKey(labels)
-    let s = out.get(key)
-    if (!s) out.set(key, (s = { stream: labels, values: [] }))
-    if (!categorize) s.values.push([r.ts, r.line])
-    else {
-      const extra: Record<string, Record<string, string>> = {}
-      if (Object.keys(r.meta).length) extra.structuredMetadata = r.meta
-      if (Object.keys(parsed).length) extra.parsed = parsed
-      s.values.push([r.ts, r.line, extra])
-    }
-  }
-  return [...out.values()]
-}

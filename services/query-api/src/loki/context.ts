@@ -1,0 +1,40 @@
+// What the Loki API's route modules share: the guard-rail settings, and the request helpers
+// routes.ts builds once (parameters, tenant scope, running a statement under the guard rails).
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { LogExpr } from '../logql/ast.js'
+import type { LinesStatement, LogLine, LogStatement, Scope, Steps } from './compile.js'
+import type { Query } from './params.js'
+
+export interface LokiOptions {
+  database: string
+  timeoutMs: number
+  maxRangeHours: number
+  maxSeries: number
+  maxLines: number
+  maxRowsRead: number
+  maxBytesRead: number
+  tailMaxConnections: number
+  tailPollMs: number
+}
+
+/** The Loki HTTP API version whose shapes Sluice answers with (status/buildinfo). */
+export const LOKI_API_VERSION = '3.4.0'
+
+export const HOUR_NS = 3_600_000_000_000n
+
+export interface LokiContext {
+  opts: LokiOptions
+  /** Query string and form body together. */
+  params(req: FastifyRequest): Query
+  scopeOf(req: FastifyRequest): Scope
+  /** Runs a statement under the guard rails; cancelled when the client goes away. */
+  run<T>(reply: FastifyReply, endpoint: string, st: LogStatement): Promise<T[]>
+  lines(reply: FastifyReply, endpoint: string, st: LinesStatement): Promise<LogLine[]>
+  /** Builds a statement once it is known which of its labels are attribute keys. */
+  prepare<S extends LogStatement>(reply: FastifyReply, scope: Scope, build: (scope: Scope) => S): Promise<S>
+  /** The `name` parameter as a log selector (400 when absent or a metric query). */
+  selector(q: Query, name?: string): LogExpr
+  /** start/end with Loki's defaults and the range limit. */
+  window(q: Query, defaultNs?: bigint): { startNs: bigint; endNs: bigint }
+  stepsOf(q: Query, startNs: bigint, endNs: bigint, name?: string): Steps
+}

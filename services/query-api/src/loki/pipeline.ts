@@ -1,0 +1,408 @@
+// A LogQL pipeline as SQL: stages become expressions over a running state — the current line
+// (line_format replaces it), the parsers seen so far (a label's value is the latest parser's that
+// has it; labels that exist before parsing win, as Loki renames a colliding parsed label to
+// `<name>_extracted`), the `__error__` expression, and the labels dropped or kept.
+// Where Sluice differs from Loki (stated in the README's LogQL table): `| json` flattens nested
+// objects three levels deep in SQL (fully in answered lines); an unwrapped value that does not
+// convert is skipped instead of failing the query.
+import { SluiceError } from '@sluice/core'
+import type { Grouping, LabelFilterExpr, Matcher, Stage } from '../logql/ast.js'
+import { flattenJson, nonEmptySanitised, visible } from './output.js'
+import type { Labels, Visibility } from './output.js'
+import {
+  META,
+  META_LABELS,
+  META_MAP,
+  STREAM,
+  STREAM_LABELS,
+  STREAM_MAP,
+  anchored,
+  builtin,
+  convert,
+  groupNames,
+  jsonFlat,
+  jsonPath,
+  likePattern,
+  logfmtMap,
+  matchSql,
+  nonEmpty,
+  numeric,
+  patternFilterRegex,
+  patternRegex,
+  unsupported,
+} from './sql.js'
+import type { Params } from './sql.js'
+
+/** A row of the columns `Pipeline.output()` selects. */
+export type OutputRow = Record<string, unknown> & { ts: string; line: string; _res?: Record<string, string>; _attrs?: Record<string, string>; _error?: string }
+
+interface Lookup {
+  has: string
+  val: string
+}
+const ABSENT: Lookup = { has: '0', val: "''" }
+
+type Frame =
+  | { kind: 'json'; line: string; extract?: Map<string, string[]> }
+  | { kind: 'logfmt'; line: string; extract?: Map<string, string> }
+  | { kind: 'regexp'; line: string; re: string; names: string[] }
+  | { kind: 'set'; label: string; value: Lookup }
+
+/** The running state of a pipeline: everything later stages and the SELECT list read. */
+export class Pipeline {
+  readonly where: string[] = []
+  line = 'Body'
+  error = "''"
+  readonly #frames: Frame[] = []
+  readonly #dropped = new Set<string>()
+  readonly #dropMatchers: Matcher[] = []
+  #kept: Set<string> | undefined
+  readonly #p: Params
+  // Every derived value is defined once in the statement's WITH clause and referred to by name:
+  // a label is read in several places (filters, the error label, the output), and ClickHouse's
+  // analyser pays for every copy of an expression written out, before it merges them.
+  readonly #defs: string[] = []
+  readonly #memo = new Map<string, Lookup>()
+  #stage = 0
+
+  readonly #attributes: ReadonlyMap<string, boolean> | undefined
+  /** Every label looked up as a possible attribute: what a probe may settle (see Scope.attributes). */
+  readonly attributeNames = new Set<string>()
+
+  constructor(params: Params, attributes?: ReadonlyMap<string, boolean>) {
+    this.#p = params
+    this.#attributes = attributes
+  }
+
+  /** Names `expr` in the WITH clause; returns the name. */
+  alias(expr: string): string {
+    if (/^(__a\d+|'[^']*'|\d+|\w+)$/.test(expr)) return expr
+    const name = `__a${this.#defs.length}`
+    this.#defs.push(`${expr} AS ${name}`)
+    return name
+  }
+
+  /** The WITH clause of a statement over this pipeline (empty when nothing was named). */
+  get with(): string {
+    return this.#defs.length ? `WITH ${this.#defs.join(',\n  ')}\n` : ''
+  }
+
+  /** A label's value as the query sees it at this point of the pipeline. */
+  lookup(name: string): Lookup {
+    const key = `${this.#stage}\u0000${name}`
+    let l = this.#memo.get(key)
+    if (!l) {
+      l = this.#lookup(name)
+      if (l !== ABSENT && !builtin(name)) l = { has: this.alias(l.has), val: this.alias(l.val) }
+      this.#memo.set(key, l)
+    }
+    return l
+  }
+
+  #lookup(name: string): Lookup {
+    if (name === '__error__') return this.#dropped.has(name) ? ABSENT : { has: `(${this.error} != '')`, val: this.error }
+    if (this.#dropped.has(name) || (this.#kept && !this.#kept.has(name))) return ABSENT
+    const b = builtin(name)
+    if (b) return { has: `(${b.str} != '')`, val: b.str }
+    const stripped = name.endsWith('_extracted') ? name.slice(0, -'_extracted'.length) : undefined
+    const base = stripped !== undefined && (builtin(stripped) || stripped === '') ? ABSENT : this.#attribute(name)
+    let v: Lookup = ABSENT
+    for (const f of this.#frames) {
+      const own = this.#frameLookup(f, stripped !== undefined && builtin(stripped) ? stripped : name)
+      if (own === ABSENT) continue
+      v = v === ABSENT ? own : { has: `(${own.has} OR ${v.has})`, val: `if(${own.has}, ${own.val}, ${v.val})` }
+    }
+    if (base === ABSENT) return v
+    if (v === ABSENT) return base
+    return { has: `(${base.has} OR ${v.has})`, val: `if(${base.has}, ${base.val}, ${v.val})` }
+  }
+
+  #attribute(name: string): Lookup {
+    this.attributeNames.add(name)
+    // Known to be no attribute's name: the label comes from the parsers alone, and the attribute
+    // maps need not be read at all.
+    if (this.#attributes?.get(name) === false) return ABSENT
+    const keys = [...new Set([name, name.replace(/_/g, '.')])].map((k) => this.#p.bind(k))
+    const pairs = keys.flatMap((k) => [`mapContains(ResourceAttributes, ${k})`, `ResourceAttributes[${k}]`, `mapContains(LogAttributes, ${k})`, `LogAttributes[${k}]`])
+    const has = pairs.filter((_, i) => i % 2 === 0)
+    return { has: `(${has.join(' OR ')})`, val: `multiIf(${pairs.join(', ')}, '')` }
+  }
+
+  #frameLookup(f: Frame, name: string): Lookup {
+    switch (f.kind) {
+      case 'json': {
+        const paths = f.extract ? (f.extract.has(name) ? [f.extract.get(name)!] : []) : name.includes('_') ? [[name], name.split('_')] : [[name]]
+        if (paths.length === 0) return ABSENT
+        const one = (path: string[]): Lookup => {
+          const args = [f.line, ...path.map((s) => (/^\d+$/.test(s) ? String(Number(s) + 1) : this.#p.bind(s)))].join(', ')
+          // One parse of the document per label: the raw value, unquoted when it is a string.
+          const raw = this.alias(`JSONExtractRaw(${args})`)
+          return { has: `(${raw} != '')`, val: `if(startsWith(${raw}, '"'), JSONExtractString(${raw}), ${raw})` }
+        }
+        return paths.map(one).reduce((a, b) => ({ has: `(${a.has} OR ${b.has})`, val: `if(${a.has}, ${a.val}, ${b.val})` }))
+      }
+      case 'logfmt': {
+        const key = f.extract ? f.extract.get(name) : name
+        if (key === undefined) return ABSENT
+        const k = this.#p.bind(key)
+        const kv = this.alias(logfmtMap(f.line))
+        return { has: `mapContains(${kv}, ${k})`, val: `${kv}[${k}]` }
+      }
+      case 'regexp': {
+        const i = f.names.indexOf(name)
+        if (i < 0) return ABSENT
+        return { has: this.alias(`match(${f.line}, ${f.re})`), val: `${this.alias(`extractGroups(${f.line}, ${f.re})`)}[${i + 1}]` }
+      }
+      case 'set':
+        return f.label === name ? f.value : ABSENT
+    }
+  }
+
+  apply(stage: Stage): void {
+    this.#stage++
+    switch (stage.kind) {
+      case 'line_filter':
+        return this.#lineFilter(stage.op, stage.values, stage.ip)
+      case 'parser':
+        return this.#parser(stage)
+      case 'label_filter':
+        this.where.push(this.#labelFilter(stage.expr))
+        return
+      case 'line_format':
+        this.line = this.alias(this.template(stage.template))
+        return
+      case 'label_format':
+        for (const op of stage.ops) {
+          if ('source' in op) {
+            const value = this.lookup(op.source)
+            this.#frames.push({ kind: 'set', label: op.label, value })
+            if (op.source !== op.label) this.#dropped.add(op.source)
+          } else {
+            this.#frames.push({ kind: 'set', label: op.label, value: { has: '1', val: this.template(op.template) } })
+          }
+          this.#dropped.delete(op.label)
+        }
+        return
+      case 'drop':
+        for (const l of stage.labels) {
+          if ('op' in l) this.#dropMatchers.push(l)
+          else this.#dropped.add(l.name)
+        }
+        return
+      case 'keep':
+        this.#kept = new Set(stage.labels.map((l) => l.name))
+        return
+      case 'decolorize':
+        this.line = this.alias(`replaceRegexpAll(${this.line}, '\\x1b\\\\[[0-9;]*m', '')`)
+        return
+    }
+  }
+
+  #lineFilter(op: string, values: string[], ip?: boolean): void {
+    if (ip) throw unsupported('ip() line filters')
+    const one = (v: string) => {
+      if (op === '|>' || op === '!>') {
+        const re = `match(${this.line}, ${this.#p.bind(patternFilterRegex(v))})`
+        // The patterns endpoint answers Sluice's templates, mined from a structured line's message
+        // (its `msg`, the text after a syslog header): a pattern taken from there matches the
+        // lines of that template, though not their whole text.
+        return this.line === 'Body' ? `(${re} OR Template = ${this.#p.bind(v.replaceAll('<_>', '<*>'))})` : re
+      }
+      if (op === '|=' || op === '!=') return this.line === 'Body' ? `Body LIKE ${this.#p.bind(likePattern(v))}` : `position(${this.line}, ${this.#p.bind(v)}) > 0`
+      return `match(${this.line}, ${this.#p.bind(v)})`
+    }
+    const any = values.length === 1 ? one(values[0]!) : `(${values.map(one).join(' OR ')})`
+    this.where.push(op === '!=' || op === '!~' || op === '!>' ? `NOT ${any}` : any)
+  }
+
+  #parser(stage: Extract<Stage, { kind: 'parser' }>): void {
+    const line = this.line
+    switch (stage.parser) {
+      case 'json': {
+        const extract = stage.extract?.length ? new Map(stage.extract.map((e) => [e.label, jsonPath(e.expr)])) : undefined
+        this.#frames.push(extract ? { kind: 'json', line, extract } : { kind: 'json', line })
+        this.error = this.alias(`multiIf(${this.error} != '', ${this.error}, NOT isValidJSON(${line}), 'JSONParserErr', '')`)
+        return
+      }
+      case 'logfmt': {
+        if (stage.flags?.includes('strict')) throw unsupported('logfmt --strict')
+        const extract = stage.extract?.length ? new Map(stage.extract.map((e) => [e.label, e.expr])) : undefined
+        this.#frames.push(extract ? { kind: 'logfmt', line, extract } : { kind: 'logfmt', line })
+        return
+      }
+      case 'regexp': {
+        const names = groupNames(stage.param ?? '')
+        if (names.length === 0) throw new SluiceError('VALIDATION_FAILED', 'the regexp parser needs at least one named capture group (?P<name>…)')
+        this.#frames.push({ kind: 'regexp', line, re: this.#p.bind(stage.param), names })
+        return
+      }
+      case 'pattern': {
+        const { re, names } = patternRegex(stage.param ?? '')
+        this.#frames.push({ kind: 'regexp', line, re: this.#p.bind(re), names })
+        return
+      }
+      case 'unpack':
+        throw unsupported('| unpack')
+    }
+  }
+
+  #labelFilter(e: LabelFilterExpr): string {
+    if (e.kind === 'ip') throw unsupported('ip() label filters')
+    if (e.kind !== 'compare') return `(${this.#labelFilter(e.left)} ${e.kind.toUpperCase()} ${this.#labelFilter(e.right)})`
+    const l = this.lookup(e.label)
+    const v = e.value
+    if (v.type === 'string') {
+      switch (e.op) {
+        case '=':
+        case '==':
+          return `${l.val} = ${this.#p.bind(v.value)}`
+        case '!=':
+          return `${l.val} != ${this.#p.bind(v.value)}`
+        case '=~':
+          return `match(${l.val}, ${this.#p.bind(anchored(v.value))})`
+        case '!~':
+          return `NOT match(${l.val}, ${this.#p.bind(anchored(v.value))})`
+        default:
+          throw new SluiceError('VALIDATION_FAILED', `label filter ${e.label} ${e.op} "${v.value}": ${e.op} compares numbers, durations or bytes, not strings`)
+      }
+    }
+    if (e.op === '=~' || e.op === '!~') throw new SluiceError('VALIDATION_FAILED', `label filter ${e.label} ${e.op}: a regular expression must be a string`)
+    const conv = this.alias(convert(l.val, v))
+    const op = e.op === '==' ? '=' : e.op
+    // Loki keeps a line whose label does not convert, marked with __error__=LabelFilterErr.
+    this.error = this.alias(`multiIf(${this.error} != '', ${this.error}, ${l.has} AND isNull(${conv}), 'LabelFilterErr', '')`)
+    return `(${l.has} AND (isNull(${conv}) OR ${conv} ${op} ${this.#p.bind(numeric(v), 'Float64')}))`
+  }
+
+  /** A Go text/template of `{{.label}}`s, `{{__line__}}` and text, as a String expression. */
+  template(text: string): string {
+    const parts: string[] = []
+    let rest = text
+    while (rest.length) {
+      const open = rest.indexOf('{{')
+      if (open < 0) {
+        parts.push(this.#p.bind(rest))
+        break
+      }
+      if (open > 0) parts.push(this.#p.bind(rest.slice(0, open)))
+      const close = rest.indexOf('}}', open)
+      if (close < 0) throw new SluiceError('VALIDATION_FAILED', `template ${JSON.stringify(text)}: unclosed {{`)
+      const action = rest.slice(open + 2, close).replace(/^-?\s*|\s*-?$/g, '')
+      const field = /^\.([A-Za-z_][A-Za-z0-9_]*)$/.exec(action)
+      if (field) parts.push(this.lookup(field[1]!).val)
+      else if (action === '__line__') parts.push(this.line)
+      else throw unsupported(`template action {{${action}}} (Sluice's templates take {{.label}} and {{__line__}})`)
+      rest = rest.slice(close + 2)
+    }
+    return parts.length === 0 ? "''" : parts.length === 1 ? `toString(${parts[0]})` : `concat(${parts.join(', ')})`
+  }
+
+  /** Labels the parsers extracted, as Map(String, String) (empty when none ran). */
+  parsedMap(): string {
+    const maps = this.#frames.map((f): string => {
+      switch (f.kind) {
+        case 'json':
+          if (f.extract) return `map(${[...f.extract.keys()].flatMap((k) => [this.#p.bind(k), this.#frameLookup(f, k).val]).join(', ')})`
+          return `CAST(${jsonFlat(f.line)}, 'Map(String, String)')`
+        case 'logfmt':
+          if (f.extract) return `map(${[...f.extract.keys()].flatMap((k) => [this.#p.bind(k), this.#frameLookup(f, k).val]).join(', ')})`
+          return logfmtMap(f.line)
+        case 'regexp':
+          return `if(match(${f.line}, ${f.re}), mapFromArrays(${this.#p.bind(f.names, 'Array(String)')}, extractGroups(${f.line}, ${f.re})), map())`
+        case 'set':
+          return `map(${this.#p.bind(f.label)}, ${f.value.val})`
+      }
+    })
+    const merged = this.alias(maps.length === 0 ? 'CAST(map(), \'Map(String, String)\')' : maps.reduce((a, b) => `mapUpdate(${a}, CAST(${b}, 'Map(String, String)'))`, `CAST(map(), 'Map(String, String)')`))
+    const withError = `if(${this.error} = '', ${merged}, mapUpdate(${merged}, map('__error__', ${this.error})))`
+    return this.#visible(nonEmpty(this.error === "''" ? merged : withError))
+  }
+
+  /**
+   * The answer's columns for log lines, and how a row of them becomes Loki's line: the raw label
+   * columns, the error label and one column per parser (the line it read, or what it extracted),
+   * assembled into stream labels, structured metadata and parsed labels by `shape`.
+   */
+  output(): { columns: string; shape(row: OutputRow): { stream: Labels; meta: Labels; parsed: Labels } } {
+    const frames = this.#frames.map((f, i) => {
+      const col = `_f${i}`
+      switch (f.kind) {
+        case 'json':
+          if (f.extract) return { kind: 'map' as const, col, sql: `map(${[...f.extract.keys()].flatMap((k) => [this.#p.bind(k), this.#frameLookup(f, k).val]).join(', ')})` }
+          return { kind: 'json' as const, col, sql: f.line }
+        case 'logfmt':
+          if (f.extract) return { kind: 'map' as const, col, sql: `map(${[...f.extract.keys()].flatMap((k) => [this.#p.bind(k), this.#frameLookup(f, k).val]).join(', ')})` }
+          return { kind: 'map' as const, col, sql: logfmtMap(f.line) }
+        case 'regexp':
+          return { kind: 'groups' as const, col, names: f.names, sql: `if(match(${f.line}, ${f.re}), extractGroups(${f.line}, ${f.re}), [])` }
+        case 'set':
+          return { kind: 'set' as const, col, label: f.label, sql: f.value.val }
+      }
+    })
+    const columns = [
+      `toString(toUnixTimestamp64Nano(Timestamp)) AS ts`,
+      `${this.line} AS line`,
+      `ResourceAttributes AS _res`,
+      `LogAttributes AS _attrs`,
+      ...Object.entries(STREAM).map(([k, b]) => `${b.str} AS _s_${k}`),
+      ...Object.entries(META).map(([k, b]) => `${b.str} AS _m_${k}`),
+      `${this.error} AS _error`,
+      ...frames.map((f) => `${f.sql} AS ${f.col}`),
+    ].join(', ')
+    const vis: Visibility = {
+      dropped: new Set(this.#dropped),
+      kept: this.#kept && new Set([...this.#kept]),
+      dropMatchers: this.#dropMatchers.map((m) => {
+        const re = m.op === '=~' || m.op === '!~' ? new RegExp(anchored(m.value.replace(/\(\?P</g, '(?<'))) : undefined
+        const hit = (v: string) => (re ? re.test(v) : v === m.value)
+        return { name: m.name, test: m.op === '=' || m.op === '=~' ? hit : (v: string) => !hit(v) }
+      }),
+    }
+    const shape = (row: OutputRow) => {
+      const stream = nonEmptySanitised(row._res, 'service.name')
+      for (const k of STREAM_LABELS) if (row[`_s_${k}`]) stream[k] = row[`_s_${k}`] as string
+      const meta = nonEmptySanitised(row._attrs)
+      for (const k of META_LABELS) if (row[`_m_${k}`]) meta[k] = row[`_m_${k}`] as string
+      let parsed: Labels = {}
+      for (const f of frames) {
+        const v = row[f.col]
+        if (f.kind === 'json') parsed = { ...parsed, ...flattenJson(v as string) }
+        else if (f.kind === 'map') parsed = { ...parsed, ...(v as Labels) }
+        else if (f.kind === 'groups') (v as string[]).forEach((g, i) => f.names[i] && (parsed[f.names[i]] = g))
+        else parsed[f.label] = v as string
+      }
+      for (const k of Object.keys(parsed)) if (parsed[k] === '') delete parsed[k]
+      if (row._error) parsed.__error__ = row._error as string
+      return { stream: visible(stream, vis), meta: visible(meta, vis), parsed: visible(parsed, vis) }
+    }
+    return { columns, shape }
+  }
+
+  /** A map with the drop/keep stages applied. */
+  #visible(map: string): string {
+    const conds: string[] = []
+    if (this.#dropped.size) conds.push(`k NOT IN ${this.#p.bind([...this.#dropped], 'Array(String)')}`)
+    if (this.#kept) conds.push(`k IN ${this.#p.bind([...this.#kept, '__error__'].filter((k) => k !== '__error__' || this.#kept!.has(k)), 'Array(String)')}`)
+    for (const m of this.#dropMatchers) conds.push(`NOT (k = ${this.#p.bind(m.name)} AND ${matchSql('v', m.op, m.value, this.#p)})`)
+    return conds.length ? `mapFilter((k, v) -> ${conds.join(' AND ')}, ${map})` : map
+  }
+
+  streamMap(): string {
+    return this.#visible(STREAM_MAP)
+  }
+
+  metaMap(): string {
+    return this.#visible(META_MAP)
+  }
+
+  /** The labels of a metric series, as Loki gives them: stream labels over structured metadata over parsed labels. */
+  seriesMap(grouping?: Grouping): string {
+    if (grouping?.mode === 'by') {
+      if (grouping.labels.length === 0) return `CAST(map(), 'Map(String, String)')`
+      return nonEmpty(`CAST(map(${grouping.labels.flatMap((l) => [this.#p.bind(l), this.lookup(l).val]).join(', ')}), 'Map(String, String)')`)
+    }
+    const full = `mapUpdate(mapUpdate(${this.parsedMap()}, ${this.metaMap()}), ${this.streamMap()})`
+    if (grouping?.mode === 'without') return `mapFilter((k, v) -> k NOT IN ${this.#p.bind(grouping.labels, 'Array(String)')}, ${full})`
+    return full
+  }
+}

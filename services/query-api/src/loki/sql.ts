@@ -1,0 +1,192 @@
+// The SQL vocabulary of the Loki API: bound parameters, the Loki labels over Sluice's columns,
+// and the expressions LogQL values become (Go durations, humanized sizes, json and logfmt fields,
+// regexp and pattern captures). Every value from a query reaches ClickHouse as a bound parameter
+// ({pN:Type}); only names chosen here (columns, functions) are spliced in.
+//
+// The Loki data model over Sluice's columns:
+//   stream labels        service_name (ServiceName), level (lower-case SeverityText), host
+//                        (HostName), and every resource attribute but service.name, under Loki's
+//                        sanitised name (characters outside [a-zA-Z0-9_] become `_`)
+//   structured metadata  detected_level, category, pattern_id, trace_id, span_id, user_id,
+//                        session_id, error_code, and every log attribute (sanitised names)
+//   line                 Body
+// Both kinds of label may be used in selectors and label filters. An attribute label is looked
+// up under its own name and with every `_` read as `.` (k8s_namespace_name → k8s.namespace.name).
+import { SluiceError } from '@sluice/core'
+import type { LabelValue, Matcher } from '../logql/ast.js'
+
+/** A request Sluice refuses: LogQL it does not implement, or a limit exceeded (HTTP 400, plain text). */
+export function unsupported(what: string): SluiceError {
+  return new SluiceError('VALIDATION_FAILED', `unsupported LogQL: ${what}`)
+}
+
+/** Bound parameters of one SQL statement. */
+export class Params {
+  readonly values: Record<string, unknown> = {}
+  #n = 0
+  bind(value: unknown, type = 'String'): string {
+    const name = `p${this.#n++}`
+    this.values[name] = value
+    return `{${name}:${type}}`
+  }
+}
+
+export interface Builtin {
+  /** For comparisons (keeps ClickHouse's key and index analysis). */
+  column: string
+  /** As a String, for maps. */
+  str: string
+}
+
+export const STREAM: Record<string, Builtin> = {
+  service_name: { column: 'ServiceName', str: 'toString(ServiceName)' },
+  level: { column: 'lower(SeverityText)', str: 'lower(SeverityText)' },
+  host: { column: 'HostName', str: 'toString(HostName)' },
+}
+export const META: Record<string, Builtin> = {
+  detected_level: { column: 'lower(SeverityText)', str: 'lower(SeverityText)' },
+  category: { column: 'Category', str: 'toString(Category)' },
+  pattern_id: { column: 'PatternId', str: 'toString(PatternId)' },
+  trace_id: { column: 'TraceId', str: 'TraceId' },
+  span_id: { column: 'SpanId', str: 'SpanId' },
+  user_id: { column: 'UserId', str: 'UserId' },
+  session_id: { column: 'SessionId', str: 'SessionId' },
+  error_code: { column: 'ErrorCode', str: 'toString(ErrorCode)' },
+}
+export const STREAM_LABELS = Object.keys(STREAM)
+export const META_LABELS = Object.keys(META)
+export const builtin = (name: string): Builtin | undefined => (Object.hasOwn(STREAM, name) ? STREAM[name] : Object.hasOwn(META, name) ? META[name] : undefined)
+
+const SANITISE = `replaceRegexpAll(k, '[^a-zA-Z0-9_]', '_')`
+const sanitised = (map: string, without?: string) =>
+  `CAST(mapApply((k, v) -> (${SANITISE}, v), ${without ? `mapFilter((k, v) -> k != '${without}', ${map})` : map}), 'Map(String, String)')`
+export const nonEmpty = (map: string) => `mapFilter((k, v) -> v != '', ${map})`
+const builtinMap = (set: Record<string, Builtin>) => `map(${Object.entries(set).flatMap(([k, b]) => [`'${k}'`, b.str]).join(', ')})`
+
+/** The stream labels of a row, as Map(String, String). */
+export const STREAM_MAP = nonEmpty(`mapUpdate(${sanitised('ResourceAttributes', 'service.name')}, ${builtinMap(STREAM)})`)
+/** The structured metadata of a row. */
+export const META_MAP = nonEmpty(`mapUpdate(${sanitised('LogAttributes')}, ${builtinMap(META)})`)
+
+/** Go durations (`1h2m3.5s`, `250ms`, `-1.5µs`) as seconds; NULL when `v` is not one. */
+export function durationSeconds(v: string): string {
+  // ClickHouse's parseTimeDelta reads Go's units but throws on anything else: the pattern guards
+  // it, and statements run with short_circuit_function_evaluation = 'force_enable', so it only
+  // ever sees values the pattern passed.
+  return `if(match(${v}, '^[-+]?([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$'), if(startsWith(${v}, '-'), -1, 1) * parseTimeDelta(replaceRegexpOne(${v}, '^[-+]', '')), NULL)`
+}
+
+/** Sizes (`10KB`, `1.5 MiB`, `512`) as bytes, the units humanize reads; NULL when `v` is not one. */
+export function bytesValue(v: string): string {
+  const u = `lower(extract(${v}, '^\\s*[0-9.]+\\s*([a-zA-Z]*)\\s*$'))`
+  const factor = `transform(${u}, ['', 'b', 'kb', 'k', 'mb', 'm', 'gb', 'g', 'tb', 't', 'pb', 'p', 'kib', 'ki', 'mib', 'mi', 'gib', 'gi', 'tib', 'ti', 'pib', 'pi'], arrayMap(x -> toFloat64(x), [1, 1, 1e3, 1e3, 1e6, 1e6, 1e9, 1e9, 1e12, 1e12, 1e15, 1e15, 1024, 1024, 1048576, 1048576, 1073741824, 1073741824, 1099511627776, 1099511627776, 1125899906842624, 1125899906842624]), nan)`
+  return `if(match(${v}, '^\\s*[0-9]+(\\.[0-9]*)?\\s*[a-zA-Z]*\\s*$'), nullIf(toFloat64OrZero(extract(${v}, '[0-9.]+')) * ${factor}, nan), NULL)`
+}
+
+/**
+ * A JSON object's fields as (name, value) pairs, nested objects flattened into `a_b` names as
+ * Loki's json parser does (three levels deep; deeper objects stay JSON text), strings unquoted,
+ * names sanitised.
+ */
+export function jsonFlat(line: string, depth = 1): string {
+  const kv = `kv${depth}`
+  const name = depth === 1 ? `${kv}.1` : `concat(prefix${depth - 1}, '_', ${kv}.1)`
+  const leaf = `[(replaceRegexpAll(${name}, '[^a-zA-Z0-9_]', '_'), if(startsWith(${kv}.2, '"'), JSONExtractString(${kv}.2), ${kv}.2))]`
+  const nested = depth < 3 ? `if(startsWith(${kv}.2, '{'), ${jsonFlat(`${kv}.2`, depth + 1).replaceAll(`prefix${depth}`, name)}, ${leaf})` : leaf
+  return `arrayFlatten(arrayMap(${kv} -> ${nested}, JSONExtractKeysAndValuesRaw(${line})))`
+}
+
+export const logfmtMap = (line: string) => `extractKeyValuePairs(${line}, '=', ' ', '"')`
+
+export function matchSql(expr: string, op: Matcher['op'], value: string, p: Params): string {
+  switch (op) {
+    case '=':
+      return `${expr} = ${p.bind(value)}`
+    case '!=':
+      return `${expr} != ${p.bind(value)}`
+    case '=~':
+      return `match(${expr}, ${p.bind(anchored(value))})`
+    case '!~':
+      return `NOT match(${expr}, ${p.bind(anchored(value))})`
+  }
+}
+
+/** Loki anchors label regular expressions at both ends. */
+export const anchored = (re: string) => `^(?:${re})$`
+
+/** LIKE pattern matching `s` literally. */
+export const likePattern = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+
+export function numeric(v: Exclude<LabelValue, { type: 'string' }>): number {
+  return v.type === 'number' ? v.value : v.type === 'duration' ? v.seconds : v.bytes
+}
+
+export function convert(val: string, v: Exclude<LabelValue, { type: 'string' }>): string {
+  return v.type === 'duration' ? durationSeconds(val) : v.type === 'bytes' ? bytesValue(val) : `toFloat64OrNull(${val})`
+}
+
+/** `a.b[0].c` or `a["b c"]` → path segments (indexes as digit strings). */
+export function jsonPath(expr: string): string[] {
+  const out: string[] = []
+  const re = /([^.[\]]+)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]/g
+  for (const m of expr.matchAll(re)) out.push(m[1] ?? m[2] ?? m[3]!.replace(/\\(.)/g, '$1'))
+  if (out.length === 0) throw new SluiceError('VALIDATION_FAILED', `json expression ${JSON.stringify(expr)} names no field`)
+  return out
+}
+
+/** The names of `(?P<name>…)` / `(?<name>…)` groups in order; unnamed groups are not allowed between (they would shift indexes). */
+export function groupNames(re: string): string[] {
+  const names: string[] = []
+  for (let i = 0; i < re.length; i++) {
+    const c = re[i]
+    if (c === '\\') {
+      i++
+      continue
+    }
+    if (c === '[') {
+      // skip a character class
+      for (i++; i < re.length && re[i] !== ']'; i++) if (re[i] === '\\') i++
+      continue
+    }
+    if (c !== '(') continue
+    const named = /^\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>/.exec(re.slice(i))
+    if (named) names.push(named[1]!)
+    else if (re[i + 1] !== '?') names.push('') // an unnamed capturing group still takes an index
+  }
+  return names
+}
+
+/** Loki's pattern parser (`<ip> - <_> [<ts>] "<method> <path>"`) as an anchored regular expression. */
+export function patternRegex(pattern: string): { re: string; names: string[] } {
+  const names: string[] = []
+  let re = ''
+  const parts = pattern.split(/(<[A-Za-z_][A-Za-z0-9_]*>)/)
+  parts.forEach((part, i) => {
+    if (i % 2 === 0) {
+      re += part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+      return
+    }
+    const name = part.slice(1, -1)
+    // Loki matches a capture lazily up to the next literal; the last one takes the rest of the line.
+    const last = i === parts.length - 2 && parts[parts.length - 1] === ''
+    const body = last ? '.*' : '.*?'
+    if (name === '_') re += `(?:${body})`
+    else {
+      names.push(name)
+      re += `(?P<${name}>${body})`
+    }
+  })
+  if (names.length === 0) throw new SluiceError('VALIDATION_FAILED', 'the pattern parser needs at least one named capture <name>')
+  return { re: `^${re}`, names }
+}
+
+/** A `|>` pattern filter as a regular expression over the whole line: `<_>` and `<name>` match anything. */
+export function patternFilterRegex(pattern: string): string {
+  const parts = pattern.split(/<[A-Za-z_][A-Za-z0-9_]*>/)
+  return `^${parts.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`
+}
+
+/** Tenant and hours of the per-hour dictionaries (label_values). */
+export function hourScope(p: Params, t: string, startNs: bigint, endNs: bigint): string {
+  return `tenant = ${p.bind(t)} AND Hour >= toStartOfHour(toDateTime(${p.bind(Number(startNs / 1_000_000_000n), 'Int64')})) AND Hour <= toDateTime(${p.bind(Number(endNs / 1_000_000_000n), 'Int64')})`
+}
