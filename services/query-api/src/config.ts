@@ -16,6 +16,11 @@ export const envSchema = z.object({
   QUERY_MAX_BYTES_READ: z.coerce.number().int().min(0).default(0),
   QUERY_TAIL_MAX_CONNECTIONS: positiveInt(10),
   QUERY_TAIL_POLL_MS: positiveInt(1000),
+  QUERY_EXPORT_MAX_ROWS: positiveInt(1_000_000),
+  QUERY_EXPORT_CHUNK_ROWS: positiveInt(10_000),
+  QUERY_SERVICE_DOWN_AFTER_MS: positiveInt(600_000),
+  QUERY_SERVICE_DEGRADED_ERROR_RATE: z.coerce.number().min(0).max(1).default(0.05),
+  QUERY_SERVICE_LOOKBACK_HOURS: positiveInt(168),
 })
 
 export function loadConfig(env?: Env) {
@@ -25,6 +30,16 @@ export function loadConfig(env?: Env) {
     port: e.QUERY_API_PORT,
     database: e.CLICKHOUSE_DATABASE,
     maxLimit: e.QUERY_MAX_LIMIT,
+    guard: Object.freeze({ timeoutMs: e.QUERY_TIMEOUT_MS, maxRowsRead: e.QUERY_MAX_ROWS_READ, maxBytesRead: e.QUERY_MAX_BYTES_READ }),
+    logs: Object.freeze({ database: e.CLICKHOUSE_DATABASE, maxLimit: e.QUERY_MAX_LIMIT, exportMaxRows: e.QUERY_EXPORT_MAX_ROWS, exportChunkRows: e.QUERY_EXPORT_CHUNK_ROWS }),
+    analysts: Object.freeze({
+      database: e.CLICKHOUSE_DATABASE,
+      maxLimit: e.QUERY_MAX_LIMIT,
+      maxRangeHours: e.QUERY_MAX_RANGE_HOURS,
+      serviceDownAfterMs: e.QUERY_SERVICE_DOWN_AFTER_MS,
+      serviceDegradedErrorRate: e.QUERY_SERVICE_DEGRADED_ERROR_RATE,
+      serviceLookbackHours: e.QUERY_SERVICE_LOOKBACK_HOURS,
+    }),
     loki: Object.freeze({
       database: e.CLICKHOUSE_DATABASE,
       timeoutMs: e.QUERY_TIMEOUT_MS,

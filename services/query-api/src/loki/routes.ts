@@ -18,6 +18,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { SluiceError, isSluiceError } from '@sluice/core'
 import type { ClickHouseClient } from '@sluice/clickhouse'
 import type { Histogram } from 'prom-client'
+import { guardSettings, guardedRunner, limitMessage } from '../guard.js'
 import type { Expr, LogExpr } from '../logql/ast.js'
 import { LogQLParseError } from '../logql/ast.js'
 import { formatLogQL } from '../logql/format.js'
@@ -68,7 +69,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
       })
       api.setErrorHandler((err, req, reply) => {
         if (err instanceof LogQLParseError || (isSluiceError(err) && err.code === 'VALIDATION_FAILED')) return reply.code(400).type('text/plain').send(err.message)
-        const ch = clickhouseError(err, opts)
+        const ch = limitMessage(err, opts)
         if (ch) return reply.code(400).type('text/plain').send(ch)
         if ((err as { statusCode?: number }).statusCode === 400) return reply.code(400).type('text/plain').send((err as Error).message)
         req.log.error({ err }, 'loki api request failed')
@@ -78,35 +79,8 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
       const params = (req: FastifyRequest): Query => ({ ...(req.query as Query), ...(req.body && typeof req.body === 'object' ? (req.body as Query) : {}) })
       const scopeOf = (req: FastifyRequest): Scope => ({ db, tenant: tenant(req.headers['x-scope-orgid']) })
 
-      // The guard rails as the statement's own SETTINGS clause: embedded ClickHouse applies
-      // `clickhouse_settings` with a session-wide SET, which would outlive the query and bind every
-      // other statement of the process (the sink's inserts too).
-      const limits = `SETTINGS ${[
-        `max_execution_time = ${Math.max(1, Math.ceil(opts.timeoutMs / 1000))}`,
-        // Branches of if/multiIf are evaluated only for the rows that take them (compile.ts relies
-        // on it to guard functions that throw on bad values).
-        `short_circuit_function_evaluation = 'force_enable'`,
-        ...(opts.maxRowsRead > 0 ? [`max_rows_to_read = ${opts.maxRowsRead}`] : []),
-        ...(opts.maxBytesRead > 0 ? [`max_bytes_to_read = ${opts.maxBytesRead}`] : []),
-      ].join(', ')}`
-
-      /** Runs a statement with the guard rails; cancelled when the client disconnects. */
-      const run = async <T>(reply: FastifyReply, endpoint: string, st: LogStatement): Promise<T[]> => {
-        const abort = new AbortController()
-        const onClose = () => {
-          if (!reply.raw.writableFinished) abort.abort()
-        }
-        reply.raw.once('close', onClose)
-        const end = deps.querySeconds.startTimer({ endpoint })
-        try {
-          // One JSON document, parsed at once: much cheaper than a row object per line of JSONEachRow.
-          const rs = await deps.clickhouse.query({ query: `${st.query}\n${limits}`, query_params: st.params, format: 'JSON', abort_signal: abort.signal })
-          return (await rs.json<T>()).data
-        } finally {
-          end()
-          reply.raw.off('close', onClose)
-        }
-      }
+      const limits = guardSettings(opts)
+      const run = guardedRunner(deps.clickhouse, opts, deps.querySeconds) as <T>(reply: FastifyReply, endpoint: string, st: LogStatement) => Promise<T[]>
 
       const lines = async (reply: FastifyReply, endpoint: string, st: LinesStatement): Promise<LogLine[]> => (await run<OutputRow>(reply, endpoint, st)).map(st.shape)
 
@@ -326,16 +300,6 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
 
 }
 
-function clickhouseError(err: unknown, opts: LokiOptions): string | undefined {
-  const type = (err as { type?: string }).type ?? ''
-  const message = err instanceof Error ? err.message : String(err)
-  const has = (name: string) => type === name || message.includes(`(${name})`)
-  if (has('TIMEOUT_EXCEEDED')) return `query timed out after ${opts.timeoutMs} ms (QUERY_TIMEOUT_MS); narrow the time range or the selector`
-  if (has('TOO_MANY_ROWS') || has('TOO_MANY_ROWS_OR_BYTES')) return `the query would read more than ${opts.maxRowsRead} rows (QUERY_MAX_ROWS_READ); narrow the time range or the selector`
-  if (has('TOO_MANY_BYTES')) return `the query would read more than ${opts.maxBytesRead} bytes (QUERY_MAX_BYTES_READ); narrow the time range or the selector`
-  if (has('CANNOT_COMPILE_REGEXP')) return `invalid regular expression: ${message.split('\n')[0]}`
-  return undefined
-}
 
 const hours = (ns: bigint) => (Number(ns) / 3.6e12).toFixed(1)
 const isSort = (e: Expr) => e.kind === 'vector' && (e.op === 'sort' || e.op === 'sort_desc')

@@ -1,0 +1,81 @@
+// Alerts as stored from the compacted `alerts` topic: the latest state of each.
+//   GET /v1/alerts?status=&service=&rule_kind=&tenant=&limit=   → { alerts: [...newest update first] }
+import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
+import { ALERT_RULE_KINDS, ALERT_STATUSES, formatNs } from '@sluice/core'
+import type { Run } from './guard.js'
+import { Params, parseQuery, scopeFields, where } from './selection.js'
+
+export const alertsQuerySchema = (maxLimit: number) =>
+  z.strictObject({
+    tenant: scopeFields.tenant,
+    service: scopeFields.service,
+    status: z.enum(ALERT_STATUSES).optional(),
+    rule_kind: z.enum(ALERT_RULE_KINDS).optional(),
+    limit: z.coerce.number().int().min(1).max(maxLimit).default(100),
+  })
+
+interface StoredAlert {
+  id: string
+  tenant: string
+  rule_id: string
+  rule_name: string
+  rule_kind: string
+  service: string
+  pattern_id: string
+  severity: string
+  status: string
+  value: number
+  threshold: number
+  window_start: string
+  window_end: string
+  started_at: string
+  updated_at: string
+  resolved_at: string | null
+  acknowledged_by: string
+  summary: string
+  sample_log_ids: string[]
+  version: number
+}
+
+export function registerAlerts(app: FastifyInstance, opts: { database: string; maxLimit: number }, run: Run): void {
+  const schema = alertsQuerySchema(opts.maxLimit)
+  // FINAL applies WHERE after replacing, so a status filter sees only each alert's latest version
+  // (ClickHouse moves only sorting-key conditions to PREWHERE under FINAL).
+  app.get('/v1/alerts', async (req, reply) => {
+    const p = parseQuery(schema, req.query)
+    const header = req.headers['x-sluice-tenant']
+    const tenant = p.tenant ?? (typeof header === 'string' && header !== '' ? header : undefined)
+    const b = new Params()
+    const columns = [
+      ['Tenant', tenant],
+      ['ServiceName', p.service],
+      ['Status', p.status],
+      ['RuleKind', p.rule_kind],
+    ] as const
+    const clauses = columns.flatMap(([column, v]) => (v ? [`${column} = ${b.bind(v)}`] : []))
+    const ns = (column: string, alias: string) => `toString(toUnixTimestamp64Nano(${column})) AS ${alias}`
+    const rows = await run<StoredAlert>(reply, 'alerts', {
+      query: `SELECT Id AS id, Tenant AS tenant, RuleId AS rule_id, RuleName AS rule_name, RuleKind AS rule_kind, ServiceName AS service,
+                PatternId AS pattern_id, Severity AS severity, Status AS status, Value AS value, Threshold AS threshold,
+                ${ns('WindowStart', 'window_start')}, ${ns('WindowEnd', 'window_end')}, ${ns('StartedAt', 'started_at')},
+                ${ns('UpdatedAt', 'updated_at')}, ${ns('ResolvedAt', 'resolved_at')},
+                AcknowledgedBy AS acknowledged_by, Summary AS summary, SampleLogIds AS sample_log_ids, Version AS version
+              FROM ${opts.database}.alerts FINAL ${where(clauses)}
+              ORDER BY UpdatedAt DESC, Id DESC LIMIT ${b.bind(p.limit, 'UInt32')}`,
+      params: b.values,
+    })
+    return {
+      alerts: rows.map((r) => ({
+        ...r,
+        pattern_id: r.pattern_id || null,
+        window_start: formatNs(BigInt(r.window_start)),
+        window_end: formatNs(BigInt(r.window_end)),
+        started_at: formatNs(BigInt(r.started_at)),
+        updated_at: formatNs(BigInt(r.updated_at)),
+        resolved_at: r.resolved_at === null ? null : formatNs(BigInt(r.resolved_at)),
+        acknowledged_by: r.acknowledged_by || null,
+      })),
+    }
+  })
+}

@@ -1,0 +1,132 @@
+// Stored records for people and scripts: a page of them, all of them as a download, and counts.
+//
+//   GET /v1/logs?<selection>&limit=&cursor=   → { logs: [...newest first], next_cursor }
+//   GET /v1/logs/export?<selection>&format=ndjson|csv&limit=   streamed, newest first
+//   GET /v1/stats?service=&from=&to=&tenant=  → counts by level and service
+// <selection> is selection.ts: service, level, q, from, to, host, category, pattern_id, user_id,
+// session_id, trace_id, error_code, attr.<key>, resource.<key>. A record re-delivered and not
+// yet merged by ClickHouse is answered once (LIMIT 1 BY id; its copies sort next to each other).
+import { Readable } from 'node:stream'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import { z } from 'zod'
+import type { Run } from './guard.js'
+import { CSV_COLUMNS, RECORD_COLUMNS, csvLine, decodeCursor, encodeCursor, toRecord } from './records.js'
+import type { LogRecord, StoredRow } from './records.js'
+import { Params, parseQuery, parseSelection, scopeFields, selectionClauses, selectionFields, where } from './selection.js'
+import type { Selection } from './selection.js'
+
+export interface LogsOptions {
+  database: string
+  maxLimit: number
+  exportMaxRows: number
+  /** Rows per statement of an export: bounded memory whatever the export's size. */
+  exportChunkRows: number
+}
+
+const cursor = z.string().transform((v, ctx) => {
+  const c = decodeCursor(v)
+  if (!c) {
+    ctx.addIssue({ code: 'custom', message: 'not a cursor this API returned (next_cursor)' })
+    return z.NEVER
+  }
+  return c
+})
+
+export const logsQuerySchema = (maxLimit: number) =>
+  z.strictObject({
+    ...selectionFields,
+    limit: z.coerce.number().int().min(1).max(maxLimit).default(100),
+    cursor: cursor.optional(),
+  })
+
+export const exportQuerySchema = (maxRows: number) =>
+  z.strictObject({
+    ...selectionFields,
+    format: z.enum(['ndjson', 'csv']).default('ndjson'),
+    limit: z.coerce.number().int().min(1).max(maxRows).default(maxRows),
+  })
+
+export const statsQuerySchema = z.strictObject(scopeFields)
+
+type After = { tsNs: string; id: string } | undefined
+
+export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run): void {
+  const db = opts.database
+  const table = `${db}.logs`
+  const tenantOf = (header: unknown, param?: string) => param ?? (typeof header === 'string' && header !== '' ? header : undefined)
+
+  /** The newest `limit` records of the selection older than `after`. */
+  const page = async (reply: FastifyReply, endpoint: string, s: Selection, after: After, limit: number): Promise<StoredRow[]> => {
+    const b = new Params()
+    const clauses = selectionClauses(db, s, b)
+    if (after) {
+      const ts = b.bind(after.tsNs, 'Int64')
+      // The key columns bound the read; the tuple decides between records of one timestamp.
+      clauses.push(`TimestampTime <= toDateTime(intDiv(${ts}, 1000000000))`, `(Timestamp, id) < (fromUnixTimestamp64Nano(${ts}), ${b.bind(after.id)})`)
+    }
+    return run<StoredRow>(reply, endpoint, {
+      query: `SELECT ${RECORD_COLUMNS} FROM ${table} ${where(clauses)} ORDER BY Timestamp DESC, id DESC LIMIT 1 BY id LIMIT ${b.bind(limit, 'UInt32')}`,
+      params: b.values,
+    })
+  }
+  const next = (rows: StoredRow[]): After => {
+    const last = rows.at(-1)
+    return last && { tsNs: last.ts, id: last.id }
+  }
+
+  app.get('/v1/logs', async (req, reply) => {
+    const p = parseSelection(logsQuerySchema(opts.maxLimit), req.query)
+    const rows = await page(reply, 'logs', { ...p, tenant: tenantOf(req.headers['x-sluice-tenant'], p.tenant) }, p.cursor, p.limit)
+    const after = rows.length === p.limit ? next(rows) : undefined
+    return { logs: rows.map(toRecord), next_cursor: after ? encodeCursor(after.tsNs, after.id) : null }
+  })
+
+  app.get('/v1/logs/export', async (req, reply) => {
+    const p = parseSelection(exportQuerySchema(opts.exportMaxRows), req.query)
+    const s: Selection = { ...p, tenant: tenantOf(req.headers['x-sluice-tenant'], p.tenant) }
+    // The first chunk is read before the answer starts, so a refused query is still a clean 4xx.
+    const first = await page(reply, 'export', s, undefined, Math.min(opts.exportChunkRows, p.limit))
+    const line = p.format === 'csv' ? (r: LogRecord) => csvLine(CSV_COLUMNS.map((c) => r[c])) : (r: LogRecord) => `${JSON.stringify(r)}\n`
+    async function* body(): AsyncGenerator<string> {
+      if (p.format === 'csv') yield csvLine(CSV_COLUMNS)
+      let rows = first
+      let sent = 0
+      for (;;) {
+        yield rows.map((r) => line(toRecord(r))).join('')
+        sent += rows.length
+        const want = Math.min(opts.exportChunkRows, p.limit - sent)
+        if (rows.length < opts.exportChunkRows || want <= 0) return
+        rows = await page(reply, 'export', s, next(rows), want)
+        if (rows.length === 0) return
+      }
+    }
+    const ext = p.format === 'csv' ? 'csv' : 'ndjson'
+    return reply
+      .type(p.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
+      .header('content-disposition', `attachment; filename="sluice-logs.${ext}"`)
+      .send(Readable.from(body()))
+  })
+
+  app.get('/v1/stats', async (req, reply) => {
+    const p = parseQuery(statsQuerySchema, req.query)
+    const b = new Params()
+    const rows = await run<{ service: string; level: string; count: string }>(reply, 'stats', {
+      query: `SELECT ServiceName AS service, SeverityText AS level, count() AS count FROM ${table} FINAL
+              ${where(selectionClauses(db, { ...p, tenant: tenantOf(req.headers['x-sluice-tenant'], p.tenant) }, b))}
+              GROUP BY service, level ORDER BY service, level`,
+      params: b.values,
+    })
+    const byLevel: Record<string, number> = {}
+    const byService: Record<string, { total: number; byLevel: Record<string, number> }> = {}
+    let total = 0
+    for (const r of rows) {
+      const n = Number(r.count)
+      total += n
+      byLevel[r.level] = (byLevel[r.level] ?? 0) + n
+      const svc = (byService[r.service] ??= { total: 0, byLevel: {} })
+      svc.total += n
+      svc.byLevel[r.level] = n
+    }
+    return { total, byLevel, byService }
+  })
+}

@@ -1,0 +1,83 @@
+// One stored log record as the /v1 endpoints answer it: the columns read from <db>.logs and the
+// JSON object made of them (nanosecond timestamps as RFC 3339 text, absent optional strings null).
+import { formatNs } from '@sluice/core'
+
+/** SELECT list over <db>.logs producing a StoredRow; timestamps as exact decimal nanoseconds. */
+export const RECORD_COLUMNS = `id, tenant, toString(toUnixTimestamp64Nano(Timestamp)) AS ts, toString(toUnixTimestamp64Nano(ObservedTimestamp)) AS observed,
+  ServiceName AS service, HostName AS host, SeverityText AS severity_text, SeverityNumber AS severity_number,
+  Body AS message, TraceId AS trace_id, SpanId AS span_id, LogAttributes AS attributes, ResourceAttributes AS resource, Source AS source,
+  Category AS category, IsError AS is_error, PatternId AS pattern_id, Template AS template, Classifier AS classifier,
+  HttpStatus AS http_status, DurationMs AS duration_ms, UserId AS user_id, SessionId AS session_id, ErrorCode AS error_code`
+
+export interface StoredRow {
+  id: string
+  tenant: string
+  ts: string
+  observed: string
+  service: string
+  host: string
+  severity_text: string
+  severity_number: number
+  message: string
+  trace_id: string
+  span_id: string
+  attributes: Record<string, string>
+  resource: Record<string, string>
+  source: string
+  category: string
+  is_error: boolean
+  pattern_id: string
+  template: string
+  classifier: string
+  http_status: number | null
+  duration_ms: number | null
+  user_id: string
+  session_id: string
+  error_code: string
+}
+
+export type LogRecord = ReturnType<typeof toRecord>
+
+export function toRecord({ ts, observed, host, trace_id, span_id, user_id, session_id, error_code, ...r }: StoredRow) {
+  return {
+    ...r,
+    timestamp: formatNs(BigInt(ts)),
+    observed_timestamp: formatNs(BigInt(observed)),
+    host: host || null,
+    trace_id: trace_id || null,
+    span_id: span_id || null,
+    user_id: user_id || null,
+    session_id: session_id || null,
+    error_code: error_code || null,
+  }
+}
+
+/** Columns of the CSV export, in order; attributes and resource as JSON text. */
+export const CSV_COLUMNS = [
+  'timestamp', 'observed_timestamp', 'tenant', 'service', 'host', 'severity_text', 'severity_number', 'message', 'category', 'is_error',
+  'pattern_id', 'template', 'classifier', 'http_status', 'duration_ms', 'user_id', 'session_id', 'error_code', 'trace_id', 'span_id',
+  'source', 'attributes', 'resource', 'id',
+] as const satisfies ReadonlyArray<keyof LogRecord>
+
+/** One RFC 4180 line: fields with a comma, quote or line break are quoted, quotes doubled. */
+export function csvLine(values: readonly unknown[]): string {
+  return `${values
+    .map((v) => {
+      const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v)
+      return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+    })
+    .join(',')}\r\n`
+}
+
+/**
+ * Opaque position after a record in newest-first order: its timestamp and id. The next page
+ * selects (Timestamp, id) < this, so pages neither overlap nor skip records of equal timestamps.
+ */
+export function encodeCursor(tsNs: string, id: string): string {
+  return Buffer.from(`${tsNs}|${id}`).toString('base64url')
+}
+
+export function decodeCursor(cursor: string): { tsNs: string; id: string } | undefined {
+  const m = /^(\d{1,20})\|([\w.:-]{1,128})$/.exec(Buffer.from(cursor, 'base64url').toString())
+  return m ? { tsNs: m[1]!, id: m[2]! } : undefined
+}
