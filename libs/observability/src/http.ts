@@ -1,9 +1,17 @@
-// Health and metrics routes shared by every service's HTTP server:
-//   GET /healthz — liveness: the process answers.
-//   GET /readyz  — readiness: every dependency check passes (503 with the failing ones otherwise).
-//   GET /metrics — the process registry (and its sources on other threads) in the Prometheus text format.
+// What every service's HTTP server shares:
+//   GET /healthz       — liveness: the process answers.
+//   GET /readyz        — readiness: every dependency check passes (503 with the failing ones otherwise).
+//   GET /metrics       — the process registry (and its sources on other threads) in the Prometheus text format.
+//   GET /openapi.json  — the OpenAPI 3.1 document of every route, made from the zod schemas that
+//                        validate them (fastify-type-provider-zod); GET /docs — Swagger UI on it.
+// A service registers its routes in a plugin (`app.register(async (api) => …)`): the OpenAPI
+// collector sees the routes registered after it, and plugins load in order.
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { LogController } from 'fastify'
-import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
+export type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
 import { isSluiceError } from '@sluice/core'
 import type { ErrorCode, SluiceError } from '@sluice/core'
@@ -40,15 +48,35 @@ export async function runHealthChecks(checks: Record<string, HealthCheck>, timeo
   return { ok: entries.every(([, v]) => v === 'ok'), checks: checksOut }
 }
 
+const OPS = { tags: ['operations'] }
+
 export function registerOpsRoutes(app: FastifyInstance, opts: { registry: Registry; checks: Record<string, HealthCheck> }): void {
-  app.get('/healthz', async () => ({ status: 'ok' }))
-  app.get('/readyz', async (_req, reply) => {
+  app.get('/healthz', { schema: { ...OPS, summary: 'Liveness: the process answers' } }, async () => ({ status: 'ok' }))
+  app.get('/readyz', { schema: { ...OPS, summary: 'Readiness: every dependency answers (503 naming the failing ones otherwise)' } }, async (_req, reply) => {
     const report = await runHealthChecks(opts.checks)
     return reply.code(report.ok ? 200 : 503).send({ status: report.ok ? 'ready' : 'not ready', checks: report.checks })
   })
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', { schema: { ...OPS, summary: 'Prometheus metrics of the process' } }, async (_req, reply) => {
     return reply.type(opts.registry.contentType).send(await metricsText(opts.registry))
   })
+}
+
+/**
+ * The message of a request that failed its route's zod schema, naming what was wrong the way the
+ * handlers' own checks do: `parameter limit: …`, `unknown parameter(s): colour`, `body field x: …`.
+ */
+export function validationMessage(err: unknown): string | undefined {
+  if (!hasZodFastifySchemaValidationErrors(err)) return undefined
+  const first = err.validation[0]
+  if (!first) return 'invalid request'
+  const where = (err as { validationContext?: string }).validationContext ?? 'querystring'
+  const path = first.instancePath.replace(/^\//, '').replace(/\//g, '.')
+  if (first.keyword === 'unrecognized_keys') {
+    const keys = (first.params as { keys?: string[] }).keys ?? []
+    return where === 'querystring' ? `unknown parameter(s): ${keys.join(', ')}` : `unknown ${where} field(s): ${keys.join(', ')}`
+  }
+  const noun = { querystring: 'parameter', params: 'path parameter', body: 'body field', headers: 'header' }[where] ?? where
+  return path ? `${noun} ${path}: ${first.message}` : `${noun}: ${first.message}`
 }
 
 // HTTP status of every error code, in one place.
@@ -74,6 +102,8 @@ export const RETRY_AFTER_SECONDS = 5
  */
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | SluiceError, req, reply) => {
+    const invalid = validationMessage(err)
+    if (invalid !== undefined) return reply.code(400).send({ error: 'VALIDATION_FAILED', message: invalid })
     if (isSluiceError(err)) {
       const status = STATUS[err.code] ?? 500
       if (status === 503 || status === 429) reply.header('retry-after', String(RETRY_AFTER_SECONDS))
@@ -91,20 +121,89 @@ export function registerErrorHandler(app: FastifyInstance): void {
 }
 
 export interface HttpAppOptions {
+  /** The service, for the title of its OpenAPI document. */
+  name: string
+  /** What the service does, for its OpenAPI document. */
+  description?: string
   logger: Logger
   registry: Registry
   checks: Record<string, HealthCheck>
   bodyLimit?: number
 }
 
-/** A service's fastify instance: its logger, no per-request log lines, the shared error handler and ops routes. */
+interface RouteSeen {
+  method: string
+  url: string
+  hidden: boolean
+  /** Registered once the OpenAPI collector was loaded, so in the document. */
+  collected: boolean
+}
+
+/** Every route of an app built by createHttpApp, as registered. */
+const ROUTES = new WeakMap<FastifyInstance, RouteSeen[]>()
+
+/**
+ * Routes of `app` missing from its OpenAPI document (`METHOD /path`): registered on the root
+ * before the document's collector loaded. Empty when the document covers the app.
+ */
+export function undocumentedRoutes(app: FastifyInstance): string[] {
+  return (ROUTES.get(app) ?? [])
+    .filter((r) => !r.collected && !r.hidden && r.method !== 'HEAD' && r.method !== 'OPTIONS')
+    .map((r) => `${r.method} ${r.url}`)
+}
+
+/**
+ * The plain-HTTP answer of a WebSocket route (`{ wsHandler, …}` with this as its handler): 426.
+ * Declared this way rather than with `websocket: true`, which @fastify/websocket hides from the
+ * OpenAPI document.
+ */
+export async function websocketOnly(_req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  return reply.code(426).header('upgrade', 'websocket').send({ error: 'UPGRADE_REQUIRED', message: 'this route speaks WebSocket: connect with a WebSocket client' })
+}
+
+/** Version of the HTTP APIs' documents (the /v1 of their paths). */
+export const API_VERSION = '1.0.0'
+
+/**
+ * A service's fastify instance: its logger, no per-request log lines, zod schemas for validation
+ * and serialisation, the OpenAPI document and Swagger UI, the shared error handler and ops routes.
+ */
 export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: opts.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     ...(opts.bodyLimit !== undefined && { bodyLimit: opts.bodyLimit }),
   })
+  const routes: RouteSeen[] = []
+  let collecting = false
+  ROUTES.set(app, routes)
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, hidden: (r.schema as { hide?: boolean } | undefined)?.hide === true, collected: collecting })
+  })
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
   registerErrorHandler(app)
-  registerOpsRoutes(app, { registry: opts.registry, checks: opts.checks })
+  void app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: `Sluice ${opts.name}`, version: API_VERSION, ...(opts.description && { description: opts.description }) },
+    },
+    transform: jsonSchemaTransform,
+  })
+  // Plugins load in order: from here on, @fastify/swagger's own onRoute hook sees every route.
+  void app.register(async () => {
+    collecting = true
+  })
+  void app.register(swaggerUi, { routePrefix: '/docs' })
+  // A start-up check: a route the document misses (registered on the root before the collector
+  // loaded) fails the app's start, in the first test that builds it.
+  app.addHook('onReady', async () => {
+    const missing = undocumentedRoutes(app)
+    if (missing.length > 0) throw new Error(`routes missing from the OpenAPI document (register them in a plugin): ${missing.join(', ')}`)
+  })
+  void app.register(async (ops) => {
+    registerOpsRoutes(ops, { registry: opts.registry, checks: opts.checks })
+    ops.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  })
   return app
 }

@@ -1,4 +1,4 @@
-// @sluice/observability — logging, metrics and health endpoints.
+// @sluice/observability — logging, metrics, health endpoints and the HTTP app every service builds on.
 export { createLogger } from './logger.js'
 export type { Logger } from './logger.js'
 export {
@@ -14,5 +14,5 @@ export {
   BATCH_SIZE_BUCKETS,
 } from './metrics.js'
 export type { StageMetrics, Counter, Gauge, Histogram, MetricsSource } from './metrics.js'
-export { createHttpApp, registerOpsRoutes, registerErrorHandler, runHealthChecks, RETRY_AFTER_SECONDS } from './http.js'
-export type { HealthCheck, HealthReport, HttpAppOptions } from './http.js'
+export { API_VERSION, createHttpApp, registerOpsRoutes, registerErrorHandler, runHealthChecks, undocumentedRoutes, validationMessage, websocketOnly, RETRY_AFTER_SECONDS } from './http.js'
+export type { HealthCheck, HealthReport, HttpAppOptions, ZodTypeProvider } from './http.js'

@@ -14,6 +14,7 @@ import { z } from 'zod'
 import type { Alert } from '@sluice/core'
 import type { Batch, Stage, StageState, TopicPartitionOffset } from '@sluice/kafka'
 import { LATENCY_BUCKETS_SECONDS, counter, createHttpApp, gauge, histogram } from '@sluice/observability'
+import type { ZodTypeProvider } from '@sluice/observability'
 import type { DepsFor, ServiceInstance } from '@sluice/service'
 import type { Config } from './config.js'
 import { AlertEvaluator, alertFieldsSchema, toAlertInput } from './evaluator.js'
@@ -36,7 +37,8 @@ interface PartitionState {
 }
 
 const TRANSITION_LABEL = { firing: 'fired', acknowledged: 'acknowledged', resolved: 'resolved' } as const
-const ackBody = z.object({ by: z.string().min(1).max(200).default('api') }).default({ by: 'api' })
+// No body at all (fastify hands null) acknowledges as `api`.
+const ackBody = z.object({ by: z.string().min(1).max(200).default('api') }).nullish().transform((b) => b ?? { by: 'api' })
 const listQuery = z.object({ status: z.enum(['firing', 'acknowledged', 'resolved', 'open']).default('open') })
 /** How long a shutdown waits for notifications in flight before the last checkpoint. */
 const DELIVERY_GRACE_MS = 5000
@@ -213,40 +215,48 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
     return undefined
   }
 
-  const app = createHttpApp({ logger: log, registry: r, checks: deps.checks })
-
-  app.get('/v1/alert-rules', async () => ({ rules: config.rules }))
-
-  app.get('/v1/alerts', async (req, reply) => {
-    const q = listQuery.safeParse(req.query)
-    if (!q.success) return reply.code(400).send({ error: 'BAD_PARAMETER', message: `status: ${q.error.issues[0]?.message ?? 'invalid'}` })
-    const status = q.data.status
-    const alerts: Alert[] = []
-    for (const p of partitions.values()) {
-      const book = p.evaluator.book
-      for (const a of status === 'open' ? book.open() : book.all()) if (status === 'open' || a.status === status) alerts.push(a)
-    }
-    alerts.sort((a, b) => (a.updated_at < b.updated_at ? 1 : -1))
-    return { alerts: alerts.map(alertToJson) }
+  const app = createHttpApp({
+    name: 'alerter',
+    description: 'Windowed alert rules over logs.enriched: the rules, the alerts this instance owns, acknowledgements and notification attempts.',
+    logger: log,
+    registry: r,
+    checks: deps.checks,
   })
+  void app.register(async (plain) => {
+    const api = plain.withTypeProvider<ZodTypeProvider>()
+    const tags = ['alerts']
+    const alertId = z.object({ id: z.string().min(1).max(256) })
 
-  app.post<{ Params: { id: string } }>('/v1/alerts/:id/ack', async (req, reply) => {
-    const body = ackBody.safeParse(req.body ?? undefined)
-    if (!body.success) return reply.code(400).send({ error: 'BAD_REQUEST', message: `by: ${body.error.issues[0]?.message ?? 'invalid'}` })
-    const result = await exclusive(async () => {
-      const found = findAlert(req.params.id)
-      if (!found) return { code: 404, payload: { error: 'NOT_FOUND', message: `alert ${req.params.id} is not known to this alerter instance` } }
-      const t = found.part.evaluator.acknowledge(req.params.id, body.data.by, now())
-      if (!t) return { code: 409, payload: { error: 'CONFLICT', message: `alert ${req.params.id} is ${found.alert.status}; only a firing alert can be acknowledged` } }
-      found.part.dirty = true
-      await emit([t])
-      return { code: 200, payload: { alert: alertToJson(t.alert) } }
+    api.get('/v1/alert-rules', { schema: { tags, summary: 'The alert rules this instance evaluates' } }, async () => ({ rules: config.rules }))
+
+    api.get('/v1/alerts', { schema: { tags, summary: 'Alerts of the partitions this instance owns, newest update first', querystring: listQuery } }, async (req) => {
+      const status = req.query.status
+      const alerts: Alert[] = []
+      for (const p of partitions.values()) {
+        const book = p.evaluator.book
+        for (const a of status === 'open' ? book.open() : book.all()) if (status === 'open' || a.status === status) alerts.push(a)
+      }
+      alerts.sort((a, b) => (a.updated_at < b.updated_at ? 1 : -1))
+      return { alerts: alerts.map(alertToJson) }
     })
-    return reply.code(result.code).send(result.payload)
-  })
 
-  app.get<{ Params: { id: string } }>('/v1/alerts/:id/notifications', async (req) => ({ attempts: notifier.attempts(req.params.id) }))
-  app.get('/v1/notifications', async () => ({ attempts: notifier.attempts() }))
+    api.post('/v1/alerts/:id/ack', { schema: { tags, summary: 'Acknowledge a firing alert', params: alertId, body: ackBody } }, async (req, reply) => {
+      const by = req.body.by
+      const result = await exclusive(async () => {
+        const found = findAlert(req.params.id)
+        if (!found) return { code: 404, payload: { error: 'NOT_FOUND', message: `alert ${req.params.id} is not known to this alerter instance` } }
+        const t = found.part.evaluator.acknowledge(req.params.id, by, now())
+        if (!t) return { code: 409, payload: { error: 'CONFLICT', message: `alert ${req.params.id} is ${found.alert.status}; only a firing alert can be acknowledged` } }
+        found.part.dirty = true
+        await emit([t])
+        return { code: 200, payload: { alert: alertToJson(t.alert) } }
+      })
+      return reply.code(result.code).send(result.payload)
+    })
+
+    api.get('/v1/alerts/:id/notifications', { schema: { tags, summary: 'Every delivery attempt for one alert', params: alertId } }, async (req) => ({ attempts: notifier.attempts(req.params.id) }))
+    api.get('/v1/notifications', { schema: { tags, summary: 'Every delivery attempt' } }, async () => ({ attempts: notifier.attempts() }))
+  })
 
   return {
     app,

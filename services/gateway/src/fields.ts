@@ -4,6 +4,7 @@
 // that cannot add query parameters); each a comma-separated list, the first field set wins.
 //   POST /v1/logs?_msg_field=log&_time_field=date&_service_field=kubernetes.container_name
 import type { FastifyRequest } from 'fastify'
+import { z } from 'zod'
 import { SluiceError } from '@sluice/core'
 import type { FieldMapping, FieldRole } from '@sluice/core'
 
@@ -16,6 +17,19 @@ const PARAMS: Readonly<Record<FieldRole, string>> = {
 }
 
 const MAX_NAMES = 16
+
+/**
+ * The mapping parameters as a query-string schema, for the routes' OpenAPI descriptions. It lets
+ * any value through: fieldMapping() checks them and names a bad one.
+ */
+export const fieldMappingQuery = z.looseObject(
+  Object.fromEntries(
+    Object.entries(PARAMS).map(([role, name]) => [
+      `_${name}_field`,
+      z.union([z.string(), z.array(z.string())]).optional().describe(`comma-separated names of the fields holding the ${role} (or header X-Sluice-${name[0]!.toUpperCase()}${name.slice(1)}-Field)`),
+    ]),
+  ),
+)
 
 /** The request's mapping, or undefined when it names none. Throws VALIDATION_FAILED naming a bad parameter. */
 export function fieldMapping(req: FastifyRequest): FieldMapping | undefined {

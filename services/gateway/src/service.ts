@@ -33,7 +33,10 @@ export function protocolContext(config: Config, deps: GatewayDeps): ProtocolCont
 }
 
 export function buildApp(config: Config, deps: GatewayDeps, ctx = protocolContext(config, deps)): FastifyInstance {
-  const app = createHttpApp({ logger: ctx.log, registry: deps.registry, checks: deps.checks, bodyLimit: config.maxBodyBytes })
+  const app = createHttpApp({
+    name: 'gateway',
+    description: 'Accepts logs in the formats shippers already send (Sluice JSON/NDJSON, OTLP/HTTP, Loki push, Elasticsearch bulk) and answers once Kafka acknowledged them.',
+    logger: ctx.log, registry: deps.registry, checks: deps.checks, bodyLimit: config.maxBodyBytes })
   // Request decompression (gzip, deflate, br); the body limit applies to the decompressed body.
   void app.register(compress, { requestEncodings: ['gzip', 'deflate', 'br'] })
   // Registered as a plugin so the routes load after @fastify/compress and get its decompression hook.

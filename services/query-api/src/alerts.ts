@@ -1,10 +1,11 @@
 // Alerts as stored from the compacted `alerts` topic: the latest state of each.
 //   GET /v1/alerts?status=&service=&rule_kind=&tenant=&limit=   → { alerts: [...newest update first] }
+import type { ZodTypeProvider } from '@sluice/observability'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { ALERT_RULE_KINDS, ALERT_STATUSES, formatNs } from '@sluice/core'
 import type { Run } from './guard.js'
-import { Params, parseQuery, scopeFields, where } from './selection.js'
+import { Params, scopeFields, where } from './selection.js'
 
 export const alertsQuerySchema = (maxLimit: number) =>
   z.strictObject({
@@ -42,8 +43,8 @@ export function registerAlerts(app: FastifyInstance, opts: { database: string; m
   const schema = alertsQuerySchema(opts.maxLimit)
   // FINAL applies WHERE after replacing, so a status filter sees only each alert's latest version
   // (ClickHouse moves only sorting-key conditions to PREWHERE under FINAL).
-  app.get('/v1/alerts', async (req, reply) => {
-    const p = parseQuery(schema, req.query)
+  app.withTypeProvider<ZodTypeProvider>().get('/v1/alerts', { schema: { tags: ['alerts'], summary: 'The latest state of every stored alert, newest update first', querystring: schema } }, async (req, reply) => {
+    const p = req.query
     const header = req.headers['x-sluice-tenant']
     const tenant = p.tenant ?? (typeof header === 'string' && header !== '' ? header : undefined)
     const b = new Params()

@@ -7,12 +7,13 @@
 // session_id, trace_id, error_code, attr.<key>, resource.<key>. A record re-delivered and not
 // yet merged by ClickHouse is answered once (LIMIT 1 BY id; its copies sort next to each other).
 import { Readable } from 'node:stream'
+import type { ZodTypeProvider } from '@sluice/observability'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { z } from 'zod'
 import type { Run } from './guard.js'
 import { CSV_COLUMNS, RECORD_COLUMNS, csvLine, decodeCursor, encodeCursor, toRecord } from './records.js'
 import type { LogRecord, StoredRow } from './records.js'
-import { Params, parseQuery, parseSelection, scopeFields, selectionClauses, selectionFields, where } from './selection.js'
+import { Params, scopeFields, selectionClauses, selectionFields, where, withAttributes } from './selection.js'
 import type { Selection } from './selection.js'
 
 export interface LogsOptions {
@@ -33,14 +34,14 @@ const cursor = z.string().transform((v, ctx) => {
 })
 
 export const logsQuerySchema = (maxLimit: number) =>
-  z.strictObject({
+  withAttributes({
     ...selectionFields,
     limit: z.coerce.number().int().min(1).max(maxLimit).default(100),
     cursor: cursor.optional(),
   })
 
 export const exportQuerySchema = (maxRows: number) =>
-  z.strictObject({
+  withAttributes({
     ...selectionFields,
     format: z.enum(['ndjson', 'csv']).default('ndjson'),
     limit: z.coerce.number().int().min(1).max(maxRows).default(maxRows),
@@ -51,6 +52,7 @@ export const statsQuerySchema = z.strictObject(scopeFields)
 type After = { tsNs: string; id: string } | undefined
 
 export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run): void {
+  const api = app.withTypeProvider<ZodTypeProvider>()
   const db = opts.database
   const table = `${db}.logs`
   const tenantOf = (header: unknown, param?: string) => param ?? (typeof header === 'string' && header !== '' ? header : undefined)
@@ -74,15 +76,16 @@ export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run):
     return last && { tsNs: last.ts, id: last.id }
   }
 
-  app.get('/v1/logs', async (req, reply) => {
-    const p = parseSelection(logsQuerySchema(opts.maxLimit), req.query)
+  const tags = ['logs']
+  api.get('/v1/logs', { schema: { tags, summary: 'Stored records of a selection, newest first, a page at a time', querystring: logsQuerySchema(opts.maxLimit) } }, async (req, reply) => {
+    const p = req.query
     const rows = await page(reply, 'logs', { ...p, tenant: tenantOf(req.headers['x-sluice-tenant'], p.tenant) }, p.cursor, p.limit)
     const after = rows.length === p.limit ? next(rows) : undefined
     return { logs: rows.map(toRecord), next_cursor: after ? encodeCursor(after.tsNs, after.id) : null }
   })
 
-  app.get('/v1/logs/export', async (req, reply) => {
-    const p = parseSelection(exportQuerySchema(opts.exportMaxRows), req.query)
+  api.get('/v1/logs/export', { schema: { tags, summary: 'Every record of a selection, streamed as NDJSON or CSV', produces: ['application/x-ndjson', 'text/csv'], querystring: exportQuerySchema(opts.exportMaxRows) } }, async (req, reply) => {
+    const p = req.query
     const s: Selection = { ...p, tenant: tenantOf(req.headers['x-sluice-tenant'], p.tenant) }
     // The first chunk is read before the answer starts, so a refused query is still a clean 4xx.
     const first = await page(reply, 'export', s, undefined, Math.min(opts.exportChunkRows, p.limit))
@@ -107,8 +110,8 @@ export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run):
       .send(Readable.from(body()))
   })
 
-  app.get('/v1/stats', async (req, reply) => {
-    const p = parseQuery(statsQuerySchema, req.query)
+  api.get('/v1/stats', { schema: { tags, summary: 'Records by level and service', querystring: statsQuerySchema } }, async (req, reply) => {
+    const p = req.query
     const b = new Params()
     const rows = await run<{ service: string; level: string; count: string }>(reply, 'stats', {
       query: `SELECT ServiceName AS service, SeverityText AS level, count() AS count FROM ${table} FINAL

@@ -7,7 +7,7 @@
 //   &attr.city=Paris            LogAttributes['city'] = 'Paris'
 //   &resource.k8s.pod.name=…    ResourceAttributes['k8s.pod.name'] = …
 import { z } from 'zod'
-import { CATEGORIES, SluiceError, TENANT_PATTERN, parseSeverity, parseTimestampNs } from '@sluice/core'
+import { CATEGORIES, TENANT_PATTERN, parseSeverity, parseTimestampNs } from '@sluice/core'
 import { Params } from './loki/sql.js'
 
 /** ISO-8601 or epoch seconds/ms/ns → epoch nanoseconds. */
@@ -92,36 +92,31 @@ export interface Selection {
   resources?: Record<string, string>
 }
 
-type Query = Record<string, unknown>
+const ATTRIBUTE_KEY = /^(attr|resource)\.(.{1,256})$/s
 
 /**
- * Validates a query string: `attr.*` and `resource.*` keys become attribute filters, the rest must
- * satisfy `schema` (a strict object, so an unknown parameter is named in the 400).
+ * A query-string schema over `shape` that also takes `attr.<key>` and `resource.<key>` filters
+ * (one value each) into `attributes` and `resources`; any other key is refused by name.
  */
-export function parseSelection<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> & Pick<Selection, 'attributes' | 'resources'> {
-  const rest: Query = {}
-  const attributes: Record<string, string> = {}
-  const resources: Record<string, string> = {}
-  for (const [k, v] of Object.entries((query ?? {}) as Query)) {
-    const m = /^(attr|resource)\.(.+)$/.exec(k)
-    if (!m) {
-      rest[k] = v
-      continue
-    }
-    if (typeof v !== 'string' || m[2]!.length > 256 || v.length > 1024) throw new SluiceError('VALIDATION_FAILED', `parameter ${k}: expected one value of at most 1024 characters`)
-    ;(m[1] === 'attr' ? attributes : resources)[m[2]!] = v
-  }
-  return Object.assign(parseQuery(schema, rest) as object, { attributes, resources }) as z.infer<S> & Pick<Selection, 'attributes' | 'resources'>
-}
-
-export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
-  const r = schema.safeParse(query)
-  if (r.success) return r.data
-  const first = r.error.issues[0]
-  const name = first?.path.join('.') ?? ''
-  const message =
-    first?.code === 'unrecognized_keys' ? `unknown parameter(s): ${first.keys.join(', ')}` : `parameter ${name}: ${first?.message ?? 'invalid'}`
-  throw new SluiceError('VALIDATION_FAILED', message)
+export function withAttributes<T extends z.ZodRawShape>(shape: T) {
+  return z
+    .object(shape)
+    .catchall(z.string().max(1024))
+    .superRefine((o, ctx) => {
+      const unknown = Object.keys(o).filter((k) => !(k in shape) && !ATTRIBUTE_KEY.test(k))
+      if (unknown.length) ctx.addIssue({ code: 'custom', path: [], message: `unknown parameter(s): ${unknown.join(', ')}` })
+    })
+    .transform((o) => {
+      const attributes: Record<string, string> = {}
+      const resources: Record<string, string> = {}
+      const rest: Record<string, unknown> = {}
+      for (const [k, v] of Object.entries(o)) {
+        const m = ATTRIBUTE_KEY.exec(k)
+        if (m && !(k in shape)) (m[1] === 'attr' ? attributes : resources)[m[2]!] = v as string
+        else rest[k] = v
+      }
+      return Object.assign(rest as z.infer<z.ZodObject<T>>, { attributes, resources })
+    })
 }
 
 /**

@@ -24,13 +24,46 @@ export interface QueryDeps extends Pick<BaseDeps, 'logger' | 'registry' | 'check
   clickhouse: Pick<ClickHouseClient, 'query'>
 }
 
+const LOKI_SUMMARIES: Record<string, string> = {
+  '/ready': 'Loki readiness',
+  '/query_range': 'LogQL over a range: log lines (streams) or a metric (matrix)',
+  '/query': 'LogQL at one instant: a metric (vector or scalar) or log lines',
+  '/labels': 'Label names',
+  '/label/:name/values': 'Values of one label',
+  '/series': 'Streams matching selectors',
+  '/index/stats': 'Streams, chunks, entries and bytes of a selector',
+  '/index/volume': 'Volume by label (bytes)',
+  '/index/volume_range': 'Volume by label over time',
+  '/patterns': "Log patterns (Sluice's templates) with counts over time",
+  '/detected_labels': 'Labels with their cardinality (Logs Drilldown)',
+  '/detected_fields': 'Fields detected in log lines (Logs Drilldown)',
+  '/detected_field/:name/values': 'Values of one detected field',
+  '/tail': 'WebSocket: live lines of a selector',
+  '/format_query': 'A LogQL query, formatted',
+  '/status/buildinfo': 'The Loki API version answered',
+  '/drilldown-limits': 'Limits and features for Logs Drilldown',
+}
+
 export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
-  const app = createHttpApp({ logger: deps.logger.child({ service: 'query-api' }), registry: deps.registry, checks: deps.checks })
+  const app = createHttpApp({
+    name: 'query-api',
+    description: 'Stored logs for people, dashboards and scripts: records, exports, analyst questions, alerts, and the Loki HTTP API (LogQL) for Grafana.',
+    logger: deps.logger.child({ service: 'query-api' }),
+    registry: deps.registry,
+    checks: deps.checks,
+  })
   const querySeconds = histogram(deps.registry, 'sluice_query_seconds', 'Query API ClickHouse query duration.', LATENCY_BUCKETS_SECONDS, ['endpoint'])
   const run = guardedRunner(deps.clickhouse, config.guard, querySeconds)
 
-  void app.register(websocket, { options: { maxPayload: 64 * 1024 } })
-  registerLoki(app, config.loki, { clickhouse: deps.clickhouse, querySeconds })
+  void app.register(async (loki) => {
+    // The Loki HTTP API's parameters are Loki's (its documentation is the reference); the OpenAPI
+    // document names each route and what it is for.
+    loki.addHook('onRoute', (route) => {
+      route.schema = { tags: ['loki'], summary: LOKI_SUMMARIES[route.url.replace('/loki/api/v1', '')] ?? 'Loki HTTP API', ...route.schema }
+    })
+    await loki.register(websocket, { options: { maxPayload: 64 * 1024 } })
+    registerLoki(loki, config.loki, { clickhouse: deps.clickhouse, querySeconds })
+  })
 
   void app.register(async (v1) => {
     // A statement ClickHouse refused for a guard rail is the client's to narrow: 400 naming the

@@ -7,9 +7,10 @@
 // each frame on the clients that want it, written once per turn of the event loop.
 import { randomUUID } from 'node:crypto'
 import websocket from '@fastify/websocket'
+import { z } from 'zod'
 import type { Alert, EnrichedLog } from '@sluice/core'
 import type { Batch, RecordFailure, Stage, Transformed } from '@sluice/kafka'
-import { BATCH_SIZE_BUCKETS, counter, createHttpApp, gauge, histogram } from '@sluice/observability'
+import { BATCH_SIZE_BUCKETS, counter, createHttpApp, gauge, histogram, websocketOnly } from '@sluice/observability'
 import type { Codec, DepsFor, ServiceInstance } from '@sluice/service'
 import { StreamClient } from './client.js'
 import type { Config } from './config.js'
@@ -74,15 +75,27 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
     }
   }
 
-  const app = createHttpApp({ logger: log, registry: r, checks: deps.checks })
+  const app = createHttpApp({
+    name: 'ws-fanout',
+    description: 'Live logs, alerts and per-service stats over WebSocket (/v1/stream), and the live page.',
+    logger: log,
+    registry: r,
+    checks: deps.checks,
+  })
   void app.register(websocket, { options: { maxPayload: 64 * 1024 } })
   const page = buildPage()
   // Handled here so a missing asset is a logged 500 on `/`, not an unhandled rejection.
   page.catch((err: unknown) => log.error({ err }, 'live page assets unavailable'))
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send((await page).html))
-  app.get('/app.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').send((await page).js))
   void app.register(async (api) => {
-    api.get('/v1/stream', { websocket: true }, (socket, req) => {
+    const tags = ['live']
+    api.get('/', { schema: { tags, summary: 'The live page' } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send((await page).html))
+    api.get('/app.js', { schema: { tags, summary: "The live page's script" } }, async (_req, reply) => reply.type('text/javascript; charset=utf-8').send((await page).js))
+    const streamSchema = {
+      tags,
+      summary: 'WebSocket: subscribe to channels (logs, alerts, stats) with filters; JSON messages both ways',
+      querystring: z.object({ token: z.string().max(4096).optional() }),
+    }
+    api.route({ method: 'GET', url: '/v1/stream', schema: streamSchema, handler: websocketOnly, wsHandler: (socket, req) => {
       if (clients.size >= config.maxClients) {
         socket.close(CLOSE_TRY_AGAIN_LATER, `connection limit of ${config.maxClients} reached, retry later`)
         return
@@ -170,7 +183,7 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
           client.pump()
         }
       })
-    })
+    } })
   })
 
   const deliver = (d: Delivery) => {

@@ -26,6 +26,7 @@
 // encapsulated plugin, which starts from no parsers and takes its bodies as strings; fastify keeps
 // parsers per plugin, so neither module sees the other's, and the body limit and request
 // decompression (@fastify/compress, registered above) apply unchanged.
+import { z } from 'zod'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { nowNs, uuidv7 } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
@@ -111,6 +112,19 @@ export function registerElastic(api: FastifyInstance, ctx: ProtocolContext): voi
       reply.header('x-elastic-product', 'Elasticsearch')
     })
     es.addHook('preSerialization', async (req, reply, payload) => asEsError(req, reply, payload))
+    // Described for the OpenAPI document: bulk, and the handshake shippers make before it. The
+    // catch-alls under the handshake's prefixes (Elasticsearch's "no handler found" 400, on every
+    // method) are not an API of their own.
+    es.addHook('onRoute', (route) => {
+      const bulk = route.url.endsWith('/_bulk')
+      route.schema = {
+        ...(route.url.endsWith('/*') && { hide: true }),
+        tags: ['ingest'],
+        summary: bulk ? 'Elasticsearch bulk API: Filebeat, Logstash, Fluent Bit, Vector, syslog-ng' : 'Elasticsearch handshake for shippers',
+        ...(bulk && { consumes: [...ES_CONTENT_TYPES], body: z.unknown() }),
+        ...route.schema,
+      }
+    })
     registerBulk(es, ctx)
     registerHandshake(es)
   })

@@ -11,6 +11,7 @@
 //   413  body over GATEWAY_MAX_BODY_BYTES (after gzip, or as the snappy block announces it)
 //   429  too much waiting for Kafka already, with Retry-After — Loki clients retry
 //   503  Kafka unreachable or not acknowledging in time, with Retry-After — Loki clients retry
+import { z } from 'zod'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { SluiceError, nowNs } from '@sluice/core'
 import { releaseBody } from '../protocol.js'
@@ -56,7 +57,13 @@ export function registerLoki(api: FastifyInstance, ctx: ProtocolContext): void {
     })
     loki.addHook('onSend', plainTextErrors)
 
-    loki.post('/loki/api/v1/push', async (req, reply) => {
+    const schema = {
+      tags: ['ingest'],
+      summary: 'Loki push (snappy-compressed protobuf PushRequest, or JSON); Promtail, Alloy, the Docker driver, Loki clients',
+      consumes: ['application/x-protobuf', 'application/json'],
+      body: z.unknown(),
+    }
+    loki.post('/loki/api/v1/push', { schema }, async (req, reply) => {
       const tenant = ctx.tenantOf(req, TENANT_HEADERS)
       const observedNs = nowNs()
       const body = req.body

@@ -10,10 +10,11 @@
 //   429  too much waiting for Kafka already, with Retry-After
 //   503  Kafka unreachable or not acknowledging in time, with Retry-After — nothing was lost silently
 import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
 import { SluiceError, nowNs } from '@sluice/core'
 import { NDJSON_TYPES, fromJson, invalidUtf8Lines, parseNdjson, utf8Problem } from '../body.js'
 import type { ParsedBody } from '../body.js'
-import { fieldMapping } from '../fields.js'
+import { fieldMapping, fieldMappingQuery } from '../fields.js'
 import { releaseBody } from '../protocol.js'
 import type { ProtocolContext } from '../protocol.js'
 import { handleOtlpJson, handleOtlpProtobuf } from './otlp.js'
@@ -33,7 +34,16 @@ export function registerNative(api: FastifyInstance, ctx: ProtocolContext): void
     }
   })
 
-  api.post('/v1/logs', async (req, reply) => {
+  const schema = {
+    tags: ['ingest'],
+    summary: 'Logs as Sluice JSON (an object or an array), NDJSON, or OTLP/HTTP (protobuf or JSON)',
+    description:
+      '200 when every record was accepted, 207 with `errors: [{index, field, message}]` when some were refused, 400 when none was; answered only after Kafka acknowledged the accepted records (503 with Retry-After when it could not).',
+    consumes: ['application/json', ...NDJSON_TYPES, 'application/x-protobuf'],
+    querystring: fieldMappingQuery,
+    body: z.unknown(),
+  }
+  api.post('/v1/logs', { schema }, async (req, reply) => {
     if (Buffer.isBuffer(req.body)) return handleOtlpProtobuf(req.body, req, reply, ctx)
     // fastify's own text/plain parser hands over a string: a content type none of ours took.
     if (typeof req.body === 'string') throw new SluiceError('UNSUPPORTED_MEDIA_TYPE', `POST /v1/logs takes application/json, ${NDJSON_TYPES.join(', ')} or application/x-protobuf (OTLP), not ${req.headers['content-type'] ?? 'a body without Content-Type'}`)

@@ -18,6 +18,7 @@
 // Error bodies are a google.rpc.Status { code, message } in the request's encoding. The shared
 // error handler (@sluice/observability) still decides status and Retry-After for every error;
 // an onSend hook only rewrites its JSON body into a Status for requests known to be OTLP.
+import { z } from 'zod'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { SluiceError, nowNs } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
@@ -51,6 +52,12 @@ export function registerOtlp(api: FastifyInstance, ctx: ProtocolContext): void {
   api.post(
     '/otlp/v1/logs',
     {
+      schema: {
+        tags: ['ingest'],
+        summary: 'OTLP/HTTP logs (ExportLogsServiceRequest), protobuf or JSON; the OpenTelemetry SDKs and Collector',
+        consumes: [PROTOBUF, JSON_TYPE],
+        body: z.unknown(),
+      },
       // Before the body is parsed, so that its errors (bad JSON, too large, unknown type) are OTLP's too.
       onRequest: async (req) => {
         otlpRequests.set(req, mediaType(req) === PROTOBUF ? 'protobuf' : 'json')

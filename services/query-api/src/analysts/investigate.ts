@@ -6,12 +6,13 @@
 //   GET /v1/sessions/{session_id}?from=&to=&limit=            every record of the session, in order
 //   GET /v1/blast-radius?error_code=|pattern_id=&by=city,plan  who and what an error touched
 //   GET /v1/fields?<selection>&sample=&top=                    field names and their top values
+import type { ZodTypeProvider } from '@sluice/observability'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { SluiceError, formatNs } from '@sluice/core'
+import { formatNs } from '@sluice/core'
 import { RECORD_COLUMNS, toRecord } from '../records.js'
 import type { StoredRow } from '../records.js'
-import { Params, parseQuery, parseSelection, patternId, scopeFields, selectionClauses, selectionFields, where } from '../selection.js'
+import { Params, patternId, scopeFields, selectionClauses, selectionFields, where, withAttributes } from '../selection.js'
 import type { AnalystContext } from './context.js'
 
 const DAY_MS = 86_400_000
@@ -44,7 +45,7 @@ export const blastQuerySchema = z
   })
   .refine((p) => p.error_code !== undefined || p.pattern_id !== undefined, { message: 'name the error: error_code or pattern_id', path: ['error_code'] })
 
-export const fieldsQuerySchema = z.strictObject({
+export const fieldsQuerySchema = withAttributes({
   ...selectionFields,
   sample: z.coerce.number().int().min(1).max(100_000).default(10_000),
   top: z.coerce.number().int().min(1).max(100).default(10),
@@ -67,12 +68,19 @@ const iso = (ns: string) => formatNs(BigInt(ns))
 
 export function registerInvestigate(app: FastifyInstance, ctx: AnalystContext): void {
   const maxLimit = ctx.opts.maxLimit
+  const api = app.withTypeProvider<ZodTypeProvider>()
+  const tags = ['analysts']
   const db = ctx.opts.database
 
-  app.get<{ Params: { session_id: string } }>('/v1/sessions/:session_id', async (req, reply) => {
+  const sessionSchema = {
+    tags,
+    summary: "A session's timeline: every record in order, its duration and first error",
+    params: z.object({ session_id: z.string().min(1).max(256) }),
+    querystring: sessionQuerySchema(maxLimit),
+  }
+  api.get('/v1/sessions/:session_id', { schema: sessionSchema }, async (req, reply) => {
     const sessionId = req.params.session_id
-    if (sessionId.length === 0 || sessionId.length > 256) throw new SluiceError('VALIDATION_FAILED', 'session_id: expected 1 to 256 characters')
-    const p = parseQuery(sessionQuerySchema(maxLimit), req.query)
+    const p = req.query
     const tenant = ctx.tenantOf(req, p.tenant)
     const { fromNs, toNs } = ctx.window(p, 7 * DAY_MS)
     const sel = (b: Params) => where(selectionClauses(db, { tenant, session_id: sessionId, from: fromNs, to: toNs }, b))
@@ -116,8 +124,8 @@ export function registerInvestigate(app: FastifyInstance, ctx: AnalystContext): 
     }
   })
 
-  app.get('/v1/blast-radius', async (req, reply) => {
-    const p = parseQuery(blastQuerySchema, req.query)
+  api.get('/v1/blast-radius', { schema: { tags, summary: 'What an error code or pattern touched: users, sessions, services, hosts, attributes', querystring: blastQuerySchema } }, async (req, reply) => {
+    const p = req.query
     const tenant = ctx.tenantOf(req, p.tenant)
     const { fromNs, toNs } = ctx.window(p, DAY_MS)
     const selection = { tenant, service: p.service, error_code: p.error_code, pattern_id: p.pattern_id, from: fromNs, to: toNs }
@@ -170,8 +178,8 @@ export function registerInvestigate(app: FastifyInstance, ctx: AnalystContext): 
     }
   })
 
-  app.get('/v1/fields', async (req, reply) => {
-    const p = parseSelection(fieldsQuerySchema, req.query)
+  api.get('/v1/fields', { schema: { tags, summary: 'Field names of a selection with their top values', querystring: fieldsQuerySchema } }, async (req, reply) => {
+    const p = req.query
     const tenant = ctx.tenantOf(req, p.tenant)
     const { fromNs, toNs } = ctx.window(p, 3_600_000)
     const b = new Params()

@@ -6,10 +6,11 @@
 //   GET /v1/services?window=15m&service=          health of every service seen in the lookback
 //   GET /v1/trends?service=&from=&to=&step=       counts by level and error rate per bucket
 //   GET /v1/patterns?service=&level=&from=&to=&sort=count|growth|errors&limit=
+import type { ZodTypeProvider } from '@sluice/observability'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { SluiceError, formatNs } from '@sluice/core'
-import { Params, duration, levels, parseQuery, scopeFields, selectionClauses, where } from '../selection.js'
+import { Params, duration, levels, scopeFields, selectionClauses, where } from '../selection.js'
 import type { AnalystContext } from './context.js'
 import { MS, S } from './context.js'
 
@@ -44,10 +45,12 @@ const seconds = (ns: bigint) => (ns / S).toString()
 
 export function registerOverview(app: FastifyInstance, ctx: AnalystContext): void {
   const maxLimit = ctx.opts.maxLimit
+  const api = app.withTypeProvider<ZodTypeProvider>()
+  const tags = ['analysts']
   const db = ctx.opts.database
 
-  app.get('/v1/services', async (req, reply) => {
-    const p = parseQuery(servicesQuerySchema, req.query)
+  api.get('/v1/services', { schema: { tags, summary: 'Health of every service: healthy, degraded or down, and why', querystring: servicesQuerySchema } }, async (req, reply) => {
+    const p = req.query
     const tenant = ctx.tenantOf(req, p.tenant)
     const nowNs = BigInt(Date.now()) * MS
     const windowFromNs = nowNs - BigInt(p.window) * MS
@@ -126,8 +129,8 @@ export function registerOverview(app: FastifyInstance, ctx: AnalystContext): voi
     return { now: iso(nowNs), window_ms: p.window, down_after_ms: ctx.opts.serviceDownAfterMs, summary, services }
   })
 
-  app.get('/v1/trends', async (req, reply) => {
-    const p = parseQuery(trendsQuerySchema, req.query)
+  api.get('/v1/trends', { schema: { tags, summary: 'Records by level and error rate per time bucket and service', querystring: trendsQuerySchema } }, async (req, reply) => {
+    const p = req.query
     const tenant = ctx.tenantOf(req, p.tenant)
     const { fromNs, toNs } = ctx.window(p, 24 * 3_600_000)
     const spanS = Number((toNs - fromNs) / S)
@@ -177,9 +180,8 @@ export function registerOverview(app: FastifyInstance, ctx: AnalystContext): voi
     return { from: iso(firstS * S), to: iso(toNs), step_seconds: stepS, services: [...series.values()] }
   })
 
-  app.get('/v1/patterns', async (req, reply) => {
-    const schema = patternsQuerySchema(maxLimit)
-    const p = parseQuery(schema, req.query)
+  api.get('/v1/patterns', { schema: { tags, summary: 'Top and trending log templates against the window before', querystring: patternsQuerySchema(maxLimit) } }, async (req, reply) => {
+    const p = req.query
     const tenant = ctx.tenantOf(req, p.tenant)
     const { fromNs, toNs } = ctx.window(p, 3_600_000)
     // The window is compared with the one just before it, of the same length.

@@ -6,6 +6,7 @@
 // a late or back-dated line still shows. Each poll looks back LAG_NS past its cursor, because a
 // record observed at t reaches ClickHouse a sink flush later; ids already sent in that window are
 // skipped. At most QUERY_TAIL_MAX_CONNECTIONS tails run at once, one poll each at a time.
+import { websocketOnly } from '@sluice/observability'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { LogExpr } from '../logql/ast.js'
@@ -35,7 +36,7 @@ const INVALID_REQUEST = 1008
 
 export function registerTail(api: FastifyInstance, opts: TailOptions): void {
   let open = 0
-  api.get('/tail', { websocket: true }, (socket: WebSocket, req) => {
+  api.route({ method: 'GET', url: '/tail', handler: websocketOnly, wsHandler: (socket: WebSocket, req) => {
     if (open >= opts.maxConnections) {
       socket.close(TRY_AGAIN_LATER, `max concurrent tail requests limit exceeded (${opts.maxConnections}, QUERY_TAIL_MAX_CONNECTIONS)`)
       return
@@ -114,5 +115,5 @@ export function registerTail(api: FastifyInstance, opts: TailOptions): void {
         req.log.warn({ err }, 'tail backlog query failed')
         socket.close(1011, 'tail query failed')
       })
-  })
+  } })
 }
