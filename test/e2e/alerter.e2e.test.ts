@@ -113,9 +113,11 @@ describe('alerter', () => {
     const first = await startSluiceProcess('alerter', 'alerter', iso.env)
     await breachFirstMinute(w)
     await waitFor('the firing notification', async () => (receiver.requests.length >= 1 ? true : undefined))
-    // Let a checkpoint record the delivery, then kill without any shutdown.
-    const written = await metric(first.url, 'sluice_alerter_checkpoint_bytes_total')
-    await waitFor('a checkpoint after the delivery', async () => ((await metric(first.url, 'sluice_alerter_checkpoint_bytes_total')) > written ? true : undefined))
+    // Let a checkpoint record the delivery (the open alert, nothing left to notify), then kill
+    // without any shutdown.
+    await waitFor('a checkpoint after the delivery', async () =>
+      (await metric(first.url, 'sluice_alerter_checkpoint_open_alerts')) === 1 && (await metric(first.url, 'sluice_alerter_checkpoint_undelivered_notifications')) === 0 ? true : undefined,
+    )
     first.child.kill('SIGKILL')
     await once(first.child, 'exit')
 

@@ -258,6 +258,49 @@ describe('ConsumerRunner', () => {
     expect([...second.sums.values()].reduce((n, s) => n + s.sum, 0)).toBe((299 * 300) / 2)
   })
 
+  it('keeps checkpointing a stateful stage while chunks start and complete around it, and never stalls', async () => {
+    // A checkpoint waits for the chunks started before it; chunks started after it wait for the
+    // checkpoint. Frequent checkpoints between many small, slow chunks once made them wait for
+    // each other for ever (the alerter then stopped consuming under load).
+    const { topic, producer, committed, runner, dlq } = await setup('busy', 1)
+    let seen = 0
+    let checkpoints = 0
+    let next = '0'
+    const stage: Stage<number, never> = {
+      name: 'busy',
+      flush: { maxRecords: 1000, intervalMs: 20 },
+      state: {
+        checkpointIntervalMs: 1,
+        open: async () => undefined,
+        close: () => undefined,
+        capture: async () => {
+          const offset = next
+          return async (): Promise<TopicPartitionOffset[]> => {
+            checkpoints++
+            return [{ topic, partition: 0, offset }]
+          }
+        },
+      },
+      transform(batch) {
+        seen += batch.values.length
+        next = String(Number(batch.records.at(-1)!.offset) + 1)
+        return { outputs: [] }
+      },
+      sink: async () => undefined,
+    }
+    // Slow to decode, so that chunks queue up behind one another while checkpoints are taken.
+    const slow: RecordDecoder<number> = { decodeSync: () => undefined, decode: async (v) => (await sleep(3), Number(v!.toString())) }
+    const r = runner({ stages: [stage], decoders: { [topic]: slow }, dlq, chunkRecords: 1, chunksInFlight: 16 })
+    await r.start()
+    for (let round = 0; round < 5; round++) {
+      await producer.send(topic, Array.from({ length: 60 }, (_, i) => ({ key: 'k', value: String(round * 60 + i) })))
+      await sleep(30)
+    }
+    await until('every record transformed', () => seen === 300)
+    await until('every offset committed', async () => (await committed()) === 300)
+    expect(checkpoints).toBeGreaterThan(1)
+  })
+
   it('decodes each record once per distinct decoder for the stages sharing a consumer, dead-lettering per stage', async () => {
     const { topic, producer, runner, dlq } = await setup('decoders', 1)
     await producer.send(topic, ['1', '2', 'bad-3', '4'].map((value) => ({ key: 'k', value })))

@@ -631,8 +631,12 @@ export class ConsumerRunner {
    * durable (nothing starts meanwhile), the state is captured; its write runs after, in order.
    */
   #checkpoint(run: StageRun, final: boolean): Promise<void> {
+    // The completions of the chunks started so far, as the chain stands now: by the time this
+    // step runs, chunks started after it may be on the chain too, and they wait for this step
+    // (#starting) — awaiting them here would wait forever.
+    const startedSoFar = this.#completing
     const captured = this.#starting.then(async () => {
-      await this.#completing
+      await startedSoFar
       await this.#flush(run)
       return run.stage.state!.capture(final)
     })

@@ -76,7 +76,8 @@ export function validationMessage(err: unknown): string | undefined {
     return where === 'querystring' ? `unknown parameter(s): ${keys.join(', ')}` : `unknown ${where} field(s): ${keys.join(', ')}`
   }
   const noun = { querystring: 'parameter', params: 'path parameter', body: 'body field', headers: 'header' }[where] ?? where
-  return path ? `${noun} ${path}: ${first.message}` : `${noun}: ${first.message}`
+  // An issue about the whole object (a refinement) says what it is about itself.
+  return path ? `${noun} ${path}: ${first.message}` : first.message
 }
 
 // HTTP status of every error code, in one place.

@@ -60,6 +60,9 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
     open: gauge(r, 'sluice_alerter_open_alerts', 'Alerts firing or acknowledged on this instance.'),
     checkpointSeconds: histogram(r, 'sluice_alerter_checkpoint_seconds', 'Time to write the state checkpoints.', LATENCY_BUCKETS_SECONDS),
     checkpointBytes: counter(r, 'sluice_alerter_checkpoint_bytes_total', 'Compressed checkpoint bytes written to the state changelog.'),
+    // What a restart would resume with: alerts open and notifications to send again.
+    checkpointOpen: gauge(r, 'sluice_alerter_checkpoint_open_alerts', 'Alerts firing or acknowledged as of the last checkpoint written.'),
+    checkpointUndelivered: gauge(r, 'sluice_alerter_checkpoint_undelivered_notifications', 'Alert changes not yet notified as of the last checkpoint written (sent again after a restart).'),
   }
   const notifier = new Notifier({ channels: parseChannels(config.notify), retries: config.notify.retries, initialBackoffMs: config.notify.initialBackoffMs, maxBackoffMs: config.notify.maxBackoffMs, timeoutMs: config.notify.timeoutMs, registry: r, logger: log })
   const store = parts.store ?? new StateStore({ kafka: deps.kafka, producer: deps.producer, topic: config.topicState, groupId: config.groupId, logger: log })
@@ -155,12 +158,17 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
         metrics.state.set(size)
         metrics.open.set(openAlerts)
         if (dirty.length === 0) return undefined
+        // Partitions not written are unchanged since their last checkpoint: the totals are the checkpoint's.
+        let undelivered = 0
+        for (const p of partitions.values()) undelivered += p.evaluator.book.undelivered().length
         for (const p of dirty) p.dirty = false
         const captured = dirty.map((p) => ({ part: p, offset: p.nextOffset, json: encodeCheckpoint({ nextOffset: p.nextOffset, state: p.evaluator.snapshot() }) }))
         return async (): Promise<TopicPartitionOffset[]> => {
           const end = metrics.checkpointSeconds.startTimer()
           try {
             metrics.checkpointBytes.inc(await store.put(captured.map((c) => ({ key: stateKey(c.part.partition), json: c.json }))))
+            metrics.checkpointOpen.set(openAlerts)
+            metrics.checkpointUndelivered.set(undelivered)
           } catch (err) {
             for (const c of captured) c.part.dirty = true
             throw err
