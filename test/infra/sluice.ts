@@ -41,9 +41,10 @@ export function isolation(extra: Record<string, string> = {}): Isolation {
     CLICKHOUSE_DATABASE: database,
     CLICKHOUSE_DATA_DIR: dataDir,
     GATEWAY_PORT: '0',
-    // Off unless a test asks (0 switches a listener off): parallel runtimes would share 5514.
+    // Off unless a test asks (0 switches a listener off): parallel runtimes would share 5514 (8123).
     SYSLOG_TCP_PORT: '0',
     SYSLOG_UDP_PORT: '0',
+    CLICKHOUSE_HTTP_PORT: '0',
     QUERY_API_PORT: '0',
     SINK_PORT: '0',
     ENRICHER_PORT: '0',

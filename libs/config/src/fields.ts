@@ -44,4 +44,18 @@ export const clickhouseEnv = z.object({
   CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a plain identifier').default('sluice'),
   CLICKHOUSE_DATA_DIR: z.string().default('.local/clickhouse'),
   CLICKHOUSE_TTL_DAYS: positiveInt(30),
+  // ClickHouse's HTTP interface for analysts, read-only, served by the process holding the embedded
+  // engine (embedded mode only: a ClickHouse server has its own). 0 switches it off.
+  CLICKHOUSE_HTTP_PORT: port(8123),
+  CLICKHOUSE_HTTP_USER: z.string().min(1).default('default'),
+  // Empty: no password, and only connections from the same host are accepted.
+  CLICKHOUSE_HTTP_PASSWORD: z.string().default(''),
+  // 0 = no limit (as ClickHouse's max_result_rows).
+  CLICKHOUSE_HTTP_MAX_RESULT_ROWS: z.coerce.number().int().min(0).default(1_000_000),
+  CLICKHOUSE_HTTP_TIMEOUT_MS: positiveInt(60_000),
+  // Per query (max_memory_usage); 0 = the engine's default.
+  CLICKHOUSE_HTTP_MAX_MEMORY_BYTES: z.coerce.number().int().min(0).default(2 * 1024 ** 3),
+  CLICKHOUSE_HTTP_MAX_CONCURRENT_QUERIES: positiveInt(2),
+  // When set, the interface's user reads only this tenant's rows.
+  CLICKHOUSE_HTTP_TENANT: z.string().min(1).optional(),
 })

@@ -36,6 +36,19 @@ export function loadConfig(env?: Env) {
       dataDir: e.CLICKHOUSE_DATA_DIR,
       ttlDays: e.CLICKHOUSE_TTL_DAYS,
     },
+    // ClickHouse's HTTP interface for analysts (embedded mode only; port 0 = off).
+    clickhouseHttp: {
+      host: e.HOST,
+      port: e.CLICKHOUSE_HTTP_PORT,
+      user: e.CLICKHOUSE_HTTP_USER,
+      password: e.CLICKHOUSE_HTTP_PASSWORD,
+      database: e.CLICKHOUSE_DATABASE,
+      maxResultRows: e.CLICKHOUSE_HTTP_MAX_RESULT_ROWS,
+      timeoutMs: e.CLICKHOUSE_HTTP_TIMEOUT_MS,
+      maxMemoryBytes: e.CLICKHOUSE_HTTP_MAX_MEMORY_BYTES,
+      maxConcurrentQueries: e.CLICKHOUSE_HTTP_MAX_CONCURRENT_QUERIES,
+      tenant: e.CLICKHOUSE_HTTP_TENANT,
+    },
     startupTimeoutMs: e.SLUICE_STARTUP_TIMEOUT_MS,
     shutdownTimeoutMs: e.SLUICE_SHUTDOWN_TIMEOUT_MS,
   })

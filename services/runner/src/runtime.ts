@@ -14,8 +14,8 @@ import type { Env } from '@sluice/config'
 import { BatchingProducer, ConsumerRunner, DeadLetterQueue, createKafka, ensureTopics, pingKafka, planRunners } from '@sluice/kafka'
 import type { Kafka, StageConsumer, TopicSpec } from '@sluice/kafka'
 import { AvroCodec, createRegistryClient, loadAvsc, pingRegistry, schemasDir } from '@sluice/registry'
-import { createClickHouse, migrate, pingClickHouse } from '@sluice/clickhouse'
-import type { ClickHouseHandle } from '@sluice/clickhouse'
+import { createClickHouse, createHttpInterface, migrate, pingClickHouse } from '@sluice/clickhouse'
+import type { ClickHouseHandle, HttpInterface } from '@sluice/clickhouse'
 import { createLogger, createRegistry } from '@sluice/observability'
 import type { HealthCheck, Registry } from '@sluice/observability'
 import type { AnyServiceModule, Codecs, DepsFor, ServiceInstance, ServiceNeeds } from '@sluice/service'
@@ -29,11 +29,14 @@ export type { RuntimeConfig } from './config.js'
 export { MODULES, TARGETS, parseTargets }
 export type { Target }
 
+/** What listens besides the targets: ClickHouse's HTTP interface for analysts (embedded mode). */
+export type Listener = Target | 'clickhouse-http'
+
 export interface Runtime {
   logger: Logger
   registry: Registry
-  /** Addresses the services listen on, by target. */
-  addresses: Partial<Record<Target, string>>
+  /** Addresses the services listen on, by target, and the analysts' ClickHouse HTTP interface when it runs. */
+  addresses: Partial<Record<Listener, string>>
   clickhouse?: ClickHouseHandle
   close(): Promise<void>
 }
@@ -96,7 +99,7 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
   const registry = opts.registry ?? createRegistry()
   const deadline = Date.now() + config.startupTimeoutMs
   const closers: Array<() => Promise<void>> = []
-  const addresses: Partial<Record<Target, string>> = {}
+  const addresses: Partial<Record<Listener, string>> = {}
   const needs = (need: keyof ServiceNeeds) => services.some((s) => s.module.needs[need])
 
   const close = async () => {
@@ -116,6 +119,7 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
     let producer: BatchingProducer | undefined
     let codecs: Codecs | undefined
     let clickhouse: ClickHouseHandle | undefined
+    let analystSql: HttpInterface | undefined
 
     if (needs('kafka') || needs('registry')) {
       const k = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, logger })
@@ -160,6 +164,10 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
         migrate(ch.client, { database: config.clickhouse.database, ttlDays: config.clickhouse.ttlDays, dir: path.join(schemasDir(), 'clickhouse') }),
       )
       logger.info({ clickhouse: ch.mode, location: ch.location, applied }, 'ClickHouse ready')
+      // The embedded data directory belongs to this process: analysts query it through here.
+      if (ch.mode === 'embedded' && config.clickhouseHttp.port !== 0) {
+        analystSql = createHttpInterface(ch, { ...config.clickhouseHttp, logger: logger.child({ component: 'clickhouse-http' }) })
+      }
     }
 
     // Each service: its dependencies' checks, plus `consumer` once its stages run (added below;
@@ -208,6 +216,13 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
       addresses[name] = await instance.app.listen(instance.listen)
       closers.push(() => instance.app.close())
       logger.info({ target: name, address: addresses[name] }, 'started')
+    }
+    if (analystSql) {
+      const sql = analystSql
+      addresses['clickhouse-http'] = await sql.listen()
+      closers.push(() => sql.close())
+      const { user, password, tenant } = config.clickhouseHttp
+      logger.info({ address: addresses['clickhouse-http'], user, access: password === '' ? 'this host only (no password)' : 'password', ...(tenant !== undefined && { tenant }) }, 'ClickHouse HTTP interface for analysts (read-only) started')
     }
     return { logger, registry, addresses, ...(clickhouse && { clickhouse }), close }
   } catch (err) {
