@@ -47,6 +47,7 @@ export interface CaseResult {
   apiQueries?: { query: string; params?: unknown }[]
   unit: string
   tolerance: number
+  overheadTarget: boolean
   sqlFigure: number
   apiFigure?: number
 }
@@ -180,6 +181,7 @@ async function measure(cfg: QueryBenchConfig, client: ClickHouseClient, api: Ret
     sqlRead,
     unit: c.unit,
     tolerance: c.tolerance,
+    overheadTarget: c.overheadTarget,
     sqlFigure: c.sqlFigure(sqlRows),
   }
   if (apiError !== undefined) result.apiError = apiError

@@ -13,14 +13,25 @@
 //   time        row n at start + n·(24 h / rows) + jitter: ascending with n as logs arrive, so
 //               each chunk's parts cover a slice of the day, as a day of real inserts would
 //   rare term   RARE_TERM, in exactly RARE_ROWS rows spread evenly over the day
+//   users       35 % of the rows (and every template naming one) carry one of 100 000 users,
+//               its session (per user and 3-hour slot) and its city (`geo.city`, one of CITIES)
+//   errors      every ERROR and FATAL row an ErrorCode out of ERROR_CODES
 // Category is the product's closed list (CATEGORIES in @sluice/core): the compiler checks each.
 import type { Category } from '@sluice/core'
 
 /** Bump when the generated rows change: part of the cache key. */
-export const GENERATOR_VERSION = 1
+export const GENERATOR_VERSION = 2
 export const TENANT = 'default'
 export const RARE_TERM = 'quarantine-zk7q'
 export const RARE_ROWS = 20
+export const ERROR_CODES = ['E_DB_CONN', 'E_TIMEOUT', 'E_CARD_DECLINED', 'E_AUTH_EXPIRED', 'E_UPSTREAM_5XX', 'E_RATE_LIMITED'] as const
+/** The error code whose blast radius the benchmark asks for. */
+export const BLAST_ERROR_CODE = ERROR_CODES[2]
+export const CITIES = [
+  'Paris', 'Berlin', 'Madrid', 'Rome', 'London', 'Amsterdam', 'Vienna', 'Prague', 'Warsaw', 'Lisbon', 'Dublin', 'Brussels', 'Zurich', 'Oslo',
+  'Stockholm', 'Copenhagen', 'Helsinki', 'Athens', 'Budapest', 'Milan', 'Munich', 'Lyon', 'Barcelona', 'Hamburg', 'Krakow', 'Porto', 'Seville',
+  'Naples', 'Turin', 'Marseille', 'Valencia', 'Frankfurt', 'Cologne', 'Rotterdam', 'Antwerp', 'Geneva', 'Gothenburg', 'Bergen', 'Tallinn', 'Riga',
+] as const
 
 type Format = 'text' | 'logfmt' | 'json'
 const FORMATS: readonly Format[] = ['text', 'logfmt', 'json']
@@ -213,7 +224,7 @@ const has = (kinds: readonly string[]) => ALL_TEMPLATES.map((d) => (kinds.some((
 export const INSERT_COLUMNS = [
   'id', 'tenant', 'Timestamp', 'ObservedTimestamp', 'ServiceName', 'HostName', 'SeverityText', 'SeverityNumber', 'Body', 'TraceId', 'SpanId',
   'LogAttributes', 'ResourceAttributes', 'Source', 'Category', 'IsError', 'PatternId', 'Template', 'Classifier', 'HttpStatus', 'DurationMs',
-  'UserId', 'SessionId', 'ParsedFormat',
+  'UserId', 'SessionId', 'ErrorCode', 'ParsedFormat',
 ] as const
 
 /** ~200 pod names, more for the busier services. */
@@ -301,7 +312,8 @@ FROM (
     if(has_trace, ${hex16('cityHash64(n, 22)')}, '') AS c_SpanId,
     mapFilter((k, v) -> v != '', map('http.method', if(${arr(has(['method']))}[tpl] = 1, method, ''),
                                     'http.route', if(${arr(has(['path', 'route']))}[tpl] = 1, route, ''),
-                                    'user.id', user_id)) AS c_LogAttributes,
+                                    'user.id', user_id,
+                                    'geo.city', if(has_user, ${arr(CITIES)}[1 + user_n % ${CITIES.length}], ''))) AS c_LogAttributes,
     map('service.name', c_ServiceName, 'deployment.environment', 'production',
         'k8s.namespace.name', ${arr(SERVICES.map((s) => s.namespace))}[svc]) AS c_ResourceAttributes,
     ['syslog', 'otlp', 'http'][fmt + 1] AS c_Source,
@@ -314,6 +326,7 @@ FROM (
     if(${arr(has(['dur', 'ms']))}[tpl] = 1, toNullable(toFloat64(dur_ms)), NULL) AS c_DurationMs,
     user_id AS c_UserId,
     session_id AS c_SessionId,
+    if(lvl >= 5, ${arr(ERROR_CODES)}[1 + cityHash64(n, 23) % ${ERROR_CODES.length}], '') AS c_ErrorCode,
     ['', 'logfmt', 'json'][fmt + 1] AS c_ParsedFormat
   FROM numbers(${o.offset}, ${o.count})
 )`

@@ -11,7 +11,7 @@ import { createClickHouse, migrate } from '@sluice/clickhouse'
 import type { ClickHouseClient, ClickHouseHandle } from '@sluice/clickhouse'
 import { REPO_ROOT } from '../infra/providers.js'
 import type { QueryBenchConfig } from './query-config.js'
-import { GENERATOR_VERSION, JSON_SERVICE, QUERY_SERVICE, RARE_TERM, TENANT, generateSql } from './query-data.js'
+import { BLAST_ERROR_CODE, GENERATOR_VERSION, JSON_SERVICE, QUERY_SERVICE, RARE_TERM, TENANT, generateSql } from './query-data.js'
 
 const SCHEMA_DIR = path.join(REPO_ROOT, 'schemas', 'clickhouse')
 const DAY_NS = 86_400_000_000_000n
@@ -33,6 +33,10 @@ export interface DatasetFacts {
   rareRows: number
   queryService: { name: string; rowsDay: number; rowsLastHour: number }
   jsonService: { name: string; rowsLastHour: number; over1sLastHour: number }
+  /** The busiest session of the last three hours, for the session timeline. */
+  session: { id: string; rows: number }
+  /** The error code of the blast-radius question and its records over the day. */
+  errorCode: { code: string; rows: number }
   migrations: string[]
 }
 
@@ -127,6 +131,13 @@ async function generate(client: ClickHouseClient, cfg: QueryBenchConfig, key: st
      FROM ${db}.logs WHERE tenant = '${TENANT}'`,
   )
   if (Number(c.rows) !== cfg.rows) throw new Error(`generated ${c.rows} rows, expected ${cfg.rows}`)
+  const s = await one<{ id: string; rows: string; errors: string }>(
+    client,
+    `SELECT SessionId AS id, count() AS rows, countIf(ErrorCode = '${BLAST_ERROR_CODE}') AS errors FROM ${db}.logs
+     WHERE tenant = '${TENANT}' AND SessionId != '' AND Timestamp >= fromUnixTimestamp64Nano(${endNs - 3n * HOUR_NS})
+     GROUP BY id ORDER BY rows DESC, id LIMIT 1`,
+  )
+  const e = await one<{ rows: string }>(client, `SELECT count() AS rows FROM ${db}.logs WHERE tenant = '${TENANT}' AND ErrorCode = '${BLAST_ERROR_CODE}'`)
   return {
     key,
     generatorVersion: GENERATOR_VERSION,
@@ -141,6 +152,8 @@ async function generate(client: ClickHouseClient, cfg: QueryBenchConfig, key: st
     rareRows: Number(c.rare),
     queryService: { name: QUERY_SERVICE, rowsDay: Number(c.svc_day), rowsLastHour: Number(c.svc_hour) },
     jsonService: { name: JSON_SERVICE, rowsLastHour: Number(c.json_hour), over1sLastHour: Number(c.json_slow) },
+    session: { id: s.id, rows: Number(s.rows) },
+    errorCode: { code: BLAST_ERROR_CODE, rows: Number(e.rows) },
     migrations,
   }
 }

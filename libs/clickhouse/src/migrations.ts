@@ -53,7 +53,7 @@ export async function migrate(client: ClickHouseClient, opts: MigrationOptions):
       done.push(m.name)
     }
     // Retention follows configuration on every start; metadata only, existing parts are not rewritten.
-    for (const [table, column] of [['logs', 'TimestampTime'], ['patterns', 'Bucket'], ['volume', 'Minute'], ['label_values', 'Hour']] as const) {
+    for (const [table, column] of [['logs', 'TimestampTime'], ['patterns', 'Bucket'], ['volume', 'Minute'], ['label_values', 'Hour'], ['error_events', 'TimestampTime']] as const) {
       await client.command({
         query: `ALTER TABLE ${db}.${table} MODIFY TTL ${column} + toIntervalDay(${vars.ttl_days})`,
         clickhouse_settings: { materialize_ttl_after_modify: 0 },

@@ -1,6 +1,7 @@
-// Query API at scale: six Loki API questions over a day of logs (10 M rows by default) in
-// embedded ClickHouse, each beside the hand-written SQL answering it on the same client. Targets:
-// the API's median within 1.3× of the SQL's, and its p99 under 500 ms. Rows read are ClickHouse's
+// Query API at scale: six Loki API questions and seven analyst questions (/v1) over a day of logs
+// (10 M rows by default) in embedded ClickHouse, each beside the hand-written SQL answering it on
+// the same client. Targets: every p99 under 500 ms; for the Loki questions, the API's median
+// within 1.3× of the SQL's. Rows read are ClickHouse's
 // SelectedRows/SelectedBytes for one execution. The dataset is generated once and cached under
 // .cache/bench-query/ (query-dataset.ts); the work runs in a child process (query-child.ts),
 // because chdb binds one data directory per process.
@@ -79,7 +80,7 @@ function caseRows(section: string, c: CaseResult): Row[] {
       value: api.length > 0 ? percentile(api, 50) / percentile(sql, 50) : 'n/a',
       unit: '×',
       decimals: 2,
-      target: { op: '<=', value: RATIO_TARGET },
+      ...(c.overheadTarget ? { target: { op: '<=' as const, value: RATIO_TARGET } } : {}),
     },
     { section, metric: `  ${c.id}. SQL read`, value: readText(c.sqlRead) },
   )

@@ -1,6 +1,8 @@
 // Following one thread through the logs: a user session's timeline, the blast radius of an error,
-// and the field facets of any selection. Read from <db>.logs; the skip indexes on SessionId,
-// UserId and ErrorCode (schemas/clickhouse/0006) let ClickHouse skip the granules without them.
+// and the field facets of any selection. Read from <db>.logs (the skip indexes on SessionId,
+// UserId and ErrorCode, schemas/clickhouse/0006, let ClickHouse skip the granules without them),
+// and for an error code's blast radius from <db>.error_events (0007), which holds only the
+// records with an error code, ordered by it.
 // A record re-delivered and not yet merged is counted once (uniqExact(id), LIMIT 1 BY id).
 //
 //   GET /v1/sessions/{session_id}?from=&to=&limit=            every record of the session, in order
@@ -129,12 +131,14 @@ export function registerInvestigate(app: FastifyInstance, ctx: AnalystContext): 
     const tenant = ctx.tenantOf(req, p.tenant)
     const { fromNs, toNs } = ctx.window(p, DAY_MS)
     const selection = { tenant, service: p.service, error_code: p.error_code, pattern_id: p.pattern_id, from: fromNs, to: toNs }
+    // error_events has every column the selection and the breakdowns read.
+    const table = p.error_code !== undefined ? `${db}.error_events` : `${db}.logs`
     const s = new Params()
     const [summary] = await ctx.run<{ occurrences: string; users: string; sessions: string; first: string; last: string; sample_users: string[] }>(reply, 'blast_radius', {
       query: `SELECT uniqExact(id) AS occurrences, uniqExactIf(UserId, UserId != '') AS users, uniqExactIf(SessionId, SessionId != '') AS sessions,
                 toString(toUnixTimestamp64Nano(min(Timestamp))) AS first, toString(toUnixTimestamp64Nano(max(Timestamp))) AS last,
                 groupUniqArrayIf(20)(UserId, UserId != '') AS sample_users
-              FROM ${db}.logs ${where(selectionClauses(db, selection, s))}`,
+              FROM ${table} ${where(selectionClauses(db, selection, s))}`,
       params: s.values,
     })
     const occurrences = Number(summary?.occurrences ?? 0)
@@ -146,7 +150,8 @@ export function registerInvestigate(app: FastifyInstance, ctx: AnalystContext): 
       occurrences,
     }
     if (!summary || occurrences === 0) return { ...base, affected_users: 0, affected_sessions: 0, first_seen: null, last_seen: null, sample_users: [], breakdown: {} }
-    // Every breakdown in one pass: the service and host columns, then each named attribute.
+    // Every breakdown in one pass over the selected records: the service and host columns, then
+    // each named attribute (one value per record and name, so the records are selected first).
     const b = new Params()
     const names = ['service', 'host', ...(p.by ?? [])]
     const rows = await ctx.run<{ name: string; value: string; n: string; users: string; distinct: string }>(reply, 'blast_radius', {
@@ -154,8 +159,8 @@ export function registerInvestigate(app: FastifyInstance, ctx: AnalystContext): 
                 SELECT name, multiIf(name = 'service', toString(ServiceName), name = 'host', toString(HostName),
                                      mapContains(LogAttributes, name), LogAttributes[name], ResourceAttributes[name]) AS value,
                   uniqExact(id) AS n, uniqExactIf(UserId, UserId != '') AS users
-                FROM ${db}.logs ARRAY JOIN ${b.bind(names, 'Array(String)')} AS name
-                ${where(selectionClauses(db, selection, b))}
+                FROM (SELECT id, UserId, ServiceName, HostName, LogAttributes, ResourceAttributes FROM ${table} ${where(selectionClauses(db, selection, b))})
+                ARRAY JOIN ${b.bind(names, 'Array(String)')} AS name
                 GROUP BY name, value HAVING value != '')
               ORDER BY name, n DESC, value LIMIT ${b.bind(p.top, 'UInt32')} BY name`,
       params: b.values,
