@@ -89,7 +89,8 @@ function recordingClient(client: ClickHouseClient) {
     return client.query(params)
   }
   return {
-    client: { query },
+    // Writes (service registrations) are not asked by the benchmark: passed through unrecorded.
+    client: { query, command: client.command.bind(client) },
     async capture(fn: () => Promise<unknown>) {
       const queries: { query: string; params?: unknown }[] = []
       sink = queries

@@ -241,6 +241,32 @@ describe('GET /v1/services', () => {
     expect(r.body.services[0].errors).toBe(r.body.services[0].events)
   })
 
+  it('lists a registered service that never logged as down, with its registration; deleting it removes it', async () => {
+    const put = await app.inject({
+      method: 'PUT',
+      url: '/v1/services/ledger',
+      headers: { 'x-sluice-tenant': 'acme' },
+      payload: { owner: 'payments-team', tier: 'critical', tags: { repo: 'ledger-svc' } },
+    })
+    expect(put.statusCode).toBe(200)
+    await app.inject({ method: 'PUT', url: '/v1/services/checkout', headers: { 'x-sluice-tenant': 'acme' }, payload: { owner: 'shop-team' } })
+    const r = await get('/v1/services')
+    const byName = Object.fromEntries(r.body.services.map((s: { service: string }) => [s.service, s]))
+    expect(byName.ledger).toMatchObject({ status: 'down', last_seen: null, events: 0, registration: { owner: 'payments-team', tier: 'critical', tags: { repo: 'ledger-svc' } } })
+    expect(byName.ledger.reasons[0]).toMatch(/^no logs in the last 168 h/)
+    expect(byName.checkout.registration).toMatchObject({ owner: 'shop-team' })
+    expect(byName.search.registration).toBeNull()
+    // Another tenant sees none of it.
+    expect((await get('/v1/services', 'other')).body.services.map((s: { service: string }) => s.service)).toEqual(['checkout'])
+    expect((await app.inject({ method: 'DELETE', url: '/v1/services/ledger', headers: { 'x-sluice-tenant': 'acme' } })).statusCode).toBe(204)
+    expect((await get('/v1/services')).body.services.map((s: { service: string }) => s.service)).not.toContain('ledger')
+    const bad = await app.inject({ method: 'PUT', url: '/v1/services/x', headers: { 'x-sluice-tenant': 'acme' }, payload: { owner: 'o', colour: 'red' } })
+    expect(bad.statusCode).toBe(400)
+    expect(bad.json().message).toBe('unknown body field(s): colour')
+    // Registrations are kept out of the other tests' answers.
+    await app.inject({ method: 'DELETE', url: '/v1/services/checkout', headers: { 'x-sluice-tenant': 'acme' } })
+  })
+
   it('answers 400 naming a bad window', async () => {
     const r = await get('/v1/services?window=soon')
     expect(r.status).toBe(400)

@@ -2,6 +2,7 @@
 //   /v1/logs, /v1/logs/export, /v1/stats          logs.ts
 //   /v1/alerts                                    alerts.ts
 //   /v1/services, /v1/trends, /v1/patterns        analysts/overview.ts
+//   PUT|DELETE /v1/services/{name}                analysts/registry.ts
 //   /v1/sessions/{id}, /v1/blast-radius, /v1/fields   analysts/investigate.ts
 //   /loki/api/v1/*, /ready                        loki/routes.ts (Grafana's Loki data source)
 // Every statement runs under the guard rails (guard.ts); a refused one is a 400 naming the limit.
@@ -15,13 +16,15 @@ import { registerAlerts } from './alerts.js'
 import { analystContext } from './analysts/context.js'
 import { registerInvestigate } from './analysts/investigate.js'
 import { registerOverview } from './analysts/overview.js'
+import { registerRegistry } from './analysts/registry.js'
 import type { Config } from './config.js'
 import { guardedRunner, limitMessage } from './guard.js'
 import { registerLogs } from './logs.js'
 import { registerLoki } from './loki/routes.js'
 
 export interface QueryDeps extends Pick<BaseDeps, 'logger' | 'registry' | 'checks'> {
-  clickhouse: Pick<ClickHouseClient, 'query'>
+  /** Reads; `command` only writes service registrations (analysts/registry.ts). */
+  clickhouse: Pick<ClickHouseClient, 'query' | 'command'>
 }
 
 const LOKI_SUMMARIES: Record<string, string> = {
@@ -77,6 +80,7 @@ export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
     const ctx = analystContext(config.analysts, run)
     registerOverview(v1, ctx)
     registerInvestigate(v1, ctx)
+    registerRegistry(v1, ctx, deps.clickhouse)
   })
 
   return app

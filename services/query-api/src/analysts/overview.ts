@@ -12,6 +12,8 @@ import { z } from 'zod'
 import { SluiceError, formatNs } from '@sluice/core'
 import { Params, duration, levels, scopeFields, selectionClauses, where } from '../selection.js'
 import type { AnalystContext } from './context.js'
+import { registeredServices } from './registry.js'
+import type { Registered } from './registry.js'
 import { MS, S } from './context.js'
 
 /** Levels whose records count as errors (IsError is SeverityNumber ≥ 17). */
@@ -41,6 +43,21 @@ export const patternsQuerySchema = (maxLimit: number) =>
   })
 
 const iso = (ns: bigint | string) => formatNs(BigInt(ns))
+
+interface ServiceHealth {
+  service: string
+  status: keyof typeof STATUS_ORDER
+  reasons: string[]
+  /** The newest record's time; null for a registered service with none in the lookback. */
+  last_seen: string | null
+  silent_ms: number | null
+  events: number
+  errors: number
+  error_rate: number
+  rate_per_minute: number
+  open_alerts: { firing: number; acknowledged: number }
+  registration: Registered | null
+}
 const seconds = (ns: bigint) => (ns / S).toString()
 
 export function registerOverview(app: FastifyInstance, ctx: AnalystContext): void {
@@ -70,11 +87,12 @@ export function registerOverview(app: FastifyInstance, ctx: AnalystContext): voi
               GROUP BY service ORDER BY service`,
       params: b.values,
     })
-    if (volume.length === 0) return { now: iso(nowNs), window_ms: p.window, down_after_ms: ctx.opts.serviceDownAfterMs, summary: { healthy: 0, degraded: 0, down: 0 }, services: [] }
+    const registered = (await registeredServices(ctx, reply, tenant)).filter((r) => p.service === undefined || r.service === p.service)
+    const registration = new Map<string, Registered>(registered.map((r) => [r.service, r]))
 
     // The exact last record: each service's last minute bucket, read from logs (one minute of rows each).
     const l = new Params()
-    const last = await ctx.run<{ service: string; last: string }>(reply, 'services', {
+    const last = volume.length === 0 ? [] : await ctx.run<{ service: string; last: string }>(reply, 'services', {
       query: `SELECT ServiceName AS service, toString(toUnixTimestamp64Nano(max(Timestamp))) AS last FROM ${db}.logs
               WHERE ${tenant ? `tenant = ${l.bind(tenant)} AND ` : ''}(${volume
                 .map((v) => `(ServiceName = ${l.bind(v.service)} AND TimestampTime >= toDateTime(${l.bind(v.last_minute, 'Int64')}))`)
@@ -93,7 +111,7 @@ export function registerOverview(app: FastifyInstance, ctx: AnalystContext): voi
     })
 
     const windowMinutes = Math.max(1, Math.round(Number(nowNs / S - windowFromS) / 60))
-    const services = volume.map((v) => {
+    const services = volume.map((v): ServiceHealth => {
       const seenNs = lastNs.get(v.service) ?? BigInt(v.last_minute) * S
       const silentMs = Math.max(0, Number((nowNs - seenNs) / MS))
       const events = Number(v.events)
@@ -121,8 +139,30 @@ export function registerOverview(app: FastifyInstance, ctx: AnalystContext): voi
         error_rate: errorRate,
         rate_per_minute: events / windowMinutes,
         open_alerts: { firing, acknowledged: count((x) => x.status === 'acknowledged') },
-      } as const
+        registration: registration.get(v.service) ?? null,
+      }
     })
+    // Registered services that logged nothing in the lookback: down, as far as the logs tell.
+    const seen = new Set(volume.map((v) => v.service))
+    for (const r of registered) {
+      if (seen.has(r.service)) continue
+      const mine = alerts.filter((x) => x.service === r.service)
+      const firing = mine.filter((x) => x.status === 'firing').reduce((n, x) => n + Number(x.n), 0)
+      const acknowledged = mine.filter((x) => x.status === 'acknowledged').reduce((n, x) => n + Number(x.n), 0)
+      services.push({
+        service: r.service,
+        status: 'down',
+        reasons: [`no logs in the last ${ctx.opts.serviceLookbackHours} h (registered, QUERY_SERVICE_LOOKBACK_HOURS)`],
+        last_seen: null,
+        silent_ms: null,
+        events: 0,
+        errors: 0,
+        error_rate: 0,
+        rate_per_minute: 0,
+        open_alerts: { firing, acknowledged },
+        registration: r,
+      })
+    }
     services.sort((x, y) => STATUS_ORDER[x.status] - STATUS_ORDER[y.status] || x.service.localeCompare(y.service))
     const summary = { healthy: 0, degraded: 0, down: 0 }
     for (const s of services) summary[s.status]++
