@@ -224,7 +224,7 @@ function analystCases(f: Pick<DatasetFacts, 'database' | 'startNs' | 'endNs' | '
     },
     {
       id: 'j',
-      title: `session timeline (${f.session.rows} records), 24 h`,
+      title: 'session timeline of a busy session, 24 h',
       request: v1(`/v1/sessions/${encodeURIComponent(f.session.id)}`, range(dayStart)),
       sql: `SELECT toString(toUnixTimestamp64Nano(Timestamp)) AS ts, ServiceName, SeverityText, Body FROM ${logs}
             WHERE ${tenant} AND SessionId = ${sqlStr(f.session.id)} AND ${timeRange(dayStart, end)} ORDER BY Timestamp`,
