@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { ALERT_RULE_KINDS, ALERT_STATUSES, formatNs } from '@sluice/core'
 import type { Run } from './guard.js'
-import { Params, scopeFields, where } from './selection.js'
+import { Params, requestTenant, scopeFields, where } from './selection.js'
 
 export const alertsQuerySchema = (maxLimit: number) =>
   z.strictObject({
@@ -45,8 +45,7 @@ export function registerAlerts(app: FastifyInstance, opts: { database: string; m
   // (ClickHouse moves only sorting-key conditions to PREWHERE under FINAL).
   app.withTypeProvider<ZodTypeProvider>().get('/v1/alerts', { schema: { tags: ['alerts'], summary: 'The latest state of every stored alert, newest update first', querystring: schema } }, async (req, reply) => {
     const p = req.query
-    const header = req.headers['x-sluice-tenant']
-    const tenant = p.tenant ?? (typeof header === 'string' && header !== '' ? header : undefined)
+    const tenant = requestTenant(req, p.tenant)
     const b = new Params()
     const columns = [
       ['Tenant', tenant],

@@ -13,7 +13,7 @@ import { z } from 'zod'
 import type { Run } from './guard.js'
 import { CSV_COLUMNS, RECORD_COLUMNS, csvLine, decodeCursor, encodeCursor, toRecord } from './records.js'
 import type { LogRecord, StoredRow } from './records.js'
-import { Params, scopeFields, selectionClauses, selectionFields, where, withAttributes } from './selection.js'
+import { Params, requestTenant, scopeFields, selectionClauses, selectionFields, where, withAttributes } from './selection.js'
 import type { Selection } from './selection.js'
 
 export interface LogsOptions {
@@ -55,7 +55,6 @@ export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run):
   const api = app.withTypeProvider<ZodTypeProvider>()
   const db = opts.database
   const table = `${db}.logs`
-  const tenantOf = (header: unknown, param?: string) => param ?? (typeof header === 'string' && header !== '' ? header : undefined)
 
   /** The newest `limit` records of the selection older than `after`. */
   const page = async (reply: FastifyReply, endpoint: string, s: Selection, after: After, limit: number): Promise<StoredRow[]> => {
@@ -79,14 +78,14 @@ export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run):
   const tags = ['logs']
   api.get('/v1/logs', { schema: { tags, summary: 'Stored records of a selection, newest first, a page at a time', querystring: logsQuerySchema(opts.maxLimit) } }, async (req, reply) => {
     const p = req.query
-    const rows = await page(reply, 'logs', { ...p, tenant: tenantOf(req.headers['x-sluice-tenant'], p.tenant) }, p.cursor, p.limit)
+    const rows = await page(reply, 'logs', { ...p, tenant: requestTenant(req, p.tenant) }, p.cursor, p.limit)
     const after = rows.length === p.limit ? next(rows) : undefined
     return { logs: rows.map(toRecord), next_cursor: after ? encodeCursor(after.tsNs, after.id) : null }
   })
 
   api.get('/v1/logs/export', { schema: { tags, summary: 'Every record of a selection, streamed as NDJSON or CSV', produces: ['application/x-ndjson', 'text/csv'], querystring: exportQuerySchema(opts.exportMaxRows) } }, async (req, reply) => {
     const p = req.query
-    const s: Selection = { ...p, tenant: tenantOf(req.headers['x-sluice-tenant'], p.tenant) }
+    const s: Selection = { ...p, tenant: requestTenant(req, p.tenant) }
     // The first chunk is read before the answer starts, so a refused query is still a clean 4xx.
     const first = await page(reply, 'export', s, undefined, Math.min(opts.exportChunkRows, p.limit))
     const line = p.format === 'csv' ? (r: LogRecord) => csvLine(CSV_COLUMNS.map((c) => r[c])) : (r: LogRecord) => `${JSON.stringify(r)}\n`
@@ -115,7 +114,7 @@ export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run):
     const b = new Params()
     const rows = await run<{ service: string; level: string; count: string }>(reply, 'stats', {
       query: `SELECT ServiceName AS service, SeverityText AS level, count() AS count FROM ${table} FINAL
-              ${where(selectionClauses(db, { ...p, tenant: tenantOf(req.headers['x-sluice-tenant'], p.tenant) }, b))}
+              ${where(selectionClauses(db, { ...p, tenant: requestTenant(req, p.tenant) }, b))}
               GROUP BY service, level ORDER BY service, level`,
       params: b.values,
     })

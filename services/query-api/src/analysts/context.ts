@@ -3,6 +3,7 @@
 import type { FastifyRequest } from 'fastify'
 import { SluiceError } from '@sluice/core'
 import type { Run } from '../guard.js'
+import { requestTenant } from '../selection.js'
 
 export interface AnalystOptions {
   database: string
@@ -33,10 +34,7 @@ export function analystContext(opts: AnalystOptions, run: Run): AnalystContext {
   return {
     opts,
     run,
-    tenantOf(req, param) {
-      const h = req.headers['x-sluice-tenant']
-      return param ?? (typeof h === 'string' && h !== '' ? h : undefined)
-    },
+    tenantOf: requestTenant,
     window(p, defaultMs) {
       const toNs = p.to ?? BigInt(Date.now()) * MS
       const fromNs = p.from ?? toNs - BigInt(defaultMs) * MS
