@@ -159,6 +159,25 @@ export interface VectorAggregation {
 export const BINARY_OPS = ['or', 'and', 'unless', '==', '!=', '>', '>=', '<', '<=', '+', '-', '*', '/', '%', '^'] as const
 export type BinaryOpName = (typeof BINARY_OPS)[number]
 
+/** Loki's binary-operator precedence, lowest first; `^` is right-associative. */
+export const PRECEDENCE: Readonly<Record<BinaryOpName, number>> = {
+  or: 1,
+  and: 2,
+  unless: 2,
+  '==': 3,
+  '!=': 3,
+  '>': 3,
+  '>=': 3,
+  '<': 3,
+  '<=': 3,
+  '+': 4,
+  '-': 4,
+  '*': 5,
+  '/': 5,
+  '%': 5,
+  '^': 6,
+}
+
 /** `a / b`, `sum(…) > 10`, `x > bool 1`, `a / on (x) b` */
 export interface BinaryOperation {
   kind: 'binary'

@@ -4,29 +4,11 @@
 // precedence needs them. Strings are always double-quoted with Go escapes (backtick input is
 // re-quoted); durations are printed in their largest units (`[90m]` → `[1h30m]`), while duration
 // and bytes values of label filters keep the text they were written with.
+import { PRECEDENCE } from './ast.js'
 import type { Expr, Grouping, LabelFilterExpr, LabelValue, LogExpr, Matcher, MetricExpr, Stage, Unwrap } from './ast.js'
 
 export function formatLogQL(expr: Expr): string {
   return formatExpr(expr)
-}
-
-// Loki's binary-operator precedence, lowest first; `^` is right-associative.
-const PRECEDENCE: Record<string, number> = {
-  or: 1,
-  and: 2,
-  unless: 2,
-  '==': 3,
-  '!=': 3,
-  '>': 3,
-  '>=': 3,
-  '<': 3,
-  '<=': 3,
-  '+': 4,
-  '-': 4,
-  '*': 5,
-  '/': 5,
-  '%': 5,
-  '^': 6,
 }
 
 function formatExpr(e: Expr): string {
@@ -53,7 +35,7 @@ function formatExpr(e: Expr): string {
       return `${head}(${param}${formatExpr(e.inner)})`
     }
     case 'binary': {
-      const prec = PRECEDENCE[e.op] ?? 0
+      const prec = PRECEDENCE[e.op]
       const rightAssoc = e.op === '^'
       const left = operand(e.left, rightAssoc ? prec + 1 : prec)
       const right = operand(e.right, rightAssoc ? prec : prec + 1)
@@ -72,7 +54,7 @@ function formatExpr(e: Expr): string {
 // An operand needs parentheses when its operator binds less tightly than `minPrec` allows.
 function operand(e: MetricExpr, minPrec: number): string {
   const text = formatExpr(e)
-  return e.kind === 'binary' && (PRECEDENCE[e.op] ?? 0) < minPrec ? `(${text})` : text
+  return e.kind === 'binary' && PRECEDENCE[e.op] < minPrec ? `(${text})` : text
 }
 
 function formatGrouping(g: Grouping): string {

@@ -8,7 +8,7 @@
 // Besides syntax it refuses what Loki refuses at parse time: a selector without a matcher that
 // rejects the empty value, unwrap where it is not allowed or missing, grouping on range
 // aggregations that do not support it, log queries used as vectors.
-import { LogQLParseError, RANGE_OPS, VECTOR_OPS } from './ast.js'
+import { LogQLParseError, PRECEDENCE, RANGE_OPS, VECTOR_OPS } from './ast.js'
 import type {
   BinaryOperation,
   BinaryOpName,
@@ -252,23 +252,7 @@ function parseDurationNs(text: string): bigint | undefined {
 const MAX_DEPTH = 100
 const MAX_OPERATORS = 1000
 
-const PRECEDENCE = new Map<string, number>(Object.entries({
-  or: 1,
-  and: 2,
-  unless: 2,
-  '==': 3,
-  '!=': 3,
-  '>': 3,
-  '>=': 3,
-  '<': 3,
-  '<=': 3,
-  '+': 4,
-  '-': 4,
-  '*': 5,
-  '/': 5,
-  '%': 5,
-  '^': 6,
-} satisfies Record<BinaryOpName, number>))
+const PRECEDENCE_OF = new Map<string, number>(Object.entries(PRECEDENCE))
 const SET_OPS = new Set<string>(['or', 'and', 'unless'])
 const COMPARISONS = new Set<string>(['==', '!=', '>', '>=', '<', '<='])
 const COMPARE_OPS = new Set<string>(['=', '!=', '=~', '!~', '>', '>=', '<', '<=', '=='])
@@ -442,7 +426,7 @@ class Parser {
     let left = this.#unary()
     for (;;) {
       const opTok = this.#peek()
-      const prec = opTok.type === 'op' || (opTok.type === 'ident' && SET_OPS.has(opTok.text)) ? PRECEDENCE.get(opTok.text) : undefined
+      const prec = opTok.type === 'op' || (opTok.type === 'ident' && SET_OPS.has(opTok.text)) ? PRECEDENCE_OF.get(opTok.text) : undefined
       if (prec === undefined || prec < minPrec) break
       const op = opTok.text as BinaryOpName
       if (left.kind === 'log') this.#fail(opTok, 'log queries cannot be used in binary operations; wrap them in a range aggregation')
