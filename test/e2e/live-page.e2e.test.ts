@@ -1,10 +1,15 @@
 // The live page in headless Chromium (Debian's chromium driven by playwright-core): the badge
 // turns live, a log posted to the gateway appears, pause holds new rows back and resume lets them
-// in, and the alert a FATAL log raises shows in the alert strip. A screenshot is kept in .local/test-artifacts/ for people to look at.
+// in, the alert a FATAL log raises shows in the alert strip, and an inbox item's delivery results
+// show on its alert's line. A screenshot is kept in .local/test-artifacts/ for people to look at.
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { chromium } from 'playwright-core'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { createKafka } from '@sluice/kafka'
+import { createLogger } from '@sluice/observability'
+import { loadConfig } from '@sluice/ws-fanout'
+import { inboxItem } from '../infra/inbox.js'
 import { REPO_ROOT } from '../infra/providers.js'
 import { isolation, startSluice } from '../infra/sluice.js'
 
@@ -19,7 +24,8 @@ async function post(gw: string, records: object[]) {
 
 describe('live page', () => {
   it('goes live, shows posted logs newest first and the alerts they raise, pauses and resumes', async () => {
-    const rt = await startSluice(['gateway', 'enricher', 'alerter', 'ws-fanout'], isolation({ ENRICHER_FLUSH_INTERVAL_MS: '20' }))
+    const iso = isolation({ ENRICHER_FLUSH_INTERVAL_MS: '20' })
+    const rt = await startSluice(['gateway', 'enricher', 'alerter', 'ws-fanout'], iso)
     const gw = rt.addresses.gateway!
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
     onTestFinished(() => browser.close())
@@ -49,6 +55,16 @@ describe('live page', () => {
     const fatal = page.locator('#alerts div.firing', { hasText: 'FATAL log · ledger' })
     await fatal.waitFor({ timeout: 15_000 })
     expect(await fatal.textContent()).toContain('ledger corrupted at block 7')
+
+    // An inbox item (the alerter's notification topic) shows on its alert's line with where it went.
+    const producer = createKafka({ brokers: iso.env.KAFKA_BROKERS!.split(','), clientId: 'live-page-test', logger: createLogger({ level: 'warn' }) }).producer()
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    const item = inboxItem({ tenant: 'default', id: 'page-alert:1', alert_id: 'page-alert', version: 1, rule_name: 'Disk almost full', service: 'db', summary: 'disk 97% full', channels: [{ name: 'email', result: 'delivered' }, { name: 'slack', result: 'failed' }] })
+    await producer.send({ topic: loadConfig(iso.env).topicNotifications, messages: [{ key: 'default|page-alert:1', value: JSON.stringify(item) }] })
+    const delivered = page.locator('#alerts div[data-alert-id="page-alert"].firing')
+    await delivered.waitFor({ timeout: 15_000 })
+    expect(await delivered.textContent()).toBe('⚠ FIRING Disk almost full · db: disk 97% full · email ✓ slack ✗')
 
     const dir = path.join(REPO_ROOT, '.local/test-artifacts')
     mkdirSync(dir, { recursive: true })

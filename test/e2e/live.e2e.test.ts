@@ -1,14 +1,18 @@
 // Gateway → enricher → ws-fanout → a real WebSocket client: subscriptions, server-side filters,
-// pause/resume, bad messages, and bounded queues with `dropped` notices for a client that stalls.
+// pause/resume, bad messages, and bounded queues with `dropped` notices for a client that stalls;
+// and the alerter's notification inbox topic → ws-fanout → clients of the item's tenant.
 import { once } from 'node:events'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import WebSocket from 'ws'
-import { mintToken } from '@sluice/ws-fanout'
+import { createKafka } from '@sluice/kafka'
+import { createLogger } from '@sluice/observability'
+import { loadConfig, mintToken } from '@sluice/ws-fanout'
+import { inboxItem } from '../infra/inbox.js'
 import { isolation, startSluice, waitFor } from '../infra/sluice.js'
 
 interface Frame {
   type: string
-  data?: { id?: string; service?: string; message?: string }
+  data?: { id?: string; tenant?: string; service?: string; message?: string }
   count?: number
   message?: string
 }
@@ -144,5 +148,63 @@ describe('live stream', () => {
     expect(code).toBe(4002)
     expect(reason.toString()).toMatch(/idle/)
     expect(watcher.ws.readyState).toBe(WebSocket.OPEN)
+  })
+
+  it('pushes notification inbox items and deletions to alert subscribers of their tenant only, skipping undecodable records', async () => {
+    const secret = 'a-test-secret-of-32-characters!!'
+    const iso = isolation({ WS_AUTH: 'true', WS_AUTH_SECRET: secret })
+    // ws-fanout alone: it declares the inbox topic itself, so no alerter has to have created it.
+    const rt = await startSluice(['ws-fanout'], iso)
+    const base = rt.addresses['ws-fanout']!
+    const topic = loadConfig(iso.env).topicNotifications
+    expect(topic).toBe(`${iso.env.TOPIC_ALERTS}.notifications`)
+
+    const kafka = createKafka({ brokers: iso.env.KAFKA_BROKERS!.split(','), clientId: 'inbox-test', logger: createLogger({ level: 'warn' }) })
+    const admin = kafka.admin()
+    await admin.connect()
+    onTestFinished(() => admin.disconnect())
+    const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2 /* TOPIC */, name: topic, configNames: ['cleanup.policy'] }] })
+    expect(resources[0]?.configEntries).toMatchObject([{ configName: 'cleanup.policy', configValue: 'compact' }])
+    const producer = kafka.producer()
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    const send = (...messages: Array<{ key: string | null; value: string | null }>) => producer.send({ topic, messages })
+    const item = (over: Record<string, unknown>) => JSON.stringify(inboxItem(over))
+
+    const acme = await connect(base, `?token=${mintToken(secret, 'acme')}`)
+    const globex = await connect(base, `?token=${mintToken(secret, 'globex')}`)
+    for (const c of [acme, globex]) {
+      c.send({ type: 'subscribe', channels: ['alerts'] })
+      await c.next('subscribed')
+    }
+    // Probes aside (a late one may still arrive).
+    const notifications = (c: Awaited<ReturnType<typeof connect>>) => c.frames.filter((f) => f.type.startsWith('notification') && f.data?.id !== 'probe:1')
+    // The stage reads from the latest offsets once someone subscribed: probe until it does.
+    await waitFor('the fan-out reading the inbox', async () => {
+      await send({ key: 'acme|probe:1', value: item({ tenant: 'acme', id: 'probe:1' }) })
+      return acme.frames.some((f) => f.type === 'notification') ? true : undefined
+    }, 30_000, 300)
+
+    await send(
+      { key: 'acme|broken:1', value: '{"tenant":"acme",' },
+      { key: 'acme|no-tenant:1', value: JSON.stringify({ id: 'no-tenant:1' }) },
+      { key: 'no-separator', value: null },
+      { key: 'acme|fp-1:2', value: item({ tenant: 'acme', id: 'fp-1:2', read_at: '2025-11-23T12:05:00.000Z', read_by: 'ops@acme' }) },
+      { key: 'acme|fp-1:2', value: null },
+      // Last, on the same (single) partition: once globex has it, it has seen everything before.
+      { key: 'globex|fp-7:1', value: item({ tenant: 'globex', id: 'fp-7:1', alert_id: 'fp-7', version: 1 }) },
+    )
+    await waitFor('the globex item', async () => globex.frames.find((f) => f.data?.id === 'fp-7:1'), 20_000, 20)
+    await waitFor('the acme deletion', async () => acme.frames.find((f) => f.type === 'notification_deleted'), 20_000, 20)
+    expect(notifications(acme)).toEqual([
+      { type: 'notification', data: inboxItem({ tenant: 'acme', id: 'fp-1:2', read_at: '2025-11-23T12:05:00.000Z', read_by: 'ops@acme' }) },
+      { type: 'notification_deleted', data: { tenant: 'acme', id: 'fp-1:2' } },
+    ])
+    expect(notifications(globex)).toEqual([{ type: 'notification', data: inboxItem({ tenant: 'globex', id: 'fp-7:1', alert_id: 'fp-7', version: 1 }) }])
+
+    // The bad records were skipped and counted; the connections stay up.
+    const metrics = await (await fetch(`${base}/metrics`)).text()
+    expect(metrics).toMatch(/^sluice_ws_fanout_events_errors_total\{code="DECODE_FAILED"\} 3$/m)
+    for (const c of [acme, globex]) expect(c.ws.readyState).toBe(WebSocket.OPEN)
   })
 })

@@ -30,7 +30,12 @@ export const kafkaEnv = z.object({
   TOPIC_LOGS_DLQ: z.string().default('logs.dlq'),
   TOPIC_LOGS_ENRICHED: z.string().default('logs.enriched'),
   TOPIC_ALERTS: z.string().default('alerts'),
+  /** Compacted topic of the in-app notification inbox (alerter writes, ws-fanout pushes); default "<TOPIC_ALERTS>.notifications". */
+  TOPIC_NOTIFICATIONS: z.string().optional(),
 })
+
+/** The inbox topic: TOPIC_NOTIFICATIONS, or "<TOPIC_ALERTS>.notifications". */
+export const notificationsTopic = (e: { TOPIC_ALERTS: string; TOPIC_NOTIFICATIONS?: string | undefined }): string => e.TOPIC_NOTIFICATIONS ?? `${e.TOPIC_ALERTS}.notifications`
 
 export const registryEnv = z.object({
   SCHEMA_REGISTRY_URL: z.url().default('http://localhost:8081/apis/ccompat/v7'),

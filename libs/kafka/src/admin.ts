@@ -13,7 +13,8 @@ export async function ensureTopics(kafka: Kafka, topics: readonly TopicSpec[]): 
   await admin.connect()
   try {
     const existing = new Set(await admin.listTopics())
-    const missing = topics.filter((t) => !existing.has(t.topic))
+    // A topic two services declare (the inbox: the alerter writes it, ws-fanout reads it) is created once.
+    const missing = [...new Map(topics.filter((t) => !existing.has(t.topic)).map((t) => [t.topic, t])).values()]
     if (missing.length === 0) return
     await admin.createTopics({
       waitForLeaders: true,

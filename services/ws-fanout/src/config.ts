@@ -1,6 +1,6 @@
 // ws-fanout configuration (env → frozen config).
 import { z } from 'zod'
-import { bool, commonEnv, kafkaEnv, parseEnv, port, positiveInt, registryEnv } from '@sluice/config'
+import { bool, commonEnv, kafkaEnv, notificationsTopic, parseEnv, port, positiveInt, registryEnv } from '@sluice/config'
 import type { Env } from '@sluice/config'
 
 export const envSchema = z.object({
@@ -31,6 +31,7 @@ export function loadConfig(env?: Env) {
     port: e.WS_PORT,
     topicEnriched: e.TOPIC_LOGS_ENRICHED,
     topicAlerts: e.TOPIC_ALERTS,
+    topicNotifications: notificationsTopic(e),
     groupPrefix: e.WS_GROUP_PREFIX,
     maxClients: e.WS_MAX_CLIENTS,
     queueMessages: e.WS_CLIENT_QUEUE_MESSAGES,

@@ -4,9 +4,11 @@ import { describe, expect, it } from 'vitest'
 import type { Alert } from '@sluice/core'
 import { alertFixture } from '../../../test/infra/alerts.js'
 import { enrichedLog } from '../../../test/infra/enriched.js'
+import { inboxItem } from '../../../test/infra/inbox.js'
 import { framePayload } from './client.js'
 import { Fanout } from './fanout.js'
 import type { Subscriber } from './fanout.js'
+import { decodeInboxChange } from './notifications.js'
 import { compileFilters } from './protocol.js'
 import type { Channel, Filters } from './protocol.js'
 
@@ -20,7 +22,7 @@ function fake(channels: Channel[], filters?: Filters, tenant?: string): Subscrib
     services: filters?.services,
     minSeverity: filters?.minLevel ? { TRACE: 1, DEBUG: 5, INFO: 9, WARN: 13, ERROR: 17, FATAL: 21 }[filters.minLevel] : 0,
     wantsLog: (e) => channels.includes('logs') && (tenant === undefined || tenant === e.tenant) && match(e),
-    wantsAlert: (a: Alert) => channels.includes('alerts') && (tenant === undefined || tenant === a.tenant),
+    wantsAlert: (a: Pick<Alert, 'tenant'>) => channels.includes('alerts') && (tenant === undefined || tenant === a.tenant),
     offer: (frame) => void got.push(JSON.parse(String(framePayload(frame)))),
   }
 }
@@ -86,5 +88,36 @@ describe('fan-out', () => {
     ])
     // Counts start over after each interval.
     expect(f.stats(2000)).toEqual([])
+  })
+
+  it('sends inbox items as stored and deletions to alert subscribers of the tenant, one shared frame', () => {
+    const f = new Fanout()
+    const all = fake(['alerts'])
+    const acme = fake(['alerts'], undefined, 'acme')
+    const globex = fake(['alerts'], undefined, 'globex')
+    const logsOnly = fake(['logs', 'stats'])
+    for (const s of [all, acme, globex, logsOnly]) f.add(s)
+
+    const item = inboxItem({ tenant: 'acme', id: 'fp-1:2', read_at: '2025-11-23T12:05:00.000Z', read_by: 'ops@acme' })
+    const added = f.notification(decodeInboxChange(Buffer.from('acme|fp-1:2'), Buffer.from(JSON.stringify(item))))!
+    expect(added.to).toEqual([all, acme])
+    expect(added.observedMs).toBeUndefined()
+    deliver(f, added)
+    const deleted = f.notification(decodeInboxChange(Buffer.from('acme|fp-1:2'), null))!
+    expect(deleted.to).toEqual([all, acme])
+    deliver(f, deleted)
+    const expected = [
+      { type: 'notification', data: item },
+      { type: 'notification_deleted', data: { tenant: 'acme', id: 'fp-1:2' } },
+    ]
+    expect(acme.got).toEqual(expected)
+    expect(all.got).toEqual(expected)
+    expect(globex.got).toEqual([])
+    expect(logsOnly.got).toEqual([])
+
+    // Another tenant's change goes to its own clients; with no alert subscriber, no frame at all.
+    expect(f.notification({ kind: 'deleted', tenant: 'globex', id: 'fp-9:1' })!.to).toEqual([all, globex])
+    for (const s of [all, acme, globex]) f.remove(s)
+    expect(f.notification({ kind: 'item', tenant: 'acme', id: 'fp-1:2', item })).toBeUndefined()
   })
 })

@@ -6,6 +6,7 @@
 import type { Alert, EnrichedLog } from '@sluice/core'
 import { formatNs } from '@sluice/core'
 import { textFrame } from './client.js'
+import type { InboxChange } from './notifications.js'
 import type { Channel } from './protocol.js'
 
 /** A connected client as the fan-out sees it (StreamClient is one; tests use fakes). */
@@ -16,7 +17,8 @@ export interface Subscriber {
   /** The lowest severity number it wants (0: every level). */
   readonly minSeverity: number
   wantsLog(log: EnrichedLog): boolean
-  wantsAlert(alert: Alert): boolean
+  /** Alerts and inbox changes of this tenant, on the alerts channel. */
+  wantsAlert(alert: { tenant: string }): boolean
   offer(frame: Buffer): void
 }
 
@@ -24,7 +26,7 @@ export interface Subscriber {
 export interface Delivery {
   frame: Buffer
   to: Subscriber[]
-  /** When Sluice first saw the record (ms), for the delivery latency metric; alerts have none. */
+  /** When Sluice first saw the record (ms), for the delivery latency metric; alerts and notifications have none. */
   observedMs?: number
 }
 
@@ -106,10 +108,24 @@ export class Fanout {
   }
 
   alert(a: Alert): Delivery | undefined {
-    const to: Subscriber[] = []
-    for (const c of this.#all) if (c.wantsAlert(a)) to.push(c)
+    const to = this.#alertSubscribers(a.tenant)
     if (to.length === 0) return undefined
     return { frame: textFrame(JSON.stringify({ type: 'alert', data: toJson(a) })), to }
+  }
+
+  /** An inbox change goes where its tenant's alerts go: the item as stored, or which item was deleted. */
+  notification(n: InboxChange): Delivery | undefined {
+    const to = this.#alertSubscribers(n.tenant)
+    if (to.length === 0) return undefined
+    const msg = n.kind === 'item' ? { type: 'notification', data: n.item } : { type: 'notification_deleted', data: { tenant: n.tenant, id: n.id } }
+    return { frame: textFrame(JSON.stringify(msg)), to }
+  }
+
+  #alertSubscribers(tenant: string): Subscriber[] {
+    const to: Subscriber[] = []
+    const record = { tenant }
+    for (const c of this.#all) if (c.wantsAlert(record)) to.push(c)
+    return to
   }
 
   /** Per-service rates since the last call, as frames for the stats channel; the counts start over. */

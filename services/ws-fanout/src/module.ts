@@ -9,5 +9,8 @@ export const wsFanout = defineModule({
   port: { env: 'WS_PORT', default: 8090 },
   needs: { kafka: true, registry: true },
   loadConfig,
+  // The alerter's notification inbox (compacted, keyed by "<tenant>|<id>"), read live: created
+  // here as well as by the alerter, so ws-fanout can subscribe to it when no alerter runs.
+  topics: (config) => [{ topic: config.topicNotifications, compacted: true, partitions: 1 }],
   create: createService,
 })

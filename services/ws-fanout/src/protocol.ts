@@ -3,8 +3,12 @@
 //   {"type":"unsubscribe","channels":[…]}   {"type":"pause"}   {"type":"resume"}   {"type":"auth","token":…}
 // Server → client:
 //   {"type":"subscribed","channels":[…]}  {"type":"log","data":{…EnrichedLog}}  {"type":"alert","data":{…Alert}}
+//   {"type":"notification","data":{…InboxItem as the alerter stored it}}          (alerts channel)
+//   {"type":"notification_deleted","data":{"tenant":…,"id":…}}                    (alerts channel)
 //   {"type":"stats","data":{"service":…,"ratePerS":…,"errorRatePerS":…}}  {"type":"dropped","count":n}
 //   {"type":"error","message":…}
+// Alerts and notifications follow the token's tenant only (filters apply to logs); notifications
+// are the inbox's changes as they happen, not its contents: nothing is replayed on subscribe.
 import { z } from 'zod'
 import { CATEGORIES, SEVERITY_TEXTS, parseSeverity } from '@sluice/core'
 

@@ -1,7 +1,8 @@
-// ws-fanout: logs.enriched and alerts → WebSocket clients, filtered server-side. One live stage on
-// the consumer runner: each instance reads from the latest offsets in a consumer group of its own
-// (instances scale horizontally behind a load balancer, each seeing every partition), commits
-// nothing, and skips what it cannot decode (the enricher's DLQ keeps it). While nobody is
+// ws-fanout: logs.enriched, alerts and the notification inbox → WebSocket clients, filtered
+// server-side. One live stage on the consumer runner, decoding per topic (Avro for logs and
+// alerts, JSON for the inbox, notifications.ts): each instance reads from the latest offsets in a
+// consumer group of its own (instances scale horizontally behind a load balancer, each seeing
+// every partition), commits nothing, and skips what it cannot decode. While nobody is
 // subscribed the stage is idle and nothing is fetched; the first subscription resumes from the
 // latest offsets. Transform: decode and match against the subscribers (fanout.ts); sink: queue
 // each frame on the clients that want it, written once per turn of the event loop.
@@ -17,6 +18,7 @@ import type { Config } from './config.js'
 import { verifyToken } from './auth.js'
 import { Fanout } from './fanout.js'
 import type { Delivery } from './fanout.js'
+import { decodeInboxChange } from './notifications.js'
 import { buildPage } from './page.js'
 import { parseClientMessage } from './protocol.js'
 
@@ -77,7 +79,7 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
 
   const app = createHttpApp({
     name: 'ws-fanout',
-    description: 'Live logs, alerts and per-service stats over WebSocket (/v1/stream), and the live page.',
+    description: 'Live logs, alerts, notification inbox changes and per-service stats over WebSocket (/v1/stream), and the live page.',
     logger: log,
     registry: r,
     checks: deps.checks,
@@ -191,6 +193,44 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
     if (d.observedMs !== undefined) m.latency.observe((Date.now() - d.observedMs) / 1000)
   }
 
+  type Transform = (batch: Batch<Buffer | null>) => Promise<Transformed<Delivery>>
+  const logs: Transform = async (batch) => {
+    const { values, failed } = await decodeAll<EnrichedLog>(deps.codecs.enriched, batch)
+    const outputs: Delivery[] = []
+    for (const e of values) {
+      const d = e && fanout.log(e)
+      if (d) outputs.push(d)
+    }
+    return { outputs, failed }
+  }
+  const alerts: Transform = async (batch) => {
+    const { values, failed } = await decodeAll<Alert>(deps.codecs.alert, batch)
+    const outputs: Delivery[] = []
+    for (const a of values) {
+      const d = a && fanout.alert(a)
+      if (d) outputs.push(d)
+    }
+    return { outputs, failed }
+  }
+  const notifications: Transform = async (batch) => {
+    const outputs: Delivery[] = []
+    const failed: RecordFailure[] = []
+    for (const [index, record] of batch.records.entries()) {
+      try {
+        const d = fanout.notification(decodeInboxChange(record.key, batch.values[index]!))
+        if (d) outputs.push(d)
+      } catch (error) {
+        failed.push({ index, error })
+      }
+    }
+    return { outputs, failed }
+  }
+  // Chosen per topic once; logs.enriched is the rest.
+  const byTopic = new Map<string, Transform>([
+    [config.topicAlerts, alerts],
+    [config.topicNotifications, notifications],
+  ])
+
   const stage: Stage<Buffer | null, Delivery> = {
     name: 'ws-fanout',
     // Live: each batch goes out as soon as it is transformed.
@@ -199,21 +239,7 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
     async transform(batch): Promise<Transformed<Delivery>> {
       // Nobody watching (the runner is about to pause): nothing to decode or match.
       if (!fanout.listening) return { outputs: [] }
-      const outputs: Delivery[] = []
-      if (batch.topic === config.topicAlerts) {
-        const { values, failed } = await decodeAll<Alert>(deps.codecs.alert, batch)
-        for (const a of values) {
-          const d = a && fanout.alert(a)
-          if (d) outputs.push(d)
-        }
-        return { outputs, failed }
-      }
-      const { values, failed } = await decodeAll<EnrichedLog>(deps.codecs.enriched, batch)
-      for (const e of values) {
-        const d = e && fanout.log(e)
-        if (d) outputs.push(d)
-      }
-      return { outputs, failed }
+      return (byTopic.get(batch.topic) ?? logs)(batch)
     },
     sink: async (deliveries) => deliveries.forEach(deliver),
   }
@@ -224,7 +250,7 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
     app,
     fanout,
     listen: { host: config.host, port: config.port },
-    consumers: [{ stage, groupId: `${config.groupPrefix}-${randomUUID()}`, topics: [config.topicEnriched, config.topicAlerts], live: true }],
+    consumers: [{ stage, groupId: `${config.groupPrefix}-${randomUUID()}`, topics: [config.topicEnriched, config.topicAlerts, config.topicNotifications], live: true }],
     async start() {
       pumpTimer = setInterval(() => {
         for (const c of clients) c.pump()

@@ -1,5 +1,6 @@
 // The live-tail page: one WebSocket to /v1/stream, reconnecting with backoff; filters applied on
-// the server; newest rows first, capped; ERROR rows and alerts stand out; a sparkline per service.
+// the server; newest rows first, capped; ERROR rows and alerts stand out (with their notifications'
+// delivery results); a sparkline per service.
 const MAX_ROWS = 500
 const SPARK_POINTS = 30
 
@@ -13,14 +14,21 @@ interface LogData {
 }
 interface AlertData {
   id: string
+  version: number
   rule_name: string
   service: string
   status: string
   summary: string
 }
+/** The alerter's inbox item for one alert change: the same fields, and where it was delivered. */
+interface NotificationData extends Omit<AlertData, 'id'> {
+  alert_id: string
+  channels?: Array<{ name: string; result: string }>
+}
 type Frame =
   | { type: 'log'; data: LogData }
   | { type: 'alert'; data: AlertData }
+  | { type: 'notification'; data: NotificationData }
   | { type: 'stats'; data: { service: string; ratePerS: number; errorRatePerS: number } }
   | { type: 'dropped'; count: number }
   | { type: string }
@@ -74,17 +82,30 @@ function addLog(log: LogData): void {
   count.textContent = `${received} received${dropped ? ` · ${dropped} dropped` : ''}`
 }
 
-// One line per alert id, updated in place: an incident is one alert whatever its updates.
-function addAlert(a: AlertData): void {
+const DELIVERY_MARKS: Record<string, string> = { delivered: '✓', failed: '✗', pending: '…', muted: '–' }
+
+// One line per alert id, updated in place: an incident is one alert whatever its updates. Its
+// inbox item (a notification frame) adds where the change was delivered; a change older than
+// the one shown, arriving late, is ignored.
+function addAlert(a: AlertData, delivery?: string): void {
   let div = alerts.querySelector<HTMLDivElement>(`div[data-alert-id="${CSS.escape(a.id)}"]`)
+  const shown = Number(div?.dataset.version ?? -1)
+  if (div && a.version < shown) return
   if (!div) {
     div = document.createElement('div')
     div.dataset.alertId = a.id
   }
+  if (a.version > shown) div.dataset.delivery = ''
+  if (delivery !== undefined) div.dataset.delivery = delivery
+  div.dataset.version = String(a.version)
   div.className = a.status
-  div.textContent = `${a.status === 'resolved' ? '✓' : '⚠'} ${a.status.toUpperCase()} ${a.rule_name} · ${a.service}: ${a.summary}`
+  div.textContent = `${a.status === 'resolved' ? '✓' : '⚠'} ${a.status.toUpperCase()} ${a.rule_name} · ${a.service}: ${a.summary}${div.dataset.delivery ? ` · ${div.dataset.delivery}` : ''}`
   alerts.prepend(div)
   while (alerts.childElementCount > 5) alerts.lastElementChild?.remove()
+}
+
+function addNotification(n: NotificationData): void {
+  addAlert({ ...n, id: n.alert_id }, (n.channels ?? []).map((c) => `${c.name} ${DELIVERY_MARKS[c.result] ?? c.result}`).join(' '))
 }
 
 function addRate(service: string, ratePerS: number): void {
@@ -109,6 +130,7 @@ function addRate(service: string, ratePerS: number): void {
 function onFrame(frame: Frame): void {
   if (frame.type === 'log' && 'data' in frame) addLog(frame.data as LogData)
   else if (frame.type === 'alert' && 'data' in frame) addAlert(frame.data as AlertData)
+  else if (frame.type === 'notification' && 'data' in frame) addNotification(frame.data as NotificationData)
   else if (frame.type === 'stats' && 'data' in frame) {
     const d = frame.data as { service: string; ratePerS: number }
     addRate(d.service, d.ratePerS)
