@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { REPO_ROOT } from '../infra/providers.js'
+import { pythonVenv } from '../infra/python.js'
 
 const run = promisify(execFile)
 const HERE = path.join(REPO_ROOT, 'test/analysts')
@@ -17,10 +18,9 @@ async function setup(script: string): Promise<string> {
   return stdout.trim().split('\n').at(-1)!
 }
 
-let python: Promise<string> | undefined
 let jdbc: Promise<string> | undefined
 /** The venv's python with clickhouse-connect and pandas. */
-export const setupPython = () => (python ??= setup('setup-python.sh'))
+export const setupPython = () => pythonVenv('analysts', 'test/analysts/requirements.txt')
 /** The classpath of the JDBC driver and the compiled probe. */
 export const setupJdbc = () => (jdbc ??= setup('setup-jdbc.sh'))
 

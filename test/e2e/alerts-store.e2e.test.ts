@@ -46,7 +46,8 @@ describe('alerts store', () => {
     }
 
     const firing = alert({ id: 'fp-checkout', status: 'firing', updated_at: T + 10n * S, version: 1 })
-    const resolved = alert({ id: 'fp-checkout', status: 'resolved', updated_at: T + 30n * S, resolved_at: T + 30n * S, value: 0.02, version: 2 })
+    // Resolved by a person: who and why reach the table.
+    const resolved = alert({ id: 'fp-checkout', status: 'resolved', updated_at: T + 30n * S, resolved_at: T + 30n * S, value: 0.02, resolved_by: 'dana@example.com', resolve_reason: 'rolled back', version: 2 })
     const other = alert({
       id: 'fp-search',
       service: 'search',
@@ -93,6 +94,8 @@ describe('alerts store', () => {
       updated_at: '2025-11-23T12:00:30.123456789Z',
       resolved_at: '2025-11-23T12:00:30.123456789Z',
       acknowledged_by: null,
+      resolved_by: 'dana@example.com',
+      resolve_reason: 'rolled back',
       summary: '25% of checkout logs are errors',
       sample_log_ids: ['log-1', 'log-2'],
       version: 2,

@@ -24,6 +24,8 @@ export function alertFixture(over: Partial<Alert> = {}): Alert {
     updated_at: ALERT_T + 1n,
     resolved_at: null,
     acknowledged_by: null,
+    resolved_by: null,
+    resolve_reason: null,
     summary: '25% of checkout logs are errors',
     sample_log_ids: ['log-1', 'log-2'],
     version: 1,

@@ -53,6 +53,7 @@ export function isolation(extra: Record<string, string> = {}): Isolation {
     ENRICHER_GROUP_ID: `enricher-${id}`,
     ALERTER_GROUP_ID: `alerter-${id}`,
     ALERTER_PORT: '0',
+    ALERTER_SECRETS_KEY_FILE: path.join(dataDir, 'alerter-secrets.key'),
     SINK_GROUP_ID: `sink-${id}`,
     SINK_FLUSH_INTERVAL_MS: '200',
     SLUICE_STARTUP_TIMEOUT_MS: '60000',

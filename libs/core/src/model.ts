@@ -103,6 +103,10 @@ export interface Alert {
   updated_at: bigint
   resolved_at: bigint | null
   acknowledged_by: string | null
+  /** Who resolved the alert by hand (POST /v1/alerts/{id}/resolve); null when it resolved by itself. */
+  resolved_by: string | null
+  /** Why, as given with a manual resolve. */
+  resolve_reason: string | null
   summary: string
   sample_log_ids: string[]
   version: number

@@ -32,3 +32,21 @@ export async function ensureTopics(kafka: Kafka, topics: readonly TopicSpec[]): 
     await admin.disconnect()
   }
 }
+
+/**
+ * Removes a consumer group that never commits (a reader tailing a topic into memory), so it does
+ * not linger in the broker's listing once its consumer disconnected. Best effort: false when the
+ * broker refused or was unreachable.
+ */
+export async function deleteGroup(kafka: Kafka, groupId: string): Promise<boolean> {
+  const admin = kafka.admin()
+  try {
+    await admin.connect()
+    await admin.deleteGroups([groupId])
+    return true
+  } catch {
+    return false
+  } finally {
+    await admin.disconnect().catch(() => undefined)
+  }
+}

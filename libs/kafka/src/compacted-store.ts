@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Consumer, Kafka } from 'kafkajs'
 import type { Logger } from 'pino'
+import { deleteGroup } from './admin.js'
 import type { MessageProducer } from './producer.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -19,6 +20,11 @@ export interface CompactedStoreOptions {
   /** Prefix of the reader's own consumer group. */
   readerGroupPrefix: string
   logger: Logger
+  /**
+   * Called for every record the reader reads (null: a tombstone), including this instance's own
+   * writes when they come back, so a listener sees changes from every instance in topic order.
+   */
+  onChange?: (key: string, value: Buffer | null) => void
 }
 
 export class CompactedStore {
@@ -29,6 +35,7 @@ export class CompactedStore {
   readonly #log: Logger
   readonly #latest = new Map<string, Buffer>()
   readonly #position = new Map<number, bigint>()
+  readonly #onChange: ((key: string, value: Buffer | null) => void) | undefined
   #reader: Consumer | null = null
 
   constructor(opts: CompactedStoreOptions) {
@@ -36,6 +43,7 @@ export class CompactedStore {
     this.#producer = opts.producer
     this.#topic = opts.topic
     this.#groupId = `${opts.readerGroupPrefix}.reader.${randomUUID()}`
+    this.#onChange = opts.onChange
     this.#log = opts.logger.child({ component: 'compacted-store', topic: opts.topic })
   }
 
@@ -52,6 +60,11 @@ export class CompactedStore {
           if (key !== undefined) {
             if (m.value === null) this.#latest.delete(key)
             else this.#latest.set(key, m.value)
+            try {
+              this.#onChange?.(key, m.value)
+            } catch (err) {
+              this.#log.error({ err, key }, 'compacted store listener failed')
+            }
           }
           this.#position.set(batch.partition, BigInt(m.offset) + 1n)
         }
@@ -82,6 +95,18 @@ export class CompactedStore {
     return this.#latest.get(key)
   }
 
+  /** Every key and its latest value. */
+  entries(): IterableIterator<[string, Buffer]> {
+    return this.#latest.entries()
+  }
+
+  /** Deletes keys (tombstones); resolves when the broker acknowledged them. */
+  async delete(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return
+    await this.#producer.send(this.#topic, keys.map((key) => ({ key, value: null })))
+    for (const key of keys) this.#latest.delete(key)
+  }
+
   /** Writes values; resolves when the broker acknowledged them. Returns the bytes written. */
   async put(entries: ReadonlyArray<{ key: string; value: Buffer }>): Promise<number> {
     await this.#producer.send(this.#topic, entries.map((e) => ({ key: e.key, value: e.value })))
@@ -96,15 +121,6 @@ export class CompactedStore {
   async close(): Promise<void> {
     await this.#reader?.disconnect()
     this.#reader = null
-    // The reader group never committed; remove it so it does not linger in the broker's listing.
-    const admin = this.#kafka.admin()
-    try {
-      await admin.connect()
-      await admin.deleteGroups([this.#groupId])
-    } catch (err) {
-      this.#log.debug({ err }, 'reader group not deleted')
-    } finally {
-      await admin.disconnect().catch(() => undefined)
-    }
+    if (!(await deleteGroup(this.#kafka, this.#groupId))) this.#log.debug({ group: this.#groupId }, 'reader group not deleted')
   }
 }

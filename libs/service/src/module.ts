@@ -75,6 +75,8 @@ export interface OwnTopic {
   compacted?: boolean
   /** Default: the process's KAFKA_TOPIC_PARTITIONS. */
   partitions?: number
+  /** How long records are kept (retention.ms); default the broker's. */
+  retentionMs?: number
 }
 
 /** A created service: the runtime starts it, runs its stages, listens on its app, and closes it in reverse. */

@@ -1,6 +1,6 @@
 // Alerter configuration (env → frozen config).
 import { z } from 'zod'
-import { commonEnv, kafkaEnv, parseEnv, readConfigFile, port, positiveInt, registryEnv } from '@sluice/config'
+import { commonEnv, kafkaEnv, notificationsTopic, parseEnv, readConfigFile, port, positiveInt, registryEnv } from '@sluice/config'
 import type { Env } from '@sluice/config'
 import { DEFAULT_RULES, parseRules } from './rules.js'
 
@@ -35,6 +35,22 @@ export const envSchema = z.object({
   ALERTER_NOTIFY_BACKOFF_MS: positiveInt(500),
   ALERTER_NOTIFY_MAX_BACKOFF_MS: positiveInt(30_000),
   ALERTER_NOTIFY_TIMEOUT_MS: positiveInt(5000),
+  /** Requests to acknowledge or resolve alerts owned by another instance; default "<TOPIC_ALERTS>.commands". */
+  TOPIC_ALERTER_COMMANDS: z.string().optional(),
+  /** How long an instance waits for the owner of an alert to answer a forwarded request. */
+  ALERTER_COMMAND_TIMEOUT_MS: positiveInt(10_000),
+  /** Compacted topic of the notification channels made through the API; default "<TOPIC_ALERTS>.channels". */
+  TOPIC_NOTIFICATION_CHANNELS: z.string().optional(),
+  /** Seals channel secrets at rest: 32 bytes as 64 hex digits or base64, the same on every instance. Unset: ALERTER_SECRETS_KEY_FILE. */
+  ALERTER_SECRETS_KEY: z.string().optional(),
+  /** Where the secrets key is kept when ALERTER_SECRETS_KEY is unset (made on first start, mode 0600). */
+  ALERTER_SECRETS_KEY_FILE: z.string().default('.local/alerter/secrets.key'),
+  /** Sender of email channels that set no `from`. */
+  ALERTER_EMAIL_FROM: z.email().default('sluice-alerter@localhost'),
+  /** Inbox items kept per tenant (the oldest are deleted beyond it). */
+  ALERTER_INBOX_MAX_ITEMS: positiveInt(1000),
+  /** The tenant of API requests that name none (x-sluice-tenant / X-Scope-OrgID header, or ?tenant=). */
+  ALERTER_DEFAULT_TENANT: z.string().default('default'),
 })
 
 export function loadConfig(env?: Env) {
@@ -51,6 +67,14 @@ export function loadConfig(env?: Env) {
     checkpointIntervalMs: e.ALERTER_CHECKPOINT_INTERVAL_MS,
     sessionTimeoutMs: e.ALERTER_SESSION_TIMEOUT_MS,
     absenceCheckIntervalMs: e.ALERTER_ABSENCE_CHECK_INTERVAL_MS,
+    topicCommands: e.TOPIC_ALERTER_COMMANDS ?? `${e.TOPIC_ALERTS}.commands`,
+    commandTimeoutMs: e.ALERTER_COMMAND_TIMEOUT_MS,
+    topicChannels: e.TOPIC_NOTIFICATION_CHANNELS ?? `${e.TOPIC_ALERTS}.channels`,
+    topicNotifications: notificationsTopic(e),
+    secretsKey: e.ALERTER_SECRETS_KEY,
+    secretsKeyFile: e.ALERTER_SECRETS_KEY_FILE,
+    inboxMaxItems: e.ALERTER_INBOX_MAX_ITEMS,
+    defaultTenant: e.ALERTER_DEFAULT_TENANT,
     notify: {
       webhookUrls: e.ALERTER_WEBHOOK_URLS,
       slackUrls: e.ALERTER_SLACK_WEBHOOK_URLS,
@@ -59,6 +83,7 @@ export function loadConfig(env?: Env) {
       initialBackoffMs: e.ALERTER_NOTIFY_BACKOFF_MS,
       maxBackoffMs: e.ALERTER_NOTIFY_MAX_BACKOFF_MS,
       timeoutMs: e.ALERTER_NOTIFY_TIMEOUT_MS,
+      emailFrom: e.ALERTER_EMAIL_FROM,
     },
   })
 }

@@ -4,6 +4,7 @@
 //   (none|resolved) --breach--> firing --ack--> acknowledged
 //   firing|acknowledged --breach--> update (at most every updateIntervalMs)
 //   firing|acknowledged --clear for resolveHoldMs--> resolved   (absence: resolved when heard again)
+//   firing|acknowledged --resolve by a person--> resolved (resolved_by, resolve_reason)
 //   resolved --breach within cooldownMs--> suppressed (flapping guard)
 //
 // Times are milliseconds: event time for every kind but absence (processing time). The book is
@@ -49,14 +50,28 @@ interface Tracked {
   resolvedAtMs: number | null
   holdMs: number
   cooldownMs: number
+  /** Status changes, oldest first (at most HISTORY_SIZE): who acknowledged or resolved, and when. */
+  history: HistoryEntry[]
   /** Version of the last status change (fire, ack, resolve): what notifiers must deliver. */
   notifiableVersion: number
   /** Highest version delivered to the notifiers (or given up on). */
   notifiedVersion: number
 }
 
+export interface HistoryEntry {
+  /** Milliseconds (event time for automatic changes, processing time for a person's). */
+  at: number
+  action: 'fired' | 'acknowledged' | 'resolved'
+  version: number
+  /** Who acted; null when the alerter did (a breach, a clear condition). */
+  by: string | null
+  reason: string | null
+}
+
+const HISTORY_SIZE = 50
+
 /** The book as JSON: bigints as decimal strings. */
-export type AlertBookSnapshot = Array<Omit<Tracked, 'alert'> & { alert: Record<string, unknown> }>
+export type AlertBookSnapshot = Array<Omit<Tracked, 'alert' | 'history'> & { alert: Record<string, unknown>; history?: HistoryEntry[] }>
 
 const NS_PER_MS = 1_000_000n
 const ns = (ms: number): bigint => BigInt(Math.trunc(ms)) * NS_PER_MS
@@ -113,6 +128,8 @@ export class AlertBook {
       updated_at: ns(atMs),
       resolved_at: null,
       acknowledged_by: null,
+      resolved_by: null,
+      resolve_reason: null,
       summary: b.summary,
       sample_log_ids: b.sampleLogIds,
       version: (t?.alert.version ?? 0) + 1,
@@ -124,6 +141,7 @@ export class AlertBook {
       resolvedAtMs: null,
       holdMs: b.rule.resolveHoldMs,
       cooldownMs: b.rule.cooldownMs,
+      history: remember(t?.history ?? [], { at: atMs, action: 'fired', version: alert.version, by: null, reason: null }),
       notifiableVersion: alert.version,
       notifiedVersion: t?.notifiedVersion ?? 0,
     })
@@ -152,10 +170,23 @@ export class AlertBook {
     return this.#resolve(t, atMs, summary)
   }
 
+  /** A person resolves an open alert; the condition, if it still holds, fires it again after the cooldown. */
+  resolveBy(id: string, by: string, reason: string | null, atMs: number): Transition | null {
+    const t = this.#alerts.get(id)
+    if (t === undefined || t.alert.status === 'resolved') return null
+    return this.#resolve(t, atMs, t.alert.summary, { by, reason })
+  }
+
+  /** The alert's status changes, oldest first. */
+  history(id: string): HistoryEntry[] | undefined {
+    return this.#alerts.get(id)?.history.map((h) => ({ ...h }))
+  }
+
   acknowledge(id: string, by: string, atMs: number): Transition | null {
     const t = this.#alerts.get(id)
     if (t === undefined || t.alert.status !== 'firing') return null
     t.alert = { ...t.alert, status: 'acknowledged', acknowledged_by: by, updated_at: ns(atMs), version: t.alert.version + 1 }
+    t.history = remember(t.history, { at: atMs, action: 'acknowledged', version: t.alert.version, by, reason: null })
     t.notifiableVersion = t.alert.version
     return { alert: t.alert, notify: true }
   }
@@ -209,13 +240,19 @@ export class AlertBook {
     for (const t of s) {
       const alert = { ...t.alert } as Record<string, unknown>
       for (const f of BIGINT_FIELDS) alert[f] = alert[f] === null ? null : BigInt(alert[f] as string)
-      this.#alerts.set(alert.id as string, { ...t, alert: alert as unknown as Alert })
+      // Checkpoints written before manual resolution and history existed lack their fields.
+      alert.resolved_by ??= null
+      alert.resolve_reason ??= null
+      this.#alerts.set(alert.id as string, { ...t, history: t.history ?? [], alert: alert as unknown as Alert })
     }
   }
 
-  #resolve(t: Tracked, atMs: number, summary: string): Transition {
+  #resolve(t: Tracked, atMs: number, summary: string, person?: { by: string; reason: string | null }): Transition {
     t.resolvedAtMs = atMs
-    t.alert = { ...t.alert, status: 'resolved', resolved_at: ns(atMs), updated_at: ns(atMs), summary, version: t.alert.version + 1 }
+    const by = person?.by ?? null
+    const reason = person?.reason ?? null
+    t.alert = { ...t.alert, status: 'resolved', resolved_at: ns(atMs), updated_at: ns(atMs), summary, resolved_by: by, resolve_reason: reason, version: t.alert.version + 1 }
+    t.history = remember(t.history, { at: atMs, action: 'resolved', version: t.alert.version, by, reason })
     t.notifiableVersion = t.alert.version
     return { alert: t.alert, notify: true }
   }
@@ -232,4 +269,9 @@ export class AlertBook {
       }
     }
   }
+}
+
+function remember(history: HistoryEntry[], entry: HistoryEntry): HistoryEntry[] {
+  const out = [...history, entry]
+  return out.length > HISTORY_SIZE ? out.slice(out.length - HISTORY_SIZE) : out
 }

@@ -9,7 +9,14 @@ export const alerter = defineModule({
   port: { env: 'ALERTER_PORT', default: 9103 },
   needs: { kafka: true, registry: true },
   loadConfig,
-  // One record per input partition: the latest checkpoint of its alert state.
-  topics: (config) => [{ topic: config.topicState, compacted: true, partitions: 1 }],
+  // The state topic: one record per input partition, the latest checkpoint of its alert state.
+  // The channels and the inbox: one record per channel and per inbox item.
+  topics: (config) => [
+    { topic: config.topicState, compacted: true, partitions: 1 },
+    { topic: config.topicChannels, compacted: true, partitions: 1 },
+    { topic: config.topicNotifications, compacted: true, partitions: 1 },
+    // Forwarded acknowledgements and resolves: read live, worth nothing after a minute.
+    { topic: config.topicCommands, partitions: 1, retentionMs: 3_600_000 },
+  ],
   create: createService,
 })

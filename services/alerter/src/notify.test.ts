@@ -8,6 +8,7 @@ import type { Alert } from '@sluice/core'
 import { parseTimestampNs } from '@sluice/core'
 import { createLogger, createRegistry } from '@sluice/observability'
 import type { Logger } from '@sluice/observability'
+import { channelSchema } from './channels.js'
 import { Notifier, parseChannels } from './notify.js'
 import type { ChannelConfig, NotifierOptions } from './notify.js'
 import { alertFixture } from '../../../test/infra/alerts.js'
@@ -129,6 +130,8 @@ describe('Notifier', () => {
         updated_at: '2026-11-23T12:05:02.500000000Z',
         resolved_at: null,
         acknowledged_by: null,
+        resolved_by: null,
+        resolve_reason: null,
         summary: 'error rate 12.5% over 5 min (25 of 200 records): payment took <*> ms',
         sample_log_ids: ['log-1', 'log-2'],
         version: 3,
@@ -194,12 +197,12 @@ describe('Notifier', () => {
     expect(hook.requests).toHaveLength(3)
     expect(new Set(hook.requests.map((r) => r.headers['idempotency-key']))).toEqual(new Set(['f3a9c1d2e4b50617:3']))
     // Newest first: the success, then the two failures.
-    expect(notifier.attempts('f3a9c1d2e4b50617').map((a) => [a.attempt, a.ok, a.http_status, a.error])).toEqual([
+    expect(notifier.attempts({ alertId: 'f3a9c1d2e4b50617' }).map((a) => [a.attempt, a.ok, a.http_status, a.error])).toEqual([
       [3, true, 200, null],
       [2, false, 500, 'HTTP 500: upstream down'],
       [1, false, 500, 'HTTP 500: upstream down'],
     ])
-    expect(notifier.attempts('another-alert')).toEqual([])
+    expect(notifier.attempts({ alertId: 'another-alert' })).toEqual([])
 
     const warns = lines.filter((l) => l.level === 40)
     expect(warns).toHaveLength(2)
@@ -348,5 +351,149 @@ describe('parseChannels', () => {
       { name: 'webhook-2', kind: 'webhook', url: 'https://b.example/hook', maxPerMinute: 30 },
       { name: 'slack-1', kind: 'slack', url: 'https://hooks.slack.com/services/T/B/x', maxPerMinute: 30 },
     ])
+  })
+})
+
+describe('Notifier channels from the API', () => {
+  const spec = (doc: Record<string, unknown>) => channelSchema.parse(doc)
+
+  it("routes an alert to its tenant's channels that match, not to other tenants' or filtered-out ones", async () => {
+    const critical = await receiver()
+    const everything = await receiver()
+    const otherTenant = await receiver()
+    const { notifier } = make([])
+    notifier.set({ tenant: 'acme', source: 'api', spec: spec({ name: 'pager', kind: 'webhook', url: critical.url, filter: { severities: ['critical'], services: ['checkout'] } }) })
+    notifier.set({ tenant: 'acme', source: 'api', spec: spec({ name: 'all', kind: 'webhook', url: everything.url }) })
+    notifier.set({ tenant: 'globex', source: 'api', spec: spec({ name: 'all', kind: 'webhook', url: otherTenant.url }) })
+
+    expect(await notifier.notify(alert())).toEqual([
+      { channel: 'pager', delivered: true, attempts: 1 },
+      { channel: 'all', delivered: true, attempts: 1 },
+    ])
+    expect(await notifier.notify(alert({ id: 'cart-warning', service: 'cart', severity: 'warning' }))).toEqual([{ channel: 'all', delivered: true, attempts: 1 }])
+    expect(critical.requests).toHaveLength(1)
+    expect(everything.requests).toHaveLength(2)
+    expect(otherTenant.requests).toHaveLength(0)
+    expect(notifier.attempts({ tenant: 'globex' })).toEqual([])
+    expect(notifier.attempts({ tenant: 'acme' })).toHaveLength(3)
+  })
+
+  it('changes and removes channels while running; a disabled channel gets nothing', async () => {
+    const first = await receiver()
+    const second = await receiver()
+    const { notifier } = make([])
+    notifier.set({ tenant: 'acme', source: 'api', spec: spec({ name: 'ops', kind: 'webhook', url: first.url }) })
+    await notifier.notify(alert({ version: 1 }))
+    notifier.set({ tenant: 'acme', source: 'api', spec: spec({ name: 'ops', kind: 'webhook', url: second.url }) })
+    await notifier.notify(alert({ version: 2 }))
+    notifier.set({ tenant: 'acme', source: 'api', spec: spec({ name: 'ops', kind: 'webhook', url: second.url, enabled: false }) })
+    expect(await notifier.notify(alert({ version: 3 }))).toEqual([])
+    notifier.set({ tenant: 'acme', source: 'api', spec: spec({ name: 'ops', kind: 'webhook', url: second.url }) })
+    notifier.remove('acme', 'ops')
+    expect(await notifier.notify(alert({ version: 4 }))).toEqual([])
+    expect([first.requests.length, second.requests.length]).toEqual([1, 1])
+  })
+
+  it('mutes a channel in its quiet hours and says so, while another channel still delivers', async () => {
+    const quiet = await receiver()
+    const loud = await receiver()
+    const { notifier, registry } = make([])
+    // Quiet all day, every day.
+    notifier.set({ tenant: 'acme', source: 'api', spec: spec({ name: 'quiet', kind: 'webhook', url: quiet.url, quiet_hours: [{ start: '00:00', end: '00:00' }] }) })
+    notifier.set({ tenant: 'acme', source: 'api', spec: spec({ name: 'loud', kind: 'webhook', url: loud.url }) })
+    expect(notifier.route(alert())).toEqual([
+      { channel: 'quiet', muted: true },
+      { channel: 'loud', muted: false },
+    ])
+    expect(await notifier.notify(alert())).toEqual([
+      { channel: 'quiet', delivered: false, attempts: 0, muted: true },
+      { channel: 'loud', delivered: true, attempts: 1 },
+    ])
+    expect(quiet.requests).toHaveLength(0)
+    expect(await registry.metrics()).toContain('sluice_alerter_notifications_total{channel="acme/quiet",result="muted"} 1')
+  })
+
+  it('groups alerts of one service firing together into one message, and a later one into the next after the interval', async () => {
+    const hook = await receiver()
+    const { notifier } = make([])
+    notifier.set({ tenant: 'acme', source: 'api', spec: spec({ name: 'grouped', kind: 'webhook', url: hook.url, group: { by: ['service'], wait_ms: 300, interval_ms: 600 } }) })
+    const t0 = performance.now()
+    const together = [
+      notifier.notify(alert({ id: 'a1', rule_id: 'r1' })),
+      notifier.notify(alert({ id: 'a2', rule_id: 'r2' })),
+      notifier.notify(alert({ id: 'c1', service: 'cart' })),
+      // The same alert again at a newer version: the message shows its latest state once.
+      notifier.notify(alert({ id: 'a1', rule_id: 'r1', status: 'resolved', resolved_at: ns('2026-11-23T12:20:00Z'), version: 4 })),
+    ]
+    const results = await Promise.all(together)
+    expect(results.flat().every((r) => r.delivered && r.channel === 'grouped')).toBe(true)
+    expect(hook.requests).toHaveLength(2)
+    expect(hook.requests[0]!.at - t0).toBeGreaterThanOrEqual(290)
+    const bodies = hook.requests.map((r) => JSON.parse(r.body) as { idempotency_key: string; alerts?: Array<{ id: string; version: number; status: string }>; alert?: { id: string } })
+    const checkout = bodies.find((b) => b.alerts !== undefined)!
+    expect(checkout.alerts!.map((a) => [a.id, a.version, a.status])).toEqual([
+      ['a1', 4, 'resolved'],
+      ['a2', 3, 'firing'],
+    ])
+    expect(checkout.idempotency_key).toMatch(/^group:[0-9a-f]{32}$/)
+    expect(hook.requests.find((r) => r.body.includes('"c1"'))!.headers['idempotency-key']).toBe('c1:3')
+    // Within the interval after the checkout message (sent ≥ 300 ms after t0), the next checkout
+    // alert waits for the interval to end: ≥ 300 + 600 ms after t0.
+    await notifier.notify(alert({ id: 'a3', rule_id: 'r3' }))
+    expect(hook.requests).toHaveLength(3)
+    expect(hook.requests[2]!.at - t0).toBeGreaterThanOrEqual(890)
+  })
+
+  it('flushGroups() sends waiting groups at once', async () => {
+    const hook = await receiver()
+    const { notifier } = make([])
+    notifier.set({ tenant: 'acme', source: 'api', spec: spec({ name: 'slow', kind: 'webhook', url: hook.url, group: { wait_ms: 600_000 } }) })
+    const pending = notifier.notify(alert())
+    notifier.flushGroups()
+    expect(await pending).toEqual([{ channel: 'slow', delivered: true, attempts: 1 }])
+  })
+
+  it('sends a templated body with values as JSON values and extra headers (an issue tracker)', async () => {
+    const hook = await receiver(() => ({ status: 201, body: '{"key":"OPS-1"}' }))
+    const { notifier } = make([])
+    const template = { fields: { project: { key: 'OPS' }, summary: '{{title}} on {{alert.service}}', description: '{{text}}', labels: ['sluice', '{{alert.severity}}'], priority: { value: '{{alert.value}}' } } }
+    notifier.set({ tenant: 'acme', source: 'api', spec: spec({ name: 'jira', kind: 'webhook', url: hook.url, headers: { Authorization: 'Basic dXNlcjp0b2tlbg==' }, template }) })
+    const hostile = alert({ summary: 'payment failed: "}, "injected": {"x": 1' })
+    expect(await notifier.notify(hostile)).toEqual([{ channel: 'jira', delivered: true, attempts: 1 }])
+    const req = hook.requests[0]!
+    expect(req.headers.authorization).toBe('Basic dXNlcjp0b2tlbg==')
+    const body = JSON.parse(req.body) as { fields: Record<string, unknown> }
+    expect(Object.keys(body)).toEqual(['fields'])
+    expect(body.fields.summary).toBe('[FIRING] Checkout error rate on checkout')
+    expect(body.fields.labels).toEqual(['sluice', 'critical'])
+    expect(body.fields.priority).toEqual({ value: 0.125 })
+    expect(body.fields.description).toContain('payment failed: "}, "injected": {"x": 1')
+  })
+
+  it('sends Microsoft Teams an Adaptive Card message', async () => {
+    const hook = await receiver(() => ({ status: 202 }))
+    const { notifier } = make([])
+    notifier.set({ tenant: 'acme', source: 'api', spec: spec({ name: 'teams', kind: 'teams', url: hook.url }) })
+    expect(await notifier.notify(alert({ status: 'resolved', resolved_at: ns('2026-11-23T12:20:00Z'), resolved_by: 'dana', resolve_reason: 'rolled back', version: 4 }))).toEqual([
+      { channel: 'teams', delivered: true, attempts: 1 },
+    ])
+    const body = JSON.parse(hook.requests[0]!.body) as { type: string; attachments: Array<{ contentType: string; content: { type: string; body: Array<{ type: string; text?: string; facts?: Array<{ title: string; value: string }> }> } }> }
+    expect(body.type).toBe('message')
+    expect(body.attachments[0]!.contentType).toBe('application/vnd.microsoft.card.adaptive')
+    const card = body.attachments[0]!.content
+    expect(card.type).toBe('AdaptiveCard')
+    expect(card.body[0]!.text).toBe('[RESOLVED] Checkout error rate')
+    expect(card.body.find((b) => b.type === 'FactSet')!.facts).toContainEqual({ title: 'Resolved by', value: 'dana' })
+    expect(JSON.stringify(card.body)).toContain('Reason: rolled back')
+  })
+
+  it("tests a channel with one attempt and reports the receiver's answer", async () => {
+    const hook = await receiver(() => ({ status: 403, body: 'invalid token' }))
+    const { notifier } = make([])
+    notifier.set({ tenant: 'acme', source: 'api', spec: spec({ name: 'ops', kind: 'slack', url: hook.url }) })
+    const result = await notifier.test('acme', 'ops', alert())
+    expect(result).toMatchObject({ delivered: false, http_status: 403, smtp_code: null, error: 'HTTP 403: invalid token', response: 'invalid token' })
+    expect(hook.requests).toHaveLength(1)
+    expect(await notifier.test('acme', 'missing', alert())).toBeUndefined()
   })
 })

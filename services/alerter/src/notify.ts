@@ -1,53 +1,70 @@
-// Alert notifications: each alert state change (firing, acknowledged, resolved) is POSTed to every
-// configured channel, a generic JSON webhook or a Slack-compatible incoming webhook.
-// - Channels are independent: one notify() delivers to all of them concurrently, so a slow or
-//   failing receiver never delays a healthy one. The body encoder and the per-channel state are
-//   chosen once at construction; the send path does not branch on the channel kind.
-// - Each HTTP request takes a token from the channel's bucket (maxPerMinute per rateWindowMs,
-//   retries included, since the receiver counts requests). An empty bucket delays the request and
-//   never drops it; tokens are reserved at request time, so waiting deliveries keep their order.
-// - Transient failures (network errors, timeouts, 408, 429, 5xx) are retried with doubling backoff
-//   and jitter, or after Retry-After on 429/503, both capped at maxBackoffMs. Other answers are
-//   final. The idempotency key `<id>:<version>` lets a receiver drop a duplicate when a timed-out
-//   attempt did arrive; receivers order state changes of one alert by `version`.
-// - close() ends retry and rate-limit waits at once; a request already in flight finishes (it is
-//   bounded by timeoutMs) rather than leaving the receiver's state unknown.
+// Alert notifications: each alert state change (firing, acknowledged, resolved) goes to every
+// channel that routes it: a generic JSON webhook (or a templated one), Slack, Microsoft Teams or
+// email. Channels come from the environment (read-only, every tenant) and from the channels API
+// (one tenant each), and can be added, changed and removed while the alerter runs.
+// - Routing: a channel takes the alerts of its tenant that pass its filter (severities, services,
+//   rule ids and kinds, statuses), except in its quiet hours, when they are muted (not sent).
+// - Grouping: with `group.wait_ms` > 0 the first alert of a group (same tenant and `group.by`
+//   fields) waits that long for others, and they go out as one message; later alerts of the group
+//   wait until `group.interval_ms` after the last message (Alertmanager's group_wait/interval).
+// - Channels are independent: a slow or failing receiver never delays a healthy one. Each request
+//   (retries included) takes a token from the channel's bucket (max_per_minute); an empty bucket
+//   delays the request and never drops it, and waiting deliveries keep their order.
+// - Transient failures (network errors, timeouts, HTTP 408/429/5xx, SMTP 4xx) are retried with
+//   doubling backoff and jitter, or after Retry-After on 429/503, both capped at maxBackoffMs.
+//   Other answers are final. The idempotency key (`<id>:<version>`, `group:<hash>` for a group;
+//   the Message-ID of an email) lets a receiver drop a duplicate of an attempt that timed out.
+// - close() ends retry, rate-limit and group waits at once; a request already in flight finishes
+//   (it is bounded by timeoutMs) rather than leaving the receiver's state unknown.
 // - Every attempt is logged, counted and kept in a bounded in-memory history for the API.
-// Channel URLs are never logged: Slack webhook URLs are secrets.
+// Channel URLs, headers and passwords are never logged: they are secrets.
+import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Alert, AlertSeverity, AlertStatus } from '@sluice/core'
-import { errorMessage, formatNs } from '@sluice/core'
+import type { Alert } from '@sluice/core'
+import { errorMessage } from '@sluice/core'
 import type { Logger, Registry } from '@sluice/observability'
 import { LATENCY_BUCKETS_SECONDS, counter, histogram } from '@sluice/observability'
+import { channelSchema, groupKey, inQuietHours, matchesFilter } from './channels.js'
+import type { ChannelSpec } from './channels.js'
+import { EmailSender, renderAlertEmail } from './email.js'
+import { alertToJson, renderTemplate, slackBody, teamsBody, webhookBody } from './messages.js'
 
-export const CHANNEL_KINDS = ['webhook', 'slack'] as const
-export type ChannelKind = (typeof CHANNEL_KINDS)[number]
+export { alertToJson } from './messages.js'
+export type { AlertJson } from './messages.js'
 
+/** A channel from the environment (ALERTER_WEBHOOK_URLS, ALERTER_SLACK_WEBHOOK_URLS). */
 export interface ChannelConfig {
   name: string
-  kind: ChannelKind
+  kind: 'webhook' | 'slack'
   url: string
   maxPerMinute: number
 }
 
 export interface NotifierOptions {
+  /** The environment's channels: read-only, for every tenant. */
   channels: ChannelConfig[]
   /** Extra attempts after the first. */
   retries: number
   initialBackoffMs: number
   maxBackoffMs: number
-  /** Per HTTP attempt, response body included. */
+  /** Per attempt (an HTTP request with its response body, an SMTP conversation). */
   timeoutMs: number
   /** Delivery attempts kept in memory (default 1000). */
   historySize?: number
-  /** The rate-limit window that maxPerMinute applies to (default 60000; tests shorten it). */
+  /** The rate-limit window that max_per_minute applies to (default 60000; tests shorten it). */
   rateWindowMs?: number
+  /** max_per_minute of channels that set none (default 30). */
+  defaultMaxPerMinute?: number
+  /** The sender of email channels that set no `from`. */
+  emailFrom?: string
   registry: Registry
   logger: Logger
 }
 
 export interface DeliveryAttempt {
   channel: string
+  /** The channel's tenant; null for a channel from the environment. */
+  tenant: string | null
   alert_id: string
   version: number
   /** The alert status that was being delivered. */
@@ -55,6 +72,7 @@ export interface DeliveryAttempt {
   attempt: number
   ok: boolean
   http_status: number | null
+  smtp_code: number | null
   error: string | null
   duration_ms: number
   /** When the attempt started, ISO-8601. */
@@ -65,6 +83,25 @@ export interface DeliveryResult {
   channel: string
   delivered: boolean
   attempts: number
+  /** Present (true) when the channel's quiet hours held the notification back. */
+  muted?: true
+}
+
+/** What a channel test came to: one attempt, no retry, the receiver's answer. */
+export interface TestResult {
+  delivered: boolean
+  http_status: number | null
+  smtp_code: number | null
+  error: string | null
+  response: string | null
+  duration_ms: number
+}
+
+/** A channel as the notifier holds it. */
+export interface ChannelEntry {
+  tenant: string | null
+  source: 'env' | 'api'
+  spec: ChannelSpec
 }
 
 const USER_AGENT = 'sluice-alerter'
@@ -73,25 +110,49 @@ const BODY_SNIPPET_CHARS = 300
 /** End-to-end delivery can outlast the 30 s of the latency buckets when retries back off. */
 const DELIVERY_BUCKETS_SECONDS = [...LATENCY_BUCKETS_SECONDS, 60, 120, 300]
 
-/** What one HTTP attempt came to; the retry decision reads `canRetry` and `retryAfterMs`. */
+/** What one attempt came to; the retry decision reads `canRetry` and `retryAfterMs`. */
 interface Outcome {
   ok: boolean
   httpStatus: number | null
+  smtpCode: number | null
   error: string | null
+  /** The start of the receiver's answer. */
+  response: string | null
   canRetry: boolean
   retryAfterMs: number | undefined
 }
 
-interface Channel {
-  name: string
-  url: string
-  encode: (alert: Alert) => unknown
-  bucket: TokenBucket
+/** Sends one message (for one alert or a group) through a channel. */
+interface Transport {
+  send(alerts: Alert[], idempotencyKey: string): Promise<Outcome>
+  close(): void
 }
 
+interface Waiting {
+  alert: Alert
+  waiters: Array<(r: DeliveryResult) => void>
+}
+
+interface PendingGroup {
+  alerts: Map<string, Waiting>
+  timer: NodeJS.Timeout
+}
+
+interface Channel extends ChannelEntry {
+  /** Label of metrics and attempts: the name, "<tenant>/<name>" for an API channel. */
+  id: string
+  transport: Transport
+  bucket: TokenBucket
+  pending: Map<string, PendingGroup>
+  /** When each group's last message went out (Date.now()), for group.interval_ms. */
+  lastSent: Map<string, number>
+}
+
+const channelKey = (tenant: string | null, name: string) => `${tenant ?? '*'}|${name}`
+
 export class Notifier {
-  readonly #channels: Channel[]
-  readonly #o: { retries: number; initialBackoffMs: number; maxBackoffMs: number; timeoutMs: number; historySize: number }
+  readonly #channels = new Map<string, Channel>()
+  readonly #o: { retries: number; initialBackoffMs: number; maxBackoffMs: number; timeoutMs: number; historySize: number; rateWindowMs: number; defaultMaxPerMinute: number; emailFrom: string }
   readonly #log: Logger
   readonly #closed = new AbortController()
   // Oldest first; attempts() reads it backwards. Notifications are rare, so shift() is cheap enough.
@@ -103,70 +164,187 @@ export class Notifier {
     if (opts.retries < 0 || opts.initialBackoffMs < 0 || opts.maxBackoffMs < 0 || opts.timeoutMs <= 0 || rateWindowMs <= 0) {
       throw new RangeError('retries and backoffs must be ≥ 0, timeoutMs and rateWindowMs > 0')
     }
-    const names = new Set<string>()
-    this.#channels = opts.channels.map((c) => {
-      if (names.has(c.name)) throw new RangeError(`duplicate notification channel name ${c.name}`)
-      names.add(c.name)
-      if (!(c.maxPerMinute > 0)) throw new RangeError(`channel ${c.name}: maxPerMinute must be > 0`)
-      if (!isHttpUrl(c.url)) throw new RangeError(`channel ${c.name}: url is not an http(s) URL`)
-      return { name: c.name, url: c.url, encode: ENCODERS[c.kind], bucket: new TokenBucket(c.maxPerMinute, rateWindowMs) }
-    })
     this.#o = {
       retries: opts.retries,
       initialBackoffMs: opts.initialBackoffMs,
       maxBackoffMs: opts.maxBackoffMs,
       timeoutMs: opts.timeoutMs,
       historySize: opts.historySize ?? 1000,
+      rateWindowMs,
+      defaultMaxPerMinute: opts.defaultMaxPerMinute ?? 30,
+      emailFrom: opts.emailFrom ?? 'sluice-alerter@localhost',
     }
     this.#log = opts.logger.child({ component: 'notifier' })
     this.#metrics = {
-      notifications: counter(opts.registry, 'sluice_alerter_notifications_total', 'Alert notifications per channel, by result (delivered|failed).', ['channel', 'result']),
-      attempts: counter(opts.registry, 'sluice_alerter_notification_attempts_total', 'HTTP attempts to deliver alert notifications, by result (ok|error).', ['channel', 'result']),
+      notifications: counter(opts.registry, 'sluice_alerter_notifications_total', 'Alert notifications per channel, by result (delivered|failed|muted).', ['channel', 'result']),
+      attempts: counter(opts.registry, 'sluice_alerter_notification_attempts_total', 'Attempts to deliver alert notifications, by result (ok|error).', ['channel', 'result']),
       seconds: histogram(
         opts.registry,
         'sluice_alerter_notification_seconds',
-        'Time from notify() to delivered or given up, retries and rate-limit waits included.',
+        'Time from notify() to delivered or given up, retries, rate-limit and group waits included.',
         DELIVERY_BUCKETS_SECONDS,
         ['channel'],
       ),
     }
+    for (const c of opts.channels) {
+      if (this.#channels.has(channelKey(null, c.name))) throw new RangeError(`duplicate notification channel name ${c.name}`)
+      if (!(c.maxPerMinute > 0)) throw new RangeError(`channel ${c.name}: maxPerMinute must be > 0`)
+      if (!isHttpUrl(c.url)) throw new RangeError(`channel ${c.name}: url is not an http(s) URL`)
+      this.set({ tenant: null, source: 'env', spec: channelSchema.parse({ name: c.name, kind: c.kind, url: c.url, max_per_minute: c.maxPerMinute }) })
+    }
   }
 
-  /** Delivers one alert state change to every channel, concurrently per channel; resolves when each channel delivered or gave up. Never rejects. */
+  /** Adds or replaces a channel (group waits of the replaced one are sent with the new settings). */
+  set(entry: ChannelEntry): void {
+    const key = channelKey(entry.tenant, entry.spec.name)
+    const previous = this.#channels.get(key)
+    const ch: Channel = {
+      ...entry,
+      id: entry.tenant === null ? entry.spec.name : `${entry.tenant}/${entry.spec.name}`,
+      transport: this.#transport(entry.spec),
+      bucket: new TokenBucket(entry.spec.max_per_minute ?? this.#o.defaultMaxPerMinute, this.#o.rateWindowMs),
+      pending: previous?.pending ?? new Map(),
+      lastSent: previous?.lastSent ?? new Map(),
+    }
+    this.#channels.set(key, ch)
+    previous?.transport.close()
+  }
+
+  /** Removes a channel; alerts waiting in its groups are sent first. */
+  remove(tenant: string | null, name: string): void {
+    const key = channelKey(tenant, name)
+    const ch = this.#channels.get(key)
+    if (ch === undefined) return
+    this.#channels.delete(key)
+    for (const [gk, g] of ch.pending) this.#flush(ch, gk, g)
+    ch.transport.close()
+  }
+
+  get(tenant: string | null, name: string): ChannelEntry | undefined {
+    return this.#channels.get(channelKey(tenant, name))
+  }
+
+  /** The channels a tenant's alerts can reach: the environment's and the tenant's own. */
+  list(tenant?: string): ChannelEntry[] {
+    return [...this.#channels.values()].filter((c) => tenant === undefined || c.tenant === null || c.tenant === tenant)
+  }
+
+  /** The channels an alert state change goes to now: name and whether quiet hours mute it there. */
+  route(alert: Alert, at = new Date()): Array<{ channel: string; muted: boolean }> {
+    return this.#routed(alert).map((c) => ({ channel: c.spec.name, muted: inQuietHours(c.spec.quiet_hours, c.spec.timezone, at) }))
+  }
+
+  /** Delivers one alert state change to every channel that routes it; resolves when each delivered, gave up or muted it. Never rejects. */
   notify(alert: Alert): Promise<DeliveryResult[]> {
-    return Promise.all(this.#channels.map((ch) => this.#deliver(ch, alert)))
+    const at = new Date()
+    return Promise.all(
+      this.#routed(alert).map((ch): Promise<DeliveryResult> => {
+        if (inQuietHours(ch.spec.quiet_hours, ch.spec.timezone, at)) {
+          this.#metrics.notifications.inc({ channel: ch.id, result: 'muted' })
+          this.#log.info({ channel: ch.id, alert_id: alert.id, version: alert.version }, 'alert notification muted by quiet hours')
+          return Promise.resolve({ channel: ch.spec.name, delivered: false, attempts: 0, muted: true })
+        }
+        return ch.spec.group.wait_ms > 0 ? this.#enqueue(ch, alert) : this.#deliver(ch, [alert], `${alert.id}:${alert.version}`)
+      }),
+    )
   }
 
-  /** Recent delivery attempts, newest first, optionally for one alert id. */
-  attempts(alertId?: string): DeliveryAttempt[] {
+  /** Sends a test message through a channel: one attempt, no retry, the receiver's answer. */
+  async test(tenant: string | null, name: string, alert: Alert): Promise<TestResult | undefined> {
+    const ch = this.#channels.get(channelKey(tenant, name))
+    if (ch === undefined) return undefined
+    await this.#wait(ch.bucket.reserve())
+    const t0 = performance.now()
+    const o = await ch.transport.send([alert], `${alert.id}:${alert.version}`)
+    this.#record(ch, [alert], 1, o, new Date(), performance.now() - t0, false)
+    return { delivered: o.ok, http_status: o.httpStatus, smtp_code: o.smtpCode, error: o.error, response: o.response, duration_ms: Math.round(performance.now() - t0) }
+  }
+
+  /** Sends every waiting group now (a shutdown does this before its last checkpoint). */
+  flushGroups(): void {
+    for (const ch of this.#channels.values()) for (const [gk, g] of ch.pending) this.#flush(ch, gk, g)
+  }
+
+  /** Recent delivery attempts, newest first, optionally for one alert id or one tenant's channels (and the environment's). */
+  attempts(filter: { alertId?: string | undefined; tenant?: string | undefined } = {}): DeliveryAttempt[] {
     const out: DeliveryAttempt[] = []
     for (let i = this.#history.length - 1; i >= 0; i--) {
       const a = this.#history[i]!
-      if (alertId === undefined || a.alert_id === alertId) out.push({ ...a })
+      if (filter.alertId !== undefined && a.alert_id !== filter.alertId) continue
+      if (filter.tenant !== undefined && a.tenant !== null && a.tenant !== filter.tenant) continue
+      out.push({ ...a })
     }
     return out
   }
 
-  /** Stops waiting retries/rate-limit sleeps promptly (pending notify() calls resolve with delivered:false). */
+  /** Stops waiting retries, rate-limit sleeps and groups promptly (their notify() calls resolve with delivered:false). */
   close(): void {
     this.#closed.abort()
+    for (const ch of this.#channels.values()) {
+      for (const g of ch.pending.values()) {
+        clearTimeout(g.timer)
+        for (const w of g.alerts.values()) for (const resolve of w.waiters) resolve({ channel: ch.spec.name, delivered: false, attempts: 0 })
+      }
+      ch.pending.clear()
+      ch.transport.close()
+    }
   }
 
-  async #deliver(ch: Channel, alert: Alert): Promise<DeliveryResult> {
+  #routed(alert: Alert): Channel[] {
+    return [...this.#channels.values()].filter((c) => (c.tenant === null || c.tenant === alert.tenant) && c.spec.enabled && matchesFilter(c.spec.filter, alert))
+  }
+
+  /** Adds an alert to its group's waiting message; resolves when that message was delivered or given up. */
+  #enqueue(ch: Channel, alert: Alert): Promise<DeliveryResult> {
+    const gk = groupKey(ch.spec.group.by, alert)
+    return new Promise((resolve) => {
+      const group = ch.pending.get(gk)
+      if (group !== undefined) {
+        const w = group.alerts.get(alert.id)
+        // One alert twice in a group (fired, then resolved): the message shows its latest state.
+        if (w === undefined) group.alerts.set(alert.id, { alert, waiters: [resolve] })
+        else {
+          if (alert.version > w.alert.version) w.alert = alert
+          w.waiters.push(resolve)
+        }
+        return
+      }
+      const now = Date.now()
+      const last = ch.lastSent.get(gk)
+      const due = Math.max(now + ch.spec.group.wait_ms, last === undefined ? 0 : last + ch.spec.group.interval_ms)
+      const g: PendingGroup = { alerts: new Map([[alert.id, { alert, waiters: [resolve] }]]), timer: setTimeout(() => this.#flush(ch, gk, g), due - now) }
+      ch.pending.set(gk, g)
+    })
+  }
+
+  #flush(ch: Channel, gk: string, g: PendingGroup): void {
+    clearTimeout(g.timer)
+    if (ch.pending.get(gk) === g) ch.pending.delete(gk)
+    const now = Date.now()
+    ch.lastSent.set(gk, now)
+    // Forget groups quiet for longer than their interval, so the map stays as small as the active groups.
+    if (ch.lastSent.size > 1000) for (const [k, t] of ch.lastSent) if (now - t > ch.spec.group.interval_ms) ch.lastSent.delete(k)
+    const waiting = [...g.alerts.values()]
+    const alerts = waiting.map((w) => w.alert)
+    const key = alerts.length === 1 ? `${alerts[0]!.id}:${alerts[0]!.version}` : groupIdempotencyKey(alerts)
+    void this.#deliver(ch, alerts, key).then((r) => {
+      for (const w of waiting) for (const resolve of w.waiters) resolve(r)
+    })
+  }
+
+  async #deliver(ch: Channel, alerts: Alert[], key: string): Promise<DeliveryResult> {
     const startedAt = performance.now()
     let attempts = 0
     let delivered = false
     try {
-      const body = JSON.stringify(ch.encode(alert))
-      const key = `${alert.id}:${alert.version}`
       for (;;) {
         await this.#wait(ch.bucket.reserve())
         attempts++
         const at = new Date()
         const t0 = performance.now()
-        const outcome = await this.#send(ch.url, body, key)
+        const outcome = await ch.transport.send(alerts, key)
         const willRetry = outcome.canRetry && attempts <= this.#o.retries && !this.#closed.signal.aborted
-        this.#record(ch, alert, attempts, outcome, at, performance.now() - t0, willRetry)
+        this.#record(ch, alerts, attempts, outcome, at, performance.now() - t0, willRetry)
         if (outcome.ok) {
           delivered = true
           break
@@ -176,11 +354,11 @@ export class Notifier {
       }
     } catch (err) {
       // An aborted wait is close(); anything else is a bug here, not a receiver failure.
-      if (!this.#closed.signal.aborted) this.#log.error({ err, channel: ch.name, alert_id: alert.id }, 'alert notification failed unexpectedly')
+      if (!this.#closed.signal.aborted) this.#log.error({ err, channel: ch.id, alert_ids: alerts.map((a) => a.id) }, 'alert notification failed unexpectedly')
     }
-    this.#metrics.notifications.inc({ channel: ch.name, result: delivered ? 'delivered' : 'failed' })
-    this.#metrics.seconds.observe({ channel: ch.name }, (performance.now() - startedAt) / 1000)
-    return { channel: ch.name, delivered, attempts }
+    this.#metrics.notifications.inc({ channel: ch.id, result: delivered ? 'delivered' : 'failed' })
+    this.#metrics.seconds.observe({ channel: ch.id }, (performance.now() - startedAt) / 1000)
+    return { channel: ch.spec.name, delivered, attempts }
   }
 
   /** Resolves after ms, or rejects at once when the notifier is closed. */
@@ -195,12 +373,43 @@ export class Notifier {
     return base / 2 + (Math.random() * base) / 2
   }
 
-  async #send(url: string, body: string, idempotencyKey: string): Promise<Outcome> {
+  #transport(spec: ChannelSpec): Transport {
+    switch (spec.kind) {
+      case 'webhook': {
+        const template = spec.template
+        return this.#http(spec.url, spec.headers ?? {}, template === undefined ? webhookBody : (alerts, key) => renderTemplate(template, alerts, key))
+      }
+      case 'slack':
+        return this.#http(spec.url, {}, slackBody)
+      case 'teams':
+        return this.#http(spec.url, {}, teamsBody)
+      case 'email': {
+        const smtp = spec.smtp
+        const sender = new EmailSender(
+          { smtp: { host: smtp.host, port: smtp.port, security: smtp.security, user: smtp.user, password: smtp.password, verifyCertificate: smtp.verify_certificate }, from: spec.from ?? this.#o.emailFrom, to: spec.to },
+          { timeoutMs: this.#o.timeoutMs },
+        )
+        return {
+          send: async (alerts, key) => {
+            const o = await sender.send(renderAlertEmail(alerts.map(alertToJson)), key)
+            return { ok: o.ok, httpStatus: null, smtpCode: o.code, error: o.error, response: o.response, canRetry: o.canRetry, retryAfterMs: undefined }
+          },
+          close: () => sender.close(),
+        }
+      }
+    }
+  }
+
+  #http(url: string, headers: Record<string, string>, encode: (alerts: Alert[], key: string) => unknown): Transport {
+    return { send: (alerts, key) => this.#post(url, headers, JSON.stringify(encode(alerts, key)), key), close: () => undefined }
+  }
+
+  async #post(url: string, extraHeaders: Record<string, string>, body: string, idempotencyKey: string): Promise<Outcome> {
     let res: Response
     try {
       res = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey, 'user-agent': USER_AGENT },
+        headers: { ...extraHeaders, 'content-type': 'application/json', 'idempotency-key': idempotencyKey, 'user-agent': USER_AGENT },
         body,
         // A redirected POST may turn into a GET and lose the body: a moved URL is a config error.
         redirect: 'manual',
@@ -208,46 +417,60 @@ export class Notifier {
       })
     } catch (err) {
       const error = err instanceof Error && err.name === 'TimeoutError' ? `timed out after ${this.#o.timeoutMs} ms` : networkError(err)
-      return { ok: false, httpStatus: null, error, canRetry: true, retryAfterMs: undefined }
+      return { ok: false, httpStatus: null, smtpCode: null, error, response: null, canRetry: true, retryAfterMs: undefined }
     }
     // Always read (a capped part of) the answer so the connection can be reused.
     const text = await readSnippet(res, BODY_SNIPPET_CHARS)
     const status = res.status
-    if (status >= 200 && status < 300) return { ok: true, httpStatus: status, error: null, canRetry: false, retryAfterMs: undefined }
+    const response = text === '' ? null : text
+    if (status >= 200 && status < 300) return { ok: true, httpStatus: status, smtpCode: null, error: null, response, canRetry: false, retryAfterMs: undefined }
     return {
       ok: false,
       httpStatus: status,
+      smtpCode: null,
       error: text === '' ? `HTTP ${status}` : `HTTP ${status}: ${text}`,
+      response,
       canRetry: status === 408 || status === 429 || status >= 500,
       retryAfterMs: status === 429 || status === 503 ? parseRetryAfterMs(res.headers.get('retry-after')) : undefined,
     }
   }
 
-  #record(ch: Channel, alert: Alert, attempt: number, o: Outcome, at: Date, durationMs: number, willRetry: boolean): void {
-    const entry: DeliveryAttempt = {
-      channel: ch.name,
-      alert_id: alert.id,
-      version: alert.version,
-      status: alert.status,
-      attempt,
-      ok: o.ok,
-      http_status: o.httpStatus,
-      error: o.error,
-      duration_ms: Math.round(durationMs),
-      at: at.toISOString(),
+  #record(ch: Channel, alerts: Alert[], attempt: number, o: Outcome, at: Date, durationMs: number, willRetry: boolean): void {
+    // A group's message is one attempt for each of its alerts, so every alert's history shows it.
+    for (const alert of alerts) {
+      this.#history.push({
+        channel: ch.spec.name,
+        tenant: ch.tenant,
+        alert_id: alert.id,
+        version: alert.version,
+        status: alert.status,
+        attempt,
+        ok: o.ok,
+        http_status: o.httpStatus,
+        smtp_code: o.smtpCode,
+        error: o.error,
+        duration_ms: Math.round(durationMs),
+        at: at.toISOString(),
+      })
     }
-    this.#history.push(entry)
     while (this.#history.length > this.#o.historySize) this.#history.shift()
-    this.#metrics.attempts.inc({ channel: ch.name, result: o.ok ? 'ok' : 'error' })
-    const fields = { channel: ch.name, alert_id: alert.id, version: alert.version, attempt, http_status: o.httpStatus, duration_ms: entry.duration_ms }
+    this.#metrics.attempts.inc({ channel: ch.id, result: o.ok ? 'ok' : 'error' })
+    const which = alerts.length === 1 ? { alert_id: alerts[0]!.id, version: alerts[0]!.version } : { alert_ids: alerts.map((a) => a.id), versions: alerts.map((a) => a.version) }
+    const fields = { channel: ch.id, ...which, attempt, http_status: o.httpStatus, smtp_code: o.smtpCode, duration_ms: Math.round(durationMs) }
     if (o.ok) this.#log.debug(fields, 'alert notification delivered')
     else this.#log.warn({ ...fields, error: o.error, will_retry: willRetry }, 'alert notification attempt failed')
   }
 }
 
+/** A group message's key: the same alerts at the same versions give the same key. */
+function groupIdempotencyKey(alerts: Alert[]): string {
+  const ids = alerts.map((a) => `${a.id}:${a.version}`).sort()
+  return `group:${createHash('sha256').update(ids.join(',')).digest('hex').slice(0, 32)}`
+}
+
 /** Channels from the config lists, named by kind and position: webhook-1, webhook-2, slack-1, … */
 export function parseChannels(spec: { webhookUrls: string[]; slackUrls: string[]; maxPerMinute: number }): ChannelConfig[] {
-  const list = (kind: ChannelKind, urls: string[]): ChannelConfig[] =>
+  const list = (kind: ChannelConfig['kind'], urls: string[]): ChannelConfig[] =>
     urls
       .map((u) => u.trim())
       .filter((u) => u !== '')
@@ -278,100 +501,6 @@ class TokenBucket {
     this.#updatedAt = now
     return this.#tokens >= 0 ? 0 : -this.#tokens / this.#perMs
   }
-}
-
-// Generic webhook body. Timestamps (epoch ns in the model) become RFC 3339 strings with
-// nanoseconds; every other Alert field is passed as-is. Headers: content-type: application/json,
-// idempotency-key: <id>:<version>, user-agent: sluice-alerter.
-//   {
-//     "idempotency_key": "0f3c…e1:3",
-//     "alert": {
-//       "id": "0f3c…e1", "tenant": "acme", "rule_id": "checkout-errors", "rule_name": "Checkout error rate",
-//       "rule_kind": "error_rate", "service": "checkout", "pattern_id": null, "severity": "critical",
-//       "status": "firing", "value": 0.12, "threshold": 0.05,
-//       "window_start": "2026-11-23T12:00:00.000000000Z", "window_end": "2026-11-23T12:05:00.000000000Z",
-//       "started_at": "2026-11-23T12:05:00.000000000Z", "updated_at": "2026-11-23T12:05:00.000000000Z",
-//       "resolved_at": null, "acknowledged_by": null, "summary": "…", "sample_log_ids": ["…"], "version": 3
-//     }
-//   }
-type TimestampField = 'window_start' | 'window_end' | 'started_at' | 'updated_at' | 'resolved_at'
-export type AlertJson = Omit<Alert, TimestampField> & Record<Exclude<TimestampField, 'resolved_at'>, string> & { resolved_at: string | null }
-
-/** An alert as JSON (webhook bodies, the alerter's HTTP API): nanosecond timestamps as RFC 3339 strings. */
-export function alertToJson(alert: Alert): AlertJson {
-  return {
-    ...alert,
-    window_start: formatNs(alert.window_start),
-    window_end: formatNs(alert.window_end),
-    started_at: formatNs(alert.started_at),
-    updated_at: formatNs(alert.updated_at),
-    resolved_at: alert.resolved_at === null ? null : formatNs(alert.resolved_at),
-  }
-}
-
-function webhookBody(alert: Alert): { idempotency_key: string; alert: AlertJson } {
-  return { idempotency_key: `${alert.id}:${alert.version}`, alert: alertToJson(alert) }
-}
-
-// Slack incoming-webhook body (Block Kit; also accepted by Slack-compatible receivers such as
-// Mattermost). Slack answers 200 with the body `ok`. `text` is the notification fallback.
-//   {
-//     "text": "[FIRING] Checkout error rate: acme/checkout, value 0.12 (threshold 0.05)",
-//     "blocks": [
-//       { "type": "section", "text": { "type": "mrkdwn", "text": ":rotating_light: *[FIRING] Checkout error rate* (critical)" } },
-//       { "type": "section", "fields": [
-//           { "type": "mrkdwn", "text": "*Tenant / service*\nacme / checkout" },
-//           { "type": "mrkdwn", "text": "*Value*\n0.12 (threshold 0.05)" },
-//           { "type": "mrkdwn", "text": "*Rule*\nerror_rate `checkout-errors`" },
-//           { "type": "mrkdwn", "text": "*Since*\n2026-11-23T12:05:00.000Z" } ] },
-//       { "type": "section", "text": { "type": "mrkdwn", "text": "<summary>" } },
-//       { "type": "context", "elements": [ { "type": "mrkdwn", "text": "alert `0f3c…e1` · version 3" } ] }
-//     ]
-//   }
-const STATUS_EMOJI: Record<Exclude<AlertStatus, 'firing'>, string> = { acknowledged: ':eyes:', resolved: ':white_check_mark:' }
-const SEVERITY_EMOJI: Record<AlertSeverity, string> = { critical: ':rotating_light:', warning: ':warning:', info: ':information_source:' }
-/** Slack rejects section texts over 3000 characters. */
-const SLACK_SECTION_CHARS = 2900
-
-function slackBody(alert: Alert): { text: string; blocks: unknown[] } {
-  const label = `[${alert.status.toUpperCase()}]`
-  const emoji = alert.status === 'firing' ? SEVERITY_EMOJI[alert.severity] : STATUS_EMOJI[alert.status]
-  const rule = mrkdwn(alert.rule_name)
-  const where = `${mrkdwn(alert.tenant)} / ${mrkdwn(alert.service)}`
-  const value = `${formatNumber(alert.value)} (threshold ${formatNumber(alert.threshold)})`
-  const when = alert.resolved_at === null ? { title: 'Since', ns: alert.started_at } : { title: 'Resolved', ns: alert.resolved_at }
-  const context = [`alert \`${mrkdwn(alert.id)}\``, `version ${alert.version}`]
-  if (alert.acknowledged_by !== null) context.push(`acknowledged by ${mrkdwn(alert.acknowledged_by)}`)
-  const summary = mrkdwn(alert.summary).slice(0, SLACK_SECTION_CHARS)
-  return {
-    text: `${label} ${rule}: ${mrkdwn(alert.tenant)}/${mrkdwn(alert.service)}, value ${value}`,
-    blocks: [
-      { type: 'section', text: { type: 'mrkdwn', text: `${emoji} *${label} ${rule}* (${alert.severity})` } },
-      {
-        type: 'section',
-        fields: [
-          { type: 'mrkdwn', text: `*Tenant / service*\n${where}` },
-          { type: 'mrkdwn', text: `*Value*\n${value}` },
-          { type: 'mrkdwn', text: `*Rule*\n${alert.rule_kind} \`${mrkdwn(alert.rule_id)}\`` },
-          { type: 'mrkdwn', text: `*${when.title}*\n${new Date(Number(when.ns / 1_000_000n)).toISOString()}` },
-        ],
-      },
-      // Slack rejects an empty section text.
-      ...(summary === '' ? [] : [{ type: 'section', text: { type: 'mrkdwn', text: summary } }]),
-      { type: 'context', elements: [{ type: 'mrkdwn', text: context.join(' · ') }] },
-    ],
-  }
-}
-
-const ENCODERS: Record<ChannelKind, (alert: Alert) => unknown> = { webhook: webhookBody, slack: slackBody }
-
-/** Slack's mrkdwn control characters; templates such as `took <*> ms` would otherwise read as links. */
-function mrkdwn(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
-}
-
-function formatNumber(n: number): string {
-  return Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(4)))
 }
 
 function isHttpUrl(s: string): boolean {

@@ -38,7 +38,7 @@ function memoryStore(): CheckpointStore & { saved: Map<string, Checkpoint>; puts
 function setup(store = memoryStore()) {
   const produced: Message[] = []
   const alerts = (): Alert[] => produced.map((m) => JSON.parse(String(m.value)) as Alert)
-  const config = loadConfig({ TOPIC_LOGS_ENRICHED: TOPIC, TOPIC_ALERTS: 'alerts', ALERTER_GROUP_ID: 'g' })
+  const config = loadConfig({ TOPIC_LOGS_ENRICHED: TOPIC, TOPIC_ALERTS: 'alerts', ALERTER_GROUP_ID: 'g', ALERTER_SECRETS_KEY: 'a'.repeat(64) })
   let now = T0
   const codecs = {
     alert: { encode: (a: Alert) => Buffer.from(JSON.stringify(a, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) },
@@ -52,7 +52,8 @@ function setup(store = memoryStore()) {
       checks: {},
       clock: () => now,
       kafka: undefined as unknown as Kafka,
-      producer: { send: async (_topic, messages) => void produced.push(...messages) },
+      // Only the alerts topic: the inbox writes its items through the same producer.
+      producer: { send: async (topic, messages) => void (topic === 'alerts' && produced.push(...messages)) },
       codecs,
       registryUrl: 'http://registry.invalid',
     },

@@ -9,9 +9,15 @@
 // from its offset (the runner skips what the state already holds); records replayed after a crash
 // reproduce the same alert ids and versions, which the compacted topic, ClickHouse
 // (ReplacingMergeTree on version) and the notifiers' delivered-version bookkeeping absorb. All
-// state changes — records, acknowledgements, absence checks, checkpoints — run one at a time.
+// state changes — records, acknowledgements, manual resolves, absence checks, checkpoints — run
+// one at a time.
+//
+// Notifications: every status change is routed to the matching channels (notify.ts; channels from
+// the environment and from the channels API, kept in a compacted topic by channel-store.ts) and
+// recorded in the in-app inbox (inbox.ts), another compacted topic that ws-fanout pushes live.
 import { z } from 'zod'
 import type { Alert } from '@sluice/core'
+import { CompactedStore } from '@sluice/kafka'
 import type { Batch, Stage, StageState, TopicPartitionOffset } from '@sluice/kafka'
 import { LATENCY_BUCKETS_SECONDS, counter, createHttpApp, gauge, histogram } from '@sluice/observability'
 import type { ZodTypeProvider } from '@sluice/observability'
@@ -19,8 +25,14 @@ import type { DepsFor, ServiceInstance } from '@sluice/service'
 import type { Config } from './config.js'
 import { AlertEvaluator, alertFieldsSchema, toAlertInput } from './evaluator.js'
 import type { AlertFields } from './evaluator.js'
-import type { Transition } from './lifecycle.js'
+import type { HistoryEntry, Transition } from './lifecycle.js'
+import { ChannelStore } from './channel-store.js'
+import { CommandBus } from './commands.js'
+import type { Command, CommandResult } from './commands.js'
+import { Inbox, inboxItem } from './inbox.js'
+import { registerNotificationRoutes } from './notifications-api.js'
 import { Notifier, alertToJson, parseChannels } from './notify.js'
+import { SecretBox, loadSecretsKey } from './secrets.js'
 import { StateStore, encodeCheckpoint } from './state-store.js'
 import type { CheckpointStore } from './state-store.js'
 
@@ -39,6 +51,10 @@ interface PartitionState {
 const TRANSITION_LABEL = { firing: 'fired', acknowledged: 'acknowledged', resolved: 'resolved' } as const
 // No body at all (fastify hands null) acknowledges as `api`.
 const ackBody = z.object({ by: z.string().min(1).max(200).default('api') }).nullish().transform((b) => b ?? { by: 'api' })
+const resolveBody = z
+  .object({ by: z.string().min(1).max(200).default('api'), reason: z.string().min(1).max(2000).optional() })
+  .nullish()
+  .transform((b) => b ?? { by: 'api', reason: undefined })
 const listQuery = z.object({ status: z.enum(['firing', 'acknowledged', 'resolved', 'open']).default('open') })
 /** How long a shutdown waits for notifications in flight before the last checkpoint. */
 const DELIVERY_GRACE_MS = 5000
@@ -64,7 +80,29 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
     checkpointOpen: gauge(r, 'sluice_alerter_checkpoint_open_alerts', 'Alerts firing or acknowledged as of the last checkpoint written.'),
     checkpointUndelivered: gauge(r, 'sluice_alerter_checkpoint_undelivered_notifications', 'Alert changes not yet notified as of the last checkpoint written (sent again after a restart).'),
   }
-  const notifier = new Notifier({ channels: parseChannels(config.notify), retries: config.notify.retries, initialBackoffMs: config.notify.initialBackoffMs, maxBackoffMs: config.notify.maxBackoffMs, timeoutMs: config.notify.timeoutMs, registry: r, logger: log })
+  const notifier = new Notifier({
+    channels: parseChannels(config.notify),
+    retries: config.notify.retries,
+    initialBackoffMs: config.notify.initialBackoffMs,
+    maxBackoffMs: config.notify.maxBackoffMs,
+    timeoutMs: config.notify.timeoutMs,
+    defaultMaxPerMinute: config.notify.maxPerMinute,
+    emailFrom: config.notify.emailFrom,
+    registry: r,
+    logger: log,
+  })
+  const secrets = loadSecretsKey({ key: config.secretsKey, file: config.secretsKeyFile })
+  if (secrets.source === 'new file') log.warn({ file: config.secretsKeyFile }, 'made a new key for channel secrets; every alerter instance needs the same key (ALERTER_SECRETS_KEY)')
+  const channels = new ChannelStore({
+    kafka: deps.kafka,
+    producer: deps.producer,
+    topic: config.topicChannels,
+    groupId: config.groupId,
+    box: new SecretBox(secrets.key),
+    listener: { set: (tenant, spec) => notifier.set({ tenant, source: 'api', spec }), remove: (tenant, name) => notifier.remove(tenant, name) },
+    logger: log,
+  })
+  const inbox = new Inbox({ kafka: deps.kafka, producer: deps.producer, topic: config.topicNotifications, groupId: config.groupId, maxItems: config.inboxMaxItems, logger: log })
   const store = parts.store ?? new StateStore({ kafka: deps.kafka, producer: deps.producer, topic: config.topicState, groupId: config.groupId, logger: log })
   const partitions = new Map<number, PartitionState>()
   const deliveries = new Map<string, Promise<void>>()
@@ -85,7 +123,12 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
   const deliver = (alert: Alert): void => {
     const previous = deliveries.get(alert.id) ?? Promise.resolve()
     const next = previous.then(async () => {
+      // The inbox shows the change at once, then which channels took it.
+      const routes = notifier.route(alert)
+      await inbox.record(inboxItem(alert, routes.map((x) => ({ name: x.channel, result: x.muted ? 'muted' : 'pending' }))), { rewrite: false }).catch((err: unknown) => log.warn({ err, alert: alert.id }, 'inbox item not written'))
       const results = await notifier.notify(alert)
+      const outcome = results.map((x) => ({ name: x.channel, result: x.muted ? ('muted' as const) : x.delivered ? ('delivered' as const) : ('failed' as const) }))
+      await inbox.record(inboxItem(alert, outcome), { rewrite: true }).catch((err: unknown) => log.warn({ err, alert: alert.id }, 'inbox item not updated'))
       if (closing && results.some((x) => !x.delivered)) return // not marked: re-sent after the restart
       for (const p of partitions.values()) {
         if (p.evaluator.book.get(alert.id) === undefined) continue
@@ -144,6 +187,7 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
       exclusive(async () => {
         if (final) {
           clearInterval(absenceTimer)
+          notifier.flushGroups()
           await Promise.race([Promise.allSettled([...deliveries.values()]), new Promise((res) => setTimeout(res, DELIVERY_GRACE_MS))])
           closing = true
           notifier.close()
@@ -215,6 +259,46 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
       }
     })
 
+  /** Applies a command to an alert this instance owns; undefined when it owns no such alert. */
+  const apply = (id: string, cmd: Command): Promise<CommandResult | undefined> =>
+    exclusive(async () => {
+      const found = findAlert(id)
+      if (!found) return undefined
+      const book = found.part.evaluator.book
+      if (cmd.action === 'get') return { code: 200, payload: { alert: alertToJson(found.alert), history: historyJson(book.history(id) ?? []) } }
+      const t = cmd.action === 'ack' ? book.acknowledge(id, cmd.by, now()) : book.resolveBy(id, cmd.by, cmd.reason, now())
+      if (!t) {
+        const only = cmd.action === 'ack' ? 'only a firing alert can be acknowledged' : 'it is resolved already'
+        return { code: 409, payload: { error: 'CONFLICT', message: `alert ${id} is ${found.alert.status}; ${only}` } }
+      }
+      found.part.dirty = true
+      await emit([t])
+      return { code: 200, payload: { alert: alertToJson(t.alert), history: historyJson(book.history(id) ?? []) } }
+    })
+
+  const bus = new CommandBus({ kafka: deps.kafka, producer: deps.producer, topic: config.topicCommands, groupId: config.groupId, timeoutMs: config.commandTimeoutMs, apply, logger: log })
+  // Every alert's latest state, read from the compacted alerts topic: which ids exist anywhere.
+  const directory = new CompactedStore({ kafka: deps.kafka, producer: deps.producer, topic: config.topicAlerts, readerGroupPrefix: `${config.groupId}.directory`, logger: log })
+  const stored = async (id: string): Promise<Alert | undefined> => {
+    const bytes = directory.get(id)
+    if (bytes === undefined) return undefined
+    return deps.codecs.alert.decodeSync(bytes) ?? (await deps.codecs.alert.decode(bytes))
+  }
+
+  /** A command on the owning instance, this one or another; 404 when no alert has the id. */
+  const command = async (id: string, cmd: Command): Promise<CommandResult> => {
+    const local = await apply(id, cmd)
+    if (local !== undefined) return local
+    const known = await stored(id)
+    if (known === undefined) return { code: 404, payload: { error: 'NOT_FOUND', message: `no alert ${id}` } }
+    const remote = await bus.request(id, cmd)
+    if (remote !== undefined) return remote
+    // No owner answered: a resolved alert may have left its owner's memory, or its partition is moving.
+    if (cmd.action === 'get') return { code: 200, payload: { alert: alertToJson(known), history: null } }
+    if (known.status === 'resolved') return { code: 409, payload: { error: 'CONFLICT', message: `alert ${id} is resolved` } }
+    return { code: 503, payload: { error: 'UNAVAILABLE', message: `the alerter instance that owns alert ${id} did not answer within ${config.commandTimeoutMs} ms (its partition may be moving); try again` } }
+  }
+
   const findAlert = (id: string): { part: PartitionState; alert: Alert } | undefined => {
     for (const part of partitions.values()) {
       const alert = part.evaluator.book.get(id)
@@ -248,22 +332,27 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
       return { alerts: alerts.map(alertToJson) }
     })
 
-    api.post('/v1/alerts/:id/ack', { schema: { tags, summary: 'Acknowledge a firing alert', params: alertId, body: ackBody } }, async (req, reply) => {
-      const by = req.body.by
-      const result = await exclusive(async () => {
-        const found = findAlert(req.params.id)
-        if (!found) return { code: 404, payload: { error: 'NOT_FOUND', message: `alert ${req.params.id} is not known to this alerter instance` } }
-        const t = found.part.evaluator.acknowledge(req.params.id, by, now())
-        if (!t) return { code: 409, payload: { error: 'CONFLICT', message: `alert ${req.params.id} is ${found.alert.status}; only a firing alert can be acknowledged` } }
-        found.part.dirty = true
-        await emit([t])
-        return { code: 200, payload: { alert: alertToJson(t.alert) } }
-      })
-      return reply.code(result.code).send(result.payload)
+    api.get('/v1/alerts/:id', { schema: { tags, summary: 'One alert with its history (who acknowledged or resolved it, and when); any instance answers', params: alertId } }, async (req, reply) => {
+      const r = await command(req.params.id, { action: 'get' })
+      return reply.code(r.code).send(r.payload)
     })
 
-    api.get('/v1/alerts/:id/notifications', { schema: { tags, summary: 'Every delivery attempt for one alert', params: alertId } }, async (req) => ({ attempts: notifier.attempts(req.params.id) }))
-    api.get('/v1/notifications', { schema: { tags, summary: 'Every delivery attempt' } }, async () => ({ attempts: notifier.attempts() }))
+    api.post('/v1/alerts/:id/ack', { schema: { tags, summary: 'Acknowledge a firing alert (on any instance)', params: alertId, body: ackBody } }, async (req, reply) => {
+      const r = await command(req.params.id, { action: 'ack', by: req.body.by })
+      return reply.code(r.code).send(r.payload)
+    })
+
+    api.post(
+      '/v1/alerts/:id/resolve',
+      { schema: { tags, summary: 'Resolve an open alert by hand, with who and why (on any instance); notified like an automatic resolve', params: alertId, body: resolveBody } },
+      async (req, reply) => {
+        const r = await command(req.params.id, { action: 'resolve', by: req.body.by, reason: req.body.reason ?? null })
+        return reply.code(r.code).send(r.payload)
+      },
+    )
+
+    api.get('/v1/alerts/:id/notifications', { schema: { tags, summary: 'Delivery attempts for one alert made by this instance', params: alertId } }, async (req) => ({ attempts: notifier.attempts({ alertId: req.params.id }) }))
+    registerNotificationRoutes(plain, { notifier, channels, inbox, defaultTenant: config.defaultTenant })
   })
 
   return {
@@ -275,15 +364,20 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
     stage,
     partitions,
     async start() {
-      await store.start()
+      await Promise.all([store.start(), channels.start(), inbox.start(), directory.start(), bus.start()])
       absenceTimer = setInterval(() => void checkAbsence().catch((err: unknown) => log.warn({ err }, 'absence check failed')), config.absenceCheckIntervalMs)
     },
     async close() {
       clearInterval(absenceTimer)
       notifier.close()
-      await store.close()
+      await Promise.all([store.close(), channels.close(), inbox.close(), directory.close(), bus.close()])
     },
   } satisfies ServiceInstance & Record<string, unknown>
 }
 
 export type AlerterService = ReturnType<typeof createService>
+
+/** History entries with ISO times. */
+function historyJson(history: HistoryEntry[]) {
+  return history.map((h) => ({ ...h, at: new Date(h.at).toISOString() }))
+}

@@ -25,6 +25,8 @@ describe('toAlertRow', () => {
       UpdatedAt: '1763899200123456790',
       ResolvedAt: null,
       AcknowledgedBy: '',
+      ResolvedBy: '',
+      ResolveReason: '',
       Summary: '25% of checkout logs are errors',
       SampleLogIds: ['log-1', 'log-2'],
       Version: 1,
@@ -32,8 +34,8 @@ describe('toAlertRow', () => {
   })
 
   it('keeps the optional fields of a resolved, acknowledged pattern alert', () => {
-    const row = toAlertRow(alert({ status: 'resolved', pattern_id: '0123456789abcdef', resolved_at: NS + 5n, acknowledged_by: 'oncall@acme', version: 3 }))
-    expect(row).toMatchObject({ Status: 'resolved', PatternId: '0123456789abcdef', ResolvedAt: '1763899200123456794', AcknowledgedBy: 'oncall@acme', Version: 3 })
+    const row = toAlertRow(alert({ status: 'resolved', pattern_id: '0123456789abcdef', resolved_at: NS + 5n, acknowledged_by: 'oncall@acme', resolved_by: 'dana@acme', resolve_reason: 'rolled back', version: 3 }))
+    expect(row).toMatchObject({ Status: 'resolved', PatternId: '0123456789abcdef', ResolvedAt: '1763899200123456794', AcknowledgedBy: 'oncall@acme', ResolvedBy: 'dana@acme', ResolveReason: 'rolled back', Version: 3 })
   })
 
   it('rejects a version the UInt32 Version column cannot hold, naming the alert', () => {

@@ -27,6 +27,8 @@ export interface AlertRow {
   UpdatedAt: string
   ResolvedAt: string | null
   AcknowledgedBy: string
+  ResolvedBy: string
+  ResolveReason: string
   Summary: string
   SampleLogIds: string[]
   Version: number
@@ -62,6 +64,8 @@ export function toAlertRow(a: Alert): AlertRow {
     UpdatedAt: ns(a.id, 'updated_at', a.updated_at),
     ResolvedAt: a.resolved_at === null ? null : ns(a.id, 'resolved_at', a.resolved_at),
     AcknowledgedBy: a.acknowledged_by ?? '',
+    ResolvedBy: a.resolved_by ?? '',
+    ResolveReason: a.resolve_reason ?? '',
     Summary: a.summary,
     SampleLogIds: a.sample_log_ids,
     Version: a.version,

@@ -34,6 +34,8 @@ interface StoredAlert {
   updated_at: string
   resolved_at: string | null
   acknowledged_by: string
+  resolved_by: string
+  resolve_reason: string
   summary: string
   sample_log_ids: string[]
   version: number
@@ -60,7 +62,7 @@ export function registerAlerts(app: FastifyInstance, opts: { database: string; m
                 PatternId AS pattern_id, Severity AS severity, Status AS status, Value AS value, Threshold AS threshold,
                 ${ns('WindowStart', 'window_start')}, ${ns('WindowEnd', 'window_end')}, ${ns('StartedAt', 'started_at')},
                 ${ns('UpdatedAt', 'updated_at')}, ${ns('ResolvedAt', 'resolved_at')},
-                AcknowledgedBy AS acknowledged_by, Summary AS summary, SampleLogIds AS sample_log_ids, Version AS version
+                AcknowledgedBy AS acknowledged_by, ResolvedBy AS resolved_by, ResolveReason AS resolve_reason, Summary AS summary, SampleLogIds AS sample_log_ids, Version AS version
               FROM ${opts.database}.alerts FINAL ${where(clauses)}
               ORDER BY UpdatedAt DESC, Id DESC LIMIT ${b.bind(p.limit, 'UInt32')}`,
       params: b.values,
@@ -75,6 +77,8 @@ export function registerAlerts(app: FastifyInstance, opts: { database: string; m
         updated_at: formatNs(BigInt(r.updated_at)),
         resolved_at: r.resolved_at === null ? null : formatNs(BigInt(r.resolved_at)),
         acknowledged_by: r.acknowledged_by || null,
+        resolved_by: r.resolved_by || null,
+        resolve_reason: r.resolve_reason || null,
       })),
     }
   })

@@ -125,11 +125,13 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
       const k = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, logger })
       kafka = k
       infra.kafka = () => pingKafka(k)
-      const topic = (name: string, extra: { compacted?: boolean; partitions?: number } = {}): TopicSpec => ({
+      const topic = (name: string, extra: { compacted?: boolean; partitions?: number; retentionMs?: number } = {}): TopicSpec => ({
         topic: name,
         numPartitions: extra.partitions ?? config.kafka.partitions,
         replicationFactor: config.kafka.replicationFactor,
-        ...(extra.compacted && { configs: { 'cleanup.policy': 'compact' } }),
+        ...((extra.compacted || extra.retentionMs !== undefined) && {
+          configs: { ...(extra.compacted && { 'cleanup.policy': 'compact' }), ...(extra.retentionMs !== undefined && { 'retention.ms': String(extra.retentionMs) }) },
+        }),
       })
       const topics = [
         topic(config.kafka.topicRaw),
