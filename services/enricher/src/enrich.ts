@@ -9,7 +9,8 @@
 //   mine        template + pattern_id of the inner message (miner.ts; access lines: route shape)
 //   classify    rules → category, is_error
 // Everything is built once in createEnricher, so enrich() only runs compiled code.
-import type { LogEvent, Severity } from '@sluice/core'
+import { createRedactor } from '@sluice/core'
+import type { LogEvent, RedactOptions, Severity } from '@sluice/core'
 import { compileRules } from './classify.js'
 import { DEFAULT_RULES } from './default-rules.js'
 import { patternIdOf, TemplateMiner } from './miner.js'
@@ -19,8 +20,6 @@ import type { EnrichedLog } from './model.js'
 import { capAttributes, DEFAULT_NORMALIZE_OPTIONS, normalizeEvent } from './normalize.js'
 import type { NormalizeOptions } from './normalize.js'
 import { parseBody } from './parsers/index.js'
-import { createRedactor } from './redact.js'
-import type { RedactOptions } from './redact.js'
 
 export interface EnricherConfig {
   normalize?: Partial<NormalizeOptions>

@@ -15,8 +15,8 @@ import type { ClickHouseHandle } from '@sluice/clickhouse'
 import { formatNs } from '@sluice/core'
 import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from './config.js'
-import { SEVERITY_NUMBER, patternIdOf } from './loki-fixture.js'
-import type { LogRow, Severity } from './loki-fixture.js'
+import { patternIdOf, storedRow } from './loki-fixture.js'
+import type { LogRow, RowSpec } from './loki-fixture.js'
 import { buildApp } from './service.js'
 
 const DATABASE = 'analysts'
@@ -28,53 +28,20 @@ const NOW = BigInt(Date.now()) * MS
 
 // ---- the fixture ----------------------------------------------------------------------------------
 
-interface Spec {
-  tenant?: string
-  service: string
-  ago: bigint
-  severity?: Severity
-  body: string
-  template?: string
-  user?: string
-  session?: string
-  errorCode?: string
-  attributes?: Record<string, string>
-  host?: string
-}
+type Spec = Omit<RowSpec, 'id' | 'atNs' | 'category' | 'resource'> & { ago: bigint }
 
 let seq = 0
 function row(s: Spec): LogRow {
-  const tenant = s.tenant ?? 'acme'
-  const severity = s.severity ?? 'INFO'
-  const template = s.template ?? ''
   const n = seq++
-  return {
+  return storedRow({
+    ...s,
     id: `0190a000-0000-7000-8000-${n.toString(16).padStart(12, '0')}`,
-    tenant,
-    Timestamp: (NOW - s.ago).toString(),
-    ObservedTimestamp: (NOW - s.ago + 5n * MS).toString(),
-    ServiceName: s.service,
-    HostName: s.host ?? `${s.service}-pod-${n % 2}`,
-    SeverityText: severity,
-    SeverityNumber: SEVERITY_NUMBER[severity],
-    Body: s.body,
-    TraceId: '',
-    SpanId: '',
-    LogAttributes: { ...(s.user ? { 'user.id': s.user } : {}), ...(s.attributes ?? {}) },
-    ResourceAttributes: { 'service.name': s.service, 'deployment.environment': 'production' },
-    Source: 'http',
-    Category: severity === 'ERROR' ? 'payment' : 'application',
-    IsError: SEVERITY_NUMBER[severity] >= 17,
-    PatternId: patternIdOf(tenant, s.service, template),
-    Template: template,
-    Classifier: 'rules',
-    HttpStatus: null,
-    DurationMs: null,
-    UserId: s.user ?? '',
-    SessionId: s.session ?? '',
-    ErrorCode: s.errorCode ?? '',
-    ParsedFormat: '',
-  }
+    atNs: NOW - s.ago,
+    host: s.host ?? `${s.service}-pod-${n % 2}`,
+    attributes: { ...(s.user ? { 'user.id': s.user } : {}), ...(s.attributes ?? {}) },
+    resource: { 'service.name': s.service, 'deployment.environment': 'production' },
+    category: s.severity === 'ERROR' ? 'payment' : 'application',
+  })
 }
 
 const PAID = 'Payment processed for order <*>'

@@ -21,6 +21,20 @@ export const envSchema = z.object({
   QUERY_SERVICE_DOWN_AFTER_MS: positiveInt(600_000),
   QUERY_SERVICE_DEGRADED_ERROR_RATE: z.coerce.number().min(0).max(1).default(0.05),
   QUERY_SERVICE_LOOKBACK_HOURS: positiveInt(168),
+  /** The AI endpoints' model (Groq); unset, they answer with their deterministic fallback. */
+  GROQ_API_KEY: z.string().min(1).optional(),
+  GROQ_BASE_URL: z.url().optional(),
+  QUERY_AI_MODEL: z.string().default('llama-3.3-70b-versatile'),
+  QUERY_AI_TIMEOUT_MS: positiveInt(20_000),
+  /** Completion tokens per model call. */
+  QUERY_AI_MAX_TOKENS: positiveInt(1024),
+  /** Model calls per tenant (cached answers are free). */
+  QUERY_AI_MAX_REQUESTS_PER_MINUTE: positiveInt(20),
+  QUERY_AI_MAX_REQUESTS_PER_DAY: positiveInt(1000),
+  /** Prompt and completion tokens per tenant per UTC day. */
+  QUERY_AI_MAX_TOKENS_PER_DAY: positiveInt(500_000),
+  QUERY_AI_CACHE_TTL_MS: positiveInt(300_000),
+  QUERY_AI_CACHE_SIZE: positiveInt(500),
 })
 
 export function loadConfig(env?: Env) {
@@ -39,6 +53,18 @@ export function loadConfig(env?: Env) {
       serviceDownAfterMs: e.QUERY_SERVICE_DOWN_AFTER_MS,
       serviceDegradedErrorRate: e.QUERY_SERVICE_DEGRADED_ERROR_RATE,
       serviceLookbackHours: e.QUERY_SERVICE_LOOKBACK_HOURS,
+    }),
+    ai: Object.freeze({
+      apiKey: e.GROQ_API_KEY,
+      baseUrl: e.GROQ_BASE_URL,
+      model: e.QUERY_AI_MODEL,
+      timeoutMs: e.QUERY_AI_TIMEOUT_MS,
+      maxTokens: e.QUERY_AI_MAX_TOKENS,
+      requestsPerMinute: e.QUERY_AI_MAX_REQUESTS_PER_MINUTE,
+      requestsPerDay: e.QUERY_AI_MAX_REQUESTS_PER_DAY,
+      tokensPerDay: e.QUERY_AI_MAX_TOKENS_PER_DAY,
+      cacheTtlMs: e.QUERY_AI_CACHE_TTL_MS,
+      cacheSize: e.QUERY_AI_CACHE_SIZE,
     }),
     loki: Object.freeze({
       database: e.CLICKHOUSE_DATABASE,

@@ -37,6 +37,59 @@ export interface LogRow {
   ParsedFormat: string
 }
 
+/** What the suites that build rows by hand (analysts, AI) say about one record. */
+export interface RowSpec {
+  id: string
+  tenant?: string
+  service: string
+  /** Event time, epoch ns. */
+  atNs: bigint
+  severity?: Severity
+  body: string
+  template?: string
+  user?: string
+  session?: string
+  errorCode?: string
+  category?: string
+  host?: string
+  attributes?: Record<string, string>
+  resource?: Record<string, string>
+}
+
+/** A stored row from a spec: the pattern id as the enricher derives it, the rest defaulted. */
+export function storedRow(s: RowSpec): LogRow {
+  const tenant = s.tenant ?? 'acme'
+  const severity = s.severity ?? 'INFO'
+  const template = s.template ?? ''
+  return {
+    id: s.id,
+    tenant,
+    Timestamp: s.atNs.toString(),
+    ObservedTimestamp: (s.atNs + 5_000_000n).toString(),
+    ServiceName: s.service,
+    HostName: s.host ?? `${s.service}-pod-0`,
+    SeverityText: severity,
+    SeverityNumber: SEVERITY_NUMBER[severity],
+    Body: s.body,
+    TraceId: '',
+    SpanId: '',
+    LogAttributes: s.attributes ?? {},
+    ResourceAttributes: s.resource ?? { 'service.name': s.service },
+    Source: 'http',
+    Category: s.category ?? 'application',
+    IsError: SEVERITY_NUMBER[severity] >= 17,
+    PatternId: patternIdOf(tenant, s.service, template),
+    Template: template,
+    Classifier: 'rules',
+    HttpStatus: null,
+    DurationMs: null,
+    UserId: s.user ?? '',
+    SessionId: s.session ?? '',
+    ErrorCode: s.errorCode ?? '',
+    ParsedFormat: '',
+  }
+}
+
 export type BodyFormat = 'json' | 'logfmt' | 'text'
 
 /** A stored row with what the suite needs to predict answers about it. */

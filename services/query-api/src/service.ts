@@ -5,6 +5,7 @@
 //   PUT|DELETE /v1/services/{name}                analysts/registry.ts
 //   /v1/sessions/{id}, /v1/blast-radius, /v1/fields   analysts/investigate.ts
 //   /loki/api/v1/*, /ready                        loki/routes.ts (Grafana's Loki data source)
+//   /v1/ai/search, /v1/ai/explain, /v1/ai/insights   ai/ (answers from the data; a model optional)
 // Every statement runs under the guard rails (guard.ts); a refused one is a 400 naming the limit.
 import type { FastifyInstance } from 'fastify'
 import websocket from '@fastify/websocket'
@@ -21,11 +22,21 @@ import type { Config } from './config.js'
 import { guardedRunner, limitMessage } from './guard.js'
 import { registerLogs } from './logs.js'
 import { registerLoki } from './loki/routes.js'
+import { registerExplain } from './ai/explain.js'
+import { registerInsights } from './ai/insights.js'
+import { createGroqModel } from './ai/llm.js'
+import type { AiModel } from './ai/model.js'
+import { registerSearch } from './ai/search.js'
 
 export interface QueryDeps extends Pick<BaseDeps, 'logger' | 'registry' | 'checks'> {
   /** Reads; `command` only writes service registrations (analysts/registry.ts). */
   clickhouse: Pick<ClickHouseClient, 'query' | 'command'>
+  /** The AI endpoints' model; default Groq from the config (off without GROQ_API_KEY). */
+  model?: AiModel
 }
+
+/** Tenant of AI requests that name none, as for the Loki API. */
+const DEFAULT_TENANT = 'default'
 
 const LOKI_SUMMARIES: Record<string, string> = {
   '/ready': 'Loki readiness',
@@ -57,6 +68,7 @@ export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
   })
   const querySeconds = histogram(deps.registry, 'sluice_query_seconds', 'Query API ClickHouse query duration.', LATENCY_BUCKETS_SECONDS, ['endpoint'])
   const run = guardedRunner(deps.clickhouse, config.guard, querySeconds)
+  const model = deps.model ?? createGroqModel({ ...config.ai, registry: deps.registry, logger: deps.logger.child({ service: 'query-api', component: 'ai' }) })
 
   void app.register(async (loki) => {
     // The Loki HTTP API's parameters are Loki's (its documentation is the reference); the OpenAPI
@@ -81,6 +93,11 @@ export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
     registerOverview(v1, ctx)
     registerInvestigate(v1, ctx)
     registerRegistry(v1, ctx, deps.clickhouse)
+    // The AI endpoints read through the routes above (app.inject): same tenant rule, same guard rails.
+    const ai = { app, model, registry: deps.registry, defaultTenant: DEFAULT_TENANT }
+    registerSearch(v1, ai)
+    registerExplain(v1, ai)
+    registerInsights(v1, { ...ai, cacheTtlMs: config.ai.cacheTtlMs })
   })
 
   return app

@@ -1,5 +1,6 @@
-// PII and secret redaction, applied to the message and attribute values before anything is
-// stored or mined (so templates never hold PII either). Kinds: emails, payment card numbers,
+// PII and secret redaction: the enricher applies it to the message and attribute values before
+// anything is stored or mined (so templates never hold PII either); the AI endpoints apply it to
+// everything they send to a language model. Kinds: emails, payment card numbers,
 // secrets (bearer/basic credentials, key=value secrets, well-known key formats), and optionally
 // IP addresses. Each kind is a compiled regex chosen once at construction.
 //
