@@ -96,6 +96,8 @@ describe('alerts store', () => {
       acknowledged_by: null,
       resolved_by: 'dana@example.com',
       resolve_reason: 'rolled back',
+      explanation: null,
+      runbook: [],
       summary: '25% of checkout logs are errors',
       sample_log_ids: ['log-1', 'log-2'],
       version: 2,

@@ -4,9 +4,10 @@
 // inbox shows every status change on either instance; a person resolves the alert on the instance
 // that does not own it, and that is notified and kept in the alert's history.
 import { describe, expect, it } from 'vitest'
-import { enrichedLog, enrichedWriter } from '../infra/enriched.js'
+import { enrichedLog, enrichedWriter, errorLog } from '../infra/enriched.js'
 import { startReceiver } from '../infra/receiver.js'
 import { isolation, startSluice, startSluiceProcess, waitFor } from '../infra/sluice.js'
+import type { Isolation } from '../infra/sluice.js'
 import { selfSignedCert, startSmtpReceiver } from '../smtp/receiver.js'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -24,16 +25,22 @@ async function call(url: string, method: string, body?: unknown, headers: Record
   return { status: res.status, json: text === '' ? null : JSON.parse(text) }
 }
 
+/** An isolation whose alerter runs RULES (any FATAL fires). */
+function withRules(env: Record<string, string>): Isolation {
+  const iso = isolation(env)
+  const file = path.join(iso.dataDir, 'rules.json')
+  writeFileSync(file, JSON.stringify({ rules: RULES }))
+  iso.env.ALERTER_RULES_FILE = file
+  return iso
+}
+
 const fatal = (service: string) => enrichedLog({ service, atMs: Date.now(), level: 'FATAL', severity_text: 'FATAL', severity_number: 21, is_error: true, message: `${service} ledger corrupted` })
 
 describe('notifications', () => {
   it('delivers an API-made email channel by SMTP, fills the inbox on every instance, and resolves by hand on a non-owner', async () => {
     const cert = await selfSignedCert()
     const smtp = await startSmtpReceiver({ auth: { user: 'alerts', password: 'mail-pass-42' }, starttls: cert })
-    const iso = isolation({ ALERTER_CHECKPOINT_INTERVAL_MS: '300', ALERTER_COMMAND_TIMEOUT_MS: '5000' })
-    const rules = path.join(iso.dataDir, 'rules.json')
-    writeFileSync(rules, JSON.stringify({ rules: RULES }))
-    iso.env.ALERTER_RULES_FILE = rules
+    const iso = withRules({ ALERTER_CHECKPOINT_INTERVAL_MS: '300', ALERTER_COMMAND_TIMEOUT_MS: '5000' })
     const [a, b] = await Promise.all([startSluiceProcess('alerter', 'alerter', iso.env), startSluiceProcess('alerter', 'alerter', iso.env)])
 
     // An on-call person adds an email channel for critical alerts of payments, on instance A.
@@ -134,10 +141,7 @@ describe('notifications', () => {
 
   it('names what is wrong in a channel, keeps environment channels read-only and tenants apart, and acknowledges on the owner', async () => {
     const receiver = await startReceiver()
-    const iso = isolation({ ALERTER_WEBHOOK_URLS: receiver.url })
-    const rules = path.join(iso.dataDir, 'rules.json')
-    writeFileSync(rules, JSON.stringify({ rules: RULES }))
-    iso.env.ALERTER_RULES_FILE = rules
+    const iso = withRules({ ALERTER_WEBHOOK_URLS: receiver.url })
     const runtime = await startSluice(['alerter'], iso)
     const url = runtime.addresses.alerter!
 
@@ -178,5 +182,42 @@ describe('notifications', () => {
       ['acknowledged', 'oncall@example.com', [{ name: 'webhook-1', result: 'delivered' }]],
       ['firing', null, [{ name: 'webhook-1', result: 'delivered' }]],
     ])
+  })
+
+  it('explains a firing alert from the stored data before notifying, and keeps the explanation on the alert', async () => {
+    const receiver = await startReceiver()
+    const iso = withRules({ ALERTER_WEBHOOK_URLS: receiver.url })
+    // The query API (with the sink filling its store) first: the alerter asks it why.
+    const store = await startSluice(['clickhouse-sink', 'query-api'], iso)
+    const query = store.addresses['query-api']!
+    iso.env.ALERTER_EXPLAIN_URL = query
+    const alerter = await startSluice(['alerter'], iso)
+
+    // A burst of declined payments is stored; then a FATAL in payments fires the alert.
+    const w = await enrichedWriter(iso)
+    const burst = Array.from({ length: 12 }, (_, i) => errorLog({ service: 'payments', atMs: Date.now() - 60_000 + i * 1000, user_id: `u${i % 5}` }))
+    await w.send(burst)
+    await waitFor('the burst stored', async () => {
+      const r = await call(`${query}/v1/logs?service=payments&limit=100`, 'GET')
+      return r.json.logs?.length === burst.length ? true : undefined
+    })
+    await w.send([fatal('payments')])
+    await waitFor('the firing notification', async () => (receiver.requests.length >= 1 ? true : undefined), 30_000)
+    const fired = (receiver.requests[0]!.body as { alert: { id: string; status: string; explanation: string | null; runbook: string[]; version: number } }).alert
+    expect(fired.status).toBe('firing')
+    // The explanation is the query API's answer from the stored data: the burst's pattern and its users.
+    expect(fired.explanation).toContain('payment declined: gateway timeout')
+    expect(fired.explanation).toContain('affecting 5 users')
+    expect(fired.runbook.join(' ')).toMatch(/payment provider/)
+    expect(fired.version).toBe(2)
+    // The stored alert (alerts topic → ClickHouse) carries it too, and so does the alerter's view.
+    const stored = await waitFor('the explained alert stored', async () => {
+      const r = await call(`${query}/v1/alerts?service=payments`, 'GET')
+      const a = r.json.alerts?.[0]
+      return a?.explanation ? a : undefined
+    })
+    expect(stored).toMatchObject({ id: fired.id, explanation: fired.explanation, runbook: fired.runbook })
+    const metrics = await (await fetch(`${alerter.addresses.alerter!}/metrics`)).text()
+    expect(metrics).toContain('sluice_alerter_explanations_total{result="ok"} 1')
   })
 })

@@ -26,6 +26,8 @@ export function alertFixture(over: Partial<Alert> = {}): Alert {
     acknowledged_by: null,
     resolved_by: null,
     resolve_reason: null,
+    explanation: null,
+    runbook: [],
     summary: '25% of checkout logs are errors',
     sample_log_ids: ['log-1', 'log-2'],
     version: 1,

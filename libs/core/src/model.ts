@@ -107,6 +107,10 @@ export interface Alert {
   resolved_by: string | null
   /** Why, as given with a manual resolve. */
   resolve_reason: string | null
+  /** What the data says about the alert's window (the alerter's optional explainer); null when off. */
+  explanation: string | null
+  /** Suggested next steps that came with the explanation. */
+  runbook: string[]
   summary: string
   sample_log_ids: string[]
   version: number

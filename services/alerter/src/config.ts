@@ -49,6 +49,10 @@ export const envSchema = z.object({
   ALERTER_EMAIL_FROM: z.email().default('sluice-alerter@localhost'),
   /** Inbox items kept per tenant (the oldest are deleted beyond it). */
   ALERTER_INBOX_MAX_ITEMS: positiveInt(1000),
+  /** A query API base URL: firing alerts get an explanation from its POST /v1/ai/search. Unset: off. */
+  ALERTER_EXPLAIN_URL: z.url().optional(),
+  ALERTER_EXPLAIN_TIMEOUT_MS: positiveInt(10_000),
+  ALERTER_EXPLAIN_MAX_PER_HOUR: positiveInt(60),
   /** The tenant of API requests that name none (x-sluice-tenant / X-Scope-OrgID header, or ?tenant=). */
   ALERTER_DEFAULT_TENANT: z.string().default('default'),
 })
@@ -75,6 +79,7 @@ export function loadConfig(env?: Env) {
     secretsKeyFile: e.ALERTER_SECRETS_KEY_FILE,
     inboxMaxItems: e.ALERTER_INBOX_MAX_ITEMS,
     defaultTenant: e.ALERTER_DEFAULT_TENANT,
+    explain: e.ALERTER_EXPLAIN_URL === undefined ? undefined : { url: e.ALERTER_EXPLAIN_URL, timeoutMs: e.ALERTER_EXPLAIN_TIMEOUT_MS, maxPerHour: e.ALERTER_EXPLAIN_MAX_PER_HOUR },
     notify: {
       webhookUrls: e.ALERTER_WEBHOOK_URLS,
       slackUrls: e.ALERTER_SLACK_WEBHOOK_URLS,

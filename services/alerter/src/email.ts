@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto'
 import { createTransport } from 'nodemailer'
 import type { AlertStatus } from '@sluice/core'
 import { ALERT_STATUSES, errorMessage } from '@sluice/core'
+import { explanationText } from './messages.js'
 import type { AlertJson } from './messages.js'
 
 export interface SmtpSettings {
@@ -64,7 +65,7 @@ const SUBJECT_TENANTS = 3
 export function renderAlertEmail(alerts: AlertJson[], opts: { title?: string } = {}): EmailMessage {
   if (alerts.length === 0) throw new RangeError('renderAlertEmail needs at least one alert')
   const title = oneLine(opts.title ?? DEFAULT_TITLE)
-  const blocks = alerts.map((a) => ({ heading: `${label(a.status)} ${oneLine(a.rule_name)}`, facts: facts(a), summary: multiLine(a.summary) }))
+  const blocks = alerts.map((a) => ({ heading: `${label(a.status)} ${oneLine(a.rule_name)}`, facts: facts(a), summary: multiLine([a.summary, explanationText(a)].filter((s) => s !== '').join('\n\n')) }))
   const overview = `${title}: ${countAlerts(alerts)} (${statusCounts(alerts).map(([s, n]) => `${n} ${s}`).join(', ')})`
 
   const text = [

@@ -130,6 +130,8 @@ export class AlertBook {
       acknowledged_by: null,
       resolved_by: null,
       resolve_reason: null,
+      explanation: null,
+      runbook: [],
       summary: b.summary,
       sample_log_ids: b.sampleLogIds,
       version: (t?.alert.version ?? 0) + 1,
@@ -175,6 +177,17 @@ export class AlertBook {
     const t = this.#alerts.get(id)
     if (t === undefined || t.alert.status === 'resolved') return null
     return this.#resolve(t, atMs, t.alert.summary, { by, reason })
+  }
+
+  /**
+   * Attaches an explanation to an open alert (a value update: not notified by itself). Null when
+   * the alert is resolved or belongs to another incident than `startedAt` by now.
+   */
+  explain(id: string, startedAt: bigint, explanation: string, runbook: string[], atMs: number): Transition | null {
+    const t = this.#alerts.get(id)
+    if (t === undefined || t.alert.status === 'resolved' || t.alert.started_at !== startedAt) return null
+    t.alert = { ...t.alert, explanation, runbook, updated_at: ns(atMs), version: t.alert.version + 1 }
+    return { alert: t.alert, notify: false }
   }
 
   /** The alert's status changes, oldest first. */
@@ -243,6 +256,8 @@ export class AlertBook {
       // Checkpoints written before manual resolution and history existed lack their fields.
       alert.resolved_by ??= null
       alert.resolve_reason ??= null
+      alert.explanation ??= null
+      alert.runbook ??= []
       this.#alerts.set(alert.id as string, { ...t, history: t.history ?? [], alert: alert as unknown as Alert })
     }
   }

@@ -55,9 +55,20 @@ export function alertLine(a: Alert): string {
   return `${label(a.status)} ${a.rule_name} (${a.severity}): ${a.tenant}/${a.service}, value ${formatNumber(a.value)} (threshold ${formatNumber(a.threshold)})${who}`
 }
 
-/** The plain-text message: the lines and each alert's summary. */
+/** The explanation and next steps an alert carries (ALERTER_EXPLAIN_URL), as text; '' without one. */
+export function explanationText(a: Pick<Alert, 'explanation' | 'runbook'>): string {
+  const steps = a.runbook ?? []
+  return [a.explanation ? `Explanation: ${a.explanation}` : '', steps.length > 0 ? `Next steps:\n${steps.map((s) => `- ${s}`).join('\n')}` : ''].filter((s) => s !== '').join('\n')
+}
+
+/** The plain-text message: the lines, each alert's summary and, when it has one, its explanation. */
 export function plainText(alerts: Alert[]): string {
-  return alerts.map((a) => `${alertLine(a)}\n${a.summary}${a.resolve_reason ? `\nReason: ${a.resolve_reason}` : ''}`).join('\n\n')
+  return alerts
+    .map((a) => {
+      const explained = explanationText(a)
+      return `${alertLine(a)}\n${a.summary}${a.resolve_reason ? `\nReason: ${a.resolve_reason}` : ''}${explained === '' ? '' : `\n${explained}`}`
+    })
+    .join('\n\n')
 }
 
 // Slack incoming-webhook body (Block Kit; also accepted by Slack-compatible receivers such as
@@ -122,6 +133,7 @@ export function slackBody(alerts: Alert[]): { text: string; blocks: unknown[] } 
       },
       // Slack rejects an empty section text.
       ...(summary === '' ? [] : [{ type: 'section', text: { type: 'mrkdwn', text: summary } }]),
+      ...(explanationText(alert) === '' ? [] : [{ type: 'section', text: { type: 'mrkdwn', text: mrkdwn(explanationText(alert)).slice(0, SLACK_SECTION_CHARS) } }]),
       { type: 'context', elements: [{ type: 'mrkdwn', text: context.join(' · ') }] },
     ],
   }
@@ -148,6 +160,7 @@ export function teamsBody(alerts: Alert[]): unknown {
     if (a.resolved_by) facts.push({ title: 'Resolved by', value: a.resolved_by })
     body.push({ type: 'FactSet', separator: true, facts })
     body.push({ type: 'TextBlock', text: a.resolve_reason ? `${a.summary}\n\nReason: ${a.resolve_reason}` : a.summary, wrap: true, isSubtle: true })
+    if (explanationText(a) !== '') body.push({ type: 'TextBlock', text: explanationText(a), wrap: true })
   }
   return {
     type: 'message',

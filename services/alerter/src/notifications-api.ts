@@ -212,6 +212,8 @@ function testAlert(tenant: string, channel: string): Alert {
     acknowledged_by: null,
     resolved_by: null,
     resolve_reason: null,
+    explanation: null,
+    runbook: [],
     summary: `A test message from Sluice: channel ${channel} of tenant ${tenant} works.`,
     sample_log_ids: [],
     version: 1,

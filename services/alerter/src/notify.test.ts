@@ -132,6 +132,8 @@ describe('Notifier', () => {
         acknowledged_by: null,
         resolved_by: null,
         resolve_reason: null,
+        explanation: null,
+        runbook: [],
         summary: 'error rate 12.5% over 5 min (25 of 200 records): payment took <*> ms',
         sample_log_ids: ['log-1', 'log-2'],
         version: 3,

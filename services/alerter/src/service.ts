@@ -29,6 +29,7 @@ import type { HistoryEntry, Transition } from './lifecycle.js'
 import { ChannelStore } from './channel-store.js'
 import { CommandBus } from './commands.js'
 import type { Command, CommandResult } from './commands.js'
+import { AlertExplainer } from './explain.js'
 import { Inbox, inboxItem } from './inbox.js'
 import { registerNotificationRoutes } from './notifications-api.js'
 import { Notifier, alertToJson, parseChannels } from './notify.js'
@@ -102,6 +103,7 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
     listener: { set: (tenant, spec) => notifier.set({ tenant, source: 'api', spec }), remove: (tenant, name) => notifier.remove(tenant, name) },
     logger: log,
   })
+  const explainer = config.explain === undefined ? undefined : new AlertExplainer({ ...config.explain, registry: r, logger: log })
   const inbox = new Inbox({ kafka: deps.kafka, producer: deps.producer, topic: config.topicNotifications, groupId: config.groupId, maxItems: config.inboxMaxItems, logger: log })
   const store = parts.store ?? new StateStore({ kafka: deps.kafka, producer: deps.producer, topic: config.topicState, groupId: config.groupId, logger: log })
   const partitions = new Map<number, PartitionState>()
@@ -123,6 +125,8 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
   const deliver = (alert: Alert): void => {
     const previous = deliveries.get(alert.id) ?? Promise.resolve()
     const next = previous.then(async () => {
+      // A firing alert first gets its explanation (bounded), so the notification carries it.
+      if (explainer !== undefined && alert.status === 'firing' && alert.explanation === null) alert = await explained(alert)
       // The inbox shows the change at once, then which channels took it.
       const routes = notifier.route(alert)
       await inbox.record(inboxItem(alert, routes.map((x) => ({ name: x.channel, result: x.muted ? 'muted' : 'pending' }))), { rewrite: false }).catch((err: unknown) => log.warn({ err, alert: alert.id }, 'inbox item not written'))
@@ -139,6 +143,22 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
     deliveries.set(alert.id, next)
     void next.finally(() => {
       if (deliveries.get(alert.id) === next) deliveries.delete(alert.id)
+    })
+  }
+
+  /** The alert with its explanation attached (a new version on the alerts topic), or as it was. */
+  const explained = async (alert: Alert): Promise<Alert> => {
+    const e = await explainer!.explain(alert)
+    if (e === null) return alert
+    return exclusive(async () => {
+      for (const p of partitions.values()) {
+        const t = p.evaluator.book.explain(alert.id, alert.started_at, e.text, e.runbook, now())
+        if (t === null) continue
+        p.dirty = true
+        await emit([t])
+        return t.alert
+      }
+      return alert
     })
   }
 

@@ -27,6 +27,8 @@ describe('toAlertRow', () => {
       AcknowledgedBy: '',
       ResolvedBy: '',
       ResolveReason: '',
+      Explanation: '',
+      Runbook: [],
       Summary: '25% of checkout logs are errors',
       SampleLogIds: ['log-1', 'log-2'],
       Version: 1,

@@ -29,6 +29,8 @@ export interface AlertRow {
   AcknowledgedBy: string
   ResolvedBy: string
   ResolveReason: string
+  Explanation: string
+  Runbook: string[]
   Summary: string
   SampleLogIds: string[]
   Version: number
@@ -66,6 +68,8 @@ export function toAlertRow(a: Alert): AlertRow {
     AcknowledgedBy: a.acknowledged_by ?? '',
     ResolvedBy: a.resolved_by ?? '',
     ResolveReason: a.resolve_reason ?? '',
+    Explanation: a.explanation ?? '',
+    Runbook: a.runbook,
     Summary: a.summary,
     SampleLogIds: a.sample_log_ids,
     Version: a.version,

@@ -36,6 +36,8 @@ interface StoredAlert {
   acknowledged_by: string
   resolved_by: string
   resolve_reason: string
+  explanation: string
+  runbook: string[]
   summary: string
   sample_log_ids: string[]
   version: number
@@ -62,7 +64,7 @@ export function registerAlerts(app: FastifyInstance, opts: { database: string; m
                 PatternId AS pattern_id, Severity AS severity, Status AS status, Value AS value, Threshold AS threshold,
                 ${ns('WindowStart', 'window_start')}, ${ns('WindowEnd', 'window_end')}, ${ns('StartedAt', 'started_at')},
                 ${ns('UpdatedAt', 'updated_at')}, ${ns('ResolvedAt', 'resolved_at')},
-                AcknowledgedBy AS acknowledged_by, ResolvedBy AS resolved_by, ResolveReason AS resolve_reason, Summary AS summary, SampleLogIds AS sample_log_ids, Version AS version
+                AcknowledgedBy AS acknowledged_by, ResolvedBy AS resolved_by, ResolveReason AS resolve_reason, Explanation AS explanation, Runbook AS runbook, Summary AS summary, SampleLogIds AS sample_log_ids, Version AS version
               FROM ${opts.database}.alerts FINAL ${where(clauses)}
               ORDER BY UpdatedAt DESC, Id DESC LIMIT ${b.bind(p.limit, 'UInt32')}`,
       params: b.values,
@@ -79,6 +81,7 @@ export function registerAlerts(app: FastifyInstance, opts: { database: string; m
         acknowledged_by: r.acknowledged_by || null,
         resolved_by: r.resolved_by || null,
         resolve_reason: r.resolve_reason || null,
+        explanation: r.explanation || null,
       })),
     }
   })

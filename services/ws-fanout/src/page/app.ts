@@ -19,6 +19,8 @@ interface AlertData {
   service: string
   status: string
   summary: string
+  /** What the data says about the alert (the alerter's optional explainer). */
+  explanation?: string | null
 }
 /** The alerter's inbox item for one alert change: the same fields, and where it was delivered. */
 interface NotificationData extends Omit<AlertData, 'id'> {
@@ -97,9 +99,13 @@ function addAlert(a: AlertData, delivery?: string): void {
   }
   if (a.version > shown) div.dataset.delivery = ''
   if (delivery !== undefined) div.dataset.delivery = delivery
+  // Inbox items carry no explanation: the alert's own frame keeps it.
+  if (a.explanation) div.dataset.explanation = a.explanation
   div.dataset.version = String(a.version)
   div.className = a.status
-  div.textContent = `${a.status === 'resolved' ? '✓' : '⚠'} ${a.status.toUpperCase()} ${a.rule_name} · ${a.service}: ${a.summary}${div.dataset.delivery ? ` · ${div.dataset.delivery}` : ''}`
+  const why = div.dataset.explanation ? ` · why: ${div.dataset.explanation.length > 200 ? `${div.dataset.explanation.slice(0, 199)}…` : div.dataset.explanation}` : ''
+  div.textContent = `${a.status === 'resolved' ? '✓' : '⚠'} ${a.status.toUpperCase()} ${a.rule_name} · ${a.service}: ${a.summary}${div.dataset.delivery ? ` · ${div.dataset.delivery}` : ''}${why}`
+  div.title = div.dataset.explanation ?? ''
   alerts.prepend(div)
   while (alerts.childElementCount > 5) alerts.lastElementChild?.remove()
 }
