@@ -12,9 +12,10 @@ const EXPECTED: Record<string, string[]> = {
   gateway: ['/v1/logs', '/otlp/v1/logs', '/loki/api/v1/push', '/_bulk', '/{index}/_bulk'],
   enricher: [],
   'clickhouse-sink': [],
-  alerter: ['/v1/alert-rules', '/v1/alerts', '/v1/alerts/{id}/ack'],
-  'query-api': ['/v1/logs', '/v1/logs/export', '/v1/services', '/v1/trends', '/v1/patterns', '/v1/sessions/{session_id}', '/v1/blast-radius', '/v1/fields', '/loki/api/v1/query_range', '/loki/api/v1/tail'],
+  alerter: ['/v1/alert-rules', '/v1/alerts', '/v1/alerts/{id}', '/v1/alerts/{id}/ack', '/v1/alerts/{id}/resolve', '/v1/notification-channels', '/v1/notification-channels/{name}/test', '/v1/notifications', '/v1/notifications/mark-read'],
+  'query-api': ['/v1/logs', '/v1/logs/export', '/v1/services', '/v1/trends', '/v1/patterns', '/v1/sessions/{session_id}', '/v1/blast-radius', '/v1/fields', '/v1/ai/search', '/v1/ai/explain', '/v1/ai/insights', '/loki/api/v1/query_range', '/loki/api/v1/tail'],
   'ws-fanout': ['/', '/v1/stream'],
+  connectors: ['/v1/connections', '/v1/connections/{id}', '/v1/connections/{id}/start', '/v1/connections/{id}/stop', '/v1/connections/{id}/test', '/v1/connections/{id}/status'],
 }
 
 describe('OpenAPI', () => {

@@ -7,8 +7,7 @@
 // base URL is the server's root.
 import { createServer } from 'node:http'
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { onTestFinished } from 'vitest'
+import { listenLocal } from './local-server.js'
 
 export const CHAT_COMPLETIONS_PATH = '/openai/v1/chat/completions'
 
@@ -140,22 +139,14 @@ export async function startFakeGroq(script: FakeGroqScript = []): Promise<FakeGr
       })
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-
-  let closed: Promise<void> | undefined
-  const close = () => {
-    closed ??= new Promise<void>((resolve) => {
+  const { url, close } = await listenLocal(server, {
+    beforeClose: () => {
       for (const t of timers) clearTimeout(t)
       timers.clear()
-      server.close(() => resolve())
-      // Keep-alive and delayed responses would hold close() open.
-      server.closeAllConnections()
-    })
-    return closed
-  }
-  onTestFinished(close)
+    },
+  })
   return {
-    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    baseUrl: url,
     requests,
     reply(s) {
       current = Array.isArray(s) ? [...s] : s

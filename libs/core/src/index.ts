@@ -12,3 +12,4 @@ export type { FieldError, FieldMapping, FieldRole, InputDefaults, ValidationResu
 export { SYSLOG_FACILITIES, parseSyslog, parseSyslogPri, type SyslogMessage, type SyslogPri } from './syslog.js'
 export { createRedactor, luhnValid, DEFAULT_REDACT_OPTIONS, REDACTION_KINDS } from './redact.js'
 export type { RedactOptions, Redacted, RedactionKind, Redactor } from './redact.js'
+export { SecretBox, keyId, loadSecretsKey, parseSecretsKey } from './secrets.js'

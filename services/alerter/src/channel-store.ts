@@ -7,7 +7,7 @@ import { CompactedStore } from '@sluice/kafka'
 import type { Kafka, MessageProducer } from '@sluice/kafka'
 import { channelKey, openChannel, sealChannel } from './channels.js'
 import type { ChannelSpec, StoredChannel } from './channels.js'
-import type { SecretBox } from './secrets.js'
+import type { SecretBox } from '@sluice/core'
 
 export interface ChannelRecord {
   tenant: string

@@ -1,14 +1,11 @@
 // Channel documents: defaults, validation messages, secrets sealed and never shown, routing filters,
-// quiet hours across midnight and time zones, grouping keys; and the secrets box itself.
+// quiet hours across midnight and time zones, grouping keys.
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { alertFixture } from '../../../test/infra/alerts.js'
 import { channelSchema, groupKey, inQuietHours, matchesFilter, openChannel, redactChannel, sealChannel, withKeptSecrets } from './channels.js'
 import type { ChannelSpec } from './channels.js'
-import { SecretBox, loadSecretsKey, parseSecretsKey } from './secrets.js'
+import { SecretBox } from '@sluice/core'
 
 const box = new SecretBox(randomBytes(32))
 const times = { created_at: '2026-12-01T00:00:00.000Z', updated_at: '2026-12-01T00:00:00.000Z' }
@@ -50,7 +47,7 @@ describe('channel documents', () => {
     expect(text).not.toContain('dXNlcjpwYXNz')
     expect(stored.spec).toMatchObject({ name: 'jira', kind: 'webhook', template: { a: '{{title}}' } })
     expect(openChannel(box, stored)).toEqual(spec)
-    expect(() => openChannel(new SecretBox(randomBytes(32)), stored)).toThrow(/ALERTER_SECRETS_KEY/)
+    expect(() => openChannel(new SecretBox(randomBytes(32)), stored)).toThrow(/neither the current key nor a previous one/)
     // A sealed value moved onto another channel does not open (the channel is authenticated data).
     expect(() => openChannel(box, { ...stored, tenant: 'other' })).toThrow()
   })
@@ -124,26 +121,5 @@ describe('routing', () => {
     expect(groupKey(['service'], a)).not.toBe(groupKey(['service'], { ...a, service: 'cart' }))
     expect(groupKey(['service'], a)).not.toBe(groupKey(['service'], { ...a, tenant: 'other' }))
     expect(groupKey(['service', 'severity'], a)).not.toBe(groupKey(['service', 'severity'], { ...a, severity: 'info' }))
-  })
-})
-
-describe('secrets key', () => {
-  it('reads 64 hex digits or base64, and names a wrong length', () => {
-    const key = randomBytes(32)
-    expect(parseSecretsKey(key.toString('hex'))).toEqual(key)
-    expect(parseSecretsKey(key.toString('base64'))).toEqual(key)
-    expect(() => parseSecretsKey('c2hvcnQ=')).toThrow(/32 bytes/)
-  })
-
-  it('makes a key file with mode 0600 once and reads it afterwards', () => {
-    const file = path.join(mkdtempSync(path.join(tmpdir(), 'sluice-key-')), 'sub', 'secrets.key')
-    const made = loadSecretsKey({ file })
-    expect(made.source).toBe('new file')
-    expect(statSync(file).mode & 0o777).toBe(0o600)
-    const again = loadSecretsKey({ file })
-    expect(again.source).toBe('file')
-    expect(again.key).toEqual(made.key)
-    expect(parseSecretsKey(readFileSync(file, 'utf8'))).toEqual(made.key)
-    expect(loadSecretsKey({ file, key: 'ab'.repeat(32) }).source).toBe('env')
   })
 })

@@ -7,7 +7,7 @@
 import { z } from 'zod'
 import { ALERT_RULE_KINDS, ALERT_SEVERITIES, ALERT_STATUSES } from '@sluice/core'
 import type { Alert } from '@sluice/core'
-import type { SecretBox } from './secrets.js'
+import type { SecretBox } from '@sluice/core'
 
 export const CHANNEL_KINDS = ['webhook', 'slack', 'teams', 'email'] as const
 export type ChannelKind = (typeof CHANNEL_KINDS)[number]

@@ -33,7 +33,7 @@ import { AlertExplainer } from './explain.js'
 import { Inbox, inboxItem } from './inbox.js'
 import { registerNotificationRoutes } from './notifications-api.js'
 import { Notifier, alertToJson, parseChannels } from './notify.js'
-import { SecretBox, loadSecretsKey } from './secrets.js'
+import { SecretBox, loadSecretsKey } from '@sluice/core'
 import { StateStore, encodeCheckpoint } from './state-store.js'
 import type { CheckpointStore } from './state-store.js'
 

@@ -3,12 +3,13 @@
 // group), and `sluice env`, the README test and the compose test read it.
 import { alerter } from '@sluice/alerter'
 import { clickhouseSink } from '@sluice/clickhouse-sink'
+import { connectors } from '@sluice/connectors'
 import { enricher } from '@sluice/enricher'
 import { gateway } from '@sluice/gateway'
 import { queryApi } from '@sluice/query-api'
 import { wsFanout } from '@sluice/ws-fanout'
 
-export const MODULES = [queryApi, clickhouseSink, enricher, alerter, wsFanout, gateway] as const
+export const MODULES = [queryApi, clickhouseSink, enricher, alerter, wsFanout, connectors, gateway] as const
 
 export type Target = (typeof MODULES)[number]['name']
 

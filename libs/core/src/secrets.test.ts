@@ -1,0 +1,58 @@
+// The secrets box: sealing with the current key, opening with it or a previous one (rotation),
+// the context bound in, tampering refused; and where keys come from.
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, readFileSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { SecretBox, keyId, loadSecretsKey, parseSecretsKey } from './secrets.js'
+
+describe('SecretBox', () => {
+  it('opens what it sealed only in the same context, and refuses an altered text', () => {
+    const box = new SecretBox(randomBytes(32))
+    const sealed = box.seal('hunter2', 'acme|ops')
+    expect(sealed).not.toContain('hunter2')
+    expect(box.open(sealed, 'acme|ops')).toBe('hunter2')
+    expect(() => box.open(sealed, 'globex|ops')).toThrow(/do not open/)
+    const parts = sealed.split('.')
+    parts[3] = Buffer.from('hunter3').toString('base64url')
+    expect(() => box.open(parts.join('.'), 'acme|ops')).toThrow(/do not open/)
+  })
+
+  it('rotates: a box with the new key and the old one opens both, seals with the new, and says what to re-seal', () => {
+    const oldKey = randomBytes(32)
+    const newKey = randomBytes(32)
+    const before = new SecretBox(oldKey).seal('s3cr3t', 'c')
+    const during = new SecretBox(newKey, [oldKey])
+    expect(during.open(before, 'c')).toBe('s3cr3t')
+    expect(during.isStale(before)).toBe(true)
+    const resealed = during.seal(during.open(before, 'c'), 'c')
+    expect(during.isStale(resealed)).toBe(false)
+    expect(resealed.split('.')[1]).toBe(keyId(newKey))
+    // Once the old key is dropped, only re-sealed secrets open.
+    const after = new SecretBox(newKey)
+    expect(after.open(resealed, 'c')).toBe('s3cr3t')
+    expect(() => after.open(before, 'c')).toThrow(new RegExp(`sealed with key ${keyId(oldKey)}`))
+  })
+})
+
+describe('secrets keys', () => {
+  it('reads 64 hex digits or base64, and names a wrong length', () => {
+    const key = randomBytes(32)
+    expect(parseSecretsKey(key.toString('hex'))).toEqual(key)
+    expect(parseSecretsKey(key.toString('base64'))).toEqual(key)
+    expect(() => parseSecretsKey('c2hvcnQ=')).toThrow(/32 bytes/)
+  })
+
+  it('makes a key file with mode 0600 once and reads it afterwards', () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'sluice-key-')), 'sub', 'secrets.key')
+    const made = loadSecretsKey({ file })
+    expect(made.source).toBe('new file')
+    expect(statSync(file).mode & 0o777).toBe(0o600)
+    const again = loadSecretsKey({ file })
+    expect(again.source).toBe('file')
+    expect(again.key).toEqual(made.key)
+    expect(parseSecretsKey(readFileSync(file, 'utf8'))).toEqual(made.key)
+    expect(loadSecretsKey({ file, key: 'ab'.repeat(32) }).source).toBe('env')
+  })
+})

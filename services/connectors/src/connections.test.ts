@@ -1,0 +1,48 @@
+// Connection documents: settings validated by the provider's schema (issues named by field),
+// secrets never shown and kept across an update that leaves them out; leases spread connections.
+import { describe, expect, it } from 'vitest'
+import { connectionInput, parseSettings, showConnection, withKeptSecrets } from './connections.js'
+import type { Connection } from './connections.js'
+import { leaseOf } from './service.js'
+
+const aws = { region: 'eu-west-1', logGroupName: '/ecs/payments-api', accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' }
+
+function connection(settings: Record<string, unknown>): Connection {
+  return { id: 'c-1', tenant: 'acme', name: 'cw', provider: 'aws-cloudwatch', settings, enabled: true, poll_interval_ms: null, lookback_ms: null, start_at: '2026-12-01T00:00:00.000Z', created_at: '2026-12-01T00:00:00.000Z', updated_at: '2026-12-01T00:00:00.000Z' }
+}
+
+describe('connections', () => {
+  it('validates the document and the settings with the provider schema, naming each wrong field', () => {
+    expect(connectionInput.safeParse({ name: 'cw', provider: 'oracle-cloud', settings: {} }).success).toBe(false)
+    expect(connectionInput.parse({ name: 'cw', provider: 'aws-cloudwatch', settings: aws })).toMatchObject({ enabled: true })
+    const bad = parseSettings('aws-cloudwatch', { ...aws, region: 'moon-1', colour: 'red' })
+    expect(bad.ok).toBe(false)
+    if (!bad.ok) {
+      expect(bad.message).toMatch(/settings\./)
+      expect(bad.message).not.toContain(aws.secretAccessKey)
+    }
+    expect(parseSettings('aws-cloudwatch', aws).ok).toBe(true)
+  })
+
+  it('shows which secrets are set, never their values', () => {
+    const shown = showConnection(connection(aws))
+    expect(shown.secrets_set).toEqual(['secretAccessKey'])
+    expect(shown.settings).toEqual({ region: 'eu-west-1', logGroupName: '/ecs/payments-api', accessKeyId: 'AKIAIOSFODNN7EXAMPLE' })
+    expect(JSON.stringify(shown)).not.toContain(aws.secretAccessKey)
+  })
+
+  it('keeps the stored secrets an update leaves out, not across providers', () => {
+    const previous = connection(aws)
+    const { secretAccessKey: _, ...update } = aws
+    expect(withKeptSecrets('aws-cloudwatch', { ...update, filterPattern: 'ERROR' }, previous)).toEqual({ ...aws, filterPattern: 'ERROR' })
+    expect(withKeptSecrets('aws-cloudwatch', { ...update, secretAccessKey: 'new' }, previous).secretAccessKey).toBe('new')
+    expect(withKeptSecrets('gcp-logging', { projectId: 'p' }, previous)).toEqual({ projectId: 'p' })
+  })
+
+  it('spreads connections over the lease partitions, stably', () => {
+    const counts = [0, 0, 0]
+    for (let i = 0; i < 300; i++) counts[leaseOf(`acme|c-${i}`, 3)]!++
+    for (const n of counts) expect(n).toBeGreaterThan(60)
+    expect(leaseOf('acme|c-7', 3)).toBe(leaseOf('acme|c-7', 3))
+  })
+})
