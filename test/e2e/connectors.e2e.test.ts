@@ -4,7 +4,8 @@
 // throttling is waited out, a killed connectors process resumes from its checkpoint without loss
 // or duplicates, and credentials never come back out of the API.
 import { once } from 'node:events'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import WebSocket from 'ws'
 import { startFakeCloudWatchLogs } from '../fakes/aws-cloudwatch.js'
 import { startFakeAzureMonitor } from '../fakes/azure-monitor.js'
 import { startFakeGcpLogging } from '../fakes/gcp-logging.js'
@@ -118,14 +119,22 @@ describe('cloud connectors', () => {
     })
   })
 
-  it('AWS CloudWatch Logs: a log group streams in; a missing group is a bad request; deleting stops it', async () => {
+  it('AWS CloudWatch Logs: a log group streams into ClickHouse and the live stream; a missing group is a bad request; deleting stops it', async () => {
     const group = '/ecs/payments-api'
     const fake = await startFakeCloudWatchLogs({ logGroups: [group] })
     fake.add(...Array.from({ length: 6 }, (_, i) => ({ timestamp: Date.now() - 5 * MIN + i * 10_000, logStreamName: 'task-1', message: i === 3 ? 'ERROR card declined' : `INFO request ${i} served` })))
     const iso = connectorsEnv()
-    const sluice = await startSluice(['query-api', 'clickhouse-sink', 'enricher', 'connectors'], iso)
+    const sluice = await startSluice(['query-api', 'clickhouse-sink', 'enricher', 'ws-fanout', 'connectors'], iso)
     const api = sluice.addresses.connectors!
     const query = sluice.addresses['query-api']!
+    // A live page's socket, subscribed to the service before the connection exists.
+    const ws = new WebSocket(`${sluice.addresses['ws-fanout']!.replace(/^http/, 'ws')}/v1/stream`)
+    const live: Array<{ type: string; data?: { service: string; message: string; source: string } }> = []
+    ws.on('message', (d) => live.push(JSON.parse(d.toString()) as (typeof live)[number]))
+    onTestFinished(() => ws.terminate())
+    await once(ws, 'open')
+    ws.send(JSON.stringify({ type: 'subscribe', channels: ['logs'], filters: { services: ['payments-api'] } }))
+    await waitFor('the subscription', async () => (live.some((f) => f.type === 'subscribed') ? true : undefined))
 
     const bad = await call(`${api}/v1/connections`, 'POST', { name: 'cw', provider: 'aws-cloudwatch', settings: { ...fake.settings({ logGroupName: group }), region: '' } })
     expect(bad.status).toBe(400)
@@ -137,6 +146,8 @@ describe('cloud connectors', () => {
     await waitFor('the events stored', async () => ((await stored(query, 'payments-api')).length === 6 ? true : undefined), 60_000)
     const rows = await stored(query, 'payments-api')
     expect(rows.find((r) => r.message.includes('card declined'))).toMatchObject({ attributes: { 'aws.log.group': group, 'aws.log.stream': 'task-1' } })
+    await waitFor('the events on the live stream', async () => (live.filter((f) => f.type === 'log').length === 6 ? true : undefined))
+    expect(live.filter((f) => f.type === 'log').every((f) => f.data!.service === 'payments-api' && f.data!.source === 'connector')).toBe(true)
 
     const missing = await call(`${api}/v1/connections`, 'POST', { name: 'missing', provider: 'aws-cloudwatch', settings: fake.settings({ logGroupName: '/ecs/nope' }) })
     const probe = (await call(`${api}/v1/connections/${missing.json.connection.id}/test`, 'POST')).json
