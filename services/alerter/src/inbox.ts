@@ -4,6 +4,9 @@
 // `alerts` channel. Key "<tenant>|<alert id>:<version>", value the item's JSON, a tombstone when
 // deleted. The instance that owns the alert writes the item (again when the deliveries finished);
 // any instance marks items read or deletes them. Each tenant keeps its newest `maxItems`.
+// The owner's writes are batched off the notification path (a burst of alerts is a few produce
+// calls, not two awaited per alert); marks and deletions through the API are written before
+// they are answered.
 import type { Logger } from 'pino'
 import type { Alert, AlertSeverity, AlertStatus } from '@sluice/core'
 import { formatNs } from '@sluice/core'
@@ -81,12 +84,18 @@ const newestFirst = (a: InboxItem, b: InboxItem) => (a.at === b.at ? (a.id < b.i
 export class Inbox {
   readonly #store: CompactedStore
   readonly #maxItems: number
-  /** tenant → id → item */
+  /** tenant → id → item, in the order items arrived (oldest first: what a trim drops). */
   readonly #items = new Map<string, Map<string, InboxItem>>()
+  readonly #log: Logger
+  /** Items and tombstones waiting for the next batch, by key (a later write of a key replaces an earlier one). */
+  readonly #pending = new Map<string, Buffer | null>()
+  #flushing: Promise<void> = Promise.resolve()
+  #scheduled = false
 
   constructor(opts: { kafka: Kafka; producer: MessageProducer; topic: string; groupId: string; maxItems: number; logger: Logger }) {
     this.#maxItems = opts.maxItems
     const log = opts.logger.child({ component: 'inbox' })
+    this.#log = log
     this.#store = new CompactedStore({
       kafka: opts.kafka,
       producer: opts.producer,
@@ -135,12 +144,26 @@ export class Inbox {
    * Writes an alert status change's item. A rewrite (the deliveries finished, a replay after a
    * restart) keeps the read state it has, and does not bring back an item someone deleted.
    */
-  async record(item: InboxItem, opts: { rewrite: boolean }): Promise<void> {
+  record(item: InboxItem, opts: { rewrite: boolean }): void {
     const current = this.get(item.tenant, item.id)
     if (opts.rewrite && current === undefined) return
     const next = current === undefined ? item : { ...item, read_at: current.read_at, read_by: current.read_by }
-    await this.#write([next])
-    await this.#trim(item.tenant)
+    this.#remember(next)
+    this.#pending.set(key(next.tenant, next.id), Buffer.from(JSON.stringify(next)))
+    // Beyond maxItems the oldest go (the map keeps arrival order).
+    const items = this.#items.get(item.tenant)!
+    for (const old of items.keys()) {
+      if (items.size <= this.#maxItems) break
+      items.delete(old)
+      this.#pending.set(key(item.tenant, old), null)
+    }
+    this.#schedule()
+  }
+
+  /** Resolves once every item recorded before the call is written (or its write failed and was logged). */
+  flushed(): Promise<void> {
+    this.#schedule()
+    return this.#flushing
   }
 
   /** Marks items read (or unread); returns how many changed. `ids` undefined: every item of the query's tenant. */
@@ -161,8 +184,29 @@ export class Inbox {
     return gone.length
   }
 
-  close(): Promise<void> {
-    return this.#store.close()
+  async close(): Promise<void> {
+    await this.flushed()
+    await this.#store.close()
+  }
+
+  /** One batch per turn of the event loop: what was recorded meanwhile goes in one produce call. */
+  #schedule(): void {
+    if (this.#scheduled || this.#pending.size === 0) return
+    this.#scheduled = true
+    this.#flushing = this.#flushing.then(async () => {
+      await new Promise((r) => setImmediate(r))
+      this.#scheduled = false
+      const batch = [...this.#pending]
+      this.#pending.clear()
+      const puts = batch.flatMap(([k, v]) => (v === null ? [] : [{ key: k, value: v }]))
+      const tombstones = batch.flatMap(([k, v]) => (v === null ? [k] : []))
+      try {
+        if (puts.length > 0) await this.#store.put(puts)
+        await this.#store.delete(tombstones)
+      } catch (err) {
+        this.#log.warn({ err, items: batch.length }, 'inbox items not written')
+      }
+    })
   }
 
   #select(tenant: string, ids: string[] | undefined): InboxItem[] {
@@ -175,16 +219,6 @@ export class Inbox {
     if (items.length === 0) return
     await this.#store.put(items.map((i) => ({ key: key(i.tenant, i.id), value: Buffer.from(JSON.stringify(i)) })))
     for (const i of items) this.#remember(i)
-  }
-
-  async #trim(tenant: string): Promise<void> {
-    const items = this.#items.get(tenant)
-    if (items === undefined || items.size <= this.#maxItems) return
-    const old = [...items.values()].sort(newestFirst).slice(this.#maxItems)
-    await this.delete(
-      tenant,
-      old.map((i) => i.id),
-    )
   }
 
   #remember(item: InboxItem): void {

@@ -129,10 +129,10 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
       if (explainer !== undefined && alert.status === 'firing' && alert.explanation === null) alert = await explained(alert)
       // The inbox shows the change at once, then which channels took it.
       const routes = notifier.route(alert)
-      await inbox.record(inboxItem(alert, routes.map((x) => ({ name: x.channel, result: x.muted ? 'muted' : 'pending' }))), { rewrite: false }).catch((err: unknown) => log.warn({ err, alert: alert.id }, 'inbox item not written'))
+      inbox.record(inboxItem(alert, routes.map((x) => ({ name: x.channel, result: x.muted ? 'muted' : 'pending' }))), { rewrite: false })
       const results = await notifier.notify(alert)
       const outcome = results.map((x) => ({ name: x.channel, result: x.muted ? ('muted' as const) : x.delivered ? ('delivered' as const) : ('failed' as const) }))
-      await inbox.record(inboxItem(alert, outcome), { rewrite: true }).catch((err: unknown) => log.warn({ err, alert: alert.id }, 'inbox item not updated'))
+      inbox.record(inboxItem(alert, outcome), { rewrite: true })
       if (closing && results.some((x) => !x.delivered)) return // not marked: re-sent after the restart
       for (const p of partitions.values()) {
         if (p.evaluator.book.get(alert.id) === undefined) continue
