@@ -48,7 +48,10 @@ export class CompactedStore {
   }
 
   async start(): Promise<void> {
-    const reader = this.#kafka.consumer({ groupId: this.#groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: 16 * 1024 * 1024, retry: { retries: 10 } })
+    // The broker answers a fetch as soon as a record arrives; the wait only bounds an idle poll
+    // (and how long a disconnect may wait for it): a second keeps idle readers, several per
+    // process, cheap without costing latency.
+    const reader = this.#kafka.consumer({ groupId: this.#groupId, maxWaitTimeInMs: 1000, maxBytesPerPartition: 16 * 1024 * 1024, retry: { retries: 10 } })
     this.#reader = reader
     await reader.connect()
     await reader.subscribe({ topic: this.#topic, fromBeginning: true })

@@ -65,7 +65,8 @@ export class CommandBus {
 
   /** Joins the topic's tail; resolves once this instance reads what is written after the call. */
   async start(): Promise<void> {
-    const consumer = this.#o.kafka.consumer({ groupId: this.#groupId, maxWaitTimeInMs: 50, retry: { retries: 10 } })
+    // A fetch returns as soon as a command arrives; the wait only bounds an idle poll.
+    const consumer = this.#o.kafka.consumer({ groupId: this.#groupId, maxWaitTimeInMs: 1000, retry: { retries: 10 } })
     this.#consumer = consumer
     await consumer.connect()
     await consumer.subscribe({ topic: this.#o.topic, fromBeginning: false })
