@@ -8,12 +8,13 @@ export const bool = (def: boolean) =>
     .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
     .default(def ? 'true' : 'false')
     .transform((v) => ['true', '1', 'yes', 'on'].includes(v))
-const list = (def: string) =>
+/** Comma-separated entries, trimmed, blanks dropped; unset: `def` (none by default). */
+export const commaList = (def = '') =>
   z
     .string()
     .default(def)
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-    .refine((a) => a.length > 0, 'must list at least one entry')
+const list = (def: string) => commaList(def).refine((a) => a.length > 0, 'must list at least one entry')
 
 export const commonEnv = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

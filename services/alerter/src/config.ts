@@ -1,14 +1,10 @@
 // Alerter configuration (env → frozen config).
 import { z } from 'zod'
-import { commonEnv, kafkaEnv, notificationsTopic, parseEnv, readConfigFile, port, positiveInt, registryEnv } from '@sluice/config'
+import { commaList, commonEnv, kafkaEnv, notificationsTopic, parseEnv, readConfigFile, port, positiveInt, registryEnv } from '@sluice/config'
 import type { Env } from '@sluice/config'
 import { DEFAULT_RULES, parseRules } from './rules.js'
 
-const urls = z
-  .string()
-  .default('')
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-  .pipe(z.array(z.url()))
+const urls = commaList().pipe(z.array(z.url()))
 
 export const envSchema = z.object({
   ...commonEnv.shape,

@@ -1,12 +1,7 @@
 // Connectors configuration (env → frozen config).
 import { z } from 'zod'
-import { commonEnv, kafkaEnv, parseEnv, port, positiveInt, registryEnv } from '@sluice/config'
+import { commaList, commonEnv, kafkaEnv, parseEnv, port, positiveInt, registryEnv } from '@sluice/config'
 import type { Env } from '@sluice/config'
-
-const keyList = z
-  .string()
-  .default('')
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
 
 export const envSchema = z.object({
   ...commonEnv.shape,
@@ -26,7 +21,7 @@ export const envSchema = z.object({
   /** Seals credentials at rest: 32 bytes as 64 hex digits or base64, the same on every instance. Unset: CONNECTORS_ENCRYPTION_KEY_FILE. */
   CONNECTORS_ENCRYPTION_KEY: z.string().optional(),
   /** Keys being rotated out (comma-separated): still open credentials; re-sealed with the current key at start. */
-  CONNECTORS_ENCRYPTION_KEYS_PREVIOUS: keyList,
+  CONNECTORS_ENCRYPTION_KEYS_PREVIOUS: commaList(),
   CONNECTORS_ENCRYPTION_KEY_FILE: z.string().default('.local/connectors/encryption.key'),
   /** Default poll interval of a connection. */
   CONNECTORS_POLL_INTERVAL_MS: positiveInt(15_000),
