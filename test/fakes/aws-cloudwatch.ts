@@ -25,7 +25,7 @@
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
-import { listenLocal } from '../infra/local-server.js'
+import { HeldResponses, listenLocal } from '../infra/local-server.js'
 import type { AwsCloudWatchSettings } from '../../services/connectors/src/providers/aws-cloudwatch.js'
 
 export const TARGET_PREFIX = 'Logs_20140328.'
@@ -172,7 +172,7 @@ export async function startFakeCloudWatchLogs(opts: FakeCloudWatchLogsOptions = 
   const stored: Stored[] = []
   const calls: FakeCall[] = []
   const script: Scripted[] = []
-  const stalled = new Set<ServerResponse>()
+  const stalled = new HeldResponses()
   let seq = 0
 
   const addKey = (o: { temporary?: boolean; denied?: FakeOperation[] } = {}): FakeAwsKey => {
@@ -223,9 +223,7 @@ export async function startFakeCloudWatchLogs(opts: FakeCloudWatchLogsOptions = 
         if (op === 'FilterLogEvents') {
           const next = script.shift()
           if (next?.kind === 'stall') {
-            stalled.add(res)
-            res.on('close', () => {
-              stalled.delete(res)
+            stalled.hold(res, () => {
               if (call.status === 0) call.status = 499
             })
             return
@@ -335,7 +333,7 @@ export async function startFakeCloudWatchLogs(opts: FakeCloudWatchLogsOptions = 
     }
   }
 
-  const { url: endpoint, close } = await listenLocal(server, { beforeClose: () => stalled.forEach((res) => res.destroy()) })
+  const { url: endpoint, close } = await listenLocal(server, { beforeClose: () => stalled.drop() })
 
   return {
     endpoint,

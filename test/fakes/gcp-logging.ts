@@ -23,7 +23,7 @@ import { createHash, generateKeyPairSync, randomBytes, verify } from 'node:crypt
 import type { KeyObject } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
-import { listenLocal } from '../infra/local-server.js'
+import { HeldResponses, listenLocal } from '../infra/local-server.js'
 import type { GcpLoggingSettings } from '../../services/connectors/src/providers/gcp-logging.js'
 
 export const ENTRIES_LIST_PATH = '/v2/entries:list'
@@ -174,7 +174,7 @@ export async function startFakeGcpLogging(opts: FakeGcpLoggingOptions = {}): Pro
   const stored: Stored[] = []
   const calls: FakeCall[] = []
   const script: Scripted[] = []
-  const stalled = new Set<ServerResponse>()
+  const stalled = new HeldResponses()
   let seq = 0
 
   const server = createServer((req, res) => {
@@ -195,9 +195,7 @@ export async function startFakeGcpLogging(opts: FakeGcpLoggingOptions = {}): Pro
         call.principal = authenticate(req.headers.authorization, publicKey, clientEmail, keyId)
         const next = script.shift()
         if (next?.kind === 'stall') {
-          stalled.add(res)
-          res.on('close', () => {
-            stalled.delete(res)
+          stalled.hold(res, () => {
             if (call.status === 0) call.status = 499
           })
           return
@@ -214,7 +212,7 @@ export async function startFakeGcpLogging(opts: FakeGcpLoggingOptions = {}): Pro
       }
     })
   })
-  const { url, close } = await listenLocal(server, { beforeClose: () => stalled.forEach((res) => res.destroy()) })
+  const { url, close } = await listenLocal(server, { beforeClose: () => stalled.drop() })
 
   return {
     url,

@@ -1,7 +1,7 @@
 // The listening half every local stand-in server shares (webhook receivers, the fake Groq, the
 // cloud providers' fakes): a free port of 127.0.0.1, and a close that does not wait for the
 // connections clients keep alive or the answers a test holds back — run when the test finishes.
-import type { Server } from 'node:http'
+import type { Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { onTestFinished } from 'vitest'
 
@@ -10,6 +10,26 @@ export interface Listening {
   url: string
   /** Idempotent; also run when the test finishes. */
   close(): Promise<void>
+}
+
+/**
+ * Responses a fake holds open without answering (a stalled provider): `hold` keeps one until the
+ * client gives up (`onAbandoned` then runs) or the server closes (`drop`).
+ */
+export class HeldResponses {
+  readonly #held = new Set<ServerResponse>()
+
+  hold(res: ServerResponse, onAbandoned: () => void): void {
+    this.#held.add(res)
+    res.on('close', () => {
+      this.#held.delete(res)
+      onAbandoned()
+    })
+  }
+
+  drop(): void {
+    for (const res of this.#held) res.destroy()
+  }
 }
 
 /** `beforeClose` drops what the server holds (timers, stalled responses) before it stops. */
