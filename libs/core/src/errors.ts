@@ -16,6 +16,9 @@ export const ERROR_CODES = [
   'CLICKHOUSE_INSERT_FAILED',
   'MIGRATION_FAILED',
   'SHUTTING_DOWN',
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'RATE_LIMITED',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]
@@ -23,17 +26,21 @@ export type ErrorCode = (typeof ERROR_CODES)[number]
 export interface SluiceErrorOptions {
   cause?: unknown
   canRetry?: boolean
+  /** When the client may try again (429, 503): the Retry-After answered. */
+  retryAfterSeconds?: number
 }
 
 export class SluiceError extends Error {
   readonly code: ErrorCode
   readonly canRetry: boolean
+  readonly retryAfterSeconds: number | undefined
 
   constructor(code: ErrorCode, message: string, options: SluiceErrorOptions = {}) {
     super(message, { cause: options.cause })
     this.name = 'SluiceError'
     this.code = code
     this.canRetry = options.canRetry ?? false
+    this.retryAfterSeconds = options.retryAfterSeconds
   }
 }
 

@@ -13,6 +13,8 @@ import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, Fa
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
 export type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
+import { WWW_AUTHENTICATE, installGuard, openSecurity } from '@sluice/auth'
+import type { Scope, Security } from '@sluice/auth'
 import { isSluiceError } from '@sluice/core'
 import type { ErrorCode, SluiceError } from '@sluice/core'
 import type { Registry } from 'prom-client'
@@ -49,14 +51,16 @@ export async function runHealthChecks(checks: Record<string, HealthCheck>, timeo
 }
 
 const OPS = { tags: ['operations'] }
+/** Ops routes answer without credentials: probes and scrapers hold no keys. */
+const PUBLIC = { public: true }
 
 export function registerOpsRoutes(app: FastifyInstance, opts: { registry: Registry; checks: Record<string, HealthCheck> }): void {
-  app.get('/healthz', { schema: { ...OPS, summary: 'Liveness: the process answers' } }, async () => ({ status: 'ok' }))
-  app.get('/readyz', { schema: { ...OPS, summary: 'Readiness: every dependency answers (503 naming the failing ones otherwise)' } }, async (_req, reply) => {
+  app.get('/healthz', { config: PUBLIC, schema: { ...OPS, summary: 'Liveness: the process answers' } }, async () => ({ status: 'ok' }))
+  app.get('/readyz', { config: PUBLIC, schema: { ...OPS, summary: 'Readiness: every dependency answers (503 naming the failing ones otherwise)' } }, async (_req, reply) => {
     const report = await runHealthChecks(opts.checks)
     return reply.code(report.ok ? 200 : 503).send({ status: report.ok ? 'ready' : 'not ready', checks: report.checks })
   })
-  app.get('/metrics', { schema: { ...OPS, summary: 'Prometheus metrics of the process' } }, async (_req, reply) => {
+  app.get('/metrics', { config: PUBLIC, schema: { ...OPS, summary: 'Prometheus metrics of the process' } }, async (_req, reply) => {
     return reply.type(opts.registry.contentType).send(await metricsText(opts.registry))
   })
 }
@@ -86,6 +90,9 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   OVERLOADED: 429,
+  RATE_LIMITED: 429,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   KAFKA_UNAVAILABLE: 503,
   KAFKA_PRODUCE_FAILED: 503,
   REGISTRY_UNAVAILABLE: 503,
@@ -107,7 +114,8 @@ export function registerErrorHandler(app: FastifyInstance): void {
     if (invalid !== undefined) return reply.code(400).send({ error: 'VALIDATION_FAILED', message: invalid })
     if (isSluiceError(err)) {
       const status = STATUS[err.code] ?? 500
-      if (status === 503 || status === 429) reply.header('retry-after', String(RETRY_AFTER_SECONDS))
+      if (status === 503 || status === 429) reply.header('retry-after', String(err.retryAfterSeconds ?? RETRY_AFTER_SECONDS))
+      if (status === 401) reply.header('www-authenticate', [...WWW_AUTHENTICATE])
       if (status >= 500) req.log.warn({ err }, 'request failed')
       return reply.code(status).send({ error: err.code, message: err.message })
     }
@@ -130,6 +138,11 @@ export interface HttpAppOptions {
   registry: Registry
   checks: Record<string, HealthCheck>
   bodyLimit?: number
+  /**
+   * The door: API keys and the tenant rule (from the runtime), and the scope the app's routes need
+   * unless a route says otherwise. Without it, requests act as no one (authentication off).
+   */
+  access?: { security: Security; scope: Scope }
 }
 
 interface RouteSeen {
@@ -184,6 +197,7 @@ export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   registerErrorHandler(app)
+  installGuard(app, opts.access?.security ?? openSecurity(opts.logger, opts.name), opts.access?.scope ?? 'admin')
   void app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -204,7 +218,7 @@ export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
   })
   void app.register(async (ops) => {
     registerOpsRoutes(ops, { registry: opts.registry, checks: opts.checks })
-    ops.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+    ops.get('/openapi.json', { config: PUBLIC, schema: { hide: true } }, async () => app.swagger())
   })
   return app
 }

@@ -12,6 +12,7 @@ import type { Alert, EnrichedLog, LogEvent } from '@sluice/core'
 import type { ClickHouseHandle } from '@sluice/clickhouse'
 import type { Kafka, MessageProducer, RecordDecoder, StageConsumer } from '@sluice/kafka'
 import type { HealthCheck, Registry } from '@sluice/observability'
+import type { Security } from '@sluice/auth'
 
 /** What a service needs from the process; the runtime connects each once, for every service that asks. */
 export interface ServiceNeeds {
@@ -49,6 +50,8 @@ export interface BaseDeps {
   /** Readiness checks of the dependencies (the runtime adds `consumer` for services that consume). */
   checks: Record<string, HealthCheck>
   clock: Clock
+  /** API keys and the tenant rule, tenants' limits and retention, and the service's audit log. */
+  security: Security
 }
 
 export interface KafkaDeps {

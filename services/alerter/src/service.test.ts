@@ -1,6 +1,7 @@
 // The alerter service without a broker: its stage driven directly (open → transform → sink →
 // capture), a fake producer and encoder, an in-memory checkpoint store and a fixed clock; its
 // HTTP routes through app.inject().
+import { openSecurity } from '@sluice/auth'
 import type { KafkaMessage } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import type { Alert, EnrichedLog } from '@sluice/core'
@@ -51,6 +52,7 @@ function setup(store = memoryStore()) {
       registry: createRegistry({ defaultMetrics: false }),
       checks: {},
       clock: () => now,
+      security: openSecurity(createLogger({ level: 'silent' }), 'alerter'),
       kafka: undefined as unknown as Kafka,
       // Only the alerts topic: the inbox writes its items through the same producer.
       producer: { send: async (topic, messages) => void (topic === 'alerts' && produced.push(...messages)) },

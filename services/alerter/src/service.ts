@@ -333,6 +333,7 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
     logger: log,
     registry: r,
     checks: deps.checks,
+    access: { security: deps.security, scope: 'alerts' },
   })
   void app.register(async (plain) => {
     const api = plain.withTypeProvider<ZodTypeProvider>()

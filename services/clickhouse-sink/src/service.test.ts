@@ -1,6 +1,7 @@
 // The sink's stages without Kafka or ClickHouse: records of a chunk become RowBinary rows, a record
 // the table cannot take is refused alone (the runner dead-letters it), one insert per flush carries
 // every chunk's rows, and an alert row the table cannot take is refused alone too.
+import { openSecurity } from '@sluice/auth'
 import type { KafkaMessage } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import type { Alert, EnrichedLog } from '@sluice/core'
@@ -31,7 +32,7 @@ function setup() {
   const codecs = { enriched: { id: 7, schema, decodeSync: (v: Buffer | null) => (v![4] === 7 ? decode(v) : undefined), decode: async (v: Buffer | null) => decode(v) }, alert: {} } as unknown as Codecs
   const service = createService(
     loadConfig({}),
-    { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), checks: {}, clock: Date.now, kafka: {} as Kafka, producer: { send: async () => undefined }, codecs, registryUrl: '', clickhouse: {} as ClickHouseHandle },
+    { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), checks: {}, clock: Date.now, security: openSecurity(createLogger({ level: 'silent' }), 'clickhouse-sink'), kafka: {} as Kafka, producer: { send: async () => undefined }, codecs, registryUrl: '', clickhouse: {} as ClickHouseHandle },
     { writer },
   )
   const [logs, alerts] = service.consumers!.map((c) => c.stage) as [Stage<Buffer | null, unknown>, Stage<Alert, unknown>]

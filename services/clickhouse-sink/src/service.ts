@@ -134,7 +134,7 @@ export function createService(config: Config, deps: SinkDeps, parts: { writer?: 
     sink: (rows) => timed('alerts', rows.length, () => writer.alerts(rows)),
   }
   return {
-    app: createHttpApp({ name: 'clickhouse-sink', logger: log, registry: deps.registry, checks: deps.checks }),
+    app: createHttpApp({ name: 'clickhouse-sink', logger: log, registry: deps.registry, checks: deps.checks, access: { security: deps.security, scope: 'admin' } }),
     listen: { host: config.host, port: config.port },
     consumers: [
       // No decoder: the logs stage reads the Avro bytes itself.

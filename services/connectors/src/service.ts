@@ -154,6 +154,7 @@ export function createService(config: Config, deps: ConnectorsDeps) {
     logger: log,
     registry: r,
     checks: deps.checks,
+    access: { security: deps.security, scope: 'admin' },
   })
 
   void app.register(async (plain) => {

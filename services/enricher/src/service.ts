@@ -46,7 +46,7 @@ export function createService(config: Config, deps: EnricherDeps): ServiceInstan
   }
 
   return {
-    app: createHttpApp({ name: 'enricher', logger: log, registry: deps.registry, checks: deps.checks }),
+    app: createHttpApp({ name: 'enricher', logger: log, registry: deps.registry, checks: deps.checks, access: { security: deps.security, scope: 'admin' } }),
     listen: { host: config.host, port: config.port },
     // 16 chunks in flight keep the threads busy while kafkajs fetches and parses the next batch.
     consumers: [{ stage, groupId: config.groupId, topics: [config.topicRaw], chunksInFlight: 16 }],

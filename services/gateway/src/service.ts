@@ -21,7 +21,7 @@ import { startSyslog } from './syslog.js'
 import type { SyslogListeners } from './syslog.js'
 
 /** What the gateway needs: a producer and the raw-log encoder (fakes in unit tests). */
-export interface GatewayDeps extends Pick<BaseDeps, 'logger' | 'registry' | 'checks'> {
+export interface GatewayDeps extends Pick<BaseDeps, 'logger' | 'registry' | 'checks'>, Partial<Pick<BaseDeps, 'security'>> {
   producer: MessageProducer
   codec: Pick<Codec<LogEvent>, 'encodeInto'>
 }
@@ -36,7 +36,7 @@ export function buildApp(config: Config, deps: GatewayDeps, ctx = protocolContex
   const app = createHttpApp({
     name: 'gateway',
     description: 'Accepts logs in the formats shippers already send (Sluice JSON/NDJSON, OTLP/HTTP, Loki push, Elasticsearch bulk) and answers once Kafka acknowledged them.',
-    logger: ctx.log, registry: deps.registry, checks: deps.checks, bodyLimit: config.maxBodyBytes })
+    logger: ctx.log, registry: deps.registry, checks: deps.checks, bodyLimit: config.maxBodyBytes, ...(deps.security && { access: { security: deps.security, scope: 'ingest' } }) })
   // Request decompression (gzip, deflate, br); the body limit applies to the decompressed body.
   void app.register(compress, { requestEncodings: ['gzip', 'deflate', 'br'] })
   // Registered as a plugin so the routes load after @fastify/compress and get its decompression hook.

@@ -28,7 +28,7 @@ import { createGroqModel } from './ai/llm.js'
 import type { AiModel } from './ai/model.js'
 import { registerSearch } from './ai/search.js'
 
-export interface QueryDeps extends Pick<BaseDeps, 'logger' | 'registry' | 'checks'> {
+export interface QueryDeps extends Pick<BaseDeps, 'logger' | 'registry' | 'checks'>, Partial<Pick<BaseDeps, 'security'>> {
   /** Reads; `command` only writes service registrations (analysts/registry.ts). */
   clickhouse: Pick<ClickHouseClient, 'query' | 'command'>
   /** The AI endpoints' model; default Groq from the config (off without GROQ_API_KEY). */
@@ -65,6 +65,7 @@ export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
     logger: deps.logger.child({ service: 'query-api' }),
     registry: deps.registry,
     checks: deps.checks,
+    ...(deps.security && { access: { security: deps.security, scope: 'query' } }),
   })
   const querySeconds = histogram(deps.registry, 'sluice_query_seconds', 'Query API ClickHouse query duration.', LATENCY_BUCKETS_SECONDS, ['endpoint'])
   const run = guardedRunner(deps.clickhouse, config.guard, querySeconds)

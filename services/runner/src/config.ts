@@ -2,12 +2,14 @@
 import { z } from 'zod'
 import { clickhouseEnv, commonEnv, kafkaEnv, parseEnv, positiveInt, registryEnv } from '@sluice/config'
 import type { Env } from '@sluice/config'
+import { loadSecurityConfig, securityEnv } from '@sluice/auth'
 
 export const envSchema = z.object({
   ...commonEnv.shape,
   ...kafkaEnv.shape,
   ...registryEnv.shape,
   ...clickhouseEnv.shape,
+  ...securityEnv.shape,
   SLUICE_STARTUP_TIMEOUT_MS: positiveInt(120_000),
   SLUICE_SHUTDOWN_TIMEOUT_MS: positiveInt(30_000),
 })
@@ -49,6 +51,7 @@ export function loadConfig(env?: Env) {
       maxConcurrentQueries: e.CLICKHOUSE_HTTP_MAX_CONCURRENT_QUERIES,
       tenant: e.CLICKHOUSE_HTTP_TENANT,
     },
+    security: loadSecurityConfig(e),
     startupTimeoutMs: e.SLUICE_STARTUP_TIMEOUT_MS,
     shutdownTimeoutMs: e.SLUICE_SHUTDOWN_TIMEOUT_MS,
   })

@@ -17,6 +17,7 @@ import { AvroCodec, createRegistryClient, loadAvsc, pingRegistry, schemasDir } f
 import { createClickHouse, createHttpInterface, migrate, pingClickHouse } from '@sluice/clickhouse'
 import type { ClickHouseHandle, HttpInterface } from '@sluice/clickhouse'
 import { createLogger, createRegistry } from '@sluice/observability'
+import { createProcessSecurity } from '@sluice/auth'
 import type { HealthCheck, Registry } from '@sluice/observability'
 import type { AnyServiceModule, Codecs, DepsFor, ServiceInstance, ServiceNeeds } from '@sluice/service'
 import { loadConfig } from './config.js'
@@ -172,6 +173,10 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
       }
     }
 
+    const security = createProcessSecurity(config.security, { log: logger, retentionDays: config.clickhouse.ttlDays })
+    closers.push(() => security.close())
+    if (config.security.authEnabled) logger.info({ keys: config.security.keys.keys.length }, 'API keys required (SLUICE_AUTH=true)')
+
     // Each service: its dependencies' checks, plus `consumer` once its stages run (added below;
     // the app reads the checks object on every request).
     const runners: Array<{ runner: ConsumerRunner; stages: ReadonlyArray<{ stage: unknown }> }> = []
@@ -181,7 +186,7 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
       if (module.needs.kafka) checks.kafka = infra.kafka!
       if (module.needs.registry) checks.registry = infra.registry!
       if (module.needs.clickhouse) checks.clickhouse = infra.clickhouse!
-      const deps = { logger, registry, checks, clock: Date.now, kafka, producer, codecs, registryUrl: config.registryUrl, clickhouse } as DepsFor<Required<ServiceNeeds>>
+      const deps = { logger, registry, checks, clock: Date.now, security: security.forService(module.name), kafka, producer, codecs, registryUrl: config.registryUrl, clickhouse } as DepsFor<Required<ServiceNeeds>>
       created.push({ name: module.name as Target, instance: module.create(serviceConfig, deps), checks })
     }
 

@@ -83,6 +83,7 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
     logger: log,
     registry: r,
     checks: deps.checks,
+    access: { security: deps.security, scope: 'query' },
   })
   void app.register(websocket, { options: { maxPayload: 64 * 1024 } })
   const page = buildPage()

@@ -1,0 +1,102 @@
+// The door of every HTTP app: an onRequest hook that authenticates the request for its route's
+// scope before its body is read, and `req.access` — who is asking and the tenant rule — for the
+// handlers. A route opts out with `config: { public: true }` (health, metrics, the OpenAPI
+// document) or asks for another scope than its app's with `config: { scope: 'admin' }`.
+// Refusals (401, 403) are audited.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { SluiceError, TENANT_PATTERN, isSluiceError } from '@sluice/core'
+import type { AuditEntry } from './audit.js'
+import type { Principal, Scope } from './keys.js'
+import type { Security } from './security.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is asking; set by the guard before any handler runs. */
+    access: Access
+  }
+  interface FastifyContextConfig {
+    /** No credentials asked (health, readiness, metrics, API documents, the live page's files). */
+    public?: boolean
+    /** The scope the route needs, when not its app's. */
+    scope?: Scope
+  }
+}
+
+export interface Access {
+  /** null: authentication is off, or the route is public. */
+  readonly principal: Principal | null
+  /** The key's id for audit rows: 'anonymous' when authentication is off. */
+  readonly keyId: string
+  /**
+   * The tenant the request acts as: the one it names if its key allows it (403 otherwise), else
+   * the key's, else `fallback`. With authentication off, `requested ?? fallback`.
+   */
+  tenant<F extends string | undefined>(requested: string | undefined, fallback: F): string | F
+  /** Writes an audit row for this request (key id and remote address filled in). */
+  audit(entry: Omit<AuditEntry, 'keyId' | 'remote'>): void
+}
+
+/**
+ * The tenant a request names in `headers` (the first set, in order), else `param`; undefined when it
+ * names none. Throws VALIDATION_FAILED naming the header when the value is not a valid tenant id.
+ */
+export function requestedTenant(req: Pick<FastifyRequest, 'headers'>, headers: readonly string[], param?: string | undefined): string | undefined {
+  for (const name of headers) {
+    const raw = req.headers[name]
+    const v = Array.isArray(raw) ? raw[0] : raw
+    if (typeof v !== 'string' || v === '') continue
+    if (!TENANT_PATTERN.test(v)) throw new SluiceError('VALIDATION_FAILED', `header ${name}: expected 1-64 characters of A-Z a-z 0-9 _ . -`)
+    return v
+  }
+  return param === '' ? undefined : param
+}
+
+function remoteOf(req: FastifyRequest): string {
+  return req.socket?.remoteAddress ?? req.ip ?? ''
+}
+
+function accessFor(req: FastifyRequest, security: Security, principal: Principal | null): Access {
+  const keyId = principal?.keyId ?? 'anonymous'
+  const audit = (entry: Omit<AuditEntry, 'keyId' | 'remote'>) => security.audit.record({ ...entry, keyId, remote: remoteOf(req) })
+  return {
+    principal,
+    keyId,
+    audit,
+    tenant(requested, fallback) {
+      try {
+        return security.auth.tenant(principal, requested, fallback)
+      } catch (err) {
+        audit({ action: 'auth.refused', outcome: 'refused', tenant: requested ?? '', target: `${req.method} ${req.routeOptions.url ?? req.url}`, reason: isSluiceError(err) ? err.message : 'refused' })
+        throw err
+      }
+    },
+  }
+}
+
+/** Installs the guard on `app` (call before registering routes); `scope` is what its routes need by default. */
+export function installGuard(app: FastifyInstance, security: Security, scope: Scope): void {
+  app.decorateRequest('access', null as unknown as Access)
+  const open = (req: FastifyRequest) => accessFor(req, security, null)
+  app.addHook('onRequest', async (req) => {
+    const config = req.routeOptions.config as { public?: boolean; scope?: Scope } | undefined
+    if (config?.public === true || !security.auth.enabled || req.url.startsWith('/docs')) {
+      req.access = open(req)
+      return
+    }
+    try {
+      req.access = accessFor(req, security, security.auth.authenticate(req.headers, config?.scope ?? scope))
+    } catch (err) {
+      req.access = open(req)
+      security.audit.record({
+        action: 'auth.refused',
+        outcome: 'refused',
+        tenant: '',
+        keyId: '',
+        target: `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`,
+        reason: isSluiceError(err) ? err.message : 'refused',
+        remote: remoteOf(req),
+      })
+      throw err
+    }
+  })
+}

@@ -1,0 +1,12 @@
+// @sluice/auth — API keys, the tenant rule of every door, per-tenant limits and retention, audit.
+export { SCOPES, KeyRing, hashKey, keysFileSchema, parseKeysFile } from './keys.js'
+export type { KeyCheck, KeySpec, KeysFile, Principal, Scope } from './keys.js'
+export { Auth, WWW_AUTHENTICATE, mayActAs, presentedKey } from './auth.js'
+export { AUDIT_OUTCOMES, AuditLog } from './audit.js'
+export type { AuditEntry, AuditOutcome, AuditRow, AuditWriter } from './audit.js'
+export { Gauges, TenantSettingsTable, TokenBuckets, parseTenantsFile, tenantsFileSchema } from './tenants.js'
+export type { TenantSettings, TenantsFile } from './tenants.js'
+export { createProcessSecurity, loadSecurityConfig, openSecurity, securityEnv } from './security.js'
+export type { ProcessSecurity, Security, SecurityConfig } from './security.js'
+export { installGuard, requestedTenant } from './fastify.js'
+export type { Access } from './fastify.js'
