@@ -2,6 +2,7 @@
 //   sluice run --target all | gateway,clickhouse-sink,query-api
 //   sluice env            every environment variable, by target
 //   sluice templates      mine log lines offline with the enricher's code (templates.ts)
+//   sluice keys create    make an API key and add its hash to a keys file (keys.ts)
 // SIGTERM / SIGINT drain: stop accepting, flush batches, commit, disconnect, exit 0.
 import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
@@ -9,10 +10,12 @@ import { envNames } from '@sluice/config'
 import { envSchema as runtimeEnv } from './config.js'
 import { MODULES, TARGETS, loadConfig, parseTargets, startRuntime } from './runtime.js'
 import { MESSAGE_FIELDS, runTemplates } from './templates.js'
+import { createKey } from './keys.js'
 
 const USAGE = `usage: sluice run [--target all|${TARGETS.join(',')}]
        sluice env
        sluice templates [--summary] [--message-field NAME] [--service NAME] [FILE…]
+       sluice keys create --id ID --tenant T[,T…] --scope S[,S…] [--file KEYS.json] [--description TEXT] [--expires-at ISO]
 
 sluice templates: mines log lines, one per line, from the FILEs (stdin when none, or for "-")
 with the enricher's code and configuration (the ENRICHER_* variables); prints one JSON line per
@@ -23,13 +26,21 @@ object) gives its message, "service" and "level".
                         latest template), merged groups counted as one, largest first
   --message-field NAME  NDJSON field holding the message (default: the first present of
                         ${MESSAGE_FIELDS.join(', ')}; none: the whole line)
-  --service NAME        service of every line (default: the NDJSON "service", else "unknown")`
+  --service NAME        service of every line (default: the NDJSON "service", else "unknown")
+
+sluice keys create: makes an API key (printed once, on stdout: keep it) and adds its SHA-256 to
+the keys file (SLUICE_API_KEYS_FILE; created when missing); without --file, prints the entry to
+add. Tenants: tenant ids, or * for every tenant. Scopes: ingest, query, alerts, admin (all).`
 
 // Each command's options; anything else is a usage error.
 const OPTIONS = {
   run: { options: { target: { type: 'string', default: 'all' } } },
   env: { options: {} },
   templates: { options: { summary: { type: 'boolean' }, 'message-field': { type: 'string' }, service: { type: 'string' } }, allowPositionals: true },
+  keys: {
+    options: { id: { type: 'string' }, tenant: { type: 'string' }, scope: { type: 'string' }, file: { type: 'string' }, description: { type: 'string' }, 'expires-at': { type: 'string' } },
+    allowPositionals: true,
+  },
 } as const satisfies Record<string, ParseArgsConfig>
 type Command = keyof typeof OPTIONS
 const isCommand = (name: string): name is Command => Object.hasOwn(OPTIONS, name)
@@ -105,12 +116,24 @@ async function templates(args: string[]): Promise<void> {
   })
 }
 
+function keys(args: string[]): void {
+  const { positionals, values } = parse(args, OPTIONS.keys)
+  if (values.help) return void process.stdout.write(`${USAGE}\n`)
+  if (positionals[0] !== 'create' || positionals.length > 1) throw new Error(`expected: sluice keys create …\n${USAGE}`)
+  const list = (v: string | undefined) => (v ?? '').split(',').map((x) => x.trim()).filter(Boolean)
+  if (values.id === undefined || values.tenant === undefined || values.scope === undefined) throw new Error(`sluice keys create needs --id, --tenant and --scope\n${USAGE}`)
+  const made = createKey({ id: values.id, tenants: list(values.tenant), scopes: list(values.scope), description: values.description, expiresAt: values['expires-at'], file: values.file })
+  process.stdout.write(`${made.key}\n`)
+  process.stderr.write(values.file ? `key ${made.entry.id} added to ${values.file}; the key above is shown only once\n` : `add this entry to the keys file:\n${JSON.stringify(made.entry)}\n`)
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...args] = argv
   const usage = () => void process.stdout.write(`${USAGE}\n`)
   if (command === undefined || command === '--help' || command === '-h') return usage()
   if (!isCommand(command)) throw new Error(`unknown command ${command}\n${USAGE}`)
   if (command === 'templates') return templates(args)
+  if (command === 'keys') return keys(args)
   if (command === 'run') {
     const { values } = parse(args, OPTIONS.run)
     return values.help ? usage() : run(values.target)
