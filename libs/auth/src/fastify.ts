@@ -52,51 +52,58 @@ export function requestedTenant(req: Pick<FastifyRequest, 'headers'>, headers: r
 }
 
 function remoteOf(req: FastifyRequest): string {
-  return req.socket?.remoteAddress ?? req.ip ?? ''
+  return req.socket?.remoteAddress ?? ''
 }
 
-function accessFor(req: FastifyRequest, security: Security, principal: Principal | null): Access {
-  const keyId = principal?.keyId ?? 'anonymous'
-  const audit = (entry: Omit<AuditEntry, 'keyId' | 'remote'>) => security.audit.record({ ...entry, keyId, remote: remoteOf(req) })
-  return {
-    principal,
-    keyId,
-    audit,
-    tenant(requested, fallback) {
-      try {
-        return security.auth.tenant(principal, requested, fallback)
-      } catch (err) {
-        audit({ action: 'auth.refused', outcome: 'refused', tenant: requested ?? '', target: `${req.method} ${req.routeOptions.url ?? req.url}`, reason: isSluiceError(err) ? err.message : 'refused' })
-        throw err
-      }
-    },
+function routeOf(req: FastifyRequest): string {
+  return `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`
+}
+
+// A class rather than closures: one small object per request, on the gateway's hot path too.
+class RequestAccess implements Access {
+  readonly principal: Principal | null
+  readonly keyId: string
+  #req: FastifyRequest
+  #security: Security
+
+  constructor(req: FastifyRequest, security: Security, principal: Principal | null) {
+    this.#req = req
+    this.#security = security
+    this.principal = principal
+    this.keyId = principal?.keyId ?? 'anonymous'
+  }
+
+  tenant<F extends string | undefined>(requested: string | undefined, fallback: F): string | F {
+    try {
+      return this.#security.auth.tenant(this.principal, requested, fallback)
+    } catch (err) {
+      this.audit({ action: 'auth.refused', outcome: 'refused', tenant: requested ?? '', target: routeOf(this.#req), reason: isSluiceError(err) ? err.message : 'refused' })
+      throw err
+    }
+  }
+
+  audit(entry: Omit<AuditEntry, 'keyId' | 'remote'>): void {
+    this.#security.audit.record({ ...entry, keyId: this.keyId, remote: remoteOf(this.#req) })
   }
 }
 
 /** Installs the guard on `app` (call before registering routes); `scope` is what its routes need by default. */
 export function installGuard(app: FastifyInstance, security: Security, scope: Scope): void {
   app.decorateRequest('access', null as unknown as Access)
-  const open = (req: FastifyRequest) => accessFor(req, security, null)
-  app.addHook('onRequest', async (req) => {
+  // A callback hook, not an async one: no promise per request.
+  app.addHook('onRequest', (req, _reply, done) => {
     const config = req.routeOptions.config as { public?: boolean; scope?: Scope } | undefined
     if (config?.public === true || !security.auth.enabled || req.url.startsWith('/docs')) {
-      req.access = open(req)
-      return
+      req.access = new RequestAccess(req, security, null)
+      return done()
     }
     try {
-      req.access = accessFor(req, security, security.auth.authenticate(req.headers, config?.scope ?? scope))
+      req.access = new RequestAccess(req, security, security.auth.authenticate(req.headers, config?.scope ?? scope))
+      done()
     } catch (err) {
-      req.access = open(req)
-      security.audit.record({
-        action: 'auth.refused',
-        outcome: 'refused',
-        tenant: '',
-        keyId: '',
-        target: `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`,
-        reason: isSluiceError(err) ? err.message : 'refused',
-        remote: remoteOf(req),
-      })
-      throw err
+      req.access = new RequestAccess(req, security, null)
+      security.audit.record({ action: 'auth.refused', outcome: 'refused', tenant: '', keyId: '', target: routeOf(req), reason: isSluiceError(err) ? err.message : 'refused', remote: remoteOf(req) })
+      done(err as Error)
     }
   })
 }
