@@ -43,8 +43,15 @@ export interface Access {
 export function requestedTenant(req: Pick<FastifyRequest, 'headers'>, headers: readonly string[], param?: string | undefined): string | undefined {
   for (const name of headers) {
     const raw = req.headers[name]
-    const v = Array.isArray(raw) ? raw[0] : raw
+    let v = Array.isArray(raw) ? raw[0] : raw
     if (typeof v !== 'string' || v === '') continue
+    // A header sent twice arrives joined by ", " (the Elasticsearch JS client repeats its custom
+    // headers in lower case): the same tenant twice is that tenant, different ones are refused.
+    if (v.includes(',')) {
+      const named = new Set(v.split(',').map((t) => t.trim()))
+      if (named.size > 1) throw new SluiceError('VALIDATION_FAILED', `header ${name}: names several tenants (${[...named].join(', ')}); name one`)
+      v = [...named][0]!
+    }
     if (!TENANT_PATTERN.test(v)) throw new SluiceError('VALIDATION_FAILED', `header ${name}: expected 1-64 characters of A-Z a-z 0-9 _ . -`)
     return v
   }
@@ -93,7 +100,10 @@ export function installGuard(app: FastifyInstance, security: Security, scope: Sc
   // A callback hook, not an async one: no promise per request.
   app.addHook('onRequest', (req, _reply, done) => {
     const config = req.routeOptions.config as { public?: boolean; scope?: Scope } | undefined
-    if (config?.public === true || !security.auth.enabled || req.url.startsWith('/docs')) {
+    // A CORS preflight carries no credentials (browsers strip them): it is answered by the CORS
+    // hook, and runs no handler, so it needs none.
+    const preflight = req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined
+    if (config?.public === true || !security.auth.enabled || preflight || req.url.startsWith('/docs')) {
       req.access = new RequestAccess(req, security, null)
       return done()
     }
@@ -105,5 +115,12 @@ export function installGuard(app: FastifyInstance, security: Security, scope: Sc
       security.audit.record({ action: 'auth.refused', outcome: 'refused', tenant: '', keyId: '', target: routeOf(req), reason: isSluiceError(err) ? err.message : 'refused', remote: remoteOf(req) })
       done(err as Error)
     }
+  })
+  // A WebSocket upgrade answered over HTTP (refused here, before @fastify/websocket took it): Node
+  // leaves an upgrade's socket to its listener, so end it once the answer is written, or it stays
+  // open and the server's close waits for it. Accepted upgrades are hijacked and never get here.
+  app.addHook('onResponse', (req, _reply, done) => {
+    if (req.headers.upgrade?.toLowerCase() === 'websocket') req.raw.socket?.destroy()
+    done()
   })
 }

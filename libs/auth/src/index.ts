@@ -10,3 +10,5 @@ export { createProcessSecurity, loadSecurityConfig, openSecurity, securityEnv } 
 export type { ProcessSecurity, Security, SecurityConfig } from './security.js'
 export { installGuard, requestedTenant } from './fastify.js'
 export type { Access } from './fastify.js'
+export { DEFAULT_HTTP_SETTINGS, httpEnv, httpSettingsFrom } from './hardening.js'
+export type { HttpEnv, HttpSettings } from './hardening.js'

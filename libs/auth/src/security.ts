@@ -10,6 +10,8 @@ import { errorMessage } from '@sluice/core'
 import { AuditLog } from './audit.js'
 import type { AuditWriter } from './audit.js'
 import { Auth } from './auth.js'
+import { DEFAULT_HTTP_SETTINGS, httpEnv, httpSettingsFrom } from './hardening.js'
+import type { HttpEnv, HttpSettings } from './hardening.js'
 import { KeyRing, parseKeysFile } from './keys.js'
 import type { KeysFile } from './keys.js'
 import { TenantSettingsTable, parseTenantsFile } from './tenants.js'
@@ -26,9 +28,11 @@ export const securityEnv = z.object({
   SLUICE_API_KEYS_RELOAD_MS: positiveInt(5000),
   /** Per-tenant limits and retention: {"defaults":{…},"tenants":{"<tenant>":{…}}}. */
   SLUICE_TENANTS_FILE: z.string().optional(),
+  ...httpEnv.shape,
 })
 
-type SecurityEnv = z.infer<typeof securityEnv>
+/** The parsed variables; the SLUICE_HTTP_* ones may be left out (their defaults apply). */
+type SecurityEnv = Omit<z.infer<typeof securityEnv>, keyof HttpEnv> & Partial<HttpEnv>
 
 export interface SecurityConfig {
   authEnabled: boolean
@@ -36,6 +40,8 @@ export interface SecurityConfig {
   keysFile: string | undefined
   keysReloadMs: number
   tenants: TenantsFile | undefined
+  /** Timeouts, size and connection limits, CORS of every HTTP server; absent: DEFAULT_HTTP_SETTINGS. */
+  http?: HttpSettings
 }
 
 /** Reads the keys and tenants files; throws naming the variable and what is wrong. */
@@ -57,6 +63,7 @@ export function loadSecurityConfig(e: SecurityEnv): SecurityConfig {
     keysFile: e.SLUICE_API_KEYS_FILE,
     keysReloadMs: e.SLUICE_API_KEYS_RELOAD_MS,
     tenants: e.SLUICE_TENANTS_FILE === undefined ? undefined : readConfigFile('SLUICE_TENANTS_FILE', e.SLUICE_TENANTS_FILE, parseTenantsFile),
+    http: httpSettingsFrom(e),
   })
 }
 
@@ -65,6 +72,8 @@ export interface Security {
   auth: Auth
   tenants: TenantSettingsTable
   audit: AuditLog
+  /** The HTTP hardening createHttpApp applies; absent: DEFAULT_HTTP_SETTINGS. */
+  http?: HttpSettings
 }
 
 export interface ProcessSecurity {
@@ -112,7 +121,7 @@ export function createProcessSecurity(config: SecurityConfig, opts: ProcessSecur
     forService(service) {
       const audit = new AuditLog({ service, log: opts.log.child({ service, component: 'audit' }), writer: opts.auditWriter, ...(opts.clock && { clock: opts.clock }) })
       audits.push(audit)
-      return { auth, tenants, audit }
+      return { auth, tenants, audit, http: config.http ?? DEFAULT_HTTP_SETTINGS }
     },
     async close() {
       clearInterval(timer)

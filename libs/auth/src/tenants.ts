@@ -15,7 +15,7 @@ const limit = z.number().int().min(0)
 const settingsSchema = z.strictObject({
   /** Records per second a tenant may send (token bucket refill); 0 = no limit. */
   ingest_records_per_second: limit.optional(),
-  /** Body bytes per second (uncompressed, as parsed); 0 = no limit. */
+  /** Bytes per second of the records as the gateway writes them (key and Avro value); 0 = no limit. */
   ingest_bytes_per_second: limit.optional(),
   /** Bucket depth in seconds of the rate: how long a burst above the rate may last. */
   ingest_burst_seconds: z.number().positive().max(3600).optional(),

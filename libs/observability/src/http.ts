@@ -4,6 +4,8 @@
 //   GET /metrics       — the process registry (and its sources on other threads) in the Prometheus text format.
 //   GET /openapi.json  — the OpenAPI 3.1 document of every route, made from the zod schemas that
 //                        validate them (fastify-type-provider-zod); GET /docs — Swagger UI on it.
+// Every answer carries security headers, and every server the timeouts and limits of
+// hardening.ts (from the process's HttpSettings).
 // A service registers its routes in a plugin (`app.register(async (api) => …)`): the OpenAPI
 // collector sees the routes registered after it, and plugins load in order.
 import swagger from '@fastify/swagger'
@@ -13,11 +15,12 @@ import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, Fa
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
 export type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
-import { WWW_AUTHENTICATE, installGuard, openSecurity } from '@sluice/auth'
+import { DEFAULT_HTTP_SETTINGS, WWW_AUTHENTICATE, installGuard, openSecurity } from '@sluice/auth'
 import type { Scope, Security } from '@sluice/auth'
 import { isSluiceError } from '@sluice/core'
 import type { ErrorCode, SluiceError } from '@sluice/core'
 import type { Registry } from 'prom-client'
+import { frameworkErrors, installHardening, serverOptions } from './hardening.js'
 import { metricsText } from './metrics.js'
 
 export type HealthCheck = () => Promise<void>
@@ -183,9 +186,13 @@ export const API_VERSION = '1.0.0'
  * and serialisation, the OpenAPI document and Swagger UI, the shared error handler and ops routes.
  */
 export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
+  const security = opts.access?.security ?? openSecurity(opts.logger, opts.name)
+  const hardening = security.http ?? DEFAULT_HTTP_SETTINGS
   const app = Fastify({
     loggerInstance: opts.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    ...serverOptions(hardening),
+    frameworkErrors,
     ...(opts.bodyLimit !== undefined && { bodyLimit: opts.bodyLimit }),
   })
   const routes: RouteSeen[] = []
@@ -197,7 +204,9 @@ export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   registerErrorHandler(app)
-  installGuard(app, opts.access?.security ?? openSecurity(opts.logger, opts.name), opts.access?.scope ?? 'admin')
+  // Before the guard, so its refusals carry the security headers too.
+  installHardening(app, hardening)
+  installGuard(app, security, opts.access?.scope ?? 'admin')
   void app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

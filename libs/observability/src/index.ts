@@ -16,3 +16,4 @@ export {
 export type { StageMetrics, Counter, Gauge, Histogram, MetricsSource } from './metrics.js'
 export { API_VERSION, createHttpApp, registerOpsRoutes, registerErrorHandler, runHealthChecks, undocumentedRoutes, validationMessage, websocketOnly, RETRY_AFTER_SECONDS } from './http.js'
 export type { HealthCheck, HealthReport, HttpAppOptions, ZodTypeProvider } from './http.js'
+export { API_CSP, DOCS_CSP, htmlCsp } from './hardening.js'

@@ -1,15 +1,32 @@
 // pino JSON logs to stdout: one root logger per process, child loggers per service and component.
 import { pino } from 'pino'
-import type { Logger, LevelWithSilent } from 'pino'
+import type { DestinationStream, Logger, LevelWithSilent } from 'pino'
 
 export type { Logger }
 
-export function createLogger(opts: { name?: string; level?: LevelWithSilent } = {}): Logger {
+/** `destination`: where lines go (default stdout); tests capture them. */
+export function createLogger(opts: { name?: string; level?: LevelWithSilent; destination?: DestinationStream } = {}): Logger {
   return pino({
     name: opts.name ?? 'sluice',
     level: opts.level ?? 'info',
     base: { pid: process.pid },
-    redact: { paths: ['*.password', '*.apiKey', '*.token', 'req.headers.authorization', 'config.CLICKHOUSE_PASSWORD'], censor: '[redacted]' },
+    // Credentials never reach the log: API keys in any header they travel in, passwords, tokens.
+    redact: {
+      paths: [
+        '*.password',
+        '*.apiKey',
+        '*.token',
+        '*.key',
+        'req.headers.authorization',
+        'req.headers["x-api-key"]',
+        '*.headers.authorization',
+        '*.headers["x-api-key"]',
+        'headers.authorization',
+        'headers["x-api-key"]',
+        'config.CLICKHOUSE_PASSWORD',
+      ],
+      censor: '[redacted]',
+    },
     timestamp: pino.stdTimeFunctions.isoTime,
-  })
+  }, opts.destination)
 }
