@@ -1,7 +1,9 @@
 // Gateway configuration (env → frozen config).
 import { z } from 'zod'
-import { commonEnv, kafkaEnv, parseEnv, port, positiveInt, registryEnv } from '@sluice/config'
+import { commaList, commonEnv, kafkaEnv, parseEnv, port, positiveInt, registryEnv } from '@sluice/config'
+import { TENANT_PATTERN } from '@sluice/core'
 import type { Env } from '@sluice/config'
+import { sourceProblem } from './syslog-sources.js'
 
 export const envSchema = z.object({
   ...commonEnv.shape,
@@ -18,6 +20,15 @@ export const envSchema = z.object({
   /** Syslog listeners (RFC 5424 and 3164); 0 switches one off. */
   SYSLOG_TCP_PORT: port(5514),
   SYSLOG_UDP_PORT: port(5514),
+  /** The tenant every syslog record is stored under (syslog has no credentials to take one from); default GATEWAY_DEFAULT_TENANT. */
+  SYSLOG_TENANT: z.string().regex(TENANT_PATTERN, 'expected 1-64 characters of A-Z a-z 0-9 _ . -').optional(),
+  /** Addresses and CIDR ranges allowed to send syslog, comma-separated; empty: any. Set it with SLUICE_AUTH=true. */
+  SYSLOG_ALLOWED_SOURCES: commaList().superRefine((entries, ctx) => {
+    for (const e of entries) {
+      const problem = sourceProblem(e)
+      if (problem) ctx.addIssue({ code: 'custom', message: problem })
+    }
+  }),
 })
 
 export function loadConfig(env?: Env) {
@@ -32,6 +43,8 @@ export function loadConfig(env?: Env) {
     maxInFlightBytes: e.GATEWAY_MAX_IN_FLIGHT_BYTES,
     syslogTcpPort: e.SYSLOG_TCP_PORT,
     syslogUdpPort: e.SYSLOG_UDP_PORT,
+    syslogTenant: e.SYSLOG_TENANT ?? e.GATEWAY_DEFAULT_TENANT,
+    syslogAllowedSources: Object.freeze([...e.SYSLOG_ALLOWED_SOURCES]),
     topicRaw: e.TOPIC_LOGS_RAW,
   })
 }

@@ -8,6 +8,13 @@
 // that would exceed the budget is refused as a whole with OVERLOADED (429 + Retry-After, or the
 // protocol's equivalent) instead of queueing without bound; Kafka not acknowledging in time is
 // KAFKA_UNAVAILABLE (503). Neither writes anything the client is told was refused.
+//
+// Tenancy: a record naming a tenant in its own `tenant` field that the request's key may not act
+// as is refused in its place (field `tenant`, the tenant named; audited once per request), the rest
+// go through. Per-tenant ingest limits (limits.ts) count the records about to be produced; a request
+// over them is refused whole with RATE_LIMITED (429 + Retry-After), nothing written.
+import { mayActAs } from '@sluice/auth'
+import type { Access, TenantSettingsTable } from '@sluice/auth'
 import { SluiceError, validateLogInput } from '@sluice/core'
 import type { FieldError, FieldMapping, LogEvent, LogSource } from '@sluice/core'
 import type { Message, MessageProducer } from '@sluice/kafka'
@@ -15,6 +22,8 @@ import { BATCH_SIZE_BUCKETS, LATENCY_BUCKETS_SECONDS, histogram, stageMetrics } 
 import type { Registry } from '@sluice/observability'
 import type { Codec } from '@sluice/service'
 import type { Config } from './config.js'
+import { IngestLimits, hasIngestLimits } from './limits.js'
+import type { TenantUsage } from './limits.js'
 
 /** A record a protocol could not even read (bad JSON line, bad frame): its error is in `known`. */
 export const SKIP: unique symbol = Symbol('skip')
@@ -27,6 +36,11 @@ export interface IngestDefaults {
   observedNs: bigint
   /** Which of the records' fields hold the message, time, level, service, host (fields.ts). */
   fields?: FieldMapping
+  /**
+   * Who sent the records (HTTP requests): a record's own `tenant` must be one this key may act as.
+   * Undefined (syslog) or a null principal (authentication off): any.
+   */
+  access?: Pick<Access, 'principal' | 'keyId' | 'audit'>
 }
 
 export interface Ingested {
@@ -34,13 +48,15 @@ export interface Ingested {
   rejected: number
   /** Every record error, by index (at most GATEWAY_MAX_ERRORS_REPORTED are worth reporting). */
   errors: FieldError[]
+  /** Of the rejected, those refused because their `tenant` field names a tenant the key may not act as. */
+  forbidden: number
 }
 
 export interface Ingest {
   /**
    * Validates, encodes and produces `records`; resolves once Kafka acknowledged the accepted ones.
-   * Throws SluiceError OVERLOADED (retry later, nothing written) or KAFKA_UNAVAILABLE (retry;
-   * nothing of this request was acknowledged).
+   * Throws SluiceError RATE_LIMITED (a tenant over its limit) or OVERLOADED (retry later, nothing
+   * written), or KAFKA_UNAVAILABLE (retry; nothing of this request was acknowledged).
    */
   records(records: readonly unknown[], defaults: IngestDefaults, known?: readonly FieldError[]): Promise<Ingested>
 }
@@ -49,6 +65,10 @@ export interface IngestDeps {
   producer: MessageProducer
   codec: Pick<Codec<LogEvent>, 'encodeInto'>
   registry: Registry
+  /** Per-tenant ingest limits; undefined: none. */
+  tenants?: TenantSettingsTable | undefined
+  /** The limits' clock (tests hold it still). */
+  clock?: (() => number) | undefined
 }
 
 /** First size of a request's encode buffer: a 1 000-record request of ~400-byte records fits twice. */
@@ -58,6 +78,8 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
   const stage = stageMetrics(deps.registry, 'gateway')
   const produceSeconds = histogram(deps.registry, 'sluice_gateway_produce_seconds', 'Time from a request’s records handed to the producer until Kafka acknowledged them.', LATENCY_BUCKETS_SECONDS)
   const recordsPerRequest = histogram(deps.registry, 'sluice_gateway_request_records', 'Records per request, any protocol.', BATCH_SIZE_BUCKETS)
+  // Without a tenant limited, the hot path does not count usage at all.
+  const limits = deps.tenants && hasIngestLimits(deps.tenants) ? new IngestLimits(deps.tenants, deps.registry, deps.clock) : undefined
   let inFlightBytes = 0
 
   return {
@@ -70,6 +92,12 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
       let out = Buffer.allocUnsafe(ENCODE_BUFFER_BYTES)
       let pos = 0
       let bytes = 0
+      const principal = defaults.access?.principal ?? null
+      let forbidden: Set<string> | undefined
+      let forbiddenRecords = 0
+      // Usually one tenant a request: its usage is kept without a map until a second appears.
+      const first: TenantUsage & { tenant: string | undefined } = { tenant: undefined, records: 0, bytes: 0 }
+      let usage: Map<string, TenantUsage> | undefined
       const encode = (e: LogEvent): Buffer => {
         let end = deps.codec.encodeInto(e, out, pos)
         if (end < 0) {
@@ -89,6 +117,12 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
           continue
         }
         const e = result.event
+        if (principal !== null && e.tenant !== defaults.tenant && !mayActAs(principal, e.tenant)) {
+          ;(forbidden ??= new Set()).add(e.tenant)
+          forbiddenRecords++
+          errors.push({ index: i, field: 'tenant', message: `API key ${principal.keyId} may not act as tenant ${e.tenant}` })
+          continue
+        }
         const message = { key: `${e.tenant}/${e.service}`, value: encode(e) }
         // Kafka refuses a record batch over the broker's message.max.bytes; one such record would
         // fail its whole produce request, so it is turned away here with the rest going through.
@@ -99,15 +133,44 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
         }
         bytes += size
         messages.push(message)
+        if (limits === undefined) continue
+        if (first.tenant === undefined || first.tenant === e.tenant) {
+          first.tenant = e.tenant
+          first.records++
+          first.bytes += size
+          continue
+        }
+        usage ??= new Map()
+        const u = usage.get(e.tenant) ?? { records: 0, bytes: 0 }
+        u.records++
+        u.bytes += size
+        usage.set(e.tenant, u)
       }
       const rejected = records.length - messages.length
       stage.received.inc(records.length)
       recordsPerRequest.observe(records.length)
-      if (rejected > 0) stage.dropped.inc({ reason: 'invalid' }, rejected)
+      if (rejected > forbiddenRecords) stage.dropped.inc({ reason: 'invalid' }, rejected - forbiddenRecords)
+      if (forbidden !== undefined) {
+        stage.dropped.inc({ reason: 'forbidden' }, forbiddenRecords)
+        const tenants = [...forbidden]
+        defaults.access?.audit({ action: 'ingest.refused', outcome: 'refused', tenant: tenants.join(','), target: defaults.source, reason: `records naming tenant(s) ${tenants.join(', ')} that API key ${defaults.access.keyId} may not act as`, details: { tenants } })
+      }
 
       if (messages.length > 0) {
+        let taken: Map<string, TenantUsage> | undefined
+        if (limits !== undefined && first.tenant !== undefined) {
+          taken = usage ?? new Map()
+          taken.set(first.tenant, { records: first.records, bytes: first.bytes })
+          try {
+            limits.take(taken)
+          } catch (err) {
+            stage.dropped.inc({ reason: 'rate_limited' }, messages.length)
+            throw err
+          }
+        }
         // One request alone may exceed the budget (a large body on an idle gateway): it goes.
         if (inFlightBytes > 0 && inFlightBytes + bytes > config.maxInFlightBytes) {
+          if (taken !== undefined) limits?.refund(taken)
           stage.dropped.inc({ reason: 'overloaded' }, messages.length)
           throw new SluiceError('OVERLOADED', `the gateway is waiting on Kafka for ${inFlightBytes} bytes already (limit ${config.maxInFlightBytes}); retry later`, { canRetry: true })
         }
@@ -116,6 +179,8 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
         try {
           await deps.producer.send(config.topicRaw, messages)
         } catch (err) {
+          // The client is told to retry: its retry must not find the tokens gone.
+          if (taken !== undefined) limits?.refund(taken)
           stage.errors.inc({ code: err instanceof SluiceError ? err.code : 'KAFKA_PRODUCE_FAILED' })
           throw err
         } finally {
@@ -125,7 +190,7 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
         stage.sent.inc(messages.length)
       }
       errors.sort((a, b) => a.index - b.index)
-      return { accepted: messages.length, rejected, errors }
+      return { accepted: messages.length, rejected, errors, forbidden: forbiddenRecords }
     },
   }
 }

@@ -1,13 +1,17 @@
 // What every ingest protocol module gets: the configuration, the shared accept path (ingest.ts)
 // and the tenant rule. A protocol only reads its wire format into records of Sluice's JSON shape
 // (the fields `validateLogInput` in @sluice/core accepts) and writes its own response; validation,
-// encoding, producing, backpressure and the telemetry contract are the same for all of them.
+// encoding, producing, backpressure, limits and the telemetry contract are the same for all of them.
 import type { FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
+import { requestedTenant } from '@sluice/auth'
+import type { Security } from '@sluice/auth'
 import type { Registry } from '@sluice/observability'
-import { SluiceError, TENANT_PATTERN } from '@sluice/core'
 import type { Config } from './config.js'
 import type { Ingest } from './ingest.js'
+
+/** Headers a request names its tenant in, first set wins: Sluice's, then Loki's (Grafana Agent, Alloy, collectors). */
+export const TENANT_HEADERS = ['x-sluice-tenant', 'x-scope-orgid'] as const
 
 export interface ProtocolContext {
   config: Config
@@ -15,24 +19,19 @@ export interface ProtocolContext {
   log: Logger
   /** The gateway's metrics (a protocol without replies, syslog, counts its drops here). */
   registry: Registry
+  /** Keys, tenants' settings and the audit log (the runtime's); undefined: authentication off, no limits. */
+  security?: Security | undefined
   /**
-   * The request's tenant: the first of `headers` that is set (default: `x-sluice-tenant`), else
-   * GATEWAY_DEFAULT_TENANT. Throws VALIDATION_FAILED naming the header when the value is not a
-   * valid tenant.
+   * The request's tenant, the one rule of every door (@sluice/auth): the tenant named in the first
+   * of `headers` that is set (default TENANT_HEADERS) if the request's key may act as it (403
+   * otherwise), else the key's, else GATEWAY_DEFAULT_TENANT. With authentication off, the header's
+   * or the default. Throws VALIDATION_FAILED naming the header when the value is not a valid tenant.
    */
   tenantOf(req: FastifyRequest, headers?: readonly string[]): string
 }
 
 export function tenantRule(config: Config): ProtocolContext['tenantOf'] {
-  return (req, headers = ['x-sluice-tenant']) => {
-    for (const name of headers) {
-      const v = req.headers[name]
-      if (typeof v !== 'string' || v === '') continue
-      if (!TENANT_PATTERN.test(v)) throw new SluiceError('VALIDATION_FAILED', `header ${name}: expected 1-64 characters of A-Z a-z 0-9 _ . -`)
-      return v
-    }
-    return config.defaultTenant
-  }
+  return (req, headers = TENANT_HEADERS) => req.access.tenant(requestedTenant(req, headers), config.defaultTenant)
 }
 
 /**

@@ -21,15 +21,15 @@ import { startSyslog } from './syslog.js'
 import type { SyslogListeners } from './syslog.js'
 
 /** What the gateway needs: a producer and the raw-log encoder (fakes in unit tests). */
-export interface GatewayDeps extends Pick<BaseDeps, 'logger' | 'registry' | 'checks'>, Partial<Pick<BaseDeps, 'security'>> {
+export interface GatewayDeps extends Pick<BaseDeps, 'logger' | 'registry' | 'checks'>, Partial<Pick<BaseDeps, 'security' | 'clock'>> {
   producer: MessageProducer
   codec: Pick<Codec<LogEvent>, 'encodeInto'>
 }
 
-/** The protocols' shared context: config, the accept path, the tenant rule. */
+/** The protocols' shared context: config, the accept path (with the tenants' limits), the tenant rule. */
 export function protocolContext(config: Config, deps: GatewayDeps): ProtocolContext {
   const log = deps.logger.child({ service: 'gateway' })
-  return { config, ingest: createIngest(config, deps), log, registry: deps.registry, tenantOf: tenantRule(config) }
+  return { config, ingest: createIngest(config, { ...deps, tenants: deps.security?.tenants }), log, registry: deps.registry, security: deps.security, tenantOf: tenantRule(config) }
 }
 
 export function buildApp(config: Config, deps: GatewayDeps, ctx = protocolContext(config, deps)): FastifyInstance {

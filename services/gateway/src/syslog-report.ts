@@ -20,6 +20,10 @@ export const SYSLOG_DROP_REASONS = [
   'shutdown',
   /** A TCP connection over the listener's limit, closed unread. */
   'too_many_connections',
+  /** A TCP connection (closed unread) or UDP datagram from an address not in SYSLOG_ALLOWED_SOURCES. */
+  'source_not_allowed',
+  /** UDP: the syslog tenant over its ingest limit (TCP waits instead, the sender held by flow control). */
+  'rate_limited',
 ] as const
 export type SyslogDropReason = (typeof SYSLOG_DROP_REASONS)[number]
 

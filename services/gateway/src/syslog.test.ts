@@ -7,6 +7,7 @@ import { once } from 'node:events'
 import net from 'node:net'
 import { pino } from 'pino'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { createProcessSecurity, hashKey } from '@sluice/auth'
 import { SluiceError, validateLogInput } from '@sluice/core'
 import type { LogEvent } from '@sluice/core'
 import type { Message, MessageProducer } from '@sluice/kafka'
@@ -20,6 +21,7 @@ import { SyslogFramer } from './syslog-framing.js'
 import type { FrameRefusal } from './syslog-framing.js'
 import { MAX_SD_PARAMS, frameText, syslogRecord } from './syslog-record.js'
 import { SyslogReport } from './syslog-report.js'
+import { SourceAllowList, sourceProblem } from './syslog-sources.js'
 
 // ---------------------------------------------------------------------------------------------
 // Framing
@@ -256,7 +258,7 @@ function fakeIngest() {
         const err = failNext.shift()
         if (err) throw err
         batches.push(batch)
-        return { accepted: records.length, rejected: 0, errors: [] }
+        return { accepted: records.length, rejected: 0, errors: [], forbidden: 0 }
       } finally {
         inFlight--
       }
@@ -304,12 +306,14 @@ function captureLog() {
   return { log, lines }
 }
 
-async function listeners(ingest: Ingest, env: Record<string, string> = {}) {
+async function listeners(ingest: Ingest, env: Record<string, string> = {}, opts: { auth?: boolean } = {}) {
   const port = await freePort()
   const config = loadConfig({ TOPIC_LOGS_RAW: 'raw', HOST: '127.0.0.1', SYSLOG_TCP_PORT: String(port), SYSLOG_UDP_PORT: String(port), ...env })
   const { log, lines } = captureLog()
   const registry = createRegistry({ defaultMetrics: false })
-  const l = await startSyslog({ config, ingest, log, registry, tenantOf: tenantRule(config) })
+  const keys = { keys: [{ id: 'k', sha256: hashKey('k'), tenants: ['ops'], scopes: ['ingest' as const] }] }
+  const security = createProcessSecurity({ authEnabled: opts.auth ?? false, keys, keysFile: undefined, keysReloadMs: 5000, tenants: undefined }, { log, retentionDays: 30 }).forService('gateway')
+  const l = await startSyslog({ config, ingest, log, registry, security, tenantOf: tenantRule(config) })
   onTestFinished(() => l.close())
   return { l, port, lines, registry }
 }
@@ -504,6 +508,107 @@ describe('syslog listeners', () => {
     const l = await startSyslog({ config, ingest: fakeIngest().ingest, log: captureLog().log, registry: createRegistry({ defaultMetrics: false }), tenantOf: tenantRule(config) })
     expect(l.addresses).toEqual({})
     await l.close()
+  })
+})
+
+const sendUdp = (client: dgram.Socket, m: string, port: number) => new Promise<void>((resolve, reject) => client.send(m, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())))
+
+describe('syslog listeners: tenant, allowed sources, limits', () => {
+  it('stores every record under SYSLOG_TENANT, whatever GATEWAY_DEFAULT_TENANT is', async () => {
+    const fake = fakeIngest()
+    const { port } = await listeners(fake.ingest, { GATEWAY_DEFAULT_TENANT: 'default', SYSLOG_TENANT: 'network' })
+    const socket = await connect(port)
+    socket.end(frame(1))
+    await until('the record', () => fake.batches.length === 1)
+    expect(fake.batches[0]!.defaults).toMatchObject({ tenant: 'network', source: 'syslog' })
+  })
+
+  it('closes a TCP connection and drops UDP datagrams from sources not in SYSLOG_ALLOWED_SOURCES, counted and audited', async () => {
+    const fake = fakeIngest()
+    const { l, port, lines, registry } = await listeners(fake.ingest, { SYSLOG_ALLOWED_SOURCES: '10.0.0.0/8, 192.168.1.7', SYSLOG_TENANT: 'network' })
+    const socket = net.connect(port, '127.0.0.1')
+    onTestFinished(() => void socket.destroy())
+    socket.on('error', () => {})
+    socket.write(frame(1))
+    await once(socket, 'close')
+    const client = dgram.createSocket('udp4')
+    onTestFinished(() => void client.close())
+    await sendUdp(client, '<13>1 - h app - - - udp', port)
+    await until('two refusals', () => l.counts().dropped.source_not_allowed === 2)
+    expect(fake.attempts).toEqual([])
+    expect(l.counts().received).toEqual({ tcp: 1, udp: 1 })
+    expect(await registry.metrics()).toContain('sluice_gateway_syslog_messages_dropped_total{reason="source_not_allowed"} 2')
+    const audits = lines.filter((x) => x.msg === 'audit').map((x) => x.audit)
+    expect(audits).toEqual([
+      expect.objectContaining({ action: 'syslog.refused', outcome: 'refused', tenant: 'network', target: 'syslog tcp', remote: '127.0.0.1', reason: expect.stringContaining('SYSLOG_ALLOWED_SOURCES') }),
+      expect.objectContaining({ action: 'syslog.refused', target: 'syslog udp', remote: '127.0.0.1' }),
+    ])
+  })
+
+  it('takes messages from an allowed source', async () => {
+    const fake = fakeIngest()
+    const { l, port } = await listeners(fake.ingest, { SYSLOG_ALLOWED_SOURCES: '10.0.0.0/8,127.0.0.0/8' })
+    const socket = await connect(port)
+    socket.end(frame(1))
+    const client = dgram.createSocket('udp4')
+    onTestFinished(() => void client.close())
+    await sendUdp(client, '<13>1 - h app - - - udp', port)
+    await until('2 records', () => fake.messages().length === 2)
+    expect(fake.messages().sort()).toEqual(['m1', 'udp'])
+    expect(l.counts().dropped.source_not_allowed).toBe(0)
+  })
+
+  it('warns at start when SLUICE_AUTH=true and any source may send', async () => {
+    const { lines } = await listeners(fakeIngest().ingest, {}, { auth: true })
+    expect(lines.find((x) => x.level === 40 && String(x.msg).includes('SYSLOG_ALLOWED_SOURCES'))).toBeDefined()
+    const allowed = await listeners(fakeIngest().ingest, { SYSLOG_ALLOWED_SOURCES: '127.0.0.1' }, { auth: true })
+    expect(allowed.lines.find((x) => String(x.msg).includes('SYSLOG_ALLOWED_SOURCES'))).toBeUndefined()
+  })
+
+  it('holds a TCP batch over the tenant’s ingest limit and delivers it once the limit allows, nothing dropped', async () => {
+    const fake = fakeIngest()
+    const { l, port } = await listeners(fake.ingest)
+    fake.failNext.push(new SluiceError('RATE_LIMITED', 'tenant default is over its ingest limit', { canRetry: true, retryAfterSeconds: 1 }))
+    const socket = await connect(port)
+    socket.write(frame(1) + frame(2))
+    await until('the batch', () => fake.batches.length === 1)
+    expect(fake.attempts).toHaveLength(2)
+    expect(fake.messages()).toEqual(['m1', 'm2'])
+    expect(l.counts().dropped).toMatchObject({ rate_limited: 0, kafka_failed: 0 })
+  })
+
+  it('drops and counts a UDP batch over the tenant’s ingest limit: a datagram sender cannot be held back', async () => {
+    const fake = fakeIngest()
+    const { l, port, registry } = await listeners(fake.ingest)
+    fake.failNext.push(new SluiceError('RATE_LIMITED', 'tenant default is over its ingest limit', { canRetry: true, retryAfterSeconds: 1 }))
+    const client = dgram.createSocket('udp4')
+    onTestFinished(() => void client.close())
+    await sendUdp(client, '<13>1 - h app - - - first', port)
+    await until('the refused batch', () => l.counts().dropped.rate_limited === 1)
+    await sendUdp(client, '<13>1 - h app - - - second', port)
+    await until('the next batch', () => fake.batches.length === 1)
+    expect(fake.messages()).toEqual(['second'])
+    expect(fake.attempts).toHaveLength(2)
+    expect(await registry.metrics()).toContain('sluice_gateway_syslog_messages_dropped_total{reason="rate_limited"} 1')
+  })
+})
+
+describe('SYSLOG_ALLOWED_SOURCES', () => {
+  it('matches addresses and CIDR ranges of both families, IPv4 ranges also as IPv4-mapped IPv6', () => {
+    const list = new SourceAllowList(['10.0.0.0/8', '192.168.1.7', 'fd00::/8'])
+    expect(['10.1.2.3', '::ffff:10.9.9.9', '192.168.1.7', 'fd12::1'].map((a) => list.allows(a))).toEqual([true, true, true, true])
+    expect(['11.0.0.1', '192.168.1.8', 'fe80::1', '', undefined].map((a) => list.allows(a))).toEqual([false, false, false, false, false])
+    expect(new SourceAllowList([]).allows('8.8.8.8')).toBe(true)
+  })
+
+  it('refuses at start what is not an address or range, naming it', () => {
+    expect(sourceProblem('10.0.0.0/8')).toBeUndefined()
+    expect(sourceProblem('10.0.0/8')).toMatch(/"10.0.0\/8" is not an IP address or CIDR range/)
+    expect(sourceProblem('10.0.0.0/33')).toMatch(/prefix length must be 0-32/)
+    expect(sourceProblem('::1/129')).toMatch(/0-128/)
+    expect(() => loadConfig({ SYSLOG_ALLOWED_SOURCES: '10.0.0.0/8,example.com' })).toThrow(/SYSLOG_ALLOWED_SOURCES.*"example.com" is not an IP address/s)
+    expect(() => loadConfig({ SYSLOG_TENANT: 'no spaces!' })).toThrow(/SYSLOG_TENANT/)
+    expect(loadConfig({ GATEWAY_DEFAULT_TENANT: 'd' })).toMatchObject({ syslogTenant: 'd', syslogAllowedSources: [] })
   })
 })
 

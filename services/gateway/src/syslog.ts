@@ -2,14 +2,20 @@
 // that speak only syslog send to the gateway as to a syslog server, over TCP (SYSLOG_TCP_PORT) and
 // UDP (SYSLOG_UDP_PORT), both on HOST; 0 switches a listener off. Each message — a TCP frame
 // (syslog-framing.ts) or a UDP datagram — becomes a record (syslog-record.ts) and takes the accept
-// path every protocol takes (ingest.ts), with source "syslog" and the tenant GATEWAY_DEFAULT_TENANT
-// (syslog carries no tenant; run a gateway per tenant to separate them).
+// path every protocol takes (ingest.ts), with source "syslog" and the tenant SYSLOG_TENANT
+// (default GATEWAY_DEFAULT_TENANT: syslog carries no tenant, and no credentials).
+//
+// Who may send: SYSLOG_ALLOWED_SOURCES (syslog-sources.ts), addresses and CIDR ranges; empty lets
+// anyone, which with SLUICE_AUTH=true is warned about at start. A connection from elsewhere is
+// closed unread, a datagram dropped; both are counted (reason source_not_allowed) and audited (the
+// audit log keeps a flood of refusals to a count).
 //
 // TCP keeps a connection's records in order and pushes back instead of buffering without bound:
 // one batch at a time goes to Kafka, the next is what arrived meanwhile, and the socket is paused
 // once MAX_QUEUED_BYTES wait, so a sender faster than Kafka is slowed by TCP flow control. Kafka refusing for now
-// (OVERLOADED, KAFKA_UNAVAILABLE) is retried with the socket still paused. UDP cannot push back:
-// datagrams queue while a batch is out, up to GATEWAY_MAX_BODY_BYTES, and past that are dropped.
+// (OVERLOADED, KAFKA_UNAVAILABLE) and the tenant's ingest limit (RATE_LIMITED) are retried with the
+// socket still paused. UDP cannot push back: datagrams queue while a batch is out, up to
+// GATEWAY_MAX_BODY_BYTES, and past that are dropped, as is a batch over the tenant's ingest limit.
 // Memory per connection is bounded by one frame (GATEWAY_MAX_RECORD_BYTES; a larger one is
 // skipped) and two batches of about MAX_QUEUED_BYTES, connections by MAX_CONNECTIONS.
 //
@@ -22,10 +28,11 @@ import type { AddressInfo, Socket } from 'node:net'
 import { SluiceError, errorMessage, nowNs, uuidv7 } from '@sluice/core'
 import type { ProtocolContext } from './protocol.js'
 import { SyslogFramer } from './syslog-framing.js'
+import { SourceAllowList } from './syslog-sources.js'
 import { SYSLOG_SERVICE, frameText, syslogRecord } from './syslog-record.js'
 import type { SyslogRecord } from './syslog-record.js'
 import { SyslogReport } from './syslog-report.js'
-import type { SyslogCounts } from './syslog-report.js'
+import type { SyslogCounts, SyslogTransport } from './syslog-report.js'
 
 export interface SyslogListeners {
   /** Where each listener listens (host:port), for logs and tests. */
@@ -64,7 +71,17 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
   const { config } = ctx
   const log = ctx.log.child({ component: 'syslog' })
   const report = new SyslogReport(log, REPORT_INTERVAL_MS, ctx.registry)
+  const sources = new SourceAllowList(config.syslogAllowedSources)
   let closing = false
+
+  /** Whether `address` may send; a refusal is counted, logged (summed up) and audited. */
+  function allowed(transport: SyslogTransport, address: string | undefined, port: number | undefined): boolean {
+    if (sources.allows(address)) return true
+    report.received(transport)
+    report.dropped('source_not_allowed', 1, `from ${transport} ${address}:${port}: not in SYSLOG_ALLOWED_SOURCES`)
+    ctx.security?.audit.record({ action: 'syslog.refused', outcome: 'refused', tenant: config.syslogTenant, keyId: '', target: `syslog ${transport}`, reason: 'source not in SYSLOG_ALLOWED_SOURCES', remote: address ?? '' })
+    return false
+  }
   /** Batches on their way to Kafka (close waits for them). */
   const inFlight = new Set<Promise<void>>()
 
@@ -73,21 +90,24 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
    * sends the same ids and observed time: what a timed-out attempt did write is absorbed as a
    * duplicate (README "Data guarantees").
    */
-  async function deliver(records: unknown[], from: string): Promise<void> {
+  async function deliver(records: unknown[], from: string, transport: SyslogTransport): Promise<void> {
     const observedNs = nowNs()
     for (let delayMs = 100; ; delayMs = Math.min(delayMs * 2, MAX_RETRY_DELAY_MS)) {
       try {
-        const r = await ctx.ingest.records(records, { tenant: config.defaultTenant, source: 'syslog', observedNs })
+        const r = await ctx.ingest.records(records, { tenant: config.syslogTenant, source: 'syslog', observedNs })
         report.accepted(r.accepted)
         const first = r.errors[0]
         if (r.rejected > 0) report.dropped('invalid', r.rejected, `from ${from}: ${first ? `${first.field || 'record'}: ${first.message}` : 'rejected'}`)
         return
       } catch (err) {
         const retry = err instanceof SluiceError && err.canRetry
+        const limited = err instanceof SluiceError && err.code === 'RATE_LIMITED'
+        // A UDP sender cannot be held back: what is over the limit is dropped, not queued.
+        if (limited && transport === 'udp') return report.dropped('rate_limited', records.length, `from ${from}: ${errorMessage(err)}`)
         if (!retry) return report.dropped('kafka_failed', records.length, `from ${from}: ${errorMessage(err)}`)
         if (closing) return report.dropped('shutdown', records.length, `from ${from}: ${errorMessage(err)}`)
         report.retrying(records.length, `from ${from}: ${errorMessage(err)}`)
-        await sleep(delayMs)
+        await sleep(limited ? Math.min((err.retryAfterSeconds ?? 1) * 1000, MAX_RETRY_DELAY_MS) : delayMs)
       }
     }
   }
@@ -122,6 +142,10 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
   const sockets = new Set<Socket>()
 
   function serve(socket: Socket): void {
+    if (!allowed('tcp', socket.remoteAddress, socket.remotePort)) {
+      socket.destroy()
+      return
+    }
     const from = `tcp ${socket.remoteAddress}:${socket.remotePort}`
     let queue: Uint8Array[] = []
     let queuedBytes = 0
@@ -152,7 +176,7 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
         lastChunk = undefined
         if (socket.isPaused() && !ended && !closing) socket.resume()
         const nowMs = Date.now()
-        await deliver(frames.map((f) => toRecord(f, from, nowMs)), from)
+        await deliver(frames.map((f) => toRecord(f, from, nowMs)), from, 'tcp')
       }
       draining = false
     }
@@ -198,14 +222,14 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
       udpQueue = []
       udpQueuedBytes = 0
       const nowMs = Date.now()
-      await deliver(datagrams.map((d) => toRecord(d.msg, d.from, nowMs)), 'udp')
+      await deliver(datagrams.map((d) => toRecord(d.msg, d.from, nowMs)), 'udp', 'udp')
     }
     udpDraining = false
   }
 
   async function listenUdp(socket: dgram.Socket, port: number): Promise<void> {
     socket.on('message', (msg, rinfo) => {
-      if (closing) return
+      if (closing || !allowed('udp', rinfo.address, rinfo.port)) return
       const from = `udp ${rinfo.address}:${rinfo.port}`
       if (udpQueuedBytes + msg.length > config.maxBodyBytes) {
         report.received('udp')
@@ -244,7 +268,10 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
     ...(tcp && { tcp: formatAddress(tcp.address()) }),
     ...(udp && { udp: formatAddress(udp.address()) }),
   }
-  if (tcp || udp) log.info({ addresses }, `syslog listening on ${[addresses.tcp && `tcp ${addresses.tcp}`, addresses.udp && `udp ${addresses.udp}`].filter(Boolean).join(', ')}`)
+  if (tcp || udp) log.info({ addresses, tenant: config.syslogTenant }, `syslog listening on ${[addresses.tcp && `tcp ${addresses.tcp}`, addresses.udp && `udp ${addresses.udp}`].filter(Boolean).join(', ')}`)
+  if ((tcp || udp) && sources.any && ctx.security?.auth.enabled) {
+    log.warn({ tenant: config.syslogTenant }, `SLUICE_AUTH=true but syslog takes messages from any source as tenant ${config.syslogTenant}: set SYSLOG_ALLOWED_SOURCES to the senders' addresses, or switch the listeners off (SYSLOG_TCP_PORT=0, SYSLOG_UDP_PORT=0)`)
+  }
 
   async function close(): Promise<void> {
     closing = true

@@ -3,15 +3,21 @@
 //   POST|PUT /_bulk, /{index}/_bulk   NDJSON action/source pairs (elastic-bulk.ts), each source
 //                                      document mapped to a record (elastic-map.ts)
 //   GET / and the handshake shippers make before sending (elastic-handshake.ts)
-// Tenant: header x-sluice-tenant. Answers the way Elasticsearch does, which is what the clients read:
+// Tenant: header x-sluice-tenant (or X-Scope-OrgID); with SLUICE_AUTH=true the key's (Beats'
+// `api_key: id:key` as `Authorization: ApiKey`, Basic auth with the key as password, Bearer), on the
+// handshake as on _bulk. Answers the way Elasticsearch does, which is what the clients read:
 //   200  {"took":ms,"errors":bool,"items":[{"create":{"_index","_id","status":201,"result":"created",…}}
 //        or {"index":{"_index","_id","status":400,"error":{"type":"mapper_parsing_exception","reason":…}}}]}
 //        once Kafka acknowledged every stored item; a bad item is refused in its place only.
 //   400  nothing to do (no action in the body), a bad path index or tenant header
+//   401  no or an unknown key: security_exception, WWW-Authenticate (Basic, Bearer, ApiKey) as
+//        Elasticsearch answers it — Beats and Logstash log it and retry with backoff
+//   403  the key lacks the ingest scope or may not act as the tenant named: security_exception
 //   413  body over GATEWAY_MAX_BODY_BYTES after decompression (Beats split the batch and retry)
 //   415  a content type other than JSON or NDJSON (also the vendor types of the 8 and 9 clients)
-//   429  the gateway waits on Kafka for too much already: the whole request, nothing written,
-//        Retry-After. Elasticsearch answers its indexing-pressure limit the same way; items
+//   429  the tenant is over its ingest limit, or the gateway waits on Kafka for too much already:
+//        es_rejected_execution_exception for the whole request, nothing written, Retry-After.
+//        Elasticsearch answers its indexing-pressure limit the same way; items
 //        rejected with 429 one by one would be dropped by shippers that retry only whole requests
 //        (Vector by default), and nothing of the request was written anyway.
 //   503  Kafka did not acknowledge: the whole request, Retry-After (the clients retry 503 themselves)
@@ -28,6 +34,7 @@
 // decompression (@fastify/compress, registered above) apply unchanged.
 import { z } from 'zod'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { WWW_AUTHENTICATE } from '@sluice/auth'
 import { nowNs, uuidv7 } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
 import { invalidUtf8Lines } from '../body.js'
@@ -45,6 +52,8 @@ export const ES_CONTENT_TYPES = ['application/json', 'application/x-ndjson', 'ap
 /** Exception type of an error answered for the whole request, by status. */
 const TYPE_BY_STATUS: Readonly<Record<number, string>> = {
   400: 'illegal_argument_exception',
+  401: 'security_exception',
+  403: 'security_exception',
   413: 'content_too_long_exception',
   415: 'media_type_header_exception',
   429: 'es_rejected_execution_exception',
@@ -101,15 +110,24 @@ function asEsError(req: FastifyRequest, reply: FastifyReply, payload: unknown): 
   if (reply.statusCode < 400 || !isPlainObject(payload) || typeof payload.error !== 'string' || typeof payload.message !== 'string') return payload
   const { error: code, message, ...extra } = payload
   const reason = reply.statusCode === 415 && !code.includes('ENCODING') ? `Content-Type header [${req.headers['content-type'] ?? ''}] is not supported: send ${ES_CONTENT_TYPES.join(', ')}` : message
-  return esError(reply.statusCode, TYPE_BY_STATUS[reply.statusCode] ?? 'exception', reason, { sluice_error: code, ...extra })
+  // Elasticsearch repeats its challenges in a 401's body, under `header`.
+  const challenge = reply.statusCode === 401 && { header: { 'WWW-Authenticate': ES_CHALLENGES } }
+  return esError(reply.statusCode, TYPE_BY_STATUS[reply.statusCode] ?? 'exception', reason, { ...challenge, sluice_error: code, ...extra })
 }
+
+/** The credentials Elasticsearch's 401 asks for, ApiKey (Beats' `api_key`) beside Sluice's Bearer and Basic. */
+const ES_CHALLENGES = [...WWW_AUTHENTICATE, 'ApiKey realm="sluice"']
 
 export function registerElastic(api: FastifyInstance, ctx: ProtocolContext): void {
   void api.register(async (es) => {
     es.removeAllContentTypeParsers()
     es.addContentTypeParser([...ES_CONTENT_TYPES], { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
-    es.addHook('onRequest', async (_req, reply) => {
+    // On every answer, also one refused before the route ran (no key: the guard's onRequest hook
+    // comes first): the official clients check it.
+    es.addHook('onSend', async (_req, reply, payload) => {
       reply.header('x-elastic-product', 'Elasticsearch')
+      if (reply.statusCode === 401) reply.header('www-authenticate', ES_CHALLENGES)
+      return payload
     })
     es.addHook('preSerialization', async (req, reply, payload) => asEsError(req, reply, payload))
     // Described for the OpenAPI document: bulk, and the handshake shippers make before it. The
@@ -171,7 +189,7 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
       known.push({ index: i, field: '', message: error.reason })
     }
 
-    const accepting = ctx.ingest.records(records, { tenant, source: 'http', observedNs: nowNs() }, known)
+    const accepting = ctx.ingest.records(records, { tenant, source: 'http', observedNs: nowNs(), access: req.access }, known)
     // The documents and records are encoded now: let them go before the wait for Kafka (see releaseBody).
     for (const item of items) item.doc = undefined
     records.length = 0

@@ -1,15 +1,19 @@
 // Grafana Loki's push API at POST /loki/api/v1/push, so Promtail, Alloy, winston-loki, pino-loki
 // and every other Loki client can ship to Sluice by pointing at the gateway. Bodies (loki-wire.ts):
 // JSON with Content-Type application/json (gzip/deflate/br Content-Encoding accepted), anything
-// else snappy-compressed protobuf, as Loki reads them. Tenant: X-Scope-OrgID, else x-sluice-tenant.
-// Answers as Loki does, in plain text:
+// else snappy-compressed protobuf, as Loki reads them. Tenant: X-Scope-OrgID, else x-sluice-tenant;
+// with SLUICE_AUTH=true the key's (Promtail's and Alloy's basic_auth with the key as password, or
+// bearer_token), a multi-tenant key choosing by X-Scope-OrgID. Answers as Loki does, in plain text:
 //   204  every entry stored (or nothing to store)
 //   400  a body that cannot be read ("couldn't parse push request: …"), a bad tenant header, or
 //        refused streams/entries: one line per error, naming stream and entry. As in Loki's
 //        distributor, the request's good entries are stored all the same: a 4xx tells the client
 //        not to retry, so nothing is written twice
+//   401  no or an unknown key (WWW-Authenticate); 403 the key lacks the ingest scope or may not act
+//        as the tenant named — Promtail and Alloy do not retry either, and log the text
 //   413  body over GATEWAY_MAX_BODY_BYTES (after gzip, or as the snappy block announces it)
-//   429  too much waiting for Kafka already, with Retry-After — Loki clients retry
+//   429  the tenant is over its ingest limit (as Loki's ingestion_rate_limit), or too much waiting
+//        for Kafka already, with Retry-After; nothing stored — Loki clients retry
 //   503  Kafka unreachable or not acknowledging in time, with Retry-After — Loki clients retry
 import { z } from 'zod'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -19,7 +23,7 @@ import type { ProtocolContext } from '../protocol.js'
 import { PushBatch } from './loki-batch.js'
 import { readJsonPush, readProtobufPush } from './loki-wire.js'
 
-const TENANT_HEADERS = ['x-scope-orgid', 'x-sluice-tenant'] as const
+const LOKI_TENANT_HEADERS = ['x-scope-orgid', 'x-sluice-tenant'] as const
 
 function isJson(contentType: string | undefined): boolean {
   if (contentType === undefined) return false
@@ -64,7 +68,7 @@ export function registerLoki(api: FastifyInstance, ctx: ProtocolContext): void {
       body: z.unknown(),
     }
     loki.post('/loki/api/v1/push', { schema }, async (req, reply) => {
-      const tenant = ctx.tenantOf(req, TENANT_HEADERS)
+      const tenant = ctx.tenantOf(req, LOKI_TENANT_HEADERS)
       const observedNs = nowNs()
       const body = req.body
       if (!Buffer.isBuffer(body) || body.length === 0) throw new SluiceError('VALIDATION_FAILED', "couldn't parse push request: empty body")
@@ -72,7 +76,7 @@ export function registerLoki(api: FastifyInstance, ctx: ProtocolContext): void {
       if (isJson(req.headers['content-type'])) readJsonPush(body, batch)
       else await readProtobufPush(body, ctx.config.maxBodyBytes, batch)
       if (batch.records.length === 0) return reply.code(204).send()
-      const accepting = ctx.ingest.records(batch.records, { tenant, source: 'http', observedNs }, batch.known)
+      const accepting = ctx.ingest.records(batch.records, { tenant, source: 'http', observedNs, access: req.access }, batch.known)
       batch.releaseRecords()
       releaseBody(req)
       const result = await accepting

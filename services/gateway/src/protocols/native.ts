@@ -5,9 +5,14 @@
 //   200  every record accepted                 { accepted, rejected: 0 }
 //   207  some accepted, some rejected          { accepted, rejected, errors: [{ index, field, message }] }
 //   400  nothing accepted (all invalid, bad JSON, empty body)
+//   401  no or an unknown API key (SLUICE_AUTH=true), with WWW-Authenticate
+//   403  the key lacks the ingest scope, or the tenant header names a tenant it may not act as;
+//        also when every record was refused for naming such a tenant in its `tenant` field (a
+//        record doing so among others is refused in its place: 207, field `tenant`)
 //   413  body over GATEWAY_MAX_BODY_BYTES (after decompression)   { limitBytes }
 //   415  unsupported Content-Type or Content-Encoding
-//   429  too much waiting for Kafka already, with Retry-After
+//   429  the tenant is over its ingest limit (RATE_LIMITED), or too much waiting for Kafka already
+//        (OVERLOADED), with Retry-After; nothing of the request was stored
 //   503  Kafka unreachable or not acknowledging in time, with Retry-After — nothing was lost silently
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
@@ -52,7 +57,7 @@ export function registerNative(api: FastifyInstance, ctx: ProtocolContext): void
     if (!parsed || parsed.records.length === 0) throw new SluiceError('VALIDATION_FAILED', 'empty body: send a JSON object, a JSON array or NDJSON lines')
     const tenant = ctx.tenantOf(req)
     const fields = fieldMapping(req)
-    const accepting = ctx.ingest.records(parsed.records, { tenant, source: 'http', observedNs: nowNs(), ...(fields && { fields }) }, parsed.errors)
+    const accepting = ctx.ingest.records(parsed.records, { tenant, source: 'http', observedNs: nowNs(), access: req.access, ...(fields && { fields }) }, parsed.errors)
     releaseBody(req)
     const result = await accepting
     const max = ctx.config.maxErrorsReported
@@ -61,6 +66,9 @@ export function registerNative(api: FastifyInstance, ctx: ProtocolContext): void
       rejected: result.rejected,
       ...(result.errors.length > 0 && { errors: result.errors.slice(0, max) }),
       ...(result.errors.length > max && { errorsTruncated: true }),
+    }
+    if (result.accepted === 0 && result.forbidden > 0 && result.forbidden === result.rejected) {
+      return reply.code(403).send({ error: 'FORBIDDEN', message: `API key ${req.access.keyId} may not act as the tenant(s) the records name`, ...body })
     }
     const status = result.rejected === 0 ? 200 : result.accepted === 0 ? 400 : 207
     return reply.code(status).send(body)

@@ -12,9 +12,13 @@
 //        Also when every record was refused: the request itself was fine, resending it won't help.
 //   400  the request cannot be read: bad protobuf or JSON, not an ExportLogsServiceRequest; a bad
 //        x-sluice-tenant header
+//   401  no or an unknown API key (SLUICE_AUTH=true; WWW-Authenticate), Status UNAUTHENTICATED
+//   403  the key lacks the ingest scope or may not act as the tenant named, PERMISSION_DENIED —
+//        neither retryable, as the spec has it: the exporter drops the batch and logs the message
 //   413  body over GATEWAY_MAX_BODY_BYTES after decompression;  415  another content type
-//   429  OVERLOADED, 503 KAFKA_UNAVAILABLE — both with Retry-After, the spec's retryable codes;
-//        nothing of the request was stored
+//   429  RATE_LIMITED (the tenant's ingest limit) or OVERLOADED, RESOURCE_EXHAUSTED; 503
+//        KAFKA_UNAVAILABLE — all with Retry-After, the spec's retryable codes, which exporters
+//        honour; nothing of the request was stored
 // Error bodies are a google.rpc.Status { code, message } in the request's encoding. The shared
 // error handler (@sluice/observability) still decides status and Retry-After for every error;
 // an onSend hook only rewrites its JSON body into a Status for requests known to be OTLP.
@@ -45,8 +49,9 @@ export function registerOtlp(api: FastifyInstance, ctx: ProtocolContext): void {
   api.addContentTypeParser(PROTOBUF, { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
 
   api.addHook('onSend', async (req, reply, payload) => {
-    const encoding = otlpRequests.get(req)
-    return encoding === undefined || reply.statusCode < 400 ? payload : statusBody(reply, encoding, payload)
+    if (reply.statusCode < 400) return payload
+    const encoding = otlpRequests.get(req) ?? refusedOtlp(req)
+    return encoding === undefined ? payload : statusBody(reply, encoding, payload)
   })
 
   api.post(
@@ -79,6 +84,18 @@ export function registerOtlp(api: FastifyInstance, ctx: ProtocolContext): void {
   )
 }
 
+/**
+ * The encoding of an OTLP request refused before its route ran (no or a bad API key: the guard's
+ * onRequest hook comes first): /otlp/v1/logs by its content type, /v1/logs when protobuf — OTLP
+ * JSON there is told from Sluice's JSON only by its body, which a refused request never had read.
+ */
+function refusedOtlp(req: FastifyRequest): Encoding | undefined {
+  const url = req.routeOptions.url
+  const protobuf = mediaType(req) === PROTOBUF
+  if (url === '/otlp/v1/logs') return protobuf ? 'protobuf' : 'json'
+  return url === '/v1/logs' && protobuf ? 'protobuf' : undefined
+}
+
 export async function handleOtlpJson(body: object, req: FastifyRequest, reply: FastifyReply, ctx: ProtocolContext): Promise<FastifyReply> {
   otlpRequests.set(req, 'json')
   return respond(readOtlpJson(body as Record<string, unknown>), 'json', req, reply, ctx)
@@ -89,14 +106,14 @@ export async function handleOtlpProtobuf(body: Buffer, req: FastifyRequest, repl
   return respond(readOtlpProtobuf(body), 'protobuf', req, reply, ctx)
 }
 
-const NOTHING: Ingested = { accepted: 0, rejected: 0, errors: [] }
+const NOTHING: Ingested = { accepted: 0, rejected: 0, errors: [], forbidden: 0 }
 
 async function respond(batch: Batch, encoding: Encoding, req: FastifyRequest, reply: FastifyReply, ctx: ProtocolContext): Promise<FastifyReply> {
   const tenant = ctx.tenantOf(req)
   const readerErrors = new Set(batch.errors.map((e) => e.index))
   let result = NOTHING
   if (batch.records.length > 0) {
-    const accepting = ctx.ingest.records(batch.records, { tenant, source: 'otlp', observedNs: nowNs() }, batch.errors)
+    const accepting = ctx.ingest.records(batch.records, { tenant, source: 'otlp', observedNs: nowNs(), access: req.access }, batch.errors)
     // Nothing of the batch is needed once its records are encoded (see releaseBody).
     batch.records.length = 0
     releaseBody(req)
@@ -138,8 +155,13 @@ function describe(errors: readonly FieldError[], readerErrors: ReadonlySet<numbe
   return parts.join('; ')
 }
 
-/** google.rpc.Code for an HTTP status: RESOURCE_EXHAUSTED, INTERNAL, UNAVAILABLE, INVALID_ARGUMENT. */
+/**
+ * google.rpc.Code for an HTTP status: UNAUTHENTICATED, PERMISSION_DENIED, RESOURCE_EXHAUSTED,
+ * INTERNAL, UNAVAILABLE, INVALID_ARGUMENT.
+ */
 function rpcCode(status: number): number {
+  if (status === 401) return 16
+  if (status === 403) return 7
   if (status === 429) return 8
   if (status === 500) return 13
   return status > 500 ? 14 : 3
