@@ -11,6 +11,7 @@ import { startRuntime } from '@sluice/runner'
 import type { Runtime, Target } from '@sluice/runner'
 import { createLogger } from '@sluice/observability'
 import { REPO_ROOT } from './providers.js'
+import type { Infra } from './providers.js'
 
 export interface Isolation {
   env: Record<string, string>
@@ -23,7 +24,13 @@ export interface Isolation {
 
 /** Unique names for one test; reuse the same isolation to restart services on the same data. */
 export function isolation(extra: Record<string, string> = {}): Isolation {
-  const infra = inject('infra')
+  const iso = isolationOn(inject('infra'), extra)
+  onTestFinished(() => rmSync(iso.dataDir, { recursive: true, force: true }))
+  return iso
+}
+
+/** The same outside a test (scripts such as the fuzz run): the caller removes `dataDir`. */
+export function isolationOn(infra: Infra, extra: Record<string, string> = {}): Isolation {
   const id = randomBytes(4).toString('hex')
   const dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-test-'))
   const topicRaw = `t${id}.logs.raw`
@@ -50,6 +57,7 @@ export function isolation(extra: Record<string, string> = {}): Isolation {
     ENRICHER_PORT: '0',
     WS_PORT: '0',
     TOPIC_ALERTS: `t${id}.alerts`,
+    TOPIC_AUDIT: `t${id}.audit`,
     ENRICHER_GROUP_ID: `enricher-${id}`,
     ALERTER_GROUP_ID: `alerter-${id}`,
     ALERTER_PORT: '0',
@@ -66,7 +74,6 @@ export function isolation(extra: Record<string, string> = {}): Isolation {
     ...(infra.clickhouseUrl ? { CLICKHOUSE_URL: infra.clickhouseUrl } : {}),
     ...extra,
   }
-  onTestFinished(() => rmSync(dataDir, { recursive: true, force: true }))
   return { env, topicRaw, topicEnriched, topicDlq, database, dataDir }
 }
 

@@ -3,7 +3,7 @@
 // embedded engine for analysts.
 export { createClickHouse, pingClickHouse } from './client.js'
 export type { ClickHouseClient, ClickHouseHandle, ClickHouseOptions } from './client.js'
-export { migrate, loadMigrations } from './migrations.js'
+export { RETENTION_TABLES, loadMigrations, migrate, retentionDaysColumnValue } from './migrations.js'
 export type { Migration, MigrationOptions } from './migrations.js'
 export { insertRowBinary } from './insert.js'
 export type { RowBinaryInsert } from './insert.js'

@@ -33,6 +33,8 @@ export const kafkaEnv = z.object({
   TOPIC_ALERTS: z.string().default('alerts'),
   /** Compacted topic of the in-app notification inbox (alerter writes, ws-fanout pushes); default "<TOPIC_ALERTS>.notifications". */
   TOPIC_NOTIFICATIONS: z.string().optional(),
+  /** Audit rows of processes without ClickHouse, for the ClickHouse sink to store in the audit table. */
+  TOPIC_AUDIT: z.string().default('sluice.audit'),
 })
 
 /** The inbox topic: TOPIC_NOTIFICATIONS, or "<TOPIC_ALERTS>.notifications". */

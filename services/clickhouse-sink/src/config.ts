@@ -26,6 +26,8 @@ export function loadConfig(env?: Env) {
     alertsTopic: e.TOPIC_ALERTS,
     // Its own group: the alerts consumer commits, rebalances and lags independently of the logs one.
     alertsGroupId: `${e.SINK_GROUP_ID}-alerts`,
+    auditTopic: e.TOPIC_AUDIT,
+    auditGroupId: `${e.SINK_GROUP_ID}-audit`,
     database: e.CLICKHOUSE_DATABASE,
     maxBatchRecords: e.SINK_MAX_BATCH_RECORDS,
     flushIntervalMs: e.SINK_FLUSH_INTERVAL_MS,

@@ -16,6 +16,7 @@ import { schemasDir } from '@sluice/registry'
 import { EnrichedGenerator } from '../../../test/benchmarks/enriched.js'
 import { LOG_COLUMN_NAMES, LogRowBinaryEncoder } from './row-binary.js'
 import { toRow } from './row.js'
+import { TenantRetention } from './retention.js'
 
 // chdb binds one data directory per process: one handle for the file, databases per test.
 let dataDir: string
@@ -107,7 +108,8 @@ async function insertJson(table: string, all: EnrichedLog[]): Promise<void> {
 }
 
 async function insertRows(handle: ClickHouseHandle, table: string, all: EnrichedLog[]): Promise<void> {
-  const encoder = new LogRowBinaryEncoder(4096)
+  // The table's default RetentionDays (ttlDays), which the JSONEachRow rows (no RetentionDays) get.
+  const encoder = new LogRowBinaryEncoder(4096, TenantRetention.uniform(3650))
   for (let i = 0; i < all.length; i += BATCH) {
     const { bytes, rejected } = encoder.encodeBatch(all.slice(i, i + BATCH))
     expect(rejected).toEqual([])

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { SluiceError } from '@sluice/core'
 import type { EnrichedLog } from '@sluice/core'
 import { LOG_COLUMNS, LogRowBinaryEncoder } from './row-binary.js'
+import { TenantRetention } from './retention.js'
 
 const T = 1_763_899_200_123_456_789n // 0x187AA0FA1AF44D15
 
@@ -73,6 +74,7 @@ function columns(row: Buffer): Record<string, Buffer> {
     if (type === 'String' || type === 'LowCardinality(String)') skipString()
     else if (type === 'DateTime64(9)') pos += 8
     else if (type === 'UInt8' || type === 'Bool') pos += 1
+    else if (type === 'UInt16') pos += 2
     else if (type === 'Nullable(UInt16)') pos += row[pos] === 1 ? 1 : 3
     else if (type === 'Nullable(Float64)') pos += row[pos] === 1 ? 1 : 9
     else if (type.startsWith('Map(')) {
@@ -131,10 +133,23 @@ describe('LogRowBinaryEncoder', () => {
       hex('01'), // Truncated
       str('access'), // ParsedFormat
       hex('00'), // PatternAliases []
+      hex('1e 00'), // RetentionDays 30 (the default), UInt16 LE
     ])
     expect(encode(log()).toString('hex')).toBe(expected.toString('hex'))
     const merged = encode(log({ pattern_aliases: ['aaaa', 'bb'] }))
-    expect(merged.subarray(merged.length - 9).toString('hex')).toBe(Buffer.concat([hex('02'), str('aaaa'), str('bb')]).toString('hex'))
+    expect(merged.subarray(merged.length - 11, merged.length - 2).toString('hex')).toBe(Buffer.concat([hex('02'), str('aaaa'), str('bb')]).toString('hex'))
+  })
+
+  it('writes each row’s RetentionDays from its tenant’s settings, clamped into UInt16', () => {
+    const tenants = { defaults: { retentionDays: 30 }, get: (t: string) => ({ retentionDays: t === 'brief' ? 1 : t === 'ample' ? 400 : 30 }), overridden: () => ['brief', 'ample'] }
+    const enc = new LogRowBinaryEncoder(64, TenantRetention.of(tenants as never))
+    // Names of one length: rows of one length.
+    for (const tenant of ['brief', 'ample', 'other', 'brief']) enc.append(log({ tenant }))
+    const bytes = enc.finish()
+    const one = encode(log({ tenant: 'brief' })).length
+    const days = [0, 1, 2, 3].map((i) => bytes.readUInt16LE(i * one + one - 2))
+    expect(days).toEqual([1, 400, 30, 1])
+    expect(TenantRetention.uniform(100_000).days('x')).toBe(65_535)
   })
 
   it('writes lengths and entry counts of 128 and more as multi-byte varints', () => {

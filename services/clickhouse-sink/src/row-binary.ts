@@ -1,7 +1,8 @@
 // EnrichedLog → rows of <db>.logs in ClickHouse RowBinary, the sink's cheaper alternative to
 // `toRow` + JSONEachRow: ClickHouse spends most of a JSON insert parsing text, while RowBinary is
 // read with no parsing at all. The column values are exactly those `toRow` gives (absent optional
-// strings become '', maps keep their key order); TimestampTime is left to its DEFAULT.
+// strings become '', maps keep their key order), plus RetentionDays, the days the record's tenant
+// keeps logs (retention.ts); TimestampTime is left to its DEFAULT.
 //
 // RowBinary wire format: the rows back to back, each row its columns' values in the declared
 // order (LOG_COLUMNS), no header, no separators. Per type:
@@ -37,6 +38,7 @@
 // and leaves the buffer as it was before it, so the caller dead-letters that record alone.
 import { SluiceError } from '@sluice/core'
 import type { EnrichedLog } from '@sluice/core'
+import { TenantRetention } from './retention.js'
 
 /** The columns the encoder writes, in the order it writes them, with the types the table declares. */
 export const LOG_COLUMNS = [
@@ -68,9 +70,13 @@ export const LOG_COLUMNS = [
   ['Truncated', 'Bool'],
   ['ParsedFormat', 'LowCardinality(String)'],
   ['PatternAliases', 'Array(String)'],
+  ['RetentionDays', 'UInt16'],
 ] as const
 
 export const LOG_COLUMN_NAMES: readonly string[] = LOG_COLUMNS.map(([name]) => name)
+
+/** Retention of encoders and transcoders made without one: CLICKHOUSE_TTL_DAYS's default. */
+export const DEFAULT_RETENTION = TenantRetention.uniform(30)
 
 /** 1900-01-01T00:00:00Z, the start of DateTime64's range, in nanoseconds. */
 export const MIN_NS = -2_208_988_800_000_000_000n
@@ -129,13 +135,16 @@ function reject(e: EnrichedLog, field: string, reason: string): never {
  */
 export class LogRowBinaryEncoder {
   readonly #initialBytes: number
+  readonly #retention: TenantRetention
   #buf: Utf8Writable
   #view: DataView
   #pos = 0
   #rows = 0
 
-  constructor(initialBytes = 1 << 20) {
+  /** `retention`: the RetentionDays of each tenant's rows; the service passes the tenants' settings. */
+  constructor(initialBytes = 1 << 20, retention: TenantRetention = DEFAULT_RETENTION) {
     this.#initialBytes = initialBytes
+    this.#retention = retention
     this.#buf = Buffer.allocUnsafeSlow(initialBytes) as Utf8Writable
     this.#view = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.byteLength)
   }
@@ -221,6 +230,14 @@ export class LogRowBinaryEncoder {
     this.#bool(e, 'truncated', e.truncated)
     this.#optionalString(e, 'parsed_format', e.parsed_format)
     this.#stringArray(e, 'pattern_aliases', e.pattern_aliases)
+    this.#uint16(this.#retention.days(e.tenant))
+  }
+
+  #uint16(n: number): void {
+    this.#ensure(2)
+    this.#buf[this.#pos] = n & 0xff
+    this.#buf[this.#pos + 1] = n >>> 8
+    this.#pos += 2
   }
 
   #allocate(bytes: number): void {

@@ -2,6 +2,7 @@
 // the table cannot take is refused alone (the runner dead-letters it), one insert per flush carries
 // every chunk's rows, and an alert row the table cannot take is refused alone too.
 import { openSecurity } from '@sluice/auth'
+import type { AuditRow } from '@sluice/auth'
 import type { KafkaMessage } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import type { Alert, EnrichedLog } from '@sluice/core'
@@ -19,10 +20,11 @@ import { createService } from './service.js'
 import type { SinkWriter } from './service.js'
 
 function setup() {
-  const written: { logs: Array<{ bytes: Buffer; count: number }>; alerts: AlertRow[][] } = { logs: [], alerts: [] }
+  const written: { logs: Array<{ bytes: Buffer; count: number }>; alerts: AlertRow[][]; audit: AuditRow[][] } = { logs: [], alerts: [], audit: [] }
   const writer: SinkWriter = {
     logs: async (bytes, count) => void written.logs.push({ bytes, count }),
     alerts: async (rows) => void written.alerts.push(rows),
+    audit: async (rows) => void written.audit.push(rows),
   }
   // The registered enriched-log schema as id 7; records of other ids decode as if resolved.
   const schema = loadAvsc('enriched-log.avsc')
@@ -35,8 +37,8 @@ function setup() {
     { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), checks: {}, clock: Date.now, security: openSecurity(createLogger({ level: 'silent' }), 'clickhouse-sink'), kafka: {} as Kafka, producer: { send: async () => undefined }, codecs, registryUrl: '', clickhouse: {} as ClickHouseHandle },
     { writer },
   )
-  const [logs, alerts] = service.consumers!.map((c) => c.stage) as [Stage<Buffer | null, unknown>, Stage<Alert, unknown>]
-  return { service, logs, alerts, written, frame }
+  const [logs, alerts, audit] = service.consumers!.map((c) => c.stage) as [Stage<Buffer | null, unknown>, Stage<Alert, unknown>, Stage<Buffer | null, unknown>]
+  return { service, logs, alerts, audit, written, frame }
 }
 
 const batch = <T>(values: T[]) => ({ topic: 't', partition: 0, records: values.map((_, i) => ({ offset: String(i) }) as KafkaMessage), values })
@@ -69,11 +71,27 @@ describe('clickhouse-sink stages', () => {
     expect(written.alerts).toEqual([[expect.objectContaining({ Id: 'fp-1', Status: 'firing', Version: 1 })]])
   })
 
-  it('consumes logs.enriched and alerts in groups of their own', () => {
+  it('writes audit rows from the audit topic, refusing a record that is not one alone', async () => {
+    const { audit, written } = setup()
+    const row: AuditRow = { id: 'a1', time: '2026-12-01T10:00:00.000Z', service: 'gateway', action: 'auth.refused', outcome: 'refused', tenant: '', key_id: '', target: 'POST /v1/logs', reason: 'invalid API key', remote: '10.0.0.7', details: '' }
+    const json = (v: unknown) => Buffer.from(JSON.stringify(v))
+    const out = await audit.transform(batch([json(row), Buffer.from('{not json'), json({ ...row, outcome: 'maybe' }), null, json({ ...row, id: 'a2', extra: 1 })]))
+    expect(out.failed?.map((f) => [f.index, (f.error as { code?: string }).code])).toEqual([
+      [1, 'DECODE_FAILED'],
+      [2, 'VALIDATION_FAILED'],
+      [3, 'DECODE_FAILED'],
+      [4, 'VALIDATION_FAILED'],
+    ])
+    await audit.sink(out.outputs)
+    expect(written.audit).toEqual([[row]])
+  })
+
+  it('consumes logs.enriched, alerts and the audit topic in groups of their own', () => {
     const { service } = setup()
     expect(service.consumers!.map((c) => [c.stage.name, c.groupId, c.topics])).toEqual([
       ['clickhouse-sink', 'sluice-clickhouse-sink', ['logs.enriched']],
       ['clickhouse-sink-alerts', 'sluice-clickhouse-sink-alerts', ['alerts']],
+      ['clickhouse-sink-audit', 'sluice-clickhouse-sink-audit', ['sluice.audit']],
     ])
   })
 })

@@ -4,7 +4,9 @@
 // another schema version are decoded with schema resolution and encoded by row-binary.ts
 // instead), a record the table cannot take refused alone and dead-lettered; sink = one RowBinary
 // INSERT per flush, the chunks' rows back to back. Alerts (a handful per incident): toAlertRow,
-// one JSONEachRow INSERT per flush. Offsets are committed only after ClickHouse acknowledged the
+// one JSONEachRow INSERT per flush. Audit rows of processes without ClickHouse (audit.ts): the
+// audit topic's JSON rows, one JSONEachRow INSERT per flush. Every log row carries its tenant's
+// RetentionDays (retention.ts). Offsets are committed only after ClickHouse acknowledged the
 // insert; while ClickHouse fails the runner retries with backoff and commits nothing.
 import { SluiceError, errorMessage } from '@sluice/core'
 import type { Alert } from '@sluice/core'
@@ -17,6 +19,9 @@ import { LOG_COLUMN_NAMES, LogRowBinaryEncoder } from './row-binary.js'
 import { LogTranscoder, transcoderMismatch } from './transcode.js'
 import { toAlertRow } from './alert-row.js'
 import type { AlertRow } from './alert-row.js'
+import type { AuditRow } from '@sluice/auth'
+import { auditStage, insertAuditRows } from './audit.js'
+import { TenantRetention } from './retention.js'
 
 export type SinkDeps = DepsFor<{ kafka: true; registry: true; clickhouse: true }>
 
@@ -25,6 +30,7 @@ export interface SinkWriter {
   /** RowBinary rows of the logs table, columns as LOG_COLUMN_NAMES. */
   logs(rows: Buffer, count: number): Promise<void>
   alerts(rows: AlertRow[]): Promise<void>
+  audit(rows: AuditRow[]): Promise<void>
 }
 
 /** Encoded rows of one chunk. */
@@ -44,6 +50,7 @@ export function clickhouseWriter(deps: SinkDeps, database: string): SinkWriter {
         throw new SluiceError('CLICKHOUSE_INSERT_FAILED', `insert into ${table} failed: ${errorMessage(err)}`, { cause: err, canRetry: true })
       }
     },
+    audit: (rows) => insertAuditRows(deps.clickhouse.client, database, rows),
   }
 }
 
@@ -54,11 +61,13 @@ export function createService(config: Config, deps: SinkDeps, parts: { writer?: 
   const insertedRows = counter(deps.registry, 'sluice_clickhouse_inserted_rows_total', 'Rows inserted into ClickHouse.', ['table'])
   const flush = { maxRecords: config.maxBatchRecords, intervalMs: config.flushIntervalMs }
   const codec = deps.codecs.enriched
-  const encoder = new LogRowBinaryEncoder()
-  const transcoder = LogTranscoder.for(codec.id, codec.schema)
+  // Tenants' settings are read at boot, so each tenant's RetentionDays is decided once.
+  const retention = TenantRetention.of(deps.security.tenants)
+  const encoder = new LogRowBinaryEncoder(undefined, retention)
+  const transcoder = LogTranscoder.for(codec.id, codec.schema, undefined, retention)
   if (!transcoder) log.warn({ why: transcoderMismatch(codec.schema) }, 'the enriched-log schema is not the layout the transcoder reads: decoding every record instead')
 
-  const timed = async (table: 'logs' | 'alerts', rows: number, insert: () => Promise<void>) => {
+  const timed = async (table: 'logs' | 'alerts' | 'audit', rows: number, insert: () => Promise<void>) => {
     const end = insertSeconds.startTimer({ table })
     try {
       await insert()
@@ -133,6 +142,7 @@ export function createService(config: Config, deps: SinkDeps, parts: { writer?: 
     },
     sink: (rows) => timed('alerts', rows.length, () => writer.alerts(rows)),
   }
+  const audit = auditStage(flush, (rows) => timed('audit', rows.length, () => writer.audit(rows)))
   return {
     app: createHttpApp({ name: 'clickhouse-sink', logger: log, registry: deps.registry, checks: deps.checks, access: { security: deps.security, scope: 'admin' } }),
     listen: { host: config.host, port: config.port },
@@ -141,6 +151,7 @@ export function createService(config: Config, deps: SinkDeps, parts: { writer?: 
       { stage: logs, groupId: config.groupId, topics: [config.topic] },
       // Its own group: the alerts commit, rebalance and lag independently of the logs.
       { stage: alerts, groupId: config.alertsGroupId, topics: [config.alertsTopic], decoders: { [config.alertsTopic]: deps.codecs.alert } },
+      { stage: audit, groupId: config.auditGroupId, topics: [config.auditTopic] },
     ],
   }
 }

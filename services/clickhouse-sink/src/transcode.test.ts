@@ -8,6 +8,7 @@ import { EnrichedGenerator } from '../../../test/benchmarks/enriched.js'
 import { prng } from '../../../test/benchmarks/records.js'
 import { LOG_COLUMNS, LogRowBinaryEncoder } from './row-binary.js'
 import { LogTranscoder, isWellFormedUtf8, transcoderMismatch } from './transcode.js'
+import { TenantRetention } from './retention.js'
 
 const ID = 42
 const schema = loadAvsc('enriched-log.avsc')
@@ -275,6 +276,24 @@ describe('LogTranscoder', () => {
     expect(agree(records.map(avro))).toEqual(records.map(() => 'ok'))
     const fast = fastPath(records.map(avro))
     expect(fast.bytes.equals(encode(...records))).toBe(true)
+  })
+
+  it('writes each tenant’s RetentionDays as the encoder does, tenant after tenant, a tenant that is not UTF-8 included', () => {
+    const days: Record<string, number> = { short: 1, long: 400, '\ufffd\ufffd': 7 }
+    const tenants = { defaults: { retentionDays: 30 }, get: (t: string) => ({ retentionDays: days[t] ?? 30 }), overridden: () => Object.keys(days) }
+    const retention = TenantRetention.of(tenants as never)
+    const records = ['short', 'short', 'long', 'other', 'short', 'long', 'long', ''].map((tenant, i) => log({ id: `r${i}`, tenant }))
+    const values = records.map(avro)
+    // Bytes FF FE in the tenant: avsc decodes them to two U+FFFD, the transcoder looks that tenant up.
+    const bad = Buffer.from(avro(log({ id: 'rb', tenant: 'xy' })))
+    bad.set([0xff, 0xfe], bad.indexOf(Buffer.from('xy')))
+    const t = LogTranscoder.for(ID, schema, 256, retention)!
+    for (const v of [...values, bad]) expect(t.append(v)).toBe('ok')
+    const encoder = new LogRowBinaryEncoder(256, retention)
+    for (const v of [...values, bad]) encoder.append(codec.decodeSync(v)!)
+    const { bytes } = t.finish()
+    expect(bytes.toString('hex')).toBe(encoder.finish().toString('hex'))
+    expect(bytes.readUInt16LE(bytes.length - 2)).toBe(7)
   })
 
   it('writes a lone surrogate as the codec reads what avsc wrote for it: three U+FFFD', () => {

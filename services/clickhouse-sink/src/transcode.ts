@@ -51,6 +51,9 @@
 //   parsed_format (null|string)          ParsedFormat: null → ''
 //   pattern_aliases (array<string>)      PatternAliases: Array(String), LEB128 count (the total
 //                                          of the blocks), then each string
+//   (tenant, see above)                  RetentionDays: UInt16 LE, the tenant's (retention.ts);
+//                                          looked up again only when the tenant's bytes differ
+//                                          from the previous row's
 //
 // Strings are copied as bytes, their zig-zag length re-encoded as LEB128. That equals the
 // decode–encode path only while the bytes are well-formed UTF-8; avsc turns any other sequence
@@ -62,7 +65,8 @@
 // is therefore built as that object and written as the encoder writes it.
 import { isUtf8 } from 'node:buffer'
 import { SluiceError } from '@sluice/core'
-import { LOG_COLUMNS, MAX_NS, MAX_RETAINED_BYTES, MIN_NS, outsideDateTime64, rejection, varintBytes } from './row-binary.js'
+import { DEFAULT_RETENTION, LOG_COLUMNS, MAX_NS, MAX_RETAINED_BYTES, MIN_NS, outsideDateTime64, rejection, varintBytes } from './row-binary.js'
+import type { TenantRetention } from './retention.js'
 
 const MAGIC = 0
 const HEADER_BYTES = 5
@@ -133,6 +137,7 @@ const WRITTEN_COLUMNS: readonly (readonly [string, string])[] = [
   ['Truncated', 'Bool'],
   ['ParsedFormat', 'LowCardinality(String)'],
   ['PatternAliases', 'Array(String)'],
+  ['RetentionDays', 'UInt16'],
 ]
 
 const PRIMITIVES = new Set(['null', 'boolean', 'int', 'long', 'float', 'double', 'bytes', 'string'])
@@ -266,6 +271,13 @@ function sameBytes(buf: Buffer, a: number, b: number, length: number): boolean {
 export class LogTranscoder {
   readonly #schemaId: number
   readonly #initialBytes: number
+  readonly #retention: TenantRetention
+  /** The previous row's tenant (its UTF-8 bytes) and RetentionDays; unused when retention is uniform. */
+  #lastTenant: Buffer = EMPTY
+  #lastDays = 0
+  /** Where the tenant's bytes start in the value, and how many. */
+  #tenantAt = 0
+  #tenantLength = 0
   #out: Utf8Writable
   #outView: DataView
   #o = 0
@@ -287,9 +299,10 @@ export class LogTranscoder {
   /** Start and length of each map key read so far, to find repeats. */
   readonly #keys = new Int32Array(2 * MAX_CHECKED_MAP_ENTRIES)
 
-  private constructor(schemaId: number, initialBytes: number) {
+  private constructor(schemaId: number, initialBytes: number, retention: TenantRetention) {
     this.#schemaId = schemaId
     this.#initialBytes = initialBytes
+    this.#retention = retention
     this.#out = Buffer.allocUnsafeSlow(initialBytes) as Utf8Writable
     this.#outView = new DataView(this.#out.buffer, this.#out.byteOffset, this.#out.length)
   }
@@ -299,8 +312,8 @@ export class LogTranscoder {
    * EnrichedLog schema, JSON) is not the field layout this transcoder reads (see
    * `transcoderMismatch` for why): then the caller keeps decoding.
    */
-  static for(schemaId: number, schema: object, initialBytes = 1 << 20): LogTranscoder | undefined {
-    return transcoderMismatch(schema) === undefined ? new LogTranscoder(schemaId, initialBytes) : undefined
+  static for(schemaId: number, schema: object, initialBytes = 1 << 20, retention: TenantRetention = DEFAULT_RETENTION): LogTranscoder | undefined {
+    return transcoderMismatch(schema) === undefined ? new LogTranscoder(schemaId, initialBytes, retention) : undefined
   }
 
   get rowCount(): number {
@@ -379,7 +392,7 @@ export class LogTranscoder {
   #row(): void {
     this.#idAt = this.#pos
     this.#string() // id
-    this.#string() // tenant
+    this.#tenant()
     this.#timestamp('timestamp')
     this.#timestamp('observed_timestamp')
     this.#string() // service
@@ -407,6 +420,40 @@ export class LogTranscoder {
     this.#bool() // truncated
     this.#optionalString() // parsed_format
     this.#stringArray()
+    this.#retentionDays()
+  }
+
+  #tenant(): void {
+    const at = this.#o
+    const length = this.#length()
+    this.#tenantAt = this.#pos
+    this.#tenantLength = length
+    if (!this.#copy(length)) this.#replace(at, length)
+  }
+
+  // The value is the tenant's as the codec decodes it (Buffer's UTF-8, as #replace writes it).
+  #retentionDays(): void {
+    let days = this.#retention.uniform
+    if (days === undefined) {
+      const src = this.#src
+      const at = this.#tenantAt
+      const length = this.#tenantLength
+      const last = this.#lastTenant
+      // Tenant names are short: a JS loop is cheaper than a native compare.
+      let same = last.length === length
+      for (let i = 0; same && i < length; i++) same = src[at + i] === last[i]
+      if (same) {
+        days = this.#lastDays
+      } else {
+        days = this.#retention.days(src.toString('utf8', at, at + length))
+        this.#lastTenant = Buffer.from(src.subarray(at, at + length))
+        this.#lastDays = days
+      }
+    }
+    const out = this.#out
+    out[this.#o] = days & 0xff
+    out[this.#o + 1] = days >>> 8
+    this.#o += 2
   }
 
   #decodeError(why: string): SluiceError {

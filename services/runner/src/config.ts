@@ -27,6 +27,7 @@ export function loadConfig(env?: Env) {
       topicEnriched: e.TOPIC_LOGS_ENRICHED,
       topicAlerts: e.TOPIC_ALERTS,
       topicDlq: e.TOPIC_LOGS_DLQ,
+      topicAudit: e.TOPIC_AUDIT,
       produceTimeoutMs: e.KAFKA_PRODUCE_TIMEOUT_MS,
     },
     registryUrl: e.SCHEMA_REGISTRY_URL,

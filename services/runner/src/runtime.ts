@@ -18,6 +18,7 @@ import { createClickHouse, createHttpInterface, migrate, pingClickHouse } from '
 import type { ClickHouseHandle, HttpInterface } from '@sluice/clickhouse'
 import { createLogger, createRegistry } from '@sluice/observability'
 import { createProcessSecurity } from '@sluice/auth'
+import { clickhouseAuditWriter, kafkaAuditWriter } from '@sluice/clickhouse-sink'
 import type { HealthCheck, Registry } from '@sluice/observability'
 import type { AnyServiceModule, Codecs, DepsFor, ServiceInstance, ServiceNeeds } from '@sluice/service'
 import { loadConfig } from './config.js'
@@ -140,6 +141,8 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
         topic(config.kafka.topicDlq),
         // Keyed by alert id: compaction keeps each alert's latest state.
         topic(config.kafka.topicAlerts, { compacted: true }),
+        // Audit rows of processes without ClickHouse; the sink stores them (clickhouse-sink/src/audit.ts).
+        topic(config.kafka.topicAudit),
         ...services.flatMap((s) => s.module.topics?.(s.config) ?? []).map((t) => topic(t.topic, t)),
       ]
       await untilReady('Kafka', deadline, logger, () => ensureTopics(k, topics))
@@ -173,7 +176,14 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
       }
     }
 
-    const security = createProcessSecurity(config.security, { log: logger, retentionDays: config.clickhouse.ttlDays })
+    // Audit rows go to the audit table: directly where this process holds ClickHouse, else through
+    // the audit topic to a process running the sink; with neither, to the log only.
+    const auditWriter = clickhouse
+      ? clickhouseAuditWriter(clickhouse.client, config.clickhouse.database)
+      : producer
+        ? kafkaAuditWriter(producer, config.kafka.topicAudit)
+        : undefined
+    const security = createProcessSecurity(config.security, { log: logger, retentionDays: config.clickhouse.ttlDays, auditWriter })
     closers.push(() => security.close())
     if (config.security.authEnabled) logger.info({ keys: config.security.keys.keys.length }, 'API keys required (SLUICE_AUTH=true)')
 
