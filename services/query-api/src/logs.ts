@@ -6,15 +6,18 @@
 // <selection> is selection.ts: service, level, q, from, to, host, category, pattern_id, user_id,
 // session_id, trace_id, error_code, attr.<key>, resource.<key>. A record re-delivered and not
 // yet merged by ClickHouse is answered once (LIMIT 1 BY id; its copies sort next to each other).
+// The tenant (every tenant when the request names none and its key does not decide) and the
+// tenant's limits on concurrency and time range are tenancy.ts's.
 import { Readable } from 'node:stream'
 import type { ZodTypeProvider } from '@sluice/observability'
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import type { Run } from './guard.js'
 import { CSV_COLUMNS, RECORD_COLUMNS, csvLine, decodeCursor, encodeCursor, toRecord } from './records.js'
 import type { LogRecord, StoredRow } from './records.js'
-import { Params, requestTenant, scopeFields, selectionClauses, selectionFields, where, withAttributes } from './selection.js'
+import { Params, scopeFields, selectionClauses, selectionFields, where, withAttributes } from './selection.js'
 import type { Selection } from './selection.js'
+import type { QueryAccess } from './tenancy.js'
 
 export interface LogsOptions {
   database: string
@@ -51,7 +54,7 @@ export const statsQuerySchema = z.strictObject(scopeFields)
 
 type After = { tsNs: string; id: string } | undefined
 
-export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run): void {
+export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run, access: QueryAccess): void {
   const api = app.withTypeProvider<ZodTypeProvider>()
   const db = opts.database
   const table = `${db}.logs`
@@ -70,6 +73,11 @@ export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run):
       params: b.values,
     })
   }
+  /** The request's selection: its tenant (tenancy.ts) and its time range under the tenant's limit. */
+  const selection = <P extends Selection>(req: FastifyRequest, reply: FastifyReply, p: P): P => {
+    const read = access.open(req, reply, undefined, p.tenant)
+    return { ...p, tenant: read.tenant, ...access.range(read, p.from, p.to) }
+  }
   const next = (rows: StoredRow[]): After => {
     const last = rows.at(-1)
     return last && { tsNs: last.ts, id: last.id }
@@ -78,14 +86,14 @@ export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run):
   const tags = ['logs']
   api.get('/v1/logs', { schema: { tags, summary: 'Stored records of a selection, newest first, a page at a time', querystring: logsQuerySchema(opts.maxLimit) } }, async (req, reply) => {
     const p = req.query
-    const rows = await page(reply, 'logs', { ...p, tenant: requestTenant(req, p.tenant) }, p.cursor, p.limit)
+    const rows = await page(reply, 'logs', selection(req, reply, p), p.cursor, p.limit)
     const after = rows.length === p.limit ? next(rows) : undefined
     return { logs: rows.map(toRecord), next_cursor: after ? encodeCursor(after.tsNs, after.id) : null }
   })
 
   api.get('/v1/logs/export', { schema: { tags, summary: 'Every record of a selection, streamed as NDJSON or CSV', produces: ['application/x-ndjson', 'text/csv'], querystring: exportQuerySchema(opts.exportMaxRows) } }, async (req, reply) => {
     const p = req.query
-    const s: Selection = { ...p, tenant: requestTenant(req, p.tenant) }
+    const s: Selection = selection(req, reply, p)
     // The first chunk is read before the answer starts, so a refused query is still a clean 4xx.
     const first = await page(reply, 'export', s, undefined, Math.min(opts.exportChunkRows, p.limit))
     const line = p.format === 'csv' ? (r: LogRecord) => csvLine(CSV_COLUMNS.map((c) => r[c])) : (r: LogRecord) => `${JSON.stringify(r)}\n`
@@ -114,7 +122,7 @@ export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run):
     const b = new Params()
     const rows = await run<{ service: string; level: string; count: string }>(reply, 'stats', {
       query: `SELECT ServiceName AS service, SeverityText AS level, count() AS count FROM ${table} FINAL
-              ${where(selectionClauses(db, { ...p, tenant: requestTenant(req, p.tenant) }, b))}
+              ${where(selectionClauses(db, selection(req, reply, p), b))}
               GROUP BY service, level ORDER BY service, level`,
       params: b.values,
     })

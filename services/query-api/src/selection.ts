@@ -6,7 +6,6 @@
 //   &host=… &category=… &pattern_id=… &user_id=… &session_id=… &trace_id=… &error_code=…
 //   &attr.city=Paris            LogAttributes['city'] = 'Paris'
 //   &resource.k8s.pod.name=…    ResourceAttributes['k8s.pod.name'] = …
-import type { FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { CATEGORIES, TENANT_PATTERN, parseSeverity, parseTimestampNs } from '@sluice/core'
 import { Params } from './loki/sql.js'
@@ -71,15 +70,6 @@ export const selectionFields = {
   session_id: text(256).optional(),
   trace_id: text(64).optional(),
   error_code: text(128).optional(),
-}
-
-/**
- * The tenant a /v1 request reads: `?tenant=`, else the `x-sluice-tenant` header; undefined (every
- * tenant) without either, until the tenancy issue binds requests to one.
- */
-export function requestTenant(req: FastifyRequest, param: string | undefined): string | undefined {
-  const h = req.headers['x-sluice-tenant']
-  return param ?? (typeof h === 'string' && h !== '' ? h : undefined)
 }
 
 export interface Selection {

@@ -1,14 +1,18 @@
 // Query API: read access to stored logs for people, dashboards and scripts.
 //   /v1/logs, /v1/logs/export, /v1/stats          logs.ts
-//   /v1/alerts                                    alerts.ts
+//   /v1/alerts, /v1/alerts/{id}                   alerts.ts
 //   /v1/services, /v1/trends, /v1/patterns        analysts/overview.ts
 //   PUT|DELETE /v1/services/{name}                analysts/registry.ts
 //   /v1/sessions/{id}, /v1/blast-radius, /v1/fields   analysts/investigate.ts
 //   /loki/api/v1/*, /ready                        loki/routes.ts (Grafana's Loki data source)
 //   /v1/ai/search, /v1/ai/explain, /v1/ai/insights   ai/ (answers from the data; a model optional)
+//   /v1/deletions, /v1/audit (admin scope)         deletions.ts, audit.ts
 // Every statement runs under the guard rails (guard.ts); a refused one is a 400 naming the limit.
+// Every route reads as one tenant, or every tenant, by one rule (tenancy.ts), under the tenant's
+// query limits; with SLUICE_AUTH=true the tenant comes from the caller's API key.
 import type { FastifyInstance } from 'fastify'
 import websocket from '@fastify/websocket'
+import { openSecurity } from '@sluice/auth'
 import { SluiceError } from '@sluice/core'
 import type { ClickHouseClient } from '@sluice/clickhouse'
 import { LATENCY_BUCKETS_SECONDS, createHttpApp, histogram } from '@sluice/observability'
@@ -21,13 +25,16 @@ import { registerRegistry } from './analysts/registry.js'
 import type { Config } from './config.js'
 import { guardedRunner, limitMessage } from './guard.js'
 import { registerLogs } from './logs.js'
+import { registerAdmin } from './deletions.js'
 import { registerLoki } from './loki/routes.js'
 import { registerExplain } from './ai/explain.js'
 import { registerInsights } from './ai/insights.js'
 import { createGroqModel } from './ai/llm.js'
 import type { AiModel } from './ai/model.js'
 import { registerSearch } from './ai/search.js'
+import { QueryAccess } from './tenancy.js'
 
+/** `security`: API keys, the tenant rule and the tenants' limits; without it, no keys and no limits. */
 export interface QueryDeps extends Pick<BaseDeps, 'logger' | 'registry' | 'checks'>, Partial<Pick<BaseDeps, 'security'>> {
   /** Reads; `command` only writes service registrations (analysts/registry.ts). */
   clickhouse: Pick<ClickHouseClient, 'query' | 'command'>
@@ -59,14 +66,17 @@ const LOKI_SUMMARIES: Record<string, string> = {
 }
 
 export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
+  const logger = deps.logger.child({ service: 'query-api' })
+  const security = deps.security ?? openSecurity(logger, 'query-api')
   const app = createHttpApp({
     name: 'query-api',
     description: 'Stored logs for people, dashboards and scripts: records, exports, analyst questions, alerts, and the Loki HTTP API (LogQL) for Grafana.',
-    logger: deps.logger.child({ service: 'query-api' }),
+    logger,
     registry: deps.registry,
     checks: deps.checks,
-    ...(deps.security && { access: { security: deps.security, scope: 'query' } }),
+    access: { security, scope: 'query' },
   })
+  const access = new QueryAccess({ registry: deps.registry, tenants: security.tenants })
   const querySeconds = histogram(deps.registry, 'sluice_query_seconds', 'Query API ClickHouse query duration.', LATENCY_BUCKETS_SECONDS, ['endpoint'])
   const run = guardedRunner(deps.clickhouse, config.guard, querySeconds)
   const model = deps.model ?? createGroqModel({ ...config.ai, registry: deps.registry, logger: deps.logger.child({ service: 'query-api', component: 'ai' }) })
@@ -78,7 +88,7 @@ export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
       route.schema = { tags: ['loki'], summary: LOKI_SUMMARIES[route.url.replace('/loki/api/v1', '')] ?? 'Loki HTTP API', ...route.schema }
     })
     await loki.register(websocket, { options: { maxPayload: 64 * 1024 } })
-    registerLoki(loki, config.loki, { clickhouse: deps.clickhouse, querySeconds })
+    registerLoki(loki, config.loki, { clickhouse: deps.clickhouse, querySeconds, access })
   })
 
   void app.register(async (v1) => {
@@ -88,18 +98,19 @@ export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
       const limit = limitMessage(err, config.guard)
       throw limit ? new SluiceError('VALIDATION_FAILED', limit, { cause: err }) : err
     })
-    registerLogs(v1, config.logs, run)
-    registerAlerts(v1, config, run)
-    const ctx = analystContext(config.analysts, run)
+    registerLogs(v1, config.logs, run, access)
+    registerAlerts(v1, config, run, access)
+    const ctx = analystContext(config.analysts, run, access)
     registerOverview(v1, ctx)
     registerInvestigate(v1, ctx)
     registerRegistry(v1, ctx, deps.clickhouse)
     // The AI endpoints read through the routes above (app.inject): same tenant rule, same guard rails.
-    const ai = { app, model, registry: deps.registry, defaultTenant: DEFAULT_TENANT }
+    const ai = { app, model, registry: deps.registry, defaultTenant: DEFAULT_TENANT, access }
     registerSearch(v1, ai)
     registerExplain(v1, ai)
     registerInsights(v1, { ...ai, cacheTtlMs: config.ai.cacheTtlMs })
   })
+  registerAdmin(app, { database: config.database, clickhouse: deps.clickhouse, logger: deps.logger, security: deps.security })
 
   return app
 }

@@ -6,20 +6,20 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import type { Category } from '@sluice/core'
 import type { ZodTypeProvider } from '@sluice/observability'
-import { time } from '../selection.js'
+import { scopeFields, time } from '../selection.js'
+import { QueryAccess } from '../tenancy.js'
 import { RUNBOOK, answerMetrics, word } from './answer.js'
 import type { Wording } from './answer.js'
-import { askFor } from './ask.js'
 import type { ExecutedQuery } from './ask.js'
 import type { BlastBody, LogRow } from './run.js'
-import { aiTenant } from './search.js'
+import { aiRead } from './search.js'
 import type { AiRouteDeps } from './search.js'
 
 const explainQuery = z.strictObject({
   session_id: z.string().min(1).max(256),
   from: time.optional(),
   to: time.optional(),
-  tenant: z.string().min(1).max(64).optional(),
+  tenant: scopeFields.tenant,
 })
 
 interface SessionBody {
@@ -39,13 +39,13 @@ const TIMELINE = 50
 
 export function registerExplain(api: FastifyInstance, deps: AiRouteDeps): void {
   const metrics = answerMetrics(deps.registry)
+  const access = deps.access ?? new QueryAccess({ registry: deps.registry })
   api.withTypeProvider<ZodTypeProvider>().get(
     '/v1/ai/explain',
     { schema: { tags: ['ai'], summary: "A session's story: what happened, why it failed, how to fix it, and who else it hit", querystring: explainQuery } },
     async (req, reply) => {
-      const tenant = aiTenant(req, deps.defaultTenant)
-      const ask = askFor(deps.app, tenant)
       const q = req.query
+      const { tenant, ask } = aiRead(access, deps, req, reply, q.tenant)
       const queries: ExecutedQuery[] = []
       const session = await ask<SessionBody>('the session timeline', `/v1/sessions/${encodeURIComponent(q.session_id)}`, { from: q.from, to: q.to, limit: 500 })
       queries.push(session.query)

@@ -12,9 +12,10 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { SluiceError, formatNs } from '@sluice/core'
 import type { Registry, ZodTypeProvider } from '@sluice/observability'
-import { requestTenant, scopeFields } from '../selection.js'
-import { askFor } from './ask.js'
+import { scopeFields } from '../selection.js'
+import { QueryAccess } from '../tenancy.js'
 import type { Ask, Asked, ExecutedQuery } from './ask.js'
+import { aiRead } from './search.js'
 import { answerMetrics } from './answer.js'
 import { TtlCache } from './answer-cache.js'
 import type { AiFailure, AiModel } from './model.js'
@@ -323,8 +324,10 @@ export interface InsightsDeps {
   /** Where answers and fallbacks are counted (sluice_ai_answers_total, sluice_ai_fallbacks_total). */
   registry: Registry
   cacheTtlMs: number
-  /** The tenant read without `?tenant=` or the x-sluice-tenant header. */
+  /** The tenant read when the request names none and its key does not decide. */
   defaultTenant: string
+  /** The tenant rule and query limits (tenancy.ts); default: no limits. */
+  access?: QueryAccess
   now?: () => number
 }
 
@@ -343,12 +346,13 @@ export function registerInsights(api: FastifyInstance, deps: InsightsDeps): void
   const now = deps.now ?? Date.now
   const cache = new TtlCache<InsightsAnswer>(CACHE_MAX_ENTRIES, deps.cacheTtlMs)
   const metrics = answerMetrics(deps.registry)
+  const access = deps.access ?? new QueryAccess({ registry: deps.registry })
   api.withTypeProvider<ZodTypeProvider>().get(
     '/v1/ai/insights',
     { schema: { tags: ['ai'], summary: 'What changed in a window: error-rate spikes, new and growing patterns, silent services; each with the queries it rests on', querystring: insightsQuerySchema } },
     async (req, reply) => {
       const p = req.query
-      const tenant = requestTenant(req, p.tenant) ?? deps.defaultTenant
+      const { tenant, ask } = aiRead(access, deps, req, reply, p.tenant)
       const nowMs = now()
       const toNs = p.to ?? BigInt(nowMs) * MS
       const fromNs = p.from ?? toNs - BigInt(DEFAULT_WINDOW_MS) * MS
@@ -359,7 +363,7 @@ export function registerInsights(api: FastifyInstance, deps: InsightsDeps): void
       const hit = cache.get(key, nowMs)
       if (hit) return { ...hit, cached: true }
 
-      const computed = await computeInsights(askFor(deps.app, tenant), w)
+      const computed = await computeInsights(ask, w)
       if ('refused' in computed) {
         const { status, body, query } = computed.refused
         // A 4xx is the request's (a range over the limit, an unknown service name's shape): the client's to fix.

@@ -3,15 +3,17 @@
 // /v1 endpoints) → the answer. Impact numbers are the investigation's; the text is the model's
 // wording when it is grounded, the deterministic one otherwise; `queries` are the exact
 // requests that produced every number, to re-run.
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import type { Category } from '@sluice/core'
 import type { Registry } from '@sluice/observability'
 import type { ZodTypeProvider } from '@sluice/observability'
-import { time } from '../selection.js'
+import { scopeFields, time } from '../selection.js'
+import { QueryAccess } from '../tenancy.js'
 import { RUNBOOK, answerMetrics, pct, word } from './answer.js'
 import type { Wording } from './answer.js'
 import { askFor } from './ask.js'
+import type { Ask } from './ask.js'
 import type { AiModel } from './model.js'
 import { PLAN_SYSTEM, checkModelPlan, fallbackPlan, planSchema } from './plan.js'
 import type { Plan } from './plan.js'
@@ -24,9 +26,17 @@ export interface AiRouteDeps {
   app: FastifyInstance
   model: AiModel
   registry: Registry
-  /** The tenant of requests that name none. */
+  /** The tenant of requests that name none (and whose key does not decide). */
   defaultTenant: string
+  /** The tenant rule and query limits (tenancy.ts); default: no limits. */
+  access?: QueryAccess
   now?: () => number
+}
+
+/** The tenant of an AI request (tenancy.ts) and an `ask` reading as it, with the caller's credentials. */
+export function aiRead(access: QueryAccess, deps: Pick<AiRouteDeps, 'app' | 'defaultTenant'>, req: FastifyRequest, reply: FastifyReply, param: string | undefined): { tenant: string; ask: Ask } {
+  const { tenant } = access.open(req, reply, deps.defaultTenant, param)
+  return { tenant, ask: askFor(deps.app, tenant, access.innerHeaders(req)) }
 }
 
 const MS = 1_000_000n
@@ -39,18 +49,9 @@ export const searchBody = z.strictObject({
   service: z.string().min(1).max(256).optional(),
 })
 
-/** The tenant of an AI request: x-sluice-tenant, X-Scope-OrgID, ?tenant=, else the default. */
-export function aiTenant(req: { headers: Record<string, unknown>; query: unknown }, fallback: string): string {
-  for (const h of ['x-sluice-tenant', 'x-scope-orgid']) {
-    const v = req.headers[h]
-    if (typeof v === 'string' && v !== '') return v
-  }
-  const q = (req.query as { tenant?: unknown } | undefined)?.tenant
-  return typeof q === 'string' && q !== '' ? q : fallback
-}
-
 export function registerSearch(api: FastifyInstance, deps: AiRouteDeps): void {
   const metrics = answerMetrics(deps.registry)
+  const access = deps.access ?? new QueryAccess({ registry: deps.registry })
   const now = deps.now ?? Date.now
   api.withTypeProvider<ZodTypeProvider>().post(
     '/v1/ai/search',
@@ -59,12 +60,11 @@ export function registerSearch(api: FastifyInstance, deps: AiRouteDeps): void {
         tags: ['ai'],
         summary: 'A question in plain language answered from the data: root cause, impact, fixes, relevant logs, and the queries that produced every number',
         body: searchBody,
-        querystring: z.object({ tenant: z.string().min(1).max(64).optional() }),
+        querystring: z.object({ tenant: scopeFields.tenant }),
       },
     },
     async (req, reply) => {
-      const tenant = aiTenant(req, deps.defaultTenant)
-      const ask = askFor(deps.app, tenant)
+      const { tenant, ask } = aiRead(access, deps, req, reply, req.query.tenant)
       const body = req.body
       const nowMs = now()
       const known = await ask<{ services: Array<{ service: string }> }>('the services there are', '/v1/services', {})

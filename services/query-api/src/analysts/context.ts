@@ -1,9 +1,9 @@
-// What the analyst endpoints share: their options, the guarded runner, the tenant, and the
-// time window of a request (defaults, order, and the maximum range).
-import type { FastifyRequest } from 'fastify'
+// What the analyst endpoints share: their options, the guarded runner, the tenant of a request
+// and its limits (tenancy.ts), and the time window of a request (defaults, order, the maximum range).
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { SluiceError } from '@sluice/core'
 import type { Run } from '../guard.js'
-import { requestTenant } from '../selection.js'
+import type { QueryAccess, Read } from '../tenancy.js'
 
 export interface AnalystOptions {
   database: string
@@ -21,28 +21,35 @@ export interface AnalystOptions {
 export interface AnalystContext {
   opts: AnalystOptions
   run: Run
-  /** `?tenant=` or the `x-sluice-tenant` header; undefined reads every tenant. */
-  tenantOf(req: FastifyRequest, param: string | undefined): string | undefined
-  /** [from, to) in epoch ns: `to` defaults to now, `from` to `to − defaultMs`; at most QUERY_MAX_RANGE_HOURS. */
-  window(p: { from?: bigint | undefined; to?: bigint | undefined }, defaultMs: number): { fromNs: bigint; toNs: bigint }
+  access: QueryAccess
+  /** The read of a request: its tenant (undefined: every tenant), admitted under its limits. */
+  open(req: FastifyRequest, reply: FastifyReply, param: string | undefined): Read
+  /**
+   * [from, to) in epoch ns: `to` defaults to now, `from` to `to − defaultMs` (cut to the tenant's
+   * range limit); at most QUERY_MAX_RANGE_HOURS, and the tenant's query_max_range_hours.
+   */
+  window(p: { from?: bigint | undefined; to?: bigint | undefined }, defaultMs: number, read: Read): { fromNs: bigint; toNs: bigint }
 }
 
 export const MS = 1_000_000n
 export const S = 1_000_000_000n
 
-export function analystContext(opts: AnalystOptions, run: Run): AnalystContext {
+export function analystContext(opts: AnalystOptions, run: Run, access: QueryAccess): AnalystContext {
   return {
     opts,
     run,
-    tenantOf: requestTenant,
-    window(p, defaultMs) {
+    access,
+    open: (req, reply, param) => access.open(req, reply, undefined, param),
+    window(p, defaultMs, read) {
       const toNs = p.to ?? BigInt(Date.now()) * MS
-      const fromNs = p.from ?? toNs - BigInt(defaultMs) * MS
+      const tenantMs = read.maxRangeHours > 0 ? read.maxRangeHours * 3_600_000 : Infinity
+      const fromNs = p.from ?? toNs - BigInt(Math.min(defaultMs, tenantMs)) * MS
       if (fromNs >= toNs) throw new SluiceError('VALIDATION_FAILED', 'parameter from: must be before to')
       const hours = Number(toNs - fromNs) / 3.6e12
       if (hours > opts.maxRangeHours) {
         throw new SluiceError('VALIDATION_FAILED', `the time range (${hours.toFixed(1)} h) exceeds the limit of ${opts.maxRangeHours} h (QUERY_MAX_RANGE_HOURS)`)
       }
+      access.checkRange(read, toNs - fromNs)
       return { fromNs, toNs }
     },
   }

@@ -83,8 +83,9 @@ export function registerInvestigate(app: FastifyInstance, ctx: AnalystContext): 
   api.get('/v1/sessions/:session_id', { schema: sessionSchema }, async (req, reply) => {
     const sessionId = req.params.session_id
     const p = req.query
-    const tenant = ctx.tenantOf(req, p.tenant)
-    const { fromNs, toNs } = ctx.window(p, 7 * DAY_MS)
+    const read = ctx.open(req, reply, p.tenant)
+    const tenant = read.tenant
+    const { fromNs, toNs } = ctx.window(p, 7 * DAY_MS, read)
     const sel = (b: Params) => where(selectionClauses(db, { tenant, session_id: sessionId, from: fromNs, to: toNs }, b))
     const s = new Params()
     const [summary] = await ctx.run<{ events: string; errors: string; first: string; last: string; services: string[]; users: string[]; first_error: string }>(
@@ -128,8 +129,9 @@ export function registerInvestigate(app: FastifyInstance, ctx: AnalystContext): 
 
   api.get('/v1/blast-radius', { schema: { tags, summary: 'What an error code or pattern touched: users, sessions, services, hosts, attributes', querystring: blastQuerySchema } }, async (req, reply) => {
     const p = req.query
-    const tenant = ctx.tenantOf(req, p.tenant)
-    const { fromNs, toNs } = ctx.window(p, DAY_MS)
+    const read = ctx.open(req, reply, p.tenant)
+    const tenant = read.tenant
+    const { fromNs, toNs } = ctx.window(p, DAY_MS, read)
     const selection = { tenant, service: p.service, error_code: p.error_code, pattern_id: p.pattern_id, from: fromNs, to: toNs }
     // error_events has every column the selection and the breakdowns read.
     const table = p.error_code !== undefined ? `${db}.error_events` : `${db}.logs`
@@ -185,8 +187,9 @@ export function registerInvestigate(app: FastifyInstance, ctx: AnalystContext): 
 
   api.get('/v1/fields', { schema: { tags, summary: 'Field names of a selection with their top values', querystring: fieldsQuerySchema } }, async (req, reply) => {
     const p = req.query
-    const tenant = ctx.tenantOf(req, p.tenant)
-    const { fromNs, toNs } = ctx.window(p, 3_600_000)
+    const read = ctx.open(req, reply, p.tenant)
+    const tenant = read.tenant
+    const { fromNs, toNs } = ctx.window(p, 3_600_000, read)
     const b = new Params()
     // The newest `sample` records of the selection (Loki's detected_fields reads a sample too).
     const rows = await ctx.run<{ name: string; rows: string; distinct: string; top: [string, string][] }>(reply, 'fields', {

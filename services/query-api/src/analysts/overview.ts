@@ -68,7 +68,9 @@ export function registerOverview(app: FastifyInstance, ctx: AnalystContext): voi
 
   api.get('/v1/services', { schema: { tags, summary: 'Health of every service: healthy, degraded or down, and why', querystring: servicesQuerySchema } }, async (req, reply) => {
     const p = req.query
-    const tenant = ctx.tenantOf(req, p.tenant)
+    const read = ctx.open(req, reply, p.tenant)
+    const tenant = read.tenant
+    ctx.access.checkRange(read, BigInt(p.window) * MS)
     const nowNs = BigInt(Date.now()) * MS
     const windowFromNs = nowNs - BigInt(p.window) * MS
     // Whole minutes: the window starts at the first minute bucket it covers.
@@ -171,8 +173,9 @@ export function registerOverview(app: FastifyInstance, ctx: AnalystContext): voi
 
   api.get('/v1/trends', { schema: { tags, summary: 'Records by level and error rate per time bucket and service', querystring: trendsQuerySchema } }, async (req, reply) => {
     const p = req.query
-    const tenant = ctx.tenantOf(req, p.tenant)
-    const { fromNs, toNs } = ctx.window(p, 24 * 3_600_000)
+    const read = ctx.open(req, reply, p.tenant)
+    const tenant = read.tenant
+    const { fromNs, toNs } = ctx.window(p, 24 * 3_600_000, read)
     const spanS = Number((toNs - fromNs) / S)
     const stepS = p.step === undefined ? (STEPS_S.find((s) => spanS / s <= 300) ?? 86_400) : p.step / 1000
     if (!Number.isInteger(stepS) || stepS % 60 !== 0) throw new SluiceError('VALIDATION_FAILED', 'parameter step: must be a whole number of minutes (counts are kept per minute)')
@@ -222,8 +225,9 @@ export function registerOverview(app: FastifyInstance, ctx: AnalystContext): voi
 
   api.get('/v1/patterns', { schema: { tags, summary: 'Top and trending log templates against the window before', querystring: patternsQuerySchema(maxLimit) } }, async (req, reply) => {
     const p = req.query
-    const tenant = ctx.tenantOf(req, p.tenant)
-    const { fromNs, toNs } = ctx.window(p, 3_600_000)
+    const read = ctx.open(req, reply, p.tenant)
+    const tenant = read.tenant
+    const { fromNs, toNs } = ctx.window(p, 3_600_000, read)
     // The window is compared with the one just before it, of the same length.
     const prevNs = fromNs - (toNs - fromNs)
     const b = new Params()

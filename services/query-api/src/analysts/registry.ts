@@ -3,7 +3,7 @@
 //
 //   PUT    /v1/services/{name}   { owner?, description?, tier?, tags? }  → 200 { service }
 //   DELETE /v1/services/{name}                                           → 204
-// Tenant: `?tenant=` or the `x-sluice-tenant` header, `default` without either.
+// Tenant: the request's (tenancy.ts: `?tenant=`, x-sluice-tenant or X-Scope-OrgID, the key's), else `default`.
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { ZodTypeProvider } from '@sluice/observability'
 import { z } from 'zod'
@@ -56,14 +56,14 @@ export function registerRegistry(app: FastifyInstance, ctx: AnalystContext, clic
     '/v1/services/:name',
     { schema: { tags, summary: 'Register a service (or update its registration): owner, description, tier, tags', params: serviceName, querystring: tenantQuery, body: registration } },
     async (req) => {
-      const tenant = ctx.tenantOf(req, req.query.tenant) ?? 'default'
+      const tenant = ctx.access.tenant(req, 'default', req.query.tenant)
       await write(tenant, req.params.name, req.body, false)
       return { service: { service: req.params.name, tenant, ...req.body } }
     },
   )
 
   api.delete('/v1/services/:name', { schema: { tags, summary: 'Remove a service from the registry (its logs stay)', params: serviceName, querystring: tenantQuery } }, async (req, reply) => {
-    const tenant = ctx.tenantOf(req, req.query.tenant) ?? 'default'
+    const tenant = ctx.access.tenant(req, 'default', req.query.tenant)
     await write(tenant, req.params.name, registration.parse({}), true)
     return reply.code(204).send()
   })

@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { LogExpr } from '../logql/ast.js'
 import type { LinesStatement, LogLine, LogStatement, Scope, Steps } from './compile.js'
 import type { Query } from './params.js'
+import type { QueryAccess } from '../tenancy.js'
 
 export interface LokiOptions {
   database: string
@@ -26,7 +27,8 @@ export interface LokiContext {
   opts: LokiOptions
   /** Query string and form body together. */
   params(req: FastifyRequest): Query
-  scopeOf(req: FastifyRequest): Scope
+  /** The request's tenant (tenancy.ts), the read admitted under the tenant's limits; once per request. */
+  scopeOf(req: FastifyRequest, reply: FastifyReply): Scope
   /** Runs a statement under the guard rails; cancelled when the client goes away. */
   run<T>(reply: FastifyReply, endpoint: string, st: LogStatement): Promise<T[]>
   lines(reply: FastifyReply, endpoint: string, st: LinesStatement): Promise<LogLine[]>
@@ -34,7 +36,9 @@ export interface LokiContext {
   prepare<S extends LogStatement>(reply: FastifyReply, scope: Scope, build: (scope: Scope) => S): Promise<S>
   /** The `name` parameter as a log selector (400 when absent or a metric query). */
   selector(q: Query, name?: string): LogExpr
-  /** start/end with Loki's defaults and the range limit. */
-  window(q: Query, defaultNs?: bigint): { startNs: bigint; endNs: bigint }
+  /** start/end with Loki's defaults and the range limits (QUERY_MAX_RANGE_HOURS, the tenant's query_max_range_hours). */
+  window(req: FastifyRequest, reply: FastifyReply, q: Query, defaultNs?: bigint): { startNs: bigint; endNs: bigint }
+  /** The tenant rule and limits. */
+  access: QueryAccess
   stepsOf(q: Query, startNs: bigint, endNs: bigint, name?: string): Steps
 }

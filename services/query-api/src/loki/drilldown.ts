@@ -19,9 +19,9 @@ export function registerDrilldown(api: FastifyInstance, ctx: LokiContext): void 
   api.get('/patterns', async (req, reply) => {
     const q = params(req)
     const e = selector(q)
-    const { startNs, endNs } = window(q)
+    const { startNs, endNs } = window(req, reply, q)
     const steps = stepsOf(q, startNs, endNs)
-    const scope = scopeOf(req)
+    const scope = scopeOf(req, reply)
     const counts = await run<{ id: string; level: string; i: string; c: string }>(
       reply,
       'loki_patterns',
@@ -68,9 +68,9 @@ export function registerDrilldown(api: FastifyInstance, ctx: LokiContext): void 
 
   api.get('/detected_labels', async (req, reply) => {
     const q = params(req)
-    const { startNs, endNs } = window(q)
+    const { startNs, endNs } = window(req, reply, q)
     const sel = str(q, 'query')
-    const scope = scopeOf(req)
+    const scope = scopeOf(req, reply)
     if (sel && sel.trim() !== '{}') {
       const rows = await run<{ label: string; cardinality: string }>(
         reply,
@@ -89,9 +89,9 @@ export function registerDrilldown(api: FastifyInstance, ctx: LokiContext): void 
 
   const sample = async (req: FastifyRequest, reply: FastifyReply, q: Query) => {
     const e = selector(q)
-    const { startNs, endNs } = window(q)
+    const { startNs, endNs } = window(req, reply, q)
     const limit = int(q, 'line_limit', 1000, opts.maxLines)
-    return lines(reply, 'loki_detected_fields', await prepare(reply, scopeOf(req), (scope) => compileLogQuery(scope, e, { fromNs: startNs, toNs: endNs + 1n, limit, direction: 'backward' })))
+    return lines(reply, 'loki_detected_fields', await prepare(reply, scopeOf(req, reply), (scope) => compileLogQuery(scope, e, { fromNs: startNs, toNs: endNs + 1n, limit, direction: 'backward' })))
   }
   api.get('/detected_fields', async (req, reply) => {
     const q = params(req)
@@ -109,19 +109,24 @@ export function registerDrilldown(api: FastifyInstance, ctx: LokiContext): void 
 
   // What Logs Drilldown reads to decide which of its views to offer (Loki's tenant limits
   // endpoint): volume and patterns are served, levels detected, and the query limits as set.
-  api.get('/drilldown-limits', async () => ({
+  api.get('/drilldown-limits', async (req) => {
+    // The tenant's own range limit, when it is the tighter one.
+    const tenantHours = ctx.access.settings(ctx.access.tenant(req, 'default')).queryMaxRangeHours
+    const maxHours = tenantHours > 0 ? Math.min(tenantHours, opts.maxRangeHours) : opts.maxRangeHours
+    return {
     limits: {
       volume_enabled: true,
       discover_log_levels: true,
       pattern_persistence_enabled: true,
       max_entries_limit_per_query: opts.maxLines,
       max_query_series: opts.maxSeries,
-      max_query_length: `${opts.maxRangeHours}h`,
+      max_query_length: `${maxHours}h`,
       query_timeout: `${Math.ceil(opts.timeoutMs / 1000)}s`,
     },
     pattern_ingester_enabled: true,
     version: LOKI_API_VERSION,
-  }))
+    }
+  })
 }
 
 function detectedLabelsStatement(scope: Scope, e: LogExpr, startNs: bigint, endNs: bigint): LogStatement {

@@ -19,9 +19,9 @@ export function registerIndex(api: FastifyInstance, ctx: LokiContext): void {
   api.get('/index/stats', async (req, reply) => {
     const q = params(req)
     const e = selector(q)
-    const { startNs, endNs } = window(q)
+    const { startNs, endNs } = window(req, reply, q)
     const only = { ...e, pipeline: [] }
-    const scope = scopeOf(req)
+    const scope = scopeOf(req, reply)
     const streamsOf = compileSelect(scope, only, startNs, endNs + 1n, () => 'uniqExact(ServiceName, SeverityText, HostName, mapFilter((k, v) -> k != \'service.name\', ResourceAttributes)) AS streams, count() AS entries')
     type Stats = { streams?: string; entries: string; bytes?: string }
     const rows: Stats[] = onVolumeTable(e.matchers, [])
@@ -40,7 +40,7 @@ export function registerIndex(api: FastifyInstance, ctx: LokiContext): void {
   const volume = async (req: FastifyRequest, reply: FastifyReply, ranged: boolean) => {
     const q = params(req)
     const e = selector(q)
-    const { startNs, endNs } = window(q)
+    const { startNs, endNs } = window(req, reply, q)
     const limit = int(q, 'limit', 100, 10_000)
     const aggregateBy = str(q, 'aggregateBy') ?? 'series'
     if (aggregateBy !== 'series' && aggregateBy !== 'labels') throw new SluiceError('VALIDATION_FAILED', `invalid parameter aggregateBy: expected series or labels, got ${JSON.stringify(aggregateBy)}`)
@@ -48,7 +48,7 @@ export function registerIndex(api: FastifyInstance, ctx: LokiContext): void {
     const by = targets.length ? targets : [...new Set(e.matchers.map((m) => m.name))]
     const steps = ranged ? stepsOf(q, startNs, endNs) : { startNs, endNs, stepNs: endNs - startNs + 1n }
     const fast = onVolumeTable(e.matchers, by)
-    const st = fast ? volumeRange(db, scopeOf(req).tenant, e.matchers, by, steps, aggregateBy) : logsVolumeRange(scopeOf(req), e, by, steps, aggregateBy)
+    const st = fast ? volumeRange(db, scopeOf(req, reply).tenant, e.matchers, by, steps, aggregateBy) : logsVolumeRange(scopeOf(req, reply), e, by, steps, aggregateBy)
     const rows = await run<{ labels: Record<string, string>; i: string; v: string }>(reply, ranged ? 'loki_volume_range' : 'loki_volume', st)
     const bySeries = new Map<string, Series>()
     for (const r of rows) {

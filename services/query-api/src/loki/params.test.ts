@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { defaultStepNs, durationNs, step, tenant, time } from './params.js'
+import { defaultStepNs, durationNs, step, time } from './params.js'
 
 describe('Loki request parameters', () => {
   it('reads times as RFC 3339, Unix seconds (with fractions) and nanoseconds', () => {
@@ -21,12 +21,5 @@ describe('Loki request parameters', () => {
     expect(durationNs('5')).toBeUndefined()
     expect(defaultStepNs(0n, 86_400_000_000_000n)).toBe(345_000_000_000n)
     expect(defaultStepNs(0n, 60_000_000_000n)).toBe(1_000_000_000n)
-  })
-
-  it('takes the tenant from X-Scope-OrgID, default when absent, and refuses bad or multi-tenant values', () => {
-    expect(tenant(undefined)).toBe('default')
-    expect(tenant('acme')).toBe('acme')
-    expect(() => tenant('a|b')).toThrow(/several tenants/)
-    expect(() => tenant('no spaces')).toThrow(/invalid X-Scope-OrgID/)
   })
 })

@@ -1,7 +1,7 @@
 // Request parameters of the Loki HTTP API, read as Loki reads them: times as RFC 3339 or Unix
 // epochs (seconds, with fractions, or nanoseconds), steps as seconds or Prometheus durations,
 // `since` as a duration. Every error is a 400 naming the parameter.
-import { SluiceError, TENANT_PATTERN, parseTimestampNs } from '@sluice/core'
+import { SluiceError, parseTimestampNs } from '@sluice/core'
 
 export type Query = Record<string, string | string[] | undefined>
 
@@ -67,15 +67,6 @@ export function int(q: Query, name: string, fallback: number, max: number): numb
 export function direction(q: Query): 'backward' | 'forward' {
   const v = (str(q, 'direction') ?? 'backward').toLowerCase()
   if (v !== 'backward' && v !== 'forward') throw bad('direction', `expected backward or forward, got ${JSON.stringify(v)}`)
-  return v
-}
-
-/** X-Scope-OrgID, as Loki reads it; `default` (Sluice's default tenant) when absent. */
-export function tenant(header: unknown): string {
-  const v = Array.isArray(header) ? header[0] : header
-  if (typeof v !== 'string' || v === '') return 'default'
-  if (v.includes('|')) throw new SluiceError('VALIDATION_FAILED', 'queries across several tenants (X-Scope-OrgID a|b) are not supported')
-  if (!TENANT_PATTERN.test(v)) throw new SluiceError('VALIDATION_FAILED', `invalid X-Scope-OrgID ${JSON.stringify(v)}`)
   return v
 }
 

@@ -11,10 +11,14 @@
 //   GET      /loki/api/v1/tail (WebSocket), /format_query, /status/buildinfo, /drilldown-limits;  GET /ready
 // This module holds the queries, the label browser, the error handling and the guard rails;
 // index-routes.ts and drilldown.ts the rest, on the helpers it shares with them (context.ts).
-// Tenant: X-Scope-OrgID (default `default`). Guard rails: QUERY_TIMEOUT_MS (ClickHouse
+// Tenant: the request's (tenancy.ts: X-Scope-OrgID, or the key's), default `default`; every
+// statement is scoped to it before the selector's matchers, which can only narrow it (a label
+// named `tenant` is an attribute like any other). Guard rails: QUERY_TIMEOUT_MS (ClickHouse
 // max_execution_time, and the query is cancelled when the client goes away), QUERY_MAX_RANGE_HOURS,
-// QUERY_MAX_SERIES, QUERY_MAX_LINES, QUERY_MAX_ROWS_READ, QUERY_MAX_BYTES_READ.
+// QUERY_MAX_SERIES, QUERY_MAX_LINES, QUERY_MAX_ROWS_READ, QUERY_MAX_BYTES_READ; per tenant
+// query_max_concurrent (429) and query_max_range_hours (400).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { WWW_AUTHENTICATE } from '@sluice/auth'
 import { SluiceError, isSluiceError } from '@sluice/core'
 import type { ClickHouseClient } from '@sluice/clickhouse'
 import type { Histogram } from 'prom-client'
@@ -32,17 +36,23 @@ import { registerDrilldown } from './drilldown.js'
 import { evaluate, labelKey } from './evaluate.js'
 import type { Series } from './evaluate.js'
 import { registerIndex } from './index-routes.js'
-import { all, defaultStepNs, direction, durationNs, int, step, str, tenant, time } from './params.js'
+import { all, defaultStepNs, direction, durationNs, int, step, str, time } from './params.js'
 import type { Query } from './params.js'
 import type { OutputRow } from './pipeline.js'
 import { META_LABELS, Params, STREAM_MAP, hourScope } from './sql.js'
 import { registerTail } from './tail.js'
+import type { QueryAccess } from '../tenancy.js'
 
 
 export interface LokiDeps {
   clickhouse: Pick<ClickHouseClient, 'query'>
   querySeconds: Histogram<'endpoint'>
+  /** The tenant rule and per-tenant query limits. */
+  access: QueryAccess
 }
+
+/** The tenant of Loki API requests that name none (and whose key does not decide), as Loki's. */
+export const LOKI_DEFAULT_TENANT = 'default'
 
 /** How long a probe's answer (a label name is or is not an attribute key of a tenant) is trusted. */
 const ATTRIBUTE_PROBE_TTL_MS = 30_000
@@ -54,7 +64,8 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
   const nowNs = () => BigInt(Date.now()) * 1_000_000n
   const attributeProbes = new Map<string, { exists: boolean; at: number }>()
 
-  app.get('/ready', async (_req, reply) => reply.type('text/plain').send('ready'))
+  // Probes hold no keys.
+  app.get('/ready', { config: { public: true } }, async (_req, reply) => reply.type('text/plain').send('ready'))
 
   void app.register(
     async (api) => {
@@ -68,16 +79,25 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         done(null, out)
       })
       api.setErrorHandler((err, req, reply) => {
+        // Refusals of the door and the limits keep their status, in Loki's plain-text form.
+        if (isSluiceError(err) && REFUSAL_STATUS[err.code] !== undefined) {
+          if (err.code === 'UNAUTHORIZED') reply.header('www-authenticate', [...WWW_AUTHENTICATE])
+          if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds))
+          return reply.code(REFUSAL_STATUS[err.code]!).type('text/plain').send(err.message)
+        }
         if (err instanceof LogQLParseError || (isSluiceError(err) && err.code === 'VALIDATION_FAILED')) return reply.code(400).type('text/plain').send(err.message)
         const ch = limitMessage(err, opts)
         if (ch) return reply.code(400).type('text/plain').send(ch)
-        if ((err as { statusCode?: number }).statusCode === 400) return reply.code(400).type('text/plain').send((err as Error).message)
+        // Fastify's own client errors (a content type no parser takes: 415, a body over the limit: 413) keep their status.
+        const status = (err as { statusCode?: number }).statusCode
+        if (status !== undefined && status >= 400 && status < 500) return reply.code(status).type('text/plain').send((err as Error).message)
         req.log.error({ err }, 'loki api request failed')
         return reply.code(500).type('text/plain').send('internal error')
       })
 
       const params = (req: FastifyRequest): Query => ({ ...(req.query as Query), ...(req.body && typeof req.body === 'object' ? (req.body as Query) : {}) })
-      const scopeOf = (req: FastifyRequest): Scope => ({ db, tenant: tenant(req.headers['x-scope-orgid']) })
+      /** The request's tenant, admitted under its query limits (once per request). */
+      const scopeOf = (req: FastifyRequest, reply: FastifyReply): Scope => ({ db, tenant: deps.access.open(req, reply, LOKI_DEFAULT_TENANT).tenant })
 
       const limits = guardSettings(opts)
       const run = guardedRunner(deps.clickhouse, opts, deps.querySeconds) as <T>(reply: FastifyReply, endpoint: string, st: LogStatement) => Promise<T[]>
@@ -125,16 +145,20 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         if (e.kind !== 'log') throw new SluiceError('VALIDATION_FAILED', `${name} must be a log selector like {service_name="api"}, not a metric query`)
         return e
       }
-      /** start/end with Loki's defaults (the last `since`, one hour unless given) and the range limit. */
-      const window = (q: Query, defaultNs = HOUR_NS) => {
+      /** start/end with Loki's defaults (the last `since`, one hour unless given) and the range limits. */
+      const window = (req: FastifyRequest, reply: FastifyReply, q: Query, defaultNs = HOUR_NS) => {
+        const read = deps.access.open(req, reply, LOKI_DEFAULT_TENANT)
         const endNs = time(q, 'end', nowNs())
         const since = str(q, 'since')
-        const sinceNs = since ? durationNs(since) : defaultNs
+        // A default range (no start, no since) is cut to the tenant's range limit, not refused.
+        const tenantNs = read.maxRangeHours > 0 ? BigInt(read.maxRangeHours) * HOUR_NS : undefined
+        const sinceNs = since ? durationNs(since) : tenantNs !== undefined && tenantNs < defaultNs ? tenantNs : defaultNs
         if (sinceNs === undefined) throw new SluiceError('VALIDATION_FAILED', `invalid parameter since: ${JSON.stringify(since)} is not a duration`)
         const startNs = time(q, 'start', endNs - sinceNs)
         if (endNs < startNs) throw new SluiceError('VALIDATION_FAILED', 'end timestamp must not be before or equal to start time')
         if (endNs - startNs > BigInt(opts.maxRangeHours) * HOUR_NS)
           throw new SluiceError('VALIDATION_FAILED', `the query time range exceeds the limit (query length: ${hours(endNs - startNs)}h, limit: ${opts.maxRangeHours}h, QUERY_MAX_RANGE_HOURS)`)
+        deps.access.checkRange(read, endNs - startNs)
         return { startNs, endNs }
       }
       const stepsOf = (q: Query, startNs: bigint, endNs: bigint, name = 'step'): Steps => {
@@ -149,7 +173,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         const limit = int(q, 'limit', 100, opts.maxLines)
         const dir = direction(q)
         const t0 = performance.now()
-        const rows = await lines(reply, 'loki_logs', await prepare(reply, scopeOf(req), (scope) => compileLogQuery(scope, e, { fromNs: startNs, toNs: endNs, limit, direction: dir })))
+        const rows = await lines(reply, 'loki_logs', await prepare(reply, scopeOf(req, reply), (scope) => compileLogQuery(scope, e, { fromNs: startNs, toNs: endNs, limit, direction: dir })))
         const categorize = String(req.headers['x-loki-response-encoding-flags'] ?? '').split(',').includes('categorize-labels')
         return {
           status: 'success',
@@ -162,19 +186,21 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         }
       }
 
-      const metric = async (req: FastifyRequest, reply: FastifyReply, e: Exclude<Expr, LogExpr>, steps: Steps) =>
-        evaluate(e, {
-          scope: scopeOf(req),
+      const metric = async (req: FastifyRequest, reply: FastifyReply, e: Exclude<Expr, LogExpr>, steps: Steps) => {
+        const scope = scopeOf(req, reply)
+        return evaluate(e, {
+          scope,
           steps,
           maxSeries: opts.maxSeries,
           run: (st) => run(reply, 'loki_metric', st),
-          prepare: (build) => prepare(reply, scopeOf(req), build),
+          prepare: (build) => prepare(reply, scope, build),
         })
+      }
 
       const queryRange = async (req: FastifyRequest, reply: FastifyReply) => {
         const q = params(req)
         const e = parse(q)
-        const { startNs, endNs } = window(q)
+        const { startNs, endNs } = window(req, reply, q)
         if (e.kind === 'log') return logs(req, reply, e, q, startNs, endNs)
         const steps = stepsOf(q, startNs, endNs)
         const t0 = performance.now()
@@ -190,6 +216,8 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         const e = parse(q)
         if (e.kind === 'log') throw new SluiceError('VALIDATION_FAILED', 'log queries are not supported as an instant query type, please change your query to a range query type')
         const t = time(q, 'time', nowNs())
+        // An instant query reads as far back as its longest range (and offset).
+        deps.access.checkRange(deps.access.open(req, reply, LOKI_DEFAULT_TENANT), longestRangeNs(e))
         const steps = { startNs: t, endNs: t, stepNs: 1_000_000_000n }
         const t0 = performance.now()
         const v = await metric(req, reply, e, steps)
@@ -206,19 +234,19 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
 
       const labels = async (req: FastifyRequest, reply: FastifyReply) => {
         const q = params(req)
-        const { startNs, endNs } = window(q, 6n * HOUR_NS)
+        const { startNs, endNs } = window(req, reply, q, 6n * HOUR_NS)
         const sel = str(q, 'query')
         if (sel) {
           const rows = await run<{ name: string }>(
             reply,
             'loki_labels',
-            compileSelect(scopeOf(req), selector(q), startNs, endNs + 1n, () => `DISTINCT arrayJoin(mapKeys(${STREAM_MAP})) AS name`, () => 'ORDER BY name'),
+            compileSelect(scopeOf(req, reply), selector(q), startNs, endNs + 1n, () => `DISTINCT arrayJoin(mapKeys(${STREAM_MAP})) AS name`, () => 'ORDER BY name'),
           )
           return { status: 'success', data: rows.map((r) => r.name) }
         }
         const p = new Params()
         const rows = await run<{ name: string }>(reply, 'loki_labels', {
-          query: `SELECT DISTINCT Name AS name FROM ${db}.label_values WHERE ${hourScope(p, scopeOf(req).tenant, startNs, endNs)} ORDER BY name`,
+          query: `SELECT DISTINCT Name AS name FROM ${db}.label_values WHERE ${hourScope(p, scopeOf(req, reply).tenant, startNs, endNs)} ORDER BY name`,
           params: p.values,
         })
         return { status: 'success', data: rows.map((r) => r.name) }
@@ -229,20 +257,20 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
       api.get('/label/:name/values', async (req, reply) => {
         const q = params(req)
         const name = (req.params as { name: string }).name
-        const { startNs, endNs } = window(q, 6n * HOUR_NS)
+        const { startNs, endNs } = window(req, reply, q, 6n * HOUR_NS)
         const sel = str(q, 'query')
         if (sel || META_LABELS.includes(name)) {
           const e = sel ? selector(q) : ({ kind: 'log', matchers: [{ name, op: '=~', value: '.+' }], pipeline: [] } satisfies LogExpr)
           const rows = await run<{ v: string }>(
             reply,
             'loki_label_values',
-            compileSelect(scopeOf(req), e, startNs, endNs + 1n, (pipe) => `DISTINCT ${pipe.lookup(name).val} AS v`, () => `HAVING v != '' ORDER BY v LIMIT 10000`),
+            compileSelect(scopeOf(req, reply), e, startNs, endNs + 1n, (pipe) => `DISTINCT ${pipe.lookup(name).val} AS v`, () => `HAVING v != '' ORDER BY v LIMIT 10000`),
           )
           return { status: 'success', data: rows.map((r) => r.v) }
         }
         const p = new Params()
         const rows = await run<{ v: string }>(reply, 'loki_label_values', {
-          query: `SELECT DISTINCT Value AS v FROM ${db}.label_values WHERE ${hourScope(p, scopeOf(req).tenant, startNs, endNs)} AND Name = ${p.bind(name)} ORDER BY v LIMIT 10000`,
+          query: `SELECT DISTINCT Value AS v FROM ${db}.label_values WHERE ${hourScope(p, scopeOf(req, reply).tenant, startNs, endNs)} AND Name = ${p.bind(name)} ORDER BY v LIMIT 10000`,
           params: p.values,
         })
         return { status: 'success', data: rows.map((r) => r.v) }
@@ -250,7 +278,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
 
       const series = async (req: FastifyRequest, reply: FastifyReply) => {
         const q = params(req)
-        const { startNs, endNs } = window(q, 6n * HOUR_NS)
+        const { startNs, endNs } = window(req, reply, q, 6n * HOUR_NS)
         const matches = [...all(q, 'match[]'), ...all(q, 'match')]
         if (matches.length === 0) throw new SluiceError('VALIDATION_FAILED', 'at least one match[] selector must be supplied')
         const seen = new Map<string, Record<string, string>>()
@@ -260,7 +288,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
           const rows = await run<{ s: Record<string, string> }>(
             reply,
             'loki_series',
-            compileSelect(scopeOf(req), e, startNs, endNs + 1n, () => `DISTINCT ${STREAM_MAP} AS s`, (p) => `LIMIT ${p.bind(opts.maxSeries + 1, 'UInt32')}`),
+            compileSelect(scopeOf(req, reply), e, startNs, endNs + 1n, () => `DISTINCT ${STREAM_MAP} AS s`, (p) => `LIMIT ${p.bind(opts.maxSeries + 1, 'UInt32')}`),
           )
           for (const r of rows) seen.set(labelKey(r.s), r.s)
           if (seen.size > opts.maxSeries) throw new SluiceError('VALIDATION_FAILED', `maximum number of series (${opts.maxSeries}) reached for a single query (QUERY_MAX_SERIES)`)
@@ -270,24 +298,35 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
       api.get('/series', series)
       api.post('/series', series)
 
-      const ctx: LokiContext = { opts, params, scopeOf, run, lines, prepare, selector, window, stepsOf }
+      const ctx: LokiContext = { opts, params, scopeOf, run, lines, prepare, selector, window, stepsOf, access: deps.access }
       registerIndex(api, ctx)
       registerDrilldown(api, ctx)
 
       // ---- the rest ----------------------------------------------------------------------------
 
+      // No data, but the same door: a tenant the key does not hold is refused here too.
       api.get('/format_query', async (req) => {
+        deps.access.tenant(req, LOKI_DEFAULT_TENANT)
         const q = params(req)
         return { status: 'success', data: formatLogQL(parse(q)) }
       })
-      api.get('/status/buildinfo', async () => ({ version: LOKI_API_VERSION, revision: 'sluice', branch: 'sluice', buildUser: 'sluice', buildDate: '', goVersion: '' }))
+      api.get('/status/buildinfo', async (req) => {
+        deps.access.tenant(req, LOKI_DEFAULT_TENANT)
+        return { version: LOKI_API_VERSION, revision: 'sluice', branch: 'sluice', buildUser: 'sluice', buildDate: '', goVersion: '' }
+      })
 
       registerTail(api, {
         maxConnections: opts.tailMaxConnections,
         pollMs: opts.tailPollMs,
         maxLines: opts.maxLines,
         parse: (q) => selector(q),
-        scopeOf,
+        // A tail is one long request: it does not hold a query slot (QUERY_TAIL_MAX_CONNECTIONS bounds
+        // tails), but its backlog reaches back no further than the tenant's range limit.
+        scopeOf: (req, backlogNs) => {
+          const tenant = deps.access.tenant(req, LOKI_DEFAULT_TENANT)
+          deps.access.checkRange({ tenant, maxRangeHours: deps.access.settings(tenant).queryMaxRangeHours }, backlogNs)
+          return { db, tenant }
+        },
         query: async (st) => {
           const rs = await deps.clickhouse.query({ query: `${st.query}\n${limits}`, query_params: st.params, format: 'JSON' })
           return (await rs.json<OutputRow>()).data
@@ -302,4 +341,18 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
 
 
 const hours = (ns: bigint) => (Number(ns) / 3.6e12).toFixed(1)
+
+const REFUSAL_STATUS: Partial<Record<string, number>> = { UNAUTHORIZED: 401, FORBIDDEN: 403, RATE_LIMITED: 429 }
+
+/** The longest range (plus offset) of the range aggregations in `e`: how far back an instant query reads. */
+export function longestRangeNs(e: unknown): bigint {
+  if (e === null || typeof e !== 'object') return 0n
+  const r = e as { kind?: unknown; rangeNs?: unknown; offsetNs?: unknown }
+  let max = r.kind === 'range' && typeof r.rangeNs === 'bigint' ? r.rangeNs + (typeof r.offsetNs === 'bigint' && r.offsetNs > 0n ? r.offsetNs : 0n) : 0n
+  for (const v of Object.values(e)) {
+    const m = longestRangeNs(v)
+    if (m > max) max = m
+  }
+  return max
+}
 const isSort = (e: Expr) => e.kind === 'vector' && (e.op === 'sort' || e.op === 'sort_desc')

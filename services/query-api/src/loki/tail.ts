@@ -6,6 +6,8 @@
 // a late or back-dated line still shows. Each poll looks back LAG_NS past its cursor, because a
 // record observed at t reaches ClickHouse a sink flush later; ids already sent in that window are
 // skipped. At most QUERY_TAIL_MAX_CONNECTIONS tails run at once, one poll each at a time.
+// The tenant is settled before the upgrade, so a refused one (401, 403, a backlog beyond the
+// tenant's range limit) is an HTTP answer rather than a socket closed without a reason.
 import { websocketOnly } from '@sluice/observability'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
@@ -23,7 +25,8 @@ export interface TailOptions {
   pollMs: number
   maxLines: number
   parse(q: Query): LogExpr
-  scopeOf(req: FastifyRequest): Scope
+  /** The tail's tenant; throws when it is refused, or when its backlog (`backlogNs`) reaches too far back. */
+  scopeOf(req: FastifyRequest, backlogNs: bigint): Scope
   query(st: LinesStatement): Promise<OutputRow[]>
   stream(lines: LogLine[]): unknown
 }
@@ -34,9 +37,22 @@ const DAY_NS = 86_400_000_000_000n
 const TRY_AGAIN_LATER = 1013
 const INVALID_REQUEST = 1008
 
+const HOUR_NS = 3_600_000_000_000n
+
 export function registerTail(api: FastifyInstance, opts: TailOptions): void {
   let open = 0
-  api.route({ method: 'GET', url: '/tail', handler: websocketOnly, wsHandler: (socket: WebSocket, req) => {
+  const scopes = new WeakMap<FastifyRequest, Scope>()
+  const preHandler = async (req: FastifyRequest) => {
+    const now = BigInt(Date.now()) * 1_000_000n
+    let startNs: bigint
+    try {
+      startNs = time(req.query as Query, 'start', now - HOUR_NS)
+    } catch {
+      startNs = now - HOUR_NS // a bad start is the socket's to refuse, with the other parameters
+    }
+    scopes.set(req, opts.scopeOf(req, now - startNs))
+  }
+  api.route({ method: 'GET', url: '/tail', preHandler, handler: websocketOnly, wsHandler: (socket: WebSocket, req) => {
     if (open >= opts.maxConnections) {
       socket.close(TRY_AGAIN_LATER, `max concurrent tail requests limit exceeded (${opts.maxConnections}, QUERY_TAIL_MAX_CONNECTIONS)`)
       return
@@ -48,9 +64,11 @@ export function registerTail(api: FastifyInstance, opts: TailOptions): void {
     const q = req.query as Query
     try {
       expr = opts.parse(q)
-      scope = opts.scopeOf(req)
+      const settled = scopes.get(req)
+      if (settled === undefined) throw new Error('tenant not settled')
+      scope = settled
       const now = BigInt(Date.now()) * 1_000_000n
-      startNs = time(q, 'start', now - 3_600_000_000_000n)
+      startNs = time(q, 'start', now - HOUR_NS)
       limit = int(q, 'limit', 100, opts.maxLines)
       const delay = str(q, 'delay_for')
       if (delay !== undefined && !(Number(delay) >= 0 && Number(delay) <= 5)) throw new Error('delay_for must be between 0 and 5 seconds')
