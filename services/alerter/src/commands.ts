@@ -3,8 +3,11 @@
 // partition, short retention) that every instance tails from its end: the owner applies it and
 // answers on the same topic, the asking instance waits for that answer (bounded). Which alerts
 // exist at all is read from the compacted `alerts` topic, so an unknown id is a 404 at once.
+// The instance that received the request has checked the tenant already (an alert of another
+// tenant is a 404 there); `tenant` travels with the request so the owner checks it again.
 //
-// Records (JSON): {"v":1,"type":"request","id":…,"from":<instance>,"alert_id":…,"command":{…}}
+// Records (JSON): {"v":1,"type":"request","id":…,"from":<instance>,"alert_id":…,"command":{…},"tenant":"acme"}
+//                 ("tenant" absent: the request may act on any tenant's alert)
 //                 {"v":1,"type":"reply","id":…,"to":<instance>,"code":200,"payload":{…}}
 import { randomUUID } from 'node:crypto'
 import type { Consumer, Kafka } from 'kafkajs'
@@ -17,6 +20,8 @@ export type Command = { action: 'get' } | { action: 'ack'; by: string } | { acti
 export interface CommandResult {
   code: number
   payload: unknown
+  /** A 404 for an alert that exists but belongs to another tenant (audited as refused; never sent). */
+  hidden?: boolean
 }
 
 interface Request {
@@ -26,6 +31,7 @@ interface Request {
   from: string
   alert_id: string
   command: Command
+  tenant?: string
 }
 
 interface Reply {
@@ -45,7 +51,7 @@ export interface CommandBusOptions {
   /** How long a request waits for the owner's answer. */
   timeoutMs: number
   /** Applies a command when this instance owns the alert; undefined when it does not. */
-  apply: (alertId: string, command: Command) => Promise<CommandResult | undefined>
+  apply: (alertId: string, command: Command, tenant: string | undefined) => Promise<CommandResult | undefined>
   logger: Logger
 }
 
@@ -88,8 +94,8 @@ export class CommandBus {
     throw new Error(`${this.#o.topic}: this instance does not read its own commands`)
   }
 
-  /** Asks the owner of an alert; undefined when no instance answered within the timeout. */
-  async request(alertId: string, command: Command): Promise<CommandResult | undefined> {
+  /** Asks the owner of an alert, as `tenant` (undefined: any); undefined when no instance answered within the timeout. */
+  async request(alertId: string, command: Command, tenant?: string): Promise<CommandResult | undefined> {
     const id = randomUUID()
     let timer: NodeJS.Timeout | undefined
     const answer = new Promise<CommandResult | undefined>((resolve) => {
@@ -97,7 +103,7 @@ export class CommandBus {
       timer = setTimeout(() => resolve(undefined), this.#o.timeoutMs)
     })
     try {
-      await this.#send({ v: 1, type: 'request', id, from: this.#instance, alert_id: alertId, command })
+      await this.#send({ v: 1, type: 'request', id, from: this.#instance, alert_id: alertId, command, ...(tenant !== undefined && { tenant }) })
       return await answer
     } finally {
       clearTimeout(timer)
@@ -129,7 +135,7 @@ export class CommandBus {
     }
     if (record.type !== 'request' || record.from === this.#instance) return
     try {
-      const result = await this.#o.apply(record.alert_id, record.command)
+      const result = await this.#o.apply(record.alert_id, record.command, typeof record.tenant === 'string' ? record.tenant : undefined)
       if (result !== undefined) await this.#send({ v: 1, type: 'reply', id: record.id, to: record.from, code: result.code, payload: result.payload })
     } catch (err) {
       // The asker times out and answers 503; the log says why.

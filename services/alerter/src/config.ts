@@ -49,6 +49,12 @@ export const envSchema = z.object({
   ALERTER_EXPLAIN_URL: z.url().optional(),
   ALERTER_EXPLAIN_TIMEOUT_MS: positiveInt(10_000),
   ALERTER_EXPLAIN_MAX_PER_HOUR: positiveInt(60),
+  /**
+   * The API key the explainer presents to the query API (Authorization: Bearer), needed when it runs
+   * with SLUICE_AUTH=true: a key with the query scope for every tenant whose alerts it explains
+   * (tenants ["*"], or the list of them; each call names the alert's tenant).
+   */
+  ALERTER_QUERY_API_KEY: z.string().min(1).optional(),
   /** The tenant of API requests that name none (x-sluice-tenant / X-Scope-OrgID header, or ?tenant=). */
   ALERTER_DEFAULT_TENANT: z.string().default('default'),
 })
@@ -75,7 +81,10 @@ export function loadConfig(env?: Env) {
     secretsKeyFile: e.ALERTER_SECRETS_KEY_FILE,
     inboxMaxItems: e.ALERTER_INBOX_MAX_ITEMS,
     defaultTenant: e.ALERTER_DEFAULT_TENANT,
-    explain: e.ALERTER_EXPLAIN_URL === undefined ? undefined : { url: e.ALERTER_EXPLAIN_URL, timeoutMs: e.ALERTER_EXPLAIN_TIMEOUT_MS, maxPerHour: e.ALERTER_EXPLAIN_MAX_PER_HOUR },
+    explain:
+      e.ALERTER_EXPLAIN_URL === undefined
+        ? undefined
+        : { url: e.ALERTER_EXPLAIN_URL, timeoutMs: e.ALERTER_EXPLAIN_TIMEOUT_MS, maxPerHour: e.ALERTER_EXPLAIN_MAX_PER_HOUR, apiKey: e.ALERTER_QUERY_API_KEY },
     notify: {
       webhookUrls: e.ALERTER_WEBHOOK_URLS,
       slackUrls: e.ALERTER_SLACK_WEBHOOK_URLS,

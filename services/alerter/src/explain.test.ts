@@ -7,13 +7,13 @@ import { alertFixture } from '../../../test/infra/alerts.js'
 import { AlertExplainer } from './explain.js'
 
 async function queryApi(answer: (body: Record<string, unknown>) => { status: number; json: unknown }) {
-  const seen: Array<{ body: Record<string, unknown>; tenant: string | undefined; url: string | undefined }> = []
+  const seen: Array<{ body: Record<string, unknown>; tenant: string | undefined; url: string | undefined; authorization: string | undefined }> = []
   const server = http.createServer((req, res) => {
     let text = ''
     req.on('data', (c: Buffer) => (text += c.toString()))
     req.on('end', () => {
       const body = JSON.parse(text) as Record<string, unknown>
-      seen.push({ body, tenant: req.headers['x-sluice-tenant'] as string | undefined, url: req.url })
+      seen.push({ body, tenant: req.headers['x-sluice-tenant'] as string | undefined, url: req.url, authorization: req.headers.authorization })
       const a = answer(body)
       res.writeHead(a.status, { 'content-type': 'application/json' }).end(JSON.stringify(a.json))
     })
@@ -23,10 +23,10 @@ async function queryApi(answer: (body: Record<string, unknown>) => { status: num
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen }
 }
 
-const make = async (answer: Parameters<typeof queryApi>[0], maxPerHour = 10) => {
+const make = async (answer: Parameters<typeof queryApi>[0], maxPerHour = 10, apiKey?: string) => {
   const api = await queryApi(answer)
   const registry = createRegistry({ defaultMetrics: false })
-  const explainer = new AlertExplainer({ url: api.url, timeoutMs: 2000, maxPerHour, registry, logger: createLogger({ level: 'silent' }) })
+  const explainer = new AlertExplainer({ url: api.url, timeoutMs: 2000, maxPerHour, registry, logger: createLogger({ level: 'silent' }), apiKey })
   return { api, registry, explainer }
 }
 
@@ -51,5 +51,14 @@ describe('AlertExplainer', () => {
     expect(await budget.explainer.explain(alertFixture())).toBeNull()
     expect(budget.api.seen).toHaveLength(1)
     expect(await budget.registry.metrics()).toContain('sluice_alerter_explanations_total{result="budget"} 1')
+  })
+
+  it('presents ALERTER_QUERY_API_KEY as a Bearer token, and no credentials without one', async () => {
+    const keyed = await make(() => ({ status: 200, json: { answer: 'ok' } }), 10, 'sk-explainer-key')
+    await keyed.explainer.explain(alertFixture({ tenant: 'globex' }))
+    expect(keyed.api.seen[0]).toMatchObject({ tenant: 'globex', authorization: 'Bearer sk-explainer-key' })
+    const open = await make(() => ({ status: 200, json: { answer: 'ok' } }))
+    await open.explainer.explain(alertFixture())
+    expect(open.api.seen[0]!.authorization).toBeUndefined()
   })
 })

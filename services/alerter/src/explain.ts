@@ -5,6 +5,8 @@
 // the data (patterns, blast radius, samples), with its model when it has one, deterministically
 // otherwise. Bounded: ALERTER_EXPLAIN_MAX_PER_HOUR per instance, ALERTER_EXPLAIN_TIMEOUT_MS per
 // call (the firing notification waits at most that long); any failure notifies without one.
+// With SLUICE_AUTH=true the query API wants a key: ALERTER_QUERY_API_KEY, sent as a Bearer token;
+// the call names the alert's tenant (x-sluice-tenant), which the key must cover.
 import type { Alert } from '@sluice/core'
 import { errorMessage, formatNs } from '@sluice/core'
 import type { Logger, Registry } from '@sluice/observability'
@@ -20,6 +22,8 @@ export interface ExplainerOptions {
   url: string
   timeoutMs: number
   maxPerHour: number
+  /** Presented as `Authorization: Bearer` (ALERTER_QUERY_API_KEY); undefined: no credentials. */
+  apiKey?: string | undefined
   registry: Registry
   logger: Logger
   now?: () => number
@@ -64,7 +68,7 @@ export class AlertExplainer {
     try {
       const res = await fetch(new URL('/v1/ai/search', this.#o.url), {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-sluice-tenant': alert.tenant },
+        headers: { 'content-type': 'application/json', 'x-sluice-tenant': alert.tenant, ...(this.#o.apiKey !== undefined && { authorization: `Bearer ${this.#o.apiKey}` }) },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(this.#o.timeoutMs),
       })

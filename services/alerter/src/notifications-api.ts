@@ -1,16 +1,22 @@
 // The alerter's notification API: channels (create, list, get, update, delete, test) and the
 // in-app inbox (list, mark read/unread, delete; one by one or in bulk). Tenant-scoped: the tenant
-// is the x-sluice-tenant or X-Scope-OrgID header, else ?tenant=, else ALERTER_DEFAULT_TENANT.
+// of the request's key (SLUICE_AUTH=true; naming another is a 403), else the x-sluice-tenant or
+// X-Scope-OrgID header, else ?tenant=, else ALERTER_DEFAULT_TENANT. Channel changes are audited.
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { requestedTenant } from '@sluice/auth'
 import { z } from 'zod'
 import { ALERT_SEVERITIES, ALERT_STATUSES, TENANT_PATTERN, nowNs } from '@sluice/core'
 import type { Alert } from '@sluice/core'
 import type { ZodTypeProvider } from '@sluice/observability'
 import { channelSchema, redactChannel, withKeptSecrets } from './channels.js'
+import type { ChannelSpec } from './channels.js'
 import type { ChannelStore } from './channel-store.js'
 import type { Inbox } from './inbox.js'
 import type { ChannelEntry, Notifier } from './notify.js'
+
+/** Where a request names its tenant, first match wins (then ?tenant=). */
+const TENANT_HEADERS = ['x-sluice-tenant', 'x-scope-orgid'] as const
 
 export interface NotificationApiParts {
   notifier: Notifier
@@ -48,16 +54,11 @@ const selection = z
 export function registerNotificationRoutes(plain: FastifyInstance, parts: NotificationApiParts): void {
   const api = plain.withTypeProvider<ZodTypeProvider>()
   const { notifier, channels, inbox } = parts
-  const tenantOf = (req: Pick<FastifyRequest, 'headers' | 'query'>, reply: FastifyReply): string | undefined => {
-    for (const header of ['x-sluice-tenant', 'x-scope-orgid']) {
-      const h = req.headers[header]
-      if (typeof h !== 'string' || h === '') continue
-      if (TENANT_PATTERN.test(h)) return h
-      void reply.code(400).send({ error: 'VALIDATION_FAILED', message: `header ${header}: expected 1-64 characters of A-Z a-z 0-9 _ . -` })
-      return undefined
-    }
-    return (req.query as { tenant?: string | undefined }).tenant ?? parts.defaultTenant
-  }
+  /** The tenant a request acts as; throws FORBIDDEN (another tenant than its key's) or VALIDATION_FAILED. */
+  const tenantOf = (req: FastifyRequest): string =>
+    req.access.tenant(requestedTenant(req, TENANT_HEADERS, (req.query as { tenant?: string | undefined }).tenant), parts.defaultTenant)
+  const audit = (req: FastifyRequest, action: 'channel.create' | 'channel.update' | 'channel.delete', tenant: string, name: string, spec?: ChannelSpec) =>
+    req.access.audit({ action, outcome: 'ok', tenant, target: name, ...(spec && { details: { kind: spec.kind } }) })
   const show = (e: ChannelEntry) => {
     const record = e.tenant === null ? undefined : channels.get(e.tenant, e.spec.name)
     return { ...redactChannel(e.spec), source: e.source, read_only: e.source === 'env', tenant: e.tenant, created_at: record?.created_at ?? null, updated_at: record?.updated_at ?? null }
@@ -76,26 +77,24 @@ export function registerNotificationRoutes(plain: FastifyInstance, parts: Notifi
   const tags = ['notification channels']
   const channelBody = { body: z.unknown().describe('A channel: {"name":"ops","kind":"webhook","url":"https://…"}; see the README for every field.') }
 
-  api.get('/v1/notification-channels', { schema: { tags, summary: "The tenant's channels and the environment's (secrets never shown)", querystring: tenantQuery } }, async (req, reply) => {
-    const tenant = tenantOf(req, reply)
-    if (tenant === undefined) return reply
+  api.get('/v1/notification-channels', { schema: { tags, summary: "The tenant's channels and the environment's (secrets never shown)", querystring: tenantQuery } }, async (req) => {
+    const tenant = tenantOf(req)
     return { channels: notifier.list(tenant).map(show), unreadable: channels.broken(tenant) }
   })
 
   api.post('/v1/notification-channels', { schema: { tags, summary: 'Create a channel (409 if the name is taken)', querystring: tenantQuery, ...channelBody } }, async (req, reply) => {
-    const tenant = tenantOf(req, reply)
-    if (tenant === undefined) return reply
+    const tenant = tenantOf(req)
     const parsed = parseChannel(req.body, undefined, undefined)
     if (!parsed.ok) return reply.code(400).send({ error: 'VALIDATION_FAILED', message: parsed.message })
     if (notifier.get(null, parsed.spec.name)) return readOnly(reply, parsed.spec.name)
     if (notifier.get(tenant, parsed.spec.name)) return reply.code(409).send({ error: 'CONFLICT', message: `channel ${parsed.spec.name} exists; PUT /v1/notification-channels/${parsed.spec.name} replaces it` })
     await channels.put(tenant, parsed.spec)
+    audit(req, 'channel.create', tenant, parsed.spec.name, parsed.spec)
     return reply.code(201).send({ channel: show(notifier.get(tenant, parsed.spec.name)!) })
   })
 
   api.get('/v1/notification-channels/:name', { schema: { tags, summary: 'One channel', params: nameParam, querystring: tenantQuery } }, async (req, reply) => {
-    const tenant = tenantOf(req, reply)
-    if (tenant === undefined) return reply
+    const tenant = tenantOf(req)
     const e = notifier.get(tenant, req.params.name) ?? notifier.get(null, req.params.name)
     return e === undefined ? notFound(reply, req.params.name, tenant) : { channel: show(e) }
   })
@@ -104,8 +103,7 @@ export function registerNotificationRoutes(plain: FastifyInstance, parts: Notifi
     '/v1/notification-channels/:name',
     { schema: { tags, summary: 'Create or replace a channel; secrets left out (url, headers, smtp.password) keep their stored values', params: nameParam, querystring: tenantQuery, ...channelBody } },
     async (req, reply) => {
-      const tenant = tenantOf(req, reply)
-      if (tenant === undefined) return reply
+      const tenant = tenantOf(req)
       if (notifier.get(null, req.params.name)) return readOnly(reply, req.params.name)
       const previous = notifier.get(tenant, req.params.name)
       const body = req.body as Record<string, unknown> | null
@@ -115,18 +113,19 @@ export function registerNotificationRoutes(plain: FastifyInstance, parts: Notifi
       const parsed = parseChannel(req.body, req.params.name, previous)
       if (!parsed.ok) return reply.code(400).send({ error: 'VALIDATION_FAILED', message: parsed.message })
       await channels.put(tenant, parsed.spec)
+      audit(req, previous === undefined ? 'channel.create' : 'channel.update', tenant, req.params.name, parsed.spec)
       return reply.code(previous === undefined ? 201 : 200).send({ channel: show(notifier.get(tenant, req.params.name)!) })
     },
   )
 
   api.delete('/v1/notification-channels/:name', { schema: { tags, summary: 'Delete a channel', params: nameParam, querystring: tenantQuery } }, async (req, reply) => {
-    const tenant = tenantOf(req, reply)
-    if (tenant === undefined) return reply
+    const tenant = tenantOf(req)
     if (notifier.get(null, req.params.name)) return readOnly(reply, req.params.name)
     if (!notifier.get(tenant, req.params.name) && !channels.get(tenant, req.params.name) && !channels.broken(tenant).some((b) => b.name === req.params.name)) {
       return notFound(reply, req.params.name, tenant)
     }
     await channels.delete(tenant, req.params.name)
+    audit(req, 'channel.delete', tenant, req.params.name)
     return reply.code(204).send()
   })
 
@@ -134,8 +133,7 @@ export function registerNotificationRoutes(plain: FastifyInstance, parts: Notifi
     '/v1/notification-channels/:name/test',
     { schema: { tags, summary: "Send a test message through a channel (one attempt, no retry) and report the receiver's answer", params: nameParam, querystring: tenantQuery } },
     async (req, reply) => {
-      const tenant = tenantOf(req, reply)
-      if (tenant === undefined) return reply
+      const tenant = tenantOf(req)
       const owner = notifier.get(tenant, req.params.name) ? tenant : notifier.get(null, req.params.name) ? null : undefined
       if (owner === undefined) return notFound(reply, req.params.name, tenant)
       const result = await notifier.test(owner, req.params.name, testAlert(tenant, req.params.name))
@@ -147,9 +145,8 @@ export function registerNotificationRoutes(plain: FastifyInstance, parts: Notifi
   api.get(
     '/v1/notifications',
     { schema: { tags: inboxTags, summary: 'The in-app inbox: alert status changes and the channels they went to, newest first', querystring: inboxQuery } },
-    async (req, reply) => {
-      const tenant = tenantOf(req, reply)
-      if (tenant === undefined) return reply
+    async (req) => {
+      const tenant = tenantOf(req)
       const q = req.query
       const { items, unread, total } = inbox.query({ tenant, read: q.read, severity: q.severity, status: q.status, service: q.service, alert_id: q.alert_id, before: q.before, limit: q.limit })
       const last = items.at(-1)
@@ -158,9 +155,8 @@ export function registerNotificationRoutes(plain: FastifyInstance, parts: Notifi
   )
 
   const bulk = (path: string, summary: string, run: (tenant: string, ids: string[] | undefined, by: string) => Promise<number>, field: string) =>
-    api.post(path, { schema: { tags: inboxTags, summary, querystring: tenantQuery, body: selection } }, async (req, reply) => {
-      const tenant = tenantOf(req, reply)
-      if (tenant === undefined) return reply
+    api.post(path, { schema: { tags: inboxTags, summary, querystring: tenantQuery, body: selection } }, async (req) => {
+      const tenant = tenantOf(req)
       return { [field]: await run(tenant, req.body.ids, req.body.by) }
     })
   bulk('/v1/notifications/mark-read', 'Mark notifications read: {"ids":[…]} or {"all":true}', (t, ids, by) => inbox.mark(t, ids, true, by), 'marked')
@@ -171,8 +167,7 @@ export function registerNotificationRoutes(plain: FastifyInstance, parts: Notifi
     '/v1/notifications/:id',
     { schema: { tags: inboxTags, summary: 'Delete one notification', params: z.object({ id: z.string().min(1).max(300) }), querystring: tenantQuery } },
     async (req, reply) => {
-      const tenant = tenantOf(req, reply)
-      if (tenant === undefined) return reply
+      const tenant = tenantOf(req)
       if ((await inbox.delete(tenant, [req.params.id])) === 0) return reply.code(404).send({ error: 'NOT_FOUND', message: `no notification ${req.params.id} for tenant ${tenant}` })
       return reply.code(204).send()
     },
@@ -181,9 +176,8 @@ export function registerNotificationRoutes(plain: FastifyInstance, parts: Notifi
   api.get(
     '/v1/notification-attempts',
     { schema: { tags: inboxTags, summary: "Delivery attempts made by this instance, newest first (the tenant's channels and the environment's)", querystring: tenantQuery.extend({ alert_id: z.string().min(1).max(256).optional() }) } },
-    async (req, reply) => {
-      const tenant = tenantOf(req, reply)
-      if (tenant === undefined) return reply
+    async (req) => {
+      const tenant = tenantOf(req)
       return { attempts: notifier.attempts({ tenant, alertId: req.query.alert_id }) }
     },
   )

@@ -380,6 +380,16 @@ describe('Notifier channels from the API', () => {
     expect(notifier.attempts({ tenant: 'acme' })).toHaveLength(3)
   })
 
+  it("shows a tenant the attempts for its own alerts only, on environment channels too (they carry every tenant's)", async () => {
+    const hook = await receiver()
+    const { notifier } = make([webhook(hook.url)])
+    await notifier.notify(alert({ id: 'acme-alert' }))
+    await notifier.notify(alert({ id: 'globex-alert', tenant: 'globex' }))
+    expect(notifier.attempts({ tenant: 'acme' }).map((a) => [a.alert_id, a.alert_tenant, a.tenant])).toEqual([['acme-alert', 'acme', null]])
+    expect(notifier.attempts({ tenant: 'globex' }).map((a) => a.alert_id)).toEqual(['globex-alert'])
+    expect(notifier.attempts()).toHaveLength(2)
+  })
+
   it('changes and removes channels while running; a disabled channel gets nothing', async () => {
     const first = await receiver()
     const second = await receiver()

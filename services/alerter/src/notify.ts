@@ -65,6 +65,8 @@ export interface DeliveryAttempt {
   channel: string
   /** The channel's tenant; null for a channel from the environment. */
   tenant: string | null
+  /** The alert's tenant: an environment channel carries every tenant's alerts. */
+  alert_tenant: string
   alert_id: string
   version: number
   /** The alert status that was being delivered. */
@@ -265,13 +267,16 @@ export class Notifier {
     for (const ch of this.#channels.values()) for (const [gk, g] of ch.pending) this.#flush(ch, gk, g)
   }
 
-  /** Recent delivery attempts, newest first, optionally for one alert id or one tenant's channels (and the environment's). */
+  /**
+   * Recent delivery attempts, newest first, optionally for one alert id or one tenant's alerts (on
+   * its channels and the environment's, which carry every tenant's alerts).
+   */
   attempts(filter: { alertId?: string | undefined; tenant?: string | undefined } = {}): DeliveryAttempt[] {
     const out: DeliveryAttempt[] = []
     for (let i = this.#history.length - 1; i >= 0; i--) {
       const a = this.#history[i]!
       if (filter.alertId !== undefined && a.alert_id !== filter.alertId) continue
-      if (filter.tenant !== undefined && a.tenant !== null && a.tenant !== filter.tenant) continue
+      if (filter.tenant !== undefined && a.alert_tenant !== filter.tenant) continue
       out.push({ ...a })
     }
     return out
@@ -441,6 +446,7 @@ export class Notifier {
       this.#history.push({
         channel: ch.spec.name,
         tenant: ch.tenant,
+        alert_tenant: alert.tenant,
         alert_id: alert.id,
         version: alert.version,
         status: alert.status,

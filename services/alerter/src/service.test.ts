@@ -1,7 +1,8 @@
 // The alerter service without a broker: its stage driven directly (open → transform → sink →
 // capture), a fake producer and encoder, an in-memory checkpoint store and a fixed clock; its
 // HTTP routes through app.inject().
-import { openSecurity } from '@sluice/auth'
+import { createProcessSecurity, hashKey, openSecurity } from '@sluice/auth'
+import type { AuditRow, Security } from '@sluice/auth'
 import type { KafkaMessage } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import type { Alert, EnrichedLog } from '@sluice/core'
@@ -36,7 +37,7 @@ function memoryStore(): CheckpointStore & { saved: Map<string, Checkpoint>; puts
   }
 }
 
-function setup(store = memoryStore()) {
+function setup(store = memoryStore(), security: Security = openSecurity(createLogger({ level: 'silent' }), 'alerter')) {
   const produced: Message[] = []
   const alerts = (): Alert[] => produced.map((m) => JSON.parse(String(m.value)) as Alert)
   const config = loadConfig({ TOPIC_LOGS_ENRICHED: TOPIC, TOPIC_ALERTS: 'alerts', ALERTER_GROUP_ID: 'g', ALERTER_SECRETS_KEY: 'a'.repeat(64) })
@@ -52,7 +53,7 @@ function setup(store = memoryStore()) {
       registry: createRegistry({ defaultMetrics: false }),
       checks: {},
       clock: () => now,
-      security: openSecurity(createLogger({ level: 'silent' }), 'alerter'),
+      security,
       kafka: undefined as unknown as Kafka,
       // Only the alerts topic: the inbox writes its items through the same producer.
       producer: { send: async (topic, messages) => void (topic === 'alerts' && produced.push(...messages)) },
@@ -143,5 +144,119 @@ describe('alerter HTTP API', () => {
     await feed(0, [fatal('payments')])
     state.close(TOPIC, 0)
     expect((await service.app.inject({ url: '/v1/alerts' })).json().alerts).toEqual([])
+  })
+})
+
+/** Security as the runtime builds it with SLUICE_AUTH=true, its audit rows kept in `rows`. */
+function keyed() {
+  const rows: AuditRow[] = []
+  const keys = [
+    { id: 'acme-ops', sha256: hashKey('k-acme'), tenants: ['acme'], scopes: ['alerts' as const] },
+    { id: 'globex-ops', sha256: hashKey('k-globex'), tenants: ['globex'], scopes: ['alerts' as const] },
+    { id: 'acme-reader', sha256: hashKey('k-reader'), tenants: ['acme'], scopes: ['query' as const] },
+    { id: 'root', sha256: hashKey('k-root'), tenants: ['*'], scopes: ['admin' as const] },
+  ]
+  const process = createProcessSecurity(
+    { authEnabled: true, keys: { keys }, keysFile: undefined, keysReloadMs: 5000, tenants: undefined },
+    { log: createLogger({ level: 'silent' }), retentionDays: 30, auditWriter: async (batch) => void rows.push(...batch) },
+  )
+  const security = process.forService('alerter')
+  return { security, rows: async () => (await security.audit.flush(), rows) }
+}
+
+const as = (key: string, headers: Record<string, string> = {}) => ({ authorization: `Bearer ${key}`, ...headers })
+
+describe('alerter HTTP API with API keys (SLUICE_AUTH=true)', () => {
+  async function twoTenants() {
+    const k = keyed()
+    const s = setup(memoryStore(), k.security)
+    await s.state.open(TOPIC, 0)
+    await s.feed(0, [fatal('payments'), { ...fatal('billing'), tenant: 'globex' }])
+    const idOf = (tenant: string) => s.alerts().find((a) => a.tenant === tenant && a.rule_kind === 'level')!.id
+    return { ...s, ...k, acmeId: idOf('acme'), globexId: idOf('globex') }
+  }
+
+  it('answers 401 without a key or with an unknown one, and 403 to a key without the alerts scope', async () => {
+    const { service, acmeId } = await twoTenants()
+    const app = service.app
+    const none = await app.inject({ url: '/v1/alerts' })
+    expect(none.statusCode).toBe(401)
+    expect(none.headers['www-authenticate']).toContain('Bearer realm="sluice"')
+    expect((await app.inject({ url: '/v1/alerts', headers: as('k-nobody') })).statusCode).toBe(401)
+    expect((await app.inject({ method: 'POST', url: `/v1/alerts/${acmeId}/ack`, headers: as('k-reader') })).statusCode).toBe(403)
+    expect((await app.inject({ url: '/v1/notification-channels', headers: as('k-reader') })).statusCode).toBe(403)
+    // Ops routes stay open.
+    expect((await app.inject({ url: '/healthz' })).statusCode).toBe(200)
+  })
+
+  it("shows a key its own tenant's alerts only; another tenant's alert is a 404 to get, ack and resolve, and stays as it was", async () => {
+    const { service, acmeId, globexId, alerts } = await twoTenants()
+    const app = service.app
+    const listed = (await app.inject({ url: '/v1/alerts', headers: as('k-acme') })).json().alerts as Alert[]
+    expect(listed.length).toBeGreaterThan(0)
+    expect(listed.every((a) => a.tenant === 'acme')).toBe(true)
+    expect(listed.map((a) => a.id)).toContain(acmeId)
+
+    expect((await app.inject({ url: `/v1/alerts/${globexId}`, headers: as('k-acme') })).statusCode).toBe(404)
+    const ack = await app.inject({ method: 'POST', url: `/v1/alerts/${globexId}/ack`, headers: as('k-acme'), payload: { by: 'mallory' } })
+    expect(ack.statusCode).toBe(404)
+    expect(ack.json()).toEqual({ error: 'NOT_FOUND', message: `no alert ${globexId}` })
+    expect((await app.inject({ method: 'POST', url: `/v1/alerts/${globexId}/resolve`, headers: as('k-acme'), payload: { by: 'mallory' } })).statusCode).toBe(404)
+    expect((await app.inject({ url: `/v1/alerts/${globexId}/notifications`, headers: as('k-acme') })).json()).toEqual({ attempts: [] })
+    // Nothing was produced for the globex alert beyond its firing.
+    expect(alerts().filter((a) => a.id === globexId).map((a) => a.status)).toEqual(['firing'])
+
+    // Naming another tenant is refused; naming its own is fine.
+    expect((await app.inject({ url: '/v1/alerts', headers: as('k-acme', { 'x-sluice-tenant': 'globex' }) })).statusCode).toBe(403)
+    expect((await app.inject({ url: '/v1/alerts?tenant=globex', headers: as('k-acme') })).statusCode).toBe(403)
+    expect((await app.inject({ url: `/v1/alerts/${acmeId}`, headers: as('k-acme', { 'x-scope-orgid': 'acme' }) })).statusCode).toBe(200)
+    // The globex key acknowledges its own alert.
+    expect((await app.inject({ method: 'POST', url: `/v1/alerts/${globexId}/ack`, headers: as('k-globex') })).json().alert).toMatchObject({ status: 'acknowledged', tenant: 'globex' })
+    // A key of every tenant sees both, or one when it names it.
+    const all = (await app.inject({ url: '/v1/alerts', headers: as('k-root') })).json().alerts as Alert[]
+    expect(new Set(all.map((a) => a.tenant))).toEqual(new Set(['acme', 'globex']))
+    const globex = (await app.inject({ url: '/v1/alerts', headers: as('k-root', { 'x-scope-orgid': 'globex' }) })).json().alerts as Alert[]
+    expect(globex.map((a) => a.tenant)).toEqual(globex.map(() => 'globex'))
+  })
+
+  it('audits acknowledgements and resolves with the key id, tenant, who and why; a refused one of another tenant too', async () => {
+    const { service, acmeId, globexId, rows } = await twoTenants()
+    const app = service.app
+    expect((await app.inject({ method: 'POST', url: `/v1/alerts/${acmeId}/ack`, headers: as('k-acme'), payload: { by: 'jo@acme' } })).statusCode).toBe(200)
+    expect((await app.inject({ method: 'POST', url: `/v1/alerts/${acmeId}/resolve`, headers: as('k-acme'), payload: { by: 'jo@acme', reason: 'fixed the disk' } })).statusCode).toBe(200)
+    expect((await app.inject({ method: 'POST', url: `/v1/alerts/${globexId}/ack`, headers: as('k-acme'), payload: { by: 'jo@acme' } })).statusCode).toBe(404)
+    const audit = (await rows()).filter((r) => r.action.startsWith('alert.'))
+    expect(audit.map((r) => [r.action, r.outcome, r.tenant, r.key_id, r.target, r.service])).toEqual([
+      ['alert.ack', 'ok', 'acme', 'acme-ops', acmeId, 'alerter'],
+      ['alert.resolve', 'ok', 'acme', 'acme-ops', acmeId, 'alerter'],
+      ['alert.ack', 'refused', 'acme', 'acme-ops', globexId, 'alerter'],
+    ])
+    expect(JSON.parse(audit[0]!.details)).toEqual({ by: 'jo@acme' })
+    expect(JSON.parse(audit[1]!.details)).toEqual({ by: 'jo@acme', reason: 'fixed the disk' })
+    expect(audit[2]!.reason).toBe('alert of another tenant')
+    expect(JSON.stringify(audit)).not.toContain('k-acme')
+  })
+
+  it("keeps notification channels and the inbox to the key's tenant, and audits channel changes", async () => {
+    const { service, rows } = await twoTenants()
+    const app = service.app
+    const hook = { kind: 'webhook', url: 'https://hooks.example/acme' }
+    const made = await app.inject({ method: 'POST', url: '/v1/notification-channels', headers: as('k-acme'), payload: { name: 'ops', ...hook } })
+    expect(made.statusCode).toBe(201)
+    expect(made.json().channel).toMatchObject({ name: 'ops', tenant: 'acme' })
+    expect((await app.inject({ method: 'POST', url: '/v1/notification-channels?tenant=globex', headers: as('k-acme'), payload: { name: 'evil', ...hook } })).statusCode).toBe(403)
+    expect((await app.inject({ url: '/v1/notification-channels/ops', headers: as('k-globex') })).statusCode).toBe(404)
+    expect((await app.inject({ method: 'DELETE', url: '/v1/notification-channels/ops', headers: as('k-globex') })).statusCode).toBe(404)
+    expect((await app.inject({ url: '/v1/notification-channels', headers: as('k-globex') })).json().channels).toEqual([])
+    expect((await app.inject({ method: 'PUT', url: '/v1/notification-channels/ops', headers: as('k-acme'), payload: { ...hook, enabled: false } })).statusCode).toBe(200)
+    expect((await app.inject({ method: 'DELETE', url: '/v1/notification-channels/ops', headers: as('k-acme') })).statusCode).toBe(204)
+    expect((await app.inject({ url: '/v1/notifications', headers: as('k-globex', { 'x-sluice-tenant': 'acme' }) })).statusCode).toBe(403)
+    const audit = (await rows()).filter((r) => r.action.startsWith('channel.'))
+    expect(audit.map((r) => [r.action, r.outcome, r.tenant, r.key_id, r.target])).toEqual([
+      ['channel.create', 'ok', 'acme', 'acme-ops', 'ops'],
+      ['channel.update', 'ok', 'acme', 'acme-ops', 'ops'],
+      ['channel.delete', 'ok', 'acme', 'acme-ops', 'ops'],
+    ])
+    expect(JSON.stringify(audit)).not.toContain('hooks.example')
   })
 })

@@ -15,7 +15,15 @@
 // Notifications: every status change is routed to the matching channels (notify.ts; channels from
 // the environment and from the channels API, kept in a compacted topic by channel-store.ts) and
 // recorded in the in-app inbox (inbox.ts), another compacted topic that ws-fanout pushes live.
+//
+// Tenancy: every route acts as the tenant of the request's key (SLUICE_AUTH=true), or the one it
+// names (x-sluice-tenant / X-Scope-OrgID header, or ?tenant=) when authentication is off. An alert
+// of another tenant is answered as if it did not exist (404), here at the door that received the
+// request, before anything is forwarded to the owning instance. Alert routes that name no tenant
+// with authentication off (or with a key of every tenant) see every tenant's alerts, as before keys.
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
+import { requestedTenant } from '@sluice/auth'
 import type { Alert } from '@sluice/core'
 import { CompactedStore } from '@sluice/kafka'
 import type { Batch, Stage, StageState, TopicPartitionOffset } from '@sluice/kafka'
@@ -33,7 +41,7 @@ import { AlertExplainer } from './explain.js'
 import { Inbox, inboxItem } from './inbox.js'
 import { registerNotificationRoutes } from './notifications-api.js'
 import { Notifier, alertToJson, parseChannels } from './notify.js'
-import { SecretBox, loadSecretsKey } from '@sluice/core'
+import { SecretBox, TENANT_PATTERN, loadSecretsKey } from '@sluice/core'
 import { StateStore, encodeCheckpoint } from './state-store.js'
 import type { CheckpointStore } from './state-store.js'
 
@@ -56,7 +64,10 @@ const resolveBody = z
   .object({ by: z.string().min(1).max(200).default('api'), reason: z.string().min(1).max(2000).optional() })
   .nullish()
   .transform((b) => b ?? { by: 'api', reason: undefined })
-const listQuery = z.object({ status: z.enum(['firing', 'acknowledged', 'resolved', 'open']).default('open') })
+const tenantQuery = z.object({ tenant: z.string().regex(TENANT_PATTERN, 'expected 1-64 characters of A-Z a-z 0-9 _ . -').optional() })
+const listQuery = tenantQuery.extend({ status: z.enum(['firing', 'acknowledged', 'resolved', 'open']).default('open') })
+/** Where a request names its tenant, first match wins (then ?tenant=). */
+export const TENANT_HEADERS = ['x-sluice-tenant', 'x-scope-orgid'] as const
 /** How long a shutdown waits for notifications in flight before the last checkpoint. */
 const DELIVERY_GRACE_MS = 5000
 
@@ -279,11 +290,15 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
       }
     })
 
-  /** Applies a command to an alert this instance owns; undefined when it owns no such alert. */
-  const apply = (id: string, cmd: Command): Promise<CommandResult | undefined> =>
+  /**
+   * Applies a command to an alert this instance owns; undefined when it owns no such alert. An
+   * alert of another tenant than `tenant` (undefined: any) is answered as unknown.
+   */
+  const apply = (id: string, cmd: Command, tenant: string | undefined): Promise<CommandResult | undefined> =>
     exclusive(async () => {
       const found = findAlert(id)
       if (!found) return undefined
+      if (!visible(found.alert, tenant)) return { ...noAlert(id), hidden: true }
       const book = found.part.evaluator.book
       if (cmd.action === 'get') return { code: 200, payload: { alert: alertToJson(found.alert), history: historyJson(book.history(id) ?? []) } }
       const t = cmd.action === 'ack' ? book.acknowledge(id, cmd.by, now()) : book.resolveBy(id, cmd.by, cmd.reason, now())
@@ -305,19 +320,26 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
     return deps.codecs.alert.decodeSync(bytes) ?? (await deps.codecs.alert.decode(bytes))
   }
 
-  /** A command on the owning instance, this one or another; 404 when no alert has the id. */
-  const command = async (id: string, cmd: Command): Promise<CommandResult> => {
-    const local = await apply(id, cmd)
+  /**
+   * A command on the owning instance, this one or another; 404 when no alert of `tenant` has the id.
+   * The tenant is checked here, before forwarding (the owner checks again).
+   */
+  const command = async (id: string, cmd: Command, tenant: string | undefined): Promise<CommandResult> => {
+    const local = await apply(id, cmd, tenant)
     if (local !== undefined) return local
     const known = await stored(id)
-    if (known === undefined) return { code: 404, payload: { error: 'NOT_FOUND', message: `no alert ${id}` } }
-    const remote = await bus.request(id, cmd)
+    if (known === undefined) return noAlert(id)
+    if (!visible(known, tenant)) return { ...noAlert(id), hidden: true }
+    const remote = await bus.request(id, cmd, tenant)
     if (remote !== undefined) return remote
     // No owner answered: a resolved alert may have left its owner's memory, or its partition is moving.
     if (cmd.action === 'get') return { code: 200, payload: { alert: alertToJson(known), history: null } }
     if (known.status === 'resolved') return { code: 409, payload: { error: 'CONFLICT', message: `alert ${id} is resolved` } }
     return { code: 503, payload: { error: 'UNAVAILABLE', message: `the alerter instance that owns alert ${id} did not answer within ${config.commandTimeoutMs} ms (its partition may be moving); try again` } }
   }
+
+  const visible = (alert: Alert, tenant: string | undefined): boolean => tenant === undefined || alert.tenant === tenant
+  const noAlert = (id: string): CommandResult => ({ code: 404, payload: { error: 'NOT_FOUND', message: `no alert ${id}` } })
 
   const findAlert = (id: string): { part: PartitionState; alert: Alert } | undefined => {
     for (const part of partitions.values()) {
@@ -340,39 +362,66 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
     const tags = ['alerts']
     const alertId = z.object({ id: z.string().min(1).max(256) })
 
+    type TenantRequest = Pick<FastifyRequest, 'headers' | 'access'> & { query: { tenant?: string | undefined } }
+    /** The tenant a request acts as: its key's, or the one it names; undefined: every tenant. */
+    const tenantOf = (req: TenantRequest): string | undefined =>
+      req.access.tenant(requestedTenant(req, TENANT_HEADERS, req.query.tenant), undefined)
+
+    /** Acknowledges or resolves at the door, and audits who did it (the key id, not the key). */
+    const change = async (req: TenantRequest, id: string, cmd: Extract<Command, { action: 'ack' | 'resolve' }>): Promise<CommandResult> => {
+      const tenant = tenantOf(req)
+      const result = await command(id, cmd, tenant)
+      const alert = (result.payload as { alert?: { tenant?: string } } | null)?.alert
+      const message = (result.payload as { message?: string } | null)?.message
+      req.access.audit({
+        action: cmd.action === 'ack' ? 'alert.ack' : 'alert.resolve',
+        outcome: result.code === 200 ? 'ok' : result.hidden === true ? 'refused' : 'failed',
+        tenant: alert?.tenant ?? tenant ?? '',
+        target: id,
+        ...(result.code !== 200 && { reason: result.hidden === true ? 'alert of another tenant' : (message ?? `HTTP ${result.code}`) }),
+        details: cmd.action === 'ack' ? { by: cmd.by } : { by: cmd.by, reason: cmd.reason },
+      })
+      return result
+    }
+    const answer = (reply: FastifyReply, r: CommandResult) => reply.code(r.code).send(r.payload)
+
     api.get('/v1/alert-rules', { schema: { tags, summary: 'The alert rules this instance evaluates' } }, async () => ({ rules: config.rules }))
 
-    api.get('/v1/alerts', { schema: { tags, summary: 'Alerts of the partitions this instance owns, newest update first', querystring: listQuery } }, async (req) => {
+    api.get('/v1/alerts', { schema: { tags, summary: "The tenant's alerts of the partitions this instance owns, newest update first", querystring: listQuery } }, async (req) => {
       const status = req.query.status
+      const tenant = tenantOf(req)
       const alerts: Alert[] = []
       for (const p of partitions.values()) {
         const book = p.evaluator.book
-        for (const a of status === 'open' ? book.open() : book.all()) if (status === 'open' || a.status === status) alerts.push(a)
+        for (const a of status === 'open' ? book.open() : book.all()) if ((status === 'open' || a.status === status) && visible(a, tenant)) alerts.push(a)
       }
       alerts.sort((a, b) => (a.updated_at < b.updated_at ? 1 : -1))
       return { alerts: alerts.map(alertToJson) }
     })
 
-    api.get('/v1/alerts/:id', { schema: { tags, summary: 'One alert with its history (who acknowledged or resolved it, and when); any instance answers', params: alertId } }, async (req, reply) => {
-      const r = await command(req.params.id, { action: 'get' })
-      return reply.code(r.code).send(r.payload)
-    })
+    api.get(
+      '/v1/alerts/:id',
+      { schema: { tags, summary: 'One alert with its history (who acknowledged or resolved it, and when); any instance answers', params: alertId, querystring: tenantQuery } },
+      async (req, reply) => answer(reply, await command(req.params.id, { action: 'get' }, tenantOf(req))),
+    )
 
-    api.post('/v1/alerts/:id/ack', { schema: { tags, summary: 'Acknowledge a firing alert (on any instance)', params: alertId, body: ackBody } }, async (req, reply) => {
-      const r = await command(req.params.id, { action: 'ack', by: req.body.by })
-      return reply.code(r.code).send(r.payload)
-    })
+    api.post(
+      '/v1/alerts/:id/ack',
+      { schema: { tags, summary: 'Acknowledge a firing alert (on any instance); audited', params: alertId, querystring: tenantQuery, body: ackBody } },
+      async (req, reply) => answer(reply, await change(req, req.params.id, { action: 'ack', by: req.body.by })),
+    )
 
     api.post(
       '/v1/alerts/:id/resolve',
-      { schema: { tags, summary: 'Resolve an open alert by hand, with who and why (on any instance); notified like an automatic resolve', params: alertId, body: resolveBody } },
-      async (req, reply) => {
-        const r = await command(req.params.id, { action: 'resolve', by: req.body.by, reason: req.body.reason ?? null })
-        return reply.code(r.code).send(r.payload)
-      },
+      { schema: { tags, summary: 'Resolve an open alert by hand, with who and why (on any instance); notified like an automatic resolve; audited', params: alertId, querystring: tenantQuery, body: resolveBody } },
+      async (req, reply) => answer(reply, await change(req, req.params.id, { action: 'resolve', by: req.body.by, reason: req.body.reason ?? null })),
     )
 
-    api.get('/v1/alerts/:id/notifications', { schema: { tags, summary: 'Delivery attempts for one alert made by this instance', params: alertId } }, async (req) => ({ attempts: notifier.attempts({ alertId: req.params.id }) }))
+    api.get(
+      '/v1/alerts/:id/notifications',
+      { schema: { tags, summary: 'Delivery attempts for one alert made by this instance', params: alertId, querystring: tenantQuery } },
+      async (req) => ({ attempts: notifier.attempts({ alertId: req.params.id, tenant: tenantOf(req) }) }),
+    )
     registerNotificationRoutes(plain, { notifier, channels, inbox, defaultTenant: config.defaultTenant })
   })
 

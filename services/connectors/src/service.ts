@@ -7,9 +7,13 @@
 // topic; a stateful stage on the one runner is told which partitions it holds, and a connection
 // runs where the partition of its key is held. An instance that dies loses its partitions after
 // the session timeout and another takes its connections over from their checkpoints.
+// The API acts as the tenant of the request's key (SLUICE_AUTH=true; naming another is a 403), or
+// the one it names (x-sluice-tenant / X-Scope-OrgID, ?tenant=) when authentication is off, else
+// CONNECTORS_DEFAULT_TENANT; changes to connections are audited.
 import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
+import { requestedTenant } from '@sluice/auth'
 import { SecretBox, TENANT_PATTERN, errorMessage, loadSecretsKey, parseSecretsKey } from '@sluice/core'
 import type { LogEvent } from '@sluice/core'
 import { CompactedStore } from '@sluice/kafka'
@@ -160,20 +164,12 @@ export function createService(config: Config, deps: ConnectorsDeps) {
   void app.register(async (plain) => {
     const api = plain.withTypeProvider<ZodTypeProvider>()
     const tags = ['connections']
-    const tenantOf = (req: Pick<FastifyRequest, 'headers' | 'query'>): string | { error: string } => {
-      for (const h of ['x-sluice-tenant', 'x-scope-orgid']) {
-        const v = req.headers[h]
-        if (typeof v !== 'string' || v === '') continue
-        return TENANT_PATTERN.test(v) ? v : { error: `header ${h}: expected 1-64 characters of A-Z a-z 0-9 _ . -` }
-      }
-      return (req.query as { tenant?: string }).tenant ?? config.defaultTenant
-    }
-    const withTenant = (req: Pick<FastifyRequest, 'headers' | 'query'>, reply: FastifyReply): string | undefined => {
-      const t = tenantOf(req)
-      if (typeof t === 'string') return t
-      void reply.code(400).send({ error: 'VALIDATION_FAILED', message: t.error })
-      return undefined
-    }
+    /** The tenant a request acts as; throws FORBIDDEN (another tenant than its key's) or VALIDATION_FAILED. */
+    const tenantOf = (req: FastifyRequest): string =>
+      req.access.tenant(requestedTenant(req, ['x-sluice-tenant', 'x-scope-orgid'], (req.query as { tenant?: string }).tenant), config.defaultTenant)
+    type Change = 'create' | 'update' | 'delete' | 'start' | 'stop'
+    const audit = (req: FastifyRequest, change: Change, c: Pick<Connection, 'tenant' | 'id' | 'name' | 'provider'>) =>
+      req.access.audit({ action: `connection.${change}`, outcome: 'ok', tenant: c.tenant, target: c.id, details: { name: c.name, provider: c.provider } })
     const found = (tenant: string, id: string, reply: FastifyReply): Connection | undefined => {
       const c = connections.get(tenant, id)
       if (c === undefined) void reply.code(404).send({ error: 'NOT_FOUND', message: `no connection ${id} for tenant ${tenant}` })
@@ -197,25 +193,23 @@ export function createService(config: Config, deps: ConnectorsDeps) {
       return settings.ok ? { ok: true as const, input: r.data, settings: settings.settings } : settings
     }
 
-    api.get('/v1/connections', { schema: { tags, summary: "The tenant's connections and their status (credentials never shown)", querystring: tenantQuery } }, async (req, reply) => {
-      const tenant = withTenant(req, reply)
-      if (tenant === undefined) return reply
+    api.get('/v1/connections', { schema: { tags, summary: "The tenant's connections and their status (credentials never shown)", querystring: tenantQuery } }, async (req) => {
+      const tenant = tenantOf(req)
       return { connections: connections.list(tenant).map(show), unreadable: connections.broken(tenant) }
     })
 
     api.post('/v1/connections', { schema: { tags, summary: 'Create a connection (started unless enabled is false)', querystring: tenantQuery, ...body } }, async (req, reply) => {
-      const tenant = withTenant(req, reply)
-      if (tenant === undefined) return reply
+      const tenant = tenantOf(req)
       const p = parse(req.body, undefined)
       if (!p.ok) return bad(reply, p.message)
       if (connections.byName(tenant, p.input.name)) return reply.code(409).send({ error: 'CONFLICT', message: `a connection named ${p.input.name} exists` })
       const c = await connections.create(tenant, p.input, p.settings, new Date(Date.now() - config.poll.startLookbackMs).toISOString())
+      audit(req, 'create', c)
       return reply.code(201).send({ connection: show(c) })
     })
 
     api.get('/v1/connections/:id', { schema: { tags, summary: 'One connection and its status', params: idParam, querystring: tenantQuery } }, async (req, reply) => {
-      const tenant = withTenant(req, reply)
-      if (tenant === undefined) return reply
+      const tenant = tenantOf(req)
       const c = found(tenant, req.params.id, reply)
       return c === undefined ? reply : { connection: show(c) }
     })
@@ -224,8 +218,7 @@ export function createService(config: Config, deps: ConnectorsDeps) {
       '/v1/connections/:id',
       { schema: { tags, summary: 'Replace a connection; credentials left out keep their stored values; it restarts with the new settings', params: idParam, querystring: tenantQuery, ...body } },
       async (req, reply) => {
-        const tenant = withTenant(req, reply)
-        if (tenant === undefined) return reply
+        const tenant = tenantOf(req)
         const previous = found(tenant, req.params.id, reply)
         if (previous === undefined) return reply
         const p = parse(req.body, previous)
@@ -242,26 +235,30 @@ export function createService(config: Config, deps: ConnectorsDeps) {
           lookback_ms: p.input.lookback_ms ?? null,
           start_at: p.input.start_at ?? previous.start_at,
         })
+        audit(req, 'update', c)
         return { connection: show(c) }
       },
     )
 
     api.delete('/v1/connections/:id', { schema: { tags, summary: 'Delete a connection (it stops; its checkpoint goes with it)', params: idParam, querystring: tenantQuery } }, async (req, reply) => {
-      const tenant = withTenant(req, reply)
-      if (tenant === undefined) return reply
-      if (found(tenant, req.params.id, reply) === undefined) return reply
+      const tenant = tenantOf(req)
+      const c = found(tenant, req.params.id, reply)
+      if (c === undefined) return reply
       await connections.delete(tenant, req.params.id)
       await checkpoints.delete([connectionKey(tenant, req.params.id)])
+      audit(req, 'delete', c)
       return reply.code(204).send()
     })
 
     for (const [action, enabled] of [['start', true], ['stop', false]] as const) {
       api.post(`/v1/connections/:id/${action}`, { schema: { tags, summary: `${action === 'start' ? 'Start' : 'Stop'} polling a connection`, params: idParam, querystring: tenantQuery } }, async (req, reply) => {
-        const tenant = withTenant(req, reply)
-        if (tenant === undefined) return reply
+        const tenant = tenantOf(req)
         const c = found(tenant, req.params.id, reply)
         if (c === undefined) return reply
-        return { connection: show(c.enabled === enabled ? c : await connections.update({ ...c, enabled })) }
+        if (c.enabled === enabled) return { connection: show(c) }
+        const changed = await connections.update({ ...c, enabled })
+        audit(req, action, changed)
+        return { connection: show(changed) }
       })
     }
 
@@ -269,8 +266,7 @@ export function createService(config: Config, deps: ConnectorsDeps) {
       '/v1/connections/:id/test',
       { schema: { tags, summary: "A dry run: the smallest provider call that proves the credentials and the selection, with the provider's error", params: idParam, querystring: tenantQuery } },
       async (req, reply) => {
-        const tenant = withTenant(req, reply)
-        if (tenant === undefined) return reply
+        const tenant = tenantOf(req)
         const c = found(tenant, req.params.id, reply)
         if (c === undefined) return reply
         const client = PROVIDERS[c.provider].connect(c.settings)
@@ -288,8 +284,7 @@ export function createService(config: Config, deps: ConnectorsDeps) {
     )
 
     api.get('/v1/connections/:id/status', { schema: { tags, summary: 'State, last poll, lag, records pulled, last error', params: idParam, querystring: tenantQuery } }, async (req, reply) => {
-      const tenant = withTenant(req, reply)
-      if (tenant === undefined) return reply
+      const tenant = tenantOf(req)
       const c = found(tenant, req.params.id, reply)
       return c === undefined ? reply : { id: c.id, name: c.name, provider: c.provider, enabled: c.enabled, status: statusOf(c) }
     })

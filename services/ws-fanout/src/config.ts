@@ -1,5 +1,6 @@
 // ws-fanout configuration (env → frozen config).
 import { z } from 'zod'
+import { securityEnv } from '@sluice/auth'
 import { bool, commonEnv, kafkaEnv, notificationsTopic, parseEnv, port, positiveInt, registryEnv } from '@sluice/config'
 import type { Env } from '@sluice/config'
 
@@ -21,8 +22,21 @@ export const envSchema = z.object({
   WS_STATS_INTERVAL_MS: positiveInt(1000),
   /** Require a token (query `token` or a first {"type":"auth"} message); its tenant bounds what is seen. */
   WS_AUTH: bool(false),
-  WS_AUTH_SECRET: z.string().min(16).optional(),
-}).refine((e) => !e.WS_AUTH || e.WS_AUTH_SECRET, { message: 'WS_AUTH=true needs WS_AUTH_SECRET (at least 16 characters)', path: ['WS_AUTH_SECRET'] })
+  /**
+   * HMAC-SHA256 key of the stream tokens (≥ 16 characters, the same on every instance): signs what
+   * POST /v1/tokens mints and checks what clients present. Required with WS_AUTH or SLUICE_AUTH.
+   */
+  WS_AUTH_SECRET: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(16).optional()),
+  /** API keys on every door; here they also open the stream (and mint tokens), and a stream must authenticate. */
+  SLUICE_AUTH: securityEnv.shape.SLUICE_AUTH,
+}).refine((e) => !(e.WS_AUTH || e.SLUICE_AUTH) || e.WS_AUTH_SECRET, {
+  message:
+    'WS_AUTH=true and SLUICE_AUTH=true need WS_AUTH_SECRET (at least 16 characters, e.g. openssl rand -base64 32): it signs the stream tokens browsers use, and every ws-fanout instance must share it',
+  path: ['WS_AUTH_SECRET'],
+})
+
+/** The longest a minted stream token lives, and the default. */
+export const TOKEN_MAX_TTL_SECONDS = 3600
 
 export function loadConfig(env?: Env) {
   const e = parseEnv(envSchema, env)
@@ -39,7 +53,8 @@ export function loadConfig(env?: Env) {
     heartbeatMs: e.WS_HEARTBEAT_MS,
     idleTimeoutMs: e.WS_IDLE_TIMEOUT_MS,
     statsIntervalMs: e.WS_STATS_INTERVAL_MS,
-    authSecret: e.WS_AUTH ? e.WS_AUTH_SECRET : undefined,
+    /** Set: every stream connection must authenticate (an API key, or a token signed with it). */
+    authSecret: e.WS_AUTH || e.SLUICE_AUTH ? e.WS_AUTH_SECRET : undefined,
   })
 }
 

@@ -18,6 +18,7 @@ function fake(channels: Channel[], filters?: Filters, tenant?: string): Subscrib
   const got: unknown[] = []
   return {
     got,
+    tenant,
     channels: new Set(channels),
     services: filters?.services,
     minSeverity: filters?.minLevel ? { TRACE: 1, DEBUG: 5, INFO: 9, WARN: 13, ERROR: 17, FATAL: 21 }[filters.minLevel] : 0,
@@ -88,6 +89,27 @@ describe('fan-out', () => {
     ])
     // Counts start over after each interval.
     expect(f.stats(2000)).toEqual([])
+  })
+
+  it("gives a tenant's stats subscribers that tenant's service rates only; every-tenant subscribers the sums", () => {
+    const f = new Fanout()
+    const acme = fake(['stats'], undefined, 'acme')
+    const globex = fake(['stats'], undefined, 'globex')
+    const everyone = fake(['stats'])
+    for (const s of [acme, globex, everyone]) f.add(s)
+    f.log(enrichedLog({ tenant: 'acme', service: 'checkout' }))
+    f.log(enrichedLog({ tenant: 'globex', service: 'checkout', is_error: true }))
+    f.log(enrichedLog({ tenant: 'globex', service: 'secret-project' }))
+    for (const d of f.stats(1000)) d.to.forEach((s) => s.offer(d.frame))
+    expect(acme.got).toEqual([{ type: 'stats', data: { service: 'checkout', ratePerS: 1, errorRatePerS: 0 } }])
+    expect(globex.got).toEqual([
+      { type: 'stats', data: { service: 'checkout', ratePerS: 1, errorRatePerS: 1 } },
+      { type: 'stats', data: { service: 'secret-project', ratePerS: 1, errorRatePerS: 0 } },
+    ])
+    expect(everyone.got).toEqual([
+      { type: 'stats', data: { service: 'checkout', ratePerS: 2, errorRatePerS: 1 } },
+      { type: 'stats', data: { service: 'secret-project', ratePerS: 1, errorRatePerS: 0 } },
+    ])
   })
 
   it('sends inbox items as stored and deletions to alert subscribers of the tenant, one shared frame', () => {

@@ -3,6 +3,7 @@
 // it could concern: most dashboards follow a few services (indexed by service), and most others
 // watch only errors (the rest indexed by minimum severity: an INFO log never meets an errors-only
 // client). Each frame is serialised once and the same bytes go to every client that wants it.
+// A client bound to a tenant gets that tenant's logs, alerts, inbox changes and rates only.
 import type { Alert, EnrichedLog } from '@sluice/core'
 import { formatNs } from '@sluice/core'
 import { textFrame } from './client.js'
@@ -19,6 +20,8 @@ export interface Subscriber {
   wantsLog(log: EnrichedLog): boolean
   /** Alerts and inbox changes of this tenant, on the alerts channel. */
   wantsAlert(alert: { tenant: string }): boolean
+  /** The only tenant it may see (its rates are that tenant's); undefined: every tenant. */
+  readonly tenant?: string | undefined
   offer(frame: Buffer): void
 }
 
@@ -42,7 +45,8 @@ export class Fanout {
   readonly #byService = new Map<string, Set<Subscriber>>()
   /** Subscribers to every service, by their minimum severity (0–24). */
   readonly #anyService: Array<Set<Subscriber>> = Array.from({ length: 25 }, () => new Set())
-  readonly #stats = new Map<string, { total: number; errors: number }>()
+  /** Counts since the last stats interval, by tenant, then service. */
+  readonly #stats = new Map<string, Map<string, { total: number; errors: number }>>()
 
   get size(): number {
     return this.#all.size
@@ -88,11 +92,12 @@ export class Fanout {
 
   /** The log's frame and who wants it; undefined when nobody does (no frame is built). */
   log(e: EnrichedLog): Delivery | undefined {
-    const s = this.#stats.get(e.service)
+    const services = this.#stats.get(e.tenant) ?? this.#stats.set(e.tenant, new Map()).get(e.tenant)!
+    const s = services.get(e.service)
     if (s) {
       s.total++
       if (e.is_error) s.errors++
-    } else this.#stats.set(e.service, { total: 1, errors: e.is_error ? 1 : 0 })
+    } else services.set(e.service, { total: 1, errors: e.is_error ? 1 : 0 })
     const to: Subscriber[] = []
     const consider = (c: Subscriber) => {
       if (c.wantsLog(e)) to.push(c)
@@ -128,11 +133,34 @@ export class Fanout {
     return to
   }
 
-  /** Per-service rates since the last call, as frames for the stats channel; the counts start over. */
+  /**
+   * Per-service rates since the last call, as frames for the stats channel: a tenant's clients get
+   * its services' rates, clients of every tenant the sums over tenants. The counts start over.
+   */
   stats(intervalMs: number): Delivery[] {
     const seconds = intervalMs / 1000
-    const to = [...this.#all].filter((c) => c.channels.has('stats'))
-    const out = to.length === 0 ? [] : [...this.#stats].map(([service, s]) => ({ frame: textFrame(JSON.stringify({ type: 'stats', data: { service, ratePerS: s.total / seconds, errorRatePerS: s.errors / seconds } })), to }))
+    const frames = (counts: Iterable<[string, { total: number; errors: number }]>, to: Subscriber[]): Delivery[] =>
+      [...counts].map(([service, s]) => ({ frame: textFrame(JSON.stringify({ type: 'stats', data: { service, ratePerS: s.total / seconds, errorRatePerS: s.errors / seconds } })), to }))
+    const everyTenant: Subscriber[] = []
+    const byTenant = new Map<string, Subscriber[]>()
+    for (const c of this.#all) {
+      if (!c.channels.has('stats')) continue
+      if (c.tenant === undefined) everyTenant.push(c)
+      else (byTenant.get(c.tenant) ?? byTenant.set(c.tenant, []).get(c.tenant)!).push(c)
+    }
+    const out: Delivery[] = []
+    if (everyTenant.length > 0) {
+      const sums = new Map<string, { total: number; errors: number }>()
+      for (const services of this.#stats.values()) {
+        for (const [service, s] of services) {
+          const sum = sums.get(service) ?? sums.set(service, { total: 0, errors: 0 }).get(service)!
+          sum.total += s.total
+          sum.errors += s.errors
+        }
+      }
+      out.push(...frames(sums, everyTenant))
+    }
+    for (const [tenant, to] of byTenant) out.push(...frames(this.#stats.get(tenant) ?? [], to))
     this.#stats.clear()
     return out
   }

@@ -7,8 +7,13 @@
 //   {"type":"notification_deleted","data":{"tenant":…,"id":…}}                    (alerts channel)
 //   {"type":"stats","data":{"service":…,"ratePerS":…,"errorRatePerS":…}}  {"type":"dropped","count":n}
 //   {"type":"error","message":…}
-// Alerts and notifications follow the token's tenant only (filters apply to logs); notifications
-// are the inbox's changes as they happen, not its contents: nothing is replayed on subscribe.
+//   {"type":"auth_required","message":…}   (on connect, when the server wants a token first)
+//   {"type":"authenticated","tenant":…}    (answering an auth message)
+// A client bound to a tenant (its API key's or token's) sees that tenant's logs, alerts,
+// notifications and rates only (filters apply to logs); notifications are the inbox's changes as
+// they happen, not its contents: nothing is replayed on subscribe.
+// Close codes: 1013 server full (WS_MAX_CLIENTS), 4001 unauthorized (bad, expired or missing
+// token), 4002 idle, 4008 too slow, 4029 the tenant's connections are at ws_max_connections.
 import { z } from 'zod'
 import { CATEGORIES, SEVERITY_TEXTS, parseSeverity } from '@sluice/core'
 

@@ -6,16 +6,24 @@
 // subscribed the stage is idle and nothing is fetched; the first subscription resumes from the
 // latest offsets. Transform: decode and match against the subscribers (fanout.ts); sink: queue
 // each frame on the clients that want it, written once per turn of the event loop.
+// Who may stream which tenant, tokens and per-tenant connection limits: access.ts.
 import { randomUUID } from 'node:crypto'
 import websocket from '@fastify/websocket'
+import type { FastifyRequest } from 'fastify'
+import type { WebSocket } from 'ws'
 import { z } from 'zod'
+import { requestedTenant } from '@sluice/auth'
+import { SluiceError, TENANT_PATTERN } from '@sluice/core'
 import type { Alert, EnrichedLog } from '@sluice/core'
 import type { Batch, RecordFailure, Stage, Transformed } from '@sluice/kafka'
 import { BATCH_SIZE_BUCKETS, counter, createHttpApp, gauge, histogram, websocketOnly } from '@sluice/observability'
+import type { ZodTypeProvider } from '@sluice/observability'
 import type { Codec, DepsFor, ServiceInstance } from '@sluice/service'
 import { StreamClient } from './client.js'
+import { StreamAccess, TENANT_HEADERS } from './access.js'
+import type { KeyAccess } from './access.js'
+import { TOKEN_MAX_TTL_SECONDS } from './config.js'
 import type { Config } from './config.js'
-import { verifyToken } from './auth.js'
 import { Fanout } from './fanout.js'
 import type { Delivery } from './fanout.js'
 import { decodeInboxChange } from './notifications.js'
@@ -27,6 +35,9 @@ export type FanoutDeps = DepsFor<{ kafka: true; registry: true }>
 const CLOSE_TRY_AGAIN_LATER = 1013
 const CLOSE_UNAUTHORIZED = 4001
 const CLOSE_IDLE = 4002
+/** The tenant's live connections are at its ws_max_connections: retry later. */
+export const CLOSE_TENANT_LIMIT = 4029
+const AUTH_TIMEOUT_MS = 10_000
 /** Finer than the shared latency buckets where a live view's latency lives (10–250 ms). */
 const DELIVERY_BUCKETS_SECONDS = [0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.125, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10]
 const PUMP_INTERVAL_MS = 50
@@ -56,7 +67,11 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
     dropped: counter(r, 'sluice_ws_messages_dropped_total', 'Messages dropped for slow or paused clients.'),
     queueDepth: histogram(r, 'sluice_ws_client_queue_messages', 'Per-client queue depth, sampled every second.', BATCH_SIZE_BUCKETS),
     latency: histogram(r, 'sluice_ws_delivery_latency_seconds', 'From a record being observed by Sluice to its fan-out.', DELIVERY_BUCKETS_SECONDS),
+    refused: counter(r, 'sluice_ws_connections_refused_total', 'Stream connections closed before use, by reason (max_clients|tenant_limit|unauthorized).', ['reason']),
   }
+  const access = new StreamAccess(deps.security, config.authSecret)
+  // What the upgrade request's API key said, checked before the upgrade (preHandler), for the socket's handler.
+  const keyed = new WeakMap<object, KeyAccess>()
   const fanout = new Fanout()
   const clients = new Set<StreamClient>()
   // Clients with frames to write, pumped together a few milliseconds after the first frame: a
@@ -89,105 +104,182 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
   const page = buildPage()
   // Handled here so a missing asset is a logged 500 on `/`, not an unhandled rejection.
   page.catch((err: unknown) => log.error({ err }, 'live page assets unavailable'))
-  void app.register(async (api) => {
+  const tokenBody = z
+    .strictObject({
+      tenant: z.string().regex(TENANT_PATTERN, 'expected 1-64 characters of A-Z a-z 0-9 _ . -').optional(),
+      ttl_seconds: z.number().int().min(1).max(TOKEN_MAX_TTL_SECONDS).optional(),
+    })
+    .nullish()
+  void app.register(async (plain) => {
+    const api = plain.withTypeProvider<ZodTypeProvider>()
     const tags = ['live']
-    api.get('/', { schema: { tags, summary: 'The live page' } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send((await page).html))
-    api.get('/app.js', { schema: { tags, summary: "The live page's script" } }, async (_req, reply) => reply.type('text/javascript; charset=utf-8').send((await page).js))
+    // The page and its script are public: it asks for a key only to mint a token (page/app.ts).
+    const open = { public: true }
+    api.get('/', { config: open, schema: { tags, summary: 'The live page' } }, async (_req, reply) => {
+      const { html, csp } = await page
+      return reply.type('text/html; charset=utf-8').header('content-security-policy', csp).send(html)
+    })
+    // Browsers ask for it: with keys on, a 404 would first be a 401 whose Basic challenge could prompt for a login.
+    api.get('/favicon.ico', { config: open, schema: { hide: true } }, async (_req, reply) => reply.code(204).send())
+    api.get('/app.js', { config: open, schema: { tags, summary: "The live page's script" } }, async (_req, reply) => reply.type('text/javascript; charset=utf-8').send((await page).js))
+
+    api.post(
+      '/v1/tokens',
+      {
+        schema: {
+          tags,
+          summary: `Mint a short-lived stream token for the key's tenant (for browsers, which cannot send a key on a WebSocket): {"tenant"?, "ttl_seconds"? ≤ ${TOKEN_MAX_TTL_SECONDS}}`,
+          body: tokenBody,
+        },
+      },
+      async (req) => {
+        // With keys off anyone could mint any tenant's token: a backend holding WS_AUTH_SECRET mints them then.
+        if (!deps.security.auth.enabled) throw new SluiceError('FORBIDDEN', 'stream tokens are minted for API keys: this server runs without them (SLUICE_AUTH=false); sign tokens with WS_AUTH_SECRET instead')
+        const tenant = req.access.tenant(requestedTenant(req, TENANT_HEADERS, req.body?.tenant), undefined)
+        if (tenant === undefined) throw new SluiceError('VALIDATION_FAILED', 'this key may act as every tenant: name one (body field tenant, or X-Scope-OrgID)')
+        const ttl = req.body?.ttl_seconds ?? TOKEN_MAX_TTL_SECONDS
+        const { token, expiresAt } = access.mint(tenant, ttl)
+        req.access.audit({ action: 'stream_token.create', outcome: 'ok', tenant, details: { ttl_seconds: ttl } })
+        return { token, tenant, expires_at: expiresAt.toISOString() }
+      },
+    )
+
     const streamSchema = {
       tags,
-      summary: 'WebSocket: subscribe to channels (logs, alerts, stats) with filters; JSON messages both ways',
-      querystring: z.object({ token: z.string().max(4096).optional() }),
+      summary: 'WebSocket: subscribe to channels (logs, alerts, stats) with filters; JSON messages both ways. With auth on: an API key on the upgrade request, or a token (?token= or an auth message)',
+      querystring: z.object({ token: z.string().max(4096).optional(), tenant: z.string().regex(TENANT_PATTERN, 'expected 1-64 characters of A-Z a-z 0-9 _ . -').optional() }),
     }
-    api.route({ method: 'GET', url: '/v1/stream', schema: streamSchema, handler: websocketOnly, wsHandler: (socket, req) => {
-      if (clients.size >= config.maxClients) {
-        socket.close(CLOSE_TRY_AGAIN_LATER, `connection limit of ${config.maxClients} reached, retry later`)
-        return
-      }
-      const client = new StreamClient(socket, {
-        queueMessages: config.queueMessages,
-        stuckMs: config.stuckMs,
-        onDropped: (n) => m.dropped.inc(n),
-        onSent: (n) => m.sent.inc(n),
-        onPending: schedulePump,
-        authenticated: config.authSecret === undefined,
-      })
-      const authenticate = (token: string): boolean => {
-        const v = verifyToken(config.authSecret!, token)
-        if (!v.ok) {
-          socket.close(CLOSE_UNAUTHORIZED, v.error)
+    api.route({
+      method: 'GET',
+      url: '/v1/stream',
+      // Public to the guard: a browser comes with a token, not a key. A key is checked here, before the upgrade.
+      config: open,
+      schema: streamSchema,
+      preHandler: async (req) => {
+        const key = access.keyOf(req)
+        if (key !== undefined) keyed.set(req.raw, key)
+      },
+      handler: websocketOnly,
+      wsHandler: (socket, req) => stream(socket, req),
+    })
+  })
+
+  /** One stream connection, from the upgrade to its close. */
+  const stream = (socket: WebSocket, req: FastifyRequest): void => {
+    if (clients.size >= config.maxClients) {
+      m.refused.inc({ reason: 'max_clients' })
+      socket.close(CLOSE_TRY_AGAIN_LATER, `connection limit of ${config.maxClients} reached, retry later`)
+      return
+    }
+    const client = new StreamClient(socket, {
+      queueMessages: config.queueMessages,
+      stuckMs: config.stuckMs,
+      onDropped: (n) => m.dropped.inc(n),
+      onSent: (n) => m.sent.inc(n),
+      onPending: schedulePump,
+      authenticated: !access.required,
+    })
+    /** The tenant whose connection slot this client holds. */
+    let slot: string | undefined
+    /** Binds the client to a tenant (undefined: every tenant), holding its slot; false when refused (and closed). */
+    const bind = (tenant: string | undefined): boolean => {
+      if (tenant !== slot) {
+        if (tenant !== undefined && !access.acquire(tenant)) {
+          m.refused.inc({ reason: 'tenant_limit' })
+          socket.close(CLOSE_TENANT_LIMIT, `tenant ${tenant} has ${access.limit(tenant)} live connections (ws_max_connections); retry later`)
           return false
         }
-        client.tenant = v.payload.tenant
-        client.authenticated = true
-        return true
+        if (slot !== undefined) access.release(slot)
+        slot = tenant
       }
-      const queryToken = (req.query as { token?: unknown }).token
-      if (config.authSecret !== undefined && typeof queryToken === 'string' && !authenticate(queryToken)) return
-      const authTimer =
-        client.authenticated ? undefined : setTimeout(() => !client.authenticated && socket.close(CLOSE_UNAUTHORIZED, 'authenticate within 10 s: send {"type":"auth","token":…}'), 10_000)
-      clients.add(client)
-      fanout.add(client)
+      client.tenant = tenant
+      client.authenticated = true
+      return true
+    }
+    const withToken = (token: string): boolean => {
+      const v = access.verify(token)
+      if (!v.ok) {
+        m.refused.inc({ reason: 'unauthorized' })
+        socket.close(CLOSE_UNAUTHORIZED, v.error)
+        return false
+      }
+      return bind(v.tenant)
+    }
+    socket.on('close', () => {
+      if (slot !== undefined) access.release(slot)
+      slot = undefined
+    })
+    const key = keyed.get(req.raw)
+    const queryToken = (req.query as { token?: unknown }).token
+    if (key !== undefined) {
+      if (!bind(key.tenant)) return
+    } else if (access.required && typeof queryToken === 'string' && !withToken(queryToken)) return
+    const authTimer = client.authenticated
+      ? undefined
+      : setTimeout(() => !client.authenticated && socket.close(CLOSE_UNAUTHORIZED, `authenticate within ${AUTH_TIMEOUT_MS / 1000} s: send {"type":"auth","token":…}`), AUTH_TIMEOUT_MS)
+    if (!client.authenticated) client.reply({ type: 'auth_required', message: 'send {"type":"auth","token":…} (a token from POST /v1/tokens), or connect with an API key or ?token=' })
+    clients.add(client)
+    fanout.add(client)
+    m.clients.set(clients.size)
+    let alive = true
+    socket.on('pong', () => (alive = true))
+    // Idle: connected but subscribed to nothing (never, or after unsubscribing everything).
+    let idleTimer: NodeJS.Timeout | undefined
+    const watchIdle = () => {
+      clearTimeout(idleTimer)
+      idleTimer =
+        client.channels.size > 0
+          ? undefined
+          : setTimeout(() => socket.close(CLOSE_IDLE, `idle: subscribed to nothing for ${config.idleTimeoutMs} ms`), config.idleTimeoutMs)
+    }
+    watchIdle()
+    const heartbeat = setInterval(() => {
+      if (!alive) return socket.terminate()
+      alive = false
+      socket.ping()
+    }, config.heartbeatMs)
+    socket.on('close', () => {
+      clearInterval(heartbeat)
+      clearTimeout(authTimer)
+      clearTimeout(idleTimer)
+      clients.delete(client)
+      fanout.remove(client)
       m.clients.set(clients.size)
-      let alive = true
-      socket.on('pong', () => (alive = true))
-      // Idle: connected but subscribed to nothing (never, or after unsubscribing everything).
-      let idleTimer: NodeJS.Timeout | undefined
-      const watchIdle = () => {
-        clearTimeout(idleTimer)
-        idleTimer =
-          client.channels.size > 0
-            ? undefined
-            : setTimeout(() => socket.close(CLOSE_IDLE, `idle: subscribed to nothing for ${config.idleTimeoutMs} ms`), config.idleTimeoutMs)
+    })
+    socket.on('message', (data, isBinary) => {
+      if (isBinary) return client.reply({ type: 'error', message: 'binary frames are not accepted; send JSON text' })
+      const parsed = parseClientMessage(data.toString())
+      if (!parsed.ok) return client.reply({ type: 'error', message: parsed.error })
+      const msg = parsed.message
+      if (msg.type === 'auth') {
+        if (!access.required) return client.reply({ type: 'error', message: 'auth is not enabled on this server' })
+        if (withToken(msg.token)) client.reply({ type: 'authenticated', tenant: client.tenant })
+        return
       }
-      watchIdle()
-      const heartbeat = setInterval(() => {
-        if (!alive) return socket.terminate()
-        alive = false
-        socket.ping()
-      }, config.heartbeatMs)
-      socket.on('close', () => {
-        clearInterval(heartbeat)
-        clearTimeout(authTimer)
-        clearTimeout(idleTimer)
-        clients.delete(client)
-        fanout.remove(client)
-        m.clients.set(clients.size)
-      })
-      socket.on('message', (data, isBinary) => {
-        if (isBinary) return client.reply({ type: 'error', message: 'binary frames are not accepted; send JSON text' })
-        const parsed = parseClientMessage(data.toString())
-        if (!parsed.ok) return client.reply({ type: 'error', message: parsed.error })
-        const msg = parsed.message
-        if (msg.type === 'auth') {
-          if (config.authSecret === undefined) return client.reply({ type: 'error', message: 'auth is not enabled on this server' })
-          if (authenticate(msg.token)) client.reply({ type: 'authenticated', tenant: client.tenant })
-          return
-        }
-        if (!client.authenticated) return client.reply({ type: 'error', message: 'authenticate first: send {"type":"auth","token":…} or connect with ?token=' })
-        if (msg.type === 'subscribe') {
-          fanout.update(client, () => {
-            for (const c of msg.channels) client.channels.add(c)
-            client.setFilters(msg.filters)
-          })
-          watchIdle()
-          client.reply({ type: 'subscribed', channels: [...client.channels] })
-        } else if (msg.type === 'unsubscribe') {
-          fanout.update(client, () => {
-            for (const c of msg.channels) client.channels.delete(c)
-          })
-          watchIdle()
-          client.reply({ type: 'subscribed', channels: [...client.channels] })
-        } else if (msg.type === 'pause') {
-          client.paused = true
-          client.reply({ type: 'paused' })
-        } else {
-          client.paused = false
-          client.reply({ type: 'resumed' })
-          client.pump()
-        }
-      })
-    } })
-  })
+      if (!client.authenticated) return client.reply({ type: 'error', message: 'authenticate first: send {"type":"auth","token":…} or connect with ?token=' })
+      if (msg.type === 'subscribe') {
+        fanout.update(client, () => {
+          for (const c of msg.channels) client.channels.add(c)
+          client.setFilters(msg.filters)
+        })
+        watchIdle()
+        client.reply({ type: 'subscribed', channels: [...client.channels] })
+      } else if (msg.type === 'unsubscribe') {
+        fanout.update(client, () => {
+          for (const c of msg.channels) client.channels.delete(c)
+        })
+        watchIdle()
+        client.reply({ type: 'subscribed', channels: [...client.channels] })
+      } else if (msg.type === 'pause') {
+        client.paused = true
+        client.reply({ type: 'paused' })
+      } else {
+        client.paused = false
+        client.reply({ type: 'resumed' })
+        client.pump()
+      }
+    })
+  }
 
   const deliver = (d: Delivery) => {
     for (const c of d.to) c.offer(d.frame)

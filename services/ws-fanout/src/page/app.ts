@@ -1,6 +1,10 @@
 // The live-tail page: one WebSocket to /v1/stream, reconnecting with backoff; filters applied on
 // the server; newest rows first, capped; ERROR rows and alerts stand out (with their notifications'
 // delivery results); a sparkline per service.
+// Authentication, when the server asks for it (an `auth_required` frame, or a close with 4001): a
+// ?token= in the page's address is used as is; otherwise the page asks once for an API key, mints
+// a short-lived token with it (POST /v1/tokens), forgets the key and keeps only the token, in
+// sessionStorage (this tab), sending it in an auth message on every (re)connect until it expires.
 const MAX_ROWS = 500
 const SPARK_POINTS = 30
 
@@ -33,6 +37,7 @@ type Frame =
   | { type: 'notification'; data: NotificationData }
   | { type: 'stats'; data: { service: string; ratePerS: number; errorRatePerS: number } }
   | { type: 'dropped'; count: number }
+  | { type: 'auth_required' }
   | { type: string }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
@@ -42,6 +47,15 @@ const alerts = $('alerts')
 const rates = $('rates')
 const count = $('count')
 const pauseButton = $<HTMLButtonElement>('pause')
+const login = $<HTMLFormElement>('login')
+const loginError = $('login-error')
+const TOKEN_ITEM = 'sluice.stream-token'
+const CLOSE_UNAUTHORIZED = 4001
+const CLOSE_TENANT_LIMIT = 4029
+/** A token given in the page's address (?token=) wins over a minted one. */
+const addressToken = new URLSearchParams(location.search).get('token')
+/** Waiting for someone to log in: no reconnecting meanwhile. */
+let awaitingLogin = false
 
 let socket: WebSocket | undefined
 let paused = false
@@ -133,8 +147,51 @@ function addRate(service: string, ratePerS: number): void {
   el.lastElementChild!.textContent = `${ratePerS.toFixed(1)}/s`
 }
 
+function storedToken(): string | null {
+  return addressToken ?? sessionStorage.getItem(TOKEN_ITEM)
+}
+
+function askForKey(reason: string): void {
+  awaitingLogin = true
+  setBadge('offline')
+  loginError.textContent = reason
+  login.hidden = false
+  $<HTMLInputElement>('key').focus()
+}
+
+/** Mints a token with the key typed in, keeps the token and forgets the key. */
+async function mint(): Promise<void> {
+  const keyInput = $<HTMLInputElement>('key')
+  const tenant = $<HTMLInputElement>('tenant').value.trim()
+  const res = await fetch('/v1/tokens', {
+    method: 'POST',
+    // Without credentials mode the browser would answer a 401's Basic challenge with its own login prompt.
+    credentials: 'omit',
+    headers: { authorization: `Bearer ${keyInput.value.trim()}`, 'content-type': 'application/json' },
+    body: JSON.stringify(tenant ? { tenant } : {}),
+  })
+  keyInput.value = ''
+  const body = (await res.json().catch(() => ({}))) as { token?: string; message?: string }
+  if (!res.ok || !body.token) {
+    loginError.textContent = body.message ?? `HTTP ${res.status}`
+    return
+  }
+  sessionStorage.setItem(TOKEN_ITEM, body.token)
+  login.hidden = true
+  loginError.textContent = ''
+  awaitingLogin = false
+  attempt = 0
+  connect()
+}
+
 function onFrame(frame: Frame): void {
-  if (frame.type === 'log' && 'data' in frame) addLog(frame.data as LogData)
+  if (frame.type === 'auth_required') {
+    // Reached only without a token: the server waits for one the page does not have.
+    if (!storedToken()) {
+      askForKey('')
+      socket?.close(1000)
+    }
+  } else if (frame.type === 'log' && 'data' in frame) addLog(frame.data as LogData)
   else if (frame.type === 'alert' && 'data' in frame) addAlert(frame.data as AlertData)
   else if (frame.type === 'notification' && 'data' in frame) addNotification(frame.data as NotificationData)
   else if (frame.type === 'stats' && 'data' in frame) {
@@ -147,25 +204,38 @@ function connect(): void {
   setBadge('connecting')
   const url = new URL('/v1/stream', location.href)
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:'
-  const token = new URLSearchParams(location.search).get('token')
-  if (token) url.searchParams.set('token', token)
+  if (addressToken) url.searchParams.set('token', addressToken)
   const ws = new WebSocket(url)
   socket = ws
   ws.onopen = () => {
     attempt = 0
     setBadge('live')
+    // A minted token goes in a message, not the address: addresses end up in access logs.
+    const minted = addressToken ? null : sessionStorage.getItem(TOKEN_ITEM)
+    if (minted) ws.send(JSON.stringify({ type: 'auth', token: minted }))
     ws.send(JSON.stringify(subscription()))
     if (paused) ws.send(JSON.stringify({ type: 'pause' }))
   }
   ws.onmessage = (e) => onFrame(JSON.parse(String(e.data)) as Frame)
-  ws.onclose = () => {
+  ws.onclose = (e) => {
     setBadge('offline')
+    if (awaitingLogin) return
+    if (e.code === CLOSE_UNAUTHORIZED && !addressToken) {
+      // Expired or refused: a new token is needed.
+      sessionStorage.removeItem(TOKEN_ITEM)
+      return askForKey(e.reason || 'authentication refused')
+    }
+    if (e.code === CLOSE_TENANT_LIMIT) count.textContent = e.reason
     // Exponential backoff with jitter, capped at 30 s.
     const delay = Math.min(30_000, 500 * 2 ** attempt++) * (0.5 + Math.random() / 2)
     setTimeout(connect, delay)
   }
 }
 
+login.addEventListener('submit', (e) => {
+  e.preventDefault()
+  mint().catch((err: unknown) => (loginError.textContent = String(err)))
+})
 $('apply').addEventListener('click', () => socket?.readyState === WebSocket.OPEN && socket.send(JSON.stringify(subscription())))
 pauseButton.addEventListener('click', () => {
   paused = !paused

@@ -1,0 +1,261 @@
+// ws-fanout's doors without a broker: the HTTP app on a local port with real WebSocket clients,
+// records handed to the stage's sink as the runner would. API keys and tokens, the tenant each
+// connection is bound to, and the per-tenant connection limit.
+import { once } from 'node:events'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import WebSocket from 'ws'
+import { createProcessSecurity, hashKey } from '@sluice/auth'
+import type { AuditRow, TenantsFile } from '@sluice/auth'
+import type { Kafka, Stage } from '@sluice/kafka'
+import { createLogger, createRegistry } from '@sluice/observability'
+import type { Codecs } from '@sluice/service'
+import { alertFixture } from '../../../test/infra/alerts.js'
+import { enrichedLog } from '../../../test/infra/enriched.js'
+import { inboxItem } from '../../../test/infra/inbox.js'
+import { mintToken } from './auth.js'
+import { loadConfig } from './config.js'
+import type { Delivery } from './fanout.js'
+import { createService } from './service.js'
+
+const SECRET = 'a-test-secret-of-32-characters!!'
+const KEYS = [
+  { id: 'acme-reader', sha256: hashKey('k-acme'), tenants: ['acme'], scopes: ['query' as const] },
+  { id: 'globex-reader', sha256: hashKey('k-globex'), tenants: ['globex'], scopes: ['query' as const] },
+  { id: 'acme-shipper', sha256: hashKey('k-ingest'), tenants: ['acme'], scopes: ['ingest' as const] },
+  { id: 'ops', sha256: hashKey('k-ops'), tenants: ['acme', 'globex'], scopes: ['query' as const] },
+  { id: 'root', sha256: hashKey('k-root'), tenants: ['*'], scopes: ['admin' as const] },
+]
+
+interface Frame {
+  type: string
+  tenant?: string
+  message?: string
+  data?: { id?: string; tenant?: string; service?: string }
+}
+
+async function setup(opts: { auth?: boolean; tenants?: TenantsFile; env?: Record<string, string> } = {}) {
+  const auth = opts.auth ?? true
+  const rows: AuditRow[] = []
+  const logger = createLogger({ level: 'silent' })
+  const registry = createRegistry({ defaultMetrics: false })
+  const security = createProcessSecurity(
+    { authEnabled: auth, keys: { keys: KEYS }, keysFile: undefined, keysReloadMs: 5000, tenants: opts.tenants },
+    { log: logger, retentionDays: 30, auditWriter: async (batch) => void rows.push(...batch) },
+  ).forService('ws-fanout')
+  const config = loadConfig({ SLUICE_AUTH: String(auth), WS_AUTH_SECRET: SECRET, WS_STATS_INTERVAL_MS: '50', ...opts.env })
+  const service = createService(config, {
+    logger,
+    registry,
+    checks: {},
+    clock: Date.now,
+    security,
+    kafka: undefined as unknown as Kafka,
+    producer: { send: async () => undefined },
+    codecs: {} as Codecs,
+    registryUrl: 'http://registry.invalid',
+  })
+  await service.start!()
+  const base = await service.app.listen({ host: '127.0.0.1', port: 0 })
+  onTestFinished(async () => {
+    await service.close!()
+    await service.app.close()
+  })
+  const stage = service.consumers![0]!.stage as Stage<unknown, Delivery>
+  const send = async (d: Delivery | undefined) => d && (await stage.sink([d]))
+  const f = service.fanout
+  return {
+    app: service.app,
+    base,
+    /** A log, an alert and an inbox item of `tenant`, through the sink. */
+    publish: async (tenant: string, id: string) => {
+      await send(f.log(enrichedLog({ tenant, id, service: `${tenant}-svc` })))
+      await send(f.alert(alertFixture({ tenant, id: `${id}-alert` })))
+      await send(f.notification({ kind: 'item', tenant, id: `${id}-note`, item: inboxItem({ tenant, id: `${id}-note` }) }))
+    },
+    metrics: async () => registry.metrics(),
+    audit: async () => (await security.audit.flush(), rows),
+  }
+}
+
+/** A stream connection: its frames, and its close code once closed. */
+async function connect(base: string, query = '', headers: Record<string, string> = {}) {
+  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/stream${query}`, { headers })
+  const frames: Frame[] = []
+  ws.on('message', (d) => frames.push(JSON.parse(d.toString()) as Frame))
+  const closed = once(ws, 'close').then(([code, reason]) => ({ code: code as number, reason: String(reason) }))
+  onTestFinished(() => ws.terminate())
+  await once(ws, 'open')
+  const next = async (type: string, where: (f: Frame) => boolean = () => true): Promise<Frame> => {
+    for (let i = 0; i < 400; i++) {
+      const f = frames.find((x) => x.type === type && where(x))
+      if (f) return f
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    throw new Error(`no ${type} frame; got ${JSON.stringify(frames)}`)
+  }
+  const send = (m: object) => ws.send(JSON.stringify(m))
+  const subscribe = async (channels = ['logs', 'alerts', 'stats']) => {
+    send({ type: 'subscribe', channels })
+    await next('subscribed')
+  }
+  return { ws, frames, next, send, subscribe, closed }
+}
+
+/** The HTTP status of a refused upgrade. */
+async function refusedWith(base: string, query = '', headers: Record<string, string> = {}): Promise<number> {
+  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/stream${query}`, { headers })
+  return new Promise((resolve, reject) => {
+    ws.on('unexpected-response', (req, res) => {
+      resolve(res.statusCode ?? 0)
+      req.destroy()
+    })
+    ws.on('open', () => {
+      ws.terminate()
+      reject(new Error('the upgrade was accepted'))
+    })
+  })
+}
+
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` })
+const ids = (frames: Frame[]) => frames.filter((f) => f.data?.id !== undefined).map((f) => f.data!.id)
+
+describe('ws-fanout with API keys (SLUICE_AUTH=true)', () => {
+  it('refuses a bad key (401) or a key without the query scope or of another tenant (403) before the upgrade; without credentials it waits for a token', async () => {
+    const { base, audit } = await setup()
+    expect(await refusedWith(base, '', bearer('k-nobody'))).toBe(401)
+    expect(await refusedWith(base, '', { authorization: 'Digest abc' })).toBe(401)
+    expect(await refusedWith(base, '', bearer('k-ingest'))).toBe(403)
+    expect(await refusedWith(base, '', { ...bearer('k-acme'), 'x-scope-orgid': 'globex' })).toBe(403)
+    expect(await refusedWith(base, '?tenant=globex', bearer('k-acme'))).toBe(403)
+    expect((await audit()).filter((r) => r.action === 'auth.refused').map((r) => r.target)).toEqual(Array(5).fill('GET /v1/stream'))
+
+    const anonymous = await connect(base)
+    expect(await anonymous.next('auth_required')).toMatchObject({ message: expect.stringContaining('/v1/tokens') })
+    anonymous.send({ type: 'subscribe', channels: ['logs'] })
+    expect((await anonymous.next('error')).message).toMatch(/authenticate first/)
+    anonymous.send({ type: 'auth', token: mintToken('not-the-secret-not-the-secret', 'acme') })
+    expect(await anonymous.closed).toEqual({ code: 4001, reason: 'bad token signature' })
+    // The page and its script stay public.
+    expect((await fetch(`${base}/`)).status).toBe(200)
+  })
+
+  it("binds a key's connection to its tenant: acme never receives globex's logs, alerts, notifications or rates", async () => {
+    const { base, publish } = await setup()
+    const acme = await connect(base, '', bearer('k-acme'))
+    const globex = await connect(base, '', { 'x-api-key': 'k-globex' })
+    // A key of several tenants chooses one; Basic auth carries the key as the password.
+    const opsGlobex = await connect(base, '', { authorization: `Basic ${Buffer.from('ops:k-ops').toString('base64')}`, 'x-scope-orgid': 'globex' })
+    const opsAcme = await connect(base, '?tenant=acme', bearer('k-ops'))
+    const root = await connect(base, '', bearer('k-root'))
+    for (const c of [acme, globex, opsGlobex, opsAcme, root]) {
+      expect(c.frames.some((f) => f.type === 'auth_required')).toBe(false)
+      await c.subscribe()
+    }
+    await publish('globex', 'g1')
+    await publish('acme', 'a1')
+    await acme.next('notification', (f) => f.data?.id === 'a1-note')
+    await opsAcme.next('notification', (f) => f.data?.id === 'a1-note')
+    await globex.next('notification', (f) => f.data?.id === 'g1-note')
+    await opsGlobex.next('notification', (f) => f.data?.id === 'g1-note')
+    await root.next('notification', (f) => f.data?.id === 'a1-note')
+    for (const c of [acme, opsAcme]) expect(ids(c.frames)).toEqual(['a1', 'a1-alert', 'a1-note'])
+    for (const c of [globex, opsGlobex]) expect(ids(c.frames)).toEqual(['g1', 'g1-alert', 'g1-note'])
+    expect(ids(root.frames)).toEqual(['g1', 'g1-alert', 'g1-note', 'a1', 'a1-alert', 'a1-note'])
+
+    // Rates: each tenant its own services (the globex service counted first, so a leak would come first).
+    await acme.next('stats', (f) => (f.data as { service?: string }).service === 'acme-svc')
+    await globex.next('stats', (f) => (f.data as { service?: string }).service === 'globex-svc')
+    expect(acme.frames.filter((f) => f.type === 'stats').map((f) => f.data?.service)).toEqual(['acme-svc'])
+    expect(globex.frames.filter((f) => f.type === 'stats').map((f) => f.data?.service)).toEqual(['globex-svc'])
+  })
+
+  it("mints tokens for the key's tenant only, which open the stream as that tenant (?token= or an auth message), and audits them", async () => {
+    const { app, base, publish, audit } = await setup()
+    const mint = (headers: Record<string, string>, payload?: object) =>
+      app.inject({ method: 'POST', url: '/v1/tokens', headers: { ...headers, ...(payload && { 'content-type': 'application/json' }) }, ...(payload && { payload }) })
+    const none = await mint({})
+    expect(none.statusCode).toBe(401)
+    expect(none.headers['www-authenticate']).toBeDefined()
+    expect((await mint(bearer('k-ingest'))).statusCode).toBe(403)
+    expect((await mint(bearer('k-acme'), { tenant: 'globex' })).statusCode).toBe(403)
+    const tooLong = await mint(bearer('k-acme'), { ttl_seconds: 86_400 })
+    expect(tooLong.statusCode).toBe(400)
+    expect(tooLong.json().message).toMatch(/ttl_seconds/)
+    const everyTenant = await mint(bearer('k-root'))
+    expect(everyTenant.statusCode).toBe(400)
+    expect(everyTenant.json().message).toMatch(/name one/)
+    expect((await mint(bearer('k-acme'), { tenant: 'not a tenant!' })).statusCode).toBe(400)
+
+    const before = Date.now()
+    const minted = await mint(bearer('k-acme'), { ttl_seconds: 120 })
+    expect(minted.statusCode).toBe(200)
+    const { token, tenant, expires_at } = minted.json() as { token: string; tenant: string; expires_at: string }
+    expect(tenant).toBe('acme')
+    expect(Date.parse(expires_at) - before).toBeGreaterThan(110_000)
+    expect(Date.parse(expires_at) - before).toBeLessThanOrEqual(121_000)
+    // A key of several tenants names one; no body at all gets the key's first tenant.
+    expect((await mint({ ...bearer('k-ops'), 'x-scope-orgid': 'globex' })).json().tenant).toBe('globex')
+    expect((await mint(bearer('k-ops'))).json().tenant).toBe('acme')
+
+    const byQuery = await connect(base, `?token=${encodeURIComponent(token)}`)
+    await byQuery.subscribe()
+    const byMessage = await connect(base)
+    await byMessage.next('auth_required')
+    byMessage.send({ type: 'auth', token })
+    expect(await byMessage.next('authenticated')).toEqual({ type: 'authenticated', tenant: 'acme' })
+    await byMessage.subscribe()
+    await publish('globex', 'g1')
+    await publish('acme', 'a1')
+    for (const c of [byQuery, byMessage]) {
+      await c.next('notification', (f) => f.data?.id === 'a1-note')
+      expect(ids(c.frames)).toEqual(['a1', 'a1-alert', 'a1-note'])
+    }
+
+    const rows = (await audit()).filter((r) => r.action === 'stream_token.create')
+    expect(rows.map((r) => [r.tenant, r.key_id, r.outcome])).toEqual([
+      ['acme', 'acme-reader', 'ok'],
+      ['globex', 'ops', 'ok'],
+      ['acme', 'ops', 'ok'],
+    ])
+    expect(JSON.stringify(rows)).not.toContain(token)
+  })
+
+  it("closes a tenant's connections past ws_max_connections with 4029, leaves other tenants be, and frees the slot on close", async () => {
+    const { base, metrics } = await setup({ tenants: { defaults: { ws_max_connections: 10 }, tenants: { acme: { ws_max_connections: 2 } } } })
+    const first = await connect(base, '', bearer('k-acme'))
+    await connect(base, `?token=${mintToken(SECRET, 'acme')}`)
+    const third = await connect(base, '', bearer('k-acme'))
+    expect(await third.closed).toEqual({ code: 4029, reason: 'tenant acme has 2 live connections (ws_max_connections); retry later' })
+    // Through an auth message as well.
+    const late = await connect(base)
+    late.send({ type: 'auth', token: mintToken(SECRET, 'acme') })
+    expect((await late.closed).code).toBe(4029)
+    const globex = await connect(base, '', bearer('k-globex'))
+    await globex.subscribe()
+    expect(await metrics()).toContain('sluice_ws_connections_refused_total{reason="tenant_limit"} 2')
+
+    first.ws.close()
+    await first.closed
+    for (let i = 0; i < 200 && !(await metrics()).includes('sluice_ws_clients 2'); i++) await new Promise((r) => setTimeout(r, 10))
+    const again = await connect(base, '', bearer('k-acme'))
+    await again.subscribe()
+    expect(again.ws.readyState).toBe(WebSocket.OPEN)
+  })
+
+  it('answers POST /v1/tokens with 403 while API keys are off, and keeps the stream open as before', async () => {
+    const { app, base, publish } = await setup({ auth: false, env: { WS_AUTH_SECRET: '' } })
+    expect((await app.inject({ method: 'POST', url: '/v1/tokens' })).statusCode).toBe(403)
+    const c = await connect(base)
+    await c.subscribe()
+    await publish('globex', 'g1')
+    await c.next('log')
+    expect(c.frames.some((f) => f.type === 'auth_required')).toBe(false)
+  })
+
+  it('refuses SLUICE_AUTH=true without WS_AUTH_SECRET at boot, naming the variable', () => {
+    expect(() => loadConfig({ SLUICE_AUTH: 'true' })).toThrow(/WS_AUTH_SECRET.*SLUICE_AUTH=true need WS_AUTH_SECRET/s)
+    expect(() => loadConfig({ SLUICE_AUTH: 'true', WS_AUTH_SECRET: '' })).toThrow(/WS_AUTH_SECRET/)
+    expect(loadConfig({ SLUICE_AUTH: 'true', WS_AUTH_SECRET: SECRET }).authSecret).toBe(SECRET)
+    expect(loadConfig({}).authSecret).toBeUndefined()
+  })
+})
