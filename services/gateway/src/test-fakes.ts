@@ -1,5 +1,6 @@
 // What the gateway's unit tests stand in for Kafka and the schema registry with (imported by
 // tests only): an encoder writing JSON instead of Avro, so a test reads back what was produced.
+import protobuf from 'protobufjs'
 import { SluiceError } from '@sluice/core'
 import type { LogEvent } from '@sluice/core'
 import type { Message, MessageProducer } from '@sluice/kafka'
@@ -29,3 +30,17 @@ export function fakeProducer(): MessageProducer & { sent: Array<{ topic: string;
   }
   return p
 }
+
+/** Loki's pkg/push/push.proto, as loki-protobuf.ts reads it: what a Loki client encodes. */
+export const LokiPushRequest = protobuf
+  .parse(
+    `syntax = "proto3";
+    package logproto;
+    message PushRequest { repeated StreamAdapter streams = 1; }
+    message StreamAdapter { string labels = 1; repeated EntryAdapter entries = 2; uint64 hash = 3; }
+    message EntryAdapter { Timestamp timestamp = 1; string line = 2; repeated LabelPairAdapter structuredMetadata = 3; }
+    message LabelPairAdapter { string name = 1; string value = 2; }
+    message Timestamp { int64 seconds = 1; int32 nanos = 2; }`,
+    { keepCase: true },
+  )
+  .root.lookupType('logproto.PushRequest')

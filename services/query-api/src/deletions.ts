@@ -41,6 +41,7 @@ import { SluiceError, TENANT_PATTERN, errorMessage, parseSeverity, parseTimestam
 import type { ZodTypeProvider } from '@sluice/observability'
 import type { Logger } from 'pino'
 import { registerAudit } from './audit.js'
+import { Params } from './loki/sql.js'
 
 const TENANT_HEADERS = ['x-sluice-tenant', 'x-scope-orgid'] as const
 export const TASK_STATUSES = ['pending', 'running', 'done', 'failed'] as const
@@ -99,16 +100,6 @@ export interface DeletionsDeps {
   audit?: AuditLog | undefined
 }
 
-/** Bound parameters of one statement. */
-class Params {
-  readonly values: Record<string, unknown> = {}
-  #n = 0
-  bind(value: unknown, type = 'String'): string {
-    const name = `p${this.#n++}`
-    this.values[name] = value
-    return `{${name}:${type}}`
-  }
-}
 
 /** The WHERE clause over <db>.logs of a tenant's selector. */
 export function selectorWhere(tenant: string, s: Selector, p: Params): string {

@@ -3,7 +3,6 @@
 // encoded by protobufjs from Loki's message definitions, so the gateway's own reader is checked
 // against another implementation); asserted is what reaches the producer and what the client reads.
 import { gzipSync } from 'node:zlib'
-import protobuf from 'protobufjs'
 import { compressSync } from 'snappy'
 import { describe, expect, it } from 'vitest'
 import { SluiceError } from '@sluice/core'
@@ -12,21 +11,7 @@ import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from '../config.js'
 import { buildApp } from '../service.js'
 import { LabelSetError, parseLabelSet } from './loki-labels.js'
-import { jsonCodec } from '../test-fakes.js'
-
-// Loki's pkg/push/push.proto, as loki-protobuf.ts reads it.
-const PushRequest = protobuf
-  .parse(
-    `syntax = "proto3";
-    package logproto;
-    message PushRequest { repeated StreamAdapter streams = 1; }
-    message StreamAdapter { string labels = 1; repeated EntryAdapter entries = 2; uint64 hash = 3; }
-    message EntryAdapter { Timestamp timestamp = 1; string line = 2; repeated LabelPairAdapter structuredMetadata = 3; }
-    message LabelPairAdapter { string name = 1; string value = 2; }
-    message Timestamp { int64 seconds = 1; int32 nanos = 2; }`,
-    { keepCase: true },
-  )
-  .root.lookupType('logproto.PushRequest')
+import { LokiPushRequest as PushRequest, jsonCodec } from '../test-fakes.js'
 
 function fakeProducer(): MessageProducer & { sent: Message[]; fail: 'no' | 'down' | 'overloaded' } {
   const p = {

@@ -6,7 +6,6 @@
 // 2xx or a 4xx — never a 5xx. Lengths claiming gigabytes are refused before anything that size is
 // allocated.
 import fc from 'fast-check'
-import protobuf from 'protobufjs'
 import { compressSync } from 'snappy'
 import { describe, expect, it } from 'vitest'
 import { isSluiceError } from '@sluice/core'
@@ -14,7 +13,7 @@ import type { Message, MessageProducer } from '@sluice/kafka'
 import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from '../config.js'
 import { buildApp } from '../service.js'
-import { jsonCodec } from '../test-fakes.js'
+import { LokiPushRequest as PushRequest, jsonCodec } from '../test-fakes.js'
 import { parseBulk } from './elastic-bulk.js'
 import { PushBatch } from './loki-batch.js'
 import { PushRequestFault, readPushRequest } from './loki-protobuf.js'
@@ -24,20 +23,6 @@ import { readOtlpProtobuf } from './otlp-protobuf.js'
 
 const RUNS = 400
 const SEED = 15
-
-// Loki's pkg/push/push.proto, as loki-protobuf.ts reads it.
-const PushRequest = protobuf
-  .parse(
-    `syntax = "proto3";
-    package logproto;
-    message PushRequest { repeated StreamAdapter streams = 1; }
-    message StreamAdapter { string labels = 1; repeated EntryAdapter entries = 2; uint64 hash = 3; }
-    message EntryAdapter { Timestamp timestamp = 1; string line = 2; repeated LabelPairAdapter structuredMetadata = 3; }
-    message LabelPairAdapter { string name = 1; string value = 2; }
-    message Timestamp { int64 seconds = 1; int32 nanos = 2; }`,
-    { keepCase: true },
-  )
-  .root.lookupType('logproto.PushRequest')
 
 const OTLP_VALID = Buffer.from(
   spec.ExportLogsServiceRequest.encode(
