@@ -1,7 +1,10 @@
 // Connection documents: settings validated by the provider's schema (issues named by field),
 // secrets never shown and kept across an update that leaves them out; leases spread connections.
-import { describe, expect, it } from 'vitest'
-import { connectionInput, parseSettings, showConnection, withKeptSecrets } from './connections.js'
+import { describe, expect, it, vi } from 'vitest'
+import { SecretBox } from '@sluice/core'
+import type { Kafka } from '@sluice/kafka'
+import { createLogger } from '@sluice/observability'
+import { ConnectionStore, connectionInput, parseSettings, showConnection, withKeptSecrets } from './connections.js'
 import type { Connection } from './connections.js'
 import { leaseOf } from './service.js'
 
@@ -44,5 +47,31 @@ describe('connections', () => {
     for (let i = 0; i < 300; i++) counts[leaseOf(`acme|c-${i}`, 3)]!++
     for (const n of counts) expect(n).toBeGreaterThan(60)
     expect(leaseOf('acme|c-7', 3)).toBe(leaseOf('acme|c-7', 3))
+  })
+
+  it('keeps every change even when two fall in the same millisecond (the version moves on)', async () => {
+    const changes: boolean[] = []
+    const store = new ConnectionStore({
+      kafka: undefined as unknown as Kafka,
+      producer: { send: async () => undefined },
+      topic: 't',
+      groupId: 'g',
+      box: new SecretBox(Buffer.alloc(32, 7)),
+      listener: { set: (c) => void changes.push(c.enabled), remove: () => undefined },
+      logger: createLogger({ level: 'silent' }),
+    })
+    // The clock stands still: every change falls in one millisecond.
+    vi.useFakeTimers({ now: Date.parse('2026-12-01T10:00:00.000Z'), toFake: ['Date'] })
+    try {
+      const input = connectionInput.parse({ name: 'cw', provider: 'aws-cloudwatch', settings: aws, enabled: false })
+      const c = await store.create('acme', input, aws, '2026-12-01T00:00:00.000Z')
+      const started = await store.update({ ...c, enabled: true })
+      const stopped = await store.update({ ...started, enabled: false })
+      expect(new Set([c.updated_at, started.updated_at, stopped.updated_at]).size).toBe(3)
+      expect(changes).toEqual([false, true, false])
+      expect(store.get('acme', c.id)?.enabled).toBe(false)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

@@ -149,7 +149,9 @@ export class ConnectionStore {
   }
 
   async update(c: Connection): Promise<Connection> {
-    const next = { ...c, updated_at: new Date().toISOString() }
+    // updated_at names the version (readers skip a record they already applied, pollers restart on
+    // a new one), so it must move even when two changes fall in the same millisecond.
+    const next = { ...c, updated_at: new Date(Math.max(Date.now(), Date.parse(c.updated_at) + 1)).toISOString() }
     await this.#write(next)
     return next
   }
