@@ -5,6 +5,7 @@
 import { once } from 'node:events'
 import net from 'node:net'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { hashKey } from '@sluice/auth'
 import { clickhouseConnect, jdbcDriver, setupJdbc, setupPython } from '../analysts/clients.js'
 import { isolation, startSluice, waitFor } from '../infra/sluice.js'
 
@@ -117,5 +118,40 @@ describe('SQL for analysts (ClickHouse HTTP interface of the embedded engine)', 
     expect(late.status).toBe(200)
     const [, after] = await clickhouseConnect({ host: '127.0.0.1', port, database: iso.database, steps: [{ op: 'poll', sql: 'SELECT count() FROM logs FINAL', at_least: TOTAL + 1, timeout_s: 30 }] })
     expect((after!.seen as number[]).at(-1)).toBe(TOTAL + 1)
+  })
+
+  it('takes API keys as passwords with SLUICE_AUTH: a key reads its tenant only, a key without the query scope is refused', async () => {
+    const port = await freePort()
+    const keys = {
+      keys: [
+        { id: 'acme-ship', sha256: hashKey('k-ship-acme'), tenants: ['acme'], scopes: ['ingest'] },
+        { id: 'globex-ship', sha256: hashKey('k-ship-globex'), tenants: ['globex'], scopes: ['ingest'] },
+        { id: 'acme-read', sha256: hashKey('k-read-acme'), tenants: ['acme'], scopes: ['query'] },
+        { id: 'ops', sha256: hashKey('k-ops'), tenants: ['acme', 'globex'], scopes: ['query'] },
+        { id: 'root', sha256: hashKey('k-root'), tenants: ['*'], scopes: ['admin'] },
+      ],
+    }
+    const iso = isolation({ CLICKHOUSE_HTTP_PORT: String(port), CLICKHOUSE_URL: '', SLUICE_AUTH: 'true', SLUICE_API_KEYS: JSON.stringify(keys) })
+    const rt = await startSluice(['gateway', 'enricher', 'clickhouse-sink', 'query-api'], iso)
+    for (const [key, n] of [['k-ship-acme', 30], ['k-ship-globex', 20]] as const) {
+      const body = Array.from({ length: n }, (_, i) => JSON.stringify({ ...record(i), id: `${key}-${i}` })).join('\n')
+      const res = await fetch(`${rt.addresses.gateway}/v1/logs`, { method: 'POST', body, headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${key}` } })
+      expect(res.status).toBe(200)
+    }
+    const count = (username: string, password: string) =>
+      clickhouseConnect({ host: '127.0.0.1', port, database: iso.database, username, password, steps: [{ op: 'poll', sql: 'SELECT count() FROM logs FINAL', at_least: 1, timeout_s: 60 }] })
+    // Every row stored, as the operator's key sees them.
+    const [, all] = await clickhouseConnect({ host: '127.0.0.1', port, database: iso.database, username: 'default', password: 'k-root', steps: [{ op: 'poll', sql: 'SELECT count() FROM logs FINAL', at_least: 50, timeout_s: 90 }] })
+    expect((all!.seen as number[]).at(-1)).toBe(50)
+    const [, acme] = await count('default', 'k-read-acme')
+    expect((acme!.seen as number[]).at(-1)).toBe(30)
+    // A key of several tenants: the user name chooses one of them.
+    const [, globex] = await count('globex', 'k-ops')
+    expect((globex!.seen as number[]).at(-1)).toBe(20)
+    const [refused] = await count('default', 'k-ship-acme')
+    expect(refused).toMatchObject({ ok: false, step: 'connect' })
+    expect(String(refused!.error)).toMatch(/lacks the query scope|Authentication failed/)
+    const [wrong] = await count('default', 'not-a-key')
+    expect(wrong).toMatchObject({ ok: false, step: 'connect' })
   })
 })

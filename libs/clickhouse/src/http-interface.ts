@@ -28,6 +28,7 @@ import { brotliDecompress, gunzip, inflate } from 'node:zlib'
 import type { ClickHouseHandle } from './client.js'
 import { bodyWriter, chooseEncoding, exceptionBlock, header, sendError, summaryHeader, text } from './http/answer.js'
 import { authenticate, requestCredentials } from './http/auth.js'
+import type { Credentials } from './http/auth.js'
 import { Engine } from './http/engine.js'
 import type { QueryAnswer } from './http/engine.js'
 import { fromEngineError, refusal } from './http/errors.js'
@@ -62,6 +63,12 @@ export interface HttpInterfaceOptions {
   maxConcurrentQueries: number
   /** When set, every table with a tenant column shows only this tenant's rows. */
   tenant?: string | undefined
+  /**
+   * Sluice's API keys as passwords (SLUICE_AUTH=true): the tenant a key's queries are scoped to
+   * (undefined: every tenant), `refused` with why for a key that may not query, or undefined when
+   * the password is no key — then the configured user is checked.
+   */
+  apiKeys?: ((credentials: Credentials) => { tenant: string | undefined } | { refused: string } | undefined) | undefined
   logger?: HttpInterfaceLogger
 }
 
@@ -132,7 +139,11 @@ export function createHttpInterface(handle: ClickHouseHandle, opts: HttpInterfac
       } else if (body.length > 0) {
         query = query === '' ? body.toString('utf8') : `${query}\n${body.toString('utf8')}`
       }
-      authenticate(requestCredentials(req.headers, params), opts, req.socket.remoteAddress)
+      const credentials = requestCredentials(req.headers, params)
+      const keyed = opts.apiKeys?.(credentials)
+      if (keyed !== undefined && 'refused' in keyed) throw refusal('AUTHENTICATION_FAILED', `${credentials.user}: Authentication failed: ${keyed.refused}`)
+      if (keyed === undefined) authenticate(credentials, opts, req.socket.remoteAddress)
+      const tenant = keyed === undefined ? opts.tenant : keyed.tenant
       if (params.get('decompress') === '1') throw refusal('NOT_IMPLEMENTED', 'compressed request bodies (decompress=1) are not supported: send the query uncompressed')
       const plan = planRequest(params, info.settings, {
         maxResultRows: opts.maxResultRows,
@@ -146,7 +157,7 @@ export function createHttpInterface(handle: ClickHouseHandle, opts: HttpInterfac
       const release = await slots.acquire(opts.timeoutMs, abort.signal)
       try {
         const started = Date.now()
-        const answer = await engine!.run({ query, database, plan, defaultFormat, tenant: opts.tenant })
+        const answer = await engine!.run({ query, database, plan, defaultFormat, tenant })
         await send(req, res, params, plan.settings, answer, queryId, abort.signal)
         log?.debug({ queryId, ms: Date.now() - started, format: answer.format.name }, 'ClickHouse HTTP interface: query answered')
       } finally {

@@ -18,6 +18,7 @@ import { createClickHouse, createHttpInterface, migrate, pingClickHouse } from '
 import type { ClickHouseHandle, HttpInterface } from '@sluice/clickhouse'
 import { createLogger, createRegistry } from '@sluice/observability'
 import { createProcessSecurity } from '@sluice/auth'
+import type { Auth } from '@sluice/auth'
 import { clickhouseAuditWriter, kafkaAuditWriter } from '@sluice/clickhouse-sink'
 import type { HealthCheck, Registry } from '@sluice/observability'
 import type { AnyServiceModule, Codecs, DepsFor, ServiceInstance, ServiceNeeds } from '@sluice/service'
@@ -122,6 +123,8 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
     let codecs: Codecs | undefined
     let clickhouse: ClickHouseHandle | undefined
     let analystSql: HttpInterface | undefined
+    // Set before any service listens; the analysts' SQL interface reads it per request.
+    const processAuth: { auth?: Auth } = {}
 
     if (needs('kafka') || needs('registry')) {
       const k = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, logger })
@@ -172,7 +175,9 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
       logger.info({ clickhouse: ch.mode, location: ch.location, applied }, 'ClickHouse ready')
       // The embedded data directory belongs to this process: analysts query it through here.
       if (ch.mode === 'embedded' && config.clickhouseHttp.port !== 0) {
-        analystSql = createHttpInterface(ch, { ...config.clickhouseHttp, logger: logger.child({ component: 'clickhouse-http' }) })
+        // With SLUICE_AUTH, API keys (scope query) work as passwords, scoped to their tenant.
+        const apiKeys = config.security.authEnabled ? (c: { user: string; password: string }) => sqlKeyAccess(processAuth.auth!, c) : undefined
+        analystSql = createHttpInterface(ch, { ...config.clickhouseHttp, apiKeys, logger: logger.child({ component: 'clickhouse-http' }) })
       }
     }
 
@@ -184,6 +189,7 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
         ? kafkaAuditWriter(producer, config.kafka.topicAudit)
         : undefined
     const security = createProcessSecurity(config.security, { log: logger, retentionDays: config.clickhouse.ttlDays, auditWriter })
+    processAuth.auth = security.auth
     closers.push(() => security.close())
     if (config.security.authEnabled) logger.info({ keys: config.security.keys.keys.length }, 'API keys required (SLUICE_AUTH=true)')
 
@@ -246,4 +252,23 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
     await close()
     throw err
   }
+}
+
+/**
+ * An API key as the password of the analysts' SQL interface (clickhouse-connect, JDBC, Grafana's
+ * ClickHouse data source send user and password): it needs the query scope, and its queries see
+ * its tenant's rows — the user name chooses among a key's several tenants, a `*` key sees every
+ * tenant. Undefined when the password is no valid key: the configured user is checked instead.
+ */
+export function sqlKeyAccess(auth: Auth, c: { user: string; password: string }): { tenant: string | undefined } | { refused: string } | undefined {
+  if (c.password === '') return undefined
+  let principal
+  try {
+    principal = auth.authenticate({ 'x-api-key': c.password }, 'query')
+  } catch (err) {
+    return isSluiceError(err) && err.code === 'FORBIDDEN' ? { refused: err.message } : undefined
+  }
+  if (principal === null) return undefined
+  if (principal.tenants === '*') return { tenant: undefined }
+  return { tenant: principal.tenants.includes(c.user) ? c.user : principal.tenants[0] }
 }
