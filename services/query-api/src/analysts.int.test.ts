@@ -15,7 +15,7 @@ import type { ClickHouseHandle } from '@sluice/clickhouse'
 import { formatNs } from '@sluice/core'
 import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from './config.js'
-import { patternIdOf, storedRow } from './loki-fixture.js'
+import { patternIdOf, storedAlert, storedRow } from './loki-fixture.js'
 import type { LogRow, RowSpec } from './loki-fixture.js'
 import { buildApp } from './service.js'
 
@@ -108,24 +108,7 @@ const ALERTS = [
   { Id: 'a2', Tenant: 'acme', ServiceName: 'search', Severity: 'info', Status: 'firing' },
   { Id: 'a3', Tenant: 'acme', ServiceName: 'checkout', Severity: 'warning', Status: 'acknowledged' },
   { Id: 'a4', Tenant: 'other', ServiceName: 'search', Severity: 'critical', Status: 'firing' },
-].map((a) => ({
-  ...a,
-  RuleId: 'r',
-  RuleName: 'rule',
-  RuleKind: 'threshold',
-  PatternId: '',
-  Value: 1,
-  Threshold: 1,
-  WindowStart: (NOW - 10n * MIN).toString(),
-  WindowEnd: NOW.toString(),
-  StartedAt: (NOW - 10n * MIN).toString(),
-  UpdatedAt: NOW.toString(),
-  ResolvedAt: null,
-  AcknowledgedBy: '',
-  Summary: 's',
-  SampleLogIds: [],
-  Version: 1,
-}))
+].map((a) => storedAlert(NOW, a))
 
 // ---- the running service --------------------------------------------------------------------------
 

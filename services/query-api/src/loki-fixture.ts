@@ -539,3 +539,32 @@ function row(
     ...r,
   }
 }
+
+/**
+ * A row of <db>.alerts as the sink writes it (schemas/clickhouse/0003, 0009, 0010): a firing
+ * threshold alert of 10 minutes up to `nowNs`, with `fields` overriding any column.
+ */
+export function storedAlert(nowNs: bigint, fields: { Id: string; Tenant: string } & Record<string, unknown>): Record<string, unknown> {
+  const started = (nowNs - 600_000_000_000n).toString()
+  return {
+    RuleId: 'r',
+    RuleName: 'rule',
+    RuleKind: 'threshold',
+    ServiceName: 'checkout',
+    PatternId: '',
+    Severity: 'critical',
+    Status: 'firing',
+    Value: 1,
+    Threshold: 1,
+    WindowStart: started,
+    WindowEnd: nowNs.toString(),
+    StartedAt: started,
+    UpdatedAt: nowNs.toString(),
+    ResolvedAt: null,
+    AcknowledgedBy: '',
+    Summary: 's',
+    SampleLogIds: [],
+    Version: 1,
+    ...fields,
+  }
+}

@@ -20,7 +20,7 @@ import { createClickHouse, migrate } from '@sluice/clickhouse'
 import type { ClickHouseHandle } from '@sluice/clickhouse'
 import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from './config.js'
-import { patternIdOf, storedRow } from './loki-fixture.js'
+import { patternIdOf, storedAlert, storedRow } from './loki-fixture.js'
 import type { LogRow, RowSpec } from './loki-fixture.js'
 import { buildApp } from './service.js'
 
@@ -86,26 +86,7 @@ const ALERTS = [
   { Id: 'alert-shared', Tenant: 'acme', Summary: 'aardvark shared alert' },
   { Id: 'alert-b-only', Tenant: 'globex', Summary: 'zebra alert' },
   { Id: 'alert-shared', Tenant: 'globex', Summary: 'zebra shared alert' },
-].map((a) => ({
-  ...a,
-  RuleId: 'r',
-  RuleName: 'rule',
-  RuleKind: 'threshold',
-  ServiceName: 'checkout',
-  PatternId: '',
-  Severity: 'critical',
-  Status: 'firing',
-  Value: 1,
-  Threshold: 1,
-  WindowStart: (NOW - 10n * MIN).toString(),
-  WindowEnd: NOW.toString(),
-  StartedAt: (NOW - 10n * MIN).toString(),
-  UpdatedAt: NOW.toString(),
-  ResolvedAt: null,
-  AcknowledgedBy: '',
-  SampleLogIds: [],
-  Version: 1,
-}))
+].map((a) => storedAlert(NOW, a))
 
 // ---- the running service --------------------------------------------------------------------------
 
