@@ -36,11 +36,16 @@ export interface Access {
   audit(entry: Omit<AuditEntry, 'keyId' | 'remote'>): void
 }
 
+/** Headers naming a request's tenant: Sluice's, then Loki's (which Promtail, Alloy and Grafana send). */
+export const TENANT_HEADERS = ['x-sluice-tenant', 'x-scope-orgid'] as const
+/** The same, Loki's first: the order of the Loki-compatible routes. */
+export const LOKI_TENANT_HEADERS = ['x-scope-orgid', 'x-sluice-tenant'] as const
+
 /**
  * The tenant a request names in `headers` (the first set, in order), else `param`; undefined when it
  * names none. Throws VALIDATION_FAILED naming the header when the value is not a valid tenant id.
  */
-export function requestedTenant(req: Pick<FastifyRequest, 'headers'>, headers: readonly string[], param?: string | undefined): string | undefined {
+export function requestedTenant(req: Pick<FastifyRequest, 'headers'>, headers: readonly string[] = TENANT_HEADERS, param?: string | undefined): string | undefined {
   for (const name of headers) {
     const raw = req.headers[name]
     let v = Array.isArray(raw) ? raw[0] : raw

@@ -4,7 +4,7 @@
 // X-Scope-OrgID header, else ?tenant=, else ALERTER_DEFAULT_TENANT. Channel changes are audited.
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { requestedTenant } from '@sluice/auth'
+import { TENANT_HEADERS, requestedTenant } from '@sluice/auth'
 import { z } from 'zod'
 import { ALERT_SEVERITIES, ALERT_STATUSES, TENANT_PATTERN, nowNs } from '@sluice/core'
 import type { Alert } from '@sluice/core'
@@ -15,8 +15,6 @@ import type { ChannelStore } from './channel-store.js'
 import type { Inbox } from './inbox.js'
 import type { ChannelEntry, Notifier } from './notify.js'
 
-/** Where a request names its tenant, first match wins (then ?tenant=). */
-const TENANT_HEADERS = ['x-sluice-tenant', 'x-scope-orgid'] as const
 
 export interface NotificationApiParts {
   notifier: Notifier

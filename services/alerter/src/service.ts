@@ -23,7 +23,7 @@
 // with authentication off (or with a key of every tenant) see every tenant's alerts, as before keys.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
-import { requestedTenant } from '@sluice/auth'
+import { TENANT_HEADERS, requestedTenant } from '@sluice/auth'
 import type { Alert } from '@sluice/core'
 import { CompactedStore } from '@sluice/kafka'
 import type { Batch, Stage, StageState, TopicPartitionOffset } from '@sluice/kafka'
@@ -66,8 +66,6 @@ const resolveBody = z
   .transform((b) => b ?? { by: 'api', reason: undefined })
 const tenantQuery = z.object({ tenant: z.string().regex(TENANT_PATTERN, 'expected 1-64 characters of A-Z a-z 0-9 _ . -').optional() })
 const listQuery = tenantQuery.extend({ status: z.enum(['firing', 'acknowledged', 'resolved', 'open']).default('open') })
-/** Where a request names its tenant, first match wins (then ?tenant=). */
-export const TENANT_HEADERS = ['x-sluice-tenant', 'x-scope-orgid'] as const
 /** How long a shutdown waits for notifications in flight before the last checkpoint. */
 const DELIVERY_GRACE_MS = 5000
 

@@ -13,7 +13,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
-import { requestedTenant } from '@sluice/auth'
+import { TENANT_HEADERS, requestedTenant } from '@sluice/auth'
 import { SecretBox, TENANT_PATTERN, errorMessage, loadSecretsKey, parseSecretsKey } from '@sluice/core'
 import type { LogEvent } from '@sluice/core'
 import { CompactedStore } from '@sluice/kafka'
@@ -166,7 +166,7 @@ export function createService(config: Config, deps: ConnectorsDeps) {
     const tags = ['connections']
     /** The tenant a request acts as; throws FORBIDDEN (another tenant than its key's) or VALIDATION_FAILED. */
     const tenantOf = (req: FastifyRequest): string =>
-      req.access.tenant(requestedTenant(req, ['x-sluice-tenant', 'x-scope-orgid'], (req.query as { tenant?: string }).tenant), config.defaultTenant)
+      req.access.tenant(requestedTenant(req, TENANT_HEADERS, (req.query as { tenant?: string }).tenant), config.defaultTenant)
     type Change = 'create' | 'update' | 'delete' | 'start' | 'stop'
     const audit = (req: FastifyRequest, change: Change, c: Pick<Connection, 'tenant' | 'id' | 'name' | 'provider'>) =>
       req.access.audit({ action: `connection.${change}`, outcome: 'ok', tenant: c.tenant, target: c.id, details: { name: c.name, provider: c.provider } })

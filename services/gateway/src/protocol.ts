@@ -4,14 +4,12 @@
 // encoding, producing, backpressure, limits and the telemetry contract are the same for all of them.
 import type { FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
-import { requestedTenant } from '@sluice/auth'
+import { TENANT_HEADERS, requestedTenant } from '@sluice/auth'
 import type { Security } from '@sluice/auth'
 import type { Registry } from '@sluice/observability'
 import type { Config } from './config.js'
 import type { Ingest } from './ingest.js'
 
-/** Headers a request names its tenant in, first set wins: Sluice's, then Loki's (Grafana Agent, Alloy, collectors). */
-export const TENANT_HEADERS = ['x-sluice-tenant', 'x-scope-orgid'] as const
 
 export interface ProtocolContext {
   config: Config

@@ -9,7 +9,7 @@
 // the rows of no tenant (credentials refused before any tenant was known).
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { AUDIT_OUTCOMES, requestedTenant } from '@sluice/auth'
+import { AUDIT_OUTCOMES, TENANT_HEADERS, requestedTenant } from '@sluice/auth'
 import type { AuditRow } from '@sluice/auth'
 import type { ClickHouseClient } from '@sluice/clickhouse'
 import { SluiceError, TENANT_PATTERN, parseTimestampNs } from '@sluice/core'
@@ -37,7 +37,6 @@ const auditQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 })
 
-const TENANT_HEADERS = ['x-sluice-tenant', 'x-scope-orgid'] as const
 
 export interface RegisterAuditOptions {
   database: string

@@ -34,7 +34,7 @@
 // with the same selector is harmless. Creation and completion are audited.
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { mayActAs, openSecurity, requestedTenant } from '@sluice/auth'
+import { TENANT_HEADERS, mayActAs, openSecurity, requestedTenant } from '@sluice/auth'
 import type { AuditLog } from '@sluice/auth'
 import type { ClickHouseClient } from '@sluice/clickhouse'
 import { SluiceError, TENANT_PATTERN, errorMessage, parseSeverity, parseTimestampNs, uuidv7 } from '@sluice/core'
@@ -43,7 +43,6 @@ import type { Logger } from 'pino'
 import { registerAudit } from './audit.js'
 import { Params } from './loki/sql.js'
 
-const TENANT_HEADERS = ['x-sluice-tenant', 'x-scope-orgid'] as const
 export const TASK_STATUSES = ['pending', 'running', 'done', 'failed'] as const
 type TaskStatus = (typeof TASK_STATUSES)[number]
 /** ReplacingMergeTree(version): each state supersedes the ones before it. */

@@ -20,14 +20,12 @@
 // process knows, so they do not take a second slot beside the one their outer request holds.
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { Gauges, TenantSettingsTable, requestedTenant } from '@sluice/auth'
+import { LOKI_TENANT_HEADERS, Gauges, TenantSettingsTable, requestedTenant } from '@sluice/auth'
 import type { TenantSettings } from '@sluice/auth'
 import { SluiceError, TENANT_PATTERN, isSluiceError } from '@sluice/core'
 import { counter } from '@sluice/observability'
 import type { Counter, Registry } from '@sluice/observability'
 
-/** Headers naming the tenant of a read, Loki's first. */
-export const TENANT_HEADERS = ['x-scope-orgid', 'x-sluice-tenant'] as const
 /** Headers carrying credentials, forwarded on the AI endpoints' inner requests. */
 const CREDENTIAL_HEADERS = ['authorization', 'x-api-key'] as const
 const INNER_HEADER = 'x-sluice-inner'
@@ -58,7 +56,7 @@ export interface QueryAccessOptions {
  */
 export function namedTenant(req: Pick<FastifyRequest, 'headers'>, param?: string | undefined): string | undefined {
   const named: Array<[where: string, tenant: string]> = []
-  for (const header of TENANT_HEADERS) {
+  for (const header of LOKI_TENANT_HEADERS) {
     const raw = req.headers[header]
     const v = Array.isArray(raw) ? raw[0] : raw
     if (typeof v === 'string' && v.includes('|')) throw new SluiceError('VALIDATION_FAILED', `queries across several tenants (${header} a|b) are not supported`)

@@ -10,13 +10,11 @@
 // moment its tenant is known until it closes; past the limit it is closed with 4029. Browsers never
 // see the HTTP status of a refused upgrade, only close codes: hence a close, not a 429.
 import type { FastifyRequest } from 'fastify'
-import { Gauges, presentedKey, requestedTenant } from '@sluice/auth'
+import { LOKI_TENANT_HEADERS, Gauges, presentedKey, requestedTenant } from '@sluice/auth'
 import type { Security } from '@sluice/auth'
 import { isSluiceError } from '@sluice/core'
 import { mintToken, verifyToken } from './auth.js'
 
-/** Where a stream or token request names its tenant, first match wins (then `tenant` in the query or body). */
-export const TENANT_HEADERS = ['x-scope-orgid', 'x-sluice-tenant'] as const
 
 /** The tenant of an API key on an upgrade request; `tenant` undefined: a key of every tenant that named none. */
 export interface KeyAccess {
@@ -49,7 +47,7 @@ export class StreamAccess {
     try {
       if (presentedKey(req.headers) === undefined) return undefined
       const principal = auth.authenticate(req.headers, 'query')!
-      const tenant = auth.tenant(principal, requestedTenant(req, TENANT_HEADERS, req.query.tenant), undefined)
+      const tenant = auth.tenant(principal, requestedTenant(req, LOKI_TENANT_HEADERS, req.query.tenant), undefined)
       return { keyId: principal.keyId, tenant }
     } catch (err) {
       audit.record({

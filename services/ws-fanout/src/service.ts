@@ -12,7 +12,7 @@ import websocket from '@fastify/websocket'
 import type { FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import { z } from 'zod'
-import { requestedTenant } from '@sluice/auth'
+import { LOKI_TENANT_HEADERS, requestedTenant } from '@sluice/auth'
 import { SluiceError, TENANT_PATTERN } from '@sluice/core'
 import type { Alert, EnrichedLog } from '@sluice/core'
 import type { Batch, RecordFailure, Stage, Transformed } from '@sluice/kafka'
@@ -20,7 +20,7 @@ import { BATCH_SIZE_BUCKETS, counter, createHttpApp, gauge, histogram, websocket
 import type { ZodTypeProvider } from '@sluice/observability'
 import type { Codec, DepsFor, ServiceInstance } from '@sluice/service'
 import { StreamClient } from './client.js'
-import { StreamAccess, TENANT_HEADERS } from './access.js'
+import { StreamAccess } from './access.js'
 import type { KeyAccess } from './access.js'
 import { TOKEN_MAX_TTL_SECONDS } from './config.js'
 import type { Config } from './config.js'
@@ -135,7 +135,7 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
       async (req) => {
         // With keys off anyone could mint any tenant's token: a backend holding WS_AUTH_SECRET mints them then.
         if (!deps.security.auth.enabled) throw new SluiceError('FORBIDDEN', 'stream tokens are minted for API keys: this server runs without them (SLUICE_AUTH=false); sign tokens with WS_AUTH_SECRET instead')
-        const tenant = req.access.tenant(requestedTenant(req, TENANT_HEADERS, req.body?.tenant), undefined)
+        const tenant = req.access.tenant(requestedTenant(req, LOKI_TENANT_HEADERS, req.body?.tenant), undefined)
         if (tenant === undefined) throw new SluiceError('VALIDATION_FAILED', 'this key may act as every tenant: name one (body field tenant, or X-Scope-OrgID)')
         const ttl = req.body?.ttl_seconds ?? TOKEN_MAX_TTL_SECONDS
         const { token, expiresAt } = access.mint(tenant, ttl)

@@ -17,13 +17,12 @@
 //   503  Kafka unreachable or not acknowledging in time, with Retry-After — Loki clients retry
 import { z } from 'zod'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { LOKI_TENANT_HEADERS } from '@sluice/auth'
 import { SluiceError, nowNs } from '@sluice/core'
 import { releaseBody } from '../protocol.js'
 import type { ProtocolContext } from '../protocol.js'
 import { PushBatch } from './loki-batch.js'
 import { readJsonPush, readProtobufPush } from './loki-wire.js'
-
-const LOKI_TENANT_HEADERS = ['x-scope-orgid', 'x-sluice-tenant'] as const
 
 function isJson(contentType: string | undefined): boolean {
   if (contentType === undefined) return false
