@@ -15,6 +15,8 @@ export interface ClickHouseOptions {
   password?: string
   dataDir: string
   requestTimeoutMs?: number
+  /** CLICKHOUSE_CLUSTER (cluster.ts): a server's cluster; needs `url`. */
+  cluster?: string | undefined
 }
 
 export interface ClickHouseHandle {
@@ -31,9 +33,15 @@ export async function createClickHouse(opts: ClickHouseOptions): Promise<ClickHo
       username: opts.username ?? 'default',
       password: opts.password ?? '',
       request_timeout: opts.requestTimeoutMs ?? 60_000,
-      clickhouse_settings: { date_time_output_format: 'iso' },
+      // A cluster's inserts go through Distributed tables, which by default queue rows on the
+      // receiving node's disk and answer at once: the sink would commit Kafka offsets for rows no
+      // shard holds yet. In the foreground, the insert answers once every row is on its shard.
+      clickhouse_settings: { date_time_output_format: 'iso', ...(opts.cluster !== undefined && { distributed_foreground_insert: 1 }) },
     })
     return { client, mode: 'server', location: opts.url }
+  }
+  if (opts.cluster !== undefined) {
+    throw new SluiceError('CONFIG_INVALID', `CLICKHOUSE_CLUSTER=${opts.cluster} needs CLICKHOUSE_URL: embedded ClickHouse is one node, with no cluster`)
   }
   const dataDir = path.resolve(opts.dataDir)
   // RowBinary inserts (insert.ts) hand ClickHouse's file() a path inside the data directory, and

@@ -13,6 +13,11 @@
 // How a query stays read-only and its settings private is engine.ts's header; which parameters a
 // client may pass is settings.ts's.
 //
+// With a service password, one more user — Sluice's own processes in other places (more sinks and
+// query APIs, CLICKHOUSE_URL pointing here) — has write access: migrations, commands, queries,
+// and INSERTs with their rows in the body (insert-statement.ts), without readonly, limits, tenant
+// scope or a turn among the analysts' concurrent queries. This process is then their ClickHouse.
+//
 // Answers stream: rows go out as the engine produces them, one chunk at a time, waiting for the
 // client to take each before the next is fetched. A failure after the first bytes (a limit hit
 // midway) ends the answer with ClickHouse's exception block (X-ClickHouse-Exception-Tag, as servers
@@ -20,21 +25,28 @@
 // connection without completing the chunked body, so no client mistakes a cut result for a whole one.
 import { randomBytes, randomUUID } from 'node:crypto'
 import { once } from 'node:events'
+import { createWriteStream } from 'node:fs'
+import { rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { promisify } from 'node:util'
 import { brotliDecompress, gunzip, inflate } from 'node:zlib'
 import type { ClickHouseHandle } from './client.js'
 import { bodyWriter, chooseEncoding, exceptionBlock, header, sendError, summaryHeader, text } from './http/answer.js'
-import { authenticate, requestCredentials } from './http/auth.js'
+import { authenticate, isServiceUser, requestCredentials } from './http/auth.js'
 import type { Credentials } from './http/auth.js'
 import { Engine } from './http/engine.js'
-import type { QueryAnswer } from './http/engine.js'
+import type { QueryAnswer, QuerySummary } from './http/engine.js'
 import { fromEngineError, refusal } from './http/errors.js'
+import { compressionOf } from './http/insert-statement.js'
+import type { InsertData } from './http/insert-statement.js'
 import { multipartBoundary, parseMultipart } from './http/multipart.js'
-import { planRequest } from './http/settings.js'
+import { planRequest, planServiceRequest } from './http/settings.js'
 import { Slots } from './http/slots.js'
+import { temporaryInsertFile } from './insert.js'
 
 /** The logger methods used (pino's Logger has them). */
 export interface HttpInterfaceLogger {
@@ -69,6 +81,10 @@ export interface HttpInterfaceOptions {
    * the password is no key — then the configured user is checked.
    */
   apiKeys?: ((credentials: Credentials) => { tenant: string | undefined } | { refused: string } | undefined) | undefined
+  /** Sluice's own processes elsewhere: this user has write access and no limits (default `sluice`). */
+  serviceUser?: string | undefined
+  /** The service user's password; empty or absent: there is no service user, nothing can write. */
+  servicePassword?: string | undefined
   logger?: HttpInterfaceLogger
 }
 
@@ -80,6 +96,10 @@ export interface HttpInterface {
 }
 
 const MAX_BODY_BYTES = 1 << 20
+/** A service statement sent as the body (or multipart fields): DDL, commands, rows inline. */
+const SERVICE_MAX_QUERY_BYTES = 16 << 20
+/** The rows of one service INSERT as sent (compressed or not), written to a file as they arrive. */
+const SERVICE_MAX_INSERT_BYTES = 1 << 30
 const MAX_WAITING_QUERIES = 64
 /** Beyond max_execution_time, how long an answer the client is slow to take may keep its session. */
 const DEADLINE_GRACE_MS = 10_000
@@ -103,6 +123,7 @@ export function createHttpInterface(handle: ClickHouseHandle, opts: HttpInterfac
   if (handle.mode !== 'embedded') throw new Error('the ClickHouse HTTP interface serves an embedded engine only; a server has its own')
   const log = opts.logger
   const slots = new Slots(opts.maxConcurrentQueries, MAX_WAITING_QUERIES)
+  const service: Credentials = { user: opts.serviceUser ?? 'sluice', password: opts.servicePassword ?? '' }
   const running = new Set<Promise<void>>()
   let engine: Engine | undefined
   let closing = false
@@ -129,8 +150,11 @@ export function createHttpInterface(handle: ClickHouseHandle, opts: HttpInterfac
     if (method !== 'GET' && method !== 'POST') return text(res, 405, `HTTP method ${method} is not supported: use GET or POST\n`, { Allow: 'GET, POST' })
     const info = engine!.info
     const queryId = params.get('query_id') || header(req, 'x-clickhouse-query-id') || randomUUID()
+    // Service credentials come in headers or the URL (as every client sends them), so an INSERT's
+    // rows can be streamed to a file without being read first.
+    if (isServiceUser(requestCredentials(req.headers, params), service)) return serveService(req, res, method, params, queryId)
     try {
-      const body = method === 'POST' ? await readBody(req) : Buffer.alloc(0)
+      const body = method === 'POST' ? await readBody(req, MAX_BODY_BYTES) : Buffer.alloc(0)
       const boundary = method === 'POST' ? multipartBoundary(req.headers['content-type']) : undefined
       let query = params.get('query') ?? ''
       if (boundary !== undefined) {
@@ -157,7 +181,7 @@ export function createHttpInterface(handle: ClickHouseHandle, opts: HttpInterfac
       const release = await slots.acquire(opts.timeoutMs, abort.signal)
       try {
         const started = Date.now()
-        const answer = await engine!.run({ query, database, plan, defaultFormat, tenant })
+        const answer = await engine!.run({ access: 'analyst', query, database, plan, defaultFormat, tenant })
         await send(req, res, params, plan.settings, answer, queryId, abort.signal)
         log?.debug({ queryId, ms: Date.now() - started, format: answer.format.name }, 'ClickHouse HTTP interface: query answered')
       } finally {
@@ -169,6 +193,97 @@ export function createHttpInterface(handle: ClickHouseHandle, opts: HttpInterfac
       if (res.headersSent) res.destroy()
       else sendError(res, e, info.version, queryId)
     }
+  }
+
+  /** A request of the service user: any statement; an INSERT's rows from the body go through a file. */
+  async function serveService(req: IncomingMessage, res: ServerResponse, method: string, params: Map<string, string>, queryId: string): Promise<void> {
+    const info = engine!.info
+    let file: string | undefined
+    try {
+      if (params.get('decompress') === '1') throw refusal('NOT_IMPLEMENTED', 'compressed request bodies (decompress=1) are not supported: use Content-Encoding (gzip, deflate, br, zstd, xz, lz4, bz2, snappy)')
+      let query = params.get('query')
+      let bodyRead = method !== 'POST'
+      const boundary = bodyRead ? undefined : multipartBoundary(req.headers['content-type'])
+      if (boundary !== undefined) {
+        for (const [name, value] of parseMultipart(await readBody(req, SERVICE_MAX_QUERY_BYTES), boundary)) params.set(name, value)
+        query = params.get('query') ?? ''
+        bodyRead = true
+      }
+      const plan = planServiceRequest(params, info.settings)
+      // As ClickHouse: a GET never writes (readonly = 2 still lets it change settings).
+      if (method === 'GET') plan.settings.set('readonly', '2')
+      // As a ClickHouse server's user without a default database: `default` unless the request names
+      // one (before the first migration, the Sluice database does not exist yet).
+      const database = params.get('database') || header(req, 'x-clickhouse-database') || 'default'
+      let insert: InsertData | undefined
+      if (query === undefined) {
+        query = (await readBody(req, SERVICE_MAX_QUERY_BYTES)).toString('utf8')
+        bodyRead = true
+        insert = await engine!.insertStatement(query)
+      } else if (!bodyRead) {
+        // As ClickHouse reads it: the query parameter, a newline, then the body — an INSERT's rows,
+        // or else the rest of the statement.
+        insert = await engine!.insertStatement(`${query}
+`)
+        if (insert === undefined) {
+          const body = await readBody(req, SERVICE_MAX_QUERY_BYTES)
+          bodyRead = true
+          if (body.length > 0) query = `${query}
+${body.toString('utf8')}`
+        }
+      }
+      if (insert !== undefined) {
+        file = await temporaryInsertFile(handle, 'rows')
+        const rows = await writeRows(req, file, insert.inline, bodyRead)
+        const started = Date.now()
+        const summary = rows.bytes === 0 ? NOTHING_WRITTEN : await engine!.insert({ insert, file, compression: rows.compression, database, plan })
+        res.writeHead(200, {
+          'Content-Type': 'text/plain; charset=UTF-8',
+          'X-ClickHouse-Server-Display-Name': info.displayName,
+          'X-ClickHouse-Query-Id': queryId,
+          'X-ClickHouse-Timezone': plan.settings.get('session_timezone') || info.timezone,
+          'X-ClickHouse-Summary': summaryHeader(summary, 0),
+        })
+        res.end()
+        log?.debug({ queryId, ms: Date.now() - started, format: insert.format, rows: summary.written_rows, bytes: rows.bytes }, 'ClickHouse HTTP interface: service insert done')
+        return
+      }
+      const defaultFormat = params.get('default_format') || header(req, 'x-clickhouse-format') || undefined
+      const abort = new AbortController()
+      res.on('close', () => abort.abort())
+      const answer = await engine!.run({ access: 'service', query, database, plan, defaultFormat, tenant: undefined })
+      await send(req, res, params, plan.settings, answer, queryId, abort.signal)
+    } catch (err) {
+      const e = fromEngineError(err)
+      if (e.status >= 500) log?.warn({ err, queryId }, 'ClickHouse HTTP interface: service statement failed')
+      if (res.headersSent) res.destroy()
+      else sendError(res, e, info.version, queryId)
+    } finally {
+      if (file !== undefined) await rm(file, { force: true })
+    }
+  }
+
+  /**
+   * Writes an INSERT's rows to `file`: those inline in the statement, then (unless it was read as
+   * the statement) the body as it arrives, still compressed — the engine decompresses it.
+   */
+  async function writeRows(req: IncomingMessage, file: string, inline: Buffer, bodyRead: boolean): Promise<{ bytes: number; compression: string | undefined }> {
+    await writeFile(file, inline, { flag: 'wx' })
+    if (bodyRead) return { bytes: inline.length, compression: undefined }
+    const encoding = header(req, 'content-encoding')
+    const compression = compressionOf(encoding)
+    if (compression === null) throw refusal('UNSUPPORTED_MEDIA_TYPE', `request Content-Encoding ${encoding} is not supported (gzip, deflate, br, zstd, xz, lz4, bz2, snappy are)`)
+    if (compression !== undefined && inline.length > 0) throw refusal('BAD_ARGUMENTS', 'rows both in the query and in a compressed body: send them in one place')
+    let bytes = inline.length
+    const limit = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        bytes += chunk.length
+        if (bytes > SERVICE_MAX_INSERT_BYTES) done(refusal('QUERY_IS_TOO_LARGE', `INSERT body larger than ${SERVICE_MAX_INSERT_BYTES} bytes: send the rows in several INSERTs`))
+        else done(null, chunk)
+      },
+    })
+    await pipeline(req, limit, createWriteStream(file, { flags: 'a' }))
+    return { bytes, compression }
   }
 
   /** Writes a successful answer: headers once its first piece exists, then every piece as the client takes it. */
@@ -190,7 +305,7 @@ export function createHttpInterface(handle: ClickHouseHandle, opts: HttpInterfac
         'X-ClickHouse-Format': answer.format.name,
         'X-ClickHouse-Timezone': settings.get('session_timezone') || info.timezone,
         'X-ClickHouse-Exception-Tag': tag,
-        'X-ClickHouse-Summary': summaryHeader(answer, first.done ? 0 : first.value.length),
+        'X-ClickHouse-Summary': summaryHeader(answer.summary, first.done ? 0 : first.value.length),
         ...(encoding.contentEncoding && { 'Content-Encoding': encoding.contentEncoding }),
         ...(params.get('add_http_cors_header') === '1' && { 'Access-Control-Allow-Origin': '*' }),
       })
@@ -239,17 +354,19 @@ export function createHttpInterface(handle: ClickHouseHandle, opts: HttpInterfac
 
 // ---- requests ----------------------------------------------------------------------------------
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
+const NOTHING_WRITTEN: QuerySummary = { read_rows: 0, read_bytes: 0, result_rows: 0, elapsed_ns: 0, written_rows: 0 }
+
+async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const parts: Buffer[] = []
   let size = 0
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length
-    if (size > MAX_BODY_BYTES) throw refusal('QUERY_IS_TOO_LARGE', `request body larger than ${MAX_BODY_BYTES} bytes`)
+    if (size > maxBytes) throw refusal('QUERY_IS_TOO_LARGE', `request body larger than ${maxBytes} bytes`)
     parts.push(chunk)
   }
   const body = Buffer.concat(parts)
   const encoding = (header(req, 'content-encoding') ?? 'identity').toLowerCase()
-  const limit = { maxOutputLength: MAX_BODY_BYTES }
+  const limit = { maxOutputLength: maxBytes }
   try {
     if (encoding === 'identity' || body.length === 0) return body
     if (encoding === 'gzip') return await gunzipAsync(body, limit)

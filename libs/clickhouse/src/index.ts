@@ -3,8 +3,10 @@
 // embedded engine for analysts.
 export { createClickHouse, pingClickHouse } from './client.js'
 export type { ClickHouseClient, ClickHouseHandle, ClickHouseOptions } from './client.js'
-export { RETENTION_TABLES, loadMigrations, migrate, retentionDaysColumnValue } from './migrations.js'
-export type { Migration, MigrationOptions } from './migrations.js'
+export { RETENTION_TABLES, loadMigrations, migrate, migrationPlan, retentionDaysColumnValue } from './migrations.js'
+export type { Migration, MigrationOptions, MigrationPlan, Statement } from './migrations.js'
+export { SHARDING_KEYS, clusterTarget, createClusterDdl } from './cluster.js'
+export type { ClusterDdl, ClusterDdlOptions, ClusterTarget } from './cluster.js'
 export { insertRowBinary } from './insert.js'
 export type { RowBinaryInsert } from './insert.js'
 export { createHttpInterface } from './http-interface.js'

@@ -58,7 +58,7 @@ async function insertOverHttp(handle: ClickHouseHandle, target: string, bytes: U
 
 async function insertFromFile(handle: ClickHouseHandle, target: string, insert: RowBinaryInsert): Promise<void> {
   const structure = insert.structure ?? (await structureOf(handle, insert.table, insert.columns))
-  const file = path.join(await tempDir(handle), `${process.pid}-${randomBytes(8).toString('hex')}.rowbinary`)
+  const file = await temporaryInsertFile(handle, 'rowbinary')
   try {
     await writeFile(file, insert.bytes, { flag: 'wx' })
     await handle.client.command({
@@ -74,6 +74,15 @@ async function insertFromFile(handle: ClickHouseHandle, target: string, insert: 
 }
 
 // ---- temporary files ---------------------------------------------------------------------------
+
+/**
+ * A new path for rows the engine of `handle` (embedded) reads back (file(), FROM INFILE): inside
+ * its data directory, named for this process. The caller writes it (flag `wx`) and removes it.
+ * The ClickHouse HTTP interface puts the rows of its service user's INSERTs there too.
+ */
+export async function temporaryInsertFile(handle: ClickHouseHandle, extension: string): Promise<string> {
+  return path.join(await tempDir(handle), `${process.pid}-${randomBytes(8).toString('hex')}.${extension}`)
+}
 
 /** Inside the data directory: a place Sluice owns, on the data's filesystem, not shared like /tmp. */
 const TEMP_DIR_NAME = 'sluice-insert'

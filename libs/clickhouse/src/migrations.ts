@@ -1,11 +1,15 @@
 // Versioned migrations: schemas/clickhouse/NNNN_<name>.sql files applied in order, once each,
 // recorded in <db>.schema_migrations. A file may hold several statements separated by `;` at a
 // line end. `{database}` and `{ttl_days}` are substituted (validated identifiers and integers;
-// ttl_days as RetentionDays holds it, see retentionDaysColumnValue).
+// ttl_days as RetentionDays holds it, see retentionDaysColumnValue). With a cluster name, every
+// statement is rewritten for the cluster (cluster.ts): ON CLUSTER, Replicated local tables,
+// Distributed tables under the original names.
 import { readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
+import type { ClickHouseSettings } from '@clickhouse/client'
 import { SluiceError } from '@sluice/core'
 import type { ClickHouseClient } from './client.js'
+import { createClusterDdl, schemaMigrationsDdl } from './cluster.js'
 
 /** The tables whose rows carry RetentionDays, each with the time column its TTL counts from. */
 export const RETENTION_TABLES = [
@@ -25,6 +29,8 @@ export interface MigrationOptions {
   database: string
   ttlDays: number
   dir: string
+  /** CLICKHOUSE_CLUSTER: the cluster (remote_servers) the schema is created on. */
+  cluster?: string | undefined
 }
 
 export interface Migration {
@@ -49,34 +55,59 @@ export function loadMigrations(dir: string, vars: Record<string, string>): Migra
     })
 }
 
+export interface Statement {
+  query: string
+  settings?: ClickHouseSettings
+}
+
+/** Every statement migrate() may run, in order: what `sluice clickhouse ddl` prints. */
+export interface MigrationPlan {
+  /** The database and schema_migrations, run on every start. */
+  bootstrap: string[]
+  migrations: Migration[]
+  /** Run on every start after the migrations (see migrate()). */
+  retention: Statement[]
+}
+
+export function migrationPlan(opts: MigrationOptions): MigrationPlan {
+  const db = opts.database
+  const vars = { database: db, ttl_days: String(retentionDaysColumnValue(opts.ttlDays)) }
+  const migrations = loadMigrations(opts.dir, vars)
+  // Retention: each row's RetentionDays (0011) decides when it expires; the sink writes it from the
+  // tenant's settings. The default follows CLICKHOUSE_TTL_DAYS on every start, for rows written
+  // without one. Metadata only: existing parts are neither rewritten nor re-evaluated.
+  const retention: Statement[] = RETENTION_TABLES.flatMap(([table, column]) => [
+    { query: `ALTER TABLE ${db}.${table} MODIFY COLUMN RetentionDays DEFAULT ${vars.ttl_days}` },
+    { query: `ALTER TABLE ${db}.${table} MODIFY TTL ${column} + toIntervalDay(RetentionDays)`, settings: { materialize_ttl_after_modify: 0 } },
+  ])
+  const bootstrap = [`CREATE DATABASE IF NOT EXISTS ${db}`, schemaMigrationsDdl(db, opts.cluster)]
+  if (opts.cluster === undefined) return { bootstrap, migrations, retention }
+  // Every migration is rewritten, applied or not: the rewrite of one depends on the tables the
+  // earlier ones created. (Settings of an ON CLUSTER statement travel with it to every host.)
+  const ddl = createClusterDdl({ cluster: opts.cluster, database: db })
+  return {
+    bootstrap: [...ddl.transform(bootstrap[0]!), bootstrap[1]!],
+    migrations: migrations.map((m) => ({ ...m, statements: m.statements.flatMap((s) => ddl.transform(s)) })),
+    retention: retention.flatMap((s) => ddl.transform(s.query).map((query) => ({ ...s, query }))),
+  }
+}
+
 /** Applies pending migrations; returns the names applied. */
 export async function migrate(client: ClickHouseClient, opts: MigrationOptions): Promise<string[]> {
   const db = opts.database
-  const vars = { database: db, ttl_days: String(retentionDaysColumnValue(opts.ttlDays)) }
+  const plan = migrationPlan(opts) // a statement with no cluster form fails here, not retried
   try {
-    await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` })
-    await client.command({
-      query: `CREATE TABLE IF NOT EXISTS ${db}.schema_migrations (version UInt32, name String, applied_at DateTime64(3) DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version`,
-    })
+    for (const query of plan.bootstrap) await client.command({ query })
     const rs = await client.query({ query: `SELECT version FROM ${db}.schema_migrations`, format: 'JSONEachRow' })
     const applied = new Set((await rs.json<{ version: number }>()).map((r) => Number(r.version)))
     const done: string[] = []
-    for (const m of loadMigrations(opts.dir, vars)) {
+    for (const m of plan.migrations) {
       if (applied.has(m.version)) continue
       for (const query of m.statements) await client.command({ query })
       await client.insert({ table: `${db}.schema_migrations`, values: [{ version: m.version, name: m.name }], format: 'JSONEachRow' })
       done.push(m.name)
     }
-    // Retention: each row's RetentionDays (0011) decides when it expires; the sink writes it from the
-    // tenant's settings. The default follows CLICKHOUSE_TTL_DAYS on every start, for rows written
-    // without one. Metadata only: existing parts are neither rewritten nor re-evaluated.
-    for (const [table, column] of RETENTION_TABLES) {
-      await client.command({ query: `ALTER TABLE ${db}.${table} MODIFY COLUMN RetentionDays DEFAULT ${vars.ttl_days}` })
-      await client.command({
-        query: `ALTER TABLE ${db}.${table} MODIFY TTL ${column} + toIntervalDay(RetentionDays)`,
-        clickhouse_settings: { materialize_ttl_after_modify: 0 },
-      })
-    }
+    for (const { query, settings } of plan.retention) await client.command({ query, ...(settings && { clickhouse_settings: settings }) })
     return done
   } catch (err) {
     throw new SluiceError('MIGRATION_FAILED', `ClickHouse migration failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err, canRetry: true })

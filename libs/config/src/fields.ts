@@ -14,6 +14,10 @@ export const commaList = (def = '') =>
     .string()
     .default(def)
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+/** A positive count, or `auto` (the default): decided from the cluster when it is needed. */
+const replicaSetting = z
+  .union([z.literal('auto'), z.coerce.number().int().positive()])
+  .default('auto')
 const list = (def: string) => commaList(def).refine((a) => a.length > 0, 'must list at least one entry')
 
 export const commonEnv = z.object({
@@ -25,8 +29,17 @@ export const kafkaEnv = z.object({
   KAFKA_BROKERS: list('localhost:9092'),
   KAFKA_CLIENT_ID: z.string().default('sluice'),
   KAFKA_TOPIC_PARTITIONS: positiveInt(3),
-  KAFKA_REPLICATION_FACTOR: positiveInt(1),
+  /** Copies of each topic Sluice creates; `auto`: 3 on a cluster of 3+ brokers, else one per broker. */
+  KAFKA_REPLICATION_FACTOR: replicaSetting,
+  /** min.insync.replicas of topics Sluice creates; `auto`: 2 where there are 3 copies, else the broker's default. */
+  KAFKA_MIN_INSYNC_REPLICAS: replicaSetting,
   KAFKA_PRODUCE_TIMEOUT_MS: positiveInt(15_000),
+  /**
+   * How soon a consumer group notices a member that died without leaving (SIGKILL, a lost machine)
+   * and hands its partitions on; heartbeats go every third of it. 6000 is the broker's minimum
+   * (group.min.session.timeout.ms): with it, consumers resume within about 8 s of a crash.
+   */
+  KAFKA_SESSION_TIMEOUT_MS: positiveInt(6000),
   TOPIC_LOGS_RAW: z.string().default('logs.raw'),
   TOPIC_LOGS_DLQ: z.string().default('logs.dlq'),
   TOPIC_LOGS_ENRICHED: z.string().default('logs.enriched'),
@@ -52,6 +65,9 @@ export const clickhouseEnv = z.object({
   CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a plain identifier').default('sluice'),
   CLICKHOUSE_DATA_DIR: z.string().default('.local/clickhouse'),
   CLICKHOUSE_TTL_DAYS: positiveInt(30),
+  // A cluster of ClickHouse servers (a name in their remote_servers; needs CLICKHOUSE_URL): tables
+  // are created ON CLUSTER as Replicated <t>_local plus Distributed <t> (libs/clickhouse/src/cluster.ts).
+  CLICKHOUSE_CLUSTER: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a plain identifier').optional(),
   // ClickHouse's HTTP interface for analysts, read-only, served by the process holding the embedded
   // engine (embedded mode only: a ClickHouse server has its own). 0 switches it off.
   CLICKHOUSE_HTTP_PORT: port(8123),
@@ -66,4 +82,8 @@ export const clickhouseEnv = z.object({
   CLICKHOUSE_HTTP_MAX_CONCURRENT_QUERIES: positiveInt(2),
   // When set, the interface's user reads only this tenant's rows.
   CLICKHOUSE_HTTP_TENANT: z.string().min(1).optional(),
+  // Sluice's own processes elsewhere (CLICKHOUSE_URL=http://<this host>:8123) use the interface as
+  // their ClickHouse with this user and password: write access, no limits. Empty: no such user.
+  CLICKHOUSE_HTTP_SERVICE_USER: z.string().min(1).default('sluice'),
+  CLICKHOUSE_HTTP_SERVICE_PASSWORD: z.string().default(''),
 })

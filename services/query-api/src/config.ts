@@ -43,6 +43,7 @@ export function loadConfig(env?: Env) {
     host: e.HOST,
     port: e.QUERY_API_PORT,
     database: e.CLICKHOUSE_DATABASE,
+    cluster: e.CLICKHOUSE_CLUSTER,
     maxLimit: e.QUERY_MAX_LIMIT,
     guard: Object.freeze({ timeoutMs: e.QUERY_TIMEOUT_MS, maxRowsRead: e.QUERY_MAX_ROWS_READ, maxBytesRead: e.QUERY_MAX_BYTES_READ }),
     logs: Object.freeze({ database: e.CLICKHOUSE_DATABASE, maxLimit: e.QUERY_MAX_LIMIT, exportMaxRows: e.QUERY_EXPORT_MAX_ROWS, exportChunkRows: e.QUERY_EXPORT_CHUNK_ROWS }),

@@ -30,12 +30,16 @@
 // the records still in Kafka topics until those topics' own retention passes.
 //
 // Task state is stored in <db>.deletions (schemas/clickhouse/0012), one row per state, so any
-// instance answers for any task. A task interrupted by a restart stays `running`; deleting again
+// instance answers for any task. On a ClickHouse cluster (CLICKHOUSE_CLUSTER) the mutations go ON
+// CLUSTER to the local tables (a Distributed table takes no mutation) and their subqueries read the
+// shard's own local logs: error_events and patterns rows are written by views on the shard of the
+// log row they come from, so each shard finds its own. A task interrupted by a restart stays `running`; deleting again
 // with the same selector is harmless. Creation and completion are audited.
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { TENANT_HEADERS, mayActAs, openSecurity, requestedTenant } from '@sluice/auth'
 import type { AuditLog } from '@sluice/auth'
+import { clusterTarget } from '@sluice/clickhouse'
 import type { ClickHouseClient } from '@sluice/clickhouse'
 import { SluiceError, TENANT_PATTERN, errorMessage, parseSeverity, parseTimestampNs, uuidv7 } from '@sluice/core'
 import type { ZodTypeProvider } from '@sluice/observability'
@@ -93,6 +97,8 @@ export interface DeletionTask {
 
 export interface DeletionsDeps {
   database: string
+  /** CLICKHOUSE_CLUSTER, when the tables are a cluster's. */
+  cluster?: string | undefined
   clickhouse: Pick<ClickHouseClient, 'query' | 'command'>
   logger: Logger
   /** Where completions are audited (creations go through the request's access). */
@@ -199,6 +205,7 @@ export class Deletions {
   async #run(task: DeletionTask, keyId: string): Promise<void> {
     const log = this.#deps.logger.child({ deletion: task.id, tenant: task.tenant })
     const db = this.#deps.database
+    const target = clusterTarget(db, this.#deps.cluster)
     const ch = this.#deps.clickhouse
     const matching = (p: Params) => selectorWhere(task.tenant, task.selector, p)
     const statement = async (build: (p: Params) => string) => {
@@ -216,13 +223,15 @@ export class Deletions {
       if (rowsMatched > 0) {
         // Before the records go: both statements find their rows through them.
         await statement(
-          (q) => `ALTER TABLE ${db}.patterns UPDATE Sample = initializeAggregation('anyState', '')
+          (q) => `ALTER TABLE ${target.mutate('patterns')} UPDATE Sample = initializeAggregation('anyState', '')
                   WHERE tenant = ${q.bind(task.tenant)} AND (ServiceName, PatternId, Bucket) IN
-                    (SELECT ServiceName, PatternId, toDateTime(toStartOfHour(Timestamp)) FROM ${db}.logs WHERE ${matching(q)})
-                  SETTINGS mutations_sync = 2`,
+                    (SELECT ServiceName, PatternId, toDateTime(toStartOfHour(Timestamp)) FROM ${target.local('logs')} WHERE ${matching(q)})
+                  SETTINGS ${target.mutationSettings}`,
         )
-        await statement((q) => `ALTER TABLE ${db}.error_events DELETE WHERE tenant = ${q.bind(task.tenant)} AND id IN (SELECT id FROM ${db}.logs WHERE ${matching(q)}) SETTINGS mutations_sync = 2`)
-        await statement((q) => `ALTER TABLE ${db}.logs DELETE WHERE ${matching(q)} SETTINGS mutations_sync = 2`)
+        await statement(
+          (q) => `ALTER TABLE ${target.mutate('error_events')} DELETE WHERE tenant = ${q.bind(task.tenant)} AND id IN (SELECT id FROM ${target.local('logs')} WHERE ${matching(q)}) SETTINGS ${target.mutationSettings}`,
+        )
+        await statement((q) => `ALTER TABLE ${target.mutate('logs')} DELETE WHERE ${matching(q)} SETTINGS ${target.mutationSettings}`)
       }
       done = { ...task, status: 'done', rows_matched: rowsMatched, finished_at: new Date().toISOString() }
       log.info({ rows: rowsMatched }, 'deletion done')
@@ -255,6 +264,7 @@ const listQuery = z.strictObject({
 
 export interface RegisterDeletionsOptions {
   database: string
+  cluster?: string | undefined
   clickhouse: Pick<ClickHouseClient, 'query' | 'command'>
   logger: Logger
   security?: { audit: AuditLog } | undefined
@@ -272,6 +282,7 @@ function namedTenant(headers: Record<string, string | string[] | undefined>, bod
 export function registerDeletions(app: FastifyInstance, opts: RegisterDeletionsOptions): Deletions {
   const deletions = new Deletions({
     database: opts.database,
+    cluster: opts.cluster,
     clickhouse: opts.clickhouse,
     logger: opts.logger.child({ service: 'query-api', component: 'deletions' }),
     audit: (opts.security ?? openSecurity(opts.logger, 'query-api')).audit,

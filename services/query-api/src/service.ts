@@ -110,7 +110,7 @@ export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
     registerExplain(v1, ai)
     registerInsights(v1, { ...ai, cacheTtlMs: config.ai.cacheTtlMs })
   })
-  registerAdmin(app, { database: config.database, clickhouse: deps.clickhouse, logger: deps.logger, security: deps.security })
+  registerAdmin(app, { database: config.database, cluster: config.cluster, clickhouse: deps.clickhouse, logger: deps.logger, security: deps.security })
 
   return app
 }

@@ -23,12 +23,14 @@ export function loadConfig(env?: Env) {
       clientId: e.KAFKA_CLIENT_ID,
       partitions: e.KAFKA_TOPIC_PARTITIONS,
       replicationFactor: e.KAFKA_REPLICATION_FACTOR,
+      minInsyncReplicas: e.KAFKA_MIN_INSYNC_REPLICAS,
       topicRaw: e.TOPIC_LOGS_RAW,
       topicEnriched: e.TOPIC_LOGS_ENRICHED,
       topicAlerts: e.TOPIC_ALERTS,
       topicDlq: e.TOPIC_LOGS_DLQ,
       topicAudit: e.TOPIC_AUDIT,
       produceTimeoutMs: e.KAFKA_PRODUCE_TIMEOUT_MS,
+      sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
     },
     registryUrl: e.SCHEMA_REGISTRY_URL,
     clickhouse: {
@@ -38,6 +40,7 @@ export function loadConfig(env?: Env) {
       database: e.CLICKHOUSE_DATABASE,
       dataDir: e.CLICKHOUSE_DATA_DIR,
       ttlDays: e.CLICKHOUSE_TTL_DAYS,
+      cluster: e.CLICKHOUSE_CLUSTER,
     },
     // ClickHouse's HTTP interface for analysts (embedded mode only; port 0 = off).
     clickhouseHttp: {
@@ -51,6 +54,8 @@ export function loadConfig(env?: Env) {
       maxMemoryBytes: e.CLICKHOUSE_HTTP_MAX_MEMORY_BYTES,
       maxConcurrentQueries: e.CLICKHOUSE_HTTP_MAX_CONCURRENT_QUERIES,
       tenant: e.CLICKHOUSE_HTTP_TENANT,
+      serviceUser: e.CLICKHOUSE_HTTP_SERVICE_USER,
+      servicePassword: e.CLICKHOUSE_HTTP_SERVICE_PASSWORD,
     },
     security: loadSecurityConfig(e),
     startupTimeoutMs: e.SLUICE_STARTUP_TIMEOUT_MS,

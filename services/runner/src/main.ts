@@ -3,19 +3,22 @@
 //   sluice env            every environment variable, by target
 //   sluice templates      mine log lines offline with the enricher's code (templates.ts)
 //   sluice keys create    make an API key and add its hash to a keys file (keys.ts)
+//   sluice clickhouse ddl print the ClickHouse schema's SQL, for a cluster too (ddl.ts)
 // SIGTERM / SIGINT drain: stop accepting, flush batches, commit, disconnect, exit 0.
 import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
-import { envNames } from '@sluice/config'
+import { clickhouseEnv, envNames, parseEnv } from '@sluice/config'
 import { envSchema as runtimeEnv } from './config.js'
 import { MODULES, TARGETS, loadConfig, parseTargets, startRuntime } from './runtime.js'
 import { MESSAGE_FIELDS, runTemplates } from './templates.js'
 import { createKey } from './keys.js'
+import { renderDdl } from './ddl.js'
 
 const USAGE = `usage: sluice run [--target all|${TARGETS.join(',')}]
        sluice env
        sluice templates [--summary] [--message-field NAME] [--service NAME] [FILE…]
        sluice keys create --id ID --tenant T[,T…] --scope S[,S…] [--file KEYS.json] [--description TEXT] [--expires-at ISO]
+       sluice clickhouse ddl [--cluster NAME] [--database DB] [--ttl-days N]
 
 sluice templates: mines log lines, one per line, from the FILEs (stdin when none, or for "-")
 with the enricher's code and configuration (the ENRICHER_* variables); prints one JSON line per
@@ -30,7 +33,11 @@ object) gives its message, "service" and "level".
 
 sluice keys create: makes an API key (printed once, on stdout: keep it) and adds its SHA-256 to
 the keys file (SLUICE_API_KEYS_FILE; created when missing); without --file, prints the entry to
-add. Tenants: tenant ids, or * for every tenant. Scopes: ingest, query, alerts, admin (all).`
+add. Tenants: tenant ids, or * for every tenant. Scopes: ingest, query, alerts, admin (all).
+
+sluice clickhouse ddl: prints every statement the migrations run, without connecting; with a
+cluster (default CLICKHOUSE_CLUSTER) as cluster mode runs them: ON CLUSTER, Replicated <t>_local
+tables, Distributed <t> tables. Defaults: CLICKHOUSE_DATABASE, CLICKHOUSE_TTL_DAYS.`
 
 // Each command's options; anything else is a usage error.
 const OPTIONS = {
@@ -41,6 +48,7 @@ const OPTIONS = {
     options: { id: { type: 'string' }, tenant: { type: 'string' }, scope: { type: 'string' }, file: { type: 'string' }, description: { type: 'string' }, 'expires-at': { type: 'string' } },
     allowPositionals: true,
   },
+  clickhouse: { options: { cluster: { type: 'string' }, database: { type: 'string' }, 'ttl-days': { type: 'string' } }, allowPositionals: true },
 } as const satisfies Record<string, ParseArgsConfig>
 type Command = keyof typeof OPTIONS
 const isCommand = (name: string): name is Command => Object.hasOwn(OPTIONS, name)
@@ -127,6 +135,20 @@ function keys(args: string[]): void {
   process.stderr.write(values.file ? `key ${made.entry.id} added to ${values.file}; the key above is shown only once\n` : `add this entry to the keys file:\n${JSON.stringify(made.entry)}\n`)
 }
 
+function clickhouse(args: string[]): void {
+  const { positionals, values } = parse(args, OPTIONS.clickhouse)
+  if (values.help) return void process.stdout.write(`${USAGE}\n`)
+  if (positionals[0] !== 'ddl' || positionals.length > 1) throw new Error(`expected: sluice clickhouse ddl …\n${USAGE}`)
+  // The options are checked as the variables they stand for are.
+  const e = parseEnv(clickhouseEnv, {
+    ...process.env,
+    ...(values.cluster !== undefined && { CLICKHOUSE_CLUSTER: values.cluster }),
+    ...(values.database !== undefined && { CLICKHOUSE_DATABASE: values.database }),
+    ...(values['ttl-days'] !== undefined && { CLICKHOUSE_TTL_DAYS: values['ttl-days'] }),
+  })
+  process.stdout.write(renderDdl({ database: e.CLICKHOUSE_DATABASE, ttlDays: e.CLICKHOUSE_TTL_DAYS, cluster: e.CLICKHOUSE_CLUSTER }))
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...args] = argv
   const usage = () => void process.stdout.write(`${USAGE}\n`)
@@ -134,6 +156,7 @@ async function main(argv: string[]): Promise<void> {
   if (!isCommand(command)) throw new Error(`unknown command ${command}\n${USAGE}`)
   if (command === 'templates') return templates(args)
   if (command === 'keys') return keys(args)
+  if (command === 'clickhouse') return clickhouse(args)
   if (command === 'run') {
     const { values } = parse(args, OPTIONS.run)
     return values.help ? usage() : run(values.target)

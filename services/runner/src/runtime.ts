@@ -134,6 +134,7 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
         topic: name,
         numPartitions: extra.partitions ?? config.kafka.partitions,
         replicationFactor: config.kafka.replicationFactor,
+        minInsyncReplicas: config.kafka.minInsyncReplicas,
         ...((extra.compacted || extra.retentionMs !== undefined) && {
           configs: { ...(extra.compacted && { 'cleanup.policy': 'compact' }), ...(extra.retentionMs !== undefined && { 'retention.ms': String(extra.retentionMs) }) },
         }),
@@ -170,7 +171,7 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
       closers.push(() => ch.client.close())
       infra.clickhouse = () => pingClickHouse(ch.client)
       const applied = await untilReady('ClickHouse', deadline, logger, () =>
-        migrate(ch.client, { database: config.clickhouse.database, ttlDays: config.clickhouse.ttlDays, dir: path.join(schemasDir(), 'clickhouse') }),
+        migrate(ch.client, { database: config.clickhouse.database, ttlDays: config.clickhouse.ttlDays, cluster: config.clickhouse.cluster, dir: path.join(schemasDir(), 'clickhouse') }),
       )
       logger.info({ clickhouse: ch.mode, location: ch.location, applied }, 'ClickHouse ready')
       // The embedded data directory belongs to this process: analysts query it through here.
@@ -218,7 +219,7 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
     if (consumers.length > 0) {
       const dlq = new DeadLetterQueue(producer!, config.kafka.topicDlq)
       for (const plan of planRunners(consumers)) {
-        const runner = new ConsumerRunner({ kafka: kafka!, dlq, logger, registry, ...plan })
+        const runner = new ConsumerRunner({ kafka: kafka!, dlq, logger, registry, ...plan, sessionTimeoutMs: plan.sessionTimeoutMs ?? config.kafka.sessionTimeoutMs })
         runners.push({ runner, stages: plan.stages })
         await runner.start()
         closers.push(() => runner.close())
@@ -244,8 +245,9 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
       const sql = analystSql
       addresses['clickhouse-http'] = await sql.listen()
       closers.push(() => sql.close())
-      const { user, password, tenant } = config.clickhouseHttp
-      logger.info({ address: addresses['clickhouse-http'], user, access: password === '' ? 'this host only (no password)' : 'password', ...(tenant !== undefined && { tenant }) }, 'ClickHouse HTTP interface for analysts (read-only) started')
+      const { user, password, tenant, serviceUser, servicePassword } = config.clickhouseHttp
+      const service = servicePassword === '' ? 'off' : serviceUser
+      logger.info({ address: addresses['clickhouse-http'], user, access: password === '' ? 'this host only (no password)' : 'password', ...(tenant !== undefined && { tenant }), service }, 'ClickHouse HTTP interface for analysts (read-only) started')
     }
     return { logger, registry, addresses, ...(clickhouse && { clickhouse }), close }
   } catch (err) {

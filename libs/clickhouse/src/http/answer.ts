@@ -6,8 +6,8 @@ import { once } from 'node:events'
 import type { Writable } from 'node:stream'
 import { constants as zlibConstants, createBrotliCompress, createDeflate, createGzip } from 'node:zlib'
 import { compressedBlocks } from './compressed.js'
-import type { EngineInfo, QueryAnswer } from './engine.js'
-import { errorBody, httpStatusOf } from './errors.js'
+import type { EngineInfo, QuerySummary } from './engine.js'
+import { errorBody } from './errors.js'
 import type { ClickHouseHttpError } from './errors.js'
 
 export function header(req: IncomingMessage, name: string): string | undefined {
@@ -21,7 +21,7 @@ export function text(res: ServerResponse, status: number, body: string, headers:
 }
 
 export function sendError(res: ServerResponse, err: ClickHouseHttpError, version: string, queryId: string | undefined): void {
-  const status = httpStatusOf(err.code)
+  const status = err.status
   res.writeHead(status, {
     'Content-Type': 'text/plain; charset=UTF-8',
     'X-ClickHouse-Exception-Code': String(err.code),
@@ -31,13 +31,12 @@ export function sendError(res: ServerResponse, err: ClickHouseHttpError, version
   res.end(errorBody(err, version))
 }
 
-export function summaryHeader(answer: QueryAnswer, firstBytes: number): string {
-  const s = answer.summary
+export function summaryHeader(s: QuerySummary, firstBytes: number): string {
   // ClickHouse sends every number of the summary as a string.
   return JSON.stringify({
     read_rows: String(s.read_rows),
     read_bytes: String(s.read_bytes),
-    written_rows: '0',
+    written_rows: String(s.written_rows ?? 0),
     written_bytes: '0',
     total_rows_to_read: '0',
     result_rows: String(s.result_rows),

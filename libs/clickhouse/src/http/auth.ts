@@ -3,6 +3,8 @@
 // parameters; a request naming no user is `default`'s. Without a password the user is reachable
 // from this host only (as ClickHouse's own images treat a passwordless default user): Sluice binds
 // every interface (HOST), and SQL over the logs must not be open to the network by default.
+// Beside it, the service user (Sluice's own processes, with write access) exists only with a
+// password, and is recognised before anything else is checked.
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { refusal } from './errors.js'
 
@@ -41,6 +43,12 @@ export function authenticate(given: Credentials, configured: Credentials, remote
   }
   if (given.user === configured.user && given.password === '') throw refusal('REQUIRED_PASSWORD', `${given.user}: Authentication failed: password is required`)
   if (given.user !== configured.user || !sameSecret(given.password, configured.password)) throw failed()
+}
+
+/** True when `given` is the service user with its password; never while the service password is empty (service access off). */
+export function isServiceUser(given: Credentials, service: Credentials): boolean {
+  if (service.password === '' || given.user !== service.user) return false
+  return sameSecret(given.password, service.password)
 }
 
 function sameSecret(a: string, b: string): boolean {

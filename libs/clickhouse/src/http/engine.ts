@@ -13,13 +13,19 @@
 // an embedded engine lets readonly = 1 do (INTO OUTFILE, KILL, file()). A tenant scope is
 // ClickHouse's additional_table_filters on every table with a tenant column: applied to each read of
 // those tables (in subqueries, joins, views, FINAL) and, being a setting, out of the analyst's reach.
+//
+// The service user (Sluice's other processes, whose ClickHouse this engine is) gets the same
+// session of its own without readonly, limits or tenant scope, so it can run migrations, commands
+// and queries; its INSERTs with rows in the request read them from a file (insert-statement.ts).
 import type * as ChdbModule from 'chdb'
 import { headerLength, outputMode } from './formats.js'
 import type { OutputMode } from './formats.js'
-import { ClickHouseHttpError, fromEngineError, refusal } from './errors.js'
+import { ClickHouseHttpError, fromEngineError, insertDataError, refusal } from './errors.js'
+import { fromInfileStatement, insertData } from './insert-statement.js'
+import type { InsertData } from './insert-statement.js'
 import type { RequestPlan } from './settings.js'
-import { classify, inspectTokens, parseAst, parseTokens } from './statement.js'
-import type { StatementKind } from './statement.js'
+import { classify, inspectTokens, parseAst, parseTokens, serviceStatement } from './statement.js'
+import type { AstNode, Statement, StatementKind, Token } from './statement.js'
 
 type Chdb = typeof ChdbModule
 type ChdbSession = InstanceType<Chdb['Session']>
@@ -45,14 +51,28 @@ export interface EngineInfo {
   formats: ReadonlyMap<string, OutputFormat>
 }
 
+/** analyst: read-only, limited, maybe tenant-scoped; service: Sluice's own processes, full access. */
+export type Access = 'analyst' | 'service'
+
 export interface QueryRequest {
+  access: Access
   query: string
   database: string
   plan: RequestPlan
   /** default_format / X-ClickHouse-Format, used when the statement has no FORMAT clause. */
   defaultFormat: string | undefined
-  /** Only this tenant's rows are readable. */
+  /** Only this tenant's rows are readable (analysts only). */
   tenant: string | undefined
+}
+
+/** A service INSERT whose rows are in `file` (written by the caller, compressed as `compression` says). */
+export interface InsertRequest {
+  insert: InsertData
+  file: string
+  /** FROM INFILE's COMPRESSION, when the rows are compressed. */
+  compression: string | undefined
+  database: string
+  plan: RequestPlan
 }
 
 export interface QuerySummary {
@@ -60,6 +80,7 @@ export interface QuerySummary {
   read_bytes: number
   result_rows: number
   elapsed_ns: number
+  written_rows?: number
 }
 
 /** A running answer: its first piece is already computed (errors before it are thrown by run()). */
@@ -124,7 +145,8 @@ export class Engine {
     let answered = false
     try {
       await this.#prepare(session, request)
-      const statement = await this.#inspect(session, request.query, request.tenant !== undefined)
+      const parsed = await this.#parse(session, request.query)
+      const statement: Statement = request.access === 'service' ? serviceStatement(parsed.ast, parsed.format) : classify(parsed.ast, parsed.format, { tenantScoped: request.tenant !== undefined })
       const format = this.#format(statement.format ?? request.defaultFormat ?? 'TabSeparated')
       const mode: OutputMode = statement.kind === 'select' ? outputMode(format.name, request.plan.settings) : 'buffer'
       const elapsed = () => Number(process.hrtime.bigint() - started)
@@ -138,22 +160,58 @@ export class Engine {
     }
   }
 
+  /**
+   * The INSERT of a service request whose rows travel with it (see insert-statement.ts), or
+   * undefined for every other statement and for text the parser refuses (running it reports why).
+   */
+  async insertStatement(query: string): Promise<InsertData | undefined> {
+    const session = new this.#chdb.Session(this.#dataDir)
+    try {
+      await session.queryAsync(`SET max_query_size = ${QUERY_SIZE_LIMIT_BYTES}`, { format: 'TSV' })
+      const parsed = await this.#parse(session, query).catch(() => undefined)
+      return parsed && insertData(Buffer.from(query), parsed.tokens, parsed.ast)
+    } finally {
+      session.close()
+    }
+  }
+
+  /** Runs a service INSERT reading its rows from a file, in a session of its own; resolves once they are stored. */
+  async insert(request: InsertRequest): Promise<QuerySummary> {
+    const session = new this.#chdb.Session(this.#dataDir)
+    const started = process.hrtime.bigint()
+    try {
+      await this.#prepare(session, { access: 'service', database: request.database, plan: request.plan, tenant: undefined })
+      const sql = fromInfileStatement(request.insert, request.file, request.compression, { string: quoteString, identifier: quoteIdentifier })
+      const result = await session.queryAsync(sql, { format: 'TSV' }).catch((err: unknown) => {
+        throw insertDataError(err)
+      })
+      // Every row FROM INFILE read went into the INSERT (a row it could not read fails the whole statement).
+      return { read_rows: 0, read_bytes: result.bytesRead, result_rows: 0, elapsed_ns: Number(process.hrtime.bigint() - started), written_rows: result.rowsRead }
+    } catch (err) {
+      throw fromEngineError(err)
+    } finally {
+      session.close()
+    }
+  }
+
   #format(name: string): OutputFormat {
     const format = this.info.formats.get(name.toLowerCase())
     if (!format) throw refusal('UNKNOWN_FORMAT', `Unknown output format ${name}`)
     return format
   }
 
-  async #prepare(session: ChdbSession, request: QueryRequest): Promise<void> {
+  async #prepare(session: ChdbSession, request: Pick<QueryRequest, 'access' | 'database' | 'plan' | 'tenant'>): Promise<void> {
     const sets: string[] = [`max_query_size = ${QUERY_SIZE_LIMIT_BYTES}`]
     for (const [name, value] of request.plan.settings) sets.push(`${name} = ${quoteString(value)}`)
     for (const [name, value] of request.plan.queryParams) sets.push(`param_${name} = ${quoteString(value)}`)
-    if (request.tenant !== undefined) sets.push(`additional_table_filters = ${await tenantFilters(session, request.tenant)}`)
-    sets.push('readonly = 1')
+    if (request.access === 'analyst') {
+      if (request.tenant !== undefined) sets.push(`additional_table_filters = ${await tenantFilters(session, request.tenant)}`)
+      sets.push('readonly = 1')
+    }
     await session.queryAsync(`USE ${quoteIdentifier(request.database)}; SET ${sets.join(', ')}`, { format: 'TSV' })
   }
 
-  async #inspect(session: ChdbSession, query: string, tenantScoped: boolean) {
+  async #parse(session: ChdbSession, query: string): Promise<{ tokens: Token[]; ast: AstNode; format: string | undefined }> {
     if (query.trim() === '') throw refusal('SYNTAX_ERROR', 'Empty query')
     // The engine takes SQL as a C string: text after a NUL byte would not be the text checked here.
     if (query.includes('\0')) throw refusal('SYNTAX_ERROR', 'Syntax error: the query holds a NUL byte')
@@ -166,14 +224,15 @@ export class Engine {
     } catch (err) {
       throw withoutParserScope(fromEngineError(err))
     }
-    const { format } = inspectTokens(Buffer.from(query), parseTokens(answer))
+    const tokens = parseTokens(answer)
+    const { format } = inspectTokens(Buffer.from(query), tokens)
     let dump: string
     try {
       dump = (await session.queryAsync(`${EXPLAIN_PREFIX}${query}`, { format: 'TSVRaw' })).text()
     } catch (err) {
       throw withoutExplainPrefix(fromEngineError(err))
     }
-    return classify(parseAst(dump), format, { tenantScoped })
+    return { tokens, ast: parseAst(dump), format }
   }
 
   async #whole(session: ChdbSession, query: string, format: OutputFormat, kind: StatementKind, elapsed: () => number): Promise<QueryAnswer> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { authenticate, isLoopback, requestCredentials } from './auth.js'
-import { ClickHouseHttpError, errorBody, fromEngineError, httpStatusOf } from './errors.js'
+import { authenticate, isLoopback, isServiceUser, requestCredentials } from './auth.js'
+import { ClickHouseHttpError, errorBody, fromEngineError, httpStatusOf, insertDataError } from './errors.js'
 
 describe('errors as ClickHouse sends them', () => {
   it('keeps the engine code and text, and adds the version trailer', () => {
@@ -47,5 +47,33 @@ describe('credentials', () => {
     expect(code(() => authenticate({ user: 'analyst', password: 'nope' }, locked, '10.1.2.3'))).toBe(516)
     expect(code(() => authenticate({ user: 'analyst', password: 's3cret' }, locked, '10.1.2.3'))).toBe(0)
     expect([isLoopback('127.8.0.1'), isLoopback('::1'), isLoopback('128.0.0.1'), isLoopback(undefined)]).toEqual([true, true, false, false])
+  })
+})
+
+describe('the service user', () => {
+  it('exists only with a password, and only for its own name and password', () => {
+    const on = { user: 'sluice', password: 's3cret' }
+    expect(isServiceUser({ user: 'sluice', password: 's3cret' }, on)).toBe(true)
+    expect(isServiceUser({ user: 'sluice', password: 's3cre' }, on)).toBe(false)
+    expect(isServiceUser({ user: 'default', password: 's3cret' }, on)).toBe(false)
+    expect(isServiceUser({ user: 'sluice', password: '' }, { user: 'sluice', password: '' })).toBe(false)
+  })
+})
+
+describe('errors of INSERT rows', () => {
+  const engine = (code: number, name: string, message: string) => new Error(`Code: ${code}. DB::Exception: ${message}. (${name}) (version 26.7.2.1)`)
+  const FROM_FILE = ': While executing File: data for INSERT was parsed from file'
+
+  it('answers 400 for a body the engine could not read, though ClickHouse answers 500', () => {
+    expect(insertDataError(engine(33, 'CANNOT_READ_ALL_DATA', `Cannot read all data. Bytes read: 1${FROM_FILE}`)).status).toBe(400)
+    expect(insertDataError(engine(354, 'ZLIB_INFLATE_FAILED', `inflate failed: data error${FROM_FILE}`))).toMatchObject({ status: 400, code: 354 })
+    expect(insertDataError(engine(16, 'NO_SUCH_COLUMN_IN_TABLE', 'No such column zz in table d.t')).status).toBe(400)
+  })
+
+  it("keeps the server's faults 5xx and the others' status as they are", () => {
+    expect(insertDataError(engine(241, 'MEMORY_LIMIT_EXCEEDED', `Memory limit exceeded${FROM_FILE}`)).status).toBe(500)
+    expect(insertDataError(engine(252, 'TOO_MANY_PARTS', 'Too many parts')).status).toBe(500)
+    expect(insertDataError(engine(60, 'UNKNOWN_TABLE', 'Table d.x does not exist')).status).toBe(404)
+    expect(insertDataError(engine(27, 'CANNOT_PARSE_INPUT_ASSERTION_FAILED', `Cannot parse input${FROM_FILE}`)).status).toBe(400)
   })
 })

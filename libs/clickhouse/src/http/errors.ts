@@ -21,6 +21,7 @@ export const CLICKHOUSE_ERRORS = {
   INTO_OUTFILE_NOT_ALLOWED: 358,
   ACCESS_DENIED: 497,
   AUTHENTICATION_FAILED: 516,
+  UNSUPPORTED_MEDIA_TYPE: 779,
   UNKNOWN_EXCEPTION: 1002,
 } as const
 
@@ -33,13 +34,16 @@ export class ClickHouseHttpError extends Error {
   readonly type: string
   /** The complete `Code: N. DB::Exception: …` text when the engine produced it. */
   readonly engineText: string | undefined
+  /** The HTTP status of the answer: ClickHouse's for the code, unless the error is known to be the client's. */
+  readonly status: number
 
-  constructor(code: number, type: string, message: string, options: { cause?: unknown; engineText?: string } = {}) {
+  constructor(code: number, type: string, message: string, options: { cause?: unknown; engineText?: string; status?: number } = {}) {
     super(message, { cause: options.cause })
     this.name = 'ClickHouseHttpError'
     this.code = code
     this.type = type
     this.engineText = options.engineText
+    this.status = options.status ?? httpStatusOf(code)
   }
 }
 
@@ -59,6 +63,23 @@ export function fromEngineError(err: unknown): ClickHouseHttpError {
   const m = ENGINE_TEXT.exec(text.trim())
   if (m) return new ClickHouseHttpError(Number(m[1]), m[3] ?? '', m[2] ?? text, { cause: err, engineText: text.trim() })
   return new ClickHouseHttpError(CLICKHOUSE_ERRORS.UNKNOWN_EXCEPTION, 'UNKNOWN_EXCEPTION', text, { cause: err })
+}
+
+// Reading an INSERT's rows, the engine reports a body it cannot read with codes ClickHouse answers
+// 500 (CANNOT_READ_ALL_DATA for RowBinary cut short, ZLIB_INFLATE_FAILED for a broken gzip body, …):
+// the request was wrong, not the server, so the sender learns not to retry it as is. Errors that
+// mean the server could not take the rows (memory, disk, too many parts) keep their 5xx.
+const INSERT_DATA_MARK = 'data for INSERT was parsed from file'
+const SERVER_FAULTS = new Set([74, 75, 76, 107, 159, 241, 243, 252, 394])
+const NO_SUCH_COLUMN_IN_TABLE = 16
+
+/** An error of an INSERT that read its rows from the request body: 400 when the body (or a column it names) was at fault. */
+export function insertDataError(err: unknown): ClickHouseHttpError {
+  const e = fromEngineError(err)
+  if (e.status < 500 || SERVER_FAULTS.has(e.code)) return e
+  const text = e.engineText ?? e.message
+  if (e.code !== NO_SUCH_COLUMN_IN_TABLE && !text.includes(INSERT_DATA_MARK)) return e
+  return new ClickHouseHttpError(e.code, e.type, e.message, { cause: e.cause, ...(e.engineText !== undefined && { engineText: e.engineText }), status: 400 })
 }
 
 /** The response body ClickHouse sends for an error: one line, with the server version. */

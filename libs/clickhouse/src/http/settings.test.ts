@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { ClickHouseHttpError } from './errors.js'
-import { planRequest } from './settings.js'
+import { planRequest, planServiceRequest } from './settings.js'
 
 const KNOWN = new Set(['readonly', 'max_result_rows', 'max_execution_time', 'max_memory_usage', 'result_overflow_mode', 'output_format_json_quote_64bit_integers', 'output_format_schema', 'format_template_row', 'date_time_output_format', 'max_threads', 'allow_ddl', 'additional_table_filters', 'async_insert', 'session_timezone'])
 const LIMITS = { maxResultRows: 1000, maxExecutionTimeSeconds: 30, maxMemoryBytes: 1 << 30 }
@@ -41,6 +41,29 @@ describe('request parameters', () => {
     expect(code({ format_template_row: '/etc/passwd' })).toBe(164)
     expect(code({ allow_ddl: '1' })).toBe(164)
     expect(code({ additional_table_filters: '{}' })).toBe(164)
+    expect(code({ no_such_setting: '1' })).toBe(115)
+    expect(code({ 'param_a-b': '1' })).toBe(36)
+  })
+})
+
+describe('service request parameters', () => {
+  const service = (params: Record<string, string>) => planServiceRequest(new Map(Object.entries(params)), KNOWN)
+
+  it('takes every known setting as given, with no limits added', () => {
+    const p = service({ query: 'INSERT INTO t FORMAT RowBinary', max_threads: '8', readonly: '0', max_result_rows: '0', async_insert: '0', param_n: '3' })
+    expect(Object.fromEntries(p.settings)).toEqual({ max_threads: '8', readonly: '0', max_result_rows: '0', async_insert: '0' })
+    expect(Object.fromEntries(p.queryParams)).toEqual({ n: '3' })
+  })
+
+  it('still refuses unknown settings and malformed parameter names', () => {
+    const code = (params: Record<string, string>) => {
+      try {
+        service(params)
+        return 0
+      } catch (err) {
+        return (err as ClickHouseHttpError).code
+      }
+    }
     expect(code({ no_such_setting: '1' })).toBe(115)
     expect(code({ 'param_a-b': '1' })).toBe(36)
   })

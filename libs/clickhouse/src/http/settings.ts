@@ -14,6 +14,7 @@
 // and refuses every other setting the way ClickHouse refuses it to a readonly = 1 user (code 164),
 // or as unknown (code 115). Names that could name files or schemas (format_schema,
 // output_format_schema, format_template_*) are refused even inside the accepted prefixes.
+// The service user (Sluice's own processes) may set any setting the engine knows, with no limits.
 import { refusal } from './errors.js'
 
 /** Parameters of the HTTP interface itself, never settings. */
@@ -63,6 +64,27 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
  * analyst may not set; `knownSettings` are the engine's setting names (system.settings).
  */
 export function planRequest(params: ReadonlyMap<string, string>, knownSettings: ReadonlySet<string>, limits: Limits): RequestPlan {
+  const { settings, queryParams } = sortParams(params, knownSettings, (name, value) => settingValue(name, value, limits))
+  // The interface's own limits last, so they hold whatever the client asked.
+  const limit = (name: string, ours: number) => {
+    if (ours > 0 && !settings.has(name)) settings.set(name, String(ours))
+  }
+  limit('max_result_rows', limits.maxResultRows)
+  limit('max_execution_time', limits.maxExecutionTimeSeconds)
+  limit('max_memory_usage', limits.maxMemoryBytes)
+  if (!settings.has('result_overflow_mode') && limits.maxResultRows > 0) settings.set('result_overflow_mode', 'throw')
+  return { settings, queryParams }
+}
+
+/**
+ * The same for Sluice's own processes (the service user): every setting the engine knows, as
+ * given, and no limits — as a ClickHouse server treats a user without a settings profile.
+ */
+export function planServiceRequest(params: ReadonlyMap<string, string>, knownSettings: ReadonlySet<string>): RequestPlan {
+  return sortParams(params, knownSettings, (_name, value) => value)
+}
+
+function sortParams(params: ReadonlyMap<string, string>, knownSettings: ReadonlySet<string>, valueOf: (name: string, value: string) => string): RequestPlan {
   const settings = new Map<string, string>()
   const queryParams = new Map<string, string>()
   for (const [name, value] of params) {
@@ -76,16 +98,8 @@ export function planRequest(params: ReadonlyMap<string, string>, knownSettings: 
     if (!knownSettings.has(name)) {
       throw refusal('UNKNOWN_SETTING', `Setting ${name} is neither a builtin setting nor started with the prefix 'SQL_' registered for user-defined settings`)
     }
-    settings.set(name, settingValue(name, value, limits))
+    settings.set(name, valueOf(name, value))
   }
-  // The interface's own limits last, so they hold whatever the client asked.
-  const limit = (name: string, ours: number) => {
-    if (ours > 0 && !settings.has(name)) settings.set(name, String(ours))
-  }
-  limit('max_result_rows', limits.maxResultRows)
-  limit('max_execution_time', limits.maxExecutionTimeSeconds)
-  limit('max_memory_usage', limits.maxMemoryBytes)
-  if (!settings.has('result_overflow_mode') && limits.maxResultRows > 0) settings.set('result_overflow_mode', 'throw')
   return { settings, queryParams }
 }
 

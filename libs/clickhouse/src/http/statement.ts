@@ -119,10 +119,20 @@ export function classify(ast: AstNode, tokenFormat: string | undefined, policy: 
       throw refusal('ACCESS_DENIED', `Table function ${fn} is not allowed for a tenant-scoped user: it could read rows of other tenants`)
     }
   })
-  // The FORMAT clause is the statement's last direct Identifier child; the lexer found where it is.
+  return { kind, format: formatClause(ast, tokenFormat) }
+}
+
+/** A statement of the service user (Sluice's own processes): any statement runs; SELECTs stream. */
+export function serviceStatement(ast: AstNode, tokenFormat: string | undefined): Statement {
+  return { kind: isSelect(ast) ? 'select' : 'other', format: formatClause(ast, tokenFormat) }
+}
+
+export const isSelect = (ast: AstNode): boolean => SELECT_NODES.has(ast.name)
+
+/** The FORMAT clause is the statement's last direct Identifier child; the lexer found where it is. */
+function formatClause(ast: AstNode, tokenFormat: string | undefined): string | undefined {
   const formatNode = ast.children.filter((c) => c.name === 'Identifier').at(-1)
-  const format = tokenFormat !== undefined && formatNode?.detail.split(' ')[0]?.toLowerCase() === tokenFormat.toLowerCase() ? tokenFormat : undefined
-  return { kind, format }
+  return tokenFormat !== undefined && formatNode?.detail.split(' ')[0]?.toLowerCase() === tokenFormat.toLowerCase() ? tokenFormat : undefined
 }
 
 function walk(node: AstNode, parent: AstNode | undefined, visit: (node: AstNode, parent: AstNode | undefined) => void): void {
