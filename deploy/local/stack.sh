@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Native local infrastructure for Sluice (no Docker): single-node KRaft Kafka + Apicurio Registry.
+# Native local infrastructure for Sluice (no Docker): KRaft Kafka (one node, or a cluster of N on
+# this machine) + Apicurio Registry.
 # Kafka 4.4.0 (latest 4.x on Maven Central): kafkajs 2.2.4 verified against it - createTopics, listTopics,
 #   idempotent sendBatch with acks=-1, eachBatch consumer group with manual commits, group restart resuming
 #   from committed offsets, fetchOffsets and fetchTopicOffsets all pass; 3.9.x fallback not needed.
 # Apicurio Registry 3.0.9, not the newer 3.3.x: 3.3.x is compiled for Java 21 (class file 65) and fails on the
 #   Java 17 baseline. Storage is KafkaSQL, so schemas and ids live (and die) with the Kafka data.
 #
-# Usage: stack.sh up | down [--purge] | reset | status | logs [kafka|registry] [--no-follow] [-n LINES]
+# Usage: stack.sh up [--brokers N] | down [--purge] | reset | status | logs [PART] [--no-follow] [-n LINES]
+#        | kill PART (SIGKILL, for fault drills; `up` starts it again)
 # Env:   KAFKA_BROKERS / SCHEMA_REGISTRY_URL (use an external part, nothing is started for it),
 #        KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), SCHEMA_REGISTRY_PORT (8081),
-#        SLUICE_STACK_DIR (data, logs, pids; default <repo>/.local/stack), SLUICE_STACK_START_TIMEOUT_S (180).
+#        SLUICE_STACK_BROKERS (1; same as --brokers), SLUICE_STACK_DIR (data, logs, pids; default
+#        <repo>/.local/stack), SLUICE_STACK_START_TIMEOUT_S (180).
+# A cluster of N brokers: node i (1..N) listens on KAFKA_PORT + 2(i-1) and its controller on
+# KAFKA_CONTROLLER_PORT + 2(i-1) (9092/9093, 9094/9095, 9096/9097); parts are named kafka-1..kafka-N.
+# With three or more, topics get three replicas and min.insync.replicas=2. The count is fixed when
+# the storage is formatted: a different one needs `reset` first.
 set -Eeuo pipefail
 
 readonly KAFKA_VERSION=4.4.0
@@ -39,7 +46,7 @@ readonly REGISTRY_HEAP_OPTS="${REGISTRY_HEAP_OPTS:--Xms128m -Xmx512m}"
 # An endpoint given in the environment means "this part is external": never install or start it.
 readonly KAFKA_EXTERNAL="${KAFKA_BROKERS:-}"
 readonly REGISTRY_EXTERNAL="${SCHEMA_REGISTRY_URL:-}"
-readonly LOCAL_KAFKA_BROKERS="localhost:$KAFKA_PORT"
+BROKER_COUNT="${SLUICE_STACK_BROKERS:-}" # set by `up --brokers`, else read from the formatted stack
 readonly LOCAL_REGISTRY_BASE="http://localhost:$SCHEMA_REGISTRY_PORT"
 readonly LOCAL_REGISTRY_URL="$LOCAL_REGISTRY_BASE/apis/ccompat/v7"
 
@@ -151,7 +158,7 @@ log_file() { printf '%s/%s.log\n' "$LOG_DIR" "$1"; }
 # Marker in the command line, so a recycled pid (after a reboot) is never mistaken for ours.
 process_marker() {
   case "$1" in
-    kafka) printf 'kafka.Kafka' ;;
+    kafka | kafka-*) printf 'kafka.Kafka' ;;
     registry) printf 'apicurio-registry' ;;
   esac
 }
@@ -265,7 +272,6 @@ registry_ready() { # registry_ready CCOMPAT_URL [HEALTH_BASE]
   [[ -z "${2:-}" ]] || curl -fsS -o /dev/null --max-time 5 "$2/health/ready" 2>/dev/null
 }
 
-local_kafka_healthy() { kafka_ready 127.0.0.1 "$KAFKA_PORT"; }
 local_registry_healthy() { registry_ready "$LOCAL_REGISTRY_URL" "$LOCAL_REGISTRY_BASE"; }
 
 # Waits until CHECK passes; fails early if the process died, and with the log tail on timeout.
@@ -309,17 +315,131 @@ kafka_java() { # kafka_java MAIN_CLASS ARGS... - runs a Kafka tool class in the 
     -Dsluice.log.level=warn "$@"
 }
 
+# ---------------------------------------------------------------------------------------------
+# Kafka nodes: 1..N, each broker and controller. One node keeps the historical names (part "kafka",
+# data in $STATE_DIR/kafka) so an existing single-node stack is reused as it is.
+# ---------------------------------------------------------------------------------------------
+
+readonly BROKERS_FILE="$STATE_DIR/kafka-brokers"
+
+# The broker count: --brokers / SLUICE_STACK_BROKERS, else what the stack was formatted with, else 1.
+# `resolve_broker_count formatted`: the stack's own count whatever was asked (down, status, logs).
+resolve_broker_count() {
+  local formatted=""
+  [[ -f "$BROKERS_FILE" ]] && formatted="$(<"$BROKERS_FILE")"
+  [[ "${1:-}" == formatted && -n "$formatted" ]] && BROKER_COUNT="$formatted"
+  if [[ -z "$BROKER_COUNT" ]]; then
+    BROKER_COUNT="${formatted:-1}"
+  elif [[ -n "$formatted" && "$formatted" != "$BROKER_COUNT" ]]; then
+    die "kafka: this stack was created with $formatted broker(s), not $BROKER_COUNT; run 'stack.sh reset' first (deletes its data)"
+  fi
+  [[ "$BROKER_COUNT" =~ ^[1-9][0-9]?$ ]] || die "kafka: --brokers must be a number from 1 to 99, not '$BROKER_COUNT'"
+}
+
+node_name() { if ((BROKER_COUNT == 1)); then printf 'kafka'; else printf 'kafka-%d' "$1"; fi; }
+node_port() { printf '%d' $((KAFKA_PORT + 2 * ($1 - 1))); }
+node_controller_port() { printf '%d' $((KAFKA_CONTROLLER_PORT + 2 * ($1 - 1))); }
+
+# KAFKA_BROKERS for clients: every node.
+local_kafka_brokers() {
+  local i list=""
+  for ((i = 1; i <= BROKER_COUNT; i++)); do list+="${list:+,}localhost:$(node_port "$i")"; done
+  printf '%s' "$list"
+}
+
+kafka_nodes_healthy() {
+  local i
+  for ((i = 1; i <= BROKER_COUNT; i++)); do kafka_ready 127.0.0.1 "$(node_port "$i")" || return 1; done
+}
+
 # Fills the @NAME@ placeholders of the committed template. The replacement is quoted so that
 # bash 5.2's patsub_replacement does not expand "&" in paths.
-render_kafka_config() { # render_kafka_config OUT_FILE DATA_DIR
-  local line out="$1" data="$2"
+render_kafka_config() { # render_kafka_config OUT_FILE DATA_DIR NODE
+  local line out="$1" data="$2" node="$3" voters="" i replication=1 min_isr=1
+  for ((i = 1; i <= BROKER_COUNT; i++)); do voters+="${voters:+,}$i@localhost:$(node_controller_port "$i")"; done
+  if ((BROKER_COUNT >= 3)); then replication=3 min_isr=2; fi
   : >"$out"
   while IFS= read -r line || [[ -n "$line" ]]; do
-    line="${line//@KAFKA_PORT@/"$KAFKA_PORT"}"
-    line="${line//@KAFKA_CONTROLLER_PORT@/"$KAFKA_CONTROLLER_PORT"}"
+    line="${line//@NODE_ID@/"$node"}"
+    line="${line//@VOTERS@/"$voters"}"
+    line="${line//@REPLICATION@/"$replication"}"
+    line="${line//@MIN_ISR@/"$min_isr"}"
+    line="${line//@KAFKA_PORT@/"$(node_port "$node")"}"
+    line="${line//@KAFKA_CONTROLLER_PORT@/"$(node_controller_port "$node")"}"
     line="${line//@KAFKA_DATA_DIR@/"$data"}"
     printf '%s\n' "$line" >>"$out"
   done <"$SCRIPT_DIR/kafka-server.properties"
+}
+
+# Writes every node's config; formats the storage on first start, all nodes with one cluster id
+# (it then lives in data/meta.properties). A random id per stack keeps a purged stack from meeting
+# old clients' state.
+prepare_kafka_nodes() {
+  local i name dir cluster_id=""
+  for ((i = 1; i <= BROKER_COUNT; i++)); do
+    name="$(node_name "$i")"
+    dir="$STATE_DIR/$name"
+    mkdir -p "$dir/data"
+    render_kafka_config "$dir/server.properties" "$dir/data" "$i"
+    [[ -f "$dir/data/meta.properties" ]] && continue
+    [[ -n "$cluster_id" ]] || cluster_id="$(existing_cluster_id)"
+    [[ -n "$cluster_id" ]] || cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid)"
+    say "$name: formatting storage in $dir/data (cluster id $cluster_id)"
+    kafka_java kafka.tools.StorageTool format -c "$dir/server.properties" -t "$cluster_id" >/dev/null ||
+      die "$name: formatting the storage failed"
+  done
+  printf '%s\n' "$BROKER_COUNT" >"$BROKERS_FILE"
+}
+
+# The cluster id of a node formatted earlier (a node whose data was lost rejoins the same cluster).
+existing_cluster_id() {
+  local i file
+  for ((i = 1; i <= BROKER_COUNT; i++)); do
+    file="$STATE_DIR/$(node_name "$i")/data/meta.properties"
+    [[ -f "$file" ]] && { sed -n 's/^cluster.id=//p' "$file"; return 0; }
+  done
+  return 0
+}
+
+start_kafka_node() { # start_kafka_node NODE
+  local i="$1" name
+  name="$(node_name "$i")"
+  ensure_port_free "$name" "$(node_port "$i")" "Stop it, set KAFKA_PORT, or export KAFKA_BROKERS=localhost:$(node_port "$i") to use it."
+  ensure_port_free "$name" "$(node_controller_port "$i")" "Stop it or set KAFKA_CONTROLLER_PORT."
+  say "$name: starting $KAFKA_VERSION on localhost:$(node_port "$i") (controller $(node_controller_port "$i"))"
+  # shellcheck disable=SC2086 # heap options are a word list on purpose
+  spawn "$name" "$JAVA_BIN" $KAFKA_HEAP_OPTS \
+    -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+    -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$SCRIPT_DIR/log4j2.properties" \
+    -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$STATE_DIR/$name/server.properties"
+}
+
+# Health of every node; a node that exits during start-up fails it with its log.
+wait_kafka_healthy() {
+  local start=$SECONDS next_report=5 i name pid
+  until kafka_nodes_healthy; do
+    for ((i = 1; i <= BROKER_COUNT; i++)); do
+      name="$(node_name "$i")"
+      pid="$(running_pid "$name")"
+      if [[ -z "$pid" ]]; then
+        warn "$name: the process exited during start-up. Last lines of $(log_file "$name"):"
+        tail -n 40 "$(log_file "$name")" >&2 || true
+        exit 1
+      fi
+    done
+    if ((SECONDS - start >= START_TIMEOUT_S)); then
+      warn "kafka: not healthy after ${START_TIMEOUT_S}s ('stack.sh down' stops it). Last lines of the node logs:"
+      for ((i = 1; i <= BROKER_COUNT; i++)); do tail -n 20 "$(log_file "$(node_name "$i")")" >&2 || true; done
+      exit 1
+    fi
+    if ((SECONDS - start >= next_report)); then
+      say "kafka: waiting for health... $((SECONDS - start))s"
+      next_report=$((SECONDS - start + 5))
+    fi
+    sleep 1
+  done
+  say "kafka: healthy after $((SECONDS - start))s ($BROKER_COUNT broker(s))"
 }
 
 kafka_up() {
@@ -329,44 +449,22 @@ kafka_up() {
       die "kafka: external Kafka at $KAFKA_EXTERNAL is not reachable (unset KAFKA_BROKERS to run the local one)"
     return 0
   fi
-  local pid
-  pid="$(running_pid kafka)"
-  if [[ -n "$pid" ]]; then
-    if local_kafka_healthy; then
-      say "kafka: already running and healthy (pid $pid)"
-      return 0
-    fi
-    say "kafka: running (pid $pid) but not healthy yet, waiting"
-    wait_healthy kafka local_kafka_healthy
-    return 0
-  fi
-
+  local i name pid started=false
   install_kafka
-  ensure_port_free kafka "$KAFKA_PORT" "Stop it, set KAFKA_PORT, or export KAFKA_BROKERS=localhost:$KAFKA_PORT to use it."
-  ensure_port_free kafka "$KAFKA_CONTROLLER_PORT" "Stop it or set KAFKA_CONTROLLER_PORT."
-
-  local dir="$STATE_DIR/kafka"
-  local data="$dir/data" config="$dir/server.properties"
-  mkdir -p "$data"
-  render_kafka_config "$config" "$data"
-  # First start only: KRaft storage must be formatted with a cluster id, which then lives in
-  # data/meta.properties. A random id per data dir keeps a purged stack from meeting old clients' state.
-  if [[ ! -f "$data/meta.properties" ]]; then
-    local cluster_id
-    cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid)"
-    say "kafka: formatting storage in $data (cluster id $cluster_id)"
-    kafka_java kafka.tools.StorageTool format -c "$config" -t "$cluster_id" >/dev/null ||
-      die "kafka: formatting the storage failed"
-  fi
-
-  say "kafka: starting $KAFKA_VERSION on $LOCAL_KAFKA_BROKERS (controller $KAFKA_CONTROLLER_PORT)"
-  # shellcheck disable=SC2086 # heap options are a word list on purpose
-  spawn kafka "$JAVA_BIN" $KAFKA_HEAP_OPTS \
-    -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
-    -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$SCRIPT_DIR/log4j2.properties" \
-    -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$config"
-  wait_healthy kafka local_kafka_healthy
+  prepare_kafka_nodes
+  # Nodes start together: a node of a cluster only becomes healthy once a quorum of controllers runs.
+  for ((i = 1; i <= BROKER_COUNT; i++)); do
+    name="$(node_name "$i")"
+    pid="$(running_pid "$name")"
+    if [[ -n "$pid" ]]; then
+      say "$name: already running (pid $pid)"
+      continue
+    fi
+    start_kafka_node "$i"
+    started=true
+  done
+  $started || ! kafka_nodes_healthy || { say "kafka: healthy"; return 0; }
+  wait_kafka_healthy
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -396,7 +494,7 @@ registry_up() {
   ensure_port_free registry "$SCHEMA_REGISTRY_PORT" \
     "Stop it, set SCHEMA_REGISTRY_PORT, or export SCHEMA_REGISTRY_URL=http://localhost:$SCHEMA_REGISTRY_PORT/apis/ccompat/v7 to use it."
 
-  local bootstrap="${KAFKA_EXTERNAL:-$LOCAL_KAFKA_BROKERS}" data="$STATE_DIR/registry" jar
+  local bootstrap="${KAFKA_EXTERNAL:-$(local_kafka_brokers)}" data="$STATE_DIR/registry" jar
   jar="$(registry_runner_jar "$REGISTRY_HOME")"
   mkdir -p "$data"
   say "registry: starting Apicurio Registry $APICURIO_VERSION on $LOCAL_REGISTRY_BASE (KafkaSQL storage on $bootstrap)"
@@ -446,15 +544,27 @@ take_lock() {
 }
 
 cmd_up() {
+  while (($#)); do
+    case "$1" in
+      --brokers)
+        BROKER_COUNT="${2:-}"
+        shift
+        ;;
+      --brokers=*) BROKER_COUNT="${1#--brokers=}" ;;
+      *) die "up: unknown option '$1' (use --brokers N)" ;;
+    esac
+    shift
+  done
   require_tools
   [[ -n "$KAFKA_EXTERNAL" && -n "$REGISTRY_EXTERNAL" ]] || require_java
   take_lock
+  resolve_broker_count
   local start=$SECONDS
   kafka_up
   registry_up
   say ""
   say "stack is up ($((SECONDS - start))s). Endpoints:"
-  say "KAFKA_BROKERS=${KAFKA_EXTERNAL:-$LOCAL_KAFKA_BROKERS}"
+  say "KAFKA_BROKERS=${KAFKA_EXTERNAL:-$(local_kafka_brokers)}"
   say "SCHEMA_REGISTRY_URL=${REGISTRY_EXTERNAL:-$LOCAL_REGISTRY_URL}"
 }
 
@@ -467,12 +577,16 @@ cmd_down() {
     esac
   done
   take_lock
+  resolve_broker_count formatted
+  local i
   # Registry first: it is a Kafka client and would log reconnect errors during Kafka's shutdown.
   if [[ -n "$REGISTRY_EXTERNAL" ]]; then say "registry: external ($REGISTRY_EXTERNAL), not managed"; else stop_part registry; fi
-  if [[ -n "$KAFKA_EXTERNAL" ]]; then say "kafka: external ($KAFKA_EXTERNAL), not managed"; else stop_part kafka; fi
+  if [[ -n "$KAFKA_EXTERNAL" ]]; then say "kafka: external ($KAFKA_EXTERNAL), not managed"; else
+    for ((i = 1; i <= BROKER_COUNT; i++)); do stop_part "$(node_name "$i")"; done
+  fi
   if $purge; then
     # Only the directories this script creates: SLUICE_STACK_DIR may point anywhere.
-    rm -rf "$STATE_DIR/kafka" "$STATE_DIR/registry" "$LOG_DIR" "$RUN_DIR"
+    rm -rf "$STATE_DIR/kafka" "$STATE_DIR"/kafka-[0-9]* "$BROKERS_FILE" "$STATE_DIR/registry" "$LOG_DIR" "$RUN_DIR"
     say "purged data and logs in $STATE_DIR"
     [[ -z "$KAFKA_EXTERNAL" ]] ||
       say "note: the registry's topics (_sluice-registry-*) live in the external Kafka and were not deleted"
@@ -487,14 +601,18 @@ status_line() { # status_line NAME STATE PID ENDPOINT HEALTHY(true|false)
 
 cmd_status() {
   require_tools
-  local ok=0 pid healthy
+  local ok=0 pid healthy i name
+  resolve_broker_count formatted
   if [[ -n "$KAFKA_EXTERNAL" ]]; then
     if external_kafka_reachable; then healthy=true; else healthy=false; fi
     status_line kafka external - "$KAFKA_EXTERNAL" "$healthy" || ok=1
   else
-    pid="$(running_pid kafka)"
-    if [[ -n "$pid" ]] && local_kafka_healthy; then healthy=true; else healthy=false; fi
-    status_line kafka "$([[ -n "$pid" ]] && echo running || echo stopped)" "${pid:--}" "$LOCAL_KAFKA_BROKERS" "$healthy" || ok=1
+    for ((i = 1; i <= BROKER_COUNT; i++)); do
+      name="$(node_name "$i")"
+      pid="$(running_pid "$name")"
+      if [[ -n "$pid" ]] && kafka_ready 127.0.0.1 "$(node_port "$i")"; then healthy=true; else healthy=false; fi
+      status_line "$name" "$([[ -n "$pid" ]] && echo running || echo stopped)" "${pid:--}" "localhost:$(node_port "$i")" "$healthy" || ok=1
+    done
   fi
   if [[ -n "$REGISTRY_EXTERNAL" ]]; then
     if registry_ready "$REGISTRY_EXTERNAL"; then healthy=true; else healthy=false; fi
@@ -511,20 +629,25 @@ cmd_logs() {
   local follow=true lines=200 parts=() files=() part
   while (($#)); do
     case "$1" in
-      kafka | registry) parts+=("$1") ;;
+      kafka | kafka-[0-9]* | registry) parts+=("$1") ;;
       --no-follow) follow=false ;;
       -n | --lines)
         [[ "${2:-}" =~ ^[0-9]+$ ]] || die "logs: $1 needs a number"
         lines="$2"
         shift
         ;;
-      *) die "logs: unknown argument '$1' (use: logs [kafka|registry] [--no-follow] [-n LINES])" ;;
+      *) die "logs: unknown argument '$1' (use: logs [kafka|kafka-N|registry] [--no-follow] [-n LINES])" ;;
     esac
     shift
   done
-  ((${#parts[@]})) || parts=(kafka registry)
+  resolve_broker_count formatted
+  local i
+  if ((${#parts[@]} == 0)); then
+    for ((i = 1; i <= BROKER_COUNT; i++)); do parts+=("$(node_name "$i")"); done
+    parts+=(registry)
+  fi
   for part in "${parts[@]}"; do
-    if [[ "$part" == kafka && -n "$KAFKA_EXTERNAL" ]] || [[ "$part" == registry && -n "$REGISTRY_EXTERNAL" ]]; then
+    if [[ "$part" == kafka* && -n "$KAFKA_EXTERNAL" ]] || [[ "$part" == registry && -n "$REGISTRY_EXTERNAL" ]]; then
       say "$part: external, no local log"
     elif [[ -f "$(log_file "$part")" ]]; then
       files+=("$(log_file "$part")")
@@ -539,14 +662,27 @@ cmd_logs() {
   tail -n "$lines" "${files[@]}"
 }
 
+# SIGKILL of one part, as a crash would end it (fault drills); `up` starts it again.
+cmd_kill() { # cmd_kill PART
+  local name="${1:-}" pid
+  [[ "$name" =~ ^(kafka|kafka-[0-9]+|registry)$ ]] || die "kill: name a part: kafka, kafka-N or registry"
+  pid="$(running_pid "$name")"
+  [[ -n "$pid" ]] || die "kill: $name is not running"
+  kill -KILL "$pid"
+  rm -f "$(pid_file "$name")"
+  say "$name: killed (pid $pid)"
+}
+
 usage() {
   cat <<EOF
 usage: $(basename "$0") <command>
-  up                       install on first use, start Kafka and the schema registry, wait until healthy
-  down [--purge]           stop both; --purge also deletes their data and logs
+  up [--brokers N]         install on first use, start Kafka (N brokers, default 1) and the schema
+                           registry, wait until healthy; starts again any part that is down
+  down [--purge]           stop them; --purge also deletes their data and logs
   reset                    same as: down --purge
   status                   one line per part; exit 0 only if all are healthy
-  logs [kafka|registry] [--no-follow] [-n LINES]
+  logs [PART] [--no-follow] [-n LINES]   PART: kafka (kafka-1..N in a cluster) or registry
+  kill PART                SIGKILL one part, as a crash would (fault drills); 'up' starts it again
 Data, logs and pids: $STATE_DIR (SLUICE_STACK_DIR); downloads: $CACHE_DIR
 EOF
 }
@@ -560,6 +696,7 @@ main() {
     reset) cmd_down --purge ;;
     status) cmd_status ;;
     logs) cmd_logs "$@" ;;
+    kill) cmd_kill "$@" ;;
     -h | --help | help) usage ;;
     *)
       usage >&2

@@ -19,8 +19,8 @@ export const envSchema = z.object({
   /** How far behind the newest event time of a partition a record may arrive and still count. */
   ALERTER_ALLOWED_LATENESS_MS: positiveInt(30_000),
   ALERTER_CHECKPOINT_INTERVAL_MS: positiveInt(5000),
-  /** How soon the group notices a dead instance and hands its partitions on (broker minimum 6000). */
-  ALERTER_SESSION_TIMEOUT_MS: positiveInt(30_000),
+  /** How soon the group notices a dead instance and hands its partitions on (broker minimum 6000); unset: KAFKA_SESSION_TIMEOUT_MS. */
+  ALERTER_SESSION_TIMEOUT_MS: z.coerce.number().int().positive().optional(),
   ALERTER_ABSENCE_CHECK_INTERVAL_MS: positiveInt(5000),
   /** Comma-separated generic webhook URLs (JSON body with an idempotency key). */
   ALERTER_WEBHOOK_URLS: urls,

@@ -10,8 +10,8 @@ export const envSchema = z.object({
   CONNECTORS_PORT: port(9104),
   /** Instances share the connections through this group: each runs those of its partitions. */
   CONNECTORS_GROUP_ID: z.string().default('sluice-connectors'),
-  /** How soon the group notices a dead instance and hands its connections on (broker minimum 6000). */
-  CONNECTORS_SESSION_TIMEOUT_MS: positiveInt(30_000),
+  /** How soon the group notices a dead instance and hands its connections on (broker minimum 6000); unset: KAFKA_SESSION_TIMEOUT_MS. */
+  CONNECTORS_SESSION_TIMEOUT_MS: z.coerce.number().int().positive().optional(),
   /** Compacted topic of the connections (credentials sealed); default "connectors.connections". */
   TOPIC_CONNECTIONS: z.string().default('connectors.connections'),
   /** Compacted topic of each connection's checkpoint and status; default "connectors.checkpoints". */
