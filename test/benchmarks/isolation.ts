@@ -41,8 +41,8 @@ export function isolatedEnv(ctx: BenchContext, section: string, dataDir: string)
 }
 
 /** Records stored, as the query API counts them (FINAL: duplicates collapsed). */
-export async function storedTotal(queryUrl: string): Promise<number> {
-  const res = await fetch(new URL('/v1/stats', queryUrl), { signal: AbortSignal.timeout(30_000) })
+export async function storedTotal(queryUrl: string, tenant?: string): Promise<number> {
+  const res = await fetch(new URL('/v1/stats', queryUrl), { signal: AbortSignal.timeout(30_000), ...(tenant !== undefined && { headers: { 'x-scope-orgid': tenant } }) })
   if (!res.ok) throw new Error(`GET /v1/stats answered ${res.status}: ${(await res.text()).slice(0, 200)}`)
   const body = (await res.json()) as { total?: unknown }
   if (typeof body.total !== 'number') throw new Error('GET /v1/stats: no numeric total')

@@ -14,7 +14,7 @@ import { benchKafka, deleteTopics } from './kafka.js'
 import { ndjsonBodies } from './records.js'
 import type { BenchContext, Section, SectionResult } from './section.js'
 import { alerterSection } from './sections/alerter.js'
-import { consumersDrain } from './sections/drain.js'
+import { consumersDrain, sinkDrain } from './sections/drain.js'
 import { endToEnd } from './sections/e2e.js'
 import { enricherSection } from './sections/enricher.js'
 import { gatewayIngest } from './sections/gateway.js'
@@ -27,7 +27,7 @@ import { met, renderTable } from './table.js'
 import type { Row } from './table.js'
 
 // Order matters: the gateway section reads the raw baseline's figure.
-const SECTIONS: readonly Section[] = [hotPaths, rawProducer, gatewayIngest, ingestProtocols, enricherSection, alerterSection, consumersDrain, endToEnd, wsFanout, querySection]
+const SECTIONS: readonly Section[] = [hotPaths, rawProducer, gatewayIngest, ingestProtocols, enricherSection, alerterSection, consumersDrain, sinkDrain, endToEnd, wsFanout, querySection]
 
 interface SectionReport extends Partial<SectionResult> {
   name: string
