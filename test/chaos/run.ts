@@ -3,7 +3,7 @@
 // every fault in turn; prints the table the README shows and writes .local/chaos/results.json.
 // Exits 1 when any acknowledged record was lost.
 //   CHAOS_FAULTS          comma-separated faults (default: all, in the order of suite.ts)
-//   CHAOS_RECORDS_PER_S   load through the gateways (default 2000)
+//   CHAOS_RECORDS_PER_S   load through the gateways (default 1000)
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { REPO_ROOT } from '../infra/providers.js'
@@ -14,7 +14,7 @@ const faults = process.env.CHAOS_FAULTS?.split(',').filter(Boolean) ?? Object.ke
 const started = Date.now()
 const results = await runSuite({
   faults,
-  recordsPerSecond: Number(process.env.CHAOS_RECORDS_PER_S ?? 2000),
+  recordsPerSecond: Number(process.env.CHAOS_RECORDS_PER_S ?? 1000),
   settleMs: 10_000,
   recoverMs: 20_000,
   dir,

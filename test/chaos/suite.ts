@@ -27,7 +27,8 @@ export interface FaultContext {
   cluster: ChaosCluster
   fleet: Fleet
   proxy: TcpProxy
-  dataDir: string
+  /** The logs table's own directory in the embedded engine, bind-mounted onto itself (when it could be). */
+  logsDir: string | undefined
 }
 
 export interface Fault {
@@ -86,21 +87,43 @@ export const FAULTS: Record<string, Fault> = {
   },
   'disk-read-only': {
     name: 'disk-read-only',
-    what: "the embedded engine's data directory read-only for 20 s (bind mount remounted ro, then rw)",
-    inject: (c) => remount(c.dataDir, 'ro'),
-    heal: (c) => remount(c.dataDir, 'rw'),
+    what: "the logs table's storage in the embedded engine (its directory, a bind mount) read-only for 20 s, then writable again",
+    inject: (c) => remount(c.logsDir!, 'ro'),
+    heal: (c) => remount(c.logsDir!, 'rw'),
     holdMs: 20_000,
     stallFrom: 'heal',
   },
 }
 
-async function remount(dir: string, mode: 'ro' | 'rw'): Promise<void> {
-  await exec('mount', ['-o', `remount,${mode},bind`, dir])
+/**
+ * The logs table's directory, bind-mounted onto itself once the engine runs, so that it alone can
+ * turn read-only: Linux refuses to make a mount read-only while a file is open for writing through
+ * it (EBUSY), and the engine keeps files of its data directory (its status lock) open for good. A
+ * mount made after the engine started carries only what it opens later: parts being written.
+ * (Mounted before start-up, it would break the engine's renames between its directories: EXDEV.)
+ */
+async function mountLogsDir(query: (sql: string) => Promise<string>): Promise<string | undefined> {
+  const dir = (await query("SELECT arrayJoin(data_paths) FROM system.tables WHERE database = 'sluice' AND name = 'logs' FORMAT TSVRaw")).trim()
+  return dir !== '' && (await bindMount(dir)) ? dir : undefined
 }
 
-/** A bind mount of the data directory onto itself, so it can be made read-only alone; false if not permitted. */
+/** Remounts a bind mount; a part being written keeps it busy for a moment, so it is tried again. */
+async function remount(dir: string, mode: 'ro' | 'rw'): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await exec('mount', ['-o', `remount,${mode},bind`, dir])
+      return
+    } catch (err) {
+      if (attempt >= 40 || !/busy/i.test(String((err as { stderr?: string }).stderr))) throw err
+      await sleep(250)
+    }
+  }
+}
+
+/** A bind mount of the directory onto itself, so it can be made read-only alone; false if not permitted. */
 async function bindMount(dir: string): Promise<boolean> {
   try {
+    mkdirSync(dir, { recursive: true })
     await exec('mount', ['--bind', dir, dir])
     return true
   } catch {
@@ -155,7 +178,7 @@ export async function runSuite(o: SuiteOptions): Promise<FaultResult[]> {
   let proxy: TcpProxy | undefined
   let load: LoadGenerator | undefined
   let monitor: GroupMonitor | undefined
-  const mounted = o.faults.includes('disk-read-only') && (await bindMount(dataDir))
+  let logsDir: string | undefined
   try {
     o.log('starting a 3-broker cluster and a schema registry…')
     await cluster.up()
@@ -206,6 +229,8 @@ export async function runSuite(o: SuiteOptions): Promise<FaultResult[]> {
       CLICKHOUSE_HTTP_PORT: String(chPort),
       CLICKHOUSE_HTTP_SERVICE_PASSWORD: password,
     })
+    const query = (sql: string, params: Record<string, string> = {}) => clickhouse(chPort, sql, params)
+    if (o.faults.includes('disk-read-only')) logsDir = await mountLogsDir(query)
     proxy = new TcpProxy({ host: '127.0.0.1', port: chPort })
     await proxy.open()
     const remote = { CLICKHOUSE_URL: `http://127.0.0.1:${proxy.port}`, CLICKHOUSE_USER: 'sluice', CLICKHOUSE_PASSWORD: password }
@@ -225,12 +250,12 @@ export async function runSuite(o: SuiteOptions): Promise<FaultResult[]> {
     load.start()
     await sleep(o.settleMs)
 
-    const ctx: FaultContext = { cluster, fleet, proxy, dataDir }
+    const ctx: FaultContext = { cluster, fleet, proxy, logsDir }
     const results: FaultResult[] = []
     for (const name of o.faults) {
       const fault = FAULTS[name]
       if (!fault) throw new Error(`unknown fault ${name}: choose from ${Object.keys(FAULTS).join(', ')}`)
-      if (name === 'disk-read-only' && !mounted) {
+      if (name === 'disk-read-only' && !logsDir) {
         results.push(emptyResult(fault, 'needs mount privileges (a bind mount of the data directory)'))
         continue
       }
@@ -238,7 +263,14 @@ export async function runSuite(o: SuiteOptions): Promise<FaultResult[]> {
       await sleep(o.settleMs)
       o.log(`fault ${name}: ${fault.what}`)
       const t0 = Date.now()
-      await fault.inject(ctx)
+      try {
+        await fault.inject(ctx)
+      } catch (err) {
+        // Not injected: said in the table, and the run goes on to the next fault.
+        o.log(`fault ${name} could not be injected: ${String(err)}`)
+        results.push(emptyResult(fault, `could not be injected: ${firstLine(err)}`))
+        continue
+      }
       await sleep(fault.holdMs)
       if (fault.heal) await fault.heal(ctx)
       const healedAt = Date.now()
@@ -256,11 +288,11 @@ export async function runSuite(o: SuiteOptions): Promise<FaultResult[]> {
     await load.stop()
 
     o.log('load stopped; waiting until every acknowledged record is stored…')
-    const query = (sql: string, params: Record<string, string> = {}) => clickhouse(chPort, sql, params)
     const deadline = Date.now() + 300_000
     for (const r of results) {
-      if (r.skipped) continue
-      const stats = load.phases.get(r.fault)!
+      // A fault that could not be injected still had its records sent: they are checked too.
+      const stats = load.phases.get(r.fault)
+      if (!stats) continue
       let stored = new Map<string, number>()
       for (;;) {
         stored = await storedIds(query, r.fault)
@@ -281,10 +313,12 @@ export async function runSuite(o: SuiteOptions): Promise<FaultResult[]> {
     await monitor?.stop()
     await fleet.stopAll(['clickhouse-host'])
     await proxy?.refuse()
-    if (mounted) await exec('umount', [dataDir]).catch(() => undefined)
+    if (logsDir) await exec('umount', ['-l', logsDir]).catch(() => undefined)
     await cluster.down().catch(() => undefined)
   }
 }
+
+const firstLine = (err: unknown) => String((err as { stderr?: string }).stderr || (err instanceof Error ? err.message : err)).split('\n')[0]!.trim()
 
 function emptyResult(fault: Fault, skipped?: string): FaultResult {
   return { fault: fault.name, what: fault.what, acked: 0, stored: 0, lost: 0, duplicates: 0, refused: {}, maxAckGapMs: 0, stallMs: {}, ...(skipped && { skipped }) }

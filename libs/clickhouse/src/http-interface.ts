@@ -223,13 +223,11 @@ export function createHttpInterface(handle: ClickHouseHandle, opts: HttpInterfac
       } else if (!bodyRead) {
         // As ClickHouse reads it: the query parameter, a newline, then the body — an INSERT's rows,
         // or else the rest of the statement.
-        insert = await engine!.insertStatement(`${query}
-`)
+        insert = await engine!.insertStatement(`${query}\n`)
         if (insert === undefined) {
           const body = await readBody(req, SERVICE_MAX_QUERY_BYTES)
           bodyRead = true
-          if (body.length > 0) query = `${query}
-${body.toString('utf8')}`
+          if (body.length > 0) query = `${query}\n${body.toString('utf8')}`
         }
       }
       if (insert !== undefined) {
