@@ -46,6 +46,13 @@
 //   With in-place-records: a consumer of 300 000 such records (3 partitions, Sluice's fetch sizes)
 //   spends ~2.1 µs of CPU per record instead of ~2.8, a third of what is left in the kernel
 //   (socket reads, page faults on each fresh fetch response).
+// - acked-messages (src/producer/sendMessages.js): upstream keeps one response per broker across
+//   retries and skips every broker that has answered; when a partition's leader dies and its
+//   leadership moves to a broker that had already acknowledged its own partitions, that
+//   partition's messages are never sent, yet send() resolves (tulios/kafkajs#1303, open; #1798,
+//   unreleased). Sluice's fault suite found it: a broker SIGKILLed under load lost 44 records the
+//   gateway had acknowledged. Patched: acknowledged messages are tracked one by one, and each
+//   attempt sends exactly the others to the leaders of the moment (kafkajs-send.test.ts).
 // To change a patch: edit node_modules/kafkajs, bump its marker there and below, then run
 // `npx patch-package kafkajs --patch-dir deploy/patches` (and kafkajs-compat.test.ts).
 import { createRequire } from 'node:module'
@@ -65,6 +72,7 @@ interface Patch {
 
 export const KAFKAJS_PATCHES: readonly Patch[] = [
   { file: 'src/producer/groupMessagesPerPartition.js', marker: 'linear-grouping/1' },
+  { file: 'src/producer/sendMessages.js', marker: 'acked-messages/1' },
   { file: 'src/protocol/recordBatch/crc32C/index.js', marker: 'native-crc32c/1' },
   { file: 'src/protocol/recordBatch/record/v0/index.js', marker: 'sized-record/1' },
   { file: 'src/protocol/requests/produce/v3/request.js', marker: 'one-buffer-batch/1' },
