@@ -6,7 +6,6 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { createKafka } from '@sluice/kafka'
@@ -16,6 +15,7 @@ import { ChaosCluster, TcpProxy } from './cluster.js'
 import { Fleet } from './fleet.js'
 import { GroupMonitor } from './groups.js'
 import { LoadGenerator } from './load.js'
+import { freePort } from '../infra/ports.js'
 
 const exec = promisify(execFile)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -158,14 +158,6 @@ export interface SuiteOptions {
   kafkaPort: number
   registryPort: number
   log: (line: string) => void
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()))
-  const port = (s.address() as { port: number }).port
-  await new Promise((r) => s.close(r))
-  return port
 }
 
 export async function runSuite(o: SuiteOptions): Promise<FaultResult[]> {

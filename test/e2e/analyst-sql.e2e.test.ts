@@ -2,12 +2,11 @@
 // embedded) serves ClickHouse's HTTP interface read-only, and the clients analysts use — pandas
 // through clickhouse-connect, and the JDBC driver DBeaver uses — query the logs table while logs
 // are posted; every posted record still arrives once.
-import { once } from 'node:events'
-import net from 'node:net'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { hashKey } from '@sluice/auth'
 import { clickhouseConnect, jdbcDriver, setupJdbc, setupPython } from '../analysts/clients.js'
 import { isolation, startSluice, waitFor } from '../infra/sluice.js'
+import { freePort } from '../infra/ports.js'
 
 const BATCHES = 20
 const PER_BATCH = 250
@@ -15,15 +14,6 @@ const TOTAL = BATCHES * PER_BATCH
 // Recent event times: older ones would fall outside the table's TTL.
 const BASE_MS = Math.floor(Date.now() / 1000) * 1000 - 600_000
 const LEVELS = ['info', 'warn', 'error'] as const
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as net.AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
-}
 
 const record = (i: number) => ({
   id: `an-${i}`,

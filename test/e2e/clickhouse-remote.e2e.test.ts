@@ -3,23 +3,13 @@
 // the sink (sharing its consumer group) and a query API in server mode, CLICKHOUSE_URL pointing at
 // that interface. Records written to logs.enriched are stored once, through the interface, and read
 // back alike through both query APIs.
-import { once } from 'node:events'
-import net from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { enrichedLog, enrichedWriter } from '../infra/enriched.js'
 import { isolation, startSluice, waitFor } from '../infra/sluice.js'
+import { freePort } from '../infra/ports.js'
 
 const WAVE = 250
 const SECRET = 'remote-sink-secret'
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as net.AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
-}
 
 async function stats(queryApi: string): Promise<{ total: number; byService: Record<string, { total: number }> }> {
   const res = await fetch(`${queryApi}/v1/stats`)

@@ -12,8 +12,6 @@
 import { execFile, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -29,6 +27,7 @@ import { queryLogs } from '../infra/logs.js'
 import type { StoredLog } from '../infra/logs.js'
 import { isolation, startSluice, waitFor } from '../infra/sluice.js'
 import { REPO_ROOT } from '../infra/providers.js'
+import { freePort } from '../infra/ports.js'
 
 type ExportResult = Parameters<Parameters<LogRecordExporter['export']>[1]>[0]
 /** ExportResultCode.SUCCESS (@opentelemetry/core). */
@@ -47,14 +46,6 @@ const running = new Set<ChildProcess>()
 interface Collector {
   /** Everything the Collector logged so far (it logs to stderr). */
   stderr: () => string
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 async function stop(child: ChildProcess): Promise<void> {

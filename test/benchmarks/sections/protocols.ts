@@ -16,6 +16,7 @@ import type { LoadResult, RequestBody } from '../loadgen.js'
 import { esBulkBodies, lokiProtobufBodies, otlpJsonBodies, otlpProtobufBodies, syslogChunks } from '../protocol-bodies.js'
 import type { Section, SectionResult } from '../section.js'
 import type { Row } from '../table.js'
+import { freePort } from '../../infra/ports.js'
 
 const SECTION = 'ingest protocols'
 export const PROTOCOL_TARGET_RATIO = 0.8
@@ -35,17 +36,6 @@ interface Measured {
   failures: number
   firstError?: string
   acknowledged: number
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo
-      srv.close(() => resolve(port))
-    })
-  })
 }
 
 /** Writes `chunks` over `connections` TCP connections until the deadline, honouring backpressure. */

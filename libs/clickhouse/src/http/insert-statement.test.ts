@@ -1,30 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { compressionOf, fromInfileStatement, insertData } from './insert-statement.js'
-import type { AstNode, Token } from './statement.js'
+import type { AstNode } from './statement.js'
+import { lex } from './lexer.testing.js'
 
-/** A stand-in for tokenizeQuery() over simple statements: insertData reads token types and offsets. */
-function lex(query: string): Token[] {
-  const kinds: Array<[RegExp, string]> = [
-    [/^\s+/, 'Whitespace'],
-    [/^\/\*[\s\S]*?\*\//, 'Comment'],
-    [/^--[^\n]*/, 'Comment'],
-    [/^'(?:[^'\\]|\\.)*'/, 'StringLiteral'],
-    [/^`[^`]*`/, 'QuotedIdentifier'],
-    [/^[A-Za-z_][A-Za-z0-9_]*/, 'BareWord'],
-    [/^\d+/, 'Number'],
-    [/^\./, 'Dot'],
-    [/^\(/, 'OpeningRoundBracket'],
-    [/^\)/, 'ClosingRoundBracket'],
-    [/^./, 'Other'],
-  ]
-  const tokens: Token[] = []
-  for (let pos = 0; pos < query.length; ) {
-    const [m, type] = kinds.map(([re, t]) => [re.exec(query.slice(pos))?.[0], t] as const).find(([m]) => m !== undefined)!
-    tokens.push({ begin: pos, end: pos + m!.length, type })
-    pos += m!.length
-  }
-  return tokens
-}
 
 const INSERT: AstNode = { name: 'InsertQuery', detail: '', children: [{ name: 'Identifier', detail: 't', children: [] }] }
 const INSERT_SELECT: AstNode = { ...INSERT, children: [...INSERT.children, { name: 'SelectWithUnionQuery', detail: '', children: [] }] }

@@ -1,31 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { ClickHouseHttpError } from './errors.js'
 import { classify, inspectTokens, parseAst, parseTokens } from './statement.js'
-import type { Token } from './statement.js'
+import { lex } from './lexer.testing.js'
 
-/** A stand-in for tokenizeQuery() over simple queries: the checks read token types, not lexing. */
-function lex(query: string): Token[] {
-  const kinds: Array<[RegExp, string]> = [
-    [/^\s+/, 'Whitespace'],
-    [/^\/\*[\s\S]*?\*\//, 'Comment'],
-    [/^--[^\n]*/, 'Comment'],
-    [/^'(?:[^'\\]|\\.)*'/, 'StringLiteral'],
-    [/^`[^`]*`/, 'QuotedIdentifier'],
-    [/^[A-Za-z_][A-Za-z0-9_]*/, 'BareWord'],
-    [/^\d+/, 'Number'],
-    [/^;/, 'Semicolon'],
-    [/^\(/, 'OpeningRoundBracket'],
-    [/^\)/, 'ClosingRoundBracket'],
-    [/^./, 'Other'],
-  ]
-  const tokens: Token[] = []
-  for (let pos = 0; pos < query.length; ) {
-    const [m, type] = kinds.map(([re, t]) => [re.exec(query.slice(pos))?.[0], t] as const).find(([m]) => m !== undefined)!
-    tokens.push({ begin: pos, end: pos + m!.length, type })
-    pos += m!.length
-  }
-  return tokens
-}
 const inspect = (query: string) => inspectTokens(Buffer.from(query), lex(query))
 const code = (fn: () => unknown) => {
   try {
