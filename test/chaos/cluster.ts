@@ -11,7 +11,7 @@ import { REPO_ROOT } from '../infra/providers.js'
 const run = promisify(execFile)
 
 export interface ClusterOptions {
-  /** State (data, logs, pids) of this cluster; wiped by `reset`. */
+  /** State (data, logs, pids) of this cluster. */
   dir: string
   brokers: number
   /** First broker's port; broker i listens on kafkaPort + 2(i-1), its controller one above. */
@@ -38,10 +38,6 @@ export class ChaosCluster {
   /** SIGKILL of one part: kafka-N or registry. */
   async kill(part: string): Promise<void> {
     await this.#stack('kill', part)
-  }
-
-  async reset(): Promise<void> {
-    await this.#stack('reset')
   }
 
   async down(): Promise<void> {

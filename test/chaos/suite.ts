@@ -10,7 +10,6 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { createKafka } from '@sluice/kafka'
 import { createLogger } from '@sluice/observability'
-import { REPO_ROOT } from '../infra/providers.js'
 import { ChaosCluster, TcpProxy } from './cluster.js'
 import { Fleet } from './fleet.js'
 import { GroupMonitor } from './groups.js'
@@ -348,5 +347,3 @@ export function resultTable(results: readonly FaultResult[]): string {
   )
   return ['| fault | acknowledged | stored | lost | duplicate rows | refused (attempts) | longest ack gap (s) | consumers resumed after (s) |', '| --- | --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n')
 }
-
-export { REPO_ROOT }
