@@ -86,15 +86,17 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
   const inFlight = new Set<Promise<void>>()
 
   /**
-   * Hands `records` to the accept path until Kafka took them or retrying cannot help. A retry
-   * sends the same ids and observed time: what a timed-out attempt did write is absorbed as a
-   * duplicate (README "Data guarantees").
+   * Hands the `count` records `build` makes to the accept path until Kafka took them or retrying
+   * cannot help. A retry builds them again with the same ids and observed time: what a timed-out
+   * attempt did write is absorbed as a duplicate (README "Data guarantees"). The records are let go
+   * once encoded, not kept for a retry: objects alive through a Kafka round trip are promoted by the
+   * garbage collector, which costs more than reading the frames twice in the rare retry.
    */
-  async function deliver(records: unknown[], from: string, transport: SyslogTransport): Promise<void> {
+  async function deliver(count: number, build: (first: boolean) => unknown[], from: string, transport: SyslogTransport): Promise<void> {
     const observedNs = nowNs()
-    for (let delayMs = 100; ; delayMs = Math.min(delayMs * 2, MAX_RETRY_DELAY_MS)) {
+    for (let delayMs = 100, firstTry = true; ; delayMs = Math.min(delayMs * 2, MAX_RETRY_DELAY_MS), firstTry = false) {
       try {
-        const r = await ctx.ingest.records(records, { tenant: config.syslogTenant, source: 'syslog', observedNs })
+        const r = await ctx.ingest.records(build(firstTry), { tenant: config.syslogTenant, source: 'syslog', observedNs })
         report.accepted(r.accepted)
         const first = r.errors[0]
         if (r.rejected > 0) report.dropped('invalid', r.rejected, `from ${from}: ${first ? `${first.field || 'record'}: ${first.message}` : 'rejected'}`)
@@ -103,33 +105,41 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
         const retry = err instanceof SluiceError && err.canRetry
         const limited = err instanceof SluiceError && err.code === 'RATE_LIMITED'
         // A UDP sender cannot be held back: what is over the limit is dropped, not queued.
-        if (limited && transport === 'udp') return report.dropped('rate_limited', records.length, `from ${from}: ${errorMessage(err)}`)
-        if (!retry) return report.dropped('kafka_failed', records.length, `from ${from}: ${errorMessage(err)}`)
-        if (closing) return report.dropped('shutdown', records.length, `from ${from}: ${errorMessage(err)}`)
-        report.retrying(records.length, `from ${from}: ${errorMessage(err)}`)
+        if (limited && transport === 'udp') return report.dropped('rate_limited', count, `from ${from}: ${errorMessage(err)}`)
+        if (!retry) return report.dropped('kafka_failed', count, `from ${from}: ${errorMessage(err)}`)
+        if (closing) return report.dropped('shutdown', count, `from ${from}: ${errorMessage(err)}`)
+        report.retrying(count, `from ${from}: ${errorMessage(err)}`)
         await sleep(limited ? Math.min((err.retryAfterSeconds ?? 1) * 1000, MAX_RETRY_DELAY_MS) : delayMs)
       }
     }
   }
 
   /**
-   * A frame or datagram as a record; unparsed ones are noted. Frames wait for their batch as bytes
-   * and become records only when the batch goes to Kafka: objects made earlier would live through
-   * a Kafka round trip and cost the garbage collector far more than the bytes do.
+   * A frame or datagram as the record `id`; unparsed ones are noted on the `first` reading only.
+   * Frames wait for their batch as bytes and become records only when the batch goes to Kafka:
+   * objects made earlier would live through a Kafka round trip and cost the garbage collector far
+   * more than the bytes do.
    */
-  function toRecord(bytes: Uint8Array, from: string, nowMs: number): unknown {
+  function toRecord(bytes: Uint8Array, from: string, nowMs: number, id: string, first: boolean): unknown {
     const line = frameText(bytes)
     let r: SyslogRecord
     try {
       r = syslogRecord(line, nowMs)
     } catch (err) {
       // A parser bug must not take the gateway down from inside a socket's data handler.
-      log.error({ err, from }, `syslog: could not read ${quote(line)}; stored unparsed`)
+      if (first) log.error({ err, from }, `syslog: could not read ${quote(line)}; stored unparsed`)
       r = { record: { message: line, service: SYSLOG_SERVICE, attributes: { 'syslog.format': 'unparsed' } }, parsed: false }
     }
-    if (!r.parsed) report.unparsed(`from ${from}: ${quote(line)}`)
-    r.record.id = uuidv7()
+    if (!r.parsed && first) report.unparsed(`from ${from}: ${quote(line)}`)
+    r.record.id = id
     return r.record
+  }
+
+  /** Reads `messages` into records: new ids into `ids` on the first reading, the same ones after. */
+  function reader<T>(messages: readonly T[], bytes: (m: T) => Uint8Array, from: (m: T) => string): (first: boolean) => unknown[] {
+    const nowMs = Date.now()
+    const ids: string[] = []
+    return (first) => messages.map((m, i) => toRecord(bytes(m), from(m), nowMs, first ? (ids[i] = uuidv7()) : ids[i]!, first))
   }
 
   function track(p: Promise<void>): Promise<void> {
@@ -175,8 +185,7 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
         queuedBytes = 0
         lastChunk = undefined
         if (socket.isPaused() && !ended && !closing) socket.resume()
-        const nowMs = Date.now()
-        await deliver(frames.map((f) => toRecord(f, from, nowMs)), from, 'tcp')
+        await deliver(frames.length, reader(frames, (f) => f, () => from), from, 'tcp')
       }
       draining = false
     }
@@ -221,8 +230,7 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
       const datagrams = udpQueue
       udpQueue = []
       udpQueuedBytes = 0
-      const nowMs = Date.now()
-      await deliver(datagrams.map((d) => toRecord(d.msg, d.from, nowMs)), 'udp', 'udp')
+      await deliver(datagrams.length, reader(datagrams, (d) => d.msg, (d) => d.from), 'udp', 'udp')
     }
     udpDraining = false
   }

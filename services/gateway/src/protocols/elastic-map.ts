@@ -27,8 +27,13 @@ const MAX_KEY_LENGTH = 256
 
 export interface MappedDoc {
   record: Record<string, unknown>
-  /** The document field each of the record's fields came from, to name the client's field in errors. */
-  from: Record<string, string>
+  /**
+   * The document field each of the record's fields came from, to name the client's field in
+   * errors. Shared by every document whose roles came from the same fields (read only): it is kept
+   * for each document until Kafka answered, and an object per document kept that long is promoted
+   * by the garbage collector.
+   */
+  from: Readonly<Record<string, string>>
 }
 
 export type MapResult = { ok: true; doc: MappedDoc } | { ok: false; reason: string }
@@ -44,6 +49,31 @@ const ROLES = {
 } as const
 
 type Role = keyof typeof ROLES
+
+// Which field each role came from, as a number while a document is mapped: per role in this order
+// FROM_BITS bits, the position of its field in ROLES[role] plus one (0: none).
+const FROM_ROLES: readonly Role[] = ['message', 'timestamp', 'level', 'service', 'host', 'trace_id', 'span_id']
+const FROM_BITS = 3 // a role has at most 6 fields
+const FROM_SHIFT = Object.fromEntries(FROM_ROLES.map((r, i) => [r, i * FROM_BITS])) as Record<Role, number>
+/** MappedDoc.from by that number; the combinations documents use are few, the cache is bounded anyway. */
+const FROM_MAPS = new Map<number, Readonly<Record<string, string>>>()
+const MAX_FROM_MAPS = 1024
+
+function fromMap(code: number): Readonly<Record<string, string>> {
+  const known = FROM_MAPS.get(code)
+  if (known) return known
+  const from: Record<string, string> = { id: '_id' }
+  for (const role of FROM_ROLES) {
+    const i = (code >> FROM_SHIFT[role]) & ((1 << FROM_BITS) - 1)
+    if (i === 0) continue
+    const name = ROLES[role][i - 1]!
+    // A message read from `msg` is the record's `msg` (toRecord).
+    if (role === 'message' && name === 'msg') from.msg = 'msg'
+    else from[role] = name
+  }
+  if (FROM_MAPS.size < MAX_FROM_MAPS) FROM_MAPS.set(code, Object.freeze(from))
+  return from
+}
 
 const KEPT_AS_ATTRIBUTE = new Set<string>(['app', 'kubernetes.container.name', 'container.name'])
 
@@ -108,17 +138,20 @@ const text = (v: unknown): string => (typeof v === 'string' ? v : Array.isArray(
 interface Mapping {
   fields: Flat
   record: Record<string, unknown>
-  from: Record<string, string>
+  from: number
   taken: string[]
 }
 
 /** Gives `role` the first of its fields set to a value it `accepts`; false when none is. */
 function take(m: Mapping, role: Role, accepts: (v: unknown) => boolean): boolean {
-  for (const name of ROLES[role]) {
-    const v = Object.hasOwn(m.fields, name) ? m.fields[name] : undefined
+  const names = ROLES[role]
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!
+    // No field name of ROLES is one of Object.prototype's: an own property or none.
+    const v = m.fields[name]
     if (v === undefined || v === null || !accepts(v)) continue
     m.record[role] = v
-    m.from[role] = name
+    m.from |= (i + 1) << FROM_SHIFT[role]
     if (!KEPT_AS_ATTRIBUTE.has(name)) m.taken.push(name)
     return true
   }
@@ -135,17 +168,15 @@ export function toRecord(doc: Record<string, unknown>, id: string, index: string
     throw err
   }
   const record: Record<string, unknown> = { id }
-  const from: Record<string, string> = { id: '_id' }
   /** Fields a role took: not attributes too. */
   const taken: string[] = []
-  const m = { fields, record, from, taken }
+  const m: Mapping = { fields, record, from: 0, taken }
   if (!take(m, 'message', isScalar)) return { ok: false, reason: 'the document has no [message] field (Sluice also reads [log], [msg] or [MESSAGE]): a log needs one' }
   record.message = text(record.message)
   // pino-elasticsearch sends pino's own records: kept under `msg`, their numeric level is read on
   // pino's scale (10 trace, 20 debug) rather than as an OTel number (input.ts).
-  if (from.message === 'msg') {
+  if (taken[0] === 'msg') {
     record.msg = record.message
-    from.msg = 'msg'
     delete record.message
   }
   take(m, 'timestamp', isSet)
@@ -169,11 +200,11 @@ export function toRecord(doc: Record<string, unknown>, id: string, index: string
   if (count > MAX_ATTRIBUTES) return { ok: false, reason: `Limit of total fields [${MAX_ATTRIBUTES}] has been exceeded: Sluice stores at most ${MAX_ATTRIBUTES} attributes per record, this document has ${count} besides its message, time, level, service, host and trace` }
   record.attributes = attributes
   record.resource = { 'elasticsearch.index': index }
-  return { ok: true, doc: { record, from } }
+  return { ok: true, doc: { record, from: fromMap(m.from) } }
 }
 
 /** The document field behind a field Sluice's validation named (`attributes.x` is `x`). */
-export function documentField(field: string, from: Record<string, string>): string {
+export function documentField(field: string, from: Readonly<Record<string, string>>): string {
   if (field.startsWith('attributes.')) return field.slice('attributes.'.length)
   const [head = '', ...rest] = field.split('.')
   return [from[head] ?? head, ...rest].join('.')

@@ -164,7 +164,11 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
     const records: unknown[] = []
     const known: FieldError[] = []
     const errors: Array<ItemError | undefined> = []
-    const from: Array<Record<string, string> | undefined> = []
+    const from: Array<Readonly<Record<string, string>> | undefined> = []
+    const filter = bulkFilter((req.query as Record<string, unknown>).filter_path)
+    // Ids are kept (until Kafka answered) only for an answer that names them: Beats' and
+    // Logstash's filter_path leaves them out.
+    const keepIds = !filter || filter.item === 'all' || filter.item.has('_id')
     const ids: Array<string | null> = []
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!
@@ -177,13 +181,13 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
         if (mapped.ok) {
           records.push(mapped.doc.record)
           from[i] = mapped.doc.from
-          ids.push(id)
+          if (keepIds) ids[i] = id
           continue
         }
         error = { status: 400, type: 'mapper_parsing_exception', reason: mapped.reason }
       }
       error ??= { status: 400, type: 'illegal_argument_exception', reason: 'no document' } // parseBulk sets one of the two
-      ids.push(id)
+      if (keepIds) ids[i] = id
       errors[i] = error
       records.push(SKIP)
       known.push({ index: i, field: '', message: error.reason })
@@ -206,7 +210,6 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
     for (const [i, r] of reasons) errors[i] = { status: 400, type: 'mapper_parsing_exception', reason: r.join('; ') }
     // The answer is one item per document: written as text, the few fields of a created item
     // around its index, id and sequence number, rather than a thousand objects to stringify.
-    const filter = bulkFilter((req.query as Record<string, unknown>).filter_path)
     const quoted = new Map<string | null, string>()
     const sameAnswers = new Map<string, string>()
     const q = (v: string | null) => quoted.get(v) ?? (quoted.set(v, JSON.stringify(v)), quoted.get(v)!)
