@@ -3,6 +3,7 @@
 // A child is ready once it printed `sluice <target> listening on <url>` for every expected target.
 // Every child is tracked: stopAll() ends them (SIGTERM, then SIGKILL) at the end and on errors.
 import { spawn } from 'node:child_process'
+import { NODE_FLAGS } from '@sluice/runner'
 import { REPO_ROOT } from '../infra/providers.js'
 
 export interface ChildOptions {
@@ -45,7 +46,9 @@ const READY = /^sluice (\S+) listening on (\S+)/
 
 export function startChild(opts: ChildOptions): Promise<SluiceChild> {
   const entry = opts.script ?? ['services/runner/src/main.ts', 'run', '--target', opts.targets]
-  const args = ['--conditions=source', '--import', 'tsx', ...(opts.nodeArgs ?? []), ...entry]
+  // Sluice runs with the flags production runs it with (npm start, the image).
+  const flags = opts.script ? [] : NODE_FLAGS
+  const args = ['--conditions=source', '--import', 'tsx', ...flags, ...(opts.nodeArgs ?? []), ...entry]
   const env: NodeJS.ProcessEnv = { ...process.env }
   for (const [k, v] of Object.entries(opts.env)) {
     if (v === undefined) delete env[k]

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createWriteStream, mkdirSync } from 'node:fs'
 import path from 'node:path'
+import { NODE_FLAGS } from '@sluice/runner'
 import { REPO_ROOT } from '../infra/providers.js'
 
 export interface Member {
@@ -29,7 +30,7 @@ export class Fleet {
   async start(name: string, target: string, env: Record<string, string>, timeoutMs = 120_000): Promise<Member> {
     const member: Member = this.members.get(name) ?? { name, target, env }
     this.members.set(name, member)
-    const entry = ['--conditions=source', '--import', 'tsx', path.join(REPO_ROOT, 'services/runner/src/main.ts')]
+    const entry = ['--conditions=source', '--import', 'tsx', ...NODE_FLAGS, path.join(REPO_ROOT, 'services/runner/src/main.ts')]
     const child = spawn(process.execPath, [...entry, 'run', '--target', target], { cwd: REPO_ROOT, env: { ...process.env, ...member.env }, stdio: ['ignore', 'pipe', 'pipe'] })
     member.child = child
     const log = createWriteStream(path.join(this.#logDir, `${name}.log`), { flags: 'a' })

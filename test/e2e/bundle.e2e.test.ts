@@ -4,15 +4,17 @@
 import { execFileSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 import { REPO_ROOT } from '../infra/providers.js'
+import { NODE_FLAGS } from '@sluice/runner'
 import { isolation, startSluiceProcess } from '../infra/sluice.js'
 
 describe('production bundle', () => {
   it('builds, runs gateway, enricher and ws-fanout from dist/sluice.mjs, enriches on its threads and serves the live page', async () => {
     execFileSync(process.execPath, ['.config/build.mjs'], { cwd: REPO_ROOT, stdio: 'ignore' })
     const iso = isolation()
-    // The gateway starts last: by then every target's address is known. A V8 flag on the process
-    // must not stop the transform threads from starting (workers refuse such flags).
-    const { child, url, urls } = await startSluiceProcess('gateway,enricher,ws-fanout', 'gateway', iso.env, { bundle: true, nodeArgs: ['--max-old-space-size=2048'] })
+    // The gateway starts last: by then every target's address is known. V8 flags on the process
+    // (the production ones among them) must not stop the transform threads from starting
+    // (workers refuse such flags).
+    const { child, url, urls } = await startSluiceProcess('gateway,enricher,ws-fanout', 'gateway', iso.env, { bundle: true, nodeArgs: ['--max-old-space-size=2048', ...NODE_FLAGS] })
     const posted = await fetch(`${url}/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ service: 'bundle', level: 'error', message: 'connection refused by db-1' }) })
     expect(posted.status).toBe(200)
     // Counted on a transform thread, served on the enricher's /metrics.

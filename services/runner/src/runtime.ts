@@ -28,6 +28,7 @@ import { MODULES, TARGETS, parseTargets } from './modules.js'
 import type { Target } from './modules.js'
 
 export { loadConfig } from './config.js'
+export { NODE_FLAGS } from './node-flags.js'
 export type { RuntimeConfig } from './config.js'
 export { MODULES, TARGETS, parseTargets }
 export type { Target }
