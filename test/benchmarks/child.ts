@@ -46,9 +46,9 @@ const READY = /^sluice (\S+) listening on (\S+)/
 
 export function startChild(opts: ChildOptions): Promise<SluiceChild> {
   const entry = opts.script ?? ['services/runner/src/main.ts', 'run', '--target', opts.targets]
-  // Sluice runs with the flags production runs it with (npm start, the image).
-  const flags = opts.script ? [] : NODE_FLAGS
-  const args = ['--conditions=source', '--import', 'tsx', ...flags, ...(opts.nodeArgs ?? []), ...entry]
+  // Sluice runs with the flags production runs it with (npm start, the image), and so do the
+  // baselines it is compared with (the pass-through consumer), so a ratio compares like with like.
+  const args = ['--conditions=source', '--import', 'tsx', ...NODE_FLAGS, ...(opts.nodeArgs ?? []), ...entry]
   const env: NodeJS.ProcessEnv = { ...process.env }
   for (const [k, v] of Object.entries(opts.env)) {
     if (v === undefined) delete env[k]
