@@ -19,7 +19,7 @@
 // objects) make the request unreadable (400); a fault in a resource or scope rejects the records
 // under it, one in a record (or its values, MAX_DEPTH deep at most) rejects that record.
 import { SluiceError } from '@sluice/core'
-import { Batch, FieldProblem, KvList, MAX_DEPTH, addAttribute, attempt, hexId, idOfHex, join, resourceContext, scopeAttributes, severityName, tooDeep } from './otlp-map.js'
+import { Batch, FieldProblem, KvList, MAX_DEPTH, addAttribute, attempt, hexId, join, resourceContext, scopeAttributes, severityName, tooDeep } from './otlp-map.js'
 import type { AnyValue, KeyValue, Nanos, OtlpLogRecord, ResourceContext } from './otlp-map.js'
 
 type Json = Record<string, unknown>
@@ -53,13 +53,23 @@ function int64(v: unknown, field: string, min: bigint, max: bigint): bigint {
   return n
 }
 
-const DIGITS = /^(?:0|[1-9]\d{0,19})$/
 const U64_MAX_DIGITS = U64_MAX.toString()
+
+/** 1–20 decimal digits without a leading zero (or just "0"), as a loop: a regex costs more on every record. */
+function isPlainDigits(s: string): boolean {
+  const n = s.length
+  if (n === 0 || n > U64_MAX_DIGITS.length || (n > 1 && s.charCodeAt(0) === 0x30)) return false
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x30 || c > 0x39) return false
+  }
+  return true
+}
 
 function nanos(v: unknown, field: string): Nanos {
   if (v === undefined || v === null) return 0n
   // Plain digits stay text (see Nanos); anything else is read as a number.
-  if (typeof v === 'string' && DIGITS.test(v) && (v.length < U64_MAX_DIGITS.length || v <= U64_MAX_DIGITS)) return v
+  if (typeof v === 'string' && isPlainDigits(v) && (v.length < U64_MAX_DIGITS.length || v <= U64_MAX_DIGITS)) return v
   return int64(v, field, 0n, U64_MAX)
 }
 
@@ -76,14 +86,23 @@ function severityNumber(v: unknown): number {
 
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/
 
-function isHex(s: string): boolean {
+/**
+ * `s` as lowercase hex when it is hex: '' when all zero (OTel's "invalid id"), undefined when not
+ * hex: one pass over the characters for all three answers.
+ */
+function lowerHex(s: string): string | undefined {
+  let zero = true
+  let upper = false
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)
-    if (c >= 0x30 && c <= 0x39) continue
-    const lower = c | 0x20 // A-F as a-f
-    if (lower < 0x61 || lower > 0x66) return false
+    if (c === 0x30) continue
+    zero = false
+    if (c > 0x30 && c <= 0x39) continue
+    if (c >= 0x61 && c <= 0x66) continue
+    if (c >= 0x41 && c <= 0x46) upper = true
+    else return undefined
   }
-  return true
+  return zero ? '' : upper ? s.toLowerCase() : s
 }
 
 function base64(v: unknown, field: string): Buffer {
@@ -93,7 +112,10 @@ function base64(v: unknown, field: string): Buffer {
 
 function id(v: unknown, name: string, bytes: number): string {
   if (v === undefined || v === null || v === '') return ''
-  if (typeof v === 'string' && v.length === bytes * 2 && isHex(v)) return idOfHex(v)
+  if (typeof v === 'string' && v.length === bytes * 2) {
+    const hex = lowerHex(v)
+    if (hex !== undefined) return hex
+  }
   // base64 of `bytes` bytes is never as long as their hex, so the two cannot be confused.
   if (typeof v === 'string' && v.length === Math.ceil(bytes / 3) * 4 && BASE64.test(v)) {
     const b = Buffer.from(v, 'base64')
@@ -185,7 +207,9 @@ function readLogRecord(v: unknown, attributes: Record<string, string>): OtlpLogR
   const severity = severityNumber(v.severityNumber ?? v.severity_number)
   const severityText = str(v.severityText ?? v.severity_text, 'severityText')
   const body = v.body ?? undefined
-  const bodyValue = body === undefined ? undefined : anyValue(body, 'body', 0)
+  // A string body, the common case, without the AnyValue walk.
+  const s = isObject(body) ? body.stringValue : undefined
+  const bodyValue = typeof s === 'string' ? s : body === undefined ? undefined : anyValue(body, 'body', 0)
   keyValues(v.attributes, 'attributes', 0, attributes)
   return {
     timeUnixNano,
@@ -222,14 +246,19 @@ export function readOtlpJson(request: Json): Batch {
     throw unreadable(`expected an ExportLogsServiceRequest ({"resourceLogs": […]}), got the fields ${Object.keys(request).slice(0, 5).map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}`)
   }
   const batch = new Batch()
-  objects(request.resourceLogs ?? request.resource_logs, 'resourceLogs').forEach((rl, i) => {
+  // Plain loops, and no closure per record: garbage the request does not need.
+  const resourceLogs = objects(request.resourceLogs ?? request.resource_logs, 'resourceLogs')
+  for (let i = 0; i < resourceLogs.length; i++) {
+    const rl = resourceLogs[i]!
     const resource = attempt(() => readResource(rl.resource))
-    objects(rl.scopeLogs ?? rl.scope_logs, `resourceLogs[${i}].scopeLogs`).forEach((sl, j) => {
+    const scopeLogs = objects(rl.scopeLogs ?? rl.scope_logs, `resourceLogs[${i}].scopeLogs`)
+    for (let j = 0; j < scopeLogs.length; j++) {
+      const sl = scopeLogs[j]!
       const records = sl.logRecords ?? sl.log_records ?? []
       if (!Array.isArray(records)) throw unreadable(`resourceLogs[${i}].scopeLogs[${j}].logRecords: expected an array, got ${kind(records)}`)
       const scope = attempt(() => readScope(sl.scope))
-      for (const record of records) batch.addRecord(resource, scope, (attributes) => readLogRecord(record, attributes))
-    })
-  })
+      for (let k = 0; k < records.length; k++) batch.addRead(resource, scope, readLogRecord, records[k])
+    }
+  }
   return batch
 }

@@ -106,17 +106,24 @@ export class Batch {
    * rejected for a fault in it, or in the resource or scope it is under.
    */
   addRecord(resource: ResourceContext | FieldProblem, scope: Readonly<Record<string, string>> | FieldProblem, read: (attributes: Record<string, string>) => OtlpLogRecord): void {
+    this.addRead(resource, scope, callRead, read)
+  }
+
+  /** addRecord with `read(input, attributes)`: a reader that needs no closure per record. */
+  addRead<T>(resource: ResourceContext | FieldProblem, scope: Readonly<Record<string, string>> | FieldProblem, read: (input: T, attributes: Record<string, string>) => OtlpLogRecord, input: T): void {
     if (resource instanceof FieldProblem) return this.reject(resource)
     if (scope instanceof FieldProblem) return this.reject(scope)
     try {
       // Object.assign, not a spread: V8 gives each spread copy a map of its own, and every
       // attribute added to it then builds a new one (measured 3 µs a record for five).
-      this.add(toSluiceRecord(read(Object.assign({}, scope)), resource))
+      this.add(toSluiceRecord(read(input, Object.assign({}, scope)), resource))
     } catch (err) {
       this.reject(problemOf(err))
     }
   }
 }
+
+const callRead = (read: (attributes: Record<string, string>) => OtlpLogRecord, attributes: Record<string, string>): OtlpLogRecord => read(attributes)
 
 /** `fn()`, or what went wrong in it. */
 export function attempt<T>(fn: () => T): T | FieldProblem {
@@ -194,23 +201,37 @@ export function scopeAttributes(name: string, version: string, attributes: reado
   return out
 }
 
+/** OTel's short names by SeverityNumber: INFO at 9, INFO2 at 10 (built once: a record takes its level from here). */
+const SHORT_NAMES: readonly string[] = Array.from({ length: 25 }, (_, n) => (n === 0 ? '' : `${SEVERITY_TEXTS[(n - 1) >> 2]}${(n - 1) % 4 === 0 ? '' : ((n - 1) % 4) + 1}`))
+
 /** OTel's short name of a SeverityNumber 1–24: INFO for 9, INFO2 for 10. */
 export function severityName(n: number): string {
-  const step = (n - 1) % 4
-  return `${SEVERITY_TEXTS[(n - 1) >> 2]}${step === 0 ? '' : step + 1}`
+  return SHORT_NAMES[n]!
 }
 
 function isShortName(text: string, n: number): boolean {
+  // Exactly the name (as SDKs send it) needs no upper-casing.
+  if (text === SHORT_NAMES[n] || text === SEVERITY_TEXTS[(n - 1) >> 2]) return true
   const t = text.toUpperCase()
-  return t === SEVERITY_TEXTS[(n - 1) >> 2] || t === severityName(n)
+  return t === SEVERITY_TEXTS[(n - 1) >> 2] || t === SHORT_NAMES[n]
 }
 
-function severityOf(n: number, text: string): { number: number; keepText: boolean } {
+/**
+ * The record's SeverityNumber (1–24), its severityText written as attribute log.level unless it
+ * only repeats that number's name.
+ */
+function severity(n: number, text: string, attributes: Record<string, string>): number {
   if (!Number.isInteger(n) || n < 0 || n > 24) throw new FieldProblem('severityNumber', `expected 0-24, got ${n}`)
-  if (n > 0) return { number: n, keepText: text !== '' && !isShortName(text, n) }
-  const parsed = text === '' ? undefined : parseSeverity(text)
-  if (!parsed) return { number: 9, keepText: text !== '' }
-  return { number: parsed.number, keepText: !isShortName(text, parsed.number) }
+  if (n === 0) {
+    const parsed = text === '' ? undefined : parseSeverity(text)
+    if (parsed === undefined) {
+      if (text !== '') attributes['log.level'] = text
+      return 9
+    }
+    n = parsed.number
+  } else if (text === '') return n
+  if (!isShortName(text, n)) attributes['log.level'] = text
+  return n
 }
 
 const MAX_TIMESTAMP_DIGITS = MAX_TIMESTAMP_NS.toString()
@@ -234,15 +255,14 @@ function timestampValue(ns: Nanos): bigint | string {
 function toSluiceRecord(r: OtlpLogRecord, res: ResourceContext): Record<string, unknown> {
   const attributes = r.attributes
   if (r.eventName !== '') attributes['event.name'] = r.eventName
-  const severity = severityOf(r.severityNumber, r.severityText)
-  if (severity.keepText) attributes['log.level'] = r.severityText
+  const number = severity(r.severityNumber, r.severityText, attributes)
   const body = r.body ?? null
   const out: Record<string, unknown> = { message: typeof body === 'string' ? body : body === null ? '' : toJson(body), attributes, resource: res.resource }
   // The validator takes a bare number as a level too, but keeps any spelling but the canonical
   // name as the attribute log.level; the canonical names (INFO = 9) are the common case and take
   // its fast path, the numbers between (INFO2 = 10) have only severity_number to go to.
-  if (severity.number % 4 === 1) out.level = severityName(severity.number)
-  else out.severity_number = severity.number
+  if (number % 4 === 1) out.level = SHORT_NAMES[number]
+  else out.severity_number = number
   const field = isZero(r.timeUnixNano) ? 'observedTimeUnixNano' : 'timeUnixNano'
   const ns = isZero(r.timeUnixNano) ? r.observedTimeUnixNano : r.timeUnixNano
   if (pastMax(ns)) throw new FieldProblem(field, `${ns} is after 2262-04-11, past 64-bit epoch nanoseconds`)
@@ -259,11 +279,5 @@ export function hexId(b: Buffer, start: number, end: number, field: string, byte
   if (start === end) return ''
   if (end - start !== bytes) throw new FieldProblem(field, `expected ${bytes} bytes, got ${end - start}`)
   for (let i = start; i < end; i++) if (b[i] !== 0) return b.toString('hex', start, end)
-  return ''
-}
-
-/** An id sent as hex (of the right length) in lowercase; '' for all zero. */
-export function idOfHex(hex: string): string {
-  for (let i = 0; i < hex.length; i++) if (hex.charCodeAt(i) !== 0x30) return hex.toLowerCase()
   return ''
 }
