@@ -15,12 +15,19 @@ export interface MaskRule {
    * match of; text without it skips the rule's regex.
    */
   readonly hint?: string | RegExp
+  /**
+   * A last test of each match: one it refuses is left as it is. For conditions a regex can only
+   * state with look-aheads at every position (they cost more than a test of the few matches).
+   */
+  readonly accept?: (match: string) => boolean
 }
 
 export type Masker = (text: string) => string
 
 const HEX = '[0-9a-fA-F]'
 const H4 = `${HEX}{1,4}`
+const HAS_DIGIT = /\d/
+const HAS_HEX_LETTER = /[a-fA-F]/
 
 /** The production defaults. Order matters: the first rule to claim a span wins. */
 export const DEFAULT_MASKS: readonly MaskRule[] = [
@@ -42,7 +49,14 @@ export const DEFAULT_MASKS: readonly MaskRule[] = [
     hint: ':',
   },
   { name: 'path', pattern: /(?<![\w/.~-])(?:\/[\w.@%+~-]+){2,}\/?/g, replacement: '<PATH>', hint: '/' },
-  { name: 'hex', pattern: new RegExp(`\\b0[xX]${HEX}+\\b|\\b(?=${HEX}*\\d)(?=${HEX}*[a-fA-F])${HEX}{8,}\\b`, 'g'), replacement: '<HEX>' },
+  // 0x-prefixed, or a whole word of 8+ hex digits with a digit and a letter among them (so neither
+  // "deadbeef" nor "12345678" is taken for an id here; the number rule masks the second).
+  {
+    name: 'hex',
+    pattern: new RegExp(`\\b(?:0[xX]${HEX}+|${HEX}{8,})\\b`, 'g'),
+    replacement: '<HEX>',
+    accept: (m) => m.charCodeAt(1) === 120 || m.charCodeAt(1) === 88 || (HAS_DIGIT.test(m) && HAS_HEX_LETTER.test(m)),
+  },
   {
     name: 'number',
     // A number standing alone (not inside a word like "user42" or a version like "1.2.3"), with
@@ -68,12 +82,15 @@ export function compileMasks(rules: readonly MaskRule[]): Masker {
     replacement: r.replacement.replaceAll('$', '$$$$'),
     // A hint regex is tested, never used globally: no lastIndex to carry between texts.
     hint: r.hint instanceof RegExp ? new RegExp(r.hint.source, r.hint.flags.replace(/[gy]/g, '')) : r.hint,
+    accept: r.accept,
+    placeholder: r.replacement,
   }))
   if (compiled.length === 0) return (text) => text
   return (text) => {
     let out = text
-    for (const { re, replacement, hint } of compiled) {
-      if (hint === undefined || (typeof hint === 'string' ? out.includes(hint) : hint.test(out))) out = out.replace(re, replacement)
+    for (const { re, replacement, hint, accept, placeholder } of compiled) {
+      if (hint !== undefined && !(typeof hint === 'string' ? out.includes(hint) : hint.test(out))) continue
+      out = accept ? out.replace(re, (m) => (accept(m) ? placeholder : m)) : out.replace(re, replacement)
     }
     return out
   }
