@@ -504,6 +504,17 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
     expect(found.result.flatMap((r) => r.values.map((v) => v[1])).sort()).toEqual(['order 42 shipped', 'order 43 shipped'])
   })
 
+  it('answers `limit` distinct lines when the newest `limit` rows hold a record stored twice', async () => {
+    const tenant = 'redelivered-page'
+    const ns = (s: bigint) => (START_NS + s * NS).toString()
+    const record = { id: 'page-1', tenant, Timestamp: ns(6n), ObservedTimestamp: ns(6n), ServiceName: 'orders', SeverityText: 'INFO', SeverityNumber: 9, Body: 'order 44 shipped' }
+    const older = { ...record, id: 'page-2', Timestamp: ns(4n), ObservedTimestamp: ns(4n), Body: 'order 45 shipped' }
+    await ch.client.insert({ table: `${DATABASE}.logs`, values: [record, older], format: 'JSONEachRow' })
+    await ch.client.insert({ table: `${DATABASE}.logs`, values: [record], format: 'JSONEachRow' })
+    const found = await logQuery('{service_name="orders"}', { limit: 2 }, { 'X-Scope-OrgID': tenant })
+    expect(found.result.flatMap((r) => r.values.map((v) => v[1])).sort()).toEqual(['order 44 shipped', 'order 45 shipped'])
+  })
+
   it('compares numbers and durations in label filters after | json', async () => {
     const checkout = (...p: Pred[]) => rowsOf('default', service('checkout'), ...p)
     const labels = (f: FixtureRow) => ({ ...lineLabels(f.row), ...f.fields })

@@ -1,7 +1,7 @@
 // The shapes Loki answers with: sample times and values as Prometheus prints them, matrices,
 // the query statistics Grafana shows, and log lines grouped into streams.
 import type { LogLine, Steps } from './compile.js'
-import { labelKey } from './evaluate.js'
+import type { Labels } from './output.js'
 import type { Series } from './evaluate.js'
 
 /** Unix seconds with millisecond precision, as Loki prints sample times. */
@@ -18,10 +18,13 @@ export function num(v: number): string {
 export function matrix(series: Series[], steps: Steps) {
   const startMs = Number(steps.startNs / 1_000_000n)
   const stepMs = Number(steps.stepNs / 1_000_000n)
-  return series.map((s) => ({
-    metric: s.metric,
-    values: [...s.points].sort((a, b) => a[0] - b[0]).map(([i, v]) => [(startMs + i * stepMs) / 1000, num(v)]),
-  }))
+  return series.map((s) => {
+    // Step indexes are small non-negative integers: a typed array sorts them without a comparator.
+    const steps = Uint32Array.from(s.points.keys()).sort()
+    const values = new Array<[number, string]>(steps.length)
+    for (let k = 0; k < steps.length; k++) values[k] = [(startMs + steps[k]! * stepMs) / 1000, num(s.points.get(steps[k]!)!)]
+    return { metric: s.metric, values }
+  })
 }
 
 export function stats(lines: number, bytes: number, ms: number) {
@@ -44,14 +47,36 @@ export function stats(lines: number, bytes: number, ms: number) {
   }
 }
 
+/**
+ * A label set's identity, the same whatever the order of its keys: names and values, each with
+ * its length first, so no two sets share one. Cheaper than labelKey's JSON on every answered line.
+ */
+function streamKey(labels: Record<string, string>): string {
+  let key = ''
+  for (const k of Object.keys(labels).sort()) {
+    const v = labels[k]!
+    key += `${k.length}:${k}${v.length}:${v}`
+  }
+  return key
+}
+
+/** `{ ...a, ...b, ...c }`, copied key by key: object spread costs ~10× more on these label sets. */
+function merged(a: Labels, b: Labels, c: Labels): Labels {
+  const out: Labels = {}
+  for (const k in a) out[k] = a[k]!
+  for (const k in b) out[k] = b[k]!
+  for (const k in c) out[k] = c[k]!
+  return out
+}
+
 /** Rows as Loki streams: with categorize-labels, metadata and parsed labels ride on each entry. */
 export function streams(rows: readonly LogLine[], categorize: boolean) {
   const out = new Map<string, { stream: Record<string, string>; values: unknown[][] }>()
   for (const r of rows) {
     const parsed: Record<string, string> = {}
-    for (const [k, v] of Object.entries(r.parsed)) parsed[k in r.stream || k in r.meta ? `${k}_extracted` : k] = v
-    const labels = categorize ? r.stream : { ...r.stream, ...r.meta, ...parsed }
-    const key = labelKey(labels)
+    for (const k in r.parsed) parsed[k in r.stream || k in r.meta ? `${k}_extracted` : k] = r.parsed[k]!
+    const labels = categorize ? r.stream : merged(r.stream, r.meta, parsed)
+    const key = streamKey(labels)
     let s = out.get(key)
     if (!s) out.set(key, (s = { stream: labels, values: [] }))
     if (!categorize) s.values.push([r.ts, r.line])

@@ -45,9 +45,23 @@ export function visible(labels: Labels, v: Visibility): Labels {
   return out
 }
 
+// Attribute keys repeat on every line: each is sanitised once (bounded, as keys come from data).
+const SANITISED = new Map<string, string>()
+function sanitisedKey(k: string): string {
+  let s = SANITISED.get(k)
+  if (s === undefined) {
+    if (SANITISED.size >= 10_000) SANITISED.clear()
+    SANITISED.set(k, (s = sanitise(k)))
+  }
+  return s
+}
+
 /** Non-empty entries of `labels`, keys sanitised, `without` left out. */
 export function nonEmptySanitised(labels: Record<string, string> | undefined, without?: string): Labels {
   const out: Labels = {}
-  for (const [k, v] of Object.entries(labels ?? {})) if (v !== '' && k !== without) out[sanitise(k)] = v
+  for (const k in labels) {
+    const v = labels[k]!
+    if (v !== '' && k !== without) out[sanitisedKey(k)] = v
+  }
   return out
 }

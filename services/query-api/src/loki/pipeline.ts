@@ -267,11 +267,11 @@ export class Pipeline {
       }
     }
     if (e.op === '=~' || e.op === '!~') throw new SluiceError('VALIDATION_FAILED', `label filter ${e.label} ${e.op}: a regular expression must be a string`)
-    const conv = this.alias(convert(l.val, v))
+    const conv = convert(l.val, v, (expr) => this.alias(expr))
     const op = e.op === '==' ? '=' : e.op
     // Loki keeps a line whose label does not convert, marked with __error__=LabelFilterErr.
-    this.error = this.alias(`multiIf(${this.error} != '', ${this.error}, ${l.has} AND isNull(${conv}), 'LabelFilterErr', '')`)
-    return `(${l.has} AND (isNull(${conv}) OR ${conv} ${op} ${this.#p.bind(numeric(v), 'Float64')}))`
+    this.error = this.alias(`multiIf(${this.error} != '', ${this.error}, ${l.has} AND NOT ${conv.ok}, 'LabelFilterErr', '')`)
+    return `(${l.has} AND (NOT ${conv.ok} OR ${conv.num} ${op} ${this.#p.bind(numeric(v), 'Float64')}))`
   }
 
   /** A Go text/template of `{{.label}}`s, `{{__line__}}` and text, as a String expression. */

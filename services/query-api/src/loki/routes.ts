@@ -28,7 +28,7 @@ import { LogQLParseError } from '../logql/ast.js'
 import { formatLogQL } from '../logql/format.js'
 import { parseLogQL } from '../logql/parse.js'
 import { matrix, num, seconds, stats, streams } from './answer.js'
-import { compileLogQuery, compileSelect, stepCount } from './compile.js'
+import { compileLogQuery, compileSelect, stepCount, uniqueLines } from './compile.js'
 import type { LinesStatement, LogLine, LogStatement, Scope, Steps } from './compile.js'
 import { HOUR_NS, LOKI_API_VERSION } from './context.js'
 import type { LokiContext, LokiOptions } from './context.js'
@@ -102,7 +102,13 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
       const limits = guardSettings(opts)
       const run = guardedRunner(deps.clickhouse, opts, deps.querySeconds) as <T>(reply: FastifyReply, endpoint: string, st: LogStatement) => Promise<T[]>
 
-      const lines = async (reply: FastifyReply, endpoint: string, st: LinesStatement): Promise<LogLine[]> => (await run<OutputRow>(reply, endpoint, st)).map(st.shape)
+      const lines = async (reply: FastifyReply, endpoint: string, st: LinesStatement): Promise<LogLine[]> => {
+        const first = uniqueLines(st, await run<OutputRow>(reply, endpoint, st))
+        if (first) return first
+        // A full page held a copy of a record not yet merged: ClickHouse drops it (LIMIT 1 BY id).
+        const exact = st.dedup!.exact()
+        return (await run<OutputRow>(reply, endpoint, exact)).map(exact.shape)
+      }
 
       /**
        * Builds a statement, first settling which labels it looked up as possible attributes exist

@@ -68,12 +68,22 @@ export const STREAM_MAP = nonEmpty(`mapUpdate(${sanitised('ResourceAttributes', 
 /** The structured metadata of a row. */
 export const META_MAP = nonEmpty(`mapUpdate(${sanitised('LogAttributes')}, ${builtinMap(META)})`)
 
-/** Go durations (`1h2m3.5s`, `250ms`, `-1.5µs`) as seconds; NULL when `v` is not one. */
+const GO_DURATION = `'^[-+]?([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$'`
+
+/**
+ * Go durations (`1h2m3.5s`, `250ms`, `-1.5µs`): whether `v` is one, and its seconds (0 when it is
+ * not). ClickHouse's parseTimeDelta reads Go's units but throws on anything else, so it is handed
+ * `v` only when the pattern passed, '0s' otherwise: safe on every row, whatever the statement's
+ * short-circuit evaluation, and cheaper than a Nullable if(…, NULL) evaluated branch by branch.
+ */
+export function duration(v: string, ok: string = `match(${v}, ${GO_DURATION})`): { ok: string; seconds: string } {
+  return { ok, seconds: `if(startsWith(${v}, '-'), -1, 1) * parseTimeDelta(if(${ok}, trimLeft(${v}, '+-'), '0s'))` }
+}
+
+/** Go durations as seconds; NULL when `v` is not one. */
 export function durationSeconds(v: string): string {
-  // ClickHouse's parseTimeDelta reads Go's units but throws on anything else: the pattern guards
-  // it, and statements run with short_circuit_function_evaluation = 'force_enable', so it only
-  // ever sees values the pattern passed.
-  return `if(match(${v}, '^[-+]?([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$'), if(startsWith(${v}, '-'), -1, 1) * parseTimeDelta(replaceRegexpOne(${v}, '^[-+]', '')), NULL)`
+  const d = duration(v)
+  return `if(${d.ok}, ${d.seconds}, NULL)`
 }
 
 /** Sizes (`10KB`, `1.5 MiB`, `512`) as bytes, the units humanize reads; NULL when `v` is not one. */
@@ -121,8 +131,17 @@ export function numeric(v: Exclude<LabelValue, { type: 'string' }>): number {
   return v.type === 'number' ? v.value : v.type === 'duration' ? v.seconds : v.bytes
 }
 
-export function convert(val: string, v: Exclude<LabelValue, { type: 'string' }>): string {
-  return v.type === 'duration' ? durationSeconds(val) : v.type === 'bytes' ? bytesValue(val) : `toFloat64OrNull(${val})`
+/**
+ * A label's value as the number a filter compares: `ok` whether it converts, `num` the number
+ * (meaningless where `ok` is false). `name` names an expression in the statement's WITH clause.
+ */
+export function convert(val: string, v: Exclude<LabelValue, { type: 'string' }>, name: (expr: string) => string): { ok: string; num: string } {
+  if (v.type === 'duration') {
+    const d = duration(val, name(`match(${val}, ${GO_DURATION})`))
+    return { ok: d.ok, num: name(d.seconds) }
+  }
+  const n = name(v.type === 'bytes' ? bytesValue(val) : `toFloat64OrNull(${val})`)
+  return { ok: `isNotNull(${n})`, num: n }
 }
 
 /** `a.b[0].c` or `a["b c"]` → path segments (indexes as digit strings). */
