@@ -93,6 +93,12 @@ function setOwn<T>(o: Record<string, T>, key: string, value: T): void {
   else o[key] = value
 }
 
+/** Whether `s[from, to)` holds a backslash (indexOf would scan on to the end of the line). */
+function hasBackslash(s: string, from: number, to: number): boolean {
+  for (let j = from; j < to; j++) if (s.charCodeAt(j) === 92) return true
+  return false
+}
+
 /** Parses `[id k="v" …][id2 …]` from `i`; returns the elements and the index after them. */
 function structuredData(s: string, i: number): { sd: Record<string, Record<string, string>>; end: number } | undefined {
   const sd: Record<string, Record<string, string>> = {}
@@ -112,8 +118,7 @@ function structuredData(s: string, i: number): { sd: Record<string, Record<strin
       const from = nameEnd + 2
       const close = s.indexOf('"', from)
       if (close < 0) return undefined
-      const backslash = s.indexOf('\\', from)
-      if (backslash < 0 || backslash > close) {
+      if (!hasBackslash(s, from, close)) {
         // No escapes (the common case): the value is the text up to the quote.
         setOwn(params, name, s.slice(from, close))
         i = close + 1
