@@ -7,7 +7,7 @@
 // survives into the old generation and is then marked and compacted there — measured as 12 % of
 // the event loop plus most of V8's helper threads in `--target all`. With 64 MB most batches die
 // young. End to end CPU per record fell 8–13 % in alternating runs of `BENCH_ONLY=e2e npm run
-// bench`. V8 grows the young generation only as far as the allocation rate needs, so an idle
+// bench` on a busy machine (within the noise on a quiet one). V8 grows the young generation only as far as the allocation rate needs, so an idle
 // service does not hold the extra memory.
 export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64']
 
