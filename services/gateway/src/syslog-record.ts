@@ -53,6 +53,27 @@ function applyPri(record: Record<string, unknown>, attributes: Record<string, st
   if (facilityName !== null) attributes['syslog.facility'] = facilityName
 }
 
+// Attribute names `id.param`, joined once per pair: a sender repeats the same few, and a joined
+// name made afresh for every record must be flattened and looked up again to become a property.
+// Bounded: pairs past the bounds are joined each time.
+const SD_NAMES = new Map<string, Map<string, string>>()
+const SD_NAMES_MAX_IDS = 64
+const SD_NAMES_MAX_PARAMS = 256
+
+function sdAttributeName(id: string, param: string): string {
+  let names = SD_NAMES.get(id)
+  if (names === undefined) {
+    if (SD_NAMES.size >= SD_NAMES_MAX_IDS) return `${id}.${param}`
+    SD_NAMES.set(id, (names = new Map()))
+  }
+  let name = names.get(param)
+  if (name === undefined) {
+    name = `${id}.${param}`
+    if (names.size < SD_NAMES_MAX_PARAMS) names.set(param, name)
+  }
+  return name
+}
+
 function fromParsed(m: SyslogMessage): Record<string, unknown> {
   const attributes: Record<string, string> = {}
   const record: Record<string, unknown> = { message: m.message, service: m.appName?.trim() ? bounded(m.appName) : SYSLOG_SERVICE, attributes }
@@ -69,7 +90,7 @@ function fromParsed(m: SyslogMessage): Record<string, unknown> {
     const params = m.structuredData[id]!
     for (const k in params) {
       if (kept < MAX_SD_PARAMS) {
-        attributes[`${id}.${k}`] = params[k]! // never the key `__proto__`: it has a dot
+        attributes[sdAttributeName(id, k)] = params[k]! // never the key `__proto__`: it has a dot
         kept++
       } else dropped++
     }
