@@ -53,6 +53,7 @@ const MAX_CONNECTIONS = 1024
 /** How often repeated drops are summed up in the log, one line per reason. */
 const REPORT_INTERVAL_MS = 10_000
 /** Kafka refusing for now: the batch is retried after 100 ms, doubling up to this. */
+const UUID_CHARS = 36
 const MAX_RETRY_DELAY_MS = 2_000
 /** Characters of an unparsed message quoted in the log. */
 const QUOTE_CHARS = 120
@@ -135,11 +136,37 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
     return r.record
   }
 
-  /** Reads `messages` into records: new ids into `ids` on the first reading, the same ones after. */
+  /**
+   * Reads `messages` into records: new ids on the first reading, the same ones after. The ids wait
+   * for a retry as one string (UUIDs are 36 characters), not as an object per record.
+   */
   function reader<T>(messages: readonly T[], bytes: (m: T) => Uint8Array, from: (m: T) => string): (first: boolean) => unknown[] {
     const nowMs = Date.now()
-    const ids: string[] = []
-    return (first) => messages.map((m, i) => toRecord(bytes(m), from(m), nowMs, first ? (ids[i] = uuidv7()) : ids[i]!, first))
+    let ids = ''
+    return (first) => {
+      if (!first) return messages.map((m, i) => toRecord(bytes(m), from(m), nowMs, ids.slice(i * UUID_CHARS, (i + 1) * UUID_CHARS), false))
+      const made = new Array<string>(messages.length)
+      const records = messages.map((m, i) => toRecord(bytes(m), from(m), nowMs, (made[i] = uuidv7()), true))
+      ids = made.join('')
+      return records
+    }
+  }
+
+  /**
+   * A TCP batch's frames copied back to back into one buffer: it waits for Kafka (and a retry) as
+   * two objects, not as a view per frame that the garbage collector would carry into its old space.
+   */
+  function packed(frames: readonly Uint8Array[]): { indexes: number[]; frame: (i: number) => Uint8Array } {
+    let total = 0
+    for (const f of frames) total += f.length
+    const bytes = Buffer.allocUnsafeSlow(total)
+    const ends = new Int32Array(frames.length)
+    let pos = 0
+    for (let i = 0; i < frames.length; i++) {
+      bytes.set(frames[i]!, pos)
+      ends[i] = pos += frames[i]!.length
+    }
+    return { indexes: Array.from(ends.keys()), frame: (i) => bytes.subarray(i === 0 ? 0 : ends[i - 1], ends[i]) }
   }
 
   function track(p: Promise<void>): Promise<void> {
@@ -180,12 +207,13 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
     const drain = async () => {
       await nextTurn()
       while (queue.length > 0) {
-        const frames = queue
+        // Copied out of the chunks they lie in, which are let go with the queue.
+        const batch = packed(queue)
         queue = []
         queuedBytes = 0
         lastChunk = undefined
         if (socket.isPaused() && !ended && !closing) socket.resume()
-        await deliver(frames.length, reader(frames, (f) => f, () => from), from, 'tcp')
+        await deliver(batch.indexes.length, reader(batch.indexes, batch.frame, () => from), from, 'tcp')
       }
       draining = false
     }
