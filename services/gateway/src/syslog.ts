@@ -53,8 +53,9 @@ const MAX_CONNECTIONS = 1024
 /** How often repeated drops are summed up in the log, one line per reason. */
 const REPORT_INTERVAL_MS = 10_000
 /** Kafka refusing for now: the batch is retried after 100 ms, doubling up to this. */
-const UUID_CHARS = 36
 const MAX_RETRY_DELAY_MS = 2_000
+/** Characters of a record id (a UUIDv7 in its canonical form). */
+const UUID_CHARS = 36
 /** Characters of an unparsed message quoted in the log. */
 const QUOTE_CHARS = 120
 
