@@ -77,20 +77,21 @@ function toGlobal(pattern: RegExp | string): RegExp {
  * never shared) and `$` in placeholders is escaped, since `String.replace` gives it meaning.
  */
 export function compileMasks(rules: readonly MaskRule[]): Masker {
-  const compiled = rules.map((r) => ({
-    re: toGlobal(r.pattern),
-    replacement: r.replacement.replaceAll('$', '$$$$'),
+  const compiled = rules.map((r) => {
+    const re = toGlobal(r.pattern)
+    const { accept, replacement } = r
+    // A string replacement gives `$` a meaning (escaped here); a function's return value is used as it is.
+    const escaped = replacement.replaceAll('$', '$$$$')
+    const replace = accept ? (s: string) => s.replace(re, (m) => (accept(m) ? replacement : m)) : (s: string) => s.replace(re, escaped)
     // A hint regex is tested, never used globally: no lastIndex to carry between texts.
-    hint: r.hint instanceof RegExp ? new RegExp(r.hint.source, r.hint.flags.replace(/[gy]/g, '')) : r.hint,
-    accept: r.accept,
-    placeholder: r.replacement,
-  }))
+    const hint = r.hint instanceof RegExp ? new RegExp(r.hint.source, r.hint.flags.replace(/[gy]/g, '')) : r.hint
+    return { replace, hint }
+  })
   if (compiled.length === 0) return (text) => text
   return (text) => {
     let out = text
-    for (const { re, replacement, hint, accept, placeholder } of compiled) {
-      if (hint !== undefined && !(typeof hint === 'string' ? out.includes(hint) : hint.test(out))) continue
-      out = accept ? out.replace(re, (m) => (accept(m) ? placeholder : m)) : out.replace(re, replacement)
+    for (const { replace, hint } of compiled) {
+      if (hint === undefined || (typeof hint === 'string' ? out.includes(hint) : hint.test(out))) out = replace(out)
     }
     return out
   }
