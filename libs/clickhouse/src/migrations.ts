@@ -92,11 +92,35 @@ export function migrationPlan(opts: MigrationOptions): MigrationPlan {
   }
 }
 
+/** The oldest ClickHouse the schema runs on: text indexes (0014) are generally available from 26.2. */
+export const MIN_CLICKHOUSE_VERSION = '26.2'
+
+/** Whether `version`, as version() answers it ("26.7.2.1"), is `min` ("26.2") or newer. */
+export function versionAtLeast(version: string, min: string): boolean {
+  const have = version.split('.').map(Number)
+  const want = min.split('.').map(Number)
+  for (const [i, w] of want.entries()) {
+    const h = have[i] ?? 0
+    if (h !== w) return h > w
+  }
+  return true
+}
+
+async function serverVersion(client: ClickHouseClient): Promise<string> {
+  const rs = await client.query({ query: 'SELECT version() AS version', format: 'JSONEachRow' })
+  const [row] = await rs.json<{ version: string }>()
+  return row?.version ?? ''
+}
+
 /** Applies pending migrations; returns the names applied. */
 export async function migrate(client: ClickHouseClient, opts: MigrationOptions): Promise<string[]> {
   const db = opts.database
   const plan = migrationPlan(opts) // a statement with no cluster form fails here, not retried
   try {
+    const version = await serverVersion(client)
+    if (!versionAtLeast(version, MIN_CLICKHOUSE_VERSION)) {
+      throw new SluiceError('MIGRATION_FAILED', `ClickHouse ${version} is older than ${MIN_CLICKHOUSE_VERSION}, the oldest release Sluice's schema runs on (the body's text index); upgrade the server`)
+    }
     for (const query of plan.bootstrap) await client.command({ query })
     const rs = await client.query({ query: `SELECT version FROM ${db}.schema_migrations`, format: 'JSONEachRow' })
     const applied = new Set((await rs.json<{ version: number }>()).map((r) => Number(r.version)))
@@ -110,6 +134,7 @@ export async function migrate(client: ClickHouseClient, opts: MigrationOptions):
     for (const { query, settings } of plan.retention) await client.command({ query, ...(settings && { clickhouse_settings: settings }) })
     return done
   } catch (err) {
+    if (err instanceof SluiceError && err.code === 'MIGRATION_FAILED') throw err
     throw new SluiceError('MIGRATION_FAILED', `ClickHouse migration failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err, canRetry: true })
   }
 }

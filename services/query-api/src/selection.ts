@@ -8,7 +8,7 @@
 //   &resource.k8s.pod.name=…    ResourceAttributes['k8s.pod.name'] = …
 import { z } from 'zod'
 import { CATEGORIES, TENANT_PATTERN, parseSeverity, parseTimestampNs } from '@sluice/core'
-import { Params } from './loki/sql.js'
+import { Params, bodyContains } from './loki/sql.js'
 
 /** ISO-8601 or epoch seconds/ms/ns → epoch nanoseconds. */
 export const time = z.string().transform((v, ctx) => {
@@ -135,7 +135,7 @@ export function selectionClauses(db: string, s: Selection, p: Params): string[] 
     c.push(`TimestampTime <= toDateTime(${p.bind(((s.to + 999_999_999n) / 1_000_000_000n).toString(), 'Int64')})`)
     c.push(`Timestamp < fromUnixTimestamp64Nano(${p.bind(s.to.toString(), 'Int64')})`)
   }
-  if (s.q) c.push(`Body LIKE ${p.bind(containsPattern(s.q))}`)
+  if (s.q) c.push(bodyContains(s.q, p))
   if (s.level?.length) c.push(`SeverityText IN ${p.bind(s.level, 'Array(String)')}`)
   const columns = [
     ['category', 'Category'],
@@ -169,11 +169,6 @@ export function patternClause(db: string, tenant: string | undefined, id: string
 
 export function where(clauses: readonly string[]): string {
   return clauses.length ? `WHERE ${clauses.join(' AND ')}` : ''
-}
-
-/** LIKE pattern matching `q` literally (case-sensitive; served by the token bloom filter). */
-export function containsPattern(q: string): string {
-  return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
 }
 
 export { Params }

@@ -17,12 +17,12 @@ import {
   STREAM_LABELS,
   STREAM_MAP,
   anchored,
+  bodyContains,
   builtin,
   convert,
   groupNames,
   jsonFlat,
   jsonPath,
-  likePattern,
   logfmtMap,
   matchSql,
   nonEmpty,
@@ -208,7 +208,7 @@ export class Pipeline {
         // lines of that template, though not their whole text.
         return this.line === 'Body' ? `(${re} OR Template = ${this.#p.bind(v.replaceAll('<_>', '<*>'))})` : re
       }
-      if (op === '|=' || op === '!=') return this.line === 'Body' ? `Body LIKE ${this.#p.bind(likePattern(v))}` : `position(${this.line}, ${this.#p.bind(v)}) > 0`
+      if (op === '|=' || op === '!=') return this.line === 'Body' ? bodyContains(v, this.#p) : `position(${this.line}, ${this.#p.bind(v)}) > 0`
       return `match(${this.line}, ${this.#p.bind(v)})`
     }
     const any = values.length === 1 ? one(values[0]!) : `(${values.map(one).join(' OR ')})`

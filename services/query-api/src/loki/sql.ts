@@ -125,7 +125,31 @@ export function matchSql(expr: string, op: Matcher['op'], value: string, p: Para
 export const anchored = (re: string) => `^(?:${re})$`
 
 /** LIKE pattern matching `s` literally. */
-export const likePattern = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+const likePattern = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+
+/** Where the body's text index splits tokens (splitByNonAlpha, as hasToken): ASCII but letters and digits. */
+const TOKEN_SEPARATORS = /[^A-Za-z0-9\u0080-\uffff]+/
+/** Pieces shorter than this narrow nothing (ClickHouse's text_index_like_min_pattern_length). */
+const MIN_PIECE = 4
+
+/**
+ * `Body` contains `s` (LogQL `|=`, /v1/logs `q`), as SQL. The text index on Body (migration 0014)
+ * answers `Body LIKE '%s%'` by itself only where `s` is one run of letters and digits. A term
+ * across separators (`quarantine-zk7q`, `connection refused`, an address) gets conditions the
+ * index answers, each implied by the match: a piece between two separators of `s` is a whole token
+ * of the line (hasToken); a piece at either end of `s` is part of one (a LIKE of its own).
+ */
+export function bodyContains(s: string, p: Params): string {
+  const like = `Body LIKE ${p.bind(likePattern(s))}`
+  const pieces = s.split(TOKEN_SEPARATORS)
+  if (pieces.length < 2) return like
+  const narrowing = pieces.flatMap((piece, i) => {
+    if (piece.length < MIN_PIECE) return []
+    const whole = i > 0 && i < pieces.length - 1
+    return [whole ? `hasToken(Body, ${p.bind(piece)})` : `Body LIKE ${p.bind(likePattern(piece))}`]
+  })
+  return narrowing.length === 0 ? like : `(${[...narrowing, like].join(' AND ')})`
+}
 
 export function numeric(v: Exclude<LabelValue, { type: 'string' }>): number {
   return v.type === 'number' ? v.value : v.type === 'duration' ? v.seconds : v.bytes

@@ -1,0 +1,117 @@
+// Searching line text over the body's text index (migration 0014, loki/sql.ts bodyContains): the
+// answers are substring matches, exactly, and a rare term reads a small part of the column.
+import { mkdtempSync, rmSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { FastifyInstance } from 'fastify'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createClickHouse, migrate } from '@sluice/clickhouse'
+import type { ClickHouseHandle } from '@sluice/clickhouse'
+import { createLogger, createRegistry } from '@sluice/observability'
+import { loadConfig } from './config.js'
+import { buildApp } from './service.js'
+
+const DATABASE = 'body_search'
+const SCHEMAS_DIR = fileURLToPath(new URL('../../../schemas/clickhouse', import.meta.url))
+const ROWS = 400_000
+const TENANT = 'acme'
+const END_MS = Math.floor(Date.now() / 60_000) * 60_000
+const START_MS = END_MS - 3_600_000
+
+// Lines holding the term, and lines holding its pieces without it. Substring semantics: inside a
+// longer token counts, the pieces apart do not.
+const MATCHING = ['job quarantine-zk7q started', 'moved to xquarantine-zk7qy', 'quarantine-zk7q', 'user=alice action=login ok']
+const DECOYS = ['quarantine zk7q', 'quarantine-zk7 and zk7q', 'zk7q-quarantine', 'user=alice action=logout']
+
+let dataDir: string
+let ch: ClickHouseHandle
+let app: FastifyInstance
+let baseUrl: string
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-body-search-'))
+  ch = await createClickHouse({ dataDir })
+  await migrate(ch.client, { database: DATABASE, ttlDays: 30, dir: SCHEMAS_DIR })
+  // Ordinary lines, one every 9 ms across the hour, in several services and parts.
+  for (let part = 0; part < 4; part++) {
+    await ch.client.command({
+      query: `INSERT INTO ${DATABASE}.logs (id, tenant, Timestamp, ServiceName, SeverityText, Body)
+        SELECT toString(number), '${TENANT}', fromUnixTimestamp64Milli(toInt64(${START_MS} + number * 9)), ['api', 'db', 'web'][number % 3 + 1], 'INFO',
+               concat('request ', toString(number), ' user=u', toString(number % 977), ' took ', toString(number % 1000), 'ms path=/api/items/', hex(number))
+        FROM numbers(${(part * ROWS) / 4}, ${ROWS / 4})`,
+    })
+  }
+  const special = [...MATCHING, ...DECOYS].map((Body, i) => ({
+    id: `special-${i}`,
+    tenant: TENANT,
+    Timestamp: `${START_MS + 1_000 + i * 400_000}000000`,
+    ServiceName: 'api',
+    SeverityText: 'WARN',
+    Body,
+  }))
+  await ch.client.insert({ table: `${DATABASE}.logs`, values: special, format: 'JSONEachRow', clickhouse_settings: { date_time_input_format: 'best_effort' } })
+  app = buildApp(loadConfig({ CLICKHOUSE_DATABASE: DATABASE }), {
+    logger: createLogger({ level: 'silent' }),
+    registry: createRegistry({ defaultMetrics: false }),
+    checks: {},
+    clickhouse: ch.client,
+  })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+}, 120_000)
+
+afterAll(async () => {
+  await app?.close()
+  await ch?.client.close()
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+})
+
+/** Rows ClickHouse selected while `fn` ran (nothing else queries it meanwhile). */
+async function rowsRead(fn: () => Promise<unknown>): Promise<number> {
+  const selected = async () => {
+    const rs = await ch.client.query({ query: "SELECT value FROM system.events WHERE event = 'SelectedRows'", format: 'JSONEachRow' })
+    return Number((await rs.json<{ value: string }>())[0]?.value ?? 0)
+  }
+  const before = await selected()
+  await fn()
+  return (await selected()) - before
+}
+
+async function lokiLines(filter: string): Promise<string[]> {
+  const params = new URLSearchParams({ query: `{service_name=~".+"} |= ${JSON.stringify(filter)}`, start: `${START_MS}000000`, end: `${END_MS}000000`, limit: '1000' })
+  const res = await fetch(`${baseUrl}/loki/api/v1/query_range?${params}`, { headers: { 'X-Scope-OrgID': TENANT } })
+  expect(res.status, await res.clone().text()).toBe(200)
+  const body = (await res.json()) as { data: { result: { values: [string, string][] }[] } }
+  return body.data.result.flatMap((s) => s.values.map((v) => v[1])).sort()
+}
+
+async function v1Lines(q: string): Promise<string[]> {
+  const params = new URLSearchParams({ q, from: new Date(START_MS).toISOString(), to: new Date(END_MS).toISOString(), limit: '1000' })
+  const res = await fetch(`${baseUrl}/v1/logs?${params}`, { headers: { 'x-sluice-tenant': TENANT } })
+  expect(res.status, await res.clone().text()).toBe(200)
+  return ((await res.json()) as { logs: { message: string }[] }).logs.map((l) => l.message).sort()
+}
+
+describe('line search over the text index', () => {
+  it('answers a term across separators with exactly the lines holding it', async () => {
+    const expected = MATCHING.filter((l) => l.includes('quarantine-zk7q')).sort()
+    expect(expected).toHaveLength(3)
+    expect(await lokiLines('quarantine-zk7q')).toEqual(expected)
+    expect(await v1Lines('quarantine-zk7q')).toEqual(expected)
+    // Pieces in the middle are whole tokens: `action=login` must not match `action=logout`.
+    expect(await lokiLines('user=alice action=login')).toEqual(['user=alice action=login ok'])
+    // A term of one token, found inside longer ones (substring, as Loki's |= is).
+    expect(await lokiLines('uarantine')).toEqual([...MATCHING.slice(0, 3), ...DECOYS.slice(0, 3)].sort())
+  })
+
+  it('reads a small part of the column for a rare term', async () => {
+    const total = ROWS + MATCHING.length + DECOYS.length
+    const read = await rowsRead(() => lokiLines('quarantine-zk7q'))
+    expect(read).toBeGreaterThan(0)
+    expect(read).toBeLessThan(total / 10)
+    const readV1 = await rowsRead(() => v1Lines('quarantine-zk7q'))
+    expect(readV1).toBeLessThan(total / 10)
+  })
+})
