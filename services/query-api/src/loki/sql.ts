@@ -136,18 +136,20 @@ const MIN_PIECE = 4
  * `Body` contains `s` (LogQL `|=`, /v1/logs `q`), as SQL. The text index on Body (migration 0014)
  * answers `Body LIKE '%s%'` by itself only where `s` is one run of letters and digits. A term
  * across separators (`quarantine-zk7q`, `connection refused`, an address) gets conditions the
- * index answers, each implied by the match: a piece between two separators of `s` is a whole token
- * of the line (hasToken); a piece at either end of `s` is part of one (a LIKE of its own).
+ * index answers, each implied by the match: every piece between two separators of `s` is a whole
+ * token of the line (hasToken: a look-up in the index's dictionary); failing those, the longest
+ * piece at an end of `s` is part of one (a LIKE of its own: a scan of the dictionary, so one only).
  */
 export function bodyContains(s: string, p: Params): string {
   const like = `Body LIKE ${p.bind(likePattern(s))}`
   const pieces = s.split(TOKEN_SEPARATORS)
   if (pieces.length < 2) return like
-  const narrowing = pieces.flatMap((piece, i) => {
-    if (piece.length < MIN_PIECE) return []
-    const whole = i > 0 && i < pieces.length - 1
-    return [whole ? `hasToken(Body, ${p.bind(piece)})` : `Body LIKE ${p.bind(likePattern(piece))}`]
-  })
+  const whole = pieces.slice(1, -1).filter((piece) => piece.length >= MIN_PIECE)
+  const narrowing = whole.map((piece) => `hasToken(Body, ${p.bind(piece)})`)
+  if (narrowing.length === 0) {
+    const end = [pieces[0]!, pieces[pieces.length - 1]!].reduce((a, b) => (b.length > a.length ? b : a))
+    if (end.length >= MIN_PIECE) narrowing.push(`Body LIKE ${p.bind(likePattern(end))}`)
+  }
   return narrowing.length === 0 ? like : `(${[...narrowing, like].join(' AND ')})`
 }
 
