@@ -18,6 +18,7 @@ import {
   STREAM_MAP,
   anchored,
   bodyContains,
+  bodyMatches,
   builtin,
   convert,
   groupNames,
@@ -209,7 +210,7 @@ export class Pipeline {
         return this.line === 'Body' ? `(${re} OR Template = ${this.#p.bind(v.replaceAll('<_>', '<*>'))})` : re
       }
       if (op === '|=' || op === '!=') return this.line === 'Body' ? bodyContains(v, this.#p) : `position(${this.line}, ${this.#p.bind(v)}) > 0`
-      return `match(${this.line}, ${this.#p.bind(v)})`
+      return this.line === 'Body' ? bodyMatches(v, this.#p) : `match(${this.line}, ${this.#p.bind(v)})`
     }
     const any = values.length === 1 ? one(values[0]!) : `(${values.map(one).join(' OR ')})`
     this.where.push(op === '!=' || op === '!~' || op === '!>' ? `NOT ${any}` : any)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Params, bodyContains } from './sql.js'
+import { Params, bodyContains, bodyMatches, regexLiteral } from './sql.js'
 
 const contains = (s: string) => {
   const p = new Params()
@@ -37,5 +37,44 @@ describe('bodyContains', () => {
   it('treats characters beyond ASCII as letters, as the index tokenizer does', () => {
     expect(contains('café-crème').values).toEqual({ p0: '%café-crème%', p1: '%crème%' })
     expect(contains('x-café-y').values).toEqual({ p0: '%x-café-y%', p1: 'café' })
+  })
+})
+
+describe('regexLiteral', () => {
+  it('reads plain text, punctuation escapes and a leading (?i)', () => {
+    expect(regexLiteral('quarantine-zk7q')).toEqual({ text: 'quarantine-zk7q', ignoreCase: false })
+    expect(regexLiteral('GET /api/v1\\.2')).toEqual({ text: 'GET /api/v1.2', ignoreCase: false })
+    expect(regexLiteral('(?i)Connection refused')).toEqual({ text: 'Connection refused', ignoreCase: true })
+  })
+
+  it('is undefined for anything a regular expression does beyond plain text', () => {
+    for (const re of ['a.b', 'ab+', 'a|b', '^ab', 'ab$', '[ab]', 'a{2}', '(ab)', '\\d+', '\\bword', 'a\\ b', '(?i)', '', 'x(?i)y', 'end\\']) {
+      expect(regexLiteral(re), re).toBeUndefined()
+    }
+  })
+})
+
+describe('bodyMatches', () => {
+  const matches = (re: string) => {
+    const p = new Params()
+    return { sql: bodyMatches(re, p), values: p.values }
+  }
+
+  it('searches a plain text as bodyContains does', () => {
+    expect(matches('quarantine\\-zk7q')).toEqual(contains('quarantine-zk7q'))
+  })
+
+  it('keeps the match for (?i) text, narrowed by the longest piece ILIKE reads as RE2 does', () => {
+    expect(matches('(?i)QUARANTINE-ZK7Q')).toEqual({
+      sql: '(Body ILIKE {p1:String} AND match(Body, {p0:String}))',
+      values: { p0: '(?i)QUARANTINE-ZK7Q', p1: '%QUARANTINE%' },
+    })
+    // k and s split: RE2 folds them with the Kelvin sign and the long s, ILIKE does not.
+    expect(matches('(?i)Basket timeouts').values).toEqual({ p0: '(?i)Basket timeouts', p1: '%timeout%' })
+    expect(matches('(?i)sks').sql).toBe('match(Body, {p0:String})')
+  })
+
+  it('leaves any other regular expression to match()', () => {
+    expect(matches('err(or)?')).toEqual({ sql: 'match(Body, {p0:String})', values: { p0: 'err(or)?' } })
   })
 })

@@ -153,6 +153,50 @@ export function bodyContains(s: string, p: Params): string {
   return narrowing.length === 0 ? like : `(${[...narrowing, like].join(' AND ')})`
 }
 
+/** What RE2 (and Go) accept after a backslash as the character itself: ASCII punctuation. */
+const ESCAPABLE = /^[!-/:-@[-`{-~]$/
+
+/**
+ * What a regular expression (RE2) matches when it is a plain text: its characters, each
+ * punctuation escape (`\.`) read as the character, and whether it starts with `(?i)`. Undefined
+ * for anything else (classes, repetition, alternation, anchors, `\d`-style escapes).
+ */
+export function regexLiteral(re: string): { text: string; ignoreCase: boolean } | undefined {
+  const ignoreCase = re.startsWith('(?i)')
+  let text = ''
+  for (let i = ignoreCase ? 4 : 0; i < re.length; i++) {
+    const c = re[i]!
+    if ('.+*?()|[]{}^$'.includes(c)) return undefined
+    if (c === '\\') {
+      const next = re[++i]
+      if (next === undefined || !ESCAPABLE.test(next)) return undefined
+      text += next
+    } else text += c
+  }
+  return text === '' ? undefined : { text, ignoreCase }
+}
+
+/**
+ * What splits a case-insensitive text into pieces ILIKE reads as RE2's `(?i)` does: separators
+ * (the index's tokens), characters beyond ASCII, and k and s, which RE2 also matches with the
+ * Kelvin sign and the long s where ILIKE does not.
+ */
+const FOLD_UNSAFE = /[^A-JL-RT-Za-jl-rt-z0-9]+/
+
+/**
+ * `Body` matches the regular expression `re`, as SQL. A plain text (regexLiteral) is searched as
+ * bodyContains searches it; `(?i)` and a plain text (Grafana's "line contains, case insensitive")
+ * keeps the match and adds the longest piece of the text as an ILIKE the index answers.
+ */
+export function bodyMatches(re: string, p: Params): string {
+  const literal = regexLiteral(re)
+  if (literal && !literal.ignoreCase) return bodyContains(literal.text, p)
+  const match = `match(Body, ${p.bind(re)})`
+  if (!literal) return match
+  const piece = literal.text.split(FOLD_UNSAFE).reduce((a, b) => (b.length > a.length ? b : a), '')
+  return piece.length >= MIN_PIECE ? `(Body ILIKE ${p.bind(likePattern(piece))} AND ${match})` : match
+}
+
 export function numeric(v: Exclude<LabelValue, { type: 'string' }>): number {
   return v.type === 'number' ? v.value : v.type === 'duration' ? v.seconds : v.bytes
 }
