@@ -39,14 +39,17 @@ export const DEFAULT_MASKS: readonly MaskRule[] = [
   // boundary at every position: in text with dashes but no UUID it costs a fraction.
   { name: 'uuid', pattern: new RegExp(`\\b${HEX}{8}-${HEX}{4}-${HEX}{4}-${HEX}{4}-${HEX}{12}\\b`, 'g'), replacement: '<UUID>', hint: new RegExp(`-${HEX}{4}-`) },
   { name: 'timestamp', pattern: /\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?/g, replacement: '<TS>', hint: ':' },
-  { name: 'ipv4', pattern: /(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?![\w.])/g, replacement: '<IP>', hint: '.' },
+  // The hints are what every match holds (a digit, a dot, a digit), not merely a character most
+  // lines have: the rules' look-behinds make each text they scan cost a test at every position.
+  { name: 'ipv4', pattern: /(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?![\w.])/g, replacement: '<IP>', hint: /\d\.\d/ },
   {
     name: 'ipv6',
     // Full form, or a compressed form with `::` between at least two groups; the look-arounds
     // keep C++/Rust paths (std::string) and times of day (12:30:45) out.
     pattern: new RegExp(`(?<![\\w:.])(?:(?:${H4}:){7}${H4}|(?:${H4}:){1,6}:(?:${H4}:){0,5}${H4}|::1)(?![\\w:])`, 'g'),
     replacement: '<IP>',
-    hint: ':',
+    // The compressed forms hold `::`, the full form three groups between colons.
+    hint: new RegExp(`::|:${H4}:${H4}:${H4}:`),
   },
   { name: 'path', pattern: /(?<![\w/.~-])(?:\/[\w.@%+~-]+){2,}\/?/g, replacement: '<PATH>', hint: '/' },
   // 0x-prefixed, or a whole word of 8+ hex digits with a digit and a letter among them (so neither
