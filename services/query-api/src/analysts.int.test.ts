@@ -4,13 +4,8 @@
 // service in trouble, a healthy one, one gone silent, one with a firing alert; a user session
 // across services; an error code with its users and cities. Every expected value is computed from
 // the fixture rows, with the same rules the endpoints document (minute buckets, windows).
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createClickHouse, migrate } from '@sluice/clickhouse'
 import type { ClickHouseHandle } from '@sluice/clickhouse'
 import { formatNs } from '@sluice/core'
 import { createLogger, createRegistry } from '@sluice/observability'
@@ -18,9 +13,10 @@ import { loadConfig } from './config.js'
 import { patternIdOf, storedAlert, storedRow } from './loki-fixture.js'
 import type { LogRow, RowSpec } from './loki-fixture.js'
 import { buildApp } from './service.js'
+import { openTestStore } from './test-store.js'
+import type { TestStore } from './test-store.js'
 
 const DATABASE = 'analysts'
-const SCHEMAS_DIR = fileURLToPath(new URL('../../../schemas/clickhouse', import.meta.url))
 const MS = 1_000_000n
 const S = 1_000_000_000n
 const MIN = 60n * S
@@ -112,14 +108,13 @@ const ALERTS = [
 
 // ---- the running service --------------------------------------------------------------------------
 
-let dataDir: string
+let store: TestStore
 let ch: ClickHouseHandle
 let app: FastifyInstance
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-analysts-'))
-  ch = await createClickHouse({ dataDir })
-  await migrate(ch.client, { database: DATABASE, ttlDays: 30, dir: SCHEMAS_DIR })
+  store = await openTestStore('analysts', DATABASE)
+  ch = store.ch
   await ch.client.insert({ table: `${DATABASE}.logs`, values: rows, format: 'JSONEachRow' })
   await ch.client.insert({ table: `${DATABASE}.logs`, values: [DUPLICATE], format: 'JSONEachRow' })
   await ch.client.insert({ table: `${DATABASE}.alerts`, values: ALERTS, format: 'JSONEachRow' })
@@ -133,8 +128,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close()
-  await ch?.client.close()
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+  await store?.close()
 })
 
 async function get(url: string, tenant = 'acme') {

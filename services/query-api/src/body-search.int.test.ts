@@ -1,20 +1,16 @@
 // Searching line text over the body's text index (migration 0014, loki/sql.ts bodyContains): the
 // answers are substring matches, exactly, and a rare term reads a small part of the column.
-import { mkdtempSync, rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createClickHouse, migrate } from '@sluice/clickhouse'
 import type { ClickHouseHandle } from '@sluice/clickhouse'
 import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from './config.js'
 import { buildApp } from './service.js'
+import { openTestStore } from './test-store.js'
+import type { TestStore } from './test-store.js'
 
 const DATABASE = 'body_search'
-const SCHEMAS_DIR = fileURLToPath(new URL('../../../schemas/clickhouse', import.meta.url))
 const ROWS = 400_000
 const TENANT = 'acme'
 const END_MS = Math.floor(Date.now() / 60_000) * 60_000
@@ -32,15 +28,14 @@ const SPECIAL = [
 ]
 const having = (test: (line: string) => boolean) => SPECIAL.filter(test).sort()
 
-let dataDir: string
+let store: TestStore
 let ch: ClickHouseHandle
 let app: FastifyInstance
 let baseUrl: string
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-body-search-'))
-  ch = await createClickHouse({ dataDir })
-  await migrate(ch.client, { database: DATABASE, ttlDays: 30, dir: SCHEMAS_DIR })
+  store = await openTestStore('body-search', DATABASE)
+  ch = store.ch
   // Ordinary lines, one every 9 ms across the hour, in several services and parts.
   for (let part = 0; part < 4; part++) {
     await ch.client.command({
@@ -71,8 +66,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close()
-  await ch?.client.close()
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+  await store?.close()
 })
 
 /** Rows ClickHouse selected while `fn` ran (nothing else queries it meanwhile). */

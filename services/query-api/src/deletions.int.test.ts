@@ -3,33 +3,29 @@
 // task reaches `done` with the count, and it is audited; keys without the admin scope, selectors
 // without a criterion and deletions naming no tenant are refused.
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createProcessSecurity, hashKey } from '@sluice/auth'
 import type { AuditRow, Security } from '@sluice/auth'
-import { createClickHouse, migrate } from '@sluice/clickhouse'
 import type { ClickHouseHandle } from '@sluice/clickhouse'
 import { createLogger, createRegistry } from '@sluice/observability'
-import { schemasDir } from '@sluice/registry'
 import { loadConfig } from './config.js'
 import type { DeletionTask } from './deletions.js'
 import { buildApp } from './service.js'
+import { openTestStore } from './test-store.js'
+import type { TestStore } from './test-store.js'
 
 const DATABASE = `t_${randomBytes(4).toString('hex')}`
 const KEYS = { admin: 'key-admin-a', query: 'key-query-a', ops: 'key-ops-all', adminB: 'key-admin-b' }
-let dataDir: string
+let store: TestStore
 let ch: ClickHouseHandle
 let app: FastifyInstance
 let security: Security
 const audited: AuditRow[] = []
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-deletions-test-'))
-  ch = await createClickHouse({ dataDir })
-  await migrate(ch.client, { database: DATABASE, ttlDays: 30, dir: path.join(schemasDir(), 'clickhouse') })
+  store = await openTestStore('deletions-test', DATABASE)
+  ch = store.ch
   const log = createLogger({ level: 'silent' })
   const keys = {
     keys: [
@@ -51,8 +47,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close()
   await ch?.client.command({ query: `DROP DATABASE IF EXISTS ${DATABASE} SYNC` })
-  await ch?.client.close()
-  rmSync(dataDir, { recursive: true, force: true })
+  await store?.close()
 })
 
 const NOW_NS = BigInt(Date.now()) * 1_000_000n

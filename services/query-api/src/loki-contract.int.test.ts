@@ -10,16 +10,11 @@
 // samples give no point; structured metadata and parsed labels are series labels; volumes and
 // bytes_over_time count the UTF-8 bytes of lines.
 import { once } from 'node:events'
-import { mkdtempSync, rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import WebSocket from 'ws'
 import { z } from 'zod'
-import { createClickHouse, migrate } from '@sluice/clickhouse'
 import type { ClickHouseHandle } from '@sluice/clickhouse'
 import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from './config.js'
@@ -44,11 +39,12 @@ import {
 } from './loki-fixture.js'
 import type { FixtureRow, Labels, SeriesPoints } from './loki-fixture.js'
 import { buildApp } from './service.js'
+import { openTestStore } from './test-store.js'
+import type { TestStore } from './test-store.js'
 
 // ---- the running service --------------------------------------------------------------------------
 
 const DATABASE = 'loki_contract'
-const SCHEMAS_DIR = fileURLToPath(new URL('../../../schemas/clickhouse', import.meta.url))
 
 const win = fixtureWindow(Date.now())
 const fixture = buildFixture(win)
@@ -60,15 +56,14 @@ const RANGE = { start: START_NS.toString(), end: END_NS.toString() } as const
 /** An evaluation time for instant queries, well inside the fixture. */
 const T_S = win.windowEndS - 420
 
-let dataDir: string
+let store: TestStore
 let ch: ClickHouseHandle
 let app: FastifyInstance
 let baseUrl: string
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-loki-contract-'))
-  ch = await createClickHouse({ dataDir })
-  await migrate(ch.client, { database: DATABASE, ttlDays: 30, dir: SCHEMAS_DIR })
+  store = await openTestStore('loki-contract', DATABASE)
+  ch = store.ch
   await ch.client.insert({ table: `${DATABASE}.logs`, values: fixture.map((f) => f.row), format: 'JSONEachRow' })
   app = buildApp(loadConfig({ CLICKHOUSE_DATABASE: DATABASE }), {
     logger: createLogger({ level: 'silent' }),
@@ -82,8 +77,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close()
-  await ch?.client.close()
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+  await store?.close()
 })
 
 // ---- the fixture, selected --------------------------------------------------------------------------

@@ -6,26 +6,22 @@
 // ids. The routes are read from the app's OpenAPI document, so a new route without a check here
 // fails the suite.
 import { once } from 'node:events'
-import { mkdtempSync, rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { createProcessSecurity, hashKey, loadSecurityConfig, securityEnv } from '@sluice/auth'
 import type { ProcessSecurity, Scope } from '@sluice/auth'
-import { createClickHouse, migrate } from '@sluice/clickhouse'
 import type { ClickHouseHandle } from '@sluice/clickhouse'
 import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from './config.js'
 import { patternIdOf, storedAlert, storedRow } from './loki-fixture.js'
 import type { LogRow, RowSpec } from './loki-fixture.js'
 import { buildApp } from './service.js'
+import { openTestStore } from './test-store.js'
+import type { TestStore } from './test-store.js'
 
 const DATABASE = 'tenancy'
-const SCHEMAS_DIR = fileURLToPath(new URL('../../../schemas/clickhouse', import.meta.url))
 const MS = 1_000_000n
 const MIN = 60_000n * MS
 const NOW = BigInt(Date.now()) * MS
@@ -90,16 +86,15 @@ const ALERTS = [
 
 // ---- the running service --------------------------------------------------------------------------
 
-let dataDir: string
+let store: TestStore
 let ch: ClickHouseHandle
 let security: ProcessSecurity
 let app: FastifyInstance
 let wsUrl: string
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-tenancy-'))
-  ch = await createClickHouse({ dataDir })
-  await migrate(ch.client, { database: DATABASE, ttlDays: 30, dir: SCHEMAS_DIR })
+  store = await openTestStore('tenancy', DATABASE)
+  ch = store.ch
   await ch.client.insert({ table: `${DATABASE}.logs`, values: [...acmeRows, ...globexRows], format: 'JSONEachRow' })
   await ch.client.insert({ table: `${DATABASE}.alerts`, values: ALERTS, format: 'JSONEachRow' })
   const keys = { keys: Object.entries(KEYS).map(([id, k]) => ({ id, sha256: hashKey(k.key), tenants: k.tenants, scopes: k.scopes })) }
@@ -119,8 +114,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close()
   await security?.close()
-  await ch?.client.close()
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+  await store?.close()
 })
 
 // ---- helpers ----------------------------------------------------------------------------------------

@@ -4,13 +4,8 @@
 // legacy stopped logging 30 minutes ago; another tenant has the same names and must not show.
 // Expected numbers are computed from the fixture rows with the rules the /v1 endpoints document
 // (trends per minute bucket, patterns per exact timestamp); every insight's queries are run again.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createClickHouse, migrate } from '@sluice/clickhouse'
 import type { ClickHouseHandle } from '@sluice/clickhouse'
 import { formatNs } from '@sluice/core'
 import { createLogger, createRegistry } from '@sluice/observability'
@@ -22,9 +17,10 @@ import type { ExecutedQuery } from './ask.js'
 import { SPIKE_CRITICAL_RATE } from './insights.js'
 import type { Insight, InsightsAnswer, PatternsAnswer, ServicesAnswer, TrendsAnswer } from './insights.js'
 import type { AiModel, AiRequest, AiResult } from './model.js'
+import { openTestStore } from '../test-store.js'
+import type { TestStore } from '../test-store.js'
 
 const DATABASE = 'insights'
-const SCHEMAS_DIR = fileURLToPath(new URL('../../../../schemas/clickhouse', import.meta.url))
 const MS = 1_000_000n
 const S = 1_000_000_000n
 const MIN = 60n * S
@@ -101,14 +97,13 @@ const model: AiModel = {
   },
 }
 
-let dataDir: string
+let store: TestStore
 let ch: ClickHouseHandle
 let app: FastifyInstance
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-insights-'))
-  ch = await createClickHouse({ dataDir })
-  await migrate(ch.client, { database: DATABASE, ttlDays: 30, dir: SCHEMAS_DIR })
+  store = await openTestStore('insights', DATABASE)
+  ch = store.ch
   await ch.client.insert({ table: `${DATABASE}.logs`, values: rows, format: 'JSONEachRow' })
   // buildApp registers /v1/ai/insights (registerInsights) with the model it is given.
   app = buildApp(loadConfig({ CLICKHOUSE_DATABASE: DATABASE }), {
@@ -122,8 +117,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close()
-  await ch?.client.close()
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+  await store?.close()
 })
 
 /** The insights of the fixture's last hour (an explicit window: the rows are laid out from NOW). */

@@ -4,13 +4,8 @@
 // model, with the real groq-sdk against a local server speaking Groq's API (scripted plans and
 // answers, malformed JSON, refusals, 429s, an invented number), every answer names the burst's
 // pattern and the numbers computed here from the fixture, and its queries reproduce them.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createClickHouse, migrate } from '@sluice/clickhouse'
 import type { ClickHouseHandle } from '@sluice/clickhouse'
 import { createLogger, createRegistry } from '@sluice/observability'
 import { startFakeGroq } from '../../../../test/infra/groq.js'
@@ -19,9 +14,10 @@ import { loadConfig } from '../config.js'
 import { storedRow } from '../loki-fixture.js'
 import type { LogRow, RowSpec } from '../loki-fixture.js'
 import { buildApp } from '../service.js'
+import { openTestStore } from '../test-store.js'
+import type { TestStore } from '../test-store.js'
 
 const DATABASE = 'ai_search'
-const SCHEMAS_DIR = fileURLToPath(new URL('../../../../schemas/clickhouse', import.meta.url))
 const MS = 1_000_000n
 const S = 1_000_000_000n
 const MIN = 60n * S
@@ -64,7 +60,7 @@ const globex = Array.from({ length: 200 }, (_, i) => row({ tenant: 'globex', ser
 const declined = [...burst, session[2]!]
 const acmeErrors = [...declined, ...hostile]
 
-let dataDir: string
+let store: TestStore
 let ch: ClickHouseHandle
 let groq: FakeGroq
 
@@ -75,15 +71,13 @@ function appWith(env: Record<string, string> = {}): FastifyInstance {
 const withModel = () => appWith({ GROQ_API_KEY: 'gsk_test_key', GROQ_BASE_URL: groq.baseUrl, QUERY_AI_TIMEOUT_MS: '3000' })
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-ai-'))
-  ch = await createClickHouse({ dataDir })
-  await migrate(ch.client, { database: DATABASE, ttlDays: 30, dir: SCHEMAS_DIR })
+  store = await openTestStore('ai', DATABASE)
+  ch = store.ch
   await ch.client.insert({ table: `${DATABASE}.logs`, values: [...ok, ...burst, ...hostile, ...checkout, ...session, ...globex], format: 'JSONEachRow' })
 })
 
 afterAll(async () => {
-  await ch?.client.close()
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+  await store?.close()
 })
 
 interface SearchAnswer {
