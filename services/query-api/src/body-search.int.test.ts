@@ -1,13 +1,9 @@
 // Searching line text over the body's text index (migration 0014, loki/sql.ts bodyContains): the
 // answers are substring matches, exactly, and a rare term reads a small part of the column.
-import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ClickHouseHandle } from '@sluice/clickhouse'
-import { createLogger, createRegistry } from '@sluice/observability'
-import { loadConfig } from './config.js'
-import { buildApp } from './service.js'
-import { openTestStore } from './test-store.js'
+import { listenQueryApi, openTestStore } from './test-store.js'
 import type { TestStore } from './test-store.js'
 
 const DATABASE = 'body_search'
@@ -54,14 +50,9 @@ beforeAll(async () => {
     Body,
   }))
   await ch.client.insert({ table: `${DATABASE}.logs`, values: special, format: 'JSONEachRow', clickhouse_settings: { date_time_input_format: 'best_effort' } })
-  app = buildApp(loadConfig({ CLICKHOUSE_DATABASE: DATABASE }), {
-    logger: createLogger({ level: 'silent' }),
-    registry: createRegistry({ defaultMetrics: false }),
-    checks: {},
-    clickhouse: ch.client,
-  })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const api = await listenQueryApi(ch, DATABASE)
+  app = api.app
+  baseUrl = api.baseUrl
 }, 120_000)
 
 afterAll(async () => {

@@ -10,7 +10,6 @@
 // samples give no point; structured metadata and parsed labels are series labels; volumes and
 // bytes_over_time count the UTF-8 bytes of lines.
 import { once } from 'node:events'
-import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import WebSocket from 'ws'
@@ -39,7 +38,7 @@ import {
 } from './loki-fixture.js'
 import type { FixtureRow, Labels, SeriesPoints } from './loki-fixture.js'
 import { buildApp } from './service.js'
-import { openTestStore } from './test-store.js'
+import { listenQueryApi, openTestStore } from './test-store.js'
 import type { TestStore } from './test-store.js'
 
 // ---- the running service --------------------------------------------------------------------------
@@ -65,14 +64,9 @@ beforeAll(async () => {
   store = await openTestStore('loki-contract', DATABASE)
   ch = store.ch
   await ch.client.insert({ table: `${DATABASE}.logs`, values: fixture.map((f) => f.row), format: 'JSONEachRow' })
-  app = buildApp(loadConfig({ CLICKHOUSE_DATABASE: DATABASE }), {
-    logger: createLogger({ level: 'silent' }),
-    registry: createRegistry({ defaultMetrics: false }),
-    checks: {},
-    clickhouse: ch.client,
-  })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const api = await listenQueryApi(ch, DATABASE)
+  app = api.app
+  baseUrl = api.baseUrl
 })
 
 afterAll(async () => {

@@ -1,11 +1,16 @@
 // What the query API's integration tests run against: embedded ClickHouse in a temporary data
-// directory, with Sluice's schema migrated into one database.
+// directory, with Sluice's schema migrated into one database, and the query API over it.
 import { mkdtempSync, rmSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createClickHouse, migrate } from '@sluice/clickhouse'
 import type { ClickHouseHandle } from '@sluice/clickhouse'
+import { createLogger, createRegistry } from '@sluice/observability'
+import type { FastifyInstance } from 'fastify'
+import { loadConfig } from './config.js'
+import { buildApp } from './service.js'
 
 const SCHEMAS_DIR = fileURLToPath(new URL('../../../schemas/clickhouse', import.meta.url))
 
@@ -27,4 +32,16 @@ export async function openTestStore(name: string, database: string): Promise<Tes
       rmSync(dataDir, { recursive: true, force: true })
     },
   }
+}
+
+/** The query API over `database` of `ch`, silent, listening on an OS-chosen port of 127.0.0.1. */
+export async function listenQueryApi(ch: ClickHouseHandle, database: string): Promise<{ app: FastifyInstance; baseUrl: string }> {
+  const app = buildApp(loadConfig({ CLICKHOUSE_DATABASE: database }), {
+    logger: createLogger({ level: 'silent' }),
+    registry: createRegistry({ defaultMetrics: false }),
+    checks: {},
+    clickhouse: ch.client,
+  })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  return { app, baseUrl: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` }
 }
