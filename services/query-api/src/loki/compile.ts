@@ -214,8 +214,13 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
   const t = `(toUnixTimestamp64Nano(Timestamp) + ${p.bind(offset.toString(), 'Int64')})`
   const rel = `(${t} - ${p.bind((steps.startNs - k * steps.stepNs).toString(), 'Int64')})`
   const step = p.bind(steps.stepNs.toString(), 'Int64')
-  const lo = `greatest(toInt64(0), intDiv(${rel} + ${step} - 1, ${step}) - ${p.bind(k.toString(), 'Int64')})`
-  const hi = `least(toInt64(${p.bind(stepCount(steps) - 1, 'Int64')}), intDiv(${rel} + ${p.bind((r.rangeNs - 1n).toString(), 'Int64')}, ${step}) - ${p.bind(k.toString(), 'Int64')})`
+  const first = `intDiv(${rel} + ${step} - 1, ${step}) - ${p.bind(k.toString(), 'Int64')}`
+  const last = p.bind(stepCount(steps) - 1, 'Int64')
+  // A window exactly one step long holds each row once, at the step `first` names: no upper end to
+  // compute, only the steps' bounds to keep (count_over_time(…[1m]) at a 1m step, Grafana's usual).
+  const exact = r.rangeNs === steps.stepNs
+  const lo = exact ? first : `greatest(toInt64(0), ${first})`
+  const hi = exact ? '' : `least(toInt64(${last}), intDiv(${rel} + ${p.bind((r.rangeNs - 1n).toString(), 'Int64')}, ${step}) - ${p.bind(k.toString(), 'Int64')})`
   // `by` labels are grouped on as plain columns and put into a map once per group; a window no
   // longer than the step holds each row at most once, so no row is repeated per step.
   const g = grouping ?? r.grouping
@@ -230,11 +235,11 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
   // One row per series, its steps and values as arrays: a few rows to hand to JavaScript, not one per point.
   const query = `SELECT labels, groupArray(toUInt32(i)) AS i, groupArray(v) AS v FROM (
 SELECT ${labels} AS labels, i, ${agg} AS v FROM (
-  ${pipe.with}SELECT ${[series, `${t} AS t`, r.unwrap ? `${value} AS x` : '', r.op.startsWith('bytes') ? `length(${pipe.line}) AS b` : '', `${lo} AS lo`, `${hi} AS hi`].filter(Boolean).join(', ')}
+  ${pipe.with}SELECT ${[series, `${t} AS t`, r.unwrap ? `${value} AS x` : '', r.op.startsWith('bytes') ? `length(${pipe.line}) AS b` : '', `${lo} AS lo`, hi && `${hi} AS hi`].filter(Boolean).join(', ')}
   FROM ${scope.db}.logs
   WHERE ${conditions}
 )
-${single ? 'WHERE lo <= hi' : 'ARRAY JOIN range(lo, hi + 1) AS i'}
+${exact ? `WHERE lo BETWEEN 0 AND ${last}` : single ? 'WHERE lo <= hi' : 'ARRAY JOIN range(lo, hi + 1) AS i'}
 GROUP BY ${[...keys, single ? 'lo AS i' : 'i'].join(', ')}
 )
 GROUP BY labels`
