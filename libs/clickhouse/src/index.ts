@@ -3,7 +3,7 @@
 // embedded engine for analysts.
 export { createClickHouse, pingClickHouse } from './client.js'
 export type { ClickHouseClient, ClickHouseHandle, ClickHouseOptions } from './client.js'
-export { MIN_CLICKHOUSE_VERSION, RETENTION_TABLES, loadMigrations, migrate, migrationPlan, retentionDaysColumnValue } from './migrations.js'
+export { RETENTION_TABLES, loadMigrations, migrate, migrationPlan, retentionDaysColumnValue } from './migrations.js'
 export type { Migration, MigrationOptions, MigrationPlan, Statement } from './migrations.js'
 export { SHARDING_KEYS, clusterTarget, createClusterDdl } from './cluster.js'
 export type { ClusterDdl, ClusterDdlOptions, ClusterTarget } from './cluster.js'
