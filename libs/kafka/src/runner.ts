@@ -322,9 +322,12 @@ export class ConsumerRunner {
     const lag = batch.offsetLag()
     this.#metrics.lag.set({ group: this.#o.groupId, topic, partition: String(partition) }, Number(lag))
     if (lag === '0') {
+      // After this batch's chunks are buffered. The flush is not waited for on the chain: the
+      // chunks behind it (the fetch's other partitions) are buffered meanwhile and go out in the
+      // next flush, instead of each waiting out the Kafka round trip of the one before.
       this.#then(async () => {
         if (generation !== this.#generation || this.#closing) return
-        await Promise.all(this.#stages.filter((s) => s.stage.flush.whenCaughtUp && s.buffered > 0).map((s) => this.#flush(s)))
+        for (const s of this.#stages) if (s.stage.flush.whenCaughtUp && s.buffered > 0) void this.#flush(s)
       })
     }
   }
