@@ -76,6 +76,17 @@ GROUP BY tenant, ServiceName`)
     const ddl = withTables()
     expect(() => ddl.transform('CREATE MATERIALIZED VIEW db.v TO db.nowhere AS SELECT 1 FROM db.logs')).toThrow(/db.nowhere is not a table created by the migrations/)
   })
+
+  it('change their query ON CLUSTER, still reading the local source; only views the migrations created', () => {
+    const ddl = withTables()
+    ddl.transform('CREATE MATERIALIZED VIEW db.patterns_mv TO db.patterns AS SELECT tenant, count() AS Count FROM db.logs GROUP BY tenant')
+    expect(ddl.transform('ALTER TABLE db.patterns_mv MODIFY QUERY SELECT tenant, n AS Count FROM (SELECT tenant, count() AS n FROM db.logs GROUP BY tenant)')).toEqual([
+      'ALTER TABLE db.patterns_mv ON CLUSTER c1 MODIFY QUERY SELECT tenant, n AS Count FROM (SELECT tenant, count() AS n FROM db.logs_local GROUP BY tenant)',
+    ])
+    expect(() => ddl.transform('ALTER TABLE db.volume_mv MODIFY QUERY SELECT 1 FROM db.logs')).toThrow(/db.volume_mv is not a materialised view created by the migrations/)
+    ddl.transform('DROP VIEW db.patterns_mv')
+    expect(() => ddl.transform('ALTER TABLE db.patterns_mv MODIFY QUERY SELECT 1 FROM db.logs')).toThrow(/not a materialised view/)
+  })
 })
 
 describe('cluster DDL: ALTER TABLE', () => {

@@ -118,12 +118,17 @@ export function createClusterDdl(opts: ClusterDdlOptions): ClusterDdl {
   const createDatabase = new RegExp(`^CREATE\\s+DATABASE\\s+(IF\\s+NOT\\s+EXISTS\\s+)?${db}$`, 'i')
   const createTable = new RegExp(`^CREATE\\s+TABLE\\s+(IF\\s+NOT\\s+EXISTS\\s+)?${name}\\s+([\\s\\S]*)$`, 'i')
   const createView = new RegExp(`^CREATE\\s+MATERIALIZED\\s+VIEW\\s+(IF\\s+NOT\\s+EXISTS\\s+)?${name}\\s+TO\\s+${name}\\s+AS\\s+([\\s\\S]*)$`, 'i')
+  const modifyQuery = new RegExp(`^ALTER\\s+TABLE\\s+${name}\\s+MODIFY\\s+QUERY\\s+(SELECT\\b[\\s\\S]*)$`, 'i')
   const alter = new RegExp(`^ALTER\\s+TABLE\\s+${name}\\s+([\\s\\S]*)$`, 'i')
   const dropView = new RegExp(`^DROP\\s+VIEW\\s+(IF\\s+EXISTS\\s+)?${name}(\\s+SYNC)?$`, 'i')
   const dropTable = new RegExp(`^DROP\\s+TABLE\\s+(IF\\s+EXISTS\\s+)?${name}(\\s+SYNC)?$`, 'i')
   const exchange = new RegExp(`^EXCHANGE\\s+TABLES\\s+${name}\\s+AND\\s+${name}$`, 'i')
   const insert = new RegExp(`^INSERT\\s+INTO\\s+${name}\\s+(?:SETTINGS\\s+([\\s\\S]*?)\\s+)?(SELECT\\b[\\s\\S]*)$`, 'i')
   const reference = new RegExp(`\\b${name}\\b`, 'g')
+  /** Materialised views the migrations created (and have not dropped). */
+  const views = new Set<string>()
+  /** A SELECT over the tables, as each shard's view reads it: from its own local tables. */
+  const localReads = (select: string) => select.replace(reference, (ref, t: string) => (tables.has(t) ? local(t) : ref))
 
   /** ENGINE = X[(args)] <tail> → [X, args, tail]. */
   const engineOf = (rest: string, statement: string): [string, string | undefined, string] => {
@@ -176,8 +181,15 @@ export function createClusterDdl(opts: ClusterDdlOptions): ClusterDdl {
       // local target: inserts through the Distributed table reach one replica per shard, whose
       // view fires there; the Replicated target copies the result to the other replicas.
       const [, ifNotExists = '', view, target, select] = m as unknown as [string, string | undefined, string, string, string]
-      const body = select.replace(reference, (ref, t: string) => (tables.has(t) ? local(t) : ref))
-      return [`CREATE MATERIALIZED VIEW ${ifNotExists}${db}.${view} ${on} TO ${local(dataTable(target, s))} AS ${body}`]
+      const to = local(dataTable(target, s))
+      views.add(view)
+      return [`CREATE MATERIALIZED VIEW ${ifNotExists}${db}.${view} ${on} TO ${to} AS ${localReads(select)}`]
+    }
+    if ((m = modifyQuery.exec(s))) {
+      // A view's new query, swapped atomically on every host, reading the local tables as before.
+      const [, view, select] = m as unknown as [string, string, string]
+      if (!views.has(view)) refuse(`${db}.${view} is not a materialised view created by the migrations`, s)
+      return [`ALTER TABLE ${db}.${view} ${on} MODIFY QUERY ${localReads(select)}`]
     }
     if ((m = alter.exec(s))) {
       const [, t, ops] = m as unknown as [string, string, string]
@@ -190,7 +202,10 @@ export function createClusterDdl(opts: ClusterDdlOptions): ClusterDdl {
       // A Distributed table never names a column its local tables lack: added locally first, removed from it first.
       return REMOVING_OP.test(ops) ? [toDistributed, toLocal] : [toLocal, toDistributed]
     }
-    if ((m = dropView.exec(s))) return [`DROP VIEW ${m[1] ?? ''}${db}.${m[2]} ${on}${m[3] ?? ''}`]
+    if ((m = dropView.exec(s))) {
+      views.delete(m[2]!)
+      return [`DROP VIEW ${m[1] ?? ''}${db}.${m[2]} ${on}${m[3] ?? ''}`]
+    }
     if ((m = dropTable.exec(s))) {
       const [, ifExists = '', t, sync = ''] = m as unknown as [string, string | undefined, string, string | undefined]
       // DROP … IF EXISTS of a table not (or no longer) there is fine; a bare DROP must name one.
