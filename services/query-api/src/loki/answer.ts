@@ -1,5 +1,6 @@
 // The shapes Loki answers with: sample times and values as Prometheus prints them, matrices,
 // the query statistics Grafana shows, and log lines grouped into streams.
+import { stepCount } from './compile.js'
 import type { LogLine, Steps } from './compile.js'
 import type { Labels } from './output.js'
 import type { Series } from './evaluate.js'
@@ -15,16 +16,46 @@ export function num(v: number): string {
   return String(v)
 }
 
-export function matrix(series: Series[], steps: Steps) {
+/**
+ * Each step's time as JSON prints `(startMs + i·stepMs) / 1000`, the way Loki prints sample times.
+ * With a step of whole seconds (every Grafana step) it is written from integers — the whole
+ * seconds, then the start's millisecond fraction — rather than printed as a float per point.
+ */
+function stepTimes(steps: Steps, count: number): string[] {
   const startMs = Number(steps.startNs / 1_000_000n)
   const stepMs = Number(steps.stepNs / 1_000_000n)
-  return series.map((s) => {
+  const out = new Array<string>(count)
+  const last = startMs + (count - 1) * stepMs
+  if (stepMs % 1000 === 0 && startMs >= 0 && last / 1000 < 1e15) {
+    const whole = Math.floor(startMs / 1000)
+    const ms = startMs % 1000
+    const fraction = ms === 0 ? '' : `.${String(ms).padStart(3, '0').replace(/0+$/, '')}`
+    for (let i = 0; i < count; i++) out[i] = `${whole + i * (stepMs / 1000)}${fraction}`
+  } else for (let i = 0; i < count; i++) out[i] = String((startMs + i * stepMs) / 1000)
+  return out
+}
+
+/** What an answer written as JSON text is sent as (fastify's own type for the objects it serialises). */
+export const JSON_TYPE = 'application/json; charset=utf-8'
+
+/**
+ * A range query's answer, `{"status":"success","data":{"resultType":"matrix",…}}`, as JSON text.
+ * Written directly: a day at one-minute steps is ~1 500 points per series, and JSON.stringify of
+ * the [time, "value"] pairs spends most of its time printing each time as a float (stepTimes).
+ */
+export function matrixBody(series: readonly Series[], steps: Steps, statistics: object): string {
+  const times = stepTimes(steps, stepCount(steps))
+  const result = series.map((s) => {
     // Step indexes are small non-negative integers: a typed array sorts them without a comparator.
-    const steps = Uint32Array.from(s.points.keys()).sort()
-    const values = new Array<[number, string]>(steps.length)
-    for (let k = 0; k < steps.length; k++) values[k] = [(startMs + steps[k]! * stepMs) / 1000, num(s.points.get(steps[k]!)!)]
-    return { metric: s.metric, values }
+    const at = Uint32Array.from(s.points.keys()).sort()
+    const values = new Array<string>(at.length)
+    for (let k = 0; k < at.length; k++) {
+      const i = at[k]!
+      values[k] = `[${times[i] ?? seconds(steps.startNs + BigInt(i) * steps.stepNs)},"${num(s.points.get(i)!)}"]`
+    }
+    return `{"metric":${JSON.stringify(s.metric)},"values":[${values.join(',')}]}`
   })
+  return `{"status":"success","data":{"resultType":"matrix","result":[${result.join(',')}],"stats":${JSON.stringify(statistics)}}}`
 }
 
 export function stats(lines: number, bytes: number, ms: number) {

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { SluiceError } from '@sluice/core'
 import type { LogExpr, Matcher } from '../logql/ast.js'
-import { matrix, num, seconds, stats } from './answer.js'
+import { JSON_TYPE, matrixBody, num, seconds, stats } from './answer.js'
 import { compileSelect } from './compile.js'
 import type { LogStatement, Scope, Steps } from './compile.js'
 import type { LokiContext } from './context.js'
@@ -60,7 +60,7 @@ export function registerIndex(api: FastifyInstance, ctx: LokiContext): void {
     }
     const total = (s: Series) => [...s.points.values()].reduce((a, b) => a + b, 0)
     const top = [...bySeries.values()].sort((a, b) => total(b) - total(a)).slice(0, limit)
-    if (ranged) return { status: 'success', data: { resultType: 'matrix', result: matrix(top, steps), stats: stats(0, 0, 0) } }
+    if (ranged) return reply.type(JSON_TYPE).send(matrixBody(top, steps, stats(0, 0, 0)))
     const at = seconds(endNs)
     return { status: 'success', data: { resultType: 'vector', result: top.map((s) => ({ metric: s.metric, value: [at, num(total(s))] })), stats: stats(0, 0, 0) } }
   }

@@ -27,7 +27,7 @@ import type { Expr, LogExpr } from '../logql/ast.js'
 import { LogQLParseError } from '../logql/ast.js'
 import { formatLogQL } from '../logql/format.js'
 import { parseLogQL } from '../logql/parse.js'
-import { matrix, num, seconds, stats, streams } from './answer.js'
+import { JSON_TYPE, matrixBody, num, seconds, stats, streams } from './answer.js'
 import { compileLogQuery, compileSelect, stepCount, uniqueLines } from './compile.js'
 import type { LinesStatement, LogLine, LogStatement, Scope, Steps } from './compile.js'
 import { HOUR_NS, LOKI_API_VERSION } from './context.js'
@@ -212,7 +212,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         const t0 = performance.now()
         const v = await metric(req, reply, e, steps)
         const series: Series[] = v.kind === 'scalar' ? [{ metric: {}, points: new Map(Array.from({ length: stepCount(steps) }, (_, i) => [i, v.value])) }] : v.series
-        return { status: 'success', data: { resultType: 'matrix', result: matrix(series, steps), stats: stats(0, 0, performance.now() - t0) } }
+        return reply.type(JSON_TYPE).send(matrixBody(series, steps, stats(0, 0, performance.now() - t0)))
       }
       api.get('/query_range', queryRange)
       api.post('/query_range', queryRange)
