@@ -17,22 +17,20 @@ export function num(v: number): string {
 }
 
 /**
- * Each step's time as JSON prints `(startMs + i·stepMs) / 1000`, the way Loki prints sample times.
+ * Step i's time as JSON prints `(startMs + i·stepMs) / 1000`, the way Loki prints sample times.
  * With a step of whole seconds (every Grafana step) it is written from integers — the whole
  * seconds, then the start's millisecond fraction — rather than printed as a float per point.
  */
-function stepTimes(steps: Steps, count: number): string[] {
+function stepTimes(steps: Steps): (i: number) => string {
   const startMs = Number(steps.startNs / 1_000_000n)
   const stepMs = Number(steps.stepNs / 1_000_000n)
-  const out = new Array<string>(count)
-  const last = startMs + (count - 1) * stepMs
-  if (stepMs % 1000 === 0 && startMs >= 0 && last / 1000 < 1e15) {
-    const whole = Math.floor(startMs / 1000)
-    const ms = startMs % 1000
-    const fraction = ms === 0 ? '' : `.${String(ms).padStart(3, '0').replace(/0+$/, '')}`
-    for (let i = 0; i < count; i++) out[i] = `${whole + i * (stepMs / 1000)}${fraction}`
-  } else for (let i = 0; i < count; i++) out[i] = String((startMs + i * stepMs) / 1000)
-  return out
+  const count = stepCount(steps)
+  if (stepMs % 1000 !== 0 || startMs < 0 || (startMs + (count - 1) * stepMs) / 1000 >= 1e15) return (i) => String((startMs + i * stepMs) / 1000)
+  const whole = Math.floor(startMs / 1000)
+  const ms = startMs % 1000
+  const fraction = ms === 0 ? '' : `.${String(ms).padStart(3, '0').replace(/0+$/, '')}`
+  const times = Array.from({ length: count }, (_, i) => `${whole + i * (stepMs / 1000)}${fraction}`)
+  return (i) => times[i] ?? String((startMs + i * stepMs) / 1000)
 }
 
 /** What an answer written as JSON text is sent as (fastify's own type for the objects it serialises). */
@@ -44,14 +42,14 @@ export const JSON_TYPE = 'application/json; charset=utf-8'
  * the [time, "value"] pairs spends most of its time printing each time as a float (stepTimes).
  */
 export function matrixBody(series: readonly Series[], steps: Steps, statistics: object): string {
-  const times = stepTimes(steps, stepCount(steps))
+  const timeOf = stepTimes(steps)
   const result = series.map((s) => {
     // Step indexes are small non-negative integers: a typed array sorts them without a comparator.
     const at = Uint32Array.from(s.points.keys()).sort()
     const values = new Array<string>(at.length)
     for (let k = 0; k < at.length; k++) {
       const i = at[k]!
-      values[k] = `[${times[i] ?? seconds(steps.startNs + BigInt(i) * steps.stepNs)},"${num(s.points.get(i)!)}"]`
+      values[k] = `[${timeOf(i)},"${num(s.points.get(i)!)}"]`
     }
     return `{"metric":${JSON.stringify(s.metric)},"values":[${values.join(',')}]}`
   })
