@@ -43,17 +43,24 @@ export const JSON_TYPE = 'application/json; charset=utf-8'
  */
 export function matrixBody(series: readonly Series[], steps: Steps, statistics: object): string {
   const timeOf = stepTimes(steps)
-  const result = series.map((s) => {
-    // Step indexes are small non-negative integers: a typed array sorts them without a comparator.
-    const at = Uint32Array.from(s.points.keys()).sort()
-    const values = new Array<string>(at.length)
-    for (let k = 0; k < at.length; k++) {
+  // One string grown piece by piece: half the time of an array of pieces joined per series.
+  let out = '{"status":"success","data":{"resultType":"matrix","result":['
+  for (let n = 0; n < series.length; n++) {
+    const points = series[n]!.points
+    // Step indexes are small non-negative integers: a typed array sorts them without a comparator
+    // (filled by a loop: Uint32Array.from over the map's iterator costs as much as the rest).
+    const at = new Uint32Array(points.size)
+    let count = 0
+    for (const i of points.keys()) at[count++] = i
+    at.sort()
+    out += `${n ? ',' : ''}{"metric":${JSON.stringify(series[n]!.metric)},"values":[`
+    for (let k = 0; k < count; k++) {
       const i = at[k]!
-      values[k] = `[${timeOf(i)},"${num(s.points.get(i)!)}"]`
+      out += `${k ? ',' : ''}[${timeOf(i)},"${num(points.get(i)!)}"]`
     }
-    return `{"metric":${JSON.stringify(s.metric)},"values":[${values.join(',')}]}`
-  })
-  return `{"status":"success","data":{"resultType":"matrix","result":[${result.join(',')}],"stats":${JSON.stringify(statistics)}}}`
+    out += ']}'
+  }
+  return `${out}],"stats":${JSON.stringify(statistics)}}}`
 }
 
 export function stats(lines: number, bytes: number, ms: number) {

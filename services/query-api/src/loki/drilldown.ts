@@ -12,10 +12,15 @@ import { detectFields } from './detect.js'
 import { int, str } from './params.js'
 import type { Query } from './params.js'
 import { Params, STREAM_MAP, hourScope } from './sql.js'
+import { TemplateTexts } from './template-texts.js'
+
+/** How long /patterns uses a template's text before reading it again (a group gains parameters rarely). */
+export const TEMPLATE_TEXT_TTL_MS = 30_000
 
 export function registerDrilldown(api: FastifyInstance, ctx: LokiContext): void {
   const { params, selector, window, stepsOf, run, scopeOf, prepare, lines, opts } = ctx
   const db = opts.database
+  const texts = new TemplateTexts({ ttlMs: TEMPLATE_TEXT_TTL_MS, maxEntries: 100_000 })
   api.get('/patterns', async (req, reply) => {
     const q = params(req)
     const e = selector(q)
@@ -36,21 +41,20 @@ export function registerDrilldown(api: FastifyInstance, ctx: LokiContext): void 
       ),
     )
     const ids = [...new Set(counts.map((r) => r.id))]
-    const p = new Params()
-    const templates = ids.length
-      ? await run<{ id: string; template: string }>(reply, 'loki_patterns', {
-          query: `SELECT PatternId AS id, argMaxMerge(Template) AS template FROM ${db}.patterns WHERE tenant = ${p.bind(scope.tenant)} AND PatternId IN ${p.bind(ids, 'Array(String)')} GROUP BY id`,
-          params: p.values,
-        })
-      : []
-    const text = new Map(templates.map((t) => [t.id, t.template.replaceAll('<*>', '<_>')]))
+    const text = await texts.get(scope.tenant, ids, (missing) => {
+      const p = new Params()
+      return run<{ id: string; template: string }>(reply, 'loki_patterns', {
+        query: `SELECT PatternId AS id, argMaxMerge(Template) AS template FROM ${db}.patterns WHERE tenant = ${p.bind(scope.tenant)} AND PatternId IN ${p.bind(missing, 'Array(String)')} GROUP BY id`,
+        params: p.values,
+      })
+    })
     const out = new Map<string, { pattern: string; level: string; samples: Map<number, number>; total: number }>()
     for (const r of counts) {
-      const pattern = text.get(r.id)
-      if (!pattern) continue
+      const template = text.get(r.id)
+      if (!template) continue
       const key = `${r.id}\u0000${r.level}`
       let o = out.get(key)
-      if (!o) out.set(key, (o = { pattern, level: r.level, samples: new Map(), total: 0 }))
+      if (!o) out.set(key, (o = { pattern: template.replaceAll('<*>', '<_>'), level: r.level, samples: new Map(), total: 0 }))
       const i = Number(r.i)
       o.samples.set(i, (o.samples.get(i) ?? 0) + Number(r.c))
       o.total += Number(r.c)
