@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { framePayload, textFrame } from './client.js'
+import { StreamClient, framePayload, textFrame } from './client.js'
 
 describe('textFrame', () => {
   it('frames payloads of every length class so a real ws client reads them back', async () => {
@@ -30,5 +30,49 @@ describe('textFrame', () => {
     for (const t of texts) expect(framePayload(textFrame(t)).toString()).toBe(t)
     ws.terminate()
     server.close()
+  })
+})
+
+/** A ws WebSocket as StreamClient uses it, over a raw socket that records what happens to it. */
+function fakeSocket(buffered = 0) {
+  const events: Array<'cork' | 'uncork' | Buffer> = []
+  const raw = {
+    writableLength: buffered,
+    cork: () => void events.push('cork'),
+    uncork: () => void events.push('uncork'),
+    write(chunk: Buffer) {
+      events.push(chunk)
+      raw.writableLength += chunk.length
+      return true
+    },
+  }
+  const socket = { OPEN: 1, readyState: 1, _socket: raw, _extensions: {}, get bufferedAmount() { return raw.writableLength }, send() {}, close() {} }
+  return { socket: socket as unknown as WebSocket, events }
+}
+
+describe('StreamClient.pump', () => {
+  it('writes a burst of shared frames as they are, in order, all inside one cork (one writev, no copy)', () => {
+    const { socket, events } = fakeSocket()
+    let sent = 0
+    const client = new StreamClient(socket, { queueMessages: 100, stuckMs: 1000, authenticated: true, onPending: () => {}, onSent: (n) => (sent += n) })
+    const frames = ['a', 'bb', 'ccc', 'dddd'].map((t) => textFrame(t))
+    for (const f of frames) client.offer(f)
+    client.pump()
+    expect(events).toEqual(['cork', ...frames, 'uncork'])
+    // The very buffers offered (shared by every client that wants them), not copies.
+    events.slice(1, -1).forEach((b, i) => expect(b).toBe(frames[i]))
+    expect(sent).toBe(4)
+    expect(client.queued).toBe(0)
+  })
+
+  it('stops at the high-water mark and keeps the rest queued for the next pump', () => {
+    const { socket, events } = fakeSocket(256 * 1024 - 150)
+    const client = new StreamClient(socket, { queueMessages: 100, stuckMs: 1000, authenticated: true, onPending: () => {} })
+    const frames = Array.from({ length: 5 }, (_, i) => textFrame(String(i).repeat(98)))
+    for (const f of frames) client.offer(f)
+    client.pump()
+    // 150 bytes of room: the first frame (100 bytes) fits, the second goes past it and is the last written.
+    expect(events).toEqual(['cork', frames[0], frames[1], 'uncork'])
+    expect(client.queued).toBe(3)
   })
 })

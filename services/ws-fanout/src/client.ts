@@ -126,7 +126,7 @@ export class StreamClient {
 
   /**
    * Writes queued frames while the socket's buffer is small. The socket is corked around the
-   * burst, so everything a client gets from one Kafka batch leaves in one write, not one per frame.
+   * burst, so everything a client gets from one Kafka batch leaves in one writev, not one per frame.
    */
   pump(): void {
     if (this.paused || this.socket.readyState !== this.socket.OPEN) return
@@ -143,11 +143,15 @@ export class StreamClient {
       }
       let sent = 0
       if (direct) {
-        // The frames that fit, concatenated: one write (and one system call) for the lot.
+        // The frames that fit, each written as it is: the socket is corked, so they leave in one
+        // writev system call at the uncork below, straight from the frames every client shares
+        // (copying them into one buffer per client first cost ~9 % of the fan-out's CPU).
         let room = HIGH_WATER_BYTES - this.socket.bufferedAmount
-        while (sent < this.#queue.length && room > 0) room -= this.#queue[sent++]!.length
-        if (sent === 1) raw.write(this.#queue[0]!)
-        else if (sent > 1) raw.write(Buffer.concat(this.#queue.slice(0, sent)))
+        while (sent < this.#queue.length && room > 0) {
+          const frame = this.#queue[sent++]!
+          room -= frame.length
+          raw.write(frame)
+        }
         this.#queue.splice(0, sent)
       } else {
         while (this.#queue.length > 0 && this.socket.bufferedAmount < HIGH_WATER_BYTES) {
