@@ -15,7 +15,7 @@ import { Params, STREAM_MAP, hourScope } from './sql.js'
 import { TemplateTexts } from './template-texts.js'
 
 /** How long /patterns uses a template's text before reading it again (a group gains parameters rarely). */
-export const TEMPLATE_TEXT_TTL_MS = 30_000
+const TEMPLATE_TEXT_TTL_MS = 30_000
 
 export function registerDrilldown(api: FastifyInstance, ctx: LokiContext): void {
   const { params, selector, window, stepsOf, run, scopeOf, prepare, lines, opts } = ctx
