@@ -8,7 +8,11 @@ import { Partitioners } from 'kafkajs'
 import type { ICustomPartitioner, Kafka, Message, Producer, TopicMessages } from 'kafkajs'
 import { SluiceError } from '@sluice/core'
 
-/** What services need of a producer: send records, resolved once Kafka acknowledged them. */
+/**
+ * What services need of a producer: send records, resolved once Kafka acknowledged them. From then
+ * on the caller may reuse the memory of the messages' keys and values (the gateway's encode
+ * buffers): a producer keeps no reference to them past its acknowledgement.
+ */
 export interface MessageProducer {
   send(topic: string, messages: Message[]): Promise<void>
 }

@@ -21,6 +21,7 @@ import { SyslogFramer } from './syslog-framing.js'
 import type { FrameRefusal } from './syslog-framing.js'
 import { MAX_SD_PARAMS, frameText, syslogRecord } from './syslog-record.js'
 import { SyslogReport } from './syslog-report.js'
+import { kept } from './test-fakes.js'
 import { SourceAllowList, sourceProblem } from './syslog-sources.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -470,7 +471,7 @@ describe('syslog listeners', () => {
 
   it('goes through the real accept path: records valid, keyed default-tenant/app', async () => {
     const sent: Message[] = []
-    const producer: MessageProducer = { send: async (_topic, messages) => void sent.push(...messages) }
+    const producer: MessageProducer = { send: async (_topic, messages) => void sent.push(...kept(messages)) }
     // JSON instead of Avro, bigints as strings: the test only needs the event back.
     const codec = {
       encodeInto(e: LogEvent, target: Buffer, offset: number): number {

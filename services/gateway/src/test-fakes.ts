@@ -15,6 +15,14 @@ export const jsonCodec = {
   },
 }
 
+/**
+ * The messages as Kafka keeps them: their bytes as they were when acknowledged. The gateway reuses
+ * a request's encode buffer once Kafka acknowledged it, so a fake that kept the messages
+ * themselves would see later requests' bytes in them.
+ */
+export const kept = (messages: readonly Message[]): Message[] =>
+  messages.map((m) => ({ ...m, value: Buffer.isBuffer(m.value) ? Buffer.from(m.value) : m.value }))
+
 /** A produced message's event, as jsonCodec wrote it. */
 export const decoded = (m: Message) => JSON.parse(String(m.value)) as Record<string, unknown>
 
@@ -25,7 +33,7 @@ export function fakeProducer(): MessageProducer & { sent: Array<{ topic: string;
     fail: false,
     async send(topic: string, messages: Message[]) {
       if (p.fail) throw new SluiceError('KAFKA_UNAVAILABLE', 'Kafka did not acknowledge within 15000 ms', { canRetry: true })
-      p.sent.push({ topic, messages })
+      p.sent.push({ topic, messages: kept(messages) })
     },
   }
   return p

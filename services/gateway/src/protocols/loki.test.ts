@@ -11,7 +11,7 @@ import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from '../config.js'
 import { buildApp } from '../service.js'
 import { LabelSetError, parseLabelSet } from './loki-labels.js'
-import { LokiPushRequest as PushRequest, jsonCodec } from '../test-fakes.js'
+import { LokiPushRequest as PushRequest, jsonCodec, kept } from '../test-fakes.js'
 
 function fakeProducer(): MessageProducer & { sent: Message[]; fail: 'no' | 'down' | 'overloaded' } {
   const p = {
@@ -19,7 +19,7 @@ function fakeProducer(): MessageProducer & { sent: Message[]; fail: 'no' | 'down
     fail: 'no' as 'no' | 'down' | 'overloaded',
     async send(_topic: string, messages: Message[]) {
       if (p.fail === 'down') throw new SluiceError('KAFKA_UNAVAILABLE', 'Kafka did not acknowledge within 15000 ms', { canRetry: true })
-      p.sent.push(...messages)
+      p.sent.push(...kept(messages))
     },
   }
   return p

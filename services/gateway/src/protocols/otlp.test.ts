@@ -14,7 +14,7 @@ import { loadConfig } from '../config.js'
 import { buildApp } from '../service.js'
 import { MAX_DEPTH } from './otlp-map.js'
 import { spec } from './otlp-proto.js'
-import { jsonCodec } from '../test-fakes.js'
+import { jsonCodec, kept } from '../test-fakes.js'
 
 function fakeProducer(): MessageProducer & { sent: Message[]; fail: boolean } {
   const p = {
@@ -22,7 +22,7 @@ function fakeProducer(): MessageProducer & { sent: Message[]; fail: boolean } {
     fail: false,
     async send(_topic: string, messages: Message[]) {
       if (p.fail) throw new SluiceError('KAFKA_UNAVAILABLE', 'Kafka did not acknowledge within 15000 ms', { canRetry: true })
-      p.sent.push(...messages)
+      p.sent.push(...kept(messages))
     },
   }
   return p

@@ -13,7 +13,7 @@ import type { Message, MessageProducer } from '@sluice/kafka'
 import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from '../config.js'
 import { buildApp } from '../service.js'
-import { LokiPushRequest as PushRequest, jsonCodec } from '../test-fakes.js'
+import { LokiPushRequest as PushRequest, jsonCodec, kept } from '../test-fakes.js'
 import { parseBulk } from './elastic-bulk.js'
 import { PushBatch } from './loki-batch.js'
 import { PushRequestFault, readPushRequest } from './loki-protobuf.js'
@@ -186,7 +186,7 @@ function gateway() {
   const produced: Message[] = []
   const producer: MessageProducer = {
     async send(_topic: string, messages: Message[]) {
-      produced.push(...messages)
+      produced.push(...kept(messages))
     },
   } as MessageProducer
   const config = loadConfig({ TOPIC_LOGS_RAW: 'raw', GATEWAY_MAX_BODY_BYTES: '100000' })
