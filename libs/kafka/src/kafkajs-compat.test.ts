@@ -4,6 +4,7 @@
 // kafkajs's decoders. And the start-up check that those modules are the ones loaded.
 import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'
+import net from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { KAFKAJS_PATCHES, assertKafkajsCompat, kafkajsCompatProblems } from './kafkajs-compat.js'
 
@@ -98,6 +99,18 @@ const { encodeUncompressedRecordBatch } = kafkajs('src/protocol/recordBatch/v0/u
   encodeUncompressedRecordBatch(args: BatchArgs & { messages: readonly Message[]; dateNow: number }, headroom?: number): Buffer | null
 }
 const produceRequest = kafkajs('src/protocol/requests/produce/v3/request.js') as (args: ProduceArgs) => Request
+interface Gathered {
+  pieces: Buffer[]
+  size(): number
+}
+interface KafkaConnection {
+  connect(): Promise<void>
+  disconnect(): Promise<void>
+  send(protocol: { request: Request; response: { decode(b: Buffer): Promise<unknown>; parse(d: unknown): Promise<unknown> } }): Promise<unknown>
+}
+const Connection = kafkajs('src/network/connection.js') as new (opts: Record<string, unknown>) => KafkaConnection
+const { createLogger, LEVELS } = kafkajs('src/loggers/index.js') as { createLogger(o: { level: number; logCreator: unknown }): unknown; LEVELS: { NOTHING: number } }
+const defaultSocketFactory = kafkajs('src/network/socketFactory.js') as () => unknown
 const createRequest = kafkajs('src/protocol/request.js') as (args: { correlationId: number; clientId: string | null; request: Request }) => Promise<Encoder>
 
 afterEach(() => {
@@ -394,6 +407,61 @@ describe('produce request (one-buffer-batch, sized-request)', () => {
       }
     }
   }
+
+  it('holds the RecordBatches as encoded, behind the headers, never copied into one buffer (gather-write)', async () => {
+    const args: ProduceArgs = { acks: -1, timeout: 30_000, producerId: Long.fromInt(77), producerEpoch: 2, compression: Compression.None, topicData }
+    const concat = vi.spyOn(Buffer, 'concat')
+    const request = (await createRequest({ correlationId: 7, clientId: 'sluice', request: produceRequest(args) })) as unknown as Gathered
+    expect(concat).not.toHaveBeenCalled()
+    // request header, produce fields; per topic: name and count, then one piece per partition
+    expect(request.pieces).toHaveLength(2 + (1 + 3) + (1 + 1))
+    expect(request.size()).toBe(request.pieces.reduce((n, p) => n + p.length, 0))
+    // A partition's piece is the entry encodeUncompressedRecordBatch wrote (partition, size, batch).
+    const partition5 = request.pieces[5]!
+    expect(partition5.readInt32BE(0)).toBe(5)
+    expect(partition5.readInt32BE(4)).toBe(partition5.length - 8)
+  })
+
+  it("sends a request held in pieces as upstream's bytes, in one corked write (gather-write)", async () => {
+    vi.spyOn(Date, 'now').mockReturnValue(DATE_NOW)
+    const received: Buffer[] = []
+    const server = net.createServer((socket) => socket.on('data', (d) => received.push(d)))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const calls: string[] = []
+    const proto = net.Socket.prototype
+    for (const name of ['cork', 'uncork', 'write'] as const) {
+      const original = proto[name] as (...a: unknown[]) => unknown
+      vi.spyOn(proto, name).mockImplementation(function (this: net.Socket, ...a: unknown[]) {
+        calls.push(name)
+        return original.apply(this, a)
+      })
+    }
+    const connection = new Connection({
+      host: '127.0.0.1',
+      port: (server.address() as net.AddressInfo).port,
+      logger: createLogger({ level: LEVELS.NOTHING, logCreator: () => () => undefined }),
+      socketFactory: defaultSocketFactory(),
+      requestTimeout: 5000,
+      connectionTimeout: 5000,
+      clientId: 'sluice',
+    })
+    try {
+      await connection.connect()
+      // acks 0: kafkajs expects no answer, so the send settles once the bytes are written.
+      const args: ProduceArgs = { acks: 0, timeout: 30_000, producerId: Long.fromInt(77), producerEpoch: 2, compression: Compression.None, topicData }
+      calls.length = 0
+      await connection.send({ request: produceRequest(args), response: { decode: async () => ({}), parse: async () => ({}) } })
+      const expected = await upstreamRequest(args, 0, 'sluice')
+      await vi.waitUntil(() => received.reduce((n, b) => n + b.length, 0) >= expected.length)
+      expect(Buffer.concat(received).equals(expected)).toBe(true)
+      expect(calls[0]).toBe('cork')
+      expect(calls.at(-1)).toBe('uncork')
+      expect(calls.filter((c) => c === 'write').length).toBe(2 + (1 + 3) + (1 + 1))
+    } finally {
+      await connection.disconnect()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
 
   it('writes a message upstream cannot encode through upstream, failing as it did', async () => {
     const args: ProduceArgs = {
