@@ -116,6 +116,17 @@ describe('insertRowBinary, embedded', () => {
     expect(await ch.client.query({ query: `SELECT toUInt32(count()) AS c FROM ${db}.events`, format: 'JSONEachRow' }).then((r) => r.json())).toEqual([{ c: 4 }])
   })
 
+  it('reads rows given in several blocks one after the other, an empty block among them', async () => {
+    const db = await database()
+    const bytes = rows()
+    // Cut inside a row as well as between rows: the blocks are one byte stream.
+    await insertRowBinary(ch, { table: `${db}.events`, columns: COLUMNS, bytes: [bytes.subarray(0, 5), Buffer.alloc(0), bytes.subarray(5, 20), bytes.subarray(20)] })
+    expect(await select(`${db}.events`)).toEqual(EXPECTED)
+    expect(tempFiles()).toEqual([])
+    await insertRowBinary(ch, { table: `${db}.events`, columns: COLUMNS, bytes: [Buffer.alloc(0), Buffer.alloc(0)] })
+    expect(await select(`${db}.events`)).toEqual(EXPECTED)
+  })
+
   it('quotes identifiers: a database, table and column named with spaces and back quotes', async () => {
     const db = await database()
     await ch.client.command({ query: `CREATE TABLE ${db}.\`odd \\\` table\` (\`the id\` String, \`we\\\`ird\` String) ENGINE = MergeTree ORDER BY tuple()` })
@@ -188,6 +199,14 @@ describe('insertRowBinary, server', () => {
     // What the server would have read: through the embedded path (a file read by file()).
     await insertRowBinary(ch, { table: `${db}.events`, columns: COLUMNS, bytes: request!.body })
     expect(await select(`${db}.events`)).toEqual(EXPECTED)
+  })
+
+  it('posts rows given in several blocks as one body', async () => {
+    const { handle, requests } = await fakeServer()
+    const bytes = rows()
+    await insertRowBinary(handle, { table: 'db.events', columns: COLUMNS, bytes: [bytes.subarray(0, 7), bytes.subarray(7)] })
+    expect(requests).toHaveLength(1)
+    expect(requests[0]!.body.equals(bytes)).toBe(true)
   })
 
   it('turns an error response into a retryable CLICKHOUSE_INSERT_FAILED', async () => {

@@ -25,8 +25,11 @@ export interface RowBinaryInsert {
   table: string
   /** The columns each row holds, in the order the rows hold them; the others take their defaults. */
   columns: readonly string[]
-  /** RowBinary rows of those columns, back to back (no header). */
-  bytes: Uint8Array
+  /**
+   * RowBinary rows of those columns, back to back (no header): one buffer, or several read as
+   * one after the other (blocks encoded apart are written as they are, not joined first).
+   */
+  bytes: Uint8Array | readonly Uint8Array[]
   /**
    * Embedded only: the columns as `name Type, …`, the types as the rows encode them. When absent
    * it is read from system.columns, once per handle, table and column list.
@@ -36,31 +39,35 @@ export interface RowBinaryInsert {
 
 /** Inserts RowBinary rows; fails with a retryable SluiceError('CLICKHOUSE_INSERT_FAILED'). */
 export async function insertRowBinary(handle: ClickHouseHandle, insert: RowBinaryInsert): Promise<void> {
-  if (insert.bytes.length === 0) return
+  const chunks = insert.bytes instanceof Uint8Array ? [insert.bytes] : insert.bytes
+  let total = 0
+  for (const c of chunks) total += c.length
+  if (total === 0) return
   const target = `${qualifiedName(insert.table)} (${insert.columns.map(quoteIdentifier).join(', ')})`
   try {
-    if (handle.mode === 'server') await insertOverHttp(handle, target, insert.bytes)
-    else await insertFromFile(handle, target, insert)
+    if (handle.mode === 'server') await insertOverHttp(handle, target, chunks)
+    else await insertFromFile(handle, target, insert, chunks)
   } catch (err) {
     if (err instanceof SluiceError) throw err
     throw new SluiceError('CLICKHOUSE_INSERT_FAILED', `insert into ${insert.table} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err, canRetry: true })
   }
 }
 
-async function insertOverHttp(handle: ClickHouseHandle, target: string, bytes: Uint8Array): Promise<void> {
+async function insertOverHttp(handle: ClickHouseHandle, target: string, chunks: readonly Uint8Array[]): Promise<void> {
   const result = await handle.client.exec({
     query: `INSERT INTO ${target} SETTINGS ${INSERT_SETTINGS} FORMAT RowBinary`,
-    values: Readable.from([bytes], { objectMode: false }),
+    values: Readable.from(chunks, { objectMode: false }),
   })
   // The (empty) response must be read to the end for the socket to go back to the pool.
   for await (const _chunk of result.stream) void _chunk
 }
 
-async function insertFromFile(handle: ClickHouseHandle, target: string, insert: RowBinaryInsert): Promise<void> {
+async function insertFromFile(handle: ClickHouseHandle, target: string, insert: RowBinaryInsert, chunks: readonly Uint8Array[]): Promise<void> {
   const structure = insert.structure ?? (await structureOf(handle, insert.table, insert.columns))
   const file = await temporaryInsertFile(handle, 'rowbinary')
   try {
-    await writeFile(file, insert.bytes, { flag: 'wx' })
+    // An iterable is written chunk by chunk.
+    await writeFile(file, chunks.length === 1 ? chunks[0]! : chunks, { flag: 'wx' })
     await handle.client.command({
       query: `INSERT INTO ${target} SETTINGS ${INSERT_SETTINGS} SELECT * FROM file(${quoteString(file)}, 'RowBinary', ${quoteString(structure)})`,
     })

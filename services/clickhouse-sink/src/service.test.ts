@@ -22,7 +22,7 @@ import type { SinkWriter } from './service.js'
 function setup() {
   const written: { logs: Array<{ bytes: Buffer; count: number }>; alerts: AlertRow[][]; audit: AuditRow[][] } = { logs: [], alerts: [], audit: [] }
   const writer: SinkWriter = {
-    logs: async (bytes, count) => void written.logs.push({ bytes, count }),
+    logs: async (blocks, count) => void written.logs.push({ bytes: Buffer.concat(blocks), count }),
     alerts: async (rows) => void written.alerts.push(rows),
     audit: async (rows) => void written.audit.push(rows),
   }
