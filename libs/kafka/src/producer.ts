@@ -40,23 +40,34 @@ interface Pending {
   reject: (err: Error) => void
 }
 
+/** Entries a topic's memo holds before it starts over. */
+const PARTITION_MEMO_ENTRIES = 100_000
+
 /**
- * kafkajs's default (murmur2) partitioner, memoised per topic, partition count and key: it hashes
- * on emulated 64-bit integers for every message, and our keys (tenant/service) repeat constantly.
- * Keyless messages keep the default behaviour.
+ * kafkajs's default (murmur2) partitioner, memoised per topic and key: it hashes on emulated
+ * 64-bit integers for every message, and our keys (tenant/service) repeat constantly. A topic's
+ * memo is looked up by the key itself (no composite string to build and hash for every message:
+ * that cost as much as the hashing it saved) and starts over when the partition count changes.
+ * A Buffer key is looked up as one character per byte, in a map of its own, since a string key
+ * is hashed as its UTF-8 bytes. Keyless messages keep the default behaviour.
  */
 export const cachedDefaultPartitioner: ICustomPartitioner = () => {
   const partition = Partitioners.DefaultPartitioner()
-  const cache = new Map<string, number>()
+  const topics = new Map<string, { partitions: number; byString: Map<string, number>; byBytes: Map<string, number> }>()
   return (args) => {
     const key = args.message.key
     if (args.message.partition !== undefined || key === null || key === undefined) return partition(args)
-    const k = `${args.topic}\u0000${args.partitionMetadata.length}\u0000${key.toString()}`
-    let p = cache.get(k)
+    let memo = topics.get(args.topic)
+    if (memo === undefined || memo.partitions !== args.partitionMetadata.length) {
+      memo = { partitions: args.partitionMetadata.length, byString: new Map(), byBytes: new Map() }
+      topics.set(args.topic, memo)
+    }
+    const [map, k] = typeof key === 'string' ? [memo.byString, key] : [memo.byBytes, key.toString('latin1')]
+    let p = map.get(k)
     if (p === undefined) {
       p = partition(args)
-      if (cache.size >= 100_000) cache.clear()
-      cache.set(k, p)
+      if (map.size >= PARTITION_MEMO_ENTRIES) map.clear()
+      map.set(k, p)
     }
     return p
   }
