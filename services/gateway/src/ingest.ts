@@ -199,42 +199,45 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
         defaults.access?.audit({ action: 'ingest.refused', outcome: 'refused', tenant: tenants.join(','), target: defaults.source, reason: `records naming tenant(s) ${tenants.join(', ')} that API key ${defaults.access.keyId} may not act as`, details: { tenants } })
       }
 
-      if (messages.length === 0) buffers.give(used)
-      else {
-        let taken: Map<string, TenantUsage> | undefined
-        if (limits !== undefined && first.tenant !== undefined) {
-          taken = usage ?? new Map()
-          taken.set(first.tenant, { records: first.records, bytes: first.bytes })
-          try {
-            limits.take(taken)
-          } catch (err) {
-            stage.dropped.inc({ reason: 'rate_limited' }, messages.length)
-            buffers.give(used)
-            throw err
+      // The encode buffers go to the next requests, unless kafkajs may still be writing them.
+      let sendFailed = false
+      try {
+        if (messages.length > 0) {
+          let taken: Map<string, TenantUsage> | undefined
+          if (limits !== undefined && first.tenant !== undefined) {
+            taken = usage ?? new Map()
+            taken.set(first.tenant, { records: first.records, bytes: first.bytes })
+            try {
+              limits.take(taken)
+            } catch (err) {
+              stage.dropped.inc({ reason: 'rate_limited' }, messages.length)
+              throw err
+            }
           }
+          // One request alone may exceed the budget (a large body on an idle gateway): it goes.
+          if (inFlightBytes > 0 && inFlightBytes + bytes > config.maxInFlightBytes) {
+            if (taken !== undefined) limits?.refund(taken)
+            stage.dropped.inc({ reason: 'overloaded' }, messages.length)
+            throw new SluiceError('OVERLOADED', `the gateway is waiting on Kafka for ${inFlightBytes} bytes already (limit ${config.maxInFlightBytes}); retry later`, { canRetry: true })
+          }
+          inFlightBytes += bytes
+          const end = produceSeconds.startTimer()
+          try {
+            await deps.producer.send(config.topicRaw, messages)
+          } catch (err) {
+            sendFailed = true
+            // The client is told to retry: its retry must not find the tokens gone.
+            if (taken !== undefined) limits?.refund(taken)
+            stage.errors.inc({ code: err instanceof SluiceError ? err.code : 'KAFKA_PRODUCE_FAILED' })
+            throw err
+          } finally {
+            inFlightBytes -= bytes
+            end()
+          }
+          stage.sent.inc(messages.length)
         }
-        // One request alone may exceed the budget (a large body on an idle gateway): it goes.
-        if (inFlightBytes > 0 && inFlightBytes + bytes > config.maxInFlightBytes) {
-          if (taken !== undefined) limits?.refund(taken)
-          stage.dropped.inc({ reason: 'overloaded' }, messages.length)
-          buffers.give(used)
-          throw new SluiceError('OVERLOADED', `the gateway is waiting on Kafka for ${inFlightBytes} bytes already (limit ${config.maxInFlightBytes}); retry later`, { canRetry: true })
-        }
-        inFlightBytes += bytes
-        const end = produceSeconds.startTimer()
-        try {
-          await deps.producer.send(config.topicRaw, messages)
-        } catch (err) {
-          // The client is told to retry: its retry must not find the tokens gone.
-          if (taken !== undefined) limits?.refund(taken)
-          stage.errors.inc({ code: err instanceof SluiceError ? err.code : 'KAFKA_PRODUCE_FAILED' })
-          throw err
-        } finally {
-          inFlightBytes -= bytes
-          end()
-        }
-        buffers.give(used)
-        stage.sent.inc(messages.length)
+      } finally {
+        if (!sendFailed) buffers.give(used)
       }
       errors.sort((a, b) => a.index - b.index)
       return { accepted: messages.length, rejected, errors, forbidden: forbiddenRecords }
