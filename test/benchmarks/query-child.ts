@@ -39,6 +39,8 @@ export interface CaseResult {
   sql: string
   apiMs: number[]
   sqlMs: number[]
+  /** The lines-only SQL's timings (line questions: time, service, level and body). */
+  linesOnlyMs?: number[]
   /** First non-200 answer or network error; the API's rounds stop there. */
   apiError?: string
   sqlRead: Reads
@@ -121,7 +123,7 @@ async function callApi(base: string, c: QueryCase, timeoutMs: number): Promise<A
   }
 }
 
-async function runSql(client: ClickHouseClient, c: QueryCase) {
+async function runSql(client: ClickHouseClient, c: Pick<QueryCase, 'sql'>) {
   const t0 = performance.now()
   const rs = await client.query({ query: c.sql, format: 'JSONEachRow' })
   const rows = await rs.json<Record<string, unknown>>()
@@ -143,10 +145,15 @@ async function measure(cfg: QueryBenchConfig, client: ClickHouseClient, api: Ret
       if (timed) apiMs.push(r.ms)
     }
   }
+  const linesOnlyMs: number[] = []
   const sqlRound = async (timed: boolean) => {
     const r = await runSql(client, c)
     sqlRows = r.rows
     if (timed) sqlMs.push(r.ms)
+    if (c.linesOnlySql !== undefined) {
+      const l = await runSql(client, { sql: c.linesOnlySql })
+      if (timed) linesOnlyMs.push(l.ms)
+    }
   }
   for (let i = 0; i < cfg.warmupRuns; i++) {
     await apiRound(false)
@@ -179,6 +186,7 @@ async function measure(cfg: QueryBenchConfig, client: ClickHouseClient, api: Ret
     sql: c.sql,
     apiMs,
     sqlMs,
+    ...(c.linesOnlySql !== undefined && { linesOnlyMs }),
     sqlRead,
     unit: c.unit,
     tolerance: c.tolerance,

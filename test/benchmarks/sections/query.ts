@@ -82,8 +82,15 @@ function caseRows(section: string, c: CaseResult): Row[] {
       decimals: 2,
       ...(c.overheadTarget ? { target: { op: '<=' as const, value: RATIO_TARGET } } : {}),
     },
-    { section, metric: `  ${c.id}. SQL read`, value: readText(c.sqlRead) },
   )
+  if (c.linesOnlyMs?.length) {
+    const lines = [...c.linesOnlyMs].sort((a, b) => a - b)
+    rows.push(
+      ms('SQL p50, time/service/level/body only', lines, 50),
+      { section, metric: `  ${c.id}. API / that SQL p50`, value: api.length > 0 ? percentile(api, 50) / percentile(lines, 50) : 'n/a', unit: '×', decimals: 2 },
+    )
+  }
+  rows.push({ section, metric: `  ${c.id}. SQL read`, value: readText(c.sqlRead) })
   if (c.apiRead) {
     const n = c.apiQueries?.length ?? 0
     rows.push({ section, metric: `  ${c.id}. API read (${n} ${n === 1 ? 'query' : 'queries'})`, value: readText(c.apiRead) })

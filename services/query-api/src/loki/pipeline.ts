@@ -35,6 +35,10 @@ import {
 import type { Params } from './sql.js'
 
 /** A row of the columns `Pipeline.output()` selects. */
+// Each label beside the column it is selected as (`_s_host`): names built once, not per row.
+const STREAM_COLUMNS = STREAM_LABELS.map((k) => [k, `_s_${k}`] as const)
+const META_COLUMNS = META_LABELS.map((k) => [k, `_m_${k}`] as const)
+
 export type OutputRow = Record<string, unknown> & { ts: string; line: string; _res?: Record<string, string>; _attrs?: Record<string, string>; _error?: string }
 
 interface Lookup {
@@ -361,18 +365,26 @@ export class Pipeline {
     }
     const shape = (row: OutputRow) => {
       const stream = nonEmptySanitised(row._res, 'service.name')
-      for (const k of STREAM_LABELS) if (row[`_s_${k}`]) stream[k] = row[`_s_${k}`] as string
+      for (const [label, col] of STREAM_COLUMNS) {
+        const v = row[col] as string
+        if (v) stream[label] = v
+      }
       const meta = nonEmptySanitised(row._attrs)
-      for (const k of META_LABELS) if (row[`_m_${k}`]) meta[k] = row[`_m_${k}`] as string
-      let parsed: Labels = {}
+      for (const [label, col] of META_COLUMNS) {
+        const v = row[col] as string
+        if (v) meta[label] = v
+      }
+      // Later frames overwrite earlier ones' labels; empty values are no labels.
+      const parsed: Labels = {}
       for (const f of frames) {
         const v = row[f.col]
-        if (f.kind === 'json') parsed = { ...parsed, ...flattenJson(v as string) }
-        else if (f.kind === 'map') parsed = { ...parsed, ...(v as Labels) }
-        else if (f.kind === 'groups') (v as string[]).forEach((g, i) => f.names[i] && (parsed[f.names[i]] = g))
+        if (f.kind === 'json' || f.kind === 'map') {
+          const fields = f.kind === 'json' ? flattenJson(v as string) : (v as Labels)
+          for (const k in fields) parsed[k] = fields[k]!
+        } else if (f.kind === 'groups') (v as string[]).forEach((g, i) => f.names[i] && (parsed[f.names[i]] = g))
         else parsed[f.label] = v as string
       }
-      for (const k of Object.keys(parsed)) if (parsed[k] === '') delete parsed[k]
+      for (const k in parsed) if (parsed[k] === '') delete parsed[k]
       if (row._error) parsed.__error__ = row._error as string
       return { stream: visible(stream, vis), meta: visible(meta, vis), parsed: visible(parsed, vis) }
     }
