@@ -37,8 +37,10 @@ export function loadBenchConfig() {
     connections: envNumber('BENCH_CONNECTIONS', 8, 1),
     warmupS: envNumber('BENCH_WARMUP_S', 3),
     gatewayDurationS: envNumber('BENCH_DURATION_S', 20, 1),
-    /** Per ingest protocol (six of them, each after a short warm-up). */
-    protocolDurationS: envNumber('BENCH_PROTOCOL_DURATION_S', 8, 1),
+    /** Per ingest protocol (six of them, each after a short warm-up), in all its rounds together. */
+    protocolDurationS: envNumber('BENCH_PROTOCOL_DURATION_S', 12, 1),
+    /** Rounds the protocols' time is cut into, every protocol once a round (protocols.ts). */
+    protocolRounds: envNumber('BENCH_PROTOCOL_ROUNDS', 4, 1),
     /** Per sendBatch size. */
     rawDurationS: envNumber('BENCH_RAW_DURATION_S', 8, 1),
     // Record counts per sendBatch to measure (the best is the baseline). Kafka rejects a record

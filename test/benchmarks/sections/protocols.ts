@@ -1,7 +1,9 @@
-// Ingest protocols: one gateway child, each protocol's load in turn over the same connections for
-// the same time, from the same generated records encoded the way that protocol's clients send
-// them (protocol-bodies.ts). A protocol's figure is the records that reached the topic during its
-// window per second; the headline is its ratio to the native NDJSON path in the same run.
+// Ingest protocols: one gateway child, each protocol's load in turn over the same connections, from
+// the same generated records encoded the way that protocol's clients send them
+// (protocol-bodies.ts). The time is cut into rounds (BENCH_PROTOCOL_ROUNDS), every protocol once a
+// round, the order reversed every other round, so that a slow spell of the machine falls on all of
+// them rather than on whichever ran then. A protocol's figure is the records that reached the topic
+// during its windows per second of them; the headline is its ratio to the native NDJSON path.
 // Syslog has no answers: its TCP connections write octet-counted frames as fast as the gateway
 // reads them (TCP backpressure), and its window ends when the last written record is in Kafka.
 import { once } from 'node:events'
@@ -27,6 +29,8 @@ interface HttpProtocol {
   contentType: string
   bodies: RequestBody[]
 }
+
+const SYSLOG = 'syslog TCP (RFC 5424, octet-counted)'
 
 interface Measured {
   name: string
@@ -91,42 +95,59 @@ export const ingestProtocols: Section = {
 
     ctx.log('protocols: starting the gateway child')
     const child = await startChild({ name: 'gateway', targets: 'gateway', expect: ['gateway'], env, nodeArgs: config.childNodeArgs, startTimeoutMs: config.childStartTimeoutMs, stopTimeoutMs: config.childStopTimeoutMs })
-    const measured: Measured[] = []
-    const loads: Record<string, LoadResult> = {}
+    const names = [...protocols.map((p) => p.name), SYSLOG]
+    const totals = new Map<string, Measured & { cpuUs: number }>(names.map((name) => [name, { name, records: 0, elapsedS: 0, cpuUsPerRecord: 0, cpuUs: 0, failures: 0, acknowledged: 0 }]))
+    const loads: Record<string, LoadResult[]> = {}
+    const rounds = Math.max(1, Math.round(config.protocolRounds))
+    const windowMs = durationMs / rounds
     try {
       const url = child.urls.gateway!
-      for (const p of protocols) {
-        const load = { url, path: p.path, bodies: p.bodies, connections: config.connections, headers: { 'content-type': p.contentType }, accepted: 'records' as const }
-        if (warmupMs > 0) await runLoad({ ...load, durationMs: warmupMs })
-        ctx.log(`protocols: ${p.name} for ${config.protocolDurationS} s`)
+      const httpLoad = (p: HttpProtocol) => ({ url, path: p.path, bodies: p.bodies, connections: config.connections, headers: { 'content-type': p.contentType }, accepted: 'records' as const })
+      // One window of a protocol: records that reached the topic, its length, the gateway's CPU.
+      const window = async (name: string): Promise<void> => {
+        const t = totals.get(name)!
         const before = await inTopic()
         const endCpu = cpuWindow({ gateway: child.pid })
-        const r = await runLoad({ ...load, durationMs })
+        if (name === SYSLOG) {
+          const t0 = performance.now()
+          const written = await syslogLoad(syslogPort, syslog, config.connections, windowMs)
+          await waitForCount(inTopic, before + written, 60_000)
+          t.elapsedS += (performance.now() - t0) / 1000
+          t.acknowledged += written
+        } else {
+          const r = await runLoad({ ...httpLoad(protocols.find((p) => p.name === name)!), durationMs: windowMs })
+          ;(loads[name] ??= []).push(r)
+          t.elapsedS += r.elapsedS
+          t.acknowledged += r.accepted
+          t.failures += r.non2xx + r.networkErrors
+          if (r.firstError !== undefined) t.firstError ??= r.firstError
+        }
         const cpu = endCpu()
         const records = (await inTopic()) - before
-        loads[p.name] = r
-        measured.push({ name: p.name, records, elapsedS: r.elapsedS, cpuUsPerRecord: cpuMicrosPer(cpu, ['gateway'], records), failures: r.non2xx + r.networkErrors, acknowledged: r.accepted, ...(r.firstError !== undefined && { firstError: r.firstError }) })
+        t.records += records
+        t.cpuUs += cpuMicrosPer(cpu, ['gateway'], 1)
       }
 
       if (warmupMs > 0) {
+        ctx.log('protocols: warming up every protocol')
+        for (const p of protocols) await runLoad({ ...httpLoad(p), durationMs: warmupMs })
         const warm = await inTopic()
         const written = await syslogLoad(syslogPort, syslog, config.connections, warmupMs)
         await waitForCount(inTopic, warm + written, 60_000)
       }
-      ctx.log(`protocols: syslog TCP for ${config.protocolDurationS} s`)
-      const before = await inTopic()
-      const endCpu = cpuWindow({ gateway: child.pid })
-      const t0 = performance.now()
-      const written = await syslogLoad(syslogPort, syslog, config.connections, durationMs)
-      const after = await waitForCount(inTopic, before + written, 60_000)
-      const elapsedS = (performance.now() - t0) / 1000
-      const cpu = endCpu()
-      const records = after - before
-      measured.push({ name: 'syslog TCP (RFC 5424, octet-counted)', records, elapsedS, cpuUsPerRecord: cpuMicrosPer(cpu, ['gateway'], records), failures: 0, acknowledged: written })
+      for (let round = 0; round < rounds; round++) {
+        const order = round % 2 === 0 ? names : [...names].reverse()
+        ctx.log(`protocols: round ${round + 1} of ${rounds}, ${(windowMs / 1000).toFixed(1)} s each: ${order.join(', ')}`)
+        for (const name of order) await window(name)
+      }
       if (child.exit) throw new Error(`gateway exited during the run (code ${child.exit.code})\n${child.tail()}`)
     } finally {
       await child.stop()
     }
+    const measured: Measured[] = names.map((name) => {
+      const { cpuUs, ...t } = totals.get(name)!
+      return { ...t, cpuUsPerRecord: t.records > 0 ? cpuUs / t.records : NaN }
+    })
 
     const native = measured[0]!.records / measured[0]!.elapsedS
     const rows: Row[] = []
