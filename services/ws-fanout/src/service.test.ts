@@ -33,7 +33,7 @@ interface Frame {
   data?: { id?: string; tenant?: string; service?: string }
 }
 
-async function setup(opts: { auth?: boolean; tenants?: TenantsFile; env?: Record<string, string> } = {}) {
+async function setup(opts: { auth?: boolean; tenants?: TenantsFile; env?: Record<string, string>; codecs?: Partial<Codecs>; clock?: () => number } = {}) {
   const auth = opts.auth ?? true
   const rows: AuditRow[] = []
   const logger = createLogger({ level: 'silent' })
@@ -47,11 +47,11 @@ async function setup(opts: { auth?: boolean; tenants?: TenantsFile; env?: Record
     logger,
     registry,
     checks: {},
-    clock: Date.now,
+    clock: opts.clock ?? Date.now,
     security,
     kafka: undefined as unknown as Kafka,
     producer: { send: async () => undefined },
-    codecs: {} as Codecs,
+    codecs: (opts.codecs ?? {}) as Codecs,
     registryUrl: 'http://registry.invalid',
   })
   await service.start!()
@@ -66,6 +66,8 @@ async function setup(opts: { auth?: boolean; tenants?: TenantsFile; env?: Record
   return {
     app: service.app,
     base,
+    stage,
+    config,
     /** A log, an alert and an inbox item of `tenant`, through the sink. */
     publish: async (tenant: string, id: string) => {
       await send(f.log(enrichedLog({ tenant, id, service: `${tenant}-svc` })))
@@ -250,6 +252,25 @@ describe('ws-fanout with API keys (SLUICE_AUTH=true)', () => {
     await publish('globex', 'g1')
     await c.next('log')
     expect(c.frames.some((f) => f.type === 'auth_required')).toBe(false)
+  })
+
+  it('measures the Kafka hop: the age of each enriched record it reads, from its Kafka timestamp', async () => {
+    const NOW = 1_800_000_000_000
+    const decoded = enrichedLog({ tenant: 'acme', service: 'api' })
+    const codec = { decodeSync: () => decoded, decode: async () => decoded }
+    const { base, stage, config, metrics } = await setup({ auth: false, env: { WS_AUTH_SECRET: '' }, codecs: { enriched: codec as unknown as Codecs['enriched'] }, clock: () => NOW })
+    const c = await connect(base)
+    await c.subscribe(['logs'])
+    // Produced 30 ms, 30 ms and 700 ms before it is read; a record without a timestamp is not counted.
+    const record = (ageMs: number | undefined, offset: number) => ({ key: null, value: Buffer.from('x'), offset: String(offset), timestamp: ageMs === undefined ? '-1' : String(NOW - ageMs), attributes: 0, headers: {} })
+    const records = [record(30, 0), record(30, 1), record(700, 2), record(undefined, 3)]
+    const out = await stage.transform({ topic: config.topicEnriched, partition: 0, records, values: records.map((r) => r.value) } as never)
+    expect(out.outputs).toHaveLength(4)
+    const text = await metrics()
+    expect(text).toContain('sluice_ws_enriched_age_seconds_count 3')
+    expect(text).toContain('sluice_ws_enriched_age_seconds_bucket{le="0.03"} 2')
+    expect(text).toContain('sluice_ws_enriched_age_seconds_bucket{le="0.5"} 2')
+    expect(text).toContain('sluice_ws_enriched_age_seconds_bucket{le="1"} 3')
   })
 
   it('refuses SLUICE_AUTH=true without WS_AUTH_SECRET at boot, naming the variable', () => {

@@ -67,6 +67,12 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
     dropped: counter(r, 'sluice_ws_messages_dropped_total', 'Messages dropped for slow or paused clients.'),
     queueDepth: histogram(r, 'sluice_ws_client_queue_messages', 'Per-client queue depth, sampled every second.', BATCH_SIZE_BUCKETS),
     latency: histogram(r, 'sluice_ws_delivery_latency_seconds', 'From a record being observed by Sluice to its fan-out.', DELIVERY_BUCKETS_SECONDS),
+    received: histogram(
+      r,
+      'sluice_ws_enriched_age_seconds',
+      'Age of an enriched record when ws-fanout reads it, from its Kafka timestamp (the enricher producing it): the Kafka hop of the delivery latency.',
+      DELIVERY_BUCKETS_SECONDS,
+    ),
     refused: counter(r, 'sluice_ws_connections_refused_total', 'Stream connections closed before use, by reason (max_clients|tenant_limit|unauthorized).', ['reason']),
   }
   const access = new StreamAccess(deps.security, config.authSecret)
@@ -288,6 +294,11 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
 
   type Transform = (batch: Batch<Buffer | null>) => Promise<Transformed<Delivery>>
   const logs: Transform = async (batch) => {
+    const now = deps.clock()
+    for (const record of batch.records) {
+      const at = Number(record.timestamp)
+      if (at > 0) m.received.observe(Math.max(0, now - at) / 1000)
+    }
     const { values, failed } = await decodeAll<EnrichedLog>(deps.codecs.enriched, batch)
     const outputs: Delivery[] = []
     for (const e of values) {

@@ -114,6 +114,8 @@ export const wsFanout: Section = {
       const after = await scrape(child.urls['ws-fanout']!)
       // Inside ws-fanout: from the gateway's observed time to the frame queued on the clients.
       const queued = (q: number) => (histogramQuantile(before, after, 'sluice_ws_delivery_latency_seconds', q) ?? NaN) * 1000
+      // Of that, the Kafka hop: from the enricher producing a record to ws-fanout reading it.
+      const kafkaHop = (q: number) => (histogramQuantile(before, after, 'sluice_ws_enriched_age_seconds', q) ?? NaN) * 1000
       latencies.sort((a, b) => a - b)
       const rows: Row[] = [
         { section: SECTION, metric: 'clients (mixed filters)', value: CLIENTS, unit: 'clients' },
@@ -124,6 +126,8 @@ export const wsFanout: Section = {
         { section: SECTION, metric: 'gateway accept → client receive p99', value: percentile(latencies, 99), unit: 'ms', target: { op: '<=', value: 100 } },
         { section: SECTION, metric: '  gateway accept → queued in ws-fanout p50 (buckets)', value: queued(0.5), unit: 'ms' },
         { section: SECTION, metric: '  gateway accept → queued in ws-fanout p99 (buckets)', value: queued(0.99), unit: 'ms' },
+        { section: SECTION, metric: '    of which enricher produced → read by ws-fanout p50 (buckets)', value: kafkaHop(0.5), unit: 'ms' },
+        { section: SECTION, metric: '    of which enricher produced → read by ws-fanout p99 (buckets)', value: kafkaHop(0.99), unit: 'ms' },
         ...cpuRows(SECTION, cpu),
       ]
       return { rows, detail: { received, dropped, samples: latencies.length } }
