@@ -34,11 +34,11 @@ import {
 } from './sql.js'
 import type { Params } from './sql.js'
 
-/** A row of the columns `Pipeline.output()` selects. */
 // Each label beside the column it is selected as (`_s_host`): names built once, not per row.
 const STREAM_COLUMNS = STREAM_LABELS.map((k) => [k, `_s_${k}`] as const)
 const META_COLUMNS = META_LABELS.map((k) => [k, `_m_${k}`] as const)
 
+/** A row of the columns `Pipeline.output()` selects. */
 export type OutputRow = Record<string, unknown> & { ts: string; line: string; _res?: Record<string, string>; _attrs?: Record<string, string>; _error?: string }
 
 interface Lookup {
