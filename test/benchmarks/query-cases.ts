@@ -96,19 +96,22 @@ export function queryCases(f: Pick<DatasetFacts, 'database' | 'startNs' | 'endNs
   const hourStart = end - HOUR_NS
   const logs = `${f.database}.logs`
   const tenant = `tenant = ${sqlStr(TENANT)}`
-  const linesOnly = `SELECT toString(toUnixTimestamp64Nano(Timestamp)) AS ts, ServiceName, SeverityText, Body FROM ${logs}`
+  const select = (more: string) => `SELECT toString(toUnixTimestamp64Nano(Timestamp)) AS ts, ServiceName, SeverityText, Body${more} FROM ${logs}`
+  const linesOnly = select('')
   // Labels and structured metadata, as the API's answer holds them (see the top of the file).
-  const labelled = 'HostName, ResourceAttributes, LogAttributes, Category, PatternId, TraceId, SpanId, UserId, SessionId, ErrorCode'
-  const lines = `SELECT toString(toUnixTimestamp64Nano(Timestamp)) AS ts, ServiceName, SeverityText, Body, ${labelled} FROM ${logs}`
-  const jsonLines = `SELECT toString(toUnixTimestamp64Nano(Timestamp)) AS ts, ServiceName, SeverityText, Body, ${labelled}, JSONExtractKeysAndValuesRaw(Body) AS fields FROM ${logs}`
+  const labelled = ', HostName, ResourceAttributes, LogAttributes, Category, PatternId, TraceId, SpanId, UserId, SessionId, ErrorCode'
+  const lines = select(labelled)
+  const jsonLines = select(`${labelled}, JSONExtractKeysAndValuesRaw(Body) AS fields`)
+  const newestOf = (service: string, extra = '') => `WHERE ${tenant} AND ServiceName = ${sqlStr(service)} AND ${timeRange(hourStart, end)}${extra} ORDER BY TimestampTime DESC, Timestamp DESC LIMIT 100`
+  const longDuration = " AND (JSONExtractString(Body, 'duration') AS duration) != '' AND parseTimeDelta(duration) > 1"
   const range = (start: bigint, extra: Record<string, string> = {}) => ({ start: String(start), end: String(end), ...extra })
   return [
     {
       id: 'a',
       title: `newest 100 lines of ${QUERY_SERVICE}, 1 h`,
       request: url('/loki/api/v1/query_range', { query: `{service_name="${QUERY_SERVICE}"}`, ...range(hourStart), limit: '100', direction: 'backward' }),
-      sql: `${lines} WHERE ${tenant} AND ServiceName = ${sqlStr(QUERY_SERVICE)} AND ${timeRange(hourStart, end)} ORDER BY TimestampTime DESC, Timestamp DESC LIMIT 100`,
-      linesOnlySql: `${linesOnly} WHERE ${tenant} AND ServiceName = ${sqlStr(QUERY_SERVICE)} AND ${timeRange(hourStart, end)} ORDER BY TimestampTime DESC, Timestamp DESC LIMIT 100`,
+      sql: `${lines} ${newestOf(QUERY_SERVICE)}`,
+      linesOnlySql: `${linesOnly} ${newestOf(QUERY_SERVICE)}`,
       apiFigure: streamLines,
       sqlFigure: (rows) => rows.length,
       unit: 'lines',
@@ -164,8 +167,8 @@ export function queryCases(f: Pick<DatasetFacts, 'database' | 'startNs' | 'endNs
       id: 'f',
       title: `${JSON_SERVICE} | json | duration > 1s, 1 h`,
       request: url('/loki/api/v1/query_range', { query: `{service_name="${JSON_SERVICE}"} | json | duration > 1s`, ...range(hourStart), limit: '100', direction: 'backward' }),
-      sql: `${jsonLines} WHERE ${tenant} AND ServiceName = ${sqlStr(JSON_SERVICE)} AND ${timeRange(hourStart, end)} AND (JSONExtractString(Body, 'duration') AS duration) != '' AND parseTimeDelta(duration) > 1 ORDER BY TimestampTime DESC, Timestamp DESC LIMIT 100`,
-      linesOnlySql: `${linesOnly} WHERE ${tenant} AND ServiceName = ${sqlStr(JSON_SERVICE)} AND ${timeRange(hourStart, end)} AND (JSONExtractString(Body, 'duration') AS duration) != '' AND parseTimeDelta(duration) > 1 ORDER BY TimestampTime DESC, Timestamp DESC LIMIT 100`,
+      sql: `${jsonLines} ${newestOf(JSON_SERVICE, longDuration)}`,
+      linesOnlySql: `${linesOnly} ${newestOf(JSON_SERVICE, longDuration)}`,
       apiFigure: streamLines,
       sqlFigure: (rows) => rows.length,
       unit: 'lines',
