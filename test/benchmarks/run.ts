@@ -71,7 +71,7 @@ async function main(): Promise<number> {
   } finally {
     await stopAll()
     try {
-      await deleteTopics(benchKafka(infra), [...ctx.topics])
+      await deleteTopics(benchKafka(infra), [...ctx.topics], `bench-${config.runId}.`)
     } catch (err) {
       log(`could not delete the bench topics: ${err instanceof Error ? err.message : String(err)}`)
     }

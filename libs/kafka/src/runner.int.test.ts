@@ -39,6 +39,8 @@ async function setup(name: string, partitions: number) {
   const admin = kafka.admin()
   await admin.connect()
   onTestFinished(() => admin.disconnect())
+  // Before the disconnect above (hooks run last registered first), after the runners stopped.
+  onTestFinished(() => admin.deleteTopics({ topics: [topic, `${topic}.dlq`], timeout: 10_000 }).catch(() => undefined))
   /** Sum of the committed offsets of `group` on the topic. */
   const committed = async (group = `g${id}`) => {
     const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] })
