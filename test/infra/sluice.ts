@@ -16,6 +16,8 @@ import type { Infra } from './providers.js'
 
 export interface Isolation {
   env: Record<string, string>
+  /** What every topic name of this isolation starts with (`t<id>.`). */
+  topicPrefix: string
   topicRaw: string
   topicEnriched: string
   topicDlq: string
@@ -34,13 +36,13 @@ export function isolation(extra: Record<string, string> = {}): Isolation {
   const iso = isolationOn(infra, extra)
   onTestFinished(async () => {
     rmSync(iso.dataDir, { recursive: true, force: true })
-    await dropTopics(infra, iso.topicRaw.slice(0, iso.topicRaw.indexOf('.') + 1))
+    await dropTopics(infra, iso.topicPrefix)
   })
   return iso
 }
 
 /** Best effort: deletes every topic whose name starts with `prefix`. */
-export async function dropTopics(infra: Infra, prefix: string): Promise<void> {
+async function dropTopics(infra: Infra, prefix: string): Promise<void> {
   const admin = createKafka({ brokers: infra.kafkaBrokers.split(','), clientId: 'sluice-tests', logger: createLogger({ level: 'silent' }) }).admin()
   try {
     await admin.connect()
@@ -56,10 +58,11 @@ export async function dropTopics(infra: Infra, prefix: string): Promise<void> {
 /** The same outside a test (scripts such as the fuzz run): the caller removes `dataDir`. */
 export function isolationOn(infra: Infra, extra: Record<string, string> = {}): Isolation {
   const id = randomBytes(4).toString('hex')
+  const topicPrefix = `t${id}.`
   const dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-test-'))
-  const topicRaw = `t${id}.logs.raw`
-  const topicEnriched = `t${id}.logs.enriched`
-  const topicDlq = `t${id}.logs.dlq`
+  const topicRaw = `${topicPrefix}logs.raw`
+  const topicEnriched = `${topicPrefix}logs.enriched`
+  const topicDlq = `${topicPrefix}logs.dlq`
   const database = `t_${id}`
   const env: Record<string, string> = {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
@@ -80,17 +83,17 @@ export function isolationOn(infra: Infra, extra: Record<string, string> = {}): I
     SINK_PORT: '0',
     ENRICHER_PORT: '0',
     WS_PORT: '0',
-    TOPIC_ALERTS: `t${id}.alerts`,
-    TOPIC_AUDIT: `t${id}.audit`,
+    TOPIC_ALERTS: `${topicPrefix}alerts`,
+    TOPIC_AUDIT: `${topicPrefix}audit`,
     ENRICHER_GROUP_ID: `enricher-${id}`,
     ALERTER_GROUP_ID: `alerter-${id}`,
     ALERTER_PORT: '0',
     ALERTER_SECRETS_KEY_FILE: path.join(dataDir, 'alerter-secrets.key'),
     CONNECTORS_PORT: '0',
     CONNECTORS_GROUP_ID: `connectors-${id}`,
-    TOPIC_CONNECTIONS: `t${id}.connectors.connections`,
-    TOPIC_CONNECTOR_CHECKPOINTS: `t${id}.connectors.checkpoints`,
-    TOPIC_CONNECTOR_LEASES: `t${id}.connectors.leases`,
+    TOPIC_CONNECTIONS: `${topicPrefix}connectors.connections`,
+    TOPIC_CONNECTOR_CHECKPOINTS: `${topicPrefix}connectors.checkpoints`,
+    TOPIC_CONNECTOR_LEASES: `${topicPrefix}connectors.leases`,
     CONNECTORS_ENCRYPTION_KEY_FILE: path.join(dataDir, 'connectors-encryption.key'),
     SINK_GROUP_ID: `sink-${id}`,
     SINK_FLUSH_INTERVAL_MS: '200',
@@ -98,7 +101,7 @@ export function isolationOn(infra: Infra, extra: Record<string, string> = {}): I
     ...(infra.clickhouseUrl ? { CLICKHOUSE_URL: infra.clickhouseUrl } : {}),
     ...extra,
   }
-  return { env, topicRaw, topicEnriched, topicDlq, database, dataDir }
+  return { env, topicPrefix, topicRaw, topicEnriched, topicDlq, database, dataDir }
 }
 
 export async function startSluice(targets: Target[], iso: Isolation): Promise<Runtime> {
