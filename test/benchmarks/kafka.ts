@@ -1,6 +1,6 @@
 // The bench's own Kafka clients and the topic bookkeeping around each section: fresh topics per
-// run, their record counts for cross-checking what the gateway acknowledged, deletion at the end
-// so repeated runs do not fill the broker's disk. Two clients: kafkajs as Sluice installs it
+// run and their record counts for cross-checking what the gateway acknowledged (deleted at the end
+// by ../infra/topics.ts, so repeated runs do not fill the broker). Two clients: kafkajs as Sluice installs it
 // (patched, see deploy/patches) for admin and filling topics, and upstream kafkajs 2.2.4 as
 // published (`kafkajs-upstream`, an npm alias patch-package does not touch) for the raw producer
 // baseline, which measures what the library alone gives a user.
@@ -50,24 +50,6 @@ export async function topicRecordCount(kafka: Kafka, topic: string): Promise<num
   try {
     const offsets = await admin.fetchTopicOffsets(topic)
     return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0)
-  } finally {
-    await admin.disconnect()
-  }
-}
-
-/**
- * Best effort: a topic that is already gone or never existed is not an error here. With `prefix`,
- * every topic named under it goes too (those the services created for themselves).
- */
-export async function deleteTopics(kafka: Kafka, topics: readonly string[], prefix?: string): Promise<void> {
-  if (topics.length === 0 && prefix === undefined) return
-  const admin = kafka.admin()
-  await admin.connect()
-  try {
-    const existing = await admin.listTopics()
-    const wanted = new Set(topics)
-    const doomed = existing.filter((t) => wanted.has(t) || (prefix !== undefined && t.startsWith(prefix)))
-    if (doomed.length > 0) await admin.deleteTopics({ topics: doomed, timeout: 30_000 })
   } finally {
     await admin.disconnect()
   }

@@ -12,6 +12,7 @@ import { startRuntime } from '@sluice/runner'
 import type { Runtime, Target } from '@sluice/runner'
 import { createLogger } from '@sluice/observability'
 import { REPO_ROOT } from './providers.js'
+import { deleteTopics } from './topics.js'
 import type { Infra } from './providers.js'
 
 export interface Isolation {
@@ -43,16 +44,9 @@ export function isolation(extra: Record<string, string> = {}): Isolation {
 
 /** Best effort: deletes every topic whose name starts with `prefix`. */
 async function dropTopics(infra: Infra, prefix: string): Promise<void> {
-  const admin = createKafka({ brokers: infra.kafkaBrokers.split(','), clientId: 'sluice-tests', logger: createLogger({ level: 'silent' }) }).admin()
-  try {
-    await admin.connect()
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix))
-    if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 10_000 })
-  } catch {
-    // A topic left behind costs nothing to this run.
-  } finally {
-    await admin.disconnect().catch(() => undefined)
-  }
+  const kafka = createKafka({ brokers: infra.kafkaBrokers.split(','), clientId: 'sluice-tests', logger: createLogger({ level: 'silent' }) })
+  // A topic left behind costs nothing to this run.
+  await deleteTopics(kafka, [], prefix).catch(() => undefined)
 }
 
 /** The same outside a test (scripts such as the fuzz run): the caller removes `dataDir`. */
