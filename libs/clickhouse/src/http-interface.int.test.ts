@@ -208,8 +208,10 @@ describe('ClickHouse HTTP interface (embedded, read-only)', () => {
   })
 
   it('ends an answer that fails midway with ClickHouse exception block, and drops the connection', async () => {
-    // Fails in the fourth of the engine's 65 409-row blocks: after the first rows went out.
-    const query = "SELECT number, throwIf(number = 240000, 'boom') FROM numbers(250000) FORMAT JSONEachRow"
+    // Fails in the fourth of the engine's 65 409-row blocks, half a second late: the engine runs a few
+    // blocks ahead of its reader and reports an error before the rows it holds, so without the pause a
+    // busy machine could see the error before the first rows went out (and rightly answer 500).
+    const query = "SELECT number, throwIf(number = 240000 AND sleepEachRow(0.5) = 0, 'boom') FROM numbers(250000) FORMAT JSONEachRow"
     const raw = await new Promise<{ status: number; tag: string; body: string; complete: boolean }>((resolve, reject) => {
       const req = request(`${url}/`, { method: 'POST' }, (res) => {
         const parts: Buffer[] = []
