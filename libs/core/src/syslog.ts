@@ -35,8 +35,13 @@ export interface SyslogMessage {
   appName: string | null
   procId: string | null
   msgId: string | null
-  /** SD-ID → parameters. */
-  structuredData: Record<string, Record<string, string>>
+  /**
+   * RFC 5424 structured data as flat (SD-ID, PARAM-NAME, PARAM-VALUE) triples in wire order:
+   * `[a x="1"][b y="2"]` is ['a', 'x', '1', 'b', 'y', '2']. Flat, because readers write each
+   * parameter somewhere of their own (an attribute) and objects keyed by the sender's names cost
+   * more to build than the rest of the message; structuredDataOf() gives the nested form.
+   */
+  sdParams: string[]
   message: string
 }
 
@@ -85,12 +90,27 @@ function sdNameEnd(s: string, i: number): number {
 
 /**
  * Sets an own property: SD-IDs and PARAM-NAMEs are the sender's, and `__proto__` must stay a name
- * rather than set a prototype. (Plain objects rather than prototype-less ones: V8 keeps those in
- * slow dictionary mode, which every later reader of the record pays for.)
+ * rather than set a prototype.
  */
 function setOwn<T>(o: Record<string, T>, key: string, value: T): void {
   if (key === '__proto__') Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true })
   else o[key] = value
+}
+
+/**
+ * The structured data as SD-ID → parameters. A repeated SD-ID (allowed by neither RFC, sent by
+ * some) adds to the first one's parameters; a repeated parameter keeps its last value.
+ */
+export function structuredDataOf(m: Pick<SyslogMessage, 'sdParams'>): Record<string, Record<string, string>> {
+  const sd: Record<string, Record<string, string>> = {}
+  const p = m.sdParams
+  for (let i = 0; i < p.length; i += 3) {
+    const id = p[i]!
+    let params = Object.hasOwn(sd, id) ? sd[id] : undefined
+    if (params === undefined) setOwn(sd, id, (params = {}))
+    setOwn(params, p[i + 1]!, p[i + 2]!)
+  }
+  return sd
 }
 
 /** Whether `s[from, to)` holds a backslash (indexOf would scan on to the end of the line). */
@@ -99,28 +119,27 @@ function hasBackslash(s: string, from: number, to: number): boolean {
   return false
 }
 
-/** Parses `[id k="v" …][id2 …]` from `i`; returns the elements and the index after them. */
-function structuredData(s: string, i: number): { sd: Record<string, Record<string, string>>; end: number } | undefined {
-  const sd: Record<string, Record<string, string>> = {}
-  while (s[i] === '[') {
+/**
+ * Parses `[id k="v" …][id2 …]` from `i`, pushing (id, name, value) triples to `out`; returns the
+ * index after them, or -1 when they are malformed.
+ */
+function structuredData(s: string, i: number, out: string[]): number {
+  while (s.charCodeAt(i) === 91 /* [ */) {
     const idEnd = sdNameEnd(s, i + 1)
-    if (idEnd < 0) return undefined
-    // A repeated SD-ID (allowed by neither RFC, sent by some) adds to the first one's parameters.
+    if (idEnd < 0) return -1
     const id = s.slice(i + 1, idEnd)
-    let params = Object.hasOwn(sd, id) ? sd[id] : undefined
-    if (params === undefined) setOwn(sd, id, (params = {}))
     i = idEnd
-    while (s[i] === ' ') {
+    while (s.charCodeAt(i) === 32) {
       const nameEnd = sdNameEnd(s, i + 1)
-      if (nameEnd < 0 || s[nameEnd] !== '=' || s[nameEnd + 1] !== '"') return undefined
+      if (nameEnd < 0 || s.charCodeAt(nameEnd) !== 61 /* = */ || s.charCodeAt(nameEnd + 1) !== 34 /* " */) return -1
       const name = s.slice(i + 1, nameEnd)
       // PARAM-VALUE escapes exactly `"`, `\` and `]` with a backslash; any other backslash is kept.
       const from = nameEnd + 2
       const close = s.indexOf('"', from)
-      if (close < 0) return undefined
+      if (close < 0) return -1
       if (!hasBackslash(s, from, close)) {
         // No escapes (the common case): the value is the text up to the quote.
-        setOwn(params, name, s.slice(from, close))
+        out.push(id, name, s.slice(from, close))
         i = close + 1
         continue
       }
@@ -134,14 +153,14 @@ function structuredData(s: string, i: number): { sd: Record<string, Record<strin
           start = ++j
         }
       }
-      if (j >= s.length) return undefined
-      setOwn(params, name, value + s.slice(start, j))
+      if (j >= s.length) return -1
+      out.push(id, name, value + s.slice(start, j))
       i = j + 1
     }
-    if (s[i] !== ']') return undefined
+    if (s.charCodeAt(i) !== 93 /* ] */) return -1
     i++
   }
-  return { sd, end: i }
+  return i
 }
 
 function parse5424(line: string): SyslogMessage | undefined {
@@ -150,13 +169,12 @@ function parse5424(line: string): SyslogMessage | undefined {
   const p = decodePri(h[1])
   if (!p) return undefined
   let rest = line.slice(h[0].length)
-  let sd: Record<string, Record<string, string>> = {}
+  const sdParams: string[] = []
   if (rest.startsWith('-')) rest = rest.slice(1)
   else if (rest.startsWith('[')) {
-    const parsed = structuredData(rest, 0)
-    if (!parsed) return undefined
-    sd = parsed.sd
-    rest = rest.slice(parsed.end)
+    const end = structuredData(rest, 0, sdParams)
+    if (end < 0) return undefined
+    rest = rest.slice(end)
   } else return undefined
   const timestamp = nil(h[3])
   // MSG after its separating space, without the BOM a UTF-8 MSG may start with.
@@ -173,7 +191,7 @@ function parse5424(line: string): SyslogMessage | undefined {
     appName: nil(h[5]),
     procId: nil(h[6]),
     msgId: nil(h[7]),
-    structuredData: sd,
+    sdParams,
     message: at === 0 ? rest : rest.slice(at),
   }
 }
@@ -230,7 +248,7 @@ function parse3164(line: string, referenceMs: number): SyslogMessage | undefined
     appName: tag?.[1] ?? null,
     procId: tag?.[2] ?? null,
     msgId: null,
-    structuredData: {},
+    sdParams: [],
     message: tag ? rest.slice(tag[0].length) : rest,
   }
 }

@@ -92,6 +92,12 @@ function inRange(ns: bigint | undefined): bigint | undefined {
 export function parseTimestampNs(input: string | number | bigint): bigint | undefined {
   if (typeof input === 'bigint') return inRange(input)
   if (typeof input === 'number') return inRange(fromEpochNumber(input))
+  // The common shape first, before trimming and the regexes: it has no space to trim, and a '-'
+  // at 4 is no epoch number.
+  if (input.length >= 20 && input.charCodeAt(4) === 45) {
+    const fast = fromUtcIso(input)
+    if (fast !== undefined) return inRange(fast)
+  }
   const s = input.trim()
   if (/^\d+$/.test(s)) {
     // Integer strings keep full precision for nanoseconds.

@@ -86,14 +86,18 @@ function fromParsed(m: SyslogMessage): Record<string, unknown> {
   if (m.msgId !== null) attributes['syslog.msgid'] = m.msgId
   let kept = 0
   let dropped = 0
-  for (const id in m.structuredData) {
-    const params = m.structuredData[id]!
-    for (const k in params) {
-      if (kept < MAX_SD_PARAMS) {
-        attributes[sdAttributeName(id, k)] = params[k]! // never the key `__proto__`: it has a dot
-        kept++
-      } else dropped++
+  const sd = m.sdParams
+  for (let i = 0; i < sd.length; i += 3) {
+    const name = sdAttributeName(sd[i]!, sd[i + 1]!) // never the key `__proto__`: it has a dot
+    // A repeated parameter keeps its last value, and counts once.
+    if (attributes[name] === undefined) {
+      if (kept === MAX_SD_PARAMS) {
+        dropped++
+        continue
+      }
+      kept++
     }
+    attributes[name] = sd[i + 2]!
   }
   if (dropped > 0) attributes['syslog.sd_dropped'] = String(dropped)
   return record

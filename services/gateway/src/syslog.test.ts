@@ -227,6 +227,11 @@ describe('syslog messages as records', () => {
     expect(Object.keys(e.attributes).filter((k) => k.startsWith('many.'))).toHaveLength(MAX_SD_PARAMS)
     expect(e.attributes['syslog.sd_dropped']).toBe(String(300 - MAX_SD_PARAMS))
     expect(e.host).toHaveLength(256)
+    // A parameter sent again (in the same element or a repeated SD-ID) keeps its last value and counts once.
+    const again = Array.from({ length: MAX_SD_PARAMS - 1 }, (_, i) => `p${i}="${i}"`).join(' ')
+    const twice = event(`<13>1 - h app - - [many ${again} p0="x"][many p1="y" last="z"] x`)
+    expect(twice.attributes).toMatchObject({ 'many.p0': 'x', 'many.p1': 'y', 'many.last': 'z' })
+    expect(twice.attributes['syslog.sd_dropped']).toBeUndefined()
   })
 })
 

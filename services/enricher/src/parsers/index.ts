@@ -103,9 +103,8 @@ function fromSyslog(s: SyslogMessage): ParsedBody {
   put(fields, 'syslog.procid', s.procId)
   put(fields, 'syslog.msgid', s.msgId)
   put(fields, 'syslog.timestamp', s.timestamp)
-  for (const [id, params] of Object.entries(s.structuredData)) {
-    for (const [k, v] of Object.entries(params)) fields[`sd.${id}.${k}`] = v
-  }
+  const sd = s.sdParams
+  for (let i = 0; i < sd.length; i += 3) fields[`sd.${sd[i]}.${sd[i + 1]}`] = sd[i + 2]!
   const level = s.severity === null ? undefined : severityFromSyslog(s.severity)
   return { format: 'syslog', fields, message: s.message, template: undefined, level, timestampNs: s.timestampNs, host: s.hostname ?? undefined, app: s.appName ?? undefined }
 }

@@ -10,7 +10,7 @@ describe('parseSyslog — RFC 5424', () => {
       protocol: 'rfc5424', facility: 20, facilityName: 'local4', severity: 5,
       timestamp: '2003-10-11T22:14:15.003Z', timestampNs: 1065910455003000000n,
       hostname: 'mymachine.example.com', appName: 'evntslog', procId: null, msgId: 'ID47',
-      structuredData: { 'exampleSDID@32473': { iut: '3', eventSource: 'Application', eventID: '1011' } },
+      sdParams: ['exampleSDID@32473', 'iut', '3', 'exampleSDID@32473', 'eventSource', 'Application', 'exampleSDID@32473', 'eventID', '1011'],
       message: 'An application event log entry...',
     })
   })
@@ -19,7 +19,7 @@ describe('parseSyslog — RFC 5424', () => {
     const line = '<86>1 2025-11-23T12:00:00.000000+01:00 host-a sshd 2044 - [origin ip="10.0.0.1"][meta note="a \\"quoted\\" \\] value"] \uFEFFAccepted publickey for deploy'
     const r = parseSyslog(line, REF)
     expect(r).toMatchObject({ facilityName: 'authpriv', severity: 6, procId: '2044', msgId: null, message: 'Accepted publickey for deploy' })
-    expect(r?.structuredData).toEqual({ origin: { ip: '10.0.0.1' }, meta: { note: 'a "quoted" ] value' } })
+    expect(r?.sdParams).toEqual(['origin', 'ip', '10.0.0.1', 'meta', 'note', 'a "quoted" ] value'])
     expect(r?.timestampNs).toBe(1_763_895_600_000_000_000n)
   })
 
@@ -33,7 +33,7 @@ describe('parseSyslog — RFC 3164', () => {
     expect(parseSyslog("<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8", REF)).toEqual({
       protocol: 'rfc3164', facility: 4, facilityName: 'auth', severity: 2,
       timestamp: 'Oct 11 22:14:15', timestampNs: BigInt(Date.UTC(2025, 9, 11, 22, 14, 15)) * 1_000_000n,
-      hostname: 'mymachine', appName: 'su', procId: null, msgId: null, structuredData: {},
+      hostname: 'mymachine', appName: 'su', procId: null, msgId: null, sdParams: [],
       message: "'su root' failed for lonvick on /dev/pts/8",
     })
   })
