@@ -135,6 +135,25 @@ describe('TemplateMiner', () => {
     expect(m.match('keep this template alive please')?.patternId).toBe(keep.patternId)
   })
 
+  it('answers a repeated message as it answers one it types afresh, while its group generalises and past the cache’s bound', () => {
+    // Messages over 512 characters are typed afresh every time: trailing spaces make the same
+    // words a message the miner does not keep typed.
+    const fresh = (line: string) => `${line}${' '.repeat(600)}`
+    const lines: string[] = []
+    for (const user of ['ann', 'bob', 'ann', 'cy', 'dee', 'ann', 'eve', 'bob']) lines.push(`session opened for user ${user} by uid=0`, 'GET /healthz 200', `worker ${user} ready`)
+    // More distinct messages than the cache holds, then the first ones again.
+    for (let i = 0; i < 5000; i++) lines.push(`job ${i % 7 === 0 ? 'failed' : 'done'} in queue q${i}`)
+    lines.push(...lines.slice(0, 24))
+    const cached = new TemplateMiner()
+    const typedAfresh = new TemplateMiner()
+    for (const line of lines) {
+      const a = cached.add(line)
+      const b = typedAfresh.add(fresh(line))
+      expect([a.patternId, a.template, a.change, a.merged], line).toEqual([b.patternId, b.template, b.change, b.merged])
+    }
+    expect(cached.snapshot()).toEqual(typedAfresh.snapshot())
+  })
+
   it('writes templates with one <*> for adjacent parameters', () => {
     expect(templateText(['a', '\u0000', 'b'], ['<NUM>', '<*>', null, null])).toBe('<NUM> a <*> b')
   })
