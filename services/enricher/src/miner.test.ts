@@ -152,6 +152,14 @@ describe('TemplateMiner', () => {
       expect([a.patternId, a.template, a.change, a.merged], line).toEqual([b.patternId, b.template, b.change, b.merged])
     }
     expect(cached.snapshot()).toEqual(typedAfresh.snapshot())
+    // A group made from a kept message, whose gap then widens, evicted, and the message again:
+    // the new group shows the message's own gap text, not what the old group's gap became.
+    const one = new TemplateMiner({ maxClusters: 1 })
+    const oneAfresh = new TemplateMiner({ maxClusters: 1 })
+    for (const line of ['link up on 10.0.0.1 now', 'link up on 42 now', 'disk full', 'link up on 10.0.0.1 now']) {
+      expect(one.add(line).template, line).toBe(oneAfresh.add(fresh(line)).template)
+    }
+    expect(one.add('link up on 10.0.0.1 now').template).toBe('link up on <IP> now')
   })
 
   it('writes templates with one <*> for adjacent parameters', () => {

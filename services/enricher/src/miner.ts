@@ -149,11 +149,25 @@ const skeletonText = (tokens: readonly string[]): string => tokens.map((t) => (t
 
 // Messages repeat word for word (health checks, retries, a service's fixed lines: 43 % of the
 // Loghub-2k messages are a copy of an earlier one), and masking, splitting and typing them is most
-// of the miner's work. So the typed form of recent messages is kept, bounded in count and in each
-// message's length, and read again rather than made again. Typing is a pure function of the
-// message, so this changes no result.
-const TYPED_CACHE_ENTRIES = 4096
+// of the miner's work. So the typed forms of recent messages are kept and read again rather than
+// made again; typing is a pure function of the message, so this changes no result. The cache is
+// direct-mapped, a slot per hash of a few of the message's characters, which a newer message
+// takes over: a miss must cost next to nothing, as most messages of a busy stream never repeat
+// (a Map of recent messages made those 10–20 % slower), and entries live briefly, as the garbage
+// collector charges for what outlives its young generation.
+const TYPED_SLOTS = 256
 const TYPED_CACHE_MAX_CHARS = 512
+
+/** The cache slot of `message`: from its length and four of its characters. */
+function typedSlot(message: string): number {
+  const n = message.length
+  let h = n
+  h = (h * 31 + message.charCodeAt(n - 1)) | 0
+  h = (h * 31 + message.charCodeAt(n >> 1)) | 0
+  h = (h * 31 + message.charCodeAt(n >> 2)) | 0
+  h = (h * 31 + message.charCodeAt((3 * n) >> 2)) | 0
+  return (h ^ (h >>> 8)) & (TYPED_SLOTS - 1)
+}
 
 /** A message typed, with its words joined (the memo's key). */
 interface TypedKey {
@@ -172,8 +186,9 @@ export class TemplateMiner {
   readonly #memo = new Map<string, Cluster>()
   /** Every live id and alias → the cluster it names. */
   readonly #owners = new Map<string, Cluster>()
-  /** Recent messages → their typed form (read only: clusters copy what they keep). */
-  readonly #typedCache = new Map<string, TypedKey>()
+  /** Recent messages and their typed forms, by typedSlot. Read only: a cluster copies what it keeps (#create). */
+  readonly #typedMessages: (string | undefined)[] = new Array<string | undefined>(TYPED_SLOTS).fill(undefined)
+  readonly #typedForms: (TypedKey | undefined)[] = new Array<TypedKey | undefined>(TYPED_SLOTS).fill(undefined)
   #clock = 0
   #scan = 0
   #revision = 0
@@ -289,27 +304,16 @@ export class TemplateMiner {
   }
 
   #typedKey(message: string): TypedKey {
-    if (message.length > TYPED_CACHE_MAX_CHARS) {
+    if (message.length === 0 || message.length > TYPED_CACHE_MAX_CHARS) {
       const typed = this.type(message)
       return { typed, key: typed.words.join(' ') }
     }
-    let known = this.#typedCache.get(message)
-    if (known === undefined) {
-      const typed = this.type(message)
-      // Frozen: a cluster that kept one of these arrays and changed it would change the cache.
-      Object.freeze(typed.words)
-      Object.freeze(typed.gaps)
-      known = { typed, key: typed.words.join(' ') }
-      if (this.#typedCache.size >= TYPED_CACHE_ENTRIES) {
-        // The oldest eighth goes (a Map iterates in insertion order).
-        let drop = TYPED_CACHE_ENTRIES >> 3
-        for (const k of this.#typedCache.keys()) {
-          this.#typedCache.delete(k)
-          if (--drop <= 0) break
-        }
-      }
-      this.#typedCache.set(message, known)
-    }
+    const slot = typedSlot(message)
+    if (this.#typedMessages[slot] === message) return this.#typedForms[slot]!
+    const typed = this.type(message)
+    const known = { typed, key: typed.words.join(' ') }
+    this.#typedMessages[slot] = message
+    this.#typedForms[slot] = known
     return known
   }
 
