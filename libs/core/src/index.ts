@@ -9,7 +9,7 @@ export { MAX_TIMESTAMP_NS, nowNs, parseTimestampNs, formatNs } from './timestamp
 export { validateLogInput, TENANT_PATTERN } from './input.js'
 export { uuidv7 } from './ids.js'
 export type { FieldError, FieldMapping, FieldRole, InputDefaults, ValidationResult } from './input.js'
-export { SYSLOG_FACILITIES, parseSyslog, parseSyslogPri, structuredDataOf, type SyslogMessage, type SyslogPri } from './syslog.js'
+export { SYSLOG_FACILITIES, parseSyslog, parseSyslogPri, type SyslogMessage, type SyslogPri } from './syslog.js'
 export { createRedactor, luhnValid, DEFAULT_REDACT_OPTIONS, REDACTION_KINDS } from './redact.js'
 export type { RedactOptions, Redacted, RedactionKind, Redactor } from './redact.js'
 export { SecretBox, keyId, loadSecretsKey, parseSecretsKey } from './secrets.js'

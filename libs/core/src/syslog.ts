@@ -38,8 +38,9 @@ export interface SyslogMessage {
   /**
    * RFC 5424 structured data as flat (SD-ID, PARAM-NAME, PARAM-VALUE) triples in wire order:
    * `[a x="1"][b y="2"]` is ['a', 'x', '1', 'b', 'y', '2']. Flat, because readers write each
-   * parameter somewhere of their own (an attribute) and objects keyed by the sender's names cost
-   * more to build than the rest of the message; structuredDataOf() gives the nested form.
+   * parameter somewhere of their own (an attribute), and objects keyed by the sender's names cost
+   * more to build than the rest of the message. A repeated SD-ID or parameter (allowed by neither
+   * RFC, sent by some) is listed again; a reader writing `id.name` keys keeps the last value.
    */
   sdParams: string[]
   message: string
@@ -86,31 +87,6 @@ function sdNameEnd(s: string, i: number): number {
   let j = i
   while (j < s.length && isSdNameChar(s.charCodeAt(j))) j++
   return j === i || j - i > SD_NAME_MAX ? -1 : j
-}
-
-/**
- * Sets an own property: SD-IDs and PARAM-NAMEs are the sender's, and `__proto__` must stay a name
- * rather than set a prototype.
- */
-function setOwn<T>(o: Record<string, T>, key: string, value: T): void {
-  if (key === '__proto__') Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true })
-  else o[key] = value
-}
-
-/**
- * The structured data as SD-ID → parameters. A repeated SD-ID (allowed by neither RFC, sent by
- * some) adds to the first one's parameters; a repeated parameter keeps its last value.
- */
-export function structuredDataOf(m: Pick<SyslogMessage, 'sdParams'>): Record<string, Record<string, string>> {
-  const sd: Record<string, Record<string, string>> = {}
-  const p = m.sdParams
-  for (let i = 0; i < p.length; i += 3) {
-    const id = p[i]!
-    let params = Object.hasOwn(sd, id) ? sd[id] : undefined
-    if (params === undefined) setOwn(sd, id, (params = {}))
-    setOwn(params, p[i + 1]!, p[i + 2]!)
-  }
-  return sd
 }
 
 /** Whether `s[from, to)` holds a backslash (indexOf would scan on to the end of the line). */

@@ -232,6 +232,10 @@ describe('syslog messages as records', () => {
     const twice = event(`<13>1 - h app - - [many ${again} p0="x"][many p1="y" last="z"] x`)
     expect(twice.attributes).toMatchObject({ 'many.p0': 'x', 'many.p1': 'y', 'many.last': 'z' })
     expect(twice.attributes['syslog.sd_dropped']).toBeUndefined()
+    // The sender's names stay data: no prototype is set or polluted.
+    const proto = event('<13>1 - h app - - [__proto__ polluted="yes" __proto__="x"] x')
+    expect(proto.attributes).toMatchObject({ '__proto__.polluted': 'yes', '__proto__.__proto__': 'x' })
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
   })
 })
 
