@@ -171,6 +171,7 @@ function typedSlot(message: string): number {
 
 /** A message typed, with its words joined (the memo's key). */
 interface TypedKey {
+  message: string
   typed: Typed
   key: string
 }
@@ -186,9 +187,8 @@ export class TemplateMiner {
   readonly #memo = new Map<string, Cluster>()
   /** Every live id and alias → the cluster it names. */
   readonly #owners = new Map<string, Cluster>()
-  /** Recent messages and their typed forms, by typedSlot. Read only: a cluster copies what it keeps (#create). */
-  readonly #typedMessages: (string | undefined)[] = new Array<string | undefined>(TYPED_SLOTS).fill(undefined)
-  readonly #typedForms: (TypedKey | undefined)[] = new Array<TypedKey | undefined>(TYPED_SLOTS).fill(undefined)
+  /** Recent messages typed, by typedSlot. Read only: a cluster copies what it keeps (#create). */
+  readonly #typedCache: (TypedKey | undefined)[] = new Array<TypedKey | undefined>(TYPED_SLOTS).fill(undefined)
   #clock = 0
   #scan = 0
   #revision = 0
@@ -304,17 +304,14 @@ export class TemplateMiner {
   }
 
   #typedKey(message: string): TypedKey {
-    if (message.length === 0 || message.length > TYPED_CACHE_MAX_CHARS) {
-      const typed = this.type(message)
-      return { typed, key: typed.words.join(' ') }
-    }
-    const slot = typedSlot(message)
-    if (this.#typedMessages[slot] === message) return this.#typedForms[slot]!
+    const cacheable = message.length > 0 && message.length <= TYPED_CACHE_MAX_CHARS
+    const slot = cacheable ? typedSlot(message) : -1
+    const cached = cacheable ? this.#typedCache[slot] : undefined
+    if (cached?.message === message) return cached
     const typed = this.type(message)
-    const known = { typed, key: typed.words.join(' ') }
-    this.#typedMessages[slot] = message
-    this.#typedForms[slot] = known
-    return known
+    const made = { message, typed, key: typed.words.join(' ') }
+    if (cacheable) this.#typedCache[slot] = made
+    return made
   }
 
   #view(c: Cluster, change: TemplateChange, merged: readonly string[]): TemplateMatch {
