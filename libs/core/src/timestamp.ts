@@ -70,9 +70,8 @@ function fromUtcIso(s: string): bigint | undefined {
   return BigInt(Date.UTC(year, month - 1, day, hour, minute, second)) * NS_PER_MS + BigInt(fraction)
 }
 
+/** ISO-8601 in any of its accepted shapes, by regex and Date.parse (fromUtcIso is the fast path). */
 function fromIso(s: string): bigint | undefined {
-  const fast = fromUtcIso(s)
-  if (fast !== undefined) return fast
   const m = ISO.exec(s)
   if (!m) return undefined
   const [, date, time, frac = '', zone = 'Z'] = m
@@ -92,19 +91,15 @@ function inRange(ns: bigint | undefined): bigint | undefined {
 export function parseTimestampNs(input: string | number | bigint): bigint | undefined {
   if (typeof input === 'bigint') return inRange(input)
   if (typeof input === 'number') return inRange(fromEpochNumber(input))
-  // The common shape first, before trimming and the regexes: it has no space to trim, and a '-'
-  // at 4 is no epoch number.
-  if (input.length >= 20 && input.charCodeAt(4) === 45) {
-    const fast = fromUtcIso(input)
-    if (fast !== undefined) return inRange(fast)
-  }
+  // A '-' at 4 is no epoch number: a date, read in its common shape first, without trimming.
+  if (input.length >= 20 && input.charCodeAt(4) === 45) return inRange(fromUtcIso(input) ?? fromIso(input.trim()))
   const s = input.trim()
   if (/^\d+$/.test(s)) {
     // Integer strings keep full precision for nanoseconds.
     return inRange(s.length >= 18 ? BigInt(s) : fromEpochNumber(Number(s)))
   }
   if (/^\d+\.\d+$/.test(s)) return inRange(fromEpochNumber(Number(s)))
-  return inRange(fromIso(s))
+  return inRange(fromUtcIso(s) ?? fromIso(s))
 }
 
 /** RFC 3339 with nanoseconds, e.g. 2026-11-23T12:00:00.123456789Z. */
