@@ -503,6 +503,15 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
     expect(found.result.flatMap((r) => r.values.map((v) => v[1])).sort()).toEqual(['order 44 shipped', 'order 45 shipped'])
   })
 
+  it('answers two records of the same time and line (a second-precision source repeating itself) as two lines', async () => {
+    const tenant = 'same-line'
+    const at = (START_NS + 7n * NS).toString()
+    const record = { id: 'same-1', tenant, Timestamp: at, ObservedTimestamp: at, ServiceName: 'cron', SeverityText: 'INFO', SeverityNumber: 9, Body: 'job ran' }
+    await ch.client.insert({ table: `${DATABASE}.logs`, values: [record, { ...record, id: 'same-2' }, { ...record, id: 'same-3', Body: 'job queued' }], format: 'JSONEachRow' })
+    const found = await logQuery('{service_name="cron"}', {}, { 'X-Scope-OrgID': tenant })
+    expect(found.result.flatMap((r) => r.values.map((v) => v[1])).sort()).toEqual(['job queued', 'job ran', 'job ran'])
+  })
+
   it('compares numbers and durations in label filters after | json', async () => {
     const checkout = (...p: Pred[]) => rowsOf('default', service('checkout'), ...p)
     const labels = (f: FixtureRow) => ({ ...lineLabels(f.row), ...f.fields })

@@ -103,11 +103,12 @@ export interface LogLine {
 export interface LinesStatement extends LogStatement {
   shape(row: OutputRow): LogLine
   /**
-   * Set when the statement leaves duplicate copies of a record (same `_id`) to the caller: it
-   * keeps the first of each, which is the answer unless a full page (`limit` rows) held a
-   * duplicate; then `exact` (LIMIT 1 BY id in SQL) answers instead.
+   * Set when the statement leaves duplicate copies of a record to the caller. It reads no id (one
+   * wide column less for every line answered), so it cannot tell a copy from another record with
+   * the same time and line; a copy always has both. A page where no two rows share them holds no
+   * copy and is the answer; otherwise `exact` (LIMIT 1 BY id in SQL) answers instead.
    */
-  dedup?: { limit: number; exact(): LinesStatement }
+  dedup?: { exact(): LinesStatement }
 }
 
 /** compileSelect for log lines: the output columns (plus `extra`), and the row shaper to match. */
@@ -139,7 +140,7 @@ export function compileLines(scope: Scope, expr: LogExpr, opts: { fromNs: bigint
  * per id. The statement run first has no LIMIT 1 BY id, because that step stands between the sort
  * and the LIMIT and so keeps ClickHouse from reading the wide columns (maps, line) of the `limit`
  * rows answered only (lazy materialisation): it reads every column of every row in the range
- * instead. Copies are rare and sort next to each other; the caller drops them (see `dedup`).
+ * instead. Nor does it read the id: copies are rare, and the caller sees them (see `dedup`).
  */
 export function compileLogQuery(scope: Scope, expr: LogExpr, range: { fromNs: bigint; toNs: bigint; limit: number; direction: 'backward' | 'forward' }): LinesStatement {
   const dir = range.direction === 'forward' ? 'ASC' : 'DESC'
@@ -147,7 +148,6 @@ export function compileLogQuery(scope: Scope, expr: LogExpr, range: { fromNs: bi
     compileLines(scope, expr, {
       fromNs: range.fromNs,
       toNs: range.toNs,
-      extra: 'id AS _id',
       tail: (p) => `ORDER BY TimestampTime ${dir}, Timestamp ${dir}\n${limitById ? 'LIMIT 1 BY id\n' : ''}LIMIT ${p.bind(range.limit, 'UInt32')}`,
     })
   // With a line filter the exact statement answers at once: without LIMIT BY, ClickHouse's top-N
@@ -156,24 +156,22 @@ export function compileLogQuery(scope: Scope, expr: LogExpr, range: { fromNs: bi
   // searched over a long range, where the whole range is scanned anyway and the worst-case
   // latency lies. (A setting turns that filter off, but servers older than it refuse the name.)
   if (expr.pipeline.some((s) => s.kind === 'line_filter')) return build(true)
-  return { ...build(false), dedup: { limit: range.limit, exact: () => build(true) } }
+  return { ...build(false), dedup: { exact: () => build(true) } }
 }
 
 /**
- * The lines of a statement's rows, one per record (`_id`), in order. Undefined when the rows were
- * a full page holding a duplicate: dropping it leaves fewer lines than the page holds, so the
- * statement's `dedup.exact` must answer.
+ * The lines of a statement's rows, in order; undefined when two rows share their time and line,
+ * which every pair of copies of one record does: the statement's `dedup.exact` must answer then.
+ * The rows are sorted by time, so rows of one time are neighbours.
  */
 export function uniqueLines(st: LinesStatement, rows: readonly OutputRow[]): LogLine[] | undefined {
-  if (!st.dedup) return rows.map(st.shape)
-  const seen = new Set<unknown>()
-  const out: LogLine[] = []
-  for (const row of rows) {
-    if (seen.has(row._id)) continue
-    seen.add(row._id)
-    out.push(st.shape(row))
+  if (st.dedup) {
+    for (let i = 1, first = 0; i < rows.length; i++) {
+      if (rows[i]!.ts !== rows[first]!.ts) first = i
+      else for (let j = first; j < i; j++) if (rows[j]!.line === rows[i]!.line) return undefined
+    }
   }
-  return out.length < rows.length && rows.length >= st.dedup.limit ? undefined : out
+  return rows.map(st.shape)
 }
 
 export interface Steps {

@@ -105,7 +105,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
       const lines = async (reply: FastifyReply, endpoint: string, st: LinesStatement): Promise<LogLine[]> => {
         const first = uniqueLines(st, await run<OutputRow>(reply, endpoint, st))
         if (first) return first
-        // A full page held a copy of a record not yet merged: ClickHouse drops it (LIMIT 1 BY id).
+        // The page may hold a copy of a record not yet merged: ClickHouse drops copies (LIMIT 1 BY id).
         const exact = st.dedup!.exact()
         return (await run<OutputRow>(reply, endpoint, exact)).map(exact.shape)
       }

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest'
+import { parseLogQL } from '../logql/parse.js'
+import type { LogExpr } from '../logql/ast.js'
+import { compileLogQuery, uniqueLines } from './compile.js'
+import type { OutputRow } from './pipeline.js'
+
+const scope = { db: 'sluice', tenant: 'default' }
+const range = { fromNs: 1_000_000_000_000n, toNs: 2_000_000_000_000n, limit: 100, direction: 'backward' as const }
+const logQuery = (q: string) => compileLogQuery(scope, parseLogQL(q) as LogExpr, range)
+const rows = (...pairs: [ts: string, line: string][]): OutputRow[] => pairs.map(([ts, line]) => ({ ts, line }))
+const lines = (found: ReturnType<typeof uniqueLines>) => found?.map((l) => [l.ts, l.line])
+
+describe('compileLogQuery', () => {
+  it('reads no id in the first statement; the exact one drops copies by id', () => {
+    const st = logQuery('{service_name="orders"}')
+    expect(st.query).not.toMatch(/\bid\b/)
+    expect(st.dedup?.exact().query).toMatch(/LIMIT 1 BY id\n/)
+  })
+
+  it('answers a line filter with the exact statement at once', () => {
+    const st = logQuery('{service_name="orders"} |= "shipped"')
+    expect(st.dedup).toBeUndefined()
+    expect(st.query).toMatch(/LIMIT 1 BY id\n/)
+  })
+})
+
+describe('uniqueLines', () => {
+  const st = logQuery('{service_name="orders"}')
+
+  it('answers the page when no two rows share their time and line', () => {
+    const page = rows(['3', 'a'], ['2', 'a'], ['2', 'b'], ['2', 'c'], ['1', 'b'])
+    expect(lines(uniqueLines(st, page))).toEqual([['3', 'a'], ['2', 'a'], ['2', 'b'], ['2', 'c'], ['1', 'b']])
+  })
+
+  it('leaves the answer to the exact statement when two rows of one time hold the same line', () => {
+    // Possibly one record stored twice: only its id, which this statement does not read, can tell.
+    expect(uniqueLines(st, rows(['3', 'a'], ['2', 'b'], ['2', 'c'], ['2', 'b']))).toBeUndefined()
+    expect(uniqueLines(st, rows(['2', 'b'], ['2', 'b']))).toBeUndefined()
+  })
+
+  it('keeps every row of a statement that reads exactly', () => {
+    const exact = logQuery('{service_name="orders"} |= "b"')
+    expect(lines(uniqueLines(exact, rows(['2', 'b'], ['2', 'b'])))).toEqual([['2', 'b'], ['2', 'b']])
+  })
+})
