@@ -17,7 +17,8 @@ interface SampleRow {
   meta: Record<string, string>
 }
 
-const DURATION = /^[-+]?(\d+(\.\d*)?(ns|us|µs|ms|s|m|h))+$/
+/** What Go's time.ParseDuration reads, as Loki types a detected field. */
+const DURATION = /^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$/
 const BYTES = /^\d+(\.\d+)?\s*([KMGTP]i?B|B)$/i
 
 function typeOf(v: string): DetectedField['type'] {
