@@ -20,10 +20,10 @@ describe('detected fields', () => {
     expect(by.detected_level).toMatchObject({ type: 'string', cardinality: 1, parsers: null }) // Drilldown's level filter reads its values
   })
 
-  it('types every form Go reads as a duration as one, and nothing else', () => {
-    const fields = detectFields([{ line: '{"a":".5s","b":"5.s","c":"1μs","d":"1h.5m","e":"-0","f":"1e3s","g":".s","h":"5"}', meta: {} }])
+  it('types Go durations as the label filters read them', () => {
+    const fields = detectFields([{ line: '{"a":".5s","b":"-1.5h30m","c":"1μs","d":"1h.5m","e":"-0","f":"1e3s","g":".s","h":"5","i":"5.s"}', meta: {} }])
     const type = Object.fromEntries(fields.map((f) => [f.label, f.type]))
-    expect(type).toEqual({ a: 'duration', b: 'duration', c: 'duration', d: 'duration', e: 'int', f: 'string', g: 'string', h: 'int' })
+    expect(type).toEqual({ a: 'duration', b: 'duration', c: 'duration', d: 'string', e: 'int', f: 'string', g: 'string', h: 'int', i: 'string' })
   })
 
   it('widens int to float and anything else mixed to string', () => {

@@ -17,8 +17,8 @@ interface SampleRow {
   meta: Record<string, string>
 }
 
-/** What Go's time.ParseDuration reads, as Loki types a detected field. */
-const DURATION = /^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$/
+/** Go durations, as the label filters read them (sql.ts GO_DURATION). */
+const DURATION = /^[-+]?(0|(\d+(\.\d+)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)(\d+(\.\d+)?(ns|us|µs|μs|ms|s|m|h))*)$/
 const BYTES = /^\d+(\.\d+)?\s*([KMGTP]i?B|B)$/i
 
 function typeOf(v: string): DetectedField['type'] {
