@@ -2,6 +2,7 @@
 // labels — structured metadata, and the fields a json or logfmt parser would extract — with each
 // field's type (the narrowest of boolean, int, float, duration, bytes, string that all its values
 // fit) and cardinality (distinct values in the sample).
+import { GO_DURATION_RE } from './sql.js'
 
 export interface DetectedField {
   label: string
@@ -17,15 +18,13 @@ interface SampleRow {
   meta: Record<string, string>
 }
 
-/** Go durations, as the label filters read them (sql.ts GO_DURATION). */
-const DURATION = /^[-+]?(0|(\d+(\.\d+)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)(\d+(\.\d+)?(ns|us|µs|μs|ms|s|m|h))*)$/
 const BYTES = /^\d+(\.\d+)?\s*([KMGTP]i?B|B)$/i
 
 function typeOf(v: string): DetectedField['type'] {
   if (v === 'true' || v === 'false') return 'boolean'
   if (/^[-+]?\d+$/.test(v)) return 'int'
   if (/^[-+]?(\d+\.\d*|\.\d+)([eE][-+]?\d+)?$/.test(v)) return 'float'
-  if (DURATION.test(v)) return 'duration'
+  if (GO_DURATION_RE.test(v)) return 'duration'
   if (BYTES.test(v)) return 'bytes'
   return 'string'
 }

@@ -73,7 +73,9 @@ export const META_MAP = nonEmpty(`mapUpdate(${sanitised('LogAttributes')}, ${bui
  * as Loki's label filters do, but for a point with no digit after it (`5.s`) or a leading point
  * after the first unit (`1h.5m`), which are taken for other text (LabelFilterErr).
  */
-const GO_DURATION = `'^[-+]?(0|([0-9]+(\\\\.[0-9]+)?|\\\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)([0-9]+(\\\\.[0-9]+)?(ns|us|µs|μs|ms|s|m|h))*)$'`
+export const GO_DURATION_RE = /^[-+]?(0|([0-9]+(\.[0-9]+)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)([0-9]+(\.[0-9]+)?(ns|us|µs|μs|ms|s|m|h))*)$/
+/** The same pattern as a ClickHouse string literal (RE2 reads the syntax alike). */
+const GO_DURATION = `'${GO_DURATION_RE.source.replaceAll('\\', '\\\\')}'`
 
 /**
  * Go durations: whether `v` is one, and its seconds (0 when it is not). ClickHouse's parseTimeDelta
