@@ -50,6 +50,16 @@ describe('parseTimestampNs', () => {
     expect(formatNs(NS)).toBe('2025-11-23T12:00:00.123456789Z')
   })
 
+  it('formats every time alike whichever second it formatted before', () => {
+    const reference = (ns: bigint) => `${new Date(Number(ns / 1_000_000n)).toISOString().slice(0, 19)}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}Z`
+    const times = [0n, 999_999_999n, 1_000_000_000n, NS, NS + 1n, NS - 123_456_790n, NS + 876_543_211n, NS + 86_400_000_000_000n, NS, 9_223_372_036_854_775_807n]
+    for (let i = 0; i < 200; i++) times.push(NS + BigInt(Math.floor(Math.random() * 5e9)) * (i % 3 === 0 ? 1_000_000n : 1n))
+    for (const ns of times) {
+      expect(formatNs(ns), String(ns)).toBe(reference(ns))
+      expect(parseTimestampNs(formatNs(ns)), String(ns)).toBe(ns)
+    }
+  })
+
   it('refuses times a LogEvent cannot hold (past 2262 or before 1970)', () => {
     expect(parseTimestampNs('99999999999999999999')).toBeUndefined()
     expect(parseTimestampNs('9223372036854775807')).toBe(9_223_372_036_854_775_807n)

@@ -4,6 +4,7 @@
 // magnitude the way Vector and Loki clients do.
 
 const NS_PER_MS = 1_000_000n
+const NS_PER_S = 1_000_000_000n
 
 // Magnitude bounds for epoch numbers (years ~1973..5138 in each unit).
 const S_MAX = 1e11
@@ -102,9 +103,18 @@ export function parseTimestampNs(input: string | number | bigint): bigint | unde
   return inRange(fromUtcIso(s) ?? fromIso(s))
 }
 
+/** The second formatNs wrote last and its date-time text: a stream's timestamps share seconds. */
+let lastSecond = -1n
+let lastSecondText = ''
+
 /** RFC 3339 with nanoseconds, e.g. 2026-11-23T12:00:00.123456789Z. */
 export function formatNs(ns: bigint): string {
-  const ms = ns / NS_PER_MS
-  const iso = new Date(Number(ms)).toISOString()
-  return `${iso.slice(0, 19)}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}Z`
+  const fraction = (ns % NS_PER_S).toString().padStart(9, '0')
+  if (ns < 0n) return `${new Date(Number(ns / NS_PER_MS)).toISOString().slice(0, 19)}.${fraction}Z`
+  const second = ns / NS_PER_S
+  if (second !== lastSecond) {
+    lastSecondText = new Date(Number(second) * 1000).toISOString().slice(0, 19)
+    lastSecond = second
+  }
+  return `${lastSecondText}.${fraction}Z`
 }

@@ -33,10 +33,13 @@ export interface Delivery {
   observedMs?: number
 }
 
-/** Wire shape of a record: bigint nanoseconds become RFC 3339 strings. */
+/** Wire shape of a record: bigint nanoseconds become RFC 3339 strings (a copy; fields in order). */
 export function toJson<T extends object>(record: T): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(record)) out[k] = typeof v === 'bigint' ? formatNs(v) : v
+  const out = { ...record } as Record<string, unknown>
+  for (const k in out) {
+    const v = out[k]
+    if (typeof v === 'bigint') out[k] = formatNs(v)
+  }
   return out
 }
 
