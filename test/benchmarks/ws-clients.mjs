@@ -10,7 +10,7 @@
 // workerData {url, filters[], sampleEvery} → posts 'ready'; ← 'start'; ← 'stop' → {received, dropped, latencies}.
 import { Buffer } from 'node:buffer'
 import { createHash, randomBytes } from 'node:crypto'
-import http from 'node:http'
+import net from 'node:net'
 import { URL } from 'node:url'
 import { parentPort, workerData } from 'node:worker_threads'
 
@@ -21,6 +21,8 @@ const ACCEPT_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 const OP_TEXT = 0x1
 const OP_CLOSE = 0x8
 const OP_PING = 0x9
+/** Every socket of this thread reads into it: its bytes are handled before the next read. */
+const READ_BUFFER = Buffer.alloc(256 * 1024)
 
 const { url, filters, sampleEvery } = workerData
 let counting = false
@@ -50,8 +52,11 @@ function clientFrame(opcode, payload) {
   return frame
 }
 
-/** Reads the server's frames (unmasked, unfragmented: Sluice sends whole text frames) as they stream in. */
-function frameReader(socket) {
+/**
+ * Reads the server's frames (unmasked, unfragmented: Sluice sends whole text frames) from each
+ * read into `buf` as it stands; a frame cut by the end of a read is copied and completed by the next.
+ */
+function frameReader(send, close) {
   let rest = null
   let n = 0
   const onFrame = (opcode, buf, start, end) => {
@@ -66,8 +71,8 @@ function frameReader(socket) {
       } else if (startsWith(buf, start, end, DROPPED_PREFIX)) {
         result.dropped += JSON.parse(buf.toString('utf8', start, end)).count
       }
-    } else if (opcode === OP_PING) socket.write(clientFrame(0xa, buf.subarray(start, end)))
-    else if (opcode === OP_CLOSE) socket.end()
+    } else if (opcode === OP_PING) send(clientFrame(0xa, Buffer.from(buf.subarray(start, end))))
+    else if (opcode === OP_CLOSE) close()
     else throw new Error(`unexpected WebSocket opcode ${opcode}`)
   }
   return (chunk) => {
@@ -93,40 +98,59 @@ function frameReader(socket) {
       onFrame(buf[at] & 0x0f, buf, at + head, at + head + len)
       at += head + len
     }
-    if (at < buf.length) rest = buf.subarray(at)
+    if (at < buf.length) rest = Buffer.from(buf.subarray(at))
   }
 }
 
-/** Opens a WebSocket by hand: the upgrade request, its accept key checked, the socket returned. */
-function connect(target) {
+/**
+ * Opens a WebSocket by hand over a socket that reads into one buffer of this thread's (Node's
+ * `onread`: no allocation per read): the upgrade request, the 101 answer and its accept key
+ * checked, then every byte to `onData`.
+ */
+function connect(target, onData) {
   const u = new URL(target)
   const key = randomBytes(16).toString('base64')
   return new Promise((resolve, reject) => {
-    const req = http.request({
+    let answer = ''
+    let open = false
+    const socket = net.connect({
       host: u.hostname,
-      port: u.port,
-      path: u.pathname + u.search,
-      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': key },
+      port: Number(u.port),
+      noDelay: true,
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (nread, buf) => {
+          if (open) return void onData(buf.subarray(0, nread))
+          answer += buf.latin1Slice(0, nread)
+          const end = answer.indexOf('\r\n\r\n')
+          if (end < 0) return
+          const expected = createHash('sha1').update(key + ACCEPT_GUID).digest('base64')
+          const accept = answer.slice(0, end).split('\r\n').find((line) => line.toLowerCase().startsWith('sec-websocket-accept:'))
+          const accepted = accept?.slice(accept.indexOf(':') + 1).trim() === expected
+          if (!answer.startsWith('HTTP/1.1 101') || !accepted) {
+            socket.destroy()
+            return void reject(new Error(`upgrade refused: ${answer.slice(0, answer.indexOf('\r\n'))}`))
+          }
+          open = true
+          resolve(socket)
+          const head = Buffer.from(answer.slice(end + 4), 'latin1')
+          if (head.length > 0) onData(head)
+        },
+      },
     })
-    req.once('upgrade', (res, socket, head) => {
-      const expected = createHash('sha1').update(key + ACCEPT_GUID).digest('base64')
-      if (res.headers['sec-websocket-accept'] !== expected) return reject(new Error('bad Sec-WebSocket-Accept'))
-      resolve({ socket, head })
-    })
-    req.once('response', (res) => reject(new Error(`upgrade refused: ${res.statusCode}`)))
-    req.once('error', reject)
-    req.end()
+    socket.once('error', reject)
+    socket.once('connect', () =>
+      socket.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`),
+    )
   })
 }
 
 for (const f of filters) {
-  const { socket, head } = await connect(url)
-  socket.setNoDelay(true)
-  sockets.push(socket)
-  const read = frameReader(socket)
-  socket.on('data', read)
+  let socket
+  const read = frameReader((frame) => socket.write(frame), () => socket.end())
+  socket = await connect(url, read)
   socket.on('error', () => undefined)
-  if (head.length > 0) read(head)
+  sockets.push(socket)
   socket.write(clientFrame(OP_TEXT, Buffer.from(JSON.stringify({ type: 'subscribe', channels: ['logs'], filters: f }))))
 }
 parentPort.postMessage('ready')
