@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { TemplateMiner, patternIdOf, templateText } from './miner.js'
+import { TemplateMiner, isSpace, patternIdOf, templateText } from './miner.js'
 import type { MinerSnapshot } from './miner.js'
 
 describe('TemplateMiner', () => {
@@ -231,5 +231,25 @@ describe('TemplateMiner on free text', () => {
     expect(mostMerged).toBeLessThan(5)
     expect(new Set(ids.slice(-500)).size).toBeLessThanOrEqual(17)
     expect(m.add('GET /api/orders/1 200 in 5 ms alpha bravo alpha bravo').template).toMatch(/^GET <PATH> <NUM> in <NUM> (<\*> ?)+$/)
+  })
+})
+
+describe('TemplateMiner tokens', () => {
+  it('splits where \\s does: every UTF-16 code unit classified as the regex classifies it', () => {
+    const differ: number[] = []
+    for (let c = 0; c < 0x10000; c++) if (isSpace(c) !== /\s/.test(String.fromCharCode(c))) differ.push(c)
+    expect(differ).toEqual([])
+  })
+
+  it('types the tokens tokenize() gives, whatever whitespace separates them', () => {
+    const m = new TemplateMiner()
+    for (const text of ['  lead and trail\t', 'tab\tnbsp\u00a0line\u2028sep\u3000ideo', 'many    spaces\n\r\nnewlines', '', ' \t ', 'one']) {
+      const tokens = m.tokenize(text)
+      const typed = m.type(text)
+      // Every token here is a word (no digits, masks or key=value), so the words are the tokens.
+      expect(typed.words).toEqual(tokens)
+      expect(typed.gaps).toEqual(Array.from({ length: tokens.length + 1 }, () => null))
+    }
+    expect(m.type('user 42 logged\tin from\u00a0 10.0.0.1 ok')).toEqual({ words: ['user', 'logged', 'in', 'from', 'ok'], gaps: [null, '<NUM>', null, null, '<IP>', null] })
   })
 })

@@ -122,6 +122,12 @@ export function patternIdOf(text: string): string {
 }
 
 const WHITESPACE = /\s+/
+
+/** Whether the UTF-16 code unit `c` is one `\s` matches (WhiteSpace and LineTerminator). */
+export function isSpace(c: number): boolean {
+  if (c < 128) return c === 32 || (c >= 9 && c <= 13)
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
+}
 const KEY_VALUE = /^([A-Za-z_][\w.-]*=)(.+)$/
 
 // Host names: three or more lower-case labels, perhaps a port (ns1.example.com,
@@ -218,7 +224,17 @@ export class TemplateMiner {
   type(message: string): Typed {
     const words: string[] = []
     const gaps: (string | null)[] = [null]
-    for (const token of this.tokenize(message)) {
+    // The tokens of tokenize(), read in place: runs of characters that are not \s.
+    const s = this.#mask(message)
+    const n = s.length
+    for (let i = 0; i < n; ) {
+      if (isSpace(s.charCodeAt(i))) {
+        i++
+        continue
+      }
+      const start = i
+      while (i < n && !isSpace(s.charCodeAt(i))) i++
+      const token = s.slice(start, i)
       // `key=value` is a word whatever its value: the key, the value a parameter.
       const kv = token.indexOf('=') > 0 ? KEY_VALUE.exec(token) : null
       if (kv || !isParameter(token)) {
