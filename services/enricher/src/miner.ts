@@ -121,12 +121,25 @@ export function patternIdOf(text: string): string {
   return createHash('sha1').update(text).digest('hex').slice(0, 16)
 }
 
-const WHITESPACE = /\s+/
-
 /** Whether the UTF-16 code unit `c` is one `\s` matches (WhiteSpace and LineTerminator). */
 export function isSpace(c: number): boolean {
   if (c < 128) return c === 32 || (c >= 9 && c <= 13)
   return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
+}
+/** The runs of characters that are not `\s`, read in one pass (no trim, no regex split). */
+function tokensOf(s: string): string[] {
+  const tokens: string[] = []
+  const n = s.length
+  for (let i = 0; i < n; ) {
+    if (isSpace(s.charCodeAt(i))) {
+      i++
+      continue
+    }
+    const start = i
+    while (i < n && !isSpace(s.charCodeAt(i))) i++
+    tokens.push(s.slice(start, i))
+  }
+  return tokens
 }
 const KEY_VALUE = /^([A-Za-z_][\w.-]*=)(.+)$/
 
@@ -216,25 +229,14 @@ export class TemplateMiner {
 
   /** Masked tokens of a message. */
   tokenize(message: string): string[] {
-    const s = this.#mask(message).trim()
-    return s === '' ? [] : s.split(WHITESPACE)
+    return tokensOf(this.#mask(message))
   }
 
   /** Words and gaps of a message. */
   type(message: string): Typed {
     const words: string[] = []
     const gaps: (string | null)[] = [null]
-    // The tokens of tokenize(), read in place: runs of characters that are not \s.
-    const s = this.#mask(message)
-    const n = s.length
-    for (let i = 0; i < n; ) {
-      if (isSpace(s.charCodeAt(i))) {
-        i++
-        continue
-      }
-      const start = i
-      while (i < n && !isSpace(s.charCodeAt(i))) i++
-      const token = s.slice(start, i)
+    for (const token of tokensOf(this.#mask(message))) {
       // `key=value` is a word whatever its value: the key, the value a parameter.
       const kv = token.indexOf('=') > 0 ? KEY_VALUE.exec(token) : null
       if (kv || !isParameter(token)) {
