@@ -54,12 +54,20 @@ export class EventClock {
   }
 }
 
+/** One key's state. */
+interface KeyState {
+  /** Bucket start → counts; buckets are slideMs wide, so sliding windows are bucket sums. */
+  buckets: Map<number, WindowCounts>
+  /** End of the last window already emitted, so each window is emitted once (set by the first add). */
+  emittedUntil: number | undefined
+  /** The bucket added to last: records mostly arrive in time order, so most adds go to it again. */
+  lastStart: number
+  last: WindowCounts | undefined
+}
+
 export class WindowEngine {
   readonly #opts: WindowEngineOptions
-  // key → bucket start → counts; buckets are slideMs wide so sliding windows are bucket sums.
-  readonly #buckets = new Map<string, Map<number, WindowCounts>>()
-  // key → end of the last window already emitted, so each window is emitted once.
-  readonly #emittedUntil = new Map<string, number>()
+  readonly #keys = new Map<string, KeyState>()
   readonly #clock: EventClock
   // Keys created since the last advance; other keys only need a pass once a slide boundary passes.
   readonly #fresh = new Set<string>()
@@ -89,31 +97,35 @@ export class WindowEngine {
   /** Number of live buckets across all keys (the state-size metric). */
   get stateSize(): number {
     let n = 0
-    for (const b of this.#buckets.values()) n += b.size
+    for (const k of this.#keys.values()) n += k.buckets.size
     return n
   }
 
   add(key: string, eventTime: number, isError: boolean): AddOutcome {
+    const start = this.#bucketStart(eventTime)
     // A record is late when the window holding it may already have been emitted.
-    if (eventTime < this.watermark && this.#bucketStart(eventTime) + this.#opts.slideMs <= this.watermark) {
+    if (eventTime < this.watermark && start + this.#opts.slideMs <= this.watermark) {
       this.#late++
       return 'late'
     }
     this.#clock.observe(eventTime)
-    let byBucket = this.#buckets.get(key)
-    if (byBucket === undefined) {
-      byBucket = new Map()
-      this.#buckets.set(key, byBucket)
+    let k = this.#keys.get(key)
+    if (k === undefined) {
+      k = { buckets: new Map(), emittedUntil: undefined, lastStart: Number.NaN, last: undefined }
+      this.#keys.set(key, k)
       this.#fresh.add(key)
     }
-    const start = this.#bucketStart(eventTime)
-    const counts = byBucket.get(start) ?? { total: 0, errors: 0 }
+    let counts = k.lastStart === start ? k.last : undefined
+    if (counts === undefined) {
+      counts = k.buckets.get(start)
+      if (counts === undefined) k.buckets.set(start, (counts = { total: 0, errors: 0 }))
+      k.lastStart = start
+      k.last = counts
+    }
     counts.total++
     if (isError) counts.errors++
-    byBucket.set(start, counts)
     // start < emittedUntil only happens before the key's first emission (emitted ends are ≤ watermark < start + slideMs).
-    const emitted = this.#emittedUntil.get(key)
-    if (emitted === undefined || start < emitted) this.#emittedUntil.set(key, start)
+    if (k.emittedUntil === undefined || start < k.emittedUntil) k.emittedUntil = start
     return 'accepted'
   }
 
@@ -125,12 +137,13 @@ export class WindowEngine {
     // Window ends are multiples of slideMs: until the watermark crosses the next one, only keys
     // created since the last pass can have a window to close.
     const boundary = Math.floor(wm / slideMs) * slideMs
-    const keys = boundary > this.#advancedTo ? this.#buckets.keys() : this.#fresh.values()
+    const keys = boundary > this.#advancedTo ? this.#keys.keys() : this.#fresh.values()
     this.#advancedTo = Math.max(this.#advancedTo, boundary)
     for (const key of [...keys]) {
-      const byBucket = this.#buckets.get(key)
-      if (byBucket === undefined) continue
-      let end = (this.#emittedUntil.get(key) ?? 0) + slideMs
+      const k = this.#keys.get(key)
+      if (k === undefined) continue
+      const byBucket = k.buckets
+      let end = (k.emittedUntil ?? 0) + slideMs
       for (; end <= wm; end += slideMs) {
         const start = end - windowMs
         const counts: WindowCounts = { total: 0, errors: 0 }
@@ -148,36 +161,39 @@ export class WindowEngine {
           }
         }
         out.push(recentMs === undefined ? { key, start, end, ...counts } : { key, start, end, ...counts, recent })
-        this.#emittedUntil.set(key, end)
+        k.emittedUntil = end
       }
       // Buckets that no future window can contain are dropped to bound state.
-      const keepFrom = (this.#emittedUntil.get(key) ?? 0) + slideMs - windowMs
+      const keepFrom = (k.emittedUntil ?? 0) + slideMs - windowMs
       for (const b of byBucket.keys()) if (b < keepFrom) byBucket.delete(b)
-      if (byBucket.size === 0) {
-        this.#buckets.delete(key)
-        this.#emittedUntil.delete(key)
-      }
+      // No add reaches a dropped bucket (it is behind the watermark); nor is one kept as the last.
+      if (k.lastStart < keepFrom) k.last = undefined
+      if (byBucket.size === 0) this.#keys.delete(key)
     }
     this.#fresh.clear()
     return out
   }
 
   get keyCount(): number {
-    return this.#buckets.size
+    return this.#keys.size
   }
 
   hasKey(key: string): boolean {
-    return this.#buckets.has(key)
+    return this.#keys.has(key)
   }
 
   snapshot(): WindowEngineSnapshot {
     const buckets: WindowEngineSnapshot['buckets'] = {}
-    for (const [key, byBucket] of this.#buckets) buckets[key] = [...byBucket].map(([b, c]) => [b, c.total, c.errors])
+    const emittedUntil: WindowEngineSnapshot['emittedUntil'] = {}
+    for (const [key, k] of this.#keys) {
+      buckets[key] = [...k.buckets].map(([b, c]) => [b, c.total, c.errors])
+      if (k.emittedUntil !== undefined) emittedUntil[key] = k.emittedUntil
+    }
     return {
       maxEventTime: Number.isFinite(this.#clock.maxEventTime) ? this.#clock.maxEventTime : null,
       late: this.#late,
       buckets,
-      emittedUntil: Object.fromEntries(this.#emittedUntil),
+      emittedUntil,
     }
   }
 
@@ -185,11 +201,14 @@ export class WindowEngine {
     if (s.maxEventTime !== null) this.#clock.observe(s.maxEventTime)
     this.#advancedTo = Number.NEGATIVE_INFINITY
     this.#late = s.late
-    this.#buckets.clear()
-    for (const [key, list] of Object.entries(s.buckets)) this.#buckets.set(key, new Map(list.map(([b, total, errors]) => [b, { total, errors }])))
-    this.#emittedUntil.clear()
-    for (const [key, end] of Object.entries(s.emittedUntil)) this.#emittedUntil.set(key, end)
-    for (const key of this.#buckets.keys()) this.#fresh.add(key)
+    this.#keys.clear()
+    // A snapshot names the same keys in both: a key's emittedUntil is set by its first add and
+    // dropped with its last bucket.
+    for (const [key, list] of Object.entries(s.buckets)) {
+      const buckets = new Map(list.map(([b, total, errors]): [number, WindowCounts] => [b, { total, errors }]))
+      this.#keys.set(key, { buckets, emittedUntil: s.emittedUntil[key], lastStart: Number.NaN, last: undefined })
+    }
+    for (const key of this.#keys.keys()) this.#fresh.add(key)
   }
 
   #bucketStart(t: number): number {
