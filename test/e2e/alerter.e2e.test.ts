@@ -21,7 +21,7 @@ const T0 = Math.floor(Date.now() / MIN) * MIN - 60 * MIN
 
 interface Notification {
   idempotency_key: string
-  alert: { id: string; status: string; version: number; rule_id: string; service: string; resolved_at: string | null; acknowledged_by: string | null }
+  alert: { id: string; status: string; version: number; rule_id: string; service: string; resolved_at: string | null; acknowledged_by: string | null; summary: string }
 }
 const notes = (r: Receiver) => r.requests.map((q) => q.body as Notification)
 const brief = (r: Receiver) => notes(r).map((n) => `${n.alert.rule_id}:${n.alert.service}:${n.alert.status}:v${n.alert.version}`)
@@ -146,6 +146,8 @@ describe('alerter', () => {
     await waitFor('the FATAL notification', async () => (receiver.requests.length >= 1 ? true : undefined))
     const fatal = notes(receiver)[0]!.alert
     expect(fatal).toMatchObject({ rule_id: 'fatal', service: 'payments', status: 'firing' })
+    // No rule reads every record's text: the summary's message was decoded from the record's bytes.
+    expect(fatal.summary).toContain('ledger corrupted')
     const attempts = (await (await fetch(`${url}/v1/alerts/${fatal.id}/notifications`)).json()) as { attempts: Array<{ ok: boolean; http_status: number }> }
     expect(attempts.attempts.map((a) => [a.ok, a.http_status])).toEqual([
       [true, 200],

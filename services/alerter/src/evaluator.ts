@@ -14,29 +14,92 @@ import type { ClosedWindow, WindowEngineSnapshot } from './window.js'
 
 /** The fields of an enriched log the rules read. */
 export interface AlertInput {
-  id: string
-  tenant: string
-  service: string
-  timestampMs: number
-  level: string
-  isError: boolean
-  category: string
-  patternId: string
-  template: string
-  message: string
+  readonly id: string
+  readonly tenant: string
+  readonly service: string
+  readonly timestampMs: number
+  readonly level: string
+  readonly isError: boolean
+  readonly category: string
+  readonly patternId: string
+  readonly template: string
+  readonly message: string
 }
 
-/** The fields of an enriched log the alerter reads: it decodes only these (an Avro projection). */
-export const ALERT_FIELDS = ['id', 'tenant', 'service', 'timestamp', 'level', 'is_error', 'category', 'pattern_id', 'template', 'message'] as const
-export type AlertFields = Pick<EnrichedLog, (typeof ALERT_FIELDS)[number]>
+/** The fields of an enriched log the rules read of every record: the alerter decodes only these. */
+export const RECORD_FIELDS = ['id', 'tenant', 'service', 'timestamp', 'level', 'is_error', 'pattern_id'] as const
+/**
+ * Its text. Pattern rules read it for every record; the other rules only for the summary of an
+ * alert they raise, so without pattern rules it stays in the record's bytes until one asks.
+ */
+export const TEXT_FIELDS = ['category', 'template', 'message'] as const
+export const ALERT_FIELDS = [...RECORD_FIELDS, ...TEXT_FIELDS] as const
+export type RecordFields = Pick<EnrichedLog, (typeof RECORD_FIELDS)[number]>
+export type TextFields = Pick<EnrichedLog, (typeof TEXT_FIELDS)[number]>
+/** A record as the alerter decodes it: the text too when the rules read it for every record. */
+export type AlertFields = RecordFields & Partial<TextFields>
 
-/** The enriched-log schema cut to ALERT_FIELDS: the reader schema of the alerter's projection. */
-export function alertFieldsSchema(enrichedSchema: object): object {
+/** Whether some rule reads every record's text (pattern rules), not only an alert's. */
+export const readsEveryText = (rules: readonly Rule[]): boolean => rules.some((r) => r.kind === 'pattern')
+
+/** The enriched-log schema cut to `fields`: the reader schema of an Avro projection. */
+export function projectionSchema(enrichedSchema: object, fields: readonly string[]): object {
   const s = enrichedSchema as { fields: Array<{ name: string }> }
-  return { ...s, fields: s.fields.filter((f) => (ALERT_FIELDS as readonly string[]).includes(f.name)) }
+  return { ...s, fields: s.fields.filter((f) => fields.includes(f.name)) }
 }
 
-export function toAlertInput(e: AlertFields): AlertInput {
+/** Decodes a record's text from its bytes; undefined until it knows the record's writer schema. */
+export interface TextDecoder {
+  decodeSync(value: Buffer | null): TextFields | undefined
+}
+
+/** An AlertInput whose text is decoded from the record's bytes when first read. */
+class DeferredText implements AlertInput {
+  readonly id: string
+  readonly tenant: string
+  readonly service: string
+  readonly timestampMs: number
+  readonly level: string
+  readonly isError: boolean
+  readonly patternId: string
+  readonly #bytes: Buffer | null
+  readonly #decoder: TextDecoder
+  #text: TextFields | undefined
+
+  constructor(e: RecordFields, bytes: Buffer | null, decoder: TextDecoder) {
+    this.id = e.id
+    this.tenant = e.tenant
+    this.service = e.service
+    this.timestampMs = Number(e.timestamp / 1_000_000n)
+    this.level = e.level
+    this.isError = e.is_error
+    this.patternId = e.pattern_id
+    this.#bytes = bytes
+    this.#decoder = decoder
+  }
+
+  #read(): TextFields {
+    this.#text ??= this.#decoder.decodeSync(this.#bytes)
+    // The stage has the decoder resolve every writer schema of a batch before reading it.
+    if (this.#text === undefined) throw new Error('the text decoder does not know the record\'s writer schema')
+    return this.#text
+  }
+
+  get category(): string {
+    return this.#read().category
+  }
+
+  get template(): string {
+    return this.#read().template
+  }
+
+  get message(): string {
+    return this.#read().message
+  }
+}
+
+/** The AlertInput of a record decoded with its text. */
+export function toAlertInput(e: RecordFields & TextFields): AlertInput {
   return {
     id: e.id,
     tenant: e.tenant,
@@ -49,6 +112,11 @@ export function toAlertInput(e: AlertFields): AlertInput {
     template: e.template,
     message: e.message,
   }
+}
+
+/** The AlertInput of a record decoded without its text: `decoder` reads it from `bytes` when asked. */
+export function withDeferredText(e: RecordFields, bytes: Buffer | null, decoder: TextDecoder): AlertInput {
+  return new DeferredText(e, bytes, decoder)
 }
 
 export interface EvaluatorSnapshot {

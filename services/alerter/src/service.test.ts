@@ -4,7 +4,7 @@
 import { createProcessSecurity, hashKey, openSecurity } from '@sluice/auth'
 import type { AuditRow, Security } from '@sluice/auth'
 import type { KafkaMessage } from 'kafkajs'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import type { Alert, EnrichedLog } from '@sluice/core'
 import type { Kafka, Message } from '@sluice/kafka'
 import { createLogger, createRegistry } from '@sluice/observability'
@@ -14,9 +14,14 @@ import { loadConfig } from './config.js'
 import { createService } from './service.js'
 import type { Checkpoint, CheckpointStore } from './state-store.js'
 import { decodeCheckpoint } from './state-store.js'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { gzipSync } from 'node:zlib'
+import { loadAvsc } from '@sluice/registry'
 
 const TOPIC = 'enriched'
+const ENRICHED_SCHEMA = loadAvsc('enriched-log.avsc')
 const T0 = Date.UTC(2026, 10, 30, 12, 0, 0)
 
 /** Checkpoints kept in a map, as the compacted topic would keep the latest per key. */
@@ -37,14 +42,23 @@ function memoryStore(): CheckpointStore & { saved: Map<string, Checkpoint>; puts
   }
 }
 
-function setup(store = memoryStore(), security: Security = openSecurity(createLogger({ level: 'silent' }), 'alerter')) {
+function setup(store = memoryStore(), security: Security = openSecurity(createLogger({ level: 'silent' }), 'alerter'), env: Record<string, string> = {}) {
   const produced: Message[] = []
   const alerts = (): Alert[] => produced.map((m) => JSON.parse(String(m.value)) as Alert)
-  const config = loadConfig({ TOPIC_LOGS_ENRICHED: TOPIC, TOPIC_ALERTS: 'alerts', ALERTER_GROUP_ID: 'g', ALERTER_SECRETS_KEY: 'a'.repeat(64) })
+  const config = loadConfig({ TOPIC_LOGS_ENRICHED: TOPIC, TOPIC_ALERTS: 'alerts', ALERTER_GROUP_ID: 'g', ALERTER_SECRETS_KEY: 'a'.repeat(64), ...env })
   let now = T0
+  /** The fields of each projection the service asked of the enriched codec. */
+  const projections: string[][] = []
   const codecs = {
     alert: { encode: (a: Alert) => Buffer.from(JSON.stringify(a, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) },
-    enriched: { schema: { fields: [] }, projection: () => ({}) },
+    // The real schema; a record's bytes are its JSON here, which every projection parses.
+    enriched: {
+      schema: ENRICHED_SCHEMA,
+      projection: (reader: { fields: Array<{ name: string }> }) => {
+        projections.push(reader.fields.map((f) => f.name))
+        return { decodeSync: (v: Buffer) => JSON.parse(String(v)) as unknown, decode: async (v: Buffer) => JSON.parse(String(v)) as unknown }
+      },
+    },
   } as unknown as Codecs
   const service = createService(
     config,
@@ -66,12 +80,12 @@ function setup(store = memoryStore(), security: Security = openSecurity(createLo
   let offset = 0
   /** Runs records through the stage as the runner would: transform, then sink. */
   const feed = async (partition: number, logs: EnrichedLog[]) => {
-    const records = logs.map(() => ({ key: null, value: null, offset: String(offset++), timestamp: '0', attributes: 0, headers: {} }) as KafkaMessage)
+    const records = logs.map((log) => ({ key: null, value: Buffer.from(JSON.stringify(log, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))), offset: String(offset++), timestamp: '0', attributes: 0, headers: {} }) as KafkaMessage)
     const out = await service.stage.transform({ topic: TOPIC, partition, records, values: logs })
     await service.stage.sink(out.outputs)
     return out.outputs
   }
-  return { service, state, store, feed, produced, alerts, tick: (ms: number) => (now += ms) }
+  return { service, state, store, feed, produced, alerts, projections, tick: (ms: number) => (now += ms) }
 }
 
 const fatal = (service: string, atMs = T0) => enrichedLog({ service, atMs, level: 'FATAL', severity_text: 'FATAL', severity_number: 21, is_error: true, message: 'ledger corrupted' })
@@ -87,6 +101,8 @@ describe('alerter stage', () => {
       ['new_pattern', 'payments', 'firing', 1],
     ])
     expect(produced.map((m) => m.key)).toEqual(alerts().map((a) => a.id))
+    // No built-in rule reads every record's text: the summaries read it from the record's bytes.
+    expect(alerts().find((a) => a.rule_kind === 'level')!.summary).toContain('ledger corrupted')
 
     const write = await state.capture(false)
     expect(await write!()).toEqual([{ topic: TOPIC, partition: 0, offset: '2' }])
@@ -107,6 +123,26 @@ describe('alerter stage', () => {
     // The same FATAL again: the incident is open already (an update at most, never a second fire).
     await second.feed(0, [fatal('payments', T0 + 1000)])
     expect(second.alerts().filter((a) => a.version === 1)).toEqual([])
+  })
+})
+
+describe("alerter decoding: a record's text only when a rule reads it for every record", () => {
+  it('decodes the built-in rules\' fields without the text, and a pattern rule\'s with it, which then matches the message', async () => {
+    const plain = setup()
+    expect(plain.projections[0]).toEqual(expect.arrayContaining(['id', 'tenant', 'service', 'timestamp', 'level', 'is_error', 'pattern_id']))
+    expect(plain.projections[0]).not.toContain('message')
+    expect([...plain.projections[1]!].sort()).toEqual(['category', 'message', 'template'])
+
+    const dir = mkdtempSync(path.join(tmpdir(), 'alerter-rules-'))
+    const file = path.join(dir, 'rules.json')
+    writeFileSync(file, JSON.stringify({ rules: [{ id: 'oom', name: 'Out of memory', kind: 'pattern', regex: 'OutOfMemory', threshold: 1, windowMs: 60_000, slideMs: 60_000 }] }))
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    const pattern = setup(memoryStore(), undefined, { ALERTER_RULES_FILE: file })
+    expect(pattern.projections).toHaveLength(1)
+    expect(pattern.projections[0]).toEqual(expect.arrayContaining(['message', 'template', 'category']))
+    await pattern.state.open(TOPIC, 0)
+    await pattern.feed(0, [enrichedLog({ service: 'api', atMs: T0 + 1_000, message: 'java.lang.OutOfMemoryError: heap' }), enrichedLog({ service: 'api', atMs: T0 + 10 * 60_000 })])
+    expect(pattern.alerts().filter((a) => a.status === 'firing').map((a) => [a.rule_id, a.service, a.summary])).toEqual([['oom', 'api', expect.stringContaining('/OutOfMemory/') as string]])
   })
 })
 

@@ -26,13 +26,13 @@ import { z } from 'zod'
 import { TENANT_HEADERS, requestedTenant } from '@sluice/auth'
 import type { Alert } from '@sluice/core'
 import { CompactedStore } from '@sluice/kafka'
-import type { Batch, Stage, StageState, TopicPartitionOffset } from '@sluice/kafka'
+import type { Batch, RecordDecoder, Stage, StageState, TopicPartitionOffset } from '@sluice/kafka'
 import { LATENCY_BUCKETS_SECONDS, counter, createHttpApp, gauge, histogram } from '@sluice/observability'
 import type { ZodTypeProvider } from '@sluice/observability'
 import type { DepsFor, ServiceInstance } from '@sluice/service'
 import type { Config } from './config.js'
-import { AlertEvaluator, alertFieldsSchema, toAlertInput } from './evaluator.js'
-import type { AlertFields } from './evaluator.js'
+import { ALERT_FIELDS, AlertEvaluator, RECORD_FIELDS, TEXT_FIELDS, projectionSchema, readsEveryText, toAlertInput, withDeferredText } from './evaluator.js'
+import type { AlertFields, RecordFields, TextFields } from './evaluator.js'
 import type { HistoryEntry, Transition } from './lifecycle.js'
 import { ChannelStore } from './channel-store.js'
 import { CommandBus } from './commands.js'
@@ -253,20 +253,36 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
       }),
   }
 
+  // Only the fields the rules read are decoded (an Avro projection: the rest is skipped). A record's
+  // text (message, template, category) only when some rule reads it for every record; otherwise
+  // from its bytes, by a projection of the text alone, for the few records an alert is written of.
+  const enriched = deps.codecs.enriched
+  const everyText = readsEveryText(config.rules)
+  const decoder = enriched.projection<AlertFields>(projectionSchema(enriched.schema, everyText ? ALERT_FIELDS : RECORD_FIELDS))
+  const text = everyText ? undefined : enriched.projection<TextFields>(projectionSchema(enriched.schema, TEXT_FIELDS))
+  const input = text
+    ? (batch: Batch<AlertFields>, i: number) => withDeferredText(batch.values[i]!, batch.records[i]!.value, text)
+    : (batch: Batch<AlertFields>, i: number) => toAlertInput(batch.values[i] as RecordFields & TextFields)
+
   const stage: Stage<AlertFields, Transition> = {
     name: 'alerter',
     // Alerts go out as soon as a caught-up batch is evaluated.
     flush: { maxRecords: 10_000, intervalMs: 100, whenCaughtUp: true },
     state,
     transform: (batch: Batch<AlertFields>) =>
-      exclusive(() => {
+      exclusive(async () => {
+        if (text) await knowWriters(text, batch.records)
         const part = partitions.get(batch.partition)
         if (!part) throw new Error(`partition ${batch.partition} of ${batch.topic} is not open`)
         const out: Transition[] = []
         const at = now()
-        for (const [i, e] of batch.values.entries()) {
-          for (const t of part.evaluator.process(toAlertInput(e), at)) out.push(t)
-          part.nextOffset = BigInt(batch.records[i]!.offset) + 1n
+        // The next offset follows the records applied, even when one throws; worked out once,
+        // from the last of them, rather than per record (a BigInt parse each).
+        let applied = 0
+        try {
+          for (; applied < batch.values.length; applied++) for (const t of part.evaluator.process(input(batch, applied), at)) out.push(t)
+        } finally {
+          if (applied > 0) part.nextOffset = BigInt(batch.records[applied - 1]!.offset) + 1n
         }
         if (batch.records.length > 0) part.dirty = true
         for (const t of part.evaluator.advance()) out.push(t)
@@ -426,8 +442,7 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
   return {
     app,
     listen: { host: config.host, port: config.port },
-    // Only the fields the rules read are decoded (an Avro projection: the rest is skipped).
-    consumers: [{ stage, groupId: config.groupId, topics: [config.topicEnriched], decoders: { [config.topicEnriched]: deps.codecs.enriched.projection<AlertFields>(alertFieldsSchema(deps.codecs.enriched.schema)) }, sessionTimeoutMs: config.sessionTimeoutMs }],
+    consumers: [{ stage, groupId: config.groupId, topics: [config.topicEnriched], decoders: { [config.topicEnriched]: decoder }, sessionTimeoutMs: config.sessionTimeoutMs }],
     /** The stage (tests drive it directly) and the evaluators by input partition (tests and the benchmark read their state). */
     stage,
     partitions,
@@ -448,4 +463,20 @@ export type AlerterService = ReturnType<typeof createService>
 /** History entries with ISO times. */
 function historyJson(history: HistoryEntry[]) {
   return history.map((h) => ({ ...h, at: new Date(h.at).toISOString() }))
+}
+
+/**
+ * Has `decoder` know the writer schema of every record of a batch, so that it decodes them later
+ * without waiting (records of one schema come in runs: one decode per run).
+ */
+async function knowWriters(decoder: RecordDecoder<TextFields>, records: Batch<AlertFields>['records']): Promise<void> {
+  let last: number | undefined
+  for (const r of records) {
+    const value = r.value
+    if (value === null || value.length < 5) continue
+    const id = value.readInt32BE(1)
+    if (id === last) continue
+    last = id
+    if (decoder.decodeSync(value) === undefined) await decoder.decode(value)
+  }
 }
