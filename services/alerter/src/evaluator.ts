@@ -12,20 +12,6 @@ import type { Breach, Rule, RuleOf, WindowedRule } from './rules.js'
 import { EventClock, WindowEngine } from './window.js'
 import type { ClosedWindow, WindowEngineSnapshot } from './window.js'
 
-/** The fields of an enriched log the rules read. */
-export interface AlertInput {
-  readonly id: string
-  readonly tenant: string
-  readonly service: string
-  readonly timestampMs: number
-  readonly level: string
-  readonly isError: boolean
-  readonly category: string
-  readonly patternId: string
-  readonly template: string
-  readonly message: string
-}
-
 /** The fields of an enriched log the rules read of every record: the alerter decodes only these. */
 export const RECORD_FIELDS = ['id', 'tenant', 'service', 'timestamp', 'level', 'is_error', 'pattern_id'] as const
 /**
@@ -53,8 +39,11 @@ export interface TextDecoder {
   decodeSync(value: Buffer | null): TextFields | undefined
 }
 
-/** An AlertInput whose text is decoded from the record's bytes when first read. */
-class DeferredText implements AlertInput {
+/**
+ * An enriched log as the rules read it: the fields of every record, and its text as decoded with
+ * them, or — decoded without — read from the record's bytes when first asked.
+ */
+export class AlertRecord {
   readonly id: string
   readonly tenant: string
   readonly service: string
@@ -62,11 +51,11 @@ class DeferredText implements AlertInput {
   readonly level: string
   readonly isError: boolean
   readonly patternId: string
-  readonly #bytes: Buffer | null
-  readonly #decoder: TextDecoder
   #text: TextFields | undefined
+  readonly #bytes: Buffer | null
+  readonly #decoder: TextDecoder | undefined
 
-  constructor(e: RecordFields, bytes: Buffer | null, decoder: TextDecoder) {
+  constructor(e: RecordFields, text: TextFields | undefined, bytes: Buffer | null = null, decoder?: TextDecoder) {
     this.id = e.id
     this.tenant = e.tenant
     this.service = e.service
@@ -74,12 +63,13 @@ class DeferredText implements AlertInput {
     this.level = e.level
     this.isError = e.is_error
     this.patternId = e.pattern_id
+    this.#text = text
     this.#bytes = bytes
     this.#decoder = decoder
   }
 
   #read(): TextFields {
-    this.#text ??= this.#decoder.decodeSync(this.#bytes)
+    this.#text ??= this.#decoder?.decodeSync(this.#bytes)
     // The stage has the decoder resolve every writer schema of a batch before reading it.
     if (this.#text === undefined) throw new Error('the text decoder does not know the record\'s writer schema')
     return this.#text
@@ -98,25 +88,17 @@ class DeferredText implements AlertInput {
   }
 }
 
+/** The fields of an enriched log the rules read (an AlertRecord, or in tests a plain object). */
+export type AlertInput = { readonly [K in keyof AlertRecord]: AlertRecord[K] }
+
 /** The AlertInput of a record decoded with its text. */
 export function toAlertInput(e: RecordFields & TextFields): AlertInput {
-  return {
-    id: e.id,
-    tenant: e.tenant,
-    service: e.service,
-    timestampMs: Number(e.timestamp / 1_000_000n),
-    level: e.level,
-    isError: e.is_error,
-    category: e.category,
-    patternId: e.pattern_id,
-    template: e.template,
-    message: e.message,
-  }
+  return new AlertRecord(e, e)
 }
 
 /** The AlertInput of a record decoded without its text: `decoder` reads it from `bytes` when asked. */
 export function withDeferredText(e: RecordFields, bytes: Buffer | null, decoder: TextDecoder): AlertInput {
-  return new DeferredText(e, bytes, decoder)
+  return new AlertRecord(e, undefined, bytes, decoder)
 }
 
 export interface EvaluatorSnapshot {
