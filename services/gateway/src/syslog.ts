@@ -191,9 +191,16 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
     let lastChunk: ArrayBufferLike | undefined
     let draining = false
     let ended = false
+    // Frames read from the chunk being framed: counted once per chunk (a labelled counter's
+    // increment hashes its labels, which per frame cost ~0.2 µs a record).
+    let framed = 0
+    const counted = () => {
+      if (framed > 0) report.received('tcp', framed)
+      framed = 0
+    }
     const framer = new SyslogFramer(config.maxRecordBytes, {
       frame: (bytes) => {
-        report.received('tcp')
+        framed++
         queue.push(bytes)
         if (bytes.buffer !== lastChunk) {
           lastChunk = bytes.buffer
@@ -226,12 +233,14 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
     sockets.add(socket)
     socket.on('data', (chunk: Buffer) => {
       framer.push(chunk)
+      counted()
       if (queuedBytes >= MAX_QUEUED_BYTES) socket.pause()
       kick()
     })
     socket.on('end', () => {
       ended = true
       framer.end()
+      counted()
       kick()
     })
     // A reset or timeout from the peer: what was read is still delivered.
