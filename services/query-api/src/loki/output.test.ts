@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { flattenJson, nonEmptySanitised, visible } from './output.js'
+import { asciiLower, flattenJson, nonEmptySanitised, visible } from './output.js'
 
 describe('log line labels', () => {
   it('flattens JSON as Loki names its fields: nested objects joined with _, values as text, nulls left out', () => {
@@ -17,6 +17,14 @@ describe('log line labels', () => {
 
   it('sanitises attribute names and leaves out empty values and the named key', () => {
     expect(nonEmptySanitised({ 'k8s.namespace.name': 'prod', 'service.name': 'api', empty: '' }, 'service.name')).toEqual({ k8s_namespace_name: 'prod' })
+  })
+
+  it('lowers A–Z only, as ClickHouse lower() does where the label is compared (level = "error")', () => {
+    expect(asciiLower('ERROR')).toBe('error')
+    expect(asciiLower('Warn_2')).toBe('warn_2')
+    expect(asciiLower('info')).toBe('info')
+    // Not Unicode lower case: É and İ stay, as in the SQL side of a comparison.
+    expect(asciiLower('ÉCHEC İ')).toBe('Échec İ')
   })
 
   it('applies drop and keep stages, with matchers limiting a drop to some values', () => {

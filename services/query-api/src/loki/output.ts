@@ -45,6 +45,18 @@ export function visible(labels: Labels, v: Visibility): Labels {
   return out
 }
 
+// Levels repeat on every line too: each value is lowered once (bounded, as values come from data).
+const LOWERED = new Map<string, string>()
+/** `s` with A–Z in lower case and nothing else changed, as ClickHouse's `lower` does. */
+export function asciiLower(s: string): string {
+  let l = LOWERED.get(s)
+  if (l === undefined) {
+    if (LOWERED.size >= 1_000) LOWERED.clear()
+    LOWERED.set(s, (l = s.replace(/[A-Z]+/g, (m) => m.toLowerCase())))
+  }
+  return l
+}
+
 // Attribute keys repeat on every line: each is sanitised once (bounded, as keys come from data).
 const SANITISED = new Map<string, string>()
 function sanitisedKey(k: string): string {

@@ -7,7 +7,7 @@
 // convert is skipped instead of failing the query.
 import { SluiceError } from '@sluice/core'
 import type { Grouping, LabelFilterExpr, Matcher, Stage } from '../logql/ast.js'
-import { flattenJson, nonEmptySanitised, visible } from './output.js'
+import { asciiLower, flattenJson, nonEmptySanitised, visible } from './output.js'
 import type { Labels, Visibility } from './output.js'
 import {
   META,
@@ -32,11 +32,17 @@ import {
   patternRegex,
   unsupported,
 } from './sql.js'
-import type { Params } from './sql.js'
+import type { Builtin, Params } from './sql.js'
 
-// Each label beside the column it is selected as (`_s_host`): names built once, not per row.
-const STREAM_COLUMNS = STREAM_LABELS.map((k) => [k, `_s_${k}`] as const)
-const META_COLUMNS = META_LABELS.map((k) => [k, `_m_${k}`] as const)
+// An answered line's built-in labels come from their stored columns, selected once each as they
+// are (`_c_HostName`) and lowered here where a label asks for it: an expression in the SELECT list
+// is computed for every row read before ORDER BY … LIMIT keeps a page of them, a plain column only
+// for the rows kept. Each label beside its column, built once, not per row.
+const labelColumns = (labels: readonly string[], set: Record<string, Builtin>) =>
+  labels.map((k) => ({ label: k, col: `_c_${set[k]!.stored}`, lower: set[k]!.lower === true }))
+const STREAM_COLUMNS = labelColumns(STREAM_LABELS, STREAM)
+const META_COLUMNS = labelColumns(META_LABELS, META)
+const STORED_COLUMNS = [...new Set([...Object.values(STREAM), ...Object.values(META)].map((b) => b.stored))].map((c) => `${c} AS _c_${c}`)
 
 /** A row of the columns `Pipeline.output()` selects. */
 export type OutputRow = Record<string, unknown> & { ts: string; line: string; _res?: Record<string, string>; _attrs?: Record<string, string>; _error?: string }
@@ -349,8 +355,7 @@ export class Pipeline {
       `${this.line} AS line`,
       `ResourceAttributes AS _res`,
       `LogAttributes AS _attrs`,
-      ...Object.entries(STREAM).map(([k, b]) => `${b.str} AS _s_${k}`),
-      ...Object.entries(META).map(([k, b]) => `${b.str} AS _m_${k}`),
+      ...STORED_COLUMNS,
       `${this.error} AS _error`,
       ...frames.map((f) => `${f.sql} AS ${f.col}`),
     ].join(', ')
@@ -365,14 +370,14 @@ export class Pipeline {
     }
     const shape = (row: OutputRow) => {
       const stream = nonEmptySanitised(row._res, 'service.name')
-      for (const [label, col] of STREAM_COLUMNS) {
-        const v = row[col] as string
-        if (v) stream[label] = v
+      for (const c of STREAM_COLUMNS) {
+        const v = row[c.col] as string
+        if (v) stream[c.label] = c.lower ? asciiLower(v) : v
       }
       const meta = nonEmptySanitised(row._attrs)
-      for (const [label, col] of META_COLUMNS) {
-        const v = row[col] as string
-        if (v) meta[label] = v
+      for (const c of META_COLUMNS) {
+        const v = row[c.col] as string
+        if (v) meta[c.label] = c.lower ? asciiLower(v) : v
       }
       // Later frames overwrite earlier ones' labels; empty values are no labels.
       const parsed: Labels = {}

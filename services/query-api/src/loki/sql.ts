@@ -36,22 +36,26 @@ export interface Builtin {
   column: string
   /** As a String, for maps. */
   str: string
+  /** The stored column an answered line reads it from (computed after the LIMIT, not before). */
+  stored: string
+  /** The label is the stored value in lower case (ASCII, as ClickHouse's `lower`). */
+  lower?: true
 }
 
 export const STREAM: Record<string, Builtin> = {
-  service_name: { column: 'ServiceName', str: 'toString(ServiceName)' },
-  level: { column: 'lower(SeverityText)', str: 'lower(SeverityText)' },
-  host: { column: 'HostName', str: 'toString(HostName)' },
+  service_name: { column: 'ServiceName', str: 'toString(ServiceName)', stored: 'ServiceName' },
+  level: { column: 'lower(SeverityText)', str: 'lower(SeverityText)', stored: 'SeverityText', lower: true },
+  host: { column: 'HostName', str: 'toString(HostName)', stored: 'HostName' },
 }
 export const META: Record<string, Builtin> = {
-  detected_level: { column: 'lower(SeverityText)', str: 'lower(SeverityText)' },
-  category: { column: 'Category', str: 'toString(Category)' },
-  pattern_id: { column: 'PatternId', str: 'toString(PatternId)' },
-  trace_id: { column: 'TraceId', str: 'TraceId' },
-  span_id: { column: 'SpanId', str: 'SpanId' },
-  user_id: { column: 'UserId', str: 'UserId' },
-  session_id: { column: 'SessionId', str: 'SessionId' },
-  error_code: { column: 'ErrorCode', str: 'toString(ErrorCode)' },
+  detected_level: { column: 'lower(SeverityText)', str: 'lower(SeverityText)', stored: 'SeverityText', lower: true },
+  category: { column: 'Category', str: 'toString(Category)', stored: 'Category' },
+  pattern_id: { column: 'PatternId', str: 'toString(PatternId)', stored: 'PatternId' },
+  trace_id: { column: 'TraceId', str: 'TraceId', stored: 'TraceId' },
+  span_id: { column: 'SpanId', str: 'SpanId', stored: 'SpanId' },
+  user_id: { column: 'UserId', str: 'UserId', stored: 'UserId' },
+  session_id: { column: 'SessionId', str: 'SessionId', stored: 'SessionId' },
+  error_code: { column: 'ErrorCode', str: 'toString(ErrorCode)', stored: 'ErrorCode' },
 }
 export const STREAM_LABELS = Object.keys(STREAM)
 export const META_LABELS = Object.keys(META)
