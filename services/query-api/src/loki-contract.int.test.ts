@@ -657,6 +657,26 @@ describe('metric queries: /loki/api/v1/query_range → matrix, /loki/api/v1/quer
     expect(matrixView(data.result, 'close')).toEqual(expectedMatrix(expected, 'close'))
   })
 
+  it('answers absent_over_time with 1 at the steps whose range holds no line, labelled by the selector\'s = matchers (alerting on logs that stop)', async () => {
+    const failed = rowsOf('default', service('worker')).filter((f) => f.row.Body.includes('failed'))
+    const present = evalRange(failed, { ...fixtureRange, stepS: 60, rangeS: 300, group: () => ({}), reduce: count })
+    const hit = new Set(present.get(labelsKey({}))?.points.keys() ?? [])
+    const steps: number[] = []
+    for (let t = fixtureRange.startS; t <= fixtureRange.endS; t += 60) steps.push(t)
+    const gaps = steps.filter((t) => !hit.has(t))
+    expect(gaps.length, 'the fixture has 5-minute windows with and without a failed worker line').toBeGreaterThan(0)
+    expect(gaps.length).toBeLessThan(steps.length)
+    // level is matched by a regex: not a label of the answer.
+    const data = await matrixQuery('absent_over_time({service_name="worker", level=~".+"} |= "failed" [5m])')
+    expect(matrixView(data.result, 'exact')).toEqual({ [labelsKey({ service_name: 'worker' })]: gaps.map((t) => [t, '1']) })
+    // No line at all: 1 at every step; lines in every window: no series.
+    const none = await matrixQuery('absent_over_time({service_name="no-such-service"}[5m])')
+    expect(matrixView(none.result, 'exact')).toEqual({ [labelsKey({ service_name: 'no-such-service' })]: steps.map((t) => [t, '1']) })
+    expect((await matrixQuery('absent_over_time({service_name=~".+"}[1h])', { start: (BigInt(fixtureRange.endS - 600) * NS).toString() })).result).toEqual([])
+    expect(vectorView((await instantQuery('absent_over_time({service_name="no-such-service"}[5m])')).result, 'exact')).toEqual({ [labelsKey({ service_name: 'no-such-service' })]: '1' })
+    expect((await instantQuery('absent_over_time({service_name="worker"}[1h])')).result).toEqual([])
+  })
+
   it('computes bytes_over_time as the UTF-8 bytes of the lines', async () => {
     const data = await matrixQuery('sum by (service_name) (bytes_over_time({k8s_namespace_name=~"shop|jobs"}[5m]))')
     const rows = rowsOf('default', service('checkout', 'worker'))

@@ -278,6 +278,7 @@ function aggregate(r: RangeAggregation, rangeS: number, p: Params): string {
       return 'argMin(x, t)'
     case 'last_over_time':
       return 'argMax(x, t)'
+    // evaluate.ts answers absent_over_time from a count_over_time: it never comes here.
     case 'rate_counter':
     case 'absent_over_time':
       throw unsupported(r.op)

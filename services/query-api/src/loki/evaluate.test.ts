@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { parseLogQL } from '../logql/parse.js'
 import type { MetricExpr } from '../logql/ast.js'
 import type { LogStatement } from './compile.js'
-import { evaluate } from './evaluate.js'
+import { absentLabels, evaluate } from './evaluate.js'
 import type { EvalContext, Value } from './evaluate.js'
 
 const S = 1_000_000_000n
@@ -121,6 +121,33 @@ describe('metric evaluation', () => {
 
   it('answers 400 when a query would return more series than allowed', async () => {
     await expect(run('count_over_time({app=~".+"}[1s])', rows, 2)).rejects.toThrow(/maximum number of series \(2\)/)
+  })
+
+  it('answers absent_over_time with 1 where the window holds no sample, labelled by the selector\'s = matchers', async () => {
+    // The stand-in answers the count as ClickHouse would, summed into one series; steps 0 and 2 have samples.
+    const { value, asked } = await run('absent_over_time({app="a", level=~"err.*", env="prod"} |= "timeout" [1s])', [
+      { labels: {}, i: 0, v: 3 },
+      { labels: {}, i: 2, v: 1 },
+    ])
+    expect(asked).toHaveLength(1)
+    // One count per step over everything the selector and the pipeline keep: no labels grouped on.
+    expect(asked[0]!.query).toMatch(/toFloat64\(count\(\)\) AS v/)
+    expect(asked[0]!.query).toMatch(/GROUP BY lo AS i\n/)
+    expect(asked[0]!.query).toMatch(/Body LIKE/)
+    // level is matched by a regex: not a label of the absent series.
+    expect(table(value)).toEqual({ '{"app":"a","env":"prod"}': [undefined, 1, undefined] })
+    // Samples at every step: no series at all.
+    expect((await run('absent_over_time({app="a"}[1s])', [0, 1, 2].map((i) => ({ labels: {}, i, v: 2 })))).value).toEqual({ kind: 'vector', series: [] })
+    // None: 1 at every step; on top of it the other operations work as on any vector.
+    expect(table((await run('absent_over_time({app="a"}[1s])', [])).value)).toEqual({ '{"app":"a"}': [1, 1, 1] })
+    expect(table((await run('absent_over_time({app="a"} | unwrap bytes [1s]) * 5', [])).value)).toEqual({ '{"app":"a"}': [5, 5, 5] })
+  })
+
+  it('labels an absent series as Prometheus does: a label matched twice or not by =, or with an empty value, is left out', () => {
+    expect(absentLabels([{ name: 'a', op: '=', value: '1' }, { name: 'b', op: '=', value: '2' }])).toEqual({ a: '1', b: '2' })
+    expect(absentLabels([{ name: 'a', op: '=', value: '1' }, { name: 'a', op: '=', value: '2' }])).toEqual({})
+    expect(absentLabels([{ name: 'a', op: '!=', value: '1' }, { name: 'a', op: '=', value: '2' }, { name: 'c', op: '=', value: '' }])).toEqual({})
+    expect(Object.getPrototypeOf(absentLabels([{ name: '__proto__', op: '=', value: 'x' }]))).toBe(Object.prototype)
   })
 
   it('refuses group_left by name', async () => {

@@ -3,7 +3,7 @@
 // here, step by step, with Prometheus' semantics. A `sum by (…)` over an additive range
 // aggregation is pushed down into the SQL, so the series that leave ClickHouse are already grouped.
 import { SluiceError } from '@sluice/core'
-import type { BinaryOperation, Grouping, MetricExpr, VectorAggregation } from '../logql/ast.js'
+import type { BinaryOperation, Grouping, Matcher, MetricExpr, VectorAggregation } from '../logql/ast.js'
 import { ADDITIVE, compileRange, stepCount } from './compile.js'
 import { unsupported } from './sql.js'
 import type { LogStatement, Scope, Steps } from './compile.js'
@@ -63,6 +63,7 @@ export async function evaluate(expr: MetricExpr, ctx: EvalContext): Promise<Valu
 }
 
 async function range(expr: Extract<MetricExpr, { kind: 'range' }>, ctx: EvalContext, pushdown: Grouping | undefined): Promise<Series[]> {
+  if (expr.op === 'absent_over_time') return absent(expr, ctx)
   const rows = await ctx.run(await ctx.prepare((scope) => compileRange(scope, expr, ctx.steps, pushdown)))
   if (rows.length > ctx.maxSeries) throw tooManySeries(ctx.maxSeries)
   return rows.map((r) => {
@@ -71,6 +72,33 @@ async function range(expr: Extract<MetricExpr, { kind: 'range' }>, ctx: EvalCont
     r.i.forEach((i, k) => r.v[k] !== null && points.set(i, r.v[k]!))
     return { metric: r.labels, points }
   })
+}
+
+/**
+ * absent_over_time: 1 at each step whose window holds no sample, nothing at a step whose window
+ * holds one — the samples counted in ClickHouse as one series over everything the selector and the
+ * pipeline keep (unwrapped values that convert, with `unwrap`).
+ */
+async function absent(expr: Extract<MetricExpr, { kind: 'range' }>, ctx: EvalContext): Promise<Series[]> {
+  const counted = await range({ ...expr, op: 'count_over_time' }, ctx, { mode: 'by', labels: [] })
+  const points = new Map<number, number>()
+  for (let i = 0; i < stepCount(ctx.steps); i++) if (!counted.some((s) => (s.points.get(i) ?? 0) > 0)) points.set(i, 1)
+  return points.size === 0 ? [] : [{ metric: absentLabels(expr.log.matchers), points }]
+}
+
+/**
+ * The labels of an absent series, as Loki and Prometheus give them: those the selector fixes with
+ * `=`; a label matched any other way, or more than once, is left out, and so is an empty value.
+ */
+export function absentLabels(matchers: readonly Matcher[]): Record<string, string> {
+  const fixed = new Map<string, string>()
+  const unsure = new Set<string>()
+  for (const m of matchers) {
+    if (m.op === '=' && !fixed.has(m.name) && !unsure.has(m.name)) fixed.set(m.name, m.value)
+    else unsure.add(m.name)
+  }
+  for (const name of unsure) fixed.delete(name)
+  return Object.fromEntries([...fixed].filter(([, v]) => v !== ''))
 }
 
 const tooManySeries = (max: number) =>
