@@ -567,6 +567,16 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
     })
   })
 
+  it('runs template functions in line_format and label_format: pipes, nested calls, printf', async () => {
+    const query =
+      '{service_name="checkout"} | json | status >= 500 | label_format verb=`{{ .method | lower }}` | line_format `{{ printf "%s %s" (.level | upper) .verb }} {{ .path | trimPrefix "/" | trunc 6 | default "-" }}`'
+    const data = await logQuery(query, { limit: 1000 }, CATEGORIZE)
+    expectCategorized(data, rowsOf('default', service('checkout'), field('status', (s) => Number(s) >= 500)), {
+      parsed: (f) => ({ ...f.fields, verb: f.fields.method!.toLowerCase() }),
+      line: (f) => `${f.row.SeverityText.toUpperCase()} ${f.fields.method!.toLowerCase()} ${Buffer.from(f.fields.path!.replace(/^\//, '')).subarray(0, 6).toString() || '-'}`,
+    })
+  })
+
   it('drops parsed fields and structured metadata named in | drop', async () => {
     const data = await logQuery('{service_name="checkout"} | json | drop client_ip, size, trace_id, span_id', { limit: 1000 }, CATEGORIZE)
     expectCategorized(data, rowsOf('default', service('checkout')), {

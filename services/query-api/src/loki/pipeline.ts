@@ -33,6 +33,7 @@ import {
   unsupported,
 } from './sql.js'
 import type { Builtin, Params } from './sql.js'
+import { compileTemplate } from './template.js'
 
 // An answered line's built-in labels come from their stored columns, selected once each as they
 // are (`_c_HostName`) and lowered here where a label asks for it: an expression in the SELECT list
@@ -285,27 +286,9 @@ export class Pipeline {
     return `(${l.has} AND (NOT ${conv.ok} OR ${conv.num} ${op} ${this.#p.bind(numeric(v), 'Float64')}))`
   }
 
-  /** A Go text/template of `{{.label}}`s, `{{__line__}}` and text, as a String expression. */
+  /** A Go text/template (labels, the line, literals, string functions: template.ts), as a String expression. */
   template(text: string): string {
-    const parts: string[] = []
-    let rest = text
-    while (rest.length) {
-      const open = rest.indexOf('{{')
-      if (open < 0) {
-        parts.push(this.#p.bind(rest))
-        break
-      }
-      if (open > 0) parts.push(this.#p.bind(rest.slice(0, open)))
-      const close = rest.indexOf('}}', open)
-      if (close < 0) throw new SluiceError('VALIDATION_FAILED', `template ${JSON.stringify(text)}: unclosed {{`)
-      const action = rest.slice(open + 2, close).replace(/^-?\s*|\s*-?$/g, '')
-      const field = /^\.([A-Za-z_][A-Za-z0-9_]*)$/.exec(action)
-      if (field) parts.push(this.lookup(field[1]!).val)
-      else if (action === '__line__') parts.push(this.line)
-      else throw unsupported(`template action {{${action}}} (Sluice's templates take {{.label}} and {{__line__}})`)
-      rest = rest.slice(close + 2)
-    }
-    return parts.length === 0 ? "''" : parts.length === 1 ? `toString(${parts[0]})` : `concat(${parts.join(', ')})`
+    return compileTemplate(text, { p: this.#p, label: (name) => this.lookup(name).val, line: this.line })
   }
 
   /** Labels the parsers extracted, as Map(String, String) (empty when none ran). */

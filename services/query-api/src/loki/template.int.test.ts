@@ -1,0 +1,117 @@
+// LogQL templates (line_format, label_format) as ClickHouse expressions, evaluated by embedded
+// ClickHouse: each function against what Go's text/template and the Loki documentation's examples
+// answer, and a 400 naming what Sluice does not support.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createClickHouse } from '@sluice/clickhouse'
+import type { ClickHouseHandle } from '@sluice/clickhouse'
+import { Params } from './sql.js'
+import { compileTemplate } from './template.js'
+
+let ch: ClickHouseHandle
+let dataDir: string
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-template-'))
+  ch = await createClickHouse({ dataDir })
+})
+afterAll(async () => {
+  await ch.client.close()
+  rmSync(dataDir, { recursive: true, force: true })
+})
+
+const LABELS: Record<string, string> = {
+  path: 'a b c d e f',
+  query: ',. hello ,.',
+  uri: '::a:',
+  remote_addr: '129.168.1.1',
+  method: 'get',
+  accent: 'éa',
+  blank: '',
+}
+const LINE = 'GET /Index.HTML 200'
+
+/** What the template prints for a line with LABELS. */
+async function render(template: string): Promise<string> {
+  const p = new Params()
+  const sql = compileTemplate(template, { p, label: (name) => (name in LABELS ? p.bind(LABELS[name]) : "''"), line: p.bind(LINE) })
+  const rs = await ch.client.query({ query: `SELECT ${sql} AS out`, query_params: p.values, format: 'JSONEachRow' })
+  return ((await rs.json<{ out: string }>())[0]!).out
+}
+
+describe('LogQL templates', () => {
+  it("answers the Loki documentation's examples as Loki does", async () => {
+    const cases: [string, string][] = [
+      ['{{ .path | replace " " "_" | trunc 5 | upper }}', 'A_B_C'],
+      ['{{ToUpper "This is a string" | ToLower}}', 'this is a string'],
+      ['{{ Replace "This is a string" " " "-" -1 }}', 'This-is-a-string'],
+      ['{{ Replace "aaa" "a" "b" 1 }}', 'baa'],
+      ['{{ Trim .query ",. " }}', 'hello'],
+      ['{{ TrimLeft .uri ":" }}', 'a:'],
+      ['{{ TrimRight .uri ":" }}', '::a'],
+      ['{{ alignLeft 5 "hello world"}}', 'hello'],
+      ['{{ alignLeft 5 "hi"}}', 'hi   '],
+      ['{{ alignRight 5 "hello world"}}', 'world'],
+      ['{{ alignRight 5 "hi"}}', '   hi'],
+      ['{{ .method | b64enc }}', 'Z2V0'],
+      ['{{ default "-" "" }}', '-'],
+      ['{{ default "-" "foo" }}', 'foo'],
+      ['{{ .missing | default "-" }}', '-'],
+      ['{{ lower "HELLO"}}', 'hello'],
+      ['{{ upper "hello"}}', 'HELLO'],
+      ['{{ repeat 3 "hello" }}', 'hellohellohello'],
+      ['{{ printf "The IP address was %s" .remote_addr }}', 'The IP address was 129.168.1.1'],
+      ['{{ printf "%v/%s 100%%" .method .uri }}', 'get/::a: 100%'],
+      ['{{ replace "hello" "world" "hello world" }}', 'world world'],
+      ['{{ .path | substr 2 5 }}', 'b c'],
+      ['{{ substr 0 5 "hello world"}}', 'hello'],
+      ['{{ substr 6 11 "hello world"}}', 'world'],
+      ['{{ substr 6 99 "hello world"}}', 'world'],
+      ['{{ substr -1 5 "hello world"}}', 'hello'],
+      ['{{ trim "   hello    " }}', 'hello'],
+      ['{{ TrimSpace "\\t hi \\n" }}', 'hi'],
+      ['{{ trimAll "$" "$5.00" }}', '5.00'],
+      ['{{ trimPrefix "-" "-hello" }}', 'hello'],
+      ['{{ TrimPrefix "hello" "x" }}', 'hello'],
+      ['{{ trimSuffix "-" "hello-" }}', 'hello'],
+      ['{{ trunc 5 "hello world"}}', 'hello'],
+      ['{{ trunc -5 "hello world"}}', 'world'],
+      ['{{ trunc -50 "hello world"}}', 'hello world'],
+    ]
+    for (const [template, expected] of cases) expect(await render(template), template).toBe(expected)
+  })
+
+  it('reads labels, the line, literals and nested pipelines, with Go trim markers', async () => {
+    expect(await render('{{.method}} {{ __line__ | lower }}')).toBe('get get /index.html 200')
+    expect(await render('[{{ trunc 3 (upper .path) }}]')).toBe('[A B]')
+    expect(await render('{{ .accent | upper }} {{ "x" }}{{ 7 }}{{-3}}')).toBe('ÉA x7-3')
+    expect(await render('a  {{- .method -}}  b')).toBe('agetb')
+    expect(await render('{{ .blank }}')).toBe('')
+    expect(await render('plain text')).toBe('plain text')
+    expect(await render('{{ `raw "quoted"` }}')).toBe('raw "quoted"')
+  })
+
+  it('answers 400 naming what it does not support, and what is malformed', () => {
+    const refusal = (template: string) => {
+      try {
+        compileTemplate(template, { p: new Params(), label: () => "''", line: 'Body' })
+      } catch (err) {
+        return (err as Error).message
+      }
+      return 'accepted'
+    }
+    expect(refusal('{{ .path | title }}')).toMatch(/unsupported LogQL: template function title/)
+    expect(refusal('{{ if eq .a "b" }}x{{ end }}')).toMatch(/unsupported LogQL: template action \{\{if\}\}/)
+    expect(refusal('{{ printf "%-40s" .a }}')).toMatch(/unsupported LogQL: printf verb %-40s/)
+    expect(refusal('{{ printf "%s %s" .a }}')).toMatch(/needs more arguments/)
+    expect(refusal('{{ replace .a "x" .b }}')).toMatch(/as anything but a quoted string/)
+    expect(refusal('{{ trunc .n .a }}')).toMatch(/as anything but a whole number/)
+    expect(refusal('{{ upper }}')).toMatch(/upper takes 1 argument/)
+    expect(refusal('{{ .a .b }}')).toMatch(/is not a function/)
+    expect(refusal('{{ .a ')).toMatch(/unclosed \{\{/)
+    expect(refusal('{{ upper (.a }}')).toMatch(/unclosed \(/)
+    expect(refusal('{{ "open }}')).toMatch(/unterminated quoted string/)
+  })
+})

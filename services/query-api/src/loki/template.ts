@@ -1,0 +1,311 @@
+// The Go text/template of LogQL's `line_format` and `label_format`, as one ClickHouse String
+// expression: text, and actions of labels (`{{.path}}`), the line (`{{__line__}}`), literals and
+// the string functions of Loki's template function list, chained with pipes (`{{ .path | replace
+// " " "_" | trunc 5 | upper }}`: each command's result is the last argument of the next) or
+// nested in parentheses. Each function keeps Go's (and sprig's) semantics, byte offsets included;
+// what has none here (conditionals, dates, arithmetic, printf widths) is a 400 naming it.
+import { SluiceError } from '@sluice/core'
+import { unsupported } from './sql.js'
+import type { Params } from './sql.js'
+
+export interface TemplateScope {
+  p: Params
+  /** A label's value at this point of the pipeline, as a String expression ('' when it is absent). */
+  label(name: string): string
+  /** The line at this point of the pipeline. */
+  line: string
+}
+
+/** A value in an action: a String expression, and its text or number when it is a literal. */
+interface Value {
+  sql: string
+  text?: string
+  int?: number
+}
+
+type Token = { kind: 'field' | 'ident' | 'string' | 'int'; text: string } | { kind: '|' | '(' | ')'; text: string }
+type Operand = { kind: 'field' | 'ident' | 'string' | 'int'; text: string } | { kind: 'pipeline'; commands: Operand[][] }
+
+const invalid = (text: string, why: string) => new SluiceError('VALIDATION_FAILED', `template ${JSON.stringify(text)}: ${why}`)
+
+function tokenize(action: string, text: string): Token[] {
+  const tokens: Token[] = []
+  let i = 0
+  while (i < action.length) {
+    const c = action[i]!
+    if (/\s/.test(c)) {
+      i++
+    } else if (c === '|' || c === '(' || c === ')') {
+      tokens.push({ kind: c, text: c })
+      i++
+    } else if (c === '"') {
+      let j = i + 1
+      while (j < action.length && action[j] !== '"') j += action[j] === '\\' ? 2 : 1
+      if (j >= action.length) throw invalid(text, 'unterminated quoted string')
+      let value: unknown
+      try {
+        value = JSON.parse(action.slice(i, j + 1))
+      } catch {
+        throw invalid(text, `cannot read the string ${action.slice(i, j + 1)}`)
+      }
+      tokens.push({ kind: 'string', text: value as string })
+      i = j + 1
+    } else if (c === '`') {
+      const j = action.indexOf('`', i + 1)
+      if (j < 0) throw invalid(text, 'unterminated raw string')
+      tokens.push({ kind: 'string', text: action.slice(i + 1, j) })
+      i = j + 1
+    } else {
+      const m = /^(?:\.[A-Za-z_][A-Za-z0-9_]*|-?\d+(?![\w.])|[A-Za-z_][A-Za-z0-9_]*)/.exec(action.slice(i))
+      if (!m) throw unsupported(`template syntax at ${JSON.stringify(action.slice(i))} in ${JSON.stringify(text)}`)
+      const word = m[0]
+      tokens.push(word.startsWith('.') ? { kind: 'field', text: word.slice(1) } : /^-?\d/.test(word) ? { kind: 'int', text: word } : { kind: 'ident', text: word })
+      i += word.length
+    }
+  }
+  return tokens
+}
+
+/** pipeline := command ('|' command)*; command := operand+; operand := literal | .field | ident | '(' pipeline ')'. */
+function parsePipeline(tokens: Token[], at: { i: number }, text: string): Operand[][] {
+  const commands: Operand[][] = [[]]
+  while (at.i < tokens.length) {
+    const t = tokens[at.i]!
+    if (t.kind === ')') break
+    at.i++
+    if (t.kind === '|') {
+      if (commands[commands.length - 1]!.length === 0) throw invalid(text, 'missing command before |')
+      commands.push([])
+    } else if (t.kind === '(') {
+      const inner = parsePipeline(tokens, at, text)
+      if (tokens[at.i]?.kind !== ')') throw invalid(text, 'unclosed (')
+      at.i++
+      commands[commands.length - 1]!.push({ kind: 'pipeline', commands: inner })
+    } else {
+      commands[commands.length - 1]!.push(t as Operand)
+    }
+  }
+  if (commands.some((c) => c.length === 0)) throw invalid(text, 'missing command')
+  return commands
+}
+
+/** The characters of a Go cutset as an RE2 character class (each code point written \x{…}). */
+const cutsetClass = (cutset: string) => `[${[...cutset].map((ch) => `\\x{${ch.codePointAt(0)!.toString(16)}}`).join('')}]`
+// Go's unicode.IsSpace: \t \n \v \f \r, space, U+0085, U+00A0 and the Unicode space separators.
+const SPACE = '[\\t\\n\\x{0B}\\f\\r\\x{85}\\p{Z}]'
+
+interface Fn {
+  /** Number of arguments, the piped value included as the last. */
+  arity: number
+  apply(args: Value[], s: Helpers): string
+}
+
+interface Helpers {
+  bind(v: string): string
+  /** A literal string argument (patterns, prefixes, formats must be written out). */
+  text(v: Value, what: string): string
+  int(v: Value, what: string): number
+}
+
+const trimmed = (re: string) => (src: string, h: Helpers) => `replaceRegexpAll(${src}, ${h.bind(re)}, '')`
+const both = (cls: string) => `^${cls}+|${cls}+$`
+
+const FUNCTIONS: Record<string, Fn> = {
+  lower: { arity: 1, apply: ([s]) => `lowerUTF8(${s!.sql})` },
+  ToLower: { arity: 1, apply: ([s]) => `lowerUTF8(${s!.sql})` },
+  upper: { arity: 1, apply: ([s]) => `upperUTF8(${s!.sql})` },
+  ToUpper: { arity: 1, apply: ([s]) => `upperUTF8(${s!.sql})` },
+  replace: {
+    arity: 3,
+    apply: ([old, to, src], h) => {
+      const o = h.text(old!, 'replace: the string to replace')
+      if (o === '') throw unsupported('template replace of an empty string')
+      return `replaceAll(${src!.sql}, ${h.bind(o)}, ${h.bind(h.text(to!, 'replace: the replacement'))})`
+    },
+  },
+  Replace: {
+    arity: 4,
+    apply: ([src, old, to, n], h) => {
+      const o = h.text(old!, 'Replace: the string to replace')
+      const count = h.int(n!, 'Replace: the count')
+      if (o === '' || (count !== -1 && count !== 0 && count !== 1)) throw unsupported('template Replace of an empty string, or of a count other than -1, 0 or 1')
+      if (count === 0) return src!.sql
+      return `${count === 1 ? 'replaceOne' : 'replaceAll'}(${src!.sql}, ${h.bind(o)}, ${h.bind(h.text(to!, 'Replace: the replacement'))})`
+    },
+  },
+  trim: { arity: 1, apply: ([s], h) => trimmed(both(SPACE))(s!.sql, h) },
+  TrimSpace: { arity: 1, apply: ([s], h) => trimmed(both(SPACE))(s!.sql, h) },
+  trimAll: { arity: 2, apply: ([cut, s], h) => cutTrim(s!, h.text(cut!, 'trimAll: the characters'), 'both', h) },
+  Trim: { arity: 2, apply: ([s, cut], h) => cutTrim(s!, h.text(cut!, 'Trim: the cutset'), 'both', h) },
+  TrimLeft: { arity: 2, apply: ([s, cut], h) => cutTrim(s!, h.text(cut!, 'TrimLeft: the cutset'), 'left', h) },
+  TrimRight: { arity: 2, apply: ([s, cut], h) => cutTrim(s!, h.text(cut!, 'TrimRight: the cutset'), 'right', h) },
+  trimPrefix: { arity: 2, apply: ([p, s], h) => withoutPrefix(s!.sql, h.bind(h.text(p!, 'trimPrefix: the prefix'))) },
+  TrimPrefix: { arity: 2, apply: ([s, p], h) => withoutPrefix(s!.sql, h.bind(h.text(p!, 'TrimPrefix: the prefix'))) },
+  trimSuffix: { arity: 2, apply: ([p, s], h) => withoutSuffix(s!.sql, h.bind(h.text(p!, 'trimSuffix: the suffix'))) },
+  TrimSuffix: { arity: 2, apply: ([s, p], h) => withoutSuffix(s!.sql, h.bind(h.text(p!, 'TrimSuffix: the suffix'))) },
+  // Go slices bytes, as ClickHouse's substring does.
+  trunc: {
+    arity: 2,
+    apply: ([n, s], h) => {
+      const c = h.int(n!, 'trunc: the count')
+      return c >= 0 ? `substring(${s!.sql}, 1, ${c})` : `if(length(${s!.sql}) > ${-c}, substring(${s!.sql}, ${c}), ${s!.sql})`
+    },
+  },
+  substr: {
+    arity: 3,
+    apply: ([a, b, s], h) => {
+      const start = h.int(a!, 'substr: the start')
+      const end = h.int(b!, 'substr: the end')
+      if (start < 0) return `substring(${s!.sql}, 1, ${Math.max(0, end)})`
+      if (end < 0) return `substring(${s!.sql}, ${start + 1})`
+      return `if(length(${s!.sql}) < ${end}, substring(${s!.sql}, ${start + 1}), substring(${s!.sql}, ${start + 1}, ${Math.max(0, end - start)}))`
+    },
+  },
+  default: { arity: 2, apply: ([d, s]) => `if(${s!.sql} = '', ${d!.sql}, ${s!.sql})` },
+  alignLeft: {
+    arity: 2,
+    apply: ([n, s], h) => {
+      const c = h.int(n!, 'alignLeft: the width')
+      return `if(length(${s!.sql}) < ${c}, concat(${s!.sql}, repeat(' ', toUInt64(greatest(0, ${c} - toInt64(length(${s!.sql})))))), substring(${s!.sql}, 1, ${c}))`
+    },
+  },
+  alignRight: {
+    arity: 2,
+    apply: ([n, s], h) => {
+      const c = h.int(n!, 'alignRight: the width')
+      if (c === 0) return "''"
+      return `if(length(${s!.sql}) < ${c}, concat(repeat(' ', toUInt64(greatest(0, ${c} - toInt64(length(${s!.sql}))))), ${s!.sql}), substring(${s!.sql}, ${-c}))`
+    },
+  },
+  repeat: { arity: 2, apply: ([n, s], h) => `repeat(${s!.sql}, ${h.int(n!, 'repeat: the count')})` },
+  b64enc: { arity: 1, apply: ([s]) => `base64Encode(${s!.sql})` },
+}
+
+function cutTrim(s: Value, cutset: string, side: 'both' | 'left' | 'right', h: Helpers): string {
+  if (cutset === '') return s.sql
+  const cls = cutsetClass(cutset)
+  return trimmed(side === 'both' ? both(cls) : side === 'left' ? `^${cls}+` : `${cls}+$`)(s.sql, h)
+}
+const withoutPrefix = (s: string, p: string) => `if(startsWith(${s}, ${p}), substring(${s}, length(${p}) + 1), ${s})`
+const withoutSuffix = (s: string, p: string) => `if(endsWith(${s}, ${p}), substring(${s}, 1, length(${s}) - length(${p})), ${s})`
+
+/** printf with %s and %v (a string prints as itself) and %%; widths, precisions and other verbs are refused. */
+function printf(args: Value[], h: Helpers, text: string): string {
+  if (args.length === 0) throw invalid(text, 'printf needs a format')
+  const format = h.text(args[0]!, 'printf: the format')
+  const parts: string[] = []
+  let literal = ''
+  let next = 1
+  for (let i = 0; i < format.length; i++) {
+    const c = format[i]
+    if (c !== '%') {
+      literal += c
+      continue
+    }
+    const verb = format[++i]
+    if (verb === '%') {
+      literal += '%'
+      continue
+    }
+    if (verb !== 's' && verb !== 'v') throw unsupported(`printf verb %${format.slice(i, i + 6).match(/^[^a-zA-Z%]*[a-zA-Z%]?/)?.[0] ?? ''} (Sluice's printf takes %s and %v)`)
+    if (next >= args.length) throw invalid(text, `printf: the format ${JSON.stringify(format)} needs more arguments`)
+    if (literal) parts.push(h.bind(literal))
+    literal = ''
+    parts.push(args[next++]!.sql)
+  }
+  if (next < args.length) throw invalid(text, `printf: ${args.length - next} more argument(s) than the format ${JSON.stringify(format)} takes`)
+  if (literal) parts.push(h.bind(literal))
+  return parts.length === 0 ? "''" : parts.length === 1 ? `toString(${parts[0]})` : `concat(${parts.join(', ')})`
+}
+
+function evaluate(commands: Operand[][], scope: TemplateScope, h: Helpers, text: string): Value {
+  let piped: Value | undefined
+  for (const command of commands) piped = call(command, piped, scope, h, text)
+  return piped!
+}
+
+function operand(o: Operand, scope: TemplateScope, h: Helpers, text: string): Value {
+  switch (o.kind) {
+    case 'field':
+      return { sql: scope.label(o.text) }
+    case 'string':
+      return { sql: h.bind(o.text), text: o.text }
+    case 'int':
+      return { sql: h.bind(o.text), int: Number(o.text) }
+    case 'pipeline':
+      return evaluate(o.commands, scope, h, text)
+    case 'ident':
+      return call([o], undefined, scope, h, text)
+  }
+}
+
+function call(command: Operand[], piped: Value | undefined, scope: TemplateScope, h: Helpers, text: string): Value {
+  const head = command[0]!
+  if (head.kind !== 'ident') {
+    if (command.length > 1 || piped) throw invalid(text, `${head.kind === 'field' ? `.${head.text}` : 'a value'} is not a function: it takes no arguments`)
+    return operand(head, scope, h, text)
+  }
+  const args = command.slice(1).map((o) => operand(o, scope, h, text))
+  if (piped) args.push(piped)
+  const name = head.text
+  if (name === '__line__') {
+    if (args.length) throw invalid(text, '__line__ takes no arguments')
+    return { sql: scope.line }
+  }
+  if (name === 'printf') return { sql: printf(args, h, text) }
+  if (!Object.hasOwn(FUNCTIONS, name)) throw unsupported(`template function ${name} (Sluice's templates take ${Object.keys(FUNCTIONS).join(', ')}, printf and __line__)`)
+  const fn = FUNCTIONS[name]!
+  if (args.length !== fn.arity) throw invalid(text, `${name} takes ${fn.arity} argument(s), got ${args.length}`)
+  return { sql: fn.apply(args, h) }
+}
+
+/** The template as a String expression. */
+export function compileTemplate(text: string, scope: TemplateScope): string {
+  const h: Helpers = {
+    bind: (v) => scope.p.bind(v),
+    text: (v, what) => {
+      if (v.text === undefined) throw unsupported(`${what} as anything but a quoted string`)
+      return v.text
+    },
+    int: (v, what) => {
+      if (v.int === undefined) throw unsupported(`${what} as anything but a whole number`)
+      return v.int
+    },
+  }
+  // Text between actions, and the actions' expressions; `{{- ` and ` -}}` trim the white space of
+  // the text beside them, as Go's trim markers do (`{{-3}}` is the number -3).
+  const parts: ({ text: string } | { sql: string })[] = []
+  let rest = text
+  let trimNext = false
+  while (rest.length) {
+    const open = rest.indexOf('{{')
+    let before = open < 0 ? rest : rest.slice(0, open)
+    if (trimNext) before = before.replace(/^\s+/, '')
+    if (open < 0) {
+      parts.push({ text: before })
+      break
+    }
+    const close = rest.indexOf('}}', open)
+    if (close < 0) throw invalid(text, 'unclosed {{')
+    let action = rest.slice(open + 2, close)
+    if (/^-\s/.test(action)) {
+      before = before.replace(/\s+$/, '')
+      action = action.slice(1)
+    }
+    trimNext = /\s-$/.test(action)
+    if (trimNext) action = action.slice(0, -1)
+    parts.push({ text: before })
+    const tokens = tokenize(action.trim(), text)
+    if (tokens[0]?.kind === 'ident' && ['if', 'else', 'end', 'range', 'with', 'define', 'template', 'block'].includes(tokens[0].text)) {
+      throw unsupported(`template action {{${tokens[0].text}}} (Sluice's templates take labels, __line__, literals and string functions)`)
+    }
+    if (tokens.length === 0) throw invalid(text, 'empty action {{}}')
+    const at = { i: 0 }
+    const commands = parsePipeline(tokens, at, text)
+    if (at.i < tokens.length) throw invalid(text, 'unexpected )')
+    parts.push({ sql: evaluate(commands, scope, h, text).sql })
+    rest = rest.slice(close + 2)
+  }
+  const sql = parts.filter((x) => !('text' in x) || x.text !== '').map((x) => ('text' in x ? h.bind(x.text) : x.sql))
+  return sql.length === 0 ? "''" : sql.length === 1 ? `toString(${sql[0]})` : `concat(${sql.join(', ')})`
+}
