@@ -26,6 +26,9 @@ interface Value {
 type Token = { kind: 'field' | 'ident' | 'string' | 'int'; text: string } | { kind: '|' | '(' | ')'; text: string }
 type Operand = { kind: 'field' | 'ident' | 'string' | 'int'; text: string } | { kind: 'pipeline'; commands: Operand[][] }
 
+/** The largest count (width, repetition, offset) a template may name. */
+export const MAX_COUNT = 100_000
+
 const invalid = (text: string, why: string) => new SluiceError('VALIDATION_FAILED', `template ${JSON.stringify(text)}: ${why}`)
 
 function tokenize(action: string, text: string): Token[] {
@@ -269,6 +272,8 @@ export function compileTemplate(text: string, scope: TemplateScope): string {
     },
     int: (v, what) => {
       if (v.int === undefined) throw unsupported(`${what} as anything but a whole number`)
+      // A count is a width or a repetition of a line: bounded, so no template asks ClickHouse for gigabytes per row.
+      if (Math.abs(v.int) > MAX_COUNT) throw invalid(text, `${what} ${v.int} is beyond ±${MAX_COUNT}`)
       return v.int
     },
   }

@@ -1,0 +1,38 @@
+// Whatever a client writes as a template, compiling it answers an expression or a SluiceError (a
+// 400), never another exception (a 500).
+import { describe, expect, it } from 'vitest'
+import { isSluiceError } from '@sluice/core'
+import { Params } from './sql.js'
+import { compileTemplate } from './template.js'
+
+const PIECES = ['{{', '}}', '{{-', '-}}', '|', '(', ')', '"', '`', ' ', '.a', '.b', 'upper', 'trunc', 'replace', 'printf', '"%s"', '"%d"', '-1', '5', '__line__', 'if', 'end', 'x', '\\', '"\\u00e9"', '%']
+
+/** A deterministic pseudo-random generator (mulberry32), so a failure reproduces. */
+function random(seed: number): () => number {
+  let a = seed
+  return () => {
+    a = (a + 0x6d2b79f5) | 0
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+describe('template compilation', () => {
+  it('answers an expression or a 400 for any template', () => {
+    const next = random(42)
+    let compiled = 0
+    for (let n = 0; n < 20_000; n++) {
+      const template = Array.from({ length: 1 + Math.floor(next() * 12) }, () => PIECES[Math.floor(next() * PIECES.length)]).join('')
+      try {
+        expect(typeof compileTemplate(template, { p: new Params(), label: () => "''", line: 'Body' })).toBe('string')
+        compiled++
+      } catch (err) {
+        if (!isSluiceError(err)) throw new Error(`template ${JSON.stringify(template)} threw ${String(err)}`)
+      }
+    }
+    // The mix holds both: templates that compile and templates refused.
+    expect(compiled).toBeGreaterThan(1_000)
+    expect(compiled).toBeLessThan(20_000)
+  })
+})
