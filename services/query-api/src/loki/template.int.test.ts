@@ -93,6 +93,24 @@ describe('LogQL templates', () => {
     expect(await render('{{ `raw "quoted"` }}')).toBe('raw "quoted"')
   })
 
+  it('chooses with if / else if / else over conditions, as Go templates do', async () => {
+    const cases: [string, string][] = [
+      ['{{ if eq .method "get" }}read{{ else }}write{{ end }}', 'read'],
+      ['{{ if eq .method "put" "get" }}one of{{ end }}', 'one of'],
+      ['{{ if ne .method "get" }}x{{ else if contains "168" .remote_addr }}in 168{{ else }}y{{ end }}', 'in 168'],
+      ['{{ if hasPrefix "129." .remote_addr }}p{{ end }}{{ if hasSuffix ".2" .remote_addr }}s{{ end }}', 'p'],
+      ['{{ if .blank }}set{{ else }}empty{{ end }}-{{ if .method }}set{{ end }}', 'empty-set'],
+      ['{{ if and (eq .method "get") (not .blank) }}both{{ end }}', 'both'],
+      ['{{ if or .blank .missing }}any{{ else }}none{{ end }}', 'none'],
+      // Go's and/or over strings give the deciding string.
+      ['{{ or .blank .method }}|{{ and .method .uri }}|{{ and .blank .uri }}|', 'get|::a:||'],
+      ['{{ eq .method "get" }} {{ lt "a" "b" }} {{ ge .method "z" }}', 'true true false'],
+      ['{{- if eq .method "get" -}}  A  {{- end -}}  ', 'A'],
+      ['{{ if eq .method "get" }}{{ if .blank }}inner{{ else }}{{ .uri | trimAll ":" }}{{ end }}{{ end }}', 'a'],
+    ]
+    for (const [template, expected] of cases) expect(await render(template), template).toBe(expected)
+  })
+
   it('answers 400 naming what it does not support, and what is malformed', () => {
     const refusal = (template: string) => {
       try {
@@ -103,7 +121,13 @@ describe('LogQL templates', () => {
       return 'accepted'
     }
     expect(refusal('{{ .path | title }}')).toMatch(/unsupported LogQL: template function title/)
-    expect(refusal('{{ if eq .a "b" }}x{{ end }}')).toMatch(/unsupported LogQL: template action \{\{if\}\}/)
+    expect(refusal('{{ range .a }}x{{ end }}')).toMatch(/unsupported LogQL: template action \{\{range\}\}/)
+    expect(refusal('{{ if .a }}x')).toMatch(/\{\{if\}\} without \{\{end\}\}/)
+    expect(refusal('x{{ end }}')).toMatch(/\{\{end\}\} without \{\{if\}\}/)
+    expect(refusal('{{ if }}x{{ end }}')).toMatch(/missing condition/)
+    expect(refusal('{{ if .a }}x{{ else .b }}y{{ end }}')).toMatch(/takes nothing but an if/)
+    expect(refusal('{{ upper (eq .a .b) }}')).toMatch(/upper takes strings, not a condition/)
+    expect(refusal('{{ eq .a 5 }}')).toMatch(/unsupported LogQL: template eq of anything but strings/)
     expect(refusal('{{ printf "%-40s" .a }}')).toMatch(/unsupported LogQL: printf verb %-40s/)
     expect(refusal('{{ printf "%s %s" .a }}')).toMatch(/needs more arguments/)
     expect(refusal('{{ replace .a "x" .b }}')).toMatch(/as anything but a quoted string/)

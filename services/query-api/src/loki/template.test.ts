@@ -5,7 +5,7 @@ import { isSluiceError } from '@sluice/core'
 import { Params } from './sql.js'
 import { compileTemplate } from './template.js'
 
-const PIECES = ['{{', '}}', '{{-', '-}}', '|', '(', ')', '"', '`', ' ', '.a', '.b', 'upper', 'trunc', 'replace', 'printf', '"%s"', '"%d"', '-1', '5', '__line__', 'if', 'end', 'x', '\\', '"\\u00e9"', '%']
+const PIECES = ['{{', '}}', '{{-', '-}}', '|', '(', ')', '"', '`', ' ', '.a', '.b', 'upper', 'trunc', 'replace', 'printf', '"%s"', '"%d"', '-1', '5', '__line__', 'if', 'else', 'end', 'eq', 'and', 'not', 'contains', 'x', '\\', '"\\u00e9"', '%']
 
 /** A deterministic pseudo-random generator (mulberry32), so a failure reproduces. */
 function random(seed: number): () => number {

@@ -21,6 +21,8 @@ interface Value {
   sql: string
   text?: string
   int?: number
+  /** `sql` is a condition (eq, contains, and, …), not a String. */
+  bool?: true
 }
 
 type Token = { kind: 'field' | 'ident' | 'string' | 'int'; text: string } | { kind: '|' | '(' | ')'; text: string }
@@ -221,6 +223,62 @@ function printf(args: Value[], h: Helpers, text: string): string {
   return parts.length === 0 ? "''" : parts.length === 1 ? `toString(${parts[0]})` : `concat(${parts.join(', ')})`
 }
 
+/** A value as an `if` reads it: a condition as it is; a string when not empty; a number when not 0. */
+function truthy(v: Value): string {
+  if (v.bool) return v.sql
+  if (v.int !== undefined) return v.int === 0 ? '0' : '1'
+  return `(${v.sql} != '')`
+}
+
+/** Strings compared as Go compares them (bytes, as ClickHouse does); a number literal has no string to compare with. */
+function strings(name: string, args: Value[], text: string, min: number, max = min): string[] {
+  if (args.length < min || args.length > max) throw invalid(text, `${name} takes ${min === max ? min : `${min} or more`} argument(s), got ${args.length}`)
+  if (args.some((a) => a.bool || a.int !== undefined)) throw unsupported(`template ${name} of anything but strings (labels, quoted text)`)
+  return args.map((a) => a.sql)
+}
+
+const CONDITIONS: Record<string, (args: Value[], text: string) => string> = {
+  // eq a b c: a equals b or c, as Go's eq.
+  eq: (args, text) => {
+    const [a, ...rest] = strings('eq', args, text, 2, 16)
+    return `(${rest.map((b) => `${a} = ${b}`).join(' OR ')})`
+  },
+  ne: (args, text) => strings('ne', args, text, 2).join(' != '),
+  lt: (args, text) => strings('lt', args, text, 2).join(' < '),
+  le: (args, text) => strings('le', args, text, 2).join(' <= '),
+  gt: (args, text) => strings('gt', args, text, 2).join(' > '),
+  ge: (args, text) => strings('ge', args, text, 2).join(' >= '),
+  // contains "ErrTimeout" .err: .err holds "ErrTimeout" (sprig's argument order).
+  contains: (args, text) => {
+    const [sub, src] = strings('contains', args, text, 2)
+    return `(position(${src}, ${sub}) > 0)`
+  },
+  hasPrefix: (args, text) => {
+    const [prefix, src] = strings('hasPrefix', args, text, 2)
+    return `startsWith(${src}, ${prefix})`
+  },
+  hasSuffix: (args, text) => {
+    const [suffix, src] = strings('hasSuffix', args, text, 2)
+    return `endsWith(${src}, ${suffix})`
+  },
+  not: (args, text) => {
+    if (args.length !== 1) throw invalid(text, `not takes 1 argument, got ${args.length}`)
+    return `NOT ${truthy(args[0]!)}`
+  },
+}
+
+/**
+ * Go's and/or: the first argument that decides (and: the first empty one, or the last; or: the
+ * first non-empty one, or the last). Over conditions that is AND/OR; over strings, a string.
+ */
+function logical(name: 'and' | 'or', args: Value[]): Value {
+  if (args.every((a) => a.bool)) return { sql: `(${args.map((a) => a.sql).join(name === 'and' ? ' AND ' : ' OR ')})`, bool: true }
+  if (args.some((a) => a.bool || a.int !== undefined)) throw unsupported(`template ${name} of conditions and strings together`)
+  let sql = args[args.length - 1]!.sql
+  for (let i = args.length - 2; i >= 0; i--) sql = name === 'and' ? `if(${truthy(args[i]!)}, ${sql}, ${args[i]!.sql})` : `if(${truthy(args[i]!)}, ${args[i]!.sql}, ${sql})`
+  return { sql }
+}
+
 function evaluate(commands: Operand[][], scope: TemplateScope, h: Helpers, text: string): Value {
   let piped: Value | undefined
   for (const command of commands) piped = call(command, piped, scope, h, text)
@@ -255,8 +313,11 @@ function call(command: Operand[], piped: Value | undefined, scope: TemplateScope
     if (args.length) throw invalid(text, '__line__ takes no arguments')
     return { sql: scope.line }
   }
+  if (Object.hasOwn(CONDITIONS, name)) return { sql: CONDITIONS[name]!(args, text), bool: true }
+  if ((name === 'and' || name === 'or') && args.length >= 2) return logical(name, args)
+  if (args.some((a) => a.bool)) throw invalid(text, `${name} takes strings, not a condition`)
   if (name === 'printf') return { sql: printf(args, h, text) }
-  if (!Object.hasOwn(FUNCTIONS, name)) throw unsupported(`template function ${name} (Sluice's templates take ${Object.keys(FUNCTIONS).join(', ')}, printf and __line__)`)
+  if (!Object.hasOwn(FUNCTIONS, name)) throw unsupported(`template function ${name} (Sluice's templates take ${[...Object.keys(FUNCTIONS), 'printf', ...Object.keys(CONDITIONS), 'and', 'or'].join(', ')}, if/else and __line__)`)
   const fn = FUNCTIONS[name]!
   if (args.length !== fn.arity) throw invalid(text, `${name} takes ${fn.arity} argument(s), got ${args.length}`)
   return { sql: fn.apply(args, h) }
@@ -277,9 +338,9 @@ export function compileTemplate(text: string, scope: TemplateScope): string {
       return v.int
     },
   }
-  // Text between actions, and the actions' expressions; `{{- ` and ` -}}` trim the white space of
-  // the text beside them, as Go's trim markers do (`{{-3}}` is the number -3).
-  const parts: ({ text: string } | { sql: string })[] = []
+  // The template as text and actions; `{{- ` and ` -}}` trim the white space of the text beside
+  // them, as Go's trim markers do (`{{-3}}` is the number -3).
+  const segments: ({ text: string } | { tokens: Token[] })[] = []
   let rest = text
   let trimNext = false
   while (rest.length) {
@@ -287,7 +348,7 @@ export function compileTemplate(text: string, scope: TemplateScope): string {
     let before = open < 0 ? rest : rest.slice(0, open)
     if (trimNext) before = before.replace(/^\s+/, '')
     if (open < 0) {
-      parts.push({ text: before })
+      segments.push({ text: before })
       break
     }
     const close = rest.indexOf('}}', open)
@@ -299,18 +360,67 @@ export function compileTemplate(text: string, scope: TemplateScope): string {
     }
     trimNext = /\s-$/.test(action)
     if (trimNext) action = action.slice(0, -1)
-    parts.push({ text: before })
+    segments.push({ text: before })
     const tokens = tokenize(action.trim(), text)
-    if (tokens[0]?.kind === 'ident' && ['if', 'else', 'end', 'range', 'with', 'define', 'template', 'block'].includes(tokens[0].text)) {
-      throw unsupported(`template action {{${tokens[0].text}}} (Sluice's templates take labels, __line__, literals and string functions)`)
-    }
     if (tokens.length === 0) throw invalid(text, 'empty action {{}}')
+    segments.push({ tokens })
+    rest = rest.slice(close + 2)
+  }
+
+  const keyword = (seg: (typeof segments)[number] | undefined) => (seg && 'tokens' in seg && seg.tokens[0]!.kind === 'ident' ? seg.tokens[0]!.text : undefined)
+  const pipeline = (tokens: Token[]): Value => {
+    if (tokens.length === 0) throw invalid(text, 'missing condition')
     const at = { i: 0 }
     const commands = parsePipeline(tokens, at, text)
     if (at.i < tokens.length) throw invalid(text, 'unexpected )')
-    parts.push({ sql: evaluate(commands, scope, h, text).sql })
-    rest = rest.slice(close + 2)
+    return evaluate(commands, scope, h, text)
   }
-  const sql = parts.filter((x) => !('text' in x) || x.text !== '').map((x) => ('text' in x ? h.bind(x.text) : x.sql))
-  return sql.length === 0 ? "''" : sql.length === 1 ? `toString(${sql[0]})` : `concat(${sql.join(', ')})`
+  let at = 0
+  /** The String expressions of the segments up to an {{else}} or {{end}} (left for the caller). */
+  const block = (): string[] => {
+    const out: string[] = []
+    for (; at < segments.length; at++) {
+      const seg = segments[at]!
+      if ('text' in seg) {
+        if (seg.text !== '') out.push(h.bind(seg.text))
+        continue
+      }
+      const word = keyword(seg)
+      if (word === 'else' || word === 'end') return out
+      if (word === 'if') {
+        out.push(conditional(seg.tokens.slice(1)))
+        continue
+      }
+      if (word && ['range', 'with', 'define', 'template', 'block', 'break', 'continue'].includes(word)) {
+        throw unsupported(`template action {{${word}}} (Sluice's templates take labels, __line__, literals, string functions and if/else)`)
+      }
+      const v = pipeline(seg.tokens)
+      out.push(v.bool ? `if(${v.sql}, 'true', 'false')` : v.sql)
+    }
+    return out
+  }
+  const joined = (parts: string[]) => (parts.length === 0 ? "''" : parts.length === 1 ? `toString(${parts[0]})` : `concat(${parts.join(', ')})`)
+  /** {{if c}} … [{{else if c}} … ] [{{else}} …] {{end}}, from just after the {{if}}; `at` ends on its {{end}}. */
+  const conditional = (condition: Token[]): string => {
+    const cond = truthy(pipeline(condition))
+    at++
+    const then = block()
+    const seg = segments[at]
+    if (!seg || !('tokens' in seg)) throw invalid(text, '{{if}} without {{end}}')
+    if (keyword(seg) === 'end') {
+      if (seg.tokens.length > 1) throw invalid(text, '{{end}} takes nothing')
+      return `if(${cond}, ${joined(then)}, '')`
+    }
+    // {{else}} or {{else if …}}
+    if (seg.tokens[1]?.kind === 'ident' && seg.tokens[1].text === 'if') return `if(${cond}, ${joined(then)}, ${conditional(seg.tokens.slice(2))})`
+    if (seg.tokens.length > 1) throw invalid(text, '{{else}} takes nothing but an if')
+    at++
+    const otherwise = block()
+    const end = segments[at]
+    if (!end || keyword(end) !== 'end') throw invalid(text, '{{if}} without {{end}}')
+    return `if(${cond}, ${joined(then)}, ${joined(otherwise)})`
+  }
+  const parts = block()
+  if (at < segments.length) throw invalid(text, `{{${keyword(segments[at])}}} without {{if}}`)
+  return joined(parts)
 }
