@@ -1025,9 +1025,22 @@ describe('refused requests', () => {
     }
   })
 
+  it('answers many-to-one matching with group_left: each level\'s share of its service', async () => {
+    const query = 'sum by (service_name, level) (count_over_time({service_name=~"checkout|auth"}[5m])) / on (service_name) group_left sum by (service_name) (count_over_time({service_name=~"checkout|auth"}[5m]))'
+    const data = await matrixQuery(query)
+    const rows = rowsOf('default', service('checkout', 'auth'))
+    const opts = { ...fixtureRange, stepS: 60, rangeS: 300, reduce: count }
+    const perLevel = evalRange(rows, { ...opts, group: (f) => ({ service_name: f.service, level: f.row.SeverityText.toLowerCase() }) })
+    const perService = evalRange(rows, { ...opts, group: (f) => ({ service_name: f.service }) })
+    const expected = new Map([...perLevel].map(([k, s]) => {
+      const total = perService.get(labelsKey({ service_name: s.metric.service_name! }))!
+      return [k, { metric: s.metric, points: new Map([...s.points].map(([t, v]) => [t, v / total.points.get(t)!])) }]
+    }))
+    expect(matrixView(data.result, 'close')).toEqual(expectedMatrix(expected, 'close'))
+  })
+
   it('answers an unsupported LogQL feature with 400 naming it', async () => {
-    const query = 'sum by (service_name, level) (count_over_time({service_name="checkout"}[5m])) / on (service_name) group_left sum by (service_name) (count_over_time({service_name="checkout"}[5m]))'
-    expectBadRequest(await queryRange(query, { step: 60 }), /group_left/)
+    expectBadRequest(await queryRange('rate_counter({service_name="checkout"} | json | unwrap size [5m])', { step: 60 }), /rate_counter/)
   })
 
   it('refuses a selector whose every matcher accepts the empty value', async () => {

@@ -150,7 +150,64 @@ describe('metric evaluation', () => {
     expect(Object.getPrototypeOf(absentLabels([{ name: '__proto__', op: '=', value: 'x' }]))).toBe(Object.prototype)
   })
 
-  it('refuses group_left by name', async () => {
-    await expect(run('count_over_time({a="b"}[1s]) / on (a) group_left count_over_time({a="b"}[1s])', rows)).rejects.toThrow(/unsupported LogQL: group_left/)
+  /** Evaluates `q` with the first range aggregation answered by `left`, the second by `right`. */
+  const twoSided = async (q: string, left: Row[], right: Row[]) => {
+    const { c } = ctx([])
+    let call = 0
+    c.run = async () => bySeries(call++ === 0 ? left : right)
+    return evaluate(parseLogQL(q) as MetricExpr, c)
+  }
+  const perLevel: Row[] = [
+    { labels: { app: 'a', level: 'info' }, i: 0, v: 4 },
+    { labels: { app: 'a', level: 'error' }, i: 0, v: 2 },
+    { labels: { app: 'b', level: 'info' }, i: 0, v: 9 },
+    { labels: { app: 'b', level: 'info' }, i: 1, v: 3 },
+  ]
+  const perApp: Row[] = [
+    { labels: { app: 'a', team: 'red', region: 'eu' }, i: 0, v: 8 },
+    { labels: { app: 'b', team: 'blue', region: 'us' }, i: 0, v: 10 },
+    { labels: { app: 'b', team: 'blue', region: 'us' }, i: 1, v: 6 },
+  ]
+
+  it('matches many to one with group_left, copying the named labels from the one side', async () => {
+    const v = await twoSided('count_over_time({app=~".+"}[1s]) / on (app) group_left (team) count_over_time({app=~".+"}[1s])', perLevel, perApp)
+    expect(table(v)).toEqual({
+      '{"app":"a","level":"info","team":"red"}': [0.5, undefined, undefined],
+      '{"app":"a","level":"error","team":"red"}': [0.25, undefined, undefined],
+      '{"app":"b","level":"info","team":"blue"}': [0.9, 0.5, undefined],
+    })
+    // group_right: the many side is on the right; values keep the operands' order.
+    const r = await twoSided('count_over_time({app=~".+"}[1s]) - on (app) group_right count_over_time({app=~".+"}[1s])', perApp, perLevel)
+    expect(table(r)).toEqual({
+      '{"app":"a","level":"info"}': [4, undefined, undefined],
+      '{"app":"a","level":"error"}': [6, undefined, undefined],
+      '{"app":"b","level":"info"}': [1, 3, undefined],
+    })
+    // A filtering comparison keeps the left operand's value.
+    const f = await twoSided('count_over_time({app=~".+"}[1s]) > on (app) group_left count_over_time({app=~".+"}[1s])', perApp, perLevel.filter((x) => x.labels.level === 'info'))
+    expect(table(f)).toEqual({ '{"app":"a","team":"red","region":"eu"}': [8, undefined, undefined], '{"app":"b","team":"blue","region":"us"}': [10, 6, undefined] })
+  })
+
+  it('labels one-to-one results as Prometheus does: on keeps the matched labels, ignoring drops the ignored ones', async () => {
+    const l: Row[] = [{ labels: { app: 'a', host: 'h1', level: 'info' }, i: 0, v: 6 }]
+    const r: Row[] = [{ labels: { app: 'a', host: 'h2', level: 'info' }, i: 0, v: 3 }]
+    expect(table(await twoSided('count_over_time({app="a"}[1s]) / ignoring (host) count_over_time({app="a"}[1s])', l, r))).toEqual({ '{"app":"a","level":"info"}': [2, undefined, undefined] })
+    expect(table(await twoSided('count_over_time({app="a"}[1s]) > on (app, level) count_over_time({app="a"}[1s])', l, r))).toEqual({ '{"app":"a","level":"info"}': [6, undefined, undefined] })
+  })
+
+  it('matches step by step: a match group may repeat across steps, never within one', async () => {
+    // Two right series of app a, at different steps: each step has one.
+    const right: Row[] = [
+      { labels: { app: 'a', host: 'h1' }, i: 0, v: 2 },
+      { labels: { app: 'a', host: 'h2' }, i: 1, v: 4 },
+    ]
+    const left: Row[] = [0, 1].map((i) => ({ labels: { app: 'a' }, i, v: 8 }))
+    expect(table(await twoSided('count_over_time({app="a"}[1s]) / on (app) count_over_time({app="a"}[1s])', left, right))).toEqual({ '{"app":"a"}': [4, 2, undefined] })
+    const both = right.map((x) => ({ ...x, i: 0 }))
+    await expect(twoSided('count_over_time({app="a"}[1s]) / on (app) count_over_time({app="a"}[1s])', left, both)).rejects.toThrow(/duplicate series for the match group .* on the right hand-side/)
+    await expect(twoSided('count_over_time({app="a"}[1s]) / on (app) count_over_time({app="a"}[1s])', both, left)).rejects.toThrow(/many-to-one matching must be explicit \(group_left\/group_right\)/)
+    // group_left (team) gives both left series team=z: one label set twice.
+    const teams: Row[] = [{ labels: { app: 'a', team: 'x' }, i: 0, v: 1 }, { labels: { app: 'a', team: 'y' }, i: 0, v: 1 }]
+    await expect(twoSided('count_over_time({app="a"}[1s]) / on (app) group_left (team) count_over_time({app="a"}[1s])', teams, [{ labels: { app: 'a', team: 'z' }, i: 0, v: 1 }])).rejects.toThrow(/grouping labels must ensure unique matches/)
   })
 })

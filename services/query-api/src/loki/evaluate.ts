@@ -248,7 +248,6 @@ function arith(op: BinaryOperation['op'], a: number, b: number): number {
 }
 
 async function binary(expr: BinaryOperation, ctx: EvalContext): Promise<Value> {
-  if (expr.matching?.group) throw unsupported(`group_${expr.matching.group}`)
   const [l, r] = await Promise.all([evaluate(expr.left, ctx), evaluate(expr.right, ctx)])
   const cmp = COMPARISONS.has(expr.op)
   if (l.kind === 'scalar' && r.kind === 'scalar') {
@@ -265,7 +264,6 @@ async function binary(expr: BinaryOperation, ctx: EvalContext): Promise<Value> {
     if (!cmp || expr.bool) return x
     return x === 1 ? (keepLeft ? v : w) : undefined
   }
-  const dropLabels = !cmp || expr.bool
   if (l.kind === 'scalar' || r.kind === 'scalar') {
     const [vec, scalar, left] = l.kind === 'vector' ? [l, (r as { value: number }).value, true] : [r as Extract<Value, { kind: 'vector' }>, l.value, false]
     const series = vec.series.map((s) => {
@@ -278,28 +276,69 @@ async function binary(expr: BinaryOperation, ctx: EvalContext): Promise<Value> {
     })
     return { kind: 'vector', series: series.filter((s) => s.points.size > 0) }
   }
-  const sig = (m: Record<string, string>) => labelKey(expr.matching ? project(m, { mode: expr.matching.mode === 'on' ? 'by' : 'without', labels: expr.matching.labels }) : m)
-  const right = new Map<string, Series>()
-  for (const s of r.series) {
-    const k = sig(s.metric)
-    if (right.has(k)) throw new SluiceError('VALIDATION_FAILED', `found duplicate series for the match group ${k} on the right hand-side of the operation; many-to-many matching not allowed`)
-    right.set(k, s)
-  }
-  const out: Series[] = []
-  for (const s of l.series) {
-    const o = right.get(sig(s.metric))
-    if (!o) continue
-    const points = new Map<number, number>()
-    for (const [i, v] of s.points) {
-      const w = o.points.get(i)
-      if (w === undefined) continue
-      const x = apply(v, w, true)
-      if (x !== undefined) points.set(i, x)
+  return { kind: 'vector', series: matchVectors(expr, l.series, r.series, stepCount(ctx.steps), (a, b) => apply(a, b, true)) }
+}
+
+/**
+ * Two vectors matched step by step as Prometheus matches them: by all labels, `on (…)` some or
+ * `ignoring (…)` some; one to one, or many to one with `group_left (…)` (`group_right`: one to
+ * many), the "one" side's series unique per match group at each step. A result is labelled by the
+ * left (the "many") side: one to one, with `on` only the matched labels and with `ignoring` less
+ * the ignored ones; grouped, the labels named in `group_x (…)` copied from the "one" side.
+ */
+function matchVectors(expr: BinaryOperation, left: Series[], right: Series[], steps: number, apply: (l: number, r: number) => number | undefined): Series[] {
+  const m = expr.matching
+  const group = m?.group
+  const names = m?.labels ?? []
+  const sig = (metric: Record<string, string>) => labelKey(project(metric, { mode: m?.mode === 'on' ? 'by' : 'without', labels: names }))
+  const [many, one] = group === 'right' ? [right, left] : [left, right]
+  const manySigs = many.map((s) => sig(s.metric))
+  const oneSigs = one.map((s) => sig(s.metric))
+  const metricOf = (manyMetric: Record<string, string>, oneMetric: Record<string, string>): Record<string, string> => {
+    let out: Record<string, string> = { ...manyMetric }
+    if (!group && m?.mode === 'on') out = project(out, { mode: 'by', labels: names })
+    else if (!group) for (const n of names) delete out[n]
+    for (const n of m?.include ?? []) {
+      if (oneMetric[n]) out[n] = oneMetric[n]
+      else delete out[n]
     }
-    const metric = dropLabels && expr.matching?.mode === 'on' ? project(s.metric, { mode: 'by', labels: expr.matching.labels }) : s.metric
-    if (points.size) out.push({ metric, points })
+    return out
   }
-  return { kind: 'vector', series: out }
+  const out = new Map<string, Series>()
+  for (let i = 0; i < steps; i++) {
+    const ones = new Map<string, { metric: Record<string, string>; v: number }>()
+    one.forEach((s, k) => {
+      const v = s.points.get(i)
+      if (v === undefined) return
+      if (ones.has(oneSigs[k]!)) {
+        throw new SluiceError('VALIDATION_FAILED', `found duplicate series for the match group ${oneSigs[k]} on the ${group === 'right' ? 'left' : 'right'} hand-side of the operation; many-to-many matching not allowed: matching labels must be unique on one side`)
+      }
+      ones.set(oneSigs[k]!, { metric: s.metric, v })
+    })
+    const matched = new Set<string>()
+    const inserted = new Set<string>()
+    many.forEach((s, k) => {
+      const v = s.points.get(i)
+      const o = v === undefined ? undefined : ones.get(manySigs[k]!)
+      if (!o) return
+      if (!group) {
+        if (matched.has(manySigs[k]!)) throw new SluiceError('VALIDATION_FAILED', `multiple matches for labels ${manySigs[k]}: many-to-one matching must be explicit (group_left/group_right)`)
+        matched.add(manySigs[k]!)
+      }
+      const x = group === 'right' ? apply(o.v, v!) : apply(v!, o.v)
+      if (x === undefined) return
+      const metric = metricOf(s.metric, o.metric)
+      const key = labelKey(metric)
+      if (group) {
+        if (inserted.has(key)) throw new SluiceError('VALIDATION_FAILED', `multiple matches for labels ${key}: grouping labels must ensure unique matches`)
+        inserted.add(key)
+      }
+      let series = out.get(key)
+      if (!series) out.set(key, (series = { metric, points: new Map() }))
+      series.points.set(i, x)
+    })
+  }
+  return [...out.values()]
 }
 
 function setOp(expr: BinaryOperation, l: Series[], r: Series[]): Series[] {
