@@ -481,6 +481,30 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
     expect(others.result.flatMap((r) => r.values.map((v) => v[1]))).toEqual([rows[2]!.Body])
   })
 
+  it('unpacks lines packed by Promtail\'s pack stage: string fields become labels, _entry the line', async () => {
+    const tenant = 'packed'
+    const at = (s: bigint) => (START_NS + s * NS).toString()
+    const bodies = [
+      JSON.stringify({ container: 'myapp', pod: 'pod-3223f', 'k8s.node': 'n1', _entry: 'level=error msg="disk full" took=3s' }),
+      JSON.stringify({ container: 'myapp', pod: 'pod-9', retries: 3, _entry: 'level=info msg=ok took=5ms' }),
+      'not packed at all',
+    ]
+    const rows = bodies.map((Body, i) => ({ id: `pk-${i}`, tenant, Timestamp: at(BigInt(20 + i)), ObservedTimestamp: at(BigInt(20 + i)), ServiceName: 'packed', SeverityText: 'INFO', SeverityNumber: 9, Body }))
+    await ch.client.insert({ table: `${DATABASE}.logs`, values: rows, format: 'JSONEachRow' })
+    const headers = { 'X-Scope-OrgID': tenant }
+    const data = await logQuery('{service_name="packed"} | unpack', { limit: 10, direction: 'forward' }, { ...headers, ...CATEGORIZE })
+    const entries = entriesOf(data, 'forward').reverse().map((e) => ({ line: e.line, parsed: e.meta?.parsed }))
+    expect(entries).toEqual([
+      { line: 'level=error msg="disk full" took=3s', parsed: { container: 'myapp', pod: 'pod-3223f', k8s_node: 'n1' } },
+      // A number is no packed label.
+      { line: 'level=info msg=ok took=5ms', parsed: { container: 'myapp', pod: 'pod-9' } },
+      { line: 'not packed at all', parsed: { __error__: 'JSONParserErr' } },
+    ])
+    // The unpacked line goes on through the pipeline: logfmt reads _entry, a label filter reads both.
+    const slow = await logQuery('{service_name="packed"} | unpack | __error__="" | logfmt | container="myapp" | took > 1s | line_format "{{.pod}}: {{.msg}}"', {}, headers)
+    expect(slow.result.flatMap((r) => r.values.map((v) => v[1]))).toEqual(['pod-3223f: disk full'])
+  })
+
   it('answers a record stored twice (re-delivered after a crash, not yet merged) as one line', async () => {
     const tenant = 'redelivered'
     const at = (START_NS + 5n * NS).toString()

@@ -57,6 +57,8 @@ const ABSENT: Lookup = { has: '0', val: "''" }
 type Frame =
   | { kind: 'json'; line: string; extract?: Map<string, string[]> }
   | { kind: 'logfmt'; line: string; extract?: Map<string, string> }
+  /** `| unpack`: the line's top-level string fields but `_entry`, as Map(String, String). */
+  | { kind: 'unpack'; line: string; map: string }
   | { kind: 'regexp'; line: string; re: string; names: string[] }
   | { kind: 'set'; label: string; value: Lookup }
 
@@ -160,6 +162,10 @@ export class Pipeline {
         const kv = this.alias(logfmtMap(f.line))
         return { has: `mapContains(${kv}, ${k})`, val: `${kv}[${k}]` }
       }
+      case 'unpack': {
+        const k = this.#p.bind(name)
+        return { has: `mapContains(${f.map}, ${k})`, val: `${f.map}[${k}]` }
+      }
       case 'regexp': {
         const i = f.names.indexOf(name)
         if (i < 0) return ABSENT
@@ -253,8 +259,18 @@ export class Pipeline {
         this.#frames.push({ kind: 'regexp', line, re: this.#p.bind(re), names })
         return
       }
-      case 'unpack':
-        throw unsupported('| unpack')
+      case 'unpack': {
+        // Promtail's pack stage: a JSON object of the entry's labels, the line itself under `_entry`.
+        // Its string fields are labels (names sanitised as | json's), `_entry` becomes the line;
+        // a line that is no JSON object keeps its text and gets __error__=JSONParserErr, as in Loki.
+        const fields = `arrayFilter(kv -> kv.1 != '_entry' AND startsWith(kv.2, '"'), JSONExtractKeysAndValuesRaw(${line}))`
+        const map = this.alias(`CAST(arrayMap(kv -> (replaceRegexpAll(kv.1, '[^a-zA-Z0-9_]', '_'), JSONExtractString(kv.2)), ${fields}), 'Map(String, String)')`)
+        this.#frames.push({ kind: 'unpack', line, map })
+        this.error = this.alias(`multiIf(${this.error} != '', ${this.error}, NOT (startsWith(${line}, '{') AND isValidJSON(${line})), 'JSONParserErr', '')`)
+        const entry = this.alias(`JSONExtractRaw(${line}, '_entry')`)
+        this.line = this.alias(`if(startsWith(${entry}, '"'), JSONExtractString(${entry}), ${line})`)
+        return
+      }
     }
   }
 
@@ -301,6 +317,8 @@ export class Pipeline {
         case 'logfmt':
           if (f.extract) return `map(${[...f.extract.keys()].flatMap((k) => [this.#p.bind(k), this.#frameLookup(f, k).val]).join(', ')})`
           return logfmtMap(f.line)
+        case 'unpack':
+          return f.map
         case 'regexp':
           return `if(match(${f.line}, ${f.re}), mapFromArrays(${this.#p.bind(f.names, 'Array(String)')}, extractGroups(${f.line}, ${f.re})), map())`
         case 'set':
@@ -327,6 +345,8 @@ export class Pipeline {
         case 'logfmt':
           if (f.extract) return { kind: 'map' as const, col, sql: `map(${[...f.extract.keys()].flatMap((k) => [this.#p.bind(k), this.#frameLookup(f, k).val]).join(', ')})` }
           return { kind: 'map' as const, col, sql: logfmtMap(f.line) }
+        case 'unpack':
+          return { kind: 'map' as const, col, sql: f.map }
         case 'regexp':
           return { kind: 'groups' as const, col, names: f.names, sql: `if(match(${f.line}, ${f.re}), extractGroups(${f.line}, ${f.re}), [])` }
         case 'set':
