@@ -601,6 +601,16 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
     })
   })
 
+  it('filters by ip(): a line holding an address in a range, a label holding one outside a CIDR', async () => {
+    const ipOf = (f: FixtureRow) => Number(f.fields.client_ip!.split('.')[3])
+    const expected = rowsOf('default', service('checkout')).filter((f) => ipOf(f) >= 2 && ipOf(f) <= 4)
+    expect(expected.length).toBeGreaterThan(0)
+    expectLines(await logQuery('{service_name="checkout"} |= ip("10.0.0.2-10.0.0.4")', { limit: 1000 }), expected)
+    const outside = await logQuery('{service_name="checkout"} | json | client_ip != ip("10.0.0.0/30")', { limit: 1000 }, CATEGORIZE)
+    expectCategorized(outside, rowsOf('default', service('checkout')).filter((f) => ipOf(f) > 3), { parsed: (f) => f.fields })
+    expectBadRequest(await queryRange('{service_name="checkout"} |= ip("10.0.0.0/40")'), /not an IP address, range/)
+  })
+
   it('drops parsed fields and structured metadata named in | drop', async () => {
     const data = await logQuery('{service_name="checkout"} | json | drop client_ip, size, trace_id, span_id', { limit: 1000 }, CATEGORIZE)
     expectCategorized(data, rowsOf('default', service('checkout')), {

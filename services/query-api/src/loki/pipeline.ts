@@ -22,6 +22,8 @@ import {
   builtin,
   convert,
   groupNames,
+  ipCondition,
+  lineHasIp,
   jsonFlat,
   jsonPath,
   logfmtMap,
@@ -217,8 +219,8 @@ export class Pipeline {
   }
 
   #lineFilter(op: string, values: string[], ip?: boolean): void {
-    if (ip) throw unsupported('ip() line filters')
     const one = (v: string) => {
+      if (ip) return lineHasIp(this.line, ipCondition(v, this.#p))
       if (op === '|>' || op === '!>') {
         const re = `match(${this.line}, ${this.#p.bind(patternFilterRegex(v))})`
         // The patterns endpoint answers Sluice's templates, mined from a structured line's message
@@ -275,7 +277,12 @@ export class Pipeline {
   }
 
   #labelFilter(e: LabelFilterExpr): string {
-    if (e.kind === 'ip') throw unsupported('ip() label filters')
+    if (e.kind === 'ip') {
+      // As Loki: an address anywhere in the value; a line without the label passes neither = nor !=.
+      const l = this.lookup(e.label)
+      const found = lineHasIp(l.val, ipCondition(e.value, this.#p))
+      return `(${l.has} AND ${e.op === '=' ? found : `NOT ${found}`})`
+    }
     if (e.kind !== 'compare') return `(${this.#labelFilter(e.left)} ${e.kind.toUpperCase()} ${this.#labelFilter(e.right)})`
     const l = this.lookup(e.label)
     const v = e.value

@@ -12,6 +12,7 @@
 //   line                 Body
 // Both kinds of label may be used in selectors and label filters. An attribute label is looked
 // up under its own name and with every `_` read as `.` (k8s_namespace_name → k8s.namespace.name).
+import { isIPv4, isIPv6 } from 'node:net'
 import { SluiceError } from '@sluice/core'
 import type { LabelValue, Matcher } from '../logql/ast.js'
 
@@ -295,3 +296,89 @@ export function patternFilterRegex(pattern: string): string {
 export function hourScope(p: Params, t: string, startNs: bigint, endNs: bigint): string {
   return `tenant = ${p.bind(t)} AND Hour >= toStartOfHour(toDateTime(${p.bind(Number(startNs / 1_000_000_000n), 'Int64')})) AND Hour <= toDateTime(${p.bind(Number(endNs / 1_000_000_000n), 'Int64')})`
 }
+
+// ---- ip("…") filters ---------------------------------------------------------------------------
+
+const IPV4_BITS = 32n
+const IPV6_BITS = 128n
+
+function ipv4Value(text: string): bigint | undefined {
+  if (!isIPv4(text)) return undefined
+  return text.split('.').reduce((n, part) => (n << 8n) | BigInt(Number(part)), 0n)
+}
+
+function ipv6Value(text: string): bigint | undefined {
+  if (!isIPv6(text) || text.includes('%')) return undefined
+  let s = text
+  // An IPv4 tail (::ffff:10.0.0.1) is two groups.
+  const tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(s)
+  if (tail) {
+    const v = ipv4Value(tail[1]!)!
+    s = `${s.slice(0, -tail[1]!.length)}${(v >> 16n).toString(16)}:${(v & 0xffffn).toString(16)}`
+  }
+  const [head, rest] = s.split('::') as [string, string | undefined]
+  const left = head ? head.split(':') : []
+  const right = rest === undefined ? [] : rest ? rest.split(':') : []
+  const groups = rest === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right]
+  return groups.reduce((n, g) => (n << 16n) | BigInt(parseInt(g, 16)), 0n)
+}
+
+function ipv6Text(v: bigint): string {
+  const groups: string[] = []
+  for (let i = 7n; i >= 0n; i--) groups.push(((v >> (i * 16n)) & 0xffffn).toString(16))
+  return groups.join(':')
+}
+
+/**
+ * `ip("…")` of LogQL — an address, a range `a-b` or a CIDR, IPv4 or IPv6 — as a condition on a
+ * String expression holding one address: true when it is an address of the same family in range
+ * (as Go's netip, an IPv4 address is never in an IPv6 range). A value that is no address is false.
+ */
+export function ipCondition(spec: string, p: Params): (x: string) => string {
+  const bad = () => new SluiceError('VALIDATION_FAILED', `ip(${JSON.stringify(spec)}): not an IP address, range (a-b) or CIDR (a/n)`)
+  const family = (t: string) => (isIPv4(t) ? 4 : isIPv6(t) && !t.includes('%') ? 6 : 0)
+  let lo: bigint
+  let hi: bigint
+  let v6: boolean
+  const slash = spec.indexOf('/')
+  const dash = spec.indexOf('-')
+  if (slash >= 0) {
+    const addr = spec.slice(0, slash)
+    const bitsText = spec.slice(slash + 1)
+    v6 = family(addr) === 6
+    if (family(addr) === 0 || !/^\d{1,3}$/.test(bitsText)) throw bad()
+    const total = v6 ? IPV6_BITS : IPV4_BITS
+    const bits = BigInt(bitsText)
+    if (bits > total) throw bad()
+    const host = (1n << (total - bits)) - 1n
+    lo = (v6 ? ipv6Value(addr)! : ipv4Value(addr)!) & ~host & ((1n << total) - 1n)
+    hi = lo | host
+  } else if (dash >= 0) {
+    const a = spec.slice(0, dash)
+    const b = spec.slice(dash + 1)
+    if (family(a) === 0 || family(a) !== family(b)) throw bad()
+    v6 = family(a) === 6
+    lo = v6 ? ipv6Value(a)! : ipv4Value(a)!
+    hi = v6 ? ipv6Value(b)! : ipv4Value(b)!
+    if (lo > hi) throw bad()
+  } else {
+    if (family(spec) === 0) throw bad()
+    v6 = family(spec) === 6
+    lo = hi = v6 ? ipv6Value(spec)! : ipv4Value(spec)!
+  }
+  if (!v6) {
+    const [l, h] = [p.bind(Number(lo), 'UInt32'), p.bind(Number(hi), 'UInt32')]
+    return (x) => `(position(${x}, ':') = 0 AND ifNull(toUInt32(toIPv4OrNull(${x})) BETWEEN ${l} AND ${h}, 0))`
+  }
+  const [l, h] = [p.bind(ipv6Text(lo)), p.bind(ipv6Text(hi))]
+  return (x) => `(position(${x}, ':') > 0 AND ifNull(toIPv6OrNull(${x}) BETWEEN toIPv6(${l}) AND toIPv6(${h}), 0))`
+}
+
+/**
+ * Whether a text holds an address `ip(…)` takes, found as Loki finds one: at each place, an IPv4
+ * hint (a digit, a dot within the next three characters) and the run of digits and dots from it;
+ * else an IPv6 hint (`::` and a hex digit, or one to four hex digits and a colon) and the run of
+ * hex digits, colons and dots from it. A run that is no address is passed over whole.
+ */
+export const lineHasIp = (text: string, inRange: (x: string) => string) =>
+  `arrayExists(x -> ${inRange('x')}, extractAll(${text}, '[0-9]{1,3}\\.[0-9.]*|(?:::[0-9A-Fa-f]|[0-9A-Fa-f]{1,4}:)[0-9A-Fa-f:.]*'))`
