@@ -280,7 +280,7 @@ export function quantile(q: number, values: readonly number[]): number {
 // ---- generating the fixture ----------------------------------------------------------------------
 
 /** mulberry32: a small deterministic PRNG, so every run stores the same rows (only the clock moves). */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0

@@ -20,11 +20,11 @@ export interface TestStore {
   close(): Promise<void>
 }
 
-/** A fresh store named `name` (its directory's prefix) with the schema in `database`. */
-export async function openTestStore(name: string, database: string): Promise<TestStore> {
+/** A fresh store named `name` (its directory's prefix) with the schema in `database` (none without one). */
+export async function openTestStore(name: string, database?: string): Promise<TestStore> {
   const dataDir = mkdtempSync(path.join(tmpdir(), `sluice-${name}-`))
   const ch = await createClickHouse({ dataDir })
-  await migrate(ch.client, { database, ttlDays: 30, dir: SCHEMAS_DIR })
+  if (database !== undefined) await migrate(ch.client, { database, ttlDays: 30, dir: SCHEMAS_DIR })
   return {
     ch,
     async close() {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { matrixBody, num } from './answer.js'
 import type { Steps } from './compile.js'
 import type { Series } from './evaluate.js'
+import { prng as random } from '../loki-fixture.js'
 
 /** The answer as objects, each time (startMs + i·stepMs) / 1000 printed by JSON.stringify. */
 function reference(series: Series[], steps: Steps, stats: object): unknown {
@@ -14,16 +15,6 @@ function reference(series: Series[], steps: Steps, stats: object): unknown {
     values: [...s.points.keys()].sort((a, b) => a - b).map((i) => [(startMs + i * stepMs) / 1000, num(s.points.get(i)!)]),
   }))
   return JSON.stringify({ status: 'success', data: { resultType: 'matrix', result, stats } })
-}
-
-/** A deterministic pseudo-random sequence (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 const MS = 1_000_000n

@@ -1,25 +1,20 @@
 // LogQL's ip("…") as ClickHouse conditions, evaluated by embedded ClickHouse against Node's own
 // address matcher (net.BlockList) over generated addresses, and over lines as Loki reads them.
-import { mkdtempSync, rmSync } from 'node:fs'
 import { BlockList, isIPv6 } from 'node:net'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createClickHouse } from '@sluice/clickhouse'
 import type { ClickHouseHandle } from '@sluice/clickhouse'
+import { openTestStore } from '../test-store.js'
+import type { TestStore } from '../test-store.js'
 import { Params, ipCondition, lineHasIp } from './sql.js'
 
+let store: TestStore
 let ch: ClickHouseHandle
-let dataDir: string
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-ip-'))
-  ch = await createClickHouse({ dataDir })
+  store = await openTestStore('ip')
+  ch = store.ch
 })
-afterAll(async () => {
-  await ch.client.close()
-  rmSync(dataDir, { recursive: true, force: true })
-})
+afterAll(() => store.close())
 
 /** Each text's condition, evaluated in one query. */
 async function evaluate(texts: string[], condition: (x: string, p: Params) => string): Promise<boolean[]> {

@@ -1,26 +1,21 @@
 // LogQL templates (line_format, label_format) as ClickHouse expressions, evaluated by embedded
 // ClickHouse: each function against what Go's text/template and the Loki documentation's examples
 // answer, and a 400 naming what Sluice does not support.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createClickHouse } from '@sluice/clickhouse'
 import type { ClickHouseHandle } from '@sluice/clickhouse'
+import { openTestStore } from '../test-store.js'
+import type { TestStore } from '../test-store.js'
 import { Params } from './sql.js'
 import { compileTemplate } from './template.js'
 
+let store: TestStore
 let ch: ClickHouseHandle
-let dataDir: string
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-template-'))
-  ch = await createClickHouse({ dataDir })
+  store = await openTestStore('template')
+  ch = store.ch
 })
-afterAll(async () => {
-  await ch.client.close()
-  rmSync(dataDir, { recursive: true, force: true })
-})
+afterAll(() => store.close())
 
 const LABELS: Record<string, string> = {
   path: 'a b c d e f',

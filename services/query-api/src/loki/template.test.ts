@@ -4,19 +4,9 @@ import { describe, expect, it } from 'vitest'
 import { isSluiceError } from '@sluice/core'
 import { Params } from './sql.js'
 import { compileTemplate } from './template.js'
+import { prng as random } from '../loki-fixture.js'
 
 const PIECES = ['{{', '}}', '{{-', '-}}', '|', '(', ')', '"', '`', ' ', '.a', '.b', 'upper', 'trunc', 'replace', 'printf', '"%s"', '"%d"', '-1', '5', '__line__', 'if', 'else', 'end', 'eq', 'and', 'not', 'contains', 'x', '\\', '"\\u00e9"', '%']
-
-/** A deterministic pseudo-random generator (mulberry32), so a failure reproduces. */
-function random(seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 describe('template compilation', () => {
   it('answers an expression or a 400 for any template', () => {
