@@ -59,6 +59,10 @@ describe('LogQL templates', () => {
       ['{{ repeat 3 "hello" }}', 'hellohellohello'],
       ['{{ printf "The IP address was %s" .remote_addr }}', 'The IP address was 129.168.1.1'],
       ['{{ printf "%v/%s 100%%" .method .uri }}', 'get/::a: 100%'],
+      // The documentation's aligned columns: width and precision, in characters.
+      ['{{ printf "%-40.40s" .path}} {{printf "%-5.5s" .method}}', `${'a b c d e f'.padEnd(40)} get  `],
+      ['"|" {{printf "%15.15s" .remote_addr}} "|"', `"|" ${'129.168.1.1'.padStart(15)} "|"`],
+      ['[{{ printf "%.3s|%3s|%-4v|%2s" .accent .accent .accent .path }}]', '[éa| éa|éa  |a b c d e f]'],
       ['{{ replace "hello" "world" "hello world" }}', 'world world'],
       ['{{ .path | substr 2 5 }}', 'b c'],
       ['{{ substr 0 5 "hello world"}}', 'hello'],
@@ -123,7 +127,9 @@ describe('LogQL templates', () => {
     expect(refusal('{{ if .a }}x{{ else .b }}y{{ end }}')).toMatch(/takes nothing but an if/)
     expect(refusal('{{ upper (eq .a .b) }}')).toMatch(/upper takes strings, not a condition/)
     expect(refusal('{{ eq .a 5 }}')).toMatch(/unsupported LogQL: template eq of anything but strings/)
-    expect(refusal('{{ printf "%-40s" .a }}')).toMatch(/unsupported LogQL: printf verb %-40s/)
+    expect(refusal('{{ printf "%5d" .a }}')).toMatch(/unsupported LogQL: printf verb %5d/)
+    expect(refusal('{{ printf "%+s" .a }}')).toMatch(/unsupported LogQL: printf verb %\+s/)
+    expect(refusal('{{ printf "%999999s" .a }}')).toMatch(/the width 999999 is beyond/)
     expect(refusal('{{ printf "%s %s" .a }}')).toMatch(/needs more arguments/)
     expect(refusal('{{ replace .a "x" .b }}')).toMatch(/as anything but a quoted string/)
     expect(refusal('{{ trunc .n .a }}')).toMatch(/as anything but a whole number/)

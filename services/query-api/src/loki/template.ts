@@ -194,29 +194,49 @@ function cutTrim(s: Value, cutset: string, side: 'both' | 'left' | 'right', h: H
 const withoutPrefix = (s: string, p: string) => `if(startsWith(${s}, ${p}), substring(${s}, length(${p}) + 1), ${s})`
 const withoutSuffix = (s: string, p: string) => `if(endsWith(${s}, ${p}), substring(${s}, 1, length(${s}) - length(${p})), ${s})`
 
-/** printf with %s and %v (a string prints as itself) and %%; widths, precisions and other verbs are refused. */
+/**
+ * printf with %s and %v (a string prints as itself), a width (`%10s`, right-aligned; `%-10s`, left)
+ * and a precision (`%.5s`, at most five characters), counted in characters as Go counts runes; and
+ * %%. Other verbs and flags are refused.
+ */
 function printf(args: Value[], h: Helpers, text: string): string {
   if (args.length === 0) throw invalid(text, 'printf needs a format')
   const format = h.text(args[0]!, 'printf: the format')
   const parts: string[] = []
   let literal = ''
   let next = 1
+  const count = (digits: string | undefined, what: string) => {
+    if (digits === undefined) return undefined
+    const n = Number(digits)
+    if (n > MAX_COUNT) throw invalid(text, `printf: the ${what} ${n} is beyond ${MAX_COUNT}`)
+    return n
+  }
   for (let i = 0; i < format.length; i++) {
     const c = format[i]
     if (c !== '%') {
       literal += c
       continue
     }
-    const verb = format[++i]
-    if (verb === '%') {
+    if (format[i + 1] === '%') {
       literal += '%'
+      i++
       continue
     }
-    if (verb !== 's' && verb !== 'v') throw unsupported(`printf verb %${format.slice(i, i + 6).match(/^[^a-zA-Z%]*[a-zA-Z%]?/)?.[0] ?? ''} (Sluice's printf takes %s and %v)`)
+    const spec = /^%(-)?(\d+)?(?:\.(\d+))?([a-zA-Z])/.exec(format.slice(i))
+    if (!spec || (spec[4] !== 's' && spec[4] !== 'v')) {
+      throw unsupported(`printf verb ${spec?.[0] ?? format.slice(i, i + 6)} (Sluice's printf takes %s and %v, with a width, a precision and -)`)
+    }
+    i += spec[0].length - 1
     if (next >= args.length) throw invalid(text, `printf: the format ${JSON.stringify(format)} needs more arguments`)
     if (literal) parts.push(h.bind(literal))
     literal = ''
-    parts.push(args[next++]!.sql)
+    let v = args[next++]!.sql
+    const precision = count(spec[3], 'precision')
+    const width = count(spec[2], 'width')
+    if (precision !== undefined) v = `substringUTF8(${v}, 1, ${precision})`
+    // leftPad cuts a longer string; a width in Go never does.
+    if (width !== undefined) v = `if(lengthUTF8(${v}) < ${width}, ${spec[1] ? 'rightPadUTF8' : 'leftPadUTF8'}(${v}, ${width}, ' '), ${v})`
+    parts.push(v)
   }
   if (next < args.length) throw invalid(text, `printf: ${args.length - next} more argument(s) than the format ${JSON.stringify(format)} takes`)
   if (literal) parts.push(h.bind(literal))
