@@ -611,6 +611,12 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
     expectBadRequest(await queryRange('{service_name="checkout"} |= ip("10.0.0.0/40")'), /not an IP address, range/)
   })
 
+  it('prints each line\'s own time with __timestamp__ in line_format', async () => {
+    const data = await logQuery('{service_name="worker"} | line_format `{{ __timestamp__ | date "2006-01-02T15:04:05.000Z07:00" }} {{ __line__ }}`', { limit: 1000 })
+    const iso = (ns: bigint) => new Date(Number(ns / 1_000_000n)).toISOString()
+    expectLines(data, rowsOf('default', service('worker')), { line: (f) => `${iso(f.ts)} ${f.row.Body}` })
+  })
+
   it('drops parsed fields and structured metadata named in | drop', async () => {
     const data = await logQuery('{service_name="checkout"} | json | drop client_ip, size, trace_id, span_id', { limit: 1000 }, CATEGORIZE)
     expectCategorized(data, rowsOf('default', service('checkout')), {

@@ -311,7 +311,7 @@ export class Pipeline {
 
   /** A Go text/template (labels, the line, literals, string functions: template.ts), as a String expression. */
   template(text: string): string {
-    return compileTemplate(text, { p: this.#p, label: (name) => this.lookup(name).val, line: this.line })
+    return compileTemplate(text, { p: this.#p, label: (name) => this.lookup(name).val, line: this.line, timestamp: "toTimeZone(Timestamp, 'UTC')" })
   }
 
   /** Labels the parsers extracted, as Map(String, String) (empty when none ran). */

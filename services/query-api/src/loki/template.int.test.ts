@@ -28,10 +28,14 @@ const LABELS: Record<string, string> = {
 }
 const LINE = 'GET /Index.HTML 200'
 
-/** What the template prints for a line with LABELS. */
-async function render(template: string): Promise<string> {
+/** 2024-03-05T07:08:09.123456789Z, a Tuesday. */
+const TS_NS = BigInt(Date.UTC(2024, 2, 5, 7, 8, 9)) * 1_000_000n + 123_456_789n
+
+/** What the template prints for a line with LABELS at TS_NS (or `ns`). */
+async function render(template: string, ns = TS_NS): Promise<string> {
   const p = new Params()
-  const sql = compileTemplate(template, { p, label: (name) => (name in LABELS ? p.bind(LABELS[name]) : "''"), line: p.bind(LINE) })
+  const timestamp = `fromUnixTimestamp64Nano(${p.bind(ns.toString(), 'Int64')}, 'UTC')`
+  const sql = compileTemplate(template, { p, label: (name) => (name in LABELS ? p.bind(LABELS[name]) : "''"), line: p.bind(LINE), timestamp })
   const rs = await ch.client.query({ query: `SELECT ${sql} AS out`, query_params: p.values, format: 'JSONEachRow' })
   return ((await rs.json<{ out: string }>())[0]!).out
 }
@@ -110,10 +114,30 @@ describe('LogQL templates', () => {
     for (const [template, expected] of cases) expect(await render(template), template).toBe(expected)
   })
 
+  it('prints times as Go does: __timestamp__ with date layouts, unixEpoch*, and as Time.String()', async () => {
+    const cases: [string, string][] = [
+      ['{{ __timestamp__ }}', '2024-03-05 07:08:09.123456789 +0000 UTC'],
+      ['{{ __timestamp__ | date "2006-01-02T15:04:05.00Z07:00" }}', '2024-03-05T07:08:09.12Z'],
+      ['{{ date "Mon Jan _2 3:04:05 PM 2006" __timestamp__ }}', 'Tue Mar  5 7:08:09 AM 2024'],
+      ['{{ __timestamp__ | date "Monday, January 02, 06 15h04 .999 -07:00 MST" }}', 'Tuesday, March 05, 24 07h08 .123 +00:00 UTC'],
+      ['{{ __timestamp__ | date "1/2 03pm 05,000000 002" }}', '3/5 07am 09,123456 065'],
+      ['{{ __timestamp__ | unixEpoch }}', String(TS_NS / 1_000_000_000n)],
+      ['{{ __timestamp__ | unixEpochMillis }}', String(TS_NS / 1_000_000n)],
+      ['{{ unixEpochNanos __timestamp__ }}', String(TS_NS)],
+      ['{{ if __timestamp__ }}always{{ end }}', 'always'],
+    ]
+    for (const [template, expected] of cases) expect(await render(template), template).toBe(expected)
+    // A whole second prints no fraction with .999…, and 9s cut trailing zeros.
+    const whole = BigInt(Date.UTC(2024, 11, 31, 23, 59, 59)) * 1_000_000n
+    expect(await render('{{ __timestamp__ }}', whole)).toBe('2024-12-31 23:59:59 +0000 UTC')
+    expect(await render('{{ __timestamp__ | date "15:04:05.999" }}', whole + 120_000_000n)).toBe('23:59:59.12')
+    expect(await render('{{ date "2006-01-02" now }}')).toBe(new Date().toISOString().slice(0, 10))
+  })
+
   it('answers 400 naming what it does not support, and what is malformed', () => {
     const refusal = (template: string) => {
       try {
-        compileTemplate(template, { p: new Params(), label: () => "''", line: 'Body' })
+        compileTemplate(template, { p: new Params(), label: () => "''", line: 'Body', timestamp: 'Timestamp' })
       } catch (err) {
         return (err as Error).message
       }
@@ -143,5 +167,8 @@ describe('LogQL templates', () => {
     expect(refusal('{{ () }}')).toMatch(/missing command/)
     expect(refusal('{{ upper | }}')).toMatch(/missing command/)
     expect(refusal('{{ (upper .a) .b }}')).toMatch(/is not a function/)
+    expect(refusal('{{ upper __timestamp__ }}')).toMatch(/upper takes strings, not a time/)
+    expect(refusal('{{ date "2006" .a }}')).toMatch(/unsupported LogQL: template date of anything but a time/)
+    expect(refusal('{{ toDate "2006" .a }}')).toMatch(/unsupported LogQL: template function toDate/)
   })
 })

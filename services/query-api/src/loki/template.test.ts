@@ -6,7 +6,7 @@ import { Params } from './sql.js'
 import { compileTemplate } from './template.js'
 import { prng as random } from '../loki-fixture.js'
 
-const PIECES = ['{{', '}}', '{{-', '-}}', '|', '(', ')', '"', '`', ' ', '.a', '.b', 'upper', 'trunc', 'replace', 'printf', '"%s"', '"%d"', '-1', '5', '__line__', 'if', 'else', 'end', 'eq', 'and', 'not', 'contains', 'x', '\\', '"\\u00e9"', '%']
+const PIECES = ['{{', '}}', '{{-', '-}}', '|', '(', ')', '"', '`', ' ', '.a', '.b', 'upper', 'trunc', 'replace', 'printf', '"%s"', '"%d"', '-1', '5', '__line__', 'if', 'else', 'end', 'eq', 'and', 'not', 'contains', '__timestamp__', 'date', '"2006"', 'x', '\\', '"\\u00e9"', '%']
 
 describe('template compilation', () => {
   it('answers an expression or a 400 for any template', () => {
@@ -15,7 +15,7 @@ describe('template compilation', () => {
     for (let n = 0; n < 20_000; n++) {
       const template = Array.from({ length: 1 + Math.floor(next() * 12) }, () => PIECES[Math.floor(next() * PIECES.length)]).join('')
       try {
-        expect(typeof compileTemplate(template, { p: new Params(), label: () => "''", line: 'Body' })).toBe('string')
+        expect(typeof compileTemplate(template, { p: new Params(), label: () => "''", line: 'Body', timestamp: 'Timestamp' })).toBe('string')
         compiled++
       } catch (err) {
         if (!isSluiceError(err)) throw new Error(`template ${JSON.stringify(template)} threw ${String(err)}`)

@@ -14,6 +14,8 @@ export interface TemplateScope {
   label(name: string): string
   /** The line at this point of the pipeline. */
   line: string
+  /** The line's time, a DateTime64(9) expression. */
+  timestamp: string
 }
 
 /** A value in an action: a String expression, and its text or number when it is a literal. */
@@ -23,6 +25,8 @@ interface Value {
   int?: number
   /** `sql` is a condition (eq, contains, and, …), not a String. */
   bool?: true
+  /** `sql` is a time (DateTime64(9), UTC), as __timestamp__ and now give. */
+  time?: true
 }
 
 type Token = { kind: 'field' | 'ident' | 'string' | 'int'; text: string } | { kind: '|' | '(' | ')'; text: string }
@@ -246,6 +250,7 @@ function printf(args: Value[], h: Helpers, text: string): string {
 /** A value as an `if` reads it: a condition as it is; a string when not empty; a number when not 0. */
 function truthy(v: Value): string {
   if (v.bool) return v.sql
+  if (v.time) return '1'
   if (v.int !== undefined) return v.int === 0 ? '0' : '1'
   return `(${v.sql} != '')`
 }
@@ -253,7 +258,7 @@ function truthy(v: Value): string {
 /** Strings compared as Go compares them (bytes, as ClickHouse does); a number literal has no string to compare with. */
 function strings(name: string, args: Value[], text: string, min: number, max = min): string[] {
   if (args.length < min || args.length > max) throw invalid(text, `${name} takes ${min === max ? min : `${min} or more`} argument(s), got ${args.length}`)
-  if (args.some((a) => a.bool || a.int !== undefined)) throw unsupported(`template ${name} of anything but strings (labels, quoted text)`)
+  if (args.some((a) => a.bool || a.time || a.int !== undefined)) throw unsupported(`template ${name} of anything but strings (labels, quoted text)`)
   return args.map((a) => a.sql)
 }
 
@@ -293,10 +298,114 @@ const CONDITIONS: Record<string, (args: Value[], text: string) => string> = {
  */
 function logical(name: 'and' | 'or', args: Value[]): Value {
   if (args.every((a) => a.bool)) return { sql: `(${args.map((a) => a.sql).join(name === 'and' ? ' AND ' : ' OR ')})`, bool: true }
-  if (args.some((a) => a.bool || a.int !== undefined)) throw unsupported(`template ${name} of conditions and strings together`)
+  if (args.some((a) => a.bool || a.time || a.int !== undefined)) throw unsupported(`template ${name} of conditions and strings together`)
   let sql = args[args.length - 1]!.sql
   for (let i = args.length - 2; i >= 0; i--) sql = name === 'and' ? `if(${truthy(args[i]!)}, ${sql}, ${args[i]!.sql})` : `if(${truthy(args[i]!)}, ${args[i]!.sql}, ${sql})`
   return { sql }
+}
+
+// ---- times ---------------------------------------------------------------------------------------
+// __timestamp__ and now are times in UTC (a Loki server's zone in a container); date formats one
+// with a Go layout (the reference time Mon Jan 2 15:04:05 MST 2006), unixEpoch* print one as a
+// number. Printed as it is, a time reads as Go's Time.String().
+
+const TIME_STRING = '2006-01-02 15:04:05.999999999 -0700 MST'
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December']
+const DAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday']
+
+/** Go's layout elements, longest first where one is the start of another, as Go's layout reader tries them. */
+const LAYOUT: [string, (t: string) => string][] = [
+  ['January', (t) => `arrayElement([${MONTHS.map((m) => `'${m}'`).join(', ')}], toMonth(${t}))`],
+  ['Jan', (t) => `arrayElement([${MONTHS.map((m) => `'${m.slice(0, 3)}'`).join(', ')}], toMonth(${t}))`],
+  ['Monday', (t) => `arrayElement([${DAYS.map((d) => `'${d}'`).join(', ')}], toDayOfWeek(${t}))`],
+  ['Mon', (t) => `arrayElement([${DAYS.map((d) => `'${d.slice(0, 3)}'`).join(', ')}], toDayOfWeek(${t}))`],
+  ['MST', () => "'UTC'"],
+  ['2006', (t) => `leftPad(toString(toYear(${t})), 4, '0')`],
+  ['_2', (t) => `leftPad(toString(toDayOfMonth(${t})), 2, ' ')`],
+  ['002', (t) => `leftPad(toString(toDayOfYear(${t})), 3, '0')`],
+  ['01', (t) => `leftPad(toString(toMonth(${t})), 2, '0')`],
+  ['02', (t) => `leftPad(toString(toDayOfMonth(${t})), 2, '0')`],
+  ['03', (t) => `leftPad(toString((toHour(${t}) + 11) % 12 + 1), 2, '0')`],
+  ['04', (t) => `leftPad(toString(toMinute(${t})), 2, '0')`],
+  ['05', (t) => `leftPad(toString(toSecond(${t})), 2, '0')`],
+  ['06', (t) => `leftPad(toString(toYear(${t}) % 100), 2, '0')`],
+  ['15', (t) => `leftPad(toString(toHour(${t})), 2, '0')`],
+  ['1', (t) => `toString(toMonth(${t}))`],
+  ['2', (t) => `toString(toDayOfMonth(${t}))`],
+  ['3', (t) => `toString((toHour(${t}) + 11) % 12 + 1)`],
+  ['4', (t) => `toString(toMinute(${t}))`],
+  ['5', (t) => `toString(toSecond(${t}))`],
+  ['PM', (t) => `if(toHour(${t}) < 12, 'AM', 'PM')`],
+  ['pm', (t) => `if(toHour(${t}) < 12, 'am', 'pm')`],
+  // Zones: UTC, as Go prints it.
+  ['-07:00:00', () => "'+00:00:00'"],
+  ['-070000', () => "'+000000'"],
+  ['-07:00', () => "'+00:00'"],
+  ['-0700', () => "'+0000'"],
+  ['-07', () => "'+00'"],
+  ['Z07:00:00', () => "'Z'"],
+  ['Z070000', () => "'Z'"],
+  ['Z07:00', () => "'Z'"],
+  ['Z0700', () => "'Z'"],
+  ['Z07', () => "'Z'"],
+]
+
+/** A time as Go's Time.Format(layout) prints it, in UTC. */
+function goTime(layout: string, t: string, h: Helpers): string {
+  const parts: string[] = []
+  let literal = ''
+  const nanos = `leftPad(toString(toUnixTimestamp64Nano(${t}) % 1000000000), 9, '0')`
+  for (let i = 0; i < layout.length; ) {
+    // A fractional second: . or , then a run of 0s (that many digits) or 9s (at most that many, trailing zeros cut), not followed by a digit.
+    const frac = /^[.,](0+|9+)(?![0-9])/.exec(layout.slice(i))
+    if (frac) {
+      if (literal) parts.push(h.bind(literal))
+      literal = ''
+      const digits = frac[1]!.length
+      const sep = h.bind(layout[i]!)
+      parts.push(frac[1]![0] === '0' ? `concat(${sep}, substring(${nanos}, 1, ${digits}))` : `if(trimRight(substring(${nanos}, 1, ${digits}), '0') = '', '', concat(${sep}, trimRight(substring(${nanos}, 1, ${digits}), '0')))`)
+      i += frac[0].length
+      continue
+    }
+    const element = LAYOUT.find(([name]) => layout.startsWith(name, i))
+    if (!element) {
+      literal += layout[i]
+      i++
+      continue
+    }
+    if (literal) parts.push(h.bind(literal))
+    literal = ''
+    parts.push(element[1](t))
+    i += element[0].length
+  }
+  if (literal) parts.push(h.bind(literal))
+  return parts.length === 0 ? "''" : parts.length === 1 ? `toString(${parts[0]})` : `concat(${parts.join(', ')})`
+}
+
+const timeArg = (v: Value | undefined, name: string): string => {
+  if (!v?.time) throw unsupported(`template ${name} of anything but a time (__timestamp__, now)`)
+  return v.sql
+}
+const epoch = (name: string, unit: bigint) => (args: Value[], _h: Helpers, text: string): Value => {
+  if (args.length !== 1) throw invalid(text, `${name} takes 1 argument, got ${args.length}`)
+  return { sql: `toString(intDiv(toUnixTimestamp64Nano(${timeArg(args[0], name)}), ${unit}))` }
+}
+const TIMES: Record<string, (args: Value[], h: Helpers, text: string, scope: TemplateScope) => Value> = {
+  __timestamp__: (args, _h, text, scope) => {
+    if (args.length) throw invalid(text, '__timestamp__ takes no arguments')
+    return { sql: scope.timestamp, time: true }
+  },
+  now: (args, _h, text) => {
+    if (args.length) throw invalid(text, 'now takes no arguments')
+    return { sql: 'now64(9)', time: true }
+  },
+  date: (args, h, text) => {
+    if (args.length !== 2) throw invalid(text, `date takes 2 arguments, got ${args.length}`)
+    return { sql: goTime(h.text(args[0]!, 'date: the layout'), timeArg(args[1], 'date'), h) }
+  },
+  unixEpoch: epoch('unixEpoch', 1_000_000_000n),
+  unixEpochMillis: epoch('unixEpochMillis', 1_000_000n),
+  unixEpochNanos: epoch('unixEpochNanos', 1n),
 }
 
 function evaluate(commands: Operand[][], scope: TemplateScope, h: Helpers, text: string): Value {
@@ -333,11 +442,12 @@ function call(command: Operand[], piped: Value | undefined, scope: TemplateScope
     if (args.length) throw invalid(text, '__line__ takes no arguments')
     return { sql: scope.line }
   }
+  if (Object.hasOwn(TIMES, name)) return TIMES[name]!(args, h, text, scope)
   if (Object.hasOwn(CONDITIONS, name)) return { sql: CONDITIONS[name]!(args, text), bool: true }
   if ((name === 'and' || name === 'or') && args.length >= 2) return logical(name, args)
-  if (args.some((a) => a.bool)) throw invalid(text, `${name} takes strings, not a condition`)
+  if (args.some((a) => a.bool || a.time)) throw invalid(text, `${name} takes strings, not a ${args.some((a) => a.bool) ? 'condition' : 'time (format it with date)'}`)
   if (name === 'printf') return { sql: printf(args, h, text) }
-  if (!Object.hasOwn(FUNCTIONS, name)) throw unsupported(`template function ${name} (Sluice's templates take ${[...Object.keys(FUNCTIONS), 'printf', ...Object.keys(CONDITIONS), 'and', 'or'].join(', ')}, if/else and __line__)`)
+  if (!Object.hasOwn(FUNCTIONS, name)) throw unsupported(`template function ${name} (Sluice's templates take ${[...Object.keys(FUNCTIONS), 'printf', ...Object.keys(CONDITIONS), 'and', 'or'].join(', ')}, ${Object.keys(TIMES).join(', ')}, if/else and __line__)`)
   const fn = FUNCTIONS[name]!
   if (args.length !== fn.arity) throw invalid(text, `${name} takes ${fn.arity} argument(s), got ${args.length}`)
   return { sql: fn.apply(args, h) }
@@ -415,7 +525,7 @@ export function compileTemplate(text: string, scope: TemplateScope): string {
         throw unsupported(`template action {{${word}}} (Sluice's templates take labels, __line__, literals, string functions and if/else)`)
       }
       const v = pipeline(seg.tokens)
-      out.push(v.bool ? `if(${v.sql}, 'true', 'false')` : v.sql)
+      out.push(v.bool ? `if(${v.sql}, 'true', 'false')` : v.time ? goTime(TIME_STRING, v.sql, h) : v.sql)
     }
     return out
   }
