@@ -617,6 +617,16 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
     expectLines(data, rowsOf('default', service('worker')), { line: (f) => `${iso(f.ts)} ${f.row.Body}` })
   })
 
+  it('answers the README\'s line_format example: a time, aligned columns, a condition, an ip() filter', async () => {
+    const query = '{service_name="checkout"} | json | client_ip = ip("10.0.0.0/8") | line_format `{{ __timestamp__ | date "15:04:05.000" }} {{ printf "%-6s" (.method | upper) }} {{ .path | trunc 30 }}{{ if ge .status "500" }} FAILED{{ end }}`'
+    const data = await logQuery(query, { limit: 1000 }, CATEGORIZE)
+    const time = (ns: bigint) => new Date(Number(ns / 1_000_000n)).toISOString().slice(11, 23)
+    expectCategorized(data, rowsOf('default', service('checkout')), {
+      parsed: (f) => f.fields,
+      line: (f) => `${time(f.ts)} ${f.fields.method!.toUpperCase().padEnd(6)} ${f.fields.path!.slice(0, 30)}${f.fields.status! >= '500' ? ' FAILED' : ''}`,
+    })
+  })
+
   it('drops parsed fields and structured metadata named in | drop', async () => {
     const data = await logQuery('{service_name="checkout"} | json | drop client_ip, size, trace_id, span_id', { limit: 1000 }, CATEGORIZE)
     expectCategorized(data, rowsOf('default', service('checkout')), {
