@@ -164,6 +164,8 @@ describe('LogQL templates', () => {
     expect(refusal('{{ "open }}')).toMatch(/unterminated quoted string/)
     expect(refusal('{{ repeat 1000000 .a }}')).toMatch(/repeat: the count 1000000 is beyond ±100000/)
     expect(refusal('{{ trunc 99999999999999999999 .a }}')).toMatch(/is beyond/)
+    expect(refusal('{{ repeat -1 .a }}')).toMatch(/repeat: the count -1 is negative/)
+    expect(refusal('{{ alignLeft -3 .a }}')).toMatch(/alignLeft: the width -3 is negative/)
     expect(refusal('{{ () }}')).toMatch(/missing command/)
     expect(refusal('{{ upper | }}')).toMatch(/missing command/)
     expect(refusal('{{ (upper .a) .b }}')).toMatch(/is not a function/)

@@ -1,9 +1,10 @@
 // The Go text/template of LogQL's `line_format` and `label_format`, as one ClickHouse String
-// expression: text, and actions of labels (`{{.path}}`), the line (`{{__line__}}`), literals and
-// the string functions of Loki's template function list, chained with pipes (`{{ .path | replace
-// " " "_" | trunc 5 | upper }}`: each command's result is the last argument of the next) or
-// nested in parentheses. Each function keeps Go's (and sprig's) semantics, byte offsets included;
-// what has none here (conditionals, dates, arithmetic, printf widths) is a 400 naming it.
+// expression: text, and actions of labels (`{{.path}}`), the line (`{{__line__}}`), the line's time
+// (`{{__timestamp__}}`), literals and the string, comparison and time functions of Loki's template
+// function list, chained with pipes (`{{ .path | replace " " "_" | trunc 5 | upper }}`: each
+// command's result is the last argument of the next) or nested in parentheses, and if/else if/else
+// blocks. Each function keeps Go's (and sprig's) semantics, byte offsets included; what has none
+// here (range/with, variables, arithmetic, parsing times) is a 400 naming it.
 import { SluiceError } from '@sluice/core'
 import { unsupported } from './sql.js'
 import type { Params } from './sql.js'
@@ -114,6 +115,8 @@ interface Helpers {
   /** A literal string argument (patterns, prefixes, formats must be written out). */
   text(v: Value, what: string): string
   int(v: Value, what: string): number
+  /** A whole number, not negative (Go panics on a negative width or count). */
+  natural(v: Value, what: string): number
 }
 
 const trimmed = (re: string) => (src: string, h: Helpers) => `replaceRegexpAll(${src}, ${h.bind(re)}, '')`
@@ -174,19 +177,19 @@ const FUNCTIONS: Record<string, Fn> = {
   alignLeft: {
     arity: 2,
     apply: ([n, s], h) => {
-      const c = h.int(n!, 'alignLeft: the width')
+      const c = h.natural(n!, 'alignLeft: the width')
       return `if(length(${s!.sql}) < ${c}, concat(${s!.sql}, repeat(' ', toUInt64(greatest(0, ${c} - toInt64(length(${s!.sql})))))), substring(${s!.sql}, 1, ${c}))`
     },
   },
   alignRight: {
     arity: 2,
     apply: ([n, s], h) => {
-      const c = h.int(n!, 'alignRight: the width')
+      const c = h.natural(n!, 'alignRight: the width')
       if (c === 0) return "''"
       return `if(length(${s!.sql}) < ${c}, concat(repeat(' ', toUInt64(greatest(0, ${c} - toInt64(length(${s!.sql}))))), ${s!.sql}), substring(${s!.sql}, ${-c}))`
     },
   },
-  repeat: { arity: 2, apply: ([n, s], h) => `repeat(${s!.sql}, ${h.int(n!, 'repeat: the count')})` },
+  repeat: { arity: 2, apply: ([n, s], h) => `repeat(${s!.sql}, ${h.natural(n!, 'repeat: the count')})` },
   b64enc: { arity: 1, apply: ([s]) => `base64Encode(${s!.sql})` },
 }
 
@@ -466,6 +469,11 @@ export function compileTemplate(text: string, scope: TemplateScope): string {
       // A count is a width or a repetition of a line: bounded, so no template asks ClickHouse for gigabytes per row.
       if (Math.abs(v.int) > MAX_COUNT) throw invalid(text, `${what} ${v.int} is beyond ±${MAX_COUNT}`)
       return v.int
+    },
+    natural: (v, what) => {
+      const n = h.int(v, what)
+      if (n < 0) throw invalid(text, `${what} ${n} is negative`)
+      return n
     },
   }
   // The template as text and actions; `{{- ` and ` -}}` trim the white space of the text beside
