@@ -627,6 +627,16 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
     })
   })
 
+  it('keeps a line whose template fails as it was, marked __error__=TemplateFormatErr, as Loki does', async () => {
+    const worker = rowsOf('default', service('worker'))
+    const failing = await logQuery('{service_name="worker"} | line_format `{{ unixToTime .level | date "2006" }}`', { limit: 1000 })
+    expectLines(failing, worker, { labels: (f) => ({ ...lineLabels(f.row), __error__: 'TemplateFormatErr' }) })
+    expect(entriesOf(await logQuery('{service_name="worker"} | line_format `{{ unixToTime .level | date "2006" }}` | __error__=""', { limit: 1000 }))).toEqual([])
+    // label_format: the label is not set, or keeps what it had.
+    const labelled = await logQuery('{service_name="worker"} | label_format lvl=`{{ .level | upper }}` | label_format when=`{{ unixToTime .level }}`, lvl=`{{ unixToTime .level }}` | keep service_name, lvl, when, __error__', { limit: 1000 })
+    expectLines(labelled, worker, { labels: (f) => ({ service_name: 'worker', lvl: f.row.SeverityText.toUpperCase(), __error__: 'TemplateFormatErr' }) })
+  })
+
   it('drops parsed fields and structured metadata named in | drop', async () => {
     const data = await logQuery('{service_name="checkout"} | json | drop client_ip, size, trace_id, span_id', { limit: 1000 }, CATEGORIZE)
     expectCategorized(data, rowsOf('default', service('checkout')), {

@@ -36,6 +36,7 @@ import {
 } from './sql.js'
 import type { Builtin, Params } from './sql.js'
 import { compileTemplate } from './template.js'
+import type { CompiledTemplate } from './template.js'
 
 // An answered line's built-in labels come from their stored columns, selected once each as they
 // are (`_c_HostName`) and lowered here where a label asks for it: an expression in the SELECT list
@@ -188,9 +189,13 @@ export class Pipeline {
       case 'label_filter':
         this.where.push(this.#labelFilter(stage.expr))
         return
-      case 'line_format':
-        this.line = this.alias(this.template(stage.template))
+      case 'line_format': {
+        const t = this.template(stage.template)
+        // A template that fails (as Go's would) leaves the line as it was, marked TemplateFormatErr, as in Loki.
+        if (t.error === '0') this.line = this.alias(t.sql)
+        else this.line = this.alias(`if(${this.#templateFailed(t.error)}, ${this.line}, ${t.sql})`)
         return
+      }
       case 'label_format':
         for (const op of stage.ops) {
           if ('source' in op) {
@@ -198,7 +203,14 @@ export class Pipeline {
             this.#frames.push({ kind: 'set', label: op.label, value })
             if (op.source !== op.label) this.#dropped.add(op.source)
           } else {
-            this.#frames.push({ kind: 'set', label: op.label, value: { has: '1', val: this.template(op.template) } })
+            // A template that fails sets no label (the label keeps what it had), marked TemplateFormatErr.
+            const t = this.template(op.template)
+            if (t.error === '0') this.#frames.push({ kind: 'set', label: op.label, value: { has: '1', val: t.sql } })
+            else {
+              const before = this.lookup(op.label)
+              const failed = this.#templateFailed(t.error)
+              this.#frames.push({ kind: 'set', label: op.label, value: { has: `(NOT ${failed} OR ${before.has})`, val: `if(${failed}, ${before.val}, ${t.sql})` } })
+            }
           }
           this.#dropped.delete(op.label)
         }
@@ -309,8 +321,15 @@ export class Pipeline {
     return `(${l.has} AND (NOT ${conv.ok} OR ${conv.num} ${op} ${this.#p.bind(numeric(v), 'Float64')}))`
   }
 
-  /** A Go text/template (labels, the line, literals, string functions: template.ts), as a String expression. */
-  template(text: string): string {
+  /** Marks the lines where a template fails with __error__=TemplateFormatErr; the failure, aliased. */
+  #templateFailed(error: string): string {
+    const failed = this.alias(error)
+    this.error = this.alias(`multiIf(${this.error} != '', ${this.error}, ${failed}, 'TemplateFormatErr', '')`)
+    return failed
+  }
+
+  /** A Go text/template (template.ts) as a String expression, and the condition under which it fails. */
+  template(text: string): CompiledTemplate {
     return compileTemplate(text, { p: this.#p, label: (name) => this.lookup(name).val, line: this.line, timestamp: "toTimeZone(Timestamp, 'UTC')" })
   }
 

@@ -35,9 +35,11 @@ const TS_NS = BigInt(Date.UTC(2024, 2, 5, 7, 8, 9)) * 1_000_000n + 123_456_789n
 async function render(template: string, ns = TS_NS): Promise<string> {
   const p = new Params()
   const timestamp = `fromUnixTimestamp64Nano(${p.bind(ns.toString(), 'Int64')}, 'UTC')`
-  const sql = compileTemplate(template, { p, label: (name) => (name in LABELS ? p.bind(LABELS[name]) : "''"), line: p.bind(LINE), timestamp })
-  const rs = await ch.client.query({ query: `SELECT ${sql} AS out`, query_params: p.values, format: 'JSONEachRow' })
-  return ((await rs.json<{ out: string }>())[0]!).out
+  const t = compileTemplate(template, { p, label: (name) => (name in LABELS ? p.bind(LABELS[name]) : "''"), line: p.bind(LINE), timestamp })
+  const rs = await ch.client.query({ query: `SELECT ${t.sql} AS out, toUInt8(${t.error}) AS failed`, query_params: p.values, format: 'JSONEachRow' })
+  const row = (await rs.json<{ out: string; failed: number }>())[0]!
+  // A failing template's text is not an answer: say so instead.
+  return row.failed ? 'TemplateFormatErr' : row.out
 }
 
 describe('LogQL templates', () => {
@@ -132,6 +134,25 @@ describe('LogQL templates', () => {
     expect(await render('{{ __timestamp__ }}', whole)).toBe('2024-12-31 23:59:59 +0000 UTC')
     expect(await render('{{ __timestamp__ | date "15:04:05.999" }}', whole + 120_000_000n)).toBe('23:59:59.12')
     expect(await render('{{ date "2006-01-02" now }}')).toBe(new Date().toISOString().slice(0, 10))
+  })
+
+  it('fails where Go\'s template fails (Loki then keeps the line, marked TemplateFormatErr): only on the branch taken', async () => {
+    const cases: [string, string][] = [
+      ['{{ substr -1 50 "hello" }}', 'TemplateFormatErr'],
+      ['{{ substr 8 5 "hello world" }}', 'TemplateFormatErr'],
+      ['{{ substr 20 -1 "hello" }}', 'TemplateFormatErr'],
+      ['{{ substr 2 -1 "hello" }}', 'llo'],
+      ['{{ date "2006-01-02 15:04:05" (unixToTime "1679577215") }}', '2023-03-23 13:13:35'],
+      ['{{ unixToTime "19000" | date "2006-01-02" }}', '2022-01-08'],
+      ['{{ unixToTime "1679577215123" | date "15:04:05.000" }}', '13:13:35.123'],
+      ['{{ unixToTime "1679577215123456789" | unixEpochNanos }}', '1679577215123456789'],
+      ['{{ unixToTime "12345678" | date "2006" }}', 'TemplateFormatErr'],
+      ['{{ unixToTime .method | date "2006" }}', 'TemplateFormatErr'],
+      ['{{ if eq .method "get" }}ok{{ else }}{{ unixToTime "x" | date "2006" }}{{ end }}', 'ok'],
+      ['{{ if eq .method "put" }}ok{{ else }}{{ unixToTime "x" | date "2006" }}{{ end }}', 'TemplateFormatErr'],
+      ['{{ if eq (substr 9 3 "abc") "x" }}a{{ end }}', 'TemplateFormatErr'],
+    ]
+    for (const [template, expected] of cases) expect(await render(template), template).toBe(expected)
   })
 
   it('answers 400 naming what it does not support, and what is malformed', () => {

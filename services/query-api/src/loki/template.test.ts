@@ -15,7 +15,7 @@ describe('template compilation', () => {
     for (let n = 0; n < 20_000; n++) {
       const template = Array.from({ length: 1 + Math.floor(next() * 12) }, () => PIECES[Math.floor(next() * PIECES.length)]).join('')
       try {
-        expect(typeof compileTemplate(template, { p: new Params(), label: () => "''", line: 'Body', timestamp: 'Timestamp' })).toBe('string')
+        expect(typeof compileTemplate(template, { p: new Params(), label: () => "''", line: 'Body', timestamp: 'Timestamp' }).sql).toBe('string')
         compiled++
       } catch (err) {
         if (!isSluiceError(err)) throw new Error(`template ${JSON.stringify(template)} threw ${String(err)}`)

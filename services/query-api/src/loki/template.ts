@@ -28,6 +28,17 @@ interface Value {
   bool?: true
   /** `sql` is a time (DateTime64(9), UTC), as __timestamp__ and now give. */
   time?: true
+  /** When this condition holds, Go's template fails (a panic, a value a function refuses). */
+  err?: string
+}
+
+/** Either condition. */
+const either = (a: string | undefined, b: string | undefined) => (a && b ? `(${a} OR ${b})` : a ?? b)
+
+/** A template as a String expression, and the condition under which Go's template would fail ('0': never). */
+export interface CompiledTemplate {
+  sql: string
+  error: string
 }
 
 type Token = { kind: 'field' | 'ident' | 'string' | 'int'; text: string } | { kind: '|' | '(' | ')'; text: string }
@@ -107,7 +118,8 @@ const SPACE = '[\\t\\n\\x{0B}\\f\\r\\x{85}\\p{Z}]'
 interface Fn {
   /** Number of arguments, the piped value included as the last. */
   arity: number
-  apply(args: Value[], s: Helpers): string
+  /** The result; with the condition under which Go panics, where it can. */
+  apply(args: Value[], s: Helpers): string | { sql: string; err: string }
 }
 
 interface Helpers {
@@ -163,14 +175,19 @@ const FUNCTIONS: Record<string, Fn> = {
       return c >= 0 ? `substring(${s!.sql}, 1, ${c})` : `if(length(${s!.sql}) > ${-c}, substring(${s!.sql}, ${c}), ${s!.sql})`
     },
   },
+  // sprig's substr slices as Go does, and fails where Go's slicing panics (out of the string, start after end).
   substr: {
     arity: 3,
     apply: ([a, b, s], h) => {
       const start = h.int(a!, 'substr: the start')
       const end = h.int(b!, 'substr: the end')
-      if (start < 0) return `substring(${s!.sql}, 1, ${Math.max(0, end)})`
-      if (end < 0) return `substring(${s!.sql}, ${start + 1})`
-      return `if(length(${s!.sql}) < ${end}, substring(${s!.sql}, ${start + 1}), substring(${s!.sql}, ${start + 1}, ${Math.max(0, end - start)}))`
+      const len = `length(${s!.sql})`
+      if (start < 0) return { sql: `substring(${s!.sql}, 1, ${Math.max(0, end)})`, err: end < 0 ? '1' : `${len} < ${end}` }
+      if (end < 0) return { sql: `substring(${s!.sql}, ${start + 1})`, err: `${len} < ${start}` }
+      return {
+        sql: `if(${len} < ${end}, substring(${s!.sql}, ${start + 1}), substring(${s!.sql}, ${start + 1}, ${Math.max(0, end - start)}))`,
+        err: `if(${len} < ${end}, ${len} < ${start}, ${start > end ? 1 : 0})`,
+      }
     },
   },
   default: { arity: 2, apply: ([d, s]) => `if(${s!.sql} = '', ${d!.sql}, ${s!.sql})` },
@@ -406,6 +423,18 @@ const TIMES: Record<string, (args: Value[], h: Helpers, text: string, scope: Tem
     if (args.length !== 2) throw invalid(text, `date takes 2 arguments, got ${args.length}`)
     return { sql: goTime(h.text(args[0]!, 'date: the layout'), timeArg(args[1], 'date'), h) }
   },
+  // Loki's unixToTime: an integer of 5 (days), 10 (s), 13 (ms), 16 (µs) or 19 (ns) characters; anything else fails.
+  unixToTime: (args, _h, text) => {
+    if (args.length !== 1) throw invalid(text, `unixToTime takes 1 argument, got ${args.length}`)
+    const v = args[0]!
+    if (v.bool || v.time) throw invalid(text, 'unixToTime takes a string')
+    const s = v.sql
+    const n = `ifNull(toInt64OrNull(${s}), 0)`
+    const unit = `multiIf(length(${s}) = 5, 86400000000000, length(${s}) = 10, 1000000000, length(${s}) = 13, 1000000, length(${s}) = 16, 1000, 1)`
+    // Within a DateTime64(9) (years 1900–2262): Go's times reach further, Sluice answers those as failed.
+    const ok = `(match(${s}, '^[+-]?[0-9]+$') AND length(${s}) IN (5, 10, 13, 16, 19) AND isNotNull(toInt64OrNull(${s})) AND ${n} BETWEEN intDiv(-2208988800000000000, ${unit}) AND intDiv(9223372036854775807, ${unit}))`
+    return { sql: `fromUnixTimestamp64Nano(if(${ok}, ${n} * ${unit}, 0), 'UTC')`, time: true, err: `NOT ${ok}` }
+  },
   unixEpoch: epoch('unixEpoch', 1_000_000_000n),
   unixEpochMillis: epoch('unixEpochMillis', 1_000_000n),
   unixEpochNanos: epoch('unixEpochNanos', 1n),
@@ -440,7 +469,13 @@ function call(command: Operand[], piped: Value | undefined, scope: TemplateScope
   }
   const args = command.slice(1).map((o) => operand(o, scope, h, text))
   if (piped) args.push(piped)
-  const name = head.text
+  const result = apply(head.text, args, scope, h, text)
+  // A failing argument fails the call.
+  const err = args.reduce<string | undefined>((e, a) => either(e, a.err), result.err)
+  return err ? { ...result, err } : result
+}
+
+function apply(name: string, args: Value[], scope: TemplateScope, h: Helpers, text: string): Value {
   if (name === '__line__') {
     if (args.length) throw invalid(text, '__line__ takes no arguments')
     return { sql: scope.line }
@@ -453,11 +488,12 @@ function call(command: Operand[], piped: Value | undefined, scope: TemplateScope
   if (!Object.hasOwn(FUNCTIONS, name)) throw unsupported(`template function ${name} (Sluice's templates take ${[...Object.keys(FUNCTIONS), 'printf', ...Object.keys(CONDITIONS), 'and', 'or'].join(', ')}, ${Object.keys(TIMES).join(', ')}, if/else and __line__)`)
   const fn = FUNCTIONS[name]!
   if (args.length !== fn.arity) throw invalid(text, `${name} takes ${fn.arity} argument(s), got ${args.length}`)
-  return { sql: fn.apply(args, h) }
+  const out = fn.apply(args, h)
+  return typeof out === 'string' ? { sql: out } : out
 }
 
 /** The template as a String expression. */
-export function compileTemplate(text: string, scope: TemplateScope): string {
+export function compileTemplate(text: string, scope: TemplateScope): CompiledTemplate {
   const h: Helpers = {
     bind: (v) => scope.p.bind(v),
     text: (v, what) => {
@@ -514,13 +550,14 @@ export function compileTemplate(text: string, scope: TemplateScope): string {
     return evaluate(commands, scope, h, text)
   }
   let at = 0
-  /** The String expressions of the segments up to an {{else}} or {{end}} (left for the caller). */
-  const block = (): string[] => {
-    const out: string[] = []
+  type Part = { sql: string; err?: string }
+  /** The parts of the segments up to an {{else}} or {{end}} (left for the caller). */
+  const block = (): Part[] => {
+    const out: Part[] = []
     for (; at < segments.length; at++) {
       const seg = segments[at]!
       if ('text' in seg) {
-        if (seg.text !== '') out.push(h.bind(seg.text))
+        if (seg.text !== '') out.push({ sql: h.bind(seg.text) })
         continue
       }
       const word = keyword(seg)
@@ -533,32 +570,40 @@ export function compileTemplate(text: string, scope: TemplateScope): string {
         throw unsupported(`template action {{${word}}} (Sluice's templates take labels, __line__, literals, string functions and if/else)`)
       }
       const v = pipeline(seg.tokens)
-      out.push(v.bool ? `if(${v.sql}, 'true', 'false')` : v.time ? goTime(TIME_STRING, v.sql, h) : v.sql)
+      out.push({ sql: v.bool ? `if(${v.sql}, 'true', 'false')` : v.time ? goTime(TIME_STRING, v.sql, h) : v.sql, err: v.err })
     }
     return out
   }
-  const joined = (parts: string[]) => (parts.length === 0 ? "''" : parts.length === 1 ? `toString(${parts[0]})` : `concat(${parts.join(', ')})`)
-  /** {{if c}} … [{{else if c}} … ] [{{else}} …] {{end}}, from just after the {{if}}; `at` ends on its {{end}}. */
-  const conditional = (condition: Token[]): string => {
-    const cond = truthy(pipeline(condition))
+  const joined = (parts: Part[]) => (parts.length === 0 ? "''" : parts.length === 1 ? `toString(${parts[0]!.sql})` : `concat(${parts.map((x) => x.sql).join(', ')})`)
+  const failed = (parts: Part[]) => parts.reduce<string | undefined>((e, x) => either(e, x.err), undefined)
+  /** {{if c}} … [{{else if c}} … ] [{{else}} …] {{end}}, from just after the {{if}}; `at` ends on its {{end}}. Only the branch taken can fail. */
+  const conditional = (condition: Token[]): Part => {
+    const c = pipeline(condition)
+    const cond = truthy(c)
     at++
     const then = block()
     const seg = segments[at]
     if (!seg || !('tokens' in seg)) throw invalid(text, '{{if}} without {{end}}')
+    let otherwise: Part
     if (keyword(seg) === 'end') {
       if (seg.tokens.length > 1) throw invalid(text, '{{end}} takes nothing')
-      return `if(${cond}, ${joined(then)}, '')`
+      otherwise = { sql: "''" }
+    } else if (seg.tokens[1]?.kind === 'ident' && seg.tokens[1].text === 'if') {
+      // {{else if …}}: the rest of the chain, ending on the same {{end}}.
+      otherwise = conditional(seg.tokens.slice(2))
+    } else {
+      if (seg.tokens.length > 1) throw invalid(text, '{{else}} takes nothing but an if')
+      at++
+      const parts = block()
+      const end = segments[at]
+      if (!end || keyword(end) !== 'end') throw invalid(text, '{{if}} without {{end}}')
+      otherwise = { sql: joined(parts), err: failed(parts) }
     }
-    // {{else}} or {{else if …}}
-    if (seg.tokens[1]?.kind === 'ident' && seg.tokens[1].text === 'if') return `if(${cond}, ${joined(then)}, ${conditional(seg.tokens.slice(2))})`
-    if (seg.tokens.length > 1) throw invalid(text, '{{else}} takes nothing but an if')
-    at++
-    const otherwise = block()
-    const end = segments[at]
-    if (!end || keyword(end) !== 'end') throw invalid(text, '{{if}} without {{end}}')
-    return `if(${cond}, ${joined(then)}, ${joined(otherwise)})`
+    const thenErr = failed(then)
+    const branchErr = thenErr || otherwise.err ? `if(${cond}, ${thenErr ?? '0'}, ${otherwise.err ?? '0'})` : undefined
+    return { sql: `if(${cond}, ${joined(then)}, ${otherwise.sql})`, err: either(c.err, branchErr) }
   }
   const parts = block()
   if (at < segments.length) throw invalid(text, `{{${keyword(segments[at])}}} without {{if}}`)
-  return joined(parts)
+  return { sql: joined(parts), error: failed(parts) ?? '0' }
 }
