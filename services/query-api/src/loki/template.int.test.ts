@@ -42,6 +42,11 @@ async function render(template: string, ns = TS_NS): Promise<string> {
   return row.failed ? 'TemplateFormatErr' : row.out
 }
 
+/** Each template prints what it is paired with. */
+async function expectRendered(cases: [template: string, expected: string][]): Promise<void> {
+  for (const [template, expected] of cases) expect(await render(template), template).toBe(expected)
+}
+
 describe('LogQL templates', () => {
   it("answers the Loki documentation's examples as Loki does", async () => {
     const cases: [string, string][] = [
@@ -85,7 +90,7 @@ describe('LogQL templates', () => {
       ['{{ trunc -5 "hello world"}}', 'world'],
       ['{{ trunc -50 "hello world"}}', 'hello world'],
     ]
-    for (const [template, expected] of cases) expect(await render(template), template).toBe(expected)
+    await expectRendered(cases)
   })
 
   it('reads labels, the line, literals and nested pipelines, with Go trim markers', async () => {
@@ -113,7 +118,7 @@ describe('LogQL templates', () => {
       ['{{- if eq .method "get" -}}  A  {{- end -}}  ', 'A'],
       ['{{ if eq .method "get" }}{{ if .blank }}inner{{ else }}{{ .uri | trimAll ":" }}{{ end }}{{ end }}', 'a'],
     ]
-    for (const [template, expected] of cases) expect(await render(template), template).toBe(expected)
+    await expectRendered(cases)
   })
 
   it('prints times as Go does: __timestamp__ with date layouts, unixEpoch*, and as Time.String()', async () => {
@@ -128,7 +133,7 @@ describe('LogQL templates', () => {
       ['{{ unixEpochNanos __timestamp__ }}', String(TS_NS)],
       ['{{ if __timestamp__ }}always{{ end }}', 'always'],
     ]
-    for (const [template, expected] of cases) expect(await render(template), template).toBe(expected)
+    await expectRendered(cases)
     // A whole second prints no fraction with .999…, and 9s cut trailing zeros.
     const whole = BigInt(Date.UTC(2024, 11, 31, 23, 59, 59)) * 1_000_000n
     expect(await render('{{ __timestamp__ }}', whole)).toBe('2024-12-31 23:59:59 +0000 UTC')
@@ -152,7 +157,7 @@ describe('LogQL templates', () => {
       ['{{ if eq .method "put" }}ok{{ else }}{{ unixToTime "x" | date "2006" }}{{ end }}', 'TemplateFormatErr'],
       ['{{ if eq (substr 9 3 "abc") "x" }}a{{ end }}', 'TemplateFormatErr'],
     ]
-    for (const [template, expected] of cases) expect(await render(template), template).toBe(expected)
+    await expectRendered(cases)
   })
 
   it('answers 400 naming what it does not support, and what is malformed', () => {
