@@ -32,6 +32,9 @@ interface Value {
   err?: string
 }
 
+/** String expressions one after another, as one String expression. */
+const concatenated = (parts: readonly string[]) => (parts.length === 0 ? "''" : parts.length === 1 ? `toString(${parts[0]})` : `concat(${parts.join(', ')})`)
+
 /** Either condition. */
 const either = (a: string | undefined, b: string | undefined) => (a && b ? `(${a} OR ${b})` : a ?? b)
 
@@ -264,7 +267,7 @@ function printf(args: Value[], h: Helpers, text: string): string {
   }
   if (next < args.length) throw invalid(text, `printf: ${args.length - next} more argument(s) than the format ${JSON.stringify(format)} takes`)
   if (literal) parts.push(h.bind(literal))
-  return parts.length === 0 ? "''" : parts.length === 1 ? `toString(${parts[0]})` : `concat(${parts.join(', ')})`
+  return concatenated(parts)
 }
 
 /** A value as an `if` reads it: a condition as it is; a string when not empty; a number when not 0. */
@@ -399,7 +402,7 @@ function goTime(layout: string, t: string, h: Helpers): string {
     i += element[0].length
   }
   if (literal) parts.push(h.bind(literal))
-  return parts.length === 0 ? "''" : parts.length === 1 ? `toString(${parts[0]})` : `concat(${parts.join(', ')})`
+  return concatenated(parts)
 }
 
 const timeArg = (v: Value | undefined, name: string): string => {
@@ -574,7 +577,7 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
     }
     return out
   }
-  const joined = (parts: Part[]) => (parts.length === 0 ? "''" : parts.length === 1 ? `toString(${parts[0]!.sql})` : `concat(${parts.map((x) => x.sql).join(', ')})`)
+  const joined = (parts: Part[]) => concatenated(parts.map((x) => x.sql))
   const failed = (parts: Part[]) => parts.reduce<string | undefined>((e, x) => either(e, x.err), undefined)
   /** {{if c}} … [{{else if c}} … ] [{{else}} …] {{end}}, from just after the {{if}}; `at` ends on its {{end}}. Only the branch taken can fail. */
   const conditional = (condition: Token[]): Part => {
