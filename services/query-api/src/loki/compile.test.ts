@@ -43,3 +43,19 @@ describe('uniqueLines', () => {
     expect(lines(uniqueLines(exact, rows(['2', 'b'], ['2', 'b'])))).toEqual([['2', 'b'], ['2', 'b']])
   })
 })
+
+describe('| logfmt flags', () => {
+  it('reads a line with Loki\'s decoder for --strict and --keep-empty, and as before without a flag', () => {
+    expect(logQuery('{a="b"} | logfmt').query).toMatch(/extractKeyValuePairs/)
+    expect(logQuery('{a="b"} | logfmt --keep-empty').query).not.toMatch(/extractKeyValuePairs/)
+    const strict = logQuery('{a="b"} | logfmt --strict').query
+    expect(strict).toMatch(/'LogfmtParserErr'/)
+    expect(strict).toMatch(/ AS _error_details/)
+    expect(logQuery('{a="b"} | logfmt').query).not.toMatch(/_error_details/)
+  })
+
+  it('refuses --strict with extraction parameters, and takes --keep-empty with them as Loki does (ignored)', () => {
+    expect(() => logQuery('{a="b"} | logfmt --strict host')).toThrow(/unsupported LogQL: logfmt --strict with extraction parameters/)
+    expect(logQuery('{a="b"} | logfmt --keep-empty host').query).toBe(logQuery('{a="b"} | logfmt host').query)
+  })
+})

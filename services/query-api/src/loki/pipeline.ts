@@ -1,10 +1,12 @@
 // A LogQL pipeline as SQL: stages become expressions over a running state — the current line
 // (line_format replaces it), the parsers seen so far (a label's value is the latest parser's that
 // has it; labels that exist before parsing win, as Loki renames a colliding parsed label to
-// `<name>_extracted`), the `__error__` expression, and the labels dropped or kept.
-// Where Sluice differs from Loki (stated in the README's LogQL table): `| json` flattens nested
-// objects three levels deep in SQL (fully in answered lines); an unwrapped value that does not
-// convert is skipped instead of failing the query.
+// `<name>_extracted`), the `__error__` and `__error_details__` expressions, and the labels dropped
+// or kept. Where Sluice differs from Loki (stated in the README's LogQL table): `| json` flattens
+// nested objects three levels deep in SQL (fully in answered lines); an unwrapped value that does
+// not convert is skipped instead of failing the query. `| logfmt` without a flag reads pairs with
+// ClickHouse's extractKeyValuePairs (keys as written, escapes as written, malformed pairs read
+// otherwise): Loki's own reading (logfmt.ts), which --strict and --keep-empty use, costs ~8× as much.
 import { SluiceError } from '@sluice/core'
 import type { Grouping, LabelFilterExpr, Matcher, Stage } from '../logql/ast.js'
 import { asciiLower, flattenJson, nonEmptySanitised, visible } from './output.js'
@@ -35,6 +37,7 @@ import {
   unsupported,
 } from './sql.js'
 import type { Builtin, Params } from './sql.js'
+import { logfmtSql } from './logfmt.js'
 import { compileTemplate } from './template.js'
 import type { CompiledTemplate } from './template.js'
 
@@ -49,7 +52,7 @@ const META_COLUMNS = labelColumns(META_LABELS, META)
 const STORED_COLUMNS = [...new Set([...Object.values(STREAM), ...Object.values(META)].map((b) => b.stored))].map((c) => `${c} AS _c_${c}`)
 
 /** A row of the columns `Pipeline.output()` selects. */
-export type OutputRow = Record<string, unknown> & { ts: string; line: string; _res?: Record<string, string>; _attrs?: Record<string, string>; _error?: string }
+export type OutputRow = Record<string, unknown> & { ts: string; line: string; _res?: Record<string, string>; _attrs?: Record<string, string>; _error?: string; _error_details?: string }
 
 interface Lookup {
   has: string
@@ -59,7 +62,8 @@ const ABSENT: Lookup = { has: '0', val: "''" }
 
 type Frame =
   | { kind: 'json'; line: string; extract?: Map<string, string[]> }
-  | { kind: 'logfmt'; line: string; extract?: Map<string, string> }
+  /** `map`: the labels as Loki's decoder reads them (logfmt.ts); without it, extractKeyValuePairs' reading. */
+  | { kind: 'logfmt'; line: string; extract?: Map<string, string>; map?: string }
   /** `| unpack`: the line's top-level string fields but `_entry`, as Map(String, String). */
   | { kind: 'unpack'; line: string; map: string }
   | { kind: 'regexp'; line: string; re: string; names: string[] }
@@ -70,6 +74,8 @@ export class Pipeline {
   readonly where: string[] = []
   line = 'Body'
   error = "''"
+  /** `__error_details__`: set by the parsers that give one (logfmt --strict). */
+  errorDetails = "''"
   readonly #frames: Frame[] = []
   readonly #dropped = new Set<string>()
   readonly #dropMatchers: Matcher[] = []
@@ -118,6 +124,7 @@ export class Pipeline {
 
   #lookup(name: string): Lookup {
     if (name === '__error__') return this.#dropped.has(name) ? ABSENT : { has: `(${this.error} != '')`, val: this.error }
+    if (name === '__error_details__') return this.#dropped.has(name) ? ABSENT : { has: `(${this.errorDetails} != '')`, val: this.errorDetails }
     if (this.#dropped.has(name) || (this.#kept && !this.#kept.has(name))) return ABSENT
     const b = builtin(name)
     if (b) return { has: `(${b.str} != '')`, val: b.str }
@@ -162,7 +169,7 @@ export class Pipeline {
         const key = f.extract ? f.extract.get(name) : name
         if (key === undefined) return ABSENT
         const k = this.#p.bind(key)
-        const kv = this.alias(logfmtMap(f.line))
+        const kv = f.map ?? this.alias(logfmtMap(f.line))
         return { has: `mapContains(${kv}, ${k})`, val: `${kv}[${k}]` }
       }
       case 'unpack': {
@@ -257,9 +264,27 @@ export class Pipeline {
         return
       }
       case 'logfmt': {
-        if (stage.flags?.includes('strict')) throw unsupported('logfmt --strict')
+        const strict = stage.flags?.includes('strict') === true
         const extract = stage.extract?.length ? new Map(stage.extract.map((e) => [e.label, e.expr])) : undefined
-        this.#frames.push(extract ? { kind: 'logfmt', line, extract } : { kind: 'logfmt', line })
+        if (extract) {
+          // Loki's parser with extraction parameters has quirks of its own (its flags: --strict only).
+          if (strict) throw unsupported('logfmt --strict with extraction parameters')
+          this.#frames.push({ kind: 'logfmt', line, extract })
+          return
+        }
+        if (!stage.flags?.length) {
+          this.#frames.push({ kind: 'logfmt', line })
+          return
+        }
+        const decoded = logfmtSql(line, { strict, keepEmpty: stage.flags.includes('keep-empty') }, (expr) => this.alias(expr))
+        this.#frames.push({ kind: 'logfmt', line, map: this.alias(decoded.map) })
+        if (decoded.error) {
+          // As Loki: the parser's error replaces any before it (and shows again after a drop).
+          const failed = this.alias(decoded.error.failed)
+          const visible = (label: string, expr: string) => (this.#dropped.delete(label) ? "''" : expr)
+          this.error = this.alias(`if(${failed}, 'LogfmtParserErr', ${visible('__error__', this.error)})`)
+          this.errorDetails = this.alias(`if(${failed}, ${decoded.error.details}, ${visible('__error_details__', this.errorDetails)})`)
+        }
         return
       }
       case 'regexp': {
@@ -342,7 +367,7 @@ export class Pipeline {
           return `CAST(${jsonFlat(f.line)}, 'Map(String, String)')`
         case 'logfmt':
           if (f.extract) return `map(${[...f.extract.keys()].flatMap((k) => [this.#p.bind(k), this.#frameLookup(f, k).val]).join(', ')})`
-          return logfmtMap(f.line)
+          return f.map ?? logfmtMap(f.line)
         case 'unpack':
           return f.map
         case 'regexp':
@@ -352,8 +377,9 @@ export class Pipeline {
       }
     })
     const merged = this.alias(maps.length === 0 ? 'CAST(map(), \'Map(String, String)\')' : maps.reduce((a, b) => `mapUpdate(${a}, CAST(${b}, 'Map(String, String)'))`, `CAST(map(), 'Map(String, String)')`))
-    const withError = `if(${this.error} = '', ${merged}, mapUpdate(${merged}, map('__error__', ${this.error})))`
-    return this.#visible(nonEmpty(this.error === "''" ? merged : withError))
+    let labels = this.error === "''" ? merged : `if(${this.error} = '', ${merged}, mapUpdate(${merged}, map('__error__', ${this.error})))`
+    if (this.errorDetails !== "''") labels = `mapUpdate(${labels}, map('__error_details__', ${this.errorDetails}))`
+    return this.#visible(nonEmpty(labels))
   }
 
   /**
@@ -370,7 +396,7 @@ export class Pipeline {
           return { kind: 'json' as const, col, sql: f.line }
         case 'logfmt':
           if (f.extract) return { kind: 'map' as const, col, sql: `map(${[...f.extract.keys()].flatMap((k) => [this.#p.bind(k), this.#frameLookup(f, k).val]).join(', ')})` }
-          return { kind: 'map' as const, col, sql: logfmtMap(f.line) }
+          return { kind: 'map' as const, col, sql: f.map ?? logfmtMap(f.line) }
         case 'unpack':
           return { kind: 'map' as const, col, sql: f.map }
         case 'regexp':
@@ -386,6 +412,7 @@ export class Pipeline {
       `LogAttributes AS _attrs`,
       ...STORED_COLUMNS,
       `${this.error} AS _error`,
+      ...(this.errorDetails === "''" ? [] : [`${this.errorDetails} AS _error_details`]),
       ...frames.map((f) => `${f.sql} AS ${f.col}`),
     ].join(', ')
     const vis: Visibility = {
@@ -419,7 +446,8 @@ export class Pipeline {
         else parsed[f.label] = v as string
       }
       for (const k in parsed) if (parsed[k] === '') delete parsed[k]
-      if (row._error) parsed.__error__ = row._error as string
+      if (row._error) parsed.__error__ = row._error
+      if (row._error_details) parsed.__error_details__ = row._error_details
       return { stream: visible(stream, vis), meta: visible(meta, vis), parsed: visible(parsed, vis) }
     }
     return { columns, shape }

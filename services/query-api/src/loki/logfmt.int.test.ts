@@ -1,0 +1,237 @@
+// `| logfmt --strict` and `| logfmt --keep-empty` on embedded ClickHouse: the decoder's labels and
+// errors for lines of every kind of token, against what Loki's own decoder gives for them (its
+// parser tests' lines among them), and the flags through the Loki API.
+import type { FastifyInstance } from 'fastify'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { ClickHouseHandle } from '@sluice/clickhouse'
+import { listenQueryApi, openTestStore } from '../test-store.js'
+import type { TestStore } from '../test-store.js'
+import { logfmtSql } from './logfmt.js'
+import type { Labels } from './output.js'
+import { Params } from './sql.js'
+
+const DATABASE = 'loki_logfmt'
+
+let store: TestStore
+let ch: ClickHouseHandle
+let app: FastifyInstance
+let baseUrl: string
+
+const NS = 1_000_000_000n
+const T0_S = Math.floor(Date.now() / 60_000) * 60 - 3600
+const at = (s: number) => (BigInt(T0_S + s) * NS).toString()
+const SHOP = [
+  'level=info msg="paid \\"in full\\"" amount=12.5',
+  'status=500 path=/pay=now user=u1',
+  'standalone status=200',
+  'status=200 status',
+  '{"status":200,"msg":"json line"}',
+  'not json = at all',
+]
+
+beforeAll(async () => {
+  store = await openTestStore('logfmt', DATABASE)
+  ch = store.ch
+  const rows = SHOP.map((Body, n) => ({ id: `lf-${n}`, tenant: 'default', Timestamp: at(n + 1), ObservedTimestamp: at(n + 1), ServiceName: 'shop', SeverityText: 'INFO', SeverityNumber: 9, Body }))
+  await ch.client.insert({ table: `${DATABASE}.logs`, values: rows, format: 'JSONEachRow' })
+  const api = await listenQueryApi(ch, DATABASE)
+  app = api.app
+  baseUrl = api.baseUrl
+})
+
+afterAll(async () => {
+  await app?.close()
+  await store?.close()
+})
+
+// ---- the decoder --------------------------------------------------------------------------------
+
+interface Decoded {
+  labels: Labels
+  /** `__error_details__` with --strict ('' for none). */
+  details: string
+}
+
+/** What `| logfmt` with `flags` reads from each line (bytes: a line that need not be UTF-8). */
+async function decode(lines: (string | Buffer)[], flags: { strict: boolean; keepEmpty: boolean }): Promise<Decoded[]> {
+  const p = new Params()
+  const defs: string[] = []
+  const name = (expr: string) => {
+    defs.push(`${expr} AS d${defs.length}`)
+    return `d${defs.length - 1}`
+  }
+  const r = logfmtSql('line', flags, name)
+  const hex = p.bind(lines.map((l) => Buffer.from(l).toString('hex')), 'Array(String)')
+  const details = r.error ? `if(${r.error.failed}, ${r.error.details}, '')` : "''"
+  const query = `WITH ${defs.join(',\n')}
+SELECT n, ${r.map} AS labels, ${details} AS details
+FROM (SELECT arrayJoin(arrayZip(arrayMap(h -> unhex(h), ${hex}), range(length(${hex})))) AS z, z.1 AS line, z.2 AS n)
+ORDER BY n`
+  const rs = await ch.client.query({ query, query_params: p.values, format: 'JSONEachRow' })
+  return (await rs.json<Decoded & { n: number }>()).map(({ labels, details }) => ({ labels, details }))
+}
+
+/**
+ * A line and what Loki's decoder reads from it: `k` with --keep-empty; `s` with --strict (by
+ * default `k` without its empty values) and the error; `sk` with both (by default `k` when the line
+ * has no error, `s` when it has).
+ */
+interface Case {
+  line: string | Buffer
+  k: Labels
+  s?: Labels
+  error?: string
+  sk?: Labels
+}
+
+const withoutEmpty = (l: Labels) => Object.fromEntries(Object.entries(l).filter(([, v]) => v !== ''))
+const at_ = (pos: number, message: string) => `logfmt syntax error at pos ${pos} : ${message}`
+const bytes = (...parts: (string | number[])[]) => Buffer.concat(parts.map((x) => (typeof x === 'string' ? Buffer.from(x) : Buffer.from(x))))
+
+// Each checked against Loki's decoder (pkg/logql/log/logfmt, driven as its LogfmtParser drives it).
+const CASES: Case[] = [
+  // Loki's parser tests.
+  { line: 'foo="foo bar" =notkey bar=10ms', k: { foo: 'foo bar', bar: '10ms' }, s: { foo: 'foo bar' }, error: at_(15, "unexpected '='") },
+  { line: 'foo="foo bar" b\u{FFFD}r=10ms', k: { foo: 'foo bar' }, error: at_(20, 'invalid key') },
+  { line: 'foo="foo bar" bu"zz=10ms', k: { foo: 'foo bar' }, error: at_(17, 'unexpected \'"\'') },
+  { line: 'bar=bu=zz foo="foo bar"', k: { foo: 'foo bar' }, s: {}, error: at_(7, "unexpected '='") },
+  { line: 'foo bar=buzz', k: { foo: '', bar: 'buzz' } },
+  { line: 'foo=b\u{FFFD}r bar=buzz', k: { foo: 'b r', bar: 'buzz' } },
+  // The documentation's line.
+  {
+    line: 'at=info method=GET path=/ host=grafana.net fwd="124.133.124.161" service=8ms status=200',
+    k: { at: 'info', method: 'GET', path: '/', host: 'grafana.net', fwd: '124.133.124.161', service: '8ms', status: '200' },
+  },
+  // Quoted values: escapes as JSON's and \'; a lone surrogate is U+FFFD, then a space.
+  { line: 'a="x\\"y z" b=2', k: { a: 'x"y z', b: '2' } },
+  { line: 'msg="tab\\there \\u00e9\\ud83d\\ude00 \\/ \\\\ \\\'" n=1', k: { msg: "tab\there é😀 / \\ '", n: '1' } },
+  { line: 'k="\\ud800x" j="\\udc00"', k: { k: ' x', j: ' ' } },
+  { line: 'k="bad \\q escape" after=1', k: { after: '1' }, s: {}, error: at_(18, 'invalid quoted value') },
+  { line: 'k="\\u12" after=1', k: { after: '1' }, s: {}, error: at_(9, 'invalid quoted value') },
+  { line: 'a=1 b="unterminated c=3', k: { a: '1' }, error: at_(24, 'unterminated quoted value') },
+  { line: 'a=1 b="ends with escaped quote\\"', k: { a: '1' }, error: at_(33, 'unterminated quoted value') },
+  // A quoted value ends its token; what follows starts the next.
+  { line: 'a="b"c=d e="f"="g" h=i', k: { a: 'b', c: 'd', e: 'f', h: 'i' }, s: { a: 'b', c: 'd', e: 'f' }, error: at_(15, "unexpected '='") },
+  { line: 'a"b c=1', k: { c: '1' }, s: {}, error: at_(2, 'unexpected \'"\'') },
+  { line: '"quoted" c=1', k: { c: '1' }, s: {}, error: at_(1, 'unexpected \'"\'') },
+  { line: 'k=v=w=x z=1', k: { z: '1' }, s: {}, error: at_(4, "unexpected '='") },
+  { line: 'k=v"w z=1', k: { z: '1' }, s: {}, error: at_(4, 'unexpected \'"\'') },
+  // Keys sanitised: Unicode spaces trimmed, a leading digit prefixed, other characters as `_`.
+  { line: 'x.y=1 9z=2 \u00a0k\u00a0=3 été=4 -=5', k: { x_y: '1', _9z: '2', k: '3', _t_: '4', _: '5' } },
+  // The last pair of a key wins; with --keep-empty an empty one too.
+  { line: 'a=1 a=2 a= a b=', k: { a: '', b: '' }, s: { a: '2' } },
+  { line: 'empty="" k=""x', k: { empty: '', k: '', x: '' } },
+  // Every byte up to 0x20 separates.
+  { line: 'a\tb=1\nc=2\u0000d=3', k: { a: '', b: '1', c: '2', d: '3' } },
+  // A key holding U+FFFD is an error up to the next separator, quotes or not.
+  { line: 'k\u{FFFD}="q r" s=1', k: { s: '1' }, s: {}, error: at_(5, 'invalid key') },
+  { line: 'k\u{FFFD}"x y=1', k: { y: '1' }, s: {}, error: at_(5, 'unexpected \'"\'') },
+  { line: 'k\u{FFFD} t=1', k: { t: '1' }, s: {}, error: at_(5, 'invalid key') },
+  { line: '=', k: {}, error: at_(1, "unexpected '='") },
+  { line: '', k: {} },
+  { line: '   ', k: {} },
+  // Bytes that are not UTF-8: a space each in a value, an invalid key in a key; positions in bytes.
+  { line: bytes('a=x', [0xff, 0xfe], 'y b=2'), k: { a: 'x  y', b: '2' } },
+  { line: bytes('a=1 k', [0xc3], '=2 c="unterminated'), k: { a: '1' }, error: at_(7, 'invalid key') },
+  { line: bytes('a=1 ', [0xed, 0xa0, 0x80], '=2 c="d'), k: { a: '1' }, error: at_(8, 'invalid key') },
+  { line: bytes('a=x', [0xff], ' b=c=d'), k: { a: 'x ' }, error: at_(9, "unexpected '='") },
+]
+
+describe('the logfmt decoder', () => {
+  const lines = CASES.map((c) => c.line)
+  const shown = (c: Case) => (typeof c.line === 'string' ? c.line : c.line.toString('hex'))
+
+  it('reads with --keep-empty what Loki reads, standalone keys and empty values as empty labels', async () => {
+    const got = await decode(lines, { strict: false, keepEmpty: true })
+    CASES.forEach((c, n) => expect(got[n], shown(c)).toEqual({ labels: c.k, details: '' }))
+  })
+
+  it('stops with --strict at the first error, keeping the pairs before it, with the error Loki gives', async () => {
+    const got = await decode(lines, { strict: true, keepEmpty: false })
+    CASES.forEach((c, n) => expect(got[n], shown(c)).toEqual({ labels: c.s ?? withoutEmpty(c.k), details: c.error ?? '' }))
+  })
+
+  it('takes both flags together', async () => {
+    const got = await decode(lines, { strict: true, keepEmpty: true })
+    const expected = (c: Case): Labels => c.sk ?? (c.error === undefined ? c.k : (c.s ?? withoutEmpty(c.k)))
+    CASES.forEach((c, n) => expect(got[n], shown(c)).toEqual({ labels: expected(c), details: c.error ?? '' }))
+  })
+})
+
+// ---- through the API ------------------------------------------------------------------------------
+
+interface Entry {
+  line: string
+  parsed: Labels
+}
+
+async function get(pathname: string, params: Record<string, string>, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  const res = await fetch(`${baseUrl}${pathname}?${new URLSearchParams(params)}`, { headers })
+  return { status: res.status, body: await res.text() }
+}
+
+/** The lines of a log query, oldest first, with their parsed labels (categorize-labels). */
+async function lines(query: string): Promise<Entry[]> {
+  const reply = await get('/loki/api/v1/query_range', { query, start: at(0), end: at(60), direction: 'forward' }, { 'X-Loki-Response-Encoding-Flags': 'categorize-labels' })
+  expect(reply.status, reply.body).toBe(200)
+  const result = (JSON.parse(reply.body) as { data: { result: { values: [string, string, { parsed?: Labels }?][] }[] } }).data.result
+  return result
+    .flatMap((s) => s.values)
+    .sort((a, b) => (BigInt(a[0]) < BigInt(b[0]) ? -1 : 1))
+    .map(([, line, meta]) => ({ line, parsed: meta?.parsed ?? {} }))
+}
+
+const failed = (pos: number, message: string) => ({ __error__: 'LogfmtParserErr', __error_details__: at_(pos, message) })
+
+describe('| logfmt --strict and --keep-empty through the API', () => {
+  it('labels a malformed line LogfmtParserErr with the details, keeping the pairs before the error', async () => {
+    expect(await lines('{service_name="shop"} | logfmt --strict')).toEqual([
+      // `level` is a stream label: the parsed one is level_extracted, as in Loki.
+      { line: SHOP[0], parsed: { level_extracted: 'info', msg: 'paid "in full"', amount: '12.5' } },
+      { line: SHOP[1], parsed: { status: '500', ...failed(21, "unexpected '='") } },
+      { line: SHOP[2], parsed: { status: '200' } },
+      { line: SHOP[3], parsed: { status: '200' } },
+      { line: SHOP[4], parsed: failed(2, 'unexpected \'"\'') },
+      { line: SHOP[5], parsed: failed(10, "unexpected '='") },
+    ])
+  })
+
+  it('filters on __error__ and __error_details__, and drops them', async () => {
+    const ok = await lines('{service_name="shop"} | logfmt --strict | __error__=""')
+    expect(ok.map((e) => e.line)).toEqual([SHOP[0], SHOP[2], SHOP[3]])
+    const at21 = await lines('{service_name="shop"} | logfmt --strict | __error_details__=~".* pos 21 .*"')
+    expect(at21.map((e) => e.line)).toEqual([SHOP[1]])
+    const dropped = await lines('{service_name="shop"} | logfmt --strict | drop __error__, __error_details__')
+    expect(dropped[1]).toEqual({ line: SHOP[1], parsed: { status: '500' } })
+    // A drop before the parser hides no error of its own.
+    const again = await lines('{service_name="shop"} | drop __error__ | logfmt --strict | __error__!=""')
+    expect(again.map((e) => e.line)).toEqual([SHOP[1], SHOP[4], SHOP[5]])
+  })
+
+  it("replaces an earlier parser's error, as Loki's does", async () => {
+    const both = await lines('{service_name="shop"} | json | logfmt --strict')
+    // Lines 1, 4 (valid JSON) and 5 are no logfmt; the others, no JSON, keep json's error.
+    expect(both.map((e) => e.parsed.__error__)).toEqual(['JSONParserErr', 'LogfmtParserErr', 'JSONParserErr', 'JSONParserErr', 'LogfmtParserErr', 'LogfmtParserErr'])
+    expect(both[4]!.parsed.__error_details__).toBe(at_(2, 'unexpected \'"\''))
+  })
+
+  it('keeps a standalone key with --keep-empty: an empty value that overwrites the pair before it', async () => {
+    const empty = await lines('{service_name="shop"} | logfmt --keep-empty | status=""')
+    expect(empty.map((e) => e.line)).toEqual([SHOP[0], SHOP[3], SHOP[4], SHOP[5]])
+    const plain = await lines('{service_name="shop"} | logfmt --keep-empty | status="200"')
+    expect(plain.map((e) => e.line)).toEqual([SHOP[2]])
+  })
+
+  it('counts the lines without an error in a metric query', async () => {
+    const reply = await get('/loki/api/v1/query', { query: 'sum(count_over_time({service_name="shop"} | logfmt --strict | __error__="" [5m]))', time: at(60) })
+    expect(reply.status, reply.body).toBe(200)
+    const result = (JSON.parse(reply.body) as { data: { result: { value: [number, string] }[] } }).data.result
+    expect(result.map((s) => s.value[1])).toEqual(['3'])
+  })
+
+  it('refuses --strict with extraction parameters (400 naming it)', async () => {
+    const reply = await get('/loki/api/v1/query_range', { query: '{service_name="shop"} | logfmt --strict status', start: at(0), end: at(60) })
+    expect(reply.status).toBe(400)
+    expect(reply.body).toMatch(/logfmt --strict with extraction parameters/)
+  })
+})

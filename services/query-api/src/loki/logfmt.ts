@@ -1,0 +1,153 @@
+// LogQL's `| logfmt` as Loki reads a line, as ClickHouse expressions: the labels it extracts and,
+// with --strict, the error it stops at. Loki's decoder (pkg/logql/log/logfmt, adapted from
+// go-logfmt) scans bytes; each call reads one token after any run of "garbage" (bytes ≤ 0x20):
+//
+//   key             up to '=', '"' or a byte ≤ 0x20; then garbage or the end: a standalone key
+//   key=value       the value up to a byte ≤ 0x20 (empty when none); '=' or '"' inside it is an error
+//   key="v \"q\""   up to the first '"' no '\' escapes; escapes as JSON's, and \'; the token ends
+//                   at that quote (`a="x"b=1` is two pairs)
+//
+// and these errors (position: the offending byte's offset + 1, as Loki prints it):
+//
+//   unexpected '='  a token that starts with '=', or a second '=' in an unquoted value
+//   unexpected '"'  a '"' in a key or an unquoted value
+//   invalid key     a key holding U+FFFD or a byte that is not UTF-8 (at the byte after the key)
+//   invalid quoted value        an escape it does not read (at the byte after the closing quote)
+//   unterminated quoted value   no closing quote (at the end of the line)
+//
+// After an error the decoder skips to the next byte ≤ 0x20, quotes or not, except after the last
+// two. Loki's parser then sanitises each key (Unicode spaces trimmed, a leading digit prefixed
+// with `_`, characters outside [a-zA-Z0-9_] as `_`; an empty result is no label), replaces U+FFFD
+// and bytes that are not UTF-8 in a value by spaces, and skips empty values unless --keep-empty.
+// A later pair overwrites an earlier one of the same key. --strict stops at the first error,
+// keeping the pairs before it, and sets __error__=LogfmtParserErr and __error_details__ to
+// `logfmt syntax error at pos <n> : <message>`.
+//
+// One regular expression splits a line into those tokens (ClickHouse's RE2 reads UTF-8, so a
+// line that is not UTF-8 is read with each stray byte as U+FFFD first, as Go's decoder sees it).
+
+const lit = (s: string) => `'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`
+
+const GARBAGE = '\\x00-\\x20'
+/** The garbage bytes as a ClickHouse literal, for trim(). */
+const GARBAGE_SET = `'${Array.from({ length: 33 }, (_, i) => `\\x${i.toString(16).padStart(2, '0')}`).join('')}'`
+/** A key's characters: no U+FFFD, so that a key holding one falls to the last alternative. */
+const KEY = `[^${GARBAGE}="\\x{FFFD}]+`
+/**
+ * One token and the garbage before it, as the first alternative that matches: key="quoted" (up to
+ * the first unescaped quote), key="unterminated (the rest of the line), a key or key=value and the
+ * garbage byte or end after it, anything else up to garbage (an error). Matches are contiguous, so
+ * their lengths give each token's offset. Without capture groups RE2 answers with its DFA: groups
+ * cost ~7× as much.
+ */
+const TOKEN = lit(`(?s)[${GARBAGE}]*(?:${KEY}="(?:[^"\\\\]|\\\\.)*"|${KEY}=".*|${KEY}(?:=[^${GARBAGE}="]*)?(?:[${GARBAGE}]|$)|[^${GARBAGE}]+)`)
+/** A character of UTF-8, or one byte that is not part of one. */
+const CHAR = lit('[\\x{0}-\\x{D7FF}\\x{E000}-\\x{10FFFF}]|\\C')
+/** The escapes Loki's unquote reads: \" \\ \/ \' \b \f \n \r \t \uXXXX. */
+const ESCAPED = lit(`^(?:[^\\\\]|\\\\["\\\\/'bfnrt]|\\\\u[0-9a-fA-F]{4})*$`)
+/** A quoted value's pieces: a surrogate pair, a \u escape, another escape, plain text. */
+const PIECES = lit('(?s)\\\\u[dD][89abAB][0-9a-fA-F]{2}\\\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\\\u[0-9a-fA-F]{4}|\\\\.|[^\\\\]+')
+/** Go's unicode.IsSpace beyond ASCII (a key holds no byte ≤ 0x20), which TrimSpace trims. */
+const SPACES = '[\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}]+'
+const TRIM = lit(`^${SPACES}|${SPACES}$`)
+const FFFD = "'\u{FFFD}'"
+
+/** A quoted value as Loki unquotes it (JSON's escapes and \'; a lone surrogate is U+FFFD). */
+function unquote(raw: string): string {
+  const piece = `multiIf(NOT startsWith(t, '\\\\'), t,
+    length(t) = 12, JSONExtractString(concat('"', t, '"')),
+    match(t, '^\\\\\\\\u[dD][89a-fA-F]'), ${FFFD},
+    length(t) = 6, JSONExtractString(concat('"', t, '"')),
+    transform(t, ['\\\\"', '\\\\\\\\', '\\\\/', '\\\\\\'', '\\\\b', '\\\\f', '\\\\n', '\\\\r', '\\\\t'], ['"', '\\\\', '/', '\\'', '\\x08', '\\x0C', '\\n', '\\r', '\\t'], ''))`
+  return `if(position(${raw}, '\\\\') = 0, ${raw}, arrayStringConcat(arrayMap(t -> ${piece}, extractAll(${raw}, ${PIECES}))))`
+}
+
+/** A key as Loki's sanitizeLabelKey names it (empty: no label); most keys need nothing done. */
+function sanitise(key: string): string {
+  const trimmed = `replaceRegexpAll(${key}, ${TRIM}, '')`
+  const named = `replaceRegexpAll(if(match(${trimmed}, '^[0-9]'), concat('_', ${trimmed}), ${trimmed}), '[^a-zA-Z0-9_]', '_')`
+  return `if(match(${key}, '^[a-zA-Z_][a-zA-Z0-9_]*$'), ${key}, ${named})`
+}
+
+export interface LogfmtSql {
+  /** Map(String, String) of the labels extracted, one per key (the last pair's). */
+  map: string
+  /** With --strict: whether the line has an error, and `__error_details__` (meaningful where it has). */
+  error?: { failed: string; details: string }
+}
+
+/**
+ * What a token (garbage trimmed) is, by its first '=' or '"': tuple (outcome, key, value, at,
+ * byte) — outcome 0 a pair, 1 an error at offset `at` of the token (`byte` the unexpected one, or
+ * '' for an invalid key), 2 an invalid quoted value, 3 an unterminated one.
+ */
+function classify(t: string): string {
+  const eq = `position(${t}, '=')`
+  const quote = `position(${t}, '"')`
+  // Where the key ends: its '=' or '"', 0 when the token is a key alone (and its garbage byte).
+  const end = `multiIf(${quote} = 0, ${eq}, ${eq} = 0, ${quote}, least(${eq}, ${quote}))`
+  const bare = `trim(TRAILING ${GARBAGE_SET} FROM ${t})`
+  const key = `if(${end} = 0, ${bare}, substring(${t}, 1, ${end} - 1))`
+  const quoted = `substring(${t}, ${eq} + 1, 1) = '"'`
+  const inner = `substring(${t}, ${eq} + 2, length(${t}) - ${eq} - 2)`
+  // Closed by its last byte, a quote no backslash escapes (an even run of them before it).
+  const closed = `(length(${t}) >= ${eq} + 2 AND endsWith(${t}, '"') AND (length(${inner}) - length(trim(TRAILING '\\\\' FROM ${inner}))) % 2 = 0)`
+  const value = `substring(${bare}, ${eq} + 1)`
+  const bad = `multiIf(position(${value}, '"') = 0, position(${value}, '='), position(${value}, '=') = 0, position(${value}, '"'), least(position(${value}, '='), position(${value}, '"')))`
+  const out = (outcome: number, k: string, v: string, at: string, byte: string) => `(toUInt8(${outcome}), ${k}, ${v}, toInt64(${at}), ${byte})`
+  const fail = (outcome: number, at: string, byte = "''") => out(outcome, "''", "''", at, byte)
+  return `multiIf(
+    position(${key}, ${FFFD}) > 0, ${fail(1, `length(${key})`, `if(${end} = ${quote} AND ${end} > 0, '"', '')`)},
+    ${end} = 0, ${out(0, key, "''", '0', "''")},
+    ${end} = ${quote}, ${fail(1, `${end} - 1`, `'"'`)},
+    ${end} = 1, ${fail(1, '0', "'='")},
+    ${quoted}, multiIf(NOT ${closed}, ${fail(3, '0')}, position(${inner}, '\\\\') > 0 AND NOT match(${inner}, ${ESCAPED}), ${fail(2, `length(${t})`)}, ${out(0, key, unquote(inner), '0', "''")}),
+    ${bad} = 0, ${out(0, key, value, '0', "''")},
+    ${fail(1, `${eq} + ${bad} - 1`, `substring(${value}, ${bad}, 1)`)}
+  )`
+}
+
+/**
+ * `| logfmt [--strict] [--keep-empty]` over the String expression `line`. `name` defines an
+ * expression once in the statement's WITH clause and returns its name.
+ */
+export function logfmtSql(line: string, flags: { strict: boolean; keepEmpty: boolean }, name: (expr: string) => string): LogfmtSql {
+  const stray = (c: string) => `(length(${c}) = 1 AND NOT isValidUTF8(${c}))`
+  const valid = name(`isValidUTF8(${line})`)
+  const text = name(`if(${valid}, ${line}, arrayStringConcat(arrayMap(c -> if(${stray('c')}, ${FFFD}, c), extractAll(${line}, ${CHAR}))))`)
+  const matches = name(`extractAll(${text}, ${TOKEN})`)
+  const tokens = name(`arrayMap(t -> ${classify('t')}, arrayMap(m -> trim(LEADING ${GARBAGE_SET} FROM m), ${matches}))`)
+  let read = tokens
+  let error: LogfmtSql['error']
+  if (flags.strict) {
+    const first = name(`arrayFirstIndex(t -> t.1 != 0, ${tokens})`)
+    // The tokens before the first that fails (arraySlice to a computed length costs 4× as much).
+    read = `arrayFilter((t, failed) -> failed = 0, ${tokens}, arrayCumSum(arrayMap(t -> t.1 != 0, ${tokens})))`
+    error = { failed: `(${first} > 0)`, details: errorDetails(line, valid, text, matches, tokens, first, stray) }
+  }
+  const kv = `arrayMap(t -> (${sanitise('t.2')}, replaceAll(t.3, ${FFFD}, ' ')), arrayFilter(t -> t.1 = 0, ${read}))`
+  const pairs = name(`arrayFilter(kv -> kv.1 != ''${flags.keepEmpty ? '' : " AND kv.2 != ''"}, ${kv})`)
+  // The last pair of a key wins: keep a pair when no later one has its key.
+  const keys = name(`arrayMap(kv -> kv.1, ${pairs})`)
+  const map = `CAST(arrayFilter((kv, i) -> arrayLastIndex(k -> k = kv.1, ${keys}) = i, ${pairs}, arrayEnumerate(${pairs})), 'Map(String, String)')`
+  return error ? { map, error } : { map }
+}
+
+/**
+ * `logfmt syntax error at pos <n> : <message>` for the token at index `first` (1-based; 0: none
+ * fails). Offsets are counted in `text`; in a line that is not UTF-8 each stray byte there took
+ * three (U+FFFD), so two are taken off for each one before the offset.
+ */
+function errorDetails(line: string, valid: string, text: string, matches: string, tokens: string, first: string, stray: (c: string) => string): string {
+  const t = `${tokens}[${first}]`
+  const m = `${matches}[${first}]`
+  // Where the token starts: the matches' lengths up to its own end, less the token itself.
+  const start = `(arrayCumSum(arrayMap(m -> length(m), ${matches}))[${first}] - length(trim(LEADING ${GARBAGE_SET} FROM ${m})))`
+  const at = `multiIf(${t}.1 = 3, length(${text}), ${start} + ${t}.4)`
+  const message = `multiIf(${t}.1 = 2, 'invalid quoted value', ${t}.1 = 3, 'unterminated quoted value', ${t}.5 = '', 'invalid key', concat('unexpected \\'', ${t}.5, '\\''))`
+  const chars = `extractAll(${line}, ${CHAR})`
+  // Where the U+FFFD that stand for stray bytes end in `text`.
+  const strays = `arrayFilter((end, c) -> ${stray('c')}, arrayCumSum(arrayMap(c -> if(${stray('c')}, 3, length(c)), ${chars})), ${chars})`
+  const offset = `if(${valid}, ${at}, ${at} - 2 * arrayCount(end -> end <= ${at}, ${strays}))`
+  return `if(${first} = 0, '', concat('logfmt syntax error at pos ', toString(${offset} + 1), ' : ', ${message}))`
+}
