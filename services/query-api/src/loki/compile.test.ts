@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { parseLogQL } from '../logql/parse.js'
-import type { LogExpr } from '../logql/ast.js'
-import { compileLogQuery, uniqueLines } from './compile.js'
+import type { Grouping, LogExpr, MetricExpr, RangeAggregation } from '../logql/ast.js'
+import { compileLogQuery, compileRange, uniqueLines } from './compile.js'
+import type { LogStatement } from './compile.js'
 import type { OutputRow } from './pipeline.js'
 
 const scope = { db: 'sluice', tenant: 'default' }
@@ -57,5 +58,27 @@ describe('| logfmt flags', () => {
   it('refuses --strict with extraction parameters, and takes --keep-empty with them as Loki does (ignored)', () => {
     expect(() => logQuery('{a="b"} | logfmt --strict host')).toThrow(/unsupported LogQL: logfmt --strict with extraction parameters/)
     expect(logQuery('{a="b"} | logfmt --keep-empty host').query).toBe(logQuery('{a="b"} | logfmt host').query)
+  })
+})
+
+describe('compileRange', () => {
+  const S = 1_000_000_000n
+  const steps = { startNs: 1000n * S, endNs: 1100n * S, stepNs: 10n * S }
+  const range = (q: string, pushdown?: Grouping) => compileRange(scope, parseLogQL(q) as MetricExpr as RangeAggregation, steps, pushdown)
+  /** The labels a statement leaves out of its series (`without`), or undefined. */
+  const leftOut = (st: LogStatement) => {
+    const m = /k NOT IN \{(p\d+):Array\(String\)\}/.exec(st.query)
+    return m ? st.params[m[1]!] : undefined
+  }
+
+  it("leaves the unwrapped label out of an unwrapped series' labels, as Loki does, unless `by` names it", () => {
+    expect(leftOut(range('sum_over_time({a="b"} | logfmt | unwrap x [1m])'))).toEqual(['x'])
+    expect(leftOut(range('avg_over_time({a="b"} | logfmt | unwrap x [1m]) without (h)'))).toEqual(['h', 'x'])
+    // A `sum without (h)` pushed down from outside.
+    expect(leftOut(range('sum_over_time({a="b"} | logfmt | unwrap x [1m])', { mode: 'without', labels: ['h'] }))).toEqual(['h', 'x'])
+    const by = range('max_over_time({a="b"} | logfmt | unwrap x [1m]) by (x, h)')
+    expect(leftOut(by)).toBeUndefined()
+    expect(Object.values(by.params)).toEqual(expect.arrayContaining(['x', 'h']))
+    expect(leftOut(range('count_over_time({a="b"} | logfmt [1m])'))).toBeUndefined()
   })
 })

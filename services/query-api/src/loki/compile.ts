@@ -221,7 +221,9 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
   const hi = exact ? '' : `least(toInt64(${last}), intDiv(${rel} + ${p.bind((r.rangeNs - 1n).toString(), 'Int64')}, ${step}) - ${p.bind(k.toString(), 'Int64')})`
   // `by` labels are grouped on as plain columns and put into a map once per group; a window no
   // longer than the step holds each row at most once, so no row is repeated per step.
-  const g = grouping ?? r.grouping
+  // As Loki: a series of unwrapped samples has every label but the unwrapped one, unless `by` names it.
+  const own = grouping ?? r.grouping
+  const g: Grouping | undefined = r.unwrap && own?.mode !== 'by' ? { mode: 'without', labels: [...(own?.labels ?? []), r.unwrap.label] } : own
   const byCols = g?.mode === 'by' ? g.labels.map((l, j) => `${pipe.lookup(l).val} AS g${j}`) : undefined
   const series = byCols ? byCols.join(', ') : `${pipe.seriesMap(g)} AS labels`
   const labels = byCols
