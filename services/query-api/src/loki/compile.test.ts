@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { parseLogQL } from '../logql/parse.js'
-import type { Grouping, LogExpr, MetricExpr, RangeAggregation } from '../logql/ast.js'
-import { compileLogQuery, compileRange, uniqueLines } from './compile.js'
+import type { Grouping, LogExpr, RangeAggregation } from '../logql/ast.js'
+import { compileLogQuery, compileRange, goSeconds, uniqueLines } from './compile.js'
 import type { LogStatement } from './compile.js'
 import type { OutputRow } from './pipeline.js'
 
@@ -64,7 +64,7 @@ describe('| logfmt flags', () => {
 describe('compileRange', () => {
   const S = 1_000_000_000n
   const steps = { startNs: 1000n * S, endNs: 1100n * S, stepNs: 10n * S }
-  const range = (q: string, pushdown?: Grouping) => compileRange(scope, parseLogQL(q) as MetricExpr as RangeAggregation, steps, pushdown)
+  const range = (q: string, pushdown?: Grouping) => compileRange(scope, parseLogQL(q) as RangeAggregation, steps, pushdown)
   /** The labels a statement leaves out of its series (`without`), or undefined. */
   const leftOut = (st: LogStatement) => {
     const m = /k NOT IN \{(p\d+):Array\(String\)\}/.exec(st.query)
@@ -73,6 +73,7 @@ describe('compileRange', () => {
 
   it("leaves the unwrapped label out of an unwrapped series' labels, as Loki does, unless `by` names it", () => {
     expect(leftOut(range('sum_over_time({a="b"} | logfmt | unwrap x [1m])'))).toEqual(['x'])
+    expect(leftOut(range('rate_counter({a="b"} | logfmt | unwrap x [1m])'))).toEqual(['x'])
     expect(leftOut(range('avg_over_time({a="b"} | logfmt | unwrap x [1m]) without (h)'))).toEqual(['h', 'x'])
     // A `sum without (h)` pushed down from outside.
     expect(leftOut(range('sum_over_time({a="b"} | logfmt | unwrap x [1m])', { mode: 'without', labels: ['h'] }))).toEqual(['h', 'x'])
@@ -80,5 +81,19 @@ describe('compileRange', () => {
     expect(leftOut(by)).toBeUndefined()
     expect(Object.values(by.params)).toEqual(expect.arrayContaining(['x', 'h']))
     expect(leftOut(range('count_over_time({a="b"} | logfmt [1m])'))).toBeUndefined()
+  })
+
+  it("divides rates by the range in seconds as Go's Duration.Seconds() gives them", () => {
+    // Go: time.Duration(1118 * time.Millisecond).Seconds() = 1.1179999999999999, not 1.118.
+    expect(goSeconds(1_118_000_000n)).toBe(1.1179999999999999)
+    expect(goSeconds(90n * S)).toBe(90)
+    expect(Object.values(range('rate({a="b"}[1118ms])').params)).toContain(1.1179999999999999)
+  })
+
+  it("computes rate_counter from each window's samples in time order and the window's own end", () => {
+    const st = range('rate_counter({a="b"} | logfmt | unwrap x [1m])')
+    expect(st.query).toMatch(/arraySort\(groupArray\(\(t, x\)\)\) AS rc_s/)
+    // The window of step i ends at start + i·step (in the offset-shifted time `t`) and is 60 s long.
+    expect(Object.values(st.params)).toEqual(expect.arrayContaining([(1000n * S).toString(), (10n * S).toString(), (60n * S).toString(), 60]))
   })
 })

@@ -206,8 +206,7 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
   } else if (UNWRAPPED.has(r.op)) {
     throw new SluiceError('VALIDATION_FAILED', `${r.op} needs an unwrapped label: … | unwrap <label> [range]`)
   }
-  const rangeS = Number(r.rangeNs) / 1e9
-  const agg = aggregate(r, rangeS, p)
+  const agg = aggregate(r, steps, p)
   const k = (r.rangeNs + steps.stepNs - 1n) / steps.stepNs + 1n
   const t = `(toUnixTimestamp64Nano(Timestamp) + ${p.bind(offset.toString(), 'Int64')})`
   const rel = `(${t} - ${p.bind((steps.startNs - k * steps.stepNs).toString(), 'Int64')})`
@@ -234,7 +233,7 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
   const conditions = [...where, ...pipe.where].join('\n    AND ')
   // One row per series, its steps and values as arrays: a few rows to hand to JavaScript, not one per point.
   const query = `SELECT labels, groupArray(toUInt32(i)) AS i, groupArray(v) AS v FROM (
-SELECT ${labels} AS labels, i, ${agg} AS v FROM (
+SELECT ${labels} AS labels, i, ${[...(agg.columns ?? []), `${agg.value} AS v`].join(', ')} FROM (
   ${pipe.with}SELECT ${[series, `${t} AS t`, r.unwrap ? `${value} AS x` : '', r.op.startsWith('bytes') ? `length(${pipe.line}) AS b` : '', `${lo} AS lo`, hi && `${hi} AS hi`].filter(Boolean).join(', ')}
   FROM ${scope.db}.logs
   WHERE ${conditions}
@@ -246,10 +245,27 @@ GROUP BY labels`
   return { query, params: p.values, attributes: [...pipe.attributeNames] }
 }
 
-const UNWRAPPED = new Set(['sum_over_time', 'avg_over_time', 'min_over_time', 'max_over_time', 'stddev_over_time', 'stdvar_over_time', 'quantile_over_time', 'first_over_time', 'last_over_time'])
+const UNWRAPPED = new Set(['sum_over_time', 'avg_over_time', 'min_over_time', 'max_over_time', 'stddev_over_time', 'stdvar_over_time', 'quantile_over_time', 'first_over_time', 'last_over_time', 'rate_counter'])
 
-function aggregate(r: RangeAggregation, rangeS: number, p: Params): string {
-  const perSecond = p.bind(rangeS, 'Float64')
+/** A duration in seconds as Go's Duration.Seconds() computes it (whole seconds plus the fraction). */
+export const goSeconds = (ns: bigint) => Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9
+
+/** The value of one series at a step, and columns of the grouped SELECT it reads (named, before it). */
+interface Aggregate {
+  columns?: string[]
+  value: string
+}
+
+/**
+ * The value of one series at step i over its samples in the window: `t` (nanoseconds, the offset
+ * added: the step's time is the window's end) and, unwrapped, `x`.
+ */
+function aggregate(r: RangeAggregation, steps: Steps, p: Params): Aggregate {
+  const perSecond = p.bind(goSeconds(r.rangeNs), 'Float64')
+  return r.op === 'rate_counter' ? rateCounter(r, steps, p, perSecond) : { value: aggregateValue(r, perSecond) }
+}
+
+function aggregateValue(r: RangeAggregation, perSecond: string): string {
   switch (r.op) {
     case 'count_over_time':
       return 'toFloat64(count())'
@@ -280,10 +296,41 @@ function aggregate(r: RangeAggregation, rangeS: number, p: Params): string {
       return 'argMin(x, t)'
     case 'last_over_time':
       return 'argMax(x, t)'
-    // evaluate.ts answers absent_over_time from a count_over_time: it never comes here.
+    // rateCounter answers rate_counter; evaluate.ts answers absent_over_time from a count_over_time.
     case 'rate_counter':
     case 'absent_over_time':
       throw unsupported(r.op)
+  }
+}
+
+/**
+ * rate_counter: the samples read as a counter, as Loki computes it (Prometheus' extrapolatedRate
+ * with isCounter and isRate, over the window's own bounds rather than Prometheus' guess at them):
+ * the last value less the first, plus the value before each drop (a counter reset); extrapolated
+ * to the window's start and end by the distance from the first and last sample, or by half the
+ * average spacing where that distance is 1.1 spacings or more, and towards the start no further
+ * than where the counter would reach zero; divided by the range in seconds. Fewer than two
+ * samples give 0. Samples are taken in time order (then by value, for equal times). Each step is
+ * the Float64 operation Go performs, in Go's order, so the answers are Loki's to the last bit.
+ * Named columns of the grouped SELECT (`rc_…`), the value last.
+ */
+function rateCounter(r: RangeAggregation, steps: Steps, p: Params, perSecond: string): Aggregate {
+  const end = `(${p.bind(steps.startNs.toString(), 'Int64')} + toInt64(i) * ${p.bind(steps.stepNs.toString(), 'Int64')})`
+  const start = `(${end} - ${p.bind(r.rangeNs.toString(), 'Int64')})`
+  const defs: [string, string][] = [
+    ['rc_s', 'arraySort(groupArray((t, x)))'],
+    ['rc_n', 'length(rc_s)'],
+    ['rc_increase', 'arrayFold((acc, cur, prev) -> if(cur.2 < prev.2, acc + prev.2, acc), arrayPopFront(rc_s), arrayPopBack(rc_s), rc_s[rc_n].2 - rc_s[1].2)'],
+    ['rc_sampled', '(rc_s[rc_n].1 - rc_s[1].1) / 1e9'],
+    ['rc_spacing', 'rc_sampled / (rc_n - 1)'],
+    ['rc_to_start', `if((rc_s[1].1 - ${start}) / 1e9 >= rc_spacing * 1.1, rc_spacing / 2, (rc_s[1].1 - ${start}) / 1e9)`],
+    ['rc_to_zero', 'if(rc_increase > 0 AND rc_s[1].2 >= 0, rc_sampled * (rc_s[1].2 / rc_increase), rc_to_start)'],
+    ['rc_to_end', `if((${end} - rc_s[rc_n].1) / 1e9 >= rc_spacing * 1.1, rc_spacing / 2, (${end} - rc_s[rc_n].1) / 1e9)`],
+  ]
+  const toStart = 'if(rc_to_zero < rc_to_start, rc_to_zero, rc_to_start)'
+  return {
+    columns: defs.map(([name, expr]) => `${expr} AS ${name}`),
+    value: `if(rc_n < 2, 0, rc_increase * ((rc_sampled + ${toStart} + rc_to_end) / rc_sampled) / ${perSecond})`,
   }
 }
 
