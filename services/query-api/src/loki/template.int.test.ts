@@ -25,6 +25,18 @@ const LABELS: Record<string, string> = {
   method: 'get',
   accent: 'éa',
   blank: '',
+  status: '503',
+  latency: '0.25',
+  bytes: '1536',
+  hex: '0x1F',
+  octal: '010',
+  big: '9223372036854775807',
+  word: 'abc',
+  whole: '5.00',
+  msg: 'user=alice id=42 took 250ms\nuser=bob id=7',
+  greek: 'ΟΔΟΣ straße İstanbul ǆungla',
+  b64: 'aGVsbG8gd29ybGQ=',
+  url: 'a b&c=d/é',
 }
 const LINE = 'GET /Index.HTML 200'
 
@@ -141,6 +153,100 @@ describe('LogQL templates', () => {
     expect(await render('{{ date "2006-01-02" now }}')).toBe(new Date().toISOString().slice(0, 10))
   })
 
+  it("rewrites with regular expressions as Go's regexp does (Loki's regexReplaceAll, regexReplaceAllLiteral, count)", async () => {
+    const cases: [string, string][] = [
+      // The Loki documentation's examples.
+      ['{{ regexReplaceAll "(a*)bc" "aabc xbc" "${1}a" }}', 'aaa xa'],
+      ['{{ regexReplaceAllLiteral "(ts=)" "ts=1 ts=2" "timestamp=" }}', 'timestamp=1 timestamp=2'],
+      ['{{ count "a|b" "abab" }}', '4'],
+      ['{{ count "o" "foo" }}', '2'],
+      // $1, ${name}; $1x names a group "1x" (none: empty); $$ is a $.
+      ['{{ regexReplaceAll "user=(\\\\w+)" .msg "<$1>" }}', '<alice> id=42 took 250ms\n<bob> id=7'],
+      ['{{ regexReplaceAll "id=(?P<id>\\\\d+)" .msg "#${id}" }}', 'user=alice #42 took 250ms\nuser=bob #7'],
+      ['{{ regexReplaceAll "(\\\\d+)ms" .msg "$1x|${1}x|$$1" }}', 'user=alice id=42 took |250x|$1\nuser=bob id=7'],
+      ['{{ regexReplaceAllLiteral "\\\\d+" .msg "$1\\\\" }}', 'user=alice id=$1\\ took $1\\ms\nuser=bob id=$1\\'],
+      // . stops at a newline unless (?s), as in Go (ClickHouse's own . would not); anchors and \b read the whole text.
+      ['{{ regexReplaceAll "took.*" .msg "…" }}', 'user=alice id=42 …\nuser=bob id=7'],
+      ['{{ regexReplaceAll "(?s)took.*" .msg "…" }}', 'user=alice id=42 …'],
+      ['{{ regexReplaceAll "^u|\\\\bb" .msg "U" }}', 'User=alice id=42 took 250ms\nuser=Uob id=7'],
+      ['{{ regexReplaceAll "(?i)σ|s" .greek "_" }}', 'ΟΔΟ_ _traße İ_tanbul ǆungla'],
+      ['{{ __line__ | count "[A-Z]" }}', '8'],
+      ['{{ count "\\\\d+" .msg }}', '3'],
+    ]
+    await expectRendered(cases)
+  })
+
+  it('maps case, decodes base64 and URLs as Go and sprig do', async () => {
+    const cases: [string, string][] = [
+      ['{{ title "hello world" }}', 'Hello World'],
+      ['{{ .method | title }}', 'Get'],
+      // strings.Title: a word starts after anything but a letter, a digit or _; ǆ's title case is ǅ.
+      ['{{ title "o\'neil-smith x_y 3rd" }}', "O'Neil-Smith X_y 3rd"],
+      ['{{ title .greek }}', 'ΟΔΟΣ Straße İstanbul ǅungla'],
+      // Go maps one code point at a time: ß stays, İ lowers to i, a final Σ to σ.
+      ['{{ upper .greek }}', 'ΟΔΟΣ STRAßE İSTANBUL ǄUNGLA'],
+      ['{{ lower .greek }}', 'οδοσ straße istanbul ǆungla'],
+      ['{{ ToLower "ΑΣ Σ" }}', 'ασ σ'],
+      // b64dec prints Go's error for bad input, at the byte Go's decoder stops; newlines are skipped.
+      ['{{ .b64 | b64dec }}', 'hello world'],
+      ['{{ b64dec "aGk" }}', 'illegal base64 data at input byte 0'],
+      ['{{ b64dec "aGk=x" }}', 'illegal base64 data at input byte 4'],
+      ['{{ b64dec "a$Gk=" }}', 'illegal base64 data at input byte 1'],
+      ['{{ b64dec "aG\\nk=" }}', 'hi'],
+      ['{{ urlencode .url }}', 'a+b%26c%3Dd%2F%C3%A9'],
+      ['{{ .url | urlencode | urldecode }}', 'a b&c=d/é'],
+      ['{{ urldecode "a+b%2Fc%e2%82%ac" }}', 'a b/c€'],
+      ['{{ urldecode "100%" }}', 'TemplateFormatErr'],
+      ['{{ indent 2 "a\\nb" }}', '  a\n  b'],
+      ['{{ nindent 2 "a\\nb" }}', '\n  a\n  b'],
+    ]
+    await expectRendered(cases)
+  })
+
+  it("computes as sprig does: cast's conversions, int64 arithmetic, decimal float arithmetic, Go's number printing", async () => {
+    const cases: [string, string][] = [
+      // The Loki documentation's examples.
+      ['{{ add 3 2 5 }}', '10'],
+      ['{{ addf 3.5 2 5 }}', '10.5'],
+      ['{{ ceil 123.001 }}', '124'],
+      ['{{ div 10 2 }}', '5'],
+      ['{{ divf 10 2 4 }}', '1.25'],
+      ['{{ "3.5" | float64 }}', '3.5'],
+      ['{{ floor 123.9999 }}', '123'],
+      ['{{ "3" | int }}', '3'],
+      ['{{ max 1 2 3 }}', '3'],
+      ['{{ maxf 1 2.5 3 }}', '3'],
+      ['{{ min 1 2 3 }}', '1'],
+      ['{{ minf 1 2.5 3 }}', '1'],
+      ['{{ mul 5 2 3 }}', '30'],
+      ['{{ mulf 5.5 2 2.5 }}', '27.5'],
+      ['{{ mod 10 3 }}', '1'],
+      ['{{ round 123.555555 3 }}', '123.556'],
+      ['{{ round 123.88571428571 5 .2 }}', '123.88572'],
+      ['{{ sub 5 2 }}', '3'],
+      ['{{ subf 5.5 2 1.5 }}', '2'],
+      // cast.ToInt64: base prefixes, a leading 0 is octal, _ between digits, a trailing .00 cut; anything else (and overflow) is 0.
+      ['{{ add .status 1 }}|{{ int .hex }}|{{ int .octal }}|{{ int .whole }}|{{ int .word }}|{{ int "1_000" }}|{{ int "9223372036854775808" }}', '504|31|8|5|0|1000|0'],
+      // int64 wraps; division truncates; the smallest int64 over -1 is itself.
+      ['{{ add .big 1 }}|{{ mul .big 2 }}|{{ sub -7 2 | div 2 }}|{{ div -7 2 }}|{{ mod -7 2 }}|{{ div .big -1 }}', '-9223372036854775808|-2|0|-3|-1|-9223372036854775807'],
+      ['{{ div .bytes 1024 }} KiB|{{ divf .bytes 1024 }} KiB|{{ mulf .latency 1000 }} ms', '1 KiB|1.5 KiB|250 ms'],
+      // addf and friends add decimals (0.1 + 0.2 = 0.3); divf keeps 16 places (1/1e20 is 0).
+      ['{{ addf 0.1 0.2 }}|{{ add 0.1 0.2 }}|{{ float64 0.1 | addf 0.2 }}|{{ divf 1 3 }}|{{ divf 2 3 }}|{{ divf 1 1e20 }}', '0.3|0|0.3|0.3333333333333333|0.6666666666666667|0'],
+      // A float64 prints as Go's %v: shortest digits, %e form below 1e-4 and from 1e6; ParseFloat reads hex and inf.
+      ['{{ float64 "1e6" }}|{{ float64 "123456.5" }}|{{ float64 "0.00001" }}|{{ float64 "1e21" }}|{{ float64 "-0" }}|{{ float64 "inf" }}|{{ float64 "NaN" }}|{{ float64 "0x1p-2" }}|{{ float64 "1e400" }}', '1e+06|123456.5|1e-05|1e+21|-0|+Inf|NaN|0.25|0'],
+      // sprig's round floors every negative number; math.Max of NaN is NaN.
+      ['{{ round -1.2 0 }}|{{ round 2.5 0 }}|{{ round 1.005 2 }}|{{ ceil -0.5 }}|{{ maxf .latency "nan" }}|{{ minf -0 0 }}', '-2|3|1|-0|NaN|0'],
+      ['{{ if gt (int .status) 499 }}server error{{ else }}ok{{ end }}', 'server error'],
+      ['{{ if lt (float64 .latency) 0.5 }}fast{{ end }}', 'fast'],
+      ['{{ if int .blank }}set{{ else }}zero{{ end }}', 'zero'],
+      ['{{ printf "%d|%5d|%-5d|%05d|%+d" (int .status) (int .status) (int .status) (int .status) (int .status) }}', '503|  503|503  |00503|+503'],
+      ['{{ printf "%.2f|%8.3f|%e|%.1E|%v|%6v" (float64 .latency) (divf .bytes 1000) (float64 .bytes) (float64 .latency) (divf .bytes 7) (float64 .latency) }}', '0.25|   1.536|1.536000e+03|2.5E-01|219.42857142857142|  0.25'],
+      // %f rounds the float's exact value (2.675 is 2.67499…); infinities print as Go prints them.
+      ['{{ printf "%.2f|%f|%5.1f" 2.675 (float64 "inf") (float64 "-inf") }}', '2.67|+Inf| -Inf'],
+    ]
+    await expectRendered(cases)
+  })
+
   it('fails where Go\'s template fails (Loki then keeps the line, marked TemplateFormatErr): only on the branch taken', async () => {
     const cases: [string, string][] = [
       ['{{ substr -1 50 "hello" }}', 'TemplateFormatErr'],
@@ -156,6 +262,13 @@ describe('LogQL templates', () => {
       ['{{ if eq .method "get" }}ok{{ else }}{{ unixToTime "x" | date "2006" }}{{ end }}', 'ok'],
       ['{{ if eq .method "put" }}ok{{ else }}{{ unixToTime "x" | date "2006" }}{{ end }}', 'TemplateFormatErr'],
       ['{{ if eq (substr 9 3 "abc") "x" }}a{{ end }}', 'TemplateFormatErr'],
+      // Integer division by zero panics in Go, as do decimals of infinities and a decimal division by zero.
+      ['{{ div 1 0 }}', 'TemplateFormatErr'],
+      ['{{ mod .status .word }}', 'TemplateFormatErr'],
+      ['{{ divf 1 0 }}', 'TemplateFormatErr'],
+      ['{{ addf "inf" 1 }}', 'TemplateFormatErr'],
+      ['{{ urldecode "%zz" }}', 'TemplateFormatErr'],
+      ['{{ if eq .method "get" }}{{ div 1 .blank }}{{ end }}', 'TemplateFormatErr'],
     ]
     await expectRendered(cases)
   })
@@ -169,14 +282,32 @@ describe('LogQL templates', () => {
       }
       return 'accepted'
     }
-    expect(refusal('{{ .path | title }}')).toMatch(/unsupported LogQL: template function title/)
+    expect(refusal('{{ .path | fromJson }}')).toMatch(/unsupported LogQL: template function fromJson/)
     expect(refusal('{{ range .a }}x{{ end }}')).toMatch(/unsupported LogQL: template action \{\{range\}\}/)
     expect(refusal('{{ if .a }}x')).toMatch(/\{\{if\}\} without \{\{end\}\}/)
     expect(refusal('x{{ end }}')).toMatch(/\{\{end\}\} without \{\{if\}\}/)
     expect(refusal('{{ if }}x{{ end }}')).toMatch(/missing condition/)
     expect(refusal('{{ if .a }}x{{ else .b }}y{{ end }}')).toMatch(/takes nothing but an if/)
     expect(refusal('{{ upper (eq .a .b) }}')).toMatch(/upper takes strings, not a condition/)
-    expect(refusal('{{ eq .a 5 }}')).toMatch(/unsupported LogQL: template eq of anything but strings/)
+    expect(refusal('{{ eq .a 5 }}')).toMatch(/unsupported LogQL: template eq of a string and a number/)
+    expect(refusal('{{ eq (int .a) 1.5 }}')).toMatch(/unsupported LogQL: template eq of a string and a number, or an integer and a float/)
+    expect(refusal('{{ regexReplaceAll "a*" .a "x" }}')).toMatch(/unsupported LogQL: template regexReplaceAll pattern "a\*": a pattern that can match empty text/)
+    expect(refusal('{{ count "x|" .a }}')).toMatch(/can match empty text/)
+    expect(refusal('{{ regexReplaceAll "(?=a)" .a "x" }}')).toMatch(/pattern "\(\?=a\)": the group/)
+    expect(refusal('{{ regexReplaceAll "a**" .a "x" }}')).toMatch(/a nested repetition/)
+    expect(refusal('{{ regexReplaceAll "\\\\pX" .a "x" }}')).toMatch(/the class \\p\{X\}/)
+    expect(refusal('{{ regexReplaceAll "(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)" .a "$10" }}')).toMatch(/group 10 \(ClickHouse reads \\0 to \\9\)/)
+    expect(refusal('{{ .a | regexReplaceAll "e" .b }}')).toMatch(/regexReplaceAll: the replacement as anything but a quoted string/)
+    expect(refusal('{{ regexReplaceAll .p .a "x" }}')).toMatch(/regexReplaceAll: the pattern as anything but a quoted string/)
+    expect(refusal('{{ upper (add 1 2) }}')).toMatch(/upper takes strings, not a number/)
+    expect(refusal('{{ printf "%d" .a }}')).toMatch(/unsupported LogQL: printf verb %d of a string \(Go prints %!d\(string=…\); int converts it\)/)
+    expect(refusal('{{ printf "%s" (int .a) }}')).toMatch(/printf verb %s of a number/)
+    expect(refusal('{{ printf "%.2f" (int .a) }}')).toMatch(/printf verb %.2f of a int/)
+    expect(refusal('{{ round .a 23 }}')).toMatch(/round: the places 23 is beyond ±22/)
+    expect(refusal('{{ round .a .p }}')).toMatch(/round: the places as anything but a whole number/)
+    expect(refusal('{{ sub 1 }}')).toMatch(/sub takes 2 argument\(s\), got 1/)
+    expect(refusal('{{ add __timestamp__ 1 }}')).toMatch(/template add of a time/)
+    expect(refusal('{{ add 99999999999999999999 1 }}')).toMatch(/overflows int/)
     expect(refusal('{{ printf "%5d" .a }}')).toMatch(/unsupported LogQL: printf verb %5d/)
     expect(refusal('{{ printf "%+s" .a }}')).toMatch(/unsupported LogQL: printf verb %\+s/)
     expect(refusal('{{ printf "%999999s" .a }}')).toMatch(/the width 999999 is beyond/)
@@ -189,7 +320,7 @@ describe('LogQL templates', () => {
     expect(refusal('{{ upper (.a }}')).toMatch(/unclosed \(/)
     expect(refusal('{{ "open }}')).toMatch(/unterminated quoted string/)
     expect(refusal('{{ repeat 1000000 .a }}')).toMatch(/repeat: the count 1000000 is beyond ±100000/)
-    expect(refusal('{{ trunc 99999999999999999999 .a }}')).toMatch(/is beyond/)
+    expect(refusal('{{ trunc 99999999999999999999 .a }}')).toMatch(/overflows int/)
     expect(refusal('{{ repeat -1 .a }}')).toMatch(/repeat: the count -1 is negative/)
     expect(refusal('{{ alignLeft -3 .a }}')).toMatch(/alignLeft: the width -3 is negative/)
     expect(refusal('{{ () }}')).toMatch(/missing command/)

@@ -6,7 +6,7 @@ import { Params } from './sql.js'
 import { compileTemplate } from './template.js'
 import { prng as random } from '../loki-fixture.js'
 
-const PIECES = ['{{', '}}', '{{-', '-}}', '|', '(', ')', '"', '`', ' ', '.a', '.b', 'upper', 'trunc', 'replace', 'printf', '"%s"', '"%d"', '-1', '5', '__line__', 'if', 'else', 'end', 'eq', 'and', 'not', 'contains', '__timestamp__', 'date', '"2006"', 'x', '\\', '"\\u00e9"', '%']
+const PIECES = ['{{', '}}', '{{-', '-}}', '|', '(', ')', '"', '`', ' ', '.a', '.b', 'upper', 'trunc', 'replace', 'printf', '"%s"', '"%d"', '-1', '5', '__line__', 'if', 'else', 'end', 'eq', 'and', 'not', 'contains', '__timestamp__', 'date', '"2006"', 'x', '\\', '"\\u00e9"', '%', 'add', 'divf', 'round', 'int', 'float64', 'maxf', 'regexReplaceAll', 'count', 'title', 'b64dec', '1.5', '"a+"', '"(a)|b"', '"$1"', '"%.2f"']
 
 describe('template compilation', () => {
   it('answers an expression or a 400 for any template', () => {

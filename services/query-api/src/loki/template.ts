@@ -1,10 +1,13 @@
 // The Go text/template of LogQL's `line_format` and `label_format`, as one ClickHouse String
 // expression: text, and actions of labels (`{{.path}}`), the line (`{{__line__}}`), the line's time
-// (`{{__timestamp__}}`), literals and the string, comparison and time functions of Loki's template
-// function list, chained with pipes (`{{ .path | replace " " "_" | trunc 5 | upper }}`: each
+// (`{{__timestamp__}}`), literals (strings, integers, floats) and the functions of Loki's template
+// function list — strings, case, base64 and URLs, regular expressions, comparisons, sprig's
+// arithmetic, times — chained with pipes (`{{ .path | replace " " "_" | trunc 5 | upper }}`: each
 // command's result is the last argument of the next) or nested in parentheses, and if/else if/else
-// blocks. Each function keeps Go's (and sprig's) semantics, byte offsets included; what has none
-// here (range/with, variables, arithmetic, parsing times) is a 400 naming it.
+// blocks. Each function keeps Go's (and sprig's) semantics, byte offsets included, over valid UTF-8
+// text; where Go fails (a panic, a function's error) the template's error condition holds. What
+// has none here (range/with, variables, toDate/toDateInZone, fromJson, bytes, duration, a regular
+// expression that can match empty text, printf verbs beyond %s %v %d %f %e) is a 400 naming it.
 import { SluiceError } from '@sluice/core'
 import { unsupported } from './sql.js'
 import type { Params } from './sql.js'
@@ -24,6 +27,12 @@ interface Value {
   sql: string
   text?: string
   int?: number
+  /** An integer literal as written (Go's int), for arithmetic; `sql` is its text. */
+  intText?: string
+  /** `sql` is a Go int64 (Int64) or float64 (Float64), as arithmetic answers. */
+  num?: 'int' | 'float'
+  /** A float literal's value. */
+  float?: number
   /** `sql` is a condition (eq, contains, and, …), not a String. */
   bool?: true
   /** `sql` is a time (DateTime64(9), UTC), as __timestamp__ and now give. */
@@ -44,8 +53,8 @@ export interface CompiledTemplate {
   error: string
 }
 
-type Token = { kind: 'field' | 'ident' | 'string' | 'int'; text: string } | { kind: '|' | '(' | ')'; text: string }
-type Operand = { kind: 'field' | 'ident' | 'string' | 'int'; text: string } | { kind: 'pipeline'; commands: Operand[][] }
+type Token = { kind: 'field' | 'ident' | 'string' | 'int' | 'float'; text: string } | { kind: '|' | '(' | ')'; text: string }
+type Operand = { kind: 'field' | 'ident' | 'string' | 'int' | 'float'; text: string } | { kind: 'pipeline'; commands: Operand[][] }
 
 /** The largest count (width, repetition, offset) a template may name. */
 export const MAX_COUNT = 100_000
@@ -80,10 +89,12 @@ function tokenize(action: string, text: string): Token[] {
       tokens.push({ kind: 'string', text: action.slice(i + 1, j) })
       i = j + 1
     } else {
-      const m = /^(?:\.[A-Za-z_][A-Za-z0-9_]*|-?\d+(?![\w.])|[A-Za-z_][A-Za-z0-9_]*)/.exec(action.slice(i))
+      // Decimal floats (1.5, .5, 1e3) before integers and fields, as Go's lexer reads a number.
+      const float = /^-?(?:\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)(?![\w.])/.exec(action.slice(i))
+      const m = float ?? /^(?:\.[A-Za-z_][A-Za-z0-9_]*|-?\d+(?![\w.])|[A-Za-z_][A-Za-z0-9_]*)/.exec(action.slice(i))
       if (!m) throw unsupported(`template syntax at ${JSON.stringify(action.slice(i))} in ${JSON.stringify(text)}`)
       const word = m[0]
-      tokens.push(word.startsWith('.') ? { kind: 'field', text: word.slice(1) } : /^-?\d/.test(word) ? { kind: 'int', text: word } : { kind: 'ident', text: word })
+      tokens.push(float ? { kind: 'float', text: word } : word.startsWith('.') ? { kind: 'field', text: word.slice(1) } : /^-?\d/.test(word) ? { kind: 'int', text: word } : { kind: 'ident', text: word })
       i += word.length
     }
   }
@@ -127,6 +138,10 @@ interface Fn {
 
 interface Helpers {
   bind(v: string): string
+  /** A value bound as a ClickHouse type (Int64, Float64). */
+  typed(v: string, type: string): string
+  /** A String constant of this module (a pattern, a table), bound once per template. */
+  constant(v: string): string
   /** A literal string argument (patterns, prefixes, formats must be written out). */
   text(v: Value, what: string): string
   int(v: Value, what: string): number
@@ -138,10 +153,11 @@ const trimmed = (re: string) => (src: string, h: Helpers) => `replaceRegexpAll($
 const both = (cls: string) => `^${cls}+|${cls}+$`
 
 const FUNCTIONS: Record<string, Fn> = {
-  lower: { arity: 1, apply: ([s]) => `lowerUTF8(${s!.sql})` },
-  ToLower: { arity: 1, apply: ([s]) => `lowerUTF8(${s!.sql})` },
-  upper: { arity: 1, apply: ([s]) => `upperUTF8(${s!.sql})` },
-  ToUpper: { arity: 1, apply: ([s]) => `upperUTF8(${s!.sql})` },
+  lower: { arity: 1, apply: ([s], h) => goCase(s!.sql, LOWER, h) },
+  ToLower: { arity: 1, apply: ([s], h) => goCase(s!.sql, LOWER, h) },
+  upper: { arity: 1, apply: ([s], h) => goCase(s!.sql, UPPER, h) },
+  ToUpper: { arity: 1, apply: ([s], h) => goCase(s!.sql, UPPER, h) },
+  title: { arity: 1, apply: ([s], h) => goTitle(s!.sql, h) },
   replace: {
     arity: 3,
     apply: ([old, to, src], h) => {
@@ -211,6 +227,32 @@ const FUNCTIONS: Record<string, Fn> = {
   },
   repeat: { arity: 2, apply: ([n, s], h) => `repeat(${s!.sql}, ${h.natural(n!, 'repeat: the count')})` },
   b64enc: { arity: 1, apply: ([s]) => `base64Encode(${s!.sql})` },
+  b64dec: { arity: 1, apply: ([s], h) => b64dec(s!.sql, h) },
+  // url.QueryEscape / QueryUnescape; a % without two hex digits fails Go's unescaping.
+  urlencode: { arity: 1, apply: ([s]) => `encodeURLFormComponent(${s!.sql})` },
+  urldecode: {
+    arity: 1,
+    apply: ([s], h) => ({ sql: `decodeURLFormComponent(${s!.sql})`, err: `NOT match(${s!.sql}, ${h.constant('^(?:[^%]|%[0-9A-Fa-f]{2})*$')})` }),
+  },
+  indent: { arity: 2, apply: ([n, s], h) => indent(h.natural(n!, 'indent: the width'), s!.sql, h) },
+  nindent: { arity: 2, apply: ([n, s], h) => `concat('\\n', ${indent(h.natural(n!, 'nindent: the width'), s!.sql, h)})` },
+  // Loki's own (regex, src, replacement), Go's Regexp.ReplaceAllString and ReplaceAllLiteralString.
+  regexReplaceAll: {
+    arity: 3,
+    apply: ([re, src, repl], h) => {
+      const r = clickhouseRegexp(h.text(re!, 'regexReplaceAll: the pattern'), 'regexReplaceAll')
+      const to = expansion(h.text(repl!, 'regexReplaceAll: the replacement'), r, 'regexReplaceAll')
+      return `replaceRegexpAll(${src!.sql}, ${h.bind(r.pattern)}, ${h.bind(to)})`
+    },
+  },
+  regexReplaceAllLiteral: {
+    arity: 3,
+    apply: ([re, src, repl], h) => {
+      const r = clickhouseRegexp(h.text(re!, 'regexReplaceAllLiteral: the pattern'), 'regexReplaceAllLiteral')
+      const to = repl!.text !== undefined ? h.bind(repl!.text.replaceAll('\\', '\\\\')) : `replaceAll(${repl!.sql}, ${h.constant('\\')}, ${h.constant('\\\\')})`
+      return `replaceRegexpAll(${src!.sql}, ${h.bind(r.pattern)}, ${to})`
+    },
+  },
 }
 
 function cutTrim(s: Value, cutset: string, side: 'both' | 'left' | 'right', h: Helpers): string {
@@ -221,10 +263,643 @@ function cutTrim(s: Value, cutset: string, side: 'both' | 'left' | 'right', h: H
 const withoutPrefix = (s: string, p: string) => `if(startsWith(${s}, ${p}), substring(${s}, length(${p}) + 1), ${s})`
 const withoutSuffix = (s: string, p: string) => `if(endsWith(${s}, ${p}), substring(${s}, 1, length(${s}) - length(${p})), ${s})`
 
+// ---- case, base64, URLs --------------------------------------------------------------------------
+// Go maps case one code point at a time with Unicode 15's simple mappings (unicode.ToUpper,
+// ToLower, ToTitle); ClickHouse's upperUTF8/lowerUTF8 use ICU's full, newer mappings (ß → SS,
+// İ → i̇, a final Σ → ς). The code points where the two differ, found by comparing every code point,
+// are mapped here as Go maps them: [first, last, what Go adds to each].
+type CaseRanges = readonly (readonly [number, number, number])[]
+const GREEK_EXTENDED: CaseRanges = [
+  [0x1f50, 0x1f50, 0], [0x1f52, 0x1f52, 0], [0x1f54, 0x1f54, 0], [0x1f56, 0x1f56, 0], [0x1f80, 0x1f87, 8], [0x1f88, 0x1f8f, 0],
+  [0x1f90, 0x1f97, 8], [0x1f98, 0x1f9f, 0], [0x1fa0, 0x1fa7, 8], [0x1fa8, 0x1faf, 0], [0x1fb2, 0x1fb2, 0], [0x1fb3, 0x1fb3, 9],
+  [0x1fb4, 0x1fb4, 0], [0x1fb6, 0x1fb7, 0], [0x1fbc, 0x1fbc, 0], [0x1fc2, 0x1fc2, 0], [0x1fc3, 0x1fc3, 9], [0x1fc4, 0x1fc4, 0],
+  [0x1fc6, 0x1fc7, 0], [0x1fcc, 0x1fcc, 0], [0x1fd2, 0x1fd3, 0], [0x1fd6, 0x1fd7, 0], [0x1fe2, 0x1fe4, 0], [0x1fe6, 0x1fe7, 0],
+  [0x1ff2, 0x1ff2, 0], [0x1ff3, 0x1ff3, 9], [0x1ff4, 0x1ff4, 0], [0x1ff6, 0x1ff7, 0], [0x1ffc, 0x1ffc, 0],
+]
+const UPPER_NEWER: CaseRanges = [
+  [0xa7cd, 0xa7cd, 0], [0xa7cf, 0xa7cf, 0], [0xa7d3, 0xa7d3, 0], [0xa7d5, 0xa7d5, 0], [0xa7db, 0xa7db, 0], [0xfb00, 0xfb06, 0],
+  [0xfb13, 0xfb17, 0], [0x10d70, 0x10d85, 0], [0x16ebb, 0x16ed3, 0],
+]
+const UPPER_EXCEPTIONS: CaseRanges = [
+  [0xdf, 0xdf, 0], [0x149, 0x149, 0], [0x19b, 0x19b, 0], [0x1f0, 0x1f0, 0], [0x264, 0x264, 0], [0x390, 0x390, 0], [0x3b0, 0x3b0, 0],
+  [0x587, 0x587, 0], [0x1c8a, 0x1c8a, 0], [0x1e96, 0x1e9a, 0], ...GREEK_EXTENDED, ...UPPER_NEWER,
+]
+const LOWER_EXCEPTIONS: CaseRanges = [
+  [0x130, 0x130, -199], [0x3a3, 0x3a3, 32], [0x1c89, 0x1c89, 0], [0xa7cb, 0xa7cc, 0], [0xa7ce, 0xa7ce, 0], [0xa7d2, 0xa7d2, 0],
+  [0xa7d4, 0xa7d4, 0], [0xa7da, 0xa7da, 0], [0xa7dc, 0xa7dc, 0], [0x10d50, 0x10d65, 0], [0x16ea0, 0x16eb8, 0],
+]
+const TITLE_EXCEPTIONS: CaseRanges = [
+  [0xdf, 0xdf, 0], [0x149, 0x149, 0], [0x19b, 0x19b, 0], [0x1c4, 0x1c4, 1], [0x1c5, 0x1c5, 0], [0x1c6, 0x1c6, -1],
+  [0x1c7, 0x1c7, 1], [0x1c8, 0x1c8, 0], [0x1c9, 0x1c9, -1], [0x1ca, 0x1ca, 1], [0x1cb, 0x1cb, 0], [0x1cc, 0x1cc, -1],
+  [0x1f0, 0x1f0, 0], [0x1f1, 0x1f1, 1], [0x1f2, 0x1f2, 0], [0x1f3, 0x1f3, -1], [0x264, 0x264, 0], [0x390, 0x390, 0],
+  [0x3b0, 0x3b0, 0], [0x587, 0x587, 0], [0x10d0, 0x10fa, 0], [0x10fd, 0x10ff, 0], [0x1c8a, 0x1c8a, 0], [0x1e96, 0x1e9a, 0],
+  ...GREEK_EXTENDED, ...UPPER_NEWER,
+]
+
+/** A case mapping: the exceptions as an RE2 class, and as the from/to strings of a transform. */
+interface CaseMap {
+  fn: 'upperUTF8' | 'lowerUTF8'
+  cls: string
+  from: string
+  to: string
+}
+function caseMap(fn: CaseMap['fn'], ranges: CaseRanges): CaseMap {
+  let cls = ''
+  let from = ''
+  let to = ''
+  for (const [lo, hi, delta] of ranges) {
+    cls += lo === hi ? `\\x{${lo.toString(16)}}` : `\\x{${lo.toString(16)}}-\\x{${hi.toString(16)}}`
+    for (let c = lo; c <= hi; c++) {
+      from += String.fromCodePoint(c)
+      to += String.fromCodePoint(c + delta)
+    }
+  }
+  return { fn, cls: `[${cls}]`, from, to }
+}
+const UPPER = caseMap('upperUTF8', UPPER_EXCEPTIONS)
+const LOWER = caseMap('lowerUTF8', LOWER_EXCEPTIONS)
+const TITLE = caseMap('upperUTF8', TITLE_EXCEPTIONS)
+
+/** A code point (a one-character String) as Go maps it. */
+const mappedChar = (c: string, m: CaseMap, h: Helpers) =>
+  `if(match(${c}, ${h.constant(`^${m.cls}$`)}), transform(${c}, extractAll(${h.constant(m.from)}, '.'), extractAll(${h.constant(m.to)}, '.'), ${c}), ${m.fn}(${c}))`
+
+/** strings.ToUpper / ToLower over valid UTF-8: ClickHouse's mapping, but where Go's differs. */
+const goCase = (s: string, m: CaseMap, h: Helpers) =>
+  `if(match(${s}, ${h.constant(m.cls)}), arrayStringConcat(arrayMap(x -> ${mappedChar('x', m, h)}, extractAll(${s}, ${h.constant(`(?s)${m.cls}|[^${m.cls.slice(1)}+`)}))), ${m.fn}(${s}))`
+
+// strings.Title's separators: ASCII but letters, digits and _; beyond ASCII, Unicode's spaces.
+const SEPARATOR = '[\\x00-\\x2f\\x3a-\\x40\\x5b-\\x5e\\x60\\x7b-\\x7f\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}]'
+/** strings.Title: the first letter of each word (after a separator, or first) as unicode.ToTitle maps it. */
+const goTitle = (s: string, h: Helpers) =>
+  `arrayStringConcat(arrayMap(x -> if(match(x, ${h.constant(`^${SEPARATOR}`)}), x, concat(${mappedChar('substringUTF8(x, 1, 1)', TITLE, h)}, substringUTF8(x, 2))), extractAll(${s}, ${h.constant(`(?s)${SEPARATOR}+|[^${SEPARATOR.slice(1)}+`)})))`
+
 /**
- * printf with %s and %v (a string prints as itself), a width (`%10s`, right-aligned; `%-10s`, left)
- * and a precision (`%.5s`, at most five characters), counted in characters as Go counts runes; and
- * %%. Other verbs and flags are refused.
+ * sprig's b64dec: base64.StdEncoding.DecodeString, which skips \r and \n and needs the padding;
+ * on bad input sprig prints the error, "illegal base64 data at input byte N", N as Go's decoder
+ * counts it (the first bad byte, a misplaced =, trailing data after the padding, or the end).
+ */
+function b64dec(s: string, h: Helpers): string {
+  const t = `replaceRegexpAll(${s}, ${h.constant('[\\r\\n]')}, '')`
+  const valid = `match(${t}, ${h.constant('^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$')})`
+  // Where Go's decoder stops: k, the first byte of t outside the alphabet; offsets are in s, where
+  // the skipped newlines count (positions of t's bytes in s only when s has any).
+  const len = `length(${t})`
+  const k = `length(extract(${t}, ${h.constant('^[A-Za-z0-9+/]*')}))`
+  const at = (i: string) => `substring(${t}, ${i} + 1, 1)`
+  const inS = (i: string) => `if(${len} = length(${s}), ${i}, arrayFilter(x -> NOT substring(${s}, x, 1) IN ('\\r', '\\n'), range(1, length(${s}) + 1))[${i} + 1] - 1)`
+  const offset = `multiIf(${k} = ${len}, length(${s}) - ${len} % 4, ${at(k)} != '=' OR ${k} % 4 < 2, ${inS(k)}, ${k} % 4 = 3, ${inS(`${k} + 1`)}, ${k} + 1 = ${len}, length(${s}), ${at(`${k} + 1`)} != '=', ${inS(`${k} + 1`)} - 1, ${inS(`${k} + 2`)})`
+  return `if(${valid}, base64Decode(if(${valid}, ${t}, '')), concat('illegal base64 data at input byte ', toString(${offset})))`
+}
+
+const indent = (n: number, s: string, h: Helpers) => {
+  const pad = h.bind(' '.repeat(n))
+  return `concat(${pad}, replaceAll(${s}, '\\n', concat('\\n', ${pad})))`
+}
+
+// ---- regular expressions -------------------------------------------------------------------------
+// Go's regexp and ClickHouse's RE2 read the same syntax with the same leftmost-first matches, but
+// for three things handled here: ClickHouse's `.` also matches a newline (so every pattern runs
+// inside `(?-s:…)`, Go's default); after an empty match the two resume differently (so a pattern
+// that can match empty text is refused); and ClickHouse's replacement reads \0–\9 where Go reads
+// $1, ${name} (translated, or refused beyond \9). The checker below accepts the syntax both read
+// alike and refuses the rest (octal escapes, \C, \Z, look-arounds, nested repetitions).
+
+interface GoRegexp {
+  /** Capturing groups, and the number of each named one. */
+  groups: number
+  names: Map<string, number>
+}
+
+const PERL_CLASSES = 'dDsSwW'
+const POSIX_CLASSES = new Set(['alnum', 'alpha', 'ascii', 'blank', 'cntrl', 'digit', 'graph', 'lower', 'print', 'punct', 'space', 'upper', 'word', 'xdigit'])
+// Go's (1.24, Unicode 15) unicode.Categories and Scripts, and "Any": what \p{…} may name.
+const CATEGORIES = 'Any C Cc Cf Co Cs L Ll Lm Lo Lt Lu M Mc Me Mn N Nd Nl No P Pc Pd Pe Pf Pi Po Ps S Sc Sk Sm So Z Zl Zp Zs'
+const SCRIPTS =
+  'Adlam Ahom Anatolian_Hieroglyphs Arabic Armenian Avestan Balinese Bamum Bassa_Vah Batak Bengali ' +
+  'Bhaiksuki Bopomofo Brahmi Braille Buginese Buhid Canadian_Aboriginal Carian Caucasian_Albanian ' +
+  'Chakma Cham Cherokee Chorasmian Common Coptic Cuneiform Cypriot Cypro_Minoan Cyrillic Deseret ' +
+  'Devanagari Dives_Akuru Dogra Duployan Egyptian_Hieroglyphs Elbasan Elymaic Ethiopic Georgian ' +
+  'Glagolitic Gothic Grantha Greek Gujarati Gunjala_Gondi Gurmukhi Han Hangul Hanifi_Rohingya ' +
+  'Hanunoo Hatran Hebrew Hiragana Imperial_Aramaic Inherited Inscriptional_Pahlavi ' +
+  'Inscriptional_Parthian Javanese Kaithi Kannada Katakana Kawi Kayah_Li Kharoshthi ' +
+  'Khitan_Small_Script Khmer Khojki Khudawadi Lao Latin Lepcha Limbu Linear_A Linear_B Lisu Lycian ' +
+  'Lydian Mahajani Makasar Malayalam Mandaic Manichaean Marchen Masaram_Gondi Medefaidrin ' +
+  'Meetei_Mayek Mende_Kikakui Meroitic_Cursive Meroitic_Hieroglyphs Miao Modi Mongolian Mro Multani ' +
+  'Myanmar Nabataean Nag_Mundari Nandinagari New_Tai_Lue Newa Nko Nushu Nyiakeng_Puachue_Hmong ' +
+  'Ogham Ol_Chiki Old_Hungarian Old_Italic Old_North_Arabian Old_Permic Old_Persian Old_Sogdian ' +
+  'Old_South_Arabian Old_Turkic Old_Uyghur Oriya Osage Osmanya Pahawh_Hmong Palmyrene Pau_Cin_Hau ' +
+  'Phags_Pa Phoenician Psalter_Pahlavi Rejang Runic Samaritan Saurashtra Sharada Shavian Siddham ' +
+  'SignWriting Sinhala Sogdian Sora_Sompeng Soyombo Sundanese Syloti_Nagri Syriac Tagalog Tagbanwa ' +
+  'Tai_Le Tai_Tham Tai_Viet Takri Tamil Tangsa Tangut Telugu Thaana Thai Tibetan Tifinagh Tirhuta ' +
+  'Toto Ugaritic Vai Vithkuqi Wancho Warang_Citi Yezidi Yi Zanabazar_Square '
+const UNICODE_CLASSES = new Set(`${CATEGORIES} ${SCRIPTS}`.split(' ').filter(Boolean))
+
+/**
+ * A Go regular expression as both engines read it: its groups, and whether it can match empty
+ * text. Throws a 400 naming what it refuses.
+ */
+function goRegexp(re: string, fn: string): GoRegexp & { nullable: boolean } {
+  const refuse = (why: string) => unsupported(`template ${fn} pattern ${JSON.stringify(re)}: ${why}`)
+  if (/[\uD800-\uDFFF]/.test(re.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''))) throw refuse('a lone surrogate')
+  const cps = [...re]
+  let i = 0
+  let groups = 0
+  const names = new Map<string, number>()
+  const peek = (k = 0) => cps[i + k]
+  /** A code point written with an escape inside or outside a class; undefined for a class escape (\d, \pL). */
+  const escape = (inClass: boolean): number | undefined => {
+    const c = cps[i + 1]
+    if (c === undefined) throw refuse('a trailing backslash')
+    i += 2
+    if (PERL_CLASSES.includes(c)) return undefined
+    if (c === 'p' || c === 'P') {
+      let name: string
+      if (peek() === '{') {
+        const close = cps.indexOf('}', i)
+        if (close < 0) throw refuse('an unclosed \\p{')
+        name = cps.slice(i + 1, close).join('')
+        i = close + 1
+      } else {
+        name = peek() ?? ''
+        i++
+      }
+      const bare = name.startsWith('^') ? name.slice(1) : name
+      if (!UNICODE_CLASSES.has(bare)) throw refuse(`the class \\p{${name}}`)
+      return undefined
+    }
+    const simple: Record<string, number> = { a: 7, f: 12, t: 9, n: 10, r: 13, v: 11 }
+    if (c in simple) return simple[c]
+    if (c === 'x') {
+      const m = peek() === '{' ? /^\{([0-9a-fA-F]{1,6})\}/.exec(cps.slice(i, i + 9).join('')) : /^[0-9a-fA-F]{2}/.exec(cps.slice(i, i + 2).join(''))
+      if (!m) throw refuse('a malformed \\x escape')
+      i += m[0].length
+      const cp = parseInt(m[1] ?? m[0], 16)
+      if (cp > 0x10ffff) throw refuse('a code point beyond U+10FFFF')
+      return cp
+    }
+    if (!inClass && 'bBAz'.includes(c)) return -1
+    // Escaped ASCII punctuation (and space, _) is itself in both.
+    if (/^[ -/:-@[-`{-~]$/.test(c)) return c.codePointAt(0)
+    throw refuse(`the escape \\${c}`)
+  }
+  const charClass = () => {
+    i++ // [
+    if (peek() === '^') i++
+    let first = true
+    while (true) {
+      const c = peek()
+      if (c === undefined) throw refuse('an unclosed [')
+      if (c === ']' && !first) break
+      first = false
+      let lo: number | undefined
+      if (c === '[' && peek(1) === ':') {
+        const m = /^\[:\^?([a-z]+):\]/.exec(cps.slice(i, i + 12).join(''))
+        if (!m || !POSIX_CLASSES.has(m[1]!)) throw refuse('an unknown [:class:]')
+        i += m[0].length
+        continue
+      } else if (c === '\\') {
+        lo = escape(true)
+        if (lo === undefined) continue
+      } else {
+        lo = c.codePointAt(0)!
+        i++
+      }
+      if (peek() === '-' && peek(1) !== ']' && peek(1) !== undefined) {
+        i++
+        const h = peek()!
+        const hi = h === '\\' ? escape(true) : (i++, h.codePointAt(0)!)
+        if (hi === undefined || hi < lo) throw refuse('a bad range in a class')
+      }
+    }
+    i++ // ]
+  }
+  /** {n}, {n,}, {n,m} at i, or undefined when the { is a literal. */
+  const repeat = (): number | undefined => {
+    const m = /^\{(\d+)(,(\d*))?\}/.exec(cps.slice(i, i + 12).join(''))
+    if (!m) return undefined
+    const min = Number(m[1])
+    const max = m[2] === undefined ? min : m[3] === '' ? -1 : Number(m[3])
+    if (min > 1000 || max > 1000 || (max >= 0 && max < min)) throw refuse(`the repetition ${m[0]}`)
+    i += m[0].length
+    return min
+  }
+  /** alternation; returns whether it can match empty text. */
+  const alternation = (depth: number): boolean => {
+    let nullable = concatenation(depth)
+    while (peek() === '|') {
+      i++
+      nullable = concatenation(depth) || nullable
+    }
+    return nullable
+  }
+  const concatenation = (depth: number): boolean => {
+    let nullable = true
+    while (i < cps.length && peek() !== '|' && peek() !== ')') {
+      const c = peek()!
+      let atom: boolean // can match empty text
+      let assertion = false
+      if (c === '(') {
+        const rest = cps.slice(i, i + 200).join('')
+        if (rest.startsWith('(?')) {
+          const flags = /^\(\?([imsU]*)(?:-([imsU]+))?([:)])/.exec(rest)
+          const named = /^\(\?P?<([A-Za-z0-9_]+)>/.exec(rest)
+          if (flags?.[3] === ')' && (flags[1] || flags[2])) {
+            // (?i): flags for the rest of the group, no atom.
+            i += flags[0].length
+            continue
+          }
+          if (flags?.[3] === ':') {
+            i += flags[0].length
+          } else if (named) {
+            if (names.has(named[1]!)) throw refuse(`the group name ${named[1]} twice`)
+            names.set(named[1]!, ++groups)
+            i += named[0].length
+          } else {
+            throw refuse(`the group ${rest.slice(0, 4)}…`)
+          }
+        } else {
+          groups++
+          i++
+        }
+        atom = alternation(depth + 1)
+        if (peek() !== ')') throw refuse('an unclosed (')
+        i++
+      } else if (c === '[') {
+        charClass()
+        atom = false
+      } else if (c === '\\') {
+        if (peek(1) === 'Q') {
+          const end = cps.indexOf('\\', i + 2)
+          const close = end >= 0 && cps[end + 1] === 'E' ? end : -1
+          if (close < 0 && cps.slice(i + 2).includes('\\')) throw refuse('a backslash inside \\Q…\\E')
+          const quoted = close < 0 ? cps.length - (i + 2) : close - (i + 2)
+          i = close < 0 ? cps.length : close + 2
+          atom = quoted === 0
+        } else {
+          const cp = escape(false)
+          assertion = cp === -1
+          atom = assertion
+        }
+      } else if (c === '^' || c === '$') {
+        i++
+        atom = true
+        assertion = true
+      } else if ('*+?'.includes(c) || (c === '{' && repeat() !== undefined)) {
+        throw refuse('a repetition of nothing')
+      } else {
+        i++
+        atom = false
+      }
+      // A quantifier, then at most a ? that makes it lazy; a second quantifier Go refuses.
+      const q = peek()
+      let min: number | undefined
+      if (q === '*' || q === '?' || q === '+') {
+        i++
+        min = q === '+' ? 1 : 0
+      } else if (q === '{') {
+        min = repeat()
+      }
+      if (min !== undefined) {
+        if (assertion) throw refuse('a repetition of an assertion')
+        if (peek() === '?') i++
+        const again = peek()
+        if (again === '*' || again === '+' || again === '?' || (again === '{' && /^\{\d+(,\d*)?\}/.test(cps.slice(i, i + 12).join('')))) throw refuse('a nested repetition')
+        atom = atom || min === 0
+      }
+      nullable = nullable && atom
+    }
+    if (depth === 0 && peek() === ')') throw refuse('an unmatched )')
+    return nullable
+  }
+  const nullable = alternation(0)
+  return { groups, names, nullable }
+}
+
+/** Go's Regexp.Expand template ($1, ${1}, $name, ${name}, $$) as ClickHouse's replacement (\1, \\). */
+function expansion(template: string, re: GoRegexp, fn: string): string {
+  let out = ''
+  const literal = (t: string) => (out += t.replaceAll('\\', '\\\\'))
+  const group = (n: number) => {
+    if (n > 9) throw unsupported(`template ${fn} replacement ${JSON.stringify(template)}: group ${n} (ClickHouse reads \\0 to \\9)`)
+    out += `\\${n}`
+  }
+  let rest = template
+  while (rest.length) {
+    const at = rest.indexOf('$')
+    if (at < 0) break
+    literal(rest.slice(0, at))
+    rest = rest.slice(at + 1)
+    if (rest.startsWith('$')) {
+      literal('$')
+      rest = rest.slice(1)
+      continue
+    }
+    // A name: Unicode letters, digits and _, as Go's extract reads it; braces must close.
+    const m = /^(\{)?([\p{L}\p{Nd}_]+)(\})?/u.exec(rest)
+    if (!m || (m[1] && !m[3])) {
+      literal('$')
+      continue
+    }
+    const name = m[2]!
+    rest = rest.slice(m[1] ? m[0].length : name.length)
+    const num = /^(0|[1-9][0-9]{0,7})$/.test(name) ? Number(name) : -1
+    if (num >= 0) {
+      if (num <= re.groups) group(num)
+    } else if (re.names.has(name)) {
+      group(re.names.get(name)!)
+    }
+  }
+  literal(rest)
+  return out
+}
+
+/** A pattern ClickHouse runs as Go does; one that can match empty text is refused. */
+function clickhouseRegexp(re: string, fn: string): GoRegexp & { pattern: string } {
+  const parsed = goRegexp(re, fn)
+  if (parsed.nullable) throw unsupported(`template ${fn} pattern ${JSON.stringify(re)}: a pattern that can match empty text (Go and ClickHouse resume differently after an empty match)`)
+  return { ...parsed, pattern: `(?-s:${re})` }
+}
+
+// ---- numbers ------------------------------------------------------------------------------------
+// sprig's arithmetic takes anything and converts it with spf13/cast: a label (a string) through
+// cast.ToInt64 (strconv.ParseInt base 0 after a trailing ".0…" is cut: "0x1F", "010" octal, "1_000";
+// anything else, or out of range, is 0) or cast.ToFloat64 (strconv.ParseFloat: "1e3", "inf", hex
+// "0x1p-2"; anything else, or out of range, is 0). add/sub/mul/div/mod/max/min answer Go int64s
+// (wrapping as Go does, dividing by zero fails); addf/subf/mulf/divf convert each float64 to its
+// shortest decimal and compute exactly in decimals (divf to 16 places, half away from zero) before
+// the nearest float64, as shopspring/decimal does: Int256 here, exact while the operands' digits
+// span at most 75 decimal places (beyond, the float64 operation stands in). A number prints as
+// Go's fmt prints it (a float64 as strconv's shortest 'g': 0.30000000000000004, 1e+06, +Inf).
+
+/** An expression bound once: `body` of a lambda over `value` (ClickHouse has no let). */
+let lambdas = 0
+function bound(values: string[], body: (...names: string[]) => string): string {
+  const names = values.map(() => `_v${lambdas++}`)
+  return `arrayMap((${names.join(', ')}) -> ${body(...names)}, ${values.map((v) => `[${v}]`).join(', ')})[1]`
+}
+
+const INT64_MIN = '-9223372036854775808'
+// Go's ParseInt, base 0: a sign, then a 0x/0o/0b prefix, a leading 0 (octal) or a decimal; _ between digits.
+const GO_INT = '^[+-]?(?:0[xX](?:_?[0-9a-fA-F])+|0[bB](?:_?[01])+|0[oO](?:_?[0-7])+|0(?:_?[0-7])*|[1-9](?:_?[0-9])*)$'
+// Go's ParseFloat: decimal (digits and _ between them, a point, an exponent), hex with a p exponent, inf, nan.
+const DIGITS = '[0-9]+(?:_[0-9]+)*'
+const HEX_DIGITS = '[0-9a-fA-F]+(?:_[0-9a-fA-F]+)*'
+const GO_FLOAT = `^[+-]?(?:${DIGITS}(?:\\.(?:${DIGITS})?)?|\\.${DIGITS})(?:[eE][+-]?${DIGITS})?$`
+const GO_HEX_FLOAT = `^[+-]?0[xX](?:_?${HEX_DIGITS}(?:\\.(?:${HEX_DIGITS})?)?|\\.${HEX_DIGITS})[pP][+-]?${DIGITS}$`
+
+/** cast.ToInt64 of a String expression. */
+function stringToInt64(s: string, h: Helpers): string {
+  // trimZeroDecimal: "5.00" → "5" (and, as it scans from the end past points, "5.0." → "5").
+  const cut = bound([`trimRight(${s}, '.')`], (points) =>
+    bound([`trimRight(${points}, '0')`], (zeros) => `if(length(${zeros}) < length(${points}) AND endsWith(${zeros}, '.'), substring(${zeros}, 1, length(${zeros}) - 1), ${s})`),
+  )
+  return bound([cut], (t) => {
+    const fast = `match(${t}, '^[+-]?(?:0|[1-9][0-9]{0,17})$')`
+    // ClickHouse computes both branches of an if: the slow one gets '' where the fast one answers.
+    const slow = bound([`if(${fast}, '', ${t})`, `replaceRegexpOne(if(${fast}, '', ${t}), '^[+-]', '')`], (u, body) => {
+      const base = `multiIf(match(${body}, '^0[xX]'), 16, match(${body}, '^0[bB]'), 2, startsWith(${body}, '0'), 8, 10)`
+      const digits = `trimLeft(replaceAll(replaceRegexpOne(${body}, '^0[xXbBoO]', ''), '_', ''), '0')`
+      return bound([base, digits], (b, d) => {
+        // At most 64 bits of digits, then the value as a UInt128, one digit at a time.
+        const fits = `length(${d}) <= multiIf(${b} = 16, 16, ${b} = 8, 22, ${b} = 2, 64, 20)`
+        const value = `arrayFold((acc, c) -> acc * ${b} + c, arrayMap(c -> toUInt128(position('0123456789abcdef', c) - 1), splitByString('', lower(if(${fits}, ${d}, '')))), toUInt128(0))`
+        return bound([value, `startsWith(${u}, '-')`], (v, neg) => {
+          const ok = `match(${u}, ${h.constant(GO_INT)}) AND ${fits} AND ${v} <= if(${neg}, 9223372036854775808, 9223372036854775807)`
+          return `if(${ok}, toInt64(if(${neg}, -toInt128(${v}), toInt128(${v}))), 0)`
+        })
+      })
+    })
+    return `if(${fast}, toInt64OrZero(${t}), ${slow})`
+  })
+}
+
+/** Go's int64(f) on amd64: truncated; NaN and what int64 cannot hold give the smallest int64. */
+const floatToInt64 = (f: string) => bound([f], (x) => `if(${x} >= ${INT64_MIN}. AND ${x} < 9223372036854775808., toInt64(if(${x} >= ${INT64_MIN}. AND ${x} < 9223372036854775808., ${x}, 0)), ${INT64_MIN})`)
+
+/** cast.ToFloat64 of a String expression. */
+function stringToFloat64(s: string, h: Helpers): string {
+  return bound([s], (v) => {
+    const plain = `replaceAll(${v}, '_', '')`
+    const finite = (x: string) => bound([x], (y) => `if(isInfinite(${y}), 0., ${y})`)
+    return `multiIf(match(${v}, ${h.constant('^(?i:[+-]?inf(?:inity)?)$')}), if(startsWith(${v}, '-'), -inf, inf), match(${v}, ${h.constant('^(?i:nan)$')}), nan, match(${v}, ${h.constant(GO_FLOAT)}), ${finite(`toFloat64OrZero(${plain})`)}, match(${v}, ${h.constant(GO_HEX_FLOAT)}), ${finite(hexFloat(`if(match(${v}, ${h.constant(GO_HEX_FLOAT)}), ${plain}, '')`))}, 0.)`
+  })
+}
+
+/**
+ * A hex float (validated, no _) as ParseFloat reads it: the first 16 significant hex digits (a
+ * later non-zero one rounds as a sticky bit), scaled by its power of two. Exact where the result
+ * is a normal float64; a subnormal one may be rounded twice.
+ */
+function hexFloat(u: string): string {
+  return bound([`replaceRegexpOne(${u}, '^[+-]?0[xX]', '')`], (b) =>
+    bound([`extract(${b}, '^([0-9a-fA-F.]*)[pP]')`, `extract(${b}, '[pP][+-]?0*([0-9]+)$')`], (mant, expDigits) =>
+      bound([`trimLeft(replaceAll(${mant}, '.', ''), '0')`], (digits) => {
+        const frac = `if(position(${mant}, '.') > 0, splitByChar('.', ${mant})[2], '')`
+        const exp = `if(length(${expDigits}) > 6, 1000000, toInt64OrZero(${expDigits})) * if(match(${b}, '[pP]-'), -1, 1)`
+        const sticky = `if(trimRight(substring(${digits}, 17), '0') = '', 0, 1)`
+        const m = `toFloat64(bitOr(reinterpretAsUInt64(reverse(unhex(leftPad(substring(${digits}, 1, 16), 16, '0')))), ${sticky}))`
+        const k = `greatest(-3300, least(3300, ${exp} - 4 * length(${frac}) + 4 * greatest(length(${digits}) - 16, 0)))`
+        return bound([m, k], (x, e) => `if(startsWith(${u}, '-'), -1, 1) * ${x} * exp2(intDiv(${e}, 3)) * exp2(intDiv(${e}, 3)) * exp2(${e} - 2 * intDiv(${e}, 3))`)
+      }),
+    ),
+  )
+}
+
+/** A float64 as Go's %v prints it: strconv's shortest digits, in %e form below 1e-4 and from 1e6 on. */
+function floatText(f: string): string {
+  return bound([f], (x) => {
+    // ClickHouse prints the same shortest digits, as 1.25e-7 or 1250000: to d.ddde±XX.
+    const exponential = bound([`toString(abs(${x}))`], (a) =>
+      bound([`splitByChar('e', ${a})[1]`, `if(position(${a}, 'e') > 0, toInt32(splitByChar('e', ${a})[2]), 0)`], (m, e10) =>
+        bound([`replaceAll(${m}, '.', '')`], (all) =>
+          bound([`trimRight(trimLeft(${all}, '0'), '0')`, `${e10} + length(splitByChar('.', ${m})[1]) - 1 - (length(${all}) - length(trimLeft(${all}, '0')))`], (digits, exp) =>
+            `concat(if(${x} < 0, '-', ''), substring(${digits}, 1, 1), if(length(${digits}) > 1, concat('.', substring(${digits}, 2)), ''), 'e', if(${exp} < 0, '-', '+'), if(abs(${exp}) < 10, '0', ''), toString(abs(${exp})))`,
+          ),
+        ),
+      ),
+    )
+    return `multiIf(isNaN(${x}), 'NaN', isInfinite(${x}), if(${x} > 0, '+Inf', '-Inf'), ${x} = 0 OR (abs(${x}) >= 0.0001 AND abs(${x}) < 1e6), toString(${x}), ${exponential})`
+  })
+}
+
+// shopspring/decimal's arithmetic: a tuple (coefficient Int256, exponent, digits) of exact decimals.
+/** NewFromFloat of a Float64 (0 for NaN and infinities, which fail): its shortest digits, as ClickHouse prints them too. */
+const decimal = (f: string) =>
+  bound([`toString(abs(if(isFinite(${f}), ${f}, 0)))`, `${f} < 0`], (a, negative) =>
+    bound([`splitByChar('e', ${a})[1]`, `if(position(${a}, 'e') > 0, toInt64(splitByChar('e', ${a})[2]), 0)`], (m, e10) =>
+      bound([`replaceAll(${m}, '.', '')`], (all) =>
+        bound([`trimRight(trimLeft(${all}, '0'), '0')`], (digits) => {
+          const exp = `${e10} - length(if(position(${m}, '.') > 0, splitByChar('.', ${m})[2], '')) + length(trimLeft(${all}, '0')) - length(${digits})`
+          return `tuple(toInt256(if(${digits} = '', '0', ${digits})) * if(${negative}, -1, 1), toInt64(${exp}), toInt64(length(${digits})))`
+        }),
+      ),
+    ),
+  )
+const coef = (d: string) => `tupleElement(${d}, 1)`
+const expOf = (d: string) => `tupleElement(${d}, 2)`
+const digitsOf = (d: string) => `tupleElement(${d}, 3)`
+/** 10^k as an Int256, k in 0..75 (0 where `ok` does not hold, so nothing out of range is built). */
+const pow10 = (k: string, ok: string) => `toInt256(concat('1', repeat('0', toUInt64(if(${ok}, ${k}, 0)))))`
+/** An exact decimal (coefficient, exponent) as the nearest float64, as big.Rat.Float64 gives it. */
+const nearest = (c: string, e: string) => `if(${c} = 0, 0., toFloat64(concat(toString(${c}), 'e', toString(${e}))))`
+/**
+ * A float operation over values each written once: `op` of their names, and the condition under
+ * which Go fails (NewFromFloat panics on NaN and infinities; `zero`: division by a zero).
+ */
+function floatOp(fs: string[], op: (xs: string[]) => string, fails: { decimal?: boolean; zero?: boolean } = {}): { sql: string; err?: string } {
+  if (fs.length === 0) return { sql: op([]) }
+  const sql = bound(fs, (...xs) => op(xs))
+  if (!fails.decimal) return { sql }
+  return { sql, err: bound(fs, (...xs) => [...xs.map((x) => `NOT isFinite(${x})`), ...(fails.zero ? xs.slice(1).map((x) => `${x} = 0`) : [])].join(' OR ')) }
+}
+
+/** addf/subf: the first term, then the others added (signs[i] = 1) or subtracted (-1). */
+function decimalSum(fs: string[], signs: number[]): string {
+  if (fs.length === 0) return '0.'
+  return bound(fs.map(decimal), (...ds) => {
+    const lo = `least(${ds.map((d) => `if(${digitsOf(d)} = 0, 100000, ${expOf(d)})`).join(', ')})`
+    const hi = `greatest(${ds.map((d) => `if(${digitsOf(d)} = 0, -100000, ${expOf(d)} + ${digitsOf(d)})`).join(', ')})`
+    const exact = `${hi} - ${lo} <= 75`
+    const sum = ds.map((d, i) => `${signs[i]! < 0 ? '-' : ''}${coef(d)} * ${pow10(`${expOf(d)} - ${lo}`, `${exact} AND ${digitsOf(d)} > 0`)}`).join(' + ')
+    const fallback = fs.map((f, i) => `${i && signs[i]! < 0 ? '-' : '+'} ${f}`).join(' ')
+    return `if(${exact}, ${bound([sum], (s) => nearest(s, lo))}, 0. ${fallback})`
+  })
+}
+
+/** mulf: the exact product, while its digits fit. */
+function decimalProduct(fs: string[]): string {
+  return bound(fs.map(decimal), (...ds) => {
+    const exact = `${ds.map(digitsOf).join(' + ')} <= 75`
+    const product = ds.map((d) => `if(${exact}, ${coef(d)}, toInt256(1))`).join(' * ')
+    return `if(${exact}, ${nearest(product, ds.map(expOf).join(' + '))}, ${fs.join(' * ')})`
+  })
+}
+
+/**
+ * divf: each division DivRound(x, y, 16) — the quotient to 16 decimal places, half away from
+ * zero (a quotient below 5e-17 is 0) — while the scaled operands fit 75 digits.
+ */
+function decimalQuotient(fs: string[]): string {
+  // The running value: (coefficient, exponent, digits, exact).
+  let x = bound([decimal(fs[0]!)], (d) => `tuple(${coef(d)}, ${expOf(d)}, ${digitsOf(d)}, 1)`)
+  for (const f of fs.slice(1)) {
+    x = bound([x, decimal(f)], (a, b) => {
+      const k = `${expOf(a)} - ${expOf(b)} + 16`
+      const fits = `(${digitsOf(a)} + greatest(${k}, 0) <= 75 AND ${digitsOf(b)} + greatest(-(${k}), 0) <= 75)`
+      // Below one half in the last place whatever the digits: 0.
+      const tiny = `(${k} < 0 AND ${digitsOf(a)} + 2 <= ${digitsOf(b)} - (${k}))`
+      const num = `abs(${coef(a)}) * ${pow10(`greatest(${k}, 0)`, fits)}`
+      const den = `if(${coef(b)} = 0, toInt256(1), abs(${coef(b)}) * ${pow10(`greatest(-(${k}), 0)`, fits)})`
+      const q = bound([num, den], (n, d) => `intDiv(${n}, ${d}) + if(2 * (${n} % ${d}) >= ${d}, 1, 0)`)
+      const signed = `if(${coef(a)} = 0 OR ${tiny} OR NOT ${fits}, toInt256(0), ${q} * if((${coef(a)} < 0) != (${coef(b)} < 0), -1, 1))`
+      return bound([signed], (n) => `tuple(${n}, toInt64(-16), toInt64(length(toString(abs(${n})))), tupleElement(${a}, 4) AND (${fits} OR ${tiny} OR ${coef(a)} = 0))`)
+    })
+  }
+  return bound([x], (r) => `if(tupleElement(${r}, 4), ${nearest(coef(r), expOf(r))}, ${fs.join(' / ')})`)
+}
+
+/** math.Max / math.Min of float64s, folded from the left as sprig's maxf/minf do. */
+function floatExtreme(fs: string[], max: boolean): string {
+  const sign = (v: string) => `bitTest(reinterpretAsUInt64(${v}), 63)`
+  return fs.slice(1).reduce(
+    (acc, f) =>
+      bound([acc, f], (x, y) =>
+        max
+          ? `multiIf(${x} = inf OR ${y} = inf, inf, isNaN(${x}) OR isNaN(${y}), nan, ${x} = 0 AND ${y} = 0, if(${sign(x)}, ${y}, ${x}), ${x} > ${y}, ${x}, ${y})`
+          : `multiIf(${x} = -inf OR ${y} = -inf, -inf, isNaN(${x}) OR isNaN(${y}), nan, ${x} = 0 AND ${y} = 0, if(${sign(x)}, ${x}, ${y}), ${x} < ${y}, ${x}, ${y})`,
+      ),
+    fs[0]!,
+  )
+}
+
+/** cast.ToInt64 of any value (a time is refused: Go's cast makes it 0). */
+function asInt64(v: Value, h: Helpers, name: string): string {
+  if (v.num === 'int') return v.sql
+  if (v.num === 'float') return floatToInt64(v.sql)
+  if (v.intText !== undefined) return h.typed(v.intText, 'Int64')
+  if (v.bool) return `toInt64(${v.sql})`
+  if (v.time) throw unsupported(`template ${name} of a time (unixEpoch gives its seconds)`)
+  return stringToInt64(v.sql, h)
+}
+/** cast.ToFloat64 of any value. */
+function asFloat64(v: Value, h: Helpers, name: string): string {
+  if (v.num === 'float') return v.sql
+  if (v.num === 'int') return `toFloat64(${v.sql})`
+  if (v.intText !== undefined) return h.typed(BigInt(v.intText).toString(), 'Float64')
+  if (v.bool) return `toFloat64(${v.sql})`
+  if (v.time) throw unsupported(`template ${name} of a time (unixEpoch gives its seconds)`)
+  return stringToFloat64(v.sql, h)
+}
+
+type NumberFn = (args: Value[], h: Helpers, text: string) => Value
+const takes = (name: string, args: Value[], text: string, min: number, max = min) => {
+  if (args.length < min || args.length > max) throw invalid(text, `${name} takes ${min === max ? min : max === Infinity ? `${min} or more` : `${min} to ${max}`} argument(s), got ${args.length}`)
+}
+const int64 = (sql: string, err?: string): Value => (err ? { sql, num: 'int', err } : { sql, num: 'int' })
+const float64 = (r: { sql: string; err?: string } | string): Value => (typeof r === 'string' ? { sql: r, num: 'float' } : r.err ? { sql: r.sql, num: 'float', err: r.err } : { sql: r.sql, num: 'float' })
+const ints = (name: string, args: Value[], h: Helpers) => args.map((a) => asInt64(a, h, name))
+const floats = (name: string, args: Value[], h: Helpers) => args.map((a) => asFloat64(a, h, name))
+/** A literal whole number (round's places). */
+const literalInt = (v: Value, what: string, text: string): number => {
+  if (v.intText === undefined) throw unsupported(`${what} as anything but a whole number`)
+  if (Math.abs(v.int!) > 22) throw invalid(text, `${what} ${v.int} is beyond ±22`)
+  return v.int!
+}
+
+const NUMBERS: Record<string, NumberFn> = {
+  int: (args, h, text) => (takes('int', args, text, 1), int64(asInt64(args[0]!, h, 'int'))),
+  float64: (args, h, text) => (takes('float64', args, text, 1), float64(asFloat64(args[0]!, h, 'float64'))),
+  add: (args, h) => int64(args.length ? `(${ints('add', args, h).join(' + ')})` : 'toInt64(0)'),
+  sub: (args, h, text) => (takes('sub', args, text, 2), int64(`(${ints('sub', args, h).join(' - ')})`)),
+  mul: (args, h, text) => (takes('mul', args, text, 1, Infinity), int64(`(${ints('mul', args, h).join(' * ')})`)),
+  // Go's integer division truncates, as intDiv; x / -1 wraps (ClickHouse throws on the smallest int64); / 0 panics.
+  div: (args, h, text) => {
+    takes('div', args, text, 2)
+    const [a, b] = ints('div', args, h)
+    return int64(bound([a!, b!], (x, y) => `if(${y} = -1, -${x}, intDiv(${x}, if(${y} = 0, 1, ${y})))`), `${b} = 0`)
+  },
+  mod: (args, h, text) => {
+    takes('mod', args, text, 2)
+    const [a, b] = ints('mod', args, h)
+    return int64(bound([a!, b!], (x, y) => `if(${y} = -1, toInt64(0), ${x} % if(${y} = 0, 1, ${y}))`), `${b} = 0`)
+  },
+  max: (args, h, text) => (takes('max', args, text, 1, Infinity), int64(args.length === 1 ? asInt64(args[0]!, h, 'max') : `greatest(${ints('max', args, h).join(', ')})`)),
+  min: (args, h, text) => (takes('min', args, text, 1, Infinity), int64(args.length === 1 ? asInt64(args[0]!, h, 'min') : `least(${ints('min', args, h).join(', ')})`)),
+  addf: (args, h) => float64(floatOp(floats('addf', args, h), (xs) => decimalSum(xs, xs.map(() => 1)), { decimal: true })),
+  subf: (args, h, text) => (takes('subf', args, text, 1, Infinity), float64(floatOp(floats('subf', args, h), (xs) => decimalSum(xs, xs.map((_, i) => (i ? -1 : 1))), { decimal: true }))),
+  mulf: (args, h, text) => (takes('mulf', args, text, 1, Infinity), float64(floatOp(floats('mulf', args, h), decimalProduct, { decimal: true }))),
+  divf: (args, h, text) => (takes('divf', args, text, 1, 4), float64(floatOp(floats('divf', args, h), decimalQuotient, { decimal: true, zero: true }))),
+  maxf: (args, h, text) => (takes('maxf', args, text, 1, Infinity), float64(floatOp(floats('maxf', args, h), (xs) => floatExtreme(xs, true)))),
+  minf: (args, h, text) => (takes('minf', args, text, 1, Infinity), float64(floatOp(floats('minf', args, h), (xs) => floatExtreme(xs, false)))),
+  ceil: (args, h, text) => (takes('ceil', args, text, 1), float64(`ceil(${asFloat64(args[0]!, h, 'ceil')})`)),
+  floor: (args, h, text) => (takes('floor', args, text, 1), float64(`floor(${asFloat64(args[0]!, h, 'floor')})`)),
+  // sprig's round: x·10^p, its ceiling when the fraction (math.Modf's, negative below 0) reaches roundOn, else its floor.
+  round: (args, h, text) => {
+    takes('round', args, text, 2, 3)
+    const places = literalInt(args[1]!, 'round: the places', text)
+    const on = args[2]
+    if (on && on.float === undefined && on.intText === undefined) throw unsupported('round: the roundOn as anything but a number')
+    // math.Pow(10, p) is exact to ±22 places: 10^p, or 1/10^-p.
+    const pow = h.typed(String(places >= 0 ? 10 ** places : 1 / 10 ** -places), 'Float64')
+    const roundOn = h.typed(String(on ? (on.float ?? Number(on.intText)) : 0.5), 'Float64')
+    return float64(bound([`${pow} * ${asFloat64(args[0]!, h, 'round')}`], (d) => `if(${d} - trunc(${d}) >= ${roundOn}, ceil(${d}), floor(${d})) / ${pow}`))
+  },
+  // Loki's count: the matches of a regular expression (none of them empty).
+  count: (args, h, text) => {
+    takes('count', args, text, 2)
+    const r = clickhouseRegexp(h.text(args[0]!, 'count: the pattern'), 'count')
+    if (args[1]!.num || args[1]!.bool || args[1]!.time || args[1]!.int !== undefined) throw invalid(text, 'count takes a string to search')
+    return int64(`toInt64(countMatches(${args[1]!.sql}, ${h.bind(r.pattern)}))`)
+  },
+}
+
+/**
+ * printf with %s and %v of strings (a width, `%10s` right-aligned or `%-10s` left, and a precision,
+ * `%.5s` at most five characters, counted in characters as Go counts runes); %d of integers and
+ * %f, %F, %e, %E of floats (flags - + space 0, a width, a precision: exact decimal rounding, as
+ * ClickHouse's printf rounds it, and Go's +Inf, -Inf, NaN); %v of numbers (a width and -); %%.
+ * A verb Go would print as %!d(string=…) is refused, as are other verbs and flags.
  */
 function printf(args: Value[], h: Helpers, text: string): string {
   if (args.length === 0) throw invalid(text, 'printf needs a format')
@@ -249,31 +924,70 @@ function printf(args: Value[], h: Helpers, text: string): string {
       i++
       continue
     }
-    const spec = /^%(-)?(\d+)?(?:\.(\d+))?([a-zA-Z])/.exec(format.slice(i))
-    if (!spec || (spec[4] !== 's' && spec[4] !== 'v')) {
-      throw unsupported(`printf verb ${spec?.[0] ?? format.slice(i, i + 6)} (Sluice's printf takes %s and %v, with a width, a precision and -)`)
-    }
+    const spec = /^%([-+ 0]*)(\d+)?(?:\.(\d+))?([a-zA-Z])/.exec(format.slice(i))
+    const verb = spec?.[4] ?? ''
+    const refuse = (why: string) => unsupported(`printf verb ${spec?.[0] ?? format.slice(i, i + 6)} ${why}`)
+    if (!spec || !'svdfFeE'.includes(verb)) throw refuse("(Sluice's printf takes %s and %v, %d of integers, %f and %e of floats)")
     i += spec[0].length - 1
     if (next >= args.length) throw invalid(text, `printf: the format ${JSON.stringify(format)} needs more arguments`)
     if (literal) parts.push(h.bind(literal))
     literal = ''
-    let v = args[next++]!.sql
+    const arg = args[next++]!
+    const flags = spec[1]!
     const precision = count(spec[3], 'precision')
     const width = count(spec[2], 'width')
+    const pad = (v: string) => (width === undefined ? v : `if(lengthUTF8(${v}) < ${width}, ${flags.includes('-') ? 'rightPadUTF8' : 'leftPadUTF8'}(${v}, ${width}, ' '), ${v})`)
+    const isInt = arg.num === 'int' || arg.intText !== undefined
+    const isFloat = arg.num === 'float'
+    if (verb === 'd' || 'fFeE'.includes(verb)) {
+      if (verb === 'd' ? !isInt : !isFloat) {
+        const type = isInt ? 'int' : isFloat ? 'float64' : 'string'
+        throw refuse(`of a ${type === 'string' ? 'string' : type} (Go prints %!${verb}(${type}=…); ${verb === 'd' ? 'int' : 'float64'} converts it)`)
+      }
+      const cFormat = h.bind(`%${flags}${spec[2] ?? ''}${spec[3] === undefined ? '' : `.${spec[3]}`}${verb === 'F' ? 'f' : verb}`)
+      if (verb === 'd') {
+        parts.push(`printf(${cFormat}, ${arg.num ? arg.sql : h.typed(arg.intText!, 'Int64')})`)
+        continue
+      }
+      // Go prints infinities and NaN with a sign (NaN's only when asked for), padded with spaces.
+      const plus = flags.includes('+')
+      const space = flags.includes(' ')
+      parts.push(
+        bound([arg.sql], (x) => `if(isFinite(${x}), printf(${cFormat}, ${x}), ${pad(`multiIf(isNaN(${x}), '${plus ? '+' : space ? ' ' : ''}NaN', ${x} > 0, '${plus || !space ? '+' : ' '}Inf', '-Inf')`)})`),
+      )
+      continue
+    }
+    if (flags.replace('-', '') !== '' || flags.length > 1) throw refuse('(with %s and %v Sluice takes the flag -)')
+    if (isInt || isFloat) {
+      if (verb === 's') throw refuse(`of a number (Go prints %!s(${isInt ? 'int' : 'float64'}=…); %v prints it)`)
+      if (precision !== undefined) throw refuse('of a number with a precision')
+      parts.push(pad(isFloat ? floatText(arg.sql) : arg.num ? `toString(${arg.sql})` : arg.sql))
+      continue
+    }
+    let v = arg.sql
     if (precision !== undefined) v = `substringUTF8(${v}, 1, ${precision})`
     // leftPad cuts a longer string; a width in Go never does.
-    if (width !== undefined) v = `if(lengthUTF8(${v}) < ${width}, ${spec[1] ? 'rightPadUTF8' : 'leftPadUTF8'}(${v}, ${width}, ' '), ${v})`
-    parts.push(v)
+    parts.push(pad(v))
   }
   if (next < args.length) throw invalid(text, `printf: ${args.length - next} more argument(s) than the format ${JSON.stringify(format)} takes`)
   if (literal) parts.push(h.bind(literal))
   return concatenated(parts)
 }
 
+/** A value as Go's template prints it. */
+function printed(v: Value, h: Helpers): string {
+  if (v.bool) return `if(${v.sql}, 'true', 'false')`
+  if (v.time) return goTime(TIME_STRING, v.sql, h)
+  if (v.num === 'int') return `toString(${v.sql})`
+  if (v.num === 'float') return floatText(v.sql)
+  return v.sql
+}
+
 /** A value as an `if` reads it: a condition as it is; a string when not empty; a number when not 0. */
 function truthy(v: Value): string {
   if (v.bool) return v.sql
   if (v.time) return '1'
+  if (v.num) return `(${v.sql} != 0)`
   if (v.int !== undefined) return v.int === 0 ? '0' : '1'
   return `(${v.sql} != '')`
 }
@@ -281,21 +995,30 @@ function truthy(v: Value): string {
 /** Strings compared as Go compares them (bytes, as ClickHouse does); a number literal has no string to compare with. */
 function strings(name: string, args: Value[], text: string, min: number, max = min): string[] {
   if (args.length < min || args.length > max) throw invalid(text, `${name} takes ${min === max ? min : `${min} or more`} argument(s), got ${args.length}`)
-  if (args.some((a) => a.bool || a.time || a.int !== undefined)) throw unsupported(`template ${name} of anything but strings (labels, quoted text)`)
+  if (args.some((a) => a.bool || a.time || a.num || a.int !== undefined)) throw unsupported(`template ${name} of anything but strings (labels, quoted text)`)
   return args.map((a) => a.sql)
+}
+
+/** Go's eq, lt, …: strings with strings (bytes), integers with integers, floats with floats; Go fails on other pairs. */
+function comparable(name: string, args: Value[], text: string, min: number, max = min): string[] {
+  if (args.length < min || args.length > max) throw invalid(text, `${name} takes ${min === max ? min : `${min} or more`} argument(s), got ${args.length}`)
+  if (args.every((a) => !a.bool && !a.time && !a.num && a.int === undefined)) return args.map((a) => a.sql)
+  if (args.every((a) => a.num === 'int' || a.intText !== undefined)) return args.map((a) => (a.num ? a.sql : `toInt64(${a.sql})`))
+  if (args.every((a) => a.num === 'float')) return args.map((a) => a.sql)
+  throw unsupported(`template ${name} of a string and a number, or an integer and a float (Go's comparison fails on them; int and float64 convert)`)
 }
 
 const CONDITIONS: Record<string, (args: Value[], text: string) => string> = {
   // eq a b c: a equals b or c, as Go's eq.
   eq: (args, text) => {
-    const [a, ...rest] = strings('eq', args, text, 2, 16)
+    const [a, ...rest] = comparable('eq', args, text, 2, 16)
     return `(${rest.map((b) => `${a} = ${b}`).join(' OR ')})`
   },
-  ne: (args, text) => strings('ne', args, text, 2).join(' != '),
-  lt: (args, text) => strings('lt', args, text, 2).join(' < '),
-  le: (args, text) => strings('le', args, text, 2).join(' <= '),
-  gt: (args, text) => strings('gt', args, text, 2).join(' > '),
-  ge: (args, text) => strings('ge', args, text, 2).join(' >= '),
+  ne: (args, text) => comparable('ne', args, text, 2).join(' != '),
+  lt: (args, text) => comparable('lt', args, text, 2).join(' < '),
+  le: (args, text) => comparable('le', args, text, 2).join(' <= '),
+  gt: (args, text) => comparable('gt', args, text, 2).join(' > '),
+  ge: (args, text) => comparable('ge', args, text, 2).join(' >= '),
   // contains "ErrTimeout" .err: .err holds "ErrTimeout" (sprig's argument order).
   contains: (args, text) => {
     const [sub, src] = strings('contains', args, text, 2)
@@ -321,7 +1044,7 @@ const CONDITIONS: Record<string, (args: Value[], text: string) => string> = {
  */
 function logical(name: 'and' | 'or', args: Value[]): Value {
   if (args.every((a) => a.bool)) return { sql: `(${args.map((a) => a.sql).join(name === 'and' ? ' AND ' : ' OR ')})`, bool: true }
-  if (args.some((a) => a.bool || a.time || a.int !== undefined)) throw unsupported(`template ${name} of conditions and strings together`)
+  if (args.some((a) => a.bool || a.time || a.num || a.int !== undefined)) throw unsupported(`template ${name} of conditions and strings together`)
   let sql = args[args.length - 1]!.sql
   for (let i = args.length - 2; i >= 0; i--) sql = name === 'and' ? `if(${truthy(args[i]!)}, ${sql}, ${args[i]!.sql})` : `if(${truthy(args[i]!)}, ${args[i]!.sql}, ${sql})`
   return { sql }
@@ -430,7 +1153,7 @@ const TIMES: Record<string, (args: Value[], h: Helpers, text: string, scope: Tem
   unixToTime: (args, _h, text) => {
     if (args.length !== 1) throw invalid(text, `unixToTime takes 1 argument, got ${args.length}`)
     const v = args[0]!
-    if (v.bool || v.time) throw invalid(text, 'unixToTime takes a string')
+    if (v.bool || v.time || v.num) throw invalid(text, 'unixToTime takes a string')
     const s = v.sql
     const n = `ifNull(toInt64OrNull(${s}), 0)`
     const unit = `multiIf(length(${s}) = 5, 86400000000000, length(${s}) = 10, 1000000000, length(${s}) = 13, 1000000, length(${s}) = 16, 1000, 1)`
@@ -455,8 +1178,16 @@ function operand(o: Operand, scope: TemplateScope, h: Helpers, text: string): Va
       return { sql: scope.label(o.text) }
     case 'string':
       return { sql: h.bind(o.text), text: o.text }
-    case 'int':
-      return { sql: h.bind(o.text), int: Number(o.text) }
+    case 'int': {
+      const n = BigInt(o.text)
+      if (n < -(2n ** 63n) || n >= 2n ** 63n) throw invalid(text, `the number ${o.text} overflows int`)
+      return { sql: h.bind(o.text), int: Number(o.text), intText: o.text }
+    }
+    case 'float': {
+      const f = Number(o.text)
+      if (!Number.isFinite(f)) throw invalid(text, `the number ${o.text} is out of range`)
+      return { sql: h.typed(String(f), 'Float64'), num: 'float', float: f }
+    }
     case 'pipeline':
       return evaluate(o.commands, scope, h, text)
     case 'ident':
@@ -486,19 +1217,47 @@ function apply(name: string, args: Value[], scope: TemplateScope, h: Helpers, te
   if (Object.hasOwn(TIMES, name)) return TIMES[name]!(args, h, text, scope)
   if (Object.hasOwn(CONDITIONS, name)) return { sql: CONDITIONS[name]!(args, text), bool: true }
   if ((name === 'and' || name === 'or') && args.length >= 2) return logical(name, args)
+  if (Object.hasOwn(NUMBERS, name)) return NUMBERS[name]!(args, h, text)
   if (args.some((a) => a.bool || a.time)) throw invalid(text, `${name} takes strings, not a ${args.some((a) => a.bool) ? 'condition' : 'time (format it with date)'}`)
   if (name === 'printf') return { sql: printf(args, h, text) }
-  if (!Object.hasOwn(FUNCTIONS, name)) throw unsupported(`template function ${name} (Sluice's templates take ${[...Object.keys(FUNCTIONS), 'printf', ...Object.keys(CONDITIONS), 'and', 'or'].join(', ')}, ${Object.keys(TIMES).join(', ')}, if/else and __line__)`)
+  if (args.some((a) => a.num)) throw invalid(text, `${name} takes strings, not a number (printf formats one)`)
+  if (!Object.hasOwn(FUNCTIONS, name)) throw unsupported(`template function ${name} (Sluice's templates take ${[...Object.keys(FUNCTIONS), 'printf', ...Object.keys(NUMBERS), ...Object.keys(CONDITIONS), 'and', 'or'].join(', ')}, ${Object.keys(TIMES).join(', ')}, if/else and __line__)`)
   const fn = FUNCTIONS[name]!
   if (args.length !== fn.arity) throw invalid(text, `${name} takes ${fn.arity} argument(s), got ${args.length}`)
   const out = fn.apply(args, h)
   return typeof out === 'string' ? { sql: out } : out
 }
 
+/**
+ * Where the action opened before `from` closes: the first }} outside quoted and raw strings, as
+ * Go's lexer reads it (a string left open: the first }}, for the tokenizer to name; -1: none).
+ */
+function actionEnd(text: string, from: number): number {
+  for (let i = from; i < text.length; i++) {
+    const c = text[i]
+    if (c === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++
+    } else if (c === '`') {
+      i = text.indexOf('`', i + 1)
+    } else if (c === '}' && text[i + 1] === '}') {
+      return i
+    }
+    if (i < 0 || i >= text.length) return text.indexOf('}}', from)
+  }
+  return -1
+}
+
 /** The template as a String expression. */
 export function compileTemplate(text: string, scope: TemplateScope): CompiledTemplate {
+  const constants = new Map<string, string>()
   const h: Helpers = {
     bind: (v) => scope.p.bind(v),
+    typed: (v, type) => scope.p.bind(v, type),
+    constant: (v) => {
+      let bound = constants.get(v)
+      if (bound === undefined) constants.set(v, (bound = scope.p.bind(v)))
+      return bound
+    },
     text: (v, what) => {
       if (v.text === undefined) throw unsupported(`${what} as anything but a quoted string`)
       return v.text
@@ -528,7 +1287,7 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
       segments.push({ text: before })
       break
     }
-    const close = rest.indexOf('}}', open)
+    const close = actionEnd(rest, open + 2)
     if (close < 0) throw invalid(text, 'unclosed {{')
     let action = rest.slice(open + 2, close)
     if (/^-\s/.test(action)) {
@@ -573,7 +1332,7 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
         throw unsupported(`template action {{${word}}} (Sluice's templates take labels, __line__, literals, string functions and if/else)`)
       }
       const v = pipeline(seg.tokens)
-      out.push({ sql: v.bool ? `if(${v.sql}, 'true', 'false')` : v.time ? goTime(TIME_STRING, v.sql, h) : v.sql, err: v.err })
+      out.push({ sql: printed(v, h), err: v.err })
     }
     return out
   }
