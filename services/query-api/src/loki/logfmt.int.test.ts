@@ -118,8 +118,10 @@ const CASES: Case[] = [
   { line: 'k=v"w z=1', k: { z: '1' }, s: {}, error: at_(4, 'unexpected \'"\'') },
   // Keys sanitised: Unicode spaces trimmed, a leading digit prefixed, other characters as `_`.
   { line: 'x.y=1 9z=2 \u00a0k\u00a0=3 été=4 -=5', k: { x_y: '1', _9z: '2', k: '3', _t_: '4', _: '5' } },
-  // The last pair of a key wins; with --keep-empty an empty one too.
-  { line: 'a=1 a=2 a= a b=', k: { a: '', b: '' }, s: { a: '2' } },
+  // The first pair of a key wins (Loki 3.5+); without --keep-empty the first with a value.
+  { line: 'a=1 a=2 a= a b=', k: { a: '1', b: '' } },
+  { line: 'a= a=2 a=3 b b=4', k: { a: '', b: '' }, s: { a: '2', b: '4' } },
+  { line: 'x.y=1 x_y=2 9z=3 _9z=4', k: { x_y: '1', _9z: '3' } },
   { line: 'empty="" k=""x', k: { empty: '', k: '', x: '' } },
   // Every byte up to 0x20 separates.
   { line: 'a\tb=1\nc=2\u0000d=3', k: { a: '', b: '1', c: '2', d: '3' } },
@@ -215,11 +217,11 @@ describe('| logfmt --strict and --keep-empty through the API', () => {
     expect(both[4]!.parsed.__error_details__).toBe(at_(2, 'unexpected \'"\''))
   })
 
-  it('keeps a standalone key with --keep-empty: an empty value that overwrites the pair before it', async () => {
+  it('keeps a standalone key with --keep-empty, where the key has no pair before it', async () => {
     const empty = await lines('{service_name="shop"} | logfmt --keep-empty | status=""')
-    expect(empty.map((e) => e.line)).toEqual([SHOP[0], SHOP[3], SHOP[4], SHOP[5]])
+    expect(empty.map((e) => e.line)).toEqual([SHOP[0], SHOP[4], SHOP[5]])
     const plain = await lines('{service_name="shop"} | logfmt --keep-empty | status="200"')
-    expect(plain.map((e) => e.line)).toEqual([SHOP[2]])
+    expect(plain.map((e) => e.line)).toEqual([SHOP[2], SHOP[3]])
   })
 
   it('counts the lines without an error in a metric query', async () => {

@@ -19,7 +19,8 @@
 // two. Loki's parser then sanitises each key (Unicode spaces trimmed, a leading digit prefixed
 // with `_`, characters outside [a-zA-Z0-9_] as `_`; an empty result is no label), replaces U+FFFD
 // and bytes that are not UTF-8 in a value by spaces, and skips empty values unless --keep-empty.
-// A later pair overwrites an earlier one of the same key. --strict stops at the first error,
+// The first pair of a key it keeps wins (Loki 3.5+: a parser does not set a label it has set, as
+// the LogfmtParser test "duplicate from line property" holds). --strict stops at the first error,
 // keeping the pairs before it, and sets __error__=LogfmtParserErr and __error_details__ to
 // `logfmt syntax error at pos <n> : <message>`.
 //
@@ -70,7 +71,7 @@ function sanitise(key: string): string {
 }
 
 export interface LogfmtSql {
-  /** Map(String, String) of the labels extracted, one per key (the last pair's). */
+  /** Map(String, String) of the labels extracted, one per key (the first pair's). */
   map: string
   /** With --strict: whether the line has an error, and `__error_details__` (meaningful where it has). */
   error?: { failed: string; details: string }
@@ -127,9 +128,9 @@ export function logfmtSql(line: string, flags: { strict: boolean; keepEmpty: boo
   }
   const kv = `arrayMap(t -> (${sanitise('t.2')}, replaceAll(t.3, ${FFFD}, ' ')), arrayFilter(t -> t.1 = 0, ${read}))`
   const pairs = name(`arrayFilter(kv -> kv.1 != ''${flags.keepEmpty ? '' : " AND kv.2 != ''"}, ${kv})`)
-  // The last pair of a key wins: keep a pair when no later one has its key.
+  // The first pair of a key wins: keep a pair when no earlier one has its key.
   const keys = name(`arrayMap(kv -> kv.1, ${pairs})`)
-  const map = `CAST(arrayFilter((kv, i) -> arrayLastIndex(k -> k = kv.1, ${keys}) = i, ${pairs}, arrayEnumerate(${pairs})), 'Map(String, String)')`
+  const map = `CAST(arrayFilter((kv, i) -> indexOf(${keys}, kv.1) = i, ${pairs}, arrayEnumerate(${pairs})), 'Map(String, String)')`
   return error ? { map, error } : { map }
 }
 
