@@ -46,8 +46,9 @@ describe('uniqueLines', () => {
 })
 
 describe('| logfmt flags', () => {
-  it('reads a line with Loki\'s decoder for --strict and --keep-empty, and as before without a flag', () => {
+  it('reads a line with Loki\'s decoder for --strict and --keep-empty, and first with extractKeyValuePairs without a flag', () => {
     expect(logQuery('{a="b"} | logfmt').query).toMatch(/extractKeyValuePairs/)
+    expect(logQuery('{a="b"} | logfmt').query).toMatch(/extractAll/)
     expect(logQuery('{a="b"} | logfmt --keep-empty').query).not.toMatch(/extractKeyValuePairs/)
     const strict = logQuery('{a="b"} | logfmt --strict').query
     expect(strict).toMatch(/'LogfmtParserErr'/)

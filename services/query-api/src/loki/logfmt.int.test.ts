@@ -1,12 +1,14 @@
-// `| logfmt --strict` and `| logfmt --keep-empty` on embedded ClickHouse: the decoder's labels and
-// errors for lines of every kind of token, against what Loki's own decoder gives for them (its
-// parser tests' lines among them), and the flags through the Loki API.
+// `| logfmt` on embedded ClickHouse: the decoder's labels and --strict's errors for lines of every
+// kind of token, against what Loki's own decoder gives for them (its parser tests' lines among
+// them); the fast reading of `| logfmt` without flags against the decoder on generated lines; the
+// flags through the Loki API.
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ClickHouseHandle } from '@sluice/clickhouse'
 import { listenQueryApi, openTestStore } from '../test-store.js'
 import type { TestStore } from '../test-store.js'
-import { logfmtSql } from './logfmt.js'
+import { prng } from '../loki-fixture.js'
+import { logfmtPlainSql, logfmtSql } from './logfmt.js'
 import type { Labels } from './output.js'
 import { Params } from './sql.js'
 
@@ -157,6 +159,85 @@ describe('the logfmt decoder', () => {
     const got = await decode(lines, { strict: true, keepEmpty: true })
     const expected = (c: Case): Labels => c.sk ?? (c.error === undefined ? c.k : (c.s ?? withoutEmpty(c.k)))
     CASES.forEach((c, n) => expect(got[n], shown(c)).toEqual({ labels: expected(c), details: c.error ?? '' }))
+  })
+})
+
+// ---- the fast reading ---------------------------------------------------------------------------
+
+/**
+ * Lines of logfmt's every kind of token, as bytes: 40 % made of what the fast reading takes (names
+ * as Loki keeps them, plain and quoted values, separators ≤ 0x20 it knows), each of those with one
+ * thing in three it does not (a key Loki renames, an escape, a quote or '=' out of place, a glued
+ * pair, an error token, U+FFFD, a byte that is not UTF-8, a control byte); 40 % anything at all;
+ * 20 % text and JSON, with a pair now and then. Keys come from a short list, so that they repeat.
+ */
+function generatedLines(count: number, seed: number): Buffer[] {
+  const rnd = prng(seed)
+  const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!
+  const NAMES = ['a', 'b', 'level', 'msg', '_k', 'A9', 'ts', 'a_b']
+  const RENAMED = ['x.y', '9z', 'k-1', 'é', 'k\u00a0', '\u2000k', 'a.b', 'x_y', '-']
+  const VALUES = ['1', 'info', '12ms', '/api/v1?q=1', 'c:\\path', 'é', '日本', '😀', '\x7f', 'a\\b', 'u-1']
+  const QUOTED = ['GET /api 200', 'x=y', '', ' ', 'tab\there', 'new\nline', 'é ü', '\x01', 'k="v"']
+  const SEPARATORS = [' ', ' ', ' ', '  ', '\t', '\n', '\r\n', '\x0b', '\x0c']
+  const ODD = [
+    () => pick(['\x00', '\x1f', '\u00a0', '\u2028', '']),
+    () => `${pick(RENAMED)}=${pick(VALUES)}`,
+    () => `${pick(NAMES)}="${pick(['\\"q\\"', '\\\\', '\\u00e9', '\\ud83d\\ude00', '\\ud800', '\\q', '\\n', '\\'])}"`,
+    () => `${pick(NAMES)}=${pick(['v=w', 'v"w', '"', '=', 'x"', '\u{FFFD}', 'b\u{FFFD}r'])}`,
+    () => pick(['=x', '=', '"q"', 'a"b', '"', 'k\u{FFFD}=1', 'k="unterminated', '==']),
+    () => `${pick(NAMES)}="${pick(QUOTED)}"${pick(NAMES)}=${pick(VALUES)}`,
+    () => `${pick(NAMES)}="v${pick(['\u{FFFD}', '\x00'])}"`,
+  ]
+  const BYTES = [[0xff], [0xc3], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xc0, 0xaf], [0xef, 0xbf, 0xbd], [0xe2, 0x82]]
+  const plainToken = () => {
+    const r = rnd()
+    if (r < 0.08) return pick(NAMES)
+    if (r < 0.5) return `${pick(NAMES)}="${pick(QUOTED)}"`
+    return `${pick(NAMES)}=${r < 0.6 ? '' : pick(VALUES)}`
+  }
+  const anyToken = () => (rnd() < 0.4 ? plainToken() : pick(ODD)())
+  const WORDS = ['User', 'u-1', 'logged', 'in', 'from', '10.0.0.1:5432', '(active=3,', 'idle=5)', 'took', '12ms', 'é', '"quoted', 'words"', 'x=y', 'a=', '-', '{', '}']
+  const JSON_LINES = ['{"level":"info","msg":"a b","n":1}', '{"msg": "x a=b y", "n": 2}', '{"url":"/p?q=1&r=2"}', '["a", "b"]', '{"k": "é\\u00e9"}']
+  const text = () => (rnd() < 0.3 ? pick(JSON_LINES) : Array.from({ length: 1 + Math.floor(rnd() * 8) }, () => pick(WORDS)).join(pick([' ', ' ', '\t'])))
+  return Array.from({ length: count }, () => {
+    if (rnd() < 0.2) return Buffer.from(text())
+    const plain = rnd() < 0.5
+    const n = Math.floor(rnd() * 7)
+    const parts: Buffer[] = [Buffer.from(rnd() < 0.2 ? pick(SEPARATORS) : '')]
+    for (let i = 0; i < n; i++) {
+      if (i > 0) parts.push(Buffer.from(plain ? pick(SEPARATORS) : pick([...SEPARATORS, '', '\x00', '\u00a0'])))
+      parts.push(Buffer.from(plain ? (rnd() < 1 / (3 * n) ? pick(ODD)() : plainToken()) : anyToken()))
+      if (!plain && rnd() < 0.1) parts.push(Buffer.from(pick(BYTES)))
+    }
+    if (rnd() < 0.2) parts.push(Buffer.from(pick(SEPARATORS)))
+    return Buffer.concat(parts)
+  })
+}
+
+describe('| logfmt without flags', () => {
+  it("reads every generated line as the decoder does, the fast reading answering most of the plain ones", async () => {
+    const lines = [1, 2, 3].flatMap((seed) => generatedLines(20_000, seed))
+    await ch.client.command({ query: `CREATE TABLE ${DATABASE}.generated (n UInt32, hex String) ENGINE = Memory` })
+    await ch.client.insert({ table: `${DATABASE}.generated`, values: lines.map((l, n) => ({ n, hex: l.toString('hex') })), format: 'JSONEachRow' })
+    const defs: string[] = []
+    const name = (expr: string) => {
+      defs.push(`${expr} AS d${defs.length}`)
+      return `d${defs.length - 1}`
+    }
+    const plain = logfmtPlainSql('line', name)
+    const exact = logfmtSql('line', { strict: false, keepEmpty: false }, name).map
+    const pairs = (m: string) => `arraySort(CAST(${m}, 'Array(Tuple(String, String))'))`
+    const query = `WITH ${defs.join(',\n')}
+SELECT count() AS lines, countIf(fast) AS fast, groupArrayIf(3)((hex(line), got, want), got != want) AS wrong
+FROM (SELECT unhex(hex) AS line, ${plain.fast} AS fast, ${pairs(plain.map)} AS got, ${pairs(exact)} AS want FROM ${DATABASE}.generated)
+SETTINGS short_circuit_function_evaluation = 'force_enable'`
+    const rs = await ch.client.query({ query, format: 'JSONEachRow' })
+    const [r] = await rs.json<{ lines: string; fast: string; wrong: unknown[] }>()
+    expect(r!.wrong).toEqual([])
+    expect(Number(r!.lines)).toBe(lines.length)
+    // Both readings answer for many lines (the generator's plain half, less what spoils it).
+    expect(Number(r!.fast)).toBeGreaterThan(lines.length * 0.3)
+    expect(Number(r!.fast)).toBeLessThan(lines.length * 0.6)
   })
 })
 

@@ -4,9 +4,9 @@
 // `<name>_extracted`), the `__error__` and `__error_details__` expressions, and the labels dropped
 // or kept. Where Sluice differs from Loki (stated in the README's LogQL table): `| json` flattens
 // nested objects three levels deep in SQL (fully in answered lines); an unwrapped value that does
-// not convert is skipped instead of failing the query. `| logfmt` without a flag reads pairs with
-// ClickHouse's extractKeyValuePairs (keys as written, escapes as written, malformed pairs read
-// otherwise): Loki's own reading (logfmt.ts), which --strict and --keep-empty use, costs ~8× as much.
+// not convert is skipped instead of failing the query. `| logfmt` reads a line as Loki's decoder
+// does (logfmt.ts); with extraction parameters it reads pairs with ClickHouse's extractKeyValuePairs
+// (keys and escapes as written, malformed pairs read otherwise).
 import { SluiceError } from '@sluice/core'
 import type { Grouping, LabelFilterExpr, Matcher, Stage } from '../logql/ast.js'
 import { asciiLower, flattenJson, nonEmptySanitised, visible } from './output.js'
@@ -37,7 +37,7 @@ import {
   unsupported,
 } from './sql.js'
 import type { Builtin, Params } from './sql.js'
-import { logfmtSql } from './logfmt.js'
+import { logfmtPlainSql, logfmtSql } from './logfmt.js'
 import { compileTemplate } from './template.js'
 import type { CompiledTemplate } from './template.js'
 
@@ -62,7 +62,7 @@ const ABSENT: Lookup = { has: '0', val: "''" }
 
 type Frame =
   | { kind: 'json'; line: string; extract?: Map<string, string[]> }
-  /** `map`: the labels as Loki's decoder reads them (logfmt.ts); without it, extractKeyValuePairs' reading. */
+  /** `map`: the labels as Loki's decoder reads them (logfmt.ts); without it (extraction), extractKeyValuePairs' reading. */
   | { kind: 'logfmt'; line: string; extract?: Map<string, string>; map?: string }
   /** `| unpack`: the line's top-level string fields but `_entry`, as Map(String, String). */
   | { kind: 'unpack'; line: string; map: string }
@@ -273,7 +273,7 @@ export class Pipeline {
           return
         }
         if (!stage.flags?.length) {
-          this.#frames.push({ kind: 'logfmt', line })
+          this.#frames.push({ kind: 'logfmt', line, map: this.alias(logfmtPlainSql(line, (expr) => this.alias(expr)).map) })
           return
         }
         const decoded = logfmtSql(line, { strict, keepEmpty: stage.flags.includes('keep-empty') }, (expr) => this.alias(expr))
