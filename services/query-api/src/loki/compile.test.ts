@@ -58,7 +58,26 @@ describe('| logfmt flags', () => {
 
   it('refuses --strict with extraction parameters, and takes --keep-empty with them as Loki does (ignored)', () => {
     expect(() => logQuery('{a="b"} | logfmt --strict host')).toThrow(/unsupported LogQL: logfmt --strict with extraction parameters/)
-    expect(logQuery('{a="b"} | logfmt --keep-empty host').query).toBe(logQuery('{a="b"} | logfmt host').query)
+    expect(logQuery('{a="b"} | logfmt --keep-empty status').query).toBe(logQuery('{a="b"} | logfmt status').query)
+  })
+})
+
+describe('| logfmt with extraction parameters', () => {
+  const metric = (q: string) => compileRange(scope, parseLogQL(q) as RangeAggregation, { startNs: 0n, endNs: 60_000_000_000n, stepNs: 60_000_000_000n }, undefined)
+
+  it('reads each label from its key and its own name, with bound keys', () => {
+    const q = logQuery('{a="b"} | logfmt st="status", msg')
+    expect(q.query).not.toMatch(/'status'|'msg'/)
+    expect(Object.values(q.params)).toContainEqual(['status', 'st'])
+    expect(Object.values(q.params)).toContainEqual(['msg'])
+  })
+
+  it('refuses what Loki answers differently from query to query or run to run', () => {
+    expect(() => metric('count_over_time({a="b"} | logfmt status [1m])')).toThrow(/unsupported LogQL: logfmt with extraction parameters in a metric query/)
+    expect(() => logQuery('{a="b"} | logfmt a="x", b="x"')).toThrow(/unsupported LogQL: logfmt extraction of one key into two labels/)
+    expect(() => logQuery('{a="b"} | logfmt level')).toThrow(/unsupported LogQL: logfmt extraction into level/)
+    expect(() => logQuery('{a="b"} | logfmt a="x.y"')).toThrow(/unsupported LogQL: logfmt extraction of the key "x.y"/)
+    expect(() => metric('count_over_time({a="b"} | logfmt [1m])')).not.toThrow()
   })
 })
 

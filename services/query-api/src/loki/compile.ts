@@ -190,7 +190,7 @@ export const stepCount = (s: Steps) => Number((s.endNs - s.startNs) / s.stepNs) 
  */
 export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, grouping: Grouping | undefined): LogStatement {
   const p = new Params()
-  const pipe = new Pipeline(p, scope.attributes)
+  const pipe = new Pipeline(p, scope.attributes, { metric: true })
   const offset = r.offsetNs ?? 0n
   const fromNs = steps.startNs - offset - r.rangeNs + 1n
   const toNs = steps.endNs - offset + 1n

@@ -8,7 +8,7 @@ import type { ClickHouseHandle } from '@sluice/clickhouse'
 import { listenQueryApi, openTestStore } from '../test-store.js'
 import type { TestStore } from '../test-store.js'
 import { prng } from '../loki-fixture.js'
-import { logfmtPlainSql, logfmtSql } from './logfmt.js'
+import { logfmtExtractSql, logfmtPlainSql, logfmtSql } from './logfmt.js'
 import type { Labels } from './output.js'
 import { Params } from './sql.js'
 
@@ -162,6 +162,54 @@ describe('the logfmt decoder', () => {
   })
 })
 
+// ---- extraction parameters ------------------------------------------------------------------------
+
+/** What `| logfmt label=…, …` reads from each line, each label taking the keys given. */
+async function extract(lines: (string | Buffer)[], keys: Record<string, string[]>): Promise<Labels[]> {
+  const p = new Params()
+  const defs: string[] = []
+  const name = (expr: string) => {
+    defs.push(`${expr} AS d${defs.length}`)
+    return `d${defs.length - 1}`
+  }
+  const r = logfmtExtractSql('line', new Map(Object.entries(keys)), p, name)
+  const hex = p.bind(lines.map((l) => Buffer.from(l).toString('hex')), 'Array(String)')
+  const query = `WITH ${defs.join(',\n')}
+SELECT n, ${r.map} AS labels
+FROM (SELECT arrayJoin(arrayZip(arrayMap(h -> unhex(h), ${hex}), range(length(${hex})))) AS z, z.1 AS line, z.2 AS n)
+ORDER BY n`
+  const rs = await ch.client.query({ query, query_params: p.values, format: 'JSONEachRow' })
+  return (await rs.json<{ n: number; labels: Labels }>()).map((r) => r.labels)
+}
+
+// Loki's LogfmtExpressionParser, as a log query runs it: each label set (to '' without a pair), the
+// last pair whose sanitised key the label takes winning, a value with U+FFFD (or a byte that is not
+// UTF-8) read as ''.
+describe('the logfmt decoder with extraction parameters', () => {
+  it("reads Loki's parser tests' line", async () => {
+    const line = 'app=foo level=error spaces="value with ÜFT8👌" ts=2021-02-12T19:18:10.037940878Z'
+    const keys = { app: ['app'], lvl: ['level', 'lvl'], timestamp: ['ts', 'timestamp'], spaces: ['spaces'], nope: ['nope'] }
+    expect(await extract([line], keys)).toEqual([{ app: 'foo', lvl: 'error', timestamp: '2021-02-12T19:18:10.037940878Z', spaces: 'value with ÜFT8👌', nope: '' }])
+  })
+
+  it('takes the last pair of any of its keys, empty or a standalone key too', async () => {
+    const lines = ['a=5 x=7', 'x=7 a=5', 'b=1', 'x=1 x=', 'x=1 x', 'x=1 x=b=c a"b', 'x="q\\"r" y=2', 'x.y=1 k=2', '']
+    expect((await extract(lines, { a: ['x', 'a'] })).map((l) => l.a)).toEqual(['7', '5', '', '', '', '1', 'q"r', '', ''])
+  })
+
+  it("reads a value with U+FFFD or a byte that is not UTF-8 as ''", async () => {
+    const lines = ['x=b\u{FFFD}r', bytes('x=b', [0xff], 'r'), 'x="\\ud800"', bytes('x=ok ', [0xc3], '=1'), 'x="\\u00e9"']
+    expect((await extract(lines, { a: ['x'] })).map((l) => l.a)).toEqual(['', '', '', 'ok', 'é'])
+  })
+
+  it('matches sanitised keys', async () => {
+    expect(await extract(['x.y=1 x_y=2 9z=3', 'x_y=2 x-y=4'], { x_y: ['x_y'], _9z: ['_9z'] })).toEqual([
+      { x_y: '2', _9z: '3' },
+      { x_y: '4', _9z: '' },
+    ])
+  })
+})
+
 // ---- the fast reading ---------------------------------------------------------------------------
 
 /**
@@ -241,6 +289,33 @@ SETTINGS short_circuit_function_evaluation = 'force_enable'`
   })
 })
 
+describe('| logfmt with extraction parameters', () => {
+  it('reads every generated line as the decoder does, the fast reading answering most of the plain ones', async () => {
+    const lines = [4, 5, 6].flatMap((seed) => generatedLines(20_000, seed))
+    await ch.client.command({ query: `CREATE TABLE ${DATABASE}.generated_x (n UInt32, hex String) ENGINE = Memory` })
+    await ch.client.insert({ table: `${DATABASE}.generated_x`, values: lines.map((l, n) => ({ n, hex: l.toString('hex') })), format: 'JSONEachRow' })
+    const p = new Params()
+    const defs: string[] = []
+    const name = (expr: string) => {
+      defs.push(`${expr} AS d${defs.length}`)
+      return `d${defs.length - 1}`
+    }
+    // Labels of one key and of two (both of the generator's names), and of a key only a renamed one gives.
+    const keys = new Map([['a', ['a']], ['lvl', ['level', 'lvl']], ['ts', ['A9', 'ts']], ['m', ['msg', 'm']], ['x_y', ['x_y']]])
+    const r = logfmtExtractSql('line', keys, p, name)
+    const query = `WITH ${defs.join(',\n')}
+SELECT count() AS lines, countIf(fast) AS fast, groupArrayIf(3)((hex(line), got, want), got != want) AS wrong
+FROM (SELECT unhex(hex) AS line, ${r.fast} AS fast, CAST(${r.map}, 'Array(Tuple(String, String))') AS got, CAST(${r.exact}, 'Array(Tuple(String, String))') AS want FROM ${DATABASE}.generated_x)
+SETTINGS short_circuit_function_evaluation = 'force_enable'`
+    const rs = await ch.client.query({ query, query_params: p.values, format: 'JSONEachRow' })
+    const [row] = await rs.json<{ lines: string; fast: string; wrong: unknown[] }>()
+    expect(row!.wrong).toEqual([])
+    expect(Number(row!.lines)).toBe(lines.length)
+    expect(Number(row!.fast)).toBeGreaterThan(lines.length * 0.2)
+    expect(Number(row!.fast)).toBeLessThan(lines.length * 0.6)
+  })
+})
+
 // ---- through the API ------------------------------------------------------------------------------
 
 interface Entry {
@@ -310,6 +385,25 @@ describe('| logfmt --strict and --keep-empty through the API', () => {
     expect(reply.status, reply.body).toBe(200)
     const result = (JSON.parse(reply.body) as { data: { result: { value: [number, string] }[] } }).data.result
     expect(result.map((s) => s.value[1])).toEqual(['3'])
+  })
+
+  it('sets every label asked for with extraction parameters, to the last pair of its keys', async () => {
+    expect((await lines('{service_name="shop"} | logfmt st="status", msg')).map((e) => e.parsed)).toEqual([{ msg: 'paid "in full"' }, { st: '500' }, { st: '200' }, {}, {}, {}])
+    // A label without a value is '': it is there, so a number filter marks the line instead of dropping it.
+    const filtered = await lines('{service_name="shop"} | logfmt st="status" | st > 250')
+    expect(filtered.map((e) => [e.line, e.parsed])).toEqual([
+      [SHOP[0], { __error__: 'LabelFilterErr' }],
+      [SHOP[1], { st: '500' }],
+      [SHOP[3], { __error__: 'LabelFilterErr' }],
+      [SHOP[4], { __error__: 'LabelFilterErr' }],
+      [SHOP[5], { __error__: 'LabelFilterErr' }],
+    ])
+  })
+
+  it('refuses extraction parameters in a metric query (400)', async () => {
+    const reply = await get('/loki/api/v1/query', { query: 'sum by (st) (count_over_time({service_name="shop"} | logfmt st="status" [5m]))', time: at(60) })
+    expect(reply.status).toBe(400)
+    expect(reply.body).toMatch(/logfmt with extraction parameters in a metric query/)
   })
 
   it('refuses --strict with extraction parameters (400 naming it)', async () => {

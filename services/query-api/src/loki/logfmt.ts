@@ -27,12 +27,16 @@
 // One regular expression splits a line into those tokens (ClickHouse's RE2 reads UTF-8, so a
 // line that is not UTF-8 is read with each stray byte as U+FFFD first, as Go's decoder sees it).
 //
+// With extraction parameters (`| logfmt label="key", …`, logfmtExtractSql) the parser sets every
+// label asked for, to the last pair whose key the label takes, empty or not ('' without one).
+//
 // The decoder costs ~7× what ClickHouse's extractKeyValuePairs does. That reader gives the
 // decoder's pairs for a line of the shape PLAIN describes (most logfmt lines, most lines of text),
 // once empty values are left out and where no key repeats; a line without '=' has no pair at all
 // (JSON, most often); the decoder answers for the others alone (queries run with
 // short_circuit_function_evaluation = 'force_enable'). logfmt.int.test.ts holds the two readings
 // equal on generated lines of every kind of token.
+import type { Params } from './sql.js'
 
 const lit = (s: string) => `'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`
 
@@ -115,23 +119,30 @@ function classify(t: string): string {
   )`
 }
 
+const stray = (c: string) => `(length(${c}) = 1 AND NOT isValidUTF8(${c}))`
+
+/** A line's tokens as classify() tells them, and the steps before (named). */
+function tokenise(line: string, name: (expr: string) => string) {
+  const valid = name(`isValidUTF8(${line})`)
+  const text = name(`if(${valid}, ${line}, arrayStringConcat(arrayMap(c -> if(${stray('c')}, ${FFFD}, c), extractAll(${line}, ${CHAR}))))`)
+  const matches = name(`extractAll(${text}, ${TOKEN})`)
+  const tokens = name(`arrayMap(t -> ${classify('t')}, arrayMap(m -> trim(LEADING ${GARBAGE_SET} FROM m), ${matches}))`)
+  return { valid, text, matches, tokens }
+}
+
 /**
  * `| logfmt [--strict] [--keep-empty]` over the String expression `line`. `name` defines an
  * expression once in the statement's WITH clause and returns its name.
  */
 export function logfmtSql(line: string, flags: { strict: boolean; keepEmpty: boolean }, name: (expr: string) => string): LogfmtSql {
-  const stray = (c: string) => `(length(${c}) = 1 AND NOT isValidUTF8(${c}))`
-  const valid = name(`isValidUTF8(${line})`)
-  const text = name(`if(${valid}, ${line}, arrayStringConcat(arrayMap(c -> if(${stray('c')}, ${FFFD}, c), extractAll(${line}, ${CHAR}))))`)
-  const matches = name(`extractAll(${text}, ${TOKEN})`)
-  const tokens = name(`arrayMap(t -> ${classify('t')}, arrayMap(m -> trim(LEADING ${GARBAGE_SET} FROM m), ${matches}))`)
+  const { valid, text, matches, tokens } = tokenise(line, name)
   let read = tokens
   let error: LogfmtSql['error']
   if (flags.strict) {
     const first = name(`arrayFirstIndex(t -> t.1 != 0, ${tokens})`)
     // The tokens before the first that fails (arraySlice to a computed length costs 4× as much).
     read = `arrayFilter((t, failed) -> failed = 0, ${tokens}, arrayCumSum(arrayMap(t -> t.1 != 0, ${tokens})))`
-    error = { failed: `(${first} > 0)`, details: errorDetails(line, valid, text, matches, tokens, first, stray) }
+    error = { failed: `(${first} > 0)`, details: errorDetails(line, valid, text, matches, tokens, first) }
   }
   const kv = `arrayMap(t -> (${sanitise('t.2')}, replaceAll(t.3, ${FFFD}, ' ')), arrayFilter(t -> t.1 = 0, ${read}))`
   const pairs = name(`arrayFilter(kv -> kv.1 != ''${flags.keepEmpty ? '' : " AND kv.2 != ''"}, ${kv})`)
@@ -146,7 +157,7 @@ export function logfmtSql(line: string, flags: { strict: boolean; keepEmpty: boo
  * fails). Offsets are counted in `text`; in a line that is not UTF-8 each stray byte there took
  * three (U+FFFD), so two are taken off for each one before the offset.
  */
-function errorDetails(line: string, valid: string, text: string, matches: string, tokens: string, first: string, stray: (c: string) => string): string {
+function errorDetails(line: string, valid: string, text: string, matches: string, tokens: string, first: string): string {
   const t = `${tokens}[${first}]`
   const m = `${matches}[${first}]`
   // Where the token starts: the matches' lengths up to its own end, less the token itself.
@@ -179,6 +190,8 @@ const lineOf = (token: string) => lit(`^${SEPARATOR}*(?:${token}(?:${SEPARATOR}+
  * every pair of a repeated key. A line of text is one too, most often.
  */
 const PLAIN = lineOf(`(?:${KEY_VALUE}|${WORD}+)`)
+/** PLAIN without words alone, which extraction reads as ''. */
+const PAIRS = lineOf(KEY_VALUE)
 /** A line without '=' has no pair: its tokens are standalone keys or errors. */
 const NO_PAIRS = (text: string) => `position(${text}, '=') = 0`
 
@@ -199,4 +212,43 @@ export function logfmtPlainSql(text: string, name: (expr: string) => string): Lo
   const chosen = name(`bitAnd(${plain}, ${once}) = 1`)
   const exact = logfmtSql(text, { strict: false, keepEmpty: false }, name).map
   return { map: `multiIf(${chosen}, ${fast}, ${NO_PAIRS(text)}, CAST(map(), 'Map(String, String)'), ${exact})`, fast: chosen }
+}
+
+export interface LogfmtExtractSql {
+  /** Map(String, String): every label, with its value. */
+  map: string
+  /** Whether the fast reading answered for the line (for tests and measurements). */
+  fast: string
+  /** The map as the decoder alone reads it (for tests). */
+  exact: string
+}
+
+/**
+ * `| logfmt label="key", …` as Loki's LogfmtExpressionParser reads a line in a log query (it has
+ * no flags but --strict): every label is set, to the value of the last pair whose key (sanitised)
+ * the label takes, even an empty one or a standalone key's; '' when no pair has one, or when the
+ * value holds U+FFFD or a byte that is not UTF-8 (Loki's nil value). `keys` gives each label its
+ * keys (one or two). A line of the shape PAIRS with no key twice, and no two keys of one label,
+ * is read by extractKeyValuePairs, ~4× faster; a line without '=' sets every label to ''.
+ */
+export function logfmtExtractSql(text: string, keys: ReadonlyMap<string, readonly string[]>, p: Params, name: (expr: string) => string): LogfmtExtractSql {
+  const labels = [...keys.keys()].map((l) => p.bind(l))
+  const mapOf = (values: string[]) => `map(${labels.flatMap((l, i) => [l, values[i]!]).join(', ')})`
+  const { tokens } = tokenise(text, name)
+  const pairs = name(`arrayMap(t -> (${sanitise('t.2')}, t.3), arrayFilter(t -> t.1 = 0, ${tokens}))`)
+  const exact = name(
+    mapOf(
+      [...keys.values()].map((k) => {
+        const v = `arrayLast(kv -> has(${p.bind(k, 'Array(String)')}, kv.1), ${pairs}).2`
+        return `if(position(${v}, ${FFFD}) > 0, '', ${v})`
+      }),
+    ),
+  )
+  const raw = name(`extractKeyValuePairs(${text}, '=', ${SEPARATORS}, '"')`)
+  const bound = [...keys.values()].map((k) => k.map((key) => p.bind(key)))
+  const fast = bound.map((k) => (k.length === 1 ? `${raw}[${k[0]}]` : `concat(${k.map((key) => `${raw}[${key}]`).join(', ')})`))
+  // Not AND, whose lazy arguments would build the map again: no key twice, one key of each label at most.
+  const single = bound.filter((k) => k.length > 1).map((k) => `(${k.map((key) => `mapContains(${raw}, ${key})`).join(' + ')}) < 2`)
+  const chosen = name(`least(match(${text}, ${PAIRS}), arrayUniq(mapKeys(${raw})) = length(${raw})${single.map((c) => `, ${c}`).join('')}) = 1`)
+  return { map: `multiIf(${chosen}, ${mapOf(fast)}, ${NO_PAIRS(text)}, ${mapOf(labels.map(() => "''"))}, ${exact})`, fast: chosen, exact }
 }

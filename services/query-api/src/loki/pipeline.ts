@@ -5,8 +5,8 @@
 // or kept. Where Sluice differs from Loki (stated in the README's LogQL table): `| json` flattens
 // nested objects three levels deep in SQL (fully in answered lines); an unwrapped value that does
 // not convert is skipped instead of failing the query. `| logfmt` reads a line as Loki's decoder
-// does (logfmt.ts); with extraction parameters it reads pairs with ClickHouse's extractKeyValuePairs
-// (keys and escapes as written, malformed pairs read otherwise).
+// does (logfmt.ts); its extraction parameters are refused in metric queries, where Loki's answer
+// depends on which labels the query needs (its parser hints).
 import { SluiceError } from '@sluice/core'
 import type { Grouping, LabelFilterExpr, Matcher, Stage } from '../logql/ast.js'
 import { asciiLower, flattenJson, nonEmptySanitised, visible } from './output.js'
@@ -28,7 +28,6 @@ import {
   lineHasIp,
   jsonFlat,
   jsonPath,
-  logfmtMap,
   matchSql,
   nonEmpty,
   numeric,
@@ -37,7 +36,7 @@ import {
   unsupported,
 } from './sql.js'
 import type { Builtin, Params } from './sql.js'
-import { logfmtPlainSql, logfmtSql } from './logfmt.js'
+import { logfmtExtractSql, logfmtPlainSql, logfmtSql } from './logfmt.js'
 import { compileTemplate } from './template.js'
 import type { CompiledTemplate } from './template.js'
 
@@ -62,8 +61,8 @@ const ABSENT: Lookup = { has: '0', val: "''" }
 
 type Frame =
   | { kind: 'json'; line: string; extract?: Map<string, string[]> }
-  /** `map`: the labels as Loki's decoder reads them (logfmt.ts); without it (extraction), extractKeyValuePairs' reading. */
-  | { kind: 'logfmt'; line: string; extract?: Map<string, string>; map?: string }
+  /** The labels as Loki's decoder reads them (logfmt.ts), a Map(String, String); `extracted`: the labels asked for, each set. */
+  | { kind: 'logfmt'; line: string; map: string; extracted?: ReadonlySet<string> }
   /** `| unpack`: the line's top-level string fields but `_entry`, as Map(String, String). */
   | { kind: 'unpack'; line: string; map: string }
   | { kind: 'regexp'; line: string; re: string; names: string[] }
@@ -92,9 +91,13 @@ export class Pipeline {
   /** Every label looked up as a possible attribute: what a probe may settle (see Scope.attributes). */
   readonly attributeNames = new Set<string>()
 
-  constructor(params: Params, attributes?: ReadonlyMap<string, boolean>) {
+  /** Set for a metric query's pipeline, which Loki runs with parser hints. */
+  readonly #metric: boolean
+
+  constructor(params: Params, attributes?: ReadonlyMap<string, boolean>, opts: { metric?: boolean } = {}) {
     this.#p = params
     this.#attributes = attributes
+    this.#metric = opts.metric === true
   }
 
   /** Names `expr` in the WITH clause; returns the name. */
@@ -166,11 +169,10 @@ export class Pipeline {
         return paths.map(one).reduce((a, b) => ({ has: `(${a.has} OR ${b.has})`, val: `if(${a.has}, ${a.val}, ${b.val})` }))
       }
       case 'logfmt': {
-        const key = f.extract ? f.extract.get(name) : name
-        if (key === undefined) return ABSENT
-        const k = this.#p.bind(key)
-        const kv = f.map ?? this.alias(logfmtMap(f.line))
-        return { has: `mapContains(${kv}, ${k})`, val: `${kv}[${k}]` }
+        // Loki sets every label it was asked to extract, to '' where the line has no value for it.
+        if (f.extracted && !f.extracted.has(name)) return ABSENT
+        const k = this.#p.bind(name)
+        return { has: f.extracted ? '1' : `mapContains(${f.map}, ${k})`, val: `${f.map}[${k}]` }
       }
       case 'unpack': {
         const k = this.#p.bind(name)
@@ -265,11 +267,11 @@ export class Pipeline {
       }
       case 'logfmt': {
         const strict = stage.flags?.includes('strict') === true
-        const extract = stage.extract?.length ? new Map(stage.extract.map((e) => [e.label, e.expr])) : undefined
-        if (extract) {
+        if (stage.extract?.length) {
           // Loki's parser with extraction parameters has quirks of its own (its flags: --strict only).
           if (strict) throw unsupported('logfmt --strict with extraction parameters')
-          this.#frames.push({ kind: 'logfmt', line, extract })
+          const keys = this.#logfmtKeys(stage.extract)
+          this.#frames.push({ kind: 'logfmt', line, map: this.alias(logfmtExtractSql(line, keys, this.#p, (expr) => this.alias(expr)).map), extracted: new Set(keys.keys()) })
           return
         }
         if (!stage.flags?.length) {
@@ -311,6 +313,27 @@ export class Pipeline {
         return
       }
     }
+  }
+
+  /**
+   * `| logfmt label="key", …`: the keys each label takes (logfmtExtractSql). A pair's key feeds the
+   * label it is the key of, or else the label of its name, as Loki renames keys. What Loki answers
+   * differently from query to query, or from run to run, is refused: a metric query (its parser
+   * hints skip keys the query does not name, and stop at the first pair found), a label of Sluice's
+   * own (Loki names it <label>_extracted where the stream or its metadata has it, keeps the first
+   * pair and stops at the second), a key read into two labels (Loki picks one at random), a key
+   * that is no name (Loki refuses most).
+   */
+  #logfmtKeys(params: { label: string; expr: string }[]): Map<string, string[]> {
+    if (this.#metric) throw unsupported('logfmt with extraction parameters in a metric query (use | logfmt without them)')
+    const keyOf = new Map(params.map((e) => [e.label, e.expr]))
+    const keys = new Set(keyOf.values())
+    if (keys.size < keyOf.size) throw unsupported('logfmt extraction of one key into two labels')
+    for (const [label, key] of keyOf) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw unsupported(`logfmt extraction of the key "${key}" (a key is a name: letters, digits and _)`)
+      if (builtin(label)) throw unsupported(`logfmt extraction into ${label}, a label of Sluice's own`)
+    }
+    return new Map([...keyOf].map(([label, key]) => [label, [...new Set([key, ...(keys.has(label) ? [] : [label])])]]))
   }
 
   #labelFilter(e: LabelFilterExpr): string {
@@ -366,8 +389,7 @@ export class Pipeline {
           if (f.extract) return `map(${[...f.extract.keys()].flatMap((k) => [this.#p.bind(k), this.#frameLookup(f, k).val]).join(', ')})`
           return `CAST(${jsonFlat(f.line)}, 'Map(String, String)')`
         case 'logfmt':
-          if (f.extract) return `map(${[...f.extract.keys()].flatMap((k) => [this.#p.bind(k), this.#frameLookup(f, k).val]).join(', ')})`
-          return f.map ?? logfmtMap(f.line)
+          return f.map
         case 'unpack':
           return f.map
         case 'regexp':
@@ -395,8 +417,7 @@ export class Pipeline {
           if (f.extract) return { kind: 'map' as const, col, sql: `map(${[...f.extract.keys()].flatMap((k) => [this.#p.bind(k), this.#frameLookup(f, k).val]).join(', ')})` }
           return { kind: 'json' as const, col, sql: f.line }
         case 'logfmt':
-          if (f.extract) return { kind: 'map' as const, col, sql: `map(${[...f.extract.keys()].flatMap((k) => [this.#p.bind(k), this.#frameLookup(f, k).val]).join(', ')})` }
-          return { kind: 'map' as const, col, sql: f.map ?? logfmtMap(f.line) }
+          return { kind: 'map' as const, col, sql: f.map }
         case 'unpack':
           return { kind: 'map' as const, col, sql: f.map }
         case 'regexp':

@@ -123,8 +123,6 @@ export function jsonFlat(line: string, depth = 1): string {
   return `arrayFlatten(arrayMap(${kv} -> ${nested}, JSONExtractKeysAndValuesRaw(${line})))`
 }
 
-export const logfmtMap = (line: string) => `extractKeyValuePairs(${line}, '=', ' ', '"')`
-
 export function matchSql(expr: string, op: Matcher['op'], value: string, p: Params): string {
   switch (op) {
     case '=':
