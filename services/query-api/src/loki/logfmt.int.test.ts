@@ -406,6 +406,12 @@ describe('| logfmt --strict and --keep-empty through the API', () => {
     expect(reply.body).toMatch(/logfmt with extraction parameters in a metric query/)
   })
 
+  it('answers a query too big for ClickHouse to plan with a 400 naming it (parsers chained through line_format)', async () => {
+    const reply = await get('/loki/api/v1/query_range', { query: '{service_name="shop"} | logfmt | line_format "{{.msg}}" | logfmt | line_format "{{.a}}" | logfmt', start: at(0), end: at(60) })
+    expect(reply.status).toBe(400)
+    expect(reply.body).toMatch(/^the query is too big for ClickHouse to plan \(Query tree is too big/)
+  })
+
   it('refuses --strict with extraction parameters (400 naming it)', async () => {
     const reply = await get('/loki/api/v1/query_range', { query: '{service_name="shop"} | logfmt --strict status', start: at(0), end: at(60) })
     expect(reply.status).toBe(400)
