@@ -305,7 +305,7 @@ describe('| logfmt with extraction parameters', () => {
     const r = logfmtExtractSql('line', keys, p, name)
     const query = `WITH ${defs.join(',\n')}
 SELECT count() AS lines, countIf(fast) AS fast, groupArrayIf(3)((hex(line), got, want), got != want) AS wrong
-FROM (SELECT unhex(hex) AS line, ${r.fast} AS fast, CAST(${r.map}, 'Array(Tuple(String, String))') AS got, CAST(${r.exact}, 'Array(Tuple(String, String))') AS want FROM ${DATABASE}.generated_x)
+FROM (SELECT unhex(hex) AS line, ${r.fast} AS fast, arraySort(CAST(${r.map}, 'Array(Tuple(String, String))')) AS got, arraySort(CAST(${r.exact}, 'Array(Tuple(String, String))')) AS want FROM ${DATABASE}.generated_x)
 SETTINGS short_circuit_function_evaluation = 'force_enable'`
     const rs = await ch.client.query({ query, query_params: p.values, format: 'JSONEachRow' })
     const [row] = await rs.json<{ lines: string; fast: string; wrong: unknown[] }>()
