@@ -7,7 +7,8 @@
 // blocks. Each function keeps Go's (and sprig's) semantics, byte offsets included, over valid UTF-8
 // text; where Go fails (a panic, a function's error) the template's error condition holds. What
 // has none here (range/with, variables, toDate/toDateInZone, fromJson, bytes, duration, a regular
-// expression that can match empty text, printf verbs beyond %s %v %d %f %e) is a 400 naming it.
+// expression that can match empty text, printf verbs beyond %s %v %d %f %e, a template beyond
+// MAX_CALLS ClickHouse calls) is a 400 naming it.
 import { SluiceError } from '@sluice/core'
 import { unsupported } from './sql.js'
 import type { Params } from './sql.js'
@@ -58,6 +59,12 @@ type Operand = { kind: 'field' | 'ident' | 'string' | 'int' | 'float'; text: str
 
 /** The largest count (width, repetition, offset) a template may name. */
 export const MAX_COUNT = 100_000
+/**
+ * The most function calls a template's expressions may hold: about a quarter of ClickHouse's
+ * max_ast_elements (50 000), which counts some four elements a call (sprig's float arithmetic
+ * writes a few hundred calls a function).
+ */
+export const MAX_CALLS = 6_000
 
 const invalid = (text: string, why: string) => new SluiceError('VALIDATION_FAILED', `template ${JSON.stringify(text)}: ${why}`)
 
@@ -628,11 +635,15 @@ function clickhouseRegexp(re: string, fn: string): GoRegexp & { pattern: string 
 // "0x1p-2"; anything else, or out of range, is 0). add/sub/mul/div/mod/max/min answer Go int64s
 // (wrapping as Go does, dividing by zero fails); addf/subf/mulf/divf convert each float64 to its
 // shortest decimal and compute exactly in decimals (divf to 16 places, half away from zero) before
-// the nearest float64, as shopspring/decimal does: Int256 here, exact while the operands' digits
-// span at most 75 decimal places (beyond, the float64 operation stands in). A number prints as
-// Go's fmt prints it (a float64 as strconv's shortest 'g': 0.30000000000000004, 1e+06, +Inf).
+// the nearest float64, as shopspring/decimal does. Here that is Int256: exact while the operands of
+// addf/subf span at most 75 decimal places (beyond, the float64 sum stands in) and the digits of a
+// product fit 75; a quotient too large for them keeps 57 digits and a sticky one. A number prints
+// as Go's fmt prints it (a float64 as strconv's shortest 'g': 0.30000000000000004, 1e+06, +Inf).
+//
+// Each lambda costs ClickHouse about a millisecond to analyse: `bound` names what would otherwise
+// be written out many times (a label's conversion), small pieces are written out.
 
-/** An expression bound once: `body` of a lambda over `value` (ClickHouse has no let). */
+/** `body` over `values`, each computed once: a lambda (ClickHouse has no let). */
 let lambdas = 0
 function bound(values: string[], body: (...names: string[]) => string): string {
   const names = values.map(() => `_v${lambdas++}`)
@@ -650,27 +661,30 @@ const GO_HEX_FLOAT = `^[+-]?0[xX](?:_?${HEX_DIGITS}(?:\\.(?:${HEX_DIGITS})?)?|\\
 
 /** cast.ToInt64 of a String expression. */
 function stringToInt64(s: string, h: Helpers): string {
-  // trimZeroDecimal: "5.00" → "5" (and, as it scans from the end past points, "5.0." → "5").
-  const cut = bound([`trimRight(${s}, '.')`], (points) =>
-    bound([`trimRight(${points}, '0')`], (zeros) => `if(length(${zeros}) < length(${points}) AND endsWith(${zeros}, '.'), substring(${zeros}, 1, length(${zeros}) - 1), ${s})`),
-  )
-  return bound([cut], (t) => {
-    const fast = `match(${t}, '^[+-]?(?:0|[1-9][0-9]{0,17})$')`
-    // ClickHouse computes both branches of an if: the slow one gets '' where the fast one answers.
-    const slow = bound([`if(${fast}, '', ${t})`, `replaceRegexpOne(if(${fast}, '', ${t}), '^[+-]', '')`], (u, body) => {
-      const base = `multiIf(match(${body}, '^0[xX]'), 16, match(${body}, '^0[bB]'), 2, startsWith(${body}, '0'), 8, 10)`
-      const digits = `trimLeft(replaceAll(replaceRegexpOne(${body}, '^0[xXbBoO]', ''), '_', ''), '0')`
-      return bound([base, digits], (b, d) => {
-        // At most 64 bits of digits, then the value as a UInt128, one digit at a time.
-        const fits = `length(${d}) <= multiIf(${b} = 16, 16, ${b} = 8, 22, ${b} = 2, 64, 20)`
-        const value = `arrayFold((acc, c) -> acc * ${b} + c, arrayMap(c -> toUInt128(position('0123456789abcdef', c) - 1), splitByString('', lower(if(${fits}, ${d}, '')))), toUInt128(0))`
-        return bound([value, `startsWith(${u}, '-')`], (v, neg) => {
-          const ok = `match(${u}, ${h.constant(GO_INT)}) AND ${fits} AND ${v} <= if(${neg}, 9223372036854775808, 9223372036854775807)`
-          return `if(${ok}, toInt64(if(${neg}, -toInt128(${v}), toInt128(${v}))), 0)`
+  return bound([s], (v) => {
+    // trimZeroDecimal: "5.00" → "5" (and, as it scans from the end past points, "5.0." → "5").
+    const points = `trimRight(${v}, '.')`
+    const zeros = `trimRight(${points}, '0')`
+    const cut = `if(length(${zeros}) < length(${points}) AND endsWith(${zeros}, '.'), substring(${zeros}, 1, length(${zeros}) - 1), ${v})`
+    return bound([cut], (t) => {
+      const fast = `match(${t}, '^[+-]?(?:0|[1-9][0-9]{0,17})$')`
+      // ClickHouse computes both branches of an if: the slow one reads '' where the fast one answers.
+      const u = `if(${fast}, '', ${t})`
+      const slow = bound([`replaceRegexpOne(${u}, '^[+-]', '')`, `match(${u}, ${h.constant(GO_INT)})`, `startsWith(${u}, '-')`], (body, valid, neg) => {
+        const base = `multiIf(match(${body}, '^0[xX]'), 16, match(${body}, '^0[bB]'), 2, startsWith(${body}, '0'), 8, 10)`
+        const d = `trimLeft(replaceAll(replaceRegexpOne(${body}, '^0[xXbBoO]', ''), '_', ''), '0')`
+        return bound([base, d], (b, d) => {
+          // At most 64 bits of digits, read as a UInt128: hex and binary by unhex/unbin, octal as binary.
+          const fits = `length(${d}) <= multiIf(${b} = 16, 16, ${b} = 8, 22, ${b} = 2, 64, 20)`
+          const digits = `if(${fits}, ${d}, '')`
+          const octal = [...'01234567'].reduce((x, c, i) => `replaceAll(${x}, '${'abcdefgh'[i]}', '${i.toString(2).padStart(3, '0')}')`, `translate(${digits}, '01234567', 'abcdefgh')`)
+          const bits = (x: string) => `reinterpretAsUInt128(reverse(unbin(leftPad(${x}, 128, '0'))))`
+          const value = `multiIf(${b} = 16, reinterpretAsUInt128(reverse(unhex(leftPad(${digits}, 32, '0')))), ${b} = 2, ${bits(digits)}, ${b} = 8, ${bits(octal)}, toUInt128OrZero(${digits}))`
+          return bound([value], (n) => `toInt64(if(${valid} AND ${fits} AND ${n} <= if(${neg}, 9223372036854775808, 9223372036854775807), if(${neg}, -toInt128(${n}), toInt128(${n})), 0))`)
         })
       })
+      return `if(${fast}, toInt64OrZero(${t}), ${slow})`
     })
-    return `if(${fast}, toInt64OrZero(${t}), ${slow})`
   })
 }
 
@@ -681,8 +695,11 @@ const floatToInt64 = (f: string) => bound([f], (x) => `if(${x} >= ${INT64_MIN}. 
 function stringToFloat64(s: string, h: Helpers): string {
   return bound([s], (v) => {
     const plain = `replaceAll(${v}, '_', '')`
-    const finite = (x: string) => bound([x], (y) => `if(isInfinite(${y}), 0., ${y})`)
-    return `multiIf(match(${v}, ${h.constant('^(?i:[+-]?inf(?:inity)?)$')}), if(startsWith(${v}, '-'), -inf, inf), match(${v}, ${h.constant('^(?i:nan)$')}), nan, match(${v}, ${h.constant(GO_FLOAT)}), ${finite(`toFloat64OrZero(${plain})`)}, match(${v}, ${h.constant(GO_HEX_FLOAT)}), ${finite(hexFloat(`if(match(${v}, ${h.constant(GO_HEX_FLOAT)}), ${plain}, '')`))}, 0.)`
+    const hex = `match(${v}, ${h.constant(GO_HEX_FLOAT)})`
+    return bound([`multiIf(match(${v}, ${h.constant(GO_FLOAT)}), toFloat64OrZero(${plain}), ${hex}, ${hexFloat(`if(${hex}, ${plain}, '')`)}, 0.)`], (x) =>
+      // Out of range is a ParseFloat error: 0; written infinities and NaN are read.
+      `multiIf(match(${v}, ${h.constant('^(?i:[+-]?inf(?:inity)?)$')}), if(startsWith(${v}, '-'), -inf, inf), match(${v}, ${h.constant('^(?i:nan)$')}), nan, isInfinite(${x}), 0., ${x})`,
+    )
   })
 }
 
@@ -692,124 +709,141 @@ function stringToFloat64(s: string, h: Helpers): string {
  * is a normal float64; a subnormal one may be rounded twice.
  */
 function hexFloat(u: string): string {
-  return bound([`replaceRegexpOne(${u}, '^[+-]?0[xX]', '')`], (b) =>
-    bound([`extract(${b}, '^([0-9a-fA-F.]*)[pP]')`, `extract(${b}, '[pP][+-]?0*([0-9]+)$')`], (mant, expDigits) =>
-      bound([`trimLeft(replaceAll(${mant}, '.', ''), '0')`], (digits) => {
-        const frac = `if(position(${mant}, '.') > 0, splitByChar('.', ${mant})[2], '')`
-        const exp = `if(length(${expDigits}) > 6, 1000000, toInt64OrZero(${expDigits})) * if(match(${b}, '[pP]-'), -1, 1)`
-        const sticky = `if(trimRight(substring(${digits}, 17), '0') = '', 0, 1)`
-        const m = `toFloat64(bitOr(reinterpretAsUInt64(reverse(unhex(leftPad(substring(${digits}, 1, 16), 16, '0')))), ${sticky}))`
-        const k = `greatest(-3300, least(3300, ${exp} - 4 * length(${frac}) + 4 * greatest(length(${digits}) - 16, 0)))`
-        return bound([m, k], (x, e) => `if(startsWith(${u}, '-'), -1, 1) * ${x} * exp2(intDiv(${e}, 3)) * exp2(intDiv(${e}, 3)) * exp2(${e} - 2 * intDiv(${e}, 3))`)
-      }),
-    ),
-  )
+  return bound([`replaceRegexpOne(${u}, '^[+-]?0[xX]', '')`], (b) => {
+    const mant = `extract(${b}, '^([0-9a-fA-F.]*)[pP]')`
+    const expDigits = `extract(${b}, '[pP][+-]?0*([0-9]+)$')`
+    const digits = `trimLeft(replaceAll(${mant}, '.', ''), '0')`
+    const frac = `if(position(${mant}, '.') > 0, splitByChar('.', ${mant})[2], '')`
+    const exp = `if(length(${expDigits}) > 6, 1000000, toInt64OrZero(${expDigits})) * if(match(${b}, '[pP]-'), -1, 1)`
+    const sticky = `if(trimRight(substring(${digits}, 17), '0') = '', 0, 1)`
+    const m = `toFloat64(bitOr(reinterpretAsUInt64(reverse(unhex(leftPad(substring(${digits}, 1, 16), 16, '0')))), ${sticky}))`
+    const k = `greatest(-3300, least(3300, ${exp} - 4 * length(${frac}) + 4 * greatest(length(${digits}) - 16, 0)))`
+    return `if(startsWith(${u}, '-'), -1, 1) * ${m} * exp2(intDiv(${k}, 3)) * exp2(intDiv(${k}, 3)) * exp2(${k} - 2 * intDiv(${k}, 3))`
+  })
+}
+
+/** The shortest digits of a float64 printed by toString (1.25e-7, 1250000, 0.00125): [digits, power of ten of the first]. */
+function shortest(a: string): [string, string] {
+  const m = `splitByChar('e', ${a})[1]`
+  const all = `replaceAll(${m}, '.', '')`
+  const e10 = `if(position(${a}, 'e') > 0, toInt32(splitByChar('e', ${a})[2]), 0)`
+  return [`trimRight(trimLeft(${all}, '0'), '0')`, `${e10} + length(splitByChar('.', ${m})[1]) - 1 - (length(${all}) - length(trimLeft(${all}, '0')))`]
 }
 
 /** A float64 as Go's %v prints it: strconv's shortest digits, in %e form below 1e-4 and from 1e6 on. */
 function floatText(f: string): string {
   return bound([f], (x) => {
-    // ClickHouse prints the same shortest digits, as 1.25e-7 or 1250000: to d.ddde±XX.
-    const exponential = bound([`toString(abs(${x}))`], (a) =>
-      bound([`splitByChar('e', ${a})[1]`, `if(position(${a}, 'e') > 0, toInt32(splitByChar('e', ${a})[2]), 0)`], (m, e10) =>
-        bound([`replaceAll(${m}, '.', '')`], (all) =>
-          bound([`trimRight(trimLeft(${all}, '0'), '0')`, `${e10} + length(splitByChar('.', ${m})[1]) - 1 - (length(${all}) - length(trimLeft(${all}, '0')))`], (digits, exp) =>
-            `concat(if(${x} < 0, '-', ''), substring(${digits}, 1, 1), if(length(${digits}) > 1, concat('.', substring(${digits}, 2)), ''), 'e', if(${exp} < 0, '-', '+'), if(abs(${exp}) < 10, '0', ''), toString(abs(${exp})))`,
-          ),
-        ),
-      ),
-    )
+    // ClickHouse prints the same shortest digits: to d.ddde±XX.
+    const exponential = bound(shortest(`toString(abs(${x}))`), (digits, exp) => `concat(if(${x} < 0, '-', ''), substring(${digits}, 1, 1), if(length(${digits}) > 1, concat('.', substring(${digits}, 2)), ''), 'e', if(${exp} < 0, '-', '+'), if(abs(${exp}) < 10, '0', ''), toString(abs(${exp})))`)
     return `multiIf(isNaN(${x}), 'NaN', isInfinite(${x}), if(${x} > 0, '+Inf', '-Inf'), ${x} = 0 OR (abs(${x}) >= 0.0001 AND abs(${x}) < 1e6), toString(${x}), ${exponential})`
   })
 }
 
-// shopspring/decimal's arithmetic: a tuple (coefficient Int256, exponent, digits) of exact decimals.
+// shopspring/decimal's arithmetic over tuples (coefficient Int256, exponent, digits) of exact decimals.
 /** NewFromFloat of a Float64 (0 for NaN and infinities, which fail): its shortest digits, as ClickHouse prints them too. */
-const decimal = (f: string) =>
-  bound([`toString(abs(if(isFinite(${f}), ${f}, 0)))`, `${f} < 0`], (a, negative) =>
-    bound([`splitByChar('e', ${a})[1]`, `if(position(${a}, 'e') > 0, toInt64(splitByChar('e', ${a})[2]), 0)`], (m, e10) =>
-      bound([`replaceAll(${m}, '.', '')`], (all) =>
-        bound([`trimRight(trimLeft(${all}, '0'), '0')`], (digits) => {
-          const exp = `${e10} - length(if(position(${m}, '.') > 0, splitByChar('.', ${m})[2], '')) + length(trimLeft(${all}, '0')) - length(${digits})`
-          return `tuple(toInt256(if(${digits} = '', '0', ${digits})) * if(${negative}, -1, 1), toInt64(${exp}), toInt64(length(${digits})))`
-        }),
-      ),
-    ),
-  )
+const decimal = (x: string) => {
+  const [digits, first] = shortest(`toString(abs(if(isFinite(${x}), ${x}, 0)))`)
+  return `tuple(toInt256(if(${digits} = '', '0', ${digits})) * if(${x} < 0, -1, 1), toInt64(${first} - length(${digits}) + 1), toInt64(length(${digits})))`
+}
 const coef = (d: string) => `tupleElement(${d}, 1)`
 const expOf = (d: string) => `tupleElement(${d}, 2)`
 const digitsOf = (d: string) => `tupleElement(${d}, 3)`
-/** 10^k as an Int256, k in 0..75 (0 where `ok` does not hold, so nothing out of range is built). */
-const pow10 = (k: string, ok: string) => `toInt256(concat('1', repeat('0', toUInt64(if(${ok}, ${k}, 0)))))`
+/** 10^k as an Int256, k in 0..75 (1 where `ok` does not hold: nothing out of range is built on any row). */
+const pow10 = (k: string, ok: string) => `toInt256(concat('1', repeat('0', toUInt64(greatest(0, least(75, if(${ok}, ${k}, 0)))))))`
 /** An exact decimal (coefficient, exponent) as the nearest float64, as big.Rat.Float64 gives it. */
-const nearest = (c: string, e: string) => `if(${c} = 0, 0., toFloat64(concat(toString(${c}), 'e', toString(${e}))))`
+const nearest = (c: string, e: string) => `toFloat64(concat(toString(${c}), 'e', toString(${e})))`
+
 /**
  * A float operation over values each written once: `op` of their names, and the condition under
- * which Go fails (NewFromFloat panics on NaN and infinities; `zero`: division by a zero).
+ * which Go fails: NewFromFloat panics on NaN and infinities (`decimal`), a decimal division on a
+ * zero divisor (`zero`).
  */
-function floatOp(fs: string[], op: (xs: string[]) => string, fails: { decimal?: boolean; zero?: boolean } = {}): { sql: string; err?: string } {
+function floatOp(args: Value[], h: Helpers, name: string, op: (xs: string[]) => string, fails: { decimal?: boolean; zero?: boolean } = {}): { sql: string; err?: string } {
+  const fs = args.map((a) => asFloat64(a, h, name))
   if (fs.length === 0) return { sql: op([]) }
   const sql = bound(fs, (...xs) => op(xs))
   if (!fails.decimal) return { sql }
-  return { sql, err: bound(fs, (...xs) => [...xs.map((x) => `NOT isFinite(${x})`), ...(fails.zero ? xs.slice(1).map((x) => `${x} = 0`) : [])].join(' OR ')) }
+  // A label converts to NaN or an infinity only when it says so (out of range is 0): no conversion needed.
+  const special = args.map((a, i) =>
+    a.num === 'float' ? `NOT isFinite(${fs[i]})` : a.num || a.intText !== undefined || a.bool ? '' : `match(${a.sql}, ${h.constant('^(?i:[+-]?inf(?:inity)?|nan)$')})`,
+  )
+  const zero = fails.zero ? fs.slice(1).map((f) => `${f} = 0`) : []
+  const err = [...special, ...zero].filter(Boolean)
+  return err.length ? { sql, err: err.join(' OR ') } : { sql }
 }
 
-/** addf/subf: the first term, then the others added (signs[i] = 1) or subtracted (-1). */
-function decimalSum(fs: string[], signs: number[]): string {
-  if (fs.length === 0) return '0.'
-  return bound(fs.map(decimal), (...ds) => {
-    const lo = `least(${ds.map((d) => `if(${digitsOf(d)} = 0, 100000, ${expOf(d)})`).join(', ')})`
-    const hi = `greatest(${ds.map((d) => `if(${digitsOf(d)} = 0, -100000, ${expOf(d)} + ${digitsOf(d)})`).join(', ')})`
-    const exact = `${hi} - ${lo} <= 75`
-    const sum = ds.map((d, i) => `${signs[i]! < 0 ? '-' : ''}${coef(d)} * ${pow10(`${expOf(d)} - ${lo}`, `${exact} AND ${digitsOf(d)} > 0`)}`).join(' + ')
-    const fallback = fs.map((f, i) => `${i && signs[i]! < 0 ? '-' : '+'} ${f}`).join(' ')
-    return `if(${exact}, ${bound([sum], (s) => nearest(s, lo))}, 0. ${fallback})`
-  })
+/** addf/subf over float64 names: the first term, then the others added (signs[i] = 1) or subtracted (-1). */
+function decimalSum(xs: string[], signs: number[]): string {
+  if (xs.length === 0) return '0.'
+  return bound(xs.map(decimal), (...ds) =>
+    bound(
+      [
+        `least(${ds.map((d) => `if(${digitsOf(d)} = 0, 100000, ${expOf(d)})`).join(', ')})`,
+        `greatest(${ds.map((d) => `if(${digitsOf(d)} = 0, -100000, ${expOf(d)} + ${digitsOf(d)})`).join(', ')})`,
+      ],
+      (lo, hi) => {
+        const exact = `${hi} - ${lo} <= 75`
+        const sum = ds.map((d, i) => `${signs[i]! < 0 ? '-' : ''}${coef(d)} * ${pow10(`${expOf(d)} - ${lo}`, `${exact} AND ${digitsOf(d)} > 0`)}`).join(' + ')
+        const fallback = xs.map((x, i) => `${i && signs[i]! < 0 ? '-' : '+'} ${x}`).join(' ')
+        return `if(${exact}, ${nearest(sum, `if(${exact}, ${lo}, 0)`)}, 0. ${fallback})`
+      },
+    ),
+  )
 }
 
 /** mulf: the exact product, while its digits fit. */
-function decimalProduct(fs: string[]): string {
-  return bound(fs.map(decimal), (...ds) => {
+function decimalProduct(xs: string[]): string {
+  return bound(xs.map(decimal), (...ds) => {
     const exact = `${ds.map(digitsOf).join(' + ')} <= 75`
     const product = ds.map((d) => `if(${exact}, ${coef(d)}, toInt256(1))`).join(' * ')
-    return `if(${exact}, ${nearest(product, ds.map(expOf).join(' + '))}, ${fs.join(' * ')})`
+    return `if(${exact}, ${nearest(product, ds.map(expOf).join(' + '))}, ${xs.join(' * ')})`
   })
 }
 
 /**
  * divf: each division DivRound(x, y, 16) — the quotient to 16 decimal places, half away from
- * zero (a quotient below 5e-17 is 0) — while the scaled operands fit 75 digits.
+ * zero (one below 5e-17 is 0) — exactly while the scaled operands fit 75 digits; a quotient too
+ * large for that keeps its first 56 or more digits and a sticky one (what rounding to 16 places
+ * changes lies beyond them).
  */
-function decimalQuotient(fs: string[]): string {
-  // The running value: (coefficient, exponent, digits, exact).
-  let x = bound([decimal(fs[0]!)], (d) => `tuple(${coef(d)}, ${expOf(d)}, ${digitsOf(d)}, 1)`)
-  for (const f of fs.slice(1)) {
-    x = bound([x, decimal(f)], (a, b) => {
-      const k = `${expOf(a)} - ${expOf(b)} + 16`
-      const fits = `(${digitsOf(a)} + greatest(${k}, 0) <= 75 AND ${digitsOf(b)} + greatest(-(${k}), 0) <= 75)`
-      // Below one half in the last place whatever the digits: 0.
-      const tiny = `(${k} < 0 AND ${digitsOf(a)} + 2 <= ${digitsOf(b)} - (${k}))`
-      const num = `abs(${coef(a)}) * ${pow10(`greatest(${k}, 0)`, fits)}`
-      const den = `if(${coef(b)} = 0, toInt256(1), abs(${coef(b)}) * ${pow10(`greatest(-(${k}), 0)`, fits)})`
-      const q = bound([num, den], (n, d) => `intDiv(${n}, ${d}) + if(2 * (${n} % ${d}) >= ${d}, 1, 0)`)
-      const signed = `if(${coef(a)} = 0 OR ${tiny} OR NOT ${fits}, toInt256(0), ${q} * if((${coef(a)} < 0) != (${coef(b)} < 0), -1, 1))`
-      return bound([signed], (n) => `tuple(${n}, toInt64(-16), toInt64(length(toString(abs(${n})))), tupleElement(${a}, 4) AND (${fits} OR ${tiny} OR ${coef(a)} = 0))`)
-    })
+function decimalQuotient(xs: string[]): string {
+  // The running value: (coefficient, exponent, digits, computed).
+  let x = bound([decimal(xs[0]!)], (d) => `tuple(${coef(d)}, ${expOf(d)}, ${digitsOf(d)}, 1)`)
+  for (const y of xs.slice(1)) {
+    x = bound([x, decimal(y)], (a, b) =>
+      bound([`${expOf(a)} - ${expOf(b)} + 16`], (k) => {
+        const fits = `(${digitsOf(a)} + greatest(${k}, 0) <= 75 AND ${digitsOf(b)} + greatest(-${k}, 0) <= 75)`
+        // Below one half in the 16th place whatever the digits: 0. Too large: the dividend scaled to 75 digits.
+        const tiny = `(${k} < 0 AND ${digitsOf(a)} + 2 <= ${digitsOf(b)} - ${k})`
+        const large = `(NOT ${fits} AND ${k} > 0 AND ${digitsOf(a)} <= 74 AND ${digitsOf(b)} <= 75)`
+        return bound([fits, tiny, large], (fit, small, big) => {
+          const scale = `if(${big}, 74 - ${digitsOf(a)}, greatest(${k}, 0))`
+          const num = `abs(${coef(a)}) * ${pow10(scale, `${fit} OR ${big}`)}`
+          const den = `if(${coef(b)} = 0, toInt256(1), abs(${coef(b)}) * ${pow10(`greatest(-${k}, 0)`, fit)})`
+          return bound([num, den], (n, d) => {
+            const q = `if(${big}, intDiv(${n}, ${d}) * 10 + if(${n} % ${d} > 0, 1, 0), intDiv(${n}, ${d}) + if(2 * (${n} % ${d}) >= ${d}, 1, 0))`
+            return bound([`if(${coef(a)} = 0 OR ${small} OR NOT (${fit} OR ${big}), toInt256(0), ${q} * if((${coef(a)} < 0) != (${coef(b)} < 0), -1, 1))`], (r) =>
+              `tuple(${r}, toInt64(if(${big}, ${k} - 16 - ${scale} - 1, -16)), toInt64(length(toString(abs(${r})))), tupleElement(${a}, 4) AND (${fit} OR ${small} OR ${big} OR ${coef(a)} = 0))`,
+            )
+          })
+        })
+      }),
+    )
   }
-  return bound([x], (r) => `if(tupleElement(${r}, 4), ${nearest(coef(r), expOf(r))}, ${fs.join(' / ')})`)
+  return bound([x], (r) => `if(tupleElement(${r}, 4), ${nearest(coef(r), expOf(r))}, ${xs.join(' / ')})`)
 }
 
 /** math.Max / math.Min of float64s, folded from the left as sprig's maxf/minf do. */
-function floatExtreme(fs: string[], max: boolean): string {
+function floatExtreme(xs: string[], max: boolean): string {
   const sign = (v: string) => `bitTest(reinterpretAsUInt64(${v}), 63)`
-  return fs.slice(1).reduce(
+  return xs.slice(1).reduce(
     (acc, f) =>
       bound([acc, f], (x, y) =>
         max
           ? `multiIf(${x} = inf OR ${y} = inf, inf, isNaN(${x}) OR isNaN(${y}), nan, ${x} = 0 AND ${y} = 0, if(${sign(x)}, ${y}, ${x}), ${x} > ${y}, ${x}, ${y})`
           : `multiIf(${x} = -inf OR ${y} = -inf, -inf, isNaN(${x}) OR isNaN(${y}), nan, ${x} = 0 AND ${y} = 0, if(${sign(x)}, ${x}, ${y}), ${x} < ${y}, ${x}, ${y})`,
       ),
-    fs[0]!,
+    xs[0]!,
   )
 }
 
@@ -839,7 +873,6 @@ const takes = (name: string, args: Value[], text: string, min: number, max = min
 const int64 = (sql: string, err?: string): Value => (err ? { sql, num: 'int', err } : { sql, num: 'int' })
 const float64 = (r: { sql: string; err?: string } | string): Value => (typeof r === 'string' ? { sql: r, num: 'float' } : r.err ? { sql: r.sql, num: 'float', err: r.err } : { sql: r.sql, num: 'float' })
 const ints = (name: string, args: Value[], h: Helpers) => args.map((a) => asInt64(a, h, name))
-const floats = (name: string, args: Value[], h: Helpers) => args.map((a) => asFloat64(a, h, name))
 /** A literal whole number (round's places). */
 const literalInt = (v: Value, what: string, text: string): number => {
   if (v.intText === undefined) throw unsupported(`${what} as anything but a whole number`)
@@ -866,12 +899,12 @@ const NUMBERS: Record<string, NumberFn> = {
   },
   max: (args, h, text) => (takes('max', args, text, 1, Infinity), int64(args.length === 1 ? asInt64(args[0]!, h, 'max') : `greatest(${ints('max', args, h).join(', ')})`)),
   min: (args, h, text) => (takes('min', args, text, 1, Infinity), int64(args.length === 1 ? asInt64(args[0]!, h, 'min') : `least(${ints('min', args, h).join(', ')})`)),
-  addf: (args, h) => float64(floatOp(floats('addf', args, h), (xs) => decimalSum(xs, xs.map(() => 1)), { decimal: true })),
-  subf: (args, h, text) => (takes('subf', args, text, 1, Infinity), float64(floatOp(floats('subf', args, h), (xs) => decimalSum(xs, xs.map((_, i) => (i ? -1 : 1))), { decimal: true }))),
-  mulf: (args, h, text) => (takes('mulf', args, text, 1, Infinity), float64(floatOp(floats('mulf', args, h), decimalProduct, { decimal: true }))),
-  divf: (args, h, text) => (takes('divf', args, text, 1, 4), float64(floatOp(floats('divf', args, h), decimalQuotient, { decimal: true, zero: true }))),
-  maxf: (args, h, text) => (takes('maxf', args, text, 1, Infinity), float64(floatOp(floats('maxf', args, h), (xs) => floatExtreme(xs, true)))),
-  minf: (args, h, text) => (takes('minf', args, text, 1, Infinity), float64(floatOp(floats('minf', args, h), (xs) => floatExtreme(xs, false)))),
+  addf: (args, h) => float64(floatOp(args, h, 'addf', (xs) => decimalSum(xs, xs.map(() => 1)), { decimal: true })),
+  subf: (args, h, text) => (takes('subf', args, text, 1, Infinity), float64(floatOp(args, h, 'subf', (xs) => decimalSum(xs, xs.map((_, i) => (i ? -1 : 1))), { decimal: true }))),
+  mulf: (args, h, text) => (takes('mulf', args, text, 1, Infinity), float64(floatOp(args, h, 'mulf', decimalProduct, { decimal: true }))),
+  divf: (args, h, text) => (takes('divf', args, text, 1, 4), float64(floatOp(args, h, 'divf', decimalQuotient, { decimal: true, zero: true }))),
+  maxf: (args, h, text) => (takes('maxf', args, text, 1, Infinity), float64(floatOp(args, h, 'maxf', (xs) => floatExtreme(xs, true)))),
+  minf: (args, h, text) => (takes('minf', args, text, 1, Infinity), float64(floatOp(args, h, 'minf', (xs) => floatExtreme(xs, false)))),
   ceil: (args, h, text) => (takes('ceil', args, text, 1), float64(`ceil(${asFloat64(args[0]!, h, 'ceil')})`)),
   floor: (args, h, text) => (takes('floor', args, text, 1), float64(`floor(${asFloat64(args[0]!, h, 'floor')})`)),
   // sprig's round: x·10^p, its ceiling when the fraction (math.Modf's, negative below 0) reaches roundOn, else its floor.
@@ -1179,9 +1212,11 @@ function operand(o: Operand, scope: TemplateScope, h: Helpers, text: string): Va
     case 'string':
       return { sql: h.bind(o.text), text: o.text }
     case 'int': {
+      // Go reads 010 as octal: Sluice reads no such literal.
+      if (/^-?0\d/.test(o.text)) throw unsupported(`template number ${o.text} (a leading 0 is octal in Go)`)
       const n = BigInt(o.text)
       if (n < -(2n ** 63n) || n >= 2n ** 63n) throw invalid(text, `the number ${o.text} overflows int`)
-      return { sql: h.bind(o.text), int: Number(o.text), intText: o.text }
+      return { sql: h.bind(n.toString()), int: Number(n), intText: n.toString() }
     }
     case 'float': {
       const f = Number(o.text)
@@ -1367,5 +1402,8 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
   }
   const parts = block()
   if (at < segments.length) throw invalid(text, `{{${keyword(segments[at])}}} without {{if}}`)
-  return { sql: joined(parts), error: failed(parts) ?? '0' }
+  const compiled = { sql: joined(parts), error: failed(parts) ?? '0' }
+  const calls = (compiled.sql + compiled.error).split('(').length - 1
+  if (calls > MAX_CALLS) throw unsupported(`template ${JSON.stringify(text)}: ${calls} ClickHouse function calls, more than one expression takes (at most ${MAX_CALLS})`)
+  return compiled
 }
