@@ -194,7 +194,7 @@ const lineOf = (token: string) => lit(`^${SEPARATOR}*(?:${token}(?:${SEPARATOR}+
 const PLAIN = lineOf(`(?:${KEY_VALUE}|${WORD}+)`)
 /** PLAIN without words alone, which extraction reads as ''. */
 const PAIRS = lineOf(KEY_VALUE)
-/** A line without '=' has no pair: its tokens are standalone keys or errors. */
+/** A line without '=' has no pair: its tokens are standalone keys or errors (JSON, most often). */
 const NO_PAIRS = (text: string) => `position(${text}, '=') = 0`
 
 export interface LogfmtPlainSql {
@@ -206,14 +206,16 @@ export interface LogfmtPlainSql {
 
 /** `| logfmt` without flags over the String expression `text`: logfmtSql's map, cheaper (see PLAIN). */
 export function logfmtPlainSql(text: string, name: (expr: string) => string): LogfmtPlainSql {
-  const plain = name(`match(${text}, ${PLAIN})`)
-  const fast = name(`mapFilter((k, v) -> v != '', extractKeyValuePairs(${text}, '=', ${SEPARATORS}, '"'))`)
+  // A line without '=' has no pair: the fast reading reads '' in its place.
+  const read = name(`if(${NO_PAIRS(text)}, '', ${text})`)
+  const plain = name(`match(${read}, ${PLAIN})`)
+  const fast = name(`mapFilter((k, v) -> v != '', extractKeyValuePairs(${read}, '=', ${SEPARATORS}, '"'))`)
   // A repeated key: the decoder's map has it once. (bitAnd, not AND: with AND's lazy argument
   // ClickHouse would build the fast map twice, for the condition and for the branch.)
   const once = `arrayUniq(mapKeys(${fast})) = length(${fast})`
   const chosen = name(`bitAnd(${plain}, ${once}) = 1`)
   const exact = logfmtSql(text, { strict: false, keepEmpty: false }, name).map
-  return { map: `multiIf(${chosen}, ${fast}, ${NO_PAIRS(text)}, CAST(map(), 'Map(String, String)'), ${exact})`, fast: chosen }
+  return { map: `if(${chosen}, ${fast}, ${exact})`, fast: chosen }
 }
 
 export interface LogfmtExtractSql {
@@ -244,11 +246,13 @@ export function logfmtExtractSql(text: string, keys: ReadonlyMap<string, readonl
   const pairs = `arrayMap(kv -> (${label}, kv.2), arrayMap(t -> (${sanitise('t.2')}, t.3), arrayFilter(t -> t.1 = 0, ${tokens})))`
   const last = `arrayFold((m, kv) -> if(kv.1 = '', m, mapUpdate(m, map(kv.1, kv.2))), ${pairs}, ${mapOf(labels.map(() => "''"))})`
   const exact = name(`mapApply((l, v) -> (l, if(position(v, ${FFFD}) > 0, '', v)), ${last})`)
-  const raw = name(`extractKeyValuePairs(${text}, '=', ${SEPARATORS}, '"')`)
+  // A line without '=' sets every label to '': the fast reading reads '' in its place.
+  const read = name(`if(${NO_PAIRS(text)}, '', ${text})`)
+  const raw = name(`extractKeyValuePairs(${read}, '=', ${SEPARATORS}, '"')`)
   const bound = [...keys.values()].map((k) => k.map((key) => p.bind(key)))
   const fast = bound.map((k) => (k.length === 1 ? `${raw}[${k[0]}]` : `concat(${k.map((key) => `${raw}[${key}]`).join(', ')})`))
   // Not AND, whose lazy arguments would build the map again: no key twice, one key of each label at most.
   const single = bound.filter((k) => k.length > 1).map((k) => `(${k.map((key) => `mapContains(${raw}, ${key})`).join(' + ')}) < 2`)
-  const chosen = name(`least(match(${text}, ${PAIRS}), arrayUniq(mapKeys(${raw})) = length(${raw})${single.map((c) => `, ${c}`).join('')}) = 1`)
-  return { map: `multiIf(${chosen}, ${mapOf(fast)}, ${NO_PAIRS(text)}, ${mapOf(labels.map(() => "''"))}, ${exact})`, fast: chosen, exact }
+  const chosen = name(`least(match(${read}, ${PAIRS}), arrayUniq(mapKeys(${raw})) = length(${raw})${single.map((c) => `, ${c}`).join('')}) = 1`)
+  return { map: `if(${chosen}, ${mapOf(fast)}, ${exact})`, fast: chosen, exact }
 }
