@@ -10,7 +10,6 @@
 // samples give no point; structured metadata and parsed labels are series labels; volumes and
 // bytes_over_time count the UTF-8 bytes of lines.
 import { once } from 'node:events'
-import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import WebSocket from 'ws'
 import { z } from 'zod'
@@ -38,8 +37,8 @@ import {
 } from './loki-fixture.js'
 import type { FixtureRow, Labels, SeriesPoints } from './loki-fixture.js'
 import { buildApp } from './service.js'
-import { listenQueryApi, openTestStore } from './test-store.js'
-import type { TestStore } from './test-store.js'
+import { serveTestLogs } from './test-store.js'
+import type { ServedLogs } from './test-store.js'
 
 // ---- the running service --------------------------------------------------------------------------
 
@@ -55,24 +54,17 @@ const RANGE = { start: START_NS.toString(), end: END_NS.toString() } as const
 /** An evaluation time for instant queries, well inside the fixture. */
 const T_S = win.windowEndS - 420
 
-let store: TestStore
+let served: ServedLogs
 let ch: ClickHouseHandle
-let app: FastifyInstance
 let baseUrl: string
 
 beforeAll(async () => {
-  store = await openTestStore('loki-contract', DATABASE)
-  ch = store.ch
-  await ch.client.insert({ table: `${DATABASE}.logs`, values: fixture.map((f) => f.row), format: 'JSONEachRow' })
-  const api = await listenQueryApi(ch, DATABASE)
-  app = api.app
-  baseUrl = api.baseUrl
+  served = await serveTestLogs('loki-contract', DATABASE, fixture.map((f) => f.row))
+  ch = served.ch
+  baseUrl = served.baseUrl
 })
 
-afterAll(async () => {
-  await app?.close()
-  await store?.close()
-})
+afterAll(() => served?.close())
 
 // ---- the fixture, selected --------------------------------------------------------------------------
 

@@ -45,3 +45,26 @@ export async function listenQueryApi(ch: ClickHouseHandle, database: string): Pr
   await app.listen({ host: '127.0.0.1', port: 0 })
   return { app, baseUrl: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` }
 }
+
+/** A test store with `rows` in `database`.logs and the query API over it. */
+export interface ServedLogs {
+  ch: ClickHouseHandle
+  baseUrl: string
+  /** Closes the query API, then the store. */
+  close(): Promise<void>
+}
+
+/** openTestStore, `rows` inserted into `database`.logs, and listenQueryApi over them. */
+export async function serveTestLogs(name: string, database: string, rows: readonly object[]): Promise<ServedLogs> {
+  const store = await openTestStore(name, database)
+  await store.ch.client.insert({ table: `${database}.logs`, values: [...rows], format: 'JSONEachRow' })
+  const { app, baseUrl } = await listenQueryApi(store.ch, database)
+  return {
+    ch: store.ch,
+    baseUrl,
+    async close() {
+      await app.close()
+      await store.close()
+    },
+  }
+}

@@ -2,11 +2,10 @@
 // kind of token, against what Loki's own decoder gives for them (its parser tests' lines among
 // them); the fast reading of `| logfmt` without flags against the decoder on generated lines; the
 // flags through the Loki API.
-import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ClickHouseHandle } from '@sluice/clickhouse'
-import { listenQueryApi, openTestStore } from '../test-store.js'
-import type { TestStore } from '../test-store.js'
+import { serveTestLogs } from '../test-store.js'
+import type { ServedLogs } from '../test-store.js'
 import { prng } from '../loki-fixture.js'
 import { logfmtExtractSql, logfmtPlainSql, logfmtSql } from './logfmt.js'
 import type { Labels } from './output.js'
@@ -14,9 +13,8 @@ import { Params } from './sql.js'
 
 const DATABASE = 'loki_logfmt'
 
-let store: TestStore
+let served: ServedLogs
 let ch: ClickHouseHandle
-let app: FastifyInstance
 let baseUrl: string
 
 const NS = 1_000_000_000n
@@ -32,19 +30,13 @@ const SHOP = [
 ]
 
 beforeAll(async () => {
-  store = await openTestStore('logfmt', DATABASE)
-  ch = store.ch
   const rows = SHOP.map((Body, n) => ({ id: `lf-${n}`, tenant: 'default', Timestamp: at(n + 1), ObservedTimestamp: at(n + 1), ServiceName: 'shop', SeverityText: 'INFO', SeverityNumber: 9, Body }))
-  await ch.client.insert({ table: `${DATABASE}.logs`, values: rows, format: 'JSONEachRow' })
-  const api = await listenQueryApi(ch, DATABASE)
-  app = api.app
-  baseUrl = api.baseUrl
+  served = await serveTestLogs('logfmt', DATABASE, rows)
+  ch = served.ch
+  baseUrl = served.baseUrl
 })
 
-afterAll(async () => {
-  await app?.close()
-  await store?.close()
-})
+afterAll(() => served?.close())
 
 // ---- the decoder --------------------------------------------------------------------------------
 

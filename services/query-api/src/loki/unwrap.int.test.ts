@@ -2,11 +2,9 @@
 // series, and rate_counter — samples read as a counter, each expected value worked out by hand
 // with Loki's extrapolatedRate (resets, extrapolation to the window's edges, the zero point) and
 // written as the same Float64 arithmetic, so the answers must match to the last digit.
-import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { ClickHouseHandle } from '@sluice/clickhouse'
-import { listenQueryApi, openTestStore } from '../test-store.js'
-import type { TestStore } from '../test-store.js'
+import { serveTestLogs } from '../test-store.js'
+import type { ServedLogs } from '../test-store.js'
 
 const DATABASE = 'loki_unwrap'
 const NS = 1_000_000_000n
@@ -26,14 +24,10 @@ const SAMPLES: [host: string, s: number, bytes: number][] = [
   ['h2', 55, 22],
 ]
 
-let store: TestStore
-let ch: ClickHouseHandle
-let app: FastifyInstance
+let served: ServedLogs
 let baseUrl: string
 
 beforeAll(async () => {
-  store = await openTestStore('unwrap', DATABASE)
-  ch = store.ch
   const rows = SAMPLES.map(([host, s, bytes], n) => ({
     id: `rc-${n}`,
     tenant: 'default',
@@ -45,16 +39,11 @@ beforeAll(async () => {
     SeverityNumber: 9,
     Body: `sent bytes=${bytes}`,
   }))
-  await ch.client.insert({ table: `${DATABASE}.logs`, values: rows, format: 'JSONEachRow' })
-  const api = await listenQueryApi(ch, DATABASE)
-  app = api.app
-  baseUrl = api.baseUrl
+  served = await serveTestLogs('unwrap', DATABASE, rows)
+  baseUrl = served.baseUrl
 })
 
-afterAll(async () => {
-  await app?.close()
-  await store?.close()
-})
+afterAll(() => served?.close())
 
 async function get(pathname: string, params: Record<string, string>): Promise<{ status: number; body: string }> {
   const res = await fetch(`${baseUrl}${pathname}?${new URLSearchParams(params)}`)
