@@ -38,6 +38,9 @@ const LABELS: Record<string, string> = {
   greek: 'ΟΔΟΣ straße İstanbul ǆungla',
   b64: 'aGVsbG8gd29ybGQ=',
   url: 'a b&c=d/é',
+  created: '2021-11-02',
+  ts: '2024-03-05T07:08:09.123456789Z',
+  clf: '05/Mar/2024:07:08:09 +0100',
 }
 const LINE = 'GET /Index.HTML 200'
 
@@ -248,6 +251,32 @@ describe('LogQL templates', () => {
     await expectRendered(cases)
   })
 
+  it("parses times as Go's time.ParseInLocation does (toDate, toDateInZone): what does not parse is Go's zero time", async () => {
+    const cases: [string, string][] = [
+      // The Loki documentation's examples.
+      ['{{ toDate "2006-01-02" "2021-11-02" | unixEpoch }}', '1635811200'],
+      ['{{ .ts | toDateInZone "2006-01-02T15:04:05.999999999Z" "UTC" | unixEpochMillis }}', '1709622489123'],
+      ['{{ .created | toDate "2006-01-02" | date "Monday, Jan 2 2006" }}', 'Tuesday, Nov 2 2021'],
+      ['{{ .ts | toDate "2006-01-02T15:04:05.999999999Z" | unixEpochNanos }}', '1709622489123456789'],
+      ['{{ .clf | toDate "02/Jan/2006:15:04:05 -0700" | date "2006-01-02T15:04:05Z07:00" }}', '2024-03-05T06:08:09Z'],
+      // A run of spaces in the layout takes any run in the value; month names in any case; a 12-hour clock.
+      ['{{ toDate "Mon Jan _2 15:04:05 2006" "Tue Mar   5 07:08:09 2024" }}', '2024-03-05 07:08:09 +0000 UTC'],
+      ['{{ toDate "January 2, 2006 3:04 PM" "march 5, 2024 12:30 AM" | date "2006-01-02 15:04" }}', '2024-03-05 00:30'],
+      ['{{ toDate "20060102150405" "20240305070809" | unixEpoch }}', '1709622489'],
+      // A wall time daylight saving repeats or skips reads as Go's Date reads it.
+      ['{{ toDateInZone "2006-01-02 15:04" "Europe/Paris" "2024-10-27 02:30" | unixEpoch }}', '1729992600'],
+      ['{{ toDateInZone "2006-01-02 15:04" "Europe/Paris" "2024-03-31 02:30" | unixEpoch }}', '1711848600'],
+      // What does not parse (or names a day, an hour out of range) is the zero time.
+      ['{{ toDate "2006-01-02" "nope" }}', '0001-01-01 00:00:00 +0000 UTC'],
+      ['{{ toDate "2006-01-02" "2021-02-29" | unixEpoch }}', '-62135596800'],
+      ['{{ toDate "2006-01-02" "2021-13-01" | date "2006-01-02 Mon 3PM .000" }}', '0001-01-01 Mon 12AM .000'],
+      ['{{ toDate "2006-01-02 15:04:05" "2021-11-02 24:00:00" | unixEpochMillis }}', '-62135596800000'],
+      // Go holds the year 2300; a DateTime64 does not: Sluice answers such a time as failed.
+      ['{{ toDate "2006-01-02" "2300-01-01" | unixEpoch }}', 'TemplateFormatErr'],
+    ]
+    await expectRendered(cases)
+  })
+
   it('fails where Go\'s template fails (Loki then keeps the line, marked TemplateFormatErr): only on the branch taken', async () => {
     const cases: [string, string][] = [
       ['{{ substr -1 50 "hello" }}', 'TemplateFormatErr'],
@@ -277,7 +306,7 @@ describe('LogQL templates', () => {
   it('runs every template it compiles, whatever the labels hold: no ClickHouse error on any row', async () => {
     const next = random(11)
     const pick = <T>(a: readonly T[]): T => a[Math.floor(next() * a.length)]!
-    const VALUES = ['', '0', '-1', '7', '010', '0x1F', '-0b101', '1_000', '5.00', '2.5', '-0', '1e400', '-1e-400', 'inf', 'NaN', '0x1.8p1', '0x1p-2000', '9223372036854775808', '-9223372036854775808', '1.7976931348623157e308', '5e-324', 'abc', 'aGk=', 'a\nG=', '%zz', 'a%2F', 'ß İ Σ ǆ', '\u00ff\n']
+    const VALUES = ['', '0', '-1', '7', '010', '0x1F', '-0b101', '1_000', '5.00', '2.5', '-0', '1e400', '-1e-400', 'inf', 'NaN', '0x1.8p1', '0x1p-2000', '9223372036854775808', '-9223372036854775808', '1.7976931348623157e308', '5e-324', 'abc', 'aGk=', 'a\nG=', '%zz', 'a%2F', 'ß İ Σ ǆ', '\u00ff\n', '2024-03-05 07:08:09.5', '2024-02-30 24:00:00', '1900-01-01 00:00:00']
     const FUNCTIONS: [string, number][] = [['add', 2], ['sub', 2], ['mul', 2], ['div', 2], ['mod', 2], ['max', 2], ['min', 3], ['int', 1], ['float64', 1], ['addf', 2], ['subf', 3], ['mulf', 2], ['divf', 2], ['divf', 3], ['maxf', 2], ['minf', 2], ['ceil', 1], ['floor', 1]]
     const number = (depth: number): string => {
       const r = next()
@@ -295,6 +324,7 @@ describe('LogQL templates', () => {
         () => `{{ if gt (int ${number(0)}) (int ${number(0)}) }}gt{{ end }}`,
         () => `{{ ${pick(['title', 'upper', 'lower', 'b64dec', 'urldecode', 'urlencode'])} .a }}`,
         () => `{{ regexReplaceAll "(\\\\d+)|x" .a "<$1>" }}{{ count "[a-z]" .b }}`,
+        () => `{{ toDate "2006-01-02 15:04:05.999" .a | unixEpochMillis }}|{{ toDateInZone "2006-01-02 15:04:05" "Europe/Paris" .b | date "Mon Jan _2 3PM" }}`,
       ])()
     for (let batch = 0; batch < 16; batch++) {
       const p = new Params()
@@ -366,6 +396,11 @@ describe('LogQL templates', () => {
     expect(refusal('{{ (upper .a) .b }}')).toMatch(/is not a function/)
     expect(refusal('{{ upper __timestamp__ }}')).toMatch(/upper takes strings, not a time/)
     expect(refusal('{{ date "2006" .a }}')).toMatch(/unsupported LogQL: template date of anything but a time/)
-    expect(refusal('{{ toDate "2006" .a }}')).toMatch(/unsupported LogQL: template function toDate/)
+    expect(refusal('{{ toDate "2006 MST" .a }}')).toMatch(/unsupported LogQL: template toDate layout "2006 MST": the element MST/)
+    expect(refusal('{{ toDate "Jan 2" .a }}')).toMatch(/toDate layout "Jan 2": no year/)
+    expect(refusal('{{ toDate "2006 106" .a }}')).toMatch(/the field 1 runs into the next/)
+    expect(refusal('{{ toDateInZone "2006" "Mars/Base" .a }}')).toMatch(/toDateInZone zone "Mars\/Base"/)
+    expect(refusal('{{ toDate "2006-01-02T15:04Z07:00" .a }}')).toMatch(/printing a time parsed with a zone as it is/)
+    expect(refusal('{{ toDate .layout .a }}')).toMatch(/toDate: the layout as anything but a quoted string/)
   })
 })

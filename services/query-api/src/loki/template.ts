@@ -2,13 +2,13 @@
 // expression: text, and actions of labels (`{{.path}}`), the line (`{{__line__}}`), the line's time
 // (`{{__timestamp__}}`), literals (strings, integers, floats) and the functions of Loki's template
 // function list — strings, case, base64 and URLs, regular expressions, comparisons, sprig's
-// arithmetic, times — chained with pipes (`{{ .path | replace " " "_" | trunc 5 | upper }}`: each
+// arithmetic, times (printed, and parsed with Go layouts) — chained with pipes (`{{ .path | replace " " "_" | trunc 5 | upper }}`: each
 // command's result is the last argument of the next) or nested in parentheses, and if/else if/else
 // blocks. Each function keeps Go's (and sprig's) semantics, byte offsets included, over valid UTF-8
 // text; where Go fails (a panic, a function's error) the template's error condition holds. What
-// has none here (range/with, variables, toDate/toDateInZone, fromJson, bytes, duration, a regular
-// expression that can match empty text, printf verbs beyond %s %v %d %f %e, a template beyond
-// MAX_CALLS ClickHouse calls) is a 400 naming it.
+// has none here (range/with, variables, fromJson, bytes, duration, a regular expression that can
+// match empty text, printf verbs beyond %s %v %d %f %e, a layout naming a zone abbreviation, a
+// template beyond MAX_CALLS ClickHouse calls) is a 400 naming it.
 import { SluiceError } from '@sluice/core'
 import { unsupported } from './sql.js'
 import type { Params } from './sql.js'
@@ -38,6 +38,10 @@ interface Value {
   bool?: true
   /** `sql` is a time (DateTime64(9), UTC), as __timestamp__ and now give. */
   time?: true
+  /** A parsed time: ZERO_SENTINEL stands for Go's zero time. */
+  zeroable?: true
+  /** A parsed time whose Go location is not UTC (printed as it is, it would name another zone). */
+  located?: true
   /** When this condition holds, Go's template fails (a panic, a value a function refuses). */
   err?: string
 }
@@ -1010,7 +1014,8 @@ function printf(args: Value[], h: Helpers, text: string): string {
 /** A value as Go's template prints it. */
 function printed(v: Value, h: Helpers): string {
   if (v.bool) return `if(${v.sql}, 'true', 'false')`
-  if (v.time) return goTime(TIME_STRING, v.sql, h)
+  if (v.located) throw unsupported('printing a time parsed with a zone as it is (Go prints its zone): date formats it')
+  if (v.time) return formatTime(TIME_STRING, v, h)
   if (v.num === 'int') return `toString(${v.sql})`
   if (v.num === 'float') return floatText(v.sql)
   return v.sql
@@ -1131,43 +1136,39 @@ const LAYOUT: [string, (t: string) => string][] = [
 
 /** A time as Go's Time.Format(layout) prints it, in UTC. */
 function goTime(layout: string, t: string, h: Helpers): string {
-  const parts: string[] = []
-  let literal = ''
   const nanos = `leftPad(toString(toUnixTimestamp64Nano(${t}) % 1000000000), 9, '0')`
-  for (let i = 0; i < layout.length; ) {
-    // A fractional second: . or , then a run of 0s (that many digits) or 9s (at most that many, trailing zeros cut), not followed by a digit.
-    const frac = /^[.,](0+|9+)(?![0-9])/.exec(layout.slice(i))
-    if (frac) {
-      if (literal) parts.push(h.bind(literal))
-      literal = ''
-      const digits = frac[1]!.length
-      const sep = h.bind(layout[i]!)
-      parts.push(frac[1]![0] === '0' ? `concat(${sep}, substring(${nanos}, 1, ${digits}))` : `if(trimRight(substring(${nanos}, 1, ${digits}), '0') = '', '', concat(${sep}, trimRight(substring(${nanos}, 1, ${digits}), '0')))`)
-      i += frac[0].length
-      continue
-    }
-    const element = LAYOUT.find(([name]) => layout.startsWith(name, i))
-    if (!element) {
-      literal += layout[i]
-      i++
-      continue
-    }
-    if (literal) parts.push(h.bind(literal))
-    literal = ''
-    parts.push(element[1](t))
-    i += element[0].length
-  }
-  if (literal) parts.push(h.bind(literal))
-  return concatenated(parts)
+  const elements = LAYOUT_ELEMENTS()
+  return concatenated(
+    layoutElements(layout).map((e) => {
+      if (!e.std) return h.bind(e.text)
+      // A fractional second: . or , then a run of 0s (that many digits) or 9s (at most that many, trailing zeros cut).
+      if (/^[.,][09]/.test(e.std)) {
+        const digits = e.std.length - 1
+        const sep = h.bind(e.std[0]!)
+        return e.std[1] === '0' ? `concat(${sep}, substring(${nanos}, 1, ${digits}))` : `if(trimRight(substring(${nanos}, 1, ${digits}), '0') = '', '', concat(${sep}, trimRight(substring(${nanos}, 1, ${digits}), '0')))`
+      }
+      return elements.get(e.std)!(t)
+    }),
+  )
+}
+const LAYOUT_ELEMENTS = () => new Map([...LAYOUT, ['__2', (t: string) => `leftPad(toString(toDayOfYear(${t})), 3, ' ')`] as const])
+
+/** A time Value as a layout prints it (Go's zero time where a parse failed). */
+function formatTime(layout: string, v: Value, h: Helpers): string {
+  if (!v.zeroable) return goTime(layout, v.sql, h)
+  return bound([v.sql], (t) => `if(${t} = ${ZERO_SENTINEL}, ${h.bind(zeroTime(layout))}, ${goTime(layout, t, h)})`)
 }
 
-const timeArg = (v: Value | undefined, name: string): string => {
-  if (!v?.time) throw unsupported(`template ${name} of anything but a time (__timestamp__, now)`)
-  return v.sql
+const timeArg = (v: Value | undefined, name: string): Value => {
+  if (!v?.time) throw unsupported(`template ${name} of anything but a time (__timestamp__, now, unixToTime, toDate)`)
+  return v
 }
-const epoch = (name: string, unit: bigint) => (args: Value[], _h: Helpers, text: string): Value => {
+// Go's Unix, UnixMilli: floored (a time before 1970 with a fraction is a second earlier).
+const epoch = (name: 'unixEpoch' | 'unixEpochMillis' | 'unixEpochNanos', unit: bigint) => (args: Value[], h: Helpers, text: string): Value => {
   if (args.length !== 1) throw invalid(text, `${name} takes 1 argument, got ${args.length}`)
-  return { sql: `toString(intDiv(toUnixTimestamp64Nano(${timeArg(args[0], name)}), ${unit}))` }
+  const v = timeArg(args[0], name)
+  const at = (t: string) => bound([`toUnixTimestamp64Nano(${t})`], (n) => `toString(intDiv(${n}, ${unit}) - if(${n} % ${unit} < 0, 1, 0))`)
+  return { sql: v.zeroable ? bound([v.sql], (t) => `if(${t} = ${ZERO_SENTINEL}, ${h.bind(ZERO_EPOCH[name]!)}, ${at(t)})`) : at(v.sql) }
 }
 const TIMES: Record<string, (args: Value[], h: Helpers, text: string, scope: TemplateScope) => Value> = {
   __timestamp__: (args, _h, text, scope) => {
@@ -1180,7 +1181,7 @@ const TIMES: Record<string, (args: Value[], h: Helpers, text: string, scope: Tem
   },
   date: (args, h, text) => {
     if (args.length !== 2) throw invalid(text, `date takes 2 arguments, got ${args.length}`)
-    return { sql: goTime(h.text(args[0]!, 'date: the layout'), timeArg(args[1], 'date'), h) }
+    return { sql: formatTime(h.text(args[0]!, 'date: the layout'), timeArg(args[1], 'date'), h) }
   },
   // Loki's unixToTime: an integer of 5 (days), 10 (s), 13 (ms), 16 (µs) or 19 (ns) characters; anything else fails.
   unixToTime: (args, _h, text) => {
@@ -1194,9 +1195,191 @@ const TIMES: Record<string, (args: Value[], h: Helpers, text: string, scope: Tem
     const ok = `(match(${s}, '^[+-]?[0-9]+$') AND length(${s}) IN (5, 10, 13, 16, 19) AND isNotNull(toInt64OrNull(${s})) AND ${n} BETWEEN intDiv(-2208988800000000000, ${unit}) AND intDiv(9223372036854775807, ${unit}))`
     return { sql: `fromUnixTimestamp64Nano(if(${ok}, ${n} * ${unit}, 0), 'UTC')`, time: true, err: `NOT ${ok}` }
   },
+  toDate: (args, h, text) => {
+    if (args.length !== 2) throw invalid(text, `toDate takes 2 arguments, got ${args.length}`)
+    return parseTime(h.text(args[0]!, 'toDate: the layout'), 'Local', args[1]!, h, 'toDate')
+  },
+  toDateInZone: (args, h, text) => {
+    if (args.length !== 3) throw invalid(text, `toDateInZone takes 3 arguments, got ${args.length}`)
+    return parseTime(h.text(args[0]!, 'toDateInZone: the layout'), h.text(args[1]!, 'toDateInZone: the zone'), args[2]!, h, 'toDateInZone')
+  },
   unixEpoch: epoch('unixEpoch', 1_000_000_000n),
   unixEpochMillis: epoch('unixEpochMillis', 1_000_000n),
   unixEpochNanos: epoch('unixEpochNanos', 1n),
+}
+
+// ---- parsing times -------------------------------------------------------------------------------
+// sprig's toDate and Loki's toDateInZone: Go's time.ParseInLocation with a layout, in the Loki
+// server's zone (UTC) or a named one. What does not parse is Go's zero time (0001-01-01 00:00:00
+// UTC), as their errors are dropped. The layout is a literal, read into one regular expression
+// whose groups are its fields: years, months (numbers or names), days, 24- and 12-hour clocks,
+// minutes, seconds and their fractions, weekday names (checked, then ignored) and numeric zones.
+// Refused: zone names (MST), days of the year, a layout without a year (Go's year 0), and fields
+// run together so that Go's reader (no going back) and a regular expression could split them apart.
+
+/** Go's zero time as each layout element prints it. */
+const ZERO_TIME: Record<string, string> = {
+  January: 'January', Jan: 'Jan', Monday: 'Monday', Mon: 'Mon', MST: 'UTC', '2006': '0001', _2: ' 1', '002': '001', '01': '01', '02': '01', '03': '12',
+  '04': '00', '05': '00', '06': '01', '15': '00', '1': '1', '2': '1', '3': '12', '4': '0', '5': '0', PM: 'AM', pm: 'am', __2: '  1',
+}
+const ZERO_EPOCH: Record<string, string> = { unixEpoch: '-62135596800', unixEpochMillis: '-62135596800000', unixEpochNanos: '-6795364578871345152' }
+
+/** A layout's elements as Go's nextStdChunk reads them (Jan and Mon only when no lower-case letter follows). */
+function layoutElements(layout: string): { std?: string; text: string }[] {
+  const out: { std?: string; text: string }[] = []
+  const lower = (i: number) => /[a-z]/.test(layout[i] ?? '')
+  for (let i = 0; i < layout.length; ) {
+    const rest = layout.slice(i)
+    const frac = /^[.,](0+|9+)(?![0-9])/.exec(rest)
+    let std = frac
+      ? frac[0]
+      : rest.startsWith('_2006')
+        ? undefined
+        : LAYOUT.map(([name]) => name).find((name) => rest.startsWith(name) && !((name === 'Jan' || name === 'Mon') && lower(i + 3)) && !(name === 'Mon' && rest.startsWith('Monday')) && !(name === 'Jan' && rest.startsWith('January')))
+    if (std === undefined && rest.startsWith('__2')) std = '__2'
+    if (std === undefined) {
+      const last = out[out.length - 1]
+      if (last && last.std === undefined) last.text += layout[i]
+      else out.push({ text: layout[i]! })
+      i++
+      continue
+    }
+    out.push({ std, text: std })
+    i += std.length
+  }
+  return out
+}
+
+const MONTH_NAMES = (long: boolean) => MONTHS.map((m) => (long ? m : m.slice(0, 3)))
+const DAY_NAMES = (long: boolean) => DAYS.map((d) => (long ? d : d.slice(0, 3)))
+/** Names matched as Go's lookup does: ASCII letters in either case (no Unicode folding). */
+const names = (list: string[]) => list.map((n) => [...n].map((c) => `[${c.toUpperCase()}${c.toLowerCase()}]`).join('')).join('|')
+const escapeRe = (s: string) => [...s].map((c) => `\\x{${c.codePointAt(0)!.toString(16)}}`).join('')
+const VARIABLE = new Set(['1', '2', '_2', '3', '4', '5', '15'])
+
+/** toDate / toDateInZone: the parsed time (or Go's zero time) of `value`. */
+function parseTime(layout: string, location: string, value: Value, h: Helpers, fn: string): Value {
+  const refuse = (why: string) => unsupported(`template ${fn} layout ${JSON.stringify(layout)}: ${why}`)
+  if (value.num || value.bool || value.time) throw unsupported(`template ${fn} of anything but a string`)
+  const elements = layoutElements(layout)
+  // What may start with a digit: always (numbers but 06 and _2, a literal digit), or also not (06's sign, _2's space).
+  const digitFirst = (e: { std?: string; text: string } | undefined): 'always' | 'maybe' | 'never' =>
+    e === undefined ? 'never' : !e.std ? (/^[0-9]/.test(e.text) ? 'always' : 'never') : ['06', '_2'].includes(e.std) ? 'maybe' : /^[.,JMPpZ_-]/.test(e.std) ? 'never' : 'always'
+  let re = '^'
+  let group = 0
+  const fields: Record<string, { g: number; std: string }> = {}
+  const capture = (field: string, std: string, pattern: string) => {
+    if (fields[field]) throw refuse(`two ${field} fields`)
+    fields[field] = { g: ++group, std }
+    re += pattern
+  }
+  elements.forEach((e, i) => {
+    const next = elements[i + 1]
+    if (!e.std) {
+      // Go's skip: a run of spaces matches one or more, or the end of the value.
+      re += e.text.split(/( +)/).map((t) => (t.startsWith(' ') ? '(?: +|$)' : escapeRe(t))).join('')
+      return
+    }
+    const std = e.std
+    // Go reads 1 or 2 digits (2 when the second is one): before a field that needs a digit, always 2.
+    const width = digitFirst(next)
+    if (VARIABLE.has(std) && width === 'maybe') throw refuse(`the field ${std} runs into the next`)
+    const variable = width === 'always' ? '([0-9]{2})' : '([0-9]{1,2})'
+    if (std === '2006') capture('year', std, '([0-9]{4})')
+    else if (std === '06') capture('year', std, '([+-][0-9]|[0-9]{2})')
+    else if (std === '01' || std === '1') capture('month', std, std === '01' ? '([0-9]{2})' : variable)
+    else if (std === 'Jan' || std === 'January') capture('month', std, `(${names(MONTH_NAMES(std === 'January'))})`)
+    else if (std === 'Mon' || std === 'Monday') capture('weekday', std, `(${names(DAY_NAMES(std === 'Monday'))})`)
+    else if (std === '02' || std === '2' || std === '_2') capture('day', std, std === '02' ? '([0-9]{2})' : std === '_2' ? ` ?${variable}` : variable)
+    else if (std === '15') capture('hour', std, variable)
+    else if (std === '03' || std === '3') capture('hour', std, std === '03' ? '([0-9]{2})' : variable)
+    else if (std === '04' || std === '4') capture('minute', std, std === '04' ? '([0-9]{2})' : variable)
+    else if (std === '05' || std === '5') {
+      capture('second', std, std === '05' ? '([0-9]{2})' : variable)
+      // Go reads a fraction after the seconds even where the layout has none (its next element is no fraction).
+      if (!elements.slice(i + 1).find((x) => x.std)?.std?.match(/^[.,]/)) {
+        if (digitFirst(next) !== 'never' || /^[.,][0-9]/.test(next?.text ?? '')) throw refuse('the seconds run into the next field')
+        capture('fraction', '9', '(?:[.,]([0-9]+))?')
+      }
+    } else if (std === 'PM' || std === 'pm') capture('pm', std, std === 'PM' ? '(AM|PM)' : '(am|pm)')
+    else if (/^[.,]0+$/.test(std)) {
+      if (std.length > 10) throw refuse('more than 9 fractional digits')
+      capture('fraction', '0', `[.,]([0-9]{${std.length - 1}}|[+-][0-9]{${std.length - 2}})`)
+    } else if (/^[.,]9+$/.test(std)) {
+      if (digitFirst(next) !== 'never') throw refuse('the fraction runs into the next field')
+      capture('fraction', '9', '(?:[.,]([0-9]+))?')
+    } else if (/^[Z-]07/.test(std)) {
+      const parts = std.slice(3).match(/:?00/g) ?? []
+      const offset = `[+-][0-9]{2}${parts.map((p) => (p.startsWith(':') ? ':[0-9]{2}' : '[0-9]{2}')).join('')}`
+      capture('zone', std, std.startsWith('Z') ? `(Z|${offset})` : `(${offset})`)
+    } else throw refuse(`the element ${std}`)
+  })
+  re += '$'
+  if (!fields.year) throw refuse("no year (Go's year 0 is beyond what Sluice holds)")
+  const utc = location === '' || location === 'UTC' || location === 'Local'
+  if (!utc) {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: location })
+    } catch {
+      throw unsupported(`template ${fn} zone ${JSON.stringify(location)} (an IANA zone name, UTC or Local)`)
+    }
+  }
+  const s = value.sql
+  const sql = bound([`extractGroups(${s}, ${h.bind(re)})`, `match(${s}, ${h.bind(re)})`], (g, matched) => {
+    const at = (f: string) => `${g}[${fields[f]!.g}]`
+    const int = (f: string, otherwise: string) => (fields[f] ? `toInt64OrZero(${at(f)})` : otherwise)
+    const y = int('year', '0')
+    const year = fields.year!.std === '06' ? `(${y} + if(${y} >= 69, 1900, 2000))` : y
+    const month = fields.month && /^Jan/.test(fields.month.std) ? `indexOf([${MONTH_NAMES(fields.month.std === 'January').map((m) => `'${m.toLowerCase()}'`).join(', ')}], lower(${at('month')}))` : int('month', '1')
+    const twelve = fields.hour && ['03', '3'].includes(fields.hour.std)
+    // The fraction's first 9 digits (a sign reads as 0, though a - before other digits is out of range).
+    const frac = fields.fraction ? `replaceRegexpOne(${at('fraction')}, '^[+-]', '0')` : "''"
+    const zone = fields.zone ? at('zone') : "''"
+    const zoneField = (from: number) => `toInt64OrZero(substring(replaceAll(${zone}, ':', ''), ${from}, 2))`
+    const values = [year, month, int('day', '1'), int('hour', '0'), int('minute', '0'), int('second', '0'), `toInt64OrZero(rightPad(substring(${frac}, 1, 9), 9, '0'))`]
+    return bound(values, (yr, mo, day, hr, min, sec, nanos) => {
+      const pm = fields.pm ? `upper(${at('pm')}) = 'PM'` : '0'
+      const am = fields.pm ? `upper(${at('pm')}) = 'AM'` : '0'
+      const hour = `multiIf(${pm} AND ${hr} < 12, ${hr} + 12, ${am} AND ${hr} = 12, 0, ${hr})`
+      const leap = `(${yr} % 4 = 0 AND (${yr} % 100 != 0 OR ${yr} % 400 = 0))`
+      const days = `arrayElement([31, if(${leap}, 29, 28), 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], ${mo})`
+      const checks = [
+        matched,
+        `${mo} BETWEEN 1 AND 12`,
+        `${day} BETWEEN 1 AND ${days}`,
+        fields.hour ? `${hr} <= ${twelve ? 12 : 23}` : '',
+        fields.minute ? `${min} <= 59` : '',
+        fields.second ? `${sec} <= 59` : '',
+        fields.fraction ? `NOT (startsWith(${at('fraction')}, '-') AND toInt64OrZero(${at('fraction')}) != 0)` : '',
+        fields.zone ? `(${zone} = 'Z' OR (${zoneField(2)} <= 24 AND ${zoneField(4)} <= 60 AND ${zoneField(6)} <= 60))` : '',
+      ]
+      const offset = fields.zone ? `if(${zone} = 'Z', 0, if(startsWith(${zone}, '-'), -1, 1) * (${zoneField(2)} * 3600 + ${zoneField(4)} * 60 + ${zoneField(6)}))` : '0'
+      return bound([checks.filter(Boolean).join(' AND '), `${yr} BETWEEN 1901 AND 2261`], (parsed, held) => {
+        // The wall time less the layout's offset, or else the location's, found as Go's Date finds it: the
+        // offset in effect at the wall time read as UTC, then at that instant less it (so a time skipped
+        // or repeated by daylight saving reads as Go reads it).
+        const ok = `(${parsed} AND ${held})`
+        const wall = `makeDateTime64(if(${ok}, ${yr}, 1970), if(${ok}, ${mo}, 1), if(${ok}, ${day}, 1), if(${ok}, ${hour}, 0), if(${ok}, ${min}, 0), if(${ok}, ${sec}, 0), if(${ok}, ${nanos}, 0), 9, 'UTC')`
+        const offsetAt = (t: string) => `timeZoneOffset(toTimeZone(${t}, ${h.constant(location)}))`
+        const instant = fields.zone || utc ? `${wall} - toIntervalSecond(if(${ok}, ${offset}, 0))` : bound([wall], (w) => `${w} - toIntervalSecond(${offsetAt(`${w} - toIntervalSecond(${offsetAt(w)})`)})`)
+        return `multiIf(NOT ${parsed}, ${ZERO_SENTINEL}, NOT ${held}, ${UNHELD_SENTINEL}, ${instant})`
+      })
+    })
+  })
+  // Printed as it is, Go's time names its location (-0700 -0700, CET): Sluice prints UTC only.
+  const located = fields.zone !== undefined || !utc
+  return { sql, time: true, zeroable: true, ...(located ? { located: true } : {}), err: `${sql} = ${UNHELD_SENTINEL}` }
+}
+
+/** Go's zero time, and a time Go holds but a DateTime64 does not, among parsed times (which are from 1901 on). */
+const ZERO_SENTINEL = "toDateTime64('1900-01-01 00:00:00', 9, 'UTC')"
+const UNHELD_SENTINEL = "toDateTime64('1900-01-01 00:00:01', 9, 'UTC')"
+
+/** Go's zero time as a layout prints it. */
+function zeroTime(layout: string): string {
+  return layoutElements(layout)
+    .map((e) => (!e.std ? e.text : /^[.,]0+$/.test(e.std) ? e.std : /^[.,]9+$/.test(e.std) ? '' : /^-07/.test(e.std) ? e.std.replace('-07', '+00') : /^Z07/.test(e.std) ? 'Z' : (ZERO_TIME[e.std] ?? e.std)))
+    .join('')
 }
 
 function evaluate(commands: Operand[][], scope: TemplateScope, h: Helpers, text: string): Value {
