@@ -148,6 +148,8 @@ describe('LogQL templates', () => {
       ['{{ __timestamp__ | unixEpochMillis }}', String(TS_NS / 1_000_000n)],
       ['{{ unixEpochNanos __timestamp__ }}', String(TS_NS)],
       ['{{ if __timestamp__ }}always{{ end }}', 'always'],
+      // Jan is no month before a lower-case letter; __2 is the day of the year, space-padded; _2006 a _ and a year.
+      ['{{ __timestamp__ | date "Janet __2 _2006 Mondays" }}', 'Janet  65 _2024 Tuesdays'],
     ]
     await expectRendered(cases)
     // A whole second prints no fraction with .999…, and 9s cut trailing zeros.

@@ -1105,6 +1105,7 @@ const LAYOUT: [string, (t: string) => string][] = [
   ['Mon', (t) => `arrayElement([${DAYS.map((d) => `'${d.slice(0, 3)}'`).join(', ')}], toDayOfWeek(${t}))`],
   ['MST', () => "'UTC'"],
   ['2006', (t) => `leftPad(toString(toYear(${t})), 4, '0')`],
+  ['__2', (t) => `leftPad(toString(toDayOfYear(${t})), 3, ' ')`],
   ['_2', (t) => `leftPad(toString(toDayOfMonth(${t})), 2, ' ')`],
   ['002', (t) => `leftPad(toString(toDayOfYear(${t})), 3, '0')`],
   ['01', (t) => `leftPad(toString(toMonth(${t})), 2, '0')`],
@@ -1137,7 +1138,6 @@ const LAYOUT: [string, (t: string) => string][] = [
 /** A time as Go's Time.Format(layout) prints it, in UTC. */
 function goTime(layout: string, t: string, h: Helpers): string {
   const nanos = `leftPad(toString(toUnixTimestamp64Nano(${t}) % 1000000000), 9, '0')`
-  const elements = LAYOUT_ELEMENTS()
   return concatenated(
     layoutElements(layout).map((e) => {
       if (!e.std) return h.bind(e.text)
@@ -1147,11 +1147,11 @@ function goTime(layout: string, t: string, h: Helpers): string {
         const sep = h.bind(e.std[0]!)
         return e.std[1] === '0' ? `concat(${sep}, substring(${nanos}, 1, ${digits}))` : `if(trimRight(substring(${nanos}, 1, ${digits}), '0') = '', '', concat(${sep}, trimRight(substring(${nanos}, 1, ${digits}), '0')))`
       }
-      return elements.get(e.std)!(t)
+      return LAYOUT_BY_NAME.get(e.std)!(t)
     }),
   )
 }
-const LAYOUT_ELEMENTS = () => new Map([...LAYOUT, ['__2', (t: string) => `leftPad(toString(toDayOfYear(${t})), 3, ' ')`] as const])
+const LAYOUT_BY_NAME = new Map(LAYOUT)
 
 /** A time Value as a layout prints it (Go's zero time where a parse failed). */
 function formatTime(layout: string, v: Value, h: Helpers): string {
@@ -1231,12 +1231,11 @@ function layoutElements(layout: string): { std?: string; text: string }[] {
   for (let i = 0; i < layout.length; ) {
     const rest = layout.slice(i)
     const frac = /^[.,](0+|9+)(?![0-9])/.exec(rest)
-    let std = frac
+    const std = frac
       ? frac[0]
       : rest.startsWith('_2006')
         ? undefined
-        : LAYOUT.map(([name]) => name).find((name) => rest.startsWith(name) && !((name === 'Jan' || name === 'Mon') && lower(i + 3)) && !(name === 'Mon' && rest.startsWith('Monday')) && !(name === 'Jan' && rest.startsWith('January')))
-    if (std === undefined && rest.startsWith('__2')) std = '__2'
+        : LAYOUT.map(([name]) => name).find((name) => rest.startsWith(name) && !((name === 'Jan' || name === 'Mon') && lower(i + 3)))
     if (std === undefined) {
       const last = out[out.length - 1]
       if (last && last.std === undefined) last.text += layout[i]
@@ -1250,8 +1249,8 @@ function layoutElements(layout: string): { std?: string; text: string }[] {
   return out
 }
 
-const MONTH_NAMES = (long: boolean) => MONTHS.map((m) => (long ? m : m.slice(0, 3)))
-const DAY_NAMES = (long: boolean) => DAYS.map((d) => (long ? d : d.slice(0, 3)))
+const monthNames = (long: boolean) => MONTHS.map((m) => (long ? m : m.slice(0, 3)))
+const dayNames = (long: boolean) => DAYS.map((d) => (long ? d : d.slice(0, 3)))
 /** Names matched as Go's lookup does: ASCII letters in either case (no Unicode folding). */
 const names = (list: string[]) => list.map((n) => [...n].map((c) => `[${c.toUpperCase()}${c.toLowerCase()}]`).join('')).join('|')
 const escapeRe = (s: string) => [...s].map((c) => `\\x{${c.codePointAt(0)!.toString(16)}}`).join('')
@@ -1288,8 +1287,8 @@ function parseTime(layout: string, location: string, value: Value, h: Helpers, f
     if (std === '2006') capture('year', std, '([0-9]{4})')
     else if (std === '06') capture('year', std, '([+-][0-9]|[0-9]{2})')
     else if (std === '01' || std === '1') capture('month', std, std === '01' ? '([0-9]{2})' : variable)
-    else if (std === 'Jan' || std === 'January') capture('month', std, `(${names(MONTH_NAMES(std === 'January'))})`)
-    else if (std === 'Mon' || std === 'Monday') capture('weekday', std, `(${names(DAY_NAMES(std === 'Monday'))})`)
+    else if (std === 'Jan' || std === 'January') capture('month', std, `(${names(monthNames(std === 'January'))})`)
+    else if (std === 'Mon' || std === 'Monday') capture('weekday', std, `(${names(dayNames(std === 'Monday'))})`)
     else if (std === '02' || std === '2' || std === '_2') capture('day', std, std === '02' ? '([0-9]{2})' : std === '_2' ? ` ?${variable}` : variable)
     else if (std === '15') capture('hour', std, variable)
     else if (std === '03' || std === '3') capture('hour', std, std === '03' ? '([0-9]{2})' : variable)
@@ -1330,7 +1329,7 @@ function parseTime(layout: string, location: string, value: Value, h: Helpers, f
     const int = (f: string, otherwise: string) => (fields[f] ? `toInt64OrZero(${at(f)})` : otherwise)
     const y = int('year', '0')
     const year = fields.year!.std === '06' ? `(${y} + if(${y} >= 69, 1900, 2000))` : y
-    const month = fields.month && /^Jan/.test(fields.month.std) ? `indexOf([${MONTH_NAMES(fields.month.std === 'January').map((m) => `'${m.toLowerCase()}'`).join(', ')}], lower(${at('month')}))` : int('month', '1')
+    const month = fields.month && /^Jan/.test(fields.month.std) ? `indexOf([${monthNames(fields.month.std === 'January').map((m) => `'${m.toLowerCase()}'`).join(', ')}], lower(${at('month')}))` : int('month', '1')
     const twelve = fields.hour && ['03', '3'].includes(fields.hour.std)
     // The fraction's first 9 digits (a sign reads as 0, though a - before other digits is out of range).
     const frac = fields.fraction ? `replaceRegexpOne(${at('fraction')}, '^[+-]', '0')` : "''"
