@@ -2,13 +2,14 @@
 // expression: text, and actions of labels (`{{.path}}`), the line (`{{__line__}}`), the line's time
 // (`{{__timestamp__}}`), literals (strings, integers, floats) and the functions of Loki's template
 // function list — strings, case, base64 and URLs, regular expressions, comparisons, sprig's
-// arithmetic, times (printed, and parsed with Go layouts) — chained with pipes (`{{ .path | replace " " "_" | trunc 5 | upper }}`: each
-// command's result is the last argument of the next) or nested in parentheses, and if/else if/else
-// blocks. Each function keeps Go's (and sprig's) semantics, byte offsets included, over valid UTF-8
-// text; where Go fails (a panic, a function's error) the template's error condition holds. What
-// has none here (range/with, variables, fromJson, bytes, duration, a regular expression that can
-// match empty text, printf verbs beyond %s %v %d %f %e, a layout naming a zone abbreviation, a
-// template beyond MAX_CALLS ClickHouse calls) is a 400 naming it.
+// arithmetic, times (printed, and parsed with Go layouts) — chained with pipes
+// (`{{ .path | replace " " "_" | trunc 5 | upper }}`: each command's result is the last argument of
+// the next) or nested in parentheses, and if/else if/else blocks. Each function keeps Go's (and
+// sprig's) semantics, byte offsets included, over valid UTF-8 text; where Go fails (a panic, a
+// function's error) the template's error condition holds. What has none here (range/with,
+// variables, fromJson, bytes, duration, a regular expression that can match empty text, printf
+// verbs beyond %s %v %d %f %e, a layout naming a zone abbreviation, a template beyond MAX_CALLS
+// ClickHouse calls) is a 400 naming it.
 import { SluiceError } from '@sluice/core'
 import { unsupported } from './sql.js'
 import type { Params } from './sql.js'
