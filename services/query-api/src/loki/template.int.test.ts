@@ -238,6 +238,10 @@ describe('LogQL templates', () => {
       ['{{ div .bytes 1024 }} KiB|{{ divf .bytes 1024 }} KiB|{{ mulf .latency 1000 }} ms', '1 KiB|1.5 KiB|250 ms'],
       // addf and friends add decimals (0.1 + 0.2 = 0.3); divf keeps 16 places (1/1e20 is 0).
       ['{{ addf 0.1 0.2 }}|{{ add 0.1 0.2 }}|{{ float64 0.1 | addf 0.2 }}|{{ divf 1 3 }}|{{ divf 2 3 }}|{{ divf 1 1e20 }}', '0.3|0|0.3|0.3333333333333333|0.6666666666666667|0'],
+      // Terms far apart in size: the digits below the larger term's 73rd still break a tie (as Go's decimal answers).
+      ['{{ addf 1e20 0.1 }}|{{ addf 1e300 1e-300 }}|{{ subf 1e30 1e-30 }}|{{ addf 123456789.123456789 1e-70 -1e-80 }}|{{ addf 9007199254740992 1 1e-80 }}|{{ addf 9007199254740992 1 -1e-80 }}', '1e+20|1e+300|1e+30|1.2345678912345679e+08|9.007199254740994e+15|9.007199254740992e+15'],
+      // Terms far apart in size: the digits below the larger term's 73rd still break a tie (as Go's decimal answers).
+      ['{{ addf 1e20 0.1 }}|{{ addf 1e300 1e-300 }}|{{ subf 1e30 1e-30 }}|{{ addf 123456789.123456789 1e-70 -1e-80 }}|{{ addf 9007199254740992 1 1e-80 }}|{{ addf 9007199254740992 1 -1e-80 }}', '1e+20|1e+300|1e+30|1.2345678912345679e+08|9.007199254740994e+15|9.007199254740992e+15'],
       // A float64 prints as Go's %v: shortest digits, %e form below 1e-4 and from 1e6; ParseFloat reads hex and inf.
       ['{{ float64 "1e6" }}|{{ float64 "123456.5" }}|{{ float64 "0.00001" }}|{{ float64 "1e21" }}|{{ float64 "-0" }}|{{ float64 "inf" }}|{{ float64 "NaN" }}|{{ float64 "0x1p-2" }}|{{ float64 "1e400" }}', '1e+06|123456.5|1e-05|1e+21|-0|+Inf|NaN|0.25|0'],
       // sprig's round floors every negative number; math.Max of NaN is NaN.

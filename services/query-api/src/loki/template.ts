@@ -640,10 +640,11 @@ function clickhouseRegexp(re: string, fn: string): GoRegexp & { pattern: string 
 // "0x1p-2"; anything else, or out of range, is 0). add/sub/mul/div/mod/max/min answer Go int64s
 // (wrapping as Go does, dividing by zero fails); addf/subf/mulf/divf convert each float64 to its
 // shortest decimal and compute exactly in decimals (divf to 16 places, half away from zero) before
-// the nearest float64, as shopspring/decimal does. Here that is Int256: exact while the operands of
-// addf/subf span at most 75 decimal places (beyond, the float64 sum stands in) and the digits of a
-// product fit 75; a quotient too large for them keeps 57 digits and a sticky one. A number prints
-// as Go's fmt prints it (a float64 as strconv's shortest 'g': 0.30000000000000004, 1e+06, +Inf).
+// the nearest float64, as shopspring/decimal does. Here that is Int256: a sum keeps 73 places below
+// its first digit and a sticky one, a product is exact while its digits fit 75, a quotient too
+// large for them keeps 56 digits and a sticky one (beyond those, the float64 operation stands in).
+// A number prints as Go's fmt prints it (a float64 as strconv's shortest 'g': 0.30000000000000004,
+// 1e+06, +Inf).
 //
 // Each lambda costs ClickHouse about a millisecond to analyse: `bound` names what would otherwise
 // be written out many times (a label's conversion), small pieces are written out.
@@ -777,7 +778,12 @@ function floatOp(args: Value[], h: Helpers, name: string, op: (xs: string[]) => 
   return err.length ? { sql, err: err.join(' OR ') } : { sql }
 }
 
-/** addf/subf over float64 names: the first term, then the others added (signs[i] = 1) or subtracted (-1). */
+/**
+ * addf/subf over float64 names: the first term, then the others added (signs[i] = 1) or subtracted
+ * (-1). The digits within 73 places of the largest term's first are summed exactly; what lies
+ * below them stands as a sticky digit of its sign (it can move the nearest float64 only from a tie).
+ * Where those parts cancel down to fewer than 40 digits, or have both signs, the float64 sum stands in.
+ */
 function decimalSum(xs: string[], signs: number[]): string {
   if (xs.length === 0) return '0.'
   return bound(xs.map(decimal), (...ds) =>
@@ -786,12 +792,20 @@ function decimalSum(xs: string[], signs: number[]): string {
         `least(${ds.map((d) => `if(${digitsOf(d)} = 0, 100000, ${expOf(d)})`).join(', ')})`,
         `greatest(${ds.map((d) => `if(${digitsOf(d)} = 0, -100000, ${expOf(d)} + ${digitsOf(d)})`).join(', ')})`,
       ],
-      (lo, hi) => {
-        const exact = `${hi} - ${lo} <= 75`
-        const sum = ds.map((d, i) => `${signs[i]! < 0 ? '-' : ''}${coef(d)} * ${pow10(`${expOf(d)} - ${lo}`, `${exact} AND ${digitsOf(d)} > 0`)}`).join(' + ')
-        const fallback = xs.map((x, i) => `${i && signs[i]! < 0 ? '-' : '+'} ${x}`).join(' ')
-        return `if(${exact}, ${nearest(sum, `if(${exact}, ${lo}, 0)`)}, 0. ${fallback})`
-      },
+      (lo, hi) =>
+        bound([`greatest(${lo}, ${hi} - 73)`], (low) => {
+          // Each term's part from 10^low up, exact, and the sign of what it has below.
+          const signed = (d: string, i: number) => (signs[i]! < 0 ? `-${coef(d)}` : coef(d))
+          const shift = (d: string) => `${expOf(d)} - ${low}`
+          const parts = ds.map((d, i) => `if(${shift(d)} >= 0, ${signed(d, i)} * ${pow10(shift(d), `${shift(d)} >= 0`)}, intDiv(${signed(d, i)}, ${pow10(`-(${shift(d)})`, `${shift(d)} < 0`)}))`)
+          const below = ds.map((d, i) => `if(${shift(d)} < 0 AND ${signed(d, i)} % ${pow10(`-(${shift(d)})`, `${shift(d)} < 0`)} != 0, sign(${signed(d, i)}), 0)`)
+          return bound([parts.join(' + '), `[${below.join(', ')}]`], (sum, sticky) => {
+            const up = `has(${sticky}, 1)`
+            const down = `has(${sticky}, -1)`
+            const fallback = xs.map((x, i) => `${i && signs[i]! < 0 ? '-' : '+'} ${x}`).join(' ')
+            return `multiIf(NOT ${up} AND NOT ${down}, ${nearest(sum, low)}, ${up} != ${down} AND abs(${sum}) >= ${pow10('40', '1')}, ${nearest(`${sum} * 10 + if(${up}, 1, -1)`, `${low} - 1`)}, 0. ${fallback})`
+          })
+        }),
     ),
   )
 }
