@@ -1,7 +1,7 @@
 // A LogQL pipeline as SQL: stages become expressions over a running state — the current line
 // (line_format replaces it), the parsers seen so far (a label's value is the latest parser's that
-// has it; labels that exist before parsing win, as Loki renames a colliding parsed label to
-// `<name>_extracted`), the `__error__` and `__error_details__` expressions, and the labels dropped
+// has it; labels that exist before parsing win, stream labels and a line's attributes alike, as
+// Loki renames a colliding parsed label to `<name>_extracted`), the `__error__` and `__error_details__` expressions, and the labels dropped
 // or kept. Where Sluice differs from Loki (stated in the README's LogQL table): `| json` flattens
 // nested objects three levels deep in SQL (fully in answered lines); an unwrapped value that does
 // not convert is skipped instead of failing the query. `| logfmt` reads a line as Loki's decoder
@@ -133,9 +133,19 @@ export class Pipeline {
     if (b) return { has: `(${b.str} != '')`, val: b.str }
     const stripped = name.endsWith('_extracted') ? name.slice(0, -'_extracted'.length) : undefined
     const base = stripped !== undefined && (builtin(stripped) || stripped === '') ? ABSENT : this.#attribute(name)
+    // `<x>_extracted` where x is an attribute of the line (structured metadata): a parser's x,
+    // which Loki renames so that the metadata keeps the name.
+    const metadata = stripped !== undefined && stripped !== '' && !builtin(stripped) ? this.#attribute(stripped) : ABSENT
     let v: Lookup = ABSENT
     for (const f of this.#frames) {
-      const own = this.#frameLookup(f, stripped !== undefined && builtin(stripped) ? stripped : name)
+      let own = this.#frameLookup(f, stripped !== undefined && builtin(stripped) ? stripped : name)
+      if (metadata !== ABSENT && f.kind !== 'set') {
+        const renamed = this.#frameLookup(f, stripped!)
+        if (renamed !== ABSENT) {
+          const has = `(${metadata.has} AND ${renamed.has})`
+          own = own === ABSENT ? { has, val: renamed.val } : { has: `(${has} OR ${own.has})`, val: `if(${has}, ${renamed.val}, ${own.val})` }
+        }
+      }
       if (own === ABSENT) continue
       v = v === ABSENT ? own : { has: `(${own.has} OR ${v.has})`, val: `if(${own.has}, ${own.val}, ${v.val})` }
     }
