@@ -1,6 +1,7 @@
-// A parsed label whose name a line's attribute (structured metadata) already has, through the Loki
-// API on embedded ClickHouse: as in Loki, the metadata keeps the name and the parser's value is
-// `<name>_extracted` — in the answered lines, in label filters and in `by` groupings alike.
+// Parsed labels whose name is taken, through the Loki API on embedded ClickHouse, as in Loki: a
+// line's attribute (structured metadata) keeps its name and the parser's value is
+// `<name>_extracted`; a label an earlier parser set on the line stays, a later parser leaves it
+// (label_format overwrites it) — in the answered lines, in label filters and in `by` groupings alike.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { serveTestLogs } from '../test-store.js'
 import type { ServedLogs } from '../test-store.js'
@@ -19,6 +20,10 @@ const ROWS: [service: string, attributes: Labels, body: string][] = [
   ['cart', { user: 'attr-c', 'http.method': 'GET' }, '{"user":"body-c","http_method":"POST"}'],
   ['kv', { user: 'attr-d' }, 'user=body-d n=4'],
   ['kv', {}, 'user=body-e n=5'],
+  // nested: JSON around logfmt, with `status` in both, in the JSON only or in the logfmt only.
+  ['nested', {}, '{"status":"200","msg":"status=500 user=bob"}'],
+  ['nested', {}, '{"msg":"status=503 user=eve"}'],
+  ['nested', {}, '{"status":"204","msg":"user=ann"}'],
 ]
 
 let served: ServedLogs
@@ -88,6 +93,33 @@ describe('a parsed label named as an attribute of the line', () => {
       ['body-a', '1'],
       ['body-c', '1'],
     ])
+  })
+})
+
+describe('a label two parsers extract from one line', () => {
+  const NESTED = '{service_name="nested"} | json | line_format "{{.msg}}" | logfmt'
+
+  it("keeps the first parser's value where it has one, the later parser's elsewhere", async () => {
+    expect((await lines(NESTED)).map((e) => [e.line, e.parsed.status, e.parsed.user])).toEqual([
+      ['status=500 user=bob', '200', 'bob'],
+      ['status=503 user=eve', '503', 'eve'],
+      ['user=ann', '204', 'ann'],
+    ])
+  })
+
+  it('filters and groups on that value', async () => {
+    expect(await bodies(`${NESTED} | status="200"`)).toEqual(['status=500 user=bob'])
+    expect(await bodies(`${NESTED} | status>=500`)).toEqual(['status=503 user=eve'])
+    const reply = (await get('/loki/api/v1/query', { query: `sum by (status) (count_over_time(${NESTED} [10m]))`, time: at(60) })) as {
+      data: { result: { metric: Labels; value: [number, string] }[] }
+    }
+    expect(reply.data.result.map((r) => r.metric.status).sort()).toEqual(['200', '204', '503'])
+  })
+
+  it('is overwritten by a label_format after both', async () => {
+    expect((await lines(`${NESTED} | label_format status="{{.user}}"`)).map((e) => e.parsed.status)).toEqual(['bob', 'eve', 'ann'])
+    // ... and a parser after label_format leaves what it set.
+    expect((await lines('{service_name="nested"} | json | label_format status="x" | line_format "{{.msg}}" | logfmt')).map((e) => e.parsed.status)).toEqual(['x', 'x', 'x'])
   })
 
   it('can be set by line_format from the renamed label', async () => {

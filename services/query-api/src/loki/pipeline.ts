@@ -1,12 +1,13 @@
 // A LogQL pipeline as SQL: stages become expressions over a running state — the current line
-// (line_format replaces it), the parsers seen so far (a label's value is the latest parser's that
-// has it; labels that exist before parsing win, stream labels and a line's attributes alike, as
-// Loki renames a colliding parsed label to `<name>_extracted`), the `__error__` and `__error_details__` expressions, and the labels dropped
-// or kept. Where Sluice differs from Loki (stated in the README's LogQL table): `| json` flattens
-// nested objects three levels deep in SQL (fully in answered lines); an unwrapped value that does
-// not convert is skipped instead of failing the query. `| logfmt` reads a line as Loki's decoder
-// does (logfmt.ts); its extraction parameters are refused in metric queries, where Loki's answer
-// depends on which labels the query needs (its parser hints).
+// (line_format replaces it), the parsers seen so far (a label's value is the first parser's that
+// set it on the line, unless a label_format after it set it again; labels that exist before
+// parsing win, stream labels and a line's attributes alike, as Loki renames a colliding parsed
+// label to `<name>_extracted`), the `__error__` and `__error_details__` expressions, and the labels
+// dropped or kept. Where Sluice differs from Loki (stated in the README's LogQL table): `| json`
+// flattens nested objects three levels deep in SQL (fully in answered lines); an unwrapped value
+// that does not convert is skipped instead of failing the query. `| logfmt` reads a line as Loki's
+// decoder does (logfmt.ts); its extraction parameters are refused in metric queries, where Loki's
+// answer depends on which labels the query needs (its parser hints).
 import { SluiceError } from '@sluice/core'
 import type { Grouping, LabelFilterExpr, Matcher, Stage } from '../logql/ast.js'
 import { asciiLower, flattenJson, nonEmptySanitised, visible } from './output.js'
@@ -147,7 +148,11 @@ export class Pipeline {
         }
       }
       if (own === ABSENT) continue
-      v = v === ABSENT ? own : { has: `(${own.has} OR ${v.has})`, val: `if(${own.has}, ${own.val}, ${v.val})` }
+      // A parser leaves a label an earlier stage set on the line as it is (Loki records what each
+      // line's stages extracted and extracts no name twice); label_format overwrites it.
+      if (v === ABSENT) v = own
+      else if (f.kind === 'set') v = { has: `(${own.has} OR ${v.has})`, val: `if(${own.has}, ${own.val}, ${v.val})` }
+      else v = { has: `(${v.has} OR ${own.has})`, val: `if(${v.has}, ${v.val}, ${own.val})` }
     }
     if (base === ABSENT) return v
     if (v === ABSENT) return base
@@ -408,7 +413,12 @@ export class Pipeline {
           return `map(${this.#p.bind(f.label)}, ${f.value.val})`
       }
     })
-    const merged = this.alias(maps.length === 0 ? 'CAST(map(), \'Map(String, String)\')' : maps.reduce((a, b) => `mapUpdate(${a}, CAST(${b}, 'Map(String, String)'))`, `CAST(map(), 'Map(String, String)')`))
+    // mapUpdate's second map wins: label_format's over what came before, what came before over a parser's.
+    const merged = this.alias(
+      maps.length === 0
+        ? "CAST(map(), 'Map(String, String)')"
+        : maps.reduce((a, b, i) => (this.#frames[i]!.kind === 'set' ? `mapUpdate(${a}, CAST(${b}, 'Map(String, String)'))` : `mapUpdate(CAST(${b}, 'Map(String, String)'), ${a})`), `CAST(map(), 'Map(String, String)')`),
+    )
     let labels = this.error === "''" ? merged : `if(${this.error} = '', ${merged}, mapUpdate(${merged}, map('__error__', ${this.error})))`
     if (this.errorDetails !== "''") labels = `mapUpdate(${labels}, map('__error_details__', ${this.errorDetails}))`
     return this.#visible(nonEmpty(labels))
@@ -466,14 +476,15 @@ export class Pipeline {
         const v = row[c.col] as string
         if (v) meta[c.label] = c.lower ? asciiLower(v) : v
       }
-      // Later frames overwrite earlier ones' labels; empty values are no labels.
+      // A parser sets only the labels no earlier stage set; label_format overwrites. Empty values
+      // are no labels.
       const parsed: Labels = {}
       for (const f of frames) {
         const v = row[f.col]
         if (f.kind === 'json' || f.kind === 'map') {
           const fields = f.kind === 'json' ? flattenJson(v as string) : (v as Labels)
-          for (const k in fields) parsed[k] = fields[k]!
-        } else if (f.kind === 'groups') (v as string[]).forEach((g, i) => f.names[i] && (parsed[f.names[i]] = g))
+          for (const k in fields) if (!(k in parsed)) parsed[k] = fields[k]!
+        } else if (f.kind === 'groups') (v as string[]).forEach((g, i) => f.names[i] && !(f.names[i] in parsed) && (parsed[f.names[i]] = g))
         else parsed[f.label] = v as string
       }
       for (const k in parsed) if (parsed[k] === '') delete parsed[k]
