@@ -257,6 +257,26 @@ describe('LogQL templates', () => {
     await expectRendered(cases)
   })
 
+  it("runs {{with}} as Go does: . is its value in the first branch, $.label the label; {{else with}} and {{else}}", async () => {
+    // Each expected value is what Go's text/template + sprig prints for the same labels.
+    const cases: [string, string][] = [
+      ['{{ with .method }}m={{ . }}{{ end }}', 'm=get'],
+      ['{{ with .blank }}b={{ . }}{{ else }}none{{ end }}', 'none'],
+      ['{{ with .missing }}x{{ else with .method }}{{ . | upper }}{{ end }}', 'GET'],
+      ['{{ with .status }}{{ . }} {{ $.method }}{{ end }}', '503 get'],
+      ['{{ with add .status 1 }}{{ . }}{{ end }}', '504'],
+      ['{{ with (int .blank) }}nonzero{{ else }}zero{{ end }}', 'zero'],
+      ['{{ $.path }}', 'a b c d e f'],
+      ['{{ with .method }}{{ with $.status }}{{ . }}{{ end }}-{{ . }}{{ end }}', '503-get'],
+      ['{{ with eq .method "get" }}{{ . }}{{ end }}', 'true'],
+      ['{{ with .method }}{{ printf "%s!" . }}{{ end }}', 'get!'],
+      ['{{ with .method -}} [{{ . }}] {{- end }}', '[get]'],
+      ['{{ with addf .status 0.5 }}{{ . }}{{ end }}', '503.5'],
+      ['{{ if .method }}{{ with .status }}{{ . }}{{ end }}{{ end }}', '503'],
+    ]
+    await expectRendered(cases)
+  })
+
   it("parses times as Go's time.ParseInLocation does (toDate, toDateInZone): what does not parse is Go's zero time", async () => {
     const cases: [string, string][] = [
       // The Loki documentation's examples.
@@ -305,6 +325,9 @@ describe('LogQL templates', () => {
       ['{{ addf "inf" 1 }}', 'TemplateFormatErr'],
       ['{{ urldecode "%zz" }}', 'TemplateFormatErr'],
       ['{{ if eq .method "get" }}{{ div 1 .blank }}{{ end }}', 'TemplateFormatErr'],
+      // A field of a {{with}}'s value: Go cannot evaluate it, where the branch runs.
+      ['{{ with .method }}{{ .status }}{{ end }}', 'TemplateFormatErr'],
+      ['{{ with .blank }}{{ .status }}{{ else }}ok{{ end }}', 'ok'],
     ]
     await expectRendered(cases)
   })
@@ -331,6 +354,7 @@ describe('LogQL templates', () => {
         () => `{{ ${pick(['title', 'upper', 'lower', 'b64dec', 'urldecode', 'urlencode'])} .a }}`,
         () => `{{ regexReplaceAll "(\\\\d+)|x" .a "<$1>" }}{{ count "[a-z]" .b }}`,
         () => `{{ toDate "2006-01-02 15:04:05.999" .a | unixEpochMillis }}|{{ toDateInZone "2006-01-02 15:04:05" "Europe/Paris" .b | date "Mon Jan _2 3PM" }}`,
+        () => `{{ with ${number(0)} }}{{ . }}|{{ printf "%v" . }}|{{ $.c }}{{ else with .b }}{{ upper . }}{{ else }}none{{ end }}`,
       ])()
     for (let batch = 0; batch < 16; batch++) {
       const p = new Params()
@@ -356,6 +380,10 @@ describe('LogQL templates', () => {
     }
     expect(refusal('{{ .path | fromJson }}')).toMatch(/unsupported LogQL: template function fromJson/)
     expect(refusal('{{ range .a }}x{{ end }}')).toMatch(/unsupported LogQL: template action \{\{range\}\}/)
+    expect(refusal('{{ . }}')).toMatch(/unsupported LogQL: \{\{\.\}\} outside \{\{with\}\}/)
+    expect(refusal('{{ $x := .a }}{{ $x }}')).toMatch(/unsupported LogQL: template variable \$x/)
+    expect(refusal('{{ with .a }}x{{ else .b }}y{{ end }}')).toMatch(/takes nothing but a with/)
+    expect(refusal('{{ with .a }}x')).toMatch(/\{\{with\}\} without \{\{end\}\}/)
     expect(refusal('{{ if .a }}x')).toMatch(/\{\{if\}\} without \{\{end\}\}/)
     expect(refusal('x{{ end }}')).toMatch(/\{\{end\}\} without \{\{if\}\}/)
     expect(refusal('{{ if }}x{{ end }}')).toMatch(/missing condition/)

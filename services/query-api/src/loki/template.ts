@@ -59,8 +59,12 @@ export interface CompiledTemplate {
   error: string
 }
 
-type Token = { kind: 'field' | 'ident' | 'string' | 'int' | 'float'; text: string } | { kind: '|' | '(' | ')'; text: string }
-type Operand = { kind: 'field' | 'ident' | 'string' | 'int' | 'float'; text: string } | { kind: 'pipeline'; commands: Operand[][] }
+// `dot` is `.` itself; a field is `.name`, or `$.name` (root: the labels, whatever `.` is).
+type Token = { kind: 'field' | 'ident' | 'string' | 'int' | 'float' | 'dot'; text: string; root?: boolean } | { kind: '|' | '(' | ')'; text: string }
+type Operand = { kind: 'field' | 'ident' | 'string' | 'int' | 'float' | 'dot'; text: string; root?: boolean } | { kind: 'pipeline'; commands: Operand[][] }
+
+/** A template's scope inside a {{with}}: `.` is the value its pipeline gave. */
+type Scope = TemplateScope & { dot?: Value }
 
 /** The largest count (width, repetition, offset) a template may name. */
 export const MAX_COUNT = 100_000
@@ -100,6 +104,15 @@ function tokenize(action: string, text: string): Token[] {
       if (j < 0) throw invalid(text, 'unterminated raw string')
       tokens.push({ kind: 'string', text: action.slice(i + 1, j) })
       i = j + 1
+    } else if (/^\.(?![\w.])/.test(action.slice(i))) {
+      tokens.push({ kind: 'dot', text: '.' })
+      i++
+    } else if (/^\$\.[A-Za-z_]/.test(action.slice(i))) {
+      const word = /^\$\.([A-Za-z_][A-Za-z0-9_]*)/.exec(action.slice(i))!
+      tokens.push({ kind: 'field', text: word[1]!, root: true })
+      i += word[0].length
+    } else if (c === '$') {
+      throw unsupported(`template variable ${/^\$\w*/.exec(action.slice(i))![0]} in ${JSON.stringify(text)} (Sluice's templates take $.label, not variables)`)
     } else {
       // Decimal floats (1.5, .5, 1e3) before integers and fields, as Go's lexer reads a number.
       const float = /^-?(?:\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)(?![\w.])/.exec(action.slice(i))
@@ -1396,16 +1409,22 @@ function zeroTime(layout: string): string {
     .join('')
 }
 
-function evaluate(commands: Operand[][], scope: TemplateScope, h: Helpers, text: string): Value {
+function evaluate(commands: Operand[][], scope: Scope, h: Helpers, text: string): Value {
   let piped: Value | undefined
   for (const command of commands) piped = call(command, piped, scope, h, text)
   return piped!
 }
 
-function operand(o: Operand, scope: TemplateScope, h: Helpers, text: string): Value {
+function operand(o: Operand, scope: Scope, h: Helpers, text: string): Value {
   switch (o.kind) {
     case 'field':
+      // A field of a {{with}}'s value (a string, a number or a bool) fails in Go wherever it runs
+      // ("can't evaluate field … in type string"): on the lines that take that branch.
+      if (scope.dot && !o.root) return { sql: "''", err: '1' }
       return { sql: scope.label(o.text) }
+    case 'dot':
+      if (!scope.dot) throw unsupported(`{{.}} outside {{with}}, the whole label set (Go prints it as map[…])`)
+      return scope.dot
     case 'string':
       return { sql: h.bind(o.text), text: o.text }
     case 'int': {
@@ -1427,10 +1446,10 @@ function operand(o: Operand, scope: TemplateScope, h: Helpers, text: string): Va
   }
 }
 
-function call(command: Operand[], piped: Value | undefined, scope: TemplateScope, h: Helpers, text: string): Value {
+function call(command: Operand[], piped: Value | undefined, scope: Scope, h: Helpers, text: string): Value {
   const head = command[0]!
   if (head.kind !== 'ident') {
-    if (command.length > 1 || piped) throw invalid(text, `${head.kind === 'field' ? `.${head.text}` : 'a value'} is not a function: it takes no arguments`)
+    if (command.length > 1 || piped) throw invalid(text, `${head.kind === 'field' ? `.${head.text}` : head.kind === 'dot' ? '.' : 'a value'} is not a function: it takes no arguments`)
     return operand(head, scope, h, text)
   }
   const args = command.slice(1).map((o) => operand(o, scope, h, text))
@@ -1441,7 +1460,7 @@ function call(command: Operand[], piped: Value | undefined, scope: TemplateScope
   return err ? { ...result, err } : result
 }
 
-function apply(name: string, args: Value[], scope: TemplateScope, h: Helpers, text: string): Value {
+function apply(name: string, args: Value[], scope: Scope, h: Helpers, text: string): Value {
   if (name === '__line__') {
     if (args.length) throw invalid(text, '__line__ takes no arguments')
     return { sql: scope.line }
@@ -1541,8 +1560,10 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
     const at = { i: 0 }
     const commands = parsePipeline(tokens, at, text)
     if (at.i < tokens.length) throw invalid(text, 'unexpected )')
-    return evaluate(commands, scope, h, text)
+    return evaluate(commands, current, h, text)
   }
+  // What `.` is: the labels, or inside a {{with}} its value.
+  let current: Scope = scope
   let at = 0
   type Part = { sql: string; err?: string }
   /** The parts of the segments up to an {{else}} or {{end}} (left for the caller). */
@@ -1556,12 +1577,12 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
       }
       const word = keyword(seg)
       if (word === 'else' || word === 'end') return out
-      if (word === 'if') {
-        out.push(conditional(seg.tokens.slice(1)))
+      if (word === 'if' || word === 'with') {
+        out.push(conditional(seg.tokens.slice(1), word))
         continue
       }
-      if (word && ['range', 'with', 'define', 'template', 'block', 'break', 'continue'].includes(word)) {
-        throw unsupported(`template action {{${word}}} (Sluice's templates take labels, __line__, literals, string functions and if/else)`)
+      if (word && ['range', 'define', 'template', 'block', 'break', 'continue'].includes(word)) {
+        throw unsupported(`template action {{${word}}} (Sluice's templates take labels, __line__, literals, string functions, if/else and with)`)
       }
       const v = pipeline(seg.tokens)
       out.push({ sql: printed(v, h), err: v.err })
@@ -1570,27 +1591,36 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
   }
   const joined = (parts: Part[]) => concatenated(parts.map((x) => x.sql))
   const failed = (parts: Part[]) => parts.reduce<string | undefined>((e, x) => either(e, x.err), undefined)
-  /** {{if c}} … [{{else if c}} … ] [{{else}} …] {{end}}, from just after the {{if}}; `at` ends on its {{end}}. Only the branch taken can fail. */
-  const conditional = (condition: Token[]): Part => {
+  /**
+   * {{if c}} … [{{else if c}} … ] [{{else}} …] {{end}}, from just after the {{if}}; `at` ends on its
+   * {{end}}. Only the branch taken can fail. {{with c}} is the same with `.` set to c's value in its
+   * first branch (Go takes the same values for empty: '', 0, false); its chain continues with
+   * {{else with}} (Go 1.23) or {{else}}.
+   */
+  const conditional = (condition: Token[], word: 'if' | 'with'): Part => {
     const c = pipeline(condition)
     const cond = truthy(c)
     at++
+    const outer = current
+    if (word === 'with') current = { ...outer, dot: c }
     const then = block()
+    current = outer
     const seg = segments[at]
-    if (!seg || !('tokens' in seg)) throw invalid(text, '{{if}} without {{end}}')
+    if (!seg || !('tokens' in seg)) throw invalid(text, `{{${word}}} without {{end}}`)
     let otherwise: Part
+    const next = seg.tokens[1]?.kind === 'ident' ? seg.tokens[1].text : undefined
     if (keyword(seg) === 'end') {
       if (seg.tokens.length > 1) throw invalid(text, '{{end}} takes nothing')
       otherwise = { sql: "''" }
-    } else if (seg.tokens[1]?.kind === 'ident' && seg.tokens[1].text === 'if') {
-      // {{else if …}}: the rest of the chain, ending on the same {{end}}.
-      otherwise = conditional(seg.tokens.slice(2))
+    } else if (next === word) {
+      // {{else if …}} / {{else with …}}: the rest of the chain, ending on the same {{end}}.
+      otherwise = conditional(seg.tokens.slice(2), word)
     } else {
-      if (seg.tokens.length > 1) throw invalid(text, '{{else}} takes nothing but an if')
+      if (seg.tokens.length > 1) throw invalid(text, `{{else}} takes nothing but ${word === 'if' ? 'an if' : 'a with'}`)
       at++
       const parts = block()
       const end = segments[at]
-      if (!end || keyword(end) !== 'end') throw invalid(text, '{{if}} without {{end}}')
+      if (!end || keyword(end) !== 'end') throw invalid(text, `{{${word}}} without {{end}}`)
       otherwise = { sql: joined(parts), err: failed(parts) }
     }
     const thenErr = failed(then)
@@ -1598,7 +1628,7 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
     return { sql: `if(${cond}, ${joined(then)}, ${otherwise.sql})`, err: either(c.err, branchErr) }
   }
   const parts = block()
-  if (at < segments.length) throw invalid(text, `{{${keyword(segments[at])}}} without {{if}}`)
+  if (at < segments.length) throw invalid(text, `{{${keyword(segments[at])}}} without {{if}} or {{with}}`)
   const compiled = { sql: joined(parts), error: failed(parts) ?? '0' }
   const calls = (compiled.sql + compiled.error).split('(').length - 1
   if (calls > MAX_CALLS) throw unsupported(`template ${JSON.stringify(text)}: ${calls} ClickHouse function calls, more than one expression takes (at most ${MAX_CALLS})`)
