@@ -272,6 +272,10 @@ describe('LogQL templates', () => {
       ['{{ with .method }}{{ printf "%s!" . }}{{ end }}', 'get!'],
       ['{{ with .method -}} [{{ . }}] {{- end }}', '[get]'],
       ['{{ with addf .status 0.5 }}{{ . }}{{ end }}', '503.5'],
+      // printf prints conditions with %v and %t.
+      ['{{ printf "%v|%t|%6v|%-6t|" (eq .method "get") (eq .status "1") (eq .method "get") (eq .blank "") }}', 'true|false|  true|true  |'],
+      ['{{ with eq .method "get" }}{{ printf "[%v]" . }}{{ end }}', '[true]'],
+      ['{{ printf "%v %v" (and (eq .method "get") (ne .status "503")) (or (contains "b" .path) (eq .a .b)) }}', 'false true'],
       ['{{ if .method }}{{ with .status }}{{ . }}{{ end }}{{ end }}', '503'],
     ]
     await expectRendered(cases)
@@ -380,6 +384,8 @@ describe('LogQL templates', () => {
     }
     expect(refusal('{{ .path | fromJson }}')).toMatch(/unsupported LogQL: template function fromJson/)
     expect(refusal('{{ range .a }}x{{ end }}')).toMatch(/unsupported LogQL: template action \{\{range\}\}/)
+    expect(refusal('{{ printf "%s" (eq .a .b) }}')).toMatch(/printf verb %s of a condition \(Go prints %!s\(bool=…\)/)
+    expect(refusal('{{ printf "%t" .a }}')).toMatch(/printf verb %t of anything but a condition/)
     expect(refusal('{{ . }}')).toMatch(/unsupported LogQL: \{\{\.\}\} outside \{\{with\}\}/)
     expect(refusal('{{ $x := .a }}{{ $x }}')).toMatch(/unsupported LogQL: template variable \$x/)
     expect(refusal('{{ with .a }}x{{ else .b }}y{{ end }}')).toMatch(/takes nothing but a with/)

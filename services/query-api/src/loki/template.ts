@@ -963,7 +963,8 @@ const NUMBERS: Record<string, NumberFn> = {
  * printf with %s and %v of strings (a width, `%10s` right-aligned or `%-10s` left, and a precision,
  * `%.5s` at most five characters, counted in characters as Go counts runes); %d of integers and
  * %f, %F, %e, %E of floats (flags - + space 0, a width, a precision: exact decimal rounding, as
- * ClickHouse's printf rounds it, and Go's +Inf, -Inf, NaN); %v of numbers (a width and -); %%.
+ * ClickHouse's printf rounds it, and Go's +Inf, -Inf, NaN); %v of numbers (a width and -); %v
+ * and %t of conditions (true, false; a width and -); %%.
  * A verb Go would print as %!d(string=…) is refused, as are other verbs and flags.
  */
 function printf(args: Value[], h: Helpers, text: string): string {
@@ -992,7 +993,7 @@ function printf(args: Value[], h: Helpers, text: string): string {
     const spec = /^%([-+ 0]*)(\d+)?(?:\.(\d+))?([a-zA-Z])/.exec(format.slice(i))
     const verb = spec?.[4] ?? ''
     const refuse = (why: string) => unsupported(`printf verb ${spec?.[0] ?? format.slice(i, i + 6)} ${why}`)
-    if (!spec || !'svdfFeE'.includes(verb)) throw refuse("(Sluice's printf takes %s and %v, %d of integers, %f and %e of floats)")
+    if (!spec || !'svdfFeEt'.includes(verb)) throw refuse("(Sluice's printf takes %s and %v, %d of integers, %f and %e of floats, %t of conditions)")
     i += spec[0].length - 1
     if (next >= args.length) throw invalid(text, `printf: the format ${JSON.stringify(format)} needs more arguments`)
     if (literal) parts.push(h.bind(literal))
@@ -1004,6 +1005,14 @@ function printf(args: Value[], h: Helpers, text: string): string {
     const pad = (v: string) => (width === undefined ? v : `if(lengthUTF8(${v}) < ${width}, ${flags.includes('-') ? 'rightPadUTF8' : 'leftPadUTF8'}(${v}, ${width}, ' '), ${v})`)
     const isInt = arg.num === 'int' || arg.intText !== undefined
     const isFloat = arg.num === 'float'
+    if (arg.bool || verb === 't') {
+      // Go prints a bool as true or false for %v and %t, padded to a width; %!s(bool=true) and the like otherwise.
+      if (!arg.bool) throw refuse(`of anything but a condition (Go prints %!t(…))`)
+      if (verb !== 'v' && verb !== 't') throw refuse(`of a condition (Go prints %!${verb}(bool=…); %v and %t print it)`)
+      if (flags.replace('-', '') !== '' || flags.length > 1 || precision !== undefined) throw refuse('of a condition with a flag other than - or a precision')
+      parts.push(pad(`if(${arg.sql}, 'true', 'false')`))
+      continue
+    }
     if (verb === 'd' || 'fFeE'.includes(verb)) {
       if (verb === 'd' ? !isInt : !isFloat) {
         const type = isInt ? 'int' : isFloat ? 'float64' : 'string'
@@ -1469,6 +1478,8 @@ function apply(name: string, args: Value[], scope: Scope, h: Helpers, text: stri
   if (Object.hasOwn(CONDITIONS, name)) return { sql: CONDITIONS[name]!(args, text), bool: true }
   if ((name === 'and' || name === 'or') && args.length >= 2) return logical(name, args)
   if (Object.hasOwn(NUMBERS, name)) return NUMBERS[name]!(args, h, text)
+  // printf formats conditions too (%v, %t).
+  if (name === 'printf' && !args.some((a) => a.time)) return { sql: printf(args, h, text) }
   if (args.some((a) => a.bool || a.time)) throw invalid(text, `${name} takes strings, not a ${args.some((a) => a.bool) ? 'condition' : 'time (format it with date)'}`)
   if (name === 'printf') return { sql: printf(args, h, text) }
   if (args.some((a) => a.num)) throw invalid(text, `${name} takes strings, not a number (printf formats one)`)
