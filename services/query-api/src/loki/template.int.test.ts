@@ -281,6 +281,24 @@ describe('LogQL templates', () => {
     await expectRendered(cases)
   })
 
+  it('declares variables as Go does: {{ $x := … }} prints nothing, $x is its value to the end of its block', async () => {
+    // Each expected value is what Go's text/template + sprig prints for the same labels.
+    const cases: [string, string][] = [
+      ['{{ $m := .method }}{{ $m }}-{{ upper $m }}', 'get-GET'],
+      ['{{ $s := int .status }}{{ if ge $s 500 }}server{{ else }}ok{{ end }}', 'server'],
+      ['{{ if $x := .blank }}set{{ else }}unset:{{ $x }}.{{ end }}', 'unset:.'],
+      ['{{ with $v := .method }}{{ $v }}{{ . }}{{ end }}', 'getget'],
+      ['{{ $a := .method }}{{ with .status }}{{ $a }}{{ . }}{{ end }}', 'get503'],
+      ['{{ $n := add .status 1 }}{{ printf "%d" $n }}', '504'],
+      ['{{ $x := .method }}{{ if eq $x "get" }}{{ $y := upper $x }}{{ $y }}{{ end }}', 'GET'],
+      ['{{ $t := eq .method "get" }}{{ if $t }}{{ printf "%v" $t }}{{ end }}', 'true'],
+      // A declaration runs where it stands: its failure fails the line there, and only there.
+      ['{{ $x := div 1 0 }}ok', 'TemplateFormatErr'],
+      ['{{ if .blank }}{{ $x := div 1 0 }}{{ end }}ok', 'ok'],
+    ]
+    await expectRendered(cases)
+  })
+
   it("parses times as Go's time.ParseInLocation does (toDate, toDateInZone): what does not parse is Go's zero time", async () => {
     const cases: [string, string][] = [
       // The Loki documentation's examples.
@@ -359,6 +377,7 @@ describe('LogQL templates', () => {
         () => `{{ regexReplaceAll "(\\\\d+)|x" .a "<$1>" }}{{ count "[a-z]" .b }}`,
         () => `{{ toDate "2006-01-02 15:04:05.999" .a | unixEpochMillis }}|{{ toDateInZone "2006-01-02 15:04:05" "Europe/Paris" .b | date "Mon Jan _2 3PM" }}`,
         () => `{{ with ${number(0)} }}{{ . }}|{{ printf "%v" . }}|{{ $.c }}{{ else with .b }}{{ upper . }}{{ else }}none{{ end }}`,
+        () => `{{ $v := ${number(0)} }}{{ if $w := $v }}{{ $w }}{{ else }}{{ printf "%v" $v }}{{ end }}`,
       ])()
     for (let batch = 0; batch < 16; batch++) {
       const p = new Params()
@@ -387,7 +406,10 @@ describe('LogQL templates', () => {
     expect(refusal('{{ printf "%s" (eq .a .b) }}')).toMatch(/printf verb %s of a condition \(Go prints %!s\(bool=…\)/)
     expect(refusal('{{ printf "%t" .a }}')).toMatch(/printf verb %t of anything but a condition/)
     expect(refusal('{{ . }}')).toMatch(/unsupported LogQL: \{\{\.\}\} outside \{\{with\}\}/)
-    expect(refusal('{{ $x := .a }}{{ $x }}')).toMatch(/unsupported LogQL: template variable \$x/)
+    expect(refusal('{{ if .a }}{{ $x := 1 }}{{ end }}{{ $x }}')).toMatch(/undefined variable \$x/)
+    expect(refusal('{{ $x := 1 }}{{ $x = 2 }}')).toMatch(/unsupported LogQL: template assignment \$x = …/)
+    expect(refusal('{{ $ }}')).toMatch(/unsupported LogQL: \{\{\$\}\}, the whole label set/)
+    expect(refusal('{{ upper := .a }}')).toMatch(/unexpected :=/)
     expect(refusal('{{ with .a }}x{{ else .b }}y{{ end }}')).toMatch(/takes nothing but a with/)
     expect(refusal('{{ with .a }}x')).toMatch(/\{\{with\}\} without \{\{end\}\}/)
     expect(refusal('{{ if .a }}x')).toMatch(/\{\{if\}\} without \{\{end\}\}/)

@@ -4,12 +4,13 @@
 // function list — strings, case, base64 and URLs, regular expressions, comparisons, sprig's
 // arithmetic, times (printed, and parsed with Go layouts) — chained with pipes
 // (`{{ .path | replace " " "_" | trunc 5 | upper }}`: each command's result is the last argument of
-// the next) or nested in parentheses, and if/else if/else blocks. Each function keeps Go's (and
-// sprig's) semantics, byte offsets included, over valid UTF-8 text; where Go fails (a panic, a
-// function's error) the template's error condition holds. What has none here (range/with,
-// variables, fromJson, bytes, duration, a regular expression that can match empty text, printf
-// verbs beyond %s %v %d %f %e, a layout naming a zone abbreviation, a template beyond MAX_CALLS
-// ClickHouse calls) is a 400 naming it.
+// the next) or nested in parentheses, if/else if/else and with/else with/else blocks, and
+// variables declared with :=. Each function keeps Go's (and sprig's) semantics, byte offsets
+// included, over valid UTF-8 text; where Go fails (a panic, a function's error) the template's
+// error condition holds. What has none here (range, assigning a variable again, fromJson, bytes,
+// duration, a regular expression that can match empty text, printf verbs beyond %s %v %d %f %e
+// %t, a layout naming a zone abbreviation, a template beyond MAX_CALLS ClickHouse calls) is a 400
+// naming it.
 import { SluiceError } from '@sluice/core'
 import { unsupported } from './sql.js'
 import type { Params } from './sql.js'
@@ -60,11 +61,15 @@ export interface CompiledTemplate {
 }
 
 // `dot` is `.` itself; a field is `.name`, or `$.name` (root: the labels, whatever `.` is).
-type Token = { kind: 'field' | 'ident' | 'string' | 'int' | 'float' | 'dot'; text: string; root?: boolean } | { kind: '|' | '(' | ')'; text: string }
-type Operand = { kind: 'field' | 'ident' | 'string' | 'int' | 'float' | 'dot'; text: string; root?: boolean } | { kind: 'pipeline'; commands: Operand[][] }
+// `var` is a variable, `$x` (`$` alone: the root).
+type Token = { kind: 'field' | 'ident' | 'string' | 'int' | 'float' | 'dot' | 'var'; text: string; root?: boolean } | { kind: '|' | '(' | ')' | ':=' | '='; text: string }
+type Operand = { kind: 'field' | 'ident' | 'string' | 'int' | 'float' | 'dot' | 'var'; text: string; root?: boolean } | { kind: 'pipeline'; commands: Operand[][] }
 
-/** A template's scope inside a {{with}}: `.` is the value its pipeline gave. */
-type Scope = TemplateScope & { dot?: Value }
+/**
+ * A template's scope: inside a {{with}}, `.` is the value its pipeline gave; `vars` are the
+ * variables declared so far ({{ $x := … }}), each to the end of the block it was declared in.
+ */
+type Scope = TemplateScope & { dot?: Value; vars?: ReadonlyMap<string, Value> }
 
 /** The largest count (width, repetition, offset) a template may name. */
 export const MAX_COUNT = 100_000
@@ -112,7 +117,15 @@ function tokenize(action: string, text: string): Token[] {
       tokens.push({ kind: 'field', text: word[1]!, root: true })
       i += word[0].length
     } else if (c === '$') {
-      throw unsupported(`template variable ${/^\$\w*/.exec(action.slice(i))![0]} in ${JSON.stringify(text)} (Sluice's templates take $.label, not variables)`)
+      const word = /^\$([A-Za-z_][A-Za-z0-9_]*)?/.exec(action.slice(i))!
+      tokens.push({ kind: 'var', text: word[1] ?? '' })
+      i += word[0].length
+    } else if (action.startsWith(':=', i)) {
+      tokens.push({ kind: ':=', text: ':=' })
+      i += 2
+    } else if (c === '=') {
+      tokens.push({ kind: '=', text: '=' })
+      i++
     } else {
       // Decimal floats (1.5, .5, 1e3) before integers and fields, as Go's lexer reads a number.
       const float = /^-?(?:\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)(?![\w.])/.exec(action.slice(i))
@@ -136,6 +149,8 @@ function parsePipeline(tokens: Token[], at: { i: number }, text: string): Operan
     if (t.kind === '|') {
       if (commands[commands.length - 1]!.length === 0) throw invalid(text, 'missing command before |')
       commands.push([])
+    } else if (t.kind === ':=' || t.kind === '=') {
+      throw invalid(text, `unexpected ${t.kind}`)
     } else if (t.kind === '(') {
       const inner = parsePipeline(tokens, at, text)
       if (tokens[at.i]?.kind !== ')') throw invalid(text, 'unclosed (')
@@ -1434,6 +1449,12 @@ function operand(o: Operand, scope: Scope, h: Helpers, text: string): Value {
     case 'dot':
       if (!scope.dot) throw unsupported(`{{.}} outside {{with}}, the whole label set (Go prints it as map[…])`)
       return scope.dot
+    case 'var': {
+      if (o.text === '') throw unsupported(`{{$}}, the whole label set (Go prints it as map[…]; $.label is a label)`)
+      const v = scope.vars?.get(o.text)
+      if (!v) throw invalid(text, `undefined variable $${o.text}`)
+      return v
+    }
     case 'string':
       return { sql: h.bind(o.text), text: o.text }
     case 'int': {
@@ -1458,7 +1479,7 @@ function operand(o: Operand, scope: Scope, h: Helpers, text: string): Value {
 function call(command: Operand[], piped: Value | undefined, scope: Scope, h: Helpers, text: string): Value {
   const head = command[0]!
   if (head.kind !== 'ident') {
-    if (command.length > 1 || piped) throw invalid(text, `${head.kind === 'field' ? `.${head.text}` : head.kind === 'dot' ? '.' : 'a value'} is not a function: it takes no arguments`)
+    if (command.length > 1 || piped) throw invalid(text, `${head.kind === 'field' ? `.${head.text}` : head.kind === 'dot' ? '.' : head.kind === 'var' ? `$${head.text}` : 'a value'} is not a function: it takes no arguments`)
     return operand(head, scope, h, text)
   }
   const args = command.slice(1).map((o) => operand(o, scope, h, text))
@@ -1573,8 +1594,19 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
     if (at.i < tokens.length) throw invalid(text, 'unexpected )')
     return evaluate(commands, current, h, text)
   }
-  // What `.` is: the labels, or inside a {{with}} its value.
+  // What `.` is (the labels, or inside a {{with}} its value) and the variables in scope.
   let current: Scope = scope
+  /** `$x := pipeline` at the head of `tokens`: declares $x in the current scope, gives its value. */
+  const declaration = (tokens: Token[]): Value | undefined => {
+    if (tokens[0]?.kind !== 'var') return undefined
+    const op = tokens[1]?.kind
+    if (op === '=') throw unsupported(`template assignment $${tokens[0].text} = … (Sluice's templates declare variables with :=, once)`)
+    if (op !== ':=') return undefined
+    if (tokens[0].text === '') throw invalid(text, 'cannot declare $')
+    const value = pipeline(tokens.slice(2))
+    current = { ...current, vars: new Map([...(current.vars ?? []), [tokens[0].text, value]]) }
+    return value
+  }
   let at = 0
   type Part = { sql: string; err?: string }
   /** The parts of the segments up to an {{else}} or {{end}} (left for the caller). */
@@ -1588,6 +1620,12 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
       }
       const word = keyword(seg)
       if (word === 'else' || word === 'end') return out
+      const declared = declaration(seg.tokens)
+      if (declared) {
+        // {{ $x := … }} prints nothing; its value (and failure) counts where it is declared.
+        out.push({ sql: "''", err: declared.err })
+        continue
+      }
       if (word === 'if' || word === 'with') {
         out.push(conditional(seg.tokens.slice(1), word))
         continue
@@ -1609,13 +1647,15 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
    * {{else with}} (Go 1.23) or {{else}}.
    */
   const conditional = (condition: Token[], word: 'if' | 'with'): Part => {
-    const c = pipeline(condition)
+    const outer = current
+    // {{if $x := …}}: $x is declared for the whole chain, to its {{end}}.
+    const c = declaration(condition) ?? pipeline(condition)
+    const chain = current
     const cond = truthy(c)
     at++
-    const outer = current
-    if (word === 'with') current = { ...outer, dot: c }
+    if (word === 'with') current = { ...chain, dot: c }
     const then = block()
-    current = outer
+    current = chain
     const seg = segments[at]
     if (!seg || !('tokens' in seg)) throw invalid(text, `{{${word}}} without {{end}}`)
     let otherwise: Part
@@ -1634,6 +1674,7 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
       if (!end || keyword(end) !== 'end') throw invalid(text, `{{${word}}} without {{end}}`)
       otherwise = { sql: joined(parts), err: failed(parts) }
     }
+    current = outer
     const thenErr = failed(then)
     const branchErr = thenErr || otherwise.err ? `if(${cond}, ${thenErr ?? '0'}, ${otherwise.err ?? '0'})` : undefined
     return { sql: `if(${cond}, ${joined(then)}, ${otherwise.sql})`, err: either(c.err, branchErr) }
