@@ -127,6 +127,19 @@ describe('AlertEvaluator: per-record kinds', () => {
     expect(ev.book.suppressed).toBe(1)
   })
 
+  it('level: reads a record\'s message only for the breaches that write the alert, not for the repeats folded into it', () => {
+    const ev = new AlertEvaluator(rules({ id: 'errors', name: 'ERROR', kind: 'level', level: 'ERROR', updateIntervalMs: MIN }), { allowedLatenessMs: 0 })
+    let reads = 0
+    // A record whose text is decoded when read, as the service's records with deferred text are.
+    const counted = (at: number, message: string): AlertInput => {
+      const r = err(at)
+      return Object.defineProperty(r, 'message', { get: () => (reads++, message) })
+    }
+    const seen = run(ev, [counted(0, 'first'), counted(10 * S, 'second'), counted(20 * S, 'third'), counted(70 * S, 'fourth')])
+    expect(seen.map((s) => s.t.alert.summary)).toEqual(['ERROR log from t/api: first', 'ERROR log from t/api: fourth'])
+    expect(reads).toBe(2)
+  })
+
   it('new_pattern: fires once per template first seen at ERROR, not for templates known from lower levels', () => {
     const ev = new AlertEvaluator(rules({ id: 'new', name: 'New error pattern', kind: 'new_pattern' }), { allowedLatenessMs: 0 })
     const seen = run(ev, [

@@ -246,12 +246,12 @@ export class AlertEvaluator {
     if (late || (wasLate && this.#windowed.length === 0)) this.#late++
     for (const rule of this.#level) {
       if (inScope(rule, r) && evaluateLevel(rule, r.level)) {
-        this.#push(out, { rule: this.#ref(rule.id), tenant: r.tenant, service: r.service, patternId: null, value: 1, threshold: 1, windowStartMs: r.timestampMs, windowEndMs: r.timestampMs, summary: `${r.level} log from ${r.tenant}/${r.service}: ${clip(r.message)}`, sampleLogIds: [r.id] }, r.timestampMs)
+        this.#push(out, { rule: this.#ref(rule.id), tenant: r.tenant, service: r.service, patternId: null, value: 1, threshold: 1, windowStartMs: r.timestampMs, windowEndMs: r.timestampMs, summary: () => `${r.level} log from ${r.tenant}/${r.service}: ${clip(r.message)}`, sampleLogIds: [r.id] }, r.timestampMs)
       }
     }
     for (const { rule, tracker } of this.#newPattern) {
       if (inScope(rule, r) && tracker.observe(key, r.patternId, r.level)) {
-        this.#push(out, { rule: this.#ref(rule.id), tenant: r.tenant, service: r.service, patternId: r.patternId, value: 1, threshold: 1, windowStartMs: r.timestampMs, windowEndMs: r.timestampMs, summary: `new ${r.level} pattern for ${r.tenant}/${r.service}: ${clip(r.template)}`, sampleLogIds: [r.id] }, r.timestampMs)
+        this.#push(out, { rule: this.#ref(rule.id), tenant: r.tenant, service: r.service, patternId: r.patternId, value: 1, threshold: 1, windowStartMs: r.timestampMs, windowEndMs: r.timestampMs, summary: () => `new ${r.level} pattern for ${r.tenant}/${r.service}: ${clip(r.template)}`, sampleLogIds: [r.id] }, r.timestampMs)
       }
     }
     for (const { rule, tracker } of this.#absence) {

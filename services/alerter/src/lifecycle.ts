@@ -32,7 +32,9 @@ export interface BreachInput {
   threshold: number
   windowStartMs: number
   windowEndMs: number
-  summary: string
+  /** Or how to write it: a level rule breaches on every matching record, and most of those
+   * breaches change nothing (within the update interval), so its text is written only when used. */
+  summary: string | (() => string)
   sampleLogIds: string[]
 }
 
@@ -81,13 +83,29 @@ export function fingerprint(ruleId: string, tenant: string, service: string, pat
   return createHash('sha256').update(`${ruleId}\u0000${tenant}\u0000${service}\u0000${patternId ?? ''}`).digest('hex').slice(0, 16)
 }
 
+const summaryOf = (b: BreachInput) => (typeof b.summary === 'string' ? b.summary : b.summary())
+
+/** Fingerprints kept by their inputs: a level rule breaches on every matching record (sha256 each). */
+const FINGERPRINTS_KEPT = 10_000
+
 export class AlertBook {
   readonly #alerts = new Map<string, Tracked>()
+  readonly #ids = new Map<string, string>()
   #suppressed = 0
+
+  #idOf(b: BreachInput): string {
+    const key = `${b.rule.id}\u0000${b.tenant}\u0000${b.service}\u0000${b.patternId ?? ''}`
+    let id = this.#ids.get(key)
+    if (id === undefined) {
+      if (this.#ids.size >= FINGERPRINTS_KEPT) this.#ids.clear()
+      this.#ids.set(key, (id = fingerprint(b.rule.id, b.tenant, b.service, b.patternId)))
+    }
+    return id
+  }
 
   /** Records that the condition holds; returns the alert state to produce, or null when nothing changed enough. */
   breach(b: BreachInput, atMs: number): Transition | null {
-    const id = fingerprint(b.rule.id, b.tenant, b.service, b.patternId)
+    const id = this.#idOf(b)
     const t = this.#alerts.get(id)
     if (t !== undefined && t.alert.status !== 'resolved') {
       if (atMs > t.lastBreachMs) t.lastBreachMs = atMs
@@ -100,7 +118,7 @@ export class AlertBook {
         window_start: ns(b.windowStartMs),
         window_end: ns(b.windowEndMs),
         updated_at: ns(atMs),
-        summary: b.summary,
+        summary: summaryOf(b),
         sample_log_ids: b.sampleLogIds,
         version: t.alert.version + 1,
       }
@@ -132,7 +150,7 @@ export class AlertBook {
       resolve_reason: null,
       explanation: null,
       runbook: [],
-      summary: b.summary,
+      summary: summaryOf(b),
       sample_log_ids: b.sampleLogIds,
       version: (t?.alert.version ?? 0) + 1,
     }
