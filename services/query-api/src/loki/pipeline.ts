@@ -277,7 +277,7 @@ export class Pipeline {
       case 'json': {
         const extract = stage.extract?.length ? new Map(stage.extract.map((e) => [e.label, jsonPath(e.expr)])) : undefined
         this.#frames.push(extract ? { kind: 'json', line, extract } : { kind: 'json', line })
-        this.error = this.alias(`multiIf(${this.error} != '', ${this.error}, NOT isValidJSON(${line}), 'JSONParserErr', '')`)
+        this.#raise(`NOT isValidJSON(${line})`, 'JSONParserErr')
         return
       }
       case 'logfmt': {
@@ -322,7 +322,7 @@ export class Pipeline {
         const fields = `arrayFilter(kv -> kv.1 != '_entry' AND startsWith(kv.2, '"'), JSONExtractKeysAndValuesRaw(${line}))`
         const map = this.alias(`CAST(arrayMap(kv -> (replaceRegexpAll(kv.1, '[^a-zA-Z0-9_]', '_'), JSONExtractString(kv.2)), ${fields}), 'Map(String, String)')`)
         this.#frames.push({ kind: 'unpack', line, map })
-        this.error = this.alias(`multiIf(${this.error} != '', ${this.error}, NOT (startsWith(${line}, '{') AND isValidJSON(${line})), 'JSONParserErr', '')`)
+        this.#raise(`NOT (startsWith(${line}, '{') AND isValidJSON(${line}))`, 'JSONParserErr')
         const entry = this.alias(`JSONExtractRaw(${line}, '_entry')`)
         this.line = this.alias(`if(startsWith(${entry}, '"'), JSONExtractString(${entry}), ${line})`)
         return
@@ -380,14 +380,23 @@ export class Pipeline {
     const conv = convert(l.val, v, (expr) => this.alias(expr))
     const op = e.op === '==' ? '=' : e.op
     // Loki keeps a line whose label does not convert, marked with __error__=LabelFilterErr.
-    this.error = this.alias(`multiIf(${this.error} != '', ${this.error}, ${l.has} AND NOT ${conv.ok}, 'LabelFilterErr', '')`)
+    this.#raise(`${l.has} AND NOT ${conv.ok}`, 'LabelFilterErr')
     return `(${l.has} AND (NOT ${conv.ok} OR ${conv.num} ${op} ${this.#p.bind(numeric(v), 'Float64')}))`
+  }
+
+  /**
+   * Sets __error__ to `name` on the lines where `failed` holds and no earlier stage set one. With no
+   * earlier error possible the test is a plain if: every alias is expanded wherever it is used, and
+   * ClickHouse plans each copy.
+   */
+  #raise(failed: string, name: string): void {
+    this.error = this.alias(this.error === "''" ? `if(${failed}, '${name}', '')` : `multiIf(${this.error} != '', ${this.error}, ${failed}, '${name}', '')`)
   }
 
   /** Marks the lines where a template fails with __error__=TemplateFormatErr; the failure, aliased. */
   #templateFailed(error: string): string {
     const failed = this.alias(error)
-    this.error = this.alias(`multiIf(${this.error} != '', ${this.error}, ${failed}, 'TemplateFormatErr', '')`)
+    this.#raise(failed, 'TemplateFormatErr')
     return failed
   }
 
@@ -435,7 +444,8 @@ export class Pipeline {
       switch (f.kind) {
         case 'json':
           if (f.extract) return { kind: 'map' as const, col, sql: `map(${[...f.extract.keys()].flatMap((k) => [this.#p.bind(k), this.#frameLookup(f, k).val]).join(', ')})` }
-          return { kind: 'json' as const, col, sql: f.line }
+          // The line as answered, most often: read from that column rather than sent twice.
+          return { kind: 'json' as const, col: f.line === this.line ? 'line' : col, sql: f.line }
         case 'logfmt':
           return { kind: 'map' as const, col, sql: f.map }
         case 'unpack':
@@ -454,7 +464,7 @@ export class Pipeline {
       ...STORED_COLUMNS,
       `${this.error} AS _error`,
       ...(this.errorDetails === "''" ? [] : [`${this.errorDetails} AS _error_details`]),
-      ...frames.map((f) => `${f.sql} AS ${f.col}`),
+      ...frames.filter((f) => f.col !== 'line').map((f) => `${f.sql} AS ${f.col}`),
     ].join(', ')
     const vis: Visibility = {
       dropped: new Set(this.#dropped),

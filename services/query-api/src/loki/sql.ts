@@ -85,15 +85,16 @@ const GO_DURATION = `'${GO_DURATION_RE.source.replaceAll('\\', '\\\\')}'`
 /**
  * Go durations: whether `v` is one, and its seconds (0 when it is not). ClickHouse's parseTimeDelta
  * reads the units but no sign, no lone `0` and no leading point, and throws on anything else, so
- * it is handed `v` unsigned, after a `0` and, for a lone `0`, before an `s` when the pattern
- * passed, '0s' otherwise: safe on every row, whatever the statement's short-circuit evaluation.
+ * it is handed `v` unsigned, between a `0` and a `0s`, when the pattern passed, '0s' otherwise:
+ * safe on every row, whatever the statement's short-circuit evaluation.
  * (No rewrite adds a branch: a pattern for the other Go forms with a rewrite behind it cost ~6 %
  * on a `| json | duration > 1s` query over an hour, though no row took it.)
  */
 export function duration(v: string, ok: string = `match(${v}, ${GO_DURATION})`): { ok: string; seconds: string } {
   const unsigned = `trimLeft(${v}, '+-')`
-  // A leading 0 changes no number (`01h30m`, `00.5s`) and gives a leading point its digit.
-  const parseable = `concat('0', ${unsigned}, if(endsWith(${v}, '0'), 's', ''))`
+  // A leading 0 changes no number (`01h30m`, `00.5s`) and gives a leading point its digit; a
+  // trailing `0s` adds nothing and gives a lone `0` its unit (`000s`) without a test of its own.
+  const parseable = `concat('0', ${unsigned}, '0s')`
   return { ok, seconds: `if(startsWith(${v}, '-'), -1, 1) * parseTimeDelta(if(${ok}, ${parseable}, '0s'))` }
 }
 
