@@ -299,6 +299,34 @@ describe('LogQL templates', () => {
     await expectRendered(cases)
   })
 
+  it("converts as Loki's duration and bytes do: time.ParseDuration's seconds, go-humanize's ParseBytes, float64s Go prints", async () => {
+    // Each answer is Go's text/template with the two functions as Loki defines them.
+    await expectRendered([
+      ['{{ "1h30m" | duration }}', '5400'],
+      // Go works in integer nanoseconds: 1.1h is 3960 s exactly, not 1.1 · 3600.
+      ['{{ "1.1h" | duration }}|{{ "250ms" | duration }}|{{ "-1.5h" | duration }}|{{ "1.5s" | duration_seconds }}', '3960|0.25|-5400|1.5'],
+      ['{{ ".5s" | duration }}|{{ "5.s" | duration }}|{{ "1h.5m" | duration }}|{{ "1.5µs" | duration }}|{{ "0" | duration }}|{{ "-0" | duration }}', '0.5|5|3630|1.5e-06|0|0'],
+      // The fraction's digits as Go reads them: while they fit in an int64, then scaled by float64s.
+      ['{{ "0.0000123456789012345678901h" | duration }}|{{ "1.0000000001s" | duration }}', '0.044444444|1'],
+      ['{{ "2562047h47m16.854775807s" | duration }}|{{ "-2562047h47m16.854775808s" | duration }}', '9.223372036854776e+09|-9.223372036854776e+09'],
+      ['{{ "2562047h47m16.854775808s" | duration }}', 'TemplateFormatErr'],
+      ['{{ "1hour" | duration }}', 'TemplateFormatErr'],
+      ['{{ "00" | duration }}', 'TemplateFormatErr'],
+      ['{{ "" | duration }}', 'TemplateFormatErr'],
+      // A millisecond count made readable, as users of Loki write it.
+      ['{{ if .latency }}{{ .latency | printf "%sms" | duration | printf "%.6f" }}s{{ end }}|{{ "250ms" | duration | printf "%.3f" }}', '0.000250s|0.250'],
+      ['{{ "1.5 MiB" | bytes }}|{{ "1,500 kB" | bytes }}|{{ "42mb" | bytes }}|{{ "10" | bytes }}|{{ "0.5b" | bytes }}|{{ "5 KB " | bytes }}', '1.572864e+06|1.5e+06|4.2e+07|10|0|5000'],
+      // Go's TrimSpace and ToLower are Unicode's: a no-break space, the Kelvin sign.
+      ['{{ "5\u00a0kb" | bytes }}|{{ "5 \u212aB" | bytes }}|{{ "15.99EiB" | bytes }}', '5000|5000|1.8435214858663483e+19'],
+      ['{{ divf (.bytes | bytes) 1024 }}KiB', '1.5KiB'],
+      ['{{ " 5 KB" | bytes }}', 'TemplateFormatErr'],
+      ['{{ "16EiB" | bytes }}', 'TemplateFormatErr'],
+      ['{{ "5 zb" | bytes }}', 'TemplateFormatErr'],
+      ['{{ "1.2.3kb" | bytes }}', 'TemplateFormatErr'],
+    ])
+    expect(() => compileTemplate('{{ 5 | bytes }}', { p: new Params(), label: () => "''", line: "''", timestamp: 'now64(9)' })).toThrow(/bytes takes a string/)
+  })
+
   it("parses times as Go's time.ParseInLocation does (toDate, toDateInZone): what does not parse is Go's zero time", async () => {
     const cases: [string, string][] = [
       // The Loki documentation's examples.
@@ -357,7 +385,7 @@ describe('LogQL templates', () => {
   it('runs every template it compiles, whatever the labels hold: no ClickHouse error on any row', async () => {
     const next = random(11)
     const pick = <T>(a: readonly T[]): T => a[Math.floor(next() * a.length)]!
-    const VALUES = ['', '0', '-1', '7', '010', '0x1F', '-0b101', '1_000', '5.00', '2.5', '-0', '1e400', '-1e-400', 'inf', 'NaN', '0x1.8p1', '0x1p-2000', '9223372036854775808', '-9223372036854775808', '1.7976931348623157e308', '5e-324', 'abc', 'aGk=', 'a\nG=', '%zz', 'a%2F', 'ß İ Σ ǆ', '\u00ff\n', '2024-03-05 07:08:09.5', '2024-02-30 24:00:00', '1900-01-01 00:00:00']
+    const VALUES = ['', '0', '-1', '7', '010', '0x1F', '-0b101', '1_000', '5.00', '2.5', '-0', '1e400', '-1e-400', 'inf', 'NaN', '0x1.8p1', '0x1p-2000', '9223372036854775808', '-9223372036854775808', '1.7976931348623157e308', '5e-324', 'abc', 'aGk=', 'a\nG=', '%zz', 'a%2F', 'ß İ Σ ǆ', '\u00ff\n', '2024-03-05 07:08:09.5', '2024-02-30 24:00:00', '1900-01-01 00:00:00', '1h30m', '-2562047h47m16.854775808s', '99999999999999999999h', '0.00000000000000000000000000001h', '1.5 MiB', '16EiB', '1,5 kb\u00a0']
     const FUNCTIONS: [string, number][] = [['add', 2], ['sub', 2], ['mul', 2], ['div', 2], ['mod', 2], ['max', 2], ['min', 3], ['int', 1], ['float64', 1], ['addf', 2], ['subf', 3], ['mulf', 2], ['divf', 2], ['divf', 3], ['maxf', 2], ['minf', 2], ['ceil', 1], ['floor', 1]]
     const number = (depth: number): string => {
       const r = next()
@@ -378,6 +406,7 @@ describe('LogQL templates', () => {
         () => `{{ toDate "2006-01-02 15:04:05.999" .a | unixEpochMillis }}|{{ toDateInZone "2006-01-02 15:04:05" "Europe/Paris" .b | date "Mon Jan _2 3PM" }}`,
         () => `{{ with ${number(0)} }}{{ . }}|{{ printf "%v" . }}|{{ $.c }}{{ else with .b }}{{ upper . }}{{ else }}none{{ end }}`,
         () => `{{ $v := ${number(0)} }}{{ if $w := $v }}{{ $w }}{{ else }}{{ printf "%v" $v }}{{ end }}`,
+        () => `{{ .a | duration }}|{{ .b | bytes }}|{{ printf "%.2f" (.c | duration_seconds) }}`,
       ])()
     for (let batch = 0; batch < 16; batch++) {
       const p = new Params()

@@ -7,8 +7,8 @@
 // the next) or nested in parentheses, if/else if/else and with/else with/else blocks, and
 // variables declared with :=. Each function keeps Go's (and sprig's) semantics, byte offsets
 // included, over valid UTF-8 text; where Go fails (a panic, a function's error) the template's
-// error condition holds. What has none here (range, assigning a variable again, fromJson, bytes,
-// duration, a regular expression that can match empty text, printf verbs beyond %s %v %d %f %e
+// error condition holds. What has none here (range, assigning a variable again, fromJson, a
+// regular expression that can match empty text, printf verbs beyond %s %v %d %f %e
 // %t, a layout naming a zone abbreviation, a template beyond MAX_CALLS ClickHouse calls) is a 400
 // naming it.
 import { SluiceError } from '@sluice/core'
@@ -913,6 +913,98 @@ function asFloat64(v: Value, h: Helpers, name: string): string {
   return stringToFloat64(v.sql, h)
 }
 
+/** The one argument of a function of a string (Go's template fails on any other, on every line: a 400 here). */
+function stringArg(name: string, args: Value[], text: string): string {
+  takes(name, args, text, 1)
+  const a = args[0]!
+  if (a.num || a.bool || a.time || a.intText !== undefined || a.float !== undefined) throw invalid(text, `${name} takes a string`)
+  return a.sql
+}
+
+const TWO_63 = 'toUInt128(9223372036854775808)'
+// Go's time.ParseDuration reads a sign, then "0" or numbers (digits on either side of a point),
+// each followed by a unit.
+const GO_DURATION_TEXT = '^[+-]?(?:0|(?:(?:[0-9]+[.]?[0-9]*|[.][0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+)$'
+const GO_DURATION_PART = '([0-9]*[.]?[0-9]*)(ns|us|µs|μs|ms|s|m|h)'
+const GO_DURATION_UNITS = "['ns', 'us', 'µs', 'μs', 'ms', 's', 'm', 'h'], [1, 1000, 1000, 1000, 1000000, 1000000000, 60000000000, 3600000000000]"
+
+/**
+ * One part of a Go duration (`1.5h`) in nanoseconds, a UInt128, as ParseDuration works it out: the
+ * whole number times the unit, plus uint64(float64(f) · (float64(unit) / scale)) where f is the
+ * fraction's digits while they fit in 2^63 and scale is 10 to the digits read, multiplied up one
+ * by one as Go does. Beyond 2^63 it failed in Go (a whole number past 19 digits included).
+ */
+function goDurationPart(num: string, unitName: string): string {
+  return bound([`splitByChar('.', ${num})`, `transform(${unitName}, ${GO_DURATION_UNITS}, 0)`], (pieces, unit) => {
+    const whole = `trimLeft(${pieces}[1], '0')`
+    const v = `if(length(${whole}) > 19, toUInt128(18446744073709551616), toUInt128(toUInt64OrZero(${whole})))`
+    return bound([`if(length(${pieces}) > 1, ${pieces}[2], '')`], (frac) =>
+      bound([`trimLeft(${frac}, '0')`], (sig) =>
+        bound([`multiIf(length(${sig}) < 19, length(${sig}), toUInt64(substring(${sig}, 1, 19)) <= 9223372036854775808, 19, 18)`], (k) =>
+          bound([`toUInt64OrZero(substring(${sig}, 1, ${k}))`, `length(${frac}) - length(${sig}) + ${k}`], (f, n) => {
+            // 10^n is exact as a float64 to 22; past it Go's repeated ·10 rounds at each step.
+            const scale = `if(${n} <= 22, toFloat64(intExp10(least(${n}, 18))) * toFloat64(intExp10(greatest(${n}, 18) - 18)), arrayFold((acc, x) -> acc * 10., range(greatest(${n}, 22) - 22), 1e22))`
+            const fraction = `if(${f} = 0, toUInt128(0), toUInt128(toUInt64(toFloat64(${f}) * (toFloat64(${unit}) / ${scale}))))`
+            return `${v} * toUInt128(${unit}) + ${fraction}`
+          }),
+        ),
+      ),
+    )
+  })
+}
+
+/**
+ * Loki's `duration` (and `duration_seconds`): time.ParseDuration(s).Seconds() — the parts' sum, an
+ * int64 of nanoseconds, as whole seconds plus the rest / 1e9 — failing where Go does: no unit, an
+ * unknown one, a part or the total beyond 2^63 ns (2^63 − 1 without a minus).
+ */
+function goDurationSeconds(s: string, h: Helpers): { sql: string; err: string } {
+  const parts = (v: string) => `arrayMap(g -> ${goDurationPart('g[1]', 'g[2]')}, extractAllGroupsVertical(${v}, ${h.constant(GO_DURATION_PART)}))`
+  const total = (v: string) => `arraySum(${parts(v)})`
+  return {
+    sql: bound([s], (v) =>
+      bound([total(v)], (d) => {
+        const seconds = `toFloat64(intDiv(${d}, 1000000000)) + toFloat64(${d} % 1000000000) / 1e9`
+        return `if(startsWith(${v}, '-') AND ${d} > 0, -(${seconds}), ${seconds})`
+      }),
+    ),
+    err: bound([s], (v) =>
+      bound([parts(v)], (ps) => `(NOT match(${v}, ${h.constant(GO_DURATION_TEXT)}) OR arrayExists(x -> x > ${TWO_63}, ${ps}) OR arraySum(${ps}) > if(startsWith(${v}, '-'), ${TWO_63}, toUInt128(9223372036854775807)))`),
+    ),
+  }
+}
+
+// go-humanize's size names (lower case), "" for plain bytes.
+const HUMANIZE_UNITS =
+  "['b', 'kib', 'kb', 'mib', 'mb', 'gib', 'gb', 'tib', 'tb', 'pib', 'pb', 'eib', 'eb', '', 'ki', 'k', 'mi', 'm', 'gi', 'g', 'ti', 't', 'pi', 'p', 'ei', 'e'], " +
+  '[1., 0x1p10, 1e3, 0x1p20, 1e6, 0x1p30, 1e9, 0x1p40, 1e12, 0x1p50, 1e15, 0x1p60, 1e18, 1., 0x1p10, 1e3, 0x1p20, 1e6, 0x1p30, 1e9, 0x1p40, 1e12, 0x1p50, 1e15, 0x1p60, 1e18]'
+// Go's unicode.IsSpace, for strings.TrimSpace.
+const GO_SPACE = '[\\t\\n\\v\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}]'
+
+/**
+ * Loki's `bytes`: go-humanize's ParseBytes as a float64 — the leading digits, points and commas
+ * (commas dropped) read by strconv.ParseFloat, times the size named by the rest, trimmed and lower
+ * case; truncated to a whole number. Fails where it does: no number, an unknown size name, 2^64 or more.
+ */
+function humanizeBytes(s: string, h: Helpers): { sql: string; err: string } {
+  const read = (body: (num: string, size: string) => string) =>
+    bound([s], (v) =>
+      bound([`extract(${v}, '^[0-9.,]*')`], (prefix) =>
+        bound(
+          [
+            `replaceAll(${prefix}, ',', '')`,
+            `toFloat64(transform(lowerUTF8(replaceRegexpAll(substring(${v}, length(${prefix}) + 1), ${h.constant(`^${GO_SPACE}+|${GO_SPACE}+$`)}, '')), ${HUMANIZE_UNITS}, 0.))`,
+          ],
+          body,
+        ),
+      ),
+    )
+  return {
+    sql: read((num, size) => `floor(toFloat64OrZero(${num}) * ${size})`),
+    err: read((num, size) => `(NOT match(${num}, '^(?:[0-9]+[.]?[0-9]*|[.][0-9]+)$') OR ${size} = 0 OR toFloat64OrZero(${num}) * ${size} >= 18446744073709551616.)`),
+  }
+}
+
 type NumberFn = (args: Value[], h: Helpers, text: string) => Value
 const takes = (name: string, args: Value[], text: string, min: number, max = min) => {
   if (args.length < min || args.length > max) throw invalid(text, `${name} takes ${min === max ? min : max === Infinity ? `${min} or more` : `${min} to ${max}`} argument(s), got ${args.length}`)
@@ -965,6 +1057,10 @@ const NUMBERS: Record<string, NumberFn> = {
     const roundOn = h.typed(String(on ? (on.float ?? Number(on.intText)) : 0.5), 'Float64')
     return float64(bound([`${pow} * ${asFloat64(args[0]!, h, 'round')}`], (d) => `if(${d} - trunc(${d}) >= ${roundOn}, ceil(${d}), floor(${d})) / ${pow}`))
   },
+  // Loki's conversions of a string: a Go duration's seconds, a go-humanize size's bytes (float64s).
+  duration: (args, h, text) => float64(goDurationSeconds(stringArg('duration', args, text), h)),
+  duration_seconds: (args, h, text) => float64(goDurationSeconds(stringArg('duration_seconds', args, text), h)),
+  bytes: (args, h, text) => float64(humanizeBytes(stringArg('bytes', args, text), h)),
   // Loki's count: the matches of a regular expression (none of them empty).
   count: (args, h, text) => {
     takes('count', args, text, 2)
