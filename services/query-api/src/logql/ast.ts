@@ -46,8 +46,8 @@ export type CompareOp = '=' | '!=' | '=~' | '!~' | '>' | '>=' | '<' | '<=' | '==
 export type LabelValue =
   | { type: 'string'; value: string }
   | { type: 'number'; value: number }
-  /** `1s`, `250ms`, `1h30m`: compared as seconds. */
-  | { type: 'duration'; seconds: number; text: string }
+  /** `1s`, `250ms`, `1h30m`: compared in nanoseconds, as Loki compares Go's time.Duration. */
+  | { type: 'duration'; ns: bigint; text: string }
   /** `10KB`, `1.5MiB`: compared as bytes. */
   | { type: 'bytes'; bytes: number; text: string }
 

@@ -9,7 +9,7 @@ const m = (name: string, value: string, op: MatchOp = '='): Matcher => ({ name, 
 const log = (matchers: Matcher[], ...pipeline: Stage[]): LogExpr => ({ kind: 'log', matchers, pipeline })
 const str = (value: string): LabelValue => ({ type: 'string', value })
 const num = (value: number): LabelValue => ({ type: 'number', value })
-const dur = (text: string, seconds: number): LabelValue => ({ type: 'duration', seconds, text })
+const dur = (text: string, seconds: number): LabelValue => ({ type: 'duration', ns: BigInt(Math.round(seconds * 1e9)), text })
 const cmp = (label: string, op: Extract<LabelFilterExpr, { kind: 'compare' }>['op'], value: LabelValue): LabelFilterExpr => ({ kind: 'compare', label, op, value })
 const and = (left: LabelFilterExpr, right: LabelFilterExpr): LabelFilterExpr => ({ kind: 'and', left, right })
 const or = (left: LabelFilterExpr, right: LabelFilterExpr): LabelFilterExpr => ({ kind: 'or', left, right })

@@ -831,7 +831,7 @@ class Parser {
     const n = this.#signedNumber()
     if (n !== undefined) return { type: 'number', value: n }
     const t = this.#next()
-    if (t.type === 'duration') return { type: 'duration', seconds: Number(t.ns) / 1e9, text: t.text }
+    if (t.type === 'duration') return { type: 'duration', ns: t.ns, text: t.text }
     if (t.type === 'bytes') return { type: 'bytes', bytes: t.bytes, text: t.text }
     this.#fail(t, 'expecting STRING, NUMBER, DURATION or BYTES')
   }

@@ -22,6 +22,7 @@ import {
   anchored,
   bodyContains,
   bodyMatches,
+  bindNumeric,
   builtin,
   convert,
   groupNames,
@@ -31,7 +32,6 @@ import {
   jsonPath,
   matchSql,
   nonEmpty,
-  numeric,
   patternFilterRegex,
   patternRegex,
   unsupported,
@@ -381,7 +381,7 @@ export class Pipeline {
     const op = e.op === '==' ? '=' : e.op
     // Loki keeps a line whose label does not convert, marked with __error__=LabelFilterErr.
     this.#raise(`${l.has} AND NOT ${conv.ok}`, 'LabelFilterErr')
-    return `(${l.has} AND (NOT ${conv.ok} OR ${conv.num} ${op} ${this.#p.bind(numeric(v), 'Float64')}))`
+    return `(${l.has} AND (NOT ${conv.ok} OR ${conv.num} ${op} ${bindNumeric(v, this.#p)}))`
   }
 
   /**

@@ -83,25 +83,32 @@ export const GO_DURATION_RE = /^[-+]?(0|([0-9]+(\.[0-9]+)?|\.[0-9]+)(ns|us|µs|�
 const GO_DURATION = `'${GO_DURATION_RE.source.replaceAll('\\', '\\\\')}'`
 
 /**
- * Go durations: whether `v` is one, and its seconds (0 when it is not). ClickHouse's parseTimeDelta
- * reads the units but no sign, no lone `0` and no leading point, and throws on anything else, so
- * it is handed `v` unsigned, between a `0` and a `0s`, when the pattern passed, '0s' otherwise:
- * safe on every row, whatever the statement's short-circuit evaluation.
+ * Go durations: whether `v` is one, and its nanoseconds (0 when it is not), an Int128. ClickHouse's
+ * parseTimeDelta reads the units but no sign, no lone `0` and no leading point, and throws on
+ * anything else, so it is handed `v` unsigned, between a `0` and a `0s`, when the pattern passed,
+ * '0s' otherwise: safe on every row, whatever the statement's short-circuit evaluation.
+ * It sums float64 products (43ms is 43 · 0.001 = 0.043000000000000003 s), which Go does not: Go
+ * sums integer nanoseconds. Rounded to the nanosecond, the float gives Go's count while its error
+ * is under half of one: for any value up to ~6 days, for whole seconds beyond (a digit below the
+ * nanosecond is rounded, where Go drops it).
  * (No rewrite adds a branch: a pattern for the other Go forms with a rewrite behind it cost ~6 %
  * on a `| json | duration > 1s` query over an hour, though no row took it.)
  */
-export function duration(v: string, ok: string = `match(${v}, ${GO_DURATION})`): { ok: string; seconds: string } {
+export function duration(v: string, ok: string = `match(${v}, ${GO_DURATION})`): { ok: string; ns: string } {
   const unsigned = `trimLeft(${v}, '+-')`
   // A leading 0 changes no number (`01h30m`, `00.5s`) and gives a leading point its digit; a
   // trailing `0s` adds nothing and gives a lone `0` its unit (`000s`) without a test of its own.
   const parseable = `concat('0', ${unsigned}, '0s')`
-  return { ok, seconds: `if(startsWith(${v}, '-'), -1, 1) * parseTimeDelta(if(${ok}, ${parseable}, '0s'))` }
+  return { ok, ns: `toInt128(round(if(startsWith(${v}, '-'), -1, 1) * parseTimeDelta(if(${ok}, ${parseable}, '0s')) * 1e9))` }
 }
+
+/** time.Duration.Seconds() of a count of nanoseconds, as Go works it: whole seconds + the rest / 1e9. */
+const goSeconds = (ns: string) => `arrayMap(n -> toFloat64(intDiv(n, 1000000000)) + toFloat64(n % 1000000000) / 1e9, [${ns}])[1]`
 
 /** Go durations as seconds; NULL when `v` is not one. */
 export function durationSeconds(v: string): string {
   const d = duration(v)
-  return `if(${d.ok}, ${d.seconds}, NULL)`
+  return `if(${d.ok}, ${goSeconds(d.ns)}, NULL)`
 }
 
 /** Sizes (`10KB`, `1.5 MiB`, `512`) as bytes, the units humanize reads; NULL when `v` is not one. */
@@ -213,8 +220,12 @@ export function bodyMatches(re: string, p: Params): string {
   return piece.length >= MIN_PIECE ? `(Body ILIKE ${p.bind(likePattern(piece))} AND ${match})` : match
 }
 
-export function numeric(v: Exclude<LabelValue, { type: 'string' }>): number {
-  return v.type === 'number' ? v.value : v.type === 'duration' ? v.seconds : v.bytes
+/**
+ * The filter's value bound as the statement compares it: a duration as integer nanoseconds, as
+ * Loki compares time.Durations; a number or a size as a float64.
+ */
+export function bindNumeric(v: Exclude<LabelValue, { type: 'string' }>, p: Params): string {
+  return v.type === 'duration' ? p.bind(v.ns.toString(), 'Int64') : p.bind(v.type === 'number' ? v.value : v.bytes, 'Float64')
 }
 
 /**
@@ -224,7 +235,7 @@ export function numeric(v: Exclude<LabelValue, { type: 'string' }>): number {
 export function convert(val: string, v: Exclude<LabelValue, { type: 'string' }>, name: (expr: string) => string): { ok: string; num: string } {
   if (v.type === 'duration') {
     const d = duration(val, name(`match(${val}, ${GO_DURATION})`))
-    return { ok: d.ok, num: name(d.seconds) }
+    return { ok: d.ok, num: name(d.ns) }
   }
   const n = name(v.type === 'bytes' ? bytesValue(val) : `toFloat64OrNull(${val})`)
   return { ok: `isNotNull(${n})`, num: n }
