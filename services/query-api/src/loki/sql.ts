@@ -111,11 +111,32 @@ export function durationSeconds(v: string): string {
   return `if(${d.ok}, ${goSeconds(d.ns)}, NULL)`
 }
 
-/** Sizes (`10KB`, `1.5 MiB`, `512`) as bytes, the units humanize reads; NULL when `v` is not one. */
+// go-humanize's size names (lower case; "" is plain bytes) and their bytes.
+const SIZE_NAMES =
+  "['b', 'kib', 'kb', 'mib', 'mb', 'gib', 'gb', 'tib', 'tb', 'pib', 'pb', 'eib', 'eb', '', 'ki', 'k', 'mi', 'm', 'gi', 'g', 'ti', 't', 'pi', 'p', 'ei', 'e'], " +
+  '[1., 0x1p10, 1e3, 0x1p20, 1e6, 0x1p30, 1e9, 0x1p40, 1e12, 0x1p50, 1e15, 0x1p60, 1e18, 1., 0x1p10, 1e3, 0x1p20, 1e6, 0x1p30, 1e9, 0x1p40, 1e12, 0x1p50, 1e15, 0x1p60, 1e18]'
+// Go's unicode.IsSpace, which strings.TrimSpace trims.
+const GO_SPACE = '[\\\\t\\\\n\\\\v\\\\f\\\\r \\\\x{85}\\\\x{A0}\\\\x{1680}\\\\x{2000}-\\\\x{200A}\\\\x{2028}\\\\x{2029}\\\\x{202F}\\\\x{205F}\\\\x{3000}]'
+
+/**
+ * go-humanize's ParseBytes, which Loki's bytes filters, `unwrap bytes()` and template `bytes` use:
+ * the leading digits, points and commas (commas dropped) read by strconv.ParseFloat, times the
+ * size the rest names once trimmed (Unicode spaces) and lower-cased, truncated to a whole number
+ * of bytes. `ok` where it reads one (not: no number, an unknown size name, 2^64 or more); `bytes`
+ * a Float64, 0 where it does not.
+ */
+export function humanizeBytes(v: string): { ok: string; bytes: string } {
+  const prefix = `extract(${v}, '^[0-9.,]*')`
+  const num = `replaceAll(${prefix}, ',', '')`
+  const size = `transform(lowerUTF8(replaceRegexpAll(substring(${v}, length(${prefix}) + 1), '^${GO_SPACE}+|${GO_SPACE}+$', '')), ${SIZE_NAMES}, 0.)`
+  const f = `toFloat64OrZero(${num}) * ${size}`
+  return { ok: `(match(${num}, '^(?:[0-9]+[.]?[0-9]*|[.][0-9]+)$') AND ${size} > 0 AND ${f} < 18446744073709551616.)`, bytes: `floor(${f})` }
+}
+
+/** Sizes (`10KB`, `1.5 MiB`, `1,024`) as ParseBytes reads them; NULL when `v` is not one. */
 export function bytesValue(v: string): string {
-  const u = `lower(extract(${v}, '^\\s*[0-9.]+\\s*([a-zA-Z]*)\\s*$'))`
-  const factor = `transform(${u}, ['', 'b', 'kb', 'k', 'mb', 'm', 'gb', 'g', 'tb', 't', 'pb', 'p', 'kib', 'ki', 'mib', 'mi', 'gib', 'gi', 'tib', 'ti', 'pib', 'pi'], arrayMap(x -> toFloat64(x), [1, 1, 1e3, 1e3, 1e6, 1e6, 1e9, 1e9, 1e12, 1e12, 1e15, 1e15, 1024, 1024, 1048576, 1048576, 1073741824, 1073741824, 1099511627776, 1099511627776, 1125899906842624, 1125899906842624]), nan)`
-  return `if(match(${v}, '^\\s*[0-9]+(\\.[0-9]*)?\\s*[a-zA-Z]*\\s*$'), nullIf(toFloat64OrZero(extract(${v}, '[0-9.]+')) * ${factor}, nan), NULL)`
+  const b = humanizeBytes(v)
+  return `if(${b.ok}, ${b.bytes}, NULL)`
 }
 
 /**

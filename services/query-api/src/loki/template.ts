@@ -12,7 +12,7 @@
 // %t, a layout naming a zone abbreviation, a template beyond MAX_CALLS ClickHouse calls) is a 400
 // naming it.
 import { SluiceError } from '@sluice/core'
-import { unsupported } from './sql.js'
+import { humanizeBytes, unsupported } from './sql.js'
 import type { Params } from './sql.js'
 
 export interface TemplateScope {
@@ -974,36 +974,7 @@ function goDurationSeconds(s: string, h: Helpers): { sql: string; err: string } 
   }
 }
 
-// go-humanize's size names (lower case), "" for plain bytes.
-const HUMANIZE_UNITS =
-  "['b', 'kib', 'kb', 'mib', 'mb', 'gib', 'gb', 'tib', 'tb', 'pib', 'pb', 'eib', 'eb', '', 'ki', 'k', 'mi', 'm', 'gi', 'g', 'ti', 't', 'pi', 'p', 'ei', 'e'], " +
-  '[1., 0x1p10, 1e3, 0x1p20, 1e6, 0x1p30, 1e9, 0x1p40, 1e12, 0x1p50, 1e15, 0x1p60, 1e18, 1., 0x1p10, 1e3, 0x1p20, 1e6, 0x1p30, 1e9, 0x1p40, 1e12, 0x1p50, 1e15, 0x1p60, 1e18]'
-// Go's unicode.IsSpace, for strings.TrimSpace.
-const GO_SPACE = '[\\t\\n\\v\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}]'
 
-/**
- * Loki's `bytes`: go-humanize's ParseBytes as a float64 — the leading digits, points and commas
- * (commas dropped) read by strconv.ParseFloat, times the size named by the rest, trimmed and lower
- * case; truncated to a whole number. Fails where it does: no number, an unknown size name, 2^64 or more.
- */
-function humanizeBytes(s: string, h: Helpers): { sql: string; err: string } {
-  const read = (body: (num: string, size: string) => string) =>
-    bound([s], (v) =>
-      bound([`extract(${v}, '^[0-9.,]*')`], (prefix) =>
-        bound(
-          [
-            `replaceAll(${prefix}, ',', '')`,
-            `toFloat64(transform(lowerUTF8(replaceRegexpAll(substring(${v}, length(${prefix}) + 1), ${h.constant(`^${GO_SPACE}+|${GO_SPACE}+$`)}, '')), ${HUMANIZE_UNITS}, 0.))`,
-          ],
-          body,
-        ),
-      ),
-    )
-  return {
-    sql: read((num, size) => `floor(toFloat64OrZero(${num}) * ${size})`),
-    err: read((num, size) => `(NOT match(${num}, '^(?:[0-9]+[.]?[0-9]*|[.][0-9]+)$') OR ${size} = 0 OR toFloat64OrZero(${num}) * ${size} >= 18446744073709551616.)`),
-  }
-}
 
 type NumberFn = (args: Value[], h: Helpers, text: string) => Value
 const takes = (name: string, args: Value[], text: string, min: number, max = min) => {
@@ -1060,7 +1031,10 @@ const NUMBERS: Record<string, NumberFn> = {
   // Loki's conversions of a string: a Go duration's seconds, a go-humanize size's bytes (float64s).
   duration: (args, h, text) => float64(goDurationSeconds(stringArg('duration', args, text), h)),
   duration_seconds: (args, h, text) => float64(goDurationSeconds(stringArg('duration_seconds', args, text), h)),
-  bytes: (args, h, text) => float64(humanizeBytes(stringArg('bytes', args, text), h)),
+  bytes: (args, _h, text) => {
+    const s = stringArg('bytes', args, text)
+    return float64({ sql: bound([s], (v) => humanizeBytes(v).bytes), err: bound([s], (v) => `NOT ${humanizeBytes(v).ok}`) })
+  },
   // Loki's count: the matches of a regular expression (none of them empty).
   count: (args, h, text) => {
     takes('count', args, text, 2)

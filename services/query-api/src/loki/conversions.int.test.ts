@@ -1,7 +1,8 @@
-// Durations in label filters and unwrap through the Loki API on embedded ClickHouse, to the last
-// digit: a filter compares time.Durations (integer nanoseconds) as Loki's does, and `unwrap
-// duration()` is Go's Duration.Seconds() — whole seconds plus the nanoseconds left / 1e9, which
-// is not always the nearest float64 to the decimal (5.488s is 5.4879999999999995).
+// Durations and sizes in label filters and unwrap through the Loki API on embedded ClickHouse, to
+// the last digit: a filter compares time.Durations (integer nanoseconds) as Loki's does, and
+// `unwrap duration()` is Go's Duration.Seconds() — whole seconds plus the nanoseconds left / 1e9,
+// which is not always the nearest float64 to the decimal (5.488s is 5.4879999999999995); sizes are
+// go-humanize's ParseBytes, whole bytes (1.3KiB is 1331).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { serveTestLogs } from '../test-store.js'
 import type { ServedLogs } from '../test-store.js'
@@ -10,6 +11,7 @@ const NS = 1_000_000_000n
 const T0_S = Math.floor(Date.now() / 60_000) * 60 - 3600
 const at = (s: number) => (BigInt(T0_S + s) * NS).toString()
 const TOOK = ['43ms', '1.1h', '5.488s', '1m30.5s', '250ms', '2h45m0.001s']
+const SIZE = ['1.3KiB', '1,024', '2 MB', '0.5b', '10KB', '1.5 MiB']
 
 let served: ServedLogs
 
@@ -23,7 +25,7 @@ beforeAll(async () => {
     HostName: 'h1',
     SeverityText: 'INFO',
     SeverityNumber: 9,
-    Body: `done took=${took} step=${n}`,
+    Body: `done took=${took} size="${SIZE[n]}" step=${n}`,
   }))
   served = await serveTestLogs('duration', 'loki_duration', rows)
 })
@@ -37,10 +39,13 @@ async function get(pathname: string, params: Record<string, string>): Promise<un
   return (JSON.parse(body) as { data: { result: unknown } }).data.result
 }
 
-/** The `took` of the lines a filter keeps, in time order. */
-async function kept(filter: string): Promise<string[]> {
+/** The `took` (or `size`) of the lines a filter keeps, in time order. */
+async function kept(filter: string, field = 'took'): Promise<string[]> {
   const result = (await get('/loki/api/v1/query_range', { query: `{service_name="timer"} | logfmt | ${filter}`, start: at(0), end: at(60), direction: 'forward', limit: '100' })) as { values: [string, string][] }[]
-  return result.flatMap((s) => s.values).sort((a, b) => (BigInt(a[0]) < BigInt(b[0]) ? -1 : 1)).map(([, line]) => /took=(\S+)/.exec(line)![1]!)
+  return result.flatMap((s) => s.values).sort((a, b) => (BigInt(a[0]) < BigInt(b[0]) ? -1 : 1)).map(([, line]) => {
+      const m = new RegExp(`${field}=(?:"([^"]*)"|(\\S+))`).exec(line)!
+      return m[1] ?? m[2]!
+    })
 }
 
 describe('durations', () => {
@@ -60,5 +65,17 @@ describe('durations', () => {
     })) as { metric: { step: string }; value: [number, string] }[]
     const byStep = Object.fromEntries(result.map((s) => [TOOK[Number(s.metric.step)], s.value[1]]))
     expect(byStep).toEqual({ '43ms': '0.043', '1.1h': '3960', '5.488s': '5.4879999999999995', '1m30.5s': '90.5', '250ms': '0.25', '2h45m0.001s': '9900.001' })
+  })
+
+  it('are go-humanize sizes, whole bytes, in label filters (compared as Loki compares them) and unwrap', async () => {
+    expect(await kept('size == 1331b', 'size')).toEqual(['1.3KiB'])
+    expect(await kept('size == 1KiB | __error__=""', 'size')).toEqual(['1,024'])
+    expect(await kept('size < 1b', 'size')).toEqual(['0.5b'])
+    const result = (await get('/loki/api/v1/query', {
+      query: 'max_over_time({service_name="timer"} | logfmt | unwrap bytes(size) [1m]) by (step)',
+      time: at(60),
+    })) as { metric: { step: string }; value: [number, string] }[]
+    const byStep = Object.fromEntries(result.map((s) => [SIZE[Number(s.metric.step)], s.value[1]]))
+    expect(byStep).toEqual({ '1.3KiB': '1331', '1,024': '1024', '2 MB': '2000000', '0.5b': '0', '10KB': '10000', '1.5 MiB': '1572864' })
   })
 })
