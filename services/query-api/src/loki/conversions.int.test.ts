@@ -48,6 +48,15 @@ async function kept(filter: string, field = 'took'): Promise<string[]> {
     })
 }
 
+/** Each line's unwrapped value (`max_over_time` per step), by the text it was read from. */
+async function unwrapped(conversion: string, texts: readonly string[]): Promise<Record<string, string>> {
+  const result = (await get('/loki/api/v1/query', {
+    query: `max_over_time({service_name="timer"} | logfmt | unwrap ${conversion} [1m]) by (step)`,
+    time: at(60),
+  })) as { metric: { step: string }; value: [number, string] }[]
+  return Object.fromEntries(result.map((s) => [texts[Number(s.metric.step)], s.value[1]]))
+}
+
 describe('durations', () => {
   it('are compared in nanoseconds in label filters, as Loki compares time.Durations: 43ms equals 43ms', async () => {
     expect(await kept('took == 43ms')).toEqual(['43ms'])
@@ -59,23 +68,13 @@ describe('durations', () => {
   })
 
   it('unwrap as Go\'s Duration.Seconds() gives them, to the last digit', async () => {
-    const result = (await get('/loki/api/v1/query', {
-      query: 'max_over_time({service_name="timer"} | logfmt | unwrap duration(took) [1m]) by (step)',
-      time: at(60),
-    })) as { metric: { step: string }; value: [number, string] }[]
-    const byStep = Object.fromEntries(result.map((s) => [TOOK[Number(s.metric.step)], s.value[1]]))
-    expect(byStep).toEqual({ '43ms': '0.043', '1.1h': '3960', '5.488s': '5.4879999999999995', '1m30.5s': '90.5', '250ms': '0.25', '2h45m0.001s': '9900.001' })
+    expect(await unwrapped('duration(took)', TOOK)).toEqual({ '43ms': '0.043', '1.1h': '3960', '5.488s': '5.4879999999999995', '1m30.5s': '90.5', '250ms': '0.25', '2h45m0.001s': '9900.001' })
   })
 
   it('are go-humanize sizes, whole bytes, in label filters (compared as Loki compares them) and unwrap', async () => {
     expect(await kept('size == 1331b', 'size')).toEqual(['1.3KiB'])
     expect(await kept('size == 1KiB | __error__=""', 'size')).toEqual(['1,024'])
     expect(await kept('size < 1b', 'size')).toEqual(['0.5b'])
-    const result = (await get('/loki/api/v1/query', {
-      query: 'max_over_time({service_name="timer"} | logfmt | unwrap bytes(size) [1m]) by (step)',
-      time: at(60),
-    })) as { metric: { step: string }; value: [number, string] }[]
-    const byStep = Object.fromEntries(result.map((s) => [SIZE[Number(s.metric.step)], s.value[1]]))
-    expect(byStep).toEqual({ '1.3KiB': '1331', '1,024': '1024', '2 MB': '2000000', '0.5b': '0', '10KB': '10000', '1.5 MiB': '1572864' })
+    expect(await unwrapped('bytes(size)', SIZE)).toEqual({ '1.3KiB': '1331', '1,024': '1024', '2 MB': '2000000', '0.5b': '0', '10KB': '10000', '1.5 MiB': '1572864' })
   })
 })
