@@ -122,21 +122,15 @@ const GO_SPACE = '[\\\\t\\\\n\\\\v\\\\f\\\\r \\\\x{85}\\\\x{A0}\\\\x{1680}\\\\x{
  * go-humanize's ParseBytes, which Loki's bytes filters, `unwrap bytes()` and template `bytes` use:
  * the leading digits, points and commas (commas dropped) read by strconv.ParseFloat, times the
  * size the rest names once trimmed (Unicode spaces) and lower-cased, truncated to a whole number
- * of bytes. `ok` where it reads one (not: no number, an unknown size name, 2^64 or more); `bytes`
- * a Float64, 0 where it does not.
+ * of bytes (a Float64); NULL where it reads none (no number, an unknown size name, 2^64 or more).
+ * Lambdas hold each part once: ClickHouse plans every copy of an expression written out twice
+ * (this way ~1.5 ms more to plan than a plain toFloat64, against ~4 ms with the parts repeated).
  */
-export function humanizeBytes(v: string): { ok: string; bytes: string } {
-  const prefix = `extract(${v}, '^[0-9.,]*')`
-  const num = `replaceAll(${prefix}, ',', '')`
-  const size = `transform(lowerUTF8(replaceRegexpAll(substring(${v}, length(${prefix}) + 1), '^${GO_SPACE}+|${GO_SPACE}+$', '')), ${SIZE_NAMES}, 0.)`
-  const f = `toFloat64OrZero(${num}) * ${size}`
-  return { ok: `(match(${num}, '^(?:[0-9]+[.]?[0-9]*|[.][0-9]+)$') AND ${size} > 0 AND ${f} < 18446744073709551616.)`, bytes: `floor(${f})` }
-}
-
-/** Sizes (`10KB`, `1.5 MiB`, `1,024`) as ParseBytes reads them; NULL when `v` is not one. */
 export function bytesValue(v: string): string {
-  const b = humanizeBytes(v)
-  return `if(${b.ok}, ${b.bytes}, NULL)`
+  const prefix = "extract(_b_s, '^[0-9.,]*')"
+  const size = `transform(lowerUTF8(replaceRegexpAll(substring(_b_s, length(${prefix}) + 1), '^${GO_SPACE}+|${GO_SPACE}+$', '')), ${SIZE_NAMES}, 0.)`
+  const read = "if(match(_b_num, '^(?:[0-9]+[.]?[0-9]*|[.][0-9]+)$') AND _b_size > 0 AND _b_bytes < 18446744073709551616., floor(_b_bytes), NULL)"
+  return `arrayMap(_b_s -> arrayMap((_b_num, _b_size) -> arrayMap(_b_bytes -> ${read}, [toFloat64OrZero(_b_num) * _b_size])[1], [replaceAll(${prefix}, ',', '')], [${size}])[1], [${v}])[1]`
 }
 
 /**

@@ -12,7 +12,7 @@
 // %t, a layout naming a zone abbreviation, a template beyond MAX_CALLS ClickHouse calls) is a 400
 // naming it.
 import { SluiceError } from '@sluice/core'
-import { humanizeBytes, unsupported } from './sql.js'
+import { bytesValue, unsupported } from './sql.js'
 import type { Params } from './sql.js'
 
 export interface TemplateScope {
@@ -1033,7 +1033,7 @@ const NUMBERS: Record<string, NumberFn> = {
   duration_seconds: (args, h, text) => float64(goDurationSeconds(stringArg('duration_seconds', args, text), h)),
   bytes: (args, _h, text) => {
     const s = stringArg('bytes', args, text)
-    return float64({ sql: bound([s], (v) => humanizeBytes(v).bytes), err: bound([s], (v) => `NOT ${humanizeBytes(v).ok}`) })
+    return float64({ sql: `ifNull(${bytesValue(s)}, 0.)`, err: `isNull(${bytesValue(s)})` })
   },
   // Loki's count: the matches of a regular expression (none of them empty).
   count: (args, h, text) => {
