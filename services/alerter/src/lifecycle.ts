@@ -93,19 +93,9 @@ export class AlertBook {
   readonly #ids = new Map<string, string>()
   #suppressed = 0
 
-  #idOf(b: BreachInput): string {
-    const key = `${b.rule.id}\u0000${b.tenant}\u0000${b.service}\u0000${b.patternId ?? ''}`
-    let id = this.#ids.get(key)
-    if (id === undefined) {
-      if (this.#ids.size >= FINGERPRINTS_KEPT) this.#ids.clear()
-      this.#ids.set(key, (id = fingerprint(b.rule.id, b.tenant, b.service, b.patternId)))
-    }
-    return id
-  }
-
   /** Records that the condition holds; returns the alert state to produce, or null when nothing changed enough. */
   breach(b: BreachInput, atMs: number): Transition | null {
-    const id = this.#idOf(b)
+    const id = this.idOf(b.rule.id, b.tenant, b.service, b.patternId)
     const t = this.#alerts.get(id)
     if (t !== undefined && t.alert.status !== 'resolved') {
       if (atMs > t.lastBreachMs) t.lastBreachMs = atMs
@@ -223,7 +213,13 @@ export class AlertBook {
   }
 
   idOf(ruleId: string, tenant: string, service: string, patternId: string | null): string {
-    return fingerprint(ruleId, tenant, service, patternId)
+    const key = `${ruleId}\u0000${tenant}\u0000${service}\u0000${patternId ?? ''}`
+    let id = this.#ids.get(key)
+    if (id === undefined) {
+      if (this.#ids.size >= FINGERPRINTS_KEPT) this.#ids.clear()
+      this.#ids.set(key, (id = fingerprint(ruleId, tenant, service, patternId)))
+    }
+    return id
   }
 
   get(id: string): Alert | undefined {

@@ -103,7 +103,7 @@ export function duration(v: string, ok: string = `match(${v}, ${GO_DURATION})`):
 }
 
 /** time.Duration.Seconds() of a count of nanoseconds, as Go works it: whole seconds + the rest / 1e9. */
-const goSeconds = (ns: string) => `arrayMap(n -> toFloat64(intDiv(n, 1000000000)) + toFloat64(n % 1000000000) / 1e9, [${ns}])[1]`
+export const goSeconds = (ns: string) => `arrayMap(n -> toFloat64(intDiv(n, 1000000000)) + toFloat64(n % 1000000000) / 1e9, [${ns}])[1]`
 
 /** Go durations as seconds; NULL when `v` is not one. */
 export function durationSeconds(v: string): string {

@@ -12,7 +12,7 @@
 // %t, a layout naming a zone abbreviation, a template beyond MAX_CALLS ClickHouse calls) is a 400
 // naming it.
 import { SluiceError } from '@sluice/core'
-import { bytesValue, unsupported } from './sql.js'
+import { bytesValue, goSeconds, unsupported } from './sql.js'
 import type { Params } from './sql.js'
 
 export interface TemplateScope {
@@ -962,19 +962,12 @@ function goDurationSeconds(s: string, h: Helpers): { sql: string; err: string } 
   const parts = (v: string) => `arrayMap(g -> ${goDurationPart('g[1]', 'g[2]')}, extractAllGroupsVertical(${v}, ${h.constant(GO_DURATION_PART)}))`
   const total = (v: string) => `arraySum(${parts(v)})`
   return {
-    sql: bound([s], (v) =>
-      bound([total(v)], (d) => {
-        const seconds = `toFloat64(intDiv(${d}, 1000000000)) + toFloat64(${d} % 1000000000) / 1e9`
-        return `if(startsWith(${v}, '-') AND ${d} > 0, -(${seconds}), ${seconds})`
-      }),
-    ),
+    sql: bound([s], (v) => goSeconds(`toInt128(${total(v)}) * if(startsWith(${v}, '-'), -1, 1)`)),
     err: bound([s], (v) =>
       bound([parts(v)], (ps) => `(NOT match(${v}, ${h.constant(GO_DURATION_TEXT)}) OR arrayExists(x -> x > ${TWO_63}, ${ps}) OR arraySum(${ps}) > if(startsWith(${v}, '-'), ${TWO_63}, toUInt128(9223372036854775807)))`),
     ),
   }
 }
-
-
 
 type NumberFn = (args: Value[], h: Helpers, text: string) => Value
 const takes = (name: string, args: Value[], text: string, min: number, max = min) => {
