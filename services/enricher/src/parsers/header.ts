@@ -99,6 +99,10 @@ type TimeKind = 'strong' | 'weak' | undefined
 
 /** Whether a token is a time part: 'strong' when it alone says "timestamp", 'weak' when only beside one. */
 function timePart(t: string, index: number, afterMonth = true): TimeKind {
+  // Every numeric part starts with a digit, and a name is three letters, a capital first ("Dec",
+  // "Sun,"): other tokens (most of a line's words) are refused without trying the patterns.
+  const c = t.charCodeAt(0)
+  if (!(c >= 48 && c <= 57) && !(c >= 65 && c <= 90 && (t.length === 3 || (t.length === 4 && t.charCodeAt(3) === 44)))) return undefined
   if (TIME_OF_DAY.test(t) || ISO_DATE.test(t)) return 'strong'
   if (SLASH_DATE.test(t)) return 'strong'
   if (EPOCH.test(t) && index <= 1) return 'strong'
