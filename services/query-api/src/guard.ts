@@ -45,6 +45,8 @@ export function limitMessage(err: unknown, o: GuardOptions): string | undefined 
 export interface Statement {
   query: string
   params: Record<string, unknown>
+  /** Settings of this statement alone, added to the guard rails' (`name = value`). */
+  settings?: readonly string[]
 }
 
 export type Run = <T>(reply: FastifyReply, endpoint: string, st: Statement) => Promise<T[]>
@@ -61,7 +63,8 @@ export function guardedRunner(client: Pick<ClickHouseClient, 'query'>, o: GuardO
     const end = seconds.startTimer({ endpoint })
     try {
       // One JSON document, parsed at once: much cheaper than a row object per line of JSONEachRow.
-      const rs = await client.query({ query: `${st.query}\n${settings}`, query_params: st.params, format: 'JSON', abort_signal: abort.signal })
+      const own = st.settings?.length ? `, ${st.settings.join(', ')}` : ''
+      const rs = await client.query({ query: `${st.query}\n${settings}${own}`, query_params: st.params, format: 'JSON', abort_signal: abort.signal })
       return (await rs.json<T>()).data
     } finally {
       end()

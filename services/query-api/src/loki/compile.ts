@@ -61,7 +61,16 @@ export interface LogStatement {
   attributes?: string[]
   query: string
   params: Record<string, unknown>
+  /** Settings of this statement alone (guard.ts). */
+  settings?: readonly string[]
 }
+
+/**
+ * Unwrapped samples can be infinite or NaN (a label saying `inf` or `NaN`, as Go's ParseFloat reads
+ * it), and so can what is computed from them, which Loki answers as "+Inf", "-Inf" and "NaN".
+ * ClickHouse's JSON writes such values as null unless asked to write them as strings.
+ */
+const NON_FINITE_AS_TEXT = ['output_format_json_quote_denormals = 1']
 
 /**
  * Rows of a log query in [fromNs, toNs), shaped by `select` (which sees the pipeline's final state)
@@ -242,7 +251,7 @@ ${exact ? `WHERE lo BETWEEN 0 AND ${last}` : single ? 'WHERE lo <= hi' : 'ARRAY 
 GROUP BY ${[...keys, single ? 'lo AS i' : 'i'].join(', ')}
 )
 GROUP BY labels`
-  return { query, params: p.values, attributes: [...pipe.attributeNames] }
+  return { query, params: p.values, attributes: [...pipe.attributeNames], ...(r.unwrap && { settings: NON_FINITE_AS_TEXT }) }
 }
 
 const UNWRAPPED = new Set(['sum_over_time', 'avg_over_time', 'min_over_time', 'max_over_time', 'stddev_over_time', 'stdvar_over_time', 'quantile_over_time', 'first_over_time', 'last_over_time', 'rate_counter'])
@@ -262,7 +271,14 @@ interface Aggregate {
  */
 function aggregate(r: RangeAggregation, steps: Steps, p: Params): Aggregate {
   const perSecond = p.bind(goSeconds(r.rangeNs), 'Float64')
-  return r.op === 'rate_counter' ? rateCounter(r, steps, p, perSecond) : { value: aggregateValue(r, perSecond) }
+  if (r.op === 'rate_counter') return rateCounter(r, steps, p, perSecond)
+  if (r.op === 'quantile_over_time') {
+    const q = r.param ?? NaN
+    if (Number.isNaN(q)) throw new SluiceError('VALIDATION_FAILED', `quantile_over_time: φ must be a number, got ${r.param}`)
+    // As Loki: below 0 is -Inf, above 1 +Inf, for every window with a sample.
+    return q < 0 ? { value: '-inf' } : q > 1 ? { value: 'inf' } : quantile(q, p)
+  }
+  return { value: aggregateValue(r, perSecond) }
 }
 
 function aggregateValue(r: RangeAggregation, perSecond: string): string {
@@ -283,23 +299,41 @@ function aggregateValue(r: RangeAggregation, perSecond: string): string {
       return 'min(x)'
     case 'max_over_time':
       return 'max(x)'
+    // Loki's running mean and variance turn NaN at the first sample that is not finite; ClickHouse's
+    // varPop leaves such samples out.
     case 'stddev_over_time':
-      return 'stddevPop(x)'
+      return 'if(countIf(NOT isFinite(x)) > 0, nan, stddevPop(x))'
     case 'stdvar_over_time':
-      return 'varPop(x)'
-    case 'quantile_over_time': {
-      const q = r.param ?? NaN
-      if (!(q >= 0 && q <= 1)) throw new SluiceError('VALIDATION_FAILED', `quantile_over_time: φ must be between 0 and 1, got ${r.param}`)
-      return `quantileExactInclusive(${q})(x)`
-    }
+      return 'if(countIf(NOT isFinite(x)) > 0, nan, varPop(x))'
     case 'first_over_time':
       return 'argMin(x, t)'
     case 'last_over_time':
       return 'argMax(x, t)'
-    // rateCounter answers rate_counter; evaluate.ts answers absent_over_time from a count_over_time.
+    // quantile answers quantile_over_time, rateCounter rate_counter; evaluate.ts answers
+    // absent_over_time from a count_over_time.
+    case 'quantile_over_time':
     case 'rate_counter':
     case 'absent_over_time':
       throw unsupported(r.op)
+  }
+}
+
+/**
+ * quantile_over_time as Loki computes it (Prometheus' quantile): the samples sorted with NaN first,
+ * the rank φ·(n − 1), and the two samples around it weighted as Go weighs them —
+ * lower·(1 − w) + upper·w, the same Float64 operations in the same order, so answers agree to the
+ * last digit (ClickHouse's own quantiles interpolate as lower + w·(upper − lower), and leave NaN out).
+ */
+function quantile(q: number, p: Params): Aggregate {
+  return {
+    columns: [
+      'arraySort(groupArray(x)) AS q_sorted',
+      'arrayConcat(arrayFilter(e -> isNaN(e), q_sorted), arrayFilter(e -> NOT isNaN(e), q_sorted)) AS q_s',
+      `${p.bind(q, 'Float64')} * (length(q_s) - 1) AS q_rank`,
+      'floor(q_rank) AS q_lower',
+      'q_rank - q_lower AS q_weight',
+    ],
+    value: 'q_s[toUInt64(q_lower) + 1] * (1 - q_weight) + q_s[least(length(q_s), toUInt64(q_lower) + 2)] * q_weight',
   }
 }
 

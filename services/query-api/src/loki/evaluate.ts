@@ -21,7 +21,8 @@ export interface EvalContext {
   steps: Steps
   maxSeries: number
   /** Rows of a range aggregation: one per series, its step indexes and values. */
-  run(statement: LogStatement): Promise<{ labels: Record<string, string>; i: number[]; v: (number | null)[] }[]>
+  /** Values not finite come as ClickHouse writes them when asked to (see compile.ts): inf, -inf, nan. */
+  run(statement: LogStatement): Promise<{ labels: Record<string, string>; i: number[]; v: (number | string | null)[] }[]>
   /** Builds a statement for the scope, settling which of its labels are attributes first (routes.ts). */
   prepare(build: (scope: Scope) => LogStatement): Promise<LogStatement>
 }
@@ -62,14 +63,19 @@ export async function evaluate(expr: MetricExpr, ctx: EvalContext): Promise<Valu
   }
 }
 
+/** How ClickHouse writes values that are not finite (output_format_json_quote_denormals). */
+const NON_FINITE: Readonly<Record<string, number>> = { inf: Infinity, '-inf': -Infinity, nan: NaN }
+
 async function range(expr: Extract<MetricExpr, { kind: 'range' }>, ctx: EvalContext, pushdown: Grouping | undefined): Promise<Series[]> {
   if (expr.op === 'absent_over_time') return absent(expr, ctx)
   const rows = await ctx.run(await ctx.prepare((scope) => compileRange(scope, expr, ctx.steps, pushdown)))
   if (rows.length > ctx.maxSeries) throw tooManySeries(ctx.maxSeries)
   return rows.map((r) => {
     const points = new Map<number, number>()
-    // null: a value JSON cannot hold (NaN); Prometheus leaves such a point out.
-    r.i.forEach((i, k) => r.v[k] !== null && points.set(i, r.v[k]!))
+    r.i.forEach((i, k) => {
+      const v = r.v[k]
+      if (v !== null && v !== undefined) points.set(i, typeof v === 'number' ? v : NON_FINITE[v] ?? NaN)
+    })
     return { metric: r.labels, points }
   })
 }

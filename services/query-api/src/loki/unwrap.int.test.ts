@@ -24,6 +24,14 @@ const SAMPLES: [host: string, s: number, bytes: number][] = [
   ['h2', 55, 22],
 ]
 
+// service odd, samples 10 s apart from T0 + 10 s: values Go's ParseFloat reads as NaN and +Inf
+// among numbers, and three whose quantile shows how the interpolation is written.
+const ODD: [host: string, values: string[]][] = [
+  ['n1', ['1', 'NaN', '5']],
+  ['n2', ['inf', '5', '2']],
+  ['n3', ['0.1', '0.2', '0.3']],
+]
+
 let served: ServedLogs
 let baseUrl: string
 
@@ -39,7 +47,20 @@ beforeAll(async () => {
     SeverityNumber: 9,
     Body: `sent bytes=${bytes}`,
   }))
-  served = await serveTestLogs('unwrap', DATABASE, rows)
+  const odd = ODD.flatMap(([host, values]) =>
+    values.map((v, n) => ({
+      id: `odd-${host}-${n}`,
+      tenant: 'default',
+      Timestamp: at(10 * (n + 1)),
+      ObservedTimestamp: at(10 * (n + 1)),
+      ServiceName: 'odd',
+      HostName: host,
+      SeverityText: 'INFO',
+      SeverityNumber: 9,
+      Body: `sent bytes=${v}`,
+    })),
+  )
+  served = await serveTestLogs('unwrap', DATABASE, [...rows, ...odd])
   baseUrl = served.baseUrl
 })
 
@@ -129,5 +150,73 @@ describe('rate_counter', () => {
     const reply = await get('/loki/api/v1/query_range', { query: `${QUERY} by (host)`, start: at(30), end: at(60), step: '10' })
     expect(reply.status).toBe(400)
     expect(reply.body).toMatch(/grouping not allowed for rate_counter aggregation/)
+  })
+})
+
+// Loki's range aggregations over one window's samples (pkg/logql/range_vector.go), written out as
+// Go runs them, for the expected answers; the answers as Loki prints floats.
+const goText = (v: number) => (Number.isNaN(v) ? 'NaN' : v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v))
+const LOKI: Record<string, (xs: number[]) => number> = {
+  sum_over_time: (xs) => xs.reduce((a, x) => a + x, 0),
+  avg_over_time: (xs) => {
+    let mean = 0
+    let count = 0
+    for (const x of xs) {
+      count++
+      if (!Number.isFinite(mean) && !Number.isNaN(mean)) {
+        if (!Number.isFinite(x) && !Number.isNaN(x) && mean > 0 === x > 0) continue
+        if (Number.isFinite(x)) continue
+      }
+      mean += x / count - mean / count
+    }
+    return mean
+  },
+  min_over_time: (xs) => xs.reduce((m, x) => (x < m || Number.isNaN(m) ? x : m)),
+  max_over_time: (xs) => xs.reduce((m, x) => (x > m || Number.isNaN(m) ? x : m)),
+  stdvar_over_time: (xs) => {
+    let aux = 0
+    let count = 0
+    let mean = 0
+    for (const x of xs) {
+      count++
+      const delta = x - mean
+      mean += delta / count
+      aux += delta * (x - mean)
+    }
+    return aux / count
+  },
+  first_over_time: (xs) => xs[0]!,
+  last_over_time: (xs) => xs[xs.length - 1]!,
+}
+LOKI.stddev_over_time = (xs) => Math.sqrt(LOKI.stdvar_over_time!(xs))
+const goQuantile = (q: number, xs: number[]) => {
+  // Sorted with NaN first, as Loki's HeapByMaxValue orders them.
+  const v = [...xs].sort((a, b) => (Number.isNaN(a) ? -1 : Number.isNaN(b) ? 1 : a - b))
+  const rank = q * (v.length - 1)
+  const lower = Math.max(0, Math.floor(rank))
+  const upper = Math.min(v.length - 1, lower + 1)
+  const weight = rank - Math.floor(rank)
+  return v[lower]! * (1 - weight) + v[upper]! * weight
+}
+
+describe('samples that are not finite numbers', () => {
+  // As Go's ParseFloat reads them (JavaScript's Number does not read `inf`).
+  const samples = Object.fromEntries(ODD.map(([host, values]) => [host, values.map((v) => (v === 'inf' ? Infinity : Number(v)))]))
+
+  // n1 and n2: every answer is NaN, ±Inf or a sample, whatever the order of the arithmetic.
+  it.each(Object.keys(LOKI))('%s answers NaN and ±Inf as Loki does, rather than leaving the point out', async (op) => {
+    const got = await matrix(`${op}({service_name="odd", host!="n3"} | logfmt | unwrap bytes [1m])`, 60, 60)
+    expect(got).toEqual({ n1: [[60, goText(LOKI[op]!(samples.n1!))]], n2: [[60, goText(LOKI[op]!(samples.n2!))]] })
+  })
+
+  it('quantile_over_time sorts NaN first and interpolates as Go writes it, to the last digit', async () => {
+    for (const q of [0, 0.1, 0.5, 0.9, 1]) {
+      const got = await matrix(`quantile_over_time(${q}, {service_name="odd"} | logfmt | unwrap bytes [1m])`, 60, 60)
+      expect(got, `φ = ${q}`).toEqual(Object.fromEntries(ODD.map(([host]) => [host, [[60, goText(goQuantile(q, samples[host]!))]]])))
+    }
+    // 0.1·0.9 + 0.3·0.9 … : Go's lower·(1 − w) + upper·w, where lower + w·(upper − lower) differs in the last digit.
+    expect(goText(goQuantile(0.9, samples.n3!))).toBe('0.27999999999999997')
+    // Outside [0, 1], as Loki: -Inf and +Inf.
+    expect(await matrix('quantile_over_time(1.5, {service_name="odd"} | logfmt | unwrap bytes [1m])', 60, 60)).toEqual({ n1: [[60, '+Inf']], n2: [[60, '+Inf']], n3: [[60, '+Inf']] })
   })
 })
