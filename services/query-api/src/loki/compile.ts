@@ -281,6 +281,9 @@ function aggregate(r: RangeAggregation, steps: Steps, p: Params): Aggregate {
   return { value: aggregateValue(r, perSecond) }
 }
 
+/** Loki's running variance turns NaN at the first sample that is not finite; ClickHouse's varPop leaves such samples out. */
+const allFiniteOrNaN = (variance: string) => `if(countIf(NOT isFinite(x)) > 0, nan, ${variance})`
+
 function aggregateValue(r: RangeAggregation, perSecond: string): string {
   switch (r.op) {
     case 'count_over_time':
@@ -299,12 +302,10 @@ function aggregateValue(r: RangeAggregation, perSecond: string): string {
       return 'min(x)'
     case 'max_over_time':
       return 'max(x)'
-    // Loki's running mean and variance turn NaN at the first sample that is not finite; ClickHouse's
-    // varPop leaves such samples out.
     case 'stddev_over_time':
-      return 'if(countIf(NOT isFinite(x)) > 0, nan, stddevPop(x))'
+      return allFiniteOrNaN('stddevPop(x)')
     case 'stdvar_over_time':
-      return 'if(countIf(NOT isFinite(x)) > 0, nan, varPop(x))'
+      return allFiniteOrNaN('varPop(x)')
     case 'first_over_time':
       return 'argMin(x, t)'
     case 'last_over_time':
@@ -327,8 +328,7 @@ function aggregateValue(r: RangeAggregation, perSecond: string): string {
 function quantile(q: number, p: Params): Aggregate {
   return {
     columns: [
-      'arraySort(groupArray(x)) AS q_sorted',
-      'arrayConcat(arrayFilter(e -> isNaN(e), q_sorted), arrayFilter(e -> NOT isNaN(e), q_sorted)) AS q_s',
+      'arraySort(e -> (NOT isNaN(e), e), groupArray(x)) AS q_s',
       `${p.bind(q, 'Float64')} * (length(q_s) - 1) AS q_rank`,
       'floor(q_rank) AS q_lower',
       'q_rank - q_lower AS q_weight',
