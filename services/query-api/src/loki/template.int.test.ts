@@ -299,6 +299,34 @@ describe('LogQL templates', () => {
     await expectRendered(cases)
   })
 
+  it('assigns variables again as Go does: {{ $x = … }} from there on, and after {{if}}/{{with}} what the branch taken gave', async () => {
+    // Each expected value is what Go's text/template (go1.26) prints for the same labels, with
+    // sprig's add and div.
+    const cases: [string, string][] = [
+      ['{{ $x := "a" }}{{ $x = "b" }}{{ $x }}', 'b'],
+      ['{{ $a := "x" }}{{ $b := $a }}{{ $a = "y" }}{{ $b }}{{ $a }}', 'xy'],
+      ['{{ $x := .method }}{{ if eq .status "503" }}{{ $x = "down" }}{{ end }}{{ $x }}', 'down'],
+      ['{{ $x := .method }}{{ if eq .status "200" }}{{ $x = "ok" }}{{ end }}{{ $x }}', 'get'],
+      // A variable declared again inside a block is another one, gone at its {{end}}.
+      ['{{ $x := "outer" }}{{ if .method }}{{ $x := "inner" }}{{ $x = "inner2" }}{{ $x }} {{ end }}{{ $x }}', 'inner2 outer'],
+      ['{{ $s := "other" }}{{ if eq .status "200" }}{{ $s = "ok" }}{{ else if eq .status "503" }}{{ $s = "unavailable" }}{{ else }}{{ $s = "?" }}{{ end }}{{ $s }}', 'unavailable'],
+      ['{{ $s := "other" }}{{ if eq .status "200" }}{{ $s = "ok" }}{{ else if eq .status "404" }}{{ $s = "missing" }}{{ else }}{{ $s = "?" }}{{ end }}{{ $s }}', '?'],
+      ['{{ $v := "none" }}{{ with .blank }}{{ $v = . }}{{ else }}{{ $v = "empty" }}{{ end }}{{ $v }}', 'empty'],
+      ['{{ $v := "none" }}{{ with .method }}{{ $v = . }}{{ else }}{{ $v = "empty" }}{{ end }}{{ $v }}', 'get'],
+      // Integers stay integers through the branches (a literal or arithmetic).
+      ['{{ $n := 1 }}{{ if eq .method "get" }}{{ $n = add $n 10 }}{{ end }}{{ $n }}', '11'],
+      ['{{ $n := 0 }}{{ if eq .status "503" }}{{ $n = 5 }}{{ end }}{{ printf "%03d" $n }}', '005'],
+      ['{{ $c := 0 }}{{ if .method }}{{ $c = add $c 1 }}{{ end }}{{ if .status }}{{ $c = add $c 1 }}{{ end }}{{ if .blank }}{{ $c = add $c 1 }}{{ end }}{{ $c }}', '2'],
+      // An assignment in a condition runs whichever branch is taken.
+      ['{{ $x := "a" }}{{ if $x = .method }}{{ $x }}{{ end }}|{{ $x }}', 'get|get'],
+      // It fails where it runs, as a declaration does; one to a variable never declared fails there too.
+      ['{{ $x := 1 }}{{ $x = div 1 0 }}ok', 'TemplateFormatErr'],
+      ['{{ $x := 1 }}{{ if .blank }}{{ $x = div 1 0 }}{{ end }}ok', 'ok'],
+      ['{{ $y = 1 }}', 'TemplateFormatErr'],
+    ]
+    await expectRendered(cases)
+  })
+
   it("converts as Loki's duration and bytes do: time.ParseDuration's seconds, go-humanize's ParseBytes, float64s Go prints", async () => {
     // Each answer is Go's text/template with the two functions as Loki defines them.
     await expectRendered([
@@ -436,7 +464,7 @@ describe('LogQL templates', () => {
     expect(refusal('{{ printf "%t" .a }}')).toMatch(/printf verb %t of anything but a condition/)
     expect(refusal('{{ . }}')).toMatch(/unsupported LogQL: \{\{\.\}\} outside \{\{with\}\}/)
     expect(refusal('{{ if .a }}{{ $x := 1 }}{{ end }}{{ $x }}')).toMatch(/undefined variable \$x/)
-    expect(refusal('{{ $x := 1 }}{{ $x = 2 }}')).toMatch(/unsupported LogQL: template assignment \$x = …/)
+    expect(refusal('{{ $x := "a" }}{{ if .a }}{{ $x = 1.5 }}{{ end }}{{ $x }}')).toMatch(/unsupported LogQL: template variable \$x given values of different types in the branches/)
     expect(refusal('{{ $ }}')).toMatch(/unsupported LogQL: \{\{\$\}\}, the whole label set/)
     expect(refusal('{{ upper := .a }}')).toMatch(/unexpected :=/)
     expect(refusal('{{ with .a }}x{{ else .b }}y{{ end }}')).toMatch(/takes nothing but a with/)

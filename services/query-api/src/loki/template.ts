@@ -5,9 +5,9 @@
 // arithmetic, times (printed, and parsed with Go layouts) — chained with pipes
 // (`{{ .path | replace " " "_" | trunc 5 | upper }}`: each command's result is the last argument of
 // the next) or nested in parentheses, if/else if/else and with/else with/else blocks, and
-// variables declared with :=. Each function keeps Go's (and sprig's) semantics, byte offsets
-// included, over valid UTF-8 text; where Go fails (a panic, a function's error) the template's
-// error condition holds. What has none here (range, assigning a variable again, fromJson, a
+// variables declared with := and assigned again with =. Each function keeps Go's (and sprig's)
+// semantics, byte offsets included, over valid UTF-8 text; where Go fails (a panic, a function's
+// error) the template's error condition holds. What has none here (range, fromJson, a
 // regular expression that can match empty text, printf verbs beyond %s %v %d %f %e
 // %t, a layout naming a zone abbreviation, a template beyond MAX_CALLS ClickHouse calls) is a 400
 // naming it.
@@ -66,10 +66,19 @@ type Token = { kind: 'field' | 'ident' | 'string' | 'int' | 'float' | 'dot' | 'v
 type Operand = { kind: 'field' | 'ident' | 'string' | 'int' | 'float' | 'dot' | 'var'; text: string; root?: boolean } | { kind: 'pipeline'; commands: Operand[][] }
 
 /**
+ * A variable: its value at this point of the template. `{{ $x = … }}` gives it another; one
+ * declared again (`{{ $x := … }}` in an inner block) is another variable.
+ */
+interface Variable {
+  name: string
+  value: Value
+}
+
+/**
  * A template's scope: inside a {{with}}, `.` is the value its pipeline gave; `vars` are the
  * variables declared so far ({{ $x := … }}), each to the end of the block it was declared in.
  */
-type Scope = TemplateScope & { dot?: Value; vars?: ReadonlyMap<string, Value> }
+type Scope = TemplateScope & { dot?: Value; vars?: ReadonlyMap<string, Variable> }
 
 /** The largest count (width, repetition, offset) a template may name. */
 export const MAX_COUNT = 100_000
@@ -1516,7 +1525,7 @@ function operand(o: Operand, scope: Scope, h: Helpers, text: string): Value {
       if (o.text === '') throw unsupported(`{{$}}, the whole label set (Go prints it as map[…]; $.label is a label)`)
       const v = scope.vars?.get(o.text)
       if (!v) throw invalid(text, `undefined variable $${o.text}`)
-      return v
+      return v.value
     }
     case 'string':
       return { sql: h.bind(o.text), text: o.text }
@@ -1659,16 +1668,44 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
   }
   // What `.` is (the labels, or inside a {{with}} its value) and the variables in scope.
   let current: Scope = scope
-  /** `$x := pipeline` at the head of `tokens`: declares $x in the current scope, gives its value. */
+  /**
+   * `$x := pipeline` at the head of `tokens`: declares $x in the current scope; `$x = pipeline`
+   * gives the $x in scope another value from here on. Either gives the value.
+   */
   const declaration = (tokens: Token[]): Value | undefined => {
     if (tokens[0]?.kind !== 'var') return undefined
     const op = tokens[1]?.kind
-    if (op === '=') throw unsupported(`template assignment $${tokens[0].text} = … (Sluice's templates declare variables with :=, once)`)
-    if (op !== ':=') return undefined
-    if (tokens[0].text === '') throw invalid(text, 'cannot declare $')
+    if (op !== ':=' && op !== '=') return undefined
+    const name = tokens[0].text
+    if (name === '') throw invalid(text, op === ':=' ? 'cannot declare $' : 'cannot assign to $')
     const value = pipeline(tokens.slice(2))
-    current = { ...current, vars: new Map([...(current.vars ?? []), [tokens[0].text, value]]) }
+    if (op === '=') {
+      const v = current.vars?.get(name)
+      // Go parses an assignment to a variable never declared, and fails where it runs.
+      if (!v) return { sql: "''", err: '1' }
+      v.value = value
+    } else current = { ...current, vars: new Map([...(current.vars ?? []), [name, { name, value }]]) }
     return value
+  }
+  /** The values of the variables in scope now, to restore or compare after a branch. */
+  const snapshot = (): Map<Variable, Value> => new Map([...(current.vars?.values() ?? [])].map((v) => [v, v.value]))
+  const restore = (values: ReadonlyMap<Variable, Value>) => values.forEach((value, v) => (v.value = value))
+  /**
+   * After an {{if}}'s branches: each variable of the enclosing scope holds what the branch taken
+   * gave it (`then` when `cond` holds, what it holds now otherwise).
+   */
+  const merge = (cond: string, then: ReadonlyMap<Variable, Value>) => {
+    then.forEach((value, v) => {
+      const other = v.value
+      if (value === other) return
+      // An integer literal is Go's int too, though its expression is its text.
+      const num = (x: Value) => x.num ?? (x.intText !== undefined ? 'int' : undefined)
+      const kind = (x: Value) => [num(x), x.bool, x.time, x.zeroable, x.located].join()
+      if (kind(value) !== kind(other)) throw unsupported(`template variable $${v.name} given values of different types in the branches of {{if}} or {{with}}`)
+      const sql = (x: Value) => (num(x) === 'int' && !x.num ? h.typed(x.intText!, 'Int64') : x.sql)
+      const err = value.err || other.err ? `if(${cond}, ${value.err ?? '0'}, ${other.err ?? '0'})` : undefined
+      v.value = { sql: `if(${cond}, ${sql(value)}, ${sql(other)})`, num: num(value), bool: value.bool, time: value.time, zeroable: value.zeroable, located: value.located, ...(err && { err }) }
+    })
   }
   let at = 0
   type Part = { sql: string; err?: string }
@@ -1717,8 +1754,11 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
     const cond = truthy(c)
     at++
     if (word === 'with') current = { ...chain, dot: c }
+    const before = snapshot()
     const then = block()
     current = chain
+    const thenValues = new Map([...before.keys()].map((v) => [v, v.value]))
+    restore(before)
     const seg = segments[at]
     if (!seg || !('tokens' in seg)) throw invalid(text, `{{${word}}} without {{end}}`)
     let otherwise: Part
@@ -1737,6 +1777,7 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
       if (!end || keyword(end) !== 'end') throw invalid(text, `{{${word}}} without {{end}}`)
       otherwise = { sql: joined(parts), err: failed(parts) }
     }
+    merge(cond, thenValues)
     current = outer
     const thenErr = failed(then)
     const branchErr = thenErr || otherwise.err ? `if(${cond}, ${thenErr ?? '0'}, ${otherwise.err ?? '0'})` : undefined
