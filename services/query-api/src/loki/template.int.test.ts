@@ -299,6 +299,25 @@ describe('LogQL templates', () => {
     await expectRendered(cases)
   })
 
+  it("prints integers in base 2, 8 and 16 and strings in hex as Go's fmt does (%b %o %O %x %X, every integer flag)", async () => {
+    // Each expected value is what Go's text/template (go1.26) prints for the same labels.
+    const cases: [string, string][] = [
+      ['{{ printf "%x|%X|%o|%O|%b" 255 255 8 8 5 }}', 'ff|FF|10|0o10|101'],
+      ['{{ printf "%x|%#x|%#X|%#o|%#b" (int .status) (int .status) (int .status) (int .status) (int .status) }}', '1f7|0x1f7|0X1F7|0767|0b111110111'],
+      // The sign before the zeros, and the 0 flag's zeros counting it.
+      ['{{ printf "%x|%05x|%-6x|%+x|% x|%#08x" -31 -31 -31 31 31 -31 }}', '-1f|-001f|-1f   |+1f| 1f|-0x000001f'],
+      // A precision is the least digits (0 of 0 prints nothing); with it, 0 pads with spaces; - pads on the right.
+      ['{{ printf "%.4x|%8.3o|%.0x|[%3.0b]" 255 8 0 0 }}', '00ff|     010||[   ]'],
+      ['{{ printf "%-05x|%08.3x|%+08b|% 06o" 31 31 5 8 }}', '1f   |     01f|+0000101| 00010'],
+      ['{{ printf "%x|%b|%X" -9223372036854775808 -1 9223372036854775807 }}', '-8000000000000000|-1|7FFFFFFFFFFFFFFF'],
+      ['{{ printf "%#o|%#x|%O|%#O" 0 0 0 8 }}', '0|0x0|0o0|0o010'],
+      // A string's bytes (UTF-8), a precision counting bytes.
+      ['{{ printf "%x|%X|%.1x|%8x|%-8x|" .method .accent .accent .method .method }}', '676574|C3A961|c3|  676574|676574  |'],
+      ['{{ printf "[%x][%4x]" .blank .blank }}', '[][    ]'],
+    ]
+    await expectRendered(cases)
+  })
+
   it('assigns variables again as Go does: {{ $x = … }} from there on, and after {{if}}/{{with}} what the branch taken gave', async () => {
     // Each expected value is what Go's text/template (go1.26) prints for the same labels, with
     // sprig's add and div.
@@ -427,6 +446,7 @@ describe('LogQL templates', () => {
         () => `{{ ${number(0)} }}`,
         () => `{{ printf "%.3f|%e|%v" (float64 ${number(0)}) (float64 ${number(0)}) (float64 ${number(0)}) }}`,
         () => `{{ printf "%5d" (int ${number(0)}) }}`,
+        () => `{{ printf "%#08x|%+b|%.3o|%X|%-6x" (int ${number(0)}) (int ${number(0)}) (int ${number(0)}) (int ${number(0)}) .a }}`,
         () => `{{ round ${number(0)} ${pick(['0', '2', '-3'])} }}`,
         () => `{{ if gt (int ${number(0)}) (int ${number(0)}) }}gt{{ end }}`,
         () => `{{ ${pick(['title', 'upper', 'lower', 'b64dec', 'urldecode', 'urlencode'])} .a }}`,
@@ -462,6 +482,10 @@ describe('LogQL templates', () => {
     expect(refusal('{{ range .a }}x{{ end }}')).toMatch(/unsupported LogQL: template action \{\{range\}\}/)
     expect(refusal('{{ printf "%s" (eq .a .b) }}')).toMatch(/printf verb %s of a condition \(Go prints %!s\(bool=…\)/)
     expect(refusal('{{ printf "%t" .a }}')).toMatch(/printf verb %t of anything but a condition/)
+    expect(refusal('{{ printf "%x" 1.5 }}')).toMatch(/unsupported LogQL: printf verb %x of a float64/)
+    expect(refusal('{{ printf "%o" .a }}')).toMatch(/unsupported LogQL: printf verb %o of a string/)
+    expect(refusal('{{ printf "%08x" .a }}')).toMatch(/unsupported LogQL: printf verb %08x of a string with a flag other than -/)
+    expect(refusal('{{ printf "%#v" .a }}')).toMatch(/unsupported LogQL: printf verb %#v with the flag #/)
     expect(refusal('{{ . }}')).toMatch(/unsupported LogQL: \{\{\.\}\} outside \{\{with\}\}/)
     expect(refusal('{{ if .a }}{{ $x := 1 }}{{ end }}{{ $x }}')).toMatch(/undefined variable \$x/)
     expect(refusal('{{ $x := "a" }}{{ if .a }}{{ $x = 1.5 }}{{ end }}{{ $x }}')).toMatch(/unsupported LogQL: template variable \$x given values of different types in the branches/)

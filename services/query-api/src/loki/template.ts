@@ -9,7 +9,7 @@
 // semantics, byte offsets included, over valid UTF-8 text; where Go fails (a panic, a function's
 // error) the template's error condition holds. What has none here (range, fromJson, a
 // regular expression that can match empty text, printf verbs beyond %s %v %d %f %e
-// %t, a layout naming a zone abbreviation, a template beyond MAX_CALLS ClickHouse calls) is a 400
+// %t %b %o %O %x %X, a layout naming a zone abbreviation, a template beyond MAX_CALLS ClickHouse calls) is a 400
 // naming it.
 import { SluiceError } from '@sluice/core'
 import { bytesValue, goSeconds, unsupported } from './sql.js'
@@ -1046,12 +1046,52 @@ const NUMBERS: Record<string, NumberFn> = {
   },
 }
 
+/** Digits of an unsigned integer, as fmt writes them for %b, %o, %x, %X: no leading zero (0 is "0"). */
+function unsignedDigits(u: string, base: 2 | 8 | 16, upper: boolean): string {
+  // bin and hex write whole bytes; octal is read three bits at a time (22 digits hold a UInt64).
+  const padded = base === 2 ? `bin(${u})` : base === 16 ? `${upper ? '' : 'lower'}(hex(${u}))` : `arrayStringConcat(arrayMap(k -> toString(bitAnd(bitShiftRight(${u}, toUInt8(3 * k)), 7)), arrayReverse(range(22))))`
+  return `if(${u} = 0, '0', trimLeft(${padded}, '0'))`
+}
+
+/**
+ * An int64 as Go's fmt prints it with %b, %o, %O, %x or %X (fmtInteger): the digits of its
+ * magnitude, zeros up to the precision (or, with the 0 flag and no precision, up to the width less
+ * a sign), the # prefix (0b, a leading 0, 0x/0X) and %O's 0o, the sign (-, or + / space as the flags
+ * ask), then spaces to the width, on the right with -. A precision of 0 prints 0 as nothing.
+ */
+function goInteger(x: string, verb: string, flags: string, width: number | undefined, precision: number | undefined): string {
+  const base = verb === 'b' ? 2 : verb === 'x' || verb === 'X' ? 16 : 8
+  const minus = flags.includes('-')
+  const plus = flags.includes('+')
+  const space = flags.includes(' ')
+  const sharp = flags.includes('#')
+  const zero = flags.includes('0') && !minus
+  return bound([x], (v) => {
+    // The magnitude as a UInt64: -(v + 1) + 1 reaches -2^63 without overflowing.
+    const u = `if(${v} < 0, toUInt64(-(${v} + 1)) + 1, toUInt64(${v}))`
+    return bound([u], (m) => {
+      const digits = unsignedDigits(m, base, verb === 'X')
+      const prec = precision ?? (zero && width !== undefined ? (plus || space ? `${width - 1}` : `if(${v} < 0, ${width - 1}, ${width})`) : undefined)
+      let body = prec === undefined ? digits : bound([digits], (d) => `leftPad(${d}, greatest(length(${d}), ${prec}), '0')`)
+      if (sharp && base === 2) body = `concat('0b', ${body})`
+      if (sharp && base === 16) body = `concat('${verb === 'X' ? '0X' : '0x'}', ${body})`
+      if (sharp && base === 8) body = bound([body], (b) => `if(startsWith(${b}, '0'), ${b}, concat('0', ${b}))`)
+      if (verb === 'O') body = `concat('0o', ${body})`
+      const signed = `concat(if(${v} < 0, '-', '${plus ? '+' : space ? ' ' : ''}'), ${body})`
+      const printed = precision === 0 ? `if(${m} = 0, '', ${signed})` : signed
+      return width === undefined ? printed : bound([printed], (t) => `${minus ? 'rightPad' : 'leftPad'}(${t}, greatest(length(${t}), ${width}), ' ')`)
+    })
+  })
+}
+
 /**
  * printf with %s and %v of strings (a width, `%10s` right-aligned or `%-10s` left, and a precision,
  * `%.5s` at most five characters, counted in characters as Go counts runes); %d of integers and
  * %f, %F, %e, %E of floats (flags - + space 0, a width, a precision: exact decimal rounding, as
  * ClickHouse's printf rounds it, and Go's +Inf, -Inf, NaN); %v of numbers (a width and -); %v
- * and %t of conditions (true, false; a width and -); %%.
+ * and %t of conditions (true, false; a width and -); %b, %o, %O, %x, %X of integers (all of fmt's
+ * integer flags, a width and a precision: goInteger); %x and %X of strings, their bytes in hex (a
+ * width, -, a precision: at most that many bytes); %%.
  * A verb Go would print as %!d(string=…) is refused, as are other verbs and flags.
  */
 function printf(args: Value[], h: Helpers, text: string): string {
@@ -1077,10 +1117,10 @@ function printf(args: Value[], h: Helpers, text: string): string {
       i++
       continue
     }
-    const spec = /^%([-+ 0]*)(\d+)?(?:\.(\d+))?([a-zA-Z])/.exec(format.slice(i))
+    const spec = /^%([-+ 0#]*)(\d+)?(?:\.(\d+))?([a-zA-Z])/.exec(format.slice(i))
     const verb = spec?.[4] ?? ''
     const refuse = (why: string) => unsupported(`printf verb ${spec?.[0] ?? format.slice(i, i + 6)} ${why}`)
-    if (!spec || !'svdfFeEt'.includes(verb)) throw refuse("(Sluice's printf takes %s and %v, %d of integers, %f and %e of floats, %t of conditions)")
+    if (!spec || !'svdfFeEtboOxX'.includes(verb)) throw refuse("(Sluice's printf takes %s and %v, %d, %b, %o, %O, %x and %X of integers, %f and %e of floats, %x and %X of strings, %t of conditions)")
     i += spec[0].length - 1
     if (next >= args.length) throw invalid(text, `printf: the format ${JSON.stringify(format)} needs more arguments`)
     if (literal) parts.push(h.bind(literal))
@@ -1100,6 +1140,20 @@ function printf(args: Value[], h: Helpers, text: string): string {
       parts.push(pad(`if(${arg.sql}, 'true', 'false')`))
       continue
     }
+    if ('boOxX'.includes(verb)) {
+      if (isFloat) throw refuse(`of a float64 (Go prints it in its own hexadecimal or binary notation)`)
+      if (isInt) {
+        parts.push(goInteger(arg.num ? arg.sql : h.typed(arg.intText!, 'Int64'), verb, flags, width, precision))
+        continue
+      }
+      if (verb !== 'x' && verb !== 'X') throw refuse(`of a string (Go prints %!${verb}(string=…); int converts it)`)
+      if (flags.replace('-', '') !== '' || flags.length > 1) throw refuse('of a string with a flag other than -')
+      // Each byte as two hex digits; a precision counts bytes of the string, not digits.
+      const bytes = precision === undefined ? arg.sql : `substring(${arg.sql}, 1, ${precision})`
+      parts.push(pad(verb === 'x' ? `lower(hex(${bytes}))` : `hex(${bytes})`))
+      continue
+    }
+    if (flags.includes('#')) throw refuse('with the flag # (Sluice takes it with %b, %o, %x and %X of integers)')
     if (verb === 'd' || 'fFeE'.includes(verb)) {
       if (verb === 'd' ? !isInt : !isFloat) {
         const type = isInt ? 'int' : isFloat ? 'float64' : 'string'
