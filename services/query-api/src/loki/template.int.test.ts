@@ -318,6 +318,29 @@ describe('LogQL templates', () => {
     await expectRendered(cases)
   })
 
+  it("answers text/template's own functions as Go does: len, index, slice, print, println, html, urlquery", async () => {
+    // Each expected value is what Go's text/template (go1.26) prints for the same labels.
+    const cases: [string, string][] = [
+      ['{{ len .method }}|{{ len .accent }}|{{ len .blank }}|{{ .method | len }}', '3|3|0|3'],
+      // Spaces between operands where neither is a string.
+      ['{{ print .method 1 2 "x" 3 }}', 'get1 2x3'],
+      ['{{ print (eq .method "get") 2.5 1.0 }}', 'true 2.5 1'],
+      ['{{ print .accent 7 (add 1 2) }}', 'éa7 3'],
+      ['{{ println .method 1 }}', 'get 1\n'],
+      ['[{{ print }}][{{ println }}]', '[][\n]'],
+      [`{{ html "<a href=\\"x\\">'&'</a>" }}`, '&lt;a href=&#34;x&#34;&gt;&#39;&amp;&#39;&lt;/a&gt;'],
+      ['{{ urlquery .path }}|{{ urlquery "a b" "c" }}|{{ html .method 1 }}', 'a+b+c+d+e+f|a+bc|get1'],
+      // Bytes, as Go indexes a string; out of range fails the line.
+      ['{{ slice .method 1 }}|{{ slice .method 1 2 }}|{{ slice .method }}|{{ slice .method 3 3 }}', 'et|e|get|'],
+      ['{{ slice .method 2 5 }}', 'TemplateFormatErr'],
+      ['{{ slice .method 2 1 }}', 'TemplateFormatErr'],
+      ['{{ index .method 1 }}|{{ index .method }}', '101|get'],
+      ['{{ index .method 3 }}', 'TemplateFormatErr'],
+      ['{{ len 3 }}', 'TemplateFormatErr'],
+    ]
+    await expectRendered(cases)
+  })
+
   it('assigns variables again as Go does: {{ $x = … }} from there on, and after {{if}}/{{with}} what the branch taken gave', async () => {
     // Each expected value is what Go's text/template (go1.26) prints for the same labels, with
     // sprig's add and div.
@@ -447,6 +470,7 @@ describe('LogQL templates', () => {
         () => `{{ printf "%.3f|%e|%v" (float64 ${number(0)}) (float64 ${number(0)}) (float64 ${number(0)}) }}`,
         () => `{{ printf "%5d" (int ${number(0)}) }}`,
         () => `{{ printf "%#08x|%+b|%.3o|%X|%-6x" (int ${number(0)}) (int ${number(0)}) (int ${number(0)}) (int ${number(0)}) .a }}`,
+        () => `{{ len .a }}|{{ slice .a 1 ${pick(['2', '5', '0'])} }}|{{ index .b 0 }}|{{ print .a 1 (int ${number(0)}) }}|{{ html .c }}|{{ urlquery .c 2 }}`,
         () => `{{ round ${number(0)} ${pick(['0', '2', '-3'])} }}`,
         () => `{{ if gt (int ${number(0)}) (int ${number(0)}) }}gt{{ end }}`,
         () => `{{ ${pick(['title', 'upper', 'lower', 'b64dec', 'urldecode', 'urlencode'])} .a }}`,

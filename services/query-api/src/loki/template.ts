@@ -2,7 +2,8 @@
 // expression: text, and actions of labels (`{{.path}}`), the line (`{{__line__}}`), the line's time
 // (`{{__timestamp__}}`), literals (strings, integers, floats) and the functions of Loki's template
 // function list — strings, case, base64 and URLs, regular expressions, comparisons, sprig's
-// arithmetic, times (printed, and parsed with Go layouts) — chained with pipes
+// arithmetic, times (printed, and parsed with Go layouts) — and text/template's own (len, index,
+// slice, print, println, html, urlquery), chained with pipes
 // (`{{ .path | replace " " "_" | trunc 5 | upper }}`: each command's result is the last argument of
 // the next) or nested in parentheses, if/else if/else and with/else with/else blocks, and
 // variables declared with := and assigned again with =. Each function keeps Go's (and sprig's)
@@ -1616,6 +1617,62 @@ function call(command: Operand[], piped: Value | undefined, scope: Scope, h: Hel
   return err ? { ...result, err } : result
 }
 
+/** Whether Go holds `v` as a string (a label, a literal string, what string functions give). */
+const isString = (v: Value) => !v.bool && !v.time && v.num === undefined && v.intText === undefined
+
+/** fmt.Sprint: each operand as Go prints it, a space between two operands where neither is a string. */
+function sprint(args: Value[], h: Helpers): string {
+  return concatenated(args.flatMap((a, i) => (i > 0 && !isString(a) && !isString(args[i - 1]!) ? ["' '", printed(a, h)] : [printed(a, h)])))
+}
+
+/** The text an escaper (html, urlquery) reads: one string as it is, anything else as fmt.Sprint prints it. */
+const escaped = (args: Value[], h: Helpers) => (args.length === 1 && isString(args[0]!) ? args[0]!.sql : sprint(args, h))
+
+/** An integer argument's Int64 expression, or undefined when Go would not take it as an index. */
+const indexOf = (v: Value, h: Helpers) => (v.num === 'int' ? v.sql : v.intText !== undefined ? h.typed(v.intText, 'Int64') : undefined)
+
+/**
+ * text/template's own functions, there beside Loki's list: len, index and slice of strings
+ * (bytes, as Go indexes them; out of range fails the line), print and println (fmt.Sprint,
+ * fmt.Sprintln), html and urlquery (HTMLEscapeString, QueryEscape of what Sprint prints).
+ */
+const BUILTINS: Record<string, NumberFn> = {
+  len: (args, h, text) => {
+    takes('len', args, text, 1)
+    // Go's len of a number or a condition fails ("len of type int").
+    return isString(args[0]!) ? int64(`toInt64(length(${args[0]!.sql}))`) : int64('0', '1')
+  },
+  index: (args, h, text) => {
+    takes('index', args, text, 1, Infinity)
+    const [item, i] = args as [Value, Value | undefined]
+    if (i === undefined) return item
+    // A second index would index the byte, which Go cannot.
+    if (args.length > 2) return int64('0', '1')
+    const at = indexOf(i, h)
+    // A string's byte, a uint8; anything else Go cannot index here.
+    if (!isString(item) || at === undefined) return int64('0', '1')
+    return int64(`toInt64(reinterpretAsUInt8(substring(${item.sql}, ${at} + 1, 1)))`, `(${at} < 0 OR ${at} >= length(${item.sql}))`)
+  },
+  slice: (args, h, text) => {
+    takes('slice', args, text, 1, Infinity)
+    const [item, ...bounds] = args as [Value, ...Value[]]
+    if (bounds.length === 0) return item
+    const at = bounds.map((b) => indexOf(b, h))
+    // A string takes at most two indexes ("cannot 3-index slice a string", "too many slice indexes").
+    if (!isString(item) || at.includes(undefined) || at.length > 2) return { sql: "''", err: '1' }
+    const [from, to] = at as [string, string | undefined]
+    const len = `length(${item.sql})`
+    if (to === undefined) return { sql: `substring(${item.sql}, ${from} + 1)`, err: `(${from} < 0 OR ${from} > ${len})` }
+    return { sql: `substring(${item.sql}, ${from} + 1, greatest(${to} - ${from}, 0))`, err: `(${from} < 0 OR ${to} > ${len} OR ${from} > ${to})` }
+  },
+  print: (args, h) => ({ sql: sprint(args, h) }),
+  println: (args, h) => ({ sql: concatenated([...args.flatMap((a, i) => (i > 0 ? ["' '", printed(a, h)] : [printed(a, h)])), "'\\n'"]) }),
+  html: (args, h) => ({
+    sql: [['&', '&amp;'], ['<', '&lt;'], ['>', '&gt;'], ['"', '&#34;'], ["'", '&#39;'], ['\u0000', '\uFFFD']].reduce((x, [from, to]) => `replaceAll(${x}, ${h.constant(from!)}, ${h.constant(to!)})`, escaped(args, h)),
+  }),
+  urlquery: (args, h) => ({ sql: `encodeURLFormComponent(${escaped(args, h)})` }),
+}
+
 function apply(name: string, args: Value[], scope: Scope, h: Helpers, text: string): Value {
   if (name === '__line__') {
     if (args.length) throw invalid(text, '__line__ takes no arguments')
@@ -1625,12 +1682,13 @@ function apply(name: string, args: Value[], scope: Scope, h: Helpers, text: stri
   if (Object.hasOwn(CONDITIONS, name)) return { sql: CONDITIONS[name]!(args, text), bool: true }
   if ((name === 'and' || name === 'or') && args.length >= 2) return logical(name, args)
   if (Object.hasOwn(NUMBERS, name)) return NUMBERS[name]!(args, h, text)
+  if (Object.hasOwn(BUILTINS, name)) return BUILTINS[name]!(args, h, text)
   // printf formats conditions too (%v, %t).
   if (name === 'printf' && !args.some((a) => a.time)) return { sql: printf(args, h, text) }
   if (args.some((a) => a.bool || a.time)) throw invalid(text, `${name} takes strings, not a ${args.some((a) => a.bool) ? 'condition' : 'time (format it with date)'}`)
   if (name === 'printf') return { sql: printf(args, h, text) }
   if (args.some((a) => a.num)) throw invalid(text, `${name} takes strings, not a number (printf formats one)`)
-  if (!Object.hasOwn(FUNCTIONS, name)) throw unsupported(`template function ${name} (Sluice's templates take ${[...Object.keys(FUNCTIONS), 'printf', ...Object.keys(NUMBERS), ...Object.keys(CONDITIONS), 'and', 'or'].join(', ')}, ${Object.keys(TIMES).join(', ')}, if/else and __line__)`)
+  if (!Object.hasOwn(FUNCTIONS, name)) throw unsupported(`template function ${name} (Sluice's templates take ${[...Object.keys(FUNCTIONS), 'printf', ...Object.keys(NUMBERS), ...Object.keys(CONDITIONS), ...Object.keys(BUILTINS), 'and', 'or'].join(', ')}, ${Object.keys(TIMES).join(', ')}, if/else and __line__)`)
   const fn = FUNCTIONS[name]!
   if (args.length !== fn.arity) throw invalid(text, `${name} takes ${fn.arity} argument(s), got ${args.length}`)
   const out = fn.apply(args, h)
