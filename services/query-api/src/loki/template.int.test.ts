@@ -299,7 +299,7 @@ describe('LogQL templates', () => {
     await expectRendered(cases)
   })
 
-  it("prints integers in base 2, 8 and 16 and strings in hex as Go's fmt does (%b %o %O %x %X, every integer flag)", async () => {
+  it("prints integers in base 2, 8 and 16, as characters and as U+ and strings in hex as Go's fmt does (%b %o %O %x %X %c %U)", async () => {
     // Each expected value is what Go's text/template (go1.26) prints for the same labels.
     const cases: [string, string][] = [
       ['{{ printf "%x|%X|%o|%O|%b" 255 255 8 8 5 }}', 'ff|FF|10|0o10|101'],
@@ -314,6 +314,12 @@ describe('LogQL templates', () => {
       // A string's bytes (UTF-8), a precision counting bytes.
       ['{{ printf "%x|%X|%.1x|%8x|%-8x|" .method .accent .accent .method .method }}', '676574|C3A961|c3|  676574|676574  |'],
       ['{{ printf "[%x][%4x]" .blank .blank }}', '[][    ]'],
+      // A character (U+FFFD where there is none), and U+ notation (uint64 bits, at least four digits).
+      ['{{ printf "%c|%c|%c|%c|%c" 97 233 8364 128512 (int .status) }}', 'a|é|€|😀|Ƿ'],
+      ['{{ printf "[%c][%c][%c]" -1 55296 1114112 }}', '[\uFFFD][\uFFFD][\uFFFD]'],
+      ['{{ printf "[%3c][%-3c][%03c]" 97 233 97 }}', '[  a][é  ][00a]'],
+      ['{{ printf "%U|%U|%.6U|%8U|%-8U|%08U|%U" 97 128512 97 97 97 97 -1 }}', 'U+0061|U+1F600|U+000061|  U+0061|U+0061  |  U+0061|U+FFFFFFFFFFFFFFFF'],
+      ['{{ printf "%+U|% U|%.2U" 97 97 97 }}', 'U+0061|U+0061|U+0061'],
     ]
     await expectRendered(cases)
   })
@@ -469,7 +475,7 @@ describe('LogQL templates', () => {
         () => `{{ ${number(0)} }}`,
         () => `{{ printf "%.3f|%e|%v" (float64 ${number(0)}) (float64 ${number(0)}) (float64 ${number(0)}) }}`,
         () => `{{ printf "%5d" (int ${number(0)}) }}`,
-        () => `{{ printf "%#08x|%+b|%.3o|%X|%-6x" (int ${number(0)}) (int ${number(0)}) (int ${number(0)}) (int ${number(0)}) .a }}`,
+        () => `{{ printf "%#08x|%+b|%.3o|%X|%-6x|%03c|%.6U" (int ${number(0)}) (int ${number(0)}) (int ${number(0)}) (int ${number(0)}) .a (int ${number(0)}) (int ${number(0)}) }}`,
         () => `{{ len .a }}|{{ slice .a 1 ${pick(['2', '5', '0'])} }}|{{ index .b 0 }}|{{ print .a 1 (int ${number(0)}) }}|{{ html .c }}|{{ urlquery .c 2 }}`,
         () => `{{ round ${number(0)} ${pick(['0', '2', '-3'])} }}`,
         () => `{{ if gt (int ${number(0)}) (int ${number(0)}) }}gt{{ end }}`,
@@ -510,6 +516,8 @@ describe('LogQL templates', () => {
     expect(refusal('{{ printf "%o" .a }}')).toMatch(/unsupported LogQL: printf verb %o of a string/)
     expect(refusal('{{ printf "%08x" .a }}')).toMatch(/unsupported LogQL: printf verb %08x of a string with a flag other than -/)
     expect(refusal('{{ printf "%#v" .a }}')).toMatch(/unsupported LogQL: printf verb %#v with the flag #/)
+    expect(refusal('{{ printf "%c" .a }}')).toMatch(/unsupported LogQL: printf verb %c of anything but an integer/)
+    expect(refusal('{{ printf "%#U" 97 }}')).toMatch(/unsupported LogQL: printf verb %#U with the flag #/)
     expect(refusal('{{ . }}')).toMatch(/unsupported LogQL: \{\{\.\}\} outside \{\{with\}\}/)
     expect(refusal('{{ if .a }}{{ $x := 1 }}{{ end }}{{ $x }}')).toMatch(/undefined variable \$x/)
     expect(refusal('{{ $x := "a" }}{{ if .a }}{{ $x = 1.5 }}{{ end }}{{ $x }}')).toMatch(/unsupported LogQL: template variable \$x given values of different types in the branches/)

@@ -1085,13 +1085,24 @@ function goInteger(x: string, verb: string, flags: string, width: number | undef
   })
 }
 
+/** An int64 as the character %c prints: its UTF-8, U+FFFD where it is no rune (negative, a surrogate, past U+10FFFF). */
+function goRune(x: string): string {
+  return bound([x], (v) =>
+    bound([`if(${v} >= 0 AND ${v} <= 0x10FFFF AND NOT (${v} >= 0xD800 AND ${v} <= 0xDFFF), ${v}, 0xFFFD)`], (r) => {
+      const cont = (shift: number) => `0x80 + bitAnd(bitShiftRight(${r}, ${shift}), 0x3F)`
+      return `multiIf(${r} < 0x80, char(${r}), ${r} < 0x800, char(0xC0 + bitShiftRight(${r}, 6), ${cont(0)}), ${r} < 0x10000, char(0xE0 + bitShiftRight(${r}, 12), ${cont(6)}, ${cont(0)}), char(0xF0 + bitShiftRight(${r}, 18), ${cont(12)}, ${cont(6)}, ${cont(0)}))`
+    }),
+  )
+}
+
 /**
  * printf with %s and %v of strings (a width, `%10s` right-aligned or `%-10s` left, and a precision,
  * `%.5s` at most five characters, counted in characters as Go counts runes); %d of integers and
  * %f, %F, %e, %E of floats (flags - + space 0, a width, a precision: exact decimal rounding, as
  * ClickHouse's printf rounds it, and Go's +Inf, -Inf, NaN); %v of numbers (a width and -); %v
  * and %t of conditions (true, false; a width and -); %b, %o, %O, %x, %X of integers (all of fmt's
- * integer flags, a width and a precision: goInteger); %x and %X of strings, their bytes in hex (a
+ * integer flags, a width and a precision: goInteger); %c (the character) and %U (U+0061, a
+ * precision more digits) of integers; %x and %X of strings, their bytes in hex (a
  * width, -, a precision: at most that many bytes); %%.
  * A verb Go would print as %!d(string=…) is refused, as are other verbs and flags.
  */
@@ -1121,7 +1132,7 @@ function printf(args: Value[], h: Helpers, text: string): string {
     const spec = /^%([-+ 0#]*)(\d+)?(?:\.(\d+))?([a-zA-Z])/.exec(format.slice(i))
     const verb = spec?.[4] ?? ''
     const refuse = (why: string) => unsupported(`printf verb ${spec?.[0] ?? format.slice(i, i + 6)} ${why}`)
-    if (!spec || !'svdfFeEtboOxX'.includes(verb)) throw refuse("(Sluice's printf takes %s and %v, %d, %b, %o, %O, %x and %X of integers, %f and %e of floats, %x and %X of strings, %t of conditions)")
+    if (!spec || !'svdfFeEtboOxXcU'.includes(verb)) throw refuse("(Sluice's printf takes %s and %v, %d, %b, %o, %O, %x, %X, %c and %U of integers, %f and %e of floats, %x and %X of strings, %t of conditions)")
     i += spec[0].length - 1
     if (next >= args.length) throw invalid(text, `printf: the format ${JSON.stringify(format)} needs more arguments`)
     if (literal) parts.push(h.bind(literal))
@@ -1139,6 +1150,22 @@ function printf(args: Value[], h: Helpers, text: string): string {
       if (verb !== 'v' && verb !== 't') throw refuse(`of a condition (Go prints %!${verb}(bool=…); %v and %t print it)`)
       if (flags.replace('-', '') !== '' || flags.length > 1 || precision !== undefined) throw refuse('of a condition with a flag other than - or a precision')
       parts.push(pad(`if(${arg.sql}, 'true', 'false')`))
+      continue
+    }
+    if (verb === 'c' || verb === 'U') {
+      if (!isInt) throw refuse(`of anything but an integer (Go prints %!${verb}(…); int converts a label)`)
+      const x = arg.num ? arg.sql : h.typed(arg.intText!, 'Int64')
+      if (verb === 'c') {
+        // The 0 flag pads with zeros here (fmt.pad), unless - pads on the right.
+        const zero = flags.includes('0') && !flags.includes('-')
+        parts.push(zero && width !== undefined ? bound([goRune(x)], (c) => `leftPadUTF8(${c}, greatest(lengthUTF8(${c}), ${width}), '0')`) : pad(goRune(x)))
+        continue
+      }
+      // %#U adds the character when Go deems it printable (unicode.IsPrint), which is not worked out here.
+      if (flags.includes('#')) throw refuse('with the flag # (it prints the character where Unicode deems it printable)')
+      const digits = Math.max(4, precision ?? 0)
+      // The bits as Go's uint64 (a negative int64 is its two's complement), at least `digits` hex digits.
+      parts.push(pad(bound([unsignedDigits(`reinterpretAsUInt64(${x})`, 16, true)], (d) => `concat('U+', leftPad(${d}, greatest(length(${d}), ${digits}), '0'))`)))
       continue
     }
     if ('boOxX'.includes(verb)) {
