@@ -10,8 +10,8 @@
 // semantics, byte offsets included, over valid UTF-8 text; where Go fails (a panic, a function's
 // error) the template's error condition holds. What has none here (range, fromJson, a
 // regular expression that can match empty text, printf verbs beyond %s %v %d %f %e
-// %t %b %o %O %x %X, a layout naming a zone abbreviation, a template beyond MAX_CALLS ClickHouse calls) is a 400
-// naming it.
+// %t %b %o %O %x %X %c %U, a layout naming a zone abbreviation, a template beyond MAX_CALLS
+// ClickHouse calls) is a 400 naming it.
 import { SluiceError } from '@sluice/core'
 import { bytesValue, goSeconds, unsupported } from './sql.js'
 import type { Params } from './sql.js'
@@ -904,11 +904,14 @@ function floatExtreme(xs: string[], max: boolean): string {
   )
 }
 
+/** A Go int's Int64 expression (what arithmetic gave, or an integer literal); undefined for any other value. */
+const goInt = (v: Value, h: Helpers): string | undefined => (v.num === 'int' ? v.sql : v.intText !== undefined ? h.typed(v.intText, 'Int64') : undefined)
+
 /** cast.ToInt64 of any value (a time is refused: Go's cast makes it 0). */
 function asInt64(v: Value, h: Helpers, name: string): string {
-  if (v.num === 'int') return v.sql
+  const int = goInt(v, h)
+  if (int !== undefined) return int
   if (v.num === 'float') return floatToInt64(v.sql)
-  if (v.intText !== undefined) return h.typed(v.intText, 'Int64')
   if (v.bool) return `toInt64(${v.sql})`
   if (v.time) throw unsupported(`template ${name} of a time (unixEpoch gives its seconds)`)
   return stringToInt64(v.sql, h)
@@ -1154,7 +1157,7 @@ function printf(args: Value[], h: Helpers, text: string): string {
     }
     if (verb === 'c' || verb === 'U') {
       if (!isInt) throw refuse(`of anything but an integer (Go prints %!${verb}(…); int converts a label)`)
-      const x = arg.num ? arg.sql : h.typed(arg.intText!, 'Int64')
+      const x = goInt(arg, h)!
       if (verb === 'c') {
         // The 0 flag pads with zeros here (fmt.pad), unless - pads on the right.
         const zero = flags.includes('0') && !flags.includes('-')
@@ -1171,7 +1174,7 @@ function printf(args: Value[], h: Helpers, text: string): string {
     if ('boOxX'.includes(verb)) {
       if (isFloat) throw refuse(`of a float64 (Go prints it in its own hexadecimal or binary notation)`)
       if (isInt) {
-        parts.push(goInteger(arg.num ? arg.sql : h.typed(arg.intText!, 'Int64'), verb, flags, width, precision))
+        parts.push(goInteger(goInt(arg, h)!, verb, flags, width, precision))
         continue
       }
       if (verb !== 'x' && verb !== 'X') throw refuse(`of a string (Go prints %!${verb}(string=…); int converts it)`)
@@ -1189,7 +1192,7 @@ function printf(args: Value[], h: Helpers, text: string): string {
       }
       const cFormat = h.bind(`%${flags}${spec[2] ?? ''}${spec[3] === undefined ? '' : `.${spec[3]}`}${verb === 'F' ? 'f' : verb}`)
       if (verb === 'd') {
-        parts.push(`printf(${cFormat}, ${arg.num ? arg.sql : h.typed(arg.intText!, 'Int64')})`)
+        parts.push(`printf(${cFormat}, ${goInt(arg, h)!})`)
         continue
       }
       // Go prints infinities and NaN with a sign (NaN's only when asked for), padded with spaces.
@@ -1647,16 +1650,17 @@ function call(command: Operand[], piped: Value | undefined, scope: Scope, h: Hel
 /** Whether Go holds `v` as a string (a label, a literal string, what string functions give). */
 const isString = (v: Value) => !v.bool && !v.time && v.num === undefined && v.intText === undefined
 
-/** fmt.Sprint: each operand as Go prints it, a space between two operands where neither is a string. */
-function sprint(args: Value[], h: Helpers): string {
-  return concatenated(args.flatMap((a, i) => (i > 0 && !isString(a) && !isString(args[i - 1]!) ? ["' '", printed(a, h)] : [printed(a, h)])))
+/**
+ * fmt.Sprint: each operand as Go prints it, a space between two operands where neither is a
+ * string; fmt.Sprintln (`line`): a space between every two, and a newline after.
+ */
+function sprint(args: Value[], h: Helpers, line = false): string {
+  const spaced = (i: number) => i > 0 && (line || (!isString(args[i]!) && !isString(args[i - 1]!)))
+  return concatenated([...args.flatMap((a, i) => (spaced(i) ? ["' '", printed(a, h)] : [printed(a, h)])), ...(line ? ["'\\n'"] : [])])
 }
 
 /** The text an escaper (html, urlquery) reads: one string as it is, anything else as fmt.Sprint prints it. */
 const escaped = (args: Value[], h: Helpers) => (args.length === 1 && isString(args[0]!) ? args[0]!.sql : sprint(args, h))
-
-/** An integer argument's Int64 expression, or undefined when Go would not take it as an index. */
-const indexOf = (v: Value, h: Helpers) => (v.num === 'int' ? v.sql : v.intText !== undefined ? h.typed(v.intText, 'Int64') : undefined)
 
 /**
  * text/template's own functions, there beside Loki's list: len, index and slice of strings
@@ -1675,7 +1679,7 @@ const BUILTINS: Record<string, NumberFn> = {
     if (i === undefined) return item
     // A second index would index the byte, which Go cannot.
     if (args.length > 2) return int64('0', '1')
-    const at = indexOf(i, h)
+    const at = goInt(i, h)
     // A string's byte, a uint8; anything else Go cannot index here.
     if (!isString(item) || at === undefined) return int64('0', '1')
     return int64(`toInt64(reinterpretAsUInt8(substring(${item.sql}, ${at} + 1, 1)))`, `(${at} < 0 OR ${at} >= length(${item.sql}))`)
@@ -1684,7 +1688,7 @@ const BUILTINS: Record<string, NumberFn> = {
     takes('slice', args, text, 1, Infinity)
     const [item, ...bounds] = args as [Value, ...Value[]]
     if (bounds.length === 0) return item
-    const at = bounds.map((b) => indexOf(b, h))
+    const at = bounds.map((b) => goInt(b, h))
     // A string takes at most two indexes ("cannot 3-index slice a string", "too many slice indexes").
     if (!isString(item) || at.includes(undefined) || at.length > 2) return { sql: "''", err: '1' }
     const [from, to] = at as [string, string | undefined]
@@ -1693,7 +1697,7 @@ const BUILTINS: Record<string, NumberFn> = {
     return { sql: `substring(${item.sql}, ${from} + 1, greatest(${to} - ${from}, 0))`, err: `(${from} < 0 OR ${to} > ${len} OR ${from} > ${to})` }
   },
   print: (args, h) => ({ sql: sprint(args, h) }),
-  println: (args, h) => ({ sql: concatenated([...args.flatMap((a, i) => (i > 0 ? ["' '", printed(a, h)] : [printed(a, h)])), "'\\n'"]) }),
+  println: (args, h) => ({ sql: sprint(args, h, true) }),
   html: (args, h) => ({
     sql: [['&', '&amp;'], ['<', '&lt;'], ['>', '&gt;'], ['"', '&#34;'], ["'", '&#39;'], ['\u0000', '\uFFFD']].reduce((x, [from, to]) => `replaceAll(${x}, ${h.constant(from!)}, ${h.constant(to!)})`, escaped(args, h)),
   }),
@@ -1841,7 +1845,7 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
       const num = (x: Value) => x.num ?? (x.intText !== undefined ? 'int' : undefined)
       const kind = (x: Value) => [num(x), x.bool, x.time, x.zeroable, x.located].join()
       if (kind(value) !== kind(other)) throw unsupported(`template variable $${v.name} given values of different types in the branches of {{if}} or {{with}}`)
-      const sql = (x: Value) => (num(x) === 'int' && !x.num ? h.typed(x.intText!, 'Int64') : x.sql)
+      const sql = (x: Value) => (num(x) === 'int' ? goInt(x, h)! : x.sql)
       const err = value.err || other.err ? `if(${cond}, ${value.err ?? '0'}, ${other.err ?? '0'})` : undefined
       v.value = { sql: `if(${cond}, ${sql(value)}, ${sql(other)})`, num: num(value), bool: value.bool, time: value.time, zeroable: value.zeroable, located: value.located, ...(err && { err }) }
     })
