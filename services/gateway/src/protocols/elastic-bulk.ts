@@ -177,6 +177,9 @@ export function parseBulk(body: string, pathIndex?: string, invalidUtf8?: Readon
   const parse = (i: number): Parsed => (parsed[i] ??= invalidUtf8?.has(nos[i]!) ? { ok: false, message: 'Invalid UTF-8' } : parseLine(texts[i]!))
   const isAction = (i: number) => i < count && actionOf(parse(i)) !== undefined
   const items: BulkItem[] = []
+  // The repeated action's target (its index name checked) is worked out once too.
+  let lastMeta: Record<string, unknown> | undefined
+  let lastTarget: ReturnType<typeof target> | undefined
   let i = 0
   while (i < count) {
     const lineNo = nos[i]!
@@ -188,7 +191,11 @@ export function parseBulk(body: string, pathIndex?: string, invalidUtf8?: Readon
       continue
     }
     const { op } = action
-    const t = target(action.meta, pathIndex)
+    if (action.meta !== lastMeta) {
+      lastMeta = action.meta
+      lastTarget = target(action.meta, pathIndex)
+    }
+    const t = lastTarget!
     const item: BulkItem = { op, index: t.index, id: t.id }
     if (t.error) item.error = t.error
     items.push(item)

@@ -158,6 +158,10 @@ function take(m: Mapping, role: Role, accepts: (v: unknown) => boolean): boolean
   return false
 }
 
+/** The resource of the last index's documents: one object for all of them (records only read it). */
+let lastResource: Readonly<Record<string, string>> = Object.freeze({ 'elasticsearch.index': '' })
+const resourceOf = (index: string): Readonly<Record<string, string>> => (lastResource['elasticsearch.index'] === index ? lastResource : (lastResource = Object.freeze({ 'elasticsearch.index': index })))
+
 /** The document `doc` sent to `index`, stored under `id`, as a Sluice record. */
 export function toRecord(doc: Record<string, unknown>, id: string, index: string): MapResult {
   let fields: Flat
@@ -199,7 +203,7 @@ export function toRecord(doc: Record<string, unknown>, id: string, index: string
   }
   if (count > MAX_ATTRIBUTES) return { ok: false, reason: `Limit of total fields [${MAX_ATTRIBUTES}] has been exceeded: Sluice stores at most ${MAX_ATTRIBUTES} attributes per record, this document has ${count} besides its message, time, level, service, host and trace` }
   record.attributes = attributes
-  record.resource = { 'elasticsearch.index': index }
+  record.resource = resourceOf(index)
   return { ok: true, doc: { record, from: fromMap(m.from) } }
 }
 

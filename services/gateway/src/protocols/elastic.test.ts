@@ -319,6 +319,22 @@ describe('elastic bulk body and document mapping', () => {
     expect(parseBulk(`{"index":{"_index":"p","_id":"${'x'.repeat(129)}"}}\n{"message":"b"}`)[0]!.error!.reason).toMatch(/too long/)
   })
 
+  it('gives every item of a repeated action line that line’s target, and each other line its own', () => {
+    const bad = '{"create":{"_index":"Logs"}}'
+    const good = '{"create":{"_index":"logs"}}'
+    const items = parseBulk([bad, '{"message":"a"}', bad, '{"message":"b"}', good, '{"message":"c"}', good, '{"message":"d"}', bad, '{"message":"e"}'].join('\n'), 'path')
+    expect(items.map((i) => [i.index, i.error?.type ?? 'ok'])).toEqual([
+      ['Logs', 'invalid_index_name_exception'],
+      ['Logs', 'invalid_index_name_exception'],
+      ['logs', 'ok'],
+      ['logs', 'ok'],
+      ['Logs', 'invalid_index_name_exception'],
+    ])
+    // Without _index, the path's index: checked for each call, not carried over from another.
+    expect(parseBulk('{"create":{}}\n{"message":"a"}', 'p')[0]).toMatchObject({ index: 'p' })
+    expect(parseBulk('{"create":{}}\n{"message":"a"}', 'Q')[0]!.error!.type).toBe('invalid_index_name_exception')
+  })
+
   it('reads pino records on pino’s scale and caps nesting depth, field counts and key lengths', () => {
     const pino = toRecord({ level: 20, msg: 'debugging', time: 1_764_504_000_000, pid: 7 }, 'i', 'x')
     expect(pino).toMatchObject({ ok: true, doc: { record: { msg: 'debugging', level: 20 } } })
