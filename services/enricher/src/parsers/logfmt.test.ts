@@ -31,4 +31,38 @@ describe('parseLogfmt', () => {
     expect(parseLogfmt('only=one')).toBeUndefined()
     expect(parseLogfmt('accepted key user=git ip=10.0.0.1')).toEqual({ user: 'git', ip: '10.0.0.1' })
   })
+
+  // Lines without quotes are refused from a count of '=' and spaces before any parsing: the
+  // answer must stay the parse's. The reference below is the rule itself, on blank-separated
+  // tokens: a pair is a token with '=' after a non-empty key; pairs must be ≥ 2 and ≥ half.
+  it('refuses or accepts unquoted lines exactly as the pairs-dominate rule says', () => {
+    const reference = (line: string): Record<string, string> | undefined => {
+      const tokens: string[] = []
+      let run = ''
+      for (const ch of line + ' ') {
+        if (ch.charCodeAt(0) > 32) run += ch
+        else if (run !== '') {
+          tokens.push(run)
+          run = ''
+        }
+      }
+      const pairs = tokens.filter((t) => t.indexOf('=') > 0)
+      if (pairs.length < 2 || pairs.length * 2 < tokens.length) return undefined
+      return Object.fromEntries(pairs.map((t) => [t.slice(0, t.indexOf('=')), t.slice(t.indexOf('=') + 1)]))
+    }
+    const edges = [
+      'a=1 b=2 c d', 'a=1 b=2 c d e', 'a=1  b=2\t\tc   d', '\ta=1\tb=2 c\td\te', ' a=1 b=2 ', '=x =y a=1 b=2', 'a=b=c d=e f g',
+      'k=v', 'x y z a=1 b=2', 'a= b= c d', 'a=1\nb=2 c\nd e', 'GET /api/v1/items 200 in 12 ms user=u-1 req=ab12 seq=3 cache miss',
+    ]
+    let seed = 7
+    const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n
+    const pieces = ['a', 'key', 'x=1', 'k=', '=v', 'a=b=c', 'user=u-9', 'word', '12', 'p=q']
+    const blanks = [' ', '  ', '\t', ' \t', '\n']
+    const generated = Array.from({ length: 2000 }, () => {
+      let line = rand(4) === 0 ? blanks[rand(blanks.length)]! : ''
+      for (let i = 0, n = 1 + rand(9); i < n; i++) line += (i > 0 ? blanks[rand(blanks.length)]! : '') + pieces[rand(pieces.length)]!
+      return line
+    })
+    for (const line of [...edges, ...generated]) expect(parseLogfmt(line), JSON.stringify(line)).toEqual(reference(line))
+  })
 })

@@ -10,9 +10,27 @@ const BACKSLASH = 92
 
 const ESCAPES: Readonly<Record<string, string>> = { n: '\n', t: '\t', r: '\r', '"': '"', '\\': '\\' }
 
+/**
+ * Whether `line` has too few '=' for pairs to be half its tokens, from two native searches
+ * rather than the parse: most lines that get here are prose with a `key=value` or two. Without
+ * a quote, the parse's tokens are exactly the runs of non-blanks, of which the runs after a space
+ * are a lower bound, and a pair holds at least one '='.
+ */
+function tooFewPairs(line: string): boolean {
+  if (line.includes('"')) return false
+  let equals = 0
+  for (let p = line.indexOf('='); p !== -1; p = line.indexOf('=', p + 1)) equals++
+  if (equals < 2) return true
+  let tokens = line.charCodeAt(0) > SPACE ? 1 : 0
+  for (let p = line.indexOf(' '); p !== -1 && tokens <= 2 * equals; p = line.indexOf(' ', p + 1)) {
+    if (line.charCodeAt(p + 1) > SPACE) tokens++
+  }
+  return tokens > 2 * equals
+}
+
 /** Pairs of a logfmt line, or undefined when the line is not logfmt. */
 export function parseLogfmt(line: string): Record<string, string> | undefined {
-  if (!line.includes('=')) return undefined
+  if (!line.includes('=') || tooFewPairs(line)) return undefined
   const fields: Record<string, string> = {}
   let pairs = 0
   let tokens = 0
