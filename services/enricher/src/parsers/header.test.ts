@@ -92,3 +92,22 @@ describe('parseHeader', () => {
     expect(parseHeader(line, REF)).toBeUndefined()
   })
 })
+
+describe('parseHeader level words', () => {
+  // The shortest and longest level words, with a colon, in brackets (spaces inside too), and
+  // capital words just outside their lengths, which are text.
+  it.each([
+    ['2024-01-01 10:00:00 ERR: disk full', 'ERROR', 'disk full'],
+    ['2024-01-01 10:00:00 CRITICAL: pool gone', 'FATAL', 'pool gone'],
+    ['2024-01-01 10:00:00 [crit] pool gone', 'FATAL', 'pool gone'],
+    ['2024-01-01 10:00:00 [ WARNING ] slow', 'WARN', 'slow'],
+    ['[CRITICAL:] pool gone', 'FATAL', 'pool gone'],
+    ['ERROR: disk full', 'ERROR', 'disk full'],
+  ])('%s', (line, level, content) => {
+    expect(view(line)).toMatchObject({ level, content })
+  })
+
+  it.each(['EMERGENCY now', 'OK go', 'FINEST:: a'])('%s is text', (line) => {
+    expect(parseHeader(line, REF)).toBeUndefined()
+  })
+})

@@ -39,6 +39,7 @@ interface Token {
 }
 
 const LEVEL_WORDS = new Set(['TRACE', 'DEBUG', 'FINE', 'FINER', 'FINEST', 'INFO', 'NOTICE', 'WARN', 'WARNING', 'ERROR', 'ERR', 'SEVERE', 'FATAL', 'CRITICAL', 'CRIT', 'ALERT', 'EMERG', 'FAILURE', 'PANIC'])
+const LEVEL_WORD_CHARS = { min: Math.min(...[...LEVEL_WORDS].map((w) => w.length)), max: Math.max(...[...LEVEL_WORDS].map((w) => w.length)) }
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec']
 const WEEKDAYS = new Set(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])
 /** Fields that may stand between the time and the level. */
@@ -86,7 +87,10 @@ const inner = (t: string): string => (bracketed(t) ? t.slice(1, -1).trim() : t)
 
 function levelWord(raw: string): string | undefined {
   const isBracketed = bracketed(raw)
-  const t = inner(raw).replace(/:$/, '')
+  let t = inner(raw)
+  if (t.charCodeAt(t.length - 1) === 58 /* : */) t = t.slice(0, -1)
+  // Most tokens are refused by their length, before an upper-case copy is made.
+  if (t.length < LEVEL_WORD_CHARS.min || t.length > LEVEL_WORD_CHARS.max) return undefined
   const upper = t.toUpperCase()
   if (!LEVEL_WORDS.has(upper)) return undefined
   // Bare level words are written in capitals; lower case counts only in brackets ("[notice]").
