@@ -22,6 +22,13 @@ describe('redactor', () => {
     expect(r.text('mc=5555555555554444,').text).toBe('mc=[REDACTED_CARD],')
   })
 
+  it('redacts card numbers grouped in twos, threes or single digits', () => {
+    expect(r.text('amex 378 282 246 310 005 declined').text).toBe('amex [REDACTED_CARD] declined')
+    expect(r.text('visa 41-11-11-11-11-11-11-11 ok').text).toBe('visa [REDACTED_CARD] ok')
+    expect(r.text('typed 4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1').text).toBe('typed [REDACTED_CARD]')
+    expect(r.attributes({ note: 'card 55 55 55 55 55 55 44 44' })).toEqual({ attributes: { note: 'card [REDACTED_CARD]' }, redacted: true })
+  })
+
   it('leaves digit runs that fail Luhn or do not look like cards', () => {
     expect(r.text('order 4111111111111112 shipped')).toEqual({ text: 'order 4111111111111112 shipped', redacted: false })
     // Luhn-valid, but an epoch-ms timestamp (starts with 1) and a 12-digit id are not cards.

@@ -65,9 +65,11 @@ const KNOWN_KEYS = new RegExp(
 )
 const IPV4 = /(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.])/g
 const IPV6 = /(?<![\w:.])(?:(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|(?:[0-9a-fA-F]{1,4}:){1,6}:(?:[0-9a-fA-F]{1,4}:){0,5}[0-9a-fA-F]{1,4}|::1)(?![\w:])/g
-// Prefilters: the words AUTH_SCHEME and SECRET_PAIR need; four digits in a row for a card.
+// Prefilters: the words AUTH_SCHEME and SECRET_PAIR need; for a card, four digits in a row with
+// at most one space or dash between them, which every CARD_CANDIDATE match holds (a card grouped
+// in twos or threes has no four digits together).
 const SECRET_WORDS = /bearer|basic|token|key|secret|passw/i
-const DIGIT_RUN = /\d{4}/
+const DIGIT_RUN = /\d[ -]?\d[ -]?\d[ -]?\d/
 const SECRET_KEY = /(?:^|[._-])(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|authorization|cookie|set-cookie|credentials?|private[_-]?key)$/i
 
 /** The Luhn (mod 10) check over a string of digits. */
