@@ -19,6 +19,14 @@ describe('parseSyslog structured data', () => {
     expect(r!.sdParams).toEqual(['x', 'a', '1', 'x', 'b', '\\d\\', 'x', 'a', '2'])
   })
 
+  it('unescapes exactly the values that hold escapes, wherever the line’s backslashes are', () => {
+    // Escapes in a middle value and a later SD element only; backslashes after the SD, in MSG.
+    const r = parseSyslog('<13>1 - h a - - [x a="1" b="p\\]q" c="2"][y d="\\"3\\"" e="4"] C:\\logs\\app', REF)
+    expect(r!.sdParams).toEqual(['x', 'a', '1', 'x', 'b', 'p]q', 'x', 'c', '2', 'y', 'd', '"3"', 'y', 'e', '4'])
+    expect(r!.message).toBe('C:\\logs\\app')
+    expect(parseSyslog('<13>1 - h a - - [x a="\\\\" b="\\q"] m', REF)!.sdParams).toEqual(['x', 'a', '\\', 'x', 'b', '\\q'])
+  })
+
   it('refuses SD that breaks the grammar: unterminated value, bad or too long names', () => {
     for (const sd of ['[x a="1]', '[x a=1]', '[x a="1" ]', `[${'i'.repeat(33)} a="1"]`, '[x =""]', '[x a="1"', '[]']) {
       expect(parseSyslog(`<13>1 - h a - - ${sd} m`, REF), sd).toBeUndefined()

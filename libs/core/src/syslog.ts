@@ -89,17 +89,14 @@ function sdNameEnd(s: string, i: number): number {
   return j === i || j - i > SD_NAME_MAX ? -1 : j
 }
 
-/** Whether `s[from, to)` holds a backslash (indexOf would scan on to the end of the line). */
-function hasBackslash(s: string, from: number, to: number): boolean {
-  for (let j = from; j < to; j++) if (s.charCodeAt(j) === 92) return true
-  return false
-}
-
 /**
  * Parses `[id k="v" …][id2 …]` from `i`, pushing (id, name, value) triples to `out`; returns the
  * index after them, or -1 when they are malformed.
  */
 function structuredData(s: string, i: number, out: string[]): number {
+  // The next backslash at or after the value being read, -1 for none: one native search covers
+  // every value of a line without escapes (most lines), instead of a loop over each value.
+  let backslash = s.indexOf('\\', i)
   while (s.charCodeAt(i) === 91 /* [ */) {
     const idEnd = sdNameEnd(s, i + 1)
     if (idEnd < 0) return -1
@@ -113,7 +110,8 @@ function structuredData(s: string, i: number, out: string[]): number {
       const from = nameEnd + 2
       const close = s.indexOf('"', from)
       if (close < 0) return -1
-      if (!hasBackslash(s, from, close)) {
+      if (backslash >= 0 && backslash < from) backslash = s.indexOf('\\', from)
+      if (backslash < 0 || backslash > close) {
         // No escapes (the common case): the value is the text up to the quote.
         out.push(id, name, s.slice(from, close))
         i = close + 1

@@ -5,6 +5,7 @@
 import dgram from 'node:dgram'
 import { once } from 'node:events'
 import net from 'node:net'
+import fc from 'fast-check'
 import { pino } from 'pino'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { createProcessSecurity, hashKey } from '@sluice/auth'
@@ -126,6 +127,23 @@ describe('syslog TCP framing (RFC 6587)', () => {
   it('passes the text on without the trailer a sender counted in, UTF-8 decoded', () => {
     expect(frameText(Buffer.from('<13>1 - - - - - - grüße\r\n\0'))).toBe('<13>1 - - - - - - grüße')
     expect(frameText(Buffer.from([0x3c, 0x31, 0x33, 0x3e, 0xff, 0x41]))).toBe('<13>\uFFFDA')
+  })
+
+  it('decodes a frame in place as TextDecoder decodes it alone, invalid UTF-8 and trailers included', () => {
+    const decoder = new TextDecoder()
+    // Bytes around the frame (a batch's other frames) must not leak into it; trailers only at its end.
+    const alphabet = [0x00, 0x0a, 0x0d, 0x41, 0x7f, 0x80, 0xbf, 0xc2, 0xe2, 0xed, 0xf0, 0xf4, 0xff]
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.constantFrom(...alphabet), fc.integer({ min: 0, max: 255 })), { maxLength: 64 }), fc.nat(), fc.nat(), (values, a, b) => {
+        const bytes = Buffer.from(values)
+        const start = bytes.length === 0 ? 0 : a % (bytes.length + 1)
+        const end = start + (bytes.length === 0 ? 0 : b % (bytes.length - start + 1))
+        let trimmed = end
+        while (trimmed > start && [0x0a, 0x0d, 0x00].includes(bytes[trimmed - 1]!)) trimmed--
+        expect(frameText(bytes, start, end)).toBe(decoder.decode(bytes.subarray(start, trimmed)))
+      }),
+      { seed: 34, numRuns: 5000 },
+    )
   })
 })
 

@@ -122,8 +122,7 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
    * objects made earlier would live through a Kafka round trip and cost the garbage collector far
    * more than the bytes do.
    */
-  function toRecord(bytes: Uint8Array, from: string, nowMs: number, id: string, first: boolean): unknown {
-    const line = frameText(bytes)
+  function toRecord(line: string, from: string, nowMs: number, id: string, first: boolean): unknown {
     let r: SyslogRecord
     try {
       r = syslogRecord(line, nowMs)
@@ -141,13 +140,13 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
    * Reads `messages` into records: new ids on the first reading, the same ones after. The ids wait
    * for a retry as one string (UUIDs are 36 characters), not as an object per record.
    */
-  function reader<T>(messages: readonly T[], bytes: (m: T) => Uint8Array, from: (m: T) => string): (first: boolean) => unknown[] {
+  function reader<T>(messages: readonly T[], text: (m: T) => string, from: (m: T) => string): (first: boolean) => unknown[] {
     const nowMs = Date.now()
     let ids = ''
     return (first) => {
-      if (!first) return messages.map((m, i) => toRecord(bytes(m), from(m), nowMs, ids.slice(i * UUID_CHARS, (i + 1) * UUID_CHARS), false))
+      if (!first) return messages.map((m, i) => toRecord(text(m), from(m), nowMs, ids.slice(i * UUID_CHARS, (i + 1) * UUID_CHARS), false))
       const made = new Array<string>(messages.length)
-      const records = messages.map((m, i) => toRecord(bytes(m), from(m), nowMs, (made[i] = uuidv7()), true))
+      const records = messages.map((m, i) => toRecord(text(m), from(m), nowMs, (made[i] = uuidv7()), true))
       ids = made.join('')
       return records
     }
@@ -157,7 +156,7 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
    * A TCP batch's frames copied back to back into one buffer: it waits for Kafka (and a retry) as
    * two objects, not as a view per frame that the garbage collector would carry into its old space.
    */
-  function packed(frames: readonly Uint8Array[]): { indexes: number[]; frame: (i: number) => Uint8Array } {
+  function packed(frames: readonly Uint8Array[]): { indexes: number[]; text: (i: number) => string } {
     let total = 0
     for (const f of frames) total += f.length
     const bytes = Buffer.allocUnsafeSlow(total)
@@ -167,7 +166,7 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
       bytes.set(frames[i]!, pos)
       ends[i] = pos += frames[i]!.length
     }
-    return { indexes: Array.from(ends.keys()), frame: (i) => bytes.subarray(i === 0 ? 0 : ends[i - 1], ends[i]) }
+    return { indexes: Array.from(ends.keys()), text: (i) => frameText(bytes, i === 0 ? 0 : ends[i - 1], ends[i]) }
   }
 
   function track(p: Promise<void>): Promise<void> {
@@ -221,7 +220,7 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
         queuedBytes = 0
         lastChunk = undefined
         if (socket.isPaused() && !ended && !closing) socket.resume()
-        await deliver(batch.indexes.length, reader(batch.indexes, batch.frame, () => from), from, 'tcp')
+        await deliver(batch.indexes.length, reader(batch.indexes, batch.text, () => from), from, 'tcp')
       }
       draining = false
     }
@@ -268,7 +267,7 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
       const datagrams = udpQueue
       udpQueue = []
       udpQueuedBytes = 0
-      await deliver(datagrams.length, reader(datagrams, (d) => d.msg, (d) => d.from), 'udp', 'udp')
+      await deliver(datagrams.length, reader(datagrams, (d) => frameText(d.msg), (d) => d.from), 'udp', 'udp')
     }
     udpDraining = false
   }
