@@ -1,5 +1,6 @@
 // The one way records enter Sluice, whatever protocol brought them: each record (an object in
-// Sluice's JSON shape — protocols map theirs to it) is validated into a LogEvent, encoded as Avro
+// Sluice's JSON shape — protocols map theirs to it — or, where a protocol made the LogEvent itself
+// within the validator's rules, Validated) is validated into a LogEvent, encoded as Avro
 // (Confluent framing) and produced to logs.raw; the promise resolves only once Kafka acknowledged
 // every accepted record (idempotent producer, acks=all). A bad record is reported by index and
 // field, and the rest go through.
@@ -27,6 +28,16 @@ import type { TenantUsage } from './limits.js'
 
 /** A record a protocol could not even read (bad JSON line, bad frame): its error is in `known`. */
 export const SKIP: unique symbol = Symbol('skip')
+
+/**
+ * A record a protocol made into its LogEvent itself, because it knew the record to be within
+ * every rule of the validator (validateLogInput) and what the validator would make of it: taken
+ * as it is, not validated again. OTLP's records mostly are (otlp-map.ts).
+ */
+export class Validated {
+  readonly ok = true
+  constructor(readonly event: LogEvent) {}
+}
 
 export interface IngestDefaults {
   /** Tenant of records that name none. */
@@ -148,8 +159,9 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
         return value
       }
       for (let i = 0; i < records.length; i++) {
-        if (records[i] === SKIP) continue
-        const result = validateLogInput(records[i], i, defaults)
+        const record = records[i]
+        if (record === SKIP) continue
+        const result = record instanceof Validated ? record : validateLogInput(record, i, defaults)
         if (!result.ok) {
           for (const e of result.errors) errors.push(e)
           continue

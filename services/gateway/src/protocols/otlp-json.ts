@@ -20,7 +20,7 @@
 // under it, one in a record (or its values, MAX_DEPTH deep at most) rejects that record.
 import { SluiceError } from '@sluice/core'
 import { Batch, FieldProblem, KvList, MAX_DEPTH, addAttribute, attempt, hexId, join, resourceContext, scopeAttributes, severityName, tooDeep } from './otlp-map.js'
-import type { AnyValue, KeyValue, Nanos, OtlpLogRecord, ResourceContext } from './otlp-map.js'
+import type { AnyValue, KeyValue, Nanos, OtlpLogRecord, RecordDefaults, ResourceContext } from './otlp-map.js'
 
 type Json = Record<string, unknown>
 
@@ -238,14 +238,14 @@ function unreadable(message: string): SluiceError {
   return new SluiceError('VALIDATION_FAILED', `invalid OTLP JSON: ${message}`)
 }
 
-/** Reads an ExportLogsServiceRequest; throws VALIDATION_FAILED when it cannot be read at all. */
-export function readOtlpJson(request: Json): Batch {
+/** Reads an ExportLogsServiceRequest whose records share `defaults`; throws VALIDATION_FAILED when it cannot be read at all. */
+export function readOtlpJson(request: Json, defaults: RecordDefaults): Batch {
   // proto3 JSON refuses unknown fields; here that keeps e.g. a Sluice record sent to the OTLP
   // endpoint from being read as an empty request and answered 200.
   if (!('resourceLogs' in request) && !('resource_logs' in request) && Object.keys(request).length > 0) {
     throw unreadable(`expected an ExportLogsServiceRequest ({"resourceLogs": […]}), got the fields ${Object.keys(request).slice(0, 5).map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}`)
   }
-  const batch = new Batch()
+  const batch = new Batch(defaults)
   // Plain loops, and no closure per record: garbage the request does not need.
   const resourceLogs = objects(request.resourceLogs ?? request.resource_logs, 'resourceLogs')
   for (let i = 0; i < resourceLogs.length; i++) {

@@ -1,6 +1,8 @@
-// OTLP log records as Sluice records (the JSON shape `validateLogInput` reads): the mapping both
-// OTLP encodings share. otlp-protobuf.ts and otlp-json.ts read their wire format into the types
-// here; everything about what an OTLP field becomes in Sluice is decided in this module:
+// OTLP log records as Sluice's: the mapping both OTLP encodings share. otlp-protobuf.ts and
+// otlp-json.ts read their wire format into the types here; everything about what an OTLP field
+// becomes in Sluice is decided in this module. A record within the validator's limits becomes its
+// LogEvent here (Validated); any other goes to the validator in Sluice's JSON shape, and the
+// validator (validateLogInput) stays the authority on both — a test holds the events to its own.
 //
 //   Resource attributes     service.name → service, host.name → host, the others → resource
 //   InstrumentationScope    name, version → attributes otel.scope.name, otel.scope.version;
@@ -21,9 +23,9 @@
 // `http.method`), an array is written as JSON, ints exactly (int64), doubles as JS prints them
 // (NaN, Infinity by name), bools as true/false, bytes as base64, an empty AnyValue as "". Nesting
 // is bounded (MAX_DEPTH) by the readers, so every walk here is too.
-import { MAX_TIMESTAMP_NS, SEVERITY_TEXTS, errorMessage, formatNs, parseSeverity } from '@sluice/core'
-import type { FieldError } from '@sluice/core'
-import { SKIP } from '../ingest.js'
+import { MAX_TIMESTAMP_NS, SEVERITY_TEXTS, errorMessage, formatNs, parseSeverity, severityFromNumber, uuidv7 } from '@sluice/core'
+import type { FieldError, LogSource } from '@sluice/core'
+import { SKIP, Validated } from '../ingest.js'
 
 /** An AnyValue read from either encoding; int64 as bigint (exact), double as number. */
 export type AnyValue = string | boolean | number | bigint | Uint8Array | null | readonly AnyValue[] | KvList
@@ -84,17 +86,23 @@ export function problemOf(err: unknown, field = ''): FieldProblem {
 
 export const join = (path: string, key: string): string => (path === '' ? key : `${path}.${key}`)
 
+/** What a request's records share: the ingest defaults a LogEvent is made with. */
+export interface RecordDefaults {
+  tenant: string
+  source: LogSource
+  observedNs: bigint
+}
+
 /**
- * The request's records in order, as `ctx.ingest.records` takes them: a record the reader could
- * not map is SKIP with its error, so indexes (counted across the whole request) stay aligned.
+ * The request's records in order, as `ctx.ingest.records` takes them (with the same defaults): a
+ * record the reader could not map is SKIP with its error, so indexes (counted across the whole
+ * request) stay aligned.
  */
 export class Batch {
   readonly records: unknown[] = []
   readonly errors: FieldError[] = []
 
-  add(record: Record<string, unknown>): void {
-    this.records.push(record)
-  }
+  constructor(readonly defaults: RecordDefaults) {}
 
   reject(problem: FieldProblem): void {
     this.errors.push({ index: this.records.length, field: problem.field, message: problem.message })
@@ -116,7 +124,7 @@ export class Batch {
     try {
       // Object.assign, not a spread: V8 gives each spread copy a map of its own, and every
       // attribute added to it then builds a new one (measured 3 µs a record for five).
-      this.add(toSluiceRecord(read(input, Object.assign({}, scope)), resource))
+      this.records.push(mapRecord(read(input, Object.assign({}, scope)), resource, this.defaults))
     } catch (err) {
       this.reject(problemOf(err))
     }
@@ -177,6 +185,20 @@ export interface ResourceContext {
   service: string | undefined
   host: string | undefined
   resource: Record<string, string>
+  /** Service, host and resource are within the validator's limits (see mapRecord). */
+  plain: boolean
+}
+
+/** The validator's limits on an attributes or resource map: entries, and characters of a key. */
+const MAX_ENTRIES = 256
+const MAX_KEY_CHARS = 256
+/** And on service and host names. */
+const MAX_NAME_CHARS = 256
+
+function withinLimits(m: Record<string, string>): boolean {
+  let n = 0
+  for (const k in m) if (++n > MAX_ENTRIES || k.length === 0 || k.length > MAX_KEY_CHARS) return false
+  return true
 }
 
 function nonEmpty(v: string | undefined): string | undefined {
@@ -190,7 +212,10 @@ export function resourceContext(attributes: readonly KeyValue[]): ResourceContex
   // a slow dictionary, and every record of the resource is validated with this one.
   const resource: Record<string, string> = {}
   for (const k in all) if (k !== 'service.name' && k !== 'host.name') resource[k] = all[k]!
-  return { service: nonEmpty(all['service.name']), host: nonEmpty(all['host.name']), resource }
+  const service = nonEmpty(all['service.name'])
+  const host = nonEmpty(all['host.name'])
+  const plain = (service?.length ?? 0) <= MAX_NAME_CHARS && (host?.length ?? 0) <= MAX_NAME_CHARS && withinLimits(resource)
+  return { service, host, resource, plain }
 }
 
 /** The attributes every record of one InstrumentationScope starts with. */
@@ -252,20 +277,67 @@ function timestampValue(ns: Nanos): bigint | string {
   return ns
 }
 
-function toSluiceRecord(r: OtlpLogRecord, res: ResourceContext): Record<string, unknown> {
+/** What a record's fields checked and mapped make of it before it becomes an event or a record. */
+interface Mapped {
+  /** SeverityNumber 1–24. */
+  number: number
+  message: string
+  /** Its time: timeUnixNano, else observedTimeUnixNano; zero for neither. */
+  ns: Nanos
+}
+
+/** Checks and maps what every record needs, adding event.name and log.level to its attributes. */
+function mapped(r: OtlpLogRecord): Mapped {
   const attributes = r.attributes
   if (r.eventName !== '') attributes['event.name'] = r.eventName
   const number = severity(r.severityNumber, r.severityText, attributes)
   const body = r.body ?? null
-  const out: Record<string, unknown> = { message: typeof body === 'string' ? body : body === null ? '' : toJson(body), attributes, resource: res.resource }
+  const message = typeof body === 'string' ? body : body === null ? '' : toJson(body)
+  const field = isZero(r.timeUnixNano) ? 'observedTimeUnixNano' : 'timeUnixNano'
+  const ns = isZero(r.timeUnixNano) ? r.observedTimeUnixNano : r.timeUnixNano
+  if (pastMax(ns)) throw new FieldProblem(field, `${ns} is after 2262-04-11, past 64-bit epoch nanoseconds`)
+  return { number, message, ns }
+}
+
+/**
+ * The record's LogEvent when it is within every limit of the validator (the common case): what
+ * validateLogInput makes of sluiceRecord's output, without building that record only to read it
+ * again (otlp-map.test.ts holds the two to each other). Otherwise that record, for the validator.
+ */
+export function mapRecord(r: OtlpLogRecord, res: ResourceContext, d: RecordDefaults): Record<string, unknown> | Validated {
+  const m = mapped(r)
+  if (!res.plain || !withinLimits(r.attributes)) return validatorRecord(r, res, m)
+  const level = severityFromNumber(m.number)
+  return new Validated({
+    id: uuidv7(),
+    tenant: d.tenant,
+    timestamp: isZero(m.ns) ? d.observedNs : typeof m.ns === 'bigint' ? m.ns : BigInt(m.ns),
+    observed_timestamp: d.observedNs,
+    service: res.service ?? 'unknown',
+    host: res.host ?? null,
+    severity_text: level.text,
+    severity_number: level.number,
+    message: m.message,
+    trace_id: r.traceId === '' ? null : r.traceId,
+    span_id: r.spanId === '' ? null : r.spanId,
+    attributes: r.attributes,
+    resource: res.resource,
+    source: d.source,
+  })
+}
+
+/** The record in Sluice's JSON shape, as the validator reads it: the authority mapRecord is held to. */
+export function sluiceRecord(r: OtlpLogRecord, res: ResourceContext): Record<string, unknown> {
+  return validatorRecord(r, res, mapped(r))
+}
+
+function validatorRecord(r: OtlpLogRecord, res: ResourceContext, { number, message, ns }: Mapped): Record<string, unknown> {
+  const out: Record<string, unknown> = { message, attributes: r.attributes, resource: res.resource }
   // The validator takes a bare number as a level too, but keeps any spelling but the canonical
   // name as the attribute log.level; the canonical names (INFO = 9) are the common case and take
   // its fast path, the numbers between (INFO2 = 10) have only severity_number to go to.
   if (number % 4 === 1) out.level = SHORT_NAMES[number]
   else out.severity_number = number
-  const field = isZero(r.timeUnixNano) ? 'observedTimeUnixNano' : 'timeUnixNano'
-  const ns = isZero(r.timeUnixNano) ? r.observedTimeUnixNano : r.timeUnixNano
-  if (pastMax(ns)) throw new FieldProblem(field, `${ns} is after 2262-04-11, past 64-bit epoch nanoseconds`)
   if (!isZero(ns)) out.timestamp = timestampValue(ns)
   if (res.service !== undefined) out.service = res.service
   if (res.host !== undefined) out.host = res.host

@@ -31,7 +31,7 @@ import type { Ingested } from '../ingest.js'
 import { releaseBody } from '../protocol.js'
 import type { ProtocolContext } from '../protocol.js'
 import { readOtlpJson } from './otlp-json.js'
-import type { Batch } from './otlp-map.js'
+import type { Batch, RecordDefaults } from './otlp-map.js'
 import { encodeResponse, encodeStatus } from './otlp-proto.js'
 import { readOtlpProtobuf } from './otlp-protobuf.js'
 
@@ -98,22 +98,28 @@ function refusedOtlp(req: FastifyRequest): Encoding | undefined {
 
 export async function handleOtlpJson(body: object, req: FastifyRequest, reply: FastifyReply, ctx: ProtocolContext): Promise<FastifyReply> {
   otlpRequests.set(req, 'json')
-  return respond(readOtlpJson(body as Record<string, unknown>), 'json', req, reply, ctx)
+  const defaults = recordDefaults(req, ctx)
+  return respond(readOtlpJson(body as Record<string, unknown>, defaults), defaults, 'json', req, reply, ctx)
 }
 
 export async function handleOtlpProtobuf(body: Buffer, req: FastifyRequest, reply: FastifyReply, ctx: ProtocolContext): Promise<FastifyReply> {
   otlpRequests.set(req, 'protobuf')
-  return respond(readOtlpProtobuf(body), 'protobuf', req, reply, ctx)
+  const defaults = recordDefaults(req, ctx)
+  return respond(readOtlpProtobuf(body, defaults), defaults, 'protobuf', req, reply, ctx)
+}
+
+/** The request's tenant and arrival time: the readers make most records into events themselves. */
+function recordDefaults(req: FastifyRequest, ctx: ProtocolContext): RecordDefaults {
+  return { tenant: ctx.tenantOf(req), source: 'otlp', observedNs: nowNs() }
 }
 
 const NOTHING: Ingested = { accepted: 0, rejected: 0, errors: [], forbidden: 0 }
 
-async function respond(batch: Batch, encoding: Encoding, req: FastifyRequest, reply: FastifyReply, ctx: ProtocolContext): Promise<FastifyReply> {
-  const tenant = ctx.tenantOf(req)
+async function respond(batch: Batch, defaults: RecordDefaults, encoding: Encoding, req: FastifyRequest, reply: FastifyReply, ctx: ProtocolContext): Promise<FastifyReply> {
   const readerErrors = new Set(batch.errors.map((e) => e.index))
   let result = NOTHING
   if (batch.records.length > 0) {
-    const accepting = ctx.ingest.records(batch.records, { tenant, source: 'otlp', observedNs: nowNs(), access: req.access }, batch.errors)
+    const accepting = ctx.ingest.records(batch.records, { ...defaults, access: req.access }, batch.errors)
     // Nothing of the batch is needed once its records are encoded (see releaseBody).
     batch.records.length = 0
     releaseBody(req)

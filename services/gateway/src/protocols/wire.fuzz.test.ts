@@ -22,6 +22,7 @@ import { spec } from './otlp-proto.js'
 import { readOtlpProtobuf } from './otlp-protobuf.js'
 
 const RUNS = 400
+const DEFAULTS = { tenant: 'fuzz', source: 'otlp', observedNs: 1n } as const
 const SEED = 15
 
 const OTLP_VALID = Buffer.from(
@@ -99,14 +100,14 @@ const validationFailed = (err: unknown) => isSluiceError(err) && err.code === 'V
 
 describe('OTLP protobuf reader under fuzzing', () => {
   it('reads the valid request it is mutated from', () => {
-    expect(readOtlpProtobuf(OTLP_VALID).records).toHaveLength(2)
+    expect(readOtlpProtobuf(OTLP_VALID, DEFAULTS).records).toHaveLength(2)
   })
 
   it('returns records or throws VALIDATION_FAILED for random and mutated bodies', () => {
     fc.assert(
       fc.property(bytesFrom(OTLP_VALID), (body) => {
         readsOrRefuses(() => {
-          const batch = readOtlpProtobuf(body)
+          const batch = readOtlpProtobuf(body, DEFAULTS)
           // Every slot is a record, or a refused one (a symbol) with its reason in errors.
           const refused = batch.records.filter((r) => typeof r === 'symbol').length
           expect(batch.records.length - refused).toBe(batch.records.filter((r) => typeof r === 'object' && r !== null).length)
@@ -122,7 +123,7 @@ describe('OTLP protobuf reader under fuzzing', () => {
     const before = process.memoryUsage().arrayBuffers
     // resourceLogs (field 1, length-delimited) announcing 2^31 - 1 bytes, then five bytes.
     const body = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x07, 1, 2, 3, 4, 5])
-    expect(() => readOtlpProtobuf(body)).toThrow(/invalid OTLP protobuf: .*index out of range/)
+    expect(() => readOtlpProtobuf(body, DEFAULTS)).toThrow(/invalid OTLP protobuf: .*index out of range/)
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 << 20)
   })
 })
