@@ -231,7 +231,7 @@ function mapFields(o: Record<string, unknown>, mapping: FieldMapping): { record:
 }
 
 /** `raw` is `text` in any case ("warn" for WARN): nothing worth keeping beside severity_text. */
-function isCanonicalName(raw: string | number, text: string): boolean {
+export function isCanonicalName(raw: string | number, text: string): boolean {
   return typeof raw === 'string' && raw.length === text.length && (raw === text || raw.toUpperCase() === text)
 }
 

@@ -17,7 +17,9 @@
 //
 // Bounded like an Elasticsearch index with default settings: objects nest at most 20 deep, a
 // document has at most 1000 fields — and at most 256 attributes, Sluice's own limit.
-import { parseLevel } from '@sluice/core'
+import { isCanonicalName, parseLevel, parseTimestampNs, severityFromNumber } from '@sluice/core'
+import type { LogSource } from '@sluice/core'
+import { Validated } from '../ingest.js'
 import { isPlainObject } from './elastic-bulk.js'
 
 export const MAX_DEPTH = 20
@@ -27,6 +29,8 @@ const MAX_KEY_LENGTH = 256
 
 export interface MappedDoc {
   record: Record<string, unknown>
+  /** Given the request's defaults: the record's event, where toRecord could make it (plainEvent). */
+  event?: Validated
   /**
    * The document field each of the record's fields came from, to name the client's field in
    * errors. Shared by every document whose roles came from the same fields (read only): it is kept
@@ -162,8 +166,19 @@ function take(m: Mapping, role: Role, accepts: (v: unknown) => boolean): boolean
 let lastResource: Readonly<Record<string, string>> = Object.freeze({ 'elasticsearch.index': '' })
 const resourceOf = (index: string): Readonly<Record<string, string>> => (lastResource['elasticsearch.index'] === index ? lastResource : (lastResource = Object.freeze({ 'elasticsearch.index': index })))
 
-/** The document `doc` sent to `index`, stored under `id`, as a Sluice record. */
-export function toRecord(doc: Record<string, unknown>, id: string, index: string): MapResult {
+/** What a request's records share: the ingest defaults a LogEvent is made with. */
+export interface RecordDefaults {
+  tenant: string
+  source: LogSource
+  observedNs: bigint
+}
+
+/**
+ * The document `doc` sent to `index`, stored under `id`, as a Sluice record — or, given the
+ * request's `defaults`, as the LogEvent the validator would make of that record when it is plainly
+ * within the validator's rules (plainEvent), the common case.
+ */
+export function toRecord(doc: Record<string, unknown>, id: string, index: string, defaults?: RecordDefaults): MapResult {
   let fields: Flat
   try {
     fields = flat(doc)
@@ -204,7 +219,65 @@ export function toRecord(doc: Record<string, unknown>, id: string, index: string
   if (count > MAX_ATTRIBUTES) return { ok: false, reason: `Limit of total fields [${MAX_ATTRIBUTES}] has been exceeded: Sluice stores at most ${MAX_ATTRIBUTES} attributes per record, this document has ${count} besides its message, time, level, service, host and trace` }
   record.attributes = attributes
   record.resource = resourceOf(index)
-  return { ok: true, doc: { record, from: fromMap(m.from) } }
+  const event = defaults === undefined ? undefined : plainEvent(record, attributes, defaults)
+  const from = fromMap(m.from)
+  return { ok: true, doc: event === undefined ? { record, from } : { record, event, from } }
+}
+
+const MAX_ID_LENGTH = 128
+const MAX_NAME_LENGTH = 256
+const HEX32 = /^[0-9a-fA-F]{32}$/
+const HEX16 = /^[0-9a-fA-F]{16}$/
+const INFO = severityFromNumber(9)
+
+/**
+ * The LogEvent validateLogInput makes of `r` (toRecord's record, `attributes` its attributes),
+ * without reading the record again: what the mapping left to check is checked here, and a record
+ * outside the validator's rules or off its common path (a pino record under `msg`, a time or id it
+ * refuses, a `__proto__` attribute) is left to it (undefined). elastic-map.test.ts holds the two
+ * to each other.
+ */
+function plainEvent(r: Record<string, unknown>, attributes: Record<string, string>, d: RecordDefaults): Validated | undefined {
+  const id = r.id as string
+  if (r.msg !== undefined || id.length === 0 || id.length > MAX_ID_LENGTH || Object.hasOwn(attributes, '__proto__')) return undefined
+  let timestamp = d.observedNs
+  if (r.timestamp !== undefined) {
+    const v = r.timestamp
+    const ns = typeof v === 'string' || typeof v === 'number' ? parseTimestampNs(v) : undefined
+    if (ns === undefined) return undefined
+    timestamp = ns
+  }
+  const service = r.service === undefined ? 'unknown' : (r.service as string).trim()
+  const host = r.host === undefined ? '' : (r.host as string).trim()
+  if (service.length > MAX_NAME_LENGTH || host.length > MAX_NAME_LENGTH) return undefined
+  const traceId = r.trace_id
+  const spanId = r.span_id
+  if (traceId !== undefined && (typeof traceId !== 'string' || !HEX32.test(traceId))) return undefined
+  if (spanId !== undefined && (typeof spanId !== 'string' || !HEX16.test(spanId))) return undefined
+  // Only now, with nothing left to refuse: the record stays as it was for the validator otherwise.
+  let severity = INFO
+  if (r.level !== undefined) {
+    // The mapping took it as a level (isLevel): a name or number parseLevel knows.
+    const raw = r.level as string | number
+    severity = parseLevel(raw) ?? INFO
+    if (!isCanonicalName(raw, severity.text)) attributes['log.level'] = String(raw)
+  }
+  return new Validated({
+    id,
+    tenant: d.tenant,
+    timestamp,
+    observed_timestamp: d.observedNs,
+    service,
+    host: host === '' ? null : host,
+    severity_text: severity.text,
+    severity_number: severity.number,
+    message: r.message as string,
+    trace_id: traceId === undefined ? null : traceId.toLowerCase(),
+    span_id: spanId === undefined ? null : spanId.toLowerCase(),
+    attributes,
+    resource: r.resource as Record<string, string>,
+    source: d.source,
+  })
 }
 
 /** The document field behind a field Sluice's validation named (`attributes.x` is `x`). */

@@ -161,6 +161,7 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
     const items = parseBulk(body.toString(), pathIndex, invalidUtf8Lines(body))
     if (items.length === 0) return reply.code(400).send(esError(400, 'action_request_validation_exception', 'Validation Failed: 1: no requests added;'))
 
+    const defaults = { tenant, source: 'http' as const, observedNs: nowNs() }
     const records: unknown[] = []
     const known: FieldError[] = []
     const errors: Array<ItemError | undefined> = []
@@ -177,9 +178,9 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
       if (item.doc && !error) {
         // An id of our own when the action names none, so that the answer names the stored record.
         id ??= uuidv7()
-        const mapped = toRecord(item.doc, id, item.index!) // an item without error has an index
+        const mapped = toRecord(item.doc, id, item.index!, defaults) // an item without error has an index
         if (mapped.ok) {
-          records.push(mapped.doc.record)
+          records.push(mapped.doc.event ?? mapped.doc.record)
           from[i] = mapped.doc.from
           if (keepIds) ids[i] = id
           continue
@@ -193,7 +194,7 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
       known.push({ index: i, field: '', message: error.reason })
     }
 
-    const accepting = ctx.ingest.records(records, { tenant, source: 'http', observedNs: nowNs(), access: req.access }, known)
+    const accepting = ctx.ingest.records(records, { ...defaults, access: req.access }, known)
     // The documents and records are encoded now: let them go before the wait for Kafka (see releaseBody).
     for (const item of items) item.doc = undefined
     records.length = 0
