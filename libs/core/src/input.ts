@@ -24,7 +24,13 @@ import { parseLevel, severityFromNumber, severityFromPino } from './severity.js'
 import type { Severity } from './severity.js'
 import { MAX_TIMESTAMP_NS, nowNs, parseTimestampNs } from './timestamp.js'
 
-const MAX_ATTRIBUTES = 256
+/**
+ * The validator's limits on a record: entries of an attributes or resource map, characters of a
+ * map key, of a service or host name (trimmed) and of an id. Protocols that make a record's
+ * LogEvent themselves (the gateway's Validated) check against these.
+ */
+export const INPUT_LIMITS = { entries: 256, keyChars: 256, nameChars: 256, idChars: 128 } as const
+const MAX_ATTRIBUTES = INPUT_LIMITS.entries
 /** Fields of one record after flattening, and how deep its objects may nest. */
 const MAX_FIELDS = 1000
 const MAX_DEPTH = 32
@@ -67,18 +73,18 @@ const levelField = z.union([z.string(), z.number()]).transform((v, ctx) => {
 
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()])
 const stringMap = z
-  .record(z.string().min(1).max(256), z.union([scalar, z.array(z.unknown()), z.record(z.string(), z.unknown())]))
+  .record(z.string().min(1).max(INPUT_LIMITS.keyChars), z.union([scalar, z.array(z.unknown()), z.record(z.string(), z.unknown())]))
   .refine((m) => Object.keys(m).length <= MAX_ATTRIBUTES, `at most ${MAX_ATTRIBUTES} entries`)
 
 const hexId = (bytes: number) =>
   z.string().regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `expected ${bytes * 2} hex characters`).transform((s) => s.toLowerCase())
-const serviceField = z.string().trim().min(1).max(256)
-const hostField = z.string().trim().max(256)
+const serviceField = z.string().trim().min(1).max(INPUT_LIMITS.nameChars)
+const hostField = z.string().trim().max(INPUT_LIMITS.nameChars)
 
 export const TENANT_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/
 
 const recordSchema = z.looseObject({
-  id: z.string().min(1).max(128).optional(),
+  id: z.string().min(1).max(INPUT_LIMITS.idChars).optional(),
   tenant: z.string().regex(TENANT_PATTERN, 'expected 1-64 characters of A-Z a-z 0-9 _ . -').optional(),
   timestamp: timestampField.optional(),
   ts: timestampField.optional(),
@@ -249,7 +255,7 @@ function toEvent(r: ParsedRecord, d: InputDefaults): LogEvent {
     if (KNOWN_KEYS.has(k)) continue
     const v = r[k]
     if (k === 'pid' && (typeof v === 'number' || typeof v === 'string')) resource['process.pid'] = String(v)
-    else if (k === 'name' && pino && service === undefined && typeof v === 'string' && v.trim().length > 0 && v.trim().length <= 256) service = v.trim()
+    else if (k === 'name' && pino && service === undefined && typeof v === 'string' && v.trim().length > 0 && v.trim().length <= INPUT_LIMITS.nameChars) service = v.trim()
     else attributes[k] = stringify(v, k)
   }
   if (lv && !isCanonicalName(lv.raw, severity.text)) attributes['log.level'] = String(lv.raw)
@@ -276,14 +282,15 @@ function toEvent(r: ParsedRecord, d: InputDefaults): LogEvent {
 // else — every invalid record included — goes through zod, which stays the one authority on what
 // is valid and on error messages. Accepts only what zod accepts, with the same result
 // (input.test.ts compares the two on generated records).
-const HEX32 = /^[0-9a-fA-F]{32}$/
-const HEX16 = /^[0-9a-fA-F]{16}$/
+/** A trace id and a span id as the validator takes them (any case; stored lower-case). */
+export const TRACE_ID_HEX = /^[0-9a-fA-F]{32}$/
+export const SPAN_ID_HEX = /^[0-9a-fA-F]{16}$/
 
 function fastScalarMap(m: unknown): Record<string, string | number | boolean | null> | undefined {
   if (typeof m !== 'object' || m === null || Array.isArray(m)) return undefined
   let n = 0
   for (const k in m) {
-    if (k.length === 0 || k.length > 256 || ++n > MAX_ATTRIBUTES) return undefined
+    if (k.length === 0 || k.length > INPUT_LIMITS.keyChars || ++n > MAX_ATTRIBUTES) return undefined
     const v = (m as Record<string, unknown>)[k]
     if (v !== null && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return undefined
   }
@@ -325,23 +332,23 @@ export function fastParse(o: Record<string, unknown>): ParsedRecord | undefined 
         break
       case 'service': {
         const t = typeof v === 'string' ? v.trim() : ''
-        if (t.length < 1 || t.length > 256) return undefined
+        if (t.length < 1 || t.length > INPUT_LIMITS.nameChars) return undefined
         r.service = t
         break
       }
       case 'host': {
         if (typeof v !== 'string') return undefined
         const t = v.trim()
-        if (t.length > 256) return undefined
+        if (t.length > INPUT_LIMITS.nameChars) return undefined
         r.host = t
         break
       }
       case 'trace_id':
-        if (typeof v !== 'string' || !HEX32.test(v)) return undefined
+        if (typeof v !== 'string' || !TRACE_ID_HEX.test(v)) return undefined
         r.trace_id = v.toLowerCase()
         break
       case 'span_id':
-        if (typeof v !== 'string' || !HEX16.test(v)) return undefined
+        if (typeof v !== 'string' || !SPAN_ID_HEX.test(v)) return undefined
         r.span_id = v.toLowerCase()
         break
       case 'attributes':

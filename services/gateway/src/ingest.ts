@@ -34,6 +34,9 @@ export const SKIP: unique symbol = Symbol('skip')
  * every rule of the validator (validateLogInput) and what the validator would make of it: taken
  * as it is, not validated again. OTLP's records mostly are (otlp-map.ts).
  */
+/** What every record of one request shares, the defaults a protocol makes its LogEvents with. */
+export type EventDefaults = Pick<IngestDefaults, 'tenant' | 'source' | 'observedNs'>
+
 export class Validated {
   readonly ok = true
   constructor(readonly event: LogEvent) {}

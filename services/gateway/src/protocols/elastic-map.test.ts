@@ -5,9 +5,9 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { validateLogInput } from '@sluice/core'
 import { toRecord } from './elastic-map.js'
-import type { RecordDefaults } from './elastic-map.js'
+import type { EventDefaults } from '../ingest.js'
 
-const DEFAULTS: RecordDefaults = { tenant: 'acme', source: 'http', observedNs: 1_764_000_000_123_456_789n }
+const DEFAULTS: EventDefaults = { tenant: 'acme', source: 'http', observedNs: 1_764_000_000_123_456_789n }
 
 const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined, freq: 3 })
 const timestamp = fc.oneof(

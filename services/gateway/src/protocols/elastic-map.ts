@@ -17,15 +17,15 @@
 //
 // Bounded like an Elasticsearch index with default settings: objects nest at most 20 deep, a
 // document has at most 1000 fields — and at most 256 attributes, Sluice's own limit.
-import { isCanonicalName, parseLevel, parseTimestampNs, severityFromNumber } from '@sluice/core'
-import type { LogSource } from '@sluice/core'
+import { INPUT_LIMITS, SPAN_ID_HEX, TRACE_ID_HEX, isCanonicalName, parseLevel, parseTimestampNs, severityFromNumber } from '@sluice/core'
 import { Validated } from '../ingest.js'
+import type { EventDefaults } from '../ingest.js'
 import { isPlainObject } from './elastic-bulk.js'
 
 export const MAX_DEPTH = 20
 export const MAX_FIELDS = 1000
-const MAX_ATTRIBUTES = 256
-const MAX_KEY_LENGTH = 256
+const MAX_ATTRIBUTES = INPUT_LIMITS.entries
+const MAX_KEY_LENGTH = INPUT_LIMITS.keyChars
 
 export interface MappedDoc {
   record: Record<string, unknown>
@@ -166,19 +166,12 @@ function take(m: Mapping, role: Role, accepts: (v: unknown) => boolean): boolean
 let lastResource: Readonly<Record<string, string>> = Object.freeze({ 'elasticsearch.index': '' })
 const resourceOf = (index: string): Readonly<Record<string, string>> => (lastResource['elasticsearch.index'] === index ? lastResource : (lastResource = Object.freeze({ 'elasticsearch.index': index })))
 
-/** What a request's records share: the ingest defaults a LogEvent is made with. */
-export interface RecordDefaults {
-  tenant: string
-  source: LogSource
-  observedNs: bigint
-}
-
 /**
  * The document `doc` sent to `index`, stored under `id`, as a Sluice record — or, given the
  * request's `defaults`, as the LogEvent the validator would make of that record when it is plainly
  * within the validator's rules (plainEvent), the common case.
  */
-export function toRecord(doc: Record<string, unknown>, id: string, index: string, defaults?: RecordDefaults): MapResult {
+export function toRecord(doc: Record<string, unknown>, id: string, index: string, defaults?: EventDefaults): MapResult {
   let fields: Flat
   try {
     fields = flat(doc)
@@ -224,10 +217,6 @@ export function toRecord(doc: Record<string, unknown>, id: string, index: string
   return { ok: true, doc: event === undefined ? { record, from } : { record, event, from } }
 }
 
-const MAX_ID_LENGTH = 128
-const MAX_NAME_LENGTH = 256
-const HEX32 = /^[0-9a-fA-F]{32}$/
-const HEX16 = /^[0-9a-fA-F]{16}$/
 const INFO = severityFromNumber(9)
 
 /**
@@ -237,9 +226,9 @@ const INFO = severityFromNumber(9)
  * refuses, a `__proto__` attribute) is left to it (undefined). elastic-map.test.ts holds the two
  * to each other.
  */
-function plainEvent(r: Record<string, unknown>, attributes: Record<string, string>, d: RecordDefaults): Validated | undefined {
+function plainEvent(r: Record<string, unknown>, attributes: Record<string, string>, d: EventDefaults): Validated | undefined {
   const id = r.id as string
-  if (r.msg !== undefined || id.length === 0 || id.length > MAX_ID_LENGTH || Object.hasOwn(attributes, '__proto__')) return undefined
+  if (r.msg !== undefined || id.length === 0 || id.length > INPUT_LIMITS.idChars || Object.hasOwn(attributes, '__proto__')) return undefined
   let timestamp = d.observedNs
   if (r.timestamp !== undefined) {
     const v = r.timestamp
@@ -249,11 +238,11 @@ function plainEvent(r: Record<string, unknown>, attributes: Record<string, strin
   }
   const service = r.service === undefined ? 'unknown' : (r.service as string).trim()
   const host = r.host === undefined ? '' : (r.host as string).trim()
-  if (service.length > MAX_NAME_LENGTH || host.length > MAX_NAME_LENGTH) return undefined
+  if (service.length > INPUT_LIMITS.nameChars || host.length > INPUT_LIMITS.nameChars) return undefined
   const traceId = r.trace_id
   const spanId = r.span_id
-  if (traceId !== undefined && (typeof traceId !== 'string' || !HEX32.test(traceId))) return undefined
-  if (spanId !== undefined && (typeof spanId !== 'string' || !HEX16.test(spanId))) return undefined
+  if (traceId !== undefined && (typeof traceId !== 'string' || !TRACE_ID_HEX.test(traceId))) return undefined
+  if (spanId !== undefined && (typeof spanId !== 'string' || !SPAN_ID_HEX.test(spanId))) return undefined
   // Only now, with nothing left to refuse: the record stays as it was for the validator otherwise.
   let severity = INFO
   if (r.level !== undefined) {

@@ -20,7 +20,8 @@
 // under it, one in a record (or its values, MAX_DEPTH deep at most) rejects that record.
 import { SluiceError } from '@sluice/core'
 import { Batch, FieldProblem, KvList, MAX_DEPTH, addAttribute, attempt, hexId, join, resourceContext, scopeAttributes, severityName, tooDeep } from './otlp-map.js'
-import type { AnyValue, KeyValue, Nanos, OtlpLogRecord, RecordDefaults, ResourceContext } from './otlp-map.js'
+import type { EventDefaults } from '../ingest.js'
+import type { AnyValue, KeyValue, Nanos, OtlpLogRecord, ResourceContext } from './otlp-map.js'
 
 type Json = Record<string, unknown>
 
@@ -239,7 +240,7 @@ function unreadable(message: string): SluiceError {
 }
 
 /** Reads an ExportLogsServiceRequest whose records share `defaults`; throws VALIDATION_FAILED when it cannot be read at all. */
-export function readOtlpJson(request: Json, defaults: RecordDefaults): Batch {
+export function readOtlpJson(request: Json, defaults: EventDefaults): Batch {
   // proto3 JSON refuses unknown fields; here that keeps e.g. a Sluice record sent to the OTLP
   // endpoint from being read as an empty request and answered 200.
   if (!('resourceLogs' in request) && !('resource_logs' in request) && Object.keys(request).length > 0) {

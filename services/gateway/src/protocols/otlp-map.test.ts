@@ -7,9 +7,10 @@ import { describe, expect, it } from 'vitest'
 import { MAX_TIMESTAMP_NS, validateLogInput } from '@sluice/core'
 import { Validated } from '../ingest.js'
 import { FieldProblem, KvList, mapRecord, resourceContext, sluiceRecord } from './otlp-map.js'
-import type { AnyValue, KeyValue, OtlpLogRecord, RecordDefaults } from './otlp-map.js'
+import type { EventDefaults } from '../ingest.js'
+import type { AnyValue, KeyValue, OtlpLogRecord } from './otlp-map.js'
 
-const DEFAULTS: RecordDefaults = { tenant: 'acme', source: 'otlp', observedNs: 1_764_000_000_123_456_789n }
+const DEFAULTS: EventDefaults = { tenant: 'acme', source: 'otlp', observedNs: 1_764_000_000_123_456_789n }
 
 // Keys around the validator's limits: empty, 256 and 257 characters, and ordinary ones.
 const key = fc.oneof(

@@ -23,9 +23,10 @@
 // `http.method`), an array is written as JSON, ints exactly (int64), doubles as JS prints them
 // (NaN, Infinity by name), bools as true/false, bytes as base64, an empty AnyValue as "". Nesting
 // is bounded (MAX_DEPTH) by the readers, so every walk here is too.
-import { MAX_TIMESTAMP_NS, SEVERITY_TEXTS, errorMessage, formatNs, parseSeverity, severityFromNumber, uuidv7 } from '@sluice/core'
-import type { FieldError, LogSource } from '@sluice/core'
+import { INPUT_LIMITS, MAX_TIMESTAMP_NS, SEVERITY_TEXTS, errorMessage, formatNs, parseSeverity, severityFromNumber, uuidv7 } from '@sluice/core'
+import type { FieldError } from '@sluice/core'
 import { SKIP, Validated } from '../ingest.js'
+import type { EventDefaults } from '../ingest.js'
 
 /** An AnyValue read from either encoding; int64 as bigint (exact), double as number. */
 export type AnyValue = string | boolean | number | bigint | Uint8Array | null | readonly AnyValue[] | KvList
@@ -86,13 +87,6 @@ export function problemOf(err: unknown, field = ''): FieldProblem {
 
 export const join = (path: string, key: string): string => (path === '' ? key : `${path}.${key}`)
 
-/** What a request's records share: the ingest defaults a LogEvent is made with. */
-export interface RecordDefaults {
-  tenant: string
-  source: LogSource
-  observedNs: bigint
-}
-
 /**
  * The request's records in order, as `ctx.ingest.records` takes them (with the same defaults): a
  * record the reader could not map is SKIP with its error, so indexes (counted across the whole
@@ -102,7 +96,7 @@ export class Batch {
   readonly records: unknown[] = []
   readonly errors: FieldError[] = []
 
-  constructor(readonly defaults: RecordDefaults) {}
+  constructor(readonly defaults: EventDefaults) {}
 
   reject(problem: FieldProblem): void {
     this.errors.push({ index: this.records.length, field: problem.field, message: problem.message })
@@ -189,15 +183,9 @@ export interface ResourceContext {
   plain: boolean
 }
 
-/** The validator's limits on an attributes or resource map: entries, and characters of a key. */
-const MAX_ENTRIES = 256
-const MAX_KEY_CHARS = 256
-/** And on service and host names. */
-const MAX_NAME_CHARS = 256
-
 function withinLimits(m: Record<string, string>): boolean {
   let n = 0
-  for (const k in m) if (++n > MAX_ENTRIES || k.length === 0 || k.length > MAX_KEY_CHARS) return false
+  for (const k in m) if (++n > INPUT_LIMITS.entries || k.length === 0 || k.length > INPUT_LIMITS.keyChars) return false
   return true
 }
 
@@ -214,7 +202,7 @@ export function resourceContext(attributes: readonly KeyValue[]): ResourceContex
   for (const k in all) if (k !== 'service.name' && k !== 'host.name') resource[k] = all[k]!
   const service = nonEmpty(all['service.name'])
   const host = nonEmpty(all['host.name'])
-  const plain = (service?.length ?? 0) <= MAX_NAME_CHARS && (host?.length ?? 0) <= MAX_NAME_CHARS && withinLimits(resource)
+  const plain = (service?.length ?? 0) <= INPUT_LIMITS.nameChars && (host?.length ?? 0) <= INPUT_LIMITS.nameChars && withinLimits(resource)
   return { service, host, resource, plain }
 }
 
@@ -304,7 +292,7 @@ function mapped(r: OtlpLogRecord): Mapped {
  * validateLogInput makes of sluiceRecord's output, without building that record only to read it
  * again (otlp-map.test.ts holds the two to each other). Otherwise that record, for the validator.
  */
-export function mapRecord(r: OtlpLogRecord, res: ResourceContext, d: RecordDefaults): Record<string, unknown> | Validated {
+export function mapRecord(r: OtlpLogRecord, res: ResourceContext, d: EventDefaults): Record<string, unknown> | Validated {
   const m = mapped(r)
   if (!res.plain || !withinLimits(r.attributes)) return validatorRecord(r, res, m)
   const level = severityFromNumber(m.number)

@@ -43,7 +43,8 @@
 //   KeyValueList              values = 1 (repeated KeyValue)                       0x0a
 import { SluiceError } from '@sluice/core'
 import { Batch, FieldProblem, KvList, MAX_DEPTH, addAttribute, attempt, hexId, join, problemOf, resourceContext, scopeAttributes, tooDeep } from './otlp-map.js'
-import type { AnyValue, KeyValue, OtlpLogRecord, RecordDefaults, ResourceContext } from './otlp-map.js'
+import type { EventDefaults } from '../ingest.js'
+import type { AnyValue, KeyValue, OtlpLogRecord, ResourceContext } from './otlp-map.js'
 import { WIRE, WireError, WireReader, wireName } from './protobuf-wire.js'
 
 const { VARINT, I64, LEN } = WIRE
@@ -367,7 +368,7 @@ function readResourceLogs(r: WireReader, start: number, end: number, path: strin
 }
 
 /** Reads an ExportLogsServiceRequest whose records share `defaults`; throws VALIDATION_FAILED when it cannot be read at all. */
-export function readOtlpProtobuf(body: Buffer, defaults: RecordDefaults): Batch {
+export function readOtlpProtobuf(body: Buffer, defaults: EventDefaults): Batch {
   const batch = new Batch(defaults)
   const r = new WireReader(body)
   let i = 0

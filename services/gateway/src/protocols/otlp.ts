@@ -27,11 +27,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { SluiceError, nowNs } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
 import type { ParsedBody } from '../body.js'
-import type { Ingested } from '../ingest.js'
+import type { EventDefaults, Ingested } from '../ingest.js'
 import { releaseBody } from '../protocol.js'
 import type { ProtocolContext } from '../protocol.js'
 import { readOtlpJson } from './otlp-json.js'
-import type { Batch, RecordDefaults } from './otlp-map.js'
+import type { Batch } from './otlp-map.js'
 import { encodeResponse, encodeStatus } from './otlp-proto.js'
 import { readOtlpProtobuf } from './otlp-protobuf.js'
 
@@ -109,13 +109,13 @@ export async function handleOtlpProtobuf(body: Buffer, req: FastifyRequest, repl
 }
 
 /** The request's tenant and arrival time: the readers make most records into events themselves. */
-function recordDefaults(req: FastifyRequest, ctx: ProtocolContext): RecordDefaults {
+function recordDefaults(req: FastifyRequest, ctx: ProtocolContext): EventDefaults {
   return { tenant: ctx.tenantOf(req), source: 'otlp', observedNs: nowNs() }
 }
 
 const NOTHING: Ingested = { accepted: 0, rejected: 0, errors: [], forbidden: 0 }
 
-async function respond(batch: Batch, defaults: RecordDefaults, encoding: Encoding, req: FastifyRequest, reply: FastifyReply, ctx: ProtocolContext): Promise<FastifyReply> {
+async function respond(batch: Batch, defaults: EventDefaults, encoding: Encoding, req: FastifyRequest, reply: FastifyReply, ctx: ProtocolContext): Promise<FastifyReply> {
   const readerErrors = new Set(batch.errors.map((e) => e.index))
   let result = NOTHING
   if (batch.records.length > 0) {
