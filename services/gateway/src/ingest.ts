@@ -29,14 +29,15 @@ import type { TenantUsage } from './limits.js'
 /** A record a protocol could not even read (bad JSON line, bad frame): its error is in `known`. */
 export const SKIP: unique symbol = Symbol('skip')
 
-/**
- * A record a protocol made into its LogEvent itself, because it knew the record to be within
- * every rule of the validator (validateLogInput) and what the validator would make of it: taken
- * as it is, not validated again. OTLP's records mostly are (otlp-map.ts).
- */
 /** What every record of one request shares, the defaults a protocol makes its LogEvents with. */
 export type EventDefaults = Pick<IngestDefaults, 'tenant' | 'source' | 'observedNs'>
 
+/**
+ * A record a protocol made into its LogEvent itself, because it knew the record to be within
+ * every rule of the validator (validateLogInput) and what the validator would make of it: taken
+ * as it is, not validated again. Most OTLP records (otlp-map.ts) and Elasticsearch documents
+ * (elastic-map.ts) are.
+ */
 export class Validated {
   readonly ok = true
   constructor(readonly event: LogEvent) {}

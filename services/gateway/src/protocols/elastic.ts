@@ -39,6 +39,7 @@ import { nowNs, uuidv7 } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
 import { invalidUtf8Lines } from '../body.js'
 import { SKIP } from '../ingest.js'
+import type { EventDefaults } from '../ingest.js'
 import { releaseBody } from '../protocol.js'
 import type { ProtocolContext } from '../protocol.js'
 import { indexNameProblem, isPlainObject, parseBulk } from './elastic-bulk.js'
@@ -161,7 +162,7 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
     const items = parseBulk(body.toString(), pathIndex, invalidUtf8Lines(body))
     if (items.length === 0) return reply.code(400).send(esError(400, 'action_request_validation_exception', 'Validation Failed: 1: no requests added;'))
 
-    const defaults = { tenant, source: 'http' as const, observedNs: nowNs() }
+    const defaults: EventDefaults = { tenant, source: 'http', observedNs: nowNs() }
     const records: unknown[] = []
     const known: FieldError[] = []
     const errors: Array<ItemError | undefined> = []
