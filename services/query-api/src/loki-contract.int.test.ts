@@ -543,6 +543,40 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
     expect(Number(sum.result[0]!.value[1])).toBeCloseTo(0.5 + 1.5 + 900 + 0.000001 + 5400 + 2, 6)
   })
 
+  it('keeps the lines an earlier stage marked with an error through number, duration, bytes and ip filters, as Loki does; string matchers still drop them', async () => {
+    const tenant = 'errored-lines'
+    const at = (i: number) => (START_NS + BigInt(30 + i) * NS).toString()
+    const bodies = [
+      JSON.stringify({ took: '2s', size: '2KB', addr: '10.1.2.3', status: 500 }),
+      JSON.stringify({ took: '10ms', size: '10B', addr: '192.168.0.1', status: 200 }),
+      'took=5s size=9KB addr=10.0.0.1: not JSON',
+      JSON.stringify({ took: 'soon', size: 'big', addr: 'nowhere', status: 200 }),
+      JSON.stringify({ other: 1 }),
+    ]
+    const rows = bodies.map((Body, i) => ({ id: `err-${i}`, tenant, Timestamp: at(i), ObservedTimestamp: at(i), ServiceName: 'errs', SeverityText: 'INFO', SeverityNumber: 9, Body }))
+    await ch.client.insert({ table: `${DATABASE}.logs`, values: rows, format: 'JSONEachRow' })
+    const headers = { 'X-Scope-OrgID': tenant }
+    /** Kept lines, each as its index in `bodies` and its __error__ ('' for none), in time order. */
+    const kept = async (pipeline: string) => {
+      const found = await logQuery(`{service_name="errs"} ${pipeline}`, { limit: 100, direction: 'forward' }, headers)
+      return found.result
+        .flatMap((r) => r.values.map((v) => [bodies.indexOf(v[1]), r.stream.__error__ ?? ''] as const))
+        .sort((a, b) => a[0] - b[0])
+        .map(([i, error]) => `${i}${error && ` ${error}`}`)
+    }
+    expect(await kept('| json | took > 1s')).toEqual(['0', '2 JSONParserErr', '3 LabelFilterErr'])
+    expect(await kept('| json | size > 1KB')).toEqual(['0', '2 JSONParserErr', '3 LabelFilterErr'])
+    expect(await kept('| json | addr = ip("10.0.0.0/8")')).toEqual(['0', '2 JSONParserErr'])
+    // The first filter's LabelFilterErr keeps line 3 through the second (Loki runs them in turn).
+    expect(await kept('| json | took > 1s and status >= 500')).toEqual(['0', '2 JSONParserErr', '3 LabelFilterErr'])
+    expect(await kept('| json | took > 1s | __error__=""')).toEqual(['0'])
+    // A string matcher drops an errored line like any other.
+    expect(await kept('| json | took = "2s"')).toEqual(['0'])
+    const time = (START_NS + 1800n * NS).toString()
+    const count = await instantQuery('sum(count_over_time({service_name="errs"} | json | took > 1s [1h]))', { time }, headers)
+    expect(count.result.map((s) => s.value[1])).toEqual(['3'])
+  })
+
   it('compares numbers and durations in label filters after | json', async () => {
     const checkout = (...p: Pred[]) => rowsOf('default', service('checkout'), ...p)
     const labels = (f: FixtureRow) => ({ ...lineLabels(f.row), ...f.fields })

@@ -356,7 +356,7 @@ export class Pipeline {
       // As Loki: an address anywhere in the value; a line without the label passes neither = nor !=.
       const l = this.lookup(e.label)
       const found = lineHasIp(l.val, ipCondition(e.value, this.#p))
-      return `(${l.has} AND ${e.op === '=' ? found : `NOT ${found}`})`
+      return this.#keepingErrors(`(${l.has} AND ${e.op === '=' ? found : `NOT ${found}`})`, this.error)
     }
     if (e.kind !== 'compare') return `(${this.#labelFilter(e.left)} ${e.kind.toUpperCase()} ${this.#labelFilter(e.right)})`
     const l = this.lookup(e.label)
@@ -379,9 +379,21 @@ export class Pipeline {
     if (e.op === '=~' || e.op === '!~') throw new SluiceError('VALIDATION_FAILED', `label filter ${e.label} ${e.op}: a regular expression must be a string`)
     const conv = convert(l.val, v, (expr) => this.alias(expr))
     const op = e.op === '==' ? '=' : e.op
+    const before = this.error
     // Loki keeps a line whose label does not convert, marked with __error__=LabelFilterErr.
     this.#raise(`${l.has} AND NOT ${conv.ok}`, 'LabelFilterErr')
-    return `(${l.has} AND (NOT ${conv.ok} OR ${conv.num} ${op} ${bindNumeric(v, this.#p)}))`
+    return this.#keepingErrors(`(${l.has} AND (NOT ${conv.ok} OR ${conv.num} ${op} ${bindNumeric(v, this.#p)}))`, before)
+  }
+
+  /**
+   * A number, duration, bytes or ip filter keeps every line an earlier stage marked with an error
+   * (`error`: the __error__ before the filter), as Loki's do: there only the string matchers drop
+   * a line, so `| json | took > 1s` answers the lines that are no JSON too, until
+   * `| __error__=""` drops them. The filter's own test comes first: the error is read only for
+   * the lines it drops.
+   */
+  #keepingErrors(condition: string, error: string): string {
+    return error === "''" ? condition : `(${condition} OR ${error} != '')`
   }
 
   /**
