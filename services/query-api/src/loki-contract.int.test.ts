@@ -552,6 +552,7 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
       'took=5s size=9KB addr=10.0.0.1: not JSON',
       JSON.stringify({ took: 'soon', size: 'big', addr: 'nowhere', status: 200 }),
       JSON.stringify({ other: 1 }),
+      JSON.stringify({ took: 'soon', size: '5KB', addr: '10.9.9.9', status: 503 }),
     ]
     const rows = bodies.map((Body, i) => ({ id: `err-${i}`, tenant, Timestamp: at(i), ObservedTimestamp: at(i), ServiceName: 'errs', SeverityText: 'INFO', SeverityNumber: 9, Body }))
     await ch.client.insert({ table: `${DATABASE}.logs`, values: rows, format: 'JSONEachRow' })
@@ -564,17 +565,20 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
         .sort((a, b) => a[0] - b[0])
         .map(([i, error]) => `${i}${error && ` ${error}`}`)
     }
-    expect(await kept('| json | took > 1s')).toEqual(['0', '2 JSONParserErr', '3 LabelFilterErr'])
-    expect(await kept('| json | size > 1KB')).toEqual(['0', '2 JSONParserErr', '3 LabelFilterErr'])
-    expect(await kept('| json | addr = ip("10.0.0.0/8")')).toEqual(['0', '2 JSONParserErr'])
+    expect(await kept('| json | took > 1s')).toEqual(['0', '2 JSONParserErr', '3 LabelFilterErr', '5 LabelFilterErr'])
+    expect(await kept('| json | size > 1KB')).toEqual(['0', '2 JSONParserErr', '3 LabelFilterErr', '5'])
+    expect(await kept('| json | addr = ip("10.0.0.0/8")')).toEqual(['0', '2 JSONParserErr', '5'])
     // The first filter's LabelFilterErr keeps line 3 through the second (Loki runs them in turn).
-    expect(await kept('| json | took > 1s and status >= 500')).toEqual(['0', '2 JSONParserErr', '3 LabelFilterErr'])
+    expect(await kept('| json | took > 1s and status >= 500')).toEqual(['0', '2 JSONParserErr', '3 LabelFilterErr', '5 LabelFilterErr'])
+    // `or` runs its right filter only where its left one fails: line 5 (status 503) is not marked
+    // for its took, line 3 (status 200) is.
+    expect(await kept('| json | status >= 500 or took > 1s')).toEqual(['0', '2 JSONParserErr', '3 LabelFilterErr', '5'])
     expect(await kept('| json | took > 1s | __error__=""')).toEqual(['0'])
     // A string matcher drops an errored line like any other.
     expect(await kept('| json | took = "2s"')).toEqual(['0'])
     const time = (START_NS + 1800n * NS).toString()
     const count = await instantQuery('sum(count_over_time({service_name="errs"} | json | took > 1s [1h]))', { time }, headers)
-    expect(count.result.map((s) => s.value[1])).toEqual(['3'])
+    expect(count.result.map((s) => s.value[1])).toEqual(['4'])
   })
 
   it('compares numbers and durations in label filters after | json', async () => {

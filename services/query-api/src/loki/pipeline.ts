@@ -87,6 +87,8 @@ export class Pipeline {
   readonly #defs: string[] = []
   readonly #memo = new Map<string, Lookup>()
   #stage = 0
+  /** Conditions under which the filter being compiled runs at all (the right side of an `or`). */
+  readonly #guards: string[] = []
 
   readonly #attributes: ReadonlyMap<string, boolean> | undefined
   /** Every label looked up as a possible attribute: what a probe may settle (see Scope.attributes). */
@@ -358,7 +360,18 @@ export class Pipeline {
       const found = lineHasIp(l.val, ipCondition(e.value, this.#p))
       return this.#keepingErrors(`(${l.has} AND ${e.op === '=' ? found : `NOT ${found}`})`, this.error)
     }
-    if (e.kind !== 'compare') return `(${this.#labelFilter(e.left)} ${e.kind.toUpperCase()} ${this.#labelFilter(e.right)})`
+    if (e.kind === 'and') return `(${this.#labelFilter(e.left)} AND ${this.#labelFilter(e.right)})`
+    if (e.kind !== 'compare') {
+      // As Loki: `or` runs its right filter only on the lines its left one drops, so only those
+      // can be marked by it (a LabelFilterErr of the right's label).
+      const left = this.alias(this.#labelFilter(e.left))
+      this.#guards.push(`NOT ${left}`)
+      try {
+        return `(${left} OR ${this.#labelFilter(e.right)})`
+      } finally {
+        this.#guards.pop()
+      }
+    }
     const l = this.lookup(e.label)
     const v = e.value
     if (v.type === 'string') {
@@ -402,6 +415,7 @@ export class Pipeline {
    * ClickHouse plans each copy.
    */
   #raise(failed: string, name: string): void {
+    if (this.#guards.length) failed = `(${[...this.#guards, failed].join(' AND ')})`
     this.error = this.alias(this.error === "''" ? `if(${failed}, '${name}', '')` : `multiIf(${this.error} != '', ${this.error}, ${failed}, '${name}', '')`)
   }
 
