@@ -358,7 +358,7 @@ export class Pipeline {
       // As Loki: an address anywhere in the value; a line without the label passes neither = nor !=.
       const l = this.lookup(e.label)
       const found = lineHasIp(l.val, ipCondition(e.value, this.#p))
-      return this.#keepingErrors(`(${l.has} AND ${e.op === '=' ? found : `NOT ${found}`})`, this.error)
+      return this.#keepingErrors(`(${l.has} AND ${e.op === '=' ? found : `NOT ${found}`})`, this.#visibleError())
     }
     if (e.kind === 'and') return `(${this.#labelFilter(e.left)} AND ${this.#labelFilter(e.right)})`
     if (e.kind !== 'compare') {
@@ -392,7 +392,7 @@ export class Pipeline {
     if (e.op === '=~' || e.op === '!~') throw new SluiceError('VALIDATION_FAILED', `label filter ${e.label} ${e.op}: a regular expression must be a string`)
     const conv = convert(l.val, v, (expr) => this.alias(expr))
     const op = e.op === '==' ? '=' : e.op
-    const before = this.error
+    const before = this.#visibleError()
     // Loki keeps a line whose label does not convert, marked with __error__=LabelFilterErr.
     this.#raise(`${l.has} AND NOT ${conv.ok}`, 'LabelFilterErr')
     return this.#keepingErrors(`(${l.has} AND (NOT ${conv.ok} OR ${conv.num} ${op} ${bindNumeric(v, this.#p)}))`, before)
@@ -402,11 +402,16 @@ export class Pipeline {
    * A number, duration, bytes or ip filter keeps every line an earlier stage marked with an error
    * (`error`: the __error__ before the filter), as Loki's do: there only the string matchers drop
    * a line, so `| json | took > 1s` answers the lines that are no JSON too, until
-   * `| __error__=""` drops them. The filter's own test comes first: the error is read only for
-   * the lines it drops.
+   * `| __error__=""` drops them (or `drop __error__` clears the mark). The filter's own test comes
+   * first: the error is read only for the lines it drops.
    */
   #keepingErrors(condition: string, error: string): string {
     return error === "''" ? condition : `(${condition} OR ${error} != '')`
+  }
+
+  /** The __error__ a label filter sees: none after `drop __error__`. */
+  #visibleError(): string {
+    return this.#dropped.has('__error__') ? "''" : this.error
   }
 
   /**
@@ -416,7 +421,9 @@ export class Pipeline {
    */
   #raise(failed: string, name: string): void {
     if (this.#guards.length) failed = `(${[...this.#guards, failed].join(' AND ')})`
-    this.error = this.alias(this.error === "''" ? `if(${failed}, '${name}', '')` : `multiIf(${this.error} != '', ${this.error}, ${failed}, '${name}', '')`)
+    // After `drop __error__` a line has no error (Loki resets it), and a new one shows again.
+    const before = this.#dropped.delete('__error__') ? "''" : this.error
+    this.error = this.alias(before === "''" ? `if(${failed}, '${name}', '')` : `multiIf(${before} != '', ${before}, ${failed}, '${name}', '')`)
   }
 
   /** Marks the lines where a template fails with __error__=TemplateFormatErr; the failure, aliased. */
