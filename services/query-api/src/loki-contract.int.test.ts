@@ -574,6 +574,9 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
     // for its took, line 3 (status 200) is.
     expect(await kept('| json | status >= 500 or took > 1s')).toEqual(['0', '2 JSONParserErr', '3 LabelFilterErr', '5'])
     expect(await kept('| json | took > 1s | __error__=""')).toEqual(['0'])
+    // keep leaves the error labels whatever it names, as Loki's does; took is gone, so only the
+    // line that is no JSON passes, marked.
+    expect(await kept('| json | keep status | took > 1s')).toEqual(['2 JSONParserErr'])
     // drop __error__ clears the mark: the line that is no JSON has no took to pass the filter with.
     expect(await kept('| json | drop __error__ | took > 1s')).toEqual(['0', '3 LabelFilterErr', '5 LabelFilterErr'])
     // A string matcher drops an errored line like any other.

@@ -27,6 +27,9 @@ export function flattenJson(text: string): Labels {
   return out
 }
 
+/** The error labels, which `keep` leaves on a line whatever it names, as Loki's does. */
+export const ERROR_LABELS: ReadonlySet<string> = new Set(['__error__', '__error_details__'])
+
 /** Which labels the drop/keep stages leave visible. */
 export interface Visibility {
   dropped: ReadonlySet<string>
@@ -38,7 +41,7 @@ export function visible(labels: Labels, v: Visibility): Labels {
   if (!v.dropped.size && !v.kept && !v.dropMatchers.length) return labels
   const out: Labels = {}
   for (const [k, value] of Object.entries(labels)) {
-    if (v.dropped.has(k) || (v.kept && !v.kept.has(k))) continue
+    if (v.dropped.has(k) || (v.kept && !v.kept.has(k) && !ERROR_LABELS.has(k))) continue
     if (v.dropMatchers.some((m) => m.name === k && m.test(value))) continue
     out[k] = value
   }

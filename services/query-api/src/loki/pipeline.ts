@@ -10,7 +10,7 @@
 // answer depends on which labels the query needs (its parser hints).
 import { SluiceError } from '@sluice/core'
 import type { Grouping, LabelFilterExpr, Matcher, Stage } from '../logql/ast.js'
-import { asciiLower, flattenJson, nonEmptySanitised, visible } from './output.js'
+import { ERROR_LABELS, asciiLower, flattenJson, nonEmptySanitised, visible } from './output.js'
 import type { Labels, Visibility } from './output.js'
 import {
   META,
@@ -542,7 +542,7 @@ export class Pipeline {
   #visible(map: string): string {
     const conds: string[] = []
     if (this.#dropped.size) conds.push(`k NOT IN ${this.#p.bind([...this.#dropped], 'Array(String)')}`)
-    if (this.#kept) conds.push(`k IN ${this.#p.bind([...this.#kept, '__error__'].filter((k) => k !== '__error__' || this.#kept!.has(k)), 'Array(String)')}`)
+    if (this.#kept) conds.push(`k IN ${this.#p.bind([...new Set([...this.#kept, ...ERROR_LABELS])], 'Array(String)')}`)
     for (const m of this.#dropMatchers) conds.push(`NOT (k = ${this.#p.bind(m.name)} AND ${matchSql('v', m.op, m.value, this.#p)})`)
     return conds.length ? `mapFilter((k, v) -> ${conds.join(' AND ')}, ${map})` : map
   }
