@@ -581,9 +581,41 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
     expect(await kept('| json | drop __error__ | took > 1s')).toEqual(['0', '3 LabelFilterErr', '5 LabelFilterErr'])
     // A string matcher drops an errored line like any other.
     expect(await kept('| json | took = "2s"')).toEqual(['0'])
+    // A metric over lines still marked fails, as Loki's does (PipelineError, 400, word for word),
+    // unless a filter drops them or the query groups by __error__.
     const time = (START_NS + 1800n * NS).toString()
-    const count = await instantQuery('sum(count_over_time({service_name="errs"} | json | took > 1s [1h]))', { time }, headers)
-    expect(count.result.map((s) => s.value[1])).toEqual(['4'])
+    const failing = await get('/loki/api/v1/query', { query: 'sum(count_over_time({service_name="errs"} | json | took > 1s [1h]))', time }, headers)
+    expect(failing.status).toBe(400)
+    expect(failing.contentType).toMatch(/^text\/plain/)
+    expect(failing.text).toMatch(/^pipeline error: '(JSONParserErr|LabelFilterErr)' for series: '\{[^']*__error__="\1"[^']*service_name="errs"[^']*\}'\.\n/)
+    expect(failing.text).toContain('Use a label filter to intentionally skip this error. (e.g | __error__!="')
+    expect(failing.text.endsWith('The label filter can also be specified after unwrap. (e.g | unwrap latency | __error__="" )\n')).toBe(true)
+    const count = await instantQuery('sum(count_over_time({service_name="errs"} | json | took > 1s | __error__="" [1h]))', { time }, headers)
+    expect(count.result.map((s) => s.value[1])).toEqual(['1'])
+    const byError = await instantQuery('sum by (__error__) (count_over_time({service_name="errs"} | json | took > 1s [1h]))', { time }, headers)
+    expect(Object.fromEntries(byError.result.map((s) => [s.metric.__error__ ?? '', s.value[1]]))).toEqual({ '': '1', JSONParserErr: '1', LabelFilterErr: '2' })
+    // A line outside every window fails nothing: the step's window (30 s) misses the lines at 30–35 s.
+    const missed = await get('/loki/api/v1/query', { query: 'sum(count_over_time({service_name="errs"} | json | took > 1s [30s]))', time: (START_NS + 90n * NS).toString() }, headers)
+    expect(missed.status, missed.text).toBe(200)
+  })
+
+  it('marks an unwrapped value that does not convert SampleExtractionErr, which fails the metric unless a filter after unwrap drops it, as Loki does', async () => {
+    const tenant = 'unwrap-errors'
+    const at = (i: number) => (START_NS + BigInt(40 + i) * NS).toString()
+    const bodies = [{ ms: '12' }, { ms: 'slow' }, { other: 1 }, { ms: '' }]
+    const rows = bodies.map((b, i) => ({ id: `uw-${i}`, tenant, Timestamp: at(i), ObservedTimestamp: at(i), ServiceName: 'uw', SeverityText: 'INFO', SeverityNumber: 9, Body: JSON.stringify(b) }))
+    await ch.client.insert({ table: `${DATABASE}.logs`, values: rows, format: 'JSONEachRow' })
+    const headers = { 'X-Scope-OrgID': tenant }
+    const time = (START_NS + 1800n * NS).toString()
+    const failing = await get('/loki/api/v1/query', { query: 'sum(sum_over_time({service_name="uw"} | json | unwrap ms [1h]))', time }, headers)
+    expect(failing.status).toBe(400)
+    expect(failing.text).toMatch(/^pipeline error: 'SampleExtractionErr' for series: '\{[^']*ms="slow"/)
+    // Lines without the label, or with it empty, give no sample and no error.
+    const summed = await instantQuery('sum(sum_over_time({service_name="uw"} | json | unwrap ms | __error__="" [1h]))', { time }, headers)
+    expect(summed.result.map((s) => s.value[1])).toEqual(['12'])
+    // Grouped by __error__, the query answers; a value that did not convert is a sample of 0, as in Loki.
+    const byError = await instantQuery('sum by (__error__) (sum_over_time({service_name="uw"} | json | unwrap ms [1h]))', { time }, headers)
+    expect(Object.fromEntries(byError.result.map((s) => [s.metric.__error__ ?? '', s.value[1]]))).toEqual({ '': '12', SampleExtractionErr: '0' })
   })
 
   it('compares numbers and durations in label filters after | json', async () => {

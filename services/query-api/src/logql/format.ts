@@ -20,7 +20,7 @@ function formatExpr(e: Expr): string {
     case 'vector_literal':
       return `vector(${formatNumber(e.value)})`
     case 'label_replace':
-      return `label_replace(${[formatExpr(e.inner), ...[e.dst, e.replacement, e.src, e.regex].map(quote)].join(', ')})`
+      return `label_replace(${[formatExpr(e.inner), ...[e.dst, e.replacement, e.src, e.regex].map(goQuote)].join(', ')})`
     case 'range': {
       const param = e.param === undefined ? '' : `${formatNumber(e.param)}, `
       const body = formatLog(e.log) + (e.unwrap ? formatUnwrap(e.unwrap) : '')
@@ -69,28 +69,28 @@ function formatLog(e: LogExpr): string {
 }
 
 function formatMatcher(m: Matcher): string {
-  return `${m.name}${m.op}${quote(m.value)}`
+  return `${m.name}${m.op}${goQuote(m.value)}`
 }
 
 function formatStage(s: Stage): string {
   switch (s.kind) {
     case 'line_filter': {
-      const value = s.ip ? (v: string) => `ip(${quote(v)})` : quote
+      const value = s.ip ? (v: string) => `ip(${goQuote(v)})` : goQuote
       return `${s.op} ${s.values.map(value).join(' or ')}`
     }
     case 'parser': {
       const parts = [`| ${s.parser}`]
       for (const flag of s.flags ?? []) parts.push(`--${flag}`)
-      if (s.param !== undefined) parts.push(quote(s.param))
-      if (s.extract?.length) parts.push(s.extract.map((x) => (x.expr === x.label ? x.label : `${x.label}=${quote(x.expr)}`)).join(', '))
+      if (s.param !== undefined) parts.push(goQuote(s.param))
+      if (s.extract?.length) parts.push(s.extract.map((x) => (x.expr === x.label ? x.label : `${x.label}=${goQuote(x.expr)}`)).join(', '))
       return parts.join(' ')
     }
     case 'label_filter':
       return `| ${formatLabelFilter(s.expr)}`
     case 'line_format':
-      return `| line_format ${quote(s.template)}`
+      return `| line_format ${goQuote(s.template)}`
     case 'label_format':
-      return `| label_format ${s.ops.map((o) => `${o.label}=${'source' in o ? o.source : quote(o.template)}`).join(', ')}`
+      return `| label_format ${s.ops.map((o) => `${o.label}=${'source' in o ? o.source : goQuote(o.template)}`).join(', ')}`
     case 'drop':
     case 'keep':
       return `| ${s.kind} ${s.labels.map((l) => ('op' in l ? formatMatcher(l) : l.name)).join(', ')}`
@@ -109,9 +109,9 @@ function formatUnwrap(u: Unwrap): string {
 function formatLabelFilter(e: LabelFilterExpr): string {
   switch (e.kind) {
     case 'compare':
-      return e.value.type === 'string' ? `${e.label}${e.op}${quote(e.value.value)}` : `${e.label} ${e.op} ${formatLabelValue(e.value)}`
+      return e.value.type === 'string' ? `${e.label}${e.op}${goQuote(e.value.value)}` : `${e.label} ${e.op} ${formatLabelValue(e.value)}`
     case 'ip':
-      return `${e.label} ${e.op} ip(${quote(e.value)})`
+      return `${e.label} ${e.op} ip(${goQuote(e.value)})`
     case 'and':
     case 'or': {
       const wrap = (x: LabelFilterExpr, when: (k: LabelFilterExpr['kind']) => boolean) => (when(x.kind) ? `(${formatLabelFilter(x)})` : formatLabelFilter(x))
@@ -165,8 +165,8 @@ function formatDuration(ns: bigint): string {
 
 const ESCAPES: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\x07': '\\a', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v' }
 
-// Go's strconv.Quote, except that printable non-ASCII characters stay as they are.
-function quote(s: string): string {
+/** Go's strconv.Quote, except that printable non-ASCII characters stay as they are. */
+export function goQuote(s: string): string {
   let out = '"'
   for (const ch of s) {
     const cp = ch.codePointAt(0) ?? 0

@@ -210,8 +210,12 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
     const l = pipe.lookup(r.unwrap.label)
     const kind = r.unwrap.conversion === 'bytes' ? 'bytes' : r.unwrap.conversion ? 'duration' : 'number'
     value = pipe.alias(kind === 'bytes' ? bytesValue(l.val) : kind === 'duration' ? durationSeconds(l.val) : `toFloat64OrNull(${l.val})`)
+    // As Loki: a line without the label gives no sample; one whose value does not convert gives a
+    // sample marked SampleExtractionErr (over any earlier error), for a filter after unwrap to drop.
+    const failed = pipe.alias(`(${l.val} != '' AND ${value} IS NULL)`)
+    pipe.replaceError(failed, 'SampleExtractionErr')
     for (const f of r.unwrap.post) pipe.apply(f)
-    where.push(`${value} IS NOT NULL`)
+    where.push(`(${value} IS NOT NULL OR ${failed})`)
   } else if (UNWRAPPED.has(r.op)) {
     throw new SluiceError('VALIDATION_FAILED', `${r.op} needs an unwrapped label: … | unwrap <label> [range]`)
   }
@@ -238,12 +242,17 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
     ? `mapFilter((k, v) -> v != '', CAST(map(${g!.labels.flatMap((l, j) => [p.bind(l), `g${j}`]).join(', ') || "'', ''"}), 'Map(String, String)'))`
     : 'labels'
   const keys = byCols ? byCols.map((_, j) => `g${j}`) : ['labels']
+  // As Loki: a line still marked with an error after the pipeline fails the query (PipelineError
+  // in evaluate.ts), unless the query groups by __error__. One such line's labels come along.
+  const error = pipe.finalError
+  const checked = error !== "''" && !(g?.mode === 'by' && g.labels.includes('__error__'))
   const single = r.rangeNs <= steps.stepNs
   const conditions = [...where, ...pipe.where].join('\n    AND ')
   // One row per series, its steps and values as arrays: a few rows to hand to JavaScript, not one per point.
-  const query = `SELECT labels, groupArray(toUInt32(i)) AS i, groupArray(v) AS v FROM (
-SELECT ${labels} AS labels, i, ${[...(agg.columns ?? []), `${agg.value} AS v`].join(', ')} FROM (
-  ${pipe.with}SELECT ${[series, `${t} AS t`, r.unwrap ? `${value} AS x` : '', r.op.startsWith('bytes') ? `length(${pipe.line}) AS b` : '', `${lo} AS lo`, hi && `${hi} AS hi`].filter(Boolean).join(', ')}
+  const failedLabels = checked ? `if(${error} != '', ${pipe.seriesMap()}, CAST(map(), 'Map(String, String)')) AS el` : ''
+  const query = `SELECT labels, groupArray(toUInt32(i)) AS i, groupArray(v) AS v${checked ? ', anyIf(err, notEmpty(err)) AS error_labels' : ''} FROM (
+SELECT ${labels} AS labels, i, ${[...(agg.columns ?? []), `${agg.value} AS v`, checked ? 'anyIf(el, notEmpty(el)) AS err' : ''].filter(Boolean).join(', ')} FROM (
+  ${pipe.with}SELECT ${[series, `${t} AS t`, r.unwrap ? `ifNull(${value}, 0) AS x` : '', r.op.startsWith('bytes') ? `length(${pipe.line}) AS b` : '', `${lo} AS lo`, hi && `${hi} AS hi`, failedLabels].filter(Boolean).join(', ')}
   FROM ${scope.db}.logs
   WHERE ${conditions}
 )

@@ -4,6 +4,7 @@
 // aggregation is pushed down into the SQL, so the series that leave ClickHouse are already grouped.
 import { SluiceError } from '@sluice/core'
 import type { BinaryOperation, Grouping, Matcher, MetricExpr, VectorAggregation } from '../logql/ast.js'
+import { goQuote } from '../logql/format.js'
 import { ADDITIVE, compileRange, stepCount } from './compile.js'
 import { unsupported } from './sql.js'
 import type { LogStatement, Scope, Steps } from './compile.js'
@@ -22,7 +23,8 @@ export interface EvalContext {
   maxSeries: number
   /** Rows of a range aggregation: one per series, its step indexes and values. */
   /** Values not finite come as ClickHouse writes them when asked to (see compile.ts): inf, -inf, nan. */
-  run(statement: LogStatement): Promise<{ labels: Record<string, string>; i: number[]; v: (number | string | null)[] }[]>
+  /** `error_labels`: the labels of a line in the series still marked with an error, where compileRange checks. */
+  run(statement: LogStatement): Promise<{ labels: Record<string, string>; i: number[]; v: (number | string | null)[]; error_labels?: Record<string, string> }[]>
   /** Builds a statement for the scope, settling which of its labels are attributes first (routes.ts). */
   prepare(build: (scope: Scope) => LogStatement): Promise<LogStatement>
 }
@@ -69,6 +71,8 @@ const NON_FINITE: Readonly<Record<string, number>> = { inf: Infinity, '-inf': -I
 async function range(expr: Extract<MetricExpr, { kind: 'range' }>, ctx: EvalContext, pushdown: Grouping | undefined): Promise<Series[]> {
   if (expr.op === 'absent_over_time') return absent(expr, ctx)
   const rows = await ctx.run(await ctx.prepare((scope) => compileRange(scope, expr, ctx.steps, pushdown)))
+  const failed = rows.find((r) => r.error_labels?.__error__)?.error_labels
+  if (failed) throw pipelineError(failed)
   if (rows.length > ctx.maxSeries) throw tooManySeries(ctx.maxSeries)
   return rows.map((r) => {
     const points = new Map<number, number>()
@@ -105,6 +109,22 @@ export function absentLabels(matchers: readonly Matcher[]): Record<string, strin
   }
   for (const name of unsure) fixed.delete(name)
   return Object.fromEntries([...fixed].filter(([, v]) => v !== ''))
+}
+
+/** Loki's PipelineError: a metric over lines its pipeline left marked with an error, word for word. */
+function pipelineError(labels: Record<string, string>): SluiceError {
+  const kind = labels.__error__!
+  const series = `{${Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${goQuote(labels[k]!)}`)
+    .join(', ')}}`
+  return new SluiceError(
+    'VALIDATION_FAILED',
+    `pipeline error: '${kind}' for series: '${series}'.\n` +
+      `Use a label filter to intentionally skip this error. (e.g | __error__!=${goQuote(kind)}).\n` +
+      'To skip all potential errors you can match empty errors.(e.g __error__="")\n' +
+      'The label filter can also be specified after unwrap. (e.g | unwrap latency | __error__="" )\n',
+  )
 }
 
 const tooManySeries = (max: number) =>

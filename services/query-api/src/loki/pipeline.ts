@@ -414,6 +414,20 @@ export class Pipeline {
     return this.#dropped.has('__error__') ? "''" : this.error
   }
 
+  /** The __error__ a line leaves the pipeline with ('' where none can be set or it was dropped). */
+  get finalError(): string {
+    return this.#visibleError()
+  }
+
+  /**
+   * Marks the lines where `failed` holds with __error__=`name`, over any error they had (as an
+   * unwrap's SampleExtractionErr replaces it in Loki).
+   */
+  replaceError(failed: string, name: string): void {
+    const before = this.#dropped.delete('__error__') ? "''" : this.error
+    this.error = this.alias(`if(${failed}, '${name}', ${before})`)
+  }
+
   /**
    * Sets __error__ to `name` on the lines where `failed` holds and no earlier stage set one. With no
    * earlier error possible the test is a plain if: every alias is expanded wherever it is used, and
