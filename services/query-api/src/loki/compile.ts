@@ -244,7 +244,7 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
   const keys = byCols ? byCols.map((_, j) => `g${j}`) : ['labels']
   // As Loki: a line still marked with an error after the pipeline fails the query (PipelineError
   // in evaluate.ts), unless the query groups by __error__. One such line's labels come along.
-  const error = pipe.finalError
+  const error = pipe.visibleError
   const checked = error !== "''" && !(g?.mode === 'by' && g.labels.includes('__error__'))
   const single = r.rangeNs <= steps.stepNs
   const conditions = [...where, ...pipe.where].join('\n    AND ')

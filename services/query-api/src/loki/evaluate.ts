@@ -21,9 +21,11 @@ export interface EvalContext {
   scope: Scope
   steps: Steps
   maxSeries: number
-  /** Rows of a range aggregation: one per series, its step indexes and values. */
-  /** Values not finite come as ClickHouse writes them when asked to (see compile.ts): inf, -inf, nan. */
-  /** `error_labels`: the labels of a line in the series still marked with an error, where compileRange checks. */
+  /**
+   * Rows of a range aggregation: one per series, its step indexes and values. Values not finite
+   * come as ClickHouse writes them when asked to (see compile.ts): inf, -inf, nan. `error_labels`:
+   * the labels of a line of the series still marked with an error, where compileRange checks.
+   */
   run(statement: LogStatement): Promise<{ labels: Record<string, string>; i: number[]; v: (number | string | null)[]; error_labels?: Record<string, string> }[]>
   /** Builds a statement for the scope, settling which of its labels are attributes first (routes.ts). */
   prepare(build: (scope: Scope) => LogStatement): Promise<LogStatement>

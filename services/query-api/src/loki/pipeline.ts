@@ -358,7 +358,7 @@ export class Pipeline {
       // As Loki: an address anywhere in the value; a line without the label passes neither = nor !=.
       const l = this.lookup(e.label)
       const found = lineHasIp(l.val, ipCondition(e.value, this.#p))
-      return this.#keepingErrors(`(${l.has} AND ${e.op === '=' ? found : `NOT ${found}`})`, this.#visibleError())
+      return this.#keepingErrors(`(${l.has} AND ${e.op === '=' ? found : `NOT ${found}`})`, this.visibleError)
     }
     if (e.kind === 'and') return `(${this.#labelFilter(e.left)} AND ${this.#labelFilter(e.right)})`
     if (e.kind !== 'compare') {
@@ -392,7 +392,7 @@ export class Pipeline {
     if (e.op === '=~' || e.op === '!~') throw new SluiceError('VALIDATION_FAILED', `label filter ${e.label} ${e.op}: a regular expression must be a string`)
     const conv = convert(l.val, v, (expr) => this.alias(expr))
     const op = e.op === '==' ? '=' : e.op
-    const before = this.#visibleError()
+    const before = this.visibleError
     // Loki keeps a line whose label does not convert, marked with __error__=LabelFilterErr.
     this.#raise(`${l.has} AND NOT ${conv.ok}`, 'LabelFilterErr')
     return this.#keepingErrors(`(${l.has} AND (NOT ${conv.ok} OR ${conv.num} ${op} ${bindNumeric(v, this.#p)}))`, before)
@@ -409,14 +409,9 @@ export class Pipeline {
     return error === "''" ? condition : `(${condition} OR ${error} != '')`
   }
 
-  /** The __error__ a label filter sees: none after `drop __error__`. */
-  #visibleError(): string {
+  /** A line's __error__ at this point of the pipeline as filters and answers see it: '' after `drop __error__`. */
+  get visibleError(): string {
     return this.#dropped.has('__error__') ? "''" : this.error
-  }
-
-  /** The __error__ a line leaves the pipeline with ('' where none can be set or it was dropped). */
-  get finalError(): string {
-    return this.#visibleError()
   }
 
   /**
@@ -424,8 +419,12 @@ export class Pipeline {
    * unwrap's SampleExtractionErr replaces it in Loki).
    */
   replaceError(failed: string, name: string): void {
-    const before = this.#dropped.delete('__error__') ? "''" : this.error
-    this.error = this.alias(`if(${failed}, '${name}', ${before})`)
+    this.error = this.alias(`if(${failed}, '${name}', ${this.#errorToMark()})`)
+  }
+
+  /** The error a new mark builds on: none after `drop __error__` (Loki resets it), and the new mark shows again. */
+  #errorToMark(): string {
+    return this.#dropped.delete('__error__') ? "''" : this.error
   }
 
   /**
@@ -435,8 +434,7 @@ export class Pipeline {
    */
   #raise(failed: string, name: string): void {
     if (this.#guards.length) failed = `(${[...this.#guards, failed].join(' AND ')})`
-    // After `drop __error__` a line has no error (Loki resets it), and a new one shows again.
-    const before = this.#dropped.delete('__error__') ? "''" : this.error
+    const before = this.#errorToMark()
     this.error = this.alias(before === "''" ? `if(${failed}, '${name}', '')` : `multiIf(${before} != '', ${before}, ${failed}, '${name}', '')`)
   }
 
