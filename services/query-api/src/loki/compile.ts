@@ -197,7 +197,7 @@ export const stepCount = (s: Steps) => Number((s.endNs - s.startNs) / s.stepNs) 
  * series' labels: the aggregation's own `by`/`without`, or one pushed down from an enclosing
  * `sum by (…)` where summing first gives the same answer.
  */
-export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, grouping: Grouping | undefined): LogStatement {
+export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, grouping: Grouping | undefined, failedLines = false): LogStatement {
   const p = new Params()
   const pipe = new Pipeline(p, scope.attributes, { metric: true })
   const offset = r.offsetNs ?? 0n
@@ -234,7 +234,7 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
   // `by` labels are grouped on as plain columns and put into a map once per group; a window no
   // longer than the step holds each row at most once, so no row is repeated per step.
   // As Loki: a series of unwrapped samples has every label but the unwrapped one, unless `by` names it.
-  const own = grouping ?? r.grouping
+  const own = failedLines ? undefined : (grouping ?? r.grouping)
   const g: Grouping | undefined = r.unwrap && own?.mode !== 'by' ? { mode: 'without', labels: [...(own?.labels ?? []), r.unwrap.label] } : own
   const byCols = g?.mode === 'by' ? g.labels.map((l, j) => `${pipe.lookup(l).val} AS g${j}`) : undefined
   const series = byCols ? byCols.join(', ') : `${pipe.seriesMap(g)} AS labels`
@@ -242,17 +242,17 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
     ? `mapFilter((k, v) -> v != '', CAST(map(${g!.labels.flatMap((l, j) => [p.bind(l), `g${j}`]).join(', ') || "'', ''"}), 'Map(String, String)'))`
     : 'labels'
   const keys = byCols ? byCols.map((_, j) => `g${j}`) : ['labels']
-  // As Loki: a line still marked with an error after the pipeline fails the query (PipelineError
-  // in evaluate.ts), unless the query groups by __error__. One such line's labels come along.
+  // As Loki: a line in a window still marked with an error after the pipeline fails the query
+  // (evaluate.ts), unless the query groups by __error__: `failed` says so. With `failedLines`, the
+  // statement answers the series of those lines only, under all their labels, for the message.
   const error = pipe.visibleError
-  const checked = error !== "''" && !(g?.mode === 'by' && g.labels.includes('__error__'))
+  const checked = error !== "''" && !failedLines && !(g?.mode === 'by' && g.labels.includes('__error__'))
   const single = r.rangeNs <= steps.stepNs
-  const conditions = [...where, ...pipe.where].join('\n    AND ')
+  const conditions = [...where, ...pipe.where, ...(failedLines ? [`${error} != ''`] : [])].join('\n    AND ')
   // One row per series, its steps and values as arrays: a few rows to hand to JavaScript, not one per point.
-  const failedLabels = checked ? `if(${error} != '', ${pipe.seriesMap()}, CAST(map(), 'Map(String, String)')) AS el` : ''
-  const query = `SELECT labels, groupArray(toUInt32(i)) AS i, groupArray(v) AS v${checked ? ', anyIf(err, notEmpty(err)) AS error_labels' : ''} FROM (
-SELECT ${labels} AS labels, i, ${[...(agg.columns ?? []), `${agg.value} AS v`, checked ? 'anyIf(el, notEmpty(el)) AS err' : ''].filter(Boolean).join(', ')} FROM (
-  ${pipe.with}SELECT ${[series, `${t} AS t`, r.unwrap ? `ifNull(${value}, 0) AS x` : '', r.op.startsWith('bytes') ? `length(${pipe.line}) AS b` : '', `${lo} AS lo`, hi && `${hi} AS hi`, failedLabels].filter(Boolean).join(', ')}
+  const query = `SELECT labels, groupArray(toUInt32(i)) AS i, groupArray(v) AS v${checked ? ', max(failed) AS failed' : ''} FROM (
+SELECT ${labels} AS labels, i, ${[...(agg.columns ?? []), `${agg.value} AS v`, checked ? 'max(failed) AS failed' : ''].filter(Boolean).join(', ')} FROM (
+  ${pipe.with}SELECT ${[series, `${t} AS t`, r.unwrap ? `ifNull(${value}, 0) AS x` : '', r.op.startsWith('bytes') ? `length(${pipe.line}) AS b` : '', `${lo} AS lo`, hi && `${hi} AS hi`, checked ? `${error} != '' AS failed` : ''].filter(Boolean).join(', ')}
   FROM ${scope.db}.logs
   WHERE ${conditions}
 )

@@ -23,10 +23,10 @@ export interface EvalContext {
   maxSeries: number
   /**
    * Rows of a range aggregation: one per series, its step indexes and values. Values not finite
-   * come as ClickHouse writes them when asked to (see compile.ts): inf, -inf, nan. `error_labels`:
-   * the labels of a line of the series still marked with an error, where compileRange checks.
+   * come as ClickHouse writes them when asked to (see compile.ts): inf, -inf, nan. `failed`: 1 when
+   * a line of the series is still marked with an error, where compileRange checks.
    */
-  run(statement: LogStatement): Promise<{ labels: Record<string, string>; i: number[]; v: (number | string | null)[]; error_labels?: Record<string, string> }[]>
+  run(statement: LogStatement): Promise<{ labels: Record<string, string>; i: number[]; v: (number | string | null)[]; failed?: number }[]>
   /** Builds a statement for the scope, settling which of its labels are attributes first (routes.ts). */
   prepare(build: (scope: Scope) => LogStatement): Promise<LogStatement>
 }
@@ -73,8 +73,11 @@ const NON_FINITE: Readonly<Record<string, number>> = { inf: Infinity, '-inf': -I
 async function range(expr: Extract<MetricExpr, { kind: 'range' }>, ctx: EvalContext, pushdown: Grouping | undefined): Promise<Series[]> {
   if (expr.op === 'absent_over_time') return absent(expr, ctx)
   const rows = await ctx.run(await ctx.prepare((scope) => compileRange(scope, expr, ctx.steps, pushdown)))
-  const failed = rows.find((r) => r.error_labels?.__error__)?.error_labels
-  if (failed) throw pipelineError(failed)
+  if (rows.some((r) => r.failed)) {
+    // Rare, and the end of the query: a second statement finds the labels the message names.
+    const [line] = await ctx.run(await ctx.prepare((scope) => compileRange(scope, expr, ctx.steps, undefined, true)))
+    throw pipelineError(line?.labels ?? {})
+  }
   if (rows.length > ctx.maxSeries) throw tooManySeries(ctx.maxSeries)
   return rows.map((r) => {
     const points = new Map<number, number>()
@@ -115,7 +118,7 @@ export function absentLabels(matchers: readonly Matcher[]): Record<string, strin
 
 /** Loki's PipelineError: a metric over lines its pipeline left marked with an error, word for word. */
 function pipelineError(labels: Record<string, string>): SluiceError {
-  const kind = labels.__error__!
+  const kind = labels.__error__ ?? ''
   const series = `{${Object.keys(labels)
     .sort()
     .map((k) => `${k}=${goQuote(labels[k]!)}`)
