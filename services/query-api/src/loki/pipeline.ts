@@ -355,10 +355,14 @@ export class Pipeline {
 
   #labelFilter(e: LabelFilterExpr): string {
     if (e.kind === 'ip') {
-      // As Loki: an address anywhere in the value; a line without the label passes neither = nor !=.
+      // As Loki: an address anywhere in the value; a line without the label passes neither = nor !=,
+      // and a line an earlier stage marked with an error passes both (Loki's ip filter lets only
+      // string matchers drop such lines; its number, duration and bytes filters do not).
       const l = this.lookup(e.label)
       const found = lineHasIp(l.val, ipCondition(e.value, this.#p))
-      return this.#keepingErrors(`(${l.has} AND ${e.op === '=' ? found : `NOT ${found}`})`, this.visibleError)
+      const error = this.visibleError
+      const test = `(${l.has} AND ${e.op === '=' ? found : `NOT ${found}`})`
+      return error === "''" ? test : `(${test} OR ${error} != '')`
     }
     if (e.kind === 'and') return `(${this.#labelFilter(e.left)} AND ${this.#labelFilter(e.right)})`
     if (e.kind !== 'compare') {
@@ -392,21 +396,10 @@ export class Pipeline {
     if (e.op === '=~' || e.op === '!~') throw new SluiceError('VALIDATION_FAILED', `label filter ${e.label} ${e.op}: a regular expression must be a string`)
     const conv = convert(l.val, v, (expr) => this.alias(expr))
     const op = e.op === '==' ? '=' : e.op
-    const before = this.visibleError
-    // Loki keeps a line whose label does not convert, marked with __error__=LabelFilterErr.
+    // Loki keeps a line whose label does not convert, marked with __error__=LabelFilterErr (unless
+    // an earlier stage marked it).
     this.#raise(`${l.has} AND NOT ${conv.ok}`, 'LabelFilterErr')
-    return this.#keepingErrors(`(${l.has} AND (NOT ${conv.ok} OR ${conv.num} ${op} ${bindNumeric(v, this.#p)}))`, before)
-  }
-
-  /**
-   * A number, duration, bytes or ip filter keeps every line an earlier stage marked with an error
-   * (`error`: the __error__ before the filter), as Loki's do: there only the string matchers drop
-   * a line, so `| json | took > 1s` answers the lines that are no JSON too, until
-   * `| __error__=""` drops them (or `drop __error__` clears the mark). The filter's own test comes
-   * first: the error is read only for the lines it drops.
-   */
-  #keepingErrors(condition: string, error: string): string {
-    return error === "''" ? condition : `(${condition} OR ${error} != '')`
+    return `(${l.has} AND (NOT ${conv.ok} OR ${conv.num} ${op} ${bindNumeric(v, this.#p)}))`
   }
 
   /** A line's __error__ at this point of the pipeline as filters and answers see it: '' after `drop __error__`. */
