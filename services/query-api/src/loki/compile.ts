@@ -4,7 +4,7 @@
 import { SluiceError } from '@sluice/core'
 import type { Grouping, LogExpr, Matcher, RangeAggregation } from '../logql/ast.js'
 import type { Labels } from './output.js'
-import { Pipeline } from './pipeline.js'
+import { Pipeline, namesLabel } from './pipeline.js'
 import type { OutputRow } from './pipeline.js'
 import { Params, anchored, builtin, bytesValue, durationSeconds, matchSql, unsupported } from './sql.js'
 
@@ -199,7 +199,12 @@ export const stepCount = (s: Steps) => Number((s.endNs - s.startNs) / s.stepNs) 
  */
 export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, grouping: Grouping | undefined, failedLines = false): LogStatement {
   const p = new Params()
-  const pipe = new Pipeline(p, scope.attributes, { metric: true })
+  // Loki's parser hints: a metric of one series (a sum without `by` over count_over_time, rate,
+  // bytes_over_time, bytes_rate or sum_over_time; absent_over_time) needs no label unless its
+  // pipeline or unwrap names one, and then its parsers do not run: they mark no line with an error.
+  const outer = grouping ?? r.grouping
+  const noLabels = outer?.mode === 'by' && outer.labels.length === 0 && !r.unwrap && !r.log.pipeline.some(namesLabel)
+  const pipe = new Pipeline(p, scope.attributes, { metric: true, noLabels })
   const offset = r.offsetNs ?? 0n
   const fromNs = steps.startNs - offset - r.rangeNs + 1n
   const toNs = steps.endNs - offset + 1n

@@ -36,7 +36,8 @@ import {
   patternRegex,
   unsupported,
 } from './sql.js'
-import type { Builtin, Params } from './sql.js'
+import { Params } from './sql.js'
+import type { Builtin } from './sql.js'
 import { logfmtExtractSql, logfmtPlainSql, logfmtSql } from './logfmt.js'
 import { compileTemplate } from './template.js'
 import type { CompiledTemplate } from './template.js'
@@ -69,6 +70,33 @@ type Frame =
   | { kind: 'regexp'; line: string; re: string; names: string[] }
   | { kind: 'set'; label: string; value: Lookup }
 
+/**
+ * Whether a stage names a label, as Loki's RequiredLabelNames() has it: a label filter, a rename,
+ * a template that reads a field. A metric over one series whose pipeline names none needs no label
+ * (compileRange), and Loki's parsers then do not run.
+ */
+export function namesLabel(stage: Stage): boolean {
+  const readsField = (text: string) => {
+    let reads = false
+    try {
+      compileTemplate(text, { p: new Params(), label: () => ((reads = true), "''"), line: 'Body', timestamp: 'Timestamp' })
+    } catch {
+      // The pipeline reports the template's error when it compiles the stage.
+    }
+    return reads
+  }
+  switch (stage.kind) {
+    case 'label_filter':
+      return true
+    case 'line_format':
+      return readsField(stage.template)
+    case 'label_format':
+      return stage.ops.some((op) => 'source' in op || readsField(op.template))
+    default:
+      return false
+  }
+}
+
 /** The running state of a pipeline: everything later stages and the SELECT list read. */
 export class Pipeline {
   readonly where: string[] = []
@@ -96,11 +124,14 @@ export class Pipeline {
 
   /** Set for a metric query's pipeline, which Loki runs with parser hints. */
   readonly #metric: boolean
+  /** Loki's hint that the query needs no label (noLabels): its parsers do not run. */
+  readonly #noLabels: boolean
 
-  constructor(params: Params, attributes?: ReadonlyMap<string, boolean>, opts: { metric?: boolean } = {}) {
+  constructor(params: Params, attributes?: ReadonlyMap<string, boolean>, opts: { metric?: boolean; noLabels?: boolean } = {}) {
     this.#p = params
     this.#attributes = attributes
     this.#metric = opts.metric === true
+    this.#noLabels = opts.noLabels === true
   }
 
   /** Names `expr` in the WITH clause; returns the name. */
@@ -274,6 +305,8 @@ export class Pipeline {
   }
 
   #parser(stage: Extract<Stage, { kind: 'parser' }>): void {
+    // As Loki: a parser given the hint that no label is needed returns the line as it is, unread.
+    if (this.#noLabels) return
     const line = this.line
     switch (stage.parser) {
       case 'json': {
