@@ -490,7 +490,7 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
       { line: 'level=error msg="disk full" took=3s', parsed: { container: 'myapp', pod: 'pod-3223f', k8s_node: 'n1' } },
       // A number is no packed label.
       { line: 'level=info msg=ok took=5ms', parsed: { container: 'myapp', pod: 'pod-9' } },
-      { line: 'not packed at all', parsed: { __error__: 'JSONParserErr' } },
+      { line: 'not packed at all', parsed: { __error__: 'JSONParserErr', __error_details__: 'expecting json object(6), but it is not' } },
     ])
     // The unpacked line goes on through the pipeline: logfmt reads _entry, a label filter reads both.
     const slow = await logQuery('{service_name="packed"} | unpack | __error__="" | logfmt | container="myapp" | took > 1s | line_format "{{.pod}}: {{.msg}}"', {}, headers)
@@ -633,6 +633,70 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
     // Grouped by __error__, the query answers; a value that did not convert is a sample of 0, as in Loki.
     const byError = await instantQuery('sum by (__error__) (sum_over_time({service_name="uw"} | json | unwrap ms [1h]))', { time }, headers)
     expect(Object.fromEntries(byError.result.map((s) => [s.metric.__error__ ?? '', s.value[1]]))).toEqual({ '': '12', SampleExtractionErr: '0' })
+  })
+
+  it("gives Loki's __error_details__: the Go converter's error for a label filter or unwrap, jsonparser's for a line that is no object", async () => {
+    const tenant = 'error-details'
+    const at = (i: number) => (START_NS + BigInt(50 + i) * NS).toString()
+    const bodies = [
+      JSON.stringify({ took: 'soon', size: 'big', n: 'abc' }),
+      'plain text',
+      '[1, 2]',
+      JSON.stringify({ took: '5x', size: '12 zb', n: '1,5' }),
+      '{"broken": ',
+      JSON.stringify({ took: 'é"\n', n: 'x"\t' }),
+      'a="x',
+      JSON.stringify({ took: '2s', size: '2KB', n: '7' }),
+    ]
+    const rows = bodies.map((Body, i) => ({ id: `ed-${i}`, tenant, Timestamp: at(i), ObservedTimestamp: at(i), ServiceName: 'details', SeverityText: 'INFO', SeverityNumber: 9, Body }))
+    await ch.client.insert({ table: `${DATABASE}.logs`, values: rows, format: 'JSONEachRow' })
+    const headers = { 'X-Scope-OrgID': tenant }
+    /** Kept lines: index in `bodies` → [__error__, __error_details__]. */
+    const kept = async (pipeline: string) => {
+      const found = await logQuery(`{service_name="details"} ${pipeline}`, { limit: 100 }, headers)
+      return Object.fromEntries(found.result.flatMap((r) => r.values.map((v) => [bodies.indexOf(v[1]), [r.stream.__error__ ?? '', r.stream.__error_details__ ?? '']])))
+    }
+    // The texts as Go's strconv.ParseFloat, time.ParseDuration and go-humanize's ParseBytes print them.
+    expect(await kept('| json | took > 1s')).toEqual({
+      0: ['LabelFilterErr', 'time: invalid duration "soon"'],
+      3: ['LabelFilterErr', 'time: unknown unit "x" in duration "5x"'],
+      5: ['LabelFilterErr', 'time: invalid duration "\\xc3\\xa9\\"\\x0a"'],
+      7: ['', ''],
+    })
+    expect(await kept('| json | size > 1KB')).toEqual({
+      0: ['LabelFilterErr', 'strconv.ParseFloat: parsing "": invalid syntax'],
+      3: ['LabelFilterErr', 'unhandled size name: zb'],
+      7: ['', ''],
+    })
+    expect(await kept('| json | n > 1')).toEqual({
+      0: ['LabelFilterErr', 'strconv.ParseFloat: parsing "abc": invalid syntax'],
+      3: ['LabelFilterErr', 'strconv.ParseFloat: parsing "1,5": invalid syntax'],
+      5: ['LabelFilterErr', 'strconv.ParseFloat: parsing "x\\"\\t": invalid syntax'],
+      7: ['', ''],
+    })
+    // A filter reads them; an earlier error keeps its own details.
+    expect(Object.keys(await kept('| json | took > 1s | __error_details__=~"time: unknown unit.*"'))).toEqual(['3'])
+    // | json: a line whose first token is no `{` (an array too) gets jsonparser's error; a line that
+    // breaks off inside its object is marked without details. Its error replaces an earlier one.
+    const notObject = "Value looks like object, but can't find closing '}' symbol"
+    const parsed = await kept('| json')
+    expect([1, 2, 4, 6].map((i) => parsed[i])).toEqual([['JSONParserErr', notObject], ['JSONParserErr', notObject], ['JSONParserErr', ''], ['JSONParserErr', notObject]])
+    expect([0, 3, 5, 7].map((i) => parsed[i])).toEqual([['', ''], ['', ''], ['', ''], ['', '']])
+    expect((await kept('| logfmt --strict | json'))[6]).toEqual(['JSONParserErr', notObject])
+    expect((await kept('| unpack'))[1]).toEqual(['JSONParserErr', 'expecting json object(6), but it is not'])
+    // drop with a matcher clears __error__ where it matches, as Loki resets it (the details stay).
+    expect((await kept('| json | drop __error__="JSONParserErr"'))[1]).toEqual(['', notObject])
+    expect((await kept('| json | drop __error__="LabelFilterErr"'))[1]).toEqual(['JSONParserErr', notObject])
+    const time = (START_NS + 1800n * NS).toString()
+    const cleared = await get('/loki/api/v1/query', { query: 'count_over_time({service_name="details"} | json | drop __error__=~"JSON.*" [1h])', time }, headers)
+    expect(cleared.status, cleared.text).toBe(200)
+    // unwrap: the converter's error, on the sample of 0 it gives (grouping by __error__ keeps the query from failing).
+    const byDetails = await instantQuery('sum by (__error__, __error_details__) (sum_over_time({service_name="details"} | json | unwrap duration(took) | __error__!="" [1h]))', { time }, headers)
+    expect(Object.fromEntries(byDetails.result.map((s) => [s.metric.__error_details__ ?? '', s.value[1]]))).toEqual({
+      'time: invalid duration "soon"': '0',
+      'time: unknown unit "x" in duration "5x"': '0',
+      'time: invalid duration "\\xc3\\xa9\\"\\x0a"': '0',
+    })
   })
 
   it('compares numbers and durations in label filters after | json', async () => {

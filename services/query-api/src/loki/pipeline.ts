@@ -4,8 +4,8 @@
 // parsing win, stream labels and a line's attributes alike, as Loki renames a colliding parsed
 // label to `<name>_extracted`), the `__error__` and `__error_details__` expressions, and the labels
 // dropped or kept. Where Sluice differs from Loki (stated in the README's LogQL table): `| json`
-// flattens nested objects three levels deep in SQL (fully in answered lines); an unwrapped value
-// that does not convert is skipped instead of failing the query. `| logfmt` reads a line as Loki's
+// flattens nested objects three levels deep in SQL (fully in answered lines); a JSON line that
+// breaks off inside its object is marked without details. `| logfmt` reads a line as Loki's
 // decoder does (logfmt.ts); its extraction parameters are refused in metric queries, where Loki's
 // answer depends on which labels the query needs (its parser hints).
 import { SluiceError } from '@sluice/core'
@@ -38,6 +38,7 @@ import {
 } from './sql.js'
 import { Params } from './sql.js'
 import type { Builtin } from './sql.js'
+import { JSON_NOT_OBJECT, UNPACK_NOT_OBJECT, conversionError } from './go-errors.js'
 import { logfmtExtractSql, logfmtPlainSql, logfmtSql } from './logfmt.js'
 import { compileTemplate } from './template.js'
 import type { CompiledTemplate } from './template.js'
@@ -102,7 +103,7 @@ export class Pipeline {
   readonly where: string[] = []
   line = 'Body'
   error = "''"
-  /** `__error_details__`: set by the parsers that give one (logfmt --strict). */
+  /** `__error_details__`: what the stage that set __error__ says of it, where Loki's says something (go-errors.ts). */
   errorDetails = "''"
   readonly #frames: Frame[] = []
   readonly #dropped = new Set<string>()
@@ -274,8 +275,9 @@ export class Pipeline {
         return
       case 'drop':
         for (const l of stage.labels) {
-          if ('op' in l) this.#dropMatchers.push(l)
-          else this.#dropped.add(l.name)
+          if (!('op' in l)) this.#dropped.add(l.name)
+          else if (l.name === '__error__' || l.name === '__error_details__') this.#clearMatching(l)
+          else this.#dropMatchers.push(l)
         }
         return
       case 'keep':
@@ -310,9 +312,19 @@ export class Pipeline {
     const line = this.line
     switch (stage.parser) {
       case 'json': {
-        const extract = stage.extract?.length ? new Map(stage.extract.map((e) => [e.label, jsonPath(e.expr)])) : undefined
-        this.#frames.push(extract ? { kind: 'json', line, extract } : { kind: 'json', line })
-        this.#raise(`NOT isValidJSON(${line})`, 'JSONParserErr')
+        // As Loki: the parser's error replaces any before it. `| json` reads an object (its first
+        // token a `{`) and gives jsonparser's error for a line that is none; what breaks off inside
+        // an object is marked without details. With expressions, Loki tests the line's first byte
+        // (`{`, `[` or `"`), leaves an empty line alone and gives no details.
+        const valid = `isValidJSON(${line})`
+        if (stage.extract?.length) {
+          this.#frames.push({ kind: 'json', line, extract: new Map(stage.extract.map((e) => [e.label, jsonPath(e.expr)])) })
+          this.replaceError(`(${line} != '' AND NOT (substring(${line}, 1, 1) IN ('{', '[', '"') AND ${valid}))`, 'JSONParserErr')
+          return
+        }
+        this.#frames.push({ kind: 'json', line })
+        const object = this.alias(`(startsWith(${line}, '{') OR match(${line}, '^[\\t\\n\\r ]*[{]'))`)
+        this.replaceError(`NOT (${object} AND ${valid})`, 'JSONParserErr', `if(${object}, '', ${JSON_NOT_OBJECT})`)
         return
       }
       case 'logfmt': {
@@ -330,13 +342,8 @@ export class Pipeline {
         }
         const decoded = logfmtSql(line, { strict, keepEmpty: stage.flags.includes('keep-empty') }, (expr) => this.alias(expr))
         this.#frames.push({ kind: 'logfmt', line, map: this.alias(decoded.map) })
-        if (decoded.error) {
-          // As Loki: the parser's error replaces any before it (and shows again after a drop).
-          const failed = this.alias(decoded.error.failed)
-          const visible = (label: string, expr: string) => (this.#dropped.delete(label) ? "''" : expr)
-          this.error = this.alias(`if(${failed}, 'LogfmtParserErr', ${visible('__error__', this.error)})`)
-          this.errorDetails = this.alias(`if(${failed}, ${decoded.error.details}, ${visible('__error_details__', this.errorDetails)})`)
-        }
+        // As Loki: the parser's error replaces any before it (and shows again after a drop).
+        if (decoded.error) this.replaceError(decoded.error.failed, 'LogfmtParserErr', decoded.error.details)
         return
       }
       case 'regexp': {
@@ -357,7 +364,9 @@ export class Pipeline {
         const fields = `arrayFilter(kv -> kv.1 != '_entry' AND startsWith(kv.2, '"'), JSONExtractKeysAndValuesRaw(${line}))`
         const map = this.alias(`CAST(arrayMap(kv -> (replaceRegexpAll(kv.1, '[^a-zA-Z0-9_]', '_'), JSONExtractString(kv.2)), ${fields}), 'Map(String, String)')`)
         this.#frames.push({ kind: 'unpack', line, map })
-        this.#raise(`NOT (startsWith(${line}, '{') AND isValidJSON(${line}))`, 'JSONParserErr')
+        // As Loki: an empty line is left alone; one that does not start with `{` gets Loki's own
+        // details, one that breaks off inside the object none.
+        this.replaceError(`(${line} != '' AND NOT (startsWith(${line}, '{') AND isValidJSON(${line})))`, 'JSONParserErr', `if(startsWith(${line}, '{'), '', ${UNPACK_NOT_OBJECT})`)
         const entry = this.alias(`JSONExtractRaw(${line}, '_entry')`)
         this.line = this.alias(`if(startsWith(${entry}, '"'), JSONExtractString(${entry}), ${line})`)
         return
@@ -429,10 +438,23 @@ export class Pipeline {
     if (e.op === '=~' || e.op === '!~') throw new SluiceError('VALIDATION_FAILED', `label filter ${e.label} ${e.op}: a regular expression must be a string`)
     const conv = convert(l.val, v, (expr) => this.alias(expr))
     const op = e.op === '==' ? '=' : e.op
-    // Loki keeps a line whose label does not convert, marked with __error__=LabelFilterErr (unless
-    // an earlier stage marked it).
-    this.#raise(`${l.has} AND NOT ${conv.ok}`, 'LabelFilterErr')
+    // Loki keeps a line whose label does not convert, marked with __error__=LabelFilterErr and the
+    // converter's error in __error_details__ (unless an earlier stage marked it).
+    this.#raise(`${l.has} AND NOT ${conv.ok}`, 'LabelFilterErr', conversionError(v.type, l.val))
     return `(${l.has} AND (NOT ${conv.ok} OR ${conv.num} ${op} ${bindNumeric(v, this.#p)}))`
+  }
+
+  /**
+   * `drop __error__="…"` (or `__error_details__`): clears the label where the matcher matches its
+   * value at this stage, as Loki resets it; a later stage's mark shows again.
+   */
+  #clearMatching(m: Matcher): void {
+    const error = m.name === '__error__'
+    const current = error ? this.visibleError : this.#dropped.has(m.name) ? "''" : this.errorDetails
+    if (current === "''") return
+    const cleared = this.alias(`if(${matchSql(current, m.op, m.value, this.#p)}, '', ${current})`)
+    if (error) this.error = cleared
+    else this.errorDetails = cleared
   }
 
   /** A line's __error__ at this point of the pipeline as filters and answers see it: '' after `drop __error__`. */
@@ -441,10 +463,15 @@ export class Pipeline {
   }
 
   /**
-   * Marks the lines where `failed` holds with __error__=`name`, over any error they had (as an
-   * unwrap's SampleExtractionErr replaces it in Loki).
+   * Marks the lines where `failed` holds with __error__=`name`, over any error they had, as Loki's
+   * parsers and unwrap set theirs; `details` (a String expression), when given, replaces
+   * __error_details__ on those lines.
    */
-  replaceError(failed: string, name: string): void {
+  replaceError(failed: string, name: string, details?: string): void {
+    if (details !== undefined) {
+      failed = this.alias(failed)
+      this.errorDetails = this.alias(`if(${failed}, ${details}, ${this.#detailsToMark()})`)
+    }
     this.error = this.alias(`if(${failed}, '${name}', ${this.#errorToMark()})`)
   }
 
@@ -453,14 +480,25 @@ export class Pipeline {
     return this.#dropped.delete('__error__') ? "''" : this.error
   }
 
+  /** The details a new mark builds on: none after `drop __error_details__`. */
+  #detailsToMark(): string {
+    return this.#dropped.delete('__error_details__') ? "''" : this.errorDetails
+  }
+
   /**
-   * Sets __error__ to `name` on the lines where `failed` holds and no earlier stage set one. With no
-   * earlier error possible the test is a plain if: every alias is expanded wherever it is used, and
-   * ClickHouse plans each copy.
+   * Sets __error__ to `name`, and __error_details__ to `details`, on the lines where `failed` holds
+   * and no earlier stage set an error, as Loki's label filters do. With no earlier error possible
+   * the test is a plain if: every alias is expanded wherever it is used, and ClickHouse plans each copy.
    */
-  #raise(failed: string, name: string): void {
+  #raise(failed: string, name: string, details?: string): void {
     if (this.#guards.length) failed = `(${[...this.#guards, failed].join(' AND ')})`
     const before = this.#errorToMark()
+    if (details !== undefined) {
+      failed = this.alias(before === "''" ? failed : `(${before} = '' AND ${failed})`)
+      this.errorDetails = this.alias(`if(${failed}, ${details}, ${this.#detailsToMark()})`)
+      this.error = this.alias(before === "''" ? `if(${failed}, '${name}', '')` : `if(${failed}, '${name}', ${before})`)
+      return
+    }
     this.error = this.alias(before === "''" ? `if(${failed}, '${name}', '')` : `multiIf(${before} != '', ${before}, ${failed}, '${name}', '')`)
   }
 

@@ -112,11 +112,10 @@ export function durationSeconds(v: string): string {
 }
 
 // go-humanize's size names (lower case; "" is plain bytes) and their bytes.
-const SIZE_NAMES =
-  "['b', 'kib', 'kb', 'mib', 'mb', 'gib', 'gb', 'tib', 'tb', 'pib', 'pb', 'eib', 'eb', '', 'ki', 'k', 'mi', 'm', 'gi', 'g', 'ti', 't', 'pi', 'p', 'ei', 'e'], " +
-  '[1., 0x1p10, 1e3, 0x1p20, 1e6, 0x1p30, 1e9, 0x1p40, 1e12, 0x1p50, 1e15, 0x1p60, 1e18, 1., 0x1p10, 1e3, 0x1p20, 1e6, 0x1p30, 1e9, 0x1p40, 1e12, 0x1p50, 1e15, 0x1p60, 1e18]'
+export const SIZE_NAMES = "['b', 'kib', 'kb', 'mib', 'mb', 'gib', 'gb', 'tib', 'tb', 'pib', 'pb', 'eib', 'eb', '', 'ki', 'k', 'mi', 'm', 'gi', 'g', 'ti', 't', 'pi', 'p', 'ei', 'e']"
+const SIZE_BYTES = '[1., 0x1p10, 1e3, 0x1p20, 1e6, 0x1p30, 1e9, 0x1p40, 1e12, 0x1p50, 1e15, 0x1p60, 1e18, 1., 0x1p10, 1e3, 0x1p20, 1e6, 0x1p30, 1e9, 0x1p40, 1e12, 0x1p50, 1e15, 0x1p60, 1e18]'
 // Go's unicode.IsSpace, which strings.TrimSpace trims.
-const GO_SPACE = '[\\\\t\\\\n\\\\v\\\\f\\\\r \\\\x{85}\\\\x{A0}\\\\x{1680}\\\\x{2000}-\\\\x{200A}\\\\x{2028}\\\\x{2029}\\\\x{202F}\\\\x{205F}\\\\x{3000}]'
+export const GO_SPACE = '[\\\\t\\\\n\\\\v\\\\f\\\\r \\\\x{85}\\\\x{A0}\\\\x{1680}\\\\x{2000}-\\\\x{200A}\\\\x{2028}\\\\x{2029}\\\\x{202F}\\\\x{205F}\\\\x{3000}]'
 
 /**
  * go-humanize's ParseBytes, which Loki's bytes filters, `unwrap bytes()` and template `bytes` use:
@@ -128,7 +127,7 @@ const GO_SPACE = '[\\\\t\\\\n\\\\v\\\\f\\\\r \\\\x{85}\\\\x{A0}\\\\x{1680}\\\\x{
  */
 export function bytesValue(v: string): string {
   const prefix = "extract(_b_s, '^[0-9.,]*')"
-  const size = `transform(lowerUTF8(replaceRegexpAll(substring(_b_s, length(${prefix}) + 1), '^${GO_SPACE}+|${GO_SPACE}+$', '')), ${SIZE_NAMES}, 0.)`
+  const size = `transform(lowerUTF8(replaceRegexpAll(substring(_b_s, length(${prefix}) + 1), '^${GO_SPACE}+|${GO_SPACE}+$', '')), ${SIZE_NAMES}, ${SIZE_BYTES}, 0.)`
   const read = "if(match(_b_num, '^(?:[0-9]+[.]?[0-9]*|[.][0-9]+)$') AND _b_size > 0 AND _b_bytes < 18446744073709551616., floor(_b_bytes), NULL)"
   return `arrayMap(_b_s -> arrayMap((_b_num, _b_size) -> arrayMap(_b_bytes -> ${read}, [toFloat64OrZero(_b_num) * _b_size])[1], [replaceAll(${prefix}, ',', '')], [${size}])[1], [${v}])[1]`
 }
