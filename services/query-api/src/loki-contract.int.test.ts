@@ -1327,6 +1327,24 @@ describe('guard rails', () => {
 })
 
 describe('live tail: /loki/api/v1/tail over WebSocket', () => {
+  it('pushes marked lines with their __error_details__ worded, as queries answer them', async () => {
+    const tenant = 'tail-details'
+    const at = (i: number) => (START_NS + BigInt(60 + i) * NS).toString()
+    const rows = ['soon', '2s'].map((took, i) => ({ id: `td-${i}`, tenant, Timestamp: at(i), ObservedTimestamp: at(i), ServiceName: 'tailed', SeverityText: 'INFO', SeverityNumber: 9, Body: JSON.stringify({ took }) }))
+    await ch.client.insert({ table: `${DATABASE}.logs`, values: rows, format: 'JSONEachRow' })
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/loki/api/v1/tail?${encode({ query: '{service_name="tailed"} | json | took > 1s', start: START_NS.toString() })}`, { headers: { 'X-Scope-OrgID': tenant } })
+    onTestFinished(() => ws.terminate())
+    const received = new Map<string, Labels>()
+    ws.on('message', (data) => {
+      const frame = tailFrame.parse(JSON.parse(data.toString()))
+      for (const s of frame.streams) for (const [, line] of s.values) received.set(line, s.stream)
+    })
+    await once(ws, 'open')
+    await waitFor('the backlog', () => received.size === 2, 30_000)
+    expect(received.get('{"took":"soon"}')).toMatchObject({ __error__: 'LabelFilterErr', __error_details__: 'time: invalid duration "soon"' })
+    expect(received.get('{"took":"2s"}')?.__error_details__).toBeUndefined()
+  })
+
   // Last in the file: it inserts rows stamped "now", which later default-range queries would see.
   it('pushes the matching lines since start, then lines inserted after connecting, of its tenant only', async () => {
     const query = '{service_name="worker"} |= "failed"'

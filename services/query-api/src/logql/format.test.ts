@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Expr, LabelFilterExpr, LogExpr } from './ast.js'
-import { formatLogQL } from './format.js'
+import { formatLogQL, goQuote } from './format.js'
 import { parseLogQL } from './parse.js'
 
 const format = (query: string) => formatLogQL(parseLogQL(query))
@@ -67,6 +67,27 @@ describe('formatLogQL', () => {
     const text = formatLogQL(tree)
     expect(text).toBe('{a="q\\"\\\\\\n\\t\\r\\a\\b\\f\\v\\x00\\x7f\\u0085\\u2028é😀"}')
     expect(parseLogQL(text)).toStrictEqual(tree)
+  })
+
+  it('escapes what Go deems unprintable beyond ASCII as strconv.Quote does, and keeps the rest', () => {
+    // Printed by Go 1.26's strconv.Quote for each value.
+    const GO: readonly (readonly [string, string])[] = [
+      ['a\u00a0b', '"a\\u00a0b"'],
+      ['x\u200by', '"x\\u200by"'],
+      ['é ü 日本', '"é ü 日本"'],
+      ['\u2028\u2029', '"\\u2028\\u2029"'],
+      ['😀', '"😀"'],
+      ['\u{e0001}', '"\\U000e0001"'],
+      ['\ue000', '"\\ue000"'],
+      ['\u3000', '"\\u3000"'],
+      ['\u00ad', '"\\u00ad"'],
+      ['\x7f\x01', '"\\x7f\\x01"'],
+      ['\ufeff', '"\\ufeff"'],
+      ['\u0378', '"\\u0378"'],
+      ['\u061c', '"\\u061c"'],
+      ['\u1680', '"\\u1680"'],
+    ]
+    expect(GO.filter(([s, quoted]) => goQuote(s) !== quoted)).toEqual([])
   })
 
   it('round-trips trees that no query text would write in this shape', () => {

@@ -165,7 +165,10 @@ function formatDuration(ns: bigint): string {
 
 const ESCAPES: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\x07': '\\a', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v' }
 
-/** Go's strconv.Quote, except that printable non-ASCII characters stay as they are. */
+/** What Go's strconv.IsPrint refuses beyond ASCII: separators (spaces but the ASCII one) and other characters (controls, format, unassigned, surrogates, private use). */
+const UNPRINTABLE = /[\p{Z}\p{C}]/u
+
+/** Go's strconv.Quote (printable non-ASCII characters stay as they are; the rest as \u or \U escapes). */
 export function goQuote(s: string): string {
   let out = '"'
   for (const ch of s) {
@@ -173,7 +176,7 @@ export function goQuote(s: string): string {
     const escape = ESCAPES[ch]
     if (escape) out += escape
     else if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, '0')}`
-    else if ((cp >= 0x80 && cp < 0xa0) || cp === 0x2028 || cp === 0x2029) out += `\\u${cp.toString(16).padStart(4, '0')}`
+    else if (cp > 0x7f && UNPRINTABLE.test(ch)) out += cp > 0xffff ? `\\U${cp.toString(16).padStart(8, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`
     else out += ch
   }
   return `${out}"`

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { openTestStore } from '../test-store.js'
 import type { TestStore } from '../test-store.js'
-import { parseBytesError, parseDurationError, parseFloatError } from './go-errors.js'
+import { parseBytesError, parseDurationError, parseFloatError, wordTag } from './go-errors.js'
 
 const GO: readonly (readonly [value: string, parseFloat: string, parseDuration: string, parseBytes: string])[] = [
   ['abc', 'strconv.ParseFloat: parsing "abc": invalid syntax', 'time: invalid duration "abc"', 'strconv.ParseFloat: parsing "": invalid syntax'],
@@ -53,4 +53,13 @@ it('words each refusal as Go does, quoting the value as strconv.Quote and the ti
   const mismatches = GO.flatMap(([v, ...want]) => want.map((w, i) => ({ v, converter: ['ParseFloat', 'ParseDuration', 'ParseBytes'][i], want: w, got: got.get(v)?.[i] })).filter((m) => m.want !== '' && m.want !== m.got))
   expect(mismatches).toEqual([])
   expect(GO.flatMap((r) => r.slice(1)).filter((w) => w !== '').length).toBeGreaterThan(70)
+})
+
+it('words the tags of answered lines (TypeScript) as Go does, for the same values', () => {
+  const tag = (letter: string, v: string) => `\u0000${letter}${v}`
+  const mismatches = GO.flatMap(([v, ...want]) =>
+    ['F', 'D', 'B'].map((letter, i) => ({ v, converter: letter, want: want[i], got: wordTag(tag(letter, v)) })).filter((m) => m.want !== '' && m.want !== m.got),
+  )
+  expect(mismatches).toEqual([])
+  expect(wordTag('Value looks like object')).toBe('Value looks like object')
 })

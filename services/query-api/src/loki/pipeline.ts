@@ -38,7 +38,7 @@ import {
 } from './sql.js'
 import { Params } from './sql.js'
 import type { Builtin } from './sql.js'
-import { JSON_NOT_OBJECT, UNPACK_NOT_OBJECT, conversionError } from './go-errors.js'
+import { JSON_NOT_OBJECT, UNPACK_NOT_OBJECT, conversionDetails, wordDetails, wordTag } from './go-errors.js'
 import { logfmtExtractSql, logfmtPlainSql, logfmtSql } from './logfmt.js'
 import { compileTemplate } from './template.js'
 import type { CompiledTemplate } from './template.js'
@@ -103,8 +103,13 @@ export class Pipeline {
   readonly where: string[] = []
   line = 'Body'
   error = "''"
-  /** `__error_details__`: what the stage that set __error__ says of it, where Loki's says something (go-errors.ts). */
+  /**
+   * `__error_details__`: what the stage that set __error__ says of it, where Loki's says something;
+   * a converter's refusal as a tag (go-errors.ts), worded where a filter reads it and for answers.
+   */
   errorDetails = "''"
+  /** Whether errorDetails can hold a converter's tag (conversionDetails). */
+  #tagged = false
   readonly #frames: Frame[] = []
   readonly #dropped = new Set<string>()
   readonly #dropMatchers: Matcher[] = []
@@ -162,7 +167,7 @@ export class Pipeline {
 
   #lookup(name: string): Lookup {
     if (name === '__error__') return this.#dropped.has(name) ? ABSENT : { has: `(${this.error} != '')`, val: this.error }
-    if (name === '__error_details__') return this.#dropped.has(name) ? ABSENT : { has: `(${this.errorDetails} != '')`, val: this.errorDetails }
+    if (name === '__error_details__') return this.#dropped.has(name) ? ABSENT : { has: `(${this.errorDetails} != '')`, val: this.#wordedDetails() }
     if (this.#dropped.has(name) || (this.#kept && !this.#kept.has(name))) return ABSENT
     const b = builtin(name)
     if (b) return { has: `(${b.str} != '')`, val: b.str }
@@ -440,7 +445,8 @@ export class Pipeline {
     const op = e.op === '==' ? '=' : e.op
     // Loki keeps a line whose label does not convert, marked with __error__=LabelFilterErr and the
     // converter's error in __error_details__ (unless an earlier stage marked it).
-    this.#raise(`${l.has} AND NOT ${conv.ok}`, 'LabelFilterErr', conversionError(v.type, l.val))
+    this.#tagged = true
+    this.#raise(`${l.has} AND NOT ${conv.ok}`, 'LabelFilterErr', conversionDetails(v.type, l.val))
     return `(${l.has} AND (NOT ${conv.ok} OR ${conv.num} ${op} ${bindNumeric(v, this.#p)}))`
   }
 
@@ -452,7 +458,7 @@ export class Pipeline {
     const error = m.name === '__error__'
     const current = error ? this.visibleError : this.#dropped.has(m.name) ? "''" : this.errorDetails
     if (current === "''") return
-    const cleared = this.alias(`if(${matchSql(current, m.op, m.value, this.#p)}, '', ${current})`)
+    const cleared = this.alias(`if(${matchSql(error ? current : this.#wordedDetails(), m.op, m.value, this.#p)}, '', ${current})`)
     if (error) this.error = cleared
     else this.errorDetails = cleared
   }
@@ -465,9 +471,10 @@ export class Pipeline {
   /**
    * Marks the lines where `failed` holds with __error__=`name`, over any error they had, as Loki's
    * parsers and unwrap set theirs; `details` (a String expression), when given, replaces
-   * __error_details__ on those lines.
+   * __error_details__ on those lines (`tagged`: it is a converter's tag, go-errors.ts).
    */
-  replaceError(failed: string, name: string, details?: string): void {
+  replaceError(failed: string, name: string, details?: string, opts: { tagged?: boolean } = {}): void {
+    if (opts.tagged) this.#tagged = true
     if (details !== undefined) {
       failed = this.alias(failed)
       this.errorDetails = this.alias(`if(${failed}, ${details}, ${this.#detailsToMark()})`)
@@ -478,6 +485,11 @@ export class Pipeline {
   /** The error a new mark builds on: none after `drop __error__` (Loki resets it), and the new mark shows again. */
   #errorToMark(): string {
     return this.#dropped.delete('__error__') ? "''" : this.error
+  }
+
+  /** __error_details__ in words, where a filter, a grouping or a template reads it (a tag only where a converter's refusal can be one). */
+  #wordedDetails(): string {
+    return this.#tagged ? wordDetails(this.errorDetails) : this.errorDetails
   }
 
   /** The details a new mark builds on: none after `drop __error_details__`. */
@@ -608,7 +620,7 @@ export class Pipeline {
       }
       for (const k in parsed) if (parsed[k] === '') delete parsed[k]
       if (row._error) parsed.__error__ = row._error
-      if (row._error_details) parsed.__error_details__ = row._error_details
+      if (row._error_details) parsed.__error_details__ = wordTag(row._error_details)
       return { stream: visible(stream, vis), meta: visible(meta, vis), parsed: visible(parsed, vis) }
     }
     return { columns, shape }

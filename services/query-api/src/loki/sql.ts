@@ -112,10 +112,13 @@ export function durationSeconds(v: string): string {
 }
 
 // go-humanize's size names (lower case; "" is plain bytes) and their bytes.
-export const SIZE_NAMES = "['b', 'kib', 'kb', 'mib', 'mb', 'gib', 'gb', 'tib', 'tb', 'pib', 'pb', 'eib', 'eb', '', 'ki', 'k', 'mi', 'm', 'gi', 'g', 'ti', 't', 'pi', 'p', 'ei', 'e']"
+export const SIZE_NAME_LIST = ['b', 'kib', 'kb', 'mib', 'mb', 'gib', 'gb', 'tib', 'tb', 'pib', 'pb', 'eib', 'eb', '', 'ki', 'k', 'mi', 'm', 'gi', 'g', 'ti', 't', 'pi', 'p', 'ei', 'e'] as const
+export const SIZE_NAMES = `[${SIZE_NAME_LIST.map((n) => `'${n}'`).join(', ')}]`
 const SIZE_BYTES = '[1., 0x1p10, 1e3, 0x1p20, 1e6, 0x1p30, 1e9, 0x1p40, 1e12, 0x1p50, 1e15, 0x1p60, 1e18, 1., 0x1p10, 1e3, 0x1p20, 1e6, 0x1p30, 1e9, 0x1p40, 1e12, 0x1p50, 1e15, 0x1p60, 1e18]'
 // Go's unicode.IsSpace, which strings.TrimSpace trims.
-export const GO_SPACE = '[\\\\t\\\\n\\\\v\\\\f\\\\r \\\\x{85}\\\\x{A0}\\\\x{1680}\\\\x{2000}-\\\\x{200A}\\\\x{2028}\\\\x{2029}\\\\x{202F}\\\\x{205F}\\\\x{3000}]'
+export const GO_SPACE_CLASS = '[\\t\\n\\v\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}]'
+/** GO_SPACE_CLASS as it is written inside a SQL string literal. */
+export const GO_SPACE = GO_SPACE_CLASS.replaceAll('\\', '\\\\')
 
 /**
  * go-humanize's ParseBytes, which Loki's bytes filters, `unwrap bytes()` and template `bytes` use:
