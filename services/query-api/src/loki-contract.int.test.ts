@@ -647,6 +647,7 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
       JSON.stringify({ took: 'é"\n', n: 'x"\t' }),
       'a="x',
       JSON.stringify({ took: '2s', size: '2KB', n: '7' }),
+      JSON.stringify({ size: 'huge' }),
     ]
     const rows = bodies.map((Body, i) => ({ id: `ed-${i}`, tenant, Timestamp: at(i), ObservedTimestamp: at(i), ServiceName: 'details', SeverityText: 'INFO', SeverityNumber: 9, Body }))
     await ch.client.insert({ table: `${DATABASE}.logs`, values: rows, format: 'JSONEachRow' })
@@ -667,6 +668,7 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
       0: ['LabelFilterErr', 'strconv.ParseFloat: parsing "": invalid syntax'],
       3: ['LabelFilterErr', 'unhandled size name: zb'],
       7: ['', ''],
+      8: ['LabelFilterErr', 'strconv.ParseFloat: parsing "": invalid syntax'],
     })
     expect(await kept('| json | n > 1')).toEqual({
       0: ['LabelFilterErr', 'strconv.ParseFloat: parsing "abc": invalid syntax'],
@@ -697,6 +699,14 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
       'time: unknown unit "x" in duration "5x"': '0',
       'time: invalid duration "\\xc3\\xa9\\"\\x0a"': '0',
     })
+    // Counted with its details (after drop __error__), two values that Go refuses in the same words
+    // (big, huge) are one series, as in Loki.
+    const bySize = await instantQuery('count_over_time({service_name="details"} | json size | size > 1KB | drop __error__, size [1h])', { time }, headers)
+    expect(bySize.result.map((s) => [s.metric.__error_details__ ?? '', s.value[1]]).sort()).toEqual([
+      ['', '1'],
+      ['strconv.ParseFloat: parsing "": invalid syntax', '2'],
+      ['unhandled size name: zb', '1'],
+    ])
   })
 
   it('compares numbers and durations in label filters after | json', async () => {

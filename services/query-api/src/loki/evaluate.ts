@@ -74,12 +74,12 @@ const NON_FINITE: Readonly<Record<string, number>> = { inf: Infinity, '-inf': -I
 async function range(expr: Extract<MetricExpr, { kind: 'range' }>, ctx: EvalContext, pushdown: Grouping | undefined): Promise<Series[]> {
   if (expr.op === 'absent_over_time') return absent(expr, ctx)
   const rows = await ctx.run(await ctx.prepare((scope) => compileRange(scope, expr, ctx.steps, pushdown)))
-  // A series label __error_details__ comes as a tag to word (go-errors.ts).
-  const worded = (labels: Record<string, string>) => (labels.__error_details__ === undefined ? labels : { ...labels, __error_details__: wordTag(labels.__error_details__) })
   if (rows.some((r) => r.failed)) {
-    // Rare, and the end of the query: a second statement finds the labels the message names.
+    // Rare, and the end of the query: a second statement finds the labels the message names (its
+    // __error_details__ may be a converter's tag, go-errors.ts, worded here).
     const [line] = await ctx.run(await ctx.prepare((scope) => compileRange(scope, expr, ctx.steps, undefined, true)))
-    throw pipelineError(worded(line?.labels ?? {}))
+    const labels = line?.labels ?? {}
+    throw pipelineError(labels.__error_details__ === undefined ? labels : { ...labels, __error_details__: wordTag(labels.__error_details__) })
   }
   if (rows.length > ctx.maxSeries) throw tooManySeries(ctx.maxSeries)
   return rows.map((r) => {
@@ -88,7 +88,7 @@ async function range(expr: Extract<MetricExpr, { kind: 'range' }>, ctx: EvalCont
       const v = r.v[k]
       if (v !== null && v !== undefined) points.set(i, typeof v === 'number' ? v : NON_FINITE[v] ?? NaN)
     })
-    return { metric: worded(r.labels), points }
+    return { metric: r.labels, points }
   })
 }
 

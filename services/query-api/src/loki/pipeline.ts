@@ -110,6 +110,8 @@ export class Pipeline {
   errorDetails = "''"
   /** Whether errorDetails can hold a converter's tag (conversionDetails). */
   #tagged = false
+  /** Whether a `drop __error__` ran: only then can a line keep __error_details__ without __error__ (and so reach a metric series). */
+  #errorCleared = false
   readonly #frames: Frame[] = []
   readonly #dropped = new Set<string>()
   readonly #dropMatchers: Matcher[] = []
@@ -280,6 +282,7 @@ export class Pipeline {
         return
       case 'drop':
         for (const l of stage.labels) {
+          if (l.name === '__error__') this.#errorCleared = true
           if (!('op' in l)) this.#dropped.add(l.name)
           else if (l.name === '__error__' || l.name === '__error_details__') this.#clearMatching(l)
           else this.#dropMatchers.push(l)
@@ -550,7 +553,9 @@ export class Pipeline {
         : maps.reduce((a, b, i) => (this.#frames[i]!.kind === 'set' ? `mapUpdate(${a}, CAST(${b}, 'Map(String, String)'))` : `mapUpdate(CAST(${b}, 'Map(String, String)'), ${a})`), `CAST(map(), 'Map(String, String)')`),
     )
     let labels = this.error === "''" ? merged : `if(${this.error} = '', ${merged}, mapUpdate(${merged}, map('__error__', ${this.error})))`
-    if (this.errorDetails !== "''") labels = `mapUpdate(${labels}, map('__error_details__', ${this.errorDetails}))`
+    // A series keyed by a tag would split where two tags word alike (bytes' "unhandled size name: zb"
+    // for 5zb and 6zb): worded here where a line can be counted with its details (after drop __error__).
+    if (this.errorDetails !== "''") labels = `mapUpdate(${labels}, map('__error_details__', ${this.#errorCleared ? this.#wordedDetails() : this.errorDetails}))`
     return this.#visible(nonEmpty(labels))
   }
 
