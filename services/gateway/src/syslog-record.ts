@@ -19,8 +19,10 @@
 // (without its PRI when it has a valid one, whose level it then gets; INFO otherwise), with service
 // "syslog" and the attribute syslog.format = "unparsed" to find such senders by. RFC 3164 §4.3.3
 // asks the same of a relay, and a syslog sender has no way to hear about a refusal.
-import { parseSyslog, parseSyslogPri, severityFromSyslog } from '@sluice/core'
+import { INPUT_LIMITS, MAX_TIMESTAMP_NS, parseSyslog, parseSyslogPri, severityFromNumber, severityFromSyslog } from '@sluice/core'
 import type { SyslogMessage } from '@sluice/core'
+import { Validated } from './ingest.js'
+import type { EventDefaults } from './ingest.js'
 
 /** The fields the validator bounds (input.ts): longer values would reject the whole record. */
 const MAX_NAME_CHARS = 256
@@ -116,4 +118,41 @@ export function syslogRecord(line: string, referenceMs: number): SyslogRecord {
     record.message = line.slice(pri.length)
   }
   return { record, parsed: false }
+}
+
+const INFO = severityFromNumber(9)
+
+/**
+ * The LogEvent validateLogInput makes of `record` (syslogRecord's) under the id `id`, made here:
+ * the record is of the validator's common shape by construction, so only what the parser does not
+ * bound is checked (an attribute name longer than the validator takes, a time past 2262), and a
+ * record with such a part is left to the validator (undefined). syslog.test.ts holds the two to
+ * each other.
+ */
+export function syslogEvent(record: Record<string, unknown>, id: string, d: EventDefaults): Validated | undefined {
+  const attributes = record.attributes as Record<string, string>
+  let count = 0
+  for (const k in attributes) if (k.length === 0 || k.length > INPUT_LIMITS.keyChars || ++count > INPUT_LIMITS.entries) return undefined
+  const timestamp = record.timestamp as bigint | undefined
+  if (timestamp !== undefined && timestamp > MAX_TIMESTAMP_NS) return undefined
+  const service = (record.service as string).trim()
+  const host = record.host === undefined ? '' : (record.host as string).trim()
+  if (service.length === 0) return undefined
+  const severity = record.severity_number === undefined ? INFO : severityFromNumber(record.severity_number as number)
+  return new Validated({
+    id,
+    tenant: d.tenant,
+    timestamp: timestamp ?? d.observedNs,
+    observed_timestamp: d.observedNs,
+    service,
+    host: host === '' ? null : host,
+    severity_text: severity.text,
+    severity_number: severity.number,
+    message: record.message as string,
+    trace_id: null,
+    span_id: null,
+    attributes,
+    resource: {},
+    source: d.source,
+  })
 }

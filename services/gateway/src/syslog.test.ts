@@ -14,13 +14,13 @@ import type { LogEvent } from '@sluice/core'
 import type { Message, MessageProducer } from '@sluice/kafka'
 import { createRegistry } from '@sluice/observability'
 import { loadConfig } from './config.js'
-import { createIngest } from './ingest.js'
+import { Validated, createIngest } from './ingest.js'
 import type { Ingest, IngestDefaults } from './ingest.js'
 import { tenantRule } from './protocol.js'
 import { MAX_QUEUED_BYTES, startSyslog } from './syslog.js'
 import { SyslogFramer } from './syslog-framing.js'
 import type { FrameRefusal } from './syslog-framing.js'
-import { MAX_SD_PARAMS, frameText, syslogRecord } from './syslog-record.js'
+import { MAX_SD_PARAMS, frameText, syslogEvent, syslogRecord } from './syslog-record.js'
 import { SyslogReport } from './syslog-report.js'
 import { kept } from './test-fakes.js'
 import { SourceAllowList, sourceProblem } from './syslog-sources.js'
@@ -153,11 +153,16 @@ describe('syslog TCP framing (RFC 6587)', () => {
 const REF = Date.UTC(2026, 10, 30, 12, 0, 0) // 2026-11-30T12:00:00Z
 const OBSERVED = 1_700_000_000_000_000_000n
 
-/** The LogEvent the accept path makes of `line`'s record (it must be valid). */
+const DEFAULTS = { tenant: 't', source: 'syslog', observedNs: OBSERVED } as const
+const ID = '0193a1b2-7c3d-7e4f-8a5b-6c7d8e9f0a1b'
+
+/** The LogEvent the accept path makes of `line`'s record (it must be valid), by the validator and by syslogEvent alike. */
 function event(line: string | Buffer, referenceMs = REF): LogEvent & { parsed: boolean } {
   const r = syslogRecord(typeof line === 'string' ? line : frameText(line), referenceMs)
-  const v = validateLogInput(r.record, 0, { tenant: 't', source: 'syslog', observedNs: OBSERVED })
+  const v = validateLogInput({ ...r.record, id: ID }, 0, DEFAULTS)
   if (!v.ok) throw new Error(JSON.stringify(v.errors))
+  const made = syslogEvent(r.record, ID, DEFAULTS)
+  if (made) expect(made.event).toEqual(v.event)
   return { ...v.event, parsed: r.parsed }
 }
 
@@ -239,6 +244,40 @@ describe('syslog messages as records', () => {
     expect(event('<11>not a syslog header')).toMatchObject({ parsed: false, service: 'syslog', severity_text: 'ERROR', message: 'not a syslog header', attributes: { 'syslog.format': 'unparsed', 'syslog.facility': 'user' } })
   })
 
+  it('makes the LogEvent the validator makes of a record, and leaves it the records it cannot vouch for', () => {
+    const part = <T>(common: T[], odd: T[]) => fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...common) }, { weight: 1, arbitrary: fc.constantFrom(...odd) })
+    const pri = part(['<13>', '<134>', '<165>', '<0>'], ['', '<999>', '<1a>'])
+    const time = part(['2026-11-30T19:29:35.003Z', '2026-11-30T19:29:35.123456789+01:00', '-'], ['9999-12-31T23:59:59Z', '1969-12-31T23:59:59Z', 'yesterday'])
+    const name = part(['web-1', 'app', '-'], [' ', 'x'.repeat(255), 'x'.repeat(300), '\u00e9t\u00e9'])
+    const sd = part(['-', '[origin ip="10.0.0.1"]', '[meta seq="7" seq="8"][origin x=""]'], [`[${'s'.repeat(32)} ${'p'.repeat(32)}="v"]`, `[${'s'.repeat(200)} ${'p'.repeat(100)}="long name"]`, `[many ${Array.from({ length: 260 }, (_, i) => `p${i}="${i}"`).join(' ')}]`])
+    const rfc5424 = fc.tuple(pri, time, name, name, sd, fc.string({ maxLength: 12 })).map(([p, t, h, a, d, m]) => `${p}1 ${t} ${h} ${a} 42 ID7 ${d} ${m}`)
+    const rfc3164 = fc.tuple(pri, name, fc.string({ maxLength: 12 })).map(([p, a, m]) => `${p}Nov 30 19:27:12 vm ${a}[99]: ${m}`)
+    const line = fc.oneof({ weight: 4, arbitrary: rfc5424 }, rfc3164, fc.string({ maxLength: 40 }))
+    const seen = { made: 0, left: 0 }
+    fc.assert(
+      fc.property(line, (text) => {
+        const r = syslogRecord(text, REF)
+        const validated = validateLogInput({ ...r.record, id: ID }, 0, DEFAULTS)
+        const made = syslogEvent(r.record, ID, DEFAULTS)
+        if (made === undefined) {
+          seen.left++
+          return
+        }
+        seen.made++
+        expect(validated).toEqual({ ok: true, event: made.event })
+      }),
+      { seed: 38, numRuns: 3000 },
+    )
+    // The parser bounds every part the validator does (SD names, times): it vouches for all.
+    expect(seen).toEqual({ made: 3000, left: 0 })
+    // A record past those bounds (not one the parser makes) is left to the validator, which says why.
+    const record = (more: Record<string, unknown>) => ({ message: 'm', service: 'app', attributes: {}, ...more })
+    for (const odd of [record({ timestamp: 10n ** 19n }), record({ attributes: { ['k'.repeat(257)]: 'v' } }), record({ attributes: { '': 'v' } }), record({ service: '  ' })]) {
+      expect(syslogEvent(odd, ID, DEFAULTS)).toBeUndefined()
+      expect(validateLogInput({ ...odd, id: ID }, 0, DEFAULTS).ok).toBe(false)
+    }
+  })
+
   it('keeps a record valid when a sender overdoes structured data or names', () => {
     const sd = Array.from({ length: 300 }, (_, i) => `p${i}="${i}"`).join(' ')
     const e = event(`<13>1 - ${'h'.repeat(300)} app - - [many ${sd}] x`)
@@ -277,7 +316,8 @@ function fakeIngest() {
   let maxInFlight = 0
   const ingest: Ingest = {
     async records(records, defaults) {
-      const rs = records as Array<{ message: string; id: string }>
+      // Records the listener made into LogEvents itself (syslogEvent) come as Validated.
+      const rs = records.map((r) => (r instanceof Validated ? r.event : (r as { message: string; id: string })))
       const batch = { messages: rs.map((r) => r.message), ids: rs.map((r) => r.id), defaults }
       attempts.push(batch)
       maxInFlight = Math.max(maxInFlight, ++inFlight)

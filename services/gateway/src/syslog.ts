@@ -29,7 +29,8 @@ import { SluiceError, errorMessage, nowNs, uuidv7 } from '@sluice/core'
 import type { ProtocolContext } from './protocol.js'
 import { SyslogFramer } from './syslog-framing.js'
 import { SourceAllowList } from './syslog-sources.js'
-import { SYSLOG_SERVICE, frameText, syslogRecord } from './syslog-record.js'
+import type { EventDefaults } from './ingest.js'
+import { SYSLOG_SERVICE, frameText, syslogEvent, syslogRecord } from './syslog-record.js'
 import type { SyslogRecord } from './syslog-record.js'
 import { SyslogReport } from './syslog-report.js'
 import type { SyslogCounts, SyslogTransport } from './syslog-report.js'
@@ -94,11 +95,11 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
    * once encoded, not kept for a retry: objects alive through a Kafka round trip are promoted by the
    * garbage collector, which costs more than reading the frames twice in the rare retry.
    */
-  async function deliver(count: number, build: (first: boolean) => unknown[], from: string, transport: SyslogTransport): Promise<void> {
-    const observedNs = nowNs()
+  async function deliver(count: number, build: (first: boolean, d: EventDefaults) => unknown[], from: string, transport: SyslogTransport): Promise<void> {
+    const defaults: EventDefaults = { tenant: config.syslogTenant, source: 'syslog', observedNs: nowNs() }
     for (let delayMs = 100, firstTry = true; ; delayMs = Math.min(delayMs * 2, MAX_RETRY_DELAY_MS), firstTry = false) {
       try {
-        const r = await ctx.ingest.records(build(firstTry), { tenant: config.syslogTenant, source: 'syslog', observedNs })
+        const r = await ctx.ingest.records(build(firstTry, defaults), defaults)
         report.accepted(r.accepted)
         const first = r.errors[0]
         if (r.rejected > 0) report.dropped('invalid', r.rejected, `from ${from}: ${first ? `${first.field || 'record'}: ${first.message}` : 'rejected'}`)
@@ -117,12 +118,12 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
   }
 
   /**
-   * A frame or datagram as the record `id`; unparsed ones are noted on the `first` reading only.
-   * Frames wait for their batch as bytes and become records only when the batch goes to Kafka:
-   * objects made earlier would live through a Kafka round trip and cost the garbage collector far
-   * more than the bytes do.
+   * A frame or datagram as the record `id`, made into its LogEvent here where it can be
+   * (syslogEvent); unparsed ones are noted on the `first` reading only. Frames wait for their batch
+   * as bytes and become records only when the batch goes to Kafka: objects made earlier would live
+   * through a Kafka round trip and cost the garbage collector far more than the bytes do.
    */
-  function toRecord(line: string, from: string, nowMs: number, id: string, first: boolean): unknown {
+  function toRecord(line: string, from: string, nowMs: number, id: string, first: boolean, d: EventDefaults): unknown {
     let r: SyslogRecord
     try {
       r = syslogRecord(line, nowMs)
@@ -132,6 +133,8 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
       r = { record: { message: line, service: SYSLOG_SERVICE, attributes: { 'syslog.format': 'unparsed' } }, parsed: false }
     }
     if (!r.parsed && first) report.unparsed(`from ${from}: ${quote(line)}`)
+    const event = syslogEvent(r.record, id, d)
+    if (event) return event
     r.record.id = id
     return r.record
   }
@@ -140,13 +143,13 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
    * Reads `messages` into records: new ids on the first reading, the same ones after. The ids wait
    * for a retry as one string (UUIDs are 36 characters), not as an object per record.
    */
-  function reader<T>(messages: readonly T[], text: (m: T) => string, from: (m: T) => string): (first: boolean) => unknown[] {
+  function reader<T>(messages: readonly T[], text: (m: T) => string, from: (m: T) => string): (first: boolean, d: EventDefaults) => unknown[] {
     const nowMs = Date.now()
     let ids = ''
-    return (first) => {
-      if (!first) return messages.map((m, i) => toRecord(text(m), from(m), nowMs, ids.slice(i * UUID_CHARS, (i + 1) * UUID_CHARS), false))
+    return (first, d) => {
+      if (!first) return messages.map((m, i) => toRecord(text(m), from(m), nowMs, ids.slice(i * UUID_CHARS, (i + 1) * UUID_CHARS), false, d))
       const made = new Array<string>(messages.length)
-      const records = messages.map((m, i) => toRecord(text(m), from(m), nowMs, (made[i] = uuidv7()), true))
+      const records = messages.map((m, i) => toRecord(text(m), from(m), nowMs, (made[i] = uuidv7()), true, d))
       ids = made.join('')
       return records
     }
