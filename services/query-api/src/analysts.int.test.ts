@@ -250,6 +250,21 @@ describe('GET /v1/trends', () => {
     expect(series.total).toBe([...expected.values()].reduce((n, e) => n + e.total, 0))
   })
 
+  it('counts the minute holding `to` when `to` lies in its first second', async () => {
+    // A minute of checkout's with records, ending the window half a second into it.
+    const minutes = of('checkout', storedCopies).map((x) => (ns(x) / S / 60n) * 60n).filter((m) => m * S < NOW - 5n * MIN)
+    const last = minutes.reduce((a, b) => (a > b ? a : b))
+    const to = last * S + 500n * MS
+    const from = to - 10n * MIN
+    const r = await get(`/v1/trends?${q({ service: 'checkout', from: from.toString(), to: to.toString(), step: '1m' })}`)
+    expect(r.status).toBe(200)
+    const [series] = r.body.services
+    const inWindow = minutes.filter((m) => m >= (from / S / 60n) * 60n && m <= last)
+    expect(series.points.map((p: { t: string }) => p.t).at(-1)).toBe(iso(last * S))
+    expect(series.points.at(-1).total).toBe(minutes.filter((m) => m === last).length)
+    expect(series.total).toBe(inWindow.length)
+  })
+
   it('refuses a step that is not whole minutes, and a range over the limit', async () => {
     expect((await get('/v1/trends?step=90s')).body.message).toMatch(/whole number of minutes/)
     const r = await get(`/v1/trends?${q({ from: '2020-01-01T00:00:00Z', to: '2021-01-01T00:00:00Z' })}`)

@@ -180,8 +180,10 @@ export function registerOverview(app: FastifyInstance, ctx: AnalystContext): voi
     const stepS = p.step === undefined ? (STEPS_S.find((s) => spanS / s <= 300) ?? 86_400) : p.step / 1000
     if (!Number.isInteger(stepS) || stepS % 60 !== 0) throw new SluiceError('VALIDATION_FAILED', 'parameter step: must be a whole number of minutes (counts are kept per minute)')
     if (spanS / stepS > MAX_POINTS) throw new SluiceError('VALIDATION_FAILED', `parameter step: ${spanS / stepS} buckets exceed the limit of ${MAX_POINTS}; choose a larger step`)
-    // Buckets are aligned to the step (from the epoch), the first one holding `from`.
+    // Buckets are aligned to the step (from the epoch), the first one holding `from`, the last the
+    // minute holding `to` (counts are kept per minute): up to `to`'s second, rounded up.
     const firstS = (fromNs / S / BigInt(stepS)) * BigInt(stepS)
+    const endS = (toNs + S - 1n) / S
     const b = new Params()
     const rows = await ctx.run<{ service: string; t: string; level: string; n: string }>(reply, 'trends', {
       query: `SELECT ServiceName AS service, toString(toUnixTimestamp(toStartOfInterval(Minute, toIntervalSecond(${b.bind(stepS, 'UInt32')})))) AS t, Level AS level, sum(Count) AS n
@@ -190,12 +192,12 @@ export function registerOverview(app: FastifyInstance, ctx: AnalystContext): voi
                 ...(tenant ? [`tenant = ${b.bind(tenant)}`] : []),
                 ...(p.service ? [`ServiceName = ${b.bind(p.service)}`] : []),
                 `Minute >= toDateTime(${b.bind(((fromNs / S / 60n) * 60n).toString(), 'Int64')})`,
-                `Minute < toDateTime(${b.bind(((toNs + S - 1n) / S).toString(), 'Int64')})`,
+                `Minute < toDateTime(${b.bind(endS.toString(), 'Int64')})`,
               ])}
               GROUP BY service, t, level ORDER BY service, t`,
       params: b.values,
     })
-    const buckets = Math.max(1, Math.ceil((Number(toNs / S) - Number(firstS)) / stepS))
+    const buckets = Math.max(1, Math.ceil(Number(endS - firstS) / stepS))
     const series = new Map<string, { service: string; total: number; errors: number; points: { t: string; total: number; errors: number; error_rate: number; levels: Record<string, number> }[] }>()
     for (const r of rows) {
       let s = series.get(r.service)
