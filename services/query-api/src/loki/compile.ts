@@ -4,7 +4,6 @@
 import { SluiceError } from '@sluice/core'
 import type { Grouping, LogExpr, Matcher, RangeAggregation } from '../logql/ast.js'
 import type { Labels } from './output.js'
-import { conversionDetails } from './go-errors.js'
 import { Pipeline, namesLabel } from './pipeline.js'
 import type { OutputRow } from './pipeline.js'
 import { Params, anchored, builtin, bytesValue, durationSeconds, matchSql, unsupported } from './sql.js'
@@ -219,7 +218,7 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
     // As Loki: a line without the label gives no sample; one whose value does not convert gives a
     // sample marked SampleExtractionErr (over any earlier error), for a filter after unwrap to drop.
     const failed = pipe.alias(`(${l.val} != '' AND ${value} IS NULL)`)
-    pipe.replaceError(failed, 'SampleExtractionErr', conversionDetails(kind, l.val), { tagged: true })
+    pipe.replaceError(failed, 'SampleExtractionErr', pipe.conversionDetails(kind, l.val))
     for (const f of r.unwrap.post) pipe.apply(f)
     where.push(`(${value} IS NOT NULL OR ${failed})`)
   } else if (UNWRAPPED.has(r.op)) {

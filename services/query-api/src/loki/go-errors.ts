@@ -85,17 +85,18 @@ export function parseBytesError(v: string): string {
 }
 
 const CONVERTERS = { number: 'F', duration: 'D', bytes: 'B' } as const
+export type Converter = keyof typeof CONVERTERS
 
 /**
  * The __error_details__ of a value a label filter or `unwrap` could not convert: a tag (NUL, the
  * converter's letter, the value), worded by wordDetails where the text is needed.
  */
-export function conversionDetails(kind: keyof typeof CONVERTERS, v: string): string {
+export function conversionDetails(kind: Converter, v: string): string {
   return `concat(char(0), '${CONVERTERS[kind]}', ${v})`
 }
 
 /** Whether a value of __error_details__ is a tag conversionDetails made, still to be worded. */
-export const isTagged = (v: unknown): v is string => typeof v === 'string' && v.charCodeAt(0) === 0
+const isTagged = (v: unknown): v is string => typeof v === 'string' && v.charCodeAt(0) === 0
 
 /** __error_details__ `t` as Loki words it: a tag becomes its converter's error, other text stays. */
 export function wordDetails(t: string): string {

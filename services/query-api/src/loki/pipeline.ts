@@ -39,6 +39,7 @@ import {
 import { Params } from './sql.js'
 import type { Builtin } from './sql.js'
 import { JSON_NOT_OBJECT, UNPACK_NOT_OBJECT, conversionDetails, wordDetails, wordTag } from './go-errors.js'
+import type { Converter } from './go-errors.js'
 import { logfmtExtractSql, logfmtPlainSql, logfmtSql } from './logfmt.js'
 import { compileTemplate } from './template.js'
 import type { CompiledTemplate } from './template.js'
@@ -108,7 +109,7 @@ export class Pipeline {
    * a converter's refusal as a tag (go-errors.ts), worded where a filter reads it and for answers.
    */
   errorDetails = "''"
-  /** Whether errorDetails can hold a converter's tag (conversionDetails). */
+  /** Whether errorDetails can hold a converter's tag (made by #conversionDetails alone). */
   #tagged = false
   /** Whether a `drop __error__` ran: only then can a line keep __error_details__ without __error__ (and so reach a metric series). */
   #errorCleared = false
@@ -448,8 +449,7 @@ export class Pipeline {
     const op = e.op === '==' ? '=' : e.op
     // Loki keeps a line whose label does not convert, marked with __error__=LabelFilterErr and the
     // converter's error in __error_details__ (unless an earlier stage marked it).
-    this.#tagged = true
-    this.#raise(`${l.has} AND NOT ${conv.ok}`, 'LabelFilterErr', conversionDetails(v.type, l.val))
+    this.#raise(`${l.has} AND NOT ${conv.ok}`, 'LabelFilterErr', this.conversionDetails(v.type, l.val))
     return `(${l.has} AND (NOT ${conv.ok} OR ${conv.num} ${op} ${bindNumeric(v, this.#p)}))`
   }
 
@@ -474,10 +474,9 @@ export class Pipeline {
   /**
    * Marks the lines where `failed` holds with __error__=`name`, over any error they had, as Loki's
    * parsers and unwrap set theirs; `details` (a String expression), when given, replaces
-   * __error_details__ on those lines (`tagged`: it is a converter's tag, go-errors.ts).
+   * __error_details__ on those lines.
    */
-  replaceError(failed: string, name: string, details?: string, opts: { tagged?: boolean } = {}): void {
-    if (opts.tagged) this.#tagged = true
+  replaceError(failed: string, name: string, details?: string): void {
     if (details !== undefined) {
       failed = this.alias(failed)
       this.errorDetails = this.alias(`if(${failed}, ${details}, ${this.#detailsToMark()})`)
@@ -488,6 +487,12 @@ export class Pipeline {
   /** The error a new mark builds on: none after `drop __error__` (Loki resets it), and the new mark shows again. */
   #errorToMark(): string {
     return this.#dropped.delete('__error__') ? "''" : this.error
+  }
+
+  /** The __error_details__ of a value `v` a converter refused, as a tag (go-errors.ts) this pipeline words where it is read. */
+  conversionDetails(kind: Converter, v: string): string {
+    this.#tagged = true
+    return conversionDetails(kind, v)
   }
 
   /** __error_details__ in words, where a filter, a grouping or a template reads it (a tag only where a converter's refusal can be one). */
