@@ -54,10 +54,59 @@ export async function createClickHouse(opts: ClickHouseOptions): Promise<ClickHo
   // Loaded lazily: servers deployments never load the native library.
   const { createChdbConnection } = await import('chdb/connection')
   const client = createClient({
-    connection: createChdbConnection({ path: dataDir }),
+    connection: oneAtATime(createChdbConnection({ path: dataDir })),
     clickhouse_settings: { date_time_output_format: 'iso' },
   } as Parameters<typeof createClient>[0])
   return { client, mode: 'embedded', location: dataDir }
+}
+
+/** The statements of chdb's Connection (what @clickhouse/client calls on it). */
+type ChdbConnection = Awaited<ReturnType<typeof import('chdb/connection').createChdbConnection>>
+const STATEMENTS = ['query', 'exec', 'command', 'insert', 'ping'] as const
+
+/**
+ * chdb (3.4.0) keeps what a statement wrote before it failed — a JSON header, rows — in its
+ * session's output, and the next statement's answer starts with it: the client then misreads
+ * that answer (a JSON parse error) or, in a row format, hands over the failed statement's rows
+ * as its own, whoever asked. The engine runs one statement of a session at a time anyway; here
+ * they are also issued one at a time, and after a failure (an error, a timeout, a refused row, an
+ * aborted request) a throwaway SELECT takes what was left before the next statement is issued.
+ * An aborted statement still runs to its end in the engine: the SELECT queues behind it there.
+ */
+export function oneAtATime(connection: ChdbConnection): ChdbConnection {
+  let last: Promise<unknown> = Promise.resolve()
+  const drain = async () => {
+    try {
+      const r = await connection.query({ query: 'SELECT 1', format: 'CSV' } as Parameters<ChdbConnection['query']>[0])
+      for await (const _ of r.stream) {
+        // read and dropped
+      }
+    } catch {
+      // nothing was left, or the session is closing
+    }
+  }
+  const issued = <A extends unknown[], R>(statement: (...args: A) => Promise<R>) => (...args: A): Promise<R> => {
+    const run = last.then(async () => {
+      try {
+        return await statement(...args)
+      } catch (err) {
+        await drain()
+        throw err
+      }
+    })
+    last = run.catch(() => undefined)
+    return run
+  }
+  const statements = new Map<PropertyKey, unknown>(STATEMENTS.map((name) => [name, issued((connection[name] as (...args: unknown[]) => Promise<unknown>).bind(connection))]))
+  // Everything else (close, the engine's facts, chdb's own calls) is the connection's, on the
+  // connection itself: its methods read private fields.
+  return new Proxy(connection, {
+    get(target, name) {
+      if (statements.has(name)) return statements.get(name)
+      const value: unknown = Reflect.get(target, name, target)
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+    },
+  })
 }
 
 /** Readiness probe: ClickHouse answers a trivial query. */

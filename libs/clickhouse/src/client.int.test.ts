@@ -1,0 +1,73 @@
+// The embedded client after a statement that fails part way: chdb keeps what the failed statement
+// had written and hands it to the next statement of the session, so without oneAtATime the next
+// answer is unreadable (JSON) or carries the failed statement's rows (a row format).
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { createChdbConnection } from 'chdb/connection'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createClickHouse } from './client.js'
+import type { ClickHouseHandle } from './client.js'
+
+let dataDir: string
+let ch: ClickHouseHandle
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-client-test-'))
+  ch = await createClickHouse({ dataDir })
+})
+
+afterAll(async () => {
+  await ch?.client.close()
+  rmSync(dataDir, { recursive: true, force: true })
+})
+
+// Fails on its 70 000th row, after ClickHouse wrote the first blocks of the answer.
+const FAILING = "SELECT number, throwIf(number = 70000, 'refused part way') AS x FROM numbers(100000)"
+
+describe('the embedded client after a failed statement', () => {
+  it('answers the next statements with their own rows, in every format', async () => {
+    for (const format of ['JSON', 'JSONEachRow', 'JSONCompactEachRow'] as const) {
+      await expect(ch.client.query({ query: FAILING, format }).then((r) => r.text())).rejects.toThrow(/refused part way/)
+      const next = await ch.client.query({ query: 'SELECT 7 AS seven', format: 'JSONEachRow' })
+      expect(await next.json()).toEqual([{ seven: 7 }])
+    }
+  })
+
+  it('answers statements issued while a failing one runs, each with its own rows', async () => {
+    const asked = Array.from({ length: 6 }, (_, i) => i)
+    const failing = ch.client.query({ query: FAILING, format: 'JSONEachRow' }).then((r) => r.text())
+    // Running in the engine when the others are asked.
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const [failed, ...answers] = await Promise.allSettled([
+      failing,
+      ...asked.map((i) => ch.client.query({ query: `SELECT ${i} AS i`, format: 'JSONEachRow' }).then((r) => r.json())),
+    ])
+    expect(failed!.status).toBe('rejected')
+    expect(answers.map((a) => (a.status === 'fulfilled' ? a.value : a.reason))).toEqual(asked.map((i) => [{ i }]))
+  })
+
+  it('answers after a statement stopped by max_execution_time or a read limit', async () => {
+    await expect(ch.client.command({ query: 'SELECT count() FROM numbers(100000000000) SETTINGS max_execution_time = 1, timeout_overflow_mode = \'throw\'' })).rejects.toThrow(/TIMEOUT_EXCEEDED|Timeout exceeded/)
+    expect(await (await ch.client.query({ query: 'SELECT 1 AS one', format: 'JSONEachRow' })).json()).toEqual([{ one: 1 }])
+    await expect(ch.client.query({ query: 'SELECT number FROM numbers(1000000) SETTINGS max_rows_to_read = 100000', format: 'JSONEachRow' }).then((r) => r.text())).rejects.toThrow(/TOO_MANY_ROWS|Limit for rows/)
+    expect(await (await ch.client.query({ query: 'SELECT 2 AS two', format: 'JSONEachRow' })).json()).toEqual([{ two: 2 }])
+  })
+
+  // chdb is pinned (libs/clickhouse/package.json): when a new version no longer leaves a failed
+  // statement's output behind, this fails, and oneAtATime can go.
+  it('is needed: chdb 3.4.0 hands a failed statement’s output to the next statement of its session', async () => {
+    const raw = createChdbConnection({ path: dataDir })
+    try {
+      // The connection takes the format in the statement, as @clickhouse/client writes it there.
+      await expect(raw.query({ query: `${FAILING} FORMAT JSONEachRow` } as Parameters<typeof raw.query>[0])).rejects.toThrow(/refused part way/)
+      const next = await raw.query({ query: 'SELECT 7 AS seven FORMAT JSONEachRow' } as Parameters<typeof raw.query>[0])
+      let text = ''
+      for await (const chunk of next.stream) text += String(chunk)
+      expect(text).not.toBe('{"seven":7}\n')
+      expect(text).toMatch(/^\{"number":"?0"?,"x":0\}\n/)
+    } finally {
+      await raw.close()
+    }
+  })
+})
