@@ -3,6 +3,7 @@
 // chdb binds one data directory per process, so every service of a process shares this client.
 import { createClient } from '@clickhouse/client'
 import type { ClickHouseClient } from '@clickhouse/client'
+import type { ChdbConnection } from 'chdb/connection'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { SluiceError } from '@sluice/core'
@@ -61,7 +62,6 @@ export async function createClickHouse(opts: ClickHouseOptions): Promise<ClickHo
 }
 
 /** The statements of chdb's Connection (what @clickhouse/client calls on it). */
-type ChdbConnection = Awaited<ReturnType<typeof import('chdb/connection').createChdbConnection>>
 const STATEMENTS = ['query', 'exec', 'command', 'insert', 'ping'] as const
 
 /**
