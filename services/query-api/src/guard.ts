@@ -36,6 +36,12 @@ export function limitMessage(err: unknown, o: GuardOptions): string | undefined 
   if (has('TOO_MANY_ROWS') || has('TOO_MANY_ROWS_OR_BYTES')) return `the query would read more than ${o.maxRowsRead} rows (QUERY_MAX_ROWS_READ); narrow the time range or the selection`
   if (has('TOO_MANY_BYTES')) return `the query would read more than ${o.maxBytesRead} bytes (QUERY_MAX_BYTES_READ); narrow the time range or the selection`
   if (has('CANNOT_COMPILE_REGEXP')) return `invalid regular expression: ${message.split('\n')[0]}`
+  // A statement that refuses rows it cannot answer as Loki does (a template's fromJson, template.ts)
+  // raises its reason with throwIf: that reason, without the expression ClickHouse appends.
+  if (has('FUNCTION_THROW_IF_VALUE_IS_NON_ZERO')) {
+    const reason = /unsupported LogQL: [^:']*/.exec(message)
+    if (reason) return reason[0].trim()
+  }
   // Each stage that reads a line_format's output (a parser most often) repeats the expression
   // of everything before it: a few of them, and ClickHouse refuses to plan the query.
   if (has('TOO_BIG_AST') || message.includes('Query tree is too big')) return `the query is too big for ClickHouse to plan (${message.split('\n')[0]!.replace(/\.\s*$/, '')}); use fewer stages that read a line_format's output`

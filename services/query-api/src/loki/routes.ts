@@ -337,6 +337,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
           const rs = await deps.clickhouse.query({ query: `${st.query}\n${limits}`, query_params: st.params, format: 'JSON' })
           return (await rs.json<OutputRow>()).data
         },
+        refusal: (err) => limitMessage(err, opts),
         stream: (rows) => streams(rows, false),
       })
     },

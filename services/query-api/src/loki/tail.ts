@@ -28,6 +28,8 @@ export interface TailOptions {
   /** The tail's tenant; throws when it is refused, or when its backlog (`backlogNs`) reaches too far back. */
   scopeOf(req: FastifyRequest, backlogNs: bigint): Scope
   query(st: LinesStatement): Promise<OutputRow[]>
+  /** What the client should hear when ClickHouse refused a tail's statement on its account (guard.ts limitMessage); else undefined. */
+  refusal(err: unknown): string | undefined
   stream(lines: LogLine[]): unknown
 }
 
@@ -108,10 +110,16 @@ export function registerTail(api: FastifyInstance, opts: TailOptions): void {
         send(rows, st)
       } catch (err) {
         req.log.warn({ err }, 'tail poll failed')
-        socket.close(1011, 'tail query failed')
+        failed(err)
       } finally {
         busy = false
       }
+    }
+    /** Closes the socket after a failed statement: the client's request (1008, its reason) or ours (1011). */
+    const failed = (err: unknown) => {
+      const why = opts.refusal(err)
+      // A close reason holds at most 123 bytes.
+      socket.close(why ? INVALID_REQUEST : 1011, why ? Buffer.from(why).subarray(0, 123).toString().replace(/\uFFFD$/, '') : 'tail query failed')
     }
     let timer: NodeJS.Timeout | undefined
     socket.on('close', () => {
@@ -131,7 +139,7 @@ export function registerTail(api: FastifyInstance, opts: TailOptions): void {
       })
       .catch((err: unknown) => {
         req.log.warn({ err }, 'tail backlog query failed')
-        socket.close(1011, 'tail query failed')
+        failed(err)
       })
   } })
 }

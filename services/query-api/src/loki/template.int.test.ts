@@ -508,8 +508,8 @@ describe('LogQL templates', () => {
       }
       return 'accepted'
     }
-    expect(refusal('{{ .path | fromJson }}')).toMatch(/unsupported LogQL: template function fromJson/)
-    expect(refusal('{{ range .a }}x{{ end }}')).toMatch(/unsupported LogQL: template action \{\{range\}\}/)
+    expect(refusal('{{ .path | toJson }}')).toMatch(/unsupported LogQL: template function toJson/)
+    expect(refusal('{{ range .a }}{{ continue }}{{ end }}')).toMatch(/unsupported LogQL: template action \{\{continue\}\}/)
     expect(refusal('{{ printf "%s" (eq .a .b) }}')).toMatch(/printf verb %s of a condition \(Go prints %!s\(bool=…\)/)
     expect(refusal('{{ printf "%t" .a }}')).toMatch(/printf verb %t of anything but a condition/)
     expect(refusal('{{ printf "%x" 1.5 }}')).toMatch(/unsupported LogQL: printf verb %x of a float64/)

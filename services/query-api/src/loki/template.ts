@@ -6,12 +6,13 @@
 // slice, print, println, html, urlquery), chained with pipes
 // (`{{ .path | replace " " "_" | trunc 5 | upper }}`: each command's result is the last argument of
 // the next) or nested in parentheses, if/else if/else and with/else with/else blocks, and
-// variables declared with := and assigned again with =. Each function keeps Go's (and sprig's)
-// semantics, byte offsets included, over valid UTF-8 text; where Go fails (a panic, a function's
-// error) the template's error condition holds. What has none here (range, fromJson, a
-// regular expression that can match empty text, printf verbs beyond %s %v %d %f %e
-// %t %b %o %O %x %X %c %U, a layout naming a zone abbreviation, a template beyond MAX_CALLS
-// ClickHouse calls) is a 400 naming it.
+// variables declared with := and assigned again with =, and sprig's fromJson with range over its
+// maps and slices (see "JSON values"). Each function keeps Go's (and sprig's) semantics, byte
+// offsets included, over valid UTF-8 text; where Go fails (a panic, a function's error) the
+// template's error condition holds. What has none here (break and continue, a regular expression
+// that can match empty text, printf verbs beyond %s %v %d %f %e %t %b %o %O %x %X %c %U, a layout
+// naming a zone abbreviation, comparisons and printf of fromJson values, a template beyond
+// MAX_CALLS ClickHouse calls) is a 400 naming it.
 import { SluiceError } from '@sluice/core'
 import { bytesValue, goSeconds, unsupported } from './sql.js'
 import type { Params } from './sql.js'
@@ -47,6 +48,10 @@ interface Value {
   located?: true
   /** When this condition holds, Go's template fails (a panic, a value a function refuses). */
   err?: string
+  /** `sql` is a JSON value as fromJson decodes it (see "JSON values" below). */
+  json?: true
+  /** A JSON value that can be Go's nil interface ('null', a missing key) until its pipeline ends. */
+  maybeNil?: true
 }
 
 /** String expressions one after another, as one String expression. */
@@ -63,8 +68,9 @@ export interface CompiledTemplate {
 
 // `dot` is `.` itself; a field is `.name`, or `$.name` (root: the labels, whatever `.` is).
 // `var` is a variable, `$x` (`$` alone: the root).
-type Token = { kind: 'field' | 'ident' | 'string' | 'int' | 'float' | 'dot' | 'var'; text: string; root?: boolean } | { kind: '|' | '(' | ')' | ':=' | '='; text: string }
-type Operand = { kind: 'field' | 'ident' | 'string' | 'int' | 'float' | 'dot' | 'var'; text: string; root?: boolean } | { kind: 'pipeline'; commands: Operand[][] }
+// `chain` holds the fields after the first (`.a.b.c`, `$x.a.b`): keys of a fromJson map.
+type Token = { kind: 'field' | 'ident' | 'string' | 'int' | 'float' | 'dot' | 'var'; text: string; root?: boolean; chain?: string[] } | { kind: '|' | '(' | ')' | ':=' | '=' | ','; text: string }
+type Operand = { kind: 'field' | 'ident' | 'string' | 'int' | 'float' | 'dot' | 'var'; text: string; root?: boolean; chain?: string[] } | { kind: 'pipeline'; commands: Operand[][] }
 
 /**
  * A variable: its value at this point of the template. `{{ $x = … }}` gives it another; one
@@ -92,6 +98,9 @@ export const MAX_CALLS = 6_000
 
 const invalid = (text: string, why: string) => new SluiceError('VALIDATION_FAILED', `template ${JSON.stringify(text)}: ${why}`)
 
+/** The fields `.b.c` after a variable or a first field, as a token's chain (none: nothing). */
+const fieldChain = (rest: string): { chain?: string[] } => (rest === '' ? {} : { chain: rest.slice(1).split('.') })
+
 function tokenize(action: string, text: string): Token[] {
   const tokens: Token[] = []
   let i = 0
@@ -99,7 +108,7 @@ function tokenize(action: string, text: string): Token[] {
     const c = action[i]!
     if (/\s/.test(c)) {
       i++
-    } else if (c === '|' || c === '(' || c === ')') {
+    } else if (c === '|' || c === '(' || c === ')' || c === ',') {
       tokens.push({ kind: c, text: c })
       i++
     } else if (c === '"') {
@@ -123,12 +132,12 @@ function tokenize(action: string, text: string): Token[] {
       tokens.push({ kind: 'dot', text: '.' })
       i++
     } else if (/^\$\.[A-Za-z_]/.test(action.slice(i))) {
-      const word = /^\$\.([A-Za-z_][A-Za-z0-9_]*)/.exec(action.slice(i))!
-      tokens.push({ kind: 'field', text: word[1]!, root: true })
+      const word = /^\$\.([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)/.exec(action.slice(i))!
+      tokens.push({ kind: 'field', text: word[1]!, root: true, ...fieldChain(word[2]!) })
       i += word[0].length
     } else if (c === '$') {
-      const word = /^\$([A-Za-z_][A-Za-z0-9_]*)?/.exec(action.slice(i))!
-      tokens.push({ kind: 'var', text: word[1] ?? '' })
+      const word = /^\$([A-Za-z_][A-Za-z0-9_]*)?((?:\.[A-Za-z_][A-Za-z0-9_]*)*)/.exec(action.slice(i))!
+      tokens.push({ kind: 'var', text: word[1] ?? '', ...fieldChain(word[2]!) })
       i += word[0].length
     } else if (action.startsWith(':=', i)) {
       tokens.push({ kind: ':=', text: ':=' })
@@ -139,10 +148,14 @@ function tokenize(action: string, text: string): Token[] {
     } else {
       // Decimal floats (1.5, .5, 1e3) before integers and fields, as Go's lexer reads a number.
       const float = /^-?(?:\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)(?![\w.])/.exec(action.slice(i))
-      const m = float ?? /^(?:\.[A-Za-z_][A-Za-z0-9_]*|-?\d+(?![\w.])|[A-Za-z_][A-Za-z0-9_]*)/.exec(action.slice(i))
+      const m = float ?? /^(?:(?:\.[A-Za-z_][A-Za-z0-9_]*)+|-?\d+(?![\w.])|[A-Za-z_][A-Za-z0-9_]*)/.exec(action.slice(i))
       if (!m) throw unsupported(`template syntax at ${JSON.stringify(action.slice(i))} in ${JSON.stringify(text)}`)
       const word = m[0]
-      tokens.push(float ? { kind: 'float', text: word } : word.startsWith('.') ? { kind: 'field', text: word.slice(1) } : /^-?\d/.test(word) ? { kind: 'int', text: word } : { kind: 'ident', text: word })
+      if (float) tokens.push({ kind: 'float', text: word })
+      else if (word.startsWith('.')) {
+        const [first, ...chain] = word.slice(1).split('.')
+        tokens.push({ kind: 'field', text: first!, ...(chain.length > 0 && { chain }) })
+      } else tokens.push(/^-?\d/.test(word) ? { kind: 'int', text: word } : { kind: 'ident', text: word })
       i += word.length
     }
   }
@@ -159,7 +172,7 @@ function parsePipeline(tokens: Token[], at: { i: number }, text: string): Operan
     if (t.kind === '|') {
       if (commands[commands.length - 1]!.length === 0) throw invalid(text, 'missing command before |')
       commands.push([])
-    } else if (t.kind === ':=' || t.kind === '=') {
+    } else if (t.kind === ':=' || t.kind === '=' || t.kind === ',') {
       throw invalid(text, `unexpected ${t.kind}`)
     } else if (t.kind === '(') {
       const inner = parsePipeline(tokens, at, text)
@@ -909,6 +922,7 @@ const goInt = (v: Value, h: Helpers): string | undefined => (v.num === 'int' ? v
 
 /** cast.ToInt64 of any value (a time is refused: Go's cast makes it 0). */
 function asInt64(v: Value, h: Helpers, name: string): string {
+  if (v.json) return jsonNumber(v, h, 'int')
   const int = goInt(v, h)
   if (int !== undefined) return int
   if (v.num === 'float') return floatToInt64(v.sql)
@@ -918,6 +932,7 @@ function asInt64(v: Value, h: Helpers, name: string): string {
 }
 /** cast.ToFloat64 of any value. */
 function asFloat64(v: Value, h: Helpers, name: string): string {
+  if (v.json) return jsonNumber(v, h, 'float')
   if (v.num === 'float') return v.sql
   if (v.num === 'int') return `toFloat64(${v.sql})`
   if (v.intText !== undefined) return h.typed(BigInt(v.intText).toString(), 'Float64')
@@ -1220,8 +1235,9 @@ function printf(args: Value[], h: Helpers, text: string): string {
   return concatenated(parts)
 }
 
-/** A value as Go's template prints it. */
-function printed(v: Value, h: Helpers): string {
+/** A value as Go's template prints it (`operand`: as fmt.Sprint prints an operand of print). */
+function printed(v: Value, h: Helpers, operand = false): string {
+  if (v.json) return jsonText(v.sql, !operand)
   if (v.bool) return `if(${v.sql}, 'true', 'false')`
   if (v.located) throw unsupported('printing a time parsed with a zone as it is (Go prints its zone): date formats it')
   if (v.time) return formatTime(TIME_STRING, v, h)
@@ -1232,6 +1248,7 @@ function printed(v: Value, h: Helpers): string {
 
 /** A value as an `if` reads it: a condition as it is; a string when not empty; a number when not 0. */
 function truthy(v: Value): string {
+  if (v.json) return jsonTruthy(v.sql)
   if (v.bool) return v.sql
   if (v.time) return '1'
   if (v.num) return `(${v.sql} != 0)`
@@ -1590,27 +1607,170 @@ function zeroTime(layout: string): string {
     .join('')
 }
 
+// ---- JSON values: sprig's fromJson ---------------------------------------------------------------
+// fromJson decodes a JSON text into Go values: maps (map[string]interface{}), slices, float64s,
+// strings, bools and nil. Here such a value is its JSON text as ClickHouse writes it (JSONExtractRaw's
+// form), 'null' for Go's nil interface (a JSON null, a key the map lacks) and '' for an invalid value:
+// what text/template makes of nil once a pipeline ends (fromJson's nil, a variable given nil). A field
+// of an invalid value is invalid; a field of nil, or of anything but a map, fails the line. Printed
+// as fmt prints them: map[k:v …] with the keys sorted, [a b …], a number as %v prints a float64, nil
+// inside a container as <nil>, and <no value> for nil or invalid on its own. Where ClickHouse's JSON
+// reader could read a text otherwise than Go's decoder (an integer beyond 64 bits, a lone UTF-16
+// surrogate escape, invalid UTF-8, a negative zero), and where a container nested more than
+// MAX_JSON_DEPTH deep is printed, the query fails with a 400 (FUNCTION_THROW_IF_VALUE_IS_NON_ZERO,
+// worded by the guard) instead of answering otherwise than Loki.
+
+/** Containers printed inside one another at most; one deeper refuses the query. */
+export const MAX_JSON_DEPTH = 4
+/** The start of the message ClickHouse's throwIf raises for a JSON text this module cannot read as Go does. */
+export const JSON_REFUSED = 'unsupported LogQL: fromJson of'
+
+let jsonLambdas = 0
+const jsonName = () => `_j${jsonLambdas++}`
+const jsonType = (j: string) => `JSONType(${j})`
+const JSON_NUMBER = "('Int64', 'UInt64', 'Double')"
+/** Fails the query where `cond` holds, with a message the guard answers as a 400 (a String expression, '0' elsewhere). */
+const refuseWhere = (cond: string, why: string) => `toString(throwIf(${cond}, '${JSON_REFUSED} ${why}'))`
+
+/** fromJson: the value of a JSON text; '' (invalid) where Go's decoder fails or reads null. */
+function fromJson(s: string): string {
+  return bound([s], (x) => {
+    const doubtful = `(NOT isValidUTF8(${x}) OR match(${x}, '[0-9]{20}') OR match(${x}, '\\\\\\\\u[dD][89a-fA-F]'))`
+    const minusZero = `match(${x}, '(?:^|[\\\\[,:\\\\s])-0(?:[.]0*)?(?:[eE][+-]?[0-9]+)?(?:[\\\\]},\\\\s]|$)')`
+    // ClickHouse writes a whole double from 2^64 up to 1e21 as digits it then cannot read back.
+    const written = bound([`JSONExtractRaw(${x})`], (raw) => `if(isValidJSON(${raw}), replaceRegexpOne(${raw}, '^null$', ''), ${refuseWhere(`NOT isValidJSON(${raw})`, 'a text with a whole number from 2^64 up to 1e21 written as a float (1e20)')})`)
+    return `multiIf(NOT isValidJSON(${x}), if(${doubtful}, ${refuseWhere(doubtful, 'a text ClickHouse cannot read as Go does (an integer beyond 64 bits, a lone surrogate escape, invalid UTF-8)')}, ''), ${minusZero}, ${refuseWhere(minusZero, 'a text with a negative zero (-0, -0.0)')}, ${written})`
+  })
+}
+
+/**
+ * A map's entries as Go's map holds them (the last value of a repeated key), sorted by key, as fmt
+ * prints them and range visits them; each key followed by `suffix`. One lambda: ClickHouse takes
+ * about a millisecond to analyse each, and a printed value holds this once per level of nesting.
+ */
+function jsonEntries(j: string, suffix = ''): string {
+  const k = jsonName()
+  const pairs = `JSONExtractKeysAndValuesRaw(${j})`
+  const keys = `tupleElement(${pairs}, 1)`
+  const last = `tupleElement(${pairs}, 2)[length(${keys}) + 1 - indexOf(arrayReverse(${keys}), ${k})]`
+  return `arrayMap(${k} -> tuple(${suffix ? `concat(${k}, '${suffix}')` : k}, ${last}), arraySort(arrayDistinct(${keys})))`
+}
+
+/** A field of a JSON value: its map's value for `key` ('null' where the map lacks it); invalid stays invalid; anything else fails. */
+function jsonField(v: Value, k: string): Value {
+  const p = jsonName()
+  const sql = bound([v.sql], (j) => {
+    const found = bound([`JSONExtractKeysAndValuesRaw(${j})`], (kv) => `if(arrayExists(${p} -> tupleElement(${p}, 1) = ${k}, ${kv}), tupleElement(arrayLast(${p} -> tupleElement(${p}, 1) = ${k}, ${kv}), 2), 'null')`)
+    return `multiIf(${j} = '', '', ${jsonType(j)} = 'Object', ${found}, 'null')`
+  })
+  return { sql, json: true, maybeNil: true, err: either(v.err, `(${v.sql} != '' AND ${jsonType(v.sql)} != 'Object')`) }
+}
+
+/**
+ * A JSON value as fmt prints it (`top`: on its own, where nil and invalid print <no value>). A
+ * container's elements, a map's prefixed with `key:`, are printed by one expression for both
+ * kinds, so each level of nesting costs one copy of the printer, not two.
+ */
+function jsonText(j: string, top: boolean, depth = 0): string {
+  const print = (x: string) => {
+    const e = jsonName()
+    const t = jsonType(x)
+    const elements = `if(${t} = 'Object', ${jsonEntries(x, ':')}, arrayZip(arrayWithConstant(JSONLength(${x}), ''), JSONExtractArrayRaw(${x})))`
+    const container = depth < MAX_JSON_DEPTH
+      ? `concat(if(${t} = 'Object', 'map[', '['), arrayStringConcat(arrayMap(${e} -> concat(tupleElement(${e}, 1), ${jsonText(`tupleElement(${e}, 2)`, false, depth + 1)}), ${elements}), ' '), ']')`
+      : refuseWhere(`${t} IN ('Object', 'Array')`, `JSON nested more than ${MAX_JSON_DEPTH} deep, printed`)
+    return `multiIf(${x} = '' OR ${x} = 'null', '${top ? '<no value>' : '<nil>'}', ${t} = 'String', JSONExtractString(${x}), ${t} = 'Bool', ${x}, ${t} IN ('Object', 'Array'), ${container}, ${floatText(`toFloat64OrZero(${x})`)})`
+  }
+  // An element is named by its lambda already; a value from elsewhere is named once here.
+  return depth > 0 ? print(j) : bound([j], print)
+}
+
+/** A JSON value as `if`, `with` and `and`/`or` read it: nil, invalid, an empty map, slice or string, 0 and false are false. */
+const jsonTruthy = (j: string) =>
+  bound([j], (x) => `multiIf(${x} = '' OR ${x} = 'null', 0, ${jsonType(x)} IN ('Object', 'Array'), JSONLength(${x}) > 0, ${jsonType(x)} = 'String', ${x} != '""', ${jsonType(x)} = 'Bool', ${x} = 'true', toFloat64OrZero(${x}) != 0)`)
+
+/** A JSON value passed where Go's function takes a string: a string's text; anything else fails ("expected string"). */
+const jsonAsString = (v: Value): Value => ({ sql: `JSONExtractString(${v.sql})`, err: either(v.err, `(${jsonType(v.sql)} != 'String')`) })
+
+/** cast.ToInt64 / cast.ToFloat64 of a JSON value, as sprig's arithmetic converts it (a map, a slice or nil: 0). */
+function jsonNumber(v: Value, h: Helpers, to: 'int' | 'float'): string {
+  return bound([v.sql], (x) => {
+    const t = jsonType(x)
+    const text = `JSONExtractString(${x})`
+    const [fromText, fromFloat, fromBool, zero] =
+      to === 'int' ? [stringToInt64(text, h), floatToInt64(`toFloat64OrZero(${x})`), `toInt64(${x} = 'true')`, 'toInt64(0)'] : [stringToFloat64(text, h), `toFloat64OrZero(${x})`, `toFloat64(${x} = 'true')`, 'toFloat64(0)']
+    return `multiIf(${t} = 'String', ${fromText}, ${t} IN ${JSON_NUMBER}, ${fromFloat}, ${t} = 'Bool', ${fromBool}, ${zero})`
+  })
+}
+
+/**
+ * `index` of a JSON value by each key in turn: a map's value by a string (nil where it lacks it), a
+ * slice's element or a string's byte by an integer; indexing nil, invalid or anything else, or out of range, fails.
+ */
+function jsonIndex(item: Value, keys: Value[], h: Helpers): Value {
+  return keys.reduce<Value>((v, key) => {
+    const at = goInt(key, h)
+    if (at !== undefined) {
+      // A string's byte is a uint8, here the JSON number it prints as.
+      const sql = bound([v.sql], (x) => `multiIf(${jsonType(x)} = 'Array', JSONExtractArrayRaw(${x})[${at} + 1], ${jsonType(x)} = 'String', toString(reinterpretAsUInt8(substring(JSONExtractString(${x}), ${at} + 1, 1))), '')`)
+      const size = `if(${jsonType(v.sql)} = 'String', length(JSONExtractString(${v.sql})), JSONLength(${v.sql}))`
+      return { sql, json: true, maybeNil: true, err: either(v.err, `(${jsonType(v.sql)} NOT IN ('Array', 'String') OR ${at} < 0 OR ${at} >= ${size})`) }
+    }
+    if (!isString(key) && !key.json) throw unsupported('template index of a fromJson value by anything but a string or an integer')
+    const k = key.json ? jsonAsString(key) : key
+    const found = jsonField(v, k.sql)
+    return { ...found, err: either(either(found.err, k.err), `(${v.sql} = '')`) }
+  }, item)
+}
+
+/** `len` of a JSON value: a map's keys, a slice's elements, a string's bytes; anything else fails. */
+const jsonLen = (v: Value): Value =>
+  int64(
+    bound([v.sql], (x) => `toInt64(multiIf(${jsonType(x)} = 'Object', length(arrayDistinct(JSONExtractKeys(${x}))), ${jsonType(x)} = 'Array', JSONLength(${x}), length(JSONExtractString(${x}))))`),
+    either(v.err, `(${jsonType(v.sql)} NOT IN ('Object', 'Array', 'String'))`),
+  )
+
+/**
+ * What `range` iterates over a JSON value: (key, value) pairs, the key a JSON string (a map's key,
+ * in order) or number (a slice's index); none for nil or invalid (the {{else}} runs); anything else
+ * fails ("range can't iterate over 5").
+ */
+function jsonItems(v: Value): { items: string; err: string } {
+  const e = jsonName()
+  const i = jsonName()
+  const items = bound([v.sql], (x) =>
+    `multiIf(${jsonType(x)} = 'Object', arrayMap(${e} -> tuple(toJSONString(tupleElement(${e}, 1)), tupleElement(${e}, 2)), ${jsonEntries(x)}), ${jsonType(x)} = 'Array', arrayZip(arrayMap(${i} -> toString(${i} - 1), arrayEnumerate(JSONExtractArrayRaw(${x}))), JSONExtractArrayRaw(${x})), CAST([], 'Array(Tuple(String, String))'))`)
+  return { items, err: either(v.err, `(${v.sql} != '' AND ${v.sql} != 'null' AND ${jsonType(v.sql)} NOT IN ('Object', 'Array'))`)! }
+}
+
 function evaluate(commands: Operand[][], scope: Scope, h: Helpers, text: string): Value {
   let piped: Value | undefined
   for (const command of commands) piped = call(command, piped, scope, h, text)
   return piped!
 }
 
+/** `.a.b` of a JSON value: each field of the one before. */
+const fields = (v: Value, names: readonly string[], h: Helpers): Value => names.reduce((x, name) => jsonField(x, h.bind(name)), v)
+
 function operand(o: Operand, scope: Scope, h: Helpers, text: string): Value {
   switch (o.kind) {
-    case 'field':
-      // A field of a {{with}}'s value (a string, a number or a bool) fails in Go wherever it runs
-      // ("can't evaluate field … in type string"): on the lines that take that branch.
-      if (scope.dot && !o.root) return { sql: "''", err: '1' }
+    case 'field': {
+      // A field of a fromJson value inside {{with}} or {{range}} is its map's; of any other value
+      // of theirs (a string, a number, a bool) it fails in Go wherever it runs ("can't evaluate
+      // field … in type string"): on the lines that take that branch. So does a field of a label.
+      if (scope.dot?.json && !o.root) return fields(scope.dot, [o.text, ...(o.chain ?? [])], h)
+      if ((scope.dot && !o.root) || o.chain) return { sql: "''", err: '1' }
       return { sql: scope.label(o.text) }
+    }
     case 'dot':
-      if (!scope.dot) throw unsupported(`{{.}} outside {{with}}, the whole label set (Go prints it as map[…])`)
+      if (!scope.dot) throw unsupported(`{{.}} outside {{with}} and {{range}}, the whole label set (Go prints it as map[…])`)
       return scope.dot
     case 'var': {
       if (o.text === '') throw unsupported(`{{$}}, the whole label set (Go prints it as map[…]; $.label is a label)`)
       const v = scope.vars?.get(o.text)
       if (!v) throw invalid(text, `undefined variable $${o.text}`)
-      return v.value
+      if (!o.chain) return v.value
+      return v.value.json ? fields(v.value, o.chain, h) : { sql: "''", err: '1' }
     }
     case 'string':
       return { sql: h.bind(o.text), text: o.text }
@@ -1648,19 +1808,29 @@ function call(command: Operand[], piped: Value | undefined, scope: Scope, h: Hel
 }
 
 /** Whether Go holds `v` as a string (a label, a literal string, what string functions give). */
-const isString = (v: Value) => !v.bool && !v.time && v.num === undefined && v.intText === undefined
+const isString = (v: Value) => !v.json && !v.bool && !v.time && v.num === undefined && v.intText === undefined
 
 /**
  * fmt.Sprint: each operand as Go prints it, a space between two operands where neither is a
  * string; fmt.Sprintln (`line`): a space between every two, and a newline after.
  */
-function sprint(args: Value[], h: Helpers, line = false): string {
-  const spaced = (i: number) => i > 0 && (line || (!isString(args[i]!) && !isString(args[i - 1]!)))
-  return concatenated([...args.flatMap((a, i) => (spaced(i) ? ["' '", printed(a, h)] : [printed(a, h)])), ...(line ? ["'\\n'"] : [])])
+function sprint(args: Value[], h: Helpers, line = false, printable = false): string {
+  // A fromJson value is a string or not only on the line. text/template's escapers (`printable`)
+  // hand fmt "<no value>", a string, for nil, as they print it.
+  const nil = (a: Value) => `${a.sql} = '' OR ${a.sql} = 'null'`
+  const str = (a: Value) => (a.json ? `${jsonType(a.sql)} = 'String'${printable ? ` OR ${nil(a)}` : ''}` : isString(a) ? '1' : '0')
+  const space = (i: number): string[] => {
+    if (i === 0) return []
+    if (line) return ["' '"]
+    const [a, b] = [str(args[i - 1]!), str(args[i]!)]
+    if (a === '1' || b === '1') return []
+    return a === '0' && b === '0' ? ["' '"] : [`if(${a === '0' ? '' : `${a} OR `}${b === '0' ? '0' : b}, '', ' ')`]
+  }
+  return concatenated([...args.flatMap((a, i) => [...space(i), printed(a, h, !printable)]), ...(line ? ["'\\n'"] : [])])
 }
 
 /** The text an escaper (html, urlquery) reads: one string as it is, anything else as fmt.Sprint prints it. */
-const escaped = (args: Value[], h: Helpers) => (args.length === 1 && isString(args[0]!) ? args[0]!.sql : sprint(args, h))
+const escaped = (args: Value[], h: Helpers) => (args.length === 1 && isString(args[0]!) ? args[0]!.sql : sprint(args, h, false, true))
 
 /**
  * text/template's own functions, there beside Loki's list: len, index and slice of strings
@@ -1670,6 +1840,7 @@ const escaped = (args: Value[], h: Helpers) => (args.length === 1 && isString(ar
 const BUILTINS: Record<string, NumberFn> = {
   len: (args, h, text) => {
     takes('len', args, text, 1)
+    if (args[0]!.json) return jsonLen(args[0]!)
     // Go's len of a number or a condition fails ("len of type int").
     return isString(args[0]!) ? int64(`toInt64(length(${args[0]!.sql}))`) : int64('0', '1')
   },
@@ -1677,6 +1848,7 @@ const BUILTINS: Record<string, NumberFn> = {
     takes('index', args, text, 1, Infinity)
     const [item, i] = args as [Value, Value | undefined]
     if (i === undefined) return item
+    if (item.json) return jsonIndex(item, args.slice(1), h)
     // A second index would index the byte, which Go cannot.
     if (args.length > 2) return int64('0', '1')
     const at = goInt(i, h)
@@ -1688,6 +1860,7 @@ const BUILTINS: Record<string, NumberFn> = {
     takes('slice', args, text, 1, Infinity)
     const [item, ...bounds] = args as [Value, ...Value[]]
     if (bounds.length === 0) return item
+    if (item.json) throw unsupported('template slice of a fromJson value')
     const at = bounds.map((b) => goInt(b, h))
     // A string takes at most two indexes ("cannot 3-index slice a string", "too many slice indexes").
     if (!isString(item) || at.includes(undefined) || at.length > 2) return { sql: "''", err: '1' }
@@ -1709,6 +1882,19 @@ function apply(name: string, args: Value[], scope: Scope, h: Helpers, text: stri
     if (args.length) throw invalid(text, '__line__ takes no arguments')
     return { sql: scope.line }
   }
+  if (name === 'fromJson') {
+    takes('fromJson', args, text, 1)
+    const [s] = args.map((a) => (a.json ? jsonAsString(a) : a))
+    if (!isString(s!)) throw invalid(text, 'fromJson takes a string')
+    return { sql: fromJson(s!.sql), json: true, ...(s!.err && { err: s!.err }) }
+  }
+  if (args.some((a) => a.json)) {
+    // Where Go hands the value on as it is (comparisons, and/or, default's answer, printf's verbs),
+    // its type is known only on the line: not compiled here.
+    if (Object.hasOwn(CONDITIONS, name) || name === 'and' || name === 'or' || name === 'default' || name === 'printf' || Object.hasOwn(TIMES, name)) {
+      throw unsupported(`template ${name} of a fromJson value (print it, range over it, take its fields, or pass a string or number of it to a function)`)
+    }
+  }
   if (Object.hasOwn(TIMES, name)) return TIMES[name]!(args, h, text, scope)
   if (Object.hasOwn(CONDITIONS, name)) return { sql: CONDITIONS[name]!(args, text), bool: true }
   if ((name === 'and' || name === 'or') && args.length >= 2) return logical(name, args)
@@ -1719,11 +1905,15 @@ function apply(name: string, args: Value[], scope: Scope, h: Helpers, text: stri
   if (args.some((a) => a.bool || a.time)) throw invalid(text, `${name} takes strings, not a ${args.some((a) => a.bool) ? 'condition' : 'time (format it with date)'}`)
   if (name === 'printf') return { sql: printf(args, h, text) }
   if (args.some((a) => a.num)) throw invalid(text, `${name} takes strings, not a number (printf formats one)`)
-  if (!Object.hasOwn(FUNCTIONS, name)) throw unsupported(`template function ${name} (Sluice's templates take ${[...Object.keys(FUNCTIONS), 'printf', ...Object.keys(NUMBERS), ...Object.keys(CONDITIONS), ...Object.keys(BUILTINS), 'and', 'or'].join(', ')}, ${Object.keys(TIMES).join(', ')}, if/else and __line__)`)
+  if (!Object.hasOwn(FUNCTIONS, name)) throw unsupported(`template function ${name} (Sluice's templates take ${[...Object.keys(FUNCTIONS), 'printf', ...Object.keys(NUMBERS), ...Object.keys(CONDITIONS), ...Object.keys(BUILTINS), 'and', 'or', 'fromJson'].join(', ')}, ${Object.keys(TIMES).join(', ')}, if/else, with, range and __line__)`)
   const fn = FUNCTIONS[name]!
   if (args.length !== fn.arity) throw invalid(text, `${name} takes ${fn.arity} argument(s), got ${args.length}`)
-  const out = fn.apply(args, h)
-  return typeof out === 'string' ? { sql: out } : out
+  // A fromJson value passed for a string: its text where it is one; Go's call fails otherwise.
+  const strings = args.map((a) => (a.json ? jsonAsString(a) : a))
+  const out = fn.apply(strings, h)
+  const result: Value = typeof out === 'string' ? { sql: out } : out
+  const err = strings.reduce<string | undefined>((e, a, i) => (args[i]!.json ? either(e, a.err) : e), undefined)
+  return err ? { ...result, err: either(result.err, err) } : result
 }
 
 /**
@@ -1821,7 +2011,8 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
     if (op !== ':=' && op !== '=') return undefined
     const name = tokens[0].text
     if (name === '') throw invalid(text, op === ':=' ? 'cannot declare $' : 'cannot assign to $')
-    const value = pipeline(tokens.slice(2))
+    if (tokens[0].chain) throw invalid(text, `unexpected ${op} after $${name}.${tokens[0].chain.join('.')}`)
+    const value = invalidNil(pipeline(tokens.slice(2)))
     if (op === '=') {
       const v = current.vars?.get(name)
       // Go parses an assignment to a variable never declared, and fails where it runs.
@@ -1830,6 +2021,8 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
     } else current = { ...current, vars: new Map([...(current.vars ?? []), [name, { name, value }]]) }
     return value
   }
+  /** A pipeline's value as a variable holds it: Go's nil interface becomes invalid once the pipeline ends. */
+  const invalidNil = (v: Value): Value => (v.json && v.maybeNil ? { ...v, sql: `replaceRegexpOne(${v.sql}, '^null$', '')`, maybeNil: undefined } : v)
   /** The values of the variables in scope now, to restore or compare after a branch. */
   const snapshot = (): Map<Variable, Value> => new Map([...(current.vars?.values() ?? [])].map((v) => [v, v.value]))
   const restore = (values: ReadonlyMap<Variable, Value>) => values.forEach((value, v) => (v.value = value))
@@ -1843,11 +2036,11 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
       if (value === other) return
       // An integer literal is Go's int too, though its expression is its text.
       const num = (x: Value) => x.num ?? (x.intText !== undefined ? 'int' : undefined)
-      const kind = (x: Value) => [num(x), x.bool, x.time, x.zeroable, x.located].join()
+      const kind = (x: Value) => [num(x), x.bool, x.time, x.zeroable, x.located, x.json].join()
       if (kind(value) !== kind(other)) throw unsupported(`template variable $${v.name} given values of different types in the branches of {{if}} or {{with}}`)
       const sql = (x: Value) => (num(x) === 'int' ? goInt(x, h)! : x.sql)
       const err = value.err || other.err ? `if(${cond}, ${value.err ?? '0'}, ${other.err ?? '0'})` : undefined
-      v.value = { sql: `if(${cond}, ${sql(value)}, ${sql(other)})`, num: num(value), bool: value.bool, time: value.time, zeroable: value.zeroable, located: value.located, ...(err && { err }) }
+      v.value = { sql: `if(${cond}, ${sql(value)}, ${sql(other)})`, num: num(value), bool: value.bool, time: value.time, zeroable: value.zeroable, located: value.located, json: value.json, ...(err && { err }) }
     })
   }
   let at = 0
@@ -1873,8 +2066,12 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
         out.push(conditional(seg.tokens.slice(1), word))
         continue
       }
-      if (word && ['range', 'define', 'template', 'block', 'break', 'continue'].includes(word)) {
-        throw unsupported(`template action {{${word}}} (Sluice's templates take labels, __line__, literals, string functions, if/else and with)`)
+      if (word === 'range') {
+        out.push(ranged(seg.tokens.slice(1)))
+        continue
+      }
+      if (word && ['define', 'template', 'block', 'break', 'continue'].includes(word)) {
+        throw unsupported(`template action {{${word}}} (Sluice's templates take labels, __line__, literals, string functions, if/else, with and range)`)
       }
       const v = pipeline(seg.tokens)
       out.push({ sql: printed(v, h), err: v.err })
@@ -1926,8 +2123,71 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
     const branchErr = thenErr || otherwise.err ? `if(${cond}, ${thenErr ?? '0'}, ${otherwise.err ?? '0'})` : undefined
     return { sql: `if(${cond}, ${joined(then)}, ${otherwise.sql})`, err: either(c.err, branchErr) }
   }
+  /**
+   * {{range [$k,] [$v :=] pipeline}} … [{{else}} …] {{end}}, from just after the {{range}}; `at`
+   * ends on its {{end}}. Over a fromJson map (its values in key order, $k the key) or slice ($k the
+   * index), or an integer literal (0 … n−1, Go 1.22): the body once per element, `.` the element,
+   * as arrayMap over the elements; {{else}} where there are none (nil, invalid, empty). Anything
+   * else (a label, a number) fails the line, as Go's "range can't iterate over". A variable of the
+   * enclosing scope given a value inside (it would carry from one element to the next) is a 400.
+   */
+  const ranged = (tokens: Token[]): Part => {
+    const outer = current
+    let names: string[] = []
+    if (tokens[0]?.kind === 'var') {
+      const decl = tokens[1]?.kind === ',' ? [tokens[0], tokens[2]] : [tokens[0]]
+      const op = tokens[decl.length === 2 ? 3 : 1]?.kind
+      if (op === '=') throw unsupported('{{range}} assigning to variables (declare them with :=)')
+      if (op === ':=') {
+        if (decl.some((t) => t?.kind !== 'var' || t.text === '' || t.chain)) throw invalid(text, 'range declares variables such as $i, $e')
+        names = decl.map((t) => t!.text)
+        tokens = tokens.slice(decl.length === 2 ? 4 : 2)
+      } else if (decl.length === 2) throw invalid(text, 'range declares two variables with :=')
+    }
+    const v = pipeline(tokens)
+    const item = `_r${jsonLambdas++}`
+    let over: { items: string; err?: string }
+    if (v.json) over = jsonItems(v)
+    else if (v.intText !== undefined && v.int !== undefined) {
+      if (names.length > 1) throw invalid(text, `can't use ${v.intText} to iterate over more than one variable`)
+      // A negative count ranges over nothing, as Go's for range does.
+      const n = v.int < 0 ? 0 : h.natural(v, 'range: the count')
+      over = { items: `arrayMap(${item} -> tuple(toString(${item}), toString(${item})), range(${n}))` }
+    } else {
+      // Go cannot range over a string, a number, a condition or a time: every line fails.
+      over = { items: "CAST([], 'Array(Tuple(String, String))')", err: '1' }
+    }
+    const key: Value = { sql: `tupleElement(${item}, 1)`, json: true }
+    const element: Value = { sql: `tupleElement(${item}, 2)`, json: true, maybeNil: true }
+    const declared = names.length === 2 ? [[names[0]!, key], [names[1]!, element]] : names.length === 1 ? [[names[0]!, element]] : []
+    const before = snapshot()
+    current = { ...outer, dot: element, vars: new Map([...(outer.vars ?? []), ...declared.map(([name, value]) => [name, { name, value }] as [string, Variable])]) }
+    at++
+    const body = block()
+    current = outer
+    const assigned = () => [...before].some(([variable, value]) => variable.value !== value)
+    if (assigned()) throw unsupported('template variable given a value inside {{range}} (it would carry from one element to the next)')
+    let seg = segments[at]
+    if (!seg || !('tokens' in seg)) throw invalid(text, '{{range}} without {{end}}')
+    let otherwise: Part = { sql: "''" }
+    if (keyword(seg) === 'else') {
+      if (seg.tokens.length > 1) throw invalid(text, '{{else}} of {{range}} takes nothing')
+      at++
+      const parts = block()
+      if (assigned()) throw unsupported('template variable given a value in the {{else}} of {{range}}')
+      otherwise = { sql: joined(parts), ...(failed(parts) && { err: failed(parts)! }) }
+      seg = segments[at]
+    }
+    if (!seg || !('tokens' in seg) || keyword(seg) !== 'end') throw invalid(text, '{{range}} without {{end}}')
+    if (seg.tokens.length > 1) throw invalid(text, '{{end}} takes nothing')
+    const sql = bound([over.items], (items) => `if(empty(${items}), ${otherwise.sql}, arrayStringConcat(arrayMap(${item} -> ${joined(body)}, ${items})))`)
+    const bodyErr = failed(body)
+    const loopErr = bodyErr || otherwise.err ? bound([over.items], (items) => `if(empty(${items}), ${otherwise.err ?? '0'}, ${bodyErr ? `arrayExists(${item} -> ${bodyErr}, ${items})` : '0'})`) : undefined
+    const err = either(either(v.err, over.err), loopErr)
+    return err ? { sql, err } : { sql }
+  }
   const parts = block()
-  if (at < segments.length) throw invalid(text, `{{${keyword(segments[at])}}} without {{if}} or {{with}}`)
+  if (at < segments.length) throw invalid(text, `{{${keyword(segments[at])}}} without {{if}}, {{with}} or {{range}}`)
   const compiled = { sql: joined(parts), error: failed(parts) ?? '0' }
   const calls = (compiled.sql + compiled.error).split('(').length - 1
   if (calls > MAX_CALLS) throw unsupported(`template ${JSON.stringify(text)}: ${calls} ClickHouse function calls, more than one expression takes (at most ${MAX_CALLS})`)
