@@ -111,6 +111,12 @@ const GO: readonly (readonly [template: string, j: string, printed: string])[] =
   ["{{ $m := fromJson .j }}{{ add $m.x $m.y }}|{{ addf $m.x 1 }}|{{ sub $m.s 1 }}|{{ add $m.b 1 }}|{{ add $m.n 1 }}|{{ add $m.o 1 }}|{{ add $m.missing 1 }}", "{\"x\":1.9,\"y\":-2.5,\"s\":\"0x10\",\"b\":true,\"n\":null,\"o\":[1]}", "-1|2.9|15|2|1|1|1"],
   ["{{ $m := fromJson .j }}{{ int $m.a }}|{{ float64 $m.a }}|{{ mul 2 $m.a }}|{{ div $m.a 2 }}", "{\"a\":\"12.0\"}", "12|12|24|6"],
   ["{{ $m := fromJson .j }}{{ int $m.a }}|{{ float64 $m.a }}|{{ mul 2 $m.a }}|{{ div $m.a 2 }}", "{\"a\":-7.9}", "-7|-7.9|-14|-3"],
+  ["{{ range $k, $v := fromJson .j }}{{ printf \"%s=%v;\" $k $v }}{{ end }}", "{\"a\":1,\"b\":[1,\"x\"],\"c\":null,\"d\":\"s\"}", "a=1;b=[1 x];c=<nil>;d=s;"],
+  ["{{ $m := fromJson .j }}{{ printf \"[%-6v][%6v][%.2s][%s]\" $m.a $m.b $m.s $m.s }}", "{\"a\":1.5,\"b\":true,\"s\":\"héllo\"}", "[1.5   ][  true][hé][héllo]"],
+  ["{{ $m := fromJson .j }}{{ printf \"%v|%v\" $m.missing (fromJson .nolabel) }}", "{}", "<nil>|<nil>"],
+  ["{{ $m := fromJson .j }}{{ default \"d\" $m.x }}|{{ default \"d\" $m.y }}|{{ default \"d\" $m.z }}|{{ default \"d\" $m.w }}|{{ default \"d\" $m.missing }}|{{ default \"d\" $m.o }}", "{\"x\":5,\"y\":0,\"z\":\"\",\"w\":[1],\"o\":{}}", "5|d|d|[1]|d|d"],
+  ["{{ $m := fromJson .j }}{{ $m.x | default \"none\" | upper }}", "{\"x\":\"ab\"}", "AB"],
+  ["{{ $m := fromJson .j }}{{ $m.x | default \"none\" | upper }}", "{}", "NONE"],
 ]
 
 /** What the template prints with the label j (and lbl), or TemplateFormatErr where it fails. */
@@ -149,6 +155,8 @@ describe('LogQL templates: fromJson and range', () => {
     const deep = `${'['.repeat(MAX_JSON_DEPTH + 1)}1${']'.repeat(MAX_JSON_DEPTH + 1)}`
     expect(await refusal('{{ fromJson .j }}', deep)).toBe(`unsupported LogQL: fromJson of JSON nested more than ${MAX_JSON_DEPTH} deep, printed`)
     expect(await render('{{ len (fromJson .j) }}', deep)).toBe('1')
+    // printf's %s of anything but a string, which Go prints as %!s(float64=1).
+    expect(await refusal('{{ $m := fromJson .j }}{{ printf "%s" $m.a }}', '{"a":1}')).toBe('unsupported LogQL: fromJson of a value printed with printf %s that is no string (Go prints %!s(…); %v prints it)')
     // The same texts are answered where Go's answer does not depend on them.
     expect(await render('{{ fromJson .j }}', '{"a":-0.5,"b":"-0"}')).toBe('map[a:-0.5 b:-0]')
     expect(await render('{{ fromJson .j }}', '["\\ud83d\\ude00", 1e21]')).toBe('[😀 1e+21]')
@@ -164,8 +172,9 @@ describe('LogQL templates: fromJson and range', () => {
       return 'accepted'
     }
     expect(refused('{{ eq (fromJson .j) "x" }}')).toMatch(/unsupported LogQL: template eq of a fromJson value/)
-    expect(refused('{{ printf "%v" (fromJson .j) }}')).toMatch(/unsupported LogQL: template printf of a fromJson value/)
-    expect(refused('{{ $m := fromJson .j }}{{ default "d" $m.x }}')).toMatch(/unsupported LogQL: template default of a fromJson value/)
+    expect(refused('{{ printf "%d" (fromJson .j) }}')).toMatch(/unsupported LogQL: printf verb %d of a fromJson value/)
+    expect(refused('{{ printf "%.2v" (fromJson .j) }}')).toMatch(/unsupported LogQL: printf verb %.2v of a fromJson value with a flag other than - or, for %v, a precision/)
+    expect(refused('{{ $m := fromJson .j }}{{ default 0 $m.x }}')).toMatch(/unsupported LogQL: template default of a fromJson value/)
     expect(refused('{{ slice (fromJson .j) 1 }}')).toMatch(/unsupported LogQL: template slice of a fromJson value/)
     expect(refused('{{ $s := "" }}{{ range fromJson .j }}{{ $s = "x" }}{{ end }}{{ $s }}')).toMatch(/unsupported LogQL: template variable given a value inside \{\{range\}\}/)
     expect(refused('{{ range fromJson .j }}{{ break }}{{ end }}')).toMatch(/unsupported LogQL: template action \{\{break\}\}/)

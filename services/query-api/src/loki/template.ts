@@ -11,7 +11,7 @@
 // offsets included, over valid UTF-8 text; where Go fails (a panic, a function's error) the
 // template's error condition holds. What has none here (break and continue, a regular expression
 // that can match empty text, printf verbs beyond %s %v %d %f %e %t %b %o %O %x %X %c %U, a layout
-// naming a zone abbreviation, comparisons and printf of fromJson values, a template beyond
+// naming a zone abbreviation, comparisons of fromJson values, a template beyond
 // MAX_CALLS ClickHouse calls) is a 400 naming it.
 import { SluiceError } from '@sluice/core'
 import { bytesValue, goSeconds, unsupported } from './sql.js'
@@ -1162,6 +1162,19 @@ function printf(args: Value[], h: Helpers, text: string): string {
     const pad = (v: string) => (width === undefined ? v : `if(lengthUTF8(${v}) < ${width}, ${flags.includes('-') ? 'rightPadUTF8' : 'leftPadUTF8'}(${v}, ${width}, ' '), ${v})`)
     const isInt = arg.num === 'int' || arg.intText !== undefined
     const isFloat = arg.num === 'float'
+    if (arg.json) {
+      // %v prints a fromJson value as Sprint does; %s a string's text (Go prints %!s(float64=…) of
+      // anything else: refused where it occurs, see refuseWhere).
+      if (verb !== 'v' && verb !== 's') throw refuse('of a fromJson value (%v and %s print it)')
+      if (flags.replace('-', '') !== '' || flags.length > 1 || (verb === 'v' && precision !== undefined)) throw refuse('of a fromJson value with a flag other than - or, for %v, a precision')
+      if (verb === 'v') {
+        parts.push(pad(jsonText(arg.sql, false)))
+        continue
+      }
+      const text = bound([arg.sql], (x) => `if(${jsonType(x)} = 'String', JSONExtractString(${x}), ${refuseWhere(`${jsonType(x)} != 'String'`, 'a value printed with printf %s that is no string (Go prints %!s(…); %v prints it)')})`)
+      parts.push(pad(precision === undefined ? text : `substringUTF8(${text}, 1, ${precision})`))
+      continue
+    }
     if (arg.bool || verb === 't') {
       // Go prints a bool as true or false for %v and %t, padded to a width; %!s(bool=true) and the like otherwise.
       if (!arg.bool) throw refuse(`of anything but a condition (Go prints %!t(…))`)
@@ -1889,9 +1902,14 @@ function apply(name: string, args: Value[], scope: Scope, h: Helpers, text: stri
     return { sql: fromJson(s!.sql), json: true, ...(s!.err && { err: s!.err }) }
   }
   if (args.some((a) => a.json)) {
-    // Where Go hands the value on as it is (comparisons, and/or, default's answer, printf's verbs),
-    // its type is known only on the line: not compiled here.
-    if (Object.hasOwn(CONDITIONS, name) || name === 'and' || name === 'or' || name === 'default' || name === 'printf' || Object.hasOwn(TIMES, name)) {
+    // Where Go hands the value on as it is (comparisons, and/or), its type is known only on the
+    // line: not compiled here.
+    if (name === 'default' && args.length === 2 && isString(args[0]!) && args[1]!.json) {
+      // sprig's default: the given value unless it is empty (nil, "", 0, false, an empty map or slice).
+      const [d, given] = args as [Value, Value]
+      return { sql: `if(${jsonTruthy(given.sql)}, ${given.sql}, toJSONString(${d.sql}))`, json: true }
+    }
+    if (Object.hasOwn(CONDITIONS, name) || name === 'and' || name === 'or' || name === 'default' || Object.hasOwn(TIMES, name)) {
       throw unsupported(`template ${name} of a fromJson value (print it, range over it, take its fields, or pass a string or number of it to a function)`)
     }
   }
