@@ -1628,15 +1628,17 @@ function zeroTime(layout: string): string {
 // of an invalid value is invalid; a field of nil, or of anything but a map, fails the line. Printed
 // as fmt prints them: map[k:v …] with the keys sorted, [a b …], a number as %v prints a float64, nil
 // inside a container as <nil>, and <no value> for nil or invalid on its own. Where ClickHouse's JSON
-// reader could read a text otherwise than Go's decoder (an integer beyond 64 bits, a lone UTF-16
-// surrogate escape, invalid UTF-8, a negative zero), and where a container nested more than
-// MAX_JSON_DEPTH deep is printed, the query fails with a 400 (FUNCTION_THROW_IF_VALUE_IS_NON_ZERO,
-// worded by the guard) instead of answering otherwise than Loki.
+// reader could read a text otherwise than Go's decoder (an integer beyond 64 bits, a whole float
+// from 2^64 to 1e21, a lone UTF-16 surrogate escape, invalid UTF-8, a negative zero), where a
+// container nested more than MAX_JSON_DEPTH deep is printed, and for printf's %s of a value that is
+// no string, the query fails with a 400 (FUNCTION_THROW_IF_VALUE_IS_NON_ZERO, worded by the guard)
+// instead of answering otherwise than Loki. ClickHouse may evaluate a template on lines the query's
+// other filters drop: such a text beside the selected lines can refuse the query too.
 
 /** Containers printed inside one another at most; one deeper refuses the query. */
 export const MAX_JSON_DEPTH = 4
 /** The start of the message ClickHouse's throwIf raises for a JSON text this module cannot read as Go does. */
-export const JSON_REFUSED = 'unsupported LogQL: fromJson of'
+const JSON_REFUSED = 'unsupported LogQL: fromJson of'
 
 let jsonLambdas = 0
 const jsonName = () => `_j${jsonLambdas++}`
