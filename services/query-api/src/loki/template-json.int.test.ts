@@ -117,6 +117,12 @@ const GO: readonly (readonly [template: string, j: string, printed: string])[] =
   ["{{ $m := fromJson .j }}{{ default \"d\" $m.x }}|{{ default \"d\" $m.y }}|{{ default \"d\" $m.z }}|{{ default \"d\" $m.w }}|{{ default \"d\" $m.missing }}|{{ default \"d\" $m.o }}", "{\"x\":5,\"y\":0,\"z\":\"\",\"w\":[1],\"o\":{}}", "5|d|d|[1]|d|d"],
   ["{{ $m := fromJson .j }}{{ $m.x | default \"none\" | upper }}", "{\"x\":\"ab\"}", "AB"],
   ["{{ $m := fromJson .j }}{{ $m.x | default \"none\" | upper }}", "{}", "NONE"],
+  ["{{ range $q := fromJson .j }}{{ if eq $q.status \"error\" }}E{{ else }}.{{ end }}{{ end }}", "[{\"status\":\"error\"},{\"status\":\"ok\"},{},{\"status\":null}]", "E..."],
+  ["{{ range $q := fromJson .j }}{{ if eq $q.status \"error\" }}E{{ else }}.{{ end }}{{ end }}", "[{\"status\":5}]", "TemplateFormatErr"],
+  ["{{ range $q := fromJson .j }}{{ if eq $q.n 2.0 }}two{{ else }}.{{ end }}{{ end }}", "[{\"n\":2},{\"n\":2.5},{}]", "two.."],
+  ["{{ range $q := fromJson .j }}{{ if eq $q.n 2 }}two{{ else }}x{{ end }}{{ end }}", "[{\"n\":2}]", "TemplateFormatErr"],
+  ["{{ range $q := fromJson .j }}{{ if eq $q.n 2 }}two{{ else }}x{{ end }}{{ end }}", "[{}]", "x"],
+  ["{{ $m := fromJson .j }}{{ if ne \"a\" $m.k }}ne{{ else }}eq{{ end }}|{{ eq $m.k .lbl }}|{{ ne $m.k \"a\" }}", "{\"k\":\"[\\\"L\\\"]\"}", "ne|true|true"],
 ]
 
 /** What the template prints with the label j (and lbl), or TemplateFormatErr where it fails. */
@@ -171,7 +177,9 @@ describe('LogQL templates: fromJson and range', () => {
       }
       return 'accepted'
     }
-    expect(refused('{{ eq (fromJson .j) "x" }}')).toMatch(/unsupported LogQL: template eq of a fromJson value/)
+    expect(refused('{{ lt (fromJson .j) "x" }}')).toMatch(/unsupported LogQL: template lt of a fromJson value/)
+    expect(refused('{{ eq (fromJson .j) (fromJson .j) }}')).toMatch(/unsupported LogQL: template eq of a fromJson value/)
+    expect(refused('{{ eq (fromJson .j) "x" "y" }}')).toMatch(/unsupported LogQL: template eq of a fromJson value/)
     expect(refused('{{ printf "%d" (fromJson .j) }}')).toMatch(/unsupported LogQL: printf verb %d of a fromJson value/)
     expect(refused('{{ printf "%.2v" (fromJson .j) }}')).toMatch(/unsupported LogQL: printf verb %.2v of a fromJson value with a flag other than - or, for %v, a precision/)
     expect(refused('{{ $m := fromJson .j }}{{ default 0 $m.x }}')).toMatch(/unsupported LogQL: template default of a fromJson value/)

@@ -11,7 +11,7 @@
 // offsets included, over valid UTF-8 text; where Go fails (a panic, a function's error) the
 // template's error condition holds. What has none here (break and continue, a regular expression
 // that can match empty text, printf verbs beyond %s %v %d %f %e %t %b %o %O %x %X %c %U, a layout
-// naming a zone abbreviation, comparisons of fromJson values, a template beyond
+// naming a zone abbreviation, ordering comparisons of fromJson values, a template beyond
 // MAX_CALLS ClickHouse calls) is a 400 naming it.
 import { SluiceError } from '@sluice/core'
 import { bytesValue, goSeconds, unsupported } from './sql.js'
@@ -1738,6 +1738,21 @@ function jsonIndex(item: Value, keys: Value[], h: Helpers): Value {
   }, item)
 }
 
+/**
+ * Go's eq of a JSON value and a string or a number written out: equal where both are strings or
+ * both floats (an integer literal is Go's int, which eq cannot compare with a float64); other
+ * kinds fail the line (errBadComparison), except nil and invalid, which equal nothing.
+ */
+function jsonEquals(j: Value, other: Value): { sql: string; err: string } {
+  const t = jsonType(j.sql)
+  const valid = `(${j.sql} != '' AND ${j.sql} != 'null')`
+  const fails = (kinds?: string) => either(either(j.err, other.err), kinds ? `(${valid} AND ${t} NOT IN ${kinds})` : valid)!
+  if (isString(other)) return { sql: `(${t} = 'String' AND JSONExtractString(${j.sql}) = ${other.sql})`, err: fails("('String')") }
+  if (other.num === 'float') return { sql: `(${t} IN ${JSON_NUMBER} AND toFloat64OrZero(${j.sql}) = ${other.sql})`, err: fails(JSON_NUMBER) }
+  if (other.num === 'int' || other.intText !== undefined) return { sql: '0', err: fails() }
+  throw unsupported('template eq or ne of a fromJson value and a condition or a time')
+}
+
 /** `len` of a JSON value: a map's keys, a slice's elements, a string's bytes; anything else fails. */
 const jsonLen = (v: Value): Value =>
   int64(
@@ -1903,9 +1918,13 @@ function apply(name: string, args: Value[], scope: Scope, h: Helpers, text: stri
     if (!isString(s!)) throw invalid(text, 'fromJson takes a string')
     return { sql: fromJson(s!.sql), json: true, ...(s!.err && { err: s!.err }) }
   }
+  if ((name === 'eq' || name === 'ne') && args.length === 2 && args.some((a) => a.json) && !args.every((a) => a.json)) {
+    const equal = jsonEquals(args[0]!.json ? args[0]! : args[1]!, args[0]!.json ? args[1]! : args[0]!)
+    return { sql: name === 'eq' ? equal.sql : `NOT ${equal.sql}`, bool: true, err: equal.err }
+  }
   if (args.some((a) => a.json)) {
-    // Where Go hands the value on as it is (comparisons, and/or), its type is known only on the
-    // line: not compiled here.
+    // Where Go hands the value on as it is (other comparisons, and/or), its type is known only on
+    // the line: not compiled here.
     if (name === 'default' && args.length === 2 && isString(args[0]!) && args[1]!.json) {
       // sprig's default: the given value unless it is empty (nil, "", 0, false, an empty map or slice).
       const [d, given] = args as [Value, Value]
