@@ -1665,19 +1665,17 @@ function fromJson(s: string): string {
  */
 function jsonEntries(j: string, suffix = ''): string {
   const k = jsonName()
-  const pairs = `JSONExtractKeysAndValuesRaw(${j})`
-  const keys = `tupleElement(${pairs}, 1)`
-  const last = `tupleElement(${pairs}, 2)[length(${keys}) + 1 - indexOf(arrayReverse(${keys}), ${k})]`
-  return `arrayMap(${k} -> tuple(${suffix ? `concat(${k}, '${suffix}')` : k}, ${last}), arraySort(arrayDistinct(${keys})))`
+  return `arrayMap(${k} -> tuple(${suffix ? `concat(${k}, '${suffix}')` : k}, ${lastValue(j, k)}), arraySort(arrayDistinct(${jsonKeys(j)})))`
 }
+
+/** A map's keys as written, repeated ones included. */
+const jsonKeys = (j: string) => `tupleElement(JSONExtractKeysAndValuesRaw(${j}), 1)`
+/** The value of the last of a map's entries with key `k` (Go's decoder keeps the last), for a key it has. */
+const lastValue = (j: string, k: string) => `tupleElement(JSONExtractKeysAndValuesRaw(${j}), 2)[length(${jsonKeys(j)}) + 1 - indexOf(arrayReverse(${jsonKeys(j)}), ${k})]`
 
 /** A field of a JSON value: its map's value for `key` ('null' where the map lacks it); invalid stays invalid; anything else fails. */
 function jsonField(v: Value, k: string): Value {
-  const p = jsonName()
-  const sql = bound([v.sql], (j) => {
-    const found = bound([`JSONExtractKeysAndValuesRaw(${j})`], (kv) => `if(arrayExists(${p} -> tupleElement(${p}, 1) = ${k}, ${kv}), tupleElement(arrayLast(${p} -> tupleElement(${p}, 1) = ${k}, ${kv}), 2), 'null')`)
-    return `multiIf(${j} = '', '', ${jsonType(j)} = 'Object', ${found}, 'null')`
-  })
+  const sql = bound([v.sql], (j) => `multiIf(${j} = '', '', ${jsonType(j)} = 'Object' AND has(${jsonKeys(j)}, ${k}), ${lastValue(j, k)}, 'null')`)
   return { sql, json: true, maybeNil: true, err: either(v.err, `(${v.sql} != '' AND ${jsonType(v.sql)} != 'Object')`) }
 }
 
