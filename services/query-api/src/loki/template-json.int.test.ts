@@ -123,6 +123,34 @@ const GO: readonly (readonly [template: string, j: string, printed: string])[] =
   ["{{ range $q := fromJson .j }}{{ if eq $q.n 2 }}two{{ else }}x{{ end }}{{ end }}", "[{\"n\":2}]", "TemplateFormatErr"],
   ["{{ range $q := fromJson .j }}{{ if eq $q.n 2 }}two{{ else }}x{{ end }}{{ end }}", "[{}]", "x"],
   ["{{ $m := fromJson .j }}{{ if ne \"a\" $m.k }}ne{{ else }}eq{{ end }}|{{ eq $m.k .lbl }}|{{ ne $m.k \"a\" }}", "{\"k\":\"[\\\"L\\\"]\"}", "ne|true|true"],
+  // lt, le, gt and ge with a string or a number written out, and eq, ne, lt, … of two decoded values
+  ["{{ range $q := fromJson .j }}{{ if lt $q.ms 250.0 }}fast{{ else }}slow{{ end }} {{ end }}", "[{\"ms\":12},{\"ms\":250},{\"ms\":1e3},{\"ms\":-0.5}]", "fast slow slow fast "],
+  ["{{ $m := fromJson .j }}{{ le $m.n 2.5 }} {{ gt $m.n 2.5 }} {{ ge 2.5 $m.n }} {{ lt 2.5 $m.n }}", "{\"n\":2.5}", "true false true false"],
+  ["{{ range $q := fromJson .j }}{{ if ge $q.level \"m\" }}{{ $q.level }} {{ end }}{{ end }}", "[{\"level\":\"info\"},{\"level\":\"warn\"},{\"level\":\"Warn\"},{\"level\":\"é\"}]", "warn é "],
+  ["{{ $m := fromJson .j }}{{ lt $m.k .lbl }}|{{ gt .lbl $m.k }}", "{\"k\":\"[\\\"K\\\"]\"}", "true|true"],
+  ["{{ $m := fromJson .j }}{{ lt $m.n 3 }}", "{\"n\":2}", "TemplateFormatErr"],
+  ["{{ $m := fromJson .j }}{{ lt $m.n \"3\" }}", "{\"n\":2}", "TemplateFormatErr"],
+  ["{{ $m := fromJson .j }}{{ lt $m.s 3.0 }}", "{\"s\":\"2\"}", "TemplateFormatErr"],
+  ["{{ $m := fromJson .j }}{{ lt $m.missing 3.0 }}", "{}", "TemplateFormatErr"],
+  ["{{ $m := fromJson .j }}{{ ge $m.n 0.0 }}", "{\"n\":null}", "TemplateFormatErr"],
+  ["{{ $m := fromJson .j }}{{ lt $m.b \"x\" }}", "{\"b\":true}", "TemplateFormatErr"],
+  ["{{ $m := fromJson .j }}{{ gt $m.a 0.0 }}", "{\"a\":[1]}", "TemplateFormatErr"],
+  ["{{ $m := fromJson .j }}{{ eq $m.a $m.b }} {{ ne $m.a $m.c }} {{ lt $m.a $m.c }} {{ ge $m.c $m.b }}", "{\"a\":\"x\",\"b\":\"x\",\"c\":\"y\"}", "true true true true"],
+  ["{{ $m := fromJson .j }}{{ eq $m.a $m.b }} {{ lt $m.a $m.b }} {{ le $m.a $m.b }} {{ gt $m.b $m.a }}", "{\"a\":2,\"b\":2.0}", "true false true false"],
+  ["{{ $m := fromJson .j }}{{ eq $m.a $m.b }} {{ eq $m.t $m.t }} {{ ne $m.t $m.f }}", "{\"a\":null,\"t\":true,\"f\":false}", "true true true"],
+  ["{{ $m := fromJson .j }}{{ eq $m.a $m.o }}|{{ eq $m.o $m.missing }}", "{\"a\":null,\"o\":{\"k\":1}}", "false|false"],
+  ["{{ $m := fromJson .j }}{{ eq $m.o $m.o }}", "{\"o\":{\"k\":1}}", "TemplateFormatErr"],
+  ["{{ $m := fromJson .j }}{{ eq $m.l $m.o }}", "{\"o\":{\"k\":1},\"l\":[1]}", "TemplateFormatErr"],
+  ["{{ $m := fromJson .j }}{{ eq $m.s $m.n }}", "{\"s\":\"1\",\"n\":1}", "TemplateFormatErr"],
+  ["{{ $m := fromJson .j }}{{ lt $m.t $m.t }}", "{\"t\":true}", "TemplateFormatErr"],
+  ["{{ $m := fromJson .j }}{{ le $m.a $m.b }}", "{\"a\":null,\"b\":null}", "TemplateFormatErr"],
+  ["{{ range $q := fromJson .j }}{{ if gt $q.took $q.limit }}{{ $q.id }} {{ end }}{{ end }}", "[{\"id\":\"a\",\"took\":5,\"limit\":3},{\"id\":\"b\",\"took\":1,\"limit\":3},{\"id\":\"c\",\"took\":3,\"limit\":3}]", "a "],
+  // a field of a parenthesised pipeline's value, as Go chains (fromJson .j).a
+  ["{{ (fromJson .j).a.b }}|{{ (fromJson .j).missing }}|{{ len (fromJson .j).a.b }}", "{\"a\":{\"b\":[1,2]}}", "[1 2]|<no value>|2"],
+  ["{{ range (fromJson .j).items }}{{ . }};{{ end }}|{{ if lt (fromJson .j).n 5.0 }}small{{ end }}", "{\"items\":[\"x\",2,null],\"n\":4}", "x;2;<no value>;|small"],
+  ["{{ (fromJson .j).a.b }}", "{\"a\":5}", "TemplateFormatErr"],
+  ["{{ (.lbl).x }}", "{}", "TemplateFormatErr"],
+  ["{{ print (fromJson .j).n 5.0 }}|{{ print (fromJson .j) .n }}", "{\"n\":4}", "4 5|map[n:4]"],
 ]
 
 /** What the template prints with the label j (and lbl), or TemplateFormatErr where it fails. */
@@ -177,9 +205,11 @@ describe('LogQL templates: fromJson and range', () => {
       }
       return 'accepted'
     }
-    expect(refused('{{ lt (fromJson .j) "x" }}')).toMatch(/unsupported LogQL: template lt of a fromJson value/)
-    expect(refused('{{ eq (fromJson .j) (fromJson .j) }}')).toMatch(/unsupported LogQL: template eq of a fromJson value/)
+    expect(refused('{{ lt (fromJson .j) (eq .a "x") }}')).toMatch(/unsupported LogQL: template lt of a fromJson value and a condition or a time/)
     expect(refused('{{ eq (fromJson .j) "x" "y" }}')).toMatch(/unsupported LogQL: template eq of a fromJson value/)
+    // A field right after a literal or a function name: Go refuses the first, chains the second to a call.
+    expect(refused('{{ "x".a }}')).toMatch(/unsupported LogQL: template field \.a right after "\\"x\\""/)
+    expect(refused('{{ fromJson.a }}')).toMatch(/unsupported LogQL: template field \.a right after "fromJson"/)
     expect(refused('{{ printf "%d" (fromJson .j) }}')).toMatch(/unsupported LogQL: printf verb %d of a fromJson value/)
     expect(refused('{{ printf "%.2v" (fromJson .j) }}')).toMatch(/unsupported LogQL: printf verb %.2v of a fromJson value with a flag other than - or, for %v, a precision/)
     expect(refused('{{ $m := fromJson .j }}{{ default 0 $m.x }}')).toMatch(/unsupported LogQL: template default of a fromJson value/)

@@ -11,8 +11,7 @@
 // offsets included, over valid UTF-8 text; where Go fails (a panic, a function's error) the
 // template's error condition holds. What has none here (break and continue, a regular expression
 // that can match empty text, printf verbs beyond %s %v %d %f %e %t %b %o %O %x %X %c %U, a layout
-// naming a zone abbreviation, ordering comparisons of fromJson values, a template beyond
-// MAX_CALLS ClickHouse calls) is a 400 naming it.
+// naming a zone abbreviation, a template beyond MAX_CALLS ClickHouse calls) is a 400 naming it.
 import { SluiceError } from '@sluice/core'
 import { bytesValue, goSeconds, unsupported } from './sql.js'
 import type { Params } from './sql.js'
@@ -69,8 +68,10 @@ export interface CompiledTemplate {
 // `dot` is `.` itself; a field is `.name`, or `$.name` (root: the labels, whatever `.` is).
 // `var` is a variable, `$x` (`$` alone: the root).
 // `chain` holds the fields after the first (`.a.b.c`, `$x.a.b`): keys of a fromJson map.
-type Token = { kind: 'field' | 'ident' | 'string' | 'int' | 'float' | 'dot' | 'var'; text: string; root?: boolean; chain?: string[] } | { kind: '|' | '(' | ')' | ':=' | '=' | ','; text: string }
-type Operand = { kind: 'field' | 'ident' | 'string' | 'int' | 'float' | 'dot' | 'var'; text: string; root?: boolean; chain?: string[] } | { kind: 'pipeline'; commands: Operand[][] }
+// A field right after `)` (`(fromJson .j).a`, no space between) is a field of the parenthesised
+// pipeline's value, as Go's parser chains it: `afterParen`; after a space it is an argument of its own.
+type Token = { kind: 'field' | 'ident' | 'string' | 'int' | 'float' | 'dot' | 'var'; text: string; root?: boolean; chain?: string[]; afterParen?: true } | { kind: '|' | '(' | ')' | ':=' | '=' | ','; text: string }
+type Operand = { kind: 'field' | 'ident' | 'string' | 'int' | 'float' | 'dot' | 'var'; text: string; root?: boolean; chain?: string[] } | { kind: 'pipeline'; commands: Operand[][]; chain?: string[] }
 
 /**
  * A variable: its value at this point of the template. `{{ $x = … }}` gives it another; one
@@ -154,7 +155,11 @@ function tokenize(action: string, text: string): Token[] {
       if (float) tokens.push({ kind: 'float', text: word })
       else if (word.startsWith('.')) {
         const [first, ...chain] = word.slice(1).split('.')
-        tokens.push({ kind: 'field', text: first!, ...(chain.length > 0 && { chain }) })
+        // Right after a literal or a function name Go's parser refuses the field or chains it to a
+        // call of no arguments: neither is read here.
+        const before = i > 0 ? action[i - 1]! : ' '
+        if (/[\w"`]/.test(before)) throw unsupported(`template field ${word} right after ${JSON.stringify(action.slice(0, i).split(/\s/).pop())} in ${JSON.stringify(text)}`)
+        tokens.push({ kind: 'field', text: first!, ...(chain.length > 0 && { chain }), ...(before === ')' && { afterParen: true as const }) })
       } else tokens.push(/^-?\d/.test(word) ? { kind: 'int', text: word } : { kind: 'ident', text: word })
       i += word.length
     }
@@ -178,7 +183,10 @@ function parsePipeline(tokens: Token[], at: { i: number }, text: string): Operan
       const inner = parsePipeline(tokens, at, text)
       if (tokens[at.i]?.kind !== ')') throw invalid(text, 'unclosed (')
       at.i++
-      commands[commands.length - 1]!.push({ kind: 'pipeline', commands: inner })
+      const next = tokens[at.i]
+      const chain = next?.kind === 'field' && next.afterParen ? [next.text, ...(next.chain ?? [])] : undefined
+      if (chain) at.i++
+      commands[commands.length - 1]!.push({ kind: 'pipeline', commands: inner, ...(chain && { chain }) })
     } else {
       commands[commands.length - 1]!.push(t as Operand)
     }
@@ -1627,7 +1635,11 @@ function zeroTime(layout: string): string {
 // what text/template makes of nil once a pipeline ends (fromJson's nil, a variable given nil). A field
 // of an invalid value is invalid; a field of nil, or of anything but a map, fails the line. Printed
 // as fmt prints them: map[k:v …] with the keys sorted, [a b …], a number as %v prints a float64, nil
-// inside a container as <nil>, and <no value> for nil or invalid on its own. Where ClickHouse's JSON
+// inside a container as <nil>, and <no value> for nil or invalid on its own. Compared as Go's eq, lt,
+// … compare them, with each other or with a string or a number written out: strings as bytes,
+// numbers as float64s, bools for equality; nil equals only nil and orders nothing; any other pair
+// fails the line. A field of a parenthesised pipeline's value, `(fromJson .j).a`, is read as Go
+// chains it. Where ClickHouse's JSON
 // reader could read a text otherwise than Go's decoder (an integer beyond 64 bits, a whole float
 // from 2^64 to 1e21, a lone UTF-16 surrogate escape, invalid UTF-8, a negative zero), where a
 // container nested more than MAX_JSON_DEPTH deep is printed, and for printf's %s of a value that is
@@ -1751,6 +1763,72 @@ function jsonEquals(j: Value, other: Value): { sql: string; err: string } {
   throw unsupported('template eq or ne of a fromJson value and a condition or a time')
 }
 
+const ORDER: Record<string, string> = { lt: '<', le: '<=', gt: '>', ge: '>=' }
+
+/**
+ * Go's lt, le, gt and ge of a JSON value and a string or a number written out, in either order:
+ * a decoded string with a string (bytes), a decoded number with a float. Anything else fails the
+ * line: an integer literal (Go's int against a float64), another kind, and nil too (unlike eq, lt
+ * cannot order an invalid value); le, gt and ge fail where lt fails, as Go builds them on it.
+ */
+function jsonOrder(name: string, a: Value, b: Value): { sql: string; err: string } {
+  const j = a.json ? a : b
+  const other = a.json ? b : a
+  const err = (cond: string) => either(either(j.err, other.err), cond)!
+  if (other.num === 'int' || other.intText !== undefined) return { sql: '0', err: err('1') }
+  if (!isString(other) && other.num !== 'float') throw unsupported(`template ${name} of a fromJson value and a condition or a time`)
+  const kinds = isString(other) ? "('String')" : JSON_NUMBER
+  const sql = bound([j.sql], (v) => {
+    const value = isString(other) ? `JSONExtractString(${v})` : `toFloat64OrZero(${v})`
+    return a.json ? `${value} ${ORDER[name]} ${other.sql}` : `${other.sql} ${ORDER[name]} ${value}`
+  })
+  return { sql, err: err(bound([j.sql], (v) => `${v} = '' OR ${jsonType(v!)} NOT IN ${kinds}`)) }
+}
+
+/** Go's nil in a comparison: a nil interface, or what text/template makes of one once a pipeline ends. */
+const jsonNil = (x: string) => `(${x} = '' OR ${x} = 'null')`
+
+/** Both strings, both numbers (float64 once decoded), both bools: the pairs Go compares. */
+function jsonKinds(x: string, y: string) {
+  const [tx, ty] = [jsonType(x), jsonType(y)]
+  return {
+    strings: `(${tx} = 'String' AND ${ty} = 'String')`,
+    numbers: `(${tx} IN ${JSON_NUMBER} AND ${ty} IN ${JSON_NUMBER})`,
+    bools: `(${tx} = 'Bool' AND ${ty} = 'Bool')`,
+  }
+}
+
+/**
+ * Go's eq of two JSON values: two strings, two numbers or two bools compare; nil equals nil and
+ * nothing else; any other pair fails the line (different kinds, and maps and slices, which Go
+ * cannot compare). Each value is bound once (it is read several times).
+ */
+function jsonEqualsBoth(a: Value, b: Value): { sql: string; err: string } {
+  const sql = bound([a.sql, b.sql], (x, y) => {
+    const k = jsonKinds(x!, y!)
+    return `multiIf(${jsonNil(x!)} OR ${jsonNil(y!)}, ${jsonNil(x!)} AND ${jsonNil(y!)}, ${k.strings}, JSONExtractString(${x}) = JSONExtractString(${y}), ${k.numbers}, toFloat64OrZero(${x}) = toFloat64OrZero(${y}), ${k.bools}, JSONExtractBool(${x}) = JSONExtractBool(${y}), 0)`
+  })
+  const fails = bound([a.sql, b.sql], (x, y) => {
+    const k = jsonKinds(x!, y!)
+    return `NOT (${jsonNil(x!)} OR ${jsonNil(y!)}) AND NOT (${k.strings} OR ${k.numbers} OR ${k.bools})`
+  })
+  return { sql, err: either(either(a.err, b.err), fails)! }
+}
+
+/** Go's lt, le, gt and ge of two JSON values: two strings (bytes) or two numbers; anything else fails the line, nil too. */
+function jsonOrderBoth(name: string, a: Value, b: Value): { sql: string; err: string } {
+  const op = ORDER[name]
+  const sql = bound([a.sql, b.sql], (x, y) => {
+    const k = jsonKinds(x!, y!)
+    return `multiIf(${k.strings}, JSONExtractString(${x}) ${op} JSONExtractString(${y}), ${k.numbers}, toFloat64OrZero(${x}) ${op} toFloat64OrZero(${y}), 0)`
+  })
+  const fails = bound([a.sql, b.sql], (x, y) => {
+    const k = jsonKinds(x!, y!)
+    return `${x} = '' OR ${y} = '' OR NOT (${k.strings} OR ${k.numbers})`
+  })
+  return { sql, err: either(either(a.err, b.err), fails)! }
+}
+
 /** `len` of a JSON value: a map's keys, a slice's elements, a string's bytes; anything else fails. */
 const jsonLen = (v: Value): Value =>
   int64(
@@ -1814,8 +1892,12 @@ function operand(o: Operand, scope: Scope, h: Helpers, text: string): Value {
       if (!Number.isFinite(f)) throw invalid(text, `the number ${o.text} is out of range`)
       return { sql: h.typed(String(f), 'Float64'), num: 'float', float: f }
     }
-    case 'pipeline':
-      return evaluate(o.commands, scope, h, text)
+    case 'pipeline': {
+      const v = evaluate(o.commands, scope, h, text)
+      if (!o.chain) return v
+      // Fields of a fromJson map; of anything else Go fails ("can't evaluate field … in type string").
+      return v.json ? fields(v, o.chain, h) : { sql: "''", err: either(v.err, '1')! }
+    }
     case 'ident':
       return call([o], undefined, scope, h, text)
   }
@@ -1916,9 +1998,15 @@ function apply(name: string, args: Value[], scope: Scope, h: Helpers, text: stri
     if (!isString(s!)) throw invalid(text, 'fromJson takes a string')
     return { sql: fromJson(s!.sql), json: true, ...(s!.err && { err: s!.err }) }
   }
-  if ((name === 'eq' || name === 'ne') && args.length === 2 && args.some((a) => a.json) && !args.every((a) => a.json)) {
-    const equal = jsonEquals(args[0]!.json ? args[0]! : args[1]!, args[0]!.json ? args[1]! : args[0]!)
+  if ((name === 'eq' || name === 'ne') && args.length === 2 && args.some((a) => a.json)) {
+    const [a, b] = args as [Value, Value]
+    const equal = a.json && b.json ? jsonEqualsBoth(a, b) : jsonEquals(a.json ? a : b, a.json ? b : a)
     return { sql: name === 'eq' ? equal.sql : `NOT ${equal.sql}`, bool: true, err: equal.err }
+  }
+  if (Object.hasOwn(ORDER, name) && args.length === 2 && args.some((a) => a.json)) {
+    const [a, b] = args as [Value, Value]
+    const order = a.json && b.json ? jsonOrderBoth(name, a, b) : jsonOrder(name, a, b)
+    return { sql: order.sql, bool: true, err: order.err }
   }
   if (args.some((a) => a.json)) {
     // Where Go hands the value on as it is (other comparisons, and/or), its type is known only on
