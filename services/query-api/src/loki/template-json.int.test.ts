@@ -145,6 +145,11 @@ const GO: readonly (readonly [template: string, j: string, printed: string])[] =
   ["{{ $m := fromJson .j }}{{ lt $m.t $m.t }}", "{\"t\":true}", "TemplateFormatErr"],
   ["{{ $m := fromJson .j }}{{ le $m.a $m.b }}", "{\"a\":null,\"b\":null}", "TemplateFormatErr"],
   ["{{ range $q := fromJson .j }}{{ if gt $q.took $q.limit }}{{ $q.id }} {{ end }}{{ end }}", "[{\"id\":\"a\",\"took\":5,\"limit\":3},{\"id\":\"b\",\"took\":1,\"limit\":3},{\"id\":\"c\",\"took\":3,\"limit\":3}]", "a "],
+  // eq with several: true at the first equal one, failing at the first pair Go cannot compare before it
+  ["{{ range $q := fromJson .j }}{{ if eq $q.level \"error\" \"fatal\" }}!{{ else }}.{{ end }}{{ end }}", "[{\"level\":\"error\"},{\"level\":\"info\"},{\"level\":\"fatal\"},{},{\"level\":null}]", "!.!.."],
+  ["{{ range $q := fromJson .j }}{{ if eq $q.level \"error\" \"fatal\" }}!{{ else }}.{{ end }}{{ end }}", "[{\"level\":3}]", "TemplateFormatErr"],
+  ["{{ $m := fromJson .j }}{{ eq $m.n 2.0 \"x\" }}|{{ eq $m.s \"abc\" 2 }}|{{ eq \"abc\" $m.t $m.s }}", "{\"n\":2,\"s\":\"abc\",\"t\":null}", "true|true|true"],
+  ["{{ $m := fromJson .j }}{{ eq $m.s \"x\" 2 }}", "{\"s\":\"abc\"}", "TemplateFormatErr"],
   // a field of a parenthesised pipeline's value, as Go chains (fromJson .j).a
   ["{{ (fromJson .j).a.b }}|{{ (fromJson .j).missing }}|{{ len (fromJson .j).a.b }}", "{\"a\":{\"b\":[1,2]}}", "[1 2]|<no value>|2"],
   ["{{ range (fromJson .j).items }}{{ . }};{{ end }}|{{ if lt (fromJson .j).n 5.0 }}small{{ end }}", "{\"items\":[\"x\",2,null],\"n\":4}", "x;2;<no value>;|small"],
@@ -206,7 +211,7 @@ describe('LogQL templates: fromJson and range', () => {
       return 'accepted'
     }
     expect(refused('{{ lt (fromJson .j) (eq .a "x") }}')).toMatch(/unsupported LogQL: template lt of a fromJson value and a condition or a time/)
-    expect(refused('{{ eq (fromJson .j) "x" "y" }}')).toMatch(/unsupported LogQL: template eq of a fromJson value/)
+    expect(refused('{{ ne (fromJson .j) "x" "y" }}')).toMatch(/ne takes 2 argument\(s\), got 3/)
     // A field right after a literal or a function name: Go refuses the first, chains the second to a call.
     expect(refused('{{ "x".a }}')).toMatch(/unsupported LogQL: template field \.a right after "\\"x\\""/)
     expect(refused('{{ fromJson.a }}')).toMatch(/unsupported LogQL: template field \.a right after "fromJson"/)

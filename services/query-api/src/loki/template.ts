@@ -1751,16 +1751,40 @@ function jsonIndex(item: Value, keys: Value[], h: Helpers): Value {
 /**
  * Go's eq of a JSON value and a string or a number written out: equal where both are strings or
  * both floats (an integer literal is Go's int, which eq cannot compare with a float64); other
- * kinds fail the line (errBadComparison), except nil and invalid, which equal nothing.
+ * kinds fail (errBadComparison), except nil and invalid, which equal nothing. `fails` leaves out
+ * the errors of the values themselves.
  */
-function jsonEquals(j: Value, other: Value): { sql: string; err: string } {
+function jsonEquals(j: Value, other: Value): { sql: string; fails: string } {
   const t = jsonType(j.sql)
   const valid = `(${j.sql} != '' AND ${j.sql} != 'null')`
-  const fails = (kinds?: string) => either(either(j.err, other.err), kinds ? `(${valid} AND ${t} NOT IN ${kinds})` : valid)!
-  if (isString(other)) return { sql: `(${t} = 'String' AND JSONExtractString(${j.sql}) = ${other.sql})`, err: fails("('String')") }
-  if (other.num === 'float') return { sql: `(${t} IN ${JSON_NUMBER} AND toFloat64OrZero(${j.sql}) = ${other.sql})`, err: fails(JSON_NUMBER) }
-  if (other.num === 'int' || other.intText !== undefined) return { sql: '0', err: fails() }
+  if (isString(other)) return { sql: `(${t} = 'String' AND JSONExtractString(${j.sql}) = ${other.sql})`, fails: `(${valid} AND ${t} != 'String')` }
+  if (other.num === 'float') return { sql: `(${t} IN ${JSON_NUMBER} AND toFloat64OrZero(${j.sql}) = ${other.sql})`, fails: `(${valid} AND ${t} NOT IN ${JSON_NUMBER})` }
+  if (other.num === 'int' || other.intText !== undefined) return { sql: '0', fails: valid }
   throw unsupported('template eq or ne of a fromJson value and a condition or a time')
+}
+
+/**
+ * One comparison of Go's eq (its first argument with one of the others), a JSON value among them:
+ * whether they are equal, and when Go's eq fails on them.
+ */
+function equalPair(a: Value, b: Value, text: string): { sql: string; fails: string } {
+  if (a.json && b.json) return jsonEqualsBoth(a, b)
+  if (a.json || b.json) return jsonEquals(a.json ? a : b, a.json ? b : a)
+  return { sql: comparable('eq', [a, b], text, 2).join(' = '), fails: '0' }
+}
+
+/**
+ * Go's eq and ne with a JSON value among the arguments. eq a b c compares a with b, then with c:
+ * true at the first equal one, failing at the first pair Go cannot compare before that.
+ */
+function jsonEq(name: string, args: Value[], text: string): Value {
+  if (args.length < 2 || args.length > (name === 'eq' ? 16 : 2)) throw invalid(text, `${name} takes ${name === 'eq' ? '2 or more' : 2} argument(s), got ${args.length}`)
+  const [first, ...rest] = args as [Value, ...Value[]]
+  const pairs = rest.map((b) => equalPair(first, b, text))
+  const sql = pairs.length === 1 ? pairs[0]!.sql : `(${pairs.map((p) => p.sql).join(' OR ')})`
+  const fails = pairs.map((p, i) => (p.fails === '0' ? undefined : i === 0 ? p.fails : `(${p.fails} AND NOT (${pairs.slice(0, i).map((q) => q.sql).join(' OR ')}))`))
+  const err = [...args.map((a) => a.err), ...fails].reduce(either, undefined)
+  return { sql: name === 'eq' ? sql : `NOT ${sql}`, bool: true, ...(err && { err }) }
 }
 
 const ORDER: Record<string, string> = { lt: '<', le: '<=', gt: '>', ge: '>=' }
@@ -1800,10 +1824,10 @@ function jsonKinds(x: string, y: string) {
 
 /**
  * Go's eq of two JSON values: two strings, two numbers or two bools compare; nil equals nil and
- * nothing else; any other pair fails the line (different kinds, and maps and slices, which Go
- * cannot compare). Each value is bound once (it is read several times).
+ * nothing else; any other pair fails (different kinds, and maps and slices, which Go cannot
+ * compare). Each value is bound once (it is read several times).
  */
-function jsonEqualsBoth(a: Value, b: Value): { sql: string; err: string } {
+function jsonEqualsBoth(a: Value, b: Value): { sql: string; fails: string } {
   const sql = bound([a.sql, b.sql], (x, y) => {
     const k = jsonKinds(x!, y!)
     return `multiIf(${jsonNil(x!)} OR ${jsonNil(y!)}, ${jsonNil(x!)} AND ${jsonNil(y!)}, ${k.strings}, JSONExtractString(${x}) = JSONExtractString(${y}), ${k.numbers}, toFloat64OrZero(${x}) = toFloat64OrZero(${y}), ${k.bools}, JSONExtractBool(${x}) = JSONExtractBool(${y}), 0)`
@@ -1812,7 +1836,7 @@ function jsonEqualsBoth(a: Value, b: Value): { sql: string; err: string } {
     const k = jsonKinds(x!, y!)
     return `NOT (${jsonNil(x!)} OR ${jsonNil(y!)}) AND NOT (${k.strings} OR ${k.numbers} OR ${k.bools})`
   })
-  return { sql, err: either(either(a.err, b.err), fails)! }
+  return { sql, fails }
 }
 
 /** Go's lt, le, gt and ge of two JSON values: two strings (bytes) or two numbers; anything else fails the line, nil too. */
@@ -1998,11 +2022,7 @@ function apply(name: string, args: Value[], scope: Scope, h: Helpers, text: stri
     if (!isString(s!)) throw invalid(text, 'fromJson takes a string')
     return { sql: fromJson(s!.sql), json: true, ...(s!.err && { err: s!.err }) }
   }
-  if ((name === 'eq' || name === 'ne') && args.length === 2 && args.some((a) => a.json)) {
-    const [a, b] = args as [Value, Value]
-    const equal = a.json && b.json ? jsonEqualsBoth(a, b) : jsonEquals(a.json ? a : b, a.json ? b : a)
-    return { sql: name === 'eq' ? equal.sql : `NOT ${equal.sql}`, bool: true, err: equal.err }
-  }
+  if ((name === 'eq' || name === 'ne') && args.some((a) => a.json)) return jsonEq(name, args, text)
   if (Object.hasOwn(ORDER, name) && args.length === 2 && args.some((a) => a.json)) {
     const [a, b] = args as [Value, Value]
     const order = a.json && b.json ? jsonOrderBoth(name, a, b) : jsonOrder(name, a, b)
