@@ -123,6 +123,10 @@ const GO: readonly (readonly [template: string, j: string, printed: string])[] =
   ["{{ range $q := fromJson .j }}{{ if eq $q.n 2 }}two{{ else }}x{{ end }}{{ end }}", "[{\"n\":2}]", "TemplateFormatErr"],
   ["{{ range $q := fromJson .j }}{{ if eq $q.n 2 }}two{{ else }}x{{ end }}{{ end }}", "[{}]", "x"],
   ["{{ $m := fromJson .j }}{{ if ne \"a\" $m.k }}ne{{ else }}eq{{ end }}|{{ eq $m.k .lbl }}|{{ ne $m.k \"a\" }}", "{\"k\":\"[\\\"L\\\"]\"}", "ne|true|true"],
+  // printf's %f and %e of a decoded number, as Go formats a float64
+  ["{{ range $q := fromJson .j }}{{ printf \"%.1f|\" $q.ms }}{{ end }}", "[{\"ms\":12},{\"ms\":0.25},{\"ms\":-3.75},{\"ms\":1e21},{\"ms\":1e-7}]", "12.0|0.2|-3.8|1000000000000000000000.0|0.0|"],
+  ["{{ $m := fromJson .j }}{{ printf \"%f %e %E %8.3f|%-8.2f|%+.0f %010.3f % .2e\" $m.a $m.a $m.a $m.a $m.a $m.a $m.a $m.a }}", "{\"a\":3.14159}", "3.141590 3.141590e+00 3.141590E+00    3.142|3.14    |+3 000003.142  3.14e+00"],
+  ["{{ $m := fromJson .j }}{{ printf \"%.2f %.2f %.3f\" $m.a $m.b $m.c }}", "{\"a\":2.675,\"b\":0.125,\"c\":18446744073709551615}", "2.67 0.12 18446744073709551616.000"],
   // lt, le, gt and ge with a string or a number written out, and eq, ne, lt, … of two decoded values
   ["{{ range $q := fromJson .j }}{{ if lt $q.ms 250.0 }}fast{{ else }}slow{{ end }} {{ end }}", "[{\"ms\":12},{\"ms\":250},{\"ms\":1e3},{\"ms\":-0.5}]", "fast slow slow fast "],
   ["{{ $m := fromJson .j }}{{ le $m.n 2.5 }} {{ gt $m.n 2.5 }} {{ ge 2.5 $m.n }} {{ lt 2.5 $m.n }}", "{\"n\":2.5}", "true false true false"],
@@ -196,6 +200,7 @@ describe('LogQL templates: fromJson and range', () => {
     expect(await render('{{ len (fromJson .j) }}', deep)).toBe('1')
     // printf's %s of anything but a string, which Go prints as %!s(float64=1).
     expect(await refusal('{{ $m := fromJson .j }}{{ printf "%s" $m.a }}', '{"a":1}')).toBe('unsupported LogQL: fromJson of a value printed with printf %s that is no string (Go prints %!s(…); %v prints it)')
+    expect(await refusal('{{ $m := fromJson .j }}{{ printf "%.1f" $m.a }}', '{"a":"x"}')).toBe('unsupported LogQL: fromJson of a value printed with printf %f that is no number (Go prints %!f(…); %v prints it)')
     // The same texts are answered where Go's answer does not depend on them.
     expect(await render('{{ fromJson .j }}', '{"a":-0.5,"b":"-0"}')).toBe('map[a:-0.5 b:-0]')
     expect(await render('{{ fromJson .j }}', '["\\ud83d\\ude00", 1e21]')).toBe('[😀 1e+21]')

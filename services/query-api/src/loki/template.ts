@@ -1171,9 +1171,17 @@ function printf(args: Value[], h: Helpers, text: string): string {
     const isInt = arg.num === 'int' || arg.intText !== undefined
     const isFloat = arg.num === 'float'
     if (arg.json) {
-      // %v prints a fromJson value as Sprint does; %s a string's text (Go prints %!s(float64=…) of
-      // anything else: refused where it occurs, see refuseWhere).
-      if (verb !== 'v' && verb !== 's') throw refuse('of a fromJson value (%v and %s print it)')
+      // %v prints a fromJson value as Sprint does; %s a string's text, %f and %e a number's (Go
+      // prints %!s(float64=…), %!f(string=…) of anything else: refused where it occurs, see refuseWhere).
+      if ('fFeE'.includes(verb)) {
+        if (flags.includes('#')) throw refuse('with the flag # (Sluice takes it with %b, %o, %x and %X of integers)')
+        const cFormat = h.bind(`%${flags}${spec[2] ?? ''}${spec[3] === undefined ? '' : `.${spec[3]}`}${verb === 'F' ? 'f' : verb}`)
+        const notNumber = (x: string) => `${jsonType(x)} NOT IN ${JSON_NUMBER}`
+        // A decoded number is a finite float64: no infinities or NaN to print.
+        parts.push(bound([arg.sql], (x) => `if(${notNumber(x!)}, ${refuseWhere(notNumber(x!), `a value printed with printf %${verb} that is no number (Go prints %!${verb}(…); %v prints it)`)}, printf(${cFormat}, toFloat64OrZero(${x})))`))
+        continue
+      }
+      if (verb !== 'v' && verb !== 's') throw refuse('of a fromJson value (%v and %s print it; %f and %e a number)')
       if (flags.replace('-', '') !== '' || flags.length > 1 || (verb === 'v' && precision !== undefined)) throw refuse('of a fromJson value with a flag other than - or, for %v, a precision')
       if (verb === 'v') {
         parts.push(pad(jsonText(arg.sql, false)))
@@ -1643,7 +1651,7 @@ function zeroTime(layout: string): string {
 // reader could read a text otherwise than Go's decoder (an integer beyond 64 bits, a whole float
 // from 2^64 to 1e21, a lone UTF-16 surrogate escape, invalid UTF-8, a negative zero), where a
 // container nested more than MAX_JSON_DEPTH deep is printed, and for printf's %s of a value that is
-// no string, the query fails with a 400 (FUNCTION_THROW_IF_VALUE_IS_NON_ZERO, worded by the guard)
+// no string (or %f and %e of one that is no number), the query fails with a 400 (FUNCTION_THROW_IF_VALUE_IS_NON_ZERO, worded by the guard)
 // instead of answering otherwise than Loki. ClickHouse may evaluate a template on lines the query's
 // other filters drop: such a text beside the selected lines can refuse the query too.
 
