@@ -1790,9 +1790,8 @@ function jsonEq(name: string, args: Value[], text: string): Value {
   const [first, ...rest] = args as [Value, ...Value[]]
   const pairs = rest.map((b) => equalPair(first, b, text))
   const sql = pairs.length === 1 ? pairs[0]!.sql : `(${pairs.map((p) => p.sql).join(' OR ')})`
-  const fails = pairs.map((p, i) => (p.fails === '0' ? undefined : i === 0 ? p.fails : `(${p.fails} AND NOT (${pairs.slice(0, i).map((q) => q.sql).join(' OR ')}))`))
-  const err = [...args.map((a) => a.err), ...fails].reduce(either, undefined)
-  return { sql: name === 'eq' ? sql : `NOT ${sql}`, bool: true, ...(err && { err }) }
+  const fails = pairs.map((p, i) => (p.fails === '0' ? undefined : i === 0 ? p.fails : `(${p.fails} AND NOT (${pairs.slice(0, i).map((q) => q.sql).join(' OR ')}))`)).reduce(either, undefined)
+  return compared({ sql: name === 'eq' ? sql : `NOT ${sql}`, fails: fails ?? '0' }, args)
 }
 
 const ORDER: Record<string, string> = { lt: '<', le: '<=', gt: '>', ge: '>=' }
@@ -1803,18 +1802,17 @@ const ORDER: Record<string, string> = { lt: '<', le: '<=', gt: '>', ge: '>=' }
  * line: an integer literal (Go's int against a float64), another kind, and nil too (unlike eq, lt
  * cannot order an invalid value); le, gt and ge fail where lt fails, as Go builds them on it.
  */
-function jsonOrder(name: string, a: Value, b: Value): { sql: string; err: string } {
+function jsonOrder(name: string, a: Value, b: Value): { sql: string; fails: string } {
   const j = a.json ? a : b
   const other = a.json ? b : a
-  const err = (cond: string) => either(either(j.err, other.err), cond)!
-  if (other.num === 'int' || other.intText !== undefined) return { sql: '0', err: err('1') }
+  if (other.num === 'int' || other.intText !== undefined) return { sql: '0', fails: '1' }
   if (!isString(other) && other.num !== 'float') throw unsupported(`template ${name} of a fromJson value and a condition or a time`)
   const kinds = isString(other) ? "('String')" : JSON_NUMBER
   const sql = bound([j.sql], (v) => {
     const value = isString(other) ? `JSONExtractString(${v})` : `toFloat64OrZero(${v})`
     return a.json ? `${value} ${ORDER[name]} ${other.sql}` : `${other.sql} ${ORDER[name]} ${value}`
   })
-  return { sql, err: err(bound([j.sql], (v) => `${v} = '' OR ${jsonType(v!)} NOT IN ${kinds}`)) }
+  return { sql, fails: bound([j.sql], (v) => `${v} = '' OR ${jsonType(v!)} NOT IN ${kinds}`) }
 }
 
 /** Go's nil in a comparison: a nil interface, or what text/template makes of one once a pipeline ends. */
@@ -1848,7 +1846,7 @@ function jsonEqualsBoth(a: Value, b: Value): { sql: string; fails: string } {
 }
 
 /** Go's lt, le, gt and ge of two JSON values: two strings (bytes) or two numbers; anything else fails the line, nil too. */
-function jsonOrderBoth(name: string, a: Value, b: Value): { sql: string; err: string } {
+function jsonOrderBoth(name: string, a: Value, b: Value): { sql: string; fails: string } {
   const op = ORDER[name]
   const sql = bound([a.sql, b.sql], (x, y) => {
     const k = jsonKinds(x!, y!)
@@ -1858,7 +1856,13 @@ function jsonOrderBoth(name: string, a: Value, b: Value): { sql: string; err: st
     const k = jsonKinds(x!, y!)
     return `${x} = '' OR ${y} = '' OR NOT (${k.strings} OR ${k.numbers})`
   })
-  return { sql, err: either(either(a.err, b.err), fails)! }
+  return { sql, fails }
+}
+
+/** A comparison of two arguments, a JSON value among them, with the errors of the arguments themselves. */
+function compared(pair: { sql: string; fails: string }, args: readonly Value[]): Value {
+  const err = [...args.map((a) => a.err), pair.fails === '0' ? undefined : pair.fails].reduce(either, undefined)
+  return { sql: pair.sql, bool: true, ...(err && { err }) }
 }
 
 /** `len` of a JSON value: a map's keys, a slice's elements, a string's bytes; anything else fails. */
@@ -2033,8 +2037,7 @@ function apply(name: string, args: Value[], scope: Scope, h: Helpers, text: stri
   if ((name === 'eq' || name === 'ne') && args.some((a) => a.json)) return jsonEq(name, args, text)
   if (Object.hasOwn(ORDER, name) && args.length === 2 && args.some((a) => a.json)) {
     const [a, b] = args as [Value, Value]
-    const order = a.json && b.json ? jsonOrderBoth(name, a, b) : jsonOrder(name, a, b)
-    return { sql: order.sql, bool: true, err: order.err }
+    return compared(a.json && b.json ? jsonOrderBoth(name, a, b) : jsonOrder(name, a, b), args)
   }
   if (args.some((a) => a.json)) {
     // Where Go hands the value on as it is (other comparisons, and/or), its type is known only on
