@@ -160,6 +160,30 @@ const GO: readonly (readonly [template: string, j: string, printed: string])[] =
   ["{{ (fromJson .j).a.b }}", "{\"a\":5}", "TemplateFormatErr"],
   ["{{ (.lbl).x }}", "{}", "TemplateFormatErr"],
   ["{{ print (fromJson .j).n 5.0 }}|{{ print (fromJson .j) .n }}", "{\"n\":4}", "4 5|map[n:4]"],
+  // break and continue (Go 1.18), also inside if/else, with, nested ranges and a range's else (where
+  // Go's range recovers a break, and a continue is the enclosing range's)
+  ["{{ range $e := fromJson .j }}[{{ $e }}]{{ if eq $e \"b\" }}{{ break }}{{ end }}{{ end }}|after", "[\"a\",\"b\",\"c\"]", "[a][b]|after"],
+  ["{{ range $e := fromJson .j }}{{ if eq $e \"b\" }}{{ continue }}{{ end }}[{{ $e }}]{{ end }}", "[\"a\",\"b\",\"c\"]", "[a][c]"],
+  ["{{ range fromJson .j }}a{{ break }}b{{ end }}|{{ range fromJson .j }}a{{ continue }}b{{ end }}", "[1,2,3]", "a|aaa"],
+  ["{{ range $i := 6 }}{{ if eq $i 1 }}{{ continue }}{{ else if eq $i 4 }}{{ break }}{{ else }}{{ $i }}{{ end }}.{{ end }}", "[]", "0.2.3."],
+  ["{{ range $a := 3 }}{{ range $b := 3 }}{{ if eq $b 1 }}{{ break }}{{ end }}{{ $a }}{{ $b }} {{ end }}{{ if eq $a 1 }}{{ break }}{{ end }}|{{ end }}", "[]", "00 |10 "],
+  ["{{ range $a := 3 }}<{{ range fromJson $.j }}{{ . }}{{ else }}E{{ break }}F{{ end }}>{{ end }}", "[]", "<E><E><E>"],
+  ["{{ range $a := 3 }}<{{ range fromJson $.j }}{{ . }}{{ else }}E{{ continue }}F{{ end }}>{{ end }}", "null", "<E<E<E"],
+  ["{{ range $e := fromJson .j }}{{ with $e }}{{ if eq . \"x\" }}{{ break }}{{ end }}{{ end }}{{ $e }},{{ end }}", "{\"a\":\"w\",\"b\":\"x\",\"c\":\"y\"}", "w,"],
+  ["{{ range $i, $e := fromJson .j }}{{ $e.x }}{{ if $e.y }}{{ break }}{{ end }}{{ end }}", "[{\"x\":1},{\"x\":2},{\"y\":3},5]", "12<no value>"],
+  ["{{ range $i, $e := fromJson .j }}{{ $e.x }}{{ if $e.x }}{{ continue }}{{ end }}!{{ end }}", "[{\"x\":1},{\"y\":3},5]", "TemplateFormatErr"],
+  ["{{ range $e := fromJson .j }}{{ if eq $e \"b\" }}{{ continue }}{{ end }}{{ $u := upper $e }}{{ $u }}{{ end }}", "[\"a\",\"b\",\"c\"]", "AC"],
+  ["{{ range $k, $v := fromJson .j }}{{ if not $v }}{{ continue }}{{ end }}{{ $k }}:{{ $v }} {{ end }}", "{\"a\":\"x\",\"b\":\"\",\"c\":\"y\",\"d\":0,\"e\":null}", "a:x c:y "],
+  // a slice's index and each element of a range over an integer are Go ints (a map's key is a string)
+  ["{{ range $i, $e := fromJson .j }}{{ if eq $i 1 }}{{ continue }}{{ end }}{{ $i }}={{ $e }};{{ end }}", "[\"a\",\"b\",\"c\"]", "0=a;2=c;"],
+  ["{{ range $i, $e := fromJson .j }}{{ if eq $i 1 }}{{ continue }}{{ end }}{{ $i }}={{ $e }};{{ end }}", "{\"a\":1}", "TemplateFormatErr"],
+  ["{{ range $i, $e := fromJson .j }}{{ if lt $i 2 }}{{ $i }}{{ end }}{{ end }}|{{ range $i, $e := fromJson .j }}{{ eq $i 1.0 }}{{ end }}", "[7,8,9]", "TemplateFormatErr"],
+  ["{{ range $i, $e := fromJson .j }}{{ if lt $i 2 }}{{ $i }}{{ end }}{{ if ge 1 $i }}!{{ end }}{{ end }}", "[7,8,9]", "0!1!"],
+  ["{{ range $i, $e := fromJson .j }}{{ range $k, $f := fromJson $.j }}{{ if eq $i $k }}{{ $i }}{{ end }}{{ end }}{{ end }}", "[7,8]", "01"],
+  ["{{ range $i, $e := fromJson .j }}{{ eq $i $e }}{{ end }}", "[0,1]", "TemplateFormatErr"],
+  ["{{ range 5 }}{{ if eq . 3 }}{{ break }}{{ end }}{{ . }}{{ end }}|{{ range $i := 5 }}{{ if lt $i 2 }}{{ continue }}{{ end }}{{ add $i 10 }}{{ end }}", "[]", "012|121314"],
+  // Go's boolean constants; not of a decoded value (empty: nil, "", 0, false, an empty map or slice)
+  ["{{ if true }}t{{ end }}{{ if false }}f{{ end }}|{{ true }} {{ not (fromJson .j) }} {{ not (fromJson .j).a }}", "{\"a\":0}", "t|true false true"],
 ]
 
 /** What the template prints with the label j (and lbl), or TemplateFormatErr where it fails. */
@@ -225,7 +249,8 @@ describe('LogQL templates: fromJson and range', () => {
     expect(refused('{{ $m := fromJson .j }}{{ default 0 $m.x }}')).toMatch(/unsupported LogQL: template default of a fromJson value/)
     expect(refused('{{ slice (fromJson .j) 1 }}')).toMatch(/unsupported LogQL: template slice of a fromJson value/)
     expect(refused('{{ $s := "" }}{{ range fromJson .j }}{{ $s = "x" }}{{ end }}{{ $s }}')).toMatch(/unsupported LogQL: template variable given a value inside \{\{range\}\}/)
-    expect(refused('{{ range fromJson .j }}{{ break }}{{ end }}')).toMatch(/unsupported LogQL: template action \{\{break\}\}/)
+    expect(refused('{{ $s := fromJson .j }}{{ range $i, $e := $s }}{{ index $s $i }}{{ end }}')).toMatch(/unsupported LogQL: template index of a fromJson value by a range's key/)
+    expect(refused('{{ range $i, $e := fromJson .j }}{{ printf "%.1f" $i }}{{ end }}')).toMatch(/unsupported LogQL: printf verb %.1f of a range's key over a fromJson value/)
     expect(refused('{{ range $i, $e = fromJson .j }}{{ end }}')).toMatch(/unsupported LogQL: \{\{range\}\} assigning to variables/)
     expect(refused('{{ range $i, $e := 3 }}{{ end }}')).toMatch(/can't use 3 to iterate over more than one variable/)
     expect(refused('{{ range fromJson .j }}x')).toMatch(/\{\{range\}\} without \{\{end\}\}/)

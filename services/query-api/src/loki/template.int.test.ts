@@ -509,7 +509,11 @@ describe('LogQL templates', () => {
       return 'accepted'
     }
     expect(refusal('{{ .path | toJson }}')).toMatch(/unsupported LogQL: template function toJson/)
-    expect(refusal('{{ range .a }}{{ continue }}{{ end }}')).toMatch(/unsupported LogQL: template action \{\{continue\}\}/)
+    // break and continue: only in a range's body (or in a range's else inside another range), and alone.
+    expect(refusal('{{ if .a }}{{ continue }}{{ end }}')).toMatch(/\{\{continue\}\} outside \{\{range\}\}/)
+    expect(refusal('{{ range .a }}{{ else }}{{ break }}{{ end }}')).toMatch(/\{\{break\}\} outside \{\{range\}\}/)
+    expect(refusal('{{ range .a }}{{ break 1 }}{{ end }}')).toMatch(/unexpected "1" in \{\{break\}\}/)
+    expect(refusal('{{ true 1 }}')).toMatch(/can't give argument to non-function true/)
     expect(refusal('{{ printf "%s" (eq .a .b) }}')).toMatch(/printf verb %s of a condition \(Go prints %!s\(bool=…\)/)
     expect(refusal('{{ printf "%t" .a }}')).toMatch(/printf verb %t of anything but a condition/)
     expect(refusal('{{ printf "%x" 1.5 }}')).toMatch(/unsupported LogQL: printf verb %x of a float64/)

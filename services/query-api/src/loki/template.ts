@@ -7,11 +7,11 @@
 // (`{{ .path | replace " " "_" | trunc 5 | upper }}`: each command's result is the last argument of
 // the next) or nested in parentheses, if/else if/else and with/else with/else blocks, and
 // variables declared with := and assigned again with =, and sprig's fromJson with range over its
-// maps and slices (see "JSON values"). Each function keeps Go's (and sprig's) semantics, byte
-// offsets included, over valid UTF-8 text; where Go fails (a panic, a function's error) the
-// template's error condition holds. What has none here (break and continue, a regular expression
-// that can match empty text, printf verbs beyond %s %v %d %f %e %t %b %o %O %x %X %c %U, a layout
-// naming a zone abbreviation, a template beyond MAX_CALLS ClickHouse calls) is a 400 naming it.
+// maps and slices (see "JSON values") or an integer, with break and continue. Each function keeps
+// Go's (and sprig's) semantics, byte offsets included, over valid UTF-8 text; where Go fails (a
+// panic, a function's error) the template's error condition holds. What has none here (a regular
+// expression that can match empty text, printf verbs beyond %s %v %d %f %e %t %b %o %O %x %X %c %U,
+// a layout naming a zone abbreviation, a template beyond MAX_CALLS ClickHouse calls) is a 400 naming it.
 import { SluiceError } from '@sluice/core'
 import { bytesValue, goSeconds, unsupported } from './sql.js'
 import type { Params } from './sql.js'
@@ -51,6 +51,8 @@ interface Value {
   json?: true
   /** A JSON value that can be Go's nil interface ('null', a missing key) until its pipeline ends. */
   maybeNil?: true
+  /** A JSON value whose number is a Go int, not a float64: the key of a range over a slice (its index). */
+  index?: true
 }
 
 /** String expressions one after another, as one String expression. */
@@ -1174,6 +1176,7 @@ function printf(args: Value[], h: Helpers, text: string): string {
       // %v prints a fromJson value as Sprint does; %s a string's text, %f and %e a number's (Go
       // prints %!s(float64=…), %!f(string=…) of anything else: refused where it occurs, see refuseWhere).
       if ('fFeE'.includes(verb)) {
+        if (arg.index) throw refuse(`of a range's key over a fromJson value (Go prints %!${verb}(int=…) of a slice's index)`)
         if (flags.includes('#')) throw refuse('with the flag # (Sluice takes it with %b, %o, %x and %X of integers)')
         const cFormat = h.bind(`%${flags}${spec[2] ?? ''}${spec[3] === undefined ? '' : `.${spec[3]}`}${verb === 'F' ? 'f' : verb}`)
         const notNumber = (x: string) => `${jsonType(x)} NOT IN ${JSON_NUMBER}`
@@ -1184,7 +1187,7 @@ function printf(args: Value[], h: Helpers, text: string): string {
       if (verb !== 'v' && verb !== 's') throw refuse('of a fromJson value (%v and %s print it; %f and %e a number)')
       if (flags.replace('-', '') !== '' || flags.length > 1 || (verb === 'v' && precision !== undefined)) throw refuse('of a fromJson value with a flag other than - or, for %v, a precision')
       if (verb === 'v') {
-        parts.push(pad(jsonText(arg.sql, false)))
+        parts.push(pad(jsonText(arg.sql, false, 0, arg.index)))
         continue
       }
       const text = bound([arg.sql], (x) => `if(${jsonType(x)} = 'String', JSONExtractString(${x}), ${refuseWhere(`${jsonType(x)} != 'String'`, 'a value printed with printf %s that is no string (Go prints %!s(…); %v prints it)')})`)
@@ -1266,7 +1269,7 @@ function printf(args: Value[], h: Helpers, text: string): string {
 
 /** A value as Go's template prints it (`operand`: as fmt.Sprint prints an operand of print). */
 function printed(v: Value, h: Helpers, operand = false): string {
-  if (v.json) return jsonText(v.sql, !operand)
+  if (v.json) return jsonText(v.sql, !operand, 0, v.index)
   if (v.bool) return `if(${v.sql}, 'true', 'false')`
   if (v.located) throw unsupported('printing a time parsed with a zone as it is (Go prints its zone): date formats it')
   if (v.time) return formatTime(TIME_STRING, v, h)
@@ -1702,9 +1705,10 @@ function jsonField(v: Value, k: string): Value {
 /**
  * A JSON value as fmt prints it (`top`: on its own, where nil and invalid print <no value>). A
  * container's elements, a map's prefixed with `key:`, are printed by one expression for both
- * kinds, so each level of nesting costs one copy of the printer, not two.
+ * kinds, so each level of nesting costs one copy of the printer, not two. `ints`: a number is a
+ * Go int (a range's index), printed as its digits.
  */
-function jsonText(j: string, top: boolean, depth = 0): string {
+function jsonText(j: string, top: boolean, depth = 0, ints = false): string {
   const print = (x: string) => {
     const e = jsonName()
     const t = jsonType(x)
@@ -1712,7 +1716,7 @@ function jsonText(j: string, top: boolean, depth = 0): string {
     const container = depth < MAX_JSON_DEPTH
       ? `concat(if(${t} = 'Object', 'map[', '['), arrayStringConcat(arrayMap(${e} -> concat(tupleElement(${e}, 1), ${jsonText(`tupleElement(${e}, 2)`, false, depth + 1)}), ${elements}), ' '), ']')`
       : refuseWhere(`${t} IN ('Object', 'Array')`, `JSON nested more than ${MAX_JSON_DEPTH} deep, printed`)
-    return `multiIf(${x} = '' OR ${x} = 'null', '${top ? '<no value>' : '<nil>'}', ${t} = 'String', JSONExtractString(${x}), ${t} = 'Bool', ${x}, ${t} IN ('Object', 'Array'), ${container}, ${floatText(`toFloat64OrZero(${x})`)})`
+    return `multiIf(${x} = '' OR ${x} = 'null', '${top ? '<no value>' : '<nil>'}', ${t} = 'String', JSONExtractString(${x}), ${t} = 'Bool', ${x}, ${t} IN ('Object', 'Array'), ${container}, ${ints ? x : floatText(`toFloat64OrZero(${x})`)})`
   }
   // An element is named by its lambda already; a value from elsewhere is named once here.
   return depth > 0 ? print(j) : bound([j], print)
@@ -1750,6 +1754,7 @@ function jsonIndex(item: Value, keys: Value[], h: Helpers): Value {
       return { sql, json: true, maybeNil: true, err: either(v.err, `(${jsonType(v.sql)} NOT IN ('Array', 'String') OR ${at} < 0 OR ${at} >= ${size})`) }
     }
     if (!isString(key) && !key.json) throw unsupported('template index of a fromJson value by anything but a string or an integer')
+    if (key.index) throw unsupported("template index of a fromJson value by a range's key over a fromJson value (a map's key or a slice's index)")
     const k = key.json ? jsonAsString(key) : key
     const found = jsonField(v, k.sql)
     return { ...found, err: either(either(found.err, k.err), `(${v.sql} = '')`) }
@@ -1762,10 +1767,16 @@ function jsonIndex(item: Value, keys: Value[], h: Helpers): Value {
  * kinds fail (errBadComparison), except nil and invalid, which equal nothing. `fails` leaves out
  * the errors of the values themselves.
  */
-function jsonEquals(j: Value, other: Value): { sql: string; fails: string } {
+function jsonEquals(j: Value, other: Value, h: Helpers): { sql: string; fails: string } {
   const t = jsonType(j.sql)
   const valid = `(${j.sql} != '' AND ${j.sql} != 'null')`
   if (isString(other)) return { sql: `(${t} = 'String' AND JSONExtractString(${j.sql}) = ${other.sql})`, fails: `(${valid} AND ${t} != 'String')` }
+  if (j.index) {
+    // A slice's index is a Go int: equal to an int, failing against a float (or as a map's key, a string).
+    const int = goInt(other, h)
+    if (int !== undefined) return { sql: `(${t} IN ${JSON_NUMBER} AND toInt64OrZero(${j.sql}) = ${int})`, fails: `(${valid} AND ${t} NOT IN ${JSON_NUMBER})` }
+    if (other.num === 'float') return { sql: '0', fails: valid }
+  }
   if (other.num === 'float') return { sql: `(${t} IN ${JSON_NUMBER} AND toFloat64OrZero(${j.sql}) = ${other.sql})`, fails: `(${valid} AND ${t} NOT IN ${JSON_NUMBER})` }
   if (other.num === 'int' || other.intText !== undefined) return { sql: '0', fails: valid }
   throw unsupported('template eq or ne of a fromJson value and a condition or a time')
@@ -1775,9 +1786,9 @@ function jsonEquals(j: Value, other: Value): { sql: string; fails: string } {
  * One comparison of Go's eq (its first argument with one of the others), a JSON value among them:
  * whether they are equal, and when Go's eq fails on them.
  */
-function equalPair(a: Value, b: Value, text: string): { sql: string; fails: string } {
+function equalPair(a: Value, b: Value, text: string, h: Helpers): { sql: string; fails: string } {
   if (a.json && b.json) return jsonEqualsBoth(a, b)
-  if (a.json || b.json) return jsonEquals(a.json ? a : b, a.json ? b : a)
+  if (a.json || b.json) return jsonEquals(a.json ? a : b, a.json ? b : a, h)
   return { sql: comparable('eq', [a, b], text, 2).join(' = '), fails: '0' }
 }
 
@@ -1785,10 +1796,10 @@ function equalPair(a: Value, b: Value, text: string): { sql: string; fails: stri
  * Go's eq and ne with a JSON value among the arguments. eq a b c compares a with b, then with c:
  * true at the first equal one, failing at the first pair Go cannot compare before that.
  */
-function jsonEq(name: string, args: Value[], text: string): Value {
+function jsonEq(name: string, args: Value[], text: string, h: Helpers): Value {
   if (args.length < 2 || args.length > (name === 'eq' ? 16 : 2)) throw invalid(text, `${name} takes ${name === 'eq' ? '2 or more' : 2} argument(s), got ${args.length}`)
   const [first, ...rest] = args as [Value, ...Value[]]
-  const pairs = rest.map((b) => equalPair(first, b, text))
+  const pairs = rest.map((b) => equalPair(first, b, text, h))
   const sql = pairs.length === 1 ? pairs[0]!.sql : `(${pairs.map((p) => p.sql).join(' OR ')})`
   const fails = pairs.map((p, i) => (p.fails === '0' ? undefined : i === 0 ? p.fails : `(${p.fails} AND NOT (${pairs.slice(0, i).map((q) => q.sql).join(' OR ')}))`)).reduce(either, undefined)
   return compared({ sql: name === 'eq' ? sql : `NOT ${sql}`, fails: fails ?? '0' }, args)
@@ -1802,10 +1813,16 @@ const ORDER: Record<string, string> = { lt: '<', le: '<=', gt: '>', ge: '>=' }
  * line: an integer literal (Go's int against a float64), another kind, and nil too (unlike eq, lt
  * cannot order an invalid value); le, gt and ge fail where lt fails, as Go builds them on it.
  */
-function jsonOrder(name: string, a: Value, b: Value): { sql: string; fails: string } {
+function jsonOrder(name: string, a: Value, b: Value, h: Helpers): { sql: string; fails: string } {
   const j = a.json ? a : b
   const other = a.json ? b : a
-  if (other.num === 'int' || other.intText !== undefined) return { sql: '0', fails: '1' }
+  const int = goInt(other, h)
+  if (j.index && int !== undefined) {
+    // A slice's index is a Go int, ordered against an int (a map's key, a string, fails).
+    const sql = bound([j.sql], (v) => (a.json ? `toInt64OrZero(${v}) ${ORDER[name]} ${int}` : `${int} ${ORDER[name]} toInt64OrZero(${v})`))
+    return { sql, fails: bound([j.sql], (v) => `${v} = '' OR ${jsonType(v!)} NOT IN ${JSON_NUMBER}`) }
+  }
+  if (int !== undefined || (j.index && other.num === 'float')) return { sql: '0', fails: '1' }
   if (!isString(other) && other.num !== 'float') throw unsupported(`template ${name} of a fromJson value and a condition or a time`)
   const kinds = isString(other) ? "('String')" : JSON_NUMBER
   const sql = bound([j.sql], (v) => {
@@ -1818,12 +1835,16 @@ function jsonOrder(name: string, a: Value, b: Value): { sql: string; fails: stri
 /** Go's nil in a comparison: a nil interface, or what text/template makes of one once a pipeline ends. */
 const jsonNil = (x: string) => `(${x} = '' OR ${x} = 'null')`
 
-/** Both strings, both numbers (float64 once decoded), both bools: the pairs Go compares. */
-function jsonKinds(x: string, y: string) {
+/**
+ * Both strings, both numbers (float64 once decoded), both bools: the pairs Go compares. A slice's
+ * index (an int) and a decoded number (a float64) are not such a pair: `ints` says whether the two
+ * numbers are the same kind.
+ */
+function jsonKinds(x: string, y: string, ints: boolean) {
   const [tx, ty] = [jsonType(x), jsonType(y)]
   return {
     strings: `(${tx} = 'String' AND ${ty} = 'String')`,
-    numbers: `(${tx} IN ${JSON_NUMBER} AND ${ty} IN ${JSON_NUMBER})`,
+    numbers: ints ? `(${tx} IN ${JSON_NUMBER} AND ${ty} IN ${JSON_NUMBER})` : '0',
     bools: `(${tx} = 'Bool' AND ${ty} = 'Bool')`,
   }
 }
@@ -1835,11 +1856,11 @@ function jsonKinds(x: string, y: string) {
  */
 function jsonEqualsBoth(a: Value, b: Value): { sql: string; fails: string } {
   const sql = bound([a.sql, b.sql], (x, y) => {
-    const k = jsonKinds(x!, y!)
+    const k = jsonKinds(x!, y!, !a.index === !b.index)
     return `multiIf(${jsonNil(x!)} OR ${jsonNil(y!)}, ${jsonNil(x!)} AND ${jsonNil(y!)}, ${k.strings}, JSONExtractString(${x}) = JSONExtractString(${y}), ${k.numbers}, toFloat64OrZero(${x}) = toFloat64OrZero(${y}), ${k.bools}, JSONExtractBool(${x}) = JSONExtractBool(${y}), 0)`
   })
   const fails = bound([a.sql, b.sql], (x, y) => {
-    const k = jsonKinds(x!, y!)
+    const k = jsonKinds(x!, y!, !a.index === !b.index)
     return `NOT (${jsonNil(x!)} OR ${jsonNil(y!)}) AND NOT (${k.strings} OR ${k.numbers} OR ${k.bools})`
   })
   return { sql, fails }
@@ -1849,11 +1870,11 @@ function jsonEqualsBoth(a: Value, b: Value): { sql: string; fails: string } {
 function jsonOrderBoth(name: string, a: Value, b: Value): { sql: string; fails: string } {
   const op = ORDER[name]
   const sql = bound([a.sql, b.sql], (x, y) => {
-    const k = jsonKinds(x!, y!)
+    const k = jsonKinds(x!, y!, !a.index === !b.index)
     return `multiIf(${k.strings}, JSONExtractString(${x}) ${op} JSONExtractString(${y}), ${k.numbers}, toFloat64OrZero(${x}) ${op} toFloat64OrZero(${y}), 0)`
   })
   const fails = bound([a.sql, b.sql], (x, y) => {
-    const k = jsonKinds(x!, y!)
+    const k = jsonKinds(x!, y!, !a.index === !b.index)
     return `${x} = '' OR ${y} = '' OR NOT (${k.strings} OR ${k.numbers})`
   })
   return { sql, fails }
@@ -2024,6 +2045,11 @@ const BUILTINS: Record<string, NumberFn> = {
 }
 
 function apply(name: string, args: Value[], scope: Scope, h: Helpers, text: string): Value {
+  // Go's boolean constants.
+  if (name === 'true' || name === 'false') {
+    if (args.length) throw invalid(text, `can't give argument to non-function ${name}`)
+    return { sql: name === 'true' ? '1' : '0', bool: true }
+  }
   if (name === '__line__') {
     if (args.length) throw invalid(text, '__line__ takes no arguments')
     return { sql: scope.line }
@@ -2034,11 +2060,13 @@ function apply(name: string, args: Value[], scope: Scope, h: Helpers, text: stri
     if (!isString(s!)) throw invalid(text, 'fromJson takes a string')
     return { sql: fromJson(s!.sql), json: true, ...(s!.err && { err: s!.err }) }
   }
-  if ((name === 'eq' || name === 'ne') && args.some((a) => a.json)) return jsonEq(name, args, text)
+  if ((name === 'eq' || name === 'ne') && args.some((a) => a.json)) return jsonEq(name, args, text, h)
   if (Object.hasOwn(ORDER, name) && args.length === 2 && args.some((a) => a.json)) {
     const [a, b] = args as [Value, Value]
-    return compared(a.json && b.json ? jsonOrderBoth(name, a, b) : jsonOrder(name, a, b), args)
+    return compared(a.json && b.json ? jsonOrderBoth(name, a, b) : jsonOrder(name, a, b, h), args)
   }
+  // not: whether the value is empty, as if and with read it (nil and invalid are).
+  if (name === 'not' && args.length === 1 && args[0]!.json) return { sql: `NOT ${jsonTruthy(args[0]!.sql)}`, bool: true }
   if (args.some((a) => a.json)) {
     // Where Go hands the value on as it is (other comparisons, and/or), its type is known only on
     // the line: not compiled here.
@@ -2192,22 +2220,39 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
       if (value === other) return
       // An integer literal is Go's int too, though its expression is its text.
       const num = (x: Value) => x.num ?? (x.intText !== undefined ? 'int' : undefined)
-      const kind = (x: Value) => [num(x), x.bool, x.time, x.zeroable, x.located, x.json].join()
+      const kind = (x: Value) => [num(x), x.bool, x.time, x.zeroable, x.located, x.json, x.index].join()
       if (kind(value) !== kind(other)) throw unsupported(`template variable $${v.name} given values of different types in the branches of {{if}} or {{with}}`)
       const sql = (x: Value) => (num(x) === 'int' ? goInt(x, h)! : x.sql)
       const err = value.err || other.err ? `if(${cond}, ${value.err ?? '0'}, ${other.err ?? '0'})` : undefined
-      v.value = { sql: `if(${cond}, ${sql(value)}, ${sql(other)})`, num: num(value), bool: value.bool, time: value.time, zeroable: value.zeroable, located: value.located, json: value.json, ...(err && { err }) }
+      v.value = { sql: `if(${cond}, ${sql(value)}, ${sql(other)})`, num: num(value), bool: value.bool, time: value.time, zeroable: value.zeroable, located: value.located, json: value.json, index: value.index, ...(err && { err }) }
     })
   }
   let at = 0
-  type Part = { sql: string; err?: string }
+  /**
+   * A part of the output: its String expression, when Go's template fails there, and when control
+   * leaves the enclosing {{range}}'s element there: by {{break}} (`brk`) or {{continue}} (`cont`).
+   */
+  type Part = { sql: string; err?: string; brk?: string; cont?: string }
+  /** How many {{range}} bodies enclose the segment being compiled: {{break}} and {{continue}} need one. */
+  let loops = 0
   /** The parts of the segments up to an {{else}} or {{end}} (left for the caller). */
   const block = (): Part[] => {
     const out: Part[] = []
+    // When control has left the block by {{break}} or {{continue}}: what follows runs only otherwise.
+    let left: string | undefined
+    const add = (part: Part) => {
+      // After an unconditional {{break}} or {{continue}}: never runs (Go still parses it).
+      if (left === '1') return
+      const guard = (cond: string | undefined) => (cond && left ? `(NOT ${left} AND ${cond})` : cond)
+      const guarded: Part = { sql: left ? `if(${left}, '', ${part.sql})` : part.sql }
+      for (const k of ['err', 'brk', 'cont'] as const) if (part[k]) guarded[k] = guard(part[k])
+      out.push(guarded)
+      left = either(left, either(part.brk, part.cont))
+    }
     for (; at < segments.length; at++) {
       const seg = segments[at]!
       if ('text' in seg) {
-        if (seg.text !== '') out.push({ sql: h.bind(seg.text) })
+        if (seg.text !== '') add({ sql: h.bind(seg.text) })
         continue
       }
       const word = keyword(seg)
@@ -2215,27 +2260,44 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
       const declared = declaration(seg.tokens)
       if (declared) {
         // {{ $x := … }} prints nothing; its value (and failure) counts where it is declared.
-        out.push({ sql: "''", err: declared.err })
+        add({ sql: "''", ...(declared.err && { err: declared.err }) })
         continue
       }
       if (word === 'if' || word === 'with') {
-        out.push(conditional(seg.tokens.slice(1), word))
+        add(conditional(seg.tokens.slice(1), word))
         continue
       }
       if (word === 'range') {
-        out.push(ranged(seg.tokens.slice(1)))
+        add(ranged(seg.tokens.slice(1)))
         continue
       }
-      if (word && ['define', 'template', 'block', 'break', 'continue'].includes(word)) {
+      if (word === 'break' || word === 'continue') {
+        // Go's parser: nothing may follow the keyword, and only inside a {{range}}'s body.
+        if (seg.tokens.length > 1) throw invalid(text, `unexpected ${JSON.stringify(seg.tokens[1]!.text)} in {{${word}}}`)
+        if (loops === 0) throw invalid(text, `{{${word}}} outside {{range}}`)
+        add(word === 'break' ? { sql: "''", brk: '1' } : { sql: "''", cont: '1' })
+        continue
+      }
+      if (word && ['define', 'template', 'block'].includes(word)) {
         throw unsupported(`template action {{${word}}} (Sluice's templates take labels, __line__, literals, string functions, if/else, with and range)`)
       }
       const v = pipeline(seg.tokens)
-      out.push({ sql: printed(v, h), err: v.err })
+      add({ sql: printed(v, h), ...(v.err && { err: v.err }) })
     }
     return out
   }
   const joined = (parts: Part[]) => concatenated(parts.map((x) => x.sql))
   const failed = (parts: Part[]) => parts.reduce<string | undefined>((e, x) => either(e, x.err), undefined)
+  /** When control leaves the enclosing {{range}}'s element in a block: by {{break}}; by {{continue}}. */
+  const broken = (parts: Part[]) => parts.reduce<string | undefined>((e, x) => either(e, x.brk), undefined)
+  const continued = (parts: Part[]) => parts.reduce<string | undefined>((e, x) => either(e, x.cont), undefined)
+  /** A block as one part. */
+  const whole = (parts: Part[]): Part => {
+    const [err, brk, cont] = [failed(parts), broken(parts), continued(parts)]
+    return { sql: joined(parts), ...(err && { err }), ...(brk && { brk }), ...(cont && { cont }) }
+  }
+  /** `then` where `cond` holds, else `other`, of an optional condition ('0' for none). */
+  const branch = (cond: string, then: string | undefined, other: string | undefined) => (then || other ? `if(${cond}, ${then ?? '0'}, ${other ?? '0'})` : undefined)
   /**
    * {{if c}} … [{{else if c}} … ] [{{else}} …] {{end}}, from just after the {{if}}; `at` ends on its
    * {{end}}. Only the branch taken can fail. {{with c}} is the same with `.` set to c's value in its
@@ -2271,13 +2333,14 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
       const parts = block()
       const end = segments[at]
       if (!end || keyword(end) !== 'end') throw invalid(text, `{{${word}}} without {{end}}`)
-      otherwise = { sql: joined(parts), err: failed(parts) }
+      otherwise = whole(parts)
     }
     merge(cond, thenValues)
     current = outer
-    const thenErr = failed(then)
-    const branchErr = thenErr || otherwise.err ? `if(${cond}, ${thenErr ?? '0'}, ${otherwise.err ?? '0'})` : undefined
-    return { sql: `if(${cond}, ${joined(then)}, ${otherwise.sql})`, err: either(c.err, branchErr) }
+    const err = either(c.err, branch(cond, failed(then), otherwise.err))
+    const brk = branch(cond, broken(then), otherwise.brk)
+    const cont = branch(cond, continued(then), otherwise.cont)
+    return { sql: `if(${cond}, ${joined(then)}, ${otherwise.sql})`, ...(err && { err }), ...(brk && { brk }), ...(cont && { cont }) }
   }
   /**
    * {{range [$k,] [$v :=] pipeline}} … [{{else}} …] {{end}}, from just after the {{range}}; `at`
@@ -2302,45 +2365,56 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
     }
     const v = pipeline(tokens)
     const item = `_r${jsonLambdas++}`
-    let over: { items: string; err?: string }
+    // `ints`: over an integer, whose elements (and keys) are Go ints.
+    let over: { items: string; err?: string; ints?: true }
     if (v.json) over = jsonItems(v)
     else if (v.intText !== undefined && v.int !== undefined) {
       if (names.length > 1) throw invalid(text, `can't use ${v.intText} to iterate over more than one variable`)
       // A negative count ranges over nothing, as Go's for range does.
       const n = v.int < 0 ? 0 : h.natural(v, 'range: the count')
-      over = { items: `arrayMap(${item} -> tuple(toString(${item}), toString(${item})), range(${n}))` }
+      over = { items: `arrayMap(${item} -> tuple(toString(${item}), toString(${item})), range(${n}))`, ints: true }
     } else {
       // Go cannot range over a string, a number, a condition or a time: every line fails.
       over = { items: "CAST([], 'Array(Tuple(String, String))')", err: '1' }
     }
-    const key: Value = { sql: `tupleElement(${item}, 1)`, json: true }
-    const element: Value = { sql: `tupleElement(${item}, 2)`, json: true, maybeNil: true }
+    // A map's key is a string, a slice's index an int; so is each element of a range over an integer.
+    const key: Value = over.ints ? { sql: `toInt64(tupleElement(${item}, 1))`, num: 'int' } : { sql: `tupleElement(${item}, 1)`, json: true, index: true }
+    const element: Value = over.ints ? { sql: `toInt64(tupleElement(${item}, 2))`, num: 'int' } : { sql: `tupleElement(${item}, 2)`, json: true, maybeNil: true }
     const declared = names.length === 2 ? [[names[0]!, key], [names[1]!, element]] : names.length === 1 ? [[names[0]!, element]] : []
     const before = snapshot()
     current = { ...outer, dot: element, vars: new Map([...(outer.vars ?? []), ...declared.map(([name, value]) => [name, { name, value }] as [string, Variable])]) }
     at++
+    loops++
     const body = block()
+    loops--
     current = outer
     const assigned = () => [...before].some(([variable, value]) => variable.value !== value)
     if (assigned()) throw unsupported('template variable given a value inside {{range}} (it would carry from one element to the next)')
     let seg = segments[at]
     if (!seg || !('tokens' in seg)) throw invalid(text, '{{range}} without {{end}}')
+    // The {{else}} is outside the loop: only inside an enclosing range may it {{break}} or {{continue}}.
     let otherwise: Part = { sql: "''" }
     if (keyword(seg) === 'else') {
       if (seg.tokens.length > 1) throw invalid(text, '{{else}} of {{range}} takes nothing')
       at++
       const parts = block()
       if (assigned()) throw unsupported('template variable given a value in the {{else}} of {{range}}')
-      otherwise = { sql: joined(parts), ...(failed(parts) && { err: failed(parts)! }) }
+      otherwise = whole(parts)
       seg = segments[at]
     }
     if (!seg || !('tokens' in seg) || keyword(seg) !== 'end') throw invalid(text, '{{range}} without {{end}}')
     if (seg.tokens.length > 1) throw invalid(text, '{{end}} takes nothing')
-    const sql = bound([over.items], (items) => `if(empty(${items}), ${otherwise.sql}, arrayStringConcat(arrayMap(${item} -> ${joined(body)}, ${items})))`)
+    // The elements that run: all of them, or up to the first whose body reaches a {{break}}.
+    const stop = broken(body)
+    const running = (items: string, then: (run: string) => string) =>
+      stop ? bound([`arrayFirstIndex(${item} -> ${stop}, ${items})`], (k) => bound([`if(${k} = 0, ${items}, arraySlice(${items}, 1, ${k}))`], then)) : then(items)
+    const sql = bound([over.items], (items) => `if(empty(${items}), ${otherwise.sql}, ${running(items, (run) => `arrayStringConcat(arrayMap(${item} -> ${joined(body)}, ${run}))`)})`)
     const bodyErr = failed(body)
-    const loopErr = bodyErr || otherwise.err ? bound([over.items], (items) => `if(empty(${items}), ${otherwise.err ?? '0'}, ${bodyErr ? `arrayExists(${item} -> ${bodyErr}, ${items})` : '0'})`) : undefined
+    const loopErr = bodyErr || otherwise.err ? bound([over.items], (items) => `if(empty(${items}), ${otherwise.err ?? '0'}, ${bodyErr ? running(items, (run) => `arrayExists(${item} -> ${bodyErr}, ${run})`) : '0'})`) : undefined
     const err = either(either(v.err, over.err), loopErr)
-    return err ? { sql, err } : { sql }
+    // Go's range recovers a {{break}} of its {{else}} too (it ends the else); a {{continue}} there is the enclosing range's.
+    const cont = otherwise.cont && bound([over.items], (items) => `(empty(${items}) AND ${otherwise.cont})`)
+    return { sql, ...(err && { err }), ...(cont && { cont }) }
   }
   const parts = block()
   if (at < segments.length) throw invalid(text, `{{${keyword(segments[at])}}} without {{if}}, {{with}} or {{range}}`)
