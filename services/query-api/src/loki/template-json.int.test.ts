@@ -184,6 +184,11 @@ const GO: readonly (readonly [template: string, j: string, printed: string])[] =
   ["{{ range 5 }}{{ if eq . 3 }}{{ break }}{{ end }}{{ . }}{{ end }}|{{ range $i := 5 }}{{ if lt $i 2 }}{{ continue }}{{ end }}{{ add $i 10 }}{{ end }}", "[]", "012|121314"],
   // Go's boolean constants; not of a decoded value (empty: nil, "", 0, false, an empty map or slice)
   ["{{ if true }}t{{ end }}{{ if false }}f{{ end }}|{{ true }} {{ not (fromJson .j) }} {{ not (fromJson .j).a }}", "{\"a\":0}", "t|true false true"],
+  // a decoded bool compared with a condition: equal when they agree; nil equals neither; Go orders no bools
+  ["{{ range $q := fromJson .j }}{{ if eq $q.ok true }}+{{ else if eq $q.ok false }}-{{ else }}?{{ end }}{{ end }}", "[{\"ok\":true},{\"ok\":false},{},{\"ok\":null}]", "+-??"],
+  ["{{ $m := fromJson .j }}{{ ne $m.ok (eq .lbl \"[\\\"L\\\"]\") }} {{ eq false $m.ok }}", "{\"ok\":true}", "false false"],
+  ["{{ $m := fromJson .j }}{{ eq $m.ok true }}", "{\"ok\":\"true\"}", "TemplateFormatErr"],
+  ["{{ $m := fromJson .j }}{{ lt $m.ok true }}", "{\"ok\":false}", "TemplateFormatErr"],
 ]
 
 /** What the template prints with the label j (and lbl), or TemplateFormatErr where it fails. */
@@ -239,7 +244,7 @@ describe('LogQL templates: fromJson and range', () => {
       }
       return 'accepted'
     }
-    expect(refused('{{ lt (fromJson .j) (eq .a "x") }}')).toMatch(/unsupported LogQL: template lt of a fromJson value and a condition or a time/)
+    expect(refused('{{ lt (fromJson .j) now }}')).toMatch(/unsupported LogQL: template lt of a fromJson value and a time/)
     expect(refused('{{ ne (fromJson .j) "x" "y" }}')).toMatch(/ne takes 2 argument\(s\), got 3/)
     // A field right after a literal or a function name: Go refuses the first, chains the second to a call.
     expect(refused('{{ "x".a }}')).toMatch(/unsupported LogQL: template field \.a right after "\\"x\\""/)

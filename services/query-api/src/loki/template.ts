@@ -1779,7 +1779,9 @@ function jsonEquals(j: Value, other: Value, h: Helpers): { sql: string; fails: s
   }
   if (other.num === 'float') return { sql: `(${t} IN ${JSON_NUMBER} AND toFloat64OrZero(${j.sql}) = ${other.sql})`, fails: `(${valid} AND ${t} NOT IN ${JSON_NUMBER})` }
   if (other.num === 'int' || other.intText !== undefined) return { sql: '0', fails: valid }
-  throw unsupported('template eq or ne of a fromJson value and a condition or a time')
+  // A decoded bool and a condition (true, eq …): equal when they agree.
+  if (other.bool) return { sql: `(${t} = 'Bool' AND (${j.sql} = 'true') = (${other.sql}))`, fails: `(${valid} AND ${t} != 'Bool')` }
+  throw unsupported('template eq or ne of a fromJson value and a time')
 }
 
 /**
@@ -1822,8 +1824,9 @@ function jsonOrder(name: string, a: Value, b: Value, h: Helpers): { sql: string;
     const sql = bound([j.sql], (v) => (a.json ? `toInt64OrZero(${v}) ${ORDER[name]} ${int}` : `${int} ${ORDER[name]} toInt64OrZero(${v})`))
     return { sql, fails: bound([j.sql], (v) => `${v} = '' OR ${jsonType(v!)} NOT IN ${JSON_NUMBER}`) }
   }
-  if (int !== undefined || (j.index && other.num === 'float')) return { sql: '0', fails: '1' }
-  if (!isString(other) && other.num !== 'float') throw unsupported(`template ${name} of a fromJson value and a condition or a time`)
+  // Go orders no bools (nor an int against a float64).
+  if (int !== undefined || other.bool || (j.index && other.num === 'float')) return { sql: '0', fails: '1' }
+  if (!isString(other) && other.num !== 'float') throw unsupported(`template ${name} of a fromJson value and a time`)
   const kinds = isString(other) ? "('String')" : JSON_NUMBER
   const sql = bound([j.sql], (v) => {
     const value = isString(other) ? `JSONExtractString(${v})` : `toFloat64OrZero(${v})`
