@@ -189,6 +189,17 @@ const GO: readonly (readonly [template: string, j: string, printed: string])[] =
   ["{{ $m := fromJson .j }}{{ ne $m.ok (eq .lbl \"[\\\"L\\\"]\") }} {{ eq false $m.ok }}", "{\"ok\":true}", "false false"],
   ["{{ $m := fromJson .j }}{{ eq $m.ok true }}", "{\"ok\":\"true\"}", "TemplateFormatErr"],
   ["{{ $m := fromJson .j }}{{ lt $m.ok true }}", "{\"ok\":false}", "TemplateFormatErr"],
+  // variables declared outside a range and given values inside it: carried from one element to the next
+  ["{{ $n := 0 }}{{ range $q := fromJson .j }}{{ if eq $q.level \"error\" }}{{ $n = add $n 1 }}{{ end }}{{ end }}{{ $n }} errors", "[{\"level\":\"error\"},{\"level\":\"info\"},{\"level\":\"error\"}]", "2 errors"],
+  ["{{ $s := \"\" }}{{ range $i, $e := fromJson .j }}{{ if $i }}{{ $s = printf \"%s,%v\" $s $e }}{{ else }}{{ $s = printf \"%v\" $e }}{{ end }}{{ end }}[{{ $s }}]", "[\"a\",2,null]", "[a,2,<nil>]"],
+  ["{{ $last := \"\" }}{{ range $k, $v := fromJson .j }}{{ $last = $k }}{{ end }}{{ $last }}|{{ $m := \"-\" }}{{ range $e := fromJson .j }}{{ $m = $e }}{{ end }}{{ $m }}", "{\"b\":1,\"a\":[2]}", "b|1"],
+  ["{{ $last := \"\" }}{{ range $k, $v := fromJson .j }}{{ $last = $k }}{{ end }}{{ $last }}", "[\"x\",\"y\"]", "1"],
+  ["{{ $found := false }}{{ range $e := fromJson .j }}{{ if eq $e \"b\" }}{{ $found = true }}{{ break }}{{ end }}{{ end }}{{ $found }}", "[\"a\",\"b\",\"c\"]", "true"],
+  ["{{ $n := 0 }}{{ range $e := fromJson .j }}{{ if eq $e \"b\" }}{{ continue }}{{ end }}{{ $n = add $n 1 }}{{ $n }}{{ end }}|{{ $n }}", "[\"a\",\"b\",\"c\"]", "12|2"],
+  ["{{ $n := 0 }}{{ range $a := 3 }}{{ range $b := 2 }}{{ $n = add $n 1 }}{{ end }}{{ $n }};{{ end }}{{ $n }}", "[]", "2;4;6;6"],
+  ["{{ $s := \"x\" }}{{ range fromJson .j }}{{ $s = \"y\" }}{{ else }}{{ $s = \"none\" }}{{ end }}{{ $s }}", "[]", "none"],
+  ["{{ $t := 0.0 }}{{ range $e := fromJson .j }}{{ $t = addf $t $e }}{{ end }}{{ $t }}", "[1.5,2.25,\"x\"]", "3.75"],
+  ["{{ $n := 0 }}{{ range $e := fromJson .j }}{{ $n = add $n (index $e 0) }}{{ end }}{{ $n }}", "[[5],[6,7],[]]", "TemplateFormatErr"],
 ]
 
 /** What the template prints with the label j (and lbl), or TemplateFormatErr where it fails. */
@@ -253,7 +264,7 @@ describe('LogQL templates: fromJson and range', () => {
     expect(refused('{{ printf "%.2v" (fromJson .j) }}')).toMatch(/unsupported LogQL: printf verb %.2v of a fromJson value with a flag other than - or, for %v, a precision/)
     expect(refused('{{ $m := fromJson .j }}{{ default 0 $m.x }}')).toMatch(/unsupported LogQL: template default of a fromJson value/)
     expect(refused('{{ slice (fromJson .j) 1 }}')).toMatch(/unsupported LogQL: template slice of a fromJson value/)
-    expect(refused('{{ $s := "" }}{{ range fromJson .j }}{{ $s = "x" }}{{ end }}{{ $s }}')).toMatch(/unsupported LogQL: template variable given a value inside \{\{range\}\}/)
+    expect(refused('{{ $n := 0 }}{{ range fromJson .j }}{{ $n = "x" }}{{ end }}{{ $n }}')).toMatch(/unsupported LogQL: template variable \$n given a value of another type inside \{\{range\}\}/)
     expect(refused('{{ $s := fromJson .j }}{{ range $i, $e := $s }}{{ index $s $i }}{{ end }}')).toMatch(/unsupported LogQL: template index of a fromJson value by a range's key/)
     expect(refused('{{ range $i, $e := fromJson .j }}{{ printf "%.1f" $i }}{{ end }}')).toMatch(/unsupported LogQL: printf verb %.1f of a range's key over a fromJson value/)
     expect(refused('{{ range $i, $e = fromJson .j }}{{ end }}')).toMatch(/unsupported LogQL: \{\{range\}\} assigning to variables/)

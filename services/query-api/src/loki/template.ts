@@ -100,6 +100,9 @@ export const MAX_COUNT = 100_000
 export const MAX_CALLS = 6_000
 
 const invalid = (text: string, why: string) => new SluiceError('VALIDATION_FAILED', `template ${JSON.stringify(text)}: ${why}`)
+const throwing = (err: Error): never => {
+  throw err
+}
 
 /** The fields `.b.c` after a variable or a first field, as a token's chain (none: nothing). */
 const fieldChain = (rest: string): { chain?: string[] } => (rest === '' ? {} : { chain: rest.slice(1).split('.') })
@@ -2217,18 +2220,37 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
    * After an {{if}}'s branches: each variable of the enclosing scope holds what the branch taken
    * gave it (`then` when `cond` holds, what it holds now otherwise).
    */
-  const merge = (cond: string, then: ReadonlyMap<Variable, Value>) => {
+  const merge = (cond: string, then: ReadonlyMap<Variable, Value>, where = 'the branches of {{if}} or {{with}}') => {
     then.forEach((value, v) => {
       const other = v.value
       if (value === other) return
-      // An integer literal is Go's int too, though its expression is its text.
-      const num = (x: Value) => x.num ?? (x.intText !== undefined ? 'int' : undefined)
-      const kind = (x: Value) => [num(x), x.bool, x.time, x.zeroable, x.located, x.json, x.index].join()
-      if (kind(value) !== kind(other)) throw unsupported(`template variable $${v.name} given values of different types in the branches of {{if}} or {{with}}`)
-      const sql = (x: Value) => (num(x) === 'int' ? goInt(x, h)! : x.sql)
+      if (kind(value) !== kind(other)) throw unsupported(`template variable $${v.name} given values of different types in ${where}`)
       const err = value.err || other.err ? `if(${cond}, ${value.err ?? '0'}, ${other.err ?? '0'})` : undefined
-      v.value = { sql: `if(${cond}, ${sql(value)}, ${sql(other)})`, num: num(value), bool: value.bool, time: value.time, zeroable: value.zeroable, located: value.located, json: value.json, index: value.index, ...(err && { err }) }
+      v.value = { ...typed(value, `if(${cond}, ${sqlOf(value)}, ${sqlOf(other)})`), ...(err && { err }) }
     })
+  }
+  // An integer literal is Go's int too, though its expression is its text.
+  const num = (x: Value) => x.num ?? (x.intText !== undefined ? 'int' : undefined)
+  /** What a variable's value is, as far as the SQL that holds it goes. */
+  const kind = (x: Value) => [num(x), x.bool, x.time, x.zeroable, x.located, x.json, x.index].join()
+  const sqlOf = (x: Value) => (num(x) === 'int' ? goInt(x, h)! : x.sql)
+  /** A value of x's kind held by `sql`. */
+  const typed = (x: Value, sql: string): Value => ({ sql, num: num(x), bool: x.bool, time: x.time, zeroable: x.zeroable, located: x.located, json: x.json, index: x.index })
+  /**
+   * x as a value of `target`'s kind, where the same Go value has both: a string as a decoded JSON
+   * string, an int as a range's index over a slice; undefined where it has not.
+   */
+  const promoted = (x: Value, target: Value): Value | undefined => {
+    if (kind(x) === kind(target)) return x
+    if (!target.json || target.maybeNil) return undefined
+    if (isString(x)) return { sql: `toJSONString(${x.sql})`, json: true, index: target.index, ...(x.err && { err: x.err }) }
+    if (target.index && num(x) === 'int') return { sql: `toString(${sqlOf(x)})`, json: true, index: true, ...(x.err && { err: x.err }) }
+    return undefined
+  }
+  /** x's SQL with one type per kind, as a fold's accumulator holds it from one element to the next. */
+  const carried = (x: Value, name: string) => {
+    if (x.time) throw unsupported(`template variable $${name} given a time inside {{range}}`)
+    return x.bool ? `toUInt8(${x.sql})` : num(x) === 'int' ? `toInt64(${sqlOf(x)})` : num(x) === 'float' ? `toFloat64(${x.sql})` : `toString(${x.sql})`
   }
   let at = 0
   /**
@@ -2252,6 +2274,21 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
       out.push(guarded)
       left = either(left, either(part.brk, part.cont))
     }
+    /**
+     * Compiles an action that may give variables values: after a {{break}} or {{continue}} it runs
+     * only where control has not left, so each keeps its value where it has (and after an
+     * unconditional one, everywhere).
+     */
+    const unlessLeft = <T>(compile: () => T): T => {
+      if (!left) return compile()
+      const cond = left
+      const prior = snapshot()
+      const result = compile()
+      const after = new Map([...prior.keys()].map((v) => [v, v.value]))
+      restore(prior)
+      if (cond !== '1') merge(`NOT ${cond}`, after, 'a {{range}} after a {{break}} or {{continue}}')
+      return result
+    }
     for (; at < segments.length; at++) {
       const seg = segments[at]!
       if ('text' in seg) {
@@ -2260,18 +2297,18 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
       }
       const word = keyword(seg)
       if (word === 'else' || word === 'end') return out
-      const declared = declaration(seg.tokens)
+      const declared = unlessLeft(() => declaration(seg.tokens))
       if (declared) {
         // {{ $x := … }} prints nothing; its value (and failure) counts where it is declared.
         add({ sql: "''", ...(declared.err && { err: declared.err }) })
         continue
       }
       if (word === 'if' || word === 'with') {
-        add(conditional(seg.tokens.slice(1), word))
+        add(unlessLeft(() => conditional(seg.tokens.slice(1), word)))
         continue
       }
       if (word === 'range') {
-        add(ranged(seg.tokens.slice(1)))
+        add(unlessLeft(() => ranged(seg.tokens.slice(1))))
         continue
       }
       if (word === 'break' || word === 'continue') {
@@ -2385,35 +2422,79 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
     const element: Value = over.ints ? { sql: `toInt64(tupleElement(${item}, 2))`, num: 'int' } : { sql: `tupleElement(${item}, 2)`, json: true, maybeNil: true }
     const declared = names.length === 2 ? [[names[0]!, key], [names[1]!, element]] : names.length === 1 ? [[names[0]!, element]] : []
     const before = snapshot()
-    current = { ...outer, dot: element, vars: new Map([...(outer.vars ?? []), ...declared.map(([name, value]) => [name, { name, value }] as [string, Variable])]) }
-    at++
-    loops++
-    const body = block()
-    loops--
-    current = outer
-    const assigned = () => [...before].some(([variable, value]) => variable.value !== value)
-    if (assigned()) throw unsupported('template variable given a value inside {{range}} (it would carry from one element to the next)')
+    const start = ++at
+    const compileBody = () => {
+      current = { ...outer, dot: element, vars: new Map([...(outer.vars ?? []), ...declared.map(([name, value]) => [name, { name, value }] as [string, Variable])]) }
+      at = start
+      loops++
+      const parts = block()
+      loops--
+      current = outer
+      return parts
+    }
+    let body = compileBody()
+    // Variables of the enclosing scope given a value inside: carried from one element to the next,
+    // by a fold over the elements whose accumulator holds the text so far, whether a {{break}}
+    // stopped it, whether Go's template failed, and those variables. The body is compiled again
+    // with them read from the accumulator.
+    const carry = [...before].filter(([variable, value]) => variable.value !== value).map(([variable]) => variable)
+    const acc = `_a${jsonLambdas++}`
+    // Each is carried as a value of one kind: what it held before, or what the body gives it where
+    // that kind holds the value before too (`{{ $last := "" }}` … `{{ $last = $k }}`).
+    const otherType = (variable: Variable) => unsupported(`template variable $${variable.name} given a value of another type inside {{range}}`)
+    const kinds = carry.map((variable) => {
+      const start = before.get(variable)!
+      if (promoted(variable.value, start)) return start
+      if (promoted(start, variable.value)) return typed(variable.value, '')
+      throw otherType(variable)
+    })
+    if (carry.length) {
+      restore(before)
+      carry.forEach((variable, k) => (variable.value = typed(kinds[k]!, `tupleElement(${acc}, ${k + 4})`)))
+      body = compileBody()
+    }
+    const ends = carry.map((variable, k) => promoted(variable.value, kinds[k]!) ?? throwing(otherType(variable)))
+    const starts = carry.map((variable, k) => promoted(before.get(variable)!, kinds[k]!)!)
+    restore(before)
     let seg = segments[at]
     if (!seg || !('tokens' in seg)) throw invalid(text, '{{range}} without {{end}}')
     // The {{else}} is outside the loop: only inside an enclosing range may it {{break}} or {{continue}}.
     let otherwise: Part = { sql: "''" }
+    let elseValues: ReadonlyMap<Variable, Value> | undefined
     if (keyword(seg) === 'else') {
       if (seg.tokens.length > 1) throw invalid(text, '{{else}} of {{range}} takes nothing')
       at++
       const parts = block()
-      if (assigned()) throw unsupported('template variable given a value in the {{else}} of {{range}}')
+      elseValues = new Map([...before.keys()].map((v) => [v, v.value]))
+      restore(before)
       otherwise = whole(parts)
       seg = segments[at]
     }
     if (!seg || !('tokens' in seg) || keyword(seg) !== 'end') throw invalid(text, '{{range}} without {{end}}')
     if (seg.tokens.length > 1) throw invalid(text, '{{end}} takes nothing')
-    // The elements that run: all of them, or up to the first whose body reaches a {{break}}.
     const stop = broken(body)
-    const running = (items: string, then: (run: string) => string) =>
-      stop ? bound([`arrayFirstIndex(${item} -> ${stop}, ${items})`], (k) => bound([`if(${k} = 0, ${items}, arraySlice(${items}, 1, ${k}))`], then)) : then(items)
-    const sql = bound([over.items], (items) => `if(empty(${items}), ${otherwise.sql}, ${running(items, (run) => `arrayStringConcat(arrayMap(${item} -> ${joined(body)}, ${run}))`)})`)
     const bodyErr = failed(body)
-    const loopErr = bodyErr || otherwise.err ? bound([over.items], (items) => `if(empty(${items}), ${otherwise.err ?? '0'}, ${bodyErr ? running(items, (run) => `arrayExists(${item} -> ${bodyErr}, ${run})`) : '0'})`) : undefined
+    let sql: string
+    let loopErr: string | undefined
+    if (carry.length) {
+      const folded = (items: string) => {
+        const next = [`concat(tupleElement(${acc}, 1), ${joined(body)})`, `toUInt8(${stop ?? '0'})`, `toUInt8(tupleElement(${acc}, 3) OR ${bodyErr ?? '0'})`, ...ends.map((v, k) => carried(v, carry[k]!.name))]
+        const first = ["''", 'toUInt8(0)', 'toUInt8(0)', ...starts.map((v, k) => carried(v, carry[k]!.name))]
+        return `arrayFold((${acc}, ${item}) -> if(tupleElement(${acc}, 2) = 1, ${acc}, tuple(${next.join(', ')})), ${items}, tuple(${first.join(', ')}))`
+      }
+      sql = bound([over.items], (items) => `if(empty(${items}), ${otherwise.sql}, tupleElement(${folded(items)}, 1))`)
+      loopErr = bound([over.items], (items) => `if(empty(${items}), ${otherwise.err ?? '0'}, tupleElement(${folded(items)}, 3) = 1)`)
+      // After the loop, each holds what the last element that ran gave it (its value before, where none ran).
+      carry.forEach((variable, k) => (variable.value = typed(kinds[k]!, bound([over.items], (items) => `tupleElement(${folded(items)}, ${k + 4})`))))
+    } else {
+      // The elements that run: all of them, or up to the first whose body reaches a {{break}}.
+      const running = (items: string, then: (run: string) => string) =>
+        stop ? bound([`arrayFirstIndex(${item} -> ${stop}, ${items})`], (k) => bound([`if(${k} = 0, ${items}, arraySlice(${items}, 1, ${k}))`], then)) : then(items)
+      sql = bound([over.items], (items) => `if(empty(${items}), ${otherwise.sql}, ${running(items, (run) => `arrayStringConcat(arrayMap(${item} -> ${joined(body)}, ${run}))`)})`)
+      loopErr = bodyErr || otherwise.err ? bound([over.items], (items) => `if(empty(${items}), ${otherwise.err ?? '0'}, ${bodyErr ? running(items, (run) => `arrayExists(${item} -> ${bodyErr}, ${run})`) : '0'})`) : undefined
+    }
+    // The {{else}} runs where there is nothing to range over: what it gave a variable holds then.
+    if (elseValues) merge(bound([over.items], (items) => `empty(${items})`), elseValues, 'the body and the {{else}} of {{range}}')
     const err = either(either(v.err, over.err), loopErr)
     // Go's range recovers a {{break}} of its {{else}} too (it ends the else); a {{continue}} there is the enclosing range's.
     const cont = otherwise.cont && bound([over.items], (items) => `(empty(${items}) AND ${otherwise.cont})`)
