@@ -93,6 +93,73 @@ describe('AvroCodec projections', () => {
   })
 })
 
+describe('AvroCodec.prefixedBy', () => {
+  const registry = () => {
+    const schemas = new Map<number, object>()
+    return {
+      register: async (s: { schema: string }) => {
+        const id = schemas.size + 1
+        schemas.set(id, JSON.parse(s.schema) as object)
+        return { id }
+      },
+      getSchema: async (id: number) => avroType(schemas.get(id)),
+    } as unknown as SchemaRegistry
+  }
+  type Rec = Record<string, unknown>
+
+  it("copies the first record's bytes and encodes the rest: the same bytes as encoding the whole record", async () => {
+    const reg = registry()
+    const raw = await AvroCodec.register<Rec>(reg, 'raw-value', loadAvsc('log-event.avsc'))
+    const enriched = await AvroCodec.register<Rec>(reg, 'enriched-value', loadAvsc('enriched-log.avsc'))
+    const prefixed = enriched.prefixedBy(raw)!
+    expect(prefixed).toBeDefined()
+    const rawType = avroType(loadAvsc('log-event.avsc'))
+    const enrichedType = avroType(loadAvsc('enriched-log.avsc'))
+    const target = Buffer.alloc(1 << 16)
+    for (let i = 0; i < 300; i++) {
+      // Random records (any text, bigints over the whole range, nulls and maps), framed as on the topic.
+      const bytes = raw.encode(rawType.fromBuffer(rawType.toBuffer(rawType.random())))
+      const event = raw.decodeSync(bytes)!
+      const record = { ...(enrichedType.random() as unknown as Rec), ...event }
+      const end = prefixed.encodeInto(record, event, bytes, 0, bytes.length, target, 7)
+      expect(end).toBeGreaterThan(0)
+      expect(target.subarray(7, end)).toEqual(enriched.encode(record))
+      // Inside a larger buffer too, where the record sits after others.
+      const framed = Buffer.concat([Buffer.from('xyz'), bytes, Buffer.from('!')])
+      expect(prefixed.encodeInto(record, event, framed, 3, 3 + bytes.length, target, 0)).toBe(end! - 7)
+    }
+  })
+
+  it('leaves a record whose first fields changed, or that was written under another schema, to be encoded whole', async () => {
+    const reg = registry()
+    const rawSchema = loadAvsc('log-event.avsc') as { fields: Array<{ name: string }> }
+    const raw = await AvroCodec.register<Rec>(reg, 'raw-value', rawSchema)
+    const enriched = await AvroCodec.register<Rec>(reg, 'enriched-value', loadAvsc('enriched-log.avsc'))
+    const prefixed = enriched.prefixedBy(raw)!
+    const rawType = avroType(rawSchema)
+    const bytes = raw.encode(rawType.fromBuffer(rawType.toBuffer(rawType.random())))
+    const event = raw.decodeSync(bytes)!
+    const record = { ...(avroType(loadAvsc('enriched-log.avsc')).random() as unknown as Rec), ...event }
+    const target = Buffer.alloc(1 << 16)
+    expect(prefixed.encodeInto({ ...record, message: `${String(event.message)}.` }, event, bytes, 0, bytes.length, target, 0)).toBeUndefined()
+    // The same entries in another map: not known to be unchanged.
+    expect(prefixed.encodeInto({ ...record, attributes: { ...(event.attributes as Rec) } }, event, bytes, 0, bytes.length, target, 0)).toBeUndefined()
+    expect(prefixed.encodeInto({ ...record, timestamp: (event.timestamp as bigint) + 1n }, event, bytes, 0, bytes.length, target, 0)).toBeUndefined()
+    // Too little room: the bytes missing, as encodeInto says.
+    expect(prefixed.encodeInto(record, event, bytes, 0, bytes.length, Buffer.alloc(3), 0)).toBeLessThan(0)
+    // Written under an older version of the raw schema (another id): its bytes are not this schema's.
+    const older = await AvroCodec.register<Rec>(reg, 'raw-value', { ...rawSchema, fields: rawSchema.fields.filter((f) => f.name !== 'source') })
+    const olderBytes = older.encode(event)
+    expect(prefixed.encodeInto(record, event, olderBytes, 0, olderBytes.length, target, 0)).toBeUndefined()
+    // Schemas that do not begin with the other's fields.
+    expect(raw.prefixedBy(enriched)).toBeUndefined()
+    const alert = await AvroCodec.register<Rec>(reg, 'alert-value', loadAvsc('alert.avsc'))
+    expect(alert.prefixedBy(raw)).toBeUndefined()
+    const reordered = await AvroCodec.register<Rec>(reg, 'r-value', { ...rawSchema, name: 'Other', fields: [...rawSchema.fields.slice(1), rawSchema.fields[0], { name: 'x', type: 'int' }] })
+    expect(reordered.prefixedBy(raw)).toBeUndefined()
+  })
+})
+
 describe('AvroCodec.register', () => {
   it('calls a collision with another process registering the same subject retryable, a refused schema not', async () => {
     const failing = (err: Error) => ({ register: async () => Promise.reject(err) }) as unknown as SchemaRegistry

@@ -139,6 +139,30 @@ export class AvroCodec<T> {
     return buf
   }
 
+  /**
+   * An encoder of this schema's records for those that carry a record of `prefix`'s schema
+   * unchanged as their first fields (the enricher's output begins with the raw record's fields):
+   * those fields' bytes are copied from that record's encoding, the others encoded. Undefined
+   * unless this schema's first fields are `prefix`'s, with the same names and types in the same order.
+   */
+  prefixedBy<P>(prefix: AvroCodec<P>): PrefixedEncoder<T> | undefined {
+    const fields = (t: Type) => (t as unknown as { fields?: { name: string; type: Type }[] }).fields
+    const own = fields(this.#type)
+    const first = fields(prefix.#type)
+    if (!own || !first || own.length <= first.length) return undefined
+    const same = first.every((f, i) => f.name === own[i]!.name && JSON.stringify(f.type.schema()) === JSON.stringify(own[i]!.type.schema()))
+    if (!same) return undefined
+    let rest: Type
+    try {
+      const schema = this.schema as { name: string; fields: unknown[] }
+      rest = avroType({ ...schema, name: `${schema.name}AfterPrefix`, fields: schema.fields.slice(first.length) })
+    } catch {
+      // The other fields name a type the prefix's fields define: encode whole.
+      return undefined
+    }
+    return new PrefixedEncoder<T>(this.id, prefix.id, first.map((f) => f.name), rest)
+  }
+
   async decode(buf: Buffer | null): Promise<T> {
     const known = this.decodeSync(buf)
     if (known !== undefined) return known
@@ -196,5 +220,39 @@ export class AvroCodec<T> {
     const resolver = this.#type.createResolver(writer)
     this.#resolvers.set(id, resolver)
     return resolver
+  }
+}
+
+/** See AvroCodec.prefixedBy. */
+export class PrefixedEncoder<T> {
+  readonly #id: number
+  readonly #prefixId: number
+  readonly #names: readonly string[]
+  readonly #rest: Type
+
+  constructor(id: number, prefixId: number, names: readonly string[], rest: Type) {
+    this.#id = id
+    this.#prefixId = prefixId
+    this.#names = names
+    this.#rest = rest
+  }
+
+  /**
+   * As AvroCodec.encodeInto, where `from[start, end)` is the encoding of `read` (a record of the
+   * prefix's schema, under its id): undefined where `value` changed any of `read`'s fields (the
+   * same strings and numbers, the same maps and arrays), or `read` was written under another
+   * schema id; the caller then encodes it whole.
+   */
+  encodeInto(value: T, read: object, from: Buffer, start: number, end: number, target: Buffer, offset: number): number | undefined {
+    if (from.readInt32BE(start + 1) !== this.#prefixId) return undefined
+    const a = value as Record<string, unknown>
+    const b = read as Record<string, unknown>
+    for (const name of this.#names) if ((a[name] ?? null) !== (b[name] ?? null)) return undefined
+    const body = offset + end - start
+    if (target.length < body) return target.length - body - 1
+    target[offset] = MAGIC
+    target.writeInt32BE(this.#id, offset + 1)
+    from.copy(target, offset + HEADER_BYTES, start + HEADER_BYTES, end)
+    return this.#rest.encode(value, target, body)
   }
 }

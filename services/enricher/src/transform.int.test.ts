@@ -75,6 +75,9 @@ describe('enricher transform threads', () => {
       expect(e.id).toBe(kept[i]!.event.id)
       expect(o.key).toBe(`acme/${e.service}`)
       expect(e.severity_text).toBe(kept[i]!.event.severity_text)
+      // The raw fields' bytes are copied from the raw record: the same bytes as encoding the record whole.
+      expect(o.value.equals(enriched.encode(e))).toBe(true)
+      expect(e.message).toBe(kept[i]!.event.message)
     }
     // One template for the message shape, whichever thread mined it.
     const templates = new Set<string>()

@@ -42,13 +42,9 @@ export function createTransform(o: TransformOptions): RecordTransform {
   let n = 0
   // Sized from the last chunk, so a chunk's output rarely needs to grow its buffer.
   let outBytes = 64 * 1024
-
-  // Synchronous unless the writer's schema must be fetched or the LLM is asked: no promise per record.
-  function enrichOne(bytes: Buffer, start: number, end: number): EnrichedLog | Promise<EnrichedLog> {
-    const event = o.rawCodec.decodeSyncAt(bytes, start, end)
-    if (event === undefined) return o.rawCodec.decode(bytes.subarray(start, end)).then(afterDecode)
-    return afterDecode(event)
-  }
+  // An enriched record begins with the raw record's fields: where the enricher left them as they
+  // were (most records), their bytes are copied from the raw record rather than encoded again.
+  const prefixed = o.enrichedCodec.prefixedBy(o.rawCodec)
 
   function afterDecode(event: LogEvent): EnrichedLog | Promise<EnrichedLog> {
     const enriched = enricher.enrich(event)
@@ -78,11 +74,14 @@ export function createTransform(o: TransformOptions): RecordTransform {
       const ends = new Int32Array(count)
       const keys = new Array<string>(count)
       const failures: ThreadFailure[] = []
-      const encodeAt = (record: EnrichedLog) => {
+      // `event`: the raw record `record` was made of, read from bytes[start, end) (when known).
+      const encodeAt = (record: EnrichedLog, event: LogEvent | undefined, start: number, end: number) => {
         for (;;) {
-          const end = o.enrichedCodec.encodeInto(record, out, pos)
-          if (end >= 0) return void (pos = end)
-          const grown = Buffer.allocUnsafeSlow(Math.max(out.length * 2, out.length - end + 1024))
+          const copied = event && prefixed?.encodeInto(record, event, bytes, start, end, out, pos)
+          const written = copied ?? o.enrichedCodec.encodeInto(record, out, pos)
+          if (written >= 0) return void (pos = written)
+          const missing = -written
+          const grown = Buffer.allocUnsafeSlow(Math.max(out.length * 2, out.length + missing + 1024))
           out.copy(grown, 0, 0, pos)
           out = grown
         }
@@ -91,12 +90,15 @@ export function createTransform(o: TransformOptions): RecordTransform {
       const counts = new Map<string, number>()
       for (let i = 0; i < count; i++) {
         const start = startOf(chunk, i)
+        const end = chunk.ends[i]!
         try {
           const timed = n++ % SAMPLE_EVERY === 0
-          const done = timed ? enrichTimed(bytes.subarray(start, chunk.ends[i])) : enrichOne(bytes, start, chunk.ends[i]!)
+          // Synchronous unless the writer's schema must be fetched or the LLM is asked: no promise per record.
+          const event = timed ? undefined : o.rawCodec.decodeSyncAt(bytes, start, end)
+          const done = timed ? enrichTimed(bytes.subarray(start, end)) : event ? afterDecode(event) : o.rawCodec.decode(bytes.subarray(start, end)).then(afterDecode)
           const record = done instanceof Promise ? await done : done
           const t0 = timed ? performance.now() : 0
-          encodeAt(record)
+          encodeAt(record, event, start, end)
           if (timed) stageSeconds.observe({ stage: 'encode' }, (performance.now() - t0) / 1000)
           keys[i] = `${record.tenant}/${record.service}`
           const label = `${record.category}\u0000${record.classifier}`
