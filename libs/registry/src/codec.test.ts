@@ -19,6 +19,19 @@ const viaBytes = avro.types.LongType.__with({
   compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
 })
 
+/** A registry that hands out ids and serves schemas back by id, as a Confluent registry does. */
+const fakeRegistry = () => {
+  const schemas = new Map<number, object>()
+  return {
+    register: async (s: { schema: string }) => {
+      const id = schemas.size + 1
+      schemas.set(id, JSON.parse(s.schema) as object)
+      return { id }
+    },
+    getSchema: async (id: number) => avroType(schemas.get(id)),
+  } as unknown as SchemaRegistry
+}
+
 const EDGES = [0n, 1n, -1n, 63n, -64n, 64n, 2n ** 27n, 2n ** 28n - 1n, 2n ** 28n, -(2n ** 28n), 2n ** 31n, 2n ** 32n, -(2n ** 32n) - 1n, 2n ** 35n, 2n ** 53n + 1n, 1_763_899_200_123_456_789n, -(2n ** 63n), 2n ** 63n - 1n]
 
 describe('bigint longs', () => {
@@ -56,18 +69,6 @@ describe('bigint longs', () => {
 })
 
 describe('AvroCodec projections', () => {
-  // A registry that hands out ids and serves schemas back by id, as a Confluent registry does.
-  const fakeRegistry = () => {
-    const schemas = new Map<number, object>()
-    return {
-      register: async (s: { schema: string }) => {
-        const id = schemas.size + 1
-        schemas.set(id, JSON.parse(s.schema) as object)
-        return { id }
-      },
-      getSchema: async (id: number) => avroType(schemas.get(id)),
-    } as unknown as SchemaRegistry
-  }
   const full = loadAvsc('enriched-log.avsc') as { fields: Array<{ name: string }> }
   const reader = { ...full, fields: full.fields.filter((f) => ['id', 'service', 'timestamp', 'message'].includes(f.name)) }
 
@@ -94,21 +95,10 @@ describe('AvroCodec projections', () => {
 })
 
 describe('AvroCodec.prefixedBy', () => {
-  const registry = () => {
-    const schemas = new Map<number, object>()
-    return {
-      register: async (s: { schema: string }) => {
-        const id = schemas.size + 1
-        schemas.set(id, JSON.parse(s.schema) as object)
-        return { id }
-      },
-      getSchema: async (id: number) => avroType(schemas.get(id)),
-    } as unknown as SchemaRegistry
-  }
   type Rec = Record<string, unknown>
 
   it("copies the first record's bytes and encodes the rest: the same bytes as encoding the whole record", async () => {
-    const reg = registry()
+    const reg = fakeRegistry()
     const raw = await AvroCodec.register<Rec>(reg, 'raw-value', loadAvsc('log-event.avsc'))
     const enriched = await AvroCodec.register<Rec>(reg, 'enriched-value', loadAvsc('enriched-log.avsc'))
     const prefixed = enriched.prefixedBy(raw)!
@@ -131,7 +121,7 @@ describe('AvroCodec.prefixedBy', () => {
   })
 
   it('leaves a record whose first fields changed, or that was written under another schema, to be encoded whole', async () => {
-    const reg = registry()
+    const reg = fakeRegistry()
     const rawSchema = loadAvsc('log-event.avsc') as { fields: Array<{ name: string }> }
     const raw = await AvroCodec.register<Rec>(reg, 'raw-value', rawSchema)
     const enriched = await AvroCodec.register<Rec>(reg, 'enriched-value', loadAvsc('enriched-log.avsc'))
