@@ -425,6 +425,13 @@ describe('LogQL templates', () => {
       ['{{ toDate "2006-01-02 15:04:05" "2021-11-02 24:00:00" | unixEpochMillis }}', '-62135596800000'],
       // Go holds the year 2300; a DateTime64 does not: Sluice answers such a time as failed.
       ['{{ toDate "2006-01-02" "2300-01-01" | unixEpoch }}', 'TemplateFormatErr'],
+      // A day of the year (002, __2) names the month and the day (which must agree where the layout has them too).
+      ["{{ toDate \"2006-002\" \"2024-060\" | date \"2006-01-02\" }}|{{ toDate \"2006 __2\" \"2023   5\" | unixEpoch }}", "2024-02-29|1672876800"],
+      ["{{ toDate \"2006-01-02 002\" \"2024-03-01 060\" | unixEpoch }}|{{ toDate \"2006-002\" \"2023-366\" | unixEpoch }}", "-62135596800|-62135596800"],
+      // A zone abbreviation: in UTC (Loki's server) none but UTC is known, so the time is the wall time in UTC;
+      // UTC and GMT are taken first, whatever follows them.
+      ["{{ toDate \"Mon Jan _2 15:04:05 MST 2006\" \"Tue Mar  5 13:45:06 PST 2024\" | unixEpoch }}|{{ toDate \"Mon, 02 Jan 2006 15:04:05 MST\" \"Tue, 05 Mar 2024 13:45:06 GMT+5\" | date \"2006-01-02 15:04\" }}", "1709646306|2024-03-05 13:45"],
+      ["{{ toDate \"2006-01-02 15:04 MST\" \"2024-03-05 13:45 UTCT\" | unixEpoch }}|{{ toDate \"2006-01-02 15:04 MST\" \"2024-03-05 13:45 ABCDEF\" | unixEpoch }}", "-62135596800|-62135596800"],
     ]
     await expectRendered(cases)
   })
@@ -575,7 +582,10 @@ describe('LogQL templates', () => {
     expect(refusal('{{ (upper .a) .b }}')).toMatch(/is not a function/)
     expect(refusal('{{ upper __timestamp__ }}')).toMatch(/upper takes strings, not a time/)
     expect(refusal('{{ date "2006" .a }}')).toMatch(/unsupported LogQL: template date of anything but a time/)
-    expect(refusal('{{ toDate "2006 MST" .a }}')).toMatch(/unsupported LogQL: template toDate layout "2006 MST": the element MST/)
+    expect(refusal('{{ toDateInZone "2006 MST" "Europe/Paris" .a }}')).toMatch(/unsupported LogQL: template toDateInZone layout "2006 MST": a zone abbreviation with the zone Europe\/Paris/)
+    expect(refusal('{{ toDate "2006 MSTJan" .a }}')).toMatch(/the zone abbreviation runs into the next field/)
+    expect(refusal('{{ toDate "2006 MST" .a }}')).toMatch(/printing a time parsed with a zone as it is/)
+    expect(refusal('{{ toDate "2006 __201" .a }}')).toMatch(/the field __2 runs into the next/)
     expect(refusal('{{ toDate "Jan 2" .a }}')).toMatch(/toDate layout "Jan 2": no year/)
     expect(refusal('{{ toDate "2006 106" .a }}')).toMatch(/the field 1 runs into the next/)
     expect(refusal('{{ toDateInZone "2006" "Mars/Base" .a }}')).toMatch(/toDateInZone zone "Mars\/Base"/)

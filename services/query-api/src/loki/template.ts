@@ -1475,8 +1475,9 @@ const TIMES: Record<string, (args: Value[], h: Helpers, text: string, scope: Tem
 // UTC), as their errors are dropped. The layout is a literal, read into one regular expression
 // whose groups are its fields: years, months (numbers or names), days, 24- and 12-hour clocks,
 // minutes, seconds and their fractions, weekday names (checked, then ignored) and numeric zones.
-// Refused: zone names (MST), days of the year, a layout without a year (Go's year 0), and fields
-// run together so that Go's reader (no going back) and a regular expression could split them apart.
+// A day of the year (002, __2) sets the month and the day; a zone abbreviation (MST) is read in
+// UTC. Refused: zone abbreviations with a named zone, a layout without a year (Go's year 0), and
+// fields run together so that Go's reader (no going back) and a regular expression could split them apart.
 
 /** Go's zero time as each layout element prints it. */
 const ZERO_TIME: Record<string, string> = {
@@ -1524,7 +1525,8 @@ function parseTime(layout: string, location: string, value: Value, h: Helpers, f
   const elements = layoutElements(layout)
   // What may start with a digit: always (numbers but 06 and _2, a literal digit), or also not (06's sign, _2's space).
   const digitFirst = (e: { std?: string; text: string } | undefined): 'always' | 'maybe' | 'never' =>
-    e === undefined ? 'never' : !e.std ? (/^[0-9]/.test(e.text) ? 'always' : 'never') : ['06', '_2'].includes(e.std) ? 'maybe' : /^[.,JMPpZ_-]/.test(e.std) ? 'never' : 'always'
+    e === undefined ? 'never' : !e.std ? (/^[0-9]/.test(e.text) ? 'always' : 'never') : ['06', '_2', '__2'].includes(e.std) ? 'maybe' : /^[.,JMPpZ_-]/.test(e.std) ? 'never' : 'always'
+  const utc = location === '' || location === 'UTC' || location === 'Local'
   let re = '^'
   let group = 0
   const fields: Record<string, { g: number; std: string }> = {}
@@ -1551,6 +1553,12 @@ function parseTime(layout: string, location: string, value: Value, h: Helpers, f
     else if (std === 'Jan' || std === 'January') capture('month', std, `(${names(monthNames(std === 'January'))})`)
     else if (std === 'Mon' || std === 'Monday') capture('weekday', std, `(${names(dayNames(std === 'Monday'))})`)
     else if (std === '02' || std === '2' || std === '_2') capture('day', std, std === '02' ? '([0-9]{2})' : std === '_2' ? ` ?${variable}` : variable)
+    else if (std === '002') capture('yday', std, '([0-9]{3})')
+    else if (std === '__2') {
+      // Go skips up to two spaces, then reads one to three digits, as many as there are.
+      if (width !== 'never') throw refuse(`the field ${std} runs into the next`)
+      capture('yday', std, ' {0,2}([0-9]{1,3})')
+    }
     else if (std === '15') capture('hour', std, variable)
     else if (std === '03' || std === '3') capture('hour', std, std === '03' ? '([0-9]{2})' : variable)
     else if (std === '04' || std === '4') capture('minute', std, std === '04' ? '([0-9]{2})' : variable)
@@ -1572,11 +1580,20 @@ function parseTime(layout: string, location: string, value: Value, h: Helpers, f
       const parts = std.slice(3).match(/:?00/g) ?? []
       const offset = `[+-][0-9]{2}${parts.map((p) => (p.startsWith(':') ? ':[0-9]{2}' : '[0-9]{2}')).join('')}`
       capture('zone', std, std.startsWith('Z') ? `(Z|${offset})` : `(${offset})`)
+    } else if (std === 'MST') {
+      // Go's zone abbreviation (parseTimeZone): UTC; GMT with an hour offset up to 23; a signed hour
+      // offset; three upper-case letters, or four or five ending in T (and WITA, ChST, MeST). In the
+      // UTC location no other abbreviation is known, so the time is the wall time in UTC, under a
+      // made-up zone of that name. What a named zone makes of its own abbreviations is refused.
+      if (!utc) throw refuse(`a zone abbreviation with the zone ${location} (Sluice reads abbreviations in UTC only)`)
+      // What follows must not be read as part of the abbreviation (a regular expression would backtrack into it).
+      if (next && (next.std || /^[A-Za-z0-9+-]/.test(next.text))) throw refuse('the zone abbreviation runs into the next field')
+      capture('zoneName', std, '(UTC|ChST|MeST|WITA|GMT(?:[+-]0*(?:2[0-3]|1[0-9]|[0-9]))?|[+-]0*(?:2[0-3]|1[0-9]|[0-9])|[A-Z]{3}|[A-Z]{3}T|[A-Z]{4}T)')
     } else throw refuse(`the element ${std}`)
   })
   re += '$'
   if (!fields.year) throw refuse("no year (Go's year 0 is beyond what Sluice holds)")
-  const utc = location === '' || location === 'UTC' || location === 'Local'
+  if (fields.zoneName && fields.zone) throw refuse('a zone abbreviation and a numeric zone both')
   if (!utc) {
     try {
       new Intl.DateTimeFormat('en', { timeZone: location })
@@ -1596,22 +1613,31 @@ function parseTime(layout: string, location: string, value: Value, h: Helpers, f
     const frac = fields.fraction ? `replaceRegexpOne(${at('fraction')}, '^[+-]', '0')` : "''"
     const zone = fields.zone ? at('zone') : "''"
     const zoneField = (from: number) => `toInt64OrZero(substring(replaceAll(${zone}, ':', ''), ${from}, 2))`
-    const values = [year, month, int('day', '1'), int('hour', '0'), int('minute', '0'), int('second', '0'), `toInt64OrZero(rightPad(substring(${frac}, 1, 9), 9, '0'))`]
-    return bound(values, (yr, mo, day, hr, min, sec, nanos) => {
+    const values = [year, month, int('day', '1'), int('hour', '0'), int('minute', '0'), int('second', '0'), `toInt64OrZero(rightPad(substring(${frac}, 1, 9), 9, '0'))`, int('yday', '0')]
+    return bound(values, (yr, givenMonth, givenDay, hr, min, sec, nanos, yday) => {
+      const leap = `(${yr} % 4 = 0 AND (${yr} % 100 != 0 OR ${yr} % 400 = 0))`
+      // A day of the year names the month and the day (which, where the layout has them too, must agree).
+      const ydate = `makeDate32(if(${yr} BETWEEN 1901 AND 2261, ${yr}, 2000), 1, 1) + toIntervalDay(least(greatest(${yday}, 1), 366) - 1)`
+      const mo = fields.yday ? `toInt64(toMonth(${ydate}))` : givenMonth
+      const day = fields.yday ? `toInt64(toDayOfMonth(${ydate}))` : givenDay
       const pm = fields.pm ? `upper(${at('pm')}) = 'PM'` : '0'
       const am = fields.pm ? `upper(${at('pm')}) = 'AM'` : '0'
       const hour = `multiIf(${pm} AND ${hr} < 12, ${hr} + 12, ${am} AND ${hr} = 12, 0, ${hr})`
-      const leap = `(${yr} % 4 = 0 AND (${yr} % 100 != 0 OR ${yr} % 400 = 0))`
       const days = `arrayElement([31, if(${leap}, 29, 28), 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], ${mo})`
       const checks = [
         matched,
         `${mo} BETWEEN 1 AND 12`,
         `${day} BETWEEN 1 AND ${days}`,
+        fields.yday ? `${yday} BETWEEN 1 AND if(${leap}, 366, 365)` : '',
+        fields.yday && fields.month ? `${givenMonth} = ${mo}` : '',
+        fields.yday && fields.day ? `${givenDay} = ${day}` : '',
         fields.hour ? `${hr} <= ${twelve ? 12 : 23}` : '',
         fields.minute ? `${min} <= 59` : '',
         fields.second ? `${sec} <= 59` : '',
         fields.fraction ? `NOT (startsWith(${at('fraction')}, '-') AND toInt64OrZero(${at('fraction')}) != 0)` : '',
         fields.zone ? `(${zone} = 'Z' OR (${zoneField(2)} <= 24 AND ${zoneField(4)} <= 60 AND ${zoneField(6)} <= 60))` : '',
+        // Go takes UTC and GMT first, whatever follows them (UTCT or GMTT does not parse).
+        fields.zoneName ? `NOT (startsWith(${at('zoneName')}, 'UTC') AND ${at('zoneName')} != 'UTC') AND NOT (startsWith(${at('zoneName')}, 'GMT') AND NOT match(${at('zoneName')}, '^GMT([+-]|$)'))` : '',
       ]
       const offset = fields.zone ? `if(${zone} = 'Z', 0, if(startsWith(${zone}, '-'), -1, 1) * (${zoneField(2)} * 3600 + ${zoneField(4)} * 60 + ${zoneField(6)}))` : '0'
       return bound([checks.filter(Boolean).join(' AND '), `${yr} BETWEEN 1901 AND 2261`], (parsed, held) => {
@@ -1627,7 +1653,7 @@ function parseTime(layout: string, location: string, value: Value, h: Helpers, f
     })
   })
   // Printed as it is, Go's time names its location (-0700 -0700, CET): Sluice prints UTC only.
-  const located = fields.zone !== undefined || !utc
+  const located = fields.zone !== undefined || fields.zoneName !== undefined || !utc
   return { sql, time: true, zeroable: true, ...(located ? { located: true } : {}), err: `${sql} = ${UNHELD_SENTINEL}` }
 }
 
