@@ -175,6 +175,9 @@ const GO: readonly (readonly [template: string, j: string, printed: string])[] =
   ["{{ range $e := fromJson .j }}{{ if eq $e \"b\" }}{{ continue }}{{ end }}{{ $u := upper $e }}{{ $u }}{{ end }}", "[\"a\",\"b\",\"c\"]", "AC"],
   ["{{ range $k, $v := fromJson .j }}{{ if not $v }}{{ continue }}{{ end }}{{ $k }}:{{ $v }} {{ end }}", "{\"a\":\"x\",\"b\":\"\",\"c\":\"y\",\"d\":0,\"e\":null}", "a:x c:y "],
   // a slice's index and each element of a range over an integer are Go ints (a map's key is a string)
+  // a range over an int worked out on the line (len, add, a variable)
+  ["{{ range $a := 3 }}{{ range $b := $a }}{{ $a }}{{ $b }} {{ end }};{{ end }}|{{ range $i := len (fromJson .j) }}{{ $i }},{{ end }}", "[7,8,9]", ";10 ;20 21 ;|0,1,2,"],
+  ["{{ range (sub 1 (len (fromJson .j))) }}x{{ else }}none{{ end }}|{{ range $i := add 1 (len (fromJson .j)) }}{{ if eq $i 2 }}{{ break }}{{ end }}{{ $i }}{{ end }}", "{\"a\":1,\"b\":2}", "none|01"],
   ["{{ range $i, $e := fromJson .j }}{{ if eq $i 1 }}{{ continue }}{{ end }}{{ $i }}={{ $e }};{{ end }}", "[\"a\",\"b\",\"c\"]", "0=a;2=c;"],
   ["{{ range $i, $e := fromJson .j }}{{ if eq $i 1 }}{{ continue }}{{ end }}{{ $i }}={{ $e }};{{ end }}", "{\"a\":1}", "TemplateFormatErr"],
   ["{{ range $i, $e := fromJson .j }}{{ if lt $i 2 }}{{ $i }}{{ end }}{{ end }}|{{ range $i, $e := fromJson .j }}{{ eq $i 1.0 }}{{ end }}", "[7,8,9]", "TemplateFormatErr"],
@@ -240,6 +243,7 @@ describe('LogQL templates: fromJson and range', () => {
     expect(await render('{{ len (fromJson .j) }}', deep)).toBe('1')
     // printf's %s of anything but a string, which Go prints as %!s(float64=1).
     expect(await refusal('{{ $m := fromJson .j }}{{ printf "%s" $m.a }}', '{"a":1}')).toBe('unsupported LogQL: fromJson of a value printed with printf %s that is no string (Go prints %!s(…); %v prints it)')
+    expect(await refusal('{{ range $i := add 100000 (len (fromJson .j)) }}{{ end }}', '[1]')).toBe('unsupported LogQL: template range over an integer above 100000')
     expect(await refusal('{{ $m := fromJson .j }}{{ printf "%.1f" $m.a }}', '{"a":"x"}')).toBe('unsupported LogQL: fromJson of a value printed with printf %f that is no number (Go prints %!f(…); %v prints it)')
     // The same texts are answered where Go's answer does not depend on them.
     expect(await render('{{ fromJson .j }}', '{"a":-0.5,"b":"-0"}')).toBe('map[a:-0.5 b:-0]')

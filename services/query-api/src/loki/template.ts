@@ -2439,6 +2439,12 @@ export function compileTemplate(text: string, scope: TemplateScope): CompiledTem
       // A negative count ranges over nothing, as Go's for range does.
       const n = v.int < 0 ? 0 : h.natural(v, 'range: the count')
       over = { items: `arrayMap(${item} -> tuple(toString(${item}), toString(${item})), range(${n}))`, ints: true }
+    } else if (num(v) === 'int') {
+      // An int worked out on the line (len, add, a variable): 0 … n−1 as for a literal, none where it
+      // is negative; beyond MAX_COUNT the query is refused (a 400), as a literal that large is.
+      if (names.length > 1) throw unsupported(`{{range}} over an integer with two variables (Go's range fails on every line)`)
+      const count = bound([sqlOf(v)], (x) => `toUInt32(least(greatest(${x}, 0), ${MAX_COUNT})) + throwIf(${x} > ${MAX_COUNT}, 'unsupported LogQL: template range over an integer above ${MAX_COUNT}')`)
+      over = { items: `arrayMap(${item} -> tuple(toString(${item}), toString(${item})), range(${count}))`, ints: true }
     } else {
       // Go cannot range over a string, a number, a condition or a time: every line fails.
       over = { items: "CAST([], 'Array(Tuple(String, String))')", err: '1' }
