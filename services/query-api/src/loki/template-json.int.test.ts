@@ -175,6 +175,9 @@ const GO: readonly (readonly [template: string, j: string, printed: string])[] =
   ["{{ range $e := fromJson .j }}{{ if eq $e \"b\" }}{{ continue }}{{ end }}{{ $u := upper $e }}{{ $u }}{{ end }}", "[\"a\",\"b\",\"c\"]", "AC"],
   ["{{ range $k, $v := fromJson .j }}{{ if not $v }}{{ continue }}{{ end }}{{ $k }}:{{ $v }} {{ end }}", "{\"a\":\"x\",\"b\":\"\",\"c\":\"y\",\"d\":0,\"e\":null}", "a:x c:y "],
   // a slice's index and each element of a range over an integer are Go ints (a map's key is a string)
+  // index (and slice) by a range's key: a slice's index, a map's key
+  ["{{ $s := fromJson .j }}{{ range $i, $e := $s }}{{ index $s $i }},{{ end }}|{{ $m := fromJson \"{\\\"a\\\":5}\" }}{{ range $k, $v := $m }}{{ index $m $k }}{{ end }}", "[1,\"x\",null,[2]]", "1,x,<no value>,[2],|5"],
+  ["{{ $s := fromJson .j }}{{ range $i, $e := $s }}{{ index $.lbl $i }},{{ end }}", "[\"a\",\"b\"]", "91,34,"],
   // a range over an int worked out on the line (len, add, a variable)
   ["{{ range $a := 3 }}{{ range $b := $a }}{{ $a }}{{ $b }} {{ end }};{{ end }}|{{ range $i := len (fromJson .j) }}{{ $i }},{{ end }}", "[7,8,9]", ";10 ;20 21 ;|0,1,2,"],
   ["{{ range (sub 1 (len (fromJson .j))) }}x{{ else }}none{{ end }}|{{ range $i := add 1 (len (fromJson .j)) }}{{ if eq $i 2 }}{{ break }}{{ end }}{{ $i }}{{ end }}", "{\"a\":1,\"b\":2}", "none|01"],
@@ -269,7 +272,6 @@ describe('LogQL templates: fromJson and range', () => {
     expect(refused('{{ $m := fromJson .j }}{{ default 0 $m.x }}')).toMatch(/unsupported LogQL: template default of a fromJson value/)
     expect(refused('{{ slice (fromJson .j) 1 }}')).toMatch(/unsupported LogQL: template slice of a fromJson value/)
     expect(refused('{{ $n := 0 }}{{ range fromJson .j }}{{ $n = "x" }}{{ end }}{{ $n }}')).toMatch(/unsupported LogQL: template variable \$n given a value of another type inside \{\{range\}\}/)
-    expect(refused('{{ $s := fromJson .j }}{{ range $i, $e := $s }}{{ index $s $i }}{{ end }}')).toMatch(/unsupported LogQL: template index of a fromJson value by a range's key/)
     expect(refused('{{ range $i, $e := fromJson .j }}{{ printf "%.1f" $i }}{{ end }}')).toMatch(/unsupported LogQL: printf verb %.1f of a range's key over a fromJson value/)
     expect(refused('{{ range $i, $e = fromJson .j }}{{ end }}')).toMatch(/unsupported LogQL: \{\{range\}\} assigning to variables/)
     expect(refused('{{ range $i, $e := 3 }}{{ end }}')).toMatch(/can't use 3 to iterate over more than one variable/)

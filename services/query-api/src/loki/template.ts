@@ -932,6 +932,10 @@ function floatExtreme(xs: string[], max: boolean): string {
 
 /** A Go int's Int64 expression (what arithmetic gave, or an integer literal); undefined for any other value. */
 const goInt = (v: Value, h: Helpers): string | undefined => (v.num === 'int' ? v.sql : v.intText !== undefined ? h.typed(v.intText, 'Int64') : undefined)
+/** A range's key over a fromJson value as an Int64 (a slice's index; see indexNotInt for a map's key). */
+const indexInt = (v: Value): string | undefined => (v.json && v.index ? `toInt64OrZero(${v.sql})` : undefined)
+/** When a range's key is a map's (a string), which Go cannot index or slice by. */
+const indexNotInt = (v: Value): string | undefined => (v.json && v.index ? `(${jsonType(v.sql)} NOT IN ${JSON_NUMBER})` : undefined)
 
 /** cast.ToInt64 of any value (a time is refused: Go's cast makes it 0). */
 function asInt64(v: Value, h: Helpers, name: string): string {
@@ -1774,19 +1778,27 @@ function jsonNumber(v: Value, h: Helpers, to: 'int' | 'float'): string {
  * slice's element or a string's byte by an integer; indexing nil, invalid or anything else, or out of range, fails.
  */
 function jsonIndex(item: Value, keys: Value[], h: Helpers): Value {
-  return keys.reduce<Value>((v, key) => {
-    const at = goInt(key, h)
-    if (at !== undefined) {
-      // A string's byte is a uint8, here the JSON number it prints as.
-      const sql = bound([v.sql], (x) => `multiIf(${jsonType(x)} = 'Array', JSONExtractArrayRaw(${x})[${at} + 1], ${jsonType(x)} = 'String', toString(reinterpretAsUInt8(substring(JSONExtractString(${x}), ${at} + 1, 1))), '')`)
-      const size = `if(${jsonType(v.sql)} = 'String', length(JSONExtractString(${v.sql})), JSONLength(${v.sql}))`
-      return { sql, json: true, maybeNil: true, err: either(v.err, `(${jsonType(v.sql)} NOT IN ('Array', 'String') OR ${at} < 0 OR ${at} >= ${size})`) }
-    }
-    if (!isString(key) && !key.json) throw unsupported('template index of a fromJson value by anything but a string or an integer')
-    if (key.index) throw unsupported("template index of a fromJson value by a range's key over a fromJson value (a map's key or a slice's index)")
-    const k = key.json ? jsonAsString(key) : key
+  const byInt = (v: Value, at: string): Value => {
+    // A string's byte is a uint8, here the JSON number it prints as.
+    const sql = bound([v.sql], (x) => `multiIf(${jsonType(x)} = 'Array', JSONExtractArrayRaw(${x})[${at} + 1], ${jsonType(x)} = 'String', toString(reinterpretAsUInt8(substring(JSONExtractString(${x}), ${at} + 1, 1))), '')`)
+    const size = `if(${jsonType(v.sql)} = 'String', length(JSONExtractString(${v.sql})), JSONLength(${v.sql}))`
+    return { sql, json: true, maybeNil: true, err: either(v.err, `(${jsonType(v.sql)} NOT IN ('Array', 'String') OR ${at} < 0 OR ${at} >= ${size})`) }
+  }
+  const byString = (v: Value, k: Value): Value => {
     const found = jsonField(v, k.sql)
     return { ...found, err: either(either(found.err, k.err), `(${v.sql} = '')`) }
+  }
+  return keys.reduce<Value>((v, key) => {
+    const at = goInt(key, h)
+    if (at !== undefined) return byInt(v, at)
+    if (!isString(key) && !key.json) throw unsupported('template index of a fromJson value by anything but a string or an integer')
+    if (key.index) {
+      // A range's key: a slice's index (an int) or a map's key (a string), as the line has it.
+      const isInt = `(${jsonType(key.sql)} IN ${JSON_NUMBER})`
+      const [n, str] = [byInt(v, `toInt64OrZero(${key.sql})`), byString(v, jsonAsString(key))]
+      return { sql: `if(${isInt}, ${n.sql}, ${str.sql})`, json: true, maybeNil: true, err: `if(${isInt}, ${n.err ?? '0'}, ${str.err ?? '0'})` }
+    }
+    return byString(v, key.json ? jsonAsString(key) : key)
   }, item)
 }
 
@@ -2050,23 +2062,25 @@ const BUILTINS: Record<string, NumberFn> = {
     if (item.json) return jsonIndex(item, args.slice(1), h)
     // A second index would index the byte, which Go cannot.
     if (args.length > 2) return int64('0', '1')
-    const at = goInt(i, h)
+    const at = goInt(i, h) ?? indexInt(i)
     // A string's byte, a uint8; anything else Go cannot index here.
     if (!isString(item) || at === undefined) return int64('0', '1')
-    return int64(`toInt64(reinterpretAsUInt8(substring(${item.sql}, ${at} + 1, 1)))`, `(${at} < 0 OR ${at} >= length(${item.sql}))`)
+    return int64(`toInt64(reinterpretAsUInt8(substring(${item.sql}, ${at} + 1, 1)))`, either(indexNotInt(i), `(${at} < 0 OR ${at} >= length(${item.sql}))`)!)
   },
   slice: (args, h, text) => {
     takes('slice', args, text, 1, Infinity)
     const [item, ...bounds] = args as [Value, ...Value[]]
     if (bounds.length === 0) return item
     if (item.json) throw unsupported('template slice of a fromJson value')
-    const at = bounds.map((b) => goInt(b, h))
+    const at = bounds.map((b) => goInt(b, h) ?? indexInt(b))
     // A string takes at most two indexes ("cannot 3-index slice a string", "too many slice indexes").
     if (!isString(item) || at.includes(undefined) || at.length > 2) return { sql: "''", err: '1' }
     const [from, to] = at as [string, string | undefined]
     const len = `length(${item.sql})`
-    if (to === undefined) return { sql: `substring(${item.sql}, ${from} + 1)`, err: `(${from} < 0 OR ${from} > ${len})` }
-    return { sql: `substring(${item.sql}, ${from} + 1, greatest(${to} - ${from}, 0))`, err: `(${from} < 0 OR ${to} > ${len} OR ${from} > ${to})` }
+    // A range's key that is a map's (a string) is no index.
+    const keys = bounds.map(indexNotInt).reduce(either, undefined)
+    if (to === undefined) return { sql: `substring(${item.sql}, ${from} + 1)`, err: either(keys, `(${from} < 0 OR ${from} > ${len})`)! }
+    return { sql: `substring(${item.sql}, ${from} + 1, greatest(${to} - ${from}, 0))`, err: either(keys, `(${from} < 0 OR ${to} > ${len} OR ${from} > ${to})`)! }
   },
   print: (args, h) => ({ sql: sprint(args, h) }),
   println: (args, h) => ({ sql: sprint(args, h, true) }),
