@@ -178,6 +178,10 @@ const GO: readonly (readonly [template: string, j: string, printed: string])[] =
   // index (and slice) by a range's key: a slice's index, a map's key
   ["{{ $s := fromJson .j }}{{ range $i, $e := $s }}{{ index $s $i }},{{ end }}|{{ $m := fromJson \"{\\\"a\\\":5}\" }}{{ range $k, $v := $m }}{{ index $m $k }}{{ end }}", "[1,\"x\",null,[2]]", "1,x,<no value>,[2],|5"],
   ["{{ $s := fromJson .j }}{{ range $i, $e := $s }}{{ index $.lbl $i }},{{ end }}", "[\"a\",\"b\"]", "91,34,"],
+  // and/or stop at the argument that decides: a later one's failure counts only where it is reached
+  ["{{ range fromJson .j }}{{ if and (eq $.lbl \"x\") (eq .a \"y\") }}A{{ end }}{{ if or (ne $.lbl \"x\") (eq .a \"y\") }}O{{ end }}{{ end }}", "[\"s\",{\"a\":1}]", "OO"],
+  ["{{ range fromJson .j }}{{ if and (ne $.lbl \"x\") (eq .a \"y\") }}A{{ end }}{{ end }}", "[\"s\"]", "TemplateFormatErr"],
+  ["{{ range fromJson .j }}{{ if or (eq . \"s\") (eq .a \"y\") }}O{{ end }}{{ end }}|{{ range fromJson .j }}{{ if or (ne . \"s\") (eq .a \"y\") }}O{{ end }}{{ end }}", "[\"s\"]", "TemplateFormatErr"],
   // a range over an int worked out on the line (len, add, a variable)
   ["{{ range $a := 3 }}{{ range $b := $a }}{{ $a }}{{ $b }} {{ end }};{{ end }}|{{ range $i := len (fromJson .j) }}{{ $i }},{{ end }}", "[7,8,9]", ";10 ;20 21 ;|0,1,2,"],
   ["{{ range (sub 1 (len (fromJson .j))) }}x{{ else }}none{{ end }}|{{ range $i := add 1 (len (fromJson .j)) }}{{ if eq $i 2 }}{{ break }}{{ end }}{{ $i }}{{ end }}", "{\"a\":1,\"b\":2}", "none|01"],

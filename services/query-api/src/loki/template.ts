@@ -2013,8 +2013,20 @@ function call(command: Operand[], piped: Value | undefined, scope: Scope, h: Hel
   const args = command.slice(1).map((o) => operand(o, scope, h, text))
   if (piped) args.push(piped)
   const result = apply(head.text, args, scope, h, text)
-  // A failing argument fails the call.
-  const err = args.reduce<string | undefined>((e, a) => either(e, a.err), result.err)
+  // A failing argument fails the call. and/or (Go 1.18) evaluate their arguments left to right and
+  // stop where the answer is known: a later one fails the call only where it is reached (a piped
+  // value was evaluated before the call).
+  const lazy = (head.text === 'and' || head.text === 'or') && args.length >= 2
+  let reached: string | undefined
+  let err = result.err
+  for (const [i, a] of args.entries()) {
+    const counts = !lazy || (piped !== undefined && i === args.length - 1) ? undefined : reached
+    if (a.err) err = either(err, counts ? `(${counts} AND ${a.err})` : a.err)
+    if (lazy) {
+      const goesOn = head.text === 'and' ? `(${truthy(a)})` : `NOT (${truthy(a)})`
+      reached = reached ? `(${reached} AND ${goesOn})` : goesOn
+    }
+  }
   return err ? { ...result, err } : result
 }
 
