@@ -48,7 +48,7 @@ export interface SyslogListeners {
  * this it is paused. Bounds a connection's memory at about twice this (the batch out and the
  * next one), whatever the sender does.
  */
-export const MAX_QUEUED_BYTES = 512 * 1024
+export const MAX_QUEUED_BYTES = 128 * 1024
 /** TCP connections at once; more are closed unread (and logged). */
 const MAX_CONNECTIONS = 1024
 /** How often repeated drops are summed up in the log, one line per reason. */
