@@ -1,9 +1,12 @@
 // The secrets box: sealing with the current key, opening with it or a previous one (rotation),
 // the context bound in, tampering refused; and where keys come from.
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, statSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { SecretBox, keyId, loadSecretsKey, parseSecretsKey } from './secrets.js'
 
@@ -55,4 +58,22 @@ describe('secrets keys', () => {
     expect(parseSecretsKey(readFileSync(file, 'utf8'))).toEqual(made.key)
     expect(loadSecretsKey({ file, key: 'ab'.repeat(32) }).source).toBe('env')
   })
+
+  it('gives instances starting together one key: none reads a key file another has made but not yet written', async () => {
+    const module = fileURLToPath(new URL('./secrets.ts', import.meta.url))
+    // Each process waits for the same instant, then makes or reads the key.
+    const script = `import { loadSecretsKey } from ${JSON.stringify(module)}; const at = Number(process.argv[2]); while (Date.now() < at); const r = loadSecretsKey({ file: process.argv[1] }); process.stdout.write(JSON.stringify({ source: r.source, key: r.key.toString('base64') }))`
+    for (let round = 0; round < 4; round++) {
+      const dir = mkdtempSync(path.join(tmpdir(), 'sluice-key-race-'))
+      const file = path.join(dir, 'secrets.key')
+      const at = String(Date.now() + 1500)
+      const runs = Array.from({ length: 6 }, () => promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, file, at]))
+      const results = (await Promise.all(runs)).map((r) => JSON.parse(r.stdout) as { source: string; key: string })
+      expect(new Set(results.map((r) => r.key)).size).toBe(1)
+      expect(results.filter((r) => r.source === 'new file')).toHaveLength(1)
+      expect(parseSecretsKey(readFileSync(file, 'utf8')).toString('base64')).toBe(results[0]!.key)
+      // No draft left behind.
+      expect(readdirSync(dir)).toEqual(['secrets.key'])
+    }
+  }, 60_000)
 })

@@ -10,7 +10,7 @@
 // Keys come from an env var (32 bytes as 64 hex digits or base64), the same on every instance of a
 // service; unset, a key file made on first start with mode 0600.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 
 const KEY_BYTES = 32
@@ -31,12 +31,18 @@ export function loadSecretsKey(opts: { key?: string | undefined; file: string })
   if (existsSync(opts.file)) return { key: parseSecretsKey(readFileSync(opts.file, 'utf8')), source: 'file' }
   mkdirSync(path.dirname(opts.file), { recursive: true })
   const key = randomBytes(KEY_BYTES)
-  // wx: two instances starting together never overwrite each other's key.
+  // Written whole beside the file, then linked into place: the link is atomic and fails if the
+  // file exists, so two instances starting together agree on one key and neither ever reads a
+  // file the other has made but not yet written.
+  const draft = `${opts.file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
+  writeFileSync(draft, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' })
   try {
-    writeFileSync(opts.file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' })
+    linkSync(draft, opts.file)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { key: parseSecretsKey(readFileSync(opts.file, 'utf8')), source: 'file' }
     throw err
+  } finally {
+    rmSync(draft, { force: true })
   }
   chmodSync(opts.file, 0o600)
   return { key, source: 'new file' }
