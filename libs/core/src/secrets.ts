@@ -34,16 +34,28 @@ export function loadSecretsKey(opts: { key?: string | undefined; file: string })
   // Written whole beside the file, then linked into place: the link is atomic and fails if the
   // file exists, so two instances starting together agree on one key and neither ever reads a
   // file the other has made but not yet written.
+  const text = `${key.toString('base64')}\n`
   const draft = `${opts.file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
-  writeFileSync(draft, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' })
+  writeFileSync(draft, text, { mode: 0o600, flag: 'wx' })
+  const made = (create: () => void) => {
+    try {
+      create()
+      return true
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+      throw err
+    }
+  }
+  let created: boolean
   try {
-    linkSync(draft, opts.file)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { key: parseSecretsKey(readFileSync(opts.file, 'utf8')), source: 'file' }
-    throw err
+    created = made(() => linkSync(draft, opts.file))
+  } catch {
+    // A file system without hard links: made in place (exclusively) instead.
+    created = made(() => writeFileSync(opts.file, text, { mode: 0o600, flag: 'wx' }))
   } finally {
     rmSync(draft, { force: true })
   }
+  if (!created) return { key: parseSecretsKey(readFileSync(opts.file, 'utf8')), source: 'file' }
   chmodSync(opts.file, 0o600)
   return { key, source: 'new file' }
 }
