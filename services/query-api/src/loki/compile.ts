@@ -63,6 +63,22 @@ export interface LogStatement {
   params: Record<string, unknown>
   /** Settings of this statement alone (guard.ts). */
   settings?: readonly string[]
+  /** A range statement grouped `by` these labels: its rows' `labels` are their values, in this order (seriesLabels). */
+  by?: readonly string[]
+}
+
+/**
+ * The labels of a range statement's series: its `labels` column, a map, or with `by` the labels'
+ * values in order, the empty ones left out as Loki leaves them.
+ */
+export function seriesLabels(st: LogStatement, labels: Readonly<Record<string, string>> | readonly string[]): Record<string, string> {
+  if (!Array.isArray(labels)) return labels as Record<string, string>
+  const out: Record<string, string> = {}
+  st.by?.forEach((name, j) => {
+    const v = labels[j]
+    if (v !== undefined && v !== '') out[name] = v
+  })
+  return out
 }
 
 /**
@@ -207,7 +223,12 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
   const pipe = new Pipeline(p, scope.attributes, { metric: true, noLabels })
   const offset = r.offsetNs ?? 0n
   const fromNs = steps.startNs - offset - r.rangeNs + 1n
-  const toNs = steps.endNs - offset + 1n
+  // A window exactly one step long holds each row once, at the step `first` names (count_over_time(…[1m])
+  // at a 1m step, Grafana's usual): read up to the end of the last window, and every row read is
+  // in one, with no step bound to check per row.
+  const exact = r.rangeNs === steps.stepNs
+  const last = stepCount(steps) - 1
+  const toNs = (exact ? steps.startNs + BigInt(last) * steps.stepNs : steps.endNs) - offset + 1n
   const where = base(scope, r.log.matchers, fromNs, toNs, p, pipe)
   for (const s of r.log.pipeline) pipe.apply(s)
   let value = '1'
@@ -228,25 +249,26 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
   const k = (r.rangeNs + steps.stepNs - 1n) / steps.stepNs + 1n
   // Without an offset (nearly every query) no sum to compute per row: ~4 % of a day's count by level.
   const t = offset === 0n ? 'toUnixTimestamp64Nano(Timestamp)' : `(toUnixTimestamp64Nano(Timestamp) + ${p.bind(offset.toString(), 'Int64')})`
-  const rel = `(${t} - ${p.bind((steps.startNs - k * steps.stepNs).toString(), 'Int64')})`
+  // Step i's window is (start + i·step − range, start + i·step] in `t`: with the origin P = start − k·step
+  // (k steps back, so every operand is positive and intDiv's truncation is a floor), a row is in
+  // the steps from ceil((t − P) / step) − k to floor((t − P + range − 1) / step) − k, each written
+  // as one intDiv of t less a constant.
+  const origin = steps.startNs - k * steps.stepNs
   const step = p.bind(steps.stepNs.toString(), 'Int64')
-  const first = `intDiv(${rel} + ${step} - 1, ${step}) - ${p.bind(k.toString(), 'Int64')}`
-  const last = p.bind(stepCount(steps) - 1, 'Int64')
-  // A window exactly one step long holds each row once, at the step `first` names: no upper end to
-  // compute, only the steps' bounds to keep (count_over_time(…[1m]) at a 1m step, Grafana's usual).
-  const exact = r.rangeNs === steps.stepNs
+  const back = p.bind(k.toString(), 'Int64')
+  const first = `intDiv(${t} - ${p.bind((origin - steps.stepNs + 1n).toString(), 'Int64')}, ${step}) - ${back}`
   const lo = exact ? first : `greatest(toInt64(0), ${first})`
-  const hi = exact ? '' : `least(toInt64(${last}), intDiv(${rel} + ${p.bind((r.rangeNs - 1n).toString(), 'Int64')}, ${step}) - ${p.bind(k.toString(), 'Int64')})`
-  // `by` labels are grouped on as plain columns and put into a map once per group; a window no
+  const hi = exact ? '' : `least(toInt64(${p.bind(last, 'Int64')}), intDiv(${t} - ${p.bind((origin - r.rangeNs + 1n).toString(), 'Int64')}, ${step}) - ${back})`
+  // `by` labels are grouped on as plain columns, and a series' labels are their values in order,
+  // named in JavaScript (seriesLabels): a map built in SQL costs the analyser a lambda. A window no
   // longer than the step holds each row at most once, so no row is repeated per step.
   // As Loki: a series of unwrapped samples has every label but the unwrapped one, unless `by` names it.
   const own = failedLines ? undefined : (grouping ?? r.grouping)
   const g: Grouping | undefined = r.unwrap && own?.mode !== 'by' ? { mode: 'without', labels: [...(own?.labels ?? []), r.unwrap.label] } : own
-  const byCols = g?.mode === 'by' ? g.labels.map((l, j) => `${pipe.lookup(l).val} AS g${j}`) : undefined
+  const by = g?.mode === 'by' ? [...new Set(g.labels)] : undefined
+  const byCols = by?.map((l, j) => `${pipe.lookup(l).val} AS g${j}`)
   const series = byCols ? byCols.join(', ') : `${pipe.seriesMap(g)} AS labels`
-  const labels = byCols
-    ? `mapFilter((k, v) -> v != '', CAST(map(${g!.labels.flatMap((l, j) => [p.bind(l), `g${j}`]).join(', ') || "'', ''"}), 'Map(String, String)'))`
-    : 'labels'
+  const labels = byCols ? `CAST([${byCols.map((_, j) => `g${j}`).join(', ')}], 'Array(String)')` : 'labels'
   const keys = byCols ? byCols.map((_, j) => `g${j}`) : ['labels']
   // As Loki: a line in a window still marked with an error after the pipeline fails the query
   // (evaluate.ts), unless the query groups by __error__: `failed` says so. With `failedLines`, the
@@ -262,11 +284,11 @@ SELECT ${labels} AS labels, i, ${[...(agg.columns ?? []), `${agg.value} AS v`, c
   FROM ${scope.db}.logs
   WHERE ${conditions}
 )
-${exact ? `WHERE lo BETWEEN 0 AND ${last}` : single ? 'WHERE lo <= hi' : 'ARRAY JOIN range(lo, hi + 1) AS i'}
+${exact ? '' : single ? 'WHERE lo <= hi' : 'ARRAY JOIN range(lo, hi + 1) AS i'}
 GROUP BY ${[...keys, single ? 'lo AS i' : 'i'].join(', ')}
 )
 GROUP BY labels`
-  return { query, params: p.values, attributes: [...pipe.attributeNames], ...(r.unwrap && { settings: NON_FINITE_AS_TEXT }) }
+  return { query, params: p.values, attributes: [...pipe.attributeNames], ...(by && { by }), ...(r.unwrap && { settings: NON_FINITE_AS_TEXT }) }
 }
 
 const UNWRAPPED = new Set(['sum_over_time', 'avg_over_time', 'min_over_time', 'max_over_time', 'stddev_over_time', 'stdvar_over_time', 'quantile_over_time', 'first_over_time', 'last_over_time', 'rate_counter'])

@@ -5,7 +5,7 @@
 import { SluiceError } from '@sluice/core'
 import type { BinaryOperation, Grouping, Matcher, MetricExpr, VectorAggregation } from '../logql/ast.js'
 import { goQuote } from '../logql/format.js'
-import { ADDITIVE, compileRange, stepCount } from './compile.js'
+import { ADDITIVE, compileRange, seriesLabels, stepCount } from './compile.js'
 import { wordTag } from './go-errors.js'
 import { unsupported } from './sql.js'
 import type { LogStatement, Scope, Steps } from './compile.js'
@@ -27,7 +27,7 @@ export interface EvalContext {
    * come as ClickHouse writes them when asked to (see compile.ts): inf, -inf, nan. `failed`: 1 when
    * a line of the series is still marked with an error, where compileRange checks.
    */
-  run(statement: LogStatement): Promise<{ labels: Record<string, string>; i: number[]; v: (number | string | null)[]; failed?: number }[]>
+  run(statement: LogStatement): Promise<{ labels: Record<string, string> | string[]; i: number[]; v: (number | string | null)[]; failed?: number }[]>
   /** Builds a statement for the scope, settling which of its labels are attributes first (routes.ts). */
   prepare(build: (scope: Scope) => LogStatement): Promise<LogStatement>
 }
@@ -73,12 +73,14 @@ const NON_FINITE: Readonly<Record<string, number>> = { inf: Infinity, '-inf': -I
 
 async function range(expr: Extract<MetricExpr, { kind: 'range' }>, ctx: EvalContext, pushdown: Grouping | undefined): Promise<Series[]> {
   if (expr.op === 'absent_over_time') return absent(expr, ctx)
-  const rows = await ctx.run(await ctx.prepare((scope) => compileRange(scope, expr, ctx.steps, pushdown)))
+  const st = await ctx.prepare((scope) => compileRange(scope, expr, ctx.steps, pushdown))
+  const rows = await ctx.run(st)
   if (rows.some((r) => r.failed)) {
     // Rare, and the end of the query: a second statement finds the labels the message names (its
     // __error_details__ may be a converter's tag, go-errors.ts, worded here).
-    const [line] = await ctx.run(await ctx.prepare((scope) => compileRange(scope, expr, ctx.steps, undefined, true)))
-    const labels = line?.labels ?? {}
+    const failed = await ctx.prepare((scope) => compileRange(scope, expr, ctx.steps, undefined, true))
+    const [line] = await ctx.run(failed)
+    const labels = line ? seriesLabels(failed, line.labels) : {}
     throw pipelineError(labels.__error_details__ === undefined ? labels : { ...labels, __error_details__: wordTag(labels.__error_details__) })
   }
   if (rows.length > ctx.maxSeries) throw tooManySeries(ctx.maxSeries)
@@ -88,7 +90,7 @@ async function range(expr: Extract<MetricExpr, { kind: 'range' }>, ctx: EvalCont
       const v = r.v[k]
       if (v !== null && v !== undefined) points.set(i, typeof v === 'number' ? v : NON_FINITE[v] ?? NaN)
     })
-    return { metric: r.labels, points }
+    return { metric: seriesLabels(st, r.labels), points }
   })
 }
 
