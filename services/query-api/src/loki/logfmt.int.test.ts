@@ -7,6 +7,8 @@ import type { ClickHouseHandle } from '@sluice/clickhouse'
 import { serveTestLogs } from '../test-store.js'
 import type { ServedLogs } from '../test-store.js'
 import { prng } from '../loki-fixture.js'
+import { isUtf8 } from 'node:buffer'
+import { decodeSentLogfmt, logfmtRawSql } from './logfmt-decode.js'
 import { logfmtExtractSql, logfmtPlainSql, logfmtSql } from './logfmt.js'
 import type { Labels } from './output.js'
 import { Params } from './sql.js'
@@ -281,6 +283,54 @@ SETTINGS short_circuit_function_evaluation = 'force_enable'`
   })
 })
 
+// ---- the decoder in JavaScript -----------------------------------------------------------------------
+
+/**
+ * Each line as a log query sends it (its text through ClickHouse's JSON, and logfmtRawSql beside it)
+ * with the SQL decoder's labels without flags, and the JavaScript decoder's labels of it.
+ */
+async function bothReadings(table: string): Promise<{ line: string; sql: Labels; js: Labels }[]> {
+  const defs: string[] = []
+  const name = (expr: string) => {
+    defs.push(`${expr} AS d${defs.length}`)
+    return `d${defs.length - 1}`
+  }
+  const exact = logfmtSql('line', { strict: false, keepEmpty: false }, name).map
+  const query = `WITH ${defs.join(',\n')}
+SELECT hex, line AS text, ${logfmtRawSql('line')} AS raw, ${exact} AS sql
+FROM (SELECT n, hex, unhex(hex) AS line FROM ${table})
+ORDER BY n
+SETTINGS short_circuit_function_evaluation = 'force_enable'`
+  const rs = await ch.client.query({ query, format: 'JSONEachRow' })
+  const rows = await rs.json<{ hex: string; text: string; raw: string; sql: Labels }>()
+  return rows.map((r) => ({ line: r.hex, sql: r.sql, js: { ...decodeSentLogfmt(r.text, r.raw) } }))
+}
+
+describe('| logfmt without flags in JavaScript', () => {
+  it("reads Loki's cases as the SQL decoder does", async () => {
+    await ch.client.command({ query: `CREATE TABLE ${DATABASE}.cases (n UInt32, hex String) ENGINE = Memory` })
+    await ch.client.insert({ table: `${DATABASE}.cases`, values: CASES.map((c, n) => ({ n, hex: Buffer.from(c.line).toString('hex') })), format: 'JSONEachRow' })
+    const read = await bothReadings(`${DATABASE}.cases`)
+    expect(read).toHaveLength(CASES.length)
+    for (const r of read) expect(r.js, r.line).toEqual(r.sql)
+    // And what Loki gives, where the cases say it for no flags: the first pair of a key with a value.
+    expect(read[0]!.js).toEqual({ foo: 'foo bar', bar: '10ms' })
+  })
+
+  it('reads every generated line as the SQL decoder does, bytes that are not UTF-8 too', async () => {
+    const lines = [4, 5, 6].flatMap((seed) => generatedLines(20_000, seed))
+    await ch.client.command({ query: `CREATE TABLE ${DATABASE}.generated_js (n UInt32, hex String) ENGINE = Memory` })
+    await ch.client.insert({ table: `${DATABASE}.generated_js`, values: lines.map((l, n) => ({ n, hex: l.toString('hex') })), format: 'JSONEachRow' })
+    const read = await bothReadings(`${DATABASE}.generated_js`)
+    expect(read).toHaveLength(lines.length)
+    const wrong = read.filter((r) => JSON.stringify(Object.entries(r.js).sort()) !== JSON.stringify(Object.entries(r.sql).sort()))
+    expect(wrong.slice(0, 3)).toEqual([])
+    // The lines hold what the decoder must get right: pairs, and lines that are not UTF-8.
+    expect(read.filter((r) => Object.keys(r.sql).length > 0).length).toBeGreaterThan(lines.length / 2)
+    expect(lines.filter((l) => !isUtf8(l)).length).toBeGreaterThan(1000)
+  })
+})
+
 describe('| logfmt with extraction parameters', () => {
   it('reads every generated line as the decoder does, the fast reading answering most of the plain ones', async () => {
     const lines = [4, 5, 6].flatMap((seed) => generatedLines(20_000, seed))
@@ -334,6 +384,22 @@ async function lines(query: string): Promise<Entry[]> {
 const failed = (pos: number, message: string) => ({ __error__: 'LogfmtParserErr', __error_details__: at_(pos, message) })
 
 describe('| logfmt --strict and --keep-empty through the API', () => {
+  it('reads the labels of the lines answered without flags (in JavaScript), also of a line a template made', async () => {
+    expect(await lines('{service_name="shop"} | logfmt')).toEqual([
+      { line: SHOP[0], parsed: { level_extracted: 'info', msg: 'paid "in full"', amount: '12.5' } },
+      // `path=/pay=now` is an error token; the pairs around it are read.
+      { line: SHOP[1], parsed: { status: '500', user: 'u1' } },
+      { line: SHOP[2], parsed: { status: '200' } },
+      { line: SHOP[3], parsed: { status: '200' } },
+      { line: SHOP[4], parsed: {} },
+      { line: SHOP[5], parsed: {} },
+    ])
+    // The second parser reads the line line_format made of the first one's label.
+    const chained = await lines('{service_name="shop"} | logfmt | line_format "a={{.status}} b=\\"{{.user}}\\"" | logfmt')
+    expect(chained[1]).toEqual({ line: 'a=500 b="u1"', parsed: { status: '500', user: 'u1', a: '500', b: 'u1' } })
+    expect(chained[0]).toEqual({ line: 'a= b=""', parsed: { level_extracted: 'info', msg: 'paid "in full"', amount: '12.5' } })
+  })
+
   it('labels a malformed line LogfmtParserErr with the details, keeping the pairs before the error', async () => {
     expect(await lines('{service_name="shop"} | logfmt --strict')).toEqual([
       // `level` is a stream label: the parsed one is level_extracted, as in Loki.
@@ -395,8 +461,8 @@ describe('| logfmt --strict and --keep-empty through the API', () => {
   })
 
   it('answers a query too big for ClickHouse to plan with a 400 naming it (parsers chained through line_format)', async () => {
-    const reply = await get('/loki/api/v1/query_range', { query: '{service_name="shop"} | logfmt | line_format "{{.msg}}" | logfmt | line_format "{{.a}}" | logfmt', start: at(0), end: at(60) })
-    expect(reply.status).toBe(400)
+    const reply = await get('/loki/api/v1/query_range', { query: '{service_name="shop"} | logfmt | line_format "{{.msg}}" | logfmt | line_format "{{.a}}" | logfmt | line_format "{{.b}}" | logfmt | line_format "{{.c}}" | logfmt', start: at(0), end: at(60) })
+    expect(reply.status, reply.body).toBe(400)
     expect(reply.body).toMatch(/^the query is too big for ClickHouse to plan \(Query tree is too big/)
   })
 

@@ -40,6 +40,7 @@ import { Params } from './sql.js'
 import type { Builtin } from './sql.js'
 import { JSON_NOT_OBJECT, UNPACK_NOT_OBJECT, conversionDetails, wordDetails, wordTag } from './go-errors.js'
 import type { Converter } from './go-errors.js'
+import { decodeSentLogfmt, logfmtRawSql } from './logfmt-decode.js'
 import { logfmtExtractSql, logfmtPlainSql, logfmtSql } from './logfmt.js'
 import { compileTemplate } from './template.js'
 import type { CompiledTemplate } from './template.js'
@@ -65,8 +66,13 @@ const ABSENT: Lookup = { has: '0', val: "''" }
 
 type Frame =
   | { kind: 'json'; line: string; extract?: Map<string, string[]> }
-  /** The labels as Loki's decoder reads them (logfmt.ts), a Map(String, String); `extracted`: the labels asked for, each set. */
-  | { kind: 'logfmt'; line: string; map: string; extracted?: ReadonlySet<string> }
+  /**
+   * The labels as Loki's decoder reads them (logfmt.ts), a Map(String, String); `extracted`: the labels
+   * asked for, each set. `plain`: no flags and no parameters, so an answered line's labels are read
+   * in JavaScript (logfmt-decode.ts), and the map is written into the statement only where a later
+   * stage reads a label of it.
+   */
+  | { kind: 'logfmt'; line: string; map: string; extracted?: ReadonlySet<string>; plain?: true }
   /** `| unpack`: the line's top-level string fields but `_entry`, as Map(String, String). */
   | { kind: 'unpack'; line: string; map: string }
   | { kind: 'regexp'; line: string; re: string; names: string[] }
@@ -346,7 +352,16 @@ export class Pipeline {
           return
         }
         if (!stage.flags?.length) {
-          this.#frames.push({ kind: 'logfmt', line, map: this.alias(logfmtPlainSql(line, (expr) => this.alias(expr)).map) })
+          let map: string | undefined
+          const written = () => (map ??= this.alias(logfmtPlainSql(line, (expr) => this.alias(expr)).map))
+          this.#frames.push({
+            kind: 'logfmt',
+            line,
+            plain: true,
+            get map() {
+              return written()
+            },
+          })
           return
         }
         const decoded = logfmtSql(line, { strict, keepEmpty: stage.flags.includes('keep-empty') }, (expr) => this.alias(expr))
@@ -578,6 +593,8 @@ export class Pipeline {
           // The line as answered, most often: read from that column rather than sent twice.
           return { kind: 'json' as const, col: f.line === this.line ? 'line' : col, sql: f.line }
         case 'logfmt':
+          // Read from the line in JavaScript; a line that is not UTF-8 comes as its bytes in base64.
+          if (f.plain) return { kind: 'logfmt' as const, col: f.line === this.line ? 'line' : col, sql: f.line, raw: `${col}_raw`, rawSql: logfmtRawSql(f.line) }
           return { kind: 'map' as const, col, sql: f.map }
         case 'unpack':
           return { kind: 'map' as const, col, sql: f.map }
@@ -596,6 +613,7 @@ export class Pipeline {
       `${this.error} AS _error`,
       ...(this.errorDetails === "''" ? [] : [`${this.errorDetails} AS _error_details`]),
       ...frames.filter((f) => f.col !== 'line').map((f) => `${f.sql} AS ${f.col}`),
+      ...frames.flatMap((f) => (f.kind === 'logfmt' ? [`${f.rawSql} AS ${f.raw}`] : [])),
     ].join(', ')
     const vis: Visibility = {
       dropped: new Set(this.#dropped),
@@ -622,8 +640,8 @@ export class Pipeline {
       const parsed: Labels = {}
       for (const f of frames) {
         const v = row[f.col]
-        if (f.kind === 'json' || f.kind === 'map') {
-          const fields = f.kind === 'json' ? flattenJson(v as string) : (v as Labels)
+        if (f.kind === 'json' || f.kind === 'map' || f.kind === 'logfmt') {
+          const fields = f.kind === 'json' ? flattenJson(v as string) : f.kind === 'logfmt' ? decodeSentLogfmt(v as string, row[f.raw] as string) : (v as Labels)
           for (const k in fields) if (!(k in parsed)) parsed[k] = fields[k]!
         } else if (f.kind === 'groups') (v as string[]).forEach((g, i) => f.names[i] && !(f.names[i] in parsed) && (parsed[f.names[i]] = g))
         else parsed[f.label] = v as string
