@@ -26,6 +26,12 @@ describe('detected fields', () => {
     expect(type).toEqual({ a: 'duration', b: 'duration', c: 'duration', d: 'string', e: 'int', f: 'string', g: 'string', h: 'int', i: 'string' })
   })
 
+  it("finds the fields `| logfmt` extracts, as Loki's decoder reads the line", () => {
+    const fields = detectFields([{ line: 'path=/pay=now 9z=1 a.b="x \\"y\\"" k= k=2 "q"=3 k=4', meta: {} }])
+    // `path=/pay=now` and `"q"=3` are errors; keys sanitised; the first pair of a key with a value wins.
+    expect(Object.fromEntries(fields.map((f) => [f.label, [...f.values]]))).toEqual({ _9z: ['1'], a_b: ['x "y"'], k: ['2'] })
+  })
+
   it('widens int to float and anything else mixed to string', () => {
     const [n] = detectFields([{ line: 'n=1', meta: {} }, { line: 'n=1.5', meta: {} }])
     expect(n).toMatchObject({ label: 'n', type: 'float' })

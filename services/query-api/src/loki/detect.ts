@@ -2,6 +2,7 @@
 // labels — structured metadata, and the fields a json or logfmt parser would extract — with each
 // field's type (the narrowest of boolean, int, float, duration, bytes, string that all its values
 // fit) and cardinality (distinct values in the sample).
+import { decodeLogfmt } from './logfmt-decode.js'
 import { GO_DURATION_RE } from './sql.js'
 
 export interface DetectedField {
@@ -46,7 +47,6 @@ function flatten(obj: Record<string, unknown>, prefix: string[], out: [string[],
   }
 }
 
-const LOGFMT = /([^\s=]+)=("(?:[^"\\]|\\.)*"|\S*)/g
 
 export function detectFields(rows: readonly SampleRow[]): DetectedField[] {
   const fields = new Map<string, DetectedField>()
@@ -78,11 +78,9 @@ export function detectFields(rows: readonly SampleRow[]): DetectedField[] {
         continue
       }
     }
-    for (const m of line.matchAll(LOGFMT)) {
-      const raw = m[2]!
-      const v = raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw
-      add(sanitise(m[1]!), v, 'logfmt')
-    }
+    // As `| logfmt` reads the line, so that a field found here is one that query filters on.
+    const pairs = decodeLogfmt(r.line)
+    for (const k in pairs) add(k, pairs[k]!, 'logfmt')
   }
   for (const f of fields.values()) f.cardinality = f.values.size
   return [...fields.values()].sort((a, b) => a.label.localeCompare(b.label))
