@@ -506,6 +506,9 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
     await ch.client.insert({ table: `${DATABASE}.logs`, values: [record, { ...record, id: 'dup-2', Body: 'order 43 shipped' }], format: 'JSONEachRow' })
     const found = await logQuery('{service_name="orders"}', {}, { 'X-Scope-OrgID': tenant })
     expect(found.result.flatMap((r) => r.values.map((v) => v[1])).sort()).toEqual(['order 42 shipped', 'order 43 shipped'])
+    // With a line filter too.
+    const filtered = await logQuery('{service_name="orders"} |= "shipped"', {}, { 'X-Scope-OrgID': tenant })
+    expect(filtered.result.flatMap((r) => r.values.map((v) => v[1])).sort()).toEqual(['order 42 shipped', 'order 43 shipped'])
   })
 
   it('answers `limit` distinct lines when the newest `limit` rows hold a record stored twice', async () => {
@@ -517,6 +520,8 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
     await ch.client.insert({ table: `${DATABASE}.logs`, values: [record], format: 'JSONEachRow' })
     const found = await logQuery('{service_name="orders"}', { limit: 2 }, { 'X-Scope-OrgID': tenant })
     expect(found.result.flatMap((r) => r.values.map((v) => v[1])).sort()).toEqual(['order 44 shipped', 'order 45 shipped'])
+    const filtered = await logQuery('{service_name="orders"} |~ "order 4[45]"', { limit: 2 }, { 'X-Scope-OrgID': tenant })
+    expect(filtered.result.flatMap((r) => r.values.map((v) => v[1])).sort()).toEqual(['order 44 shipped', 'order 45 shipped'])
   })
 
   it('answers two records of the same time and line (a second-precision source repeating itself) as two lines', async () => {
