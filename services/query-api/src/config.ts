@@ -14,6 +14,8 @@ export const envSchema = z.object({
   QUERY_MAX_LINES: positiveInt(5000),
   QUERY_MAX_ROWS_READ: z.coerce.number().int().min(0).default(0),
   QUERY_MAX_BYTES_READ: z.coerce.number().int().min(0).default(0),
+  /** Rows a LogQL line filter reads without the text index's dictionary scan (0: always with it). */
+  QUERY_TEXT_SCAN_MIN_ROWS: z.coerce.number().int().min(0).default(1_000_000),
   QUERY_TAIL_MAX_CONNECTIONS: positiveInt(10),
   QUERY_TAIL_POLL_MS: positiveInt(1000),
   QUERY_EXPORT_MAX_ROWS: positiveInt(1_000_000),
@@ -75,6 +77,7 @@ export function loadConfig(env?: Env) {
       maxLines: e.QUERY_MAX_LINES,
       maxRowsRead: e.QUERY_MAX_ROWS_READ,
       maxBytesRead: e.QUERY_MAX_BYTES_READ,
+      textScanMinRows: e.QUERY_TEXT_SCAN_MIN_ROWS,
       tailMaxConnections: e.QUERY_TAIL_MAX_CONNECTIONS,
       tailPollMs: e.QUERY_TAIL_POLL_MS,
     }),

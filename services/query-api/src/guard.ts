@@ -27,6 +27,13 @@ export function guardSettings(o: GuardOptions): string {
   ].join(', ')}`
 }
 
+/** Whether ClickHouse refused a statement for reading more rows than its max_rows_to_read. */
+export function tooManyRows(err: unknown): boolean {
+  const type = (err as { type?: string }).type ?? ''
+  const message = err instanceof Error ? err.message : String(err)
+  return type === 'TOO_MANY_ROWS' || message.includes('(TOO_MANY_ROWS)')
+}
+
 /** What the client should hear when ClickHouse refused a statement for one of the limits; else undefined. */
 export function limitMessage(err: unknown, o: GuardOptions): string | undefined {
   const type = (err as { type?: string }).type ?? ''

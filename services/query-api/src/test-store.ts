@@ -34,9 +34,9 @@ export async function openTestStore(name: string, database?: string): Promise<Te
   }
 }
 
-/** The query API over `database` of `ch`, silent, listening on an OS-chosen port of 127.0.0.1. */
-export async function listenQueryApi(ch: ClickHouseHandle, database: string): Promise<{ app: FastifyInstance; baseUrl: string }> {
-  const app = buildApp(loadConfig({ CLICKHOUSE_DATABASE: database }), {
+/** The query API over `database` of `ch` (`env`: more settings), silent, listening on an OS-chosen port of 127.0.0.1. */
+export async function listenQueryApi(ch: ClickHouseHandle, database: string, env: Record<string, string> = {}): Promise<{ app: FastifyInstance; baseUrl: string }> {
+  const app = buildApp(loadConfig({ ...env, CLICKHOUSE_DATABASE: database }), {
     logger: createLogger({ level: 'silent' }),
     registry: createRegistry({ defaultMetrics: false }),
     checks: {},

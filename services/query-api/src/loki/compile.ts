@@ -65,6 +65,8 @@ export interface LogStatement {
   settings?: readonly string[]
   /** A range statement grouped `by` these labels: its rows' `labels` are their values, in this order (seriesLabels). */
   by?: readonly string[]
+  /** A line filter reads Body with LIKE or ILIKE (Pipeline.bodyLike). */
+  bodyLike?: true
 }
 
 /**
@@ -112,7 +114,7 @@ export function compileSelect(
 FROM ${scope.db}.logs
 WHERE ${conditions}
 ${tail(p)}`
-  return { query, params: p.values, attributes: [...pipe.attributeNames] }
+  return { query, params: p.values, attributes: [...pipe.attributeNames], ...(pipe.bodyLike && { bodyLike: true as const }) }
 }
 
 /** A log line as answered: its time, line, stream labels, structured metadata and parsed labels. */

@@ -14,6 +14,8 @@ export interface LokiOptions {
   maxLines: number
   maxRowsRead: number
   maxBytesRead: number
+  /** Rows a line filter reads without the text index's dictionary scan (routes.ts, rowsOf; 0: always with it). */
+  textScanMinRows: number
   tailMaxConnections: number
   tailPollMs: number
 }

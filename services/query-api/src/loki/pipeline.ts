@@ -108,6 +108,8 @@ export function namesLabel(stage: Stage): boolean {
 /** The running state of a pipeline: everything later stages and the SELECT list read. */
 export class Pipeline {
   readonly where: string[] = []
+  /** Whether a line filter reads Body with LIKE or ILIKE, which the text index answers by a scan of its dictionary. */
+  bodyLike = false
   line = 'Body'
   error = "''"
   /**
@@ -318,6 +320,7 @@ export class Pipeline {
       return this.line === 'Body' ? bodyMatches(v, this.#p) : `match(${this.line}, ${this.#p.bind(v)})`
     }
     const any = values.length === 1 ? one(values[0]!) : `(${values.map(one).join(' OR ')})`
+    if (/\bBody I?LIKE\b/.test(any)) this.bodyLike = true
     this.where.push(op === '!=' || op === '!~' || op === '!>' ? `NOT ${any}` : any)
   }
 

@@ -1,0 +1,91 @@
+// A line filter over few rows is read without the text index's dictionary scan, and over many with
+// it (routes.ts, rowsOf): the same lines either way, on embedded ClickHouse. 1.2 million generated
+// rows of one service over an hour, and a rare term on three of them; the statements the query API
+// sent are recorded to show which way each query went.
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { FastifyInstance } from 'fastify'
+import type { ClickHouseClient } from '@sluice/clickhouse'
+import { createLogger, createRegistry } from '@sluice/observability'
+import { loadConfig } from '../config.js'
+import { buildApp } from '../service.js'
+import { openTestStore } from '../test-store.js'
+import type { TestStore } from '../test-store.js'
+
+const DATABASE = 'loki_text_scan'
+const NS = 1_000_000_000n
+const ROWS = 1_200_000
+/** The hour of the rows: a whole hour two hours ago. */
+const T0_S = Math.floor(Date.now() / 3_600_000) * 3600 - 7200
+
+let store: TestStore
+let app: FastifyInstance
+let baseUrl: string
+const sent: string[] = []
+
+beforeAll(async () => {
+  store = await openTestStore('text-scan', DATABASE)
+  // ROWS lines spread over the hour (3 ms apart), three of them with the rare term.
+  await store.ch.client.command({
+    query: `INSERT INTO ${DATABASE}.logs (id, tenant, Timestamp, ObservedTimestamp, ServiceName, SeverityText, SeverityNumber, Body)
+SELECT toString(number), 'default', fromUnixTimestamp64Nano(toInt64(${T0_S}) * 1000000000 + toInt64(number) * 3000000) AS t, t, 'busy', 'INFO', 9,
+  if(number IN (10, 600000, 1199990), concat('request ', toString(number), ' hit the quarantine-zk7q'), concat('request ', toString(number), ' served'))
+FROM numbers(${ROWS})`,
+  })
+  const client = store.ch.client
+  const recording = {
+    query: ((p: { query: string }) => {
+      sent.push(p.query)
+      return client.query(p as Parameters<ClickHouseClient['query']>[0])
+    }) as ClickHouseClient['query'],
+    command: client.command.bind(client),
+  }
+  app = buildApp(loadConfig({ CLICKHOUSE_DATABASE: DATABASE }), { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), checks: {}, clickhouse: recording as unknown as ClickHouseClient })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+}, 120_000)
+
+afterAll(async () => {
+  await app?.close()
+  await store?.close()
+})
+
+/** The lines of a query from T0 + `from` to T0 + `to` seconds, newest first, and the statements it sent. */
+async function lines(query: string, from: number, to: number): Promise<{ lines: string[]; sent: string[] }> {
+  sent.length = 0
+  const params = new URLSearchParams({ query, start: String(BigInt(T0_S + from) * NS), end: String(BigInt(T0_S + to) * NS), limit: '10' })
+  const res = await fetch(`${baseUrl}/loki/api/v1/query_range?${params}`)
+  const body = await res.text()
+  expect(res.status, body).toBe(200)
+  const result = (JSON.parse(body) as { data: { result: { values: [string, string][] }[] } }).data.result
+  return { lines: result.flatMap((s) => s.values).sort((a, b) => (a[0] < b[0] ? 1 : -1)).map((v) => v[1]), sent: [...sent] }
+}
+
+const withoutScan = (q: string) => q.includes('use_text_index_like_evaluation_by_dictionary_scan = 0')
+
+describe('a line filter and the text index', () => {
+  it('reads a few rows without the dictionary scan', async () => {
+    // A minute: 20 000 rows, one of them with the term.
+    const r = await lines('{service_name="busy"} |= "quarantine-zk7q"', 0, 60)
+    expect(r.lines).toEqual(['request 10 hit the quarantine-zk7q'])
+    expect(r.sent.filter((q) => q.includes('Body LIKE'))).toHaveLength(1)
+    expect(withoutScan(r.sent.find((q) => q.includes('Body LIKE'))!)).toBe(true)
+  })
+
+  it('reads many rows with it, after ClickHouse refused to read them all without', async () => {
+    // The whole hour: 1.2 million rows.
+    const r = await lines('{service_name="busy"} |= "quarantine-zk7q"', 0, 3600)
+    expect(r.lines).toEqual(['request 1199990 hit the quarantine-zk7q', 'request 600000 hit the quarantine-zk7q', 'request 10 hit the quarantine-zk7q'])
+    const statements = r.sent.filter((q) => q.includes('Body LIKE'))
+    expect(statements.map(withoutScan)).toEqual([true, false])
+  })
+
+  it('answers a term on many lines either way', async () => {
+    const few = await lines('{service_name="busy"} |= "served"', 0, 60)
+    const many = await lines('{service_name="busy"} |= "served"', 0, 3600)
+    expect(few.lines).toHaveLength(10)
+    expect(many.lines).toHaveLength(10)
+    expect(many.lines[0]).toBe('request 1199999 served')
+    expect(few.lines[0]).toBe('request 19999 served')
+  })
+})
