@@ -14,7 +14,7 @@ export const envSchema = z.object({
   QUERY_MAX_LINES: positiveInt(5000),
   QUERY_MAX_ROWS_READ: z.coerce.number().int().min(0).default(0),
   QUERY_MAX_BYTES_READ: z.coerce.number().int().min(0).default(0),
-  /** Rows a LogQL line filter reads without the text index's dictionary scan (0: always with it). */
+  /** Rows a LogQL line filter or a /v1/logs `q` search reads without the text index's dictionary scan (0: always with it). */
   QUERY_TEXT_SCAN_MIN_ROWS: z.coerce.number().int().min(0).default(1_000_000),
   QUERY_TAIL_MAX_CONNECTIONS: positiveInt(10),
   QUERY_TAIL_POLL_MS: positiveInt(1000),
@@ -48,7 +48,14 @@ export function loadConfig(env?: Env) {
     cluster: e.CLICKHOUSE_CLUSTER,
     maxLimit: e.QUERY_MAX_LIMIT,
     guard: Object.freeze({ timeoutMs: e.QUERY_TIMEOUT_MS, maxRowsRead: e.QUERY_MAX_ROWS_READ, maxBytesRead: e.QUERY_MAX_BYTES_READ }),
-    logs: Object.freeze({ database: e.CLICKHOUSE_DATABASE, maxLimit: e.QUERY_MAX_LIMIT, exportMaxRows: e.QUERY_EXPORT_MAX_ROWS, exportChunkRows: e.QUERY_EXPORT_CHUNK_ROWS }),
+    logs: Object.freeze({
+      database: e.CLICKHOUSE_DATABASE,
+      maxLimit: e.QUERY_MAX_LIMIT,
+      exportMaxRows: e.QUERY_EXPORT_MAX_ROWS,
+      exportChunkRows: e.QUERY_EXPORT_CHUNK_ROWS,
+      textScanMinRows: e.QUERY_TEXT_SCAN_MIN_ROWS,
+      maxRowsRead: e.QUERY_MAX_ROWS_READ,
+    }),
     analysts: Object.freeze({
       database: e.CLICKHOUSE_DATABASE,
       maxLimit: e.QUERY_MAX_LIMIT,

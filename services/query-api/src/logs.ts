@@ -12,6 +12,7 @@ import { Readable } from 'node:stream'
 import type { ZodTypeProvider } from '@sluice/observability'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
+import { runTextSearch } from './guard.js'
 import type { Run } from './guard.js'
 import { CSV_COLUMNS, RECORD_COLUMNS, csvLine, decodeCursor, encodeCursor, toRecord } from './records.js'
 import type { LogRecord, StoredRow } from './records.js'
@@ -25,6 +26,10 @@ export interface LogsOptions {
   exportMaxRows: number
   /** Rows per statement of an export: bounded memory whatever the export's size. */
   exportChunkRows: number
+  /** A `q` search over at most this many rows reads them without the text index's dictionary scan (guard.ts, runTextSearch). */
+  textScanMinRows: number
+  /** The guard's QUERY_MAX_ROWS_READ (0: none). */
+  maxRowsRead: number
 }
 
 const cursor = z.string().transform((v, ctx) => {
@@ -68,10 +73,11 @@ export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run, 
       // The key columns bound the read; the tuple decides between records of one timestamp.
       clauses.push(`TimestampTime <= toDateTime(intDiv(${ts}, 1000000000))`, `(Timestamp, id) < (fromUnixTimestamp64Nano(${ts}), ${b.bind(after.id)})`)
     }
-    return run<StoredRow>(reply, endpoint, {
+    const st = {
       query: `SELECT ${RECORD_COLUMNS} FROM ${table} ${where(clauses)} ORDER BY Timestamp DESC, id DESC LIMIT 1 BY id LIMIT ${b.bind(limit, 'UInt32')}`,
       params: b.values,
-    })
+    }
+    return s.q ? runTextSearch<StoredRow>(run, reply, endpoint, st, opts.textScanMinRows, opts.maxRowsRead) : run<StoredRow>(reply, endpoint, st)
   }
   /** The request's selection: its tenant (tenancy.ts) and its time range under the tenant's limit. */
   const selection = <P extends Selection>(req: FastifyRequest, reply: FastifyReply, p: P): P => {

@@ -22,7 +22,7 @@ import { WWW_AUTHENTICATE } from '@sluice/auth'
 import { SluiceError, isSluiceError } from '@sluice/core'
 import type { ClickHouseClient } from '@sluice/clickhouse'
 import type { Histogram } from 'prom-client'
-import { guardSettings, guardedRunner, limitMessage, tooManyRows } from '../guard.js'
+import { guardSettings, guardedRunner, limitMessage, runTextSearch } from '../guard.js'
 import type { Expr, LogExpr } from '../logql/ast.js'
 import { LogQLParseError } from '../logql/ast.js'
 import { formatLogQL } from '../logql/format.js'
@@ -102,28 +102,9 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
       const limits = guardSettings(opts)
       const run = guardedRunner(deps.clickhouse, opts, deps.querySeconds) as <T>(reply: FastifyReply, endpoint: string, st: LogStatement) => Promise<T[]>
 
-      /**
-       * A statement's rows. A line filter ClickHouse answers with the text index's LIKE scans the
-       * index's dictionary of the whole part, ~45 ms over the bench's day of 10 M rows whatever the
-       * range: over a few rows (an hour of a service) reading them costs a fifth of that. So where
-       * the primary key leaves at most QUERY_TEXT_SCAN_MIN_ROWS rows (1 M: reading that many, ~45 ns
-       * a row for LIKE here, costs about what the scan does), they are read without the scan;
-       * ClickHouse refuses the statement before reading anything where it leaves more, and the
-       * statement runs as written, its scan then paying for itself on a rare term.
-       */
-      const rowsOf = async (reply: FastifyReply, endpoint: string, st: LinesStatement): Promise<OutputRow[]> => {
-        if (!st.bodyLike || opts.textScanMinRows === 0) return run<OutputRow>(reply, endpoint, st)
-        const cap = opts.maxRowsRead > 0 ? Math.min(opts.maxRowsRead, opts.textScanMinRows) : opts.textScanMinRows
-        const settings = [...(st.settings ?? []), 'use_text_index_like_evaluation_by_dictionary_scan = 0', `max_rows_to_read = ${cap}`, "read_overflow_mode = 'throw'"]
-        try {
-          return await run<OutputRow>(reply, endpoint, { ...st, settings })
-        } catch (err) {
-          // Refused at the cap (or the guard's lower limit, which the statement as written then
-          // meets after the index's pruning, or is refused by for itself).
-          if (!tooManyRows(err)) throw err
-          return run<OutputRow>(reply, endpoint, st)
-        }
-      }
+      /** A statement's rows: a line search over few rows without the text index's dictionary scan (runTextSearch). */
+      const rowsOf = (reply: FastifyReply, endpoint: string, st: LinesStatement): Promise<OutputRow[]> =>
+        st.bodyLike ? runTextSearch<OutputRow>(run, reply, endpoint, st, opts.textScanMinRows, opts.maxRowsRead) : run<OutputRow>(reply, endpoint, st)
 
       const lines = async (reply: FastifyReply, endpoint: string, st: LinesStatement): Promise<LogLine[]> => {
         const first = uniqueLines(st, await rowsOf(reply, endpoint, st))

@@ -1,7 +1,7 @@
-// A line filter over few rows is read without the text index's dictionary scan, and over many with
-// it (routes.ts, rowsOf): the same lines either way, on embedded ClickHouse. 1.2 million generated
-// rows of one service over an hour, and a rare term on three of them; the statements the query API
-// sent are recorded to show which way each query went.
+// A line filter (and /v1/logs?q=) over few rows is read without the text index's dictionary scan,
+// and over many with it (guard.ts, runTextSearch): the same lines either way, on embedded
+// ClickHouse. 1.2 million generated rows of one service over an hour, and a rare term on three of
+// them; the statements the query API sent are recorded to show which way each query went.
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
@@ -78,6 +78,23 @@ describe('a line filter and the text index', () => {
     expect(r.lines).toEqual(['request 1199990 hit the quarantine-zk7q', 'request 600000 hit the quarantine-zk7q', 'request 10 hit the quarantine-zk7q'])
     const statements = r.sent.filter((q) => q.includes('Body LIKE'))
     expect(statements.map(withoutScan)).toEqual([true, false])
+  })
+
+  it('searches /v1/logs?q= the same way', async () => {
+    const v1 = async (from: number, to: number) => {
+      sent.length = 0
+      const params = new URLSearchParams({ q: 'quarantine-zk7q', from: new Date((T0_S + from) * 1000).toISOString(), to: new Date((T0_S + to) * 1000).toISOString() })
+      const res = await fetch(`${baseUrl}/v1/logs?${params}`)
+      const body = await res.text()
+      expect(res.status, body).toBe(200)
+      return { messages: (JSON.parse(body) as { logs: { message: string }[] }).logs.map((l) => l.message), sent: sent.filter((q) => q.includes('Body LIKE')) }
+    }
+    const few = await v1(0, 60)
+    expect(few.messages).toEqual(['request 10 hit the quarantine-zk7q'])
+    expect(few.sent.map(withoutScan)).toEqual([true])
+    const many = await v1(0, 3600)
+    expect(many.messages).toEqual(['request 1199990 hit the quarantine-zk7q', 'request 600000 hit the quarantine-zk7q', 'request 10 hit the quarantine-zk7q'])
+    expect(many.sent.map(withoutScan)).toEqual([true, false])
   })
 
   it('answers a term on many lines either way', async () => {
