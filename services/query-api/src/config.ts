@@ -54,7 +54,6 @@ export function loadConfig(env?: Env) {
       exportMaxRows: e.QUERY_EXPORT_MAX_ROWS,
       exportChunkRows: e.QUERY_EXPORT_CHUNK_ROWS,
       textScanMinRows: e.QUERY_TEXT_SCAN_MIN_ROWS,
-      maxRowsRead: e.QUERY_MAX_ROWS_READ,
     }),
     analysts: Object.freeze({
       database: e.CLICKHOUSE_DATABASE,

@@ -27,18 +27,16 @@ export function guardSettings(o: GuardOptions): string {
   ].join(', ')}`
 }
 
-/** Whether ClickHouse refused a statement for reading more rows than its max_rows_to_read. */
-export function tooManyRows(err: unknown): boolean {
+/** Whether ClickHouse refused a statement with the error `name` (its type, or its code in the message). */
+function refusedWith(err: unknown, name: string): boolean {
   const type = (err as { type?: string }).type ?? ''
-  const message = err instanceof Error ? err.message : String(err)
-  return type === 'TOO_MANY_ROWS' || message.includes('(TOO_MANY_ROWS)')
+  return type === name || (err instanceof Error ? err.message : String(err)).includes(`(${name})`)
 }
 
 /** What the client should hear when ClickHouse refused a statement for one of the limits; else undefined. */
 export function limitMessage(err: unknown, o: GuardOptions): string | undefined {
-  const type = (err as { type?: string }).type ?? ''
   const message = err instanceof Error ? err.message : String(err)
-  const has = (name: string) => type === name || message.includes(`(${name})`)
+  const has = (name: string) => refusedWith(err, name)
   if (has('TIMEOUT_EXCEEDED')) return `query timed out after ${o.timeoutMs} ms (QUERY_TIMEOUT_MS); narrow the time range or the selection`
   if (has('TOO_MANY_ROWS') || has('TOO_MANY_ROWS_OR_BYTES')) return `the query would read more than ${o.maxRowsRead} rows (QUERY_MAX_ROWS_READ); narrow the time range or the selection`
   if (has('TOO_MANY_BYTES')) return `the query would read more than ${o.maxBytesRead} bytes (QUERY_MAX_BYTES_READ); narrow the time range or the selection`
@@ -60,6 +58,8 @@ export interface Statement {
   params: Record<string, unknown>
   /** Settings of this statement alone, added to the guard rails' (`name = value`). */
   settings?: readonly string[]
+  /** Rows this statement may read at most, below the guard's QUERY_MAX_ROWS_READ (never above it). */
+  maxRowsToRead?: number
 }
 
 export type Run = <T>(reply: FastifyReply, endpoint: string, st: Statement) => Promise<T[]>
@@ -73,14 +73,13 @@ export type Run = <T>(reply: FastifyReply, endpoint: string, st: Statement) => P
  * scan pays for itself on a rare term (or the guard's limit refuses it for itself). `minRows` 0:
  * always as written.
  */
-export async function runTextSearch<T>(run: Run, reply: FastifyReply, endpoint: string, st: Statement, minRows: number, maxRowsRead: number): Promise<T[]> {
+export async function runTextSearch<T>(run: Run, reply: FastifyReply, endpoint: string, st: Statement, minRows: number): Promise<T[]> {
   if (minRows === 0) return run<T>(reply, endpoint, st)
-  const cap = maxRowsRead > 0 ? Math.min(maxRowsRead, minRows) : minRows
-  const settings = [...(st.settings ?? []), 'use_text_index_like_evaluation_by_dictionary_scan = 0', `max_rows_to_read = ${cap}`, "read_overflow_mode = 'throw'"]
+  const settings = [...(st.settings ?? []), 'use_text_index_like_evaluation_by_dictionary_scan = 0', "read_overflow_mode = 'throw'"]
   try {
-    return await run<T>(reply, endpoint, { ...st, settings })
+    return await run<T>(reply, endpoint, { ...st, settings, maxRowsToRead: minRows })
   } catch (err) {
-    if (!tooManyRows(err)) throw err
+    if (!refusedWith(err, 'TOO_MANY_ROWS')) throw err
     return run<T>(reply, endpoint, st)
   }
 }
@@ -89,6 +88,8 @@ export async function runTextSearch<T>(run: Run, reply: FastifyReply, endpoint: 
 export function guardedRunner(client: Pick<ClickHouseClient, 'query'>, o: GuardOptions, seconds: Histogram<'endpoint'>): Run {
   const settings = guardSettings(o)
   return async <T>(reply: FastifyReply, endpoint: string, st: Statement): Promise<T[]> => {
+    // A statement's own row limit can only be lower than the guard's: it comes after, and the last wins.
+    const cap = st.maxRowsToRead === undefined ? undefined : o.maxRowsRead > 0 ? Math.min(o.maxRowsRead, st.maxRowsToRead) : st.maxRowsToRead
     const abort = new AbortController()
     const onClose = () => {
       if (!reply.raw.writableFinished) abort.abort()
@@ -97,7 +98,8 @@ export function guardedRunner(client: Pick<ClickHouseClient, 'query'>, o: GuardO
     const end = seconds.startTimer({ endpoint })
     try {
       // One JSON document, parsed at once: much cheaper than a row object per line of JSONEachRow.
-      const own = st.settings?.length ? `, ${st.settings.join(', ')}` : ''
+      const mine = [...(st.settings ?? []), ...(cap === undefined ? [] : [`max_rows_to_read = ${cap}`])]
+      const own = mine.length ? `, ${mine.join(', ')}` : ''
       const rs = await client.query({ query: `${st.query}\n${settings}${own}`, query_params: st.params, format: 'JSON', abort_signal: abort.signal })
       return (await rs.json<T>()).data
     } finally {

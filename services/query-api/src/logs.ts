@@ -28,8 +28,6 @@ export interface LogsOptions {
   exportChunkRows: number
   /** A `q` search over at most this many rows reads them without the text index's dictionary scan (guard.ts, runTextSearch). */
   textScanMinRows: number
-  /** The guard's QUERY_MAX_ROWS_READ (0: none). */
-  maxRowsRead: number
 }
 
 const cursor = z.string().transform((v, ctx) => {
@@ -77,7 +75,7 @@ export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run, 
       query: `SELECT ${RECORD_COLUMNS} FROM ${table} ${where(clauses)} ORDER BY Timestamp DESC, id DESC LIMIT 1 BY id LIMIT ${b.bind(limit, 'UInt32')}`,
       params: b.values,
     }
-    return s.q ? runTextSearch<StoredRow>(run, reply, endpoint, st, opts.textScanMinRows, opts.maxRowsRead) : run<StoredRow>(reply, endpoint, st)
+    return s.q ? runTextSearch<StoredRow>(run, reply, endpoint, st, opts.textScanMinRows) : run<StoredRow>(reply, endpoint, st)
   }
   /** The request's selection: its tenant (tenancy.ts) and its time range under the tenant's limit. */
   const selection = <P extends Selection>(req: FastifyRequest, reply: FastifyReply, p: P): P => {

@@ -47,7 +47,6 @@ function flatten(obj: Record<string, unknown>, prefix: string[], out: [string[],
   }
 }
 
-
 export function detectFields(rows: readonly SampleRow[]): DetectedField[] {
   const fields = new Map<string, DetectedField>()
   const add = (label: string, value: string, parser: 'json' | 'logfmt' | null, jsonPath?: string[]) => {

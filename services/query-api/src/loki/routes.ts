@@ -104,7 +104,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
 
       /** A statement's rows: a line search over few rows without the text index's dictionary scan (runTextSearch). */
       const rowsOf = (reply: FastifyReply, endpoint: string, st: LinesStatement): Promise<OutputRow[]> =>
-        st.bodyLike ? runTextSearch<OutputRow>(run, reply, endpoint, st, opts.textScanMinRows, opts.maxRowsRead) : run<OutputRow>(reply, endpoint, st)
+        st.bodyLike ? runTextSearch<OutputRow>(run, reply, endpoint, st, opts.textScanMinRows) : run<OutputRow>(reply, endpoint, st)
 
       const lines = async (reply: FastifyReply, endpoint: string, st: LinesStatement): Promise<LogLine[]> => {
         const first = uniqueLines(st, await rowsOf(reply, endpoint, st))
