@@ -456,6 +456,17 @@ describe('GET /v1/logs', () => {
     expect(resource.body.logs).toHaveLength(of('legacy').length)
   })
 
+  it('reads from and to given as epoch nanoseconds to the nanosecond', async () => {
+    // Odd times: a double holds epoch nanoseconds of today only to a multiple of 256.
+    const at = NOW - 90n * MIN + 1n
+    const precise = [0n, 1n, 2n].map((i) => row({ tenant: 'ns-precision', service: 'clock', ago: NOW - (at + i), body: `tick ${i}` }))
+    await ch.client.insert({ table: `${DATABASE}.logs`, values: precise, format: 'JSONEachRow' })
+    const messages = async (from: bigint, to: bigint) => (await get(`/v1/logs?${q({ from: from.toString(), to: to.toString() })}`, 'ns-precision')).body.logs.map((l: { message: string }) => l.message)
+    expect(await messages(at, at + 1n)).toEqual(['tick 0'])
+    expect(await messages(at + 1n, at + 2n)).toEqual(['tick 1'])
+    expect(await messages(at + 1n, at + 3n)).toEqual(['tick 2', 'tick 1'])
+  })
+
   it('answers 400 naming an unknown parameter or a bad cursor', async () => {
     const unknown = await get('/v1/logs?colour=red')
     expect(unknown.status).toBe(400)

@@ -12,20 +12,12 @@ import { z } from 'zod'
 import { AUDIT_OUTCOMES, TENANT_HEADERS, requestedTenant } from '@sluice/auth'
 import type { AuditRow } from '@sluice/auth'
 import type { ClickHouseClient } from '@sluice/clickhouse'
-import { SluiceError, TENANT_PATTERN, parseTimestampNs } from '@sluice/core'
+import { SluiceError, TENANT_PATTERN } from '@sluice/core'
 import type { ZodTypeProvider } from '@sluice/observability'
+import { time as selectionTime } from './selection.js'
 
-const time = z
-  .string()
-  .max(64)
-  .transform((v, ctx) => {
-    const ns = parseTimestampNs(/^\d+(\.\d+)?$/.test(v) ? Number(v) : v)
-    if (ns === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'expected ISO-8601 or epoch seconds/ms/ns' })
-      return z.NEVER
-    }
-    return ns / 1_000_000n
-  })
+/** An epoch or ISO-8601 time (selection.ts), in milliseconds. */
+const time = selectionTime.transform((ns) => ns / 1_000_000n)
 
 const auditQuery = z.strictObject({
   tenant: z.string().regex(TENANT_PATTERN, 'expected 1-64 characters of A-Z a-z 0-9 _ . -').optional(),

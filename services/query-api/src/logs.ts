@@ -5,7 +5,10 @@
 //   GET /v1/stats?service=&from=&to=&tenant=  → counts by level and service
 // <selection> is selection.ts: service, level, q, from, to, host, category, pattern_id, user_id,
 // session_id, trace_id, error_code, attr.<key>, resource.<key>. A record re-delivered and not
-// yet merged by ClickHouse is answered once (LIMIT 1 BY id; its copies sort next to each other).
+// yet merged by ClickHouse is answered once: a page is read in the table's key order without
+// LIMIT 1 BY id (which stands between the sort and the LIMIT, so ClickHouse would read every
+// column of every row in the range rather than of the page's rows only), and a page holding a
+// copy (its copies sort next to each other) is read again with it.
 // The tenant (every tenant when the request names none and its key does not decide) and the
 // tenant's limits on concurrency and time range are tenancy.ts's.
 import { Readable } from 'node:stream'
@@ -13,7 +16,7 @@ import type { ZodTypeProvider } from '@sluice/observability'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { runTextSearch } from './guard.js'
-import type { Run } from './guard.js'
+import type { Run, Statement } from './guard.js'
 import { CSV_COLUMNS, RECORD_COLUMNS, csvLine, decodeCursor, encodeCursor, toRecord } from './records.js'
 import type { LogRecord, StoredRow } from './records.js'
 import { Params, scopeFields, selectionClauses, selectionFields, where, withAttributes } from './selection.js'
@@ -57,6 +60,12 @@ export const statsQuerySchema = z.strictObject(scopeFields)
 
 type After = { tsNs: string; id: string } | undefined
 
+/** Whether two rows are copies of one record (rows sorted by time and id: copies are neighbours). */
+export function holdsCopy(rows: readonly StoredRow[]): boolean {
+  for (let i = 1; i < rows.length; i++) if (rows[i]!.id === rows[i - 1]!.id) return true
+  return false
+}
+
 export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run, access: QueryAccess): void {
   const api = app.withTypeProvider<ZodTypeProvider>()
   const db = opts.database
@@ -71,11 +80,15 @@ export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run, 
       // The key columns bound the read; the tuple decides between records of one timestamp.
       clauses.push(`TimestampTime <= toDateTime(intDiv(${ts}, 1000000000))`, `(Timestamp, id) < (fromUnixTimestamp64Nano(${ts}), ${b.bind(after.id)})`)
     }
-    const st = {
-      query: `SELECT ${RECORD_COLUMNS} FROM ${table} ${where(clauses)} ORDER BY Timestamp DESC, id DESC LIMIT 1 BY id LIMIT ${b.bind(limit, 'UInt32')}`,
+    // TimestampTime first: the key's order (TimestampTime is the second of Timestamp), so ClickHouse
+    // reads in order and stops at the page.
+    const statement = (byId: boolean) => ({
+      query: `SELECT ${RECORD_COLUMNS} FROM ${table} ${where(clauses)} ORDER BY TimestampTime DESC, Timestamp DESC, id DESC ${byId ? 'LIMIT 1 BY id ' : ''}LIMIT ${b.bind(limit, 'UInt32')}`,
       params: b.values,
-    }
-    return s.q ? runTextSearch<StoredRow>(run, reply, endpoint, st, opts.textScanMinRows) : run<StoredRow>(reply, endpoint, st)
+    })
+    const read = (st: Statement) => (s.q ? runTextSearch<StoredRow>(run, reply, endpoint, st, opts.textScanMinRows) : run<StoredRow>(reply, endpoint, st))
+    const rows = await read(statement(false))
+    return holdsCopy(rows) ? read(statement(true)) : rows
   }
   /** The request's selection: its tenant (tenancy.ts) and its time range under the tenant's limit. */
   const selection = <P extends Selection>(req: FastifyRequest, reply: FastifyReply, p: P): P => {
