@@ -346,6 +346,10 @@ describe('GET /v1/sessions/{id}', () => {
     expect(r.body.events).toHaveLength(2)
     expect(r.body.truncated).toBe(true)
     expect(r.body.event_count).toBe(sessionRows.length)
+    // Exactly as many as the limit (a copy among them): all of them, nothing truncated.
+    const all = await get(`/v1/sessions/${SESSION}?limit=${sessionRows.length}`)
+    expect(all.body).toMatchObject({ event_count: sessionRows.length, error_count: 1, truncated: false, services: ['checkout', 'search'] })
+    expect(all.body.events).toHaveLength(sessionRows.length)
     const missing = await get('/v1/sessions/s-nope')
     expect(missing.status).toBe(404)
     expect(missing.body.message).toContain('"s-nope"')

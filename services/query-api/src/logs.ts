@@ -17,7 +17,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { runTextSearch } from './guard.js'
 import type { Run, Statement } from './guard.js'
-import { CSV_COLUMNS, RECORD_COLUMNS, csvLine, decodeCursor, encodeCursor, toRecord } from './records.js'
+import { CSV_COLUMNS, RECORD_COLUMNS, csvLine, decodeCursor, encodeCursor, holdsCopy, toRecord } from './records.js'
 import type { LogRecord, StoredRow } from './records.js'
 import { Params, scopeFields, selectionClauses, selectionFields, where, withAttributes } from './selection.js'
 import type { Selection } from './selection.js'
@@ -59,12 +59,6 @@ export const exportQuerySchema = (maxRows: number) =>
 export const statsQuerySchema = z.strictObject(scopeFields)
 
 type After = { tsNs: string; id: string } | undefined
-
-/** Whether two rows are copies of one record (rows sorted by time and id: copies are neighbours). */
-export function holdsCopy(rows: readonly StoredRow[]): boolean {
-  for (let i = 1; i < rows.length; i++) if (rows[i]!.id === rows[i - 1]!.id) return true
-  return false
-}
 
 export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run, access: QueryAccess): void {
   const api = app.withTypeProvider<ZodTypeProvider>()

@@ -38,6 +38,12 @@ export interface StoredRow {
 
 export type LogRecord = ReturnType<typeof toRecord>
 
+/** Whether two rows are copies of one record (rows sorted by time and id, either way: copies are neighbours). */
+export function holdsCopy(rows: readonly StoredRow[]): boolean {
+  for (let i = 1; i < rows.length; i++) if (rows[i]!.id === rows[i - 1]!.id) return true
+  return false
+}
+
 export function toRecord({ ts, observed, host, trace_id, span_id, user_id, session_id, error_code, ...r }: StoredRow) {
   return {
     ...r,

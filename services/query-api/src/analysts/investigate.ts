@@ -12,7 +12,7 @@ import type { ZodTypeProvider } from '@sluice/observability'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { formatNs } from '@sluice/core'
-import { RECORD_COLUMNS, toRecord } from '../records.js'
+import { RECORD_COLUMNS, holdsCopy, toRecord } from '../records.js'
 import type { StoredRow } from '../records.js'
 import { Params, patternId, scopeFields, selectionClauses, selectionFields, where, withAttributes } from '../selection.js'
 import type { AnalystContext } from './context.js'
@@ -68,6 +68,34 @@ const COLUMN_FACETS = new Set(['service', 'level', 'host', 'category', 'pattern_
 
 const iso = (ns: string) => formatNs(BigInt(ns))
 
+interface SessionSummary {
+  events: number
+  errors: number
+  first: bigint
+  last: bigint
+  services: string[]
+  users: string[]
+  /** The id of the session's first error record ('' or undefined: none). */
+  firstError: string | undefined
+}
+
+/** The summary of a session from all of its records, oldest first (what longSession's SQL sums up). */
+function summaryOf(rows: readonly StoredRow[]): SessionSummary {
+  const services = new Set<string>()
+  const users = new Set<string>()
+  let errors = 0
+  let firstError: string | undefined
+  for (const e of rows) {
+    services.add(e.service)
+    if (e.user_id) users.add(e.user_id)
+    if (e.is_error) {
+      errors++
+      firstError ??= e.id
+    }
+  }
+  return { events: rows.length, errors, first: BigInt(rows[0]!.ts), last: BigInt(rows.at(-1)!.ts), services: [...services], users: [...users], firstError }
+}
+
 export function registerInvestigate(app: FastifyInstance, ctx: AnalystContext): void {
   const maxLimit = ctx.opts.maxLimit
   const api = app.withTypeProvider<ZodTypeProvider>()
@@ -87,43 +115,51 @@ export function registerInvestigate(app: FastifyInstance, ctx: AnalystContext): 
     const tenant = read.tenant
     const { fromNs, toNs } = ctx.window(p, 7 * DAY_MS, read)
     const sel = (b: Params) => where(selectionClauses(db, { tenant, session_id: sessionId, from: fromNs, to: toNs }, b))
-    const s = new Params()
-    const [summary] = await ctx.run<{ events: string; errors: string; first: string; last: string; services: string[]; users: string[]; first_error: string }>(
-      reply,
-      'session',
-      {
+    // The records first, one more than asked: a session that fits is summed up from its records
+    // (most do), so only a longer one costs a second statement over the range. Read without LIMIT
+    // 1 BY id (a copy of a re-delivered record is a neighbour of its record): a page holding one
+    // is read again with it.
+    const page = (byId: boolean) => {
+      const r = new Params()
+      return ctx.run<StoredRow>(reply, 'session', {
+        query: `SELECT ${RECORD_COLUMNS} FROM ${db}.logs ${sel(r)} ORDER BY Timestamp, id ${byId ? 'LIMIT 1 BY id ' : ''}LIMIT ${r.bind(p.limit + 1, 'UInt32')}`,
+        params: r.values,
+      })
+    }
+    let rows = await page(false)
+    if (holdsCopy(rows)) rows = await page(true)
+    if (rows.length === 0) {
+      return reply.code(404).send({ error: 'NOT_FOUND', message: `no records of session_id ${JSON.stringify(sessionId)} between ${formatNs(fromNs)} and ${formatNs(toNs)}` })
+    }
+    const events = rows.slice(0, p.limit).map(toRecord)
+    const summary = rows.length <= p.limit ? summaryOf(rows) : await longSession()
+    const firstError = summary.firstError ? (events.find((e) => e.id === summary.firstError) ?? { id: summary.firstError }) : null
+    return {
+      session_id: sessionId,
+      user_ids: summary.users.sort(),
+      services: summary.services.sort(),
+      first_seen: formatNs(summary.first),
+      last_seen: formatNs(summary.last),
+      duration_ms: Number((summary.last - summary.first) / 1_000_000n),
+      event_count: summary.events,
+      error_count: summary.errors,
+      first_error: firstError,
+      truncated: summary.events > events.length,
+      events,
+    }
+
+    /** A session longer than the page: its summary over every record of the range. */
+    async function longSession(): Promise<SessionSummary> {
+      const s = new Params()
+      const [row] = await ctx.run<{ events: string; errors: string; first: string; last: string; services: string[]; users: string[]; first_error: string }>(reply, 'session', {
         query: `SELECT uniqExact(id) AS events, uniqExactIf(id, IsError) AS errors,
                   toString(toUnixTimestamp64Nano(min(Timestamp))) AS first, toString(toUnixTimestamp64Nano(max(Timestamp))) AS last,
                   groupUniqArray(toString(ServiceName)) AS services, groupUniqArrayIf(UserId, UserId != '') AS users,
                   argMinIf(id, (Timestamp, id), IsError) AS first_error
                 FROM ${db}.logs ${sel(s)}`,
         params: s.values,
-      },
-    )
-    if (!summary || Number(summary.events) === 0) {
-      return reply.code(404).send({ error: 'NOT_FOUND', message: `no records of session_id ${JSON.stringify(sessionId)} between ${formatNs(fromNs)} and ${formatNs(toNs)}` })
-    }
-    const r = new Params()
-    const rows = await ctx.run<StoredRow>(reply, 'session', {
-      query: `SELECT ${RECORD_COLUMNS} FROM ${db}.logs ${sel(r)} ORDER BY Timestamp, id LIMIT 1 BY id LIMIT ${r.bind(p.limit, 'UInt32')}`,
-      params: r.values,
-    })
-    const events = rows.map(toRecord)
-    const firstError = summary.first_error ? (events.find((e) => e.id === summary.first_error) ?? { id: summary.first_error }) : null
-    const first = BigInt(summary.first)
-    const last = BigInt(summary.last)
-    return {
-      session_id: sessionId,
-      user_ids: summary.users.sort(),
-      services: summary.services.sort(),
-      first_seen: formatNs(first),
-      last_seen: formatNs(last),
-      duration_ms: Number((last - first) / 1_000_000n),
-      event_count: Number(summary.events),
-      error_count: Number(summary.errors),
-      first_error: firstError,
-      truncated: Number(summary.events) > events.length,
-      events,
+      })
+      return { events: Number(row!.events), errors: Number(row!.errors), first: BigInt(row!.first), last: BigInt(row!.last), services: row!.services, users: row!.users, firstError: row!.first_error }
     }
   })
 
