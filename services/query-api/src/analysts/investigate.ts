@@ -55,14 +55,15 @@ export const fieldsQuerySchema = withAttributes({
 
 /**
  * The facets of a record: (name, value) for the enriched columns, `attr.<key>` for LogAttributes
- * and `resource.<key>` for ResourceAttributes, the names /v1/logs filters by.
+ * and `resource.<key>` for ResourceAttributes, the names /v1/logs filters by. A map's pairs are
+ * read from its keys and values side by side: a lookup by key (m[k]) scans the map, once per key.
  */
 const FACETS = `arrayFilter(kv -> kv.2 != '', arrayConcat(
   [('service', toString(ServiceName)), ('level', toString(SeverityText)), ('host', toString(HostName)), ('category', toString(Category)),
    ('pattern_id', toString(PatternId)), ('source', toString(Source)), ('http_status', toString(ifNull(HttpStatus, 0))), ('error_code', toString(ErrorCode)),
    ('user_id', UserId), ('session_id', SessionId)],
-  arrayMap(k -> (concat('attr.', k), LogAttributes[k]), mapKeys(LogAttributes)),
-  arrayMap(k -> (concat('resource.', k), ResourceAttributes[k]), mapKeys(ResourceAttributes))))`
+  arrayMap((k, v) -> (concat('attr.', k), v), mapKeys(LogAttributes), mapValues(LogAttributes)),
+  arrayMap((k, v) -> (concat('resource.', k), v), mapKeys(ResourceAttributes), mapValues(ResourceAttributes))))`
 
 const COLUMN_FACETS = new Set(['service', 'level', 'host', 'category', 'pattern_id', 'source', 'http_status', 'error_code', 'user_id', 'session_id'])
 
