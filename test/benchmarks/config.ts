@@ -56,6 +56,12 @@ export function loadBenchConfig() {
      * on a shared machine one round swings by ±10 %.
      */
     enricherRounds: envNumber('BENCH_ENRICHER_ROUNDS', 2, 1),
+    /**
+     * Enricher: the backlog each round drains. A million, as the alerter's: a drain of 300 000 lasts
+     * about a second for the pass-through (rounds swung 185 000–385 000 records/s) and three for
+     * the enricher, whose first second is JIT warm-up (~20 % below its rate after it).
+     */
+    enricherRecords: envNumber('BENCH_ENRICHER_RECORDS', 1_000_000, 1),
     e2eDurationS: envNumber('BENCH_E2E_DURATION_S', 60, 1),
     /** End-to-end: give up waiting for ClickHouse when the stored count has not grown for this long. */
     e2eSettleS: envNumber('BENCH_E2E_SETTLE_S', 20, 1),

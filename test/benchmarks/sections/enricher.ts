@@ -18,7 +18,7 @@ export const enricherSection: Section = {
   async run(ctx): Promise<SectionResult> {
     const { config } = ctx
     const base = isolatedEnv(ctx, 'enricher', `${config.outDir}/enricher-${config.runId}`)
-    const records = config.drainRecords
+    const records = config.enricherRecords
     await fillRawTopic(ctx, base.TOPIC_LOGS_RAW, records)
 
     const baselines: Drained[] = []
