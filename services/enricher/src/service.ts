@@ -48,8 +48,12 @@ export function createService(config: Config, deps: EnricherDeps): ServiceInstan
   return {
     app: createHttpApp({ name: 'enricher', logger: log, registry: deps.registry, checks: deps.checks, access: { security: deps.security, scope: 'admin' } }),
     listen: { host: config.host, port: config.port },
-    // 16 chunks in flight keep the threads busy while kafkajs fetches and parses the next batch.
-    consumers: [{ stage, groupId: config.groupId, topics: [config.topicRaw], chunksInFlight: 16 }],
+    // Three chunks in flight per thread keep each busy while kafkajs fetches and parses the next
+    // batch. More only hold records on the event loop's heap for longer, where they outlive the
+    // young generation: with 16 on 2 threads that heap held ~70 MB and a full collection ran every
+    // ~0.5 s (none after start-up with 6), and a million records drained 6 % slower (bench,
+    // alternating runs: 105 900 against 112 500 records/s on average).
+    consumers: [{ stage, groupId: config.groupId, topics: [config.topicRaw], chunksInFlight: Math.max(4, 3 * config.transformThreads) }],
     /** Starts the transform threads and restores the templates learnt before. */
     async start() {
       const init: EnricherThreadInit = {
