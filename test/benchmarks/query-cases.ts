@@ -20,6 +20,9 @@
 // Each side's answer is reduced to one comparable figure (lines, or the total of the counts), so
 // the table says whether the API answered the same question, not only how fast.
 import { JSON_SERVICE, QUERY_SERVICE, RARE_TERM, TENANT } from './query-data.js'
+
+/** A word of several of the generator's templates (query-data.ts). */
+const COMMON_WORD = 'timeout'
 import type { DatasetFacts } from './query-dataset.js'
 
 export interface QueryCase {
@@ -169,6 +172,18 @@ export function queryCases(f: Pick<DatasetFacts, 'database' | 'startNs' | 'endNs
       request: url('/loki/api/v1/query_range', { query: `{service_name="${JSON_SERVICE}"} | json | duration > 1s`, ...range(hourStart), limit: '100', direction: 'backward' }),
       sql: `${jsonLines} ${newestOf(JSON_SERVICE, longDuration)}`,
       linesOnlySql: `${linesOnly} ${newestOf(JSON_SERVICE, longDuration)}`,
+      apiFigure: streamLines,
+      sqlFigure: (rows) => rows.length,
+      unit: 'lines',
+      tolerance: 0,
+      overheadTarget: true,
+    },
+    {
+      // A word on many lines (the generator's timeout templates): Grafana's most common search.
+      id: 'n',
+      title: `common word, all services, 24 h`,
+      request: url('/loki/api/v1/query_range', { query: `{service_name=~".+"} |= "${COMMON_WORD}"`, ...range(dayStart), limit: '100', direction: 'backward' }),
+      sql: `${lines} WHERE ${tenant} AND ${timeRange(dayStart, end)} AND Body LIKE ${sqlStr(`%${COMMON_WORD}%`)} ORDER BY TimestampTime DESC, Timestamp DESC LIMIT 100`,
       apiFigure: streamLines,
       sqlFigure: (rows) => rows.length,
       unit: 'lines',

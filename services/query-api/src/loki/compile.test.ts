@@ -12,6 +12,22 @@ const rows = (...pairs: [ts: string, line: string][]): OutputRow[] => pairs.map(
 const lines = (found: ReturnType<typeof uniqueLines>) => found?.map((l) => [l.ts, l.line])
 
 describe('compileLogQuery', () => {
+  it('marks a search for a term with a digit as rare, a search for words as not', () => {
+    const rare = (q: string) => logQuery(q).rareTerm === true
+    expect(rare('{service_name="orders"} |= "req-7f3a"')).toBe(true)
+    expect(rare('{service_name="orders"} |~ "(?i)E_DB_CONN 503"')).toBe(true)
+    // Any filter holding an identifier narrows the lines to few.
+    expect(rare('{service_name="orders"} |= "timeout" |= "10.0.0.7"')).toBe(true)
+    expect(rare('{service_name="orders"} |= "timeout"')).toBe(false)
+    expect(rare('{service_name="orders"} |= "connection refused" |~ "(?i)retry"')).toBe(false)
+    // A filter that drops lines, alternatives of which one is a word, a real regular expression and
+    // a filter on a rewritten line do not make the search rare.
+    expect(rare('{service_name="orders"} != "req-7f3a"')).toBe(false)
+    expect(rare('{service_name="orders"} |= "req-7f3a" or "timeout"')).toBe(false)
+    expect(rare('{service_name="orders"} |~ "req-[0-9]+"')).toBe(false)
+    expect(rare('{service_name="orders"} | line_format "{{.x}}" |= "req-7f3a"')).toBe(false)
+  })
+
   it('reads no id in the first statement; the exact one drops copies by id', () => {
     const st = logQuery('{service_name="orders"}')
     expect(st.query).not.toMatch(/\bid\b/)

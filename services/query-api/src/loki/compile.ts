@@ -67,6 +67,8 @@ export interface LogStatement {
   by?: readonly string[]
   /** A line filter reads Body with LIKE or ILIKE (Pipeline.bodyLike). */
   bodyLike?: true
+  /** A line filter asks for a term with a digit in it (Pipeline.rareTerm). */
+  rareTerm?: true
 }
 
 /**
@@ -114,7 +116,7 @@ export function compileSelect(
 FROM ${scope.db}.logs
 WHERE ${conditions}
 ${tail(p)}`
-  return { query, params: p.values, attributes: [...pipe.attributeNames], ...(pipe.bodyLike && { bodyLike: true as const }) }
+  return { query, params: p.values, attributes: [...pipe.attributeNames], ...(pipe.bodyLike && { bodyLike: true as const }), ...(pipe.rareTerm && { rareTerm: true as const }) }
 }
 
 /** A log line as answered: its time, line, stream labels, structured metadata and parsed labels. */

@@ -2,7 +2,7 @@
 // routes.ts builds once (parameters, tenant scope, running a statement under the guard rails).
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { LogExpr } from '../logql/ast.js'
-import type { LinesStatement, LogLine, LogStatement, Scope, Steps } from './compile.js'
+import type { LogLine, LogStatement, Scope, Steps } from './compile.js'
 import type { Query } from './params.js'
 import type { QueryAccess } from '../tenancy.js'
 
@@ -14,7 +14,7 @@ export interface LokiOptions {
   maxLines: number
   maxRowsRead: number
   maxBytesRead: number
-  /** Rows a line filter reads without the text index's dictionary scan (routes.ts, rowsOf; 0: always with it). */
+  /** Rows a line filter reads without the text index's dictionary scan (routes.ts, rowsOf and logLines; 0: always with it). */
   textScanMinRows: number
   tailMaxConnections: number
   tailPollMs: number
@@ -33,7 +33,8 @@ export interface LokiContext {
   scopeOf(req: FastifyRequest, reply: FastifyReply): Scope
   /** Runs a statement under the guard rails; cancelled when the client goes away. */
   run<T>(reply: FastifyReply, endpoint: string, st: LogStatement): Promise<T[]>
-  lines(reply: FastifyReply, endpoint: string, st: LinesStatement): Promise<LogLine[]>
+  /** The first `limit` lines of a log query over [fromNs, toNs) (routes.ts, logLines). */
+  logLines(reply: FastifyReply, endpoint: string, scope: Scope, e: LogExpr, range: { fromNs: bigint; toNs: bigint; limit: number; direction: 'backward' | 'forward' }): Promise<LogLine[]>
   /** Builds a statement once it is known which of its labels are attribute keys. */
   prepare<S extends LogStatement>(reply: FastifyReply, scope: Scope, build: (scope: Scope) => S): Promise<S>
   /** The `name` parameter as a log selector (400 when absent or a metric query). */

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { LogExpr } from '../logql/ast.js'
 import { seconds } from './answer.js'
-import { compileLogQuery, compileSelect } from './compile.js'
+import { compileSelect } from './compile.js'
 import type { LogStatement, Scope } from './compile.js'
 import { LOKI_API_VERSION } from './context.js'
 import type { LokiContext } from './context.js'
@@ -18,7 +18,7 @@ import { TemplateTexts } from './template-texts.js'
 const TEMPLATE_TEXT_TTL_MS = 30_000
 
 export function registerDrilldown(api: FastifyInstance, ctx: LokiContext): void {
-  const { params, selector, window, stepsOf, run, scopeOf, prepare, lines, opts } = ctx
+  const { params, selector, window, stepsOf, run, scopeOf, logLines, opts } = ctx
   const db = opts.database
   const texts = new TemplateTexts({ ttlMs: TEMPLATE_TEXT_TTL_MS, maxEntries: 100_000 })
   api.get('/patterns', async (req, reply) => {
@@ -95,7 +95,7 @@ export function registerDrilldown(api: FastifyInstance, ctx: LokiContext): void 
     const e = selector(q)
     const { startNs, endNs } = window(req, reply, q)
     const limit = int(q, 'line_limit', 1000, opts.maxLines)
-    return lines(reply, 'loki_detected_fields', await prepare(reply, scopeOf(req, reply), (scope) => compileLogQuery(scope, e, { fromNs: startNs, toNs: endNs + 1n, limit, direction: 'backward' })))
+    return logLines(reply, 'loki_detected_fields', scopeOf(req, reply), e, { fromNs: startNs, toNs: endNs + 1n, limit, direction: 'backward' })
   }
   api.get('/detected_fields', async (req, reply) => {
     const q = params(req)

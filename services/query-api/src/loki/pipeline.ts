@@ -34,6 +34,7 @@ import {
   nonEmpty,
   patternFilterRegex,
   patternRegex,
+  regexLiteral,
   unsupported,
 } from './sql.js'
 import { Params } from './sql.js'
@@ -110,6 +111,12 @@ export class Pipeline {
   readonly where: string[] = []
   /** Whether a line filter reads Body with LIKE or ILIKE, which the text index answers by a scan of its dictionary. */
   bodyLike = false
+  /**
+   * Whether a line must hold a term with a digit in it (`|= "req-7f3a"`, a trace id, an address,
+   * an error code): an identifier, likely on few lines, so a search goes to the text index at once
+   * rather than the newest slice first (guard.ts, searchNewestFirst). Words are likely on many.
+   */
+  rareTerm = false
   line = 'Body'
   error = "''"
   /**
@@ -321,6 +328,8 @@ export class Pipeline {
     }
     const any = values.length === 1 ? one(values[0]!) : `(${values.map(one).join(' OR ')})`
     if (/\bBody I?LIKE\b/.test(any)) this.bodyLike = true
+    const text = (v: string) => (op === '|=' ? v : op === '|~' ? regexLiteral(v)?.text : undefined)
+    if (this.line === 'Body' && !ip && values.every((v) => /[0-9]/.test(text(v) ?? ''))) this.rareTerm = true
     this.where.push(op === '!=' || op === '!~' || op === '!>' ? `NOT ${any}` : any)
   }
 

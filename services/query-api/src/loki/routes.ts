@@ -22,7 +22,7 @@ import { WWW_AUTHENTICATE } from '@sluice/auth'
 import { SluiceError, isSluiceError } from '@sluice/core'
 import type { ClickHouseClient } from '@sluice/clickhouse'
 import type { Histogram } from 'prom-client'
-import { guardSettings, guardedRunner, limitMessage, runTextSearch } from '../guard.js'
+import { guardSettings, guardedRunner, limitMessage, runTextSearch, runUnscanned, searchNewestFirst } from '../guard.js'
 import type { Expr, LogExpr } from '../logql/ast.js'
 import { LogQLParseError } from '../logql/ast.js'
 import { formatLogQL } from '../logql/format.js'
@@ -106,12 +106,34 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
       const rowsOf = (reply: FastifyReply, endpoint: string, st: LinesStatement): Promise<OutputRow[]> =>
         st.bodyLike ? runTextSearch<OutputRow>(run, reply, endpoint, st, opts.textScanMinRows) : run<OutputRow>(reply, endpoint, st)
 
-      const lines = async (reply: FastifyReply, endpoint: string, st: LinesStatement): Promise<LogLine[]> => {
-        const first = uniqueLines(st, await rowsOf(reply, endpoint, st))
+      /** The lines of the rows `read` answers (undefined: it refused the statement). */
+      const linesBy = async (read: (st: LinesStatement) => Promise<OutputRow[] | undefined>, st: LinesStatement): Promise<LogLine[] | undefined> => {
+        const rows = await read(st)
+        if (rows === undefined) return undefined
+        const first = uniqueLines(st, rows)
         if (first) return first
         // The page may hold a copy of a record not yet merged: ClickHouse drops copies (LIMIT 1 BY id).
         const exact = st.dedup!.exact()
-        return (await rowsOf(reply, endpoint, exact)).map(exact.shape)
+        return (await read(exact))?.map(exact.shape)
+      }
+      const lines = async (reply: FastifyReply, endpoint: string, st: LinesStatement): Promise<LogLine[]> =>
+        (await linesBy((s) => rowsOf(reply, endpoint, s), st)) ?? []
+
+      /**
+       * The lines of a log query: one statement, or for a line search for a word (not an
+       * identifier: Pipeline.rareTerm) the newest slice first (searchNewestFirst). Copies of a
+       * record share their time, so each is in one slice.
+       */
+      const logLines = async (reply: FastifyReply, endpoint: string, scope: Scope, e: LogExpr, range: { fromNs: bigint; toNs: bigint; limit: number; direction: 'backward' | 'forward' }): Promise<LogLine[]> => {
+        let settled = scope
+        const st = await prepare(reply, scope, (s) => compileLogQuery((settled = s), e, range))
+        if (!st.bodyLike || st.rareTerm || opts.textScanMinRows === 0) return lines(reply, endpoint, st)
+        return searchNewestFirst({ ...range, backward: range.direction === 'backward' }, (fromNs, toNs, limit, scan) =>
+          linesBy(
+            (s) => (scan ? run<OutputRow>(reply, endpoint, s) : runUnscanned<OutputRow>(run, reply, endpoint, s, opts.textScanMinRows)),
+            compileLogQuery(settled, e, { ...range, fromNs, toNs, limit }),
+          ),
+        )
       }
 
       /**
@@ -183,7 +205,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         const limit = int(q, 'limit', 100, opts.maxLines)
         const dir = direction(q)
         const t0 = performance.now()
-        const rows = await lines(reply, 'loki_logs', await prepare(reply, scopeOf(req, reply), (scope) => compileLogQuery(scope, e, { fromNs: startNs, toNs: endNs, limit, direction: dir })))
+        const rows = await logLines(reply, 'loki_logs', scopeOf(req, reply), e, { fromNs: startNs, toNs: endNs, limit, direction: dir })
         const categorize = String(req.headers['x-loki-response-encoding-flags'] ?? '').split(',').includes('categorize-labels')
         return {
           status: 'success',
@@ -308,7 +330,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
       api.get('/series', series)
       api.post('/series', series)
 
-      const ctx: LokiContext = { opts, params, scopeOf, run, lines, prepare, selector, window, stepsOf, access: deps.access }
+      const ctx: LokiContext = { opts, params, scopeOf, run, logLines, prepare, selector, window, stepsOf, access: deps.access }
       registerIndex(api, ctx)
       registerDrilldown(api, ctx)
 

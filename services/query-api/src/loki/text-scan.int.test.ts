@@ -1,6 +1,6 @@
 // A line filter (and /v1/logs?q=) over few rows is read without the text index's dictionary scan,
-// and over many with it (guard.ts, runTextSearch): the same lines either way, on embedded
-// ClickHouse. 1.2 million generated rows of one service over an hour, and a rare term on three of
+// and over many with it (guard.ts, runTextSearch), a word the newest quarter of an hour first
+// (searchNewestFirst): the same lines every way, on embedded ClickHouse. 1.2 million generated rows of one service over an hour, and a rare term on three of
 // them; the statements the query API sent are recorded to show which way each query went.
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -32,6 +32,11 @@ SELECT toString(number), 'default', fromUnixTimestamp64Nano(toInt64(${T0_S}) * 1
   if(number IN (10, 600000, 1199990), concat('request ', toString(number), ' hit the quarantine-zk7q'), concat('request ', toString(number), ' served'))
 FROM numbers(${ROWS})`,
   })
+  // A copy of one record, as a re-delivery stores it until ClickHouse merges the two.
+  await store.ch.client.command({
+    query: `INSERT INTO ${DATABASE}.logs (id, tenant, Timestamp, ObservedTimestamp, ServiceName, SeverityText, SeverityNumber, Body)
+SELECT id, tenant, Timestamp, ObservedTimestamp, ServiceName, SeverityText, SeverityNumber, Body FROM ${DATABASE}.logs WHERE id = '1199995'`,
+  })
   const client = store.ch.client
   const recording = {
     query: ((p: { query: string }) => {
@@ -50,15 +55,19 @@ afterAll(async () => {
   await store?.close()
 })
 
-/** The lines of a query from T0 + `from` to T0 + `to` seconds, newest first, and the statements it sent. */
-async function lines(query: string, from: number, to: number): Promise<{ lines: string[]; sent: string[] }> {
+/**
+ * The lines of a query from T0 + `from` to T0 + `to` seconds, newest first, and the statements it
+ * sent; `ordered`: the lines as answered (every line here is of one stream), in `direction`.
+ */
+async function lines(query: string, from: number, to: number, direction = 'backward'): Promise<{ lines: string[]; ordered: string[]; sent: string[] }> {
   sent.length = 0
-  const params = new URLSearchParams({ query, start: String(BigInt(T0_S + from) * NS), end: String(BigInt(T0_S + to) * NS), limit: '10' })
+  const params = new URLSearchParams({ query, start: String(BigInt(T0_S + from) * NS), end: String(BigInt(T0_S + to) * NS), limit: '10', direction })
   const res = await fetch(`${baseUrl}/loki/api/v1/query_range?${params}`)
   const body = await res.text()
   expect(res.status, body).toBe(200)
   const result = (JSON.parse(body) as { data: { result: { values: [string, string][] }[] } }).data.result
-  return { lines: result.flatMap((s) => s.values).sort((a, b) => (a[0] < b[0] ? 1 : -1)).map((v) => v[1]), sent: [...sent] }
+  expect(result).toHaveLength(1)
+  return { lines: result.flatMap((s) => s.values).sort((a, b) => (a[0] < b[0] ? 1 : -1)).map((v) => v[1]), ordered: result[0]!.values.map((v) => v[1]), sent: [...sent] }
 }
 
 const withoutScan = (q: string) => q.includes('use_text_index_like_evaluation_by_dictionary_scan = 0')
@@ -95,6 +104,26 @@ describe('a line filter and the text index', () => {
     const many = await v1(0, 3600)
     expect(many.messages).toEqual(['request 1199990 hit the quarantine-zk7q', 'request 600000 hit the quarantine-zk7q', 'request 10 hit the quarantine-zk7q'])
     expect(many.sent.map(withoutScan)).toEqual([true, false])
+  })
+
+  it('reads a word on many lines from the newest quarter of an hour, without the scan', async () => {
+    const r = await lines('{service_name="busy"} |= "served"', 0, 3600)
+    // The newest ten lines that say "served" (1 199 990 has the rare term instead).
+    expect(r.ordered).toEqual([1199999, 1199998, 1199997, 1199996, 1199995, 1199994, 1199993, 1199992, 1199991, 1199989].map((n) => `request ${n} served`))
+    // The whole hour refused without the scan, then the last quarter of an hour; it holds the copy
+    // of 1 199 995, so it is read again with LIMIT 1 BY id.
+    const statements = r.sent.filter((q) => q.includes('Body LIKE'))
+    expect(statements.map(withoutScan)).toEqual([true, true, true])
+    expect(statements[2]).toMatch(/LIMIT 1 BY id/)
+  })
+
+  it('reads the rest of the range with the scan for a word on fewer lines than the limit, either direction', async () => {
+    const backward = await lines('{service_name="busy"} |= "quarantine"', 0, 3600)
+    expect(backward.ordered).toEqual(['request 1199990 hit the quarantine-zk7q', 'request 600000 hit the quarantine-zk7q', 'request 10 hit the quarantine-zk7q'])
+    expect(backward.sent.filter((q) => q.includes('Body LIKE')).map(withoutScan)).toEqual([true, true, false])
+    const forward = await lines('{service_name="busy"} |= "quarantine"', 0, 3600, 'forward')
+    expect(forward.ordered).toEqual(['request 10 hit the quarantine-zk7q', 'request 600000 hit the quarantine-zk7q', 'request 1199990 hit the quarantine-zk7q'])
+    expect(forward.sent.filter((q) => q.includes('Body LIKE')).map(withoutScan)).toEqual([true, true, false])
   })
 
   it('answers a term on many lines either way', async () => {
