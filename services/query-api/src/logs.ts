@@ -15,10 +15,11 @@ import { Readable } from 'node:stream'
 import type { ZodTypeProvider } from '@sluice/observability'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
-import { runTextSearch } from './guard.js'
+import { runTextSearch, runUnscanned, searchNewestFirst } from './guard.js'
 import type { Run, Statement } from './guard.js'
 import { CSV_COLUMNS, RECORD_COLUMNS, csvLine, decodeCursor, encodeCursor, holdsCopy, toRecord } from './records.js'
 import type { LogRecord, StoredRow } from './records.js'
+import { looksRare } from './loki/sql.js'
 import { Params, scopeFields, selectionClauses, selectionFields, where, withAttributes } from './selection.js'
 import type { Selection } from './selection.js'
 import type { QueryAccess } from './tenancy.js'
@@ -60,6 +61,8 @@ export const statsQuerySchema = z.strictObject(scopeFields)
 
 type After = { tsNs: string; id: string } | undefined
 
+const minNs = (a: bigint, b: bigint | undefined) => (b !== undefined && b < a ? b : a)
+
 export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run, access: QueryAccess): void {
   const api = app.withTypeProvider<ZodTypeProvider>()
   const db = opts.database
@@ -67,22 +70,32 @@ export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run, 
 
   /** The newest `limit` records of the selection older than `after`. */
   const page = async (reply: FastifyReply, endpoint: string, s: Selection, after: After, limit: number): Promise<StoredRow[]> => {
-    const b = new Params()
-    const clauses = selectionClauses(db, s, b)
-    if (after) {
-      const ts = b.bind(after.tsNs, 'Int64')
-      // The key columns bound the read; the tuple decides between records of one timestamp.
-      clauses.push(`TimestampTime <= toDateTime(intDiv(${ts}, 1000000000))`, `(Timestamp, id) < (fromUnixTimestamp64Nano(${ts}), ${b.bind(after.id)})`)
+    /** The page of `sel`, read by `read` (undefined: it refused the statement). */
+    const pageOf = async (sel: Selection, n: number, read: (st: Statement) => Promise<StoredRow[] | undefined>): Promise<StoredRow[] | undefined> => {
+      const b = new Params()
+      const clauses = selectionClauses(db, sel, b)
+      if (after) {
+        const ts = b.bind(after.tsNs, 'Int64')
+        // The key columns bound the read; the tuple decides between records of one timestamp.
+        clauses.push(`TimestampTime <= toDateTime(intDiv(${ts}, 1000000000))`, `(Timestamp, id) < (fromUnixTimestamp64Nano(${ts}), ${b.bind(after.id)})`)
+      }
+      // TimestampTime first: the key's order (TimestampTime is the second of Timestamp), so ClickHouse
+      // reads in order and stops at the page.
+      const statement = (byId: boolean) => ({
+        query: `SELECT ${RECORD_COLUMNS} FROM ${table} ${where(clauses)} ORDER BY TimestampTime DESC, Timestamp DESC, id DESC ${byId ? 'LIMIT 1 BY id ' : ''}LIMIT ${b.bind(n, 'UInt32')}`,
+        params: b.values,
+      })
+      const rows = await read(statement(false))
+      return rows && holdsCopy(rows) ? read(statement(true)) : rows
     }
-    // TimestampTime first: the key's order (TimestampTime is the second of Timestamp), so ClickHouse
-    // reads in order and stops at the page.
-    const statement = (byId: boolean) => ({
-      query: `SELECT ${RECORD_COLUMNS} FROM ${table} ${where(clauses)} ORDER BY TimestampTime DESC, Timestamp DESC, id DESC ${byId ? 'LIMIT 1 BY id ' : ''}LIMIT ${b.bind(limit, 'UInt32')}`,
-      params: b.values,
-    })
-    const read = (st: Statement) => (s.q ? runTextSearch<StoredRow>(run, reply, endpoint, st, opts.textScanMinRows) : run<StoredRow>(reply, endpoint, st))
-    const rows = await read(statement(false))
-    return holdsCopy(rows) ? read(statement(true)) : rows
+    const as = (st: Statement) => run<StoredRow>(reply, endpoint, st)
+    if (!s.q) return (await pageOf(s, limit, as))!
+    // A search for a word over many rows: the newest slice first (guard.ts, searchNewestFirst).
+    const toNs = after ? minNs(BigInt(after.tsNs) + 1n, s.to) : s.to
+    if (looksRare(s.q) || opts.textScanMinRows === 0 || toNs === undefined) return (await pageOf(s, limit, (st) => runTextSearch<StoredRow>(run, reply, endpoint, st, opts.textScanMinRows)))!
+    return searchNewestFirst({ fromNs: s.from ?? 0n, toNs, limit, backward: true }, (fromNs, to, n, scan) =>
+      pageOf({ ...s, from: fromNs, to }, n, scan ? as : (st) => runUnscanned<StoredRow>(run, reply, endpoint, st, opts.textScanMinRows)),
+    )
   }
   /** The request's selection: its tenant (tenancy.ts) and its time range under the tenant's limit. */
   const selection = <P extends Selection>(req: FastifyRequest, reply: FastifyReply, p: P): P => {

@@ -30,6 +30,7 @@ import {
   lineHasIp,
   jsonFlat,
   jsonPath,
+  looksRare,
   matchSql,
   nonEmpty,
   patternFilterRegex,
@@ -112,9 +113,9 @@ export class Pipeline {
   /** Whether a line filter reads Body with LIKE or ILIKE, which the text index answers by a scan of its dictionary. */
   bodyLike = false
   /**
-   * Whether a line must hold a term with a digit in it (`|= "req-7f3a"`, a trace id, an address,
-   * an error code): an identifier, likely on few lines, so a search goes to the text index at once
-   * rather than the newest slice first (guard.ts, searchNewestFirst). Words are likely on many.
+   * Whether a line must hold a term that looks rare (sql.ts, looksRare: `|= "req-7f3a"`), so a
+   * search goes to the text index at once rather than the newest slice first (guard.ts,
+   * searchNewestFirst).
    */
   rareTerm = false
   line = 'Body'
@@ -329,7 +330,7 @@ export class Pipeline {
     const any = values.length === 1 ? one(values[0]!) : `(${values.map(one).join(' OR ')})`
     if (/\bBody I?LIKE\b/.test(any)) this.bodyLike = true
     const text = (v: string) => (op === '|=' ? v : op === '|~' ? regexLiteral(v)?.text : undefined)
-    if (this.line === 'Body' && !ip && values.every((v) => /[0-9]/.test(text(v) ?? ''))) this.rareTerm = true
+    if (this.line === 'Body' && !ip && values.every((v) => looksRare(text(v) ?? ''))) this.rareTerm = true
     this.where.push(op === '!=' || op === '!~' || op === '!>' ? `NOT ${any}` : any)
   }
 

@@ -193,6 +193,12 @@ export function bodyContains(s: string, p: Params): string {
   return narrowing.length === 0 ? like : `(${[...narrowing, like].join(' AND ')})`
 }
 
+/**
+ * Whether a searched term looks like an identifier (a digit in it: an id, an address, an error
+ * code), likely on few lines, rather than words, likely on many (guard.ts, searchNewestFirst).
+ */
+export const looksRare = (term: string): boolean => /[0-9]/.test(term)
+
 /** What RE2 (and Go) accept after a backslash as the character itself: ASCII punctuation. */
 const ESCAPABLE = /^[!-/:-@[-`{-~]$/
 

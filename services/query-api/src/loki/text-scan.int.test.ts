@@ -106,6 +106,30 @@ describe('a line filter and the text index', () => {
     expect(many.sent.map(withoutScan)).toEqual([true, false])
   })
 
+  it('searches /v1/logs?q= for a word the newest quarter of an hour first, page after page', async () => {
+    const v1 = async (q: string, extra: Record<string, string> = {}) => {
+      sent.length = 0
+      const params = new URLSearchParams({ q, from: new Date(T0_S * 1000).toISOString(), to: new Date((T0_S + 3600) * 1000).toISOString(), ...extra })
+      const res = await fetch(`${baseUrl}/v1/logs?${params}`)
+      const body = await res.text()
+      expect(res.status, body).toBe(200)
+      const page = JSON.parse(body) as { logs: { message: string }[]; next_cursor: string | null }
+      return { messages: page.logs.map((l) => l.message), cursor: page.next_cursor, sent: sent.filter((s) => s.includes('Body LIKE')) }
+    }
+    const served = (...n: number[]) => n.map((i) => `request ${i} served`)
+    // The slice holds the copy of 1 199 995: read again with LIMIT 1 BY id.
+    const first = await v1('served', { limit: '4' })
+    expect(first.messages).toEqual(served(1199999, 1199998, 1199997, 1199996))
+    expect(first.sent.map(withoutScan)).toEqual([true, true])
+    const second = await v1('served', { limit: '4', cursor: first.cursor! })
+    expect(second.messages).toEqual(served(1199995, 1199994, 1199993, 1199992))
+    expect(second.sent.map(withoutScan)).toEqual([true, true, true])
+    expect(second.sent[2]).toMatch(/LIMIT 1 BY id/)
+    const few = await v1('quarantine')
+    expect(few.messages).toEqual(['request 1199990 hit the quarantine-zk7q', 'request 600000 hit the quarantine-zk7q', 'request 10 hit the quarantine-zk7q'])
+    expect(few.sent.map(withoutScan)).toEqual([true, true, false])
+  })
+
   it('reads a word on many lines from the newest quarter of an hour, without the scan', async () => {
     const r = await lines('{service_name="busy"} |= "served"', 0, 3600)
     // The newest ten lines that say "served" (1 199 990 has the rare term instead).
