@@ -108,6 +108,18 @@ export function queryCases(f: Pick<DatasetFacts, 'database' | 'startNs' | 'endNs
   const newestOf = (service: string, extra = '') => `WHERE ${tenant} AND ServiceName = ${sqlStr(service)} AND ${timeRange(hourStart, end)}${extra} ORDER BY TimestampTime DESC, Timestamp DESC LIMIT 100`
   const longDuration = " AND (JSONExtractString(Body, 'duration') AS duration) != '' AND parseTimeDelta(duration) > 1"
   const range = (start: bigint, extra: Record<string, string> = {}) => ({ start: String(start), end: String(end), ...extra })
+  /** The newest 100 lines holding `term`, all services, over the day. */
+  const search = (id: string, title: string, term: string): QueryCase => ({
+    id,
+    title,
+    request: url('/loki/api/v1/query_range', { query: `{service_name=~".+"} |= "${term}"`, ...range(dayStart), limit: '100', direction: 'backward' }),
+    sql: `${lines} WHERE ${tenant} AND ${timeRange(dayStart, end)} AND Body LIKE ${sqlStr(`%${term}%`)} ORDER BY TimestampTime DESC, Timestamp DESC LIMIT 100`,
+    apiFigure: streamLines,
+    sqlFigure: (rows) => rows.length,
+    unit: 'lines',
+    tolerance: 0,
+    overheadTarget: true,
+  })
   return [
     {
       id: 'a',
@@ -121,17 +133,7 @@ export function queryCases(f: Pick<DatasetFacts, 'database' | 'startNs' | 'endNs
       tolerance: 0,
       overheadTarget: true,
     },
-    {
-      id: 'b',
-      title: 'rare term, all services, 24 h',
-      request: url('/loki/api/v1/query_range', { query: `{service_name=~".+"} |= "${RARE_TERM}"`, ...range(dayStart), limit: '100', direction: 'backward' }),
-      sql: `${lines} WHERE ${tenant} AND ${timeRange(dayStart, end)} AND Body LIKE ${sqlStr(`%${RARE_TERM}%`)} ORDER BY TimestampTime DESC, Timestamp DESC LIMIT 100`,
-      apiFigure: streamLines,
-      sqlFigure: (rows) => rows.length,
-      unit: 'lines',
-      tolerance: 0,
-      overheadTarget: true,
-    },
+    search('b', 'rare term, all services, 24 h', RARE_TERM),
     {
       id: 'c',
       title: `count by level per minute of ${QUERY_SERVICE}, 24 h`,
@@ -178,18 +180,8 @@ export function queryCases(f: Pick<DatasetFacts, 'database' | 'startNs' | 'endNs
       tolerance: 0,
       overheadTarget: true,
     },
-    {
-      // A word on many lines (the generator's timeout templates): Grafana's most common search.
-      id: 'n',
-      title: `common word, all services, 24 h`,
-      request: url('/loki/api/v1/query_range', { query: `{service_name=~".+"} |= "${COMMON_WORD}"`, ...range(dayStart), limit: '100', direction: 'backward' }),
-      sql: `${lines} WHERE ${tenant} AND ${timeRange(dayStart, end)} AND Body LIKE ${sqlStr(`%${COMMON_WORD}%`)} ORDER BY TimestampTime DESC, Timestamp DESC LIMIT 100`,
-      apiFigure: streamLines,
-      sqlFigure: (rows) => rows.length,
-      unit: 'lines',
-      tolerance: 0,
-      overheadTarget: true,
-    },
+    // A word on many lines (the generator's timeout templates): Grafana's most common search.
+    search('n', 'common word, all services, 24 h', COMMON_WORD),
     ...analystCases(f),
   ]
 }
