@@ -67,7 +67,7 @@ export interface LogStatement {
   by?: readonly string[]
   /** A line filter reads Body with LIKE or ILIKE (Pipeline.bodyLike). */
   bodyLike?: true
-  /** A line filter asks for a term with a digit in it (Pipeline.rareTerm). */
+  /** A line filter asks for a term that looks rare (Pipeline.rareTerm). */
   rareTerm?: true
 }
 

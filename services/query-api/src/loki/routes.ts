@@ -116,8 +116,6 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         const exact = st.dedup!.exact()
         return (await read(exact))?.map(exact.shape)
       }
-      const lines = async (reply: FastifyReply, endpoint: string, st: LinesStatement): Promise<LogLine[]> =>
-        (await linesBy((s) => rowsOf(reply, endpoint, s), st)) ?? []
 
       /**
        * The lines of a log query: one statement, or for a line search for a word (not an
@@ -127,7 +125,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
       const logLines = async (reply: FastifyReply, endpoint: string, scope: Scope, e: LogExpr, range: { fromNs: bigint; toNs: bigint; limit: number; direction: 'backward' | 'forward' }): Promise<LogLine[]> => {
         let settled = scope
         const st = await prepare(reply, scope, (s) => compileLogQuery((settled = s), e, range))
-        if (!st.bodyLike || st.rareTerm || opts.textScanMinRows === 0) return lines(reply, endpoint, st)
+        if (!st.bodyLike || st.rareTerm || opts.textScanMinRows === 0) return (await linesBy((s) => rowsOf(reply, endpoint, s), st))!
         return searchNewestFirst({ ...range, backward: range.direction === 'backward' }, (fromNs, toNs, limit, scan) =>
           linesBy(
             (s) => (scan ? run<OutputRow>(reply, endpoint, s) : runUnscanned<OutputRow>(run, reply, endpoint, s, opts.textScanMinRows)),
