@@ -47,9 +47,9 @@ export function limitMessage(err: unknown, o: GuardOptions): string | undefined 
     const reason = /unsupported LogQL: [^:']*/.exec(message)
     if (reason) return reason[0].trim()
   }
-  // Each stage that reads a line_format's output (a parser most often) repeats the expression
-  // of everything before it: a few of them, and ClickHouse refuses to plan the query.
-  if (has('TOO_BIG_AST') || message.includes('Query tree is too big')) return `the query is too big for ClickHouse to plan (${message.split('\n')[0]!.replace(/\.\s*$/, '')}); use fewer stages that read a line_format's output`
+  // Each stage that reads a line_format's output (a parser most often) adds its expression over
+  // the one before: dozens of them, and ClickHouse refuses to read or plan the statement.
+  if (has('TOO_BIG_AST') || message.includes('Query tree is too big') || message.includes('Max query size exceeded')) return `the query is too big for ClickHouse to plan (${message.split('\n')[0]!.replace(/\.\s*$/, '')}); use fewer stages that read a line_format's output`
   return undefined
 }
 

@@ -114,7 +114,7 @@ export function compileSelect(
   const conditions = [...where, ...more(p), ...(filter ? pipe.where : [])].join('\n  AND ')
   const query = `${pipe.with}SELECT ${columns}
 FROM ${scope.db}.logs
-WHERE ${conditions}
+${pipe.bound}WHERE ${conditions}
 ${tail(p)}`
   return { query, params: p.values, attributes: [...pipe.attributeNames], ...(pipe.bodyLike && { bodyLike: true as const }), ...(pipe.rareTerm && { rareTerm: true as const }) }
 }
@@ -283,7 +283,7 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
 SELECT ${labels} AS labels, i, ${[...(agg.columns ?? []), `${agg.value} AS v`, checked ? 'max(failed) AS failed' : ''].filter(Boolean).join(', ')} FROM (
   ${pipe.with}SELECT ${[series, `${t} AS t`, r.unwrap ? `ifNull(${value}, 0) AS x` : '', r.op.startsWith('bytes') ? `length(${pipe.line}) AS b` : '', `${lo} AS lo`, hi && `${hi} AS hi`, checked ? `${error} != '' AS failed` : ''].filter(Boolean).join(', ')}
   FROM ${scope.db}.logs
-  WHERE ${conditions}
+  ${pipe.bound}WHERE ${conditions}
 )
 ${exact ? '' : single ? 'WHERE lo <= hi' : 'ARRAY JOIN range(lo, hi + 1) AS i'}
 GROUP BY ${[...keys, single ? 'lo AS i' : 'i'].join(', ')}

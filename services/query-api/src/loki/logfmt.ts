@@ -92,52 +92,62 @@ export interface LogfmtSql {
  * What each token (garbage trimmed) is, by its first '=' or '"': tuple (outcome, key, value, at,
  * byte) — outcome 0 a pair, 1 an error at offset `at` of the token (`byte` the unexpected one, or
  * '' for an invalid key), 2 an invalid quoted value, 3 an unterminated one. The parts of a token
- * are arrays of their own, each computed once and handed to the next lambda: written out where
- * they are used, ClickHouse's analyser took ~70 ms over the copies of every query.
+ * are worked out in steps, each a lambda over the tuples of the step before that adds a part:
+ * ClickHouse's analyser and planner go over a named expression again at every mention, so each
+ * step mentions the one before once (parts named apart and handed to one lambda together
+ * mentioned the tokens 14 times).
  */
 function classify(toks: string, name: (expr: string) => string): string {
-  const eqs = name(`arrayMap(t -> position(t, '='), ${toks})`)
-  const quotes = name(`arrayMap(t -> position(t, '"'), ${toks})`)
-  // Where the key ends: its '=' or '"', 0 when the token is a key alone (and its garbage byte).
-  const ends = name(`arrayMap((eq, qu) -> multiIf(qu = 0, eq, eq = 0, qu, least(eq, qu)), ${eqs}, ${quotes})`)
-  const keys = name(`arrayMap((t, ke) -> if(ke = 0, trim(TRAILING ${GARBAGE_SET} FROM t), substring(t, 1, ke - 1)), ${toks}, ${ends})`)
-  const inners = name(`arrayMap((t, eq) -> substring(t, eq + 2, length(t) - eq - 2), ${toks}, ${eqs})`)
-  const values = name(`arrayMap((t, eq) -> substring(trim(TRAILING ${GARBAGE_SET} FROM t), eq + 1), ${toks}, ${eqs})`)
-  // Where an unquoted value has its first '"' or '=' (0: none).
-  const bads = name(`arrayMap(v -> multiIf(position(v, '"') = 0, position(v, '='), position(v, '=') = 0, position(v, '"'), least(position(v, '='), position(v, '"'))), ${values})`)
-  const quoted = `substring(t, eq + 1, 1) = '"'`
+  // (t, eq, qu): the token, its first '=' and first '"' (0: none).
+  const found = name(`arrayMap(t -> (t, position(t, '='), position(t, '"')), ${toks})`)
+  // … ke: where the key ends, its '=' or '"' (0 when the token is a key alone, and its garbage byte).
+  const ended = name(`arrayMap(x -> (x.1, x.2, x.3, multiIf(x.3 = 0, x.2, x.2 = 0, x.3, least(x.2, x.3))), ${found})`)
+  // … k, inn (a quoted value's inside), val (an unquoted value).
+  const split = name(
+    `arrayMap(x -> (x.1, x.2, x.3, x.4, if(x.4 = 0, trim(TRAILING ${GARBAGE_SET} FROM x.1), substring(x.1, 1, x.4 - 1)), substring(x.1, x.2 + 2, length(x.1) - x.2 - 2), substring(trim(TRAILING ${GARBAGE_SET} FROM x.1), x.2 + 1)), ${ended})`,
+  )
+  // … bad: where an unquoted value has its first '"' or '=' (0: none).
+  const parts = `arrayMap(x -> (x.1, x.2, x.3, x.4, x.5, x.6, x.7, multiIf(position(x.7, '"') = 0, position(x.7, '='), position(x.7, '=') = 0, position(x.7, '"'), least(position(x.7, '='), position(x.7, '"')))), ${split})`
+  // The parts by name: tuple elements of x, a few nodes wherever one is mentioned.
+  const [t, eq, qu, ke, k, inn, val, bad] = ['x.1', 'x.2', 'x.3', 'x.4', 'x.5', 'x.6', 'x.7', 'x.8']
+  const quoted = `substring(${t}, ${eq} + 1, 1) = '"'`
   // Closed by its last byte, a quote no backslash escapes (an even run of them before it).
-  const closed = `(length(t) >= eq + 2 AND endsWith(t, '"') AND (length(inn) - length(trim(TRAILING '\\\\' FROM inn))) % 2 = 0)`
-  const out = (outcome: number, k: string, v: string, at: string, byte: string) => `(toUInt8(${outcome}), ${k}, ${v}, toInt64(${at}), ${byte})`
+  const closed = `(length(${t}) >= ${eq} + 2 AND endsWith(${t}, '"') AND (length(${inn}) - length(trim(TRAILING '\\\\' FROM ${inn}))) % 2 = 0)`
+  const out = (outcome: number, key: string, v: string, at: string, byte: string) => `(toUInt8(${outcome}), ${key}, ${v}, toInt64(${at}), ${byte})`
   const fail = (outcome: number, at: string, byte = "''") => out(outcome, "''", "''", at, byte)
-  return `arrayMap((t, eq, qu, ke, k, inn, val, bad) -> multiIf(
-    position(k, ${FFFD}) > 0, ${fail(1, 'length(k)', `if(ke = qu AND ke > 0, '"', '')`)},
-    ke = 0, ${out(0, 'k', "''", '0', "''")},
-    ke = qu, ${fail(1, 'ke - 1', `'"'`)},
-    ke = 1, ${fail(1, '0', "'='")},
-    ${quoted}, multiIf(NOT ${closed}, ${fail(3, '0')}, position(inn, '\\\\') > 0 AND NOT match(inn, ${ESCAPED}), ${fail(2, 'length(t)')}, ${out(0, 'k', unquote('inn'), '0', "''")}),
-    bad = 0, ${out(0, 'k', 'val', '0', "''")},
-    ${fail(1, 'eq + bad - 1', 'substring(val, bad, 1)')}
-  ), ${toks}, ${eqs}, ${quotes}, ${ends}, ${keys}, ${inners}, ${values}, ${bads})`
+  return `arrayMap(x -> multiIf(
+    position(${k}, ${FFFD}) > 0, ${fail(1, `length(${k})`, `if(${ke} = ${qu} AND ${ke} > 0, '"', '')`)},
+    ${ke} = 0, ${out(0, k, "''", '0', "''")},
+    ${ke} = ${qu}, ${fail(1, `${ke} - 1`, `'"'`)},
+    ${ke} = 1, ${fail(1, '0', "'='")},
+    ${quoted}, multiIf(NOT ${closed}, ${fail(3, '0')}, position(${inn}, '\\\\') > 0 AND NOT match(${inn}, ${ESCAPED}), ${fail(2, `length(${t})`)}, ${out(0, k, unquote(inn), '0', "''")}),
+    ${bad} = 0, ${out(0, k, val, '0', "''")},
+    ${fail(1, `${eq} + ${bad} - 1`, `substring(${val}, ${bad}, 1)`)}
+  ), ${parts})`
 }
 
 const stray = (c: string) => `(length(${c}) = 1 AND NOT isValidUTF8(${c}))`
 
-/** A line's tokens as classify() tells them, and the steps before (named). */
-function tokenise(line: string, name: (expr: string) => string) {
+/**
+ * A line's tokens as classify() tells them, and the steps before (named). `bind`, where given,
+ * makes the matches and the tokens columns of their own (Pipeline.bind): for a reading every line
+ * needs whole, mentioned many times after (--strict's error).
+ */
+function tokenise(line: string, name: (expr: string) => string, bind: (expr: string) => string = name) {
   const valid = name(`isValidUTF8(${line})`)
   const text = name(`if(${valid}, ${line}, arrayStringConcat(arrayMap(c -> if(${stray('c')}, ${FFFD}, c), extractAll(${line}, ${CHAR}))))`)
-  const matches = name(`extractAll(${text}, ${TOKEN})`)
-  const tokens = name(classify(name(`arrayMap(m -> trim(LEADING ${GARBAGE_SET} FROM m), ${matches})`), name))
+  const matches = bind(`extractAll(${text}, ${TOKEN})`)
+  const tokens = bind(classify(name(`arrayMap(m -> trim(LEADING ${GARBAGE_SET} FROM m), ${matches})`), name))
   return { valid, text, matches, tokens }
 }
 
 /**
  * `| logfmt [--strict] [--keep-empty]` over the String expression `line`. `name` defines an
- * expression once in the statement's WITH clause and returns its name.
+ * expression once in the statement's WITH clause and returns its name; `bind`, where given, binds
+ * --strict's tokens to columns of their own (tokenise).
  */
-export function logfmtSql(line: string, flags: { strict: boolean; keepEmpty: boolean }, name: (expr: string) => string): LogfmtSql {
-  const { valid, text, matches, tokens } = tokenise(line, name)
+export function logfmtSql(line: string, flags: { strict: boolean; keepEmpty: boolean }, name: (expr: string) => string, bind?: (expr: string) => string): LogfmtSql {
+  const { valid, text, matches, tokens } = tokenise(line, name, flags.strict ? bind : undefined)
   let read = tokens
   let error: LogfmtSql['error']
   if (flags.strict) {

@@ -134,10 +134,12 @@ export class Pipeline {
   readonly #dropMatchers: Matcher[] = []
   #kept: Set<string> | undefined
   readonly #p: Params
-  // Every derived value is defined once in the statement's WITH clause and referred to by name:
-  // a label is read in several places (filters, the error label, the output), and ClickHouse's
-  // analyser pays for every copy of an expression written out, before it merges them.
+  // Every derived value is defined once in the statement's WITH clause and referred to by name,
+  // which keeps the statement short. ClickHouse's analyser still expands a name at every mention
+  // and plans each copy before it merges them: a parser's reading of a line, mentioned by each
+  // label read from it, is bound to a column of its own instead (bind).
   readonly #defs: string[] = []
+  readonly #bound: string[] = []
   readonly #memo = new Map<string, Lookup>()
   #stage = 0
   /** Conditions under which the filter being compiled runs at all (the right side of an `or`). */
@@ -170,6 +172,25 @@ export class Pipeline {
   /** The WITH clause of a statement over this pipeline (empty when nothing was named). */
   get with(): string {
     return this.#defs.length ? `WITH ${this.#defs.join(',\n  ')}\n` : ''
+  }
+
+  /**
+   * Binds `expr` to a column of its own, once per row, through `ARRAY JOIN [expr] AS name`;
+   * returns the name. For a parser's whole reading of a line: ClickHouse's analyser and planner
+   * go over a named expression of the WITH clause again at every mention (a label filter, the
+   * error label, the output each mention it), and a decoder's reading is thousands of nodes,
+   * where a column is one. Unlike a WITH name it is computed for every row that reaches it, not
+   * lazily under a condition: only for what every row needs.
+   */
+  bind(expr: string): string {
+    const name = `__b${this.#bound.length}`
+    this.#bound.push(`ARRAY JOIN [${expr}] AS ${name}`)
+    return name
+  }
+
+  /** The ARRAY JOIN clauses after FROM of a statement over this pipeline (empty when nothing was bound). */
+  get bound(): string {
+    return this.#bound.map((b) => `${b}\n`).join('')
   }
 
   /** A label's value as the query sees it at this point of the pipeline. */
@@ -361,12 +382,12 @@ export class Pipeline {
           // Loki's parser with extraction parameters has quirks of its own (its flags: --strict only).
           if (strict) throw unsupported('logfmt --strict with extraction parameters')
           const keys = this.#logfmtKeys(stage.extract)
-          this.#frames.push({ kind: 'logfmt', line, map: this.alias(logfmtExtractSql(line, keys, this.#p, (expr) => this.alias(expr)).map), extracted: new Set(keys.keys()) })
+          this.#frames.push({ kind: 'logfmt', line, map: this.bind(logfmtExtractSql(line, keys, this.#p, (expr) => this.alias(expr)).map), extracted: new Set(keys.keys()) })
           return
         }
         if (!stage.flags?.length) {
           let map: string | undefined
-          const written = () => (map ??= this.alias(logfmtPlainSql(line, (expr) => this.alias(expr)).map))
+          const written = () => (map ??= this.bind(logfmtPlainSql(line, (expr) => this.alias(expr)).map))
           this.#frames.push({
             kind: 'logfmt',
             line,
@@ -377,8 +398,8 @@ export class Pipeline {
           })
           return
         }
-        const decoded = logfmtSql(line, { strict, keepEmpty: stage.flags.includes('keep-empty') }, (expr) => this.alias(expr))
-        this.#frames.push({ kind: 'logfmt', line, map: this.alias(decoded.map) })
+        const decoded = logfmtSql(line, { strict, keepEmpty: stage.flags.includes('keep-empty') }, (expr) => this.alias(expr), (expr) => this.bind(expr))
+        this.#frames.push({ kind: 'logfmt', line, map: this.bind(decoded.map) })
         // As Loki: the parser's error replaces any before it (and shows again after a drop).
         if (decoded.error) this.replaceError(decoded.error.failed, 'LogfmtParserErr', decoded.error.details)
         return
