@@ -996,6 +996,17 @@ describe('metric queries: /loki/api/v1/query_range → matrix, /loki/api/v1/quer
     expect(vectorView(data.result, 'exact')).toEqual(Object.fromEntries(ranked.slice(0, 2)))
   })
 
+  it('answers approx_topk as an instant query, exactly; a range query is a 400 naming it', async () => {
+    const query = 'approx_topk(2, sum by (service_name) (count_over_time({service_name=~".+"}[30m])))'
+    const data = await instantQuery(query)
+    const counts = expectedVector(rowsOf('default'), 1800, (f) => ({ service_name: f.service }), count, 'exact')
+    const ranked = Object.entries(counts).sort(([, a], [, b]) => Number(b) - Number(a))
+    expect(vectorView(data.result, 'exact')).toEqual(Object.fromEntries(ranked.slice(0, 2)))
+    const range = await get('/loki/api/v1/query_range', { query, start: (BigInt(T_S - 3600) * NS).toString(), end: (BigInt(T_S) * NS).toString(), step: '60' })
+    expect(range.status).toBe(400)
+    expect(range.text).toBe('approx_topk error: count min sketches are only supported on instant queries')
+  })
+
   it('scales series by a scalar and filters them with a comparison', async () => {
     const rows = rowsOf('default', service('checkout'))
     const byLevel = (f: FixtureRow) => ({ level: f.row.SeverityText.toLowerCase() })

@@ -143,14 +143,14 @@ export interface RangeAggregation {
   grouping?: Grouping
 }
 
-export const VECTOR_OPS = ['sum', 'avg', 'min', 'max', 'count', 'stddev', 'stdvar', 'topk', 'bottomk', 'sort', 'sort_desc'] as const
+export const VECTOR_OPS = ['sum', 'avg', 'min', 'max', 'count', 'stddev', 'stdvar', 'topk', 'bottomk', 'sort', 'sort_desc', 'approx_topk'] as const
 export type VectorOp = (typeof VECTOR_OPS)[number]
 
 /** `sum by (level) (…)`, `topk(5, …)`, `avg(…) without (host)` */
 export interface VectorAggregation {
   kind: 'vector'
   op: VectorOp
-  /** The k of `topk`/`bottomk`. */
+  /** The k of `topk`/`bottomk`/`approx_topk`. */
   param?: number
   grouping?: Grouping
   inner: MetricExpr

@@ -355,6 +355,13 @@ describe('vector aggregations', () => {
     expectError('topk(1.5, count_over_time({a="b"}[1m]))', 1, 6, /parameter of topk must be an integer/)
   })
 
+  it('reads approx_topk, which takes no grouping (an inner sum by groups, as in Loki)', () => {
+    expectTree('approx_topk(5, count_over_time({a="b"}[1m]))', { kind: 'vector', op: 'approx_topk', param: 5, inner })
+    expectError('approx_topk(1.5, count_over_time({a="b"}[1m]))', 1, 13, /parameter of approx_topk must be an integer/)
+    expectError('approx_topk(5, count_over_time({a="b"}[1m])) by (x)', 1, 46, /grouping not allowed for approx_topk aggregation/)
+    expectError('approx_topk by (x) (5, count_over_time({a="b"}[1m]))', 1, 13, /grouping not allowed for approx_topk aggregation/)
+  })
+
   it('refuses a log query where a vector is expected', () => {
     expectError('sum({a="b"} |= "x")', 1, 5, /log queries cannot be aggregated/)
     expectError('sum by (x) (\n  {a="b"})', 2, 3, /log queries cannot be aggregated/)

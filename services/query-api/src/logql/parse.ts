@@ -502,10 +502,11 @@ class Parser {
 
   #vectorAggregation(): VectorAggregation {
     const op = this.#next().text as VectorOp
+    let groupedAt = this.#peek()
     let grouping = this.#grouping()
     this.#expectOp('(')
     let param: number | undefined
-    if (op === 'topk' || op === 'bottomk') {
+    if (op === 'topk' || op === 'bottomk' || op === 'approx_topk') {
       const at = this.#peek()
       param = this.#expectNumber()
       if (!Number.isInteger(param)) this.#error(at, `syntax error: the parameter of ${op} must be an integer`)
@@ -514,7 +515,10 @@ class Parser {
     const start = this.#peek()
     const inner = this.#metric(start, this.#binary(1))
     this.#expectOp(')')
+    if (!grouping) groupedAt = this.#peek()
     grouping ??= this.#grouping()
+    // As Loki: an inner `sum by` groups instead.
+    if (op === 'approx_topk' && grouping) this.#error(groupedAt, 'grouping not allowed for approx_topk aggregation')
     const node: VectorAggregation = { kind: 'vector', op, inner }
     if (param !== undefined) node.param = param
     if (grouping) node.grouping = grouping

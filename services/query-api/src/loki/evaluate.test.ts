@@ -93,6 +93,11 @@ describe('metric evaluation', () => {
     })
   })
 
+  it('answers approx_topk exactly, as topk', async () => {
+    expect(table((await run('approx_topk(1, count_over_time({app=~".+"}[1s]))', rows)).value)).toEqual(table((await run('topk(1, count_over_time({app=~".+"}[1s]))', rows)).value))
+    expect(table((await run('approx_topk(2, count_over_time({app=~".+"}[1s]))', rows)).value)).toEqual(table((await run('topk(2, count_over_time({app=~".+"}[1s]))', rows)).value))
+  })
+
   it('applies arithmetic with scalars, filters with comparisons, and gives 0/1 with bool', async () => {
     const r = [{ labels: { app: 'a' }, i: 0, v: 2 }, { labels: { app: 'a' }, i: 1, v: 6 }]
     expect(table((await run('count_over_time({app="a"}[1s]) * 10 + 1', r)).value)).toEqual({ '{"app":"a"}': [21, 61, undefined] })

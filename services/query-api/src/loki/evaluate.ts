@@ -184,7 +184,8 @@ async function vector(expr: VectorAggregation, ctx: EvalContext): Promise<Value>
   // ClickHouse grouped and summed already.
   if (pushdown) return value
   const n = stepCount(ctx.steps)
-  if (expr.op === 'topk' || expr.op === 'bottomk') {
+  // approx_topk (Loki: a count-min sketch over shards, instant queries only) is answered exactly.
+  if (expr.op === 'topk' || expr.op === 'bottomk' || expr.op === 'approx_topk') {
     const k = expr.param ?? NaN
     if (!Number.isInteger(k) || k < 1) throw new SluiceError('VALIDATION_FAILED', `${expr.op}: k must be a positive integer, got ${expr.param}`)
     const out = value.series.map((s) => ({ metric: s.metric, points: new Map<number, number>() }))
@@ -199,7 +200,7 @@ async function vector(expr: VectorAggregation, ctx: EvalContext): Promise<Value>
         g.push({ idx, v })
       })
       for (const g of groups.values()) {
-        g.sort((a, b) => (expr.op === 'topk' ? b.v - a.v : a.v - b.v))
+        g.sort((a, b) => (expr.op === 'bottomk' ? a.v - b.v : b.v - a.v))
         for (const { idx, v } of g.slice(0, k)) out[idx]!.points.set(i, v)
       }
     }

@@ -232,6 +232,8 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         const e = parse(q)
         const { startNs, endNs } = window(req, reply, q)
         if (e.kind === 'log') return logs(req, reply, e, q, startNs, endNs)
+        // Loki's sketches answer one time only.
+        if (holdsVectorOp(e, 'approx_topk')) throw new SluiceError('VALIDATION_FAILED', 'approx_topk error: count min sketches are only supported on instant queries')
         const steps = stepsOf(q, startNs, endNs)
         const t0 = performance.now()
         const v = await metric(req, reply, e, steps)
@@ -387,3 +389,10 @@ export function longestRangeNs(e: unknown): bigint {
   return max
 }
 const isSort = (e: Expr) => e.kind === 'vector' && (e.op === 'sort' || e.op === 'sort_desc')
+
+/** Whether `e` holds an aggregation of operator `op` anywhere. */
+function holdsVectorOp(e: unknown, op: string): boolean {
+  if (e === null || typeof e !== 'object') return false
+  const v = e as { kind?: unknown; op?: unknown }
+  return (v.kind === 'vector' && v.op === op) || Object.values(e).some((x) => holdsVectorOp(x, op))
+}
