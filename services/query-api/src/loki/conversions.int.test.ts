@@ -78,3 +78,11 @@ describe('durations', () => {
     expect(await unwrapped('bytes(size)', SIZE)).toEqual({ '1.3KiB': '1331', '1,024': '1024', '2 MB': '2000000', '0.5b': '0', '10KB': '10000', '1.5 MiB': '1572864' })
   })
 })
+
+describe('numbers', () => {
+  it('compare with a literal beyond 2^53, written out or with an exponent (the statement binds its text)', async () => {
+    expect(await kept('step < 99999999999999999999999999999', 'step')).toEqual(['0', '1', '2', '3', '4', '5'])
+    expect(await kept('step > 1e29', 'step')).toEqual([])
+    expect(await kept('step >= 2', 'step')).toEqual(['2', '3', '4', '5'])
+  })
+})

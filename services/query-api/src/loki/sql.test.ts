@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Params, bodyContains, bodyMatches, regexLiteral } from './sql.js'
+import { Params, bodyContains, bodyMatches, patternRegex, regexLiteral } from './sql.js'
 
 const contains = (s: string) => {
   const p = new Params()
@@ -76,5 +76,20 @@ describe('bodyMatches', () => {
 
   it('leaves any other regular expression to match()', () => {
     expect(matches('err(or)?')).toEqual({ sql: 'match(Body, {p0:String})', values: { p0: 'err(or)?' } })
+  })
+})
+
+describe('patternRegex', () => {
+  it('matches each capture lazily up to the next literal, the last to the end of the line', () => {
+    expect(patternRegex('<ip> - <_> "<method> <path> <_>"')).toEqual({ re: '^(?P<ip>.*?) - (?:.*?) "(?P<method>.*?) (?P<path>.*?) (?:.*?)"', names: ['ip', 'method', 'path'] })
+    expect(patternRegex('level=<level> <msg>')).toEqual({ re: '^level=(?P<level>.*?) (?P<msg>.*)', names: ['level', 'msg'] })
+  })
+
+  it("refuses what Loki's pattern parser refuses, with its words and in its order", () => {
+    expect(() => patternRegex('foo <_> bar <_>')).toThrow(/^at least one capture is required$/)
+    expect(() => patternRegex('<a><b>')).toThrow(/^found consecutive capture '<a><b>': invalid expression$/)
+    expect(() => patternRegex('<a> f<_><b>')).toThrow(/^found consecutive capture '<_><b>': invalid expression$/)
+    expect(() => patternRegex('<a><a>')).toThrow(/^found consecutive capture '<a><a>': invalid expression$/)
+    expect(() => patternRegex('<a> x <a>')).toThrow(/^duplicate capture name \(a\): invalid expression$/)
   })
 })

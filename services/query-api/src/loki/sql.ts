@@ -27,7 +27,9 @@ export class Params {
   #n = 0
   bind(value: unknown, type = 'String'): string {
     const name = `p${this.#n++}`
-    this.values[name] = value
+    // A whole number beyond 2^53 (`| status > 1e29`) as its text: the embedded client refuses to
+    // send it as a number, which could not hold its digits; ClickHouse reads the text as the type.
+    this.values[name] = typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value) ? String(value) : value
     return `{${name}:${type}}`
   }
 }
@@ -315,7 +317,12 @@ export function patternRegex(pattern: string): { re: string; names: string[] } {
       re += `(?P<${name}>${body})`
     }
   })
-  if (names.length === 0) throw new SluiceError('VALIDATION_FAILED', 'the pattern parser needs at least one named capture <name>')
+  // Refused as Loki's pattern parser refuses them, in its order and words.
+  if (names.length === 0) throw new SluiceError('VALIDATION_FAILED', 'at least one capture is required')
+  const adjacent = parts.findIndex((part, i) => i % 2 === 0 && i > 0 && i < parts.length - 1 && part === '')
+  if (adjacent > 0) throw new SluiceError('VALIDATION_FAILED', `found consecutive capture '${parts[adjacent - 1]}${parts[adjacent + 1]}': invalid expression`)
+  const twice = names.find((n, i) => names.indexOf(n) !== i)
+  if (twice !== undefined) throw new SluiceError('VALIDATION_FAILED', `duplicate capture name (${twice}): invalid expression`)
   return { re: `^${re}`, names }
 }
 
