@@ -3,10 +3,12 @@
 //   1. open (or generate) the dataset (query-dataset.ts);
 //   2. start the query API on the same ClickHouse handle, as `sluice run --target query-api`
 //      would, listening on 127.0.0.1 and an OS-chosen port;
-//   3. per question (query-cases.ts): warm-up rounds, then timed rounds alternating API-first and
+//   3. untimed passes over every question's API request (the server's code JIT-compiled, as in a
+//      server that has been up for a while);
+//   4. per question (query-cases.ts): warm-up rounds, then timed rounds alternating API-first and
 //      SQL-first; then one more of each between two snapshots of system.events, whose
 //      SelectedRows/SelectedBytes difference is what that execution read (chdb keeps no query_log);
-//   4. write everything to $BENCH_QUERY_RESULT as JSON; the section turns it into rows.
+//   5. write everything to $BENCH_QUERY_RESULT as JSON; the section turns it into rows.
 // An API answer other than 200 is recorded, not thrown: the API may be unfinished. A failing SQL
 // query is a failure of the section.
 // Progress goes to stderr; stdout is the parent's stderr too.
@@ -215,8 +217,10 @@ async function main(): Promise<void> {
   try {
     await app.listen({ host: '127.0.0.1', port: 0 })
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    const questions = queryCases(facts)
+    for (let i = 0; i < cfg.serverWarmupRounds; i++) for (const c of questions) await callApi(base, c, cfg.requestTimeoutMs)
     const cases: CaseResult[] = []
-    for (const c of queryCases(facts)) {
+    for (const c of questions) {
       log(`query: ${c.id}. ${c.title}`)
       const r = await measure(cfg, handle.client, api, base, c)
       if (r.apiError !== undefined) log(`query: ${c.id}. API: ${r.apiError.slice(0, 160)}`)

@@ -17,6 +17,12 @@ export function loadQueryBenchConfig() {
     rows: envInt('BENCH_QUERY_ROWS', 10_000_000, 1000),
     /** Rows per INSERT … SELECT while generating (each needs ~1.5 GB of memory per million). */
     chunkRows: envInt('BENCH_QUERY_CHUNK_ROWS', 1_000_000, 1000),
+    /**
+     * Untimed passes over every question's API request before any is timed: the query API is a
+     * long-running server, so its code is measured after the JIT compiled it, not while the first
+     * questions pay for that.
+     */
+    serverWarmupRounds: envInt('BENCH_QUERY_SERVER_WARMUP_ROUNDS', 5, 0),
     /** Untimed rounds of each question before the timed ones. */
     warmupRuns: envInt('BENCH_QUERY_WARMUP_RUNS', 3, 0),
     /** Timed rounds of each question, API and SQL interleaved. */
