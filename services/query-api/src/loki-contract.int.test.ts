@@ -10,6 +10,7 @@
 // samples give no point; structured metadata and parsed labels are series labels; volumes and
 // bytes_over_time count the UTF-8 bytes of lines.
 import { once } from 'node:events'
+import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import WebSocket from 'ws'
 import { z } from 'zod'
@@ -432,6 +433,14 @@ describe('log queries: /loki/api/v1/query_range → streams', () => {
       expectLines(data, rows)
     }
     expect(rowsOf('default', service('worker'), bodyMatches(/TIMEOUT/)).length, 'the fixture has upper-case TIMEOUT').toBeGreaterThan(0)
+  })
+
+  it('matches selector regexes as RE2 does: (?i) case-insensitively; one RE2 cannot compile is a 400 naming it', async () => {
+    // (?i) in a selector was refused as "empty-compatible" (JavaScript compiles no (?i)).
+    expectLines(await logQuery('{service_name=~"(?i)CHECKOUT|Worker"}', { limit: 1000 }), rowsOf('default', service('checkout', 'worker')))
+    const bad = await get('/loki/api/v1/query_range', { query: '{service_name=~"("}', ...RANGE })
+    expect(bad.status).toBe(400)
+    expect(bad.text).toMatch(/^invalid regular expression: .*missing \)/)
   })
 
   it('applies pattern filters |> and !> as Drilldown does to include or exclude a pattern', async () => {
@@ -1093,6 +1102,31 @@ describe('label browser and index endpoints', () => {
     expect(sortStrings(viaPost.map(labelsKey))).toEqual(expected)
   })
 
+  it('answers its read endpoints for a POSTed form as for GET; a JSON body or a compressed one is a 415 naming it', async () => {
+    // Label values, the index, the Drilldown endpoints and format_query answered POST with a 404.
+    const asked: [string, Params][] = [
+      ['/loki/api/v1/label/service_name/values', RANGE],
+      ['/loki/api/v1/index/stats', { query: '{service_name="checkout"}', ...RANGE }],
+      ['/loki/api/v1/index/volume', { query: '{service_name=~".+"}', ...RANGE }],
+      ['/loki/api/v1/index/volume_range', { query: '{service_name=~".+"}', ...RANGE, step: '60' }],
+      ['/loki/api/v1/patterns', { query: '{service_name="worker"}', ...RANGE }],
+      ['/loki/api/v1/detected_labels', { query: '{service_name="checkout"}', ...RANGE }],
+      ['/loki/api/v1/detected_fields', { query: '{service_name="checkout"}', ...RANGE }],
+      ['/loki/api/v1/format_query', { query: '{service_name="checkout"}|="x"' }],
+    ]
+    for (const [path, params] of asked) {
+      const viaGet = await get(path, params)
+      const viaPost = await postForm(path, params)
+      expect([viaPost.status, viaPost.text], path).toEqual([200, viaGet.text])
+    }
+    // A JSON body was read as parameters of any JSON type: {"query":5} was a 500.
+    const json = await fetch(`${baseUrl}/loki/api/v1/query_range`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":5}' })
+    expect([json.status, await json.text()]).toEqual([415, expect.stringMatching(/application\/json/)])
+    // A gzip body was parsed as if it were plain (a form's parameters went missing).
+    const gzip = await fetch(`${baseUrl}/loki/api/v1/series`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' }, body: gzipSync(encode({ 'match[]': '{service_name="worker"}' }).toString()) })
+    expect([gzip.status, await gzip.text()]).toEqual([415, 'request Content-Encoding gzip is not supported: send the body uncompressed'])
+  })
+
   it('counts streams, entries and bytes of a selector for /index/stats', async () => {
     const expectStats = async (query: string, rows: FixtureRow[], headers: Headers = {}) => {
       const body = parse(await get('/loki/api/v1/index/stats', { query, ...RANGE }, headers), indexStats)
@@ -1105,6 +1139,11 @@ describe('label browser and index endpoints', () => {
     }
     await expectStats('{service_name="checkout"}', rowsOf('default', service('checkout')))
     await expectStats('{service_name=~".+"}', rowsOf('acme'), ACME)
+    // As Loki: the index endpoints take label matchers alone (they used to answer as if the filter were not there).
+    for (const path of ['/loki/api/v1/index/stats', '/loki/api/v1/index/volume', '/loki/api/v1/index/volume_range']) {
+      const r = await get(path, { query: '{service_name="checkout"} |= "zzzz-no-such-text"', ...RANGE })
+      expect([r.status, r.text], path).toEqual([400, 'only label matchers are supported'])
+    }
   })
 
   it("answers Drilldown's service list: /index/volume gives bytes per service, largest first, cut at limit", async () => {
@@ -1369,6 +1408,18 @@ describe('live tail: /loki/api/v1/tail over WebSocket', () => {
     await waitFor('the backlog', () => received.size === 2, 30_000)
     expect(received.get('{"took":"soon"}')).toMatchObject({ __error__: 'LabelFilterErr', __error_details__: 'time: invalid duration "soon"' })
     expect(received.get('{"took":"2s"}')?.__error_details__).toBeUndefined()
+  })
+
+  it('closes with 1008 and the reason when the compiler refuses the query, or ClickHouse its regex', async () => {
+    // Both were an abnormal close (1006, no reason): the compiler's refusal was thrown outside the handler.
+    const closeOf = async (query: string) => {
+      const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/loki/api/v1/tail?${encode({ query, start: RANGE.start })}`, { headers: { 'X-Scope-OrgID': 'default' } })
+      onTestFinished(() => ws.terminate())
+      const [code, reason] = (await once(ws, 'close')) as [number, Buffer]
+      return [code, reason.toString()]
+    }
+    expect(await closeOf('{service_name="worker"} | logfmt service_name="x"')).toEqual([1008, expect.stringMatching(/^unsupported LogQL: logfmt extraction into service_name/)])
+    expect(await closeOf('{service_name=~"("}')).toEqual([1008, expect.stringMatching(/^invalid regular expression/)])
   })
 
   // Last in the file: it inserts rows stamped "now", which later default-range queries would see.

@@ -76,6 +76,12 @@ export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
     checks: deps.checks,
     access: { security, scope: 'query' },
   })
+  // Request bodies here are small forms and JSON, read as sent: a compressed one is refused by
+  // name rather than parsed as if it were plain.
+  app.addHook('onRequest', async (req) => {
+    const encoding = req.headers['content-encoding']?.trim().toLowerCase()
+    if (encoding && encoding !== 'identity') throw new SluiceError('UNSUPPORTED_MEDIA_TYPE', `request Content-Encoding ${encoding} is not supported: send the body uncompressed`)
+  })
   const access = new QueryAccess({ registry: deps.registry, tenants: security.tenants })
   const querySeconds = histogram(deps.registry, 'sluice_query_seconds', 'Query API ClickHouse query duration.', LATENCY_BUCKETS_SECONDS, ['endpoint'])
   const run = guardedRunner(deps.clickhouse, config.guard, querySeconds)

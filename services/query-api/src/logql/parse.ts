@@ -846,7 +846,7 @@ class Parser {
 // Loki refuses selectors that would match every stream: at least one matcher must reject the
 // empty value. Regexes are RE2; JavaScript agrees on the empty string for the forms found in
 // selectors, and a regex JavaScript cannot compile counts as rejecting it (we stay permissive).
-function matchesEmpty(m: Matcher): boolean {
+export function matchesEmpty(m: Matcher): boolean {
   switch (m.op) {
     case '=':
       return m.value === ''

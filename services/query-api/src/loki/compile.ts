@@ -3,10 +3,11 @@
 // (pipeline.ts). evaluate.ts puts the rest of a metric query together; routes.ts runs them.
 import { SluiceError } from '@sluice/core'
 import type { Grouping, LogExpr, Matcher, RangeAggregation } from '../logql/ast.js'
+import { matchesEmpty } from '../logql/parse.js'
 import type { Labels } from './output.js'
 import { Pipeline, namesLabel } from './pipeline.js'
 import type { OutputRow } from './pipeline.js'
-import { Params, anchored, builtin, bytesValue, durationSeconds, matchSql, unsupported } from './sql.js'
+import { Params, builtin, bytesValue, durationSeconds, matchSql, unsupported } from './sql.js'
 
 export interface Scope {
   db: string
@@ -42,18 +43,6 @@ function base(scope: Scope, matchers: readonly Matcher[], fromNs: bigint, toNs: 
     }
   }
   return clauses
-}
-
-function matchesEmpty(m: Matcher): boolean {
-  if (m.op === '=') return m.value === ''
-  if (m.op === '!=') return m.value !== ''
-  let re: RegExp
-  try {
-    re = new RegExp(anchored(m.value.replace(/\(\?P</g, '(?<')))
-  } catch {
-    return true // judged by ClickHouse's RE2 when the query runs
-  }
-  return m.op === '=~' ? re.test('') : !re.test('')
 }
 
 export interface LogStatement {

@@ -25,6 +25,9 @@ export const LOKI_API_VERSION = '3.4.0'
 
 export const HOUR_NS = 3_600_000_000_000n
 
+/** Loki answers its read endpoints for GET and for POST (a form body), as Grafana may send either. */
+export const READ_METHODS: ('GET' | 'POST')[] = ['GET', 'POST']
+
 export interface LokiContext {
   opts: LokiOptions
   /** Query string and form body together. */
@@ -39,6 +42,8 @@ export interface LokiContext {
   prepare<S extends LogStatement>(reply: FastifyReply, scope: Scope, build: (scope: Scope) => S): Promise<S>
   /** The `name` parameter as a log selector (400 when absent or a metric query). */
   selector(q: Query, name?: string): LogExpr
+  /** The `query` parameter as a stream selector alone; a pipeline is Loki's 400 "only label matchers are supported". */
+  streamSelector(q: Query): LogExpr
   /** start/end with Loki's defaults and the range limits (QUERY_MAX_RANGE_HOURS, the tenant's query_max_range_hours). */
   window(req: FastifyRequest, reply: FastifyReply, q: Query, defaultNs?: bigint): { startNs: bigint; endNs: bigint }
   /** The tenant rule and limits. */

@@ -6,7 +6,7 @@ import type { LogExpr } from '../logql/ast.js'
 import { seconds } from './answer.js'
 import { compileSelect } from './compile.js'
 import type { LogStatement, Scope } from './compile.js'
-import { LOKI_API_VERSION } from './context.js'
+import { LOKI_API_VERSION, READ_METHODS } from './context.js'
 import type { LokiContext } from './context.js'
 import { detectFields } from './detect.js'
 import { int, str } from './params.js'
@@ -21,7 +21,7 @@ export function registerDrilldown(api: FastifyInstance, ctx: LokiContext): void 
   const { params, selector, window, stepsOf, run, scopeOf, logLines, opts } = ctx
   const db = opts.database
   const texts = new TemplateTexts({ ttlMs: TEMPLATE_TEXT_TTL_MS, maxEntries: 100_000 })
-  api.get('/patterns', async (req, reply) => {
+  api.route({ method: READ_METHODS, url: '/patterns', handler: async (req, reply) => {
     const q = params(req)
     const e = selector(q)
     const { startNs, endNs } = window(req, reply, q)
@@ -68,9 +68,9 @@ export function registerDrilldown(api: FastifyInstance, ctx: LokiContext): void 
         samples: [...o.samples].sort((a, b) => a[0] - b[0]).map(([i, c]) => [seconds(startNs + BigInt(i) * steps.stepNs), c]),
       }))
     return { status: 'success', data }
-  })
+  } })
 
-  api.get('/detected_labels', async (req, reply) => {
+  api.route({ method: READ_METHODS, url: '/detected_labels', handler: async (req, reply) => {
     const q = params(req)
     const { startNs, endNs } = window(req, reply, q)
     const sel = str(q, 'query')
@@ -89,7 +89,7 @@ export function registerDrilldown(api: FastifyInstance, ctx: LokiContext): void 
       params: p.values,
     })
     return { detectedLabels: rows.map((r) => ({ label: r.label, cardinality: Number(r.cardinality) })) }
-  })
+  } })
 
   const sample = async (req: FastifyRequest, reply: FastifyReply, q: Query) => {
     const e = selector(q)
@@ -97,19 +97,19 @@ export function registerDrilldown(api: FastifyInstance, ctx: LokiContext): void 
     const limit = int(q, 'line_limit', 1000, opts.maxLines)
     return logLines(reply, 'loki_detected_fields', scopeOf(req, reply), e, { fromNs: startNs, toNs: endNs + 1n, limit, direction: 'backward' })
   }
-  api.get('/detected_fields', async (req, reply) => {
+  api.route({ method: READ_METHODS, url: '/detected_fields', handler: async (req, reply) => {
     const q = params(req)
     const limit = int(q, 'limit', 1000, 100_000)
     const fields = detectFields(await sample(req, reply, q))
     return { fields: fields.slice(0, limit).map(({ values: _values, ...f }) => f), limit }
-  })
-  api.get('/detected_field/:name/values', async (req, reply) => {
+  } })
+  api.route({ method: READ_METHODS, url: '/detected_field/:name/values', handler: async (req, reply) => {
     const q = params(req)
     const name = (req.params as { name: string }).name
     const limit = int(q, 'limit', 1000, 100_000)
     const field = detectFields(await sample(req, reply, q)).find((f) => f.label === name)
     return { values: field ? [...field.values].slice(0, limit) : [] }
-  })
+  } })
 
   // What Logs Drilldown reads to decide which of its views to offer (Loki's tenant limits
   // endpoint): volume and patterns are served, levels detected, and the query limits as set.

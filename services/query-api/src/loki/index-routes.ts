@@ -7,6 +7,7 @@ import type { LogExpr, Matcher } from '../logql/ast.js'
 import { JSON_TYPE, matrixBody, num, seconds, stats } from './answer.js'
 import { compileSelect } from './compile.js'
 import type { LogStatement, Scope, Steps } from './compile.js'
+import { READ_METHODS } from './context.js'
 import type { LokiContext } from './context.js'
 import { labelKey } from './evaluate.js'
 import type { Series } from './evaluate.js'
@@ -14,20 +15,19 @@ import { int, str } from './params.js'
 import { Params } from './sql.js'
 
 export function registerIndex(api: FastifyInstance, ctx: LokiContext): void {
-  const { params, selector, window, stepsOf, run, scopeOf } = ctx
+  const { params, streamSelector, window, stepsOf, run, scopeOf } = ctx
   const db = ctx.opts.database
-  api.get('/index/stats', async (req, reply) => {
+  api.route({ method: READ_METHODS, url: '/index/stats', handler: async (req, reply) => {
     const q = params(req)
-    const e = selector(q)
+    const only = streamSelector(q)
     const { startNs, endNs } = window(req, reply, q)
-    const only = { ...e, pipeline: [] }
     const scope = scopeOf(req, reply)
     const streamsOf = compileSelect(scope, only, startNs, endNs + 1n, () => 'uniqExact(ServiceName, SeverityText, HostName, mapFilter((k, v) -> k != \'service.name\', ResourceAttributes)) AS streams, count() AS entries')
     type Stats = { streams?: string; entries: string; bytes?: string }
-    const rows: Stats[] = onVolumeTable(e.matchers, [])
+    const rows: Stats[] = onVolumeTable(only.matchers, [])
       ? [
           {
-            ...(await run<Stats>(reply, 'loki_index_stats', volumeStatement(db, scope.tenant, e.matchers, startNs, endNs, 'sum(Count) AS entries, sum(Bytes) AS bytes')))[0]!,
+            ...(await run<Stats>(reply, 'loki_index_stats', volumeStatement(db, scope.tenant, only.matchers, startNs, endNs, 'sum(Count) AS entries, sum(Bytes) AS bytes')))[0]!,
             streams: (await run<Stats>(reply, 'loki_index_stats', streamsOf))[0]?.streams ?? '0',
           },
         ]
@@ -35,11 +35,11 @@ export function registerIndex(api: FastifyInstance, ctx: LokiContext): void {
     const r = { streams: '0', entries: '0', bytes: '0', ...rows[0] }
     // Sluice keeps no chunks; a stream's rows in a time range stand in for one.
     return { streams: Number(r.streams), chunks: Number(r.streams), entries: Number(r.entries), bytes: Number(r.bytes) }
-  })
+  } })
 
   const volume = async (req: FastifyRequest, reply: FastifyReply, ranged: boolean) => {
     const q = params(req)
-    const e = selector(q)
+    const e = streamSelector(q)
     const { startNs, endNs } = window(req, reply, q)
     const limit = int(q, 'limit', 100, 10_000)
     const aggregateBy = str(q, 'aggregateBy') ?? 'series'
@@ -64,8 +64,8 @@ export function registerIndex(api: FastifyInstance, ctx: LokiContext): void {
     const at = seconds(endNs)
     return { status: 'success', data: { resultType: 'vector', result: top.map((s) => ({ metric: s.metric, value: [at, num(total(s))] })), stats: stats(0, 0, 0) } }
   }
-  api.get('/index/volume', (req, reply) => volume(req, reply, false))
-  api.get('/index/volume_range', (req, reply) => volume(req, reply, true))
+  api.route({ method: READ_METHODS, url: '/index/volume', handler: (req, reply) => volume(req, reply, false) })
+  api.route({ method: READ_METHODS, url: '/index/volume_range', handler: (req, reply) => volume(req, reply, true) })
 }
 
 /** Label names the volume table has as columns. */
@@ -108,7 +108,7 @@ function volumeRange(db: string, t: string, matchers: readonly Matcher[], by: re
 function logsVolumeRange(scope: Scope, e: LogExpr, by: readonly string[], steps: Steps, aggregateBy: string): LogStatement {
   return compileSelect(
     scope,
-    { ...e, pipeline: [] },
+    e,
     steps.startNs,
     steps.endNs + 1n,
     (pipe, p) => {

@@ -30,7 +30,7 @@ import { parseLogQL } from '../logql/parse.js'
 import { JSON_TYPE, matrixBody, num, seconds, stats, streams } from './answer.js'
 import { compileLogQuery, compileSelect, stepCount, uniqueLines } from './compile.js'
 import type { LinesStatement, LogLine, LogStatement, Scope, Steps } from './compile.js'
-import { HOUR_NS, LOKI_API_VERSION } from './context.js'
+import { HOUR_NS, LOKI_API_VERSION, READ_METHODS } from './context.js'
 import type { LokiContext, LokiOptions } from './context.js'
 import { registerDrilldown } from './drilldown.js'
 import { evaluate, labelKey } from './evaluate.js'
@@ -69,7 +69,9 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
 
   void app.register(
     async (api) => {
-      // Loki accepts POSTed forms for its query endpoints.
+      // Loki accepts POSTed forms for its query endpoints, and no other body: JSON is refused like
+      // any type no parser takes (415), rather than read as parameters of any JSON type.
+      api.removeContentTypeParser('application/json')
       api.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
         const out: Query = {}
         for (const [k, v] of new URLSearchParams(body as string)) {
@@ -90,6 +92,9 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         if (ch) return reply.code(400).type('text/plain').send(ch)
         // Fastify's own client errors (a content type no parser takes: 415, a body over the limit: 413) keep their status.
         const status = (err as { statusCode?: number }).statusCode
+        if ((err as { code?: string }).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+          return reply.code(415).type('text/plain').send(`unsupported Content-Type ${req.headers['content-type'] ?? ''}: send the parameters in the query string or as a form (application/x-www-form-urlencoded)`)
+        }
         if (status !== undefined && status >= 400 && status < 500) return reply.code(status).type('text/plain').send((err as Error).message)
         req.log.error({ err }, 'loki api request failed')
         return reply.code(500).type('text/plain').send('internal error')
@@ -173,6 +178,11 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         if (text === undefined || text.trim() === '') throw new SluiceError('VALIDATION_FAILED', `${name} must be supplied`)
         const e = parseLogQL(text)
         if (e.kind !== 'log') throw new SluiceError('VALIDATION_FAILED', `${name} must be a log selector like {service_name="api"}, not a metric query`)
+        return e
+      }
+      const streamSelector = (q: Query): LogExpr => {
+        const e = selector(q)
+        if (e.pipeline.length > 0) throw new SluiceError('VALIDATION_FAILED', 'only label matchers are supported')
         return e
       }
       /** start/end with Loki's defaults (the last `since`, one hour unless given) and the range limits. */
@@ -286,7 +296,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
       api.get('/labels', labels)
       api.post('/labels', labels)
 
-      api.get('/label/:name/values', async (req, reply) => {
+      api.route({ method: READ_METHODS, url: '/label/:name/values', handler: async (req, reply) => {
         const q = params(req)
         const name = (req.params as { name: string }).name
         const { startNs, endNs } = window(req, reply, q, 6n * HOUR_NS)
@@ -306,17 +316,25 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
           params: p.values,
         })
         return { status: 'success', data: rows.map((r) => r.v) }
-      })
+      } })
 
       const series = async (req: FastifyRequest, reply: FastifyReply) => {
         const q = params(req)
         const { startNs, endNs } = window(req, reply, q, 6n * HOUR_NS)
         const matches = [...all(q, 'match[]'), ...all(q, 'match')]
         if (matches.length === 0) throw new SluiceError('VALIDATION_FAILED', 'at least one match[] selector must be supplied')
-        const seen = new Map<string, Record<string, string>>()
-        for (const m of matches) {
+        const selectors = [...new Set(matches)].map((m) => {
           const e = parseLogQL(m)
           if (e.kind !== 'log') throw new SluiceError('VALIDATION_FAILED', `match[] must be a log selector, got ${JSON.stringify(m)}`)
+          return e
+        })
+        // One statement per selector: QUERY_TIMEOUT_MS bounds the request, not each of thousands.
+        const deadline = performance.now() + opts.timeoutMs
+        const seen = new Map<string, Record<string, string>>()
+        for (const [i, e] of selectors.entries()) {
+          if (performance.now() > deadline) {
+            throw new SluiceError('VALIDATION_FAILED', `query timed out after ${opts.timeoutMs} ms (QUERY_TIMEOUT_MS) with ${i} of ${selectors.length} match[] selectors answered; send fewer selectors`)
+          }
           const rows = await run<{ s: Record<string, string> }>(
             reply,
             'loki_series',
@@ -330,18 +348,18 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
       api.get('/series', series)
       api.post('/series', series)
 
-      const ctx: LokiContext = { opts, params, scopeOf, run, logLines, prepare, selector, window, stepsOf, access: deps.access }
+      const ctx: LokiContext = { opts, params, scopeOf, run, logLines, prepare, selector, streamSelector, window, stepsOf, access: deps.access }
       registerIndex(api, ctx)
       registerDrilldown(api, ctx)
 
       // ---- the rest ----------------------------------------------------------------------------
 
       // No data, but the same door: a tenant the key does not hold is refused here too.
-      api.get('/format_query', async (req) => {
+      api.route({ method: READ_METHODS, url: '/format_query', handler: async (req) => {
         deps.access.tenant(req, LOKI_DEFAULT_TENANT)
         const q = params(req)
         return { status: 'success', data: formatLogQL(parse(q)) }
-      })
+      } })
       api.get('/status/buildinfo', async (req) => {
         deps.access.tenant(req, LOKI_DEFAULT_TENANT)
         return { version: LOKI_API_VERSION, revision: 'sluice', branch: 'sluice', buildUser: 'sluice', buildDate: '', goVersion: '' }
@@ -363,7 +381,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
           const rs = await deps.clickhouse.query({ query: `${st.query}\n${limits}`, query_params: st.params, format: 'JSON' })
           return (await rs.json<OutputRow>()).data
         },
-        refusal: (err) => limitMessage(err, opts),
+        refusal: (err) => (isSluiceError(err) && err.code === 'VALIDATION_FAILED' ? err.message : limitMessage(err, opts)),
         stream: (rows) => streams(rows, false),
       })
     },
@@ -375,7 +393,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
 
 const hours = (ns: bigint) => (Number(ns) / 3.6e12).toFixed(1)
 
-const REFUSAL_STATUS: Partial<Record<string, number>> = { UNAUTHORIZED: 401, FORBIDDEN: 403, RATE_LIMITED: 429 }
+const REFUSAL_STATUS: Partial<Record<string, number>> = { UNAUTHORIZED: 401, FORBIDDEN: 403, RATE_LIMITED: 429, UNSUPPORTED_MEDIA_TYPE: 415 }
 
 /** The longest range (plus offset) of the range aggregations in `e`: how far back an instant query reads. */
 export function longestRangeNs(e: unknown): bigint {

@@ -28,7 +28,7 @@ export interface TailOptions {
   /** The tail's tenant; throws when it is refused, or when its backlog (`backlogNs`) reaches too far back. */
   scopeOf(req: FastifyRequest, backlogNs: bigint): Scope
   query(st: LinesStatement): Promise<OutputRow[]>
-  /** What the client should hear when ClickHouse refused a tail's statement on its account (guard.ts limitMessage); else undefined. */
+  /** What the client should hear when the compiler or ClickHouse refused a tail's statement on its account (guard.ts limitMessage); else undefined. */
   refusal(err: unknown): string | undefined
   stream(lines: LogLine[]): unknown
 }
@@ -128,7 +128,14 @@ export function registerTail(api: FastifyInstance, opts: TailOptions): void {
       clearInterval(timer)
     })
     // The backlog: newest `limit` lines since start, sent oldest first; then the polls.
-    const backlog = compileLines(scope, expr, { fromNs: startNs, toNs: cursor + 1n, extra, tail: (p) => `ORDER BY TimestampTime DESC, Timestamp DESC LIMIT ${p.bind(limit, 'UInt32')}` })
+    let backlog: LinesStatement
+    try {
+      backlog = compileLines(scope, expr, { fromNs: startNs, toNs: cursor + 1n, extra, tail: (p) => `ORDER BY TimestampTime DESC, Timestamp DESC LIMIT ${p.bind(limit, 'UInt32')}` })
+    } catch (err) {
+      // A query the compiler refuses (a feature Sluice does not support): the client's fault, 1008.
+      failed(err)
+      return
+    }
     void opts
       .query(backlog)
       .then((found) => {
