@@ -60,6 +60,24 @@ describe('parseTimestampNs', () => {
     }
   })
 
+  it('formats times before 1970 as RFC 3339, the fraction counted forward from the second before', () => {
+    expect(formatNs(-1n)).toBe('1969-12-31T23:59:59.999999999Z')
+    expect(formatNs(-500_000_000n)).toBe('1969-12-31T23:59:59.500000000Z')
+    expect(formatNs(-1_000_000_000n)).toBe('1969-12-31T23:59:59.000000000Z')
+    expect(formatNs(-3_598_500_000_000n)).toBe('1969-12-31T23:00:01.500000000Z')
+    expect(formatNs(-(2n ** 63n))).toBe('1677-09-21T00:12:43.145224192Z')
+    const rfc3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/
+    for (let i = 0; i < 200; i++) {
+      const ns = -BigInt(Math.floor(Math.random() * 4e9)) * 1_000_000_000n - BigInt(Math.floor(Math.random() * 1e9))
+      const text = formatNs(ns)
+      expect(text, String(ns)).toMatch(rfc3339)
+      // Date reads whole milliseconds: the text's instant, less its sub-millisecond digits, is ns floored to one.
+      const floorMs = ns / 1_000_000n - (ns % 1_000_000n < 0n ? 1n : 0n)
+      expect(BigInt(Date.parse(text)), text).toBe(floorMs)
+      expect(text.slice(23, 29)).toBe(((((ns % 1_000_000n) + 1_000_000n) % 1_000_000n).toString().padStart(6, '0')))
+    }
+  })
+
   it('refuses times a LogEvent cannot hold (past 2262 or before 1970)', () => {
     expect(parseTimestampNs('99999999999999999999')).toBeUndefined()
     expect(parseTimestampNs('9223372036854775807')).toBe(9_223_372_036_854_775_807n)

@@ -107,14 +107,22 @@ export function parseTimestampNs(input: string | number | bigint): bigint | unde
 let lastSecond = -1n
 let lastSecondText = ''
 
-/** RFC 3339 with nanoseconds, e.g. 2026-11-23T12:00:00.123456789Z. */
+/**
+ * RFC 3339 with nanoseconds, e.g. 2026-11-23T12:00:00.123456789Z, for any signed 64-bit count
+ * (1677-09-21 to 2262-04-11: four-digit years, as RFC 3339 requires).
+ */
 export function formatNs(ns: bigint): string {
-  const fraction = (ns % NS_PER_S).toString().padStart(9, '0')
-  if (ns < 0n) return `${new Date(Number(ns / NS_PER_MS)).toISOString().slice(0, 19)}.${fraction}Z`
-  const second = ns / NS_PER_S
+  let second = ns / NS_PER_S
+  let fraction = ns % NS_PER_S
+  // Bigint division truncates toward zero: before 1970 the second is the one before, and the
+  // fraction counts forward from it (-0.5 s is 23:59:59.5).
+  if (fraction < 0n) {
+    second -= 1n
+    fraction += NS_PER_S
+  }
   if (second !== lastSecond) {
     lastSecondText = new Date(Number(second) * 1000).toISOString().slice(0, 19)
     lastSecond = second
   }
-  return `${lastSecondText}.${fraction}Z`
+  return `${lastSecondText}.${fraction.toString().padStart(9, '0')}Z`
 }

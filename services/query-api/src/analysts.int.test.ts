@@ -211,10 +211,15 @@ describe('GET /v1/services', () => {
     await app.inject({ method: 'DELETE', url: '/v1/services/checkout', headers: { 'x-sluice-tenant': 'acme' } })
   })
 
-  it('answers 400 naming a bad window', async () => {
+  it('answers 400 naming a bad window, and a window that is not whole minutes', async () => {
     const r = await get('/v1/services?window=soon')
     expect(r.status).toBe(400)
     expect(r.body.message).toMatch(/^parameter window:/)
+    for (const window of ['1', '0.0001m', '90s']) {
+      const odd = await get(`/v1/services?window=${window}`)
+      expect(odd.status, window).toBe(400)
+      expect(odd.body.message, window).toBe('parameter window: must be a whole number of minutes (counts are kept per minute)')
+    }
   })
 })
 
@@ -478,6 +483,23 @@ describe('GET /v1/logs', () => {
     const bad = await get('/v1/logs?cursor=bm9wZQ')
     expect(bad.status).toBe(400)
     expect(bad.body.message).toMatch(/^parameter cursor:/)
+    // Times past Int64 (ClickHouse would wrap them): forged, like any cursor the API did not return.
+    for (const forged of ['99999999999999999999|a', '18446744073709551616|a']) {
+      const r = await get(`/v1/logs?limit=2&cursor=${Buffer.from(forged).toString('base64url')}`)
+      expect(r.status, forged).toBe(400)
+      expect(r.body.message, forged).toBe(bad.body.message)
+    }
+  })
+
+  it('reads every record without `from`, and refuses a range over QUERY_MAX_RANGE_HOURS on logs, stats and export', async () => {
+    const all = await get('/v1/logs?limit=1000')
+    expect(all.body.logs).toHaveLength(acme.length)
+    expect((await get('/v1/stats')).body.total).toBe(acme.length)
+    for (const url of ['/v1/logs?from=0', '/v1/stats?from=0', '/v1/logs/export?from=0']) {
+      const r = await get(url)
+      expect(r.status, url).toBe(400)
+      expect(r.body.message, url).toMatch(/exceeds the limit of 721 h \(QUERY_MAX_RANGE_HOURS\)$/)
+    }
   })
 
   it('exports every record of a selection as NDJSON, in chunks', async () => {

@@ -54,6 +54,7 @@ export function loadConfig(env?: Env) {
       exportMaxRows: e.QUERY_EXPORT_MAX_ROWS,
       exportChunkRows: e.QUERY_EXPORT_CHUNK_ROWS,
       textScanMinRows: e.QUERY_TEXT_SCAN_MIN_ROWS,
+      maxRangeHours: e.QUERY_MAX_RANGE_HOURS,
     }),
     analysts: Object.freeze({
       database: e.CLICKHOUSE_DATABASE,

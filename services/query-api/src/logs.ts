@@ -9,8 +9,10 @@
 // LIMIT 1 BY id (which stands between the sort and the LIMIT, so ClickHouse would read every
 // column of every row in the range rather than of the page's rows only), and a page holding a
 // copy (its copies sort next to each other) is read again with it.
-// The tenant (every tenant when the request names none and its key does not decide) and the
-// tenant's limits on concurrency and time range are tenancy.ts's.
+// The tenant (every tenant when the request names none and its key does not decide), the
+// tenant's limits on concurrency and time range, and QUERY_MAX_RANGE_HOURS over every tenant are
+// tenancy.ts's: a range longer than a limit is refused, one without `from` reads the last
+// QUERY_MAX_RANGE_HOURS (or the tenant's shorter limit) before `to`.
 import { Readable } from 'node:stream'
 import type { ZodTypeProvider } from '@sluice/observability'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -32,6 +34,8 @@ export interface LogsOptions {
   exportChunkRows: number
   /** A `q` search over at most this many rows reads them without the text index's dictionary scan (guard.ts, runTextSearch). */
   textScanMinRows: number
+  /** Longest `from`–`to` of a read (QUERY_MAX_RANGE_HOURS); an open range is cut to it. */
+  maxRangeHours: number
 }
 
 const cursor = z.string().transform((v, ctx) => {
@@ -97,10 +101,10 @@ export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run, 
       pageOf({ ...s, from: fromNs, to }, n, scan ? as : (st) => runUnscanned<StoredRow>(run, reply, endpoint, st, opts.textScanMinRows)),
     )
   }
-  /** The request's selection: its tenant (tenancy.ts) and its time range under the tenant's limit. */
+  /** The request's selection: its tenant (tenancy.ts) and its time range under the range limits. */
   const selection = <P extends Selection>(req: FastifyRequest, reply: FastifyReply, p: P): P => {
     const read = access.open(req, reply, undefined, p.tenant)
-    return { ...p, tenant: read.tenant, ...access.range(read, p.from, p.to) }
+    return { ...p, tenant: read.tenant, ...access.range(read, opts.maxRangeHours, p.from, p.to) }
   }
   const next = (rows: StoredRow[]): After => {
     const last = rows.at(-1)

@@ -1,6 +1,6 @@
 // One stored log record as the /v1 endpoints answer it: the columns read from <db>.logs and the
 // JSON object made of them (nanosecond timestamps as RFC 3339 text, absent optional strings null).
-import { formatNs } from '@sluice/core'
+import { MAX_TIMESTAMP_NS, formatNs } from '@sluice/core'
 
 /** SELECT list over <db>.logs producing a StoredRow; timestamps as exact decimal nanoseconds. */
 export const RECORD_COLUMNS = `id, tenant, toString(toUnixTimestamp64Nano(Timestamp)) AS ts, toString(toUnixTimestamp64Nano(ObservedTimestamp)) AS observed,
@@ -83,7 +83,8 @@ export function encodeCursor(tsNs: string, id: string): string {
   return Buffer.from(`${tsNs}|${id}`).toString('base64url')
 }
 
+/** The position a cursor holds; undefined for one this API cannot have returned (a time past Int64, the Timestamp column's range). */
 export function decodeCursor(cursor: string): { tsNs: string; id: string } | undefined {
   const m = /^(\d{1,20})\|([\w.:-]{1,128})$/.exec(Buffer.from(cursor, 'base64url').toString())
-  return m ? { tsNs: m[1]!, id: m[2]! } : undefined
+  return m && BigInt(m[1]!) <= MAX_TIMESTAMP_NS ? { tsNs: m[1]!, id: m[2]! } : undefined
 }

@@ -7,7 +7,7 @@
 //   &attr.city=Paris            LogAttributes['city'] = 'Paris'
 //   &resource.k8s.pod.name=…    ResourceAttributes['k8s.pod.name'] = …
 import { z } from 'zod'
-import { CATEGORIES, TENANT_PATTERN, parseSeverity, parseTimestampNs } from '@sluice/core'
+import { CATEGORIES, SluiceError, TENANT_PATTERN, parseSeverity, parseTimestampNs } from '@sluice/core'
 import { Params, bodyContains } from './loki/sql.js'
 
 /** ISO-8601 or epoch seconds/ms/ns → epoch nanoseconds. */
@@ -24,6 +24,27 @@ export const time = z
     return ns
   })
 
+/**
+ * The start of a window of `spanNs` ending at `toNs`, no earlier than the Unix epoch: no record is
+ * older (`time` refuses times before 1970, as ingestion does), so the window selects the same
+ * records, and its ends print as RFC 3339 times the endpoints read back (the AI endpoints pass them
+ * on to the others).
+ */
+export function windowStart(toNs: bigint, spanNs: bigint): bigint {
+  const fromNs = toNs - spanNs
+  return fromNs > 0n ? fromNs : 0n
+}
+
+/**
+ * [from, to) of a request: `from` when sent, else windowStart(to, `spanNs`). An empty one is a 400
+ * naming the parameter the client sent: without `from`, only a `to` at the epoch leaves nothing.
+ */
+export function timeWindow(from: bigint | undefined, toNs: bigint, spanNs: bigint): { fromNs: bigint; toNs: bigint } {
+  const fromNs = from ?? windowStart(toNs, spanNs)
+  if (fromNs < toNs) return { fromNs, toNs }
+  throw new SluiceError('VALIDATION_FAILED', from === undefined ? 'parameter to: must be after 1970-01-01T00:00:00Z' : 'parameter from: must be before to')
+}
+
 /** `30s`, `15m`, `1h`, `7d` (or bare seconds) → milliseconds. */
 export const duration = z.string().transform((v, ctx) => {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)?$/.exec(v.trim())
@@ -35,6 +56,9 @@ export const duration = z.string().transform((v, ctx) => {
   }
   return Math.round(ms)
 })
+
+/** A duration over the per-minute counts (the volume table): whole minutes, in milliseconds. */
+export const wholeMinutes = duration.refine((ms) => ms % 60_000 === 0, 'must be a whole number of minutes (counts are kept per minute)')
 
 /** Comma-separated levels, normalised (`warning` → WARN). */
 export const levels = z.string().transform((v, ctx) => {

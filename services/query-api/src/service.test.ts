@@ -6,6 +6,7 @@ import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from './config.js'
 import { buildApp } from './service.js'
 import type { QueryDeps } from './service.js'
+import { HOUR_NS } from './tenancy.js'
 
 interface Asked {
   query: string
@@ -48,6 +49,113 @@ describe('query API', () => {
     ])
     expect(Object.values(asked[0]!.query_params ?? {})).toEqual(expect.arrayContaining([20, ['ERROR', 'WARN']]))
     expect(res.json().next_cursor).toBeNull()
+  })
+
+  it('refuses a /v1/logs, /v1/stats or export range over QUERY_MAX_RANGE_HOURS as the analyst endpoints do, without asking ClickHouse', async () => {
+    const { app: a, asked } = app([])
+    const analyst = await a.inject({ url: '/v1/fields?from=0' })
+    expect(analyst.statusCode).toBe(400)
+    for (const url of ['/v1/logs?from=0', '/v1/stats?from=0', '/v1/logs/export?from=0', '/v1/stats?from=2020-01-01T00:00:00Z&to=2020-02-01T02:00:00Z']) {
+      const r = await a.inject({ url })
+      expect(r.statusCode, url).toBe(400)
+      expect(r.json().message, url).toMatch(/^the time range \(\d+\.\d h\) exceeds the limit of 721 h \(QUERY_MAX_RANGE_HOURS\)$/)
+    }
+    expect((await a.inject({ url: '/v1/logs?from=0' })).json()).toEqual(analyst.json())
+    expect(asked).toEqual([])
+  })
+
+  it('leaves /v1/logs, /v1/stats and export open without `from` (no tenant limit), and takes an explicit range within QUERY_MAX_RANGE_HOURS', async () => {
+    const { app: a, asked } = app([])
+    const boundNs = (i: number) => Object.values(asked[i]!.query_params ?? {}).filter((v): v is string => typeof v === 'string' && /^\d{19}$/.test(v)).map(BigInt)
+    for (const url of ['/v1/logs', '/v1/stats', '/v1/logs/export']) {
+      const r = await a.inject({ url })
+      expect(r.statusCode, url).toBe(200)
+      expect(boundNs(asked.length - 1), url).toEqual([])
+    }
+    const to = 1_763_899_200_000_000_000n
+    const ranged = await a.inject({ url: `/v1/logs?from=${to - 720n * HOUR_NS}&to=${to}` })
+    expect(ranged.statusCode).toBe(200)
+    expect(boundNs(asked.length - 1)).toEqual([to - 720n * HOUR_NS, to])
+    expect((await a.inject({ url: '/v1/stats?to=1.5' })).statusCode).toBe(200)
+  })
+
+  it('refuses a /v1/logs cursor whose time lies past Int64, as any cursor it did not return', async () => {
+    const { app: a, asked } = app([])
+    const cursor = (text: string) => Buffer.from(text).toString('base64url')
+    for (const forged of ['99999999999999999999|a', '18446744073709551616|a', '9223372036854775808|a', 'bm9wZQ']) {
+      const r = await a.inject({ url: `/v1/logs?limit=2&cursor=${forged.includes('|') ? cursor(forged) : forged}` })
+      expect(r.statusCode, forged).toBe(400)
+      expect(r.json().message, forged).toBe('parameter cursor: not a cursor this API returned (next_cursor)')
+    }
+    expect(asked).toEqual([])
+    // The latest time a record holds is a cursor the API can return.
+    expect((await a.inject({ url: `/v1/logs?limit=2&cursor=${cursor('9223372036854775807|a')}` })).statusCode).toBe(200)
+    expect(Object.values(asked[0]!.query_params ?? {})).toContain('9223372036854775807')
+  })
+
+  it('takes a /v1/services window in whole minutes only, as /v1/trends takes its step', async () => {
+    const { app: a, asked } = app([])
+    for (const [name, url] of [['window', '/v1/services?window='], ['step', '/v1/trends?step=']] as const) {
+      for (const v of ['1', '0.0001m', '90s', '1.5m']) {
+        const r = await a.inject({ url: `${url}${v}` })
+        expect(r.statusCode, `${url}${v}`).toBe(400)
+        expect(r.json().message, `${url}${v}`).toBe(`parameter ${name}: must be a whole number of minutes (counts are kept per minute)`)
+      }
+      expect((await a.inject({ url: `${url}soon` })).json().message).toBe(`parameter ${name}: expected a duration like 30s, 15m, 1h or 7d`)
+    }
+    expect(asked).toEqual([])
+    for (const [v, ms] of [['120s', 120_000], ['2m', 120_000], ['0.5h', 1_800_000], ['60', 60_000]] as const) {
+      const r = await a.inject({ url: `/v1/services?window=${v}` })
+      expect(r.statusCode, v).toBe(200)
+      expect(r.json().window_ms, v).toBe(ms)
+    }
+    expect((await a.inject({ url: '/v1/trends?step=5m' })).json().step_seconds).toBe(300)
+  })
+
+  it('starts a default window reaching before 1970 at the epoch, printed as RFC 3339, and names `to` when nothing is left', async () => {
+    const { app: a, asked } = app([])
+    const patterns = await a.inject({ url: '/v1/patterns?to=1.5' })
+    expect(patterns.statusCode).toBe(200)
+    expect(patterns.json()).toEqual({ from: '1970-01-01T00:00:00.000000000Z', to: '1970-01-01T00:00:01.500000000Z', previous_from: '1970-01-01T00:00:00.000000000Z', patterns: [] })
+    // No bound time before the epoch reaches ClickHouse.
+    expect(asked.flatMap((x) => Object.values(x.query_params ?? {})).filter((v) => typeof v === 'string' && v.startsWith('-'))).toEqual([])
+    const session = await a.inject({ url: '/v1/sessions/x?to=1.5' })
+    expect(session.statusCode).toBe(404)
+    expect(session.json().message).toBe('no records of session_id "x" between 1970-01-01T00:00:00.000000000Z and 1970-01-01T00:00:01.500000000Z')
+    for (const url of ['/v1/patterns?to=0', '/v1/trends?to=0', '/v1/ai/insights?to=0']) {
+      const r = await a.inject({ url })
+      expect(r.statusCode, url).toBe(400)
+      expect(r.json().message, url).toBe('parameter to: must be after 1970-01-01T00:00:00Z')
+    }
+    expect((await a.inject({ url: '/v1/patterns?from=2&to=1' })).json().message).toBe('parameter from: must be before to')
+  })
+
+  it('answers insights for a window starting at the epoch without asking for the empty window before it', async () => {
+    const { app: a } = app([])
+    const r = await a.inject({ url: '/v1/ai/insights?to=1&narrative=false' })
+    expect(r.statusCode).toBe(200)
+    const body = r.json()
+    expect(body.window).toEqual({ from: '1970-01-01T00:00:00.000000000Z', to: '1970-01-01T00:00:01.000000000Z' })
+    expect(body.queries.map((x: { url: string; status: number }) => [x.url.split('?')[0], x.status])).toEqual([
+      ['/v1/trends', 200],
+      ['/v1/patterns', 200],
+      ['/v1/patterns', 200],
+      ['/v1/services', 200],
+    ])
+  })
+
+  it('starts a question\'s window reaching before 1970 at the epoch: its refused search names valid times', async () => {
+    const { app: a } = app([])
+    for (const question of ['errors in the last 99999999 hours', `errors in the last ${'9'.repeat(400)} hours`]) {
+      const r = await a.inject({ method: 'POST', url: '/v1/ai/search', payload: { question } })
+      expect(r.statusCode, question).toBe(400)
+      const body = r.json()
+      expect(body.message).toMatch(/^the question's search was refused: \/v1\/patterns\?.*from=1970-01-01T00%3A00%3A00\.000000000Z/)
+      for (const x of body.queries as Array<{ url: string }>) {
+        const from = new URL(x.url, 'http://x').searchParams.get('from')
+        expect(from, x.url).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/)
+      }
+    }
   })
 
   it('answers 400 naming the parameter for a bad limit or level, without asking ClickHouse', async () => {

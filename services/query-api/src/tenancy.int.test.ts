@@ -318,6 +318,39 @@ const ROUTES: Record<string, RouteCheck> = {
   'GET /loki/api/v1/format_query': loki({ url: `${LOKI}/format_query?${q({ query: ANY })}` }, async () => {
     await asAcme({ url: `${LOKI}/format_query?${q({ query: ANY })}` })
   }),
+  // The same reads POSTed as forms (Loki answers both methods).
+  'POST /loki/api/v1/label/{name}/values': loki({ method: 'POST', url: `${LOKI}/label/service_name/values`, ...form(SINCE) }, async () => {
+    expect((await asAcme({ method: 'POST', url: `${LOKI}/label/service_name/values`, ...form(SINCE) })).json().data).toEqual(['checkout'])
+  }),
+  'POST /loki/api/v1/index/stats': loki({ method: 'POST', url: `${LOKI}/index/stats`, ...form({ query: ANY }) }, async () => {
+    expect((await asAcme({ method: 'POST', url: `${LOKI}/index/stats`, ...form({ query: ANY, ...SINCE }) })).json().entries).toBe(acmeRows.length)
+  }),
+  'POST /loki/api/v1/index/volume': loki({ method: 'POST', url: `${LOKI}/index/volume`, ...form({ query: ANY }) }, async () => {
+    const v = (await asAcme({ method: 'POST', url: `${LOKI}/index/volume`, ...form({ query: ANY, ...SINCE }) })).json().data.result as Array<{ metric: Record<string, string> }>
+    expect(v.map((s) => s.metric.service_name)).toEqual(['checkout'])
+  }),
+  'POST /loki/api/v1/index/volume_range': loki({ method: 'POST', url: `${LOKI}/index/volume_range`, ...form({ query: ANY }) }, async () => {
+    const v = (await asAcme({ method: 'POST', url: `${LOKI}/index/volume_range`, ...form({ query: ANY, step: '60', ...SINCE }) })).json().data.result as Array<{ metric: Record<string, string> }>
+    expect(v.map((s) => s.metric.service_name)).toEqual(['checkout'])
+  }),
+  'POST /loki/api/v1/patterns': loki({ method: 'POST', url: `${LOKI}/patterns`, ...form({ query: ANY }) }, async () => {
+    const patterns = (await asAcme({ method: 'POST', url: `${LOKI}/patterns`, ...form({ query: ANY, ...SINCE }) })).json().data as Array<{ pattern: string }>
+    expect(patterns.map((p) => p.pattern).sort()).toEqual(['aardvark card declined <_>', 'aardvark order <_> paid'])
+  }),
+  'POST /loki/api/v1/detected_labels': loki({ method: 'POST', url: `${LOKI}/detected_labels`, ...form(SINCE) }, async () => {
+    const labels = (await asAcme({ method: 'POST', url: `${LOKI}/detected_labels`, ...form(SINCE) })).json().detectedLabels as Array<{ label: string }>
+    expect(labels.map((l) => l.label)).toContain('aardvark_zone')
+  }),
+  'POST /loki/api/v1/detected_fields': loki({ method: 'POST', url: `${LOKI}/detected_fields`, ...form({ query: ANY }) }, async () => {
+    const fields = (await asAcme({ method: 'POST', url: `${LOKI}/detected_fields`, ...form({ query: ANY, ...SINCE }) })).json().fields as Array<{ label: string; cardinality: number }>
+    expect(fields.find((f) => f.label === 'session_id')?.cardinality).toBe(1)
+  }),
+  'POST /loki/api/v1/detected_field/{name}/values': loki({ method: 'POST', url: `${LOKI}/detected_field/city/values`, ...form({ query: ANY }) }, async () => {
+    expect((await asAcme({ method: 'POST', url: `${LOKI}/detected_field/city/values`, ...form({ query: ANY, ...SINCE }) })).json().values).toEqual(['Paris'])
+  }),
+  'POST /loki/api/v1/format_query': loki({ method: 'POST', url: `${LOKI}/format_query`, ...form({ query: ANY }) }, async () => {
+    await asAcme({ method: 'POST', url: `${LOKI}/format_query`, ...form({ query: ANY }) })
+  }),
   'GET /loki/api/v1/status/buildinfo': loki({ url: `${LOKI}/status/buildinfo` }, async () => {
     await asAcme({ url: `${LOKI}/status/buildinfo` })
   }),

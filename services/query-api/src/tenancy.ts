@@ -11,7 +11,8 @@
 //
 // Limits per tenant (SLUICE_TENANTS_FILE): query_max_concurrent requests of a tenant at once on
 // this instance (429 with Retry-After), and query_max_range_hours per query (400 naming the limit;
-// an open range, without `from`, is cut to the limit instead). Reads of every tenant at once (a `*`
+// an open range, without `from`, is cut to the limit instead), under QUERY_MAX_RANGE_HOURS, the
+// ceiling of every tenant (checkMaxRange). Reads of every tenant at once (a `*`
 // key, or no authentication, naming none) count as tenant `*` under the default settings.
 // Refusals are counted in sluice_query_refused_total{reason}.
 //
@@ -25,6 +26,7 @@ import type { TenantSettings } from '@sluice/auth'
 import { SluiceError, TENANT_PATTERN, isSluiceError } from '@sluice/core'
 import { counter } from '@sluice/observability'
 import type { Counter, Registry } from '@sluice/observability'
+import { windowStart } from './selection.js'
 
 /** Headers carrying credentials, forwarded on the AI endpoints' inner requests. */
 const CREDENTIAL_HEADERS = ['authorization', 'x-api-key'] as const
@@ -71,6 +73,12 @@ export function namedTenant(req: Pick<FastifyRequest, 'headers'>, param?: string
   const other = rest.find(([, t]) => t !== first?.[1])
   if (first && other) throw new SluiceError('VALIDATION_FAILED', `the request names two tenants: ${first[0]} ${first[1]}, ${other[0]} ${other[1]}`)
   return first?.[1]
+}
+
+/** Refuses (400, naming QUERY_MAX_RANGE_HOURS) a query spanning more than `maxRangeHours`, the limit of every tenant. */
+export function checkMaxRange(spanNs: bigint, maxRangeHours: number): void {
+  const hours = Number(spanNs) / 3.6e12
+  if (hours > maxRangeHours) throw new SluiceError('VALIDATION_FAILED', `the time range (${hours.toFixed(1)} h) exceeds the limit of ${maxRangeHours} h (QUERY_MAX_RANGE_HOURS)`)
 }
 
 export class QueryAccess {
@@ -143,13 +151,19 @@ export class QueryAccess {
   }
 
   /**
-   * The time range of a /v1 read under its range limit: an explicit one longer than the limit is
-   * refused; an open one (no `from`) starts at most the limit before `to` (or now).
+   * The time range of a /v1 read under its range limits, `maxRangeHours` (QUERY_MAX_RANGE_HOURS)
+   * and the tenant's: an explicit one longer than either is refused; an open one (no `from`) starts
+   * the shorter of them before `to` (or now), and not before the Unix epoch, where the tenant has
+   * a limit (without one it stays open).
    */
-  range(read: Read, from: bigint | undefined, to: bigint | undefined, nowNs = BigInt(Date.now()) * 1_000_000n): { from: bigint | undefined; to: bigint | undefined } {
-    if (read.maxRangeHours <= 0) return { from, to }
+  range(read: Read, maxRangeHours: number, from: bigint | undefined, to: bigint | undefined, nowNs = BigInt(Date.now()) * 1_000_000n): { from: bigint | undefined; to: bigint | undefined } {
     const end = to ?? nowNs
-    if (from === undefined) return { from: end - BigInt(read.maxRangeHours) * HOUR_NS, to }
+    if (from === undefined) {
+      // Without a tenant limit an open range stays open (retention bounds it), as it always read.
+      if (read.maxRangeHours <= 0) return { from, to }
+      return { from: windowStart(end, BigInt(Math.min(read.maxRangeHours, maxRangeHours)) * HOUR_NS), to }
+    }
+    checkMaxRange(end - from, maxRangeHours)
     this.checkRange(read, end - from)
     return { from, to }
   }

@@ -10,9 +10,9 @@
 import { createHash } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { SluiceError, formatNs } from '@sluice/core'
+import { formatNs } from '@sluice/core'
 import type { Registry, ZodTypeProvider } from '@sluice/observability'
-import { scopeFields } from '../selection.js'
+import { scopeFields, timeWindow, windowStart } from '../selection.js'
 import { QueryAccess } from '../tenancy.js'
 import type { Ask, Asked, ExecutedQuery } from './ask.js'
 import { aiRead } from './search.js'
@@ -215,20 +215,22 @@ export interface Refused {
 /** Asks the endpoints (concurrently) and selects the insights, ranked, with every query made. */
 export async function computeInsights(ask: Ask, w: Window): Promise<{ insights: Insight[]; queries: ExecutedQuery[] } | Refused> {
   const scope = { service: w.service, from: formatNs(w.fromNs), to: formatNs(w.toNs) }
-  // The window before, of the same length: what "changed" is measured against.
-  const previous = { service: w.service, from: formatNs(w.fromNs - (w.toNs - w.fromNs)), to: formatNs(w.fromNs) }
+  // The window before, of the same length: what "changed" is measured against. It starts at the
+  // epoch at the earliest; a window starting there has none before it, nothing to ask.
+  const previousFromNs = windowStart(w.fromNs, w.toNs - w.fromNs)
+  const previous = { service: w.service, from: formatNs(previousFromNs), to: formatNs(w.fromNs) }
   const [now, before, errors, growth, services] = await Promise.all([
     ask<TrendsAnswer>('error rate per service in the window', '/v1/trends', scope),
-    ask<TrendsAnswer>('error rate per service in the window before', '/v1/trends', previous),
+    previousFromNs < w.fromNs ? ask<TrendsAnswer>('error rate per service in the window before', '/v1/trends', previous) : undefined,
     ask<PatternsAnswer>('templates with the most errors (new ones among them)', '/v1/patterns', { ...scope, sort: 'errors' }),
     ask<PatternsAnswer>('fastest-growing templates', '/v1/patterns', { ...scope, sort: 'growth' }),
     ask<ServicesAnswer>('service health (silent ones are down)', '/v1/services', { service: w.service }),
   ])
-  const all = [now, before, errors, growth, services]
+  const all = [now, ...(before ? [before] : []), errors, growth, services]
   const failed = all.find((a) => !a.ok)
   if (failed) return { refused: failed as Refused['refused'] }
   const insights = rankInsights([
-    ...errorRateSpikes(now.body, before.body, [now.query, before.query]),
+    ...errorRateSpikes(now.body, before?.body ?? { services: [] }, before ? [now.query, before.query] : [now.query]),
     ...newErrorPatterns(errors.body, [errors.query]),
     ...growingPatterns(growth.body, [growth.query]),
     ...quietServices(services.body, w.fromNs, [services.query]),
@@ -354,9 +356,7 @@ export function registerInsights(api: FastifyInstance, deps: InsightsDeps): void
       const p = req.query
       const { tenant, ask } = aiRead(access, deps, req, reply, p.tenant)
       const nowMs = now()
-      const toNs = p.to ?? BigInt(nowMs) * MS
-      const fromNs = p.from ?? toNs - BigInt(DEFAULT_WINDOW_MS) * MS
-      if (fromNs >= toNs) throw new SluiceError('VALIDATION_FAILED', 'parameter from: must be before to')
+      const { fromNs, toNs } = timeWindow(p.from, p.to ?? BigInt(nowMs) * MS, BigInt(DEFAULT_WINDOW_MS) * MS)
       const w: Window = { service: p.service, fromNs, toNs }
       // Per minute: a dashboard refreshing "the last hour" reads one computation per minute.
       const key = [tenant, p.service ?? '', minute(fromNs), minute(toNs), p.narrative].join('\u0000')

@@ -8,7 +8,7 @@ import { z } from 'zod'
 import type { Category } from '@sluice/core'
 import type { Registry } from '@sluice/observability'
 import type { ZodTypeProvider } from '@sluice/observability'
-import { scopeFields, time } from '../selection.js'
+import { scopeFields, time, windowStart } from '../selection.js'
 import { QueryAccess } from '../tenancy.js'
 import { RUNBOOK, answerMetrics, pct, word } from './answer.js'
 import type { Wording } from './answer.js'
@@ -93,8 +93,13 @@ export function registerSearch(api: FastifyInstance, deps: AiRouteDeps): void {
         } else planReason = `${asked.reason}: ${asked.detail}`
       }
       const toNs = body.to ?? ('window' in p && p.window ? BigInt(p.window.toMs) * MS : BigInt(nowMs) * MS)
-      const fromNs = body.from ?? ('window' in p && p.window ? BigInt(p.window.fromMs) * MS : toNs - BigInt((p.last_minutes ?? DEFAULT_WINDOW_MIN) * 60_000) * MS)
-      if (fromNs >= toNs) return reply.code(400).send({ error: 'VALIDATION_FAILED', message: 'parameter from: must be before to' })
+      // "The last 99999999 hours" starts at the epoch (selection.ts, windowStart); a span past 2^53 ms would, too.
+      const lastMs = Math.min((p.last_minutes ?? DEFAULT_WINDOW_MIN) * 60_000, Number.MAX_SAFE_INTEGER)
+      const fromNs = body.from ?? ('window' in p && p.window ? BigInt(p.window.fromMs) * MS : windowStart(toNs, BigInt(lastMs) * MS))
+      if (fromNs >= toNs) {
+        const message = body.from === undefined ? `parameter to: must be after ${new Date(Number(fromNs / MS)).toISOString()}, where the question's time window starts` : 'parameter from: must be before to'
+        return reply.code(400).send({ error: 'VALIDATION_FAILED', message })
+      }
       const plan: Plan = { intent: p.intent, service: body.service ?? p.service, levels: p.levels, error_code: p.error_code, keywords: p.keywords, logql: p.logql, fromNs, toNs, source: planSource, notes }
 
       const found = await investigate(ask, plan)

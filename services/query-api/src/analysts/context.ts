@@ -1,8 +1,9 @@
 // What the analyst endpoints share: their options, the guarded runner, the tenant of a request
 // and its limits (tenancy.ts), and the time window of a request (defaults, order, the maximum range).
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { SluiceError } from '@sluice/core'
 import type { Run } from '../guard.js'
+import { timeWindow } from '../selection.js'
+import { checkMaxRange } from '../tenancy.js'
 import type { QueryAccess, Read } from '../tenancy.js'
 
 export interface AnalystOptions {
@@ -26,7 +27,8 @@ export interface AnalystContext {
   open(req: FastifyRequest, reply: FastifyReply, param: string | undefined): Read
   /**
    * [from, to) in epoch ns: `to` defaults to now, `from` to `to − defaultMs` (cut to the tenant's
-   * range limit); at most QUERY_MAX_RANGE_HOURS, and the tenant's query_max_range_hours.
+   * range limit, and to the Unix epoch); at most QUERY_MAX_RANGE_HOURS, and the tenant's
+   * query_max_range_hours.
    */
   window(p: { from?: bigint | undefined; to?: bigint | undefined }, defaultMs: number, read: Read): { fromNs: bigint; toNs: bigint }
 }
@@ -41,14 +43,9 @@ export function analystContext(opts: AnalystOptions, run: Run, access: QueryAcce
     access,
     open: (req, reply, param) => access.open(req, reply, undefined, param),
     window(p, defaultMs, read) {
-      const toNs = p.to ?? BigInt(Date.now()) * MS
       const tenantMs = read.maxRangeHours > 0 ? read.maxRangeHours * 3_600_000 : Infinity
-      const fromNs = p.from ?? toNs - BigInt(Math.min(defaultMs, tenantMs)) * MS
-      if (fromNs >= toNs) throw new SluiceError('VALIDATION_FAILED', 'parameter from: must be before to')
-      const hours = Number(toNs - fromNs) / 3.6e12
-      if (hours > opts.maxRangeHours) {
-        throw new SluiceError('VALIDATION_FAILED', `the time range (${hours.toFixed(1)} h) exceeds the limit of ${opts.maxRangeHours} h (QUERY_MAX_RANGE_HOURS)`)
-      }
+      const { fromNs, toNs } = timeWindow(p.from, p.to ?? BigInt(Date.now()) * MS, BigInt(Math.min(defaultMs, tenantMs)) * MS)
+      checkMaxRange(toNs - fromNs, opts.maxRangeHours)
       access.checkRange(read, toNs - fromNs)
       return { fromNs, toNs }
     },

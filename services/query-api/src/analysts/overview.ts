@@ -10,7 +10,7 @@ import type { ZodTypeProvider } from '@sluice/observability'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { SluiceError, formatNs } from '@sluice/core'
-import { Params, duration, levels, scopeFields, selectionClauses, where } from '../selection.js'
+import { Params, levels, scopeFields, selectionClauses, where, wholeMinutes, windowStart } from '../selection.js'
 import type { AnalystContext } from './context.js'
 import { registeredServices } from './registry.js'
 import type { Registered } from './registry.js'
@@ -26,12 +26,12 @@ const MAX_POINTS = 2000
 export const servicesQuerySchema = z.strictObject({
   tenant: scopeFields.tenant,
   service: scopeFields.service,
-  window: duration.default(15 * 60_000),
+  window: wholeMinutes.default(15 * 60_000),
 })
 
 export const trendsQuerySchema = z.strictObject({
   ...scopeFields,
-  step: duration.optional(),
+  step: wholeMinutes.optional(),
 })
 
 export const patternsQuerySchema = (maxLimit: number) =>
@@ -178,7 +178,6 @@ export function registerOverview(app: FastifyInstance, ctx: AnalystContext): voi
     const { fromNs, toNs } = ctx.window(p, 24 * 3_600_000, read)
     const spanS = Number((toNs - fromNs) / S)
     const stepS = p.step === undefined ? (STEPS_S.find((s) => spanS / s <= 300) ?? 86_400) : p.step / 1000
-    if (!Number.isInteger(stepS) || stepS % 60 !== 0) throw new SluiceError('VALIDATION_FAILED', 'parameter step: must be a whole number of minutes (counts are kept per minute)')
     if (spanS / stepS > MAX_POINTS) throw new SluiceError('VALIDATION_FAILED', `parameter step: ${spanS / stepS} buckets exceed the limit of ${MAX_POINTS}; choose a larger step`)
     // Buckets are aligned to the step (from the epoch), the first one holding `from`, the last the
     // minute holding `to` (counts are kept per minute): up to `to`'s second, rounded up.
@@ -230,8 +229,8 @@ export function registerOverview(app: FastifyInstance, ctx: AnalystContext): voi
     const read = ctx.open(req, reply, p.tenant)
     const tenant = read.tenant
     const { fromNs, toNs } = ctx.window(p, 3_600_000, read)
-    // The window is compared with the one just before it, of the same length.
-    const prevNs = fromNs - (toNs - fromNs)
+    // The window is compared with the one just before it, of the same length (from the epoch at the earliest).
+    const prevNs = windowStart(fromNs, toNs - fromNs)
     const b = new Params()
     const from = b.bind(fromNs.toString(), 'Int64')
     const order = { count: 'count DESC', errors: 'errors DESC, count DESC', growth: '(count + 1) / (previous + 1) DESC, count DESC' }[p.sort]
