@@ -250,8 +250,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         const series: Series[] = v.kind === 'scalar' ? [{ metric: {}, points: new Map(Array.from({ length: stepCount(steps) }, (_, i) => [i, v.value])) }] : v.series
         return reply.type(JSON_TYPE).send(matrixBody(series, steps, stats(0, 0, performance.now() - t0)))
       }
-      api.get('/query_range', queryRange)
-      api.post('/query_range', queryRange)
+      api.route({ method: READ_METHODS, url: '/query_range', handler: queryRange })
 
       const instant = async (req: FastifyRequest, reply: FastifyReply) => {
         const q = params(req)
@@ -269,8 +268,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         if (isSort(e)) result.sort((a, b) => (Number(a.value[1]) - Number(b.value[1])) * (e.kind === 'vector' && e.op === 'sort_desc' ? -1 : 1))
         return { status: 'success', data: { resultType: 'vector', result, stats: stats(0, 0, performance.now() - t0) } }
       }
-      api.get('/query', instant)
-      api.post('/query', instant)
+      api.route({ method: READ_METHODS, url: '/query', handler: instant })
 
       // ---- label browser ---------------------------------------------------------------------
 
@@ -293,8 +291,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         })
         return { status: 'success', data: rows.map((r) => r.name) }
       }
-      api.get('/labels', labels)
-      api.post('/labels', labels)
+      api.route({ method: READ_METHODS, url: '/labels', handler: labels })
 
       api.route({ method: READ_METHODS, url: '/label/:name/values', handler: async (req, reply) => {
         const q = params(req)
@@ -345,8 +342,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         }
         return { status: 'success', data: [...seen.values()] }
       }
-      api.get('/series', series)
-      api.post('/series', series)
+      api.route({ method: READ_METHODS, url: '/series', handler: series })
 
       const ctx: LokiContext = { opts, params, scopeOf, run, logLines, prepare, selector, streamSelector, window, stepsOf, access: deps.access }
       registerIndex(api, ctx)
