@@ -14,6 +14,7 @@
 // tenancy.ts's: a range longer than a limit is refused, one without `from` reads the last
 // QUERY_MAX_RANGE_HOURS (or the tenant's shorter limit) before `to`.
 import { Readable } from 'node:stream'
+import { MAX_TIMESTAMP_NS } from '@sluice/core'
 import type { ZodTypeProvider } from '@sluice/observability'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
@@ -95,7 +96,8 @@ export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run, 
     const as = (st: Statement) => run<StoredRow>(reply, endpoint, st)
     if (!s.q) return (await pageOf(s, limit, as))!
     // A search for a word over many rows: the newest slice first (guard.ts, searchNewestFirst).
-    const toNs = after ? minNs(BigInt(after.tsNs) + 1n, s.to) : s.to
+    // Exclusive of after's next nanosecond, no later than Int64 allows (a cursor at the last one).
+    const toNs = after ? minNs(minNs(BigInt(after.tsNs) + 1n, MAX_TIMESTAMP_NS), s.to) : s.to
     if (looksRare(s.q) || opts.textScanMinRows === 0 || toNs === undefined) return (await pageOf(s, limit, (st) => runTextSearch<StoredRow>(run, reply, endpoint, st, opts.textScanMinRows)))!
     return searchNewestFirst({ fromNs: s.from ?? 0n, toNs, limit, backward: true }, (fromNs, to, n, scan) =>
       pageOf({ ...s, from: fromNs, to }, n, scan ? as : (st) => runUnscanned<StoredRow>(run, reply, endpoint, st, opts.textScanMinRows)),

@@ -91,6 +91,10 @@ describe('query API', () => {
     // The latest time a record holds is a cursor the API can return.
     expect((await a.inject({ url: `/v1/logs?limit=2&cursor=${cursor('9223372036854775807|a')}` })).statusCode).toBe(200)
     expect(Object.values(asked[0]!.query_params ?? {})).toContain('9223372036854775807')
+    // So is it with a word search, which reads up to the nanosecond after the cursor's: still an Int64.
+    const searched = await a.inject({ url: `/v1/logs?limit=2&q=boom&cursor=${cursor('9223372036854775807|a')}` })
+    expect(searched.statusCode).toBe(200)
+    expect(asked.slice(1).flatMap((s) => Object.values(s.query_params ?? {})).filter((v) => /^\d{19,}$/.test(String(v))).every((v) => BigInt(String(v)) <= 2n ** 63n - 1n)).toBe(true)
   })
 
   it('takes a /v1/services window in whole minutes only, as /v1/trends takes its step', async () => {
