@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   'UNAUTHORIZED',
   'FORBIDDEN',
   'RATE_LIMITED',
+  'CLIENT_CLOSED',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]

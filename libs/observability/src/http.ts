@@ -101,6 +101,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   REGISTRY_UNAVAILABLE: 503,
   CLICKHOUSE_UNAVAILABLE: 503,
   SHUTTING_DOWN: 503,
+  // nginx's and Loki's: the client went away before the answer (nothing is sent; the access log shows it).
+  CLIENT_CLOSED: 499,
 }
 
 /** Retry-After for 503s and 429s, in seconds. */

@@ -1,6 +1,7 @@
 // Guard rails every query-api statement runs under: a time limit, optional limits on rows and
 // bytes read, and cancellation when the client goes away. ClickHouse's refusals come back as
 // messages naming the limit and its setting, for a 4xx.
+import { SluiceError } from '@sluice/core'
 import type { FastifyReply } from 'fastify'
 import type { ClickHouseClient } from '@sluice/clickhouse'
 import type { Histogram } from 'prom-client'
@@ -157,6 +158,10 @@ export function guardedRunner(client: Pick<ClickHouseClient, 'query'>, o: GuardO
       const own = mine.length ? `, ${mine.join(', ')}` : ''
       const rs = await client.query({ query: `${st.query}\n${settings}${own}`, query_params: st.params, format: 'JSON', abort_signal: abort.signal })
       return (await rs.json<T>()).data
+    } catch (err) {
+      // Not a failure of the query API: Grafana cancels the queries of a panel it refreshes.
+      if (abort.signal.aborted) throw new SluiceError('CLIENT_CLOSED', 'the client closed the request before its answer', { cause: err })
+      throw err
     } finally {
       end()
       reply.raw.off('close', onClose)

@@ -1,7 +1,7 @@
 // The query API's routes without ClickHouse: a fake `query` records the SQL and parameters it was
 // given and answers with rows (as ClickHouse's JSON format's `data`), so the shaping of answers, the tenant scoping and the 400s for bad
 // parameters are checked through app.inject().
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from './config.js'
 import { buildApp } from './service.js'
@@ -169,5 +169,39 @@ describe('query API', () => {
     expect(big.json().message).toMatch(/limit/)
     expect((await a.inject({ url: '/v1/logs?level=loud' })).statusCode).toBe(400)
     expect(asked).toEqual([])
+  })
+
+  it('cancels the statement of a request whose client went away, answers it 499 as Loki does and logs no error', async () => {
+    const lines: Array<{ level: number; msg: string }> = []
+    let signal: AbortSignal | undefined
+    const clickhouse = {
+      // A statement that runs until it is cancelled, then fails as the embedded client does.
+      query: (params: { abort_signal?: AbortSignal }) =>
+        new Promise((_resolve, reject) => {
+          signal = params.abort_signal
+          signal?.addEventListener('abort', () => reject(new Error('Query aborted')))
+        }),
+    } as unknown as QueryDeps['clickhouse']
+    const logger = createLogger({ level: 'info', destination: { write: (l: string) => void lines.push(JSON.parse(l)) } })
+    const a = buildApp(loadConfig({ CLICKHOUSE_DATABASE: 'db' }), { logger, registry: createRegistry({ defaultMetrics: false }), checks: {}, clickhouse })
+    const answered: number[] = []
+    a.addHook('onSend', async (_req, reply) => void answered.push(reply.statusCode))
+    await a.listen({ host: '127.0.0.1', port: 0 })
+    try {
+      const { port } = a.server.address() as { port: number }
+      for (const path of ['/loki/api/v1/query_range?query=%7Bapp%3D%22a%22%7D', '/v1/logs']) {
+        signal = undefined
+        const client = new AbortController()
+        const sent = fetch(`http://127.0.0.1:${port}${path}`, { signal: client.signal }).catch((e: Error) => e.name)
+        await vi.waitFor(() => expect(signal, path).toBeDefined())
+        client.abort()
+        expect(await sent).toBe('AbortError')
+        await vi.waitFor(() => expect(signal?.aborted, path).toBe(true))
+      }
+      await vi.waitFor(() => expect(answered).toEqual([499, 499]))
+      expect(lines.filter((l) => l.level >= 40)).toEqual([])
+    } finally {
+      await a.close()
+    }
   })
 })

@@ -389,7 +389,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
 
 const hours = (ns: bigint) => (Number(ns) / 3.6e12).toFixed(1)
 
-const REFUSAL_STATUS: Partial<Record<string, number>> = { UNAUTHORIZED: 401, FORBIDDEN: 403, RATE_LIMITED: 429, UNSUPPORTED_MEDIA_TYPE: 415 }
+const REFUSAL_STATUS: Partial<Record<string, number>> = { UNAUTHORIZED: 401, FORBIDDEN: 403, RATE_LIMITED: 429, UNSUPPORTED_MEDIA_TYPE: 415, CLIENT_CLOSED: 499 }
 
 /** The longest range (plus offset) of the range aggregations in `e`: how far back an instant query reads. */
 export function longestRangeNs(e: unknown): bigint {
