@@ -1,6 +1,6 @@
 // Query API configuration (env → frozen config).
 import { z } from 'zod'
-import { clickhouseEnv, commonEnv, parseEnv, port, positiveInt } from '@sluice/config'
+import { bool, clickhouseEnv, commonEnv, parseEnv, port, positiveInt } from '@sluice/config'
 import type { Env } from '@sluice/config'
 
 export const envSchema = z.object({
@@ -20,6 +20,8 @@ export const envSchema = z.object({
   QUERY_TAIL_POLL_MS: positiveInt(1000),
   QUERY_EXPORT_MAX_ROWS: positiveInt(1_000_000),
   QUERY_EXPORT_CHUNK_ROWS: positiveInt(10_000),
+  /** gzip (or deflate) answers of 1 KiB and more for clients that accept them, as Loki's compress_responses. */
+  QUERY_COMPRESS_RESPONSES: bool(false),
   QUERY_SERVICE_DOWN_AFTER_MS: positiveInt(600_000),
   QUERY_SERVICE_DEGRADED_ERROR_RATE: z.coerce.number().min(0).max(1).default(0.05),
   QUERY_SERVICE_LOOKBACK_HOURS: positiveInt(168),
@@ -47,6 +49,7 @@ export function loadConfig(env?: Env) {
     database: e.CLICKHOUSE_DATABASE,
     cluster: e.CLICKHOUSE_CLUSTER,
     maxLimit: e.QUERY_MAX_LIMIT,
+    compressResponses: e.QUERY_COMPRESS_RESPONSES,
     guard: Object.freeze({ timeoutMs: e.QUERY_TIMEOUT_MS, maxRowsRead: e.QUERY_MAX_ROWS_READ, maxBytesRead: e.QUERY_MAX_BYTES_READ }),
     logs: Object.freeze({
       database: e.CLICKHOUSE_DATABASE,

@@ -1,6 +1,7 @@
 // The query API's routes without ClickHouse: a fake `query` records the SQL and parameters it was
 // given and answers with rows (as ClickHouse's JSON format's `data`), so the shaping of answers, the tenant scoping and the 400s for bad
 // parameters are checked through app.inject().
+import { gunzipSync } from 'node:zlib'
 import { describe, expect, it, vi } from 'vitest'
 import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from './config.js'
@@ -13,7 +14,7 @@ interface Asked {
   query_params?: Record<string, unknown>
 }
 
-function app(rows: unknown[]) {
+function app(rows: unknown[], env: Record<string, string> = {}) {
   const asked: Asked[] = []
   const clickhouse = {
     query: async (params: Asked) => {
@@ -21,7 +22,7 @@ function app(rows: unknown[]) {
       return { json: async () => ({ data: rows }) }
     },
   } as unknown as QueryDeps['clickhouse']
-  const a = buildApp(loadConfig({ CLICKHOUSE_DATABASE: 'db', QUERY_MAX_LIMIT: '500' }), { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), checks: {}, clickhouse })
+  const a = buildApp(loadConfig({ CLICKHOUSE_DATABASE: 'db', QUERY_MAX_LIMIT: '500', ...env }), { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), checks: {}, clickhouse })
   return { app: a, asked }
 }
 
@@ -202,6 +203,30 @@ describe('query API', () => {
       expect(lines.filter((l) => l.level >= 40)).toEqual([])
     } finally {
       await a.close()
+    }
+  })
+
+  it('compresses answers of 1 KiB and more for clients that accept gzip or deflate, with QUERY_COMPRESS_RESPONSES only', async () => {
+    const row = { id: 'a', tenant: 'acme', ts: '1763899200123456789', observed: '1763899200123456790', service: 'api', host: 'h', severity_text: 'INFO', severity_number: 9, message: 'user signed in from the usual place', trace_id: '', span_id: '', attributes: {}, resource: {}, source: 'http', category: 'auth', is_error: false, pattern_id: 'p', template: 't', classifier: 'rules', http_status: null, duration_ms: null, user_id: '', session_id: '', error_code: '' }
+    const rows = Array.from({ length: 50 }, (_, i) => ({ ...row, id: `r${i}` }))
+    const plain = await app(rows).app.inject({ url: '/v1/logs', headers: { 'accept-encoding': 'gzip' } })
+    expect(plain.headers['content-encoding']).toBeUndefined()
+    const { app: a } = app(rows, { QUERY_COMPRESS_RESPONSES: 'true' })
+    const zipped = await a.inject({ url: '/v1/logs', headers: { 'accept-encoding': 'br;q=1, gzip;q=0.8' } })
+    expect(zipped.headers['content-encoding']).toBe('gzip')
+    expect(zipped.rawPayload.length).toBeLessThan(plain.rawPayload.length / 5)
+    expect(JSON.parse(gunzipSync(zipped.rawPayload).toString())).toEqual(plain.json())
+    const deflated = await a.inject({ url: '/loki/api/v1/status/buildinfo', headers: { 'accept-encoding': 'deflate' } })
+    expect(deflated.headers['content-encoding'], 'a small answer').toBeUndefined()
+    expect((await a.inject({ url: '/v1/logs', headers: { 'accept-encoding': 'deflate' } })).headers['content-encoding']).toBe('deflate')
+    // The export, a stream of NDJSON, goes through the compressor as it is read.
+    const exported = await a.inject({ url: '/v1/logs/export', headers: { 'accept-encoding': 'gzip' } })
+    expect(exported.headers['content-encoding']).toBe('gzip')
+    expect(gunzipSync(exported.rawPayload).toString().trim().split('\n').map((l) => JSON.parse(l).id)).toEqual(rows.map((r) => r.id))
+    for (const accept of [undefined, 'identity', 'gzip;q=0']) {
+      const r = await a.inject({ url: '/v1/logs', headers: accept === undefined ? {} : { 'accept-encoding': accept } })
+      expect(r.headers['content-encoding'], accept).toBeUndefined()
+      expect(r.json(), accept).toEqual(plain.json())
     }
   })
 })

@@ -11,6 +11,7 @@
 // Every route reads as one tenant, or every tenant, by one rule (tenancy.ts), under the tenant's
 // query limits; with SLUICE_AUTH=true the tenant comes from the caller's API key.
 import type { FastifyInstance } from 'fastify'
+import compress from '@fastify/compress'
 import websocket from '@fastify/websocket'
 import { openSecurity } from '@sluice/auth'
 import { SluiceError } from '@sluice/core'
@@ -82,6 +83,10 @@ export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
     const encoding = req.headers['content-encoding']?.trim().toLowerCase()
     if (encoding && encoding !== 'identity') throw new SluiceError('UNSUPPORTED_MEDIA_TYPE', `request Content-Encoding ${encoding} is not supported: send the body uncompressed`)
   })
+  // Off by default, as ClickHouse's enable_http_compression: next to Grafana, compressing and
+  // inflating a 100-line answer costs more (~1 ms in all) than sending it.
+  // JSON, and the exports (NDJSON, CSV), streamed through the compressor.
+  if (config.compressResponses) void app.register(compress, { encodings: ['gzip', 'deflate'], threshold: 1024, customTypes: /^(application\/(json|x-ndjson)|text\/)/ })
   const access = new QueryAccess({ registry: deps.registry, tenants: security.tenants })
   const querySeconds = histogram(deps.registry, 'sluice_query_seconds', 'Query API ClickHouse query duration.', LATENCY_BUCKETS_SECONDS, ['endpoint'])
   const run = guardedRunner(deps.clickhouse, config.guard, querySeconds)
