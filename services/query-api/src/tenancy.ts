@@ -76,7 +76,7 @@ export function namedTenant(req: Pick<FastifyRequest, 'headers'>, param?: string
 }
 
 /** Refuses (400, naming QUERY_MAX_RANGE_HOURS) a query spanning more than `maxRangeHours`, the limit of every tenant. */
-export function checkMaxRange(spanNs: bigint, maxRangeHours: number): void {
+function checkMaxRange(spanNs: bigint, maxRangeHours: number): void {
   const hours = Number(spanNs) / 3.6e12
   if (hours > maxRangeHours) throw new SluiceError('VALIDATION_FAILED', `the time range (${hours.toFixed(1)} h) exceeds the limit of ${maxRangeHours} h (QUERY_MAX_RANGE_HOURS)`)
 }
@@ -163,9 +163,14 @@ export class QueryAccess {
       if (read.maxRangeHours <= 0) return { from, to }
       return { from: windowStart(end, BigInt(Math.min(read.maxRangeHours, maxRangeHours)) * HOUR_NS), to }
     }
-    checkMaxRange(end - from, maxRangeHours)
-    this.checkRange(read, end - from)
+    this.checkSpan(read, maxRangeHours, end - from)
     return { from, to }
+  }
+
+  /** Refuses a span of a read over QUERY_MAX_RANGE_HOURS (`maxRangeHours`) or the tenant's limit. */
+  checkSpan(read: Read, maxRangeHours: number, spanNs: bigint): void {
+    checkMaxRange(spanNs, maxRangeHours)
+    this.checkRange(read, spanNs)
   }
 
   /** Headers of an inner request made for `req` (ai/ask.ts): its credentials, and the marker. */

@@ -3,7 +3,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Run } from '../guard.js'
 import { timeWindow } from '../selection.js'
-import { checkMaxRange } from '../tenancy.js'
 import type { QueryAccess, Read } from '../tenancy.js'
 
 export interface AnalystOptions {
@@ -45,8 +44,7 @@ export function analystContext(opts: AnalystOptions, run: Run, access: QueryAcce
     window(p, defaultMs, read) {
       const tenantMs = read.maxRangeHours > 0 ? read.maxRangeHours * 3_600_000 : Infinity
       const { fromNs, toNs } = timeWindow(p.from, p.to ?? BigInt(Date.now()) * MS, BigInt(Math.min(defaultMs, tenantMs)) * MS)
-      checkMaxRange(toNs - fromNs, opts.maxRangeHours)
-      access.checkRange(read, toNs - fromNs)
+      access.checkSpan(read, opts.maxRangeHours, toNs - fromNs)
       return { fromNs, toNs }
     },
   }
