@@ -52,11 +52,11 @@ describe('query API', () => {
     expect(res.json().next_cursor).toBeNull()
   })
 
-  it('refuses a /v1/logs, /v1/stats or export range over QUERY_MAX_RANGE_HOURS as the analyst endpoints do, without asking ClickHouse', async () => {
+  it('refuses a /v1/logs, /v1/stats, export range or /v1/services window over QUERY_MAX_RANGE_HOURS as the analyst endpoints do, without asking ClickHouse', async () => {
     const { app: a, asked } = app([])
     const analyst = await a.inject({ url: '/v1/fields?from=0' })
     expect(analyst.statusCode).toBe(400)
-    for (const url of ['/v1/logs?from=0', '/v1/stats?from=0', '/v1/logs/export?from=0', '/v1/stats?from=2020-01-01T00:00:00Z&to=2020-02-01T02:00:00Z']) {
+    for (const url of ['/v1/logs?from=0', '/v1/stats?from=0', '/v1/logs/export?from=0', '/v1/stats?from=2020-01-01T00:00:00Z&to=2020-02-01T02:00:00Z', '/v1/services?window=43261m']) {
       const r = await a.inject({ url })
       expect(r.statusCode, url).toBe(400)
       expect(r.json().message, url).toMatch(/^the time range \(\d+\.\d h\) exceeds the limit of 721 h \(QUERY_MAX_RANGE_HOURS\)$/)

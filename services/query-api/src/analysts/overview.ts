@@ -70,7 +70,7 @@ export function registerOverview(app: FastifyInstance, ctx: AnalystContext): voi
     const p = req.query
     const read = ctx.open(req, reply, p.tenant)
     const tenant = read.tenant
-    ctx.access.checkRange(read, BigInt(p.window) * MS)
+    ctx.access.checkSpan(read, ctx.opts.maxRangeHours, BigInt(p.window) * MS)
     const nowNs = BigInt(Date.now()) * MS
     const windowFromNs = nowNs - BigInt(p.window) * MS
     // Whole minutes: the window starts at the first minute bucket it covers.
