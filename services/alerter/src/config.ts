@@ -18,6 +18,8 @@ export const envSchema = z.object({
   ALERTER_RULES_FILE: z.string().optional(),
   /** How far behind the newest event time of a partition a record may arrive and still count. */
   ALERTER_ALLOWED_LATENESS_MS: positiveInt(30_000),
+  /** A record dated further ahead of the alerter's clock is counted at that clock (a client's wrong clock must not move the watermark). */
+  ALERTER_MAX_FUTURE_MS: positiveInt(600_000),
   ALERTER_CHECKPOINT_INTERVAL_MS: positiveInt(5000),
   /** How soon the group notices a dead instance and hands its partitions on (broker minimum 6000); unset: KAFKA_SESSION_TIMEOUT_MS. */
   ALERTER_SESSION_TIMEOUT_MS: z.coerce.number().int().positive().optional(),
@@ -70,6 +72,7 @@ export function loadConfig(env?: Env) {
     topicState: e.TOPIC_ALERTER_STATE ?? `${e.TOPIC_ALERTS}.state`,
     rules: (e.ALERTER_RULES_FILE ? readConfigFile('ALERTER_RULES_FILE', e.ALERTER_RULES_FILE, parseRules) : DEFAULT_RULES).rules,
     allowedLatenessMs: e.ALERTER_ALLOWED_LATENESS_MS,
+    maxFutureMs: e.ALERTER_MAX_FUTURE_MS,
     checkpointIntervalMs: e.ALERTER_CHECKPOINT_INTERVAL_MS,
     sessionTimeoutMs: e.ALERTER_SESSION_TIMEOUT_MS,
     absenceCheckIntervalMs: e.ALERTER_ABSENCE_CHECK_INTERVAL_MS,

@@ -194,6 +194,34 @@ describe('AlertEvaluator: spike against a trailing baseline', () => {
   })
 })
 
+describe('AlertEvaluator: records dated ahead of the processing time', () => {
+  it('counts a record more than maxFutureMs ahead at the processing time, so it cannot carry the watermark away', () => {
+    const rule = { id: 'errors', name: 'Errors', kind: 'error_count', threshold: 3, windowMs: MIN, slideMs: MIN }
+    const ev = new AlertEvaluator(rules(rule), { allowedLatenessMs: 0, maxFutureMs: 10 * MIN })
+    const now = T0 + 30 * S
+    ev.process(rec(0), now)
+    // A client clock ten days fast: counted at `now`.
+    ev.process(err(10 * 24 * 60 * MIN), now)
+    expect(ev.futureRecords).toBe(1)
+    expect(ev.watermark).toBe(now)
+    // What follows is on time, not late, and fires.
+    const fired = run(ev, [err(40 * S), err(50 * S), rec(2 * MIN)], now)
+    expect(ev.lateRecords).toBe(0)
+    expect(fired.map((s) => [s.t.alert.status, s.t.alert.summary])).toEqual([['firing', '3 errors over 1m for t/api (threshold 3)']])
+    // Within the limit, a record keeps its own time.
+    ev.process(rec(9 * MIN), T0)
+    expect(ev.futureRecords).toBe(1)
+    expect(ev.watermark).toBe(T0 + 9 * MIN)
+  })
+
+  it('without maxFutureMs, takes every record at its own time', () => {
+    const ev = new AlertEvaluator(rules({ id: 'errors', name: 'Errors', kind: 'error_count', threshold: 1, windowMs: MIN, slideMs: MIN }), { allowedLatenessMs: 0 })
+    ev.process(rec(10 * 24 * 60 * MIN), 0)
+    expect(ev.futureRecords).toBe(0)
+    expect(ev.watermark).toBe(T0 + 10 * 24 * 60 * MIN)
+  })
+})
+
 describe('AlertEvaluator: absence (processing time)', () => {
   it('reports a known service silent for longer than the limit once, and resolves when it is heard again', () => {
     const ev = new AlertEvaluator(rules({ id: 'gone', name: 'Service unavailable', kind: 'absence', silentMs: 10 * MIN }), { allowedLatenessMs: 0 })

@@ -1,7 +1,8 @@
 // The alert evaluator of one input partition: every rule kind over the partition's records, one
 // event clock (watermark = newest event time − allowed lateness), and the alert book. Pure and
-// deterministic for a given record order (except absence, which reads the clock it is given), so
-// a partition's state can be checkpointed and a replay after a crash reproduces the same alerts.
+// deterministic for a given record order (except absence and records dated past maxFutureMs,
+// which read the clock they are given), so a partition's state can be checkpointed and a replay
+// after a crash reproduces the same alerts.
 import type { EnrichedLog } from '@sluice/core'
 import { AbsenceTracker } from './absence.js'
 import { AlertBook } from './lifecycle.js'
@@ -178,11 +179,19 @@ export class AlertEvaluator {
   readonly #newPattern: Array<{ rule: RuleOf<'new_pattern'>; tracker: NewPatternTracker }> = []
   readonly #absence: Array<{ rule: RuleOf<'absence'>; tracker: AbsenceTracker }> = []
   readonly #refs = new Map<string, RuleRef>()
+  readonly #maxFutureMs: number
   #late = 0
+  #future = 0
   #windowsEvaluated = 0
 
-  constructor(rules: readonly Rule[], opts: { allowedLatenessMs: number }) {
+  /**
+   * `maxFutureMs`: a record whose time lies further ahead of the processing time is counted at
+   * the processing time instead (a client with a wrong clock would otherwise carry the watermark
+   * ahead, and every record after it would be late). Unset: event time as given (tests, replays).
+   */
+  constructor(rules: readonly Rule[], opts: { allowedLatenessMs: number; maxFutureMs?: number }) {
     this.#clock = new EventClock(opts.allowedLatenessMs)
+    this.#maxFutureMs = opts.maxFutureMs ?? Number.POSITIVE_INFINITY
     for (const rule of rules) {
       this.#refs.set(rule.id, { id: rule.id, name: rule.name, kind: rule.kind, severity: rule.severity, resolveHoldMs: rule.resolveHoldMs, updateIntervalMs: rule.updateIntervalMs, cooldownMs: rule.cooldownMs })
       switch (rule.kind) {
@@ -225,13 +234,18 @@ export class AlertEvaluator {
   process(r: AlertInput, nowMs: number): Transition[] {
     const out: Transition[] = []
     const key = r.tenant + SEP + r.service
-    const wasLate = r.timestampMs < this.#clock.watermark
-    this.#clock.observe(r.timestampMs)
+    let at = r.timestampMs
+    if (at - nowMs > this.#maxFutureMs) {
+      this.#future++
+      at = nowMs
+    }
+    const wasLate = at < this.#clock.watermark
+    this.#clock.observe(at)
     let late = false
     for (const s of this.#windowed) {
       if (!inScope(s.rule, r)) continue
       const hit = s.matches(r)
-      if (s.engine.add(key, r.timestampMs, hit) === 'late') {
+      if (s.engine.add(key, at, hit) === 'late') {
         late = true
         continue
       }
@@ -241,17 +255,17 @@ export class AlertEvaluator {
         samples.push(r.id)
         if (samples.length > SAMPLES) samples.shift()
       }
-      if (s.firstSeen !== null && !s.firstSeen.has(key)) s.firstSeen.set(key, r.timestampMs)
+      if (s.firstSeen !== null && !s.firstSeen.has(key)) s.firstSeen.set(key, at)
     }
     if (late || (wasLate && this.#windowed.length === 0)) this.#late++
     for (const rule of this.#level) {
       if (inScope(rule, r) && evaluateLevel(rule, r.level)) {
-        this.#push(out, { rule: this.#ref(rule.id), tenant: r.tenant, service: r.service, patternId: null, value: 1, threshold: 1, windowStartMs: r.timestampMs, windowEndMs: r.timestampMs, summary: () => `${r.level} log from ${r.tenant}/${r.service}: ${clip(r.message)}`, sampleLogIds: [r.id] }, r.timestampMs)
+        this.#push(out, { rule: this.#ref(rule.id), tenant: r.tenant, service: r.service, patternId: null, value: 1, threshold: 1, windowStartMs: at, windowEndMs: at, summary: () => `${r.level} log from ${r.tenant}/${r.service}: ${clip(r.message)}`, sampleLogIds: [r.id] }, at)
       }
     }
     for (const { rule, tracker } of this.#newPattern) {
       if (inScope(rule, r) && tracker.observe(key, r.patternId, r.level)) {
-        this.#push(out, { rule: this.#ref(rule.id), tenant: r.tenant, service: r.service, patternId: r.patternId, value: 1, threshold: 1, windowStartMs: r.timestampMs, windowEndMs: r.timestampMs, summary: () => `new ${r.level} pattern for ${r.tenant}/${r.service}: ${clip(r.template)}`, sampleLogIds: [r.id] }, r.timestampMs)
+        this.#push(out, { rule: this.#ref(rule.id), tenant: r.tenant, service: r.service, patternId: r.patternId, value: 1, threshold: 1, windowStartMs: at, windowEndMs: at, summary: () => `new ${r.level} pattern for ${r.tenant}/${r.service}: ${clip(r.template)}`, sampleLogIds: [r.id] }, at)
       }
     }
     for (const { rule, tracker } of this.#absence) {
@@ -305,6 +319,11 @@ export class AlertEvaluator {
 
   get lateRecords(): number {
     return this.#late
+  }
+
+  /** Records dated more than maxFutureMs ahead of the processing time, counted at it (sluice_alerter_future_records_total). */
+  get futureRecords(): number {
+    return this.#future
   }
 
   get windowsEvaluated(): number {

@@ -54,6 +54,7 @@ interface PartitionState {
   nextOffset: bigint
   dirty: boolean
   late: number
+  future: number
   windows: number
 }
 
@@ -82,6 +83,7 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
     windows: counter(r, 'sluice_alerter_windows_evaluated_total', 'Closed windows evaluated against the windowed rules.'),
     alerts: counter(r, 'sluice_alerter_alerts_total', 'Alert state changes produced, by rule kind and transition (fired, updated, acknowledged, resolved).', ['rule_kind', 'transition']),
     late: counter(r, 'sluice_alerter_late_records_total', 'Records behind the watermark by more than the allowed lateness, left out of their window.'),
+    future: counter(r, 'sluice_alerter_future_records_total', 'Records dated more than ALERTER_MAX_FUTURE_MS ahead of the alerter clock, counted at the alerter clock.'),
     state: gauge(r, 'sluice_alerter_state_entries', 'Window buckets, known patterns, absence keys and alerts held in memory.'),
     open: gauge(r, 'sluice_alerter_open_alerts', 'Alerts firing or acknowledged on this instance.'),
     checkpointSeconds: histogram(r, 'sluice_alerter_checkpoint_seconds', 'Time to write the state checkpoints.', LATENCY_BUCKETS_SECONDS),
@@ -187,18 +189,20 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
   const observe = (part: PartitionState): void => {
     const ev = part.evaluator
     metrics.late.inc(ev.lateRecords - part.late)
+    metrics.future.inc(ev.futureRecords - part.future)
     metrics.windows.inc(ev.windowsEvaluated - part.windows)
     part.late = ev.lateRecords
+    part.future = ev.futureRecords
     part.windows = ev.windowsEvaluated
   }
 
   const open = (partition: number): Promise<string | undefined> =>
     exclusive(async () => {
       await store.caughtUp(30_000)
-      const evaluator = new AlertEvaluator(config.rules, { allowedLatenessMs: config.allowedLatenessMs })
+      const evaluator = new AlertEvaluator(config.rules, { allowedLatenessMs: config.allowedLatenessMs, maxFutureMs: config.maxFutureMs })
       const checkpoint = store.get(stateKey(partition))
       if (checkpoint) evaluator.restore(checkpoint.state, now())
-      const part: PartitionState = { partition, evaluator, nextOffset: checkpoint?.nextOffset ?? -1n, dirty: false, late: evaluator.lateRecords, windows: evaluator.windowsEvaluated }
+      const part: PartitionState = { partition, evaluator, nextOffset: checkpoint?.nextOffset ?? -1n, dirty: false, late: evaluator.lateRecords, future: evaluator.futureRecords, windows: evaluator.windowsEvaluated }
       partitions.set(partition, part)
       const undelivered = evaluator.book.undelivered()
       log.info({ partition, restored: checkpoint !== undefined, nextOffset: String(checkpoint?.nextOffset ?? 'committed'), open: evaluator.book.open().length, undelivered: undelivered.length }, 'partition state ready')

@@ -106,4 +106,26 @@ describe('WindowEngine', () => {
   it('refuses a window that is not a multiple of the slide', () => {
     expect(() => new WindowEngine({ windowMs: 90_000, slideMs: MIN, allowedLatenessMs: 0 })).toThrow(RangeError)
   })
+
+  it('closes only the windows that hold a record when the watermark leaps ahead', () => {
+    const w = new WindowEngine({ windowMs: 5 * MIN, slideMs: MIN, allowedLatenessMs: 0 })
+    w.add('t/a', 30_000, true)
+    w.add('t/b', 90_000, false)
+    // Ten days ahead: the ~14 400 minute windows in between, for each key, hold nothing.
+    w.add('t/c', 10 * 24 * 60 * MIN + 30_000, false)
+    const closed = w.advance()
+    expect(closed.filter((c) => c.key === 't/a').map((c) => [c.start / MIN, c.end / MIN, c.total, c.errors])).toEqual([
+      [-4, 1, 1, 1],
+      [-3, 2, 1, 1],
+      [-2, 3, 1, 1],
+      [-1, 4, 1, 1],
+      [0, 5, 1, 1],
+    ])
+    expect(closed.filter((c) => c.key === 't/b')).toHaveLength(5)
+    expect(closed).toHaveLength(10)
+    // Both keys' buckets are gone; the leading one's windows close as time reaches them.
+    expect(w.keyCount).toBe(1)
+    w.add('t/c', 10 * 24 * 60 * MIN + 5 * MIN, false)
+    expect(w.advance().map((c) => [c.key, c.total])).toEqual(Array(5).fill(['t/c', 1]))
+  })
 })

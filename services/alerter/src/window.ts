@@ -129,7 +129,10 @@ export class WindowEngine {
     return 'accepted'
   }
 
-  /** Emits every window (per key, in end order) whose end is at or before the watermark, then evicts old buckets. */
+  /**
+   * Emits every window (per key, in end order) that holds a record and whose end is at or before
+   * the watermark, then evicts old buckets.
+   */
   advance(): ClosedWindow[] {
     const { windowMs, slideMs, recentMs } = this.#opts
     const wm = this.watermark
@@ -143,15 +146,16 @@ export class WindowEngine {
       const k = this.#keys.get(key)
       if (k === undefined) continue
       const byBucket = k.buckets
-      let end = (k.emittedUntil ?? 0) + slideMs
-      for (; end <= wm; end += slideMs) {
+      for (let end = (k.emittedUntil ?? 0) + slideMs; end <= wm; end = k.emittedUntil + slideMs) {
         const start = end - windowMs
         const counts: WindowCounts = { total: 0, errors: 0 }
         const recent: WindowCounts = { total: 0, errors: 0 }
         const recentFrom = recentMs === undefined ? Number.POSITIVE_INFINITY : end - recentMs
+        let held = false
         for (let b = start; b < end; b += slideMs) {
           const c = byBucket.get(b)
           if (c !== undefined) {
+            held = true
             counts.total += c.total
             counts.errors += c.errors
             if (b >= recentFrom) {
@@ -159,6 +163,13 @@ export class WindowEngine {
               recent.errors += c.errors
             }
           }
+        }
+        if (!held) {
+          // A window without a record breaches no rule: the next one worth closing is the first
+          // to hold the next bucket (a record far ahead of the rest would otherwise close every
+          // empty window between them, for every key).
+          k.emittedUntil = Math.min(this.#nextBucket(byBucket, end), Math.floor(wm / slideMs) * slideMs)
+          continue
         }
         out.push(recentMs === undefined ? { key, start, end, ...counts } : { key, start, end, ...counts, recent })
         k.emittedUntil = end
@@ -209,6 +220,13 @@ export class WindowEngine {
       this.#keys.set(key, { buckets, emittedUntil: s.emittedUntil[key], lastStart: Number.NaN, last: undefined })
     }
     for (const key of this.#keys.keys()) this.#fresh.add(key)
+  }
+
+  /** The first bucket of `buckets` at or after `from` (Infinity when none). */
+  #nextBucket(buckets: Map<number, WindowCounts>, from: number): number {
+    let next = Number.POSITIVE_INFINITY
+    for (const b of buckets.keys()) if (b >= from && b < next) next = b
+    return next
   }
 
   #bucketStart(t: number): number {
