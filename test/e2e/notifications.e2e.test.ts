@@ -128,6 +128,12 @@ describe('notifications', () => {
     const searchItem = all.find((n) => n.service === 'search')!
     expect((await call(`${a.url}/v1/notifications/${encodeURIComponent(searchItem.id)}`, 'DELETE')).status).toBe(204)
     await waitFor('deleted on B', async () => ((await inbox(b.url)).notifications.length === 2 ? true : undefined))
+    // One item named twice is one change; a paging cursor that names a deleted item is refused, not page one again.
+    const [first] = (await inbox(a.url)).notifications
+    expect((await call(`${a.url}/v1/notifications/mark-unread`, 'POST', { ids: [first!.id, first!.id] })).json).toEqual({ marked: 1 })
+    const stale = await call(`${a.url}/v1/notifications?limit=1&before=${encodeURIComponent(searchItem.id)}`, 'GET')
+    expect(stale.status).toBe(400)
+    expect(stale.json.message).toMatch(/^parameter before: no notification .* \(deleted or trimmed since it was answered\)/)
 
     // Update the filter without the password (kept), then delete the channel from the other instance.
     const updated = await call(`${b.url}/v1/notification-channels/oncall-email`, 'PUT', { ...channel, smtp: { ...channel.smtp, password: undefined }, filter: { severities: ['critical', 'warning'] } })
@@ -137,6 +143,12 @@ describe('notifications', () => {
     expect((await call(`${a.url}/v1/notification-channels/oncall-email/test`, 'POST')).json.delivered).toBe(true)
     expect((await call(`${a.url}/v1/notification-channels/oncall-email`, 'DELETE')).status).toBe(204)
     await waitFor('the deletion on B', async () => ((await call(`${b.url}/v1/notification-channels/oncall-email`, 'GET')).status === 404 ? true : undefined))
+
+    // Delete everything while a mark of everything is under way: nothing comes back, here or on B.
+    const [deleted, marked] = await Promise.all([call(`${a.url}/v1/notifications/delete`, 'POST', { all: true }), call(`${a.url}/v1/notifications/mark-read`, 'POST', { all: true, by: 'dana@example.com' })])
+    expect(deleted.json.deleted + marked.json.marked).toBeLessThanOrEqual(3)
+    expect((await inbox(a.url)).notifications).toEqual([])
+    await waitFor('the deletion of every item on B', async () => ((await inbox(b.url)).notifications.length === 0 ? true : undefined))
   })
 
   it('names what is wrong in a channel, keeps environment channels read-only and tenants apart, and acknowledges on the owner', async () => {

@@ -91,6 +91,8 @@ export class Inbox {
   readonly #pending = new Map<string, Buffer | null>()
   #flushing: Promise<void> = Promise.resolve()
   #scheduled = false
+  /** Marks and deletions through the API, one at a time: each selects what the one before left. */
+  #changes: Promise<unknown> = Promise.resolve()
 
   constructor(opts: { kafka: Kafka; producer: MessageProducer; topic: string; groupId: string; maxItems: number; logger: Logger }) {
     this.#maxItems = opts.maxItems
@@ -123,9 +125,11 @@ export class Inbox {
     return this.#items.get(tenant)?.get(id)
   }
 
-  query(q: InboxQuery): { items: InboxItem[]; unread: number; total: number } {
+  /** Undefined when `before` names no item of the tenant (deleted or trimmed since it was answered). */
+  query(q: InboxQuery): { items: InboxItem[]; unread: number; total: number } | undefined {
     const all = [...(this.#items.get(q.tenant)?.values() ?? [])]
     const beforeAt = q.before === undefined ? undefined : this.get(q.tenant, q.before)
+    if (q.before !== undefined && beforeAt === undefined) return undefined
     const items = all
       .filter(
         (i) =>
@@ -167,21 +171,35 @@ export class Inbox {
   }
 
   /** Marks items read (or unread); returns how many changed. `ids` undefined: every item of the query's tenant. */
-  async mark(tenant: string, ids: string[] | undefined, read: boolean, by: string): Promise<number> {
-    const now = new Date().toISOString()
-    const changed = this.#select(tenant, ids)
-      .filter((i) => (i.read_at !== null) !== read)
-      .map((i) => ({ ...i, read_at: read ? now : null, read_by: read ? by : null }))
-    await this.#write(changed)
-    return changed.length
+  mark(tenant: string, ids: string[] | undefined, read: boolean, by: string): Promise<number> {
+    return this.#change(async () => {
+      const now = new Date().toISOString()
+      const changed = this.#select(tenant, ids)
+        .filter((i) => (i.read_at !== null) !== read)
+        .map((i) => ({ ...i, read_at: read ? now : null, read_by: read ? by : null }))
+      await this.#write(changed)
+      return changed.length
+    })
   }
 
   /** Deletes items; returns how many there were. */
-  async delete(tenant: string, ids: string[] | undefined): Promise<number> {
-    const gone = this.#select(tenant, ids)
-    await this.#store.delete(gone.map((i) => key(tenant, i.id)))
-    for (const i of gone) this.#forget(tenant, i.id)
-    return gone.length
+  delete(tenant: string, ids: string[] | undefined): Promise<number> {
+    return this.#change(async () => {
+      const gone = this.#select(tenant, ids)
+      await this.#store.delete(gone.map((i) => key(tenant, i.id)))
+      for (const i of gone) this.#forget(tenant, i.id)
+      return gone.length
+    })
+  }
+
+  /**
+   * Runs an API change after the ones before it. A mark that selected an item while a deletion of
+   * it was being written would otherwise write it back after its tombstone (and list it again).
+   */
+  #change(run: () => Promise<number>): Promise<number> {
+    const next = this.#changes.then(run)
+    this.#changes = next.catch(() => undefined)
+    return next
   }
 
   async close(): Promise<void> {
@@ -212,7 +230,7 @@ export class Inbox {
   #select(tenant: string, ids: string[] | undefined): InboxItem[] {
     const items = this.#items.get(tenant)
     if (items === undefined) return []
-    return ids === undefined ? [...items.values()] : ids.flatMap((id) => items.get(id) ?? [])
+    return ids === undefined ? [...items.values()] : [...new Set(ids)].flatMap((id) => items.get(id) ?? [])
   }
 
   async #write(items: InboxItem[]): Promise<void> {

@@ -143,10 +143,13 @@ export function registerNotificationRoutes(plain: FastifyInstance, parts: Notifi
   api.get(
     '/v1/notifications',
     { schema: { tags: inboxTags, summary: 'The in-app inbox: alert status changes and the channels they went to, newest first', querystring: inboxQuery } },
-    async (req) => {
+    async (req, reply) => {
       const tenant = tenantOf(req)
       const q = req.query
-      const { items, unread, total } = inbox.query({ tenant, read: q.read, severity: q.severity, status: q.status, service: q.service, alert_id: q.alert_id, before: q.before, limit: q.limit })
+      const page = inbox.query({ tenant, read: q.read, severity: q.severity, status: q.status, service: q.service, alert_id: q.alert_id, before: q.before, limit: q.limit })
+      // A pager whose cursor was deleted or trimmed would otherwise start again at the first page.
+      if (page === undefined) return reply.code(400).send({ error: 'VALIDATION_FAILED', message: `parameter before: no notification ${q.before} for tenant ${tenant} (deleted or trimmed since it was answered); page again from the start` })
+      const { items, unread, total } = page
       const last = items.at(-1)
       return { notifications: items, unread, total, next_before: total > items.length && last !== undefined ? last.id : null }
     },
