@@ -39,6 +39,22 @@ describe('channel documents', () => {
     expect(issues({ name: '-ops', kind: 'webhook', url: 'https://x.example' })[0]).toMatch(/^name: /)
   })
 
+  it('refuses headers no request can carry or that the alerter and HTTP set themselves, and a template too deep or too big', () => {
+    const hook = (extra: Record<string, unknown>) => issues({ name: 'ops', kind: 'webhook', url: 'https://x.example', ...extra })
+    for (const value of ['a\r\nInjected: 1', 'nul\u0000', 'héllo ☃']) expect(hook({ headers: { 'X-Token': value } }), value).toEqual([expect.stringMatching(/^headers\.X-Token: expected a header value/)])
+    expect(hook({ headers: { 'X-Token': 'héllo\tok' } })).toEqual([])
+    for (const name of ['Transfer-Encoding', 'connection', 'Content-Length', 'Idempotency-Key', 'User-Agent', 'Host']) expect(hook({ headers: { [name]: 'x' } }), name).toEqual([`headers: header ${name} is set by the alerter or by HTTP itself`])
+    expect(hook({ headers: { 'Content-Type': 'application/vnd.api+json', Authorization: 'Bearer t' } })).toEqual([])
+    expect(hook({ headers: { 'X-A': '1', 'x-a': '2' } })).toEqual(['headers: a header named twice (names are case-insensitive)'])
+    let deep: unknown = '{{title}}'
+    for (let i = 0; i < 50_000; i++) deep = [deep]
+    expect(hook({ template: deep })).toEqual(['template: expected a JSON body nested at most 32 levels deep'])
+    let fine: unknown = '{{title}}'
+    for (let i = 0; i < 31; i++) fine = { a: fine }
+    expect(hook({ template: fine })).toEqual([])
+    expect(hook({ template: { text: 'x'.repeat(70_000) } })).toEqual(['template: expected a JSON body of at most 64 KiB'])
+  })
+
   it('seals secrets away from the stored document and opens them again only with the same key and channel', () => {
     const spec = parse({ name: 'jira', kind: 'webhook', url: 'https://jira.example/rest/api/2/issue?token=s3cr3t', headers: { Authorization: 'Basic dXNlcjpwYXNz' }, template: { a: '{{title}}' } })
     const stored = sealChannel(box, 'acme', spec, times)

@@ -16,6 +16,42 @@ const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM, 00:00-23:59')
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).max(2048)
+
+/** Headers the alerter sets itself (content-type is the one a channel may replace) or HTTP's framing owns. */
+const RESERVED_HEADERS = new Set(['idempotency-key', 'user-agent', 'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'expect', 'proxy-connection'])
+const headerValue = z
+  .string()
+  .max(4096)
+  // What HTTP can carry in a field value: no control characters (tab aside), Latin-1 at most.
+  .regex(/^[\t\x20-\x7e\x80-\xff]*$/, 'expected a header value: no line breaks or other control characters, no characters beyond Latin-1 (encode them)')
+const headers = z
+  .record(z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'expected a header name'), headerValue)
+  .refine((h) => Object.keys(h).every((k) => !RESERVED_HEADERS.has(k.toLowerCase())), {
+    error: (issue) => `header ${Object.keys(issue.input as object).find((k) => RESERVED_HEADERS.has(k.toLowerCase()))} is set by the alerter or by HTTP itself`,
+  })
+  .refine((h) => new Set(Object.keys(h).map((k) => k.toLowerCase())).size === Object.keys(h).length, 'a header named twice (names are case-insensitive)')
+
+const MAX_TEMPLATE_DEPTH = 32
+/** Nesting of a JSON value, counted without recursion (a value nested 50 000 deep is refused, not a stack overflow). */
+function depthOf(value: unknown): number {
+  let max = 0
+  const stack: Array<[unknown, number]> = [[value, 1]]
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!
+    if (v === null || typeof v !== 'object') continue
+    if (d > max) max = d
+    if (max > MAX_TEMPLATE_DEPTH) break
+    for (const c of Object.values(v)) stack.push([c, d + 1])
+  }
+  return max
+}
+const template = z
+  .unknown()
+  .superRefine((v, ctx) => {
+    if (depthOf(v) > MAX_TEMPLATE_DEPTH) ctx.addIssue({ code: 'custom', message: `expected a JSON body nested at most ${MAX_TEMPLATE_DEPTH} levels deep` })
+    else if (JSON.stringify(v ?? null).length > 65_536) ctx.addIssue({ code: 'custom', message: 'expected a JSON body of at most 64 KiB' })
+  })
+  .pipe(z.json())
 const timezone = z
   .string()
   .max(64)
@@ -81,9 +117,9 @@ const webhook = z
     kind: z.literal('webhook'),
     url: httpUrl,
     /** Extra request headers (Authorization for an issue tracker…): secrets, never shown. */
-    headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'expected a header name'), z.string().max(4096)).optional(),
+    headers: headers.optional(),
     /** A JSON body with {{placeholders}} instead of the standard body (Jira, chat tools); see README. */
-    template: z.json().optional(),
+    template: template.optional(),
   })
   .strict()
 const slack = z.object({ ...common, kind: z.literal('slack'), url: httpUrl }).strict()

@@ -499,6 +499,39 @@ describe('Notifier channels from the API', () => {
     expect(JSON.stringify(card.body)).toContain('Reason: rolled back')
   })
 
+  it('sends user:password in a URL as Basic authentication, never showing it, and lets a channel set its own Content-Type', async () => {
+    const hook = await receiver()
+    const { notifier } = make([])
+    const url = hook.url.replace('http://', 'http://ops%40acme:pa%3Ass@')
+    notifier.set({ tenant: 'acme', source: 'api', spec: spec({ name: 'basic', kind: 'webhook', url, headers: { 'Content-Type': 'application/vnd.api+json' } }) })
+    expect(await notifier.notify(alert())).toEqual([{ channel: 'basic', delivered: true, attempts: 1 }])
+    const req = hook.requests[0]!
+    expect(Buffer.from(req.headers.authorization!.replace(/^Basic /, ''), 'base64').toString()).toBe('ops@acme:pa:ss')
+    expect(req.headers['content-type']).toBe('application/vnd.api+json')
+    expect(req.headers['idempotency-key']).toMatch(/^f3a9c1d2e4b50617:3/)
+    // A receiver that is down: what is recorded says so, without the password or the path.
+    const closed = http.createServer()
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    const port = (closed.address() as AddressInfo).port
+    await new Promise((resolve) => closed.close(resolve))
+    notifier.set({ tenant: 'acme', source: 'api', spec: spec({ name: 'basic', kind: 'webhook', url: `http://ops:s3cr3t@127.0.0.1:${port}/hook/t0ken` }) })
+    const refused = await notifier.test('acme', 'basic', alert())
+    expect(refused).toMatchObject({ delivered: false, error: expect.stringContaining('ECONNREFUSED') })
+    expect(JSON.stringify(notifier.attempts())).not.toMatch(/s3cr3t|t0ken/)
+  })
+
+  it('answers a channel test over its rate limit at once, with the wait, rather than holding the request', async () => {
+    const hook = await receiver()
+    const { notifier } = make([])
+    notifier.set({ tenant: 'acme', source: 'api', spec: spec({ name: 'slow', kind: 'webhook', url: hook.url, max_per_minute: 1 }) })
+    expect((await notifier.test('acme', 'slow', alert()))?.delivered).toBe(true)
+    const t0 = performance.now()
+    const refused = await notifier.test('acme', 'slow', alert()).catch((err: unknown) => err)
+    expect(performance.now() - t0).toBeLessThan(1000)
+    expect(refused).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: 60, message: 'channel slow is at its limit of 1 messages a minute; test again in 60 s' })
+    expect(hook.requests).toHaveLength(1)
+  })
+
   it("tests a channel with one attempt and reports the receiver's answer", async () => {
     const hook = await receiver(() => ({ status: 403, body: 'invalid token' }))
     const { notifier } = make([])

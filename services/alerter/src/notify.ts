@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Alert } from '@sluice/core'
-import { errorMessage } from '@sluice/core'
+import { SluiceError, errorMessage } from '@sluice/core'
 import type { Logger, Registry } from '@sluice/observability'
 import { LATENCY_BUCKETS_SECONDS, counter, histogram } from '@sluice/observability'
 import { channelSchema, groupKey, inQuietHours, matchesFilter } from './channels.js'
@@ -255,7 +255,12 @@ export class Notifier {
   async test(tenant: string | null, name: string, alert: Alert): Promise<TestResult | undefined> {
     const ch = this.#channels.get(channelKey(tenant, name))
     if (ch === undefined) return undefined
-    await this.#wait(ch.bucket.reserve())
+    // A person waits for the answer: over the channel's rate it is a 429 now, not a wait of a minute.
+    const waitMs = ch.bucket.take()
+    if (waitMs > 0) {
+      const seconds = Math.ceil(waitMs / 1000)
+      throw new SluiceError('RATE_LIMITED', `channel ${name} is at its limit of ${ch.spec.max_per_minute ?? this.#o.defaultMaxPerMinute} messages a minute; test again in ${seconds} s`, { canRetry: true, retryAfterSeconds: seconds })
+    }
     const t0 = performance.now()
     const o = await ch.transport.send([alert], `${alert.id}:${alert.version}`)
     this.#record(ch, [alert], 1, o, new Date(), performance.now() - t0, false)
@@ -410,11 +415,21 @@ export class Notifier {
   }
 
   async #post(url: string, extraHeaders: Record<string, string>, body: string, idempotencyKey: string): Promise<Outcome> {
+    const target = new URL(url)
+    // A channel's headers replace ours by name, whatever their case (a Content-Type of its own).
+    const headers = new Headers({ 'content-type': 'application/json', 'idempotency-key': idempotencyKey, 'user-agent': USER_AGENT })
+    for (const [k, v] of Object.entries(extraHeaders)) headers.set(k, v)
+    // user:password@ in the URL is Basic authentication, as curl and Go's client send it (fetch refuses such a URL).
+    if (target.username !== '' || target.password !== '') {
+      if (!headers.has('authorization')) headers.set('authorization', `Basic ${Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString('base64')}`)
+      target.username = ''
+      target.password = ''
+    }
     let res: Response
     try {
-      res = await fetch(url, {
+      res = await fetch(target, {
         method: 'POST',
-        headers: { ...extraHeaders, 'content-type': 'application/json', 'idempotency-key': idempotencyKey, 'user-agent': USER_AGENT },
+        headers,
         body,
         // A redirected POST may turn into a GET and lose the body: a moved URL is a config error.
         redirect: 'manual',
@@ -502,10 +517,25 @@ class TokenBucket {
   }
 
   reserve(): number {
-    const now = performance.now()
-    this.#tokens = Math.min(this.#capacity, this.#tokens + (now - this.#updatedAt) * this.#perMs) - 1
-    this.#updatedAt = now
+    this.#refill()
+    this.#tokens -= 1
     return this.#tokens >= 0 ? 0 : -this.#tokens / this.#perMs
+  }
+
+  /** Takes a token if one is there (0); otherwise takes none and returns how long until one is. */
+  take(): number {
+    this.#refill()
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1
+      return 0
+    }
+    return (1 - this.#tokens) / this.#perMs
+  }
+
+  #refill(): void {
+    const now = performance.now()
+    this.#tokens = Math.min(this.#capacity, this.#tokens + (now - this.#updatedAt) * this.#perMs)
+    this.#updatedAt = now
   }
 }
 
@@ -522,10 +552,14 @@ function parseRetryAfterMs(header: string | null): number | undefined {
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now())
 }
 
-/** undici reports every network failure as "fetch failed"; the cause says which. */
+/**
+ * undici reports every network failure as "fetch failed"; the cause says which. A URL in the text
+ * is cut to its origin: a channel's URL is a secret (a token in its path, a password).
+ */
 function networkError(err: unknown): string {
   const cause = err instanceof Error ? err.cause : undefined
-  return cause === undefined ? errorMessage(err) : `${errorMessage(err)}: ${errorMessage(cause)}`
+  const text = cause === undefined ? errorMessage(err) : `${errorMessage(err)}: ${errorMessage(cause)}`
+  return text.replace(/https?:\/\/\S+/g, (u) => (URL.canParse(u) ? `${new URL(u).origin}/…` : '<url>'))
 }
 
 /** The start of a response body, whitespace collapsed; the rest is discarded unread. */
