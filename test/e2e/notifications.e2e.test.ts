@@ -125,6 +125,8 @@ describe('notifications', () => {
     expect((await call(`${b.url}/v1/notifications/mark-read`, 'POST', { all: true, by: 'dana@example.com' })).json).toEqual({ marked: 3 })
     await waitFor('read on A', async () => ((await inbox(a.url)).unread === 0 ? true : undefined))
     expect((await inbox(a.url, '?read=true&status=resolved')).notifications.map((n) => n.alert_id)).toEqual([payments.alert_id])
+    // An empty filter filters nothing.
+    expect((await inbox(a.url, '?severity=&status=')).notifications).toHaveLength(3)
     const searchItem = all.find((n) => n.service === 'search')!
     expect((await call(`${a.url}/v1/notifications/${encodeURIComponent(searchItem.id)}`, 'DELETE')).status).toBe(204)
     await waitFor('deleted on B', async () => ((await inbox(b.url)).notifications.length === 2 ? true : undefined))

@@ -25,11 +25,13 @@ export interface NotificationApiParts {
 
 const tenantQuery = z.object({ tenant: z.string().regex(TENANT_PATTERN, 'expected 1-64 characters of A-Z a-z 0-9 _ . -').optional() })
 const nameParam = z.object({ name: z.string().min(1).max(64) })
+/** A comma-separated filter; empty (`severity=`) filters nothing, as if absent. */
 const csv = <T extends string>(values: readonly [T, ...T[]]) =>
   z
     .string()
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
     .pipe(z.array(z.enum(values)))
+    .transform((list) => (list.length === 0 ? undefined : list))
     .optional()
 const inboxQuery = tenantQuery.extend({
   read: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
