@@ -6,6 +6,9 @@
 //     every tenant (operators).
 //   - a stream token (auth.ts), for browsers, which cannot set headers on a WebSocket: minted for a
 //     key's tenant by POST /v1/tokens, presented as ?token= or in a {"type":"auth"} message.
+// Without either (SLUICE_AUTH=false, WS_AUTH=false) a connection is bound to the tenant it names
+// in the same ways as a key of several tenants, as every door takes the tenant named then; one
+// that names none sees every tenant.
 // A connection holds a slot of its tenant (ws_max_connections in SLUICE_TENANTS_FILE) from the
 // moment its tenant is known until it closes; past the limit it is closed with 4029. Browsers never
 // see the HTTP status of a refused upgrade, only close codes: hence a close, not a 429.
@@ -61,6 +64,17 @@ export class StreamAccess {
       })
       throw err
     }
+  }
+
+  /**
+   * The tenant an upgrade request names, when nothing authenticates (no keys, no tokens): the
+   * stream is bound to it. Undefined when it names none, or when a key or token decides instead.
+   * Throws VALIDATION_FAILED for a header naming several tenants or no valid one.
+   */
+  named(req: Pick<FastifyRequest, 'headers'> & { query: { tenant?: string | undefined } }): { tenant: string } | undefined {
+    if (this.required || this.#security.auth.enabled) return undefined
+    const tenant = requestedTenant(req, LOKI_TENANT_HEADERS, req.query.tenant)
+    return tenant === undefined ? undefined : { tenant }
   }
 
   /** The tenant of a stream token, or why it is refused. */

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { createServer } from 'node:net'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import WebSocket from 'ws'
-import { StreamClient, framePayload, textFrame } from './client.js'
+import { HIGH_WATER_BYTES, StreamClient, framePayload, textFrame } from './client.js'
 
 describe('textFrame', () => {
   it('frames payloads of every length class so a real ws client reads them back', async () => {
@@ -46,8 +46,20 @@ function fakeSocket(buffered = 0) {
       return true
     },
   }
-  const socket = { OPEN: 1, readyState: 1, _socket: raw, _extensions: {}, get bufferedAmount() { return raw.writableLength }, send() {}, close() {} }
-  return { socket: socket as unknown as WebSocket, events }
+  const sent: string[] = []
+  const closed: Array<[number, string]> = []
+  const socket = {
+    OPEN: 1,
+    readyState: 1,
+    _socket: raw,
+    _extensions: {},
+    get bufferedAmount() {
+      return raw.writableLength
+    },
+    send: (data: string) => void sent.push(data),
+    close: (code: number, reason: string) => void closed.push([code, reason]),
+  }
+  return { socket: socket as unknown as WebSocket, events, raw, sent, closed }
 }
 
 describe('StreamClient.pump', () => {
@@ -74,5 +86,40 @@ describe('StreamClient.pump', () => {
     // 150 bytes of room: the first frame (100 bytes) fits, the second goes past it and is the last written.
     expect(events).toEqual(['cork', frames[0], frames[1], 'uncork'])
     expect(client.queued).toBe(3)
+  })
+})
+
+describe('StreamClient.reply', () => {
+  it('drops replies while the socket holds the high-water mark, counts them, and closes with 4008 once that lasts stuckMs', () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] })
+    onTestFinished(() => void vi.useRealTimers())
+    const { socket, sent, closed } = fakeSocket(HIGH_WATER_BYTES)
+    let dropped = 0
+    const client = new StreamClient(socket, { queueMessages: 10, stuckMs: 1000, authenticated: true, onDropped: (n) => (dropped += n) })
+    // A client that sends without reading: its answers would otherwise pile up in the server's memory.
+    for (let i = 0; i < 100; i++) client.reply({ type: 'error', message: 'invalid JSON' })
+    expect(sent).toEqual([])
+    expect(dropped).toBe(100)
+    vi.advanceTimersByTime(1000)
+    client.reply({ type: 'error', message: 'invalid JSON' })
+    expect(closed).toEqual([])
+    vi.advanceTimersByTime(1)
+    client.reply({ type: 'error', message: 'invalid JSON' })
+    expect(closed).toEqual([[4008, 'client too slow: not reading its replies']])
+  })
+
+  it('answers again once the client reads, first telling it how many messages it lost', () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] })
+    onTestFinished(() => void vi.useRealTimers())
+    const { socket, raw, sent, closed } = fakeSocket(HIGH_WATER_BYTES)
+    const client = new StreamClient(socket, { queueMessages: 10, stuckMs: 1000, authenticated: true })
+    client.reply({ type: 'paused' })
+    client.reply({ type: 'resumed' })
+    raw.writableLength = 0
+    client.pump()
+    vi.advanceTimersByTime(5000)
+    client.reply({ type: 'paused' })
+    expect(sent).toEqual(['{"type":"dropped","count":2}', '{"type":"paused"}'])
+    expect(closed).toEqual([])
   })
 })

@@ -2,15 +2,17 @@
 // buffer is small, so a slow reader never holds memory beyond its bounded queue: when the queue
 // is full the oldest frames are dropped and counted, and the client learns how many through a
 // `dropped` notice once it catches up. A client whose queue stays full for `stuckMs` is closed.
+// Replies obey the same rule: a client that sends without reading gets none past the socket's
+// high-water mark (they are dropped and counted) and is closed once that lasts `stuckMs`.
 import type { WebSocket } from 'ws'
 import type { Channel, FilterableLog } from './protocol.js'
 import { parseSeverity } from '@sluice/core'
+import { CLOSE_STUCK, closeWith } from './close.js'
 import { compileFilters } from './protocol.js'
 import type { Filters } from './protocol.js'
 
 /** Bytes the socket may buffer before we stop writing to it. */
-const HIGH_WATER_BYTES = 256 * 1024
-export const CLOSE_STUCK = 4008
+export const HIGH_WATER_BYTES = 256 * 1024
 
 export interface ClientOptions {
   queueMessages: number
@@ -73,6 +75,8 @@ export class StreamClient {
   readonly #queue: Buffer[] = []
   #dropped = 0
   #fullSince = 0
+  /** Since when replies have found the socket over the high-water mark (0: they have not). */
+  #blockedSince = 0
   readonly #o: ClientOptions
 
   constructor(socket: WebSocket, opts: ClientOptions & { authenticated: boolean }) {
@@ -99,9 +103,21 @@ export class StreamClient {
     return this.channels.has('alerts') && (this.tenant === undefined || this.tenant === alert.tenant)
   }
 
-  /** Sends a control message right away (replies are small and rare). */
+  /**
+   * Sends a control message right away, ahead of the queued frames (a paused client still hears
+   * `paused`), unless the socket already holds HIGH_WATER_BYTES: a client sending faster than it
+   * reads would otherwise hold the server's memory with answers it never takes.
+   */
   reply(frame: object): void {
-    this.socket.send(JSON.stringify(frame))
+    if (this.socket.bufferedAmount < HIGH_WATER_BYTES) {
+      this.#blockedSince = 0
+      this.socket.send(JSON.stringify(frame))
+      return
+    }
+    this.#dropped++
+    this.#o.onDropped?.(1)
+    if (this.#blockedSince === 0) this.#blockedSince = Date.now()
+    else if (Date.now() - this.#blockedSince > this.#o.stuckMs) closeWith(this.socket, CLOSE_STUCK, 'client too slow: not reading its replies')
   }
 
   /** Queues a frame made by textFrame; the same bytes are shared by every client that wants them. */
@@ -112,7 +128,7 @@ export class StreamClient {
       this.#o.onDropped?.(1)
       if (this.#fullSince === 0) this.#fullSince = Date.now()
       else if (Date.now() - this.#fullSince > this.#o.stuckMs) {
-        this.socket.close(CLOSE_STUCK, 'client too slow: queue full for too long')
+        closeWith(this.socket, CLOSE_STUCK, 'client too slow: queue full for too long')
         return
       }
     } else {

@@ -9,36 +9,74 @@
 //   {"type":"error","message":…}
 //   {"type":"auth_required","message":…}   (on connect, when the server wants a token first)
 //   {"type":"authenticated","tenant":…}    (answering an auth message)
-// A client bound to a tenant (its API key's or token's) sees that tenant's logs, alerts,
-// notifications and rates only (filters apply to logs); notifications are the inbox's changes as
-// they happen, not its contents: nothing is replayed on subscribe.
-// Close codes: 1013 server full (WS_MAX_CLIENTS), 4001 unauthorized (bad, expired or missing
-// token), 4002 idle, 4008 too slow, 4029 the tenant's connections are at ws_max_connections.
+// A client bound to a tenant (its API key's or token's; without authentication, the one its
+// upgrade request named) sees that tenant's logs, alerts, notifications and rates only (filters
+// apply to logs); notifications are the inbox's changes as they happen, not its contents: nothing
+// is replayed on subscribe.
+// Close codes and reasons: close.ts.
+// Bounds: a frame is at most MAX_PAYLOAD_BYTES (larger ones close with 1009), and the schema's
+// limits keep every valid message under it; an error message is at most ERROR_MAX_BYTES.
 import { z } from 'zod'
 import { CATEGORIES, SEVERITY_TEXTS, parseSeverity } from '@sluice/core'
 
 export const CHANNELS = ['logs', 'alerts', 'stats'] as const
 export type Channel = (typeof CHANNELS)[number]
 
+/** The largest client frame (ws maxPayload): one message in flight per connection holds at most this. */
+export const MAX_PAYLOAD_BYTES = 64 * 1024
+/** The enricher's bound on service names: a longer name is cut there, so it could never match. */
+export const SERVICE_NAME_MAX_CHARS = 128
+export const SERVICES_MAX = 1000
+/**
+ * The services filter's names together. With it every valid message fits in MAX_PAYLOAD_BYTES
+ * even with every character escaped as \uXXXX (6 bytes; Python's json.dumps does so by default
+ * for anything not ASCII): 8192 × 6 + 1000 × 3 for quotes and commas, + 6 KB for q and the rest.
+ * A thousand names of 128 characters could not fit, however they were written.
+ */
+export const SERVICES_MAX_CHARS = 8192
+/** An error message's longest text: the first issue named, the rest counted, never an echo of a whole frame. */
+export const ERROR_MAX_BYTES = 1024
+
+/** Level names as the query API's ?level= reads them (any case, `warning`, `err`), normalised to the stored name. */
+const levelName = z
+  .string()
+  .max(32)
+  .transform((v, ctx) => {
+    const s = parseSeverity(v)
+    if (s) return s.text
+    ctx.addIssue({ code: 'custom', message: `unknown level ${JSON.stringify(v)}: expected one of ${SEVERITY_TEXTS.join(', ')} (any case)` })
+    return z.NEVER
+  })
+
 export const filtersSchema = z.strictObject({
-  services: z.array(z.string().min(1)).max(1000).optional(),
-  minLevel: z.enum(SEVERITY_TEXTS).optional(),
+  services: z
+    .array(z.string().min(1).max(SERVICE_NAME_MAX_CHARS))
+    .max(SERVICES_MAX)
+    .refine((names) => names.reduce((n, s) => n + s.length, 0) <= SERVICES_MAX_CHARS, `at most ${SERVICES_MAX_CHARS} characters of names in all`)
+    .optional(),
+  minLevel: levelName.optional(),
   category: z.enum(CATEGORIES).optional(),
   patternId: z.string().regex(/^[0-9a-f]{16}$/).optional(),
   q: z.string().min(1).max(1000).optional(),
 })
 export type Filters = z.infer<typeof filtersSchema>
 
+/** Bounded before its items are read: a frame of 30 000 bad items is one issue, not 30 000. */
+const channelList = z.array(z.enum(CHANNELS)).min(1).max(CHANNELS.length)
+
 export const clientMessageSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('subscribe'), channels: z.array(z.enum(CHANNELS)).min(1), filters: filtersSchema.optional() }),
-  z.strictObject({ type: z.literal('unsubscribe'), channels: z.array(z.enum(CHANNELS)).min(1) }),
+  z.strictObject({ type: z.literal('subscribe'), channels: channelList, filters: filtersSchema.optional() }),
+  z.strictObject({ type: z.literal('unsubscribe'), channels: channelList }),
   z.strictObject({ type: z.literal('pause') }),
   z.strictObject({ type: z.literal('resume') }),
   z.strictObject({ type: z.literal('auth'), token: z.string().min(1).max(4096) }),
 ])
 export type ClientMessage = z.infer<typeof clientMessageSchema>
 
-/** Parses one text frame; an error message names what was wrong. */
+/**
+ * Parses one text frame; an error message names the first thing wrong and counts the others,
+ * within ERROR_MAX_BYTES: listing every issue made a 60 KB frame answer 2.4 MB.
+ */
 export function parseClientMessage(text: string): { ok: true; message: ClientMessage } | { ok: false; error: string } {
   let json: unknown
   try {
@@ -48,7 +86,20 @@ export function parseClientMessage(text: string): { ok: true; message: ClientMes
   }
   const r = clientMessageSchema.safeParse(json)
   if (r.success) return { ok: true, message: r.data }
-  return { ok: false, error: r.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; ') }
+  const [first, ...rest] = r.error.issues
+  const named = `${first!.path.join('.') || 'message'}: ${first!.message}`
+  return { ok: false, error: truncateUtf8(rest.length > 0 ? `${named} (and ${rest.length} more)` : named, ERROR_MAX_BYTES) }
+}
+
+const encoder = new TextEncoder()
+
+/** `text` cut to at most `maxBytes` of UTF-8 on a character boundary, ending in … when cut. */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short texts skip the byte count.
+  if (text.length * 3 <= maxBytes || Buffer.byteLength(text) <= maxBytes) return text
+  // encodeInto writes whole characters only and says how many UTF-16 units it read.
+  const { read } = encoder.encodeInto(text, new Uint8Array(maxBytes - 3))
+  return `${text.slice(0, read)}…`
 }
 
 /** The fields of a log the filters look at. */

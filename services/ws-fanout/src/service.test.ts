@@ -15,6 +15,7 @@ import { inboxItem } from '../../../test/infra/inbox.js'
 import { mintToken } from './auth.js'
 import { loadConfig } from './config.js'
 import type { Delivery } from './fanout.js'
+import { escapedJson, largestSubscribe } from './protocol-fixture.js'
 import { createService } from './service.js'
 
 const SECRET = 'a-test-secret-of-32-characters!!'
@@ -103,19 +104,28 @@ async function connect(base: string, query = '', headers: Record<string, string>
   return { ws, frames, next, send, subscribe, closed }
 }
 
-/** The HTTP status of a refused upgrade. */
-async function refusedWith(base: string, query = '', headers: Record<string, string> = {}): Promise<number> {
-  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/stream${query}`, { headers })
+/** The HTTP answer to a refused upgrade. */
+async function refusal(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  const ws = new WebSocket(url, { headers })
   return new Promise((resolve, reject) => {
     ws.on('unexpected-response', (req, res) => {
-      resolve(res.statusCode ?? 0)
-      req.destroy()
+      let body = ''
+      res.on('data', (d: Buffer) => (body += d.toString()))
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, body })
+        req.destroy()
+      })
     })
     ws.on('open', () => {
       ws.terminate()
       reject(new Error('the upgrade was accepted'))
     })
   })
+}
+
+/** The HTTP status of a refused upgrade. */
+async function refusedWith(base: string, query = '', headers: Record<string, string> = {}): Promise<number> {
+  return (await refusal(`${base.replace(/^http/, 'ws')}/v1/stream${query}`, headers)).status
 }
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` })
@@ -278,5 +288,77 @@ describe('ws-fanout with API keys (SLUICE_AUTH=true)', () => {
     expect(() => loadConfig({ SLUICE_AUTH: 'true', WS_AUTH_SECRET: '' })).toThrow(/WS_AUTH_SECRET/)
     expect(loadConfig({ SLUICE_AUTH: 'true', WS_AUTH_SECRET: SECRET }).authSecret).toBe(SECRET)
     expect(loadConfig({}).authSecret).toBeUndefined()
+  })
+})
+
+describe('ws-fanout connections: the tenant named without keys, bounds, closes and routes', () => {
+  it('binds a connection to the tenant it names (X-Scope-OrgID, x-sluice-tenant or ?tenant=) while API keys are off; one naming none sees every tenant', async () => {
+    const { base, publish } = await setup({ auth: false, env: { WS_AUTH_SECRET: '' } })
+    const byQuery = await connect(base, '?tenant=acme')
+    const byScope = await connect(base, '', { 'x-scope-orgid': 'acme' })
+    const bySluice = await connect(base, '', { 'x-sluice-tenant': 'acme' })
+    const everyone = await connect(base)
+    for (const c of [byQuery, byScope, bySluice, everyone]) await c.subscribe()
+    await publish('globex', 'g1')
+    await publish('acme', 'a1')
+    for (const c of [byQuery, byScope, bySluice]) {
+      await c.next('notification', (f) => f.data?.id === 'a1-note')
+      expect(ids(c.frames)).toEqual(['a1', 'a1-alert', 'a1-note'])
+      await c.next('stats')
+      expect(c.frames.filter((f) => f.type === 'stats').map((f) => f.data?.service)).toEqual(['acme-svc'])
+    }
+    await everyone.next('notification', (f) => f.data?.id === 'a1-note')
+    expect(ids(everyone.frames)).toEqual(['g1', 'g1-alert', 'g1-note', 'a1', 'a1-alert', 'a1-note'])
+    // A header naming two tenants is refused before the upgrade, as at the other doors.
+    expect(await refusedWith(base, '', { 'x-scope-orgid': 'acme, globex' })).toBe(400)
+  })
+
+  it('answers a frame of thousands of faults with one short error, and keeps the connection', async () => {
+    const { base } = await setup({ auth: false, env: { WS_AUTH_SECRET: '' } })
+    const c = await connect(base)
+    let largest = 0
+    c.ws.on('message', (d: Buffer) => (largest = Math.max(largest, d.length)))
+    c.send({ type: 'subscribe', channels: Array(30_000).fill(1) })
+    expect(await c.next('error')).toEqual({ type: 'error', message: 'channels: Too big: expected array to have <=3 items' })
+    await c.subscribe()
+    expect(largest).toBeLessThan(1024)
+  })
+
+  it('takes the largest valid subscribe in one frame, every character escaped', async () => {
+    const { base } = await setup({ auth: false, env: { WS_AUTH_SECRET: '' } })
+    const c = await connect(base)
+    c.ws.send(escapedJson(largestSubscribe()))
+    expect(await c.next('subscribed')).toEqual({ type: 'subscribed', channels: ['alerts'] })
+  })
+
+  it("closes past the limit of a tenant with a 64-character name with 4029, the reason cut to a close frame's 123 bytes", async () => {
+    const long = 't'.repeat(64)
+    const { base } = await setup({ tenants: { defaults: { ws_max_connections: 1 }, tenants: {} } })
+    await connect(base, `?token=${mintToken(SECRET, long)}`)
+    const second = await connect(base, `?token=${mintToken(SECRET, long)}`)
+    const { code, reason } = await second.closed
+    expect(code).toBe(4029)
+    expect(reason).toMatch(new RegExp(`^tenant ${long} has 1 live connections .*…$`))
+    expect(Buffer.byteLength(reason)).toBe(123)
+  })
+
+  it('closes its clients with 1001 when the app closes before the service, as the runtime closes them', async () => {
+    const { app, base } = await setup()
+    const c = await connect(base, '', bearer('k-acme'))
+    await c.subscribe()
+    await app.close()
+    expect(await c.closed).toEqual({ code: 1001, reason: 'server shutting down' })
+  })
+
+  it('refuses a WebSocket upgrade to any other route with a 404 naming the stream, before upgrading', async () => {
+    const { base } = await setup({ auth: false, env: { WS_AUTH_SECRET: '' } })
+    const ws = base.replace(/^http/, 'ws')
+    for (const path of ['/', '/app.js', '/healthz', '/nowhere']) {
+      const { status, body } = await refusal(`${ws}${path}`)
+      expect([path, status]).toEqual([path, 404])
+      if (path !== '/nowhere') expect(JSON.parse(body)).toEqual({ error: 'NOT_FOUND', message: `no WebSocket at ${path}: the live stream is /v1/stream` })
+    }
+    // Plain HTTP on those routes is untouched.
+    expect((await fetch(`${base}/app.js`)).status).toBe(200)
   })
 })

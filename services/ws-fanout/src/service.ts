@@ -6,11 +6,12 @@
 // subscribed the stage is idle and nothing is fetched; the first subscription resumes from the
 // latest offsets. Transform: decode and match against the subscribers (fanout.ts); sink: queue
 // each frame on the clients that want it, written once per turn of the event loop.
-// Who may stream which tenant, tokens and per-tenant connection limits: access.ts.
+// Who may stream which tenant, tokens and per-tenant connection limits: access.ts. Every close
+// goes through close.ts.
 import { randomUUID } from 'node:crypto'
 import websocket from '@fastify/websocket'
-import type { FastifyRequest } from 'fastify'
-import type { WebSocket } from 'ws'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { WebSocket, WebSocketServer } from 'ws'
 import { z } from 'zod'
 import { LOKI_TENANT_HEADERS, requestedTenant } from '@sluice/auth'
 import { SluiceError, TENANT_PATTERN } from '@sluice/core'
@@ -22,21 +23,19 @@ import type { Codec, DepsFor, ServiceInstance } from '@sluice/service'
 import { StreamClient } from './client.js'
 import { StreamAccess } from './access.js'
 import type { KeyAccess } from './access.js'
+import { CLOSE_GOING_AWAY, CLOSE_IDLE, CLOSE_TENANT_LIMIT, CLOSE_TRY_AGAIN_LATER, CLOSE_UNAUTHORIZED, closeWith } from './close.js'
 import { TOKEN_MAX_TTL_SECONDS } from './config.js'
 import type { Config } from './config.js'
 import { Fanout } from './fanout.js'
 import type { Delivery } from './fanout.js'
 import { decodeInboxChange } from './notifications.js'
 import { buildPage } from './page.js'
-import { parseClientMessage } from './protocol.js'
+import { MAX_PAYLOAD_BYTES, parseClientMessage } from './protocol.js'
 
 export type FanoutDeps = DepsFor<{ kafka: true; registry: true }>
 
-const CLOSE_TRY_AGAIN_LATER = 1013
-const CLOSE_UNAUTHORIZED = 4001
-const CLOSE_IDLE = 4002
-/** The tenant's live connections are at its ws_max_connections: retry later. */
-export const CLOSE_TENANT_LIMIT = 4029
+const STREAM_PATH = '/v1/stream'
+const SHUTDOWN_REASON = 'server shutting down'
 const AUTH_TIMEOUT_MS = 10_000
 /** Finer than the shared latency buckets where a live view's latency lives (10–250 ms). */
 const DELIVERY_BUCKETS_SECONDS = [0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.125, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -64,6 +63,25 @@ async function decodeAll<T>(codec: Codec<T>, batch: Batch<Buffer | null>): Promi
   return { values, failed }
 }
 
+/**
+ * @fastify/websocket's preClose: the app closes before the service (the runtime closes in
+ * reverse), and the plugin's default closes every socket without a code (1005). Going away instead.
+ */
+function closeAllGoingAway(wss: WebSocketServer): void {
+  for (const socket of wss.clients) closeWith(socket, CLOSE_GOING_AWAY, SHUTDOWN_REASON)
+  wss.close()
+}
+
+/**
+ * Refuses a WebSocket upgrade to any route but the stream before it is accepted: @fastify/websocket
+ * would accept it on `/` or `/app.js` and close it at once with no code or reason.
+ */
+async function refuseOtherUpgrades(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (req.ws && req.routeOptions.url !== STREAM_PATH) {
+    await reply.code(404).send({ error: 'NOT_FOUND', message: `no WebSocket at ${req.url.split('?')[0]}: the live stream is ${STREAM_PATH}` })
+  }
+}
+
 export function createService(config: Config, deps: FanoutDeps): ServiceInstance & { fanout: Fanout } {
   const log = deps.logger.child({ service: 'ws-fanout' })
   const r = deps.registry
@@ -82,8 +100,9 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
     refused: counter(r, 'sluice_ws_connections_refused_total', 'Stream connections closed before use, by reason (max_clients|tenant_limit|unauthorized).', ['reason']),
   }
   const access = new StreamAccess(deps.security, config.authSecret)
-  // What the upgrade request's API key said, checked before the upgrade (preHandler), for the socket's handler.
-  const keyed = new WeakMap<object, KeyAccess>()
+  // The tenant the upgrade request is bound to (its API key's, or the one it names without
+  // authentication), found before the upgrade (preHandler), for the socket's handler.
+  const bound = new WeakMap<object, Pick<KeyAccess, 'tenant'>>()
   const fanout = new Fanout()
   const clients = new Set<StreamClient>()
   // Clients with frames to write, pumped together a few milliseconds after the first frame: a
@@ -112,7 +131,8 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
     checks: deps.checks,
     access: { security: deps.security, scope: 'query' },
   })
-  void app.register(websocket, { options: { maxPayload: 64 * 1024 } })
+  void app.register(websocket, { options: { maxPayload: MAX_PAYLOAD_BYTES }, preClose: async () => closeAllGoingAway(app.websocketServer) })
+  app.addHook('onRequest', refuseOtherUpgrades)
   const page = buildPage()
   // Handled here so a missing asset is a logged 500 on `/`, not an unhandled rejection.
   page.catch((err: unknown) => log.error({ err }, 'live page assets unavailable'))
@@ -163,13 +183,13 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
     }
     api.route({
       method: 'GET',
-      url: '/v1/stream',
+      url: STREAM_PATH,
       // Public to the guard: a browser comes with a token, not a key. A key is checked here, before the upgrade.
       config: open,
       schema: streamSchema,
       preHandler: async (req) => {
-        const key = access.keyOf(req)
-        if (key !== undefined) keyed.set(req.raw, key)
+        const chosen = access.keyOf(req) ?? access.named(req)
+        if (chosen !== undefined) bound.set(req.raw, chosen)
       },
       handler: websocketOnly,
       wsHandler: (socket, req) => stream(socket, req),
@@ -180,7 +200,7 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
   const stream = (socket: WebSocket, req: FastifyRequest): void => {
     if (clients.size >= config.maxClients) {
       m.refused.inc({ reason: 'max_clients' })
-      socket.close(CLOSE_TRY_AGAIN_LATER, `connection limit of ${config.maxClients} reached, retry later`)
+      closeWith(socket, CLOSE_TRY_AGAIN_LATER, `connection limit of ${config.maxClients} reached, retry later`)
       return
     }
     const client = new StreamClient(socket, {
@@ -198,7 +218,7 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
       if (tenant !== slot) {
         if (tenant !== undefined && !access.acquire(tenant)) {
           m.refused.inc({ reason: 'tenant_limit' })
-          socket.close(CLOSE_TENANT_LIMIT, `tenant ${tenant} has ${access.limit(tenant)} live connections (ws_max_connections); retry later`)
+          closeWith(socket, CLOSE_TENANT_LIMIT, `tenant ${tenant} has ${access.limit(tenant)} live connections (ws_max_connections); retry later`)
           return false
         }
         if (slot !== undefined) access.release(slot)
@@ -212,7 +232,7 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
       const v = access.verify(token)
       if (!v.ok) {
         m.refused.inc({ reason: 'unauthorized' })
-        socket.close(CLOSE_UNAUTHORIZED, v.error)
+        closeWith(socket, CLOSE_UNAUTHORIZED, v.error)
         return false
       }
       return bind(v.tenant)
@@ -221,14 +241,14 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
       if (slot !== undefined) access.release(slot)
       slot = undefined
     })
-    const key = keyed.get(req.raw)
+    const chosen = bound.get(req.raw)
     const queryToken = (req.query as { token?: unknown }).token
-    if (key !== undefined) {
-      if (!bind(key.tenant)) return
+    if (chosen !== undefined) {
+      if (!bind(chosen.tenant)) return
     } else if (access.required && typeof queryToken === 'string' && !withToken(queryToken)) return
     const authTimer = client.authenticated
       ? undefined
-      : setTimeout(() => !client.authenticated && socket.close(CLOSE_UNAUTHORIZED, `authenticate within ${AUTH_TIMEOUT_MS / 1000} s: send {"type":"auth","token":…}`), AUTH_TIMEOUT_MS)
+      : setTimeout(() => !client.authenticated && closeWith(socket, CLOSE_UNAUTHORIZED, `authenticate within ${AUTH_TIMEOUT_MS / 1000} s: send {"type":"auth","token":…}`), AUTH_TIMEOUT_MS)
     if (!client.authenticated) client.reply({ type: 'auth_required', message: 'send {"type":"auth","token":…} (a token from POST /v1/tokens), or connect with an API key or ?token=' })
     clients.add(client)
     fanout.add(client)
@@ -242,7 +262,7 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
       idleTimer =
         client.channels.size > 0
           ? undefined
-          : setTimeout(() => socket.close(CLOSE_IDLE, `idle: subscribed to nothing for ${config.idleTimeoutMs} ms`), config.idleTimeoutMs)
+          : setTimeout(() => closeWith(socket, CLOSE_IDLE, `idle: subscribed to nothing for ${config.idleTimeoutMs} ms`), config.idleTimeoutMs)
     }
     watchIdle()
     const heartbeat = setInterval(() => {
@@ -373,7 +393,7 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
     async close() {
       clearInterval(pumpTimer)
       clearInterval(statsTimer)
-      for (const c of clients) c.socket.close(1001, 'server shutting down')
+      for (const c of clients) closeWith(c.socket, CLOSE_GOING_AWAY, SHUTDOWN_REASON)
     },
   }
 }
