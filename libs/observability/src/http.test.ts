@@ -1,8 +1,11 @@
 // The HTTP app every service builds on: its OpenAPI document made from the routes' zod schemas,
 // Swagger UI, the start-up check that no route is left out, and 400s naming what was wrong.
+import type { AddressInfo } from 'node:net'
+import type { FastifyRequest } from 'fastify'
 import { describe, expect, it } from 'vitest'
+import { WebSocket, WebSocketServer } from 'ws'
 import { z } from 'zod'
-import { createHttpApp, undocumentedRoutes } from './http.js'
+import { createHttpApp, undocumentedRoutes, websocketErrorHandler } from './http.js'
 import { createLogger } from './logger.js'
 import { createRegistry } from './metrics.js'
 
@@ -63,3 +66,36 @@ describe('createHttpApp', () => {
     await expect(app.ready()).rejects.toThrow('routes missing from the OpenAPI document (register them in a plugin): GET /early')
   })
 })
+
+describe('websocketErrorHandler', () => {
+  it("logs what a WebSocket client did (a frame over maxPayload) at debug, a handler's failure as an error, and ends the socket", async () => {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: 16 })
+    const logged: Array<[string, unknown]> = []
+    const log = { debug: (o: unknown) => logged.push(['debug', o]), error: (o: unknown) => logged.push(['error', o]) } as unknown as FastifyRequest['log']
+    let terminated = 0
+    const handled = new Promise<void>((resolve) =>
+      server.on('connection', (socket) =>
+        socket.on('error', (err) => {
+          websocketErrorHandler(err, { terminate: () => void (terminated++, socket.terminate()) }, { log })
+          resolve()
+        }),
+      ),
+    )
+    await new Promise((resolve) => server.on('listening', resolve))
+    try {
+      const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`)
+      const closed = new Promise<number>((resolve) => client.on('close', (code) => resolve(code)))
+      await new Promise((resolve) => client.on('open', resolve))
+      client.send('x'.repeat(100))
+      await handled
+      expect(await closed).toBe(1009)
+      expect(logged).toEqual([['debug', { code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', message: 'Max payload size exceeded' }]])
+      websocketErrorHandler(new Error('boom'), { terminate: () => void terminated++ }, { log })
+      expect(logged[1]![0]).toBe('error')
+      expect(terminated).toBe(2)
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+})
+

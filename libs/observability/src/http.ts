@@ -180,6 +180,20 @@ export async function websocketOnly(_req: FastifyRequest, reply: FastifyReply): 
   return reply.code(426).header('upgrade', 'websocket').send({ error: 'UPGRADE_REQUIRED', message: 'this route speaks WebSocket: connect with a WebSocket client' })
 }
 
+/**
+ * @fastify/websocket's errorHandler for an established socket: what a client did (a frame over
+ * maxPayload, invalid UTF-8, a connection reset — ws has already closed with the code that says so)
+ * is logged at debug, not as an error with its stack, so a client cannot flood the log; anything
+ * else (a handler that threw) stays an error. The socket is ended either way, as the default does.
+ */
+export function websocketErrorHandler(err: Error, socket: { terminate(): void }, req: Pick<FastifyRequest, 'log'>): void {
+  const code = (err as { code?: unknown }).code
+  const byClient = typeof code === 'string' && (code.startsWith('WS_ERR_') || code === 'ECONNRESET' || code === 'EPIPE')
+  if (byClient) req.log.debug({ code, message: err.message }, 'WebSocket client error: connection closed')
+  else req.log.error({ err }, 'WebSocket handler failed')
+  socket.terminate()
+}
+
 /** Version of the HTTP APIs' documents (the /v1 of their paths). */
 export const API_VERSION = '1.0.0'
 

@@ -16,7 +16,7 @@ import websocket from '@fastify/websocket'
 import { openSecurity } from '@sluice/auth'
 import { SluiceError } from '@sluice/core'
 import type { ClickHouseClient } from '@sluice/clickhouse'
-import { LATENCY_BUCKETS_SECONDS, createHttpApp, histogram } from '@sluice/observability'
+import { LATENCY_BUCKETS_SECONDS, createHttpApp, histogram, websocketErrorHandler } from '@sluice/observability'
 import type { BaseDeps, DepsFor, ServiceInstance } from '@sluice/service'
 import { registerAlerts } from './alerts.js'
 import { analystContext } from './analysts/context.js'
@@ -98,7 +98,7 @@ export function buildApp(config: Config, deps: QueryDeps): FastifyInstance {
     loki.addHook('onRoute', (route) => {
       route.schema = { tags: ['loki'], summary: LOKI_SUMMARIES[route.url.replace('/loki/api/v1', '')] ?? 'Loki HTTP API', ...route.schema }
     })
-    await loki.register(websocket, { options: { maxPayload: 64 * 1024 } })
+    await loki.register(websocket, { options: { maxPayload: 64 * 1024 }, errorHandler: websocketErrorHandler })
     registerLoki(loki, config.loki, { clickhouse: deps.clickhouse, querySeconds, access })
   })
 

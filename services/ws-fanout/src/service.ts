@@ -17,7 +17,7 @@ import { LOKI_TENANT_HEADERS, requestedTenant } from '@sluice/auth'
 import { SluiceError, TENANT_PATTERN } from '@sluice/core'
 import type { Alert, EnrichedLog } from '@sluice/core'
 import type { Batch, RecordFailure, Stage, Transformed } from '@sluice/kafka'
-import { BATCH_SIZE_BUCKETS, counter, createHttpApp, gauge, histogram, websocketOnly } from '@sluice/observability'
+import { BATCH_SIZE_BUCKETS, counter, createHttpApp, gauge, histogram, websocketErrorHandler, websocketOnly } from '@sluice/observability'
 import type { ZodTypeProvider } from '@sluice/observability'
 import type { Codec, DepsFor, ServiceInstance } from '@sluice/service'
 import { StreamClient } from './client.js'
@@ -131,7 +131,7 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
     checks: deps.checks,
     access: { security: deps.security, scope: 'query' },
   })
-  void app.register(websocket, { options: { maxPayload: MAX_PAYLOAD_BYTES }, preClose: async () => closeAllGoingAway(app.websocketServer) })
+  void app.register(websocket, { options: { maxPayload: MAX_PAYLOAD_BYTES }, preClose: async () => closeAllGoingAway(app.websocketServer), errorHandler: websocketErrorHandler })
   app.addHook('onRequest', refuseOtherUpgrades)
   const page = buildPage()
   // Handled here so a missing asset is a logged 500 on `/`, not an unhandled rejection.
