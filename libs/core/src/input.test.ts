@@ -48,6 +48,63 @@ describe('validateLogInput', () => {
     expect(r.errors[1]?.message).toContain('unknown level "loud"')
   })
 
+  it('refuses text that is not valid Unicode (an escaped lone surrogate), naming the field, as no UTF-8 can carry it', () => {
+    const bad = JSON.parse('"a \\ud800 b"') as string
+    for (const [record, field] of [
+      [{ message: bad }, 'message'],
+      [{ message: 'm', service: bad }, 'service'],
+      [{ message: 'm', attributes: { k: bad } }, 'attributes.k'],
+      [{ message: 'm', other: bad }, 'attributes.other'],
+      [{ message: 'm', resource: { [bad]: 'v' } }, 'resource'],
+      [{ msg: bad, level: 30 }, 'message'],
+    ] as const) {
+      const r = validateLogInput(record, 2, defaults)
+      expect(r.ok, field).toBe(false)
+      if (!r.ok) expect(r.errors, field).toEqual([{ index: 2, field, message: expect.stringMatching(/not valid Unicode: a lone surrogate/) }])
+    }
+    // A pair is one character: fine.
+    expect(validateLogInput({ message: JSON.parse('"\\ud83d\\ude00"') as string }, 0, defaults).ok).toBe(true)
+  })
+
+  it('keeps __proto__ as an ordinary key, at the top level and in attributes', () => {
+    const r = validateLogInput(JSON.parse('{"message":"m","__proto__":"x","attributes":{"__proto__":"y","a":"b"},"resource":{"__proto__":"z"}}'), 0, defaults)
+    expect(r.ok).toBe(true)
+    if (!r.ok) return
+    // The top-level field, an attribute like any unknown one, wins over the attribute of its name.
+    expect(Object.keys(r.event.attributes).sort()).toEqual(['__proto__', 'a'])
+    expect(Object.getOwnPropertyDescriptor(r.event.attributes, '__proto__')?.value).toBe('x')
+    expect(r.event.attributes.a).toBe('b')
+    expect(Object.getOwnPropertyDescriptor(r.event.resource, '__proto__')?.value).toBe('z')
+    expect(Object.getPrototypeOf(r.event.attributes)).toBe(Object.prototype)
+  })
+
+  it('holds the record\'s other fields to the limits of attributes: 256 entries, keys of 1-256 characters', () => {
+    const many = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`f${i}`, i]))
+    expect(validateLogInput({ message: 'm', ...many }, 0, defaults)).toEqual({ ok: false, errors: [{ index: 0, field: 'attributes', message: expect.stringMatching(/^at most 256 entries/) }] })
+    expect(validateLogInput({ message: 'm', attributes: { nested: many } }, 0, defaults).ok).toBe(false)
+    expect(validateLogInput({ message: 'm', '': 'x' }, 0, defaults)).toMatchObject({ ok: false, errors: [{ field: 'attributes', message: 'expected a key of 1-256 characters' }] })
+    expect(validateLogInput({ message: 'm', ['k'.repeat(1000)]: 'x' }, 0, defaults)).toMatchObject({ ok: false, errors: [{ message: 'expected a key of 1-256 characters' }] })
+    // 256 of the client's and the validator's own log.level: fine.
+    expect(validateLogInput({ message: 'm', level: 'warning', ...Object.fromEntries(Array.from({ length: 256 }, (_, i) => [`f${i}`, i])) }, 0, defaults).ok).toBe(true)
+  })
+
+  it('takes a standard field set to null as absent', () => {
+    const r = validateLogInput({ message: null, msg: 'm', host: null, level: null, timestamp: null, trace_id: null, service: null, id: null, tenant: null, attributes: null }, 0, defaults)
+    expect(r.ok && r.event).toMatchObject({ message: 'm', host: null, severity_text: 'INFO', timestamp: defaults.observedNs, service: 'unknown', tenant: 'acme', attributes: {} })
+    expect(validateLogInput({ message: null }, 0, defaults)).toMatchObject({ ok: false, errors: [{ field: 'message' }] })
+  })
+
+  it('repeats at most 100 characters of a bad value in its error', () => {
+    const r = validateLogInput({ message: 'm', timestamp: 'x'.repeat(1_000_000), level: 'y'.repeat(1_000_000) }, 0, defaults)
+    expect(r.ok).toBe(false)
+    if (!r.ok) for (const e of r.errors) expect(e.message.length, e.field).toBeLessThan(300)
+  })
+
+  it('refuses a map of many entries as one problem, before reading them', () => {
+    const huge = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i % 2 ? [] : 'v']))
+    expect(validateLogInput({ message: 'm', resource: huge }, 0, defaults)).toEqual({ ok: false, errors: [{ index: 0, field: 'resource', message: 'at most 256 entries' }] })
+  })
+
   it('requires a message', () => {
     const r = validateLogInput({ level: 'info' }, 2, defaults)
     expect(r).toEqual({ ok: false, errors: [{ index: 2, field: 'message', message: expect.stringContaining('required') }] })
@@ -86,6 +143,12 @@ describe('logger-native records', () => {
     expect(ok({ level: '40', message: 'm' }).severity_text).toBe('WARN')
     // 0 is OTel's UNSPECIFIED: the default level, the value kept.
     expect(ok({ level: 0, message: 'm' })).toMatchObject({ severity_text: 'INFO', attributes: { 'log.level': '0' } })
+  })
+
+  it('reads 1-24 beside msg as OTel numbers too, except pino\'s 10 and 20, and 0 as unspecified', () => {
+    for (const [level, text] of [[17, 'ERROR'], [13, 'WARN'], [9, 'INFO'], [24, 'FATAL'], [0, 'INFO'], ['17', 'ERROR'], [10, 'TRACE'], [20, 'DEBUG']] as const) {
+      expect(ok({ level, msg: 'm' }).severity_text, String(level)).toBe(text)
+    }
   })
 
   it('reads bunyan output, whose time is ISO and whose name is the service', () => {

@@ -41,10 +41,16 @@ const MAX_DEPTH = 32
  */
 const nsInRange = (v: bigint): bigint | undefined => (v >= 0n && v <= MAX_TIMESTAMP_NS ? v : undefined)
 
+/** A value as an error message repeats it: JSON, cut to 100 characters (a 10 MB value is not echoed). */
+export function shownValue(v: unknown): string {
+  const text = typeof v === 'bigint' ? String(v) : JSON.stringify(v)
+  return text.length > 100 ? `${text.slice(0, 100)}… (${text.length} characters)` : text
+}
+
 const timestampField = z.union([z.string(), z.number(), z.bigint()]).transform((v, ctx) => {
   const ns = typeof v === 'bigint' ? nsInRange(v) : parseTimestampNs(v)
   if (ns === undefined) {
-    ctx.addIssue({ code: 'custom', message: `unparseable timestamp ${typeof v === 'bigint' ? String(v) : JSON.stringify(v)}: expected ISO-8601 or epoch seconds/ms/µs/ns, between 1970 and 2262` })
+    ctx.addIssue({ code: 'custom', message: `unparseable timestamp ${shownValue(v)}: expected ISO-8601 or epoch seconds/ms/µs/ns, between 1970 and 2262` })
     return z.NEVER
   }
   return ns
@@ -65,16 +71,18 @@ function level(raw: string | number): Level | undefined {
 const levelField = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const parsed = level(v)
   if (!parsed) {
-    ctx.addIssue({ code: 'custom', message: `unknown level ${JSON.stringify(v)}: expected e.g. debug, info, warn, error, fatal, an OTel number 1-24 or a pino number 10-60` })
+    ctx.addIssue({ code: 'custom', message: `unknown level ${shownValue(v)}: expected e.g. debug, info, warn, error, fatal, an OTel number 1-24 or a pino number 10-60` })
     return z.NEVER
   }
   return parsed
 })
 
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()])
+// Counted before zod reads the entries: a map of 100 000 is refused at once, not checked entry by entry.
 const stringMap = z
-  .record(z.string().min(1).max(INPUT_LIMITS.keyChars), z.union([scalar, z.array(z.unknown()), z.record(z.string(), z.unknown())]))
-  .refine((m) => Object.keys(m).length <= MAX_ATTRIBUTES, `at most ${MAX_ATTRIBUTES} entries`)
+  .unknown()
+  .refine((m) => !isPlainObject(m) || countKeys(m, MAX_ATTRIBUTES + 1) <= MAX_ATTRIBUTES, { message: `at most ${MAX_ATTRIBUTES} entries`, abort: true })
+  .pipe(z.record(z.string().min(1).max(INPUT_LIMITS.keyChars), z.union([scalar, z.array(z.unknown()), z.record(z.string(), z.unknown())])))
 
 const hexId = (bytes: number) =>
   z.string().regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `expected ${bytes * 2} hex characters`).transform((s) => s.toLowerCase())
@@ -83,33 +91,34 @@ const hostField = z.string().trim().max(INPUT_LIMITS.nameChars)
 
 export const TENANT_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/
 
+// A standard field set to null is as if absent (the first one set wins, as for the others).
 const recordSchema = z.looseObject({
-  id: z.string().min(1).max(INPUT_LIMITS.idChars).optional(),
-  tenant: z.string().regex(TENANT_PATTERN, 'expected 1-64 characters of A-Z a-z 0-9 _ . -').optional(),
-  timestamp: timestampField.optional(),
-  ts: timestampField.optional(),
-  time: timestampField.optional(),
-  '@timestamp': timestampField.optional(),
-  level: levelField.optional(),
-  severity: levelField.optional(),
-  severity_text: levelField.optional(),
-  'log.level': levelField.optional(),
-  severity_number: z.number().int().min(1).max(24).optional(),
-  message: z.string().optional(),
-  msg: z.string().optional(),
-  body: z.string().optional(),
-  service: serviceField.optional(),
-  'service.name': serviceField.optional(),
-  host: hostField.optional(),
-  hostname: hostField.optional(),
-  'host.name': hostField.optional(),
-  'host.hostname': hostField.optional(),
-  trace_id: hexId(16).optional(),
-  'trace.id': hexId(16).optional(),
-  span_id: hexId(8).optional(),
-  'span.id': hexId(8).optional(),
-  attributes: stringMap.optional(),
-  resource: stringMap.optional(),
+  id: z.string().min(1).max(INPUT_LIMITS.idChars).nullish(),
+  tenant: z.string().regex(TENANT_PATTERN, 'expected 1-64 characters of A-Z a-z 0-9 _ . -').nullish(),
+  timestamp: timestampField.nullish(),
+  ts: timestampField.nullish(),
+  time: timestampField.nullish(),
+  '@timestamp': timestampField.nullish(),
+  level: levelField.nullish(),
+  severity: levelField.nullish(),
+  severity_text: levelField.nullish(),
+  'log.level': levelField.nullish(),
+  severity_number: z.number().int().min(1).max(24).nullish(),
+  message: z.string().nullish(),
+  msg: z.string().nullish(),
+  body: z.string().nullish(),
+  service: serviceField.nullish(),
+  'service.name': serviceField.nullish(),
+  host: hostField.nullish(),
+  hostname: hostField.nullish(),
+  'host.name': hostField.nullish(),
+  'host.hostname': hostField.nullish(),
+  trace_id: hexId(16).nullish(),
+  'trace.id': hexId(16).nullish(),
+  span_id: hexId(8).nullish(),
+  'span.id': hexId(8).nullish(),
+  attributes: stringMap.nullish(),
+  resource: stringMap.nullish(),
 })
 
 export type ParsedRecord = z.infer<typeof recordSchema>
@@ -162,6 +171,19 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
+/** Own keys of `o`, counted up to `stop`. */
+function countKeys(o: object, stop: number): number {
+  let n = 0
+  for (const _ in o) if (++n >= stop) break
+  return n
+}
+
+/** `into[key] = value`, also for the key `__proto__`, which an assignment would take as the prototype. */
+function setOwn<T>(into: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(into, key, { value, enumerable: true, writable: true, configurable: true })
+  else into[key] = value
+}
+
 function stringify(v: unknown, field: string): string {
   if (typeof v === 'string') return v
   if (v === null) return ''
@@ -176,24 +198,24 @@ function stringify(v: unknown, field: string): string {
 /** Writes `value` into `into` under `key`, objects as one dotted key per leaf. */
 function flattenInto(into: Record<string, unknown>, key: string, value: unknown, depth: number): void {
   if (!isPlainObject(value)) {
-    into[key] = value
+    setOwn(into, key, value)
     return
   }
   if (depth >= MAX_DEPTH) throw new NestingError(key)
   for (const k in value) flattenInto(into, `${key}.${k}`, value[k], depth + 1)
 }
 
-function toStringMap(m: Record<string, unknown> | undefined, field: string, into: Record<string, string> = {}): Record<string, string> {
+function toStringMap(m: Record<string, unknown> | null | undefined, field: string, into: Record<string, string> = {}): Record<string, string> {
   if (!m) return into
   for (const k in m) {
     const v = m[k]
     if (!isPlainObject(v)) {
-      into[k] = stringify(v, `${field}.${k}`)
+      setOwn(into, k, stringify(v, `${field}.${k}`))
       continue
     }
     const flat: Record<string, unknown> = {}
     flattenInto(flat, k, v, 1)
-    for (const f in flat) into[f] = stringify(flat[f], `${field}.${f}`)
+    for (const f in flat) setOwn(into, f, stringify(flat[f], `${field}.${f}`))
   }
   return into
 }
@@ -218,6 +240,7 @@ function isSet(v: unknown): boolean {
 /** Applies a FieldMapping; `renamed` tells which client field each role now comes from. */
 function mapFields(o: Record<string, unknown>, mapping: FieldMapping): { record: Record<string, unknown>; renamed: Record<string, string> } {
   const record = Object.assign({}, o) // not a spread: adding keys to a spread copy is slow in V8
+  if (Object.hasOwn(o, '__proto__')) setOwn(record, '__proto__', o['__proto__'])
   const renamed: Record<string, string> = {}
   for (const role of Object.keys(mapping) as FieldRole[]) {
     const from = mapping[role]?.find((name) => isSet(record[name]))
@@ -241,22 +264,27 @@ export function isCanonicalName(raw: string | number, text: string): boolean {
   return typeof raw === 'string' && raw.length === text.length && (raw === text || raw.toUpperCase() === text)
 }
 
-function toEvent(r: ParsedRecord, d: InputDefaults): LogEvent {
+/**
+ * The LogEvent of a valid record. `source`: the record as sent (flattened), for what zod's output
+ * does not keep as sent — the attribute maps and the unknown keys, `__proto__` among them.
+ */
+function toEvent(r: ParsedRecord, d: InputDefaults, source: Record<string, unknown> = r): LogEvent {
   const observed = d.observedNs ?? nowNs()
   const lv = r.level ?? r.severity ?? r.severity_text ?? r['log.level']
-  // pino and bunyan: a numeric level beside `msg`, whose 10 and 20 are trace and debug.
-  const pino = typeof lv?.raw === 'number' && r.msg !== undefined
-  const severity = (pino ? severityFromPino(lv.raw as number) : lv?.severity) ?? (r.severity_number ? severityFromNumber(r.severity_number) : INFO)
-  const attributes = toStringMap(r.attributes, 'attributes')
-  const resource = toStringMap(r.resource, 'resource')
-  let service = r.service ?? r['service.name']
+  // pino and bunyan: a numeric level beside `msg`. Its 10 and 20 are trace and debug (OTel reads
+  // them as INFO2 and ERROR4); 1–24 otherwise keep their OTel meaning, larger ones are pino's anyway.
+  const pino = typeof lv?.raw === 'number' && r.msg != null
+  const severity = (pino && (lv.raw === 10 || lv.raw === 20) ? severityFromPino(lv.raw) : lv?.severity) ?? (r.severity_number ? severityFromNumber(r.severity_number) : INFO)
+  const attributes = toStringMap(source.attributes as Record<string, unknown> | null | undefined, 'attributes')
+  const resource = toStringMap(source.resource as Record<string, unknown> | null | undefined, 'resource')
+  let service = r.service ?? r['service.name'] ?? undefined
   // Unknown top-level keys are kept as attributes rather than silently dropped.
-  for (const k in r) {
+  for (const k in source) {
     if (KNOWN_KEYS.has(k)) continue
-    const v = r[k]
+    const v = source[k]
     if (k === 'pid' && (typeof v === 'number' || typeof v === 'string')) resource['process.pid'] = String(v)
     else if (k === 'name' && pino && service === undefined && typeof v === 'string' && v.trim().length > 0 && v.trim().length <= INPUT_LIMITS.nameChars) service = v.trim()
-    else attributes[k] = stringify(v, k)
+    else setOwn(attributes, k, stringify(v, k))
   }
   if (lv && !isCanonicalName(lv.raw, severity.text)) attributes['log.level'] = String(lv.raw)
   return {
@@ -386,7 +414,7 @@ function validate(input: Record<string, unknown>, index: number, defaults: Input
   let renamed: Record<string, string> = {}
   if (defaults.fields) ({ record: o, renamed } = mapFields(flattenRecord(o), defaults.fields))
   const fast = fastParse(o)
-  if (fast?.message !== undefined) return { ok: true, event: toEvent(fast, defaults) }
+  if (fast?.message !== undefined) return checked(toEvent(fast, defaults), index)
   o = flattenRecord(o)
   let fields = 0
   for (const _ in o) if (++fields > MAX_FIELDS) return { ok: false, errors: [{ index, field: '', message: `more than ${MAX_FIELDS} fields (nested ones counted one per leaf)` }] }
@@ -401,10 +429,42 @@ function validate(input: Record<string, unknown>, index: number, defaults: Input
     }
   }
   const r = parsed.data
-  if (r.message === undefined && r.msg === undefined && r.body === undefined) {
+  if (r.message == null && r.msg == null && r.body == null) {
     const named = defaults.fields?.message
     const message = named ? `required: none of ${named.join(', ')} is set` : 'required (also accepted as "msg" or "body")'
     return { ok: false, errors: [{ index, field: named?.[0] ?? 'message', message }] }
   }
-  return { ok: true, event: toEvent(r, defaults) }
+  return checked(toEvent(r, defaults, o), index)
+}
+
+const ILL_FORMED = 'not valid Unicode: a lone surrogate (an escape such as \\ud800 without its pair)'
+
+/**
+ * What the schema cannot see of a record's event: its maps as stored — nested objects one entry
+ * per leaf, the record's other fields among the attributes — under the limits of a map sent as
+ * one, and every text well-formed Unicode (JSON can escape half a surrogate pair, which no UTF-8
+ * encodes: it would reach Kafka as invalid bytes).
+ */
+function checked(event: LogEvent, index: number): ValidationResult {
+  const problem: [string, string] | undefined =
+    (event.message.isWellFormed() ? undefined : ['message', ILL_FORMED]) ??
+    (event.service.isWellFormed() ? undefined : ['service', ILL_FORMED]) ??
+    (event.host === null || event.host.isWellFormed() ? undefined : ['host', ILL_FORMED]) ??
+    (event.id.isWellFormed() ? undefined : ['id', ILL_FORMED]) ??
+    mapProblem('attributes', event.attributes) ??
+    mapProblem('resource', event.resource)
+  return problem === undefined ? { ok: true, event } : { ok: false, errors: [{ index, field: problem[0], message: problem[1] }] }
+}
+
+/** What is wrong with a stored map (field, message), if anything. */
+function mapProblem(name: string, map: Record<string, string>): [string, string] | undefined {
+  let n = 0
+  for (const k in map) {
+    // The validator's own entries (log.level, process.pid) are not the client's to count.
+    if (++n > MAX_ATTRIBUTES + 1) return [name, `at most ${MAX_ATTRIBUTES} entries (nested objects count one per leaf; the record's other fields are attributes)`]
+    if (k.length === 0 || k.length > INPUT_LIMITS.keyChars) return [k.length === 0 ? name : `${name}.${k.slice(0, 64)}…`, `expected a key of 1-${INPUT_LIMITS.keyChars} characters`]
+    if (!k.isWellFormed()) return [name, `a key is ${ILL_FORMED}`]
+    if (!map[k]!.isWellFormed()) return [`${name}.${k}`, ILL_FORMED]
+  }
+  return undefined
 }

@@ -21,6 +21,18 @@ describe('parseTimestampNs', () => {
     expect(parseTimestampNs('1763899200123456789')).toBe(NS)
   })
 
+  it('refuses a day its month does not have (Date.parse would roll it into the next month)', () => {
+    for (const s of ['2026-02-30T00:00:00Z', '2026-04-31T08:00:00+02:00', '2026-02-29T12:00:00Z', '2026-02-29 12:00:00', '2100-02-29T00:00:00.5Z']) expect(parseTimestampNs(s), s).toBeUndefined()
+    expect(parseTimestampNs('2024-02-29T12:00:00+01:00')).toBe(1_709_204_400_000_000_000n)
+    expect(parseTimestampNs('2000-02-29T00:00:00Z')).toBe(951_782_400_000_000_000n)
+  })
+
+  it('reads a leap second (RFC 3339 :60) as the last nanosecond of the minute before it', () => {
+    expect(parseTimestampNs('2016-12-31T23:59:60Z')).toBe(1_483_228_799_999_999_999n)
+    expect(parseTimestampNs('2017-01-01T00:59:60.25+01:00')).toBe(1_483_228_799_999_999_999n)
+    expect(parseTimestampNs('2016-12-31T23:58:60Z')).toBeUndefined()
+  })
+
   it('rejects what it cannot read', () => {
     expect(parseTimestampNs('yesterday')).toBeUndefined()
     expect(parseTimestampNs('2025-13-45T00:00:00Z')).toBeUndefined()

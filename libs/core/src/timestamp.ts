@@ -56,8 +56,7 @@ function fromUtcIso(s: string): bigint | undefined {
   const minute = digits(s, 14, 2)
   const second = digits(s, 17, 2)
   if (year < 1970 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return undefined
-  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
-  if (day > DAYS_IN_MONTH[month - 1]! + (leap ? 1 : 0)) return undefined
+  if (day > daysIn(year, month)) return undefined
   let fraction = 0
   if (n > 20) {
     // Up to nine fraction digits count; more are read and ignored, as the general parser does.
@@ -71,14 +70,27 @@ function fromUtcIso(s: string): bigint | undefined {
   return BigInt(Date.UTC(year, month - 1, day, hour, minute, second)) * NS_PER_MS + BigInt(fraction)
 }
 
-/** ISO-8601 in any of its accepted shapes, by regex and Date.parse (fromUtcIso is the fast path). */
+function daysIn(year: number, month: number): number {
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+  return DAYS_IN_MONTH[month - 1]! + (leap ? 1 : 0)
+}
+
+/**
+ * ISO-8601 in any of its accepted shapes, by regex and Date.parse (fromUtcIso is the fast path).
+ * The day is checked against its month first: Date.parse rolls 2026-02-30 over to March 2nd. A
+ * leap second (RFC 3339's :60) is the last nanosecond of the minute before it.
+ */
 function fromIso(s: string): bigint | undefined {
   const m = ISO.exec(s)
   if (!m) return undefined
-  const [, date, time, frac = '', zone = 'Z'] = m
+  const [, date = '', hms = '', frac = '', zone = 'Z'] = m
+  const month = digits(date, 5, 2)
+  if (month < 1 || month > 12 || digits(date, 8, 2) > daysIn(digits(date, 0, 4), month)) return undefined
+  const leapSecond = hms.length === 8 && hms.endsWith(':59:60')
+  const time = leapSecond ? `${hms.slice(0, 6)}59` : hms
   const ms = Date.parse(`${date}T${time}${zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone}`)
   if (Number.isNaN(ms)) return undefined
-  return BigInt(ms) * NS_PER_MS + BigInt(frac.padEnd(9, '0'))
+  return BigInt(ms) * NS_PER_MS + (leapSecond ? NS_PER_S - 1n : BigInt(frac.padEnd(9, '0')))
 }
 
 /** The latest time a LogEvent holds: epoch ns in a signed 64-bit long (Avro), 2262-04-11. */
