@@ -6,8 +6,12 @@
 //     frame us, send our URLs as referrers or load our answers into another origin's page;
 //   - a Content-Security-Policy: `default-src 'none'` for API answers (JSON is never a document),
 //     one with the hashes of a page's inline blocks for HTML we serve (htmlCsp), Swagger UI's own;
-//   - CORS closed unless origins are listed, preflights answered for those only.
+//   - CORS closed unless origins are listed, preflights answered for those only;
+//   - a body refused before it arrived (413 on its Content-Length) is refused so the client reads
+//     the answer: no 100 Continue for it, and the connection closed gently (installEarlyRefusals).
 import { createHash } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import cors from '@fastify/cors'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import { DEFAULT_HTTP_SETTINGS } from '@sluice/auth'
@@ -119,4 +123,69 @@ export function frameworkErrors(error: FastifyError, _req: FastifyRequest, reply
   const status = error.statusCode ?? 500
   if (status >= 500) void reply.code(500).send({ error: 'INTERNAL', message: 'internal error' })
   else void reply.code(status).send({ error: error.code ?? 'BAD_REQUEST', message: error.message })
+}
+
+/** How long a connection refused mid-body is still read (and the rest discarded) before it is destroyed. */
+export const REFUSED_BODY_DRAIN_MS = 5_000
+/** How much of a refused body is read and discarded at most, before the connection is destroyed. */
+export const REFUSED_BODY_DRAIN_BYTES = 64 * 1024 * 1024
+const DRAIN_CHECK_MS = 100
+
+/**
+ * A refused body's connection, closed so that the client reads the answer: the request stops
+ * feeding whatever read it, the answer is followed by a FIN (the client may still send), the rest
+ * of the body is read and discarded until the client closes too, for at most
+ * REFUSED_BODY_DRAIN_MS and REFUSED_BODY_DRAIN_BYTES, then the socket is destroyed.
+ */
+function drainThenDestroy(socket: Socket, req: IncomingMessage): void {
+  if (socket.destroyed) return
+  // Node's parser goes on reading the body into the request; nothing keeps it (a decompressor
+  // fed by it would work for nothing).
+  req.unpipe()
+  req.resume()
+  socket.end()
+  const from = socket.bytesRead
+  const deadline = Date.now() + REFUSED_BODY_DRAIN_MS
+  const check = setInterval(() => {
+    if (Date.now() >= deadline || socket.bytesRead - from > REFUSED_BODY_DRAIN_BYTES) socket.destroy()
+  }, DRAIN_CHECK_MS).unref()
+  socket.once('close', () => clearInterval(check))
+  // The client has sent everything and closed its side: nothing is left to lose.
+  socket.once('end', () => socket.destroy())
+}
+
+const CLOSES = /(?:^|,)\s*close\s*(?:,|$)/i
+
+/**
+ * Refusals of a body that is still on its way, so the client reads them instead of a reset.
+ *
+ * fastify refuses a body over the limit on its Content-Length, before reading it, and closes the
+ * connection; Node then destroys the socket with the client still sending, and a TCP socket
+ * closed with unread data answers with a reset, which makes the client's kernel drop the 413 it
+ * had not read yet: the client sees EPIPE or ECONNRESET, which OTLP and Loki clients retry
+ * forever. So an answer that closes the connection (fastify's `connection: close`, any 413) while
+ * the body is arriving ends the connection gently (drainThenDestroy) rather than at once.
+ *
+ * `Expect: 100-continue` (curl, the .NET and Java clients for large bodies): Node would send
+ * 100 Continue for every request, also for a body that is going to be refused. A body announced
+ * over the limit gets no 100: the request goes to its route, whose body parser refuses it on its
+ * Content-Length, so the 413 has the route's own error shape (OTLP's Status, Elasticsearch's
+ * error, Loki's text). Every other request gets its 100 at once, as Node would send it.
+ */
+export function installEarlyRefusals(app: FastifyInstance, bodyLimitBytes: number): void {
+  const server = app.server
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (!(Number(req.headers['content-length']) > bodyLimitBytes)) res.writeContinue()
+    server.emit('request', req, res)
+  })
+  app.addHook('onSend', async (req, reply, payload) => {
+    const raw = req.raw
+    if (raw.complete || (reply.statusCode !== 413 && !CLOSES.test(String(reply.getHeader('connection') ?? '')))) return payload
+    reply.header('connection', 'close')
+    // Node ends a connection whose answer said `close` with destroySoon once the answer is
+    // written: this connection's ends gently instead.
+    const socket = raw.socket
+    socket.destroySoon = () => drainThenDestroy(socket, raw)
+    return payload
+  })
 }

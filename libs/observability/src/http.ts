@@ -20,7 +20,7 @@ import type { Scope, Security } from '@sluice/auth'
 import { isSluiceError } from '@sluice/core'
 import type { ErrorCode, SluiceError } from '@sluice/core'
 import type { Registry } from 'prom-client'
-import { frameworkErrors, installHardening, serverOptions } from './hardening.js'
+import { frameworkErrors, installEarlyRefusals, installHardening, serverOptions } from './hardening.js'
 import { metricsText } from './metrics.js'
 
 export type HealthCheck = () => Promise<void>
@@ -194,6 +194,9 @@ export function websocketErrorHandler(err: Error, socket: { terminate(): void },
   socket.terminate()
 }
 
+/** fastify's body limit when a service sets none. */
+const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024
+
 /** Version of the HTTP APIs' documents (the /v1 of their paths). */
 export const API_VERSION = '1.0.0'
 
@@ -222,6 +225,7 @@ export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
   registerErrorHandler(app)
   // Before the guard, so its refusals carry the security headers too.
   installHardening(app, hardening)
+  installEarlyRefusals(app, app.initialConfig.bodyLimit ?? DEFAULT_BODY_LIMIT_BYTES)
   installGuard(app, security, opts.access?.scope ?? 'admin')
   void app.register(swagger, {
     openapi: {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { UNPARSEABLE, fromJson, parseNdjson } from './body.js'
+import { UNPARSEABLE, fromJson, jsonText, parseNdjson } from './body.js'
 
 describe('parseNdjson', () => {
   it('parses one object per line, skipping blank lines and CRLF', () => {
@@ -20,5 +20,13 @@ describe('fromJson', () => {
   it('accepts one object or an array', () => {
     expect(fromJson({ a: 1 }).records).toEqual([{ a: 1 }])
     expect(fromJson([{ a: 1 }, { b: 2 }]).records).toHaveLength(2)
+  })
+})
+
+describe('jsonText', () => {
+  it('skips a leading UTF-8 byte order mark, and only a leading one', () => {
+    expect(JSON.parse(jsonText(Buffer.from('\ufeff{"a":1}')))).toEqual({ a: 1 })
+    expect(jsonText(Buffer.from('{"a":"\ufeff"}'))).toBe('{"a":"\ufeff"}')
+    expect(jsonText(Buffer.from([0xef, 0xbb]))).toBe('\ufffd')
   })
 })

@@ -1,7 +1,9 @@
 // Request bodies: one JSON object, a JSON array of objects, or NDJSON (one object per line).
 // NDJSON lines that are not JSON, or not UTF-8, become per-record errors rather than failing the
 // request; a JSON document that is not UTF-8 is refused whole (there is no record boundary to
-// keep the rest by), rather than stored with its bad bytes silently replaced.
+// keep the rest by), rather than stored with its bad bytes silently replaced. A UTF-8 byte order
+// mark before a JSON body is skipped, as RFC 8259 §8.1 lets a parser do (Windows tools write one);
+// NDJSON lines lose theirs with the other white space around a line.
 import { isUtf8 } from 'node:buffer'
 import type { FieldError } from '@sluice/core'
 import { SKIP } from './ingest.js'
@@ -47,6 +49,14 @@ export function parseNdjson(text: string, invalidUtf8?: ReadonlySet<number>): Pa
     index++
   }
   return { records, errors }
+}
+
+/** The UTF-8 byte order mark. */
+const BOM = Buffer.from([0xef, 0xbb, 0xbf])
+
+/** A JSON body as text, without a leading byte order mark. */
+export function jsonText(body: Buffer): string {
+  return body.subarray(0, 3).equals(BOM) ? body.toString('utf8', 3) : body.toString('utf8')
 }
 
 export function fromJson(value: unknown): ParsedBody {

@@ -138,6 +138,51 @@ describe('gateway POST /v1/logs', () => {
     expect((await post(a, 'message=x', { 'content-type': 'application/x-www-form-urlencoded' })).statusCode).toBe(415)
   })
 
+  it('reads Content-Encoding in any case, x-gzip as gzip and identity as none (RFC 9110 §8.4.1)', async () => {
+    const { app: a, producer } = app()
+    for (const encoding of ['GZIP', 'x-gzip', ' Gzip ', 'X-GZIP']) {
+      const res = await a.inject({ method: 'POST', url: '/v1/logs', payload: gzipSync(`{"message":"${encoding}"}`), headers: { 'content-type': 'application/json', 'content-encoding': encoding } })
+      expect([encoding, res.statusCode]).toEqual([encoding, 200])
+    }
+    expect((await a.inject({ method: 'POST', url: '/v1/logs', payload: '{"message":"plain"}', headers: { 'content-type': 'application/json', 'content-encoding': 'Identity' } })).statusCode).toBe(200)
+    expect(producer.sent.map((s) => decoded(s.messages[0]!).message)).toEqual(['GZIP', 'x-gzip', ' Gzip ', 'X-GZIP', 'plain'])
+    expect((await a.inject({ method: 'POST', url: '/v1/logs', payload: 'x', headers: { 'content-type': 'application/json', 'content-encoding': 'zstd' } })).statusCode).toBe(415)
+    // Loki's route still drops a snappy label, whatever its case.
+    expect((await a.inject({ method: 'POST', url: '/loki/api/v1/push', payload: '{"streams":[]}', headers: { 'content-type': 'application/json', 'content-encoding': 'Snappy' } })).statusCode).toBe(204)
+  })
+
+  it('skips a UTF-8 byte order mark before a JSON body (RFC 8259 §8.1)', async () => {
+    const { app: a, producer } = app()
+    const bom = Buffer.from([0xef, 0xbb, 0xbf])
+    expect((await post(a, Buffer.concat([bom, Buffer.from('{"message":"bom"}')]))).json()).toEqual({ accepted: 1, rejected: 0 })
+    expect((await post(a, Buffer.concat([bom, Buffer.from('{"message":"bom ndjson"}\n')]), { 'content-type': 'application/x-ndjson' })).json()).toEqual({ accepted: 1, rejected: 0 })
+    const otlp = Buffer.concat([bom, Buffer.from('{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"bom otlp"}}]}]}]}')])
+    expect((await a.inject({ method: 'POST', url: '/otlp/v1/logs', payload: otlp, headers: { 'content-type': 'application/json' } })).statusCode).toBe(200)
+    expect(producer.sent.map((s) => decoded(s.messages[0]!).message)).toEqual(['bom', 'bom ndjson', 'bom otlp'])
+  })
+
+  it('answers another method than POST on an ingest path with 405 and Allow, in the protocol’s error shape', async () => {
+    const { app: a } = app()
+    const native = await a.inject({ method: 'GET', url: '/v1/logs' })
+    expect([native.statusCode, native.headers.allow]).toEqual([405, 'POST'])
+    expect(native.json()).toEqual({ error: 'METHOD_NOT_ALLOWED', message: 'GET /v1/logs: method not allowed, send POST' })
+    const otlp = await a.inject({ method: 'PUT', url: '/otlp/v1/logs' })
+    expect([otlp.statusCode, otlp.headers.allow]).toEqual([405, 'POST'])
+    expect(otlp.json()).toEqual({ code: 3, message: 'PUT /otlp/v1/logs: method not allowed, send POST' })
+    const loki = await a.inject({ method: 'GET', url: '/loki/api/v1/push' })
+    expect([loki.statusCode, loki.headers.allow, loki.headers['content-type'], loki.body]).toEqual([405, 'POST', 'text/plain; charset=utf-8', 'GET /loki/api/v1/push: method not allowed, send POST\n'])
+    expect((await a.inject({ method: 'HEAD', url: '/v1/logs' })).statusCode).toBe(405)
+    for (const url of ['/_bulk', '/logs/_bulk?pretty']) {
+      const es = await a.inject({ method: 'GET', url })
+      expect([es.statusCode, es.headers.allow, es.headers['x-elastic-product']]).toEqual([405, 'POST,PUT', 'Elasticsearch'])
+      expect(es.json()).toEqual({ error: `Incorrect HTTP method for uri [${url}] and method [GET], allowed: [POST, PUT]`, status: 405 })
+    }
+    // The routes are not in the OpenAPI document.
+    const paths = (await a.inject({ url: '/openapi.json' })).json<{ paths: Record<string, Record<string, unknown>> }>().paths
+    expect(Object.keys(paths['/v1/logs']!)).toEqual(['post'])
+    expect(Object.keys(paths['/_bulk']!).sort()).toEqual(['post', 'put'])
+  })
+
   it('serves healthz, and readyz from its dependency checks', async () => {
     let kafkaUp = true
     const { app: a } = app({}, { kafka: async () => {

@@ -4,7 +4,7 @@
 // to logs.raw, and answered only once Kafka acknowledged them. Protocol modules: protocols/*.ts
 // (HTTP routes), syslog.ts (listeners).
 import compress from '@fastify/compress'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { LogEvent } from '@sluice/core'
 import type { MessageProducer } from '@sluice/kafka'
 import { createHttpApp } from '@sluice/observability'
@@ -38,6 +38,8 @@ export function buildApp(config: Config, deps: GatewayDeps, ctx = protocolContex
     description: 'Accepts logs in the formats shippers already send (Sluice JSON/NDJSON, OTLP/HTTP, Loki push, Elasticsearch bulk) and answers once Kafka acknowledged them.',
     logger: ctx.log, registry: deps.registry, checks: deps.checks, bodyLimit: config.maxBodyBytes, ...(deps.security && { access: { security: deps.security, scope: 'ingest' } }) })
   // Request decompression (gzip, deflate, br); the body limit applies to the decompressed body.
+  // @fastify/compress matches the coding's name exactly: it gets it as normalizeEncoding leaves it.
+  app.addHook('onRequest', async (req) => normalizeEncoding(req))
   void app.register(compress, { requestEncodings: ['gzip', 'deflate', 'br'] })
   // Registered as a plugin so the routes load after @fastify/compress and get its decompression hook.
   void app.register(async (api) => {
@@ -45,8 +47,50 @@ export function buildApp(config: Config, deps: GatewayDeps, ctx = protocolContex
     registerOtlp(api, ctx)
     registerLoki(api, ctx)
     registerElastic(api, ctx)
+    registerWrongMethods(api)
   })
   return app
+}
+
+/**
+ * Content-Encoding as RFC 9110 §8.4.1 reads it: codings are case-insensitive (`GZIP`), `x-gzip`
+ * is gzip, and `identity` (no coding) is no coding. Other names are left for the decompression to
+ * refuse (415), Loki's `snappy` for its route to drop.
+ */
+export function normalizeEncoding(req: FastifyRequest): void {
+  const header = req.headers['content-encoding']
+  if (header === undefined) return
+  const codings = header
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .map((c) => (c === 'x-gzip' ? 'gzip' : c))
+    .filter((c) => c !== 'identity' && c !== '')
+  if (codings.length === 0) delete req.headers['content-encoding']
+  else req.headers['content-encoding'] = codings.join(', ')
+}
+
+/** Methods a POST-only ingest path answers with 405 (HEAD comes with GET; OPTIONS stays CORS's). */
+const NOT_POST = ['GET', 'PUT', 'DELETE', 'PATCH'] as const
+
+/**
+ * The ingest paths asked with another method than POST: 405 with `Allow: POST`, as Loki and the
+ * OpenTelemetry Collector answer it, rather than a 404 that reads as a wrong URL. In each
+ * protocol's error shape: OTLP's onSend hook (this scope) makes /otlp/v1/logs' a Status, Loki's is
+ * text. Elasticsearch's `_bulk` paths answer theirs in elastic.ts.
+ */
+function registerWrongMethods(api: FastifyInstance): void {
+  for (const url of ['/v1/logs', '/otlp/v1/logs', '/loki/api/v1/push']) {
+    api.route({
+      method: [...NOT_POST],
+      url,
+      schema: { hide: true },
+      handler: async (req, reply) => {
+        const message = `${req.method} ${url}: method not allowed, send POST`
+        reply.code(405).header('allow', 'POST')
+        return url.startsWith('/loki/') ? reply.type('text/plain; charset=utf-8').send(`${message}\n`) : reply.send({ error: 'METHOD_NOT_ALLOWED', message })
+      },
+    })
+  }
 }
 
 export function createService(config: Config, deps: DepsFor<{ kafka: true; registry: true }>): ServiceInstance {

@@ -36,6 +36,15 @@ const MAX_COUNT_DIGITS = 10
 
 const isBetweenFrames = (c: number) => c === LF || c === CR || c === NUL || c === SP || c === TAB
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39
+
+/**
+ * Whether `buf` holds no message: nothing, or only what is skipped between frames (LF, CR, NUL,
+ * space, tab). A UDP datagram of that kind is skipped as such bytes are on TCP.
+ */
+export function isBlank(buf: Buffer): boolean {
+  for (const c of buf) if (!isBetweenFrames(c)) return false
+  return true
+}
 const isControl = (c: number) => c < 0x20 || c === 0x7f
 /** Index of the first LF or NUL at or after `from`, or -1. */
 function trailerAt(buf: Buffer, from: number): number {

@@ -404,6 +404,14 @@ async function until(what: string, ok: () => boolean, timeoutMs = 5000): Promise
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const frame = (i: number, pad = 0) => counted(`<13>1 - h app - - - m${i}${' '.repeat(pad)}`)
 
+describe('frameText', () => {
+  it('never makes a lone surrogate: the bytes of one (CESU-8, ed a0 80) are invalid UTF-8 and read as U+FFFD', () => {
+    const text = frameText(Buffer.from([0x3c, 0x31, 0x33, 0x3e, 0xed, 0xa0, 0x80, 0x20, 0xf0, 0x9f, 0x98, 0x80]))
+    expect(text.isWellFormed()).toBe(true)
+    expect(text).toBe('<13>\ufffd\ufffd\ufffd 😀')
+  })
+})
+
 describe('syslog listeners', () => {
   it('acknowledges a connection’s records in order, one batch at a time, as source syslog of the default tenant', async () => {
     const fake = fakeIngest()
@@ -518,6 +526,20 @@ describe('syslog listeners', () => {
     expect(fake.messages()).toEqual(['one', 'two\nlines', 'three'])
     expect(fake.batches[0]!.defaults.source).toBe('syslog')
     expect(l.counts()).toMatchObject({ received: { udp: 3, tcp: 0 }, unparsed: 1 })
+  })
+
+  it('skips an empty UDP datagram, or one of NULs and white space only, as TCP skips such bytes between frames', async () => {
+    const fake = fakeIngest()
+    const { l, port } = await listeners(fake.ingest)
+    const client = dgram.createSocket('udp4')
+    onTestFinished(() => void client.close())
+    for (const m of [Buffer.alloc(0), Buffer.alloc(64), Buffer.from(' \r\n\t\0'), Buffer.from('<13>1 - h app - - - after')]) {
+      await new Promise<void>((resolve, reject) => client.send(m, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())))
+    }
+    await until('the record', () => fake.messages().length === 1)
+    await sleep(50)
+    expect(fake.messages()).toEqual(['after'])
+    expect(l.counts()).toMatchObject({ received: { udp: 1 }, unparsed: 0 })
   })
 
   it('on close delivers what it had read, then closes the connections', async () => {

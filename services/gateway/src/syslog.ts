@@ -27,7 +27,7 @@ import net from 'node:net'
 import type { AddressInfo, Socket } from 'node:net'
 import { SluiceError, errorMessage, nowNs, uuidv7 } from '@sluice/core'
 import type { ProtocolContext } from './protocol.js'
-import { SyslogFramer } from './syslog-framing.js'
+import { SyslogFramer, isBlank } from './syslog-framing.js'
 import { SourceAllowList } from './syslog-sources.js'
 import type { EventDefaults } from './ingest.js'
 import { SYSLOG_SERVICE, frameText, syslogEvent, syslogRecord } from './syslog-record.js'
@@ -278,6 +278,9 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
   async function listenUdp(socket: dgram.Socket, port: number): Promise<void> {
     socket.on('message', (msg, rinfo) => {
       if (closing || !allowed('udp', rinfo.address, rinfo.port)) return
+      // Empty or only NULs and white space (keep-alives, padding): no message, not a record, as
+      // such bytes between TCP frames are skipped.
+      if (isBlank(msg)) return
       const from = `udp ${rinfo.address}:${rinfo.port}`
       if (udpQueuedBytes + msg.length > config.maxBodyBytes) {
         report.received('udp')

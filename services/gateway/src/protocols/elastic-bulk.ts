@@ -11,11 +11,13 @@
 //   {"doc":{"message":"…"}}
 // Other action metadata (`routing`, `pipeline`, `_type` from older shippers, …) is ignored.
 //
+// Lines alternate strictly, as Elasticsearch reads them: the line after an index, create or update
+// action is its source, whatever it looks like (a document {"index":{…}} is a document).
 // Elasticsearch refuses the whole request when an action line is malformed. Here it is one item's
 // error instead, so one bad line does not cost the rest of the request: the bad line and the line
 // after it are taken as one item unless that next line is itself an action, which is where the
-// parser picks up again. The same rule finds an index/create action whose source line is missing.
-// Sluice stores logs append-only, so `update` and `delete` are refused per item.
+// parser picks up again (once a line was not an action, the alternation is lost anyway; this finds
+// it again). Sluice stores logs append-only, so `update` and `delete` are refused per item.
 
 export const BULK_OPS = ['index', 'create', 'update', 'delete'] as const
 export type BulkOp = (typeof BULK_OPS)[number]
@@ -44,6 +46,17 @@ const MAX_ID_LENGTH = 128
 const MAX_INDEX_BYTES = 255
 const INDEX_FORBIDDEN = /[\\/*?"<>| ,#:]/
 
+/** What an error message repeats of a client's value at most, in characters. */
+const MAX_SHOWN_CHARS = 200
+
+/** `text` cut to a length fit for an error message (a 5 MB index name is not echoed three times). */
+export function shown(text: string): string {
+  return text.length > MAX_SHOWN_CHARS ? `${text.slice(0, MAX_SHOWN_CHARS)}… (${text.length} characters)` : text
+}
+
+/** Why a text of the client's cannot be stored: JSON can escape half a surrogate pair, which no UTF-8 encodes. */
+export const ILL_FORMED = 'is not valid Unicode: a lone surrogate (an escape such as \\ud800 without its pair)'
+
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
@@ -57,6 +70,7 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 export function indexNameProblem(name: string, dateMath = false): string | undefined {
   if (dateMath && name.length > 2 && name.startsWith('<') && name.endsWith('>')) return undefined
   if (name === '') return 'must not be empty'
+  if (!name.isWellFormed()) return 'must be valid Unicode (it has a lone surrogate)'
   if (name !== name.toLowerCase()) return 'must be lowercase'
   if (name === '.' || name === '..') return "must not be '.' or '..'"
   if (/^[-_+]/.test(name)) return "must not start with '_', '-', or '+'"
@@ -111,7 +125,7 @@ function malformed(p: Parsed, lineNo: number): ItemError {
   if (!p.ok) return invalid('x_content_parse_exception', `${at}: ${p.message}`)
   const keys = isPlainObject(p.value) ? Object.keys(p.value) : []
   if (keys.length === 1 && !BULK_OPS.includes(keys[0] as BulkOp)) {
-    return invalid('illegal_argument_exception', `${at}, expected one of [create, delete, index, update] but found [${keys[0]}]`)
+    return invalid('illegal_argument_exception', `${at}, expected one of [create, delete, index, update] but found [${shown(keys[0]!)}]`)
   }
   return invalid('illegal_argument_exception', `${at}, expected an object with one key, the action (create, delete, index or update), whose value is an object`)
 }
@@ -124,11 +138,13 @@ function target(meta: Record<string, unknown>, pathIndex: string | undefined): P
   const index = typeof rawIndex === 'string' ? rawIndex : null
   if (rawIndex === undefined) return { index, id, error: invalid('action_request_validation_exception', 'Validation Failed: 1: index is missing;') }
   if (index === null) return { index, id, error: invalid('illegal_argument_exception', '_index must be a string') }
+  // A refused item's index and id are answered cut (shown): the answer repeats them.
   const problem = indexNameProblem(index)
-  if (problem) return { index, id, error: invalid('invalid_index_name_exception', `Invalid index name [${index}], ${problem}`) }
+  if (problem) return { index: shown(index), id: id === null ? null : shown(id), error: invalid('invalid_index_name_exception', `Invalid index name [${shown(index)}], ${problem}`) }
   if (rawId !== null && id === null) return { index, id, error: invalid('illegal_argument_exception', '_id must be a string') }
   if (id === '') return { index, id: null, error: invalid('illegal_argument_exception', 'if _id is specified it must not be empty') }
-  if (id !== null && id.length > MAX_ID_LENGTH) return { index, id, error: invalid('illegal_argument_exception', `id [${id.slice(0, 32)}…] is too long, must be no longer than ${MAX_ID_LENGTH} characters`) }
+  if (id !== null && id.length > MAX_ID_LENGTH) return { index, id: shown(id), error: invalid('illegal_argument_exception', `id [${id.slice(0, 32)}…] is too long, must be no longer than ${MAX_ID_LENGTH} characters`) }
+  if (id !== null && !id.isWellFormed()) return { index, id, error: invalid('illegal_argument_exception', `_id ${ILL_FORMED}`) }
   return { index, id }
 }
 
@@ -203,7 +219,8 @@ export function parseBulk(body: string, pathIndex?: string, invalidUtf8?: Readon
       item.error = invalid('illegal_argument_exception', 'delete is not supported: Sluice stores logs append-only')
       continue
     }
-    if (i >= count || isAction(i)) {
+    // Strictly the next line, as Elasticsearch reads it: the source may look like an action.
+    if (i >= count) {
       item.error = invalid('action_request_validation_exception', `Validation Failed: 1: the ${op} action on line [${lineNo}] has no source line;`)
       continue
     }

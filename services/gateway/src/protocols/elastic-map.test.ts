@@ -97,3 +97,23 @@ describe('toRecord with the request defaults', () => {
     expect(plain.ok && plain.doc.event?.event).toMatchObject({ id: 'i', severity_text: 'WARN', service: 'api', timestamp: BigInt(Date.parse('2026-11-30T12:00:00Z')) * 1_000_000n + 500_000_000n, attributes: { 'log.level': 'Warning' }, resource: { 'elasticsearch.index': 'x' } })
   })
 })
+
+describe('toRecord refuses what cannot be stored', () => {
+  it('refuses a string or field name that is not well-formed Unicode, naming the field (the validator does not see most documents)', () => {
+    const lone = JSON.parse('"a \\ud800 b"') as string
+    expect(toRecord({ message: lone }, 'i', 'x', DEFAULTS)).toEqual({ ok: false, reason: expect.stringMatching(/^failed to parse field \[message\]: the value is not valid Unicode/) })
+    expect(toRecord({ message: 'm', service: { name: lone } }, 'i', 'x', DEFAULTS)).toEqual({ ok: false, reason: expect.stringContaining('[service.name]') })
+    expect(toRecord({ message: 'm', '@timestamp': lone }, 'i', 'x')).toMatchObject({ ok: false })
+    expect(toRecord({ message: 'm', user: { [lone]: 'v' } }, 'i', 'x', DEFAULTS)).toEqual({ ok: false, reason: expect.stringMatching(/^failed to parse: a field name is not valid Unicode/) })
+    // A pair is a character; an array is stored as JSON, which escapes a lone surrogate.
+    const fine = toRecord({ message: JSON.parse('"\\ud83d\\ude00"') as string, tags: [lone] }, 'i', 'x', DEFAULTS)
+    expect(fine.ok && fine.doc.event?.event).toMatchObject({ message: '😀', attributes: { tags: '["a \\ud800 b"]' } })
+  })
+
+  it('names a long field in a mapping error by its first characters only', () => {
+    const deep = JSON.parse('{"a":'.repeat(25) + '1' + '}'.repeat(25)) as Record<string, unknown>
+    const result = toRecord({ message: 'm', ['k'.repeat(100_000)]: deep }, 'i', 'x')
+    expect(result.ok).toBe(false)
+    expect(!result.ok && result.reason.length).toBeLessThan(400)
+  })
+})

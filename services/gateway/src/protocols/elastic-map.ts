@@ -16,11 +16,14 @@
 // was sent to is the resource attribute `elasticsearch.index`.
 //
 // Bounded like an Elasticsearch index with default settings: objects nest at most 20 deep, a
-// document has at most 1000 fields — and at most 256 attributes, Sluice's own limit.
+// document has at most 1000 fields — and at most 256 attributes, Sluice's own limit. A field name
+// or string value that is not well-formed Unicode (JSON can escape a lone surrogate, \ud800, which
+// no UTF-8 encodes) refuses the document: most documents become events here without the
+// validator, and such a string would reach Kafka as invalid bytes.
 import { INPUT_LIMITS, SPAN_ID_HEX, TRACE_ID_HEX, isCanonicalName, parseLevel, parseTimestampNs, severityFromNumber } from '@sluice/core'
 import { Validated } from '../ingest.js'
 import type { EventDefaults } from '../ingest.js'
-import { isPlainObject } from './elastic-bulk.js'
+import { ILL_FORMED, isPlainObject, shown } from './elastic-bulk.js'
 
 export const MAX_DEPTH = 20
 export const MAX_FIELDS = 1000
@@ -96,15 +99,15 @@ type Flat = Record<string, unknown>
 function flatten(o: Record<string, unknown>, into: Flat, prefix: string, depth: number, count: { n: number }): void {
   for (const k in o) {
     const v = o[k]
-    if (k === '') throw new DocumentError(`field name cannot be an empty string${prefix && ` (in [${prefix}])`}`)
+    if (k === '') throw new DocumentError(`field name cannot be an empty string${prefix && ` (in [${shown(prefix)}])`}`)
     const key = prefix === '' ? k : `${prefix}.${k}`
     if (v === null) continue
     if (isPlainObject(v)) {
-      if (depth >= MAX_DEPTH) throw new DocumentError(`Limit of mapping depth [${MAX_DEPTH}] has been exceeded due to object field [${key}]`)
+      if (depth >= MAX_DEPTH) throw new DocumentError(`Limit of mapping depth [${MAX_DEPTH}] has been exceeded due to object field [${shown(key)}]`)
       flatten(v, into, key, depth + 1, count)
       continue
     }
-    if (Array.isArray(v) && tooDeep(v, depth + 1)) throw new DocumentError(`Limit of mapping depth [${MAX_DEPTH}] has been exceeded due to array field [${key}]`)
+    if (Array.isArray(v) && tooDeep(v, depth + 1)) throw new DocumentError(`Limit of mapping depth [${MAX_DEPTH}] has been exceeded due to array field [${shown(key)}]`)
     if (!Object.hasOwn(into, key)) {
       if (count.n >= MAX_FIELDS) throw new DocumentError(`Limit of total fields [${MAX_FIELDS}] has been exceeded`)
       count.n++
@@ -179,6 +182,8 @@ export function toRecord(doc: Record<string, unknown>, id: string, index: string
     if (err instanceof DocumentError) return { ok: false, reason: err.message }
     throw err
   }
+  const illFormed = illFormedField(fields)
+  if (illFormed !== undefined) return { ok: false, reason: illFormed }
   const record: Record<string, unknown> = { id }
   /** Fields a role took: not attributes too. */
   const taken: string[] = []
@@ -215,6 +220,19 @@ export function toRecord(doc: Record<string, unknown>, id: string, index: string
   const event = defaults === undefined ? undefined : plainEvent(record, attributes, defaults)
   const from = fromMap(m.from)
   return { ok: true, doc: event === undefined ? { record, from } : { record, event, from } }
+}
+
+/**
+ * Why a field name or string value of `fields` is not well-formed Unicode, or undefined. Arrays
+ * need no look: they are stored as JSON, which escapes a lone surrogate.
+ */
+function illFormedField(fields: Flat): string | undefined {
+  for (const k in fields) {
+    if (!k.isWellFormed()) return `failed to parse: a field name ${ILL_FORMED}`
+    const v = fields[k]
+    if (typeof v === 'string' && !v.isWellFormed()) return `failed to parse field [${shown(k)}]: the value ${ILL_FORMED}`
+  }
+  return undefined
 }
 
 const INFO = severityFromNumber(9)

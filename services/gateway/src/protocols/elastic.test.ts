@@ -239,6 +239,101 @@ describe('POST /_bulk', () => {
   })
 })
 
+describe('POST /_bulk, found by the sweep', () => {
+  it('answers a second create of an id in the request 409 and a second index as an update, as Elasticsearch does', async () => {
+    const { app: a, events } = app()
+    const body = ndjson(
+      { create: { _index: 'logs', _id: 'a' } },
+      { message: 'first' },
+      { create: { _index: 'logs', _id: 'a' } },
+      { message: 'second create' },
+      { create: { _index: 'other', _id: 'a' } }, // another index: another document
+      { message: 'other index' },
+      { index: { _index: 'logs', _id: 'a' } },
+      { message: 'index over it' },
+      { index: { _index: 'logs', _id: 'a' } },
+      { message: 'and again' },
+      { create: { _index: 'logs', _id: 'b' } },
+      { level: 'info' }, // refused: no message, so not stored …
+      { create: { _index: 'logs', _id: 'b' } },
+      { message: 'b stored' }, // … and this create is the first of b
+      { create: { _index: 'logs', _id: 'c' } },
+      { msg: 'pino', level: 30, '@timestamp': 'yesterday' }, // left to the validator, which refuses it
+      { create: { _index: 'logs', _id: 'c' } },
+      { msg: 'pino c', level: 30 },
+      { create: { _index: 'logs', _id: 'c' } },
+      { msg: 'pino c again', level: 30 },
+    )
+    const res = await a.inject({ method: 'POST', url: '/_bulk', payload: body, headers: NDJSON })
+    const json = res.json<BulkResponse>()
+    expect(json.errors).toBe(true)
+    expect(json.items.map((i) => [Object.keys(i)[0], only(i)._index, only(i)._id, only(i).status, only(i).result ?? only(i).error?.type])).toEqual([
+      ['create', 'logs', 'a', 201, 'created'],
+      ['create', 'logs', 'a', 409, 'version_conflict_engine_exception'],
+      ['create', 'other', 'a', 201, 'created'],
+      ['index', 'logs', 'a', 200, 'updated'],
+      ['index', 'logs', 'a', 200, 'updated'],
+      ['create', 'logs', 'b', 400, 'mapper_parsing_exception'],
+      ['create', 'logs', 'b', 201, 'created'],
+      ['create', 'logs', 'c', 400, 'mapper_parsing_exception'],
+      ['create', 'logs', 'c', 201, 'created'],
+      ['create', 'logs', 'c', 409, 'version_conflict_engine_exception'],
+    ])
+    expect(only(json.items[1]!).error!.reason).toBe('[a]: version conflict, document already exists (current version [1])')
+    expect(json.items[4]).toMatchObject({ index: { _version: 3, result: 'updated', status: 200, _primary_term: 1 } })
+    expect(events().map((e) => e.message)).toEqual(['first', 'other index', 'index over it', 'and again', 'b stored', 'pino c'])
+    // Under Beats' filter_path the updated item keeps its own status.
+    const filtered = await a.inject({ method: 'POST', url: '/_bulk?filter_path=errors,items.*.error,items.*.status', payload: ndjson({ index: { _index: 'logs', _id: 'x' } }, { message: '1' }, { index: { _index: 'logs', _id: 'x' } }, { message: '2' }), headers: NDJSON })
+    expect(filtered.json()).toEqual({ errors: false, items: [{ index: { status: 201 } }, { index: { status: 200 } }] })
+  })
+
+  it('reads the line after an action as its source, whatever its keys (one item, one answer)', async () => {
+    const { app: a, events } = app()
+    const res = await a.inject({ method: 'POST', url: '/_bulk', payload: ndjson({ index: { _index: 'logs' } }, { index: { name: 'x' }, message: 'a document with an index field' }, { index: { _index: 'logs' } }, { index: { name: 'y' } }), headers: NDJSON })
+    const json = res.json<BulkResponse>()
+    expect(json.items.map((i) => only(i).status)).toEqual([201, 400])
+    expect(only(json.items[1]!).error!.reason).toMatch(/no \[message\] field/)
+    expect(events()).toMatchObject([{ message: 'a document with an index field', attributes: { 'index.name': 'x' } }])
+  })
+
+  it('repeats at most a bounded part of a client’s value in its answer', async () => {
+    const { app: a } = app({ GATEWAY_MAX_BODY_BYTES: '10000000' })
+    const huge = 'x'.repeat(1_000_000)
+    const res = await a.inject({ method: 'POST', url: '/_bulk', payload: ndjson({ index: { _index: `logs-${huge}`, _id: huge } }, { message: 'm' }, { [huge]: { a: 1 } }, { message: 'x' }, { index: { _index: 'logs' } }, { message: 'm', [huge.slice(0, 5000)]: { too: { deep: Object.fromEntries([['k', JSON.parse('{"a":'.repeat(25) + '1' + '}'.repeat(25))]]) } } }), headers: NDJSON })
+    expect(res.statusCode).toBe(200)
+    expect(res.body.length).toBeLessThan(3000)
+    const json = res.json<BulkResponse>()
+    expect(json.items.map((i) => only(i).error?.type)).toEqual(['invalid_index_name_exception', 'illegal_argument_exception', 'mapper_parsing_exception'])
+    expect(only(json.items[0]!).error!.reason).toMatch(/^Invalid index name \[logs-x{195}… \(1000005 characters\)\], index name is too long/)
+  })
+
+  it('refuses a document, an _id or an _index that is not well-formed Unicode (a lone surrogate) in its place', async () => {
+    const { app: a, events } = app()
+    const body = [
+      '{"index":{"_index":"logs"}}',
+      '{"message":"half \\ud800 a pair"}',
+      '{"index":{"_index":"logs"}}',
+      '{"message":"m","user":{"\\udc00":"key"}}',
+      '{"index":{"_index":"logs","_id":"\\ud800"}}',
+      '{"message":"m"}',
+      '{"index":{"_index":"logs-\\ud800"}}',
+      '{"message":"m"}',
+      '{"index":{"_index":"logs"}}',
+      '{"message":"a pair \\ud83d\\ude00 is fine","tags":["\\ud800"]}',
+    ].join('\n')
+    const json = (await a.inject({ method: 'POST', url: '/_bulk', payload: body, headers: NDJSON })).json<BulkResponse>()
+    expect(json.items.map((i) => [only(i).status, only(i).error?.type, only(i).error?.reason])).toEqual([
+      [400, 'mapper_parsing_exception', 'failed to parse field [message]: the value is not valid Unicode: a lone surrogate (an escape such as \\ud800 without its pair)'],
+      [400, 'mapper_parsing_exception', expect.stringMatching(/^failed to parse: a field name is not valid Unicode/)],
+      [400, 'illegal_argument_exception', expect.stringMatching(/^_id is not valid Unicode/)],
+      [400, 'invalid_index_name_exception', expect.stringMatching(/must be valid Unicode/)],
+      [201, undefined, undefined],
+    ])
+    // An array is stored as JSON, which escapes the lone surrogate.
+    expect(events()).toMatchObject([{ message: 'a pair 😀 is fine', attributes: { tags: '["\\ud800"]' } }])
+  })
+})
+
 describe('Elasticsearch handshake', () => {
   it('answers GET / and HEAD / as an Elasticsearch 8 cluster, with the product header', async () => {
     const { app: a } = app()
@@ -315,7 +410,14 @@ describe('elastic bulk body and document mapping', () => {
       { op: 'index', index: 'p', id: null, doc: { message: 'a' } },
       { op: 'create', index: 'p', id: '7', doc: { message: 'b' } },
     ])
-    expect(parseBulk('{"index":{"_index":"p"}}\n{"index":{"_index":"p"}}\n{"message":"b"}')).toMatchObject([{ error: { reason: expect.stringContaining('line [1] has no source line') } }, { doc: { message: 'b' } }])
+    // Strict alternation, as Elasticsearch reads it: the line after an action is its source, even
+    // one shaped like an action (it used to be read as the next action, two answers for one).
+    expect(parseBulk('{"index":{"_index":"p"}}\n{"index":{"name":"x"}}\n{"message":"b"}')).toMatchObject([
+      { op: 'index', index: 'p', doc: { index: { name: 'x' } } },
+      { op: 'index', error: { type: 'illegal_argument_exception', reason: 'Malformed action/metadata line [3], expected one of [create, delete, index, update] but found [message]' } },
+    ])
+    expect(parseBulk('{"create":{"_index":"p"}}\n{"delete":{"_id":"x"}}')).toMatchObject([{ op: 'create', doc: { delete: { _id: 'x' } } }])
+    expect(parseBulk('{"index":{"_index":"p"}}\n{"delete":{"_id":"x"}}\n{"create":{"_index":"p"}}')).toMatchObject([{ doc: {} }, { op: 'create', error: { reason: expect.stringContaining('line [3] has no source line') } }])
     expect(parseBulk(`{"index":{"_index":"p","_id":"${'x'.repeat(129)}"}}\n{"message":"b"}`)[0]!.error!.reason).toMatch(/too long/)
   })
 

@@ -9,7 +9,15 @@
 //   200  {"took":ms,"errors":bool,"items":[{"create":{"_index","_id","status":201,"result":"created",…}}
 //        or {"index":{"_index","_id","status":400,"error":{"type":"mapper_parsing_exception","reason":…}}}]}
 //        once Kafka acknowledged every stored item; a bad item is refused in its place only.
+//        An `_id` stored earlier in the same request (in the same index): a second `create` is
+//        refused, 409 version_conflict_engine_exception, as Elasticsearch refuses it; a second
+//        `index` is stored and answered as Elasticsearch's update, 200 "updated" with the next
+//        _version — both records reach Kafka with that id, and ClickHouse's ReplacingMergeTree
+//        keeps the later one where it collapses them (same service and time). Ids from earlier
+//        requests are not known here: a retry is stored again, under its id, as before.
 //   400  nothing to do (no action in the body), a bad path index or tenant header
+//   405  GET, DELETE or PATCH on a _bulk path: {"error":"Incorrect HTTP method …","status":405}
+//        with Allow: POST, PUT, as Elasticsearch answers it
 //   401  no or an unknown key: security_exception, WWW-Authenticate (Basic, Bearer, ApiKey) as
 //        Elasticsearch answers it — Beats and Logstash log it and retry with backoff
 //   403  the key lacks the ingest scope or may not act as the tenant named: security_exception
@@ -35,14 +43,14 @@
 import { z } from 'zod'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { WWW_AUTHENTICATE } from '@sluice/auth'
-import { nowNs, uuidv7 } from '@sluice/core'
+import { nowNs, uuidv7, validateLogInput } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
 import { invalidUtf8Lines } from '../body.js'
-import { SKIP } from '../ingest.js'
+import { SKIP, Validated } from '../ingest.js'
 import type { EventDefaults } from '../ingest.js'
 import { releaseBody } from '../protocol.js'
 import type { ProtocolContext } from '../protocol.js'
-import { indexNameProblem, isPlainObject, parseBulk } from './elastic-bulk.js'
+import { indexNameProblem, isPlainObject, parseBulk, shown } from './elastic-bulk.js'
 import type { ItemError } from './elastic-bulk.js'
 import { esError, registerHandshake } from './elastic-handshake.js'
 import { documentField, toRecord } from './elastic-map.js'
@@ -135,9 +143,10 @@ export function registerElastic(api: FastifyInstance, ctx: ProtocolContext): voi
     // catch-alls under the handshake's prefixes (Elasticsearch's "no handler found" 400, on every
     // method) are not an API of their own.
     es.addHook('onRoute', (route) => {
-      const bulk = route.url.endsWith('/_bulk')
+      const hidden = route.url.endsWith('/*') || route.schema?.hide === true
+      const bulk = route.url.endsWith('/_bulk') && !hidden
       route.schema = {
-        ...(route.url.endsWith('/*') && { hide: true }),
+        ...(hidden && { hide: true }),
         tags: ['ingest'],
         summary: bulk ? 'Elasticsearch bulk API: Filebeat, Logstash, Fluent Bit, Vector, syslog-ng' : 'Elasticsearch handshake for shippers',
         ...(bulk && { consumes: [...ES_CONTENT_TYPES], body: z.unknown() }),
@@ -156,7 +165,7 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
     const started = performance.now()
     const pathIndex = req.params.index
     const problem = pathIndex === undefined ? undefined : indexNameProblem(pathIndex)
-    if (problem) return reply.code(400).send(esError(400, 'invalid_index_name_exception', `Invalid index name [${pathIndex}], ${problem}`, { index: pathIndex }))
+    if (problem) return reply.code(400).send(esError(400, 'invalid_index_name_exception', `Invalid index name [${shown(pathIndex!)}], ${problem}`, { index: shown(pathIndex!) }))
     const tenant = ctx.tenantOf(req)
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
     const items = parseBulk(body.toString(), pathIndex, invalidUtf8Lines(body))
@@ -172,6 +181,10 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
     // Logstash's filter_path leaves them out.
     const keepIds = !filter || filter.item === 'all' || filter.item.has('_id')
     const ids: Array<string | null> = []
+    // The client's ids this request stores, by index and id: their last _version (see the header).
+    const stored = new Map<string, number>()
+    /** The _version of an item stored over an earlier one of the request (an `index`), else none. */
+    const versions: Array<number | undefined> = []
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!
       let error = item.error
@@ -181,12 +194,34 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
         id ??= uuidv7()
         const mapped = toRecord(item.doc, id, item.index!, defaults) // an item without error has an index
         if (mapped.ok) {
-          records.push(mapped.doc.event ?? mapped.doc.record)
-          from[i] = mapped.doc.from
-          if (keepIds) ids[i] = id
-          continue
+          let record: unknown = mapped.doc.event ?? mapped.doc.record
+          if (item.id !== null) {
+            const key = JSON.stringify([item.index, id])
+            const version = stored.get(key)
+            if (version !== undefined && item.op === 'create') {
+              error = { status: 409, type: 'version_conflict_engine_exception', reason: `[${id}]: version conflict, document already exists (current version [${version}])` }
+            } else {
+              // Only a stored document's id can conflict: one the validator is still to judge is
+              // judged now (and handed on as judged).
+              if (!(record instanceof Validated)) {
+                const judged = validateLogInput(record, i, defaults)
+                if (judged.ok) record = new Validated(judged.event)
+              }
+              if (record instanceof Validated) {
+                stored.set(key, (version ?? 0) + 1)
+                if (version !== undefined) versions[i] = version + 1
+              }
+            }
+          }
+          if (!error) {
+            records.push(record)
+            from[i] = mapped.doc.from
+            if (keepIds) ids[i] = id
+            continue
+          }
+        } else {
+          error = { status: 400, type: 'mapper_parsing_exception', reason: mapped.reason }
         }
-        error = { status: 400, type: 'mapper_parsing_exception', reason: mapped.reason }
       }
       error ??= { status: 400, type: 'illegal_argument_exception', reason: 'no document' } // parseBulk sets one of the two
       if (keepIds) ids[i] = id
@@ -220,6 +255,11 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
       const id = ids[i] ?? null
       if (error) return itemJson(item.op, { _index: item.index, _id: id, status: error.status, error: { type: error.type, reason: error.reason, ...(item.index !== null && { index: item.index }) } }, filter)
       const seq = seqNo++
+      const version = versions[i]
+      if (version !== undefined) {
+        // Stored over an earlier item of the request: Elasticsearch's update.
+        return itemJson(item.op, { _index: item.index, _id: id, _version: version, result: 'updated', _shards: JSON.parse(SHARDS) as unknown, _seq_no: seq, _primary_term: 1, status: 200 }, filter)
+      }
       if (filter && filter.item !== 'all') {
         const kept = filter.item
         // Without index, id or sequence number (Beats' and Logstash's filter) the answer is the
@@ -250,5 +290,16 @@ function registerBulk(es: FastifyInstance, ctx: ProtocolContext): void {
   for (const url of ['/_bulk', '/:index/_bulk']) {
     es.post(url, bulk)
     es.put(url, bulk)
+    // Elasticsearch's answer to another method (RestController's, whose error is a string).
+    es.route({
+      method: ['GET', 'DELETE', 'PATCH'],
+      url,
+      schema: { hide: true },
+      handler: async (req, reply) =>
+        reply
+          .code(405)
+          .header('allow', 'POST,PUT')
+          .send({ error: `Incorrect HTTP method for uri [${shown(req.url)}] and method [${req.method}], allowed: [POST, PUT]`, status: 405 }),
+    })
   }
 }
