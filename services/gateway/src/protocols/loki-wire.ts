@@ -4,7 +4,7 @@
 import { uncompress } from 'snappy'
 import { SluiceError, errorMessage } from '@sluice/core'
 import { utf8Problem } from '../body.js'
-import { MAX_NS, Metadata, streamFields, timestampText } from './loki-batch.js'
+import { LONE_SURROGATE, MAX_NS, Metadata, streamFields, timestampText } from './loki-batch.js'
 import type { PushBatch } from './loki-batch.js'
 import { formatLabels, labelsFromObject, shown } from './loki-labels.js'
 import type { Labels } from './loki-labels.js'
@@ -82,11 +82,15 @@ function readJsonEntry(v: unknown, batch: PushBatch, meta: Metadata): void {
   const ns = typeof ts === 'string' ? nsFromString(ts) : undefined
   if (ns === undefined) return batch.badEntry('timestamp', `expected a string of Unix epoch nanoseconds up to ${MAX_NS}, got ${preview(ts)}`)
   if (typeof line !== 'string') return batch.badEntry('line', `expected a string, got ${preview(line)}`)
+  // JSON can escape half a surrogate pair, which no UTF-8 encodes (the protobuf push's strings are
+  // UTF-8 checked, so cannot hold one): refused as bytes that are not UTF-8 are there.
+  if (!line.isWellFormed()) return batch.badEntry('line', LONE_SURROGATE)
   meta.clear()
   if (sent !== undefined && sent !== null) {
     if (!isObject(sent)) return batch.badEntry('structured metadata', `expected an object of strings, got ${preview(sent)}`)
     for (const k of Object.keys(sent)) {
       const value = sent[k]
+      if (!k.isWellFormed() || (typeof value === 'string' && !value.isWellFormed())) return batch.badEntry('structured metadata', LONE_SURROGATE)
       if (typeof value === 'string') meta.add(k, value)
       else if (typeof value === 'number' || typeof value === 'boolean') meta.add(k, String(value))
       else return batch.badEntry('structured metadata', `${JSON.stringify(shown(k))}: expected a string, got ${preview(value)}`)

@@ -4,14 +4,21 @@
 // against another implementation); asserted is what reaches the producer and what the client reads.
 import { gzipSync } from 'node:zlib'
 import { compressSync } from 'snappy'
-import { describe, expect, it } from 'vitest'
-import { SluiceError } from '@sluice/core'
+import { describe, expect, it, vi } from 'vitest'
+import { SluiceError, validateLogInput } from '@sluice/core'
+import type * as Core from '@sluice/core'
 import type { Message, MessageProducer } from '@sluice/kafka'
 import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from '../config.js'
 import { buildApp } from '../service.js'
 import { LabelSetError, parseLabelSet } from './loki-labels.js'
 import { LokiPushRequest as PushRequest, jsonCodec, kept } from '../test-fakes.js'
+
+// The validator as it is, watched: how many of a push's entries it was handed.
+vi.mock('@sluice/core', async (importOriginal) => {
+  const actual = await importOriginal<typeof Core>()
+  return { ...actual, validateLogInput: vi.fn(actual.validateLogInput) }
+})
 
 function fakeProducer(): MessageProducer & { sent: Message[]; fail: 'no' | 'down' | 'overloaded' } {
   const p = {
@@ -99,6 +106,9 @@ describe('Loki label sets', () => {
     ['{app="a\nb"}', /newline in label value/],
     ['{app="x"} extra', /unexpected text after \}/],
     ['{app="x",', /unexpected end, expected a label name or \}/],
+    // Escapes cannot make half a surrogate pair (nor can UTF-8 bytes, which are checked).
+    ['{app="\\ud800"}', /invalid escape \\ud800/],
+    ['{app="\\U0000DC00"}', /invalid escape \\U0000DC00/],
   ])('refuses %j naming the problem', (text, message) => {
     expect(() => parseLabelSet(text)).toThrow(LabelSetError)
     expect(() => parseLabelSet(text)).toThrow(message)
@@ -462,5 +472,74 @@ describe('gateway POST /loki/api/v1/push', () => {
     const res = await a.inject({ method: 'POST', url: '/v1/logs', payload: '{"message":"native"}', headers: { 'content-type': 'application/json' } })
     expect(res.statusCode).toBe(200)
     expect(events(producer).map((e) => e.message)).toEqual(['native'])
+  })
+})
+
+describe('Loki streams checked once', () => {
+  const LONE = 'not valid UTF-8: a lone surrogate (an escape such as \\ud800 without its pair)'
+  const entries = (n: number, what: string): Array<[string, string]> => Array.from({ length: n }, (_, i) => [String(1_700_000_000_000_000_000n + BigInt(i)), `${what} ${i}`])
+  const wide = Object.fromEntries([['job', 'wide'], ...Array.from({ length: 300 }, (_, i) => [`l${i}`, 'v'])])
+  const streams = [
+    { stream: wide, values: entries(30, 'under 301 labels') },
+    { stream: { service_name: 's'.repeat(300) }, values: entries(2, 'long service') },
+    { stream: { app: 'a', ['k'.repeat(300)]: 'v' }, values: entries(2, 'long label name') },
+    { stream: { app: 'a', big: 'x'.repeat(2500) }, values: entries(3, 'large labels') },
+    { stream: { app: 'ok' }, values: entries(2, 'good') },
+  ]
+  const toProto = (s: (typeof streams)[number]): ProtoStream => ({
+    labels: `{${Object.entries(s.stream).map(([k, v]) => `${k}="${v}"`).join(', ')}}`,
+    entries: s.values.map(([t, line]) => ({ timestamp: { seconds: Number(BigInt(t) / 1_000_000_000n), nanos: Number(BigInt(t) % 1_000_000_000n) }, line })),
+  })
+
+  it.each(['json', 'protobuf'] as const)('refuses a stream whose labels the validator would refuse in every entry once, handing it none of them (%s)', async (encoding) => {
+    const { app: a, producer } = app()
+    vi.mocked(validateLogInput).mockClear()
+    const res = encoding === 'json' ? await pushJson(a, { streams }) : await pushProto(a, protoBody(streams.map(toProto)))
+    expect(res.statusCode).toBe(400)
+    const lines = res.body.split('\n')
+    expect(lines).toHaveLength(6)
+    const expected = [
+      'at most 256 labels besides the service, host and level ones (30 entries refused)',
+      'label service_name: a service name of 300 characters; at most 256 (2 entries refused)',
+      `label ${'k'.repeat(200)}…: a name of 300 characters; at most 256 (2 entries refused)`,
+      // Over GATEWAY_MAX_RECORD_BYTES (2000) on their own: no entry is encoded to find out.
+      "the labels are at least 2504 bytes encoded in each entry's record, over the limit of 2000 (3 entries refused)",
+    ]
+    expected.forEach((end, i) => {
+      expect(lines[i]!.startsWith(`stream ${i} {`)).toBe(true)
+      expect(lines[i]!.endsWith(`: ${end}`)).toBe(true)
+    })
+    expect(lines[4]).toBe('37 of 39 entries refused; 2 stored')
+    // Decided per stream: only the good stream's entries reached the validator.
+    expect(validateLogInput).toHaveBeenCalledTimes(2)
+    expect(events(producer).map((e) => e.message)).toEqual(['good 0', 'good 1'])
+  })
+
+  it('refuses a JSON line, metadata or label escaping half a surrogate pair, which no UTF-8 encodes, as bytes that are not UTF-8', async () => {
+    const { app: a, producer } = app()
+    const body = {
+      streams: [
+        {
+          stream: { app: 'ok' },
+          values: [
+            ['1700000000000000000', 'good'],
+            ['1700000000000000001', 'half \ud800'],
+            ['1700000000000000002', 'meta value', { k: '\udc00' }],
+            ['1700000000000000003', 'meta name', { 'k\ud800': 'v' }],
+            ['1700000000000000004', 'a pair is fine: \ud83d\ude00', { k: '\ud83d\ude00' }],
+          ],
+        },
+        { stream: { app: 'x\ud800' }, values: [['1700000000000000005', 'under a bad label']] },
+      ],
+    }
+    // JSON.stringify writes a lone surrogate as the escape \ud800, as a client's JSON would.
+    expect(JSON.stringify(body)).toContain('half \\ud800')
+    const res = await pushJson(a, body)
+    expect(res.statusCode).toBe(400)
+    const lines = res.body.split('\n')
+    expect(lines.slice(0, 3)).toEqual([`stream 0 {app="ok"}, entry 1: line: ${LONE}`, `stream 0 {app="ok"}, entry 2: structured metadata: ${LONE}`, `stream 0 {app="ok"}, entry 3: structured metadata: ${LONE}`])
+    expect(lines[3]).toMatch(/^stream 1 \{app="x.*"\}: label app: not valid UTF-8: a lone surrogate .* \(1 entry refused\)$/)
+    expect(lines[4]).toBe('4 of 6 entries refused; 2 stored')
+    expect(events(producer).map((e) => e.message)).toEqual(['good', 'a pair is fine: 😀'])
   })
 })

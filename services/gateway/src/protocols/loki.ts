@@ -71,7 +71,7 @@ export function registerLoki(api: FastifyInstance, ctx: ProtocolContext): void {
       const observedNs = nowNs()
       const body = req.body
       if (!Buffer.isBuffer(body) || body.length === 0) throw new SluiceError('VALIDATION_FAILED', "couldn't parse push request: empty body")
-      const batch = new PushBatch()
+      const batch = new PushBatch(ctx.config.maxRecordBytes)
       if (isJson(req.headers['content-type'])) readJsonPush(body, batch)
       else await readProtobufPush(body, ctx.config.maxBodyBytes, batch)
       if (batch.records.length === 0) return reply.code(204).send()

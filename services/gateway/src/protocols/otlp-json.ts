@@ -14,6 +14,9 @@
 //   AnyValue     one of stringValue, boolValue, intValue, doubleValue ("NaN", "Infinity" as
 //                strings), bytesValue, arrayValue {values: [AnyValue]}, kvlistValue {values: [KeyValue]}
 //   null         the field's default, as if absent
+//   strings      well-formed: JSON can escape half a surrogate pair ("\ud800"), which no UTF-8
+//                encodes; such a string refuses its record (its resource's or scope's records)
+//                as invalid UTF-8 would in protobuf
 //
 // Faults in the structure around the records (resourceLogs, scopeLogs, logRecords not arrays of
 // objects) make the request unreadable (400); a fault in a resource or scope rejects the records
@@ -34,7 +37,17 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 function str(v: unknown, field: string): string {
   if (v === undefined || v === null) return ''
   if (typeof v !== 'string') throw new FieldProblem(field, `expected a string, got ${kind(v)}`)
-  return v
+  return wellFormed(v, field)
+}
+
+/**
+ * `s`, unless it holds a lone surrogate (an escape such as "\ud800" without its pair): no UTF-8
+ * encodes one, and the record would reach Kafka with invalid bytes. One-byte strings, nearly all,
+ * are answered without looking at their characters.
+ */
+function wellFormed(s: string, field: string): string {
+  if (!s.isWellFormed()) throw new FieldProblem(field, 'invalid UTF-8: a lone surrogate (an escape such as \\ud800 without its pair)')
+  return s
 }
 
 function kind(v: unknown): string {
@@ -51,6 +64,9 @@ function int64(v: unknown, field: string, min: bigint, max: bigint): bigint {
   if (typeof v === 'string' && INTEGER.test(v)) n = BigInt(v)
   else if (typeof v === 'number' && Number.isInteger(v)) n = BigInt(v)
   if (n === undefined || n < min || n > max) throw new FieldProblem(field, `expected an integer from ${min} to ${max} (a decimal string or a number), got ${kind(v)}`)
+  // proto3 JSON allows a number, but JSON.parse read it as a double: past 2^53 its last digits
+  // may already be gone (1763899200123456789 arrives as …768), and nothing tells which it was.
+  if (typeof v === 'number' && !Number.isSafeInteger(v)) throw new FieldProblem(field, `a JSON number past 2^53 (read as ${v}) loses its last digits: send it as a decimal string`)
   return n
 }
 
@@ -85,7 +101,12 @@ function severityNumber(v: unknown): number {
   return n
 }
 
-const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/
+// RFC 4648 base64, in the standard alphabet or the URL-safe one (not both in one value), padded or
+// not, as proto3 JSON parsers take bytes: whole groups of 4 characters, then 2 or 3 more (their
+// padding, when sent, making up the group). A last group of one character is no bytes at all.
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/
+const BASE64URL = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}(?:==)?|[A-Za-z0-9_-]{3}=?)?$/
+const isBase64 = (s: string): boolean => BASE64.test(s) || BASE64URL.test(s)
 
 /**
  * `s` as lowercase hex when it is hex: '' when all zero (OTel's "invalid id"), undefined when not
@@ -107,7 +128,7 @@ function lowerHex(s: string): string | undefined {
 }
 
 function base64(v: unknown, field: string): Buffer {
-  if (typeof v !== 'string' || !BASE64.test(v)) throw new FieldProblem(field, `expected base64, got ${kind(v)}`)
+  if (typeof v !== 'string' || !isBase64(v)) throw new FieldProblem(field, `expected base64 (RFC 4648, standard or URL-safe alphabet, padded or not), got ${kind(v)}`)
   return Buffer.from(v, 'base64')
 }
 
@@ -118,7 +139,7 @@ function id(v: unknown, name: string, bytes: number): string {
     if (hex !== undefined) return hex
   }
   // base64 of `bytes` bytes is never as long as their hex, so the two cannot be confused.
-  if (typeof v === 'string' && v.length === Math.ceil(bytes / 3) * 4 && BASE64.test(v)) {
+  if (typeof v === 'string' && v.length === Math.ceil(bytes / 3) * 4 && isBase64(v)) {
     const b = Buffer.from(v, 'base64')
     return hexId(b, 0, b.length, name, bytes)
   }
@@ -137,7 +158,7 @@ function anyValue(v: unknown, path: string, depth: number): AnyValue {
   let x: unknown
   if ((x = v.stringValue ?? v.string_value) != null) {
     if (typeof x !== 'string') throw new FieldProblem(path, `stringValue: expected a string, got ${kind(x)}`)
-    return x
+    return wellFormed(x, path)
   }
   if ((x = v.boolValue ?? v.bool_value) != null) {
     if (typeof x !== 'boolean') throw new FieldProblem(path, `boolValue: expected true or false, got ${kind(x)}`)
@@ -172,33 +193,33 @@ function keyValues(v: unknown, path: string, depth: number, into: KeyValue[] | R
     const kv = kvs[i]
     if (!isObject(kv)) throw new FieldProblem(`${path}[${i}]`, `expected {"key": …, "value": …}, got ${kind(kv)}`)
     // Most keys and values are strings: read without naming the path to them, which only an
-    // error needs.
+    // error needs (anyValue reads a string that is not well-formed again, to name it).
     const k = kv.key
-    const key = typeof k === 'string' ? k : str(k, `${path}[${i}].key`)
+    const key = typeof k === 'string' && k.isWellFormed() ? k : str(k, `${path}[${i}].key`)
     const v = kv.value
     const s = isObject(v) ? (v.stringValue ?? v.string_value) : undefined
-    const value = typeof s === 'string' ? s : anyValue(v, join(path, key), depth)
+    const value = typeof s === 'string' && s.isWellFormed() ? s : anyValue(v, join(path, key), depth)
     if (Array.isArray(into)) into.push([key, value])
     else addAttribute(into, key, value)
   }
 }
 
-function readResource(v: unknown): ResourceContext {
+function readResource(v: unknown, maxRecordBytes: number): ResourceContext | FieldProblem {
   if (v === undefined || v === null) return resourceContext([])
   if (!isObject(v)) throw new FieldProblem('resource', `expected an object, got ${kind(v)}`)
   const attributes: KeyValue[] = []
   keyValues(v.attributes, 'resource.attributes', 0, attributes)
-  return resourceContext(attributes)
+  return resourceContext(attributes, maxRecordBytes)
 }
 
-function readScope(v: unknown): Record<string, string> {
+function readScope(v: unknown, maxRecordBytes: number): Record<string, string> | FieldProblem {
   if (v === undefined || v === null) return {}
   if (!isObject(v)) throw new FieldProblem('scope', `expected an object, got ${kind(v)}`)
   const attributes: KeyValue[] = []
   const name = str(v.name, 'scope.name')
   const version = str(v.version, 'scope.version')
   keyValues(v.attributes, 'scope.attributes', 0, attributes)
-  return scopeAttributes(name, version, attributes)
+  return scopeAttributes(name, version, attributes, maxRecordBytes)
 }
 
 function readLogRecord(v: unknown, attributes: Record<string, string>): OtlpLogRecord {
@@ -210,7 +231,7 @@ function readLogRecord(v: unknown, attributes: Record<string, string>): OtlpLogR
   const body = v.body ?? undefined
   // A string body, the common case, without the AnyValue walk.
   const s = isObject(body) ? body.stringValue : undefined
-  const bodyValue = typeof s === 'string' ? s : body === undefined ? undefined : anyValue(body, 'body', 0)
+  const bodyValue = typeof s === 'string' ? wellFormed(s, 'body') : body === undefined ? undefined : anyValue(body, 'body', 0)
   keyValues(v.attributes, 'attributes', 0, attributes)
   return {
     timeUnixNano,
@@ -239,25 +260,28 @@ function unreadable(message: string): SluiceError {
   return new SluiceError('VALIDATION_FAILED', `invalid OTLP JSON: ${message}`)
 }
 
-/** Reads an ExportLogsServiceRequest whose records share `defaults`; throws VALIDATION_FAILED when it cannot be read at all. */
-export function readOtlpJson(request: Json, defaults: EventDefaults): Batch {
+/**
+ * Reads an ExportLogsServiceRequest whose records share `defaults` (and may be `maxRecordBytes`
+ * each); throws VALIDATION_FAILED when it cannot be read at all.
+ */
+export function readOtlpJson(request: Json, defaults: EventDefaults, maxRecordBytes = Infinity): Batch {
   // proto3 JSON refuses unknown fields; here that keeps e.g. a Sluice record sent to the OTLP
   // endpoint from being read as an empty request and answered 200.
   if (!('resourceLogs' in request) && !('resource_logs' in request) && Object.keys(request).length > 0) {
     throw unreadable(`expected an ExportLogsServiceRequest ({"resourceLogs": […]}), got the fields ${Object.keys(request).slice(0, 5).map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}`)
   }
-  const batch = new Batch(defaults)
+  const batch = new Batch(defaults, maxRecordBytes)
   // Plain loops, and no closure per record: garbage the request does not need.
   const resourceLogs = objects(request.resourceLogs ?? request.resource_logs, 'resourceLogs')
   for (let i = 0; i < resourceLogs.length; i++) {
     const rl = resourceLogs[i]!
-    const resource = attempt(() => readResource(rl.resource))
+    const resource = attempt(() => readResource(rl.resource, maxRecordBytes))
     const scopeLogs = objects(rl.scopeLogs ?? rl.scope_logs, `resourceLogs[${i}].scopeLogs`)
     for (let j = 0; j < scopeLogs.length; j++) {
       const sl = scopeLogs[j]!
       const records = sl.logRecords ?? sl.log_records ?? []
       if (!Array.isArray(records)) throw unreadable(`resourceLogs[${i}].scopeLogs[${j}].logRecords: expected an array, got ${kind(records)}`)
-      const scope = attempt(() => readScope(sl.scope))
+      const scope = attempt(() => readScope(sl.scope, maxRecordBytes))
       for (let k = 0; k < records.length; k++) batch.addRead(resource, scope, readLogRecord, records[k])
     }
   }

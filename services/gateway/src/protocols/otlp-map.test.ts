@@ -1,12 +1,13 @@
 // mapRecord makes most OTLP records into LogEvents itself; the validator stays the authority. Here
 // both are given the same generated records (fast-check, fixed seed) and must agree: the event
-// mapRecord makes is the one validateLogInput makes of sluiceRecord's record, and a record outside
-// the validator's limits goes to the validator as that record.
+// mapRecord makes is the one validateLogInput makes of sluiceRecord's record, a record outside
+// the validator's limits goes to the validator as that record, and a resource resourceContext
+// refuses (once, for all its records) is one the validator refuses in every record.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { MAX_TIMESTAMP_NS, validateLogInput } from '@sluice/core'
 import { Validated } from '../ingest.js'
-import { FieldProblem, KvList, mapRecord, resourceContext, sluiceRecord } from './otlp-map.js'
+import { FieldProblem, KvList, addAttribute, mapRecord, resourceContext, resourceOf, scopeAttributes, sluiceRecord } from './otlp-map.js'
 import type { EventDefaults } from '../ingest.js'
 import type { AnyValue, KeyValue, OtlpLogRecord } from './otlp-map.js'
 
@@ -74,10 +75,22 @@ function outcome(fn: () => unknown): unknown {
 
 describe('mapRecord', () => {
   it('makes the event the validator makes of the same record, and leaves the validator every record outside its limits', () => {
-    const seen = { events: 0, records: 0, problems: 0 }
+    const seen = { events: 0, records: 0, problems: 0, resources: 0 }
     fc.assert(
       fc.property(resourceAttributes, record, (resAttributes, r) => {
-        const res = resourceContext(resAttributes)
+        const checked = resourceContext(resAttributes)
+        const res = resourceOf(resAttributes)
+        // The resource alone, under a record with nothing wrong in it: refused by resourceContext
+        // exactly when the validator refuses it, for a field of the resource.
+        const alone = validateLogInput(sluiceRecord(copy(base), res), 0, DEFAULTS)
+        if (checked instanceof FieldProblem) {
+          seen.resources++
+          expect(alone.ok).toBe(false)
+          if (!alone.ok) for (const e of alone.errors) expect(e.field).toMatch(/^(resource|service|host)\b/)
+          return
+        }
+        expect(alone.ok).toBe(true)
+        expect(checked).toEqual(res)
         const fast = outcome(() => mapRecord(copy(r), res, DEFAULTS))
         const slow = outcome(() => sluiceRecord(copy(r), res))
         if (!(fast instanceof Validated)) {
@@ -101,10 +114,12 @@ describe('mapRecord', () => {
     expect(seen.events).toBeGreaterThan(2000)
     expect(seen.records).toBeGreaterThan(100)
     expect(seen.problems).toBeGreaterThan(100)
+    expect(seen.resources).toBeGreaterThan(100)
   })
 
   it('keeps a record at the limits as an event and one past them for the validator, which names the field', () => {
-    const res = resourceContext([['service.name', 's'.repeat(256)]])
+    const res = resourceOf([['service.name', 's'.repeat(256)]])
+    expect(resourceContext([['service.name', 's'.repeat(256)]])).toEqual(res)
     const at = mapRecord({ ...copy(base), attributes: { ['k'.repeat(256)]: 'v' } }, res, DEFAULTS)
     expect(at).toBeInstanceOf(Validated)
     expect((at as Validated).event.service).toBe('s'.repeat(256))
@@ -113,8 +128,58 @@ describe('mapRecord', () => {
     expect(past).not.toBeInstanceOf(Validated)
     expect(validateLogInput(past, 3, DEFAULTS)).toMatchObject({ ok: false, errors: [{ index: 3, field: `attributes.${'k'.repeat(257)}` }] })
 
-    const longService = mapRecord(copy(base), resourceContext([['service.name', 's'.repeat(257)]]), DEFAULTS)
+    const longService = sluiceRecord(copy(base), resourceOf([['service.name', 's'.repeat(257)]]))
     expect(validateLogInput(longService, 0, DEFAULTS)).toMatchObject({ ok: false, errors: [{ field: 'service' }] })
+    expect(resourceContext([['service.name', 's'.repeat(257)]])).toMatchObject({ field: 'resource.attributes.service.name', message: 'expected at most 256 characters, got 257' })
+  })
+})
+
+const many = (n: number, key = (i: number) => `k${i}`): KeyValue[] => Array.from({ length: n }, (_, i) => [key(i), 'v'])
+
+describe('resourceContext and scopeAttributes', () => {
+  it('refuse a resource over the validator’s limits once, for all its records, counting no further than the limit', () => {
+    expect(resourceContext(many(256))).not.toBeInstanceOf(FieldProblem)
+    // service.name and host.name are not resource entries.
+    expect(resourceContext([...many(256), ['service.name', 'api'], ['host.name', 'h']])).not.toBeInstanceOf(FieldProblem)
+    const over = resourceContext(many(10_000))
+    expect(over).toBeInstanceOf(FieldProblem)
+    expect(over).toMatchObject({ field: 'resource.attributes', message: 'at most 256 entries' })
+    expect(resourceContext([['k'.repeat(257), 'v']])).toMatchObject({ field: `resource.attributes.${'k'.repeat(180)}…`, message: 'expected a key of 1-256 characters, got 257' })
+    expect(resourceContext([['', 'v']])).toMatchObject({ field: 'resource.attributes', message: 'expected a key of 1-256 characters, got 0' })
+    expect(resourceContext([['host.name', ` ${'h'.repeat(257)} `]])).toMatchObject({ field: 'resource.attributes.host.name' })
+  })
+
+  it('refuse a scope whose attributes would put every record of it over the limits', () => {
+    // With its name and version, a scope brings 256 attributes at most to each record.
+    expect(scopeAttributes('lib', '1.0', many(254))).not.toBeInstanceOf(FieldProblem)
+    expect(scopeAttributes('lib', '1.0', many(255))).toMatchObject({ field: 'scope.attributes', message: 'at most 254 entries' })
+    expect(scopeAttributes('', '', many(10_000))).toMatchObject({ field: 'scope.attributes', message: 'at most 256 entries' })
+    // Keys take the prefix otel.scope.attributes. (22 characters).
+    expect(scopeAttributes('', '', [['k'.repeat(234), 'v']])).not.toBeInstanceOf(FieldProblem)
+    expect(scopeAttributes('', '', [['k'.repeat(235), 'v']])).toMatchObject({ field: `scope.attributes.${'k'.repeat(183)}…`, message: 'expected a key of 1-256 characters, got 257' })
+  })
+
+  it('refuse a resource or scope larger on its own than a record may be', () => {
+    expect(resourceContext([['service.name', 'api'], ['k', 'v'.repeat(96)]], 100)).not.toBeInstanceOf(FieldProblem)
+    expect(resourceContext([['service.name', 'api'], ['k', 'v'.repeat(97)]], 100)).toMatchObject({ field: 'resource', message: 'at least 101 bytes encoded in each of its records, over the limit of 100' })
+    expect(scopeAttributes('lib', '', [['k', 'v'.repeat(200)]], 100)).toMatchObject({ field: 'scope', message: expect.stringMatching(/^at least 2\d\d bytes encoded/) })
+  })
+
+  it('keep an attribute named __proto__ as an attribute, setting no prototype', () => {
+    const into: Record<string, string> = {}
+    addAttribute(into, '__proto__', 'kept')
+    addAttribute(into, 'other', 'y')
+    expect(Object.getPrototypeOf(into)).toBe(Object.prototype)
+    expect(Object.keys(into)).toEqual(['__proto__', 'other'])
+    expect(Object.getOwnPropertyDescriptor(into, '__proto__')?.value).toBe('kept')
+    for (const v of [1n, new KvList([])]) {
+      const other: Record<string, string> = {}
+      addAttribute(other, '__proto__', v)
+      expect(Object.keys(other)).toEqual(['__proto__'])
+    }
+    const res = resourceContext([['__proto__', 'r'], ['service.name', 'api']])
+    expect(res).not.toBeInstanceOf(FieldProblem)
+    expect(Object.getOwnPropertyDescriptor((res as { resource: object }).resource, '__proto__')?.value).toBe('r')
   })
 })
 

@@ -19,6 +19,12 @@
 //     eventName             → attribute event.name
 //     droppedAttributesCount, flags, schemaUrl: ignored
 //
+// What all the records of a Resource or an InstrumentationScope share is checked once, against what
+// the validator would refuse in every one of them (INPUT_LIMITS) and against the record size limit:
+// a shared part over them refuses its records with one FieldProblem (resourceContext,
+// scopeAttributes), rather than being checked again for each record — a few KB of attributes
+// under thousands of records would otherwise hold the event loop for seconds.
+//
 // Attribute values are strings: a kvlist is flattened into dotted keys (`http: {method: GET}` →
 // `http.method`), an array is written as JSON, ints exactly (int64), doubles as JS prints them
 // (NaN, Infinity by name), bools as true/false, bytes as base64, an empty AnyValue as "". Nesting
@@ -96,7 +102,14 @@ export class Batch {
   readonly records: unknown[] = []
   readonly errors: FieldError[] = []
 
-  constructor(readonly defaults: EventDefaults) {}
+  /**
+   * `maxRecordBytes`: a record encoded beyond it is refused (GATEWAY_MAX_RECORD_BYTES); a resource
+   * or scope that alone is larger refuses its records at once (resourceContext, scopeAttributes).
+   */
+  constructor(
+    readonly defaults: EventDefaults,
+    readonly maxRecordBytes = Infinity,
+  ) {}
 
   reject(problem: FieldProblem): void {
     this.errors.push({ index: this.records.length, field: problem.field, message: problem.message })
@@ -157,13 +170,19 @@ function text(v: AnyValue): string {
   return toJson(v)
 }
 
+/** `into[key] = value`, where a key `__proto__` stays a key rather than setting a prototype. */
+function setOwn(into: Record<string, string>, key: string, value: string): void {
+  if (key === '__proto__') Object.defineProperty(into, key, { value, enumerable: true, writable: true, configurable: true })
+  else into[key] = value
+}
+
 /** Writes `v` into `into` under `key`: a kvlist as one dotted key per leaf, anything else as text. */
 export function addAttribute(into: Record<string, string>, key: string, v: AnyValue): void {
-  if (typeof v === 'string') into[key] = v
-  else if (!(v instanceof KvList)) into[key] = text(v)
+  if (typeof v === 'string') setOwn(into, key, v)
+  else if (!(v instanceof KvList)) setOwn(into, key, text(v))
   else {
-    // An empty kvlist still says the key was sent.
-    if (v.entries.length === 0) into[key] = '{}'
+    // An empty kvlist still says the key was sent. (The keys inside one are dotted, never `__proto__`.)
+    if (v.entries.length === 0) setOwn(into, key, '{}')
     for (const [k, x] of v.entries) addAttribute(into, `${key}.${k}`, x)
   }
 }
@@ -174,13 +193,11 @@ function flatten(attributes: readonly KeyValue[], prefix = ''): Record<string, s
   return into
 }
 
-/** What every record of one Resource shares. */
+/** What every record of one Resource shares: within the validator's limits (see resourceContext). */
 export interface ResourceContext {
   service: string | undefined
   host: string | undefined
   resource: Record<string, string>
-  /** Service, host and resource are within the validator's limits (see mapRecord). */
-  plain: boolean
 }
 
 function withinLimits(m: Record<string, string>): boolean {
@@ -194,24 +211,77 @@ function nonEmpty(v: string | undefined): string | undefined {
   return t === undefined || t === '' ? undefined : t
 }
 
-export function resourceContext(attributes: readonly KeyValue[]): ResourceContext {
-  const all = flatten(attributes)
-  // The others copied rather than the two deleted: V8 turns an object that lost a property into
-  // a slow dictionary, and every record of the resource is validated with this one.
-  const resource: Record<string, string> = {}
-  for (const k in all) if (k !== 'service.name' && k !== 'host.name') resource[k] = all[k]!
-  const service = nonEmpty(all['service.name'])
-  const host = nonEmpty(all['host.name'])
-  const plain = (service?.length ?? 0) <= INPUT_LIMITS.nameChars && (host?.length ?? 0) <= INPUT_LIMITS.nameChars && withinLimits(resource)
-  return { service, host, resource, plain }
+/** Characters of a map's keys and values: no fewer than the bytes Avro writes them in. */
+function chars(m: Readonly<Record<string, string>>): number {
+  let n = 0
+  for (const k in m) n += k.length + m[k]!.length
+  return n
 }
 
-/** The attributes every record of one InstrumentationScope starts with. */
-export function scopeAttributes(name: string, version: string, attributes: readonly KeyValue[]): Record<string, string> {
-  const out = flatten(attributes, 'otel.scope.attributes.')
+/**
+ * Why every record under a map of shared attributes (a resource's, a scope's) would be refused:
+ * more entries than a record's map may hold (`others` more are added beside them), or a key
+ * outside 1–INPUT_LIMITS.keyChars characters; `field` names the map as the client sent it and
+ * `sent` gives back the key the client sent for a key of the map. Counted first: a map of 200 000
+ * entries is refused at its 257th.
+ */
+function mapProblem(m: Readonly<Record<string, string>>, others: number, field: string, sent: (key: string) => string): FieldProblem | undefined {
+  let n = others
+  for (const k in m) {
+    if (++n > INPUT_LIMITS.entries) return new FieldProblem(field, `at most ${INPUT_LIMITS.entries - others} entries`)
+    if (k.length === 0 || k.length > INPUT_LIMITS.keyChars) return new FieldProblem(k.length === 0 ? field : join(field, sent(k)), `expected a key of 1-${INPUT_LIMITS.keyChars} characters, got ${k.length}`)
+  }
+  return undefined
+}
+
+/** A shared part of `size` characters, which every record under it encodes, over the record limit. */
+function tooLarge(field: string, size: number, maxRecordBytes: number): FieldProblem | undefined {
+  return size > maxRecordBytes ? new FieldProblem(field, `at least ${size} bytes encoded in each of its records, over the limit of ${maxRecordBytes}`) : undefined
+}
+
+/**
+ * What every record of a Resource with `attributes` shares, or why the validator would refuse
+ * every one of them (checked once, here, for all of them): a service.name or host.name over
+ * INPUT_LIMITS.nameChars, more than INPUT_LIMITS.entries other attributes or a key outside
+ * 1–INPUT_LIMITS.keyChars characters (the validator's rules for a record's `service`, `host`
+ * and `resource`), or more than `maxRecordBytes` in all.
+ */
+export function resourceContext(attributes: readonly KeyValue[], maxRecordBytes = Infinity): ResourceContext | FieldProblem {
+  const res = resourceOf(attributes)
+  const { service, host, resource } = res
+  if (service !== undefined && service.length > INPUT_LIMITS.nameChars) return new FieldProblem('resource.attributes.service.name', `expected at most ${INPUT_LIMITS.nameChars} characters, got ${service.length}`)
+  if (host !== undefined && host.length > INPUT_LIMITS.nameChars) return new FieldProblem('resource.attributes.host.name', `expected at most ${INPUT_LIMITS.nameChars} characters, got ${host.length}`)
+  return mapProblem(resource, 0, 'resource.attributes', (k) => k) ?? tooLarge('resource', chars(resource) + (service?.length ?? 0) + (host?.length ?? 0), maxRecordBytes) ?? res
+}
+
+/** The ResourceContext of `attributes` as they are, unchecked (resourceContext checks it). */
+export function resourceOf(attributes: readonly KeyValue[]): ResourceContext {
+  const all = flatten(attributes)
+  // The others copied rather than the two deleted: V8 turns an object that lost a property into
+  // a slow dictionary, and every record of the resource is made with this one.
+  const resource: Record<string, string> = {}
+  for (const k in all) if (k !== 'service.name' && k !== 'host.name') setOwn(resource, k, all[k]!)
+  return { service: nonEmpty(all['service.name']), host: nonEmpty(all['host.name']), resource }
+}
+
+const SCOPE_PREFIX = 'otel.scope.attributes.'
+
+/**
+ * The attributes every record of one InstrumentationScope starts with, or why the validator would
+ * refuse every one of them (checked once, here): more than INPUT_LIMITS.entries of them or a key
+ * (with its prefix) over INPUT_LIMITS.keyChars characters — a record only adds to them — or more
+ * than `maxRecordBytes` in all.
+ */
+export function scopeAttributes(name: string, version: string, attributes: readonly KeyValue[], maxRecordBytes = Infinity): Record<string, string> | FieldProblem {
+  const out = flatten(attributes, SCOPE_PREFIX)
+  let named = 0
+  if (name !== '') named++
+  if (version !== '') named++
+  const problem = mapProblem(out, named, 'scope.attributes', (k) => k.slice(SCOPE_PREFIX.length))
+  if (problem !== undefined) return problem
   if (name !== '') out['otel.scope.name'] = name
   if (version !== '') out['otel.scope.version'] = version
-  return out
+  return tooLarge('scope', chars(out), maxRecordBytes) ?? out
 }
 
 /** OTel's short names by SeverityNumber: INFO at 9, INFO2 at 10 (built once: a record takes its level from here). */
@@ -294,7 +364,9 @@ function mapped(r: OtlpLogRecord): Mapped {
  */
 export function mapRecord(r: OtlpLogRecord, res: ResourceContext, d: EventDefaults): Record<string, unknown> | Validated {
   const m = mapped(r)
-  if (!res.plain || !withinLimits(r.attributes)) return validatorRecord(r, res, m)
+  // The resource is within the limits (resourceContext); the record's attributes, its scope's
+  // among them, are checked here (at most 256 of them before the 257th stops the count).
+  if (!withinLimits(r.attributes)) return validatorRecord(r, res, m)
   const level = severityFromNumber(m.number)
   return new Validated({
     id: uuidv7(),

@@ -265,16 +265,16 @@ function readLogRecord(r: WireReader, start: number, end: number, attributes: Re
   return { timeUnixNano, observedTimeUnixNano, severityNumber, severityText, body, attributes, traceId, spanId, eventName }
 }
 
-function readResource(r: WireReader, start: number, end: number): ResourceContext {
+function readResource(r: WireReader, start: number, end: number, maxRecordBytes: number): ResourceContext | FieldProblem {
   r.within(start, end)
   try {
-    return resourceContext(keyValues(r, start, end, 'resource.attributes', 0, RESOURCE, 'resource'))
+    return resourceContext(keyValues(r, start, end, 'resource.attributes', 0, RESOURCE, 'resource'), maxRecordBytes)
   } catch (err) {
     throw inMessage(err, 'resource', 'Resource')
   }
 }
 
-function readScope(r: WireReader, start: number, end: number): Record<string, string> {
+function readScope(r: WireReader, start: number, end: number, maxRecordBytes: number): Record<string, string> | FieldProblem {
   let name = ''
   let version = ''
   const attributes: KeyValue[] = []
@@ -297,7 +297,7 @@ function readScope(r: WireReader, start: number, end: number): Record<string, st
   } catch (err) {
     throw inMessage(err, 'scope', 'InstrumentationScope')
   }
-  return scopeAttributes(name, version, attributes)
+  return scopeAttributes(name, version, attributes, maxRecordBytes)
 }
 
 /**
@@ -325,7 +325,7 @@ function readScopeLogs(r: WireReader, start: number, end: number, path: string, 
   let scope: Record<string, string> | FieldProblem
   try {
     const s = frame(r, start, end, SCOPE_LOGS, path)
-    scope = attempt(() => readScope(r, s.start, s.end))
+    scope = attempt(() => readScope(r, s.start, s.end, batch.maxRecordBytes))
   } catch (err) {
     throw inMessage(err, path, 'ScopeLogs')
   }
@@ -348,7 +348,7 @@ function readResourceLogs(r: WireReader, start: number, end: number, path: strin
   let resource: ResourceContext | FieldProblem
   try {
     const res = frame(r, start, end, RESOURCE_LOGS, path)
-    resource = attempt(() => readResource(r, res.start, res.end))
+    resource = attempt(() => readResource(r, res.start, res.end, batch.maxRecordBytes))
   } catch (err) {
     throw inMessage(err, path, 'ResourceLogs')
   }
@@ -367,9 +367,12 @@ function readResourceLogs(r: WireReader, start: number, end: number, path: strin
   }
 }
 
-/** Reads an ExportLogsServiceRequest whose records share `defaults`; throws VALIDATION_FAILED when it cannot be read at all. */
-export function readOtlpProtobuf(body: Buffer, defaults: EventDefaults): Batch {
-  const batch = new Batch(defaults)
+/**
+ * Reads an ExportLogsServiceRequest whose records share `defaults` (and may be `maxRecordBytes`
+ * each); throws VALIDATION_FAILED when it cannot be read at all.
+ */
+export function readOtlpProtobuf(body: Buffer, defaults: EventDefaults, maxRecordBytes = Infinity): Batch {
+  const batch = new Batch(defaults, maxRecordBytes)
   const r = new WireReader(body)
   let i = 0
   try {

@@ -6,8 +6,9 @@
 import { gzipSync } from 'node:zlib'
 import type { LightMyRequestResponse } from 'fastify'
 import type { Type } from 'protobufjs'
-import { describe, expect, it } from 'vitest'
-import { SluiceError } from '@sluice/core'
+import { describe, expect, it, vi } from 'vitest'
+import { SluiceError, validateLogInput } from '@sluice/core'
+import type * as Core from '@sluice/core'
 import type { Message, MessageProducer } from '@sluice/kafka'
 import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from '../config.js'
@@ -15,6 +16,13 @@ import { buildApp } from '../service.js'
 import { MAX_DEPTH } from './otlp-map.js'
 import { spec } from './otlp-proto.js'
 import { jsonCodec, kept } from '../test-fakes.js'
+
+// The validator as it is, watched: how often a request has it validate a record (most OTLP records
+// never reach it; see otlp-map.ts).
+vi.mock('@sluice/core', async (importOriginal) => {
+  const actual = await importOriginal<typeof Core>()
+  return { ...actual, validateLogInput: vi.fn(actual.validateLogInput) }
+})
 
 function fakeProducer(): MessageProducer & { sent: Message[]; fail: boolean } {
   const p = {
@@ -638,5 +646,127 @@ describe('OTLP JSON times', () => {
     ])
     const stored = events()
     expect(stored.map((e) => e.timestamp)).toEqual(['1000000001', '99999999999999999', '1763899200123456789', stored[3]!.observed_timestamp, '1763899200123456789'])
+  })
+})
+
+describe('OTLP shared parts and odd JSON values', () => {
+  type Partial = { rejectedLogRecords: string; errorMessage: string }
+  const partialOf = (res: LightMyRequestResponse, encoding: 'json' | 'protobuf'): Partial =>
+    encoding === 'json' ? res.json<{ partialSuccess: Partial }>().partialSuccess : (exportResponse(res).partialSuccess as Partial)
+  const send = (a: App, request: object, encoding: 'json' | 'protobuf') => (encoding === 'json' ? postJson(a, request) : postProto(a, protobufOf(request)))
+  const bodies = (n: number, what: string) => Array.from({ length: n }, (_, i) => ({ body: { stringValue: `${what} ${i}` } }))
+
+  it.each(['json', 'protobuf'] as const)('refuses the records under a resource or scope over the validator’s limits once for all of them, validating none (%s)', async (encoding) => {
+    const { app: a, events } = app()
+    const wide = Array.from({ length: 300 }, (_, i) => kv(`k${i}`, { stringValue: 'v' }))
+    const request = {
+      resourceLogs: [
+        { resource: { attributes: wide }, scopeLogs: [{ logRecords: bodies(40, 'under resource') }] },
+        { scopeLogs: [{ scope: { name: 'lib', attributes: wide }, logRecords: bodies(40, 'under scope') }, { logRecords: [{ body: { stringValue: 'good' } }] }] },
+        { resource: { attributes: [kv('big', { stringValue: 'x'.repeat(2500) })] }, scopeLogs: [{ logRecords: bodies(3, 'under a large resource') }] },
+      ],
+    }
+    vi.mocked(validateLogInput).mockClear()
+    const res = await send(a, request, encoding)
+    expect(res.statusCode).toBe(200)
+    const partial = partialOf(res, encoding)
+    expect(partial.rejectedLogRecords).toBe('83')
+    const errors = partial.errorMessage.split('; ')
+    expect(errors.slice(0, 2)).toEqual(['0: resource.attributes at most 256 entries', '1: resource.attributes at most 256 entries'])
+    expect(errors.slice(40, 42)).toEqual(['40: scope.attributes at most 255 entries', '41: scope.attributes at most 255 entries'])
+    // A resource larger than a record may be (GATEWAY_MAX_RECORD_BYTES 2000): no record under it is encoded to find out.
+    expect(errors[80]).toBe('81: resource at least 2503 bytes encoded in each of its records, over the limit of 2000')
+    // Decided per resource and scope: not one of their records was handed to the validator.
+    expect(validateLogInput).not.toHaveBeenCalled()
+    expect(events().map((e) => e.message)).toEqual(['good'])
+  })
+
+  it('refuses by record a JSON string escaping half a surrogate pair, which no UTF-8 encodes, as invalid UTF-8', async () => {
+    const { app: a, events } = app()
+    const records = [
+      { body: { stringValue: 'good' } },
+      { body: { stringValue: 'half \ud800' } },
+      { attributes: [kv('k\udc00', { stringValue: 'v' })] },
+      { attributes: [kv('k', { stringValue: '\ud800' })] },
+      { attributes: [kv('list', { arrayValue: { values: [{ kvlistValue: { values: [kv('x', { stringValue: '\udfff' })] } }] } })] },
+      { severityText: '\ud83d' },
+      { eventName: 'e\ud800' },
+      { body: { stringValue: 'a pair is fine: \ud83d\ude00' } },
+    ]
+    const resource = { attributes: [kv('service.name', { stringValue: 'svc\ud800' })] }
+    const request = { resourceLogs: [{ scopeLogs: [{ logRecords: records }, { scope: { name: 'lib\udbff' }, logRecords: [{}] }] }, { resource, scopeLogs: [{ logRecords: [{}, {}] }] }] }
+    // JSON.stringify writes a lone surrogate as the escape \ud800, as a client's JSON would.
+    expect(JSON.stringify(request)).toContain('half \\ud800')
+    const res = await postJson(a, request, '/otlp/v1/logs')
+    expect(res.statusCode).toBe(200)
+    const lone = 'invalid UTF-8: a lone surrogate (an escape such as \\ud800 without its pair)'
+    expect(res.json().partialSuccess.errorMessage.split('; ')).toEqual([
+      `1: body ${lone}`,
+      `2: attributes[0].key ${lone}`,
+      `3: attributes.k ${lone}`,
+      `4: attributes.list.x ${lone}`,
+      `5: severityText ${lone}`,
+      `6: eventName ${lone}`,
+      `8: scope.name ${lone}`,
+      `9: resource.attributes.service.name ${lone}`,
+      `10: resource.attributes.service.name ${lone}`,
+    ])
+    expect(events().map((e) => e.message)).toEqual(['good', 'a pair is fine: 😀'])
+  })
+
+  it.each(['json', 'protobuf'] as const)('keeps an attribute named __proto__ as an attribute, of a record and of a resource (%s)', async (encoding) => {
+    const { app: a, events } = app()
+    const request = {
+      resourceLogs: [
+        {
+          resource: { attributes: [kv('__proto__', { stringValue: 'res' }), kv('service.name', { stringValue: 'api' })] },
+          scopeLogs: [{ logRecords: [{ body: { stringValue: 'm' }, attributes: [kv('__proto__', { stringValue: 'attr' }), kv('b', { stringValue: 'y' })] }] }],
+        },
+      ],
+    }
+    expect((await send(a, request, encoding)).statusCode).toBe(200)
+    const [event] = events()
+    expect(Object.keys(event!.attributes)).toEqual(['__proto__', 'b'])
+    expect(Object.getOwnPropertyDescriptor(event!.attributes, '__proto__')?.value).toBe('attr')
+    expect(Object.getOwnPropertyDescriptor(event!.resource, '__proto__')?.value).toBe('res')
+  })
+
+  it('reads bytesValue as RFC 4648 base64, standard or URL-safe, padded or not, and refuses the record of anything else', async () => {
+    const { app: a, events } = app()
+    const sent = ['AQID', 'AQI', 'AQI=', 'AQ', '-_8', '+/8=', '', 'A', 'AQID=', 'AQI==', 'A===', '+_8=', 'AQ=D', 'AQ I=']
+    const records = sent.map((b, i) => ({ body: { stringValue: String(i) }, attributes: [kv('b', { bytesValue: b })] }))
+    const res = await postJson(a, { resourceLogs: [{ scopeLogs: [{ logRecords: records }] }] })
+    const expected = 'expected base64 (RFC 4648, standard or URL-safe alphabet, padded or not), got string'
+    expect(res.json().partialSuccess.errorMessage.split('; ')).toEqual([
+      `7: attributes.b ${expected} "A"`,
+      `8: attributes.b ${expected} "AQID="`,
+      `9: attributes.b ${expected} "AQI=="`,
+      `10: attributes.b ${expected} "A==="`,
+      `11: attributes.b ${expected} "+_8="`,
+      `12: attributes.b ${expected} "AQ=D"`,
+      `13: attributes.b ${expected} "AQ I="`,
+    ])
+    expect(events().map((e) => e.attributes.b)).toEqual(['AQID', 'AQI=', 'AQI=', 'AQ==', '+/8=', '+/8=', ''])
+  })
+
+  it('refuses a JSON number past 2^53 for a time or an int, whose digits JSON.parse has already lost, and takes it as a string', async () => {
+    const { app: a, events } = app()
+    const records = [
+      '{"timeUnixNano":1763899200123456789,"body":{"stringValue":"0"}}',
+      '{"observedTimeUnixNano":1763899200123456789,"body":{"stringValue":"1"}}',
+      '{"timeUnixNano":9007199254740991,"body":{"stringValue":"2"}}',
+      '{"attributes":[{"key":"n","value":{"intValue":9007199254740993}}],"body":{"stringValue":"3"}}',
+      '{"timeUnixNano":"1763899200123456789","attributes":[{"key":"n","value":{"intValue":"9007199254740993"}}],"body":{"stringValue":"4"}}',
+    ]
+    const res = await postJson(a, `{"resourceLogs":[{"scopeLogs":[{"logRecords":[${records.join(',')}]}]}]}`)
+    expect(res.json().partialSuccess.errorMessage.split('; ')).toEqual([
+      '0: timeUnixNano a JSON number past 2^53 (read as 1763899200123456800) loses its last digits: send it as a decimal string',
+      '1: observedTimeUnixNano a JSON number past 2^53 (read as 1763899200123456800) loses its last digits: send it as a decimal string',
+      '3: attributes.n a JSON number past 2^53 (read as 9007199254740992) loses its last digits: send it as a decimal string',
+    ])
+    expect(events().map((e) => [e.message, e.timestamp, e.attributes.n])).toEqual([
+      ['2', '9007199254740991', undefined],
+      ['4', '1763899200123456789', '9007199254740993'],
+    ])
   })
 })

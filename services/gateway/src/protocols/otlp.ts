@@ -99,13 +99,13 @@ function refusedOtlp(req: FastifyRequest): Encoding | undefined {
 export async function handleOtlpJson(body: object, req: FastifyRequest, reply: FastifyReply, ctx: ProtocolContext): Promise<FastifyReply> {
   otlpRequests.set(req, 'json')
   const defaults = eventDefaults(req, ctx)
-  return respond(readOtlpJson(body as Record<string, unknown>, defaults), defaults, 'json', req, reply, ctx)
+  return respond(readOtlpJson(body as Record<string, unknown>, defaults, ctx.config.maxRecordBytes), defaults, 'json', req, reply, ctx)
 }
 
 export async function handleOtlpProtobuf(body: Buffer, req: FastifyRequest, reply: FastifyReply, ctx: ProtocolContext): Promise<FastifyReply> {
   otlpRequests.set(req, 'protobuf')
   const defaults = eventDefaults(req, ctx)
-  return respond(readOtlpProtobuf(body, defaults), defaults, 'protobuf', req, reply, ctx)
+  return respond(readOtlpProtobuf(body, defaults, ctx.config.maxRecordBytes), defaults, 'protobuf', req, reply, ctx)
 }
 
 /** The request's tenant and arrival time: the readers make most records into events themselves. */
