@@ -62,3 +62,32 @@ describe('ingest encode buffers', () => {
     expect(producer.sent[0]!.messages.map((m: Message) => decoded(m).message)).toEqual(records(100, 'big').map((x) => x.message))
   })
 })
+
+describe('ingest bounds', () => {
+  it('refuses a request whose records encode to more than the in-flight budget, storing none of it', async () => {
+    const producer = fakeProducer()
+    const buffers = new EncodeBuffers(4096, 2)
+    const ingest = createIngest(loadConfig({ GATEWAY_MAX_IN_FLIGHT_BYTES: '200000', GATEWAY_MAX_BODY_BYTES: '50000' }), { producer, codec: jsonCodec, registry: createRegistry({ defaultMetrics: false }), encodeBuffers: buffers })
+    // A small body whose records share a large part, as an OTLP resource repeated in each.
+    const shared = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, 'v'.repeat(100)]))
+    const many = Array.from({ length: 100 }, (_, i) => ({ message: `m ${i}`, resource: shared }))
+    await expect(ingest.records(many, defaults)).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE', message: expect.stringMatching(/more than 200000 bytes \(the larger of GATEWAY_MAX_IN_FLIGHT_BYTES and 4 × GATEWAY_MAX_BODY_BYTES\).*nothing was stored/) })
+    expect(producer.sent).toEqual([])
+    expect(buffers.spare).toBeGreaterThan(0)
+    // Within the budget it goes.
+    expect(await ingest.records(many.slice(0, 10), defaults)).toMatchObject({ accepted: 10, rejected: 0 })
+  })
+
+  it('gives a record refused for its size its bytes back: the next one is encoded where it began', async () => {
+    // A producer that keeps the messages as given: views of the request's encode buffer.
+    const kept: Message[] = []
+    const producer = { ...fakeProducer(), send: async (_topic: string, messages: Message[]) => void kept.push(...messages) }
+    const ingest = createIngest(loadConfig({ GATEWAY_MAX_RECORD_BYTES: '1000' }), { producer, codec: jsonCodec, registry: createRegistry({ defaultMetrics: false }), encodeBuffers: new EncodeBuffers(1 << 16, 2) })
+    expect(await ingest.records([{ message: 'a' }, { message: 'x'.repeat(2000) }, { message: 'b' }, { message: 'c' }], defaults)).toMatchObject({ accepted: 3, rejected: 1 })
+    const [a, b, c] = kept.map((m) => m.value as Buffer)
+    expect(b!.buffer).toBe(a!.buffer)
+    expect(b!.byteOffset).toBe(a!.byteOffset + a!.length)
+    expect([a, b, c].map((v) => JSON.parse(v!.toString()).message)).toEqual(['a', 'b', 'c'])
+  })
+})
+

@@ -129,6 +129,9 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
   // Without a tenant limited, the hot path does not count usage at all.
   const limits = deps.tenants && hasIngestLimits(deps.tenants) ? new IngestLimits(deps.tenants, deps.registry, deps.clock) : undefined
   let inFlightBytes = 0
+  // The most one request's records may encode to: the whole in-flight budget, and never less than
+  // a few bodies' worth (a body of records repeating a resource encodes to more than itself).
+  const maxRequestBytes = Math.max(config.maxInFlightBytes, 4 * config.maxBodyBytes)
   const buffers = deps.encodeBuffers ?? new EncodeBuffers()
 
   return {
@@ -179,11 +182,22 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
         }
         const message = { key: `${e.tenant}/${e.service}`, value: encode(e) }
         // Kafka refuses a record batch over the broker's message.max.bytes; one such record would
-        // fail its whole produce request, so it is turned away here with the rest going through.
+        // fail its whole produce request, so it is turned away here with the rest going through
+        // (its bytes given back to the buffer).
         const size = message.value.length + message.key.length
         if (size > config.maxRecordBytes) {
+          pos -= message.value.length
           errors.push({ index: i, field: '', message: `record is ${size} bytes encoded; the limit is ${config.maxRecordBytes}` })
           continue
+        }
+        // What a request's records hold can be far more than its body: an OTLP resource or a Loki
+        // label set is repeated in every record under it (a 1 MB body of 300 records under a
+        // 1 MB resource encodes to 300 MB).
+        if (bytes + size > maxRequestBytes) {
+          buffers.give(used)
+          stage.received.inc(records.length)
+          stage.dropped.inc({ reason: 'too_large' }, records.length)
+          throw new SluiceError('PAYLOAD_TOO_LARGE', `the records of this request encode to more than ${maxRequestBytes} bytes (the larger of GATEWAY_MAX_IN_FLIGHT_BYTES and 4 × GATEWAY_MAX_BODY_BYTES), each repeating what it shares with the others (a resource, labels); nothing was stored: send smaller batches`)
         }
         bytes += size
         messages.push(message)
@@ -230,7 +244,7 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
               throw err
             }
           }
-          // One request alone may exceed the budget (a large body on an idle gateway): it goes.
+          // One request alone may take the whole budget (a large body on an idle gateway): it goes.
           if (inFlightBytes > 0 && inFlightBytes + bytes > config.maxInFlightBytes) {
             if (taken !== undefined) limits?.refund(taken)
             stage.dropped.inc({ reason: 'overloaded' }, messages.length)
