@@ -179,7 +179,7 @@ function countKeys(o: object, stop: number): number {
 }
 
 /** `into[key] = value`, also for the key `__proto__`, which an assignment would take as the prototype. */
-function setOwn<T>(into: Record<string, T>, key: string, value: T): void {
+export function setOwn<T>(into: Record<string, T>, key: string, value: T): void {
   if (key === '__proto__') Object.defineProperty(into, key, { value, enumerable: true, writable: true, configurable: true })
   else into[key] = value
 }

@@ -25,7 +25,7 @@
 // the error index finds its stream and entry again: a stream's slots follow each other, one per
 // entry in order (a refused stream's all the same), so a slot's entry is its distance from the
 // stream's first slot.
-import { INPUT_LIMITS, MAX_TIMESTAMP_NS, formatNs, parseSeverity } from '@sluice/core'
+import { INPUT_LIMITS, MAX_TIMESTAMP_NS, formatNs, parseSeverity, setOwn } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
 import type { Ingested } from '../ingest.js'
 import { SKIP } from '../ingest.js'
@@ -96,12 +96,6 @@ function pick(labels: Labels, names: readonly string[], accept: (v: string) => b
     if (v !== undefined && accept(v)) return name
   }
   return undefined
-}
-
-/** `into[name] = value`, where a name `__proto__` stays a name rather than setting a prototype. */
-function setOwn(into: Record<string, string>, name: string, value: string): void {
-  if (name === '__proto__') Object.defineProperty(into, name, { value, enumerable: true, writable: true, configurable: true })
-  else into[name] = value
 }
 
 /**

@@ -29,7 +29,7 @@
 // `http.method`), an array is written as JSON, ints exactly (int64), doubles as JS prints them
 // (NaN, Infinity by name), bools as true/false, bytes as base64, an empty AnyValue as "". Nesting
 // is bounded (MAX_DEPTH) by the readers, so every walk here is too.
-import { INPUT_LIMITS, MAX_TIMESTAMP_NS, SEVERITY_TEXTS, errorMessage, formatNs, parseSeverity, severityFromNumber, uuidv7 } from '@sluice/core'
+import { INPUT_LIMITS, MAX_TIMESTAMP_NS, SEVERITY_TEXTS, errorMessage, formatNs, parseSeverity, setOwn, severityFromNumber, uuidv7 } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
 import { SKIP, Validated } from '../ingest.js'
 import type { EventDefaults } from '../ingest.js'
@@ -168,12 +168,6 @@ function text(v: AnyValue): string {
   if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v)
   if (v instanceof Uint8Array) return base64(v)
   return toJson(v)
-}
-
-/** `into[key] = value`, where a key `__proto__` stays a key rather than setting a prototype. */
-function setOwn(into: Record<string, string>, key: string, value: string): void {
-  if (key === '__proto__') Object.defineProperty(into, key, { value, enumerable: true, writable: true, configurable: true })
-  else into[key] = value
 }
 
 /** Writes `v` into `into` under `key`: a kvlist as one dotted key per leaf, anything else as text. */
