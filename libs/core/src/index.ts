@@ -6,7 +6,7 @@ export type { LogEvent, LogSource, EnrichedLog, Category, Classifier, ParsedForm
 export { SEVERITY_TEXTS, parseLevel, parseSeverity, severityFromNumber, severityFromPino, severityFromSyslog } from './severity.js'
 export type { Severity, SeverityText } from './severity.js'
 export { MAX_TIMESTAMP_NS, nowNs, parseTimestampNs, formatNs } from './timestamp.js'
-export { validateLogInput, isCanonicalName, setOwn, INPUT_LIMITS, SPAN_ID_HEX, TENANT_PATTERN, TRACE_ID_HEX } from './input.js'
+export { validateLogInput, isCanonicalName, setOwn, ILL_FORMED, INPUT_LIMITS, SPAN_ID_HEX, TENANT_PATTERN, TRACE_ID_HEX } from './input.js'
 export { uuidv7 } from './ids.js'
 export type { FieldError, FieldMapping, FieldRole, InputDefaults, ValidationResult } from './input.js'
 export { SYSLOG_FACILITIES, parseSyslog, parseSyslogPri, type SyslogMessage, type SyslogPri } from './syslog.js'

@@ -437,7 +437,8 @@ function validate(input: Record<string, unknown>, index: number, defaults: Input
   return checked(toEvent(r, defaults, o), index)
 }
 
-const ILL_FORMED = 'not valid Unicode: a lone surrogate (an escape such as \\ud800 without its pair)'
+/** Why a text cannot be stored: JSON can escape half a surrogate pair, which no UTF-8 encodes. */
+export const ILL_FORMED = 'not valid Unicode: a lone surrogate (an escape such as \\ud800 without its pair)'
 
 /**
  * What the schema cannot see of a record's event: its maps as stored — nested objects one entry

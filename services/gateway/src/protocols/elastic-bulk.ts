@@ -19,6 +19,8 @@
 // parser picks up again (once a line was not an action, the alternation is lost anyway; this finds
 // it again). Sluice stores logs append-only, so `update` and `delete` are refused per item.
 
+import { ILL_FORMED as NOT_UNICODE } from '@sluice/core'
+
 export const BULK_OPS = ['index', 'create', 'update', 'delete'] as const
 export type BulkOp = (typeof BULK_OPS)[number]
 
@@ -54,8 +56,8 @@ export function shown(text: string): string {
   return text.length > MAX_SHOWN_CHARS ? `${text.slice(0, MAX_SHOWN_CHARS)}… (${text.length} characters)` : text
 }
 
-/** Why a text of the client's cannot be stored: JSON can escape half a surrogate pair, which no UTF-8 encodes. */
-export const ILL_FORMED = 'is not valid Unicode: a lone surrogate (an escape such as \\ud800 without its pair)'
+/** Why a text of the client's cannot be stored (@sluice/core's words), as a predicate. */
+export const ILL_FORMED = `is ${NOT_UNICODE}`
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)

@@ -25,7 +25,7 @@
 // the error index finds its stream and entry again: a stream's slots follow each other, one per
 // entry in order (a refused stream's all the same), so a slot's entry is its distance from the
 // stream's first slot.
-import { INPUT_LIMITS, MAX_TIMESTAMP_NS, formatNs, parseSeverity, setOwn } from '@sluice/core'
+import { ILL_FORMED, INPUT_LIMITS, MAX_TIMESTAMP_NS, formatNs, parseSeverity, setOwn } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
 import type { Ingested } from '../ingest.js'
 import { SKIP } from '../ingest.js'
@@ -62,7 +62,7 @@ export interface StreamFields {
 }
 
 /** Loki's wording for a string JSON escaped half a surrogate pair in, as for bytes that are not UTF-8. */
-export const LONE_SURROGATE = 'not valid UTF-8: a lone surrogate (an escape such as \\ud800 without its pair)'
+export const LONE_SURROGATE = ILL_FORMED
 
 interface StreamInfo {
   /** The stream's position in the request. */

@@ -476,7 +476,7 @@ describe('gateway POST /loki/api/v1/push', () => {
 })
 
 describe('Loki streams checked once', () => {
-  const LONE = 'not valid UTF-8: a lone surrogate (an escape such as \\ud800 without its pair)'
+  const LONE = 'not valid Unicode: a lone surrogate (an escape such as \\ud800 without its pair)'
   const entries = (n: number, what: string): Array<[string, string]> => Array.from({ length: n }, (_, i) => [String(1_700_000_000_000_000_000n + BigInt(i)), `${what} ${i}`])
   const wide = Object.fromEntries([['job', 'wide'], ...Array.from({ length: 300 }, (_, i) => [`l${i}`, 'v'])])
   const streams = [
@@ -538,7 +538,7 @@ describe('Loki streams checked once', () => {
     expect(res.statusCode).toBe(400)
     const lines = res.body.split('\n')
     expect(lines.slice(0, 3)).toEqual([`stream 0 {app="ok"}, entry 1: line: ${LONE}`, `stream 0 {app="ok"}, entry 2: structured metadata: ${LONE}`, `stream 0 {app="ok"}, entry 3: structured metadata: ${LONE}`])
-    expect(lines[3]).toMatch(/^stream 1 \{app="x.*"\}: label app: not valid UTF-8: a lone surrogate .* \(1 entry refused\)$/)
+    expect(lines[3]).toMatch(/^stream 1 \{app="x.*"\}: label app: not valid Unicode: a lone surrogate .* \(1 entry refused\)$/)
     expect(lines[4]).toBe('4 of 6 entries refused; 2 stored')
     expect(events(producer).map((e) => e.message)).toEqual(['good', 'a pair is fine: 😀'])
   })

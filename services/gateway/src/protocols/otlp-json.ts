@@ -21,7 +21,7 @@
 // Faults in the structure around the records (resourceLogs, scopeLogs, logRecords not arrays of
 // objects) make the request unreadable (400); a fault in a resource or scope rejects the records
 // under it, one in a record (or its values, MAX_DEPTH deep at most) rejects that record.
-import { SluiceError } from '@sluice/core'
+import { ILL_FORMED, SluiceError } from '@sluice/core'
 import { Batch, FieldProblem, KvList, MAX_DEPTH, addAttribute, attempt, hexId, join, resourceContext, scopeAttributes, severityName, tooDeep } from './otlp-map.js'
 import type { EventDefaults } from '../ingest.js'
 import type { AnyValue, KeyValue, Nanos, OtlpLogRecord, ResourceContext } from './otlp-map.js'
@@ -46,7 +46,7 @@ function str(v: unknown, field: string): string {
  * are answered without looking at their characters.
  */
 function wellFormed(s: string, field: string): string {
-  if (!s.isWellFormed()) throw new FieldProblem(field, 'invalid UTF-8: a lone surrogate (an escape such as \\ud800 without its pair)')
+  if (!s.isWellFormed()) throw new FieldProblem(field, ILL_FORMED)
   return s
 }
 

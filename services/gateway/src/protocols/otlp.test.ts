@@ -699,7 +699,7 @@ describe('OTLP shared parts and odd JSON values', () => {
     expect(JSON.stringify(request)).toContain('half \\ud800')
     const res = await postJson(a, request, '/otlp/v1/logs')
     expect(res.statusCode).toBe(200)
-    const lone = 'invalid UTF-8: a lone surrogate (an escape such as \\ud800 without its pair)'
+    const lone = 'not valid Unicode: a lone surrogate (an escape such as \\ud800 without its pair)'
     expect(res.json().partialSuccess.errorMessage.split('; ')).toEqual([
       `1: body ${lone}`,
       `2: attributes[0].key ${lone}`,
