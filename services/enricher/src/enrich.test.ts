@@ -86,7 +86,7 @@ describe('enrich', () => {
     const { enrich } = createEnricher({ normalize: { maxMessageBytes: 64 } })
     const out = enrich(event(`boom ${'x'.repeat(10_000)}`, { service: ` ${'s'.repeat(500)} ` }))
     expect(out.message.length).toBe(64)
-    expect(out.service.length).toBe(128)
+    expect(out.service.length).toBe(256)
     expect(out.truncated).toBe(true)
   })
 

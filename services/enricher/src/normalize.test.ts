@@ -61,9 +61,10 @@ describe('flattenInto', () => {
 })
 
 describe('capAttributes', () => {
-  it('caps entries, key length and value length', () => {
+  it('caps entries and value length, and drops a key too long rather than cutting it (two would become one)', () => {
     const o = { ...DEFAULT_NORMALIZE_OPTIONS, maxAttributes: 2, maxAttributeKeyChars: 3, maxAttributeValueChars: 4 }
-    expect(capAttributes({ alpha: '123456', b: 'x', c: 'y' }, o)).toEqual({ attributes: { alp: '1234', b: 'x' }, truncated: true })
+    expect(capAttributes({ alpha: '123456', b: '123456', c: 'y', d: 'z' }, o)).toEqual({ attributes: { b: '1234', c: 'y' }, truncated: true })
+    expect(capAttributes({ alphaA: 'a', alphaB: 'b' }, { ...o, maxAttributeKeyChars: 5 })).toEqual({ attributes: {}, truncated: true })
     expect(capAttributes({ a: '1' }, o)).toEqual({ attributes: { a: '1' }, truncated: false })
   })
 })
@@ -72,8 +73,25 @@ describe('normalizeEvent', () => {
   it('trims and bounds service and host names', () => {
     const n = normalizeEvent(event({ service: '  checkout  ', host: `  ${'h'.repeat(300)} ` }))
     expect(n.event.service).toBe('checkout')
-    expect(n.event.host).toHaveLength(128)
+    expect(n.event.host).toHaveLength(256)
     expect(normalizeEvent(event({ service: '   ', host: ' ' })).event).toMatchObject({ service: 'unknown', host: null })
+  })
+
+  it('keeps whole what the gateway accepts: 256 attributes of 256-character keys, a 256-character service', () => {
+    const attributes = Object.fromEntries(Array.from({ length: 256 }, (_, i) => [`${String(i).padStart(3, '0')}${'k'.repeat(253)}`, 'v']))
+    const n = normalizeEvent(event({ attributes, service: 's'.repeat(256) }))
+    expect(n.event.attributes).toEqual(attributes)
+    expect(n.event.service).toHaveLength(256)
+    expect(n.truncated).toBe(false)
+  })
+
+  it('takes a time from the gateway or a connector as it is (1970 too); rescales only what was produced to Kafka directly', () => {
+    const observed = 1_763_899_200_000_000_000n
+    expect(normalizeEvent(event({ source: 'http', timestamp: 0n, observed_timestamp: observed })).event.timestamp).toBe(0n)
+    expect(normalizeEvent(event({ source: 'otlp', timestamp: 1n, observed_timestamp: observed })).event.timestamp).toBe(1n)
+    expect(normalizeEvent(event({ source: 'syslog', timestamp: 99_999_999_999_999_999n, observed_timestamp: observed })).event.timestamp).toBe(99_999_999_999_999_999n)
+    expect(normalizeEvent(event({ source: 'kafka', timestamp: 0n, observed_timestamp: observed })).event.timestamp).toBe(observed)
+    expect(normalizeEvent(event({ source: 'kafka', timestamp: 1_763_899_200_000n, observed_timestamp: observed })).event.timestamp).toBe(observed)
   })
 
   it('truncates an over-long message and flags it', () => {

@@ -2,8 +2,8 @@
 // canonical text), one timestamp unit (epoch ns), bounded names, a bounded message and a bounded
 // string-only attribute map. Bounds protect every later stage (regexes, Drain, ClickHouse rows)
 // from one pathological record; a cut is reported through `truncated`, never silent.
-import { parseSeverity, parseTimestampNs, severityFromNumber } from '@sluice/core'
-import type { LogEvent, Severity } from '@sluice/core'
+import { INPUT_LIMITS, parseSeverity, parseTimestampNs, severityFromNumber } from '@sluice/core'
+import type { LogEvent, LogSource, Severity } from '@sluice/core'
 
 export interface NormalizeOptions {
   /** Longest service or host name kept, in characters. */
@@ -17,11 +17,13 @@ export interface NormalizeOptions {
   maxFlattenDepth: number
 }
 
+// Names and maps as wide as the gateway's validator lets them in (INPUT_LIMITS): what a door
+// accepted is kept whole, and the caps hold for records produced to Kafka directly.
 export const DEFAULT_NORMALIZE_OPTIONS: Readonly<NormalizeOptions> = {
-  maxNameChars: 128,
+  maxNameChars: INPUT_LIMITS.nameChars,
   maxMessageBytes: 32_768,
-  maxAttributes: 128,
-  maxAttributeKeyChars: 128,
+  maxAttributes: INPUT_LIMITS.entries,
+  maxAttributeKeyChars: INPUT_LIMITS.keyChars,
   maxAttributeValueChars: 4_096,
   maxFlattenDepth: 4,
 }
@@ -42,8 +44,13 @@ export function normalizeSeverity(text: string, num: number): Severity {
   return parseSeverity(text) ?? INFO
 }
 
-/** Epoch ns; smaller epoch values are rescaled by magnitude, missing ones take `observed`. */
-export function normalizeTimestampNs(ts: bigint, observed: bigint): bigint {
+/**
+ * Epoch ns. A record produced to Kafka directly may carry s, ms or µs (rescaled by magnitude) or
+ * none (0: `observed`); the doors (gateway, connectors) wrote nanoseconds they validated, and a
+ * time in 1970–1973 from them is that time.
+ */
+export function normalizeTimestampNs(ts: bigint, observed: bigint, source: LogSource = 'kafka'): bigint {
+  if (source !== 'kafka') return ts
   if (ts <= 0n) return observed
   if (ts >= MIN_PLAUSIBLE_NS) return ts
   return parseTimestampNs(Number(ts)) ?? observed
@@ -113,11 +120,15 @@ export function capAttributes(attrs: Readonly<Record<string, string>>, o: Normal
     // Defensive: a JSON-fed producer may slip a non-string past the type.
     const raw: unknown = attrs[k]
     const v = typeof raw === 'string' ? raw : stringifyValue(raw)
-    const key = k.length > o.maxAttributeKeyChars ? k.slice(0, o.maxAttributeKeyChars) : k
-    if (v.length > o.maxAttributeValueChars) {
-      out[key] = v.slice(0, o.maxAttributeValueChars)
+    // A key is never cut: two long keys alike at the start would become one, a value lost.
+    if (k.length > o.maxAttributeKeyChars) {
       truncated = true
-    } else out[key] = v
+      continue
+    }
+    if (v.length > o.maxAttributeValueChars) {
+      out[k] = v.slice(0, o.maxAttributeValueChars)
+      truncated = true
+    } else out[k] = v
     count++
   }
   return { attributes: out, truncated }
@@ -133,7 +144,7 @@ export function normalizeEvent(event: LogEvent, o: NormalizeOptions = DEFAULT_NO
   return {
     event: {
       ...event,
-      timestamp: normalizeTimestampNs(event.timestamp, event.observed_timestamp),
+      timestamp: normalizeTimestampNs(event.timestamp, event.observed_timestamp, event.source),
       service: boundName(event.service, o.maxNameChars) || 'unknown',
       host,
       severity_text: severity.text,

@@ -7,7 +7,8 @@ export const RECORD_COLUMNS = `id, tenant, toString(toUnixTimestamp64Nano(Timest
   ServiceName AS service, HostName AS host, SeverityText AS severity_text, SeverityNumber AS severity_number,
   Body AS message, TraceId AS trace_id, SpanId AS span_id, LogAttributes AS attributes, ResourceAttributes AS resource, Source AS source,
   Category AS category, IsError AS is_error, PatternId AS pattern_id, Template AS template, Classifier AS classifier,
-  HttpStatus AS http_status, DurationMs AS duration_ms, UserId AS user_id, SessionId AS session_id, ErrorCode AS error_code`
+  HttpStatus AS http_status, DurationMs AS duration_ms, UserId AS user_id, SessionId AS session_id, ErrorCode AS error_code,
+  Redacted AS redacted, Truncated AS truncated`
 
 export interface StoredRow {
   id: string
@@ -34,6 +35,10 @@ export interface StoredRow {
   user_id: string
   session_id: string
   error_code: string
+  /** The enricher masked secrets or personal data in the message or attributes. */
+  redacted: boolean
+  /** The enricher cut the message, an attribute value, or dropped attributes past its bounds. */
+  truncated: boolean
 }
 
 export type LogRecord = ReturnType<typeof toRecord>

@@ -96,7 +96,10 @@ export const selectionFields = {
   host: text(256).optional(),
   user_id: text(256).optional(),
   session_id: text(256).optional(),
-  trace_id: text(64).optional(),
+  // Stored in lower case, as every door writes hex ids: one sent in upper case is the same id.
+  trace_id: text(64)
+    .transform((v) => (/^[0-9A-Fa-f]+$/.test(v) ? v.toLowerCase() : v))
+    .optional(),
   error_code: text(128).optional(),
 }
 

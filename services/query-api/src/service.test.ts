@@ -41,13 +41,14 @@ describe('query API', () => {
 
   it('shapes stored rows back into logs: nanosecond timestamps as RFC 3339, empty strings as null', async () => {
     const { app: a, asked } = app([
-      { id: 'a', tenant: 'acme', ts: '1763899200123456789', observed: '1763899200123456790', service: 'api', host: '', severity_text: 'ERROR', severity_number: 17, message: 'boom', trace_id: '', span_id: '', attributes: { k: 'v' }, resource: {}, source: 'http', category: 'unknown', is_error: true, pattern_id: 'p', template: 't', classifier: 'rules', http_status: null, duration_ms: null, user_id: 'u-1', session_id: '', error_code: '' },
+      { id: 'a', tenant: 'acme', ts: '1763899200123456789', observed: '1763899200123456790', service: 'api', host: '', severity_text: 'ERROR', severity_number: 17, message: 'boom', trace_id: '', span_id: '', attributes: { k: 'v' }, resource: {}, source: 'http', category: 'unknown', is_error: true, pattern_id: 'p', template: 't', classifier: 'rules', http_status: null, duration_ms: null, user_id: 'u-1', session_id: '', error_code: '', redacted: false, truncated: true },
     ])
     const res = await a.inject({ url: '/v1/logs?level=error,warn&limit=20&q=bo' })
     expect(res.statusCode).toBe(200)
     expect(res.json().logs).toEqual([
-      expect.objectContaining({ id: 'a', timestamp: '2025-11-23T12:00:00.123456789Z', observed_timestamp: '2025-11-23T12:00:00.123456790Z', host: null, trace_id: null, user_id: 'u-1', session_id: null, attributes: { k: 'v' } }),
+      expect.objectContaining({ id: 'a', timestamp: '2025-11-23T12:00:00.123456789Z', observed_timestamp: '2025-11-23T12:00:00.123456790Z', host: null, trace_id: null, user_id: 'u-1', session_id: null, attributes: { k: 'v' }, redacted: false, truncated: true }),
     ])
+    expect(asked[0]!.query).toMatch(/Redacted AS redacted, Truncated AS truncated/)
     expect(Object.values(asked[0]!.query_params ?? {})).toEqual(expect.arrayContaining([20, ['ERROR', 'WARN']]))
     expect(res.json().next_cursor).toBeNull()
   })
@@ -161,6 +162,12 @@ describe('query API', () => {
         expect(from, x.url).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/)
       }
     }
+  })
+
+  it('reads a hex trace id in any case as the lower-case one every door stores', async () => {
+    const { app: a, asked } = app([])
+    expect((await a.inject({ url: '/v1/logs?trace_id=4BF92F3577B34DA6A3CE929D0E0E4736' })).statusCode).toBe(200)
+    expect(Object.values(asked[0]!.query_params ?? {})).toContain('4bf92f3577b34da6a3ce929d0e0e4736')
   })
 
   it('answers 400 naming the parameter for a bad limit or level, without asking ClickHouse', async () => {

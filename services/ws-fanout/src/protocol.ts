@@ -17,21 +17,21 @@
 // Bounds: a frame is at most MAX_PAYLOAD_BYTES (larger ones close with 1009), and the schema's
 // limits keep every valid message under it; an error message is at most ERROR_MAX_BYTES.
 import { z } from 'zod'
-import { CATEGORIES, SEVERITY_TEXTS, parseSeverity } from '@sluice/core'
+import { CATEGORIES, INPUT_LIMITS, SEVERITY_TEXTS, parseSeverity } from '@sluice/core'
 
 export const CHANNELS = ['logs', 'alerts', 'stats'] as const
 export type Channel = (typeof CHANNELS)[number]
 
 /** The largest client frame (ws maxPayload): one message in flight per connection holds at most this. */
 export const MAX_PAYLOAD_BYTES = 64 * 1024
-/** The enricher's bound on service names: a longer name is cut there, so it could never match. */
-export const SERVICE_NAME_MAX_CHARS = 128
+/** The bound on service names at the doors (INPUT_LIMITS): a longer one is never stored, so it could never match. */
+export const SERVICE_NAME_MAX_CHARS = INPUT_LIMITS.nameChars
 export const SERVICES_MAX = 1000
 /**
  * The services filter's names together. With it every valid message fits in MAX_PAYLOAD_BYTES
  * even with every character escaped as \uXXXX (6 bytes; Python's json.dumps does so by default
  * for anything not ASCII): 8192 × 6 + 1000 × 3 for quotes and commas, + 6 KB for q and the rest.
- * A thousand names of 128 characters could not fit, however they were written.
+ * A thousand names of 256 characters could not fit, however they were written.
  */
 export const SERVICES_MAX_CHARS = 8192
 /** An error message's longest text: the first issue named, the rest counted, never an echo of a whole frame. */
