@@ -141,7 +141,7 @@ describe('Loki push end to end', () => {
     expect(res.status).toBe(400)
     expect(await res.text()).toBe(
       [
-        'stream 0 {app="mixed", level="error"}, entry 1: timestamp: expected a string of Unix epoch nanoseconds up to 9223372036854775807, got "yesterday"',
+        'stream 0 {app="mixed", level="error"}, entry 1: timestamp: expected a string of Unix epoch nanoseconds up to 3976214400000000000, got "yesterday"',
         'stream 1 {}: error at least one label pair is required per stream (1 entry refused)',
         '2 of 3 entries refused; 1 stored',
         '',

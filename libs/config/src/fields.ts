@@ -64,7 +64,9 @@ export const clickhouseEnv = z.object({
   CLICKHOUSE_PASSWORD: z.string().default(''),
   CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a plain identifier').default('sluice'),
   CLICKHOUSE_DATA_DIR: z.string().default('.local/clickhouse'),
-  CLICKHOUSE_TTL_DAYS: positiveInt(30),
+  // At most 3650, as a tenant's retention_days: Sluice accepts events up to 2096-01-01 so that the
+  // longest retention still ends inside ClickHouse's DateTime (2106; @sluice/core LATEST_EVENT_NS).
+  CLICKHOUSE_TTL_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   // A cluster of ClickHouse servers (a name in their remote_servers; needs CLICKHOUSE_URL): tables
   // are created ON CLUSTER as Replicated <t>_local plus Distributed <t> (libs/clickhouse/src/cluster.ts).
   CLICKHOUSE_CLUSTER: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a plain identifier').optional(),

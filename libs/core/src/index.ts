@@ -5,7 +5,7 @@ export { LOG_SOURCES, CATEGORIES, CLASSIFIERS, PARSED_FORMATS, ALERT_RULE_KINDS,
 export type { LogEvent, LogSource, EnrichedLog, Category, Classifier, ParsedFormat, Alert, AlertRuleKind, AlertSeverity, AlertStatus } from './model.js'
 export { SEVERITY_TEXTS, parseLevel, parseSeverity, severityFromNumber, severityFromPino, severityFromSyslog } from './severity.js'
 export type { Severity, SeverityText } from './severity.js'
-export { MAX_TIMESTAMP_NS, nowNs, parseTimestampNs, formatNs } from './timestamp.js'
+export { AFTER_LATEST_EVENT, LATEST_EVENT_NS, MAX_TIMESTAMP_NS, nowNs, parseTimestampNs, formatNs } from './timestamp.js'
 export { validateLogInput, isCanonicalName, setOwn, ILL_FORMED, INPUT_LIMITS, SPAN_ID_HEX, TENANT_PATTERN, TRACE_ID_HEX } from './input.js'
 export { uuidv7 } from './ids.js'
 export type { FieldError, FieldMapping, FieldRole, InputDefaults, ValidationResult } from './input.js'

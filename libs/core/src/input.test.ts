@@ -100,6 +100,35 @@ describe('validateLogInput', () => {
     if (!r.ok) for (const e of r.errors) expect(e.message.length, e.field).toBeLessThan(300)
   })
 
+  it('takes event times up to 2096-01-01T00:00:00Z, the latest storage keeps, and refuses later ones saying why', () => {
+    const latest = 3_976_214_400_000_000_000n
+    for (const t of ['2096-01-01T00:00:00Z', '2096-01-01T00:00:00.000000000Z', '3976214400000000000', 3_976_214_400, latest]) {
+      expect(validateLogInput({ message: 'm', timestamp: t }, 0, defaults), String(t)).toMatchObject({ ok: true, event: { timestamp: latest } })
+    }
+    // Each after the limit, yet within what a LogEvent holds (2262): by every field name and shape.
+    const after = [
+      { timestamp: '2096-01-01T00:00:00.000000001Z' },
+      { ts: '3976214400000000001' },
+      { time: latest + 1n },
+      { '@timestamp': '2200-06-01T00:00:00+02:00' },
+      { timestamp: 4_000_000_000 },
+      { timestamp: '2262-04-11T23:47:16.854775807Z' },
+      { timestamp: 2n ** 63n - 1n },
+    ]
+    for (const t of after) {
+      const field = Object.keys(t)[0]!
+      expect(validateLogInput({ message: 'm', ...t }, 3, defaults), field).toEqual({
+        ok: false,
+        errors: [{ index: 3, field, message: expect.stringMatching(/^timestamp \S+ is after 2096-01-01T00:00:00Z, the latest time storage keeps \(ClickHouse's DateTime ends in 2106/) }],
+      })
+    }
+    // Past 2262 nothing reads it as a time at all.
+    expect(validateLogInput({ message: 'm', timestamp: '9999-01-01T00:00:00Z' }, 0, defaults)).toMatchObject({
+      ok: false,
+      errors: [{ field: 'timestamp', message: 'unparseable timestamp "9999-01-01T00:00:00Z": expected ISO-8601 or epoch seconds/ms/µs/ns, from 1970 up to 2096-01-01T00:00:00Z' }],
+    })
+  })
+
   it('refuses a map of many entries as one problem, before reading them', () => {
     const huge = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i % 2 ? [] : 'v']))
     expect(validateLogInput({ message: 'm', resource: huge }, 0, defaults)).toEqual({ ok: false, errors: [{ index: 0, field: 'resource', message: 'at most 256 entries' }] })
@@ -218,7 +247,7 @@ describe('fast path', () => {
   const pools: Record<string, readonly unknown[]> = {
     id: ['a', '', 'x'.repeat(128), 'x'.repeat(129), 7, null],
     tenant: ['acme', 'bad tenant', '', 'a'.repeat(64), 'a'.repeat(65), 3],
-    timestamp: ['2026-11-23T12:00:00.123Z', '2026-11-23 12:00:00', 1_763_899_200, 1_763_899_200_123, '1763899200123456789', 'soon', -1, null, true, 1_763_899_200_123_456_789n, -1n, 2n ** 63n],
+    timestamp: ['2026-11-23T12:00:00.123Z', '2026-11-23 12:00:00', 1_763_899_200, 1_763_899_200_123, '1763899200123456789', 'soon', -1, null, true, 1_763_899_200_123_456_789n, -1n, 2n ** 63n, '2096-01-01T00:00:00Z', '2096-01-01T00:00:00.000000001Z', '3976214400000000001', 3_976_214_400_000_000_000n, 3_976_214_400_000_000_001n, '2200-01-01T00:00:00Z'],
     level: ['info', 'WARNING', 'E', 17, 0, 25, 'loud', '', null],
     severity_number: [1, 10, 24, 0, 25, 9.5, '9', null],
     message: ['hello', '', 'x'.repeat(5000), 5, null],

@@ -22,7 +22,7 @@ import { uuidv7 } from './ids.js'
 import type { LogEvent, LogSource } from './model.js'
 import { parseLevel, severityFromNumber, severityFromPino } from './severity.js'
 import type { Severity } from './severity.js'
-import { MAX_TIMESTAMP_NS, nowNs, parseTimestampNs } from './timestamp.js'
+import { AFTER_LATEST_EVENT, LATEST_EVENT_NS, nowNs, parseTimestampNs } from './timestamp.js'
 
 /**
  * The validator's limits on a record: entries of an attributes or resource map, characters of a
@@ -36,10 +36,11 @@ const MAX_FIELDS = 1000
 const MAX_DEPTH = 32
 
 /**
- * Epoch nanoseconds a protocol reader already holds exactly (OTLP's fixed64, a syslog time) as a
- * bigint; no JSON body can carry one. Undefined outside 1970–2262.
+ * An event time as ingested: from 1970 up to LATEST_EVENT_NS (2096-01-01), the latest storage
+ * keeps. `v`: parsed, or epoch nanoseconds a protocol reader already holds exactly (OTLP's fixed64,
+ * a syslog time) as a bigint, which no JSON body can carry.
  */
-const nsInRange = (v: bigint): bigint | undefined => (v >= 0n && v <= MAX_TIMESTAMP_NS ? v : undefined)
+const nsInRange = (v: bigint | undefined): bigint | undefined => (v !== undefined && v >= 0n && v <= LATEST_EVENT_NS ? v : undefined)
 
 /** A value as an error message repeats it: JSON, cut to 100 characters (a 10 MB value is not echoed). */
 export function shownValue(v: unknown): string {
@@ -48,9 +49,13 @@ export function shownValue(v: unknown): string {
 }
 
 const timestampField = z.union([z.string(), z.number(), z.bigint()]).transform((v, ctx) => {
-  const ns = typeof v === 'bigint' ? nsInRange(v) : parseTimestampNs(v)
-  if (ns === undefined) {
-    ctx.addIssue({ code: 'custom', message: `unparseable timestamp ${shownValue(v)}: expected ISO-8601 or epoch seconds/ms/µs/ns, between 1970 and 2262` })
+  const ns = typeof v === 'bigint' ? v : parseTimestampNs(v)
+  if (ns !== undefined && ns > LATEST_EVENT_NS) {
+    ctx.addIssue({ code: 'custom', message: `timestamp ${shownValue(v)} is ${AFTER_LATEST_EVENT}` })
+    return z.NEVER
+  }
+  if (ns === undefined || ns < 0n) {
+    ctx.addIssue({ code: 'custom', message: `unparseable timestamp ${shownValue(v)}: expected ISO-8601 or epoch seconds/ms/µs/ns, from 1970 up to 2096-01-01T00:00:00Z` })
     return z.NEVER
   }
   return ns
@@ -339,7 +344,7 @@ export function fastParse(o: Record<string, unknown>): ParsedRecord | undefined 
         r.tenant = v
         break
       case 'timestamp': {
-        const ns = typeof v === 'string' || typeof v === 'number' ? parseTimestampNs(v) : typeof v === 'bigint' ? nsInRange(v) : undefined
+        const ns = nsInRange(typeof v === 'string' || typeof v === 'number' ? parseTimestampNs(v) : typeof v === 'bigint' ? v : undefined)
         if (ns === undefined) return undefined
         r.timestamp = ns
         break

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatNs, parseTimestampNs } from './timestamp.js'
+import { LATEST_EVENT_NS, MAX_TIMESTAMP_NS, formatNs, parseTimestampNs } from './timestamp.js'
 
 const NS = 1_763_899_200_123_456_789n // 2025-11-23T12:00:00.123456789Z
 
@@ -96,5 +96,15 @@ describe('parseTimestampNs', () => {
     expect(parseTimestampNs('9999-01-01T00:00:00Z')).toBeUndefined()
     expect(parseTimestampNs(1e30)).toBeUndefined()
     expect(parseTimestampNs(-5n)).toBeUndefined()
+  })
+})
+
+describe('LATEST_EVENT_NS', () => {
+  it('is 2096-01-01, early enough that the longest retention still ends inside a ClickHouse DateTime', () => {
+    expect(formatNs(LATEST_EVENT_NS)).toBe('2096-01-01T00:00:00.000000000Z')
+    const dateTimeEndS = 2n ** 32n - 1n // 2106-02-07T06:28:15Z
+    const longestRetentionS = 3650n * 86_400n // retention_days and CLICKHOUSE_TTL_DAYS at most 3650
+    expect(LATEST_EVENT_NS / 1_000_000_000n + longestRetentionS).toBeLessThanOrEqual(dateTimeEndS)
+    expect(LATEST_EVENT_NS).toBeLessThan(MAX_TIMESTAMP_NS)
   })
 })

@@ -96,6 +96,22 @@ function fromIso(s: string): bigint | undefined {
 /** The latest time a LogEvent holds: epoch ns in a signed 64-bit long (Avro), 2262-04-11. */
 export const MAX_TIMESTAMP_NS = 2n ** 63n - 1n
 
+/**
+ * The latest event time Sluice accepts, 2096-01-01T00:00:00Z: the latest storage keeps. A log
+ * row's TimestampTime is a ClickHouse DateTime (UInt32 seconds, ending 2106-02-07T06:28:15Z), and
+ * so is its TTL, TimestampTime + RetentionDays (schemas/clickhouse 0001, 0011; the derived tables
+ * alike). Past that end either one wraps round to 1970 and after: the row lands in a part already
+ * expired and is dropped at once, after the gateway answered 2xx. The longest retention is 3650
+ * days (a tenant's retention_days, CLICKHOUSE_TTL_DAYS), so an event may be no later than 3650
+ * days before the end, 2096-02-09T06:28:15Z — rounded down to the year's start; timestamp.test.ts
+ * checks the arithmetic. MAX_TIMESTAMP_NS stays the bound of what a LogEvent can hold
+ * (formatting, query cursors); this is the bound of what is ingested and stored.
+ */
+export const LATEST_EVENT_NS = 3_976_214_400_000_000_000n
+
+/** Why an event time after LATEST_EVENT_NS is refused, one wording for every door. */
+export const AFTER_LATEST_EVENT = "after 2096-01-01T00:00:00Z, the latest time storage keeps (ClickHouse's DateTime ends in 2106, less the longest retention of 3650 days)"
+
 function inRange(ns: bigint | undefined): bigint | undefined {
   return ns === undefined || ns < 0n || ns > MAX_TIMESTAMP_NS ? undefined : ns
 }

@@ -189,14 +189,31 @@ describe('LogRowBinaryEncoder', () => {
 
   it('takes timestamps across DateTime64(9)’s range and rejects those outside, naming the record and field', () => {
     const ts = (t: bigint) => columns(encode(log({ timestamp: t }))).Timestamp!.toString('hex')
+    const observed = (t: bigint) => columns(encode(log({ observed_timestamp: t }))).ObservedTimestamp!.toString('hex')
     expect(ts(-2_208_988_800_000_000_000n)).toBe('00002fdf631858e1') // 1900-01-01
-    expect(ts(2n ** 63n - 1n)).toBe('ffffffffffffff7f') // 2262-04-11
+    // The event time ends in 2096 (the next test); the observed time takes all of DateTime64(9).
+    expect(observed(2n ** 63n - 1n)).toBe('ffffffffffffff7f') // 2262-04-11
     expect(ts(1_000_000_000n)).toBe('00ca9a3b00000000') // 1970-01-01T00:00:01, short of 19 digits
     const early = rejection(() => encode(log({ id: 'r-early', timestamp: -2_208_988_800_000_000_001n })))
     expect(early.code).toBe('VALIDATION_FAILED')
     expect(early.message).toMatch(/^log r-early: timestamp -2208988800000000001 is outside DateTime64\(9\)/)
     expect(rejection(() => encode(log({ observed_timestamp: 2n ** 63n }))).message).toMatch(/log r1: observed_timestamp 9223372036854775808 is outside/)
     expect(rejection(() => encode(log({ timestamp: 1_763_899_200_000 as unknown as bigint }))).message).toBe('log r1: timestamp is number, not a bigint')
+  })
+
+  it('rejects an event time after 2096-01-01T00:00:00Z, which the table’s DateTime and TTL cannot keep, naming the record and why', () => {
+    const ts = (t: bigint) => columns(encode(log({ timestamp: t }))).Timestamp!.toString('hex')
+    expect(ts(3_976_214_400_000_000_000n)).toBe('0000cb0eee592e37') // 2096-01-01T00:00:00Z, the latest kept
+    for (const t of [3_976_214_400_000_000_001n, 7_258_118_400_000_000_000n /* 2200 */, 2n ** 63n - 1n]) {
+      const late = rejection(() => encode(log({ id: 'r-late', timestamp: t })))
+      expect(late.code).toBe('VALIDATION_FAILED')
+      expect(late.message).toBe(`log r-late: timestamp ${t} is after 2096-01-01T00:00:00Z, the latest time storage keeps (ClickHouse's DateTime ends in 2106, less the longest retention of 3650 days)`)
+    }
+    // Refused alone: the batch's other rows are written.
+    const batch = new LogRowBinaryEncoder().encodeBatch([log({ id: 'a' }), log({ id: 'late', timestamp: 3_976_214_400_000_000_001n }), log({ id: 'b' })])
+    expect(batch.rowCount).toBe(2)
+    expect(batch.rejected.map((r) => [r.index, r.error.message])).toEqual([[1, `log late: timestamp 3976214400000000001 is after 2096-01-01T00:00:00Z, the latest time storage keeps (ClickHouse's DateTime ends in 2106, less the longest retention of 3650 days)`]])
+    expect(batch.bytes.equals(encode(log({ id: 'a' }), log({ id: 'b' })))).toBe(true)
   })
 
   it('rejects values of the wrong type, naming the record and field', () => {

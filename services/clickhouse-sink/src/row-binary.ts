@@ -23,7 +23,10 @@
 // retry (the topic would stall), so each field has a rule:
 // - timestamp, observed_timestamp: a bigint inside DateTime64(9)'s range, 1900-01-01T00:00:00Z up
 //   to the Int64 limit (2262-04-11); otherwise the record is rejected. (JSONEachRow reads only
-//   19-digit values as nanoseconds; RowBinary takes any of them exactly.)
+//   19-digit values as nanoseconds; RowBinary takes any of them exactly.) timestamp, moreover, at
+//   most 2096-01-01T00:00:00Z (LATEST_EVENT_NS): the table's TimestampTime and retention TTL are
+//   DateTimes, ending in 2106, and a later row would be dropped as expired the moment it was
+//   written. The gateway refuses such times; a producer writing to Kafka directly may not.
 // - severity_number: clamped into UInt8, 0–255, fractions truncated, NaN → 0: the OpenTelemetry
 //   range is 1–24, a bigger number still means "most severe", and the record is worth keeping.
 // - http_status: an integer outside UInt16 (0–65535), or a fraction, becomes NULL ("unknown"),
@@ -36,7 +39,7 @@
 //   produces one, so it is a bug upstream, not something to guess a value for.
 // A rejected record throws SluiceError('VALIDATION_FAILED') naming the record id and the field,
 // and leaves the buffer as it was before it, so the caller dead-letters that record alone.
-import { SluiceError } from '@sluice/core'
+import { AFTER_LATEST_EVENT, LATEST_EVENT_NS, SluiceError } from '@sluice/core'
 import type { EnrichedLog } from '@sluice/core'
 import { TenantRetention } from './retention.js'
 
@@ -82,6 +85,8 @@ export const DEFAULT_RETENTION = TenantRetention.uniform(30)
 export const MIN_NS = -2_208_988_800_000_000_000n
 /** The Int64 limit, 2262-04-11T23:47:16.854775807Z: DateTime64(9) ends there. */
 export const MAX_NS = 9_223_372_036_854_775_807n
+/** The latest event time (the timestamp column) a row may have: 2096-01-01T00:00:00Z, see the header. */
+export const LATEST_NS = LATEST_EVENT_NS
 
 /** Shorter strings are copied by a JS loop while they are ASCII: cheaper than a native call (~0.7 µs per bench row). */
 const SHORT_STRING_CHARS = 48
@@ -120,6 +125,11 @@ export function rejection(id: unknown, field: string, reason: string): SluiceErr
 /** Why a timestamp is refused (see `rejection`). */
 export function outsideDateTime64(ns: bigint): string {
   return `${ns} is outside DateTime64(9) (1900-01-01 to 2262-04-11)`
+}
+
+/** Why an event time inside DateTime64(9) is refused all the same (see `rejection`). */
+export function afterLatestEvent(ns: bigint): string {
+  return `${ns} is ${AFTER_LATEST_EVENT}`
 }
 
 function reject(e: EnrichedLog, field: string, reason: string): never {
@@ -205,6 +215,7 @@ export class LogRowBinaryEncoder {
     this.#string(e, 'id', e.id)
     this.#string(e, 'tenant', e.tenant)
     this.#timestamp(e, 'timestamp', e.timestamp)
+    if (e.timestamp > LATEST_NS) reject(e, 'timestamp', afterLatestEvent(e.timestamp))
     this.#timestamp(e, 'observed_timestamp', e.observed_timestamp)
     this.#string(e, 'service', e.service)
     this.#optionalString(e, 'host', e.host)

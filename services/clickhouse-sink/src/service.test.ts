@@ -63,6 +63,22 @@ describe('clickhouse-sink stages', () => {
     expect(written.logs[0]!.bytes.subarray(0, expected.bytes.length)).toEqual(expected.bytes)
   })
 
+  it('refuses a record dated after 2096-01-01T00:00:00Z alone, for the dead-letter topic, saying why', async () => {
+    // A producer writing to logs.enriched directly passes no gateway: the sink checks the time too,
+    // since ClickHouse would drop such a row as expired the moment it was written.
+    const { logs, written, frame } = setup()
+    const good = enrichedLog({ message: 'kept', timestamp: 3_976_214_400_000_000_000n })
+    const late = enrichedLog({ id: 'late', timestamp: 3_976_214_400_000_000_001n })
+    const out = await logs.transform(batch([frame(good), frame(late), frame(late, 8)]))
+    const reason = "log late: timestamp 3976214400000000001 is after 2096-01-01T00:00:00Z, the latest time storage keeps (ClickHouse's DateTime ends in 2106, less the longest retention of 3650 days)"
+    expect(out.failed?.map((f) => [f.index, (f.error as { code?: string }).code, (f.error as Error).message])).toEqual([
+      [1, 'VALIDATION_FAILED', reason],
+      [2, 'VALIDATION_FAILED', reason],
+    ])
+    await logs.sink(out.outputs)
+    expect(written.logs[0]!.count).toBe(1)
+  })
+
   it('writes alert rows, refusing one whose version the table cannot hold', async () => {
     const { alerts, written } = setup()
     const out = await alerts.transform(batch([alertFixture(), alertFixture({ id: 'fp-2', version: -1 })]))

@@ -20,6 +20,8 @@ const codec = await AvroCodec.register<EnrichedLog>(registry, 'logs.enriched-val
 const T = 1_763_899_200_123_456_789n
 const MIN_NS = -2_208_988_800_000_000_000n
 const MAX_LONG = 2n ** 63n - 1n
+/** 2096-01-01T00:00:00Z, the latest event time a row may have (LATEST_EVENT_NS). */
+const LATEST = 3_976_214_400_000_000_000n
 
 function log(over: Partial<EnrichedLog> = {}): EnrichedLog {
   return {
@@ -349,14 +351,16 @@ describe('LogTranscoder', () => {
   })
 
   it('takes timestamps across DateTime64(9)’s range and refuses the others with the encoder’s message', () => {
-    const ok = [MIN_NS, MAX_LONG, 0n, -1n, 1_000_000_000n, T]
+    // The event time up to 2096 (the next test), the observed time up to the Int64 limit.
+    const ok = [MIN_NS, LATEST, 0n, -1n, 1_000_000_000n, T]
     const refused = [MIN_NS - 1n, -(2n ** 63n)]
     const records = [
       ...ok.flatMap((t) => [log({ timestamp: t }), log({ observed_timestamp: t })]),
+      log({ observed_timestamp: MAX_LONG }),
       ...refused.flatMap((t) => [log({ id: `early-${t}`, timestamp: t }), log({ id: 'obs', observed_timestamp: t }), log({ id: 'both', timestamp: t, observed_timestamp: t })]),
     ]
     const outcomes = agree(records.map(avro))
-    expect(outcomes.filter((o) => o === 'ok')).toHaveLength(ok.length * 2)
+    expect(outcomes.filter((o) => o === 'ok')).toHaveLength(ok.length * 2 + 1)
     expect(outcomes).toContain(
       'VALIDATION_FAILED: log early--2208988800000000001: timestamp -2208988800000000001 is outside DateTime64(9) (1900-01-01 to 2262-04-11)',
     )
@@ -364,6 +368,27 @@ describe('LogTranscoder', () => {
     expect(outcomes).toContain('VALIDATION_FAILED: log both: timestamp -9223372036854775808 is outside DateTime64(9) (1900-01-01 to 2262-04-11)')
     const good = ok.map((t) => log({ timestamp: t }))
     expect(fastPath(good.map(avro)).bytes.equals(encode(...good))).toBe(true)
+  })
+
+  it('refuses an event time after 2096-01-01T00:00:00Z with the encoder’s message, whose rows storage would drop at once', () => {
+    const late = [LATEST + 1n, 7_258_118_400_000_000_000n /* 2200 */, MAX_LONG]
+    const records = [
+      log({ id: 'latest', timestamp: LATEST, observed_timestamp: MAX_LONG }),
+      ...late.map((t) => log({ id: `late-${t}`, timestamp: t })),
+      // The first field refused names the record's problem, as the encoder's order has it.
+      log({ id: 'both', timestamp: LATEST + 1n, observed_timestamp: -(2n ** 63n) }),
+    ]
+    expect(agree(records.map(avro))).toEqual([
+      'ok',
+      ...late.map((t) => `VALIDATION_FAILED: log late-${t}: timestamp ${t} is after 2096-01-01T00:00:00Z, the latest time storage keeps (ClickHouse's DateTime ends in 2106, less the longest retention of 3650 days)`),
+      `VALIDATION_FAILED: log both: timestamp ${LATEST + 1n} is after 2096-01-01T00:00:00Z, the latest time storage keeps (ClickHouse's DateTime ends in 2106, less the longest retention of 3650 days)`,
+    ])
+    // Refused alone, the values around it written.
+    const t = newTranscoder()
+    t.append(avro(log({ id: 'a' })))
+    expect(thrown(() => t.append(avro(log({ id: 'late', timestamp: LATEST + 1n })))).message).toBe(`log late: timestamp ${LATEST + 1n} is after 2096-01-01T00:00:00Z, the latest time storage keeps (ClickHouse's DateTime ends in 2106, less the longest retention of 3650 days)`)
+    t.append(avro(log({ id: 'b' })))
+    expect(t.finish().bytes.equals(encode(log({ id: 'a' }), log({ id: 'b' })))).toBe(true)
   })
 
   it('names a refused record by its id as the codec decodes it, bytes that are not UTF-8 included', () => {

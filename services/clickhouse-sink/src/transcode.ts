@@ -29,7 +29,8 @@
 //   Avro field (type)                    column (RowBinary)
 //   id, tenant (string)                  id, tenant: String, the bytes copied
 //   timestamp, observed_timestamp        Timestamp, ObservedTimestamp: Int64 LE; outside
-//     (long timestamp-nanos)               1900-01-01…Int64 max the record is refused
+//     (long timestamp-nanos)               1900-01-01…Int64 max the record is refused, and so
+//                                          is a timestamp after 2096-01-01 (LATEST_NS)
 //   service (string)                     ServiceName
 //   host (null|string)                   HostName: null → ''
 //   severity_text (string)               SeverityText
@@ -65,7 +66,7 @@
 // is therefore built as that object and written as the encoder writes it.
 import { isUtf8 } from 'node:buffer'
 import { SluiceError } from '@sluice/core'
-import { DEFAULT_RETENTION, LOG_COLUMNS, MAX_NS, MAX_RETAINED_BYTES, MIN_NS, outsideDateTime64, rejection, varintBytes } from './row-binary.js'
+import { DEFAULT_RETENTION, LATEST_NS, LOG_COLUMNS, MAX_NS, MAX_RETAINED_BYTES, MIN_NS, afterLatestEvent, outsideDateTime64, rejection, varintBytes } from './row-binary.js'
 import type { TenantRetention } from './retention.js'
 
 const MAGIC = 0
@@ -197,6 +198,9 @@ const MIN_HI = Number(BigInt.asIntN(32, MIN_NS >> 32n))
 const MIN_LO = Number(BigInt.asUintN(32, MIN_NS))
 const MAX_HI = Number(BigInt.asIntN(32, MAX_NS >> 32n))
 const MAX_LO = Number(BigInt.asUintN(32, MAX_NS))
+// The latest event time a row may have (row-binary.ts), alike.
+const LATEST_HI = Number(BigInt.asIntN(32, LATEST_NS >> 32n))
+const LATEST_LO = Number(BigInt.asUintN(32, LATEST_NS))
 
 /**
  * Strings up to this many bytes are copied (and checked for UTF-8) a 32-bit word at a time by a JS
@@ -393,8 +397,8 @@ export class LogTranscoder {
     this.#idAt = this.#pos
     this.#string() // id
     this.#tenant()
-    this.#timestamp('timestamp')
-    this.#timestamp('observed_timestamp')
+    this.#timestamp('timestamp', true)
+    this.#timestamp('observed_timestamp', false)
     this.#string() // service
     this.#optionalString() // host
     this.#string() // severity_text
@@ -629,8 +633,9 @@ export class LogTranscoder {
 
   // The long as @sluice/registry's bigint long reads it (avsc-compat.ts): at most 10 bytes, a
   // tenth with its high bit set ends it all the same, bits past 64 dropped. Written as the
-  // Int64 little-endian it stands for, from its two 32-bit halves.
-  #timestamp(field: string): void {
+  // Int64 little-endian it stands for, from its two 32-bit halves. `event`: the event time, which
+  // must not be after LATEST_NS either.
+  #timestamp(field: string, event: boolean): void {
     const src = this.#src
     const end = this.#end
     let pos = this.#pos
@@ -663,6 +668,8 @@ export class LogTranscoder {
     const high = ((hi >>> 1) ^ sign) | 0
     if (high < MIN_HI || (high === MIN_HI && low < MIN_LO) || high > MAX_HI || (high === MAX_HI && low > MAX_LO)) {
       this.#refuse(field, outsideDateTime64(BigInt.asIntN(64, (BigInt(high) << 32n) | BigInt(low))))
+    } else if (event && (high > LATEST_HI || (high === LATEST_HI && low > LATEST_LO))) {
+      this.#refuse(field, afterLatestEvent(BigInt.asIntN(64, (BigInt(high) << 32n) | BigInt(low))))
     }
     const out = this.#out
     const o = this.#o

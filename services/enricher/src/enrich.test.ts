@@ -69,6 +69,14 @@ describe('enrich', () => {
     expect(a.message).toBe(line(7, 2))
   })
 
+  it('takes no header time storage cannot keep (after 2096): the record keeps its own', () => {
+    const { enrich } = createEnricher()
+    const e = event('2200-10-18 18:01:47,978 WARN [main] org.example.Allocator: far ahead')
+    const out = enrich(e)
+    expect(out.parsed_format).toBe('header')
+    expect(out.timestamp).toBe(e.timestamp)
+  })
+
   it('keeps the record’s own non-default level over the body’s', () => {
     const { enrich } = createEnricher()
     expect(enrich(event('level=error msg="retrying" attempt=2', { severity_text: 'WARN', severity_number: 13 })).level).toBe('WARN')

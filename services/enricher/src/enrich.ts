@@ -9,7 +9,7 @@
 //   mine        template + pattern_id of the inner message (miner.ts; access lines: route shape)
 //   classify    rules → category, is_error
 // Everything is built once in createEnricher, so enrich() only runs compiled code.
-import { createRedactor } from '@sluice/core'
+import { LATEST_EVENT_NS, createRedactor } from '@sluice/core'
 import type { LogEvent, RedactOptions, Severity } from '@sluice/core'
 import { compileRules } from './classify.js'
 import { DEFAULT_RULES } from './default-rules.js'
@@ -98,7 +98,8 @@ export function createEnricher(config: EnricherConfig = {}): Enricher {
     return {
       id: ev.id,
       tenant: ev.tenant,
-      timestamp: ev.timestamp === ev.observed_timestamp && parsed?.timestampNs !== undefined ? parsed.timestampNs : ev.timestamp,
+      // A header's time where the record had none, if storage can keep it (a line dated 2200 is not refused for it).
+      timestamp: ev.timestamp === ev.observed_timestamp && parsed?.timestampNs !== undefined && parsed.timestampNs <= LATEST_EVENT_NS ? parsed.timestampNs : ev.timestamp,
       observed_timestamp: ev.observed_timestamp,
       service,
       host: ev.host ?? parsed?.host?.slice(0, limits.maxNameChars) ?? null,

@@ -13,13 +13,14 @@
 //                    the rest dropped and counted in syslog.sd_dropped, since a record holds at
 //                    most 256 attributes)
 //   MSG            → message, without the BOM and the trailing CR/LF/NUL some senders append
-//   TIMESTAMP unreadable → the time the gateway received it, the text kept as syslog.timestamp
+//   TIMESTAMP unreadable, or after 2096-01-01T00:00:00Z (LATEST_EVENT_NS, the latest storage
+//             keeps) → the time the gateway received it, the text kept as syslog.timestamp
 //
 // A message that is neither RFC 5424 nor RFC 3164 is not dropped: it is stored as the message
 // (without its PRI when it has a valid one, whose level it then gets; INFO otherwise), with service
 // "syslog" and the attribute syslog.format = "unparsed" to find such senders by. RFC 3164 §4.3.3
 // asks the same of a relay, and a syslog sender has no way to hear about a refusal.
-import { INPUT_LIMITS, MAX_TIMESTAMP_NS, parseSyslog, parseSyslogPri, severityFromNumber, severityFromSyslog } from '@sluice/core'
+import { INPUT_LIMITS, LATEST_EVENT_NS, parseSyslog, parseSyslogPri, severityFromNumber, severityFromSyslog } from '@sluice/core'
 import type { SyslogMessage } from '@sluice/core'
 import { Validated } from './ingest.js'
 import type { EventDefaults } from './ingest.js'
@@ -82,8 +83,9 @@ function fromParsed(m: SyslogMessage): Record<string, unknown> {
   const record: Record<string, unknown> = { message: m.message, service: m.appName?.trim() ? bounded(m.appName) : SYSLOG_SERVICE, attributes }
   applyPri(record, attributes, m.severity, m.facilityName)
   if (m.hostname !== null) record.host = bounded(m.hostname)
-  // Epoch nanoseconds as the bigint they are: taken exactly, without a second parse.
-  if (m.timestampNs !== undefined && m.timestampNs >= 0n) record.timestamp = m.timestampNs
+  // Epoch nanoseconds as the bigint they are: taken exactly, without a second parse. A time
+  // storage cannot keep is as good as none: a syslog sender has no way to hear about a refusal.
+  if (m.timestampNs !== undefined && m.timestampNs >= 0n && m.timestampNs <= LATEST_EVENT_NS) record.timestamp = m.timestampNs
   else if (m.timestamp !== null) attributes['syslog.timestamp'] = m.timestamp
   if (m.procId !== null) attributes['syslog.procid'] = m.procId
   if (m.msgId !== null) attributes['syslog.msgid'] = m.msgId
@@ -125,7 +127,7 @@ const INFO = severityFromNumber(9)
 /**
  * The LogEvent validateLogInput makes of `record` (syslogRecord's) under the id `id`, made here:
  * the record is of the validator's common shape by construction, so only what the parser does not
- * bound is checked (an attribute name longer than the validator takes, a time past 2262), and a
+ * bound is checked (an attribute name longer than the validator takes, a time past 2096), and a
  * record with such a part is left to the validator (undefined). syslog.test.ts holds the two to
  * each other.
  */
@@ -134,7 +136,7 @@ export function syslogEvent(record: Record<string, unknown>, id: string, d: Even
   let count = 0
   for (const k in attributes) if (k.length === 0 || k.length > INPUT_LIMITS.keyChars || ++count > INPUT_LIMITS.entries) return undefined
   const timestamp = record.timestamp as bigint | undefined
-  if (timestamp !== undefined && timestamp > MAX_TIMESTAMP_NS) return undefined
+  if (timestamp !== undefined && timestamp > LATEST_EVENT_NS) return undefined
   const service = (record.service as string).trim()
   const host = record.host === undefined ? '' : (record.host as string).trim()
   if (service.length === 0) return undefined

@@ -211,6 +211,17 @@ describe('syslog messages as records', () => {
     expect(event('<13>1 yesterday h app - - - x')).toMatchObject({ timestamp: OBSERVED, attributes: { 'syslog.timestamp': 'yesterday' } })
   })
 
+  it('takes times up to 2096-01-01T00:00:00Z, the latest storage keeps, and treats later ones as unreadable', () => {
+    const latest = 3_976_214_400_000_000_000n
+    expect(event('<13>1 2096-01-01T00:00:00Z h app - - - x')).toMatchObject({ timestamp: latest, attributes: {} })
+    expect(event('<13>1 2096-01-01T00:00:00Z h app - - - x').attributes['syslog.timestamp']).toBeUndefined()
+    expect(event('<30>2096-01-01T00:00:00Z node-3 kubelet[901]: x')).toMatchObject({ timestamp: latest })
+    for (const late of ['2096-01-01T00:00:00.000000001Z', '2200-01-01T00:00:00Z', '2262-04-11T23:47:16.854775807Z']) {
+      expect(event(`<13>1 ${late} h app - - - x`), late).toMatchObject({ timestamp: OBSERVED, attributes: { 'syslog.timestamp': late } })
+      expect(event(`<30>${late} node-3 kubelet[901]: x`), late).toMatchObject({ timestamp: OBSERVED, attributes: { 'syslog.timestamp': late } })
+    }
+  })
+
   it('maps RFC 3164: host, tag, pid, UTC time in the inferred year', () => {
     expect(event("<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick")).toMatchObject({
       parsed: true,
@@ -247,7 +258,7 @@ describe('syslog messages as records', () => {
   it('makes the LogEvent the validator makes of a record, and leaves it the records it cannot vouch for', () => {
     const part = <T>(common: T[], odd: T[]) => fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...common) }, { weight: 1, arbitrary: fc.constantFrom(...odd) })
     const pri = part(['<13>', '<134>', '<165>', '<0>'], ['', '<999>', '<1a>'])
-    const time = part(['2026-11-30T19:29:35.003Z', '2026-11-30T19:29:35.123456789+01:00', '-'], ['9999-12-31T23:59:59Z', '1969-12-31T23:59:59Z', 'yesterday'])
+    const time = part(['2026-11-30T19:29:35.003Z', '2026-11-30T19:29:35.123456789+01:00', '-'], ['9999-12-31T23:59:59Z', '2096-01-01T00:00:00Z', '2096-01-01T00:00:00.000000001Z', '2200-01-01T00:00:00Z', '1969-12-31T23:59:59Z', 'yesterday'])
     const name = part(['web-1', 'app', '-'], [' ', 'x'.repeat(255), 'x'.repeat(300), '\u00e9t\u00e9'])
     const sd = part(['-', '[origin ip="10.0.0.1"]', '[meta seq="7" seq="8"][origin x=""]'], [`[${'s'.repeat(32)} ${'p'.repeat(32)}="v"]`, `[${'s'.repeat(200)} ${'p'.repeat(100)}="long name"]`, `[many ${Array.from({ length: 260 }, (_, i) => `p${i}="${i}"`).join(' ')}]`])
     const rfc5424 = fc.tuple(pri, time, name, name, sd, fc.string({ maxLength: 12 })).map(([p, t, h, a, d, m]) => `${p}1 ${t} ${h} ${a} 42 ID7 ${d} ${m}`)
@@ -272,7 +283,7 @@ describe('syslog messages as records', () => {
     expect(seen).toEqual({ made: 3000, left: 0 })
     // A record past those bounds (not one the parser makes) is left to the validator, which says why.
     const record = (more: Record<string, unknown>) => ({ message: 'm', service: 'app', attributes: {}, ...more })
-    for (const odd of [record({ timestamp: 10n ** 19n }), record({ attributes: { ['k'.repeat(257)]: 'v' } }), record({ attributes: { '': 'v' } }), record({ service: '  ' })]) {
+    for (const odd of [record({ timestamp: 10n ** 19n }), record({ timestamp: 3_976_214_400_000_000_001n }), record({ attributes: { ['k'.repeat(257)]: 'v' } }), record({ attributes: { '': 'v' } }), record({ service: '  ' })]) {
       expect(syslogEvent(odd, ID, DEFAULTS)).toBeUndefined()
       expect(validateLogInput({ ...odd, id: ID }, 0, DEFAULTS).ok).toBe(false)
     }

@@ -14,6 +14,8 @@ const timestamp = fc.oneof(
   { weight: 4, arbitrary: fc.date({ min: new Date('1971-01-01'), max: new Date('2200-01-01'), noInvalidDate: true }).map((d) => d.toISOString()) },
   fc.date({ min: new Date('1971-01-01'), max: new Date('2200-01-01'), noInvalidDate: true }).map((d) => d.toISOString()),
   fc.constantFrom('2026-11-30T12:00:00.123456789+02:00', '2026-11-30 12:00:00', '1764000000', '1764000000123', 1764000000.5, 1764000000123, 'yesterday', '', -1, true, ['2026-11-30T12:00:00Z']),
+  // Around the latest time storage keeps (2096-01-01T00:00:00Z).
+  fc.constantFrom('2096-01-01T00:00:00Z', '2096-01-01T00:00:00.000000001Z', '3976214400000000000', '3976214400000000001', 3_976_214_400, 3_976_214_401),
 )
 const level = fc.constantFrom('info', 'INFO', 'warn', 'Warning', 'ERR', 'error3', 'I', 30, 50, 9, 0, '13', 'bogus', '', 17.5, true)
 const name = fc.oneof({ weight: 8, arbitrary: fc.constantFrom('api', ' api ', 'db-1') }, { weight: 1, arbitrary: fc.constantFrom('', '  ', 's'.repeat(256), 's'.repeat(257), ` ${'h'.repeat(256)} `, 7) })
@@ -89,6 +91,16 @@ describe('toRecord with the request defaults', () => {
     const badTime = toRecord({ message: 'm', '@timestamp': 'yesterday' }, 'i', 'x', DEFAULTS)
     expect(badTime.ok && badTime.doc.event).toBeUndefined()
     expect(badTime.ok && validateLogInput(badTime.doc.record, 0, DEFAULTS)).toMatchObject({ ok: false, errors: [{ field: 'timestamp' }] })
+
+    // 2096-01-01T00:00:00Z is the latest time storage keeps: a nanosecond later is the validator's to refuse.
+    const latest = toRecord({ message: 'm', '@timestamp': '2096-01-01T00:00:00Z' }, 'i', 'x', DEFAULTS)
+    expect(latest.ok && latest.doc.event?.event.timestamp).toBe(3_976_214_400_000_000_000n)
+    const late = toRecord({ message: 'm', '@timestamp': '2096-01-01T00:00:00.000000001Z' }, 'i', 'x', DEFAULTS)
+    expect(late.ok && late.doc.event).toBeUndefined()
+    expect(late.ok && validateLogInput(late.doc.record, 0, DEFAULTS)).toMatchObject({
+      ok: false,
+      errors: [{ field: 'timestamp', message: expect.stringContaining('is after 2096-01-01T00:00:00Z, the latest time storage keeps') }],
+    })
 
     const longId = toRecord({ message: 'm' }, 'i'.repeat(129), 'x', DEFAULTS)
     expect(longId.ok && longId.doc.event).toBeUndefined()

@@ -20,7 +20,7 @@
 // or string value that is not well-formed Unicode (JSON can escape a lone surrogate, \ud800, which
 // no UTF-8 encodes) refuses the document: most documents become events here without the
 // validator, and such a string would reach Kafka as invalid bytes.
-import { INPUT_LIMITS, SPAN_ID_HEX, TRACE_ID_HEX, isCanonicalName, parseLevel, parseTimestampNs, severityFromNumber } from '@sluice/core'
+import { INPUT_LIMITS, LATEST_EVENT_NS, SPAN_ID_HEX, TRACE_ID_HEX, isCanonicalName, parseLevel, parseTimestampNs, severityFromNumber } from '@sluice/core'
 import { Validated } from '../ingest.js'
 import type { EventDefaults } from '../ingest.js'
 import { ILL_FORMED, isPlainObject, shown } from './elastic-bulk.js'
@@ -251,7 +251,8 @@ function plainEvent(r: Record<string, unknown>, attributes: Record<string, strin
   if (r.timestamp !== undefined) {
     const v = r.timestamp
     const ns = typeof v === 'string' || typeof v === 'number' ? parseTimestampNs(v) : undefined
-    if (ns === undefined) return undefined
+    // After 2096-01-01 (the latest time storage keeps) the validator refuses it, saying why.
+    if (ns === undefined || ns > LATEST_EVENT_NS) return undefined
     timestamp = ns
   }
   const service = r.service === undefined ? 'unknown' : (r.service as string).trim()

@@ -152,6 +152,24 @@ describe('POST /_bulk', () => {
     ])
   })
 
+  it('stores a document dated 2096-01-01T00:00:00Z, the latest time storage keeps, and refuses one a nanosecond later', async () => {
+    const { app: a, events } = app()
+    const body = ndjson(
+      { index: { _index: 'logs', _id: 'latest' } },
+      { message: 'x', '@timestamp': '2096-01-01T00:00:00Z' },
+      { index: { _index: 'logs', _id: 'late' } },
+      { message: 'x', '@timestamp': '2096-01-01T00:00:00.000000001Z' },
+    )
+    const res = await a.inject({ method: 'POST', url: '/_bulk', payload: body, headers: NDJSON })
+    const json = res.json<BulkResponse>()
+    expect(json.items.map((i) => [only(i)._id, only(i).status, only(i).error?.type])).toEqual([
+      ['latest', 201, undefined],
+      ['late', 400, 'mapper_parsing_exception'],
+    ])
+    expect(only(json.items[1]!).error?.reason).toMatch(/^failed to parse field \[@timestamp\]: timestamp "2096-01-01T00:00:00.000000001Z" is after 2096-01-01T00:00:00Z, the latest time storage keeps/)
+    expect(events().map((e) => [e.id, e.timestamp])).toEqual([['latest', '3976214400000000000']])
+  })
+
   it('answers 200 when items are refused, and produces nothing when no document can be stored', async () => {
     const { app: a, producer } = app()
     const res = await a.inject({ method: 'POST', url: '/logs/_bulk', payload: ndjson({ index: {} }, { msg: 1, level: 'nope', ts: 0 }, { delete: { _id: 'x' } }), headers: NDJSON })

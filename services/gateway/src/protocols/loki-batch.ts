@@ -10,7 +10,8 @@
 //   resource  every other label
 // and of each entry:
 //   message   the line
-//   timestamp the entry's time, exact to the nanosecond
+//   timestamp the entry's time, exact to the nanosecond; one before 1970 or after 2096-01-01T00:00:00Z
+//             (LATEST_NS) refuses the entry
 //   attributes the structured metadata; `trace_id` / `span_id` with 32 / 16 hex digits become the
 //             record's trace and span ids, and when no label gave a level a level / detected_level
 //             / severity / lvl key that reads as one does (Loki's own level detection looks there too)
@@ -25,7 +26,7 @@
 // the error index finds its stream and entry again: a stream's slots follow each other, one per
 // entry in order (a refused stream's all the same), so a slot's entry is its distance from the
 // stream's first slot.
-import { ILL_FORMED, INPUT_LIMITS, MAX_TIMESTAMP_NS, formatNs, parseSeverity, setOwn } from '@sluice/core'
+import { ILL_FORMED, INPUT_LIMITS, LATEST_EVENT_NS, formatNs, parseSeverity, setOwn } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
 import type { Ingested } from '../ingest.js'
 import { SKIP } from '../ingest.js'
@@ -39,8 +40,8 @@ export const LEVEL_KEYS = ['level', 'detected_level', 'severity', 'lvl'] as cons
 /** Loki's message for a stream without labels (validation.MissingLabelsErrorMsg). */
 export const MISSING_LABELS = 'error at least one label pair is required per stream'
 
-/** The largest event time Sluice stores (an Avro long of nanoseconds: 2262-04-11). */
-export const MAX_NS = MAX_TIMESTAMP_NS
+/** The latest event time Sluice stores, 2096-01-01T00:00:00Z (LATEST_EVENT_NS: ClickHouse's DateTime ends in 2106, less the longest retention). */
+export const LATEST_NS = LATEST_EVENT_NS
 
 /** Below this, an epoch-nanosecond string has fewer than the 18 digits Sluice reads as nanoseconds. */
 const SHORT_NS = 10n ** 17n

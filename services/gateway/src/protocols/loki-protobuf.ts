@@ -10,8 +10,8 @@
 //                                                                    Loki: nothing of a body that
 //                                                                    is not what it claims is stored
 //   labels not UTF-8, not a label set, or none                      the stream's entries
-//   a line or structured metadata not UTF-8, a timestamp outside    that entry
-//   1970 … 2262
+//   a line or structured metadata not UTF-8, a timestamp before     that entry
+//   1970 or after 2096-01-01T00:00:00Z (the latest storage keeps)
 //
 // Unknown fields are skipped whatever their wire type, and so is `hash` (Loki-internal). A field
 // sent twice: the last one counts (labels, line, a pair's name and value); a Timestamp sent twice
@@ -41,7 +41,8 @@
 //     int64 seconds = 1;                                    0x08  since the Unix epoch
 //     int32 nanos = 2;                                      0x10  0 … 999 999 999
 //   }
-import { MAX_NS, Metadata, streamFieldsOfText, timestampText } from './loki-batch.js'
+import { AFTER_LATEST_EVENT } from '@sluice/core'
+import { LATEST_NS, Metadata, streamFieldsOfText, timestampText } from './loki-batch.js'
 import type { PushBatch, StreamFields } from './loki-batch.js'
 import { shown } from './loki-labels.js'
 import { WIRE, WireError, WireReader, wireName } from './protobuf-wire.js'
@@ -92,20 +93,26 @@ function other(r: WireReader, t: number, end: number, fields: Fields): void {
   throw new PushRequestFault(known[0], `sent as ${wireName(t & 7)}, expected ${wireName(known[1])}`)
 }
 
-/** The largest time Sluice stores, as google.protobuf.Timestamp's seconds and nanos. */
-const MAX_SECONDS = Number(MAX_NS / 1_000_000_000n)
-const MAX_NANOS = Number(MAX_NS % 1_000_000_000n)
+/** The latest time Sluice stores (2096-01-01), as google.protobuf.Timestamp's seconds and nanos. */
+const MAX_SECONDS = Number(LATEST_NS / 1_000_000_000n)
+const MAX_NANOS = Number(LATEST_NS % 1_000_000_000n)
 
 /**
  * The record's timestamp text (timestampText) of a Timestamp, or undefined when it is outside
- * 1970 … 2262. From 10^8 s on, that is the nanoseconds' 18 or 19 digits: the seconds' digits and
- * the nanos' nine, written without a BigInt.
+ * 1970 … 2096-01-01 (timestampProblem says why). From 10^8 s on, that is the nanoseconds' 18 or 19
+ * digits: the seconds' digits and the nanos' nine, written without a BigInt.
  */
 function timestampOf(seconds: number | bigint, nanos: number): string | undefined {
   if (typeof seconds !== 'number' || seconds < 0 || !(nanos >= 0 && nanos < 1e9)) return undefined
   if (seconds > MAX_SECONDS || (seconds === MAX_SECONDS && nanos > MAX_NANOS)) return undefined
   if (seconds >= 1e8) return `${seconds}${String(1e9 + nanos).slice(1)}`
   return timestampText(BigInt(seconds) * 1_000_000_000n + BigInt(nanos))
+}
+
+/** Why timestampOf refused a Timestamp: not a time from 1970 on, or one after the latest Sluice stores. */
+function timestampProblem(seconds: number | bigint, nanos: number): string {
+  const valid = seconds >= 0 && nanos >= 0 && nanos < 1e9
+  return `${String(seconds)} s ${nanos} ns is ${valid ? AFTER_LATEST_EVENT : 'outside 1970-01-01 … 2096-01-01'}`
 }
 
 /** What an entry's reading keeps beside its Metadata; one per request, reset per entry. */
@@ -213,7 +220,7 @@ function readEntry(r: WireReader, start: number, end: number, i: number, j: numb
   let timestamp: string | undefined
   if (state.timed) {
     timestamp = timestampOf(state.seconds, state.nanos)
-    if (timestamp === undefined) return batch.badEntry('timestamp', `${String(state.seconds)} s ${state.nanos} ns is outside 1970-01-01 … 2262-04-11`)
+    if (timestamp === undefined) return batch.badEntry('timestamp', timestampProblem(state.seconds, state.nanos))
   }
   const line = r.utf8(lineStart, lineEnd)
   if (line === undefined) return batch.badEntry('line', 'not valid UTF-8')

@@ -2,9 +2,9 @@
 // that cannot be read at all is refused whole (VALIDATION_FAILED, "couldn't parse push request:
 // …"); a bad stream or entry inside a readable body is refused alone and the rest goes on.
 import { uncompress } from 'snappy'
-import { SluiceError, errorMessage } from '@sluice/core'
+import { AFTER_LATEST_EVENT, SluiceError, errorMessage } from '@sluice/core'
 import { utf8Problem } from '../body.js'
-import { LONE_SURROGATE, MAX_NS, Metadata, streamFields, timestampText } from './loki-batch.js'
+import { LATEST_NS, LONE_SURROGATE, Metadata, streamFields, timestampText } from './loki-batch.js'
 import type { PushBatch } from './loki-batch.js'
 import { formatLabels, labelsFromObject, shown } from './loki-labels.js'
 import type { Labels } from './loki-labels.js'
@@ -34,10 +34,11 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 const EPOCH_NS = /^\d{1,19}$/
 
-function nsFromString(s: string): bigint | undefined {
+/** The epoch nanoseconds of `s`; undefined when it is none, null when they are after LATEST_NS. */
+function nsFromString(s: string): bigint | null | undefined {
   if (!EPOCH_NS.test(s)) return undefined
   const ns = BigInt(s)
-  return ns <= MAX_NS ? ns : undefined
+  return ns <= LATEST_NS ? ns : null
 }
 
 function preview(v: unknown): string {
@@ -80,7 +81,8 @@ function readJsonEntry(v: unknown, batch: PushBatch, meta: Metadata): void {
   if (!Array.isArray(v) || v.length < 2) return batch.badEntry('', `expected ["<unix ns>", "<line>"] or ["<unix ns>", "<line>", {structured metadata}], got ${preview(v)}`)
   const [ts, line, sent] = v as [unknown, unknown, unknown]
   const ns = typeof ts === 'string' ? nsFromString(ts) : undefined
-  if (ns === undefined) return batch.badEntry('timestamp', `expected a string of Unix epoch nanoseconds up to ${MAX_NS}, got ${preview(ts)}`)
+  if (ns === null) return batch.badEntry('timestamp', `${preview(ts)} is ${AFTER_LATEST_EVENT}`)
+  if (ns === undefined) return batch.badEntry('timestamp', `expected a string of Unix epoch nanoseconds up to ${LATEST_NS}, got ${preview(ts)}`)
   if (typeof line !== 'string') return batch.badEntry('line', `expected a string, got ${preview(line)}`)
   // JSON can escape half a surrogate pair, which no UTF-8 encodes (the protobuf push's strings are
   // UTF-8 checked, so cannot hold one): refused as bytes that are not UTF-8 are there.

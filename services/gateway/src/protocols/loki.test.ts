@@ -212,7 +212,7 @@ describe('gateway POST /loki/api/v1/push', () => {
     expect(res.headers['content-type']).toMatch(/^text\/plain/)
     expect(res.body.split('\n')).toEqual([
       'stream 0 {}: error at least one label pair is required per stream (2 entries refused)',
-      'stream 1 {app="ok"}, entry 1: timestamp: expected a string of Unix epoch nanoseconds up to 9223372036854775807, got 1700000000000000000',
+      'stream 1 {app="ok"}, entry 1: timestamp: expected a string of Unix epoch nanoseconds up to 3976214400000000000, got 1700000000000000000',
       'stream 1 {app="ok"}, entry 2: line: expected a string, got 42',
       `stream 2 {bad-name="x"}: error parsing labels '{bad-name="x"}' with error: invalid label name "bad-name" (1 entry refused)`,
       'stream 4 {app="meta"}, entry 0: structured metadata: "deep": expected a string, got an object',
@@ -234,7 +234,7 @@ describe('gateway POST /loki/api/v1/push', () => {
     )
     expect(res.statusCode).toBe(400)
     expect(res.body).toContain(`stream 0 {app="a", app="b"}: error parsing labels '{app="a", app="b"}' with error: duplicate label name "app" (1 entry refused)`)
-    expect(res.body).toContain('stream 1 {app="fine"}, entry 0: timestamp: -5 s 0 ns is outside 1970-01-01 … 2262-04-11')
+    expect(res.body).toContain('stream 1 {app="fine"}, entry 0: timestamp: -5 s 0 ns is outside 1970-01-01 … 2096-01-01')
     expect(res.body).toContain('2 of 3 entries refused; 1 stored')
     expect(events(producer).map((e) => e.message)).toEqual(['kept'])
   })
@@ -324,23 +324,40 @@ describe('gateway POST /loki/api/v1/push', () => {
     expect(producer.sent).toEqual([])
   })
 
-  it('reads timestamps up to 2262-04-11 exactly and refuses those beyond, also ones past 2^53 s', async () => {
+  it('reads timestamps up to 2096-01-01T00:00:00Z, the latest storage keeps, exactly and refuses those beyond, also ones past 2^53 s', async () => {
     const { app: a, producer } = app()
     const at = (seconds: number | bigint, nanos: number, line: string) => len(2, len(1, num(1, seconds), num(2, nanos)), len(2, line))
-    const res = await pushProto(a, handBody(len(1, len(1, '{app="t"}'), at(9_223_372_036, 854_775_807, 'last ns'), at(9_223_372_036, 854_775_808, 'one past'), at(2n ** 62n, 0, 'far'), at(99_999_999, 999_999_999, 'short'), at(-1, 0, 'negative'), at(1, -1, 'negative nanos'))))
+    const entries = [at(3_976_214_400, 0, 'last ns'), at(3_976_214_400, 1, 'one past'), at(7_258_118_400, 0, '2200'), at(9_223_372_036, 854_775_808, 'past 2262'), at(2n ** 62n, 0, 'far')]
+    const res = await pushProto(a, handBody(len(1, len(1, '{app="t"}'), ...entries, at(99_999_999, 999_999_999, 'short'), at(-1, 0, 'negative'), at(1, -1, 'negative nanos'))))
     expect(res.statusCode).toBe(400)
     expect(res.body.split('\n')).toEqual([
-      'stream 0 {app="t"}, entry 1: timestamp: 9223372036 s 854775808 ns is outside 1970-01-01 … 2262-04-11',
-      'stream 0 {app="t"}, entry 2: timestamp: 4611686018427387904 s 0 ns is outside 1970-01-01 … 2262-04-11',
-      'stream 0 {app="t"}, entry 4: timestamp: -1 s 0 ns is outside 1970-01-01 … 2262-04-11',
-      'stream 0 {app="t"}, entry 5: timestamp: 1 s -1 ns is outside 1970-01-01 … 2262-04-11',
-      '4 of 6 entries refused; 2 stored',
+      `stream 0 {app="t"}, entry 1: timestamp: 3976214400 s 1 ns is after 2096-01-01T00:00:00Z, the latest time storage keeps (ClickHouse's DateTime ends in 2106, less the longest retention of 3650 days)`,
+      `stream 0 {app="t"}, entry 2: timestamp: 7258118400 s 0 ns is after 2096-01-01T00:00:00Z, the latest time storage keeps (ClickHouse's DateTime ends in 2106, less the longest retention of 3650 days)`,
+      `stream 0 {app="t"}, entry 3: timestamp: 9223372036 s 854775808 ns is after 2096-01-01T00:00:00Z, the latest time storage keeps (ClickHouse's DateTime ends in 2106, less the longest retention of 3650 days)`,
+      `stream 0 {app="t"}, entry 4: timestamp: 4611686018427387904 s 0 ns is after 2096-01-01T00:00:00Z, the latest time storage keeps (ClickHouse's DateTime ends in 2106, less the longest retention of 3650 days)`,
+      'stream 0 {app="t"}, entry 6: timestamp: -1 s 0 ns is outside 1970-01-01 … 2096-01-01',
+      'stream 0 {app="t"}, entry 7: timestamp: 1 s -1 ns is outside 1970-01-01 … 2096-01-01',
+      '6 of 8 entries refused; 2 stored',
       '',
     ])
     expect(events(producer).map((e) => [e.message, e.timestamp])).toEqual([
-      ['last ns', '9223372036854775807'],
+      ['last ns', '3976214400000000000'],
       ['short', '99999999999999999'],
     ])
+  })
+
+  it('refuses a JSON entry after 2096-01-01T00:00:00Z, the latest time storage keeps, and takes one at it', async () => {
+    const { app: a, producer } = app()
+    const res = await pushJson(a, { streams: [{ stream: { app: 't' }, values: [['3976214400000000000', 'last ns'], ['3976214400000000001', 'one past'], ['9223372036854775807', '2262'], ['99999999999999999999', 'too long']] }] })
+    expect(res.statusCode).toBe(400)
+    expect(res.body.split('\n')).toEqual([
+      `stream 0 {app="t"}, entry 1: timestamp: "3976214400000000001" is after 2096-01-01T00:00:00Z, the latest time storage keeps (ClickHouse's DateTime ends in 2106, less the longest retention of 3650 days)`,
+      `stream 0 {app="t"}, entry 2: timestamp: "9223372036854775807" is after 2096-01-01T00:00:00Z, the latest time storage keeps (ClickHouse's DateTime ends in 2106, less the longest retention of 3650 days)`,
+      'stream 0 {app="t"}, entry 3: timestamp: expected a string of Unix epoch nanoseconds up to 3976214400000000000, got "99999999999999999999"',
+      '3 of 4 entries refused; 1 stored',
+      '',
+    ])
+    expect(events(producer).map((e) => [e.message, e.timestamp])).toEqual([['last ns', '3976214400000000000']])
   })
 
   it('reads UTF-8 beyond ASCII in labels, lines and metadata, short and long, and the same label set alike in every push', async () => {

@@ -5,7 +5,7 @@
 // refuses (once, for all its records) is one the validator refuses in every record.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { MAX_TIMESTAMP_NS, validateLogInput } from '@sluice/core'
+import { LATEST_EVENT_NS, MAX_TIMESTAMP_NS, validateLogInput } from '@sluice/core'
 import { Validated } from '../ingest.js'
 import { FieldProblem, KvList, addAttribute, mapRecord, resourceContext, resourceOf, scopeAttributes, sluiceRecord } from './otlp-map.js'
 import type { EventDefaults } from '../ingest.js'
@@ -42,11 +42,13 @@ const resourceAttributes: fc.Arbitrary<KeyValue[]> = fc
     ...rest,
     ...(many === 20 ? Array.from({ length: 257 }, (_, i) => [`r${i}`, 'v'] as const) : []),
   ])
+// Around the latest event time Sluice stores (2096-01-01) and the Int64 bound (2262) beyond it.
 const nanos = fc.oneof(
-  fc.constantFrom(0n, '0', 1n, '1', MAX_TIMESTAMP_NS, MAX_TIMESTAMP_NS + 1n, MAX_TIMESTAMP_NS.toString(), (MAX_TIMESTAMP_NS + 1n).toString()),
-  fc.bigInt({ min: 0n, max: MAX_TIMESTAMP_NS }),
+  { weight: 4, arbitrary: fc.constantFrom(0n, '0', 1n, '1', LATEST_EVENT_NS, LATEST_EVENT_NS + 1n, LATEST_EVENT_NS.toString(), (LATEST_EVENT_NS + 1n).toString()) },
+  { weight: 1, arbitrary: fc.constantFrom(MAX_TIMESTAMP_NS, MAX_TIMESTAMP_NS + 1n, MAX_TIMESTAMP_NS.toString(), (MAX_TIMESTAMP_NS + 1n).toString()) },
+  { weight: 6, arbitrary: fc.bigInt({ min: 0n, max: LATEST_EVENT_NS }) },
   // Digits as OTLP JSON sends them, of every length (fewer than 18 are read differently).
-  fc.bigInt({ min: 1n, max: MAX_TIMESTAMP_NS }).map(String),
+  { weight: 6, arbitrary: fc.bigInt({ min: 1n, max: LATEST_EVENT_NS }).map(String) },
 )
 const hex = (n: number) => fc.oneof(fc.constant(''), fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`)))
 const record = fc.record({
@@ -115,6 +117,20 @@ describe('mapRecord', () => {
     expect(seen.records).toBeGreaterThan(100)
     expect(seen.problems).toBeGreaterThan(100)
     expect(seen.resources).toBeGreaterThan(100)
+  })
+
+  it('keeps a record timed 2096-01-01T00:00:00Z, the latest time storage keeps, and refuses one a nanosecond later', () => {
+    const res = resourceOf([])
+    for (const at of [LATEST_EVENT_NS, LATEST_EVENT_NS.toString()]) {
+      expect((mapRecord({ ...copy(base), timeUnixNano: at }, res, DEFAULTS) as Validated).event.timestamp, String(at)).toBe(LATEST_EVENT_NS)
+    }
+    const after = /is after 2096-01-01T00:00:00Z, the latest time storage keeps \(ClickHouse's DateTime ends in 2106/
+    for (const late of [LATEST_EVENT_NS + 1n, (LATEST_EVENT_NS + 1n).toString(), 7_258_118_400_000_000_000n /* 2200 */]) {
+      expect(outcome(() => mapRecord({ ...copy(base), timeUnixNano: late }, res, DEFAULTS)), String(late)).toEqual({ problem: 'timeUnixNano', message: expect.stringMatching(after) })
+      expect(outcome(() => sluiceRecord({ ...copy(base), timeUnixNano: late }, res)), String(late)).toEqual({ problem: 'timeUnixNano', message: expect.stringMatching(after) })
+    }
+    // Without timeUnixNano the observed time is the event's, under the same bound.
+    expect(outcome(() => mapRecord({ ...copy(base), timeUnixNano: 0n, observedTimeUnixNano: LATEST_EVENT_NS + 1n }, res, DEFAULTS))).toEqual({ problem: 'observedTimeUnixNano', message: expect.stringMatching(after) })
   })
 
   it('keeps a record at the limits as an event and one past them for the validator, which names the field', () => {

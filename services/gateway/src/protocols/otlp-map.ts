@@ -8,7 +8,8 @@
 //   InstrumentationScope    name, version → attributes otel.scope.name, otel.scope.version;
 //                           its attributes → attributes otel.scope.attributes.<key>
 //   LogRecord
-//     timeUnixNano          → timestamp, exact to the ns; unset: observedTimeUnixNano; unset: arrival
+//     timeUnixNano          → timestamp, exact to the ns; unset: observedTimeUnixNano; unset: arrival;
+//                             after 2096-01-01T00:00:00Z (LATEST_EVENT_NS) the record is refused
 //     severityNumber 1–24   → the severity, number kept exactly (INFO2 stays 10)
 //                   0/unset → severityText read as a level name ("warning", "ERR"…), else INFO
 //     severityText          → attribute log.level (where Sluice keeps a level's own spelling) unless
@@ -29,7 +30,7 @@
 // `http.method`), an array is written as JSON, ints exactly (int64), doubles as JS prints them
 // (NaN, Infinity by name), bools as true/false, bytes as base64, an empty AnyValue as "". Nesting
 // is bounded (MAX_DEPTH) by the readers, so every walk here is too.
-import { INPUT_LIMITS, MAX_TIMESTAMP_NS, SEVERITY_TEXTS, errorMessage, formatNs, parseSeverity, setOwn, severityFromNumber, uuidv7 } from '@sluice/core'
+import { AFTER_LATEST_EVENT, INPUT_LIMITS, LATEST_EVENT_NS, SEVERITY_TEXTS, errorMessage, formatNs, parseSeverity, setOwn, severityFromNumber, uuidv7 } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
 import { SKIP, Validated } from '../ingest.js'
 import type { EventDefaults } from '../ingest.js'
@@ -311,13 +312,14 @@ function severity(n: number, text: string, attributes: Record<string, string>): 
   return n
 }
 
-const MAX_TIMESTAMP_DIGITS = MAX_TIMESTAMP_NS.toString()
+/** The latest event time Sluice stores (2096-01-01, see @sluice/core), as OTLP JSON's digits. */
+const LATEST_EVENT_DIGITS = LATEST_EVENT_NS.toString()
 
 const isZero = (ns: Nanos): boolean => ns === 0n || ns === '0'
 
-function pastMax(ns: Nanos): boolean {
-  if (typeof ns === 'bigint') return ns > MAX_TIMESTAMP_NS
-  return ns.length > MAX_TIMESTAMP_DIGITS.length || (ns.length === MAX_TIMESTAMP_DIGITS.length && ns > MAX_TIMESTAMP_DIGITS)
+function pastLatest(ns: Nanos): boolean {
+  if (typeof ns === 'bigint') return ns > LATEST_EVENT_NS
+  return ns.length > LATEST_EVENT_DIGITS.length || (ns.length === LATEST_EVENT_DIGITS.length && ns > LATEST_EVENT_DIGITS)
 }
 
 /**
@@ -347,7 +349,7 @@ function mapped(r: OtlpLogRecord): Mapped {
   const message = typeof body === 'string' ? body : body === null ? '' : toJson(body)
   const field = isZero(r.timeUnixNano) ? 'observedTimeUnixNano' : 'timeUnixNano'
   const ns = isZero(r.timeUnixNano) ? r.observedTimeUnixNano : r.timeUnixNano
-  if (pastMax(ns)) throw new FieldProblem(field, `${ns} is after 2262-04-11, past 64-bit epoch nanoseconds`)
+  if (pastLatest(ns)) throw new FieldProblem(field, `${ns} is ${AFTER_LATEST_EVENT}`)
   return { number, message, ns }
 }
 

@@ -261,7 +261,7 @@ describe('OTLP/HTTP logs', () => {
     const partial = exportResponse(res).partialSuccess as { rejectedLogRecords: string; errorMessage: string }
     expect(partial.rejectedLogRecords).toBe('4')
     expect(partial.errorMessage).toMatch(
-      /^1: record is \d+ bytes encoded; the limit is 2000; 2: severityNumber expected 0-24, got 30; 3: timeUnixNano 18446744073709551615 is after 2262-04-11, past 64-bit epoch nanoseconds; 5: resource\.attributes\.service\.name \S.*$/,
+      /^1: record is \d+ bytes encoded; the limit is 2000; 2: severityNumber expected 0-24, got 30; 3: timeUnixNano 18446744073709551615 is after 2096-01-01T00:00:00Z, the latest time storage keeps \(ClickHouse's DateTime ends in 2106, less the longest retention of 3650 days\); 5: resource\.attributes\.service\.name \S.*$/,
     )
     expect(proto.events().map((e) => e.message)).toEqual(['kept 0', 'kept 4'])
 
@@ -635,17 +635,18 @@ describe('OTLP protobuf read from the wire', () => {
 describe('OTLP JSON times', () => {
   it('reads uint64 nanoseconds as decimal text of any length, exactly, refusing the out-of-range', async () => {
     const { app: a, events } = app()
-    const records = ['1000000001', '99999999999999999', '1763899200123456789', '0', '9223372036854775808', '18446744073709551616', '01763899200123456789'].map((t, i) => ({
-      timeUnixNano: t,
-      body: { stringValue: String(i) },
-    }))
+    const times = ['1000000001', '99999999999999999', '1763899200123456789', '0', '9223372036854775808', '18446744073709551616', '01763899200123456789', '3976214400000000000', '3976214400000000001']
+    const records = times.map((t, i) => ({ timeUnixNano: t, body: { stringValue: String(i) } }))
     const res = await postJson(a, { resourceLogs: [{ scopeLogs: [{ logRecords: records }] }] })
+    const after = "is after 2096-01-01T00:00:00Z, the latest time storage keeps (ClickHouse's DateTime ends in 2106, less the longest retention of 3650 days)"
     expect(res.json().partialSuccess.errorMessage.split('; ')).toEqual([
-      '4: timeUnixNano 9223372036854775808 is after 2262-04-11, past 64-bit epoch nanoseconds',
+      `4: timeUnixNano 9223372036854775808 ${after}`,
       expect.stringMatching(/^5: timeUnixNano expected an integer from 0 to 18446744073709551615/),
+      `8: timeUnixNano 3976214400000000001 ${after}`,
     ])
     const stored = events()
-    expect(stored.map((e) => e.timestamp)).toEqual(['1000000001', '99999999999999999', '1763899200123456789', stored[3]!.observed_timestamp, '1763899200123456789'])
+    // 2096-01-01T00:00:00Z itself, the latest time storage keeps, is taken.
+    expect(stored.map((e) => e.timestamp)).toEqual(['1000000001', '99999999999999999', '1763899200123456789', stored[3]!.observed_timestamp, '1763899200123456789', '3976214400000000000'])
   })
 })
 
