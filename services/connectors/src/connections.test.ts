@@ -42,6 +42,29 @@ describe('connections', () => {
     expect(withKeptSecrets('gcp-logging', { projectId: 'p' }, previous)).toEqual({ projectId: 'p' })
   })
 
+  it('refuses a start_at before 1970 (providers take epoch times)', () => {
+    const r = connectionInput.safeParse({ name: 'cw', provider: 'aws-cloudwatch', settings: aws, start_at: '0000-01-01T00:00:00Z' })
+    expect(r.success).toBe(false)
+    expect(r.error?.issues.map((i) => i.path.join('.'))).toEqual(['start_at'])
+    expect(connectionInput.safeParse({ name: 'cw', provider: 'aws-cloudwatch', settings: aws, start_at: '1970-01-01T00:00:00Z' }).success).toBe(true)
+  })
+
+  it('drops the stored session token when the access key changes, and removes a secret given as null', () => {
+    const previous = connection({ ...aws, accessKeyId: 'ASIAOLDTEMPORARYKEY1', sessionToken: 'old-token' })
+    const { secretAccessKey: _, ...rest } = aws
+    // New long-term keys, no token: the old token belonged to the old key.
+    expect(withKeptSecrets('aws-cloudwatch', { ...aws }, previous)).toEqual(aws)
+    // The same key: its token is kept, as every secret left out.
+    expect(withKeptSecrets('aws-cloudwatch', { ...rest, accessKeyId: 'ASIAOLDTEMPORARYKEY1' }, previous)).toMatchObject({ sessionToken: 'old-token', secretAccessKey: aws.secretAccessKey })
+    // null removes it, and passes the provider's schema.
+    const removed = withKeptSecrets('aws-cloudwatch', { ...rest, accessKeyId: 'ASIAOLDTEMPORARYKEY1', sessionToken: null }, previous)
+    expect(removed).not.toHaveProperty('sessionToken')
+    expect(parseSettings('aws-cloudwatch', removed).ok).toBe(true)
+    // A required secret given as null is a 400 naming it.
+    const missing = parseSettings('aws-cloudwatch', withKeptSecrets('aws-cloudwatch', { ...aws, secretAccessKey: null }, previous))
+    expect(missing.ok === false && missing.message).toMatch(/settings\.secretAccessKey/)
+  })
+
   it('spreads connections over the lease partitions, stably', () => {
     const counts = [0, 0, 0]
     for (let i = 0; i < 300; i++) counts[leaseOf(`acme|c-${i}`, 3)]!++

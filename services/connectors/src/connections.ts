@@ -22,8 +22,12 @@ export const connectionInput = z.strictObject({
   poll_interval_ms: z.number().int().min(1000).max(3_600_000).optional(),
   /** Default CONNECTORS_LOOKBACK_MS. */
   lookback_ms: z.number().int().min(0).max(86_400_000).optional(),
-  /** Where a new connection starts reading (RFC 3339); default CONNECTORS_START_LOOKBACK_MS before its creation. */
-  start_at: z.iso.datetime({ offset: true }).optional(),
+  /** Where a new connection starts reading (RFC 3339, 1970 or later); default CONNECTORS_START_LOOKBACK_MS before its creation. */
+  start_at: z.iso
+    .datetime({ offset: true })
+    // Providers take epoch times: an earlier start would fail every poll.
+    .refine((t) => Date.parse(t) >= 0, 'expected a time in 1970 or later')
+    .optional(),
 })
 export type ConnectionInput = z.output<typeof connectionInput>
 
@@ -65,11 +69,27 @@ export function showConnection(c: Connection): Record<string, unknown> {
   return { ...c, settings, secrets_set: secretsSet.sort() }
 }
 
-/** An update's settings completed with the stored secrets it leaves out (same provider only). */
+/**
+ * An update's settings completed with the stored secrets it leaves out (same provider only). A
+ * secret given as null is removed; a secret tied to another setting (AWS's sessionToken to its
+ * accessKeyId) is not kept once that setting changes.
+ */
 export function withKeptSecrets(provider: ProviderKind, settings: Record<string, unknown>, previous: Connection | undefined): Record<string, unknown> {
-  if (previous === undefined || previous.provider !== provider) return settings
+  const p = PROVIDERS[provider]
   const out = { ...settings }
-  for (const k of PROVIDERS[provider].secretFields) if (out[k] === undefined && previous.settings[k] !== undefined) out[k] = previous.settings[k]
+  const removed = new Set<string>()
+  for (const k of p.secretFields) {
+    if (out[k] !== null) continue
+    delete out[k]
+    removed.add(k)
+  }
+  if (previous === undefined || previous.provider !== provider) return out
+  for (const k of p.secretFields) {
+    if (removed.has(k) || out[k] !== undefined || previous.settings[k] === undefined) continue
+    const tiedTo = p.secretTiedTo?.[k]
+    if (tiedTo !== undefined && out[tiedTo] !== previous.settings[tiedTo]) continue
+    out[k] = previous.settings[k]
+  }
   return out
 }
 

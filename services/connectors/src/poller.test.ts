@@ -1,14 +1,17 @@
 // The polling loop over an in-memory provider: windows from the checkpoint, pages, duplicates,
 // late entries within the lookback, a restart from the checkpoint (and from before it), backoff
-// on throttling and on bad credentials, and entries Sluice cannot take.
+// on throttling and on bad credentials, and entries Sluice cannot take; what hostile providers do
+// (hung calls, looping page tokens, Retry-After: 0, duplicate ids, records too big for Kafka).
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { LogEvent } from '@sluice/core'
 import { createLogger } from '@sluice/observability'
 import type { Connection } from './connections.js'
-import { Limiter, Poller, entryId } from './poller.js'
-import type { Checkpoint, PollerDeps } from './poller.js'
+import { Limiter, MAX_PAGES_PER_POLL, Poller, entryId } from './poller.js'
+import type { Checkpoint, PollerDeps, PollerMetrics } from './poller.js'
 import { ProviderError } from './provider.js'
-import type { FetchRequest, Page, ProviderClient, ProviderEvent } from './provider.js'
+import type { FetchRequest, Page, ProviderClient, ProviderEvent, SkipReason } from './provider.js'
 
 const T0 = Date.UTC(2026, 11, 1, 12, 0, 0)
 const MIN = 60_000
@@ -78,6 +81,30 @@ function poller(p: ReturnType<typeof provider>, over: Partial<PollerDeps> & { no
   return { poll, produced, saved, setNow: (ms: number) => (now = ms) }
 }
 
+/** Metrics that keep the invalid entries by reason and the error codes. */
+function recording() {
+  const invalid: Partial<Record<SkipReason, number>> = {}
+  const errors: string[] = []
+  const metrics: PollerMetrics = {
+    records: () => undefined,
+    poll: () => undefined,
+    error: (code) => void errors.push(code),
+    throttled: () => undefined,
+    lag: () => undefined,
+    invalid: (n, reason) => void (invalid[reason] = (invalid[reason] ?? 0) + n),
+  }
+  return { metrics, invalid, errors }
+}
+
+/** The wait the first poll's failure chose (its next_poll_at from the frozen clock at T0). */
+async function waitAfter(failure: ProviderError): Promise<number> {
+  const p = provider()
+  p.failures.push(failure)
+  const x = poller(p)
+  await firstPoll(x)
+  return Date.parse(x.saved.at(-1)!.status.next_poll_at!) - T0
+}
+
 /** Runs the first poll (the loop then sleeps for the interval) and waits for its status to be saved. */
 async function firstPoll(x: ReturnType<typeof poller>, saves = 1): Promise<void> {
   x.poll.start()
@@ -133,14 +160,14 @@ describe('Poller', () => {
     expect(again.produced.map((e) => e.id)).toEqual(first.produced.map((e) => e.id))
   })
 
-  it("waits for a throttling provider's hint, and the longest backoff after bad credentials", async () => {
+  it("waits for a throttling provider's hint when longer than its own backoff, and the longest backoff after bad credentials", async () => {
     const p = provider()
-    p.failures.push(new ProviderError('throttled', 'ThrottlingException', 'Rate exceeded', 7000))
+    p.failures.push(new ProviderError('throttled', 'ThrottlingException', 'Rate exceeded', 200_000))
     const throttled = poller(p)
     await firstPoll(throttled)
     const s = throttled.saved.at(-1)!.status
     expect(s).toMatchObject({ state: 'throttled', last_error: { kind: 'throttled', code: 'ThrottlingException' } })
-    expect(Date.parse(s.next_poll_at!) - T0).toBe(7000)
+    expect(Date.parse(s.next_poll_at!) - T0).toBe(200_000)
 
     const q = provider()
     q.failures.push(new ProviderError('auth', 'UnrecognizedClientException', 'The security token included in the request is invalid.'))
@@ -171,6 +198,142 @@ describe('Poller', () => {
     await firstPoll(x)
     expect(x.produced.map((e) => e.message)).toEqual(['entry a', 'entry b'])
     expect(invalid).toBe(1)
+  })
+})
+
+describe('Poller against a hostile provider', () => {
+  it('aborts a call that never answers after callTimeoutMs, even when a garbage collection runs meanwhile', async () => {
+    // --expose-gc at run time (the test config passes no node flags): gc() from a fresh context.
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    let calls = 0
+    const client: ProviderClient = {
+      // As the SDKs do: the call ends only when its signal aborts; nothing here keeps the signal.
+      fetchPage: ({ signal }) => {
+        calls++
+        return new Promise<Page>((_, reject) => {
+          signal.addEventListener('abort', () => {
+            const timeout = signal.reason instanceof Error && signal.reason.name === 'TimeoutError'
+            reject(new ProviderError('unavailable', timeout ? 'TIMEOUT' : 'ABORTED', 'call aborted'))
+          })
+        })
+      },
+      test: async () => undefined,
+      close: async () => undefined,
+    }
+    const x = poller({ client, visible: [], calls: [], failures: [] }, { options: { intervalMs: 60_000, lookbackMs: 5 * MIN, pageSize: 100, callTimeoutMs: 300, maxBackoffMs: 300_000 } })
+    x.poll.start()
+    await new Promise((r) => setTimeout(r, 50))
+    gc()
+    for (let i = 0; i < 300 && x.saved.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(calls).toBe(1)
+    expect(x.saved.at(-1)?.status).toMatchObject({ state: 'failing', last_error: { kind: 'unavailable', code: 'TIMEOUT' } })
+  })
+
+  it('frees the call slot after callTimeoutMs even when the call ignores its signal', async () => {
+    const limiter = new Limiter(1)
+    const client: ProviderClient = { fetchPage: () => new Promise<Page>(() => undefined), test: async () => undefined, close: async () => undefined }
+    const x = poller({ client, visible: [], calls: [], failures: [] }, { limiter, options: { intervalMs: 60_000, lookbackMs: 5 * MIN, pageSize: 100, callTimeoutMs: 100, maxBackoffMs: 300_000 } })
+    await firstPoll(x)
+    expect(x.saved.at(-1)?.status.last_error).toMatchObject({ kind: 'unavailable' })
+    expect(await limiter.run(async () => 'free')).toBe('free')
+  })
+
+  it('fails a poll whose page token comes back (the same, or after another) as PAGINATION_LOOP, and backs off', async () => {
+    for (const tokens of [['SAME'], ['A', 'B']]) {
+      const p = provider()
+      let n = 0
+      p.client.fetchPage = async (req) => {
+        p.calls.push(req)
+        return { events: [entry(`e${n}`, T0 - MIN)], nextPageToken: tokens[n++ % tokens.length] }
+      }
+      const m = recording()
+      const x = poller(p, { metrics: m.metrics })
+      await firstPoll(x)
+      expect(p.calls.map((c) => c.pageToken)).toEqual([undefined, ...tokens])
+      const s = x.saved.at(-1)!.status
+      expect(s).toMatchObject({ state: 'failing', polls: 0, last_error: { kind: 'unavailable', code: 'PAGINATION_LOOP' } })
+      expect(m.errors).toEqual(['PAGINATION_LOOP'])
+      expect(Date.parse(s.next_poll_at!) - T0).toBeGreaterThanOrEqual(30_000)
+    }
+  })
+
+  it('ends a poll after MAX_PAGES_PER_POLL pages of tokens that never end; without a new entry it is a PAGINATION_LOOP', async () => {
+    const p = provider()
+    p.client.fetchPage = async (req) => {
+      p.calls.push(req)
+      return { events: [], nextPageToken: `t${p.calls.length}` }
+    }
+    const x = poller(p)
+    await firstPoll(x)
+    expect(p.calls).toHaveLength(MAX_PAGES_PER_POLL)
+    expect(x.saved.at(-1)!.status.last_error).toMatchObject({ code: 'PAGINATION_LOOP' })
+  })
+
+  it('never retries faster than its own backoff whatever the hint (Retry-After: 0, a past date), and never past the maximum', async () => {
+    for (const hint of [0, -5000, Number.NaN]) {
+      const wait = await waitAfter(new ProviderError('throttled', 'ThrottlingException', 'Rate exceeded', hint))
+      expect(wait).toBeGreaterThanOrEqual(30_000)
+      expect(wait).toBeLessThanOrEqual(60_000)
+    }
+    expect(await waitAfter(new ProviderError('throttled', '429', 'Too Many Requests', 1e12))).toBe(300_000)
+  })
+
+  it('produces an id repeated within one page once, counting the repeat', async () => {
+    const p = provider(10)
+    p.visible.push(entry('a', T0 - 3 * MIN, 'first'), entry('a', T0 - 2 * MIN, 'second'), entry('b', T0 - MIN))
+    const m = recording()
+    const x = poller(p, { metrics: m.metrics })
+    await firstPoll(x)
+    expect(x.produced.map((e) => e.message)).toEqual(['first', 'entry b'])
+    expect(m.invalid).toEqual({ duplicate_id: 1 })
+  })
+
+  it('goes on with the rest of a page when a record is refused as too large, counts it and checkpoints the page', async () => {
+    const p = provider(10)
+    p.visible.push(entry('a', T0 - 3 * MIN), entry('big', T0 - 2 * MIN, 'B'.repeat(1000)), entry('c', T0 - MIN))
+    const m = recording()
+    const produced: LogEvent[] = []
+    const x = poller(p, {
+      metrics: m.metrics,
+      produce: async (events) => {
+        const refused = events.filter((e) => e.message.length > 100).map((e) => ({ id: e.id, bytes: 1100, limit: 1000 }))
+        produced.push(...events.filter((e) => e.message.length <= 100))
+        return refused
+      },
+    })
+    await firstPoll(x)
+    expect(produced.map((e) => e.message)).toEqual(['entry a', 'entry c'])
+    expect(m.invalid).toEqual({ too_large: 1 })
+    const last = x.saved.at(-1)!
+    expect(last.status).toMatchObject({ state: 'running', polls: 1, records_pulled: 2 })
+    expect(last.watermark_ms).toBe(T0 - MIN)
+    expect(p.calls).toHaveLength(1)
+  })
+
+  it("counts the entries a provider left out and those outside the window by reason, logging one example per reason and poll", async () => {
+    const p = provider(10)
+    p.visible.push(entry('a', T0 - 3 * MIN))
+    const inner = p.client.fetchPage.bind(p.client)
+    p.client.fetchPage = async (req) => {
+      const page = await inner(req)
+      page.events.push(entry('future', T0 + 365 * 86_400_000))
+      page.skipped = [
+        { reason: 'bad_timestamp', providerId: 'x', detail: 'timestamp "1" is not epoch milliseconds' },
+        { reason: 'bad_timestamp', providerId: 'y', detail: 'timestamp 0.5 is not epoch milliseconds' },
+        { reason: 'unmappable', providerId: 'z', detail: 'e.message.replace is not a function' },
+      ]
+      return page
+    }
+    const m = recording()
+    const warnings: unknown[] = []
+    const logger = createLogger({ level: 'warn', destination: { write: (line: string) => void warnings.push(JSON.parse(line)) } })
+    const x = poller(p, { metrics: m.metrics, logger })
+    await firstPoll(x)
+    expect(x.produced.map((e) => e.message)).toEqual(['entry a'])
+    expect(m.invalid).toEqual({ bad_timestamp: 2, unmappable: 1, outside_window: 1 })
+    const examples = warnings.filter((w) => (w as { msg: string }).msg.startsWith('provider entry not taken'))
+    expect(examples.map((w) => (w as { reason: string }).reason).sort()).toEqual(['bad_timestamp', 'outside_window', 'unmappable'])
   })
 })
 

@@ -6,6 +6,8 @@
 // page, and the stable ids let ClickHouse absorb the copy. Throttling waits for the provider's
 // hint or a doubling backoff with jitter; bad credentials or a missing selection wait the longest
 // backoff (the connection needs a change); a failing connection never touches the others.
+// An entry that cannot be taken (a provider's mapping fails on it, a time that is not one, a record
+// over the Kafka limit) is counted by reason and left behind; the rest of its page goes on.
 import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
@@ -13,7 +15,7 @@ import { errorMessage, nowNs, validateLogInput } from '@sluice/core'
 import type { LogEvent } from '@sluice/core'
 import type { Connection } from './connections.js'
 import { ProviderError } from './provider.js'
-import type { ProviderClient, ProviderEvent } from './provider.js'
+import type { ProviderClient, ProviderEvent, SkipReason, Skipped } from './provider.js'
 
 export type ConnectionState = 'starting' | 'running' | 'throttled' | 'failing' | 'stopped'
 
@@ -55,7 +57,14 @@ export interface PollerMetrics {
   error(code: string): void
   throttled(): void
   lag(seconds: number): void
-  invalid(n: number): void
+  invalid(n: number, reason: SkipReason): void
+}
+
+/** Records produce() refused without sending them (each larger than a Kafka message may be), by LogEvent id. */
+export interface Refused {
+  id: string
+  bytes: number
+  limit: number
 }
 
 export interface PollerDeps {
@@ -65,7 +74,8 @@ export interface PollerDeps {
   options: PollerOptions
   /** Bounds provider calls in flight over all connections of the instance. */
   limiter: Limiter
-  produce(events: LogEvent[]): Promise<void>
+  /** Produces the records (acks=all); returns those it refused to send, if any (the rest were acknowledged). */
+  produce(events: LogEvent[]): Promise<void | Refused[]>
   save(checkpoint: Checkpoint): Promise<void>
   metrics: PollerMetrics
   logger: Logger
@@ -74,6 +84,53 @@ export interface PollerDeps {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString()
+
+/**
+ * Pages one poll reads at most. A provider whose tokens never end (distinct each time) is cut off
+ * here: the poll ends and the next one goes on from the checkpoint, or, if the pages held nothing
+ * new, fails as PAGINATION_LOOP.
+ */
+export const MAX_PAGES_PER_POLL = 1000
+
+/** How long a call may take to settle once its signal aborted before the poller stops waiting for it. */
+const ABORT_GRACE_MS = 50
+
+/**
+ * Runs `call` with a signal that aborts after `timeoutMs` or when `parent` aborts; a call that
+ * does not settle shortly after (it ignores its signal) is given up, so it never holds a limiter
+ * slot past its timeout. An own controller and timer rather than
+ * AbortSignal.any([parent, AbortSignal.timeout(ms)]): on Node 20 the timeout signal inside `any`
+ * is only weakly held and a garbage collection can take it before it fires, leaving the call
+ * without a timeout (nodejs/node#57736). The controller here is held by the timer's closure and
+ * by this frame until the call settles.
+ */
+export async function withTimeout<T>(timeoutMs: number, parent: AbortSignal, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController()
+  const onParent = () => ac.abort(parent.reason)
+  let timer: NodeJS.Timeout | undefined
+  let grace: NodeJS.Timeout | undefined
+  let onAbort: (() => void) | undefined
+  const givenUp = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      const timeout = ac.signal.reason instanceof Error && ac.signal.reason.name === 'TimeoutError'
+      // The call's own rejection (shaped by its provider) wins when it comes in time.
+      grace = setTimeout(() => reject(new ProviderError('unavailable', timeout ? 'TIMEOUT' : 'ABORTED', timeout ? `the provider call took longer than ${timeoutMs} ms` : 'the provider call was aborted')), ABORT_GRACE_MS)
+    }
+    ac.signal.addEventListener('abort', onAbort, { once: true })
+  })
+  givenUp.catch(() => undefined)
+  try {
+    if (parent.aborted) onParent()
+    else parent.addEventListener('abort', onParent, { once: true })
+    timer = setTimeout(() => ac.abort(new DOMException(`the call took longer than ${timeoutMs} ms`, 'TimeoutError')), timeoutMs)
+    return await Promise.race([call(ac.signal), givenUp])
+  } finally {
+    clearTimeout(timer)
+    clearTimeout(grace)
+    parent.removeEventListener('abort', onParent)
+    if (onAbort) ac.signal.removeEventListener('abort', onAbort)
+  }
+}
 
 export class Poller {
   readonly #d: PollerDeps
@@ -155,9 +212,12 @@ export class Poller {
     const max = this.#d.options.maxBackoffMs
     // A connection that needs a change (credentials, selection) is tried again rarely.
     if (e.kind === 'auth' || e.kind === 'bad_request') return max
-    if (e.kind === 'throttled' && e.retryAfterMs !== undefined) return Math.min(max, e.retryAfterMs)
     const base = Math.min(max, this.#d.options.intervalMs * 2 ** (this.#failures - 1))
-    return base / 2 + (Math.random() * base) / 2
+    const backoff = base / 2 + (Math.random() * base) / 2
+    // A hint is a floor, not a licence: Retry-After: 0 (or a date gone by) must not become a
+    // tight loop, so the wait is the longer of the hint and the backoff.
+    if (e.kind === 'throttled' && e.retryAfterMs !== undefined && Number.isFinite(e.retryAfterMs)) return Math.min(max, Math.max(e.retryAfterMs, backoff))
+    return backoff
   }
 
   async #poll(): Promise<void> {
@@ -166,24 +226,55 @@ export class Poller {
     const now = this.#now()
     const fromMs = Math.max(startAt, this.#watermark === null ? startAt : this.#watermark - this.#d.options.lookbackMs)
     this.#status.last_poll_at = iso(now)
+    const skips = new SkipLog(this.#d.metrics, this.#d.logger)
+    // Tokens this poll was given: one coming back means the provider leads us in a circle.
+    const tokens = new Set<string>()
+    let pages = 0
+    let taken = 0
     let pageToken: string | undefined
     do {
-      const page = await this.#d.limiter.run(() =>
-        this.#d.client.fetchPage({ fromMs, toMs: now, pageToken, limit: this.#d.options.pageSize, signal: AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.#d.options.callTimeoutMs)]) }),
-      )
-      const fresh = page.events.filter((e) => !this.#seen.has(e.providerId) && e.timeMs >= startAt && e.timeMs < now)
-      const events = this.#events(fresh)
-      if (events.length > 0) await this.#d.produce(events)
+      const req = { fromMs, toMs: now, pageToken, limit: this.#d.options.pageSize }
+      const page = await this.#d.limiter.run(() => withTimeout(this.#d.options.callTimeoutMs, this.#stop.signal, (signal) => this.#d.client.fetchPage({ ...req, signal })))
+      pages++
+      skips.add(page.skipped ?? [])
+      const fresh: ProviderEvent[] = []
+      const inPage = new Set<string>()
+      for (const e of page.events) {
+        if (this.#seen.has(e.providerId)) continue
+        if (inPage.has(e.providerId)) skips.add([{ reason: 'duplicate_id', providerId: e.providerId, detail: 'another entry of the page has this id' }])
+        else if (!(e.timeMs >= startAt && e.timeMs < now)) skips.add([{ reason: 'outside_window', providerId: e.providerId, detail: `time ${e.timeMs} is outside [${startAt}, ${now})` }])
+        else {
+          inPage.add(e.providerId)
+          fresh.push(e)
+        }
+      }
+      const events = this.#events(fresh, skips)
+      const refused = events.length > 0 ? ((await this.#d.produce(events)) ?? []) : []
+      for (const r of refused) skips.add([{ reason: 'too_large', providerId: undefined, detail: `record ${r.id} is ${r.bytes} bytes encoded; the limit is ${r.limit}` }])
       for (const e of fresh) {
         this.#seen.set(e.providerId, e.timeMs)
         if (this.#watermark === null || e.timeMs > this.#watermark) this.#watermark = e.timeMs
       }
       this.#prune()
-      this.#status.records_pulled += events.length
-      this.#d.metrics.records(events.length)
+      const produced = events.length - refused.length
+      taken += fresh.length
+      this.#status.records_pulled += produced
+      this.#d.metrics.records(produced)
+      skips.flush()
       // Only now, with the page's records acknowledged, does the checkpoint cover them.
       if (fresh.length > 0) await this.#save()
       pageToken = page.nextPageToken
+      if (pageToken !== undefined) {
+        // As botocore's paginator does ("The same next token was received twice").
+        if (tokens.has(pageToken)) throw new ProviderError('unavailable', 'PAGINATION_LOOP', `the provider returned a page token it had already given in this poll (after ${pages} pages): its pagination loops`)
+        tokens.add(pageToken)
+        if (pages >= MAX_PAGES_PER_POLL) {
+          if (taken === 0) throw new ProviderError('unavailable', 'PAGINATION_LOOP', `${pages} pages in one poll without a new entry: the provider's pagination does not end`)
+          // A long backlog: the next poll goes on from the checkpoint.
+          this.#d.logger.info({ pages, taken }, 'page limit of a poll reached; the next poll goes on from the checkpoint')
+          break
+        }
+      }
     } while (pageToken !== undefined && !this.#stop.signal.aborted)
     this.#status.polls++
     this.#status.last_success_at = iso(now)
@@ -193,21 +284,16 @@ export class Poller {
   }
 
   /** Provider entries → LogEvents of the connection's tenant; an entry Sluice cannot take is counted and skipped. */
-  #events(fresh: ProviderEvent[]): LogEvent[] {
+  #events(fresh: ProviderEvent[], skips: SkipLog): LogEvent[] {
     const c = this.#d.connection
     const observedNs = nowNs()
     const out: LogEvent[] = []
-    let invalid = 0
     for (const [i, e] of fresh.entries()) {
       const input = { ...e.record, id: entryId(c.id, e.providerId), resource: { ...e.record.resource, 'sluice.connection': c.name } }
       const r = validateLogInput(input, i, { tenant: c.tenant, source: 'connector', observedNs })
       if (r.ok) out.push(r.event)
-      else {
-        invalid++
-        this.#d.logger.warn({ provider_id: e.providerId, errors: r.errors }, 'provider entry not taken')
-      }
+      else skips.add([{ reason: 'invalid_record', providerId: e.providerId, detail: r.errors.map((x) => `${x.field}: ${x.message}`).join('; ') }])
     }
-    if (invalid > 0) this.#d.metrics.invalid(invalid)
     return out
   }
 
@@ -219,6 +305,34 @@ export class Poller {
 
   #save(): Promise<void> {
     return this.#d.save({ v: 1, watermark_ms: this.#watermark, seen: [...this.#seen], status: { ...this.#status } })
+  }
+}
+
+/** Entries left out in one poll: counted by reason as they come, one example per reason logged per poll. */
+class SkipLog {
+  readonly #metrics: PollerMetrics
+  readonly #logger: Logger
+  readonly #pending = new Map<SkipReason, number>()
+  readonly #logged = new Set<SkipReason>()
+
+  constructor(metrics: PollerMetrics, logger: Logger) {
+    this.#metrics = metrics
+    this.#logger = logger
+  }
+
+  add(skipped: readonly Skipped[]): void {
+    for (const s of skipped) {
+      this.#pending.set(s.reason, (this.#pending.get(s.reason) ?? 0) + 1)
+      if (this.#logged.has(s.reason)) continue
+      this.#logged.add(s.reason)
+      this.#logger.warn({ reason: s.reason, provider_id: s.providerId, error: s.detail }, 'provider entry not taken (one example per reason and poll; sluice_connector_invalid_entries_total counts them all)')
+    }
+  }
+
+  /** Counts what was added since the last flush. */
+  flush(): void {
+    for (const [reason, n] of this.#pending) this.#metrics.invalid(n, reason)
+    this.#pending.clear()
   }
 }
 

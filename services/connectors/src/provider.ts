@@ -36,6 +36,36 @@ export interface Page {
   events: ProviderEvent[]
   /** Set when more entries of the same window follow. */
   nextPageToken?: string | undefined
+  /** Entries of the page left out (a time that is not one, outside the window, not mappable): counted and logged by the poller. */
+  skipped?: Skipped[] | undefined
+}
+
+/**
+ * Why an entry was not taken: the `reason` label of sluice_connector_invalid_entries_total (a
+ * closed list, so the label stays low-cardinality).
+ */
+export const SKIP_REASONS = [
+  /** Its time is missing or not epoch milliseconds (ns, a fraction, a string…). */
+  'bad_timestamp',
+  /** Its time falls outside the window asked for (before the connection's start, in the future…). */
+  'outside_window',
+  /** The provider's mapping failed on it (a field of an unexpected type, a row without its id or time). */
+  'unmappable',
+  /** The record does not pass Sluice's validation (validateLogInput). */
+  'invalid_record',
+  /** Its encoded record is larger than a Kafka message may be. */
+  'too_large',
+  /** Another entry of the same page has its id (the first one is taken). */
+  'duplicate_id',
+] as const
+export type SkipReason = (typeof SKIP_REASONS)[number]
+
+export interface Skipped {
+  reason: SkipReason
+  /** The provider's id of the entry, when it has one. */
+  providerId?: string | undefined
+  /** What was wrong, for the log (never the entry's content). */
+  detail: string
 }
 
 export type ProviderErrorKind =
@@ -82,6 +112,8 @@ export interface Provider<Settings> {
   readonly kind: ProviderKind
   readonly settingsSchema: z.ZodType<Settings>
   readonly secretFields: readonly string[]
+  /** A secret that belongs to another setting's value: an update that changes that setting does not keep it. */
+  readonly secretTiedTo?: Readonly<Record<string, string>>
   /** A client for one connection's settings; `close()` releases it. */
   connect(settings: Settings): ProviderClient
 }

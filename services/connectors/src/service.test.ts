@@ -1,18 +1,22 @@
 // The connections API with API keys (SLUICE_AUTH=true), without a broker: a fake producer stands in
 // for the compacted topics, routes are driven through app.inject(). Who may see and change which
-// tenant's connections, and the audit rows the changes leave.
+// tenant's connections, and the audit rows the changes leave; changes racing each other; records
+// too large for Kafka left out of a page's produce.
+import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { createProcessSecurity, hashKey } from '@sluice/auth'
 import type { AuditRow } from '@sluice/auth'
+import type { LogEvent } from '@sluice/core'
 import type { Kafka } from '@sluice/kafka'
 import { createLogger, createRegistry } from '@sluice/observability'
 import type { Codecs } from '@sluice/service'
 import { loadConfig } from './config.js'
-import { createService } from './service.js'
+import { MAX_RECORD_BYTES, createService, rawMessages } from './service.js'
 
 const AWS = { region: 'eu-west-1', logGroupName: '/ecs/payments-api', accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' }
 
-function setup() {
+/** `writeMs`: how long each write to the (fake) topics takes, so that concurrent requests interleave. */
+function setup(writeMs = 0) {
   const rows: AuditRow[] = []
   const logger = createLogger({ level: 'silent' })
   const keys = [
@@ -32,7 +36,7 @@ function setup() {
     clock: Date.now,
     security,
     kafka: undefined as unknown as Kafka,
-    producer: { send: async () => undefined },
+    producer: { send: async () => void (writeMs > 0 && (await sleep(writeMs))) },
     codecs: {} as Codecs,
     registryUrl: 'http://registry.invalid',
   })
@@ -40,6 +44,53 @@ function setup() {
     service.app.inject({ method, url, headers: { ...(key && { authorization: `Bearer ${key}` }), ...headers }, ...(payload && { payload }) })
   return { call, audit: async () => (await security.audit.flush(), rows) }
 }
+
+describe('concurrent changes to connections', () => {
+  const post = (call: ReturnType<typeof setup>['call'], name: string, enabled = false) => call('POST', '/v1/connections', 'k-acme', { name, provider: 'aws-cloudwatch', settings: AWS, enabled })
+
+  it('creates one connection of a name when many ask at once; the others are 409', async () => {
+    const { call } = setup(5)
+    const answers = await Promise.all(Array.from({ length: 10 }, () => post(call, 'same')))
+    expect(answers.map((a) => a.statusCode).sort()).toEqual([201, ...Array<number>(9).fill(409)])
+    expect((await call('GET', '/v1/connections', 'k-acme')).json().connections).toHaveLength(1)
+  })
+
+  it('does not bring back a connection deleted while a start was under way, nor delete it twice', async () => {
+    const { call } = setup(5)
+    const id = (await post(call, 'cw')).json().connection.id as string
+    const [del, start] = await Promise.all([call('DELETE', `/v1/connections/${id}`, 'k-acme'), call('POST', `/v1/connections/${id}/start`, 'k-acme')])
+    expect([del.statusCode, start.statusCode]).toEqual([204, 404])
+    expect((await call('GET', `/v1/connections/${id}`, 'k-acme')).statusCode).toBe(404)
+
+    const other = (await post(call, 'cw2')).json().connection.id as string
+    const twice = await Promise.all([call('DELETE', `/v1/connections/${other}`, 'k-acme'), call('DELETE', `/v1/connections/${other}`, 'k-acme')])
+    expect(twice.map((a) => a.statusCode)).toEqual([204, 404])
+  })
+
+  it('keeps both a PUT and a stop that race (the stop does not write over the PUT with what it read before)', async () => {
+    const { call } = setup(20)
+    const id = (await post(call, 'cw', true)).json().connection.id as string
+    const { secretAccessKey: _, ...kept } = AWS
+    const put = call('PUT', `/v1/connections/${id}`, 'k-acme', { name: 'cw', provider: 'aws-cloudwatch', settings: { ...kept, filterPattern: 'ERROR' } })
+    // The stop comes while the PUT is being written.
+    await sleep(5)
+    const stop = call('POST', `/v1/connections/${id}/stop`, 'k-acme')
+    expect([(await put).statusCode, (await stop).statusCode]).toEqual([200, 200])
+    expect((await call('GET', `/v1/connections/${id}`, 'k-acme')).json().connection).toMatchObject({ enabled: false, settings: { filterPattern: 'ERROR' } })
+  })
+})
+
+describe('records for logs.raw', () => {
+  it('leaves out a record larger than a Kafka message may be, keeping the others of its page', () => {
+    const event = (id: string, message: string) => ({ id, tenant: 'acme', service: 'payments', message }) as unknown as LogEvent
+    const encode = (e: LogEvent) => Buffer.from(JSON.stringify(e))
+    const { messages, refused } = rawMessages([event('a', 'small'), event('b', 'B'.repeat(3_000_000)), event('c', 'small')], encode)
+    expect(messages.map((m) => JSON.parse(String(m.value)).id)).toEqual(['a', 'c'])
+    expect(messages[0]!.key).toBe('acme/payments')
+    expect(refused).toEqual([{ id: 'b', bytes: expect.any(Number) as number, limit: MAX_RECORD_BYTES }])
+    expect(refused[0]!.bytes).toBeGreaterThan(3_000_000)
+  })
+})
 
 describe('connections API with API keys', () => {
   it('answers 401 without a key and 403 to a key without the admin scope', async () => {

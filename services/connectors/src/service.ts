@@ -9,7 +9,8 @@
 // the session timeout and another takes its connections over from their checkpoints.
 // The API acts as the tenant of the request's key (SLUICE_AUTH=true; naming another is a 403), or
 // the one it names (x-sluice-tenant / X-Scope-OrgID, ?tenant=) when authentication is off, else
-// CONNECTORS_DEFAULT_TENANT; changes to connections are audited.
+// CONNECTORS_DEFAULT_TENANT; changes to connections are audited. Changes to one tenant's
+// connections take turns (in this process): each reads the connection as the previous change left it.
 import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
@@ -17,15 +18,15 @@ import { TENANT_HEADERS, requestedTenant } from '@sluice/auth'
 import { SecretBox, TENANT_PATTERN, errorMessage, loadSecretsKey, parseSecretsKey } from '@sluice/core'
 import type { LogEvent } from '@sluice/core'
 import { CompactedStore } from '@sluice/kafka'
-import type { Stage } from '@sluice/kafka'
+import type { Message, Stage } from '@sluice/kafka'
 import { counter, createHttpApp, gauge } from '@sluice/observability'
 import type { ZodTypeProvider } from '@sluice/observability'
 import type { DepsFor, ServiceInstance } from '@sluice/service'
 import type { Config } from './config.js'
 import { ConnectionStore, connectionInput, connectionKey, parseSettings, showConnection, withKeptSecrets } from './connections.js'
 import type { Connection } from './connections.js'
-import { Limiter, Poller } from './poller.js'
-import type { Checkpoint, ConnectionStatus } from './poller.js'
+import { Limiter, Poller, withTimeout } from './poller.js'
+import type { Checkpoint, ConnectionStatus, Refused } from './poller.js'
 import { ProviderError } from './provider.js'
 import { PROVIDERS } from './providers/index.js'
 
@@ -33,6 +34,27 @@ export type ConnectorsDeps = DepsFor<{ kafka: true; registry: true }>
 
 const idParam = z.object({ id: z.string().min(1).max(64) })
 const tenantQuery = z.object({ tenant: z.string().regex(TENANT_PATTERN).optional() })
+
+/**
+ * The largest record (key + encoded value) produced, as the gateway's GATEWAY_MAX_RECORD_BYTES
+ * default: under the broker's message.max.bytes (1 MiB) and the producer's maxBatchBytes, so one
+ * record never fails the produce request that carries its page's other records.
+ */
+export const MAX_RECORD_BYTES = 1_000_000
+
+/** A page's LogEvents as Kafka messages for logs.raw (key tenant/service), leaving out those over `maxRecordBytes`. */
+export function rawMessages(events: readonly LogEvent[], encode: (e: LogEvent) => Buffer, maxRecordBytes = MAX_RECORD_BYTES): { messages: Message[]; refused: Refused[] } {
+  const messages: Message[] = []
+  const refused: Refused[] = []
+  for (const e of events) {
+    const key = `${e.tenant}/${e.service}`
+    const value = encode(e)
+    const bytes = value.length + Buffer.byteLength(key)
+    if (bytes > maxRecordBytes) refused.push({ id: e.id, bytes, limit: maxRecordBytes })
+    else messages.push({ key, value })
+  }
+  return { messages, refused }
+}
 
 /** The lease partition of a connection: a stable hash of its key. */
 export function leaseOf(key: string, partitions: number): number {
@@ -49,7 +71,7 @@ export function createService(config: Config, deps: ConnectorsDeps) {
     polls: counter(r, 'sluice_connector_polls_total', 'Polls of a connection, by result (ok|error).', [...labels, 'result']),
     errors: counter(r, 'sluice_connector_errors_total', 'Failed polls, by the provider error code.', [...labels, 'code']),
     throttles: counter(r, 'sluice_connector_throttles_total', 'Polls the provider throttled.', labels),
-    invalid: counter(r, 'sluice_connector_invalid_entries_total', 'Provider entries Sluice could not take (logged).', labels),
+    invalid: counter(r, 'sluice_connector_invalid_entries_total', 'Provider entries Sluice could not take, by reason (one example per reason and poll logged).', [...labels, 'reason']),
     lag: gauge(r, 'sluice_connector_lag_seconds', 'From the newest entry taken to the last successful poll.', labels),
     running: gauge(r, 'sluice_connector_running', 'Connections this instance runs.'),
   }
@@ -68,11 +90,10 @@ export function createService(config: Config, deps: ConnectorsDeps) {
     return bytes === undefined ? undefined : (JSON.parse(bytes.toString('utf8')) as Checkpoint)
   }
 
-  const produce = async (events: LogEvent[]): Promise<void> => {
-    await deps.producer.send(
-      config.topicRaw,
-      events.map((e) => ({ key: `${e.tenant}/${e.service}`, value: deps.codecs.raw.encode(e) })),
-    )
+  const produce = async (events: LogEvent[]): Promise<Refused[]> => {
+    const { messages, refused } = rawMessages(events, (e) => deps.codecs.raw.encode(e))
+    if (messages.length > 0) await deps.producer.send(config.topicRaw, messages)
+    return refused
   }
 
   const startPoller = (c: Connection): void => {
@@ -92,7 +113,7 @@ export function createService(config: Config, deps: ConnectorsDeps) {
         error: (code) => m.errors.inc({ ...l, code }),
         throttled: () => m.throttles.inc(l),
         lag: (s) => m.lag.set(l, s),
-        invalid: (n) => m.invalid.inc(l, n),
+        invalid: (n, reason) => m.invalid.inc({ ...l, reason }, n),
       },
       logger: log.child({ connection: c.id, tenant: c.tenant, provider: c.provider }),
       instance,
@@ -170,6 +191,18 @@ export function createService(config: Config, deps: ConnectorsDeps) {
     type Change = 'create' | 'update' | 'delete' | 'start' | 'stop'
     const audit = (req: FastifyRequest, change: Change, c: Pick<Connection, 'tenant' | 'id' | 'name' | 'provider'>) =>
       req.access.audit({ action: `connection.${change}`, outcome: 'ok', tenant: c.tenant, target: c.id, details: { name: c.name, provider: c.provider } })
+    // Changes to a tenant's connections, one at a time: a change reads the connection (and the
+    // names) only once the one before it is written, so none works from a state another replaced.
+    const turns = new Map<string, Promise<unknown>>()
+    const inTurn = <T>(tenant: string, change: () => Promise<T>): Promise<T> => {
+      const next = (turns.get(tenant) ?? Promise.resolve()).then(change)
+      const settled = next.catch(() => undefined)
+      turns.set(tenant, settled)
+      void settled.then(() => {
+        if (turns.get(tenant) === settled) turns.delete(tenant)
+      })
+      return next
+    }
     const found = (tenant: string, id: string, reply: FastifyReply): Connection | undefined => {
       const c = connections.get(tenant, id)
       if (c === undefined) void reply.code(404).send({ error: 'NOT_FOUND', message: `no connection ${id} for tenant ${tenant}` })
@@ -202,10 +235,12 @@ export function createService(config: Config, deps: ConnectorsDeps) {
       const tenant = tenantOf(req)
       const p = parse(req.body, undefined)
       if (!p.ok) return bad(reply, p.message)
-      if (connections.byName(tenant, p.input.name)) return reply.code(409).send({ error: 'CONFLICT', message: `a connection named ${p.input.name} exists` })
-      const c = await connections.create(tenant, p.input, p.settings, new Date(Date.now() - config.poll.startLookbackMs).toISOString())
-      audit(req, 'create', c)
-      return reply.code(201).send({ connection: show(c) })
+      return inTurn(tenant, async () => {
+        if (connections.byName(tenant, p.input.name)) return reply.code(409).send({ error: 'CONFLICT', message: `a connection named ${p.input.name} exists` })
+        const c = await connections.create(tenant, p.input, p.settings, new Date(Date.now() - config.poll.startLookbackMs).toISOString())
+        audit(req, 'create', c)
+        return reply.code(201).send({ connection: show(c) })
+      })
     })
 
     api.get('/v1/connections/:id', { schema: { tags, summary: 'One connection and its status', params: idParam, querystring: tenantQuery } }, async (req, reply) => {
@@ -219,46 +254,52 @@ export function createService(config: Config, deps: ConnectorsDeps) {
       { schema: { tags, summary: 'Replace a connection; credentials left out keep their stored values; it restarts with the new settings', params: idParam, querystring: tenantQuery, ...body } },
       async (req, reply) => {
         const tenant = tenantOf(req)
-        const previous = found(tenant, req.params.id, reply)
-        if (previous === undefined) return reply
-        const p = parse(req.body, previous)
-        if (!p.ok) return bad(reply, p.message)
-        const other = connections.byName(tenant, p.input.name)
-        if (other && other.id !== previous.id) return reply.code(409).send({ error: 'CONFLICT', message: `a connection named ${p.input.name} exists` })
-        const c = await connections.update({
-          ...previous,
-          name: p.input.name,
-          provider: p.input.provider,
-          settings: p.settings,
-          enabled: p.input.enabled,
-          poll_interval_ms: p.input.poll_interval_ms ?? null,
-          lookback_ms: p.input.lookback_ms ?? null,
-          start_at: p.input.start_at ?? previous.start_at,
+        return inTurn(tenant, async () => {
+          const previous = found(tenant, req.params.id, reply)
+          if (previous === undefined) return reply
+          const p = parse(req.body, previous)
+          if (!p.ok) return bad(reply, p.message)
+          const other = connections.byName(tenant, p.input.name)
+          if (other && other.id !== previous.id) return reply.code(409).send({ error: 'CONFLICT', message: `a connection named ${p.input.name} exists` })
+          const c = await connections.update({
+            ...previous,
+            name: p.input.name,
+            provider: p.input.provider,
+            settings: p.settings,
+            enabled: p.input.enabled,
+            poll_interval_ms: p.input.poll_interval_ms ?? null,
+            lookback_ms: p.input.lookback_ms ?? null,
+            start_at: p.input.start_at ?? previous.start_at,
+          })
+          audit(req, 'update', c)
+          return { connection: show(c) }
         })
-        audit(req, 'update', c)
-        return { connection: show(c) }
       },
     )
 
     api.delete('/v1/connections/:id', { schema: { tags, summary: 'Delete a connection (it stops; its checkpoint goes with it)', params: idParam, querystring: tenantQuery } }, async (req, reply) => {
       const tenant = tenantOf(req)
-      const c = found(tenant, req.params.id, reply)
-      if (c === undefined) return reply
-      await connections.delete(tenant, req.params.id)
-      await checkpoints.delete([connectionKey(tenant, req.params.id)])
-      audit(req, 'delete', c)
-      return reply.code(204).send()
+      return inTurn(tenant, async () => {
+        const c = found(tenant, req.params.id, reply)
+        if (c === undefined) return reply
+        await connections.delete(tenant, req.params.id)
+        await checkpoints.delete([connectionKey(tenant, req.params.id)])
+        audit(req, 'delete', c)
+        return reply.code(204).send()
+      })
     })
 
     for (const [action, enabled] of [['start', true], ['stop', false]] as const) {
       api.post(`/v1/connections/:id/${action}`, { schema: { tags, summary: `${action === 'start' ? 'Start' : 'Stop'} polling a connection`, params: idParam, querystring: tenantQuery } }, async (req, reply) => {
         const tenant = tenantOf(req)
-        const c = found(tenant, req.params.id, reply)
-        if (c === undefined) return reply
-        if (c.enabled === enabled) return { connection: show(c) }
-        const changed = await connections.update({ ...c, enabled })
-        audit(req, action, changed)
-        return { connection: show(changed) }
+        return inTurn(tenant, async () => {
+          const c = found(tenant, req.params.id, reply)
+          if (c === undefined) return reply
+          if (c.enabled === enabled) return { connection: show(c) }
+          const changed = await connections.update({ ...c, enabled })
+          audit(req, action, changed)
+          return { connection: show(changed) }
+        })
       })
     }
 
@@ -272,7 +313,7 @@ export function createService(config: Config, deps: ConnectorsDeps) {
         const client = PROVIDERS[c.provider].connect(c.settings)
         const started = performance.now()
         try {
-          await client.test(AbortSignal.timeout(config.poll.callTimeoutMs))
+          await withTimeout(config.poll.callTimeoutMs, new AbortController().signal, (signal) => client.test(signal))
           return { ok: true, duration_ms: Math.round(performance.now() - started) }
         } catch (err) {
           const e = err instanceof ProviderError ? err : new ProviderError('unavailable', 'ERROR', errorMessage(err))

@@ -188,6 +188,24 @@ describe('mapping', () => {
     ])
   })
 
+  it('leaves out, with a reason each, an event whose time is not epoch ms or whose message is not text, and maps the rest of the page', async () => {
+    const { fake, client } = await setup()
+    const odd = (e: { timestamp: unknown; message: unknown; eventId: string }) => e as unknown as Parameters<typeof fake.add>[0]
+    fake.add(
+      { timestamp: T0 + 1, message: 'fine', eventId: 'ok' },
+      odd({ timestamp: T0 + 2, message: 5, eventId: 'number-message' }),
+      odd({ timestamp: T0 + 3.5, message: 'fractional ms', eventId: 'float-time' }),
+      odd({ timestamp: String(T0 + 4), message: 'time as text', eventId: 'string-time' }),
+    )
+    const page = await client.fetchPage(req())
+    expect(page.events.map((e) => e.providerId)).toEqual(['ok'])
+    expect(page.skipped?.map((s) => [s.providerId, s.reason])).toEqual([
+      ['number-message', 'unmappable'],
+      ['float-time', 'bad_timestamp'],
+      ['string-time', 'bad_timestamp'],
+    ])
+  })
+
   it('gives the same provider ids and records when an event is read again', async () => {
     const { fake, client } = await setup()
     for (let i = 0; i < 5; i++) fake.add({ timestamp: T0 + i, message: `m${i}` })

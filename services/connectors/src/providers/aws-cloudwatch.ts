@@ -52,7 +52,7 @@ import { parseLevel, severityFromPino } from '@sluice/core'
 import type { Severity } from '@sluice/core'
 import { z } from 'zod'
 import { ProviderError } from '../provider.js'
-import type { FetchRequest, Page, Provider, ProviderClient, ProviderErrorKind, ProviderEvent, SluiceRecord } from '../provider.js'
+import type { FetchRequest, Page, Provider, ProviderClient, ProviderErrorKind, ProviderEvent, Skipped, SluiceRecord } from '../provider.js'
 
 /** FilterLogEvents refuses a larger limit (and answers at most 1 MB whatever the limit). */
 const MAX_PAGE_SIZE = 10_000
@@ -107,6 +107,8 @@ export const awsCloudWatch: Provider<AwsCloudWatchSettings> = {
   kind: 'aws-cloudwatch',
   settingsSchema: awsCloudWatchSettingsSchema,
   secretFields: ['secretAccessKey', 'sessionToken'],
+  // Temporary credentials: the token is issued with its access key and is worthless with another.
+  secretTiedTo: { sessionToken: 'accessKeyId' },
   connect,
 }
 
@@ -162,15 +164,29 @@ function connect(s: AwsCloudWatchSettings): ProviderClient {
       }
       const out = await filter(req)
       const events: ProviderEvent[] = []
+      const skipped: Skipped[] = []
       for (const e of out.events ?? []) {
-        const t = e.timestamp
+        const t: unknown = e.timestamp
+        const providerId = typeof e.eventId === 'string' ? e.eventId : undefined
+        if (typeof t !== 'number' || !Number.isSafeInteger(t) || t <= 0) {
+          skipped.push({ reason: 'bad_timestamp', providerId, detail: `timestamp ${JSON.stringify(t) ?? 'missing'} is not epoch milliseconds` })
+          continue
+        }
         // AWS already bounds the window; kept as the contract's guarantee.
-        if (t === undefined || !Number.isSafeInteger(t) || t < req.fromMs || t >= req.toMs) continue
-        events.push(toEvent(e, t, s.logGroupName, service, resource))
+        if (t < req.fromMs || t >= req.toMs) {
+          skipped.push({ reason: 'outside_window', providerId, detail: `timestamp ${t} is outside the window [${req.fromMs}, ${req.toMs})` })
+          continue
+        }
+        try {
+          events.push(toEvent(e, t, s.logGroupName, service, resource))
+        } catch (err) {
+          // One odd event (a message that is not a string…) must not fail its page forever.
+          skipped.push({ reason: 'unmappable', providerId, detail: err instanceof Error ? err.message : String(err) })
+        }
       }
       // AWS sorts by time; a stable sort keeps its order within a millisecond.
       events.sort((a, b) => a.timeMs - b.timeMs)
-      return { events, nextPageToken: out.nextToken || undefined }
+      return { events, nextPageToken: out.nextToken || undefined, ...(skipped.length > 0 && { skipped }) }
     },
     async test(signal: AbortSignal): Promise<void> {
       // The very call the connection makes, so it proves logs:FilterLogEvents on the group, the

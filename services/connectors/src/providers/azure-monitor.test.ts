@@ -66,6 +66,10 @@ describe('azure-monitor settings', () => {
     expect(azureMonitor.settingsSchema.safeParse({ ...base, workspaceId: 'my-workspace' }).success).toBe(false)
     expect(azureMonitor.settingsSchema.safeParse({ ...base, serviceColumn: 'x | take 1' }).success).toBe(false)
     expect(azureMonitor.settingsSchema.safeParse({ ...base, caCertificatePem: 'not a certificate' }).success).toBe(false)
+    // BEGIN/END lines around something that is no certificate: TLS would fail every call.
+    const garbage = '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n'
+    const r = azureMonitor.settingsSchema.safeParse({ ...base, caCertificatePem: garbage })
+    expect(r.error?.issues.map((i) => i.path.join('.'))).toEqual(['caCertificatePem'])
   })
 
   it('drops a trailing semicolon from the query', () => {

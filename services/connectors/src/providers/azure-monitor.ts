@@ -10,6 +10,7 @@
 // Only the settings reach the SDKs: the authority and the endpoint are always explicit, retries
 // are the poller's (the SDKs' own are off, so a 429's Retry-After comes back to it), and the
 // credential never falls back to environment variables or managed identity.
+import { X509Certificate } from 'node:crypto'
 import { rootCertificates } from 'node:tls'
 import { ClientSecretCredential } from '@azure/identity'
 import { LogsQueryClient, LogsQueryResultStatus } from '@azure/monitor-query-logs'
@@ -17,7 +18,21 @@ import type { LogsColumn, LogsQueryResult, LogsTable } from '@azure/monitor-quer
 import { z } from 'zod'
 import { parseSeverity, parseTimestampNs } from '@sluice/core'
 import { ProviderError } from '../provider.js'
-import type { FetchRequest, Page, Provider, ProviderClient, ProviderEvent, SluiceRecord } from '../provider.js'
+import type { FetchRequest, Page, Provider, ProviderClient, ProviderEvent, Skipped, SluiceRecord } from '../provider.js'
+
+const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g
+
+/** Every BEGIN/END CERTIFICATE block parses as an X.509 certificate (else TLS would fail every call). */
+function validCertificates(pem: string): boolean {
+  const blocks = pem.match(CERTIFICATE_BLOCK) ?? []
+  if (blocks.length === 0 || blocks.length !== pem.split('-----BEGIN CERTIFICATE-----').length - 1) return false
+  try {
+    for (const b of blocks) new X509Certificate(b)
+    return true
+  } catch {
+    return false
+  }
+}
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const column = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'expected a column name (letters, digits and _)')
@@ -54,7 +69,12 @@ export const azureMonitorSettings = z.strictObject({
   /** The Log Analytics API base, for private endpoints and tests; default https://api.loganalytics.io/v1. */
   endpoint: httpsUrl.optional(),
   /** PEM CA certificate(s) trusted besides the public roots, for private endpoints and tests. */
-  caCertificatePem: z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'expected PEM certificates' }).max(100_000).optional(),
+  caCertificatePem: z
+    .string()
+    .includes('-----BEGIN CERTIFICATE-----', { message: 'expected PEM certificates' })
+    .max(100_000)
+    .refine(validCertificates, 'expected PEM certificates: a BEGIN/END CERTIFICATE block does not hold a certificate')
+    .optional(),
 })
 export type AzureMonitorSettings = z.output<typeof azureMonitorSettings>
 
@@ -416,11 +436,26 @@ class AzureMonitorClient implements ProviderClient {
     if (table === undefined) return { events: [] }
     const layout = layoutOf(table.columnDescriptors, this.#s)
     const rows = table.rows.slice(0, limit)
-    const events = rows.map((row) => toEvent(row, layout, this.#s)).filter((e) => e.timeMs >= req.fromMs && e.timeMs < req.toMs)
+    const events: ProviderEvent[] = []
+    const skipped: Skipped[] = []
+    for (const row of rows) {
+      let e: ProviderEvent
+      try {
+        e = toEvent(row, layout, this.#s)
+      } catch (err) {
+        // One row the mapping cannot take (no id or time, an odd cell) must not fail its page forever.
+        skipped.push({ reason: 'unmappable', providerId: text(row[layout.index.get(ID) ?? -1]), detail: err instanceof Error ? err.message : String(err) })
+        continue
+      }
+      // The query already bounds the window; kept as the contract's guarantee.
+      if (e.timeMs >= req.fromMs && e.timeMs < req.toMs) events.push(e)
+      else skipped.push({ reason: 'outside_window', providerId: e.providerId, detail: `time ${e.timeMs} is outside the window [${req.fromMs}, ${req.toMs})` })
+    }
+    const more = skipped.length > 0 ? { skipped } : {}
     const last = rows.at(-1)
-    if (table.rows.length <= limit || last === undefined) return { events }
+    if (table.rows.length <= limit || last === undefined) return { events, ...more }
     const cell = (name: string) => text(last[layout.index.get(name) ?? -1])
-    return { events, nextPageToken: encodeCursor({ t: cell(TIME) ?? '', id: cell(ID) ?? '' }) }
+    return { events, nextPageToken: encodeCursor({ t: cell(TIME) ?? '', id: cell(ID) ?? '' }), ...more }
   }
 
   /** The page query over the last minute with `take 0`: token, workspace, source and columns, no rows. */

@@ -78,6 +78,11 @@ describe('settings', () => {
     expect(text).toContain('not a PEM private key')
     expect(text).not.toContain('c2VjcmV0')
     expect(issues({ projectId: good.projectId })).toContain('credentials')
+    // A private key Google's RS256 tokens cannot be signed with.
+    for (const type of ['ec', 'ed25519'] as const) {
+      const pem = (type === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519')).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+      expect(issues({ ...good, credentials: { ...good.credentials, private_key: pem } })).toContain('expected an RSA private key')
+    }
   })
 })
 

@@ -33,7 +33,7 @@ import { v2 } from '@google-cloud/logging'
 import type { protos } from '@google-cloud/logging'
 import { z } from 'zod'
 import { ProviderError } from '../provider.js'
-import type { FetchRequest, Page, Provider, ProviderClient, ProviderErrorKind, ProviderEvent, SluiceRecord } from '../provider.js'
+import type { FetchRequest, Page, Provider, ProviderClient, ProviderErrorKind, ProviderEvent, Skipped, SluiceRecord } from '../provider.js'
 
 type LogEntry = protos.google.logging.v2.ILogEntry
 type ListRequest = protos.google.logging.v2.IListLogEntriesRequest
@@ -61,7 +61,11 @@ const credentialsSchema = z.object({
   project_id: z.string().optional(),
   /** Sent as the JWT's kid: Google picks the public key by it. */
   private_key_id: z.string().optional(),
-  private_key: z.string().refine(isPrivateKey, 'not a PEM private key (the key file\'s "private_key")'),
+  private_key: z
+    .string()
+    .refine(isPrivateKey, 'not a PEM private key (the key file\'s "private_key")')
+    // Service-account keys sign RS256 JWTs: an EC or Ed25519 key would fail every token request.
+    .refine((pem) => !isPrivateKey(pem) || createPrivateKey(pem).asymmetricKeyType === 'rsa', 'expected an RSA private key (Google service-account keys are RSA, RS256)'),
   client_email: z.email(),
   client_id: z.string().optional(),
   auth_uri: z.string().optional(),
@@ -195,12 +199,21 @@ function connect(s: GcpLoggingSettings): ProviderClient {
     async fetchPage(req: FetchRequest): Promise<Page> {
       const response = await list(req)
       const events: ProviderEvent[] = []
+      const skipped: Skipped[] = []
       for (const entry of response.entries ?? []) {
-        const event = toEvent(entry, s.service)
+        let event: ProviderEvent
+        try {
+          event = toEvent(entry, s.service)
+        } catch (err) {
+          // One entry the mapping cannot take must not fail its page forever.
+          skipped.push({ reason: 'unmappable', providerId: entry.insertId ?? undefined, detail: err instanceof Error ? err.message : String(err) })
+          continue
+        }
         // The filter already bounds the window; kept as the contract's guarantee.
         if (event.timeMs >= req.fromMs && event.timeMs < req.toMs) events.push(event)
+        else skipped.push({ reason: entry.timestamp ? 'outside_window' : 'bad_timestamp', providerId: event.providerId, detail: `time ${event.timeMs} is outside the window [${req.fromMs}, ${req.toMs})` })
       }
-      return { events, nextPageToken: response.nextPageToken || undefined }
+      return { events, nextPageToken: response.nextPageToken || undefined, ...(skipped.length > 0 && { skipped }) }
     },
     async test(signal: AbortSignal): Promise<void> {
       const now = Date.now()
