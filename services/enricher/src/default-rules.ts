@@ -43,7 +43,7 @@ export const DEFAULT_RULES: RulesFile = {
       category: 'database',
       is_error: true,
       message:
-        'sqlstate|sqlexception|psqlexception|\\bora-\\d{5}\\b|\\ber_[a-z_]{4,}\\b|duplicate key|violates (unique|foreign key|not-null|check) constraint|integrity constraint|relation "?[\\w.]+"? does not exist|syntax error at or near|mongo(server|network)?error|\\be11000\\b|sequelize\\w*error|queryfailederror|prismaclient\\w*error|too many connections|remaining connection slots|connection pool (exhausted|timed? ?out)|hikaripool.*(timeout|not available)|could not connect to (the )?(database|server|postgres|mysql)',
+        'sqlstate|sqlexception|psqlexception|\\bora-\\d{5}\\b|\\ber_[a-z_]{4,}\\b|duplicate key|violates (unique|foreign key|not-null|check) constraint|integrity constraint|relation "?[\\w.]+"? does not exist|syntax error at or near|mongo(server|network)?error|\\be11000\\b|sequelize\\w{0,64}error|queryfailederror|prismaclient\\w{0,64}error|too many connections|remaining connection slots|connection pool (exhausted|timed? ?out)|hikaripool.{0,256}?(timeout|not available)|could not connect to (the )?(database|server|postgres|mysql)',
     },
 
     // Dependencies: upstreams, circuit breakers, retries.
@@ -89,7 +89,7 @@ export const DEFAULT_RULES: RulesFile = {
       id: 'payment',
       category: 'payment',
       message:
-        'card (was )?declined|card_declined|insufficient[_ ]funds|do_not_honou?r|expired_card|incorrect_(cvc|number)|invalid (card|cvc|cvv)|payment (failed|declined|error|rejected)|charge (failed|declined)|stripe\\w*error|chargeback|fraudulent|3-?d ?secure (failed|authentication failed)|refund failed',
+        'card (was )?declined|card_declined|insufficient[_ ]funds|do_not_honou?r|expired_card|incorrect_(cvc|number)|invalid (card|cvc|cvv)|payment (failed|declined|error|rejected)|charge (failed|declined)|stripe\\w{0,64}error|chargeback|fraudulent|3-?d ?secure (failed|authentication failed)|refund failed',
     },
 
     // The application itself: exceptions, crashes, 5xx, and anything at ERROR or worse.

@@ -69,6 +69,29 @@ describe('enrich', () => {
     expect(a.message).toBe(line(7, 2))
   })
 
+  it('never throws on a body nested deeper than JSON.stringify can write, and keeps fields named like Object methods', () => {
+    const { enrich } = createEnricher()
+    const deep = enrich(event(`{"msg":"deep","a":${'['.repeat(5000)}${']'.repeat(5000)}}`))
+    expect(deep.attributes.a).toBe('[nested too deeply]')
+    const named = enrich(event('{"msg":"hi","constructor":"c","toString":"t","valueOf":"v","hasOwnProperty":"h"}'))
+    expect(named.attributes).toMatchObject({ constructor: 'c', toString: 't', valueOf: 'v', hasOwnProperty: 'h' })
+  })
+
+  it('cuts no character in half: a value or a name cut at its bound stays well-formed', () => {
+    const { enrich } = createEnricher()
+    const out = enrich(event('x', { attributes: { k: `${'a'.repeat(4095)}😀` } }))
+    expect(out.attributes.k).toBe('a'.repeat(4095))
+    expect(out.truncated).toBe(true)
+    const app = enrich(event(`<13>1 2026-11-23T12:00:00Z host ${'s'.repeat(255)}😀 - - - hello`, { service: 'unknown' }))
+    expect(app.service.isWellFormed()).toBe(true)
+  })
+
+  it('takes no header time before 1970 either: the record keeps its own', () => {
+    const { enrich } = createEnricher()
+    const e = event('1.2.3.4 - - [10/Oct/1900:13:55:36 -0700] "GET / HTTP/1.1" 200 1')
+    expect(enrich(e).timestamp).toBe(e.timestamp)
+  })
+
   it('takes no header time storage cannot keep (after 2096): the record keeps its own', () => {
     const { enrich } = createEnricher()
     const e = event('2200-10-18 18:01:47,978 WARN [main] org.example.Allocator: far ahead')

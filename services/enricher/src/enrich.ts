@@ -9,7 +9,7 @@
 //   mine        template + pattern_id of the inner message (miner.ts; access lines: route shape)
 //   classify    rules → category, is_error
 // Everything is built once in createEnricher, so enrich() only runs compiled code.
-import { LATEST_EVENT_NS, createRedactor } from '@sluice/core'
+import { LATEST_EVENT_NS, createRedactor, setOwn } from '@sluice/core'
 import type { LogEvent, RedactOptions, Severity } from '@sluice/core'
 import { compileRules } from './classify.js'
 import { DEFAULT_RULES } from './default-rules.js'
@@ -17,7 +17,7 @@ import { patternIdOf, TemplateMiner } from './miner.js'
 import type { MinerOptions } from './miner.js'
 import { extractFields } from './extract.js'
 import type { EnrichedLog } from './model.js'
-import { capAttributes, DEFAULT_NORMALIZE_OPTIONS, normalizeEvent } from './normalize.js'
+import { capAttributes, cutChars, DEFAULT_NORMALIZE_OPTIONS, normalizeEvent } from './normalize.js'
 import type { NormalizeOptions } from './normalize.js'
 import { parseBody } from './parsers/index.js'
 
@@ -61,7 +61,7 @@ export function createEnricher(config: EnricherConfig = {}): Enricher {
     if (parsed) {
       // Object.assign, not a spread: V8 makes adding keys to a spread copy slow (~30× here).
       const merged: Record<string, string> = Object.assign({}, ev.attributes)
-      for (const k in parsed.fields) if (!(k in merged)) merged[k] = parsed.fields[k] ?? ''
+      for (const k in parsed.fields) if (!Object.hasOwn(merged, k)) setOwn(merged, k, parsed.fields[k] ?? '')
       const capped = capAttributes(merged, limits)
       attributes = capped.attributes
       truncated ||= capped.truncated
@@ -84,7 +84,7 @@ export function createEnricher(config: EnricherConfig = {}): Enricher {
       patternId = match.patternId
       aliases = match.merged
     }
-    const service = ev.service === 'unknown' && parsed?.app ? parsed.app.slice(0, limits.maxNameChars) : ev.service
+    const service = ev.service === 'unknown' && parsed?.app ? cutChars(parsed.app, limits.maxNameChars) : ev.service
     const verdict = classify({
       severityNumber: severity.number,
       service,
@@ -99,10 +99,10 @@ export function createEnricher(config: EnricherConfig = {}): Enricher {
       id: ev.id,
       tenant: ev.tenant,
       // A header's time where the record had none, if storage can keep it (a line dated 2200 is not refused for it).
-      timestamp: ev.timestamp === ev.observed_timestamp && parsed?.timestampNs !== undefined && parsed.timestampNs <= LATEST_EVENT_NS ? parsed.timestampNs : ev.timestamp,
+      timestamp: ev.timestamp === ev.observed_timestamp && parsed?.timestampNs !== undefined && parsed.timestampNs >= 0n && parsed.timestampNs <= LATEST_EVENT_NS ? parsed.timestampNs : ev.timestamp,
       observed_timestamp: ev.observed_timestamp,
       service,
-      host: ev.host ?? parsed?.host?.slice(0, limits.maxNameChars) ?? null,
+      host: ev.host ?? (parsed?.host === undefined ? undefined : cutChars(parsed.host, limits.maxNameChars)) ?? null,
       severity_text: severity.text,
       severity_number: severity.number,
       message: message.text,

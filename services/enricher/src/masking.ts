@@ -96,7 +96,9 @@ function scanHexWords(text: string, replacement: string): string {
 
 /** The production defaults. Order matters: the first rule to claim a span wins. */
 export const DEFAULT_MASKS: readonly MaskRule[] = [
-  { name: 'url', pattern: /\b[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s"'<>]+/g, replacement: '<URL>', hint: '://' },
+  // The scheme starts where a run of scheme characters does: from every word boundary inside a
+  // long `a.a.a…` run, each start rescanned the run (quadratic).
+  { name: 'url', pattern: /(?<![\w+.-])[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s"'<>]+/g, replacement: '<URL>', hint: '://' },
   // The look-behind starts a match only where a run of local-part characters starts: without it a
   // long word before an '@' is rescanned from every position (quadratic).
   { name: 'email', pattern: /(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g, replacement: '<EMAIL>', hint: '@' },

@@ -2,7 +2,7 @@
 // canonical text), one timestamp unit (epoch ns), bounded names, a bounded message and a bounded
 // string-only attribute map. Bounds protect every later stage (regexes, Drain, ClickHouse rows)
 // from one pathological record; a cut is reported through `truncated`, never silent.
-import { INPUT_LIMITS, parseSeverity, parseTimestampNs, severityFromNumber } from '@sluice/core'
+import { INPUT_LIMITS, parseSeverity, parseTimestampNs, setOwn, severityFromNumber } from '@sluice/core'
 import type { LogEvent, LogSource, Severity } from '@sluice/core'
 
 export interface NormalizeOptions {
@@ -56,9 +56,15 @@ export function normalizeTimestampNs(ts: bigint, observed: bigint, source: LogSo
   return parseTimestampNs(Number(ts)) ?? observed
 }
 
+/** `s` cut to at most `max` UTF-16 units, never between the two halves of a surrogate pair (which no UTF-8 can hold). */
+export function cutChars(s: string, max: number): string {
+  if (s.length <= max) return s
+  const last = s.charCodeAt(max - 1)
+  return s.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max)
+}
+
 function boundName(name: string, max: number): string {
-  const t = name.trim()
-  return t.length > max ? t.slice(0, max) : t
+  return cutChars(name.trim(), max)
 }
 
 const encoder = new TextEncoder()
@@ -76,7 +82,14 @@ export function truncateUtf8(s: string, maxBytes: number): { text: string; trunc
 export function stringifyValue(v: unknown): string {
   if (typeof v === 'string') return v
   if (v === null || v === undefined) return ''
-  if (typeof v === 'object') return JSON.stringify(v)
+  if (typeof v === 'object') {
+    try {
+      return JSON.stringify(v)
+    } catch {
+      // JSON.parse reads any depth; JSON.stringify runs out of stack (a body of 5 000 nested arrays).
+      return '[nested too deeply]'
+    }
+  }
   return String(v)
 }
 
@@ -90,8 +103,9 @@ export function flattenInto(into: Record<string, string>, value: Record<string, 
     const v = value[k]
     if (v !== null && typeof v === 'object' && !Array.isArray(v) && maxDepth > 1) {
       flattenInto(into, v as Record<string, unknown>, maxDepth - 1, key)
-    } else if (!(key in into)) {
-      into[key] = stringifyValue(v)
+    } else if (!Object.hasOwn(into, key)) {
+      // Own keys only: `constructor` or `toString` in a body is a field like any other.
+      setOwn(into, key, stringifyValue(v))
     }
   }
 }
@@ -126,7 +140,7 @@ export function capAttributes(attrs: Readonly<Record<string, string>>, o: Normal
       continue
     }
     if (v.length > o.maxAttributeValueChars) {
-      out[k] = v.slice(0, o.maxAttributeValueChars)
+      out[k] = cutChars(v, o.maxAttributeValueChars)
       truncated = true
     } else out[k] = v
     count++

@@ -51,8 +51,11 @@ export function parseClfTime(s: string): bigint | undefined {
   return BigInt(ms) * 1_000_000n + BigInt(frac.padEnd(9, '0'))
 }
 
+/** Longest trailer read for a request time: timings sit in the first few fields, and an unclosed quote in a long one made the scan quadratic. */
+const MAX_TRAILER_CHARS = 1024
+
 function requestTimeOf(trailer: string): number | null {
-  if (trailer === '') return null
+  if (trailer === '' || trailer.length > MAX_TRAILER_CHARS) return null
   // Quoted extras ($http_x_forwarded_for …) may hold anything: only quoted numbers survive.
   const bare = trailer.replace(QUOTED_G, (_q, inner: string) => (NUMBER.test(inner) ? inner : '-'))
   const m = TIMING_PAIR.exec(bare) ?? DECIMAL_TOKEN.exec(bare)
