@@ -64,9 +64,11 @@ export const clickhouseEnv = z.object({
   CLICKHOUSE_PASSWORD: z.string().default(''),
   CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a plain identifier').default('sluice'),
   CLICKHOUSE_DATA_DIR: z.string().default('.local/clickhouse'),
-  // At most 3650, as a tenant's retention_days: Sluice accepts events up to 2096-01-01 so that the
-  // longest retention still ends inside ClickHouse's DateTime (2106; @sluice/core LATEST_EVENT_NS).
-  CLICKHOUSE_TTL_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  // At most 65535, what the RetentionDays column (UInt16) holds. Events are accepted up to
+  // 2096-01-01 (@sluice/core LATEST_EVENT_NS) so that a retention of 3650 days still ends inside
+  // ClickHouse's DateTime (2106); with a longer one, the sink refuses rows that would not
+  // (clickhouse-sink row-binary.ts latestEventNs).
+  CLICKHOUSE_TTL_DAYS: z.coerce.number().int().min(1).max(65535).default(30),
   // A cluster of ClickHouse servers (a name in their remote_servers; needs CLICKHOUSE_URL): tables
   // are created ON CLUSTER as Replicated <t>_local plus Distributed <t> (libs/clickhouse/src/cluster.ts).
   CLICKHOUSE_CLUSTER: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a plain identifier').optional(),

@@ -17,12 +17,15 @@ export interface TenantRetentionSource {
 export class TenantRetention {
   /** The days of every tenant, when all keep logs equally long; else undefined. */
   readonly uniform: number | undefined
+  /** The longest any tenant keeps logs, in days (it bounds the latest event time a row may have: row-binary.ts). */
+  readonly longest: number
   readonly #source: TenantRetentionSource | undefined
   readonly #byTenant = new Map<string, number>()
 
   private constructor(uniform: number | undefined, source: TenantRetentionSource | undefined) {
     this.uniform = uniform
     this.#source = source
+    this.longest = uniform ?? Math.max(...[source!.defaults, ...source!.overridden().map((t) => source!.get(t))].map((s) => retentionDaysColumnValue(s.retentionDays)))
   }
 
   /** The same retention for every tenant (tests, benchmarks). */

@@ -216,6 +216,15 @@ describe('LogRowBinaryEncoder', () => {
     expect(batch.bytes.equals(encode(log({ id: 'a' }), log({ id: 'b' })))).toBe(true)
   })
 
+  it('refuses earlier where a tenant keeps logs longer than 3650 days: its TimestampTime plus retention must end inside DateTime', () => {
+    // 20 000 days (~55 years): the last second kept is 2106-02-07T06:28:15Z less 20 000 days, 2051-05-06.
+    const encoder = new LogRowBinaryEncoder(1 << 16, TenantRetention.uniform(20_000))
+    const lastNs = (4_294_967_295n - 20_000n * 86_400n) * 1_000_000_000n + 999_999_999n
+    expect(encoder.encodeBatch([log({ id: 'kept', timestamp: lastNs })]).rejected).toEqual([])
+    const late = encoder.encodeBatch([log({ id: 'late', timestamp: lastNs + 1n })]).rejected
+    expect(late.map((r) => r.error.message)).toEqual([`log late: timestamp ${lastNs + 1n} is after 2051-05-06T06:28:15.999999999Z, the latest time a row can be kept 20000 days (a tenant's retention; ClickHouse's DateTime ends in 2106)`])
+  })
+
   it('rejects values of the wrong type, naming the record and field', () => {
     const message = (over: Record<string, unknown>) => rejection(() => encode(log(over as Partial<EnrichedLog>))).message
     expect(message({ message: undefined })).toBe('log r1: message is undefined, not a string')

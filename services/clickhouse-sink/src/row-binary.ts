@@ -39,7 +39,7 @@
 //   produces one, so it is a bug upstream, not something to guess a value for.
 // A rejected record throws SluiceError('VALIDATION_FAILED') naming the record id and the field,
 // and leaves the buffer as it was before it, so the caller dead-letters that record alone.
-import { AFTER_LATEST_EVENT, LATEST_EVENT_NS, SluiceError } from '@sluice/core'
+import { AFTER_LATEST_EVENT, LATEST_EVENT_NS, SluiceError, formatNs } from '@sluice/core'
 import type { EnrichedLog } from '@sluice/core'
 import { TenantRetention } from './retention.js'
 
@@ -87,6 +87,19 @@ export const MIN_NS = -2_208_988_800_000_000_000n
 export const MAX_NS = 9_223_372_036_854_775_807n
 /** The latest event time (the timestamp column) a row may have: 2096-01-01T00:00:00Z, see the header. */
 export const LATEST_NS = LATEST_EVENT_NS
+/** The last second ClickHouse's DateTime holds, 2106-02-07T06:28:15Z. */
+const DATETIME_END_S = 4_294_967_295n
+
+/**
+ * The latest event time a row may have under `retention`: LATEST_NS, or earlier where a tenant
+ * keeps logs longer than 3650 days (CLICKHOUSE_TTL_DAYS allows up to 65535), so that the row's
+ * TimestampTime plus its retention still ends inside DateTime rather than wrapping to the past.
+ */
+export function latestEventNs(retention: TenantRetention): bigint {
+  const lastSecond = DATETIME_END_S - BigInt(retention.longest) * 86_400n
+  const ns = lastSecond * 1_000_000_000n + 999_999_999n
+  return ns < LATEST_NS ? ns : LATEST_NS
+}
 
 /** Shorter strings are copied by a JS loop while they are ASCII: cheaper than a native call (~0.7 µs per bench row). */
 const SHORT_STRING_CHARS = 48
@@ -128,8 +141,9 @@ export function outsideDateTime64(ns: bigint): string {
 }
 
 /** Why an event time inside DateTime64(9) is refused all the same (see `rejection`). */
-export function afterLatestEvent(ns: bigint): string {
-  return `${ns} is ${AFTER_LATEST_EVENT}`
+export function afterLatestEvent(ns: bigint, latest: bigint = LATEST_NS, longestDays = 0): string {
+  if (latest >= LATEST_NS) return `${ns} is ${AFTER_LATEST_EVENT}`
+  return `${ns} is after ${formatNs(latest)}, the latest time a row can be kept ${longestDays} days (a tenant's retention; ClickHouse's DateTime ends in 2106)`
 }
 
 function reject(e: EnrichedLog, field: string, reason: string): never {
@@ -152,7 +166,10 @@ export class LogRowBinaryEncoder {
   #rows = 0
 
   /** `retention`: the RetentionDays of each tenant's rows; the service passes the tenants' settings. */
+  readonly #latest: bigint
+
   constructor(initialBytes = 1 << 20, retention: TenantRetention = DEFAULT_RETENTION) {
+    this.#latest = latestEventNs(retention)
     this.#initialBytes = initialBytes
     this.#retention = retention
     this.#buf = Buffer.allocUnsafeSlow(initialBytes) as Utf8Writable
@@ -215,7 +232,7 @@ export class LogRowBinaryEncoder {
     this.#string(e, 'id', e.id)
     this.#string(e, 'tenant', e.tenant)
     this.#timestamp(e, 'timestamp', e.timestamp)
-    if (e.timestamp > LATEST_NS) reject(e, 'timestamp', afterLatestEvent(e.timestamp))
+    if (e.timestamp > this.#latest) reject(e, 'timestamp', afterLatestEvent(e.timestamp, this.#latest, this.#retention.longest))
     this.#timestamp(e, 'observed_timestamp', e.observed_timestamp)
     this.#string(e, 'service', e.service)
     this.#optionalString(e, 'host', e.host)

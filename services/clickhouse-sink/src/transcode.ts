@@ -66,7 +66,7 @@
 // is therefore built as that object and written as the encoder writes it.
 import { isUtf8 } from 'node:buffer'
 import { SluiceError } from '@sluice/core'
-import { DEFAULT_RETENTION, LATEST_NS, LOG_COLUMNS, MAX_NS, MAX_RETAINED_BYTES, MIN_NS, afterLatestEvent, outsideDateTime64, rejection, varintBytes } from './row-binary.js'
+import { DEFAULT_RETENTION, LOG_COLUMNS, MAX_NS, MAX_RETAINED_BYTES, MIN_NS, afterLatestEvent, latestEventNs, outsideDateTime64, rejection, varintBytes } from './row-binary.js'
 import type { TenantRetention } from './retention.js'
 
 const MAGIC = 0
@@ -198,9 +198,6 @@ const MIN_HI = Number(BigInt.asIntN(32, MIN_NS >> 32n))
 const MIN_LO = Number(BigInt.asUintN(32, MIN_NS))
 const MAX_HI = Number(BigInt.asIntN(32, MAX_NS >> 32n))
 const MAX_LO = Number(BigInt.asUintN(32, MAX_NS))
-// The latest event time a row may have (row-binary.ts), alike.
-const LATEST_HI = Number(BigInt.asIntN(32, LATEST_NS >> 32n))
-const LATEST_LO = Number(BigInt.asUintN(32, LATEST_NS))
 
 /**
  * Strings up to this many bytes are copied (and checked for UTF-8) a 32-bit word at a time by a JS
@@ -303,7 +300,15 @@ export class LogTranscoder {
   /** Start and length of each map key read so far, to find repeats. */
   readonly #keys = new Int32Array(2 * MAX_CHECKED_MAP_ENTRIES)
 
+  /** The latest event time a row may have (row-binary.ts latestEventNs), as the two 32-bit halves. */
+  readonly #latest: bigint
+  readonly #latestHi: number
+  readonly #latestLo: number
+
   private constructor(schemaId: number, initialBytes: number, retention: TenantRetention) {
+    this.#latest = latestEventNs(retention)
+    this.#latestHi = Number(BigInt.asIntN(32, this.#latest >> 32n))
+    this.#latestLo = Number(BigInt.asUintN(32, this.#latest))
     this.#schemaId = schemaId
     this.#initialBytes = initialBytes
     this.#retention = retention
@@ -668,8 +673,8 @@ export class LogTranscoder {
     const high = ((hi >>> 1) ^ sign) | 0
     if (high < MIN_HI || (high === MIN_HI && low < MIN_LO) || high > MAX_HI || (high === MAX_HI && low > MAX_LO)) {
       this.#refuse(field, outsideDateTime64(BigInt.asIntN(64, (BigInt(high) << 32n) | BigInt(low))))
-    } else if (event && (high > LATEST_HI || (high === LATEST_HI && low > LATEST_LO))) {
-      this.#refuse(field, afterLatestEvent(BigInt.asIntN(64, (BigInt(high) << 32n) | BigInt(low))))
+    } else if (event && (high > this.#latestHi || (high === this.#latestHi && low > this.#latestLo))) {
+      this.#refuse(field, afterLatestEvent(BigInt.asIntN(64, (BigInt(high) << 32n) | BigInt(low)), this.#latest, this.#retention.longest))
     }
     const out = this.#out
     const o = this.#o
