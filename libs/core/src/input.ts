@@ -42,10 +42,14 @@ const MAX_DEPTH = 32
  */
 const nsInRange = (v: bigint | undefined): bigint | undefined => (v !== undefined && v >= 0n && v <= LATEST_EVENT_NS ? v : undefined)
 
-/** A value as an error message repeats it: JSON, cut to 100 characters (a 10 MB value is not echoed). */
+/** `text` as an error message repeats it: at most `max` characters, and how long it was (a 10 MB value is not echoed). */
+export function clipped(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text
+}
+
+/** A value as an error message repeats it: JSON, cut to 100 characters. */
 export function shownValue(v: unknown): string {
-  const text = typeof v === 'bigint' ? String(v) : JSON.stringify(v)
-  return text.length > 100 ? `${text.slice(0, 100)}… (${text.length} characters)` : text
+  return clipped(typeof v === 'bigint' ? String(v) : JSON.stringify(v), 100)
 }
 
 const timestampField = z.union([z.string(), z.number(), z.bigint()]).transform((v, ctx) => {

@@ -2,7 +2,7 @@
 // canonical text), one timestamp unit (epoch ns), bounded names, a bounded message and a bounded
 // string-only attribute map. Bounds protect every later stage (regexes, Drain, ClickHouse rows)
 // from one pathological record; a cut is reported through `truncated`, never silent.
-import { INPUT_LIMITS, parseSeverity, parseTimestampNs, setOwn, severityFromNumber } from '@sluice/core'
+import { INPUT_LIMITS, parseSeverity, parseTimestampNs, setOwn, severityFromNumber, truncateUtf8 } from '@sluice/core'
 import type { LogEvent, LogSource, Severity } from '@sluice/core'
 
 export interface NormalizeOptions {
@@ -67,16 +67,7 @@ function boundName(name: string, max: number): string {
   return cutChars(name.trim(), max)
 }
 
-const encoder = new TextEncoder()
-
-/** Cuts `s` to at most `maxBytes` UTF-8 bytes without splitting a character. */
-export function truncateUtf8(s: string, maxBytes: number): { text: string; truncated: boolean } {
-  // A UTF-16 unit is at most 3 UTF-8 bytes: short strings skip the byte count entirely.
-  if (s.length * 3 <= maxBytes || Buffer.byteLength(s, 'utf8') <= maxBytes) return { text: s, truncated: false }
-  // encodeInto writes whole characters only and reports how many UTF-16 units it consumed.
-  const { read } = encoder.encodeInto(s, new Uint8Array(maxBytes))
-  return { text: s.slice(0, read), truncated: true }
-}
+export { truncateUtf8 }
 
 /** Stringifies a value for a string map: scalars as text, null as '', the rest as JSON. */
 export function stringifyValue(v: unknown): string {

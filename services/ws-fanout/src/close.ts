@@ -3,7 +3,7 @@
 // (RFC 6455 §5.5), so a reason is cut to 123 bytes of UTF-8 on a character boundary: ws throws a
 // RangeError on a longer one, and a tenant name of 64 characters made the tenant-limit close end
 // as 1006 with no reason at all.
-import { truncateUtf8 } from './protocol.js'
+import { ellipsizeUtf8 } from './protocol.js'
 
 /** The server is shutting down. */
 export const CLOSE_GOING_AWAY = 1001
@@ -23,5 +23,5 @@ export const CLOSE_REASON_MAX_BYTES = 123
 
 /** Closes `socket` with `code` and `reason`, the reason cut to fit in the close frame. */
 export function closeWith(socket: { close(code: number, reason: string): void }, code: number, reason: string): void {
-  socket.close(code, truncateUtf8(reason, CLOSE_REASON_MAX_BYTES))
+  socket.close(code, ellipsizeUtf8(reason, CLOSE_REASON_MAX_BYTES))
 }

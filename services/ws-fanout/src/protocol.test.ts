@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { escapedJson, largestSubscribe } from './protocol-fixture.js'
-import { ERROR_MAX_BYTES, MAX_PAYLOAD_BYTES, compileFilters, parseClientMessage, truncateUtf8 } from './protocol.js'
+import { ERROR_MAX_BYTES, MAX_PAYLOAD_BYTES, compileFilters, parseClientMessage, ellipsizeUtf8 } from './protocol.js'
 
 const log = { service: 'api', severity_number: 17, category: 'database', pattern_id: '0123456789abcdef', message: 'deadlock on orders' }
 
@@ -56,13 +56,13 @@ describe('client messages', () => {
   })
 })
 
-describe('truncateUtf8', () => {
+describe('ellipsizeUtf8', () => {
   it('leaves short text alone and cuts long text on a character boundary, marked with …', () => {
-    expect(truncateUtf8('tenant acme', 123)).toBe('tenant acme')
-    const cut = truncateUtf8('é'.repeat(100), 123)
+    expect(ellipsizeUtf8('tenant acme', 123)).toBe('tenant acme')
+    const cut = ellipsizeUtf8('é'.repeat(100), 123)
     expect(Buffer.byteLength(cut)).toBeLessThanOrEqual(123)
     expect(cut).toBe(`${'é'.repeat(60)}…`)
-    expect(truncateUtf8('😀'.repeat(40), 20)).toBe(`${'😀'.repeat(4)}…`)
+    expect(ellipsizeUtf8('😀'.repeat(40), 20)).toBe(`${'😀'.repeat(4)}…`)
   })
 })
 

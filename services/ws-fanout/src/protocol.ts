@@ -17,7 +17,7 @@
 // Bounds: a frame is at most MAX_PAYLOAD_BYTES (larger ones close with 1009), and the schema's
 // limits keep every valid message under it; an error message is at most ERROR_MAX_BYTES.
 import { z } from 'zod'
-import { CATEGORIES, INPUT_LIMITS, SEVERITY_TEXTS, parseSeverity } from '@sluice/core'
+import { CATEGORIES, INPUT_LIMITS, SEVERITY_TEXTS, parseSeverity, truncateUtf8 } from '@sluice/core'
 
 export const CHANNELS = ['logs', 'alerts', 'stats'] as const
 export type Channel = (typeof CHANNELS)[number]
@@ -88,18 +88,12 @@ export function parseClientMessage(text: string): { ok: true; message: ClientMes
   if (r.success) return { ok: true, message: r.data }
   const [first, ...rest] = r.error.issues
   const named = `${first!.path.join('.') || 'message'}: ${first!.message}`
-  return { ok: false, error: truncateUtf8(rest.length > 0 ? `${named} (and ${rest.length} more)` : named, ERROR_MAX_BYTES) }
+  return { ok: false, error: ellipsizeUtf8(rest.length > 0 ? `${named} (and ${rest.length} more)` : named, ERROR_MAX_BYTES) }
 }
 
-const encoder = new TextEncoder()
-
-/** `text` cut to at most `maxBytes` of UTF-8 on a character boundary, ending in … when cut. */
-export function truncateUtf8(text: string, maxBytes: number): string {
-  // A UTF-16 unit is at most 3 UTF-8 bytes: short texts skip the byte count.
-  if (text.length * 3 <= maxBytes || Buffer.byteLength(text) <= maxBytes) return text
-  // encodeInto writes whole characters only and says how many UTF-16 units it read.
-  const { read } = encoder.encodeInto(text, new Uint8Array(maxBytes - 3))
-  return `${text.slice(0, read)}…`
+/** `text` cut to at most `maxBytes` of UTF-8 on a character boundary, ending in … (3 bytes) when cut. */
+export function ellipsizeUtf8(text: string, maxBytes: number): string {
+  return truncateUtf8(text, maxBytes).truncated ? `${truncateUtf8(text, maxBytes - 3).text}…` : text
 }
 
 /** The fields of a log the filters look at. */

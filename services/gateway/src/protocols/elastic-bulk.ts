@@ -19,7 +19,7 @@
 // parser picks up again (once a line was not an action, the alternation is lost anyway; this finds
 // it again). Sluice stores logs append-only, so `update` and `delete` are refused per item.
 
-import { ILL_FORMED as NOT_UNICODE } from '@sluice/core'
+import { ILL_FORMED as NOT_UNICODE, clipped } from '@sluice/core'
 
 export const BULK_OPS = ['index', 'create', 'update', 'delete'] as const
 export type BulkOp = (typeof BULK_OPS)[number]
@@ -53,7 +53,7 @@ const MAX_SHOWN_CHARS = 200
 
 /** `text` cut to a length fit for an error message (a 5 MB index name is not echoed three times). */
 export function shown(text: string): string {
-  return text.length > MAX_SHOWN_CHARS ? `${text.slice(0, MAX_SHOWN_CHARS)}… (${text.length} characters)` : text
+  return clipped(text, MAX_SHOWN_CHARS)
 }
 
 /** Why a text of the client's cannot be stored (@sluice/core's words), as a predicate. */
