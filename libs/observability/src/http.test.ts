@@ -48,6 +48,8 @@ describe('createHttpApp', () => {
     })
     expect((await app.inject({ url: '/x?limit=11' })).json()).toEqual({ error: 'VALIDATION_FAILED', message: 'parameter limit: Too big: expected number to be <=10' })
     expect((await app.inject({ url: '/x?limit=1&colour=red' })).json()).toEqual({ error: 'VALIDATION_FAILED', message: 'unknown parameter(s): colour' })
+    // Given twice: said so, not "expected number, received NaN".
+    expect((await app.inject({ url: '/x?limit=1&limit=2' })).json()).toEqual({ error: 'VALIDATION_FAILED', message: 'parameter limit: given 2 times; give it once' })
     const body = await app.inject({ method: 'POST', url: '/y', payload: { by: '' } })
     expect(body.statusCode).toBe(400)
     expect(body.json().message).toMatch(/^body field by: /)

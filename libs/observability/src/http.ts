@@ -72,7 +72,7 @@ export function registerOpsRoutes(app: FastifyInstance, opts: { registry: Regist
  * The message of a request that failed its route's zod schema, naming what was wrong the way the
  * handlers' own checks do: `parameter limit: …`, `unknown parameter(s): colour`, `body field x: …`.
  */
-export function validationMessage(err: unknown): string | undefined {
+export function validationMessage(err: unknown, query?: unknown): string | undefined {
   if (!hasZodFastifySchemaValidationErrors(err)) return undefined
   const first = err.validation[0]
   if (!first) return 'invalid request'
@@ -82,6 +82,10 @@ export function validationMessage(err: unknown): string | undefined {
     const keys = (first.params as { keys?: string[] }).keys ?? []
     return where === 'querystring' ? `unknown parameter(s): ${keys.join(', ')}` : `unknown ${where} field(s): ${keys.join(', ')}`
   }
+  // A parameter given twice (`limit=1&limit=2`) reaches its schema as a list: say so, rather than
+  // what the list is not ("expected number, received NaN").
+  const given = where === 'querystring' && typeof query === 'object' && query !== null && Object.hasOwn(query, path) ? (query as Record<string, unknown>)[path] : undefined
+  if (Array.isArray(given) && first.keyword !== 'too_big' && first.keyword !== 'too_small') return `parameter ${path}: given ${given.length} times; give it once`
   const noun = { querystring: 'parameter', params: 'path parameter', body: 'body field', headers: 'header' }[where] ?? where
   // An issue about the whole object (a refinement) says what it is about itself.
   return path ? `${noun} ${path}: ${first.message}` : first.message
@@ -115,7 +119,7 @@ export const RETRY_AFTER_SECONDS = 5
  */
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | SluiceError, req, reply) => {
-    const invalid = validationMessage(err)
+    const invalid = validationMessage(err, req.query)
     if (invalid !== undefined) return reply.code(400).send({ error: 'VALIDATION_FAILED', message: invalid })
     if (isSluiceError(err)) {
       const status = STATUS[err.code] ?? 500
