@@ -167,7 +167,7 @@ describe('the cluster schema on a one-shard cluster (ON CLUSTER and replication 
     // 0011's copies are gone, with their Distributed tables.
     expect(tables.filter((t) => t.name.includes('0011'))).toEqual([])
     const views = tables.filter((t) => t.engine === 'MaterializedView')
-    expect(views.map((v) => v.name).sort()).toEqual(['error_events_mv', 'label_values_mv', 'pattern_aliases_mv', 'patterns_mv', 'volume_mv'])
+    expect(views.map((v) => v.name).sort()).toEqual(['attribute_keys_mv', 'error_events_mv', 'label_values_mv', 'pattern_aliases_mv', 'patterns_mv', 'volume_mv'])
     for (const v of views) expect(v.create).toMatch(new RegExp(`TO ${DB}\\.\\w+_local[\\s\\S]*FROM ${DB}\\.logs_local`))
   })
 
@@ -186,6 +186,7 @@ describe('the cluster schema on a one-shard cluster (ON CLUSTER and replication 
     ])
     expect(await rows(`SELECT sum(Count) AS n FROM ${DB}.volume`)).toEqual([{ n: 3 }])
     expect(await rows(`SELECT Value FROM ${DB}.label_values WHERE Name = 'k8s_pod_name' GROUP BY Value`)).toEqual([{ Value: 'pod-1' }])
+    expect(await rows(`SELECT Kind, Key FROM ${DB}.attribute_keys WHERE Name = 'k8s_pod_name' GROUP BY ALL`)).toEqual([{ Kind: 'resource', Key: 'k8s.pod.name' }])
     expect(await rows(`SELECT DISTINCT PatternId FROM ${DB}.pattern_aliases WHERE Alias = 'p0'`)).toEqual([{ PatternId: 'p1' }])
   })
 

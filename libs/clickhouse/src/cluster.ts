@@ -34,6 +34,8 @@ export const SHARDING_KEYS: Readonly<Record<string, string>> = {
   volume: 'cityHash64(tenant, ServiceName)',
   // No service column: view rows follow their log row's shard; readers sum() across shards.
   label_values: 'cityHash64(tenant, Name, Value)',
+  // Read by (tenant, Name) and grouped: a copy of a key on two shards changes nothing.
+  attribute_keys: 'cityHash64(tenant, Name)',
   // Read as `PatternId IN (SELECT … WHERE Alias = …)`: a copy on two shards changes nothing.
   pattern_aliases: 'cityHash64(tenant, Alias)',
   // Every version of an alert (ReplacingMergeTree(Version) by (Tenant, Id)) on one shard.

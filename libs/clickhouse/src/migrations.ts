@@ -18,6 +18,7 @@ export const RETENTION_TABLES = [
   ['patterns', 'Bucket'],
   ['volume', 'Minute'],
   ['label_values', 'Hour'],
+  ['attribute_keys', 'Day'],
 ] as const
 
 /** Retention days as the RetentionDays column (UInt16) holds them: whole days, 1 to 65535. */

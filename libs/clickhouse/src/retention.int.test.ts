@@ -117,16 +117,16 @@ describe('per-tenant retention', () => {
     for (const [table] of RETENTION_TABLES) {
       expect(await rows(`SELECT DISTINCT RetentionDays AS d FROM ${db}.${table}`), table).toEqual([{ d: 45 }])
     }
-    const keys = await rows<{ name: string; partition_key: string }>(`SELECT name, partition_key FROM system.tables WHERE database = '${db}' AND name IN ('logs', 'error_events', 'volume', 'label_values', 'patterns') ORDER BY name`)
+    const keys = await rows<{ name: string; partition_key: string }>(`SELECT name, partition_key FROM system.tables WHERE database = '${db}' AND name IN ('logs', 'error_events', 'volume', 'label_values', 'patterns', 'attribute_keys') ORDER BY name`)
     for (const k of keys) expect(k.partition_key, k.name).toMatch(/, RetentionDays\)$/)
     expect(await rows(`SELECT name FROM system.tables WHERE database = '${db}' AND name LIKE '%_0011'`)).toEqual([])
 
     // Inserts into the new logs reach every derived table, with the row's RetentionDays.
     await insertLogs(db, [{ id: 'n1', tenant: 'new', retention: 7 }])
     const derived = await Promise.all(
-      ['error_events', 'volume', 'label_values', 'patterns'].map(async (t) => [t, await rows(`SELECT DISTINCT RetentionDays AS d FROM ${db}.${t} WHERE tenant = 'new'`)]),
+      ['error_events', 'volume', 'label_values', 'patterns', 'attribute_keys'].map(async (t) => [t, await rows(`SELECT DISTINCT RetentionDays AS d FROM ${db}.${t} WHERE tenant = 'new'`)]),
     )
-    expect(Object.fromEntries(derived)).toEqual({ error_events: [{ d: 7 }], volume: [{ d: 7 }], label_values: [{ d: 7 }], patterns: [{ d: 7 }] })
+    expect(Object.fromEntries(derived)).toEqual({ error_events: [{ d: 7 }], volume: [{ d: 7 }], label_values: [{ d: 7 }], patterns: [{ d: 7 }], attribute_keys: [{ d: 7 }] })
     expect(await rows(`SELECT Alias FROM ${db}.pattern_aliases WHERE tenant = 'new'`)).toEqual([{ Alias: 'old-p' }])
     const after = await contents(db)
     expect(after.volume.filter((r) => r.includes('"new"'))).toEqual([expect.stringContaining('"c":1')])

@@ -26,7 +26,7 @@
 // mutations, waited for (mutations_sync): they rewrite the parts that hold the rows, so the data
 // is gone from disk when the task is done (a lightweight DELETE would only hide the rows until a
 // later merge). What stays: counts in volume, label_values and patterns (no content; label values
-// are service, level, host and resource attributes), pattern templates (variables masked), and
+// are service, level, host and resource attributes), attribute key names (attribute_keys), pattern templates (variables masked), and
 // the records still in Kafka topics until those topics' own retention passes.
 //
 // Task state is stored in <db>.deletions (schemas/clickhouse/0012), one row per state, so any

@@ -6,19 +6,20 @@ import type { Grouping, LogExpr, Matcher, RangeAggregation } from '../logql/ast.
 import { matchesEmpty } from '../logql/parse.js'
 import type { Labels } from './output.js'
 import { Pipeline, namesLabel } from './pipeline.js'
-import type { OutputRow } from './pipeline.js'
+import type { AttributeKeys, OutputRow } from './pipeline.js'
 import { Params, builtin, bytesValue, durationSeconds, matchSql, unsupported } from './sql.js'
 
 export interface Scope {
   db: string
   tenant: string
   /**
-   * Which label names exist as attribute keys of the tenant (false: none does). A label a parser
-   * extracts must defer to an attribute of the same name, as Loki's do to structured metadata;
-   * knowing there is none spares reading both attribute maps for every row. Unknown names are
-   * looked up in the maps.
+   * The attribute keys each label name stands for in the tenant's data (the attribute_keys table:
+   * `user_agent` → `user-agent`; none: no attribute has that name). A label a parser extracts must
+   * defer to an attribute of the same name, as Loki's do to structured metadata; knowing the keys
+   * reads only the maps that hold them, and none at all when there are none. Names not settled
+   * are looked up under themselves and with every `_` read as `.`, in both maps.
    */
-  attributes?: ReadonlyMap<string, boolean>
+  attributes?: ReadonlyMap<string, AttributeKeys>
 }
 
 /** WHERE clauses every statement starts with: tenant, time (on the sorting key too), selector. */

@@ -108,6 +108,12 @@ export function namesLabel(stage: Stage): boolean {
 }
 
 /** The running state of a pipeline: everything later stages and the SELECT list read. */
+/** The stored attribute keys one label name stands for, by the map that holds them (see Scope.attributes). */
+export interface AttributeKeys {
+  resource: readonly string[]
+  log: readonly string[]
+}
+
 export class Pipeline {
   readonly where: string[] = []
   /** Whether a line filter reads Body with LIKE or ILIKE, which the text index answers by a scan of its dictionary. */
@@ -145,7 +151,7 @@ export class Pipeline {
   /** Conditions under which the filter being compiled runs at all (the right side of an `or`). */
   readonly #guards: string[] = []
 
-  readonly #attributes: ReadonlyMap<string, boolean> | undefined
+  readonly #attributes: ReadonlyMap<string, AttributeKeys> | undefined
   /** Every label looked up as a possible attribute: what a probe may settle (see Scope.attributes). */
   readonly attributeNames = new Set<string>()
 
@@ -154,7 +160,7 @@ export class Pipeline {
   /** Loki's hint that the query needs no label (noLabels): its parsers do not run. */
   readonly #noLabels: boolean
 
-  constructor(params: Params, attributes?: ReadonlyMap<string, boolean>, opts: { metric?: boolean; noLabels?: boolean } = {}) {
+  constructor(params: Params, attributes?: ReadonlyMap<string, AttributeKeys>, opts: { metric?: boolean; noLabels?: boolean } = {}) {
     this.#p = params
     this.#attributes = attributes
     this.#metric = opts.metric === true
@@ -240,11 +246,15 @@ export class Pipeline {
 
   #attribute(name: string): Lookup {
     this.attributeNames.add(name)
-    // Known to be no attribute's name: the label comes from the parsers alone, and the attribute
-    // maps need not be read at all.
-    if (this.#attributes?.get(name) === false) return ABSENT
-    const keys = [...new Set([name, name.replace(/_/g, '.')])].map((k) => this.#p.bind(k))
-    const pairs = keys.flatMap((k) => [`mapContains(ResourceAttributes, ${k})`, `ResourceAttributes[${k}]`, `mapContains(LogAttributes, ${k})`, `LogAttributes[${k}]`])
+    // The keys the name stands for, resource attributes first (as a stream label wins). Known to
+    // be no attribute's name: the label comes from the parsers alone, and no map is read at all.
+    const known = this.#attributes?.get(name)
+    const guess = known ? [] : [...new Set([name, name.replace(/_/g, '.')])]
+    const resource = known?.resource ?? guess
+    const log = known?.log ?? guess
+    if (resource.length === 0 && log.length === 0) return ABSENT
+    const lookups = (map: string, keys: readonly string[]) => keys.map((k) => this.#p.bind(k)).flatMap((k) => [`mapContains(${map}, ${k})`, `${map}[${k}]`])
+    const pairs = known ? [...lookups('ResourceAttributes', resource), ...lookups('LogAttributes', log)] : guess.flatMap((k) => [...lookups('ResourceAttributes', [k]), ...lookups('LogAttributes', [k])])
     const has = pairs.filter((_, i) => i % 2 === 0)
     return { has: `(${has.join(' OR ')})`, val: `multiIf(${pairs.join(', ')}, '')` }
   }

@@ -38,7 +38,7 @@ import type { Series } from './evaluate.js'
 import { registerIndex } from './index-routes.js'
 import { all, defaultStepNs, direction, durationNs, int, step, str, time } from './params.js'
 import type { Query } from './params.js'
-import type { OutputRow } from './pipeline.js'
+import type { AttributeKeys, OutputRow } from './pipeline.js'
 import { META_LABELS, Params, STREAM_MAP, hourScope } from './sql.js'
 import { registerTail } from './tail.js'
 import type { QueryAccess } from '../tenancy.js'
@@ -54,15 +54,15 @@ export interface LokiDeps {
 /** The tenant of Loki API requests that name none (and whose key does not decide), as Loki's. */
 export const LOKI_DEFAULT_TENANT = 'default'
 
-/** How long a probe's answer (a label name is or is not an attribute key of a tenant) is trusted. */
-const ATTRIBUTE_PROBE_TTL_MS = 30_000
+/** How long the attribute keys a label name stands for in a tenant's data are remembered. */
+const ATTRIBUTE_KEYS_TTL_MS = 30_000
 const MAX_POINTS = 11_000
 
 
 export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: LokiDeps): void {
   const db = opts.database
   const nowNs = () => BigInt(Date.now()) * 1_000_000n
-  const attributeProbes = new Map<string, { exists: boolean; at: number }>()
+  const attributeKeys = new Map<string, { keys: AttributeKeys; at: number }>()
 
   // Probes hold no keys.
   app.get('/ready', { config: { public: true } }, async (_req, reply) => reply.type('text/plain').send('ready'))
@@ -140,30 +140,32 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
       }
 
       /**
-       * Builds a statement, first settling which labels it looked up as possible attributes exist
-       * as attribute keys of the tenant at all: one LIMIT 1 probe per name, served by the bloom-filter
-       * indexes on the attribute keys, remembered for ATTRIBUTE_PROBE_TTL_MS.
+       * Builds a statement, first settling which attribute keys the labels it looked up as possible
+       * attributes stand for in the tenant's data: one read of the attribute_keys table (0016) by its
+       * primary key for the names not remembered, each answer remembered for ATTRIBUTE_KEYS_TTL_MS.
        */
       const prepare = async <S extends LogStatement>(reply: FastifyReply, scope: Scope, build: (scope: Scope) => S): Promise<S> => {
         const first = build(scope)
         if (!first.attributes?.length) return first
-        const known = new Map<string, boolean>()
+        const known = new Map<string, AttributeKeys>()
+        const missing: string[] = []
         for (const name of first.attributes) {
-          const key = `${scope.tenant}\u0000${name}`
-          const cached = attributeProbes.get(key)
-          if (cached && Date.now() - cached.at < ATTRIBUTE_PROBE_TTL_MS) {
-            known.set(name, cached.exists)
-            continue
-          }
+          const cached = attributeKeys.get(`${scope.tenant}\u0000${name}`)
+          if (cached && Date.now() - cached.at < ATTRIBUTE_KEYS_TTL_MS) known.set(name, cached.keys)
+          else missing.push(name)
+        }
+        if (missing.length > 0) {
           const p = new Params()
-          const keys = p.bind([...new Set([name, name.replace(/_/g, '.')])], 'Array(String)')
-          const rows = await run<{ x: number }>(reply, 'loki_attribute_probe', {
-            query: `SELECT 1 AS x FROM ${db}.logs WHERE tenant = ${p.bind(scope.tenant)} AND (hasAny(mapKeys(LogAttributes), ${keys}) OR hasAny(mapKeys(ResourceAttributes), ${keys})) LIMIT 1`,
+          const rows = await run<{ name: string; kind: 'resource' | 'log'; key: string }>(reply, 'loki_attribute_keys', {
+            query: `SELECT Name AS name, Kind AS kind, Key AS key FROM ${db}.attribute_keys WHERE tenant = ${p.bind(scope.tenant)} AND Name IN ${p.bind(missing, 'Array(String)')} GROUP BY name, kind, key ORDER BY name, kind, key`,
             params: p.values,
           })
-          if (attributeProbes.size > 10_000) attributeProbes.clear()
-          attributeProbes.set(key, { exists: rows.length > 0, at: Date.now() })
-          known.set(name, rows.length > 0)
+          if (attributeKeys.size > 10_000) attributeKeys.clear()
+          for (const name of missing) {
+            const keys = { resource: rows.filter((r) => r.name === name && r.kind === 'resource').map((r) => r.key), log: rows.filter((r) => r.name === name && r.kind === 'log').map((r) => r.key) }
+            attributeKeys.set(`${scope.tenant}\u0000${name}`, { keys, at: Date.now() })
+            known.set(name, keys)
+          }
         }
         return build({ ...scope, attributes: known })
       }
