@@ -6,6 +6,7 @@
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import { migrate } from '@sluice/clickhouse'
 import { listenQueryApi, openTestStore } from '../test-store.js'
 import type { TestStore } from '../test-store.js'
@@ -103,6 +104,28 @@ describe('attribute labels under their sanitised names', () => {
       data: { result: { metric: Labels; value: [number, string] }[] }
     }
     expect(Object.fromEntries(reply.data.result.map((r) => [r.metric.http_response_status_code, r.value[1]]))).toEqual({ '200': '2', '500': '1', '503': '1' })
+  })
+
+  it('serve the label browser, series, volume, detected labels and the live tail by the same names', async () => {
+    const range = { start: at(0), end: at(60) }
+    expect(await get('/loki/api/v1/label/k8s_pod_name/values', { ...range, query: '{cloud_availability_zone="eu-1a"}' })).toMatchObject({ data: ['pod-a'] })
+    expect(await get('/loki/api/v1/label/user_agent/values', { ...range, query: '{user_agent=~".+"}' })).toMatchObject({ data: ['curl/8', 'wget/1'] })
+    expect(await get('/loki/api/v1/labels', { ...range, query: '{user_agent="wget/1"}' })).toMatchObject({ data: ['cloud_availability_zone', 'level', 'service_name', 'user_agent'] })
+    const series = (await get('/loki/api/v1/series', { ...range, 'match[]': '{cloud_availability_zone="eu-1b"}' })) as { data: Labels[] }
+    expect(series.data.map((s) => s.cloud_availability_zone)).toEqual(['eu-1b'])
+    const volume = (await get('/loki/api/v1/index/volume', { ...range, query: '{cloud_availability_zone=~"eu-.*"}' })) as { data: { result: { metric: Labels; value: [number, string] }[] } }
+    // Bytes of the lines, as Loki's volume answers: 'old line one' + 'new line three', 'old line two'.
+    expect(Object.fromEntries(volume.data.result.map((r) => [r.metric.cloud_availability_zone, r.value[1]]))).toEqual({ 'eu-1a': '26', 'eu-1b': '12' })
+    const labels = (await get('/loki/api/v1/detected_labels', { ...range, query: '{user_agent=~".+"}' })) as { detectedLabels: { label: string; cardinality: number }[] }
+    expect(labels.detectedLabels.find((l) => l.label === 'user_agent')).toEqual({ label: 'user_agent', cardinality: 2 })
+
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/loki/api/v1/tail?${new URLSearchParams({ query: '{cloud_availability_zone="eu-1a"}', start: at(0) })}`, { headers: { 'X-Scope-OrgID': 'default' } })
+    const frame = await new Promise<{ streams: { values: [string, string][] }[] }>((resolve, reject) => {
+      ws.once('message', (data: Buffer) => resolve(JSON.parse(String(data)) as { streams: { values: [string, string][] }[] }))
+      ws.once('close', (code, reason) => reject(new Error(`closed ${code} ${String(reason)}`)))
+    })
+    ws.close()
+    expect(frame.streams.flatMap((s) => s.values.map((v) => v[1])).sort()).toEqual(['new line three', 'old line one'])
   })
 
   it("keeps to each tenant's own keys", async () => {

@@ -18,7 +18,7 @@ import { TemplateTexts } from './template-texts.js'
 const TEMPLATE_TEXT_TTL_MS = 30_000
 
 export function registerDrilldown(api: FastifyInstance, ctx: LokiContext): void {
-  const { params, selector, window, stepsOf, run, scopeOf, logLines, opts } = ctx
+  const { params, selector, window, stepsOf, run, scopeOf, logLines, prepare, opts } = ctx
   const db = opts.database
   const texts = new TemplateTexts({ ttlMs: TEMPLATE_TEXT_TTL_MS, maxEntries: 100_000 })
   api.route({ method: READ_METHODS, url: '/patterns', handler: async (req, reply) => {
@@ -27,11 +27,9 @@ export function registerDrilldown(api: FastifyInstance, ctx: LokiContext): void 
     const { startNs, endNs } = window(req, reply, q)
     const steps = stepsOf(q, startNs, endNs)
     const scope = scopeOf(req, reply)
-    const counts = await run<{ id: string; level: string; i: string; c: string }>(
-      reply,
-      'loki_patterns',
+    const statement = await prepare(reply, scope, (s) =>
       compileSelect(
-        scope,
+        s,
         e,
         startNs,
         endNs + 1n,
@@ -40,6 +38,7 @@ export function registerDrilldown(api: FastifyInstance, ctx: LokiContext): void 
         () => ["PatternId != ''"],
       ),
     )
+    const counts = await run<{ id: string; level: string; i: string; c: string }>(reply, 'loki_patterns', statement)
     const ids = [...new Set(counts.map((r) => r.id))]
     const text = await texts.get(scope.tenant, ids, (missing) => {
       const p = new Params()
@@ -79,7 +78,7 @@ export function registerDrilldown(api: FastifyInstance, ctx: LokiContext): void 
       const rows = await run<{ label: string; cardinality: string }>(
         reply,
         'loki_detected_labels',
-        detectedLabelsStatement(scope, selector(q), startNs, endNs),
+        await prepare(reply, scope, (s) => detectedLabelsStatement(s, selector(q), startNs, endNs)),
       )
       return { detectedLabels: rows.map((r) => ({ label: r.label, cardinality: Number(r.cardinality) })) }
     }

@@ -15,23 +15,23 @@ import { int, str } from './params.js'
 import { Params } from './sql.js'
 
 export function registerIndex(api: FastifyInstance, ctx: LokiContext): void {
-  const { params, streamSelector, window, stepsOf, run, scopeOf } = ctx
+  const { params, streamSelector, window, stepsOf, run, scopeOf, prepare } = ctx
   const db = ctx.opts.database
   api.route({ method: READ_METHODS, url: '/index/stats', handler: async (req, reply) => {
     const q = params(req)
     const only = streamSelector(q)
     const { startNs, endNs } = window(req, reply, q)
     const scope = scopeOf(req, reply)
-    const streamsOf = compileSelect(scope, only, startNs, endNs + 1n, () => 'uniqExact(ServiceName, SeverityText, HostName, mapFilter((k, v) -> k != \'service.name\', ResourceAttributes)) AS streams, count() AS entries')
+    const streamsOf = () => prepare(reply, scope, (s) => compileSelect(s, only, startNs, endNs + 1n, () => 'uniqExact(ServiceName, SeverityText, HostName, mapFilter((k, v) -> k != \'service.name\', ResourceAttributes)) AS streams, count() AS entries'))
     type Stats = { streams?: string; entries: string; bytes?: string }
     const rows: Stats[] = onVolumeTable(only.matchers, [])
       ? [
           {
             ...(await run<Stats>(reply, 'loki_index_stats', volumeStatement(db, scope.tenant, only.matchers, startNs, endNs, 'sum(Count) AS entries, sum(Bytes) AS bytes')))[0]!,
-            streams: (await run<Stats>(reply, 'loki_index_stats', streamsOf))[0]?.streams ?? '0',
+            streams: (await run<Stats>(reply, 'loki_index_stats', await streamsOf()))[0]?.streams ?? '0',
           },
         ]
-      : await run<Stats>(reply, 'loki_index_stats', compileSelect(scope, only, startNs, endNs + 1n, () => `uniqExact(ServiceName, SeverityText, HostName, mapFilter((k, v) -> k != 'service.name', ResourceAttributes)) AS streams, count() AS entries, sum(length(Body)) AS bytes`))
+      : await run<Stats>(reply, 'loki_index_stats', await prepare(reply, scope, (s) => compileSelect(s, only, startNs, endNs + 1n, () => `uniqExact(ServiceName, SeverityText, HostName, mapFilter((k, v) -> k != 'service.name', ResourceAttributes)) AS streams, count() AS entries, sum(length(Body)) AS bytes`)))
     const r = { streams: '0', entries: '0', bytes: '0', ...rows[0] }
     // Sluice keeps no chunks; a stream's rows in a time range stand in for one.
     return { streams: Number(r.streams), chunks: Number(r.streams), entries: Number(r.entries), bytes: Number(r.bytes) }
@@ -48,7 +48,7 @@ export function registerIndex(api: FastifyInstance, ctx: LokiContext): void {
     const by = targets.length ? targets : [...new Set(e.matchers.map((m) => m.name))]
     const steps = ranged ? stepsOf(q, startNs, endNs) : { startNs, endNs, stepNs: endNs - startNs + 1n }
     const fast = onVolumeTable(e.matchers, by)
-    const st = fast ? volumeRange(db, scopeOf(req, reply).tenant, e.matchers, by, steps, aggregateBy) : logsVolumeRange(scopeOf(req, reply), e, by, steps, aggregateBy)
+    const st = fast ? volumeRange(db, scopeOf(req, reply).tenant, e.matchers, by, steps, aggregateBy) : await prepare(reply, scopeOf(req, reply), (s) => logsVolumeRange(s, e, by, steps, aggregateBy))
     const rows = await run<{ labels: Record<string, string>; i: string; v: string }>(reply, ranged ? 'loki_volume_range' : 'loki_volume', st)
     const bySeries = new Map<string, Series>()
     for (const r of rows) {

@@ -142,9 +142,10 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
       /**
        * Builds a statement, first settling which attribute keys the labels it looked up as possible
        * attributes stand for in the tenant's data: one read of the attribute_keys table (0016) by its
-       * primary key for the names not remembered, each answer remembered for ATTRIBUTE_KEYS_TTL_MS.
+       * primary key (with `read`) for the names not remembered, each answer remembered for
+       * ATTRIBUTE_KEYS_TTL_MS.
        */
-      const prepare = async <S extends LogStatement>(reply: FastifyReply, scope: Scope, build: (scope: Scope) => S): Promise<S> => {
+      const settle = async <S extends LogStatement>(scope: Scope, build: (scope: Scope) => S, read: (st: LogStatement) => Promise<unknown[]>): Promise<S> => {
         const first = build(scope)
         if (!first.attributes?.length) return first
         const known = new Map<string, AttributeKeys>()
@@ -156,10 +157,10 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         }
         if (missing.length > 0) {
           const p = new Params()
-          const rows = await run<{ name: string; kind: 'resource' | 'log'; key: string }>(reply, 'loki_attribute_keys', {
+          const rows = (await read({
             query: `SELECT Name AS name, Kind AS kind, Key AS key FROM ${db}.attribute_keys WHERE tenant = ${p.bind(scope.tenant)} AND Name IN ${p.bind(missing, 'Array(String)')} GROUP BY name, kind, key ORDER BY name, kind, key`,
             params: p.values,
-          })
+          })) as { name: string; kind: 'resource' | 'log'; key: string }[]
           if (attributeKeys.size > 10_000) attributeKeys.clear()
           for (const name of missing) {
             const keys = { resource: rows.filter((r) => r.name === name && r.kind === 'resource').map((r) => r.key), log: rows.filter((r) => r.name === name && r.kind === 'log').map((r) => r.key) }
@@ -169,6 +170,8 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         }
         return build({ ...scope, attributes: known })
       }
+      /** settle() for a request: the read is one of its statements (guarded, timed, cancelled with it). */
+      const prepare = <S extends LogStatement>(reply: FastifyReply, scope: Scope, build: (scope: Scope) => S): Promise<S> => settle(scope, build, (st) => run(reply, 'loki_attribute_keys', st))
 
       const parse = (q: Query): Expr => {
         const text = str(q, 'query')
@@ -282,7 +285,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
           const rows = await run<{ name: string }>(
             reply,
             'loki_labels',
-            compileSelect(scopeOf(req, reply), selector(q), startNs, endNs + 1n, () => `DISTINCT arrayJoin(mapKeys(${STREAM_MAP})) AS name`, () => 'ORDER BY name'),
+            await prepare(reply, scopeOf(req, reply), (s) => compileSelect(s, selector(q), startNs, endNs + 1n, () => `DISTINCT arrayJoin(mapKeys(${STREAM_MAP})) AS name`, () => 'ORDER BY name')),
           )
           return { status: 'success', data: rows.map((r) => r.name) }
         }
@@ -305,7 +308,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
           const rows = await run<{ v: string }>(
             reply,
             'loki_label_values',
-            compileSelect(scopeOf(req, reply), e, startNs, endNs + 1n, (pipe) => `DISTINCT ${pipe.lookup(name).val} AS v`, () => `HAVING v != '' ORDER BY v LIMIT 10000`),
+            await prepare(reply, scopeOf(req, reply), (s) => compileSelect(s, e, startNs, endNs + 1n, (pipe) => `DISTINCT ${pipe.lookup(name).val} AS v`, () => `HAVING v != '' ORDER BY v LIMIT 10000`)),
           )
           return { status: 'success', data: rows.map((r) => r.v) }
         }
@@ -337,7 +340,7 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
           const rows = await run<{ s: Record<string, string> }>(
             reply,
             'loki_series',
-            compileSelect(scopeOf(req, reply), e, startNs, endNs + 1n, () => `DISTINCT ${STREAM_MAP} AS s`, (p) => `LIMIT ${p.bind(opts.maxSeries + 1, 'UInt32')}`),
+            await prepare(reply, scopeOf(req, reply), (s) => compileSelect(s, e, startNs, endNs + 1n, () => `DISTINCT ${STREAM_MAP} AS s`, (p) => `LIMIT ${p.bind(opts.maxSeries + 1, 'UInt32')}`)),
           )
           for (const r of rows) seen.set(labelKey(r.s), r.s)
           if (seen.size > opts.maxSeries) throw new SluiceError('VALIDATION_FAILED', `maximum number of series (${opts.maxSeries}) reached for a single query (QUERY_MAX_SERIES)`)
@@ -363,6 +366,10 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
         return { version: LOKI_API_VERSION, revision: 'sluice', branch: 'sluice', buildUser: 'sluice', buildDate: '', goVersion: '' }
       })
 
+      const tailQuery = async <T = OutputRow>(st: LogStatement): Promise<T[]> => {
+        const rs = await deps.clickhouse.query({ query: `${st.query}\n${limits}`, query_params: st.params, format: 'JSON' })
+        return (await rs.json<T>()).data
+      }
       registerTail(api, {
         maxConnections: opts.tailMaxConnections,
         pollMs: opts.tailPollMs,
@@ -375,10 +382,8 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
           deps.access.checkRange({ tenant, maxRangeHours: deps.access.settings(tenant).queryMaxRangeHours }, backlogNs)
           return { db, tenant }
         },
-        query: async (st) => {
-          const rs = await deps.clickhouse.query({ query: `${st.query}\n${limits}`, query_params: st.params, format: 'JSON' })
-          return (await rs.json<OutputRow>()).data
-        },
+        query: tailQuery,
+        prepare: (scope, build) => settle(scope, build, tailQuery),
         refusal: (err) => (isSluiceError(err) && err.code === 'VALIDATION_FAILED' ? err.message : limitMessage(err, opts)),
         stream: (rows) => streams(rows, false),
       })

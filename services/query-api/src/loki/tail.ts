@@ -28,6 +28,8 @@ export interface TailOptions {
   /** The tail's tenant; throws when it is refused, or when its backlog (`backlogNs`) reaches too far back. */
   scopeOf(req: FastifyRequest, backlogNs: bigint): Scope
   query(st: LinesStatement): Promise<OutputRow[]>
+  /** Builds a statement with the attribute keys its labels stand for settled (routes.ts settle). */
+  prepare(scope: Scope, build: (scope: Scope) => LinesStatement): Promise<LinesStatement>
   /** What the client should hear when the compiler or ClickHouse refused a tail's statement on its account (guard.ts limitMessage); else undefined. */
   refusal(err: unknown): string | undefined
   stream(lines: LogLine[]): unknown
@@ -93,13 +95,15 @@ export function registerTail(api: FastifyInstance, opts: TailOptions): void {
       try {
         const now = BigInt(Date.now()) * 1_000_000n
         const since = cursor - LAG_NS
-        const st = compileLines(scope, expr, {
-          fromNs: startNs,
-          toNs: now + DAY_NS,
-          extra,
-          tail: (p) => `ORDER BY ObservedTimestamp, Timestamp LIMIT ${p.bind(opts.maxLines, 'UInt32')}`,
-          more: (p) => [`ObservedTimestamp > fromUnixTimestamp64Nano(${p.bind(since.toString(), 'Int64')})`],
-        })
+        const st = await opts.prepare(scope, (s) =>
+          compileLines(s, expr, {
+            fromNs: startNs,
+            toNs: now + DAY_NS,
+            extra,
+            tail: (p) => `ORDER BY ObservedTimestamp, Timestamp LIMIT ${p.bind(opts.maxLines, 'UInt32')}`,
+            more: (p) => [`ObservedTimestamp > fromUnixTimestamp64Nano(${p.bind(since.toString(), 'Int64')})`],
+          }),
+        )
         const rows = ((await opts.query(st)) as TailRow[]).filter((r) => !sent.has(r.id))
         for (const r of rows) {
           const obs = BigInt(r.obs)
@@ -128,25 +132,26 @@ export function registerTail(api: FastifyInstance, opts: TailOptions): void {
       clearInterval(timer)
     })
     // The backlog: newest `limit` lines since start, sent oldest first; then the polls.
-    let backlog: LinesStatement
-    try {
-      backlog = compileLines(scope, expr, { fromNs: startNs, toNs: cursor + 1n, extra, tail: (p) => `ORDER BY TimestampTime DESC, Timestamp DESC LIMIT ${p.bind(limit, 'UInt32')}` })
-    } catch (err) {
-      // A query the compiler refuses (a feature Sluice does not support): the client's fault, 1008.
-      failed(err)
-      return
-    }
-    void opts
-      .query(backlog)
-      .then((found) => {
-        const rows = found as TailRow[]
-        for (const r of rows) sent.set(r.id, BigInt(r.obs))
-        send(rows.reverse(), backlog)
-        if (!closed) timer = setInterval(() => void poll(), opts.pollMs)
-      })
-      .catch((err: unknown) => {
-        req.log.warn({ err }, 'tail backlog query failed')
+    const backlogOf = (s: Scope) => compileLines(s, expr, { fromNs: startNs, toNs: cursor + 1n, extra, tail: (p) => `ORDER BY TimestampTime DESC, Timestamp DESC LIMIT ${p.bind(limit, 'UInt32')}` })
+    void opts.prepare(scope, backlogOf).then(
+      (backlog) =>
+        opts
+          .query(backlog)
+          .then((found) => {
+            const rows = found as TailRow[]
+            for (const r of rows) sent.set(r.id, BigInt(r.obs))
+            send(rows.reverse(), backlog)
+            if (!closed) timer = setInterval(() => void poll(), opts.pollMs)
+          })
+          .catch((err: unknown) => {
+            req.log.warn({ err }, 'tail backlog query failed')
+            failed(err)
+          }),
+      (err: unknown) => {
+        // A query the compiler refuses (a feature Sluice does not support) is the client's fault, 1008.
+        if (!opts.refusal(err)) req.log.warn({ err }, 'tail backlog query failed')
         failed(err)
-      })
+      },
+    )
   } })
 }
