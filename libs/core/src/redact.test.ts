@@ -81,4 +81,32 @@ describe('redactor', () => {
     })
     expect(r.attributes({ path: '/health' }).redacted).toBe(false)
   })
+
+  it('redacts attribute keys: an email, a card or a known key used as a name', () => {
+    const got = r.attributes({ 'users[ann@example.com]': 'admin', 'orders.4111 1111 1111 1111': 'paid', 'keys.sk_live_0123456789abcdef': 'rotated', 'http.response.status_code': '200' })
+    expect(got).toEqual({
+      attributes: { 'users[[REDACTED_EMAIL]]': 'admin', 'orders.[REDACTED_CARD]': 'paid', 'keys.[REDACTED_SECRET]': 'rotated', 'http.response.status_code': '200' },
+      redacted: true,
+    })
+    // Order kept; keys that redact alike are numbered, so no value is lost; values redacted as before.
+    expect(r.attributes({ a: '1', 'ann@example.com': 'x', 'bob@example.com': 'y', 'users.cy@example.com': 'z', z: 'mail bob@example.com' })).toEqual({
+      attributes: { a: '1', '[REDACTED_EMAIL]': 'x', '[REDACTED_EMAIL]#2': 'y', '[REDACTED_EMAIL]#3': 'z', z: 'mail [REDACTED_EMAIL]' },
+      redacted: true,
+    })
+    // A number is never a key the map has already.
+    expect(Object.keys(r.attributes({ 'ann@example.com': 'x', 'bob@example.com': 'y', '[REDACTED_EMAIL]#2': 'w' }).attributes)).toEqual(['[REDACTED_EMAIL]', '[REDACTED_EMAIL]#3', '[REDACTED_EMAIL]#2'])
+    expect(Object.keys(r.attributes({ 'ann@example.com': 'x', b: '2' }).attributes)).toEqual(['[REDACTED_EMAIL]', 'b'])
+    // Kinds turned off stay off for keys too; keys with nothing to redact leave the map as it was.
+    expect(createRedactor({ email: false }).attributes({ 'ann@example.com': 'x' })).toEqual({ attributes: { 'ann@example.com': 'x' }, redacted: false })
+    const plain = { 'service.instance.identifier.long': 'x', 'k8s.pod.name': 'p' }
+    expect(r.attributes(plain)).toEqual({ attributes: plain, redacted: false })
+  })
+
+  it('redacts a value under the key __proto__ as any other, keys renamed or not', () => {
+    const attrs = JSON.parse('{"__proto__": "mail ann@example.com", "a": "1", "by.bob@example.com": "2"}') as Record<string, string>
+    const got = r.attributes(attrs).attributes
+    expect(Object.hasOwn(got, '__proto__')).toBe(true)
+    expect(Object.getOwnPropertyDescriptor(got, '__proto__')?.value).toBe('mail [REDACTED_EMAIL]')
+    expect(Object.getPrototypeOf(got)).toBe(Object.prototype)
+  })
 })

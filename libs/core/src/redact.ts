@@ -9,6 +9,8 @@
 // UnionPay/Maestro). Luhn alone passes one random number in ten; the leading-digit test keeps
 // epoch timestamps (1…) and order numbers from being taken for cards.
 
+import { setOwn } from './input.js'
+
 export const REDACTION_KINDS = ['email', 'card', 'secret', 'ipv4', 'ipv6'] as const
 export type RedactionKind = (typeof REDACTION_KINDS)[number]
 
@@ -73,6 +75,8 @@ const IPV6 = /(?<![\w:.])(?:(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|(?:[0-9a-fA
 // in twos or threes has no four digits together).
 const SECRET_WORDS = /bearer|basic|token|key|secret|passw/i
 const DIGIT_RUN = /\d[ -]?\d[ -]?\d[ -]?\d/
+// What a well-known key format (KNOWN_KEYS) starts with: a key (attribute name) is scanned only when it holds one.
+const KEY_FORMAT = /[sr]k_|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abprs]-|AIza|sk-|gsk_|eyJ/
 const SECRET_KEY = /(?:^|[._-])(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|authorization|cookie|set-cookie|credentials?|private[_-]?key)$/i
 
 /** The Luhn (mod 10) check over a string of digits. */
@@ -112,6 +116,14 @@ export function createRedactor(options: Partial<RedactOptions> = {}): Redactor {
   if (o.ipv4) steps.push((s) => s.replace(IPV4, MASK.ip))
   if (o.ipv6) steps.push((s) => (s.includes(':') ? s.replace(IPV6, MASK.ip) : s))
 
+  // Which keys are worth a scan, cheaply: most keys are words that cannot hold an email (no `@`),
+  // a card (no four digits together) or a known key format (none of their prefixes). With IP
+  // redaction on, every key of six characters or more.
+  // One pattern of what the kinds turned on need, one scan per key.
+  const keyHint = new RegExp([...(o.secret ? [KEY_FORMAT.source] : []), ...(o.email ? ['@'] : []), ...(o.card ? [DIGIT_RUN.source] : [])].join('|') || '(?!)')
+  const ips = o.ipv4 || o.ipv6
+  const keyMayHold = (k: string): boolean => k.length >= 6 && (ips || keyHint.test(k))
+
   const redact = (s: string): string => {
     // Nothing shorter than "a@b.cd" can hold an email, a card or a secret.
     if (s.length < 6) return s
@@ -128,12 +140,31 @@ export function createRedactor(options: Partial<RedactOptions> = {}): Redactor {
     attributes(attrs) {
       // Copied only once a value changes: most maps have nothing to redact.
       let out: Record<string, string> | undefined
+      let keys = false
       for (const k in attrs) {
+        keys ||= keyMayHold(k)
         const v = attrs[k] ?? ''
         const next = o.secret && v !== '' && SECRET_KEY.test(k) ? MASK.secret : redact(v)
         if (next === v) continue
         out ??= { ...attrs }
-        out[k] = next
+        setOwn(out, k, next)
+      }
+      if (keys) {
+        // Keys too: a body's JSON can key a map by email ({"users": {"ann@example.com": …}}). A
+        // key that redacts alike to an earlier one (two emails) is numbered (`[REDACTED_EMAIL]#2`),
+        // so no value is lost.
+        const from = out ?? attrs
+        const renamed: Record<string, string> = {}
+        let changed = false
+        for (const k in from) {
+          let key = keyMayHold(k) ? redact(k) : k
+          if (key !== k) {
+            changed = true
+            for (let n = 2; Object.hasOwn(renamed, key) || Object.hasOwn(from, key); n++) key = `${redact(k)}#${n}`
+          }
+          setOwn(renamed, key, from[k] ?? '')
+        }
+        if (changed) out = renamed
       }
       return { attributes: out ?? attrs, redacted: out !== undefined }
     },

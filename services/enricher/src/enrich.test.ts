@@ -36,6 +36,15 @@ describe('enrich', () => {
     expect(out.resource).toEqual({ 'k8s.namespace.name': 'shop' })
   })
 
+  it('redacts attribute names too: a JSON body keyed by email stores no email', () => {
+    const { enrich } = createEnricher()
+    const out = enrich(event('{"msg":"quota","quota":{"jane@example.com":"12","bob@example.com":"3"}}', { attributes: { 'seen.by.ann@example.com': 'yes' } }))
+    expect(JSON.stringify(out, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))).not.toMatch(/@example\.com/)
+    expect(out.redacted).toBe(true)
+    // An email eats the dotted names around it (`quota.jane` could be its local part); each value is kept.
+    expect(Object.values(out.attributes).sort()).toEqual(['12', '3', 'quota', 'yes'])
+  })
+
   it('enriches an nginx access line by route, status and request time', () => {
     const { enrich } = createEnricher()
     const line = (id: number, status: number) => `10.0.0.5 - - [23/Nov/2025:12:00:00 +0000] "GET /api/orders/${id} HTTP/1.1" ${status} 31 "-" "curl/8.5.0" 0.051`
