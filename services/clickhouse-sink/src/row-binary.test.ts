@@ -190,7 +190,12 @@ describe('LogRowBinaryEncoder', () => {
   it('takes timestamps across DateTime64(9)’s range and rejects those outside, naming the record and field', () => {
     const ts = (t: bigint) => columns(encode(log({ timestamp: t }))).Timestamp!.toString('hex')
     const observed = (t: bigint) => columns(encode(log({ observed_timestamp: t }))).ObservedTimestamp!.toString('hex')
-    expect(ts(-2_208_988_800_000_000_000n)).toBe('00002fdf631858e1') // 1900-01-01
+    expect(observed(-2_208_988_800_000_000_000n)).toBe('00002fdf631858e1') // 1900-01-01
+    // An event time starts in 1970, where the table's TimestampTime (a DateTime) does.
+    expect(ts(0n)).toBe('0000000000000000')
+    expect(rejection(() => encode(log({ id: 'r-1950', timestamp: -617_760_000_000_000_000n }))).message).toBe(
+      "log r-1950: timestamp -617760000000000000 is before 1970-01-01T00:00:00Z, where ClickHouse's DateTime (the table's TimestampTime and retention) starts",
+    )
     // The event time ends in 2096 (the next test); the observed time takes all of DateTime64(9).
     expect(observed(2n ** 63n - 1n)).toBe('ffffffffffffff7f') // 2262-04-11
     expect(ts(1_000_000_000n)).toBe('00ca9a3b00000000') // 1970-01-01T00:00:01, short of 19 digits

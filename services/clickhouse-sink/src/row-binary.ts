@@ -23,10 +23,12 @@
 // retry (the topic would stall), so each field has a rule:
 // - timestamp, observed_timestamp: a bigint inside DateTime64(9)'s range, 1900-01-01T00:00:00Z up
 //   to the Int64 limit (2262-04-11); otherwise the record is rejected. (JSONEachRow reads only
-//   19-digit values as nanoseconds; RowBinary takes any of them exactly.) timestamp, moreover, at
-//   most 2096-01-01T00:00:00Z (LATEST_EVENT_NS): the table's TimestampTime and retention TTL are
-//   DateTimes, ending in 2106, and a later row would be dropped as expired the moment it was
-//   written. The gateway refuses such times; a producer writing to Kafka directly may not.
+//   19-digit values as nanoseconds; RowBinary takes any of them exactly.) timestamp, moreover,
+//   from 1970-01-01T00:00:00Z to 2096-01-01T00:00:00Z (LATEST_EVENT_NS): the table's TimestampTime
+//   and retention TTL are DateTimes, 1970 to 2106; a later row would be dropped as expired the
+//   moment it was written, and an earlier one's TimestampTime wraps (1950 becomes 2086), so it
+//   would be kept, partitioned and found as if it were from then. The gateway refuses such times;
+//   a producer writing to Kafka directly may not.
 // - severity_number: clamped into UInt8, 0–255, fractions truncated, NaN → 0: the OpenTelemetry
 //   range is 1–24, a bigger number still means "most severe", and the record is worth keeping.
 // - http_status: an integer outside UInt16 (0–65535), or a fraction, becomes NULL ("unknown"),
@@ -140,6 +142,11 @@ export function outsideDateTime64(ns: bigint): string {
   return `${ns} is outside DateTime64(9) (1900-01-01 to 2262-04-11)`
 }
 
+/** Why an event time before 1970 is refused (see `rejection`). */
+export function beforeFirstEvent(ns: bigint): string {
+  return `${ns} is before 1970-01-01T00:00:00Z, where ClickHouse's DateTime (the table's TimestampTime and retention) starts`
+}
+
 /** Why an event time inside DateTime64(9) is refused all the same (see `rejection`). */
 export function afterLatestEvent(ns: bigint, latest: bigint = LATEST_NS, longestDays = 0): string {
   if (latest >= LATEST_NS) return `${ns} is ${AFTER_LATEST_EVENT}`
@@ -233,6 +240,7 @@ export class LogRowBinaryEncoder {
     this.#string(e, 'tenant', e.tenant)
     this.#timestamp(e, 'timestamp', e.timestamp)
     if (e.timestamp > this.#latest) reject(e, 'timestamp', afterLatestEvent(e.timestamp, this.#latest, this.#retention.longest))
+    if (e.timestamp < 0n) reject(e, 'timestamp', beforeFirstEvent(e.timestamp))
     this.#timestamp(e, 'observed_timestamp', e.observed_timestamp)
     this.#string(e, 'service', e.service)
     this.#optionalString(e, 'host', e.host)

@@ -351,16 +351,21 @@ describe('LogTranscoder', () => {
   })
 
   it('takes timestamps across DateTime64(9)’s range and refuses the others with the encoder’s message', () => {
-    // The event time up to 2096 (the next test), the observed time up to the Int64 limit.
-    const ok = [MIN_NS, LATEST, 0n, -1n, 1_000_000_000n, T]
+    // The event time from 1970 to 2096 (the next test), the observed time all of DateTime64(9).
+    const ok = [0n, LATEST, 1_000_000_000n, T]
+    const observedOnly = [MIN_NS, -1n]
     const refused = [MIN_NS - 1n, -(2n ** 63n)]
     const records = [
       ...ok.flatMap((t) => [log({ timestamp: t }), log({ observed_timestamp: t })]),
+      ...observedOnly.flatMap((t) => [log({ observed_timestamp: t }), log({ id: `before-${t}`, timestamp: t })]),
       log({ observed_timestamp: MAX_LONG }),
       ...refused.flatMap((t) => [log({ id: `early-${t}`, timestamp: t }), log({ id: 'obs', observed_timestamp: t }), log({ id: 'both', timestamp: t, observed_timestamp: t })]),
     ]
     const outcomes = agree(records.map(avro))
-    expect(outcomes.filter((o) => o === 'ok')).toHaveLength(ok.length * 2 + 1)
+    expect(outcomes.filter((o) => o === 'ok')).toHaveLength(ok.length * 2 + observedOnly.length + 1)
+    // Before 1970 an event time's TimestampTime would wrap (1950 → 2086): refused, the observed time not.
+    expect(outcomes).toContain("VALIDATION_FAILED: log before--1: timestamp -1 is before 1970-01-01T00:00:00Z, where ClickHouse's DateTime (the table's TimestampTime and retention) starts")
+    expect(outcomes).toContain(`VALIDATION_FAILED: log before-${MIN_NS}: timestamp ${MIN_NS} is before 1970-01-01T00:00:00Z, where ClickHouse's DateTime (the table's TimestampTime and retention) starts`)
     expect(outcomes).toContain(
       'VALIDATION_FAILED: log early--2208988800000000001: timestamp -2208988800000000001 is outside DateTime64(9) (1900-01-01 to 2262-04-11)',
     )

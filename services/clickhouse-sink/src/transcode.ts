@@ -30,7 +30,8 @@
 //   id, tenant (string)                  id, tenant: String, the bytes copied
 //   timestamp, observed_timestamp        Timestamp, ObservedTimestamp: Int64 LE; outside
 //     (long timestamp-nanos)               1900-01-01…Int64 max the record is refused, and so
-//                                          is a timestamp after 2096-01-01 (LATEST_NS)
+//                                          is a timestamp before 1970 or after 2096-01-01
+//                                          (LATEST_NS)
 //   service (string)                     ServiceName
 //   host (null|string)                   HostName: null → ''
 //   severity_text (string)               SeverityText
@@ -66,7 +67,7 @@
 // is therefore built as that object and written as the encoder writes it.
 import { isUtf8 } from 'node:buffer'
 import { SluiceError } from '@sluice/core'
-import { DEFAULT_RETENTION, LOG_COLUMNS, MAX_NS, MAX_RETAINED_BYTES, MIN_NS, afterLatestEvent, latestEventNs, outsideDateTime64, rejection, varintBytes } from './row-binary.js'
+import { DEFAULT_RETENTION, LOG_COLUMNS, MAX_NS, MAX_RETAINED_BYTES, MIN_NS, afterLatestEvent, beforeFirstEvent, latestEventNs, outsideDateTime64, rejection, varintBytes } from './row-binary.js'
 import type { TenantRetention } from './retention.js'
 
 const MAGIC = 0
@@ -639,7 +640,7 @@ export class LogTranscoder {
   // The long as @sluice/registry's bigint long reads it (avsc-compat.ts): at most 10 bytes, a
   // tenth with its high bit set ends it all the same, bits past 64 dropped. Written as the
   // Int64 little-endian it stands for, from its two 32-bit halves. `event`: the event time, which
-  // must not be after LATEST_NS either.
+  // must not be before 1970 or after LATEST_NS either.
   #timestamp(field: string, event: boolean): void {
     const src = this.#src
     const end = this.#end
@@ -675,6 +676,8 @@ export class LogTranscoder {
       this.#refuse(field, outsideDateTime64(BigInt.asIntN(64, (BigInt(high) << 32n) | BigInt(low))))
     } else if (event && (high > this.#latestHi || (high === this.#latestHi && low > this.#latestLo))) {
       this.#refuse(field, afterLatestEvent(BigInt.asIntN(64, (BigInt(high) << 32n) | BigInt(low)), this.#latest, this.#retention.longest))
+    } else if (event && high < 0) {
+      this.#refuse(field, beforeFirstEvent(BigInt.asIntN(64, (BigInt(high) << 32n) | BigInt(low))))
     }
     const out = this.#out
     const o = this.#o
