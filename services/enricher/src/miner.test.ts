@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { TemplateMiner, isSpace, patternIdOf, templateText } from './miner.js'
+import { MAX_ALIASES, TemplateMiner, isSpace, patternIdOf, templateText } from './miner.js'
 import type { MinerSnapshot } from './miner.js'
 
 describe('TemplateMiner', () => {
@@ -251,5 +251,185 @@ describe('TemplateMiner tokens', () => {
       expect(typed.gaps).toEqual(Array.from({ length: tokens.length + 1 }, () => null))
     }
     expect(m.type('user 42 logged\tin from\u00a0 10.0.0.1 ok')).toEqual({ words: ['user', 'logged', 'in', 'from', 'ok'], gaps: [null, '<NUM>', null, null, '<IP>', null] })
+  })
+})
+
+describe('TemplateMiner aliases', () => {
+  it('bounds the aliases a group keeps and a record carries, the merged groups’ own ids first', () => {
+    const aliases = (k: number) => Array.from({ length: 40 }, (_, i) => patternIdOf(`old ${k} ${i}`))
+    const snapshot: MinerSnapshot = {
+      version: 2,
+      clusters: ['aa', 'ab', 'ac'].map((w, k) => ({ id: patternIdOf(`a ${w} b c`), tokens: ['a', w, 'b', 'c'], gaps: [null, null, null, null, null], size: 3, aliases: aliases(k) })),
+    }
+    // A checkpoint written before the bound: its aliases are cut to the newest.
+    const big: MinerSnapshot = { version: 2, clusters: [{ id: 'big', tokens: ['q', '\u0000'], gaps: [null, null, null], size: 1, aliases: Array.from({ length: 100 }, (_, i) => `a${i}`) }] }
+    const m = new TemplateMiner()
+    m.restore(snapshot)
+    m.restore(big)
+    expect(m.snapshot().clusters.find((c) => c.tokens[0] === 'q')?.aliases).toEqual(Array.from({ length: MAX_ALIASES }, (_, i) => `a${i + 100 - MAX_ALIASES}`))
+    // Three groups of 41 ids each merge: a record carries at most MAX_ALIASES ids, the three groups' own among them.
+    const r = m.add('a ad b c')
+    expect(r).toMatchObject({ change: 'merged', template: 'a <*> b c' })
+    expect(r.merged).toHaveLength(MAX_ALIASES)
+    expect(r.merged).toEqual(expect.arrayContaining(snapshot.clusters.map((c) => c.id)))
+    expect(r.cluster.aliases).toEqual(r.merged)
+    expect(m.snapshot().clusters.every((c) => c.aliases.length <= MAX_ALIASES)).toBe(true)
+    // Fresh words at the slot join the group and add nothing.
+    let most = 0
+    for (let i = 0; i < 200; i++) most = Math.max(most, m.add(`a w${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + Math.floor(i / 26))} b c`).merged.length)
+    expect(most).toBe(0)
+    expect(m.clusterCount).toBe(2)
+  })
+
+  it('keeps at most MAX_ALIASES through levels of merges, each re-listing every id its parts absorbed', () => {
+    // A group with slots at places 0..k-1 is four such groups of level k-1 (words differing at
+    // place k-1) and a message; each level lists the ids of the one before again (116 ids on one
+    // record at four levels without the bound, 1 876 at six).
+    let n = 0
+    const fresh = () => `u${(++n).toString(26).replace(/[0-9]/g, (d) => 'qrstuvwxyz'[Number(d)]!)}`
+    const m = new TemplateMiner()
+    let most = 0
+    const build = (k: number, fixed: string[]): void => {
+      if (k > 0) for (let i = 0; i < 4; i++) build(k - 1, [fresh(), ...fixed])
+      most = Math.max(most, m.add([...Array.from({ length: k }, fresh), ...fixed].join(' ')).merged.length)
+    }
+    build(4, [])
+    expect(most).toBe(MAX_ALIASES)
+    expect(m.snapshot().clusters.every((c) => c.aliases.length <= MAX_ALIASES)).toBe(true)
+  })
+})
+
+describe('TemplateMiner slot-first and slot-last groups', () => {
+  const word = (n: number) => `w${n.toString(26).replace(/[0-9]/g, (d) => 'qrstuvwxyz'[Number(d)]!)}`
+
+  it('finds groups that start or end with a slot by their other words, as many as there are', () => {
+    const m = new TemplateMiner()
+    const groups = 2_000
+    for (let k = 0; k < groups; k++) for (let i = 0; i < 3; i++) m.add(`${word(10_000 + 3 * k + i)} a${word(k)} b${word(k)} c${word(k)}`)
+    expect(m.clusterCount).toBe(groups)
+    expect(m.add(`fresh a${word(7)} b${word(7)} c${word(7)}`)).toMatchObject({ change: 'none', template: `<*> a${word(7)} b${word(7)} c${word(7)}` })
+    // Ordinary lines of the same length meet none of them.
+    const ordinary = m.add('alpha beta gamma delta')
+    expect(ordinary.change).toBe('created')
+    expect(m.clusterCount).toBe(groups + 1)
+  })
+
+  it('joins groups with slots at both ends by the word they are indexed by, and a slot-last group by a slot at its start', () => {
+    const m = new TemplateMiner()
+    // "<*> a b c" and "<*> a b d", then a message: "<*> a b <*>"; likewise "<*> x b <*>".
+    for (const w of ['a', 'x']) {
+      for (const last of ['c', 'd']) for (const first of ['xa', 'xb', 'xc']) m.add(`${first} ${w} b ${last}`)
+      expect(m.add(`ya ${w} b e`)).toMatchObject({ change: 'merged', template: `<*> ${w} b <*>` })
+    }
+    // They differ from the message at their inner word only: found by the one at their end.
+    const both = m.add('zz y b zz')
+    expect(both).toMatchObject({ change: 'merged', template: '<*> b <*>' })
+    expect(both.merged).toEqual(expect.arrayContaining([patternIdOf('<*> a b <*>'), patternIdOf('<*> x b <*>')]))
+    // "p q r <*>" and "pa q r <*>" differ from the message at their first word only.
+    for (const first of ['p', 'pa']) for (const last of ['xa', 'xb', 'xc']) m.add(`${first} q r ${last}`)
+    const last = m.add('pb q r ya')
+    expect(last).toMatchObject({ change: 'merged', template: '<*> q r <*>' })
+    expect(last.merged).toEqual(expect.arrayContaining([patternIdOf('p q r <*>'), patternIdOf('pa q r <*>')]))
+    expect(m.clusterCount).toBe(2)
+  })
+
+  it('finds groups with slots at both ends or at the first two places, and one whose slot takes a gap', () => {
+    const m = new TemplateMiner()
+    for (const last of ['d', 'e']) for (const w of ['xa', 'xb', 'xc']) m.add(`${w} a b c ${last}`)
+    const both = m.add('ya a b c f')
+    expect(both).toMatchObject({ change: 'merged', template: '<*> a b c <*>' })
+    expect(m.add('zz a b c zz')).toMatchObject({ change: 'none', patternId: both.patternId })
+    // A parameter where the first slot is: the slot takes it, the words shift by one.
+    expect(m.add('42 a b c zz')).toMatchObject({ change: 'none', patternId: both.patternId })
+    for (const x of ['ka', 'kb', 'kc']) for (const w of ['xa', 'xb', 'xc']) m.add(`${w} ${x} s t`)
+    const two = m.add('zz zz s t')
+    expect(two).toMatchObject({ change: 'none', template: '<*> s t' })
+    expect(m.add('zz zz s u').change).toBe('created')
+  })
+})
+
+describe('TemplateMiner long messages', () => {
+  it('keeps the first 256 words of a message, the rest one trailing parameter', () => {
+    const m = new TemplateMiner()
+    const words = (from: number, n: number) => Array.from({ length: n }, (_, i) => `w${(from + i).toString(26).replace(/[0-9]/g, (d) => 'qrstuvwxyz'[Number(d)]!)}`)
+    const head = words(0, 256)
+    const a = m.add([...head, ...words(1_000, 5_000)].join(' '))
+    expect(a.template).toBe(`${head.join(' ')} <*>`)
+    const b = m.add([...head, ...words(9_000, 3_000)].join(' '))
+    expect(b).toMatchObject({ change: 'none', patternId: a.patternId })
+    // A message of long words stops at 4 096 characters.
+    const long = m.add(Array.from({ length: 2_000 }, (_, i) => `${'y'.repeat(30)}${words(i, 1)[0]!}`).join(' '))
+    expect(long.template.length).toBeLessThan(4_200)
+    expect(long.template.endsWith(' <*>')).toBe(true)
+  })
+})
+
+/** Whether a template of words and `<*>` (one or more words) matches a message of words only. */
+const templateMatches = (template: string, message: string): boolean => {
+  const parts = template.split(' ').map((t) => (t === '<*>' ? '\\S+(?: \\S+)*' : t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+  return new RegExp(`^${parts.join(' ')}$`).test(message.trim().split(/\s+/).join(' '))
+}
+
+describe('TemplateMiner merges', () => {
+  it('merges groups only with groups whose slots are at the same places, so a message is never reported with a template it does not fit', () => {
+    const m = new TemplateMiner()
+    for (const line of ['xb alpha b c', 'xc alpha b c', 'xd alpha b c', 'wolf yb b c']) m.add(line)
+    // "<*> alpha b c" and "wolf yb b c" differ from the message at place 1 only, but merging them
+    // would make "wolf <*> b c" (which "zed alpha b c" does not fit) or "<*> <*> b c" (a slot the
+    // wolf lines never showed): two values of a word, no merge.
+    expect(m.add('wolf yc b c')).toMatchObject({ change: 'created', template: 'wolf yc b c' })
+    for (const line of ['zed alpha b c', 'quux alpha b c']) expect(m.add(line)).toMatchObject({ change: 'none', template: '<*> alpha b c' })
+    // A third word after "wolf": the wolf groups merge.
+    expect(m.add('wolf yd b c')).toMatchObject({ change: 'merged', template: 'wolf <*> b c' })
+    // Groups with their slots at the same places merge, keeping them.
+    for (const line of ['xb beta b c', 'xc beta b c', 'xd beta b c']) m.add(line)
+    const merged = m.add('xe gamma b c')
+    expect(merged).toMatchObject({ change: 'merged', template: '<*> b c' })
+    // The two groups and the lines each was merged from.
+    expect(merged.merged).toHaveLength(6)
+    expect(merged.merged).toEqual(expect.arrayContaining([patternIdOf('<*> alpha b c'), patternIdOf('<*> beta b c'), patternIdOf('xb alpha b c')]))
+    expect(m.add('zed alpha b c').patternId).toBe(merged.patternId)
+    expect(m.add('wolf yb b c').template).toBe('wolf <*> b c')
+  })
+
+  it('forces no group’s slot on a word other groups and the message share', () => {
+    const m = new TemplateMiner()
+    // Zookeeper's "Server environment:…" lines, then Hadoop's "maxTaskFailuresPerNode is 3" on the
+    // same miner (as on one enricher thread): "Server <*>", "First is <HEX>" and the message once
+    // made "<*> <*>", which took every later message of two words.
+    for (const w of ['environment:host', 'environment:java', 'environment:os']) m.add(`Server ${w}`)
+    m.add('First is 0x1a')
+    const r = m.add('maxTaskFailuresPerNode is 3')
+    expect(r).toMatchObject({ change: 'created', template: 'maxTaskFailuresPerNode is <NUM>' })
+    expect(m.add('Server environment:user')).toMatchObject({ change: 'none', template: 'Server <*>' })
+    expect(m.add('queue: default').change).toBe('created')
+  })
+
+  it('takes no alias of a checkpoint from an older miner for a group the message does not fit', () => {
+    // Written by a miner that merged "<*> alpha b c" and its lines into "wolf <*> b c", a group
+    // they do not fit: the ids name them no more.
+    const old: MinerSnapshot = {
+      version: 2,
+      clusters: [{ id: patternIdOf('wolf <*> b c'), tokens: ['wolf', '\u0000', 'b', 'c'], gaps: [null, null, null, null, null], size: 9, aliases: [patternIdOf('xb alpha b c'), patternIdOf('<*> alpha b c')] }],
+    }
+    const m = new TemplateMiner()
+    m.restore(old)
+    // A line whose skeleton is an alias there, and lines whose merge makes the skeleton of the other.
+    expect(m.add('xb alpha b c')).toMatchObject({ change: 'created', template: 'xb alpha b c' })
+    m.add('xc alpha b c')
+    expect(m.add('xd alpha b c')).toMatchObject({ change: 'merged', patternId: patternIdOf('<*> alpha b c'), template: '<*> alpha b c' })
+    expect(m.add('wolf yz b c').template).toBe('wolf <*> b c')
+  })
+
+  it('reports every message with a template it fits, on random words that make slots, merges and floods', () => {
+    let seed = 11
+    const rnd = (k: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % k
+    const m = new TemplateMiner()
+    for (let i = 0; i < 20_000; i++) {
+      const vocab = 2 + (i % 23)
+      const line = Array.from({ length: 2 + rnd(5) }, (_, j) => `w${String.fromCharCode(97 + rnd(j === 0 ? 26 : vocab))}`).join(' ')
+      const r = m.add(line)
+      if (!templateMatches(r.template, line)) expect([line, r.template]).toBe('a template the message fits')
+    }
   })
 })

@@ -24,7 +24,8 @@
 // instance and every restart names the same event the same way, and it does not change when the
 // template gains a gap, nor when free text (the similarity fallback) widens it with slots. When clusters merge into a slot, the merged cluster's id is the hash of
 // the new skeleton and the merged clusters' ids become its aliases: a match reports them once
-// (`change: 'merged'`), snapshots keep them, and a query by id expands them.
+// (`change: 'merged'`), snapshots keep them, and a query by id expands them. A cluster keeps at
+// most MAX_ALIASES of them, and a message at most MAX_WORDS words (see below).
 import { createHash } from 'node:crypto'
 import { compileMasks, DEFAULT_MASKS } from './masking.js'
 import type { MaskRule, Masker } from './masking.js'
@@ -44,6 +45,22 @@ const FLOOD_SIMILARITY = 0.5
 
 /** Marks a word position that turned out to be a parameter. */
 const SLOT = '\u0000'
+
+// Aliases a cluster keeps, and so the most a record carries in `merged`. ClickHouse expands a
+// query by id one hop only (alias → pattern_id, the latest row per alias: schemas/clickhouse/0004,
+// query-api patternClause), so a merge must list again every id its parts had absorbed, and an
+// id left out keeps pointing at the group it was merged into before. On the Loghub-2k datasets no
+// cluster has more than 3; three levels of merges of three groups each make 39. Beyond the bound the
+// newest ids are kept (the parts' own ids first: records are stored under them), the oldest dropped:
+// their rows still name the group they were merged into last, which a query by that group finds.
+export const MAX_ALIASES = 64
+
+// A message's words and parameters are kept up to these bounds, the rest is one trailing `<*>`:
+// a 32 KB message of unique words would otherwise be a 32 K-character template and skeleton
+// (~300 kB of heap per cluster, 70 kB of checkpoint). The Loghub-2k messages stay far below
+// (at most 73 words and 1 400 characters typed).
+const MAX_WORDS = 256
+const MAX_TYPED_CHARS = 4096
 
 export interface MinerOptions {
   /** Bound on clusters kept; the least recently used tenth is evicted when it is exceeded. */
@@ -210,6 +227,8 @@ export class TemplateMiner {
   readonly #typedCache: (TypedKey | undefined)[] = new Array<TypedKey | undefined>(TYPED_SLOTS).fill(undefined)
   #clock = 0
   #scan = 0
+  /** For "<word count>|(" and "<word count>|)": the places inner keys name (see edgeKeys), each with its clusters' count. */
+  readonly #places = new Map<string, Map<number, number>>()
   #revision = 0
 
   constructor(options: MinerOptions = {}) {
@@ -236,10 +255,19 @@ export class TemplateMiner {
   type(message: string): Typed {
     const words: string[] = []
     const gaps: (string | null)[] = [null]
-    for (const token of tokensOf(this.#mask(message))) {
+    let chars = 0
+    const masked = this.#mask(message)
+    for (const token of tokensOf(masked)) {
       // `key=value` is a word whatever its value: the key, the value a parameter.
       const kv = token.indexOf('=') > 0 ? KEY_VALUE.exec(token) : null
-      if (kv || !isParameter(token)) {
+      const word = kv !== null || !isParameter(token)
+      chars += token.length + 1
+      if (chars > MAX_TYPED_CHARS || (word && words.length === MAX_WORDS)) {
+        // Past the bounds: the rest is one parameter, whatever it holds.
+        gaps[words.length] = WILDCARD
+        break
+      }
+      if (word) {
         words.push(kv ? `${kv[1]}${WILDCARD}` : token)
         gaps.push(null)
         continue
@@ -249,6 +277,9 @@ export class TemplateMiner {
       const before = gaps[at]
       gaps[at] = before === null || before === undefined ? token : `${before} ${token}`
     }
+    // Tokens are slices of the masked message and keep all of it alive: a cluster made from a
+    // long one would hold the whole message. Copies hold only what is kept.
+    if (masked.length > MAX_TYPED_CHARS) return JSON.parse(JSON.stringify({ words, gaps })) as Typed
     return { words, gaps }
   }
 
@@ -259,8 +290,9 @@ export class TemplateMiner {
     let cluster = this.#memo.get(key)
     while (cluster?.mergedInto) cluster = cluster.mergedInto
     if (cluster?.dead) cluster = undefined
-    // A cluster's words only ever turn into slots, so the same words fit again; only a slot taking a gap
-    // (one word fewer) depends on where the message's gaps are.
+    // A cluster's words only ever turn into slots, and a group merged into another is covered by it
+    // (see #generalize, #merge), so the same words fit again; only a slot taking a gap (one word
+    // fewer) depends on where the message's gaps are.
     if (cluster && cluster.tokens.length !== typed.words.length && !fits(cluster.tokens, typed)) cluster = undefined
     cluster ??= this.#find(typed)
     if (cluster) {
@@ -275,9 +307,10 @@ export class TemplateMiner {
       this.#remember(key, merged.cluster)
       return this.#view(merged.cluster, merged.ids.length > 0 ? 'merged' : 'generalized', merged.ids)
     }
-    // An event once merged stays merged: a skeleton whose id is already an alias goes to its owner.
+    // An event once merged stays merged: a skeleton whose id is already an alias goes to its owner,
+    // if the message fits it (an alias restored from another miner may name another shape).
     const owner = this.#owners.get(patternIdOf(skeletonText(typed.words)))
-    if (owner) {
+    if (owner && !owner.dead && fits(owner.tokens, typed)) {
       this.#remember(key, owner)
       owner.size++
       owner.lastUsed = this.#clock
@@ -308,14 +341,12 @@ export class TemplateMiner {
       const known = this.#exact(s.tokens)
       if (known) {
         this.#absorbGaps(known, { words: s.tokens, gaps: s.gaps })
-        for (const a of [s.id, ...s.aliases]) {
-          if (a === known.patternId || known.aliases.includes(a)) continue
-          known.aliases.push(a)
-          this.#owners.set(a, known)
-        }
+        const fresh = [s.id, ...s.aliases].filter((a) => a !== known.patternId && !known.aliases.includes(a))
+        this.#addAliases(known, [...new Set(fresh)])
         continue
       }
-      this.#create([...s.tokens], [...s.gaps], s.size, [...s.aliases])
+      // A checkpoint of an older miner may hold more aliases than are kept now: the newest stay.
+      this.#create([...s.tokens], [...s.gaps], s.size, s.aliases.slice(-MAX_ALIASES))
       restored++
     }
     return restored
@@ -349,8 +380,7 @@ export class TemplateMiner {
 
   /** The cluster with exactly these tokens (slots included), if any. */
   #exact(tokens: readonly string[]): Cluster | undefined {
-    const n = tokens.length
-    for (const c of this.#byEdge.get(`${n}|<${tokens[0] ?? ''}`) ?? []) {
+    for (const c of this.#byEdge.get(edgeKeys(tokens)[0]) ?? []) {
       if (c.tokens.every((t, i) => t === tokens[i])) return c
     }
     return undefined
@@ -358,27 +388,40 @@ export class TemplateMiner {
 
   // Candidates: clusters with the message's word count (a slot taking one word) or one more (a
   // slot taking a gap, i.e. a parameter that happened to have a digit), sharing the first or the
-  // last word with it or having a slot there.
+  // last word with it or having a slot there, or sharing the word that a cluster starting with
+  // slots is indexed by (see edgeKeys: at that place, or one before when a slot takes a gap); and,
+  // to join by a slot (`joining`), clusters ending with slots sharing the word they are indexed by.
+  // Those places are few (the places in use, per word count), so a message looks up a handful of
+  // keys however many such clusters there are.
   // A list rather than a generator: every caller reads them all, and resuming a generator for
   // each candidate cost more than the comparison it yields to (~1.5 µs a message on the
   // benchmark's records, where many clusters share a first word).
-  #candidates(n: number, words: readonly string[]): Cluster[] {
+  #candidates(n: number, words: readonly string[], joining = false): Cluster[] {
     const mark = ++this.#scan
     const first = words[0] ?? ''
     const last = words[n - 1] ?? ''
     const out: Cluster[] = []
     for (const len of [n, n + 1]) {
-      for (const key of [`${len}|<${first}`, `${len}|<${SLOT}`, `${len}|>${last}`, `${len}|>${SLOT}`]) {
-        const set = this.#byEdge.get(key)
-        if (!set) continue
-        for (const c of set) {
-          if (c.seen === mark) continue
-          c.seen = mark
-          out.push(c)
-        }
-      }
+      for (const key of [`${len}|<${first}`, `${len}|<${SLOT}`, `${len}|>${last}`, `${len}|>${SLOT}`]) this.#collect(key, mark, out)
     }
+    if (this.#places.size === 0) return out
+    for (const p of this.#places.get(`${n}|(`)?.keys() ?? []) if (p < n) this.#collect(`${n}|(${p}|${words[p]!}`, mark, out)
+    for (const p of this.#places.get(`${n + 1}|(`)?.keys() ?? []) {
+      this.#collect(`${n + 1}|(${p}|${words[p - 1]!}`, mark, out)
+      if (p < n) this.#collect(`${n + 1}|(${p}|${words[p]!}`, mark, out)
+    }
+    if (joining) for (const r of this.#places.get(`${n}|)`)?.keys() ?? []) if (r < n) this.#collect(`${n}|)${r}|${words[n - 1 - r]!}`, mark, out)
     return out
+  }
+
+  #collect(key: string, mark: number, out: Cluster[]): void {
+    const set = this.#byEdge.get(key)
+    if (!set) return
+    for (const c of set) {
+      if (c.seen === mark) continue
+      c.seen = mark
+      out.push(c)
+    }
   }
 
   /** The best cluster the message fits as it is: the fewest slots used (most specific), then the largest. */
@@ -426,13 +469,22 @@ export class TemplateMiner {
   #generalize(typed: Typed): { cluster: Cluster; ids: string[] } | undefined {
     const w = typed.words
     const n = w.length
-    const byPosition = new Map<number, Cluster[]>()
-    for (const c of this.#candidates(n, w)) {
+    // By the place they differ at, and by the places of their slots: groups join only groups with
+    // their slots at the same places, which the merged group keeps, so it covers each of its parts
+    // and forces no part's slot on the others ("Server <*>" and "First is <HEX>" are two events,
+    // and one "<*> <*>" would take every message of two words).
+    const byPlace = new Map<string | number, { position: number; clusters: Cluster[] }>()
+    for (const c of this.#candidates(n, w, true)) {
       if (c.tokens.length !== n) continue
       let diff = -1
+      let slots = ''
       for (let i = 0; i < n; i++) {
         const t = c.tokens[i]
-        if (t === w[i] || t === SLOT) continue
+        if (t === SLOT) {
+          slots += `|${i}`
+          continue
+        }
+        if (t === w[i]) continue
         if (diff >= 0) {
           diff = -2
           break
@@ -440,18 +492,21 @@ export class TemplateMiner {
         diff = i
       }
       if (diff < 0) continue
-      const list = byPosition.get(diff)
-      if (list) list.push(c)
-      else byPosition.set(diff, [c])
+      const key = slots === '' ? diff : `${diff}${slots}`
+      const group = byPlace.get(key)
+      if (group) group.clusters.push(c)
+      else byPlace.set(key, { position: diff, clusters: [c] })
     }
     let pick: { position: number; clusters: Cluster[] } | undefined
-    for (const [position, clusters] of byPosition) {
+    for (const group of byPlace.values()) {
+      const { position, clusters } = group
       if (!this.#isParameter(clusters)) continue
-      if (!pick || clusters.length > pick.clusters.length || (clusters.length === pick.clusters.length && position < pick.position)) pick = { position, clusters }
+      if (!pick || clusters.length > pick.clusters.length || (clusters.length === pick.clusters.length && position < pick.position)) pick = group
     }
     if (!pick) return undefined
     const tokens = w.slice()
-    tokens[pick.position] = SLOT
+    const like = pick.clusters[0]!.tokens
+    for (let i = 0; i < n; i++) if (i === pick.position || like[i] === SLOT) tokens[i] = SLOT
     return this.#merge(tokens, typed, pick.clusters)
   }
 
@@ -505,8 +560,9 @@ export class TemplateMiner {
     const gaps = typed.gaps.slice()
     let size = 1
     const ids: string[] = []
-    // The new skeleton may be known already, or its id already merged into one of the candidates.
-    const existing = this.#exact(tokens) ?? this.#owners.get(patternIdOf(skeletonText(tokens)))
+    // The new skeleton may be known already, or its id already merged into a group that covers it.
+    let existing = this.#exact(tokens) ?? this.#owners.get(patternIdOf(skeletonText(tokens)))
+    if (existing && (existing.dead || !fits(existing.tokens, { words: tokens, gaps: typed.gaps }))) existing = undefined
     const parts = candidates.filter((c) => c !== existing)
     for (const p of parts) {
       mergeGaps(gaps, p.gaps)
@@ -523,13 +579,36 @@ export class TemplateMiner {
     if (existing) mergeGaps(existing.gaps, gaps)
     target.size += size
     target.lastUsed = this.#clock
-    for (const p of [...parts, ...shorter]) this.#remove(p, target)
-    const fresh = ids.filter((id) => id !== target.patternId && !target.aliases.includes(id))
-    target.aliases.push(...fresh)
-    for (const id of fresh) this.#owners.set(id, target)
+    const merged = [...parts, ...shorter]
+    for (const p of merged) this.#remove(p, target)
+    const known = new Set([target.patternId, ...target.aliases])
+    let fresh: string[] = []
+    for (const id of ids) {
+      if (known.has(id)) continue
+      known.add(id)
+      fresh.push(id)
+    }
+    // Past the bound the parts' own ids go first: records are stored under them.
+    if (fresh.length > MAX_ALIASES) fresh = [...new Set([...merged.map((p) => p.patternId).filter((id) => fresh.includes(id)), ...fresh])].slice(0, MAX_ALIASES)
+    this.#addAliases(target, fresh)
+    // An id the target listed already may have named a part since (a group made again after its
+    // id was merged away); one cut by the bound names no group.
+    for (const id of ids) {
+      if (!this.#owners.get(id)?.dead) continue
+      if (target.aliases.includes(id)) this.#owners.set(id, target)
+      else this.#owners.delete(id)
+    }
     this.#retemplate(target)
     this.#revision++
     return { cluster: target, ids: fresh }
+  }
+
+  /** Adds ids to a cluster's aliases, dropping the oldest beyond MAX_ALIASES. */
+  #addAliases(c: Cluster, ids: readonly string[]): void {
+    c.aliases.push(...ids)
+    for (const id of ids) this.#owners.set(id, c)
+    if (c.aliases.length <= MAX_ALIASES) return
+    for (const id of c.aliases.splice(0, c.aliases.length - MAX_ALIASES)) if (this.#owners.get(id) === c) this.#owners.delete(id)
   }
 
   #gapTwins(tokens: readonly string[]): Cluster[] {
@@ -577,16 +656,32 @@ export class TemplateMiner {
   #index(c: Cluster): void {
     for (const key of edgeKeys(c.tokens)) {
       const set = this.#byEdge.get(key)
+      if (set?.has(c)) continue
       if (set) set.add(c)
       else this.#byEdge.set(key, new Set([c]))
+      this.#countPlace(key, 1)
     }
+  }
+
+  /** Counts the clusters under each inner key's place (see edgeKeys), for #candidates to look up. */
+  #countPlace(key: string, by: 1 | -1): void {
+    const place = innerPlace(key)
+    if (place < 0) return
+    const group = key.slice(0, key.indexOf('|') + 2)
+    let counts = this.#places.get(group)
+    if (!counts) this.#places.set(group, (counts = new Map()))
+    const count = (counts.get(place) ?? 0) + by
+    if (count > 0) counts.set(place, count)
+    else counts.delete(place)
+    if (counts.size === 0) this.#places.delete(group)
   }
 
   #unindex(c: Cluster): void {
     for (const key of edgeKeys(c.tokens)) {
       const set = this.#byEdge.get(key)
-      set?.delete(c)
-      if (set?.size === 0) this.#byEdge.delete(key)
+      if (!set?.delete(c)) continue
+      this.#countPlace(key, -1)
+      if (set.size === 0) this.#byEdge.delete(key)
     }
   }
 
@@ -624,9 +719,35 @@ function fits(t: readonly string[], typed: Typed): boolean {
   return j === w.length && spare === 0
 }
 
-function edgeKeys(tokens: readonly string[]): string[] {
+// Index keys: word count and first word, word count and last word ('<' and '>'). A cluster that
+// starts with slots is not kept under "first word: slot", which every message of its length scans
+// (with 40 000 "<*> a b c" groups, each 4-word line cost 2.4 ms), but under its first word
+// and that word's place ('(' and the place), when its other key names another place; likewise a
+// cluster that ends with slots goes under its last word and that word's place from the end (')').
+// A message fits a cluster only if it has the word its first key names at that place (or one
+// before, a slot before it taking a gap), and joins it by a slot (one place differing) only if it
+// has the word either key names. Clusters with one word or none stay under the slot.
+function edgeKeys(tokens: readonly string[]): [string, string] {
   const n = tokens.length
-  return [`${n}|<${tokens[0] ?? ''}`, `${n}|>${tokens[n - 1] ?? ''}`]
+  const first = tokens[0] ?? ''
+  const last = tokens[n - 1] ?? ''
+  let head = 0
+  while (head < n && tokens[head] === SLOT) head++
+  let tail = n - 1
+  while (tail >= 0 && tokens[tail] === SLOT) tail--
+  const apart = head < tail
+  return [
+    first !== SLOT ? `${n}|<${first}` : apart ? `${n}|(${head}|${tokens[head]!}` : `${n}|<${SLOT}`,
+    last !== SLOT ? `${n}|>${last}` : apart ? `${n}|)${n - 1 - tail}|${tokens[tail]!}` : `${n}|>${SLOT}`,
+  ]
+}
+
+/** The place an inner key ('(' or ')', see edgeKeys) names, or -1. */
+function innerPlace(key: string): number {
+  const bar = key.indexOf('|')
+  const kind = key.charCodeAt(bar + 1)
+  if (kind !== 40 /* ( */ && kind !== 41 /* ) */) return -1
+  return Number(key.slice(bar + 2, key.indexOf('|', bar + 2)))
 }
 
 function mergeGaps(into: (string | null)[], from: readonly (string | null)[]): void {
