@@ -42,10 +42,13 @@ export const TENANT_HEADERS = ['x-sluice-tenant', 'x-scope-orgid'] as const
 export const LOKI_TENANT_HEADERS = ['x-scope-orgid', 'x-sluice-tenant'] as const
 
 /**
- * The tenant a request names in `headers` (the first set, in order), else `param`; undefined when it
- * names none. Throws VALIDATION_FAILED naming the header when the value is not a valid tenant id.
+ * The tenant a request names in `headers`, or in `param`; undefined when it names none. Throws
+ * VALIDATION_FAILED naming the header when a value is not a valid tenant id, and naming both places
+ * when two of them name different tenants (the same tenant in several places is that tenant).
  */
 export function requestedTenant(req: Pick<FastifyRequest, 'headers'>, headers: readonly string[] = TENANT_HEADERS, param?: string | undefined): string | undefined {
+  let found: string | undefined
+  let where = ''
   for (const name of headers) {
     const raw = req.headers[name]
     let v = Array.isArray(raw) ? raw[0] : raw
@@ -58,10 +61,17 @@ export function requestedTenant(req: Pick<FastifyRequest, 'headers'>, headers: r
       v = [...named][0]!
     }
     if (!TENANT_PATTERN.test(v)) throw new SluiceError('VALIDATION_FAILED', `header ${name}: expected 1-64 characters of A-Z a-z 0-9 _ . -`)
-    return v
+    if (found !== undefined && v !== found) throw twoTenants(where, found, `header ${name}`, v)
+    found ??= v
+    where ||= `header ${name}`
   }
-  return param === '' ? undefined : param
+  if (param === undefined || param === '') return found
+  if (found !== undefined && param !== found) throw twoTenants(where, found, 'parameter tenant', param)
+  return param
 }
+
+const twoTenants = (where: string, tenant: string, other: string, otherTenant: string) =>
+  new SluiceError('VALIDATION_FAILED', `the request names two tenants: ${where} ${tenant}, ${other} ${otherTenant}; name one`)
 
 function remoteOf(req: FastifyRequest): string {
   return req.socket?.remoteAddress ?? ''

@@ -210,6 +210,11 @@ describe('gateway with SLUICE_AUTH=true: tenants', () => {
     const two = await native(a, [{ message: 'm' }], { ...bearer('ops-secret'), 'x-scope-orgid': 'beta, acme' })
     expect(two.statusCode).toBe(400)
     expect(two.json()).toMatchObject({ error: 'VALIDATION_FAILED', message: 'header x-scope-orgid: names several tenants (beta, acme); name one' })
+    // Two headers naming two tenants: refused, not settled by the headers' order; alike, one tenant.
+    const both = await native(a, [{ message: 'm' }], { ...bearer('ops-secret'), 'x-sluice-tenant': 'beta', 'x-scope-orgid': 'acme' })
+    expect(both.statusCode).toBe(400)
+    expect(both.json()).toMatchObject({ error: 'VALIDATION_FAILED', message: 'the request names two tenants: header x-sluice-tenant beta, header x-scope-orgid acme; name one' })
+    expect((await native(a, [{ message: 'm' }], { ...bearer('ops-secret'), 'x-sluice-tenant': 'beta', 'x-scope-orgid': 'beta' })).statusCode).toBe(200)
   })
 
   it('refuses a record whose tenant field names a tenant the key may not act as, in its place, storing the rest', async () => {

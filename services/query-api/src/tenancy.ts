@@ -57,22 +57,13 @@ export interface QueryAccessOptions {
  * tenants in X-Scope-OrgID (`a|b`), or two different tenants named in two places.
  */
 export function namedTenant(req: Pick<FastifyRequest, 'headers'>, param?: string | undefined): string | undefined {
-  const named: Array<[where: string, tenant: string]> = []
   for (const header of LOKI_TENANT_HEADERS) {
     const raw = req.headers[header]
     const v = Array.isArray(raw) ? raw[0] : raw
     if (typeof v === 'string' && v.includes('|')) throw new SluiceError('VALIDATION_FAILED', `queries across several tenants (${header} a|b) are not supported`)
-    const t = requestedTenant(req, [header])
-    if (t !== undefined) named.push([`header ${header}`, t])
   }
-  if (param !== undefined && param !== '') {
-    if (!TENANT_PATTERN.test(param)) throw new SluiceError('VALIDATION_FAILED', 'parameter tenant: expected 1-64 characters of A-Z a-z 0-9 _ . -')
-    named.push(['parameter tenant', param])
-  }
-  const [first, ...rest] = named
-  const other = rest.find(([, t]) => t !== first?.[1])
-  if (first && other) throw new SluiceError('VALIDATION_FAILED', `the request names two tenants: ${first[0]} ${first[1]}, ${other[0]} ${other[1]}`)
-  return first?.[1]
+  if (param !== undefined && param !== '' && !TENANT_PATTERN.test(param)) throw new SluiceError('VALIDATION_FAILED', 'parameter tenant: expected 1-64 characters of A-Z a-z 0-9 _ . -')
+  return requestedTenant(req, LOKI_TENANT_HEADERS, param)
 }
 
 /** Refuses (400, naming QUERY_MAX_RANGE_HOURS) a query spanning more than `maxRangeHours`, the limit of every tenant. */

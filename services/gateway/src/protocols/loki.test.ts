@@ -465,13 +465,16 @@ describe('gateway POST /loki/api/v1/push', () => {
     expect((await first).statusCode).toBe(204)
   })
 
-  it('takes the tenant from X-Scope-OrgID before x-sluice-tenant and refuses an invalid one with 400', async () => {
+  it('takes the tenant from X-Scope-OrgID or x-sluice-tenant, and refuses an invalid one or two different ones with 400', async () => {
     const { app: a, producer } = app()
     const body = { streams: [{ stream: { app: 'x' }, values: [['1700000000000000000', 'x']] }] }
-    await pushJson(a, body, { 'x-scope-orgid': 'org-1', 'x-sluice-tenant': 'other' })
+    await pushJson(a, body, { 'x-scope-orgid': 'org-1', 'x-sluice-tenant': 'org-1' })
     await pushJson(a, body, { 'x-sluice-tenant': 'other' })
     await pushJson(a, body)
     expect(events(producer).map((e) => e.tenant)).toEqual(['org-1', 'other', 'default'])
+    const two = await pushJson(a, body, { 'x-scope-orgid': 'org-1', 'x-sluice-tenant': 'other' })
+    expect(two.statusCode).toBe(400)
+    expect(two.body).toBe('the request names two tenants: header x-scope-orgid org-1, header x-sluice-tenant other; name one\n')
     const bad = await pushJson(a, body, { 'x-scope-orgid': 'a|b' })
     expect(bad.statusCode).toBe(400)
     expect(bad.body).toBe('header x-scope-orgid: expected 1-64 characters of A-Z a-z 0-9 _ . -\n')
