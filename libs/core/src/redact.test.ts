@@ -96,6 +96,9 @@ describe('redactor', () => {
     // A number is never a key the map has already.
     expect(Object.keys(r.attributes({ 'ann@example.com': 'x', 'bob@example.com': 'y', '[REDACTED_EMAIL]#2': 'w' }).attributes)).toEqual(['[REDACTED_EMAIL]', '[REDACTED_EMAIL]#3', '[REDACTED_EMAIL]#2'])
     expect(Object.keys(r.attributes({ 'ann@example.com': 'x', b: '2' }).attributes)).toEqual(['[REDACTED_EMAIL]', 'b'])
+    // An RFC 5424 structured-data id (name@enterprise-number) is no address.
+    const sd = { 'origin@32473.ip': '10.0.0.1', 'order@32473.id': 'o-1', 'exampleSDID@32473': 'x' }
+    expect(r.attributes(sd)).toEqual({ attributes: sd, redacted: false })
     // Kinds turned off stay off for keys too; keys with nothing to redact leave the map as it was.
     expect(createRedactor({ email: false }).attributes({ 'ann@example.com': 'x' })).toEqual({ attributes: { 'ann@example.com': 'x' }, redacted: false })
     const plain = { 'service.instance.identifier.long': 'x', 'k8s.pod.name': 'p' }

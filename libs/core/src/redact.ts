@@ -38,6 +38,7 @@ const MASK = {
 
 // Matches start only where a local part starts (look-behind), so long words stay linear.
 const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b/g
+const NAME_EMAIL = new RegExp(EMAIL.source.replace('@', '@(?![0-9]+(?:[.]|$))'), 'g')
 const CARD_CANDIDATE = /(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])/g
 const CARD_PREFIX = /^(?:2[2-7]|3|4|5|6)/
 // Credentials after an auth scheme: `Authorization: Bearer eyJ…`, `Basic dXNlcjpwYXNz`. The
@@ -104,17 +105,25 @@ type Step = (s: string) => string
 
 export function createRedactor(options: Partial<RedactOptions> = {}): Redactor {
   const o = { ...DEFAULT_REDACT_OPTIONS, ...options }
-  // Secrets first: a JWT or key may contain an '@' or digit runs the later kinds would split.
-  const steps: Step[] = []
-  // Each step starts with a cheap test that rules most text out before its regex scans.
-  if (o.secret) {
-    steps.push((s) => (SECRET_WORDS.test(s) ? s.replace(AUTH_SCHEME, `$1$2${MASK.secret}`).replace(SECRET_PAIR, `$1${MASK.secret}`) : s))
-    steps.push((s) => s.replace(KNOWN_KEYS, MASK.secret))
+  // The steps for text, with `email` the pattern of an address. Secrets first: a JWT or key may
+  // contain an '@' or digit runs the later kinds would split. Each step starts with a cheap test
+  // that rules most text out before its regex scans.
+  const stepsWith = (email: RegExp): Step[] => {
+    const steps: Step[] = []
+    if (o.secret) {
+      steps.push((s) => (SECRET_WORDS.test(s) ? s.replace(AUTH_SCHEME, `$1$2${MASK.secret}`).replace(SECRET_PAIR, `$1${MASK.secret}`) : s))
+      steps.push((s) => s.replace(KNOWN_KEYS, MASK.secret))
+    }
+    if (o.email) steps.push((s) => (s.includes('@') ? s.replace(email, MASK.email) : s))
+    if (o.card) steps.push((s) => (DIGIT_RUN.test(s) ? s.replace(CARD_CANDIDATE, redactCard) : s))
+    if (o.ipv4) steps.push((s) => s.replace(IPV4, MASK.ip))
+    if (o.ipv6) steps.push((s) => (s.includes(':') ? s.replace(IPV6, MASK.ip) : s))
+    return steps
   }
-  if (o.email) steps.push((s) => (s.includes('@') ? s.replace(EMAIL, MASK.email) : s))
-  if (o.card) steps.push((s) => (DIGIT_RUN.test(s) ? s.replace(CARD_CANDIDATE, redactCard) : s))
-  if (o.ipv4) steps.push((s) => s.replace(IPV4, MASK.ip))
-  if (o.ipv6) steps.push((s) => (s.includes(':') ? s.replace(IPV6, MASK.ip) : s))
+  const steps = stepsWith(EMAIL)
+  // Names, for an email whose domain starts with a number: that is an RFC 5424 structured-data
+  // id (`origin@32473.ip`, an enterprise number), not an address.
+  const nameSteps = stepsWith(NAME_EMAIL)
 
   // Which keys are worth a scan, cheaply: most keys are words that cannot hold an email (no `@`),
   // a card (no four digits together) or a known key format (none of their prefixes). With IP
@@ -124,13 +133,15 @@ export function createRedactor(options: Partial<RedactOptions> = {}): Redactor {
   const ips = o.ipv4 || o.ipv6
   const keyMayHold = (k: string): boolean => k.length >= 6 && (ips || keyHint.test(k))
 
-  const redact = (s: string): string => {
+  const run = (s: string, all: readonly Step[]): string => {
     // Nothing shorter than "a@b.cd" can hold an email, a card or a secret.
     if (s.length < 6) return s
     let out = s
-    for (const step of steps) out = step(out)
+    for (const step of all) out = step(out)
     return out
   }
+  const redact = (s: string): string => run(s, steps)
+  const redactName = (s: string): string => run(s, nameSteps)
 
   return {
     text(s) {
@@ -157,10 +168,10 @@ export function createRedactor(options: Partial<RedactOptions> = {}): Redactor {
         const renamed: Record<string, string> = {}
         let changed = false
         for (const k in from) {
-          let key = keyMayHold(k) ? redact(k) : k
+          let key = keyMayHold(k) ? redactName(k) : k
           if (key !== k) {
             changed = true
-            for (let n = 2; Object.hasOwn(renamed, key) || Object.hasOwn(from, key); n++) key = `${redact(k)}#${n}`
+            for (let n = 2; Object.hasOwn(renamed, key) || Object.hasOwn(from, key); n++) key = `${redactName(k)}#${n}`
           }
           setOwn(renamed, key, from[k] ?? '')
         }
