@@ -95,8 +95,13 @@ export interface TemplateMatch {
 
 export interface MinerSnapshot {
   version: 2
-  /** Words with '\u0000' for slots, and each gap's text (null: none), as the miner holds them. */
-  clusters: { id: string; tokens: string[]; gaps: (string | null)[]; size: number; aliases: string[] }[]
+  /**
+   * Words with '\u0000' for slots, and each gap's text (null: none), as the miner holds them;
+   * `order`, where the cluster stands in the order the miner indexed them (absent: one before the
+   * entry before it, the first 0); `unowned`, those of its id and aliases that name another
+   * cluster or none (absent: none).
+   */
+  clusters: { id: string; tokens: string[]; gaps: (string | null)[]; size: number; aliases: string[]; order?: number; unowned?: string[] }[]
 }
 
 interface Cluster extends TemplateCluster {
@@ -107,9 +112,10 @@ interface Cluster extends TemplateCluster {
   tokens: string[]
   gaps: (string | null)[]
   lastUsed: number
+  /** When the cluster was last indexed (see #index): its place in the index's sets. */
+  indexed: number
   /** Set once the cluster is merged into another or evicted. */
   dead: boolean
-  mergedInto: Cluster | undefined
   /** Visit mark for candidate scans. */
   seen: number
   /** The match returned while nothing changes (reset when the template does). */
@@ -194,6 +200,13 @@ const skeletonText = (tokens: readonly string[]): string => tokens.map((t) => (t
 const TYPED_SLOTS = 256
 const TYPED_CACHE_MAX_CHARS = 512
 
+/** The places of a message's gaps, which a slot of a cluster one token longer may take (see fits). */
+function gapPlaces(typed: Typed): string {
+  let places = ''
+  for (let i = 0; i < typed.gaps.length; i++) if (typed.gaps[i] !== null) places += String.fromCharCode(48 + i)
+  return places
+}
+
 /** The cache slot of `message`: from its length and four of its characters. */
 function typedSlot(message: string): number {
   const n = message.length
@@ -219,14 +232,22 @@ export class TemplateMiner {
   readonly #clusters = new Set<Cluster>()
   /** Clusters by word count and first word, and by word count and last word (slots as SLOT). */
   readonly #byEdge = new Map<string, Set<Cluster>>()
-  /** Skeleton text of messages seen → the cluster they went to (a memo; bounded). */
-  readonly #memo = new Map<string, Cluster>()
+  /** Messages' words → the cluster #find chose, the stamp it holds for, and the gap places it held for if it depended on them (a memo; bounded). */
+  readonly #memo = new Map<string, { cluster: Cluster; stamp: number; gaps: string | undefined }>()
+  /** By token count: changes to the clusters of that length (see #stamp). */
+  readonly #shapes: number[] = new Array<number>(MAX_WORDS + 2).fill(0)
+  /** Whether the last #find chose by slots alone (no other fitting cluster had as few). */
+  #sure = false
+  /** Whether the last #find met a cluster whose slot may take a gap, which other gap places would fit or not. */
+  #gapped = false
   /** Every live id and alias → the cluster it names. */
   readonly #owners = new Map<string, Cluster>()
   /** Recent messages typed, by typedSlot. Read only: a cluster copies what it keeps (#create). */
   readonly #typedCache: (TypedKey | undefined)[] = new Array<TypedKey | undefined>(TYPED_SLOTS).fill(undefined)
   #clock = 0
   #scan = 0
+  /** Counts #index calls: a cluster's `indexed`. */
+  #indexings = 0
   /** For "<word count>|(" and "<word count>|)": the places inner keys name (see edgeKeys), each with its clusters' count. */
   readonly #places = new Map<string, Map<number, number>>()
   #revision = 0
@@ -287,16 +308,19 @@ export class TemplateMiner {
   add(message: string): TemplateMatch {
     const { typed, key } = this.#typedKey(message)
     this.#clock++
-    let cluster = this.#memo.get(key)
-    while (cluster?.mergedInto) cluster = cluster.mergedInto
-    if (cluster?.dead) cluster = undefined
-    // A cluster's words only ever turn into slots, and a group merged into another is covered by it
-    // (see #generalize, #merge), so the same words fit again; only a slot taking a gap (one word
-    // fewer) depends on where the message's gaps are.
-    if (cluster && cluster.tokens.length !== typed.words.length && !fits(cluster.tokens, typed)) cluster = undefined
-    cluster ??= this.#find(typed)
+    // The memo answers only as #find would: a message goes where the clusters (which a snapshot
+    // holds) send it, not where its words went before, or a restored miner would decide otherwise.
+    // Its answer holds while its cluster lives and no cluster with slots of the message's length or
+    // one more is made, removed or widened (the stamp), when it did not depend on sizes, which
+    // every message changes, and for the same gap places if it depended on them.
+    const n = typed.words.length
+    const memo = this.#memo.get(key)
+    let cluster = memo !== undefined && memo.stamp === this.#stamp(n) && !memo.cluster.dead && (memo.gaps === undefined || memo.gaps === gapPlaces(typed)) ? memo.cluster : undefined
+    if (!cluster) {
+      cluster = this.#find(typed)
+      if (cluster && this.#sure) this.#remember(key, cluster, this.#stamp(n), this.#gapped ? gapPlaces(typed) : undefined)
+    }
     if (cluster) {
-      this.#remember(key, cluster)
       cluster.size++
       cluster.lastUsed = this.#clock
       if (this.#absorbGaps(cluster, typed)) return this.#view(cluster, 'generalized', [])
@@ -304,21 +328,21 @@ export class TemplateMiner {
     }
     const merged = this.#flooded(typed) ?? this.#generalize(typed)
     if (merged) {
-      this.#remember(key, merged.cluster)
       return this.#view(merged.cluster, merged.ids.length > 0 ? 'merged' : 'generalized', merged.ids)
     }
     // An event once merged stays merged: a skeleton whose id is already an alias goes to its owner,
     // if the message fits it (an alias restored from another miner may name another shape).
     const owner = this.#owners.get(patternIdOf(skeletonText(typed.words)))
     if (owner && !owner.dead && fits(owner.tokens, typed)) {
-      this.#remember(key, owner)
       owner.size++
       owner.lastUsed = this.#clock
       return this.#view(owner, 'none', [])
     }
     // Copies: the typed form may be the cache's, and a cluster's tokens and gaps change.
     const created = this.#create(typed.words.slice(), typed.gaps.slice(), 1, [])
-    this.#remember(key, created)
+    // Nothing else fitted the message (#find found nothing), and whatever its gaps, a cluster
+    // without slots is the best fit.
+    this.#remember(key, created, this.#stamp(n), undefined)
     return this.#view(created, 'created', [])
   }
 
@@ -328,16 +352,48 @@ export class TemplateMiner {
     return c && this.#view(c, 'none', [])
   }
 
+  // A checkpoint is taken mid-stream, and the records after it get their ids from the miner it is
+  // restored into, which must decide as this one would have. Beside each cluster's words, gaps,
+  // size and aliases, that takes its id (a group widened by similarity keeps its first, which is
+  // not the hash of its words: see #flooded) and three things no cluster holds:
+  //   recency  the least recently used are evicted first: the list is the most recently used first.
+  //   order    of equally good clusters the one found first is taken, and the index's sets keep
+  //            clusters in the order they were indexed: `order` is that order, and restore indexes
+  //            them in it. It is left out where it is one before the entry before it, so groups
+  //            used only when they were made, most of a large checkpoint, cost no bytes for it.
+  //   owners   an id two clusters list (a group made again after its id was merged away) names the
+  //            one that took it last, which a merge making that skeleton joins (#merge): `unowned`
+  //            names the others.
+  // The rest is caches, which change no decision (see add).
   /** Cluster state to persist, the most recently used first (at most `maxClusters`). */
   snapshot(maxClusters = Number.POSITIVE_INFINITY): MinerSnapshot {
     const clusters = [...this.#clusters].sort((a, b) => b.lastUsed - a.lastUsed).slice(0, maxClusters)
-    return { version: 2, clusters: clusters.map((c) => ({ id: c.patternId, tokens: [...c.tokens], gaps: [...c.gaps], size: c.size, aliases: [...c.aliases] })) }
+    // Ranks rather than the counter: small numbers, and as good to sort by.
+    const ranks = new Map([...clusters].sort((a, b) => a.indexed - b.indexed).map((c, i) => [c, i]))
+    let before = 1
+    return {
+      version: 2,
+      clusters: clusters.map((c) => {
+        const s: MinerSnapshot['clusters'][number] = { id: c.patternId, tokens: [...c.tokens], gaps: [...c.gaps], size: c.size, aliases: [...c.aliases] }
+        const order = ranks.get(c)!
+        if (order !== before - 1) s.order = order
+        before = order
+        const unowned = [c.patternId, ...c.aliases].filter((id) => this.#owners.get(id) !== c)
+        if (unowned.length > 0) s.unowned = unowned
+        return s
+      }),
+    }
   }
 
   /** Adds a snapshot's clusters; a cluster whose skeleton is already known only adds its aliases and gaps. */
   restore(snapshot: MinerSnapshot): number {
     let restored = 0
-    for (const s of snapshot.clusters) {
+    // Recency from the list's order (the first most recent, all before anything mined from now on).
+    let before = 1
+    const entries = snapshot.clusters.map((s, i) => ({ s, order: (before = s.order ?? before - 1), used: this.#clock - i }))
+    entries.sort((a, b) => a.order - b.order)
+    const made: [Cluster, MinerSnapshot['clusters'][number]][] = []
+    for (const { s, used } of entries) {
       const known = this.#exact(s.tokens)
       if (known) {
         this.#absorbGaps(known, { words: s.tokens, gaps: s.gaps })
@@ -346,9 +402,21 @@ export class TemplateMiner {
         continue
       }
       // A checkpoint of an older miner may hold more aliases than are kept now: the newest stay.
-      this.#create([...s.tokens], [...s.gaps], s.size, s.aliases.slice(-MAX_ALIASES))
+      made.push([this.#create([...s.tokens], [...s.gaps], s.size, s.aliases.slice(-MAX_ALIASES), { id: s.id, used }), s])
       restored++
     }
+    // Ids a cluster lists but does not own go to the cluster that owns them, if any.
+    const unowned = new Set(made.flatMap(([, s]) => s.unowned ?? []))
+    if (unowned.size === 0) return restored
+    const owners = new Map<string, Cluster>()
+    for (const [c, s] of made) {
+      for (const id of [c.patternId, ...c.aliases]) {
+        if (!unowned.has(id)) continue
+        if (!s.unowned?.includes(id)) owners.set(id, c)
+        else if (this.#owners.get(id) === c) this.#owners.delete(id)
+      }
+    }
+    for (const [id, c] of owners) if (!c.dead) this.#owners.set(id, c)
     return restored
   }
 
@@ -367,7 +435,21 @@ export class TemplateMiner {
     return { patternId: c.patternId, template: c.template, change, merged, cluster: c }
   }
 
-  #remember(key: string, cluster: Cluster): void {
+  /** Changes to the clusters a message of `n` words may fit (n or n + 1 tokens): counters only grow, so the sum changes with either. */
+  #stamp(n: number): number {
+    return this.#shapes[n]! + this.#shapes[n + 1]!
+  }
+
+  // Notes a change to the clusters of `length` tokens (one with slots made, removed or widened, or
+  // any restored). A cluster without slots fits only messages of its very words: when add makes
+  // one, the memo's entry for them is made anew, and when it is removed, the entry names a dead
+  // cluster; so making one costs the memo nothing (a fifth of the lines making new groups once
+  // made the rest 11 % slower, each finding its group again).
+  #reshape(length: number): void {
+    this.#shapes[Math.min(length, MAX_WORDS + 1)]!++
+  }
+
+  #remember(key: string, cluster: Cluster, stamp: number, gaps: string | undefined): void {
     if (this.#memo.size >= this.#maxClusters * 4) {
       let drop = this.#memo.size >> 3
       for (const k of this.#memo.keys()) {
@@ -375,7 +457,7 @@ export class TemplateMiner {
         if (--drop <= 0) break
       }
     }
-    this.#memo.set(key, cluster)
+    this.#memo.set(key, { cluster, stamp, gaps })
   }
 
   /** The cluster with exactly these tokens (slots included), if any. */
@@ -428,15 +510,22 @@ export class TemplateMiner {
   #find(typed: Typed): Cluster | undefined {
     let best: Cluster | undefined
     let bestSlots = Number.POSITIVE_INFINITY
-    for (const c of this.#candidates(typed.words.length, typed.words)) {
+    let tie = false
+    const n = typed.words.length
+    this.#gapped = false
+    for (const c of this.#candidates(n, typed.words)) {
+      if (c.tokens.length > n && !this.#gapped && c.tokens.includes(SLOT)) this.#gapped = true
       if (!fits(c.tokens, typed)) continue
       let slots = 0
       for (const t of c.tokens) if (t === SLOT) slots++
+      if (slots === bestSlots) tie = true
+      else if (slots < bestSlots) tie = false
       if (slots < bestSlots || (slots === bestSlots && best && c.size > best.size)) {
         best = c
         bestSlots = slots
       }
     }
+    this.#sure = !tie
     return best
   }
 
@@ -543,6 +632,7 @@ export class TemplateMiner {
     // The group keeps its id and gains slots: free text would otherwise found a new id (and
     // re-list every older one as an alias) at each message that widens it.
     const tokens = best.tokens.map((t, i) => (t === w[i] ? t : SLOT))
+    this.#reshape(n)
     this.#unindex(best)
     best.tokens = tokens
     this.#index(best)
@@ -623,21 +713,23 @@ export class TemplateMiner {
     return out
   }
 
-  #create(tokens: string[], gaps: (string | null)[], size: number, aliases: string[]): Cluster {
+  /** A new cluster, or a restored one with its id (a group widened by similarity keeps its first, see #flooded) and recency. */
+  #create(tokens: string[], gaps: (string | null)[], size: number, aliases: string[], restored?: { id: string; used: number }): Cluster {
     const cluster: Cluster = {
-      patternId: patternIdOf(skeletonText(tokens)),
+      patternId: restored?.id ?? patternIdOf(skeletonText(tokens)),
       template: templateText(tokens, gaps),
       size,
       aliases,
       tokens,
       gaps,
-      lastUsed: this.#clock,
+      lastUsed: restored?.used ?? this.#clock,
+      indexed: 0,
       dead: false,
-      mergedInto: undefined,
       seen: 0,
       unchanged: undefined,
     }
     this.#clusters.add(cluster)
+    if (restored || tokens.includes(SLOT)) this.#reshape(tokens.length)
     for (const id of [cluster.patternId, ...aliases]) this.#owners.set(id, cluster)
     this.#index(cluster)
     this.#revision++
@@ -646,14 +738,16 @@ export class TemplateMiner {
   }
 
   #remove(c: Cluster, into?: Cluster): void {
+    if (c.dead) return
     c.dead = true
-    c.mergedInto = into
+    if (c.tokens.includes(SLOT)) this.#reshape(c.tokens.length)
     this.#clusters.delete(c)
     if (!into) for (const id of [c.patternId, ...c.aliases]) if (this.#owners.get(id) === c) this.#owners.delete(id)
     this.#unindex(c)
   }
 
   #index(c: Cluster): void {
+    c.indexed = ++this.#indexings
     for (const key of edgeKeys(c.tokens)) {
       const set = this.#byEdge.get(key)
       if (set?.has(c)) continue
@@ -670,9 +764,17 @@ export class TemplateMiner {
     const group = key.slice(0, key.indexOf('|') + 2)
     let counts = this.#places.get(group)
     if (!counts) this.#places.set(group, (counts = new Map()))
-    const count = (counts.get(place) ?? 0) + by
-    if (count > 0) counts.set(place, count)
-    else counts.delete(place)
+    const had = counts.get(place) ?? 0
+    const count = had + by
+    if (count <= 0) counts.delete(place)
+    else if (had > 0 || place > Math.max(-1, ...counts.keys())) counts.set(place, count)
+    else {
+      // Places in ascending order, not in the order they came: #candidates reads them so, and
+      // the order decides between equally good clusters, which a restored miner must decide alike.
+      const sorted = [...counts, [place, count] as const].sort((a, b) => a[0] - b[0])
+      counts.clear()
+      for (const [p, k] of sorted) counts.set(p, k)
+    }
     if (counts.size === 0) this.#places.delete(group)
   }
 
