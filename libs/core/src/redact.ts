@@ -168,10 +168,11 @@ export function createRedactor(options: Partial<RedactOptions> = {}): Redactor {
         const renamed: Record<string, string> = {}
         let changed = false
         for (const k in from) {
-          let key = keyMayHold(k) ? redactName(k) : k
+          const redacted = keyMayHold(k) ? redactName(k) : k
+          let key = redacted
           if (key !== k) {
             changed = true
-            for (let n = 2; Object.hasOwn(renamed, key) || Object.hasOwn(from, key); n++) key = `${redactName(k)}#${n}`
+            for (let n = 2; Object.hasOwn(renamed, key) || Object.hasOwn(from, key); n++) key = `${redacted}#${n}`
           }
           setOwn(renamed, key, from[k] ?? '')
         }

@@ -162,8 +162,9 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
             params: p.values,
           })) as { name: string; kind: 'resource' | 'log'; key: string }[]
           if (attributeKeys.size > 10_000) attributeKeys.clear()
-          for (const name of missing) {
-            const keys = { resource: rows.filter((r) => r.name === name && r.kind === 'resource').map((r) => r.key), log: rows.filter((r) => r.name === name && r.kind === 'log').map((r) => r.key) }
+          const found = new Map(missing.map((name) => [name, { resource: [] as string[], log: [] as string[] }]))
+          for (const r of rows) found.get(r.name)?.[r.kind].push(r.key)
+          for (const [name, keys] of found) {
             attributeKeys.set(`${scope.tenant}\u0000${name}`, { keys, at: Date.now() })
             known.set(name, keys)
           }
