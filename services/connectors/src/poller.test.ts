@@ -335,6 +335,40 @@ describe('Poller against a hostile provider', () => {
     const examples = warnings.filter((w) => (w as { msg: string }).msg.startsWith('provider entry not taken'))
     expect(examples.map((w) => (w as { reason: string }).reason).sort()).toEqual(['bad_timestamp', 'outside_window', 'unmappable'])
   })
+
+  it('counts an entry the provider left out once however often the lookback reads it again, after a restart too', async () => {
+    const p = provider(10)
+    p.visible.push(entry('a', T0 - 3 * MIN))
+    const inner = p.client.fetchPage.bind(p.client)
+    p.client.fetchPage = async (req) => {
+      const page = await inner(req)
+      page.skipped = [
+        { reason: 'unmappable', providerId: 'z', detail: 'e.message.replace is not a function' },
+        { reason: 'bad_timestamp', providerId: 'y', detail: 'timestamp "1" is not epoch milliseconds' },
+        // A later window may take this one; and one without an id cannot be told from the next.
+        { reason: 'outside_window', providerId: 'w', detail: 'timestamp 9e12 is outside the window' },
+        { reason: 'unmappable', providerId: undefined, detail: 'a row without its id' },
+      ]
+      return page
+    }
+    const m = recording()
+    // The clock stands still: every poll reads the same window again.
+    const options = { intervalMs: 1, lookbackMs: 5 * MIN, pageSize: 100, callTimeoutMs: 5000, maxBackoffMs: 300_000 }
+    const first = poller(p, { metrics: m.metrics, options })
+    await firstPoll(first, 3)
+    await first.poll.stop()
+    const polls = p.calls.length
+    expect(polls).toBeGreaterThanOrEqual(3)
+    expect(m.invalid).toEqual({ unmappable: 1 + polls, bad_timestamp: 1, outside_window: polls })
+    expect(first.produced.map((e) => e.message)).toEqual(['entry a'])
+
+    const again = poller(p, { metrics: m.metrics, options, checkpoint: first.saved.at(-1)! })
+    await firstPoll(again)
+    await again.poll.stop()
+    const all = p.calls.length
+    expect(m.invalid).toEqual({ unmappable: 1 + all, bad_timestamp: 1, outside_window: all })
+    expect(again.produced).toEqual([])
+  })
 })
 
 describe('Limiter', () => {

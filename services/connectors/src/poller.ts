@@ -7,7 +7,7 @@
 // hint or a doubling backoff with jitter; bad credentials or a missing selection wait the longest
 // backoff (the connection needs a change); a failing connection never touches the others.
 // An entry that cannot be taken (a provider's mapping fails on it, a time that is not one, a record
-// over the Kafka limit) is counted by reason and left behind; the rest of its page goes on.
+// over the Kafka limit) is counted by reason, once, and left behind; the rest of its page goes on.
 import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
@@ -38,7 +38,7 @@ export interface Checkpoint {
   v: 1
   /** The newest entry time taken (epoch ms); null before the first. */
   watermark_ms: number | null
-  /** Provider ids taken at or after watermark − lookback, with their times: what a re-read skips. */
+  /** Provider ids taken (or left out for good) at or after watermark − lookback, with their times: what a re-read skips. */
   seen: Array<[string, number]>
   status: ConnectionStatus
 }
@@ -236,7 +236,7 @@ export class Poller {
       const req = { fromMs, toMs: now, pageToken, limit: this.#d.options.pageSize }
       const page = await this.#d.limiter.run(() => withTimeout(this.#d.options.callTimeoutMs, this.#stop.signal, (signal) => this.#d.client.fetchPage({ ...req, signal })))
       pages++
-      skips.add(page.skipped ?? [])
+      const leftOut = this.#leftOut(page.skipped ?? [], now, skips)
       const fresh: ProviderEvent[] = []
       const inPage = new Set<string>()
       for (const e of page.events) {
@@ -262,7 +262,7 @@ export class Poller {
       this.#d.metrics.records(produced)
       skips.flush()
       // Only now, with the page's records acknowledged, does the checkpoint cover them.
-      if (fresh.length > 0) await this.#save()
+      if (fresh.length > 0 || leftOut > 0) await this.#save()
       pageToken = page.nextPageToken
       if (pageToken !== undefined) {
         // As botocore's paginator does ("The same next token was received twice").
@@ -281,6 +281,27 @@ export class Poller {
     this.#status.lag_seconds = this.#watermark === null ? null : Math.max(0, (now - this.#watermark) / 1000)
     this.#d.metrics.poll('ok')
     if (this.#status.lag_seconds !== null) this.#d.metrics.lag(this.#status.lag_seconds)
+  }
+
+  /**
+   * Counts the entries a provider left out, each once: one it could not date or map is the same
+   * entry when the lookback reads it again, so its id is kept with those taken, dated `now` (the
+   * window's end, its time is earlier) and pruned with them. One outside the window is counted
+   * each time it comes: a later window may take it. Returns how many ids it kept.
+   */
+  #leftOut(skipped: readonly Skipped[], now: number, skips: SkipLog): number {
+    let kept = 0
+    for (const s of skipped) {
+      if (s.providerId === undefined) skips.add([s])
+      else if (!this.#seen.has(s.providerId)) {
+        skips.add([s])
+        if (s.reason !== 'outside_window') {
+          this.#seen.set(s.providerId, now)
+          kept++
+        }
+      }
+    }
+    return kept
   }
 
   /** Provider entries → LogEvents of the connection's tenant; an entry Sluice cannot take is counted and skipped. */
