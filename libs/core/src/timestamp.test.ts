@@ -21,6 +21,15 @@ describe('parseTimestampNs', () => {
     expect(parseTimestampNs('1763899200123456789')).toBe(NS)
   })
 
+  it('reads an epoch decimal as text to the nanosecond, which a double cannot hold', () => {
+    expect(parseTimestampNs('1763899200.123456789')).toBe(NS)
+    expect(parseTimestampNs('1763899200.1234567891234')).toBe(NS)
+    expect(parseTimestampNs('1763899200.5')).toBe(1_763_899_200_500_000_000n)
+    expect(parseTimestampNs('1763899200123.456789')).toBe(NS)
+    expect(parseTimestampNs('1763899200123456.789')).toBe(NS)
+    expect(parseTimestampNs('1763899200123456789.9')).toBe(NS)
+  })
+
   it('refuses a day its month does not have (Date.parse would roll it into the next month)', () => {
     for (const s of ['2026-02-30T00:00:00Z', '2026-04-31T08:00:00+02:00', '2026-02-29T12:00:00Z', '2026-02-29 12:00:00', '2100-02-29T00:00:00.5Z']) expect(parseTimestampNs(s), s).toBeUndefined()
     expect(parseTimestampNs('2024-02-29T12:00:00+01:00')).toBe(1_709_204_400_000_000_000n)

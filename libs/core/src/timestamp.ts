@@ -25,6 +25,17 @@ function fromEpochNumber(n: number): bigint | undefined {
   return BigInt(Math.round(n))
 }
 
+/**
+ * An epoch decimal `int.frac` exactly (a double holds ~16 digits: a time in seconds with nine
+ * decimals lost its last three), to the nanosecond; digits beyond it are dropped, as in RFC 3339.
+ */
+function fromEpochDecimal(int: string, frac: string): bigint {
+  const n = Number(int)
+  // Decimals down to the nanosecond: 9 of seconds, 6 of ms, 3 of µs, none of ns.
+  const kept = n < S_MAX ? 9 : n < MS_MAX ? 6 : n < US_MAX ? 3 : 0
+  return BigInt(int + frac.slice(0, kept).padEnd(kept, '0'))
+}
+
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
 /** The value of the `n` ASCII digits of `s` from `at`, or -1 if one is not a digit. */
@@ -127,7 +138,8 @@ export function parseTimestampNs(input: string | number | bigint): bigint | unde
     // Integer strings keep full precision for nanoseconds.
     return inRange(s.length >= 18 ? BigInt(s) : fromEpochNumber(Number(s)))
   }
-  if (/^\d+\.\d+$/.test(s)) return inRange(fromEpochNumber(Number(s)))
+  const decimal = /^(\d+)\.(\d+)$/.exec(s)
+  if (decimal) return inRange(fromEpochDecimal(decimal[1]!, decimal[2]!))
   return inRange(fromUtcIso(s) ?? fromIso(s))
 }
 

@@ -41,7 +41,7 @@ export function parseNdjson(text: string, invalidUtf8?: ReadonlySet<number>): Pa
       continue
     }
     try {
-      records.push(JSON.parse(line))
+      records.push(parseJson(line))
     } catch (err) {
       records.push(UNPARSEABLE)
       errors.push({ index, field: '', message: `invalid JSON: ${err instanceof Error ? err.message : String(err)}` })
@@ -49,6 +49,71 @@ export function parseNdjson(text: string, invalidUtf8?: ReadonlySet<number>): Pa
     index++
   }
   return { records, errors }
+}
+
+// A record's time sent as a JSON number that a double cannot hold (epoch nanoseconds are past
+// 2^53; seconds with nine decimals have 19 digits) loses its last digits to JSON.parse. Such a
+// record is read again with its long numbers as text (exactNumbers), which the timestamp parser
+// reads to the nanosecond. Any top-level field is looked at, as a request may name its own time
+// field (_time_field); every other record is read once.
+
+/**
+ * Whether `record` has a top-level number a double may not have held: an integer past 2^53,
+ * seconds with a fraction finer than the microsecond, or a fraction of a larger unit.
+ */
+function inexactNumber(record: unknown): boolean {
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) return false
+  for (const key in record) {
+    const t = (record as Record<string, unknown>)[key]
+    if (typeof t !== 'number') continue
+    if (Number.isInteger(t) ? t > Number.MAX_SAFE_INTEGER : t >= 1e11 || Math.round(t * 1e6) / 1e6 !== t) return true
+  }
+  return false
+}
+
+/**
+ * `text` (JSON) with every number of more than 15 significant digits, which a double cannot hold,
+ * written as a string of its text; strings and shorter numbers as they were.
+ */
+export function exactNumbers(text: string): string {
+  let out = ''
+  let from = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 34 /* " */) {
+      for (i++; i < text.length && text.charCodeAt(i) !== 34; i++) if (text.charCodeAt(i) === 92 /* \ */) i++
+      continue
+    }
+    if (c !== 45 /* - */ && (c < 48 || c > 57)) continue
+    const start = i
+    let digits = 0
+    let leading = true
+    for (; i < text.length; i++) {
+      const d = text.charCodeAt(i)
+      if (d >= 48 && d <= 57) {
+        if (d !== 48 || !leading) {
+          leading = false
+          digits++
+        }
+      } else if (d === 69 || d === 101 /* e E */) {
+        // The exponent's digits are not significant: skip past them.
+        for (i++; i < text.length && /[-+0-9]/.test(text[i]!); i++);
+        break
+      } else if (d !== 45 && d !== 46 /* - . */) break
+    }
+    if (digits > 15) {
+      out += `${text.slice(from, start)}"${text.slice(start, i)}"`
+      from = i
+    }
+    i--
+  }
+  return from === 0 ? text : out + text.slice(from)
+}
+
+/** One JSON value, its records' times exact (see exactNumbers). */
+export function parseJson(text: string): unknown {
+  const value: unknown = JSON.parse(text)
+  return (Array.isArray(value) ? value.some(inexactNumber) : inexactNumber(value)) ? JSON.parse(exactNumbers(text)) : value
 }
 
 /** The UTF-8 byte order mark. */

@@ -108,6 +108,23 @@ describe('gateway POST /v1/logs', () => {
     expect(res.json()).toMatchObject({ error: 'KAFKA_UNAVAILABLE' })
   })
 
+  it('keeps a time sent as a JSON number to the nanosecond, which a double cannot hold', async () => {
+    const { app: a, producer } = app()
+    // JSON.parse reads 1763899200123456789 as 1763899200123456768, and 1763899200.123456789 as 1763899200.1234567165.
+    const lines = ['{"message":"ns","timestamp":1763899200123456789}', '{"message":"s","ts":1763899200.123456789}', '{"message":"ms","time":1763899200123}']
+    const nd = await a.inject({ method: 'POST', url: '/v1/logs', payload: lines.join('\n'), headers: { 'content-type': 'application/x-ndjson' } })
+    expect(nd.json()).toEqual({ accepted: 3, rejected: 0 })
+    const js = await a.inject({ method: 'POST', url: '/v1/logs?_time_field=date', payload: '[{"message":"mapped","date":1763899200123456789}]', headers: { 'content-type': 'application/json' } })
+    expect(js.json()).toEqual({ accepted: 1, rejected: 0 })
+    const times = producer.sent.flatMap((s) => s.messages.map((m) => [decoded(m).message, decoded(m).timestamp]))
+    expect(times).toEqual([
+      ['ns', '1763899200123456789'],
+      ['s', '1763899200123456789'],
+      ['ms', '1763899200123000000'],
+      ['mapped', '1763899200123456789'],
+    ])
+  })
+
   it('maps fields named per request by query parameter or header, and names a bad parameter', async () => {
     const { app: a, producer } = app()
     const line = JSON.stringify({ log: 'disk full', date: 1_763_899_200.25, lvl: 'E', kubernetes: { container_name: 'db', pod: 'db-0' } })

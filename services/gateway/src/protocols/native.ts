@@ -17,7 +17,7 @@
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { SluiceError, nowNs } from '@sluice/core'
-import { NDJSON_TYPES, fromJson, invalidUtf8Lines, jsonText, parseNdjson, utf8Problem } from '../body.js'
+import { NDJSON_TYPES, fromJson, invalidUtf8Lines, jsonText, parseJson, parseNdjson, utf8Problem } from '../body.js'
 import type { ParsedBody } from '../body.js'
 import { fieldMapping, fieldMappingQuery } from '../fields.js'
 import { releaseBody } from '../protocol.js'
@@ -33,7 +33,7 @@ export function registerNative(api: FastifyInstance, ctx: ProtocolContext): void
     const problem = utf8Problem(body as Buffer)
     if (problem) return done(new SluiceError('VALIDATION_FAILED', `invalid JSON body: ${problem}`), undefined)
     try {
-      done(null, fromJson(JSON.parse(jsonText(body as Buffer))))
+      done(null, fromJson(parseJson(jsonText(body as Buffer))))
     } catch (err) {
       done(new SluiceError('VALIDATION_FAILED', `invalid JSON body: ${err instanceof Error ? err.message : String(err)}`), undefined)
     }
