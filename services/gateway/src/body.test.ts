@@ -45,6 +45,6 @@ describe('parseJson', () => {
     expect(parseJson('[{"ts":1763899200.123456789},{"time":1}]')).toEqual([{ ts: '1763899200.123456789' }, { time: 1 }])
     expect(parseJson('{"date":1763899200123.456789}')).toEqual({ date: '1763899200123.456789' })
     // Numbers a double holds exactly (ms, µs, seconds to the µs), and long ones only below the top: as JSON.parse reads them.
-    for (const line of ['{"timestamp":1763899200123,"a":{"n":12345678901234567}}', '{"time":1763899200.123456}', '{"ts":1763899200123456}']) expect(parseJson(line)).toEqual(JSON.parse(line))
+    for (const line of ['{"timestamp":1763899200123,"a":{"n":12345678901234567}}', '{"time":1763899200.123456}', '{"ts":1763899200123456}', '{"latency":0.1234567,"x":1e21}']) expect(parseJson(line)).toEqual(JSON.parse(line))
   })
 })

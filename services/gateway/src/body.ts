@@ -58,17 +58,27 @@ export function parseNdjson(text: string, invalidUtf8?: ReadonlySet<number>): Pa
 // field (_time_field); every other record is read once.
 
 /**
- * Whether `record` has a top-level number a double may not have held: an integer past 2^53,
- * seconds with a fraction finer than the microsecond, or a fraction of a larger unit.
+ * Whether `record` has a top-level number a double may not have held: an integer past 2^53, or
+ * a fraction whose shortest text takes 17 digits (seconds to the microsecond take 16).
  */
 function inexactNumber(record: unknown): boolean {
   if (typeof record !== 'object' || record === null || Array.isArray(record)) return false
   for (const key in record) {
     const t = (record as Record<string, unknown>)[key]
-    if (typeof t !== 'number') continue
-    if (Number.isInteger(t) ? t > Number.MAX_SAFE_INTEGER : t >= 1e11 || Math.round(t * 1e6) / 1e6 !== t) return true
+    if (typeof t === 'number' && (Number.isInteger(t) ? t > Number.MAX_SAFE_INTEGER : significantDigits(String(t)) > 16)) return true
   }
   return false
+}
+
+/** The significant digits of a number's text (up to its exponent). */
+function significantDigits(text: string): number {
+  let n = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 69 || c === 101 /* E e */) break
+    if (c >= 48 && c <= 57 && (n > 0 || c !== 48)) n++
+  }
+  return n
 }
 
 /**
@@ -86,21 +96,16 @@ export function exactNumbers(text: string): string {
     }
     if (c !== 45 /* - */ && (c < 48 || c > 57)) continue
     const start = i
-    let digits = 0
-    let leading = true
     for (; i < text.length; i++) {
       const d = text.charCodeAt(i)
-      if (d >= 48 && d <= 57) {
-        if (d !== 48 || !leading) {
-          leading = false
-          digits++
-        }
-      } else if (d === 69 || d === 101 /* e E */) {
-        // The exponent's digits are not significant: skip past them.
+      if (d === 69 || d === 101 /* E e */) {
+        // The exponent ends the number: skip past its sign and digits.
         for (i++; i < text.length && /[-+0-9]/.test(text[i]!); i++);
         break
-      } else if (d !== 45 && d !== 46 /* - . */) break
+      }
+      if (d !== 45 && d !== 46 && (d < 48 || d > 57)) break
     }
+    const digits = significantDigits(text.slice(start, i))
     if (digits > 15) {
       out += `${text.slice(from, start)}"${text.slice(start, i)}"`
       from = i
