@@ -11,7 +11,7 @@ import type { Connection } from './connections.js'
 import { Limiter, MAX_PAGES_PER_POLL, Poller, entryId } from './poller.js'
 import type { Checkpoint, PollerDeps, PollerMetrics } from './poller.js'
 import { ProviderError } from './provider.js'
-import type { FetchRequest, Page, ProviderClient, ProviderEvent, SkipReason } from './provider.js'
+import type { FetchRequest, Page, ProviderClient, ProviderEvent, SkipReason, Skipped } from './provider.js'
 
 const T0 = Date.UTC(2026, 11, 1, 12, 0, 0)
 const MIN = 60_000
@@ -79,6 +79,17 @@ function poller(p: ReturnType<typeof provider>, over: Partial<PollerDeps> & { no
   const poll = new Poller(d)
   onTestFinished(() => poll.stop())
   return { poll, produced, saved, setNow: (ms: number) => (now = ms) }
+}
+
+/** Every page of `p` also lists `skipped` as left out by the provider, and holds `extra` (an entry outside any window). */
+function leavingOut(p: ReturnType<typeof provider>, skipped: Skipped[], extra?: ProviderEvent): void {
+  const inner = p.client.fetchPage.bind(p.client)
+  p.client.fetchPage = async (req) => {
+    const page = await inner(req)
+    if (extra) page.events.push(extra)
+    page.skipped = skipped
+    return page
+  }
 }
 
 /** Metrics that keep the invalid entries by reason and the error codes. */
@@ -314,17 +325,15 @@ describe('Poller against a hostile provider', () => {
   it("counts the entries a provider left out and those outside the window by reason, logging one example per reason and poll", async () => {
     const p = provider(10)
     p.visible.push(entry('a', T0 - 3 * MIN))
-    const inner = p.client.fetchPage.bind(p.client)
-    p.client.fetchPage = async (req) => {
-      const page = await inner(req)
-      page.events.push(entry('future', T0 + 365 * 86_400_000))
-      page.skipped = [
+    leavingOut(
+      p,
+      [
         { reason: 'bad_timestamp', providerId: 'x', detail: 'timestamp "1" is not epoch milliseconds' },
         { reason: 'bad_timestamp', providerId: 'y', detail: 'timestamp 0.5 is not epoch milliseconds' },
         { reason: 'unmappable', providerId: 'z', detail: 'e.message.replace is not a function' },
-      ]
-      return page
-    }
+      ],
+      entry('future', T0 + 365 * 86_400_000),
+    )
     const m = recording()
     const warnings: unknown[] = []
     const logger = createLogger({ level: 'warn', destination: { write: (line: string) => void warnings.push(JSON.parse(line)) } })
@@ -339,18 +348,13 @@ describe('Poller against a hostile provider', () => {
   it('counts an entry the provider left out once however often the lookback reads it again, after a restart too', async () => {
     const p = provider(10)
     p.visible.push(entry('a', T0 - 3 * MIN))
-    const inner = p.client.fetchPage.bind(p.client)
-    p.client.fetchPage = async (req) => {
-      const page = await inner(req)
-      page.skipped = [
-        { reason: 'unmappable', providerId: 'z', detail: 'e.message.replace is not a function' },
-        { reason: 'bad_timestamp', providerId: 'y', detail: 'timestamp "1" is not epoch milliseconds' },
-        // A later window may take this one; and one without an id cannot be told from the next.
-        { reason: 'outside_window', providerId: 'w', detail: 'timestamp 9e12 is outside the window' },
-        { reason: 'unmappable', providerId: undefined, detail: 'a row without its id' },
-      ]
-      return page
-    }
+    leavingOut(p, [
+      { reason: 'unmappable', providerId: 'z', detail: 'e.message.replace is not a function' },
+      { reason: 'bad_timestamp', providerId: 'y', detail: 'timestamp "1" is not epoch milliseconds' },
+      // A later window may take this one; and one without an id cannot be told from the next.
+      { reason: 'outside_window', providerId: 'w', detail: 'timestamp 9e12 is outside the window' },
+      { reason: 'unmappable', providerId: undefined, detail: 'a row without its id' },
+    ])
     const m = recording()
     // The clock stands still: every poll reads the same window again.
     const options = { intervalMs: 1, lookbackMs: 5 * MIN, pageSize: 100, callTimeoutMs: 5000, maxBackoffMs: 300_000 }
