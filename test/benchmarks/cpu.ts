@@ -41,6 +41,48 @@ function allProcessTicks(): Map<number, [string, number]> {
   return out
 }
 
+/** tid → [thread name, ticks] for every thread of `pid`. */
+function threadTicks(pid: number): Map<number, [string, number]> {
+  const out = new Map<number, [string, number]>()
+  let tids: string[] = []
+  try {
+    tids = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return out
+  }
+  for (const t of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8')
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      out.set(Number(t), [name, Number(fields[11]) + Number(fields[12])])
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return out
+}
+
+// A Sluice process's threads by what runs on them, from their names: Node's (V8's, libuv's, the
+// worker threads) are named after the executable or their library, ClickHouse (the embedded engine) names its own (ThreadPool,
+// MergeMutate, BgSchPool, …). A thread that ends within the window takes its CPU time out of
+// /proc/<pid>/task with it (the process's total keeps it): ClickHouse starts and ends threads as
+// queries come and go, so that share is reported apart rather than guessed.
+export const THREAD_GROUPS = {
+  main: 'JavaScript main thread',
+  node: 'other Node threads (transform threads, GC, I/O)',
+  engine: 'ClickHouse engine threads',
+  ended: 'threads that ended during the run',
+} as const
+
+// Node 20 names every thread of its own `node`; later versions name libuv's and V8's workers.
+const NODE_THREAD = /^(?:node$|libuv|V8 )/
+
+function threadGroup(pid: number, tid: number, name: string): string {
+  if (tid === pid) return THREAD_GROUPS.main
+  return NODE_THREAD.test(name) ? THREAD_GROUPS.node : THREAD_GROUPS.engine
+}
+
 function machineTicks(): { busy: number; total: number } | undefined {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!
@@ -74,6 +116,8 @@ export interface CpuReport {
   others?: number
   /** The busiest unlisted processes, "name (pid)" → percent of one core. */
   topOthers?: Record<string, number>
+  /** For the processes asked for (`threadsOf`): label → THREAD_GROUPS name → percent of one core. */
+  threads?: Record<string, Record<string, number>>
 }
 
 /** CPU time (µs) the given processes used over the window, per `count` (records, say). */
@@ -82,21 +126,54 @@ export function cpuMicrosPer(cpu: CpuReport, labels: readonly string[], count: n
   return ((pct / 100) * cpu.seconds * 1e6) / count
 }
 
-/** Starts a window; the returned function closes it and reports. */
-export function cpuWindow(pids: Record<string, number | undefined>, selfLabel = 'bench (load generator)'): () => CpuReport {
+/** A process's CPU by thread group (cpuWindow's `threadsOf`), in µs per `count`: [group, µs] in THREAD_GROUPS order. */
+export function threadMicrosPer(cpu: CpuReport, label: string, count: number): Array<[string, number]> {
+  const groups = cpu.threads?.[label]
+  if (!groups) return []
+  return Object.values(THREAD_GROUPS).map((g) => [g, (((groups[g] ?? 0) / 100) * cpu.seconds * 1e6) / count])
+}
+
+/** CPU a process's threads used between two readings, by THREAD_GROUPS (ticks). */
+function threadGroupTicks(pid: number, before: Map<number, [string, number]>, processUsed: number): Record<string, number> {
+  const groups: Record<string, number> = { [THREAD_GROUPS.main]: 0, [THREAD_GROUPS.node]: 0, [THREAD_GROUPS.engine]: 0 }
+  let live = 0
+  for (const [tid, [name, ticks]] of threadTicks(pid)) {
+    const had = before.get(tid)
+    // A thread started within the window counts from zero (as does a reused id, by its name).
+    const used = had !== undefined && had[0] === name && had[1] <= ticks ? ticks - had[1] : ticks
+    const group = threadGroup(pid, tid, name)
+    groups[group] = (groups[group] ?? 0) + used
+    live += used
+  }
+  groups[THREAD_GROUPS.ended] = Math.max(0, processUsed - live)
+  return groups
+}
+
+/**
+ * Starts a window; the returned function closes it and reports. `threadsOf`: labels of `pids`
+ * whose CPU is also split by thread (THREAD_GROUPS).
+ */
+export function cpuWindow(pids: Record<string, number | undefined>, selfLabel = 'bench (load generator)', threadsOf: readonly string[] = []): () => CpuReport {
   const t0 = performance.now()
   const self0 = process.cpuUsage()
   const m0 = machineTicks()
   const all0 = allProcessTicks()
   const p0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, pid === undefined ? undefined : processTicks(pid)]))
+  const t0s = new Map(threadsOf.flatMap((label) => (pids[label] === undefined ? [] : [[label, threadTicks(pids[label])] as const])))
   return () => {
     const seconds = (performance.now() - t0) / 1000
     const self = process.cpuUsage(self0)
     const processes: Record<string, number> = { [selfLabel]: ((self.user + self.system) / 1e6 / seconds) * 100 }
+    const threads: Record<string, Record<string, number>> = {}
     for (const [label, pid] of Object.entries(pids)) {
       const before = p0[label]
       const after = pid === undefined ? undefined : processTicks(pid)
-      if (before !== undefined && after !== undefined) processes[label] = ((after - before) / TICKS_PER_S / seconds) * 100
+      if (before === undefined || after === undefined) continue
+      processes[label] = ((after - before) / TICKS_PER_S / seconds) * 100
+      const threadsBefore = t0s.get(label)
+      if (threadsBefore === undefined) continue
+      const groups = threadGroupTicks(pid!, threadsBefore, after - before)
+      threads[label] = Object.fromEntries(Object.entries(groups).map(([g, ticks]) => [g, (ticks / TICKS_PER_S / seconds) * 100]))
     }
     const m1 = machineTicks()
     const machine = m0 && m1 && m1.total > m0.total ? ((m1.busy - m0.busy) / (m1.total - m0.total)) * 100 : undefined
@@ -109,8 +186,9 @@ export function cpuWindow(pids: Record<string, number | undefined>, selfLabel = 
     }
     others.sort((a, b) => b[1] - a[1])
     const topOthers = Object.fromEntries(others.slice(0, 5))
-    if (machine === undefined) return { seconds, processes, topOthers }
+    const split = Object.keys(threads).length > 0 ? { threads } : {}
+    if (machine === undefined) return { seconds, processes, topOthers, ...split }
     const listed = Object.values(processes).reduce((sum, pct) => sum + pct, 0)
-    return { seconds, processes, machine, others: Math.max(0, machine * os.cpus().length - listed), topOthers }
+    return { seconds, processes, machine, others: Math.max(0, machine * os.cpus().length - listed), topOthers, ...split }
   }
 }

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { TARGETS } from '@sluice/runner'
 import { startChild } from '../child.js'
 import type { SluiceChild } from '../child.js'
-import { cpuMicrosPer, cpuWindow, kafkaBrokerPid } from '../cpu.js'
+import { cpuMicrosPer, cpuWindow, kafkaBrokerPid, threadMicrosPer } from '../cpu.js'
 import { runLoad } from '../loadgen.js'
 import { SINK_STAGE, histogramCount, histogramMean, pickSluice, scrape } from '../metrics.js'
 import { cpuRows } from '../section.js'
@@ -56,7 +56,7 @@ export const endToEnd: Section = {
       const exited = () => children.find((c) => c.exit)
       const before = await scrape(sinkUrl)
       ctx.log(`e2e: posting for ${config.e2eDurationS} s over ${config.connections} connections`)
-      const endCpu = cpuWindow({ ...Object.fromEntries(children.map((c) => [c.name, c.pid])), 'kafka broker': kafkaBrokerPid() })
+      const endCpu = cpuWindow({ ...Object.fromEntries(children.map((c) => [c.name, c.pid])), 'kafka broker': kafkaBrokerPid() }, undefined, children.map((c) => c.name))
       const r = await runLoad({ url: gatewayUrl, bodies: ctx.bodies, connections: config.connections, durationMs: config.e2eDurationS * 1000 })
       if (r.ok === 0) throw new Error(`no request succeeded: ${r.firstError ?? 'unknown'}`)
       ctx.log(`e2e: ${r.accepted.toLocaleString('en-US')} records acknowledged; waiting for ClickHouse`)
@@ -132,7 +132,11 @@ export const endToEnd: Section = {
         { section: SECTION, metric: 'lost (acknowledged − stored)', value: lost, unit: 'records', target: { op: '<=', value: 0 } },
         // Every process of the pipeline: Sluice and the broker (the load generator excluded).
         { section: SECTION, metric: 'CPU µs per record, end to end (Sluice + broker)', value: cpuMicrosPer(cpu, [...children.map((c) => c.name), 'kafka broker'], stored), unit: 'µs/record', decimals: 1 },
-        ...children.map((c) => ({ section: SECTION, metric: `  of which ${c.name}`, value: cpuMicrosPer(cpu, [c.name], stored), unit: 'µs/record', decimals: 1 })),
+        ...children.flatMap((c) => [
+          { section: SECTION, metric: `  of which ${c.name}`, value: cpuMicrosPer(cpu, [c.name], stored), unit: 'µs/record', decimals: 1 },
+          // Where a process's share goes: JavaScript (its main thread, the transform threads) or the embedded ClickHouse.
+          ...threadMicrosPer(cpu, c.name, stored).map(([group, us]) => ({ section: SECTION, metric: `    ${group}`, value: us, unit: 'µs/record', decimals: 1 })),
+        ]),
         { section: SECTION, metric: '  of which kafka broker', value: cpuMicrosPer(cpu, ['kafka broker'], stored), unit: 'µs/record', decimals: 1 },
         { section: SECTION, metric: 'process layout', value: layout },
         { section: SECTION, metric: 'acknowledged by the gateway', value: r.accepted, unit: 'records' },
