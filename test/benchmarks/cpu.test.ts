@@ -12,13 +12,15 @@ parentPort.postMessage(x)
 if (workerData.stay) setInterval(() => {}, 1000)
 `
 
-function spin(ms: number, stay: boolean): { done: Promise<void>; worker: Worker } {
+function spin(ms: number, stay: boolean): { done: Promise<void>; exited: Promise<void>; worker: Worker } {
   const worker = new Worker(SPIN, { eval: true, workerData: { ms, stay } })
   const done = new Promise<void>((resolve, reject) => {
     worker.once('message', () => resolve())
     worker.once('error', reject)
   })
-  return { done, worker }
+  // Listened for from the start: the thread may end before the caller looks.
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+  return { done, exited, worker }
 }
 
 describe('cpuWindow threadsOf', () => {
@@ -28,7 +30,7 @@ describe('cpuWindow threadsOf', () => {
     const live = spin(400, true)
     await Promise.all([ended.done, live.done])
     // The first has ended (its CPU left /proc/<pid>/task); the second is alive when the window closes.
-    await new Promise((resolve) => ended.worker.once('exit', resolve))
+    await ended.exited
     const cpu = end()
     await live.worker.terminate()
 

@@ -35,8 +35,12 @@ export async function scrape(baseUrl: string): Promise<Samples> {
  */
 export function histogramMean(before: Samples, after: Samples, name: string, labels = ''): number | undefined {
   const count = histogramCount(before, after, name, labels)
-  const sum = (after[`${name}_sum${labels}`] ?? 0) - (before[`${name}_sum${labels}`] ?? 0)
-  return count > 0 ? sum / count : undefined
+  return count > 0 ? histogramSum(before, after, name, labels) / count : undefined
+}
+
+/** What a histogram's observations added up to between two scrapes (seconds, for a duration). */
+export function histogramSum(before: Samples, after: Samples, name: string, labels = ''): number {
+  return (after[`${name}_sum${labels}`] ?? 0) - (before[`${name}_sum${labels}`] ?? 0)
 }
 
 export function histogramCount(before: Samples, after: Samples, name: string, labels = ''): number {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { histogramMean, parseMetrics } from './metrics.js'
+import { histogramCount, histogramMean, histogramSum, parseMetrics } from './metrics.js'
 import { RecordGenerator, ndjsonBodies } from './records.js'
 import { formatNumber, met, percentile, renderTable } from './table.js'
 
@@ -51,6 +51,24 @@ describe('bench metrics scrape', () => {
     const after = parseMetrics(text)
     expect(after.sluice_consumer_flush_records_sum).toBe(1000)
     expect(histogramMean({}, after, 'sluice_consumer_flush_records', '{stage="clickhouse-sink"}')).toBe(300)
+  })
+
+  it('takes a histogram\'s sum and count between two scrapes, per label set', () => {
+    const at = (minorSum: number, minorCount: number) =>
+      parseMetrics(
+        [
+          `nodejs_gc_duration_seconds_sum{kind="minor"} ${minorSum}`,
+          `nodejs_gc_duration_seconds_count{kind="minor"} ${minorCount}`,
+          'nodejs_gc_duration_seconds_sum{kind="major"} 0.5',
+          'nodejs_gc_duration_seconds_count{kind="major"} 2',
+        ].join('\n'),
+      )
+    const before = at(1.25, 100)
+    const after = at(4, 350)
+    expect(histogramSum(before, after, 'nodejs_gc_duration_seconds', '{kind="minor"}')).toBeCloseTo(2.75, 10)
+    expect(histogramCount(before, after, 'nodejs_gc_duration_seconds', '{kind="minor"}')).toBe(250)
+    expect(histogramSum(before, after, 'nodejs_gc_duration_seconds', '{kind="major"}')).toBe(0)
+    expect(histogramSum({}, after, 'nodejs_gc_duration_seconds', '{kind="incremental"}')).toBe(0)
   })
 })
 

@@ -16,13 +16,15 @@ import { startChild } from '../child.js'
 import type { SluiceChild } from '../child.js'
 import { cpuMicrosPer, cpuWindow, kafkaBrokerPid, threadMicrosPer } from '../cpu.js'
 import { runLoad } from '../loadgen.js'
-import { SINK_STAGE, histogramCount, histogramMean, pickSluice, scrape } from '../metrics.js'
+import { SINK_STAGE, histogramCount, histogramMean, histogramSum, pickSluice, scrape } from '../metrics.js'
 import { cpuRows } from '../section.js'
 import type { Section, SectionResult } from '../section.js'
 import type { Row } from '../table.js'
 import { isolatedEnv, storedTotal } from '../isolation.js'
 
 const SECTION = 'end to end'
+/** prom-client's default metric of the main thread's GC pauses, by kind (minor: scavenges). */
+const GC = 'nodejs_gc_duration_seconds'
 export const E2E_TARGET_RECORDS_PER_S = 30_000
 const insertedLogRows = (samples: Record<string, number>): number => samples['sluice_clickhouse_inserted_rows_total{table="logs"}'] ?? 0
 
@@ -150,6 +152,13 @@ export const endToEnd: Section = {
         { section: SECTION, metric: 'sink flushes', value: histogramCount(before, after, 'sluice_consumer_flush_records', SINK_STAGE), unit: 'flushes' },
         ...(flushRecords !== undefined ? [{ section: SECTION, metric: 'sink flush size (mean)', value: flushRecords, unit: 'records' }] : []),
         ...(insertMs !== undefined ? [{ section: SECTION, metric: 'ClickHouse insert (mean)', value: insertMs * 1000, unit: 'ms', decimals: 0 }] : []),
+        // The main thread's garbage-collection pauses (prom-client's nodejs_gc_duration_seconds of
+        // the sink's process: all of Sluice with --target all). V8 scavenges whenever 32 MB of new
+        // Buffers have been allocated (its "external memory pressure"), however large the young
+        // generation: Kafka I/O and row buffers set the pace of scavenges here, not JavaScript objects.
+        { section: SECTION, metric: 'main-thread GC pauses, scavenges', value: (histogramSum(before, after, GC, '{kind="minor"}') * 1e6) / stored, unit: 'µs/record', decimals: 1 },
+        { section: SECTION, metric: '  scavenges', value: histogramCount(before, after, GC, '{kind="minor"}'), unit: 'GCs' },
+        { section: SECTION, metric: 'main-thread GC pauses, mark-compact', value: ((histogramSum(before, after, GC, '{kind="major"}') + histogramSum(before, after, GC, '{kind="incremental"}')) * 1e6) / stored, unit: 'µs/record', decimals: 1 },
         ...cpuRows(SECTION, cpu),
       ]
       return {
