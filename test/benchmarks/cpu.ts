@@ -8,66 +8,49 @@ import { REPO_ROOT } from '../infra/providers.js'
 
 const TICKS_PER_S = 100 // USER_HZ; 100 on every mainstream Linux build
 
-function processTicks(pid: number): number | undefined {
+/** A /proc `stat` file's command (or thread) name and CPU ticks (user + system), or undefined when it is gone. */
+function readStat(file: string): [string, number] | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const stat = readFileSync(file, 'utf8')
     // Fields after "(comm)": state is field 3, utime 14, stime 15, cutime 16, cstime 17.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return Number(fields[11]) + Number(fields[12])
+    return [stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), Number(fields[11]) + Number(fields[12])]
   } catch {
     return undefined
   }
 }
 
-/** pid → [command name, ticks] for every process visible in /proc. */
-function allProcessTicks(): Map<number, [string, number]> {
+function processTicks(pid: number): number | undefined {
+  return readStat(`/proc/${pid}/stat`)?.[1]
+}
+
+/** id → [name, ticks] for every numbered entry of a /proc directory that is still there when read. */
+function ticksUnder(dir: string): Map<number, [string, number]> {
   const out = new Map<number, [string, number]>()
   let entries: string[] = []
   try {
-    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e))
+    entries = readdirSync(dir).filter((e) => /^\d+$/.test(e))
   } catch {
     return out
   }
   for (const e of entries) {
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8')
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      out.set(Number(e), [name, Number(fields[11]) + Number(fields[12])])
-    } catch {
-      // exited meanwhile
-    }
+    const stat = readStat(`${dir}/${e}/stat`)
+    if (stat) out.set(Number(e), stat)
   }
   return out
 }
+
+/** pid → [command name, ticks] for every process visible in /proc. */
+const allProcessTicks = (): Map<number, [string, number]> => ticksUnder('/proc')
 
 /** tid → [thread name, ticks] for every thread of `pid`. */
-function threadTicks(pid: number): Map<number, [string, number]> {
-  const out = new Map<number, [string, number]>()
-  let tids: string[] = []
-  try {
-    tids = readdirSync(`/proc/${pid}/task`)
-  } catch {
-    return out
-  }
-  for (const t of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8')
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      out.set(Number(t), [name, Number(fields[11]) + Number(fields[12])])
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return out
-}
+const threadTicks = (pid: number): Map<number, [string, number]> => ticksUnder(`/proc/${pid}/task`)
 
 // A Sluice process's threads by what runs on them, from their names: Node's (V8's, libuv's, the
-// worker threads) are named after the executable or their library, ClickHouse (the embedded engine) names its own (ThreadPool,
-// MergeMutate, BgSchPool, …). A thread that ends within the window takes its CPU time out of
-// /proc/<pid>/task with it (the process's total keeps it): ClickHouse starts and ends threads as
-// queries come and go, so that share is reported apart rather than guessed.
+// worker threads) are named after the executable or their library, the embedded ClickHouse names
+// its own (ThreadPool, MergeMutate, BgSchPool, …). A thread that ends within the window takes its
+// CPU time out of /proc/<pid>/task with it (the process's total keeps it): ClickHouse starts and
+// ends threads as queries come and go, so that share is reported apart rather than guessed.
 export const THREAD_GROUPS = {
   main: 'JavaScript main thread',
   node: 'other Node threads (transform threads, GC, I/O)',
