@@ -30,12 +30,23 @@ function pinoLogCreator(logger: Logger): logCreator {
 const KEEP_ALIVE_DELAY_MS = 60_000
 
 /**
- * kafkajs's own socket factory, plus TCP_NODELAY: kafkajs leaves Nagle's algorithm on, so a
- * request written while an earlier one is unacknowledged waits for the ACK (up to the peer's
- * delayed-ACK timer, ~40 ms on Linux) — the Java client and the broker both turn it off.
+ * What the patched kafkajs hands a socket factory (kafkajs-compat.ts, in-place-responses): also
+ * `onread`, for net.connect, so that a plain connection reads into one reused buffer rather than
+ * a new Buffer per read. A factory that leaves it out still works, through 'data' events.
  */
-export const noDelaySocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
-  const socket = ssl ? tls.connect({ host, port, ...(!net.isIP(host) && { servername: host }), ...ssl }, onConnect) : net.connect({ host, port }, onConnect)
+export type SocketFactoryArgs = Parameters<ISocketFactory>[0] & { onread?: net.OnReadOpts }
+
+/**
+ * kafkajs's own socket factory (as patched: plain connections read into `onread`'s buffer), plus
+ * TCP_NODELAY: kafkajs leaves Nagle's algorithm on, so a request written while an earlier one is
+ * unacknowledged waits for the ACK (up to the peer's delayed-ACK timer, ~40 ms on Linux) — the
+ * Java client and the broker both turn it off.
+ */
+export const noDelaySocketFactory: ISocketFactory = (args) => {
+  const { host, port, ssl, onConnect, onread } = args as SocketFactoryArgs
+  const socket = ssl
+    ? tls.connect({ host, port, ...(!net.isIP(host) && { servername: host }), ...ssl }, onConnect)
+    : net.connect({ host, port, ...(onread && { onread }) }, onConnect)
   socket.setKeepAlive(true, KEEP_ALIVE_DELAY_MS)
   socket.setNoDelay(true)
   return socket

@@ -37,6 +37,15 @@
 //   once (into its RecordBatch), where the three wrappers copied it three more times: new Buffer
 //   memory is what makes V8 collect the young generation (every 32 MiB of new ArrayBuffers), and
 //   these copies were a third of the main thread's under `--target all`.
+// - in-place-responses (src/network/connection.js, socket.js, socketFactory.js): upstream
+//   received each response as a new Buffer per socket read, then concatenated them into one more:
+//   every fetched byte was allocated twice, and new Buffer memory paces V8's young-generation
+//   collections (above). Patched: kafkajs hands the socket factory an `onread` for net.connect
+//   (client.ts's factory and kafkajs's own pass it), so a plain connection reads into one buffer
+//   reused by every connection of the thread, and each response is copied once, into a buffer of
+//   its size, as its bytes arrive (a small response into Node's shared Buffer pool). TLS
+//   connections and factories without `onread` still deliver 'data' events: the same framing,
+//   and a response wholly inside one read is used in place, as upstream did.
 // - in-place-records (src/protocol/recordBatch/v0/decoder.js with the new
 //   src/protocol/recordBatch/v0/uncompressedDecoder.js, and src/protocol/requests/fetch/v4/
 //   decodeMessages.js, which every fetch version from 4 uses; kafkajs fetches with v11 from Kafka
@@ -86,7 +95,9 @@ export const KAFKAJS_PATCHES: readonly Patch[] = [
   { file: 'src/protocol/requests/produce/v3/request.js', marker: 'one-buffer-batch/2' },
   { file: 'src/protocol/recordBatch/v0/uncompressed.js', exportName: 'encodeUncompressedRecordBatch', marker: 'one-buffer-batch/1' },
   { file: 'src/protocol/request.js', marker: 'sized-request/2' },
-  { file: 'src/network/connection.js', marker: 'gather-write/1' },
+  { file: 'src/network/connection.js', marker: 'gather-write+in-place-responses/1' },
+  { file: 'src/network/socket.js', marker: 'in-place-responses/1' },
+  { file: 'src/network/socketFactory.js', marker: 'in-place-responses/1' },
   { file: 'src/protocol/recordBatch/v0/decoder.js', marker: 'in-place-records/1' },
   { file: 'src/protocol/recordBatch/v0/uncompressedDecoder.js', exportName: 'decodeUncompressedRecords', marker: 'in-place-records/1' },
   { file: 'src/protocol/requests/fetch/v4/decodeMessages.js', marker: 'in-place-records/1' },
