@@ -203,9 +203,12 @@ export class LogRowBinaryEncoder {
     this.#rows++
   }
 
-  /** The rows appended since the last `finish`, copied into a Buffer the caller owns; the encoder starts over. */
-  finish(): Buffer {
-    const out = Buffer.allocUnsafeSlow(this.#pos)
+  /**
+   * The rows appended since the last `finish`, copied into a Buffer the caller owns (from
+   * `allocate`, e.g. BlockBuffers.take); the encoder starts over.
+   */
+  finish(allocate: (bytes: number) => Buffer = Buffer.allocUnsafeSlow): Buffer {
+    const out = allocate(this.#pos)
     this.#buf.copy(out, 0, 0, this.#pos)
     this.reset()
     return out

@@ -38,7 +38,7 @@ function setup() {
     { writer },
   )
   const [logs, alerts, audit] = service.consumers!.map((c) => c.stage) as [Stage<Buffer | null, unknown>, Stage<Alert, unknown>, Stage<Buffer | null, unknown>]
-  return { service, logs, alerts, audit, written, frame }
+  return { service, logs, alerts, audit, written, frame, writer }
 }
 
 const batch = <T>(values: T[]) => ({ topic: 't', partition: 0, records: values.map((_, i) => ({ offset: String(i) }) as KafkaMessage), values })
@@ -61,6 +61,36 @@ describe('clickhouse-sink stages', () => {
     expect(written.logs[0]!.count).toBe(4)
     const expected = new LogRowBinaryEncoder().encodeBatch([good[0]!, good[1]!, older])
     expect(written.logs[0]!.bytes.subarray(0, expected.bytes.length)).toEqual(expected.bytes)
+  })
+
+  it("reuses a flush's row memory once ClickHouse acknowledged it, and never while an insert may still be retried", async () => {
+    const { logs, frame } = setup()
+    const chunk = () => logs.transform(batch(Array.from({ length: 50 }, (_, i) => frame(enrichedLog({ message: `row ${i}` })))))
+    const first = (await chunk()).outputs as Array<{ bytes: Buffer }>
+    const memoryOf = (blocks: Array<{ bytes: Buffer }>) => blocks.map((b) => b.bytes.buffer)
+    // Not yet inserted: the next chunk gets memory of its own.
+    const second = (await chunk()).outputs as Array<{ bytes: Buffer }>
+    expect(memoryOf(second).includes(memoryOf(first)[0]!)).toBe(false)
+    await logs.sink(first)
+    const third = (await chunk()).outputs as Array<{ bytes: Buffer }>
+    expect(third).toHaveLength(1)
+    expect(third[0]!.bytes.buffer === first[0]!.bytes.buffer).toBe(true)
+  })
+
+  it('keeps the memory of a flush whose insert failed: the runner retries it with the same rows', async () => {
+    const { logs, frame, writer } = setup()
+    const original = writer.logs
+    writer.logs = async () => {
+      throw new Error('ClickHouse is down')
+    }
+    const chunk = () => logs.transform(batch([frame(enrichedLog({ message: 'kept' }))]))
+    const failed = (await chunk()).outputs as Array<{ bytes: Buffer }>
+    const copy = Buffer.from(failed[0]!.bytes)
+    await expect(logs.sink(failed)).rejects.toThrow(/down/)
+    const next = (await chunk()).outputs as Array<{ bytes: Buffer }>
+    expect(next[0]!.bytes.buffer === failed[0]!.bytes.buffer).toBe(false)
+    expect(failed[0]!.bytes.equals(copy)).toBe(true)
+    writer.logs = original
   })
 
   it('refuses a record dated after 2096-01-01T00:00:00Z alone, for the dead-letter topic, saying why', async () => {

@@ -22,12 +22,16 @@ import type { AlertRow } from './alert-row.js'
 import type { AuditRow } from '@sluice/auth'
 import { auditStage, insertAuditRows } from './audit.js'
 import { TenantRetention } from './retention.js'
+import { BlockBuffers } from './block-buffers.js'
 
 export type SinkDeps = DepsFor<{ kafka: true; registry: true; clickhouse: true }>
 
 /** What the sink writes through (ClickHouse; tests give a fake). Both resolve once ClickHouse acknowledged. */
 export interface SinkWriter {
-  /** RowBinary rows of the logs table, columns as LOG_COLUMN_NAMES, in blocks read one after the other. */
+  /**
+   * RowBinary rows of the logs table, columns as LOG_COLUMN_NAMES, in blocks read one after the
+   * other. The blocks' memory is reused once it resolves: nothing may read them after that.
+   */
   logs(blocks: readonly Buffer[], count: number): Promise<void>
   alerts(rows: AlertRow[]): Promise<void>
   audit(rows: AuditRow[]): Promise<void>
@@ -65,6 +69,7 @@ export function createService(config: Config, deps: SinkDeps, parts: { writer?: 
   const retention = TenantRetention.of(deps.security.tenants)
   const encoder = new LogRowBinaryEncoder(undefined, retention)
   const transcoder = LogTranscoder.for(codec.id, codec.schema, undefined, retention)
+  const blockBuffers = new BlockBuffers()
   if (!transcoder) log.warn({ why: transcoderMismatch(codec.schema) }, 'the enriched-log schema is not the layout the transcoder reads: decoding every record instead')
 
   const timed = async (table: 'logs' | 'alerts' | 'audit', rows: number, insert: () => Promise<void>) => {
@@ -88,7 +93,7 @@ export function createService(config: Config, deps: SinkDeps, parts: { writer?: 
       }
     }
     const count = encoder.rowCount
-    return count > 0 ? { bytes: encoder.finish(), count } : undefined
+    return count > 0 ? { bytes: encoder.finish(blockBuffers.take), count } : undefined
   }
 
   const logs: Stage<Buffer | null, RowBlock> = {
@@ -107,7 +112,7 @@ export function createService(config: Config, deps: SinkDeps, parts: { writer?: 
             failed.push({ index: i, error })
           }
         }
-        const { bytes, rowCount } = transcoder.finish()
+        const { bytes, rowCount } = transcoder.finish(blockBuffers.take)
         if (rowCount > 0) outputs.push({ bytes, count: rowCount })
       } else {
         for (let i = 0; i < batch.values.length; i++) foreign.push(i)
@@ -122,9 +127,11 @@ export function createService(config: Config, deps: SinkDeps, parts: { writer?: 
       let count = 0
       for (const b of blocks) count += b.count
       // Not joined into one buffer: a flush holds a few MB of rows, and every new Buffer brings
-      // V8's next young-generation collection nearer (see EncodeBuffers in the gateway).
+      // V8's next young-generation collection nearer (see EncodeBuffers in the gateway). For the
+      // same reason the blocks' buffers are reused once ClickHouse has the rows.
       const bytes = blocks.map((b) => b.bytes)
       await timed('logs', count, () => writer.logs(bytes, count))
+      blockBuffers.give(bytes)
     },
   }
   const alerts: Stage<Alert, AlertRow> = {

@@ -372,9 +372,12 @@ export class LogTranscoder {
     return 'ok'
   }
 
-  /** The rows appended since the last `finish`, copied into a Buffer the caller owns; the transcoder starts over. */
-  finish(): { bytes: Buffer; rowCount: number } {
-    const bytes = Buffer.allocUnsafeSlow(this.#o)
+  /**
+   * The rows appended since the last `finish`, copied into a Buffer the caller owns (from
+   * `allocate`, e.g. BlockBuffers.take); the transcoder starts over.
+   */
+  finish(allocate: (bytes: number) => Buffer = Buffer.allocUnsafeSlow): { bytes: Buffer; rowCount: number } {
+    const bytes = allocate(this.#o)
     this.#out.copy(bytes, 0, 0, this.#o)
     const rowCount = this.#rows
     this.reset()
