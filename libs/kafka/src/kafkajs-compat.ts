@@ -45,7 +45,9 @@
 //   reused by every connection of the thread, and each response is copied once, into a buffer of
 //   its size, as its bytes arrive (a small response into Node's shared Buffer pool). TLS
 //   connections and factories without `onread` still deliver 'data' events: the same framing,
-//   and a response wholly inside one read is used in place, as upstream did.
+//   and a response wholly inside one read is used in place, as upstream did. A consumer reading
+//   600 000 records of 600 bytes (3 partitions, 10 MB per partition and fetch) to the end, four
+//   alternating runs each: 2.82 µs of CPU per record before, 2.29 after.
 // - in-place-records (src/protocol/recordBatch/v0/decoder.js with the new
 //   src/protocol/recordBatch/v0/uncompressedDecoder.js, and src/protocol/requests/fetch/v4/
 //   decodeMessages.js, which every fetch version from 4 uses; kafkajs fetches with v11 from Kafka
