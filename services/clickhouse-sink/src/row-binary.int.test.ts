@@ -118,6 +118,13 @@ async function insertRows(handle: ClickHouseHandle, table: string, all: Enriched
 }
 
 describe('RowBinary logs insert', () => {
+  it('creates logs to merge about ten parts of a size at once (migration 0017)', async () => {
+    const table = await logsTable()
+    const [database, name] = table.split('.')
+    const [line] = await lines(`SELECT create_table_query FROM system.tables WHERE database = '${database}' AND name = '${name}'`)
+    expect((JSON.parse(line!) as { create_table_query: string }).create_table_query).toMatch(/SETTINGS .*\bmerge_selector_base = 10\b/)
+  })
+
   it('stores the same rows as toRow + JSONEachRow, column for column', async () => {
     const all = records()
     const [viaJson, viaRowBinary] = [await logsTable(), await logsTable()]
