@@ -118,11 +118,14 @@ async function insertRows(handle: ClickHouseHandle, table: string, all: Enriched
 }
 
 describe('RowBinary logs insert', () => {
-  it('creates logs to merge about ten parts of a size at once (migration 0017)', async () => {
-    const table = await logsTable()
-    const [database, name] = table.split('.')
-    const [line] = await lines(`SELECT create_table_query FROM system.tables WHERE database = '${database}' AND name = '${name}'`)
-    expect((JSON.parse(line!) as { create_table_query: string }).create_table_query).toMatch(/SETTINGS .*\bmerge_selector_base = 10\b/)
+  it('creates logs and the tables its views fill to merge about ten parts of a size at once (migration 0017)', async () => {
+    const [database] = (await logsTable()).split('.')
+    const rows = await lines(`SELECT name, engine, create_table_query AS ddl FROM system.tables WHERE database = '${database}' ORDER BY name`)
+    const tables = rows.map((l) => JSON.parse(l) as { name: string; engine: string; ddl: string })
+    const views = tables.filter((t) => t.engine === 'MaterializedView').map((t) => /\bTO \S+?\.`?(\w+)`?\s/.exec(t.ddl)?.[1])
+    expect(views.length).toBeGreaterThanOrEqual(6)
+    const wide = tables.filter((t) => /SETTINGS .*\bmerge_selector_base = 10\b/.test(t.ddl)).map((t) => t.name)
+    expect(wide).toEqual(['logs', ...views].sort())
   })
 
   it('stores the same rows as toRow + JSONEachRow, column for column', async () => {
