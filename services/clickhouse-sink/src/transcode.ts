@@ -377,7 +377,8 @@ export class LogTranscoder {
    * `allocate`, e.g. BlockBuffers.take); the transcoder starts over.
    */
   finish(allocate: (bytes: number) => Buffer = Buffer.allocUnsafeSlow): { bytes: Buffer; rowCount: number } {
-    const bytes = allocate(this.#o)
+    // A chunk with no row of its own (every record refused or foreign) takes no buffer.
+    const bytes = this.#o === 0 ? EMPTY : allocate(this.#o)
     this.#out.copy(bytes, 0, 0, this.#o)
     const rowCount = this.#rows
     this.reset()
