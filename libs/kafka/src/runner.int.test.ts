@@ -332,6 +332,40 @@ describe('ConsumerRunner', () => {
     ])
   })
 
+  it('flushes at its interval after a slow write, not back to back with whatever arrived during it', async () => {
+    const { topic, producer, runner, dlq } = await setup('cadence', 1)
+    const intervalMs = 300
+    // Each output is the time its record was buffered; a write records the age of its oldest.
+    const ages: number[] = []
+    let writes = 0
+    const stage: Stage<number, number> = {
+      name: 'cadence',
+      flush: { maxRecords: 1_000_000, intervalMs },
+      transform: (batch: Batch<number>) => ({ outputs: batch.values.map(() => Date.now()) }),
+      sink: async (times) => {
+        ages.push(Date.now() - Math.min(...times))
+        // The first write takes as long as three intervals (a ClickHouse insert beside a merge),
+        // the rest are quick.
+        await sleep(writes++ === 0 ? 3 * intervalMs : 10)
+      },
+    }
+    await runner({ stages: [stage], decoders: { [topic]: numbers }, dlq }).start()
+    let sending = true
+    const sent = (async () => {
+      for (let i = 0; sending; i++) {
+        await producer.send(topic, [{ key: 'k', value: String(i) }])
+        await sleep(10)
+      }
+    })()
+    await until('eight writes', () => ages.length >= 8)
+    sending = false
+    await sent
+    // While the first write ran, the timer asked for a flush every tick. One waited and took
+    // everything; every later write waited for its own oldest record to be an interval old (less
+    // the timer's tick, a quarter of it), none took only what arrived during the one before.
+    expect(Math.min(...ages.slice(1, 8))).toBeGreaterThanOrEqual(intervalMs - intervalMs / 4 - 10)
+  })
+
   it('reads a live topic from its end and never commits', async () => {
     const { id, topic, producer, committed, runner } = await setup('live', 1)
     await producer.send(topic, [{ key: 'k', value: '1' }])

@@ -10,7 +10,8 @@
 //   complete  in the same order: dead letters acked first, outputs buffered per stage.
 //   flush     per stage, when `maxRecords` are buffered or the oldest is `intervalMs` old: the
 //             sink makes them durable (retried with backoff, never skipped); one flush in flight
-//             while the next chunks are transformed, a second full buffer waits for it.
+//             while the next chunks are transformed, a second full buffer waits for it, and at
+//             most one more waits behind it (it takes every buffer when it starts).
 //   commit    a partition's offset is committed once every stage of the runner has it durable:
 //             through its sink, or for a stateful stage through its checkpoint. At-least-once.
 // Rebalances: buffered outputs of partitions this member lost are dropped (their new owner re-reads
@@ -71,6 +72,8 @@ interface StageRun {
   buffered: number
   oldestAt: number
   flushing: Promise<void>
+  /** A flush waiting for the one in flight, not started yet: it will take every buffer. */
+  queued: Promise<void> | undefined
   /** Per partition: the next offset this stage has durable. */
   durable: Map<string, bigint>
   /** Stateful stages: per partition, records below this offset are in the restored state already. */
@@ -151,6 +154,7 @@ export class ConsumerRunner {
       buffered: 0,
       oldestAt: 0,
       flushing: Promise.resolve(),
+      queued: undefined,
       durable: new Map(),
       skipBelow: new Map(),
       opened: new Set(),
@@ -587,10 +591,23 @@ export class ConsumerRunner {
     await this.#heartbeat?.().catch(() => undefined)
   }
 
-  /** Flushes a stage's buffers; serialised with the stage's other flushes. */
+  /**
+   * Flushes a stage's buffers; serialised with the stage's other flushes. A flush asked for while
+   * one waits is that one: it takes every buffer when it starts. A second behind it would take
+   * only what arrived during the first's write, whatever its age, and the interval would stop
+   * meaning anything: with a sink slower than the interval, the timer's ticks queued a flush each,
+   * and the queue then ran back to back, each write as small as the one before took long
+   * (ClickHouse inserts of half the rows, each a part to write and merge).
+   */
   #flush(run: StageRun): Promise<void> {
-    run.flushing = run.flushing.then(() => this.#flushNow(run))
-    return run.flushing
+    if (run.queued) return run.queued
+    const queued = run.flushing.then(() => {
+      run.queued = undefined
+      return this.#flushNow(run)
+    })
+    run.queued = queued
+    run.flushing = queued
+    return queued
   }
 
   async #flushNow(run: StageRun): Promise<void> {
