@@ -105,6 +105,32 @@ describe('redactor', () => {
     expect(r.attributes(plain)).toEqual({ attributes: plain, redacted: false })
   })
 
+  it('finds what its cheap first tests look for in any case, and cards of thirteen digits', () => {
+    expect(r.text('AUTHORIZATION: BEARER abcdef123456').text).toBe('AUTHORIZATION: BEARER [REDACTED_SECRET]')
+    expect(r.text('DB_PASSWORD=hunter2 x').text).toBe('DB_PASSWORD=[REDACTED_SECRET] x')
+    expect(r.text('aws AKIAIOSFODNN7EXAMPLE used').text).toBe('aws [REDACTED_SECRET] used')
+    // 13-digit Visa numbers, whole or grouped; twelve digits are no card whatever their grouping.
+    expect(luhnValid('4222222222222')).toBe(true)
+    expect(r.text('visa 4222222222222 ok').text).toBe('visa [REDACTED_CARD] ok')
+    expect(r.text('visa 4222-2222-2222-2 ok').text).toBe('visa [REDACTED_CARD] ok')
+    expect(r.text('id 4222 2222 2222 x').redacted).toBe(false)
+  })
+
+  it('judges an attribute name the same way however many names it has seen', () => {
+    const red = createRedactor()
+    // More distinct names than the redactor remembers, then the ones that matter, twice each.
+    for (let i = 0; i < 10_000; i++) expect(red.attributes({ [`name.${i}`]: 'v' }).redacted).toBe(false)
+    for (let round = 0; round < 2; round++) {
+      expect(red.attributes({ password: 'x', 'users[ann@example.com]': '1', 'http.route': '/a' })).toEqual({
+        attributes: { password: '[REDACTED_SECRET]', 'users[[REDACTED_EMAIL]]': '1', 'http.route': '/a' },
+        redacted: true,
+      })
+      expect(red.attributes({ 'http.route': 'card 4111 1111 1111 1111' }).attributes).toEqual({ 'http.route': 'card [REDACTED_CARD]' })
+    }
+    // Options are the redactor's own: one without secrets keeps a password's value.
+    expect(createRedactor({ secret: false }).attributes({ password: 'x' })).toEqual({ attributes: { password: 'x' }, redacted: false })
+  })
+
   it('redacts a value under the key __proto__ as any other, keys renamed or not', () => {
     const attrs = JSON.parse('{"__proto__": "mail ann@example.com", "a": "1", "by.bob@example.com": "2"}') as Record<string, string>
     const got = r.attributes(attrs).attributes

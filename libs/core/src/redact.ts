@@ -78,6 +78,16 @@ const SECRET_WORDS = /bearer|basic|token|key|secret|passw/i
 const DIGIT_RUN = /\d[ -]?\d[ -]?\d[ -]?\d/
 // What a well-known key format (KNOWN_KEYS) starts with: a key (attribute name) is scanned only when it holds one.
 const KEY_FORMAT = /[sr]k_|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abprs]-|AIza|sk-|gsk_|eyJ/
+// Text: one scan for both secret steps (SECRET_WORDS or KEY_FORMAT, in any case: a superset of
+// what either needs), and for a card 13 digits with at most one space or dash between them, as
+// every CARD_CANDIDATE match holds: most lines have a number of four digits, few one of thirteen.
+const SECRET_HINT = new RegExp(`${SECRET_WORDS.source}|${KEY_FORMAT.source}`, 'i')
+const CARD_RUN = /\d(?:[ -]?\d){12}/
+// Distinct attribute keys whose verdicts (KeyVerdict) are remembered; past it, the memo starts over.
+const KEY_MEMO_MAX = 4096
+/** What a key asks of redaction: its value replaced whole (a secret's name), the key itself scanned. */
+const SECRET_NAME = 1
+const SCAN_KEY = 2
 const SECRET_KEY = /(?:^|[._-])(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|authorization|cookie|set-cookie|credentials?|private[_-]?key)$/i
 
 /** The Luhn (mod 10) check over a string of digits. */
@@ -111,11 +121,14 @@ export function createRedactor(options: Partial<RedactOptions> = {}): Redactor {
   const stepsWith = (email: RegExp): Step[] => {
     const steps: Step[] = []
     if (o.secret) {
-      steps.push((s) => (SECRET_WORDS.test(s) ? s.replace(AUTH_SCHEME, `$1$2${MASK.secret}`).replace(SECRET_PAIR, `$1${MASK.secret}`) : s))
-      steps.push((s) => s.replace(KNOWN_KEYS, MASK.secret))
+      steps.push((s) => {
+        if (!SECRET_HINT.test(s)) return s
+        const paired = SECRET_WORDS.test(s) ? s.replace(AUTH_SCHEME, `$1$2${MASK.secret}`).replace(SECRET_PAIR, `$1${MASK.secret}`) : s
+        return paired.replace(KNOWN_KEYS, MASK.secret)
+      })
     }
     if (o.email) steps.push((s) => (s.includes('@') ? s.replace(email, MASK.email) : s))
-    if (o.card) steps.push((s) => (DIGIT_RUN.test(s) ? s.replace(CARD_CANDIDATE, redactCard) : s))
+    if (o.card) steps.push((s) => (CARD_RUN.test(s) ? s.replace(CARD_CANDIDATE, redactCard) : s))
     if (o.ipv4) steps.push((s) => s.replace(IPV4, MASK.ip))
     if (o.ipv6) steps.push((s) => (s.includes(':') ? s.replace(IPV6, MASK.ip) : s))
     return steps
@@ -132,6 +145,19 @@ export function createRedactor(options: Partial<RedactOptions> = {}): Redactor {
   const keyHint = new RegExp([...(o.secret ? [KEY_FORMAT.source] : []), ...(o.email ? ['@'] : []), ...(o.card ? [DIGIT_RUN.source] : [])].join('|') || '(?!)')
   const ips = o.ipv4 || o.ipv6
   const keyMayHold = (k: string): boolean => k.length >= 6 && (ips || keyHint.test(k))
+  // Records repeat their attribute names, so each name's verdict is remembered rather than found
+  // again by two regexes per record (a name is at most a few hundred characters: the normaliser
+  // bounds it). Bounded: a stream of ever new names starts the memo over now and then.
+  const verdicts = new Map<string, number>()
+  const verdictOf = (k: string): number => {
+    let v = verdicts.get(k)
+    if (v === undefined) {
+      v = (o.secret && SECRET_KEY.test(k) ? SECRET_NAME : 0) | (keyMayHold(k) ? SCAN_KEY : 0)
+      if (verdicts.size >= KEY_MEMO_MAX) verdicts.clear()
+      verdicts.set(k, v)
+    }
+    return v
+  }
 
   const run = (s: string, all: readonly Step[]): string => {
     // Nothing shorter than "a@b.cd" can hold an email, a card or a secret.
@@ -153,9 +179,10 @@ export function createRedactor(options: Partial<RedactOptions> = {}): Redactor {
       let out: Record<string, string> | undefined
       let keys = false
       for (const k in attrs) {
-        keys ||= keyMayHold(k)
+        const verdict = verdictOf(k)
+        keys ||= (verdict & SCAN_KEY) !== 0
         const v = attrs[k] ?? ''
-        const next = o.secret && v !== '' && SECRET_KEY.test(k) ? MASK.secret : redact(v)
+        const next = v !== '' && (verdict & SECRET_NAME) !== 0 ? MASK.secret : redact(v)
         if (next === v) continue
         out ??= { ...attrs }
         setOwn(out, k, next)
@@ -168,7 +195,7 @@ export function createRedactor(options: Partial<RedactOptions> = {}): Redactor {
         const renamed: Record<string, string> = {}
         let changed = false
         for (const k in from) {
-          const redacted = keyMayHold(k) ? redactName(k) : k
+          const redacted = (verdictOf(k) & SCAN_KEY) !== 0 ? redactName(k) : k
           let key = redacted
           if (key !== k) {
             changed = true
