@@ -1,8 +1,13 @@
-// The start-up check of the bigint long (avsc-compat.ts): it passes on the pinned avsc, and an
-// avsc that stops routing longs through the hooked type makes it fail, saying what to do.
+// The start-up check of the bigint long and the short-string reader (avsc-compat.ts): it passes
+// on the pinned avsc, and an avsc that stops routing longs through the hooked type, or strings
+// through Tap.readString, makes it fail, saying what to do. Strings read by the installed reader
+// are avsc's own, cached or not.
+import { createRequire } from 'node:module'
 import avro from 'avsc'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { AVSC_VERSION, avscCompatProblems, avscTypeOptions } from './avsc-compat.js'
+import { AVSC_VERSION, avscCompatProblems, avscTypeOptions, shortStringsInstalled } from './avsc-compat.js'
+
+const { Tap } = createRequire(import.meta.url)('avsc/lib/utils.js') as { Tap: { prototype: { readString: () => string | undefined } } }
 
 afterEach(() => {
   vi.restoreAllMocks()
@@ -34,5 +39,67 @@ describe('avsc compatibility check', () => {
     vi.resetModules()
     const fresh = await import('./avsc-compat.js')
     expect(() => fresh.avscTypeOptions()).toThrow(/cannot carry Sluice's bigint longs[\s\S]*npm ci[\s\S]*avsc-compat\.ts/)
+  })
+
+  it('fails loudly when avsc no longer reads strings through Tap.readString', () => {
+    // As an avsc would whose map reader decoded its keys itself.
+    const mapRead = (avro.types.MapType.prototype as unknown as { _read: (tap: unknown) => unknown })._read
+    vi.spyOn(avro.types.MapType.prototype as unknown as { _read: (tap: unknown) => unknown }, '_read').mockImplementation(function (this: unknown, tap: unknown) {
+      const own = Tap.prototype.readString
+      Tap.prototype.readString = function (this: { readLong(): number; buf: Buffer; pos: number }) {
+        const len = this.readLong()
+        this.pos += len
+        return this.buf.toString('utf8', this.pos - len, this.pos)
+      }
+      try {
+        return mapRead.call(this, tap)
+      } finally {
+        Tap.prototype.readString = own
+      }
+    })
+    expect(avscCompatProblems()).toEqual([expect.stringMatching(/^a record reader called Tap.readString 2 times for 6 strings/), expect.stringMatching(/^a record reader called Tap.readString 2 times/)])
+  })
+})
+
+describe('short-string reader', () => {
+  const schema: avro.Schema = {
+    type: 'record',
+    name: 'Strings',
+    fields: [
+      { name: 'a', type: 'string' },
+      { name: 'm', type: { type: 'map', values: 'string' } },
+      { name: 'list', type: { type: 'array', items: 'string' } },
+    ],
+  }
+
+  it('is installed by the first options, and reads every string as avsc does', () => {
+    avscTypeOptions()
+    expect(shortStringsInstalled()).toBe(true)
+    const type = avro.Type.forSchema(schema, avscTypeOptions())
+    // ASCII at and past the cached length, non-ASCII, bytes that are no UTF-8 (U+FFFD), empty, and
+    // many distinct short strings, so slots are taken over and hashes collide.
+    const strings = ['', 'a', 'GET', 'x'.repeat(24), 'y'.repeat(25), 'café', 'ü', '日本', '😀', 'tenant', 'Tenant', 'tenanT', ...Array.from({ length: 5000 }, (_, i) => `k${i.toString(36)}`)]
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < strings.length; i += 50) {
+        const chunk = strings.slice(i, i + 50)
+        const value = { a: chunk[0]!, m: Object.fromEntries(chunk.map((k, j) => [k, chunk[(j + 1) % chunk.length]!])), list: chunk }
+        expect(type.fromBuffer(type.toBuffer(value))).toEqual(value)
+      }
+    }
+    // Invalid UTF-8 inside a short string: U+FFFD as avsc reads it, twice (never served as another string).
+    const bytes = Buffer.concat([type.toBuffer({ a: 'ab', m: {}, list: [] })])
+    bytes[bytes.indexOf('ab') + 1] = 0xff
+    for (let round = 0; round < 2; round++) expect((type.fromBuffer(bytes) as { a: string }).a).toBe('a\ufffd')
+    const ascii = type.toBuffer({ a: 'a?', m: {}, list: [] })
+    expect((type.fromBuffer(ascii) as { a: string }).a).toBe('a?')
+  })
+
+  it('keeps avsc\'s validity: a record cut inside a string, or a negative length, does not read as whole', () => {
+    avscTypeOptions()
+    const type = avro.Type.forSchema(schema, avscTypeOptions())
+    const bytes = type.toBuffer({ a: 'tenant', m: { k: 'v' }, list: ['x'] })
+    for (let cut = 1; cut < bytes.length; cut++) expect(type.decode(bytes.subarray(0, cut)).offset).toBe(-1)
+    // A string whose length is -1 (zig-zag 0x01).
+    expect(type.decode(Buffer.from([0x01])).offset).toBe(-1)
   })
 })

@@ -13,6 +13,15 @@
 // probe's `_read`/`_write` for every long, and write avsc's own bytes; the schema registry
 // client must load the same avsc. Otherwise it throws, saying what to do: an avsc whose
 // internals moved would otherwise fall back to the slow 8-byte path silently, or misread longs.
+//
+// Strings: records repeat their short strings (tenant, service, level, attribute names and most
+// of their values), and avsc makes each one anew with a native call per string (Tap's
+// readString), whose result, as an object's key, V8 then looks up in its string table again.
+// readShortString (installed on avsc's Tap by the same first call) keeps the strings of up to
+// STRING_CACHE_MAX_BYTES bytes in a direct-mapped cache, a slot per hash of their bytes, and
+// answers a string whose bytes equal a cached one's character codes (ASCII only) with it: the
+// same string, made once. The check proves first that avsc's readers take record fields, map keys
+// and map values through Tap.prototype.readString, and then that the installed reader is there.
 import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import { endianness } from 'node:os'
@@ -31,6 +40,57 @@ const MAX_LONG = 2n ** 63n - 1n
 interface AvscTap {
   buf: Buffer
   pos: number
+}
+
+/** Node's Buffer method behind toString('utf8', …), without its argument checks, as avsc calls it. */
+type Utf8Buffer = Buffer & { utf8Slice(start: number, end: number): string }
+
+/** avsc's Tap as its string reader uses it (lib/utils.js). */
+interface StringTap {
+  buf: Utf8Buffer
+  pos: number
+  readLong(): number
+  _invalidate(): void
+}
+type ReadString = (this: StringTap) => string | undefined
+interface TapClass {
+  prototype: { readString: ReadString }
+}
+/** avsc's Tap class (not part of its API: checked with the rest, see above). */
+const avscTap = (): TapClass => (createRequire(import.meta.url)('avsc/lib/utils.js') as { Tap: TapClass }).Tap
+
+const STRING_CACHE_MAX_BYTES = 24
+const STRING_SLOTS = 1024
+const shortStrings: (string | undefined)[] = new Array<string | undefined>(STRING_SLOTS).fill(undefined)
+
+/** avsc's readString, with short ASCII strings answered from a cache (see above); the same strings and validity. */
+function readShortString(this: StringTap): string | undefined {
+  const len = this.readLong()
+  if (len < 0) {
+    this._invalidate()
+    return ''
+  }
+  const buf = this.buf
+  const pos = this.pos
+  const end = pos + len
+  // Past the end: avsc's reader reports it by the position (isValid), the string is undefined.
+  this.pos = end
+  if (end > buf.length) return undefined
+  if (len > STRING_CACHE_MAX_BYTES) return buf.utf8Slice(pos, end)
+  let h = len
+  for (let i = pos; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193)
+  const slot = (h ^ (h >>> 15)) & (STRING_SLOTS - 1)
+  const hit = shortStrings[slot]
+  if (hit !== undefined && hit.length === len) {
+    let i = 0
+    while (i < len && hit.charCodeAt(i) === buf[pos + i]) i++
+    if (i === len) return hit
+  }
+  const made = buf.utf8Slice(pos, end)
+  // As many characters as bytes: ASCII (or bytes that are no UTF-8, each U+FFFD, which no byte
+  // equals, so such a string is never answered from the cache).
+  if (made.length === len) shortStrings[slot] = made
+  return made
 }
 type Read = (tap: AvscTap) => bigint
 type Write = (tap: AvscTap, n: unknown) => void
@@ -169,6 +229,52 @@ function mechanismProblems(): string[] {
   return problems
 }
 
+// The string probe: a string field, a map's keys and values, a string in a union.
+const STRING_PROBE_SCHEMA = {
+  type: 'record',
+  name: 'AvscCompatStrings',
+  fields: [
+    { name: 's', type: 'string' },
+    { name: 'm', type: { type: 'map', values: 'string' } },
+    { name: 'u', type: ['null', 'string'], default: null },
+  ],
+} as const
+const STRING_PROBE_VALUE = { s: 'tenant', m: { 'http.method': 'GET', 'café': 'ü' }, u: 'x'.repeat(STRING_CACHE_MAX_BYTES + 1) }
+const STRING_PROBE_READS = 6
+
+function stringProblems(): string[] {
+  const problems: string[] = []
+  const tap = avscTap()
+  if (typeof tap?.prototype?.readString !== 'function') return ['avsc/lib/utils.js has no Tap with a readString']
+  if (typeof (Buffer.prototype as Partial<Utf8Buffer>).utf8Slice !== 'function') return ["this Node's Buffer has no utf8Slice"]
+  const type = avro.Type.forSchema(STRING_PROBE_SCHEMA as unknown as avro.Schema)
+  const bytes = type.toBuffer(STRING_PROBE_VALUE)
+  const before = tap.prototype.readString
+  let reads = 0
+  tap.prototype.readString = function (this: StringTap) {
+    reads++
+    return readShortString.call(this)
+  }
+  try {
+    for (let round = 0; round < 2; round++) {
+      reads = 0
+      const decoded = type.fromBuffer(bytes) as typeof STRING_PROBE_VALUE
+      if (reads !== STRING_PROBE_READS) problems.push(`a record reader called Tap.readString ${reads} times for ${STRING_PROBE_READS} strings`)
+      if (JSON.stringify(decoded) !== JSON.stringify(STRING_PROBE_VALUE)) problems.push(`strings read back as ${JSON.stringify(decoded)}`)
+    }
+    // Cut short: avsc's reader must still see it (offset -1).
+    if (type.decode(bytes.subarray(0, bytes.length - 3)).offset !== -1) problems.push('a record cut inside a string reads as whole')
+  } finally {
+    tap.prototype.readString = before
+  }
+  return problems
+}
+
+/** Whether avsc's Tap reads strings with readShortString (installed by avscTypeOptions). */
+export function shortStringsInstalled(): boolean {
+  return avscTap().prototype.readString === readShortString
+}
+
 function inspect(): { root: string; problems: string[] } {
   const require = createRequire(import.meta.url)
   let root = '(not found)'
@@ -188,10 +294,15 @@ function inspect(): { root: string; problems: string[] } {
   } catch (err) {
     problems.push(`the bigint long cannot be built or used: ${errorMessage(err)}`)
   }
+  try {
+    problems.push(...stringProblems())
+  } catch (err) {
+    problems.push(`the short-string reader cannot be checked: ${errorMessage(err)}`)
+  }
   return { root, problems }
 }
 
-/** Every way the running avsc fails the bigint long; empty when it does not. */
+/** Every way the running avsc fails the bigint long or the string reader; empty when it does not. */
 export function avscCompatProblems(): string[] {
   return inspect().problems
 }
@@ -211,10 +322,11 @@ export function avscTypeOptions(): Partial<avro.ForSchemaOptions> {
         'CONFIG_INVALID',
         `avsc at ${root} cannot carry Sluice's bigint longs:\n  - ${problems.join('\n  - ')}\n` +
           `Run \`npm ci\` at the repository root (avsc is pinned to ${AVSC_VERSION}); if avsc was upgraded on purpose, ` +
-          're-check libs/registry/src/avsc-compat.ts against its lib/types.js (LongType, AbstractLongType, RecordType).',
+          're-check libs/registry/src/avsc-compat.ts against its lib/types.js (LongType, AbstractLongType, RecordType, MapType) and lib/utils.js (Tap).',
       )
     }
     typeHook = hookFor(bigintLongWith(readBigLong, writeCheckedLong))
+    avscTap().prototype.readString = readShortString
   }
   return { typeHook }
 }
