@@ -127,6 +127,9 @@ describe('redactor', () => {
       })
       expect(red.attributes({ 'http.route': 'card 4111 1111 1111 1111' }).attributes).toEqual({ 'http.route': 'card [REDACTED_CARD]' })
     }
+    // A name longer than any ingest keeps is judged all the same, every time.
+    const long = `${'x'.repeat(300)}.api_key`
+    for (let round = 0; round < 2; round++) expect(red.attributes({ [long]: 'v' }).attributes).toEqual({ [long]: '[REDACTED_SECRET]' })
     // Options are the redactor's own: one without secrets keeps a password's value.
     expect(createRedactor({ secret: false }).attributes({ password: 'x' })).toEqual({ attributes: { password: 'x' }, redacted: false })
   })

@@ -9,7 +9,7 @@
 // UnionPay/Maestro). Luhn alone passes one random number in ten; the leading-digit test keeps
 // epoch timestamps (1…) and order numbers from being taken for cards.
 
-import { setOwn } from './input.js'
+import { INPUT_LIMITS, setOwn } from './input.js'
 
 export const REDACTION_KINDS = ['email', 'card', 'secret', 'ipv4', 'ipv6'] as const
 export type RedactionKind = (typeof REDACTION_KINDS)[number]
@@ -83,8 +83,10 @@ const KEY_FORMAT = /[sr]k_|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abprs]-|A
 // every CARD_CANDIDATE match holds: most lines have a number of four digits, few one of thirteen.
 const SECRET_HINT = new RegExp(`${SECRET_WORDS.source}|${KEY_FORMAT.source}`, 'i')
 const CARD_RUN = /\d(?:[ -]?\d){12}/
-// Distinct attribute keys whose verdicts (KeyVerdict) are remembered; past it, the memo starts over.
+// Distinct attribute names whose verdicts (SECRET_NAME, SCAN_KEY) are remembered, past which the
+// memo starts over, and the longest name remembered (ingest bounds names to INPUT_LIMITS.keyChars).
 const KEY_MEMO_MAX = 4096
+const KEY_MEMO_MAX_CHARS = INPUT_LIMITS.keyChars
 /** What a key asks of redaction: its value replaced whole (a secret's name), the key itself scanned. */
 const SECRET_NAME = 1
 const SCAN_KEY = 2
@@ -146,13 +148,14 @@ export function createRedactor(options: Partial<RedactOptions> = {}): Redactor {
   const ips = o.ipv4 || o.ipv6
   const keyMayHold = (k: string): boolean => k.length >= 6 && (ips || keyHint.test(k))
   // Records repeat their attribute names, so each name's verdict is remembered rather than found
-  // again by two regexes per record (a name is at most a few hundred characters: the normaliser
-  // bounds it). Bounded: a stream of ever new names starts the memo over now and then.
+  // again by two regexes per record. Bounded in count and length: a stream of ever new names
+  // starts the memo over now and then, and a longer name is judged every time.
   const verdicts = new Map<string, number>()
   const verdictOf = (k: string): number => {
     let v = verdicts.get(k)
     if (v === undefined) {
       v = (o.secret && SECRET_KEY.test(k) ? SECRET_NAME : 0) | (keyMayHold(k) ? SCAN_KEY : 0)
+      if (k.length > KEY_MEMO_MAX_CHARS) return v
       if (verdicts.size >= KEY_MEMO_MAX) verdicts.clear()
       verdicts.set(k, v)
     }
