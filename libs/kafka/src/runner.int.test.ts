@@ -366,6 +366,33 @@ describe('ConsumerRunner', () => {
     expect(Math.min(...ages.slice(1, 8))).toBeGreaterThanOrEqual(intervalMs - intervalMs / 4 - 10)
   })
 
+  it('flushes a fetch that caught its partitions up once, when all of it is buffered, not partition by partition', async () => {
+    const { topic, producer, runner, dlq } = await setup('caughtup', 3)
+    const writes: number[][] = []
+    const stage: Stage<number, number> = {
+      name: 'caughtup',
+      // Only the caught-up rule can flush here: no interval or size is reached.
+      flush: { maxRecords: 1_000_000, intervalMs: 60_000, whenCaughtUp: true },
+      // Partition 0's chunk is ready first, the others later (another thread, a longer chunk).
+      transform: async (batch: Batch<number>) => {
+        await sleep(batch.partition === 0 ? 50 : 300)
+        return { outputs: [...batch.values] }
+      },
+      sink: async (items) => {
+        writes.push([...items])
+      },
+    }
+    // One request to every partition before the runner starts: its first fetch holds them all.
+    const sent = Array.from({ length: 30 }, (_, i) => i)
+    await producer.send(topic, sent.map((i) => ({ key: `k${i}`, value: String(i) })))
+    await runner({ stages: [stage], decoders: { [topic]: numbers }, dlq }).start()
+    await until('every record written', () => writes.flat().length >= sent.length)
+    await sleep(500)
+    // Before: partition 0's records went out alone as soon as they were buffered, the rest after.
+    expect(writes).toHaveLength(1)
+    expect(writes[0]!.sort((a, b) => a - b)).toEqual(sent)
+  })
+
   it('reads a live topic from its end and never commits', async () => {
     const { id, topic, producer, committed, runner } = await setup('live', 1)
     await producer.send(topic, [{ key: 'k', value: '1' }])

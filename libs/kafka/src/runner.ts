@@ -8,7 +8,8 @@
 //             records in offset order; a transform on worker threads works while the next batch
 //             is fetched (up to `chunksInFlight` chunks in flight).
 //   complete  in the same order: dead letters acked first, outputs buffered per stage.
-//   flush     per stage, when `maxRecords` are buffered or the oldest is `intervalMs` old: the
+//   flush     per stage, when `maxRecords` are buffered or the oldest is `intervalMs` old (and, for
+//             a `whenCaughtUp` stage, once a fetch that caught a partition up is all buffered): the
 //             sink makes them durable (retried with backoff, never skipped); one flush in flight
 //             while the next chunks are transformed, a second full buffer waits for it, and at
 //             most one more waits behind it (it takes every buffer when it starts).
@@ -126,6 +127,10 @@ export class ConsumerRunner {
   #commits: Promise<void> = Promise.resolve()
   /** The partitions assigned to this member. */
   #assigned: Array<{ topic: string; partition: number }> = []
+  /** Bumped at every fetch response: the eachBatch calls until the next one hand over its batches. */
+  #fetchSeq = 0
+  /** Per fetch response: its chunks not yet buffered, and whether one of its batches left its partition caught up. */
+  readonly #fetches = new Map<number, { pending: number; caughtUp: boolean }>()
   /** A live runner whose stages are all idle: fetching nothing. */
   #idle = false
   #waking = false
@@ -188,6 +193,7 @@ export class ConsumerRunner {
       commits: counter(r, 'sluice_consumer_commits_total', 'Offset commits after durable flushes.', ['stage', 'result']),
     }
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, (e) => this.#onAssignment(e.payload.memberAssignment))
+    this.#consumer.on(this.#consumer.events.FETCH, () => this.#fetchSeq++)
   }
 
   get name(): string {
@@ -315,6 +321,8 @@ export class ConsumerRunner {
     const generation = this.#generation
     const epoch = this.#epochs.get(key) ?? 0
     const current = () => !this.#closing && isRunning() && !isStale() && generation === this.#generation && epoch === (this.#epochs.get(key) ?? 0)
+    const seq = this.#fetchSeq
+    const fetch = this.#fetches.get(seq) ?? this.#fetches.set(seq, { pending: 0, caughtUp: false }).get(seq)!
     const size = this.#o.chunkRecords
     for (let i = 0; i < batch.messages.length && current(); i += size) {
       await this.#slot()
@@ -325,19 +333,35 @@ export class ConsumerRunner {
       const chunk = batch.messages.slice(i, i + size)
       resolveOffset(chunk[chunk.length - 1]!.offset)
       const started = this.#start(topic, partition, chunk, generation, epoch)
-      this.#then(() => this.#complete(topic, partition, chunk, started, generation, epoch).finally(() => this.#release()))
+      fetch.pending++
+      this.#then(() =>
+        this.#complete(topic, partition, chunk, started, generation, epoch).finally(() => {
+          this.#release()
+          if (--fetch.pending === 0) this.#fetchBuffered(seq, generation)
+        }),
+      )
     }
     const lag = batch.offsetLag()
     this.#metrics.lag.set({ group: this.#o.groupId, topic, partition: String(partition) }, Number(lag))
     if (lag === '0') {
-      // After this batch's chunks are buffered. The flush is not waited for on the chain: the
-      // chunks behind it (the fetch's other partitions) are buffered meanwhile and go out in the
-      // next flush, instead of each waiting out the Kafka round trip of the one before.
-      this.#then(async () => {
-        if (generation !== this.#generation || this.#closing) return
-        for (const s of this.#stages) if (s.stage.flush.whenCaughtUp && s.buffered > 0) void this.#flush(s)
-      })
+      fetch.caughtUp = true
+      if (fetch.pending === 0) this.#then(async () => this.#fetchBuffered(seq, generation))
     }
+  }
+
+  /**
+   * Every chunk of one fetch response is buffered. If one of its batches left its partition caught
+   * up, stages that want low latency flush now: once for the whole fetch, not once per partition,
+   * so a producer's records that reached the partitions together leave together (one produce
+   * request, read by the next stage in one fetch) instead of one Kafka round trip apart each. The
+   * flush is not waited for on the chain: the next fetch's chunks are buffered meanwhile.
+   */
+  #fetchBuffered(seq: number, generation: number): void {
+    const fetch = this.#fetches.get(seq)
+    if (!fetch || fetch.pending > 0) return
+    this.#fetches.delete(seq)
+    if (!fetch.caughtUp || generation !== this.#generation || this.#closing) return
+    for (const s of this.#stages) if (s.stage.flush.whenCaughtUp && s.buffered > 0) void this.#flush(s)
   }
 
   /** Appends a step to the completion chain; a failing step is logged and never stalls the chain. */

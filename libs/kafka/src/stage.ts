@@ -65,7 +65,8 @@ export interface FlushPolicy {
   /** …or when the oldest was transformed this long ago. */
   intervalMs: number
   /**
-   * Flush as soon as a fetched batch leaves its partition caught up: lowest latency under light
+   * Flush as soon as a fetch response that left a partition caught up is buffered, every partition
+   * of it (one write for what a producer sent together): lowest latency under light
    * traffic, full batches under a backlog. Leave off where small writes are expensive (ClickHouse parts).
    */
   whenCaughtUp?: boolean

@@ -270,7 +270,7 @@ export function createService(config: Config, deps: AlerterDeps, parts: AlerterP
 
   const stage: Stage<AlertFields, Transition> = {
     name: 'alerter',
-    // Alerts go out as soon as a caught-up batch is evaluated.
+    // Alerts go out as soon as a fetch that caught a partition up is evaluated.
     flush: { maxRecords: 10_000, intervalMs: 100, whenCaughtUp: true },
     state,
     transform: (batch: Batch<AlertFields>) =>

@@ -35,7 +35,7 @@ export function createService(config: Config, deps: EnricherDeps): ServiceInstan
 
   const stage: Stage<Buffer | null, KeyedRecord> = {
     name: 'enricher',
-    // Live dashboards and alerts wait on this stage: a caught-up partition is flushed at once.
+    // Live dashboards and alerts wait on this stage: a fetch that caught a partition up is flushed at once.
     flush: { maxRecords: config.maxBatchRecords, intervalMs: config.flushIntervalMs, whenCaughtUp: true },
     transform: (batch) => threads!.transform(batch),
     async sink(records) {
