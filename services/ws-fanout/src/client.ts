@@ -19,7 +19,7 @@ export interface ClientOptions {
   stuckMs: number
   onDropped?: (count: number) => void
   onSent?: (count: number) => void
-  /** Called when the client has frames to write; the owner pumps it once per turn of the event loop. */
+  /** Called when the client has frames to write; the owner schedules the write (writes.ts). */
   onPending?: (client: StreamClient) => void
 }
 
