@@ -98,6 +98,12 @@ interface Started {
   results: Array<{ batch: Batch<unknown>; out: Transformed<unknown> | Promise<Transformed<unknown>> }>
 }
 
+/** A fetch response: its chunks not yet buffered, and whether one of its batches left its partition caught up. */
+interface FetchProgress {
+  pending: number
+  caughtUp: boolean
+}
+
 /** A chunk abandoned (shutting down, rebalanced, or fetched again from an earlier offset). */
 const STALE = Symbol('stale')
 
@@ -129,8 +135,8 @@ export class ConsumerRunner {
   #assigned: Array<{ topic: string; partition: number }> = []
   /** Bumped at every fetch response: the eachBatch calls until the next one hand over its batches. */
   #fetchSeq = 0
-  /** Per fetch response: its chunks not yet buffered, and whether one of its batches left its partition caught up. */
-  readonly #fetches = new Map<number, { pending: number; caughtUp: boolean }>()
+  /** Per fetch response in progress. */
+  readonly #fetches = new Map<number, FetchProgress>()
   /** A live runner whose stages are all idle: fetching nothing. */
   #idle = false
   #waking = false
@@ -337,16 +343,15 @@ export class ConsumerRunner {
       this.#then(() =>
         this.#complete(topic, partition, chunk, started, generation, epoch).finally(() => {
           this.#release()
-          if (--fetch.pending === 0) this.#fetchBuffered(seq, generation)
+          if (--fetch.pending === 0) this.#fetchBuffered(seq, fetch, generation)
         }),
       )
     }
     const lag = batch.offsetLag()
     this.#metrics.lag.set({ group: this.#o.groupId, topic, partition: String(partition) }, Number(lag))
-    if (lag === '0') {
-      fetch.caughtUp = true
-      if (fetch.pending === 0) this.#then(async () => this.#fetchBuffered(seq, generation))
-    }
+    if (lag === '0') fetch.caughtUp = true
+    // Every chunk of it buffered already (or none started): nothing else will close it.
+    if (fetch.pending === 0) this.#then(async () => this.#fetchBuffered(seq, fetch, generation))
   }
 
   /**
@@ -356,10 +361,9 @@ export class ConsumerRunner {
    * request, read by the next stage in one fetch) instead of one Kafka round trip apart each. The
    * flush is not waited for on the chain: the next fetch's chunks are buffered meanwhile.
    */
-  #fetchBuffered(seq: number, generation: number): void {
-    const fetch = this.#fetches.get(seq)
-    if (!fetch || fetch.pending > 0) return
-    this.#fetches.delete(seq)
+  #fetchBuffered(seq: number, fetch: FetchProgress, generation: number): void {
+    if (fetch.pending > 0) return
+    if (this.#fetches.get(seq) === fetch) this.#fetches.delete(seq)
     if (!fetch.caughtUp || generation !== this.#generation || this.#closing) return
     for (const s of this.#stages) if (s.stage.flush.whenCaughtUp && s.buffered > 0) void this.#flush(s)
   }
