@@ -133,10 +133,8 @@ export class ConsumerRunner {
   #commits: Promise<void> = Promise.resolve()
   /** The partitions assigned to this member. */
   #assigned: Array<{ topic: string; partition: number }> = []
-  /** Bumped at every fetch response: the eachBatch calls until the next one hand over its batches. */
-  #fetchSeq = 0
-  /** Per fetch response in progress. */
-  readonly #fetches = new Map<number, FetchProgress>()
+  /** The latest fetch response: the eachBatch calls until the next one hand over its batches. */
+  #fetch: FetchProgress = { pending: 0, caughtUp: false }
   /** A live runner whose stages are all idle: fetching nothing. */
   #idle = false
   #waking = false
@@ -199,7 +197,7 @@ export class ConsumerRunner {
       commits: counter(r, 'sluice_consumer_commits_total', 'Offset commits after durable flushes.', ['stage', 'result']),
     }
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, (e) => this.#onAssignment(e.payload.memberAssignment))
-    this.#consumer.on(this.#consumer.events.FETCH, () => this.#fetchSeq++)
+    this.#consumer.on(this.#consumer.events.FETCH, () => (this.#fetch = { pending: 0, caughtUp: false }))
   }
 
   get name(): string {
@@ -327,8 +325,7 @@ export class ConsumerRunner {
     const generation = this.#generation
     const epoch = this.#epochs.get(key) ?? 0
     const current = () => !this.#closing && isRunning() && !isStale() && generation === this.#generation && epoch === (this.#epochs.get(key) ?? 0)
-    const seq = this.#fetchSeq
-    const fetch = this.#fetches.get(seq) ?? this.#fetches.set(seq, { pending: 0, caughtUp: false }).get(seq)!
+    const fetch = this.#fetch
     const size = this.#o.chunkRecords
     for (let i = 0; i < batch.messages.length && current(); i += size) {
       await this.#slot()
@@ -343,15 +340,15 @@ export class ConsumerRunner {
       this.#then(() =>
         this.#complete(topic, partition, chunk, started, generation, epoch).finally(() => {
           this.#release()
-          if (--fetch.pending === 0) this.#fetchBuffered(seq, fetch, generation)
+          if (--fetch.pending === 0) this.#fetchBuffered(fetch, generation)
         }),
       )
     }
     const lag = batch.offsetLag()
     this.#metrics.lag.set({ group: this.#o.groupId, topic, partition: String(partition) }, Number(lag))
     if (lag === '0') fetch.caughtUp = true
-    // Every chunk of it buffered already (or none started): nothing else will close it.
-    if (fetch.pending === 0) this.#then(async () => this.#fetchBuffered(seq, fetch, generation))
+    // Every chunk of it buffered already (or none started): no completion will see it done.
+    if (fetch.pending === 0) this.#then(async () => this.#fetchBuffered(fetch, generation))
   }
 
   /**
@@ -361,10 +358,8 @@ export class ConsumerRunner {
    * request, read by the next stage in one fetch) instead of one Kafka round trip apart each. The
    * flush is not waited for on the chain: the next fetch's chunks are buffered meanwhile.
    */
-  #fetchBuffered(seq: number, fetch: FetchProgress, generation: number): void {
-    if (fetch.pending > 0) return
-    if (this.#fetches.get(seq) === fetch) this.#fetches.delete(seq)
-    if (!fetch.caughtUp || generation !== this.#generation || this.#closing) return
+  #fetchBuffered(fetch: FetchProgress, generation: number): void {
+    if (fetch.pending > 0 || !fetch.caughtUp || generation !== this.#generation || this.#closing) return
     for (const s of this.#stages) if (s.stage.flush.whenCaughtUp && s.buffered > 0) void this.#flush(s)
   }
 

@@ -27,11 +27,11 @@ import { CLOSE_GOING_AWAY, CLOSE_IDLE, CLOSE_TENANT_LIMIT, CLOSE_TRY_AGAIN_LATER
 import { TOKEN_MAX_TTL_SECONDS } from './config.js'
 import type { Config } from './config.js'
 import { Fanout } from './fanout.js'
-import { WriteScheduler } from './writes.js'
 import type { Delivery } from './fanout.js'
 import { decodeInboxChange } from './notifications.js'
 import { buildPage } from './page.js'
 import { MAX_PAYLOAD_BYTES, parseClientMessage } from './protocol.js'
+import { WriteScheduler } from './writes.js'
 
 export type FanoutDeps = DepsFor<{ kafka: true; registry: true }>
 
