@@ -75,6 +75,9 @@ describe('parseTimestampNs', () => {
     const reference = (ns: bigint) => `${new Date(Number(ns / 1_000_000n)).toISOString().slice(0, 19)}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}Z`
     const times = [0n, 999_999_999n, 1_000_000_000n, NS, NS + 1n, NS - 123_456_790n, NS + 876_543_211n, NS + 86_400_000_000_000n, NS, 9_223_372_036_854_775_807n]
     for (let i = 0; i < 200; i++) times.push(NS + BigInt(Math.floor(Math.random() * 5e9)) * (i % 3 === 0 ? 1_000_000n : 1n))
+    // Seconds 100 apart share a slot of the cache; event times spread over a minute beside "now".
+    for (let i = 0; i < 50; i++) times.push(NS + BigInt(i % 2) * 100_000_000_000n + BigInt(i), NS - BigInt(Math.floor(Math.random() * 60e9)))
+    times.push(1_000_000_000n, 9_000_000_000n, 10_000_000_000n, 99_999_999_999n, 100_000_000_000n)
     for (const ns of times) {
       expect(formatNs(ns), String(ns)).toBe(reference(ns))
       expect(parseTimestampNs(formatNs(ns)), String(ns)).toBe(ns)

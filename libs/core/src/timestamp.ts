@@ -143,15 +143,33 @@ export function parseTimestampNs(input: string | number | bigint): bigint | unde
   return inRange(fromUtcIso(s) ?? fromIso(s))
 }
 
-/** The second formatNs wrote last and its date-time text: a stream's timestamps share seconds. */
-let lastSecond = -1n
-let lastSecondText = ''
+const secondText = (second: number) => new Date(second * 1000).toISOString().slice(0, 19)
+
+// The date-time text of recent seconds, by the last two digits of the second: a record's event
+// time and the time Sluice saw it often fall in different seconds, and the events of a batch spread
+// over seconds, so one remembered second was made again on most calls (~1 µs each).
+const SECOND_SLOTS = 100
+const slotSecond: string[] = new Array<string>(SECOND_SLOTS).fill('')
+const slotText: string[] = new Array<string>(SECOND_SLOTS).fill('')
 
 /**
  * RFC 3339 with nanoseconds, e.g. 2026-11-23T12:00:00.123456789Z, for any signed 64-bit count
  * (1677-09-21 to 2262-04-11: four-digit years, as RFC 3339 requires).
  */
 export function formatNs(ns: bigint): string {
+  if (ns >= NS_PER_S) {
+    // From 1 s on, the decimal digits are the second and then the nine of the fraction.
+    const digits = ns.toString()
+    const n = digits.length - 9
+    const second = digits.slice(0, n)
+    const slot = digits.charCodeAt(n - 1) - 48 + (n > 1 ? 10 * (digits.charCodeAt(n - 2) - 48) : 0)
+    let text = slotText[slot]!
+    if (slotSecond[slot] !== second) {
+      text = slotText[slot] = secondText(Number(second))
+      slotSecond[slot] = second
+    }
+    return `${text}.${digits.slice(n)}Z`
+  }
   let second = ns / NS_PER_S
   let fraction = ns % NS_PER_S
   // Bigint division truncates toward zero: before 1970 the second is the one before, and the
@@ -160,9 +178,5 @@ export function formatNs(ns: bigint): string {
     second -= 1n
     fraction += NS_PER_S
   }
-  if (second !== lastSecond) {
-    lastSecondText = new Date(Number(second) * 1000).toISOString().slice(0, 19)
-    lastSecond = second
-  }
-  return `${lastSecondText}.${fraction.toString().padStart(9, '0')}Z`
+  return `${secondText(Number(second))}.${fraction.toString().padStart(9, '0')}Z`
 }

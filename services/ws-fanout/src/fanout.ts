@@ -101,15 +101,14 @@ export class Fanout {
       s.total++
       if (e.is_error) s.errors++
     } else services.set(e.service, { total: 1, errors: e.is_error ? 1 : 0 })
+    // Loops, not a closure per log: a thousand subscribers see five thousand logs a second.
     const to: Subscriber[] = []
-    const consider = (c: Subscriber) => {
-      if (c.wantsLog(e)) to.push(c)
-    }
-    this.#byService.get(e.service)?.forEach(consider)
+    const ofService = this.#byService.get(e.service)
+    if (ofService) for (const c of ofService) if (c.wantsLog(e)) to.push(c)
     const top = Math.min(24, e.severity_number)
     for (let level = 0; level <= top; level++) {
       const set = this.#anyService[level]!
-      if (set.size > 0) set.forEach(consider)
+      if (set.size > 0) for (const c of set) if (c.wantsLog(e)) to.push(c)
     }
     if (to.length === 0) return undefined
     return { frame: textFrame(JSON.stringify({ type: 'log', data: toJson(e) })), to, observedMs: Number(e.observed_timestamp / 1_000_000n) }
