@@ -102,10 +102,11 @@ export function compileSelect(
   for (const s of expr.pipeline) pipe.apply(s)
   const columns = select(pipe, p)
   const conditions = [...where, ...more(p), ...(filter ? pipe.where : [])].join('\n  AND ')
-  const query = `${pipe.with}SELECT ${columns}
+  const rest = `SELECT ${columns}
 FROM ${scope.db}.logs
 ${pipe.bound}WHERE ${conditions}
 ${tail(p)}`
+  const query = `${pipe.with(rest)}${rest}`
   return { query, params: p.values, attributes: [...pipe.attributeNames], ...(pipe.bodyLike && { bodyLike: true as const }), ...(pipe.rareTerm && { rareTerm: true as const }) }
 }
 
@@ -269,11 +270,12 @@ export function compileRange(scope: Scope, r: RangeAggregation, steps: Steps, gr
   const single = r.rangeNs <= steps.stepNs
   const conditions = [...where, ...pipe.where, ...(failedLines ? [`${error} != ''`] : [])].join('\n    AND ')
   // One row per series, its steps and values as arrays: a few rows to hand to JavaScript, not one per point.
+  const inner = `SELECT ${[series, `${t} AS t`, r.unwrap ? `ifNull(${value}, 0) AS x` : '', r.op.startsWith('bytes') ? `length(${pipe.line}) AS b` : '', `${lo} AS lo`, hi && `${hi} AS hi`, checked ? `${error} != '' AS failed` : ''].filter(Boolean).join(', ')}
+  FROM ${scope.db}.logs
+  ${pipe.bound}WHERE ${conditions}`
   const query = `SELECT labels, groupArray(toUInt32(i)) AS i, groupArray(v) AS v${checked ? ', max(failed) AS failed' : ''} FROM (
 SELECT ${labels} AS labels, i, ${[...(agg.columns ?? []), `${agg.value} AS v`, checked ? 'max(failed) AS failed' : ''].filter(Boolean).join(', ')} FROM (
-  ${pipe.with}SELECT ${[series, `${t} AS t`, r.unwrap ? `ifNull(${value}, 0) AS x` : '', r.op.startsWith('bytes') ? `length(${pipe.line}) AS b` : '', `${lo} AS lo`, hi && `${hi} AS hi`, checked ? `${error} != '' AS failed` : ''].filter(Boolean).join(', ')}
-  FROM ${scope.db}.logs
-  ${pipe.bound}WHERE ${conditions}
+  ${pipe.with(inner)}${inner}
 )
 ${exact ? '' : single ? 'WHERE lo <= hi' : 'ARRAY JOIN range(lo, hi + 1) AS i'}
 GROUP BY ${[...keys, single ? 'lo AS i' : 'i'].join(', ')}

@@ -12,7 +12,7 @@
 import { goQuote } from '../logql/format.js'
 import { GO_SPACE, GO_SPACE_CLASS, SIZE_NAMES, SIZE_NAME_LIST } from './sql.js'
 
-/** SQL string literal of a text with no quote or backslash. */
+/** SQL string literal of a text with no backslash (quotes escaped by the caller). */
 const literal = (text: string) => `'${text}'`
 
 /**
@@ -95,6 +95,9 @@ export function conversionDetails(kind: Converter, v: string): string {
   return `concat(char(0), '${CONVERTERS[kind]}', ${v})`
 }
 
+/** The tag conversionDetails makes of a value, made here (for answered lines, pipeline.ts). */
+export const conversionTag = (kind: Converter, v: string): string => `\u0000${CONVERTERS[kind]}${v}`
+
 /** Whether a value of __error_details__ is a tag conversionDetails made, still to be worded. */
 const isTagged = (v: unknown): v is string => typeof v === 'string' && v.charCodeAt(0) === 0
 
@@ -107,7 +110,9 @@ export function wordDetails(t: string): string {
 }
 
 /** jsonparser's error for a line whose first token is no `{` (Loki's `| json`). */
-export const JSON_NOT_OBJECT = literal("Value looks like object, but can\\'t find closing \\'}\\' symbol")
+export const JSON_NOT_OBJECT_TEXT = "Value looks like object, but can't find closing '}' symbol"
+/** JSON_NOT_OBJECT_TEXT as a SQL string literal. */
+export const JSON_NOT_OBJECT = literal(JSON_NOT_OBJECT_TEXT.replaceAll("'", "\\'"))
 
 /** Loki's error for an `| unpack` line that does not start with `{` (jsoniter's ObjectValue is 6). */
 export const UNPACK_NOT_OBJECT = literal('expecting json object(6), but it is not')

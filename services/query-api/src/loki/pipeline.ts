@@ -40,7 +40,7 @@ import {
 } from './sql.js'
 import { Params } from './sql.js'
 import type { Builtin } from './sql.js'
-import { JSON_NOT_OBJECT, UNPACK_NOT_OBJECT, conversionDetails, wordDetails, wordTag } from './go-errors.js'
+import { JSON_NOT_OBJECT, JSON_NOT_OBJECT_TEXT, UNPACK_NOT_OBJECT, conversionDetails, conversionTag, wordDetails, wordTag } from './go-errors.js'
 import type { Converter } from './go-errors.js'
 import { decodeSentLogfmt, logfmtRawSql } from './logfmt-decode.js'
 import { logfmtExtractSql, logfmtPlainSql, logfmtSql } from './logfmt.js'
@@ -107,6 +107,36 @@ export function namesLabel(stage: Stage): boolean {
   }
 }
 
+/**
+ * One stage's marking of lines with an error, as answered lines get it: the same logic as the
+ * `__error__` and `__error_details__` expressions (Pipeline.replaceError, #raise), worked out in
+ * JavaScript for the lines answered (output), so a statement that reads neither label carries
+ * only what decides each mark.
+ */
+interface Mark {
+  /** Whether it replaces an error set before (a parser's), or marks only lines without one (a label filter's, a template's). */
+  replace: boolean
+  name: string
+  /** Where it applies, a condition. */
+  failed: string
+  /** What __error_details__ becomes where it applies (left as it was without). */
+  details?: MarkDetails
+  /**
+   * A parser's test of its line, made here where that line is the one answered: `valid` is the
+   * one function of the line it needs from SQL (isValidJSON).
+   */
+  js?: { line: string; valid: string; failed(text: string, valid: boolean): boolean; details?(text: string): string }
+}
+
+/** __error_details__ as a mark sets it: a String expression, or a converter's refusal of a value (a tag, go-errors.ts). */
+type MarkDetails = string | { kind: Converter; value: string }
+
+/** A condition's value in a row (UInt8, or Bool). */
+const truthy = (v: unknown) => v === 1 || v === true
+
+/** A line whose first token is a `{`, as `| json` tests it in SQL. */
+const JSON_OBJECT_START = /^[\t\n\r ]*[{]/
+
 /** The running state of a pipeline: everything later stages and the SELECT list read. */
 /** The stored attribute keys one label name stands for, by the map that holds them (see Scope.attributes). */
 export interface AttributeKeys {
@@ -135,6 +165,8 @@ export class Pipeline {
   #tagged = false
   /** Whether a `drop __error__` ran: only then can a line keep __error_details__ without __error__ (and so reach a metric series). */
   #errorCleared = false
+  /** The marks behind `error` and `errorDetails`, in order; undefined after a stage that resets or clears them (drop). */
+  #marks: Mark[] | undefined = []
   readonly #frames: Frame[] = []
   readonly #dropped = new Set<string>()
   readonly #dropMatchers: Matcher[] = []
@@ -175,9 +207,22 @@ export class Pipeline {
     return name
   }
 
-  /** The WITH clause of a statement over this pipeline (empty when nothing was named). */
-  get with(): string {
-    return this.#defs.length ? `WITH ${this.#defs.join(',\n  ')}\n` : ''
+  /**
+   * The WITH clause of a statement over this pipeline whose other clauses are `rest`: the names
+   * they refer to and those these refer to, in order (empty when none). Stages name what later
+   * stages may read (the error labels, a parser's reading), and ClickHouse's analyser spends
+   * ~0.1 ms on each function of a name given, whether or not the statement reads it.
+   */
+  with(...rest: string[]): string {
+    const used = new Set<number>()
+    const note = (text: string) => {
+      for (const m of text.matchAll(/__a(\d+)/g)) used.add(Number(m[1]))
+    }
+    for (const r of rest) note(r)
+    // A name refers only to names made before it.
+    for (let i = this.#defs.length - 1; i >= 0; i--) if (used.has(i)) note(this.#defs[i]!.slice(0, this.#defs[i]!.lastIndexOf(' AS __a')))
+    const defs = this.#defs.filter((_, i) => used.has(i))
+    return defs.length ? `WITH ${defs.join(',\n  ')}\n` : ''
   }
 
   /**
@@ -378,12 +423,21 @@ export class Pipeline {
         const valid = `isValidJSON(${line})`
         if (stage.extract?.length) {
           this.#frames.push({ kind: 'json', line, extract: new Map(stage.extract.map((e) => [e.label, jsonPath(e.expr)])) })
-          this.replaceError(`(${line} != '' AND NOT (substring(${line}, 1, 1) IN ('{', '[', '"') AND ${valid}))`, 'JSONParserErr')
+          this.replaceError(`(${line} != '' AND NOT (substring(${line}, 1, 1) IN ('{', '[', '"') AND ${valid}))`, 'JSONParserErr', undefined, {
+            line,
+            valid,
+            failed: (text, ok) => text !== '' && !('{["'.includes(text[0]!) && ok),
+          })
           return
         }
         this.#frames.push({ kind: 'json', line })
         const object = this.alias(`(startsWith(${line}, '{') OR match(${line}, '^[\\t\\n\\r ]*[{]'))`)
-        this.replaceError(`NOT (${object} AND ${valid})`, 'JSONParserErr', `if(${object}, '', ${JSON_NOT_OBJECT})`)
+        this.replaceError(`NOT (${object} AND ${valid})`, 'JSONParserErr', `if(${object}, '', ${JSON_NOT_OBJECT})`, {
+          line,
+          valid,
+          failed: (text, ok) => !(ok && JSON_OBJECT_START.test(text)),
+          details: (text) => (JSON_OBJECT_START.test(text) ? '' : JSON_NOT_OBJECT_TEXT),
+        })
         return
       }
       case 'logfmt': {
@@ -508,7 +562,7 @@ export class Pipeline {
     const op = e.op === '==' ? '=' : e.op
     // Loki keeps a line whose label does not convert, marked with __error__=LabelFilterErr and the
     // converter's error in __error_details__ (unless an earlier stage marked it).
-    this.#raise(`${l.has} AND NOT ${conv.ok}`, 'LabelFilterErr', this.conversionDetails(v.type, l.val))
+    this.#raise(`${l.has} AND NOT ${conv.ok}`, 'LabelFilterErr', { kind: v.type, value: l.val })
     return `(${l.has} AND (NOT ${conv.ok} OR ${conv.num} ${op} ${bindNumeric(v, this.#p)}))`
   }
 
@@ -520,6 +574,7 @@ export class Pipeline {
     const error = m.name === '__error__'
     const current = error ? this.visibleError : this.#dropped.has(m.name) ? "''" : this.errorDetails
     if (current === "''") return
+    this.#marks = undefined
     const cleared = this.alias(`if(${matchSql(error ? current : this.#wordedDetails(), m.op, m.value, this.#p)}, '', ${current})`)
     if (error) this.error = cleared
     else this.errorDetails = cleared
@@ -535,8 +590,10 @@ export class Pipeline {
    * parsers and unwrap set theirs; `details` (a String expression), when given, replaces
    * __error_details__ on those lines.
    */
-  replaceError(failed: string, name: string, details?: string): void {
+  replaceError(failed: string, name: string, details?: MarkDetails, js?: Mark['js']): void {
+    this.#marks?.push({ replace: true, name, failed, ...(details !== undefined && { details }), ...(js && { js }) })
     if (details !== undefined) {
+      details = this.#detailsSql(details)
       failed = this.alias(failed)
       this.errorDetails = this.alias(`if(${failed}, ${details}, ${this.#detailsToMark()})`)
     }
@@ -545,7 +602,13 @@ export class Pipeline {
 
   /** The error a new mark builds on: none after `drop __error__` (Loki resets it), and the new mark shows again. */
   #errorToMark(): string {
-    return this.#dropped.delete('__error__') ? "''" : this.error
+    if (!this.#dropped.delete('__error__')) return this.error
+    this.#marks = undefined
+    return "''"
+  }
+
+  #detailsSql(d: MarkDetails): string {
+    return typeof d === 'string' ? d : this.conversionDetails(d.kind, d.value)
   }
 
   /** The __error_details__ of a value `v` a converter refused, as a tag (go-errors.ts) this pipeline words where it is read. */
@@ -561,7 +624,9 @@ export class Pipeline {
 
   /** The details a new mark builds on: none after `drop __error_details__`. */
   #detailsToMark(): string {
-    return this.#dropped.delete('__error_details__') ? "''" : this.errorDetails
+    if (!this.#dropped.delete('__error_details__')) return this.errorDetails
+    this.#marks = undefined
+    return "''"
   }
 
   /**
@@ -569,10 +634,12 @@ export class Pipeline {
    * and no earlier stage set an error, as Loki's label filters do. With no earlier error possible
    * the test is a plain if: every alias is expanded wherever it is used, and ClickHouse plans each copy.
    */
-  #raise(failed: string, name: string, details?: string): void {
+  #raise(failed: string, name: string, details?: MarkDetails): void {
     if (this.#guards.length) failed = `(${[...this.#guards, failed].join(' AND ')})`
+    this.#marks?.push({ replace: false, name, failed, ...(details !== undefined && { details }) })
     const before = this.#errorToMark()
     if (details !== undefined) {
+      details = this.#detailsSql(details)
       failed = this.alias(before === "''" ? failed : `(${before} = '' AND ${failed})`)
       this.errorDetails = this.alias(`if(${failed}, ${details}, ${this.#detailsToMark()})`)
       this.error = this.alias(before === "''" ? `if(${failed}, '${name}', '')` : `if(${failed}, '${name}', ${before})`)
@@ -648,14 +715,14 @@ export class Pipeline {
           return { kind: 'set' as const, col, label: f.label, sql: f.value.val }
       }
     })
+    const errors = this.#errorOutput()
     const columns = [
       `toString(toUnixTimestamp64Nano(Timestamp)) AS ts`,
       `${this.line} AS line`,
       `ResourceAttributes AS _res`,
       `LogAttributes AS _attrs`,
       ...STORED_COLUMNS,
-      `${this.error} AS _error`,
-      ...(this.errorDetails === "''" ? [] : [`${this.errorDetails} AS _error_details`]),
+      ...errors.columns,
       ...frames.filter((f) => f.col !== 'line').map((f) => `${f.sql} AS ${f.col}`),
       ...frames.flatMap((f) => (f.kind === 'logfmt' ? [`${f.rawSql} AS ${f.raw}`] : [])),
     ].join(', ')
@@ -691,11 +758,60 @@ export class Pipeline {
         else parsed[f.label] = v as string
       }
       for (const k in parsed) if (parsed[k] === '') delete parsed[k]
-      if (row._error) parsed.__error__ = row._error
-      if (row._error_details) parsed.__error_details__ = wordTag(row._error_details)
+      errors.label(row, parsed)
       return { stream: visible(stream, vis), meta: visible(meta, vis), parsed: visible(parsed, vis) }
     }
     return { columns, shape }
+  }
+
+  /**
+   * The columns an answered line's error labels are read from, and how: the marks' conditions and
+   * what details they set, worked out here (Mark), or where a stage reset or cleared them, the
+   * labels' expressions.
+   */
+  #errorOutput(): { columns: string[]; label(row: OutputRow, parsed: Labels): void } {
+    const marks = this.#marks
+    if (!marks) {
+      return {
+        columns: [`${this.error} AS _error`, ...(this.errorDetails === "''" ? [] : [`${this.errorDetails} AS _error_details`])],
+        label(row, parsed) {
+          if (row._error) parsed.__error__ = row._error
+          if (row._error_details) parsed.__error_details__ = wordTag(row._error_details)
+        },
+      }
+    }
+    const columns: string[] = []
+    const steps = marks.map((m, i) => {
+      const col = `_m${i}`
+      const js = m.js?.line === this.line ? m.js : undefined
+      columns.push(`(${js ? js.valid : m.failed}) AS ${col}`)
+      const failed = js ? (row: OutputRow) => js.failed(row.line, truthy(row[col])) : (row: OutputRow) => truthy(row[col])
+      let details: ((row: OutputRow) => string) | undefined
+      if (js?.details) details = (row) => js.details!(row.line)
+      else if (typeof m.details === 'string') {
+        columns.push(`(${m.details}) AS ${col}d`)
+        details = (row) => row[`${col}d`] as string
+      } else if (m.details) {
+        const kind = m.details.kind
+        columns.push(`(${m.details.value}) AS ${col}v`)
+        details = (row) => conversionTag(kind, row[`${col}v`] as string)
+      }
+      return { replace: m.replace, name: m.name, failed, details }
+    })
+    return {
+      columns,
+      label(row, parsed) {
+        let error = ''
+        let details = ''
+        for (const m of steps) {
+          if ((!m.replace && error !== '') || !m.failed(row)) continue
+          error = m.name
+          if (m.details) details = m.details(row)
+        }
+        if (error) parsed.__error__ = error
+        if (details) parsed.__error_details__ = wordTag(details)
+      },
+    }
   }
 
   /** A map with the drop/keep stages applied. */
