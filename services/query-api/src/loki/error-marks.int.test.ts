@@ -39,6 +39,7 @@ const BODIES = [
   '{"nested":{"duration":"later"}}',
   'duration=soon size=big n=x',
   'duration=3s junk="unclosed',
+  '{"duration":null,"n":null,"msg":"nulls"}',
 ]
 
 let served: ServedLogs
@@ -125,5 +126,28 @@ describe('the error labels of answered lines', () => {
     expect(of(parsed, 13)).toEqual({ __error__: 'JSONParserErr' })
     // A parser's error stays: the label filter marks only lines without one.
     expect(of(await lines(`${SELECTOR} | json | duration > 1s or n > 2`), 11)).toBeUndefined()
+  })
+})
+
+describe('a JSON null', () => {
+  it('is no label, as Loki\'s json parser skips it: in answers, filters, groupings and series', async () => {
+    const nulls = BODIES.length - 1
+    const of = async (q: string) => (await lines(q)).find((l) => l.line === BODIES[nulls])?.parsed
+    expect(await of(`${SELECTOR} | json`)).toEqual({ msg: 'nulls' })
+    expect(await of(`${SELECTOR} | json | duration > 1s or msg = "nulls"`)).toEqual({ msg: 'nulls' })
+    expect(await of(`${SELECTOR} | json | duration > 1s`)).toBeUndefined()
+    expect(await of(`${SELECTOR} | json | n = ""`)).toEqual({ msg: 'nulls' })
+    const series = async (q: string) => {
+      const params = new URLSearchParams({ query: q, time: at(60) })
+      const res = await fetch(`${served.baseUrl}/loki/api/v1/query?${params}`, { headers: { 'X-Scope-OrgID': 'default' } })
+      expect(res.status).toBe(200)
+      return ((await res.json()) as { data: { result: { metric: Labels; value: [number, string] }[] } }).data.result.map((r) => r.metric)
+    }
+    const [labels, ...more] = await series(`count_over_time(${SELECTOR} | json | msg = "nulls" [2m])`)
+    expect(more).toEqual([])
+    expect(labels).toMatchObject({ service_name: 'marks', msg: 'nulls' })
+    expect(Object.keys(labels!)).not.toContain('duration')
+    expect(Object.keys(labels!)).not.toContain('n')
+    expect(await series(`sum by (n, msg) (count_over_time(${SELECTOR} | json | msg = "nulls" [2m]))`)).toEqual([{ msg: 'nulls' }])
   })
 })

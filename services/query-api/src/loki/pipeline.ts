@@ -309,10 +309,18 @@ export class Pipeline {
       case 'json': {
         const paths = f.extract ? (f.extract.has(name) ? [f.extract.get(name)!] : []) : name.includes('_') ? [[name], name.split('_')] : [[name]]
         if (paths.length === 0) return ABSENT
+        const args = (path: string[]) => [f.line, ...path.map((s) => (/^\d+$/.test(s) ? String(Number(s) + 1) : this.#p.bind(s)))].join(', ')
+        if (!f.extract) {
+          // `| json`: one parse of the document per label, as Loki's parser reads a field: a string
+          // unescaped, a number or a boolean as text; a null is no label (Loki skips it). The
+          // first path that holds a value wins (`a_b`: the field a_b, else b inside a).
+          const found = paths.map((path) => `JSONExtract(${args(path)}, 'Nullable(String)')`)
+          const v = this.alias(found.length === 1 ? found[0]! : `coalesce(${found.join(', ')})`)
+          return { has: `isNotNull(${v})`, val: `ifNull(${v}, '')` }
+        }
         const one = (path: string[]): Lookup => {
-          const args = [f.line, ...path.map((s) => (/^\d+$/.test(s) ? String(Number(s) + 1) : this.#p.bind(s)))].join(', ')
           // One parse of the document per label: the raw value, unquoted when it is a string.
-          const raw = this.alias(`JSONExtractRaw(${args})`)
+          const raw = this.alias(`JSONExtractRaw(${args(path)})`)
           return { has: `(${raw} != '')`, val: `if(startsWith(${raw}, '"'), JSONExtractString(${raw}), ${raw})` }
         }
         return paths.map(one).reduce((a, b) => ({ has: `(${a.has} OR ${b.has})`, val: `if(${a.has}, ${a.val}, ${b.val})` }))

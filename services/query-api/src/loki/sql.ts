@@ -152,7 +152,8 @@ export function bytesValue(v: string): string {
 export function jsonFlat(line: string, depth = 1): string {
   const kv = `kv${depth}`
   const name = depth === 1 ? `${kv}.1` : `concat(prefix${depth - 1}, '_', ${kv}.1)`
-  const leaf = `[(replaceRegexpAll(${name}, '[^a-zA-Z0-9_]', '_'), if(startsWith(${kv}.2, '"'), JSONExtractString(${kv}.2), ${kv}.2))]`
+  // A null is no label (Loki skips it): an empty value, which the caller's nonEmpty leaves out.
+  const leaf = `[(replaceRegexpAll(${name}, '[^a-zA-Z0-9_]', '_'), multiIf(startsWith(${kv}.2, '"'), JSONExtractString(${kv}.2), ${kv}.2 = 'null', '', ${kv}.2))]`
   const nested = depth < 3 ? `if(startsWith(${kv}.2, '{'), ${jsonFlat(`${kv}.2`, depth + 1).replaceAll(`prefix${depth}`, name)}, ${leaf})` : leaf
   return `arrayFlatten(arrayMap(${kv} -> ${nested}, JSONExtractKeysAndValuesRaw(${line})))`
 }
