@@ -134,8 +134,9 @@ type MarkDetails = string | { kind: Converter; value: string }
 /** A condition's value in a row (UInt8, or Bool). */
 const truthy = (v: unknown) => v === 1 || v === true
 
-/** A line whose first token is a `{`, as `| json` tests it in SQL. */
+/** A line whose first token is a `{`: `| json`'s test, here and (the same pattern) in SQL. */
 const JSON_OBJECT_START = /^[\t\n\r ]*[{]/
+const JSON_OBJECT_START_SQL = `'${JSON_OBJECT_START.source.replaceAll('\\', '\\\\')}'`
 
 /** The running state of a pipeline: everything later stages and the SELECT list read. */
 /** The stored attribute keys one label name stands for, by the map that holds them (see Scope.attributes). */
@@ -439,7 +440,7 @@ export class Pipeline {
           return
         }
         this.#frames.push({ kind: 'json', line })
-        const object = this.alias(`(startsWith(${line}, '{') OR match(${line}, '^[\\t\\n\\r ]*[{]'))`)
+        const object = this.alias(`(startsWith(${line}, '{') OR match(${line}, ${JSON_OBJECT_START_SQL}))`)
         this.replaceError(`NOT (${object} AND ${valid})`, 'JSONParserErr', `if(${object}, '', ${JSON_NOT_OBJECT})`, {
           line,
           valid,
