@@ -350,6 +350,30 @@ describe('ws-fanout connections: the tenant named without keys, bounds, closes a
     expect(await c.closed).toEqual({ code: 1001, reason: 'server shutting down' })
   })
 
+  it('pings every client once per WS_HEARTBEAT_MS and drops one that stopped answering, keeping the others', async () => {
+    const { base } = await setup({ auth: false, env: { WS_AUTH_SECRET: '', WS_HEARTBEAT_MS: '320' } })
+    const url = `${base.replace(/^http/, 'ws')}/v1/stream`
+    const open = (autoPong: boolean) => {
+      const ws = new WebSocket(url, { autoPong })
+      onTestFinished(() => ws.terminate())
+      let pings = 0
+      ws.on('ping', () => pings++)
+      const closed = once(ws, 'close').then(([code]) => ({ code: code as number, at: performance.now() }))
+      return { ws, closed, pings: () => pings, opened: once(ws, 'open') }
+    }
+    const [live, silent] = [open(true), open(false)]
+    await Promise.all([live.opened, silent.opened])
+    const t0 = performance.now()
+    // Pinged within one interval, terminated (no close frame: 1006) when the next turn finds no pong.
+    const { code, at } = await silent.closed
+    expect(code).toBe(1006)
+    expect(at - t0).toBeLessThan(10 * 320)
+    expect(silent.pings()).toBe(1)
+    await new Promise((r) => setTimeout(r, 3 * 320))
+    expect(live.ws.readyState).toBe(WebSocket.OPEN)
+    expect(live.pings()).toBeGreaterThanOrEqual(3)
+  })
+
   it('refuses a WebSocket upgrade to any other route with a 404 naming the stream, before upgrading', async () => {
     const { base } = await setup({ auth: false, env: { WS_AUTH_SECRET: '' } })
     const ws = base.replace(/^http/, 'ws')

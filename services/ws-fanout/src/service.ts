@@ -32,6 +32,7 @@ import { decodeInboxChange } from './notifications.js'
 import { buildPage } from './page.js'
 import { MAX_PAYLOAD_BYTES, parseClientMessage } from './protocol.js'
 import { WriteScheduler } from './writes.js'
+import { Heartbeats } from './heartbeat.js'
 
 export type FanoutDeps = DepsFor<{ kafka: true; registry: true }>
 
@@ -110,6 +111,7 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
   const fanout = new Fanout()
   const clients = new Set<StreamClient>()
   const writes = new WriteScheduler<StreamClient>({ coalesceMs: WRITE_COALESCE_MS, sliceMs: WRITE_SLICE_MS })
+  const heartbeats = new Heartbeats<WebSocket>({ intervalMs: config.heartbeatMs })
 
   const app = createHttpApp({
     name: 'ws-fanout',
@@ -241,8 +243,8 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
     clients.add(client)
     fanout.add(client)
     m.clients.set(clients.size)
-    let alive = true
-    socket.on('pong', () => (alive = true))
+    heartbeats.add(socket)
+    socket.on('pong', () => heartbeats.answered(socket))
     // Idle: connected but subscribed to nothing (never, or after unsubscribing everything).
     let idleTimer: NodeJS.Timeout | undefined
     const watchIdle = () => {
@@ -253,13 +255,8 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
           : setTimeout(() => closeWith(socket, CLOSE_IDLE, `idle: subscribed to nothing for ${config.idleTimeoutMs} ms`), config.idleTimeoutMs)
     }
     watchIdle()
-    const heartbeat = setInterval(() => {
-      if (!alive) return socket.terminate()
-      alive = false
-      socket.ping()
-    }, config.heartbeatMs)
     socket.on('close', () => {
-      clearInterval(heartbeat)
+      heartbeats.remove(socket)
       clearTimeout(authTimer)
       clearTimeout(idleTimer)
       clients.delete(client)
@@ -382,6 +379,7 @@ export function createService(config: Config, deps: FanoutDeps): ServiceInstance
       clearInterval(pumpTimer)
       clearInterval(statsTimer)
       writes.close()
+      heartbeats.close()
       for (const c of clients) closeWith(c.socket, CLOSE_GOING_AWAY, SHUTDOWN_REASON)
     },
   }
