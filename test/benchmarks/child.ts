@@ -2,7 +2,12 @@
 // so the load generator never shares an event loop or a core's time slice accounting with them.
 // A child is ready once it printed `sluice <target> listening on <url>` for every expected target.
 // Every child is tracked: stopAll() ends them (SIGTERM, then SIGKILL) at the end and on errors.
+// BENCH_CHILD_LOG_DIR keeps each child's whole output (stdout and stderr) in a file of that
+// directory, <name>-<pid>.log, for what the last lines kept here do not show (with
+// BENCH_CHILD_NODE_ARGS, e.g. a preload that prints event-loop stalls).
 import { spawn } from 'node:child_process'
+import { createWriteStream, mkdirSync } from 'node:fs'
+import path from 'node:path'
 import { NODE_FLAGS } from '@sluice/runner'
 import { REPO_ROOT } from '../infra/providers.js'
 
@@ -81,6 +86,13 @@ export function startChild(opts: ChildOptions): Promise<SluiceChild> {
   }
   collect(proc.stdout)
   collect(proc.stderr)
+  const logDir = process.env.BENCH_CHILD_LOG_DIR
+  if (logDir) {
+    mkdirSync(logDir, { recursive: true })
+    const file = createWriteStream(path.join(logDir, `${opts.name.replace(/[^\w.-]+/g, '_')}-${proc.pid ?? 'x'}.log`))
+    for (const stream of [proc.stdout, proc.stderr]) stream.on('data', (chunk: string) => file.write(chunk))
+    proc.on('close', () => file.end())
+  }
 
   const child: SluiceChild = {
     name: opts.name,
