@@ -1,5 +1,5 @@
 // Routing of a transform over several parts: keys pinned to one part (order kept), new keys to the
-// least loaded one, outputs back in the chunk's order with failures by record index. The parts
+// one holding the fewest, outputs back in the chunk's order with failures by record index. The parts
 // here echo what they get (real threads are covered by the enricher's transform.int.test.ts).
 import type { KafkaMessage } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
@@ -58,6 +58,23 @@ describe('transform threads', () => {
     await threads.transform({ topic: 't', partition: 0, records: [later], values: [later.value] })
     const owner = parts.find((p) => p.seen.includes(`${keys[7]}:7`))!
     expect(owner.seen.at(-1)).toBe(`${keys[7]}:1000`)
+  })
+
+  it('balances keys first seen partition by partition, as when an instance starts', async () => {
+    const parts = [echo(), echo()]
+    const threads = new TransformThreads(parts)
+    const keys = Array.from({ length: 50 }, (_, i) => `default/service-${i}`)
+    const chunk = (partition: number, ofKeys: string[], n: number) => {
+      const records = Array.from({ length: n }, (_, i) => message(ofKeys[i % ofKeys.length]!, `${ofKeys[i % ofKeys.length]}:${i}`, i))
+      return threads.transform({ topic: 't', partition, records, values: records.map((r) => r.value) })
+    }
+    // Each key lives in one partition; the first fetch holds a larger backlog of one of them.
+    await chunk(0, keys.slice(0, 25), 2000)
+    await chunk(1, keys.slice(25), 500)
+    for (const p of parts) p.seen.length = 0
+    // Then every service logs as much as the others: each part gets half of the records.
+    await chunk(0, keys, 1000)
+    expect(parts.map((p) => p.seen.length)).toEqual([500, 500])
   })
 
   it('packs values lying in order in one buffer as one span, anything else value by value', () => {
