@@ -1,8 +1,9 @@
-// The memoised partitioner: kafkajs's default partitioner's answers, remembered.
+// The memoised partitioner: kafkajs's default partitioner's answers, remembered. When the
+// coalescing producer sends, over a fake kafkajs producer (the real broker: producer.int.test.ts).
 import { Partitioners } from 'kafkajs'
-import type { Message, PartitionMetadata } from 'kafkajs'
-import { describe, expect, it } from 'vitest'
-import { cachedDefaultPartitioner } from './producer.js'
+import type { Kafka, Message, PartitionMetadata, ProducerBatch } from 'kafkajs'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { BatchingProducer, cachedDefaultPartitioner } from './producer.js'
 
 const metadata = (n: number): PartitionMetadata[] => Array.from({ length: n }, (_, i) => ({ partitionId: i, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }))
 
@@ -33,5 +34,59 @@ describe('cachedDefaultPartitioner', () => {
     expect(cached({ ...b, message: { key: 'k', value: 'v', partition: 5 } })).toBe(5)
     const keyless = { topic: 'b', partitionMetadata: metadata(64), message: { value: 'v' } as Message }
     expect(cached(keyless)).toBeGreaterThanOrEqual(0)
+  })
+})
+
+describe('BatchingProducer lingering', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  /** A producer over a kafkajs stand-in whose requests are acknowledged when `ack()` is called. */
+  function producer(opts: ConstructorParameters<typeof BatchingProducer>[1]) {
+    const requests: number[] = []
+    const acks: Array<() => void> = []
+    const fake = {
+      connect: async () => {},
+      disconnect: async () => {},
+      sendBatch: (b: ProducerBatch) => {
+        requests.push(b.topicMessages!.reduce((n, t) => n + t.messages.length, 0))
+        return new Promise<void>((resolve) => acks.push(resolve))
+      },
+    }
+    const p = new BatchingProducer({ producer: () => fake } as unknown as Kafka, opts)
+    return { p, requests, ack: () => acks.shift()?.() }
+  }
+  const records = (n: number, bytes: number): Message[] => Array.from({ length: n }, () => ({ key: 'k', value: Buffer.alloc(bytes) }))
+
+  it('holds small sends for lingerMs and sends them together', async () => {
+    vi.useFakeTimers()
+    const { p, requests } = producer({ lingerMs: 2 })
+    void p.send('t', records(1, 100))
+    void p.send('t', records(2, 100))
+    expect(requests).toEqual([])
+    await vi.advanceTimersByTimeAsync(2)
+    expect(requests).toEqual([3])
+  })
+
+  it('sends at once when batchBytes are queued, and what comes meanwhile when the request returns', async () => {
+    vi.useFakeTimers()
+    const { p, requests, ack } = producer({ lingerMs: 50, batchBytes: 16 * 1024 })
+    const big = p.send('t', records(100, 400))
+    expect(requests).toEqual([100])
+    const small = p.send('t', records(1, 100))
+    const other = p.send('t', records(1, 100))
+    ack()
+    await big
+    await vi.advanceTimersByTimeAsync(0)
+    expect(requests).toEqual([100, 2])
+    ack()
+    await Promise.all([small, other])
+    await vi.advanceTimersByTimeAsync(0)
+    // A lone small send after that still waits for company.
+    void p.send('t', records(1, 100))
+    expect(requests).toEqual([100, 2])
+    await vi.advanceTimersByTimeAsync(50)
+    expect(requests).toEqual([100, 2, 1])
   })
 })

@@ -1,9 +1,11 @@
 // A coalescing producer. kafkajs has no linger.ms: awaiting one send per request caps throughput
 // at a few thousand records/s (kafkajs #772). Here callers enqueue records and get a promise
 // that settles when *their* records are acknowledged; while one produce request is in flight
-// the next batch accumulates, and it is sent as one request as soon as the previous one returns
-// (or `lingerMs` passes). With an idempotent producer kafkajs needs one request in flight per
-// connection, so coalescing is what makes the throughput.
+// the next batch accumulates, and it is sent as one request as soon as the previous one returns.
+// With nothing in flight, records wait up to `lingerMs` for company unless `batchBytes` of them
+// are queued already (Kafka's linger.ms and batch.size): a consumer's flush or a gateway request
+// of hundreds of records leaves at once, a lone record waits. With an idempotent producer kafkajs
+// needs one request in flight per connection, so coalescing is what makes the throughput.
 import { Partitioners } from 'kafkajs'
 import type { ICustomPartitioner, Kafka, Message, Producer, TopicMessages } from 'kafkajs'
 import { SluiceError } from '@sluice/core'
@@ -24,8 +26,13 @@ export interface BatchingProducerOptions {
    * record batch: a larger request can be refused as MESSAGE_TOO_LARGE.
    */
   maxBatchBytes?: number
-  /** How long a lone record may wait for company before it is sent. */
+  /** How long a lone record may wait for company before it is sent. Default 2. */
   lingerMs?: number
+  /**
+   * Queued bytes (counted as for maxBatchBytes) from which records are sent without lingering:
+   * company would add little to a batch this large. Default 16 KiB, Kafka's batch.size.
+   */
+  batchBytes?: number
   /** A produce that has not been acknowledged by then fails with KAFKA_UNAVAILABLE. */
   produceTimeoutMs?: number
 }
@@ -86,6 +93,7 @@ export class BatchingProducer implements MessageProducer {
   #needsReset = false
   readonly #maxBatchBytes: number
   readonly #lingerMs: number
+  readonly #batchBytes: number
   readonly #produceTimeoutMs: number
   #queue: Pending[] = []
   #queuedBytes = 0
@@ -104,6 +112,7 @@ export class BatchingProducer implements MessageProducer {
     this.#producer = this.#newProducer()
     this.#maxBatchBytes = opts.maxBatchBytes ?? 1_000_000
     this.#lingerMs = opts.lingerMs ?? 2
+    this.#batchBytes = opts.batchBytes ?? 16 * 1024
     this.#produceTimeoutMs = opts.produceTimeoutMs ?? 15_000
   }
 
@@ -166,7 +175,7 @@ export class BatchingProducer implements MessageProducer {
 
   #schedule(): void {
     if (this.#inFlight) return
-    if (this.#queuedBytes >= this.#maxBatchBytes || this.#lingerMs === 0) {
+    if (this.#queuedBytes >= Math.min(this.#batchBytes, this.#maxBatchBytes) || this.#lingerMs === 0) {
       this.#drain()
     } else if (!this.#timer) {
       this.#timer = setTimeout(() => this.#drain(), this.#lingerMs)
