@@ -49,7 +49,7 @@ export const wsFanout: Section = {
   name: 'ws',
   async run(ctx): Promise<SectionResult> {
     const { config } = ctx
-    const env = { ...isolatedEnv(ctx, 'ws', `${config.outDir}/ws-${config.runId}`), WS_PORT: '0', WS_MAX_CLIENTS: String(CLIENTS + 10), ENRICHER_FLUSH_INTERVAL_MS: '20' }
+    const env = { ...isolatedEnv(ctx, 'ws', `${config.outDir}/ws-${config.runId}`), WS_PORT: '0', WS_MAX_CLIENTS: String(CLIENTS + 10) }
     // One process per role, as deployed: the fan-out's event loop is not shared with enrichment.
     const childOpts = { env, nodeArgs: config.childNodeArgs, startTimeoutMs: config.childStartTimeoutMs, stopTimeoutMs: config.childStopTimeoutMs }
     const ingest = await startChild({ name: 'sluice (gateway, enricher)', targets: 'gateway,enricher', expect: ['gateway', 'enricher'], ...childOpts })
