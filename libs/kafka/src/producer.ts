@@ -93,7 +93,8 @@ export class BatchingProducer implements MessageProducer {
   #needsReset = false
   readonly #maxBatchBytes: number
   readonly #lingerMs: number
-  readonly #batchBytes: number
+  /** Queued bytes that are sent without lingering: batchBytes, or a whole request if smaller. */
+  readonly #sendAtBytes: number
   readonly #produceTimeoutMs: number
   #queue: Pending[] = []
   #queuedBytes = 0
@@ -112,7 +113,7 @@ export class BatchingProducer implements MessageProducer {
     this.#producer = this.#newProducer()
     this.#maxBatchBytes = opts.maxBatchBytes ?? 1_000_000
     this.#lingerMs = opts.lingerMs ?? 2
-    this.#batchBytes = opts.batchBytes ?? 16 * 1024
+    this.#sendAtBytes = Math.min(opts.batchBytes ?? 16 * 1024, this.#maxBatchBytes)
     this.#produceTimeoutMs = opts.produceTimeoutMs ?? 15_000
   }
 
@@ -175,7 +176,7 @@ export class BatchingProducer implements MessageProducer {
 
   #schedule(): void {
     if (this.#inFlight) return
-    if (this.#queuedBytes >= Math.min(this.#batchBytes, this.#maxBatchBytes) || this.#lingerMs === 0) {
+    if (this.#queuedBytes >= this.#sendAtBytes || this.#lingerMs === 0) {
       this.#drain()
     } else if (!this.#timer) {
       this.#timer = setTimeout(() => this.#drain(), this.#lingerMs)
