@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { FIRST_SLICE_NS, searchNewestFirst } from './guard.js'
+import { FIRST_SLICE_NS, limitMessage, searchNewestFirst } from './guard.js'
 
 const MIN = 60n * 1_000_000_000n
 const minutes = (ns: bigint) => (Number(ns) / 60e9).toFixed(2).replace(/\.00$/, '')
@@ -65,5 +65,16 @@ describe('searchNewestFirst', () => {
     const s = search([5], 10)
     expect(await searchNewestFirst({ fromNs: 0n, toNs: 29n * MIN, limit: 10, backward: true }, s.read)).toEqual([5])
     expect(s.reads).toEqual(['0-29 10', '0-29 scan 10'])
+  })
+})
+
+describe('limitMessage', () => {
+  const opts = { timeoutMs: 30_000, maxRowsRead: 0, maxBytesRead: 0 }
+  it("words a regex ClickHouse's RE2 refuses without its SQL advice and column dump", () => {
+    // ClickHouse's own text (chdb 26), as the client's error carries it.
+    const message =
+      "OptimizedRegularExpression: cannot compile re2: a{2,1}, error: invalid repetition size: {2,1}. Look at https://github.com/google/re2/wiki/Syntax for reference. Please note that if you specify regex as an SQL string literal, the slashes have to be additionally escaped. For example, to match an opening brace, write '\\(' -- the first slash is for SQL and the second one is for regex: while executing function match on arguments __table1.Body String String(size = 0). (CANNOT_COMPILE_REGEXP)"
+    expect(limitMessage(new Error(message), opts)).toBe('invalid regular expression "a{2,1}": invalid repetition size: {2,1}')
+    expect(limitMessage(new Error('something else (CANNOT_COMPILE_REGEXP)'), opts)).toBe('invalid regular expression')
   })
 })

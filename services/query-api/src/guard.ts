@@ -41,7 +41,12 @@ export function limitMessage(err: unknown, o: GuardOptions): string | undefined 
   if (has('TIMEOUT_EXCEEDED')) return `query timed out after ${o.timeoutMs} ms (QUERY_TIMEOUT_MS); narrow the time range or the selection`
   if (has('TOO_MANY_ROWS') || has('TOO_MANY_ROWS_OR_BYTES')) return `the query would read more than ${o.maxRowsRead} rows (QUERY_MAX_ROWS_READ); narrow the time range or the selection`
   if (has('TOO_MANY_BYTES')) return `the query would read more than ${o.maxBytesRead} bytes (QUERY_MAX_BYTES_READ); narrow the time range or the selection`
-  if (has('CANNOT_COMPILE_REGEXP')) return `invalid regular expression: ${message.split('\n')[0]}`
+  if (has('CANNOT_COMPILE_REGEXP')) {
+    // The parser refuses what Go's regexp refuses; this is one ClickHouse's RE2 refuses besides.
+    // Its pattern and RE2's reason, without the advice on SQL string literals and the columns.
+    const re2 = /cannot compile re2: ([^]*?), error: ([^]*?)\. Look at /.exec(message)
+    return re2 ? `invalid regular expression ${JSON.stringify(re2[1])}: ${re2[2]}` : 'invalid regular expression'
+  }
   // A statement that refuses rows it cannot answer as Loki does (a template's fromJson, template.ts)
   // raises its reason with throwIf: that reason, without the expression ClickHouse appends.
   if (has('FUNCTION_THROW_IF_VALUE_IS_NON_ZERO')) {

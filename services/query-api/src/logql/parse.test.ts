@@ -67,6 +67,39 @@ describe('stream selectors', () => {
     expect(parseLogQL('{a=~".+"}').kind).toBe('log')
     expect(parseLogQL('{a!=""}').kind).toBe('log')
     expect(parseLogQL('{a="", b=~"(?i)x+"}').kind).toBe('log')
+    // Empty-compatible as Go reads the regex: (?i), POSIX classes and Unicode classes included.
+    expectError('{a=~"(?i).*"}', 1, 1, /empty-compatible/)
+    expectError('{a=~"[[:alpha:]]*"}', 1, 1, /empty-compatible/)
+    expect(parseLogQL('{a=~"[[:alpha:]]+"}').kind).toBe('log')
+    expect(parseLogQL('{a=~"\\\\pL+"}').kind).toBe('log')
+  })
+})
+
+describe('regular expressions', () => {
+  // Go's regexp (RE2 syntax) decides, in Go's words, as Loki's parser does: at the string, whether
+  // or not any row would have reached the regex (an empty range answered nothing before).
+  it('refuses one Go cannot compile wherever a regex is read', () => {
+    const missing = /error parsing regexp: missing closing \): `\(`$/
+    // The error points at the string holding the regex (`at`, its first occurrence).
+    const refused = (query: string, at: string, message = missing) => expectError(query, 1, query.indexOf(at) + 1, message)
+    refused('{a=~"("}', '"("')
+    refused('{a="b", c!~"("}', '"("')
+    refused('{a="b"} |~ "("', '"("')
+    refused('{a="b"} !~ "x" or "("', '"("')
+    refused('{a="b"} | json | x=~"("', '"("')
+    refused('{a="b"} | json | x!~"(" or y="z"', '"("')
+    refused('{a="b"} | regexp "(?P<x>a"', '"(?P', /error parsing regexp: missing closing \): `\(\?P<x>a`$/)
+    refused('{a="b"} | drop x=~"("', '"("')
+    refused('{a="b"} | keep x!~"("', '"("')
+    refused('label_replace(rate({a="b"}[1m]), "dst", "$1", "src", "(")', '"("')
+    refused('sum(count_over_time({a="b"} |~ "a{2,1}" [1m]))', '"a{', /error parsing regexp: invalid repeat count: `\{2,1\}`$/)
+  })
+
+  it('reads what Go reads and JavaScript does not', () => {
+    for (const re of ['(?i)x', '(?P<n>x)', '[[:alpha:]]+', '\\\\pL+', '\\\\Qa.b\\\\E', 'x\\\\z', '(?s:.)', '(?U)a+'])
+      expect(() => parseLogQL(`{a="b"} |~ "${re}" | json | x=~"${re}" | drop y=~"${re}"`), re).not.toThrow()
+    // Not a regex: `|=` and `=` take the text as it is.
+    expect(parseLogQL('{a="b"} |= "(" | json | x="("').kind).toBe('log')
   })
 })
 

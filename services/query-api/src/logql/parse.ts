@@ -9,6 +9,7 @@
 // rejects the empty value, unwrap where it is not allowed or missing, grouping on range
 // aggregations that do not support it, log queries used as vectors.
 import { LogQLParseError, PRECEDENCE, RANGE_OPS, VECTOR_OPS } from './ast.js'
+import { re2, re2Error } from './re2.js'
 import type {
   BinaryOperation,
   BinaryOpName,
@@ -371,6 +372,15 @@ class Parser {
     return t.value
   }
 
+  /** A string that is a regular expression: one Go's regexp refuses is an error at it, in Go's words, as Loki's. */
+  #expectRegex(): string {
+    const t = this.#peek()
+    const value = this.#expectString()
+    const err = re2Error(value)
+    if (err !== undefined) this.#error(t, err)
+    return value
+  }
+
   #expectDuration(): bigint {
     const t = this.#next()
     if (t.type !== 'duration') this.#fail(t, 'expecting a duration such as 5m')
@@ -537,7 +547,8 @@ class Parser {
     const dst = arg()
     const replacement = arg()
     const src = arg()
-    const regex = arg()
+    this.#expectOp(',')
+    const regex = this.#expectRegex()
     this.#expectOp(')')
     return { kind: 'label_replace', inner, dst, replacement, src, regex }
   }
@@ -625,7 +636,7 @@ class Parser {
     const name = this.#expectIdent('a label name')
     const t = this.#next()
     if (t.type !== 'op' || !MATCH_OPS.has(t.text)) this.#fail(t, 'expecting one of "=", "!=", "=~", "!~"')
-    return { name, op: t.text as MatchOp, value: this.#expectString() }
+    return { name, op: t.text as MatchOp, value: t.text === '=~' || t.text === '!~' ? this.#expectRegex() : this.#expectString() }
   }
 
   #pipeline(allowUnwrap: boolean): { stages: Stage[]; unwrap?: Unwrap } {
@@ -655,12 +666,13 @@ class Parser {
   #lineFilter(): LineFilterStage {
     const opTok = this.#next()
     const op = opTok.text as LineFilterOp
-    const first = this.#lineFilterValue()
+    const regex = op === '|~' || op === '!~'
+    const first = this.#lineFilterValue(regex)
     const values = [first.value]
     while (this.#isWord('or')) {
       this.#next()
       const at = this.#peek()
-      const alt = this.#lineFilterValue()
+      const alt = this.#lineFilterValue(regex)
       if (alt.ip !== first.ip) this.#error(at, 'syntax error: cannot mix ip() and strings in one line filter')
       values.push(alt.value)
     }
@@ -668,9 +680,9 @@ class Parser {
     return first.ip ? { kind: 'line_filter', op, values, ip: true } : { kind: 'line_filter', op, values }
   }
 
-  #lineFilterValue(): { value: string; ip: boolean } {
+  #lineFilterValue(regex: boolean): { value: string; ip: boolean } {
     if (this.#isWord('ip') && this.#isOp('(', 1)) return { value: this.#ipCall(), ip: true }
-    return { value: this.#expectString(), ip: false }
+    return { value: regex ? this.#expectRegex() : this.#expectString(), ip: false }
   }
 
   #ipCall(): string {
@@ -713,6 +725,7 @@ class Parser {
           return this.#parserStage('logfmt', flags)
         }
         case 'regexp':
+          return { kind: 'parser', parser: t.text, param: this.#expectRegex() }
         case 'pattern':
           return { kind: 'parser', parser: t.text, param: this.#expectString() }
         case 'unpack':
@@ -824,7 +837,8 @@ class Parser {
     }
     if (v.type === 'string') {
       if (!MATCH_OPS.has(op)) this.#fail(v, `expecting a number, duration or bytes value after ${JSON.stringify(op)}`)
-      this.#next()
+      if (op === '=~' || op === '!~') this.#expectRegex()
+      else this.#next()
       return { kind: 'compare', label, op, value: { type: 'string', value: v.value } }
     }
     if (op === '=~' || op === '!~') this.#fail(v, 'expecting STRING')
@@ -844,8 +858,7 @@ class Parser {
 // ---- the empty-matcher rule ------------------------------------------------------------------
 
 // Loki refuses selectors that would match every stream: at least one matcher must reject the
-// empty value. Regexes are RE2; JavaScript agrees on the empty string for the forms found in
-// selectors, and a regex JavaScript cannot compile counts as rejecting it (we stay permissive).
+// empty value, read as Go reads the regex (the parser has refused one Go cannot compile).
 export function matchesEmpty(m: Matcher): boolean {
   switch (m.op) {
     case '=':
@@ -862,10 +875,5 @@ export function matchesEmpty(m: Matcher): boolean {
 }
 
 function regexMatchesEmpty(re: string): boolean | undefined {
-  const js = re.replace(/^\(\?[imsU]+\)/, '').replaceAll('(?P<', '(?<')
-  try {
-    return new RegExp(`^(?:${js})$`).test('')
-  } catch {
-    return undefined
-  }
+  return re2Error(re) === undefined ? re2(re).matches('') : undefined
 }

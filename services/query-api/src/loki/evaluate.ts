@@ -6,6 +6,7 @@ import { SluiceError } from '@sluice/core'
 import type { BinaryOperation, Grouping, Matcher, MetricExpr, VectorAggregation } from '../logql/ast.js'
 import { goQuote } from '../logql/format.js'
 import { ADDITIVE, compileRange, seriesLabels, stepCount } from './compile.js'
+import { re2 } from '../logql/re2.js'
 import { wordTag } from './go-errors.js'
 import { unsupported } from './sql.js'
 import type { LogStatement, Scope, Steps } from './compile.js'
@@ -47,17 +48,17 @@ export async function evaluate(expr: MetricExpr, ctx: EvalContext): Promise<Valu
     case 'label_replace': {
       const inner = await evaluate(expr.inner, ctx)
       if (inner.kind === 'scalar') throw new SluiceError('VALIDATION_FAILED', 'label_replace needs a vector, not a scalar')
-      let re: RegExp
-      try {
-        re = new RegExp(`^(?:${expr.regex.replace(/\(\?P</g, '(?<')})$`)
-      } catch (err) {
-        throw new SluiceError('VALIDATION_FAILED', `label_replace: invalid regular expression ${JSON.stringify(expr.regex)}: ${(err as Error).message}`)
-      }
-      const replacement = expr.replacement.replace(/\$\{?(\w+)\}?/g, (_, g: string) => (/^\d+$/.test(g) ? `$${g}` : `$<${g}>`))
+      // The regex was checked by the parser (Go's syntax); matched as Prometheus does, whole value.
+      const re = re2(expr.regex)
+      const groups = re.namedGroups()
       const series = inner.series.map((s) => {
         const src = s.metric[expr.src] ?? ''
-        if (!re.test(src)) return s
-        const value = src.replace(re, replacement)
+        const m = re.matcher(src)
+        if (!m.matches()) return s
+        const value = expand(expr.replacement, (name) => {
+          const i = /^\d+$/.test(name) ? Number(name) : groups[name]
+          return i === undefined || i > re.groupCount() ? '' : (m.group(i) ?? '')
+        })
         const metric = { ...s.metric }
         if (value === '') delete metric[expr.dst]
         else metric[expr.dst] = value
@@ -400,4 +401,9 @@ function setOp(expr: BinaryOperation, l: Series[], r: Series[]): Series[] {
   return l
     .map((s) => ({ metric: s.metric, points: new Map([...s.points].filter(([i]) => (right.get(sig(s.metric))?.has(i) ?? false) === keep)) }))
     .filter((s) => s.points.size > 0)
+}
+
+/** Go's Regexp.ExpandString, which label_replace uses: `$1`, `${1}`, `$name`, `${name}` (a group not there is empty), `$$` a `$`. */
+export function expand(template: string, group: (name: string) => string): string {
+  return template.replace(/\$(?:\$|\{(\w+)\}|(\w+))/g, (all: string, braced?: string, bare?: string) => (all === '$$' ? '$' : group(braced ?? bare!)))
 }

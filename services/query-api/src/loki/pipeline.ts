@@ -9,6 +9,7 @@
 // decoder does (logfmt.ts); its extraction parameters are refused in metric queries, where Loki's
 // answer depends on which labels the query needs (its parser hints).
 import { SluiceError } from '@sluice/core'
+import { re2 } from '../logql/re2.js'
 import type { Grouping, LabelFilterExpr, Matcher, Stage } from '../logql/ast.js'
 import { ERROR_LABELS, asciiLower, flattenJson, nonEmptySanitised, visible } from './output.js'
 import type { Labels, Visibility } from './output.js'
@@ -739,8 +740,9 @@ export class Pipeline {
       dropped: new Set(this.#dropped),
       kept: this.#kept && new Set([...this.#kept]),
       dropMatchers: this.#dropMatchers.map((m) => {
-        const re = m.op === '=~' || m.op === '!~' ? new RegExp(anchored(m.value.replace(/\(\?P</g, '(?<'))) : undefined
-        const hit = (v: string) => (re ? re.test(v) : v === m.value)
+        // Go's regexp, anchored at both ends as Loki's matchers are: a whole-value match.
+        const re = m.op === '=~' || m.op === '!~' ? re2(m.value) : undefined
+        const hit = (v: string) => (re ? re.matches(v) : v === m.value)
         return { name: m.name, test: m.op === '=' || m.op === '=~' ? hit : (v: string) => !hit(v) }
       }),
     }
