@@ -28,3 +28,41 @@ export function re2Error(pattern: string): string | undefined {
     return err instanceof Error ? err.message : String(err)
   }
 }
+
+/** A piece of a Go Regexp.Expand template: text as it is, or a reference to a group by number or name. */
+export type ExpandPart = { text: string } | { group: number } | { name: string }
+
+/**
+ * Go's Regexp.Expand template (`$1`, `${1}`, `$name`, `${name}`, `$$`) as Go's extract reads it: a
+ * name is Unicode letters, digits and `_`; braces must close (else the `$` is text); a number has
+ * no leading zero and fewer than nine digits (else it is a name).
+ */
+export function expandParts(template: string): ExpandPart[] {
+  const parts: ExpandPart[] = []
+  let text = ''
+  let rest = template
+  while (rest.length) {
+    const at = rest.indexOf('$')
+    if (at < 0) break
+    text += rest.slice(0, at)
+    rest = rest.slice(at + 1)
+    if (rest.startsWith('$')) {
+      text += '$'
+      rest = rest.slice(1)
+      continue
+    }
+    const m = /^(\{)?([\p{L}\p{Nd}_]+)(\})?/u.exec(rest)
+    if (!m || (m[1] && !m[3])) {
+      text += '$'
+      continue
+    }
+    const name = m[2]!
+    rest = rest.slice(m[1] ? m[0].length : name.length)
+    if (text) parts.push({ text })
+    text = ''
+    parts.push(/^(0|[1-9][0-9]{0,7})$/.test(name) ? { group: Number(name) } : { name })
+  }
+  text += rest
+  if (text) parts.push({ text })
+  return parts
+}

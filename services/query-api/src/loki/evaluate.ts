@@ -6,7 +6,7 @@ import { SluiceError } from '@sluice/core'
 import type { BinaryOperation, Grouping, Matcher, MetricExpr, VectorAggregation } from '../logql/ast.js'
 import { goQuote } from '../logql/format.js'
 import { ADDITIVE, compileRange, seriesLabels, stepCount } from './compile.js'
-import { re2 } from '../logql/re2.js'
+import { expandParts, re2 } from '../logql/re2.js'
 import { wordTag } from './go-errors.js'
 import { unsupported } from './sql.js'
 import type { LogStatement, Scope, Steps } from './compile.js'
@@ -51,14 +51,20 @@ export async function evaluate(expr: MetricExpr, ctx: EvalContext): Promise<Valu
       // The regex was checked by the parser (Go's syntax); matched as Prometheus does, whole value.
       const re = re2(expr.regex)
       const groups = re.namedGroups()
+      const parts = expandParts(expr.replacement)
       const series = inner.series.map((s) => {
         const src = s.metric[expr.src] ?? ''
         const m = re.matcher(src)
         if (!m.matches()) return s
-        const value = expand(expr.replacement, (name) => {
-          const i = /^\d+$/.test(name) ? Number(name) : groups[name]
-          return i === undefined || i > re.groupCount() ? '' : (m.group(i) ?? '')
-        })
+        let value = ''
+        // Go's ExpandString: a group that is not there (or did not take part) is empty.
+        for (const part of parts) {
+          if ('text' in part) value += part.text
+          else {
+            const i = 'group' in part ? part.group : groups[part.name]
+            if (i !== undefined && i <= re.groupCount()) value += m.group(i) ?? ''
+          }
+        }
         const metric = { ...s.metric }
         if (value === '') delete metric[expr.dst]
         else metric[expr.dst] = value
@@ -401,9 +407,4 @@ function setOp(expr: BinaryOperation, l: Series[], r: Series[]): Series[] {
   return l
     .map((s) => ({ metric: s.metric, points: new Map([...s.points].filter(([i]) => (right.get(sig(s.metric))?.has(i) ?? false) === keep)) }))
     .filter((s) => s.points.size > 0)
-}
-
-/** Go's Regexp.ExpandString, which label_replace uses: `$1`, `${1}`, `$name`, `${name}` (a group not there is empty), `$$` a `$`. */
-export function expand(template: string, group: (name: string) => string): string {
-  return template.replace(/\$(?:\$|\{(\w+)\}|(\w+))/g, (all: string, braced?: string, bare?: string) => (all === '$$' ? '$' : group(braced ?? bare!)))
 }

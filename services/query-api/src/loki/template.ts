@@ -13,6 +13,7 @@
 // expression that can match empty text, printf verbs beyond %s %v %d %f %e %t %b %o %O %x %X %c %U,
 // a layout naming a zone abbreviation, a template beyond MAX_CALLS ClickHouse calls) is a 400 naming it.
 import { SluiceError } from '@sluice/core'
+import { expandParts } from '../logql/re2.js'
 import { bytesValue, goSeconds, unsupported } from './sql.js'
 import type { Params } from './sql.js'
 
@@ -655,38 +656,16 @@ function goRegexp(re: string, fn: string): GoRegexp & { nullable: boolean } {
 /** Go's Regexp.Expand template ($1, ${1}, $name, ${name}, $$) as ClickHouse's replacement (\1, \\). */
 function expansion(template: string, re: GoRegexp, fn: string): string {
   let out = ''
-  const literal = (t: string) => (out += t.replaceAll('\\', '\\\\'))
   const group = (n: number) => {
     if (n > 9) throw unsupported(`template ${fn} replacement ${JSON.stringify(template)}: group ${n} (ClickHouse reads \\0 to \\9)`)
     out += `\\${n}`
   }
-  let rest = template
-  while (rest.length) {
-    const at = rest.indexOf('$')
-    if (at < 0) break
-    literal(rest.slice(0, at))
-    rest = rest.slice(at + 1)
-    if (rest.startsWith('$')) {
-      literal('$')
-      rest = rest.slice(1)
-      continue
-    }
-    // A name: Unicode letters, digits and _, as Go's extract reads it; braces must close.
-    const m = /^(\{)?([\p{L}\p{Nd}_]+)(\})?/u.exec(rest)
-    if (!m || (m[1] && !m[3])) {
-      literal('$')
-      continue
-    }
-    const name = m[2]!
-    rest = rest.slice(m[1] ? m[0].length : name.length)
-    const num = /^(0|[1-9][0-9]{0,7})$/.test(name) ? Number(name) : -1
-    if (num >= 0) {
-      if (num <= re.groups) group(num)
-    } else if (re.names.has(name)) {
-      group(re.names.get(name)!)
-    }
+  for (const part of expandParts(template)) {
+    if ('text' in part) out += part.text.replaceAll('\\', '\\\\')
+    else if ('group' in part) {
+      if (part.group <= re.groups) group(part.group)
+    } else if (re.names.has(part.name)) group(re.names.get(part.name)!)
   }
-  literal(rest)
   return out
 }
 
