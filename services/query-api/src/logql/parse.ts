@@ -7,7 +7,8 @@
 //
 // Besides syntax it refuses what Loki refuses at parse time: a selector without a matcher that
 // rejects the empty value, unwrap where it is not allowed or missing, grouping on range
-// aggregations that do not support it, log queries used as vectors.
+// aggregations that do not support it, log queries used as vectors, and a regular expression
+// Go's regexp cannot compile (re2.ts), in Go's words.
 import { LogQLParseError, PRECEDENCE, RANGE_OPS, VECTOR_OPS } from './ast.js'
 import { re2, re2Error } from './re2.js'
 import type {
