@@ -422,4 +422,34 @@ describe('ConsumerRunner', () => {
     await sleep(300)
     expect([...stage.stored].sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, i) => 100 + i))
   })
+
+  // The end of the topic as Kafka reported it once asked (after the next tick, an admin connection
+  // and a request) was past records sent right after someone started watching: they were lost.
+  it('on waking reads what was sent the moment someone started watching', async () => {
+    const { id, topic, producer, runner } = await setup('wake-race', 2)
+    let watching = false
+    const stage = { ...collecting('wake-race'), idle: () => !watching }
+    await runner({ stages: [stage], decoders: { [topic]: numbers }, live: true, groupId: `wake-race-${id}` }).start()
+    await sleep(1500)
+    await producer.send(topic, [{ key: 'old', value: '1' }])
+    await sleep(1000)
+    watching = true
+    await producer.send(topic, Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: String(100 + i) })))
+    await until('the records sent as it woke', () => stage.stored.length >= 10)
+    await sleep(300)
+    expect([...stage.stored].sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, i) => 100 + i))
+  })
+
+  it('watched from its start, reads what was sent before it joined its group', async () => {
+    const { id, topic, producer, runner } = await setup('join-race', 2)
+    await producer.send(topic, [{ key: 'old', value: '1' }])
+    await sleep(200)
+    const stage = collecting('join-race')
+    await runner({ stages: [stage], decoders: { [topic]: numbers }, live: true, groupId: `join-race-${id}` }).start()
+    // start() returns before the group is joined (the join takes a rebalance).
+    await producer.send(topic, Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: String(100 + i) })))
+    await until('the records sent before the join', () => stage.stored.length >= 10)
+    await sleep(300)
+    expect([...stage.stored].sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, i) => 100 + i))
+  })
 })

@@ -109,6 +109,8 @@ const STALE = Symbol('stale')
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`
+/** How far before noticing someone watch a live runner reads from: records stamped by other hosts' clocks. */
+const LIVE_MARGIN_MS = 100
 
 export class ConsumerRunner {
   readonly #o: Required<Omit<RunnerOptions, 'dlq' | 'live' | 'fromBeginning'>> & { live: boolean; fromBeginning: boolean }
@@ -138,6 +140,13 @@ export class ConsumerRunner {
   /** A live runner whose stages are all idle: fetching nothing. */
   #idle = false
   #waking = false
+  /**
+   * A live runner watched (a stage not idle): since when, in ms, less the tick and a margin. It
+   * reads from the records stamped since then, not from the end as it was once Kafka answered:
+   * what was sent right after someone started watching is theirs to see.
+   */
+  #liveSince: number | undefined
+  #tickMs = 250
 
   constructor(opts: RunnerOptions) {
     const live = opts.live ?? false
@@ -224,6 +233,9 @@ export class ConsumerRunner {
     this.#running = true
     // Checked at a quarter of the shortest interval (5–250 ms): a flush is at most that late.
     const tick = Math.min(250, Math.max(5, Math.floor(Math.min(...this.#stages.map((s) => s.stage.flush.intervalMs)) / 4)))
+    this.#tickMs = tick
+    // Watched from the start (a stage that is never idle): from now.
+    if (this.#o.live && !this.#stages.every((s) => s.stage.idle?.() ?? false)) this.#liveSince = Date.now()
     this.#timer = setInterval(() => this.#tick(), tick)
   }
 
@@ -266,9 +278,15 @@ export class ConsumerRunner {
     }
   }
 
+  /** Now, less a tick (when the change was noticed) and LIVE_MARGIN_MS (clocks of other hosts). */
+  #watchedFrom(): number {
+    return Date.now() - this.#tickMs - LIVE_MARGIN_MS
+  }
+
   /**
    * A live runner stops fetching while every stage is idle (nobody watching), and when one no
-   * longer is, skips what arrived meanwhile: a live view starts from now, not from a backlog.
+   * longer is, skips what arrived meanwhile: a live view starts when someone started watching
+   * (#liveSince), not from a backlog.
    */
   #idleOrNot(): void {
     if (this.#waking || this.#closing) return
@@ -277,12 +295,14 @@ export class ConsumerRunner {
     const topics = this.#o.topics.map((topic) => ({ topic }))
     if (idle) {
       this.#idle = true
+      this.#liveSince = undefined
       this.#consumer.pause(topics)
       this.#log.debug('idle: fetching paused')
       return
     }
     this.#waking = true
-    void this.#latestOffsets()
+    const since = (this.#liveSince ??= this.#watchedFrom())
+    void this.#offsetsAt(since)
       .then((latest) => {
         for (const { topic, partition } of this.#assigned) {
           const offset = latest.get(keyOf(topic, partition))
@@ -294,19 +314,19 @@ export class ConsumerRunner {
         }
         this.#idle = false
         this.#consumer.resume(topics)
-        this.#log.debug('active: fetching from the latest offsets')
+        this.#log.debug({ since: new Date(since).toISOString() }, 'active: fetching from the records since someone started watching')
       })
-      .catch((err: unknown) => this.#log.warn({ err: errorMessage(err) }, 'could not find the latest offsets; staying idle until the next check'))
+      .catch((err: unknown) => this.#log.warn({ err: errorMessage(err) }, 'could not find the offsets to read from; staying idle until the next check'))
       .finally(() => (this.#waking = false))
   }
 
-  /** The high watermark of every partition of the runner's topics. */
-  async #latestOffsets(): Promise<Map<string, string>> {
+  /** Per partition of the runner's topics, the first record stamped at `ms` or later (the high watermark where none is). */
+  async #offsetsAt(ms: number): Promise<Map<string, string>> {
     const admin = this.#o.kafka.admin()
     await admin.connect()
     try {
       const out = new Map<string, string>()
-      for (const topic of this.#o.topics) for (const p of await admin.fetchTopicOffsets(topic)) out.set(keyOf(topic, p.partition), p.high)
+      for (const topic of this.#o.topics) for (const p of await admin.fetchTopicOffsetsByTimestamp(topic, ms)) out.set(keyOf(topic, p.partition), p.offset)
       return out
     } finally {
       await admin.disconnect().catch(() => undefined)
@@ -746,6 +766,13 @@ export class ConsumerRunner {
 
   #onAssignment(assignment: Record<string, number[]>): void {
     this.#generation++
+    // A live member's first join, while someone watches, would start at the end as it is then,
+    // past what was sent since they started: paused, it is woken at the next tick, from #liveSince.
+    // (After a later rebalance it carries on from the end, as before: no replay of the past.)
+    if (this.#o.live && this.#generation === 1 && !this.#idle && !this.#closing) {
+      this.#idle = true
+      this.#consumer.pause(this.#o.topics.map((topic) => ({ topic })))
+    }
     const assigned = new Set<string>()
     this.#assigned = Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })))
     for (const { topic, partition } of this.#assigned) assigned.add(keyOf(topic, partition))

@@ -4,8 +4,9 @@
 // consumer group of its own (instances scale horizontally behind a load balancer, each seeing
 // every partition), commits nothing, and skips what it cannot decode. While nobody is
 // subscribed the stage is idle and nothing is fetched; the first subscription resumes from the
-// latest offsets. Transform: decode and match against the subscribers (fanout.ts); sink: queue
-// each frame on the clients that want it, written in rounds (writes.ts).
+// records stamped since it came (runner.ts, #liveSince). Transform: decode and match against
+// the subscribers (fanout.ts); sink: queue each frame on the clients that want it, written in
+// rounds (writes.ts).
 // Who may stream which tenant, tokens and per-tenant connection limits: access.ts. Every close
 // goes through close.ts.
 import { randomUUID } from 'node:crypto'
