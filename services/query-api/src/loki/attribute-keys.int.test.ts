@@ -139,4 +139,26 @@ describe('attribute labels under their sanitised names', () => {
       { tenant: 'other', Name: 'user_agent', Kind: 'log', Key: 'user-agent' },
     ])
   })
+
+  it('reads the attribute_keys table once for the labels of a query, then builds its statement from what it remembers', async () => {
+    const statements: string[] = []
+    const query: typeof store.ch.client.query = (params) => (statements.push(params.query), store.ch.client.query(params))
+    const client = new Proxy(store.ch.client, { get: (target, key) => (key === 'query' ? query : Reflect.get(target, key, target)) })
+    const probed = await listenQueryApi({ ...store.ch, client }, DATABASE)
+    try {
+      const ask = async () => {
+        statements.length = 0
+        const res = await fetch(`${probed.baseUrl}/loki/api/v1/query_range?${new URLSearchParams({ query: '{service_name="edge"} | user_agent="curl/8"', start: at(0), end: at(60) })}`, { headers: { 'X-Scope-OrgID': 'default' } })
+        expect(res.status).toBe(200)
+        return [...statements]
+      }
+      const first = await ask()
+      expect(first).toHaveLength(2)
+      expect(first[0]).toContain('.attribute_keys')
+      // Remembered: the same statement, without the read before it.
+      expect(await ask()).toEqual([first[1]])
+    } finally {
+      await probed.app.close()
+    }
+  })
 })

@@ -6,7 +6,7 @@ import type { Grouping, LogExpr, Matcher, RangeAggregation } from '../logql/ast.
 import { matchesEmpty } from '../logql/parse.js'
 import type { Labels } from './output.js'
 import { Pipeline, namesLabel } from './pipeline.js'
-import type { AttributeKeys, OutputRow } from './pipeline.js'
+import type { AttributeLookup, OutputRow } from './pipeline.js'
 import { Params, builtin, bytesValue, durationSeconds, matchSql, unsupported } from './sql.js'
 
 export interface Scope {
@@ -19,7 +19,7 @@ export interface Scope {
    * reads only the maps that hold them, and none at all when there are none. Names not settled
    * are looked up under themselves and with every `_` read as `.`, in both maps.
    */
-  attributes?: ReadonlyMap<string, AttributeKeys>
+  attributes?: AttributeLookup
 }
 
 /** WHERE clauses every statement starts with: tenant, time (on the sorting key too), selector. */

@@ -146,6 +146,11 @@ export interface AttributeKeys {
   log: readonly string[]
 }
 
+/** The attribute keys settled for label names (undefined: a name not settled). */
+export interface AttributeLookup {
+  get(name: string): AttributeKeys | undefined
+}
+
 export class Pipeline {
   readonly where: string[] = []
   /** Whether a line filter reads Body with LIKE or ILIKE, which the text index answers by a scan of its dictionary. */
@@ -185,7 +190,7 @@ export class Pipeline {
   /** Conditions under which the filter being compiled runs at all (the right side of an `or`). */
   readonly #guards: string[] = []
 
-  readonly #attributes: ReadonlyMap<string, AttributeKeys> | undefined
+  readonly #attributes: AttributeLookup | undefined
   /** Every label looked up as a possible attribute: what a probe may settle (see Scope.attributes). */
   readonly attributeNames = new Set<string>()
 
@@ -194,7 +199,7 @@ export class Pipeline {
   /** Loki's hint that the query needs no label (noLabels): its parsers do not run. */
   readonly #noLabels: boolean
 
-  constructor(params: Params, attributes?: ReadonlyMap<string, AttributeKeys>, opts: { metric?: boolean; noLabels?: boolean } = {}) {
+  constructor(params: Params, attributes?: AttributeLookup, opts: { metric?: boolean; noLabels?: boolean } = {}) {
     this.#p = params
     this.#attributes = attributes
     this.#metric = opts.metric === true

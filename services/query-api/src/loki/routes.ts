@@ -140,36 +140,34 @@ export function registerLoki(app: FastifyInstance, opts: LokiOptions, deps: Loki
       }
 
       /**
-       * Builds a statement, first settling which attribute keys the labels it looked up as possible
-       * attributes stand for in the tenant's data: one read of the attribute_keys table (0016) by its
-       * primary key (with `read`) for the names not remembered, each answer remembered for
-       * ATTRIBUTE_KEYS_TTL_MS.
+       * Builds a statement with the attribute keys its labels stand for in the tenant's data, as
+       * remembered (each answer for ATTRIBUTE_KEYS_TTL_MS); for the labels it looked up as possible
+       * attributes that are not, first one read of the attribute_keys table (0016) by its primary
+       * key (with `read`), then again with them settled.
        */
       const settle = async <S extends LogStatement>(scope: Scope, build: (scope: Scope) => S, read: (st: LogStatement) => Promise<unknown[]>): Promise<S> => {
-        const first = build(scope)
-        if (!first.attributes?.length) return first
-        const known = new Map<string, AttributeKeys>()
-        const missing: string[] = []
-        for (const name of first.attributes) {
+        const remembered = (name: string) => {
           const cached = attributeKeys.get(`${scope.tenant}\u0000${name}`)
-          if (cached && Date.now() - cached.at < ATTRIBUTE_KEYS_TTL_MS) known.set(name, cached.keys)
-          else missing.push(name)
+          return cached && Date.now() - cached.at < ATTRIBUTE_KEYS_TTL_MS ? cached.keys : undefined
         }
-        if (missing.length > 0) {
-          const p = new Params()
-          const rows = (await read({
-            query: `SELECT Name AS name, Kind AS kind, Key AS key FROM ${db}.attribute_keys WHERE tenant = ${p.bind(scope.tenant)} AND Name IN ${p.bind(missing, 'Array(String)')} GROUP BY name, kind, key ORDER BY name, kind, key`,
-            params: p.values,
-          })) as { name: string; kind: 'resource' | 'log'; key: string }[]
-          if (attributeKeys.size > 10_000) attributeKeys.clear()
-          const found = new Map(missing.map((name) => [name, { resource: [] as string[], log: [] as string[] }]))
-          for (const r of rows) found.get(r.name)?.[r.kind].push(r.key)
-          for (const [name, keys] of found) {
-            attributeKeys.set(`${scope.tenant}\u0000${name}`, { keys, at: Date.now() })
-            known.set(name, keys)
-          }
+        const known = new Map<string, AttributeKeys>()
+        const settled: Scope = { ...scope, attributes: { get: (name) => known.get(name) ?? remembered(name) } }
+        const first = build(settled)
+        const missing = (first.attributes ?? []).filter((name) => remembered(name) === undefined)
+        if (missing.length === 0) return first
+        const p = new Params()
+        const rows = (await read({
+          query: `SELECT Name AS name, Kind AS kind, Key AS key FROM ${db}.attribute_keys WHERE tenant = ${p.bind(scope.tenant)} AND Name IN ${p.bind(missing, 'Array(String)')} GROUP BY name, kind, key ORDER BY name, kind, key`,
+          params: p.values,
+        })) as { name: string; kind: 'resource' | 'log'; key: string }[]
+        if (attributeKeys.size > 10_000) attributeKeys.clear()
+        const found = new Map(missing.map((name) => [name, { resource: [] as string[], log: [] as string[] }]))
+        for (const r of rows) found.get(r.name)?.[r.kind].push(r.key)
+        for (const [name, keys] of found) {
+          attributeKeys.set(`${scope.tenant}\u0000${name}`, { keys, at: Date.now() })
+          known.set(name, keys)
         }
-        return build({ ...scope, attributes: known })
+        return build(settled)
       }
       /** settle() for a request: the read is one of its statements (guarded, timed, cancelled with it). */
       const prepare = <S extends LogStatement>(reply: FastifyReply, scope: Scope, build: (scope: Scope) => S): Promise<S> => settle(scope, build, (st) => run(reply, 'loki_attribute_keys', st))
