@@ -1,6 +1,7 @@
 // The embedded client after a statement that fails part way: chdb keeps what the failed statement
 // had written and hands it to the next statement of the session, so without oneAtATime the next
-// answer is unreadable (JSON) or carries the failed statement's rows (a row format).
+// answer is unreadable (JSON) or carries the failed statement's rows (a row format). And its
+// sessions (sessionPool): a slow query holds up neither writes nor, while a session is free, reads.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -67,6 +68,48 @@ describe('the embedded client after a failed statement', () => {
       expect(text).toMatch(/^\{"number":"?0"?,"x":0\}\n/)
     } finally {
       await raw.close()
+    }
+  })
+})
+
+// Two seconds in the engine, sleeping: slow whatever the machine.
+const SLOW = 'SELECT sleepEachRow(0.5) FROM numbers(4) SETTINGS max_block_size = 1'
+
+/** Runs `slow`, then `meanwhile`; which of `meanwhile`'s statements finished before `slow` did. */
+async function whileSlow(slow: () => Promise<unknown>, meanwhile: Record<string, () => Promise<unknown>>): Promise<Record<string, boolean>> {
+  let slowDone = false
+  const running = slow().then(() => (slowDone = true))
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const before = Object.fromEntries(await Promise.all(Object.entries(meanwhile).map(async ([name, run]) => [name, (await run(), !slowDone)] as const)))
+  await running
+  return before
+}
+
+describe('the embedded client over several engine sessions', () => {
+  const statements = (handle: ClickHouseHandle) => ({
+    insert: () => handle.client.insert({ table: 'pool_test.t', values: [{ n: 1 }], format: 'JSONEachRow' }),
+    command: () => handle.client.command({ query: 'INSERT INTO pool_test.t VALUES (2)' }),
+    query: async () => expect(await (await handle.client.query({ query: 'SELECT 7 AS seven', format: 'JSONEachRow' })).json()).toEqual([{ seven: 7 }]),
+  })
+  beforeAll(async () => {
+    await ch.client.command({ query: 'CREATE DATABASE IF NOT EXISTS pool_test' })
+    await ch.client.command({ query: 'CREATE TABLE IF NOT EXISTS pool_test.t (n UInt8) ENGINE = MergeTree ORDER BY n' })
+  })
+
+  it('answers writes and other queries while a slow query runs', async () => {
+    expect(await whileSlow(() => ch.client.query({ query: SLOW, format: 'JSONEachRow' }).then((r) => r.json()), statements(ch))).toEqual({ insert: true, command: true, query: true })
+  })
+
+  it('keeps writes in order: a write waits for the slow one before it', async () => {
+    expect(await whileSlow(() => ch.client.command({ query: `INSERT INTO pool_test.t ${SLOW}` }), statements(ch))).toEqual({ insert: false, command: false, query: true })
+  })
+
+  it('with CLICKHOUSE_READ_SESSIONS=1, a query waits for the slow one; writes do not', async () => {
+    const one = await createClickHouse({ dataDir, readSessions: 1 })
+    try {
+      expect(await whileSlow(() => one.client.query({ query: SLOW, format: 'JSONEachRow' }).then((r) => r.json()), statements(one))).toEqual({ insert: true, command: true, query: false })
+    } finally {
+      await one.client.close()
     }
   })
 })

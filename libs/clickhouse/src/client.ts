@@ -1,6 +1,7 @@
 // ClickHouse client factory: a ClickHouse server over HTTP when a URL is configured, otherwise
 // embedded ClickHouse (chdb) behind the same @clickhouse/client API — same code, same SQL.
-// chdb binds one data directory per process, so every service of a process shares this client.
+// chdb binds one data directory per process, so every service of a process shares this client;
+// its statements go to several engine sessions (sessionPool), which the engine runs at once.
 import { createClient } from '@clickhouse/client'
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { ChdbConnection } from 'chdb/connection'
@@ -18,6 +19,8 @@ export interface ClickHouseOptions {
   requestTimeoutMs?: number
   /** CLICKHOUSE_CLUSTER (cluster.ts): a server's cluster; needs `url`. */
   cluster?: string | undefined
+  /** Embedded only (CLICKHOUSE_READ_SESSIONS, at least 1): the engine sessions reads spread over; writes have one more of their own. */
+  readSessions?: number | undefined
 }
 
 export interface ClickHouseHandle {
@@ -54,8 +57,9 @@ export async function createClickHouse(opts: ClickHouseOptions): Promise<ClickHo
   mkdirSync(dataDir, { recursive: true })
   // Loaded lazily: servers deployments never load the native library.
   const { createChdbConnection } = await import('chdb/connection')
+  const session = () => oneAtATime(createChdbConnection({ path: dataDir }))
   const client = createClient({
-    connection: oneAtATime(createChdbConnection({ path: dataDir })),
+    connection: sessionPool(session(), Array.from({ length: opts.readSessions ?? DEFAULT_READ_SESSIONS }, session)),
     clickhouse_settings: { date_time_output_format: 'iso' },
   } as Parameters<typeof createClient>[0])
   return { client, mode: 'embedded', location: dataDir }
@@ -63,6 +67,39 @@ export async function createClickHouse(opts: ClickHouseOptions): Promise<ClickHo
 
 /** The statements of chdb's Connection (what @clickhouse/client calls on it). */
 const STATEMENTS = ['query', 'exec', 'command', 'insert', 'ping'] as const
+type Statement = (typeof STATEMENTS)[number]
+
+/** CLICKHOUSE_READ_SESSIONS' default. */
+export const DEFAULT_READ_SESSIONS = 3
+
+/** A session's connection whose statements are issued one at a time (oneAtATime), and how many are issued and not done. */
+export type SessionConnection = ChdbConnection & { readonly pending: number }
+
+/**
+ * One connection over several engine sessions of the data directory. The engine runs one
+ * statement of a session at a time but the statements of different sessions at the same time, so
+ * with one session a slow query held up everything the process sent ClickHouse after it: the
+ * sink's inserts, the alerter's reads, every other dashboard panel. Here writes (insert, exec,
+ * command) keep a session of their own, issued in order as before; reads (query, ping) go to the
+ * least busy of the `reads` sessions. A session starts in the engine's defaults, and the client
+ * sends its default settings with every statement (chdb's connection prefixes them as SETs), so
+ * any session answers a statement alike.
+ */
+export function sessionPool(writes: SessionConnection, reads: readonly SessionConnection[]): ChdbConnection {
+  const leastBusy = () => reads.reduce((a, b) => (b.pending < a.pending ? b : a))
+  const lane = (name: Statement) => (name === 'query' || name === 'ping' ? leastBusy() : writes)
+  const all = [writes, ...reads]
+  return new Proxy(writes, {
+    get(target, name) {
+      if ((STATEMENTS as readonly PropertyKey[]).includes(name)) {
+        return (...args: unknown[]) => (lane(name as Statement)[name as Statement] as (...a: unknown[]) => Promise<unknown>)(...args)
+      }
+      if (name === 'close') return async () => void (await Promise.all(all.map((c) => c.close())))
+      const value: unknown = Reflect.get(target, name, target)
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+    },
+  })
+}
 
 /**
  * chdb (3.4.0) keeps what a statement wrote before it failed — a JSON header, rows — in its
@@ -73,8 +110,11 @@ const STATEMENTS = ['query', 'exec', 'command', 'insert', 'ping'] as const
  * aborted request) a throwaway SELECT takes what was left before the next statement is issued.
  * An aborted statement still runs to its end in the engine: the SELECT queues behind it there.
  */
-export function oneAtATime(connection: ChdbConnection): ChdbConnection {
+export function oneAtATime(connection: ChdbConnection): SessionConnection {
   let last: Promise<unknown> = Promise.resolve()
+  // Issued and not done, a drain after a failure included: while an aborted statement still runs
+  // in the engine, its session counts as busy.
+  let pending = 0
   const drain = async () => {
     try {
       const r = await connection.query({ query: 'SELECT 1', format: 'CSV' } as Parameters<ChdbConnection['query']>[0])
@@ -86,12 +126,15 @@ export function oneAtATime(connection: ChdbConnection): ChdbConnection {
     }
   }
   const issued = <A extends unknown[], R>(statement: (...args: A) => Promise<R>) => (...args: A): Promise<R> => {
+    pending++
     const run = last.then(async () => {
       try {
         return await statement(...args)
       } catch (err) {
         await drain()
         throw err
+      } finally {
+        pending--
       }
     })
     last = run.catch(() => undefined)
@@ -100,9 +143,10 @@ export function oneAtATime(connection: ChdbConnection): ChdbConnection {
   const statements = new Map<PropertyKey, unknown>(STATEMENTS.map((name) => [name, issued((connection[name] as (...args: unknown[]) => Promise<unknown>).bind(connection))]))
   // Everything else (close, the engine's facts, chdb's own calls) is the connection's, on the
   // connection itself: its methods read private fields.
-  return new Proxy(connection, {
+  return new Proxy(connection as SessionConnection, {
     get(target, name) {
       if (statements.has(name)) return statements.get(name)
+      if (name === 'pending') return pending
       const value: unknown = Reflect.get(target, name, target)
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
     },

@@ -64,6 +64,10 @@ export const clickhouseEnv = z.object({
   CLICKHOUSE_PASSWORD: z.string().default(''),
   CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a plain identifier').default('sluice'),
   CLICKHOUSE_DATA_DIR: z.string().default('.local/clickhouse'),
+  // Embedded ClickHouse: the engine sessions a process's reads spread over, run at the same time;
+  // its writes have one more of their own, so a slow query holds up neither them nor other reads.
+  // Unset: @sluice/clickhouse's DEFAULT_READ_SESSIONS (3).
+  CLICKHOUSE_READ_SESSIONS: z.coerce.number().int().min(1).max(64).optional(),
   // At most 65535, what the RetentionDays column (UInt16) holds. Events are accepted up to
   // 2096-01-01 (@sluice/core LATEST_EVENT_NS) so that a retention of 3650 days still ends inside
   // ClickHouse's DateTime (2106); with a longer one, the sink refuses rows that would not

@@ -39,6 +39,7 @@ export function loadConfig(env?: Env) {
       password: e.CLICKHOUSE_PASSWORD,
       database: e.CLICKHOUSE_DATABASE,
       dataDir: e.CLICKHOUSE_DATA_DIR,
+      readSessions: e.CLICKHOUSE_READ_SESSIONS,
       ttlDays: e.CLICKHOUSE_TTL_DAYS,
       cluster: e.CLICKHOUSE_CLUSTER,
     },
