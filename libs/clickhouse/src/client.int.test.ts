@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createChdbConnection } from 'chdb/connection'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createClickHouse } from './client.js'
+import { createClickHouse, paramsInSession } from './client.js'
 import type { ClickHouseHandle } from './client.js'
 
 let dataDir: string
@@ -102,6 +102,45 @@ describe('the embedded client over several engine sessions', () => {
 
   it('keeps writes in order: a write waits for the slow one before it', async () => {
     expect(await whileSlow(() => ch.client.command({ query: `INSERT INTO pool_test.t ${SLOW}` }), statements(ch))).toEqual({ insert: false, command: false, query: true })
+  })
+
+  it('answers a query with parameters while a slow one with parameters runs (chdb binds one at a time in the process)', async () => {
+    const slow = () => ch.client.query({ query: SLOW.replace('numbers(4)', 'numbers({n:UInt8})'), query_params: { n: 4 }, format: 'JSONEachRow' }).then((r) => r.json())
+    const quick = async () => expect(await (await ch.client.query({ query: 'SELECT {s:String} AS s', query_params: { s: 'quick' }, format: 'JSONEachRow' })).json()).toEqual([{ s: 'quick' }])
+    expect(await whileSlow(slow, { quick })).toEqual({ quick: true })
+  })
+
+  it('reads every parameter value as chdb’s binding does', async () => {
+    const values: [string, unknown][] = [
+      ['String', 'plain'],
+      ['String', "quote ' and \\ backslash, tab\t, newline\n, return\r, NUL \u0000, \\N, {braces}, µ 😀"],
+      ['String', ''],
+      ['String', '\\'],
+      ['Int64', '9223372036854775807'],
+      ['Int64', -42],
+      ['UInt32', 100],
+      ['Float64', 0.1],
+      ['Float64', 500],
+      ['UInt8', 1],
+      ['Array(String)', ["a'b", 'c\\d', 'e\tf', '']],
+      ['Array(String)', []],
+      ['Map(String, String)', { "k'1": 'v\\1', k2: '' }],
+      ['Nullable(String)', null],
+    ]
+    const bound = createChdbConnection({ path: dataDir })
+    const inSession = paramsInSession(createChdbConnection({ path: dataDir }))
+    try {
+      const text = async (c: typeof bound, type: string, value: unknown) => {
+        const r = await c.query({ query: `SELECT {v:${type}} AS v FORMAT JSONEachRow`, query_params: { v: value } } as Parameters<typeof bound.query>[0])
+        let out = ''
+        for await (const chunk of r.stream) out += String(chunk)
+        return out
+      }
+      for (const [type, value] of values) expect(await text(inSession, type, value), `${type} ${JSON.stringify(value)}`).toBe(await text(bound, type, value))
+    } finally {
+      await bound.close()
+      await inSession.close()
+    }
   })
 
   it('with CLICKHOUSE_READ_SESSIONS=1, a query waits for the slow one; writes do not', async () => {

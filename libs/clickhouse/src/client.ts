@@ -8,6 +8,7 @@ import type { ChdbConnection } from 'chdb/connection'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { SluiceError } from '@sluice/core'
+import { quoteString } from './http/engine.js'
 
 export type { ClickHouseClient }
 
@@ -57,7 +58,7 @@ export async function createClickHouse(opts: ClickHouseOptions): Promise<ClickHo
   mkdirSync(dataDir, { recursive: true })
   // Loaded lazily: servers deployments never load the native library.
   const { createChdbConnection } = await import('chdb/connection')
-  const session = () => oneAtATime(createChdbConnection({ path: dataDir }))
+  const session = () => oneAtATime(paramsInSession(createChdbConnection({ path: dataDir })))
   const client = createClient({
     connection: sessionPool(session(), Array.from({ length: opts.readSessions ?? DEFAULT_READ_SESSIONS }, session)),
     clickhouse_settings: { date_time_output_format: 'iso' },
@@ -95,6 +96,66 @@ export function sessionPool(writes: SessionConnection, reads: readonly SessionCo
         return (...args: unknown[]) => (lane(name as Statement)[name as Statement] as (...a: unknown[]) => Promise<unknown>)(...args)
       }
       if (name === 'close') return async () => void (await Promise.all(all.map((c) => c.close())))
+      const value: unknown = Reflect.get(target, name, target)
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+    },
+  })
+}
+
+const ESCAPES: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r', "'": "\\'", '\\': '\\\\' }
+
+/**
+ * A query parameter's value as the text ClickHouse reads for `param_<name>` (the HTTP interface's
+ * form, @clickhouse/client's for a server): a string escaped, quoted inside arrays and maps;
+ * undefined for a value it has no text for.
+ */
+export function paramText(v: unknown, nested = false): string | undefined {
+  if (v === null) return nested ? 'NULL' : '\\N'
+  if (typeof v === 'number') return Number.isNaN(v) ? 'nan' : v === Infinity ? '+inf' : v === -Infinity ? '-inf' : String(v)
+  if (typeof v === 'bigint') return String(v)
+  if (typeof v === 'boolean') return nested ? (v ? 'TRUE' : 'FALSE') : v ? '1' : '0'
+  if (typeof v === 'string') {
+    const escaped = v.replace(/[\t\n\r'\\]/g, (c) => ESCAPES[c]!)
+    return nested ? `'${escaped}'` : escaped
+  }
+  const list = (items: unknown[], open: string, close: string) => {
+    const texts = items.map((x) => paramText(x, true))
+    return texts.every((t) => t !== undefined) ? `${open}${texts.join(',')}${close}` : undefined
+  }
+  if (Array.isArray(v)) return list(v, '[', ']')
+  const entries = v instanceof Map ? [...v.entries()] : v !== undefined && Object.getPrototypeOf(v) === Object.prototype ? Object.entries(v as object) : undefined
+  if (!entries) return undefined
+  const pairs = entries.map(([k, x]) => [paramText(k, true), paramText(x, true)])
+  return pairs.every(([k, x]) => k !== undefined && x !== undefined) ? `{${pairs.map(([k, x]) => `${k}:${x}`).join(',')}}` : undefined
+}
+
+/**
+ * A statement's query parameters set on its session (`SET param_<name> = …;` before it) rather
+ * than bound by chdb: chdb (3.4.0) runs every statement with bound parameters one at a time across
+ * the whole process (its C API's parameter state is not kept apart per session), so the query
+ * API's statements, all parameterised, never ran at the same time in different sessions. A
+ * session answers one statement at a time (oneAtATime), and each statement sets the parameters it
+ * is given (one it names but is not given reads what an earlier statement of the session set,
+ * where chdb's binding would refuse it). Names other than identifiers, and values with no text,
+ * stay with chdb's binding. The values are read as a server reads them over HTTP.
+ */
+export function paramsInSession(connection: ChdbConnection): ChdbConnection {
+  const inSession = <P extends { query: string; query_params?: Record<string, unknown> }>(params: P): P => {
+    const entries = Object.entries(params.query_params ?? {})
+    if (entries.length === 0) return params
+    const sets: string[] = []
+    for (const [name, value] of entries) {
+      const text = /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? paramText(value) : undefined
+      if (text === undefined) return params
+      sets.push(`param_${name} = ${quoteString(text)}`)
+    }
+    return { ...params, query: `SET ${sets.join(', ')};\n${params.query}`, query_params: undefined }
+  }
+  type Run = (params: { query: string; query_params?: Record<string, unknown> }) => Promise<unknown>
+  const rewritten = new Map<PropertyKey, unknown>((['query', 'exec', 'command'] as const).map((name) => [name, (params: Parameters<Run>[0]) => (connection[name] as Run).call(connection, inSession(params))]))
+  return new Proxy(connection, {
+    get(target, name) {
+      if (rewritten.has(name)) return rewritten.get(name)
       const value: unknown = Reflect.get(target, name, target)
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
     },

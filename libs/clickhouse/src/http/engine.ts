@@ -1,8 +1,8 @@
 // Runs one analyst query on the embedded engine, read-only and in a session of its own.
 //
 // chdb lets several connections ("sessions") share the process's one data directory, each with its
-// own settings: the sink and the query API use one through @clickhouse/client, and every analyst
-// query opens another, which is closed when the answer ends. Nothing an analyst sets can leak into
+// own settings: the sink and the query API use a few through @clickhouse/client (client.ts,
+// sessionPool), and every analyst query opens another, which is closed when the answer ends. Nothing an analyst sets can leak into
 // the sink's statements (chdb's @clickhouse/client connection would turn per-query settings into
 // SETs on the shared session), and nothing leaks between analysts.
 //
