@@ -70,6 +70,20 @@ export async function createClickHouse(opts: ClickHouseOptions): Promise<ClickHo
 const STATEMENTS = ['query', 'exec', 'command', 'insert', 'ping'] as const
 type Statement = (typeof STATEMENTS)[number]
 
+/**
+ * `target` with the properties of `own` in place of its own of those names (getters read when
+ * asked); its other methods bound to it, as they read its private fields.
+ */
+function overriding<T extends object>(target: T, own: object): T {
+  return new Proxy(target, {
+    get(t, name) {
+      if (Object.hasOwn(own, name)) return Reflect.get(own, name)
+      const value: unknown = Reflect.get(t, name, t)
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(t) : value
+    },
+  })
+}
+
 /** CLICKHOUSE_READ_SESSIONS' default. */
 export const DEFAULT_READ_SESSIONS = 3
 
@@ -88,17 +102,10 @@ export type SessionConnection = ChdbConnection & { readonly pending: number }
  */
 export function sessionPool(writes: SessionConnection, reads: readonly SessionConnection[]): ChdbConnection {
   const leastBusy = () => reads.reduce((a, b) => (b.pending < a.pending ? b : a))
-  const lane = (name: Statement) => (name === 'query' || name === 'ping' ? leastBusy() : writes)
-  const all = [writes, ...reads]
-  return new Proxy(writes, {
-    get(target, name) {
-      if ((STATEMENTS as readonly PropertyKey[]).includes(name)) {
-        return (...args: unknown[]) => (lane(name as Statement)[name as Statement] as (...a: unknown[]) => Promise<unknown>)(...args)
-      }
-      if (name === 'close') return async () => void (await Promise.all(all.map((c) => c.close())))
-      const value: unknown = Reflect.get(target, name, target)
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
-    },
+  const to = (lane: () => SessionConnection, name: Statement) => (...args: unknown[]) => (lane()[name] as (...a: unknown[]) => Promise<unknown>)(...args)
+  return overriding<ChdbConnection>(writes, {
+    ...Object.fromEntries(STATEMENTS.map((name) => [name, to(name === 'query' || name === 'ping' ? leastBusy : () => writes, name)])),
+    close: async () => void (await Promise.all([writes, ...reads].map((c) => c.close()))),
   })
 }
 
@@ -152,14 +159,7 @@ export function paramsInSession(connection: ChdbConnection): ChdbConnection {
     return { ...params, query: `SET ${sets.join(', ')};\n${params.query}`, query_params: undefined }
   }
   type Run = (params: { query: string; query_params?: Record<string, unknown> }) => Promise<unknown>
-  const rewritten = new Map<PropertyKey, unknown>((['query', 'exec', 'command'] as const).map((name) => [name, (params: Parameters<Run>[0]) => (connection[name] as Run).call(connection, inSession(params))]))
-  return new Proxy(connection, {
-    get(target, name) {
-      if (rewritten.has(name)) return rewritten.get(name)
-      const value: unknown = Reflect.get(target, name, target)
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
-    },
-  })
+  return overriding(connection, Object.fromEntries((['query', 'exec', 'command'] as const).map((name) => [name, (params: Parameters<Run>[0]) => (connection[name] as Run).call(connection, inSession(params))])))
 }
 
 /**
@@ -201,15 +201,11 @@ export function oneAtATime(connection: ChdbConnection): SessionConnection {
     last = run.catch(() => undefined)
     return run
   }
-  const statements = new Map<PropertyKey, unknown>(STATEMENTS.map((name) => [name, issued((connection[name] as (...args: unknown[]) => Promise<unknown>).bind(connection))]))
-  // Everything else (close, the engine's facts, chdb's own calls) is the connection's, on the
-  // connection itself: its methods read private fields.
-  return new Proxy(connection as SessionConnection, {
-    get(target, name) {
-      if (statements.has(name)) return statements.get(name)
-      if (name === 'pending') return pending
-      const value: unknown = Reflect.get(target, name, target)
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+  // Everything else (close, the engine's facts, chdb's own calls) is the connection's.
+  return overriding(connection as SessionConnection, {
+    ...Object.fromEntries(STATEMENTS.map((name) => [name, issued((connection[name] as (...args: unknown[]) => Promise<unknown>).bind(connection))])),
+    get pending() {
+      return pending
     },
   })
 }
