@@ -1,10 +1,12 @@
 // The embedded client after a statement that fails part way: chdb keeps what the failed statement
 // had written and hands it to the next statement of the session, so without oneAtATime the next
 // answer is unreadable (JSON) or carries the failed statement's rows (a row format). And its
-// sessions (sessionPool): a slow query holds up neither writes nor, while a session is free, reads.
+// sessions (sessionPool): a slow statement holds up only those of its kind (insert, command) or,
+// when no read session is free, reads.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { drainStream } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClickHouse, paramsInSession } from './client.js'
@@ -100,8 +102,13 @@ describe('the embedded client over several engine sessions', () => {
     expect(await whileSlow(() => ch.client.query({ query: SLOW, format: 'JSONEachRow' }).then((r) => r.json()), statements(ch))).toEqual({ insert: true, command: true, query: true })
   })
 
-  it('keeps writes in order: a write waits for the slow one before it', async () => {
-    expect(await whileSlow(() => ch.client.command({ query: `INSERT INTO pool_test.t ${SLOW}` }), statements(ch))).toEqual({ insert: false, command: false, query: true })
+  it('keeps commands in order, apart from inserts: a command waits for the slow one before it', async () => {
+    expect(await whileSlow(() => ch.client.command({ query: `INSERT INTO pool_test.t ${SLOW}` }), statements(ch))).toEqual({ insert: true, command: false, query: true })
+  })
+
+  it('keeps inserts in order, apart from commands: an insert waits for the slow one before it', async () => {
+    const slowInsert = () => ch.client.exec({ query: `INSERT INTO pool_test.t ${SLOW}` }).then((r) => drainStream(r.stream))
+    expect(await whileSlow(slowInsert, statements(ch))).toEqual({ insert: false, command: true, query: true })
   })
 
   it('answers a query with parameters while a slow one with parameters runs (chdb binds one at a time in the process)', async () => {
@@ -143,7 +150,7 @@ describe('the embedded client over several engine sessions', () => {
     }
   })
 
-  it('with CLICKHOUSE_READ_SESSIONS=1, a query waits for the slow one; writes do not', async () => {
+  it('with CLICKHOUSE_READ_SESSIONS=1, a query waits for the slow one; inserts and commands do not', async () => {
     const one = await createClickHouse({ dataDir, readSessions: 1 })
     try {
       expect(await whileSlow(() => one.client.query({ query: SLOW, format: 'JSONEachRow' }).then((r) => r.json()), statements(one))).toEqual({ insert: true, command: true, query: false })

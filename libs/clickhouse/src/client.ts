@@ -20,7 +20,7 @@ export interface ClickHouseOptions {
   requestTimeoutMs?: number
   /** CLICKHOUSE_CLUSTER (cluster.ts): a server's cluster; needs `url`. */
   cluster?: string | undefined
-  /** Embedded only (CLICKHOUSE_READ_SESSIONS, at least 1): the engine sessions reads spread over; writes have one more of their own. */
+  /** Embedded only (CLICKHOUSE_READ_SESSIONS, at least 1): the engine sessions reads spread over; inserts and commands have one each of their own. */
   readSessions?: number | undefined
 }
 
@@ -60,7 +60,7 @@ export async function createClickHouse(opts: ClickHouseOptions): Promise<ClickHo
   const { createChdbConnection } = await import('chdb/connection')
   const session = () => oneAtATime(paramsInSession(createChdbConnection({ path: dataDir })))
   const client = createClient({
-    connection: sessionPool(session(), Array.from({ length: opts.readSessions ?? DEFAULT_READ_SESSIONS }, session)),
+    connection: sessionPool({ inserts: session(), commands: session(), reads: Array.from({ length: opts.readSessions ?? DEFAULT_READ_SESSIONS }, session) }),
     clickhouse_settings: { date_time_output_format: 'iso' },
   } as Parameters<typeof createClient>[0])
   return { client, mode: 'embedded', location: dataDir }
@@ -93,19 +93,22 @@ export type SessionConnection = ChdbConnection & { readonly pending: number }
 /**
  * One connection over several engine sessions of the data directory. The engine runs one
  * statement of a session at a time but the statements of different sessions at the same time, so
- * with one session a slow query held up everything the process sent ClickHouse after it: the
- * sink's inserts, the alerter's reads, every other dashboard panel. Here writes (insert, exec,
- * command) keep a session of their own, issued in order as before; reads (query, ping) go to the
- * least busy of the `reads` sessions. A session starts in the engine's defaults, and the client
- * sends its default settings with every statement (chdb's connection prefixes them as SETs), so
- * any session answers a statement alike.
+ * with one session a slow statement held up everything the process sent ClickHouse after it: the
+ * sink's inserts, every other dashboard panel, the readiness probe. Here inserts (insert, exec: the
+ * sink's rows, audit rows) and commands (command: DDL, mutations such as a deletion's, which waits
+ * for them, small writes) each keep a session of their own, issued in order as before; reads
+ * (query, ping) go to the least busy of the `reads` sessions. A session starts in the engine's
+ * defaults, and the client sends its default settings with every statement (chdb's connection
+ * prefixes them as SETs), so any session answers a statement alike.
  */
-export function sessionPool(writes: SessionConnection, reads: readonly SessionConnection[]): ChdbConnection {
+export function sessionPool(lanes: { inserts: SessionConnection; commands: SessionConnection; reads: readonly SessionConnection[] }): ChdbConnection {
+  const { inserts, commands, reads } = lanes
   const leastBusy = () => reads.reduce((a, b) => (b.pending < a.pending ? b : a))
-  const to = (lane: () => SessionConnection, name: Statement) => (...args: unknown[]) => (lane()[name] as (...a: unknown[]) => Promise<unknown>)(...args)
-  return overriding<ChdbConnection>(writes, {
-    ...Object.fromEntries(STATEMENTS.map((name) => [name, to(name === 'query' || name === 'ping' ? leastBusy : () => writes, name)])),
-    close: async () => void (await Promise.all([writes, ...reads].map((c) => c.close()))),
+  const laneOf: Record<Statement, () => SessionConnection> = { query: leastBusy, ping: leastBusy, insert: () => inserts, exec: () => inserts, command: () => commands }
+  const to = (name: Statement) => (...args: unknown[]) => (laneOf[name]()[name] as (...a: unknown[]) => Promise<unknown>)(...args)
+  return overriding<ChdbConnection>(inserts, {
+    ...Object.fromEntries(STATEMENTS.map((name) => [name, to(name)])),
+    close: async () => void (await Promise.all([inserts, commands, ...reads].map((c) => c.close()))),
   })
 }
 
