@@ -117,7 +117,7 @@ describe('the embedded client over several engine sessions', () => {
     expect(await whileSlow(slow, { quick })).toEqual({ quick: true })
   })
 
-  it('reads every parameter value as chdb’s binding does', async () => {
+  it('reads every parameter value as chdb’s binding does, a long one too', async () => {
     const values: [string, unknown][] = [
       ['String', 'plain'],
       ['String', "quote ' and \\ backslash, tab\t, newline\n, return\r, NUL \u0000, \\N, {braces}, µ 😀"],
@@ -133,6 +133,8 @@ describe('the embedded client over several engine sessions', () => {
       ['Array(String)', []],
       ['Map(String, String)', { "k'1": 'v\\1', k2: '' }],
       ['Nullable(String)', null],
+      // Longer than the engine reads in one statement: bound by chdb.
+      ['String', `${'long '.repeat(60_000)}'\\`],
     ]
     const bound = createChdbConnection({ path: dataDir })
     const inSession = paramsInSession(createChdbConnection({ path: dataDir }))
