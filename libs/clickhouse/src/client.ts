@@ -8,7 +8,7 @@ import type { ChdbConnection } from 'chdb/connection'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { SluiceError } from '@sluice/core'
-import { quoteString } from './http/engine.js'
+import { quoteString } from './sql-quote.js'
 
 export type { ClickHouseClient }
 
@@ -113,7 +113,7 @@ export function sessionPool(lanes: { inserts: SessionConnection; commands: Sessi
 }
 
 /** The longest parameter SET made (UTF-16 units, at most 3 bytes each in UTF-8): well under the engine's max_query_size of 256 KiB. */
-const MAX_SET_BYTES = 32_768
+const MAX_SET_LENGTH = 32_768
 
 const ESCAPES: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r', "'": "\\'", '\\': '\\\\' }
 
@@ -150,7 +150,8 @@ export function paramText(v: unknown, nested = false): string | undefined {
  * session answers one statement at a time (oneAtATime), and each statement sets the parameters it
  * is given (one it names but is not given reads what an earlier statement of the session set,
  * where chdb's binding would refuse it). Names other than identifiers, values with no text, and
- * parameters too long for one statement stay with chdb's binding. The values are read as a server reads them over HTTP.
+ * parameters too long for one statement stay with chdb's binding. The values are read as a server
+ * reads them over HTTP.
  */
 export function paramsInSession(connection: ChdbConnection): ChdbConnection {
   const inSession = <P extends { query: string; query_params?: Record<string, unknown> }>(params: P): P => {
@@ -164,7 +165,7 @@ export function paramsInSession(connection: ChdbConnection): ChdbConnection {
     }
     const set = `SET ${sets.join(', ')};\n`
     // The engine reads no statement longer than max_query_size (256 KiB): a longer one is bound.
-    return set.length > MAX_SET_BYTES ? params : { ...params, query: `${set}${params.query}`, query_params: undefined }
+    return set.length > MAX_SET_LENGTH ? params : { ...params, query: `${set}${params.query}`, query_params: undefined }
   }
   type Run = (params: { query: string; query_params?: Record<string, unknown> }) => Promise<unknown>
   return overriding(connection, Object.fromEntries((['query', 'exec', 'command'] as const).map((name) => [name, (params: Parameters<Run>[0]) => (connection[name] as Run).call(connection, inSession(params))])))

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createClickHouse } from './client.js'
-import { quoteIdentifier, quoteString, withoutLowCardinality } from './insert.js'
+import { withoutLowCardinality } from './insert.js'
+import { quoteIdentifier, quoteString } from './sql-quote.js'
 
 describe('withoutLowCardinality', () => {
   it('unwraps LowCardinality wherever it is nested, leaving other types as they are', () => {

@@ -17,6 +17,7 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { SluiceError } from '@sluice/core'
 import type { ClickHouseHandle } from './client.js'
+import { quoteIdentifier, quoteString } from './sql-quote.js'
 
 const INSERT_SETTINGS = 'optimize_on_insert = 0, throw_on_max_partitions_per_insert_block = 0'
 
@@ -212,12 +213,3 @@ function qualifiedName(table: string): string {
   return database === undefined ? quoteIdentifier(name) : `${quoteIdentifier(database)}.${quoteIdentifier(name)}`
 }
 
-/** A back-quoted identifier: any name, including one with back quotes or backslashes. */
-export function quoteIdentifier(name: string): string {
-  return `\`${name.replace(/[\\`]/g, (c) => `\\${c}`)}\``
-}
-
-/** A single-quoted string literal. */
-export function quoteString(s: string): string {
-  return `'${s.replace(/[\\']/g, (c) => `\\${c}`)}'`
-}

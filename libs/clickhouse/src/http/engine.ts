@@ -18,6 +18,7 @@
 // session of its own without readonly, limits or tenant scope, so it can run migrations, commands
 // and queries; its INSERTs with rows in the request read them from a file (insert-statement.ts).
 import type * as ChdbModule from 'chdb'
+import { quoteIdentifier, quoteString } from '../sql-quote.js'
 import { headerLength, outputMode } from './formats.js'
 import type { OutputMode } from './formats.js'
 import { ClickHouseHttpError, fromEngineError, insertDataError, refusal } from './errors.js'
@@ -96,15 +97,6 @@ export interface QueryAnswer {
 
 const QUERY_SIZE_LIMIT_BYTES = 4 << 20
 
-/** String literal in ClickHouse SQL: any bytes, with backslash, quote and NUL escaped. */
-export function quoteString(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\0/g, '\\0')}'`
-}
-
-/** Back-quoted identifier, escaped as quoteString() escapes. */
-export function quoteIdentifier(name: string): string {
-  return `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`').replace(/\0/g, '\\0')}\``
-}
 
 export class Engine {
   readonly #chdb: Chdb
