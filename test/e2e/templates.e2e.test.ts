@@ -28,10 +28,17 @@ describe('template groups end to end', () => {
     const client = rt.clickhouse!.client
     const db = iso.database
     const total = DATASETS.length * 2000
-    await waitFor(`${total} rows`, async () => {
-      const rs = await client.query({ query: `SELECT count() AS n FROM ${db}.logs`, format: 'JSONEachRow' })
-      const [row] = await rs.json<{ n: string }>()
-      return Number(row!.n) >= total ? true : undefined
+    // The views (pattern_aliases, patterns) are filled by the same INSERTs as logs, but a reader
+    // in another session can see a batch's rows before them: wait for both to have caught up too.
+    const aliasesOf = async (from: string) =>
+      JSON.stringify(await (await client.query({ query: `SELECT Alias AS a, argMax(PatternId, at) AS p FROM (${from}) GROUP BY a ORDER BY a`, format: 'JSONEachRow' })).json())
+    await waitFor(`${total} rows, their patterns and aliases`, async () => {
+      const rs = await client.query({ query: `SELECT (SELECT count() FROM ${db}.logs) AS n, (SELECT countMerge(Count) FROM ${db}.patterns) AS counted`, format: 'JSONEachRow' })
+      const [row] = await rs.json<{ n: string; counted: string }>()
+      if (Number(row!.n) < total || Number(row!.counted) < total) return undefined
+      const derived = await aliasesOf(`SELECT Alias, PatternId, ObservedTimestamp AS at FROM ${db}.logs ARRAY JOIN PatternAliases AS Alias`)
+      const viewed = await aliasesOf(`SELECT Alias, PatternId, MergedAt AS at FROM ${db}.pattern_aliases`)
+      return derived === viewed ? true : undefined
     }, 180_000)
     const rows = await (await client.query({ query: `SELECT id, PatternId AS p FROM ${db}.logs FINAL`, format: 'JSONEachRow' })).json<{ id: string; p: string }>()
     const aliasRows = await (await client.query({ query: `SELECT Alias AS a, argMax(PatternId, MergedAt) AS p FROM ${db}.pattern_aliases GROUP BY Alias`, format: 'JSONEachRow' })).json<{ a: string; p: string }>()
