@@ -4,6 +4,10 @@
 // `dropped` notice once it catches up. A client whose queue stays full for `stuckMs` is closed.
 // Replies obey the same rule: a client that sends without reading gets none past the socket's
 // high-water mark (they are dropped and counted) and is closed once that lasts `stuckMs`.
+// A fast reader of a busy stream gets what it can read: a full queue is written to the socket
+// before any frame is dropped, and frames left queued because the socket's buffer was full are
+// written as soon as it drains, not at the next round of writes or pump tick (a local client
+// following every log at ~12 000 logs/s lost half of them).
 import type { WebSocket } from 'ws'
 import type { Channel, FilterableLog } from './protocol.js'
 import { parseSeverity } from '@sluice/core'
@@ -25,7 +29,7 @@ export interface ClientOptions {
 
 /** The parts of a `ws` WebSocket used here that are not public API (stable across ws 7–8). */
 type WsInternals = {
-  _socket?: { cork(): void; uncork(): void; write(chunk: Buffer): boolean }
+  _socket?: { cork(): void; uncork(): void; write(chunk: Buffer): boolean; readonly writableNeedDrain: boolean; once(event: 'drain', listener: () => void): unknown }
   _extensions?: Record<string, unknown>
 }
 
@@ -77,6 +81,8 @@ export class StreamClient {
   #fullSince = 0
   /** Since when replies have found the socket over the high-water mark (0: they have not). */
   #blockedSince = 0
+  /** A pump left frames queued and waits for the socket's 'drain' to write them. */
+  #awaitingDrain = false
   readonly #o: ClientOptions
 
   constructor(socket: WebSocket, opts: ClientOptions & { authenticated: boolean }) {
@@ -122,6 +128,9 @@ export class StreamClient {
 
   /** Queues a frame made by textFrame; the same bytes are shared by every client that wants them. */
   offer(frame: Buffer): void {
+    // A full queue goes to the socket first, as far as its buffer takes it (a Kafka batch can hold
+    // more than a queue of frames for one client): only a reader that does not keep up loses frames.
+    if (this.#queue.length >= this.#o.queueMessages && !this.paused && this.socket.bufferedAmount < HIGH_WATER_BYTES) this.pump()
     if (this.#queue.length >= this.#o.queueMessages) {
       this.#queue.shift()
       this.#dropped++
@@ -179,5 +188,16 @@ export class StreamClient {
     } finally {
       raw?.uncork()
     }
+    // Stopped at the high-water mark: go on once the socket has handed its buffer to the kernel.
+    if (this.#queue.length > 0 && raw?.writableNeedDrain && !this.#awaitingDrain) {
+      this.#awaitingDrain = true
+      raw.once('drain', this.#drained)
+    }
+  }
+
+  readonly #drained = (): void => {
+    this.#awaitingDrain = false
+    if (this.#o.onPending) this.#o.onPending(this)
+    else this.pump()
   }
 }
