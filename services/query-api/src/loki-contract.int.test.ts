@@ -38,7 +38,7 @@ import {
 } from './loki-fixture.js'
 import type { FixtureRow, Labels, SeriesPoints } from './loki-fixture.js'
 import { buildApp } from './service.js'
-import { serveTestLogs } from './test-store.js'
+import { listenQueryApi, serveTestLogs } from './test-store.js'
 import type { ServedLogs } from './test-store.js'
 
 // ---- the running service --------------------------------------------------------------------------
@@ -1442,6 +1442,31 @@ describe('live tail: /loki/api/v1/tail over WebSocket', () => {
     }
     expect(await closeOf('{service_name="worker"} | logfmt service_name="x"')).toEqual([1008, expect.stringMatching(/^unsupported LogQL: logfmt extraction into service_name/)])
     expect(await closeOf('{service_name=~"("}')).toEqual([1008, expect.stringMatching(/error parsing regexp: missing closing \)/)])
+  })
+
+  it('reads a busy stream page after page: more lines of one arrival time than a page, and one that reached ClickHouse after later ones', async () => {
+    // A page is QUERY_MAX_LINES lines; a gateway request stamps all its records with one arrival time.
+    const { app, baseUrl: tailUrl } = await listenQueryApi(ch, DATABASE, { QUERY_MAX_LINES: '50', QUERY_TAIL_POLL_MS: '100' })
+    onTestFinished(() => app.close())
+    const tenant = 'tail-busy'
+    const ws = new WebSocket(`${tailUrl.replace(/^http/, 'ws')}/loki/api/v1/tail?${encode({ query: '{service_name="busy"}', limit: '10' })}`, { headers: { 'X-Scope-OrgID': tenant } })
+    onTestFinished(() => ws.terminate())
+    const received: string[] = []
+    ws.on('message', (data) => {
+      for (const s of tailFrame.parse(JSON.parse(data.toString())).streams) for (const [, line] of s.values) received.push(line)
+    })
+    await once(ws, 'open')
+    await new Promise((r) => setTimeout(r, 300)) // the backlog (none) answered; polling
+    const now = BigInt(Date.now()) * 1_000_000n
+    const row = (id: string, observed: bigint, i: number) => ({ id, tenant, Timestamp: (now + BigInt(i)).toString(), ObservedTimestamp: observed.toString(), ServiceName: 'busy', SeverityText: 'INFO', SeverityNumber: 9, Body: id })
+    const burst = Array.from({ length: 170 }, (_, i) => row(`busy-${String(i).padStart(3, '0')}`, now, i))
+    await ch.client.insert({ table: `${DATABASE}.logs`, values: burst, format: 'JSONEachRow' })
+    await waitFor('the whole burst', () => received.length >= burst.length, 30_000)
+    // Observed before the burst, stored after it: found by the look-back.
+    await ch.client.insert({ table: `${DATABASE}.logs`, values: [row('busy-late', now - 2_000_000_000n, 0)], format: 'JSONEachRow' })
+    await waitFor('the late line', () => received.includes('busy-late'), 30_000)
+    await new Promise((r) => setTimeout(r, 1_000)) // a line sent twice would have come by now
+    expect(received.toSorted()).toEqual([...burst.map((r) => r.id), 'busy-late'].toSorted())
   })
 
   // Last in the file: it inserts rows stamped "now", which later default-range queries would see.

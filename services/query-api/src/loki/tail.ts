@@ -3,9 +3,14 @@
 // connected, in frames `{"streams":[…],"dropped_entries":null}`.
 //
 // New lines are found by when Sluice received them (ObservedTimestamp), not by their own time, so
-// a late or back-dated line still shows. Each poll looks back LAG_NS past its cursor, because a
-// record observed at t reaches ClickHouse a sink flush later; ids already sent in that window are
-// skipped. At most QUERY_TAIL_MAX_CONNECTIONS tails run at once, one poll each at a time.
+// a late or back-dated line still shows. A poll reads on from the last row it read, in the order
+// (ObservedTimestamp, Timestamp, id), at most QUERY_MAX_LINES rows: the frontier moves over every
+// row read, so a busy stream (a gateway request stamps all its records with one time) is read a
+// page after another rather than from the same place again. A record observed at t reaches
+// ClickHouse a sink flush later, perhaps after records observed later (another partition's flush):
+// each poll also counts the matching records in the LAG_NS before its frontier, and when there are
+// more than it sent, reads that window again and sends the ones it had not (ids sent are kept for
+// the window). At most QUERY_TAIL_MAX_CONNECTIONS tails run at once, one poll each at a time.
 // The tenant is settled before the upgrade, so a refused one (401, 403, a backlog beyond the
 // tenant's range limit) is an HTTP answer rather than a socket closed without a reason.
 import { websocketOnly } from '@sluice/observability'
@@ -14,11 +19,19 @@ import type { WebSocket } from 'ws'
 import type { LogExpr } from '../logql/ast.js'
 import { compileLines } from './compile.js'
 import type { LinesStatement, LogLine, Scope } from './compile.js'
+import type { Params } from './sql.js'
 import type { OutputRow } from './pipeline.js'
 import { int, str, time } from './params.js'
 import type { Query } from './params.js'
 
 type TailRow = OutputRow & { id: string; obs: string }
+
+/** Where a tail has read up to: the last row read, in (ObservedTimestamp, Timestamp, id) order. */
+interface Frontier {
+  obs: bigint
+  ts: bigint
+  id: string
+}
 
 export interface TailOptions {
   maxConnections: number
@@ -36,6 +49,10 @@ export interface TailOptions {
 }
 
 const LAG_NS = 10_000_000_000n
+
+const placeOf = (r: TailRow): Frontier => ({ obs: BigInt(r.obs), ts: BigInt(r.ts as string), id: r.id })
+/** Whether `a` comes after `b` in (ObservedTimestamp, Timestamp, id) order. */
+const isAfter = (a: Frontier, b: Frontier) => a.obs !== b.obs ? a.obs > b.obs : a.ts !== b.ts ? a.ts > b.ts : a.id > b.id
 const DAY_NS = 86_400_000_000_000n
 /** WebSocket close code "try again later" (RFC 6455 registry). */
 const TRY_AGAIN_LATER = 1013
@@ -81,43 +98,72 @@ export function registerTail(api: FastifyInstance, opts: TailOptions): void {
       return
     }
     open++
-    let cursor = BigInt(Date.now()) * 1_000_000n
-    const sent = new Map<string, bigint>()
+    const connectedNs = BigInt(Date.now()) * 1_000_000n
+    // Rows observed in the LAG_NS before connecting are new too, unless the backlog sent them.
+    let frontier: Frontier = { obs: connectedNs - LAG_NS, ts: 0n, id: '' }
+    /** Ids sent, with their place in the order, for the look-back window. */
+    const sent = new Map<string, Frontier>()
     let busy = false
     let closed = false
     const send = (rows: TailRow[], st: LinesStatement) => {
       if (rows.length && !closed) socket.send(JSON.stringify({ streams: opts.stream(rows.map(st.shape)), dropped_entries: null }))
     }
     const extra = 'id, toString(toUnixTimestamp64Nano(ObservedTimestamp)) AS obs'
+    const at = (p: Params, f: Frontier) => `(fromUnixTimestamp64Nano(${p.bind(f.obs.toString(), 'Int64')}), fromUnixTimestamp64Nano(${p.bind(f.ts.toString(), 'Int64')}), ${p.bind(f.id)})`
+    const observedAfter = (p: Params, ns: bigint, orAt = false) => `ObservedTimestamp ${orAt ? '>=' : '>'} fromUnixTimestamp64Nano(${p.bind(ns.toString(), 'Int64')})`
+    /** A statement for the matching rows within `bounds`: `rows` of them, oldest arrival first, or all (to count them). */
+    const statement = (bounds: (p: Params) => string[], rows?: number) =>
+      opts.prepare(scope, (s) =>
+        compileLines(s, expr, {
+          fromNs: startNs,
+          toNs: BigInt(Date.now()) * 1_000_000n + DAY_NS,
+          extra,
+          more: bounds,
+          ...(rows !== undefined && { tail: (p: Params) => `ORDER BY ObservedTimestamp, Timestamp, id LIMIT ${p.bind(rows, 'UInt32')}` }),
+        }),
+      )
+    /** Sends the rows not sent yet. */
+    const sendNew = (rows: TailRow[], st: LinesStatement) => {
+      const fresh = rows.filter((r) => !sent.has(r.id))
+      for (const r of fresh) sent.set(r.id, placeOf(r))
+      send(fresh, st)
+    }
     const poll = async () => {
       if (busy || closed) return
       busy = true
+      /** A whole page read: more may be waiting, read on without waiting for the next poll. */
+      let full = false
       try {
-        const now = BigInt(Date.now()) * 1_000_000n
-        const since = cursor - LAG_NS
-        const st = await opts.prepare(scope, (s) =>
-          compileLines(s, expr, {
-            fromNs: startNs,
-            toNs: now + DAY_NS,
-            extra,
-            tail: (p) => `ORDER BY ObservedTimestamp, Timestamp LIMIT ${p.bind(opts.maxLines, 'UInt32')}`,
-            more: (p) => [`ObservedTimestamp > fromUnixTimestamp64Nano(${p.bind(since.toString(), 'Int64')})`],
-          }),
-        )
-        const rows = ((await opts.query(st)) as TailRow[]).filter((r) => !sent.has(r.id))
-        for (const r of rows) {
-          const obs = BigInt(r.obs)
-          sent.set(r.id, obs)
-          if (obs > cursor) cursor = obs
+        // On from the frontier, which moves over every row read.
+        const from = frontier
+        const next = await statement((p) => [observedAfter(p, from.obs, true), `(ObservedTimestamp, Timestamp, id) > ${at(p, from)}`], opts.maxLines)
+        const rows = (await opts.query(next)) as TailRow[]
+        full = rows.length === opts.maxLines
+        sendNew(rows, next)
+        const last = rows.at(-1)
+        if (last) frontier = placeOf(last)
+        // Behind it: records that reached ClickHouse after records observed later.
+        const upTo = frontier
+        const windowFrom = upTo.obs - LAG_NS
+        let sentInWindow = 0
+        for (const [id, place] of sent) {
+          if (place.obs <= windowFrom) sent.delete(id)
+          else if (!isAfter(place, upTo)) sentInWindow++
         }
-        for (const [id, obs] of sent) if (obs < cursor - LAG_NS) sent.delete(id)
-        send(rows, st)
+        const behind = (p: Params) => [observedAfter(p, windowFrom), `(ObservedTimestamp, Timestamp, id) <= ${at(p, upTo)}`]
+        const all = await statement(behind)
+        const [stored] = (await opts.query({ ...all, query: `SELECT uniqExact(id) AS n FROM (${all.query})` })) as unknown as Array<{ n: string }>
+        if (Number(stored?.n ?? 0) > sentInWindow) {
+          const late = await statement(behind, sentInWindow + opts.maxLines)
+          sendNew((await opts.query(late)) as TailRow[], late)
+        }
       } catch (err) {
         req.log.warn({ err }, 'tail poll failed')
         failed(err)
       } finally {
         busy = false
       }
+      if (full) setImmediate(() => void poll())
     }
     /** Closes the socket after a failed statement: the client's request (1008, its reason) or ours (1011). */
     const failed = (err: unknown) => {
@@ -132,14 +178,14 @@ export function registerTail(api: FastifyInstance, opts: TailOptions): void {
       clearInterval(timer)
     })
     // The backlog: newest `limit` lines since start, sent oldest first; then the polls.
-    const backlogOf = (s: Scope) => compileLines(s, expr, { fromNs: startNs, toNs: cursor + 1n, extra, tail: (p) => `ORDER BY TimestampTime DESC, Timestamp DESC LIMIT ${p.bind(limit, 'UInt32')}` })
+    const backlogOf = (s: Scope) => compileLines(s, expr, { fromNs: startNs, toNs: connectedNs + 1n, extra, tail: (p) => `ORDER BY TimestampTime DESC, Timestamp DESC LIMIT ${p.bind(limit, 'UInt32')}` })
     void opts.prepare(scope, backlogOf).then(
       (backlog) =>
         opts
           .query(backlog)
           .then((found) => {
             const rows = found as TailRow[]
-            for (const r of rows) sent.set(r.id, BigInt(r.obs))
+            for (const r of rows) sent.set(r.id, placeOf(r))
             send(rows.reverse(), backlog)
             if (!closed) timer = setInterval(() => void poll(), opts.pollMs)
           })
