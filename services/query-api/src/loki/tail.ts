@@ -8,9 +8,9 @@
 // row read, so a busy stream (a gateway request stamps all its records with one time) is read a
 // page after another rather than from the same place again. A record observed at t reaches
 // ClickHouse a sink flush later, perhaps after records observed later (another partition's flush):
-// each poll also counts the matching records in the LAG_NS before its frontier, and when there are
-// more than it sent, reads that window again and sends the ones it had not (ids sent are kept for
-// the window). At most QUERY_TAIL_MAX_CONNECTIONS tails run at once, one poll each at a time.
+// while lines came in the last LAG_NS, each poll also counts the matching records in the LAG_NS
+// before its frontier, and when there are more than it sent, reads that window again and sends
+// the ones it had not (ids sent are kept for the window). At most QUERY_TAIL_MAX_CONNECTIONS tails run at once, one poll each at a time.
 // The tenant is settled before the upgrade, so a refused one (401, 403, a backlog beyond the
 // tenant's range limit) is an HTTP answer rather than a socket closed without a reason.
 import { websocketOnly } from '@sluice/observability'
@@ -49,6 +49,7 @@ export interface TailOptions {
 }
 
 const LAG_NS = 10_000_000_000n
+const LAG_MS = Number(LAG_NS / 1_000_000n)
 
 const placeOf = (r: TailRow): Frontier => ({ obs: BigInt(r.obs), ts: BigInt(r.ts as string), id: r.id })
 /** Whether `a` comes after `b` in (ObservedTimestamp, Timestamp, id) order. */
@@ -101,6 +102,8 @@ export function registerTail(api: FastifyInstance, opts: TailOptions): void {
     const connectedNs = BigInt(Date.now()) * 1_000_000n
     // Rows observed in the LAG_NS before connecting are new too, unless the backlog sent them.
     let frontier: Frontier = { obs: connectedNs - LAG_NS, ts: 0n, id: '' }
+    /** When a poll last read rows past the frontier (ms). */
+    let readAt = Date.now()
     /** Ids sent, with their place in the order, for the look-back window. */
     const sent = new Map<string, Frontier>()
     let busy = false
@@ -128,6 +131,23 @@ export function registerTail(api: FastifyInstance, opts: TailOptions): void {
       for (const r of fresh) sent.set(r.id, placeOf(r))
       send(fresh, st)
     }
+    /** Sends the lines of the LAG_NS before the frontier that it has not sent, if there are any. */
+    const lookBack = async () => {
+      const upTo = frontier
+      const windowFrom = upTo.obs - LAG_NS
+      let sentInWindow = 0
+      for (const [id, place] of sent) {
+        if (place.obs <= windowFrom) sent.delete(id)
+        else if (!isAfter(place, upTo)) sentInWindow++
+      }
+      const behind = (p: Params) => [observedAfter(p, windowFrom), `(ObservedTimestamp, Timestamp, id) <= ${at(p, upTo)}`]
+      const all = await statement(behind)
+      const [stored] = (await opts.query({ ...all, query: `SELECT uniqExact(id) AS n FROM (${all.query})` })) as unknown as Array<{ n: string }>
+      if (Number(stored?.n ?? 0) > sentInWindow) {
+        const late = await statement(behind, sentInWindow + opts.maxLines)
+        sendNew((await opts.query(late)) as TailRow[], late)
+      }
+    }
     const poll = async () => {
       if (busy || closed) return
       busy = true
@@ -141,22 +161,13 @@ export function registerTail(api: FastifyInstance, opts: TailOptions): void {
         full = rows.length === opts.maxLines
         sendNew(rows, next)
         const last = rows.at(-1)
-        if (last) frontier = placeOf(last)
-        // Behind it: records that reached ClickHouse after records observed later.
-        const upTo = frontier
-        const windowFrom = upTo.obs - LAG_NS
-        let sentInWindow = 0
-        for (const [id, place] of sent) {
-          if (place.obs <= windowFrom) sent.delete(id)
-          else if (!isAfter(place, upTo)) sentInWindow++
+        if (last) {
+          frontier = placeOf(last)
+          readAt = Date.now()
         }
-        const behind = (p: Params) => [observedAfter(p, windowFrom), `(ObservedTimestamp, Timestamp, id) <= ${at(p, upTo)}`]
-        const all = await statement(behind)
-        const [stored] = (await opts.query({ ...all, query: `SELECT uniqExact(id) AS n FROM (${all.query})` })) as unknown as Array<{ n: string }>
-        if (Number(stored?.n ?? 0) > sentInWindow) {
-          const late = await statement(behind, sentInWindow + opts.maxLines)
-          sendNew((await opts.query(late)) as TailRow[], late)
-        }
+        // Behind it: records that reached ClickHouse after records observed later, looked for while
+        // lines came in the last LAG_NS (a tail of a quiet stream runs one statement a poll).
+        if (Date.now() - readAt <= LAG_MS) await lookBack()
       } catch (err) {
         req.log.warn({ err }, 'tail poll failed')
         failed(err)
