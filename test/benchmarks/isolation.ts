@@ -21,6 +21,7 @@ export function isolatedEnv(ctx: BenchContext, section: string, dataDir: string)
     // Off (0): sections that run several gateways would share 5514.
     SYSLOG_TCP_PORT: '0',
     SYSLOG_UDP_PORT: '0',
+    GATEWAY_OTLP_GRPC_PORT: '0',
     QUERY_API_PORT: '0',
     SINK_PORT: '0',
     ENRICHER_PORT: '0',

@@ -201,6 +201,7 @@ export async function runSuite(o: SuiteOptions): Promise<FaultResult[]> {
       GATEWAY_PORT: '0',
       SYSLOG_TCP_PORT: '0',
       SYSLOG_UDP_PORT: '0',
+      GATEWAY_OTLP_GRPC_PORT: '0',
       QUERY_API_PORT: '0',
       SINK_PORT: '0',
       ENRICHER_PORT: '0',

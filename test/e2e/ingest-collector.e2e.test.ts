@@ -1,10 +1,11 @@
 // The real OpenTelemetry Collector in front of the real pipeline: README tells Collector users to
-// point an otlphttp exporter at the gateway, and this suite is what keeps that true. The Collector
+// point an otlphttp or a gRPC otlp exporter at the gateway, and this suite is what keeps that true. The Collector
 // is built from the upstream Go modules (test/shippers/otelcol, by test/shippers/build-otelcol.sh:
 // minutes cold, seconds from Go's build cache) and run as a child process with a generated config.
 //   - otlp receiver → batch → otlphttp exporter, as protobuf and as JSON (gzip-compressed, the
-//     exporter's default): what the OpenTelemetry JS SDK sends into the Collector arrives in
-//     ClickHouse with every field as the SDK sent it.
+//     exporter's default), and → the gRPC otlp exporter (OTLP/gRPC, GATEWAY_OTLP_GRPC_PORT): what
+//     the OpenTelemetry JS SDK sends into the Collector arrives in ClickHouse with every field as
+//     the SDK sent it.
 //   - filelog receiver → batch → otlphttp: lines of a file, parsed for time and level by the
 //     Collector, arrive as records of the service the config names.
 // The contrib elasticsearch exporter is not built (the Go module proxy serves no version of it),
@@ -120,9 +121,11 @@ const SPAN_ID = '00f067aa0ba902b7'
 
 // `otlphttp` (README's spelling) is the name every Collector release knows; by v0.160 it became a
 // deprecated alias of `otlp_http` (a warning at start), so both spellings are tested.
+// The gRPC exporter (`otlp`, `otlp_grpc` since v0.160) sends to GATEWAY_OTLP_GRPC_PORT.
 const OTLP_CASES = [
-  { name: 'proto', exporter: 'otlphttp/sluice', settings: {} },
-  { name: 'json', exporter: 'otlp_http/sluice', settings: { encoding: 'json' } },
+  { name: 'proto', exporter: 'otlphttp/sluice', settings: {}, grpc: false },
+  { name: 'json', exporter: 'otlp_http/sluice', settings: { encoding: 'json' }, grpc: false },
+  { name: 'grpc', exporter: 'otlp_grpc/sluice', settings: { tls: { insecure: true } }, grpc: true },
 ] as const
 
 describe('OpenTelemetry Collector → gateway end to end', () => {
@@ -139,15 +142,16 @@ describe('OpenTelemetry Collector → gateway end to end', () => {
   })
 
   it.for(OTLP_CASES)('delivers what the JS SDK sends to its otlp receiver through the $exporter exporter as $name, every field as sent', async (c) => {
-    const rt = await startSluice(['gateway', 'enricher', 'clickhouse-sink', 'query-api'], isolation())
+    const grpcPort = c.grpc ? await freePort() : 0
+    const rt = await startSluice(['gateway', 'enricher', 'clickhouse-sink', 'query-api'], isolation({ GATEWAY_OTLP_GRPC_PORT: String(grpcPort) }))
     const q = rt.addresses['query-api']!
     const tenant = 'otelcol-e2e'
     const port = await freePort()
     const collector = await startCollector({
       receivers: { otlp: { protocols: { http: { endpoint: `127.0.0.1:${port}` } } } },
       processors: { batch: {} },
-      // The exporter appends /v1/logs to the endpoint itself.
-      exporters: { [c.exporter]: { endpoint: rt.addresses.gateway!, headers: { 'x-sluice-tenant': tenant }, ...c.settings } },
+      // An HTTP exporter appends /v1/logs to the endpoint itself; the gRPC one takes host:port.
+      exporters: { [c.exporter]: { endpoint: c.grpc ? `127.0.0.1:${grpcPort}` : rt.addresses.gateway!, headers: { 'x-sluice-tenant': tenant }, ...c.settings } },
       service: { telemetry: TELEMETRY, pipelines: { logs: { receivers: ['otlp'], processors: ['batch'], exporters: [c.exporter] } } },
     })
 

@@ -72,6 +72,7 @@ export function isolationOn(infra: Infra, extra: Record<string, string> = {}): I
     // Off unless a test asks (0 switches a listener off): parallel runtimes would share 5514 (8123).
     SYSLOG_TCP_PORT: '0',
     SYSLOG_UDP_PORT: '0',
+    GATEWAY_OTLP_GRPC_PORT: '0',
     CLICKHOUSE_HTTP_PORT: '0',
     QUERY_API_PORT: '0',
     SINK_PORT: '0',

@@ -17,6 +17,8 @@ export const envSchema = z.object({
   GATEWAY_MAX_ERRORS_REPORTED: positiveInt(100),
   /** Bytes of records waiting for Kafka's acknowledgement at most; past it requests get 429 + Retry-After. */
   GATEWAY_MAX_IN_FLIGHT_BYTES: positiveInt(64 * 1024 * 1024),
+  /** OTLP/gRPC listener (LogsService/Export, the Collector's `otlp` exporter); 0 switches it off. */
+  GATEWAY_OTLP_GRPC_PORT: port(4317),
   /** Syslog listeners (RFC 5424 and 3164); 0 switches one off. */
   SYSLOG_TCP_PORT: port(5514),
   SYSLOG_UDP_PORT: port(5514),
@@ -41,6 +43,7 @@ export function loadConfig(env?: Env) {
     maxRecordBytes: e.GATEWAY_MAX_RECORD_BYTES,
     maxErrorsReported: e.GATEWAY_MAX_ERRORS_REPORTED,
     maxInFlightBytes: e.GATEWAY_MAX_IN_FLIGHT_BYTES,
+    otlpGrpcPort: e.GATEWAY_OTLP_GRPC_PORT,
     syslogTcpPort: e.SYSLOG_TCP_PORT,
     syslogUdpPort: e.SYSLOG_UDP_PORT,
     syslogTenant: e.SYSLOG_TENANT ?? e.GATEWAY_DEFAULT_TENANT,

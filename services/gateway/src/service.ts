@@ -1,8 +1,8 @@
 // Gateway: the front door. Every protocol it speaks — Sluice's JSON/NDJSON and OTLP/HTTP at
-// /v1/logs, Loki push, Elasticsearch bulk, syslog over TCP and UDP — reads its wire format into
-// records and hands them to the one accept path (ingest.ts): validated, encoded as Avro, produced
-// to logs.raw, and answered only once Kafka acknowledged them. Protocol modules: protocols/*.ts
-// (HTTP routes), syslog.ts (listeners).
+// /v1/logs, OTLP/gRPC, Loki push, Elasticsearch bulk, syslog over TCP and UDP — reads its wire
+// format into records and hands them to the one accept path (ingest.ts): validated, encoded as
+// Avro, produced to logs.raw, and answered only once Kafka acknowledged them. Protocol modules:
+// protocols/*.ts (HTTP routes; otlp-grpc.ts its own listener), syslog.ts (listeners).
 import compress from '@fastify/compress'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { LogEvent } from '@sluice/core'
@@ -17,6 +17,8 @@ import { registerElastic } from './protocols/elastic.js'
 import { registerLoki } from './protocols/loki.js'
 import { registerNative } from './protocols/native.js'
 import { registerOtlp } from './protocols/otlp.js'
+import { startOtlpGrpc } from './protocols/otlp-grpc.js'
+import type { OtlpGrpcListener } from './protocols/otlp-grpc.js'
 import { startSyslog } from './syslog.js'
 import type { SyslogListeners } from './syslog.js'
 
@@ -97,14 +99,21 @@ export function createService(config: Config, deps: DepsFor<{ kafka: true; regis
   const gatewayDeps = { ...deps, codec: deps.codecs.raw }
   const ctx = protocolContext(config, gatewayDeps)
   let syslog: SyslogListeners | undefined
+  let grpc: OtlpGrpcListener | undefined
   return {
     app: buildApp(config, gatewayDeps, ctx),
     listen: { host: config.host, port: config.port },
     async start() {
       syslog = await startSyslog(ctx)
+      try {
+        grpc = await startOtlpGrpc(ctx)
+      } catch (err) {
+        await syslog.close()
+        throw err
+      }
     },
     async close() {
-      await syslog?.close()
+      await Promise.all([syslog?.close(), grpc?.close()])
     },
   }
 }

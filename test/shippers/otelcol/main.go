@@ -10,7 +10,7 @@
 //
 //	receivers   otlp (gRPC and HTTP), filelog
 //	processors  batch
-//	exporters   otlphttp
+//	exporters   otlp (gRPC), otlphttp
 //
 // The contrib elasticsearch exporter is left out: the Go module proxy serves no version of
 // github.com/open-telemetry/opentelemetry-collector-contrib/exporter/elasticsearchexporter.
@@ -28,6 +28,7 @@ import (
 	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
 	"go.opentelemetry.io/collector/confmap/provider/yamlprovider"
 	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/otlpexporter"
 	"go.opentelemetry.io/collector/exporter/otlphttpexporter"
 	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/processor"
@@ -46,7 +47,7 @@ func components() (otelcol.Factories, error) {
 	if f.Processors, err = otelcol.MakeFactoryMap[processor.Factory](batchprocessor.NewFactory()); err != nil {
 		return f, err
 	}
-	if f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](otlphttpexporter.NewFactory()); err != nil {
+	if f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](otlpexporter.NewFactory(), otlphttpexporter.NewFactory()); err != nil {
 		return f, err
 	}
 	return f, nil

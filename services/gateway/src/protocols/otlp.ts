@@ -27,7 +27,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { SluiceError, nowNs } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
 import type { ParsedBody } from '../body.js'
-import type { EventDefaults, Ingested } from '../ingest.js'
+import type { EventDefaults, IngestDefaults, Ingested } from '../ingest.js'
 import { releaseBody } from '../protocol.js'
 import type { ProtocolContext } from '../protocol.js'
 import { readOtlpJson } from './otlp-json.js'
@@ -115,17 +115,27 @@ function eventDefaults(req: FastifyRequest, ctx: ProtocolContext): EventDefaults
 
 const NOTHING: Ingested = { accepted: 0, rejected: 0, errors: [], forbidden: 0 }
 
-async function respond(batch: Batch, defaults: EventDefaults, encoding: Encoding, req: FastifyRequest, reply: FastifyReply, ctx: ProtocolContext): Promise<FastifyReply> {
+/**
+ * Hands a read request's records to the accept path; resolves with what partial_success reports:
+ * the records refused, and why ("<index>: <field> <message>; …"). `encoded` runs once every record
+ * is encoded, before Kafka's answer (the caller lets the request's body go).
+ */
+export async function acceptOtlp(batch: Batch, defaults: IngestDefaults, ctx: ProtocolContext, encoded?: () => void): Promise<{ rejected: number; message: string }> {
   const readerErrors = new Set(batch.errors.map((e) => e.index))
   let result = NOTHING
   if (batch.records.length > 0) {
-    const accepting = ctx.ingest.records(batch.records, { ...defaults, access: req.access }, batch.errors)
+    const accepting = ctx.ingest.records(batch.records, defaults, batch.errors)
     // Nothing of the batch is needed once its records are encoded (see releaseBody).
     batch.records.length = 0
-    releaseBody(req)
+    encoded?.()
     result = await accepting
   }
-  const message = describe(result.errors, readerErrors, ctx.config.maxErrorsReported)
+  return { rejected: result.rejected, message: describe(result.errors, readerErrors, ctx.config.maxErrorsReported) }
+}
+
+async function respond(batch: Batch, defaults: EventDefaults, encoding: Encoding, req: FastifyRequest, reply: FastifyReply, ctx: ProtocolContext): Promise<FastifyReply> {
+  const result = await acceptOtlp(batch, { ...defaults, access: req.access }, ctx, () => releaseBody(req))
+  const message = result.message
   if (encoding === 'protobuf') return reply.code(200).type(PROTOBUF).send(encodeResponse(result.rejected, message))
   // int64 in proto3 JSON is a decimal string.
   return reply.code(200).type(JSON_TYPE).send(result.rejected > 0 ? { partialSuccess: { rejectedLogRecords: String(result.rejected), errorMessage: message } } : {})
