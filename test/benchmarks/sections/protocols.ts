@@ -6,6 +6,8 @@
 // during its windows per second of them; the headline is its ratio to the native NDJSON path.
 // Syslog has no answers: its TCP connections write octet-counted frames as fast as the gateway
 // reads them (TCP backpressure), and its window ends when the last written record is in Kafka.
+// OTLP/gRPC sends the OTLP protobuf bodies as Export calls, one channel a connection, each waiting
+// for its answer before the next (as an exporter does).
 import { once } from 'node:events'
 import net from 'node:net'
 import path from 'node:path'
@@ -19,6 +21,7 @@ import { esBulkBodies, lokiProtobufBodies, otlpJsonBodies, otlpProtobufBodies, s
 import type { Section, SectionResult } from '../section.js'
 import type { Row } from '../table.js'
 import { freePort } from '../../infra/ports.js'
+import { Client, credentials } from '@grpc/grpc-js'
 
 const SECTION = 'ingest protocols'
 export const PROTOCOL_TARGET_RATIO = 0.8
@@ -31,6 +34,8 @@ interface HttpProtocol {
 }
 
 const SYSLOG = 'syslog TCP (RFC 5424, octet-counted)'
+const GRPC = 'OTLP/gRPC'
+const EXPORT = '/opentelemetry.proto.collector.logs.v1.LogsService/Export'
 
 interface Measured {
   name: string
@@ -63,6 +68,31 @@ async function syslogLoad(port: number, chunks: readonly RequestBody[], connecti
   return written
 }
 
+/** Export calls of `bodies` over `connections` channels until the deadline; the records of the calls answered OK, and the failed calls. */
+async function grpcLoad(port: number, bodies: readonly RequestBody[], connections: number, durationMs: number): Promise<{ accepted: number; failures: number; firstError?: string }> {
+  const deadline = performance.now() + durationMs
+  let accepted = 0
+  let failures = 0
+  let firstError: string | undefined
+  await Promise.all(
+    Array.from({ length: connections }, async (_, c) => {
+      // A channel each: grpc-js would otherwise share one connection among clients of one address.
+      const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 })
+      let next = c * 7
+      while (performance.now() < deadline) {
+        const body = bodies[next++ % bodies.length]!
+        const error = await new Promise<Error | null>((resolve) => client.makeUnaryRequest(EXPORT, (b: Buffer) => b, (b: Buffer) => b, body.body, (err) => resolve(err)))
+        if (error) {
+          failures++
+          firstError ??= error.message
+        } else accepted += body.records
+      }
+      client.close()
+    }),
+  )
+  return { accepted, failures, ...(firstError !== undefined && { firstError }) }
+}
+
 async function waitForCount(count: () => Promise<number>, target: number, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
@@ -77,7 +107,8 @@ export const ingestProtocols: Section = {
   async run(ctx): Promise<SectionResult> {
     const { config } = ctx
     const syslogPort = await freePort()
-    const env = { ...isolatedEnv(ctx, 'proto', path.join(config.outDir, `proto-${config.runId}`)), SYSLOG_TCP_PORT: String(syslogPort) }
+    const grpcPort = await freePort()
+    const env = { ...isolatedEnv(ctx, 'proto', path.join(config.outDir, `proto-${config.runId}`)), SYSLOG_TCP_PORT: String(syslogPort), GATEWAY_OTLP_GRPC_PORT: String(grpcPort) }
     const kafka = benchKafka(ctx.infra)
     const inTopic = () => topicRecordCount(kafka, env.TOPIC_LOGS_RAW)
     ctx.log('protocols: encoding the bodies of every protocol')
@@ -90,12 +121,13 @@ export const ingestProtocols: Section = {
       { name: 'Elasticsearch _bulk', path: '/_bulk?filter_path=errors,items.*.error,items.*.status', contentType: 'application/x-ndjson', bodies: esBulkBodies(ctx.bodies) },
     ]
     const syslog = syslogChunks(ctx.bodies)
+    const otlpBodies = protocols.find((p) => p.name === 'OTLP protobuf')!.bodies
     const durationMs = config.protocolDurationS * 1000
     const warmupMs = Math.min(config.warmupS, 2) * 1000
 
     ctx.log('protocols: starting the gateway child')
     const child = await startChild({ name: 'gateway', targets: 'gateway', expect: ['gateway'], env, nodeArgs: config.childNodeArgs, startTimeoutMs: config.childStartTimeoutMs, stopTimeoutMs: config.childStopTimeoutMs })
-    const names = [...protocols.map((p) => p.name), SYSLOG]
+    const names = [...protocols.map((p) => p.name), GRPC, SYSLOG]
     // Summed over a protocol's windows; CPU per record is worked out from them at the end.
     const totals = new Map<string, Omit<Measured, 'cpuUsPerRecord'> & { cpuUs: number }>(names.map((name) => [name, { name, records: 0, elapsedS: 0, cpuUs: 0, failures: 0, acknowledged: 0 }]))
     const loads: Record<string, LoadResult[]> = {}
@@ -115,6 +147,13 @@ export const ingestProtocols: Section = {
           await waitForCount(inTopic, before + written, 60_000)
           t.elapsedS += (performance.now() - t0) / 1000
           t.acknowledged += written
+        } else if (name === GRPC) {
+          const t0 = performance.now()
+          const r = await grpcLoad(grpcPort, otlpBodies, config.connections, windowMs)
+          t.elapsedS += (performance.now() - t0) / 1000
+          t.acknowledged += r.accepted
+          t.failures += r.failures
+          if (r.firstError !== undefined) t.firstError ??= r.firstError
         } else {
           const r = await runLoad({ ...httpLoad(protocols.find((p) => p.name === name)!), durationMs: windowMs })
           ;(loads[name] ??= []).push(r)
@@ -132,6 +171,7 @@ export const ingestProtocols: Section = {
       if (warmupMs > 0) {
         ctx.log('protocols: warming up every protocol')
         for (const p of protocols) await runLoad({ ...httpLoad(p), durationMs: warmupMs })
+        await grpcLoad(grpcPort, otlpBodies, config.connections, warmupMs)
         const warm = await inTopic()
         const written = await syslogLoad(syslogPort, syslog, config.connections, warmupMs)
         await waitForCount(inTopic, warm + written, 60_000)
