@@ -10,7 +10,8 @@
 // ClickHouse a sink flush later, perhaps after records observed later (another partition's flush):
 // while lines came in the last LAG_NS, each poll also counts the matching records in the LAG_NS
 // before its frontier, and when there are more than it sent, reads that window again and sends
-// the ones it had not (ids sent are kept for the window). At most QUERY_TAIL_MAX_CONNECTIONS tails run at once, one poll each at a time.
+// the ones it had not (ids sent are kept for the window). At most QUERY_TAIL_MAX_CONNECTIONS tails
+// run at once, one poll each at a time.
 // The tenant is settled before the upgrade, so a refused one (401, 403, a backlog beyond the
 // tenant's range limit) is an HTTP answer rather than a socket closed without a reason.
 import { websocketOnly } from '@sluice/observability'
