@@ -73,23 +73,26 @@ export function requestedTenant(req: Pick<FastifyRequest, 'headers'>, headers: r
 const twoTenants = (where: string, tenant: string, other: string, otherTenant: string) =>
   new SluiceError('VALIDATION_FAILED', `the request names two tenants: ${where} ${tenant}, ${other} ${otherTenant}; name one`)
 
-function remoteOf(req: FastifyRequest): string {
-  return req.socket?.remoteAddress ?? ''
+/** Who is calling, for audit rows: an HTTP request, or a call at another door (its address and what it asked for). */
+type Caller = FastifyRequest | { remote: string; target: string }
+
+function remoteOf(caller: Caller): string {
+  return 'target' in caller ? caller.remote : (caller.socket?.remoteAddress ?? '')
 }
 
-function routeOf(req: FastifyRequest): string {
-  return `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`
+function routeOf(caller: Caller): string {
+  return 'target' in caller ? caller.target : `${caller.method} ${caller.routeOptions.url ?? caller.url.split('?')[0]}`
 }
 
 // A class rather than closures: one small object per request, on the gateway's hot path too.
 class RequestAccess implements Access {
   readonly principal: Principal | null
   readonly keyId: string
-  #req: FastifyRequest
+  #caller: Caller
   #security: Security
 
-  constructor(req: FastifyRequest, security: Security, principal: Principal | null) {
-    this.#req = req
+  constructor(caller: Caller, security: Security, principal: Principal | null) {
+    this.#caller = caller
     this.#security = security
     this.principal = principal
     this.keyId = principal?.keyId ?? 'anonymous'
@@ -99,13 +102,32 @@ class RequestAccess implements Access {
     try {
       return this.#security.auth.tenant(this.principal, requested, fallback)
     } catch (err) {
-      this.audit({ action: 'auth.refused', outcome: 'refused', tenant: requested ?? '', target: routeOf(this.#req), reason: isSluiceError(err) ? err.message : 'refused' })
+      this.audit({ action: 'auth.refused', outcome: 'refused', tenant: requested ?? '', target: routeOf(this.#caller), reason: isSluiceError(err) ? err.message : 'refused' })
       throw err
     }
   }
 
   audit(entry: Omit<AuditEntry, 'keyId' | 'remote'>): void {
-    this.#security.audit.record({ ...entry, keyId: this.keyId, remote: remoteOf(this.#req) })
+    this.#security.audit.record({ ...entry, keyId: this.keyId, remote: remoteOf(this.#caller) })
+  }
+}
+
+/** A refused key, audited. */
+function refused(security: Security, caller: Caller, err: unknown): void {
+  security.audit.record({ action: 'auth.refused', outcome: 'refused', tenant: '', keyId: '', target: routeOf(caller), reason: isSluiceError(err) ? err.message : 'refused', remote: remoteOf(caller) })
+}
+
+/**
+ * The guard for a door that is not an HTTP route (the gateway's OTLP/gRPC listener): the key in
+ * `headers` checked for `scope`, a refusal audited as the HTTP guard audits it, and the tenant rule.
+ * Throws UNAUTHORIZED or FORBIDDEN.
+ */
+export function authenticateCall(security: Security, headers: Record<string, string | string[] | undefined>, scope: Scope, caller: { remote: string; target: string }): Access {
+  try {
+    return new RequestAccess(caller, security, security.auth.authenticate(headers, scope))
+  } catch (err) {
+    refused(security, caller, err)
+    throw err
   }
 }
 
@@ -127,7 +149,7 @@ export function installGuard(app: FastifyInstance, security: Security, scope: Sc
       done()
     } catch (err) {
       req.access = new RequestAccess(req, security, null)
-      security.audit.record({ action: 'auth.refused', outcome: 'refused', tenant: '', keyId: '', target: routeOf(req), reason: isSluiceError(err) ? err.message : 'refused', remote: remoteOf(req) })
+      refused(security, req, err)
       done(err as Error)
     }
   })

@@ -8,7 +8,7 @@ export { Gauges, TenantSettingsTable, TokenBuckets, parseTenantsFile, tenantsFil
 export type { TenantSettings, TenantsFile } from './tenants.js'
 export { createProcessSecurity, loadSecurityConfig, openSecurity, securityEnv } from './security.js'
 export type { ProcessSecurity, Security, SecurityConfig } from './security.js'
-export { LOKI_TENANT_HEADERS, TENANT_HEADERS, installGuard, requestedTenant } from './fastify.js'
+export { LOKI_TENANT_HEADERS, TENANT_HEADERS, authenticateCall, installGuard, requestedTenant } from './fastify.js'
 export type { Access } from './fastify.js'
 export { DEFAULT_HTTP_SETTINGS, httpEnv, httpSettingsFrom } from './hardening.js'
 export type { HttpEnv, HttpSettings } from './hardening.js'

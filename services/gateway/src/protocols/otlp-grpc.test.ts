@@ -21,10 +21,8 @@ import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from '../config.js'
 import { protocolContext } from '../service.js'
 import { decoded, fakeProducer, jsonCodec } from '../test-fakes.js'
-import { startOtlpGrpc } from './otlp-grpc.js'
+import { EXPORT_PATH, startOtlpGrpc } from './otlp-grpc.js'
 import { spec } from './otlp-proto.js'
-
-const EXPORT = '/opentelemetry.proto.collector.logs.v1.LogsService/Export'
 
 async function freePort(): Promise<number> {
   const s = createServer().listen(0, '127.0.0.1')
@@ -81,7 +79,7 @@ function call(address: string, body: Buffer, metadata: Record<string, string> = 
   const md = new Metadata()
   for (const [k, v] of Object.entries(metadata)) md.set(k, v)
   return new Promise((resolve) => {
-    client.makeUnaryRequest(EXPORT, (b: Buffer) => b, (b: Buffer) => b, body, md, (error, response) => resolve(error ? { error } : { response: response! }))
+    client.makeUnaryRequest(EXPORT_PATH, (b: Buffer) => b, (b: Buffer) => b, body, md, (error, response) => resolve(error ? { error } : { response: response! }))
   })
 }
 

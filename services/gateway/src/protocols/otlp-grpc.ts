@@ -15,7 +15,7 @@
 // `x-sluice-tenant`. gzip-compressed messages are read by grpc-js.
 import { Server, ServerCredentials, status } from '@grpc/grpc-js'
 import type { Metadata, ServerUnaryCall, ServiceDefinition, sendUnaryData } from '@grpc/grpc-js'
-import { openSecurity, requestedTenant } from '@sluice/auth'
+import { authenticateCall, openSecurity, requestedTenant } from '@sluice/auth'
 import { SluiceError, errorMessage, isSluiceError, nowNs } from '@sluice/core'
 import type { ErrorCode } from '@sluice/core'
 import type { ProtocolContext } from '../protocol.js'
@@ -23,7 +23,8 @@ import { acceptOtlp } from './otlp.js'
 import { encodeResponse } from './otlp-proto.js'
 import { readOtlpProtobuf } from './otlp-protobuf.js'
 
-const EXPORT_PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export'
+/** The one method served (a gRPC path). */
+export const EXPORT_PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export'
 const asIs = (b: Buffer): Buffer => b
 
 /** LogsService, its one method taking and answering the encoded messages. */
@@ -66,27 +67,9 @@ export async function startOtlpGrpc(ctx: ProtocolContext): Promise<OtlpGrpcListe
 
   async function exportLogs(call: ServerUnaryCall<Buffer, Buffer>): Promise<Buffer> {
     const headers = headersOf(call.metadata)
-    const remote = call.getPeer()
-    const refused = (reason: string, tenant = '') => security.audit.record({ action: 'auth.refused', outcome: 'refused', tenant, keyId: '', target: `grpc ${EXPORT_PATH}`, reason, remote })
-    let principal
-    try {
-      principal = security.auth.authenticate(headers, 'ingest')
-    } catch (err) {
-      refused(errorMessage(err))
-      throw err
-    }
-    const keyId = principal?.keyId ?? 'anonymous'
-    const requested = requestedTenant({ headers })
-    let tenant: string
-    try {
-      tenant = security.auth.tenant(principal, requested, config.defaultTenant)
-    } catch (err) {
-      refused(errorMessage(err), requested)
-      throw err
-    }
-    const defaults = { tenant, source: 'otlp' as const, observedNs: nowNs() }
+    const access = authenticateCall(security, headers, 'ingest', { remote: call.getPeer(), target: `grpc ${EXPORT_PATH}` })
+    const defaults = { tenant: access.tenant(requestedTenant({ headers }), config.defaultTenant), source: 'otlp' as const, observedNs: nowNs() }
     const batch = readOtlpProtobuf(call.request, defaults, config.maxRecordBytes)
-    const access = { principal, keyId, audit: (entry: Parameters<typeof security.audit.record>[0]) => security.audit.record({ ...entry, keyId, remote }) }
     const { rejected, message } = await acceptOtlp(batch, { ...defaults, access }, ctx)
     return encodeResponse(rejected, message)
   }
