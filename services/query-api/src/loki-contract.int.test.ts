@@ -1469,6 +1469,36 @@ describe('live tail: /loki/api/v1/tail over WebSocket', () => {
     expect(received.toSorted()).toEqual([...burst.map((r) => r.id), 'busy-late'].toSorted())
   })
 
+  it('holds back the lines that arrived within delay_for seconds, and refuses a delay over 5 s', async () => {
+    const { app, baseUrl: tailUrl } = await listenQueryApi(ch, DATABASE, { QUERY_TAIL_POLL_MS: '100' })
+    onTestFinished(() => app.close())
+    const tenant = 'tail-delay'
+    const open = (extra: Record<string, string>) => {
+      const ws = new WebSocket(`${tailUrl.replace(/^http/, 'ws')}/loki/api/v1/tail?${encode({ query: '{service_name="delayed"}', ...extra })}`, { headers: { 'X-Scope-OrgID': tenant } })
+      onTestFinished(() => ws.terminate())
+      return ws
+    }
+    const [code, reason] = (await once(open({ delay_for: '6' }), 'close')) as [number, Buffer]
+    expect([code, reason.toString()]).toEqual([1008, 'delay_for must be between 0 and 5 seconds'])
+
+    /** When each tail first received the line (ms). */
+    const receivedAt = new Map<string, number>()
+    const tails = { plain: open({}), delayed: open({ delay_for: '3' }) }
+    for (const [name, ws] of Object.entries(tails)) {
+      ws.on('message', (data) => {
+        if (tailFrame.parse(JSON.parse(data.toString())).streams.length > 0 && !receivedAt.has(name)) receivedAt.set(name, Date.now())
+      })
+    }
+    await Promise.all(Object.values(tails).map((ws) => once(ws, 'open')))
+    await new Promise((r) => setTimeout(r, 300)) // the backlogs (none) answered; polling
+    const arrivedMs = Date.now()
+    const ns = (BigInt(arrivedMs) * 1_000_000n).toString()
+    await ch.client.insert({ table: `${DATABASE}.logs`, values: [{ id: 'delayed-1', tenant, Timestamp: ns, ObservedTimestamp: ns, ServiceName: 'delayed', SeverityText: 'INFO', SeverityNumber: 9, Body: 'held back' }], format: 'JSONEachRow' })
+    await waitFor('the line on both tails', () => receivedAt.size === 2, 30_000)
+    expect(receivedAt.get('delayed')! - arrivedMs).toBeGreaterThanOrEqual(3_000)
+    expect(receivedAt.get('plain')!).toBeLessThan(receivedAt.get('delayed')!)
+  })
+
   // Last in the file: it inserts rows stamped "now", which later default-range queries would see.
   it('pushes the matching lines since start, then lines inserted after connecting, of its tenant only', async () => {
     const query = '{service_name="worker"} |= "failed"'

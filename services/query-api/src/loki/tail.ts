@@ -10,7 +10,9 @@
 // ClickHouse a sink flush later, perhaps after records observed later (another partition's flush):
 // while lines came in the last LAG_NS, each poll also counts the matching records in the LAG_NS
 // before its frontier, and when there are more than it sent, reads that window again and sends
-// the ones it had not (ids sent are kept for the window). At most QUERY_TAIL_MAX_CONNECTIONS tails
+// the ones it had not (ids sent are kept for the window). `delay_for` (0–5 s, as Loki's) holds back
+// the lines that arrived within that many seconds, so those a slow sink flush stores late still go
+// out in arrival order rather than through the look-back. At most QUERY_TAIL_MAX_CONNECTIONS tails
 // run at once, one poll each at a time.
 // The tenant is settled before the upgrade, so a refused one (401, 403, a backlog beyond the
 // tenant's range limit) is an HTTP answer rather than a socket closed without a reason.
@@ -84,6 +86,7 @@ export function registerTail(api: FastifyInstance, opts: TailOptions): void {
     let scope: Scope
     let startNs: bigint
     let limit: number
+    let delayNs = 0n
     const q = req.query as Query
     try {
       expr = opts.parse(q)
@@ -95,6 +98,7 @@ export function registerTail(api: FastifyInstance, opts: TailOptions): void {
       limit = int(q, 'limit', 100, opts.maxLines)
       const delay = str(q, 'delay_for')
       if (delay !== undefined && !(Number(delay) >= 0 && Number(delay) <= 5)) throw new Error('delay_for must be between 0 and 5 seconds')
+      if (delay !== undefined) delayNs = BigInt(Math.round(Number(delay) * 1000)) * 1_000_000n
     } catch (err) {
       socket.close(INVALID_REQUEST, (err as Error).message.slice(0, 120))
       return
@@ -157,7 +161,10 @@ export function registerTail(api: FastifyInstance, opts: TailOptions): void {
       try {
         // On from the frontier, which moves over every row read.
         const from = frontier
-        const next = await statement((p) => [observedAfter(p, from.obs, true), `(ObservedTimestamp, Timestamp, id) > ${at(p, from)}`], opts.maxLines)
+        // Lines that arrived within delay_for wait for a later poll.
+        const upTo = BigInt(Date.now()) * 1_000_000n - delayNs
+        const held = (p: Params) => (delayNs > 0n ? [`ObservedTimestamp <= fromUnixTimestamp64Nano(${p.bind(upTo.toString(), 'Int64')})`] : [])
+        const next = await statement((p) => [observedAfter(p, from.obs, true), `(ObservedTimestamp, Timestamp, id) > ${at(p, from)}`, ...held(p)], opts.maxLines)
         const rows = (await opts.query(next)) as TailRow[]
         full = rows.length === opts.maxLines
         sendNew(rows, next)
