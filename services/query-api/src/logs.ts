@@ -64,7 +64,7 @@ export const exportQuerySchema = (maxRows: number) =>
 
 export const statsQuerySchema = z.strictObject(scopeFields)
 
-type After = { tsNs: string; id: string } | undefined
+export type After = { tsNs: string; id: string } | undefined
 
 const minNs = (a: bigint, b: bigint | undefined) => (b !== undefined && b < a ? b : a)
 
@@ -127,17 +127,16 @@ export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run, 
     // The first chunk is read before the answer starts, so a refused query is still a clean 4xx.
     const first = await page(reply, 'export', s, undefined, Math.min(opts.exportChunkRows, p.limit))
     const line = p.format === 'csv' ? (r: LogRecord) => csvLine(CSV_COLUMNS.map((c) => r[c])) : (r: LogRecord) => `${JSON.stringify(r)}\n`
+    const chunks = exportChunks(first, { chunk: opts.exportChunkRows, limit: p.limit, floor: s.from ?? 0n }, (from, after, want) => page(reply, 'export', { ...s, from }, after, want))
     async function* body(): AsyncGenerator<string> {
       if (p.format === 'csv') yield csvLine(CSV_COLUMNS)
       let rows = first
-      let sent = 0
-      for (;;) {
+      while (rows.length > 0) {
+        // The next chunk is read while this one is written out.
+        const coming = chunks.next()
+        coming.catch(() => undefined) // a client gone: the stream ends, nothing reads this chunk
         yield rows.map((r) => line(toRecord(r))).join('')
-        sent += rows.length
-        const want = Math.min(opts.exportChunkRows, p.limit - sent)
-        if (rows.length < opts.exportChunkRows || want <= 0) return
-        rows = await page(reply, 'export', s, next(rows), want)
-        if (rows.length === 0) return
+        rows = await coming
       }
     }
     const ext = p.format === 'csv' ? 'csv' : 'ndjson'
@@ -169,4 +168,55 @@ export function registerLogs(app: FastifyInstance, opts: LogsOptions, run: Run, 
     }
     return { total, byLevel, byService }
   })
+}
+
+/**
+ * The chunks of an export after its first one, newest first, each at most `chunk` rows (`next()`
+ * gives an empty one at the end). `read(from, after, want)` reads the newest `want` rows at or
+ * after `from` and below `after`. Each read covers a window of time below the last row sent,
+ * about twice the span the last chunk took, rather than everything older: without a service in
+ * the selection the ORDER BY is not the table's, and every chunk would sort the rest of the range
+ * again (an export of N rows would read N²/chunk). A window that holds fewer rows than a chunk
+ * was read whole: the next one starts below it, wider, down to `floor`. `first` is the newest
+ * chunk of the whole range, read before the answer started.
+ */
+export function exportChunks<R extends { ts: string; id: string }>(
+  first: readonly R[],
+  o: { chunk: number; limit: number; floor: bigint },
+  read: (from: bigint, after: NonNullable<After>, want: number) => Promise<R[]>,
+): { next(): Promise<R[]> } {
+  const spanOf = (rows: readonly R[]) => BigInt(rows[0]!.ts) - BigInt(rows.at(-1)!.ts)
+  const lastOf = (rows: readonly R[]) => ({ tsNs: rows.at(-1)!.ts, id: rows.at(-1)!.id })
+  let sent = first.length
+  let done = first.length < Math.min(o.chunk, o.limit)
+  let after = first.length > 0 ? lastOf(first) : undefined
+  let width = first.length > 0 ? spanOf(first) * 2n + 1n : 0n
+  return {
+    async next(): Promise<R[]> {
+      while (!done && after) {
+        const want = Math.min(o.chunk, o.limit - sent)
+        if (want <= 0) break
+        const top = BigInt(after.tsNs)
+        const from = top - width > o.floor ? top - width : o.floor
+        const rows = await read(from, after, want)
+        sent += rows.length
+        if (rows.length === want) {
+          after = lastOf(rows)
+          width = spanOf(rows) * 2n + 1n
+          return rows
+        }
+        // [from, after) is read whole. Rows at `from` itself are in it: the cursor (from, '') is
+        // above none of them.
+        if (from <= o.floor) done = true
+        else {
+          after = { tsNs: from.toString(), id: '' }
+          const widened = rows.length === 0 ? width * 4n : (width * BigInt(want) * 5n) / (BigInt(rows.length) * 4n)
+          width = widened > width * 2n ? widened : width * 2n
+        }
+        if (rows.length > 0) return rows
+      }
+      done = true
+      return []
+    },
+  }
 }

@@ -49,17 +49,39 @@ export function holdsCopy(rows: readonly StoredRow[]): boolean {
   return false
 }
 
-export function toRecord({ ts, observed, host, trace_id, span_id, user_id, session_id, error_code, ...r }: StoredRow) {
+/**
+ * The record a row answers with. Written out field by field, in the order the answer has always
+ * had: a rest-and-spread copy of the row's 26 fields cost five times as much, and an export turns
+ * every row it reads into one.
+ */
+export function toRecord(r: StoredRow) {
   return {
-    ...r,
-    timestamp: formatNs(BigInt(ts)),
-    observed_timestamp: formatNs(BigInt(observed)),
-    host: host || null,
-    trace_id: trace_id || null,
-    span_id: span_id || null,
-    user_id: user_id || null,
-    session_id: session_id || null,
-    error_code: error_code || null,
+    id: r.id,
+    tenant: r.tenant,
+    service: r.service,
+    severity_text: r.severity_text,
+    severity_number: r.severity_number,
+    message: r.message,
+    attributes: r.attributes,
+    resource: r.resource,
+    source: r.source,
+    category: r.category,
+    is_error: r.is_error,
+    pattern_id: r.pattern_id,
+    template: r.template,
+    classifier: r.classifier,
+    http_status: r.http_status,
+    duration_ms: r.duration_ms,
+    redacted: r.redacted,
+    truncated: r.truncated,
+    timestamp: formatNs(BigInt(r.ts)),
+    observed_timestamp: formatNs(BigInt(r.observed)),
+    host: r.host || null,
+    trace_id: r.trace_id || null,
+    span_id: r.span_id || null,
+    user_id: r.user_id || null,
+    session_id: r.session_id || null,
+    error_code: r.error_code || null,
   }
 }
 
