@@ -21,6 +21,7 @@ import { startOtlpGrpc } from './protocols/otlp-grpc.js'
 import type { OtlpGrpcListener } from './protocols/otlp-grpc.js'
 import { startSyslog } from './syslog.js'
 import type { SyslogListeners } from './syslog.js'
+import { registerZstdRequests } from './zstd.js'
 
 /** What the gateway needs: a producer and the raw-log encoder (fakes in unit tests). */
 export interface GatewayDeps extends Pick<BaseDeps, 'logger' | 'registry' | 'checks'>, Partial<Pick<BaseDeps, 'security' | 'clock'>> {
@@ -39,9 +40,11 @@ export function buildApp(config: Config, deps: GatewayDeps, ctx = protocolContex
     name: 'gateway',
     description: 'Accepts logs in the formats shippers already send (Sluice JSON/NDJSON, OTLP/HTTP, Loki push, Elasticsearch bulk) and answers once Kafka acknowledged them.',
     logger: ctx.log, registry: deps.registry, checks: deps.checks, bodyLimit: config.maxBodyBytes, ...(deps.security && { access: { security: deps.security, scope: 'ingest' } }) })
-  // Request decompression (gzip, deflate, br); the body limit applies to the decompressed body.
+  // Request decompression (gzip, deflate, br, zstd); the body limit applies to the decompressed body.
   // @fastify/compress matches the coding's name exactly: it gets it as normalizeEncoding leaves it.
   app.addHook('onRequest', async (req) => normalizeEncoding(req))
+  // zstd, which Node 20's zlib lacks, before @fastify/compress's hook (route hooks run last).
+  registerZstdRequests(app, config.maxBodyBytes)
   void app.register(compress, { requestEncodings: ['gzip', 'deflate', 'br'] })
   // Registered as a plugin so the routes load after @fastify/compress and get its decompression hook.
   void app.register(async (api) => {
