@@ -136,18 +136,26 @@ export async function decodeZstd(body: Uint8Array, maxBytes: number): Promise<Bu
  * decoded, each at most `maxBytes`); other codings are left to @fastify/compress.
  */
 export function registerZstdRequests(app: FastifyInstance, maxBytes: number): void {
-  app.addHook('preParsing', async (req, _reply, payload) => {
-    if (req.headers['content-encoding'] !== 'zstd') return payload
+  // A callback hook: requests in other codings (nearly all) pass without a promise.
+  app.addHook('preParsing', (req, _reply, payload, done) => {
+    if (req.headers['content-encoding'] !== 'zstd') return done(null, payload)
     delete req.headers['content-encoding']
-    const parts: Buffer[] = []
-    let received = 0
-    for await (const chunk of payload as AsyncIterable<Buffer>) {
-      received += chunk.length
-      if (received > maxBytes) throw new SluiceError('PAYLOAD_TOO_LARGE', `the zstd body is over ${maxBytes} bytes, the limit`)
-      parts.push(chunk)
-    }
-    const decoded = Readable.from([await decodeZstd(Buffer.concat(parts, received), maxBytes)], { objectMode: false })
-    // Fastify checks Content-Length against what the stream says it received, the encoded bytes.
-    return Object.assign(decoded, { receivedEncodedLength: received })
+    readZstd(payload, maxBytes).then(
+      (decoded) => done(null, decoded),
+      (err: Error) => done(err),
+    )
   })
+}
+
+async function readZstd(payload: AsyncIterable<Buffer>, maxBytes: number): Promise<Readable> {
+  const parts: Buffer[] = []
+  let received = 0
+  for await (const chunk of payload) {
+    received += chunk.length
+    if (received > maxBytes) throw new SluiceError('PAYLOAD_TOO_LARGE', `the zstd body is over ${maxBytes} bytes, the limit`)
+    parts.push(chunk)
+  }
+  const decoded = Readable.from([await decodeZstd(Buffer.concat(parts, received), maxBytes)], { objectMode: false })
+  // Fastify checks Content-Length against what the stream says it received, the encoded bytes.
+  return Object.assign(decoded, { receivedEncodedLength: received })
 }
