@@ -3,7 +3,8 @@
 // is built from the upstream Go modules (test/shippers/otelcol, by test/shippers/build-otelcol.sh:
 // minutes cold, seconds from Go's build cache) and run as a child process with a generated config.
 //   - otlp receiver → batch → otlphttp exporter, as protobuf and as JSON (gzip-compressed, the
-//     exporter's default), as protobuf compressed with zstd, and → the gRPC otlp exporter (OTLP/gRPC, GATEWAY_OTLP_GRPC_PORT): what
+//     exporter's default), as protobuf compressed with zstd, snappy, framed snappy and zlib, and
+//     → the gRPC otlp exporter (OTLP/gRPC, GATEWAY_OTLP_GRPC_PORT): what
 //     the OpenTelemetry JS SDK sends into the Collector arrives in ClickHouse with every field as
 //     the SDK sent it.
 //   - filelog receiver → batch → otlphttp: lines of a file, parsed for time and level by the
@@ -125,8 +126,9 @@ const SPAN_ID = '00f067aa0ba902b7'
 const OTLP_CASES = [
   { name: 'proto', exporter: 'otlphttp/sluice', settings: {}, grpc: false },
   { name: 'json', exporter: 'otlp_http/sluice', settings: { encoding: 'json' }, grpc: false },
-  // zstd, the Collector's other common compression (its klauspost encoder, windows within RFC 9659's 8 MB).
-  { name: 'zstd', exporter: 'otlphttp/sluice', settings: { compression: 'zstd' }, grpc: false },
+  // The exporter's other compressions: zstd (its klauspost encoder, windows within RFC 9659's 8 MB),
+  // snappy (one block), x-snappy-framed (the framing format) and zlib (deflate); all but lz4.
+  ...(['zstd', 'snappy', 'x-snappy-framed', 'zlib'] as const).map((compression) => ({ name: compression, exporter: 'otlphttp/sluice', settings: { compression }, grpc: false }) as const),
   { name: 'grpc', exporter: 'otlp_grpc/sluice', settings: { tls: { insecure: true } }, grpc: true },
 ] as const
 

@@ -21,7 +21,7 @@ import { startOtlpGrpc } from './protocols/otlp-grpc.js'
 import type { OtlpGrpcListener } from './protocols/otlp-grpc.js'
 import { startSyslog } from './syslog.js'
 import type { SyslogListeners } from './syslog.js'
-import { registerZstdRequests } from './zstd.js'
+import { registerRequestCodings } from './request-codings.js'
 
 /** What the gateway needs: a producer and the raw-log encoder (fakes in unit tests). */
 export interface GatewayDeps extends Pick<BaseDeps, 'logger' | 'registry' | 'checks'>, Partial<Pick<BaseDeps, 'security' | 'clock'>> {
@@ -40,11 +40,11 @@ export function buildApp(config: Config, deps: GatewayDeps, ctx = protocolContex
     name: 'gateway',
     description: 'Accepts logs in the formats shippers already send (Sluice JSON/NDJSON, OTLP/HTTP, Loki push, Elasticsearch bulk) and answers once Kafka acknowledged them.',
     logger: ctx.log, registry: deps.registry, checks: deps.checks, bodyLimit: config.maxBodyBytes, ...(deps.security && { access: { security: deps.security, scope: 'ingest' } }) })
-  // Request decompression (gzip, deflate, br, zstd); the body limit applies to the decompressed body.
+  // Request decompression (gzip, deflate, br; zstd and snappy above); the body limit applies to the decompressed body.
   // @fastify/compress matches the coding's name exactly: it gets it as normalizeEncoding leaves it.
   app.addHook('onRequest', async (req) => normalizeEncoding(req))
-  // zstd, which Node 20's zlib lacks, before @fastify/compress's hook (route hooks run last).
-  registerZstdRequests(app, config.maxBodyBytes)
+  // zstd and snappy, which Node 20's zlib lacks, before @fastify/compress's hook (route hooks run last).
+  registerRequestCodings(app, config.maxBodyBytes)
   void app.register(compress, { requestEncodings: ['gzip', 'deflate', 'br'] })
   // Registered as a plugin so the routes load after @fastify/compress and get its decompression hook.
   void app.register(async (api) => {
@@ -59,8 +59,9 @@ export function buildApp(config: Config, deps: GatewayDeps, ctx = protocolContex
 
 /**
  * Content-Encoding as RFC 9110 §8.4.1 reads it: codings are case-insensitive (`GZIP`), `x-gzip`
- * is gzip, and `identity` (no coding) is no coding. Other names are left for the decompression to
- * refuse (415), Loki's `snappy` for its route to drop.
+ * is gzip, `zlib` (the OpenTelemetry Collector's name for it) is deflate, and `identity` (no
+ * coding) is no coding. Other names are left for the decompression to refuse (415), Loki's
+ * `snappy` for its route to drop.
  */
 export function normalizeEncoding(req: FastifyRequest): void {
   const header = req.headers['content-encoding']
@@ -68,7 +69,7 @@ export function normalizeEncoding(req: FastifyRequest): void {
   const codings = header
     .split(',')
     .map((c) => c.trim().toLowerCase())
-    .map((c) => (c === 'x-gzip' ? 'gzip' : c))
+    .map((c) => (c === 'x-gzip' ? 'gzip' : c === 'zlib' ? 'deflate' : c))
     .filter((c) => c !== 'identity' && c !== '')
   if (codings.length === 0) delete req.headers['content-encoding']
   else req.headers['content-encoding'] = codings.join(', ')

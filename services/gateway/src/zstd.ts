@@ -1,7 +1,7 @@
 // Request bodies in `Content-Encoding: zstd` (RFC 8878), as the OpenTelemetry Collector's otlphttp
 // exporter sends them with `compression: zstd`, and Vector's http and elasticsearch sinks with
 // theirs. Node 20's zlib has no zstd (22.15's has, and @fastify/compress reads it there): fzstd
-// (MIT, JavaScript) decodes it here, before @fastify/compress's hook sees the request.
+// (MIT, JavaScript) decodes it here (request-codings.ts reads the body for it).
 //
 // The compressed body is read whole (at most the body limit) and its frames walked before any is
 // decoded, since the decoder takes a frame's window in memory at once: a frame that asks for a
@@ -10,9 +10,7 @@
 // that says it holds more than the body limit is 413, as is a body that decodes past it: decoding
 // stops at the first block beyond. Each frame's content checksum, when it has one, is checked
 // (xxhash-wasm, MIT), as zlib checks gzip's CRC: fzstd does not.
-import { Readable } from 'node:stream'
 import { SluiceError, errorMessage } from '@sluice/core'
-import type { FastifyInstance } from 'fastify'
 import { Decompress } from 'fzstd'
 import xxhash from 'xxhash-wasm'
 
@@ -129,33 +127,4 @@ export async function decodeZstd(body: Uint8Array, maxBytes: number): Promise<Bu
     if (hash && Number(hash.digest() & 0xffffffffn) !== frame.checksum) throw unreadable(`frame ${i + 1} fails its checksum: the body was damaged`)
   }
   return Buffer.concat(chunks, size)
-}
-
-/**
- * Decodes `Content-Encoding: zstd` request bodies for every route of `app` (compressed and
- * decoded, each at most `maxBytes`); other codings are left to @fastify/compress.
- */
-export function registerZstdRequests(app: FastifyInstance, maxBytes: number): void {
-  // A callback hook: requests in other codings (nearly all) pass without a promise.
-  app.addHook('preParsing', (req, _reply, payload, done) => {
-    if (req.headers['content-encoding'] !== 'zstd') return done(null, payload)
-    delete req.headers['content-encoding']
-    readZstd(payload, maxBytes).then(
-      (decoded) => done(null, decoded),
-      (err: Error) => done(err),
-    )
-  })
-}
-
-async function readZstd(payload: AsyncIterable<Buffer>, maxBytes: number): Promise<Readable> {
-  const parts: Buffer[] = []
-  let received = 0
-  for await (const chunk of payload) {
-    received += chunk.length
-    if (received > maxBytes) throw new SluiceError('PAYLOAD_TOO_LARGE', `the zstd body is over ${maxBytes} bytes, the limit`)
-    parts.push(chunk)
-  }
-  const decoded = Readable.from([await decodeZstd(Buffer.concat(parts, received), maxBytes)], { objectMode: false })
-  // Fastify checks Content-Length against what the stream says it received, the encoded bytes.
-  return Object.assign(decoded, { receivedEncodedLength: received })
 }
