@@ -56,11 +56,24 @@ export interface CaseResult {
   apiFigure?: number
 }
 
+/** An export streamed through the API, beside the same rows read by one SQL statement. */
+export interface ExportResult {
+  title: string
+  /** Lines and bytes of the API's NDJSON, and the time to its last byte. */
+  rows: number
+  bytes: number
+  ms: number
+  /** The same newest rows as one JSONEachRow statement on the client, read whole. */
+  sqlRows: number
+  sqlMs: number
+}
+
 export interface QueryBenchResult {
   facts: DatasetFacts
   generated: boolean
   storage: Awaited<ReturnType<typeof storage>>
   cases: CaseResult[]
+  export?: ExportResult
 }
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`)
@@ -202,6 +215,35 @@ async function measure(cfg: QueryBenchConfig, client: ClickHouseClient, api: Ret
   return result
 }
 
+/**
+ * `limit` records of every service over the dataset's last 6 h exported as NDJSON, timed to the
+ * last byte; beside it one statement selecting the same rows (every column), as an analyst
+ * exporting with clickhouse-client would (FORMAT JSONEachRow), read whole on the client.
+ */
+async function measureExport(client: ClickHouseClient, base: string, facts: DatasetFacts, limit: number): Promise<ExportResult> {
+  const endNs = BigInt(facts.endNs)
+  const fromNs = endNs - 6n * 3_600_000_000_000n
+  const t0 = performance.now()
+  const res = await fetch(`${base}/v1/logs/export?${new URLSearchParams({ from: fromNs.toString(), to: endNs.toString(), limit: String(limit) })}`, { headers: { 'X-Scope-OrgID': TENANT } })
+  if (!res.ok || !res.body) throw new Error(`export: HTTP ${res.status}: ${(await res.text()).slice(0, 300)}`)
+  let rows = 0
+  let bytes = 0
+  for await (const chunk of res.body) {
+    bytes += chunk.length
+    for (const b of chunk) if (b === 10) rows++
+  }
+  const ms = performance.now() - t0
+  const t1 = performance.now()
+  const rs = await client.query({
+    query: `SELECT * FROM ${facts.database}.logs WHERE tenant = {t:String} AND Timestamp >= fromUnixTimestamp64Nano({f:Int64}) AND Timestamp < fromUnixTimestamp64Nano({e:Int64})
+            ORDER BY TimestampTime DESC, Timestamp DESC, id DESC LIMIT {n:UInt32}`,
+    query_params: { t: TENANT, f: fromNs.toString(), e: endNs.toString(), n: limit },
+    format: 'JSONEachRow',
+  })
+  const sqlRows = (await rs.json()).length
+  return { title: `${limit.toLocaleString('en-US')} newest records of every service, 6 h, NDJSON`, rows, bytes, ms, sqlRows, sqlMs: performance.now() - t1 }
+}
+
 async function main(): Promise<void> {
   const out = process.env.BENCH_QUERY_RESULT
   if (!out) throw new Error('BENCH_QUERY_RESULT (the result file) is not set')
@@ -226,7 +268,12 @@ async function main(): Promise<void> {
       if (r.apiError !== undefined) log(`query: ${c.id}. API: ${r.apiError.slice(0, 160)}`)
       cases.push(r)
     }
-    const result: QueryBenchResult = { facts, generated, storage: await storage(handle.client, facts.database), cases }
+    let exported: ExportResult | undefined
+    if (cfg.exportRows > 0) {
+      log(`query: export of ${cfg.exportRows.toLocaleString('en-US')} records`)
+      exported = await measureExport(handle.client, base, facts, cfg.exportRows)
+    }
+    const result: QueryBenchResult = { facts, generated, storage: await storage(handle.client, facts.database), cases, ...(exported && { export: exported }) }
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`)
   } finally {
     await app.close()

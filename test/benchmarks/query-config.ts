@@ -31,6 +31,8 @@ export function loadQueryBenchConfig() {
     caseMaxS: envInt('BENCH_QUERY_CASE_MAX_S', 40, 1),
     minRuns: 5,
     requestTimeoutMs: envInt('BENCH_QUERY_REQUEST_TIMEOUT_MS', 60_000, 100),
+    /** Records of the export measured (/v1/logs/export, every service, the last 6 h); 0: none. */
+    exportRows: envInt('BENCH_QUERY_EXPORT_ROWS', 200_000, 0),
     /** The child (generation included) is killed after this long. */
     maxS: envInt('BENCH_QUERY_MAX_S', 1800, 10),
     /** Datasets live under <cacheDir>/<key>/: git-ignored, kept between runs. */

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { REPO_ROOT } from '../../infra/providers.js'
-import type { CaseResult, QueryBenchResult, Reads } from '../query-child.js'
+import type { CaseResult, ExportResult, QueryBenchResult, Reads } from '../query-child.js'
 import { loadQueryBenchConfig } from '../query-config.js'
 import { MB } from '../section.js'
 import type { Section, SectionResult } from '../section.js'
@@ -98,6 +98,15 @@ function caseRows(section: string, c: CaseResult): Row[] {
   return rows
 }
 
+/** The export's rate, beside the same rows as one statement (a reference, not a target). */
+function exportRows(section: string, e: ExportResult): Row[] {
+  return [
+    { section, metric: `export: ${e.title}`, value: e.rows / (e.ms / 1000), unit: 'records/s' },
+    { section, metric: '  export: streamed', value: `${formatNumber(e.rows)} lines · ${megabytes(e.bytes)} MB in ${formatNumber(e.ms / 1000, 1)} s` },
+    { section, metric: '  the same rows, one SQL statement (JSONEachRow, read whole)', value: e.sqlRows / (e.sqlMs / 1000), unit: 'records/s' },
+  ]
+}
+
 export const querySection: Section = {
   name: 'query',
   async run(ctx): Promise<SectionResult> {
@@ -121,6 +130,7 @@ export const querySection: Section = {
             ]
           : []),
         ...result.cases.flatMap((c) => caseRows(section, c)),
+        ...(result.export ? exportRows(section, result.export) : []),
       ]
       return { rows, detail: { ...result } }
     } finally {
