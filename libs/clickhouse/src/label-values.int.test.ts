@@ -47,7 +47,9 @@ const RESOURCES: Array<Record<string, string>> = [
 
 async function insert(rows: number, offset: number): Promise<void> {
   const hour = 3_600_000
-  const base = Date.UTC(2026, 10, 30, 8)
+  // The last four whole hours: label_values drops rows past their retention as it writes them
+  // (TTL Hour + RetentionDays), so fixed dates expire (hours of 2026-11-30 with 7 days did on 2026-12-07).
+  const base = (Math.floor(Date.now() / hour) - 4) * hour
   const values = Array.from({ length: rows }, (_, i) => {
     const n = offset + i
     return {
