@@ -96,9 +96,10 @@ describe('a Sluice process in server mode against the interface', () => {
 
   it('takes RowBinary rows from insertRowBinary and reads them back over the same connection', async () => {
     const columns = ['id', 'tenant', 'Timestamp', 'ServiceName', 'Body', 'LogAttributes', 'HttpStatus', 'RetentionDays']
-    // RowBinary made by the engine itself, in the column order the insert names.
+    // RowBinary made by the engine itself, in the column order the insert names; rows of two hours
+    // ago, well inside their 30 days of retention whatever the date the test runs on.
     const rs = await embedded.client.exec({
-      query: `SELECT 'rb-' || toString(number) AS id, 'acme' AS tenant, toDateTime64('2026-11-30 12:00:00', 9) + number AS Timestamp, 'svc' AS ServiceName,
+      query: `SELECT 'rb-' || toString(number) AS id, 'acme' AS tenant, toDateTime64(toStartOfHour(now()) - INTERVAL 2 HOUR, 9) + number AS Timestamp, 'svc' AS ServiceName,
               'line ' || toString(number) AS Body, map('k', toString(number)) AS LogAttributes, toNullable(toUInt16(200 + number % 3)) AS HttpStatus, toUInt16(30) AS RetentionDays
               FROM numbers(2500) FORMAT RowBinary`,
     })
