@@ -7,21 +7,12 @@ import fc from 'fast-check'
 import { compressSync } from 'snappy'
 import { describe, expect, it } from 'vitest'
 import { isSluiceError } from '@sluice/core'
-import { createLogger, createRegistry } from '@sluice/observability'
-import { loadConfig } from './config.js'
-import { buildApp } from './service.js'
 import { crc32c, decodeSnappy, decodeSnappyFramed, maskedCrc32c } from './snappy-body.js'
-import { decoded, fakeProducer, jsonCodec } from './test-fakes.js'
+import { fakeGateway } from './test-fakes.js'
 
 const LIMIT = 1_000_000
 
-function gateway() {
-  const producer = fakeProducer()
-  const config = loadConfig({ TOPIC_LOGS_RAW: 'raw', GATEWAY_MAX_BODY_BYTES: String(LIMIT) })
-  const app = buildApp(config, { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), checks: {}, producer, codec: jsonCodec })
-  const messages = () => producer.sent.flatMap((s) => s.messages.map((m) => decoded(m).message))
-  return { app, messages }
-}
+const gateway = () => fakeGateway(LIMIT)
 
 const post = (app: ReturnType<typeof gateway>['app'], body: Buffer, coding: string) =>
   app.inject({ method: 'POST', url: '/v1/logs', payload: body, headers: { 'content-type': 'application/x-ndjson', 'content-encoding': coding } })

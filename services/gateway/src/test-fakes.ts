@@ -4,6 +4,9 @@ import protobuf from 'protobufjs'
 import { SluiceError } from '@sluice/core'
 import type { LogEvent } from '@sluice/core'
 import type { Message, MessageProducer } from '@sluice/kafka'
+import { createLogger, createRegistry } from '@sluice/observability'
+import { loadConfig } from './config.js'
+import { buildApp } from './service.js'
 
 /** JSON instead of Avro: the handler only needs bytes of the event back. */
 export const jsonCodec = {
@@ -52,3 +55,12 @@ export const LokiPushRequest = protobuf
     { keepCase: true },
   )
   .root.lookupType('logproto.PushRequest')
+
+/** A gateway on a fakeProducer and jsonCodec with a body limit of `maxBodyBytes`; `messages()`: what it produced. */
+export function fakeGateway(maxBodyBytes: number) {
+  const producer = fakeProducer()
+  const config = loadConfig({ TOPIC_LOGS_RAW: 'raw', GATEWAY_MAX_BODY_BYTES: String(maxBodyBytes) })
+  const app = buildApp(config, { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), checks: {}, producer, codec: jsonCodec })
+  const messages = () => producer.sent.flatMap((sent) => sent.messages.map((m) => decoded(m).message))
+  return { app, messages }
+}

@@ -6,21 +6,12 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { isSluiceError } from '@sluice/core'
-import { createLogger, createRegistry } from '@sluice/observability'
-import { loadConfig } from './config.js'
-import { buildApp } from './service.js'
-import { decoded, fakeProducer, jsonCodec } from './test-fakes.js'
+import { fakeGateway } from './test-fakes.js'
 import { MAX_WINDOW_BYTES, checkFrames, decodeZstd } from './zstd.js'
 
 const LIMIT = 1_000_000
 
-function gateway() {
-  const producer = fakeProducer()
-  const config = loadConfig({ TOPIC_LOGS_RAW: 'raw', GATEWAY_MAX_BODY_BYTES: String(LIMIT) })
-  const app = buildApp(config, { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), checks: {}, producer, codec: jsonCodec })
-  const messages = () => producer.sent.flatMap((s) => s.messages.map((m) => decoded(m).message))
-  return { app, messages }
-}
+const gateway = () => fakeGateway(LIMIT)
 
 const post = (app: ReturnType<typeof gateway>['app'], url: string, body: Buffer, contentType = 'application/x-ndjson') =>
   app.inject({ method: 'POST', url, payload: body, headers: { 'content-type': contentType, 'content-encoding': 'zstd' } })
