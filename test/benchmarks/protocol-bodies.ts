@@ -6,6 +6,8 @@
 //   Loki                  a PushRequest, snappy-compressed protobuf as Promtail and Alloy send it,
 //                         one stream per service and level, attributes as structured metadata;
 //   Elasticsearch _bulk   `create` actions with ECS documents, as Filebeat and Fluent Bit write;
+//   Splunk HEC            event objects as the OpenTelemetry Collector's splunk_hec exporter
+//                         writes them, attributes and severity as indexed fields;
 //   syslog                RFC 5424 with octet-counting framing (RFC 6587), attributes as
 //                         structured data, as rsyslog forwards over TCP.
 import { ProtobufLogsSerializer, JsonLogsSerializer } from '@opentelemetry/otlp-transformer'
@@ -90,6 +92,28 @@ export function esBulkBodies(bodies: readonly NdjsonBody[]): RequestBody[] {
       lines.push(action, JSON.stringify(doc))
     }
     return { body: Buffer.from(lines.join('\n') + '\n'), records: b.records }
+  })
+}
+
+/**
+ * Splunk HEC events as the OpenTelemetry Collector's splunk_hec exporter writes them: one JSON
+ * object a record, one after another; epoch seconds to the millisecond, the host, the service as
+ * the source, the body as the event, the attributes and the severity among the indexed fields.
+ */
+export function splunkHecBodies(bodies: readonly NdjsonBody[]): RequestBody[] {
+  return bodies.map((b) => {
+    const events = b.inputs.map((r) =>
+      JSON.stringify({
+        time: Date.parse(r.timestamp) / 1000,
+        host: r.host,
+        source: r.service,
+        sourcetype: 'otel',
+        index: 'main',
+        event: r.message,
+        fields: { ...r.attributes, 'otel.log.severity.text': r.level.toUpperCase(), 'otel.log.severity.number': OTEL_SEVERITY[r.level], ...(r.trace_id && { trace_id: r.trace_id, span_id: r.span_id }) },
+      }),
+    )
+    return { body: Buffer.from(events.join('\n')), records: b.records }
   })
 }
 

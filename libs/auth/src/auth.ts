@@ -11,6 +11,7 @@
 //                                            the password is the key; an empty password makes the
 //                                            user name the key)
 //   Authorization: ApiKey base64(id:key)    (Elasticsearch clients and Beats' `api_key: id:key`)
+//   Authorization: Splunk <key>             (Splunk HEC clients: the key is the HEC token)
 //   X-API-Key: <key>
 import { SluiceError } from '@sluice/core'
 import type { KeyRing, Principal, Scope } from './keys.js'
@@ -32,7 +33,7 @@ export function presentedKey(headers: Headers): string | undefined {
   const scheme = (space < 0 ? authorization : authorization.slice(0, space)).toLowerCase()
   const value = space < 0 ? '' : authorization.slice(space + 1).trim()
   if (value === '') throw unauthorized(`Authorization ${scheme}: no credentials`)
-  if (scheme === 'bearer') return value
+  if (scheme === 'bearer' || scheme === 'splunk') return value
   if (scheme === 'basic' || scheme === 'apikey') {
     const decoded = Buffer.from(value, 'base64').toString('utf8')
     const colon = decoded.indexOf(':')
@@ -44,7 +45,7 @@ export function presentedKey(headers: Headers): string | undefined {
     const secret = decoded.slice(colon + 1)
     return secret !== '' ? secret : user
   }
-  throw unauthorized(`Authorization scheme ${scheme} is not accepted: use Bearer, Basic, ApiKey or X-API-Key`)
+  throw unauthorized(`Authorization scheme ${scheme} is not accepted: use Bearer, Basic, ApiKey, Splunk or X-API-Key`)
 }
 
 function unauthorized(message: string): SluiceError {

@@ -6,7 +6,7 @@ import type { FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { TENANT_HEADERS, requestedTenant } from '@sluice/auth'
 import type { Security } from '@sluice/auth'
-import type { Registry } from '@sluice/observability'
+import type { HealthCheck, Registry } from '@sluice/observability'
 import type { Config } from './config.js'
 import type { Ingest } from './ingest.js'
 
@@ -17,6 +17,8 @@ export interface ProtocolContext {
   log: Logger
   /** The gateway's metrics (a protocol without replies, syslog, counts its drops here). */
   registry: Registry
+  /** The gateway's readiness checks (Splunk HEC's health answers them too). */
+  checks?: Record<string, HealthCheck> | undefined
   /** Keys, tenants' settings and the audit log (the runtime's); undefined: authentication off, no limits. */
   security?: Security | undefined
   /**

@@ -1,5 +1,5 @@
 // Gateway: the front door. Every protocol it speaks — Sluice's JSON/NDJSON and OTLP/HTTP at
-// /v1/logs, OTLP/gRPC, Loki push, Elasticsearch bulk, syslog over TCP and UDP — reads its wire
+// /v1/logs, OTLP/gRPC, Loki push, Elasticsearch bulk, Splunk HEC, syslog over TCP and UDP — reads its wire
 // format into records and hands them to the one accept path (ingest.ts): validated, encoded as
 // Avro, produced to logs.raw, and answered only once Kafka acknowledged them. Protocol modules:
 // protocols/*.ts (HTTP routes; otlp-grpc.ts its own listener), syslog.ts (listeners).
@@ -17,6 +17,7 @@ import { registerElastic } from './protocols/elastic.js'
 import { registerLoki } from './protocols/loki.js'
 import { registerNative } from './protocols/native.js'
 import { registerOtlp } from './protocols/otlp.js'
+import { registerSplunk } from './protocols/splunk.js'
 import { startOtlpGrpc } from './protocols/otlp-grpc.js'
 import type { OtlpGrpcListener } from './protocols/otlp-grpc.js'
 import { startSyslog } from './syslog.js'
@@ -32,13 +33,13 @@ export interface GatewayDeps extends Pick<BaseDeps, 'logger' | 'registry' | 'che
 /** The protocols' shared context: config, the accept path (with the tenants' limits), the tenant rule. */
 export function protocolContext(config: Config, deps: GatewayDeps): ProtocolContext {
   const log = deps.logger.child({ service: 'gateway' })
-  return { config, ingest: createIngest(config, { ...deps, tenants: deps.security?.tenants }), log, registry: deps.registry, security: deps.security, tenantOf: tenantRule(config) }
+  return { config, ingest: createIngest(config, { ...deps, tenants: deps.security?.tenants }), log, registry: deps.registry, checks: deps.checks, security: deps.security, tenantOf: tenantRule(config) }
 }
 
 export function buildApp(config: Config, deps: GatewayDeps, ctx = protocolContext(config, deps)): FastifyInstance {
   const app = createHttpApp({
     name: 'gateway',
-    description: 'Accepts logs in the formats shippers already send (Sluice JSON/NDJSON, OTLP/HTTP, Loki push, Elasticsearch bulk) and answers once Kafka acknowledged them.',
+    description: 'Accepts logs in the formats shippers already send (Sluice JSON/NDJSON, OTLP/HTTP, Loki push, Elasticsearch bulk, Splunk HEC) and answers once Kafka acknowledged them.',
     logger: ctx.log, registry: deps.registry, checks: deps.checks, bodyLimit: config.maxBodyBytes, ...(deps.security && { access: { security: deps.security, scope: 'ingest' } }) })
   // Request decompression (gzip, deflate, br; zstd and snappy above); the body limit applies to the decompressed body.
   // @fastify/compress matches the coding's name exactly: it gets it as normalizeEncoding leaves it.
@@ -52,6 +53,7 @@ export function buildApp(config: Config, deps: GatewayDeps, ctx = protocolContex
     registerOtlp(api, ctx)
     registerLoki(api, ctx)
     registerElastic(api, ctx)
+    registerSplunk(api, ctx)
     registerWrongMethods(api)
   })
   return app
