@@ -3,7 +3,7 @@
 // is built from the upstream Go modules (test/shippers/otelcol, by test/shippers/build-otelcol.sh:
 // minutes cold, seconds from Go's build cache) and run as a child process with a generated config.
 //   - otlp receiver → batch → otlphttp exporter, as protobuf and as JSON (gzip-compressed, the
-//     exporter's default), as protobuf compressed with zstd, snappy, framed snappy and zlib, and
+//     exporter's default), as protobuf compressed with zstd, snappy, framed snappy, zlib and lz4, and
 //     → the gRPC otlp exporter (OTLP/gRPC, GATEWAY_OTLP_GRPC_PORT): what
 //     the OpenTelemetry JS SDK sends into the Collector arrives in ClickHouse with every field as
 //     the SDK sent it.
@@ -127,8 +127,9 @@ const OTLP_CASES = [
   { name: 'proto', exporter: 'otlphttp/sluice', settings: {}, grpc: false },
   { name: 'json', exporter: 'otlp_http/sluice', settings: { encoding: 'json' }, grpc: false },
   // The exporter's other compressions: zstd (its klauspost encoder, windows within RFC 9659's 8 MB),
-  // snappy (one block), x-snappy-framed (the framing format) and zlib (deflate); all but lz4.
-  ...(['zstd', 'snappy', 'x-snappy-framed', 'zlib'] as const).map((compression) => ({ name: compression, exporter: 'otlphttp/sluice', settings: { compression }, grpc: false }) as const),
+  // snappy (one block), x-snappy-framed (the framing format), zlib (deflate) and lz4 (pierrec/lz4's
+  // frames).
+  ...(['zstd', 'snappy', 'x-snappy-framed', 'zlib', 'lz4'] as const).map((compression) => ({ name: compression, exporter: 'otlphttp/sluice', settings: { compression }, grpc: false }) as const),
   { name: 'grpc', exporter: 'otlp_grpc/sluice', settings: { tls: { insecure: true } }, grpc: true },
 ] as const
 

@@ -1,12 +1,13 @@
 // Content codings of request bodies that @fastify/compress does not read on Node 20, decoded ahead
 // of its hook (route hooks run last): `zstd` (zstd.ts), `snappy` and `x-snappy-framed`
-// (snappy-body.ts) — with gzip, deflate (and `zlib`, its name in the OpenTelemetry Collector's
-// configuration, normalizeEncoding) and br, every compression the Collector's otlphttp exporter
-// offers but lz4. The compressed body is read whole, at most `maxBytes`; the decoded one may not
-// pass `maxBytes` either (413).
+// (snappy-body.ts), `lz4` (lz4-body.ts) — with gzip, deflate (and `zlib`, its name in the
+// OpenTelemetry Collector's configuration, normalizeEncoding) and br, every compression the
+// Collector's otlphttp exporter offers. The compressed body is read whole, at most `maxBytes`; the
+// decoded one may not pass `maxBytes` either (413).
 import { Readable } from 'node:stream'
 import { SluiceError } from '@sluice/core'
 import type { FastifyInstance } from 'fastify'
+import { decodeLz4 } from './lz4-body.js'
 import { decodeSnappy, decodeSnappyFramed } from './snappy-body.js'
 import { decodeZstd } from './zstd.js'
 
@@ -14,6 +15,7 @@ const DECODERS: Readonly<Record<string, (body: Buffer, maxBytes: number) => Buff
   zstd: decodeZstd,
   snappy: decodeSnappy,
   'x-snappy-framed': decodeSnappyFramed,
+  lz4: decodeLz4,
 }
 
 /** Decodes the request bodies of `app` in the codings above; others are left to @fastify/compress. */
