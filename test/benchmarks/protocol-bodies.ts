@@ -8,6 +8,7 @@
 //   Elasticsearch _bulk   `create` actions with ECS documents, as Filebeat and Fluent Bit write;
 //   Splunk HEC            event objects as the OpenTelemetry Collector's splunk_hec exporter
 //                         writes them, attributes and severity as indexed fields;
+//   Datadog               a JSON array of logs as Vector's datadog_logs sink writes it;
 //   syslog                RFC 5424 with octet-counting framing (RFC 6587), attributes as
 //                         structured data, as rsyslog forwards over TCP.
 import { ProtobufLogsSerializer, JsonLogsSerializer } from '@opentelemetry/otlp-transformer'
@@ -114,6 +115,28 @@ export function splunkHecBodies(bodies: readonly NdjsonBody[]): RequestBody[] {
       }),
     )
     return { body: Buffer.from(events.join('\n')), records: b.records }
+  })
+}
+
+/**
+ * Datadog intake bodies as Vector's datadog_logs sink writes them: a JSON array of logs, the
+ * reserved attributes (message, status, service, hostname, ddsource, ddtags, timestamp in epoch
+ * ms) beside the event's other fields.
+ */
+export function datadogBodies(bodies: readonly NdjsonBody[]): RequestBody[] {
+  return bodies.map((b) => {
+    const logs = b.inputs.map((r) => ({
+      message: r.message,
+      status: r.level,
+      service: r.service,
+      hostname: r.host,
+      ddsource: 'nodejs',
+      ddtags: `env:bench,service:${r.service}`,
+      timestamp: Date.parse(r.timestamp),
+      ...(r.trace_id && { trace_id: r.trace_id, span_id: r.span_id }),
+      ...r.attributes,
+    }))
+    return { body: Buffer.from(JSON.stringify(logs)), records: b.records }
   })
 }
 

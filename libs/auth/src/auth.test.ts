@@ -54,7 +54,7 @@ describe('keys file', () => {
 })
 
 describe('credentials', () => {
-  it('reads Bearer, Basic (the password, else the user), ApiKey (id:key or as is), Splunk (a HEC token) and X-API-Key', () => {
+  it('reads Bearer, Basic (the password, else the user), ApiKey (id:key or as is), Splunk (a HEC token), X-API-Key and DD-API-KEY', () => {
     expect(presentedKey({ authorization: 'Bearer k1' })).toBe('k1')
     expect(presentedKey({ authorization: 'bearer k1' })).toBe('k1')
     expect(presentedKey({ authorization: basic('promtail', 'k2') })).toBe('k2')
@@ -62,6 +62,7 @@ describe('credentials', () => {
     expect(presentedKey({ authorization: `ApiKey ${Buffer.from('id:k4').toString('base64')}` })).toBe('k4')
     expect(presentedKey({ 'x-api-key': 'k5', authorization: 'Bearer other' })).toBe('k5')
     expect(presentedKey({ authorization: 'Splunk 0c8a-hec-token' })).toBe('0c8a-hec-token')
+    expect(presentedKey({ 'dd-api-key': 'k6' })).toBe('k6')
     expect(presentedKey({})).toBeUndefined()
   })
 

@@ -12,7 +12,7 @@
 //                                            user name the key)
 //   Authorization: ApiKey base64(id:key)    (Elasticsearch clients and Beats' `api_key: id:key`)
 //   Authorization: Splunk <key>             (Splunk HEC clients: the key is the HEC token)
-//   X-API-Key: <key>
+//   X-API-Key: <key>, DD-API-KEY: <key>     (the latter Datadog's: the Agent, Vector, its API clients)
 import { SluiceError } from '@sluice/core'
 import type { KeyRing, Principal, Scope } from './keys.js'
 
@@ -25,7 +25,7 @@ const first = (v: string | string[] | undefined): string | undefined => (Array.i
 
 /** The key a request presents, or undefined when it presents none; throws UNAUTHORIZED when malformed. */
 export function presentedKey(headers: Headers): string | undefined {
-  const apiKey = first(headers['x-api-key'])
+  const apiKey = first(headers['x-api-key']) ?? first(headers['dd-api-key'])
   if (apiKey !== undefined && apiKey !== '') return apiKey
   const authorization = first(headers.authorization)
   if (authorization === undefined || authorization === '') return undefined

@@ -1,5 +1,5 @@
 // Gateway: the front door. Every protocol it speaks — Sluice's JSON/NDJSON and OTLP/HTTP at
-// /v1/logs, OTLP/gRPC, Loki push, Elasticsearch bulk, Splunk HEC, syslog over TCP and UDP — reads its wire
+// /v1/logs, OTLP/gRPC, Loki push, Elasticsearch bulk, Splunk HEC, Datadog's log intake, syslog over TCP and UDP — reads its wire
 // format into records and hands them to the one accept path (ingest.ts): validated, encoded as
 // Avro, produced to logs.raw, and answered only once Kafka acknowledged them. Protocol modules:
 // protocols/*.ts (HTTP routes; otlp-grpc.ts its own listener), syslog.ts (listeners).
@@ -13,6 +13,7 @@ import type { Config } from './config.js'
 import { createIngest } from './ingest.js'
 import { tenantRule } from './protocol.js'
 import type { ProtocolContext } from './protocol.js'
+import { registerDatadog } from './protocols/datadog.js'
 import { registerElastic } from './protocols/elastic.js'
 import { registerLoki } from './protocols/loki.js'
 import { registerNative } from './protocols/native.js'
@@ -39,7 +40,7 @@ export function protocolContext(config: Config, deps: GatewayDeps): ProtocolCont
 export function buildApp(config: Config, deps: GatewayDeps, ctx = protocolContext(config, deps)): FastifyInstance {
   const app = createHttpApp({
     name: 'gateway',
-    description: 'Accepts logs in the formats shippers already send (Sluice JSON/NDJSON, OTLP/HTTP, Loki push, Elasticsearch bulk, Splunk HEC) and answers once Kafka acknowledged them.',
+    description: 'Accepts logs in the formats shippers already send (Sluice JSON/NDJSON, OTLP/HTTP, Loki push, Elasticsearch bulk, Splunk HEC, Datadog) and answers once Kafka acknowledged them.',
     logger: ctx.log, registry: deps.registry, checks: deps.checks, bodyLimit: config.maxBodyBytes, ...(deps.security && { access: { security: deps.security, scope: 'ingest' } }) })
   // Request decompression (gzip, deflate, br; zstd and snappy above); the body limit applies to the decompressed body.
   // @fastify/compress matches the coding's name exactly: it gets it as normalizeEncoding leaves it.
@@ -54,6 +55,7 @@ export function buildApp(config: Config, deps: GatewayDeps, ctx = protocolContex
     registerLoki(api, ctx)
     registerElastic(api, ctx)
     registerSplunk(api, ctx)
+    registerDatadog(api, ctx)
     registerWrongMethods(api)
   })
   return app

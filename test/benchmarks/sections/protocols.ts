@@ -17,7 +17,7 @@ import { benchKafka, topicRecordCount } from '../kafka.js'
 import { isolatedEnv } from '../isolation.js'
 import { runLoad } from '../loadgen.js'
 import type { LoadResult, RequestBody } from '../loadgen.js'
-import { esBulkBodies, lokiProtobufBodies, otlpJsonBodies, otlpProtobufBodies, splunkHecBodies, syslogChunks } from '../protocol-bodies.js'
+import { datadogBodies, esBulkBodies, lokiProtobufBodies, otlpJsonBodies, otlpProtobufBodies, splunkHecBodies, syslogChunks } from '../protocol-bodies.js'
 import type { Section, SectionResult } from '../section.js'
 import type { Row } from '../table.js'
 import { freePort } from '../../infra/ports.js'
@@ -121,6 +121,8 @@ export const ingestProtocols: Section = {
       { name: 'Elasticsearch _bulk', path: '/_bulk?filter_path=errors,items.*.error,items.*.status', contentType: 'application/x-ndjson', bodies: esBulkBodies(ctx.bodies) },
       // As the OpenTelemetry Collector's splunk_hec exporter sends them.
       { name: 'Splunk HEC', path: '/services/collector/event', contentType: 'application/json', bodies: splunkHecBodies(ctx.bodies) },
+      // As Vector's datadog_logs sink sends them.
+      { name: 'Datadog', path: '/api/v2/logs', contentType: 'application/json', bodies: datadogBodies(ctx.bodies) },
     ]
     const syslog = syslogChunks(ctx.bodies)
     const otlpBodies = protocols.find((p) => p.name === 'OTLP protobuf')!.bodies
