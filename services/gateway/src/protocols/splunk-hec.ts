@@ -9,7 +9,8 @@
 //   event       required. A string is the message. An object is read as a record of /v1/logs is
 //               (message/msg/body, level/severity, service, host, … and every other field an
 //               attribute; a message that is no string, its JSON text); without a message field
-//               its `log` or `line` is the message (Fluent Bit's and Docker's shapes), else its
+//               its `log` or `line` is the message (Fluent Bit's and Docker's shapes; a `line`
+//               that is an object, Docker's splunk-format=json, is read as the record), else its
 //               JSON text, as Splunk keeps it as _raw
 //   host        the record's host
 //   source      the resource attribute com.splunk.source, and the service when neither the event
@@ -212,11 +213,21 @@ function objectRecord(event: Record<string, unknown>, mapsMessage: boolean): Rec
     // Splunk's logging libraries send the message they were given, an object as well: its JSON text.
     return { ...event, [field]: typeof m === 'object' ? JSON.stringify(m) : String(m) }
   }
-  const line = LINE_FIELDS.find((f) => typeof event[f] === 'string' && event[f] !== '')
+  const line = LINE_FIELDS.find((f) => (typeof event[f] === 'string' && event[f] !== '') || isObject(event[f]))
   if (line === undefined) return { ...event, message: JSON.stringify(event) }
   const record: Record<string, unknown> = {}
   for (const k in event) if (k !== line) record[k] = event[k]
-  record.message = event[line]
+  const value = event[line]
+  if (typeof value === 'string') {
+    record.message = value
+    return record
+  }
+  // Docker's splunk driver with splunk-format=json sends a line that was JSON as that object: it is
+  // the record (its message and level read as /v1/logs reads them), beside the driver's source and tag.
+  const inner = value as Record<string, unknown>
+  Object.assign(record, inner)
+  if (MESSAGE_FIELDS.every((f) => unset(inner[f]))) record.message = JSON.stringify(inner)
+  else for (const f of MESSAGE_FIELDS) if (!unset(inner[f]) && typeof inner[f] !== 'string') record[f] = JSON.stringify(inner[f])
   return record
 }
 

@@ -89,6 +89,11 @@ describe('readEvents', () => {
       { message: '{"temperature":"70F","count":500}', severity: 'info' },
       { msg: '7' },
     ])
+    // Docker's splunk-format=json: a line that was JSON arrives as its object, and is the record.
+    expect(readEvents('{"event":{"line":{"msg":"cart loaded","level":"debug","n":2},"source":"stdout","tag":"web"}}\n{"event":{"line":{"a":1},"tag":"t"}}', {}).records).toEqual([
+      { source: 'stdout', tag: 'web', msg: 'cart loaded', level: 'debug', n: 2 },
+      { tag: 't', a: 1, message: '{"a":1}' },
+    ])
     // A request naming its message field leaves the choice to it.
     expect(readEvents('{"event":{"line":"l","text":"t"}}', {}, true).records).toEqual([{ line: 'l', text: 't' }])
   })
@@ -232,6 +237,10 @@ describe('Splunk HEC routes', () => {
     const res = await hec(app, [{ event: { message: 'card declined', severity: 'error', order: { id: 'o-1' } }, source: 'payments' }])
     expect(res.statusCode).toBe(200)
     expect(events()[0]).toMatchObject({ message: 'card declined', severity_text: 'ERROR', service: 'payments', attributes: { 'order.id': 'o-1' }, resource: { 'com.splunk.source': 'payments' } })
+    // As Docker's splunk driver sends a JSON line (splunk-format=json).
+    const docker = await hec(app, [{ event: { line: { msg: 'cart loaded', level: 'debug', items: 2 }, source: 'stdout', tag: 'web' }, source: 'shop', host: 'docker-1' }], {}, '/services/collector/event/1.0')
+    expect(docker.statusCode).toBe(200)
+    expect(events()[1]).toMatchObject({ message: 'cart loaded', severity_text: 'DEBUG', service: 'shop', host: 'docker-1', attributes: { source: 'stdout', tag: 'web', items: '2' } })
   })
 
   it('stores the good events of a request with bad ones, and names the first bad one as HEC does', async () => {
