@@ -10,8 +10,9 @@ import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { client, v2 } from '@datadog/datadog-api-client'
 import { hashKey } from '@sluice/auth'
+import { isoNs, logsOf } from '../infra/logs.js'
 import type { StoredLog } from '../infra/logs.js'
-import { isolation, startSluice, waitFor } from '../infra/sluice.js'
+import { isolation, startSluice } from '../infra/sluice.js'
 
 const TARGETS = ['gateway', 'enricher', 'clickhouse-sink', 'query-api'] as const
 
@@ -52,21 +53,6 @@ function errorTexts(errors: unknown[]): string[] {
 
 /** Datadog's error objects of `status`, one per detail, as they are on the wire. */
 const wireErrors = (status: number, title: string, ...details: unknown[]) => details.map((detail) => ({ status: String(status), title, detail }))
-
-/** At least `count` records of `service`, read back (with `key` when authentication is on). */
-async function logsOf(queryApi: string, service: string, count: number, key?: string): Promise<Map<string, StoredLog>> {
-  const logs = await waitFor(`${count} logs of ${service}`, async () => {
-    const res = await fetch(`${queryApi}/v1/logs?${new URLSearchParams({ service, limit: '100' })}`, { headers: key ? { authorization: `Bearer ${key}` } : {} })
-    if (!res.ok) throw new Error(`query-api answered ${res.status}: ${await res.text()}`)
-    const { logs } = (await res.json()) as { logs: StoredLog[] }
-    return logs.length >= count ? logs : undefined
-  })
-  expect(logs).toHaveLength(count)
-  return new Map(logs.map((l) => [l.message, l]))
-}
-
-/** The query API's timestamp (nanosecond ISO) of an epoch-ms time. */
-const iso = (ms: number) => new Date(ms).toISOString().replace('Z', '000000Z')
 
 /** What is asserted of a stored record, whole (toMatchObject would take any superset of a map). */
 const shape = (l: StoredLog | undefined) => l && { tenant: l.tenant, service: l.service, host: l.host, severity_text: l.severity_text, timestamp: l.timestamp, resource: l.resource, attributes: l.attributes }
@@ -118,7 +104,7 @@ describe('Datadog log intake end to end', () => {
         service: 'dd-checkout',
         host: 'web-1',
         severity_text: e.level,
-        timestamp: iso(e.ms),
+        timestamp: isoNs(e.ms),
         // ddsource, the log's ddtags (`canary` without a value) and the request's ?ddtags.
         resource: { ddsource: 'nodejs', env: 'prod', version: '1.4.2', canary: '', team: 'payments' },
         // Nested fields as dotted keys; status and timestamp read, not left behind (but `ok`).
@@ -172,19 +158,19 @@ describe('Datadog log intake end to end', () => {
 
     const fromClient = await logsOf(queryApi, 'dd-agentless', 3)
     const agentless = { tenant: 'default', service: 'dd-agentless' }
-    expect(shape(fromClient.get('queue drained'))).toEqual({ ...agentless, host: 'worker-3', severity_text: 'DEBUG', timestamp: iso(baseMs + 10), resource: { ddsource: 'python' }, attributes: { queue: 'emails' } })
+    expect(shape(fromClient.get('queue drained'))).toEqual({ ...agentless, host: 'worker-3', severity_text: 'DEBUG', timestamp: isoNs(baseMs + 10), resource: { ddsource: 'python' }, attributes: { queue: 'emails' } })
     // A status that is a level by another name than Sluice's: that level, the name kept as log.level.
-    expect(shape(fromClient.get('retrying send'))).toEqual({ ...agentless, host: 'worker-3', severity_text: 'WARN', timestamp: iso(baseMs + 20), resource: { ddsource: 'python' }, attributes: { attempt: '2', 'log.level': 'warning' } })
-    expect(shape(fromClient.get('send failed'))).toEqual({ ...agentless, host: 'worker-4', severity_text: 'FATAL', timestamp: iso(baseMs + 30), resource: { env: 'staging', region: 'eu-west-1' }, attributes: { 'log.level': 'critical' } })
+    expect(shape(fromClient.get('retrying send'))).toEqual({ ...agentless, host: 'worker-3', severity_text: 'WARN', timestamp: isoNs(baseMs + 20), resource: { ddsource: 'python' }, attributes: { attempt: '2', 'log.level': 'warning' } })
+    expect(shape(fromClient.get('send failed'))).toEqual({ ...agentless, host: 'worker-4', severity_text: 'FATAL', timestamp: isoNs(baseMs + 30), resource: { env: 'staging', region: 'eu-west-1' }, attributes: { 'log.level': 'critical' } })
 
     const fromAgent = await logsOf(queryApi, 'dd-agent', 2)
     const agentRecord = { tenant: 'default', service: 'dd-agent', host: 'node-a', resource: { ddsource: 'nginx', env: 'prod', kube_namespace: 'shop', image_tag: '1.27' }, attributes: {} }
-    expect(shape(fromAgent.get('GET /health 200'))).toEqual({ ...agentRecord, severity_text: 'INFO', timestamp: iso(agentMs) })
+    expect(shape(fromAgent.get('GET /health 200'))).toEqual({ ...agentRecord, severity_text: 'INFO', timestamp: isoNs(agentMs) })
     // A log's own timestamp wins over the header's.
-    expect(shape(fromAgent.get('upstream timed out'))).toEqual({ ...agentRecord, severity_text: 'ERROR', timestamp: iso(agentMs - 1_000) })
+    expect(shape(fromAgent.get('upstream timed out'))).toEqual({ ...agentRecord, severity_text: 'ERROR', timestamp: isoNs(agentMs - 1_000) })
 
     const fromInput = await logsOf(queryApi, 'dd-input', 1)
-    expect(shape(fromInput.get('cron finished'))).toEqual({ tenant: 'default', service: 'dd-input', host: 'batch-1', severity_text: 'WARN', timestamp: iso(baseMs + 5_000), resource: {}, attributes: {} })
+    expect(shape(fromInput.get('cron finished'))).toEqual({ tenant: 'default', service: 'dd-input', host: 'batch-1', severity_text: 'WARN', timestamp: isoNs(baseMs + 5_000), resource: {}, attributes: {} })
   })
 
   it('answers a batch with bad logs among good ones 400 naming each, and stores the good ones', async () => {
@@ -232,9 +218,9 @@ describe('Datadog log intake end to end', () => {
     const logs = await logsOf(rt.addresses['query-api']!, 'dd-mixed', 3)
     expect([...logs.keys()].sort()).toEqual(['first good log', 'second good log', 'third good log'])
     const mixed = { tenant: 'default', service: 'dd-mixed' }
-    expect(shape(logs.get('first good log'))).toEqual({ ...mixed, host: 'api-1', severity_text: 'INFO', timestamp: iso(baseMs + 1), resource: {}, attributes: {} })
+    expect(shape(logs.get('first good log'))).toEqual({ ...mixed, host: 'api-1', severity_text: 'INFO', timestamp: isoNs(baseMs + 1), resource: {}, attributes: {} })
     // `success` (Datadog's OK) is no level Sluice knows: INFO, kept as the status attribute.
-    expect(shape(logs.get('second good log'))).toEqual({ ...mixed, host: 'api-2', severity_text: 'INFO', timestamp: iso(baseMs + 2), resource: { env: 'prod' }, attributes: { status: 'success' } })
-    expect(shape(logs.get('third good log'))).toEqual({ ...mixed, host: null, severity_text: 'INFO', timestamp: iso(baseMs + 3), resource: {}, attributes: {} })
+    expect(shape(logs.get('second good log'))).toEqual({ ...mixed, host: 'api-2', severity_text: 'INFO', timestamp: isoNs(baseMs + 2), resource: { env: 'prod' }, attributes: { status: 'success' } })
+    expect(shape(logs.get('third good log'))).toEqual({ ...mixed, host: null, severity_text: 'INFO', timestamp: isoNs(baseMs + 3), resource: {}, attributes: {} })
   })
 })

@@ -13,10 +13,10 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { hashKey } from '@sluice/auth'
-import type { StoredLog } from '../infra/logs.js'
+import { isoNs, logsOf } from '../infra/logs.js'
 import { REPO_ROOT } from '../infra/providers.js'
 import { pythonVenv } from '../infra/python.js'
-import { isolation, startSluice, waitFor } from '../infra/sluice.js'
+import { isolation, startSluice } from '../infra/sluice.js'
 
 const run = promisify(execFile)
 const TARGETS = ['gateway', 'enricher', 'clickhouse-sink', 'query-api'] as const
@@ -56,21 +56,6 @@ const KEYS = JSON.stringify({
   ],
 })
 
-/** At least `count` records of `service`, read back (with `key` when authentication is on). */
-async function logsOf(queryApi: string, service: string, count: number, key?: string): Promise<Map<string, StoredLog>> {
-  const logs = await waitFor(`${count} logs of ${service}`, async () => {
-    const res = await fetch(`${queryApi}/v1/logs?${new URLSearchParams({ service, limit: '100' })}`, { headers: key ? { authorization: `Bearer ${key}` } : {} })
-    if (!res.ok) throw new Error(`query-api answered ${res.status}: ${await res.text()}`)
-    const { logs } = (await res.json()) as { logs: StoredLog[] }
-    return logs.length >= count ? logs : undefined
-  })
-  expect(logs).toHaveLength(count)
-  return new Map(logs.map((l) => [l.message, l]))
-}
-
-/** The query API's timestamp (nanosecond ISO) of an epoch-ms time. */
-const iso = (ms: number) => new Date(ms).toISOString().replace('Z', '000000Z')
-
 describe('Splunk HEC end to end', () => {
   it("stores a batch of splunk-logging's events, each with its own metadata, severity and time, under the HEC token's tenant", async () => {
     const rt = await startSluice([...TARGETS], isolation({ SLUICE_AUTH: 'true', SLUICE_API_KEYS: KEYS }))
@@ -105,7 +90,7 @@ describe('Splunk HEC end to end', () => {
     ])
     for (const e of sent) {
       const stored = logs.get(e.message)!
-      expect(stored).toMatchObject({ tenant: TENANT, service: 'js-checkout', host: 'js-host-1', timestamp: iso(e.ms) })
+      expect(stored).toMatchObject({ tenant: TENANT, service: 'js-checkout', host: 'js-host-1', timestamp: isoNs(e.ms) })
       expect(stored.resource).toEqual({ 'com.splunk.source': 'js-checkout', 'com.splunk.sourcetype': 'node:checkout', 'com.splunk.index': e.severity === 'error' ? 'alerts' : 'payments' })
       // The library's {message, severity} event: both read, neither left behind as an attribute.
       expect(stored.attributes).toEqual({})
@@ -149,13 +134,13 @@ describe('Splunk HEC end to end', () => {
       if (!l.message.startsWith('ERROR')) expect(l.resource).toEqual(resource)
     }
     // Per-record overrides (allow_overrides: `_time`, `_sourcetype`), and the handler's own time.time().
-    expect(logs.get('DEBUG billing.worker: cache warmed with 12 plans')!.timestamp).toBe(iso(base * 1000 + 250))
-    expect(logs.get('WARNING billing.worker: card declined for order o-17')!.timestamp).toBe(iso(base * 1000 + 1_500))
+    expect(logs.get('DEBUG billing.worker: cache warmed with 12 plans')!.timestamp).toBe(isoNs(base * 1000 + 250))
+    expect(logs.get('WARNING billing.worker: card declined for order o-17')!.timestamp).toBe(isoNs(base * 1000 + 1_500))
     const failed = logs.get('ERROR billing.worker: payment failed for order o-17')!
-    expect(failed.timestamp).toBe(iso(base * 1000 + 2_750))
+    expect(failed.timestamp).toBe(isoNs(base * 1000 + 2_750))
     expect(failed.resource).toEqual({ ...resource, 'com.splunk.sourcetype': 'python:error' })
     const own = logs.get('INFO billing.worker: invoice sent')!.timestamp
-    expect(own >= iso(before - 1) && own <= iso(after + 1), `${own} within the script's run`).toBe(true)
+    expect(own >= isoNs(before - 1) && own <= isoNs(after + 1), `${own} within the script's run`).toBe(true)
   })
 
   it('stores each line of /services/collector/raw with the metadata of the query string', async () => {
@@ -195,10 +180,10 @@ describe('Splunk HEC end to end', () => {
 
     const logs = await logsOf(rt.addresses['query-api']!, 'hec-mixed', 2)
     const first = logs.get('first good event')!
-    expect(first).toMatchObject({ host: 'api-1', severity_text: 'INFO', timestamp: iso(t * 1000), attributes: {} })
+    expect(first).toMatchObject({ host: 'api-1', severity_text: 'INFO', timestamp: isoNs(t * 1000), attributes: {} })
     expect(first.resource).toEqual({ 'com.splunk.source': 'hec-mixed', 'com.splunk.sourcetype': '_json' })
     const second = logs.get('second good event')!
-    expect(second).toMatchObject({ host: 'api-2', severity_text: 'WARN', timestamp: iso((t + 2) * 1000 + 125) })
+    expect(second).toMatchObject({ host: 'api-2', severity_text: 'WARN', timestamp: isoNs((t + 2) * 1000 + 125) })
     // fields' service.name is the service (not an attribute), its source only com.splunk.source.
     expect(second.attributes).toEqual({ order: 'o-9', region: 'eu', tags: '["a","b"]' })
     expect(second.resource).toEqual({ 'com.splunk.source': 'orders.log', 'com.splunk.index': 'main' })

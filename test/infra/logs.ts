@@ -1,5 +1,6 @@
 // Records as the query API answers them (GET /v1/logs), for the end-to-end tests that assert
 // what a client's logs became in ClickHouse.
+import { waitFor } from './sluice.js'
 
 export interface StoredLog {
   id: string
@@ -23,3 +24,21 @@ export async function queryLogs(queryApi: string, params: Record<string, string>
   if (!res.ok) throw new Error(`query-api answered ${res.status}: ${await res.text()}`)
   return ((await res.json()) as { logs: StoredLog[] }).logs
 }
+
+/**
+ * The `count` records of `service` once the query API holds that many (read with `key` when
+ * authentication is on), by message; throws when it holds more.
+ */
+export async function logsOf(queryApi: string, service: string, count: number, key?: string): Promise<Map<string, StoredLog>> {
+  const logs = await waitFor(`${count} logs of ${service}`, async () => {
+    const res = await fetch(`${queryApi}/v1/logs?${new URLSearchParams({ service, limit: '100' })}`, { headers: key ? { authorization: `Bearer ${key}` } : {} })
+    if (!res.ok) throw new Error(`query-api answered ${res.status}: ${await res.text()}`)
+    const { logs } = (await res.json()) as { logs: StoredLog[] }
+    return logs.length >= count ? logs : undefined
+  })
+  if (logs.length !== count) throw new Error(`expected ${count} logs of ${service}, the query API holds ${logs.length}`)
+  return new Map(logs.map((l) => [l.message, l]))
+}
+
+/** The query API's timestamp (RFC 3339 to the nanosecond) of an epoch-ms time. */
+export const isoNs = (ms: number) => new Date(ms).toISOString().replace('Z', '000000Z')

@@ -2,7 +2,7 @@
 // and the tenant rule. A protocol only reads its wire format into records of Sluice's JSON shape
 // (the fields `validateLogInput` in @sluice/core accepts) and writes its own response; validation,
 // encoding, producing, backpressure, limits and the telemetry contract are the same for all of them.
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { TENANT_HEADERS, requestedTenant } from '@sluice/auth'
 import type { Security } from '@sluice/auth'
@@ -42,4 +42,24 @@ export function tenantRule(config: Config): ProtocolContext['tenantOf'] {
  */
 export function releaseBody(req: FastifyRequest): void {
   ;(req as { body: unknown }).body = undefined
+}
+
+/**
+ * An onSend hook that answers the shared error handler's errors ({error, message}, its status and
+ * headers kept) in a protocol's own shape: `shape(status, message, req)` is the body. A body the
+ * route already wrote in that shape (`own`) passes as it is.
+ */
+export function errorsShaped(shape: (status: number, message: string | undefined, req: FastifyRequest) => unknown, own: (body: object) => boolean) {
+  return async (req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> => {
+    if (reply.statusCode < 400 || typeof payload !== 'string') return payload
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(payload)
+    } catch {
+      return payload
+    }
+    if (typeof parsed !== 'object' || parsed === null || own(parsed)) return payload
+    const message = (parsed as { message?: unknown }).message
+    return JSON.stringify(shape(reply.statusCode, typeof message === 'string' ? message : undefined, req))
+  }
 }

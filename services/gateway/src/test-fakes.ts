@@ -1,6 +1,7 @@
 // What the gateway's unit tests stand in for Kafka and the schema registry with (imported by
 // tests only): an encoder writing JSON instead of Avro, so a test reads back what was produced.
 import protobuf from 'protobufjs'
+import { createProcessSecurity, hashKey, loadSecurityConfig } from '@sluice/auth'
 import { SluiceError } from '@sluice/core'
 import type { LogEvent } from '@sluice/core'
 import type { Message, MessageProducer } from '@sluice/kafka'
@@ -63,4 +64,23 @@ export function fakeGateway(maxBodyBytes: number) {
   const app = buildApp(config, { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), checks: {}, producer, codec: jsonCodec })
   const messages = () => producer.sent.flatMap((sent) => sent.messages.map((m) => decoded(m).message))
   return { app, messages }
+}
+
+/**
+ * A gateway on a fakeProducer and jsonCodec for a protocol's route tests: with `key`, SLUICE_AUTH
+ * on and that one ingest key of `tenant`; `checks` its readiness checks. `events()`: what it
+ * produced, each with its message key.
+ */
+export function routeGateway(opts: { key?: { secret: string; tenant: string }; checks?: Record<string, () => Promise<void>>; maxBodyBytes?: number } = {}) {
+  const producer = fakeProducer()
+  const config = loadConfig({ TOPIC_LOGS_RAW: 'raw', GATEWAY_DEFAULT_TENANT: 'default', GATEWAY_MAX_BODY_BYTES: String(opts.maxBodyBytes ?? 100_000) })
+  const security = opts.key
+    ? createProcessSecurity(
+        loadSecurityConfig({ SLUICE_AUTH: true, SLUICE_API_KEYS: JSON.stringify({ keys: [{ id: 'k', sha256: hashKey(opts.key.secret), tenants: [opts.key.tenant], scopes: ['ingest'] }] }), SLUICE_API_KEYS_RELOAD_MS: 5000 }),
+        { log: createLogger({ level: 'silent' }), retentionDays: 30 },
+      ).forService('gateway')
+    : undefined
+  const app = buildApp(config, { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), checks: opts.checks ?? {}, producer, codec: jsonCodec, ...(security && { security }) })
+  const events = (): Array<Record<string, unknown>> => producer.sent.flatMap((sent) => sent.messages.map((m) => ({ key: String(m.key), ...decoded(m) })))
+  return { app, producer, events }
 }

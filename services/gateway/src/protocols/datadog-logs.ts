@@ -18,9 +18,10 @@
 //              a value (`canary`) is kept with an empty value. The request's ?ddtags= are every log's
 //   other      attributes, nested objects as dotted keys (as /v1/logs reads them)
 // A log that is not an object is refused alone (400 naming it, the others stored).
-import { parseLevel } from '@sluice/core'
+import { INPUT_LIMITS, LATEST_EVENT_NS, isCanonicalName, parseLevel, parseTimestampNs, setOwn, severityFromNumber, uuidv7 } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
-import { SKIP } from '../ingest.js'
+import { SKIP, Validated } from '../ingest.js'
+import type { EventDefaults } from '../ingest.js'
 
 /** What the request gives every log: ?ddtags, and the dd-message-timestamp header (epoch ms). */
 export interface DatadogDefaults {
@@ -29,7 +30,7 @@ export interface DatadogDefaults {
 }
 
 export interface DatadogBatch {
-  /** One per log, in order: a Sluice record, or SKIP where the log could not be read. */
+  /** One per log, in order: a Sluice record, its LogEvent made already (Validated), or SKIP where the log could not be read. */
   records: unknown[]
   errors: FieldError[]
 }
@@ -64,9 +65,84 @@ class Tags {
       if (ddtags !== undefined) parseTags(ddtags, r)
       if (ddsource !== undefined) r.ddsource = ddsource
       byTags.set(ddtags, r)
+      if (plainMap(r)) this.plain.add(r)
     }
     return r
   }
+
+  /** The maps within the validator's rules for a map (plainEvent). */
+  readonly plain = new WeakSet<Record<string, string>>()
+}
+
+/** Whether every key and value of `m` is within the validator's rules for a map of strings. */
+function plainMap(m: Record<string, unknown>): boolean {
+  let n = 0
+  for (const k in m) {
+    const v = m[k]
+    if (++n > INPUT_LIMITS.entries || k.length === 0 || k.length > INPUT_LIMITS.keyChars || k === '__proto__' || !k.isWellFormed() || typeof v !== 'string' || !v.isWellFormed()) return false
+  }
+  return true
+}
+
+const INFO = severityFromNumber(9)
+const name = (v: unknown): string | undefined => (typeof v === 'string' ? v.trim() : undefined)
+
+/**
+ * A record's LogEvent made here, as the validator would make it (datadog.test.ts holds the two to
+ * each other): the common log of scalar fields, without a record to read again and maps to copy.
+ * Anything the validator might refuse or read otherwise (a nested field, a time past 2096, a name
+ * too long, text that is not well-formed, too many attributes) is left to it: undefined.
+ */
+function plainEvent(record: Record<string, unknown>, attributes: Record<string, unknown>, resource: Record<string, string> | undefined, plainResource: boolean, d: EventDefaults): Validated | undefined {
+  const message = record.message
+  if (typeof message !== 'string' || !message.isWellFormed() || (resource !== undefined && !plainResource)) return undefined
+  let timestamp = d.observedNs
+  if (record.timestamp !== undefined) {
+    const v = record.timestamp
+    const ns = typeof v === 'string' || typeof v === 'number' ? parseTimestampNs(v) : undefined
+    if (ns === undefined || ns > LATEST_EVENT_NS) return undefined
+    timestamp = ns
+  }
+  const service = record.service === undefined ? 'unknown' : name(record.service)
+  const host = record.host === undefined ? '' : name(record.host)
+  if (service === undefined || service.length === 0 || service.length > INPUT_LIMITS.nameChars || !service.isWellFormed()) return undefined
+  if (host === undefined || host.length > INPUT_LIMITS.nameChars || !host.isWellFormed()) return undefined
+  // The attributes as the validator writes them, scalars as text and null as '' — once all are
+  // known to be within its rules: the record stays as it was for the validator otherwise.
+  let n = 0
+  let scalars = false
+  for (const k in attributes) {
+    const v = attributes[k]
+    if (++n > INPUT_LIMITS.entries || k.length === 0 || k.length > INPUT_LIMITS.keyChars || k === '__proto__' || !k.isWellFormed()) return undefined
+    if (typeof v === 'string') {
+      if (!v.isWellFormed()) return undefined
+    } else if (v === null || typeof v === 'number' || typeof v === 'boolean') scalars = true
+    else return undefined
+  }
+  if (scalars) for (const k in attributes) if (typeof attributes[k] !== 'string') attributes[k] = attributes[k] === null ? '' : String(attributes[k])
+  let severity = INFO
+  const level = record.level as string | number | undefined
+  if (level !== undefined) {
+    // Only a level parseLevel knows is taken as one (toRecord).
+    severity = parseLevel(level) ?? INFO
+    if (!isCanonicalName(level, severity.text)) attributes['log.level'] = String(level)
+  }
+  return new Validated({
+    id: uuidv7(),
+    tenant: d.tenant,
+    timestamp,
+    observed_timestamp: d.observedNs,
+    service,
+    host: host === '' ? null : host,
+    severity_text: severity.text,
+    severity_number: severity.number,
+    message,
+    trace_id: null,
+    span_id: null,
+    attributes: attributes as Record<string, string>,
+    resource: resource ?? {},
+    source: d.source,
+  })
 }
 
 /** The Lambda extension's message object: its text and status, its Lambda fields. */
@@ -75,11 +151,11 @@ function lambdaMessage(m: Record<string, unknown>, record: Record<string, unknow
   if (typeof m.status === 'string' && unset(record.status)) record.status = m.status
   // The extension spells it `lamdba`; `lambda` is read too.
   const lambda = m.lamdba ?? m.lambda
-  if (isObject(lambda)) for (const k in lambda) attributes[`lambda.${k}`] = lambda[k]
+  if (isObject(lambda)) for (const k in lambda) setOwn(attributes, `lambda.${k}`, lambda[k])
 }
 
 /** The record of one log object. */
-function toRecord(log: Record<string, unknown>, tags: Tags, defaults: DatadogDefaults): Record<string, unknown> {
+function toRecord(log: Record<string, unknown>, tags: Tags, defaults: DatadogDefaults, plain?: EventDefaults): Record<string, unknown> | Validated {
   const record: Record<string, unknown> = {}
   const attributes: Record<string, unknown> = {}
   let ddtags: string | undefined
@@ -131,7 +207,8 @@ function toRecord(log: Record<string, unknown>, tags: Tags, defaults: DatadogDef
         attributes[k] = v
         break
       default:
-        attributes[k] = v
+        // A field named __proto__ is kept as one, not taken as the map's prototype.
+        setOwn(attributes, k, v)
     }
   }
   // The level: Datadog's status, kept as an attribute when it is no level Sluice knows.
@@ -161,14 +238,23 @@ function toRecord(log: Record<string, unknown>, tags: Tags, defaults: DatadogDef
       delete attributes[field]
     }
   }
-  const resource = tags.of(ddtags, ddsource)
-  if (Object.keys(resource).length > 0) record.resource = resource
+  const tagMap = tags.of(ddtags, ddsource)
+  const resource = Object.keys(tagMap).length > 0 ? tagMap : undefined
+  if (plain !== undefined) {
+    const made = plainEvent(record, attributes, resource, resource !== undefined && tags.plain.has(tagMap), plain)
+    if (made !== undefined) return made
+  }
+  if (resource !== undefined) record.resource = resource
   if (Object.keys(attributes).length > 0) record.attributes = attributes
   return record
 }
 
-/** The logs of a parsed intake body (an array of log objects, or one). */
-export function readLogs(body: unknown, defaults: DatadogDefaults): DatadogBatch {
+/**
+ * The logs of a parsed intake body (an array of log objects, or one). `plain`: the request's
+ * defaults, with which logs become their LogEvents here where they can (plainEvent), else every
+ * log is a record for the validator.
+ */
+export function readLogs(body: unknown, defaults: DatadogDefaults, plain?: EventDefaults): DatadogBatch {
   const logs = Array.isArray(body) ? body : [body]
   const tags = new Tags(defaults.ddtags === undefined ? {} : parseTags(defaults.ddtags))
   const records: unknown[] = []
@@ -178,7 +264,7 @@ export function readLogs(body: unknown, defaults: DatadogDefaults): DatadogBatch
     if (!isObject(log)) {
       records.push(SKIP)
       errors.push({ index: i, field: '', message: `expected a log object, got ${Array.isArray(log) ? 'an array' : log === null ? 'null' : typeof log}` })
-    } else records.push(toRecord(log, tags, defaults))
+    } else records.push(toRecord(log, tags, defaults, plain))
   }
   return { records, errors }
 }

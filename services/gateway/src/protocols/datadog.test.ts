@@ -4,25 +4,13 @@
 import { gzipSync } from 'node:zlib'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { createProcessSecurity, hashKey, loadSecurityConfig } from '@sluice/auth'
-import { createLogger, createRegistry } from '@sluice/observability'
-import { loadConfig } from '../config.js'
-import { SKIP } from '../ingest.js'
-import { buildApp } from '../service.js'
-import { decoded, fakeProducer, jsonCodec } from '../test-fakes.js'
+import { validateLogInput } from '@sluice/core'
+import { SKIP, Validated } from '../ingest.js'
+import type { EventDefaults } from '../ingest.js'
+import { routeGateway } from '../test-fakes.js'
 import { parseTags, readLogs } from './datadog-logs.js'
 
-function gateway(opts: { auth?: boolean; maxBodyBytes?: number } = {}) {
-  const producer = fakeProducer()
-  const config = loadConfig({ TOPIC_LOGS_RAW: 'raw', GATEWAY_DEFAULT_TENANT: 'default', GATEWAY_MAX_BODY_BYTES: String(opts.maxBodyBytes ?? 100_000) })
-  const keys = { keys: [{ id: 'dd', sha256: hashKey('dd-key'), tenants: ['acme'], scopes: ['ingest'] }] }
-  const security = opts.auth
-    ? createProcessSecurity(loadSecurityConfig({ SLUICE_AUTH: true, SLUICE_API_KEYS: JSON.stringify(keys), SLUICE_API_KEYS_RELOAD_MS: 5000 }), { log: createLogger({ level: 'silent' }), retentionDays: 30 }).forService('gateway')
-    : undefined
-  const app = buildApp(config, { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), checks: {}, producer, codec: jsonCodec, ...(security && { security }) })
-  const events = (): Array<Record<string, unknown>> => producer.sent.flatMap((s) => s.messages.map((m) => ({ key: String(m.key), ...decoded(m) })))
-  return { app, producer, events }
-}
+const gateway = (opts: { auth?: boolean; maxBodyBytes?: number } = {}) => routeGateway({ ...opts, ...(opts.auth && { key: { secret: 'dd-key', tenant: 'acme' } }) })
 type App = ReturnType<typeof gateway>['app']
 
 const JSON_TYPE = { 'content-type': 'application/json' }
@@ -95,6 +83,13 @@ describe('readLogs', () => {
     ])
   })
 
+  it('keeps a field named __proto__ as a field, not as the prototype of the attributes', () => {
+    const [record] = readLogs(JSON.parse('[{"message":"m","__proto__":{"polluted":true}}]'), {}).records as Array<{ attributes: Record<string, unknown> }>
+    expect(Object.keys(record!.attributes)).toEqual(['__proto__'])
+    expect(Object.getPrototypeOf(record!.attributes)).toBe(Object.prototype)
+    expect((record!.attributes as { polluted?: unknown }).polluted).toBeUndefined()
+  })
+
   it('refuses an entry that is not a log object, in its place', () => {
     const { records, errors } = readLogs([{ message: 'ok' }, 'text', null, [1]], {})
     expect(records.map((r) => (r === SKIP ? 'skip' : 'record'))).toEqual(['record', 'skip', 'skip', 'skip'])
@@ -103,6 +98,58 @@ describe('readLogs', () => {
       [2, 'expected a log object, got null'],
       [3, 'expected a log object, got an array'],
     ])
+  })
+})
+
+describe('logs made LogEvents without the validator', () => {
+  const d: EventDefaults = { tenant: 't1', source: 'http', observedNs: 1_765_000_000_000_000_000n }
+  const withoutId = ({ id: _id, ...event }: Record<string, unknown>) => event
+
+  it('makes what the validator makes of the same record, and leaves to it what it would refuse or read otherwise', () => {
+    const text = fc.oneof(fc.constantFrom('ok', ' padded ', 'x'.repeat(300), '\ud800', 'é', ''), fc.string({ maxLength: 6 }))
+    const value = fc.oneof(text, fc.integer(), fc.boolean(), fc.constant(null), fc.constantFrom({ nested: 'x' }, [1, 2]))
+    const log = fc.dictionary(
+      fc.oneof(fc.constantFrom('message', 'status', 'level', 'severity', 'service', 'hostname', 'host', 'timestamp', 'date', 'ddsource', 'ddtags', 'msg', 'log', '__proto__', 'attributes', ''), fc.string({ maxLength: 4 })),
+      fc.oneof(value, fc.constantFrom('warn', 'WARNING', 'ok', 'E', 1_765_100_000_123, '2026-12-07T10:00:00Z', 4_200_000_000_000, 'env:prod,canary', 'k:' + 'v'.repeat(10))),
+      { maxKeys: 8 },
+    )
+    fc.assert(
+      fc.property(fc.array(log, { minLength: 1, maxLength: 4 }), fc.option(fc.constantFrom('team:pay', 'a:1,b'), { nil: undefined }), (logs, ddtags) => {
+        const body = JSON.parse(JSON.stringify(logs)) as unknown
+        const defaults = { ...(ddtags !== undefined && { ddtags }), timestampMs: 1_765_100_000_000 }
+        const plain = readLogs(body, defaults, d)
+        const records = readLogs(JSON.parse(JSON.stringify(logs)), defaults).records
+        expect(plain.records).toHaveLength(records.length)
+        plain.records.forEach((made, i) => {
+          if (made instanceof Validated) {
+            const validated = validateLogInput(records[i], i, d)
+            expect(validated.ok).toBe(true)
+            if (validated.ok) expect(withoutId(made.event as unknown as Record<string, unknown>)).toEqual(withoutId(validated.event as unknown as Record<string, unknown>))
+          } else expect(made).toEqual(records[i])
+        })
+      }),
+      { numRuns: 500 },
+    )
+  })
+
+  it('makes the common log, as Vector sends it, without the validator', () => {
+    const [made] = readLogs([{ message: 'checkpoint', status: 'warning', service: 'db', hostname: 'db-1', ddsource: 'postgres', ddtags: 'env:prod', timestamp: 1_765_100_000_500, region: 'eu', retries: 2 }], {}, d).records
+    expect(made).toBeInstanceOf(Validated)
+    expect(withoutId((made as Validated).event as unknown as Record<string, unknown>)).toEqual({
+      tenant: 't1',
+      timestamp: 1_765_100_000_500_000_000n,
+      observed_timestamp: d.observedNs,
+      service: 'db',
+      host: 'db-1',
+      severity_text: 'WARN',
+      severity_number: 13,
+      message: 'checkpoint',
+      trace_id: null,
+      span_id: null,
+      attributes: { region: 'eu', retries: '2', 'log.level': 'warning' },
+      resource: { env: 'prod', ddsource: 'postgres' },
+      source: 'http',
+    })
   })
 })
 

@@ -14,11 +14,12 @@
 //   413  over GATEWAY_MAX_BODY_BYTES;  429/503  the same shape with Retry-After, nothing stored
 import { STATUS_CODES } from 'node:http'
 import { z } from 'zod'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { SluiceError, nowNs } from '@sluice/core'
 import { jsonText, utf8Problem } from '../body.js'
-import { releaseBody } from '../protocol.js'
+import { errorsShaped, releaseBody } from '../protocol.js'
 import type { ProtocolContext } from '../protocol.js'
+import type { EventDefaults } from '../ingest.js'
 import { readLogs } from './datadog-logs.js'
 import type { DatadogDefaults } from './datadog-logs.js'
 
@@ -31,20 +32,6 @@ const CLIENT_FIELD: Readonly<Record<string, string>> = { host: 'hostname', level
 function ddErrors(status: number, messages: readonly string[]) {
   const title = STATUS_CODES[status] ?? 'Error'
   return messages.map((detail) => ({ status: String(status), title, detail }))
-}
-
-/** Errors of the shared handler ({error, message}) answered as Datadog does: {"errors": [{status, title, detail}]}. */
-async function datadogErrors(_req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
-  if (reply.statusCode < 400 || typeof payload !== 'string') return payload
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(payload)
-  } catch {
-    return payload
-  }
-  if (typeof parsed !== 'object' || parsed === null || 'errors' in parsed) return payload
-  const message = (parsed as { message?: unknown }).message
-  return JSON.stringify({ errors: ddErrors(reply.statusCode, [typeof message === 'string' ? message : (STATUS_CODES[reply.statusCode] ?? 'Error')]) })
 }
 
 function defaultsOf(req: FastifyRequest): DatadogDefaults {
@@ -64,7 +51,7 @@ export function registerDatadog(api: FastifyInstance, ctx: ProtocolContext): voi
     // The body is read here whatever its label: the Agent sends application/json, other senders text/plain or nothing.
     dd.removeAllContentTypeParsers()
     dd.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
-    dd.addHook('onSend', datadogErrors)
+    dd.addHook('onSend', errorsShaped((status, message) => ({ errors: ddErrors(status, [message ?? STATUS_CODES[status] ?? 'Error']) }), (body) => 'errors' in body))
 
     const schema = {
       tags: ['ingest'],
@@ -85,11 +72,10 @@ export function registerDatadog(api: FastifyInstance, ctx: ProtocolContext): voi
         } catch (err) {
           throw new SluiceError('VALIDATION_FAILED', `invalid JSON body: ${err instanceof Error ? err.message : String(err)}`)
         }
-        const defaults = defaultsOf(req)
-        const tenant = ctx.tenantOf(req)
-        const batch = readLogs(body, defaults)
+        const d: EventDefaults = { tenant: ctx.tenantOf(req), source: 'http', observedNs: nowNs() }
+        const batch = readLogs(body, defaultsOf(req), d)
         if (batch.records.length === 0) return reply.code(202).send({})
-        const accepting = ctx.ingest.records(batch.records, { tenant, source: 'http', observedNs: nowNs(), access: req.access }, batch.errors)
+        const accepting = ctx.ingest.records(batch.records, { ...d, access: req.access }, batch.errors)
         releaseBody(req)
         const result = await accepting
         if (result.errors.length === 0) return reply.code(202).send({})

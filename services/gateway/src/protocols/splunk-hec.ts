@@ -27,7 +27,7 @@
 //
 // A bad event is that event's error: the others of the request are stored, and the answer names
 // the first bad one (splunk.ts).
-import { ILL_FORMED, INPUT_LIMITS, LATEST_EVENT_NS, SPAN_ID_HEX, TRACE_ID_HEX, isCanonicalName, parseLevel, parseTimestampNs, severityFromNumber, uuidv7 } from '@sluice/core'
+import { ILL_FORMED, INPUT_LIMITS, LATEST_EVENT_NS, SPAN_ID_HEX, TRACE_ID_HEX, isCanonicalName, parseLevel, parseTimestampNs, setOwn, severityFromNumber, uuidv7 } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
 import { SKIP, Validated } from '../ingest.js'
 import type { EventDefaults } from '../ingest.js'
@@ -184,7 +184,8 @@ function readIndexed(v: unknown): Indexed {
     else if (k === 'span_id') x.spanId = value
     else {
       const rank = value === '' ? -1 : LEVEL_FIELDS.indexOf(k as (typeof LEVEL_FIELDS)[number])
-      if (rank === -1 || rank >= x.levelRank) (x.attributes ??= {})[k] = value
+      // A field named __proto__ is kept as one, not taken as the map's prototype.
+      if (rank === -1 || rank >= x.levelRank) setOwn((x.attributes ??= {}), k, value)
       else {
         if (x.levelField !== undefined) (x.attributes ??= {})[x.levelField] = x.level!
         x.level = value

@@ -4,27 +4,14 @@
 import { gzipSync } from 'node:zlib'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { createProcessSecurity, hashKey, loadSecurityConfig } from '@sluice/auth'
 import { validateLogInput } from '@sluice/core'
-import { createLogger, createRegistry } from '@sluice/observability'
-import { loadConfig } from '../config.js'
-import { buildApp } from '../service.js'
-import { decoded, fakeProducer, jsonCodec } from '../test-fakes.js'
+import { routeGateway } from '../test-fakes.js'
 import { SKIP, Validated } from '../ingest.js'
 import type { EventDefaults } from '../ingest.js'
 import { readEvents, readRaw, splitEvents } from './splunk-hec.js'
 
-function gateway(opts: { auth?: boolean; checks?: Record<string, () => Promise<void>>; maxBodyBytes?: number } = {}) {
-  const producer = fakeProducer()
-  const config = loadConfig({ TOPIC_LOGS_RAW: 'raw', GATEWAY_DEFAULT_TENANT: 'default', GATEWAY_MAX_BODY_BYTES: String(opts.maxBodyBytes ?? 100_000) })
-  const keys = { keys: [{ id: 'hec', sha256: hashKey('hec-token'), tenants: ['acme'], scopes: ['ingest'] }] }
-  const security = opts.auth
-    ? createProcessSecurity(loadSecurityConfig({ SLUICE_AUTH: true, SLUICE_API_KEYS: JSON.stringify(keys), SLUICE_API_KEYS_RELOAD_MS: 5000 }), { log: createLogger({ level: 'silent' }), retentionDays: 30 }).forService('gateway')
-    : undefined
-  const app = buildApp(config, { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), checks: opts.checks ?? {}, producer, codec: jsonCodec, ...(security && { security }) })
-  const events = (): Array<Record<string, unknown>> => producer.sent.flatMap((s) => s.messages.map((m) => ({ key: String(m.key), ...decoded(m) })))
-  return { app, producer, events }
-}
+const gateway = (opts: { auth?: boolean; checks?: Record<string, () => Promise<void>>; maxBodyBytes?: number } = {}) =>
+  routeGateway({ ...opts, ...(opts.auth && { key: { secret: 'hec-token', tenant: 'acme' } }) })
 type App = ReturnType<typeof gateway>['app']
 
 const post = (app: App, url: string, payload: string | Buffer, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url, payload, headers })

@@ -28,7 +28,7 @@ import { SluiceError, nowNs } from '@sluice/core'
 import { runHealthChecks } from '@sluice/observability'
 import { invalidUtf8Lines, utf8Problem } from '../body.js'
 import { fieldMapping, fieldMappingQuery } from '../fields.js'
-import { releaseBody } from '../protocol.js'
+import { errorsShaped, releaseBody } from '../protocol.js'
 import type { ProtocolContext } from '../protocol.js'
 import type { EventDefaults } from '../ingest.js'
 import { HEC_CODES, readEvents, readRaw } from './splunk-hec.js'
@@ -73,20 +73,6 @@ function codeOf(status: number, req: FastifyRequest): number {
   return status
 }
 
-/** Errors of the shared handler ({error, message}) answered in HEC's shape, status and headers kept. */
-async function hecErrors(req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
-  if (reply.statusCode < 400 || typeof payload !== 'string') return payload
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(payload)
-  } catch {
-    return payload
-  }
-  if (typeof parsed !== 'object' || parsed === null || 'text' in parsed) return payload
-  const message = (parsed as { message?: unknown }).message
-  return JSON.stringify(hecBody(codeOf(reply.statusCode, req), typeof message === 'string' ? message : undefined))
-}
-
 const META = ['host', 'source', 'sourcetype', 'index'] as const
 
 const querystring = z.looseObject({
@@ -114,7 +100,7 @@ export function registerSplunk(api: FastifyInstance, ctx: ProtocolContext): void
     // text/plain, form-urlencoded from curl -d, or nothing).
     hec.removeAllContentTypeParsers()
     hec.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
-    hec.addHook('onSend', hecErrors)
+    hec.addHook('onSend', errorsShaped((status, message, req) => hecBody(codeOf(status, req), message), (body) => 'text' in body))
 
     /** Reads the request's events with `read` (given what they share) and stores them, answering as HEC does. */
     async function store(req: FastifyRequest, reply: FastifyReply, read: (d: EventDefaults) => HecBatch) {
