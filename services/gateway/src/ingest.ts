@@ -16,7 +16,7 @@
 // over them is refused whole with RATE_LIMITED (429 + Retry-After), nothing written.
 import { mayActAs } from '@sluice/auth'
 import type { Access, TenantSettingsTable } from '@sluice/auth'
-import { SluiceError, validateLogInput } from '@sluice/core'
+import { SluiceError, isCanonicalName, parseLevel, severityFromNumber, uuidv7, validateLogInput } from '@sluice/core'
 import type { FieldError, FieldMapping, LogEvent, LogSource } from '@sluice/core'
 import type { Message, MessageProducer } from '@sluice/kafka'
 import { BATCH_SIZE_BUCKETS, LATENCY_BUCKETS_SECONDS, histogram, stageMetrics } from '@sluice/observability'
@@ -41,6 +41,56 @@ export type EventDefaults = Pick<IngestDefaults, 'tenant' | 'source' | 'observed
 export class Validated {
   readonly ok = true
   constructor(readonly event: LogEvent) {}
+}
+
+const INFO = severityFromNumber(9)
+
+/**
+ * The parts of a record a protocol's direct path read, each already within the validator's rules
+ * (the protocol left anything else to it): what `directEvent` makes a LogEvent of.
+ */
+export interface DirectParts {
+  /** Undefined: a new UUIDv7, as the validator mints one. */
+  id?: string | undefined
+  /** Epoch ns; undefined: when Sluice saw the request. */
+  timestamp: bigint | undefined
+  /** Trimmed; undefined: `unknown`. */
+  service: string | undefined
+  /** Trimmed; '' or undefined: none. */
+  host: string | undefined
+  /** A level parseLevel knows, as sent; undefined: INFO. */
+  level: string | number | undefined
+  message: string
+  traceId?: string | undefined
+  spanId?: string | undefined
+  /** Strings, within the validator's map rules; the level as sent is added as log.level when it is no canonical name. */
+  attributes: Record<string, string>
+  resource: Record<string, string>
+}
+
+/** The LogEvent validateLogInput makes of a record with these parts: the protocols' direct paths' end. */
+export function directEvent(p: DirectParts, d: EventDefaults): Validated {
+  let severity = INFO
+  if (p.level !== undefined) {
+    severity = parseLevel(p.level) ?? INFO
+    if (!isCanonicalName(p.level, severity.text)) p.attributes['log.level'] = String(p.level)
+  }
+  return new Validated({
+    id: p.id ?? uuidv7(),
+    tenant: d.tenant,
+    timestamp: p.timestamp ?? d.observedNs,
+    observed_timestamp: d.observedNs,
+    service: p.service ?? 'unknown',
+    host: p.host || null,
+    severity_text: severity.text,
+    severity_number: severity.number,
+    message: p.message,
+    trace_id: p.traceId === undefined ? null : p.traceId.toLowerCase(),
+    span_id: p.spanId === undefined ? null : p.spanId.toLowerCase(),
+    attributes: p.attributes,
+    resource: p.resource,
+    source: d.source,
+  })
 }
 
 export interface IngestDefaults {

@@ -18,10 +18,10 @@
 //              a value (`canary`) is kept with an empty value. The request's ?ddtags= are every log's
 //   other      attributes, nested objects as dotted keys (as /v1/logs reads them)
 // A log that is not an object is refused alone (400 naming it, the others stored).
-import { INPUT_LIMITS, LATEST_EVENT_NS, isCanonicalName, parseLevel, parseTimestampNs, setOwn, severityFromNumber, uuidv7 } from '@sluice/core'
+import { INPUT_LIMITS, LATEST_EVENT_NS, parseLevel, parseTimestampNs, setOwn } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
-import { SKIP, Validated } from '../ingest.js'
-import type { EventDefaults } from '../ingest.js'
+import { SKIP, directEvent } from '../ingest.js'
+import type { EventDefaults, Validated } from '../ingest.js'
 
 /** What the request gives every log: ?ddtags, and the dd-message-timestamp header (epoch ms). */
 export interface DatadogDefaults {
@@ -84,7 +84,6 @@ function plainMap(m: Record<string, unknown>): boolean {
   return true
 }
 
-const INFO = severityFromNumber(9)
 const name = (v: unknown): string | undefined => (typeof v === 'string' ? v.trim() : undefined)
 
 /**
@@ -120,29 +119,8 @@ function plainEvent(record: Record<string, unknown>, attributes: Record<string, 
     else return undefined
   }
   if (scalars) for (const k in attributes) if (typeof attributes[k] !== 'string') attributes[k] = attributes[k] === null ? '' : String(attributes[k])
-  let severity = INFO
-  const level = record.level as string | number | undefined
-  if (level !== undefined) {
-    // Only a level parseLevel knows is taken as one (toRecord).
-    severity = parseLevel(level) ?? INFO
-    if (!isCanonicalName(level, severity.text)) attributes['log.level'] = String(level)
-  }
-  return new Validated({
-    id: uuidv7(),
-    tenant: d.tenant,
-    timestamp,
-    observed_timestamp: d.observedNs,
-    service,
-    host: host === '' ? null : host,
-    severity_text: severity.text,
-    severity_number: severity.number,
-    message,
-    trace_id: null,
-    span_id: null,
-    attributes: attributes as Record<string, string>,
-    resource: resource ?? {},
-    source: d.source,
-  })
+  // Only a level parseLevel knows is taken as one (toRecord).
+  return directEvent({ timestamp, service, host, level: record.level as string | number | undefined, message, attributes: attributes as Record<string, string>, resource: resource ?? {} }, d)
 }
 
 /** The Lambda extension's message object: its text and status, its Lambda fields. */

@@ -20,9 +20,9 @@
 // or string value that is not well-formed Unicode (JSON can escape a lone surrogate, \ud800, which
 // no UTF-8 encodes) refuses the document: most documents become events here without the
 // validator, and such a string would reach Kafka as invalid bytes.
-import { INPUT_LIMITS, LATEST_EVENT_NS, SPAN_ID_HEX, TRACE_ID_HEX, isCanonicalName, parseLevel, parseTimestampNs, severityFromNumber } from '@sluice/core'
-import { Validated } from '../ingest.js'
-import type { EventDefaults } from '../ingest.js'
+import { INPUT_LIMITS, LATEST_EVENT_NS, SPAN_ID_HEX, TRACE_ID_HEX, parseLevel, parseTimestampNs } from '@sluice/core'
+import { directEvent } from '../ingest.js'
+import type { EventDefaults, Validated } from '../ingest.js'
 import { ILL_FORMED, isPlainObject, shown } from './elastic-bulk.js'
 
 export const MAX_DEPTH = 20
@@ -235,8 +235,6 @@ function illFormedField(fields: Flat): string | undefined {
   return undefined
 }
 
-const INFO = severityFromNumber(9)
-
 /**
  * The LogEvent validateLogInput makes of `r` (toRecord's record, `attributes` its attributes),
  * without reading the record again: what the mapping left to check is checked here, and a record
@@ -247,7 +245,7 @@ const INFO = severityFromNumber(9)
 function plainEvent(r: Record<string, unknown>, attributes: Record<string, string>, d: EventDefaults): Validated | undefined {
   const id = r.id as string
   if (r.msg !== undefined || id.length === 0 || id.length > INPUT_LIMITS.idChars || Object.hasOwn(attributes, '__proto__')) return undefined
-  let timestamp = d.observedNs
+  let timestamp: bigint | undefined
   if (r.timestamp !== undefined) {
     const v = r.timestamp
     const ns = typeof v === 'string' || typeof v === 'number' ? parseTimestampNs(v) : undefined
@@ -263,29 +261,8 @@ function plainEvent(r: Record<string, unknown>, attributes: Record<string, strin
   if (traceId !== undefined && (typeof traceId !== 'string' || !TRACE_ID_HEX.test(traceId))) return undefined
   if (spanId !== undefined && (typeof spanId !== 'string' || !SPAN_ID_HEX.test(spanId))) return undefined
   // Only now, with nothing left to refuse: the record stays as it was for the validator otherwise.
-  let severity = INFO
-  if (r.level !== undefined) {
-    // The mapping took it as a level (isLevel): a name or number parseLevel knows.
-    const raw = r.level as string | number
-    severity = parseLevel(raw) ?? INFO
-    if (!isCanonicalName(raw, severity.text)) attributes['log.level'] = String(raw)
-  }
-  return new Validated({
-    id,
-    tenant: d.tenant,
-    timestamp,
-    observed_timestamp: d.observedNs,
-    service,
-    host: host === '' ? null : host,
-    severity_text: severity.text,
-    severity_number: severity.number,
-    message: r.message as string,
-    trace_id: traceId === undefined ? null : traceId.toLowerCase(),
-    span_id: spanId === undefined ? null : spanId.toLowerCase(),
-    attributes,
-    resource: r.resource as Record<string, string>,
-    source: d.source,
-  })
+  // The mapping took a level only if parseLevel knows it (isLevel).
+  return directEvent({ id, timestamp, service, host, level: r.level as string | number | undefined, message: r.message as string, traceId, spanId, attributes, resource: r.resource as Record<string, string> }, d)
 }
 
 /** The document field behind a field Sluice's validation named (`attributes.x` is `x`). */

@@ -27,10 +27,10 @@
 //
 // A bad event is that event's error: the others of the request are stored, and the answer names
 // the first bad one (splunk.ts).
-import { ILL_FORMED, INPUT_LIMITS, LATEST_EVENT_NS, SPAN_ID_HEX, TRACE_ID_HEX, isCanonicalName, parseLevel, parseTimestampNs, setOwn, severityFromNumber, uuidv7 } from '@sluice/core'
+import { ILL_FORMED, INPUT_LIMITS, LATEST_EVENT_NS, SPAN_ID_HEX, TRACE_ID_HEX, parseLevel, parseTimestampNs, setOwn } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
-import { SKIP, Validated } from '../ingest.js'
-import type { EventDefaults } from '../ingest.js'
+import { SKIP, directEvent } from '../ingest.js'
+import type { EventDefaults, Validated } from '../ingest.js'
 
 /** The metadata a request's query parameters give its events, as HEC reads them. */
 export interface HecDefaults {
@@ -266,8 +266,6 @@ function withAttribute(attributes: Record<string, string> | undefined, k: string
   return a
 }
 
-const INFO = severityFromNumber(9)
-
 /**
  * A string event's LogEvent made here, as the validator would make it from the record toRecord
  * builds (splunk.test.ts holds the two to each other): the common case, without a record to read
@@ -280,33 +278,12 @@ function plainEvent(message: string, time: bigint | undefined, host: string | un
   const h = host?.trim()
   const svc = service?.trim()
   if ((h !== undefined && h.length > INPUT_LIMITS.nameChars) || (svc !== undefined && (svc.length === 0 || svc.length > INPUT_LIMITS.nameChars || !svc.isWellFormed()))) return undefined
+  // A level is taken only if parseLevel knows it; the validator says what is wrong with another.
+  if (level !== undefined && parseLevel(level) === undefined) return undefined
   const traceId = x.traceId
   const spanId = x.spanId
   if ((traceId !== undefined && !TRACE_ID_HEX.test(traceId)) || (spanId !== undefined && !SPAN_ID_HEX.test(spanId))) return undefined
-  let severity = INFO
-  const attrs = attributes ?? {}
-  if (level !== undefined) {
-    const parsed = parseLevel(level)
-    if (parsed === undefined) return undefined
-    severity = parsed ?? INFO
-    if (!isCanonicalName(level, severity.text)) attrs['log.level'] = String(level)
-  }
-  return new Validated({
-    id: uuidv7(),
-    tenant: d.tenant,
-    timestamp: time ?? d.observedNs,
-    observed_timestamp: d.observedNs,
-    service: svc ?? 'unknown',
-    host: h || null,
-    severity_text: severity.text,
-    severity_number: severity.number,
-    message,
-    trace_id: traceId === undefined ? null : traceId.toLowerCase(),
-    span_id: spanId === undefined ? null : spanId.toLowerCase(),
-    attributes: attrs,
-    resource: resource ?? {},
-    source: d.source,
-  })
+  return directEvent({ timestamp: time, service: svc, host: h, level, message, traceId, spanId, attributes: attributes ?? {}, resource: resource ?? {} }, d)
 }
 
 /**
