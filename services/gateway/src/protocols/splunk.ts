@@ -102,10 +102,12 @@ export function registerSplunk(api: FastifyInstance, ctx: ProtocolContext): void
     hec.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
     hec.addHook('onSend', errorsShaped((status, message, req) => hecBody(codeOf(status, req), message), (body) => 'text' in body))
 
-    /** Reads the request's events with `read` (given what they share) and stores them, answering as HEC does. */
-    async function store(req: FastifyRequest, reply: FastifyReply, read: (d: EventDefaults) => HecBatch) {
+    /**
+     * Reads the request's events with `read` (given what they share) and stores them, answering as
+     * HEC does; `fields`: the request's field mapping, read once by the route.
+     */
+    async function store(req: FastifyRequest, reply: FastifyReply, read: (d: EventDefaults) => HecBatch, fields = fieldMapping(req)) {
       const d: EventDefaults = { tenant: ctx.tenantOf(req), source: 'http', observedNs: nowNs() }
-      const fields = fieldMapping(req)
       const batch = read(d)
       if (batch.records.length === 0) return reply.code(400).send(hecBody(HEC_CODES.noData))
       const accepting = ctx.ingest.records(batch.records, { ...d, access: req.access, ...(fields && { fields }) }, batch.errors)
@@ -148,9 +150,9 @@ export function registerSplunk(api: FastifyInstance, ctx: ProtocolContext): void
         const buf = body(req)
         const problem = utf8Problem(buf)
         if (problem) throw new SluiceError('VALIDATION_FAILED', `the body is ${problem}`)
-        const mapsMessage = fieldMapping(req)?.message !== undefined
+        const fields = fieldMapping(req)
         const defaults = defaultsOf(req)
-        return store(req, reply, (d) => readEvents(buf.toString('utf8'), defaults, mapsMessage, d))
+        return store(req, reply, (d) => readEvents(buf.toString('utf8'), defaults, fields?.message !== undefined, d), fields)
       })
     }
 
