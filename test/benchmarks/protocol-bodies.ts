@@ -10,11 +10,15 @@
 //                         writes them, attributes and severity as indexed fields;
 //   Datadog               a JSON array of logs as Vector's datadog_logs sink writes it;
 //   syslog                RFC 5424 with octet-counting framing (RFC 6587), attributes as
-//                         structured data, as rsyslog forwards over TCP.
+//                         structured data, as rsyslog forwards over TCP;
+//   Fluentd forward       PackedForward messages with EventTimes and a chunk to acknowledge,
+//                         flat records (message, level, service, host, attributes), as Fluent
+//                         Bit's forward output sends them.
 import { ProtobufLogsSerializer, JsonLogsSerializer } from '@opentelemetry/otlp-transformer'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import type { Resource } from '@opentelemetry/resources'
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs'
+import { ExtData, encode } from '@msgpack/msgpack'
 import protobuf from 'protobufjs'
 import snappy from 'snappy'
 import type { RequestBody } from './loadgen.js'
@@ -154,5 +158,24 @@ export function syslogChunks(bodies: readonly NdjsonBody[]): RequestBody[] {
       return Buffer.concat([Buffer.from(`${frame.length} `), frame])
     })
     return { body: Buffer.concat(frames), records: b.records }
+  })
+}
+
+/** An EventTime (MessagePack extension 0: seconds and nanoseconds, big-endian) of an RFC 3339 time. */
+function eventTime(iso: string): ExtData {
+  const ms = Date.parse(iso)
+  const bytes = new Uint8Array(8)
+  const view = new DataView(bytes.buffer)
+  view.setUint32(0, Math.floor(ms / 1000))
+  view.setUint32(4, (ms % 1000) * 1_000_000)
+  return new ExtData(0, bytes)
+}
+
+/** One PackedForward message per body, its chunk asking for an acknowledgement. */
+export function forwardMessages(bodies: readonly NdjsonBody[]): RequestBody[] {
+  return bodies.map((b, i) => {
+    const entries = b.inputs.map((r) => encode([eventTime(r.timestamp), { message: r.message, level: r.level, service: r.service, host: r.host, ...(r.trace_id && { trace_id: r.trace_id, span_id: r.span_id }), ...r.attributes }]))
+    const packed = Buffer.concat(entries)
+    return { body: Buffer.from(encode(['bench', packed, { size: b.records, chunk: `chunk-${i}` }])), records: b.records }
   })
 }

@@ -5,6 +5,16 @@ import { TENANT_PATTERN } from '@sluice/core'
 import type { Env } from '@sluice/config'
 import { sourceProblem } from './syslog-sources.js'
 
+/** Addresses and CIDR ranges, comma-separated, each checked (syslog-sources.ts). */
+function sourceList() {
+  return commaList().superRefine((entries, ctx) => {
+    for (const e of entries) {
+      const problem = sourceProblem(e)
+      if (problem) ctx.addIssue({ code: 'custom', message: problem })
+    }
+  })
+}
+
 export const envSchema = z.object({
   ...commonEnv.shape,
   ...kafkaEnv.shape,
@@ -25,12 +35,15 @@ export const envSchema = z.object({
   /** The tenant every syslog record is stored under (syslog has no credentials to take one from); default GATEWAY_DEFAULT_TENANT. */
   SYSLOG_TENANT: z.string().regex(TENANT_PATTERN, 'expected 1-64 characters of A-Z a-z 0-9 _ . -').optional(),
   /** Addresses and CIDR ranges allowed to send syslog, comma-separated; empty: any. Set it with SLUICE_AUTH=true. */
-  SYSLOG_ALLOWED_SOURCES: commaList().superRefine((entries, ctx) => {
-    for (const e of entries) {
-      const problem = sourceProblem(e)
-      if (problem) ctx.addIssue({ code: 'custom', message: problem })
-    }
-  }),
+  SYSLOG_ALLOWED_SOURCES: sourceList(),
+  /** Fluentd forward protocol listener (TCP: Fluent Bit, Fluentd, Docker's fluentd log driver); 0 switches it off. */
+  FORWARD_PORT: port(24224),
+  /** The tenant every forwarded record is stored under; default GATEWAY_DEFAULT_TENANT. */
+  FORWARD_TENANT: z.string().regex(TENANT_PATTERN, 'expected 1-64 characters of A-Z a-z 0-9 _ . -').optional(),
+  /** The forward protocol's shared key: set, a sender must pass the HELO/PING/PONG handshake with it (Fluentd's <security> shared_key). */
+  FORWARD_SHARED_KEY: z.string().min(1).optional(),
+  /** Addresses and CIDR ranges allowed to forward, comma-separated; empty: any. */
+  FORWARD_ALLOWED_SOURCES: sourceList(),
 })
 
 export function loadConfig(env?: Env) {
@@ -48,6 +61,10 @@ export function loadConfig(env?: Env) {
     syslogUdpPort: e.SYSLOG_UDP_PORT,
     syslogTenant: e.SYSLOG_TENANT ?? e.GATEWAY_DEFAULT_TENANT,
     syslogAllowedSources: Object.freeze([...e.SYSLOG_ALLOWED_SOURCES]),
+    forwardPort: e.FORWARD_PORT,
+    forwardTenant: e.FORWARD_TENANT ?? e.GATEWAY_DEFAULT_TENANT,
+    forwardSharedKey: e.FORWARD_SHARED_KEY,
+    forwardAllowedSources: Object.freeze([...e.FORWARD_ALLOWED_SOURCES]),
     topicRaw: e.TOPIC_LOGS_RAW,
   })
 }

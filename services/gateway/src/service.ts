@@ -1,8 +1,8 @@
 // Gateway: the front door. Every protocol it speaks — Sluice's JSON/NDJSON and OTLP/HTTP at
-// /v1/logs, OTLP/gRPC, Loki push, Elasticsearch bulk, Splunk HEC, Datadog's log intake, syslog over TCP and UDP — reads its wire
+// /v1/logs, OTLP/gRPC, Loki push, Elasticsearch bulk, Splunk HEC, Datadog's log intake, syslog over TCP and UDP, the Fluentd forward protocol — reads its wire
 // format into records and hands them to the one accept path (ingest.ts): validated, encoded as
 // Avro, produced to logs.raw, and answered only once Kafka acknowledged them. Protocol modules:
-// protocols/*.ts (HTTP routes; otlp-grpc.ts its own listener), syslog.ts (listeners).
+// protocols/*.ts (HTTP routes; otlp-grpc.ts its own listener), syslog.ts and forward.ts (listeners).
 import compress from '@fastify/compress'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { LogEvent } from '@sluice/core'
@@ -21,6 +21,8 @@ import { registerOtlp } from './protocols/otlp.js'
 import { registerSplunk } from './protocols/splunk.js'
 import { startOtlpGrpc } from './protocols/otlp-grpc.js'
 import type { OtlpGrpcListener } from './protocols/otlp-grpc.js'
+import { startForward } from './forward.js'
+import type { ForwardListener } from './forward.js'
 import { startSyslog } from './syslog.js'
 import type { SyslogListeners } from './syslog.js'
 import { registerRequestCodings } from './request-codings.js'
@@ -108,6 +110,7 @@ export function createService(config: Config, deps: DepsFor<{ kafka: true; regis
   const ctx = protocolContext(config, gatewayDeps)
   let syslog: SyslogListeners | undefined
   let grpc: OtlpGrpcListener | undefined
+  let forward: ForwardListener | undefined
   return {
     app: buildApp(config, gatewayDeps, ctx),
     listen: { host: config.host, port: config.port },
@@ -115,13 +118,14 @@ export function createService(config: Config, deps: DepsFor<{ kafka: true; regis
       syslog = await startSyslog(ctx)
       try {
         grpc = await startOtlpGrpc(ctx)
+        forward = await startForward(ctx)
       } catch (err) {
-        await syslog.close()
+        await Promise.all([syslog.close(), grpc?.close()])
         throw err
       }
     },
     async close() {
-      await Promise.all([syslog?.close(), grpc?.close()])
+      await Promise.all([syslog?.close(), grpc?.close(), forward?.close()])
     },
   }
 }

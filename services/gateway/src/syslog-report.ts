@@ -1,12 +1,12 @@
 // What the syslog listeners tell the operator. Syslog has no reply channel, so a refused frame or
-// record is only known from the gateway's log — and a flood of bad frames must not become a flood
-// of log lines: the first drop of each reason is logged at once with its detail, later ones of the
-// same reason are counted and summed up in one line per reason per interval. The counts (also
-// what the tests read) are totals since start.
+// record is only known from the gateway's log, written through a LogWindow (log-window.ts): the
+// first drop of each reason at once, later ones summed up per interval. The counts (also what the
+// tests read) are totals since start.
 import type { Logger } from 'pino'
 import { counter } from '@sluice/observability'
 import type { Counter, Registry } from '@sluice/observability'
 import { FRAME_REFUSALS } from './syslog-framing.js'
+import { LogWindow } from './log-window.js'
 
 export const SYSLOG_DROP_REASONS = [
   ...FRAME_REFUSALS,
@@ -49,14 +49,12 @@ export class SyslogReport {
     unparsed: 0,
     dropped: Object.fromEntries(SYSLOG_DROP_REASONS.map((r) => [r, 0])) as Record<SyslogDropReason, number>,
   }
-  /** This interval's topics already logged once: how many more since, and the latest detail. */
-  readonly #window = new Map<Topic, { count: number; detail: string }>()
-  readonly #timer: NodeJS.Timeout
+  readonly #window: LogWindow<Topic>
   readonly #metrics: { received: Counter<'transport'>; unparsed: Counter<never>; dropped: Counter<'reason'> }
 
   constructor(log: Logger, intervalMs: number, registry: Registry) {
     this.#log = log
-    this.#timer = setInterval(() => this.flush(), intervalMs).unref()
+    this.#window = new LogWindow(intervalMs, (topic, count, detail, summary) => this.#line(topic, count, detail, summary))
     this.#metrics = {
       received: counter(registry, 'sluice_gateway_syslog_messages_received_total', 'Syslog messages read: TCP frames and UDP datagrams.', ['transport']),
       unparsed: counter(registry, 'sluice_gateway_syslog_messages_unparsed_total', 'Syslog messages stored whole, being neither RFC 5424 nor RFC 3164.'),
@@ -96,24 +94,15 @@ export class SyslogReport {
 
   /** Logs one line per topic seen again since it was first logged; the next occurrence logs at once. */
   flush(): void {
-    for (const [topic, { count, detail }] of this.#window) if (count > 0) this.#line(topic, count, detail, true)
-    this.#window.clear()
+    this.#window.flush()
   }
 
   close(): void {
-    clearInterval(this.#timer)
-    this.flush()
+    this.#window.close()
   }
 
   #note(topic: Topic, n: number, detail: string): void {
-    const seen = this.#window.get(topic)
-    if (seen) {
-      seen.count += n
-      seen.detail = detail
-      return
-    }
-    this.#window.set(topic, { count: 0, detail })
-    this.#line(topic, n, detail, false)
+    this.#window.note(topic, n, detail)
   }
 
   #line(topic: Topic, count: number, detail: string, summary: boolean): void {

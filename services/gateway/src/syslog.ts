@@ -25,11 +25,13 @@ import { once } from 'node:events'
 import dgram from 'node:dgram'
 import net from 'node:net'
 import type { AddressInfo, Socket } from 'node:net'
-import { SluiceError, errorMessage, nowNs, uuidv7 } from '@sluice/core'
+import { nowNs, uuidv7 } from '@sluice/core'
 import type { ProtocolContext } from './protocol.js'
 import { SyslogFramer, isBlank } from './syslog-framing.js'
 import { SourceAllowList } from './syslog-sources.js'
 import type { EventDefaults } from './ingest.js'
+import { deliverRetrying } from './stream-delivery.js'
+import type { Delivery } from './stream-delivery.js'
 import { SYSLOG_SERVICE, frameText, syslogEvent, syslogRecord } from './syslog-record.js'
 import type { SyslogRecord } from './syslog-record.js'
 import { SyslogReport } from './syslog-report.js'
@@ -53,8 +55,6 @@ export const MAX_QUEUED_BYTES = 128 * 1024
 const MAX_CONNECTIONS = 1024
 /** How often repeated drops are summed up in the log, one line per reason. */
 const REPORT_INTERVAL_MS = 10_000
-/** Kafka refusing for now: the batch is retried after 100 ms, doubling up to this. */
-const MAX_RETRY_DELAY_MS = 2_000
 /** Characters of a record id (a UUIDv7 in its canonical form). */
 const UUID_CHARS = 36
 /** Characters of an unparsed message quoted in the log. */
@@ -62,7 +62,6 @@ const QUOTE_CHARS = 120
 
 /** The start of a message, for a log line. */
 const quote = (line: string): string => JSON.stringify(line.slice(0, QUOTE_CHARS))
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 function formatAddress(a: AddressInfo | string | null): string {
@@ -88,34 +87,15 @@ export async function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners
   /** Batches on their way to Kafka (close waits for them). */
   const inFlight = new Set<Promise<void>>()
 
-  /**
-   * Hands the `count` records `build` makes to the accept path until Kafka took them or retrying
-   * cannot help. A retry builds them again with the same ids and observed time: what a timed-out
-   * attempt did write is absorbed as a duplicate (README "Data guarantees"). The records are let go
-   * once encoded, not kept for a retry: objects alive through a Kafka round trip are promoted by the
-   * garbage collector, which costs more than reading the frames twice in the rare retry.
-   */
-  async function deliver(count: number, build: (first: boolean, d: EventDefaults) => unknown[], from: string, transport: SyslogTransport): Promise<void> {
-    const defaults: EventDefaults = { tenant: config.syslogTenant, source: 'syslog', observedNs: nowNs() }
-    for (let delayMs = 100, firstTry = true; ; delayMs = Math.min(delayMs * 2, MAX_RETRY_DELAY_MS), firstTry = false) {
-      try {
-        const r = await ctx.ingest.records(build(firstTry, defaults), defaults)
-        report.accepted(r.accepted)
-        const first = r.errors[0]
-        if (r.rejected > 0) report.dropped('invalid', r.rejected, `from ${from}: ${first ? `${first.field || 'record'}: ${first.message}` : 'rejected'}`)
-        return
-      } catch (err) {
-        const retry = err instanceof SluiceError && err.canRetry
-        const limited = err instanceof SluiceError && err.code === 'RATE_LIMITED'
-        // A UDP sender cannot be held back: what is over the limit is dropped, not queued.
-        if (limited && transport === 'udp') return report.dropped('rate_limited', count, `from ${from}: ${errorMessage(err)}`)
-        if (!retry) return report.dropped('kafka_failed', count, `from ${from}: ${errorMessage(err)}`)
-        if (closing) return report.dropped('shutdown', count, `from ${from}: ${errorMessage(err)}`)
-        report.retrying(count, `from ${from}: ${errorMessage(err)}`)
-        await sleep(limited ? Math.min((err.retryAfterSeconds ?? 1) * 1000, MAX_RETRY_DELAY_MS) : delayMs)
-      }
-    }
+  const delivery: Delivery = {
+    ingest: ctx.ingest,
+    report,
+    closing: () => closing,
+    defaults: () => ({ tenant: config.syslogTenant, source: 'syslog', observedNs: nowNs() }),
   }
+  /** Hands the records to Kafka (stream-delivery.ts); a UDP sender cannot be held back: what is over the limit is dropped. */
+  const deliver = (count: number, build: (first: boolean, d: EventDefaults) => unknown[], from: string, transport: SyslogTransport): Promise<unknown> =>
+    deliverRetrying(delivery, count, build, from, { holdOnLimit: transport === 'tcp' })
 
   /**
    * A frame or datagram as the record `id`, made into its LogEvent here where it can be

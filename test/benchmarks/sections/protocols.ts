@@ -7,7 +7,9 @@
 // Syslog has no answers: its TCP connections write octet-counted frames as fast as the gateway
 // reads them (TCP backpressure), and its window ends when the last written record is in Kafka.
 // OTLP/gRPC sends the OTLP protobuf bodies as Export calls, one channel a connection, each waiting
-// for its answer before the next (as an exporter does).
+// for its answer before the next (as an exporter does). The Fluentd forward protocol sends a
+// PackedForward message a connection and waits for its acknowledgement before the next, as Fluent
+// Bit's forward output does with Require_ack_response.
 import { once } from 'node:events'
 import net from 'node:net'
 import path from 'node:path'
@@ -17,11 +19,12 @@ import { benchKafka, topicRecordCount } from '../kafka.js'
 import { isolatedEnv } from '../isolation.js'
 import { runLoad } from '../loadgen.js'
 import type { LoadResult, RequestBody } from '../loadgen.js'
-import { datadogBodies, esBulkBodies, lokiProtobufBodies, otlpJsonBodies, otlpProtobufBodies, splunkHecBodies, syslogChunks } from '../protocol-bodies.js'
+import { datadogBodies, esBulkBodies, forwardMessages, lokiProtobufBodies, otlpJsonBodies, otlpProtobufBodies, splunkHecBodies, syslogChunks } from '../protocol-bodies.js'
 import type { Section, SectionResult } from '../section.js'
 import type { Row } from '../table.js'
 import { freePort } from '../../infra/ports.js'
 import { Client, credentials } from '@grpc/grpc-js'
+import { Decoder } from '@msgpack/msgpack'
 
 const SECTION = 'ingest protocols'
 export const PROTOCOL_TARGET_RATIO = 0.8
@@ -35,6 +38,7 @@ interface HttpProtocol {
 
 const SYSLOG = 'syslog TCP (RFC 5424, octet-counted)'
 const GRPC = 'OTLP/gRPC'
+const FORWARD = 'Fluentd forward (PackedForward, acked)'
 const EXPORT = '/opentelemetry.proto.collector.logs.v1.LogsService/Export'
 
 interface Measured {
@@ -93,6 +97,36 @@ async function grpcLoad(port: number, bodies: readonly RequestBody[], connection
   return { accepted, failures, ...(firstError !== undefined && { firstError }) }
 }
 
+/** PackedForward `messages` over `connections` TCP connections until the deadline, each waiting for its ack; the records acknowledged. */
+async function forwardLoad(port: number, messages: readonly RequestBody[], connections: number, durationMs: number): Promise<{ accepted: number; failures: number; firstError?: string }> {
+  const deadline = performance.now() + durationMs
+  let accepted = 0
+  let failures = 0
+  let firstError: string | undefined
+  await Promise.all(
+    Array.from({ length: connections }, async (_, c) => {
+      const socket = net.connect(port, '127.0.0.1')
+      await once(socket, 'connect')
+      const replies = new Decoder().decodeStream(socket as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+      let next = c * 7
+      while (performance.now() < deadline) {
+        const m = messages[next++ % messages.length]!
+        socket.write(m.body)
+        const reply = await replies.next()
+        if (reply.done || (reply.value as { ack?: unknown }).ack === undefined) {
+          failures++
+          firstError ??= reply.done ? 'connection closed' : JSON.stringify(reply.value)
+          break
+        }
+        accepted += m.records
+      }
+      socket.end()
+      await once(socket, 'close')
+    }),
+  )
+  return { accepted, failures, ...(firstError !== undefined && { firstError }) }
+}
+
 async function waitForCount(count: () => Promise<number>, target: number, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
@@ -108,7 +142,8 @@ export const ingestProtocols: Section = {
     const { config } = ctx
     const syslogPort = await freePort()
     const grpcPort = await freePort()
-    const env = { ...isolatedEnv(ctx, 'proto', path.join(config.outDir, `proto-${config.runId}`)), SYSLOG_TCP_PORT: String(syslogPort), GATEWAY_OTLP_GRPC_PORT: String(grpcPort) }
+    const forwardPort = await freePort()
+    const env = { ...isolatedEnv(ctx, 'proto', path.join(config.outDir, `proto-${config.runId}`)), SYSLOG_TCP_PORT: String(syslogPort), GATEWAY_OTLP_GRPC_PORT: String(grpcPort), FORWARD_PORT: String(forwardPort) }
     const kafka = benchKafka(ctx.infra)
     const inTopic = () => topicRecordCount(kafka, env.TOPIC_LOGS_RAW)
     ctx.log('protocols: encoding the bodies of every protocol')
@@ -125,13 +160,14 @@ export const ingestProtocols: Section = {
       { name: 'Datadog', path: '/api/v2/logs', contentType: 'application/json', bodies: datadogBodies(ctx.bodies) },
     ]
     const syslog = syslogChunks(ctx.bodies)
+    const forward = forwardMessages(ctx.bodies)
     const otlpBodies = protocols.find((p) => p.name === 'OTLP protobuf')!.bodies
     const durationMs = config.protocolDurationS * 1000
     const warmupMs = Math.min(config.warmupS, 2) * 1000
 
     ctx.log('protocols: starting the gateway child')
     const child = await startChild({ name: 'gateway', targets: 'gateway', expect: ['gateway'], env, nodeArgs: config.childNodeArgs, startTimeoutMs: config.childStartTimeoutMs, stopTimeoutMs: config.childStopTimeoutMs })
-    const names = [...protocols.map((p) => p.name), GRPC, SYSLOG]
+    const names = [...protocols.map((p) => p.name), GRPC, FORWARD, SYSLOG]
     // Summed over a protocol's windows; CPU per record is worked out from them at the end.
     const totals = new Map<string, Omit<Measured, 'cpuUsPerRecord'> & { cpuUs: number }>(names.map((name) => [name, { name, records: 0, elapsedS: 0, cpuUs: 0, failures: 0, acknowledged: 0 }]))
     const loads: Record<string, LoadResult[]> = {}
@@ -151,9 +187,9 @@ export const ingestProtocols: Section = {
           await waitForCount(inTopic, before + written, 60_000)
           t.elapsedS += (performance.now() - t0) / 1000
           t.acknowledged += written
-        } else if (name === GRPC) {
+        } else if (name === GRPC || name === FORWARD) {
           const t0 = performance.now()
-          const r = await grpcLoad(grpcPort, otlpBodies, config.connections, windowMs)
+          const r = name === GRPC ? await grpcLoad(grpcPort, otlpBodies, config.connections, windowMs) : await forwardLoad(forwardPort, forward, config.connections, windowMs)
           t.elapsedS += (performance.now() - t0) / 1000
           t.acknowledged += r.accepted
           t.failures += r.failures
@@ -176,6 +212,7 @@ export const ingestProtocols: Section = {
         ctx.log('protocols: warming up every protocol')
         for (const p of protocols) await runLoad({ ...httpLoad(p), durationMs: warmupMs })
         await grpcLoad(grpcPort, otlpBodies, config.connections, warmupMs)
+        await forwardLoad(forwardPort, forward, config.connections, warmupMs)
         const warm = await inTopic()
         const written = await syslogLoad(syslogPort, syslog, config.connections, warmupMs)
         await waitForCount(inTopic, warm + written, 60_000)
@@ -201,7 +238,7 @@ export const ingestProtocols: Section = {
       rows.push({ section: SECTION, metric: `${m.name} records/s`, value: perS, unit: 'records/s' })
       if (m !== measured[0]) rows.push({ section: SECTION, metric: `${m.name} / native`, value: perS / native, unit: '×', decimals: 2, target: { op: '>=', value: PROTOCOL_TARGET_RATIO } })
       rows.push({ section: SECTION, metric: `${m.name} gateway CPU per record`, value: m.cpuUsPerRecord, unit: 'µs/record', decimals: 1 })
-      // Every record a client was told is in (2xx, or written to syslog) must be in the topic.
+      // Every record a client was told is in (2xx, an ack, or written to syslog) must be in the topic.
       rows.push({ section: SECTION, metric: `${m.name} sent − stored`, value: m.acknowledged - m.records, unit: 'records' })
       if (m.failures > 0) rows.push({ section: SECTION, metric: `${m.name} failed requests`, value: m.failures, unit: 'requests' })
     }

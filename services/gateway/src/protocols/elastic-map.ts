@@ -6,8 +6,12 @@
 //   timestamp  @timestamp, timestamp, time
 //   message    message, log, msg, MESSAGE                         (required, as by Sluice)
 //   level      log.level, level, PRIORITY   a level Sluice does not know stays an attribute and
-//                                           the record is INFO — Elasticsearch would not refuse it
-//   service    service.name, service, app, kubernetes.container.name, container.name, PROGRAM
+//                                           the record is INFO — Elasticsearch would not refuse it;
+//                                           a PRIORITY of 0–7 is a syslog severity (journald's
+//                                           and syslog-ng's: 3 err, 6 info), a name as any level
+//   service    service.name, service, app, kubernetes.container.name, kubernetes.container_name,
+//              container.name, container_name, PROGRAM   (Fluent Bit's kubernetes filter and
+//              Docker's fluentd driver write the last underscored; Docker's leading / is dropped)
 //   host       host.name, host.hostname, hostname, host, HOST
 //   trace_id   trace.id, trace_id;    span_id  span.id, span_id
 // The field a role is read from is not stored twice, except the service fallbacks from `app` and
@@ -20,7 +24,7 @@
 // or string value that is not well-formed Unicode (JSON can escape a lone surrogate, \ud800, which
 // no UTF-8 encodes) refuses the document: most documents become events here without the
 // validator, and such a string would reach Kafka as invalid bytes.
-import { INPUT_LIMITS, LATEST_EVENT_NS, SPAN_ID_HEX, TRACE_ID_HEX, parseLevel, parseTimestampNs } from '@sluice/core'
+import { INPUT_LIMITS, LATEST_EVENT_NS, SPAN_ID_HEX, TRACE_ID_HEX, parseLevel, parseTimestampNs, severityFromSyslog } from '@sluice/core'
 import { directEvent } from '../ingest.js'
 import type { EventDefaults, Validated } from '../ingest.js'
 import { ILL_FORMED, isPlainObject, shown } from './elastic-bulk.js'
@@ -49,7 +53,7 @@ const ROLES = {
   timestamp: ['@timestamp', 'timestamp', 'time'],
   message: ['message', 'log', 'msg', 'MESSAGE'],
   level: ['log.level', 'level', 'PRIORITY'],
-  service: ['service.name', 'service', 'app', 'kubernetes.container.name', 'container.name', 'PROGRAM'],
+  service: ['service.name', 'service', 'app', 'kubernetes.container.name', 'kubernetes.container_name', 'container.name', 'container_name', 'PROGRAM'],
   host: ['host.name', 'host.hostname', 'hostname', 'host', 'HOST'],
   trace_id: ['trace.id', 'trace_id'],
   span_id: ['span.id', 'span_id'],
@@ -60,7 +64,7 @@ type Role = keyof typeof ROLES
 // Which field each role came from, as a number while a document is mapped: per role in this order
 // FROM_BITS bits, the position of its field in ROLES[role] plus one (0: none).
 const FROM_ROLES: readonly Role[] = ['message', 'timestamp', 'level', 'service', 'host', 'trace_id', 'span_id']
-const FROM_BITS = 3 // a role has at most 6 fields
+const FROM_BITS = 4 // a role has at most 15 fields
 const FROM_SHIFT = Object.fromEntries(FROM_ROLES.map((r, i) => [r, i * FROM_BITS])) as Record<Role, number>
 /** MappedDoc.from by that number; the combinations documents use are few, the cache is bounded anyway. */
 const FROM_MAPS = new Map<number, Readonly<Record<string, string>>>()
@@ -82,7 +86,7 @@ function fromMap(code: number): Readonly<Record<string, string>> {
   return from
 }
 
-const KEPT_AS_ATTRIBUTE = new Set<string>(['app', 'kubernetes.container.name', 'container.name'])
+const KEPT_AS_ATTRIBUTE = new Set<string>(['app', 'kubernetes.container.name', 'kubernetes.container_name', 'container.name', 'container_name'])
 
 class DocumentError extends Error {}
 
@@ -135,7 +139,12 @@ function flat(doc: Record<string, unknown>): Flat {
 
 const isScalar = (v: unknown): boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
 const isName = (v: unknown): boolean => typeof v === 'string' && v.trim() !== ''
-const isLevel = (v: unknown): boolean => (typeof v === 'string' || typeof v === 'number') && parseLevel(v) !== undefined
+const isLevel = (v: unknown, name: string): boolean => (name === 'PRIORITY' && syslogSeverity(v) !== undefined) || ((typeof v === 'string' || typeof v === 'number') && parseLevel(v) !== undefined)
+/** A syslog severity (0 emerg … 7 debug) as journald and syslog-ng write PRIORITY: a number or its digit. */
+const syslogSeverity = (v: unknown): number | undefined => {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^[0-7]$/.test(v) ? Number(v) : NaN
+  return Number.isInteger(n) && n >= 0 && n <= 7 ? n : undefined
+}
 const isString = (v: unknown): boolean => typeof v === 'string'
 /** For the roles Sluice's validation checks itself, naming the field when a value is wrong. */
 const isSet = (): boolean => true
@@ -150,19 +159,25 @@ interface Mapping {
 }
 
 /** Gives `role` the first of its fields set to a value it `accepts`; false when none is. */
-function take(m: Mapping, role: Role, accepts: (v: unknown) => boolean): boolean {
+function take(m: Mapping, role: Role, accepts: (v: unknown, name: string) => boolean): boolean {
   const names = ROLES[role]
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!
     // No field name of ROLES is one of Object.prototype's: an own property or none.
     const v = m.fields[name]
-    if (v === undefined || v === null || !accepts(v)) continue
+    if (v === undefined || v === null || !accepts(v, name)) continue
     m.record[role] = v
     m.from |= (i + 1) << FROM_SHIFT[role]
     if (!KEPT_AS_ATTRIBUTE.has(name)) m.taken.push(name)
     return true
   }
   return false
+}
+
+/** The field `role` was taken from (take), or undefined. */
+function tookField(m: Mapping, role: Role): string | undefined {
+  const i = (m.from >> FROM_SHIFT[role]) & ((1 << FROM_BITS) - 1)
+  return i === 0 ? undefined : ROLES[role][i - 1]
 }
 
 /** The resource of the last index's documents: one object for all of them (records only read it). */
@@ -175,6 +190,18 @@ const resourceOf = (index: string): Readonly<Record<string, string>> => (lastRes
  * within the validator's rules (plainEvent), the common case.
  */
 export function toRecord(doc: Record<string, unknown>, id: string, index: string, defaults?: EventDefaults): MapResult {
+  return mapDocument(doc, id, resourceOf(index), defaults)
+}
+
+export interface MapOptions {
+  /** The record's time as the sender gave it beside the document (the forward protocol's event time): no field is read for it. */
+  timestampNs?: bigint
+  /** A document without a message field is stored with its JSON text as the message, rather than refused. */
+  wholeAsMessage?: boolean
+}
+
+/** toRecord for any sender of JSON-like documents: `resource` is the records' resource (shared, read only). */
+export function mapDocument(doc: Record<string, unknown>, id: string, resource: Readonly<Record<string, string>>, defaults?: EventDefaults, opts: MapOptions = {}): MapResult {
   let fields: Flat
   try {
     fields = flat(doc)
@@ -188,17 +215,22 @@ export function toRecord(doc: Record<string, unknown>, id: string, index: string
   /** Fields a role took: not attributes too. */
   const taken: string[] = []
   const m: Mapping = { fields, record, from: 0, taken }
-  if (!take(m, 'message', isScalar)) return { ok: false, reason: 'the document has no [message] field (Sluice also reads [log], [msg] or [MESSAGE]): a log needs one' }
-  record.message = text(record.message)
+  if (take(m, 'message', isScalar)) record.message = text(record.message)
+  else if (opts.wholeAsMessage) record.message = JSON.stringify(doc)
+  else return { ok: false, reason: 'the document has no [message] field (Sluice also reads [log], [msg] or [MESSAGE]): a log needs one' }
   // pino-elasticsearch sends pino's own records: kept under `msg`, their numeric level is read on
   // pino's scale (10 trace, 20 debug) rather than as an OTel number (input.ts).
   if (taken[0] === 'msg') {
     record.msg = record.message
     delete record.message
   }
-  take(m, 'timestamp', isSet)
-  take(m, 'level', isLevel)
-  take(m, 'service', isName)
+  if (opts.timestampNs === undefined) take(m, 'timestamp', isSet)
+  else record.timestamp = opts.timestampNs
+  if (take(m, 'level', isLevel) && tookField(m, 'level') === 'PRIORITY') {
+    const severity = syslogSeverity(record.level)
+    if (severity !== undefined) record.level = severityFromSyslog(severity)!.text
+  }
+  if (take(m, 'service', isName) && tookField(m, 'service') === 'container_name') record.service = (record.service as string).replace(/^\//, '')
   take(m, 'host', isString)
   take(m, 'trace_id', isSet)
   take(m, 'span_id', isSet)
@@ -216,7 +248,7 @@ export function toRecord(doc: Record<string, unknown>, id: string, index: string
   }
   if (count > MAX_ATTRIBUTES) return { ok: false, reason: `Limit of total fields [${MAX_ATTRIBUTES}] has been exceeded: Sluice stores at most ${MAX_ATTRIBUTES} attributes per record, this document has ${count} besides its message, time, level, service, host and trace` }
   record.attributes = attributes
-  record.resource = resourceOf(index)
+  record.resource = resource
   const event = defaults === undefined ? undefined : plainEvent(record, attributes, defaults)
   const from = fromMap(m.from)
   return { ok: true, doc: event === undefined ? { record, from } : { record, event, from } }
@@ -248,7 +280,7 @@ function plainEvent(r: Record<string, unknown>, attributes: Record<string, strin
   let timestamp: bigint | undefined
   if (r.timestamp !== undefined) {
     const v = r.timestamp
-    const ns = typeof v === 'string' || typeof v === 'number' ? parseTimestampNs(v) : undefined
+    const ns = typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' ? parseTimestampNs(v) : undefined
     // After 2096-01-01 (the latest time storage keeps) the validator refuses it, saying why.
     if (ns === undefined || ns > LATEST_EVENT_NS) return undefined
     timestamp = ns

@@ -490,6 +490,15 @@ describe('elastic bulk body and document mapping', () => {
     })
   })
 
+  it('reads a PRIORITY of 0–7 as a syslog severity (journald, syslog-ng), a named one as any level', async () => {
+    const { app: a, events } = app()
+    const docs = [['3', 'ERROR'], [6, 'INFO'], ['0', 'FATAL'], ['7', 'DEBUG'], ['4', 'WARN'], ['warning', 'WARN'], ['13', 'WARN']] as const
+    await a.inject({ method: 'POST', url: '/journal/_bulk', payload: ndjson(...docs.flatMap(([p], i) => [{ index: {} }, { MESSAGE: `m${i}`, PRIORITY: p, _SYSTEMD_UNIT: 'cron.service' }])), headers: NDJSON })
+    // '13' is no syslog severity: read as any number is, an OpenTelemetry severity (13: WARN).
+    expect(events().map((e) => [e.message, e.severity_text])).toEqual(docs.map(([, level], i) => [`m${i}`, level]))
+    expect(events()[0]!.attributes).toEqual({ _SYSTEMD_UNIT: 'cron.service' })
+  })
+
   it('stores a pino record sent through the bulk API at its pino level', async () => {
     const { app: a, events } = app()
     await a.inject({ method: 'POST', url: '/pino/_bulk', payload: ndjson({ index: {} }, { level: 20, msg: 'debugging', time: 1_764_504_000_000, name: 'worker' }), headers: NDJSON })

@@ -1,0 +1,210 @@
+// One Fluentd forward protocol message (Forward Protocol Specification v1) read into its tag, its
+// events and its options. The four modes a sender may use:
+//   Message                  [tag, time, record, option?]          fluent-logger (Go, Python, Node)
+//   Forward                  [tag, [[time, record], …], option?]   the specification's batch form
+//   PackedForward            [tag, <entries>, option?]             Fluent Bit, Fluentd's out_forward,
+//                                                                  fluent-logger (Node)
+//   CompressedPackedForward  as PackedForward, option.compressed = "gzip"
+// where <entries> is a bin (or str) holding [time, record] arrays back to back, gzipped in the last
+// mode (several gzip members one after another). A time is whole seconds (an integer; a float is
+// read too) or an EventTime: MessagePack extension type 0, 4 bytes of seconds and 4 of nanoseconds,
+// big-endian. Options: `chunk` asks for an acknowledgement ({ack: chunk}), `size` counts the
+// events, `compressed` names the entries' coding ("gzip", or "text" for none).
+//
+// A message whose shape is none of these is refused whole (with its chunk, when one can be read,
+// so the sender is answered rather than left to resend it forever); an event that is no
+// [time, record] pair is refused alone, and the others are read.
+import { gunzipSync } from 'node:zlib'
+import { DecodeError, Decoder, ExtensionCodec } from '@msgpack/msgpack'
+import { bytesAt, objectEnd } from './forward-framing.js'
+
+/** The event time: extension type 0, seconds and nanoseconds as two big-endian uint32. */
+const EVENT_TIME = 0
+const NS_PER_S = 1_000_000_000n
+
+/** A time Sluice reads: nanoseconds since the epoch. */
+class EventTime {
+  constructor(readonly ns: bigint) {}
+}
+
+const extensions = new ExtensionCodec()
+extensions.register({
+  type: EVENT_TIME,
+  encode: (v) => (v instanceof EventTime ? eventTimeBytes(v.ns) : null),
+  decode: (data) => {
+    if (data.length !== 8) throw new DecodeError(`an EventTime holds 8 bytes, this one ${data.length}`)
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength)
+    return new EventTime(BigInt(view.getUint32(0)) * NS_PER_S + BigInt(view.getUint32(4)))
+  },
+})
+
+/** The 8 bytes of an EventTime (for tests and the benchmark's senders). */
+export function eventTimeBytes(ns: bigint): Uint8Array {
+  const out = new Uint8Array(8)
+  const view = new DataView(out.buffer)
+  view.setUint32(0, Number(ns / NS_PER_S))
+  view.setUint32(4, Number(ns % NS_PER_S))
+  return out
+}
+
+export interface ForwardOption {
+  /** The sender's chunk id: it waits for {ack: chunk}. */
+  chunk?: string
+  compressed?: string
+}
+
+export interface ForwardEvent {
+  timeNs: bigint
+  record: Record<string, unknown>
+}
+
+export type ForwardMessage =
+  | { ok: true; tag: string; events: ForwardEvent[]; refused: string[]; option: ForwardOption }
+  | { ok: false; reason: string; option: ForwardOption }
+
+export interface ForwardLimits {
+  /** Bytes a message's events may take once decompressed. */
+  maxEntriesBytes: number
+}
+
+function decoder(maxBytes: number): Decoder {
+  return new Decoder({ extensionCodec: extensions, maxStrLength: maxBytes, maxBinLength: maxBytes, maxExtLength: maxBytes, maxArrayLength: maxBytes, maxMapLength: maxBytes })
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof EventTime) && !(v instanceof Date)
+
+/** The options at `at` of a message, when a map there. */
+function optionOf(m: unknown[], at: number): ForwardOption {
+  const last = m[at]
+  if (!isRecord(last)) return {}
+  const option: ForwardOption = {}
+  if (typeof last.chunk === 'string') option.chunk = last.chunk
+  if (typeof last.compressed === 'string') option.compressed = last.compressed
+  return option
+}
+
+/** A time as nanoseconds, or undefined when it is none. */
+function timeNs(t: unknown): bigint | undefined {
+  if (t instanceof EventTime) return t.ns
+  if (typeof t === 'number' && Number.isFinite(t) && t >= 0) {
+    if (Number.isInteger(t)) return BigInt(t) * NS_PER_S
+    const s = Math.floor(t)
+    return BigInt(s) * NS_PER_S + BigInt(Math.round((t - s) * 1e9))
+  }
+  if (typeof t === 'bigint' && t >= 0n) return t * NS_PER_S
+  // MessagePack's own timestamp (extension -1), which @msgpack/msgpack reads as a Date.
+  if (t instanceof Date && !Number.isNaN(t.getTime())) return BigInt(t.getTime()) * 1_000_000n
+  return undefined
+}
+
+const utf8 = new TextDecoder()
+
+/**
+ * A record as read: binary values (senders of MessagePack before its str type) as UTF-8 text,
+ * nested maps and arrays likewise.
+ */
+function plain(v: unknown): unknown {
+  if (v instanceof Uint8Array) return utf8.decode(v)
+  if (v instanceof EventTime) return v.ns.toString()
+  if (Array.isArray(v)) return v.map(plain)
+  if (isRecord(v)) {
+    for (const k in v) {
+      const x = v[k]
+      if (typeof x === 'object' && x !== null) v[k] = plain(x)
+    }
+  }
+  return v
+}
+
+/** [time, record] as an event, or why it is none (`n`: its place in the message, from 0). */
+function eventOf(entry: unknown, n: number): ForwardEvent | string {
+  if (!Array.isArray(entry) || entry.length < 2) return `entry ${n} is no [time, record] array`
+  const ns = timeNs(entry[0])
+  if (ns === undefined) return `entry ${n}: the time is no EventTime or whole seconds`
+  const record = entry[1]
+  if (!isRecord(record)) return `entry ${n}: the record is no map`
+  return { timeNs: ns, record: plain(record) as Record<string, unknown> }
+}
+
+/** The elements of the array a message is, each as its bytes; undefined when it is no array. */
+function elements(bytes: Uint8Array): Array<{ start: number; end: number }> | undefined {
+  const type = bytes[0]
+  let n: number
+  let at: number
+  if (type !== undefined && type >= 0x90 && type <= 0x9f) [n, at] = [type - 0x90, 1]
+  else if (type === 0xdc && bytes.length >= 3) [n, at] = [(bytes[1]! << 8) | bytes[2]!, 3]
+  else if (type === 0xdd && bytes.length >= 5) [n, at] = [new DataView(bytes.buffer, bytes.byteOffset + 1, 4).getUint32(0), 5]
+  else return undefined
+  const out: Array<{ start: number; end: number }> = []
+  for (let i = 0; i < n; i++) {
+    const end = objectEnd(bytes, at)
+    if (end === undefined) return undefined
+    out.push({ start: at, end })
+    at = end
+  }
+  return at === bytes.length ? out : undefined
+}
+
+/**
+ * Reads one message (a complete MessagePack object, forward-framing.ts). Its elements are decoded
+ * one by one: PackedForward entries are taken as the bytes they are, whether sent as bin or as str
+ * (which a decoder would read as UTF-8 text, mangling them).
+ */
+export function readMessage(bytes: Uint8Array, limits: ForwardLimits): ForwardMessage {
+  const parts = elements(bytes)
+  const dec = decoder(bytes.length)
+  let m: unknown[]
+  let packed: Uint8Array | undefined
+  try {
+    if (parts === undefined) {
+      // No array: decoded whole, to tell bytes that are no MessagePack from another object.
+      dec.decode(bytes)
+      return { ok: false, reason: 'a message is an array [tag, …]', option: {} }
+    }
+    packed = parts.length > 1 ? bytesAt(bytes, parts[1]!.start, parts[1]!.end) : undefined
+    m = parts.map((p, i) => (i === 1 && packed !== undefined ? packed : dec.decode(bytes.subarray(p.start, p.end))))
+  } catch (err) {
+    return { ok: false, reason: `not MessagePack: ${err instanceof Error ? err.message : String(err)}`, option: {} }
+  }
+  const second = m[1]
+  // Options follow the entries, or the record in the Message mode (whose second element is a time).
+  const option = optionOf(m, packed !== undefined || Array.isArray(second) ? 2 : 3)
+  const tag = m[0] instanceof Uint8Array ? utf8.decode(m[0]) : m[0]
+  if (typeof tag !== 'string' || m.length < 2) return { ok: false, reason: 'a message starts with its tag, a string', option }
+  const events: ForwardEvent[] = []
+  const refused: string[] = []
+  const add = (entry: unknown, n: number) => {
+    const e = eventOf(entry, n)
+    if (typeof e === 'string') refused.push(e)
+    else events.push(e)
+  }
+  if (Array.isArray(second)) {
+    // Forward
+    second.forEach(add)
+    return { ok: true, tag, events, refused, option }
+  }
+  if (packed !== undefined) {
+    // PackedForward, gzipped in CompressedPackedForward
+    let entries: Uint8Array = packed
+    if (option.compressed === 'gzip') {
+      try {
+        entries = gunzipSync(entries, { maxOutputLength: limits.maxEntriesBytes })
+      } catch (err) {
+        const code = (err as { code?: string }).code
+        return { ok: false, reason: code === 'ERR_BUFFER_TOO_LARGE' ? `the entries inflate to more than ${limits.maxEntriesBytes} bytes (GATEWAY_MAX_BODY_BYTES)` : `the entries are no gzip: ${(err as Error).message}`, option }
+      }
+    } else if (option.compressed !== undefined && option.compressed !== 'text') return { ok: false, reason: `entries compressed as ${JSON.stringify(option.compressed)}: Sluice reads gzip`, option }
+    let n = 0
+    try {
+      for (const entry of decoder(entries.length).decodeMulti(entries)) add(entry, n++)
+    } catch (err) {
+      // What came before the bytes that do not read is kept; the rest cannot be told apart.
+      refused.push(`entry ${n} and after: not MessagePack (${err instanceof Error ? err.message : String(err)})`)
+    }
+    return { ok: true, tag, events, refused, option }
+  }
+  // Message
+  if (m.length < 3) return { ok: false, reason: 'a Message is [tag, time, record, option?]', option }
+  add([second, m[2]], 0)
+  return { ok: true, tag, events, refused, option }
+}

@@ -1,0 +1,264 @@
+// The Fluentd forward protocol listener (Forward Protocol Specification v1) on FORWARD_PORT (TCP,
+// HOST; 0 switches it off): what Fluent Bit's and Fluentd's `forward` outputs, Docker's `fluentd`
+// log driver and the fluent-logger libraries send. Each message (forward-framing.ts cuts the
+// stream, forward-messages.ts reads the four modes) holds events of one tag; each event's record
+// becomes a Sluice record as an Elasticsearch document would (elastic-map.ts: message from
+// message, log, msg or MESSAGE, or the record's JSON text when it has none; level, service, host
+// from their usual fields; every other field an attribute), at the event's time, with the tag as
+// the resource attribute `fluent.tag`, under FORWARD_TENANT, source "forward".
+//
+// A message asking for an acknowledgement (option `chunk`) gets {ack: chunk} once Kafka took its
+// events — or refused them as invalid, which sending again would not mend. Kafka failing for good
+// leaves it unacknowledged, and the sender sends it again. A connection's messages are delivered
+// in order, one batch at a time: the next batch is what arrived meanwhile, and the socket is
+// paused once MAX_QUEUED_BYTES wait, so a sender faster than Kafka is held by TCP flow control.
+//
+// Who may send: FORWARD_ALLOWED_SOURCES (addresses and CIDR ranges; empty: any), and with
+// FORWARD_SHARED_KEY the protocol's handshake: the server's HELO with a nonce, the sender's PING
+// with sha512_hex(salt + hostname + nonce + shared_key), the server's PONG proving it knows the
+// key too. Without both and with SLUICE_AUTH=true the start warns, as for syslog.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { once } from 'node:events'
+import net from 'node:net'
+import os from 'node:os'
+import type { Socket } from 'node:net'
+import { decode, encode } from '@msgpack/msgpack'
+import { nowNs, uuidv7 } from '@sluice/core'
+import type { ProtocolContext } from './protocol.js'
+import { ForwardFramer } from './forward-framing.js'
+import { readMessage } from './forward-messages.js'
+import type { ForwardEvent } from './forward-messages.js'
+import { ForwardReport } from './forward-report.js'
+import type { ForwardCounts } from './forward-report.js'
+import type { EventDefaults } from './ingest.js'
+import { mapDocument } from './protocols/elastic-map.js'
+import { deliverRetrying } from './stream-delivery.js'
+import type { Delivery } from './stream-delivery.js'
+import { SourceAllowList } from './syslog-sources.js'
+
+export interface ForwardListener {
+  /** host:port it listens on, for logs and tests. */
+  address: string
+  counts(): ForwardCounts
+  close(): Promise<void>
+}
+
+/** Bytes of messages a connection reads ahead while its previous batch waits for Kafka; past this it is paused. */
+export const MAX_QUEUED_BYTES = 4 * 1024 * 1024
+const MAX_CONNECTIONS = 1024
+const REPORT_INTERVAL_MS = 10_000
+/** Bytes of the nonce in the server's HELO (as Fluentd's). */
+const NONCE_BYTES = 16
+/** How long a sender has to answer HELO with PING before its connection is closed. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+const sha512hex = (...parts: Array<string | Uint8Array>) => {
+  const h = createHash('sha512')
+  for (const p of parts) h.update(p)
+  return h.digest('hex')
+}
+
+/** A message waiting for its batch: its events, and the chunk to acknowledge once they are delivered. */
+interface Queued {
+  tag: string
+  events: ForwardEvent[]
+  chunk?: string
+}
+
+export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS }): Promise<ForwardListener | undefined> {
+  const { config } = ctx
+  if (config.forwardPort === 0) return undefined
+  const log = ctx.log.child({ component: 'forward' })
+  const report = new ForwardReport(log, REPORT_INTERVAL_MS, ctx.registry)
+  const sources = new SourceAllowList(config.forwardAllowedSources)
+  const sharedKey = config.forwardSharedKey
+  const serverHostname = os.hostname()
+  let closing = false
+  const inFlight = new Set<Promise<void>>()
+  const delivery: Delivery = { ingest: ctx.ingest, report, closing: () => closing, defaults: () => ({ tenant: config.forwardTenant, source: 'forward', observedNs: nowNs() }) }
+
+  /** The resource of the last tag's records: one object for all of them (records only read it). */
+  let lastResource: Readonly<Record<string, string>> = Object.freeze({ 'fluent.tag': '' })
+  const resourceOf = (tag: string) => (lastResource['fluent.tag'] === tag ? lastResource : (lastResource = Object.freeze({ 'fluent.tag': tag })))
+
+  /** A batch's events as records (`ids` given on a retry: the same ones again). */
+  function records(batch: readonly Queued[], ids: string[], first: boolean, d: EventDefaults, from: string): unknown[] {
+    const out: unknown[] = []
+    let i = 0
+    for (const m of batch) {
+      const resource = resourceOf(m.tag)
+      for (const e of m.events) {
+        const id = first ? (ids[i] = uuidv7()) : ids[i]!
+        i++
+        const mapped = mapDocument(e.record, id, resource, d, { timestampNs: e.timeNs, wholeAsMessage: true })
+        if (mapped.ok) out.push(mapped.doc.event ?? mapped.doc.record)
+        else if (first) report.dropped('invalid', 1, `from ${from}, tag ${m.tag}: ${mapped.reason}`)
+      }
+    }
+    return out
+  }
+
+  const sockets = new Set<Socket>()
+
+  function serve(socket: Socket): void {
+    const from = `${socket.remoteAddress}:${socket.remotePort}`
+    if (!sources.allows(socket.remoteAddress)) {
+      report.dropped('source_not_allowed', 1, `from ${from}: not in FORWARD_ALLOWED_SOURCES`)
+      ctx.security?.audit.record({ action: 'forward.refused', outcome: 'refused', tenant: config.forwardTenant, keyId: '', target: 'forward', reason: 'source not in FORWARD_ALLOWED_SOURCES', remote: socket.remoteAddress ?? '' })
+      socket.destroy()
+      return
+    }
+    sockets.add(socket)
+    let queue: Queued[] = []
+    let queuedBytes = 0
+    let draining = false
+    let ended = false
+    /** Set while the shared-key handshake is to come; `shut` once it failed (nothing more is read). */
+    let nonce: Buffer | undefined
+    let shut = false
+    if (sharedKey !== undefined) {
+      nonce = randomBytes(NONCE_BYTES)
+      socket.write(encode(['HELO', { nonce, auth: '', keepalive: true }]))
+      // A connection that never answers would hold its place among MAX_CONNECTIONS.
+      const silent = setTimeout(() => {
+        if (nonce === undefined) return
+        refuse('unauthenticated', `no PING within ${opts.handshakeTimeoutMs} ms of HELO`)
+        shut = true
+        socket.destroy()
+      }, opts.handshakeTimeoutMs).unref()
+      socket.once('close', () => clearTimeout(silent))
+    }
+
+    const refuse = (reason: 'unauthenticated', detail: string) => {
+      report.dropped(reason, 1, `from ${from}: ${detail}`)
+      ctx.security?.audit.record({ action: 'forward.refused', outcome: 'refused', tenant: config.forwardTenant, keyId: '', target: 'forward', reason: detail, remote: socket.remoteAddress ?? '' })
+    }
+
+    /** The sender's PING: answered with PONG, and the connection admitted — or closed. */
+    const handshake = (bytes: Buffer, helo: Buffer) => {
+      let ping: unknown
+      try {
+        ping = decode(bytes)
+      } catch {
+        ping = undefined
+      }
+      const p = Array.isArray(ping) ? ping : []
+      const part = (v: unknown) => (typeof v === 'string' || v instanceof Uint8Array ? v : undefined)
+      const [kind, hostname, salt, digest] = [p[0], part(p[1]), part(p[2]), part(p[3])]
+      if (kind !== 'PING' || hostname === undefined || salt === undefined || digest === undefined) {
+        refuse('unauthenticated', 'the first message after HELO must be PING (FORWARD_SHARED_KEY is set)')
+        shut = true
+        socket.end(encode(['PONG', false, 'expected PING', '', '']))
+        return
+      }
+      const expected = Buffer.from(sha512hex(salt, hostname, helo, sharedKey!))
+      const given = Buffer.from(digest)
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        refuse('unauthenticated', `shared key mismatch (host ${JSON.stringify(String(hostname))})`)
+        shut = true
+        socket.end(encode(['PONG', false, 'shared_key mismatch', '', '']))
+        return
+      }
+      socket.write(encode(['PONG', true, '', serverHostname, sha512hex(salt, serverHostname, helo, sharedKey!)]))
+    }
+
+    const drain = async () => {
+      await nextTurn()
+      while (queue.length > 0) {
+        const batch = queue
+        queue = []
+        queuedBytes = 0
+        if (socket.isPaused() && !ended && !closing) socket.resume()
+        const count = batch.reduce((n, m) => n + m.events.length, 0)
+        const ids: string[] = new Array<string>(count)
+        const delivered = count === 0 || (await deliverRetrying(delivery, count, (first, d) => records(batch, ids, first, d, from), from, { holdOnLimit: true }))
+        if (!delivered) continue
+        for (const m of batch) if (m.chunk !== undefined && !socket.destroyed) socket.write(encode({ ack: m.chunk }))
+      }
+      draining = false
+      // The sender is done sending: its acknowledgements are written, and the connection ends.
+      if (ended && !socket.destroyed) socket.end()
+    }
+    const kick = () => {
+      if (draining || queue.length === 0) return
+      draining = true
+      const p = drain()
+      inFlight.add(p)
+      void p.finally(() => inFlight.delete(p))
+    }
+
+    const framer = new ForwardFramer(config.maxBodyBytes, {
+      message: (bytes) => {
+        if (shut) return
+        if (nonce !== undefined) {
+          const helo = nonce
+          nonce = undefined
+          return handshake(bytes, helo)
+        }
+        const m = readMessage(bytes, { maxEntriesBytes: config.maxBodyBytes })
+        if (!m.ok) {
+          report.received(0)
+          report.dropped('invalid_message', 1, `from ${from}: ${m.reason}`)
+          // Answered all the same: sending it again would not mend it.
+          if (m.option.chunk !== undefined) queue.push({ tag: '', events: [], chunk: m.option.chunk })
+        } else {
+          report.received(m.events.length + m.refused.length)
+          if (m.refused.length > 0) report.dropped('invalid', m.refused.length, `from ${from}, tag ${m.tag}: ${m.refused[0]}`)
+          queue.push({ tag: m.tag, events: m.events, chunk: m.option.chunk })
+        }
+        queuedBytes += bytes.length
+      },
+      refused: (reason, detail) => report.dropped(reason, 1, `from ${from}: ${detail}`),
+    })
+
+    socket.on('data', (chunk: Buffer) => {
+      framer.push(chunk)
+      if (framer.broken) {
+        // What came before is delivered (and acknowledged); nothing after can be read.
+        socket.removeAllListeners('data')
+        socket.end()
+      }
+      if (queuedBytes >= MAX_QUEUED_BYTES) socket.pause()
+      kick()
+    })
+    socket.on('end', () => {
+      ended = true
+      if (draining || queue.length > 0) kick()
+      else socket.end()
+    })
+    socket.on('error', (err) => log.debug({ err, from }, 'forward connection error'))
+    socket.on('close', () => sockets.delete(socket))
+  }
+
+  // Half-open: a sender that ends its side still reads the acknowledgements of what it sent.
+  const server = net.createServer({ allowHalfOpen: true }, serve)
+  server.maxConnections = MAX_CONNECTIONS
+  server.on('drop', (d) => report.dropped('too_many_connections', 1, `from ${d?.remoteAddress}:${d?.remotePort}: ${MAX_CONNECTIONS} connections open`))
+  try {
+    server.listen(config.forwardPort, config.host)
+    await once(server, 'listening')
+  } catch (err) {
+    report.close()
+    throw err
+  }
+  server.on('error', (err) => log.error({ err }, 'forward listener error'))
+  const a = server.address() as net.AddressInfo
+  const address = a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`
+  log.info({ address, tenant: config.forwardTenant, sharedKey: sharedKey !== undefined }, `forward protocol listening on tcp ${address}`)
+  if (sharedKey === undefined && sources.any && ctx.security?.auth.enabled) {
+    log.warn({ tenant: config.forwardTenant }, `SLUICE_AUTH=true but the forward listener takes events from any source as tenant ${config.forwardTenant}: set FORWARD_SHARED_KEY or FORWARD_ALLOWED_SOURCES, or switch it off (FORWARD_PORT=0)`)
+  }
+
+  async function close(): Promise<void> {
+    closing = true
+    const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
+    for (const s of sockets) s.pause()
+    while (inFlight.size > 0) await Promise.all(inFlight)
+    for (const s of sockets) s.destroy()
+    await stopped
+    report.close()
+  }
+  let closed: Promise<void> | undefined
+  return { address, counts: () => report.counts(), close: () => (closed ??= close()) }
+}
