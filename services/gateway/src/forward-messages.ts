@@ -15,7 +15,7 @@
 // so the sender is answered rather than left to resend it forever); an event that is no
 // [time, record] pair is refused alone, and the others are read.
 import { gunzipSync } from 'node:zlib'
-import { DecodeError, Decoder, ExtensionCodec } from '@msgpack/msgpack'
+import { Unpackr, addExtension } from 'msgpackr'
 import { bytesAt, objectEnd } from './forward-framing.js'
 
 /** The event time: extension type 0, seconds and nanoseconds as two big-endian uint32. */
@@ -27,14 +27,14 @@ class EventTime {
   constructor(readonly ns: bigint) {}
 }
 
-const extensions = new ExtensionCodec()
-extensions.register({
+// msgpackr (MIT) reads MessagePack about twice as fast as @msgpack/msgpack did here (2.2 against
+// 4.8 µs per event of the benchmark's records). Its extensions are process-wide: type 0, which
+// it reads as `undefined` by default (notepack's use of it), is the EventTime in this process.
+addExtension({
   type: EVENT_TIME,
-  encode: (v) => (v instanceof EventTime ? eventTimeBytes(v.ns) : null),
-  decode: (data) => {
-    if (data.length !== 8) throw new DecodeError(`an EventTime holds 8 bytes, this one ${data.length}`)
-    const view = new DataView(data.buffer, data.byteOffset, data.byteLength)
-    return new EventTime(BigInt(view.getUint32(0)) * NS_PER_S + BigInt(view.getUint32(4)))
+  unpack: (data: Buffer) => {
+    if (data.length !== 8) throw new Error(`an EventTime holds 8 bytes, this one ${data.length}`)
+    return new EventTime(BigInt(data.readUInt32BE(0)) * NS_PER_S + BigInt(data.readUInt32BE(4)))
   },
 })
 
@@ -67,9 +67,11 @@ export interface ForwardLimits {
   maxEntriesBytes: number
 }
 
-function decoder(maxBytes: number): Decoder {
-  return new Decoder({ extensionCodec: extensions, maxStrLength: maxBytes, maxBinLength: maxBytes, maxExtLength: maxBytes, maxArrayLength: maxBytes, maxMapLength: maxBytes })
-}
+/**
+ * Plain MessagePack: maps as objects (a `__proto__` key is read as `__proto_`), no records.
+ * What it reads is bounded by the message (at most GATEWAY_MAX_BODY_BYTES, forward-framing.ts).
+ */
+const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false })
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof EventTime) && !(v instanceof Date)
 
@@ -150,19 +152,18 @@ function elements(bytes: Uint8Array): Array<{ start: number; end: number }> | un
  * one by one: PackedForward entries are taken as the bytes they are, whether sent as bin or as str
  * (which a decoder would read as UTF-8 text, mangling them).
  */
-export function readMessage(bytes: Uint8Array, limits: ForwardLimits): ForwardMessage {
+export function readMessage(bytes: Buffer, limits: ForwardLimits): ForwardMessage {
   const parts = elements(bytes)
-  const dec = decoder(bytes.length)
   let m: unknown[]
   let packed: Uint8Array | undefined
   try {
     if (parts === undefined) {
       // No array: decoded whole, to tell bytes that are no MessagePack from another object.
-      dec.decode(bytes)
+      unpackr.unpack(bytes)
       return { ok: false, reason: 'a message is an array [tag, …]', option: {} }
     }
     packed = parts.length > 1 ? bytesAt(bytes, parts[1]!.start, parts[1]!.end) : undefined
-    m = parts.map((p, i) => (i === 1 && packed !== undefined ? packed : dec.decode(bytes.subarray(p.start, p.end))))
+    m = parts.map((p, i) => (i === 1 && packed !== undefined ? packed : unpackr.unpack(bytes.subarray(p.start, p.end))))
   } catch (err) {
     return { ok: false, reason: `not MessagePack: ${err instanceof Error ? err.message : String(err)}`, option: {} }
   }
@@ -185,7 +186,7 @@ export function readMessage(bytes: Uint8Array, limits: ForwardLimits): ForwardMe
   }
   if (packed !== undefined) {
     // PackedForward, gzipped in CompressedPackedForward
-    let entries: Uint8Array = packed
+    let entries = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength)
     if (option.compressed === 'gzip') {
       try {
         entries = gunzipSync(entries, { maxOutputLength: limits.maxEntriesBytes })
@@ -196,7 +197,7 @@ export function readMessage(bytes: Uint8Array, limits: ForwardLimits): ForwardMe
     } else if (option.compressed !== undefined && option.compressed !== 'text') return { ok: false, reason: `entries compressed as ${JSON.stringify(option.compressed)}: Sluice reads gzip`, option }
     let n = 0
     try {
-      for (const entry of decoder(entries.length).decodeMulti(entries)) add(entry, n++)
+      unpackr.unpackMultiple(entries, (entry: unknown) => void add(entry, n++))
     } catch (err) {
       // What came before the bytes that do not read is kept; the rest cannot be told apart.
       refused.push(`entry ${n} and after: not MessagePack (${err instanceof Error ? err.message : String(err)})`)

@@ -142,9 +142,17 @@ describe('forward messages', () => {
     expect(read(['a', gz, { compressed: 'gzip', chunk: 'z' }])).toMatchObject({ ok: true, events: expected, option: { chunk: 'z', compressed: 'gzip' } })
   })
 
+  it('reads a `__proto__` key as `__proto_`, a field, never a prototype', () => {
+    const record = JSON.parse('{"log":"x","__proto__":{"polluted":1}}') as Record<string, unknown>
+    const m = read(['a', 1, record])
+    expect(m).toMatchObject({ ok: true, events: [{ record: { log: 'x', __proto_: { polluted: 1 } } }] })
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+  })
+
   it('keeps the entries before bytes that do not read, and refuses what cannot be read', () => {
     const good = pack([1, { log: 'one' }])
-    expect(read(['a', Buffer.concat([good, Buffer.from([0xc1, 0x00])])])).toMatchObject({ ok: true, events: [{ record: { log: 'one' } }], refused: [expect.stringMatching(/^entry 1 and after: not MessagePack/)] })
+    // An entry cut short: an array of two with one element.
+    expect(read(['a', Buffer.concat([good, Buffer.from([0x92, 0x01])])])).toMatchObject({ ok: true, events: [{ record: { log: 'one' } }], refused: [expect.stringMatching(/^entry 1 and after: not MessagePack/)] })
     expect(read(['a', Buffer.from('not gzip'), { compressed: 'gzip', chunk: 'k' }])).toEqual({ ok: false, reason: expect.stringMatching(/^the entries are no gzip/), option: { chunk: 'k', compressed: 'gzip' } })
     expect(readMessage(pack(['a', gzipSync(Buffer.alloc(10_000)), { compressed: 'gzip' }]), { maxEntriesBytes: 1000 })).toMatchObject({ ok: false, reason: 'the entries inflate to more than 1000 bytes (GATEWAY_MAX_BODY_BYTES)' })
     expect(read(['a', Buffer.alloc(1), { compressed: 'zstd' }])).toMatchObject({ ok: false, reason: 'entries compressed as "zstd": Sluice reads gzip' })
