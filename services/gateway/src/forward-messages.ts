@@ -103,16 +103,17 @@ const utf8 = new TextDecoder()
 
 /**
  * A record as read: binary values (senders of MessagePack before its str type) as UTF-8 text,
- * nested maps and arrays likewise.
+ * 64-bit integers past 2^53 (read as bigints) as their digits, nested maps and arrays likewise.
  */
 function plain(v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString()
   if (v instanceof Uint8Array) return utf8.decode(v)
   if (v instanceof EventTime) return v.ns.toString()
   if (Array.isArray(v)) return v.map(plain)
   if (isRecord(v)) {
     for (const k in v) {
       const x = v[k]
-      if (typeof x === 'object' && x !== null) v[k] = plain(x)
+      if ((typeof x === 'object' && x !== null) || typeof x === 'bigint') v[k] = plain(x)
     }
   }
   return v

@@ -23,7 +23,7 @@ import net from 'node:net'
 import os from 'node:os'
 import type { Socket } from 'node:net'
 import { pack as encode, unpack as decode } from 'msgpackr'
-import { nowNs, uuidv7 } from '@sluice/core'
+import { errorMessage, nowNs, uuidv7 } from '@sluice/core'
 import type { ProtocolContext } from './protocol.js'
 import { ForwardFramer } from './forward-framing.js'
 import { readMessage } from './forward-messages.js'
@@ -32,6 +32,7 @@ import { ForwardReport } from './forward-report.js'
 import type { ForwardCounts } from './forward-report.js'
 import type { EventDefaults } from './ingest.js'
 import { mapDocument } from './protocols/elastic-map.js'
+import type { MapResult } from './protocols/elastic-map.js'
 import { deliverRetrying } from './stream-delivery.js'
 import type { Delivery } from './stream-delivery.js'
 import { SourceAllowList } from './syslog-sources.js'
@@ -91,7 +92,14 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
       for (const e of m.events) {
         const id = first ? (ids[i] = uuidv7()) : ids[i]!
         i++
-        const mapped = mapDocument(e.record, id, resource, d, { timestampNs: e.timeNs, wholeAsMessage: true })
+        let mapped: MapResult
+        try {
+          mapped = mapDocument(e.record, id, resource, d, { timestampNs: e.timeNs, wholeAsMessage: true })
+        } catch (err) {
+          // A mapping bug must not take the gateway down from inside a connection's batch.
+          if (first) log.error({ err, from, tag: m.tag }, 'forward: could not map a record; dropped')
+          mapped = { ok: false, reason: `could not be mapped: ${errorMessage(err)}` }
+        }
         if (mapped.ok) out.push(mapped.doc.event ?? mapped.doc.record)
         else if (first) report.dropped('invalid', 1, `from ${from}, tag ${m.tag}: ${mapped.reason}`)
       }
@@ -183,7 +191,13 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
     const kick = () => {
       if (draining || queue.length === 0) return
       draining = true
-      const p = drain()
+      const p = drain().catch((err: unknown) => {
+        // Not expected (delivery reports its own failures): the connection is closed, unanswered, so its sender resends.
+        log.error({ err, from }, 'forward: a batch failed; closing the connection')
+        draining = false
+        queue = []
+        socket.destroy()
+      })
       inFlight.add(p)
       void p.finally(() => inFlight.delete(p))
     }
