@@ -11,6 +11,12 @@
 // big-endian. Options: `chunk` asks for an acknowledgement ({ack: chunk}), `size` counts the
 // events, `compressed` names the entries' coding ("gzip", or "text" for none).
 //
+// Fluent Bit 2.1 and later may wrap an entry's time with the event's metadata, [[time, metadata],
+// record] (its forward output's Retain_Metadata_In_Forward_Mode, on by default from 5.0.4): the
+// time is read from it and a metadata map that is not empty becomes the record's field
+// `fluent.metadata` (binary values, such as OTLP trace ids, as hex). A message of another signal
+// (option fluent_signal: 1 metrics, 2 traces, Fluent Bit's cmetrics and ctraces) holds no logs.
+//
 // A message whose shape is none of these is refused whole (with its chunk, when one can be read,
 // so the sender is answered rather than left to resend it forever); an event that is no
 // [time, record] pair is refused alone, and the others are read.
@@ -51,6 +57,8 @@ export interface ForwardOption {
   /** The sender's chunk id: it waits for {ack: chunk}. */
   chunk?: string
   compressed?: string
+  /** Fluent Bit's signal of the message: 0 logs, 1 metrics, 2 traces. */
+  signal?: number
 }
 
 export interface ForwardEvent {
@@ -82,6 +90,7 @@ function optionOf(m: unknown[], at: number): ForwardOption {
   const option: ForwardOption = {}
   if (typeof last.chunk === 'string') option.chunk = last.chunk
   if (typeof last.compressed === 'string') option.compressed = last.compressed
+  if (typeof last.fluent_signal === 'number') option.signal = last.fluent_signal
   return option
 }
 
@@ -122,11 +131,23 @@ function plain(v: unknown): unknown {
 /** [time, record] as an event, or why it is none (`n`: its place in the message, from 0). */
 function eventOf(entry: unknown, n: number): ForwardEvent | string {
   if (!Array.isArray(entry) || entry.length < 2) return `entry ${n} is no [time, record] array`
-  const ns = timeNs(entry[0])
+  // Fluent Bit's [[time, metadata], record]
+  const [time, metadata] = Array.isArray(entry[0]) ? [entry[0][0], entry[0][1]] : [entry[0], undefined]
+  const ns = timeNs(time)
   if (ns === undefined) return `entry ${n}: the time is no EventTime or whole seconds`
   const record = entry[1]
   if (!isRecord(record)) return `entry ${n}: the record is no map`
-  return { timeNs: ns, record: plain(record) as Record<string, unknown> }
+  const out = plain(record) as Record<string, unknown>
+  if (isRecord(metadata) && Object.keys(metadata).length > 0) out['fluent.metadata'] = hexBinaries(metadata)
+  return { timeNs: ns, record: out }
+}
+
+/** `v` as plain() reads it, but binary values as hex: metadata holds ids (OTLP trace and span ids), not text. */
+function hexBinaries(v: unknown): unknown {
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')
+  if (Array.isArray(v)) return v.map(hexBinaries)
+  if (isRecord(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, hexBinaries(x)]))
+  return plain(v)
 }
 
 /** The elements of the array a message is, each as its bytes; undefined when it is no array. */
@@ -173,6 +194,7 @@ export function readMessage(bytes: Buffer, limits: ForwardLimits): ForwardMessag
   const option = optionOf(m, packed !== undefined || Array.isArray(second) ? 2 : 3)
   const tag = m[0] instanceof Uint8Array ? utf8.decode(m[0]) : m[0]
   if (typeof tag !== 'string' || m.length < 2) return { ok: false, reason: 'a message starts with its tag, a string', option }
+  if (option.signal !== undefined && option.signal !== 0) return { ok: false, reason: `a message of Fluent Bit's signal ${option.signal} (${option.signal === 1 ? 'metrics' : option.signal === 2 ? 'traces' : 'not logs'}): Sluice stores logs`, option }
   const events: ForwardEvent[] = []
   const refused: string[] = []
   const add = (entry: unknown, n: number) => {

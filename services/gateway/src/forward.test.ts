@@ -130,6 +130,26 @@ describe('forward messages', () => {
     })
   })
 
+  it("reads Fluent Bit's entries with metadata, [[time, metadata], record], and refuses its metrics and traces", () => {
+    const traceId = Buffer.from('5b8efff798038103d269b633813fc60c', 'hex')
+    const entries = Buffer.concat([
+      pack([[new Raw(eventTime(T0)), {}], { log: 'plain' }]),
+      pack([[new Raw(eventTime(T0)), { otlp: { trace_id: traceId, severity_text: 'WARN' } }], { log: 'with metadata' }]),
+    ])
+    expect(read(['fb', entries, { chunk: 'k', size: 2, fluent_signal: 0 }])).toMatchObject({
+      ok: true,
+      events: [
+        { timeNs: T0, record: { log: 'plain' } },
+        { timeNs: T0, record: { log: 'with metadata', 'fluent.metadata': { otlp: { trace_id: '5b8efff798038103d269b633813fc60c', severity_text: 'WARN' } } } },
+      ],
+      refused: [],
+    })
+    const m = read(['fb', entries, { chunk: 'k' }])
+    // Empty metadata adds nothing.
+    expect(m.ok && m.events[0]!.record).toEqual({ log: 'plain' })
+    expect(read(['fb', entries, { chunk: 'm', fluent_signal: 1 }])).toEqual({ ok: false, reason: "a message of Fluent Bit's signal 1 (metrics): Sluice stores logs", option: { chunk: 'm', signal: 1 } })
+  })
+
   it('reads PackedForward entries as bin or str, and CompressedPackedForward of several gzip members', () => {
     const entries = [pack([new Raw(eventTime(T0)), { log: 'one' }]), pack([5, { log: 'two', nested: { k: new Uint8Array([104, 105]) } }])]
     const expected = [
