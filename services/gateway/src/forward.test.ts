@@ -12,7 +12,6 @@ import { pino } from 'pino'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { SluiceError } from '@sluice/core'
 import type { LogEvent } from '@sluice/core'
-import type { Message, MessageProducer } from '@sluice/kafka'
 import { createRegistry } from '@sluice/observability'
 import { loadConfig } from './config.js'
 import { startForward } from './forward.js'
@@ -22,7 +21,7 @@ import { eventTimeBytes, readMessage } from './forward-messages.js'
 import { Validated, createIngest } from './ingest.js'
 import type { Ingest } from './ingest.js'
 import { tenantRule } from './protocol.js'
-import { kept } from './test-fakes.js'
+import { decoded, fakeProducer, jsonCodec } from './test-fakes.js'
 
 /** An EventTime as MessagePack writes it: fixext 8, type 0. */
 const eventTime = (ns: bigint) => Buffer.concat([Buffer.from([0xd7, 0x00]), eventTimeBytes(ns)])
@@ -220,18 +219,9 @@ function fakeIngest() {
 
 /** The real accept path into a producer that keeps what Kafka would get (JSON instead of Avro). */
 function realIngest() {
-  const sent: Message[] = []
-  const producer: MessageProducer = { send: async (_topic, messages) => void sent.push(...kept(messages)) }
-  const codec = {
-    encodeInto(e: LogEvent, target: Buffer, offset: number): number {
-      const bytes = Buffer.from(JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))
-      if (offset + bytes.length > target.length) return target.length - offset - bytes.length
-      bytes.copy(target, offset)
-      return offset + bytes.length
-    },
-  }
-  const ingest = createIngest(loadConfig({ TOPIC_LOGS_RAW: 'raw' }), { producer, codec, registry: createRegistry({ defaultMetrics: false }) })
-  return { ingest, stored: () => sent.map((m) => JSON.parse(String(m.value)) as Record<string, unknown>) }
+  const producer = fakeProducer()
+  const ingest = createIngest(loadConfig({ TOPIC_LOGS_RAW: 'raw' }), { producer, codec: jsonCodec, registry: createRegistry({ defaultMetrics: false }) })
+  return { ingest, stored: () => producer.sent.flatMap((s) => s.messages.map(decoded)) }
 }
 
 async function listener(ingest: Ingest, env: Record<string, string> = {}, opts?: { handshakeTimeoutMs: number }) {

@@ -22,7 +22,7 @@ import { SyslogFramer } from './syslog-framing.js'
 import type { FrameRefusal } from './syslog-framing.js'
 import { MAX_SD_PARAMS, frameText, syslogEvent, syslogRecord } from './syslog-record.js'
 import { SyslogReport } from './syslog-report.js'
-import { kept } from './test-fakes.js'
+import { jsonCodec, kept } from './test-fakes.js'
 import { SourceAllowList, sourceProblem } from './syslog-sources.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -573,14 +573,7 @@ describe('syslog listeners', () => {
     const sent: Message[] = []
     const producer: MessageProducer = { send: async (_topic, messages) => void sent.push(...kept(messages)) }
     // JSON instead of Avro, bigints as strings: the test only needs the event back.
-    const codec = {
-      encodeInto(e: LogEvent, target: Buffer, offset: number): number {
-        const bytes = Buffer.from(JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))
-        if (offset + bytes.length > target.length) return target.length - offset - bytes.length
-        bytes.copy(target, offset)
-        return offset + bytes.length
-      },
-    }
+    const codec = jsonCodec
     const config = loadConfig({ TOPIC_LOGS_RAW: 'raw' })
     const { l, port } = await listeners(createIngest(config, { producer, codec, registry: createRegistry({ defaultMetrics: false }) }), { GATEWAY_DEFAULT_TENANT: 'ops' })
     const socket = await connect(port)

@@ -72,59 +72,68 @@ async function syslogLoad(port: number, chunks: readonly RequestBody[], connecti
   return written
 }
 
-/** Export calls of `bodies` over `connections` channels until the deadline; the records of the calls answered OK, and the failed calls. */
-async function grpcLoad(port: number, bodies: readonly RequestBody[], connections: number, durationMs: number): Promise<{ accepted: number; failures: number; firstError?: string }> {
+interface CallLoad {
+  accepted: number
+  failures: number
+  firstError?: string
+}
+
+/**
+ * Calls of `bodies` over `connections` connections until the deadline, each waiting for its answer
+ * before the next (as an exporter or a forwarder does): the records of the calls answered, and the
+ * failed calls. `call` answers an error, or undefined; a fatal one ends its connection.
+ */
+async function callLoad<C>(bodies: readonly RequestBody[], connections: number, durationMs: number, open: () => Promise<C>, call: (conn: C, body: Buffer) => Promise<{ error?: string; fatal?: boolean }>, close: (conn: C) => Promise<void>): Promise<CallLoad> {
   const deadline = performance.now() + durationMs
-  let accepted = 0
-  let failures = 0
-  let firstError: string | undefined
+  const load: CallLoad = { accepted: 0, failures: 0 }
   await Promise.all(
     Array.from({ length: connections }, async (_, c) => {
-      // A channel each: grpc-js would otherwise share one connection among clients of one address.
-      const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 })
+      const conn = await open()
       let next = c * 7
       while (performance.now() < deadline) {
         const body = bodies[next++ % bodies.length]!
-        const error = await new Promise<Error | null>((resolve) => client.makeUnaryRequest(EXPORT, (b: Buffer) => b, (b: Buffer) => b, body.body, (err) => resolve(err)))
-        if (error) {
-          failures++
-          firstError ??= error.message
-        } else accepted += body.records
+        const r = await call(conn, body.body)
+        if (r.error === undefined) {
+          load.accepted += body.records
+          continue
+        }
+        load.failures++
+        load.firstError ??= r.error
+        if (r.fatal) break
       }
-      client.close()
+      await close(conn)
     }),
   )
-  return { accepted, failures, ...(firstError !== undefined && { firstError }) }
+  return load
 }
 
-/** PackedForward `messages` over `connections` TCP connections until the deadline, each waiting for its ack; the records acknowledged. */
-async function forwardLoad(port: number, messages: readonly RequestBody[], connections: number, durationMs: number): Promise<{ accepted: number; failures: number; firstError?: string }> {
-  const deadline = performance.now() + durationMs
-  let accepted = 0
-  let failures = 0
-  let firstError: string | undefined
-  await Promise.all(
-    Array.from({ length: connections }, async (_, c) => {
-      const socket = net.connect(port, '127.0.0.1')
-      await once(socket, 'connect')
-      const replies = new Decoder().decodeStream(socket as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
-      let next = c * 7
-      while (performance.now() < deadline) {
-        const m = messages[next++ % messages.length]!
-        socket.write(m.body)
-        const reply = await replies.next()
-        if (reply.done || (reply.value as { ack?: unknown }).ack === undefined) {
-          failures++
-          firstError ??= reply.done ? 'connection closed' : JSON.stringify(reply.value)
-          break
-        }
-        accepted += m.records
-      }
-      socket.end()
-      await once(socket, 'close')
-    }),
-  )
-  return { accepted, failures, ...(firstError !== undefined && { firstError }) }
+/** Export calls of the OTLP protobuf bodies, one channel a connection. */
+function grpcLoad(port: number, bodies: readonly RequestBody[], connections: number, durationMs: number): Promise<CallLoad> {
+  // A channel each: grpc-js would otherwise share one connection among clients of one address.
+  const open = async () => new Client(`127.0.0.1:${port}`, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 })
+  const call = (client: Client, body: Buffer) =>
+    new Promise<{ error?: string }>((resolve) => client.makeUnaryRequest(EXPORT, (b: Buffer) => b, (b: Buffer) => b, body, (err) => resolve(err ? { error: err.message } : {})))
+  return callLoad(bodies, connections, durationMs, open, call, async (client) => client.close())
+}
+
+/** PackedForward messages over TCP connections, each waiting for its ack. */
+function forwardLoad(port: number, messages: readonly RequestBody[], connections: number, durationMs: number): Promise<CallLoad> {
+  const open = async () => {
+    const socket = net.connect(port, '127.0.0.1')
+    await once(socket, 'connect')
+    return { socket, replies: new Decoder().decodeStream(socket as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]() }
+  }
+  const call = async (c: Awaited<ReturnType<typeof open>>, body: Buffer) => {
+    c.socket.write(body)
+    const reply = await c.replies.next()
+    if (!reply.done && (reply.value as { ack?: unknown }).ack !== undefined) return {}
+    return { error: reply.done ? 'connection closed' : JSON.stringify(reply.value), fatal: true }
+  }
+  const close = async (c: Awaited<ReturnType<typeof open>>) => {
+    c.socket.end()
+    await once(c.socket, 'close')
+  }
+  return callLoad(messages, connections, durationMs, open, call, close)
 }
 
 async function waitForCount(count: () => Promise<number>, target: number, timeoutMs: number): Promise<number> {
