@@ -324,8 +324,10 @@ describe('forward listener', () => {
     expect(c.replies).toEqual([{ ack: 'bad' }, { ack: 'mixed' }])
     expect(l.counts().dropped).toMatchObject({ invalid_message: 1, invalid: 1 })
     expect(lines.some((x) => String(x.msg).startsWith('forward: 1 dropped (invalid_message)') && String(x.msg).includes('the entries are no gzip'))).toBe(true)
-    c.socket.write(Buffer.concat([pack(['a', 1, { log: 'before' }]), Buffer.from([0xc1]), pack(['a', 1, { log: 'after' }])]))
+    c.socket.write(Buffer.concat([pack(['a', 1, { log: 'before' }, { chunk: 'last' }]), Buffer.from([0xc1]), pack(['a', 1, { log: 'after' }])]))
     await until('the connection closed', c.closed)
+    // The message before the bad bytes is still answered, then the connection ends.
+    expect(c.replies).toEqual([{ ack: 'bad' }, { ack: 'mixed' }, { ack: 'last' }])
     await until('the message before delivered', () => f.batches.flatMap((b) => b.events).length === 2)
     expect(f.batches.flatMap((b) => b.events.map((e) => e.message))).toEqual(['kept', 'before'])
     expect(l.counts().dropped.malformed).toBe(1)

@@ -226,21 +226,24 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
       refused: (reason, detail) => report.dropped(reason, 1, `from ${from}: ${detail}`),
     })
 
+    /** Nothing more will be read: what was is delivered and acknowledged, then the connection ends (drain). */
+    const finish = () => {
+      ended = true
+      if (draining || queue.length > 0) kick()
+      else if (!socket.destroyed) socket.end()
+    }
     socket.on('data', (chunk: Buffer) => {
       framer.push(chunk)
       if (framer.broken) {
-        // What came before is delivered (and acknowledged); nothing after can be read.
+        // Nothing after bytes that are no MessagePack can be read.
         socket.removeAllListeners('data')
-        socket.end()
+        socket.pause()
+        return finish()
       }
       if (queuedBytes >= MAX_QUEUED_BYTES) socket.pause()
       kick()
     })
-    socket.on('end', () => {
-      ended = true
-      if (draining || queue.length > 0) kick()
-      else socket.end()
-    })
+    socket.on('end', finish)
     socket.on('error', (err) => log.debug({ err, from }, 'forward connection error'))
     socket.on('close', () => sockets.delete(socket))
   }
