@@ -3,7 +3,8 @@
 //   - fluent-logger-golang, which Docker's `fluentd` logging driver is built on (test/shippers/fluent-go,
 //     built from the Go module proxy by test/shippers/build-go.sh): Docker's record shape and tags,
 //     with the driver's defaults (Message mode, whole seconds, no ack) and with its options
-//     fluentd-sub-second-precision (EventTime), fluentd-request-ack and fluentd-async;
+//     fluentd-sub-second-precision (EventTime), fluentd-request-ack, fluentd-async, and a
+//     unix:// fluentd-address (FORWARD_SOCKET_PATH);
 //   - fluent-logger-python (test/shippers/fluent-python, in a virtualenv of its own): FluentSender
 //     with nanosecond EventTime, and FluentHandler behind `logging` (Message mode without options);
 //   - fluent-logger-node in PackedForward, CompressedPackedForward (gzip) and Message mode, each
@@ -16,11 +17,12 @@
 // …]]), which none of these libraries sends, and FORWARD_ALLOWED_SOURCES: the unit tests
 // (services/gateway/src/forward.test.ts) cover both.
 import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { queryLogs } from '../infra/logs.js'
 import type { StoredLog } from '../infra/logs.js'
 import { freePort } from '../infra/ports.js'
@@ -116,7 +118,11 @@ describe('Fluentd Forward protocol end to end', () => {
   it("stores what fluent-logger-golang sends as Docker's fluentd driver does: whole seconds, EventTime with acks, the async queue", async () => {
     const port = await freePort()
     const tenant = 'fwd-docker'
-    const rt = await startSluice([...TARGETS], isolation({ FORWARD_PORT: String(port), FORWARD_TENANT: tenant }))
+    // Docker's fluentd-address=unix:///…: the gateway serves the protocol on a Unix socket too.
+    const socketDir = mkdtempSync(path.join(os.tmpdir(), 'sluice-fwd-'))
+    onTestFinished(() => rmSync(socketDir, { recursive: true, force: true }))
+    const socketPath = path.join(socketDir, 'forward.sock')
+    const rt = await startSluice([...TARGETS], isolation({ FORWARD_PORT: String(port), FORWARD_SOCKET_PATH: socketPath, FORWARD_TENANT: tenant }))
     const q = rt.addresses['query-api']!
     // What the driver sends per line: {container_id, container_name, source, log}, tagged with the
     // container's short id unless `--log-opt tag=…` says otherwise.
@@ -139,6 +145,8 @@ describe('Fluentd Forward protocol end to end', () => {
         { tag: 'docker.web-2', time: isoSecNs(BASE + 3, 123_456_790), record: docker('web-2', 'stdout', 'worker 2 started') },
       ]),
     ).toBe('')
+    // fluentd-address=unix://<socket>, with acks and sub-second times.
+    expect(await fluentGo(port, ['-socket', socketPath, '-subsecond', '-ack'], [{ tag: 'docker.web-3', time: isoSecNs(BASE + 3, 5), record: docker('web-3', 'stdout', 'over the unix socket') }])).toBe('')
     // fluentd-async with acks: queued, then sent by the library's goroutine; Close drains the queue.
     // An application's own record, as a Go service logs through the library directly.
     expect(
@@ -168,6 +176,9 @@ describe('Fluentd Forward protocol end to end', () => {
       expect(l).toMatchObject({ tenant, service: 'web-2', host: null, severity_text: 'INFO', source: 'forward', attributes: { container_id: id, container_name: '/web-2', source: 'stdout' } })
       expect(l.resource).toEqual({ 'fluent.tag': 'docker.web-2' })
     }
+
+    const [web3] = (await stored(q, tenant, 'web-3', 1)).values()
+    expect(web3).toMatchObject({ tenant, service: 'web-3', message: 'over the unix socket', timestamp: isoSecNs(BASE + 3, 5), source: 'forward', resource: { 'fluent.tag': 'docker.web-3' } })
 
     const [jobs] = (await stored(q, tenant, 'go-jobs', 1)).values()
     expect(jobs).toMatchObject({ tenant, message: 'queue drained', host: 'go-host-1', severity_text: 'WARN', timestamp: isoSecNs(BASE + 4), source: 'forward' })

@@ -38,6 +38,8 @@ export const envSchema = z.object({
   SYSLOG_ALLOWED_SOURCES: sourceList(),
   /** Fluentd forward protocol listener (TCP: Fluent Bit, Fluentd, Docker's fluentd log driver); 0 switches it off. */
   FORWARD_PORT: port(24224),
+  /** A Unix socket the forward protocol is served on too (Docker's fluentd-address unix://…, Fluent Bit's Unix_Path); unset: none. */
+  FORWARD_SOCKET_PATH: z.string().min(1).optional(),
   /** The tenant every forwarded record is stored under; default GATEWAY_DEFAULT_TENANT. */
   FORWARD_TENANT: z.string().regex(TENANT_PATTERN, 'expected 1-64 characters of A-Z a-z 0-9 _ . -').optional(),
   /** The forward protocol's shared key: set, a sender must pass the HELO/PING/PONG handshake with it (Fluentd's <security> shared_key). */
@@ -62,6 +64,7 @@ export function loadConfig(env?: Env) {
     syslogTenant: e.SYSLOG_TENANT ?? e.GATEWAY_DEFAULT_TENANT,
     syslogAllowedSources: Object.freeze([...e.SYSLOG_ALLOWED_SOURCES]),
     forwardPort: e.FORWARD_PORT,
+    forwardSocketPath: e.FORWARD_SOCKET_PATH,
     forwardTenant: e.FORWARD_TENANT ?? e.GATEWAY_DEFAULT_TENANT,
     forwardSharedKey: e.FORWARD_SHARED_KEY,
     forwardAllowedSources: Object.freeze([...e.FORWARD_ALLOWED_SOURCES]),

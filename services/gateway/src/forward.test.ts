@@ -4,7 +4,11 @@
 // real one (to see records as stored), sent to by fluent-logger, the protocol's Node client, in each
 // of its modes.
 import { once } from 'node:events'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { Decoder, encode } from '@msgpack/msgpack'
 import fluent from 'fluent-logger'
@@ -228,12 +232,15 @@ async function listener(ingest: Ingest, env: Record<string, string> = {}, opts?:
   const config = loadConfig({ TOPIC_LOGS_RAW: 'raw', HOST: '127.0.0.1', FORWARD_PORT: '0', ...env })
   const lines: Array<Record<string, unknown>> = []
   const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) })
-  // Port 0 switches the listener off: the tests take a free port first.
-  const probe = net.createServer().listen(0, '127.0.0.1')
-  await once(probe, 'listening')
-  const port = (probe.address() as net.AddressInfo).port
-  probe.close()
-  await once(probe, 'close')
+  // Port 0 switches the listener off: the tests take a free port first, unless they set it 0.
+  let port = 0
+  if (env.FORWARD_PORT !== '0') {
+    const probe = net.createServer().listen(0, '127.0.0.1')
+    await once(probe, 'listening')
+    port = (probe.address() as net.AddressInfo).port
+    probe.close()
+    await once(probe, 'close')
+  }
   const l = (await startForward({ config: { ...config, forwardPort: port }, ingest, log, registry: createRegistry({ defaultMetrics: false }), tenantOf: tenantRule(config) }, opts))!
   onTestFinished(() => l.close())
   return { l, port, lines }
@@ -403,6 +410,41 @@ describe('forward listener', () => {
     await until('closed', c.closed, 2000)
     expect(c.replies).toMatchObject([['HELO', { auth: '', keepalive: true }]])
     expect(l.counts().dropped.unauthenticated).toBe(1)
+  })
+
+  it('serves a Unix socket too (FORWARD_SOCKET_PATH), replacing one a crashed process left, and removes it on close', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-forward-'))
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    const socketPath = path.join(dir, 'forward.sock')
+    // A socket file nothing listens on any more, as a killed gateway leaves it.
+    const crashed = spawn(process.execPath, ['-e', "require('net').createServer().listen(process.argv[1], () => console.log('up'))", socketPath])
+    await once(crashed.stdout, 'data')
+    crashed.kill('SIGKILL')
+    await once(crashed, 'exit')
+    expect(statSync(socketPath).isSocket()).toBe(true)
+    const r = realIngest()
+    const { l } = await listener(r.ingest, { FORWARD_SOCKET_PATH: socketPath, FORWARD_ALLOWED_SOURCES: '10.0.0.0/8' })
+    expect(l.addresses).toEqual({ tcp: expect.stringMatching(/^127\.0\.0\.1:\d+$/), unix: socketPath })
+    // Over the socket the file's permissions guard it: the address list is for TCP.
+    const s = fluent.createFluentSender('docker', { path: socketPath, requireAckResponse: true, ackResponseTimeout: 5000 } as Parameters<typeof fluent.createFluentSender>[1])
+    ended(s)
+    await emit(s, 'web-1', { container_name: '/web-1', source: 'stdout', log: 'over the socket' })
+    expect(r.stored()).toMatchObject([{ message: 'over the socket', service: 'web-1', resource: { 'fluent.tag': 'docker.web-1' } }])
+    await l.close()
+    expect(existsSync(socketPath)).toBe(false)
+  })
+
+  it('fails to start on a Unix socket path another listener holds, or a file that is none', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-forward-'))
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    const held = path.join(dir, 'held.sock')
+    const other = net.createServer().listen(held)
+    await once(other, 'listening')
+    onTestFinished(() => void other.close())
+    await expect(listener(fakeIngest().ingest, { FORWARD_PORT: '0', FORWARD_SOCKET_PATH: held })).rejects.toThrow(/EADDRINUSE/)
+    const file = path.join(dir, 'file')
+    writeFileSync(file, 'not a socket')
+    await expect(listener(fakeIngest().ingest, { FORWARD_PORT: '0', FORWARD_SOCKET_PATH: file })).rejects.toThrow(/EADDRINUSE/)
   })
 
   it('closes a connection from outside FORWARD_ALLOWED_SOURCES unread', async () => {

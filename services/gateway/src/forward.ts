@@ -1,5 +1,5 @@
 // The Fluentd forward protocol listener (Forward Protocol Specification v1) on FORWARD_PORT (TCP,
-// HOST; 0 switches it off): what Fluent Bit's and Fluentd's `forward` outputs, Docker's `fluentd`
+// HOST; 0 switches it off) and, when FORWARD_SOCKET_PATH is set, on that Unix socket too: what Fluent Bit's and Fluentd's `forward` outputs, Docker's `fluentd`
 // log driver and the fluent-logger libraries send. Each message (forward-framing.ts cuts the
 // stream, forward-messages.ts reads the four modes) holds events of one tag; each event's record
 // becomes a Sluice record as an Elasticsearch document would (elastic-map.ts: message from
@@ -13,12 +13,14 @@
 // in order, one batch at a time: the next batch is what arrived meanwhile, and the socket is
 // paused once MAX_QUEUED_BYTES wait, so a sender faster than Kafka is held by TCP flow control.
 //
-// Who may send: FORWARD_ALLOWED_SOURCES (addresses and CIDR ranges; empty: any), and with
+// Who may send: FORWARD_ALLOWED_SOURCES (addresses and CIDR ranges; empty: any) over TCP, the
+// socket file's permissions over the Unix socket, and on both with
 // FORWARD_SHARED_KEY the protocol's handshake: the server's HELO with a nonce, the sender's PING
 // with sha512_hex(salt + hostname + nonce + shared_key), the server's PONG proving it knows the
 // key too. Without both and with SLUICE_AUTH=true the start warns, as for syslog.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { once } from 'node:events'
+import fs from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
 import type { Socket } from 'node:net'
@@ -38,8 +40,8 @@ import type { Delivery } from './stream-delivery.js'
 import { SourceAllowList } from './syslog-sources.js'
 
 export interface ForwardListener {
-  /** host:port it listens on, for logs and tests. */
-  address: string
+  /** Where it listens (TCP host:port, the Unix socket's path), for logs and tests. */
+  addresses: { tcp?: string; unix?: string }
   counts(): ForwardCounts
   close(): Promise<void>
 }
@@ -69,7 +71,7 @@ interface Queued {
 
 export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS }): Promise<ForwardListener | undefined> {
   const { config } = ctx
-  if (config.forwardPort === 0) return undefined
+  if (config.forwardPort === 0 && config.forwardSocketPath === undefined) return undefined
   const log = ctx.log.child({ component: 'forward' })
   const report = new ForwardReport(log, REPORT_INTERVAL_MS, ctx.registry)
   const sources = new SourceAllowList(config.forwardAllowedSources)
@@ -109,9 +111,9 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
 
   const sockets = new Set<Socket>()
 
-  function serve(socket: Socket): void {
-    const from = `${socket.remoteAddress}:${socket.remotePort}`
-    if (!sources.allows(socket.remoteAddress)) {
+  function serve(socket: Socket, transport: 'tcp' | 'unix'): void {
+    const from = transport === 'unix' ? `unix ${config.forwardSocketPath}` : `${socket.remoteAddress}:${socket.remotePort}`
+    if (transport === 'tcp' && !sources.allows(socket.remoteAddress)) {
       report.dropped('source_not_allowed', 1, `from ${from}: not in FORWARD_ALLOWED_SOURCES`)
       ctx.security?.audit.record({ action: 'forward.refused', outcome: 'refused', tenant: config.forwardTenant, keyId: '', target: 'forward', reason: 'source not in FORWARD_ALLOWED_SOURCES', remote: socket.remoteAddress ?? '' })
       socket.destroy()
@@ -248,28 +250,44 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
     socket.on('close', () => sockets.delete(socket))
   }
 
-  // Half-open: a sender that ends its side still reads the acknowledgements of what it sent.
-  const server = net.createServer({ allowHalfOpen: true }, serve)
-  server.maxConnections = MAX_CONNECTIONS
-  server.on('drop', (d) => report.dropped('too_many_connections', 1, `from ${d?.remoteAddress}:${d?.remotePort}: ${MAX_CONNECTIONS} connections open`))
-  try {
-    server.listen(config.forwardPort, config.host)
+  const servers: net.Server[] = []
+  /** A listener of `transport`; half-open: a sender that ends its side still reads the acknowledgements of what it sent. */
+  async function listen(transport: 'tcp' | 'unix', ...at: [port: number, host: string] | [path: string]): Promise<net.Server> {
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => serve(socket, transport))
+    server.maxConnections = MAX_CONNECTIONS
+    server.on('drop', (d) => report.dropped('too_many_connections', 1, `from ${d?.remoteAddress ?? transport}:${d?.remotePort ?? ''}: ${MAX_CONNECTIONS} connections open`))
+    servers.push(server)
+    server.listen(...(at as [number, string]))
     await once(server, 'listening')
+    server.on('error', (err) => log.error({ err }, `forward ${transport} listener error`))
+    return server
+  }
+  const addresses: { tcp?: string; unix?: string } = {}
+  try {
+    if (config.forwardPort !== 0) {
+      const a = (await listen('tcp', config.forwardPort, config.host)).address() as net.AddressInfo
+      addresses.tcp = a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`
+    }
+    if (config.forwardSocketPath !== undefined) {
+      await removeStaleSocket(config.forwardSocketPath)
+      await listen('unix', config.forwardSocketPath)
+      addresses.unix = config.forwardSocketPath
+    }
   } catch (err) {
+    // A port or path in use fails the gateway's start, with nothing left listening.
+    for (const server of servers) server.close()
     report.close()
     throw err
   }
-  server.on('error', (err) => log.error({ err }, 'forward listener error'))
-  const a = server.address() as net.AddressInfo
-  const address = a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`
-  log.info({ address, tenant: config.forwardTenant, sharedKey: sharedKey !== undefined }, `forward protocol listening on tcp ${address}`)
-  if (sharedKey === undefined && sources.any && ctx.security?.auth.enabled) {
+  log.info({ addresses, tenant: config.forwardTenant, sharedKey: sharedKey !== undefined }, `forward protocol listening on ${[addresses.tcp && `tcp ${addresses.tcp}`, addresses.unix && `unix ${addresses.unix}`].filter(Boolean).join(', ')}`)
+  if (addresses.tcp !== undefined && sharedKey === undefined && sources.any && ctx.security?.auth.enabled) {
     log.warn({ tenant: config.forwardTenant }, `SLUICE_AUTH=true but the forward listener takes events from any source as tenant ${config.forwardTenant}: set FORWARD_SHARED_KEY or FORWARD_ALLOWED_SOURCES, or switch it off (FORWARD_PORT=0)`)
   }
 
   async function close(): Promise<void> {
     closing = true
-    const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
+    // A Unix socket's file is removed as its server closes.
+    const stopped = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))))
     for (const s of sockets) s.pause()
     while (inFlight.size > 0) await Promise.all(inFlight)
     for (const s of sockets) s.destroy()
@@ -277,5 +295,24 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
     report.close()
   }
   let closed: Promise<void> | undefined
-  return { address, counts: () => report.counts(), close: () => (closed ??= close()) }
+  return { addresses, counts: () => report.counts(), close: () => (closed ??= close()) }
+}
+
+/**
+ * A socket file left at `path` by a process that ended without closing it (a crash) is removed;
+ * one something still listens on is left, and the listen fails with EADDRINUSE. Any other file
+ * there is left for the listen to refuse.
+ */
+async function removeStaleSocket(path: string): Promise<void> {
+  const stat = await fs.stat(path).catch(() => undefined)
+  if (!stat?.isSocket()) return
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = net.connect(path)
+    probe.once('connect', () => {
+      probe.destroy()
+      resolve(true)
+    })
+    probe.once('error', () => resolve(false))
+  })
+  if (!live) await fs.rm(path, { force: true })
 }

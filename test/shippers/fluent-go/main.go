@@ -5,6 +5,7 @@
 //	-ack        fluentd-request-ack           RequestAck: the `chunk` option, each record waits for its ack
 //	-subsecond  fluentd-sub-second-precision  SubSecondPrecision: EventTime (ext type 0) instead of seconds
 //	-async      fluentd-async                 Async: records queued and sent by a goroutine, Close drains
+//	-socket     fluentd-address=unix://…      FluentNetwork "unix": the Unix socket at this path, not host:port
 //
 // The library speaks Message mode only ([tag, time, record, option], option `{}` without -ack) and
 // has no shared-key handshake.
@@ -41,6 +42,7 @@ func main() {
 	ack := flag.Bool("ack", false, "RequestAck")
 	subsecond := flag.Bool("subsecond", false, "SubSecondPrecision (EventTime)")
 	async := flag.Bool("async", false, "Async")
+	socket := flag.String("socket", "", "a Unix socket's path to send to instead of host:port")
 	flag.Parse()
 
 	// Async reports each record's outcome through the callback only.
@@ -52,7 +54,13 @@ func main() {
 		failed++
 		fmt.Fprintln(os.Stderr, err)
 	}
+	network := "tcp"
+	if *socket != "" {
+		network = "unix"
+	}
 	logger, err := fluent.New(fluent.Config{
+		FluentNetwork:      network,
+		FluentSocketPath:   *socket,
 		FluentHost:         *host,
 		FluentPort:         *port,
 		RequestAck:         *ack,
