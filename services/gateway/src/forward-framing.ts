@@ -18,7 +18,7 @@ export interface ForwardFramerSink {
 }
 
 /** Header bytes after the type byte, and whether a length follows in them, by type byte (0xc4–0xdf). */
-function headerOf(type: number): { extra: number; payload: 'none' | 'length' | 'ext' | 'array' | 'map'; fixed?: number } {
+function headerOf(type: number): { extra: number; payload: 'none' | 'length' | 'ext' | 'array' | 'map' } {
   switch (type) {
     case 0xc0: case 0xc2: case 0xc3: return { extra: 0, payload: 'none' }
     case 0xc4: case 0xd9: return { extra: 1, payload: 'length' }
@@ -46,26 +46,43 @@ function headerOf(type: number): { extra: number; payload: 'none' | 'length' | '
   }
 }
 
+/**
+ * The object whose type byte `type` is at `at`: its bytes (header and any payload) and the objects
+ * it holds; 'short' while its header is not all in the `available` bytes, 'bad' for a type byte
+ * MessagePack never uses. `uint` reads a header's big-endian length.
+ */
+function objectHeader(type: number, at: number, available: number, uint: (offset: number, size: number) => number): { size: number; children: number } | 'short' | 'bad' {
+  if (type <= 0x7f || type >= 0xe0) return { size: 1, children: 0 }
+  if (type <= 0x8f) return { size: 1, children: (type - 0x80) * 2 }
+  if (type <= 0x9f) return { size: 1, children: type - 0x90 }
+  if (type <= 0xbf) return { size: 1 + (type - 0xa0), children: 0 }
+  const h = headerOf(type)
+  if (h.extra < 0) return 'bad'
+  if (at + 1 + h.extra > available) return 'short'
+  const size = 1 + h.extra
+  switch (h.payload) {
+    case 'length': return { size: size + uint(at + 1, h.extra), children: 0 }
+    case 'ext': return { size: size + uint(at + 1, h.extra - 1), children: 0 }
+    case 'array': return { size, children: uint(at + 1, h.extra) }
+    case 'map': return { size, children: uint(at + 1, h.extra) * 2 }
+    default: return { size, children: 0 }
+  }
+}
+
 /** Where the object at `pos` of a complete buffer ends, or undefined when it is cut short or no MessagePack. */
 export function objectEnd(bytes: Uint8Array, pos: number): number | undefined {
+  const uint = (offset: number, size: number) => {
+    let n = 0
+    for (let i = 0; i < size; i++) n = n * 256 + bytes[offset + i]!
+    return n
+  }
   let at = pos
   for (let pending = 1; pending > 0; pending--) {
     if (at >= bytes.length) return undefined
-    const type = bytes[at]!
-    if (type <= 0x7f || type >= 0xe0) at += 1
-    else if (type <= 0x8f) [at, pending] = [at + 1, pending + (type - 0x80) * 2]
-    else if (type <= 0x9f) [at, pending] = [at + 1, pending + type - 0x90]
-    else if (type <= 0xbf) at += 1 + (type - 0xa0)
-    else {
-      const h = headerOf(type)
-      if (h.extra < 0 || at + 1 + h.extra > bytes.length) return undefined
-      let n = 0
-      for (let i = 0; i < (h.payload === 'ext' ? h.extra - 1 : h.extra); i++) n = n * 256 + bytes[at + 1 + i]!
-      at += 1 + h.extra
-      if (h.payload === 'length' || h.payload === 'ext') at += n
-      else if (h.payload === 'array') pending += n
-      else if (h.payload === 'map') pending += 2 * n
-    }
+    const h = objectHeader(bytes[at]!, at, bytes.length, uint)
+    if (typeof h === 'string') return undefined
+    at += h.size
+    pending += h.children
   }
   return at <= bytes.length ? at : undefined
 }
@@ -149,22 +166,10 @@ export class ForwardFramer {
       // One object's header: its type byte, the bytes after it, and what it holds.
       const at = this.#walked
       const type = this.#byte(at)
-      let size: number
-      let children = 0
-      if (type <= 0x7f || type >= 0xe0) size = 1
-      else if (type <= 0x8f) [size, children] = [1, (type - 0x80) * 2]
-      else if (type <= 0x9f) [size, children] = [1, type - 0x90]
-      else if (type <= 0xbf) size = 1 + (type - 0xa0)
-      else {
-        const h = headerOf(type)
-        if (h.extra < 0) return this.#break(`byte 0x${type.toString(16)} at offset ${at} of a message is no MessagePack`)
-        if (at + 1 + h.extra > this.#buffered) return
-        size = 1 + h.extra
-        if (h.payload === 'length') size += this.#uint(at + 1, h.extra)
-        else if (h.payload === 'ext') size += this.#uint(at + 1, h.extra - 1)
-        else if (h.payload === 'array') children = this.#uint(at + 1, h.extra)
-        else if (h.payload === 'map') children = this.#uint(at + 1, h.extra) * 2
-      }
+      const h = objectHeader(type, at, this.#buffered, (offset, size) => this.#uint(offset, size))
+      if (h === 'bad') return this.#break(`byte 0x${type.toString(16)} at offset ${at} of a message is no MessagePack`)
+      if (h === 'short') return
+      const { size, children } = h
       const end = at + size
       // Every object still to come takes a byte at least: a header claiming more objects than
       // the limit has bytes is over it as surely as a long payload.

@@ -110,19 +110,23 @@ function timeNs(t: unknown): bigint | undefined {
 
 const utf8 = new TextDecoder()
 
+const utf8Text = (b: Uint8Array) => utf8.decode(b)
+const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
+
 /**
- * A record as read: binary values (senders of MessagePack before its str type) as UTF-8 text,
- * 64-bit integers past 2^53 (read as bigints) as their digits, nested maps and arrays likewise.
+ * A record as read: binary values as `binary` makes them (UTF-8 text, as senders of MessagePack
+ * before its str type mean them), 64-bit integers past 2^53 (read as bigints) as their digits,
+ * nested maps and arrays likewise.
  */
-function plain(v: unknown): unknown {
+function plain(v: unknown, binary: (b: Uint8Array) => string = utf8Text): unknown {
   if (typeof v === 'bigint') return v.toString()
-  if (v instanceof Uint8Array) return utf8.decode(v)
+  if (v instanceof Uint8Array) return binary(v)
   if (v instanceof EventTime) return v.ns.toString()
-  if (Array.isArray(v)) return v.map(plain)
+  if (Array.isArray(v)) return v.map((x) => plain(x, binary))
   if (isRecord(v)) {
     for (const k in v) {
       const x = v[k]
-      if ((typeof x === 'object' && x !== null) || typeof x === 'bigint') v[k] = plain(x)
+      if ((typeof x === 'object' && x !== null) || typeof x === 'bigint') v[k] = plain(x, binary)
     }
   }
   return v
@@ -138,57 +142,34 @@ function eventOf(entry: unknown, n: number): ForwardEvent | string {
   const record = entry[1]
   if (!isRecord(record)) return `entry ${n}: the record is no map`
   const out = plain(record) as Record<string, unknown>
-  if (isRecord(metadata) && Object.keys(metadata).length > 0) out['fluent.metadata'] = hexBinaries(metadata)
+  // Metadata holds ids (OTLP trace and span ids), not text: its binary values as hex.
+  if (isRecord(metadata) && Object.keys(metadata).length > 0) out['fluent.metadata'] = plain(metadata, hex)
   return { timeNs: ns, record: out }
 }
 
-/** `v` as plain() reads it, but binary values as hex: metadata holds ids (OTLP trace and span ids), not text. */
-function hexBinaries(v: unknown): unknown {
-  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')
-  if (Array.isArray(v)) return v.map(hexBinaries)
-  if (isRecord(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, hexBinaries(x)]))
-  return plain(v)
-}
-
-/** The elements of the array a message is, each as its bytes; undefined when it is no array. */
-function elements(bytes: Uint8Array): Array<{ start: number; end: number }> | undefined {
-  const type = bytes[0]
-  let n: number
-  let at: number
-  if (type !== undefined && type >= 0x90 && type <= 0x9f) [n, at] = [type - 0x90, 1]
-  else if (type === 0xdc && bytes.length >= 3) [n, at] = [(bytes[1]! << 8) | bytes[2]!, 3]
-  else if (type === 0xdd && bytes.length >= 5) [n, at] = [new DataView(bytes.buffer, bytes.byteOffset + 1, 4).getUint32(0), 5]
-  else return undefined
-  const out: Array<{ start: number; end: number }> = []
-  for (let i = 0; i < n; i++) {
-    const end = objectEnd(bytes, at)
-    if (end === undefined) return undefined
-    out.push({ start: at, end })
-    at = end
-  }
-  return at === bytes.length ? out : undefined
-}
-
 /**
- * Reads one message (a complete MessagePack object, forward-framing.ts). Its elements are decoded
- * one by one: PackedForward entries are taken as the bytes they are, whether sent as bin or as str
- * (which a decoder would read as UTF-8 text, mangling them).
+ * The bytes of a message's second element as sent, when it is a str: PackedForward entries some
+ * senders write as str, which a decoder reads as UTF-8 text, mangling them.
  */
+function rawSecond(bytes: Uint8Array): Uint8Array | undefined {
+  const type = bytes[0]
+  const head = type !== undefined && type >= 0x90 && type <= 0x9f ? 1 : type === 0xdc ? 3 : type === 0xdd ? 5 : undefined
+  const tagEnd = head === undefined ? undefined : objectEnd(bytes, head)
+  const end = tagEnd === undefined ? undefined : objectEnd(bytes, tagEnd)
+  return end === undefined ? undefined : bytesAt(bytes, tagEnd!, end)
+}
+
+/** Reads one message (a complete MessagePack object, forward-framing.ts). */
 export function readMessage(bytes: Buffer, limits: ForwardLimits): ForwardMessage {
-  const parts = elements(bytes)
-  let m: unknown[]
-  let packed: Uint8Array | undefined
+  let m: unknown
   try {
-    if (parts === undefined) {
-      // No array: decoded whole, to tell bytes that are no MessagePack from another object.
-      unpackr.unpack(bytes)
-      return { ok: false, reason: 'a message is an array [tag, …]', option: {} }
-    }
-    packed = parts.length > 1 ? bytesAt(bytes, parts[1]!.start, parts[1]!.end) : undefined
-    m = parts.map((p, i) => (i === 1 && packed !== undefined ? packed : unpackr.unpack(bytes.subarray(p.start, p.end))))
+    m = unpackr.unpack(bytes)
   } catch (err) {
     return { ok: false, reason: `not MessagePack: ${err instanceof Error ? err.message : String(err)}`, option: {} }
   }
+  if (!Array.isArray(m)) return { ok: false, reason: 'a message is an array [tag, …]', option: {} }
+  if (typeof m[1] === 'string') m[1] = rawSecond(bytes) ?? m[1]
+  const packed = m[1] instanceof Uint8Array ? m[1] : undefined
   const second = m[1]
   // Options follow the entries, or the record in the Message mode (whose second element is a time).
   const option = optionOf(m, packed !== undefined || Array.isArray(second) ? 2 : 3)

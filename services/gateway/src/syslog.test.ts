@@ -572,10 +572,9 @@ describe('syslog listeners', () => {
   it('goes through the real accept path: records valid, keyed default-tenant/app', async () => {
     const sent: Message[] = []
     const producer: MessageProducer = { send: async (_topic, messages) => void sent.push(...kept(messages)) }
-    // JSON instead of Avro, bigints as strings: the test only needs the event back.
-    const codec = jsonCodec
+    // JSON instead of Avro (test-fakes): the test only needs the event back.
     const config = loadConfig({ TOPIC_LOGS_RAW: 'raw' })
-    const { l, port } = await listeners(createIngest(config, { producer, codec, registry: createRegistry({ defaultMetrics: false }) }), { GATEWAY_DEFAULT_TENANT: 'ops' })
+    const { l, port } = await listeners(createIngest(config, { producer, codec: jsonCodec, registry: createRegistry({ defaultMetrics: false }) }), { GATEWAY_DEFAULT_TENANT: 'ops' })
     const socket = await connect(port)
     socket.end('<131>1 2026-11-30T19:45:15.5Z web-1 checkout - - [order id="o-1"] declined\n')
     await until('one record', () => sent.length === 1)
