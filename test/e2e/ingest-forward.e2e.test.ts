@@ -147,6 +147,18 @@ describe('Fluentd Forward protocol end to end', () => {
     ).toBe('')
     // fluentd-address=unix://<socket>, with acks and sub-second times.
     expect(await fluentGo(port, ['-socket', socketPath, '-subsecond', '-ack'], [{ tag: 'docker.web-3', time: isoSecNs(BASE + 3, 5), record: docker('web-3', 'stdout', 'over the unix socket') }])).toBe('')
+    // A line longer than Docker's 16 KiB buffer: the driver sends it in parts (moby's fluentd.go:
+    // partial_message, partial_id, partial_ordinal, partial_last), each waiting for its ack here;
+    // another stream's line comes between them.
+    const long = `payload ${'abcdefghij'.repeat(2_500)} end`
+    const part = (log: string, ordinal: number, last: boolean) => ({ ...docker('web-4', 'stdout', log), partial_message: 'true', partial_id: 'a1b2c3d4e5f6', partial_ordinal: String(ordinal), partial_last: String(last) })
+    expect(
+      await fluentGo(port, ['-subsecond', '-ack'], [
+        { tag: 'docker.web-4', time: isoSecNs(BASE + 3, 7), record: part(long.slice(0, 16_384), 1, false) },
+        { tag: 'docker.web-4', time: isoSecNs(BASE + 3, 8), record: docker('web-4', 'stderr', 'between the parts') },
+        { tag: 'docker.web-4', time: isoSecNs(BASE + 3, 9), record: part(long.slice(16_384), 2, true) },
+      ]),
+    ).toBe('')
     // fluentd-async with acks: queued, then sent by the library's goroutine; Close drains the queue.
     // An application's own record, as a Go service logs through the library directly.
     expect(
@@ -179,6 +191,14 @@ describe('Fluentd Forward protocol end to end', () => {
 
     const [web3] = (await stored(q, tenant, 'web-3', 1)).values()
     expect(web3).toMatchObject({ tenant, service: 'web-3', message: 'over the unix socket', timestamp: isoSecNs(BASE + 3, 5), source: 'forward', resource: { 'fluent.tag': 'docker.web-3' } })
+
+    // The long line whole, at its first part's time, without the partial_* fields.
+    const web4 = await stored(q, tenant, 'web-4', 2)
+    expect(web4.get('between the parts')).toMatchObject({ timestamp: isoSecNs(BASE + 3, 8), attributes: { source: 'stderr' } })
+    const joined = web4.get(long)
+    expect(joined !== undefined).toBe(true)
+    expect(joined).toMatchObject({ timestamp: isoSecNs(BASE + 3, 7) })
+    expect(joined!.attributes).toEqual({ container_id: id, container_name: '/web-4', source: 'stdout' })
 
     const [jobs] = (await stored(q, tenant, 'go-jobs', 1)).values()
     expect(jobs).toMatchObject({ tenant, message: 'queue drained', host: 'go-host-1', severity_text: 'WARN', timestamp: isoSecNs(BASE + 4), source: 'forward' })

@@ -46,6 +46,8 @@ export const envSchema = z.object({
   FORWARD_SHARED_KEY: z.string().min(1).optional(),
   /** Addresses and CIDR ranges allowed to forward, comma-separated; empty: any. */
   FORWARD_ALLOWED_SOURCES: sourceList(),
+  /** How long a line Docker cut into parts waits for its last part before it is stored cut; 0: parts are records of their own. */
+  FORWARD_PARTIAL_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
 })
 
 export function loadConfig(env?: Env) {
@@ -68,6 +70,7 @@ export function loadConfig(env?: Env) {
     forwardTenant: e.FORWARD_TENANT ?? e.GATEWAY_DEFAULT_TENANT,
     forwardSharedKey: e.FORWARD_SHARED_KEY,
     forwardAllowedSources: Object.freeze([...e.FORWARD_ALLOWED_SOURCES]),
+    forwardPartialWaitMs: e.FORWARD_PARTIAL_WAIT_MS,
     topicRaw: e.TOPIC_LOGS_RAW,
   })
 }

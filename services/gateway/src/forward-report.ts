@@ -35,6 +35,8 @@ export interface ForwardCounts {
   events: number
   /** Records Kafka acknowledged. */
   accepted: number
+  /** Lines Docker cut into parts (partial_message), delivered joined: whole, or cut (their last part did not come). */
+  partialLines: { whole: number; cut: number }
   dropped: Record<ForwardDropReason, number>
 }
 
@@ -42,9 +44,9 @@ type Topic = ForwardDropReason | 'retrying'
 
 export class ForwardReport {
   readonly #log: Logger
-  readonly #counts: ForwardCounts = { messages: 0, events: 0, accepted: 0, dropped: Object.fromEntries(FORWARD_DROP_REASONS.map((r) => [r, 0])) as Record<ForwardDropReason, number> }
+  readonly #counts: ForwardCounts = { messages: 0, events: 0, accepted: 0, partialLines: { whole: 0, cut: 0 }, dropped: Object.fromEntries(FORWARD_DROP_REASONS.map((r) => [r, 0])) as Record<ForwardDropReason, number> }
   readonly #window: LogWindow<Topic>
-  readonly #metrics: { messages: Counter<never>; events: Counter<never>; dropped: Counter<'reason'> }
+  readonly #metrics: { messages: Counter<never>; events: Counter<never>; dropped: Counter<'reason'>; partialLines: Counter<'outcome'> }
 
   constructor(log: Logger, intervalMs: number, registry: Registry) {
     this.#log = log
@@ -56,6 +58,7 @@ export class ForwardReport {
     this.#metrics = {
       messages: counter(registry, 'sluice_gateway_forward_messages_received_total', 'Fluentd forward protocol messages read.'),
       events: counter(registry, 'sluice_gateway_forward_events_received_total', 'Events read from forward protocol messages.'),
+      partialLines: counter(registry, 'sluice_gateway_forward_partial_lines_total', "Lines Docker's fluentd log driver sent in parts, delivered joined: outcome whole, or cut (the last part did not come within FORWARD_PARTIAL_WAIT_MS, or the line outgrew its bound).", ['outcome']),
       dropped: counter(registry, 'sluice_gateway_forward_dropped_total', 'Forward protocol messages (too_large, malformed, invalid_message) and events (invalid, kafka_failed, …) dropped, by reason (the gateway log says why).', ['reason']),
     }
   }
@@ -69,6 +72,12 @@ export class ForwardReport {
 
   accepted(n: number): void {
     this.#counts.accepted += n
+  }
+
+  partialLine(whole: boolean): void {
+    const outcome = whole ? 'whole' : 'cut'
+    this.#counts.partialLines[outcome]++
+    this.#metrics.partialLines.inc({ outcome })
   }
 
   dropped(reason: ForwardDropReason, n: number, detail: string): void {

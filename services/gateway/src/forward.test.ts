@@ -457,6 +457,71 @@ describe('forward listener', () => {
     expect(f.batches).toEqual([])
   })
 
+  // Docker's fluentd log driver: a line over its 16 KiB buffer goes out in parts, each an event of
+  // its own with partial_message, partial_id, partial_ordinal and partial_last (moby's fluentd.go).
+  const dockerPart = (log: string, id: string, ordinal: number, last: boolean, source = 'stdout') => ({ container_id: 'c0ffee', container_name: '/api-1', source, log, partial_message: 'true', partial_id: id, partial_ordinal: String(ordinal), partial_last: String(last) })
+
+  it("stores a line Docker cut into parts as one record, each part's message acknowledged as it came", async () => {
+    const r = realIngest()
+    const { l, port } = await listener(r.ingest)
+    // Acknowledgements on: each emit waits for its ack, so a part held for the next would never come.
+    const s = fluent.createFluentSender('docker', { host: '127.0.0.1', port, eventMode: 'Message', requireAckResponse: true, ackResponseTimeout: 5000 })
+    ended(s)
+    const line = `{"level":"info","msg":"cart","items":"${'x'.repeat(40_000)}"}`
+    const [p1, p2, p3] = [line.slice(0, 16_384), line.slice(16_384, 32_768), line.slice(32_768)]
+    await emit(s, 'c0ffee', dockerPart(p1!, 'line-1', 1, false), new EventTime(1_764_504_000, 5))
+    await emit(s, 'c0ffee', { container_id: 'c0ffee', container_name: '/api-1', source: 'stderr', log: 'warn: slow disk' }, new EventTime(1_764_504_000, 6))
+    await emit(s, 'c0ffee', dockerPart(p2!, 'line-1', 2, false), new EventTime(1_764_504_000, 7))
+    await emit(s, 'c0ffee', dockerPart(p3!, 'line-1', 3, true), new EventTime(1_764_504_000, 8))
+    await until('two records', () => r.stored().length === 2)
+    const [stderr, joined] = r.stored()
+    expect(stderr).toMatchObject({ message: 'warn: slow disk' })
+    // The first part's time and fields, the line whole (compared apart: a diff of 40 KB is no help).
+    expect(joined).toMatchObject({ service: 'api-1', timestamp: '1764504000000000005', attributes: { container_id: 'c0ffee', source: 'stdout' } })
+    expect(joined!.message === line).toBe(true)
+    expect(Object.keys(joined!.attributes as object).filter((k) => k.startsWith('partial_'))).toEqual([])
+    expect(l.counts()).toMatchObject({ events: 4, accepted: 2, partialLines: { whole: 1, cut: 0 } })
+  })
+
+  it('stores a line whose last part does not come as far as it came, marked, after FORWARD_PARTIAL_WAIT_MS or at the end of its connection', async () => {
+    const r = realIngest()
+    const { l, port } = await listener(r.ingest, { FORWARD_PARTIAL_WAIT_MS: '150' })
+    const c = await connect(port)
+    c.socket.write(pack(['docker.c0ffee', 1_764_504_000, dockerPart('first half of a line ', 'line-2', 1, false), { chunk: 'k1' }]))
+    await until('the ack', () => c.replies.length === 1)
+    expect(r.stored()).toEqual([])
+    await until('the cut line', () => r.stored().length === 1)
+    expect(r.stored()[0]).toMatchObject({ message: 'first half of a line ', attributes: { partial_message: 'true', partial_id: 'line-2', partial_last: 'false' } })
+    // The rest of it, late: a line of its own.
+    c.socket.write(pack(['docker.c0ffee', 1_764_504_001, dockerPart('second half', 'line-2', 2, true)]))
+    // A part held when the sender ends its side is stored before the connection ends.
+    c.socket.end(pack(['docker.c0ffee', 1_764_504_002, dockerPart('never finished', 'line-3', 1, false)]))
+    await until('the connection closed', c.closed)
+    expect(r.stored().map((x) => [x.message, (x.attributes as Record<string, string>).partial_last])).toEqual([
+      ['first half of a line ', 'false'],
+      ['second half', undefined],
+      ['never finished', 'false'],
+    ])
+    expect(l.counts().partialLines).toEqual({ whole: 1, cut: 2 })
+  })
+
+  it('stores the parts a connection holds when the listener closes, and with FORWARD_PARTIAL_WAIT_MS=0 each part as a record', async () => {
+    const r = realIngest()
+    const { l, port } = await listener(r.ingest)
+    const c = await connect(port)
+    c.socket.write(pack(['docker.c0ffee', 1_764_504_000, dockerPart('held ', 'line-4', 1, false), { chunk: 'k' }]))
+    await until('the ack', () => c.replies.length === 1)
+    await l.close()
+    expect(r.stored().map((x) => x.message)).toEqual(['held '])
+
+    const apart = realIngest()
+    const off = await listener(apart.ingest, { FORWARD_PARTIAL_WAIT_MS: '0' })
+    const c2 = await connect(off.port)
+    c2.socket.write(pack(['docker.c0ffee', [[1, dockerPart('a', 'line-5', 1, false)], [2, dockerPart('b', 'line-5', 2, true)]], { chunk: 'k' }]))
+    await until('the ack', () => c2.replies.length === 1)
+    expect(apart.stored().map((x) => [x.message, (x.attributes as Record<string, string>).partial_ordinal])).toEqual([['a', '1'], ['b', '2']])
+  })
+
   it('holds a sender faster than Kafka: the socket pauses while a batch waits', async () => {
     const f = fakeIngest()
     const { l, port } = await listener(f.ingest)

@@ -5,13 +5,18 @@
 // becomes a Sluice record as an Elasticsearch document would (elastic-map.ts: message from
 // message, log, msg or MESSAGE, or the record's JSON text when it has none; level, service, host
 // from their usual fields; every other field an attribute), at the event's time, with the tag as
-// the resource attribute `fluent.tag`, under FORWARD_TENANT, source "forward".
+// the resource attribute `fluent.tag`, under FORWARD_TENANT, source "forward". A line Docker cut
+// into parts (partial_message) is stored whole, its parts joined (forward-partials.ts).
 //
 // A message asking for an acknowledgement (option `chunk`) gets {ack: chunk} once Kafka took its
 // events — or refused them as invalid, which sending again would not mend. Kafka failing for good
-// leaves it unacknowledged, and the sender sends it again. A connection's messages are delivered
-// in order, one batch at a time: the next batch is what arrived meanwhile, and the socket is
-// paused once MAX_QUEUED_BYTES wait, so a sender faster than Kafka is held by TCP flow control.
+// leaves it unacknowledged, and the sender sends it again. The parts of a line wait in memory
+// for the last: a message is acknowledged once its other events are in Kafka, as a sender that
+// waits for each acknowledgement (fluent-logger with acks) would not send the next part before,
+// so a gateway killed while it holds parts loses that line (a stop delivers what it holds).
+// A connection's messages are delivered in order, one batch at a time: the next batch is what
+// arrived meanwhile, and the socket is paused once MAX_QUEUED_BYTES wait, so a sender faster than
+// Kafka is held by TCP flow control.
 //
 // Who may send: FORWARD_ALLOWED_SOURCES (addresses and CIDR ranges; empty: any) over TCP, the
 // socket file's permissions over the Unix socket, and on both with
@@ -28,6 +33,7 @@ import { pack as encode, unpack as decode } from 'msgpackr'
 import { errorMessage, nowNs, uuidv7 } from '@sluice/core'
 import type { ProtocolContext } from './protocol.js'
 import { ForwardFramer } from './forward-framing.js'
+import { PartialLines } from './forward-partials.js'
 import { readMessage } from './forward-messages.js'
 import type { ForwardEvent } from './forward-messages.js'
 import { ForwardReport } from './forward-report.js'
@@ -49,6 +55,8 @@ export interface ForwardListener {
 /** Bytes of messages a connection reads ahead while its previous batch waits for Kafka; past this it is paused. */
 export const MAX_QUEUED_BYTES = 4 * 1024 * 1024
 const MAX_CONNECTIONS = 1024
+/** Lines in parts a connection holds at most (Docker's driver has one per container and stream in flight). */
+const MAX_PARTIAL_LINES = 64
 const REPORT_INTERVAL_MS = 10_000
 /** Bytes of the nonce in the server's HELO (as Fluentd's). */
 const NONCE_BYTES = 16
@@ -110,6 +118,8 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
   }
 
   const sockets = new Set<Socket>()
+  /** Per connection: hands on the lines it holds in parts, cut (when the listener closes). */
+  const holders = new Set<() => void>()
 
   function serve(socket: Socket, transport: 'tcp' | 'unix'): void {
     const from = transport === 'unix' ? `unix ${config.forwardSocketPath}` : `${socket.remoteAddress}:${socket.remotePort}`
@@ -122,6 +132,26 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
     sockets.add(socket)
     let queue: Queued[] = []
     let queuedBytes = 0
+    // Lines in parts (Docker's partial_message), joined as their parts come; bounded as the read-ahead is.
+    const partials = config.forwardPartialWaitMs > 0 ? new PartialLines({ waitMs: config.forwardPartialWaitMs, maxLineChars: Math.floor(config.maxRecordBytes * 0.9), maxHeldChars: MAX_QUEUED_BYTES, maxLines: MAX_PARTIAL_LINES }, (whole) => report.partialLine(whole)) : undefined
+    let partialTimer: NodeJS.Timeout | undefined
+    /** Lines whose wait ended (every line: `all`) go out cut, with the parts that came. */
+    const cutLines = (all: boolean) => {
+      if (!partials || partials.size === 0) return
+      for (const t of partials.expired(all)) queue.push(t)
+      kick()
+    }
+    const watchPartials = () => {
+      const ms = partials?.nextExpiry()
+      if (ms === undefined || partialTimer !== undefined) return
+      partialTimer = setTimeout(() => {
+        partialTimer = undefined
+        cutLines(false)
+        watchPartials()
+      }, ms + 1).unref()
+    }
+    const handOn = () => cutLines(true)
+    holders.add(handOn)
     let draining = false
     let ended = false
     /** Set while the shared-key handshake is to come; `shut` once it failed (nothing more is read). */
@@ -221,7 +251,12 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
         } else {
           report.received(m.events.length + m.refused.length)
           if (m.refused.length > 0) report.dropped('invalid', m.refused.length, `from ${from}, tag ${m.tag}: ${m.refused[0]}`)
-          queue.push({ tag: m.tag, events: m.events, chunk: m.option.chunk })
+          if (partials) {
+            const ready = partials.take(m.tag, m.events)
+            for (let i = 0; i < ready.length - 1; i++) queue.push(ready[i]!)
+            queue.push({ ...ready[ready.length - 1]!, chunk: m.option.chunk })
+            watchPartials()
+          } else queue.push({ tag: m.tag, events: m.events, chunk: m.option.chunk })
         }
         queuedBytes += bytes.length
       },
@@ -231,6 +266,7 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
     /** Nothing more will be read: what was is delivered and acknowledged, then the connection ends (drain). */
     const finish = () => {
       ended = true
+      if (partials && partials.size > 0) for (const t of partials.expired(true)) queue.push(t)
       if (draining || queue.length > 0) kick()
       else if (!socket.destroyed) socket.end()
     }
@@ -247,7 +283,13 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
     })
     socket.on('end', finish)
     socket.on('error', (err) => log.debug({ err, from }, 'forward connection error'))
-    socket.on('close', () => sockets.delete(socket))
+    socket.on('close', () => {
+      sockets.delete(socket)
+      holders.delete(handOn)
+      clearTimeout(partialTimer)
+      // A connection reset before it ended: the lines it left in parts are stored as they came.
+      cutLines(true)
+    })
   }
 
   const servers: net.Server[] = []
@@ -289,6 +331,7 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
     // A Unix socket's file is removed as its server closes.
     const stopped = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))))
     for (const s of sockets) s.pause()
+    for (const handOn of holders) handOn()
     while (inFlight.size > 0) await Promise.all(inFlight)
     for (const s of sockets) s.destroy()
     await stopped
