@@ -93,7 +93,9 @@ export class PartialLines {
    * The events of a message of `tag` as they are to be delivered now, after any lines the limits
    * push out: events that are no part as they are, a line whose last part this is as the line.
    */
-  take(tag: string, events: readonly ForwardEvent[]): Tagged[] {
+  take(tag: string, events: ForwardEvent[]): Tagged[] {
+    // Most messages hold no part: their events go on as they are.
+    if (!events.some((e) => partOf(e.record) !== undefined)) return [{ tag, events }]
     const out: Tagged[] = []
     const now: ForwardEvent[] = []
     for (const e of events) {
