@@ -46,7 +46,7 @@ export const envSchema = z.object({
   FORWARD_SHARED_KEY: z.string().min(1).optional(),
   /** Addresses and CIDR ranges allowed to forward, comma-separated; empty: any. */
   FORWARD_ALLOWED_SOURCES: sourceList(),
-  /** How long a line Docker cut into parts waits for its last part before it is stored cut; 0: parts are records of their own. */
+  /** How long a line Docker cut into parts (fluentd and journald drivers) waits for its last part before it is stored cut; 0: parts are records of their own. */
   FORWARD_PARTIAL_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
 })
 

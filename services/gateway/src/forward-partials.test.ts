@@ -55,6 +55,23 @@ describe('partial lines', () => {
     expect(p.size).toBe(0)
   })
 
+  it("joins journald's parts too (Fluent Bit's systemd input): MESSAGE, CONTAINER_PARTIAL_*, no message mark on the last", () => {
+    const { p, advance } = lines()
+    const entry = (t: number, MESSAGE: string, id: string, ordinal: number, last: boolean) => ({
+      timeNs: BigInt(t),
+      record: { MESSAGE, CONTAINER_NAME: 'web', PRIORITY: '6', CONTAINER_PARTIAL_ID: id, CONTAINER_PARTIAL_ORDINAL: String(ordinal), CONTAINER_PARTIAL_LAST: String(last), ...(!last && { CONTAINER_PARTIAL_MESSAGE: 'true' }) },
+    })
+    expect(logs(p.take('systemd', [entry(1, 'aaa', 'j1', 1, false)]))).toEqual([])
+    const [done] = p.take('systemd', [entry(2, 'bbb', 'j1', 2, true)])
+    expect(done!.events).toEqual([{ timeNs: 1n, record: { MESSAGE: 'aaabbb', CONTAINER_NAME: 'web', PRIORITY: '6' } }])
+    // An id with neither mark is no part; a line cut short keeps its marks, the last "false".
+    const odd = { timeNs: 3n, record: { MESSAGE: 'x', CONTAINER_PARTIAL_ID: 'j2', CONTAINER_PARTIAL_LAST: 'false' } }
+    expect(p.take('systemd', [odd])).toEqual([{ tag: 'systemd', events: [odd] }])
+    p.take('systemd', [entry(4, 'ccc', 'j3', 1, false)])
+    advance(1000)
+    expect(p.expired()[0]!.events[0]!.record).toEqual({ MESSAGE: 'ccc', CONTAINER_NAME: 'web', PRIORITY: '6', CONTAINER_PARTIAL_ID: 'j3', CONTAINER_PARTIAL_LAST: 'false', CONTAINER_PARTIAL_MESSAGE: 'true' })
+  })
+
   it('cuts a line whose last part has not come in time, marked, and the parts after it are a line of their own', () => {
     const { p, outcomes, advance } = lines()
     p.take('t', [ev(1, 'aaa', { id: 'x', ordinal: 1, last: false })])

@@ -1,16 +1,19 @@
-// Docker cuts a container's line longer than its 16 KiB buffer into parts, and its fluentd log
-// driver sends each part as an event of its own: the part's text in `log`, and beside it
-// partial_message "true", partial_id (the line's), partial_ordinal ("1", "2", …) and
-// partial_last ("true" on the last part). The parts of a line are joined here into the one record
-// the container wrote, as fluent-plugin-concat (use_partial_metadata) and Vector's docker_logs
-// source (auto_partial_merge) join them: the first part's record and time, `log` the parts' texts
-// in order, the four partial_* fields gone.
+// Docker cuts a container's line longer than its 16 KiB buffer into parts, and its log drivers
+// send each part as an entry of its own, marked (moby's daemon/logger):
+//   fluentd   the text in `log`; partial_message "true", partial_id (the line's), partial_ordinal
+//             ("1", "2", …), partial_last ("true" on the last part)
+//   journald  the text in MESSAGE; CONTAINER_PARTIAL_ID, CONTAINER_PARTIAL_ORDINAL,
+//             CONTAINER_PARTIAL_LAST, and CONTAINER_PARTIAL_MESSAGE "true" on all but the last
+//             part (what Fluent Bit's systemd input forwards)
+// The parts of a line are joined here into the one record the container wrote, as
+// fluent-plugin-concat (use_partial_metadata) and Vector's docker_logs source (auto_partial_merge)
+// join them: the first part's record and time, the text the parts' texts in order, the marks gone.
 //
 // A line waits in memory for its last part, for at most `waitMs` (Docker sends the parts back to
 // back); a line whose last part does not come in time, that grows past `maxLineChars`, or that
 // is the oldest when a connection holds more than `maxLines` lines or `maxHeldChars` characters,
-// is delivered with what came, its partial_message and partial_id kept and partial_last "false",
-// so the cut is visible; parts that come after it make a line of their own.
+// is delivered with what came, its message mark and id kept and its last mark "false", so the cut
+// is visible; parts that come after it make a line of their own.
 import type { ForwardEvent } from './forward-messages.js'
 
 export interface PartialOptions {
@@ -30,7 +33,21 @@ export interface Tagged {
   events: ForwardEvent[]
 }
 
+/** How a driver marks a part: the field of its text and the fields of its marks. */
+interface Marks {
+  text: string
+  message: string
+  id: string
+  ordinal: string
+  last: string
+}
+const MARKS: readonly Marks[] = [
+  { text: 'log', message: 'partial_message', id: 'partial_id', ordinal: 'partial_ordinal', last: 'partial_last' },
+  { text: 'MESSAGE', message: 'CONTAINER_PARTIAL_MESSAGE', id: 'CONTAINER_PARTIAL_ID', ordinal: 'CONTAINER_PARTIAL_ORDINAL', last: 'CONTAINER_PARTIAL_LAST' },
+]
+
 interface Part {
+  marks: Marks
   id: string
   ordinal: number
   last: boolean
@@ -45,28 +62,36 @@ interface Line {
   since: number
 }
 
-/** The part a record is, when it is one of a line Docker cut (a `log` text and a partial_id). */
+const isTrue = (v: unknown) => v === 'true' || v === true
+
+/** The part a record is, when it is one of a line Docker cut: a text, an id, and marked partial or last. */
 function partOf(record: Record<string, unknown>): Part | undefined {
-  const flag = record.partial_message
-  if (flag !== 'true' && flag !== true) return undefined
-  const { partial_id: id, log: text } = record
-  if (typeof id !== 'string' || id === '' || typeof text !== 'string') return undefined
-  const ordinal = Number(record.partial_ordinal)
-  return { id, ordinal: Number.isFinite(ordinal) ? ordinal : Number.NaN, last: record.partial_last === 'true' || record.partial_last === true, text }
+  for (const marks of MARKS) {
+    const id = record[marks.id]
+    if (typeof id !== 'string' || id === '') continue
+    const text = record[marks.text]
+    const last = isTrue(record[marks.last])
+    if (typeof text !== 'string' || !(last || isTrue(record[marks.message]))) return undefined
+    const ordinal = Number(record[marks.ordinal])
+    return { marks, id, ordinal: Number.isFinite(ordinal) ? ordinal : Number.NaN, last, text }
+  }
+  return undefined
 }
 
 /** The line's record: the first part's fields, the parts' texts joined; marked when it is not whole. */
 function joined(line: Line, whole: boolean): ForwardEvent {
   // Parts come in order over a connection; the ordinals put them right if they did not.
   const parts = line.parts.every((p) => !Number.isNaN(p.ordinal)) ? [...line.parts].sort((a, b) => a.ordinal - b.ordinal) : line.parts
-  const record: Record<string, unknown> = { ...line.first.record, log: parts.map((p) => p.text).join('') }
-  delete record.partial_ordinal
+  const marks = line.parts[0]!.marks
+  const record: Record<string, unknown> = { ...line.first.record, [marks.text]: parts.map((p) => p.text).join('') }
+  delete record[marks.ordinal]
   if (whole) {
-    delete record.partial_message
-    delete record.partial_id
-    delete record.partial_last
+    delete record[marks.message]
+    delete record[marks.id]
+    delete record[marks.last]
   } else {
-    record.partial_last = 'false'
+    record[marks.message] = 'true'
+    record[marks.last] = 'false'
   }
   return { timeNs: line.first.timeNs, record }
 }

@@ -35,7 +35,7 @@ export interface ForwardCounts {
   events: number
   /** Records Kafka acknowledged. */
   accepted: number
-  /** Lines Docker cut into parts (partial_message), delivered joined: whole, or cut (their last part did not come). */
+  /** Lines Docker cut into parts (forward-partials.ts), delivered joined: whole, or cut (their last part did not come). */
   partialLines: { whole: number; cut: number }
   dropped: Record<ForwardDropReason, number>
 }
@@ -58,7 +58,7 @@ export class ForwardReport {
     this.#metrics = {
       messages: counter(registry, 'sluice_gateway_forward_messages_received_total', 'Fluentd forward protocol messages read.'),
       events: counter(registry, 'sluice_gateway_forward_events_received_total', 'Events read from forward protocol messages.'),
-      partialLines: counter(registry, 'sluice_gateway_forward_partial_lines_total', "Lines Docker's fluentd log driver sent in parts, delivered joined: outcome whole, or cut (the last part did not come within FORWARD_PARTIAL_WAIT_MS, or the line outgrew its bound).", ['outcome']),
+      partialLines: counter(registry, 'sluice_gateway_forward_partial_lines_total', 'Lines Docker sent in parts (its fluentd and journald drivers\' marks), delivered joined: outcome whole, or cut (the last part did not come within FORWARD_PARTIAL_WAIT_MS, or the line outgrew its bound).', ['outcome']),
       dropped: counter(registry, 'sluice_gateway_forward_dropped_total', 'Forward protocol messages (too_large, malformed, invalid_message) and events (invalid, kafka_failed, …) dropped, by reason (the gateway log says why).', ['reason']),
     }
   }

@@ -6,7 +6,7 @@
 // message, log, msg or MESSAGE, or the record's JSON text when it has none; level, service, host
 // from their usual fields; every other field an attribute), at the event's time, with the tag as
 // the resource attribute `fluent.tag`, under FORWARD_TENANT, source "forward". A line Docker cut
-// into parts (partial_message) is stored whole, its parts joined (forward-partials.ts).
+// into parts is stored whole, its parts joined (forward-partials.ts).
 //
 // A message asking for an acknowledgement (option `chunk`) gets {ack: chunk} once Kafka took its
 // events — or refused them as invalid, which sending again would not mend. Kafka failing for good
@@ -132,7 +132,7 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
     sockets.add(socket)
     let queue: Queued[] = []
     let queuedBytes = 0
-    // Lines in parts (Docker's partial_message), joined as their parts come; bounded as the read-ahead is.
+    // Lines Docker cut into parts, joined as their parts come; bounded as the read-ahead is.
     const partials = config.forwardPartialWaitMs > 0 ? new PartialLines({ waitMs: config.forwardPartialWaitMs, maxLineChars: Math.floor(config.maxRecordBytes * 0.9), maxHeldChars: MAX_QUEUED_BYTES, maxLines: MAX_PARTIAL_LINES }, (whole) => report.partialLine(whole)) : undefined
     let partialTimer: NodeJS.Timeout | undefined
     /** Lines whose wait ended (every line: `all`) go out cut, with the parts that came. */
