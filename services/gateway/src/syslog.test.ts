@@ -21,7 +21,7 @@ import { MAX_QUEUED_BYTES, startSyslog } from './syslog.js'
 import { SyslogFramer } from './syslog-framing.js'
 import type { FrameRefusal } from './syslog-framing.js'
 import { MAX_SD_PARAMS, frameText, syslogEvent, syslogRecord } from './syslog-record.js'
-import { SyslogReport } from './syslog-report.js'
+import { StreamReport } from './stream-report.js'
 import { jsonCodec, kept } from './test-fakes.js'
 import { SourceAllowList, sourceProblem } from './syslog-sources.js'
 
@@ -708,7 +708,7 @@ describe('SYSLOG_ALLOWED_SOURCES', () => {
 describe('syslog drop report', () => {
   it('logs the first drop of a reason at once and the rest as one line per reason', () => {
     const { log, lines } = captureLog()
-    const report = new SyslogReport(log, 60_000, createRegistry({ defaultMetrics: false }))
+    const report = new StreamReport(log, 60_000, createRegistry({ defaultMetrics: false }), { protocol: 'syslog', title: 'Syslog', unparsed: 'stored unparsed' })
     onTestFinished(() => report.close())
     for (let i = 0; i < 1000; i++) report.dropped('garbage', 1, `frame ${i}`)
     report.dropped('oversized', 3, 'big')
