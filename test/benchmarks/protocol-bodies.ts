@@ -13,7 +13,10 @@
 //                         structured data, as rsyslog forwards over TCP;
 //   Fluentd forward       PackedForward messages with EventTimes and a chunk to acknowledge,
 //                         flat records (message, level, service, host, attributes), as Fluent
-//                         Bit's forward output sends them.
+//                         Bit's forward output sends them;
+//   GELF                  GELF 1.1 messages (short_message, host, timestamp in seconds, syslog
+//                         level, _service and the attributes as additional fields), NUL-ended over
+//                         TCP as Docker's gelf driver writes them, one a line over HTTP.
 import { ProtobufLogsSerializer, JsonLogsSerializer } from '@opentelemetry/otlp-transformer'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import type { Resource } from '@opentelemetry/resources'
@@ -159,6 +162,22 @@ export function syslogChunks(bodies: readonly NdjsonBody[]): RequestBody[] {
     })
     return { body: Buffer.concat(frames), records: b.records }
   })
+}
+
+/** A record as a GELF 1.1 message. */
+function gelfMessage(r: InputRecord): string {
+  const extra = Object.fromEntries(Object.entries(r.attributes).map(([k, v]) => [`_${k}`, v]))
+  return JSON.stringify({ version: '1.1', host: r.host, short_message: r.message, timestamp: Date.parse(r.timestamp) / 1000, level: SYSLOG_SEVERITY[r.level], _service: r.service, ...extra })
+}
+
+/** GELF over TCP: one buffer of NUL-ended messages per body. */
+export function gelfTcpChunks(bodies: readonly NdjsonBody[]): RequestBody[] {
+  return bodies.map((b) => ({ body: Buffer.from(b.inputs.map((r) => `${gelfMessage(r)}\0`).join('')), records: b.records }))
+}
+
+/** GELF over HTTP (POST /gelf): the messages of a body one a line. */
+export function gelfHttpBodies(bodies: readonly NdjsonBody[]): RequestBody[] {
+  return bodies.map((b) => ({ body: Buffer.from(b.inputs.map(gelfMessage).join('\n')), records: b.records }))
 }
 
 /** An EventTime (MessagePack extension 0: seconds and nanoseconds, big-endian) of an RFC 3339 time. */

@@ -203,6 +203,8 @@ export async function runSuite(o: SuiteOptions): Promise<FaultResult[]> {
       SYSLOG_UDP_PORT: '0',
       GATEWAY_OTLP_GRPC_PORT: '0',
       FORWARD_PORT: '0',
+      GELF_UDP_PORT: '0',
+      GELF_TCP_PORT: '0',
       QUERY_API_PORT: '0',
       SINK_PORT: '0',
       ENRICHER_PORT: '0',

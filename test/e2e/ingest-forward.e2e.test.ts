@@ -23,7 +23,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
-import { queryLogs } from '../infra/logs.js'
+import { isoSecNs, queryLogs } from '../infra/logs.js'
 import type { StoredLog } from '../infra/logs.js'
 import { freePort } from '../infra/ports.js'
 import { REPO_ROOT } from '../infra/providers.js'
@@ -90,8 +90,6 @@ async function stored(q: string, tenant: string, service: string, n: number): Pr
 // Recent whole seconds (older times would fall outside the table's TTL); the nanoseconds are ones a
 // millisecond clock could not have produced.
 const BASE = Math.floor(Date.now() / 1000) - 120
-/** The query API's timestamp of `s` seconds and `ns` nanoseconds after the epoch. */
-const isoSecNs = (s: number, ns = 0) => `${new Date(s * 1000).toISOString().slice(0, 19)}.${String(ns).padStart(9, '0')}Z`
 
 let goClient = ''
 

@@ -46,6 +46,13 @@ export const envSchema = z.object({
   FORWARD_SHARED_KEY: z.string().min(1).optional(),
   /** Addresses and CIDR ranges allowed to forward, comma-separated; empty: any. */
   FORWARD_ALLOWED_SOURCES: sourceList(),
+  /** GELF listeners (Docker's gelf log driver, GELF appenders and handlers): UDP (chunked, compressed) and TCP (NUL-delimited); 0 switches one off. */
+  GELF_UDP_PORT: port(12201),
+  GELF_TCP_PORT: port(12201),
+  /** The tenant every GELF record from UDP and TCP is stored under; default GATEWAY_DEFAULT_TENANT. */
+  GELF_TENANT: z.string().regex(TENANT_PATTERN, 'expected 1-64 characters of A-Z a-z 0-9 _ . -').optional(),
+  /** Addresses and CIDR ranges allowed to send GELF over UDP and TCP, comma-separated; empty: any. */
+  GELF_ALLOWED_SOURCES: sourceList(),
   /** How long a line Docker cut into parts (fluentd and journald drivers) waits for its last part before it is stored cut; 0: parts are records of their own. */
   FORWARD_PARTIAL_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
 })
@@ -71,6 +78,10 @@ export function loadConfig(env?: Env) {
     forwardSharedKey: e.FORWARD_SHARED_KEY,
     forwardAllowedSources: Object.freeze([...e.FORWARD_ALLOWED_SOURCES]),
     forwardPartialWaitMs: e.FORWARD_PARTIAL_WAIT_MS,
+    gelfUdpPort: e.GELF_UDP_PORT,
+    gelfTcpPort: e.GELF_TCP_PORT,
+    gelfTenant: e.GELF_TENANT ?? e.GATEWAY_DEFAULT_TENANT,
+    gelfAllowedSources: Object.freeze([...e.GELF_ALLOWED_SOURCES]),
     topicRaw: e.TOPIC_LOGS_RAW,
   })
 }

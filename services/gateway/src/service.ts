@@ -22,9 +22,11 @@ import { registerSplunk } from './protocols/splunk.js'
 import { startOtlpGrpc } from './protocols/otlp-grpc.js'
 import type { OtlpGrpcListener } from './protocols/otlp-grpc.js'
 import { startForward } from './forward.js'
+import { registerGelf, startGelf } from './gelf.js'
 import type { ForwardListener } from './forward.js'
 import { startSyslog } from './syslog.js'
 import type { SyslogListeners } from './syslog.js'
+import type { StreamListeners } from './stream-listeners.js'
 import { registerRequestCodings } from './request-codings.js'
 
 /** What the gateway needs: a producer and the raw-log encoder (fakes in unit tests). */
@@ -42,7 +44,7 @@ export function protocolContext(config: Config, deps: GatewayDeps): ProtocolCont
 export function buildApp(config: Config, deps: GatewayDeps, ctx = protocolContext(config, deps)): FastifyInstance {
   const app = createHttpApp({
     name: 'gateway',
-    description: 'Accepts logs in the formats shippers already send (Sluice JSON/NDJSON, OTLP/HTTP, Loki push, Elasticsearch bulk, Splunk HEC, Datadog) and answers once Kafka acknowledged them.',
+    description: 'Accepts logs in the formats shippers already send (Sluice JSON/NDJSON, OTLP/HTTP, Loki push, Elasticsearch bulk, Splunk HEC, Datadog, GELF) and answers once Kafka acknowledged them.',
     logger: ctx.log, registry: deps.registry, checks: deps.checks, bodyLimit: config.maxBodyBytes, ...(deps.security && { access: { security: deps.security, scope: 'ingest' } }) })
   // Request decompression (gzip, deflate, br; zstd and snappy above); the body limit applies to the decompressed body.
   // @fastify/compress matches the coding's name exactly: it gets it as normalizeEncoding leaves it.
@@ -58,6 +60,7 @@ export function buildApp(config: Config, deps: GatewayDeps, ctx = protocolContex
     registerElastic(api, ctx)
     registerSplunk(api, ctx)
     registerDatadog(api, ctx)
+    registerGelf(api, ctx)
     registerWrongMethods(api)
   })
   return app
@@ -91,7 +94,7 @@ const NOT_POST = ['GET', 'PUT', 'DELETE', 'PATCH'] as const
  * text. Elasticsearch's `_bulk` paths answer theirs in elastic.ts.
  */
 function registerWrongMethods(api: FastifyInstance): void {
-  for (const url of ['/v1/logs', '/otlp/v1/logs', '/loki/api/v1/push']) {
+  for (const url of ['/v1/logs', '/otlp/v1/logs', '/loki/api/v1/push', '/gelf']) {
     api.route({
       method: [...NOT_POST],
       url,
@@ -111,6 +114,7 @@ export function createService(config: Config, deps: DepsFor<{ kafka: true; regis
   let syslog: SyslogListeners | undefined
   let grpc: OtlpGrpcListener | undefined
   let forward: ForwardListener | undefined
+  let gelf: StreamListeners | undefined
   return {
     app: buildApp(config, gatewayDeps, ctx),
     listen: { host: config.host, port: config.port },
@@ -119,13 +123,14 @@ export function createService(config: Config, deps: DepsFor<{ kafka: true; regis
       try {
         grpc = await startOtlpGrpc(ctx)
         forward = await startForward(ctx)
+        gelf = await startGelf(ctx)
       } catch (err) {
-        await Promise.all([syslog.close(), grpc?.close()])
+        await Promise.all([syslog.close(), grpc?.close(), forward?.close()])
         throw err
       }
     },
     async close() {
-      await Promise.all([syslog?.close(), grpc?.close(), forward?.close()])
+      await Promise.all([syslog?.close(), grpc?.close(), forward?.close(), gelf?.close()])
     },
   }
 }

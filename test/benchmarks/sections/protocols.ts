@@ -4,8 +4,8 @@
 // round, the order reversed every other round, so that a slow spell of the machine falls on all of
 // them rather than on whichever ran then. A protocol's figure is the records that reached the topic
 // during its windows per second of them; the headline is its ratio to the native NDJSON path.
-// Syslog has no answers: its TCP connections write octet-counted frames as fast as the gateway
-// reads them (TCP backpressure), and its window ends when the last written record is in Kafka.
+// Syslog and GELF over TCP have no answers: their connections write frames as fast as the gateway
+// reads them (TCP backpressure), and a window ends when the last written record is in Kafka.
 // OTLP/gRPC sends the OTLP protobuf bodies as Export calls, one channel a connection, each waiting
 // for its answer before the next (as an exporter does). The Fluentd forward protocol sends a
 // PackedForward message a connection and waits for its acknowledgement before the next, as Fluent
@@ -19,7 +19,7 @@ import { benchKafka, topicRecordCount } from '../kafka.js'
 import { isolatedEnv } from '../isolation.js'
 import { runLoad } from '../loadgen.js'
 import type { LoadResult, RequestBody } from '../loadgen.js'
-import { datadogBodies, esBulkBodies, forwardMessages, lokiProtobufBodies, otlpJsonBodies, otlpProtobufBodies, splunkHecBodies, syslogChunks } from '../protocol-bodies.js'
+import { datadogBodies, esBulkBodies, forwardMessages, gelfHttpBodies, gelfTcpChunks, lokiProtobufBodies, otlpJsonBodies, otlpProtobufBodies, splunkHecBodies, syslogChunks } from '../protocol-bodies.js'
 import type { Section, SectionResult } from '../section.js'
 import type { Row } from '../table.js'
 import { freePort } from '../../infra/ports.js'
@@ -37,6 +37,7 @@ interface HttpProtocol {
 }
 
 const SYSLOG = 'syslog TCP (RFC 5424, octet-counted)'
+const GELF_TCP = 'GELF TCP (NUL-delimited)'
 const GRPC = 'OTLP/gRPC'
 const FORWARD = 'Fluentd forward (PackedForward, acked)'
 const EXPORT = '/opentelemetry.proto.collector.logs.v1.LogsService/Export'
@@ -52,7 +53,7 @@ interface Measured {
 }
 
 /** Writes `chunks` over `connections` TCP connections until the deadline, honouring backpressure. */
-async function syslogLoad(port: number, chunks: readonly RequestBody[], connections: number, durationMs: number): Promise<number> {
+async function streamLoad(port: number, chunks: readonly RequestBody[], connections: number, durationMs: number): Promise<number> {
   const deadline = performance.now() + durationMs
   let written = 0
   await Promise.all(
@@ -152,7 +153,8 @@ export const ingestProtocols: Section = {
     const syslogPort = await freePort()
     const grpcPort = await freePort()
     const forwardPort = await freePort()
-    const env = { ...isolatedEnv(ctx, 'proto', path.join(config.outDir, `proto-${config.runId}`)), SYSLOG_TCP_PORT: String(syslogPort), GATEWAY_OTLP_GRPC_PORT: String(grpcPort), FORWARD_PORT: String(forwardPort) }
+    const gelfPort = await freePort()
+    const env = { ...isolatedEnv(ctx, 'proto', path.join(config.outDir, `proto-${config.runId}`)), SYSLOG_TCP_PORT: String(syslogPort), GATEWAY_OTLP_GRPC_PORT: String(grpcPort), FORWARD_PORT: String(forwardPort), GELF_TCP_PORT: String(gelfPort) }
     const kafka = benchKafka(ctx.infra)
     const inTopic = () => topicRecordCount(kafka, env.TOPIC_LOGS_RAW)
     ctx.log('protocols: encoding the bodies of every protocol')
@@ -167,8 +169,11 @@ export const ingestProtocols: Section = {
       { name: 'Splunk HEC', path: '/services/collector/event', contentType: 'application/json', bodies: splunkHecBodies(ctx.bodies) },
       // As Vector's datadog_logs sink sends them.
       { name: 'Datadog', path: '/api/v2/logs', contentType: 'application/json', bodies: datadogBodies(ctx.bodies) },
+      // As a GELF HTTP sender batching with Graylog's bulk receiving.
+      { name: 'GELF HTTP (one a line)', path: '/gelf', contentType: 'application/json', bodies: gelfHttpBodies(ctx.bodies) },
     ]
     const syslog = syslogChunks(ctx.bodies)
+    const gelfTcp = gelfTcpChunks(ctx.bodies)
     const forward = forwardMessages(ctx.bodies)
     const otlpBodies = protocols.find((p) => p.name === 'OTLP protobuf')!.bodies
     const durationMs = config.protocolDurationS * 1000
@@ -176,7 +181,7 @@ export const ingestProtocols: Section = {
 
     ctx.log('protocols: starting the gateway child')
     const child = await startChild({ name: 'gateway', targets: 'gateway', expect: ['gateway'], env, nodeArgs: config.childNodeArgs, startTimeoutMs: config.childStartTimeoutMs, stopTimeoutMs: config.childStopTimeoutMs })
-    const names = [...protocols.map((p) => p.name), GRPC, FORWARD, SYSLOG]
+    const names = [...protocols.map((p) => p.name), GRPC, FORWARD, SYSLOG, GELF_TCP]
     // Summed over a protocol's windows; CPU per record is worked out from them at the end.
     const totals = new Map<string, Omit<Measured, 'cpuUsPerRecord'> & { cpuUs: number }>(names.map((name) => [name, { name, records: 0, elapsedS: 0, cpuUs: 0, failures: 0, acknowledged: 0 }]))
     const loads: Record<string, LoadResult[]> = {}
@@ -190,9 +195,9 @@ export const ingestProtocols: Section = {
         const t = totals.get(name)!
         const before = await inTopic()
         const endCpu = cpuWindow({ gateway: child.pid })
-        if (name === SYSLOG) {
+        if (name === SYSLOG || name === GELF_TCP) {
           const t0 = performance.now()
-          const written = await syslogLoad(syslogPort, syslog, config.connections, windowMs)
+          const written = name === SYSLOG ? await streamLoad(syslogPort, syslog, config.connections, windowMs) : await streamLoad(gelfPort, gelfTcp, config.connections, windowMs)
           await waitForCount(inTopic, before + written, 60_000)
           t.elapsedS += (performance.now() - t0) / 1000
           t.acknowledged += written
@@ -223,7 +228,7 @@ export const ingestProtocols: Section = {
         await grpcLoad(grpcPort, otlpBodies, config.connections, warmupMs)
         await forwardLoad(forwardPort, forward, config.connections, warmupMs)
         const warm = await inTopic()
-        const written = await syslogLoad(syslogPort, syslog, config.connections, warmupMs)
+        const written = (await streamLoad(syslogPort, syslog, config.connections, warmupMs)) + (await streamLoad(gelfPort, gelfTcp, config.connections, warmupMs))
         await waitForCount(inTopic, warm + written, 60_000)
       }
       for (let round = 0; round < rounds; round++) {
