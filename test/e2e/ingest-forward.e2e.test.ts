@@ -25,6 +25,7 @@ import { promisify } from 'node:util'
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { isoSecNs, queryLogs } from '../infra/logs.js'
 import type { StoredLog } from '../infra/logs.js'
+import { goShipper } from '../infra/go-shipper.js'
 import { freePort } from '../infra/ports.js'
 import { REPO_ROOT } from '../infra/providers.js'
 import { pythonVenv } from '../infra/python.js'
@@ -103,14 +104,7 @@ async function fluentGo(port: number, flags: string[], lines: Array<{ tag?: stri
 
 describe('Fluentd Forward protocol end to end', () => {
   beforeAll(async () => {
-    const [{ stdout }] = await Promise.all([
-      run('bash', [path.join(REPO_ROOT, 'test/shippers/build-go.sh'), 'fluent-go'], { maxBuffer: 16 << 20 }).catch((err: unknown) => {
-        const e = err as { stderr?: string }
-        throw new Error(`building sluice-fluent-go failed: ${e.stderr?.slice(-4000) ?? String(err)}`)
-      }),
-      pythonVenv('fluent-python', 'test/shippers/fluent-python/requirements.txt'),
-    ])
-    goClient = stdout.trim().split('\n').at(-1)!
+    ;[goClient] = await Promise.all([goShipper('fluent-go'), pythonVenv('fluent-python', 'test/shippers/fluent-python/requirements.txt')])
   }, 600_000)
 
   it("stores what fluent-logger-golang sends as Docker's fluentd driver does: whole seconds, EventTime with acks, the async queue", async () => {

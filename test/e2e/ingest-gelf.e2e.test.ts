@@ -18,6 +18,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { isoSecNs, logsOf } from '../infra/logs.js'
+import { goShipper } from '../infra/go-shipper.js'
 import { freePort } from '../infra/ports.js'
 import { REPO_ROOT } from '../infra/providers.js'
 import { pythonVenv } from '../infra/python.js'
@@ -63,14 +64,7 @@ async function gelfPort(): Promise<number> {
 
 describe('GELF end to end', () => {
   beforeAll(async () => {
-    const [{ stdout }] = await Promise.all([
-      run('bash', [path.join(REPO_ROOT, 'test/shippers/build-go.sh'), 'gelf-go'], { maxBuffer: 16 << 20 }).catch((err: unknown) => {
-        const e = err as { stderr?: string }
-        throw new Error(`building sluice-gelf-go failed: ${e.stderr?.slice(-4000) ?? String(err)}`)
-      }),
-      pythonVenv('gelf-python', 'test/shippers/gelf-python/requirements.txt'),
-    ])
-    goClient = stdout.trim().split('\n').at(-1)!
+    ;[goClient] = await Promise.all([goShipper('gelf-go'), pythonVenv('gelf-python', 'test/shippers/gelf-python/requirements.txt')])
   }, 600_000)
 
   it("stores what go-gelf sends as Docker's gelf driver does: UDP gzip (chunked when long), zlib and plain, and TCP", async () => {

@@ -43,6 +43,8 @@ describe('GELF messages', () => {
       _amount: 12.5,
       _message: 'an additional field named as a specification one',
       static: 'a field the specification does not name',
+      _user: 'u-1',
+      user: 'u-2',
     })
     expect(r).toMatchObject({
       tenant: 'acme',
@@ -52,9 +54,11 @@ describe('GELF messages', () => {
       service: 'checkout',
       severity_text: 'ERROR',
       timestamp: 1_764_504_000_123_456_000n,
-      attributes: { full_message: 'payment declined\n  at Gateway.charge', facility: 'payments', line: '42', file: 'charge.py', user_id: 'u-9', amount: '12.5', _message: 'an additional field named as a specification one', static: 'a field the specification does not name' },
+      attributes: { full_message: 'payment declined\n  at Gateway.charge', facility: 'payments', line: '42', file: 'charge.py', user_id: 'u-9', amount: '12.5', _message: 'an additional field named as a specification one', static: 'a field the specification does not name', user: 'u-1', _user: 'u-2' },
     })
     expect(Object.keys(r.attributes as object)).not.toContain('version')
+    // A `message` beside short_message, as some clients send their static fields, is `_message`.
+    expect(record({ short_message: 'the message', message: 'a static field' })).toMatchObject({ message: 'the message', attributes: { _message: 'a static field' } })
   })
 
   it("reads each syslog severity as its level, a level name too, and stores no level as INFO; Docker's fields name the service", () => {
@@ -83,8 +87,11 @@ describe('GELF messages', () => {
     expect(reason('{"short_message":"x","timestamp":4102444800}')).toMatch(/^timestamp: .*before 2096/)
   })
 
-  it('reads seconds from their decimal digits, not through a float', () => {
+  it('reads seconds as a number to the microsecond, as text to the nanosecond', () => {
     expect(secondsToNs(1764504000.123)).toBe(1_764_504_000_123_000_000n)
+    // Python's time.time(): the double nearest to ….1234567, read to the microsecond.
+    expect(secondsToNs(1764504000.1234567)).toBe(1_764_504_000_123_457_000n)
+    expect(secondsToNs(-1)).toBeUndefined()
     expect(secondsToNs('1764504000.123456789')).toBe(1_764_504_000_123_456_789n)
     expect(secondsToNs('1764504000.1234567891')).toBe(1_764_504_000_123_456_789n)
     expect(secondsToNs(1764504000)).toBe(1_764_504_000_000_000_000n)
