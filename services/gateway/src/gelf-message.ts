@@ -72,9 +72,9 @@ const SPECIFIED = new Set(['short_message', 'host', 'level', 'full_message', 'fa
  * The document name of a message's field other than the specification's: an additional field's
  * without its underscore, unless the specification's fields take that name (`_message` stays
  * `_message`), and another's as it is, or with an underscore where theirs take it (a `message`
- * beside short_message is `_message`). Messages repeat their
- * field names: the names are kept (up to NAMES_KEPT), so a message's fields are stored under the
- * same strings each time rather than under new copies to hash.
+ * beside short_message is `_message`). Messages repeat their field names: the names are kept (up
+ * to NAMES_KEPT), so a message's fields are stored under the same strings each time rather than
+ * under new copies to hash.
  */
 const NAMES_KEPT = 4096
 const names = new Map<string, string>()

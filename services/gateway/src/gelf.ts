@@ -51,7 +51,7 @@ export function startGelf(ctx: ProtocolContext, opts = { chunkWaitMs: CHUNK_WAIT
   }
   return startStreamListeners(ctx, {
     name: 'gelf',
-    names: { protocol: 'gelf', title: 'GELF' },
+    names: { title: 'GELF' },
     tcpPort: config.gelfTcpPort,
     udpPort: config.gelfUdpPort,
     tenant: config.gelfTenant,

@@ -50,7 +50,7 @@ export interface StreamListeners {
 export interface StreamProtocol {
   /** syslog, gelf: the records' source, the log's component, the audit's action (`<name>.refused`). */
   name: 'syslog' | 'gelf'
-  names: StreamNames
+  names: Omit<StreamNames, 'protocol'>
   /** 0: that listener is off. */
   tcpPort: number
   udpPort: number
@@ -100,7 +100,7 @@ export async function startStreamListeners(ctx: ProtocolContext, protocol: Strea
   const { config } = ctx
   const { name } = protocol
   const log = ctx.log.child({ component: name })
-  const report = new StreamReport(log, REPORT_INTERVAL_MS, ctx.registry, protocol.names)
+  const report = new StreamReport(log, REPORT_INTERVAL_MS, ctx.registry, { protocol: name, ...protocol.names })
   const sources = new SourceAllowList(protocol.allowedSources)
   let closing = false
 

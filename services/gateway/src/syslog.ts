@@ -18,7 +18,7 @@ export function startSyslog(ctx: ProtocolContext): Promise<SyslogListeners> {
   const { config } = ctx
   return startStreamListeners(ctx, {
     name: 'syslog',
-    names: { protocol: 'syslog', title: 'Syslog', unparsed: 'stored unparsed (neither RFC 5424 nor RFC 3164)' },
+    names: { title: 'Syslog', unparsed: 'stored unparsed (neither RFC 5424 nor RFC 3164)' },
     tcpPort: config.syslogTcpPort,
     udpPort: config.syslogUdpPort,
     tenant: config.syslogTenant,
