@@ -277,7 +277,16 @@ export async function startStreamListeners(ctx: ProtocolContext, protocol: Strea
       const from = `udp ${rinfo.address}:${rinfo.port}`
       let message: Buffer = msg
       if (protocol.datagram) {
-        const whole = protocol.datagram(msg, from, report)
+        let whole: Buffer | undefined
+        try {
+          whole = protocol.datagram(msg, from, report)
+        } catch (err) {
+          // A bug must not take the gateway down from inside the socket's handler.
+          log.error({ err, from }, `${name}: could not read a datagram; dropped`)
+          report.received('udp')
+          report.dropped('invalid', 1, `from ${from}: could not be read`)
+          return
+        }
         if (whole === undefined) return
         message = whole
       }
