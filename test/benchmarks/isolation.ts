@@ -18,13 +18,14 @@ export function isolatedEnv(ctx: BenchContext, section: string, dataDir: string)
     ALERTER_GROUP_ID: `${prefix}.alerter`,
     HOST: '127.0.0.1',
     GATEWAY_PORT: '0',
-    // Off (0): sections that run several gateways would share 5514 (and 24224, 12201).
+    // Off (0): sections that run several gateways would share 5514 (and 24224, 12201, 5044).
     SYSLOG_TCP_PORT: '0',
     SYSLOG_UDP_PORT: '0',
     GATEWAY_OTLP_GRPC_PORT: '0',
     FORWARD_PORT: '0',
     GELF_UDP_PORT: '0',
     GELF_TCP_PORT: '0',
+    BEATS_PORT: '0',
     QUERY_API_PORT: '0',
     SINK_PORT: '0',
     ENRICHER_PORT: '0',

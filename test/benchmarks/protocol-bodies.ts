@@ -14,6 +14,8 @@
 //   Fluentd forward       PackedForward messages with EventTimes and a chunk to acknowledge,
 //                         flat records (message, level, service, host, attributes), as Fluent
 //                         Bit's forward output sends them;
+//   Beats                 Lumberjack v2 windows of ECS events (as _bulk's documents), zlib at
+//                         libbeat's default level 3, as Filebeat's output.logstash sends them;
 //   GELF                  GELF 1.1 messages (short_message, host, timestamp in seconds, syslog
 //                         level, _service and the attributes as additional fields), NUL-ended over
 //                         TCP as Docker's gelf driver writes them, one a line over HTTP.
@@ -24,6 +26,7 @@ import type { ReadableLogRecord } from '@opentelemetry/sdk-logs'
 import { ExtData, encode } from '@msgpack/msgpack'
 import protobuf from 'protobufjs'
 import snappy from 'snappy'
+import { deflateSync } from 'node:zlib'
 import type { RequestBody } from './loadgen.js'
 import type { InputRecord, NdjsonBody } from './records.js'
 
@@ -91,15 +94,32 @@ export function lokiProtobufBodies(bodies: readonly NdjsonBody[]): RequestBody[]
   })
 }
 
+/** A record as an ECS document, as Filebeat and Fluent Bit write them. */
+const ecsDocument = (r: InputRecord) => ({ '@timestamp': r.timestamp, message: r.message, 'log.level': r.level, 'service.name': r.service, 'host.name': r.host, ...(r.trace_id && { 'trace.id': r.trace_id, 'span.id': r.span_id }), ...r.attributes })
+
 export function esBulkBodies(bodies: readonly NdjsonBody[]): RequestBody[] {
   const action = JSON.stringify({ create: { _index: 'logs-bench' } })
   return bodies.map((b) => {
     const lines: string[] = []
-    for (const r of b.inputs) {
-      const doc = { '@timestamp': r.timestamp, message: r.message, 'log.level': r.level, 'service.name': r.service, 'host.name': r.host, ...(r.trace_id && { 'trace.id': r.trace_id, 'span.id': r.span_id }), ...r.attributes }
-      lines.push(action, JSON.stringify(doc))
-    }
+    for (const r of b.inputs) lines.push(action, JSON.stringify(ecsDocument(r)))
     return { body: Buffer.from(lines.join('\n') + '\n'), records: b.records }
+  })
+}
+
+/** One Lumberjack v2 window per body: 2W and its count, then its events as 2J frames numbered from 1 inside one 2C zlib frame. */
+export function beatsWindows(bodies: readonly NdjsonBody[]): RequestBody[] {
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4)
+    b.writeUInt32BE(n)
+    return b
+  }
+  return bodies.map((b) => {
+    const frames = b.inputs.map((r, i) => {
+      const json = Buffer.from(JSON.stringify(ecsDocument(r)))
+      return Buffer.concat([Buffer.from('2J'), u32(i + 1), u32(json.length), json])
+    })
+    const z = deflateSync(Buffer.concat(frames), { level: 3 })
+    return { body: Buffer.concat([Buffer.from('2W'), u32(b.inputs.length), Buffer.from('2C'), u32(z.length), z]), records: b.records }
   })
 }
 

@@ -205,6 +205,7 @@ export async function runSuite(o: SuiteOptions): Promise<FaultResult[]> {
       FORWARD_PORT: '0',
       GELF_UDP_PORT: '0',
       GELF_TCP_PORT: '0',
+      BEATS_PORT: '0',
       QUERY_API_PORT: '0',
       SINK_PORT: '0',
       ENRICHER_PORT: '0',

@@ -143,9 +143,9 @@ describe('Helm chart', () => {
       expect(d!.spec.template!.metadata.labels, m.name).toMatchObject(svc.spec.selector!)
       expect(d!.spec.selector!.matchLabels).toEqual(svc.spec.selector)
     }
-    // The gateway's Service carries OTLP/gRPC, syslog and GELF over TCP and UDP, and the forward protocol.
+    // The gateway's Service carries OTLP/gRPC, syslog and GELF over TCP and UDP, the forward protocol and Beats.
     const gw = named('scaled', 'Service', 'sluice-gateway')!
-    expect(gw.spec.ports!.map((p) => p.name).sort()).toEqual(['forward', 'gelf-tcp', 'gelf-udp', 'http', 'otlp-grpc', 'syslog-tcp', 'syslog-udp'])
+    expect(gw.spec.ports!.map((p) => p.name).sort()).toEqual(['beats', 'forward', 'gelf-tcp', 'gelf-udp', 'http', 'otlp-grpc', 'syslog-tcp', 'syslog-udp'])
   })
 
   it('runs the sink and the query API in one pod on embedded ClickHouse, the query-api Service reaching it', () => {

@@ -69,12 +69,13 @@ export function isolationOn(infra: Infra, extra: Record<string, string> = {}): I
     CLICKHOUSE_DATABASE: database,
     CLICKHOUSE_DATA_DIR: dataDir,
     GATEWAY_PORT: '0',
-    // Off unless a test asks (0 switches a listener off): parallel runtimes would share 5514, 24224, 12201, 8123.
+    // Off unless a test asks (0 switches a listener off): parallel runtimes would share 5514, 24224, 12201, 5044, 8123.
     SYSLOG_TCP_PORT: '0',
     SYSLOG_UDP_PORT: '0',
     FORWARD_PORT: '0',
     GELF_UDP_PORT: '0',
     GELF_TCP_PORT: '0',
+    BEATS_PORT: '0',
     GATEWAY_OTLP_GRPC_PORT: '0',
     CLICKHOUSE_HTTP_PORT: '0',
     QUERY_API_PORT: '0',

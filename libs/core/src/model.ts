@@ -5,7 +5,7 @@
 //                plus what the enricher learnt about it.
 import type { SeverityText } from './severity.js'
 
-export const LOG_SOURCES = ['http', 'otlp', 'kafka', 'syslog', 'forward', 'gelf', 'connector'] as const
+export const LOG_SOURCES = ['http', 'otlp', 'kafka', 'syslog', 'forward', 'gelf', 'beats', 'connector'] as const
 export type LogSource = (typeof LOG_SOURCES)[number]
 
 export interface LogEvent {

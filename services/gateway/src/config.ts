@@ -53,6 +53,12 @@ export const envSchema = z.object({
   GELF_TENANT: z.string().regex(TENANT_PATTERN, 'expected 1-64 characters of A-Z a-z 0-9 _ . -').optional(),
   /** Addresses and CIDR ranges allowed to send GELF over UDP and TCP, comma-separated; empty: any. */
   GELF_ALLOWED_SOURCES: sourceList(),
+  /** Beats protocol listener (Lumberjack v2: Filebeat's and every Beat's output.logstash, TCP); 0 switches it off. */
+  BEATS_PORT: port(5044),
+  /** The tenant every record from a Beat is stored under; default GATEWAY_DEFAULT_TENANT. */
+  BEATS_TENANT: z.string().regex(TENANT_PATTERN, 'expected 1-64 characters of A-Z a-z 0-9 _ . -').optional(),
+  /** Addresses and CIDR ranges allowed to send over the Beats protocol, comma-separated; empty: any. */
+  BEATS_ALLOWED_SOURCES: sourceList(),
   /** How long a line Docker cut into parts (fluentd and journald drivers) waits for its last part before it is stored cut; 0: parts are records of their own. */
   FORWARD_PARTIAL_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
 })
@@ -78,6 +84,9 @@ export function loadConfig(env?: Env) {
     forwardSharedKey: e.FORWARD_SHARED_KEY,
     forwardAllowedSources: Object.freeze([...e.FORWARD_ALLOWED_SOURCES]),
     forwardPartialWaitMs: e.FORWARD_PARTIAL_WAIT_MS,
+    beatsPort: e.BEATS_PORT,
+    beatsTenant: e.BEATS_TENANT ?? e.GATEWAY_DEFAULT_TENANT,
+    beatsAllowedSources: Object.freeze([...e.BEATS_ALLOWED_SOURCES]),
     gelfUdpPort: e.GELF_UDP_PORT,
     gelfTcpPort: e.GELF_TCP_PORT,
     gelfTenant: e.GELF_TENANT ?? e.GATEWAY_DEFAULT_TENANT,

@@ -25,7 +25,7 @@ import { eventTimeBytes, readMessage } from './forward-messages.js'
 import { Validated, createIngest } from './ingest.js'
 import type { Ingest } from './ingest.js'
 import { tenantRule } from './protocol.js'
-import { decoded, fakeProducer, jsonCodec } from './test-fakes.js'
+import { decoded, fakeIngest, fakeProducer, jsonCodec } from './test-fakes.js'
 
 /** An EventTime as MessagePack writes it: fixext 8, type 0. */
 const eventTime = (ns: bigint) => Buffer.concat([Buffer.from([0xd7, 0x00]), eventTimeBytes(ns)])
@@ -188,38 +188,6 @@ describe('forward messages', () => {
 
 // ---------------------------------------------------------------------------------------------
 // The listener
-
-interface Batch {
-  events: LogEvent[]
-  records: Array<Record<string, unknown>>
-}
-
-/** An accept path that keeps what it is given, can fail the next attempts, or hold them. */
-function fakeIngest() {
-  const batches: Batch[] = []
-  const failNext: Error[] = []
-  let gate: Promise<void> | undefined
-  let open = () => {}
-  const ingest: Ingest = {
-    async records(records) {
-      await gate
-      const err = failNext.shift()
-      if (err) throw err
-      batches.push({ events: records.filter((r) => r instanceof Validated).map((r) => r.event), records: records.filter((r) => !(r instanceof Validated)) as Array<Record<string, unknown>> })
-      return { accepted: records.length, rejected: 0, errors: [], forbidden: 0 }
-    },
-  }
-  return {
-    ingest,
-    batches,
-    failNext,
-    hold: () => void (gate = new Promise((resolve) => (open = resolve))),
-    release: () => {
-      gate = undefined
-      open()
-    },
-  }
-}
 
 /** The real accept path into a producer that keeps what Kafka would get (JSON instead of Avro). */
 function realIngest() {

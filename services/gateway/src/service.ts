@@ -23,6 +23,8 @@ import { startOtlpGrpc } from './protocols/otlp-grpc.js'
 import type { OtlpGrpcListener } from './protocols/otlp-grpc.js'
 import { startForward } from './forward.js'
 import { registerGelf, startGelf } from './gelf.js'
+import { startBeats } from './beats.js'
+import type { BeatsListener } from './beats.js'
 import type { ForwardListener } from './forward.js'
 import { startSyslog } from './syslog.js'
 import type { SyslogListeners } from './syslog.js'
@@ -115,6 +117,7 @@ export function createService(config: Config, deps: DepsFor<{ kafka: true; regis
   let grpc: OtlpGrpcListener | undefined
   let forward: ForwardListener | undefined
   let gelf: StreamListeners | undefined
+  let beats: BeatsListener | undefined
   return {
     app: buildApp(config, gatewayDeps, ctx),
     listen: { host: config.host, port: config.port },
@@ -124,13 +127,14 @@ export function createService(config: Config, deps: DepsFor<{ kafka: true; regis
         grpc = await startOtlpGrpc(ctx)
         forward = await startForward(ctx)
         gelf = await startGelf(ctx)
+        beats = await startBeats(ctx)
       } catch (err) {
-        await Promise.all([syslog.close(), grpc?.close(), forward?.close()])
+        await Promise.all([syslog.close(), grpc?.close(), forward?.close(), gelf?.close()])
         throw err
       }
     },
     async close() {
-      await Promise.all([syslog?.close(), grpc?.close(), forward?.close(), gelf?.close()])
+      await Promise.all([syslog?.close(), grpc?.close(), forward?.close(), gelf?.close(), beats?.close()])
     },
   }
 }

@@ -7,6 +7,8 @@ import type { LogEvent } from '@sluice/core'
 import type { Message, MessageProducer } from '@sluice/kafka'
 import { createLogger, createRegistry } from '@sluice/observability'
 import { loadConfig } from './config.js'
+import { Validated } from './ingest.js'
+import type { Ingest } from './ingest.js'
 import { buildApp } from './service.js'
 
 /** JSON instead of Avro: the handler only needs bytes of the event back. */
@@ -83,4 +85,31 @@ export function routeGateway(opts: { key?: { secret: string; tenant: string }; c
   const app = buildApp(config, { logger: createLogger({ level: 'silent' }), registry: createRegistry({ defaultMetrics: false }), checks: opts.checks ?? {}, producer, codec: jsonCodec, ...(security && { security }) })
   const events = (): Array<Record<string, unknown>> => producer.sent.flatMap((sent) => sent.messages.map((m) => ({ key: String(m.key), ...decoded(m) })))
   return { app, producer, events }
+}
+
+/** An accept path that keeps what it is given (LogEvents made by the protocol, other records as they are), can fail the next attempts, or hold them. */
+export function fakeIngest() {
+  const batches: Array<{ events: LogEvent[]; records: Array<Record<string, unknown>> }> = []
+  const failNext: Error[] = []
+  let gate: Promise<void> | undefined
+  let open = () => {}
+  const ingest: Ingest = {
+    async records(records) {
+      await gate
+      const err = failNext.shift()
+      if (err) throw err
+      batches.push({ events: records.filter((r) => r instanceof Validated).map((r) => r.event), records: records.filter((r) => !(r instanceof Validated)) as Array<Record<string, unknown>> })
+      return { accepted: records.length, rejected: 0, errors: [], forbidden: 0 }
+    },
+  }
+  return {
+    ingest,
+    batches,
+    failNext,
+    hold: () => void (gate = new Promise((resolve) => (open = resolve))),
+    release: () => {
+      gate = undefined
+      open()
+    },
+  }
 }

@@ -9,7 +9,8 @@
 // OTLP/gRPC sends the OTLP protobuf bodies as Export calls, one channel a connection, each waiting
 // for its answer before the next (as an exporter does). The Fluentd forward protocol sends a
 // PackedForward message a connection and waits for its acknowledgement before the next, as Fluent
-// Bit's forward output does with Require_ack_response.
+// Bit's forward output does with Require_ack_response; the Beats protocol a window a connection,
+// waiting for its '2A' before the next, as libbeat's logstash output does (without pipelining).
 import { once } from 'node:events'
 import net from 'node:net'
 import path from 'node:path'
@@ -19,7 +20,7 @@ import { benchKafka, topicRecordCount } from '../kafka.js'
 import { isolatedEnv } from '../isolation.js'
 import { runLoad } from '../loadgen.js'
 import type { LoadResult, RequestBody } from '../loadgen.js'
-import { datadogBodies, esBulkBodies, forwardMessages, gelfHttpBodies, gelfTcpChunks, lokiProtobufBodies, otlpJsonBodies, otlpProtobufBodies, splunkHecBodies, syslogChunks } from '../protocol-bodies.js'
+import { beatsWindows, datadogBodies, esBulkBodies, forwardMessages, gelfHttpBodies, gelfTcpChunks, lokiProtobufBodies, otlpJsonBodies, otlpProtobufBodies, splunkHecBodies, syslogChunks } from '../protocol-bodies.js'
 import type { Section, SectionResult } from '../section.js'
 import type { Row } from '../table.js'
 import { freePort } from '../../infra/ports.js'
@@ -40,6 +41,7 @@ const SYSLOG = 'syslog TCP (RFC 5424, octet-counted)'
 const GELF_TCP = 'GELF TCP (NUL-delimited)'
 const GRPC = 'OTLP/gRPC'
 const FORWARD = 'Fluentd forward (PackedForward, acked)'
+const BEATS = 'Beats (Lumberjack v2, zlib, acked)'
 const EXPORT = '/opentelemetry.proto.collector.logs.v1.LogsService/Export'
 
 interface Measured {
@@ -137,6 +139,36 @@ function forwardLoad(port: number, messages: readonly RequestBody[], connections
   return callLoad(messages, connections, durationMs, open, call, close)
 }
 
+/** Lumberjack v2 windows over TCP connections, each waiting for the ACK of its last event ('2A' seq; '2A' 0 is a keep-alive). */
+function beatsLoad(port: number, windows: readonly RequestBody[], connections: number, durationMs: number): Promise<CallLoad> {
+  const open = async () => {
+    const socket = net.connect(port, '127.0.0.1')
+    await once(socket, 'connect')
+    let pending = Buffer.alloc(0)
+    const waiting: Array<(seq: number | undefined) => void> = []
+    socket.on('data', (d: Buffer) => {
+      pending = Buffer.concat([pending, d])
+      for (; pending.length >= 6; pending = pending.subarray(6)) {
+        const seq = pending.readUInt32BE(2)
+        if (seq !== 0) waiting.shift()?.(seq)
+      }
+    })
+    socket.on('close', () => waiting.splice(0).forEach((w) => w(undefined)))
+    return { socket, ack: () => new Promise<number | undefined>((resolve) => waiting.push(resolve)) }
+  }
+  const call = async (c: Awaited<ReturnType<typeof open>>, body: Buffer) => {
+    const acked = c.ack()
+    c.socket.write(body)
+    const seq = await acked
+    return seq === body.readUInt32BE(2) ? {} : { error: seq === undefined ? 'connection closed' : `ACK ${seq}, expected ${body.readUInt32BE(2)}`, fatal: true }
+  }
+  const close = async (c: Awaited<ReturnType<typeof open>>) => {
+    c.socket.end()
+    await once(c.socket, 'close')
+  }
+  return callLoad(windows, connections, durationMs, open, call, close)
+}
+
 async function waitForCount(count: () => Promise<number>, target: number, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
@@ -154,7 +186,8 @@ export const ingestProtocols: Section = {
     const grpcPort = await freePort()
     const forwardPort = await freePort()
     const gelfPort = await freePort()
-    const env = { ...isolatedEnv(ctx, 'proto', path.join(config.outDir, `proto-${config.runId}`)), SYSLOG_TCP_PORT: String(syslogPort), GATEWAY_OTLP_GRPC_PORT: String(grpcPort), FORWARD_PORT: String(forwardPort), GELF_TCP_PORT: String(gelfPort) }
+    const beatsPort = await freePort()
+    const env = { ...isolatedEnv(ctx, 'proto', path.join(config.outDir, `proto-${config.runId}`)), SYSLOG_TCP_PORT: String(syslogPort), GATEWAY_OTLP_GRPC_PORT: String(grpcPort), FORWARD_PORT: String(forwardPort), GELF_TCP_PORT: String(gelfPort), BEATS_PORT: String(beatsPort) }
     const kafka = benchKafka(ctx.infra)
     const inTopic = () => topicRecordCount(kafka, env.TOPIC_LOGS_RAW)
     ctx.log('protocols: encoding the bodies of every protocol')
@@ -175,13 +208,14 @@ export const ingestProtocols: Section = {
     const syslog = syslogChunks(ctx.bodies)
     const gelfTcp = gelfTcpChunks(ctx.bodies)
     const forward = forwardMessages(ctx.bodies)
+    const beats = beatsWindows(ctx.bodies)
     const otlpBodies = protocols.find((p) => p.name === 'OTLP protobuf')!.bodies
     const durationMs = config.protocolDurationS * 1000
     const warmupMs = Math.min(config.warmupS, 2) * 1000
 
     ctx.log('protocols: starting the gateway child')
     const child = await startChild({ name: 'gateway', targets: 'gateway', expect: ['gateway'], env, nodeArgs: config.childNodeArgs, startTimeoutMs: config.childStartTimeoutMs, stopTimeoutMs: config.childStopTimeoutMs })
-    const names = [...protocols.map((p) => p.name), GRPC, FORWARD, SYSLOG, GELF_TCP]
+    const names = [...protocols.map((p) => p.name), GRPC, FORWARD, BEATS, SYSLOG, GELF_TCP]
     // Summed over a protocol's windows; CPU per record is worked out from them at the end.
     const totals = new Map<string, Omit<Measured, 'cpuUsPerRecord'> & { cpuUs: number }>(names.map((name) => [name, { name, records: 0, elapsedS: 0, cpuUs: 0, failures: 0, acknowledged: 0 }]))
     const loads: Record<string, LoadResult[]> = {}
@@ -201,9 +235,9 @@ export const ingestProtocols: Section = {
           await waitForCount(inTopic, before + written, 60_000)
           t.elapsedS += (performance.now() - t0) / 1000
           t.acknowledged += written
-        } else if (name === GRPC || name === FORWARD) {
+        } else if (name === GRPC || name === FORWARD || name === BEATS) {
           const t0 = performance.now()
-          const r = name === GRPC ? await grpcLoad(grpcPort, otlpBodies, config.connections, windowMs) : await forwardLoad(forwardPort, forward, config.connections, windowMs)
+          const r = name === GRPC ? await grpcLoad(grpcPort, otlpBodies, config.connections, windowMs) : name === FORWARD ? await forwardLoad(forwardPort, forward, config.connections, windowMs) : await beatsLoad(beatsPort, beats, config.connections, windowMs)
           t.elapsedS += (performance.now() - t0) / 1000
           t.acknowledged += r.accepted
           t.failures += r.failures
@@ -227,6 +261,7 @@ export const ingestProtocols: Section = {
         for (const p of protocols) await runLoad({ ...httpLoad(p), durationMs: warmupMs })
         await grpcLoad(grpcPort, otlpBodies, config.connections, warmupMs)
         await forwardLoad(forwardPort, forward, config.connections, warmupMs)
+        await beatsLoad(beatsPort, beats, config.connections, warmupMs)
         const warm = await inTopic()
         const written = (await streamLoad(syslogPort, syslog, config.connections, warmupMs)) + (await streamLoad(gelfPort, gelfTcp, config.connections, warmupMs))
         await waitForCount(inTopic, warm + written, 60_000)
