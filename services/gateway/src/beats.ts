@@ -22,6 +22,7 @@ import net from 'node:net'
 import type { Socket } from 'node:net'
 import { errorMessage, nowNs, uuidv7 } from '@sluice/core'
 import type { ProtocolContext } from './protocol.js'
+import { AckedBatches } from './acked-batches.js'
 import { BeatsReader } from './beats-framing.js'
 import type { BeatsWindow } from './beats-framing.js'
 import type { EventDefaults } from './ingest.js'
@@ -49,7 +50,6 @@ const REPORT_INTERVAL_MS = 10_000
 export const KEEPALIVE_MS = 3_000
 const NO_RESOURCE: Readonly<Record<string, string>> = Object.freeze({})
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 const ack = (seq: number) => {
   const b = Buffer.alloc(6)
   b[0] = 0x32 // '2'
@@ -115,75 +115,51 @@ export async function startBeats(ctx: ProtocolContext, opts = { keepaliveMs: KEE
       return
     }
     sockets.add(socket)
-    let queue: BeatsWindow[] = []
-    let queuedBytes = 0
-    let draining = false
-    let ended = false
     const reader = new BeatsReader({ maxEventBytes: config.maxRecordBytes, maxFrameBytes: config.maxBodyBytes })
-
-    const drain = async () => {
-      await nextTurn()
-      while (queue.length > 0) {
-        const batch = queue
-        queue = []
-        queuedBytes = 0
-        if (socket.isPaused() && !ended && !closing) socket.resume()
+    const batches = new AckedBatches<BeatsWindow>({
+      socket,
+      from,
+      protocol: 'beats',
+      maxQueuedBytes: MAX_QUEUED_BYTES,
+      log,
+      closing: () => closing,
+      deliver: async (batch) => {
         const count = batch.reduce((n, w) => n + w.events.length, 0)
         const ids: string[] = new Array<string>(count)
         // The Beat waits for the ACK with a timeout: while Kafka is slow, it hears that work goes on.
         const keepalive = setInterval(() => !socket.destroyed && socket.write(ack(0)), opts.keepaliveMs)
-        let delivered: boolean
         try {
-          delivered = await deliverRetrying(delivery, count, (first, d) => records(batch, ids, first, d, from), from, { holdOnLimit: true })
+          return await deliverRetrying(delivery, count, (first, d) => records(batch, ids, first, d, from), from, { holdOnLimit: true })
         } finally {
           clearInterval(keepalive)
         }
-        if (!delivered) {
-          // Unacknowledged, and the windows after it could not be acknowledged in order: the Beat sends them again on a new connection.
-          queue = []
-          socket.destroy()
-          break
-        }
-        for (const w of batch) if (!socket.destroyed) socket.write(ack(w.seq))
-      }
-      draining = false
-      if (ended && !socket.destroyed) socket.end()
-    }
-    const kick = () => {
-      if (draining || queue.length === 0) return
-      draining = true
-      const p = drain().catch((err: unknown) => {
-        // Not expected (delivery reports its own failures): the connection is closed, unanswered, so its Beat resends.
-        log.error({ err, from }, 'beats: a batch failed; closing the connection')
-        draining = false
-        queue = []
-        socket.destroy()
-      })
-      inFlight.add(p)
-      void p.finally(() => inFlight.delete(p))
-    }
-    const finish = () => {
-      ended = true
-      if (draining || queue.length > 0) kick()
-      else if (!socket.destroyed) socket.end()
-    }
+      },
+      acknowledge: (batch) => {
+        for (const w of batch) socket.write(ack(w.seq))
+      },
+      // Unacknowledged, and the windows after it could not be acknowledged in order: the Beat sends them again on a new connection.
+      onFailure: 'close',
+      track: (p) => {
+        inFlight.add(p)
+        void p.finally(() => inFlight.delete(p))
+      },
+    })
     socket.on('data', (chunk: Buffer) => {
       reader.push(chunk, (w) => {
         report.received('tcp', w.events.length)
-        queue.push(w)
-        queuedBytes += w.bytes
+        batches.push(w, w.bytes)
       })
       if (reader.broken) {
         // Nothing after bytes that are no Lumberjack v2 can be read.
         report.dropped('garbage', 1, `from ${from}: ${reader.problem}`)
         socket.removeAllListeners('data')
         socket.pause()
-        return finish()
+        return batches.finish()
       }
-      if (queuedBytes + reader.buffered >= MAX_QUEUED_BYTES) socket.pause()
-      kick()
+      batches.holdIfFull(reader.buffered)
+      batches.kick()
     })
-    socket.on('end', finish)
+    socket.on('end', () => batches.finish())
     socket.on('error', (err) => log.debug({ err, from }, 'beats connection error'))
     socket.on('close', () => sockets.delete(socket))
   }

@@ -32,6 +32,7 @@ import type { Socket } from 'node:net'
 import { pack as encode, unpack as decode } from 'msgpackr'
 import { errorMessage, nowNs, uuidv7 } from '@sluice/core'
 import type { ProtocolContext } from './protocol.js'
+import { AckedBatches } from './acked-batches.js'
 import { ForwardFramer } from './forward-framing.js'
 import { PartialLines } from './forward-partials.js'
 import { readMessage } from './forward-messages.js'
@@ -63,7 +64,6 @@ const NONCE_BYTES = 16
 /** How long a sender has to answer HELO with PING before its connection is closed. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 const sha512hex = (...parts: Array<string | Uint8Array>) => {
   const h = createHash('sha512')
   for (const p of parts) h.update(p)
@@ -87,6 +87,10 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
   const serverHostname = os.hostname()
   let closing = false
   const inFlight = new Set<Promise<void>>()
+  const track = (p: Promise<void>) => {
+    inFlight.add(p)
+    void p.finally(() => inFlight.delete(p))
+  }
   const delivery: Delivery = { ingest: ctx.ingest, report, closing: () => closing, defaults: () => ({ tenant: config.forwardTenant, source: 'forward', observedNs: nowNs() }) }
 
   /** The resource of the last tag's records: one object for all of them (records only read it). */
@@ -130,16 +134,32 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
       return
     }
     sockets.add(socket)
-    let queue: Queued[] = []
-    let queuedBytes = 0
+    const batches = new AckedBatches<Queued>({
+      socket,
+      from,
+      protocol: 'forward',
+      maxQueuedBytes: MAX_QUEUED_BYTES,
+      log,
+      closing: () => closing,
+      deliver: async (batch) => {
+        const count = batch.reduce((n, m) => n + m.events.length, 0)
+        const ids: string[] = new Array<string>(count)
+        return count === 0 || (await deliverRetrying(delivery, count, (first, d) => records(batch, ids, first, d, from), from, { holdOnLimit: true }))
+      },
+      acknowledge: (batch) => {
+        for (const m of batch) if (m.chunk !== undefined) socket.write(encode({ ack: m.chunk }))
+      },
+      onFailure: 'read on',
+      track,
+    })
     // Lines Docker cut into parts, joined as their parts come; bounded as the read-ahead is.
     const partials = config.forwardPartialWaitMs > 0 ? new PartialLines({ waitMs: config.forwardPartialWaitMs, maxLineChars: Math.floor(config.maxRecordBytes * 0.9), maxHeldChars: MAX_QUEUED_BYTES, maxLines: MAX_PARTIAL_LINES }, (whole) => report.partialLine(whole)) : undefined
     let partialTimer: NodeJS.Timeout | undefined
     /** Lines whose wait ended (every line: `all`) go out cut, with the parts that came. */
     const cutLines = (all: boolean) => {
       if (!partials || partials.size === 0) return
-      for (const t of partials.expired(all)) queue.push(t)
-      kick()
+      for (const t of partials.expired(all)) batches.push(t)
+      batches.kick()
     }
     const watchPartials = () => {
       const ms = partials?.nextExpiry()
@@ -152,8 +172,6 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
     }
     const handOn = () => cutLines(true)
     holders.add(handOn)
-    let draining = false
-    let ended = false
     /** Set while the shared-key handshake is to come; `shut` once it failed (nothing more is read). */
     let nonce: Buffer | undefined
     let shut = false
@@ -203,37 +221,6 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
       socket.write(encode(['PONG', true, '', serverHostname, sha512hex(salt, serverHostname, helo, sharedKey!)]))
     }
 
-    const drain = async () => {
-      await nextTurn()
-      while (queue.length > 0) {
-        const batch = queue
-        queue = []
-        queuedBytes = 0
-        if (socket.isPaused() && !ended && !closing) socket.resume()
-        const count = batch.reduce((n, m) => n + m.events.length, 0)
-        const ids: string[] = new Array<string>(count)
-        const delivered = count === 0 || (await deliverRetrying(delivery, count, (first, d) => records(batch, ids, first, d, from), from, { holdOnLimit: true }))
-        if (!delivered) continue
-        for (const m of batch) if (m.chunk !== undefined && !socket.destroyed) socket.write(encode({ ack: m.chunk }))
-      }
-      draining = false
-      // The sender is done sending: its acknowledgements are written, and the connection ends.
-      if (ended && !socket.destroyed) socket.end()
-    }
-    const kick = () => {
-      if (draining || queue.length === 0) return
-      draining = true
-      const p = drain().catch((err: unknown) => {
-        // Not expected (delivery reports its own failures): the connection is closed, unanswered, so its sender resends.
-        log.error({ err, from }, 'forward: a batch failed; closing the connection')
-        draining = false
-        queue = []
-        socket.destroy()
-      })
-      inFlight.add(p)
-      void p.finally(() => inFlight.delete(p))
-    }
-
     const framer = new ForwardFramer(config.maxBodyBytes, {
       message: (bytes) => {
         if (shut) return
@@ -247,28 +234,25 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
           report.received(0)
           report.dropped('invalid_message', 1, `from ${from}: ${m.reason}`)
           // Answered all the same: sending it again would not mend it.
-          if (m.option.chunk !== undefined) queue.push({ tag: '', events: [], chunk: m.option.chunk })
+          if (m.option.chunk !== undefined) batches.push({ tag: '', events: [], chunk: m.option.chunk }, bytes.length)
         } else {
           report.received(m.events.length + m.refused.length)
           if (m.refused.length > 0) report.dropped('invalid', m.refused.length, `from ${from}, tag ${m.tag}: ${m.refused[0]}`)
           if (partials) {
             const ready = partials.take(m.tag, m.events)
-            for (let i = 0; i < ready.length - 1; i++) queue.push(ready[i]!)
-            queue.push({ ...ready[ready.length - 1]!, chunk: m.option.chunk })
+            for (let i = 0; i < ready.length - 1; i++) batches.push(ready[i]!)
+            batches.push({ ...ready[ready.length - 1]!, chunk: m.option.chunk }, bytes.length)
             watchPartials()
-          } else queue.push({ tag: m.tag, events: m.events, chunk: m.option.chunk })
+          } else batches.push({ tag: m.tag, events: m.events, chunk: m.option.chunk }, bytes.length)
         }
-        queuedBytes += bytes.length
       },
       refused: (reason, detail) => report.dropped(reason, 1, `from ${from}: ${detail}`),
     })
 
-    /** Nothing more will be read: what was is delivered and acknowledged, then the connection ends (drain). */
+    /** Nothing more will be read: what was is delivered and acknowledged, then the connection ends. */
     const finish = () => {
-      ended = true
-      if (partials && partials.size > 0) for (const t of partials.expired(true)) queue.push(t)
-      if (draining || queue.length > 0) kick()
-      else if (!socket.destroyed) socket.end()
+      if (partials && partials.size > 0) for (const t of partials.expired(true)) batches.push(t)
+      batches.finish()
     }
     socket.on('data', (chunk: Buffer) => {
       framer.push(chunk)
@@ -278,8 +262,8 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
         socket.pause()
         return finish()
       }
-      if (queuedBytes >= MAX_QUEUED_BYTES) socket.pause()
-      kick()
+      batches.holdIfFull()
+      batches.kick()
     })
     socket.on('end', finish)
     socket.on('error', (err) => log.debug({ err, from }, 'forward connection error'))
