@@ -27,7 +27,7 @@ import { BeatsReader } from './beats-framing.js'
 import type { BeatsWindow } from './beats-framing.js'
 import type { EventDefaults } from './ingest.js'
 import { isPlainObject } from './protocols/elastic-bulk.js'
-import { mapDocument } from './protocols/elastic-map.js'
+import { guardedMap, mapDocument } from './protocols/elastic-map.js'
 import type { MapResult } from './protocols/elastic-map.js'
 import { quote } from './stream-listeners.js'
 import { StreamReport } from './stream-report.js'
@@ -90,14 +90,7 @@ export async function startBeats(ctx: ProtocolContext, opts = { keepaliveMs: KEE
       for (const text of w.events) {
         const id = first ? (ids[i] = uuidv7()) : ids[i]!
         i++
-        let mapped: MapResult
-        try {
-          mapped = beatsRecord(text, id, d)
-        } catch (err) {
-          // A mapping bug must not take the gateway down from inside a connection's batch.
-          if (first) log.error({ err, from }, 'beats: could not map an event; dropped')
-          mapped = { ok: false, reason: `could not be mapped: ${errorMessage(err)}` }
-        }
+        const mapped = guardedMap(() => beatsRecord(text, id, d), (err) => first && log.error({ err, from }, 'beats: could not map an event; dropped'))
         if (mapped.ok) out.push(mapped.doc.event ?? mapped.doc.record)
         else if (first) report.dropped('invalid', 1, `from ${from}: ${mapped.reason}: ${quote(text)}`)
       }

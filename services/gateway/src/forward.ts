@@ -30,7 +30,7 @@ import net from 'node:net'
 import os from 'node:os'
 import type { Socket } from 'node:net'
 import { pack as encode, unpack as decode } from 'msgpackr'
-import { errorMessage, nowNs, uuidv7 } from '@sluice/core'
+import { nowNs, uuidv7 } from '@sluice/core'
 import type { ProtocolContext } from './protocol.js'
 import { AckedBatches } from './acked-batches.js'
 import { ForwardFramer } from './forward-framing.js'
@@ -40,8 +40,7 @@ import type { ForwardEvent } from './forward-messages.js'
 import { ForwardReport } from './forward-report.js'
 import type { ForwardCounts } from './forward-report.js'
 import type { EventDefaults } from './ingest.js'
-import { mapDocument } from './protocols/elastic-map.js'
-import type { MapResult } from './protocols/elastic-map.js'
+import { guardedMap, mapDocument } from './protocols/elastic-map.js'
 import { deliverRetrying } from './stream-delivery.js'
 import type { Delivery } from './stream-delivery.js'
 import { SourceAllowList } from './syslog-sources.js'
@@ -106,14 +105,7 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
       for (const e of m.events) {
         const id = first ? (ids[i] = uuidv7()) : ids[i]!
         i++
-        let mapped: MapResult
-        try {
-          mapped = mapDocument(e.record, id, resource, d, { timestampNs: e.timeNs, wholeAsMessage: true })
-        } catch (err) {
-          // A mapping bug must not take the gateway down from inside a connection's batch.
-          if (first) log.error({ err, from, tag: m.tag }, 'forward: could not map a record; dropped')
-          mapped = { ok: false, reason: `could not be mapped: ${errorMessage(err)}` }
-        }
+        const mapped = guardedMap(() => mapDocument(e.record, id, resource, d, { timestampNs: e.timeNs, wholeAsMessage: true }), (err) => first && log.error({ err, from, tag: m.tag }, 'forward: could not map a record; dropped'))
         if (mapped.ok) out.push(mapped.doc.event ?? mapped.doc.record)
         else if (first) report.dropped('invalid', 1, `from ${from}, tag ${m.tag}: ${mapped.reason}`)
       }

@@ -11,14 +11,14 @@
 // the senders GELF_ALLOWED_SOURCES allows, source "gelf"; HTTP is an ingest route as the others,
 // its tenant and key as theirs, source "http": 202 when every message was stored, 400 naming each
 // refused one (the others stored all the same).
-import { SluiceError, errorMessage, nowNs, uuidv7 } from '@sluice/core'
+import { SluiceError, nowNs, uuidv7 } from '@sluice/core'
 import type { FieldError } from '@sluice/core'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { jsonText, utf8Problem } from './body.js'
 import { GelfChunks } from './gelf-chunks.js'
 import { gelfRecord, inflatePayload } from './gelf-message.js'
-import type { MapResult } from './protocols/elastic-map.js'
+import { guardedMap } from './protocols/elastic-map.js'
 import { SKIP } from './ingest.js'
 import type { EventDefaults } from './ingest.js'
 import { releaseBody } from './protocol.js'
@@ -59,7 +59,7 @@ export function startGelf(ctx: ProtocolContext, opts = { chunkWaitMs: CHUNK_WAIT
     allowedSources: config.gelfAllowedSources,
     env: { sources: 'GELF_ALLOWED_SOURCES', tcpPort: 'GELF_TCP_PORT', udpPort: 'GELF_UDP_PORT' },
     toRecord(text, from, _nowMs, id, first, d, report, log) {
-      const r = readGelf(text, id, d, (err) => first && log.error({ err, from }, `gelf: could not read ${quote(text)}; dropped`))
+      const r = guardedMap(() => gelfRecord(text, id, d), (err) => first && log.error({ err, from }, `gelf: could not read ${quote(text)}; dropped`))
       if (r.ok) return r.doc.event ?? r.doc.record
       if (first) report.dropped('invalid', 1, `from ${from}: ${r.reason}: ${quote(text)}`)
       return undefined
@@ -86,16 +86,6 @@ export function startGelf(ctx: ProtocolContext, opts = { chunkWaitMs: CHUNK_WAIT
       clearInterval(sweep)
     },
   })
-}
-
-/** A message read as gelfRecord reads it; a bug of the reader (an exception) refuses the message rather than take a connection or request down. */
-function readGelf(text: string, id: string, d: EventDefaults, bug: (err: unknown) => void): MapResult {
-  try {
-    return gelfRecord(text, id, d)
-  } catch (err) {
-    bug(err)
-    return { ok: false, reason: `could not be read: ${errorMessage(err)}` }
-  }
 }
 
 /** POST /gelf: GELF over HTTP, as Graylog's GELF HTTP input takes it. */
@@ -126,7 +116,8 @@ export function registerGelf(api: FastifyInstance, ctx: ProtocolContext): void {
       const errors: FieldError[] = []
       for (const line of jsonText(inflated.bytes).split('\n')) {
         if (line.trim() === '') continue
-        const r = readGelf(line, uuidv7(), d, (err) => req.log.error({ err }, 'gelf: could not read a message; refused'))
+        const id = uuidv7()
+        const r = guardedMap(() => gelfRecord(line, id, d), (err) => req.log.error({ err }, 'gelf: could not read a message; refused'))
         if (r.ok) records.push(r.doc.event ?? r.doc.record)
         else {
           errors.push({ index: records.length, field: '', message: r.reason })

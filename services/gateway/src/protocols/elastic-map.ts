@@ -49,6 +49,19 @@ export interface MappedDoc {
 
 export type MapResult = { ok: true; doc: MappedDoc } | { ok: false; reason: string }
 
+/**
+ * `map()`, with a bug of the mapper (an exception) a refusal of that one document, told to `bug`,
+ * rather than an exception out of a connection's batch or a request (the stream listeners').
+ */
+export function guardedMap(map: () => MapResult, bug: (err: unknown) => void): MapResult {
+  try {
+    return map()
+  } catch (err) {
+    bug(err)
+    return { ok: false, reason: `could not be mapped: ${err instanceof Error ? err.message : String(err)}` }
+  }
+}
+
 const ROLES = {
   timestamp: ['@timestamp', 'timestamp', 'time'],
   message: ['message', 'log', 'msg', 'MESSAGE'],
