@@ -10,10 +10,11 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { parseAllDocuments } from 'yaml'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { envNames, parseEnv } from '@sluice/config'
 import { MODULES } from '@sluice/runner'
 import { envSchema as runtimeEnv } from '../../services/runner/src/config.js'
+import { makeCerts } from '../infra/certs.js'
 import { REPO_ROOT } from '../infra/providers.js'
 
 const run = promisify(execFile)
@@ -28,6 +29,7 @@ interface Container {
   ports: { name: string; containerPort: number; protocol: string }[]
   envFrom: { configMapRef: { name: string } }[]
   env?: { name: string; valueFrom: { secretKeyRef: { name: string; key: string; optional: boolean } } }[]
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[]
   startupProbe: { httpGet: { path: string; port: string } }
   livenessProbe: { httpGet: { path: string; port: string } }
   readinessProbe: { httpGet: { path: string; port: string } }
@@ -190,7 +192,11 @@ describe('Helm chart', () => {
     expect(await renderFailure('default-values.yaml', ['targets.worker.replicas=1'])).toContain('targets.worker: unknown target')
   })
 
-  it('sets only variables Sluice reads, and each process accepts every value', () => {
+  it('sets only variables Sluice reads, and each process accepts every value', async () => {
+    // The gateway reads its TLS files at start: a certificate where the Secret is mounted.
+    const certs = await makeCerts()
+    onTestFinished(() => certs.remove())
+    const mounted: Record<string, string> = { '/etc/sluice/tls/tls.crt': certs.certFile, '/etc/sluice/tls/tls.key': certs.keyFile, '/etc/sluice/tls/ca.crt': certs.caFile }
     const all = new Set([runtimeEnv, ...MODULES.map((m) => m.envSchema)].flatMap((s) => envNames(s)))
     for (const set of SETS) {
       for (const cm of objects(set, 'ConfigMap')) for (const key of Object.keys(cm.data ?? {})) expect(all.has(key), `${set} ${cm.metadata.name} sets ${key}, which Sluice does not read`).toBe(true)
@@ -201,6 +207,9 @@ describe('Helm chart', () => {
         const known = new Set([...envNames(runtimeEnv), ...targets.flatMap((t) => envNames(module(t).envSchema))])
         for (const key of Object.keys(env)) expect(known.has(key), `${set} ${d.metadata.name} gets ${key}, which none of ${targets.join(',')} reads`).toBe(true)
         expect(() => parseEnv(runtimeEnv, env), `${set} ${d.metadata.name}`).not.toThrow()
+        const tlsFiles = ['GATEWAY_TLS_CERT_FILE', 'GATEWAY_TLS_KEY_FILE', 'GATEWAY_TLS_CLIENT_CA_FILE'].filter((k) => env[k] !== undefined)
+        if (tlsFiles.length > 0) expect(c.volumeMounts?.some((m) => m.name === 'tls' && m.mountPath === '/etc/sluice/tls'), `${set} ${d.metadata.name} mounts its TLS Secret`).toBe(true)
+        for (const k of tlsFiles) env[k] = mounted[env[k]!] ?? env[k]!
         for (const t of targets) expect(() => module(t).loadConfig(env), `${set} ${t}`).not.toThrow()
         // The keys file where the Secret is mounted.
         expect(env.SLUICE_API_KEYS_FILE).toBe('/etc/sluice/keys/api-keys.json')

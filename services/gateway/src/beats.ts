@@ -18,7 +18,7 @@
 // credentials (TLS and its client certificates are for a proxy in front). With SLUICE_AUTH=true
 // and no sources set, the start warns, as for syslog.
 import { once } from 'node:events'
-import net from 'node:net'
+import type net from 'node:net'
 import type { Socket } from 'node:net'
 import { errorMessage, nowNs, uuidv7 } from '@sluice/core'
 import type { ProtocolContext } from './protocol.js'
@@ -35,6 +35,7 @@ import type { StreamCounts } from './stream-report.js'
 import { deliverRetrying } from './stream-delivery.js'
 import type { Delivery } from './stream-delivery.js'
 import { SourceAllowList } from './syslog-sources.js'
+import { tcpServer } from './tls.js'
 
 export interface BeatsListener {
   address: string
@@ -157,7 +158,7 @@ export async function startBeats(ctx: ProtocolContext, opts = { keepaliveMs: KEE
     socket.on('close', () => sockets.delete(socket))
   }
 
-  const server = net.createServer({ allowHalfOpen: true }, serve)
+  const server = tcpServer(config.tlsOn, ctx.tls, 'beats', { allowHalfOpen: true }, serve)
   server.maxConnections = MAX_CONNECTIONS
   server.on('drop', (d) => report.dropped('too_many_connections', 1, `from ${d?.remoteAddress}:${d?.remotePort}: ${MAX_CONNECTIONS} connections open`))
   server.listen(config.beatsPort, config.host)
@@ -170,7 +171,7 @@ export async function startBeats(ctx: ProtocolContext, opts = { keepaliveMs: KEE
   server.on('error', (err) => log.error({ err }, 'beats listener error'))
   const a = server.address() as net.AddressInfo
   const address = a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`
-  log.info({ address, tenant: config.beatsTenant }, `beats listening on tcp ${address}`)
+  log.info({ address, tenant: config.beatsTenant }, `beats listening on ${config.tlsOn.beats ? 'tls' : 'tcp'} ${address}`)
   if (sources.any && ctx.security?.auth.enabled) {
     log.warn({ tenant: config.beatsTenant }, `SLUICE_AUTH=true but the beats listener takes events from any source as tenant ${config.beatsTenant}: set BEATS_ALLOWED_SOURCES, or switch it off (BEATS_PORT=0)`)
   }

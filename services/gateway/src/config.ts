@@ -1,9 +1,10 @@
 // Gateway configuration (env → frozen config).
 import { z } from 'zod'
-import { commaList, commonEnv, kafkaEnv, parseEnv, port, positiveInt, registryEnv } from '@sluice/config'
+import { ConfigError, bool, commaList, commonEnv, kafkaEnv, parseEnv, port, positiveInt, registryEnv } from '@sluice/config'
 import { TENANT_PATTERN } from '@sluice/core'
 import type { Env } from '@sluice/config'
 import { sourceProblem } from './syslog-sources.js'
+import { tlsFilesProblem } from './tls.js'
 
 /** Addresses and CIDR ranges, comma-separated, each checked (syslog-sources.ts). */
 function sourceList() {
@@ -61,10 +62,45 @@ export const envSchema = z.object({
   BEATS_ALLOWED_SOURCES: sourceList(),
   /** How long a line Docker cut into parts (fluentd and journald drivers) waits for its last part before it is stored cut; 0: parts are records of their own. */
   FORWARD_PARTIAL_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
+  /** The gateway's TLS certificate (PEM, the chain after it) and its private key (PEM), for the listeners switched to TLS below; re-read when they change. */
+  GATEWAY_TLS_CERT_FILE: z.string().min(1).optional(),
+  GATEWAY_TLS_KEY_FILE: z.string().min(1).optional(),
+  /** CA certificates (PEM): set, a TLS sender must present a certificate they signed (mutual TLS). */
+  GATEWAY_TLS_CLIENT_CA_FILE: z.string().min(1).optional(),
+  /** TLS on a TCP listener's port (only TLS then): syslog (RFC 5425), GELF, forward (Fluentd's transport tls), Beats (Logstash's ssl_enabled), OTLP/gRPC. */
+  SYSLOG_TCP_TLS: bool(false),
+  GELF_TCP_TLS: bool(false),
+  FORWARD_TLS: bool(false),
+  BEATS_TLS: bool(false),
+  GATEWAY_OTLP_GRPC_TLS: bool(false),
 })
+
+/** The listeners' TLS switches, by env var. */
+const TLS_SWITCHES = ['SYSLOG_TCP_TLS', 'GELF_TCP_TLS', 'FORWARD_TLS', 'BEATS_TLS', 'GATEWAY_OTLP_GRPC_TLS'] as const
+
+/**
+ * The TLS files, checked now (readable, a certificate and its key, CA certificates) so that a
+ * wrong path or a key of another certificate stops the start, named; undefined when unset.
+ */
+function tlsFiles(e: z.infer<typeof envSchema>): { certFile: string; keyFile: string; clientCaFile: string | undefined } | undefined {
+  const on = TLS_SWITCHES.filter((name) => e[name])
+  const issues: string[] = []
+  if ((e.GATEWAY_TLS_CERT_FILE === undefined) !== (e.GATEWAY_TLS_KEY_FILE === undefined)) issues.push('GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE: set both (a certificate and its private key) or neither')
+  else if (e.GATEWAY_TLS_CERT_FILE === undefined) {
+    for (const name of on) issues.push(`${name}=true needs GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE (the certificate and key it serves)`)
+    if (e.GATEWAY_TLS_CLIENT_CA_FILE !== undefined) issues.push('GATEWAY_TLS_CLIENT_CA_FILE needs GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE: client certificates are asked for over TLS')
+  }
+  if (issues.length > 0) throw new ConfigError(issues)
+  if (e.GATEWAY_TLS_CERT_FILE === undefined || e.GATEWAY_TLS_KEY_FILE === undefined) return undefined
+  const files = { certFile: e.GATEWAY_TLS_CERT_FILE, keyFile: e.GATEWAY_TLS_KEY_FILE, clientCaFile: e.GATEWAY_TLS_CLIENT_CA_FILE }
+  const problem = tlsFilesProblem(files)
+  if (problem !== undefined) throw new ConfigError([problem])
+  return files
+}
 
 export function loadConfig(env?: Env) {
   const e = parseEnv(envSchema, env)
+  const tls = tlsFiles(e)
   return Object.freeze({
     host: e.HOST,
     port: e.GATEWAY_PORT,
@@ -91,6 +127,9 @@ export function loadConfig(env?: Env) {
     gelfTcpPort: e.GELF_TCP_PORT,
     gelfTenant: e.GELF_TENANT ?? e.GATEWAY_DEFAULT_TENANT,
     gelfAllowedSources: Object.freeze([...e.GELF_ALLOWED_SOURCES]),
+    tls,
+    /** Which TCP listeners speak TLS (with `tls`'s files). */
+    tlsOn: Object.freeze({ syslog: e.SYSLOG_TCP_TLS, gelf: e.GELF_TCP_TLS, forward: e.FORWARD_TLS, beats: e.BEATS_TLS, grpc: e.GATEWAY_OTLP_GRPC_TLS }),
     topicRaw: e.TOPIC_LOGS_RAW,
   })
 }

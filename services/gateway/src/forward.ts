@@ -44,6 +44,7 @@ import { guardedMap, mapDocument } from './protocols/elastic-map.js'
 import { deliverRetrying } from './stream-delivery.js'
 import type { Delivery } from './stream-delivery.js'
 import { SourceAllowList } from './syslog-sources.js'
+import { tcpServer } from './tls.js'
 
 export interface ForwardListener {
   /** Where it listens (TCP host:port, the Unix socket's path), for logs and tests. */
@@ -271,7 +272,9 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
   const servers: net.Server[] = []
   /** A listener of `transport`; half-open: a sender that ends its side still reads the acknowledgements of what it sent. */
   async function listen(transport: 'tcp' | 'unix', ...at: [port: number, host: string] | [path: string]): Promise<net.Server> {
-    const server = net.createServer({ allowHalfOpen: true }, (socket) => serve(socket, transport))
+    // TLS (FORWARD_TLS) on the TCP listener; the Unix socket's file permissions guard it instead.
+    const handler = (socket: net.Socket) => serve(socket, transport)
+    const server = transport === 'tcp' ? tcpServer(config.tlsOn, ctx.tls, 'forward', { allowHalfOpen: true }, handler) : net.createServer({ allowHalfOpen: true }, handler)
     server.maxConnections = MAX_CONNECTIONS
     server.on('drop', (d) => report.dropped('too_many_connections', 1, `from ${d?.remoteAddress ?? transport}:${d?.remotePort ?? ''}: ${MAX_CONNECTIONS} connections open`))
     servers.push(server)
@@ -297,7 +300,7 @@ export async function startForward(ctx: ProtocolContext, opts = { handshakeTimeo
     report.close()
     throw err
   }
-  log.info({ addresses, tenant: config.forwardTenant, sharedKey: sharedKey !== undefined }, `forward protocol listening on ${[addresses.tcp && `tcp ${addresses.tcp}`, addresses.unix && `unix ${addresses.unix}`].filter(Boolean).join(', ')}`)
+  log.info({ addresses, tenant: config.forwardTenant, sharedKey: sharedKey !== undefined }, `forward protocol listening on ${[addresses.tcp && `${config.tlsOn.forward ? 'tls' : 'tcp'} ${addresses.tcp}`, addresses.unix && `unix ${addresses.unix}`].filter(Boolean).join(', ')}`)
   if (addresses.tcp !== undefined && sharedKey === undefined && sources.any && ctx.security?.auth.enabled) {
     log.warn({ tenant: config.forwardTenant }, `SLUICE_AUTH=true but the forward listener takes events from any source as tenant ${config.forwardTenant}: set FORWARD_SHARED_KEY or FORWARD_ALLOWED_SOURCES, or switch it off (FORWARD_PORT=0)`)
   }

@@ -9,6 +9,7 @@ import type { Security } from '@sluice/auth'
 import type { HealthCheck, Registry } from '@sluice/observability'
 import type { Config } from './config.js'
 import type { Ingest } from './ingest.js'
+import type { ListenerTls } from './tls.js'
 
 
 export interface ProtocolContext {
@@ -21,6 +22,8 @@ export interface ProtocolContext {
   checks?: Record<string, HealthCheck> | undefined
   /** Keys, tenants' settings and the audit log (the runtime's); undefined: authentication off, no limits. */
   security?: Security | undefined
+  /** The TLS listeners' certificate (tls.ts); undefined without GATEWAY_TLS_CERT_FILE. */
+  tls?: ListenerTls | undefined
   /**
    * The request's tenant, the one rule of every door (@sluice/auth): the tenant named in the first
    * of `headers` that is set (default TENANT_HEADERS) if the request's key may act as it (403

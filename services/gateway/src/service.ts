@@ -30,6 +30,7 @@ import { startSyslog } from './syslog.js'
 import type { SyslogListeners } from './syslog.js'
 import type { StreamListeners } from './stream-listeners.js'
 import { registerRequestCodings } from './request-codings.js'
+import { ListenerTls } from './tls.js'
 
 /** What the gateway needs: a producer and the raw-log encoder (fakes in unit tests). */
 export interface GatewayDeps extends Pick<BaseDeps, 'logger' | 'registry' | 'checks'>, Partial<Pick<BaseDeps, 'security' | 'clock'>> {
@@ -40,7 +41,8 @@ export interface GatewayDeps extends Pick<BaseDeps, 'logger' | 'registry' | 'che
 /** The protocols' shared context: config, the accept path (with the tenants' limits), the tenant rule. */
 export function protocolContext(config: Config, deps: GatewayDeps): ProtocolContext {
   const log = deps.logger.child({ service: 'gateway' })
-  return { config, ingest: createIngest(config, { ...deps, tenants: deps.security?.tenants }), log, registry: deps.registry, checks: deps.checks, security: deps.security, tenantOf: tenantRule(config) }
+  const tls = config.tls === undefined ? undefined : new ListenerTls(config.tls, deps.registry, log)
+  return { config, ingest: createIngest(config, { ...deps, tenants: deps.security?.tenants }), log, registry: deps.registry, checks: deps.checks, security: deps.security, tls, tenantOf: tenantRule(config) }
 }
 
 export function buildApp(config: Config, deps: GatewayDeps, ctx = protocolContext(config, deps)): FastifyInstance {

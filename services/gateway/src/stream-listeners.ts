@@ -36,6 +36,7 @@ import { deliverRetrying } from './stream-delivery.js'
 import type { Delivery } from './stream-delivery.js'
 import { frameText } from './syslog-record.js'
 import { StreamReport } from './stream-report.js'
+import { tcpServer } from './tls.js'
 import type { StreamCounts, StreamNames, StreamTransport } from './stream-report.js'
 
 export interface StreamListeners {
@@ -244,7 +245,7 @@ export async function startStreamListeners(ctx: ProtocolContext, protocol: Strea
   }
 
   async function listenTcp(port: number): Promise<net.Server> {
-    const server = net.createServer(serve)
+    const server = tcpServer(config.tlsOn, ctx.tls, name, {}, serve)
     server.maxConnections = MAX_CONNECTIONS
     server.on('drop', (d) => report.dropped('too_many_connections', 1, `from tcp ${d?.remoteAddress}:${d?.remotePort}: ${MAX_CONNECTIONS} connections open`))
     server.listen(port, config.host)
@@ -328,7 +329,7 @@ export async function startStreamListeners(ctx: ProtocolContext, protocol: Strea
     ...(tcp && { tcp: formatAddress(tcp.address()) }),
     ...(udp && { udp: formatAddress(udp.address()) }),
   }
-  if (tcp || udp) log.info({ addresses, tenant: protocol.tenant }, `${name} listening on ${[addresses.tcp && `tcp ${addresses.tcp}`, addresses.udp && `udp ${addresses.udp}`].filter(Boolean).join(', ')}`)
+  if (tcp || udp) log.info({ addresses, tenant: protocol.tenant }, `${name} listening on ${[addresses.tcp && `${config.tlsOn[name] ? 'tls' : 'tcp'} ${addresses.tcp}`, addresses.udp && `udp ${addresses.udp}`].filter(Boolean).join(', ')}`)
   if ((tcp || udp) && sources.any && ctx.security?.auth.enabled) {
     const { env } = protocol
     log.warn({ tenant: protocol.tenant }, `SLUICE_AUTH=true but ${name} takes messages from any source as tenant ${protocol.tenant}: set ${env.sources} to the senders' addresses, or switch the listeners off (${env.tcpPort}=0, ${env.udpPort}=0)`)

@@ -3,6 +3,7 @@
 // which hands the records to a fake producer. Error statuses are read with a plain grpc-js call,
 // as a Collector's exporter would get them (its retries would hide them from the SDK's result).
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { Client, Metadata, credentials, status } from '@grpc/grpc-js'
@@ -18,6 +19,7 @@ import { pino } from 'pino'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { createProcessSecurity, hashKey, loadSecurityConfig } from '@sluice/auth'
 import { createLogger, createRegistry } from '@sluice/observability'
+import { makeCerts } from '../../../../test/infra/certs.js'
 import { loadConfig } from '../config.js'
 import { protocolContext } from '../service.js'
 import { decoded, fakeProducer, jsonCodec } from '../test-fakes.js'
@@ -108,6 +110,22 @@ describe('OTLP/gRPC: LogsService/Export', () => {
       expect(e).toMatchObject({ tenant: 'shop', service: 'otel-grpc', host: 'node-9', severity_number: 17, source: 'otlp', key: 'shop/otel-grpc' })
       expect(e.attributes).toMatchObject({ order_id: '42' })
     }
+  })
+
+  it("over TLS (GATEWAY_OTLP_GRPC_TLS), with a client certificate where GATEWAY_TLS_CLIENT_CA_FILE asks for one: the SDK's exporter verifying the gateway", async () => {
+    const certs = await makeCerts()
+    onTestFinished(() => certs.remove())
+    const gw = await listener({ env: { GATEWAY_OTLP_GRPC_TLS: 'true', GATEWAY_TLS_CERT_FILE: certs.certFile, GATEWAY_TLS_KEY_FILE: certs.keyFile, GATEWAY_TLS_CLIENT_CA_FILE: certs.caFile } })
+    const url = `https://localhost:${gw.address.split(':').at(-1)}`
+    const ca = readFileSync(certs.caFile)
+    const withCert = new OTLPLogExporter({ url, credentials: credentials.createSsl(ca, readFileSync(certs.clientKeyFile), readFileSync(certs.clientCertFile)) })
+    expect(await sdkExport(withCert, (logger) => logger.emit({ body: 'exported over tls' }))).toBe(0)
+    // Without the client certificate, and in plain text: refused at the handshake, nothing stored.
+    const noCert = new OTLPLogExporter({ url, credentials: credentials.createSsl(ca), timeoutMillis: 3000 })
+    expect(await sdkExport(noCert, (logger) => logger.emit({ body: 'no client certificate' }))).not.toBe(0)
+    const plain = await call(gw.address, request(['in plain text']))
+    expect(plain.error?.code).toBe(status.UNAVAILABLE)
+    expect(gw.events().map((e) => e.message)).toEqual(['exported over tls'])
   })
 
   it('reports the records it refused in partial_success and stores the others', async () => {

@@ -87,11 +87,14 @@ export async function startOtlpGrpc(ctx: ProtocolContext): Promise<OtlpGrpcListe
       )
     },
   })
+  // TLS (GATEWAY_OTLP_GRPC_TLS) with the gateway's certificate, followed through its reloads (tls.ts).
+  const secure = config.tlsOn.grpc ? ctx.tls?.grpcCredentials() : undefined
+  if (config.tlsOn.grpc && secure === undefined) throw new SluiceError('CONFIG_INVALID', 'GATEWAY_OTLP_GRPC_TLS=true needs GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE')
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${config.host}:${config.otlpGrpcPort}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(new SluiceError('CONFIG_INVALID', `GATEWAY_OTLP_GRPC_PORT ${config.otlpGrpcPort}: ${err.message}`, { cause: err })) : resolve(bound))),
+    server.bindAsync(`${config.host}:${config.otlpGrpcPort}`, secure?.credentials ?? ServerCredentials.createInsecure(), (err, bound) => (err ? reject(new SluiceError('CONFIG_INVALID', `GATEWAY_OTLP_GRPC_PORT ${config.otlpGrpcPort}: ${err.message}`, { cause: err })) : resolve(bound))),
   )
   const address = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
-  log.info({ address }, `OTLP/gRPC listening on ${address}`)
+  log.info({ address }, `OTLP/gRPC listening on ${address}${secure ? ' (TLS)' : ''}`)
   return {
     address,
     close: () =>
@@ -100,6 +103,7 @@ export async function startOtlpGrpc(ctx: ProtocolContext): Promise<OtlpGrpcListe
         const force = setTimeout(() => server.forceShutdown(), 10_000)
         server.tryShutdown(() => {
           clearTimeout(force)
+          secure?.release()
           resolve()
         })
       }),

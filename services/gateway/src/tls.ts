@@ -1,0 +1,227 @@
+// TLS for the gateway's TCP listeners: syslog (RFC 5425), GELF, forward, Beats (and OTLP/gRPC,
+// otlp-grpc.ts). One certificate and key (GATEWAY_TLS_CERT_FILE, GATEWAY_TLS_KEY_FILE) serve every
+// listener switched to TLS; with GATEWAY_TLS_CLIENT_CA_FILE a sender must present a certificate
+// those CAs signed (mutual TLS, the way Beats and Fluent Bit authenticate to Logstash and Fluentd).
+// A listener switched to TLS serves only TLS on its port, as Logstash's beats input with
+// ssl_enabled, Fluentd's in_forward with <transport tls> and rsyslog's imtcp with a TLS driver do.
+// Served natively rather than by a proxy in front so that the allowed sources (*_ALLOWED_SOURCES)
+// and the records' sender addresses stay the senders' own.
+//
+// Certificates are rotated without a restart (cert-manager, ACME renewals): the files are looked
+// at every RELOAD_INTERVAL_MS and, when one changed, read again and handed to every TLS listener
+// for its next connections. Files that do not make a valid pair keep the last good ones serving,
+// logged as an error.
+//
+// A handshake that fails (plain text on a TLS port, no client certificate or one no CA signed, no
+// common protocol version) closes that connection; it is counted by listener
+// (sluice_gateway_tls_handshake_failures_total) and summed up in the log every 10 s.
+import { readFileSync, statSync } from 'node:fs'
+import net from 'node:net'
+import tls from 'node:tls'
+import { ServerCredentials } from '@grpc/grpc-js'
+import type { Logger } from 'pino'
+import { counter } from '@sluice/observability'
+import type { Registry } from '@sluice/observability'
+
+export interface TlsFiles {
+  certFile: string
+  keyFile: string
+  clientCaFile?: string | undefined
+}
+
+/** The listeners that can speak TLS (each one's switch is in the config's `tlsOn`). */
+export type TlsListener = 'syslog' | 'gelf' | 'forward' | 'beats' | 'grpc'
+
+/** How often the files are looked at for a new certificate. */
+export const RELOAD_INTERVAL_MS = 60_000
+/** How often handshake failures are summed up in the log. */
+const REPORT_INTERVAL_MS = 10_000
+
+function readPem(envName: string, file: string): Buffer {
+  try {
+    return readFileSync(file)
+  } catch (err) {
+    throw new Error(`${envName} ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+  }
+}
+
+/** The files' certificate, key and CAs, checked to make a secure context; throws naming the variable and file. */
+export function readTlsFiles(files: TlsFiles): tls.SecureContextOptions {
+  const options: tls.SecureContextOptions = { cert: readPem('GATEWAY_TLS_CERT_FILE', files.certFile), key: readPem('GATEWAY_TLS_KEY_FILE', files.keyFile) }
+  try {
+    tls.createSecureContext(options)
+  } catch (err) {
+    throw new Error(`GATEWAY_TLS_CERT_FILE ${files.certFile} and GATEWAY_TLS_KEY_FILE ${files.keyFile}: not a PEM certificate and its private key (${err instanceof Error ? err.message : String(err)})`, { cause: err })
+  }
+  if (files.clientCaFile !== undefined) {
+    const ca = readPem('GATEWAY_TLS_CLIENT_CA_FILE', files.clientCaFile)
+    // createSecureContext takes text that holds no certificate as no CA at all: every client would be refused.
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`GATEWAY_TLS_CLIENT_CA_FILE ${files.clientCaFile}: holds no PEM certificate`)
+    try {
+      tls.createSecureContext({ ...options, ca })
+    } catch (err) {
+      throw new Error(`GATEWAY_TLS_CLIENT_CA_FILE ${files.clientCaFile}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    }
+    options.ca = ca
+  }
+  return options
+}
+
+/** What is wrong with `files`, or undefined (the configuration's check at start). */
+export function tlsFilesProblem(files: TlsFiles): string | undefined {
+  try {
+    readTlsFiles(files)
+    return undefined
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err)
+  }
+}
+
+/** The files' modification times, to notice a new certificate. */
+function stampOf(files: TlsFiles): string {
+  return [files.certFile, files.keyFile, files.clientCaFile]
+    .filter((f): f is string => f !== undefined)
+    .map((f) => {
+      try {
+        const s = statSync(f)
+        return `${s.mtimeMs}:${s.size}:${s.ino}`
+      } catch {
+        return 'missing'
+      }
+    })
+    .join('|')
+}
+
+/**
+ * gRPC server credentials whose certificate can be replaced while the server runs: grpc-js hands
+ * a new secure context to its listening HTTP/2 servers (as its own certificate providers do).
+ */
+class ReloadableCredentials extends ServerCredentials {
+  constructor(mutual: boolean, options: tls.SecureContextOptions) {
+    super({ requestCert: mutual, rejectUnauthorized: mutual, minVersion: 'TLSv1.2' }, options)
+  }
+
+  update(options: tls.SecureContextOptions): void {
+    this.updateSecureContextOptions(options)
+  }
+
+  _equals(other: ServerCredentials): boolean {
+    return other === this
+  }
+}
+
+/** The gateway's TLS listeners: one certificate for all, reloaded when its files change. */
+export class ListenerTls {
+  readonly #files: TlsFiles
+  readonly #log: Logger
+  readonly #intervalMs: number
+  #options: tls.SecureContextOptions
+  #stamp: string
+  readonly #servers = new Set<tls.Server>()
+  readonly #credentials = new Set<ReloadableCredentials>()
+  #timer: NodeJS.Timeout | undefined
+  readonly #failuresTotal
+  /** Failures since the last summary, by listener: how many, and the last one's sender and reason. */
+  readonly #failures = new Map<TlsListener, { count: number; last: string }>()
+  #reportTimer: NodeJS.Timeout | undefined
+
+  constructor(files: TlsFiles, registry: Registry, log: Logger, opts: { reloadIntervalMs?: number } = {}) {
+    this.#files = files
+    this.#log = log.child({ component: 'tls' })
+    this.#intervalMs = opts.reloadIntervalMs ?? RELOAD_INTERVAL_MS
+    this.#stamp = stampOf(files)
+    this.#options = readTlsFiles(files)
+    this.#failuresTotal = counter(registry, 'sluice_gateway_tls_handshake_failures_total', 'TLS handshakes that failed, by listener (the gateway log says why).', ['listener'])
+  }
+
+  get files(): TlsFiles {
+    return this.#files
+  }
+
+  /** A TLS server for `listener`: `handler` gets each connection once its handshake is done. */
+  server(listener: TlsListener, opts: net.ServerOpts, handler: (socket: net.Socket) => void): tls.Server {
+    const mutual = this.#files.clientCaFile !== undefined
+    const server = tls.createServer({ ...opts, ...this.#options, requestCert: mutual, rejectUnauthorized: mutual, minVersion: 'TLSv1.2' }, handler)
+    server.on('tlsClientError', (err, socket) => this.#failed(listener, err, socket))
+    this.#servers.add(server)
+    server.on('close', () => {
+      this.#servers.delete(server)
+      if (this.#servers.size === 0 && this.#credentials.size === 0) this.#stop()
+    })
+    this.#timer ??= setInterval(() => this.reload(), this.#intervalMs).unref()
+    return server
+  }
+
+  /** Server credentials for OTLP/gRPC with this certificate (and client CAs), following its reloads; `release` when the server closed. */
+  grpcCredentials(): { credentials: ServerCredentials; release(): void } {
+    const credentials = new ReloadableCredentials(this.#files.clientCaFile !== undefined, this.#options)
+    this.#credentials.add(credentials)
+    this.#timer ??= setInterval(() => this.reload(), this.#intervalMs).unref()
+    return {
+      credentials,
+      release: () => {
+        this.#credentials.delete(credentials)
+        if (this.#servers.size === 0 && this.#credentials.size === 0) this.#stop()
+      },
+    }
+  }
+
+  /**
+   * Reads the files again if they changed since they were last read, and gives the listeners the
+   * new certificate; true when it did. Files that fail keep the current certificate (logged), and
+   * are read again once they change again.
+   */
+  reload(): boolean {
+    const stamp = stampOf(this.#files)
+    if (stamp === this.#stamp) return false
+    this.#stamp = stamp
+    let options: tls.SecureContextOptions
+    try {
+      options = readTlsFiles(this.#files)
+    } catch (err) {
+      this.#log.error({ err }, 'tls: the certificate files changed but cannot be used; the last good certificate keeps serving')
+      return false
+    }
+    this.#options = options
+    for (const server of this.#servers) server.setSecureContext(options)
+    for (const credentials of this.#credentials) credentials.update(options)
+    this.#log.info({ certFile: this.#files.certFile }, 'tls: certificate reloaded')
+    return true
+  }
+
+  #failed(listener: TlsListener, err: Error, socket: tls.TLSSocket): void {
+    this.#failuresTotal.inc({ listener })
+    const reason = (err as { code?: string }).code ?? err.message
+    this.#log.debug({ err, listener, from: `${socket.remoteAddress}:${socket.remotePort}` }, 'tls handshake failed')
+    const f = this.#failures.get(listener) ?? { count: 0, last: '' }
+    f.count++
+    f.last = `from ${socket.remoteAddress}:${socket.remotePort}: ${reason}`
+    this.#failures.set(listener, f)
+    this.#reportTimer ??= setTimeout(() => this.#report(), REPORT_INTERVAL_MS).unref()
+  }
+
+  #report(): void {
+    this.#reportTimer = undefined
+    for (const [listener, f] of this.#failures) this.#log.warn({ listener, failures: f.count }, `tls: ${f.count} ${listener} handshake(s) failed in ${REPORT_INTERVAL_MS / 1000} s; the last ${f.last}`)
+    this.#failures.clear()
+  }
+
+  #stop(): void {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    if (this.#reportTimer !== undefined) {
+      clearTimeout(this.#reportTimer)
+      this.#report()
+    }
+  }
+}
+
+/**
+ * A TCP server for `listener`: TLS (with `tls`) where the configuration switches that listener to
+ * it, plain otherwise. `handler` gets each connection ready to read (after the handshake).
+ */
+export function tcpServer(on: Readonly<Record<TlsListener, boolean>>, tls: ListenerTls | undefined, listener: TlsListener, opts: net.ServerOpts, handler: (socket: net.Socket) => void): net.Server {
+  if (!on[listener]) return net.createServer(opts, handler)
+  if (tls === undefined) throw new Error(`${listener}: switched to TLS without a certificate`)
+  return tls.server(listener, opts, handler)
+}
