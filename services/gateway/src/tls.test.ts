@@ -213,6 +213,25 @@ describe('listeners over TLS', () => {
   })
 })
 
+describe('handshake timeout', () => {
+  it('closes a connection that does not complete its handshake in time, counted', async () => {
+    const registry = createRegistry({ defaultMetrics: false })
+    const listenerTls = new ListenerTls({ certFile: certs.certFile, keyFile: certs.keyFile }, registry, pino({ level: 'silent' }), { handshakeTimeoutMs: 200 })
+    let served = 0
+    const server = listenerTls.server('gelf', {}, () => void served++)
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())))
+    // Connected, and silent: closed by the gateway (a test timeout otherwise), never served.
+    const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1')
+    onTestFinished(() => void socket.destroy())
+    socket.on('error', () => {})
+    await new Promise((resolve) => socket.on('close', resolve))
+    expect(served).toBe(0)
+    expect(await failures(registry, 'gelf')).toBe(1)
+  })
+})
+
 describe('certificate reload', () => {
   it('serves a renewed certificate to new connections, and keeps the last good one when the files are broken', async () => {
     const own = await makeCerts('Reload CA')

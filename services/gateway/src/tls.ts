@@ -34,6 +34,8 @@ export type TlsListener = 'syslog' | 'gelf' | 'forward' | 'beats' | 'grpc'
 
 /** How often the files are looked at for a new certificate. */
 export const RELOAD_INTERVAL_MS = 60_000
+/** How long a connection may take to complete its handshake (Node's default is two minutes: a slot held by a sender that never speaks). */
+const HANDSHAKE_TIMEOUT_MS = 10_000
 /** How often handshake failures are summed up in the log. */
 const REPORT_INTERVAL_MS = 10_000
 
@@ -115,6 +117,7 @@ export class ListenerTls {
   readonly #files: TlsFiles
   readonly #log: Logger
   readonly #intervalMs: number
+  readonly #handshakeTimeoutMs: number
   #options: tls.SecureContextOptions
   #stamp: string
   readonly #servers = new Set<tls.Server>()
@@ -125,10 +128,11 @@ export class ListenerTls {
   readonly #failures = new Map<TlsListener, { count: number; last: string }>()
   #reportTimer: NodeJS.Timeout | undefined
 
-  constructor(files: TlsFiles, registry: Registry, log: Logger, opts: { reloadIntervalMs?: number } = {}) {
+  constructor(files: TlsFiles, registry: Registry, log: Logger, opts: { reloadIntervalMs?: number; handshakeTimeoutMs?: number } = {}) {
     this.#files = files
     this.#log = log.child({ component: 'tls' })
     this.#intervalMs = opts.reloadIntervalMs ?? RELOAD_INTERVAL_MS
+    this.#handshakeTimeoutMs = opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS
     this.#stamp = stampOf(files)
     this.#options = readTlsFiles(files)
     this.#failuresTotal = counter(registry, 'sluice_gateway_tls_handshake_failures_total', 'TLS handshakes that failed, by listener (the gateway log says why).', ['listener'])
@@ -141,7 +145,7 @@ export class ListenerTls {
   /** A TLS server for `listener`: `handler` gets each connection once its handshake is done. */
   server(listener: TlsListener, opts: net.ServerOpts, handler: (socket: net.Socket) => void): tls.Server {
     const mutual = this.#files.clientCaFile !== undefined
-    const server = tls.createServer({ ...opts, ...this.#options, requestCert: mutual, rejectUnauthorized: mutual, minVersion: 'TLSv1.2' }, handler)
+    const server = tls.createServer({ ...opts, ...this.#options, requestCert: mutual, rejectUnauthorized: mutual, minVersion: 'TLSv1.2', handshakeTimeout: this.#handshakeTimeoutMs }, handler)
     server.on('tlsClientError', (err, socket) => this.#failed(listener, err, socket))
     this.#servers.add(server)
     server.on('close', () => {
@@ -190,6 +194,8 @@ export class ListenerTls {
   }
 
   #failed(listener: TlsListener, err: Error, socket: tls.TLSSocket): void {
+    // A handshake that timed out is not ended by Node once the server listens for its errors.
+    socket.destroy()
     this.#failuresTotal.inc({ listener })
     const reason = (err as { code?: string }).code ?? err.message
     this.#log.debug({ err, listener, from: `${socket.remoteAddress}:${socket.remotePort}` }, 'tls handshake failed')
