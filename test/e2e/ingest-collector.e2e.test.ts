@@ -1,7 +1,8 @@
 // The real OpenTelemetry Collector in front of the real pipeline: README tells Collector users to
 // point an otlphttp or a gRPC otlp exporter at the gateway, and this suite is what keeps that true. The Collector
-// is built from the upstream Go modules (test/shippers/otelcol, by test/shippers/build-otelcol.sh:
-// minutes cold, seconds from Go's build cache) and run as a child process with a generated config.
+// is built from the upstream Go modules (test/shippers/otelcol, by test/shippers/build-go.sh:
+// minutes cold, seconds from Go's build cache) and run as a child process with a generated config
+// (test/infra/collector.ts).
 //   - otlp receiver → batch → otlphttp exporter, as protobuf and as JSON (gzip-compressed, the
 //     exporter's default), as protobuf compressed with zstd, snappy, framed snappy, zlib and lz4, and
 //     → the gRPC otlp exporter (OTLP/gRPC, GATEWAY_OTLP_GRPC_PORT): what
@@ -11,24 +12,20 @@
 //     Collector, arrive as records of the service the config names.
 // The contrib elasticsearch exporter is not built (the Go module proxy serves no version of it),
 // so the Collector's Elasticsearch path is not covered here.
-import { execFile, spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { promisify } from 'node:util'
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api'
 import { SeverityNumber } from '@opentelemetry/api-logs'
 import { OTLPLogExporter as ProtoExporter } from '@opentelemetry/exporter-logs-otlp-proto'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs'
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs'
-import { stringify } from 'yaml'
-import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import { ERROR_LINE, TELEMETRY, buildCollector, delivered, startCollector, stopCollectors } from '../infra/collector.js'
 import { queryLogs } from '../infra/logs.js'
 import type { StoredLog } from '../infra/logs.js'
-import { isolation, startSluice, waitFor } from '../infra/sluice.js'
-import { REPO_ROOT } from '../infra/providers.js'
+import { isolation, startSluice } from '../infra/sluice.js'
 import { freePort } from '../infra/ports.js'
 
 type ExportResult = Parameters<Parameters<LogRecordExporter['export']>[1]>[0]
@@ -36,80 +33,6 @@ type ExportResult = Parameters<Parameters<LogRecordExporter['export']>[1]>[0]
 const SUCCESS = 0
 
 const logsOf = (queryApi: string, service: string, tenant: string): Promise<StoredLog[]> => queryLogs(queryApi, { service, tenant, limit: '100' })
-
-/** The Collector's console log line for a message at level error (zap's console encoding). */
-const ERROR_LINE = /^\S+\terror\t.*$/m
-/** What the Collector logs once every pipeline runs. */
-const READY = 'Everything is ready'
-
-let collectorBin = ''
-const running = new Set<ChildProcess>()
-
-interface Collector {
-  /** Everything the Collector logged so far (it logs to stderr). */
-  stderr: () => string
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  running.delete(child)
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  // SIGTERM lets the Collector flush its batch and queue; a Collector stuck on a dead gateway gets SIGKILL.
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-  await exited
-  clearTimeout(timer)
-}
-
-/**
- * Runs the Collector on `config` (written as YAML to a temp dir) until the test finishes; resolves
- * once its pipelines run. Its log is printed when the test fails.
- */
-async function startCollector(config: Record<string, unknown>): Promise<Collector> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'sluice-otelcol-'))
-  const file = path.join(dir, 'config.yaml')
-  writeFileSync(file, stringify(config))
-  const child = spawn(collectorBin, [`--config=file:${file}`], { stdio: ['ignore', 'ignore', 'pipe'] })
-  running.add(child)
-  let stderr = ''
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
-  onTestFinished(async () => {
-    await stop(child)
-    rmSync(dir, { recursive: true, force: true })
-  })
-  onTestFailed(() => console.error(`sluice-otelcol on\n${stringify(config)}\nlogged:\n${stderr}`))
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the Collector was not ready in 30 s: ${stderr.slice(-3000)}`)), 30_000)
-    child.stderr!.on('data', () => {
-      if (!stderr.includes(READY)) return
-      clearTimeout(timer)
-      resolve()
-    })
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer)
-      reject(new Error(`the Collector exited with ${code ?? signal}: ${stderr.slice(-3000)}`))
-    })
-  })
-  return { stderr: () => stderr }
-}
-
-/**
- * The records `read` returns once there are `n` — or, as soon as the Collector logs an error (it
- * gave up on a request, say), that error rather than a wait until the timeout.
- */
-async function delivered(collector: Collector, what: string, read: () => Promise<StoredLog[]>, n: number): Promise<StoredLog[]> {
-  const result = await waitFor(what, async () => {
-    const failed = ERROR_LINE.exec(collector.stderr())
-    if (failed) return new Error(`the Collector logged an error: ${failed[0]}`)
-    const logs = await read()
-    return logs.length >= n ? logs : undefined
-  }).catch((err: unknown) => new Error(`${String(err)}; the Collector logged: ${collector.stderr().slice(-3000)}`))
-  if (result instanceof Error) throw result
-  return result
-}
-
-/** The Collector's own metrics server listens on :8888 by default; parallel Collectors would collide. */
-const TELEMETRY = { metrics: { level: 'none' } }
 
 // A recent event time (older ones would fall outside the table's TTL), with nanoseconds a
 // millisecond clock could not have produced.
@@ -135,16 +58,10 @@ const OTLP_CASES = [
 
 describe('OpenTelemetry Collector → gateway end to end', () => {
   beforeAll(async () => {
-    const { stdout } = await promisify(execFile)('bash', [path.join(REPO_ROOT, 'test/shippers/build-otelcol.sh')], { maxBuffer: 16 * 1024 * 1024 }).catch((err: unknown) => {
-      const e = err as { stderr?: string }
-      throw new Error(`building the Collector failed: ${e.stderr?.slice(-4000) ?? String(err)}`)
-    })
-    collectorBin = stdout.trim().split('\n').at(-1)!
+    await buildCollector()
   }, 600_000)
 
-  afterAll(async () => {
-    await Promise.all([...running].map(stop))
-  })
+  afterAll(stopCollectors)
 
   it.for(OTLP_CASES)('delivers what the JS SDK sends to its otlp receiver through the $exporter exporter as $name, every field as sent', async (c) => {
     const grpcPort = c.grpc ? await freePort() : 0

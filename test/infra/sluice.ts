@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { inject, onTestFinished } from 'vitest'
+import { afterAll, beforeAll, inject, onTestFinished } from 'vitest'
 import { createKafka } from '@sluice/kafka'
 import { startRuntime } from '@sluice/runner'
 import type { Runtime, Target } from '@sluice/runner'
@@ -107,6 +107,31 @@ export async function startSluice(targets: Target[], iso: Isolation): Promise<Ru
   const runtime = await startRuntime({ targets, env: iso.env, logger: createLogger({ level: 'warn' }) })
   onTestFinished(() => runtime.close())
   return runtime
+}
+
+/**
+ * One runtime for every test of the describe block that calls this while it is collected (as
+ * startSluice is one for a test): started before its first test on an isolation of its own, with
+ * `extra` read then (so it may use what an earlier beforeAll made), closed after its last test, its
+ * data directory and topics removed then. The returned function gives the tests the runtime.
+ */
+export function sharedSluice(targets: Target[], extra: () => Record<string, string> | Promise<Record<string, string>>): () => Runtime {
+  let runtime: Runtime | undefined
+  let iso: Isolation | undefined
+  beforeAll(async () => {
+    iso = isolationOn(inject('infra'), await extra())
+    runtime = await startRuntime({ targets, env: iso.env, logger: createLogger({ level: 'warn' }) })
+  })
+  afterAll(async () => {
+    await runtime?.close()
+    if (iso === undefined) return
+    rmSync(iso.dataDir, { recursive: true, force: true })
+    await dropTopics(inject('infra'), iso.topicPrefix)
+  })
+  return () => {
+    if (runtime === undefined) throw new Error('the shared Sluice runtime did not start (its beforeAll failed)')
+    return runtime
+  }
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 200): Promise<T> {

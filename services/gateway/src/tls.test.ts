@@ -146,6 +146,8 @@ describe('listeners over TLS', () => {
     onTestFinished(() => beats.close())
     expect(beats.address).toBe(`127.0.0.1:${port}`)
     const socket = await connectTls(port)
+    // Beats reads its acknowledgements: TLS 1.3.
+    expect(socket.getProtocol()).toBe('TLSv1.3')
     socket.write(beatsWindow('over tls'))
     const [ack] = (await once(socket, 'data')) as [Buffer]
     expect(ack.toString('latin1', 0, 2)).toBe('2A')
@@ -154,6 +156,12 @@ describe('listeners over TLS', () => {
     // Lumberjack in plain text on the TLS port: no ACK, the connection closed, nothing stored.
     expect(await plainAttempt(port, beatsWindow('in plain text'))).toHaveLength(0)
     await until(() => messages(fake).length === 1)
+    expect(await failures(registry, 'beats')).toBe(1)
+    // A TCP check that connects and closes (a load balancer's): no failure.
+    const probe = net.connect(port, '127.0.0.1')
+    await once(probe, 'connect')
+    probe.destroy()
+    await new Promise((r) => setTimeout(r, 100))
     expect(await failures(registry, 'beats')).toBe(1)
   })
 
@@ -168,8 +176,11 @@ describe('listeners over TLS', () => {
     // RFC 5425 frames a message with its length (octet counting).
     const line = '<11>1 2026-12-07T10:00:00.000Z web-1 checkout 42 - - card declined over tls'
     const s = await connectTls(syslogPort)
+    // Senders that never read get TLS 1.2: no session tickets after the handshake left unread.
+    expect(s.getProtocol()).toBe('TLSv1.2')
     s.end(`${Buffer.byteLength(line)} ${line}`)
     const g = await connectTls(gelfPort)
+    expect(g.getProtocol()).toBe('TLSv1.2')
     g.end(`${JSON.stringify({ version: '1.1', host: 'web-2', short_message: 'gelf over tls' })}\0`)
     await until(() => messages(fake).length === 2)
     expect(messages(fake).sort()).toEqual(['card declined over tls', 'gelf over tls'])
@@ -191,7 +202,7 @@ describe('listeners over TLS', () => {
 
   it('mutual TLS: only a client certificate the CA signed gets through', async () => {
     const port = await freePort()
-    const { ctx, fake, registry } = context({ ...files(), GATEWAY_TLS_CLIENT_CA_FILE: certs.caFile, BEATS_TLS: 'true', BEATS_PORT: String(port) })
+    const { ctx, fake, registry, lines } = context({ ...files(), GATEWAY_TLS_CLIENT_CA_FILE: certs.caFile, BEATS_TLS: 'true', BEATS_PORT: String(port) })
     const beats = (await startBeats(ctx))!
     onTestFinished(() => beats.close())
     // Without a certificate, and with one another CA signed: the handshake fails (TLS 1.3 tells the client at its first read).
@@ -205,6 +216,11 @@ describe('listeners over TLS', () => {
       await closed
     }
     expect(await failures(registry, 'beats')).toBe(2)
+    // Each refusal told with its reason (the sender's address where the connection still had one).
+    const reasons = lines.filter((l) => l.msg === 'tls handshake failed').map((l) => l.reason)
+    expect(reasons).toHaveLength(2)
+    expect(reasons[0]).toMatch(/^ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE$/)
+    expect(reasons[1]).toMatch(/^client certificate refused: UNABLE_TO_VERIFY_LEAF_SIGNATURE$/)
     const socket = await connectTls(port, { certFile: certs.clientCertFile, keyFile: certs.clientKeyFile })
     socket.write(beatsWindow('with a client certificate'))
     const [ack] = (await once(socket, 'data')) as [Buffer]

@@ -13,8 +13,9 @@
 // logged as an error.
 //
 // A handshake that fails (plain text on a TLS port, no client certificate or one no CA signed, no
-// common protocol version) closes that connection; it is counted by listener
-// (sluice_gateway_tls_handshake_failures_total) and summed up in the log every 10 s.
+// common protocol version, none within 10 s) closes that connection; it is counted by listener
+// (sluice_gateway_tls_handshake_failures_total) and summed up in the log every 10 s, with the
+// sender and the reason. A connection closed before any handshake (a TCP health check) is not.
 import { readFileSync, statSync } from 'node:fs'
 import net from 'node:net'
 import tls from 'node:tls'
@@ -142,11 +143,30 @@ export class ListenerTls {
     return this.#files
   }
 
-  /** A TLS server for `listener`: `handler` gets each connection once its handshake is done. */
+  /**
+   * A TLS server for `listener`: `handler` gets each connection once its handshake is done (and,
+   * with client CAs, its certificate accepted). Syslog and GELF senders never read, so their
+   * listeners stop at TLS 1.2: TLS 1.3 sends session tickets after the handshake, and a sender
+   * that closes with them unread makes its kernel reset the connection, dropping what it had not
+   * sent yet (pygelf lost records so; OpenSSL's issue 7948).
+   */
   server(listener: TlsListener, opts: net.ServerOpts, handler: (socket: net.Socket) => void): tls.Server {
     const mutual = this.#files.clientCaFile !== undefined
-    const server = tls.createServer({ ...opts, ...this.#options, requestCert: mutual, rejectUnauthorized: mutual, minVersion: 'TLSv1.2', handshakeTimeout: this.#handshakeTimeoutMs }, handler)
-    server.on('tlsClientError', (err, socket) => this.#failed(listener, err, socket))
+    const maxVersion = listener === 'syslog' || listener === 'gelf' ? 'TLSv1.2' : 'TLSv1.3'
+    const server = tls.createServer({ ...opts, ...this.#options, requestCert: mutual, rejectUnauthorized: mutual, minVersion: 'TLSv1.2', maxVersion, handshakeTimeout: this.#handshakeTimeoutMs }, handler)
+    server.on('tlsClientError', (err, socket) => {
+      // A client certificate no CA signed: Node ends the connection after the handshake, and
+      // leaves the reason (a sender without one gets OpenSSL's "certificate required" alert).
+      if (socket.authorizationError) return this.#failed(listener, socket, `client certificate refused: ${String(socket.authorizationError)}`)
+      const code = (err as { code?: string }).code
+      // A connection closed before its handshake (a load balancer's or a probe's TCP check) is no failure.
+      if (code === 'ECONNRESET' && socket.remoteAddress === undefined) {
+        socket.destroy()
+        this.#log.debug({ listener }, 'tls: a connection closed before its handshake')
+        return
+      }
+      this.#failed(listener, socket, code ?? err.message)
+    })
     this.#servers.add(server)
     server.on('close', () => {
       this.#servers.delete(server)
@@ -193,15 +213,16 @@ export class ListenerTls {
     return true
   }
 
-  #failed(listener: TlsListener, err: Error, socket: tls.TLSSocket): void {
+  #failed(listener: TlsListener, socket: tls.TLSSocket, reason: string): void {
+    // (Gone once the connection closed, as after a refused client certificate.)
+    const from = socket.remoteAddress === undefined ? 'a closed connection' : `${socket.remoteAddress}:${socket.remotePort}`
     // A handshake that timed out is not ended by Node once the server listens for its errors.
     socket.destroy()
     this.#failuresTotal.inc({ listener })
-    const reason = (err as { code?: string }).code ?? err.message
-    this.#log.debug({ err, listener, from: `${socket.remoteAddress}:${socket.remotePort}` }, 'tls handshake failed')
+    this.#log.debug({ listener, from, reason }, 'tls handshake failed')
     const f = this.#failures.get(listener) ?? { count: 0, last: '' }
     f.count++
-    f.last = `from ${socket.remoteAddress}:${socket.remotePort}: ${reason}`
+    f.last = `from ${from}: ${reason}`
     this.#failures.set(listener, f)
     this.#reportTimer ??= setTimeout(() => this.#report(), REPORT_INTERVAL_MS).unref()
   }

@@ -5,10 +5,18 @@
 // frame when compressed) and waits until the server has ACKed the window's last sequence number.
 // The flags are the output's options:
 //
-//	-addr      hosts: ["host:port"]   the Beats listener to dial (plain TCP, no TLS)
-//	-batch     bulk_max_size          events a Send call, one window each (libbeat's default is 2048)
-//	-compress  compression_level      zlib level 0-9 of the window, 0 for none (libbeat's default is 3)
-//	-timeout   timeout                dial, write and ACK-read deadline (libbeat's default is 30s)
+//	-addr      hosts: ["host:port"]            the Beats listener to dial (plain TCP unless -tls-ca)
+//	-batch     bulk_max_size                   events a Send call, one window each (libbeat's default is 2048)
+//	-compress  compression_level               zlib level 0-9 of the window, 0 for none (libbeat's default is 3)
+//	-timeout   timeout                         dial, write and ACK-read deadline (libbeat's default is 30s)
+//	-tls-ca    ssl.certificate_authorities     PEM CAs to verify the server with: TLS when set, the server's
+//	                                           certificate checked for the host of -addr (ssl.verification_mode: full)
+//	-tls-cert  ssl.certificate                 PEM client certificate presented to the server (mutual TLS), with -tls-key
+//	-tls-key   ssl.key                         its PEM private key
+//
+// Over TLS the protocol is go-lumber's all the same: libbeat's logstash output hands the client a
+// connection its transport dialed with TLS (the output's ssl.* settings), as this hands it one from
+// crypto/tls through SyncDialWith.
 //
 // Input: one JSON object a line on stdin, each an event sent as is (a libbeat event is an object
 // with @timestamp, @metadata, message, host, agent, ecs, log, input, fields…); numbers keep their
@@ -24,9 +32,12 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -44,18 +55,64 @@ func encode(event interface{}) ([]byte, error) {
 	return bytes.TrimSuffix(out.Bytes(), []byte("\n")), nil
 }
 
+// tlsConfig trusts the CAs of caFile and, given certFile and keyFile, presents that client certificate.
+func tlsConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no PEM certificate", caFile)
+	}
+	config := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	if certFile != "" {
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, err
+		}
+		config.Certificates = []tls.Certificate{pair}
+	}
+	return config, nil
+}
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:5044", "Beats listener host:port")
 	batch := flag.Int("batch", 100, "events a Send call (one window each)")
 	compress := flag.Int("compress", 3, "zlib compression level 0-9, 0 for none")
 	timeout := flag.Duration("timeout", 30*time.Second, "dial, write and ACK-read timeout")
+	tlsCA := flag.String("tls-ca", "", "PEM CA certificates to verify the server with; TLS when set")
+	tlsCert := flag.String("tls-cert", "", "PEM client certificate to present (mutual TLS), with -tls-key")
+	tlsKey := flag.String("tls-key", "", "PEM private key of -tls-cert")
 	flag.Parse()
 	if *batch < 1 {
 		fmt.Fprintln(os.Stderr, "-batch must be at least 1")
 		os.Exit(2)
 	}
+	if (*tlsCert == "") != (*tlsKey == "") || (*tlsCert != "" && *tlsCA == "") {
+		fmt.Fprintln(os.Stderr, "-tls-cert and -tls-key go together, and with -tls-ca")
+		os.Exit(2)
+	}
 
-	client, err := v2.SyncDial(*addr, v2.Timeout(*timeout), v2.CompressionLevel(*compress), v2.JSONEncoder(encode))
+	dialer := &net.Dialer{Timeout: *timeout}
+	dial := dialer.Dial
+	if *tlsCA != "" {
+		config, err := tlsConfig(*tlsCA, *tlsCert, *tlsKey)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		// The handshake is done here; with TLS 1.3 a server refusing the client's certificate says so
+		// only after it, and the first ACK read returns its alert.
+		dial = func(network, address string) (net.Conn, error) {
+			conn, err := tls.DialWithDialer(dialer, network, address, config)
+			if err != nil {
+				return nil, err
+			}
+			return conn, nil
+		}
+	}
+	client, err := v2.SyncDialWith(dial, *addr, v2.Timeout(*timeout), v2.CompressionLevel(*compress), v2.JSONEncoder(encode))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -6,6 +6,11 @@
 //	-subsecond  fluentd-sub-second-precision  SubSecondPrecision: EventTime (ext type 0) instead of seconds
 //	-async      fluentd-async                 Async: records queued and sent by a goroutine, Close drains
 //	-socket     fluentd-address=unix://…      FluentNetwork "unix": the Unix socket at this path, not host:port
+//	-tls        (the library's own)           FluentNetwork "tls": TLS to host:port, the server verified
+//
+// Over TLS the library verifies the server's certificate against the system's roots (it has no CA
+// option, and no client certificate either); Go reads them from the file SSL_CERT_FILE names, which
+// is how a test's CA gets trusted. TlsInsecureSkipVerify stays off.
 //
 // The library speaks Message mode only ([tag, time, record, option], option `{}` without -ack) and
 // has no shared-key handshake.
@@ -43,7 +48,12 @@ func main() {
 	subsecond := flag.Bool("subsecond", false, "SubSecondPrecision (EventTime)")
 	async := flag.Bool("async", false, "Async")
 	socket := flag.String("socket", "", "a Unix socket's path to send to instead of host:port")
+	useTLS := flag.Bool("tls", false, "TLS to host:port (the CA from SSL_CERT_FILE)")
 	flag.Parse()
+	if *useTLS && *socket != "" {
+		fmt.Fprintln(os.Stderr, "-tls and -socket: one or the other")
+		os.Exit(2)
+	}
 
 	// Async reports each record's outcome through the callback only.
 	var mu sync.Mutex
@@ -57,6 +67,8 @@ func main() {
 	network := "tcp"
 	if *socket != "" {
 		network = "unix"
+	} else if *useTLS {
+		network = "tls"
 	}
 	logger, err := fluent.New(fluent.Config{
 		FluentNetwork:      network,
