@@ -42,6 +42,7 @@ export interface GatewayDeps extends Pick<BaseDeps, 'logger' | 'registry' | 'che
 export function protocolContext(config: Config, deps: GatewayDeps): ProtocolContext {
   const log = deps.logger.child({ service: 'gateway' })
   const tls = config.tls === undefined ? undefined : new ListenerTls(config.tls, deps.registry, log)
+  if (tls !== undefined && !Object.values(config.tlsOn).some(Boolean)) log.warn('GATEWAY_TLS_CERT_FILE is set but no listener is switched to TLS (SYSLOG_TCP_TLS, GELF_TCP_TLS, FORWARD_TLS, BEATS_TLS, GATEWAY_OTLP_GRPC_TLS): every port speaks plain text')
   return { config, ingest: createIngest(config, { ...deps, tenants: deps.security?.tenants }), log, registry: deps.registry, checks: deps.checks, security: deps.security, tls, tenantOf: tenantRule(config) }
 }
 

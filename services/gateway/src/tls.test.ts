@@ -22,7 +22,8 @@ import { startGelf } from './gelf.js'
 import type { ProtocolContext } from './protocol.js'
 import { tenantRule } from './protocol.js'
 import { startSyslog } from './syslog.js'
-import { fakeIngest } from './test-fakes.js'
+import { protocolContext } from './service.js'
+import { fakeIngest, fakeProducer, jsonCodec } from './test-fakes.js'
 import { ListenerTls } from './tls.js'
 
 let certs: TestCerts
@@ -60,6 +61,18 @@ describe('TLS configuration', () => {
     // The key of another certificate.
     expect(configError({ ...files(), GATEWAY_TLS_KEY_FILE: certs.clientKeyFile })).toMatch(/^GATEWAY_TLS_CERT_FILE .* and GATEWAY_TLS_KEY_FILE .*: not a PEM certificate and its private key \(.*key values mismatch/)
     expect(configError({ ...files(), GATEWAY_TLS_CLIENT_CA_FILE: certs.keyFile })).toBe(`GATEWAY_TLS_CLIENT_CA_FILE ${certs.keyFile}: holds no PEM certificate`)
+  })
+
+  it('warns when a certificate is given but no listener is switched to TLS', () => {
+    const warned = (env: Record<string, string>) => {
+      const lines: Array<Record<string, unknown>> = []
+      const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) })
+      protocolContext(loadConfig({ TOPIC_LOGS_RAW: 'raw', ...env }), { logger, registry: createRegistry({ defaultMetrics: false }), checks: {}, producer: fakeProducer(), codec: jsonCodec })
+      return lines.map((l) => l.msg)
+    }
+    expect(warned(files())).toEqual(['GATEWAY_TLS_CERT_FILE is set but no listener is switched to TLS (SYSLOG_TCP_TLS, GELF_TCP_TLS, FORWARD_TLS, BEATS_TLS, GATEWAY_OTLP_GRPC_TLS): every port speaks plain text'])
+    expect(warned({ ...files(), GELF_TCP_TLS: 'true' })).toEqual([])
+    expect(warned({})).toEqual([])
   })
 
   it('gives the files and the switches to the listeners', () => {
