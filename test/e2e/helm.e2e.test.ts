@@ -50,7 +50,7 @@ interface K8sObject {
     maxReplicaCount?: number
     scaleTargetRef?: { name: string }
     triggers?: { type: string; metadata: Record<string, string> }[]
-    endpoints?: { port: string; path: string }[]
+    endpoints?: { port: string; path: string; scheme?: string }[]
   }
 }
 interface Report {
@@ -123,7 +123,8 @@ describe('Helm chart', () => {
       expect(reports[set].summary, set).toEqual({ valid: rendered[set].length, invalid: 0, errors: 0, skipped: 0 })
     }
     // The custom resources were checked against their schemas, not skipped.
-    expect(objects('scaled', 'ServiceMonitor')).toHaveLength(1)
+    // (The scaled set's gateway serves HTTPS: a ServiceMonitor of its own.)
+    expect(objects('scaled', 'ServiceMonitor')).toHaveLength(2)
     expect(objects('scaled', 'ScaledObject').length).toBeGreaterThan(0)
   })
 
@@ -136,9 +137,11 @@ describe('Helm chart', () => {
       expect(c.args).toEqual(['run', '--target', m.name])
       expect(c.ports.find((p) => p.name === 'http')?.containerPort, m.name).toBe(m.port.default)
       expect(containerEnv('scaled', c)[m.port.env], m.name).toBe(String(m.port.default))
-      expect(c.startupProbe.httpGet, m.name).toEqual({ path: '/healthz', port: 'http' })
-      expect(c.livenessProbe.httpGet, m.name).toEqual({ path: '/healthz', port: 'http' })
-      expect(c.readinessProbe.httpGet, m.name).toEqual({ path: '/readyz', port: 'http' })
+      // The scaled set's gateway serves HTTPS (targets.gateway.tls.listeners.http): probed over it.
+      const scheme = m.name === 'gateway' ? { scheme: 'HTTPS' } : {}
+      expect(c.startupProbe.httpGet, m.name).toEqual({ path: '/healthz', port: 'http', ...scheme })
+      expect(c.livenessProbe.httpGet, m.name).toEqual({ path: '/healthz', port: 'http', ...scheme })
+      expect(c.readinessProbe.httpGet, m.name).toEqual({ path: '/readyz', port: 'http', ...scheme })
       for (const k of ['requests', 'limits'] as const) expect(Object.keys(c.resources[k] ?? {}).sort(), `${m.name} ${k}`).toEqual(['cpu', 'memory'])
       const svc = named('scaled', 'Service', `sluice-${m.name}`)!
       expect(svc.spec.ports!.find((p) => p.name === 'http')?.port, m.name).toBe(m.port.default)
@@ -239,14 +242,19 @@ describe('Helm chart', () => {
   })
 
   it('scrapes /metrics of every process once with the ServiceMonitor', () => {
-    const sm = objects('scaled', 'ServiceMonitor')[0]!
-    expect(sm.spec.endpoints).toEqual([expect.objectContaining({ port: 'http', path: '/metrics' })])
-    const selected = (set: SetName) =>
+    const [sm, https] = objects('scaled', 'ServiceMonitor')
+    expect(sm!.spec.endpoints).toEqual([expect.objectContaining({ port: 'http', path: '/metrics' })])
+    expect(sm!.spec.endpoints?.[0]?.scheme).toBeUndefined()
+    const selectedBy = (set: SetName, monitor: typeof sm) =>
       objects(set, 'Service')
-        .filter((s) => Object.entries(sm.spec.selector!.matchLabels).every(([k, v]) => s.metadata.labels?.[k] === v))
+        .filter((s) => Object.entries(monitor!.spec.selector!.matchLabels).every(([k, v]) => s.metadata.labels?.[k] === v))
         .map((s) => s.metadata.name)
         .sort()
-    expect(selected('scaled')).toEqual(MODULES.map((m) => `sluice-${m.name}`).sort())
+    const selected = (set: SetName) => selectedBy(set, sm)
+    // The scaled set's gateway serves HTTPS: its own ServiceMonitor scrapes it over HTTPS, the other none.
+    expect(https!.spec.endpoints).toEqual([expect.objectContaining({ port: 'http', path: '/metrics', scheme: 'https' })])
+    expect(selectedBy('scaled', https)).toEqual(['sluice-gateway'])
+    expect([...selected('scaled'), ...selectedBy('scaled', https)].sort()).toEqual(MODULES.map((m) => `sluice-${m.name}`).sort())
     // Embedded: the query API is the sink's process, already scraped.
     expect(selected('default')).toEqual(MODULES.filter((m) => m.name !== 'query-api').map((m) => `sluice-${m.name}`).sort())
   })

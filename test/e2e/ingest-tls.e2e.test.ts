@@ -7,7 +7,8 @@
 //     (test/shippers/fluent-go) → FORWARD_TLS;
 //   - the OpenTelemetry Collector's gRPC otlp exporter with tls.ca_file (test/shippers/otelcol) →
 //     GATEWAY_OTLP_GRPC_TLS.
-// One Sluice serves the five and asks for no client certificate; a plain-text Beats client on its
+//   - the Elasticsearch client's bulk over HTTPS → GATEWAY_HTTP_TLS.
+// One Sluice serves the six and asks for no client certificate; a plain-text Beats client on its
 // TLS port is refused, stores nothing and is counted (sluice_gateway_tls_handshake_failures_total).
 // A second asks for client certificates (GATEWAY_TLS_CLIENT_CA_FILE): go-lumber, syslog-ng, pygelf
 // and the Collector presenting the one the test CA signed are stored; go-lumber without one, and
@@ -18,10 +19,12 @@
 // services/gateway/src/tls.test.ts's.
 import { execFile, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import https from 'node:https'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import { Client as EsClient } from '@elastic/elasticsearch'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { makeCerts } from '../infra/certs.js'
 import type { TestCerts } from '../infra/certs.js'
@@ -70,9 +73,23 @@ async function tlsListeners(on: readonly Listener[], ports: Partial<Record<Liste
   return env
 }
 
+/** GET `url` (http or https, the latter trusting the test CA): the body. */
+async function getText(url: string): Promise<string> {
+  const u = new URL(url)
+  if (u.protocol === 'http:') return (await fetch(url)).text()
+  return new Promise((resolve, reject) => {
+    https
+      .get({ host: u.hostname, port: u.port, path: u.pathname, servername: 'localhost', ca: readFileSync(certs.caFile) }, (res) => {
+        let body = ''
+        res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve(body))
+      })
+      .on('error', reject)
+  })
+}
+
 /** The gateway's count of failed TLS handshakes on `listener`, from its /metrics. */
-async function handshakeFailures(gateway: string, listener: Listener): Promise<number> {
-  const metrics = await (await fetch(`${gateway}/metrics`)).text()
+async function handshakeFailures(gateway: string, listener: Listener | 'http'): Promise<number> {
+  const metrics = await getText(`${gateway}/metrics`)
   return Number(new RegExp(`^sluice_gateway_tls_handshake_failures_total\\{listener="${listener}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0)
 }
 
@@ -190,7 +207,21 @@ afterAll(async () => {
 
 describe('TLS listeners, the gateway verified by each client against the test CA', () => {
   const ports: Partial<Record<Listener, number>> = {}
-  const sluice = sharedSluice([...TARGETS], () => tlsListeners(['syslog', 'beats', 'gelf', 'forward', 'grpc'], ports))
+  const sluice = sharedSluice([...TARGETS], () => tlsListeners(['syslog', 'beats', 'gelf', 'forward', 'grpc'], ports, { GATEWAY_HTTP_TLS: 'true' }))
+
+  it("stores what the Elasticsearch client's bulk sends over HTTPS (GATEWAY_HTTP_TLS), and answers no plain HTTP", async () => {
+    const rt = sluice()
+    const gateway = new URL(rt.addresses.gateway!)
+    expect(gateway.protocol).toBe('https:')
+    const client = new EsClient({ node: `https://localhost:${gateway.port}`, tls: { ca: readFileSync(certs.caFile) }, headers: { 'x-sluice-tenant': 'default' } })
+    onTestFinished(() => client.close())
+    const res = await client.bulk({ index: 'shop-logs', operations: [{ create: {} }, { '@timestamp': new Date(BASE_S * 1000).toISOString(), message: 'bulk over https', 'service.name': 'es-https', 'log.level': 'warn' }] })
+    expect(res.errors).toBe(false)
+    const logs = await logsOf(rt.addresses['query-api']!, 'es-https', 1)
+    expect(logs.get('bulk over https')).toMatchObject({ severity_text: 'WARN', source: 'http' })
+    await expect(fetch(`http://127.0.0.1:${gateway.port}/healthz`)).rejects.toThrow()
+    await waitFor('the plain request counted', async () => ((await handshakeFailures(rt.addresses.gateway!, 'http')) > 0 ? true : undefined), 10_000)
+  })
 
   it('stores what syslog-ng forwards with syslog() over TLS (RFC 5425), the server checked for its name', async () => {
     const q = sluice().addresses['query-api']!

@@ -8,6 +8,7 @@
 // hardening.ts (from the process's HttpSettings).
 // A service registers its routes in a plugin (`app.register(async (api) => …)`): the OpenAPI
 // collector sees the routes registered after it, and plugins load in order.
+import type { ServerOptions as HttpsServerOptions } from 'node:https'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { LogController } from 'fastify'
@@ -152,6 +153,8 @@ export interface HttpAppOptions {
    * unless a route says otherwise. Without it, requests act as no one (authentication off).
    */
   access?: { security: Security; scope: Scope }
+  /** Serve HTTPS with these options (the certificate, its key); absent: plain HTTP. */
+  https?: HttpsServerOptions
 }
 
 interface RouteSeen {
@@ -217,6 +220,7 @@ export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
     ...serverOptions(hardening),
     frameworkErrors,
     ...(opts.bodyLimit !== undefined && { bodyLimit: opts.bodyLimit }),
+    ...(opts.https !== undefined && { https: opts.https }),
   })
   const routes: RouteSeen[] = []
   let collecting = false

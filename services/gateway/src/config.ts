@@ -73,10 +73,12 @@ export const envSchema = z.object({
   FORWARD_TLS: bool(false),
   BEATS_TLS: bool(false),
   GATEWAY_OTLP_GRPC_TLS: bool(false),
+  /** HTTPS on GATEWAY_PORT (every HTTP protocol, /metrics and the health checks); API keys stay its door (no client certificates). */
+  GATEWAY_HTTP_TLS: bool(false),
 })
 
 /** The listeners' TLS switches, by env var. */
-const TLS_SWITCHES = ['SYSLOG_TCP_TLS', 'GELF_TCP_TLS', 'FORWARD_TLS', 'BEATS_TLS', 'GATEWAY_OTLP_GRPC_TLS'] as const
+const TLS_SWITCHES = ['GATEWAY_HTTP_TLS', 'SYSLOG_TCP_TLS', 'GELF_TCP_TLS', 'FORWARD_TLS', 'BEATS_TLS', 'GATEWAY_OTLP_GRPC_TLS'] as const
 
 /**
  * The TLS files, checked now (readable, a certificate and its key, CA certificates) so that a
@@ -128,8 +130,8 @@ export function loadConfig(env?: Env) {
     gelfTenant: e.GELF_TENANT ?? e.GATEWAY_DEFAULT_TENANT,
     gelfAllowedSources: Object.freeze([...e.GELF_ALLOWED_SOURCES]),
     tls,
-    /** Which TCP listeners speak TLS (with `tls`'s files). */
-    tlsOn: Object.freeze({ syslog: e.SYSLOG_TCP_TLS, gelf: e.GELF_TCP_TLS, forward: e.FORWARD_TLS, beats: e.BEATS_TLS, grpc: e.GATEWAY_OTLP_GRPC_TLS }),
+    /** Which listeners speak TLS (with `tls`'s files). */
+    tlsOn: Object.freeze({ http: e.GATEWAY_HTTP_TLS, syslog: e.SYSLOG_TCP_TLS, gelf: e.GELF_TCP_TLS, forward: e.FORWARD_TLS, beats: e.BEATS_TLS, grpc: e.GATEWAY_OTLP_GRPC_TLS }),
     topicRaw: e.TOPIC_LOGS_RAW,
   })
 }

@@ -3,6 +3,7 @@
 // format into records and hands them to the one accept path (ingest.ts): validated, encoded as
 // Avro, produced to logs.raw, and answered only once Kafka acknowledged them. Protocol modules:
 // protocols/*.ts (HTTP routes; otlp-grpc.ts its own listener), syslog.ts and forward.ts (listeners).
+import type { Server as TlsServer } from 'node:tls'
 import compress from '@fastify/compress'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { LogEvent } from '@sluice/core'
@@ -50,7 +51,10 @@ export function buildApp(config: Config, deps: GatewayDeps, ctx = protocolContex
   const app = createHttpApp({
     name: 'gateway',
     description: 'Accepts logs in the formats shippers already send (Sluice JSON/NDJSON, OTLP/HTTP, Loki push, Elasticsearch bulk, Splunk HEC, Datadog, GELF) and answers once Kafka acknowledged them.',
-    logger: ctx.log, registry: deps.registry, checks: deps.checks, bodyLimit: config.maxBodyBytes, ...(deps.security && { access: { security: deps.security, scope: 'ingest' } }) })
+    logger: ctx.log, registry: deps.registry, checks: deps.checks, bodyLimit: config.maxBodyBytes, ...(deps.security && { access: { security: deps.security, scope: 'ingest' } }),
+    // HTTPS (GATEWAY_HTTP_TLS) with the gateway's certificate, followed through its reloads (tls.ts).
+    ...(config.tlsOn.http && ctx.tls !== undefined && { https: ctx.tls.httpsOptions() }) })
+  if (config.tlsOn.http && ctx.tls !== undefined) ctx.tls.watch('http', app.server as unknown as TlsServer)
   // Request decompression (gzip, deflate, br; zstd and snappy above); the body limit applies to the decompressed body.
   // @fastify/compress matches the coding's name exactly: it gets it as normalizeEncoding leaves it.
   app.addHook('onRequest', async (req) => normalizeEncoding(req))

@@ -8,6 +8,10 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import tls from 'node:tls'
 import { decodeMultiStream, encode } from '@msgpack/msgpack'
+import https from 'node:https'
+import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http'
+import { resourceFromAttributes } from '@opentelemetry/resources'
+import { LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { ConfigError } from '@sluice/config'
@@ -22,8 +26,8 @@ import { startGelf } from './gelf.js'
 import type { ProtocolContext } from './protocol.js'
 import { tenantRule } from './protocol.js'
 import { startSyslog } from './syslog.js'
-import { protocolContext } from './service.js'
-import { fakeIngest, fakeProducer, jsonCodec } from './test-fakes.js'
+import { buildApp, protocolContext } from './service.js'
+import { decoded, fakeIngest, fakeProducer, jsonCodec } from './test-fakes.js'
 import { ListenerTls } from './tls.js'
 
 let certs: TestCerts
@@ -78,7 +82,7 @@ describe('TLS configuration', () => {
   it('gives the files and the switches to the listeners', () => {
     const config = loadConfig({ TOPIC_LOGS_RAW: 'raw', ...files(), GATEWAY_TLS_CLIENT_CA_FILE: certs.caFile, BEATS_TLS: 'true', FORWARD_TLS: 'yes' })
     expect(config.tls).toEqual({ certFile: certs.certFile, keyFile: certs.keyFile, clientCaFile: certs.caFile })
-    expect(config.tlsOn).toEqual({ syslog: false, gelf: false, forward: true, beats: true, grpc: false })
+    expect(config.tlsOn).toEqual({ http: false, syslog: false, gelf: false, forward: true, beats: true, grpc: false })
     expect(loadConfig({ TOPIC_LOGS_RAW: 'raw' }).tls).toBeUndefined()
   })
 })
@@ -239,6 +243,36 @@ describe('listeners over TLS', () => {
     const [ack] = (await once(socket, 'data')) as [Buffer]
     expect(ack.readUInt32BE(2)).toBe(1)
     expect(messages(fake)).toEqual(['with a client certificate'])
+  })
+})
+
+describe('HTTPS (GATEWAY_HTTP_TLS)', () => {
+  it("serves the HTTP protocols over TLS: the OpenTelemetry SDK's HTTP exporter verifying the gateway, and no plain HTTP", async () => {
+    const producer = fakeProducer()
+    const registry = createRegistry({ defaultMetrics: false })
+    const config = loadConfig({ TOPIC_LOGS_RAW: 'raw', HOST: '127.0.0.1', ...NO_LISTENERS, ...files(), GATEWAY_TLS_CLIENT_CA_FILE: certs.caFile, GATEWAY_HTTP_TLS: 'true' })
+    const app = buildApp(config, { logger: pino({ level: 'silent' }), registry, checks: {}, producer, codec: jsonCodec })
+    onTestFinished(() => app.close())
+    const port = Number(new URL(await app.listen({ host: '127.0.0.1', port: 0 })).port)
+    const ca = readFileSync(certs.caFile)
+    // No client certificate asked for on HTTP, even with GATEWAY_TLS_CLIENT_CA_FILE (API keys are its door).
+    const exporter = new OTLPLogExporter({ url: `https://localhost:${port}/v1/logs`, httpAgentOptions: { ca } })
+    const result = await new Promise<{ code: number; error?: Error }>((resolve) => {
+      const provider = new LoggerProvider({
+        resource: resourceFromAttributes({ 'service.name': 'https-sdk' }),
+        processors: [new SimpleLogRecordProcessor({ exporter: { export: (logs, done) => exporter.export(logs, (r) => (resolve(r), done(r))), shutdown: () => exporter.shutdown(), forceFlush: () => exporter.forceFlush() } })],
+      })
+      onTestFinished(() => provider.shutdown())
+      provider.getLogger('checkout').emit({ body: 'exported over https' })
+    })
+    expect(result.error).toBeUndefined()
+    expect(result.code).toBe(0)
+    expect(producer.sent.flatMap((b) => b.messages.map((m) => decoded(m).message))).toEqual(['exported over https'])
+    const health = await new Promise<number>((resolve, reject) => https.get({ host: '127.0.0.1', port, path: '/healthz', servername: 'localhost', ca }, (res) => resolve(res.statusCode!)).on('error', reject))
+    expect(health).toBe(200)
+    // Plain HTTP on the HTTPS port: no answer, a failed handshake.
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow()
+    expect(await failures(registry, 'http')).toBe(1)
   })
 })
 

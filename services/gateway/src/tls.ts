@@ -1,7 +1,8 @@
-// TLS for the gateway's TCP listeners: syslog (RFC 5425), GELF, forward, Beats (and OTLP/gRPC,
-// otlp-grpc.ts). One certificate and key (GATEWAY_TLS_CERT_FILE, GATEWAY_TLS_KEY_FILE) serve every
-// listener switched to TLS; with GATEWAY_TLS_CLIENT_CA_FILE a sender must present a certificate
-// those CAs signed (mutual TLS, the way Beats and Fluent Bit authenticate to Logstash and Fluentd).
+// TLS for the gateway's listeners: syslog (RFC 5425), GELF, forward and Beats over TCP, and OTLP/gRPC
+// (otlp-grpc.ts) and HTTPS (service.ts). One certificate and key (GATEWAY_TLS_CERT_FILE,
+// GATEWAY_TLS_KEY_FILE) serve every listener switched to TLS; with GATEWAY_TLS_CLIENT_CA_FILE a
+// sender must present a certificate those CAs signed (mutual TLS, the way Beats and Fluent Bit
+// authenticate to Logstash and Fluentd), except over HTTPS, whose door is the API keys.
 // A listener switched to TLS serves only TLS on its port, as Logstash's beats input with
 // ssl_enabled, Fluentd's in_forward with <transport tls> and rsyslog's imtcp with a TLS driver do.
 // Served natively rather than by a proxy in front so that the allowed sources (*_ALLOWED_SOURCES)
@@ -31,7 +32,7 @@ export interface TlsFiles {
 }
 
 /** The listeners that can speak TLS (each one's switch is in the config's `tlsOn`). */
-export type TlsListener = 'syslog' | 'gelf' | 'forward' | 'beats' | 'grpc'
+export type TlsListener = 'http' | 'syslog' | 'gelf' | 'forward' | 'beats' | 'grpc'
 
 /** How often the files are looked at for a new certificate. */
 export const RELOAD_INTERVAL_MS = 60_000
@@ -153,7 +154,24 @@ export class ListenerTls {
   server(listener: TlsListener, opts: net.ServerOpts, handler: (socket: net.Socket) => void): tls.Server {
     const mutual = this.#files.clientCaFile !== undefined
     const maxVersion = listener === 'syslog' || listener === 'gelf' ? 'TLSv1.2' : 'TLSv1.3'
-    const server = tls.createServer({ ...opts, ...this.#options, requestCert: mutual, rejectUnauthorized: mutual, minVersion: 'TLSv1.2', maxVersion, handshakeTimeout: this.#handshakeTimeoutMs }, handler)
+    return this.watch(listener, tls.createServer({ ...opts, ...this.#serverOptions(mutual), maxVersion }, handler))
+  }
+
+  /**
+   * The options of the gateway's HTTPS server (GATEWAY_HTTP_TLS), which `watch` then follows. It
+   * asks for no client certificate: API keys are the HTTP door, and health checks and Prometheus
+   * present none.
+   */
+  httpsOptions(): tls.TlsOptions {
+    return this.#serverOptions(false)
+  }
+
+  #serverOptions(mutual: boolean): tls.TlsOptions {
+    return { ...this.#options, requestCert: mutual, rejectUnauthorized: mutual, minVersion: 'TLSv1.2', handshakeTimeout: this.#handshakeTimeoutMs }
+  }
+
+  /** Follows `server` (made with these options): reloads reach it, failed handshakes are counted as `listener`'s. */
+  watch<S extends tls.Server>(listener: TlsListener, server: S): S {
     server.on('tlsClientError', (err, socket) => {
       // A client certificate no CA signed: Node ends the connection after the handshake, and
       // leaves the reason (a sender without one gets OpenSSL's "certificate required" alert).

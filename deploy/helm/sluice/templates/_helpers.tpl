@@ -183,3 +183,11 @@ ws-fanout: { WS_AUTH_SECRET: {{ .Values.auth.enabled }} }
 connectors: { CONNECTORS_ENCRYPTION_KEY: true }
 query-api: { CLICKHOUSE_PASSWORD: false, GROQ_API_KEY: false }
 {{- end -}}
+
+{{/*
+"true" when `target` is the gateway and serves HTTPS (targets.gateway.tls: a Secret and listeners.http).
+*/}}
+{{- define "sluice.httpsGateway" -}}
+{{- $c := index .root.Values.targets .target -}}
+{{- if and (eq .target "gateway") $c.tls $c.tls.secretName $c.tls.listeners $c.tls.listeners.http }}true{{ else }}false{{ end -}}
+{{- end }}
