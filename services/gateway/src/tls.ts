@@ -186,11 +186,11 @@ export class ListenerTls {
       this.#failed(listener, socket, code ?? err.message)
     })
     this.#servers.add(server)
+    this.#followed()
     server.on('close', () => {
       this.#servers.delete(server)
-      if (this.#servers.size === 0 && this.#credentials.size === 0) this.#stop()
+      this.#unfollowed()
     })
-    this.#timer ??= setInterval(() => this.reload(), this.#intervalMs).unref()
     return server
   }
 
@@ -198,12 +198,12 @@ export class ListenerTls {
   grpcCredentials(): { credentials: ServerCredentials; release(): void } {
     const credentials = new ReloadableCredentials(this.#files.clientCaFile !== undefined, this.#options)
     this.#credentials.add(credentials)
-    this.#timer ??= setInterval(() => this.reload(), this.#intervalMs).unref()
+    this.#followed()
     return {
       credentials,
       release: () => {
         this.#credentials.delete(credentials)
-        if (this.#servers.size === 0 && this.#credentials.size === 0) this.#stop()
+        this.#unfollowed()
       },
     }
   }
@@ -249,6 +249,16 @@ export class ListenerTls {
     this.#reportTimer = undefined
     for (const [listener, f] of this.#failures) this.#log.warn({ listener, failures: f.count }, `tls: ${f.count} ${listener} handshake(s) failed in ${REPORT_INTERVAL_MS / 1000} s; the last ${f.last}`)
     this.#failures.clear()
+  }
+
+  /** A server or credentials to follow: the files are looked at from now on. */
+  #followed(): void {
+    this.#timer ??= setInterval(() => this.reload(), this.#intervalMs).unref()
+  }
+
+  /** One let go: with none left, the files are no longer looked at. */
+  #unfollowed(): void {
+    if (this.#servers.size === 0 && this.#credentials.size === 0) this.#stop()
   }
 
   #stop(): void {
