@@ -254,6 +254,23 @@ describe('TemplateMiner tokens', () => {
     }
     expect(m.type('user 42 logged\tin from\u00a0 10.0.0.1 ok')).toEqual({ words: ['user', 'logged', 'in', 'from', 'ok'], gaps: [null, '<NUM>', null, null, '<IP>', null] })
   })
+
+  it('tells words from parameters by a digit, a mask placeholder, a host name or a key', () => {
+    const m = new TemplateMiner({ masks: [] })
+    const kinds = (text: string) => {
+      const t = m.type(text)
+      return { words: t.words, gaps: t.gaps.filter((g) => g !== null) }
+    }
+    // A digit anywhere, a placeholder ('<', capitals, '>') anywhere: parameters.
+    expect(kinds('a v2 b x<IP>y c <a> <> <Ab>')).toEqual({ words: ['a', 'b', 'c', '<a>', '<>', '<Ab>'], gaps: ['v2', 'x<IP>y'] })
+    // Host names: three labels or more (a port too); two labels, a leading dot or capitals are words.
+    expect(kinds('to ns1.example.com and proxy.cs.example.edu:5070 not index.html .a.b.com Config.Keys.Map')).toEqual({
+      words: ['to', 'and', 'not', 'index.html', '.a.b.com', 'Config.Keys.Map'],
+      gaps: ['ns1.example.com', 'proxy.cs.example.edu:5070'],
+    })
+    // key=value keeps its key whatever the value; a token starting with '=' or not a key is typed as it is.
+    expect(kinds('uid=0 user=bob =x 1a=b a=b=c')).toEqual({ words: ['uid=<*>', 'user=<*>', '=x', 'a=<*>'], gaps: ['1a=b'] })
+  })
 })
 
 describe('TemplateMiner aliases', () => {

@@ -170,19 +170,12 @@ const KEY_VALUE = /^([A-Za-z_][\w.-]*=)(.+)$/
 // proxy.cs.example.edu:5070). Mixed case (Java classes, Config.Keys) and two labels (index.html) are words.
 const HOST_NAME = /^[[(<"']?(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.){2,}[a-z]{2,63}(?::\d{1,5})?[\])>"',;:.]*$/
 
-/** A token with a digit or a mask placeholder (`<NUM>`) in it, or a host name, is a parameter. */
-function isParameter(token: string): boolean {
-  const dot = token.indexOf('.')
-  if (dot > 0 && token.indexOf('.', dot + 1) > 0 && HOST_NAME.test(token)) return true
-  for (let i = 0; i < token.length; i++) {
-    const c = token.charCodeAt(i)
-    if (c >= 48 && c <= 57) return true
-    if (c === 60 /* < */) {
-      // A mask placeholder: '<', capitals, '>'.
-      let j = i + 1
-      while (j < token.length && token.charCodeAt(j) >= 65 && token.charCodeAt(j) <= 90) j++
-      if (j > i + 1 && token.charCodeAt(j) === 62) return true
-    }
+/** Whether a token holds a mask placeholder: '<', capitals, '>'. */
+function hasPlaceholder(token: string): boolean {
+  for (let i = token.indexOf('<'); i >= 0; i = token.indexOf('<', i + 1)) {
+    let j = i + 1
+    while (j < token.length && token.charCodeAt(j) >= 65 && token.charCodeAt(j) <= 90) j++
+    if (j > i + 1 && token.charCodeAt(j) === 62) return true
   }
   return false
 }
@@ -278,10 +271,37 @@ export class TemplateMiner {
     const gaps: (string | null)[] = [null]
     let chars = 0
     const masked = this.#mask(message)
-    for (const token of tokensOf(masked)) {
+    const n = masked.length
+    // The masked message's tokens (runs of characters that are not `\s`, as tokensOf reads them),
+    // each read once: what typing asks of a token (a digit, a `<`, its first `=` and `.`, how many
+    // dots) is noted on the way, not found by a scan per question (four passes over every word,
+    // ~10 % of the miner's time on the Loghub-2k messages).
+    for (let i = 0; i < n; ) {
+      if (isSpace(masked.charCodeAt(i))) {
+        i++
+        continue
+      }
+      const start = i
+      let digit = false
+      let angle = false
+      let eq = -1
+      let dot = -1
+      let dots = 0
+      for (; i < n; i++) {
+        const c = masked.charCodeAt(i)
+        if (c <= 32 || c >= 128 ? isSpace(c) : false) break
+        if (c <= 57) {
+          if (c >= 48) digit = true
+          else if (c === 46 /* . */ && dots++ === 0) dot = i - start
+        } else if (c === 61 /* = */) {
+          if (eq < 0) eq = i - start
+        } else if (c === 60 /* < */) angle = true
+      }
+      const token = masked.slice(start, i)
       // `key=value` is a word whatever its value: the key, the value a parameter.
-      const kv = token.indexOf('=') > 0 ? KEY_VALUE.exec(token) : null
-      const word = kv !== null || !isParameter(token)
+      const kv = eq > 0 ? KEY_VALUE.exec(token) : null
+      // A parameter: a token with a digit or a mask placeholder (`<NUM>`) in it, or a host name.
+      const word = kv !== null || !(digit || (dot > 0 && dots > 1 && HOST_NAME.test(token)) || (angle && hasPlaceholder(token)))
       chars += token.length + 1
       if (chars > MAX_TYPED_CHARS || (word && words.length === MAX_WORDS)) {
         // Past the bounds: the rest is one parameter, whatever it holds.
