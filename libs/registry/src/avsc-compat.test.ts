@@ -1,13 +1,27 @@
-// The start-up check of the bigint long and the short-string reader (avsc-compat.ts): it passes
-// on the pinned avsc, and an avsc that stops routing longs through the hooked type, or strings
-// through Tap.readString, makes it fail, saying what to do. Strings read by the installed reader
-// are avsc's own, cached or not.
+// The start-up check of the bigint long and the short-string reader and writer (avsc-compat.ts):
+// it passes on the pinned avsc, and an avsc that stops routing longs through the hooked type, or
+// strings through Tap.readString and Tap.writeString, makes it fail, saying what to do. Strings
+// read by the installed reader are avsc's own, cached or not; bytes written by the installed
+// writer are avsc's own, fitting the buffer or not.
 import { createRequire } from 'node:module'
 import avro from 'avsc'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { AVSC_VERSION, avscCompatProblems, avscTypeOptions, shortStringsInstalled } from './avsc-compat.js'
 
-const { Tap } = createRequire(import.meta.url)('avsc/lib/utils.js') as { Tap: { prototype: { readString: () => string | undefined } } }
+type WriteString = (this: unknown, s: string) => void
+const { Tap } = createRequire(import.meta.url)('avsc/lib/utils.js') as { Tap: { prototype: { readString: () => string | undefined; writeString: WriteString } } }
+/** avsc's own string writer, before the first options install Sluice's. */
+const avscWriteString = Tap.prototype.writeString
+/** `fn` with avsc's own string writer in place. */
+function withAvscWriter<T>(fn: () => T): T {
+  const installed = Tap.prototype.writeString
+  Tap.prototype.writeString = avscWriteString
+  try {
+    return fn()
+  } finally {
+    Tap.prototype.writeString = installed
+  }
+}
 
 afterEach(() => {
   vi.restoreAllMocks()
@@ -58,6 +72,83 @@ describe('avsc compatibility check', () => {
       }
     })
     expect(avscCompatProblems()).toEqual([expect.stringMatching(/^a record reader called Tap.readString 2 times for 6 strings/), expect.stringMatching(/^a record reader called Tap.readString 2 times/)])
+  })
+})
+
+describe('short-string writer', () => {
+  const schema: avro.Schema = {
+    type: 'record',
+    name: 'Written',
+    fields: [
+      { name: 'a', type: 'string' },
+      { name: 'm', type: { type: 'map', values: 'string' } },
+      { name: 'u', type: ['null', 'string'], default: null },
+      { name: 'n', type: 'int' },
+    ],
+  }
+  // ASCII of every length around the one-byte length's end, and what the writer leaves to avsc's:
+  // non-ASCII early, late and last, an emoji, a lone surrogate, control characters.
+  const strings = [
+    ...Array.from({ length: 70 }, (_, n) => 'abcdefghij'.repeat(7).slice(0, n)),
+    'é',
+    'caf\u00e9',
+    `${'x'.repeat(62)}é`,
+    `${'x'.repeat(63)}é`,
+    '日本語',
+    '😀 ok',
+    'lone \ud800 surrogate',
+    '\u0000\u0001\u007f',
+  ]
+
+  it('is installed by the first options, and writes every string as avsc does', () => {
+    avscTypeOptions()
+    expect(Tap.prototype.writeString).not.toBe(avscWriteString)
+    const type = avro.Type.forSchema(schema, avscTypeOptions())
+    for (const s of strings) {
+      const value = { a: s, m: { [s]: s, k: s }, u: s, n: 7 }
+      const mine = type.toBuffer(value)
+      expect(mine.equals(withAvscWriter(() => type.toBuffer(value))), JSON.stringify(s)).toBe(true)
+      // avsc itself writes a lone surrogate as three bytes that read back as U+FFFD.
+      if (!s.includes('\ud800')) expect(type.fromBuffer(mine)).toEqual(value)
+    }
+  })
+
+  it('keeps avsc\'s overflow answer: a record that does not fit reports so, and fits once given the room', () => {
+    const type = avro.Type.forSchema(schema, avscTypeOptions())
+    for (const s of ['tenant', 'x'.repeat(63), 'café']) {
+      const value = { a: s, m: { k: s }, u: s, n: 7 }
+      const whole = withAvscWriter(() => type.toBuffer(value))
+      for (let size = 0; size <= whole.length; size++) {
+        const mine = Buffer.alloc(size)
+        const avscs = Buffer.alloc(size)
+        const end = type.encode(value, mine, 0)
+        expect(end, `${JSON.stringify(s)} into ${size} bytes`).toBe(withAvscWriter(() => type.encode(value, avscs, 0)))
+        if (end > 0) expect(mine.equals(whole)).toBe(true)
+      }
+    }
+  })
+
+  it('fails the check when avsc no longer writes strings through Tap.writeString', () => {
+    // As an avsc would whose map writer encoded its keys itself.
+    vi.spyOn(avro.types.MapType.prototype as unknown as { _write: (tap: unknown, v: unknown) => void }, '_write').mockImplementation(function (this: unknown, tap: unknown, v: unknown) {
+      const t = tap as { writeLong(n: number): void; buf: Buffer; pos: number }
+      const entries = Object.entries(v as Record<string, string>)
+      if (entries.length > 0) {
+        t.writeLong(entries.length)
+        for (const [k, val] of entries) {
+          const kb = Buffer.from(k)
+          t.writeLong(kb.length)
+          kb.copy(t.buf, t.pos)
+          t.pos += kb.length
+          const vb = Buffer.from(val)
+          t.writeLong(vb.length)
+          vb.copy(t.buf, t.pos)
+          t.pos += vb.length
+        }
+      }
+      t.writeLong(0)
+    })
+    expect(avscCompatProblems()).toContainEqual(expect.stringMatching(/^a record writer called Tap.writeString 2 times for 6 strings/))
   })
 })
 

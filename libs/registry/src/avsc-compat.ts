@@ -22,6 +22,14 @@
 // answers a string whose bytes equal a cached one's character codes (ASCII only) with it: the
 // same string, made once. The check proves first that avsc's readers take record fields, map keys
 // and map values through Tap.prototype.readString, and then that the installed reader is there.
+//
+// And writing them: avsc's Tap.writeString asks Node for a string's UTF-8 length first (a native
+// call per string), then writes the length and the bytes. writeShortString (installed beside the
+// reader) writes a string of under 64 characters that are all ASCII without it: its length is its
+// character count, one varint byte, and each character one byte, as avsc would have written them;
+// anything else (longer, non-ASCII, or not fitting the buffer) goes to avsc's own writer. The check
+// proves that avsc's writers take record fields, map keys and map values through
+// Tap.prototype.writeString, and that the bytes are avsc's own.
 import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import { endianness } from 'node:os'
@@ -53,8 +61,14 @@ interface StringTap {
   _invalidate(): void
 }
 type ReadString = (this: StringTap) => string | undefined
+/** avsc's Tap as its string writer uses it. */
+interface WriteTap {
+  buf: Buffer
+  pos: number
+}
+type WriteString = (this: WriteTap, s: string) => void
 interface TapClass {
-  prototype: { readString: ReadString }
+  prototype: { readString: ReadString; writeString: WriteString }
 }
 /** avsc's Tap class (not part of its API: checked with the rest, see above). */
 const avscTap = (): TapClass => (createRequire(import.meta.url)('avsc/lib/utils.js') as { Tap: TapClass }).Tap
@@ -92,6 +106,32 @@ function readShortString(this: StringTap): string | undefined {
   if (made.length === len) shortStrings[slot] = made
   return made
 }
+/** avsc's own Tap.writeString, which writeShortString hands what it does not write itself (set when it is installed). */
+let avscWriteString: WriteString | undefined
+
+/** avsc's writeString, with short ASCII strings written without asking for their UTF-8 length (see above); the same bytes. */
+function writeShortString(this: WriteTap, s: string): void {
+  const n = s.length
+  const buf = this.buf
+  const pos = this.pos
+  // Under 64 characters the zig-zag length (2n) is one byte.
+  if (n < 64 && pos + 1 + n <= buf.length) {
+    let i = 0
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i)
+      if (c >= 0x80) break
+      buf[pos + 1 + i] = c
+    }
+    if (i === n) {
+      buf[pos] = n << 1
+      this.pos = pos + 1 + n
+      return
+    }
+  }
+  // Bytes written past `pos` above are written over: avsc's writer starts again at `pos`.
+  avscWriteString!.call(this, s)
+}
+
 type Read = (tap: AvscTap) => bigint
 type Write = (tap: AvscTap, n: unknown) => void
 
@@ -246,9 +286,38 @@ function stringProblems(): string[] {
   const problems: string[] = []
   const tap = avscTap()
   if (typeof tap?.prototype?.readString !== 'function') return ['avsc/lib/utils.js has no Tap with a readString']
+  if (typeof tap.prototype.writeString !== 'function') return ['avsc/lib/utils.js has no Tap with a writeString']
   if (typeof (Buffer.prototype as Partial<Utf8Buffer>).utf8Slice !== 'function') return ["this Node's Buffer has no utf8Slice"]
   const type = avro.Type.forSchema(STRING_PROBE_SCHEMA as unknown as avro.Schema)
+  const own = avscWriteString ?? tap.prototype.writeString
+  const installed = tap.prototype.writeString
+  tap.prototype.writeString = own
   const bytes = type.toBuffer(STRING_PROBE_VALUE)
+  let writes = 0
+  const ownBefore = avscWriteString
+  avscWriteString = own
+  tap.prototype.writeString = function (this: WriteTap, s: string) {
+    writes++
+    writeShortString.call(this, s)
+  }
+  try {
+    // The probe's strings, and ASCII around the one-byte length's end, in records written by the
+    // short-string writer: avsc's bytes.
+    const written = type.toBuffer(STRING_PROBE_VALUE)
+    if (writes !== STRING_PROBE_READS) problems.push(`a record writer called Tap.writeString ${writes} times for ${STRING_PROBE_READS} strings`)
+    if (!written.equals(bytes)) problems.push(`strings are written as ${written.toString('hex')}, avsc writes ${bytes.toString('hex')}`)
+    for (const n of [0, 63, 64]) {
+      const value = { s: 'a'.repeat(n), m: {}, u: null }
+      const mine = type.toBuffer(value)
+      tap.prototype.writeString = own
+      const avscs = type.toBuffer(value)
+      tap.prototype.writeString = writeShortString
+      if (!mine.equals(avscs)) problems.push(`a string of ${n} ASCII characters is written as ${mine.toString('hex')}, avsc writes ${avscs.toString('hex')}`)
+    }
+  } finally {
+    tap.prototype.writeString = installed
+    avscWriteString = ownBefore
+  }
   const before = tap.prototype.readString
   let reads = 0
   tap.prototype.readString = function (this: StringTap) {
@@ -270,9 +339,10 @@ function stringProblems(): string[] {
   return problems
 }
 
-/** Whether avsc's Tap reads strings with readShortString (installed by avscTypeOptions). */
+/** Whether avsc's Tap reads and writes strings with readShortString and writeShortString (installed by avscTypeOptions). */
 export function shortStringsInstalled(): boolean {
-  return avscTap().prototype.readString === readShortString
+  const tap = avscTap()
+  return tap.prototype.readString === readShortString && tap.prototype.writeString === writeShortString
 }
 
 function inspect(): { root: string; problems: string[] } {
@@ -326,7 +396,10 @@ export function avscTypeOptions(): Partial<avro.ForSchemaOptions> {
       )
     }
     typeHook = hookFor(bigintLongWith(readBigLong, writeCheckedLong))
-    avscTap().prototype.readString = readShortString
+    const tap = avscTap()
+    tap.prototype.readString = readShortString
+    avscWriteString = tap.prototype.writeString
+    tap.prototype.writeString = writeShortString
   }
   return { typeHook }
 }
