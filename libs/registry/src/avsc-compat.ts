@@ -291,16 +291,17 @@ function stringProblems(): string[] {
   const type = avro.Type.forSchema(STRING_PROBE_SCHEMA as unknown as avro.Schema)
   const own = avscWriteString ?? tap.prototype.writeString
   const installed = tap.prototype.writeString
-  tap.prototype.writeString = own
-  const bytes = type.toBuffer(STRING_PROBE_VALUE)
-  let writes = 0
   const ownBefore = avscWriteString
-  avscWriteString = own
-  tap.prototype.writeString = function (this: WriteTap, s: string) {
-    writes++
-    writeShortString.call(this, s)
-  }
+  let bytes: Buffer
   try {
+    tap.prototype.writeString = own
+    bytes = type.toBuffer(STRING_PROBE_VALUE)
+    let writes = 0
+    avscWriteString = own
+    tap.prototype.writeString = function (this: WriteTap, s: string) {
+      writes++
+      writeShortString.call(this, s)
+    }
     // The probe's strings, and ASCII around the one-byte length's end, in records written by the
     // short-string writer: avsc's bytes.
     const written = type.toBuffer(STRING_PROBE_VALUE)
